@@ -1,0 +1,89 @@
+# correio - build, test, sanitizer and fuzz targets.
+#
+#   make          build build/correio
+#   make run      install missing packages, build, serve on built-in defaults
+#   make test     build and run every test (unit + integration)
+#   make asan     the whole suite under AddressSanitizer + UBSan
+#   make fuzz     every fuzz target for FUZZ_SECONDS each
+#   make bench    the SMTP-to-Maildir benchmark
+
+BUILD    ?= build
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+FUZZ_SECONDS ?= 30
+PKGS     := libevent libevent_pthreads inih sqlite3 libcrypt
+WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+ALL_SRC  := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/cli/main.c %/fuzz_%.c,$(filter-out $(wildcard src/*/test_*.c),$(ALL_SRC)))
+TEST_SRC := $(wildcard src/*/test_*.c)
+FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.PHONY: all run test unit integration check-banned asan fuzz bench clean deps
+
+all: $(BUILD)/correio
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libcorreio.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/correio: $(BUILD)/src/cli/main.o $(BUILD)/libcorreio.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/src/%.o $(BUILD)/libcorreio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+deps:
+	./scripts/deps.sh
+
+run:
+	@./scripts/deps.sh --if-missing
+	$(MAKE) all
+	./$(BUILD)/correio serve
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/correio
+	CORREIO_BIN=$(abspath $(BUILD)/correio) $(PYTHON) -m pytest -q tests
+
+check-banned:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $(ALL_SRC) bench/*.c \
+		|| (echo "banned function used (see STYLE.md)"; exit 1)
+
+test: all check-banned unit integration
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+		name=$$(basename $$f .c); \
+		echo "== $$name"; \
+		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(filter-out %/log.c,$(LIB_SRC_FUZZ)) src/lib/*.c src/lib-smtp/*[!t]_*.c 2>/dev/null || true; \
+	done
+
+bench: $(BUILD)/correio $(BUILD)/smtp-load
+	$(PYTHON) bench/smtp_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load
+
+$(BUILD)/smtp-load: bench/smtp_load.c
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

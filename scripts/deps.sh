@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install the Debian packages correio needs to build, test and fuzz, and the
+# system user it runs as.  Idempotent.  --if-missing: do nothing when every
+# package is already there (used by `make run`).
+set -eu
+
+PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
+libevent-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+python3 python3-pytest swaks"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages:$missing" >&2
+		echo "deps: run as root: apt-get install -y$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q || echo "deps: apt-get update failed; trying the install anyway" >&2
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+elif [ "${1:-}" != "--if-missing" ]; then
+	echo "deps: all packages present"
+fi
+
+# The account correio switches to when started as root.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd correio >/dev/null; then
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin correio
+fi

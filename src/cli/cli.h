@@ -1,0 +1,51 @@
+#ifndef CORREIO_CLI_H
+#define CORREIO_CLI_H
+/*
+ * cli: the `correio` subcommands.  main.c loads the configuration (from
+ * -c FILE anywhere on the command line, else the default path, else the
+ * built-in defaults) and calls one cmd_* with argv[0] = the subcommand name.
+ * Each returns the process exit status (0 success, 1 failure, 2 usage) and
+ * prints errors as "correio: <what>: <why>" on stderr.
+ */
+#include <stdbool.h>
+
+#include "lib/config.h"
+
+struct accounts;
+
+int cmd_serve(int argc, char **argv, struct config *cfg);
+int cmd_user(int argc, char **argv, struct config *cfg);
+int cmd_alias(int argc, char **argv, struct config *cfg);
+int cmd_domain(int argc, char **argv, struct config *cfg);
+int cmd_check(int argc, char **argv, struct config *cfg);
+
+/*
+ * Create the data directory if needed; when running as root, make it owned
+ * by cfg->user and switch to that user.  Then open the account store.
+ * Returns 1, or -1 after printing the reason on stderr.
+ */
+int cli_open_accounts(const struct config *cfg, struct accounts **r);
+
+/* Is domain local (config local_domains or `correio domain add`)?
+   1 yes, 0 no, -1 error reading the store. */
+int cli_domain_is_local(const struct config *cfg, struct accounts *a,
+			const char *domain);
+
+/* Print "correio: <what>: <message>" (or "correio: <message>" when what is
+   NULL) and a newline on stderr. */
+void cli_error(const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Is -h or --help among argv[1..] (before any "--")? */
+bool cli_wants_help(int argc, char **argv);
+
+/*
+ * For subcommands that take no options: move the operands of argv[1..] to
+ * argv[1..n] ("--" ends the options; any other "-x" is an error) and check
+ * min <= n <= max (max < 0: no limit).  Returns n, or -1 after printing the
+ * problem as "correio: <what>: ..." and usage on stderr.
+ */
+int cli_operands(int argc, char **argv, const char *what, const char *usage,
+		 int min, int max);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * main.c - the `correio` command: finds -c FILE anywhere on the command
+ * line, loads the configuration, and runs one subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lib/buf.h"
+#include "lib/config.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv, struct config *cfg);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "serve", cmd_serve, "run the mail server in the foreground" },
+	{ "user", cmd_user, "add, delete, list accounts and set passwords" },
+	{ "alias", cmd_alias, "add, delete and list aliases and lists" },
+	{ "domain", cmd_domain, "add, delete and list local domains" },
+	{ "check", cmd_check, "validate the configuration and show it" },
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: correio [-c FILE] COMMAND [ARGS]\n\n"
+		     "Without -c, ./correio.conf, then /etc/correio/correio.conf,\n"
+		     "else the built-in defaults.\n\ncommands:\n");
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(out, "\nEach command takes --help.\n");
+}
+
+/* Remove "-c FILE" / "--config FILE" / "--config=FILE" from argv. */
+static int take_config_option(int *argc, char **argv, const char **path)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= *argc)
+				return -1;
+			*path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			*path = argv[i] + 9;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config cfg;
+	struct buf errors;
+	int status;
+
+	if (take_config_option(&argc, argv, &path) < 0) {
+		fprintf(stderr, "correio: -c needs a file name\n");
+		return 2;
+	}
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	config_defaults(&cfg);
+	if (path == NULL)
+		path = config_default_path();
+	buf_init(&errors, 1 << 20);
+	if (path != NULL && config_load(&cfg, path, &errors) < 0) {
+		fputs(buf_cstr(&errors), stderr);
+		fprintf(stderr, "correio: configuration %s has errors\n", path);
+		buf_deinit(&errors);
+		return 1;
+	}
+	buf_deinit(&errors);
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+		if (strcmp(argv[1], subcommands[i].name) != 0)
+			continue;
+		status = subcommands[i].run(argc - 1, argv + 1, &cfg);
+		return status;
+	}
+	fprintf(stderr, "correio: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

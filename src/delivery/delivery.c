@@ -1,0 +1,352 @@
+/*
+ * delivery.c - the delivery agent thread and its batches.
+ *
+ * One batch: every message submitted since the last batch.  For each
+ * message and each final recipient, a hard link (or copy) into the
+ * Maildir's new/ or an append to the mbox; then one syncfs(2) for the
+ * batch; only then are the spool files removed.  A crash anywhere in
+ * between leaves the spool files, and the redelivery finds the Maildir
+ * file names already present, so each message lands exactly once.
+ */
+#include "delivery.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/accounts.h"
+#include "delivery/maildir.h"
+#include "delivery/mbox.h"
+#include "delivery/resolve.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+
+#define DELIVERY_RETRY_SECONDS 60
+
+struct job {
+	struct envelope *env;
+	bool recovered;
+	bool failed;		/* temporary error: retry later */
+	bool remote;		/* some recipients left for the relay */
+	time_t due;		/* retry time */
+	struct job *next;
+};
+
+struct delivery {
+	struct config cfg;	/* the thread's copy */
+	struct config next_cfg;	/* set by delivery_set_config */
+	bool cfg_changed;
+	struct queue *queue;
+	struct accounts *accounts;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *incoming;	/* LIFO under lock; reversed when taken */
+	struct job *retry;	/* thread-only */
+	bool stop;
+	int sync_fd;		/* mail root, for syncfs */
+};
+
+void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
+			   char *out, size_t size)
+{
+	const char *at = strrchr(address, '@');
+	int local_len = at == NULL ? (int)strlen(address) : (int)(at - address);
+
+	if (mbox)
+		snprintf(out, size, "%s/mbox/%s", cfg->data_dir, address);
+	else
+		snprintf(out, size, "%s/mail/%s/%.*s", cfg->data_dir,
+			 at == NULL ? "" : at + 1, local_len, address);
+}
+
+/* ---- one message ---- */
+
+struct target_ctx {
+	struct delivery *d;
+	struct job *job;
+	const char *src;
+	const char *rcpt;
+	char **done;		/* account addresses already filed */
+	unsigned n_done;
+};
+
+static bool already_filed(struct target_ctx *t, const char *address)
+{
+	char **p;
+
+	for (unsigned i = 0; i < t->n_done; i++)
+		if (strcmp(t->done[i], address) == 0)
+			return true;
+	p = realloc(t->done, (t->n_done + 1) * sizeof(*p));
+	if (p == NULL || (p[t->n_done] = strdup(address)) == NULL)
+		abort();
+	t->done = p;
+	t->n_done++;
+	return false;
+}
+
+static int file_into(struct delivery *d, const struct envelope *e,
+		     const struct account *acct, const char *src, bool recovered)
+{
+	bool mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
+		    (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
+		     d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
+	char path[4200], name[512];
+
+	delivery_mailbox_path(&d->cfg, acct->address, mbox, path, sizeof(path));
+	if (mbox) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
+		if (mkdir_p(dir, 0700) < 0)
+			return -1;
+		return mbox_deliver(path, e->sender, e->arrival, src);
+	}
+	if (maildir_create(path) < 0)
+		return -1;
+	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size);
+	return maildir_deliver(path, name, src, recovered);
+}
+
+static void deliver_target(void *ctx, const struct resolve_target *t)
+{
+	struct target_ctx *tc = ctx;
+	const struct envelope *e = tc->job->env;
+	int ret;
+
+	if (t->kind == RESOLVE_REMOTE) {
+		log_info("%s: to=<%s>, orig_to=<%s>, status=deferred (relay to other domains is not available)",
+			 e->id, t->address, tc->rcpt);
+		tc->job->remote = true;
+		return;
+	}
+	if (already_filed(tc, t->address))
+		return;
+	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered);
+	if (ret < 0) {
+		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
+		tc->job->failed = true;
+		return;
+	}
+	log_info("%s: to=<%s>%s%s%s, status=%s", e->id, t->address,
+		 strcmp(t->address, tc->rcpt) != 0 ? ", orig_to=<" : "",
+		 strcmp(t->address, tc->rcpt) != 0 ? tc->rcpt : "",
+		 strcmp(t->address, tc->rcpt) != 0 ? ">" : "",
+		 ret > 0 ? "sent (delivered to mailbox)" : "sent (already in mailbox)");
+}
+
+static void deliver_job(struct delivery *d, struct job *job)
+{
+	struct target_ctx tc = { .d = d, .job = job };
+	struct envelope *e = job->env;
+	char src[1200];
+	int ret;
+
+	queue_text_path(d->queue, e->id, src, sizeof(src));
+	tc.src = src;
+	job->failed = job->remote = false;
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		struct envelope_rcpt *r = &e->rcpts[i];
+		bool was_failed = job->failed, was_remote = job->remote;
+		if (r->done)
+			continue;
+		tc.rcpt = r->address;
+		job->failed = job->remote = false;
+		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
+		if (ret == 0)
+			log_err("%s: to=<%s>, status=bounced (unknown user)", e->id, r->address);
+		if (ret < 0)
+			job->failed = true;
+		r->done = !job->failed && !job->remote;
+		job->failed = job->failed || was_failed;
+		job->remote = job->remote || was_remote;
+	}
+	for (unsigned i = 0; i < tc.n_done; i++)
+		free(tc.done[i]);
+	free(tc.done);
+}
+
+/* ---- batches ---- */
+
+/* After the batch is durable: drop finished messages, keep the others. */
+static void finish_job(struct delivery *d, struct job *job)
+{
+	if (!job->failed && !job->remote) {
+		queue_done(d->queue, job->env->id);
+		log_info("%s: removed", job->env->id);
+		envelope_free(&job->env);
+		free(job);
+		return;
+	}
+	if (job->failed) {
+		job->due = time(NULL) + DELIVERY_RETRY_SECONDS;
+		job->next = d->retry;
+		d->retry = job;
+		return;
+	}
+	/* XXX: recipients in other domains wait in the spool until the relay
+	   exists; it will pick them up at start from the envelope. */
+	envelope_free(&job->env);
+	free(job);
+}
+
+static void run_batch(struct delivery *d, struct job *batch)
+{
+	struct job *job, *next;
+
+	for (job = batch; job != NULL; job = job->next)
+		deliver_job(d, job);
+	if (syncfs(d->sync_fd) < 0) {
+		log_err("delivery: syncfs: %m");
+		for (job = batch; job != NULL; job = job->next)
+			job->failed = true;
+	}
+	for (job = batch; job != NULL; job = next) {
+		next = job->next;
+		finish_job(d, job);
+	}
+}
+
+/* Take due retries and everything submitted, oldest first. */
+static struct job *take_work(struct delivery *d)
+{
+	struct job *list = NULL, *j, *next, **keep = &d->retry;
+	time_t now = time(NULL);
+
+	for (j = d->incoming; j != NULL; j = next) {
+		next = j->next;
+		j->next = list;
+		list = j;
+	}
+	d->incoming = NULL;
+	while ((j = *keep) != NULL) {
+		if (j->due <= now) {
+			*keep = j->next;
+			j->next = list;
+			list = j;
+		} else {
+			keep = &j->next;
+		}
+	}
+	return list;
+}
+
+static void wait_for_work(struct delivery *d)
+{
+	struct timespec ts;
+
+	if (d->retry == NULL) {
+		pthread_cond_wait(&d->cond, &d->lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+}
+
+static void *delivery_main(void *arg)
+{
+	struct delivery *d = arg;
+	struct job *batch;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		if (d->cfg_changed) {
+			d->cfg = d->next_cfg;
+			d->cfg_changed = false;
+		}
+		batch = take_work(d);
+		if (batch == NULL) {
+			wait_for_work(d);
+			continue;
+		}
+		pthread_mutex_unlock(&d->lock);
+		run_batch(d, batch);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* ---- interface ---- */
+
+int delivery_start(const struct config *cfg, struct queue *q, struct delivery **r,
+		   const char **error_r)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		abort();
+	d->cfg = *cfg;
+	d->queue = q;
+	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
+		free(d);
+		return -1;
+	}
+	d->sync_fd = queue_dir_fd(q);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
+		abort();
+	*r = d;
+	return 1;
+}
+
+static void free_jobs(struct job *j)
+{
+	while (j != NULL) {
+		struct job *next = j->next;
+		envelope_free(&j->env);
+		free(j);
+		j = next;
+	}
+}
+
+void delivery_stop(struct delivery **dp)
+{
+	struct delivery *d = *dp;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stop = true;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->thread, NULL);
+	free_jobs(d->incoming);
+	free_jobs(d->retry);
+	accounts_free(&d->accounts);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	free(d);
+	*dp = NULL;
+}
+
+void delivery_submit(struct delivery *d, struct envelope *e, bool recovered)
+{
+	struct job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		abort();
+	job->env = e;
+	job->recovered = recovered;
+	pthread_mutex_lock(&d->lock);
+	job->next = d->incoming;
+	d->incoming = job;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void delivery_set_config(struct delivery *d, const struct config *cfg)
+{
+	pthread_mutex_lock(&d->lock);
+	d->next_cfg = *cfg;
+	d->cfg_changed = true;
+	pthread_mutex_unlock(&d->lock);
+}

@@ -1,0 +1,33 @@
+#ifndef CORREIO_DELIVERY_H
+#define CORREIO_DELIVERY_H
+/*
+ * delivery: the local delivery agent.  A thread of its own takes committed
+ * messages from the queue, resolves each recipient (resolve.h), files the
+ * message into each account's Maildir (or mbox), makes the whole batch
+ * durable with one syncfs(2), then removes the messages from the spool.
+ * Recipients in other domains stay queued for the relay.  A message that
+ * meets a temporary error is retried a minute later.
+ */
+#include <stdbool.h>
+
+#include "lib/config.h"
+#include "queue/envelope.h"
+
+struct delivery;
+struct queue;
+
+int delivery_start(const struct config *cfg, struct queue *q, struct delivery **r,
+		   const char **error_r);
+/* Finish the batch in progress and stop; undelivered messages stay in the
+   spool for the next start. */
+void delivery_stop(struct delivery **d);
+/* Queue a message for delivery (any thread).  Takes ownership of e. */
+void delivery_submit(struct delivery *d, struct envelope *e, bool recovered);
+/* Use a new configuration from the next batch on. */
+void delivery_set_config(struct delivery *d, const struct config *cfg);
+
+/* The Maildir or mbox path of an account, into out. */
+void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
+			   char *out, size_t size);
+
+#endif

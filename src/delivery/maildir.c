@@ -1,0 +1,112 @@
+/*
+ * maildir.c - Maildir creation and delivery by link or copy.
+ */
+#include "maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+
+int maildir_create(const char *dir)
+{
+	static const char *subs[] = { "tmp", "new", "cur" };
+	char path[4200];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		if (mkdir_p(path, 0700) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
+		  const char *host, uint64_t bytes)
+{
+	char safe[256];
+	size_t n = 0;
+
+	for (; *host != '\0' && n + 5 < sizeof(safe); host++) {
+		if (*host == '/' || *host == ':') {
+			n += (size_t)snprintf(safe + n, sizeof(safe) - n, "\\%03o",
+					      (unsigned char)*host);
+		} else {
+			safe[n++] = *host;
+		}
+	}
+	safe[n] = '\0';
+	snprintf(out, size, "%llu.Q%s.%s,S=%llu", (unsigned long long)arrival, id,
+		 safe, (unsigned long long)bytes);
+}
+
+static bool in_cur(const char *dir, const char *name)
+{
+	char path[4200];
+	size_t n = strlen(name);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	if ((d = opendir(path)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, name, n) == 0 &&
+			(de->d_name[n] == ':' || de->d_name[n] == '\0');
+	closedir(d);
+	return found;
+}
+
+static int copy_file(const char *src, const char *dst)
+{
+	char block[65536];
+	int in, out, ret = 1;
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while (ret > 0 && (n = read(in, block, sizeof(block))) != 0)
+		ret = n < 0 ? -1 : write_all(out, block, (size_t)n);
+	close(in);
+	if (close(out) < 0)
+		ret = -1;
+	return ret;
+}
+
+int maildir_deliver(const char *dir, const char *name, const char *src,
+		    bool check_cur)
+{
+	char dst[4200], tmp[4200];
+
+	if (check_cur && in_cur(dir, name))
+		return 0;
+	snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
+	if (link(src, dst) == 0)
+		return 1;
+	if (errno == EEXIST)
+		return 0;
+	if (errno != EXDEV && errno != EMLINK && errno != EPERM)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
+	if (copy_file(src, tmp) < 0)
+		return -1;
+	if (link(tmp, dst) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return errno == EEXIST ? 0 : -1;
+	}
+	unlink(tmp);
+	return 1;
+}

@@ -1,0 +1,35 @@
+#ifndef CORREIO_MAILDIR_H
+#define CORREIO_MAILDIR_H
+/*
+ * maildir: writing messages into a Maildir (tmp/, new/, cur/), as every
+ * Maildir reader (mutt, the IMAP and POP3 servers) expects.  A message
+ * appears in new/ complete or not at all.  Durability is the caller's: it
+ * flushes the file system once for a whole batch (see delivery.c).
+ *
+ * File names are "<arrival>.Q<queue id>.<host>,S=<size>": one queue id is
+ * delivered at most once per Maildir, so the name is also the proof that a
+ * delivery already happened (used after a crash).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Create dir and its tmp/, new/, cur/ (and parents).  Returns 1 or -1. */
+int maildir_create(const char *dir);
+
+/* The base file name for a message, into out.  host is sanitised
+   ('/' and ':' are escaped as Maildir readers expect). */
+void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
+		  const char *host, uint64_t bytes);
+
+/*
+ * Put the file src into dir/new/<name>: by hard link when possible (no
+ * copy), else by copying through tmp/ and renaming.  Returns 1 delivered,
+ * 0 already there (an earlier delivery of the same name), -1 error
+ * (errno set).  check_cur: also look in cur/ for name followed by ':'
+ * (a reader may have moved it there), for deliveries resumed after a crash.
+ */
+int maildir_deliver(const char *dir, const char *name, const char *src,
+		    bool check_cur);
+
+#endif

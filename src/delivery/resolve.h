@@ -1,0 +1,42 @@
+#ifndef CORREIO_RESOLVE_H
+#define CORREIO_RESOLVE_H
+/*
+ * resolve: what a recipient address means for this server.  A recipient in
+ * a local domain is an account, an alias (one or many targets, local or
+ * remote, followed recursively with loop detection), an account or alias
+ * with a +tag, or the domain's catch-all alias.  Anything else in a local
+ * domain is unknown (550 5.1.1 at RCPT).  A recipient in any other domain
+ * is remote.  Used by the SMTP server at RCPT and by the delivery agent.
+ */
+#include <stdbool.h>
+
+#include "auth/accounts.h"
+#include "lib/config.h"
+
+#define RESOLVE_MAX_DEPTH 8
+#define RESOLVE_MAX_TARGETS 1000
+
+enum resolve_kind { RESOLVE_LOCAL, RESOLVE_REMOTE };
+
+struct resolve_target {
+	enum resolve_kind kind;
+	const char *address;		/* account address, or remote address */
+	const struct account *account;	/* RESOLVE_LOCAL only */
+};
+
+typedef void resolve_fn(void *ctx, const struct resolve_target *t);
+
+/* Is domain local: config local_domains or `correio domain add`?
+   1 yes, 0 no, -1 store error. */
+int resolve_domain_is_local(const struct config *cfg, struct accounts *a,
+			    const char *domain);
+
+/*
+ * Call cb (may be NULL: only count) once for each final target of key (a lower-case "local@domain"),
+ * without duplicates.  Returns the number of targets; 0 when key is in a
+ * local domain but names nobody; -1 on a store error (temporary).
+ */
+int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
+		    resolve_fn *cb, void *ctx);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * config.c - the settings table, the INI reader and the defaults.
+ *
+ * To add a setting: add a field to struct config, a row to settings[] and a
+ * line to the README's configuration section.  Nothing else.
+ */
+#include "config.h"
+
+#include <ini.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util.h"
+
+enum setting_type {
+	SET_STRING, SET_UINT, SET_SIZE, SET_DURATION, SET_CHOICE,
+	SET_LISTEN, SET_DOMAINS
+};
+
+struct setting {
+	const char *section;
+	const char *key;
+	enum setting_type type;
+	size_t offset;
+	size_t size;		/* strings: field size */
+	uint64_t min, max;	/* numbers */
+	const char *choices;	/* SET_CHOICE: "a|b|c", index stored as int */
+};
+
+#define STR(sec, k, field) \
+	{ sec, k, SET_STRING, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, NULL }
+#define NUM(sec, k, t, field, lo, hi) \
+	{ sec, k, t, offsetof(struct config, field), 0, lo, hi, NULL }
+#define LISTEN(k, idx) \
+	{ "listen", k, SET_LISTEN, offsetof(struct config, listen[idx]), \
+	  sizeof(((struct config *)0)->listen[idx]), 0, 0, NULL }
+
+static const struct setting settings[] = {
+	STR("server", "hostname", hostname),
+	STR("server", "data_dir", data_dir),
+	STR("server", "user", user),
+	{ "server", "local_domains", SET_DOMAINS, offsetof(struct config, local_domains),
+	  sizeof(((struct config *)0)->local_domains), 0, 0, NULL },
+	{ "server", "log", SET_CHOICE, offsetof(struct config, log),
+	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog" },
+	LISTEN("smtp", CONFIG_LISTEN_SMTP),
+	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
+	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
+	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
+	NUM("limits", "connections_per_client", SET_UINT, max_connections_per_client, 1, 1000000),
+	NUM("limits", "idle_timeout", SET_DURATION, idle_timeout, 1, 86400),
+	NUM("limits", "command_timeout", SET_DURATION, command_timeout, 1, 86400),
+	NUM("limits", "errors", SET_UINT, max_errors, 1, 10000),
+	{ "delivery", "mailbox_format", SET_CHOICE, offsetof(struct config, mailbox_format),
+	  0, 0, 0, "maildir|mbox" },
+	STR("delivery", "recipient_delimiter", recipient_delimiter),
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const char *listener_names[CONFIG_LISTEN_COUNT] = { "smtp" };
+static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
+	{ 25, 2525 },
+};
+
+const char *config_listener_name(enum config_listener l)
+{
+	return listener_names[l];
+}
+
+void config_defaults(struct config *cfg)
+{
+	bool root = geteuid() == 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) < 0 ||
+	    cfg->hostname[0] == '\0')
+		str_copy(cfg->hostname, "localhost", sizeof(cfg->hostname));
+	str_copy(cfg->data_dir, "./correio-data", sizeof(cfg->data_dir));
+	str_copy(cfg->user, "correio", sizeof(cfg->user));
+	str_copy(cfg->local_domains, "localhost", sizeof(cfg->local_domains));
+	str_copy(cfg->log, "stderr", sizeof(cfg->log));
+	for (int i = 0; i < CONFIG_LISTEN_COUNT; i++)
+		snprintf(cfg->listen[i], sizeof(cfg->listen[i]), "127.0.0.1:%u",
+			 listener_ports[i][root ? 0 : 1]);
+	cfg->message_size = 25u * 1024 * 1024;
+	cfg->max_recipients = 1000;
+	cfg->max_connections = 1000;
+	cfg->max_connections_per_client = 50;
+	cfg->idle_timeout = 300;
+	cfg->command_timeout = 600;
+	cfg->max_errors = 20;
+	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
+	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
+}
+
+/* Check one "host:port" or "[v6]:port" item. */
+static int check_listen_item(const char *item, const char **error_r)
+{
+	const char *colon = strrchr(item, ':');
+	uint64_t port;
+
+	if (colon == NULL || colon == item) {
+		*error_r = "expected address:port";
+		return -1;
+	}
+	if (parse_uint(colon + 1, &port) < 0 || port == 0 || port > 65535) {
+		*error_r = "bad port number";
+		return -1;
+	}
+	return 1;
+}
+
+static int check_listen(const char *value, const char **error_r)
+{
+	char copy[512], *save = NULL;
+
+	if (str_copy(copy, value, sizeof(copy)) >= sizeof(copy)) {
+		*error_r = "value too long";
+		return -1;
+	}
+	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+	     t = strtok_r(NULL, ", \t", &save))
+		if (check_listen_item(t, error_r) < 0)
+			return -1;
+	return 1;
+}
+
+static int parse_number(const struct setting *s, const char *value,
+			uint64_t *v, const char **error_r)
+{
+	int ret = s->type == SET_SIZE ? parse_size(value, v) :
+		  s->type == SET_DURATION ? parse_duration(value, v) :
+		  parse_uint(value, v);
+
+	if (ret < 0) {
+		*error_r = s->type == SET_SIZE ? "expected a size (e.g. 25M)" :
+			   s->type == SET_DURATION ? "expected a duration (e.g. 30s, 5m, 4h, 5d)" :
+			   "expected a whole number";
+		return -1;
+	}
+	if (*v < s->min || *v > s->max) {
+		*error_r = "value out of range";
+		return -1;
+	}
+	return 1;
+}
+
+static int parse_choice(const struct setting *s, const char *value, int *idx)
+{
+	const char *p = s->choices;
+
+	for (int i = 0; *p != '\0'; i++) {
+		size_t n = strcspn(p, "|");
+		if (strlen(value) == n && strncasecmp(p, value, n) == 0) {
+			*idx = i;
+			return 1;
+		}
+		p += n + (p[n] == '|');
+	}
+	return -1;
+}
+
+static int setting_apply(struct config *cfg, const struct setting *s,
+			 const char *value, const char **error_r)
+{
+	char *field = (char *)cfg + s->offset;
+	uint64_t v;
+	int idx;
+
+	switch (s->type) {
+	case SET_UINT:
+	case SET_SIZE:
+	case SET_DURATION:
+		if (parse_number(s, value, &v, error_r) < 0)
+			return -1;
+		memcpy(field, &v, sizeof(v));
+		return 1;
+	case SET_CHOICE:
+		if (parse_choice(s, value, &idx) < 0) {
+			*error_r = "unknown value";
+			return -1;
+		}
+		if (s->size == 0)
+			memcpy(field, &idx, sizeof(idx));
+		else
+			str_copy(field, value, s->size);
+		return 1;
+	case SET_LISTEN:
+		if (check_listen(value, error_r) < 0)
+			return -1;
+		break;
+	case SET_STRING:
+	case SET_DOMAINS:
+		break;
+	}
+	if (str_copy(field, value, s->size) >= s->size) {
+		*error_r = "value too long";
+		return -1;
+	}
+	if (s->type == SET_DOMAINS)
+		str_lower(field);
+	return 1;
+}
+
+static const struct setting *setting_find(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (strcasecmp(settings[i].section, section) == 0 &&
+		    strcasecmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+struct load_state {
+	struct config *cfg;
+	FILE *file;
+	const char *path;
+	int line;
+	int errors;
+	struct buf *out;
+};
+
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct load_state *st = stream;
+
+	st->line++;
+	return fgets(str, num, st->file);
+}
+
+static int load_handler(void *user, const char *section, const char *key,
+			const char *value)
+{
+	struct load_state *st = user;
+	const struct setting *s = setting_find(section, key);
+	const char *error = NULL;
+
+	if (s == NULL) {
+		buf_printf(st->out, "%s:%d: unknown setting '%s' in section [%s]\n",
+			   st->path, st->line, key, section);
+		st->errors++;
+	} else if (setting_apply(st->cfg, s, value, &error) < 0) {
+		buf_printf(st->out, "%s:%d: %s = %s: %s\n", st->path, st->line,
+			   key, value, error);
+		st->errors++;
+	}
+	return 1;
+}
+
+int config_load(struct config *cfg, const char *path, struct buf *errors)
+{
+	struct load_state st = { .cfg = cfg, .path = path, .out = errors };
+	int ret;
+
+	st.file = fopen(path, "r");
+	if (st.file == NULL) {
+		buf_printf(errors, "%s: cannot open: %m\n", path);
+		return -1;
+	}
+	ret = ini_parse_stream(counting_reader, &st, load_handler, &st);
+	fclose(st.file);
+	if (ret > 0) {
+		buf_printf(errors, "%s:%d: syntax error (expected [section] or key = value)\n",
+			   path, ret);
+		st.errors++;
+	}
+	str_copy(cfg->path, path, sizeof(cfg->path));
+	return st.errors == 0 ? 1 : -1;
+}
+
+const char *config_default_path(void)
+{
+	if (access("correio.conf", F_OK) == 0)
+		return "correio.conf";
+	if (access("/etc/correio/correio.conf", F_OK) == 0)
+		return "/etc/correio/correio.conf";
+	return NULL;
+}
+
+static void print_value(const struct config *cfg, const struct setting *s, FILE *out)
+{
+	const char *field = (const char *)cfg + s->offset;
+	uint64_t v;
+	int idx;
+
+	switch (s->type) {
+	case SET_UINT:
+	case SET_SIZE:
+	case SET_DURATION:
+		memcpy(&v, field, sizeof(v));
+		fprintf(out, "%llu%s", (unsigned long long)v,
+			s->type == SET_DURATION ? "s" : "");
+		break;
+	case SET_CHOICE:
+		if (s->size != 0) {
+			fputs(field, out);
+			break;
+		}
+		memcpy(&idx, field, sizeof(idx));
+		for (const char *p = s->choices; idx >= 0; idx--) {
+			size_t n = strcspn(p, "|");
+			if (idx == 0)
+				fwrite(p, 1, n, out);
+			p += n + (p[n] == '|');
+		}
+		break;
+	default:
+		fputs(field, out);
+	}
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		if (strcmp(section, s->section) != 0) {
+			fprintf(out, "%s[%s]\n", i > 0 ? "\n" : "", s->section);
+			section = s->section;
+		}
+		fprintf(out, "%s = ", s->key);
+		print_value(cfg, s, out);
+		fputc('\n', out);
+	}
+}
+
+bool config_is_local_domain(const struct config *cfg, const char *domain)
+{
+	const char *p = cfg->local_domains;
+	size_t dlen = strlen(domain);
+
+	while (*p != '\0') {
+		size_t n;
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n > 0 && n == dlen && strncasecmp(p, domain, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}

@@ -1,0 +1,67 @@
+#ifndef CORREIO_CONFIG_H
+#define CORREIO_CONFIG_H
+/*
+ * config: the one configuration of correio.  Every setting is declared once
+ * in a typed table (config.c) that drives parsing, validation, `correio
+ * check` output and the defaults.  The file is INI ([section] key = value),
+ * read with inih; errors are collected as "file:line: message".
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+
+enum config_listener {
+	CONFIG_LISTEN_SMTP,
+	CONFIG_LISTEN_COUNT
+};
+
+enum config_mailbox_format { CONFIG_MAILBOX_MAILDIR, CONFIG_MAILBOX_MBOX };
+
+struct config {
+	char path[1024];		/* file read, "" for built-in defaults */
+	char hostname[256];
+	char data_dir[1024];
+	char user[64];			/* account to run as when started as root */
+	char local_domains[1024];	/* space/comma separated, lower case */
+	char log[16];			/* "stderr" or "syslog" */
+	char listen[CONFIG_LISTEN_COUNT][512]; /* "addr:port[, addr:port]" or "" */
+
+	uint64_t message_size;		/* bytes */
+	uint64_t max_recipients;	/* per message */
+	uint64_t max_connections;	/* overall */
+	uint64_t max_connections_per_client;
+	uint64_t idle_timeout;		/* seconds waiting for a command */
+	uint64_t command_timeout;	/* seconds for one command incl. DATA */
+	uint64_t max_errors;		/* protocol errors before disconnecting */
+
+	int mailbox_format;		/* enum config_mailbox_format */
+	char recipient_delimiter[8];	/* "" disables plus-addressing */
+};
+
+/* Fill cfg with the built-in defaults (ports depend on the effective uid). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Read path over the defaults.  Returns 1, or -1 with every problem found
+ * appended to errors as "file:line: message\n".
+ */
+int config_load(struct config *cfg, const char *path, struct buf *errors);
+
+/*
+ * The file to use when none is given: "./correio.conf", then
+ * "/etc/correio/correio.conf", else NULL (built-in defaults).
+ */
+const char *config_default_path(void);
+
+/* Print every setting with its effective value, as a valid config file. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Is domain (any case) one of the local_domains? */
+bool config_is_local_domain(const struct config *cfg, const char *domain);
+
+/* Name of a listener ("smtp", ...). */
+const char *config_listener_name(enum config_listener l);
+
+#endif

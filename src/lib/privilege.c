@@ -1,0 +1,44 @@
+/*
+ * privilege.c - data directory ownership and the switch to the run-as user.
+ */
+#include "privilege.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+int privilege_drop(const struct config *cfg, const char **error_r)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (mkdir_p(cfg->data_dir, 0750) < 0) {
+		*error_r = "cannot create the data directory";
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 1;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		*error_r = "the configured user does not exist (create it with: useradd --system correio)";
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 1;	/* configured to stay root */
+	if (stat(cfg->data_dir, &st) < 0 ||
+	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
+		*error_r = "cannot give the data directory to the configured user";
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || geteuid() != pw->pw_uid) {
+		*error_r = "cannot switch to the configured user";
+		return -1;
+	}
+	return 1;
+}

@@ -1,0 +1,16 @@
+#ifndef CORREIO_PRIVILEGE_H
+#define CORREIO_PRIVILEGE_H
+/*
+ * privilege: leaving root.  When correio starts as root (to bind ports
+ * below 1024), it creates the data directory, gives it to the configured
+ * user and becomes that user before touching any mail.  Every command that
+ * writes the data directory does the same, so its files all belong to one
+ * user.  Not root: nothing changes.
+ */
+#include "lib/config.h"
+
+/* Create cfg->data_dir; as root, chown it to cfg->user and switch to that
+   user for good.  Returns 1, or -1 with *error_r (static text). */
+int privilege_drop(const struct config *cfg, const char **error_r);
+
+#endif

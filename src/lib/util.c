@@ -1,0 +1,158 @@
+/*
+ * util.c - bounded strings, unit parsing and file-system helpers.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+size_t str_copy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+bool str_ieq(const char *a, const char *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return false;
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+void str_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+int parse_uint(const char *s, uint64_t *r)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*r = v;
+	return 1;
+}
+
+/* Parse digits followed by an optional one-letter unit from units[]. */
+static int parse_with_unit(const char *s, const char *units,
+			   const uint64_t *mult, uint64_t *r)
+{
+	char digits[32];
+	size_t n = strspn(s, "0123456789");
+	const char *u;
+	uint64_t v;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (parse_uint(digits, &v) < 0)
+		return -1;
+	if (s[n] == '\0') {
+		*r = v;
+		return 1;
+	}
+	if (s[n + 1] != '\0' || (u = strchr(units, tolower((unsigned char)s[n]))) == NULL)
+		return -1;
+	if (v > UINT64_MAX / mult[u - units])
+		return -1;
+	*r = v * mult[u - units];
+	return 1;
+}
+
+int parse_size(const char *s, uint64_t *r)
+{
+	static const uint64_t mult[] = { 1024, 1024 * 1024, 1024 * 1024 * 1024 };
+
+	return parse_with_unit(s, "kmg", mult, r);
+}
+
+int parse_duration(const char *s, uint64_t *r)
+{
+	static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+
+	return parse_with_unit(s, "smhd", mult, r);
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = str_copy(tmp, path, sizeof(tmp));
+
+	if (n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 1;
+}
+
+int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret < 0 ? -1 : 1;
+}
+
+int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 1;
+}
+
+uint64_t time_now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}

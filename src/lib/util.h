@@ -1,0 +1,38 @@
+#ifndef CORREIO_UTIL_H
+#define CORREIO_UTIL_H
+/*
+ * util: small helpers shared by every component: bounded string copies,
+ * number parsing with units, and file-system operations that report errors
+ * as text rather than aborting.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Copy src into dst (size bytes), always NUL-terminating.  Returns the
+   length of src; a result >= size means dst was truncated. */
+size_t str_copy(char *dst, const char *src, size_t size);
+/* ASCII case-insensitive equality of two NUL-terminated strings. */
+bool str_ieq(const char *a, const char *b);
+/* Lower-case ASCII letters in place. */
+void str_lower(char *s);
+
+/* "10", "10k", "25M", "1G" -> bytes.  Returns 1, or -1 on bad syntax. */
+int parse_size(const char *s, uint64_t *r);
+/* "30", "30s", "5m", "4h", "5d" -> seconds.  Returns 1, or -1. */
+int parse_duration(const char *s, uint64_t *r);
+/* Decimal unsigned integer, whole string.  Returns 1, or -1. */
+int parse_uint(const char *s, uint64_t *r);
+
+/* mkdir -p with the given mode.  Returns 1, or -1 with errno set. */
+int mkdir_p(const char *path, mode_t mode);
+/* fsync a directory by path.  Returns 1, or -1 with errno set. */
+int fsync_dir(const char *path);
+/* write(2) all of it, retrying on EINTR.  Returns 1, or -1. */
+int write_all(int fd, const void *p, size_t n);
+
+/* Microseconds since the epoch. */
+uint64_t time_now_us(void);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * envelope.c - the envelope record and its text file format:
+ *
+ *   correio-envelope 1
+ *   id <queue id>
+ *   arrival <unix seconds>
+ *   host <hostname>
+ *   sender <address or empty>
+ *   size <bytes of .msg>
+ *   header-offset <bytes>
+ *   body <0|1|2>  smtputf8 <0|1>  ret <0|1|2>  envid <xtext>
+ *   rcpt <notify> <orcpt or -> <address>
+ *   end
+ *
+ * Values never contain spaces except the last field of a line, and never
+ * newlines: SMTP addresses and xtext cannot hold them.
+ */
+#include "envelope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+struct envelope *envelope_new(void)
+{
+	struct envelope *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	envelope_set(&e->sender, "");
+	envelope_set(&e->host, "localhost");
+	return e;
+}
+
+void envelope_free(struct envelope **ep)
+{
+	struct envelope *e = *ep;
+
+	if (e == NULL)
+		return;
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		free(e->rcpts[i].address);
+		free(e->rcpts[i].orcpt);
+	}
+	free(e->rcpts);
+	free(e->host);
+	free(e->sender);
+	free(e->envid);
+	free(e);
+	*ep = NULL;
+}
+
+void envelope_set(char **field, const char *value)
+{
+	free(*field);
+	*field = value == NULL ? NULL : strdup(value);
+	if (value != NULL && *field == NULL)
+		abort();
+}
+
+int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt,
+		      unsigned notify)
+{
+	struct envelope_rcpt *r;
+
+	if (e->n_rcpts >= 100000)
+		return -1;
+	if (e->n_rcpts == e->cap_rcpts) {
+		unsigned cap = e->cap_rcpts == 0 ? 4 : e->cap_rcpts * 2;
+		r = realloc(e->rcpts, cap * sizeof(*r));
+		if (r == NULL)
+			abort();
+		e->rcpts = r;
+		e->cap_rcpts = cap;
+	}
+	r = &e->rcpts[e->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	envelope_set(&r->address, address);
+	envelope_set(&r->orcpt, orcpt);
+	r->notify = notify;
+	return 1;
+}
+
+int envelope_format(const struct envelope *e, struct buf *out)
+{
+	int ok = buf_printf(out, "correio-envelope 1\nid %s\narrival %llu\nhost %s\n"
+			    "sender %s\nsize %llu\nheader-offset %llu\nbody %d\n"
+			    "smtputf8 %d\nret %d\n",
+			    e->id, (unsigned long long)e->arrival, e->host, e->sender,
+			    (unsigned long long)e->size,
+			    (unsigned long long)e->header_offset, e->body,
+			    e->smtputf8 ? 1 : 0, e->ret);
+
+	if (ok > 0 && e->envid != NULL)
+		ok = buf_printf(out, "envid %s\n", e->envid);
+	for (unsigned i = 0; ok > 0 && i < e->n_rcpts; i++) {
+		const struct envelope_rcpt *r = &e->rcpts[i];
+		ok = buf_printf(out, "rcpt %u %s %s\n", r->notify,
+				r->orcpt != NULL ? r->orcpt : "-", r->address);
+	}
+	if (ok > 0)
+		ok = buf_puts(out, "end\n");
+	return ok;
+}
+
+static int parse_num(const char *v, uint64_t *r)
+{
+	return parse_uint(v, r);
+}
+
+/* Apply one "key value" line.  Returns 1, 0 for "end", -1 on error. */
+static int envelope_parse_line(struct envelope *e, char *line)
+{
+	char *value = strchr(line, ' ');
+	uint64_t n;
+
+	if (strcmp(line, "end") == 0)
+		return 0;
+	if (value == NULL)
+		return strcmp(line, "sender") == 0 ? 1 : -1;
+	*value++ = '\0';
+	if (strcmp(line, "id") == 0) {
+		if (str_copy(e->id, value, sizeof(e->id)) >= sizeof(e->id))
+			return -1;
+	} else if (strcmp(line, "host") == 0) {
+		envelope_set(&e->host, value);
+	} else if (strcmp(line, "sender") == 0) {
+		envelope_set(&e->sender, value);
+	} else if (strcmp(line, "envid") == 0) {
+		envelope_set(&e->envid, value);
+	} else if (strcmp(line, "rcpt") == 0) {
+		char *orcpt = strchr(value, ' '), *addr;
+		if (orcpt == NULL || (addr = strchr(orcpt + 1, ' ')) == NULL)
+			return -1;
+		*orcpt++ = '\0';
+		*addr++ = '\0';
+		if (parse_num(value, &n) < 0)
+			return -1;
+		return envelope_add_rcpt(e, addr, strcmp(orcpt, "-") == 0 ? NULL : orcpt,
+					 (unsigned)n);
+	} else {
+		if (parse_num(value, &n) < 0)
+			return -1;
+		if (strcmp(line, "arrival") == 0)
+			e->arrival = n;
+		else if (strcmp(line, "size") == 0)
+			e->size = n;
+		else if (strcmp(line, "header-offset") == 0)
+			e->header_offset = n;
+		else if (strcmp(line, "body") == 0)
+			e->body = (int)n;
+		else if (strcmp(line, "smtputf8") == 0)
+			e->smtputf8 = n != 0;
+		else if (strcmp(line, "ret") == 0)
+			e->ret = (int)n;
+		/* unknown numeric keys are ignored: newer versions may add some */
+	}
+	return 1;
+}
+
+int envelope_parse(const char *data, size_t len, struct envelope **r,
+		   const char **error_r)
+{
+	struct envelope *e = envelope_new();
+	struct buf copy;
+	char *line, *next;
+	int ret = -1;
+
+	buf_init(&copy, 0);
+	buf_append(&copy, data, len);
+	line = copy.data;
+	*error_r = "torn envelope (no end line)";
+	if (line == NULL || strncmp(line, "correio-envelope 1\n", 19) != 0) {
+		*error_r = "not an envelope file";
+		goto out;
+	}
+	for (line += 19; (next = strchr(line, '\n')) != NULL; line = next + 1) {
+		*next = '\0';
+		ret = envelope_parse_line(e, line);
+		if (ret <= 0)
+			break;
+	}
+	if (ret < 0)
+		*error_r = "bad envelope line";
+	else if (ret == 0 && e->id[0] != '\0' && e->n_rcpts > 0)
+		ret = 1;
+	else
+		ret = -1;
+out:
+	buf_deinit(&copy);
+	if (ret == 1)
+		*r = e;
+	else
+		envelope_free(&e);
+	return ret == 1 ? 1 : -1;
+}

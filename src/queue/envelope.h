@@ -1,0 +1,52 @@
+#ifndef CORREIO_ENVELOPE_H
+#define CORREIO_ENVELOPE_H
+/*
+ * envelope: what the queue knows of a message besides its text — sender,
+ * recipients, SMTP parameters — and its on-disk form, a small text file
+ * (queue/<id>.env) that ends with an "end" line so that a torn write is
+ * recognised and never taken for a message.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+#define ENVELOPE_ID_LEN 16
+
+struct envelope_rcpt {
+	char *address;		/* as given at RCPT, lookup form (lower case) */
+	char *orcpt;		/* DSN ORCPT, NULL if none */
+	unsigned notify;	/* SMTP_NOTIFY_* bits */
+	bool done;		/* delivered or given up (in memory only) */
+};
+
+struct envelope {
+	char id[ENVELOPE_ID_LEN + 1];
+	uint64_t arrival;	/* seconds since the epoch */
+	char *host;		/* hostname at acceptance (Maildir file names) */
+	char *sender;		/* "" for the null sender <> */
+	uint64_t size;		/* bytes in the .msg file */
+	uint64_t header_offset;	/* bytes of the Return-Path line */
+	int body;		/* enum smtp_body */
+	bool smtputf8;
+	int ret;		/* enum smtp_ret */
+	char *envid;		/* NULL if none */
+	struct envelope_rcpt *rcpts;
+	unsigned n_rcpts, cap_rcpts;
+};
+
+struct envelope *envelope_new(void);
+void envelope_free(struct envelope **e);
+/* Copies the strings.  Returns 1, or -1 past the limit of recipients. */
+int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt,
+		      unsigned notify);
+/* Replace a string field (copying value; NULL allowed). */
+void envelope_set(char **field, const char *value);
+
+/* Serialise e into out.  Returns 1 or -1. */
+int envelope_format(const struct envelope *e, struct buf *out);
+/* Parse data[0..len).  Returns 1, or -1 with *error_r (torn, bad field). */
+int envelope_parse(const char *data, size_t len, struct envelope **r,
+		   const char **error_r);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * queue.c - spool files, group commit and recovery.
+ *
+ * Group commit: queue_commit() closes the message's files and puts it on
+ * the pending list.  The committer thread takes the whole list at once,
+ * calls syncfs(2) on the spool's file system - one flush for every file
+ * and directory entry of the batch - and hands the batch back to the loop
+ * through an eventfd.  While one flush runs the next batch gathers, so
+ * under load each flush covers many messages and under no load a message
+ * waits for exactly one flush.
+ */
+#include "queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define QUEUE_WRITE_BUFFER 65536
+
+struct queue_msg {
+	struct queue *q;
+	char id[ENVELOPE_ID_LEN + 1];
+	int fd;
+	struct buf out;		/* text not yet written to fd */
+	size_t size;		/* bytes accepted by queue_msg_write */
+	bool failed;
+	struct envelope *env;
+	void (*cb)(void *ctx, int result);
+	void *ctx;
+	int result;
+	struct queue_msg *next;
+};
+
+struct msg_list {
+	struct queue_msg *head, **tail;
+};
+
+struct queue {
+	char dir[1100];
+	int dirfd;
+	struct event_base *base;
+	queue_route_fn *route;
+	void *route_ctx;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct msg_list pending;	/* waiting for a flush */
+	struct msg_list synced;		/* flushed, waiting for the loop */
+	bool stop;
+	int event_fd;
+	struct event *event;
+	unsigned seq;
+};
+
+static void list_init(struct msg_list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+}
+
+static void list_push(struct msg_list *l, struct queue_msg *m)
+{
+	m->next = NULL;
+	*l->tail = m;
+	l->tail = &m->next;
+}
+
+/* Move every element of from to the returned list. */
+static struct queue_msg *list_take(struct msg_list *from)
+{
+	struct queue_msg *head = from->head;
+
+	list_init(from);
+	return head;
+}
+
+static void file_path(const struct queue *q, const char *id, const char *ext,
+		      char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.%s", q->dir, id, ext);
+}
+
+static void msg_free(struct queue_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	buf_deinit(&m->out);
+	envelope_free(&m->env);
+	free(m);
+}
+
+static void msg_unlink(struct queue *q, const char *id)
+{
+	char path[1200];
+
+	file_path(q, id, "env", path, sizeof(path));
+	unlink(path);
+	file_path(q, id, "msg", path, sizeof(path));
+	unlink(path);
+}
+
+/* ---- committer thread ---- */
+
+static void *committer_main(void *arg)
+{
+	struct queue *q = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct queue_msg *batch;
+		int result;
+
+		while (q->pending.head == NULL && !q->stop)
+			pthread_cond_wait(&q->cond, &q->lock);
+		if (q->pending.head == NULL)
+			break;
+		batch = list_take(&q->pending);
+		pthread_mutex_unlock(&q->lock);
+
+		result = syncfs(q->dirfd) < 0 ? -1 : 1;
+		if (result < 0)
+			log_err("queue: syncfs: %m");
+
+		pthread_mutex_lock(&q->lock);
+		while (batch != NULL) {
+			struct queue_msg *next = batch->next;
+			if (batch->result == 0)
+				batch->result = result;
+			list_push(&q->synced, batch);
+			batch = next;
+		}
+		if (write(q->event_fd, &one, sizeof(one)) < 0)
+			log_err("queue: eventfd: %m");
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* On the loop: finish every message the committer has flushed. */
+static void queue_on_synced(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+	struct queue_msg *m, *next;
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_err("queue: eventfd read: %m");
+	pthread_mutex_lock(&q->lock);
+	m = list_take(&q->synced);
+	pthread_mutex_unlock(&q->lock);
+
+	for (; m != NULL; m = next) {
+		next = m->next;
+		if (m->result < 0)
+			msg_unlink(q, m->id);
+		m->cb(m->ctx, m->result);
+		if (m->result > 0) {
+			q->route(q->route_ctx, m->env, false);
+			m->env = NULL;
+		}
+		msg_free(m);
+	}
+}
+
+/* ---- open / close ---- */
+
+int queue_open(const char *data_dir, struct event_base *base,
+	       queue_route_fn *route, void *route_ctx, struct queue **r,
+	       const char **error_r)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		abort();
+	snprintf(q->dir, sizeof(q->dir), "%s/queue", data_dir);
+	q->base = base;
+	q->route = route;
+	q->route_ctx = route_ctx;
+	q->event_fd = -1;
+	list_init(&q->pending);
+	list_init(&q->synced);
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->seq = (unsigned)(time_now_us() & 0xfffff);
+	if (mkdir_p(q->dir, 0750) < 0 ||
+	    (q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		*error_r = "cannot create the queue directory";
+		log_err("queue: %s: %m", q->dir);
+		free(q);
+		return -1;
+	}
+	q->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	q->event = event_new(base, q->event_fd, EV_READ | EV_PERSIST, queue_on_synced, q);
+	event_add(q->event, NULL);
+	if (pthread_create(&q->thread, NULL, committer_main, q) != 0)
+		abort();
+	*r = q;
+	return 1;
+}
+
+void queue_free(struct queue **qp)
+{
+	struct queue *q = *qp;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stop = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	queue_on_synced(q->event_fd, EV_READ, q);
+	event_free(q->event);
+	close(q->event_fd);
+	close(q->dirfd);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+	*qp = NULL;
+}
+
+/* ---- messages ---- */
+
+static void queue_new_id(struct queue *q, char *id)
+{
+	uint64_t us = time_now_us();
+
+	snprintf(id, ENVELOPE_ID_LEN + 1, "%011llX%05X",
+		 (unsigned long long)(us & 0xFFFFFFFFFFFull), q->seq++ & 0xFFFFF);
+}
+
+int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
+		  const char **error_r)
+{
+	struct queue_msg *m = calloc(1, sizeof(*m));
+	char path[1200];
+
+	if (m == NULL)
+		abort();
+	m->q = q;
+	m->fd = -1;
+	for (int tries = 0; m->fd < 0 && tries < 10; tries++) {
+		queue_new_id(q, m->id);
+		file_path(q, m->id, "msg", path, sizeof(path));
+		m->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (m->fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (m->fd < 0) {
+		log_err("queue: create %s: %m", path);
+		*error_r = "cannot create a queue file";
+		envelope_free(&env);
+		free(m);
+		return -1;
+	}
+	buf_init(&m->out, QUEUE_WRITE_BUFFER + 4096);
+	m->env = env;
+	str_copy(m->env->id, m->id, sizeof(m->env->id));
+	*r = m;
+	return 1;
+}
+
+const char *queue_msg_id(const struct queue_msg *m)
+{
+	return m->id;
+}
+
+struct envelope *queue_msg_envelope(struct queue_msg *m)
+{
+	return m->env;
+}
+
+static int msg_flush(struct queue_msg *m)
+{
+	if (!m->failed && m->out.len > 0 && write_all(m->fd, m->out.data, m->out.len) < 0) {
+		log_err("queue: %s: write: %m", m->id);
+		m->failed = true;
+	}
+	buf_reset(&m->out);
+	return m->failed ? -1 : 1;
+}
+
+int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
+{
+	m->size += n;
+	if (m->failed)
+		return -1;
+	if (m->out.len + n > QUEUE_WRITE_BUFFER && msg_flush(m) < 0)
+		return -1;
+	if (n > QUEUE_WRITE_BUFFER) {
+		if (write_all(m->fd, p, n) < 0) {
+			log_err("queue: %s: write: %m", m->id);
+			m->failed = true;
+			return -1;
+		}
+		return 1;
+	}
+	buf_append(&m->out, p, n);
+	return 1;
+}
+
+size_t queue_msg_size(const struct queue_msg *m)
+{
+	return m->size;
+}
+
+void queue_msg_mark_header(struct queue_msg *m)
+{
+	m->env->header_offset = m->size;
+}
+
+void queue_msg_abort(struct queue_msg **mp)
+{
+	struct queue_msg *m = *mp;
+
+	if (m == NULL)
+		return;
+	msg_unlink(m->q, m->id);
+	msg_free(m);
+	*mp = NULL;
+}
+
+static int write_envelope(struct queue *q, struct queue_msg *m)
+{
+	struct buf text;
+	char path[1200];
+	int fd, ret = -1;
+
+	buf_init(&text, 0);
+	m->env->size = m->size;
+	envelope_format(m->env, &text);
+	file_path(q, m->id, "env", path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0)
+		ret = 1;
+	if (ret < 0)
+		log_err("queue: %s: %m", path);
+	if (fd >= 0)
+		close(fd);
+	buf_deinit(&text);
+	return ret;
+}
+
+void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
+{
+	struct queue_msg *m = *mp;
+	struct queue *q = m->q;
+
+	*mp = NULL;
+	m->cb = cb;
+	m->ctx = ctx;
+	m->result = 0;
+	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
+		m->result = -1;
+	close(m->fd);
+	m->fd = -1;
+	pthread_mutex_lock(&q->lock);
+	list_push(&q->pending, m);
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- finished messages ---- */
+
+void queue_done(struct queue *q, const char *id)
+{
+	msg_unlink(q, id);
+}
+
+int queue_update(struct queue *q, const struct envelope *e)
+{
+	char path[1200], tmp[1210];
+	struct buf text;
+	int fd, ret = -1;
+
+	buf_init(&text, 0);
+	envelope_format(e, &text);
+	file_path(q, e->id, "env", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && fsync(fd) == 0 &&
+	    rename(tmp, path) == 0 && fsync(q->dirfd) == 0)
+		ret = 1;
+	if (ret < 0)
+		log_err("queue: update %s: %m", path);
+	if (fd >= 0)
+		close(fd);
+	buf_deinit(&text);
+	return ret;
+}
+
+int queue_text_path(struct queue *q, const char *id, char *out, size_t size)
+{
+	file_path(q, id, "msg", out, size);
+	return 1;
+}
+
+int queue_dir_fd(struct queue *q)
+{
+	return q->dirfd;
+}
+
+/* ---- recovery ---- */
+
+static struct envelope *recover_one(struct queue *q, const char *id)
+{
+	char path[1200], data[65536];
+	struct envelope *e = NULL;
+	const char *error = "unreadable";
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	file_path(q, id, "env", path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, data, sizeof(data));
+		close(fd);
+	}
+	if (n >= 0 && envelope_parse(data, (size_t)n, &e, &error) > 0) {
+		file_path(q, id, "msg", path, sizeof(path));
+		if (stat(path, &st) == 0 && (uint64_t)st.st_size == e->size &&
+		    strcmp(e->id, id) == 0)
+			return e;
+		error = "text file missing or short";
+		envelope_free(&e);
+	}
+	log_warn("queue: %s: discarding a message never acknowledged: %s", id, error);
+	msg_unlink(q, id);
+	return NULL;
+}
+
+int queue_recover(struct queue *q)
+{
+	DIR *d = opendir(q->dir);
+	struct dirent *de;
+	char id[ENVELOPE_ID_LEN + 1], path[1200];
+	int count = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		const char *dot = strchr(de->d_name, '.');
+		size_t len = dot == NULL ? 0 : (size_t)(dot - de->d_name);
+		struct envelope *e;
+
+		if (len == 0 || len > ENVELOPE_ID_LEN)
+			continue;
+		memcpy(id, de->d_name, len);
+		id[len] = '\0';
+		file_path(q, id, "env", path, sizeof(path));
+		if (strcmp(dot, ".msg") == 0 && access(path, F_OK) != 0) {
+			file_path(q, id, "msg", path, sizeof(path));
+			unlink(path);	/* reception never completed */
+		} else if (strcmp(dot, ".env") == 0 && (e = recover_one(q, id)) != NULL) {
+			q->route(q->route_ctx, e, true);
+			count++;
+		} else if (strcmp(dot, ".env.new") == 0) {
+			unlinkat(q->dirfd, de->d_name, 0);
+		}
+	}
+	closedir(d);
+	if (count > 0)
+		log_info("queue: recovered %d message(s) from the spool", count);
+	return count;
+}

@@ -1,0 +1,78 @@
+#ifndef CORREIO_QUEUE_H
+#define CORREIO_QUEUE_H
+/*
+ * queue: the durable spool.  Every accepted message is two files under
+ * <data_dir>/queue/: <id>.msg (the text as stored, LF line ends, beginning
+ * with its Return-Path: line) and <id>.env (the envelope).  A message is
+ * accepted only once both are on disk: commits from many sessions are
+ * gathered and made durable together by one syncfs(2) on a committer
+ * thread (group commit), then each session's callback runs on the event
+ * loop.  Committed messages are handed to the router hook (local delivery
+ * now, relay later); queue_done() removes a message once it is finished.
+ *
+ * Threads: queue_msg_* and queue_commit run on the event loop thread;
+ * queue_done and queue_read_text may run on any thread.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "queue/envelope.h"
+
+struct event_base;
+struct queue;
+struct queue_msg;
+
+/*
+ * Called on the loop thread with each message that is committed (and, at
+ * start, with each message recovered from the spool: recovered == true).
+ * Takes ownership of e.
+ */
+typedef void queue_route_fn(void *ctx, struct envelope *e, bool recovered);
+
+/* Open the spool under data_dir, with its committer thread.  Returns 1 or
+   -1 with *error_r. */
+int queue_open(const char *data_dir, struct event_base *base,
+	       queue_route_fn *route, void *route_ctx, struct queue **r,
+	       const char **error_r);
+/* Wait for commits in flight, stop the thread, free. */
+void queue_free(struct queue **q);
+/* Hand every message found in the spool to the router (once, at start). */
+int queue_recover(struct queue *q);
+
+/* Start a message: creates <id>.msg and takes ownership of env (sender,
+   recipients and parameters already set; the queue sets id and size).
+   Returns 1, or -1 with *error_r (env is then freed). */
+int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
+		  const char **error_r);
+const char *queue_msg_id(const struct queue_msg *m);
+/* The message's envelope (owned by the message). */
+struct envelope *queue_msg_envelope(struct queue_msg *m);
+/* Append text (buffered).  Returns 1 or -1 (disk error; the message is
+   then doomed and commit will fail). */
+int queue_msg_write(struct queue_msg *m, const void *p, size_t n);
+/* Bytes written so far. */
+size_t queue_msg_size(const struct queue_msg *m);
+/* Mark where the Return-Path line ends (bytes written so far). */
+void queue_msg_mark_header(struct queue_msg *m);
+/* Remove the files and free. */
+void queue_msg_abort(struct queue_msg **m);
+
+/*
+ * Write the envelope and make the message durable.  cb(ctx, 1) runs on the
+ * loop thread once it is on disk, cb(ctx, -1) if it could not be stored
+ * (the files are then removed).  Ownership of *m passes to the queue.
+ */
+void queue_commit(struct queue_msg **m, void (*cb)(void *ctx, int result),
+		  void *ctx);
+
+/* The message is finished: remove its files (no sync needed: redelivery
+   after a crash is idempotent). */
+void queue_done(struct queue *q, const char *id);
+/* Rewrite the envelope of a message that stays queued (atomic replace). */
+int queue_update(struct queue *q, const struct envelope *e);
+/* Path of the text file of id, into out.  Returns 1 or -1. */
+int queue_text_path(struct queue *q, const char *id, char *out, size_t size);
+/* The directory fd of the spool (same file system as the mailboxes). */
+int queue_dir_fd(struct queue *q);
+
+#endif

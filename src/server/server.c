@@ -1,0 +1,412 @@
+/*
+ * server.c - listeners, connection limits, signals and the main loop.
+ *
+ * Start-up order: read nothing from the data directory until the
+ * listeners are bound and root is left; then recover the spool, start
+ * the delivery agent, and accept.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "auth/accounts.h"
+#include "delivery/delivery.h"
+#include "lib/log.h"
+#include "lib/privilege.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+#include "smtpd/smtpd.h"
+
+#define MAX_LISTENERS 16
+#define CLIENT_BUCKETS 1024
+#define SHUTDOWN_GRACE_SECONDS 30
+
+struct client_count {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned count;
+	struct client_count *next;
+};
+
+struct protocol {
+	void (*accept)(struct server *srv, evutil_socket_t fd,
+		       enum config_listener l, const char *addr, uint16_t port);
+	const char *busy_reply;
+};
+
+static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
+	[CONFIG_LISTEN_SMTP] = { smtpd_accept, "421 4.7.0 Too many connections, try again later\r\n" },
+};
+
+struct listener {
+	struct evconnlistener *ev;
+	enum config_listener kind;
+	struct server_state *st;
+};
+
+/* The server with what only this file sees. */
+struct server_state {
+	struct server srv;
+	struct listener listeners[MAX_LISTENERS];
+	int n_listeners;
+	struct client_count *clients[CLIENT_BUCKETS];
+	unsigned n_conns;
+	struct conn *conns;
+	struct event *sig_term, *sig_int, *sig_hup, *grace;
+};
+
+static struct server_state *state_of(struct server *srv)
+{
+	return (struct server_state *)srv;
+}
+
+/* ---- per-client connection counts ---- */
+
+static struct client_count **client_slot(struct server_state *st, const char *addr)
+{
+	unsigned h = 5381;
+	struct client_count **p;
+
+	for (const char *c = addr; *c != '\0'; c++)
+		h = h * 33 + (unsigned char)*c;
+	for (p = &st->clients[h % CLIENT_BUCKETS]; *p != NULL; p = &(*p)->next)
+		if (strcmp((*p)->addr, addr) == 0)
+			break;
+	return p;
+}
+
+static unsigned client_count(struct server_state *st, const char *addr)
+{
+	struct client_count **p = client_slot(st, addr);
+
+	return *p == NULL ? 0 : (*p)->count;
+}
+
+static void client_add(struct server_state *st, const char *addr, int delta)
+{
+	struct client_count **p = client_slot(st, addr), *c = *p;
+
+	if (c == NULL) {
+		if (delta < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+			return;
+		str_copy(c->addr, addr, sizeof(c->addr));
+		*p = c;
+	}
+	c->count += (unsigned)delta;
+	if (c->count == 0) {
+		*p = c->next;
+		free(c);
+	}
+}
+
+/* ---- connections ---- */
+
+void conn_register(struct server *srv, struct conn *c)
+{
+	struct server_state *st = state_of(srv);
+
+	c->server = srv;
+	c->prev = NULL;
+	c->next = st->conns;
+	if (st->conns != NULL)
+		st->conns->prev = c;
+	st->conns = c;
+	st->n_conns++;
+	client_add(st, c->addr, 1);
+}
+
+void conn_unregister(struct conn *c)
+{
+	struct server_state *st = state_of(c->server);
+
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	st->n_conns--;
+	client_add(st, c->addr, -1);
+	if (st->srv.stopping && st->n_conns == 0)
+		event_base_loopexit(st->srv.base, NULL);
+}
+
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
+			  uint16_t *port)
+{
+	const void *a = sa->sa_family == AF_INET6 ?
+		(const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr :
+		(const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+	*port = ntohs(sa->sa_family == AF_INET6 ?
+		      ((const struct sockaddr_in6 *)sa)->sin6_port :
+		      ((const struct sockaddr_in *)sa)->sin_port);
+	if (inet_ntop(sa->sa_family, a, out, (socklen_t)size) == NULL)
+		str_copy(out, "unknown", size);
+	if (strncmp(out, "::ffff:", 7) == 0)
+		memmove(out, out + 7, strlen(out + 7) + 1);
+}
+
+static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	struct listener *l = arg;
+	struct server_state *st = l->st;
+	const struct config *cfg = &st->srv.cfg;
+	char addr[INET6_ADDRSTRLEN];
+	uint16_t port;
+
+	sockaddr_text(sa, addr, sizeof(addr), &port);
+	if (st->srv.stopping || st->n_conns >= cfg->max_connections ||
+	    client_count(st, addr) >= cfg->max_connections_per_client) {
+		const char *reply = protocols[l->kind].busy_reply;
+		log_warn("%s: refusing [%s]:%u: connection limit reached",
+			 config_listener_name(l->kind), addr, port);
+		if (write(fd, reply, strlen(reply)) < 0) {
+			/* the client is gone already */
+		}
+		evutil_closesocket(fd);
+		return;
+	}
+	protocols[l->kind].accept(&st->srv, fd, l->kind, addr, port);
+}
+
+static void on_accept_error(struct evconnlistener *ev, void *arg)
+{
+	log_err("accept: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* ---- listeners ---- */
+
+static int bind_one(struct server_state *st, enum config_listener kind,
+		    const char *item)
+{
+	struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM,
+					 .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct evutil_addrinfo *res = NULL;
+	char host[300];
+	const char *colon = strrchr(item, ':');
+	size_t hlen = (size_t)(colon - item);
+	struct listener *l;
+
+	if (hlen >= sizeof(host) || st->n_listeners >= MAX_LISTENERS)
+		return -1;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	if (evutil_getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+		return -1;
+	l = &st->listeners[st->n_listeners];
+	l->kind = kind;
+	l->st = st;
+	l->ev = evconnlistener_new_bind(st->srv.base, on_accept, l,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					LEV_OPT_CLOSE_ON_EXEC, 511, res->ai_addr,
+					(int)res->ai_addrlen);
+	evutil_freeaddrinfo(res);
+	if (l->ev == NULL)
+		return -1;
+	evconnlistener_set_error_cb(l->ev, on_accept_error);
+	st->n_listeners++;
+	log_info("%s: listening on %s", config_listener_name(kind), item);
+	return 1;
+}
+
+static int bind_listeners(struct server_state *st)
+{
+	for (int k = 0; k < CONFIG_LISTEN_COUNT; k++) {
+		char copy[512], *save = NULL;
+		str_copy(copy, st->srv.cfg.listen[k], sizeof(copy));
+		for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+		     t = strtok_r(NULL, ", \t", &save)) {
+			if (bind_one(st, (enum config_listener)k, t) < 0) {
+				log_err("%s: cannot listen on %s: %m",
+					config_listener_name((enum config_listener)k), t);
+				return -1;
+			}
+		}
+	}
+	return 1;
+}
+
+static void close_listeners(struct server_state *st)
+{
+	for (int i = 0; i < st->n_listeners; i++)
+		evconnlistener_free(st->listeners[i].ev);
+	st->n_listeners = 0;
+}
+
+/* ---- signals ---- */
+
+static void on_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_state *st = arg;
+
+	log_warn("stop: %u session(s) still open after %d s, closing them",
+		 st->n_conns, SHUTDOWN_GRACE_SECONDS);
+	event_base_loopexit(st->srv.base, NULL);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_state *st = arg;
+	struct timeval grace = { SHUTDOWN_GRACE_SECONDS, 0 };
+	struct conn *c, *next;
+
+	if (st->srv.stopping)
+		return;
+	log_info("stop: signal %d, finishing open sessions", (int)sig);
+	st->srv.stopping = true;
+	close_listeners(st);
+	for (c = st->conns; c != NULL; c = next) {
+		next = c->next;
+		c->ops->shutdown(c);
+	}
+	if (st->n_conns == 0) {
+		event_base_loopexit(st->srv.base, NULL);
+		return;
+	}
+	st->grace = evtimer_new(st->srv.base, on_grace_over, st);
+	evtimer_add(st->grace, &grace);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_state *st = arg;
+	struct config cfg;
+	struct buf errors;
+
+	if (st->srv.cfg.path[0] == '\0') {
+		log_info("reload: running on built-in defaults, nothing to read");
+		return;
+	}
+	config_defaults(&cfg);
+	buf_init(&errors, 65536);
+	if (config_load(&cfg, st->srv.cfg.path, &errors) < 0) {
+		log_err("reload: keeping the current configuration: %s", buf_cstr(&errors));
+		buf_deinit(&errors);
+		return;
+	}
+	buf_deinit(&errors);
+	if (memcmp(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen)) != 0 ||
+	    strcmp(cfg.data_dir, st->srv.cfg.data_dir) != 0 ||
+	    strcmp(cfg.user, st->srv.cfg.user) != 0)
+		log_warn("reload: listeners, data_dir and user change only at restart");
+	memcpy(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen));
+	str_copy(cfg.data_dir, st->srv.cfg.data_dir, sizeof(cfg.data_dir));
+	str_copy(cfg.user, st->srv.cfg.user, sizeof(cfg.user));
+	st->srv.cfg = cfg;
+	delivery_set_config(st->srv.delivery, &cfg);
+	log_info("reload: configuration %s read", cfg.path);
+}
+
+/* ---- run ---- */
+
+static void on_route(void *ctx, struct envelope *e, bool recovered)
+{
+	struct server *srv = ctx;
+
+	delivery_submit(srv->delivery, e, recovered);
+}
+
+static int server_open(struct server_state *st)
+{
+	struct server *srv = &st->srv;
+	const char *error;
+
+	if (bind_listeners(st) < 0)
+		return -1;
+	if (privilege_drop(&srv->cfg, &error) < 0) {
+		log_err("start: %s: %s", srv->cfg.data_dir, error);
+		return -1;
+	}
+	if (accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
+	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
+	    delivery_start(&srv->cfg, srv->queue, &srv->delivery, &error) < 0) {
+		log_err("start: %s", error);
+		return -1;
+	}
+	queue_recover(srv->queue);
+	return 1;
+}
+
+static void server_close(struct server_state *st)
+{
+	struct conn *c;
+
+	/* sessions left after the grace period are closed without more replies;
+	   one waiting for its commit is freed by the commit's callback */
+	while ((c = st->conns) != NULL)
+		c->ops->close_now(c);
+	close_listeners(st);
+	queue_free(&st->srv.queue);
+	delivery_stop(&st->srv.delivery);
+	accounts_free(&st->srv.accounts);
+	for (int i = 0; i < CLIENT_BUCKETS; i++)
+		while (st->clients[i] != NULL) {
+			struct client_count *next = st->clients[i]->next;
+			free(st->clients[i]);
+			st->clients[i] = next;
+		}
+}
+
+static void server_signals(struct server_state *st)
+{
+	struct event_base *base = st->srv.base;
+
+	signal(SIGPIPE, SIG_IGN);
+	st->sig_term = evsignal_new(base, SIGTERM, on_sigterm, st);
+	st->sig_int = evsignal_new(base, SIGINT, on_sigterm, st);
+	st->sig_hup = evsignal_new(base, SIGHUP, on_sighup, st);
+	evsignal_add(st->sig_term, NULL);
+	evsignal_add(st->sig_int, NULL);
+	evsignal_add(st->sig_hup, NULL);
+}
+
+int server_run(const struct config *cfg)
+{
+	struct server_state *st = calloc(1, sizeof(*st));
+	int status = 1;
+
+	if (st == NULL)
+		abort();
+	st->srv.cfg = *cfg;
+	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
+		log_use_syslog(true);
+	evthread_use_pthreads();
+	st->srv.base = event_base_new();
+	server_signals(st);
+	if (server_open(st) > 0) {
+		log_info("start: correio on %s, data in %s", cfg->hostname, cfg->data_dir);
+		event_base_dispatch(st->srv.base);
+		status = 0;
+	}
+	server_close(st);
+	log_info("stop: done");
+	event_free(st->sig_term);
+	event_free(st->sig_int);
+	event_free(st->sig_hup);
+	if (st->grace != NULL)
+		event_free(st->grace);
+	event_base_free(st->srv.base);
+	free(st);
+	return status;
+}

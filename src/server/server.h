@@ -1,0 +1,61 @@
+#ifndef CORREIO_SERVER_H
+#define CORREIO_SERVER_H
+/*
+ * server: the one event loop of `correio serve`.  It binds the listeners,
+ * leaves root, opens the queue, the delivery agent and the account store,
+ * accepts connections within the configured limits and hands each to its
+ * protocol; SIGTERM stops it gracefully and SIGHUP reloads the
+ * configuration.  Protocol sessions see the server through this header.
+ */
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/config.h"
+
+struct event_base;
+struct bufferevent;
+struct accounts;
+struct queue;
+struct conn;
+
+/* What a protocol session offers the server. */
+struct conn_ops {
+	/* The server is stopping: finish the transaction in progress or refuse
+	   politely, then close. */
+	void (*shutdown)(struct conn *c);
+	/* Close at once, without a reply (end of the grace period). */
+	void (*close_now)(struct conn *c);
+};
+
+/* A client connection; protocols embed it first in their session. */
+struct conn {
+	struct server *server;
+	struct bufferevent *bev;
+	enum config_listener listener;
+	char addr[INET6_ADDRSTRLEN];	/* client address, text */
+	uint16_t port;
+	bool loopback;
+	const struct conn_ops *ops;
+	struct conn *prev, *next;
+};
+
+struct server {
+	struct config cfg;
+	struct event_base *base;
+	struct queue *queue;
+	struct delivery *delivery;
+	struct accounts *accounts;	/* the loop thread's handle */
+	bool stopping;
+};
+
+/* Run the server until it stops.  Returns the exit status. */
+int server_run(const struct config *cfg);
+
+/* Register an accepted connection (counts it against the limits). */
+void conn_register(struct server *srv, struct conn *c);
+/* Forget a connection: frees its bufferevent and its slot in the limits.
+   The protocol frees its own session afterwards. */
+void conn_unregister(struct conn *c);
+
+#endif

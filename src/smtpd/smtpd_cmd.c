@@ -1,0 +1,306 @@
+/*
+ * smtpd_cmd.c - the SMTP commands other than DATA and BDAT.  Each command
+ * is a row of one table {verb, handler, states allowed, help text}; the
+ * dispatcher checks the state, then the handler checks its argument, then
+ * acts (OpenSMTPD's check-then-proceed shape).
+ */
+#include "smtpd_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/accounts.h"
+#include "delivery/resolve.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+
+#define ST(x) (1u << SMTPD_STATE_##x)
+#define ST_ANY (ST(GREETED) | ST(READY) | ST(MAIL))
+#define ST_HELLO (ST(READY) | ST(MAIL))
+
+struct smtpd_cmd {
+	enum smtp_verb verb;
+	void (*handler)(struct smtpd_session *s, char *arg);
+	unsigned states;	/* states in which the command is allowed */
+	const char *help;
+};
+
+void smtpd_reset_transaction(struct smtpd_session *s)
+{
+	envelope_free(&s->env);
+	queue_msg_abort(&s->msg);
+	buf_reset(&s->text);
+	s->too_big = s->bdat = s->bdat_failed = s->bdat_last = false;
+	s->bdat_outside = false;
+	s->bdat_error = NULL;
+	s->chunk_left = 0;
+	if (s->state != SMTPD_STATE_GREETED)
+		s->state = SMTPD_STATE_READY;
+}
+
+static const struct config *cfg_of(struct smtpd_session *s)
+{
+	return &s->conn.server->cfg;
+}
+
+/* Keep a HELO argument printable for logs and the Received: line. */
+static void set_helo(struct smtpd_session *s, const char *arg)
+{
+	size_t n = str_copy(s->helo, arg, sizeof(s->helo));
+
+	if (n >= sizeof(s->helo))
+		n = sizeof(s->helo) - 1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s->helo[i] <= ' ' || (unsigned char)s->helo[i] >= 0x7f ||
+		    s->helo[i] == '(' || s->helo[i] == ')')
+			s->helo[i] = '?';
+}
+
+static void cmd_helo(struct smtpd_session *s, char *arg)
+{
+	if (arg[0] == '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: HELO hostname");
+		smtpd_error(s);
+		return;
+	}
+	smtpd_reset_transaction(s);
+	set_helo(s, arg);
+	s->esmtp = false;
+	s->state = SMTPD_STATE_READY;
+	smtpd_reply(s, "250 %s", cfg_of(s)->hostname);
+}
+
+static void cmd_ehlo(struct smtpd_session *s, char *arg)
+{
+	if (arg[0] == '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: EHLO hostname");
+		smtpd_error(s);
+		return;
+	}
+	smtpd_reset_transaction(s);
+	set_helo(s, arg);
+	s->esmtp = true;
+	s->state = SMTPD_STATE_READY;
+	smtpd_reply(s, "250-%s Hello %s [%s]", cfg_of(s)->hostname, s->helo, s->conn.addr);
+	smtpd_reply(s, "250-PIPELINING");
+	smtpd_reply(s, "250-SIZE %llu", (unsigned long long)cfg_of(s)->message_size);
+	smtpd_reply(s, "250-8BITMIME");
+	smtpd_reply(s, "250-SMTPUTF8");
+	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtpd_reply(s, "250-CHUNKING");
+	smtpd_reply(s, "250 HELP");
+}
+
+static void cmd_mail(struct smtpd_session *s, char *arg)
+{
+	struct smtp_mail_args m;
+	const char *error;
+	char key[320];
+
+	if (smtp_mail_parse(arg, &m, &error) < 0) {
+		smtpd_reply(s, "%s", error);
+		smtpd_error(s);
+		return;
+	}
+	if (m.size > cfg_of(s)->message_size) {
+		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		return;
+	}
+	if (!m.null_sender && address_key(&m.sender, key, sizeof(key)) < 0) {
+		smtpd_reply(s, "553 5.1.3 Bad sender address syntax");
+		smtpd_error(s);
+		return;
+	}
+	s->env = envelope_new();
+	envelope_set(&s->env->sender, m.null_sender ? "" : key);
+	s->env->body = m.body;
+	s->env->smtputf8 = m.smtputf8;
+	s->env->ret = m.ret;
+	envelope_set(&s->env->envid, m.envid);
+	s->state = SMTPD_STATE_MAIL;
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+/* May this session send to addresses outside the local domains? */
+static bool may_relay(struct smtpd_session *s)
+{
+	return false;	/* authenticated users and trusted networks come with AUTH */
+}
+
+/* Check a parsed recipient.  Returns 1 accepted, or 0 after replying. */
+static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain)
+{
+	int local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
+	int found;
+
+	if (local < 0) {
+		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
+		return 0;
+	}
+	if (!local) {
+		if (may_relay(s))
+			return 1;
+		log_info("smtpd: [%s]: reject: RCPT to <%s>: relay access denied",
+			 s->conn.addr, key);
+		smtpd_reply(s, "554 5.7.1 <%s>: Relay access denied", key);
+		smtpd_error(s);
+		return 0;
+	}
+	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, NULL, NULL);
+	if (found < 0) {
+		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
+		return 0;
+	}
+	if (found == 0) {
+		log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
+		smtpd_error(s);
+		return 0;
+	}
+	return 1;
+}
+
+/* The primary local domain, for <Postmaster>. */
+static void postmaster_key(const struct config *cfg, char *out, size_t size)
+{
+	const char *p = cfg->local_domains + strspn(cfg->local_domains, ", \t");
+	int n = (int)strcspn(p, ", \t");
+
+	snprintf(out, size, "postmaster@%.*s", n, n > 0 ? p : cfg->hostname);
+}
+
+static void cmd_rcpt(struct smtpd_session *s, char *arg)
+{
+	struct smtp_rcpt_args r;
+	const char *error;
+	char key[320];
+
+	if (s->env->n_rcpts >= cfg_of(s)->max_recipients) {
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (smtp_rcpt_parse(arg, s->env->smtputf8, &r, &error) < 0) {
+		smtpd_reply(s, "%s", error);
+		smtpd_error(s);
+		return;
+	}
+	if (r.postmaster)
+		postmaster_key(cfg_of(s), key, sizeof(key));
+	else if (address_key(&r.rcpt, key, sizeof(key)) < 0) {
+		smtpd_reply(s, "553 5.1.3 Bad recipient address syntax");
+		smtpd_error(s);
+		return;
+	}
+	if (rcpt_check(s, key, strrchr(key, '@') + 1) == 0)
+		return;
+	envelope_add_rcpt(s->env, key, r.orcpt, r.notify);
+	smtpd_reply(s, "250 2.1.5 Ok");
+}
+
+static void cmd_rset(struct smtpd_session *s, char *arg)
+{
+	smtpd_reset_transaction(s);
+	smtpd_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_noop(struct smtpd_session *s, char *arg)
+{
+	smtpd_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_quit(struct smtpd_session *s, char *arg)
+{
+	smtpd_reply(s, "221 2.0.0 Bye");
+	smtpd_close_after_output(s);
+}
+
+static void cmd_vrfy(struct smtpd_session *s, char *arg)
+{
+	if (arg[0] == '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
+		smtpd_error(s);
+		return;
+	}
+	smtpd_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void cmd_expn(struct smtpd_session *s, char *arg)
+{
+	if (arg[0] == '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: EXPN list");
+		smtpd_error(s);
+		return;
+	}
+	smtpd_reply(s, "252 2.5.2 Cannot EXPN list, but will accept message and attempt delivery");
+}
+
+static void cmd_verb(struct smtpd_session *s, char *arg)
+{
+	smtpd_reply(s, "252 2.0.0 VERB accepted; correio has no verbose mode, replies stay as they are");
+}
+
+static void cmd_help(struct smtpd_session *s, char *arg);
+
+static const struct smtpd_cmd commands[] = {
+	{ SMTP_VERB_HELO, cmd_helo, ST_ANY, "HELO hostname - say hello (plain SMTP)" },
+	{ SMTP_VERB_EHLO, cmd_ehlo, ST_ANY, "EHLO hostname - say hello and list the extensions" },
+	{ SMTP_VERB_MAIL, cmd_mail, ST(READY), "MAIL FROM:<address> [SIZE= BODY= SMTPUTF8] - start a message" },
+	{ SMTP_VERB_RCPT, cmd_rcpt, ST(MAIL), "RCPT TO:<address> - add a recipient" },
+	{ SMTP_VERB_DATA, smtpd_cmd_data, ST(MAIL), "DATA - send the message, ended by a line with a single dot" },
+	{ SMTP_VERB_BDAT, smtpd_cmd_bdat, ST_ANY, "BDAT size [LAST] - send the message in chunks of known size" },
+	{ SMTP_VERB_RSET, cmd_rset, ST_ANY, "RSET - abandon the current message" },
+	{ SMTP_VERB_NOOP, cmd_noop, ST_ANY, "NOOP - do nothing" },
+	{ SMTP_VERB_QUIT, cmd_quit, ST_ANY, "QUIT - end the session" },
+	{ SMTP_VERB_HELP, cmd_help, ST_ANY, "HELP - this list" },
+	{ SMTP_VERB_VRFY, cmd_vrfy, ST_ANY, "VRFY address - verify an address (answered without disclosing accounts)" },
+	{ SMTP_VERB_EXPN, cmd_expn, ST_ANY, "EXPN list - expand a list (answered without disclosing members)" },
+	{ SMTP_VERB_VERB, cmd_verb, ST_ANY, "VERB - verbose mode (accepted, no effect)" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void cmd_help(struct smtpd_session *s, char *arg)
+{
+	smtpd_reply(s, "214-2.0.0 correio commands:");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		smtpd_reply(s, "214-2.0.0   %s", commands[i].help);
+	smtpd_reply(s, "214 2.0.0 End of HELP");
+}
+
+/* Reply for a command given in the wrong state. */
+static void wrong_state(struct smtpd_session *s, enum smtp_verb verb)
+{
+	if (s->state == SMTPD_STATE_GREETED)
+		smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+	else if (verb == SMTP_VERB_MAIL)
+		smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+	else if (verb == SMTP_VERB_RCPT)
+		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+	else
+		smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
+	smtpd_error(s);
+}
+
+void smtpd_dispatch(struct smtpd_session *s, char *line, size_t len)
+{
+	struct smtp_command cmd;
+	const char *error;
+
+	if (smtp_command_parse(line, len, &cmd, &error) < 0) {
+		smtpd_reply(s, "%s", error);
+		smtpd_error(s);
+		return;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (commands[i].verb != cmd.verb)
+			continue;
+		if ((commands[i].states & (1u << s->state)) == 0)
+			wrong_state(s, cmd.verb);
+		else
+			commands[i].handler(s, cmd.arg);
+		return;
+	}
+	smtpd_reply(s, "500 5.5.1 Error: command not recognized");
+	smtpd_error(s);
+}

@@ -1,0 +1,88 @@
+#ifndef CORREIO_SMTPD_PRIVATE_H
+#define CORREIO_SMTPD_PRIVATE_H
+/*
+ * The SMTP session shared by smtpd_session.c (connection, input, replies),
+ * smtpd_cmd.c (one handler per command) and smtpd_data.c (DATA, BDAT and
+ * the commit to the queue).  Not for use outside src/smtpd/.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib-smtp/smtp_data.h"
+#include "lib-smtp/smtp_parse.h"
+#include "lib/buf.h"
+#include "queue/envelope.h"
+#include "server/server.h"
+
+struct evbuffer;
+struct event;
+
+#define SMTPD_LINE_MAX 1000		/* RFC 5321 §4.5.3.1.4/6, CRLF included */
+#define SMTPD_TEXT_LINE_MAX 998		/* text line, CRLF excluded */
+#define SMTPD_INPUT_MAX (64 * 1024)	/* read no further ahead than this */
+
+enum smtpd_state {
+	SMTPD_STATE_GREETED,	/* waiting for HELO/EHLO */
+	SMTPD_STATE_READY,	/* no transaction */
+	SMTPD_STATE_MAIL,	/* MAIL given, collecting RCPT */
+	SMTPD_STATE_DATA,	/* reading DATA text */
+	SMTPD_STATE_BDAT,	/* reading a BDAT chunk */
+	SMTPD_STATE_COMMIT,	/* waiting for the queue to make it durable */
+};
+
+struct smtpd_session {
+	struct conn conn;	/* first: the server's view */
+	enum smtpd_state state;
+	char helo[256];
+	bool esmtp;
+	unsigned errors;
+	bool skip_line;		/* discarding the rest of an over-long line */
+	bool quitting;		/* close once the output is sent */
+	bool shutdown;		/* server stopping: close after this transaction */
+	bool dead;		/* connection gone, waiting for the commit callback */
+
+	/* the transaction */
+	struct envelope *env;	/* from MAIL until DATA/BDAT */
+	struct queue_msg *msg;	/* from DATA/BDAT until commit */
+	struct smtp_data data;
+	struct buf text;	/* filtered text not yet given to the queue */
+	bool too_big;
+	bool bdat;		/* BDAT used in this transaction */
+	bool bdat_failed;	/* a chunk was refused: discard until LAST */
+	bool bdat_last;
+	bool bdat_outside;	/* BDAT without a transaction: chunk discarded */
+	enum smtpd_state bdat_outside_state;
+	uint64_t chunk_left;
+	const char *bdat_error;	/* reply for the chunks of a failed BDAT */
+
+	struct event *command_timer;
+	struct event *close_timer;	/* closes from the loop, never mid-command */
+	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
+};
+
+/* smtpd_session.c */
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Count a client error; past the budget, say 421 and close.  Returns true
+   when the session is closing. */
+bool smtpd_error(struct smtpd_session *s);
+/* Send 221/421 first if wanted, then close once the output is flushed. */
+void smtpd_close_after_output(struct smtpd_session *s);
+/* Resume reading input (after an asynchronous step). */
+void smtpd_process_input(struct smtpd_session *s);
+void smtpd_command_timer(struct smtpd_session *s, bool on);
+/* Free the session (and unregister it unless it is dead already). */
+void smtpd_session_free(struct smtpd_session *s);
+
+/* smtpd_cmd.c */
+void smtpd_dispatch(struct smtpd_session *s, char *line, size_t len);
+void smtpd_reset_transaction(struct smtpd_session *s);
+
+/* smtpd_data.c */
+void smtpd_cmd_data(struct smtpd_session *s, char *arg);
+void smtpd_cmd_bdat(struct smtpd_session *s, char *arg);
+/* Consume input in the DATA or BDAT state.  Returns 1 if the state was
+   left (call again for the next command), 0 if more input is needed. */
+int smtpd_data_input(struct smtpd_session *s, struct evbuffer *in);
+
+#endif

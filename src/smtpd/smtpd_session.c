@@ -1,0 +1,236 @@
+/*
+ * smtpd_session.c - one SMTP connection: greeting, reading bounded command
+ * lines, replies, timeouts, the error budget, and an orderly close.
+ * Called by the server (smtpd_accept) and by libevent.
+ */
+#include "smtpd.h"
+#include "smtpd_private.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+
+void smtpd_session_free(struct smtpd_session *s)
+{
+	if (!s->dead)
+		conn_unregister(&s->conn);
+	smtpd_reset_transaction(s);
+	buf_deinit(&s->text);
+	event_free(s->command_timer);
+	event_free(s->close_timer);
+	free(s);
+}
+
+/* Close now.  A session waiting for its commit lives on, dead, until the
+   queue's callback (smtpd_data.c) frees it. */
+static void session_close(struct smtpd_session *s)
+{
+	if (s->dead)
+		return;
+	log_info("smtpd: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
+	if (s->state == SMTPD_STATE_COMMIT) {
+		conn_unregister(&s->conn);
+		s->dead = true;
+		return;
+	}
+	smtpd_session_free(s);
+}
+
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out;
+	va_list ap;
+
+	if (s->dead)
+		return;
+	out = bufferevent_get_output(s->conn.bev);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	session_close(arg);
+}
+
+void smtpd_close_after_output(struct smtpd_session *s)
+{
+	struct timeval now = { 0, 0 };
+
+	if (s->quitting || s->dead)
+		return;
+	s->quitting = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) == 0)
+		evtimer_add(s->close_timer, &now);
+}
+
+bool smtpd_error(struct smtpd_session *s)
+{
+	if (++s->errors < s->conn.server->cfg.max_errors)
+		return false;
+	log_warn("smtpd: [%s]: too many errors, disconnecting", s->conn.addr);
+	smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->conn.server->cfg.hostname);
+	smtpd_close_after_output(s);
+	return true;
+}
+
+static void on_command_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	log_warn("smtpd: [%s]: command timeout", s->conn.addr);
+	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conn.server->cfg.hostname);
+	smtpd_close_after_output(s);
+}
+
+void smtpd_command_timer(struct smtpd_session *s, bool on)
+{
+	struct timeval tv = { (time_t)s->conn.server->cfg.command_timeout, 0 };
+
+	if (on)
+		evtimer_add(s->command_timer, &tv);
+	else
+		evtimer_del(s->command_timer);
+}
+
+/*
+ * Take one command line from in.  Returns 1 with the line (CRLF removed)
+ * in line/len, 0 when no complete line is there yet, -1 when an over-long
+ * line was dropped (already answered).
+ */
+static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
+		     size_t *len)
+{
+	size_t eol_len, avail = evbuffer_get_length(in);
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+
+	if (eol.pos < 0) {
+		if (avail >= SMTPD_LINE_MAX || s->skip_line) {
+			evbuffer_drain(in, avail);
+			s->skip_line = true;
+		}
+		return 0;
+	}
+	if (s->skip_line || (size_t)eol.pos + eol_len > SMTPD_LINE_MAX) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		s->skip_line = false;
+		smtpd_reply(s, "500 5.5.2 Error: line too long");
+		smtpd_error(s);
+		return -1;
+	}
+	evbuffer_remove(in, line, (size_t)eol.pos + eol_len);
+	*len = (size_t)eol.pos;
+	if (*len > 0 && line[*len - 1] == '\r')
+		(*len)--;
+	line[*len] = '\0';
+	return 1;
+}
+
+void smtpd_process_input(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->conn.bev);
+	char line[SMTPD_LINE_MAX + 1];
+	size_t len;
+	int ret;
+
+	while (!s->quitting && !s->dead && s->state != SMTPD_STATE_COMMIT) {
+		if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT) {
+			if (smtpd_data_input(s, in) == 0)
+				break;
+			continue;
+		}
+		ret = read_line(s, in, line, &len);
+		if (ret == 0)
+			break;
+		if (ret > 0)
+			smtpd_dispatch(s, line, len);
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	smtpd_process_input(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_close(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("smtpd: [%s]: idle timeout", s->conn.addr);
+		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+			    s->conn.server->cfg.hostname);
+		smtpd_close_after_output(s);
+		return;
+	}
+	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT)
+		log_info("smtpd: [%s]: lost connection after %s", s->conn.addr,
+			 s->state == SMTPD_STATE_DATA ? "DATA" : "BDAT");
+	session_close(s);
+}
+
+static void on_shutdown(struct conn *c)
+{
+	struct smtpd_session *s = (struct smtpd_session *)c;
+
+	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
+	    s->state == SMTPD_STATE_COMMIT) {
+		s->shutdown = true;	/* smtpd_data.c closes after the reply */
+		return;
+	}
+	smtpd_reply(s, "421 4.3.2 %s Service shutting down", c->server->cfg.hostname);
+	smtpd_close_after_output(s);
+}
+
+static void on_close_now(struct conn *c)
+{
+	session_close((struct smtpd_session *)c);
+}
+
+static const struct conn_ops smtpd_ops = { on_shutdown, on_close_now };
+
+void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+		  const char *addr, uint16_t port)
+{
+	struct smtpd_session *s = calloc(1, sizeof(*s));
+	struct timeval idle = { (time_t)srv->cfg.idle_timeout, 0 };
+
+	if (s == NULL)
+		abort();
+	evutil_make_socket_nonblocking(fd);
+	s->conn.bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->conn.listener = l;
+	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
+	s->conn.port = port;
+	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	s->conn.ops = &smtpd_ops;
+	buf_init(&s->text, 0);
+	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);
+	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
+	conn_register(srv, &s->conn);
+	bufferevent_setcb(s->conn.bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(s->conn.bev, EV_READ, 0, SMTPD_INPUT_MAX);
+	bufferevent_set_timeouts(s->conn.bev, &idle, NULL);
+	bufferevent_enable(s->conn.bev, EV_READ | EV_WRITE);
+	log_info("smtpd: connect from [%s]:%u", addr, port);
+	smtpd_reply(s, "220 %s ESMTP correio", srv->cfg.hostname);
+}

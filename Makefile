@@ -20,9 +20,12 @@ LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ALL_SRC  := $(shell find src -name '*.c' | sort)
-LIB_SRC  := $(filter-out src/cli/main.c %/fuzz_%.c,$(filter-out $(wildcard src/*/test_*.c),$(ALL_SRC)))
 TEST_SRC := $(wildcard src/*/test_*.c)
 FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
+LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
+# the pure parsers and what they use: no event loop, no database
+FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c \
+	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -72,9 +75,14 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,u
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
-		name=$$(basename $$f .c); \
-		echo "== $$name"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(filter-out %/log.c,$(LIB_SRC_FUZZ)) src/lib/*.c src/lib-smtp/*[!t]_*.c 2>/dev/null || true; \
+		name=$$(basename $$f .c); name=$${name#fuzz_}; \
+		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
+		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB); \
+		mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+		$(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \
+			> $(BUILD)/fuzz/$$name.log 2>&1 || { tail -n 60 $(BUILD)/fuzz/$$name.log; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$name.log || true; \
 	done
 
 bench: $(BUILD)/correio $(BUILD)/smtp-load

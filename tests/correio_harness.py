@@ -4,6 +4,7 @@ arrived on disk."""
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -146,3 +147,168 @@ errors = 50
                 return
             time.sleep(0.02)
         raise AssertionError("queue not empty: %r" % self.queue_files())
+
+    # ---- more about the running server ----
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def alias_add(self, alias, *targets):
+        self.cli("alias", "add", alias, *targets)
+
+    def wait_log(self, pattern, timeout=10, start=0):
+        """Wait until the log (from offset start) matches the regular
+        expression; return the match."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.read_log(), start)
+            if m or time.time() >= deadline:
+                break
+            time.sleep(0.02)
+        if not m:
+            raise AssertionError(f"log has no /{pattern}/:\n" + self.read_log()[-4000:])
+        return m
+
+    def client(self, timeout=5, greeting=True):
+        """A raw SMTP connection (Client); reads the greeting unless told not to."""
+        c = Client(self.smtp_port, timeout)
+        if greeting:
+            r = c.reply()
+            assert r.startswith("220 "), r
+        return c
+
+    def ehlo_client(self, name="client.test", timeout=5):
+        c = self.client(timeout)
+        r = c.cmd("EHLO " + name)
+        assert r.startswith("250"), r
+        return c
+
+
+class Client:
+    """A raw SMTP connection.  Every read has a timeout; a reply is returned
+    as its text (lines joined by "\\n", CRLF removed), e.g. "250 2.0.0 Ok"."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; unread: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """Read one complete (possibly multi-line) reply."""
+        lines = [self._line()]
+        while len(lines[-1]) > 3 and lines[-1][3] == "-":
+            lines.append(self._line())
+        return "\n".join(lines)
+
+    def replies(self, n):
+        return [self.reply() for _ in range(n)]
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def wait_closed(self, timeout=5):
+        """True once the server closed the connection (EOF or reset) within
+        timeout; data still arriving before that is returned in self.rest."""
+        self.sock.settimeout(timeout)
+        self.rest = self.buf
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.rest += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def send_mail(server, sender, rcpts, text, name="client.test"):
+    """One transaction over a raw connection with EHLO and DATA.  text is
+    bytes or str, CRLF line endings, dot-stuffed by the caller; the final
+    ".\\r\\n" is added.  Returns the queue id of the 250 reply."""
+    if isinstance(text, str):
+        text = text.encode()
+    with server.ehlo_client(name) as c:
+        r = c.cmd(f"MAIL FROM:<{sender}>")
+        assert r.startswith("250 "), r
+        for rcpt in rcpts:
+            r = c.cmd(f"RCPT TO:<{rcpt}>")
+            assert r.startswith("250 "), r
+        r = c.cmd("DATA")
+        assert r.startswith("354 "), r
+        c.send(text + b".\r\n")
+        r = c.reply()
+        m = re.match(r"250 2\.0\.0 Ok: queued as (\w+)$", r)
+        assert m, r
+        c.cmd("QUIT")
+        return m.group(1)
+
+
+# ---- what a stored message looks like ----
+
+TRACE_RE = re.compile(
+    rb"Return-Path: <(?P<sender>[^>\n]*)>\n"
+    rb"Received: from (?P<helo>\S+) \(unknown \[127\.0\.0\.1\]\)\n"
+    rb"\tby mx\.example\.org \(correio\) with (?P<proto>[A-Z0-9]+) id (?P<id>[0-9A-F]+)"
+    rb"(?:\n\tfor <(?P<rcpt>[^>\n]*)>)?; (?P<date>[^\n]+)\n")
+
+MAILDIR_NAME_RE = re.compile(r"^(?P<secs>\d+)\.Q(?P<id>[0-9A-F]+)\.mx\.example\.org,S=(?P<size>\d+)$")
+
+
+def split_stored(data):
+    """Split a stored message into its trace fields and the text after
+    them.  Returns a dict: sender, helo, proto, id, rcpt (None when the
+    Received: line has no "for"), date (str) and body (bytes)."""
+    m = TRACE_RE.match(data)
+    assert m, "no Return-Path:/Received: trace at the top of:\n%r" % data[:400]
+    d = {k: (v.decode() if v is not None else None) for k, v in m.groupdict().items()}
+    d["body"] = data[m.end():]
+    return d
+
+
+def check_maildir_file(path):
+    """Check a Maildir file's name against its content; return
+    (data, fields) with fields as from split_stored()."""
+    with open(path, "rb") as f:
+        data = f.read()
+    name = os.path.basename(path)
+    m = MAILDIR_NAME_RE.match(name)
+    assert m, name
+    assert int(m.group("size")) == len(data), (name, len(data))
+    fields = split_stored(data)
+    assert fields["id"] == m.group("id"), (name, fields["id"])
+    assert abs(int(m.group("secs")) - time.time()) < 3600, name
+    return data, fields

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth/accounts.h"
+#include "delivery/resolve.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
 
@@ -74,7 +75,7 @@ static int cli_leave_root(const struct config *cfg)
 {
 	const char *error;
 
-	if (getpwnam(cfg->user) == NULL) {
+	if (geteuid() == 0 && getpwnam(cfg->user) == NULL) {
 		cli_error(NULL, "user '%s' does not exist (create it with: "
 			  "useradd --system %s)", cfg->user, cfg->user);
 		return -1;
@@ -90,12 +91,7 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r)
 {
 	const char *error;
 
-	if (mkdir_p(cfg->data_dir, 0750) < 0) {
-		cli_error(NULL, "cannot create the data directory %s: %s",
-			  cfg->data_dir, strerror(errno));
-		return -1;
-	}
-	if (geteuid() == 0 && cli_leave_root(cfg) < 0)
+	if (cli_leave_root(cfg) < 0)
 		return -1;
 	if (accounts_open(cfg->data_dir, r, &error) < 0) {
 		cli_error(NULL, "%s", error);
@@ -107,7 +103,5 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r)
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,
 			const char *domain)
 {
-	if (config_is_local_domain(cfg, domain))
-		return 1;
-	return accounts_domain_exists(a, domain);
+	return resolve_domain_is_local(cfg, a, domain);
 }

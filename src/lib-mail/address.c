@@ -116,7 +116,8 @@ static int local_dot_string(const char *s, size_t len, bool utf8,
 			continue;
 		}
 		if (c >= 0x80) {
-			if ((seq = utf8_check(s + i, len - i, utf8, error_r)) == 0)
+			seq = utf8_check(s + i, len - i, utf8, error_r);
+			if (seq == 0)
 				return -1;
 			i += seq;
 		} else if (is_atext(c)) {
@@ -151,7 +152,8 @@ static int local_quoted(const char *s, size_t len, bool utf8, size_t *used_r,
 			seq = 2;
 			content++;
 		} else if (c >= 0x80) {
-			if ((seq = utf8_check(s + i, len - i, utf8, error_r)) == 0)
+			seq = utf8_check(s + i, len - i, utf8, error_r);
+			if (seq == 0)
 				return -1;
 			content += seq;
 		} else if (is_qtext(c)) {
@@ -231,7 +233,7 @@ static bool literal_general(const char *s, size_t len)
 	while (i < len && (is_alpha((unsigned char)s[i]) ||
 			   is_digit((unsigned char)s[i]) || s[i] == '-'))
 		i++;
-	if (i == 0 || s[i - 1] == '-' || i >= len || s[i] != ':' || i + 1 == len)
+	if (i == 0 || s[i - 1] == '-' || i + 1 >= len || s[i] != ':')
 		return false;
 	for (i++; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -283,7 +285,8 @@ static int domain_label(const char *s, size_t len, bool utf8,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x80) {
-			if ((seq = utf8_check(s + i, len - i, utf8, error_r)) == 0)
+			seq = utf8_check(s + i, len - i, utf8, error_r);
+			if (seq == 0)
 				return -1;
 			ascii = false;
 			i += seq;
@@ -382,7 +385,10 @@ static void key_put(struct key_out *k, const char *s, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		k->p[k->len++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		k->p[k->len++] = c;
 	}
 	k->p[k->len] = '\0';
 }

@@ -28,12 +28,18 @@
 #define SMTP_ENVID_MAX 100
 #define SMTP_ORCPT_MAX 500
 
+#define LDH_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+
 #define ERR_MAIL_SYNTAX "501 5.5.4 Syntax: MAIL FROM:<address>"
 #define ERR_RCPT_SYNTAX "501 5.5.4 Syntax: RCPT TO:<address>"
 #define ERR_BDAT_SYNTAX "501 5.5.4 Syntax: BDAT size [LAST]"
 #define ERR_PARAM_SYNTAX "501 5.5.4 Syntax error in parameters"
 #define ERR_PARAM_UNKNOWN "555 5.5.4 Unsupported parameter"
 #define ERR_PARAM_DUP "501 5.5.4 Duplicate parameter"
+#define ERR_BAD_SENDER "553 5.1.3 Bad sender address syntax"
+#define ERR_BAD_RCPT "553 5.1.3 Bad recipient address syntax"
+#define ERR_NULL_RCPT "553 5.1.3 Null recipient address not allowed"
 #define ERR_UTF8 "553 5.6.7 UTF-8 address requires SMTPUTF8"
 
 static const char *const verb_names[SMTP_VERB_COUNT] = {
@@ -213,8 +219,7 @@ static int path_skip_route(char **path)
 				return -1;
 			p++;
 		} else {
-			size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz"
-					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+			size_t n = strspn(p, LDH_CHARS "._");
 			if (n == 0)
 				return -1;
 			p += n;
@@ -256,14 +261,9 @@ struct smtp_param {
 
 static bool is_keyword(const char *s)
 {
-	if (!is_alpha((unsigned char)*s) && !is_digit((unsigned char)*s))
+	if (*s == '-' || *s == '\0')
 		return false;
-	for (s++; *s != '\0'; s++) {
-		if (!is_alpha((unsigned char)*s) && !is_digit((unsigned char)*s) &&
-		    *s != '-')
-			return false;
-	}
-	return true;
+	return s[strspn(s, LDH_CHARS)] == '\0';
 }
 
 /* Cut the next space-separated word off *p. */
@@ -414,9 +414,9 @@ int smtp_mail_parse(char *arg, struct smtp_mail_args *r, const char **error_r)
 		return 1;
 	}
 	if (path_skip_route(&path) < 0)
-		return param_fail(error_r, "553 5.1.3 Bad sender address syntax");
+		return param_fail(error_r, ERR_BAD_SENDER);
 	return path_address(path, r->smtputf8, &r->sender,
-			    "553 5.1.3 Bad sender address syntax", error_r);
+			    ERR_BAD_SENDER, error_r);
 }
 
 /* --- RCPT --- */
@@ -473,8 +473,7 @@ static int rcpt_orcpt(char *value, void *args, const char **error_r)
 
 	if (value == NULL || strlen(value) > SMTP_ORCPT_MAX)
 		return param_fail(error_r, "501 5.5.4 Bad ORCPT value");
-	n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
-		   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~");
+	n = strspn(value, LDH_CHARS "!#$%&'*+/=?^_`{|}~");
 	if (n == 0 || value[n] != ';' || !is_xtext(value + n + 1, SIZE_MAX))
 		return param_fail(error_r, "501 5.5.4 Bad ORCPT value");
 	r->orcpt = value;
@@ -499,19 +498,16 @@ int smtp_rcpt_parse(char *arg, bool utf8, struct smtp_rcpt_args *r,
 	if (params_parse(params, rcpt_params, r, error_r) < 0)
 		return -1;
 	if (*path == '\0')
-		return param_fail(error_r,
-				  "553 5.1.3 Null recipient address not allowed");
+		return param_fail(error_r, ERR_NULL_RCPT);
 	if (path_skip_route(&path) < 0)
-		return param_fail(error_r,
-				  "553 5.1.3 Bad recipient address syntax");
+		return param_fail(error_r, ERR_BAD_RCPT);
 	if (str_ieq(path, "postmaster")) {
 		r->postmaster = true;
 		str_copy(r->rcpt.local, "postmaster", sizeof(r->rcpt.local));
 		r->rcpt.domain[0] = '\0';
 		return 1;
 	}
-	return path_address(path, utf8, &r->rcpt,
-			    "553 5.1.3 Bad recipient address syntax", error_r);
+	return path_address(path, utf8, &r->rcpt, ERR_BAD_RCPT, error_r);
 }
 
 /* --- BDAT --- */

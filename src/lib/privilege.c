@@ -6,18 +6,40 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
 
+/*
+ * mkdir -p the data directory: missing parents 0755, so that the run-as
+ * user can reach it after leaving root, the directory itself 0750.
+ */
+static int make_data_dir(const char *dir)
+{
+	char parent[1024];
+	size_t len = str_copy(parent, dir, sizeof(parent));
+	char *slash;
+
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = '\0';
+	slash = strrchr(parent, '/');
+	if (slash != NULL && slash != parent) {
+		*slash = '\0';
+		if (mkdir_p(parent, 0755) < 0)
+			return -1;
+	}
+	return mkdir_p(dir, 0750);
+}
+
 int privilege_drop(const struct config *cfg, const char **error_r)
 {
 	struct passwd *pw;
 	struct stat st;
 
-	if (mkdir_p(cfg->data_dir, 0750) < 0) {
+	if (make_data_dir(cfg->data_dir) < 0) {
 		*error_r = "cannot create the data directory";
 		return -1;
 	}

@@ -1,0 +1,161 @@
+/*
+ * test_config.c - the configuration table: defaults, every type of value,
+ * errors with file and line, all errors reported at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/config.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/correio-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static int load(struct config *cfg, const char *text, struct buf *errors)
+{
+	int ret;
+
+	config_defaults(cfg);
+	buf_init(errors, 0);
+	write_file(text);
+	ret = config_load(cfg, path, errors);
+	unlink(path);
+	return ret;
+}
+
+static void test_defaults(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.data_dir, "./correio-data");
+	assert_string_equal(cfg.local_domains, "localhost");
+	assert_true(cfg.message_size == 25u * 1024 * 1024);
+	assert_true(cfg.idle_timeout == 300);
+	assert_int_equal(cfg.mailbox_format, CONFIG_MAILBOX_MAILDIR);
+	assert_true(strstr(cfg.listen[CONFIG_LISTEN_SMTP], "127.0.0.1:") != NULL);
+}
+
+static void test_values(void **state)
+{
+	struct config cfg;
+	struct buf errors;
+
+	assert_int_equal(load(&cfg,
+		"; comment\n[server]\nhostname = mx.example.org\n"
+		"local_domains = Example.ORG, example.net\n"
+		"[listen]\nsmtp = 127.0.0.1:2626, [::1]:2627\n"
+		"[limits]\nmessage_size = 10M\nidle_timeout = 2m\ncommand_timeout = 1h\n"
+		"recipients = 7\n[delivery]\nmailbox_format = mbox\nrecipient_delimiter = -+\n",
+		&errors), 1);
+	assert_string_equal(cfg.hostname, "mx.example.org");
+	assert_true(config_is_local_domain(&cfg, "example.org"));
+	assert_true(config_is_local_domain(&cfg, "EXAMPLE.NET"));
+	assert_false(config_is_local_domain(&cfg, "example.com"));
+	assert_false(config_is_local_domain(&cfg, "example"));
+	assert_true(cfg.message_size == 10u * 1024 * 1024);
+	assert_true(cfg.idle_timeout == 120);
+	assert_true(cfg.command_timeout == 3600);
+	assert_true(cfg.max_recipients == 7);
+	assert_int_equal(cfg.mailbox_format, CONFIG_MAILBOX_MBOX);
+	assert_string_equal(cfg.recipient_delimiter, "-+");
+	buf_deinit(&errors);
+}
+
+static void test_errors_have_file_and_line(void **state)
+{
+	struct config cfg;
+	struct buf errors;
+	char want[128];
+
+	assert_int_equal(load(&cfg,
+		"[server]\nhostname = a\nbogus = 1\n[limits]\nmessage_size = lots\n"
+		"recipients = 0\nidle_timeout = 5x\n[listen]\nsmtp = nowhere\n"
+		"[delivery]\nmailbox_format = mh\n", &errors), -1);
+	snprintf(want, sizeof(want), "%s:3: unknown setting 'bogus'", path);
+	assert_non_null(strstr(errors.data, want));
+	snprintf(want, sizeof(want), "%s:5: message_size = lots", path);
+	assert_non_null(strstr(errors.data, want));
+	snprintf(want, sizeof(want), "%s:6: recipients = 0: value out of range", path);
+	assert_non_null(strstr(errors.data, want));
+	snprintf(want, sizeof(want), "%s:7: idle_timeout", path);
+	assert_non_null(strstr(errors.data, want));
+	snprintf(want, sizeof(want), "%s:9: smtp = nowhere", path);
+	assert_non_null(strstr(errors.data, want));
+	snprintf(want, sizeof(want), "%s:11: mailbox_format = mh: unknown value", path);
+	assert_non_null(strstr(errors.data, want));
+	buf_deinit(&errors);
+}
+
+static void test_syntax_error(void **state)
+{
+	struct config cfg;
+	struct buf errors;
+	char want[128];
+
+	assert_int_equal(load(&cfg, "[server]\nhostname = a\nthis line has no equals\n",
+			      &errors), -1);
+	snprintf(want, sizeof(want), "%s:3: syntax error", path);
+	assert_non_null(strstr(errors.data, want));
+	buf_deinit(&errors);
+}
+
+static void test_missing_file(void **state)
+{
+	struct config cfg;
+	struct buf errors;
+
+	config_defaults(&cfg);
+	buf_init(&errors, 0);
+	assert_int_equal(config_load(&cfg, "/nonexistent/correio.conf", &errors), -1);
+	assert_non_null(strstr(errors.data, "cannot open"));
+	buf_deinit(&errors);
+}
+
+static void test_print_roundtrip(void **state)
+{
+	struct config cfg, again;
+	struct buf errors;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	config_defaults(&cfg);
+	cfg.message_size = 12345;
+	config_print(&cfg, f);
+	fclose(f);
+	assert_int_equal(load(&again, text, &errors), 1);
+	assert_true(again.message_size == 12345);
+	assert_string_equal(again.hostname, cfg.hostname);
+	free(text);
+	buf_deinit(&errors);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors_have_file_and_line),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_print_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

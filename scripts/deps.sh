@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
-libevent-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+libevent-dev libssl-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+openssl
 python3 python3-pytest swaks"
 
 missing=""

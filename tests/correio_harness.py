@@ -30,6 +30,8 @@ class Server:
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
         self.smtp_port = free_port()
+        self.submission_port = free_port()
+        self.submissions_port = free_port()
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)
@@ -44,6 +46,11 @@ local_domains = {domains}
 
 [listen]
 smtp = 127.0.0.1:{self.smtp_port}
+submission = 127.0.0.1:{self.submission_port}
+submissions = 127.0.0.1:{self.submissions_port}
+
+[auth]
+failure_delay = 0
 
 [limits]
 message_size = 1M

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ini.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 
 enum setting_type {
 	SET_STRING, SET_UINT, SET_SIZE, SET_DURATION, SET_CHOICE,
-	SET_LISTEN, SET_DOMAINS
+	SET_LISTEN, SET_DOMAINS, SET_BOOL, SET_NETWORKS, SET_UINT32
 };
 
 struct setting {
@@ -35,6 +36,8 @@ struct setting {
 	  sizeof(((struct config *)0)->field), 0, 0, NULL }
 #define NUM(sec, k, t, field, lo, hi) \
 	{ sec, k, t, offsetof(struct config, field), 0, lo, hi, NULL }
+#define BOOL(sec, k, field) \
+	{ sec, k, SET_BOOL, offsetof(struct config, field), 0, 0, 1, NULL }
 #define LISTEN(k, idx) \
 	{ "listen", k, SET_LISTEN, offsetof(struct config, listen[idx]), \
 	  sizeof(((struct config *)0)->listen[idx]), 0, 0, NULL }
@@ -48,6 +51,8 @@ static const struct setting settings[] = {
 	{ "server", "log", SET_CHOICE, offsetof(struct config, log),
 	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog" },
 	LISTEN("smtp", CONFIG_LISTEN_SMTP),
+	LISTEN("submission", CONFIG_LISTEN_SUBMISSION),
+	LISTEN("submissions", CONFIG_LISTEN_SUBMISSIONS),
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -58,13 +63,25 @@ static const struct setting settings[] = {
 	{ "delivery", "mailbox_format", SET_CHOICE, offsetof(struct config, mailbox_format),
 	  0, 0, 0, "maildir|mbox" },
 	STR("delivery", "recipient_delimiter", recipient_delimiter),
+	STR("tls", "certificate", tls_certificate),
+	STR("tls", "key", tls_key),
+	BOOL("auth", "plaintext_on_loopback", auth_plaintext_loopback),
+	NUM("auth", "failure_delay", SET_DURATION, auth_failure_delay, 0, 60),
+	NUM("auth", "max_failures", SET_UINT, auth_max_failures, 1, 1000),
+	NUM("auth", "lockout", SET_DURATION, auth_lockout, 1, 86400),
+	NUM("auth", "threads", SET_UINT32, auth_threads, 1, 64),
+	{ "relay", "trusted_networks", SET_NETWORKS, offsetof(struct config, trusted_networks),
+	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL },
+	BOOL("submission", "restrict_sender", submission_restrict_sender),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-static const char *listener_names[CONFIG_LISTEN_COUNT] = { "smtp" };
+static const char *listener_names[CONFIG_LISTEN_COUNT] = {
+	"smtp", "submission", "submissions"
+};
 static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
-	{ 25, 2525 },
+	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 },
 };
 
 const char *config_listener_name(enum config_listener l)
@@ -96,6 +113,11 @@ void config_defaults(struct config *cfg)
 	cfg->max_errors = 20;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
+	cfg->auth_failure_delay = 1;
+	cfg->auth_max_failures = 10;
+	cfg->auth_lockout = 900;
+	cfg->auth_threads = 2;
+	cfg->submission_restrict_sender = true;
 }
 
 /* Check one "host:port" or "[v6]:port" item. */
@@ -128,6 +150,87 @@ static int check_listen(const char *value, const char **error_r)
 		if (check_listen_item(t, error_r) < 0)
 			return -1;
 	return 1;
+}
+
+static int parse_bool(const char *v, bool *b)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+			*b = strcasecmp(v, yes[i]) == 0;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* Parse "addr/bits" (or a bare address) into family, bytes and prefix. */
+static int parse_cidr(const char *text, int *family, unsigned char *bytes,
+		      unsigned *bits)
+{
+	char addr[64];
+	const char *slash = strchr(text, '/');
+	size_t n = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	uint64_t b;
+
+	if (n >= sizeof(addr))
+		return -1;
+	memcpy(addr, text, n);
+	addr[n] = '\0';
+	*family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(*family, addr, bytes) != 1)
+		return -1;
+	*bits = *family == AF_INET6 ? 128 : 32;
+	if (slash != NULL) {
+		if (parse_uint(slash + 1, &b) < 0 || b > *bits)
+			return -1;
+		*bits = (unsigned)b;
+	}
+	return 1;
+}
+
+static int check_networks(const char *value, const char **error_r)
+{
+	char copy[1024], *save = NULL;
+	unsigned char bytes[16];
+	unsigned bits;
+	int family;
+
+	str_copy(copy, value, sizeof(copy));
+	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+	     t = strtok_r(NULL, ", \t", &save)) {
+		if (parse_cidr(t, &family, bytes, &bits) < 0) {
+			*error_r = "expected address/prefix, e.g. 192.0.2.0/24";
+			return -1;
+		}
+	}
+	return 1;
+}
+
+bool config_in_networks(const char *list, const char *addr)
+{
+	char copy[1024], *save = NULL;
+	unsigned char net[16], a[16];
+	unsigned bits;
+	int family, afamily = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (inet_pton(afamily, addr, a) != 1)
+		return false;
+	str_copy(copy, list, sizeof(copy));
+	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+	     t = strtok_r(NULL, ", \t", &save)) {
+		unsigned full, rest;
+		if (parse_cidr(t, &family, net, &bits) < 0 || family != afamily)
+			continue;
+		full = bits / 8;
+		rest = bits % 8;
+		if (memcmp(net, a, full) == 0 &&
+		    (rest == 0 || ((net[full] ^ a[full]) & (0xff << (8 - rest))) == 0))
+			return true;
+	}
+	return false;
 }
 
 static int parse_number(const struct setting *s, const char *value,
@@ -180,6 +283,27 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 			return -1;
 		memcpy(field, &v, sizeof(v));
 		return 1;
+	case SET_UINT32: {
+		unsigned u;
+		if (parse_number(s, value, &v, error_r) < 0)
+			return -1;
+		u = (unsigned)v;
+		memcpy(field, &u, sizeof(u));
+		return 1;
+	}
+	case SET_BOOL: {
+		bool b;
+		if (parse_bool(value, &b) < 0) {
+			*error_r = "expected yes or no";
+			return -1;
+		}
+		memcpy(field, &b, sizeof(b));
+		return 1;
+	}
+	case SET_NETWORKS:
+		if (check_networks(value, error_r) < 0)
+			return -1;
+		break;
 	case SET_CHOICE:
 		if (parse_choice(s, value, &idx) < 0) {
 			*error_r = "unknown value";
@@ -296,6 +420,18 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 		fprintf(out, "%llu%s", (unsigned long long)v,
 			s->type == SET_DURATION ? "s" : "");
 		break;
+	case SET_UINT32: {
+		unsigned u;
+		memcpy(&u, field, sizeof(u));
+		fprintf(out, "%u", u);
+		break;
+	}
+	case SET_BOOL: {
+		bool b;
+		memcpy(&b, field, sizeof(b));
+		fputs(b ? "yes" : "no", out);
+		break;
+	}
 	case SET_CHOICE:
 		if (s->size != 0) {
 			fputs(field, out);

@@ -14,6 +14,8 @@
 
 enum config_listener {
 	CONFIG_LISTEN_SMTP,
+	CONFIG_LISTEN_SUBMISSION,
+	CONFIG_LISTEN_SUBMISSIONS,
 	CONFIG_LISTEN_COUNT
 };
 
@@ -38,6 +40,18 @@ struct config {
 
 	int mailbox_format;		/* enum config_mailbox_format */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
+
+	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */
+	char tls_key[1024];		/* key files, same order; "" = in the cert */
+
+	bool auth_plaintext_loopback;	/* plaintext AUTH without TLS on loopback */
+	uint64_t auth_failure_delay;	/* seconds, times the failure count */
+	uint64_t auth_max_failures;	/* then refuse for auth_lockout */
+	uint64_t auth_lockout;		/* seconds */
+	unsigned auth_threads;		/* password-checking threads */
+
+	char trusted_networks[1024];	/* CIDR list that may relay without AUTH */
+	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 };
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */
@@ -60,6 +74,9 @@ void config_print(const struct config *cfg, FILE *out);
 
 /* Is domain (any case) one of the local_domains? */
 bool config_is_local_domain(const struct config *cfg, const char *domain);
+
+/* Is the address (text form) inside one of the CIDR blocks of list? */
+bool config_in_networks(const char *list, const char *addr);
 
 /* Name of a listener ("smtp", ...). */
 const char *config_listener_name(enum config_listener l);

@@ -23,12 +23,14 @@
 #include <event2/thread.h>
 
 #include "auth/accounts.h"
+#include "auth/auth.h"
 #include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
+#include "tls/tls.h"
 
 #define MAX_LISTENERS 16
 #define CLIENT_BUCKETS 1024
@@ -48,6 +50,9 @@ struct protocol {
 
 static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_SMTP] = { smtpd_accept, "421 4.7.0 Too many connections, try again later\r\n" },
+	[CONFIG_LISTEN_SUBMISSION] = { smtpd_accept, "421 4.7.0 Too many connections, try again later\r\n" },
+	/* implicit TLS: a plaintext reply would be noise to the client */
+	[CONFIG_LISTEN_SUBMISSIONS] = { smtpd_accept, "" },
 };
 
 struct listener {
@@ -127,6 +132,11 @@ void conn_register(struct server *srv, struct conn *c)
 	client_add(st, c->addr, 1);
 }
 
+bool conn_plaintext_ok(const struct conn *c)
+{
+	return c->tls || (c->loopback && c->server->cfg.auth_plaintext_loopback);
+}
+
 void conn_unregister(struct conn *c)
 {
 	struct server_state *st = state_of(c->server);
@@ -175,6 +185,7 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	if (st->srv.stopping || st->n_conns >= cfg->max_connections ||
 	    client_count(st, addr) >= cfg->max_connections_per_client) {
 		const char *reply = protocols[l->kind].busy_reply;
+
 		log_warn("%s: refusing [%s]:%u: connection limit reached",
 			 config_listener_name(l->kind), addr, port);
 		if (write(fd, reply, strlen(reply)) < 0) {
@@ -293,6 +304,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	struct server_state *st = arg;
 	struct config cfg;
 	struct buf errors;
+	const char *error;
 
 	if (st->srv.cfg.path[0] == '\0') {
 		log_info("reload: running on built-in defaults, nothing to read");
@@ -313,8 +325,11 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	memcpy(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen));
 	str_copy(cfg.data_dir, st->srv.cfg.data_dir, sizeof(cfg.data_dir));
 	str_copy(cfg.user, st->srv.cfg.user, sizeof(cfg.user));
+	if (tls_reload(st->srv.tls, &cfg, &error) < 0)
+		log_err("reload: keeping the current certificates: %s", error);
 	st->srv.cfg = cfg;
 	delivery_set_config(st->srv.delivery, &cfg);
+	auth_set_config(st->srv.auth, &cfg);
 	log_info("reload: configuration %s read", cfg.path);
 }
 
@@ -338,7 +353,9 @@ static int server_open(struct server_state *st)
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
 	}
-	if (accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
+	if (tls_open(&srv->cfg, &srv->tls, &error) < 0 ||
+	    auth_start(&srv->cfg, srv->base, &srv->auth, &error) < 0 ||
+	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    delivery_start(&srv->cfg, srv->queue, &srv->delivery, &error) < 0) {
 		log_err("start: %s", error);
@@ -359,6 +376,8 @@ static void server_close(struct server_state *st)
 	close_listeners(st);
 	queue_free(&st->srv.queue);
 	delivery_stop(&st->srv.delivery);
+	auth_stop(&st->srv.auth);
+	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);
 	for (int i = 0; i < CLIENT_BUCKETS; i++)
 		while (st->clients[i] != NULL) {

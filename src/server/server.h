@@ -18,6 +18,8 @@ struct bufferevent;
 struct accounts;
 struct queue;
 struct conn;
+struct tls;
+struct auth;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -36,6 +38,7 @@ struct conn {
 	char addr[INET6_ADDRSTRLEN];	/* client address, text */
 	uint16_t port;
 	bool loopback;
+	bool tls;			/* the connection is encrypted */
 	const struct conn_ops *ops;
 	struct conn *prev, *next;
 };
@@ -46,6 +49,8 @@ struct server {
 	struct queue *queue;
 	struct delivery *delivery;
 	struct accounts *accounts;	/* the loop thread's handle */
+	struct tls *tls;
+	struct auth *auth;
 	bool stopping;
 };
 
@@ -54,6 +59,10 @@ int server_run(const struct config *cfg);
 
 /* Register an accepted connection (counts it against the limits). */
 void conn_register(struct server *srv, struct conn *c);
+/* Plaintext passwords may be sent on c: over TLS, or on loopback when the
+   configuration allows it for testing. */
+bool conn_plaintext_ok(const struct conn *c);
+
 /* Forget a connection: frees its bufferevent and its slot in the limits.
    The protocol frees its own session afterwards. */
 void conn_unregister(struct conn *c);

@@ -89,7 +89,37 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, "250-SMTPUTF8");
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-CHUNKING");
+	if (smtpd_starttls_offered(s))
+		smtpd_reply(s, "250-STARTTLS");
+	if (smtpd_auth_offered(s))
+		smtpd_reply(s, "250-AUTH PLAIN LOGIN");
 	smtpd_reply(s, "250 HELP");
+}
+
+struct sender_check {
+	const char *user;
+	bool found;
+};
+
+static void sender_target(void *ctx, const struct resolve_target *t)
+{
+	struct sender_check *c = ctx;
+
+	if (t->kind == RESOLVE_LOCAL && strcmp(t->address, c->user) == 0)
+		c->found = true;
+}
+
+/* Submission: may the user send as key (itself, +tag, or an alias of it)? */
+static bool sender_allowed(struct smtpd_session *s, const char *key)
+{
+	struct sender_check c = { s->user, false };
+
+	if (!s->submission || !cfg_of(s)->submission_restrict_sender)
+		return true;
+	if (strcmp(key, s->user) == 0)
+		return true;
+	resolve_address(cfg_of(s), s->conn.server->accounts, key, sender_target, &c);
+	return c.found;
 }
 
 static void cmd_mail(struct smtpd_session *s, char *arg)
@@ -98,6 +128,11 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 	const char *error;
 	char key[320];
 
+	if (s->submission && s->user[0] == '\0') {
+		smtpd_reply(s, "530 5.7.0 Authentication required");
+		smtpd_error(s);
+		return;
+	}
 	if (smtp_mail_parse(arg, &m, &error) < 0) {
 		smtpd_reply(s, "%s", error);
 		smtpd_error(s);
@@ -109,6 +144,14 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 	}
 	if (!m.null_sender && address_key(&m.sender, key, sizeof(key)) < 0) {
 		smtpd_reply(s, "553 5.1.3 Bad sender address syntax");
+		smtpd_error(s);
+		return;
+	}
+	if (s->user[0] != '\0' && !sender_allowed(s, m.null_sender ? "" : key)) {
+		log_info("smtpd: [%s]: reject: MAIL from <%s>: not owned by %s",
+			 s->conn.addr, m.null_sender ? "" : key, s->user);
+		smtpd_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+			    m.null_sender ? "" : key, s->user);
 		smtpd_error(s);
 		return;
 	}
@@ -125,7 +168,8 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 /* May this session send to addresses outside the local domains? */
 static bool may_relay(struct smtpd_session *s)
 {
-	return false;	/* authenticated users and trusted networks come with AUTH */
+	return s->user[0] != '\0' ||
+	       config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
 }
 
 /* Check a parsed recipient.  Returns 1 accepted, or 0 after replying. */
@@ -256,6 +300,8 @@ static const struct smtpd_cmd commands[] = {
 	{ SMTP_VERB_VRFY, cmd_vrfy, ST_ANY, "VRFY address - verify an address (answered without disclosing accounts)" },
 	{ SMTP_VERB_EXPN, cmd_expn, ST_ANY, "EXPN list - expand a list (answered without disclosing members)" },
 	{ SMTP_VERB_VERB, cmd_verb, ST_ANY, "VERB - verbose mode (accepted, no effect)" },
+	{ SMTP_VERB_STARTTLS, smtpd_cmd_starttls, ST_ANY, "STARTTLS - switch to TLS" },
+	{ SMTP_VERB_AUTH, smtpd_cmd_auth, ST_ANY, "AUTH mechanism [response] - log in (PLAIN, LOGIN)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

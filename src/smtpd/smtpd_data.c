@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "tls/tls.h"
 
 #define TEXT_FLUSH 32768
 
@@ -25,25 +26,46 @@ static const struct config *cfg_of(struct smtpd_session *s)
 	return &s->conn.server->cfg;
 }
 
-/* RFC 5321 §4.4 trace lines, with the RFC 3848 / RFC 6531 protocol names. */
+static void rfc5322_date(char *out, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* RFC 3848 / RFC 6531 protocol names: ESMTP, ESMTPS, ESMTPA, ESMTPSA, ... */
+static void protocol_name(struct smtpd_session *s, bool utf8, char *out, size_t size)
+{
+	if (!s->esmtp) {
+		str_copy(out, "SMTP", size);
+		return;
+	}
+	snprintf(out, size, "%s%s%s", utf8 ? "UTF8SMTP" : "ESMTP",
+		 s->conn.tls ? "S" : "", s->user[0] != '\0' ? "A" : "");
+}
+
+/* RFC 5321 §4.4 trace lines. */
 static void write_trace(struct smtpd_session *s)
 {
 	struct envelope *e = queue_msg_envelope(s->msg);
-	const char *with = !s->esmtp ? "SMTP" : e->smtputf8 ? "UTF8SMTP" : "ESMTP";
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
+	char date[64], with[16], tls[160];
 	struct buf h;
 
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	rfc5322_date(date, sizeof(date));
+	protocol_name(s, e->smtputf8, with, sizeof(with));
+	tls_describe(s->conn.bev, tls, sizeof(tls));
 	buf_init(&h, 0);
 	buf_printf(&h, "Return-Path: <%s>\n", e->sender);
 	queue_msg_write(s->msg, h.data, h.len);
 	queue_msg_mark_header(s->msg);
 	buf_reset(&h);
-	buf_printf(&h, "Received: from %s (unknown [%s])\n\tby %s (correio) with %s id %s",
-		   s->helo, s->conn.addr, cfg_of(s)->hostname, with, queue_msg_id(s->msg));
+	buf_printf(&h, "Received: from %s (unknown [%s])\n", s->helo, s->conn.addr);
+	if (tls[0] != '\0')
+		buf_printf(&h, "\t(using %s)\n", tls);
+	buf_printf(&h, "\tby %s (correio) with %s id %s", cfg_of(s)->hostname, with,
+		   queue_msg_id(s->msg));
 	if (e->n_rcpts == 1)
 		buf_printf(&h, "\n\tfor <%s>", e->rcpts[0].address);
 	buf_printf(&h, "; %s\n", date);
@@ -69,6 +91,8 @@ static int begin_message(struct smtpd_session *s)
 		return 0;
 	}
 	write_trace(s);
+	memset(&s->headers, 0, sizeof(s->headers));
+	s->headers.line_start = true;
 	smtpd_command_timer(s, true);
 	return 1;
 }
@@ -133,9 +157,79 @@ static void commit_message(struct smtpd_session *s)
 	queue_commit(&s->msg, on_committed, s);
 }
 
+/* ---- submission: Message-ID: and Date: when missing (RFC 6409 §8) ---- */
+
+static void headers_missing(struct smtpd_session *s, struct buf *out)
+{
+	char date[64];
+
+	if (!s->headers.has_date) {
+		rfc5322_date(date, sizeof(date));
+		buf_printf(out, "Date: %s\n", date);
+	}
+	if (!s->headers.has_message_id)
+		buf_printf(out, "Message-ID: <%s.%llu@%s>\n", queue_msg_id(s->msg),
+			   (unsigned long long)time(NULL), cfg_of(s)->hostname);
+}
+
+/* Insert the missing headers at offset at of s->text. */
+static void headers_insert(struct smtpd_session *s, size_t at)
+{
+	struct buf tail;
+
+	buf_init(&tail, 0);
+	buf_append(&tail, s->text.data + at, s->text.len - at);
+	buf_truncate(&s->text, at);
+	headers_missing(s, &s->text);
+	buf_append(&s->text, tail.data, tail.len);
+	buf_deinit(&tail);
+}
+
+/* Note the name of a header line as it goes by. */
+static void header_name_byte(struct smtpd_headers *h, char c)
+{
+	if (h->name_len >= sizeof(h->name) - 1)
+		return;		/* past the name, or a name we do not look for */
+	h->name[h->name_len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	h->name[h->name_len] = '\0';
+	if (c == ':') {
+		h->has_date |= strcmp(h->name, "date:") == 0;
+		h->has_message_id |= strcmp(h->name, "message-id:") == 0;
+		h->name_len = sizeof(h->name) - 1;
+	}
+}
+
+/* Scan the new part of s->text; at the end of the header section of a
+   submitted message, add what is missing. */
+static void headers_watch(struct smtpd_session *s)
+{
+	struct smtpd_headers *h = &s->headers;
+
+	for (size_t i = h->scanned; !h->done && i < s->text.len; i++) {
+		char c = s->text.data[i];
+		if (c == '\n') {
+			if (h->line_start) {
+				h->done = true;
+				if (s->submission)
+					headers_insert(s, i);
+			}
+			h->line_start = true;
+			h->name_len = 0;
+			continue;
+		}
+		if (h->line_start && (c == ' ' || c == '\t'))
+			h->name_len = sizeof(h->name) - 1;	/* folded: no name */
+		h->line_start = false;
+		header_name_byte(h, c);
+	}
+	h->scanned = s->text.len;
+}
+
 /* Give the filtered text to the queue. */
 static void text_flush(struct smtpd_session *s)
 {
+	headers_watch(s);
+	s->headers.scanned = 0;
 	if (s->text.len > 0 && s->msg != NULL)
 		queue_msg_write(s->msg, s->text.data, s->text.len);
 	buf_reset(&s->text);
@@ -145,6 +239,14 @@ static void text_flush(struct smtpd_session *s)
 static void end_of_message(struct smtpd_session *s)
 {
 	text_flush(s);
+	if (!s->headers.done && s->submission && s->msg != NULL) {
+		/* headers only, no body: the missing ones go at the end */
+		if (!s->headers.line_start)
+			buf_putc(&s->text, '\n');
+		headers_missing(s, &s->text);
+		s->headers.done = true;
+		text_flush(s);
+	}
 	if (s->too_big || s->data.line_too_long) {
 		if (s->too_big)
 			smtpd_reply(s, "552 5.3.4 Error: message exceeds fixed maximum message size");

@@ -16,6 +16,8 @@
 
 struct evbuffer;
 struct event;
+struct bufferevent;
+struct auth_request;
 
 #define SMTPD_LINE_MAX 1000		/* RFC 5321 §4.5.3.1.4/6, CRLF included */
 #define SMTPD_TEXT_LINE_MAX 998		/* text line, CRLF excluded */
@@ -28,6 +30,22 @@ enum smtpd_state {
 	SMTPD_STATE_DATA,	/* reading DATA text */
 	SMTPD_STATE_BDAT,	/* reading a BDAT chunk */
 	SMTPD_STATE_COMMIT,	/* waiting for the queue to make it durable */
+	SMTPD_STATE_AUTH,	/* reading SASL responses */
+	SMTPD_STATE_AUTH_CHECK,	/* waiting for the password check */
+};
+
+#define SMTPD_AUTH_LINE_MAX 12288	/* RFC 4954 §4 */
+
+enum smtpd_mech { SMTPD_MECH_PLAIN, SMTPD_MECH_LOGIN };
+
+/* The message-header watch of submitted mail (Message-ID:, Date:). */
+struct smtpd_headers {
+	bool done;		/* past the header section */
+	bool line_start;
+	char name[16];		/* start of the current line, lower case */
+	size_t name_len;
+	bool has_message_id, has_date;
+	size_t scanned;		/* bytes of s->text already looked at */
 };
 
 struct smtpd_session {
@@ -40,6 +58,14 @@ struct smtpd_session {
 	bool quitting;		/* close once the output is sent */
 	bool shutdown;		/* server stopping: close after this transaction */
 	bool dead;		/* connection gone, waiting for the commit callback */
+	unsigned close_tries;	/* waits for TLS output to leave */
+	bool submission;	/* submission or submissions listener */
+	char user[320];		/* authenticated account, "" if none */
+	enum smtpd_state auth_return;
+	enum smtpd_mech mech;
+	char login_user[1025];	/* LOGIN: the name, between its two steps */
+	struct auth_request *auth_req;
+	struct smtpd_headers headers;
 
 	/* the transaction */
 	struct envelope *env;	/* from MAIL until DATA/BDAT */
@@ -71,12 +97,22 @@ void smtpd_close_after_output(struct smtpd_session *s);
 /* Resume reading input (after an asynchronous step). */
 void smtpd_process_input(struct smtpd_session *s);
 void smtpd_command_timer(struct smtpd_session *s, bool on);
+/* Serve the session on bev from now on (accept, STARTTLS). */
+void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev);
 /* Free the session (and unregister it unless it is dead already). */
 void smtpd_session_free(struct smtpd_session *s);
 
 /* smtpd_cmd.c */
 void smtpd_dispatch(struct smtpd_session *s, char *line, size_t len);
 void smtpd_reset_transaction(struct smtpd_session *s);
+
+/* smtpd_auth.c */
+void smtpd_cmd_starttls(struct smtpd_session *s, char *arg);
+void smtpd_cmd_auth(struct smtpd_session *s, char *arg);
+void smtpd_auth_line(struct smtpd_session *s, char *line, size_t len);
+/* May AUTH be offered (TLS, or loopback when allowed)? */
+bool smtpd_auth_offered(struct smtpd_session *s);
+bool smtpd_starttls_offered(struct smtpd_session *s);
 
 /* smtpd_data.c */
 void smtpd_cmd_data(struct smtpd_session *s, char *arg);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -16,7 +17,9 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "auth/auth.h"
 #include "queue/queue.h"
+#include "tls/tls.h"
 
 void smtpd_session_free(struct smtpd_session *s)
 {
@@ -36,6 +39,10 @@ static void session_close(struct smtpd_session *s)
 	if (s->dead)
 		return;
 	log_info("smtpd: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
+	if (s->auth_req != NULL) {
+		auth_cancel(s->auth_req);
+		s->auth_req = NULL;
+	}
 	if (s->state == SMTPD_STATE_COMMIT) {
 		conn_unregister(&s->conn);
 		s->dead = true;
@@ -58,9 +65,26 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* Close once every byte of output has left, including what a TLS filter
+   has passed to the socket's bufferevent below it (STARTTLS). */
+static void close_when_flushed(struct smtpd_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
+	struct timeval soon = { 0, 10000 };
+
+	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) > 0)
+		return;		/* on_write will call again */
+	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	    s->close_tries++ < 500) {
+		evtimer_add(s->close_timer, &soon);
+		return;
+	}
+	session_close(s);
+}
+
 static void on_close_timer(evutil_socket_t fd, short what, void *arg)
 {
-	session_close(arg);
+	close_when_flushed(arg);
 }
 
 void smtpd_close_after_output(struct smtpd_session *s)
@@ -116,13 +140,13 @@ static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 
 	if (eol.pos < 0) {
-		if (avail >= SMTPD_LINE_MAX || s->skip_line) {
+		if (avail >= SMTPD_AUTH_LINE_MAX || s->skip_line) {
 			evbuffer_drain(in, avail);
 			s->skip_line = true;
 		}
 		return 0;
 	}
-	if (s->skip_line || (size_t)eol.pos + eol_len > SMTPD_LINE_MAX) {
+	if (s->skip_line || (size_t)eol.pos + eol_len > SMTPD_AUTH_LINE_MAX) {
 		evbuffer_drain(in, (size_t)eol.pos + eol_len);
 		s->skip_line = false;
 		smtpd_reply(s, "500 5.5.2 Error: line too long");
@@ -134,17 +158,32 @@ static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 	if (*len > 0 && line[*len - 1] == '\r')
 		(*len)--;
 	line[*len] = '\0';
+	/* AUTH lines may be longer (RFC 4954 §4); every other line is bound by
+	   RFC 5321 §4.5.3.1.4 */
+	if (*len + 2 > SMTPD_LINE_MAX && s->state != SMTPD_STATE_AUTH &&
+	    strncasecmp(line, "AUTH ", 5) != 0) {
+		smtpd_reply(s, "500 5.5.2 Error: line too long");
+		smtpd_error(s);
+		return -1;
+	}
 	return 1;
+}
+
+static bool waiting(const struct smtpd_session *s)
+{
+	return s->quitting || s->dead || s->state == SMTPD_STATE_COMMIT ||
+	       s->state == SMTPD_STATE_AUTH_CHECK;
 }
 
 void smtpd_process_input(struct smtpd_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->conn.bev);
-	char line[SMTPD_LINE_MAX + 1];
-	size_t len;
+	char line[SMTPD_AUTH_LINE_MAX + 1];
+	size_t len = 0;
 	int ret;
 
-	while (!s->quitting && !s->dead && s->state != SMTPD_STATE_COMMIT) {
+	while (!waiting(s)) {
+		/* fetched each time: STARTTLS replaces the bufferevent */
+		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
 		if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT) {
 			if (smtpd_data_input(s, in) == 0)
 				break;
@@ -153,8 +192,11 @@ void smtpd_process_input(struct smtpd_session *s)
 		ret = read_line(s, in, line, &len);
 		if (ret == 0)
 			break;
-		if (ret > 0)
+		if (ret > 0 && s->state == SMTPD_STATE_AUTH)
+			smtpd_auth_line(s, line, len);
+		else if (ret > 0)
 			smtpd_dispatch(s, line, len);
+		explicit_bzero(line, len);
 	}
 }
 
@@ -167,14 +209,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_close(s);
+	if (s->quitting)
+		close_when_flushed(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED)
+		return;		/* TLS handshake done */
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("smtpd: [%s]: idle timeout", s->conn.addr);
 		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
@@ -182,6 +226,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		smtpd_close_after_output(s);
 		return;
 	}
+	if (what & BEV_EVENT_ERROR)
+		log_info("smtpd: [%s]: connection error: %s", s->conn.addr,
+			 tls_last_error(s->conn.bev));
 	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT)
 		log_info("smtpd: [%s]: lost connection after %s", s->conn.addr,
 			 s->state == SMTPD_STATE_DATA ? "DATA" : "BDAT");
@@ -193,7 +240,7 @@ static void on_shutdown(struct conn *c)
 	struct smtpd_session *s = (struct smtpd_session *)c;
 
 	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
-	    s->state == SMTPD_STATE_COMMIT) {
+	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK) {
 		s->shutdown = true;	/* smtpd_data.c closes after the reply */
 		return;
 	}
@@ -208,16 +255,29 @@ static void on_close_now(struct conn *c)
 
 static const struct conn_ops smtpd_ops = { on_shutdown, on_close_now };
 
+void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev)
+{
+	struct timeval idle = { (time_t)s->conn.server->cfg.idle_timeout, 0 };
+
+	s->conn.bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, SMTPD_INPUT_MAX);
+	bufferevent_set_timeouts(bev, &idle, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
 	struct smtpd_session *s = calloc(1, sizeof(*s));
-	struct timeval idle = { (time_t)srv->cfg.idle_timeout, 0 };
 
 	if (s == NULL)
 		abort();
 	evutil_make_socket_nonblocking(fd);
-	s->conn.bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->conn.tls = l == CONFIG_LISTEN_SUBMISSIONS;
+	s->conn.bev = s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
+		      bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->submission = l != CONFIG_LISTEN_SMTP;
 	s->conn.listener = l;
 	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
 	s->conn.port = port;
@@ -227,10 +287,7 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);
 	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
 	conn_register(srv, &s->conn);
-	bufferevent_setcb(s->conn.bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->conn.bev, EV_READ, 0, SMTPD_INPUT_MAX);
-	bufferevent_set_timeouts(s->conn.bev, &idle, NULL);
-	bufferevent_enable(s->conn.bev, EV_READ | EV_WRITE);
-	log_info("smtpd: connect from [%s]:%u", addr, port);
+	smtpd_session_use_bev(s, s->conn.bev);
+	log_info("smtpd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
 	smtpd_reply(s, "220 %s ESMTP correio", srv->cfg.hostname);
 }

@@ -1,0 +1,280 @@
+/*
+ * tls.c - certificate sets, SNI, self-signed certificates and the
+ * libevent OpenSSL glue.
+ *
+ * A certificate set is one SSL_CTX per configured certificate file; the
+ * first is the default, and the servername callback moves a handshake to
+ * the context whose certificate names the requested host.  A reload builds
+ * a new set; old sets stay allocated until tls_free() because handshakes
+ * in progress may still call back into them (reloads are rare).
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define TLS_MAX_CERTS 16
+
+struct tls_set {
+	SSL_CTX *ctx[TLS_MAX_CERTS];
+	int n;
+	struct tls_set *older;
+};
+
+struct tls {
+	struct tls_set *set;
+	char error[512];
+};
+
+/* The last OpenSSL error as text, into t->error. */
+static const char *tls_error(struct tls *t, const char *what, const char *file)
+{
+	unsigned long e = ERR_get_error();
+	char reason[256];
+
+	ERR_error_string_n(e, reason, sizeof(reason));
+	snprintf(t->error, sizeof(t->error), "%s %s: %s", what, file, reason);
+	ERR_clear_error();
+	return t->error;
+}
+
+/* ---- SNI ---- */
+
+static bool name_matches(const char *pattern, const char *host)
+{
+	if (strncmp(pattern, "*.", 2) == 0) {
+		const char *dot = strchr(host, '.');
+		return dot != NULL && strcasecmp(pattern + 1, dot) == 0;
+	}
+	return strcasecmp(pattern, host) == 0;
+}
+
+static bool cert_names_host(X509 *cert, const char *host)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+	char cn[256];
+
+	for (int i = 0; names != NULL && !found && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *s;
+		if (g->type != GEN_DNS)
+			continue;
+		s = ASN1_STRING_get0_data(g->d.dNSName);
+		found = name_matches((const char *)s, host);
+	}
+	GENERAL_NAMES_free(names);
+	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
+						cn, sizeof(cn)) > 0)
+		found = name_matches(cn, host);
+	return found;
+}
+
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_set *set = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	if (host == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (int i = 1; i < set->n; i++) {
+		if (cert_names_host(SSL_CTX_get0_certificate(set->ctx[i]), host)) {
+			SSL_set_SSL_CTX(ssl, set->ctx[i]);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;	/* the default certificate */
+}
+
+/* ---- contexts ---- */
+
+static SSL_CTX *ctx_new(struct tls *t, const char *cert, const char *key,
+			const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+				 SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5");
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		*error_r = tls_error(t, "cannot load certificate", cert);
+	} else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		*error_r = tls_error(t, "cannot load key", key);
+	} else if (SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = tls_error(t, "key does not match certificate", cert);
+	} else {
+		return ctx;
+	}
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void set_free(struct tls_set *set)
+{
+	while (set != NULL) {
+		struct tls_set *older = set->older;
+		for (int i = 0; i < set->n; i++)
+			SSL_CTX_free(set->ctx[i]);
+		free(set);
+		set = older;
+	}
+}
+
+/* The n-th item of a comma/space separated list, into out.  Returns 1 or 0. */
+static int list_item(const char *list, int n, char *out, size_t size)
+{
+	const char *p = list;
+
+	for (int i = 0;; i++) {
+		size_t len;
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			return 0;
+		if (i == n) {
+			snprintf(out, size, "%.*s", (int)len, p);
+			return 1;
+		}
+		p += len;
+	}
+}
+
+static struct tls_set *set_load(struct tls *t, const struct config *cfg,
+				const char **error_r)
+{
+	struct tls_set *set = calloc(1, sizeof(*set));
+	char cert[1024], key[1024], self[1100];
+	struct buf err;
+
+	if (set == NULL)
+		abort();
+	if (cfg->tls_certificate[0] == '\0') {
+		snprintf(self, sizeof(self), "%s/tls/selfsigned.pem", cfg->data_dir);
+		buf_init(&err, 512);
+		if (access(self, R_OK) != 0 && tls_selfsigned_create(cfg, self, &err) < 0) {
+			snprintf(t->error, sizeof(t->error), "%s", buf_cstr(&err));
+			*error_r = t->error;
+			buf_deinit(&err);
+			free(set);
+			return NULL;
+		}
+		buf_deinit(&err);
+		set->ctx[set->n] = ctx_new(t, self, self, error_r);
+		set->n += set->ctx[set->n] != NULL;
+	}
+	for (int i = 0; set->n < TLS_MAX_CERTS &&
+			list_item(cfg->tls_certificate, i, cert, sizeof(cert)); i++) {
+		if (!list_item(cfg->tls_key, i, key, sizeof(key)))
+			str_copy(key, cert, sizeof(key));
+		set->ctx[set->n] = ctx_new(t, cert, key, error_r);
+		if (set->ctx[set->n] == NULL)
+			break;
+		set->n++;
+	}
+	if (set->n == 0 || (cfg->tls_certificate[0] != '\0' &&
+			    list_item(cfg->tls_certificate, set->n, cert, sizeof(cert)))) {
+		set_free(set);
+		return NULL;
+	}
+	SSL_CTX_set_tlsext_servername_callback(set->ctx[0], on_servername);
+	SSL_CTX_set_tlsext_servername_arg(set->ctx[0], set);
+	return set;
+}
+
+int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		abort();
+	t->set = set_load(t, cfg, error_r);
+	if (t->set == NULL) {
+		free(t);
+		return -1;
+	}
+	*r = t;
+	return 1;
+}
+
+int tls_reload(struct tls *t, const struct config *cfg, const char **error_r)
+{
+	struct tls_set *set = set_load(t, cfg, error_r);
+
+	if (set == NULL)
+		return -1;
+	set->older = t->set;
+	t->set = set;
+	return 1;
+}
+
+void tls_free(struct tls **tp)
+{
+	if (*tp == NULL)
+		return;
+	set_free((*tp)->set);
+	free(*tp);
+	*tp = NULL;
+}
+
+/* ---- bufferevents ---- */
+
+struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
+			     struct bufferevent *under)
+{
+	SSL *ssl = SSL_new(t->set->ctx[0]);
+
+	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
+			       evutil_socket_t fd)
+{
+	SSL *ssl = SSL_new(t->set->ctx[0]);
+
+	return bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+void tls_describe(struct bufferevent *bev, char *out, size_t size)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const SSL_CIPHER *c;
+	int alg = 0, bits;
+
+	out[0] = '\0';
+	if (ssl == NULL || (c = SSL_get_current_cipher(ssl)) == NULL)
+		return;
+	bits = SSL_CIPHER_get_bits(c, &alg);
+	snprintf(out, size, "%s with cipher %s (%d/%d bits)", SSL_get_version(ssl),
+		 SSL_CIPHER_get_name(c), bits, alg);
+}
+
+const char *tls_last_error(struct bufferevent *bev)
+{
+	static char text[256];
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	if (e == 0)
+		return evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	ERR_error_string_n(e, text, sizeof(text));
+	return text;
+}

@@ -42,6 +42,9 @@ int base64_decode(const char *in, size_t len, struct buf *out)
 			if (pad > 0 || (v[k] = b64_value(c)) < 0)
 				return -1;
 		}
+		/* the bits a padded group leaves over must be zero (canonical) */
+		if ((pad == 2 && (v[1] & 15) != 0) || (pad == 1 && (v[2] & 3) != 0))
+			return -1;
 		bytes[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
 		bytes[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
 		bytes[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);

@@ -15,6 +15,7 @@
  * is active and must not call back into the same handle.
  */
 #include "auth/accounts.h"
+#include "lib/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -712,17 +713,24 @@ int accounts_alias_targets(struct accounts *a, const char *alias,
 	char akey[ACCOUNTS_NAME_MAX];
 	const char *why;
 	sqlite3_stmt *st;
+	struct buf targets;	/* NUL-separated: cb may call back into us */
 	int rc, n = 0;
 
 	if (accounts_lower_copy(alias, akey) < 0 ||
 	    accounts_check_lower(ACCOUNTS_KIND_ALIAS, akey, &why) < 0)
 		return 0;
+	buf_init(&targets, 0);
 	st = accounts_bind_text(a, ACCOUNTS_SQL_ALIAS_LIST_ONE, akey, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cb(ctx, (const char *)sqlite3_column_text(st, 1));
+		buf_puts(&targets, (const char *)sqlite3_column_text(st, 1));
+		buf_putc(&targets, '\0');
 		n++;
 	}
 	accounts_stmt_done(st);
+	for (size_t off = 0; rc == SQLITE_DONE && off < targets.len;
+	     off += strlen(targets.data + off) + 1)
+		cb(ctx, targets.data + off);
+	buf_deinit(&targets);
 	return rc == SQLITE_DONE ? n : -1;
 }
 

@@ -59,6 +59,7 @@ struct queue {
 	struct msg_list pending;	/* waiting for a flush */
 	struct msg_list synced;		/* flushed, waiting for the loop */
 	bool stop;
+	bool stopped;		/* committer joined */
 	int event_fd;
 	struct event *event;
 	unsigned seq;
@@ -211,11 +212,9 @@ int queue_open(const char *data_dir, struct event_base *base,
 	return 1;
 }
 
-void queue_free(struct queue **qp)
+void queue_stop(struct queue *q)
 {
-	struct queue *q = *qp;
-
-	if (q == NULL)
+	if (q->stopped)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->stop = true;
@@ -223,6 +222,16 @@ void queue_free(struct queue **qp)
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
 	queue_on_synced(q->event_fd, EV_READ, q);
+	q->stopped = true;
+}
+
+void queue_free(struct queue **qp)
+{
+	struct queue *q = *qp;
+
+	if (q == NULL)
+		return;
+	queue_stop(q);
 	event_free(q->event);
 	close(q->event_fd);
 	close(q->dirfd);

@@ -34,7 +34,10 @@ typedef void queue_route_fn(void *ctx, struct envelope *e, bool recovered);
 int queue_open(const char *data_dir, struct event_base *base,
 	       queue_route_fn *route, void *route_ctx, struct queue **r,
 	       const char **error_r);
-/* Wait for commits in flight, stop the thread, free. */
+/* Finish the commits in flight (their callbacks and routing run) and stop
+   the committer thread.  The queue stays usable for queue_done(). */
+void queue_stop(struct queue *q);
+/* queue_stop() if needed, then free.  Stop the router's consumers first. */
 void queue_free(struct queue **q);
 /* Hand every message found in the spool to the router (once, at start). */
 int queue_recover(struct queue *q);

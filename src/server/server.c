@@ -374,8 +374,10 @@ static void server_close(struct server_state *st)
 	while ((c = st->conns) != NULL)
 		c->ops->close_now(c);
 	close_listeners(st);
-	queue_free(&st->srv.queue);
+	if (st->srv.queue != NULL)
+		queue_stop(st->srv.queue);
 	delivery_stop(&st->srv.delivery);
+	queue_free(&st->srv.queue);
 	auth_stop(&st->srv.auth);
 	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);

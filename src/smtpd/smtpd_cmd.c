@@ -126,7 +126,7 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 {
 	struct smtp_mail_args m;
 	const char *error;
-	char key[320];
+	char key[sizeof(m.sender.local) + sizeof(m.sender.domain) + 2];
 
 	if (s->submission && s->user[0] == '\0') {
 		smtpd_reply(s, "530 5.7.0 Authentication required");
@@ -156,6 +156,11 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		return;
 	}
 	s->env = envelope_new();
+	if (!m.null_sender) {
+		/* RFC 5321 §2.4: keep the local part's case for the Return-Path */
+		str_lower(m.sender.domain);
+		snprintf(key, sizeof(key), "%s@%s", m.sender.local, m.sender.domain);
+	}
 	envelope_set(&s->env->sender, m.null_sender ? "" : key);
 	s->env->body = m.body;
 	s->env->smtputf8 = m.smtputf8;
@@ -220,6 +225,12 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 	const char *error;
 	char key[320];
 
+	if (s->bdat) {
+		/* RFC 3030: the envelope is closed once the first chunk came */
+		smtpd_reply(s, "503 5.5.1 Error: RCPT after BDAT");
+		smtpd_error(s);
+		return;
+	}
 	if (s->env->n_rcpts >= cfg_of(s)->max_recipients) {
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;

@@ -73,21 +73,22 @@ static void write_trace(struct smtpd_session *s)
 	buf_deinit(&h);
 }
 
-/* Create the queue file for the transaction.  Returns 1, or 0 after replying. */
-static int begin_message(struct smtpd_session *s)
+/* Create the queue file for the transaction.  Returns 1, or 0 with the
+   reply to give in *reply_r. */
+static int begin_message(struct smtpd_session *s, const char **reply_r)
 {
 	const char *error;
 	struct envelope *e = s->env;
 
 	if (e->n_rcpts == 0) {
-		smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
+		*reply_r = "554 5.5.1 Error: no valid recipients";
 		return 0;
 	}
 	e->arrival = (uint64_t)time(NULL);
 	envelope_set(&e->host, cfg_of(s)->hostname);
 	s->env = NULL;
 	if (queue_msg_new(s->conn.server->queue, e, &s->msg, &error) < 0) {
-		smtpd_reply(s, "451 4.3.0 Error: %s", error);
+		*reply_r = "451 4.3.0 Error: cannot create a queue file";
 		return 0;
 	}
 	write_trace(s);
@@ -99,6 +100,8 @@ static int begin_message(struct smtpd_session *s)
 
 void smtpd_cmd_data(struct smtpd_session *s, char *arg)
 {
+	const char *reply;
+
 	if (s->bdat) {
 		smtpd_reply(s, "503 5.5.1 Error: DATA after BDAT");
 		smtpd_error(s);
@@ -109,8 +112,10 @@ void smtpd_cmd_data(struct smtpd_session *s, char *arg)
 		smtpd_error(s);
 		return;
 	}
-	if (begin_message(s) == 0)
+	if (begin_message(s, &reply) == 0) {
+		smtpd_reply(s, "%s", reply);
 		return;
+	}
 	smtp_data_init(&s->data, true, SMTPD_TEXT_LINE_MAX);
 	s->state = SMTPD_STATE_DATA;
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -383,10 +388,8 @@ static void bdat_begin(struct smtpd_session *s)
 		return;		/* a later chunk of the same message */
 	s->bdat = true;
 	smtp_data_init(&s->data, false, SMTPD_TEXT_LINE_MAX);
-	if (begin_message(s) == 0) {
+	if (begin_message(s, &s->bdat_error) == 0)
 		s->bdat_failed = true;
-		s->bdat_error = "554 5.5.1 Error: no valid recipients";
-	}
 }
 
 void smtpd_cmd_bdat(struct smtpd_session *s, char *arg)

@@ -5,9 +5,9 @@
 set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
-libevent-dev libssl-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
 openssl
-python3 python3-pytest swaks"
+python3 python3-pytest python3-aiosmtpd swaks dnsmasq-base"
 
 missing=""
 for p in $PACKAGES; do

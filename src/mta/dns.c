@@ -1,0 +1,337 @@
+/*
+ * dns.c - c-ares on libevent, and the MX procedure of RFC 5321 §5.1.
+ *
+ * c-ares tells us which sockets it wants watched (sock_state_cb); each gets
+ * a libevent event, and one timer drives c-ares' own timeouts.  A lookup is
+ * an MX query, then one getaddrinfo per exchanger (or for the domain itself
+ * when it has no MX); the request answers when the last one returns.
+ */
+#include "dns.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <ares.h>
+#include <idn2.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define DNS_MAX_SOCKETS 16
+
+struct dns_socket {
+	ares_socket_t fd;
+	struct event *ev;
+};
+
+struct dns {
+	ares_channel channel;
+	struct event_base *base;
+	struct event *timer;
+	struct dns_socket sockets[DNS_MAX_SOCKETS];
+};
+
+struct dns_request {
+	struct dns *dns;
+	dns_mx_fn *cb;
+	void *ctx;
+	bool cancelled;
+	unsigned pending;	/* lookups outstanding */
+	bool temporary;		/* some lookup failed temporarily */
+	struct dns_mx result;
+};
+
+/* ---- c-ares on libevent ---- */
+
+static void dns_schedule(struct dns *d)
+{
+	struct timeval tv, *t = ares_timeout(d->channel, NULL, &tv);
+
+	if (t != NULL)
+		evtimer_add(d->timer, t);
+	else
+		evtimer_del(d->timer);
+}
+
+static void on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	ares_process_fd(d->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+			(what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	dns_schedule(d);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	dns_schedule(d);
+}
+
+static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns *d = data;
+	struct dns_socket *slot = NULL, *free_slot = NULL;
+
+	for (int i = 0; i < DNS_MAX_SOCKETS; i++) {
+		if (d->sockets[i].ev != NULL && d->sockets[i].fd == fd)
+			slot = &d->sockets[i];
+		else if (d->sockets[i].ev == NULL && free_slot == NULL)
+			free_slot = &d->sockets[i];
+	}
+	if (slot != NULL) {
+		event_free(slot->ev);
+		slot->ev = NULL;
+	} else {
+		slot = free_slot;
+	}
+	if ((!readable && !writable) || slot == NULL)
+		return;
+	slot->fd = fd;
+	slot->ev = event_new(d->base, fd, EV_PERSIST | (readable ? EV_READ : 0) |
+			     (writable ? EV_WRITE : 0), on_socket, d);
+	event_add(slot->ev, NULL);
+}
+
+int dns_open(struct event_base *base, const char *servers, struct dns **r,
+	     const char **error_r)
+{
+	struct dns *d = calloc(1, sizeof(*d));
+	struct ares_options opts = { .sock_state_cb = on_sock_state, .sock_state_cb_data = d,
+				     .timeout = 3000, .tries = 2 };
+	static bool initialised;
+
+	if (d == NULL)
+		abort();
+	if (!initialised && ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS)
+		initialised = true;
+	d->base = base;
+	if (ares_init_options(&d->channel, &opts, ARES_OPT_SOCK_STATE_CB |
+			      ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) != ARES_SUCCESS) {
+		*error_r = "cannot start the DNS resolver";
+		free(d);
+		return -1;
+	}
+	if (servers[0] != '\0' && ares_set_servers_ports_csv(d->channel, servers) != ARES_SUCCESS) {
+		*error_r = "bad DNS server list (expected host:port, ...)";
+		ares_destroy(d->channel);
+		free(d);
+		return -1;
+	}
+	d->timer = evtimer_new(base, on_timer, d);
+	*r = d;
+	return 1;
+}
+
+void dns_free(struct dns **dp)
+{
+	struct dns *d = *dp;
+
+	if (d == NULL)
+		return;
+	ares_destroy(d->channel);	/* answers pending requests with ARES_EDESTRUCTION */
+	for (int i = 0; i < DNS_MAX_SOCKETS; i++)
+		if (d->sockets[i].ev != NULL)
+			event_free(d->sockets[i].ev);
+	event_free(d->timer);
+	free(d);
+	*dp = NULL;
+}
+
+/* ---- the MX procedure ---- */
+
+static bool temporary_status(int status)
+{
+	return status != ARES_ENOTFOUND && status != ARES_ENODATA &&
+	       status != ARES_ENONAME && status != ARES_EBADNAME;
+}
+
+static void request_finish(struct dns_request *rq)
+{
+	struct dns_mx *res = &rq->result;
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < res->n_hosts; i++)
+		if (res->hosts[i].n_addrs > 0)
+			res->hosts[kept++] = res->hosts[i];
+	res->n_hosts = kept;
+	if (res->status == DNS_OK && kept == 0) {
+		res->status = rq->temporary ? DNS_TEMPORARY : DNS_PERMANENT;
+		snprintf(res->error, sizeof(res->error), "%s",
+			 rq->temporary ? "lookup of the mail exchangers failed" :
+			 "no address for any mail exchanger");
+	}
+	if (!rq->cancelled)
+		rq->cb(rq->ctx, res);
+	free(rq);
+}
+
+struct host_lookup {
+	struct dns_request *rq;
+	unsigned idx;
+};
+
+static void lookup_done(struct dns_request *rq)
+{
+	if (--rq->pending == 0)
+		request_finish(rq);
+}
+
+static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct host_lookup *hl = arg;
+	struct dns_request *rq = hl->rq;
+	struct dns_host *h = &rq->result.hosts[hl->idx];
+
+	free(hl);
+	if (status != ARES_SUCCESS) {
+		if (temporary_status(status))
+			rq->temporary = true;
+	} else {
+		for (struct ares_addrinfo_node *n = ai->nodes;
+		     n != NULL && h->n_addrs < DNS_MAX_ADDRS; n = n->ai_next) {
+			if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
+				continue;
+			memcpy(&h->addrs[h->n_addrs++], n->ai_addr, n->ai_addrlen);
+		}
+	}
+	if (ai != NULL)
+		ares_freeaddrinfo(ai);
+	lookup_done(rq);
+}
+
+static void resolve_host(struct dns_request *rq, unsigned idx)
+{
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC,
+					     .ai_socktype = SOCK_STREAM };
+	struct host_lookup *hl = malloc(sizeof(*hl));
+
+	if (hl == NULL)
+		abort();
+	hl->rq = rq;
+	hl->idx = idx;
+	rq->pending++;
+	ares_getaddrinfo(rq->dns->channel, rq->result.hosts[idx].name, "25", &hints,
+			 on_addrinfo, hl);
+}
+
+static int by_pref(const void *a, const void *b)
+{
+	const struct dns_host *x = a, *y = b;
+
+	return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+/* Sort by preference; shuffle each run of equal preference (§5.1). */
+static void order_hosts(struct dns_mx *res)
+{
+	qsort(res->hosts, res->n_hosts, sizeof(res->hosts[0]), by_pref);
+	for (unsigned i = 0; i < res->n_hosts;) {
+		unsigned j = i;
+		while (j < res->n_hosts && res->hosts[j].pref == res->hosts[i].pref)
+			j++;
+		for (unsigned k = j - 1; k > i; k--) {
+			unsigned r = i + (unsigned)random() % (k - i + 1);
+			struct dns_host t = res->hosts[k];
+			res->hosts[k] = res->hosts[r];
+			res->hosts[r] = t;
+		}
+		i = j;
+	}
+}
+
+static void fail(struct dns_request *rq, enum dns_status status, const char *what,
+		 const char *detail)
+{
+	rq->result.status = status;
+	snprintf(rq->result.error, sizeof(rq->result.error), "%s%s", what, detail);
+}
+
+static void take_mx(struct dns_request *rq, struct ares_mx_reply *mx)
+{
+	struct dns_mx *res = &rq->result;
+
+	for (struct ares_mx_reply *m = mx; m != NULL && res->n_hosts < DNS_MAX_HOSTS;
+	     m = m->next) {
+		struct dns_host *h = &res->hosts[res->n_hosts++];
+		str_copy(h->name, m->host, sizeof(h->name));
+		h->pref = m->priority;
+	}
+	/* RFC 7505: a single MX of preference 0 naming "." refuses mail */
+	if (res->n_hosts == 1 && (res->hosts[0].name[0] == '\0' ||
+				  strcmp(res->hosts[0].name, ".") == 0)) {
+		res->n_hosts = 0;
+		fail(rq, DNS_PERMANENT, "domain does not accept mail (null MX)", "");
+	}
+	order_hosts(res);
+}
+
+static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_request *rq = arg;
+	struct ares_mx_reply *mx = NULL;
+	const char *domain = rq->result.hosts[0].name;
+
+	if (status == ARES_SUCCESS && ares_parse_mx_reply(abuf, alen, &mx) == ARES_SUCCESS) {
+		rq->result.n_hosts = 0;
+		take_mx(rq, mx);
+		ares_free_data(mx);
+	} else if (status == ARES_ENODATA || (status == ARES_SUCCESS && mx == NULL)) {
+		/* no MX: the domain itself, as an implicit MX of preference 0 */
+		rq->result.n_hosts = 1;
+	} else if (status == ARES_ENOTFOUND) {
+		fail(rq, DNS_PERMANENT, domain, ": domain not found (NXDOMAIN)");
+		rq->result.n_hosts = 0;
+	} else {
+		fail(rq, DNS_TEMPORARY, "MX lookup failed: ", ares_strerror(status));
+		rq->result.n_hosts = 0;
+	}
+	rq->pending = 1;	/* held until every host lookup is started */
+	for (unsigned i = 0; rq->result.status == DNS_OK && i < rq->result.n_hosts; i++)
+		resolve_host(rq, i);
+	lookup_done(rq);
+}
+
+static void on_invalid(evutil_socket_t fd, short what, void *arg)
+{
+	request_finish(arg);
+}
+
+struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
+				  void *ctx)
+{
+	struct dns_request *rq = calloc(1, sizeof(*rq));
+	char *ascii = NULL;
+
+	if (rq == NULL)
+		abort();
+	rq->dns = d;
+	rq->cb = cb;
+	rq->ctx = ctx;
+	if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK) {
+		struct timeval now = { 0, 0 };
+		fail(rq, DNS_PERMANENT, domain, ": not a valid domain name");
+		/* answer from the loop, never from inside the caller */
+		event_base_once(d->base, -1, EV_TIMEOUT, on_invalid, rq, &now);
+		return rq;
+	}
+	str_copy(rq->result.hosts[0].name, ascii, sizeof(rq->result.hosts[0].name));
+	rq->result.hosts[0].pref = 0;
+	free(ascii);
+	ares_query(d->channel, rq->result.hosts[0].name, C_IN, T_MX, on_mx, rq);
+	dns_schedule(d);
+	return rq;
+}
+
+void dns_cancel(struct dns_request *r)
+{
+	if (r != NULL)
+		r->cancelled = true;
+}

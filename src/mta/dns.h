@@ -1,0 +1,55 @@
+#ifndef CORREIO_DNS_H
+#define CORREIO_DNS_H
+/*
+ * dns: where a domain receives mail (RFC 5321 §5.1), asynchronously with
+ * c-ares inside the event loop.  MX records in preference order, equal
+ * preferences shuffled; no MX: the domain's own A/AAAA (implicit MX); a
+ * null MX (RFC 7505) or NXDOMAIN: permanent; SERVFAIL and timeouts:
+ * temporary.  Internationalised domains are converted with libidn2.
+ * Loop thread only.
+ */
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#define DNS_MAX_HOSTS 10
+#define DNS_MAX_ADDRS 8
+
+struct dns;
+struct dns_request;
+struct event_base;
+
+enum dns_status {
+	DNS_OK,
+	DNS_PERMANENT,		/* NXDOMAIN, null MX, no address at all */
+	DNS_TEMPORARY,		/* SERVFAIL, timeout, refused: try again later */
+};
+
+struct dns_host {
+	char name[256];
+	unsigned pref;
+	unsigned n_addrs;
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+};
+
+struct dns_mx {
+	enum dns_status status;
+	char error[300];	/* for DSNs and logs when status != DNS_OK */
+	unsigned n_hosts;	/* hosts with at least one address, in order */
+	struct dns_host hosts[DNS_MAX_HOSTS];
+};
+
+/* result is valid during the call only. */
+typedef void dns_mx_fn(void *ctx, const struct dns_mx *result);
+
+/* servers: "host:port, host:port" or "" for the system's resolv.conf. */
+int dns_open(struct event_base *base, const char *servers, struct dns **r,
+	     const char **error_r);
+void dns_free(struct dns **d);
+
+/* Find the mail exchangers of domain (UTF-8 allowed).  cb runs exactly
+   once, later, unless the request is cancelled. */
+struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
+				  void *ctx);
+void dns_cancel(struct dns_request *r);
+
+#endif

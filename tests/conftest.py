@@ -11,8 +11,10 @@ from correio_harness import Server  # noqa: E402
 def server():
     """A running server with example.org local and two accounts."""
     s = Server()
-    s.add_user("alice@example.org")
-    s.add_user("bob@example.org")
-    s.start()
-    yield s
-    s.cleanup()
+    try:
+        s.add_user("alice@example.org")
+        s.add_user("bob@example.org")
+        s.start()
+        yield s
+    finally:
+        s.cleanup()

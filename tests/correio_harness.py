@@ -17,9 +17,20 @@ BIN = os.environ.get("CORREIO_BIN") or os.path.join(
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """n distinct free loopback ports (all bound at once while choosing, so
+    that the kernel cannot hand out the same one twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class Server:
@@ -29,9 +40,7 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
-        self.smtp_port = free_port()
-        self.submission_port = free_port()
-        self.submissions_port = free_port()
+        self.smtp_port, self.submission_port, self.submissions_port = free_ports(3)
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)

@@ -18,6 +18,8 @@ int cmd_user(int argc, char **argv, struct config *cfg);
 int cmd_alias(int argc, char **argv, struct config *cfg);
 int cmd_domain(int argc, char **argv, struct config *cfg);
 int cmd_check(int argc, char **argv, struct config *cfg);
+int cmd_queue(int argc, char **argv, struct config *cfg);
+int cmd_sendmail(int argc, char **argv, struct config *cfg);
 
 /*
  * Create the data directory if needed; when running as root, make it owned

@@ -2,6 +2,7 @@
  * main.c - the `correio` command: finds -c FILE anywhere on the command
  * line, loads the configuration, and runs one subcommand.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ static const struct subcommand subcommands[] = {
 	{ "alias", cmd_alias, "add, delete and list aliases and lists" },
 	{ "domain", cmd_domain, "add, delete and list local domains" },
 	{ "check", cmd_check, "validate the configuration and show it" },
+	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
+	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -68,12 +71,16 @@ int main(int argc, char **argv)
 	struct buf errors;
 	int status;
 
+	/* called as "sendmail": the sendmail(1) interface */
+	const char *base = strrchr(argv[0], '/');
+	bool as_sendmail = strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0;
+
 	if (take_config_option(&argc, argv, &path) < 0) {
 		fprintf(stderr, "correio: -c needs a file name\n");
 		return 2;
 	}
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (!as_sendmail && (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+			     strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
@@ -88,6 +95,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf_deinit(&errors);
+	if (as_sendmail)
+		return cmd_sendmail(argc, argv, &cfg);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;

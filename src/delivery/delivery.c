@@ -34,6 +34,7 @@ struct job {
 	bool recovered;
 	bool failed;		/* temporary error: retry later */
 	bool remote;		/* some recipients left for the relay */
+	struct envelope *relay;	/* those recipients, as a routed envelope */
 	time_t due;		/* retry time */
 	struct job *next;
 };
@@ -43,6 +44,8 @@ struct delivery {
 	struct config next_cfg;	/* set by delivery_set_config */
 	bool cfg_changed;
 	struct queue *queue;
+	delivery_relay_fn *relay;
+	void *relay_ctx;
 	struct accounts *accounts;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -73,6 +76,8 @@ struct target_ctx {
 	struct job *job;
 	const char *src;
 	const char *rcpt;
+	const char *orcpt;	/* of the recipient being resolved */
+	unsigned notify;
 	char **done;		/* account addresses already filed */
 	unsigned n_done;
 };
@@ -121,9 +126,14 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 	int ret;
 
 	if (t->kind == RESOLVE_REMOTE) {
-		log_info("%s: to=<%s>, orig_to=<%s>, status=deferred (relay to other domains is not available)",
-			 e->id, t->address, tc->rcpt);
-		tc->job->remote = true;
+		struct job *job = tc->job;
+		if (job->relay == NULL)
+			job->relay = envelope_new();
+		for (unsigned i = 0; i < job->relay->n_rcpts; i++)
+			if (strcmp(job->relay->rcpts[i].address, t->address) == 0)
+				return;		/* the same remote address twice */
+		envelope_add_rcpt(job->relay, t->address, tc->orcpt, tc->notify);
+		job->remote = true;
 		return;
 	}
 	if (already_filed(tc, t->address))
@@ -151,12 +161,15 @@ static void deliver_job(struct delivery *d, struct job *job)
 	queue_text_path(d->queue, e->id, src, sizeof(src));
 	tc.src = src;
 	job->failed = job->remote = false;
+	envelope_free(&job->relay);
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		struct envelope_rcpt *r = &e->rcpts[i];
 		bool was_failed = job->failed, was_remote = job->remote;
 		if (r->done)
 			continue;
 		tc.rcpt = r->address;
+		tc.orcpt = r->orcpt;
+		tc.notify = r->notify;
 		job->failed = job->remote = false;
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
 		if (ret == 0)
@@ -175,6 +188,33 @@ static void deliver_job(struct delivery *d, struct job *job)
 /* ---- batches ---- */
 
 /* After the batch is durable: drop finished messages, keep the others. */
+/* The local part is done; the envelope now holds the remote recipients
+   only, marked routed, and goes to the relay. */
+static void relay_job(struct delivery *d, struct job *job)
+{
+	struct envelope *e = job->env, *r = job->relay;
+
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		free(e->rcpts[i].address);
+		free(e->rcpts[i].orcpt);
+		free(e->rcpts[i].last_error);
+		free(e->rcpts[i].remote_mta);
+	}
+	free(e->rcpts);
+	e->rcpts = r->rcpts;
+	e->n_rcpts = r->n_rcpts;
+	e->cap_rcpts = r->cap_rcpts;
+	r->rcpts = NULL;
+	r->n_rcpts = r->cap_rcpts = 0;
+	envelope_free(&job->relay);
+	e->routed = true;
+	if (queue_update(d->queue, e) < 0)
+		log_err("%s: cannot record the relay recipients; retried at restart", e->id);
+	job->env = NULL;
+	d->relay(d->relay_ctx, e);
+	free(job);
+}
+
 static void finish_job(struct delivery *d, struct job *job)
 {
 	if (!job->failed && !job->remote) {
@@ -190,10 +230,7 @@ static void finish_job(struct delivery *d, struct job *job)
 		d->retry = job;
 		return;
 	}
-	/* XXX: recipients in other domains wait in the spool until the relay
-	   exists; it will pick them up at start from the envelope. */
-	envelope_free(&job->env);
-	free(job);
+	relay_job(d, job);
 }
 
 static void run_batch(struct delivery *d, struct job *batch)
@@ -276,8 +313,8 @@ static void *delivery_main(void *arg)
 
 /* ---- interface ---- */
 
-int delivery_start(const struct config *cfg, struct queue *q, struct delivery **r,
-		   const char **error_r)
+int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
+		   void *relay_ctx, struct delivery **r, const char **error_r)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
@@ -285,6 +322,8 @@ int delivery_start(const struct config *cfg, struct queue *q, struct delivery **
 		abort();
 	d->cfg = *cfg;
 	d->queue = q;
+	d->relay = relay;
+	d->relay_ctx = relay_ctx;
 	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
 		free(d);
 		return -1;
@@ -303,6 +342,7 @@ static void free_jobs(struct job *j)
 	while (j != NULL) {
 		struct job *next = j->next;
 		envelope_free(&j->env);
+		envelope_free(&j->relay);
 		free(j);
 		j = next;
 	}

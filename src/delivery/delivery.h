@@ -5,7 +5,7 @@
  * messages from the queue, resolves each recipient (resolve.h), files the
  * message into each account's Maildir (or mbox), makes the whole batch
  * durable with one syncfs(2), then removes the messages from the spool.
- * Recipients in other domains stay queued for the relay.  A message that
+ * Recipients in other domains are handed to the relay.  A message that
  * meets a temporary error is retried a minute later.
  */
 #include <stdbool.h>
@@ -16,8 +16,12 @@
 struct delivery;
 struct queue;
 
-int delivery_start(const struct config *cfg, struct queue *q, struct delivery **r,
-		   const char **error_r);
+/* Called on the delivery thread with an envelope (ownership passed) whose
+   recipients are the remote addresses left once local delivery is done. */
+typedef void delivery_relay_fn(void *ctx, struct envelope *e);
+
+int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
+		   void *relay_ctx, struct delivery **r, const char **error_r);
 /* Finish the batch in progress and stop; undelivered messages stay in the
    spool for the next start. */
 void delivery_stop(struct delivery **d);

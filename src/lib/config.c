@@ -73,6 +73,16 @@ static const struct setting settings[] = {
 	{ "relay", "trusted_networks", SET_NETWORKS, offsetof(struct config, trusted_networks),
 	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL },
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
+	STR("relay", "smarthost", smarthost),
+	STR("relay", "smarthost_user", smarthost_user),
+	STR("relay", "smarthost_password_file", smarthost_password_file),
+	NUM("relay", "port", SET_UINT, relay_port, 1, 65535),
+	NUM("relay", "destination_concurrency", SET_UINT, destination_concurrency, 1, 1000),
+	NUM("queue", "retry_interval", SET_DURATION, retry_interval, 1, 86400),
+	NUM("queue", "max_retry_interval", SET_DURATION, max_retry_interval, 1, 7 * 86400),
+	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
+	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
+	STR("dns", "servers", dns_servers),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -118,6 +128,12 @@ void config_defaults(struct config *cfg)
 	cfg->auth_lockout = 900;
 	cfg->auth_threads = 2;
 	cfg->submission_restrict_sender = true;
+	cfg->relay_port = 25;
+	cfg->destination_concurrency = 5;
+	cfg->retry_interval = 15 * 60;
+	cfg->max_retry_interval = 4 * 3600;
+	cfg->warn_after = 4 * 3600;
+	cfg->give_up = 5 * 86400;
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

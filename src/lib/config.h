@@ -51,6 +51,18 @@ struct config {
 	unsigned auth_threads;		/* password-checking threads */
 
 	char trusted_networks[1024];	/* CIDR list that may relay without AUTH */
+	char smarthost[300];		/* "host:port": send everything there */
+	char smarthost_user[320];
+	char smarthost_password_file[1024];
+	uint64_t relay_port;		/* port of the mail exchangers (25) */
+	uint64_t destination_concurrency;	/* connections per destination */
+
+	uint64_t retry_interval;	/* first retry; doubles up to max_retry */
+	uint64_t max_retry_interval;
+	uint64_t warn_after;		/* delay notice after this long */
+	uint64_t give_up;		/* bounce after this long */
+
+	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 };
 

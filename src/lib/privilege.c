@@ -15,7 +15,7 @@
 
 /*
  * mkdir -p the data directory: missing parents 0755, so that the run-as
- * user can reach it after leaving root, the directory itself 0750.
+ * user can reach it after leaving root, the directory itself 0711.
  */
 static int make_data_dir(const char *dir)
 {
@@ -31,7 +31,10 @@ static int make_data_dir(const char *dir)
 		if (mkdir_p(parent, 0755) < 0)
 			return -1;
 	}
-	return mkdir_p(dir, 0750);
+	/* 0711: other users may reach control.sock (sendmail), not list */
+	if (mkdir_p(dir, 0711) < 0)
+		return -1;
+	return 1;
 }
 
 int privilege_drop(const struct config *cfg, const char **error_r)

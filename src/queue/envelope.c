@@ -9,7 +9,10 @@
  *   size <bytes of .msg>
  *   header-offset <bytes>
  *   body <0|1|2>  smtputf8 <0|1>  ret <0|1|2>  envid <xtext>
- *   rcpt <notify> <orcpt or -> <address>
+ *   routed <0|1>  warned <0|1>  held <0|1>
+ *   rcpt <state> <attempts> <next attempt> <notify> <orcpt or -> <address>
+ *   error <rcpt index> <text>       (last failure of that recipient)
+ *   mta <rcpt index> <host>         (the host that gave it)
  *   end
  *
  * Values never contain spaces except the last field of a line, and never
@@ -42,6 +45,8 @@ void envelope_free(struct envelope **ep)
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		free(e->rcpts[i].address);
 		free(e->rcpts[i].orcpt);
+		free(e->rcpts[i].last_error);
+		free(e->rcpts[i].remote_mta);
 	}
 	free(e->rcpts);
 	free(e->host);
@@ -79,6 +84,7 @@ int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt
 	envelope_set(&r->address, address);
 	envelope_set(&r->orcpt, orcpt);
 	r->notify = notify;
+	r->state = ENVELOPE_PENDING;
 	return 1;
 }
 
@@ -94,10 +100,18 @@ int envelope_format(const struct envelope *e, struct buf *out)
 
 	if (ok > 0 && e->envid != NULL)
 		ok = buf_printf(out, "envid %s\n", e->envid);
+	if (ok > 0)
+		ok = buf_printf(out, "routed %d\nwarned %d\nheld %d\n", e->routed,
+				e->warned, e->held);
 	for (unsigned i = 0; ok > 0 && i < e->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &e->rcpts[i];
-		ok = buf_printf(out, "rcpt %u %s %s\n", r->notify,
+		ok = buf_printf(out, "rcpt %c %u %llu %u %s %s\n", r->state, r->attempts,
+				(unsigned long long)r->next_attempt, r->notify,
 				r->orcpt != NULL ? r->orcpt : "-", r->address);
+		if (ok > 0 && r->last_error != NULL)
+			ok = buf_printf(out, "error %u %s\n", i, r->last_error);
+		if (ok > 0 && r->remote_mta != NULL)
+			ok = buf_printf(out, "mta %u %s\n", i, r->remote_mta);
 	}
 	if (ok > 0)
 		ok = buf_puts(out, "end\n");
@@ -107,6 +121,33 @@ int envelope_format(const struct envelope *e, struct buf *out)
 static int parse_num(const char *v, uint64_t *r)
 {
 	return parse_uint(v, r);
+}
+
+/* "rcpt <state> <attempts> <next> <notify> <orcpt> <address>" */
+static int parse_rcpt(struct envelope *e, char *value)
+{
+	char *f[6];
+	uint64_t attempts, next, notify;
+	struct envelope_rcpt *r;
+
+	for (int i = 0; i < 5; i++) {
+		f[i] = value;
+		if ((value = strchr(value, ' ')) == NULL)
+			return -1;
+		*value++ = '\0';
+	}
+	f[5] = value;
+	if (strlen(f[0]) != 1 || strchr("psb", f[0][0]) == NULL ||
+	    parse_num(f[1], &attempts) < 0 || parse_num(f[2], &next) < 0 ||
+	    parse_num(f[3], &notify) < 0 ||
+	    envelope_add_rcpt(e, f[5], strcmp(f[4], "-") == 0 ? NULL : f[4],
+			      (unsigned)notify) < 0)
+		return -1;
+	r = &e->rcpts[e->n_rcpts - 1];
+	r->state = f[0][0];
+	r->attempts = (unsigned)attempts;
+	r->next_attempt = next;
+	return 1;
 }
 
 /* Apply one "key value" line.  Returns 1, 0 for "end", -1 on error. */
@@ -130,15 +171,16 @@ static int envelope_parse_line(struct envelope *e, char *line)
 	} else if (strcmp(line, "envid") == 0) {
 		envelope_set(&e->envid, value);
 	} else if (strcmp(line, "rcpt") == 0) {
-		char *orcpt = strchr(value, ' '), *addr;
-		if (orcpt == NULL || (addr = strchr(orcpt + 1, ' ')) == NULL)
+		return parse_rcpt(e, value);
+	} else if (strcmp(line, "error") == 0 || strcmp(line, "mta") == 0) {
+		char *text = strchr(value, ' ');
+		if (text == NULL)
 			return -1;
-		*orcpt++ = '\0';
-		*addr++ = '\0';
-		if (parse_num(value, &n) < 0)
+		*text++ = '\0';
+		if (parse_num(value, &n) < 0 || n >= e->n_rcpts)
 			return -1;
-		return envelope_add_rcpt(e, addr, strcmp(orcpt, "-") == 0 ? NULL : orcpt,
-					 (unsigned)n);
+		envelope_set(line[0] == 'e' ? &e->rcpts[n].last_error :
+			     &e->rcpts[n].remote_mta, text);
 	} else {
 		if (parse_num(value, &n) < 0)
 			return -1;
@@ -154,6 +196,12 @@ static int envelope_parse_line(struct envelope *e, char *line)
 			e->smtputf8 = n != 0;
 		else if (strcmp(line, "ret") == 0)
 			e->ret = (int)n;
+		else if (strcmp(line, "routed") == 0)
+			e->routed = n != 0;
+		else if (strcmp(line, "warned") == 0)
+			e->warned = n != 0;
+		else if (strcmp(line, "held") == 0)
+			e->held = n != 0;
 		/* unknown numeric keys are ignored: newer versions may add some */
 	}
 	return 1;

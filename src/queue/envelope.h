@@ -13,11 +13,22 @@
 
 #define ENVELOPE_ID_LEN 16
 
+enum envelope_state {
+	ENVELOPE_PENDING = 'p',	/* to be delivered (again) */
+	ENVELOPE_SENT = 's',	/* delivered or relayed */
+	ENVELOPE_BOUNCED = 'b',	/* given up: a bounce is (or was) sent */
+};
+
 struct envelope_rcpt {
 	char *address;		/* as given at RCPT, lookup form (lower case) */
 	char *orcpt;		/* DSN ORCPT, NULL if none */
 	unsigned notify;	/* SMTP_NOTIFY_* bits */
 	bool done;		/* delivered or given up (in memory only) */
+	char state;		/* enum envelope_state */
+	unsigned attempts;	/* relay attempts so far */
+	uint64_t next_attempt;	/* unix seconds; 0 = as soon as possible */
+	char *last_error;	/* the last failure, for DSNs and `queue show` */
+	char *remote_mta;	/* the host that gave last_error, or NULL */
 };
 
 struct envelope {
@@ -31,6 +42,9 @@ struct envelope {
 	bool smtputf8;
 	int ret;		/* enum smtp_ret */
 	char *envid;		/* NULL if none */
+	bool routed;		/* recipients are final remote addresses (relay) */
+	bool warned;		/* the delay notice was sent */
+	bool held;		/* `correio queue hold`: no attempts until release */
 	struct envelope_rcpt *rcpts;
 	unsigned n_rcpts, cap_rcpts;
 };

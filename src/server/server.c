@@ -6,6 +6,7 @@
  * the delivery agent, and accept.
  */
 #include "server.h"
+#include "control.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
+#include "mta/mta.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "tls/tls.h"
@@ -70,6 +72,7 @@ struct server_state {
 	unsigned n_conns;
 	struct conn *conns;
 	struct event *sig_term, *sig_int, *sig_hup, *grace;
+	struct control *control;
 };
 
 static struct server_state *state_of(struct server *srv)
@@ -339,7 +342,17 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 {
 	struct server *srv = ctx;
 
-	delivery_submit(srv->delivery, e, recovered);
+	if (e->routed)
+		mta_submit(srv->mta, e);
+	else
+		delivery_submit(srv->delivery, e, recovered);
+}
+
+static void on_relay(void *ctx, struct envelope *e)
+{
+	struct server *srv = ctx;
+
+	mta_submit(srv->mta, e);
 }
 
 static int server_open(struct server_state *st)
@@ -357,7 +370,9 @@ static int server_open(struct server_state *st)
 	    auth_start(&srv->cfg, srv->base, &srv->auth, &error) < 0 ||
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, &srv->delivery, &error) < 0) {
+	    mta_start(srv, &srv->mta, &error) < 0 ||
+	    delivery_start(&srv->cfg, srv->queue, on_relay, srv, &srv->delivery, &error) < 0 ||
+	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
 	}
@@ -374,9 +389,11 @@ static void server_close(struct server_state *st)
 	while ((c = st->conns) != NULL)
 		c->ops->close_now(c);
 	close_listeners(st);
+	control_free(&st->control);
 	if (st->srv.queue != NULL)
 		queue_stop(st->srv.queue);
 	delivery_stop(&st->srv.delivery);
+	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
 	auth_stop(&st->srv.auth);
 	tls_free(&st->srv.tls);

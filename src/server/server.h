@@ -20,6 +20,7 @@ struct queue;
 struct conn;
 struct tls;
 struct auth;
+struct mta;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -51,6 +52,7 @@ struct server {
 	struct accounts *accounts;	/* the loop thread's handle */
 	struct tls *tls;
 	struct auth *auth;
+	struct mta *mta;
 	bool stopping;
 };
 

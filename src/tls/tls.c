@@ -39,6 +39,7 @@ struct tls_set {
 
 struct tls {
 	struct tls_set *set;
+	SSL_CTX *client;
 	char error[512];
 };
 
@@ -210,6 +211,9 @@ int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 		free(t);
 		return -1;
 	}
+	t->client = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(t->client, TLS1_2_VERSION);
+	SSL_CTX_set_verify(t->client, SSL_VERIFY_NONE, NULL);
 	*r = t;
 	return 1;
 }
@@ -230,6 +234,7 @@ void tls_free(struct tls **tp)
 	if (*tp == NULL)
 		return;
 	set_free((*tp)->set);
+	SSL_CTX_free((*tp)->client);
 	free(*tp);
 	*tp = NULL;
 }
@@ -251,6 +256,16 @@ struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 	SSL *ssl = SSL_new(t->set->ctx[0]);
 
 	return bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
+				struct bufferevent *under, const char *servername)
+{
+	SSL *ssl = SSL_new(t->client);
+
+	SSL_set_tlsext_host_name(ssl, servername);
+	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_CONNECTING,
 					      BEV_OPT_CLOSE_ON_FREE);
 }
 

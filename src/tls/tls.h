@@ -35,6 +35,12 @@ struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
 struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 			       evutil_socket_t fd);
 
+/* A bufferevent that starts a client handshake over under (opportunistic
+   STARTTLS of the relay: the peer's certificate is not verified, as is
+   usual for MX hosts without DANE or MTA-STS). */
+struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
+				struct bufferevent *under, const char *servername);
+
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)", or "" for a
    bufferevent without TLS. */
 void tls_describe(struct bufferevent *bev, char *out, size_t size);

@@ -1,0 +1,575 @@
+/*
+ * mta.c - the relay's messages, schedule and outcomes.
+ *
+ * Every second (and at once after a submit or a flush) each message that
+ * is not held and has no attempt in flight is looked at: past give_up its
+ * pending recipients bounce; otherwise the recipients whose next attempt
+ * is due are grouped by destination into transactions, which wait in the
+ * destination's queue for a connection (mta_session.c).  When a message's
+ * transactions are all over, its envelope is rewritten on disk, the DSNs
+ * its new outcomes call for are queued, and a finished message leaves the
+ * spool.
+ */
+#include "mta_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "lib-smtp/smtp_parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mta/mta_dsn.h"
+#include "queue/queue.h"
+
+struct mta_incoming {
+	struct envelope *env;
+	struct mta_incoming *next;
+};
+
+static const struct config *cfg_of(struct mta *m)
+{
+	return &m->srv->cfg;
+}
+
+/* ---- messages ---- */
+
+static struct mta_msg *msg_find(struct mta *m, const char *id)
+{
+	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next)
+		if (strcmp(g->env->id, id) == 0)
+			return g;
+	return NULL;
+}
+
+static void msg_add(struct mta *m, struct envelope *e)
+{
+	struct mta_msg *g = calloc(1, sizeof(*g));
+
+	if (g == NULL || (g->fresh = calloc(e->n_rcpts + 1, 1)) == NULL)
+		abort();
+	g->env = e;
+	g->next = m->msgs;
+	if (m->msgs != NULL)
+		m->msgs->prev = g;
+	m->msgs = g;
+}
+
+static void msg_remove(struct mta *m, struct mta_msg *g)
+{
+	if (g->prev != NULL)
+		g->prev->next = g->next;
+	else
+		m->msgs = g->next;
+	if (g->next != NULL)
+		g->next->prev = g->prev;
+	envelope_free(&g->env);
+	free(g->fresh);
+	free(g);
+}
+
+/* ---- destinations ---- */
+
+static const char *rcpt_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static struct mta_dest *dest_get(struct mta *m, const char *name)
+{
+	struct mta_dest *d;
+
+	for (d = m->dests; d != NULL; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		abort();
+	d->mta = m;
+	str_copy(d->name, name, sizeof(d->name));
+	d->tail = &d->head;
+	d->next = m->dests;
+	m->dests = d;
+	return d;
+}
+
+static void dest_push(struct mta_dest *d, struct mta_txn *t)
+{
+	t->next = NULL;
+	t->dest = d;
+	*d->tail = t;
+	d->tail = &t->next;
+}
+
+static unsigned dest_waiting(const struct mta_dest *d)
+{
+	unsigned n = 0;
+
+	for (const struct mta_txn *t = d->head; t != NULL; t = t->next)
+		n++;
+	return n;
+}
+
+/* Fail every waiting transaction of d with code/text (no connection). */
+static void dest_fail_all(struct mta_dest *d, int code, const char *status,
+			  const char *text)
+{
+	struct mta_txn *t;
+
+	while ((t = d->head) != NULL) {
+		d->head = t->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		for (unsigned i = 0; i < t->n; i++)
+			mta_rcpt_result(t, i, code, status, text, NULL);
+		mta_txn_done(t);
+	}
+}
+
+static void dest_connect(struct mta_dest *d)
+{
+	unsigned want = dest_waiting(d);
+	uint64_t limit = cfg_of(d->mta)->destination_concurrency;
+
+	while (d->active < limit && d->active < want) {
+		d->active++;
+		mta_session_start(d);
+	}
+}
+
+static void on_mx(void *ctx, const struct dns_mx *mx)
+{
+	struct mta_dest *d = ctx;
+
+	d->lookup = NULL;
+	d->mx = *mx;
+	if (mx->status != DNS_OK) {
+		log_info("relay: %s: %s", d->name, mx->error);
+		dest_fail_all(d, mx->status == DNS_PERMANENT ? 550 : 451,
+			      mx->status == DNS_PERMANENT ? "5.1.2" : "4.4.3", mx->error);
+		return;		/* not cached: the next attempt asks again */
+	}
+	d->mx_time = time(NULL);
+	dest_connect(d);
+}
+
+void mta_dest_idle(struct mta_dest *d)
+{
+	if (d->head != NULL)
+		dest_connect(d);
+}
+
+/* Work is waiting at d: make sure it gets connections. */
+static void dest_run(struct mta_dest *d)
+{
+	const struct config *cfg = cfg_of(d->mta);
+
+	if (d->lookup != NULL)
+		return;
+	if (cfg->smarthost[0] != '\0' || (d->mx_time != 0 && time(NULL) - d->mx_time < 60)) {
+		dest_connect(d);
+		return;
+	}
+	d->mx_time = 0;
+	d->lookup = dns_lookup_mx(d->mta->dns, d->name, on_mx, d);
+}
+
+/* ---- schedule ---- */
+
+static uint64_t backoff(const struct config *cfg, unsigned attempts)
+{
+	uint64_t delay = cfg->retry_interval;
+
+	for (unsigned i = 1; i < attempts && delay < cfg->max_retry_interval; i++)
+		delay *= 2;
+	return delay < cfg->max_retry_interval ? delay : cfg->max_retry_interval;
+}
+
+/* Group the due recipients of g by destination into transactions. */
+static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
+{
+	struct envelope *e = g->env;
+	const char *smarthost = cfg_of(m)->smarthost;
+	struct mta_txn *open[64];
+	unsigned n_open = 0;
+
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		struct envelope_rcpt *r = &e->rcpts[i];
+		const char *name = smarthost[0] != '\0' ? smarthost : rcpt_domain(r->address);
+		struct mta_txn *t = NULL;
+		if (r->state != ENVELOPE_PENDING || r->next_attempt > (uint64_t)now)
+			continue;
+		for (unsigned k = 0; k < n_open && t == NULL; k++)
+			if (strcmp(open[k]->dest->name, name) == 0 && open[k]->n < MTA_MAX_RCPTS)
+				t = open[k];
+		if (t == NULL) {
+			if (n_open == 64 || (t = calloc(1, sizeof(*t))) == NULL)
+				break;
+			t->msg = g;
+			dest_push(dest_get(m, name), t);
+			open[n_open++] = t;
+			g->txns++;
+		}
+		t->rcpt[t->n++] = i;
+	}
+	for (unsigned k = 0; k < n_open; k++)
+		dest_run(open[k]->dest);
+}
+
+static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
+{
+	struct envelope *e = g->env;
+	char text[600];
+
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		struct envelope_rcpt *r = &e->rcpts[i];
+		if (r->state != ENVELOPE_PENDING)
+			continue;
+		snprintf(text, sizeof(text), "delivery time expired%s%s",
+			 r->last_error != NULL ? ": " : "",
+			 r->last_error != NULL ? r->last_error : "");
+		log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address, text);
+		r->state = ENVELOPE_BOUNCED;
+		envelope_set(&r->last_error, text);
+		g->fresh[i] = 1;
+	}
+	(void)now;
+	(void)cfg;
+}
+
+static void msg_finish(struct mta *m, struct mta_msg *g);
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+	time_t now = time(NULL);
+	struct mta_msg *g, *next;
+
+	for (g = m->msgs; g != NULL; g = next) {
+		next = g->next;
+		if (g->txns > 0 || g->env->held)
+			continue;
+		if ((uint64_t)now >= g->env->arrival + cfg_of(m)->give_up) {
+			msg_expire(g, now, cfg_of(m));
+			msg_finish(m, g);
+			continue;
+		}
+		msg_schedule(m, g, now);
+	}
+}
+
+static void tick_now(struct mta *m)
+{
+	struct timeval zero = { 0, 0 };
+
+	event_active(m->tick, EV_TIMEOUT, 0);
+	(void)zero;
+}
+
+/* ---- outcomes ---- */
+
+void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status,
+		     const char *text, const char *host)
+{
+	struct envelope *e = t->msg->env;
+	unsigned idx = t->rcpt[i];
+	struct envelope_rcpt *r = &e->rcpts[idx];
+	const struct config *cfg = cfg_of(t->dest->mta);
+	char line[700];
+
+	if (t->has_result[i])
+		return;
+	t->has_result[i] = true;
+	snprintf(line, sizeof(line), "%s%s%s", status != NULL && strstr(text, status) != text ?
+		 status : "", status != NULL && strstr(text, status) != text ? " " : "", text);
+	envelope_set(&r->remote_mta, host);
+	if (code >= 200 && code < 300) {
+		r->state = ENVELOPE_SENT;
+		envelope_set(&r->last_error, text);
+		t->msg->fresh[idx] = 1;
+		log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
+			 host != NULL ? host : "none", text);
+		return;
+	}
+	envelope_set(&r->last_error, line);
+	if (code >= 500) {
+		r->state = ENVELOPE_BOUNCED;
+		t->msg->fresh[idx] = 1;
+		log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
+			 host != NULL ? host : "none", line);
+		return;
+	}
+	r->attempts++;
+	r->next_attempt = (uint64_t)time(NULL) + backoff(cfg, r->attempts);
+	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
+		 host != NULL ? host : "none", line);
+}
+
+void mta_txn_done(struct mta_txn *t)
+{
+	struct mta_msg *g = t->msg;
+	struct mta *m = t->dest->mta;
+
+	for (unsigned i = 0; i < t->n; i++)
+		if (!t->has_result[i])
+			mta_rcpt_result(t, i, 451, "4.4.2", "transaction not completed", NULL);
+	free(t);
+	if (--g->txns == 0)
+		msg_finish(m, g);
+}
+
+static bool all_final(const struct envelope *e)
+{
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		if (e->rcpts[i].state == ENVELOPE_PENDING)
+			return false;
+	return true;
+}
+
+/* Queue the notices that the fresh outcomes of g call for. */
+static void msg_notify(struct mta *m, struct mta_msg *g, time_t now)
+{
+	struct envelope *e = g->env;
+	bool delayed = !e->warned && !all_final(e) &&
+		       (uint64_t)now >= e->arrival + cfg_of(m)->warn_after;
+
+	if (e->sender[0] == '\0') {
+		memset(g->fresh, 0, e->n_rcpts);	/* never a DSN for a DSN */
+		return;
+	}
+	mta_dsn_send(m, e, g->fresh, MTA_DSN_FAILURE);
+	mta_dsn_send(m, e, g->fresh, MTA_DSN_SUCCESS);
+	if (delayed && mta_dsn_send(m, e, NULL, MTA_DSN_DELAY) >= 0)
+		e->warned = true;
+	memset(g->fresh, 0, e->n_rcpts);
+}
+
+static void msg_finish(struct mta *m, struct mta_msg *g)
+{
+	struct envelope *e = g->env;
+
+	msg_notify(m, g, time(NULL));
+	if (all_final(e)) {
+		queue_done(m->srv->queue, e->id);
+		log_info("%s: removed", e->id);
+		msg_remove(m, g);
+		return;
+	}
+	if (queue_update(m->srv->queue, e) < 0)
+		log_err("%s: cannot record the delivery state", e->id);
+}
+
+/* ---- hand-over from other threads ---- */
+
+static void on_incoming(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+	struct mta_incoming *in, *next;
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_err("relay: eventfd read: %m");
+	pthread_mutex_lock(&m->lock);
+	in = m->incoming;
+	m->incoming = NULL;
+	pthread_mutex_unlock(&m->lock);
+	for (; in != NULL; in = next) {
+		next = in->next;
+		if (msg_find(m, in->env->id) == NULL)
+			msg_add(m, in->env);
+		else
+			envelope_free(&in->env);
+		free(in);
+	}
+	tick_now(m);
+}
+
+void mta_submit(struct mta *m, struct envelope *e)
+{
+	struct mta_incoming *in = calloc(1, sizeof(*in));
+	uint64_t one = 1;
+
+	if (in == NULL)
+		abort();
+	in->env = e;
+	pthread_mutex_lock(&m->lock);
+	in->next = m->incoming;
+	m->incoming = in;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->event_fd, &one, sizeof(one)) < 0)
+		log_err("relay: eventfd: %m");
+}
+
+/* ---- start / stop ---- */
+
+static int read_password(struct mta *m, const char *path, const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		*error_r = "cannot read relay.smarthost_password_file";
+		return -1;
+	}
+	n = read(fd, m->smarthost_password, sizeof(m->smarthost_password) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	m->smarthost_password[n] = '\0';
+	m->smarthost_password[strcspn(m->smarthost_password, "\r\n")] = '\0';
+	return 1;
+}
+
+int mta_start(struct server *srv, struct mta **r, const char **error_r)
+{
+	struct mta *m = calloc(1, sizeof(*m));
+	struct timeval second = { 1, 0 };
+
+	if (m == NULL)
+		abort();
+	m->srv = srv;
+	if (dns_open(srv->base, srv->cfg.dns_servers, &m->dns, error_r) < 0 ||
+	    (srv->cfg.smarthost_password_file[0] != '\0' &&
+	     read_password(m, srv->cfg.smarthost_password_file, error_r) < 0)) {
+		dns_free(&m->dns);
+		free(m);
+		return -1;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	m->event = event_new(srv->base, m->event_fd, EV_READ | EV_PERSIST, on_incoming, m);
+	event_add(m->event, NULL);
+	m->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, m);
+	evtimer_add(m->tick, &second);
+	*r = m;
+	return 1;
+}
+
+void mta_stop(struct mta **mp)
+{
+	struct mta *m = *mp;
+
+	if (m == NULL)
+		return;
+	mta_session_close_all(m);
+	event_free(m->tick);
+	event_free(m->event);
+	close(m->event_fd);
+	dns_free(&m->dns);
+	while (m->msgs != NULL)
+		msg_remove(m, m->msgs);
+	while (m->dests != NULL) {
+		struct mta_dest *next = m->dests->next;
+		free(m->dests);
+		m->dests = next;
+	}
+	while (m->incoming != NULL) {
+		struct mta_incoming *next = m->incoming->next;
+		envelope_free(&m->incoming->env);
+		free(m->incoming);
+		m->incoming = next;
+	}
+	explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	*mp = NULL;
+}
+
+/* ---- administration ---- */
+
+static unsigned count_state(const struct envelope *e, char state)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		n += e->rcpts[i].state == state;
+	return n;
+}
+
+int mta_list(struct mta *m, struct buf *out)
+{
+	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
+		const struct envelope *e = g->env;
+		buf_printf(out, "%s %8llu %llu <%s> %u pending%s%s\n", e->id,
+			   (unsigned long long)e->size, (unsigned long long)e->arrival,
+			   e->sender, count_state(e, ENVELOPE_PENDING),
+			   e->held ? " held" : "", g->txns > 0 ? " active" : "");
+	}
+	return 1;
+}
+
+int mta_show(struct mta *m, const char *id, struct buf *out)
+{
+	struct mta_msg *g = msg_find(m, id);
+
+	if (g == NULL) {
+		buf_printf(out, "no message %s in the relay queue\n", id);
+		return -1;
+	}
+	return envelope_format(g->env, out);
+}
+
+int mta_flush(struct mta *m, const char *id, struct buf *out)
+{
+	unsigned n = 0;
+
+	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
+		if (id != NULL && strcmp(g->env->id, id) != 0)
+			continue;
+		for (unsigned i = 0; i < g->env->n_rcpts; i++)
+			g->env->rcpts[i].next_attempt = 0;
+		n++;
+	}
+	for (struct mta_dest *d = m->dests; d != NULL; d = d->next)
+		d->mx_time = 0;
+	if (id != NULL && n == 0) {
+		buf_printf(out, "no message %s in the relay queue\n", id);
+		return -1;
+	}
+	buf_printf(out, "%u message(s) scheduled now\n", n);
+	tick_now(m);
+	return 1;
+}
+
+int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out)
+{
+	struct mta_msg *g = msg_find(m, id);
+
+	if (g == NULL) {
+		buf_printf(out, "no message %s in the relay queue\n", id);
+		return -1;
+	}
+	g->env->held = hold;
+	if (queue_update(m->srv->queue, g->env) < 0) {
+		buf_printf(out, "cannot record the change\n");
+		return -1;
+	}
+	log_info("%s: %s", id, hold ? "held" : "released");
+	buf_printf(out, "%s %s\n", id, hold ? "held" : "released");
+	if (!hold)
+		tick_now(m);
+	return 1;
+}
+
+int mta_delete(struct mta *m, const char *id, struct buf *out)
+{
+	struct mta_msg *g = msg_find(m, id);
+
+	if (g == NULL || g->txns > 0) {
+		buf_printf(out, g == NULL ? "no message %s in the relay queue\n" :
+			   "%s is being delivered right now; hold it first\n", id);
+		return -1;
+	}
+	queue_done(m->srv->queue, id);
+	log_info("%s: deleted by the administrator", id);
+	msg_remove(m, g);
+	buf_printf(out, "%s deleted\n", id);
+	return 1;
+}

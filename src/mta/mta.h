@@ -1,0 +1,36 @@
+#ifndef CORREIO_MTA_H
+#define CORREIO_MTA_H
+/*
+ * mta: the relay to other domains.  It keeps every queued message that has
+ * recipients in other domains, schedules attempts per recipient (retry
+ * with backoff, a delay notice after warn_after, a bounce after give_up),
+ * looks up each domain's mail exchangers, and hands the messages over with
+ * its SMTP client, several messages per connection and a bounded number of
+ * connections per destination.  Outcomes are written to the envelope on
+ * disk before anything else happens, so a restart resumes where it was.
+ * Loop thread only, except mta_submit().
+ */
+#include <stdbool.h>
+
+#include "lib/buf.h"
+#include "queue/envelope.h"
+
+struct mta;
+struct server;
+
+int mta_start(struct server *srv, struct mta **r, const char **error_r);
+/* Close connections (messages stay queued) and free. */
+void mta_stop(struct mta **m);
+/* Take a message whose recipients are final remote addresses (any thread;
+   takes ownership of e). */
+void mta_submit(struct mta *m, struct envelope *e);
+
+/* Queue administration (`correio queue ...`); text answers appended to
+   out.  Each returns 1, or -1 with a reason in out. */
+int mta_list(struct mta *m, struct buf *out);
+int mta_show(struct mta *m, const char *id, struct buf *out);
+int mta_flush(struct mta *m, const char *id, struct buf *out);	/* id NULL: all */
+int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out);
+int mta_delete(struct mta *m, const char *id, struct buf *out);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * mta_dsn.c - choosing the recipients a notice reports, composing it with
+ * queue/dsn, and queueing it from the null sender.
+ */
+#include "mta_dsn.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib-smtp/smtp_parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mta/mta_private.h"
+#include "queue/dsn.h"
+#include "queue/queue.h"
+
+#define DSN_MAX_RETURN (1024 * 1024)	/* larger originals: headers only */
+
+static enum dsn_kind dsn_kind_of(enum mta_dsn_kind kind)
+{
+	return kind == MTA_DSN_FAILURE ? DSN_FAILURE :
+	       kind == MTA_DSN_DELAY ? DSN_DELAY : DSN_SUCCESS;
+}
+
+/* Does recipient r call for a notice of kind? */
+static bool wanted(const struct envelope_rcpt *r, unsigned char fresh,
+		   enum mta_dsn_kind kind)
+{
+	if (!dsn_wanted(dsn_kind_of(kind), r->notify))
+		return false;
+	if (kind == MTA_DSN_DELAY)
+		return r->state == ENVELOPE_PENDING;
+	if (!fresh)
+		return false;
+	return r->state == (kind == MTA_DSN_FAILURE ? ENVELOPE_BOUNCED : ENVELOPE_SENT);
+}
+
+/* Fields of one recipient: status and diagnostic from its last answer,
+   which is an SMTP reply ("550 5.1.1 ...") or our own "4.4.1 text". */
+struct rcpt_text {
+	char status[DSN_STATUS_MAX];
+	char diagnostic[700];
+	char mta[300];
+};
+
+static void rcpt_fields(const struct envelope_rcpt *r, enum mta_dsn_kind kind,
+			struct rcpt_text *t)
+{
+	const char *e = r->last_error != NULL ? r->last_error : "";
+	int class = kind == MTA_DSN_FAILURE ? 5 : kind == MTA_DSN_DELAY ? 4 : 2;
+
+	snprintf(t->status, sizeof(t->status), "%d.0.0", class);
+	t->diagnostic[0] = t->mta[0] = '\0';
+	if (e[0] >= '2' && e[0] <= '5' && e[1] >= '0' && e[1] <= '9' &&
+	    e[2] >= '0' && e[2] <= '9' && (e[3] == ' ' || e[3] == '\0')) {
+		dsn_status_from_reply(atoi(e), e[3] == ' ' ? e + 4 : NULL, t->status,
+				      sizeof(t->status));
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "smtp; %s", e);
+	} else if (e[0] != '\0') {
+		size_t n = strcspn(e, " ");
+		if (n >= 5 && n < sizeof(t->status) && e[1] == '.' && e[0] == '0' + class)
+			snprintf(t->status, sizeof(t->status), "%.*s", (int)n, e);
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "X-correio; %s", e);
+	}
+	if (r->remote_mta != NULL)
+		snprintf(t->mta, sizeof(t->mta), "dns; %.*s",
+			 (int)strcspn(r->remote_mta, "["), r->remote_mta);
+}
+
+/* Read the original message (bounded) into text. */
+static int read_original(struct mta *m, const struct envelope *e, struct buf *text)
+{
+	char path[1200], block[65536];
+	ssize_t n;
+	int fd;
+
+	queue_text_path(m->srv->queue, e->id, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((n = read(fd, block, sizeof(block))) > 0 && text->len < DSN_MAX_RETURN + 65536)
+		buf_append(text, block, (size_t)n);
+	close(fd);
+	return n < 0 ? -1 : 1;
+}
+
+static void on_dsn_committed(void *ctx, int result)
+{
+	if (result < 0)
+		log_err("relay: a delivery status notification could not be queued");
+}
+
+/* Queue text as a message from <> to rcpt. */
+static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
+			const struct dsn_result *result, const char **id_r)
+{
+	struct envelope *e = envelope_new();
+	struct queue_msg *msg;
+	const char *error;
+	static const char rp[] = "Return-Path: <>\n";
+
+	e->arrival = (uint64_t)time(NULL);
+	envelope_set(&e->host, m->srv->cfg.hostname);
+	e->body = result->need_8bitmime ? SMTP_BODY_8BITMIME : SMTP_BODY_7BIT;
+	e->smtputf8 = result->need_smtputf8;
+	envelope_add_rcpt(e, rcpt, NULL, SMTP_NOTIFY_NEVER);
+	if (queue_msg_new(m->srv->queue, e, &msg, &error) < 0) {
+		log_err("relay: %s", error);
+		return -1;
+	}
+	*id_r = queue_msg_id(msg);
+	queue_msg_write(msg, rp, sizeof(rp) - 1);
+	queue_msg_mark_header(msg);
+	queue_msg_write(msg, text->data, text->len);
+	queue_commit(&msg, on_dsn_committed, NULL);
+	return 1;
+}
+
+int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *fresh,
+		 enum mta_dsn_kind kind)
+{
+	struct dsn_rcpt *rcpts = calloc(e->n_rcpts + 1, sizeof(*rcpts));
+	struct rcpt_text *texts = calloc(e->n_rcpts + 1, sizeof(*texts));
+	struct dsn_info info = { 0 };
+	struct dsn_result result;
+	struct buf original, text;
+	char from[300], id_copy[32];
+	const char *error, *id = NULL;
+	unsigned n = 0;
+	int ret = -1;
+
+	if (rcpts == NULL || texts == NULL)
+		abort();
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		const struct envelope_rcpt *r = &e->rcpts[i];
+		if (!wanted(r, fresh != NULL ? fresh[i] : 0, kind))
+			continue;
+		rcpt_fields(r, kind, &texts[n]);
+		rcpts[n].address = r->address;
+		rcpts[n].orcpt = r->orcpt;
+		rcpts[n].action = kind == MTA_DSN_FAILURE ? "failed" :
+				  kind == MTA_DSN_DELAY ? "delayed" : "relayed";
+		rcpts[n].status = texts[n].status;
+		rcpts[n].remote_mta = texts[n].mta[0] != '\0' ? texts[n].mta : NULL;
+		rcpts[n].diagnostic = texts[n].diagnostic[0] != '\0' ? texts[n].diagnostic : NULL;
+		rcpts[n].last_attempt = time(NULL);
+		rcpts[n].will_retry_until = kind == MTA_DSN_DELAY ?
+			(time_t)(e->arrival + m->srv->cfg.give_up) : 0;
+		n++;
+	}
+	if (n == 0) {
+		free(rcpts);
+		free(texts);
+		return 0;
+	}
+	snprintf(from, sizeof(from), "MAILER-DAEMON@%s", m->srv->cfg.hostname);
+	info.reporting_mta = m->srv->cfg.hostname;
+	info.from_address = from;
+	info.to = e->sender;
+	info.envid = e->envid;
+	info.arrival = (time_t)e->arrival;
+	info.queue_id = e->id;
+	info.kind = dsn_kind_of(kind);
+	info.ret_full = dsn_ret_full(info.kind, e->ret);
+	info.max_return = DSN_MAX_RETURN;
+	buf_init(&original, 0);
+	buf_init(&text, 0);
+	if (read_original(m, e, &original) > 0 &&
+	    dsn_compose(&info, rcpts, n, original.data, original.len, &text, &result,
+			&error) > 0 &&
+	    queue_notice(m, e->sender, &text, &result, &id) > 0) {
+		str_copy(id_copy, id, sizeof(id_copy));
+		log_info("%s: sender %s notice: %s", e->id,
+			 kind == MTA_DSN_FAILURE ? "non-delivery" :
+			 kind == MTA_DSN_DELAY ? "delay" : "delivery", id_copy);
+		ret = (int)n;
+	} else {
+		log_err("%s: cannot send a delivery status notification", e->id);
+	}
+	buf_deinit(&original);
+	buf_deinit(&text);
+	free(rcpts);
+	free(texts);
+	return ret;
+}

@@ -1,0 +1,81 @@
+#ifndef CORREIO_MTA_PRIVATE_H
+#define CORREIO_MTA_PRIVATE_H
+/*
+ * Shared by mta.c (messages, schedule, outcomes, DSNs) and mta_session.c
+ * (the SMTP client).  Not for use outside src/mta/.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "lib-smtp/smtp_reply.h"
+#include "mta/dns.h"
+#include "mta/mta.h"
+#include "server/server.h"
+
+struct session;
+struct mta_incoming;
+
+#define MTA_MAX_RCPTS 1000
+
+/* A queued message with remote recipients. */
+struct mta_msg {
+	struct envelope *env;
+	unsigned txns;		/* transactions in progress */
+	unsigned char *fresh;	/* per recipient: outcome not yet reported */
+	struct mta_msg *prev, *next;
+};
+
+/* One message to one destination: the recipients of that domain. */
+struct mta_txn {
+	struct mta_msg *msg;
+	struct mta_dest *dest;
+	unsigned rcpt[MTA_MAX_RCPTS];	/* indexes into msg->env->rcpts */
+	bool has_result[MTA_MAX_RCPTS];
+	unsigned n;
+	struct mta_txn *next;
+};
+
+/* A destination: a domain, or the smarthost. */
+struct mta_dest {
+	struct mta *mta;
+	char name[256];
+	struct mta_txn *head, **tail;	/* waiting transactions */
+	unsigned active;		/* open connections */
+	struct dns_request *lookup;
+	struct dns_mx mx;
+	time_t mx_time;			/* 0: no answer yet */
+	struct mta_dest *next;
+};
+
+struct mta {
+	struct server *srv;
+	struct dns *dns;
+	struct mta_msg *msgs;
+	struct mta_dest *dests;
+	struct event *tick;
+	int event_fd;
+	struct event *event;
+	pthread_mutex_t lock;
+	struct mta_incoming *incoming;	/* from other threads, under lock */
+	struct session *sessions;	/* open connections (mta_session.c) */
+	char smarthost_password[1025];
+};
+
+/* mta_session.c: open a connection for dest and run its transactions. */
+void mta_session_start(struct mta_dest *d);
+/* mta_session.c: close every connection at once (stop); their
+   transactions end without results (the envelopes on disk are unchanged). */
+void mta_session_close_all(struct mta *m);
+
+/* mta.c: outcome of a transaction's recipient i (index into txn->rcpt):
+   code 2xx sent, 4xx deferred, 5xx bounced; text is the reply or error. */
+void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status,
+		     const char *text, const char *host);
+/* mta.c: the transaction is over (every recipient has a result). */
+void mta_txn_done(struct mta_txn *t);
+/* mta.c: a connection of d closed; start others if work is waiting. */
+void mta_dest_idle(struct mta_dest *d);
+
+#endif

@@ -1,0 +1,814 @@
+/*
+ * mta_session.c - the SMTP client of the relay (RFC 5321, 3207, 2920,
+ * 3030, 1870, 6152, 6531, 3461, 4954).  One session is one connection to
+ * a destination: it tries the mail exchangers in order until one greets,
+ * says EHLO (HELO if refused), upgrades with STARTTLS when offered, logs in
+ * to a smarthost, then runs the destination's waiting transactions one
+ * after another on the same connection, and says QUIT when none is left.
+ *
+ * A transaction pipelines MAIL and every RCPT when the peer offers
+ * PIPELINING; the text follows with BDAT when the peer offers CHUNKING,
+ * else DATA with dot-stuffing.  The stored text (LF line ends, starting
+ * with our Return-Path: line) is streamed from the spool file in blocks,
+ * LF turned into CRLF, so memory stays bounded for any message size.
+ */
+#include "mta_private.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "auth/sasl.h"
+#include "lib-smtp/smtp_parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+#include "tls/tls.h"
+
+#define SESSION_LINE_MAX 4096
+#define BODY_BLOCK 65536
+#define OUTPUT_LOW 16384
+
+enum session_state {
+	S_CONNECTING, S_BANNER, S_EHLO, S_HELO, S_STARTTLS, S_AUTH, S_READY,
+	S_ENVELOPE, S_DATA, S_BODY, S_BODY_END, S_RSET, S_QUIT
+};
+
+struct session {
+	struct mta_dest *dest;
+	struct mta *mta;
+	struct bufferevent *bev;
+	enum session_state state;
+	unsigned host, addr;		/* position in dest->mx */
+	char host_name[300];		/* "mx.example.net[192.0.2.1]" */
+	struct smtp_reply reply;
+	bool greeted;			/* some host said 220 */
+	bool tls, esmtp, pipelining, eightbit, utf8, dsn, chunking;
+	uint64_t size_limit;
+	char error[600];		/* why the last host failed */
+	int error_code;
+
+	struct mta_txn *txn;
+	unsigned expected, got;		/* envelope replies */
+	unsigned accepted;		/* recipients the peer took */
+	bool mail_ok;
+	bool rcpt_ok[MTA_MAX_RCPTS];
+	int fd;				/* the spool file, during the text */
+	bool line_start;
+	struct event *retry;		/* next host, from the loop */
+	struct session *prev, *next;	/* mta->sessions */
+	bool reading;			/* inside on_read: frees wait for its end */
+	unsigned bev_generation;	/* changes whenever bev is replaced */
+	bool dead;			/* free at the end of on_read */
+};
+
+static void session_next_host(struct session *s);
+static void session_next_txn(struct session *s);
+
+static const struct config *cfg_of(struct session *s)
+{
+	return &s->mta->srv->cfg;
+}
+
+static void send_line(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void send_line(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void session_release(struct session *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->mta->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->retry != NULL)
+		event_free(s->retry);
+	smtp_reply_deinit(&s->reply);
+	free(s);
+}
+
+void mta_session_close_all(struct mta *m)
+{
+	while (m->sessions != NULL) {
+		struct session *s = m->sessions;
+		free(s->txn);	/* its message stays as it is on disk */
+		session_release(s);
+	}
+}
+
+static void session_free(struct session *s)
+{
+	struct mta_dest *d = s->dest;
+
+	if (s->reading) {
+		s->dead = true;
+		if (s->bev != NULL)
+			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	session_release(s);
+	d->active--;
+	mta_dest_idle(d);
+}
+
+/* The current transaction ends with code/text for every recipient that
+   has no answer yet. */
+static void txn_abort(struct session *s, int code, const char *status, const char *text)
+{
+	struct mta_txn *t = s->txn;
+
+	if (t == NULL)
+		return;
+	s->txn = NULL;
+	for (unsigned i = 0; i < t->n; i++)
+		mta_rcpt_result(t, i, code, status, text, s->host_name);
+	mta_txn_done(t);
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+/* The connection is unusable.  Before any transaction ran on it, the next
+   host is tried; after, the session ends (others will be opened). */
+static void session_fail(struct session *s, int code, const char *text)
+{
+	snprintf(s->error, sizeof(s->error), "%s%s%s", s->host_name,
+		 s->host_name[0] != '\0' ? ": " : "", text);
+	s->error_code = code;
+	if (s->txn != NULL) {
+		txn_abort(s, code >= 500 ? code : 451, code >= 500 ? "5.0.0" : "4.4.2", s->error);
+		session_free(s);
+		return;
+	}
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	s->addr++;
+	session_next_host(s);
+}
+
+/* ---- connecting ---- */
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+static void use_bev(struct session *s, struct bufferevent *bev)
+{
+	struct timeval timeout = { 300, 0 };	/* RFC 5321 §4.5.3.2 */
+
+	s->bev = bev;
+	s->bev_generation++;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_set_timeouts(bev, &timeout, &timeout);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Fill sa with the next address to try, or return false at the end. */
+static bool next_address(struct session *s, struct sockaddr_storage *sa, socklen_t *len)
+{
+	const struct dns_mx *mx = &s->dest->mx;
+	uint16_t port = (uint16_t)cfg_of(s)->relay_port;
+	char text[INET6_ADDRSTRLEN];
+
+	while (s->host < mx->n_hosts && s->addr >= mx->hosts[s->host].n_addrs) {
+		s->host++;
+		s->addr = 0;
+	}
+	if (s->host >= mx->n_hosts)
+		return false;
+	*sa = mx->hosts[s->host].addrs[s->addr];
+	if (s->dest->name[0] != '\0' && cfg_of(s)->smarthost[0] != '\0') {
+		const char *colon = strrchr(cfg_of(s)->smarthost, ':');
+		port = colon != NULL ? (uint16_t)atoi(colon + 1) : 25;
+	}
+	if (sa->ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+		*len = sizeof(struct sockaddr_in6);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text));
+	} else {
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+		*len = sizeof(struct sockaddr_in);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
+	}
+	snprintf(s->host_name, sizeof(s->host_name), "%s[%s]:%u",
+		 mx->hosts[s->host].name, text, port);
+	return true;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	session_next_host(arg);
+}
+
+static void give_up_destination(struct session *s)
+{
+	struct mta_dest *d = s->dest;
+	char text[700];
+	int code = s->error_code != 0 ? s->error_code : 451;
+
+	snprintf(text, sizeof(text), "%s", s->error[0] != '\0' ? s->error :
+		 "no mail exchanger could be reached");
+	/* a refusal by every host is still temporary: they may come back */
+	session_free(s);
+	(void)code;
+	while (d->head != NULL) {
+		struct mta_txn *t = d->head;
+		d->head = t->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		for (unsigned i = 0; i < t->n; i++)
+			mta_rcpt_result(t, i, 451, "4.4.1", text, NULL);
+		mta_txn_done(t);
+	}
+}
+
+static void session_next_host(struct session *s)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	struct timeval now = { 0, 0 };
+
+	if (s->dest->head == NULL && s->txn == NULL) {
+		session_free(s);	/* nothing left to do */
+		return;
+	}
+	if (!next_address(s, &sa, &len)) {
+		give_up_destination(s);
+		return;
+	}
+	s->state = S_CONNECTING;
+	s->tls = s->esmtp = false;
+	use_bev(s, bufferevent_socket_new(s->mta->srv->base, -1, BEV_OPT_CLOSE_ON_FREE));
+	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&sa, (int)len) < 0) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+		s->addr++;
+		snprintf(s->error, sizeof(s->error), "%s: connect: %s", s->host_name,
+			 strerror(errno));
+		evtimer_add(s->retry, &now);	/* never recurse from here */
+	}
+}
+
+/* Resolve the smarthost "host:port" as a one-host MX list. */
+static void smarthost_mx(struct session *s);
+
+void mta_session_start(struct mta_dest *d)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct timeval now = { 0, 0 };
+
+	if (s == NULL)
+		abort();
+	s->dest = d;
+	s->mta = d->mta;
+	s->fd = -1;
+	s->next = d->mta->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	d->mta->sessions = s;
+	smtp_reply_init(&s->reply);
+	s->retry = evtimer_new(d->mta->srv->base, on_retry, s);
+	if (d->mta->srv->cfg.smarthost[0] != '\0' && d->mx_time == 0) {
+		smarthost_mx(s);
+		return;
+	}
+	evtimer_add(s->retry, &now);
+}
+
+static void on_smarthost(void *ctx, const struct dns_mx *mx)
+{
+	struct session *s = ctx;
+	struct timeval now = { 0, 0 };
+
+	s->dest->mx = *mx;
+	if (mx->status != DNS_OK) {
+		snprintf(s->error, sizeof(s->error), "smarthost: %s", mx->error);
+		give_up_destination(s);
+		return;
+	}
+	s->dest->mx_time = time(NULL);
+	evtimer_add(s->retry, &now);
+}
+
+static void smarthost_mx(struct session *s)
+{
+	char host[300];
+	const char *sh = cfg_of(s)->smarthost;
+	const char *colon = strrchr(sh, ':');
+	size_t n = colon != NULL ? (size_t)(colon - sh) : strlen(sh);
+
+	snprintf(host, sizeof(host), "%.*s", (int)n, sh);
+	/* a smarthost has no MX of its own: the lookup falls back to A/AAAA */
+	dns_lookup_mx(s->mta->dns, host, on_smarthost, s);
+}
+
+/* ---- the dialogue ---- */
+
+static void say_ehlo(struct session *s)
+{
+	s->state = S_EHLO;
+	send_line(s, "EHLO %s", cfg_of(s)->hostname);
+}
+
+static void take_capabilities(struct session *s)
+{
+	const char *param;
+
+	s->esmtp = true;
+	s->pipelining = smtp_reply_has_keyword(&s->reply, "PIPELINING", NULL);
+	s->eightbit = smtp_reply_has_keyword(&s->reply, "8BITMIME", NULL);
+	s->utf8 = smtp_reply_has_keyword(&s->reply, "SMTPUTF8", NULL);
+	s->dsn = smtp_reply_has_keyword(&s->reply, "DSN", NULL);
+	s->chunking = smtp_reply_has_keyword(&s->reply, "CHUNKING", NULL);
+	s->size_limit = 0;
+	if (smtp_reply_has_keyword(&s->reply, "SIZE", &param))
+		s->size_limit = strtoull(param, NULL, 10);
+}
+
+static void start_auth(struct session *s)
+{
+	struct buf raw, b64;
+	const char *user = cfg_of(s)->smarthost_user;
+
+	if (!s->tls) {
+		session_fail(s, 451, "smarthost offers no STARTTLS; the password is not sent in the clear");
+		return;
+	}
+	buf_init(&raw, 0);
+	buf_init(&b64, 0);
+	buf_putc(&raw, '\0');
+	buf_puts(&raw, user);
+	buf_putc(&raw, '\0');
+	buf_puts(&raw, s->mta->smarthost_password);
+	base64_encode(raw.data, raw.len, &b64);
+	s->state = S_AUTH;
+	send_line(s, "AUTH PLAIN %s", buf_cstr(&b64));
+	explicit_bzero(raw.data, raw.len);
+	explicit_bzero(b64.data, b64.len);
+	buf_deinit(&raw);
+	buf_deinit(&b64);
+}
+
+/* After EHLO/HELO: TLS first if we can, then AUTH for a smarthost. */
+static void after_hello(struct session *s)
+{
+	if (!s->tls && s->esmtp && smtp_reply_has_keyword(&s->reply, "STARTTLS", NULL) &&
+	    s->mta->srv->tls != NULL) {
+		s->state = S_STARTTLS;
+		send_line(s, "STARTTLS");
+		return;
+	}
+	if (cfg_of(s)->smarthost[0] != '\0' && cfg_of(s)->smarthost_user[0] != '\0') {
+		start_auth(s);
+		return;
+	}
+	s->state = S_READY;
+	session_next_txn(s);
+}
+
+/* STARTTLS refused: go on in the clear (opportunistic TLS). */
+static void tls_refused(struct session *s)
+{
+	if (cfg_of(s)->smarthost_user[0] != '\0') {
+		start_auth(s);	/* refuses to send the password in the clear */
+		return;
+	}
+	s->state = S_READY;
+	session_next_txn(s);
+}
+
+static void start_tls(struct session *s)
+{
+	struct bufferevent *under = s->bev;
+	const char *name = s->dest->mx.hosts[s->host].name;
+
+	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
+	s->bev = NULL;
+	use_bev(s, tls_connect(s->mta->srv->tls, s->mta->srv->base, under, name));
+	s->tls = true;
+	say_ehlo(s);		/* RFC 3207 §4.2: forget what was learnt before */
+}
+
+static void on_reply(struct session *s);
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	char *line;
+
+	unsigned generation = s->bev_generation;
+
+	s->reading = true;
+	while (!s->dead && s->bev_generation == generation && s->bev == bev &&
+	       (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+		int ret = len > SESSION_LINE_MAX ? -1 : smtp_reply_line(&s->reply, line, len);
+		free(line);
+		if (ret < 0) {
+			session_fail(s, 451, "malformed reply");
+			break;
+		}
+		if (ret > 0) {
+			on_reply(s);
+			smtp_reply_reset(&s->reply);
+		}
+	}
+	if (!s->dead && s->bev_generation == generation && s->bev == bev &&
+	    evbuffer_get_length(in) > SESSION_LINE_MAX)
+		session_fail(s, 451, "reply line too long");
+	s->reading = false;
+	if (s->dead)
+		session_free(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == S_CONNECTING)
+			s->state = S_BANNER;
+		return;
+	}
+	if (s->state == S_QUIT) {
+		session_free(s);
+		return;
+	}
+	session_fail(s, 451, (what & BEV_EVENT_TIMEOUT) ? "timeout" :
+		     (what & BEV_EVENT_EOF) ? "connection closed by peer" :
+		     tls_last_error(bev));
+}
+
+/* ---- transactions ---- */
+
+static void send_rcpt(struct session *s, unsigned i)
+{
+	const struct envelope *e = s->txn->msg->env;
+	const struct envelope_rcpt *r = &e->rcpts[s->txn->rcpt[i]];
+	struct buf notify;
+
+	buf_init(&notify, 0);
+	if (s->dsn && r->notify != 0) {
+		buf_puts(&notify, " NOTIFY=");
+		if (r->notify & SMTP_NOTIFY_NEVER)
+			buf_puts(&notify, "NEVER,");
+		if (r->notify & SMTP_NOTIFY_SUCCESS)
+			buf_puts(&notify, "SUCCESS,");
+		if (r->notify & SMTP_NOTIFY_FAILURE)
+			buf_puts(&notify, "FAILURE,");
+		if (r->notify & SMTP_NOTIFY_DELAY)
+			buf_puts(&notify, "DELAY,");
+		buf_truncate(&notify, notify.len - 1);
+	}
+	if (s->dsn && r->orcpt != NULL)
+		buf_printf(&notify, " ORCPT=%s", r->orcpt);
+	send_line(s, "RCPT TO:<%s>%s", r->address, buf_cstr(&notify));
+	buf_deinit(&notify);
+}
+
+static void send_envelope(struct session *s)
+{
+	const struct envelope *e = s->txn->msg->env;
+	struct buf params;
+
+	buf_init(&params, 0);
+	if (s->size_limit > 0)
+		buf_printf(&params, " SIZE=%llu", (unsigned long long)(e->size - e->header_offset));
+	if (e->body == SMTP_BODY_8BITMIME && s->eightbit)
+		buf_puts(&params, " BODY=8BITMIME");
+	if (e->smtputf8)
+		buf_puts(&params, " SMTPUTF8");
+	if (s->dsn && e->ret != SMTP_RET_NONE)
+		buf_puts(&params, e->ret == SMTP_RET_FULL ? " RET=FULL" : " RET=HDRS");
+	if (s->dsn && e->envid != NULL)
+		buf_printf(&params, " ENVID=%s", e->envid);
+	send_line(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&params));
+	buf_deinit(&params);
+	for (unsigned i = 0; s->pipelining && i < s->txn->n; i++)
+		send_rcpt(s, i);
+}
+
+/* Can the message go to this peer at all?  Returns false after ending
+   the transaction with a permanent error. */
+static bool txn_possible(struct session *s)
+{
+	const struct envelope *e = s->txn->msg->env;
+
+	if (s->size_limit > 0 && e->size - e->header_offset > s->size_limit) {
+		txn_abort(s, 552, "5.3.4", "message too big for the destination");
+		return false;
+	}
+	if (e->smtputf8 && !s->utf8) {
+		txn_abort(s, 553, "5.6.7", "destination does not support SMTPUTF8");
+		return false;
+	}
+	if (e->body == SMTP_BODY_8BITMIME && !s->eightbit) {
+		/* XXX: a quoted-printable downgrade would let some through */
+		txn_abort(s, 554, "5.6.3", "destination does not support 8BITMIME");
+		return false;
+	}
+	return true;
+}
+
+static void session_next_txn(struct session *s)
+{
+	struct mta_dest *d = s->dest;
+
+	while ((s->txn = d->head) != NULL) {
+		d->head = s->txn->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		if (!txn_possible(s))
+			continue;
+		s->state = S_ENVELOPE;
+		s->expected = 1 + s->txn->n;
+		s->got = 0;
+		s->accepted = 0;
+		memset(s->rcpt_ok, 0, sizeof(s->rcpt_ok));
+		send_envelope(s);
+		return;
+	}
+	s->state = S_QUIT;
+	send_line(s, "QUIT");
+}
+
+/* Stream the next block of text; returns true when all is sent. */
+static bool send_text_block(struct session *s)
+{
+	char in[BODY_BLOCK];
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	ssize_t n = read(s->fd, in, sizeof(in));
+
+	if (n <= 0)
+		return true;
+	for (ssize_t i = 0, start = 0; i <= n; i++) {
+		bool stuff = i < n && s->line_start && in[i] == '.' && !s->chunking;
+		if (i < n && in[i] != '\n' && !stuff) {
+			s->line_start = false;
+			continue;
+		}
+		if (i > start)
+			evbuffer_add(out, in + start, (size_t)(i - start));
+		if (i == n)
+			break;
+		if (in[i] == '\n') {
+			evbuffer_add(out, "\r\n", 2);
+			s->line_start = true;
+		} else {
+			evbuffer_add(out, "..", 2);	/* dot-stuffing */
+			s->line_start = false;
+		}
+		start = i + 1;
+	}
+	return false;
+}
+
+static void finish_text(struct session *s)
+{
+	close(s->fd);
+	s->fd = -1;
+	if (!s->chunking) {
+		if (!s->line_start)
+			evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
+		evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
+	}
+	s->state = S_BODY_END;
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != S_BODY)
+		return;
+	if (send_text_block(s))
+		finish_text(s);
+}
+
+/* Bytes of the text on the wire with CRLF line ends (BDAT's size). */
+static int wire_size(int fd, uint64_t *size_r)
+{
+	char in[BODY_BLOCK];
+	uint64_t size = 0;
+	ssize_t n;
+
+	while ((n = read(fd, in, sizeof(in))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			size += in[i] == '\n' ? 2 : 1;
+	*size_r = size;
+	return n < 0 ? -1 : 1;
+}
+
+static void start_text(struct session *s)
+{
+	const struct envelope *e = s->txn->msg->env;
+	char path[1200];
+	uint64_t size;
+
+	queue_text_path(s->mta->srv->queue, e->id, path, sizeof(path));
+	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0 || lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
+		txn_abort(s, 451, "4.3.0", "cannot read the queued message");
+		send_line(s, "RSET");
+		s->state = S_RSET;
+		return;
+	}
+	s->line_start = true;
+	if (s->chunking) {
+		if (wire_size(s->fd, &size) < 0 ||
+		    lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
+			txn_abort(s, 451, "4.3.0", "cannot read the queued message");
+			send_line(s, "RSET");
+			s->state = S_RSET;
+			return;
+		}
+		send_line(s, "BDAT %llu LAST", (unsigned long long)size);
+	}
+	s->state = S_BODY;
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, 0);
+	if (send_text_block(s))
+		finish_text(s);
+}
+
+static void summary(struct session *s, char *out, size_t size)
+{
+	smtp_reply_summary(&s->reply, out, size);
+}
+
+/* The envelope is answered: send the text, or give up on it. */
+static void envelope_done(struct session *s)
+{
+	if (s->accepted == 0) {
+		mta_txn_done(s->txn);
+		s->txn = NULL;
+		send_line(s, "RSET");
+		s->state = S_RSET;
+		return;
+	}
+	if (s->chunking) {
+		start_text(s);
+		return;
+	}
+	send_line(s, "DATA");
+	s->state = S_DATA;	/* data_reply sees the 354 */
+}
+
+/* One reply of the envelope: MAIL's, then each RCPT's. */
+static void envelope_reply(struct session *s)
+{
+	struct mta_txn *t = s->txn;
+	int code = s->reply.code;
+	char text[600];
+
+	summary(s, text, sizeof(text));
+	if (s->got == 0) {
+		s->mail_ok = code < 300;
+		if (!s->mail_ok) {
+			for (unsigned i = 0; i < t->n; i++)
+				mta_rcpt_result(t, i, code, s->reply.enhanced, text, s->host_name);
+			if (!s->pipelining)
+				s->expected = 1;
+		} else if (!s->pipelining) {
+			send_rcpt(s, 0);
+		}
+	} else {
+		unsigned i = s->got - 1;
+		if (s->mail_ok && code < 300) {
+			s->rcpt_ok[i] = true;
+			s->accepted++;
+		} else if (s->mail_ok) {
+			mta_rcpt_result(t, i, code, s->reply.enhanced, text, s->host_name);
+		}
+		if (!s->pipelining && s->mail_ok && i + 1 < t->n)
+			send_rcpt(s, i + 1);
+	}
+	if (++s->got >= s->expected)
+		envelope_done(s);
+}
+
+static void data_reply(struct session *s)
+{
+	char text[600];
+
+	if (s->state == S_DATA && s->reply.code == 354) {
+		start_text(s);
+		return;
+	}
+	summary(s, text, sizeof(text));
+	for (unsigned i = 0; i < s->txn->n; i++)
+		if (s->rcpt_ok[i])
+			mta_rcpt_result(s->txn, i, s->reply.code, s->reply.enhanced, text,
+					s->host_name);
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	mta_txn_done(s->txn);
+	s->txn = NULL;
+	if (s->reply.code == 354) {
+		session_fail(s, 451, "unexpected 354");
+		return;
+	}
+	s->state = S_READY;
+	session_next_txn(s);
+}
+
+static void hello_reply(struct session *s)
+{
+	char text[600];
+
+	summary(s, text, sizeof(text));
+	if (s->reply.code >= 400 && s->state == S_EHLO) {
+		s->state = S_HELO;
+		send_line(s, "HELO %s", cfg_of(s)->hostname);
+		return;
+	}
+	if (s->reply.code >= 400) {
+		session_fail(s, s->reply.code, text);
+		return;
+	}
+	if (s->state == S_EHLO)
+		take_capabilities(s);
+	after_hello(s);
+}
+
+static void on_reply(struct session *s)
+{
+	char text[600];
+
+	summary(s, text, sizeof(text));
+	switch (s->state) {
+	case S_BANNER:
+		if (s->reply.code != 220) {
+			session_fail(s, s->reply.code, text);
+			return;
+		}
+		s->greeted = true;
+		say_ehlo(s);
+		return;
+	case S_EHLO:
+	case S_HELO:
+		hello_reply(s);
+		return;
+	case S_STARTTLS:
+		if (s->reply.code != 220) {
+			tls_refused(s);
+			return;
+		}
+		start_tls(s);
+		return;
+	case S_AUTH:
+		if (s->reply.code != 235) {
+			session_fail(s, s->reply.code >= 500 ? 451 : s->reply.code, text);
+			return;
+		}
+		s->state = S_READY;
+		session_next_txn(s);
+		return;
+	case S_ENVELOPE:
+		envelope_reply(s);
+		return;
+	case S_DATA:
+	case S_BODY:
+	case S_BODY_END:
+		data_reply(s);
+		return;
+	case S_RSET:
+		s->state = S_READY;
+		session_next_txn(s);
+		return;
+	case S_QUIT:
+		session_free(s);
+		return;
+	default:
+		session_fail(s, 451, "unexpected reply");
+	}
+}

@@ -1,0 +1,370 @@
+/*
+ * control.c - the command socket: requests of `correio queue` and
+ * `correio sendmail`.
+ *
+ *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
+ *             "RELEASE" SP id / "DELETE" SP id /
+ *             "SUBMIT" SP sender *(SP recipient) LF message
+ *   answer  = ("ok" / "error: " text) LF *(text LF)
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "auth/accounts.h"
+#include "delivery/resolve.h"
+#include "lib-mail/address.h"
+#include "lib-smtp/smtp_parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mta/mta.h"
+#include "queue/queue.h"
+#include "server/server.h"
+
+#define CONTROL_LINE_MAX 65536
+
+struct control {
+	struct server *srv;
+	struct evconnlistener *listener;
+	char path[1100];
+};
+
+struct control_conn {
+	struct control *ctl;
+	struct bufferevent *bev;
+	uid_t uid;
+	bool admin;
+	struct queue_msg *msg;		/* SUBMIT: the message being read */
+	bool line_start;		/* SUBMIT: CRLF -> LF across reads */
+	bool cr;
+	bool committing;
+	bool closing;
+};
+
+void control_path(const char *data_dir, char *out, unsigned long size)
+{
+	snprintf(out, size, "%s/control.sock", data_dir);
+}
+
+static void conn_free(struct control_conn *c)
+{
+	queue_msg_abort(&c->msg);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void answer(struct control_conn *c, const char *first, const struct buf *body)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "%s\n", first);
+	if (body != NULL && body->len > 0)
+		evbuffer_add(out, body->data, body->len);
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* ---- queue administration ---- */
+
+static void admin_request(struct control_conn *c, char *verb, char *arg)
+{
+	struct mta *m = c->ctl->srv->mta;
+	struct buf out;
+	int ret;
+
+	buf_init(&out, 1 << 20);
+	if (strcmp(verb, "LIST") == 0)
+		ret = mta_list(m, &out);
+	else if (strcmp(verb, "SHOW") == 0 && arg != NULL)
+		ret = mta_show(m, arg, &out);
+	else if (strcmp(verb, "FLUSH") == 0)
+		ret = mta_flush(m, arg, &out);
+	else if ((strcmp(verb, "HOLD") == 0 || strcmp(verb, "RELEASE") == 0) && arg != NULL)
+		ret = mta_hold(m, arg, verb[0] == 'H', &out);
+	else if (strcmp(verb, "DELETE") == 0 && arg != NULL)
+		ret = mta_delete(m, arg, &out);
+	else {
+		buf_puts(&out, "unknown request\n");
+		ret = -1;
+	}
+	if (ret < 0) {
+		buf_truncate(&out, out.len > 0 ? out.len - 1 : 0);
+		char first[600];
+		snprintf(first, sizeof(first), "error: %s", buf_cstr(&out));
+		answer(c, first, NULL);
+	} else {
+		answer(c, "ok", &out);
+	}
+	buf_deinit(&out);
+}
+
+/* ---- local submission ---- */
+
+static void on_submitted(void *ctx, int result)
+{
+	struct control_conn *c = ctx;
+	char first[64];
+
+	c->committing = false;
+	if (c->bev == NULL) {
+		free(c);
+		return;
+	}
+	snprintf(first, sizeof(first), result > 0 ? "ok" : "error: cannot queue the message");
+	answer(c, first, NULL);
+}
+
+/* Parse and check one address argument into key (lower-case domain). */
+static int take_address(const char *arg, bool allow_empty, char *key, size_t size)
+{
+	struct address a;
+	const char *error;
+
+	if (allow_empty && arg[0] == '\0') {
+		key[0] = '\0';
+		return 1;
+	}
+	if (address_parse(arg, strlen(arg), true, &a, &error) < 0)
+		return -1;
+	str_lower(a.domain);
+	snprintf(key, size, "%s@%s", a.local, a.domain);
+	return 1;
+}
+
+static void write_trace(struct control_conn *c, struct envelope *e)
+{
+	const struct config *cfg = &c->ctl->srv->cfg;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf h;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_init(&h, 0);
+	buf_printf(&h, "Return-Path: <%s>\n", e->sender);
+	queue_msg_write(c->msg, h.data, h.len);
+	queue_msg_mark_header(c->msg);
+	buf_reset(&h);
+	buf_printf(&h, "Received: by %s (correio, from userid %u)\n\tid %s; %s\n",
+		   cfg->hostname, (unsigned)c->uid, e->id, date);
+	queue_msg_write(c->msg, h.data, h.len);
+	buf_deinit(&h);
+}
+
+static int submit_begin(struct control_conn *c, char *args)
+{
+	struct envelope *e = envelope_new();
+	char *save = NULL, key[600];
+	const char *error;
+	char *sender = strtok_r(args, " ", &save);
+
+	if (sender == NULL || take_address(strcmp(sender, "<>") == 0 ? "" : sender, true,
+					   key, sizeof(key)) < 0) {
+		envelope_free(&e);
+		return -1;
+	}
+	envelope_set(&e->sender, key);
+	for (char *r = strtok_r(NULL, " ", &save); r != NULL; r = strtok_r(NULL, " ", &save)) {
+		if (take_address(r, false, key, sizeof(key)) < 0) {
+			envelope_free(&e);
+			return -1;
+		}
+		str_lower(key);
+		envelope_add_rcpt(e, key, NULL, 0);
+	}
+	if (e->n_rcpts == 0) {
+		envelope_free(&e);
+		return -1;
+	}
+	e->arrival = (uint64_t)time(NULL);
+	e->body = SMTP_BODY_8BITMIME;
+	envelope_set(&e->host, c->ctl->srv->cfg.hostname);
+	if (queue_msg_new(c->ctl->srv->queue, e, &c->msg, &error) < 0)
+		return -1;
+	str_copy(e->id, queue_msg_id(c->msg), sizeof(e->id));
+	write_trace(c, queue_msg_envelope(c->msg));
+	c->line_start = true;
+	return 1;
+}
+
+/* Message bytes: CRLF becomes LF, as correio stores mail. */
+static void submit_data(struct control_conn *c, const char *p, size_t n)
+{
+	struct buf out;
+
+	buf_init(&out, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (c->cr && p[i] != '\n')
+			buf_putc(&out, '\r');
+		c->cr = p[i] == '\r';
+		if (!c->cr)
+			buf_putc(&out, p[i]);
+	}
+	if (queue_msg_size(c->msg) + out.len > c->ctl->srv->cfg.message_size + 4096)
+		c->closing = true;	/* too big: refused at the end */
+	else
+		queue_msg_write(c->msg, out.data, out.len);
+	buf_deinit(&out);
+}
+
+static void submit_end(struct control_conn *c)
+{
+	if (c->cr)
+		queue_msg_write(c->msg, "\r", 1);
+	if (c->closing) {
+		queue_msg_abort(&c->msg);
+		c->closing = false;
+		answer(c, "error: message too big", NULL);
+		return;
+	}
+	log_info("%s: uid=%u, from=<%s>, size=%zu, nrcpt=%u (local submission)",
+		 queue_msg_id(c->msg), (unsigned)c->uid, queue_msg_envelope(c->msg)->sender,
+		 queue_msg_size(c->msg), queue_msg_envelope(c->msg)->n_rcpts);
+	c->committing = true;
+	queue_commit(&c->msg, on_submitted, c);
+}
+
+/* ---- connection ---- */
+
+static void dispatch(struct control_conn *c, char *line)
+{
+	char *arg = strchr(line, ' ');
+
+	if (arg != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, "SUBMIT") == 0) {
+		if (arg == NULL || submit_begin(c, arg) < 0)
+			answer(c, "error: bad sender or recipient", NULL);
+		return;
+	}
+	if (!c->admin) {
+		answer(c, "error: permission denied (root or the correio user only)", NULL);
+		return;
+	}
+	admin_request(c, line, arg);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct control_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	if (c->msg == NULL && !c->closing) {
+		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
+				answer(c, "error: request too long", NULL);
+			return;
+		}
+		dispatch(c, line);
+		free(line);
+	}
+	if (c->msg != NULL) {
+		struct evbuffer_iovec v;
+		while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+			submit_data(c, v.iov_base, v.iov_len);
+			evbuffer_drain(in, v.iov_len);
+		}
+	}
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct control_conn *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_conn *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && c->msg != NULL) {
+		on_read(bev, c);
+		submit_end(c);
+		return;
+	}
+	if (c->committing) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;		/* on_submitted frees c */
+		return;
+	}
+	conn_free(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int len, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_conn *c = calloc(1, sizeof(*c));
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (c == NULL)
+		abort();
+	c->ctl = ctl;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->uid = cred.uid;
+		c->admin = cred.uid == 0 || cred.uid == geteuid();
+	}
+	c->bev = bufferevent_socket_new(ctl->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int control_open(struct server *srv, struct control **r, const char **error_r)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (ctl == NULL)
+		abort();
+	ctl->srv = srv;
+	control_path(srv->cfg.data_dir, ctl->path, sizeof(ctl->path));
+	if (strlen(ctl->path) >= sizeof(sun.sun_path)) {
+		*error_r = "data_dir is too long for the control socket path";
+		free(ctl);
+		return -1;
+	}
+	str_copy(sun.sun_path, ctl->path, sizeof(sun.sun_path));
+	unlink(ctl->path);
+	ctl->listener = evconnlistener_new_bind(srv->base, on_accept, ctl,
+						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+						(struct sockaddr *)&sun, sizeof(sun));
+	if (ctl->listener == NULL || chmod(ctl->path, 0666) < 0) {
+		*error_r = "cannot create the control socket";
+		free(ctl);
+		return -1;
+	}
+	*r = ctl;
+	return 1;
+}
+
+void control_free(struct control **cp)
+{
+	struct control *c = *cp;
+
+	if (c == NULL)
+		return;
+	evconnlistener_free(c->listener);
+	unlink(c->path);
+	free(c);
+	*cp = NULL;
+}

@@ -1,0 +1,21 @@
+#ifndef CORREIO_CONTROL_H
+#define CORREIO_CONTROL_H
+/*
+ * control: the server's local command socket, <data_dir>/control.sock,
+ * used by `correio queue ...` and `correio sendmail`.  One request per
+ * connection, a line of words, then (SUBMIT) the message until the client
+ * shuts down its side; the answer is text, its first line "ok" or
+ * "error: reason".  Queue administration is for root and the run-as user
+ * (SO_PEERCRED); any local user may submit mail, and the Received: line
+ * names the submitting uid.  Loop thread only.
+ */
+struct server;
+struct control;
+
+int control_open(struct server *srv, struct control **r, const char **error_r);
+void control_free(struct control **c);
+
+/* The socket path for a data directory, into out. */
+void control_path(const char *data_dir, char *out, unsigned long size);
+
+#endif

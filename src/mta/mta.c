@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta_dsn.h"
+#include "mta/schedule.h"
 #include "queue/queue.h"
 
 struct mta_incoming {
@@ -183,15 +184,6 @@ static void dest_run(struct mta_dest *d)
 
 /* ---- schedule ---- */
 
-static uint64_t backoff(const struct config *cfg, unsigned attempts)
-{
-	uint64_t delay = cfg->retry_interval;
-
-	for (unsigned i = 1; i < attempts && delay < cfg->max_retry_interval; i++)
-		delay *= 2;
-	return delay < cfg->max_retry_interval ? delay : cfg->max_retry_interval;
-}
-
 /* Group the due recipients of g by destination into transactions. */
 static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 {
@@ -256,7 +248,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		next = g->next;
 		if (g->txns > 0 || g->env->held)
 			continue;
-		if ((uint64_t)now >= g->env->arrival + cfg_of(m)->give_up) {
+		if (schedule_expired(cfg_of(m), g->env->arrival, (uint64_t)now)) {
 			msg_expire(g, now, cfg_of(m));
 			msg_finish(m, g);
 			continue;
@@ -307,7 +299,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		return;
 	}
 	r->attempts++;
-	r->next_attempt = (uint64_t)time(NULL) + backoff(cfg, r->attempts);
+	r->next_attempt = (uint64_t)time(NULL) + schedule_backoff(cfg, r->attempts);
 	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
 }
@@ -338,7 +330,7 @@ static void msg_notify(struct mta *m, struct mta_msg *g, time_t now)
 {
 	struct envelope *e = g->env;
 	bool delayed = !e->warned && !all_final(e) &&
-		       (uint64_t)now >= e->arrival + cfg_of(m)->warn_after;
+		       schedule_warn_due(cfg_of(m), e->arrival, (uint64_t)now);
 
 	if (e->sender[0] == '\0') {
 		memset(g->fresh, 0, e->n_rcpts);	/* never a DSN for a DSN */

@@ -86,8 +86,13 @@ fuzz:
 		grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$name.log || true; \
 	done
 
-bench: $(BUILD)/correio $(BUILD)/smtp-load
+bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink
 	$(PYTHON) bench/smtp_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load
+	$(PYTHON) bench/relay_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load \
+		--sink $(BUILD)/smtp-sink
+
+$(BUILD)/smtp-sink: bench/smtp_sink.c
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
 
 $(BUILD)/smtp-load: bench/smtp_load.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread

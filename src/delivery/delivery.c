@@ -188,9 +188,10 @@ static void deliver_job(struct delivery *d, struct job *job)
 /* ---- batches ---- */
 
 /* After the batch is durable: drop finished messages, keep the others. */
-/* The local part is done; the envelope now holds the remote recipients
-   only, marked routed, and goes to the relay. */
-static void relay_job(struct delivery *d, struct job *job)
+/* The local part is done: the envelope now holds the remote recipients
+   only, marked routed.  Written before the batch's flush, which makes it
+   durable together with the batch's deliveries. */
+static void route_remote(struct delivery *d, struct job *job)
 {
 	struct envelope *e = job->env, *r = job->relay;
 
@@ -208,8 +209,17 @@ static void relay_job(struct delivery *d, struct job *job)
 	r->n_rcpts = r->cap_rcpts = 0;
 	envelope_free(&job->relay);
 	e->routed = true;
-	if (queue_update(d->queue, e) < 0)
-		log_err("%s: cannot record the relay recipients; retried at restart", e->id);
+	if (queue_update(d->queue, e, false) < 0) {
+		log_err("%s: cannot record the relay recipients", e->id);
+		job->failed = true;
+	}
+}
+
+/* After the flush: the relay takes the message. */
+static void relay_job(struct delivery *d, struct job *job)
+{
+	struct envelope *e = job->env;
+
 	job->env = NULL;
 	d->relay(d->relay_ctx, e);
 	free(job);
@@ -237,8 +247,11 @@ static void run_batch(struct delivery *d, struct job *batch)
 {
 	struct job *job, *next;
 
-	for (job = batch; job != NULL; job = job->next)
+	for (job = batch; job != NULL; job = job->next) {
 		deliver_job(d, job);
+		if (job->remote && !job->failed)
+			route_remote(d, job);
+	}
 	if (syncfs(d->sync_fd) < 0) {
 		log_err("delivery: syncfs: %m");
 		for (job = batch; job != NULL; job = job->next)

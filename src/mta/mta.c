@@ -354,7 +354,7 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 		msg_remove(m, g);
 		return;
 	}
-	if (queue_update(m->srv->queue, e) < 0)
+	if (queue_update(m->srv->queue, e, true) < 0)
 		log_err("%s: cannot record the delivery state", e->id);
 }
 
@@ -539,7 +539,7 @@ int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out)
 		return -1;
 	}
 	g->env->held = hold;
-	if (queue_update(m->srv->queue, g->env) < 0) {
+	if (queue_update(m->srv->queue, g->env, true) < 0) {
 		buf_printf(out, "cannot record the change\n");
 		return -1;
 	}

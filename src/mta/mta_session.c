@@ -15,6 +15,8 @@
 #include "mta_private.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -453,6 +455,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+		/* replies are awaited after each burst: no Nagle delay */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (s->state == S_CONNECTING)
 			s->state = S_BANNER;
 		return;

@@ -389,7 +389,7 @@ void queue_done(struct queue *q, const char *id)
 	msg_unlink(q, id);
 }
 
-int queue_update(struct queue *q, const struct envelope *e)
+int queue_update(struct queue *q, const struct envelope *e, bool sync)
 {
 	char path[1200], tmp[1210];
 	struct buf text;
@@ -400,8 +400,8 @@ int queue_update(struct queue *q, const struct envelope *e)
 	file_path(q, e->id, "env", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && fsync(fd) == 0 &&
-	    rename(tmp, path) == 0 && fsync(q->dirfd) == 0)
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && (!sync || fsync(fd) == 0) &&
+	    rename(tmp, path) == 0 && (!sync || fsync(q->dirfd) == 0))
 		ret = 1;
 	if (ret < 0)
 		log_err("queue: update %s: %m", path);

@@ -71,8 +71,10 @@ void queue_commit(struct queue_msg **m, void (*cb)(void *ctx, int result),
 /* The message is finished: remove its files (no sync needed: redelivery
    after a crash is idempotent). */
 void queue_done(struct queue *q, const char *id);
-/* Rewrite the envelope of a message that stays queued (atomic replace). */
-int queue_update(struct queue *q, const struct envelope *e);
+/* Rewrite the envelope of a message that stays queued (atomic replace).
+   sync: fsync it now; false when the caller flushes the file system
+   itself before relying on it (the delivery agent's batch). */
+int queue_update(struct queue *q, const struct envelope *e, bool sync);
 /* Path of the text file of id, into out.  Returns 1 or -1. */
 int queue_text_path(struct queue *q, const char *id, char *out, size_t size);
 /* The directory fd of the spool (same file system as the mailboxes). */

@@ -9,6 +9,7 @@
 #include "control.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -196,6 +197,10 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 		}
 		evutil_closesocket(fd);
 		return;
+	}
+	if (sa->sa_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	protocols[l->kind].accept(&st->srv, fd, l->kind, addr, port);
 }

@@ -82,16 +82,6 @@ void store_error_sys(struct store_error *e, const char *what, const char *path)
 
 /* ---- names and numbers ---- */
 
-uint32_t store_new_uidvalidity(struct store *s)
-{
-	uint32_t now = (uint32_t)time(NULL);
-
-	/* strictly increasing within the process: a folder deleted and
-	   created again in the same second still gets a new value */
-	s->last_uidvalidity = now > s->last_uidvalidity ? now : s->last_uidvalidity + 1;
-	return s->last_uidvalidity;
-}
-
 void store_unique_name(struct store *s, char *out, size_t size)
 {
 	struct timeval tv;

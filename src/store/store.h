@@ -9,6 +9,7 @@
  *   <data_dir>/mail/<domain>/<local>/          INBOX (a Maildir: tmp/ new/ cur/)
  *   <data_dir>/mail/<domain>/<local>/.A.B/     folder "A/B" (IMAP separator '/')
  *   <root>/subscriptions                       subscribed names, one per line
+ *   <root>/correio-account                     the last UIDVALIDITY given
  * Folder names are UTF-8.  On disk each hierarchy level keeps its UTF-8
  * bytes, except '%', '.', '/', bytes below 0x20 and 0x7f, which become
  * "%XX" (two upper-case hex digits): "a.b" is ".a%2Eb", "A/B" is ".A.B".

@@ -164,6 +164,35 @@ void store_account_unref(struct store_account **ap)
 	account_free(a);
 }
 
+/* ---- UIDVALIDITY ---- */
+
+uint32_t store_account_new_uidvalidity(struct store_account *a)
+{
+	struct store *s = a->store;
+	char path[STORE_PATH_MAX], text[32];
+	unsigned long long last = 0;
+	uint32_t now = (uint32_t)time(NULL), v;
+	struct buf old;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", a->root, STORE_ACCOUNT_FILE);
+	buf_init(&old, 1024);
+	if (store_read_file(path, &old) > 0 &&
+	    sscanf(buf_cstr(&old), "uidvalidity %llu", &last) != 1)
+		last = 0;
+	buf_deinit(&old);
+	/* strictly increasing per account, across restarts: a folder deleted
+	   and created again in the same second still gets a new value */
+	v = now > last ? now : (uint32_t)last + 1;
+	if (v <= s->last_uidvalidity)
+		v = s->last_uidvalidity + 1;
+	s->last_uidvalidity = v;
+	n = snprintf(text, sizeof(text), "uidvalidity %u\n", v);
+	if (store_write_file(path, text, (size_t)n, true) < 0)
+		log_warn("store: write %s: %m", path);
+	return v;
+}
+
 /* ---- quota ---- */
 
 void store_account_set_quota(struct store_account *a, uint64_t limit)

@@ -43,11 +43,13 @@ int store_append_begin(struct store_account *a, const char *name,
 
 	if (ap == NULL)
 		fatal("out of memory");
-	if (store_name_normalize(name, ap->folder, sizeof(ap->folder), error_r) < 0 ||
-	    store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
+	if (store_name_normalize(name, ap->folder, sizeof(ap->folder), error_r) < 0) {
+		free(ap);
+		return -1;
+	}
+	if (store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
 	    stat(ap->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if (error_r != NULL && error_r->code == STORE_ERROR_NONE)
-			store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");
+		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");
 		free(ap);
 		return -1;
 	}

@@ -69,7 +69,7 @@ static int fill_new_folder(struct store_account *a, const char *tmp, unsigned sp
 	    (size_t)snprintf(path, sizeof(path), "%s/maildirfolder", tmp) >= sizeof(path) ||
 	    store_write_file(path, "", 0, false) < 0)
 		return -1;
-	n = snprintf(text, sizeof(text), "%u 1 1\n", store_new_uidvalidity(a->store));
+	n = snprintf(text, sizeof(text), "%u 1 1\n", store_account_new_uidvalidity(a));
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmp, STORE_UIDV_FILE) >= sizeof(path) ||
 	    store_write_file(path, text, (size_t)n, true) < 0)
 		return -1;

@@ -219,6 +219,7 @@ static int read_body(int fd, struct index *idx, const struct snap_header *h)
 	return 1;
 }
 
+/* 1 loaded, 0 missing, -1 damaged. */
 static int read_snapshot(struct mbox *mb, struct snap_header *h)
 {
 	char path[STORE_PATH_MAX];
@@ -228,7 +229,7 @@ static int read_snapshot(struct mbox *mb, struct snap_header *h)
 
 	path_of(mb, STORE_INDEX_FILE, path, sizeof(path));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return 0;
+		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &st) == 0 && read_exact(fd, h, sizeof(*h)) > 0 &&
 	    h->magic == SNAP_MAGIC && h->version == INDEX_VERSION &&
 	    h->header_size == sizeof(*h) && h->rec_size == sizeof(struct index_rec) &&
@@ -237,14 +238,14 @@ static int read_snapshot(struct mbox *mb, struct snap_header *h)
 		ret = read_body(fd, &mb->idx, h);
 	close(fd);
 	if (ret == 0)
-		return 0;
+		return -1;
 	want = h->crc;
 	h->crc = 0;
 	crc = store_crc32c(0, mb->idx.recs, (size_t)h->count * sizeof(struct index_rec));
 	crc = store_crc32c(crc, mb->idx.names, h->names_size);
 	crc = store_crc32c(crc, h, sizeof(*h));
 	if (crc != want || !snapshot_valid(&mb->idx, h))
-		return 0;
+		return -1;
 	mb->idx.snapshot_size = (uint64_t)st.st_size;
 	return 1;
 }
@@ -261,11 +262,12 @@ static int write_snapshot(struct mbox *mb)
 	};
 	size_t rec_bytes = (size_t)idx->count * sizeof(struct index_rec);
 	char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
+	uint32_t crc;
 	int fd, ret;
 
-	h.crc = store_crc32c(0, idx->recs, rec_bytes);
-	h.crc = store_crc32c(h.crc, idx->names, idx->names_len);
-	h.crc = store_crc32c(h.crc, &h, sizeof(h));
+	crc = store_crc32c(0, idx->recs, rec_bytes);
+	crc = store_crc32c(crc, idx->names, idx->names_len);
+	h.crc = store_crc32c(crc, &h, sizeof(h));	/* with h.crc = 0 */
 	path_of(mb, STORE_INDEX_FILE, path, sizeof(path));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -1;
@@ -450,7 +452,7 @@ static void start_rebuild(struct mbox *mb, const struct fallback *fb, bool have_
 	struct index *idx = &mb->idx;
 
 	store_index_clear(idx);
-	idx->uidvalidity = have_fb ? fb->uidvalidity : store_new_uidvalidity(mb->acct->store);
+	idx->uidvalidity = have_fb ? fb->uidvalidity : store_account_new_uidvalidity(mb->acct);
 	idx->uidnext = have_fb ? fb->uidnext : 1;
 	idx->first_recent = idx->uidnext;
 	idx->highestmodseq = have_fb ? fb->bound : 0;
@@ -485,13 +487,19 @@ int store_index_load(struct mbox *mb, struct store_error *error_r)
 	struct index *idx = &mb->idx;
 	struct snap_header h;
 	struct fallback fb;
-	int have_fb, ret;
+	int have_fb, snap, ret;
 
 	if ((have_fb = read_fallback(mb, &fb)) < 0) {
 		store_error_sys(error_r, "read", mb->dir);
 		return -1;
 	}
-	if (read_snapshot(mb, &h) == 0 || (have_fb && fb.uidvalidity != h.uidvalidity)) {
+	snap = read_snapshot(mb, &h);
+	if (snap > 0 && have_fb && fb.uidvalidity != h.uidvalidity)
+		snap = -1;
+	if (snap <= 0) {
+		/* a new folder has no index yet: only say so for a real loss */
+		if (snap < 0 || (have_fb && fb.uidnext > 1))
+			log_info("store: %s: rebuilding the index from the Maildir", mb->dir);
 		start_rebuild(mb, &fb, have_fb);
 		return 0;
 	}

@@ -48,7 +48,7 @@ static void clean_tmp(const struct mbox *mb)
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.' &&
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_mtime + TMP_MAX_AGE < now)
+		    S_ISREG(st.st_mode) && st.st_ctime + TMP_MAX_AGE < now)
 			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }
@@ -68,8 +68,6 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
 		return -1;
 	}
-	if (ret == 0)
-		log_info("store: %s: rebuilding the index from the Maildir", mb->dir);
 	if (store_cache_open(mb, ret == 0) < 0) {
 		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
 		return -1;

@@ -21,6 +21,7 @@
 #define STORE_KEYWORDS_FILE	"dovecot-keywords"
 #define STORE_SPECIAL_FILE	"correio-special-use"
 #define STORE_SUBS_FILE		"subscriptions"
+#define STORE_ACCOUNT_FILE	"correio-account"
 #define STORE_TRASH_PREFIX	"correio-trash."
 #define STORE_NEWDIR_PREFIX	"correio-new."
 
@@ -132,7 +133,6 @@ void store_error_set(struct store_error *e, enum store_error_code code,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Log "what path: errno text" and set a generic TEMP error. */
 void store_error_sys(struct store_error *e, const char *what, const char *path);
-uint32_t store_new_uidvalidity(struct store *s);
 /* A Maildir unique base: "<secs>.M<usecs>P<pid>Q<seq>.<host>". */
 void store_unique_name(struct store *s, char *out, size_t size);
 struct store_account *store_find_account(struct store *s, const char *address);
@@ -275,6 +275,8 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 unsigned store_folder_special_use(const char *dir);
 
 /* ---- store_account.c ---- */
+/* A new UIDVALIDITY, above every one given in this account before. */
+uint32_t store_account_new_uidvalidity(struct store_account *a);
 void store_account_usage_add(struct store_account *a, int64_t bytes, int64_t msgs);
 void store_account_usage_stale(struct store_account *a);
 

@@ -253,6 +253,8 @@ static void order_newcomers(struct sync_ctx *sc)
 {
 	struct index *idx = &sc->mb->idx;
 
+	if (sc->n == 0)
+		return;
 	for (unsigned i = 0; i < sc->n; i++) {
 		struct newcomer *nc = &sc->v[i];
 		uint32_t u = nc->md.uid;
@@ -301,7 +303,8 @@ static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 	r.modseq = sync_modseq(sc);
 	store_index_append(&mb->idx, &r, name);
 	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
-	mb->idx.uidnext = uid + 1;
+	if (uid >= mb->idx.uidnext)
+		mb->idx.uidnext = uid + 1;
 	uidvec_push(&mb->chg_exists, uid);
 	store_account_usage_add(mb->acct, (int64_t)r.size, 1);
 	return 1;

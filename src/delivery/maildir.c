@@ -57,8 +57,10 @@ static bool in_cur(const char *dir, const char *name)
 	if ((d = opendir(path)) == NULL)
 		return false;
 	while (!found && (de = readdir(d)) != NULL)
+		/* the mail store renames "<name>" to "<name>,W=..,U=..:2,<flags>" */
 		found = strncmp(de->d_name, name, n) == 0 &&
-			(de->d_name[n] == ':' || de->d_name[n] == '\0');
+			(de->d_name[n] == ':' || de->d_name[n] == ',' ||
+			 de->d_name[n] == '\0');
 	closedir(d);
 	return found;
 }

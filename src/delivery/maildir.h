@@ -26,8 +26,9 @@ void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
  * Put the file src into dir/new/<name>: by hard link when possible (no
  * copy), else by copying through tmp/ and renaming.  Returns 1 delivered,
  * 0 already there (an earlier delivery of the same name), -1 error
- * (errno set).  check_cur: also look in cur/ for name followed by ':'
- * (a reader may have moved it there), for deliveries resumed after a crash.
+ * (errno set).  check_cur: also look in cur/ for name followed by ':' or
+ * ',' (a reader, or the mail store which adds ",W=<size>,U=<uid>", may
+ * have moved it there), for deliveries resumed after a crash.
  */
 int maildir_deliver(const char *dir, const char *name, const char *src,
 		    bool check_cur);

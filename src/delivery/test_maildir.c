@@ -98,6 +98,11 @@ static void test_moved_to_cur_counts(void **state)
 	assert_int_equal(rename(from, to), 0);
 	/* a resumed delivery looks in cur/ too */
 	assert_int_equal(maildir_deliver(dir, "2.QY.h,S=2", src, true), 0);
+	/* also under the name the mail store gives it */
+	snprintf(from, sizeof(from), "%s/cur/2.QY.h,S=2,W=3,U=1:2,S", dir);
+	assert_int_equal(rename(to, from), 0);
+	assert_int_equal(maildir_deliver(dir, "2.QY.h,S=2", src, true), 0);
+	snprintf(from, sizeof(from), "%s/new/2.QY.h,S=2", dir);
 	assert_int_equal(access(from, F_OK), -1);
 	/* a name that is only a prefix of the one in cur/ is a different message */
 	assert_int_equal(maildir_deliver(dir, "2.QY.h,S", src, true), 1);

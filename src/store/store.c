@@ -1,0 +1,160 @@
+/*
+ * store.c - the store of a process: the table of open accounts, errors,
+ * UIDVALIDITY and unique-name generation, delivery notifications and the
+ * POP3 UIDL text.
+ *
+ * Called on the event loop thread only (see store.h).  The account table
+ * is a fixed array of hash chains keyed by the lower-case address, so that
+ * store_notify_delivery() costs one hash look-up when nobody has that
+ * account open.
+ */
+#include "store/store_private.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct store *store_new(const char *data_dir, const char *host)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	size_t n = strlen(data_dir) + sizeof("/mail");
+
+	if (s == NULL || (s->mail_dir = malloc(n)) == NULL)
+		fatal("out of memory");
+	snprintf(s->mail_dir, n, "%s/mail", data_dir);
+	/* the host part of Maildir names: no '/', ':' or ',' */
+	for (size_t i = 0; host[i] != '\0' && i + 1 < sizeof(s->host); i++)
+		s->host[i] = strchr("/:,\\", host[i]) != NULL ? '_' : host[i];
+	if (s->host[0] == '\0')
+		str_copy(s->host, "localhost", sizeof(s->host));
+	return s;
+}
+
+void store_free(struct store **sp)
+{
+	struct store *s = *sp;
+
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < STORE_ACCOUNT_BUCKETS; i++)
+		if (s->accounts[i] != NULL)
+			log_err("store: account %s still open at exit",
+				s->accounts[i]->address);
+	free(s->mail_dir);
+	free(s);
+	*sp = NULL;
+}
+
+/* ---- errors ---- */
+
+void store_error_set(struct store_error *e, enum store_error_code code,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->text, sizeof(e->text), fmt, ap);
+	va_end(ap);
+}
+
+void store_error_sys(struct store_error *e, const char *what, const char *path)
+{
+	int saved = errno;
+
+	log_err("store: %s %s: %s", what, path, strerror(saved));
+	if (saved == EDQUOT || saved == ENOSPC)
+		store_error_set(e, STORE_ERROR_OVER_QUOTA, "Not enough disk space");
+	else
+		store_error_set(e, STORE_ERROR_TEMP,
+				"Internal error occurred, try again later");
+	errno = saved;
+}
+
+/* ---- names and numbers ---- */
+
+void store_unique_name(struct store *s, char *out, size_t size)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(out, size, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec,
+		 (long)tv.tv_usec, (long)getpid(), ++s->seq, s->host);
+}
+
+void store_uidl(uint32_t uidvalidity, uint32_t uid, char *out, size_t size)
+{
+	snprintf(out, size, "%u.%u", uidvalidity, uid);
+}
+
+/* ---- the account table ---- */
+
+static unsigned bucket_of(const char *address)
+{
+	unsigned h = 5381;
+
+	for (; *address != '\0'; address++)
+		h = h * 33 + (unsigned char)*address;
+	return h % STORE_ACCOUNT_BUCKETS;
+}
+
+struct store_account *store_find_account(struct store *s, const char *address)
+{
+	struct store_account *a = s->accounts[bucket_of(address)];
+
+	while (a != NULL && strcmp(a->address, address) != 0)
+		a = a->next;
+	return a;
+}
+
+void store_remember_account(struct store *s, struct store_account *a)
+{
+	unsigned b = bucket_of(a->address);
+
+	a->next = s->accounts[b];
+	s->accounts[b] = a;
+}
+
+void store_account_forget(struct store_account *a)
+{
+	struct store_account **p = &a->store->accounts[bucket_of(a->address)];
+
+	while (*p != NULL && *p != a)
+		p = &(*p)->next;
+	if (*p != NULL)
+		*p = a->next;
+}
+
+/* ---- deliveries ---- */
+
+void store_notify_delivery(struct store *s, const char *address)
+{
+	char lower[320];
+	struct store_account *a;
+	struct store_error err;
+	struct mbox *mb;
+
+	str_copy(lower, address, sizeof(lower));
+	str_lower(lower);
+	if ((a = store_find_account(s, lower)) == NULL)
+		return;
+	store_account_usage_stale(a);
+	for (mb = a->open; mb != NULL; mb = mb->next)
+		if (strcmp(mb->name, "INBOX") == 0)
+			break;
+	if (mb == NULL || mb->busy || mb->deleted)
+		return;
+	mb->refs++;
+	if (store_sync_run(mb, false, false, &err) < 0)
+		log_warn("store: %s: sync after delivery: %s", lower, err.text);
+	store_mbox_release(mb);
+}

@@ -1,0 +1,375 @@
+#ifndef CORREIO_STORE_H
+#define CORREIO_STORE_H
+/*
+ * store: the one way to touch mail.  The mailbox API of correio over
+ * Maildir++ plus an index, used by the IMAP and POP3 servers and by the
+ * notifications of the delivery agent.
+ *
+ * Layout (one account):
+ *   <data_dir>/mail/<domain>/<local>/          INBOX (a Maildir: tmp/ new/ cur/)
+ *   <data_dir>/mail/<domain>/<local>/.A.B/     folder "A/B" (IMAP separator '/')
+ *   <root>/subscriptions                       subscribed names, one per line
+ *   <root>/correio-account                     the last UIDVALIDITY given
+ * Folder names are UTF-8.  On disk each hierarchy level keeps its UTF-8
+ * bytes, except '%', '.', '/', bytes below 0x20 and 0x7f, which become
+ * "%XX" (two upper-case hex digits): "a.b" is ".a%2Eb", "A/B" is ".A.B".
+ *
+ * Message files keep the Maildir rules (mutt reads them).  When the store
+ * first sees a message it moves it from new/ to cur/ under
+ *   <base>,S=<bytes>,W=<RFC822.SIZE>,U=<uid>:2,<flags>
+ * flags D \Draft, F \Flagged, R \Answered, S \Seen, T \Deleted, P kept
+ * as is, and a-z the keywords listed in the folder's "dovecot-keywords"
+ * ("<n> <name>" lines, n = 0 for 'a').  Beside them the index files
+ * (correio-index, correio-index.log, correio-cache, correio-uidvalidity);
+ * deleting them loses no mail and no UID: they are rebuilt from the names.
+ *
+ * Threading: everything here runs on one thread, the event loop thread
+ * (the delivery thread never calls the store; the server calls
+ * store_notify_delivery() on the loop after a delivery).  Nothing is
+ * locked.  Calls block on local file-system I/O: directory scans, small
+ * reads and renames always; fsync only where said (append, copy, move,
+ * folder creation and the periodic index compaction).
+ *
+ * Ownership: struct store (one per process) owns the open accounts; an
+ * account owns the shared folders open in it; a struct store_mailbox is
+ * one session's handle on a shared folder.  Several handles on one
+ * folder share a single in-memory index.  Pointers handed out (names in
+ * struct store_msg, change arrays) stay valid until the next call that
+ * may change that mailbox (sync, flags, expunge, append, copy, move, and
+ * open_msg, which resyncs when a file moved).
+ *
+ * Returns: 1 done, 0 "not found" where stated, -1 error with *error_r
+ * filled in (error_r may be NULL).  The text of an error is short and
+ * safe to show to a client; details of I/O errors are logged.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+struct store_account;
+struct store_mailbox;
+struct store_append;
+
+/* ---- errors ---- */
+
+enum store_error_code {
+	STORE_ERROR_NONE,
+	STORE_ERROR_TEMP,	/* I/O trouble: try again later */
+	STORE_ERROR_NOT_FOUND,	/* no such folder (IMAP: TRYCREATE / NONEXISTENT) */
+	STORE_ERROR_EXISTS,	/* the folder already exists (ALREADYEXISTS) */
+	STORE_ERROR_OVER_QUOTA,	/* OVERQUOTA */
+	STORE_ERROR_IN_USE,	/* called from a listener, or the folder is gone */
+	STORE_ERROR_BAD_PARAM,	/* bad name, INBOX cannot be deleted, ... (CANNOT) */
+	STORE_ERROR_LIMIT,	/* too many keywords, name too long (LIMIT) */
+};
+
+struct store_error {
+	enum store_error_code code;
+	char text[128];
+};
+
+/* ---- the store and accounts ---- */
+
+/* The store of a process, for mail under <data_dir>/mail.  host names the
+   files the store creates (Maildir unique names).  Never fails. */
+struct store *store_new(const char *data_dir, const char *host);
+/* Every account and mailbox must have been released. */
+void store_free(struct store **s);
+
+/*
+ * Open (or share) the mail of account address ("local@domain").  On first
+ * use creates the Maildir, the folders Sent, Drafts, Trash, Junk and
+ * Archive with their SPECIAL-USE attributes, and subscribes them all.
+ * Reference-counted: store_account_unref() once per open.
+ */
+int store_account_open(struct store *s, const char *address,
+		       struct store_account **r, struct store_error *error_r);
+void store_account_unref(struct store_account **a);
+
+/* Bytes the account may hold (0 = unlimited).  append, copy and the
+   RENAME of INBOX refuse with STORE_ERROR_OVER_QUOTA beyond it. */
+void store_account_set_quota(struct store_account *a, uint64_t limit);
+/* Storage in use (bytes on disk of every message of every folder),
+   rescanned at most once a minute and after deliveries.  Returns 1 or -1. */
+int store_account_usage(struct store_account *a, uint64_t *bytes_r,
+			uint64_t *messages_r, struct store_error *error_r);
+/* Would adding bytes stay within the limit?  1 yes, 0 no, -1 error. */
+int store_account_quota_check(struct store_account *a, uint64_t bytes,
+			      struct store_error *error_r);
+
+/*
+ * New mail was filed for address (called on the loop thread by the server
+ * after the delivery thread's batch).  If that INBOX is open it is synced
+ * and its listeners hear of the new messages.  Cheap when the account
+ * has nothing open: one hash look-up.
+ */
+void store_notify_delivery(struct store *s, const char *address);
+
+/* ---- folders ---- */
+
+#define STORE_FOLDER_NOSELECT		0x0001	/* a name only: no messages */
+#define STORE_FOLDER_NONEXISTENT	0x0002	/* does not exist (LIST-EXTENDED) */
+#define STORE_FOLDER_HASCHILDREN	0x0004
+#define STORE_FOLDER_HASNOCHILDREN	0x0008
+#define STORE_FOLDER_SUBSCRIBED		0x0010
+#define STORE_FOLDER_SENT		0x0100	/* SPECIAL-USE, RFC 6154 */
+#define STORE_FOLDER_DRAFTS		0x0200
+#define STORE_FOLDER_TRASH		0x0400
+#define STORE_FOLDER_JUNK		0x0800
+#define STORE_FOLDER_ARCHIVE		0x1000
+#define STORE_FOLDER_SPECIAL_USE	0x1f00
+
+struct store_folder_info {
+	const char *name;	/* "INBOX", "Sent", "A/B": UTF-8 */
+	unsigned attrs;		/* STORE_FOLDER_* */
+};
+
+/*
+ * Call cb for every folder, INBOX first, then in byte order of the name.
+ * Parents that do not exist but have children come as NOSELECT |
+ * NONEXISTENT; subscribed names that do not exist as NONEXISTENT |
+ * SUBSCRIBED.  Pattern matching is the caller's.  Returns 1 or -1.
+ */
+int store_folder_list(struct store_account *a,
+		      void (*cb)(void *ctx, const struct store_folder_info *f),
+		      void *ctx, struct store_error *error_r);
+
+/*
+ * Create folder name, and its missing parents (RFC 9051 CREATE).
+ * special_use: one of STORE_FOLDER_SENT..ARCHIVE or 0.  Durable (fsync)
+ * on return.  EXISTS if it exists, BAD_PARAM for a bad name.
+ */
+int store_folder_create(struct store_account *a, const char *name,
+			unsigned special_use, struct store_error *error_r);
+/* Delete a folder and its messages.  Its children stay (the name becomes
+   \Noselect).  Sessions that have it open get STORE_CHANGE_GONE. */
+int store_folder_delete(struct store_account *a, const char *name,
+			struct store_error *error_r);
+/*
+ * Rename a folder and its children.  Renaming INBOX moves its messages
+ * into a new folder newname and leaves INBOX empty (its children stay).
+ * Open handles follow the folder to its new name.
+ */
+int store_folder_rename(struct store_account *a, const char *oldname,
+			const char *newname, struct store_error *error_r);
+/* Subscriptions; any name may be subscribed, existing or not. */
+int store_folder_subscribe(struct store_account *a, const char *name, bool on,
+			   struct store_error *error_r);
+
+struct store_status {
+	uint32_t messages;
+	uint32_t recent;	/* UIDs >= first recent UID (see claim_recent) */
+	uint32_t unseen;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint32_t first_unseen;	/* sequence number of the first unseen, 0 if none */
+	uint64_t size;		/* sum of RFC822.SIZE (STATUS=SIZE) */
+	uint64_t highestmodseq;
+};
+
+/* STATUS of a folder (syncs it).  NOT_FOUND when it does not exist or
+   cannot be selected. */
+int store_folder_status(struct store_account *a, const char *name,
+			struct store_status *st, struct store_error *error_r);
+
+/* ---- mailboxes: one session's handle on a shared folder ---- */
+
+#define STORE_FLAG_SEEN		0x01
+#define STORE_FLAG_ANSWERED	0x02
+#define STORE_FLAG_FLAGGED	0x04
+#define STORE_FLAG_DELETED	0x08
+#define STORE_FLAG_DRAFT	0x10
+#define STORE_FLAGS_SYSTEM	0x1f
+#define STORE_MAX_KEYWORDS	26	/* per folder: Maildir letters a-z */
+
+enum store_change_kind {
+	STORE_CHANGE_EXISTS,	/* uids: new messages, ascending */
+	STORE_CHANGE_EXPUNGE,	/* uids: messages removed */
+	STORE_CHANGE_FLAGS,	/* uids: flags/modseq changed (look them up) */
+	STORE_CHANGE_KEYWORDS,	/* the folder's keyword list grew */
+	STORE_CHANGE_GONE,	/* the folder was deleted: close the handle */
+};
+
+struct store_change {
+	enum store_change_kind kind;
+	const uint32_t *uids;	/* valid during the call only */
+	unsigned count;
+};
+
+/*
+ * A listener hears of changes made through other handles and of those a
+ * sync found (deliveries, other programs), never of the changes made
+ * through its own handle.  Called on the loop thread, from inside the
+ * store call that found or made the change (possibly a call of another
+ * session, or store_notify_delivery).  It may read (lookup, get, count)
+ * but must not change the mailbox, sync it or release the handle:
+ * queue the news and act after return.
+ */
+typedef void store_listener_fn(void *ctx, struct store_mailbox *h,
+			       const struct store_change *change);
+
+/* Open folder name (INBOX in any case) and sync it.  NOT_FOUND if it does
+   not exist or is \Noselect.  listener may be NULL. */
+int store_mailbox_open(struct store_account *a, const char *name,
+		       store_listener_fn *listener, void *ctx,
+		       struct store_mailbox **r, struct store_error *error_r);
+void store_mailbox_close(struct store_mailbox **h);
+
+/* Look at new/ and cur/ and take in deliveries and changes made by other
+   programs; listeners (this handle's too) hear of them.  Returns 1 or -1. */
+int store_mailbox_sync(struct store_mailbox *h, struct store_error *error_r);
+/* Counters of the open folder (no sync). */
+void store_mailbox_status(struct store_mailbox *h, struct store_status *st);
+/* Name of the folder as now (it follows renames). */
+const char *store_mailbox_name(struct store_mailbox *h);
+
+/*
+ * \Recent is session state.  first_recent: messages with a UID >= it are
+ * new since the last session claimed them.  claim_recent (SELECT, and
+ * after each sync of a read-write session) returns the same and moves
+ * the mark to UIDNEXT, so no other session sees those as recent.
+ */
+uint32_t store_mailbox_first_recent(struct store_mailbox *h);
+uint32_t store_mailbox_claim_recent(struct store_mailbox *h);
+
+struct store_msg {
+	uint32_t uid;
+	uint8_t flags;		/* STORE_FLAG_* */
+	uint32_t keywords;	/* bit i: keyword i of the folder */
+	uint64_t modseq;
+	time_t internal_date;
+	uint64_t size;		/* bytes on disk (LF line ends) */
+	uint64_t vsize;		/* RFC822.SIZE: size + one CR per bare LF */
+	const char *name;	/* file name in cur/: base ":2," flags */
+	size_t base_len;	/* the base: name up to ':' */
+};
+
+/* Messages now in the shared index, in UID order: index 0..count-1.
+   (A session keeps its own sequence numbers; see store_change.) */
+unsigned store_mailbox_count(struct store_mailbox *h);
+void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m);
+/* 1 found, 0 no such UID. */
+int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
+/* Index of the first message whose UID is >= uid (count if none). */
+unsigned store_mailbox_seek(struct store_mailbox *h, uint32_t uid);
+
+/*
+ * Open a message for reading: *fd_r (O_RDONLY, the caller closes it), its
+ * facts in *m.  The file has LF line ends; the caller converts to CRLF
+ * (vsize is the size after that).  1, 0 expunged meanwhile, -1 error.
+ */
+int store_mailbox_open_msg(struct store_mailbox *h, uint32_t uid, int *fd_r,
+			   struct store_msg *m, struct store_error *error_r);
+
+/* Keywords: the folder's names, index i < count (FLAGS, PERMANENTFLAGS). */
+unsigned store_mailbox_keyword_count(struct store_mailbox *h);
+const char *store_mailbox_keyword_name(struct store_mailbox *h, unsigned i);
+/* Index of keyword name (case-insensitive), adding it when create.
+   1 found, 0 unknown (create false), -1 error (LIMIT when 26 are in use). */
+int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create,
+			  unsigned *index_r, struct store_error *error_r);
+
+enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
+
+/* What set_flags did to one message. */
+enum store_flag_result {
+	STORE_FLAG_GONE,	/* no such UID (expunged) */
+	STORE_FLAG_UNCHANGED,	/* already so */
+	STORE_FLAG_CHANGED,
+	STORE_FLAG_MODIFIED,	/* modseq > unchanged_since: left alone */
+};
+
+/*
+ * Change the flags of uids[0..n) (any order).  unchanged_since: CONDSTORE
+ * UNCHANGEDSINCE, 0 for none.  Changed messages get one new modseq.
+ * results (may be NULL) gets n entries.  Renames the files (no fsync).
+ * Returns 1 or -1 (some may have changed: look them up).
+ */
+int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
+			    unsigned n, enum store_flag_op op, uint8_t flags,
+			    uint32_t keywords, uint64_t unchanged_since,
+			    enum store_flag_result *results,
+			    struct store_error *error_r);
+
+/* Remove uids[0..*n) (their files are deleted).  On return uids[0..*n)
+   are the UIDs really removed, ascending.  1 or -1. */
+int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+			  struct store_error *error_r);
+
+/*
+ * Per-message cache of strings for the IMAP layer (ENVELOPE,
+ * BODYSTRUCTURE, ...): field < STORE_CACHE_FIELDS, any bytes.  get: 1 and
+ * the value in *out (replaced), 0 not cached, -1 error.  set: 1, 0 no
+ * such UID, -1 error.  Values outlive restarts; a damaged cache reads as
+ * "not cached".
+ */
+#define STORE_CACHE_FIELDS 16
+struct buf;
+int store_mailbox_cache_get(struct store_mailbox *h, uint32_t uid, unsigned field,
+			    struct buf *out);
+int store_mailbox_cache_set(struct store_mailbox *h, uint32_t uid, unsigned field,
+			    const void *data, size_t len, struct store_error *error_r);
+
+/* ---- append, copy, move ---- */
+
+/* Start writing a message into folder name.  NOT_FOUND (TRYCREATE) if the
+   folder does not exist. */
+int store_append_begin(struct store_account *a, const char *name,
+		       struct store_append **r, struct store_error *error_r);
+/* Message bytes as the client sends them (CRLF or LF): stored with LF. */
+int store_append_write(struct store_append *ap, const void *data, size_t len,
+		       struct store_error *error_r);
+/*
+ * Make it a message: flags, keywords (names, created in the folder as
+ * needed), internal date (0 = now).  fsyncs the file and the directory:
+ * on 1 the message is on disk.  *uid_r and *uidvalidity_r for APPENDUID.
+ * Frees ap in every case.
+ */
+int store_append_finish(struct store_append **ap, uint8_t flags,
+			const char *const *keywords, unsigned n_keywords,
+			time_t internal_date, uint32_t *uid_r,
+			uint32_t *uidvalidity_r, struct store_error *error_r);
+void store_append_abort(struct store_append **ap);
+
+/*
+ * Copy (or move) uids[0..n) of h's folder into folder dest.  new_uids[i]
+ * gets the new UID of uids[i], 0 for one that no longer exists; with
+ * *uidvalidity_r that is COPYUID.  Flags, keywords, internal date and
+ * cache go along; files are hard-linked (copy) or renamed (move) and the
+ * directories fsynced.  Moved messages are expunged from h's folder
+ * (other handles hear of it).  1 or -1.
+ */
+int store_copy(struct store_mailbox *h, const uint32_t *uids, unsigned n,
+	       const char *dest, bool move, uint32_t *new_uids,
+	       uint32_t *uidvalidity_r, struct store_error *error_r);
+
+/* ---- POP3 ---- */
+
+struct store_snapshot_msg {
+	uint32_t uid;
+	uint64_t vsize;		/* octets as POP3 sends them (CRLF) */
+	const char *base;	/* Maildir base name */
+};
+
+struct store_snapshot {
+	uint32_t uidvalidity;
+	unsigned count;
+	uint64_t total_vsize;
+	struct store_snapshot_msg *msgs;	/* UID order */
+};
+
+/* A fixed list of h's messages (sync first).  The caller owns it. */
+struct store_snapshot *store_snapshot_new(struct store_mailbox *h);
+void store_snapshot_free(struct store_snapshot **s);
+
+/*
+ * The POP3 UIDL of a message: "<uidvalidity>.<uid>" in decimal, e.g.
+ * "1732700000.42" (at most 21 characters).  Stable across sessions and
+ * restarts, and names the same message IMAP calls UID 42.  It changes
+ * only if the folder's UIDVALIDITY does.  size >= 24.
+ */
+void store_uidl(uint32_t uidvalidity, uint32_t uid, char *out, size_t size);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * store_append.c - APPEND: a message streamed in by the IMAP layer (or
+ * the client's Sent copy), written to the folder's tmp/ and moved into
+ * cur/ with its flags and UID once complete.
+ *
+ * The bytes arrive in chunks of any size; CRLF becomes LF on the way
+ * (Maildir files have LF line ends) and the RFC822.SIZE is counted as we
+ * go.  At the end: fsync the file, set its mtime (the internal date),
+ * rename it into cur/, fsync cur/: when finish returns 1 the message is
+ * on disk.  XXX: the fsyncs block the event loop; a worker pool with
+ * group commit (as the queue has) would take them off it.
+ */
+#include "store/store_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct store_append {
+	struct store_account *acct;
+	char folder[STORE_NAME_MAX + 1];
+	char dir[STORE_PATH_MAX];
+	char base[200];
+	char tmp[STORE_PATH_MAX];
+	int fd;
+	uint64_t size, bare_lf;
+	bool cr_pending;	/* the last chunk ended in CR */
+	char last;		/* last byte written */
+};
+
+int store_append_begin(struct store_account *a, const char *name,
+		       struct store_append **r, struct store_error *error_r)
+{
+	struct store_append *ap = calloc(1, sizeof(*ap));
+	struct stat st;
+
+	if (ap == NULL)
+		fatal("out of memory");
+	if (store_name_normalize(name, ap->folder, sizeof(ap->folder), error_r) < 0) {
+		free(ap);
+		return -1;
+	}
+	if (store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
+	    stat(ap->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");
+		free(ap);
+		return -1;
+	}
+	store_unique_name(a->store, ap->base, sizeof(ap->base));
+	if ((size_t)snprintf(ap->tmp, sizeof(ap->tmp), "%s/tmp/%s", ap->dir, ap->base) >=
+	    sizeof(ap->tmp))
+		ap->fd = -1;
+	else
+		ap->fd = open(ap->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      0600);
+	if (ap->fd < 0) {
+		store_error_sys(error_r, "create", ap->tmp);
+		free(ap);
+		return -1;
+	}
+	ap->acct = a;
+	a->refs++;
+	*r = ap;
+	return 1;
+}
+
+static int put(struct store_append *ap, struct buf *out, const char *p, size_t n)
+{
+	for (const char *lf = p, *end = p + n;
+	     (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
+		if ((lf == p ? ap->last : lf[-1]) != '\r')
+			ap->bare_lf++;
+	if (n > 0)
+		ap->last = p[n - 1];
+	ap->size += n;
+	return buf_append(out, p, n);
+}
+
+/* data with every CRLF turned into LF, into out. */
+static void convert(struct store_append *ap, struct buf *out, const char *p, size_t n)
+{
+	const char *end = p + n, *cr;
+
+	if (ap->cr_pending && n > 0) {
+		ap->cr_pending = false;
+		if (*p != '\n')
+			put(ap, out, "\r", 1);
+	}
+	while (p < end) {
+		if ((cr = memchr(p, '\r', (size_t)(end - p))) == NULL) {
+			put(ap, out, p, (size_t)(end - p));
+			break;
+		}
+		put(ap, out, p, (size_t)(cr - p));
+		if (cr + 1 == end) {
+			ap->cr_pending = true;
+			break;
+		}
+		if (cr[1] != '\n')
+			put(ap, out, "\r", 1);
+		p = cr + 1;
+	}
+}
+
+int store_append_write(struct store_append *ap, const void *data, size_t len,
+		       struct store_error *error_r)
+{
+	struct buf out;
+	int ret;
+
+	buf_init(&out, 0);
+	convert(ap, &out, data, len);
+	ret = write_all(ap->fd, out.data, out.len);
+	buf_deinit(&out);
+	if (ret < 0)
+		store_error_sys(error_r, "write", ap->tmp);
+	return ret;
+}
+
+void store_append_abort(struct store_append **app)
+{
+	struct store_append *ap = *app;
+
+	if (ap == NULL)
+		return;
+	if (ap->fd >= 0)
+		close(ap->fd);
+	unlink(ap->tmp);
+	store_account_unref(&ap->acct);
+	free(ap);
+	*app = NULL;
+}
+
+/* The file complete and durable in tmp/.  1, or -1. */
+static int seal(struct store_append *ap, time_t date, struct store_error *error_r)
+{
+	struct timespec times[2] = { { date, 0 }, { date, 0 } };
+	int ret = 1;
+
+	if (ap->cr_pending) {
+		ap->cr_pending = false;
+		ret = write_all(ap->fd, "\r", 1);
+		ap->size++;
+		ap->last = '\r';
+	}
+	if (ret > 0 && (futimens(ap->fd, times) < 0 || fsync(ap->fd) < 0))
+		ret = -1;
+	if (close(ap->fd) < 0)
+		ret = -1;
+	ap->fd = -1;
+	if (ret < 0)
+		store_error_sys(error_r, "write", ap->tmp);
+	return ret;
+}
+
+/* Keywords that cannot be added (bad, or 26 in use) are left out. */
+static uint32_t keyword_bits(struct mbox *mb, const char *const *keywords, unsigned n)
+{
+	uint32_t bits = 0;
+	unsigned k;
+
+	for (unsigned i = 0; i < n; i++)
+		if (store_keywords_find(mb, keywords[i], true, &k, NULL) > 0)
+			bits |= 1u << k;
+	return bits;
+}
+
+/* Move the sealed file into cur/ of mb and index it. */
+static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
+		     uint32_t keywords, time_t date, struct store_error *error_r)
+{
+	char name[STORE_FILE_MAX], to[STORE_PATH_MAX], cur[STORE_PATH_MAX];
+	struct index_rec r = { .uid = mb->idx.uidnext, .flags = flags & STORE_FLAGS_SYSTEM,
+			       .keywords = keywords, .date = date, .size = ap->size,
+			       .vsize = ap->size + ap->bare_lf };
+
+	store_maildir_name(name, sizeof(name), ap->base, strlen(ap->base), r.size,
+			   r.vsize, r.uid, r.flags, r.keywords);
+	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
+	snprintf(cur, sizeof(cur), "%s/cur", mb->dir);
+	if (store_rename_noreplace(ap->tmp, to) < 0 || fsync_dir(cur) < 0) {
+		store_error_sys(error_r, "rename", to);
+		return -1;
+	}
+	r.modseq = store_index_next_modseq(mb);
+	store_index_append(&mb->idx, &r, name);
+	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
+	mb->idx.uidnext = r.uid + 1;
+	mb->cur_clean = false;
+	uidvec_push(&mb->chg_exists, r.uid);
+	store_account_usage_add(mb->acct, (int64_t)r.size, 1);
+	store_index_commit(mb);
+	store_mbox_notify(mb, NULL);
+	return 1;
+}
+
+int store_append_finish(struct store_append **app, uint8_t flags,
+			const char *const *keywords, unsigned n_keywords,
+			time_t internal_date, uint32_t *uid_r,
+			uint32_t *uidvalidity_r, struct store_error *error_r)
+{
+	struct store_append *ap = *app;
+	time_t date = internal_date != 0 ? internal_date : time(NULL);
+	struct mbox *mb = NULL;
+	int ret;
+
+	ret = seal(ap, date, error_r);
+	if (ret > 0 && (ret = store_account_quota_check(ap->acct, ap->size, error_r)) == 0) {
+		store_error_set(error_r, STORE_ERROR_OVER_QUOTA, "Quota exceeded");
+		ret = -1;
+	}
+	if (ret > 0)
+		ret = store_mbox_get(ap->acct, ap->folder, &mb, error_r);
+	if (ret > 0)
+		ret = store_mbox_check(mb, error_r);
+	if (ret > 0) {
+		uint32_t kw = keyword_bits(mb, keywords, n_keywords);
+		*uid_r = mb->idx.uidnext;
+		*uidvalidity_r = mb->idx.uidvalidity;
+		ret = file_into(ap, mb, flags, kw, date, error_r);
+	}
+	if (mb != NULL)
+		store_mbox_release(mb);
+	store_append_abort(app);	/* frees; the file is gone from tmp/ */
+	return ret;
+}

@@ -1,0 +1,159 @@
+/*
+ * store_change.c - changing messages through a handle: flags (STORE) and
+ * expunge.
+ *
+ * Flags live in the Maildir name, so a flag change is one rename(2) per
+ * message (no fsync: like every Maildir program, a crash may lose the
+ * last flag changes, never a message).  Each operation takes one new
+ * modseq for all the messages it changed, writes one batch of log
+ * records, then tells the other handles.
+ */
+#include "store/store_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+struct flag_change {
+	enum store_flag_op op;
+	uint8_t flags;
+	uint32_t keywords;
+	uint64_t unchanged_since;
+	uint64_t modseq;	/* taken at the first change */
+	bool resync;		/* a file was not where we thought */
+};
+
+static void new_flags(const struct flag_change *fc, const struct index_rec *r,
+		      uint8_t *flags_r, uint32_t *keywords_r)
+{
+	uint8_t f = fc->flags & STORE_FLAGS_SYSTEM;
+
+	switch (fc->op) {
+	case STORE_FLAGS_ADD:
+		*flags_r = r->flags | f;
+		*keywords_r = r->keywords | fc->keywords;
+		break;
+	case STORE_FLAGS_REMOVE:
+		*flags_r = r->flags & (uint8_t)~f;
+		*keywords_r = r->keywords & ~fc->keywords;
+		break;
+	default:
+		*flags_r = (uint8_t)((r->flags & REC_FLAG_PASSED) | f);
+		*keywords_r = fc->keywords;
+		break;
+	}
+}
+
+/* Rename r's file to carry flags/keywords; update r. */
+static enum store_flag_result change_one(struct mbox *mb, struct flag_change *fc,
+					 struct index_rec *r)
+{
+	char name[STORE_FILE_MAX], from[STORE_PATH_MAX], to[STORE_PATH_MAX];
+	const char *old = store_index_name(&mb->idx, r), *colon = strchr(old, ':');
+	uint32_t keywords;
+	uint8_t flags;
+
+	if (fc->unchanged_since != 0 && r->modseq > fc->unchanged_since)
+		return STORE_FLAG_MODIFIED;
+	new_flags(fc, r, &flags, &keywords);
+	if (flags == r->flags && keywords == r->keywords)
+		return STORE_FLAG_UNCHANGED;
+	if (store_maildir_name(name, sizeof(name), old,
+			       colon != NULL ? (size_t)(colon - old) : strlen(old),
+			       r->size, r->vsize, r->uid, flags, keywords) < 0)
+		return STORE_FLAG_UNCHANGED;
+	snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, old);
+	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
+	if (strcmp(from, to) != 0 && rename(from, to) < 0) {
+		if (errno != ENOENT)
+			log_err("store: rename %s: %m", from);
+		fc->resync = true;
+		return STORE_FLAG_GONE;
+	}
+	if (fc->modseq == 0)
+		fc->modseq = store_index_next_modseq(mb);
+	r->flags = flags;
+	r->keywords = keywords;
+	r->modseq = fc->modseq;
+	store_index_set_name(&mb->idx, r, name);
+	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, name);
+	uidvec_push(&mb->chg_flags, r->uid);
+	return STORE_FLAG_CHANGED;
+}
+
+int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
+			    unsigned n, enum store_flag_op op, uint8_t flags,
+			    uint32_t keywords, uint64_t unchanged_since,
+			    enum store_flag_result *results,
+			    struct store_error *error_r)
+{
+	struct flag_change fc = { op, flags, keywords, unchanged_since, 0, false };
+	struct mbox *mb = h->mb;
+	enum store_flag_result res;
+	long i;
+
+	if (store_mbox_check(mb, error_r) < 0)
+		return -1;
+	for (unsigned k = 0; k < n; k++) {
+		i = store_index_find(&mb->idx, uids[k]);
+		res = i < 0 ? STORE_FLAG_GONE : change_one(mb, &fc, &mb->idx.recs[i]);
+		if (results != NULL)
+			results[k] = res;
+	}
+	store_index_commit(mb);
+	store_mbox_notify(mb, h);
+	if (fc.resync && store_sync_run(mb, false, true, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+/* ---- expunge ---- */
+
+int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+			  struct store_error *error_r)
+{
+	struct mbox *mb = h->mb;
+	char path[STORE_PATH_MAX];
+	unsigned out = 0;
+	uint64_t modseq = 0;
+	int ret = 1;
+	long i;
+
+	if (store_mbox_check(mb, error_r) < 0)
+		return -1;
+	for (unsigned k = 0; ret > 0 && k < *n; k++) {
+		if ((i = store_index_find(&mb->idx, uids[k])) < 0 || mb->idx.recs[i].mark)
+			continue;
+		snprintf(path, sizeof(path), "%s/cur/%s", mb->dir,
+			 store_index_name(&mb->idx, &mb->idx.recs[i]));
+		if (unlink(path) < 0 && errno != ENOENT) {
+			store_error_sys(error_r, "unlink", path);
+			ret = -1;	/* those removed so far are expunged */
+			continue;
+		}
+		mb->idx.recs[i].mark = 1;
+	}
+	for (unsigned k = 0; k < mb->idx.count; k++) {
+		struct index_rec *r = &mb->idx.recs[k];
+		if (!r->mark)
+			continue;
+		if (modseq == 0)
+			modseq = store_index_next_modseq(mb);
+		r->modseq = modseq;
+		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
+		uidvec_push(&mb->chg_expunge, r->uid);
+		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
+		uids[out++] = r->uid;
+	}
+	store_index_remove_marked(&mb->idx);
+	*n = out;
+	if (out > 0)
+		store_index_write_fallback(mb, false);
+	store_index_commit(mb);
+	store_mbox_notify(mb, h);
+	return ret;
+}

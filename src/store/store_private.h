@@ -1,0 +1,283 @@
+#ifndef CORREIO_STORE_PRIVATE_H
+#define CORREIO_STORE_PRIVATE_H
+/*
+ * store_private: what the files of src/store/ share and nobody else sees.
+ * The shared folder (struct mbox) with its index, the account and store
+ * objects, and the helpers each file offers the others.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lib/buf.h"
+#include "store/store.h"
+
+#define STORE_INDEX_FILE	"correio-index"
+#define STORE_LOG_FILE		"correio-index.log"
+#define STORE_CACHE_FILE	"correio-cache"
+#define STORE_UIDV_FILE		"correio-uidvalidity"
+#define STORE_KEYWORDS_FILE	"dovecot-keywords"
+#define STORE_SPECIAL_FILE	"correio-special-use"
+#define STORE_SUBS_FILE		"subscriptions"
+#define STORE_ACCOUNT_FILE	"correio-account"
+#define STORE_TRASH_PREFIX	"correio-trash."
+#define STORE_NEWDIR_PREFIX	"correio-new."
+
+#define STORE_PATH_MAX		4096
+/* An account's root is at most this long, so that root + folder (255) +
+   "/cur/" + file name (256) always fits STORE_PATH_MAX. */
+#define STORE_ROOT_MAX		2048
+#define STORE_NAME_MAX		1024	/* folder name, UTF-8 bytes */
+#define STORE_FILE_MAX		256	/* Maildir file name */
+
+/* Flag bits of a record beyond IMAP's system flags. */
+#define REC_FLAG_PASSED		0x20	/* Maildir 'P': kept, not shown */
+
+/*
+ * One message in memory and in the snapshot file: 56 bytes, no holes.
+ * name_off points into the names pool: the file name in cur/.
+ */
+struct index_rec {
+	uint64_t modseq;
+	int64_t date;		/* internal date, seconds */
+	uint64_t size;
+	uint64_t vsize;
+	uint32_t uid;
+	uint32_t keywords;
+	uint32_t cache_off;	/* 0: nothing cached */
+	uint32_t cache_len;
+	uint32_t name_off;
+	uint8_t flags;		/* STORE_FLAG_* | REC_FLAG_PASSED */
+	uint8_t mark;		/* scratch of sync and expunge, not meaningful on disk */
+	uint16_t pad;
+};
+
+struct uidvec {
+	uint32_t *v;
+	unsigned n, cap;
+};
+
+struct index {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t first_recent;
+	uint64_t highestmodseq;
+	uint64_t modseq_bound;	/* durable: no modseq ever reaches it */
+	struct index_rec *recs;	/* ascending UID */
+	unsigned count, cap;
+	char *names;		/* pool of NUL-terminated file names */
+	size_t names_len, names_cap, names_garbage;
+	uint64_t log_seq;	/* the log that goes with the snapshot */
+	uint64_t snapshot_size;
+	uint64_t log_size;
+	int log_fd;
+	struct buf pending;	/* log records of the operation in progress */
+	bool needs_compact;	/* the log was damaged or the index rebuilt */
+};
+
+/* A folder open in this process, shared by every handle on it. */
+struct mbox {
+	struct store_account *acct;
+	char *name;		/* "INBOX", "A/B" */
+	char *dir;		/* absolute path of the Maildir */
+	unsigned refs;		/* handles and internal users */
+	struct store_mailbox *handles;
+	struct index idx;
+	char *keywords[STORE_MAX_KEYWORDS];
+	unsigned n_keywords;
+	int cache_fd;
+	uint64_t cache_size;
+	struct timespec cur_mtime;	/* of cur/ when last scanned */
+	bool cur_clean;		/* no change to cur/ since cur_mtime */
+	bool deleted;		/* the folder is gone; handles linger */
+	bool busy;		/* listeners running */
+	struct uidvec chg_exists, chg_expunge, chg_flags;
+	bool chg_keywords;
+	struct mbox *next;	/* in the account's list */
+};
+
+struct store_mailbox {
+	struct mbox *mb;
+	store_listener_fn *listener;
+	void *ctx;
+	struct store_mailbox *next;
+};
+
+struct store_account {
+	struct store *store;
+	char *address;
+	char *root;		/* the INBOX Maildir */
+	unsigned refs;
+	struct mbox *open;
+	uint64_t quota;
+	uint64_t usage, usage_msgs;
+	time_t usage_at;
+	bool usage_valid;
+	struct store_account *next;	/* hash chain */
+};
+
+#define STORE_ACCOUNT_BUCKETS 1024
+
+struct store {
+	char *mail_dir;		/* <data_dir>/mail */
+	char host[128];
+	struct store_account *accounts[STORE_ACCOUNT_BUCKETS];
+	uint32_t last_uidvalidity;
+	unsigned seq;
+};
+
+/* ---- store.c ---- */
+void store_error_set(struct store_error *e, enum store_error_code code,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Log "what path: errno text" and set a generic TEMP error. */
+void store_error_sys(struct store_error *e, const char *what, const char *path);
+/* A Maildir unique base: "<secs>.M<usecs>P<pid>Q<seq>.<host>". */
+void store_unique_name(struct store *s, char *out, size_t size);
+struct store_account *store_find_account(struct store *s, const char *address);
+void store_remember_account(struct store *s, struct store_account *a);
+void store_account_forget(struct store_account *a);
+
+/* ---- store_name.c: folder names ---- */
+bool store_name_is_inbox(const char *name);
+/* Check a UTF-8 folder name and write it canonical (INBOX upper case).
+   1, or -1 with a reason in *error_r. */
+int store_name_normalize(const char *name, char *out, size_t size,
+			 struct store_error *error_r);
+/* Directory name of a canonical non-INBOX name (".A.B").  1 or -1. */
+int store_name_to_dir(const char *name, char *out, size_t size);
+/* Folder name of a directory entry; 0 if it is no folder of ours. */
+int store_name_from_dir(const char *dirname, char *out, size_t size);
+/* Maildir path of a canonical folder name.  1 or -1 (too long). */
+int store_folder_path(const struct store_account *a, const char *name,
+		      char *out, size_t size);
+
+/* ---- store_maildir.c: file names and files ---- */
+struct mdname {
+	size_t base_len;	/* up to ':' (or all) */
+	uint32_t uid;		/* 0: no U= */
+	uint64_t size, vsize;	/* UINT64_MAX: absent */
+	uint8_t flags;
+	uint32_t keywords;	/* letters a-z, as found */
+	uint64_t arrival;	/* leading number of the name, 0 if none */
+};
+void store_maildir_parse(const char *fname, struct mdname *r);
+/* "<base without S=,W=,U=>,S=,W=,U=:2,<flags>" into out.  1 or -1 (long). */
+int store_maildir_name(char *out, size_t size, const char *base, size_t base_len,
+		       uint64_t bytes, uint64_t vsize, uint32_t uid,
+		       uint8_t flags, uint32_t keywords);
+/* Bytes and RFC822 size of an open message file.  1 or -1. */
+int store_maildir_measure(int fd, uint64_t *size_r, uint64_t *vsize_r);
+/* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
+int store_write_file(const char *path, const void *data, size_t len, bool sync);
+/* Read a small file into out (replaced).  1, 0 missing, -1 error. */
+int store_read_file(const char *path, struct buf *out);
+/* Remove a directory tree (depth-limited, never follows links).  1 or -1. */
+int store_remove_tree(const char *path);
+/* Create a Maildir (tmp, new, cur) at path.  1 or -1. */
+int store_maildir_create(const char *path);
+
+/* ---- store_keywords.c ---- */
+int store_keywords_load(struct mbox *mb);
+void store_keywords_free(struct mbox *mb);
+/* 1 found, 0 missing (create false), -1 error. */
+int store_keywords_find(struct mbox *mb, const char *name, bool create,
+			unsigned *index_r, struct store_error *error_r);
+
+/* ---- store_index.c: the index in memory ---- */
+void store_index_init(struct index *idx);
+void store_index_deinit(struct index *idx);
+/* Position of uid, or -1. */
+long store_index_find(const struct index *idx, uint32_t uid);
+/* First position with UID >= uid. */
+unsigned store_index_lower(const struct index *idx, uint32_t uid);
+const char *store_index_name(const struct index *idx, const struct index_rec *r);
+/* Append a record (UID above all others) named name. */
+void store_index_append(struct index *idx, const struct index_rec *r, const char *name);
+void store_index_set_name(struct index *idx, struct index_rec *r, const char *name);
+/* Drop the records whose mark is set. */
+void store_index_remove_marked(struct index *idx);
+/* Rewrite the pool with live names only (when worth it, or always). */
+void store_index_gc_names(struct index *idx, bool force);
+void store_index_clear(struct index *idx);
+void uidvec_push(struct uidvec *v, uint32_t uid);
+void uidvec_free(struct uidvec *v);
+
+/* ---- store_index_file.c: the index on disk ---- */
+enum index_log_type {
+	INDEX_LOG_ADD = 1,
+	INDEX_LOG_FLAGS,
+	INDEX_LOG_EXPUNGE,
+	INDEX_LOG_CACHE,
+	INDEX_LOG_STATE,
+};
+/* Load snapshot + log (1), or 0 when they are missing or damaged and the
+   index must be rebuilt (idx is then empty with uidvalidity, uidnext and
+   modseq bound from the fallback file).  -1 on I/O error. */
+int store_index_load(struct mbox *mb, struct store_error *error_r);
+/* Queue one log record for the operation in progress. */
+void store_index_log(struct index *idx, enum index_log_type type,
+		     const struct index_rec *r, const char *name);
+/* Write the queued records, compacting when the log grew big.  1 or -1. */
+int store_index_commit(struct mbox *mb);
+/* Write a new snapshot (fsync) and start an empty log.  1 or -1. */
+int store_index_compact(struct mbox *mb);
+/* The modseq for the next change (compacts first at the bound). */
+uint64_t store_index_next_modseq(struct mbox *mb);
+/* Rewrite the fallback file (uidvalidity, uidnext, modseq bound). */
+int store_index_write_fallback(struct mbox *mb, bool sync);
+void store_index_close(struct mbox *mb);
+uint32_t store_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- store_cache.c ---- */
+int store_cache_open(struct mbox *mb, bool truncate);
+void store_cache_close(struct mbox *mb);
+/* The whole record of r (all fields) into out.  1, 0 none, -1 error. */
+int store_cache_read(struct mbox *mb, const struct index_rec *r, struct buf *out);
+/* Append a record for r with the encoded fields in rec; sets r's offset. */
+int store_cache_write(struct mbox *mb, struct index_rec *r, const void *rec,
+		      size_t len);
+/* Rewrite the cache file with live records only, when mostly garbage. */
+int store_cache_compact(struct mbox *mb);
+
+/* ---- store_sync.c ---- */
+/*
+ * Take in what changed in new/ and cur/ and tell the handles.  rebuild:
+ * the index was lost, trust every U= found.  force_cur: scan cur/ even if
+ * its mtime says nothing changed.  1 or -1.
+ */
+int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
+		   struct store_error *error_r);
+/* rename(2) that never replaces an existing file.  0 or -1 (errno). */
+int store_rename_noreplace(const char *from, const char *to);
+
+/* ---- store_mailbox.c ---- */
+/* The shared folder name (canonical), opened and synced.  1 or -1. */
+int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
+		   struct store_error *error_r);
+void store_mbox_release(struct mbox *mb);
+/* Tell every handle but origin about the changes collected in mb. */
+void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin);
+/* -1 (IN_USE) when mb cannot be changed now (deleted, listeners). */
+int store_mbox_check(struct mbox *mb, struct store_error *error_r);
+void store_mbox_gone(struct mbox *mb);
+
+/* ---- store_copy.c ---- */
+/* store_copy() from a shared folder; origin (may be NULL) is not told. */
+int store_copy_run(struct mbox *src, struct store_mailbox *origin,
+		   const uint32_t *uids, unsigned n, const char *dest, bool move,
+		   uint32_t *new_uids, uint32_t *uidvalidity_r,
+		   struct store_error *error_r);
+
+/* ---- store_folder.c ---- */
+/* The SPECIAL-USE flag of a folder directory, 0 if none. */
+unsigned store_folder_special_use(const char *dir);
+
+/* ---- store_account.c ---- */
+/* A new UIDVALIDITY, above every one given in this account before. */
+uint32_t store_account_new_uidvalidity(struct store_account *a);
+void store_account_usage_add(struct store_account *a, int64_t bytes, int64_t msgs);
+void store_account_usage_stale(struct store_account *a);
+
+#endif

@@ -40,7 +40,8 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
-        self.smtp_port, self.submission_port, self.submissions_port = free_ports(3)
+        (self.smtp_port, self.submission_port, self.submissions_port,
+         self.pop3_port, self.pop3s_port) = free_ports(5)
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)
@@ -57,6 +58,8 @@ local_domains = {domains}
 smtp = 127.0.0.1:{self.smtp_port}
 submission = 127.0.0.1:{self.submission_port}
 submissions = 127.0.0.1:{self.submissions_port}
+pop3 = 127.0.0.1:{self.pop3_port}
+pop3s = 127.0.0.1:{self.pop3s_port}
 
 [auth]
 failure_delay = 0

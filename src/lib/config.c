@@ -53,6 +53,8 @@ static const struct setting settings[] = {
 	LISTEN("smtp", CONFIG_LISTEN_SMTP),
 	LISTEN("submission", CONFIG_LISTEN_SUBMISSION),
 	LISTEN("submissions", CONFIG_LISTEN_SUBMISSIONS),
+	LISTEN("pop3", CONFIG_LISTEN_POP3),
+	LISTEN("pop3s", CONFIG_LISTEN_POP3S),
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -88,10 +90,10 @@ static const struct setting settings[] = {
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static const char *listener_names[CONFIG_LISTEN_COUNT] = {
-	"smtp", "submission", "submissions"
+	"smtp", "submission", "submissions", "pop3", "pop3s"
 };
 static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
-	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 },
+	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 }, { 110, 1100 }, { 995, 9950 },
 };
 
 const char *config_listener_name(enum config_listener l)

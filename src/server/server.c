@@ -32,7 +32,9 @@
 #include "lib/util.h"
 #include "mta/mta.h"
 #include "queue/queue.h"
+#include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
+#include "store/store.h"
 #include "tls/tls.h"
 
 #define MAX_LISTENERS 16
@@ -56,6 +58,8 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_SUBMISSION] = { smtpd_accept, "421 4.7.0 Too many connections, try again later\r\n" },
 	/* implicit TLS: a plaintext reply would be noise to the client */
 	[CONFIG_LISTEN_SUBMISSIONS] = { smtpd_accept, "" },
+	[CONFIG_LISTEN_POP3] = { pop3d_accept, "-ERR [SYS/TEMP] too many connections\r\n" },
+	[CONFIG_LISTEN_POP3S] = { pop3d_accept, "" },
 };
 
 struct listener {
@@ -381,6 +385,7 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
+	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
 	queue_recover(srv->queue);
 	return 1;
 }
@@ -400,6 +405,8 @@ static void server_close(struct server_state *st)
 	delivery_stop(&st->srv.delivery);
 	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
+	if (st->srv.store != NULL)
+		store_free(&st->srv.store);
 	auth_stop(&st->srv.auth);
 	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);

@@ -21,6 +21,7 @@ struct conn;
 struct tls;
 struct auth;
 struct mta;
+struct store;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -53,6 +54,7 @@ struct server {
 	struct tls *tls;
 	struct auth *auth;
 	struct mta *mta;
+	struct store *store;
 	bool stopping;
 };
 

@@ -1,0 +1,331 @@
+/*
+ * pop3_session.c - one POP3 connection: greeting, bounded lines, replies,
+ * the error budget, timeouts, STLS, and the streaming of message text
+ * (LF to CRLF, dot-stuffing, TOP's line limit) from the Maildir file in
+ * blocks, so that a session's memory stays bounded for any message.
+ */
+#include "pop3d.h"
+#include "pop3_private.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "auth/auth.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "tls/tls.h"
+
+#define POP3_BLOCK 32768
+#define POP3_OUTPUT_LOW 16384
+#define POP3_INPUT_MAX 16384
+
+static void session_free(struct pop3_session *s)
+{
+	if (s->reading) {
+		s->dead = true;
+		return;
+	}
+	log_info("pop3d: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
+	if (s->auth_req != NULL)
+		auth_cancel(s->auth_req);
+	if (s->fd >= 0)
+		close(s->fd);
+	pop3_release_mailbox(s);
+	conn_unregister(&s->conn);
+	event_free(s->close_timer);
+	free(s);
+}
+
+void pop3_reply(struct pop3_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Close once every byte has left, TLS filter included. */
+static void close_when_flushed(struct pop3_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
+	struct timeval soon = { 0, 10000 };
+
+	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) > 0)
+		return;
+	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	    s->close_tries++ < 500) {
+		evtimer_add(s->close_timer, &soon);
+		return;
+	}
+	session_free(s);
+}
+
+static void on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	close_when_flushed(arg);
+}
+
+void pop3_close_after_output(struct pop3_session *s)
+{
+	struct timeval now = { 0, 0 };
+
+	if (s->quitting)
+		return;
+	s->quitting = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
+	evtimer_add(s->close_timer, &now);
+}
+
+bool pop3_error(struct pop3_session *s)
+{
+	if (++s->errors < s->conn.server->cfg.max_errors)
+		return false;
+	pop3_reply(s, "-ERR too many errors, closing");
+	pop3_close_after_output(s);
+	return true;
+}
+
+/* ---- message text ---- */
+
+/* At the end of a line: count it against TOP's budget.  Returns false
+   when no more lines are wanted. */
+static bool line_done(struct pop3_session *s)
+{
+	bool empty = s->line_len == 0 || (s->line_len == 1 && s->cr);
+
+	s->line_len = 0;
+	if (!s->in_body) {
+		s->in_body = empty;
+		return !(empty && s->body_lines == 0);
+	}
+	return s->body_lines < 0 || --s->body_lines > 0;
+}
+
+/* Convert one block (LF to CRLF, dot-stuffing); returns false when TOP's
+   line budget ran out. */
+static bool send_block(struct pop3_session *s, const char *p, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s->line_start && p[i] == '.') {
+			evbuffer_add(out, p + start, i - start);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		s->line_start = false;
+		if (p[i] != '\n') {
+			s->cr = p[i] == '\r';
+			s->line_len++;
+			continue;
+		}
+		evbuffer_add(out, p + start, i - start);
+		evbuffer_add(out, s->cr ? "\n" : "\r\n", s->cr ? 1 : 2);
+		start = i + 1;
+		s->line_start = true;
+		if (!line_done(s))
+			return false;
+		s->cr = false;
+	}
+	evbuffer_add(out, p + start, n - start);
+	return true;
+}
+
+static void finish_message(struct pop3_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+
+	close(s->fd);
+	s->fd = -1;
+	if (!s->line_start)
+		evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, ".\r\n", 3);
+	s->state = POP3_STATE_TRANSACTION;
+	bufferevent_setwatermark(s->conn.bev, EV_WRITE, 0, 0);
+}
+
+static void send_more(struct pop3_session *s)
+{
+	char block[POP3_BLOCK];
+	ssize_t n = read(s->fd, block, sizeof(block));
+
+	if (n <= 0 || !send_block(s, block, (size_t)n))
+		finish_message(s);
+}
+
+void pop3_send_message(struct pop3_session *s, int fd, int64_t lines)
+{
+	s->fd = fd;
+	s->body_lines = lines;
+	s->in_body = false;
+	s->line_start = true;
+	s->cr = false;
+	s->line_len = 0;
+	s->state = POP3_STATE_SENDING;
+	bufferevent_setwatermark(s->conn.bev, EV_WRITE, POP3_OUTPUT_LOW, 0);
+	send_more(s);
+}
+
+/* ---- input ---- */
+
+static int read_line(struct pop3_session *s, struct evbuffer *in, char *line,
+		     size_t max, size_t *len)
+{
+	size_t eol_len, avail = evbuffer_get_length(in);
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+
+	if (eol.pos < 0) {
+		if (avail >= max || s->skip_line) {
+			evbuffer_drain(in, avail);
+			s->skip_line = true;
+		}
+		return 0;
+	}
+	if (s->skip_line || (size_t)eol.pos + eol_len > max) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		s->skip_line = false;
+		pop3_reply(s, "-ERR line too long");
+		pop3_error(s);
+		return -1;
+	}
+	evbuffer_remove(in, line, (size_t)eol.pos + eol_len);
+	*len = (size_t)eol.pos;
+	if (*len > 0 && line[*len - 1] == '\r')
+		(*len)--;
+	line[*len] = '\0';
+	return 1;
+}
+
+static bool waiting(const struct pop3_session *s)
+{
+	return s->quitting || s->dead || s->state == POP3_STATE_CHECKING ||
+	       s->state == POP3_STATE_SENDING;
+}
+
+void pop3_process_input(struct pop3_session *s)
+{
+	char line[POP3_AUTH_LINE_MAX + 1];
+	size_t len = 0;
+	int ret;
+
+	s->reading = true;
+	while (!waiting(s)) {
+		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
+		bool auth = s->state == POP3_STATE_AUTH_PLAIN;
+		ret = read_line(s, in, line, auth ? POP3_AUTH_LINE_MAX : POP3_LINE_MAX, &len);
+		if (ret == 0)
+			break;
+		if (ret > 0 && auth)
+			pop3_auth_response(s, line, len);
+		else if (ret > 0)
+			pop3_dispatch(s, line, len);
+		explicit_bzero(line, len);
+	}
+	s->reading = false;
+	if (s->dead)
+		session_free(s);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	pop3_process_input(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct pop3_session *s = arg;
+
+	if (s->state == POP3_STATE_SENDING) {
+		send_more(s);
+		if (s->state != POP3_STATE_SENDING)
+			pop3_process_input(s);	/* commands pipelined behind it */
+		return;
+	}
+	if (s->quitting)
+		close_when_flushed(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pop3_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT) {
+		pop3_reply(s, "-ERR autologout: idle for too long");
+		pop3_close_after_output(s);
+		return;
+	}
+	session_free(s);	/* a dropped connection deletes nothing */
+}
+
+static void on_shutdown(struct conn *c)
+{
+	struct pop3_session *s = (struct pop3_session *)c;
+
+	pop3_reply(s, "-ERR [SYS/TEMP] server shutting down");
+	pop3_close_after_output(s);
+}
+
+static void on_close_now(struct conn *c)
+{
+	struct pop3_session *s = (struct pop3_session *)c;
+
+	s->reading = false;
+	session_free(s);
+}
+
+static const struct conn_ops pop3_ops = { on_shutdown, on_close_now };
+
+static void use_bev(struct pop3_session *s, struct bufferevent *bev)
+{
+	struct timeval idle = { (time_t)s->conn.server->cfg.idle_timeout, 0 };
+
+	s->conn.bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, POP3_INPUT_MAX);
+	bufferevent_set_timeouts(bev, &idle, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void pop3_start_tls(struct pop3_session *s)
+{
+	struct bufferevent *under = s->conn.bev;
+
+	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
+	s->conn.tls = true;
+	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
+}
+
+void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+		  const char *addr, uint16_t port)
+{
+	struct pop3_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		abort();
+	evutil_make_socket_nonblocking(fd);
+	s->fd = -1;
+	s->conn.tls = l == CONFIG_LISTEN_POP3S;
+	s->conn.listener = l;
+	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
+	s->conn.port = port;
+	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	s->conn.ops = &pop3_ops;
+	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
+	conn_register(srv, &s->conn);
+	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
+		   bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	log_info("pop3d: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
+	pop3_reply(s, "+OK correio POP3 server ready");
+}

@@ -93,7 +93,9 @@ static void phrase_read(struct addr_parser *p)
 		} else {
 			size_t start = p->l.pos;
 
-			mime_lex_atom(&p->l, MIME_LEX_SPECIALS, &p->name);
+			if (mime_lex_atom(&p->l, MIME_LEX_SPECIALS,
+					  &p->name) <= 0)
+				break;	/* DEL */
 			buf_append(&p->local, p->l.s + start, p->l.pos - start);
 		}
 	}

@@ -1,0 +1,339 @@
+/*
+ * mime_imap.c - IMAP renderings of a parsed message: strings, ENVELOPE,
+ * BODY and BODYSTRUCTURE (RFC 9051 §7.5.2, RFC 3501 §7.4.2).  Called by
+ * the IMAP server's FETCH; the string helper serves its other replies too.
+ *
+ *   body            = "(" (body-type-1part / body-type-mpart) ")"
+ *   body-type-1part = (body-type-basic / body-type-msg / body-type-text)
+ *                     [SP body-ext-1part]
+ *   body-type-basic = media-basic SP body-fields
+ *   body-type-msg   = media-message SP body-fields SP envelope
+ *                     SP body SP body-fld-lines
+ *   body-type-text  = media-text SP body-fields SP body-fld-lines
+ *   body-fields     = body-fld-param SP body-fld-id SP body-fld-desc SP
+ *                     body-fld-enc SP body-fld-octets
+ *   body-ext-1part  = body-fld-md5 [SP body-fld-dsp [SP body-fld-lang
+ *                     [SP body-fld-loc *(SP body-extension)]]]
+ *   body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
+ *   body-ext-mpart  = body-fld-param [SP body-fld-dsp [SP body-fld-lang
+ *                     [SP body-fld-loc *(SP body-extension)]]]
+ *   envelope        = "(" env-date SP env-subject SP env-from SP
+ *                     env-sender SP env-reply-to SP env-to SP env-cc SP
+ *                     env-bcc SP env-in-reply-to SP env-message-id ")"
+ *
+ * Media types, encodings, parameter names and disposition types are sent
+ * upper-case, like the RFC examples; a TEXT part without a charset gets
+ * ("CHARSET" "US-ASCII"); sizes are CRLF sizes.  Output is bounded by the
+ * caller's buffer only (the parser bounds the tree).
+ */
+#include "mime_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int mime_imap_string(struct buf *out, const char *s, size_t len)
+{
+	size_t i, nul = 0, run = 0;
+	bool literal = false;
+	int ret;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0')
+			nul++;
+		else if (c == '\r' || c == '\n' || c >= 0x80)
+			literal = true;
+	}
+	if (literal)
+		ret = buf_printf(out, "{%zu}\r\n", len - nul);
+	else
+		ret = buf_putc(out, '"');
+	for (i = 0; i < len && ret > 0; i++) {
+		char c = s[i];
+
+		if (c != '\0' && (literal || (c != '"' && c != '\\')))
+			continue;
+		if (i > run)
+			ret = buf_append(out, s + run, i - run);
+		if (c != '\0' && ret > 0)
+			ret = buf_putc(out, '\\');
+		run = c == '\0' ? i + 1 : i;
+	}
+	if (ret > 0 && len > run)
+		ret = buf_append(out, s + run, len - run);
+	if (ret > 0 && !literal)
+		ret = buf_putc(out, '"');
+	return ret;
+}
+
+int mime_imap_nstring(struct buf *out, const char *s)
+{
+	if (s == NULL)
+		return buf_puts(out, "NIL");
+	return mime_imap_string(out, s, strlen(s));
+}
+
+/* ---- ENVELOPE ---------------------------------------------------------- */
+
+/* Write the address list of field name; 0 when it is empty (NIL). */
+static int envelope_addresses(const struct mime_message *msg,
+			      const struct mime_part *part, const char *name,
+			      struct buf *tmp, struct buf *out)
+{
+	size_t before = out->len;
+
+	buf_reset(tmp);
+	if (mime_header_get(msg, part, name, tmp) < 0 ||
+	    mime_address_write(buf_cstr(tmp), tmp->len, out) < 0)
+		return -1;
+	return out->len - before == 3 &&
+	       memcmp(out->data + before, "NIL", 3) == 0 ? 0 : 1;
+}
+
+/* Sender and Reply-To: the From list when absent or empty. */
+static int envelope_defaulted(const struct mime_message *msg,
+			      const struct mime_part *part, const char *name,
+			      struct buf *tmp, struct buf *out)
+{
+	size_t before = out->len;
+	int ret = envelope_addresses(msg, part, name, tmp, out);
+
+	if (ret != 0)
+		return ret;
+	buf_truncate(out, before);
+	return envelope_addresses(msg, part, "From", tmp, out);
+}
+
+static int envelope_string(const struct mime_message *msg,
+			   const struct mime_part *part, const char *name,
+			   struct buf *tmp, struct buf *out)
+{
+	int ret;
+
+	buf_reset(tmp);
+	ret = mime_header_get(msg, part, name, tmp);
+	if (ret < 0)
+		return -1;
+	if (ret == 0)
+		return buf_puts(out, "NIL");
+	return mime_imap_string(out, buf_cstr(tmp), tmp->len);
+}
+
+int mime_imap_envelope(const struct mime_message *msg,
+		       const struct mime_part *part, struct buf *out)
+{
+	static const struct {
+		const char *name;
+		char kind;	/* s: string, a: addresses, d: defaulted */
+	} fields[] = {
+		{ "Date", 's' }, { "Subject", 's' }, { "From", 'a' },
+		{ "Sender", 'd' }, { "Reply-To", 'd' }, { "To", 'a' },
+		{ "Cc", 'a' }, { "Bcc", 'a' }, { "In-Reply-To", 's' },
+		{ "Message-ID", 's' },
+	};
+	struct buf tmp;
+	size_t i;
+	int ret;
+
+	buf_init(&tmp, 0);
+	ret = buf_putc(out, '(');
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]) && ret >= 0; i++) {
+		if (i > 0 && buf_putc(out, ' ') < 0)
+			ret = -1;
+		else if (fields[i].kind == 's')
+			ret = envelope_string(msg, part, fields[i].name, &tmp,
+					      out);
+		else if (fields[i].kind == 'a')
+			ret = envelope_addresses(msg, part, fields[i].name,
+						 &tmp, out);
+		else
+			ret = envelope_defaulted(msg, part, fields[i].name,
+						 &tmp, out);
+	}
+	buf_deinit(&tmp);
+	if (ret < 0 || buf_putc(out, ')') < 0)
+		return -1;
+	return 1;
+}
+
+/* ---- BODY / BODYSTRUCTURE ------------------------------------------------ */
+
+struct body_writer {
+	const struct mime_message *msg;
+	struct buf *out;
+	bool extended;
+	int ret;
+};
+
+static void put(struct body_writer *w, const char *s)
+{
+	if (w->ret > 0 && buf_puts(w->out, s) < 0)
+		w->ret = -1;
+}
+
+static void nstr(struct body_writer *w, const char *s)
+{
+	if (w->ret > 0 && mime_imap_nstring(w->out, s) < 0)
+		w->ret = -1;
+}
+
+static void number(struct body_writer *w, uint64_t n)
+{
+	if (w->ret > 0 && buf_printf(w->out, " %" PRIu64, n) < 0)
+		w->ret = -1;
+}
+
+static bool find_charset(const struct mime_param *p, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i].name, "CHARSET") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* body-fld-param; charset true adds CHARSET US-ASCII when missing. */
+static void params_write(struct body_writer *w, const struct mime_param *p,
+			 unsigned int n, bool charset)
+{
+	struct buf name;
+	unsigned int i;
+
+	if (charset && find_charset(p, n))
+		charset = false;
+	if (n == 0 && !charset) {
+		put(w, "NIL");
+		return;
+	}
+	put(w, charset ? "(\"CHARSET\" \"US-ASCII\"" : "(");
+	buf_init(&name, 0);
+	for (i = 0; i < n; i++) {
+		buf_reset(&name);
+		buf_puts(&name, p[i].name);
+		if (p[i].extended)
+			buf_putc(&name, '*');
+		if (i > 0 || charset)
+			put(w, " ");
+		nstr(w, buf_cstr(&name));
+		put(w, " ");
+		nstr(w, p[i].value);
+	}
+	buf_deinit(&name);
+	put(w, ")");
+}
+
+/* body-fld-dsp SP body-fld-lang SP body-fld-loc */
+static void ext_write(struct body_writer *w, const struct mime_part *p)
+{
+	unsigned int i;
+
+	put(w, " ");
+	if (p->disposition == NULL) {
+		put(w, "NIL");
+	} else {
+		put(w, "(");
+		nstr(w, p->disposition);
+		put(w, " ");
+		params_write(w, p->disp_params, p->ndisp_params, false);
+		put(w, ")");
+	}
+	put(w, " ");
+	if (p->nlanguages == 0)
+		put(w, "NIL");
+	else if (p->nlanguages == 1)
+		nstr(w, p->languages[0]);
+	for (i = 0; i < p->nlanguages && p->nlanguages > 1; i++) {
+		put(w, i == 0 ? "(" : " ");
+		nstr(w, p->languages[i]);
+	}
+	if (p->nlanguages > 1)
+		put(w, ")");
+	put(w, " ");
+	nstr(w, p->location);
+}
+
+static void body_write(struct body_writer *w, const struct mime_part *p);
+
+static void multipart_write(struct body_writer *w, const struct mime_part *p)
+{
+	const struct mime_part *c;
+
+	for (c = p->children; c != NULL; c = c->next)
+		body_write(w, c);
+	put(w, " ");
+	nstr(w, p->subtype);
+	if (w->extended) {
+		put(w, " ");
+		params_write(w, p->params, p->nparams, false);
+		ext_write(w, p);
+	}
+}
+
+/* media type as IMAP sees it: an opaque part is shown as a leaf type */
+static void media_write(struct body_writer *w, const struct mime_part *p)
+{
+	if ((p->flags & MIME_PART_OPAQUE) != 0 &&
+	    (p->flags & MIME_PART_TEXT) != 0)
+		put(w, "\"TEXT\" \"PLAIN\" ");
+	else if ((p->flags & MIME_PART_OPAQUE) != 0)
+		put(w, "\"APPLICATION\" \"OCTET-STREAM\" ");
+	else {
+		nstr(w, p->type);
+		put(w, " ");
+		nstr(w, p->subtype);
+		put(w, " ");
+	}
+}
+
+static void leaf_write(struct body_writer *w, const struct mime_part *p)
+{
+	bool text = (p->flags & MIME_PART_TEXT) != 0;
+
+	media_write(w, p);
+	params_write(w, p->params, p->nparams, text);
+	put(w, " ");
+	nstr(w, p->id);
+	put(w, " ");
+	nstr(w, p->description);
+	put(w, " ");
+	nstr(w, p->encoding != NULL ? p->encoding : "7BIT");
+	number(w, p->body_size);
+	if ((p->flags & MIME_PART_MESSAGE) != 0) {
+		put(w, " ");
+		if (w->ret > 0 &&
+		    mime_imap_envelope(w->msg, p->children, w->out) < 0)
+			w->ret = -1;
+		put(w, " ");
+		body_write(w, p->children);
+	}
+	if (text || (p->flags & MIME_PART_MESSAGE) != 0)
+		number(w, p->body_lines);
+	if (w->extended) {
+		put(w, " ");
+		nstr(w, p->md5);
+		ext_write(w, p);
+	}
+}
+
+static void body_write(struct body_writer *w, const struct mime_part *p)
+{
+	put(w, "(");
+	if ((p->flags & MIME_PART_MULTIPART) != 0)
+		multipart_write(w, p);
+	else
+		leaf_write(w, p);
+	put(w, ")");
+}
+
+int mime_imap_body(const struct mime_message *msg,
+		   const struct mime_part *part, bool extended,
+		   struct buf *out)
+{
+	struct body_writer w = { msg, out, extended, 1 };
+
+	body_write(&w, part);
+	return w.ret;
+}

@@ -25,7 +25,7 @@ FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the pure parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c \
-	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c))
+	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c src/lib-imap/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "auth/sasl.h"
+#include "lib-mail/qp.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -64,6 +65,9 @@ struct session {
 	bool mail_ok;
 	bool rcpt_ok[MTA_MAX_RCPTS];
 	int fd;				/* the spool file, during the text */
+	struct buf converted;		/* the text after an 8BITMIME downgrade */
+	size_t converted_pos;
+	bool use_converted;
 	bool line_start;
 	struct event *retry;		/* next host, from the loop */
 	struct session *prev, *next;	/* mta->sessions */
@@ -109,6 +113,7 @@ static void session_release(struct session *s)
 	if (s->retry != NULL)
 		event_free(s->retry);
 	smtp_reply_deinit(&s->reply);
+	buf_deinit(&s->converted);
 	free(s);
 }
 
@@ -290,6 +295,7 @@ void mta_session_start(struct mta_dest *d)
 	s->dest = d;
 	s->mta = d->mta;
 	s->fd = -1;
+	buf_init(&s->converted, 0);
 	s->next = d->mta->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
@@ -520,6 +526,41 @@ static void send_envelope(struct session *s)
 		send_rcpt(s, i);
 }
 
+/* The peer lacks 8BITMIME: convert 8-bit parts to quoted-printable
+   (RFC 6152 §3), or bounce what cannot be converted. */
+static bool downgrade(struct session *s)
+{
+	const struct envelope *e = s->txn->msg->env;
+	struct buf raw;
+	char path[1200], block[65536];
+	const char *error = "cannot read the queued message";
+	bool converted = false;
+	ssize_t n = 0;
+	int fd;
+
+	buf_init(&raw, 0);
+	buf_reset(&s->converted);
+	queue_text_path(s->mta->srv->queue, e->id, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 &&
+	    lseek(fd, (off_t)e->header_offset, SEEK_SET) >= 0)
+		while ((n = read(fd, block, sizeof(block))) > 0)
+			buf_append(&raw, block, (size_t)n);
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && n == 0 &&
+	    qp_downgrade(raw.data != NULL ? raw.data : "", raw.len, &s->converted,
+			 &converted, &error) > 0) {
+		s->use_converted = converted;
+		s->converted_pos = 0;
+		buf_deinit(&raw);
+		return true;
+	}
+	buf_deinit(&raw);
+	txn_abort(s, 554, "5.6.3", fd < 0 || n != 0 ? error :
+		  "destination does not support 8BITMIME and the message cannot be converted");
+	return false;
+}
+
 /* Can the message go to this peer at all?  Returns false after ending
    the transaction with a permanent error. */
 static bool txn_possible(struct session *s)
@@ -534,11 +575,9 @@ static bool txn_possible(struct session *s)
 		txn_abort(s, 553, "5.6.7", "destination does not support SMTPUTF8");
 		return false;
 	}
-	if (e->body == SMTP_BODY_8BITMIME && !s->eightbit) {
-		/* XXX: a quoted-printable downgrade would let some through */
-		txn_abort(s, 554, "5.6.3", "destination does not support 8BITMIME");
-		return false;
-	}
+	s->use_converted = false;
+	if (e->body == SMTP_BODY_8BITMIME && !s->eightbit)
+		return downgrade(s);
 	return true;
 }
 
@@ -567,10 +606,20 @@ static void session_next_txn(struct session *s)
 /* Stream the next block of text; returns true when all is sent. */
 static bool send_text_block(struct session *s)
 {
-	char in[BODY_BLOCK];
+	char block[BODY_BLOCK];
+	const char *in = block;
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	ssize_t n = read(s->fd, in, sizeof(in));
+	ssize_t n;
 
+	if (s->use_converted) {
+		n = (ssize_t)(s->converted.len - s->converted_pos);
+		if (n > BODY_BLOCK)
+			n = BODY_BLOCK;
+		in = s->converted.data + s->converted_pos;
+		s->converted_pos += (size_t)n;
+	} else {
+		n = read(s->fd, block, sizeof(block));
+	}
 	if (n <= 0)
 		return true;
 	for (ssize_t i = 0, start = 0; i <= n; i++) {
@@ -647,7 +696,12 @@ static void start_text(struct session *s)
 		return;
 	}
 	s->line_start = true;
-	if (s->chunking) {
+	if (s->chunking && s->use_converted) {
+		size = 0;
+		for (size_t i = 0; i < s->converted.len; i++)
+			size += s->converted.data[i] == '\n' ? 2 : 1;
+		send_line(s, "BDAT %llu LAST", (unsigned long long)size);
+	} else if (s->chunking) {
 		if (wire_size(s->fd, &size) < 0 ||
 		    lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
 			txn_abort(s, 451, "4.3.0", "cannot read the queued message");

@@ -52,7 +52,9 @@ struct imap_parser_limits {
 };
 
 /* The defaults: 64 KiB line, 64 MiB literal, 64 KiB collected, 1024
-   arguments, depth 16, 64 KiB raw line. */
+   arguments, depth 16, 64 KiB raw line.  Given to imap_parser_new(), a 0
+   in max_line, max_args, max_depth or max_raw_line means its default; a 0
+   in max_literal or max_collect means what it says (no literal data). */
 void imap_parser_limits_default(struct imap_parser_limits *limits);
 
 enum imap_arg_type {

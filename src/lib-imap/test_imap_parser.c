@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lib-imap/imap_parser.h"
+#include "lib-imap/imap_private.h"
 #include "lib/buf.h"
 
 enum policy {
@@ -815,6 +816,57 @@ static void test_arg_helpers(void **state)
 	imap_parser_free(&p);
 }
 
+/* The per-command arena: alignment, big blocks, growth, clear. */
+static void test_arena(void **state)
+{
+	struct imap_arena a;
+	char *big, *small, *s;
+	size_t i;
+
+	imap_arena_init(&a);
+	assert_int_equal(a.total, 0);
+	/* a big first request gets a block of its own */
+	big = imap_arena_alloc(&a, 5000);
+	memset(big, 'b', 5000);
+	assert_true(a.total >= 5000 && a.total < 5200);
+	small = imap_arena_alloc(&a, 3);
+	assert_true(((uintptr_t)small % sizeof(void *)) == 0);
+	for (i = 0; i < 2000; i++) {
+		s = imap_arena_strndup(&a, "abcdefghij", i % 11);
+		assert_int_equal(strlen(s), i % 11);
+		assert_true(((uintptr_t)s % 16) == 0);
+	}
+	/* earlier allocations stay put */
+	for (i = 0; i < 5000; i++)
+		assert_true(big[i] == 'b');
+	assert_true(a.total < 2000 * 16 + 5200 + 64 * 1024);
+	imap_arena_clear(&a);
+	assert_int_equal(a.total, 0);
+	assert_null(a.blocks);
+	s = imap_arena_strndup(&a, "x", 1);
+	assert_string_equal(s, "x");
+	imap_arena_clear(&a);
+}
+
+/* NULL with 0 octets is fine; a fresh reader is small. */
+static void test_empty_feed(void **state)
+{
+	struct imap_parser_limits l;
+	struct imap_parser *p;
+	struct imap_event ev;
+	size_t used = 99;
+
+	memset(&l, 0, sizeof(l));	/* zeros: the defaults */
+	p = imap_parser_new(&l);
+	assert_int_equal(imap_parser_feed(p, NULL, 0, &used, &ev), 0);
+	assert_int_equal(used, 0);
+	assert_true(imap_parser_at_boundary(p));
+	assert_true(imap_parser_memory(p) < 512);
+	print_message("idle reader: %zu bytes\n", imap_parser_memory(p));
+	imap_parser_done(p);
+	imap_parser_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +876,8 @@ int main(void)
 		cmocka_unit_test(test_idle_memory),
 		cmocka_unit_test(test_many_args),
 		cmocka_unit_test(test_arg_helpers),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_empty_feed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -881,6 +881,40 @@ static void test_listeners(void **state)
 	store_account_unref(&a);
 }
 
+/* A listener that tries to change the mailbox from inside the call. */
+static void meddler(void *ctx, struct store_mailbox *h, const struct store_change *c)
+{
+	struct store_error err;
+	uint32_t uid = 1;
+	int *refused = ctx;
+
+	if (store_mailbox_sync(h, &err) < 0 && err.code == STORE_ERROR_IN_USE)
+		(*refused)++;
+	if (store_mailbox_set_flags(h, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, 0,
+				    NULL, &err) < 0 && err.code == STORE_ERROR_IN_USE)
+		(*refused)++;
+}
+
+static void test_listener_reentry(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h1, *h2;
+	struct store_error err;
+	uint32_t uid = 1;
+	int refused = 0;
+
+	deliver(inbox, 1700000001, "0000000000000001", "a");
+	h1 = open_box(a, "INBOX", NULL);
+	assert_int_equal(store_mailbox_open(a, "INBOX", meddler, &refused, &h2, &err), 1);
+	assert_int_equal(store_mailbox_set_flags(h1, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+						 0, 0, NULL, &err), 1);
+	assert_int_equal(refused, 2);
+	assert_int_equal(lookup(h1, 1).flags, STORE_FLAG_SEEN);
+	store_mailbox_close(&h2);
+	store_mailbox_close(&h1);
+	store_account_unref(&a);
+}
+
 static void test_uidvalidity(void **state)
 {
 	struct store_account *a = open_account();
@@ -1054,6 +1088,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unicode_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listeners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listener_reentry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uidvalidity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pop3, setup, teardown),

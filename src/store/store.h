@@ -26,7 +26,8 @@
  * Threading: everything here runs on one thread, the event loop thread
  * (the delivery thread never calls the store; the server calls
  * store_notify_delivery() on the loop after a delivery).  Nothing is
- * locked.  Calls block on local file-system I/O: directory scans, small
+ * locked, and one process owns the index files: other programs may
+ * change the Maildir (deliver, rename, delete), not the index.  Calls block on local file-system I/O: directory scans, small
  * reads and renames always; fsync only where said (append, copy, move,
  * folder creation and the periodic index compaction).
  *
@@ -283,23 +284,28 @@ int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create
 enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
 
 /* What set_flags did to one message. */
-enum store_flag_result {
+enum store_flag_status {
 	STORE_FLAG_GONE,	/* no such UID (expunged) */
 	STORE_FLAG_UNCHANGED,	/* already so */
 	STORE_FLAG_CHANGED,
 	STORE_FLAG_MODIFIED,	/* modseq > unchanged_since: left alone */
 };
 
+struct store_flag_result {
+	enum store_flag_status status;
+	uint64_t modseq;	/* the message's modseq now (new if CHANGED), 0 if GONE */
+};
+
 /*
  * Change the flags of uids[0..n) (any order).  unchanged_since: CONDSTORE
- * UNCHANGEDSINCE, 0 for none.  Changed messages get one new modseq.
+ * UNCHANGEDSINCE, 0 for none.  Changed messages share one new modseq.
  * results (may be NULL) gets n entries.  Renames the files (no fsync).
  * Returns 1 or -1 (some may have changed: look them up).
  */
 int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 			    unsigned n, enum store_flag_op op, uint8_t flags,
 			    uint32_t keywords, uint64_t unchanged_since,
-			    enum store_flag_result *results,
+			    struct store_flag_result *results,
 			    struct store_error *error_r);
 
 /* Remove uids[0..*n) (their files are deleted).  On return uids[0..*n)

@@ -310,7 +310,7 @@ static void test_delivery_uids(void **state)
 static void test_flags_persist(void **state)
 {
 	struct store_account *a = open_account();
-	enum store_flag_result res[3];
+	struct store_flag_result res[3];
 	struct store_mailbox *h;
 	struct store_error err;
 	uint64_t modseq, highest;
@@ -327,8 +327,9 @@ static void test_flags_persist(void **state)
 	modseq = lookup(h, 1).modseq;
 	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
 						 0, 0, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_CHANGED);
+	assert_int_equal(res[0].status, STORE_FLAG_CHANGED);
 	assert_true(lookup(h, 1).modseq > modseq);
+	assert_int_equal(res[0].modseq, lookup(h, 1).modseq);
 	assert_int_equal(store_mailbox_set_flags(h, uids + 1, 1, STORE_FLAGS_REPLACE,
 						 STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED, 0, 0,
 						 res, &err), 1);
@@ -342,14 +343,15 @@ static void test_flags_persist(void **state)
 	modseq = lookup(h, 1).modseq;
 	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
 						 0, 0, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_UNCHANGED);
+	assert_int_equal(res[0].status, STORE_FLAG_UNCHANGED);
+	assert_int_equal(res[0].modseq, modseq);
 	assert_int_equal(lookup(h, 1).modseq, modseq);
 	/* CONDSTORE: UNCHANGEDSINCE older than the message's modseq */
 	assert_int_equal(store_mailbox_set_flags(h, uids, 3, STORE_FLAGS_ADD, STORE_FLAG_DRAFT,
 						 0, modseq - 1, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_MODIFIED);
-	assert_int_equal(res[1], STORE_FLAG_MODIFIED);
-	assert_int_equal(res[2], STORE_FLAG_MODIFIED);
+	assert_int_equal(res[0].status, STORE_FLAG_MODIFIED);
+	assert_int_equal(res[1].status, STORE_FLAG_MODIFIED);
+	assert_int_equal(res[2].status, STORE_FLAG_MODIFIED);
 	assert_non_null(strstr(lookup(h, 2).name, ":2,FR"));
 	assert_non_null(strstr(lookup(h, 3).name, ":2,a"));
 	store_mailbox_status(h, &s);

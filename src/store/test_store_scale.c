@@ -131,6 +131,18 @@ static void test_big_folder(void **state)
 	t = time_now_us();
 	assert_int_equal(store_mailbox_sync(h, &err), 1);
 	printf("    sync with nothing new: %.3f ms\n", ms_since(t));
+	/* cur/ is trusted now; another program's rename still shows */
+	struct store_msg m;
+	char from[512], to[520];
+	assert_int_equal(store_mailbox_lookup(h, 7, &m), 1);
+	snprintf(from, sizeof(from), "%s/cur/%s", inbox, m.name);
+	snprintf(to, sizeof(to), "%sF", from);
+	assert_int_equal(rename(from, to), 0);
+	t = time_now_us();
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	printf("    sync after another program renamed one file: %.1f ms\n", ms_since(t));
+	assert_int_equal(store_mailbox_lookup(h, 7, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED);
 
 	for (unsigned i = 0; i < scale; i++)
 		uids[i] = i + 1;

@@ -152,7 +152,8 @@ int store_folder_delete(struct store_account *a, const char *name,
 /*
  * Rename a folder and its children.  Renaming INBOX moves its messages
  * into a new folder newname and leaves INBOX empty (its children stay).
- * Open handles follow the folder to its new name.
+ * Open handles follow the folder to its new name; UIDVALIDITY and
+ * subscriptions stay as they are.
  */
 int store_folder_rename(struct store_account *a, const char *oldname,
 			const char *newname, struct store_error *error_r);

@@ -216,6 +216,8 @@ static void expunge_missing(struct sync_ctx *sc)
 
 /* ---- newcomers ---- */
 
+/* Size, RFC822 size and date of a newcomer.  1, or 0 to leave it out
+   (gone, not a regular file, unreadable: a symlink, no permission). */
 static int measure(struct sync_ctx *sc, struct newcomer *nc)
 {
 	char path[STORE_PATH_MAX];
@@ -224,16 +226,22 @@ static int measure(struct sync_ctx *sc, struct newcomer *nc)
 
 	snprintf(path, sizeof(path), "%s/%s/%s", sc->mb->dir, nc->in_new ? "new" : "cur",
 		 nc->fname);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? 0 : -1;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			return -1;
+		if (errno != ENOENT)
+			log_warn("store: %s: %m (left alone)", path);
+		return 0;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		ret = 0;
 	else if (nc->md.size == (uint64_t)st.st_size && nc->md.vsize != UINT64_MAX &&
 		 nc->md.vsize >= nc->md.size) {
 		nc->size = nc->md.size;		/* S= and W= are right: no read */
 		nc->vsize = nc->md.vsize;
-	} else {
-		ret = store_maildir_measure(fd, &nc->size, &nc->vsize);
+	} else if (store_maildir_measure(fd, &nc->size, &nc->vsize) < 0) {
+		log_warn("store: read %s: %m (left alone)", path);
+		ret = 0;
 	}
 	close(fd);
 	nc->date = st.st_mtime;

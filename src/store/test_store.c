@@ -522,6 +522,9 @@ static void test_external_changes(void **state)
 	assert_int_equal(rename(path, to), 0);
 	snprintf(path, sizeof(path), "%s/cur/1800000000.M1P1.other:2,S", inbox);
 	write_file(path, "Subject: from elsewhere\n\nhi\n");
+	/* a symlink dropped in new/ is left alone, and breaks nothing */
+	snprintf(path, sizeof(path), "%s/new/1800000001.M2P2.link", inbox);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
 
 	assert_int_equal(store_mailbox_sync(h, &err), 1);
 	assert_int_equal(ev.expunge, 1);

@@ -26,7 +26,8 @@
  * Threading: everything here runs on one thread, the event loop thread
  * (the delivery thread never calls the store; the server calls
  * store_notify_delivery() on the loop after a delivery).  Nothing is
- * locked.  Calls block on local file-system I/O: directory scans, small
+ * locked, and one process owns the index files: other programs may
+ * change the Maildir (deliver, rename, delete), not the index.  Calls block on local file-system I/O: directory scans, small
  * reads and renames always; fsync only where said (append, copy, move,
  * folder creation and the periodic index compaction).
  *
@@ -88,8 +89,9 @@ int store_account_open(struct store *s, const char *address,
 		       struct store_account **r, struct store_error *error_r);
 void store_account_unref(struct store_account **a);
 
-/* Bytes the account may hold (0 = unlimited).  append, copy and the
-   RENAME of INBOX refuse with STORE_ERROR_OVER_QUOTA beyond it. */
+/* Bytes the account may hold (0 = unlimited), from the account's quota:
+   append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
+   and deliveries are not checked here). */
 void store_account_set_quota(struct store_account *a, uint64_t limit);
 /* Storage in use (bytes on disk of every message of every folder),
    rescanned at most once a minute and after deliveries.  Returns 1 or -1. */
@@ -150,7 +152,8 @@ int store_folder_delete(struct store_account *a, const char *name,
 /*
  * Rename a folder and its children.  Renaming INBOX moves its messages
  * into a new folder newname and leaves INBOX empty (its children stay).
- * Open handles follow the folder to its new name.
+ * Open handles follow the folder to its new name; UIDVALIDITY and
+ * subscriptions stay as they are.
  */
 int store_folder_rename(struct store_account *a, const char *oldname,
 			const char *newname, struct store_error *error_r);
@@ -169,8 +172,8 @@ struct store_status {
 	uint64_t highestmodseq;
 };
 
-/* STATUS of a folder (syncs it).  NOT_FOUND when it does not exist or
-   cannot be selected. */
+/* STATUS of a folder (syncs it; loads its index when nobody has it
+   open).  NOT_FOUND when it does not exist or cannot be selected. */
 int store_folder_status(struct store_account *a, const char *name,
 			struct store_status *st, struct store_error *error_r);
 
@@ -201,11 +204,18 @@ struct store_change {
 /*
  * A listener hears of changes made through other handles and of those a
  * sync found (deliveries, other programs), never of the changes made
- * through its own handle.  Called on the loop thread, from inside the
- * store call that found or made the change (possibly a call of another
- * session, or store_notify_delivery).  It may read (lookup, get, count)
- * but must not change the mailbox, sync it or release the handle:
- * queue the news and act after return.
+ * through its own handle (set_flags, expunge and the expunge half of a
+ * move report those to their caller).  Appends and copies into the
+ * folder reach every handle, the caller's too.  Called on the loop
+ * thread, from inside the store call that found or made the change:
+ * another session's call, store_notify_delivery, or one of this
+ * session's own calls that syncs (store_mailbox_sync, open_msg when a
+ * file moved, set_flags when one did).  It may read (lookup, get, count)
+ * but must not change the mailbox, sync it or release the handle (those
+ * fail with STORE_ERROR_IN_USE): queue the news and act after return.
+ * The shared index already reflects the change when the listener runs:
+ * a session keeps its own UID list for its sequence numbers and may find
+ * an expunged UID gone from lookups before it sent the EXPUNGE.
  */
 typedef void store_listener_fn(void *ctx, struct store_mailbox *h,
 			       const struct store_change *change);
@@ -263,7 +273,8 @@ unsigned store_mailbox_seek(struct store_mailbox *h, uint32_t uid);
 int store_mailbox_open_msg(struct store_mailbox *h, uint32_t uid, int *fd_r,
 			   struct store_msg *m, struct store_error *error_r);
 
-/* Keywords: the folder's names, index i < count (FLAGS, PERMANENTFLAGS). */
+/* Keywords: the folder's names, index i < count (FLAGS, PERMANENTFLAGS);
+   NULL for a slot a hand-edited dovecot-keywords left empty. */
 unsigned store_mailbox_keyword_count(struct store_mailbox *h);
 const char *store_mailbox_keyword_name(struct store_mailbox *h, unsigned i);
 /* Index of keyword name (case-insensitive), adding it when create.
@@ -274,23 +285,28 @@ int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create
 enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
 
 /* What set_flags did to one message. */
-enum store_flag_result {
+enum store_flag_status {
 	STORE_FLAG_GONE,	/* no such UID (expunged) */
 	STORE_FLAG_UNCHANGED,	/* already so */
 	STORE_FLAG_CHANGED,
 	STORE_FLAG_MODIFIED,	/* modseq > unchanged_since: left alone */
 };
 
+struct store_flag_result {
+	enum store_flag_status status;
+	uint64_t modseq;	/* the message's modseq now (new if CHANGED), 0 if GONE */
+};
+
 /*
  * Change the flags of uids[0..n) (any order).  unchanged_since: CONDSTORE
- * UNCHANGEDSINCE, 0 for none.  Changed messages get one new modseq.
+ * UNCHANGEDSINCE, 0 for none.  Changed messages share one new modseq.
  * results (may be NULL) gets n entries.  Renames the files (no fsync).
  * Returns 1 or -1 (some may have changed: look them up).
  */
 int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 			    unsigned n, enum store_flag_op op, uint8_t flags,
 			    uint32_t keywords, uint64_t unchanged_since,
-			    enum store_flag_result *results,
+			    struct store_flag_result *results,
 			    struct store_error *error_r);
 
 /* Remove uids[0..*n) (their files are deleted).  On return uids[0..*n)
@@ -338,8 +354,10 @@ void store_append_abort(struct store_append **ap);
  * gets the new UID of uids[i], 0 for one that no longer exists; with
  * *uidvalidity_r that is COPYUID.  Flags, keywords, internal date and
  * cache go along; files are hard-linked (copy) or renamed (move) and the
- * directories fsynced.  Moved messages are expunged from h's folder
- * (other handles hear of it).  1 or -1.
+ * directories fsynced.  Moved messages are expunged from h's folder:
+ * other handles hear of it, h does not (the caller sends the EXPUNGEs of
+ * every uids[i] with new_uids[i] != 0).  dest may be h's own folder.
+ * 1, or -1 (what was done before the error is kept and reported).
  */
 int store_copy(struct store_mailbox *h, const uint32_t *uids, unsigned n,
 	       const char *dest, bool move, uint32_t *new_uids,
@@ -360,7 +378,8 @@ struct store_snapshot {
 	struct store_snapshot_msg *msgs;	/* UID order */
 };
 
-/* A fixed list of h's messages (sync first).  The caller owns it. */
+/* A fixed list of h's messages as the index has them now (the open
+   synced it).  One allocation the caller owns. */
 struct store_snapshot *store_snapshot_new(struct store_mailbox *h);
 void store_snapshot_free(struct store_snapshot **s);
 

@@ -49,7 +49,7 @@ static void new_flags(const struct flag_change *fc, const struct index_rec *r,
 }
 
 /* Rename r's file to carry flags/keywords; update r. */
-static enum store_flag_result change_one(struct mbox *mb, struct flag_change *fc,
+static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc,
 					 struct index_rec *r)
 {
 	char name[STORE_FILE_MAX], from[STORE_PATH_MAX], to[STORE_PATH_MAX];
@@ -88,12 +88,12 @@ static enum store_flag_result change_one(struct mbox *mb, struct flag_change *fc
 int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 			    unsigned n, enum store_flag_op op, uint8_t flags,
 			    uint32_t keywords, uint64_t unchanged_since,
-			    enum store_flag_result *results,
+			    struct store_flag_result *results,
 			    struct store_error *error_r)
 {
 	struct flag_change fc = { op, flags, keywords, unchanged_since, 0, false };
 	struct mbox *mb = h->mb;
-	enum store_flag_result res;
+	enum store_flag_status res;
 	long i;
 
 	if (store_mbox_check(mb, error_r) < 0)
@@ -101,8 +101,10 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 	for (unsigned k = 0; k < n; k++) {
 		i = store_index_find(&mb->idx, uids[k]);
 		res = i < 0 ? STORE_FLAG_GONE : change_one(mb, &fc, &mb->idx.recs[i]);
-		if (results != NULL)
-			results[k] = res;
+		if (results == NULL)
+			continue;
+		results[k].status = res;
+		results[k].modseq = res == STORE_FLAG_GONE ? 0 : mb->idx.recs[i].modseq;
 	}
 	store_index_commit(mb);
 	store_mbox_notify(mb, h);
@@ -113,30 +115,38 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 
 /* ---- expunge ---- */
 
-int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
-			  struct store_error *error_r)
+/* Delete the files of uids and mark their records.  1 or -1. */
+static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n,
+			struct store_error *error_r)
 {
-	struct mbox *mb = h->mb;
 	char path[STORE_PATH_MAX];
-	unsigned out = 0;
-	uint64_t modseq = 0;
-	int ret = 1;
 	long i;
 
-	if (store_mbox_check(mb, error_r) < 0)
-		return -1;
-	for (unsigned k = 0; ret > 0 && k < *n; k++) {
+	for (unsigned k = 0; k < n; k++) {
 		if ((i = store_index_find(&mb->idx, uids[k])) < 0 || mb->idx.recs[i].mark)
 			continue;
 		snprintf(path, sizeof(path), "%s/cur/%s", mb->dir,
 			 store_index_name(&mb->idx, &mb->idx.recs[i]));
 		if (unlink(path) < 0 && errno != ENOENT) {
 			store_error_sys(error_r, "unlink", path);
-			ret = -1;	/* those removed so far are expunged */
-			continue;
+			return -1;	/* those removed so far are expunged */
 		}
 		mb->idx.recs[i].mark = 1;
 	}
+	return 1;
+}
+
+int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+			  struct store_error *error_r)
+{
+	struct mbox *mb = h->mb;
+	uint64_t modseq = 0;
+	unsigned out = 0;
+	int ret;
+
+	if (store_mbox_check(mb, error_r) < 0)
+		return -1;
+	ret = unlink_files(mb, uids, *n, error_r);
 	for (unsigned k = 0; k < mb->idx.count; k++) {
 		struct index_rec *r = &mb->idx.recs[k];
 		if (!r->mark)

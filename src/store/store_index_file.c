@@ -198,7 +198,9 @@ static bool snapshot_valid(const struct index *idx, const struct snap_header *h)
 		    r->name_off >= h->names_size || (r->flags & ~0x3f) != 0)
 			return false;
 	}
-	return h->names_size == 0 || idx->names[h->names_size - 1] == '\0';
+	/* names end in NUL and never hold a '/' (they are opened under cur/) */
+	return h->names_size == 0 || (idx->names[h->names_size - 1] == '\0' &&
+				      memchr(idx->names, '/', h->names_size) == NULL);
 }
 
 static int read_body(int fd, struct index *idx, const struct snap_header *h)
@@ -336,13 +338,36 @@ static void apply_state(struct index *idx, const struct log_state *st)
 		idx->highestmodseq = st->highestmodseq;
 }
 
+/* FLAGS, EXPUNGE or CACHE of a record in the index. */
+static bool apply_change(struct index *idx, char type, const struct index_rec *r,
+			 const char *name, size_t name_len)
+{
+	long i = store_index_find(idx, r->uid);
+
+	if (i < 0)
+		return true;	/* expunged later in this log */
+	if (type == INDEX_LOG_FLAGS && name_len > 0) {
+		idx->recs[i].flags = r->flags;
+		idx->recs[i].keywords = r->keywords;
+		idx->recs[i].modseq = r->modseq;
+		store_index_set_name(idx, &idx->recs[i], name);
+	} else if (type == INDEX_LOG_EXPUNGE) {
+		idx->recs[i].mark = 1;
+	} else if (type == INDEX_LOG_CACHE) {
+		idx->recs[i].cache_off = r->cache_off;
+		idx->recs[i].cache_len = r->cache_len;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Apply one record body; false if it makes no sense here. */
 static bool apply_record(struct index *idx, const char *body, uint32_t len)
 {
 	char name[STORE_FILE_MAX + 1];
 	struct index_rec r;
 	size_t name_len;
-	long i;
 
 	if (body[0] == INDEX_LOG_STATE && len == 1 + sizeof(struct log_state)) {
 		struct log_state st;
@@ -355,6 +380,8 @@ static bool apply_record(struct index *idx, const char *body, uint32_t len)
 	memcpy(&r, body + 1, sizeof(r));
 	memcpy(name, body + 1 + sizeof(r), name_len);
 	name[name_len] = '\0';
+	if (strlen(name) != name_len || strchr(name, '/') != NULL)
+		return false;
 	if (r.modseq > idx->highestmodseq)
 		idx->highestmodseq = r.modseq;
 	if (body[0] == INDEX_LOG_ADD) {
@@ -366,22 +393,7 @@ static bool apply_record(struct index *idx, const char *body, uint32_t len)
 			idx->uidnext = r.uid + 1;
 		return true;
 	}
-	if ((i = store_index_find(idx, r.uid)) < 0)
-		return true;	/* expunged later in this log */
-	if (body[0] == INDEX_LOG_FLAGS && name_len > 0) {
-		idx->recs[i].flags = r.flags;
-		idx->recs[i].keywords = r.keywords;
-		idx->recs[i].modseq = r.modseq;
-		store_index_set_name(idx, &idx->recs[i], name);
-	} else if (body[0] == INDEX_LOG_EXPUNGE) {
-		idx->recs[i].mark = 1;
-	} else if (body[0] == INDEX_LOG_CACHE) {
-		idx->recs[i].cache_off = r.cache_off;
-		idx->recs[i].cache_len = r.cache_len;
-	} else {
-		return false;
-	}
-	return true;
+	return apply_change(idx, body[0], &r, name, name_len);
 }
 
 /* Replay data[0..len) (after the header).  Returns the bytes used. */
@@ -567,7 +579,8 @@ int store_index_commit(struct mbox *mb)
 
 void store_index_close(struct mbox *mb)
 {
-	if (mb->idx.pending.len > 0 || mb->idx.needs_compact)
+	/* a deleted folder's files are gone with it */
+	if (!mb->deleted && (mb->idx.pending.len > 0 || mb->idx.needs_compact))
 		store_index_commit(mb);
 	if (mb->idx.log_fd >= 0)
 		close(mb->idx.log_fd);

@@ -222,6 +222,11 @@ int store_mailbox_open(struct store_account *a, const char *name,
 
 	if (store_mbox_get(a, name, &mb, error_r) < 0)
 		return -1;
+	/* already open: bring it up to date (a first open has just synced) */
+	if (mb->refs > 1 && !mb->busy && store_sync_run(mb, false, false, error_r) < 0) {
+		store_mbox_release(mb);
+		return -1;
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		fatal("out of memory");
 	h->mb = mb;

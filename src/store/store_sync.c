@@ -3,9 +3,13 @@
  * deliveries, and what other programs (mutt, a shell) did.
  *
  * new/ is read at every sync (usually empty: one getdents).  cur/ is read
- * when its mtime changed since the last scan, or when that mtime was less
- * than a second old when we looked (a change in the same clock tick would
- * not move it).  In cur/, a file whose ",U=" names a message of the index
+ * when its mtime changed since the last scan, or when that mtime was too
+ * young to be trusted when we looked: a change in the same clock tick
+ * would not move it.  "Too young" is 50 ms on file systems with
+ * sub-second times (Linux stamps files with the kernel tick, 1-10 ms),
+ * one second where the nanoseconds are zero.  Our own renames move the
+ * mtime too, so the sync after a change of ours reads cur/ once.
+ * XXX: inotify on new/ and cur/ would spare that scan in big folders.  In cur/, a file whose ",U=" names a message of the index
  * with the same base is that message (a different ":2," suffix means its
  * flags changed); files of the index not seen are expunged; every other
  * file is a newcomer.
@@ -32,7 +36,8 @@
 #include "lib/util.h"
 
 #define UID_TRUST_WINDOW 1000000u	/* a U= further above UIDNEXT is foreign */
-#define DIRTY_NS 1000000000LL		/* mtime younger than this: rescan */
+#define DIRTY_NS 50000000LL		/* mtime younger than this: rescan */
+#define DIRTY_COARSE_NS 1000000000LL	/* the same with whole-second times */
 
 struct newcomer {
 	char *fname;
@@ -185,7 +190,7 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 	age = (long long)(now.tv_sec - st->st_mtim.tv_sec) * 1000000000LL +
 	      (now.tv_nsec - st->st_mtim.tv_nsec);
 	mb->cur_mtime = st->st_mtim;
-	mb->cur_clean = age >= DIRTY_NS;
+	mb->cur_clean = age >= (st->st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS);
 }
 
 /* Records of the index whose file was not seen in cur/. */
@@ -211,6 +216,8 @@ static void expunge_missing(struct sync_ctx *sc)
 
 /* ---- newcomers ---- */
 
+/* Size, RFC822 size and date of a newcomer.  1, or 0 to leave it out
+   (gone, not a regular file, unreadable: a symlink, no permission). */
 static int measure(struct sync_ctx *sc, struct newcomer *nc)
 {
 	char path[STORE_PATH_MAX];
@@ -219,16 +226,22 @@ static int measure(struct sync_ctx *sc, struct newcomer *nc)
 
 	snprintf(path, sizeof(path), "%s/%s/%s", sc->mb->dir, nc->in_new ? "new" : "cur",
 		 nc->fname);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? 0 : -1;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			return -1;
+		if (errno != ENOENT)
+			log_warn("store: %s: %m (left alone)", path);
+		return 0;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		ret = 0;
 	else if (nc->md.size == (uint64_t)st.st_size && nc->md.vsize != UINT64_MAX &&
 		 nc->md.vsize >= nc->md.size) {
 		nc->size = nc->md.size;		/* S= and W= are right: no read */
 		nc->vsize = nc->md.vsize;
-	} else {
-		ret = store_maildir_measure(fd, &nc->size, &nc->vsize);
+	} else if (store_maildir_measure(fd, &nc->size, &nc->vsize) < 0) {
+		log_warn("store: read %s: %m (left alone)", path);
+		ret = 0;
 	}
 	close(fd);
 	nc->date = st.st_mtime;

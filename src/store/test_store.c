@@ -310,7 +310,7 @@ static void test_delivery_uids(void **state)
 static void test_flags_persist(void **state)
 {
 	struct store_account *a = open_account();
-	enum store_flag_result res[3];
+	struct store_flag_result res[3];
 	struct store_mailbox *h;
 	struct store_error err;
 	uint64_t modseq, highest;
@@ -327,8 +327,9 @@ static void test_flags_persist(void **state)
 	modseq = lookup(h, 1).modseq;
 	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
 						 0, 0, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_CHANGED);
+	assert_int_equal(res[0].status, STORE_FLAG_CHANGED);
 	assert_true(lookup(h, 1).modseq > modseq);
+	assert_int_equal(res[0].modseq, lookup(h, 1).modseq);
 	assert_int_equal(store_mailbox_set_flags(h, uids + 1, 1, STORE_FLAGS_REPLACE,
 						 STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED, 0, 0,
 						 res, &err), 1);
@@ -342,14 +343,15 @@ static void test_flags_persist(void **state)
 	modseq = lookup(h, 1).modseq;
 	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
 						 0, 0, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_UNCHANGED);
+	assert_int_equal(res[0].status, STORE_FLAG_UNCHANGED);
+	assert_int_equal(res[0].modseq, modseq);
 	assert_int_equal(lookup(h, 1).modseq, modseq);
 	/* CONDSTORE: UNCHANGEDSINCE older than the message's modseq */
 	assert_int_equal(store_mailbox_set_flags(h, uids, 3, STORE_FLAGS_ADD, STORE_FLAG_DRAFT,
 						 0, modseq - 1, res, &err), 1);
-	assert_int_equal(res[0], STORE_FLAG_MODIFIED);
-	assert_int_equal(res[1], STORE_FLAG_MODIFIED);
-	assert_int_equal(res[2], STORE_FLAG_MODIFIED);
+	assert_int_equal(res[0].status, STORE_FLAG_MODIFIED);
+	assert_int_equal(res[1].status, STORE_FLAG_MODIFIED);
+	assert_int_equal(res[2].status, STORE_FLAG_MODIFIED);
 	assert_non_null(strstr(lookup(h, 2).name, ":2,FR"));
 	assert_non_null(strstr(lookup(h, 3).name, ":2,a"));
 	store_mailbox_status(h, &s);
@@ -520,6 +522,9 @@ static void test_external_changes(void **state)
 	assert_int_equal(rename(path, to), 0);
 	snprintf(path, sizeof(path), "%s/cur/1800000000.M1P1.other:2,S", inbox);
 	write_file(path, "Subject: from elsewhere\n\nhi\n");
+	/* a symlink dropped in new/ is left alone, and breaks nothing */
+	snprintf(path, sizeof(path), "%s/new/1800000001.M2P2.link", inbox);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
 
 	assert_int_equal(store_mailbox_sync(h, &err), 1);
 	assert_int_equal(ev.expunge, 1);
@@ -881,6 +886,40 @@ static void test_listeners(void **state)
 	store_account_unref(&a);
 }
 
+/* A listener that tries to change the mailbox from inside the call. */
+static void meddler(void *ctx, struct store_mailbox *h, const struct store_change *c)
+{
+	struct store_error err;
+	uint32_t uid = 1;
+	int *refused = ctx;
+
+	if (store_mailbox_sync(h, &err) < 0 && err.code == STORE_ERROR_IN_USE)
+		(*refused)++;
+	if (store_mailbox_set_flags(h, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, 0, 0,
+				    NULL, &err) < 0 && err.code == STORE_ERROR_IN_USE)
+		(*refused)++;
+}
+
+static void test_listener_reentry(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h1, *h2;
+	struct store_error err;
+	uint32_t uid = 1;
+	int refused = 0;
+
+	deliver(inbox, 1700000001, "0000000000000001", "a");
+	h1 = open_box(a, "INBOX", NULL);
+	assert_int_equal(store_mailbox_open(a, "INBOX", meddler, &refused, &h2, &err), 1);
+	assert_int_equal(store_mailbox_set_flags(h1, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+						 0, 0, NULL, &err), 1);
+	assert_int_equal(refused, 2);
+	assert_int_equal(lookup(h1, 1).flags, STORE_FLAG_SEEN);
+	store_mailbox_close(&h2);
+	store_mailbox_close(&h1);
+	store_account_unref(&a);
+}
+
 static void test_uidvalidity(void **state)
 {
 	struct store_account *a = open_account();
@@ -1054,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unicode_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listeners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listener_reentry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uidvalidity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pop3, setup, teardown),

@@ -41,7 +41,8 @@ class Server:
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
         (self.smtp_port, self.submission_port, self.submissions_port,
-         self.pop3_port, self.pop3s_port) = free_ports(5)
+         self.pop3_port, self.pop3s_port, self.imap_port,
+         self.imaps_port) = free_ports(7)
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)
@@ -60,6 +61,8 @@ submission = 127.0.0.1:{self.submission_port}
 submissions = 127.0.0.1:{self.submissions_port}
 pop3 = 127.0.0.1:{self.pop3_port}
 pop3s = 127.0.0.1:{self.pop3s_port}
+imap = 127.0.0.1:{self.imap_port}
+imaps = 127.0.0.1:{self.imaps_port}
 
 [auth]
 failure_delay = 0

@@ -45,7 +45,9 @@ struct delivery {
 	bool cfg_changed;
 	struct queue *queue;
 	delivery_relay_fn *relay;
+	delivery_notify_fn *notify;
 	void *relay_ctx;
+	struct buf filed;	/* accounts filed into in this batch, NUL-separated */
 	struct accounts *accounts;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -138,6 +140,8 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 	}
 	if (already_filed(tc, t->address))
 		return;
+	buf_puts(&tc->d->filed, t->address);
+	buf_putc(&tc->d->filed, '\0');
 	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered);
 	if (ret < 0) {
 		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
@@ -257,6 +261,9 @@ static void run_batch(struct delivery *d, struct job *batch)
 		for (job = batch; job != NULL; job = job->next)
 			job->failed = true;
 	}
+	for (size_t off = 0; off < d->filed.len; off += strlen(d->filed.data + off) + 1)
+		d->notify(d->relay_ctx, d->filed.data + off);
+	buf_reset(&d->filed);
 	for (job = batch; job != NULL; job = next) {
 		next = job->next;
 		finish_job(d, job);
@@ -327,7 +334,8 @@ static void *delivery_main(void *arg)
 /* ---- interface ---- */
 
 int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
-		   void *relay_ctx, struct delivery **r, const char **error_r)
+		   delivery_notify_fn *notify, void *relay_ctx, struct delivery **r,
+		   const char **error_r)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
@@ -336,12 +344,14 @@ int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn 
 	d->cfg = *cfg;
 	d->queue = q;
 	d->relay = relay;
+	d->notify = notify;
 	d->relay_ctx = relay_ctx;
 	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
 		free(d);
 		return -1;
 	}
 	d->sync_fd = queue_dir_fd(q);
+	buf_init(&d->filed, 0);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
@@ -375,6 +385,7 @@ void delivery_stop(struct delivery **dp)
 	free_jobs(d->incoming);
 	free_jobs(d->retry);
 	accounts_free(&d->accounts);
+	buf_deinit(&d->filed);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d);

@@ -20,8 +20,13 @@ struct queue;
    recipients are the remote addresses left once local delivery is done. */
 typedef void delivery_relay_fn(void *ctx, struct envelope *e);
 
+/* Called on the delivery thread, after a batch is durable, with each
+   account that received mail in it (for the mail store's listeners). */
+typedef void delivery_notify_fn(void *ctx, const char *address);
+
 int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
-		   void *relay_ctx, struct delivery **r, const char **error_r);
+		   delivery_notify_fn *notify, void *ctx, struct delivery **r,
+		   const char **error_r);
 /* Finish the batch in progress and stop; undelivered messages stay in the
    spool for the next start. */
 void delivery_stop(struct delivery **d);

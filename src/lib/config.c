@@ -55,6 +55,8 @@ static const struct setting settings[] = {
 	LISTEN("submissions", CONFIG_LISTEN_SUBMISSIONS),
 	LISTEN("pop3", CONFIG_LISTEN_POP3),
 	LISTEN("pop3s", CONFIG_LISTEN_POP3S),
+	LISTEN("imap", CONFIG_LISTEN_IMAP),
+	LISTEN("imaps", CONFIG_LISTEN_IMAPS),
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -90,10 +92,11 @@ static const struct setting settings[] = {
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static const char *listener_names[CONFIG_LISTEN_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s"
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"
 };
 static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
 	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 }, { 110, 1100 }, { 995, 9950 },
+	{ 143, 1430 }, { 993, 9930 },
 };
 
 const char *config_listener_name(enum config_listener l)

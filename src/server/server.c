@@ -12,7 +12,9 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "lib/util.h"
 #include "mta/mta.h"
 #include "queue/queue.h"
+#include "imapd/imapd.h"
 #include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
 #include "store/store.h"
@@ -60,6 +63,8 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_SUBMISSIONS] = { smtpd_accept, "" },
 	[CONFIG_LISTEN_POP3] = { pop3d_accept, "-ERR [SYS/TEMP] too many connections\r\n" },
 	[CONFIG_LISTEN_POP3S] = { pop3d_accept, "" },
+	[CONFIG_LISTEN_IMAP] = { imapd_accept, "* BYE too many connections\r\n" },
+	[CONFIG_LISTEN_IMAPS] = { imapd_accept, "" },
 };
 
 struct listener {
@@ -78,6 +83,10 @@ struct server_state {
 	struct conn *conns;
 	struct event *sig_term, *sig_int, *sig_hup, *grace;
 	struct control *control;
+	pthread_mutex_t filed_lock;
+	struct filed *filed;
+	int filed_fd;
+	struct event *filed_event;
 };
 
 static struct server_state *state_of(struct server *srv)
@@ -357,11 +366,56 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 		delivery_submit(srv->delivery, e, recovered);
 }
 
+/* ---- new mail: the delivery thread tells the mail store (loop) ---- */
+
+struct filed {
+	char address[320];
+	struct filed *next;
+};
+
+static void on_filed_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_state *st = arg;
+	struct filed *f, *next;
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0) {
+		/* nothing pending */
+	}
+	pthread_mutex_lock(&st->filed_lock);
+	f = st->filed;
+	st->filed = NULL;
+	pthread_mutex_unlock(&st->filed_lock);
+	for (; f != NULL; f = next) {
+		next = f->next;
+		if (st->srv.store != NULL)
+			store_notify_delivery(st->srv.store, f->address);
+		free(f);
+	}
+}
+
+static void on_filed(void *ctx, const char *address)
+{
+	struct server_state *st = ctx;
+	struct filed *f = calloc(1, sizeof(*f));
+	uint64_t one = 1;
+
+	if (f == NULL)
+		abort();
+	str_copy(f->address, address, sizeof(f->address));
+	pthread_mutex_lock(&st->filed_lock);
+	f->next = st->filed;
+	st->filed = f;
+	pthread_mutex_unlock(&st->filed_lock);
+	if (write(st->filed_fd, &one, sizeof(one)) < 0)
+		log_err("filed: eventfd: %m");
+}
+
 static void on_relay(void *ctx, struct envelope *e)
 {
-	struct server *srv = ctx;
+	struct server_state *st = ctx;
 
-	mta_submit(srv->mta, e);
+	mta_submit(st->srv.mta, e);
 }
 
 static int server_open(struct server_state *st)
@@ -371,6 +425,11 @@ static int server_open(struct server_state *st)
 
 	if (bind_listeners(st) < 0)
 		return -1;
+	pthread_mutex_init(&st->filed_lock, NULL);
+	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	st->filed_event = event_new(srv->base, st->filed_fd, EV_READ | EV_PERSIST,
+				    on_filed_event, st);
+	event_add(st->filed_event, NULL);
 	if (privilege_drop(&srv->cfg, &error) < 0) {
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
@@ -380,7 +439,7 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, on_relay, srv, &srv->delivery, &error) < 0 ||
+	    delivery_start(&srv->cfg, srv->queue, on_relay, on_filed, st, &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
@@ -405,6 +464,11 @@ static void server_close(struct server_state *st)
 	delivery_stop(&st->srv.delivery);
 	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
+	if (st->filed_event != NULL) {
+		on_filed_event(st->filed_fd, EV_READ, st);
+		event_free(st->filed_event);
+		close(st->filed_fd);
+	}
 	if (st->srv.store != NULL)
 		store_free(&st->srv.store);
 	auth_stop(&st->srv.auth);

@@ -1,0 +1,289 @@
+/*
+ * imapd_mailbox.c - the selected mailbox as one session sees it: its own
+ * sequence numbers (an array of UIDs), the news the store's listener
+ * brings (queued while a command runs, sent when the RFC allows), flags
+ * in and out, and sequence sets.
+ */
+#include "imapd_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "lib/log.h"
+
+static const char *const system_flags[] = {
+	"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
+};
+
+/* ---- the view ---- */
+
+static void push_uid(uint32_t **arr, unsigned *n, unsigned *cap, uint32_t uid)
+{
+	if (*n == *cap) {
+		unsigned c = *cap == 0 ? 16 : *cap * 2;
+		uint32_t *p = realloc(*arr, c * sizeof(*p));
+		if (p == NULL)
+			abort();
+		*arr = p;
+		*cap = c;
+	}
+	(*arr)[(*n)++] = uid;
+}
+
+unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid)
+{
+	unsigned lo = 0, hi = s->n_uids;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (s->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_uids && s->uids[lo] == uid ? lo + 1 : 0;
+}
+
+static void on_change(void *ctx, struct store_mailbox *h, const struct store_change *c)
+{
+	struct imapd_session *s = ctx;
+
+	switch (c->kind) {
+	case STORE_CHANGE_EXISTS:
+		s->news_exists = true;
+		break;
+	case STORE_CHANGE_EXPUNGE:
+		for (unsigned i = 0; i < c->count; i++)
+			push_uid(&s->news_expunged, &s->n_news_expunged,
+				 &s->cap_news_expunged, c->uids[i]);
+		break;
+	case STORE_CHANGE_FLAGS:
+		for (unsigned i = 0; i < c->count; i++)
+			push_uid(&s->news_flags, &s->n_news_flags, &s->cap_news_flags,
+				 c->uids[i]);
+		break;
+	case STORE_CHANGE_KEYWORDS:
+	case STORE_CHANGE_GONE:
+		s->news_exists = true;
+		break;
+	}
+	if (s->idling)
+		imapd_flush_updates(s, true);
+}
+
+/* Load the view from the shared index. */
+static void view_load(struct imapd_session *s)
+{
+	unsigned n = store_mailbox_count(s->box);
+	struct store_msg m;
+
+	s->n_uids = 0;
+	for (unsigned i = 0; i < n; i++) {
+		store_mailbox_get(s->box, i, &m);
+		push_uid(&s->uids, &s->n_uids, &s->cap_uids, m.uid);
+	}
+}
+
+int imapd_select(struct imapd_session *s, const char *name, bool readonly,
+		 struct store_error *error_r)
+{
+	imapd_unselect(s);
+	if (store_mailbox_open(s->account, name, on_change, s, &s->box, error_r) < 0)
+		return -1;
+	s->readonly = readonly;
+	s->first_recent = readonly ? store_mailbox_first_recent(s->box) :
+			  store_mailbox_claim_recent(s->box);
+	view_load(s);
+	s->state = IMAPD_STATE_SELECTED;
+	return 1;
+}
+
+void imapd_unselect(struct imapd_session *s)
+{
+	store_mailbox_close(&s->box);
+	free(s->uids);
+	free(s->news_expunged);
+	free(s->news_flags);
+	s->uids = s->news_expunged = s->news_flags = NULL;
+	s->n_uids = s->cap_uids = 0;
+	s->n_news_expunged = s->cap_news_expunged = 0;
+	s->n_news_flags = s->cap_news_flags = 0;
+	s->news_exists = false;
+	if (s->state == IMAPD_STATE_SELECTED)
+		s->state = IMAPD_STATE_AUTH;
+}
+
+/* ---- updates ---- */
+
+static void flush_expunges(struct imapd_session *s)
+{
+	for (unsigned i = 0; i < s->n_news_expunged; i++) {
+		unsigned seq = imapd_seq_of(s, s->news_expunged[i]);
+		if (seq == 0)
+			continue;
+		memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
+		s->n_uids--;
+		imapd_untagged(s, "%u EXPUNGE", seq);
+	}
+	s->n_news_expunged = 0;
+}
+
+static void flush_exists(struct imapd_session *s)
+{
+	unsigned n = store_mailbox_count(s->box), before = s->n_uids;
+	uint32_t last = s->n_uids > 0 ? s->uids[s->n_uids - 1] : 0;
+	unsigned recent = 0;
+	struct store_msg m;
+
+	s->news_exists = false;
+	for (unsigned i = store_mailbox_seek(s->box, last + 1); i < n; i++) {
+		store_mailbox_get(s->box, i, &m);
+		push_uid(&s->uids, &s->n_uids, &s->cap_uids, m.uid);
+	}
+	if (s->n_uids == before)
+		return;
+	if (!s->readonly)
+		store_mailbox_claim_recent(s->box);
+	imapd_untagged(s, "%u EXISTS", s->n_uids);
+	if (!s->rev2) {
+		for (unsigned i = 0; i < s->n_uids; i++)
+			recent += s->uids[i] >= s->first_recent;
+		imapd_untagged(s, "%u RECENT", recent);
+	}
+}
+
+static void flush_flags(struct imapd_session *s)
+{
+	struct buf line;
+	struct store_msg m;
+
+	buf_init(&line, 0);
+	for (unsigned i = 0; i < s->n_news_flags; i++) {
+		unsigned seq = imapd_seq_of(s, s->news_flags[i]);
+		if (seq == 0 || store_mailbox_lookup(s->box, s->news_flags[i], &m) <= 0)
+			continue;
+		buf_reset(&line);
+		imapd_write_flags(s, &line, m.flags, m.keywords,
+				  !s->rev2 && m.uid >= s->first_recent);
+		imapd_untagged(s, "%u FETCH (UID %u FLAGS %s)", seq, m.uid, buf_cstr(&line));
+	}
+	s->n_news_flags = 0;
+	buf_deinit(&line);
+}
+
+void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed)
+{
+	if (s->box == NULL)
+		return;
+	if (expunges_allowed)
+		flush_expunges(s);
+	flush_flags(s);
+	if (s->news_exists)
+		flush_exists(s);
+}
+
+/* ---- sets and flags ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
+		      uint32_t **uids_r)
+{
+	struct imap_seqset seq;
+	uint32_t star = uid ? (s->n_uids > 0 ? s->uids[s->n_uids - 1] : 0) : s->n_uids;
+	uint32_t *out = NULL;
+	unsigned n = 0, cap = 0;
+
+	imap_seqset_init(&seq);
+	if (imap_seqset_parse(&seq, set, star > 0 ? star : 1, 100000, NULL) < 0) {
+		imap_seqset_deinit(&seq);
+		imapd_tagged(s, "BAD", "bad sequence set");
+		return -1;
+	}
+	for (unsigned i = 0; i < s->n_uids; i++)
+		if (imap_seqset_contains(&seq, uid ? s->uids[i] : i + 1))
+			push_uid(&out, &n, &cap, s->uids[i]);
+	imap_seqset_deinit(&seq);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), cmp_u32);
+	*uids_r = out != NULL ? out : calloc(1, sizeof(*out));
+	return (int)n;
+}
+
+void imapd_write_flags(struct imapd_session *s, struct buf *out, uint8_t flags,
+		       uint32_t keywords, bool recent)
+{
+	bool first = true;
+
+	buf_putc(out, '(');
+	for (unsigned i = 0; i < 5; i++) {
+		if (!(flags & (1u << i)))
+			continue;
+		buf_printf(out, "%s%s", first ? "" : " ", system_flags[i]);
+		first = false;
+	}
+	for (unsigned i = 0; i < STORE_MAX_KEYWORDS && s->box != NULL; i++) {
+		if (!(keywords & (1u << i)) || i >= store_mailbox_keyword_count(s->box))
+			continue;
+		buf_printf(out, "%s%s", first ? "" : " ", store_mailbox_keyword_name(s->box, i));
+		first = false;
+	}
+	if (recent)
+		buf_printf(out, "%s\\Recent", first ? "" : " ");
+	buf_putc(out, ')');
+}
+
+static int one_flag(struct imapd_session *s, const char *f, bool create, uint8_t *flags,
+		    uint32_t *keywords, const char **error_r)
+{
+	struct store_error err;
+	unsigned idx;
+	int ret;
+
+	for (unsigned i = 0; i < 5; i++)
+		if (strcasecmp(f, system_flags[i]) == 0) {
+			*flags |= (uint8_t)(1u << i);
+			return 1;
+		}
+	if (strcasecmp(f, "\\Recent") == 0 || f[0] == '\\') {
+		*error_r = "unknown system flag";
+		return f[0] == '\\' && strcasecmp(f, "\\Recent") != 0 ? -1 : 1;
+	}
+	ret = store_mailbox_keyword(s->box, f, create, &idx, &err);
+	if (ret < 0) {
+		*error_r = "too many keywords in this mailbox";
+		return -1;
+	}
+	if (ret > 0)
+		*keywords |= 1u << idx;
+	return 1;
+}
+
+int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool create,
+		      uint8_t *flags_r, uint32_t *keywords_r, const char **error_r)
+{
+	const struct imap_arg *list = arg;
+	size_t count = 1;
+	const char *f;
+
+	*flags_r = 0;
+	*keywords_r = 0;
+	if (arg->type == IMAP_ARG_LIST && !imap_arg_get_list(arg, &list, &count))
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		if (!imap_arg_is_flag(&list[i]) || !imap_arg_get_atom(&list[i], &f)) {
+			*error_r = "bad flag";
+			return -1;
+		}
+		if (s->box != NULL && one_flag(s, f, create, flags_r, keywords_r, error_r) < 0)
+			return -1;
+	}
+	return 1;
+}

@@ -1,0 +1,146 @@
+#ifndef CORREIO_IMAPD_PRIVATE_H
+#define CORREIO_IMAPD_PRIVATE_H
+/*
+ * The IMAP session, shared by imapd_session.c (connection, reader, output,
+ * untagged updates), imapd_cmd.c (dispatch and the small commands) and one
+ * cmd_<name>.c per larger command.  Not for use outside src/imapd/.
+ *
+ * A command handler gets the session and the parsed command; it replies
+ * with imapd_untagged()/imapd_tagged() (or writes into imapd_out()), and
+ * finishes with imapd_done() — at once, or later for asynchronous work
+ * (a password check) or a long output (FETCH of many messages: set
+ * s->resume, return, and the session calls it again each time the output
+ * has drained below IMAPD_OUTPUT_LOW; the handler calls imapd_done() when
+ * finished).  No other command is read while one is in progress.
+ *
+ * Sequence numbers are the session's own: s->uids[i] is the UID of
+ * message i + 1.  Changes made by other sessions or deliveries arrive
+ * through the store's listener and are queued; imapd_flush_updates()
+ * turns them into untagged EXPUNGE / EXISTS / FETCH FLAGS at the moments
+ * the RFC allows (before a tagged reply, during IDLE), never in the middle
+ * of a FETCH, STORE or SEARCH by sequence number.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib-imap/imap_parser.h"
+#include "lib-imap/imap_seqset.h"
+#include "lib/buf.h"
+#include "server/server.h"
+#include "store/store.h"
+
+#define IMAPD_OUTPUT_LOW (256 * 1024)
+#define IMAPD_AUTH_LINE_MAX 16384
+
+struct evbuffer;
+struct event;
+struct auth_request;
+
+enum imapd_state {
+	IMAPD_STATE_NOT_AUTH,
+	IMAPD_STATE_AUTH,
+	IMAPD_STATE_SELECTED,
+	IMAPD_STATE_LOGOUT,
+};
+
+/* A command as the handlers see it. */
+struct imapd_command {
+	const char *tag;
+	const char *name;		/* upper case, "UID " stripped */
+	bool uid;			/* UID FETCH, UID STORE, ... */
+	const struct imap_arg *args;	/* EOL-terminated */
+	size_t arg_count;
+};
+
+struct imapd_session;
+typedef void imapd_resume_fn(struct imapd_session *s);
+
+struct imapd_session {
+	struct conn conn;		/* first: the server's view */
+	struct imap_parser *parser;
+	enum imapd_state state;
+	bool rev2;			/* ENABLE IMAP4rev2 */
+	bool utf8;			/* ENABLE UTF8=ACCEPT (implied by rev2) */
+	char user[320];
+	struct store_account *account;
+
+	/* the selected mailbox */
+	struct store_mailbox *box;
+	bool readonly;			/* EXAMINE */
+	uint32_t *uids;			/* sequence number - 1 -> UID */
+	unsigned n_uids, cap_uids;
+	uint32_t first_recent;		/* UIDs >= this are \Recent here (rev1) */
+	/* queued news from the store listener */
+	bool news_exists;
+	uint32_t *news_expunged;
+	unsigned n_news_expunged, cap_news_expunged;
+	uint32_t *news_flags;
+	unsigned n_news_flags, cap_news_flags;
+
+	/* the command in progress */
+	struct imapd_command cmd;
+	bool busy;			/* a command has not finished */
+	imapd_resume_fn *resume;	/* long output: called when it drains */
+	void *resume_state;		/* the handler's, freed by the handler */
+	struct auth_request *auth_req;
+	bool idling;
+	bool auth_continue;		/* AUTHENTICATE waits for a response line */
+	struct store_append *append;	/* APPEND streaming its literal */
+	struct buf append_text;		/* APPEND's keyword names, NUL-separated */
+	uint8_t append_flags;
+	time_t append_date;
+	bool append_refused;		/* answered already: ignore the COMMAND */
+
+	unsigned errors;
+	bool quitting, reading, dead;
+	unsigned close_tries;
+	struct event *close_timer;
+	struct event *logout_timer;	/* autologout */
+};
+
+/* ---- imapd_session.c ---- */
+struct evbuffer *imapd_out(struct imapd_session *s);
+void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "tag OK|NO|BAD text" for the current command, and the command ends
+   (imapd_done).  status: "OK", "NO", "BAD". */
+void imapd_tagged(struct imapd_session *s, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* End the current command without a reply (the handler replied). */
+void imapd_done(struct imapd_session *s);
+/* Count a client error; false if the session goes on. */
+bool imapd_error(struct imapd_session *s);
+void imapd_close_after_output(struct imapd_session *s);
+void imapd_start_tls(struct imapd_session *s);
+/* Read and run the commands waiting in the input (after async work). */
+void imapd_resume_input(struct imapd_session *s);
+/* Send queued untagged updates; expunges only when allowed is true. */
+void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed);
+
+/* ---- imapd_mailbox.c: the selected mailbox and the session's view ---- */
+int imapd_select(struct imapd_session *s, const char *name, bool readonly,
+		 struct store_error *error_r);
+void imapd_unselect(struct imapd_session *s);
+/* Resolve a sequence set (uid: UIDs) to UIDs of the view, ascending,
+   into *uids_r (malloc'd, caller frees).  Returns the count, or -1 for a
+   bad set (BAD already sent). */
+int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
+		      uint32_t **uids_r);
+/* Sequence number of uid in the view, 0 if absent. */
+unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid);
+/* Write "(\Seen \Flagged $Label)" for flags/keywords (and \Recent). */
+void imapd_write_flags(struct imapd_session *s, struct buf *out, uint8_t flags,
+		       uint32_t keywords, bool recent);
+/* Parse a flag list argument (list or single atom) into system flags and
+   keyword indexes (created in the mailbox when create).  Returns 1, or -1
+   with a reason for BAD/NO in *error_r. */
+int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool create,
+		      uint8_t *flags_r, uint32_t *keywords_r, const char **error_r);
+
+/* ---- one file per larger command ---- */
+void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
+void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
+void imapd_cmd_store(struct imapd_session *s);		/* cmd_store.c */
+void imapd_cmd_copy(struct imapd_session *s);		/* cmd_copy.c: COPY and MOVE */
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * imapd_session.c - one IMAP connection: the reader fed from the socket,
+ * literals (announced, accepted or refused before their data; APPEND's
+ * streamed into the store), replies, untagged updates from the store's
+ * listener, IDLE, timeouts and an orderly close.
+ */
+#include "imapd.h"
+#include "imapd_private.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "auth/auth.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "tls/tls.h"
+
+#define IMAPD_INPUT_MAX (64 * 1024)
+#define IMAPD_AUTOLOGOUT_NOT_AUTH 60	/* RFC 9051 §5.4: unauthenticated */
+
+void imapd_cmd_dispatch(struct imapd_session *s, const struct imap_event *ev);
+int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev);
+void imapd_append_data(struct imapd_session *s, const struct imap_event *ev);
+void imapd_line(struct imapd_session *s, const struct imap_event *ev);
+
+static void session_free(struct imapd_session *s)
+{
+	if (s->reading) {
+		s->dead = true;
+		return;
+	}
+	log_info("imapd: disconnect from [%s]:%u%s%s", s->conn.addr, s->conn.port,
+		 s->user[0] != '\0' ? " user=" : "", s->user);
+	if (s->auth_req != NULL)
+		auth_cancel(s->auth_req);
+	free(s->resume_state);
+	if (s->append != NULL)
+		store_append_abort(&s->append);
+	imapd_unselect(s);
+	store_account_unref(&s->account);
+	imap_parser_free(&s->parser);
+	buf_deinit(&s->append_text);
+	conn_unregister(&s->conn);
+	event_free(s->close_timer);
+	event_free(s->logout_timer);
+	free(s);
+}
+
+struct evbuffer *imapd_out(struct imapd_session *s)
+{
+	return bufferevent_get_output(s->conn.bev);
+}
+
+void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = imapd_out(s);
+	va_list ap;
+
+	evbuffer_add(out, "* ", 2);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* FETCH, STORE and SEARCH by sequence number may not see EXPUNGE (§7.5.1). */
+static bool expunges_allowed(const struct imapd_session *s)
+{
+	const char *n = s->cmd.name;
+
+	return s->cmd.uid || n == NULL ||
+	       (strcmp(n, "FETCH") != 0 && strcmp(n, "STORE") != 0 && strcmp(n, "SEARCH") != 0);
+}
+
+void imapd_tagged(struct imapd_session *s, const char *status, const char *fmt, ...)
+{
+	struct evbuffer *out = imapd_out(s);
+	va_list ap;
+
+	if (s->state == IMAPD_STATE_SELECTED)
+		imapd_flush_updates(s, expunges_allowed(s));
+	evbuffer_add_printf(out, "%s %s ", s->cmd.tag != NULL ? s->cmd.tag : "*", status);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	imapd_done(s);
+}
+
+/* ---- closing ---- */
+
+static void close_when_flushed(struct imapd_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
+	struct timeval soon = { 0, 10000 };
+
+	if (evbuffer_get_length(imapd_out(s)) > 0)
+		return;
+	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	    s->close_tries++ < 500) {
+		evtimer_add(s->close_timer, &soon);
+		return;
+	}
+	session_free(s);
+}
+
+static void on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	close_when_flushed(arg);
+}
+
+void imapd_close_after_output(struct imapd_session *s)
+{
+	struct timeval now = { 0, 0 };
+
+	if (s->quitting)
+		return;
+	s->quitting = true;
+	bufferevent_disable(s->conn.bev, EV_READ);
+	evtimer_add(s->close_timer, &now);
+}
+
+bool imapd_error(struct imapd_session *s)
+{
+	if (++s->errors < s->conn.server->cfg.max_errors)
+		return false;
+	imapd_untagged(s, "BYE too many errors");
+	imapd_close_after_output(s);
+	return true;
+}
+
+/* ---- timers ---- */
+
+static void arm_autologout(struct imapd_session *s)
+{
+	struct timeval tv = { s->state == IMAPD_STATE_NOT_AUTH ? IMAPD_AUTOLOGOUT_NOT_AUTH :
+			      (time_t)s->conn.server->cfg.idle_timeout, 0 };
+
+	if (s->state != IMAPD_STATE_NOT_AUTH && tv.tv_sec < 30 * 60 && !s->idling)
+		tv.tv_sec = 30 * 60;	/* RFC 9051 §5.4: at least 30 minutes */
+	evtimer_add(s->logout_timer, &tv);
+}
+
+static void on_autologout(evutil_socket_t fd, short what, void *arg)
+{
+	struct imapd_session *s = arg;
+
+	imapd_untagged(s, "BYE autologout; idle for too long");
+	imapd_close_after_output(s);
+}
+
+/* ---- input ---- */
+
+void imapd_done(struct imapd_session *s)
+{
+	s->busy = false;
+	s->resume = NULL;
+	s->cmd.tag = s->cmd.name = NULL;
+	s->cmd.args = NULL;
+	imap_parser_done(s->parser);
+}
+
+static void handle_bad(struct imapd_session *s, const struct imap_event *ev)
+{
+	if (s->append != NULL)
+		store_append_abort(&s->append);
+	evbuffer_add_printf(imapd_out(s), "%s BAD %s\r\n", ev->tag != NULL ? ev->tag : "*",
+			    ev->reason != NULL ? ev->reason : "syntax error");
+	imapd_error(s);
+}
+
+/* One event from the reader. */
+static void handle_event(struct imapd_session *s, const struct imap_event *ev)
+{
+	switch (ev->type) {
+	case IMAP_EVENT_COMMAND:
+		imapd_cmd_dispatch(s, ev);
+		break;
+	case IMAP_EVENT_LITERAL:
+		if (imapd_append_literal(s, ev) > 0 && ev->literal.sync &&
+		    ev->literal.action != IMAP_LITERAL_REJECT)
+			evbuffer_add_printf(imapd_out(s), "+ Ready for literal data\r\n");
+		break;
+	case IMAP_EVENT_LITERAL_DATA:
+	case IMAP_EVENT_LITERAL_END:
+		imapd_append_data(s, ev);
+		break;
+	case IMAP_EVENT_LINE:
+		imapd_line(s, ev);
+		break;
+	case IMAP_EVENT_BAD:
+		handle_bad(s, ev);
+		break;
+	}
+}
+
+static void process_input(struct imapd_session *s)
+{
+	s->reading = true;
+	/* a command in progress stops the reading, except for the line it
+	   waits for (IDLE's DONE, AUTHENTICATE's response) */
+	while ((!s->busy || s->idling || s->auth_continue) && !s->quitting && !s->dead) {
+		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
+		struct evbuffer_iovec v;
+		struct imap_event ev;
+		size_t used = 0;
+		int ret;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		ret = imap_parser_feed(s->parser, v.iov_base, v.iov_len, &used, &ev);
+		evbuffer_drain(in, used);
+		if (ret != 0)
+			handle_event(s, &ev);
+	}
+	s->reading = false;
+	if (s->dead)
+		session_free(s);
+	else if (!s->busy)
+		arm_autologout(s);
+}
+
+void imapd_resume_input(struct imapd_session *s)
+{
+	process_input(s);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	process_input(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct imapd_session *s = arg;
+
+	if (s->resume != NULL) {
+		s->reading = true;
+		s->resume(s);
+		s->reading = false;
+		if (s->dead) {
+			session_free(s);
+			return;
+		}
+		if (!s->busy)
+			process_input(s);
+		return;
+	}
+	if (s->quitting)
+		close_when_flushed(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct imapd_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT) {
+		imapd_untagged(s, "BYE autologout");
+		imapd_close_after_output(s);
+		return;
+	}
+	session_free(s);
+}
+
+static void on_shutdown(struct conn *c)
+{
+	struct imapd_session *s = (struct imapd_session *)c;
+
+	imapd_untagged(s, "BYE server shutting down");
+	imapd_close_after_output(s);
+}
+
+static void on_close_now(struct conn *c)
+{
+	struct imapd_session *s = (struct imapd_session *)c;
+
+	s->reading = false;
+	session_free(s);
+}
+
+static const struct conn_ops imapd_ops = { on_shutdown, on_close_now };
+
+static void use_bev(struct imapd_session *s, struct bufferevent *bev)
+{
+	s->conn.bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, IMAPD_INPUT_MAX);
+	bufferevent_setwatermark(bev, EV_WRITE, IMAPD_OUTPUT_LOW, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void imapd_start_tls(struct imapd_session *s)
+{
+	struct bufferevent *under = s->conn.bev;
+
+	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
+	s->conn.tls = true;
+	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
+}
+
+const char *imapd_capabilities(struct imapd_session *s);
+
+void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+		  const char *addr, uint16_t port)
+{
+	struct imapd_session *s = calloc(1, sizeof(*s));
+	struct imap_parser_limits limits;
+
+	if (s == NULL)
+		abort();
+	evutil_make_socket_nonblocking(fd);
+	imap_parser_limits_default(&limits);
+	limits.max_literal = srv->cfg.message_size;
+	limits.max_raw_line = IMAPD_AUTH_LINE_MAX;
+	s->parser = imap_parser_new(&limits);
+	s->conn.tls = l == CONFIG_LISTEN_IMAPS;
+	s->conn.listener = l;
+	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
+	s->conn.port = port;
+	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	s->conn.ops = &imapd_ops;
+	buf_init(&s->append_text, 0);
+	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
+	s->logout_timer = evtimer_new(srv->base, on_autologout, s);
+	conn_register(srv, &s->conn);
+	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
+		   bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	log_info("imapd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
+	imapd_untagged(s, "OK [CAPABILITY %s] correio IMAP server ready", imapd_capabilities(s));
+	arm_autologout(s);
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""IMAP benchmarks.
+
+  fetch   LOGIN + SELECT + FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE) +
+          FETCH 1:* BODY.PEEK[] on a folder of M messages (default 1,000
+          of 7.5 KiB: 7.5 MB), warm (a first pass fills the index and the
+          cache); median of R runs.  Also the same on 10,000 messages.
+  idle    memory per idle authenticated connection: RSS of the server
+          before and after opening C connections that LOGIN and stay.
+  logins  sequential LOGIN/LOGOUT per second, and the time a login adds to
+          the password hash itself.
+
+Messages are written straight into the Maildir as the delivery agent does.
+"""
+
+import argparse
+import os
+import resource
+import socket
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from correio_harness import Server  # noqa: E402
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fill(server, address, count, size):
+    new = os.path.join(server.maildir(address), "new")
+    os.makedirs(new, exist_ok=True)
+    for d in ("cur", "tmp"):
+        os.makedirs(os.path.join(server.maildir(address), d), exist_ok=True)
+    body = ("x" * 76 + "\n") * max(1, (size - 300) // 77)
+    now = int(time.time())
+    for i in range(count):
+        text = (f"Return-Path: <bench@example.net>\nFrom: Bench <bench@example.net>\n"
+                f"To: {address}\nSubject: message {i}\nDate: Fri, 27 Nov 2026 05:00:00 +0000\n"
+                f"Message-ID: <{i}@bench>\n\n{body}")
+        with open(os.path.join(new, f"{now}.B{i}.bench,S={len(text)}"), "w") as f:
+            f.write(text)
+    os.system(f"chown -R --reference={server.data} {server.maildir(address)} 2>/dev/null")
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+        self.tag = 0
+        self.read_until(b"* OK")
+
+    def read_until(self, prefix):
+        total = 0
+        while True:
+            i = self.buf.find(b"\r\n")
+            while i < 0:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    raise EOFError
+                total += len(chunk)
+                self.buf += chunk
+                i = self.buf.find(b"\r\n")
+            # skip literals quickly: {n}\r\n + n bytes
+            line = self.buf[:i]
+            if line.endswith(b"}") and b"{" in line:
+                n = int(line[line.rindex(b"{") + 1:-1])
+                need = i + 2 + n
+                while len(self.buf) < need:
+                    chunk = self.sock.recv(1 << 20)
+                    if not chunk:
+                        raise EOFError
+                    total += len(chunk)
+                    self.buf += chunk
+                self.buf = self.buf[need:]
+                continue
+            self.buf = self.buf[i + 2:]
+            if line.startswith(prefix):
+                return line, total
+
+    def cmd(self, text):
+        self.tag += 1
+        t = b"t%d" % self.tag
+        self.sock.sendall(t + b" " + text.encode() + b"\r\n")
+        line, n = self.read_until(t + b" ")
+        if not line.startswith(t + b" OK"):
+            raise RuntimeError(line)
+        return n
+
+
+def bench_fetch(args, count, size):
+    extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+    with Server(extra_config=extra) as s:
+        s.add_user("bench@example.org")
+        fill(s, "bench@example.org", count, size)
+        s.start()
+        times = []
+        for run in range(args.runs + 1):
+            t0 = time.monotonic()
+            c = Client(s.imap_port)
+            c.cmd("LOGIN bench@example.org secret")
+            c.cmd("SELECT INBOX")
+            c.cmd("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
+            n = c.cmd("FETCH 1:* BODY.PEEK[]")
+            elapsed = time.monotonic() - t0
+            c.cmd("LOGOUT")
+            if run > 0:                 # the first run fills index and cache
+                times.append(elapsed)
+        med = statistics.median(times)
+        print(f"fetch: {count} messages of {size} B ({count * size / 1e6:.1f} MB): "
+              f"LOGIN+SELECT+FETCH(FLAGS ENVELOPE BODYSTRUCTURE)+FETCH BODY.PEEK[] "
+              f"median {med * 1000:.1f} ms over {args.runs} warm runs (last body fetch {n} B)")
+
+
+def bench_idle(args):
+    extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n[limits]\nconnections = 20000\nconnections_per_client = 20000\n"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with Server(extra_config=extra) as s:
+        s.add_user("bench@example.org")
+        s.start()
+        warm = [Client(s.imap_port) for _ in range(10)]
+        for c in warm:
+            c.cmd("LOGIN bench@example.org secret")
+        before = rss_kib(s.proc.pid)
+        clients = []
+        for _ in range(args.connections):
+            c = Client(s.imap_port)
+            c.cmd("LOGIN bench@example.org secret")
+            clients.append(c)
+        time.sleep(0.5)
+        after = rss_kib(s.proc.pid)
+        per = (after - before) * 1024 / args.connections
+        print(f"idle: {args.connections} authenticated idle connections: server RSS "
+              f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {per / 1024:.1f} KiB per connection")
+
+
+def yescrypt_ms():
+    """What one yescrypt hash costs here, with libxcrypt's default cost."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    salt = lib.crypt_gensalt(b"$y$", 0, None, 0)
+    t = time.monotonic()
+    for _ in range(20):
+        lib.crypt(b"secret", salt)
+    return (time.monotonic() - t) / 20 * 1000
+
+
+def bench_logins(args):
+    extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+    with Server(extra_config=extra) as s:
+        s.add_user("bench@example.org")
+        s.start()
+        t0 = time.monotonic()
+        for _ in range(args.logins):
+            c = Client(s.imap_port)
+            c.cmd("LOGIN bench@example.org secret")
+            c.cmd("LOGOUT")
+        elapsed = time.monotonic() - t0
+        hash_ms = yescrypt_ms()
+        per_ms = elapsed / args.logins * 1000
+        print(f"logins: {args.logins / elapsed:.0f} sequential logins/s, {per_ms:.1f} ms per "
+              f"login of which the yescrypt hash is about {hash_ms:.1f} ms "
+              f"(login path {per_ms - hash_ms:.1f} ms)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin")
+    p.add_argument("what", nargs="*", default=["fetch", "idle", "logins"])
+    p.add_argument("-r", "--runs", type=int, default=5)
+    p.add_argument("-c", "--connections", type=int, default=1000)
+    p.add_argument("-l", "--logins", type=int, default=100)
+    args = p.parse_args()
+    if args.bin:
+        os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
+    if "fetch" in args.what:
+        bench_fetch(args, 1000, 7680)
+        bench_fetch(args, 10000, 4096)
+    if "idle" in args.what:
+        bench_idle(args)
+    if "logins" in args.what:
+        bench_logins(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@
  */
 #include "imapd_private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,9 +42,12 @@ const char *imapd_capabilities(struct imapd_session *s)
 			       (tls ? "IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED SASL-IR LITERAL+ ID ENABLE" :
 				"IMAP4rev1 IMAP4rev2 LOGINDISABLED SASL-IR LITERAL+ ID ENABLE");
 	}
-	return "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
-	       "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH "
-	       "SEARCHRES UTF8=ACCEPT APPENDLIMIT";
+	static char logged[400];
+	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
+		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
+		 "STATUS=SIZE ESEARCH UTF8=ACCEPT APPENDLIMIT=%llu",
+		 (unsigned long long)s->conn.server->cfg.message_size);
+	return logged;
 }
 
 /* ---- connection ---- */

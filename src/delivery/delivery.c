@@ -197,20 +197,9 @@ static void deliver_job(struct delivery *d, struct job *job)
    durable together with the batch's deliveries. */
 static void route_remote(struct delivery *d, struct job *job)
 {
-	struct envelope *e = job->env, *r = job->relay;
+	struct envelope *e = job->env;
 
-	for (unsigned i = 0; i < e->n_rcpts; i++) {
-		free(e->rcpts[i].address);
-		free(e->rcpts[i].orcpt);
-		free(e->rcpts[i].last_error);
-		free(e->rcpts[i].remote_mta);
-	}
-	free(e->rcpts);
-	e->rcpts = r->rcpts;
-	e->n_rcpts = r->n_rcpts;
-	e->cap_rcpts = r->cap_rcpts;
-	r->rcpts = NULL;
-	r->n_rcpts = r->cap_rcpts = 0;
+	envelope_take_rcpts(e, job->relay);
 	envelope_free(&job->relay);
 	e->routed = true;
 	if (queue_update(d->queue, e, false) < 0) {

@@ -93,8 +93,6 @@ struct imapd_session {
 
 	unsigned errors;
 	bool quitting, reading, dead;
-	unsigned close_tries;
-	struct event *close_timer;
 	struct event *logout_timer;	/* autologout */
 };
 

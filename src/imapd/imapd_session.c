@@ -47,7 +47,6 @@ static void session_free(struct imapd_session *s)
 	imap_parser_free(&s->parser);
 	buf_deinit(&s->append_text);
 	conn_unregister(&s->conn);
-	event_free(s->close_timer);
 	event_free(s->logout_timer);
 	free(s);
 }
@@ -95,35 +94,10 @@ void imapd_tagged(struct imapd_session *s, const char *status, const char *fmt, 
 
 /* ---- closing ---- */
 
-static void close_when_flushed(struct imapd_session *s)
-{
-	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
-	struct timeval soon = { 0, 10000 };
-
-	if (evbuffer_get_length(imapd_out(s)) > 0)
-		return;
-	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-	    s->close_tries++ < 500) {
-		evtimer_add(s->close_timer, &soon);
-		return;
-	}
-	session_free(s);
-}
-
-static void on_close_timer(evutil_socket_t fd, short what, void *arg)
-{
-	close_when_flushed(arg);
-}
-
 void imapd_close_after_output(struct imapd_session *s)
 {
-	struct timeval now = { 0, 0 };
-
-	if (s->quitting)
-		return;
 	s->quitting = true;
-	bufferevent_disable(s->conn.bev, EV_READ);
-	evtimer_add(s->close_timer, &now);
+	conn_close_after_output(&s->conn);
 }
 
 bool imapd_error(struct imapd_session *s)
@@ -253,7 +227,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (s->quitting)
-		close_when_flushed(s);
+		conn_output_drained(&s->conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -328,7 +302,6 @@ void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->conn.ops = &imapd_ops;
 	buf_init(&s->append_text, 0);
-	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
 	s->logout_timer = evtimer_new(srv->base, on_autologout, s);
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

@@ -36,7 +36,6 @@ struct pop3_session {
 	bool quitting;
 	bool reading;			/* inside the read callback */
 	bool dead;			/* free when the read callback ends */
-	unsigned close_tries;
 	struct auth_request *auth_req;
 
 	struct store_account *account;
@@ -48,8 +47,6 @@ struct pop3_session {
 	int64_t body_lines;		/* TOP: body lines left (-1 all) */
 	bool in_body, line_start, cr;
 	size_t line_len;
-
-	struct event *close_timer;
 };
 
 /* pop3_session.c */

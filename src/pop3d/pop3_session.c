@@ -38,7 +38,6 @@ static void session_free(struct pop3_session *s)
 		close(s->fd);
 	pop3_release_mailbox(s);
 	conn_unregister(&s->conn);
-	event_free(s->close_timer);
 	free(s);
 }
 
@@ -53,36 +52,10 @@ void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* Close once every byte has left, TLS filter included. */
-static void close_when_flushed(struct pop3_session *s)
-{
-	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
-	struct timeval soon = { 0, 10000 };
-
-	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) > 0)
-		return;
-	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-	    s->close_tries++ < 500) {
-		evtimer_add(s->close_timer, &soon);
-		return;
-	}
-	session_free(s);
-}
-
-static void on_close_timer(evutil_socket_t fd, short what, void *arg)
-{
-	close_when_flushed(arg);
-}
-
 void pop3_close_after_output(struct pop3_session *s)
 {
-	struct timeval now = { 0, 0 };
-
-	if (s->quitting)
-		return;
 	s->quitting = true;
-	bufferevent_disable(s->conn.bev, EV_READ);
-	evtimer_add(s->close_timer, &now);
+	conn_close_after_output(&s->conn);
 }
 
 bool pop3_error(struct pop3_session *s)
@@ -252,7 +225,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (s->quitting)
-		close_when_flushed(s);
+		conn_output_drained(&s->conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -322,7 +295,6 @@ void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->conn.ops = &pop3_ops;
-	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
 		   bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));

@@ -36,12 +36,8 @@ struct envelope *envelope_new(void)
 	return e;
 }
 
-void envelope_free(struct envelope **ep)
+static void free_rcpts(struct envelope *e)
 {
-	struct envelope *e = *ep;
-
-	if (e == NULL)
-		return;
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		free(e->rcpts[i].address);
 		free(e->rcpts[i].orcpt);
@@ -49,6 +45,27 @@ void envelope_free(struct envelope **ep)
 		free(e->rcpts[i].remote_mta);
 	}
 	free(e->rcpts);
+	e->rcpts = NULL;
+	e->n_rcpts = e->cap_rcpts = 0;
+}
+
+void envelope_take_rcpts(struct envelope *e, struct envelope *from)
+{
+	free_rcpts(e);
+	e->rcpts = from->rcpts;
+	e->n_rcpts = from->n_rcpts;
+	e->cap_rcpts = from->cap_rcpts;
+	from->rcpts = NULL;
+	from->n_rcpts = from->cap_rcpts = 0;
+}
+
+void envelope_free(struct envelope **ep)
+{
+	struct envelope *e = *ep;
+
+	if (e == NULL)
+		return;
+	free_rcpts(e);
 	free(e->host);
 	free(e->sender);
 	free(e->envid);

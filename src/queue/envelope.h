@@ -54,6 +54,8 @@ void envelope_free(struct envelope **e);
 /* Copies the strings.  Returns 1, or -1 past the limit of recipients. */
 int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt,
 		      unsigned notify);
+/* Give e the recipients of from (which is left with none). */
+void envelope_take_rcpts(struct envelope *e, struct envelope *from);
 /* Replace a string field (copying value; NULL allowed). */
 void envelope_set(char **field, const char *value);
 

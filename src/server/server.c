@@ -135,10 +135,42 @@ static void client_add(struct server_state *st, const char *addr, int delta)
 
 /* ---- connections ---- */
 
+static void on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	conn_output_drained(arg);
+}
+
+void conn_output_drained(struct conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+	struct timeval soon = { 0, 10000 };
+
+	if (!c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;		/* the write callback comes again */
+	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	    c->close_tries++ < 500) {
+		evtimer_add(c->close_timer, &soon);	/* TLS still holds bytes */
+		return;
+	}
+	c->ops->close_now(c);
+}
+
+void conn_close_after_output(struct conn *c)
+{
+	struct timeval now = { 0, 0 };
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(c->close_timer, &now);
+}
+
 void conn_register(struct server *srv, struct conn *c)
 {
 	struct server_state *st = state_of(srv);
 
+	c->close_timer = evtimer_new(srv->base, on_close_timer, c);
 	c->server = srv;
 	c->prev = NULL;
 	c->next = st->conns;
@@ -161,6 +193,8 @@ void conn_unregister(struct conn *c)
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
+	event_free(c->close_timer);
+	c->close_timer = NULL;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

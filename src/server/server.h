@@ -14,6 +14,7 @@
 #include "lib/config.h"
 
 struct event_base;
+struct event;
 struct bufferevent;
 struct accounts;
 struct queue;
@@ -43,6 +44,9 @@ struct conn {
 	bool tls;			/* the connection is encrypted */
 	const struct conn_ops *ops;
 	struct conn *prev, *next;
+	bool closing;			/* conn_close_after_output() was called */
+	unsigned close_tries;
+	struct event *close_timer;
 };
 
 struct server {
@@ -66,6 +70,12 @@ void conn_register(struct server *srv, struct conn *c);
 /* Plaintext passwords may be sent on c: over TLS, or on loopback when the
    configuration allows it for testing. */
 bool conn_plaintext_ok(const struct conn *c);
+
+/* Stop reading and close (ops->close_now) once every byte written has
+   left, the TLS filter's included.  The session calls conn_output_drained()
+   from its write callback while closing. */
+void conn_close_after_output(struct conn *c);
+void conn_output_drained(struct conn *c);
 
 /* Forget a connection: frees its bufferevent and its slot in the limits.
    The protocol frees its own session afterwards. */

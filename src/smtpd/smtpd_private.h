@@ -58,7 +58,6 @@ struct smtpd_session {
 	bool quitting;		/* close once the output is sent */
 	bool shutdown;		/* server stopping: close after this transaction */
 	bool dead;		/* connection gone, waiting for the commit callback */
-	unsigned close_tries;	/* waits for TLS output to leave */
 	bool submission;	/* submission or submissions listener */
 	char user[320];		/* authenticated account, "" if none */
 	enum smtpd_state auth_return;
@@ -82,7 +81,6 @@ struct smtpd_session {
 	const char *bdat_error;	/* reply for the chunks of a failed BDAT */
 
 	struct event *command_timer;
-	struct event *close_timer;	/* closes from the loop, never mid-command */
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
 };
 

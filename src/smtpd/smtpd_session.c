@@ -28,7 +28,6 @@ void smtpd_session_free(struct smtpd_session *s)
 	smtpd_reset_transaction(s);
 	buf_deinit(&s->text);
 	event_free(s->command_timer);
-	event_free(s->close_timer);
 	free(s);
 }
 
@@ -65,38 +64,12 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* Close once every byte of output has left, including what a TLS filter
-   has passed to the socket's bufferevent below it (STARTTLS). */
-static void close_when_flushed(struct smtpd_session *s)
-{
-	struct bufferevent *under = bufferevent_get_underlying(s->conn.bev);
-	struct timeval soon = { 0, 10000 };
-
-	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) > 0)
-		return;		/* on_write will call again */
-	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-	    s->close_tries++ < 500) {
-		evtimer_add(s->close_timer, &soon);
-		return;
-	}
-	session_close(s);
-}
-
-static void on_close_timer(evutil_socket_t fd, short what, void *arg)
-{
-	close_when_flushed(arg);
-}
-
 void smtpd_close_after_output(struct smtpd_session *s)
 {
-	struct timeval now = { 0, 0 };
-
 	if (s->quitting || s->dead)
 		return;
 	s->quitting = true;
-	bufferevent_disable(s->conn.bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->conn.bev)) == 0)
-		evtimer_add(s->close_timer, &now);
+	conn_close_after_output(&s->conn);
 }
 
 bool smtpd_error(struct smtpd_session *s)
@@ -210,7 +183,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct smtpd_session *s = arg;
 
 	if (s->quitting)
-		close_when_flushed(s);
+		conn_output_drained(&s->conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -285,7 +258,6 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.ops = &smtpd_ops;
 	buf_init(&s->text, 0);
 	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);
-	s->close_timer = evtimer_new(srv->base, on_close_timer, s);
 	conn_register(srv, &s->conn);
 	smtpd_session_use_bev(s, s->conn.bev);
 	log_info("smtpd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));

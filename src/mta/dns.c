@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
@@ -268,6 +269,7 @@ static void take_mx(struct dns_request *rq, struct ares_mx_reply *mx)
 	if (res->n_hosts == 1 && (res->hosts[0].name[0] == '\0' ||
 				  strcmp(res->hosts[0].name, ".") == 0)) {
 		res->n_hosts = 0;
+		res->null_mx = true;
 		fail(rq, DNS_PERMANENT, "domain does not accept mail (null MX)", "");
 	}
 	order_hosts(res);
@@ -304,6 +306,36 @@ static void on_invalid(evutil_socket_t fd, short what, void *arg)
 	request_finish(arg);
 }
 
+/* "192.0.2.1", "[192.0.2.1]", "[IPv6:2001:db8::1]", "::1": one host. */
+static bool take_literal(struct dns_request *rq, const char *domain)
+{
+	char text[128];
+	size_t n = strlen(domain);
+	struct dns_host *h = &rq->result.hosts[0];
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&h->addrs[0];
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&h->addrs[0];
+
+	if (n >= sizeof(text))
+		return false;
+	if (domain[0] == '[' && n > 2 && domain[n - 1] == ']')
+		snprintf(text, sizeof(text), "%.*s", (int)(n - 2), domain + 1);
+	else
+		str_copy(text, domain, sizeof(text));
+	if (strncasecmp(text, "IPv6:", 5) == 0)
+		memmove(text, text + 5, strlen(text + 5) + 1);
+	memset(&h->addrs[0], 0, sizeof(h->addrs[0]));
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1)
+		v4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1)
+		v6->sin6_family = AF_INET6;
+	else
+		return false;
+	str_copy(h->name, text, sizeof(h->name));
+	h->n_addrs = 1;
+	rq->result.n_hosts = 1;
+	return true;
+}
+
 struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
 				  void *ctx)
 {
@@ -315,6 +347,11 @@ struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *
 	rq->dns = d;
 	rq->cb = cb;
 	rq->ctx = ctx;
+	if (take_literal(rq, domain)) {
+		struct timeval now = { 0, 0 };
+		event_base_once(d->base, -1, EV_TIMEOUT, on_invalid, rq, &now);
+		return rq;
+	}
 	if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK) {
 		struct timeval now = { 0, 0 };
 		fail(rq, DNS_PERMANENT, domain, ": not a valid domain name");

@@ -33,6 +33,7 @@ struct dns_host {
 
 struct dns_mx {
 	enum dns_status status;
+	bool null_mx;		/* RFC 7505: the domain refuses mail */
 	char error[300];	/* for DSNs and logs when status != DNS_OK */
 	unsigned n_hosts;	/* hosts with at least one address, in order */
 	struct dns_host hosts[DNS_MAX_HOSTS];
@@ -46,7 +47,8 @@ int dns_open(struct event_base *base, const char *servers, struct dns **r,
 	     const char **error_r);
 void dns_free(struct dns **d);
 
-/* Find the mail exchangers of domain (UTF-8 allowed).  cb runs exactly
+/* Find the mail exchangers of domain (UTF-8 allowed; an IP address or an
+   address literal [192.0.2.1] / [IPv6:...] is its own, single host).  cb runs exactly
    once, later, unless the request is cancelled. */
 struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
 				  void *ctx);

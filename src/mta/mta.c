@@ -154,6 +154,7 @@ static void on_mx(void *ctx, const struct dns_mx *mx)
 	if (mx->status != DNS_OK) {
 		log_info("relay: %s: %s", d->name, mx->error);
 		dest_fail_all(d, mx->status == DNS_PERMANENT ? 550 : 451,
+			      mx->null_mx ? "5.1.10" :
 			      mx->status == DNS_PERMANENT ? "5.1.2" : "4.4.3", mx->error);
 		return;		/* not cached: the next attempt asks again */
 	}
@@ -279,13 +280,19 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	if (t->has_result[i])
 		return;
 	t->has_result[i] = true;
-	snprintf(line, sizeof(line), "%s%s%s", status != NULL && strstr(text, status) != text ?
-		 status : "", status != NULL && strstr(text, status) != text ? " " : "", text);
+	/* an SMTP reply ("550 5.1.1 ...") says it all; our own texts get
+	   their status code in front ("4.4.1 connection refused") */
+	if (status != NULL && status[0] != '\0' && !(text[0] >= '2' && text[0] <= '5' &&
+	    text[1] >= '0' && text[1] <= '9' && text[2] >= '0' && text[2] <= '9' && text[3] == ' '))
+		snprintf(line, sizeof(line), "%s %s", status, text);
+	else
+		snprintf(line, sizeof(line), "%s", text);
 	envelope_set(&r->remote_mta, host);
 	if (code >= 200 && code < 300) {
 		r->state = ENVELOPE_SENT;
 		envelope_set(&r->last_error, text);
-		t->msg->fresh[idx] = 1;
+		/* a peer that speaks DSN took over NOTIFY=SUCCESS (RFC 3461 §5.2) */
+		t->msg->fresh[idx] = !t->peer_dsn;
 		log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
 			 host != NULL ? host : "none", text);
 		return;

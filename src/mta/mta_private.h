@@ -33,6 +33,7 @@ struct mta_txn {
 	struct mta_dest *dest;
 	unsigned rcpt[MTA_MAX_RCPTS];	/* indexes into msg->env->rcpts */
 	bool has_result[MTA_MAX_RCPTS];
+	bool peer_dsn;			/* the peer offered DSN */
 	unsigned n;
 	struct mta_txn *next;
 };

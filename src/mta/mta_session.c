@@ -592,6 +592,7 @@ static void session_next_txn(struct session *s)
 		if (!txn_possible(s))
 			continue;
 		s->state = S_ENVELOPE;
+		s->txn->peer_dsn = s->dsn;
 		s->expected = 1 + s->txn->n;
 		s->got = 0;
 		s->accepted = 0;

@@ -424,21 +424,37 @@ int queue_dir_fd(struct queue *q)
 
 /* ---- recovery ---- */
 
+/* The whole envelope file (bounded: 100,000 recipients fit) into out. */
+static int read_envelope(const char *path, struct buf *out)
+{
+	char block[65536];
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, block, sizeof(block))) > 0)
+		if (buf_append(out, block, (size_t)n) < 0)
+			break;
+	close(fd);
+	return n == 0 ? 1 : -1;
+}
+
 static struct envelope *recover_one(struct queue *q, const char *id)
 {
-	char path[1200], data[65536];
+	char path[1200];
 	struct envelope *e = NULL;
 	const char *error = "unreadable";
+	struct buf data;
 	struct stat st;
-	ssize_t n = -1;
-	int fd;
+	int ok;
 
 	file_path(q, id, "env", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, data, sizeof(data));
-		close(fd);
-	}
-	if (n >= 0 && envelope_parse(data, (size_t)n, &e, &error) > 0) {
+	buf_init(&data, 64 << 20);
+	ok = read_envelope(path, &data) > 0 &&
+	     envelope_parse(buf_cstr(&data), data.len, &e, &error) > 0;
+	buf_deinit(&data);
+	if (ok) {
 		file_path(q, id, "msg", path, sizeof(path));
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == e->size &&
 		    strcmp(e->id, id) == 0)

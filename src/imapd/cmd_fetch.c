@@ -1,0 +1,832 @@
+/*
+ * cmd_fetch.c - FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY):
+ * the items of each message of a set, one "* n FETCH (...)" per message.
+ * Called by the dispatcher (imapd_cmd.c) in the selected state, and again
+ * through s->resume each time a long output has drained.
+ *
+ *   fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+ *                     fetch-att / "(" fetch-att *(SP fetch-att) ")")
+ *   fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
+ *                     "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+ *                     "BODY" ["STRUCTURE"] / "UID" /
+ *                     "BODY" section [partial] / "BODY.PEEK" section [partial] /
+ *                     "BINARY" [".PEEK"] section-binary [partial] /
+ *                     "BINARY.SIZE" section-binary
+ * (the reader, imap_section.c, has parsed the brackets and the partial.)
+ *
+ * Each message's response is built in a staging buffer and handed to the
+ * session's output; a literal bigger than the stage goes out in pieces.
+ * After each message, when the output holds more than IMAPD_OUTPUT_LOW,
+ * the command stops and leaves its place in s->resume_state (one
+ * allocation: the session frees it with free() if the client goes away).
+ *
+ * Messages are stored with LF line ends; every body section is sent in
+ * CRLF form, and a partial <offset.length> counts octets of that form.
+ * ENVELOPE, BODYSTRUCTURE and BODY are kept in the store's per-message
+ * cache, fields FETCH_CACHE_* below, so that a second FETCH of them opens
+ * no file.  A file is read whole (one read(2), or mmap(2) past
+ * FETCH_READ_MAX); its size is bounded by the server's message_size for
+ * mail correio received.
+ *
+ * Limits: items per command by the reader's argument limit; memory per
+ * message: the file (or its mapping), its MIME tree, and for BINARY and
+ * HEADER.FIELDS the decoded or filtered section.
+ */
+#include "imapd_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "lib-imap/imap_date.h"
+#include "lib/log.h"
+#include "mime/mime.h"
+
+/* Fields of the store's cache (store_mailbox_cache_get/set) FETCH uses.
+   XXX: the values carry no version: a change of the mime module's output
+   reaches cached messages only when the cache is rebuilt. */
+#define FETCH_CACHE_ENVELOPE		0
+#define FETCH_CACHE_BODYSTRUCTURE	1
+#define FETCH_CACHE_BODY		2
+#define FETCH_CACHE_COUNT		3
+
+#define FETCH_STAGE (64 * 1024)		/* staged bytes before they go out */
+#define FETCH_READ_MAX (1024 * 1024)	/* larger files are mapped */
+
+enum fetch_kind {
+	FETCH_UID,
+	FETCH_FLAGS,
+	FETCH_INTERNALDATE,
+	FETCH_RFC822_SIZE,
+	FETCH_ENVELOPE,		/* the three cached ones: FETCH_CACHE_* in order */
+	FETCH_BODYSTRUCTURE,
+	FETCH_BODY,
+	FETCH_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822, RFC822.* */
+	FETCH_BINARY,		/* BINARY[...], BINARY.PEEK[...] */
+	FETCH_BINARY_SIZE,
+};
+
+struct fetch_item {
+	enum fetch_kind kind;
+	const char *label;		/* response name of the RFC822 forms */
+	const struct imap_section *sec;	/* bracketed items: the reader's */
+	const char *spec;		/* the section for mime_section_resolve */
+	size_t spec_len;
+	bool seen;			/* sets \Seen: not PEEK */
+};
+
+/* The command between two calls; one allocation (items and uids follow). */
+struct fetch_state {
+	bool uid;			/* send UID (UID FETCH, or asked for) */
+	bool flags;			/* FLAGS asked for */
+	bool seen;			/* some item sets \Seen */
+	bool need_file, need_parse;	/* for every message, whatever the cache */
+	unsigned cache_want;		/* bit FETCH_CACHE_* */
+	unsigned n_items, cap_items;
+	struct fetch_item *items;
+	unsigned n_uids, next;
+	uint32_t *uids;
+};
+
+/* One call of the command: buffers reused from message to message. */
+struct fetch_run {
+	struct imapd_session *s;
+	struct fetch_state *st;
+	struct evbuffer *out;
+	struct buf resp;		/* staged response */
+	struct buf tmp;			/* HEADER.FIELDS, BINARY */
+	struct buf cache[FETCH_CACHE_COUNT];
+	char *file;			/* read(2) buffer */
+	size_t file_cap;
+	const char *error;		/* tagged NO text when the command fails */
+	char error_text[160];
+
+	/* the message being fetched */
+	struct store_msg m;
+	unsigned seq;
+	bool first;			/* no item written yet */
+	bool flags_changed;
+	const char *data;
+	size_t size;
+	bool mapped;
+	struct mime_message *mime;
+};
+
+/* ---- arguments ---- */
+
+struct fetch_name {
+	const char *name;
+	enum fetch_kind kind;
+	const char *spec;		/* RFC822 forms */
+	bool seen;
+};
+
+static const struct fetch_name fetch_names[] = {
+	{ "UID", FETCH_UID, NULL, false },
+	{ "FLAGS", FETCH_FLAGS, NULL, false },
+	{ "INTERNALDATE", FETCH_INTERNALDATE, NULL, false },
+	{ "RFC822.SIZE", FETCH_RFC822_SIZE, NULL, false },
+	{ "ENVELOPE", FETCH_ENVELOPE, NULL, false },
+	{ "BODYSTRUCTURE", FETCH_BODYSTRUCTURE, NULL, false },
+	{ "BODY", FETCH_BODY, NULL, false },
+	{ "RFC822", FETCH_SECTION, "", true },
+	{ "RFC822.HEADER", FETCH_SECTION, "HEADER", false },
+	{ "RFC822.TEXT", FETCH_SECTION, "TEXT", true },
+};
+
+/* macro name, then its items (RFC 9051 §6.4.5) */
+static const char *const fetch_macros[][6] = {
+	{ "FAST", "FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL, NULL },
+	{ "ALL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL },
+	{ "FULL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY" },
+};
+
+static struct fetch_item *item_add(struct fetch_state *st)
+{
+	struct fetch_item *it = &st->items[st->n_items++];
+
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
+/* A plain item name; false if unknown. */
+static bool item_named(struct fetch_state *st, const char *name)
+{
+	for (size_t i = 0; i < sizeof(fetch_names) / sizeof(fetch_names[0]); i++) {
+		const struct fetch_name *n = &fetch_names[i];
+		struct fetch_item *it;
+
+		if (strcasecmp(name, n->name) != 0)
+			continue;
+		if (n->kind == FETCH_UID) {
+			st->uid = true;
+			return true;
+		}
+		it = item_add(st);
+		it->kind = n->kind;
+		it->seen = n->seen;
+		if (n->spec != NULL) {
+			it->label = n->name;
+			it->spec = n->spec;
+			it->spec_len = strlen(n->spec);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* BODY[...], BODY.PEEK[...], BINARY[...], BINARY.PEEK[...], BINARY.SIZE[...] */
+static void item_section(struct fetch_state *st, const struct imap_section *sec)
+{
+	struct fetch_item *it = item_add(st);
+	bool binary = strncasecmp(sec->name, "BINARY", 6) == 0;
+
+	if (!binary)
+		it->kind = FETCH_SECTION;
+	else if (strcasecmp(sec->name, "BINARY.SIZE") == 0)
+		it->kind = FETCH_BINARY_SIZE;
+	else
+		it->kind = FETCH_BINARY;
+	it->sec = sec;
+	it->spec = sec->spec;
+	/* the field list of HEADER.FIELDS is not part of the spec */
+	it->spec_len = strcspn(sec->spec, " ");
+	it->seen = strchr(sec->name, '.') == NULL;
+}
+
+static bool item_parse(struct fetch_state *st, const struct imap_arg *arg)
+{
+	const char *name;
+
+	if (arg->section != NULL) {
+		item_section(st, arg->section);
+		return true;
+	}
+	return imap_arg_get_atom(arg, &name) && item_named(st, name);
+}
+
+/* ALL, FAST, FULL; false when name is none of them. */
+static bool item_macro(struct fetch_state *st, const char *name)
+{
+	for (size_t i = 0; i < sizeof(fetch_macros) / sizeof(fetch_macros[0]); i++) {
+		if (strcasecmp(name, fetch_macros[i][0]) != 0)
+			continue;
+		for (size_t j = 1; j < 6 && fetch_macros[i][j] != NULL; j++)
+			item_named(st, fetch_macros[i][j]);
+		return true;
+	}
+	return false;
+}
+
+/* What the items need of every message. */
+static void items_summarise(struct fetch_state *st)
+{
+	for (unsigned i = 0; i < st->n_items; i++) {
+		const struct fetch_item *it = &st->items[i];
+
+		if (it->kind == FETCH_FLAGS)
+			st->flags = true;
+		else if (it->kind >= FETCH_ENVELOPE && it->kind <= FETCH_BODY)
+			st->cache_want |= 1u << (it->kind - FETCH_ENVELOPE);
+		else if (it->kind >= FETCH_SECTION) {
+			st->need_file |= it->kind != FETCH_BINARY_SIZE || it->spec_len > 0;
+			st->need_parse |= it->spec_len > 0;
+		}
+		st->seen |= it->seen;
+	}
+}
+
+/* The fetch att argument: one item, a macro, or a list.  1 or -1. */
+static int items_parse(struct fetch_state *st, const struct imap_arg *arg)
+{
+	const struct imap_arg *list;
+	const char *name;
+	size_t count;
+
+	if (imap_arg_get_atom(arg, &name) && arg->section == NULL && item_macro(st, name)) {
+		items_summarise(st);
+		return 1;
+	}
+	if (!imap_arg_get_list(arg, &list, &count)) {
+		list = arg;
+		count = 1;
+	}
+	if (count == 0 || count > st->cap_items - 1)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (!item_parse(st, &list[i]))
+			return -1;
+	items_summarise(st);
+	return 1;
+}
+
+/* Room for the items of arg: a list's length, or the largest macro. */
+static unsigned items_cap(const struct imap_arg *arg)
+{
+	return arg->type == IMAP_ARG_LIST ? (unsigned)arg->len + 1 : 6;
+}
+
+static struct fetch_state *state_new(unsigned cap_items, const uint32_t *uids, unsigned n)
+{
+	size_t size = sizeof(struct fetch_state) + cap_items * sizeof(struct fetch_item) +
+		      (size_t)n * sizeof(uint32_t);
+	struct fetch_state *st = calloc(1, size);
+
+	if (st == NULL)
+		abort();
+	st->items = (struct fetch_item *)(st + 1);
+	st->cap_items = cap_items;
+	st->uids = (uint32_t *)(st->items + cap_items);
+	st->n_uids = n;
+	if (n > 0)
+		memcpy(st->uids, uids, n * sizeof(*uids));
+	return st;
+}
+
+/* ---- the message: flags, file, tree, cache ---- */
+
+/* The command fails with "NO [code] text". */
+static void run_fail(struct fetch_run *r, const char *code, const char *text)
+{
+	snprintf(r->error_text, sizeof(r->error_text), "[%s] %s", code, text);
+	r->error = r->error_text;
+}
+
+/* BODY[...] or BINARY[...] without PEEK on a read-write mailbox. */
+static bool msg_mark_seen(struct fetch_run *r, uint32_t uid)
+{
+	struct imapd_session *s = r->s;
+	struct store_flag_result res;
+	struct store_error err;
+
+	if (store_mailbox_set_flags(s->box, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, 0, 0,
+				    &res, &err) < 0) {
+		log_warn("imapd: %s: setting \\Seen on UID %u: %s", s->user, uid, err.text);
+		return true;
+	}
+	if (res.status == STORE_FLAG_GONE)
+		return false;
+	if (res.status == STORE_FLAG_CHANGED) {
+		r->flags_changed = true;
+		return store_mailbox_lookup(s->box, uid, &r->m) > 0;
+	}
+	return true;
+}
+
+/* The message's facts and sequence number; false if it is gone. */
+static bool msg_begin(struct fetch_run *r, uint32_t uid)
+{
+	struct imapd_session *s = r->s;
+
+	r->flags_changed = false;
+	r->first = true;
+	if (store_mailbox_lookup(s->box, uid, &r->m) <= 0)
+		return false;
+	r->seq = imapd_seq_of(s, uid);
+	if (r->seq == 0)
+		return false;
+	if (r->st->seen && !s->readonly && (r->m.flags & STORE_FLAG_SEEN) == 0)
+		return msg_mark_seen(r, uid);
+	return true;
+}
+
+/* Read all of fd into the run's buffer.  1 or -1. */
+static int file_read(struct fetch_run *r, int fd, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (size > r->file_cap) {
+		char *p = realloc(r->file, size);
+		if (p == NULL)
+			abort();
+		r->file = p;
+		r->file_cap = size;
+	}
+	while (got < size) {
+		n = read(fd, r->file + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	r->data = r->file;
+	return 1;
+}
+
+static int file_load(struct fetch_run *r, int fd)
+{
+	struct stat sb;
+	void *p;
+
+	if (fstat(fd, &sb) < 0)
+		return -1;
+	r->size = (size_t)sb.st_size;
+	if (r->size == 0) {
+		r->data = "";
+		return 1;
+	}
+	if (r->size <= FETCH_READ_MAX)
+		return file_read(r, fd, r->size);
+	p = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	r->data = p;
+	r->mapped = true;
+	return 1;
+}
+
+/* Open and read the message.  1, 0 expunged meanwhile, -1 error. */
+static int msg_load(struct fetch_run *r)
+{
+	struct store_error err;
+	int fd, ret;
+
+	ret = store_mailbox_open_msg(r->s->box, r->m.uid, &fd, &r->m, &err);
+	if (ret <= 0) {
+		if (ret < 0)
+			run_fail(r, "UNAVAILABLE", err.text);
+		return ret;
+	}
+	ret = file_load(r, fd);
+	if (ret < 0) {
+		log_err("imapd: %s: reading UID %u: %s", r->s->user, r->m.uid, strerror(errno));
+		run_fail(r, "SERVERBUG", "message could not be read");
+	}
+	close(fd);
+	return ret;
+}
+
+static void msg_end(struct fetch_run *r)
+{
+	mime_message_free(&r->mime);
+	if (r->mapped)
+		munmap((void *)r->data, r->size);
+	r->mapped = false;
+	r->data = NULL;
+	r->size = 0;
+}
+
+/* Compute the cache fields in missing from the tree and store them. */
+static void cache_fill(struct fetch_run *r, unsigned missing)
+{
+	const struct mime_part *root = mime_message_root(r->mime);
+
+	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++) {
+		struct buf *b = &r->cache[f];
+
+		if ((missing & (1u << f)) == 0)
+			continue;
+		buf_reset(b);
+		if (f == FETCH_CACHE_ENVELOPE)
+			mime_imap_envelope(r->mime, root, b);
+		else
+			mime_imap_body(r->mime, root, f == FETCH_CACHE_BODYSTRUCTURE, b);
+		store_mailbox_cache_set(r->s->box, r->m.uid, f, b->data, b->len, NULL);
+	}
+}
+
+/* RFC 3516 §4.3: a part whose encoding cannot be undone fails the command. */
+static bool binary_check(struct fetch_run *r)
+{
+	for (unsigned i = 0; i < r->st->n_items; i++) {
+		const struct fetch_item *it = &r->st->items[i];
+		struct mime_section sec;
+
+		if ((it->kind != FETCH_BINARY && it->kind != FETCH_BINARY_SIZE) ||
+		    it->spec_len == 0)
+			continue;
+		if (mime_section_resolve(r->mime, it->spec, it->spec_len, &sec) > 0 &&
+		    sec.part->cte == MIME_CTE_UNKNOWN) {
+			run_fail(r, "UNKNOWN-CTE", "cannot decode this part");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Everything the items need, before any byte of the response is written:
+   1, 0 message gone (skipped), -1 the command fails (r->error). */
+static int msg_prepare(struct fetch_run *r)
+{
+	const struct fetch_state *st = r->st;
+	bool parse = st->need_parse, file = st->need_file;
+	unsigned missing = 0;
+	int ret;
+
+	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++) {
+		if ((st->cache_want & (1u << f)) != 0 &&
+		    store_mailbox_cache_get(r->s->box, r->m.uid, f, &r->cache[f]) <= 0)
+			missing |= 1u << f;
+	}
+	if (missing != 0)
+		parse = file = true;
+	if (file && (ret = msg_load(r)) <= 0)
+		return ret;
+	if (parse)
+		r->mime = mime_message_parse(r->data, r->size, NULL);
+	if (missing != 0)
+		cache_fill(r, missing);
+	return parse && !binary_check(r) ? -1 : 1;
+}
+
+/* ---- writing ---- */
+
+/* Hand the staged bytes to the session's output. */
+static void stage_flush(struct fetch_run *r)
+{
+	if (r->resp.len == 0)
+		return;
+	evbuffer_add(r->out, r->resp.data, r->resp.len);
+	buf_reset(&r->resp);
+}
+
+static void out_bytes(struct fetch_run *r, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (n >= FETCH_STAGE) {
+		stage_flush(r);
+		evbuffer_add(r->out, p, n);
+		return;
+	}
+	buf_append(&r->resp, p, n);
+	if (r->resp.len >= FETCH_STAGE)
+		stage_flush(r);
+}
+
+/* Append the octets of p[0..n) that fall in the window skip/take. */
+static void window_put(struct fetch_run *r, const char *p, size_t n, uint64_t *skip,
+		       uint64_t *take)
+{
+	if (*skip >= n) {
+		*skip -= n;
+		return;
+	}
+	p += *skip;
+	n -= (size_t)*skip;
+	*skip = 0;
+	if (n > *take)
+		n = (size_t)*take;
+	buf_append(&r->resp, p, n);
+	*take -= n;
+}
+
+/* Append the CRLF form of p[0..n), octets skip .. skip + take of it (a LF
+   not preceded by CR inside the range gets one, as mime_crlf_size counts). */
+static void crlf_put(struct fetch_run *r, const char *p, size_t n, uint64_t skip,
+		     uint64_t take)
+{
+	const char *q = p, *end = p + n, *lf;
+
+	while (q < end && take > 0) {
+		lf = memchr(q, '\n', (size_t)(end - q));
+		if (lf == NULL) {
+			window_put(r, q, (size_t)(end - q), &skip, &take);
+			break;
+		}
+		window_put(r, q, (size_t)(lf - q), &skip, &take);
+		if (lf == p || lf[-1] != '\r')
+			window_put(r, "\r\n", 2, &skip, &take);
+		else
+			window_put(r, "\n", 1, &skip, &take);
+		q = lf + 1;
+		if (r->resp.len >= FETCH_STAGE)
+			stage_flush(r);
+	}
+}
+
+/* The partial window of an item over content of total octets. */
+static void item_window(const struct fetch_item *it, uint64_t total, uint64_t *skip_r,
+			uint64_t *take_r)
+{
+	*skip_r = 0;
+	*take_r = total;
+	if (it->sec == NULL || !it->sec->partial)
+		return;
+	*skip_r = it->sec->partial_offset < total ? it->sec->partial_offset : total;
+	*take_r = total - *skip_r;
+	if (*take_r > it->sec->partial_length)
+		*take_r = it->sec->partial_length;
+}
+
+/* A literal of the CRLF form of raw text p[0..n), windowed by the item. */
+static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const char *p,
+			 size_t n)
+{
+	uint64_t skip, take;
+
+	item_window(it, mime_crlf_size(p, n), &skip, &take);
+	if (take == 0) {
+		buf_puts(&r->resp, "\"\"");
+		return;
+	}
+	buf_printf(&r->resp, "{%llu}\r\n", (unsigned long long)take);
+	crlf_put(r, p, n, skip, take);
+}
+
+/* "BODY[1.TEXT]<0> ", "BINARY.SIZE[2] ", "RFC822.HEADER " */
+static void item_label(struct fetch_run *r, const struct fetch_item *it)
+{
+	static const char *const names[] = { "BODY", "BINARY", "BINARY.SIZE" };
+
+	if (it->label != NULL) {
+		buf_printf(&r->resp, "%s ", it->label);
+		return;
+	}
+	buf_printf(&r->resp, "%s[%s]", names[it->kind - FETCH_SECTION], it->sec->spec);
+	if (it->sec->partial)
+		buf_printf(&r->resp, "<%u>", it->sec->partial_offset);
+	buf_putc(&r->resp, ' ');
+}
+
+static void write_section(struct fetch_run *r, const struct fetch_item *it)
+{
+	struct mime_section sec;
+	bool exclude;
+
+	item_label(r, it);
+	if (it->spec_len == 0) {
+		literal_crlf(r, it, r->data, r->size);
+		return;
+	}
+	if (mime_section_resolve(r->mime, it->spec, it->spec_len, &sec) <= 0) {
+		buf_puts(&r->resp, "NIL");
+		return;
+	}
+	if (sec.kind != MIME_SECTION_HEADER_FIELDS && sec.kind != MIME_SECTION_HEADER_FIELDS_NOT) {
+		literal_crlf(r, it, r->data + sec.start, sec.end - sec.start);
+		return;
+	}
+	exclude = sec.kind == MIME_SECTION_HEADER_FIELDS_NOT;
+	buf_reset(&r->tmp);
+	mime_header_filter(r->data + sec.start, sec.end - sec.start, it->sec->fields,
+			   it->sec->field_count, exclude, &r->tmp);
+	literal_crlf(r, it, r->tmp.data, r->tmp.len);
+}
+
+/* BINARY[section]<partial>: the decoded part, as literal8 if it holds NUL. */
+static void write_binary(struct fetch_run *r, const struct fetch_item *it)
+{
+	struct mime_section sec;
+	uint64_t skip, take;
+	const char *p;
+
+	item_label(r, it);
+	if (it->spec_len == 0) {
+		literal_crlf(r, it, r->data, r->size);
+		return;
+	}
+	buf_reset(&r->tmp);
+	if (mime_section_resolve(r->mime, it->spec, it->spec_len, &sec) <= 0 ||
+	    mime_text_binary(r->mime, sec.part, &r->tmp) <= 0) {
+		buf_puts(&r->resp, "NIL");
+		return;
+	}
+	item_window(it, r->tmp.len, &skip, &take);
+	if (take == 0) {
+		buf_puts(&r->resp, "\"\"");
+		return;
+	}
+	p = r->tmp.data + skip;
+	buf_printf(&r->resp, "%s{%llu}\r\n", memchr(p, '\0', (size_t)take) != NULL ? "~" : "",
+		   (unsigned long long)take);
+	out_bytes(r, p, (size_t)take);
+}
+
+static void write_binary_size(struct fetch_run *r, const struct fetch_item *it)
+{
+	struct mime_section sec;
+	uint64_t size = 0;
+
+	item_label(r, it);
+	if (it->spec_len == 0)
+		size = r->m.vsize;
+	else if (mime_section_resolve(r->mime, it->spec, it->spec_len, &sec) > 0)
+		mime_text_binary_size(r->mime, sec.part, &size);
+	buf_printf(&r->resp, "%llu", (unsigned long long)size);
+}
+
+static void write_flags(struct fetch_run *r)
+{
+	struct imapd_session *s = r->s;
+
+	buf_puts(&r->resp, "FLAGS ");
+	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords,
+			  !s->rev2 && r->m.uid >= s->first_recent);
+}
+
+/* INTERNALDATE in the server's local zone. */
+static void write_date(struct fetch_run *r)
+{
+	time_t t = r->m.internal_date;
+	struct tm tm;
+	int tz = 0;
+
+	if (localtime_r(&t, &tm) != NULL)
+		tz = (int)(tm.tm_gmtoff / 60);
+	buf_puts(&r->resp, "INTERNALDATE \"");
+	if (imap_date_time_write(&r->resp, t, tz) < 0)
+		imap_date_time_write(&r->resp, 0, 0);
+	buf_putc(&r->resp, '"');
+}
+
+static void write_item(struct fetch_run *r, const struct fetch_item *it)
+{
+	static const char *const cached[] = { "ENVELOPE ", "BODYSTRUCTURE ", "BODY " };
+	unsigned f;
+
+	if (!r->first)
+		buf_putc(&r->resp, ' ');
+	r->first = false;
+	switch (it->kind) {
+	case FETCH_UID:
+		break;
+	case FETCH_FLAGS:
+		write_flags(r);
+		break;
+	case FETCH_INTERNALDATE:
+		write_date(r);
+		break;
+	case FETCH_RFC822_SIZE:
+		buf_printf(&r->resp, "RFC822.SIZE %llu", (unsigned long long)r->m.vsize);
+		break;
+	case FETCH_ENVELOPE:
+	case FETCH_BODYSTRUCTURE:
+	case FETCH_BODY:
+		f = it->kind - FETCH_ENVELOPE;
+		buf_puts(&r->resp, cached[f]);
+		out_bytes(r, r->cache[f].data, r->cache[f].len);
+		break;
+	case FETCH_SECTION:
+		write_section(r, it);
+		break;
+	case FETCH_BINARY:
+		write_binary(r, it);
+		break;
+	case FETCH_BINARY_SIZE:
+		write_binary_size(r, it);
+		break;
+	}
+}
+
+/* "* 3 FETCH (UID 7 FLAGS (\Seen) ...)" */
+static void msg_write(struct fetch_run *r)
+{
+	const struct fetch_state *st = r->st;
+	struct fetch_item flags = { .kind = FETCH_FLAGS };
+
+	buf_printf(&r->resp, "* %u FETCH (", r->seq);
+	if (st->uid) {
+		buf_printf(&r->resp, "UID %u", r->m.uid);
+		r->first = false;
+	}
+	for (unsigned i = 0; i < st->n_items; i++)
+		write_item(r, &st->items[i]);
+	if (r->flags_changed && !st->flags)
+		write_item(r, &flags);
+	buf_puts(&r->resp, ")\r\n");
+	stage_flush(r);
+}
+
+/* One message: 1 done or skipped, -1 the command fails. */
+static int fetch_one(struct fetch_run *r, uint32_t uid)
+{
+	int ret;
+
+	if (!msg_begin(r, uid))
+		return 1;
+	ret = msg_prepare(r);
+	if (ret > 0)
+		msg_write(r);
+	msg_end(r);
+	return ret < 0 ? -1 : 1;
+}
+
+/* ---- the command ---- */
+
+static void run_init(struct fetch_run *r, struct imapd_session *s)
+{
+	memset(r, 0, sizeof(*r));
+	r->s = s;
+	r->st = s->resume_state;
+	r->out = imapd_out(s);
+	buf_init(&r->resp, 0);
+	buf_init(&r->tmp, 0);
+	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
+		buf_init(&r->cache[f], 0);
+}
+
+static void run_deinit(struct fetch_run *r)
+{
+	buf_deinit(&r->resp);
+	buf_deinit(&r->tmp);
+	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
+		buf_deinit(&r->cache[f]);
+	free(r->file);
+}
+
+/* Go on from where the state says; called again by the session when the
+   output has drained. */
+static void fetch_continue(struct imapd_session *s)
+{
+	struct fetch_state *st = s->resume_state;
+	struct fetch_run r;
+	int ret = 1;
+
+	run_init(&r, s);
+	while (st->next < st->n_uids && ret > 0) {
+		ret = fetch_one(&r, st->uids[st->next++]);
+		if (ret > 0 && st->next < st->n_uids &&
+		    evbuffer_get_length(r.out) > IMAPD_OUTPUT_LOW) {
+			s->resume = fetch_continue;
+			run_deinit(&r);
+			return;
+		}
+	}
+	free(st);
+	s->resume = NULL;
+	s->resume_state = NULL;
+	if (ret < 0)
+		imapd_tagged(s, "NO", "%s", r.error);
+	else
+		imapd_tagged(s, "OK", "%s completed", s->cmd.uid ? "UID FETCH" : "FETCH");
+	run_deinit(&r);
+}
+
+void imapd_cmd_fetch(struct imapd_session *s)
+{
+	const struct imap_arg *args = s->cmd.args;
+	struct fetch_state *st;
+	const char *set;
+	uint32_t *uids;
+	int n;
+
+	if (s->cmd.arg_count != 2 || !imap_arg_get_atom(&args[0], &set)) {
+		imapd_tagged(s, "BAD", "usage: FETCH sequence-set items");
+		return;
+	}
+	if ((n = imapd_resolve_set(s, set, s->cmd.uid, &uids)) < 0) {
+		imapd_done(s);	/* BAD sent */
+		return;
+	}
+	st = state_new(items_cap(&args[1]), uids, (unsigned)n);
+	free(uids);
+	st->uid = s->cmd.uid;
+	if (items_parse(st, &args[1]) < 0) {
+		free(st);
+		imapd_tagged(s, "BAD", "unknown or malformed fetch item");
+		return;
+	}
+	s->resume_state = st;
+	fetch_continue(s);
+}

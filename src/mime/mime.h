@@ -202,6 +202,14 @@ int mime_header_get(const struct mime_message *msg,
 		    struct buf *out);
 
 /*
+ * The same, with the value decoded to UTF-8 by mime_rfc2047_decode() (for
+ * SEARCH SUBJECT / HEADER and the client).  Returns 1, 0 absent, -1 full.
+ */
+int mime_header_get_decoded(const struct mime_message *msg,
+			    const struct mime_part *part, const char *name,
+			    struct buf *out);
+
+/*
  * HEADER.FIELDS / HEADER.FIELDS.NOT: append to out the fields of the header
  * block text[0..len) whose name is (exclude: is not) one of names[0..n)
  * (case-insensitive), raw and in order, then an empty line "\n".  Returns 1,

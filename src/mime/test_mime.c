@@ -527,6 +527,9 @@ static void test_header_get(void **state)
 	assert_string_equal(buf_cstr(&out), "ab");
 	buf_reset(&out);
 	assert_int_equal(mime_header_get(m, root, "Received", &out), 0);
+	assert_int_equal(mime_header_get_decoded(m, root, "Received", &out), 0);
+	assert_int_equal(mime_header_get_decoded(m, root, "x-folded", &out), 1);
+	assert_string_equal(buf_cstr(&out), "a\tb  c");
 	assert_int_equal(root->flags & MIME_PART_NO_EMPTY_LINE, 0);
 	mime_message_free(&m);
 	buf_deinit(&out);

@@ -71,7 +71,8 @@ static void imap_of(const struct mime_message *m, const struct mime_part *p,
 	if (envelope)
 		assert_int_equal(mime_imap_envelope(m, p, out), 1);
 	else
-		assert_int_equal(mime_imap_body(m, p, extended, out), 1);
+		assert_int_equal(mime_imap_body(m, p, extended ?
+						 MIME_IMAP_EXTENDED : 0, out), 1);
 }
 
 /* ---- the corpus: ENVELOPE and BODYSTRUCTURE ---------------------------- */
@@ -314,6 +315,36 @@ static void test_body_forms(void **state)
 		"(NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) "
 		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
 		"\"7BIT\" 7 1) 3)");
+	mime_message_free(&m);
+	buf_deinit(&out);
+}
+
+/* message/global is body-type-msg in IMAP4rev2 only */
+static void test_message_global(void **state)
+{
+	static const char msg[] =
+		"Content-Type: message/global\n"
+		"\n"
+		"Subject: caf\xc3\xa9\n"
+		"\n"
+		"hello\n";
+	struct mime_message *m = mime_message_parse(msg, strlen(msg), NULL);
+	struct buf out;
+
+	buf_init(&out, 0);
+	assert_int_equal(mime_imap_body(m, mime_message_root(m), 0, &out), 1);
+	assert_string_equal(buf_cstr(&out),
+		"(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"7BIT\" 25 "
+		"(NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL) "
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+		"\"7BIT\" 7 1) 3)");
+	buf_reset(&out);
+	assert_int_equal(mime_imap_body(m, mime_message_root(m),
+					MIME_IMAP_REV1 | MIME_IMAP_EXTENDED,
+					&out), 1);
+	assert_string_equal(buf_cstr(&out),
+		"(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"7BIT\" 25 "
+		"NIL NIL NIL NIL)");
 	mime_message_free(&m);
 	buf_deinit(&out);
 }
@@ -716,7 +747,8 @@ static void test_limit_depth(void **state)
 			 MIME_PART_OPAQUE | MIME_PART_LIMIT);
 	assert_int_equal(mime_message_part_count(m), MIME_MAX_DEPTH + 1);
 	buf_init(&out, 0);
-	assert_int_equal(mime_imap_body(m, mime_message_root(m), true, &out),
+	assert_int_equal(mime_imap_body(m, mime_message_root(m),
+						MIME_IMAP_EXTENDED, &out),
 			 1);
 	assert_non_null(strstr(buf_cstr(&out), "(\"TEXT\" \"PLAIN\" "
 			       "(\"CHARSET\" \"US-ASCII\" \"BOUNDARY\" "
@@ -904,7 +936,8 @@ static void test_output_max(void **state)
 	m = mime_message_parse(raw, len, NULL);
 	for (max = 1; max < 200; max += 7) {
 		buf_init(&out, max);
-		assert_int_equal(mime_imap_body(m, mime_message_root(m), true,
+		assert_int_equal(mime_imap_body(m, mime_message_root(m),
+						MIME_IMAP_EXTENDED,
 						&out), -1);
 		assert_true(out.len <= max);
 		buf_deinit(&out);
@@ -924,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_imap),
 		cmocka_unit_test(test_rfc3501_example),
 		cmocka_unit_test(test_body_forms),
+		cmocka_unit_test(test_message_global),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_section_paths),
 		cmocka_unit_test(test_header_fields),

@@ -115,8 +115,9 @@ static int imap_out(const struct mime_message *m, struct buf *out)
 	const struct mime_part *root = mime_message_root(m);
 
 	if (mime_imap_envelope(m, root, out) < 0 ||
-	    mime_imap_body(m, root, false, out) < 0 ||
-	    mime_imap_body(m, root, true, out) < 0)
+	    mime_imap_body(m, root, 0, out) < 0 ||
+	    mime_imap_body(m, root, MIME_IMAP_EXTENDED, out) < 0 ||
+	    mime_imap_body(m, root, MIME_IMAP_REV1, out) < 0)
 		return -1;
 	return 1;
 }
@@ -210,7 +211,7 @@ static void tiny_limits(const char *in, size_t n)
 		check(p->depth <= 2);
 		check_part(m, p);
 		buf_reset(&out);
-		mime_imap_body(m, p, true, &out);
+		mime_imap_body(m, p, MIME_IMAP_EXTENDED, &out);
 	}
 	buf_deinit(&out);
 	mime_message_free(&m);

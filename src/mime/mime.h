@@ -202,6 +202,14 @@ int mime_header_get(const struct mime_message *msg,
 		    struct buf *out);
 
 /*
+ * The same, with the value decoded to UTF-8 by mime_rfc2047_decode() (for
+ * SEARCH SUBJECT / HEADER and the client).  Returns 1, 0 absent, -1 full.
+ */
+int mime_header_get_decoded(const struct mime_message *msg,
+			    const struct mime_part *part, const char *name,
+			    struct buf *out);
+
+/*
  * HEADER.FIELDS / HEADER.FIELDS.NOT: append to out the fields of the header
  * block text[0..len) whose name is (exclude: is not) one of names[0..n)
  * (case-insensitive), raw and in order, then an empty line "\n".  Returns 1,
@@ -249,12 +257,18 @@ int mime_imap_nstring(struct buf *out, const char *s);
 int mime_imap_envelope(const struct mime_message *msg,
 		       const struct mime_part *part, struct buf *out);
 
+/* mime_imap_body() flags */
+#define MIME_IMAP_EXTENDED 0x01	/* BODYSTRUCTURE, not BODY */
+#define MIME_IMAP_REV1 0x02	/* IMAP4rev1 session: MESSAGE/GLOBAL is a
+				   basic part (RFC 3501 knows only
+				   MESSAGE/RFC822 as body-type-msg) */
+
 /*
- * BODY (extended false) or BODYSTRUCTURE (extended true) of part and all
- * below it.  Returns 1 or -1 (full).
+ * BODY or BODYSTRUCTURE (MIME_IMAP_EXTENDED) of part and all below it.
+ * Returns 1 or -1 (full).
  */
 int mime_imap_body(const struct mime_message *msg,
-		   const struct mime_part *part, bool extended,
+		   const struct mime_part *part, unsigned int flags,
 		   struct buf *out);
 
 /* ---- sections ---------------------------------------------------------- */
@@ -346,7 +360,7 @@ int mime_rfc2047_decode(const char *in, size_t n, struct buf *out);
  * Append the body of part decoded to UTF-8 text: transfer decoding, then
  * the charset parameter (default US-ASCII, read as UTF-8), line endings as
  * LF.  At most out->max bytes: returns 1 complete, 0 cut at out's maximum.
- * A multipart or MESSAGE part gives its raw body.
+ * A multipart or MESSAGE part gives its raw body (invalid UTF-8 replaced).
  */
 int mime_text_decode(const struct mime_message *msg,
 		     const struct mime_part *part, struct buf *out);

@@ -101,9 +101,11 @@ static void phrase_read(struct addr_parser *p)
 	}
 }
 
-/* domain = dot-atom / domain-literal, comments and blanks dropped. */
+/* domain = dot-atom / domain-literal, comments and blanks dropped; words
+   must be joined by dots ("b.c junk" ends after "c"). */
 static void domain_read(struct addr_parser *p)
 {
+	bool want_word = true;
 	size_t start;
 	int c;
 
@@ -112,18 +114,24 @@ static void domain_read(struct addr_parser *p)
 		mime_lex_cfws(&p->l, &p->comment);
 		c = mime_lex_peek(&p->l);
 		start = p->l.pos;
-		if (c == '[') {
+		if (c == '.') {
+			buf_putc(&p->domain, '.');
+			p->l.pos++;
+			want_word = true;
+		} else if (!want_word) {
+			break;
+		} else if (c == '[') {
 			while (p->l.pos < p->l.len && p->l.s[p->l.pos] != ']')
 				p->l.pos++;
 			if (p->l.pos < p->l.len)
 				p->l.pos++;
 			buf_append(&p->domain, p->l.s + start,
 				   p->l.pos - start);
-		} else if (c == '.') {
-			buf_putc(&p->domain, '.');
-			p->l.pos++;
+			want_word = false;
 		} else if (mime_lex_atom(&p->l, MIME_LEX_SPECIALS,
-					 &p->domain) <= 0) {
+					 &p->domain) > 0) {
+			want_word = false;
+		} else {
 			break;
 		}
 	}

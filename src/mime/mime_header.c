@@ -133,6 +133,21 @@ int mime_header_get(const struct mime_message *msg,
 	return 0;
 }
 
+int mime_header_get_decoded(const struct mime_message *msg,
+			    const struct mime_part *part, const char *name,
+			    struct buf *out)
+{
+	struct buf raw;
+	int ret;
+
+	buf_init(&raw, 0);
+	ret = mime_header_get(msg, part, name, &raw);
+	if (ret == 1 && mime_rfc2047_decode(buf_cstr(&raw), raw.len, out) < 0)
+		ret = -1;
+	buf_deinit(&raw);
+	return ret;
+}
+
 static bool name_listed(const struct mime_field *f, const char *const *names,
 			size_t n)
 {

@@ -163,6 +163,7 @@ struct body_writer {
 	const struct mime_message *msg;
 	struct buf *out;
 	bool extended;
+	bool rev1;
 	int ret;
 };
 
@@ -288,9 +289,18 @@ static void media_write(struct body_writer *w, const struct mime_part *p)
 	}
 }
 
+/* Is p written as body-type-msg (envelope, body and lines)? */
+static bool message_form(const struct body_writer *w,
+			 const struct mime_part *p)
+{
+	return (p->flags & MIME_PART_MESSAGE) != 0 &&
+	       !(w->rev1 && strcmp(p->subtype, "GLOBAL") == 0);
+}
+
 static void leaf_write(struct body_writer *w, const struct mime_part *p)
 {
 	bool text = (p->flags & MIME_PART_TEXT) != 0;
+	bool message = message_form(w, p);
 
 	media_write(w, p);
 	params_write(w, p->params, p->nparams, text);
@@ -301,7 +311,7 @@ static void leaf_write(struct body_writer *w, const struct mime_part *p)
 	put(w, " ");
 	nstr(w, p->encoding != NULL ? p->encoding : "7BIT");
 	number(w, p->body_size);
-	if ((p->flags & MIME_PART_MESSAGE) != 0) {
+	if (message) {
 		put(w, " ");
 		if (w->ret > 0 &&
 		    mime_imap_envelope(w->msg, p->children, w->out) < 0)
@@ -309,7 +319,7 @@ static void leaf_write(struct body_writer *w, const struct mime_part *p)
 		put(w, " ");
 		body_write(w, p->children);
 	}
-	if (text || (p->flags & MIME_PART_MESSAGE) != 0)
+	if (text || message)
 		number(w, p->body_lines);
 	if (w->extended) {
 		put(w, " ");
@@ -329,10 +339,14 @@ static void body_write(struct body_writer *w, const struct mime_part *p)
 }
 
 int mime_imap_body(const struct mime_message *msg,
-		   const struct mime_part *part, bool extended,
+		   const struct mime_part *part, unsigned int flags,
 		   struct buf *out)
 {
-	struct body_writer w = { msg, out, extended, 1 };
+	struct body_writer w = {
+		.msg = msg, .out = out, .ret = 1,
+		.extended = (flags & MIME_IMAP_EXTENDED) != 0,
+		.rev1 = (flags & MIME_IMAP_REV1) != 0,
+	};
 
 	body_write(&w, part);
 	return w.ret;

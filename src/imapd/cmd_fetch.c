@@ -504,44 +504,47 @@ static void out_bytes(struct fetch_run *r, const char *p, size_t n)
 		stage_flush(r);
 }
 
-/* Append the octets of p[0..n) that fall in the window skip/take. */
-static void window_put(struct fetch_run *r, const char *p, size_t n, uint64_t *skip,
-		       uint64_t *take)
+/* Where a windowed copy goes: octets skip .. skip + take of the source. */
+struct fetch_window {
+	char *dst;
+	uint64_t skip, take;
+};
+
+static void window_copy(struct fetch_window *w, const char *p, size_t n)
 {
-	if (*skip >= n) {
-		*skip -= n;
+	if (w->skip >= n) {
+		w->skip -= n;
 		return;
 	}
-	p += *skip;
-	n -= (size_t)*skip;
-	*skip = 0;
-	if (n > *take)
-		n = (size_t)*take;
-	buf_append(&r->resp, p, n);
-	*take -= n;
+	p += w->skip;
+	n -= (size_t)w->skip;
+	w->skip = 0;
+	if (n > w->take)
+		n = (size_t)w->take;
+	memcpy(w->dst, p, n);
+	w->dst += n;
+	w->take -= n;
 }
 
-/* Append the CRLF form of p[0..n), octets skip .. skip + take of it (a LF
-   not preceded by CR inside the range gets one, as mime_crlf_size counts). */
-static void crlf_put(struct fetch_run *r, const char *p, size_t n, uint64_t skip,
-		     uint64_t take)
+/* Copy the window of the CRLF form of p[0..n) to w->dst (a LF not preceded
+   by CR inside the range gets one, as mime_crlf_size counts). */
+static void crlf_copy(struct fetch_window *w, const char *p, size_t n)
 {
 	const char *q = p, *end = p + n, *lf;
 
-	while (q < end && take > 0) {
+	while (q < end && w->take > 0) {
 		lf = memchr(q, '\n', (size_t)(end - q));
 		if (lf == NULL) {
-			window_put(r, q, (size_t)(end - q), &skip, &take);
+			window_copy(w, q, (size_t)(end - q));
 			break;
 		}
-		window_put(r, q, (size_t)(lf - q), &skip, &take);
-		if (lf == p || lf[-1] != '\r')
-			window_put(r, "\r\n", 2, &skip, &take);
-		else
-			window_put(r, "\n", 1, &skip, &take);
+		if (lf == p || lf[-1] != '\r') {
+			window_copy(w, q, (size_t)(lf - q));
+			window_copy(w, "\r\n", 2);
+		} else {
+			window_copy(w, q, (size_t)(lf + 1 - q));
+		}
 		q = lf + 1;
-		if (r->resp.len >= FETCH_STAGE)
-			stage_flush(r);
 	}
 }
 
@@ -559,6 +562,23 @@ static void item_window(const struct fetch_item *it, uint64_t total, uint64_t *s
 		*take_r = it->sec->partial_length;
 }
 
+/* The window of the CRLF form of p[0..n) straight into the output, in
+   one extent (a big BODY[] is one large piece of the output). */
+static void crlf_out(struct fetch_run *r, const char *p, size_t n, uint64_t skip,
+		     uint64_t take)
+{
+	struct fetch_window w = { NULL, skip, take };
+	struct evbuffer_iovec v;
+
+	stage_flush(r);
+	if (evbuffer_reserve_space(r->out, (ev_ssize_t)take, &v, 1) < 1)
+		abort();	/* out of memory, as buf does */
+	w.dst = v.iov_base;
+	crlf_copy(&w, p, n);
+	v.iov_len = (size_t)(take - w.take);
+	evbuffer_commit_space(r->out, &v, 1);
+}
+
 /* A literal of the CRLF form of raw text p[0..n), windowed by the item. */
 static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const char *p,
 			 size_t n)
@@ -571,7 +591,7 @@ static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const
 		return;
 	}
 	buf_printf(&r->resp, "{%llu}\r\n", (unsigned long long)take);
-	crlf_put(r, p, n, skip, take);
+	crlf_out(r, p, n, skip, take);
 }
 
 /* "BODY[1.TEXT]<0> ", "BINARY.SIZE[2] ", "RFC822.HEADER " */

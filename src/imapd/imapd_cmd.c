@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
 #include "lib/log.h"
@@ -122,6 +123,15 @@ static void cmd_namespace(struct imapd_session *s)
 
 /* ---- login ---- */
 
+/* The account's storage limit, for APPEND, COPY and MOVE. */
+static void set_quota(struct imapd_session *s, const char *user)
+{
+	struct account acct;
+
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+		store_account_set_quota(s->account, acct.quota);
+}
+
 static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 {
 	struct imapd_session *s = ctx;
@@ -135,6 +145,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 	}
 	switch (result) {
 	case AUTH_OK:
+		set_quota(s, user);
 		str_copy(s->user, user, sizeof(s->user));
 		s->state = IMAPD_STATE_AUTH;
 		log_info("imapd: %s: logged in from [%s]", user, s->conn.addr);

@@ -94,7 +94,9 @@ errors = 50
                 raise AssertionError("server exited:\n" + self.read_log())
             try:
                 socket.create_connection(("127.0.0.1", self.smtp_port), 0.2).close()
-                return self
+                if os.path.exists(os.path.join(self.data, "control.sock")):
+                    return self
+                time.sleep(0.01)
             except OSError:
                 time.sleep(0.02)
         raise AssertionError("server did not start:\n" + self.read_log())

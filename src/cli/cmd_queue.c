@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,11 +212,15 @@ int cmd_sendmail(int argc, char **argv, struct config *cfg)
 	buf_putc(&req, '\n');
 	if ((fd = control_connect(cfg)) < 0)
 		return 1;
+	/* a refusal comes before the message is read: keep the answer */
+	signal(SIGPIPE, SIG_IGN);
 	if (write_all(fd, req.data, req.len) < 0 || write_all(fd, msg.data, msg.len) < 0 ||
 	    shutdown(fd, SHUT_WR) < 0) {
-		fprintf(stderr, "sendmail: %s\n", strerror(errno));
-		close(fd);
-		return 1;
+		if (errno != EPIPE && errno != ECONNRESET) {
+			fprintf(stderr, "sendmail: %s\n", strerror(errno));
+			close(fd);
+			return 1;
+		}
 	}
 	buf_deinit(&msg);
 	buf_deinit(&req);

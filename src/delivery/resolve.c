@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib-mail/address.h"
 #include "lib/log.h"
@@ -27,7 +28,7 @@ static bool state_seen(struct resolve_state *st, const char *key)
 	char **p;
 
 	for (unsigned i = 0; i < st->n_seen; i++)
-		if (strcmp(st->seen[i], key) == 0)
+		if (strcasecmp(st->seen[i], key) == 0)
 			return true;
 	p = realloc(st->seen, (st->n_seen + 1) * sizeof(*p));
 	if (p == NULL || (p[st->n_seen] = strdup(key)) == NULL)
@@ -55,12 +56,9 @@ struct alias_walk {
 static void alias_target(void *ctx, const char *target)
 {
 	struct alias_walk *w = ctx;
-	char lower[320];
 
-	str_copy(lower, target, sizeof(lower));
-	str_lower(lower);
-	if (resolve_key(w->st, lower, w->depth + 1) == 0)
-		log_warn("resolve: alias target %s names nobody", lower);
+	if (resolve_key(w->st, target, w->depth + 1) == 0)
+		log_warn("resolve: alias target %s names nobody", target);
 }
 
 /* Expand alias key if it is one.  Returns targets found (0: no alias). */

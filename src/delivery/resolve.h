@@ -32,7 +32,9 @@ int resolve_domain_is_local(const struct config *cfg, struct accounts *a,
 			    const char *domain);
 
 /*
- * Call cb (may be NULL: only count) once for each final target of key (a lower-case "local@domain"),
+ * Call cb (may be NULL: only count) once for each final target of key
+ * ("local@domain", domain lower case; the local part's case is kept for
+ * remote targets and ignored for local ones),
  * without duplicates.  Returns the number of targets; 0 when key is in a
  * local domain but names nobody; -1 on a store error (temporary).
  */

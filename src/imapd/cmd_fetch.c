@@ -14,11 +14,14 @@
  *                     "BINARY.SIZE" section-binary
  * (the reader, imap_section.c, has parsed the brackets and the partial.)
  *
- * Each message's response is built in a staging buffer and handed to the
- * session's output; a literal bigger than the stage goes out in pieces.
- * After each message, when the output holds more than IMAPD_OUTPUT_LOW,
- * the command stops and leaves its place in s->resume_state (one
- * allocation: the session frees it with free() if the client goes away).
+ * Everything a message needs (cache look-ups, the file, its MIME tree,
+ * the check that BINARY can decode) is done before the first byte of its
+ * response, so a response is never left half written.  The response is
+ * staged in a small buffer; body literals are converted to CRLF straight
+ * into the session's output.  After each message, when the output holds
+ * more than IMAPD_OUTPUT_LOW, the command stops and leaves its place in
+ * s->resume_state (one allocation: the session frees it with free() if
+ * the client goes away); one message may still add a large literal.
  *
  * Messages are stored with LF line ends; every body section is sent in
  * CRLF form, and a partial <offset.length> counts octets of that form.
@@ -27,6 +30,10 @@
  * no file.  A file is read whole (one read(2), or mmap(2) past
  * FETCH_READ_MAX); its size is bounded by the server's message_size for
  * mail correio received.
+ *
+ * A section the message does not have (BODY[4] of a two-part message)
+ * is sent as NIL, BINARY.SIZE of one as 0; a section that names a part
+ * sets \Seen even so.
  *
  * Limits: items per command by the reader's argument limit; memory per
  * message: the file (or its mapping), its MIME tree, and for BINARY and
@@ -51,12 +58,17 @@
 #include "mime/mime.h"
 
 /* Fields of the store's cache (store_mailbox_cache_get/set) FETCH uses.
+   BODY and BODYSTRUCTURE differ for IMAP4rev1 sessions, where a
+   MESSAGE/GLOBAL part is a basic part (mime_imap_body, MIME_IMAP_REV1):
+   1 and 2 hold the IMAP4rev1 forms, 3 and 4 those of IMAP4rev2.
    XXX: the values carry no version: a change of the mime module's output
    reaches cached messages only when the cache is rebuilt. */
 #define FETCH_CACHE_ENVELOPE		0
 #define FETCH_CACHE_BODYSTRUCTURE	1
 #define FETCH_CACHE_BODY		2
-#define FETCH_CACHE_COUNT		3
+#define FETCH_CACHE_BODYSTRUCTURE_REV2	3
+#define FETCH_CACHE_BODY_REV2		4
+#define FETCH_CACHE_COUNT		3	/* kinds: ENVELOPE, BODYSTRUCTURE, BODY */
 
 #define FETCH_STAGE (64 * 1024)		/* staged bytes before they go out */
 #define FETCH_READ_MAX (1024 * 1024)	/* larger files are mapped */
@@ -416,22 +428,33 @@ static void msg_end(struct fetch_run *r)
 	r->size = 0;
 }
 
-/* Compute the cache fields in missing from the tree and store them. */
+/* The store's cache field of kind k (FETCH_CACHE_ENVELOPE, _BODYSTRUCTURE
+   or _BODY) for this session. */
+static unsigned cache_field(const struct imapd_session *s, unsigned k)
+{
+	return s->rev2 && k != FETCH_CACHE_ENVELOPE ? k + 2 : k;
+}
+
+/* Compute the cache kinds in missing from the tree and store them. */
 static void cache_fill(struct fetch_run *r, unsigned missing)
 {
 	const struct mime_part *root = mime_message_root(r->mime);
+	unsigned flags = r->s->rev2 ? 0 : MIME_IMAP_REV1;
 
-	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++) {
-		struct buf *b = &r->cache[f];
+	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
+		struct buf *b = &r->cache[k];
 
-		if ((missing & (1u << f)) == 0)
+		if ((missing & (1u << k)) == 0)
 			continue;
 		buf_reset(b);
-		if (f == FETCH_CACHE_ENVELOPE)
+		if (k == FETCH_CACHE_ENVELOPE)
 			mime_imap_envelope(r->mime, root, b);
+		else if (k == FETCH_CACHE_BODYSTRUCTURE)
+			mime_imap_body(r->mime, root, flags | MIME_IMAP_EXTENDED, b);
 		else
-			mime_imap_body(r->mime, root, f == FETCH_CACHE_BODYSTRUCTURE, b);
-		store_mailbox_cache_set(r->s->box, r->m.uid, f, b->data, b->len, NULL);
+			mime_imap_body(r->mime, root, flags, b);
+		store_mailbox_cache_set(r->s->box, r->m.uid, cache_field(r->s, k), b->data,
+					b->len, NULL);
 	}
 }
 
@@ -463,10 +486,11 @@ static int msg_prepare(struct fetch_run *r)
 	unsigned missing = 0;
 	int ret;
 
-	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++) {
-		if ((st->cache_want & (1u << f)) != 0 &&
-		    store_mailbox_cache_get(r->s->box, r->m.uid, f, &r->cache[f]) <= 0)
-			missing |= 1u << f;
+	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
+		if ((st->cache_want & (1u << k)) != 0 &&
+		    store_mailbox_cache_get(r->s->box, r->m.uid, cache_field(r->s, k),
+					    &r->cache[k]) <= 0)
+			missing |= 1u << k;
 	}
 	if (missing != 0)
 		parse = file = true;
@@ -527,7 +551,9 @@ static void window_copy(struct fetch_window *w, const char *p, size_t n)
 }
 
 /* Copy the window of the CRLF form of p[0..n) to w->dst (a LF not preceded
-   by CR inside the range gets one, as mime_crlf_size counts). */
+   by CR inside the range gets one, as mime_crlf_size counts).  Rather than
+   mime_crlf_append, which goes byte by byte into a buf: this copies whole
+   lines, clips to a partial, and writes into the output's own memory. */
 static void crlf_copy(struct fetch_window *w, const char *p, size_t n)
 {
 	const char *q = p, *end = p + n, *lf;

@@ -67,8 +67,8 @@ enum imap_search_key {
 struct imap_search_node {
 	enum imap_search_key key;
 	unsigned need;			/* IMAP_SEARCH_NEED_*, this node and below */
-	const struct imap_search_node *child;	/* AND, OR, NOT */
-	const struct imap_search_node *next;	/* the next sibling */
+	struct imap_search_node *child;	/* AND, OR, NOT: the first child */
+	struct imap_search_node *next;	/* the next sibling */
 	bool unset;			/* FLAG, KEYWORD: UN... */
 	uint8_t flag;			/* FLAG: one IMAP_SEARCH_FLAG_* */
 	uint64_t number;		/* LARGER, SMALLER */
@@ -80,7 +80,7 @@ struct imap_search_node {
 };
 
 struct imap_search_program {
-	const struct imap_search_node *root;	/* an AND */
+	struct imap_search_node *root;	/* an AND */
 	bool esearch;			/* RETURN given: answer with ESEARCH */
 	unsigned return_opts;		/* IMAP_SEARCH_RETURN_*, ALL if none */
 	unsigned need;			/* root->need */

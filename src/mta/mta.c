@@ -225,7 +225,7 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 		struct envelope_rcpt *r = &e->rcpts[i];
 		if (r->state != ENVELOPE_PENDING)
 			continue;
-		snprintf(text, sizeof(text), "delivery time expired%s%s",
+		snprintf(text, sizeof(text), "5.4.7 delivery time expired%s%s",
 			 r->last_error != NULL ? ": " : "",
 			 r->last_error != NULL ? r->last_error : "");
 		log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address, text);

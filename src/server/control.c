@@ -183,7 +183,6 @@ static int submit_begin(struct control_conn *c, char *args)
 			envelope_free(&e);
 			return -1;
 		}
-		str_lower(key);
 		envelope_add_rcpt(e, key, NULL, 0);
 	}
 	if (e->n_rcpts == 0) {

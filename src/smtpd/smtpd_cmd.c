@@ -253,7 +253,7 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 {
 	struct smtp_rcpt_args r;
 	const char *error;
-	char key[320];
+	char key[sizeof(r.rcpt.local) + sizeof(r.rcpt.domain) + 2];
 
 	if (s->bdat) {
 		/* RFC 3030: the envelope is closed once the first chunk came */
@@ -270,12 +270,18 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 		smtpd_error(s);
 		return;
 	}
-	if (r.postmaster)
+	if (r.postmaster) {
 		postmaster_key(cfg_of(s), key, sizeof(key));
-	else if (address_key(&r.rcpt, key, sizeof(key)) < 0) {
-		smtpd_reply(s, "553 5.1.3 Bad recipient address syntax");
-		smtpd_error(s);
-		return;
+	} else {
+		/* RFC 5321 §2.4: the local part keeps its case (for the relay);
+		   local look-ups ignore it */
+		str_lower(r.rcpt.domain);
+		if ((size_t)snprintf(key, sizeof(key), "%s@%s", r.rcpt.local,
+				     r.rcpt.domain) >= sizeof(key)) {
+			smtpd_reply(s, "553 5.1.3 Bad recipient address syntax");
+			smtpd_error(s);
+			return;
+		}
 	}
 	if (rcpt_check(s, key, strrchr(key, '@') + 1) == 0)
 		return;

@@ -1,0 +1,508 @@
+/*
+ * cmd_search.c - SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4,
+ * RFC 4731 ESEARCH).  Called by the dispatcher (imapd_cmd.c) in the
+ * selected state.
+ *
+ * The arguments become a search program (lib-imap/imap_search.c, pure
+ * and fuzzed); this file evaluates it against each message of the
+ * session's view and answers "* SEARCH n..." (IMAP4rev1), or
+ * "* ESEARCH (TAG ...) ..." when RETURN was given or the session is
+ * IMAP4rev2.
+ *
+ * Flags, keywords, size, UID and INTERNALDATE come from the index; a
+ * message file is read only when a key needs its content, and of the
+ * keys of an AND or OR those that need nothing are tried first.  Header
+ * keys (FROM, SUBJECT, HEADER, SENT*) read the first SEARCH_HEADER_READ
+ * bytes when the header ends there; BODY and TEXT read the whole file
+ * and decode it (transfer encodings, charsets, RFC 2047 words) to UTF-8
+ * with the mime module, then match case-folded substrings.
+ *
+ * Dates: BEFORE/ON/SINCE compare the day of INTERNALDATE in the server's
+ * zone (as FETCH shows it); SENT* the day written in the Date: header
+ * (a message without a valid one matches none of them).
+ *
+ * Limits: SEARCH_PART_MAX decoded bytes per text part; files as FETCH
+ * reads them (read(2) up to SEARCH_READ_MAX, mapped above).
+ * XXX: the search runs to its end in one go: a TEXT search of a large
+ * mailbox holds the event loop while it reads every file.
+ */
+#include "imapd_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "lib-imap/imap_search.h"
+#include "lib/log.h"
+#include "mime/mime.h"
+
+_Static_assert(IMAP_SEARCH_FLAG_SEEN == STORE_FLAG_SEEN &&
+	       IMAP_SEARCH_FLAG_ANSWERED == STORE_FLAG_ANSWERED &&
+	       IMAP_SEARCH_FLAG_FLAGGED == STORE_FLAG_FLAGGED &&
+	       IMAP_SEARCH_FLAG_DELETED == STORE_FLAG_DELETED &&
+	       IMAP_SEARCH_FLAG_DRAFT == STORE_FLAG_DRAFT, "flag bits differ");
+
+#define SEARCH_HEADER_READ (64 * 1024)		/* first read for header keys */
+#define SEARCH_READ_MAX (1024 * 1024)		/* larger files are mapped */
+#define SEARCH_PART_MAX (32 * 1024 * 1024)	/* decoded bytes of one part */
+
+/* One piece of a message's decoded text, case-folded, in the pool. */
+struct search_text {
+	bool header;		/* a header field, kept as "name: value" */
+	bool root;		/* of the message itself, not an embedded one */
+	size_t off, len;	/* the whole piece */
+	size_t name_len;	/* header: the name; the value starts 2 after */
+};
+
+/* One SEARCH command; the message fields are reset for each message. */
+struct search_run {
+	struct imapd_session *s;
+	const struct imap_search_program *prog;
+	char *file;			/* read(2) buffer */
+	size_t file_cap;
+	const char *error;		/* NO [code] text when it fails */
+
+	/* the message being looked at */
+	struct store_msg m;
+	unsigned seq;
+	bool gone;			/* expunged meanwhile: no match */
+	const char *data;		/* its file, or the header of it */
+	size_t size;
+	bool whole, mapped;
+	struct mime_message *mime;
+	bool headers, bodies;		/* texts collected */
+	struct buf pool;
+	struct search_text *texts;
+	unsigned n_texts, cap_texts;
+	int sent;			/* Date: day: 0 not looked, 1 found, -1 none */
+	time_t sent_day;
+};
+
+/* ---- the message file ---- */
+
+static void msg_unload(struct search_run *r)
+{
+	mime_message_free(&r->mime);
+	if (r->mapped)
+		munmap((void *)r->data, r->size);
+	r->data = NULL;
+	r->size = 0;
+	r->whole = r->mapped = false;
+	r->headers = r->bodies = false;
+	r->n_texts = 0;
+	buf_reset(&r->pool);
+	r->sent = 0;
+}
+
+/* Read size bytes of fd from its start into the run's buffer.  1 or -1. */
+static int file_read(struct search_run *r, int fd, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (size > r->file_cap) {
+		char *p = realloc(r->file, size);
+		if (p == NULL)
+			abort();
+		r->file = p;
+		r->file_cap = size;
+	}
+	while (got < size) {
+		n = pread(fd, r->file + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	r->data = r->file;
+	r->size = size;
+	return 1;
+}
+
+/* Offset just past the empty line ending the header in data, or 0. */
+static size_t header_end(const char *data, size_t size)
+{
+	const char *p;
+
+	if (size > 0 && data[0] == '\n')
+		return 1;
+	if ((p = memmem(data, size, "\n\n", 2)) != NULL)
+		return (size_t)(p - data) + 2;
+	if ((p = memmem(data, size, "\n\r\n", 3)) != NULL)
+		return (size_t)(p - data) + 3;
+	return 0;
+}
+
+/* The header only when it ends early in the file, else the whole file. */
+static int file_load(struct search_run *r, int fd, bool whole)
+{
+	struct stat sb;
+	size_t size, end;
+	void *p;
+
+	if (fstat(fd, &sb) < 0)
+		return -1;
+	size = (size_t)sb.st_size;
+	r->whole = true;
+	if (size == 0) {
+		r->data = "";
+		return 1;
+	}
+	if (!whole && size > SEARCH_HEADER_READ) {
+		if (file_read(r, fd, SEARCH_HEADER_READ) < 0)
+			return -1;
+		if ((end = header_end(r->data, r->size)) > 0) {
+			r->size = end;
+			r->whole = false;
+			return 1;
+		}
+	}
+	if (size <= SEARCH_READ_MAX)
+		return file_read(r, fd, size);
+	if ((p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+		return -1;
+	r->data = p;
+	r->size = size;
+	r->mapped = true;
+	return 1;
+}
+
+/* The message parsed, whole or at least its header.  1, 0 gone, -1. */
+static int msg_load(struct search_run *r, bool whole)
+{
+	struct store_error err;
+	struct store_msg m;
+	int fd, ret;
+
+	if (r->data != NULL && (r->whole || !whole))
+		return 1;
+	msg_unload(r);
+	ret = store_mailbox_open_msg(r->s->box, r->m.uid, &fd, &m, &err);
+	if (ret == 0)
+		r->gone = true;
+	if (ret <= 0) {
+		if (ret < 0)
+			r->error = "[UNAVAILABLE] a message could not be read";
+		return ret;
+	}
+	ret = file_load(r, fd, whole);
+	close(fd);
+	if (ret < 0) {
+		log_err("imapd: %s: search: reading UID %u: %s", r->s->user, r->m.uid,
+			strerror(errno));
+		r->error = "[SERVERBUG] a message could not be read";
+		return -1;
+	}
+	r->mime = mime_message_parse(r->data, r->size, NULL);
+	return 1;
+}
+
+/* ---- decoded text ---- */
+
+static int collect(void *ctx, const struct mime_text *t)
+{
+	struct search_run *r = ctx;
+	struct search_text *e;
+
+	if (r->n_texts == r->cap_texts) {
+		unsigned cap = r->cap_texts == 0 ? 32 : r->cap_texts * 2;
+		if ((e = realloc(r->texts, cap * sizeof(*e))) == NULL)
+			abort();
+		r->texts = e;
+		r->cap_texts = cap;
+	}
+	e = &r->texts[r->n_texts++];
+	e->header = t->kind == MIME_TEXT_HEADER;
+	e->root = t->part->parent == NULL;
+	e->off = r->pool.len;
+	e->name_len = e->header ? t->name_len : 0;
+	if (e->header) {
+		buf_append(&r->pool, t->name, t->name_len);
+		buf_puts(&r->pool, ": ");
+	}
+	buf_append(&r->pool, t->text, t->len);
+	e->len = r->pool.len - e->off;
+	imap_search_fold(r->pool.data + e->off, e->len);
+	return 1;
+}
+
+/* Header texts, and with bodies the decoded text parts.  1, 0 gone, -1. */
+static int texts_ready(struct search_run *r, bool bodies)
+{
+	int ret = msg_load(r, bodies);
+
+	if (ret <= 0)
+		return ret;
+	if (!r->headers)
+		mime_text_walk(r->mime, MIME_WALK_HEADERS, SEARCH_PART_MAX, collect, r);
+	if (bodies && !r->bodies)
+		mime_text_walk(r->mime, MIME_WALK_BODIES, SEARCH_PART_MAX, collect, r);
+	r->headers = true;
+	r->bodies = r->bodies || bodies;
+	return 1;
+}
+
+/* Which part of piece e the key n looks at; false if none. */
+static bool text_scope(const struct search_text *e, const char *pool,
+		       const struct imap_search_node *n, size_t *off_r, size_t *len_r)
+{
+	*off_r = e->off;
+	*len_r = e->len;
+	switch (n->key) {
+	case IMAP_SEARCH_HEADER:
+		if (!e->header || !e->root || e->name_len != strlen(n->name) ||
+		    strncasecmp(pool + e->off, n->name, e->name_len) != 0)
+			return false;
+		*off_r = e->off + e->name_len + 2;
+		*len_r = e->len - e->name_len - 2;
+		return true;
+	case IMAP_SEARCH_BODY:
+		return !e->header || !e->root;
+	default:
+		return true;
+	}
+}
+
+static int match_text(struct search_run *r, const struct imap_search_node *n)
+{
+	int ret = texts_ready(r, n->key != IMAP_SEARCH_HEADER);
+	size_t off, len;
+
+	if (ret <= 0)
+		return ret;
+	if (n->text_len == 0 && n->key != IMAP_SEARCH_HEADER)
+		return 1;
+	for (unsigned i = 0; i < r->n_texts; i++) {
+		if (!text_scope(&r->texts[i], r->pool.data, n, &off, &len))
+			continue;
+		if (n->text_len == 0 || memmem(r->pool.data + off, len, n->text, n->text_len) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- dates ---- */
+
+/* 00:00 UTC of the date t falls on in the server's zone. */
+static time_t local_day(time_t t)
+{
+	struct tm tm;
+	int64_t x = (int64_t)t;
+
+	if (localtime_r(&t, &tm) != NULL)
+		x += tm.tm_gmtoff;
+	x = x >= 0 ? x / 86400 : (x - 86399) / 86400;
+	return (time_t)(x * 86400);
+}
+
+/* op: 0 before, 1 on, 2 since. */
+static int day_cmp(int op, time_t day, time_t want)
+{
+	return op == 0 ? day < want : op == 1 ? day == want : day >= want;
+}
+
+/* The day of the Date: header.  1, 0 none (or gone), -1 error. */
+static int sent_day(struct search_run *r, time_t *day_r)
+{
+	struct buf value;
+	int ret;
+
+	if (r->sent == 0) {
+		if ((ret = msg_load(r, false)) <= 0)
+			return ret;
+		buf_init(&value, 4096);
+		r->sent = mime_header_get(r->mime, mime_message_root(r->mime), "Date", &value) > 0 &&
+			  imap_search_date_header(buf_cstr(&value), &r->sent_day) > 0 ? 1 : -1;
+		buf_deinit(&value);
+	}
+	*day_r = r->sent_day;
+	return r->sent > 0;
+}
+
+/* ---- evaluation ---- */
+
+static int eval(struct search_run *r, const struct imap_search_node *n);
+
+/* 0 for index keys, 1 header, 2 body: cheaper keys are tried first. */
+static int cost(const struct imap_search_node *n)
+{
+	return (n->need & IMAP_SEARCH_NEED_BODY) != 0 ? 2 : n->need != 0;
+}
+
+/* AND (stop at the first 0) or OR (stop at the first 1). */
+static int eval_children(struct search_run *r, const struct imap_search_node *n, int stop)
+{
+	const struct imap_search_node *c;
+	int v;
+
+	for (int level = 0; level <= 2; level++) {
+		for (c = n->child; c != NULL; c = c->next) {
+			if (cost(c) != level)
+				continue;
+			if ((v = eval(r, c)) < 0 || v == stop)
+				return v;
+		}
+	}
+	return !stop;
+}
+
+static bool has_keyword(struct search_run *r, const char *name)
+{
+	unsigned idx;
+
+	return store_mailbox_keyword(r->s->box, name, false, &idx, NULL) > 0 &&
+	       (r->m.keywords & (1u << idx)) != 0;
+}
+
+static int eval_sent(struct search_run *r, const struct imap_search_node *n)
+{
+	time_t day;
+	int v = sent_day(r, &day);
+
+	return v <= 0 ? v : day_cmp(n->key - IMAP_SEARCH_SENTBEFORE, day, n->day);
+}
+
+/* 1 match, 0 not, -1 error (r->error). */
+static int eval(struct search_run *r, const struct imap_search_node *n)
+{
+	const struct imapd_session *s = r->s;
+	int v;
+
+	switch (n->key) {
+	case IMAP_SEARCH_AND:
+		return eval_children(r, n, 0);
+	case IMAP_SEARCH_OR:
+		return eval_children(r, n, 1);
+	case IMAP_SEARCH_NOT:
+		return (v = eval(r, n->child)) < 0 ? v : !v;
+	case IMAP_SEARCH_SEQSET:
+		return imap_seqset_contains(&n->set, r->seq);
+	case IMAP_SEARCH_UID:
+		return imap_seqset_contains(&n->set, r->m.uid);
+	case IMAP_SEARCH_FLAG:
+		return ((r->m.flags & n->flag) != 0) != n->unset;
+	case IMAP_SEARCH_KEYWORD:
+		return has_keyword(r, n->name) != n->unset;
+	case IMAP_SEARCH_RECENT:
+		return !s->rev2 && r->m.uid >= s->first_recent;
+	case IMAP_SEARCH_LARGER:
+		return r->m.vsize > n->number;
+	case IMAP_SEARCH_SMALLER:
+		return r->m.vsize < n->number;
+	case IMAP_SEARCH_BEFORE:
+	case IMAP_SEARCH_ON:
+	case IMAP_SEARCH_SINCE:
+		return day_cmp(n->key - IMAP_SEARCH_BEFORE, local_day(r->m.internal_date), n->day);
+	case IMAP_SEARCH_SENTBEFORE:
+	case IMAP_SEARCH_SENTON:
+	case IMAP_SEARCH_SENTSINCE:
+		return eval_sent(r, n);
+	case IMAP_SEARCH_HEADER:
+	case IMAP_SEARCH_BODY:
+	case IMAP_SEARCH_TEXT:
+		return match_text(r, n);
+	}
+	return 0;
+}
+
+/* ---- the command ---- */
+
+static void push(uint32_t **nums, unsigned *n, unsigned *cap, uint32_t num)
+{
+	if (*n == *cap) {
+		unsigned c = *cap == 0 ? 64 : *cap * 2;
+		uint32_t *p = realloc(*nums, c * sizeof(*p));
+		if (p == NULL)
+			abort();
+		*nums = p;
+		*cap = c;
+	}
+	(*nums)[(*n)++] = num;
+}
+
+/* Every message of the view against the program: matches (sequence
+   numbers, or UIDs for UID SEARCH) ascending.  1, or -1 (r->error). */
+static int search_all(struct search_run *r, uint32_t **nums, unsigned *n)
+{
+	struct imapd_session *s = r->s;
+	unsigned cap = 0;
+	int v;
+
+	for (unsigned i = 0; i < s->n_uids; i++) {
+		if (store_mailbox_lookup(s->box, s->uids[i], &r->m) <= 0)
+			continue;
+		r->seq = i + 1;
+		r->gone = false;
+		v = eval(r, r->prog->root);
+		msg_unload(r);
+		if (v < 0)
+			return -1;
+		if (v > 0 && !r->gone)
+			push(nums, n, &cap, s->cmd.uid ? r->m.uid : r->seq);
+	}
+	return 1;
+}
+
+static void reply(struct imapd_session *s, const struct imap_search_program *prog,
+		  const uint32_t *nums, unsigned n)
+{
+	struct buf line;
+
+	buf_init(&line, 0);
+	buf_puts(&line, "* ");
+	if (prog->esearch || s->rev2) {
+		imap_search_esearch_write(&line, s->cmd.tag, s->cmd.uid, prog->return_opts,
+					  nums, n);
+	} else {
+		buf_puts(&line, "SEARCH");
+		for (unsigned i = 0; i < n; i++)
+			buf_printf(&line, " %u", nums[i]);
+	}
+	buf_puts(&line, "\r\n");
+	evbuffer_add(imapd_out(s), line.data, line.len);
+	buf_deinit(&line);
+}
+
+void imapd_cmd_search(struct imapd_session *s)
+{
+	struct imap_search_params params = { s->n_uids, 0, 0 };
+	struct imap_search_program *prog = NULL;
+	struct search_run r = { .s = s };
+	uint32_t *nums = NULL;
+	unsigned n = 0;
+	const char *error = NULL;
+	int ret;
+
+	if (s->n_uids > 0)
+		params.max_uid = s->uids[s->n_uids - 1];
+	ret = imap_search_parse(s->cmd.args, &params, &prog, &error);
+	if (ret <= 0) {
+		if (ret == 0)
+			imapd_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
+		else
+			imapd_tagged(s, "BAD", "%s", error);
+		return;
+	}
+	r.prog = prog;
+	buf_init(&r.pool, 0);
+	ret = search_all(&r, &nums, &n);
+	if (ret > 0)
+		reply(s, prog, nums, n);
+	imap_search_program_free(&prog);
+	buf_deinit(&r.pool);
+	free(r.texts);
+	free(r.file);
+	free(nums);
+	if (ret < 0)
+		imapd_tagged(s, "NO", "%s", r.error);
+	else
+		imapd_tagged(s, "OK", "%sSEARCH completed", s->cmd.uid ? "UID " : "");
+}

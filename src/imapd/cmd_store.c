@@ -1,0 +1,183 @@
+/*
+ * cmd_store.c - STORE and UID STORE (RFC 9051 §6.4.6): add, remove or
+ * replace the flags and keywords of the messages of a set.  Called by the
+ * dispatcher (imapd_cmd.c) in the selected state.
+ *
+ *   store           = "STORE" SP sequence-set SP store-att-flags
+ *   store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP
+ *                     (flag-list / (flag *(SP flag)))
+ *
+ * Unless .SILENT, each message of the set that still exists gets
+ * "* n FETCH (FLAGS (...))" with its flags after the change ("UID n"
+ * first for UID STORE).  The store's listener does not report changes
+ * made through this session's own handle, so these are the only news of
+ * them.  Keywords are created in the mailbox by +FLAGS and FLAGS (at
+ * most STORE_MAX_KEYWORDS: NO [LIMIT] beyond); -FLAGS ignores unknown
+ * ones.  \Recent belongs to the server: storing it is BAD.  Messages of
+ * the set expunged by another session meanwhile are skipped.
+ * Not supported: CONDSTORE's UNCHANGEDSINCE (not announced).
+ */
+#include "imapd_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct store_request {
+	enum store_flag_op op;
+	bool silent;
+	uint8_t flags;
+	uint32_t keywords;
+};
+
+/* "+FLAGS", "-FLAGS.SILENT", "FLAGS", ... into q.  1 or -1. */
+static int parse_item(const char *item, struct store_request *q)
+{
+	q->op = STORE_FLAGS_REPLACE;
+	if (item[0] == '+' || item[0] == '-') {
+		q->op = item[0] == '+' ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE;
+		item++;
+	}
+	if (strncasecmp(item, "FLAGS", 5) != 0)
+		return -1;
+	item += 5;
+	q->silent = strcasecmp(item, ".SILENT") == 0;
+	return q->silent || *item == '\0' ? 1 : -1;
+}
+
+static bool is_recent(const struct imap_arg *arg)
+{
+	const struct imap_arg *list;
+	size_t count;
+
+	if (imap_arg_get_list(arg, &list, &count)) {
+		for (size_t i = 0; i < count; i++)
+			if (imap_arg_atom_equals(&list[i], "\\Recent"))
+				return true;
+		return false;
+	}
+	return imap_arg_atom_equals(arg, "\\Recent");
+}
+
+/* The flag arguments (one list, or flags side by side) into q.  1, or -1
+   with the reply sent. */
+static int parse_flag_args(struct imapd_session *s, const struct imap_arg *args,
+			   struct store_request *q)
+{
+	bool create = q->op != STORE_FLAGS_REMOVE;
+	const char *error = "bad flag";
+	uint32_t keywords;
+	uint8_t flags;
+
+	for (const struct imap_arg *a = args; a->type != IMAP_ARG_EOL; a++) {
+		if (a->type == IMAP_ARG_LIST && (a != args || a[1].type != IMAP_ARG_EOL)) {
+			imapd_tagged(s, "BAD", "a flag list must be alone");
+			return -1;
+		}
+		if (imapd_parse_flags(s, a, create, &flags, &keywords, &error) < 0) {
+			/* known without creating: it was the keyword limit */
+			if (create && imapd_parse_flags(s, a, false, &flags, &keywords, &error) > 0)
+				imapd_tagged(s, "NO", "[LIMIT] too many keywords in this mailbox");
+			else
+				imapd_tagged(s, "BAD", "%s", error);
+			return -1;
+		}
+		q->flags |= flags;
+		q->keywords |= keywords;
+	}
+	return 1;
+}
+
+/* Check the command; 1 with q and *set_r filled, or -1 with the reply sent. */
+static int store_check(struct imapd_session *s, struct store_request *q, const char **set_r)
+{
+	const struct imap_arg *args = s->cmd.args;
+	const char *item;
+
+	if (s->cmd.arg_count < 3 || !imap_arg_get_atom(&args[0], set_r) ||
+	    !imap_arg_get_atom(&args[1], &item) || parse_item(item, q) < 0) {
+		imapd_tagged(s, "BAD", "usage: %sSTORE set (+|-)FLAGS[.SILENT] (flags)",
+			     s->cmd.uid ? "UID " : "");
+		return -1;
+	}
+	for (size_t i = 2; i < s->cmd.arg_count; i++) {
+		if (is_recent(&args[i])) {
+			imapd_tagged(s, "BAD", "\\Recent cannot be stored");
+			return -1;
+		}
+	}
+	if (s->readonly) {
+		imapd_tagged(s, "NO", "[READ-ONLY] mailbox is read-only");
+		return -1;
+	}
+	return 1;
+}
+
+/* "* n FETCH (FLAGS (...))" for each message of uids still there. */
+static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned n,
+			 const struct store_flag_result *results)
+{
+	struct store_msg m;
+	struct buf flags;
+	unsigned seq;
+
+	buf_init(&flags, 0);
+	for (unsigned i = 0; i < n; i++) {
+		if ((results != NULL && results[i].status == STORE_FLAG_GONE) ||
+		    (seq = imapd_seq_of(s, uids[i])) == 0 ||
+		    store_mailbox_lookup(s->box, uids[i], &m) <= 0)
+			continue;
+		buf_reset(&flags);
+		imapd_write_flags(s, &flags, m.flags, m.keywords,
+				  !s->rev2 && m.uid >= s->first_recent);
+		if (s->cmd.uid)
+			imapd_untagged(s, "%u FETCH (UID %u FLAGS %s)", seq, m.uid,
+				       buf_cstr(&flags));
+		else
+			imapd_untagged(s, "%u FETCH (FLAGS %s)", seq, buf_cstr(&flags));
+	}
+	buf_deinit(&flags);
+}
+
+static const char *error_code(const struct store_error *err)
+{
+	switch (err->code) {
+	case STORE_ERROR_LIMIT: return "[LIMIT]";
+	case STORE_ERROR_IN_USE: return "[INUSE]";
+	case STORE_ERROR_TEMP: return "[UNAVAILABLE]";
+	default: return "[SERVERBUG]";
+	}
+}
+
+void imapd_cmd_store(struct imapd_session *s)
+{
+	struct store_request q = { STORE_FLAGS_REPLACE, false, 0, 0 };
+	struct store_flag_result *results;
+	struct store_error err;
+	uint32_t *uids = NULL;
+	const char *set;
+	int n, ret;
+
+	if (store_check(s, &q, &set) < 0)
+		return;
+	if ((n = imapd_resolve_set(s, set, s->cmd.uid, &uids)) < 0) {
+		imapd_done(s);
+		return;
+	}
+	if (parse_flag_args(s, s->cmd.args + 2, &q) < 0) {
+		free(uids);
+		return;
+	}
+	if ((results = calloc((size_t)n + 1, sizeof(*results))) == NULL)
+		abort();
+	ret = store_mailbox_set_flags(s->box, uids, (unsigned)n, q.op, q.flags, q.keywords, 0,
+				      results, &err);
+	if (!q.silent)
+		store_report(s, uids, (unsigned)n, ret < 0 ? NULL : results);
+	free(results);
+	free(uids);
+	if (ret < 0)
+		imapd_tagged(s, "NO", "%s %s", error_code(&err), err.text);
+	else
+		imapd_tagged(s, "OK", "%sSTORE completed", s->cmd.uid ? "UID " : "");
+}

@@ -5,7 +5,7 @@
 #   make test     build and run every test (unit + integration)
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzz target for FUZZ_SECONDS each
-#   make bench    the SMTP-to-Maildir benchmark
+#   make bench    the SMTP-to-Maildir, relay and POP3 benchmarks
 
 BUILD    ?= build
 CC       ?= cc
@@ -87,15 +87,19 @@ fuzz:
 		grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$name.log || true; \
 	done
 
-bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink
+bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink $(BUILD)/pop3-load
 	$(PYTHON) bench/smtp_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load
 	$(PYTHON) bench/relay_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load \
 		--sink $(BUILD)/smtp-sink
+	$(PYTHON) bench/pop3_bench.py --bin $(BUILD)/correio --load $(BUILD)/pop3-load
 
 $(BUILD)/smtp-sink: bench/smtp_sink.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
 
 $(BUILD)/smtp-load: bench/smtp_load.c
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
+
+$(BUILD)/pop3-load: bench/pop3_load.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
 
 clean:

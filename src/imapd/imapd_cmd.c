@@ -46,7 +46,7 @@ const char *imapd_capabilities(struct imapd_session *s)
 	static char logged[400];
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
 		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
-		 "STATUS=SIZE ESEARCH UTF8=ACCEPT APPENDLIMIT=%llu",
+		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY APPENDLIMIT=%llu",
 		 (unsigned long long)s->conn.server->cfg.message_size);
 	return logged;
 }
@@ -374,7 +374,8 @@ static const struct imapd_cmd commands[] = {
 	{ "CLOSE", cmd_close, ST_SELECTED, false },
 	{ "UNSELECT", cmd_close, ST_SELECTED, false },
 	{ "EXPUNGE", cmd_expunge, ST_SELECTED, true },
-	/*@FETCH-SEARCH-STORE-COPY@*/
+	{ "FETCH", imapd_cmd_fetch, ST_SELECTED, true },
+	/*@SEARCH-STORE-COPY@*/
 };
 
 static const struct imapd_cmd *find(const char *name, bool uid)

@@ -200,9 +200,10 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 	uint32_t star = uid ? (s->n_uids > 0 ? s->uids[s->n_uids - 1] : 0) : s->n_uids;
 	uint32_t *out = NULL;
 	unsigned n = 0, cap = 0;
+	const char *error;
 
 	imap_seqset_init(&seq);
-	if (imap_seqset_parse(&seq, set, star > 0 ? star : 1, 100000, NULL) < 0) {
+	if (imap_seqset_parse(&seq, set, star > 0 ? star : 1, 100000, &error) < 0) {
 		imap_seqset_deinit(&seq);
 		imapd_tagged(s, "BAD", "bad sequence set");
 		return -1;

@@ -189,6 +189,11 @@ static void process_input(struct imapd_session *s)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
 		ret = imap_parser_feed(s->parser, v.iov_base, v.iov_len, &used, &ev);
+		if (ret != 0 && ev.type == IMAP_EVENT_LITERAL_DATA) {
+			handle_event(s, &ev);	/* its data points into the input */
+			evbuffer_drain(in, used);
+			continue;
+		}
 		evbuffer_drain(in, used);
 		if (ret != 0)
 			handle_event(s, &ev);

@@ -273,7 +273,7 @@ int imap_section_parse(struct imap_arena *a, const char *atom, size_t len,
 	binary = strncasecmp(sec->name, "BINARY", 6) == 0;
 	if (binary && sec->text != IMAP_SECTION_TEXT_NONE)
 		return -1;
-	if (binary && name_len == 11 && sec->partial)
+	if (binary && strcasecmp(sec->name, "BINARY.SIZE") == 0 && sec->partial)
 		return -1;	/* BINARY.SIZE has no partial */
 	*section_r = sec;
 	return 1;

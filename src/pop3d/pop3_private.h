@@ -34,6 +34,7 @@ struct pop3_session {
 	unsigned errors;
 	bool skip_line;
 	bool quitting;
+	bool shutdown_pending;		/* server stopping: after this message */
 	bool reading;			/* inside the read callback */
 	bool dead;			/* free when the read callback ends */
 	struct auth_request *auth_req;

@@ -125,6 +125,10 @@ static void finish_message(struct pop3_session *s)
 	evbuffer_add(out, ".\r\n", 3);
 	s->state = POP3_STATE_TRANSACTION;
 	bufferevent_setwatermark(s->conn.bev, EV_WRITE, 0, 0);
+	if (s->shutdown_pending) {
+		pop3_reply(s, "-ERR [SYS/TEMP] server shutting down");
+		pop3_close_after_output(s);
+	}
 }
 
 static void send_more(struct pop3_session *s)
@@ -198,6 +202,8 @@ void pop3_process_input(struct pop3_session *s)
 		ret = read_line(s, in, line, auth ? POP3_AUTH_LINE_MAX : POP3_LINE_MAX, &len);
 		if (ret == 0)
 			break;
+		if (ret < 0 && auth)
+			s->state = POP3_STATE_AUTHORIZATION;	/* the exchange is over */
 		if (ret > 0 && auth)
 			pop3_auth_response(s, line, len);
 		else if (ret > 0)
@@ -234,6 +240,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
+	if ((what & BEV_EVENT_TIMEOUT) && s->state == POP3_STATE_SENDING) {
+		/* a client reading a long message is not idle */
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		pop3_reply(s, "-ERR autologout: idle for too long");
 		pop3_close_after_output(s);
@@ -246,6 +257,10 @@ static void on_shutdown(struct conn *c)
 {
 	struct pop3_session *s = (struct pop3_session *)c;
 
+	if (s->state == POP3_STATE_SENDING) {
+		s->shutdown_pending = true;	/* after the message, not inside it */
+		return;
+	}
 	pop3_reply(s, "-ERR [SYS/TEMP] server shutting down");
 	pop3_close_after_output(s);
 }

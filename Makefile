@@ -89,6 +89,7 @@ fuzz:
 
 bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink $(BUILD)/pop3-load
 	$(PYTHON) bench/smtp_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load
+	$(PYTHON) bench/imap_bench.py --bin $(BUILD)/correio
 	$(PYTHON) bench/relay_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load \
 		--sink $(BUILD)/smtp-sink
 	$(PYTHON) bench/pop3_bench.py --bin $(BUILD)/correio --load $(BUILD)/pop3-load

@@ -118,6 +118,50 @@ def bench_fetch(args, count, size):
               f"median {med * 1000:.1f} ms over {args.runs} warm runs (last body fetch {n} B)")
 
 
+def bench_mix(args):
+    """C clients at once, each on its own account, looping over SELECT,
+    FETCH, STORE, SEARCH, APPEND and EXPUNGE for a few seconds."""
+    import threading
+    extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n[limits]\nconnections_per_client = 1000\n"
+    with Server(extra_config=extra) as s:
+        users = [f"mix{i}@example.org" for i in range(args.clients)]
+        for u in users:
+            s.add_user(u)
+            fill(s, u, 200, 4096)
+        s.start()
+        counts = [0] * len(users)
+        stop = time.monotonic() + args.seconds
+        msg = "Subject: mix\r\n\r\nhello\r\n"
+
+        def work(i):
+            c = Client(s.imap_port)
+            c.cmd(f"LOGIN {users[i]} secret")
+            n = 0
+            while time.monotonic() < stop:
+                c.cmd("SELECT INBOX")
+                c.cmd("FETCH 1:20 (FLAGS ENVELOPE BODYSTRUCTURE)")
+                c.cmd("FETCH 5 BODY.PEEK[]")
+                c.cmd("STORE 1:10 +FLAGS (\\Seen)")
+                c.cmd("SEARCH UNSEEN SUBJECT message")
+                c.cmd(f"APPEND INBOX {{{len(msg)}+}}\r\n{msg}")
+                c.cmd("STORE 1 +FLAGS (\\Deleted)")
+                c.cmd("EXPUNGE")
+                n += 8
+            counts[i] = n
+            c.cmd("LOGOUT")
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(users))]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        print(f"mix: {len(users)} concurrent clients, SELECT/FETCH/STORE/SEARCH/APPEND/"
+              f"EXPUNGE: {sum(counts) / elapsed:.0f} commands/s, server RSS "
+              f"{rss_kib(s.proc.pid) / 1024:.1f} MiB")
+
+
 def bench_idle(args):
     extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n[limits]\nconnections = 20000\nconnections_per_client = 20000\n"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -175,7 +219,9 @@ def bench_logins(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin")
-    p.add_argument("what", nargs="*", default=["fetch", "idle", "logins"])
+    p.add_argument("what", nargs="*", default=["fetch", "mix", "idle", "logins"])
+    p.add_argument("--clients", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=5)
     p.add_argument("-r", "--runs", type=int, default=5)
     p.add_argument("-c", "--connections", type=int, default=1000)
     p.add_argument("-l", "--logins", type=int, default=100)
@@ -185,6 +231,8 @@ def main():
     if "fetch" in args.what:
         bench_fetch(args, 1000, 7680)
         bench_fetch(args, 10000, 4096)
+    if "mix" in args.what:
+        bench_mix(args)
     if "idle" in args.what:
         bench_idle(args)
     if "logins" in args.what:

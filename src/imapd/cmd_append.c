@@ -78,8 +78,7 @@ static int refuse(struct imapd_session *s, const struct imap_event *ev,
 {
 	evbuffer_add_printf(imapd_out(s), "%s %s %s\r\n", ev->tag, status, text);
 	imap_parser_literal_action(s->parser, IMAP_LITERAL_REJECT);
-	s->append_refused = !ev->literal.sync;
-	return 0;
+	return 0;	/* the reader drops the command: no COMMAND event */
 }
 
 int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
@@ -135,11 +134,6 @@ void imapd_cmd_append(struct imapd_session *s)
 	uint32_t uid, uidvalidity;
 	struct store_error err;
 
-	if (s->append_refused) {	/* answered when the literal came */
-		s->append_refused = false;
-		imapd_done(s);
-		return;
-	}
 	if (s->append == NULL) {
 		imapd_tagged(s, "NO", "[SERVERBUG] the message could not be stored");
 		return;

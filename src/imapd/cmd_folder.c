@@ -235,24 +235,30 @@ void imapd_cmd_status(struct imapd_session *s)
 
 /* ---- LIST, LSUB ---- */
 
-/* IMAP LIST pattern match: '*' anything, '%' anything but '/'. */
-static bool match(const char *p, const char *n)
+/* IMAP LIST pattern match: '*' anything, '%' anything but '/'; the
+   INBOX part of a name matches in any case (RFC 9051 §5.1). */
+static bool match_at(const char *p, const char *n, const char *start)
 {
+	bool inbox = strncmp(start, "INBOX", 5) == 0 && (start[5] == '\0' || start[5] == '/');
+
 	for (; *p != '\0'; p++, n++) {
 		if (*p == '*' || *p == '%') {
 			for (const char *t = n;; t++) {
-				if (match(p + 1, t))
+				if (match_at(p + 1, t, start))
 					return true;
 				if (*t == '\0' || (*p == '%' && *t == '/'))
 					return false;
 			}
 		}
-		if (*n == '\0' || (*p != *n && !(strncasecmp(n, "INBOX", 5) == 0 &&
-						 (n[5] == '\0' || n[5] == '/') && p - n >= 0 &&
-						 (*p | 32) == (*n | 32))))
+		if (*n == '\0' || (*p != *n && !(inbox && n - start < 5 && (*p | 32) == (*n | 32))))
 			return false;
 	}
 	return *n == '\0';
+}
+
+static bool match(const char *p, const char *n)
+{
+	return match_at(p, n, n);
 }
 
 struct list_ctx {

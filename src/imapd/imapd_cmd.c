@@ -270,7 +270,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsigned n_only)
+static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsigned n_only,
+			   bool silent)
 {
 	struct store_error err;
 	struct store_msg m;
@@ -297,7 +298,8 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 			continue;
 		memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
 		s->n_uids--;
-		imapd_untagged(s, "%u EXPUNGE", seq);
+		if (!silent)
+			imapd_untagged(s, "%u EXPUNGE", seq);
 	}
 	free(uids);
 	return ret;
@@ -323,7 +325,7 @@ static void cmd_expunge(struct imapd_session *s)
 			return;
 		}
 	}
-	if (expunge_deleted(s, only, (unsigned)n) < 0)
+	if (expunge_deleted(s, only, (unsigned)n, false) < 0)
 		imapd_tagged(s, "NO", "[SERVERBUG] expunge failed");
 	else
 		imapd_tagged(s, "OK", "EXPUNGE completed");
@@ -333,8 +335,7 @@ static void cmd_expunge(struct imapd_session *s)
 static void cmd_close(struct imapd_session *s)
 {
 	if (!s->readonly && strcmp(s->cmd.name, "CLOSE") == 0)
-		expunge_deleted(s, NULL, 0);
-	/* CLOSE expunges silently: drop the EXPUNGE lines written above */
+		expunge_deleted(s, NULL, 0, true);	/* silently (RFC 9051 §6.4.1) */
 	imapd_unselect(s);
 	imapd_tagged(s, "OK", "%s completed", s->cmd.name);
 }
@@ -392,7 +393,9 @@ void imapd_cmd_dispatch(struct imapd_session *s, const struct imap_event *ev)
 	const char *name = ev->name;
 
 	s->busy = true;
-	s->cmd.tag = ev->tag;
+	buf_reset(&s->tag);
+	buf_puts(&s->tag, ev->tag);
+	s->cmd.tag = buf_cstr(&s->tag);
 	s->cmd.args = ev->args;
 	s->cmd.arg_count = ev->arg_count;
 	s->cmd.uid = strcasecmp(name, "UID") == 0;
@@ -413,8 +416,8 @@ void imapd_cmd_dispatch(struct imapd_session *s, const struct imap_event *ev)
 	} else if ((c->states & (1u << s->state)) == 0) {
 		imapd_tagged(s, "BAD", "%s not allowed %s", c->name,
 			     s->state == IMAPD_STATE_NOT_AUTH ? "before login" :
-			     s->state == IMAPD_STATE_AUTH ? "without a selected mailbox" :
-			     "after login");
+			     (c->states & ST_NOT_AUTH) ? "after login" :
+			     "without a selected mailbox");
 	} else {
 		c->handler(s);
 	}

@@ -89,7 +89,8 @@ struct imapd_session {
 	struct buf append_text;		/* APPEND's keyword names, NUL-separated */
 	uint8_t append_flags;
 	time_t append_date;
-	bool append_refused;		/* answered already: ignore the COMMAND */
+	struct buf tag;			/* the command's tag, kept past the reader's
+					   memory (IDLE, AUTHENTICATE) */
 
 	unsigned errors;
 	bool quitting, reading, dead;

@@ -46,6 +46,7 @@ static void session_free(struct imapd_session *s)
 	store_account_unref(&s->account);
 	imap_parser_free(&s->parser);
 	buf_deinit(&s->append_text);
+	buf_deinit(&s->tag);
 	conn_unregister(&s->conn);
 	event_free(s->logout_timer);
 	free(s);
@@ -157,8 +158,7 @@ static void handle_event(struct imapd_session *s, const struct imap_event *ev)
 		imapd_cmd_dispatch(s, ev);
 		break;
 	case IMAP_EVENT_LITERAL:
-		if (imapd_append_literal(s, ev) > 0 && ev->literal.sync &&
-		    ev->literal.action != IMAP_LITERAL_REJECT)
+		if (imapd_append_literal(s, ev) > 0 && ev->literal.sync)
 			evbuffer_add_printf(imapd_out(s), "+ Ready for literal data\r\n");
 		break;
 	case IMAP_EVENT_LITERAL_DATA:
@@ -307,6 +307,7 @@ void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->conn.ops = &imapd_ops;
 	buf_init(&s->append_text, 0);
+	buf_init(&s->tag, 0);
 	s->logout_timer = evtimer_new(srv->base, on_autologout, s);
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

@@ -113,6 +113,20 @@ static int store_check(struct imapd_session *s, struct store_request *q, const c
 	return 1;
 }
 
+/* Keywords this STORE created: the new FLAGS and PERMANENTFLAGS, before
+   any FETCH shows them (RFC 9051, the FLAGS response). */
+static void announce_keywords(struct imapd_session *s)
+{
+	struct buf flags;
+
+	buf_init(&flags, 0);
+	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
+	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
+	buf_truncate(&flags, flags.len - 1);
+	imapd_untagged(s, "OK [PERMANENTFLAGS %s \\*)] flags permitted", buf_cstr(&flags));
+	buf_deinit(&flags);
+}
+
 /* "* n FETCH (FLAGS (...))" for each message of uids still there. */
 static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned n,
 			 const struct store_flag_result *results)
@@ -156,6 +170,7 @@ void imapd_cmd_store(struct imapd_session *s)
 	struct store_error err;
 	uint32_t *uids = NULL;
 	const char *set;
+	unsigned keywords;
 	int n, ret;
 
 	if (store_check(s, &q, &set) < 0)
@@ -164,10 +179,13 @@ void imapd_cmd_store(struct imapd_session *s)
 		imapd_done(s);
 		return;
 	}
+	keywords = store_mailbox_keyword_count(s->box);
 	if (parse_flag_args(s, s->cmd.args + 2, &q) < 0) {
 		free(uids);
 		return;
 	}
+	if (store_mailbox_keyword_count(s->box) > keywords)
+		announce_keywords(s);
 	if ((results = calloc((size_t)n + 1, sizeof(*results))) == NULL)
 		abort();
 	ret = store_mailbox_set_flags(s->box, uids, (unsigned)n, q.op, q.flags, q.keywords, 0,

@@ -376,7 +376,10 @@ static const struct imapd_cmd commands[] = {
 	{ "UNSELECT", cmd_close, ST_SELECTED, false },
 	{ "EXPUNGE", cmd_expunge, ST_SELECTED, true },
 	{ "FETCH", imapd_cmd_fetch, ST_SELECTED, true },
-	/*@SEARCH-STORE-COPY@*/
+	{ "SEARCH", imapd_cmd_search, ST_SELECTED, true },
+	{ "STORE", imapd_cmd_store, ST_SELECTED, true },
+	{ "COPY", imapd_cmd_copy, ST_SELECTED, true },
+	{ "MOVE", imapd_cmd_copy, ST_SELECTED, true },
 };
 
 static const struct imapd_cmd *find(const char *name, bool uid)

@@ -65,6 +65,8 @@ static void on_change(void *ctx, struct store_mailbox *h, const struct store_cha
 				 c->uids[i]);
 		break;
 	case STORE_CHANGE_KEYWORDS:
+		s->news_keywords = true;
+		break;
 	case STORE_CHANGE_GONE:
 		s->news_exists = true;
 		break;
@@ -173,10 +175,27 @@ static void flush_flags(struct imapd_session *s)
 	buf_deinit(&line);
 }
 
+/* The folder's keyword list grew: FLAGS and PERMANENTFLAGS again. */
+static void flush_keywords(struct imapd_session *s)
+{
+	struct buf flags;
+
+	s->news_keywords = false;
+	buf_init(&flags, 0);
+	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
+	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
+	buf_truncate(&flags, flags.len - 1);
+	imapd_untagged(s, "OK [PERMANENTFLAGS %s%s\\*)] flags permitted", buf_cstr(&flags),
+		       flags.len > 1 ? " " : "");
+	buf_deinit(&flags);
+}
+
 void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed)
 {
 	if (s->box == NULL)
 		return;
+	if (s->news_keywords)
+		flush_keywords(s);
 	if (expunges_allowed)
 		flush_expunges(s);
 	flush_flags(s);

@@ -72,6 +72,7 @@ struct imapd_session {
 	uint32_t first_recent;		/* UIDs >= this are \Recent here (rev1) */
 	/* queued news from the store listener */
 	bool news_exists;
+	bool news_keywords;		/* the folder's keyword list grew */
 	uint32_t *news_expunged;
 	unsigned n_news_expunged, cap_news_expunged;
 	uint32_t *news_flags;

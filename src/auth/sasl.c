@@ -6,23 +6,14 @@
  *                        up to SASL_FIELD_MAX
  */
 #include "sasl.h"
+#include "lib/util.h"
 
 #include <stdbool.h>
 #include <string.h>
 
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_digit(c, '/');
 }
 
 int base64_decode(const char *in, size_t len, struct buf *out)

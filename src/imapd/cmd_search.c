@@ -39,6 +39,7 @@
 
 #include <event2/buffer.h>
 
+#include "lib/util.h"
 #include "lib-imap/imap_search.h"
 #include "lib/log.h"
 #include "mime/mime.h"
@@ -104,24 +105,8 @@ static void msg_unload(struct search_run *r)
 /* Read size bytes of fd from its start into the run's buffer.  1 or -1. */
 static int file_read(struct search_run *r, int fd, size_t size)
 {
-	size_t got = 0;
-	ssize_t n;
-
-	if (size > r->file_cap) {
-		char *p = realloc(r->file, size);
-		if (p == NULL)
-			abort();
-		r->file = p;
-		r->file_cap = size;
-	}
-	while (got < size) {
-		n = pread(fd, r->file + got, size - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
+	if (read_file_at_start(fd, size, &r->file, &r->file_cap) != (ssize_t)size)
+		return -1;
 	r->data = r->file;
 	r->size = size;
 	return 1;

@@ -7,6 +7,7 @@
  * as long as the reader's line limit allows.
  */
 #include "imap_utf7.h"
+#include "lib/util.h"
 
 #include <stdint.h>
 
@@ -46,17 +47,7 @@ static bool is_direct(unsigned char c)
 
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	return base64_digit(c, ',');
 }
 
 /* One code point from UTF-8 at s[*ip..len).  Returns 1 or -1. */

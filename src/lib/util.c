@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -155,4 +156,42 @@ uint64_t time_now_us(void)
 
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+int base64_digit(unsigned char c, char c63)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	return c == (unsigned char)c63 ? 63 : -1;
+}
+
+ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (size > *cap) {
+		char *p = realloc(*data, size);
+		if (p == NULL)
+			abort();
+		*data = p;
+		*cap = size;
+	}
+	while (got < size) {
+		n = pread(fd, *data + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }

@@ -25,6 +25,14 @@ int parse_duration(const char *s, uint64_t *r);
 /* Decimal unsigned integer, whole string.  Returns 1, or -1. */
 int parse_uint(const char *s, uint64_t *r);
 
+/* The value (0..63) of a base64 digit, or -1.  c63 is the 64th digit:
+   '/' in RFC 4648 base64, ',' in IMAP's modified base64 (RFC 3501). */
+int base64_digit(unsigned char c, char c63);
+
+/* Read up to size bytes at offset 0 of fd into *data (grown with realloc,
+   *cap updated).  Returns the bytes read, or -1. */
+ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap);
+
 /* mkdir -p with the given mode.  Returns 1, or -1 with errno set. */
 int mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path.  Returns 1, or -1 with errno set. */

@@ -9,6 +9,7 @@
  * maximum.
  */
 #include "mime_int.h"
+#include "lib/util.h"
 
 #include <string.h>
 
@@ -90,17 +91,7 @@ int mime_crlf_append(struct buf *out, const char *p, size_t n)
 
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_digit(c, '/');
 }
 
 static void b64_write(struct sink *s, const char *in, size_t n)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +56,8 @@ struct delivery {
 	struct job *incoming;	/* LIFO under lock; reversed when taken */
 	struct job *retry;	/* thread-only */
 	bool stop;
-	int sync_fd;		/* mail root, for syncfs */
+	int sync_fd;		/* the spool's file system, for syncfs */
+	int mail_fd;		/* the mail root when on another file system, else -1 */
 };
 
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
@@ -245,7 +247,7 @@ static void run_batch(struct delivery *d, struct job *batch)
 		if (job->remote && !job->failed)
 			route_remote(d, job);
 	}
-	if (syncfs(d->sync_fd) < 0) {
+	if (syncfs(d->sync_fd) < 0 || (d->mail_fd >= 0 && syncfs(d->mail_fd) < 0)) {
 		log_err("delivery: syncfs: %m");
 		for (job = batch; job != NULL; job = job->next)
 			job->failed = true;
@@ -322,6 +324,23 @@ static void *delivery_main(void *arg)
 
 /* ---- interface ---- */
 
+/* A descriptor of <data_dir>/mail if it lives on another file system than
+   the spool (then each batch flushes both), else -1. */
+static int mail_root_fd(const struct config *cfg, int spool_fd)
+{
+	char path[1100];
+	struct stat a, b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mail", cfg->data_dir);
+	if (mkdir_p(path, 0750) < 0 || (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &a) == 0 && fstat(spool_fd, &b) == 0 && a.st_dev != b.st_dev)
+		return fd;
+	close(fd);
+	return -1;
+}
+
 int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
 		   delivery_notify_fn *notify, void *relay_ctx, struct delivery **r,
 		   const char **error_r)
@@ -340,6 +359,7 @@ int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn 
 		return -1;
 	}
 	d->sync_fd = queue_dir_fd(q);
+	d->mail_fd = mail_root_fd(cfg, d->sync_fd);
 	buf_init(&d->filed, 0);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
@@ -374,6 +394,8 @@ void delivery_stop(struct delivery **dp)
 	free_jobs(d->incoming);
 	free_jobs(d->retry);
 	accounts_free(&d->accounts);
+	if (d->mail_fd >= 0)
+		close(d->mail_fd);
 	buf_deinit(&d->filed);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);

@@ -75,6 +75,14 @@ static void select_reply(struct imapd_session *s)
 	}
 	imapd_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", st.uidvalidity);
 	imapd_untagged(s, "OK [UIDNEXT %u] predicted next UID", st.uidnext);
+	if (s->rev2) {
+		/* RFC 9051 §6.3.2: the mailbox name as LIST would show it */
+		struct buf name;
+		buf_init(&name, 0);
+		name_out(s, store_mailbox_name(s->box), &name);
+		imapd_untagged(s, "LIST () \"/\" %s", buf_cstr(&name));
+		buf_deinit(&name);
+	}
 	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
 	buf_truncate(&flags, flags.len - 1);
 	imapd_untagged(s, "OK [PERMANENTFLAGS %s%s\\*)] flags permitted",

@@ -142,10 +142,17 @@ errors = 50
         return os.path.join(self.data, "mail", domain, local)
 
     def messages(self, address):
-        """Files in the account's Maildir new/ and cur/, oldest first."""
+        """Files in the account's Maildir new/ and cur/, oldest first.  A
+        POP3 or IMAP session may move a file from new/ to cur/ while we
+        look: then look again."""
         d = self.maildir(address)
-        files = glob.glob(os.path.join(d, "new", "*")) + glob.glob(os.path.join(d, "cur", "*"))
-        return sorted(files, key=lambda p: (os.stat(p).st_mtime, p))
+        for _ in range(50):
+            files = glob.glob(os.path.join(d, "new", "*")) + glob.glob(os.path.join(d, "cur", "*"))
+            try:
+                return sorted(files, key=lambda p: (os.stat(p).st_mtime, p))
+            except FileNotFoundError:
+                time.sleep(0.01)
+        raise AssertionError(f"{d}: files keep moving")
 
     def wait_messages(self, address, count, timeout=10):
         deadline = time.time() + timeout

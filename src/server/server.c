@@ -547,6 +547,15 @@ int server_run(const struct config *cfg)
 		event_base_dispatch(st->srv.base);
 		status = 0;
 	}
+	/* stopping already: a second SIGTERM must not cut the clean-up short.
+	   Blocked here, it stays pending until exit, even once the events are
+	   freed and the default handlers are back (workers are joined by then). */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
 	log_info("stop: done");
 	event_free(st->sig_term);

@@ -22,6 +22,7 @@
  *
  * RFC 6531 adds UTF8-non-ascii to atext, qtextSMTP and sub-domain.
  */
+#include "lib/util.h"
 #include "address.h"
 
 #include <arpa/inet.h>
@@ -30,35 +31,6 @@
 #include <strings.h>
 
 #define ADDRESS_LABEL_MAX 63
-
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	uint32_t cp, min;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2; cp = p[0] & 0x1f; min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3; cp = p[0] & 0x0f; min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4; cp = p[0] & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /*
  * A non-ASCII sequence at p: its length, or 0 with *error_r set when UTF-8
@@ -73,7 +45,7 @@ static size_t utf8_check(const char *p, size_t n, bool utf8,
 		*error_r = "non-ASCII address without SMTPUTF8";
 		return 0;
 	}
-	len = utf8_seq((const unsigned char *)p, n);
+	len = utf8_sequence((const unsigned char *)p, n);
 	if (len == 0)
 		*error_r = "invalid UTF-8 in address";
 	return len;

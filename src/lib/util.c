@@ -195,3 +195,32 @@ ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap)
 	}
 	return (ssize_t)got;
 }
+
+size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+	uint32_t cp, min;
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2; cp = p[0] & 0x1f; min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3; cp = p[0] & 0x0f; min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4; cp = p[0] & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+

@@ -33,6 +33,10 @@ int base64_digit(unsigned char c, char c63);
    *cap updated).  Returns the bytes read, or -1. */
 ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap);
 
+/* Length of the valid UTF-8 sequence at p[0..n) (1 for ASCII; n >= 1),
+   0 if invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
+size_t utf8_sequence(const unsigned char *p, size_t n);
+
 /* mkdir -p with the given mode.  Returns 1, or -1 with errno set. */
 int mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path.  Returns 1, or -1 with errno set. */

@@ -9,6 +9,7 @@
  * Windows-1252, US-ASCII as UTF-8, GB2312 as GB18030).  An unknown charset
  * is taken as UTF-8.
  */
+#include "lib/util.h"
 #include "mime_int.h"
 
 #include <errno.h>
@@ -34,42 +35,13 @@ static const struct {
 	{ "unicode-1-1-utf-7", "UTF-7" },
 };
 
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	uint32_t cp, min;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2; cp = p[0] & 0x1f; min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3; cp = p[0] & 0x0f; min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4; cp = p[0] & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 int mime_utf8_sanitize(const char *in, size_t n, struct buf *out)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t i = 0, run = 0, len;
 
 	while (i < n) {
-		len = utf8_seq(p + i, n - i);
+		len = utf8_sequence(p + i, n - i);
 		if (len > 0) {
 			i += len;
 			continue;

@@ -11,6 +11,7 @@ import os
 import poplib
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -1524,13 +1525,25 @@ set delete = yes
 set quit = yes
 set move = no
 """)
-    env = dict(os.environ, TERM="dumb", HOME=str(tmp_path), LANG="C.UTF-8")
-    cmd = (f"timeout 20 mutt -n {'-R ' if readonly else ''}-F {muttrc} "
+    env = dict(os.environ, TERM="dumb", HOME=str(tmp_path), LANG="C.UTF-8",
+               COLUMNS="80", LINES="24")
+    cmd = (f"timeout -k 5 20 mutt -d 2 -n {'-R ' if readonly else ''}-F {muttrc} "
            f"-f imap://127.0.0.1:{srv.imap_port}/INBOX -e \"push '{keys}'\"")
-    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=env, capture_output=True,
-                       timeout=30, stdin=subprocess.DEVNULL)
-    screen = r.stdout.decode(errors="replace")
-    assert r.returncode == 0, screen[-2000:]
+    p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=40)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        rc = "timeout"
+    screen = out.decode(errors="replace")
+    if rc != 0:
+        trace = b"".join(f.read_bytes() for f in sorted(tmp_path.glob(".muttdebug*")))
+        pytest.fail(f"mutt ended with {rc}\n--- screen\n{screen[-2000:]}\n--- mutt trace\n"
+                    f"{trace.decode(errors='replace')[-6000:]}\n--- server log\n"
+                    f"{srv.read_log()[-3000:]}")
     return screen
 
 

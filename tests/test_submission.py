@@ -358,17 +358,23 @@ def test_logins_do_not_stall_other_sessions():
         probe = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10)
         probe.ehlo()
         time.sleep(0.3)
-        worst = 0.0
+        waits = []
         for _ in range(40):
             t0 = time.monotonic()
             assert probe.noop()[0] == 250
-            worst = max(worst, time.monotonic() - t0)
+            waits.append(time.monotonic() - t0)
             time.sleep(0.02)
         stop.set()
         for t in threads:
             t.join()
         probe.quit()
         assert len(done) >= 10, "logins must make progress"
-        # a login costs a hash of tens of ms; NOOPs must not wait behind them
-        print("worst NOOP", worst, "logins", len(done))
-        assert worst < 0.1, f"NOOP took {worst:.3f} s while logins were in flight"
+        # A login costs a hash of tens of ms and a dozen are always in
+        # flight: were they hashed on the loop, a typical NOOP would wait
+        # behind several.  The client's own threads (TLS, GIL) add noise,
+        # so judge the median and the 90th percentile, not the worst.
+        waits.sort()
+        median, p90 = waits[len(waits) // 2], waits[len(waits) * 9 // 10]
+        print("NOOP median", median, "p90", p90, "logins", len(done))
+        assert median < 0.05 and p90 < 0.15, \
+            f"NOOPs waited (median {median:.3f} s, p90 {p90:.3f} s) while logins were in flight"

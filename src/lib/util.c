@@ -102,9 +102,13 @@ int parse_duration(const char *s, uint64_t *r)
 int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[4096];
-	size_t n = str_copy(tmp, path, sizeof(tmp));
+	size_t n;
 
-	if (n >= sizeof(tmp)) {
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 1;		/* the usual case: only the last is missing */
+	if (errno != ENOENT)
+		return -1;
+	if ((n = str_copy(tmp, path, sizeof(tmp))) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

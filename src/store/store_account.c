@@ -6,7 +6,11 @@
  * folders (each holds a reference).  First use is told by the missing
  * subscriptions file: then the default folders are created with their
  * SPECIAL-USE and all subscribed, so a folder the user deletes later is
- * not created again.
+ * not created again.  They are created without an fsync each; one fsync
+ * of the account file and of the account's directory, before the
+ * subscriptions file is written, makes them durable together (a crash
+ * before it leaves no subscriptions file, and first use runs again; a
+ * folder's lost tmp/new/cur or UIDVALIDITY file is remade when opened).
  *
  * Usage is counted from the Maildir names (",S=" gives the size without a
  * stat) over every folder's new/ and cur/; the total is kept and adjusted
@@ -46,6 +50,19 @@ static bool address_ok(const char *address)
 	       address[0] != '.' && at[1] != '.' && strstr(address, "..") == NULL;
 }
 
+static int sync_account_file(const struct store_account *a)
+{
+	char path[STORE_PATH_MAX];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", a->root, STORE_ACCOUNT_FILE);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 1 : -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret < 0 ? -1 : 1;
+}
+
 static int first_use(struct store_account *a, struct store_error *error_r)
 {
 	char path[STORE_PATH_MAX];
@@ -60,13 +77,17 @@ static int first_use(struct store_account *a, struct store_error *error_r)
 	buf_init(&subs, 0);
 	buf_puts(&subs, "INBOX\n");
 	for (size_t i = 0; ret > 0 && i < sizeof(default_folders) / sizeof(default_folders[0]); i++) {
-		ret = store_folder_create(a, default_folders[i].name,
-					  default_folders[i].special_use, &err);
+		ret = store_folder_create_unsynced(a, default_folders[i].name,
+						   default_folders[i].special_use, &err);
 		if (ret < 0 && err.code == STORE_ERROR_EXISTS)
 			ret = 1;
 		else if (ret < 0 && error_r != NULL)
 			*error_r = err;
 		buf_printf(&subs, "%s\n", default_folders[i].name);
+	}
+	if (ret > 0 && (sync_account_file(a) < 0 || fsync_dir(a->root) < 0)) {
+		store_error_sys(error_r, "fsync", a->root);
+		ret = -1;
 	}
 	if (ret > 0 && store_write_file(path, subs.data, subs.len, true) < 0) {
 		store_error_sys(error_r, "write", path);
@@ -166,7 +187,7 @@ void store_account_unref(struct store_account **ap)
 
 /* ---- UIDVALIDITY ---- */
 
-uint32_t store_account_new_uidvalidity(struct store_account *a)
+uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync)
 {
 	struct store *s = a->store;
 	char path[STORE_PATH_MAX], text[32];
@@ -188,7 +209,7 @@ uint32_t store_account_new_uidvalidity(struct store_account *a)
 		v = s->last_uidvalidity + 1;
 	s->last_uidvalidity = v;
 	n = snprintf(text, sizeof(text), "uidvalidity %u\n", v);
-	if (store_write_file(path, text, (size_t)n, true) < 0)
+	if (store_write_file(path, text, (size_t)n, sync) < 0)
 		log_warn("store: write %s: %m", path);
 	return v;
 }

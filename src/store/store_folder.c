@@ -60,7 +60,8 @@ unsigned store_folder_special_use(const char *dir)
 
 /* ---- create ---- */
 
-static int fill_new_folder(struct store_account *a, const char *tmp, unsigned special_use)
+static int fill_new_folder(struct store_account *a, const char *tmp, unsigned special_use,
+			   bool sync)
 {
 	char path[STORE_PATH_MAX], text[64];
 	int n;
@@ -69,9 +70,9 @@ static int fill_new_folder(struct store_account *a, const char *tmp, unsigned sp
 	    (size_t)snprintf(path, sizeof(path), "%s/maildirfolder", tmp) >= sizeof(path) ||
 	    store_write_file(path, "", 0, false) < 0)
 		return -1;
-	n = snprintf(text, sizeof(text), "%u 1 1\n", store_account_new_uidvalidity(a));
+	n = snprintf(text, sizeof(text), "%u 1 1\n", store_account_new_uidvalidity(a, sync));
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmp, STORE_UIDV_FILE) >= sizeof(path) ||
-	    store_write_file(path, text, (size_t)n, true) < 0)
+	    store_write_file(path, text, (size_t)n, sync) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(special_uses) / sizeof(special_uses[0]); i++) {
 		if (special_uses[i].flag != special_use)
@@ -81,12 +82,13 @@ static int fill_new_folder(struct store_account *a, const char *tmp, unsigned sp
 		    sizeof(path) || store_write_file(path, text, (size_t)n, false) < 0)
 			return -1;
 	}
-	return fsync_dir(tmp);
+	return sync ? fsync_dir(tmp) : 1;
 }
 
-/* Create one folder (canonical name) whose parent exists. */
+/* Create one folder (canonical name) whose parent exists; sync: make its
+   files and directories durable (the caller still fsyncs the root). */
 static int create_one(struct store_account *a, const char *name, unsigned special_use,
-		      struct store_error *error_r)
+		      bool sync, struct store_error *error_r)
 {
 	char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX], unique[200];
 
@@ -100,7 +102,7 @@ static int create_one(struct store_account *a, const char *name, unsigned specia
 	}
 	store_unique_name(a->store, unique, sizeof(unique));
 	snprintf(tmp, sizeof(tmp), "%s/%s%s", a->root, STORE_NEWDIR_PREFIX, unique);
-	if (fill_new_folder(a, tmp, special_use) < 0) {
+	if (fill_new_folder(a, tmp, special_use, sync) < 0) {
 		store_error_sys(error_r, "create", tmp);
 		store_remove_tree(tmp);
 		return -1;
@@ -119,7 +121,7 @@ static int create_one(struct store_account *a, const char *name, unsigned specia
 }
 
 /* Create every missing parent of a canonical name. */
-static int create_parents(struct store_account *a, const char *name,
+static int create_parents(struct store_account *a, const char *name, bool sync,
 			  struct store_error *error_r)
 {
 	char parent[STORE_NAME_MAX + 1], dir[STORE_PATH_MAX];
@@ -130,15 +132,17 @@ static int create_parents(struct store_account *a, const char *name,
 			continue;
 		if (store_folder_path(a, parent, dir, sizeof(dir)) > 0 && dir_exists(dir))
 			continue;
-		if (create_one(a, parent, 0, error_r) < 0 &&
+		if (create_one(a, parent, 0, sync, error_r) < 0 &&
 		    (error_r == NULL || error_r->code != STORE_ERROR_EXISTS))
 			return -1;
 	}
 	return 1;
 }
 
-int store_folder_create(struct store_account *a, const char *name,
-			unsigned special_use, struct store_error *error_r)
+/* A new folder and its missing parents; sync: each one durable but for
+   the entry in the account's root, which the caller fsyncs. */
+static int folder_create(struct store_account *a, const char *name, unsigned special_use,
+			 bool sync, struct store_error *error_r)
 {
 	char canon[STORE_NAME_MAX + 1];
 
@@ -153,14 +157,28 @@ int store_folder_create(struct store_account *a, const char *name,
 		store_error_set(error_r, STORE_ERROR_BAD_PARAM, "Bad special-use attribute");
 		return -1;
 	}
-	if (create_parents(a, canon, error_r) < 0 ||
-	    create_one(a, canon, special_use, error_r) < 0)
+	if (create_parents(a, canon, sync, error_r) < 0 ||
+	    create_one(a, canon, special_use, sync, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+int store_folder_create(struct store_account *a, const char *name,
+			unsigned special_use, struct store_error *error_r)
+{
+	if (folder_create(a, name, special_use, true, error_r) < 0)
 		return -1;
 	if (fsync_dir(a->root) < 0) {
 		store_error_sys(error_r, "fsync", a->root);
 		return -1;
 	}
 	return 1;
+}
+
+int store_folder_create_unsynced(struct store_account *a, const char *name,
+				 unsigned special_use, struct store_error *error_r)
+{
+	return folder_create(a, name, special_use, false, error_r);
 }
 
 /* ---- children ---- */
@@ -353,7 +371,7 @@ static int rename_tree(struct store_account *a, const char *oldname,
 	else if (rc.n == 0)
 		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");
 	else if (check_targets(a, &rc, newdir, error_r) > 0 &&
-		 create_parents(a, newname, error_r) > 0 &&
+		 create_parents(a, newname, true, error_r) > 0 &&
 		 move_dirs(a, &rc, newdir, error_r) > 0)
 		ret = 1;
 	if (ret > 0)
@@ -370,8 +388,8 @@ static int rename_inbox(struct store_account *a, const char *newname,
 	uint32_t *uids, uidv;
 	int ret;
 
-	if (create_parents(a, newname, error_r) < 0 ||
-	    create_one(a, newname, 0, error_r) < 0)
+	if (create_parents(a, newname, true, error_r) < 0 ||
+	    create_one(a, newname, 0, true, error_r) < 0)
 		return -1;
 	if (store_mbox_get(a, "INBOX", &inbox, error_r) < 0)
 		return -1;

@@ -464,7 +464,7 @@ static void start_rebuild(struct mbox *mb, const struct fallback *fb, bool have_
 	struct index *idx = &mb->idx;
 
 	store_index_clear(idx);
-	idx->uidvalidity = have_fb ? fb->uidvalidity : store_account_new_uidvalidity(mb->acct);
+	idx->uidvalidity = have_fb ? fb->uidvalidity : store_account_new_uidvalidity(mb->acct, true);
 	idx->uidnext = have_fb ? fb->uidnext : 1;
 	idx->first_recent = idx->uidnext;
 	idx->highestmodseq = have_fb ? fb->bound : 0;

@@ -246,12 +246,14 @@ int store_maildir_create(const char *path)
 	static const char *subs[] = { "tmp", "new", "cur" };
 	char sub[STORE_PATH_MAX];
 
+	if (mkdir_p(path, 0700) < 0)
+		return -1;
 	for (int i = 0; i < 3; i++) {
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, subs[i]) >= sizeof(sub)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir_p(sub, 0700) < 0)
+		if (mkdir(sub, 0700) < 0 && errno != EEXIST)
 			return -1;
 	}
 	return 1;

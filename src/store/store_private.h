@@ -273,10 +273,15 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 /* ---- store_folder.c ---- */
 /* The SPECIAL-USE flag of a folder directory, 0 if none. */
 unsigned store_folder_special_use(const char *dir);
+/* store_folder_create without a single fsync: for a batch of folders the
+   caller makes durable together. */
+int store_folder_create_unsynced(struct store_account *a, const char *name,
+				 unsigned special_use, struct store_error *error_r);
 
 /* ---- store_account.c ---- */
-/* A new UIDVALIDITY, above every one given in this account before. */
-uint32_t store_account_new_uidvalidity(struct store_account *a);
+/* A new UIDVALIDITY, above every one given in this account before;
+   sync: durable before it returns (else the caller fsyncs the account). */
+uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync);
 void store_account_usage_add(struct store_account *a, int64_t bytes, int64_t msgs);
 void store_account_usage_stale(struct store_account *a);
 

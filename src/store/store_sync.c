@@ -9,7 +9,9 @@
  * sub-second times (Linux stamps files with the kernel tick, 1-10 ms),
  * one second where the nanoseconds are zero.  Our own renames move the
  * mtime too, so the sync after a change of ours reads cur/ once.
- * XXX: inotify on new/ and cur/ would spare that scan in big folders.  In cur/, a file whose ",U=" names a message of the index
+ * XXX: inotify on new/ and cur/ would spare that scan in big folders.
+ *
+ * In cur/, a file whose ",U=" names a message of the index
  * with the same base is that message (a different ":2," suffix means its
  * flags changed); files of the index not seen are expunged; every other
  * file is a newcomer.

@@ -781,6 +781,7 @@ def test_select_and_examine(srv, alice):
         ex = parse_select(untagged)
         assert ex["EXISTS"] == 2 and ex["RECENT"] == 2
         assert "$Important" in ex["FLAGS"]
+        assert ex["PERMANENTFLAGS"] == [], "nothing can be stored in an EXAMINEd folder"
     # EXAMINE does not take \Recent away
     untagged, tagged = alice.cmd("SELECT INBOX")
     assert tagged.endswith("OK [READ-WRITE] SELECT completed")

@@ -59,12 +59,9 @@ static const char *code_of(const struct store_error *err)
 static void select_reply(struct imapd_session *s)
 {
 	struct store_status st;
-	struct buf flags;
 	unsigned recent = 0;
 
 	store_mailbox_status(s->box, &st);
-	buf_init(&flags, 0);
-	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
 		for (unsigned i = 0; i < s->n_uids; i++)
@@ -83,11 +80,7 @@ static void select_reply(struct imapd_session *s)
 		imapd_untagged(s, "LIST () \"/\" %s", buf_cstr(&name));
 		buf_deinit(&name);
 	}
-	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
-	buf_truncate(&flags, flags.len - 1);
-	imapd_untagged(s, "OK [PERMANENTFLAGS %s%s\\*)] flags permitted",
-		       buf_cstr(&flags), flags.len > 1 ? " " : "");
-	buf_deinit(&flags);
+	imapd_send_flags(s);
 }
 
 void imapd_cmd_select(struct imapd_session *s)

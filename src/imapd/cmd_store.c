@@ -113,20 +113,6 @@ static int store_check(struct imapd_session *s, struct store_request *q, const c
 	return 1;
 }
 
-/* Keywords this STORE created: the new FLAGS and PERMANENTFLAGS, before
-   any FETCH shows them (RFC 9051, the FLAGS response). */
-static void announce_keywords(struct imapd_session *s)
-{
-	struct buf flags;
-
-	buf_init(&flags, 0);
-	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
-	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
-	buf_truncate(&flags, flags.len - 1);
-	imapd_untagged(s, "OK [PERMANENTFLAGS %s \\*)] flags permitted", buf_cstr(&flags));
-	buf_deinit(&flags);
-}
-
 /* "* n FETCH (FLAGS (...))" for each message of uids still there. */
 static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned n,
 			 const struct store_flag_result *results)
@@ -185,7 +171,7 @@ void imapd_cmd_store(struct imapd_session *s)
 		return;
 	}
 	if (store_mailbox_keyword_count(s->box) > keywords)
-		announce_keywords(s);
+		imapd_send_flags(s);	/* before any FETCH shows a new keyword */
 	if ((results = calloc((size_t)n + 1, sizeof(*results))) == NULL)
 		abort();
 	ret = store_mailbox_set_flags(s->box, uids, (unsigned)n, q.op, q.flags, q.keywords, 0,

@@ -175,18 +175,21 @@ static void flush_flags(struct imapd_session *s)
 	buf_deinit(&line);
 }
 
-/* The folder's keyword list grew: FLAGS and PERMANENTFLAGS again. */
-static void flush_keywords(struct imapd_session *s)
+void imapd_send_flags(struct imapd_session *s)
 {
 	struct buf flags;
 
-	s->news_keywords = false;
 	buf_init(&flags, 0);
 	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
 	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
-	buf_truncate(&flags, flags.len - 1);
-	imapd_untagged(s, "OK [PERMANENTFLAGS %s%s\\*)] flags permitted", buf_cstr(&flags),
-		       flags.len > 1 ? " " : "");
+	if (s->readonly) {
+		/* nothing can be stored in an EXAMINEd folder (RFC 9051 §7.1) */
+		imapd_untagged(s, "OK [PERMANENTFLAGS ()] read-only");
+	} else {
+		buf_truncate(&flags, flags.len - 1);
+		imapd_untagged(s, "OK [PERMANENTFLAGS %s%s\\*)] flags permitted",
+			       buf_cstr(&flags), flags.len > 1 ? " " : "");
+	}
 	buf_deinit(&flags);
 }
 
@@ -194,8 +197,10 @@ void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed)
 {
 	if (s->box == NULL)
 		return;
-	if (s->news_keywords)
-		flush_keywords(s);
+	if (s->news_keywords) {		/* the folder's keyword list grew */
+		s->news_keywords = false;
+		imapd_send_flags(s);
+	}
 	if (expunges_allowed)
 		flush_expunges(s);
 	flush_flags(s);

@@ -129,6 +129,8 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 /* Sequence number of uid in the view, 0 if absent. */
 unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid);
 /* Write "(\Seen \Flagged $Label)" for flags/keywords (and \Recent). */
+/* FLAGS and PERMANENTFLAGS of the selected folder, its keywords included. */
+void imapd_send_flags(struct imapd_session *s);
 void imapd_write_flags(struct imapd_session *s, struct buf *out, uint8_t flags,
 		       uint32_t keywords, bool recent);
 /* Parse a flag list argument (list or single atom) into system flags and

@@ -1509,7 +1509,9 @@ def _mutt(srv, tmp_path, keys, readonly):
     terminal), typing keys; returns its screen output."""
     (tmp_path / "Mail").mkdir(exist_ok=True)
     muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""set imap_user = "{ALICE}"
+    # $hostname is set so that mutt does not ask DNS for this machine's name
+    muttrc.write_text(f"""set hostname = "client.example.org"
+set imap_user = "{ALICE}"
 set imap_pass = "secret"
 set ssl_starttls = no
 set ssl_force_tls = no

@@ -81,8 +81,8 @@ fuzz:
 		name=$$(basename $$f .c); name=$${name#fuzz_}; \
 		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
 		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB); \
-		mkdir -p $(BUILD)/fuzz/corpus-$$name; \
-		$(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		mkdir -p $(BUILD)/fuzz/corpus-$$name $(BUILD)/fuzz/tmp; \
+		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \
 			> $(BUILD)/fuzz/$$name.log 2>&1 || { tail -n 60 $(BUILD)/fuzz/$$name.log; exit 1; }; \
 		grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$name.log || true; \

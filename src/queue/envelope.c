@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib-smtp/smtp_parse.h"
 #include "lib/util.h"
 
 struct envelope *envelope_new(void)
@@ -200,6 +201,10 @@ static int envelope_parse_line(struct envelope *e, char *line)
 			     &e->rcpts[n].remote_mta, text);
 	} else {
 		if (parse_num(value, &n) < 0)
+			return -1;
+		/* body and ret are 0, 1 or 2: anything else is a damaged file */
+		if ((strcmp(line, "body") == 0 && n > SMTP_BODY_BINARYMIME) ||
+		    (strcmp(line, "ret") == 0 && n > SMTP_RET_HDRS))
 			return -1;
 		if (strcmp(line, "arrival") == 0)
 			e->arrival = n;

@@ -11,8 +11,13 @@
  *                     "BODY" ["STRUCTURE"] / "UID" /
  *                     "BODY" section [partial] / "BODY.PEEK" section [partial] /
  *                     "BINARY" [".PEEK"] section-binary [partial] /
- *                     "BINARY.SIZE" section-binary
+ *                     "BINARY.SIZE" section-binary / "MODSEQ"
+ *   fetch-modifiers = SP "(" "CHANGEDSINCE" SP mod-sequence-valzer ")"
  * (the reader, imap_section.c, has parsed the brackets and the partial.)
+ *
+ * CONDSTORE (RFC 7162): MODSEQ and CHANGEDSINCE turn it on for the
+ * session; from then on FLAGS always comes with MODSEQ.  CHANGEDSINCE n
+ * leaves out the messages whose mod-sequence is not above n.
  *
  * Everything a message needs (cache look-ups, the file, its MIME tree,
  * the check that BINARY can decode) is done before the first byte of its
@@ -85,6 +90,7 @@ enum fetch_kind {
 	FETCH_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822, RFC822.* */
 	FETCH_BINARY,		/* BINARY[...], BINARY.PEEK[...] */
 	FETCH_BINARY_SIZE,
+	FETCH_MODSEQ,
 };
 
 struct fetch_item {
@@ -100,6 +106,8 @@ struct fetch_item {
 struct fetch_state {
 	bool uid;			/* send UID (UID FETCH, or asked for) */
 	bool flags;			/* FLAGS asked for */
+	bool modseq;			/* MODSEQ asked for, or CHANGEDSINCE */
+	uint64_t changed_since;		/* CHANGEDSINCE, 0 if none */
 	bool seen;			/* some item sets \Seen */
 	bool need_file, need_parse;	/* for every message, whatever the cache */
 	unsigned cache_want;		/* bit FETCH_CACHE_* */
@@ -144,6 +152,7 @@ struct fetch_name {
 
 static const struct fetch_name fetch_names[] = {
 	{ "UID", FETCH_UID, NULL, false },
+	{ "MODSEQ", FETCH_MODSEQ, NULL, false },
 	{ "FLAGS", FETCH_FLAGS, NULL, false },
 	{ "INTERNALDATE", FETCH_INTERNALDATE, NULL, false },
 	{ "RFC822.SIZE", FETCH_RFC822_SIZE, NULL, false },
@@ -247,9 +256,11 @@ static void items_summarise(struct fetch_state *st)
 
 		if (it->kind == FETCH_FLAGS)
 			st->flags = true;
+		else if (it->kind == FETCH_MODSEQ)
+			st->modseq = true;
 		else if (it->kind >= FETCH_ENVELOPE && it->kind <= FETCH_BODY)
 			st->cache_want |= 1u << (it->kind - FETCH_ENVELOPE);
-		else if (it->kind >= FETCH_SECTION) {
+		else if (it->kind >= FETCH_SECTION && it->kind <= FETCH_BINARY_SIZE) {
 			st->need_file |= it->kind != FETCH_BINARY_SIZE || it->spec_len > 0;
 			st->need_parse |= it->spec_len > 0;
 		}
@@ -341,7 +352,8 @@ static bool msg_begin(struct fetch_run *r, uint32_t uid)
 
 	r->flags_changed = false;
 	r->first = true;
-	if (store_mailbox_lookup(s->box, uid, &r->m) <= 0)
+	if (store_mailbox_lookup(s->box, uid, &r->m) <= 0 ||
+	    r->m.modseq <= r->st->changed_since)
 		return false;
 	r->seq = imapd_seq_of(s, uid);
 	if (r->seq == 0)
@@ -747,6 +759,9 @@ static void write_item(struct fetch_run *r, const struct fetch_item *it)
 	case FETCH_BINARY_SIZE:
 		write_binary_size(r, it);
 		break;
+	case FETCH_MODSEQ:
+		buf_printf(&r->resp, "MODSEQ (%llu)", (unsigned long long)r->m.modseq);
+		break;
 	}
 }
 
@@ -754,7 +769,8 @@ static void write_item(struct fetch_run *r, const struct fetch_item *it)
 static void msg_write(struct fetch_run *r)
 {
 	const struct fetch_state *st = r->st;
-	struct fetch_item flags = { .kind = FETCH_FLAGS };
+	struct fetch_item flags = { .kind = FETCH_FLAGS }, modseq = { .kind = FETCH_MODSEQ };
+	bool has_flags = st->flags || r->flags_changed;
 
 	buf_printf(&r->resp, "* %u FETCH (", r->seq);
 	if (st->uid) {
@@ -765,6 +781,8 @@ static void msg_write(struct fetch_run *r)
 		write_item(r, &st->items[i]);
 	if (r->flags_changed && !st->flags)
 		write_item(r, &flags);
+	if (!st->modseq && (st->changed_since > 0 || (r->s->condstore && has_flags)))
+		write_item(r, &modseq);
 	buf_puts(&r->resp, ")\r\n");
 	stage_flush(r);
 }
@@ -834,16 +852,35 @@ static void fetch_continue(struct imapd_session *s)
 	run_deinit(&r);
 }
 
+/* (CHANGEDSINCE n), the one modifier (QRESYNC's VANISHED is not
+   offered).  1 or -1. */
+static int modifiers_parse(const struct imap_arg *arg, uint64_t *changed_since_r)
+{
+	const struct imap_arg *list;
+	size_t count;
+
+	if (!imap_arg_get_list(arg, &list, &count) || count != 2 ||
+	    !imap_arg_atom_equals(&list[0], "CHANGEDSINCE") ||
+	    !imap_arg_get_number64(&list[1], changed_since_r))
+		return -1;
+	return 1;
+}
+
 void imapd_cmd_fetch(struct imapd_session *s)
 {
 	const struct imap_arg *args = s->cmd.args;
 	struct fetch_state *st;
+	uint64_t changed_since = 0;
 	const char *set;
 	uint32_t *uids;
 	int n;
 
-	if (s->cmd.arg_count != 2 || !imap_arg_get_atom(&args[0], &set)) {
-		imapd_tagged(s, "BAD", "usage: FETCH sequence-set items");
+	if (s->cmd.arg_count < 2 || s->cmd.arg_count > 3 || !imap_arg_get_atom(&args[0], &set)) {
+		imapd_tagged(s, "BAD", "usage: FETCH sequence-set items [(CHANGEDSINCE n)]");
+		return;
+	}
+	if (s->cmd.arg_count == 3 && modifiers_parse(&args[2], &changed_since) < 0) {
+		imapd_tagged(s, "BAD", "unknown or malformed FETCH modifier");
 		return;
 	}
 	if ((n = imapd_resolve_set(s, set, s->cmd.uid, &uids)) < 0) {
@@ -858,6 +895,9 @@ void imapd_cmd_fetch(struct imapd_session *s)
 		imapd_tagged(s, "BAD", "unknown or malformed fetch item");
 		return;
 	}
+	st->changed_since = changed_since;
+	if (st->modseq || s->cmd.arg_count == 3)
+		imapd_condstore_enable(s);
 	s->resume_state = st;
 	fetch_continue(s);
 }

@@ -72,6 +72,9 @@ static void select_reply(struct imapd_session *s)
 	}
 	imapd_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", st.uidvalidity);
 	imapd_untagged(s, "OK [UIDNEXT %u] predicted next UID", st.uidnext);
+	/* RFC 7162 §3.1.2.1: every SELECT, modseqs being kept */
+	imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] highest",
+		       (unsigned long long)st.highestmodseq);
 	if (s->rev2) {
 		/* RFC 9051 §6.3.2: the mailbox name as LIST would show it */
 		struct buf name;
@@ -83,6 +86,22 @@ static void select_reply(struct imapd_session *s)
 	imapd_send_flags(s);
 }
 
+/* (CONDSTORE): the only select-param (RFC 7162 §3.1.8).  1 or -1. */
+static int select_params(struct imapd_session *s, const struct imap_arg *arg)
+{
+	const struct imap_arg *list;
+	size_t count;
+
+	if (!imap_arg_get_list(arg, &list, &count))
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (!imap_arg_atom_equals(&list[i], "CONDSTORE"))
+			return -1;
+	if (count > 0)
+		s->condstore = true;	/* SELECT's own reply has HIGHESTMODSEQ */
+	return 1;
+}
+
 void imapd_cmd_select(struct imapd_session *s)
 {
 	bool examine = strcmp(s->cmd.name, "EXAMINE") == 0;
@@ -90,9 +109,15 @@ void imapd_cmd_select(struct imapd_session *s)
 	struct buf name;
 
 	buf_init(&name, 0);
-	if (s->cmd.arg_count < 1 || name_in(s, &s->cmd.args[0], &name) < 0) {
+	if (s->cmd.arg_count < 1 || s->cmd.arg_count > 2 ||
+	    name_in(s, &s->cmd.args[0], &name) < 0) {
 		buf_deinit(&name);
-		imapd_tagged(s, "BAD", "usage: %s mailbox", s->cmd.name);
+		imapd_tagged(s, "BAD", "usage: %s mailbox [(CONDSTORE)]", s->cmd.name);
+		return;
+	}
+	if (s->cmd.arg_count == 2 && select_params(s, &s->cmd.args[1]) < 0) {
+		buf_deinit(&name);
+		imapd_tagged(s, "BAD", "unknown %s parameter", s->cmd.name);
 		return;
 	}
 	if (s->box != NULL) {
@@ -179,7 +204,11 @@ static int status_items(struct imapd_session *s, const struct imap_arg *list,
 		else if (strcasecmp(item, "SIZE") == 0)
 			buf_printf(out, "SIZE %llu", (unsigned long long)st->size);
 		else if (strcasecmp(item, "DELETED") == 0)
-			buf_printf(out, "DELETED 0");
+			buf_printf(out, "DELETED %u", st->deleted);
+		else if (strcasecmp(item, "HIGHESTMODSEQ") == 0) {
+			imapd_condstore_enable(s);
+			buf_printf(out, "HIGHESTMODSEQ %llu", (unsigned long long)st->highestmodseq);
+		}
 		else
 			return -1;
 	}

@@ -69,6 +69,7 @@ struct search_run {
 	char *file;			/* read(2) buffer */
 	size_t file_cap;
 	const char *error;		/* NO [code] text when it fails */
+	uint64_t modseq;		/* highest mod-sequence of the matches */
 
 	/* the message being looked at */
 	struct store_msg m;
@@ -378,6 +379,8 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 		return has_keyword(r, n->name) != n->unset;
 	case IMAP_SEARCH_RECENT:
 		return !s->rev2 && r->m.uid >= s->first_recent;
+	case IMAP_SEARCH_MODSEQ:
+		return r->m.modseq >= n->number;
 	case IMAP_SEARCH_LARGER:
 		return r->m.vsize > n->number;
 	case IMAP_SEARCH_SMALLER:
@@ -430,26 +433,35 @@ static int search_all(struct search_run *r, uint32_t **nums, unsigned *n)
 		msg_unload(r);
 		if (v < 0)
 			return -1;
-		if (v > 0 && !r->gone)
+		if (v > 0 && !r->gone) {
 			push(nums, n, &cap, s->cmd.uid ? r->m.uid : r->seq);
+			if (r->m.modseq > r->modseq)
+				r->modseq = r->m.modseq;
+		}
 	}
 	return 1;
 }
 
+/* With a MODSEQ key, the highest mod-sequence of the matches follows
+   (RFC 7162 §3.1.5): "* SEARCH 2 5 (MODSEQ 917)", or ESEARCH's MODSEQ. */
 static void reply(struct imapd_session *s, const struct imap_search_program *prog,
-		  const uint32_t *nums, unsigned n)
+		  const uint32_t *nums, unsigned n, uint64_t modseq)
 {
 	struct buf line;
 
+	if (!prog->modseq)
+		modseq = 0;
 	buf_init(&line, 0);
 	buf_puts(&line, "* ");
 	if (prog->esearch || s->rev2) {
 		imap_search_esearch_write(&line, s->cmd.tag, s->cmd.uid, prog->return_opts,
-					  nums, n);
+					  nums, n, modseq);
 	} else {
 		buf_puts(&line, "SEARCH");
 		for (unsigned i = 0; i < n; i++)
 			buf_printf(&line, " %u", nums[i]);
+		if (n > 0 && modseq != 0)
+			buf_printf(&line, " (MODSEQ %llu)", (unsigned long long)modseq);
 	}
 	buf_puts(&line, "\r\n");
 	evbuffer_add(imapd_out(s), line.data, line.len);
@@ -476,11 +488,13 @@ void imapd_cmd_search(struct imapd_session *s)
 			imapd_tagged(s, "BAD", "%s", error);
 		return;
 	}
+	if (prog->modseq)
+		imapd_condstore_enable(s);
 	r.prog = prog;
 	buf_init(&r.pool, 0);
 	ret = search_all(&r, &nums, &n);
 	if (ret > 0)
-		reply(s, prog, nums, n);
+		reply(s, prog, nums, n, r.modseq);
 	imap_search_program_free(&prog);
 	buf_deinit(&r.pool);
 	free(r.texts);

@@ -46,7 +46,7 @@ const char *imapd_capabilities(struct imapd_session *s)
 	static char logged[400];
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
 		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
-		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY APPENDLIMIT=%llu",
+		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE APPENDLIMIT=%llu",
 		 (unsigned long long)s->conn.server->cfg.message_size);
 	return logged;
 }
@@ -102,6 +102,9 @@ static void cmd_enable(struct imapd_session *s)
 		} else if (imap_arg_atom_equals(&s->cmd.args[i], "UTF8=ACCEPT") && !s->utf8) {
 			s->utf8 = true;
 			buf_puts(&enabled, " UTF8=ACCEPT");
+		} else if (imap_arg_atom_equals(&s->cmd.args[i], "CONDSTORE") && !s->condstore) {
+			imapd_condstore_enable(s);
+			buf_puts(&enabled, " CONDSTORE");
 		}
 	}
 	imapd_untagged(s, "ENABLED%s", buf_cstr(&enabled));

@@ -117,6 +117,28 @@ void imapd_unselect(struct imapd_session *s)
 		s->state = IMAPD_STATE_AUTH;
 }
 
+/* ---- CONDSTORE ---- */
+
+void imapd_condstore_enable(struct imapd_session *s)
+{
+	struct store_status st;
+
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->box != NULL) {
+		store_mailbox_status(s->box, &st);
+		imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] highest",
+			       (unsigned long long)st.highestmodseq);
+	}
+}
+
+void imapd_write_modseq(struct imapd_session *s, struct buf *out, uint64_t modseq)
+{
+	if (s->condstore)
+		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)modseq);
+}
+
 /* ---- updates ---- */
 
 static void flush_expunges(struct imapd_session *s)
@@ -169,6 +191,7 @@ static void flush_flags(struct imapd_session *s)
 		buf_reset(&line);
 		imapd_write_flags(s, &line, m.flags, m.keywords,
 				  !s->rev2 && m.uid >= s->first_recent);
+		imapd_write_modseq(s, &line, m.modseq);
 		imapd_untagged(s, "%u FETCH (UID %u FLAGS %s)", seq, m.uid, buf_cstr(&line));
 	}
 	s->n_news_flags = 0;

@@ -61,6 +61,7 @@ struct imapd_session {
 	enum imapd_state state;
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	bool utf8;			/* ENABLE UTF8=ACCEPT (implied by rev2) */
+	bool condstore;			/* a CONDSTORE enabling command was seen */
 	char user[320];
 	struct store_account *account;
 
@@ -118,6 +119,12 @@ void imapd_resume_input(struct imapd_session *s);
 void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed);
 
 /* ---- imapd_mailbox.c: the selected mailbox and the session's view ---- */
+/* A CONDSTORE enabling command (RFC 7162 §3.1): from now on every FETCH
+   response with FLAGS carries MODSEQ; with a folder selected, the client
+   is told its HIGHESTMODSEQ. */
+void imapd_condstore_enable(struct imapd_session *s);
+/* " MODSEQ (n)" after the FLAGS of a FETCH response, when enabled. */
+void imapd_write_modseq(struct imapd_session *s, struct buf *out, uint64_t modseq);
 int imapd_select(struct imapd_session *s, const char *name, bool readonly,
 		 struct store_error *error_r);
 void imapd_unselect(struct imapd_session *s);

@@ -25,6 +25,7 @@ enum key_arg {
 	ARG_HEADER,	/* header-fld-name SP astring */
 	ARG_DATE,
 	ARG_NUMBER,	/* number64 */
+	ARG_MODSEQ,	/* [entry-name SP entry-type-req] SP mod-sequence-valzer */
 	ARG_KEYWORD,	/* flag-keyword */
 	ARG_SET,	/* sequence-set */
 	ARG_KEY,	/* NOT search-key */
@@ -56,6 +57,7 @@ static const struct key_def key_defs[] = {
 	{ "HEADER", IMAP_SEARCH_HEADER, ARG_HEADER, 0, false, NULL },
 	{ "KEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, 0, false, NULL },
 	{ "LARGER", IMAP_SEARCH_LARGER, ARG_NUMBER, 0, false, NULL },
+	{ "MODSEQ", IMAP_SEARCH_MODSEQ, ARG_MODSEQ, 0, false, NULL },
 	{ "NEW", IMAP_SEARCH_AND, ARG_NEW, 0, false, NULL },
 	{ "NOT", IMAP_SEARCH_NOT, ARG_KEY, 0, false, NULL },
 	{ "OLD", IMAP_SEARCH_NOT, ARG_OLD, 0, false, NULL },
@@ -250,6 +252,32 @@ static struct imap_search_node *parse_number(struct parse *p, const struct key_d
 	return n;
 }
 
+/* MODSEQ ["/flags/\\seen" all] 12345 (RFC 7162 §3.1.5): one mod-sequence
+   per message here, so the entry is checked, then left out. */
+static struct imap_search_node *parse_modseq(struct parse *p, const struct key_def *k,
+					     const struct imap_arg **ap)
+{
+	static const char *const types[] = { "priv", "shared", "all" };
+	struct imap_search_node *n;
+	const char *entry;
+	size_t len;
+	bool type_ok = false;
+
+	if (imap_arg_get_string(*ap, &entry, &len)) {
+		if (len < 8 || strncasecmp(entry, "/flags/", 7) != 0)
+			return fail(p, "MODSEQ entry must be /flags/<flag>");
+		for (unsigned i = 0; i < 3; i++)
+			type_ok |= imap_arg_atom_equals(*ap + 1, types[i]);
+		if (!type_ok)
+			return fail(p, "MODSEQ entry type must be priv, shared or all");
+		*ap += 2;
+	}
+	if ((n = parse_number(p, k, ap)) == NULL)	/* number64: at most 2^63 - 1 */
+		return NULL;
+	p->prog->modseq = true;
+	return n;
+}
+
 /* KEYWORD name; a system flag given as a keyword is that flag. */
 static struct imap_search_node *parse_keyword(struct parse *p, const struct key_def *k,
 					      const struct imap_arg **ap)
@@ -341,6 +369,8 @@ static struct imap_search_node *parse_args(struct parse *p, const struct key_def
 		return parse_date(p, k, ap);
 	case ARG_NUMBER:
 		return parse_number(p, k, ap);
+	case ARG_MODSEQ:
+		return parse_modseq(p, k, ap);
 	case ARG_KEYWORD:
 		return parse_keyword(p, k, ap);
 	case ARG_SET:
@@ -578,6 +608,8 @@ static int write_node(const struct imap_search_node *n, struct buf *out, bool to
 		return buf_printf(out, "%sKEYWORD %s", n->unset ? "UN" : "", n->name);
 	case IMAP_SEARCH_RECENT:
 		return buf_puts(out, "RECENT");
+	case IMAP_SEARCH_MODSEQ:
+		return buf_printf(out, "MODSEQ %llu", (unsigned long long)n->number);
 	case IMAP_SEARCH_LARGER:
 	case IMAP_SEARCH_SMALLER:
 		return buf_printf(out, "%s %llu", n->key == IMAP_SEARCH_LARGER ?
@@ -747,7 +779,8 @@ int imap_search_date_header(const char *value, time_t *day_r)
 /* ---- ESEARCH ---- */
 
 int imap_search_esearch_write(struct buf *out, const char *tag, bool uid,
-			      unsigned return_opts, const uint32_t *nums, size_t n)
+			      unsigned return_opts, const uint32_t *nums, size_t n,
+			      uint64_t modseq)
 {
 	size_t start = out->len;
 
@@ -765,6 +798,8 @@ int imap_search_esearch_write(struct buf *out, const char *tag, bool uid,
 		goto full;
 	if ((return_opts & IMAP_SEARCH_RETURN_COUNT) != 0 &&
 	    buf_printf(out, " COUNT %zu", n) < 0)
+		goto full;
+	if (n > 0 && modseq != 0 && buf_printf(out, " MODSEQ %llu", (unsigned long long)modseq) < 0)
 		goto full;
 	return 1;
 full:

@@ -13,7 +13,9 @@
  * NOT RECENT; KEYWORD \Seen (a system flag) is SEEN; sequence sets are
  * resolved against the "*" values given; search strings are case-folded
  * (imap_search_fold) so that the evaluator folds the text it looks at and
- * compares bytes.
+ * compares bytes.  MODSEQ (RFC 7162 CONDSTORE) keeps its number only: the
+ * server has one mod-sequence per message, so the entry name and type
+ * are checked and dropped.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +53,7 @@ enum imap_search_key {
 	IMAP_SEARCH_FLAG,	/* flag set (unset: UNSEEN, ...) */
 	IMAP_SEARCH_KEYWORD,	/* keyword name set (unset: UNKEYWORD) */
 	IMAP_SEARCH_RECENT,
+	IMAP_SEARCH_MODSEQ,	/* mod-sequence >= number */
 	IMAP_SEARCH_LARGER,	/* RFC822.SIZE > number */
 	IMAP_SEARCH_SMALLER,	/* RFC822.SIZE < number */
 	IMAP_SEARCH_BEFORE,	/* day of INTERNALDATE < day */
@@ -71,7 +74,7 @@ struct imap_search_node {
 	struct imap_search_node *next;	/* the next sibling */
 	bool unset;			/* FLAG, KEYWORD: UN... */
 	uint8_t flag;			/* FLAG: one IMAP_SEARCH_FLAG_* */
-	uint64_t number;		/* LARGER, SMALLER */
+	uint64_t number;		/* LARGER, SMALLER, MODSEQ */
 	time_t day;			/* date keys: 00:00 UTC of the date */
 	const char *name;		/* HEADER field, KEYWORD: as sent */
 	const char *text;		/* HEADER, BODY, TEXT: folded */
@@ -82,6 +85,7 @@ struct imap_search_node {
 struct imap_search_program {
 	struct imap_search_node *root;	/* an AND */
 	bool esearch;			/* RETURN given: answer with ESEARCH */
+	bool modseq;			/* a MODSEQ key: answer with the highest */
 	unsigned return_opts;		/* IMAP_SEARCH_RETURN_*, ALL if none */
 	unsigned need;			/* root->need */
 	/* private */
@@ -108,6 +112,8 @@ struct imap_search_params {
  *   search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"
  *   search-key      = "ALL" / "ANSWERED" / "BCC" SP astring /
  *                     "BEFORE" SP date / "BODY" SP astring / ... /
+ *                     "MODSEQ" [SP entry-name SP entry-type-req]
+ *                     SP mod-sequence-valzer /
  *                     "NOT" SP search-key /
  *                     "OR" SP search-key SP search-key /
  *                     "UID" SP sequence-set / sequence-set /
@@ -156,11 +162,13 @@ int imap_search_date_header(const char *value, time_t *day_r);
 
 /*
  * Append the ESEARCH response data (RFC 4731) without "* " and CRLF:
- * ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [ALL set] [COUNT n] for
- * nums[0..n) ascending; MIN, MAX and ALL are left out when nothing
- * matched.  Returns 1 or -1 (out full).
+ * ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [ALL set] [COUNT n]
+ * [MODSEQ m] for nums[0..n) ascending; MIN, MAX, ALL and MODSEQ are left
+ * out when nothing matched, MODSEQ when modseq is 0.  Returns 1 or -1
+ * (out full).
  */
 int imap_search_esearch_write(struct buf *out, const char *tag, bool uid,
-			      unsigned return_opts, const uint32_t *nums, size_t n);
+			      unsigned return_opts, const uint32_t *nums, size_t n,
+			      uint64_t modseq);
 
 #endif

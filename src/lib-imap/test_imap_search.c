@@ -128,6 +128,13 @@ static const struct search_case cases[] = {
 	BAD("BEFORE 1-Foo-2024", "bad date (d-Mon-yyyy)"),
 	BAD("BEFORE 1-Feb-94", "bad date (d-Mon-yyyy)"),
 	BAD("ON", "bad date (d-Mon-yyyy)"),
+	OK("MODSEQ 5", "MODSEQ 5"),
+	OK("modseq \"/flags/\\\\draft\" all 620162338", "MODSEQ 620162338"),
+	OK("MODSEQ \"/flags/$Work\" priv 0", "MODSEQ 0"),
+	BAD("MODSEQ \"/flags/\\\\draft\" 7", "MODSEQ entry type must be priv, shared or all"),
+	BAD("MODSEQ \"/annotation/x\" all 7", "MODSEQ entry must be /flags/<flag>"),
+	BAD("MODSEQ 9223372036854775808", "number expected"),
+	BAD("MODSEQ", "number expected"),
 	BAD("LARGER x", "number expected"),
 	BAD("LARGER -1", "number expected"),
 	BAD("SMALLER 9223372036854775808", "number expected"),
@@ -325,23 +332,31 @@ static void test_esearch(void **state)
 	struct buf out;
 
 	buf_init(&out, 0);
-	assert_int_equal(imap_search_esearch_write(&out, "a1", false, 0x0f, nums, 4), 1);
+	assert_int_equal(imap_search_esearch_write(&out, "a1", false, 0x0f, nums, 4, 0), 1);
 	assert_string_equal(buf_cstr(&out),
 			    "ESEARCH (TAG \"a1\") MIN 1 MAX 7 ALL 1:3,7 COUNT 4");
 	buf_reset(&out);
-	assert_int_equal(imap_search_esearch_write(&out, "t", true, 0x0f, nums, 0), 1);
+	assert_int_equal(imap_search_esearch_write(&out, "t", true, 0x0f, nums, 0, 0), 1);
 	assert_string_equal(buf_cstr(&out), "ESEARCH (TAG \"t\") UID COUNT 0");
 	buf_reset(&out);
 	assert_int_equal(imap_search_esearch_write(&out, "t", true, IMAP_SEARCH_RETURN_ALL,
-						   nums, 0), 1);
+						   nums, 0, 0), 1);
 	assert_string_equal(buf_cstr(&out), "ESEARCH (TAG \"t\") UID");
 	buf_reset(&out);
 	assert_int_equal(imap_search_esearch_write(&out, "t", false, IMAP_SEARCH_RETURN_MAX,
-						   nums, 3), 1);
+						   nums, 3, 0), 1);
 	assert_string_equal(buf_cstr(&out), "ESEARCH (TAG \"t\") MAX 3");
+	buf_reset(&out);
+	assert_int_equal(imap_search_esearch_write(&out, "t", true, IMAP_SEARCH_RETURN_COUNT,
+						   nums, 2, 917162500), 1);
+	assert_string_equal(buf_cstr(&out), "ESEARCH (TAG \"t\") UID COUNT 2 MODSEQ 917162500");
+	buf_reset(&out);
+	assert_int_equal(imap_search_esearch_write(&out, "t", true, IMAP_SEARCH_RETURN_COUNT,
+						   nums, 0, 917162500), 1);
+	assert_string_equal(buf_cstr(&out), "ESEARCH (TAG \"t\") UID COUNT 0");
 	buf_deinit(&out);
 	buf_init(&out, 20);
-	assert_int_equal(imap_search_esearch_write(&out, "a1", false, 0x0f, nums, 4), -1);
+	assert_int_equal(imap_search_esearch_write(&out, "a1", false, 0x0f, nums, 4, 0), -1);
 	assert_int_equal(out.len, 0);
 	buf_deinit(&out);
 }

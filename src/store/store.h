@@ -165,6 +165,7 @@ struct store_status {
 	uint32_t messages;
 	uint32_t recent;	/* UIDs >= first recent UID (see claim_recent) */
 	uint32_t unseen;
+	uint32_t deleted;	/* with \Deleted (STATUS DELETED) */
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t first_unseen;	/* sequence number of the first unseen, 0 if none */

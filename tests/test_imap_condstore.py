@@ -217,3 +217,87 @@ def test_imaplib_flag_sync(srv):
     got = {int(re.search(rb"UID (\d+)", d).group(1)) for d in data if d}
     assert got == {2, 4}, data
     c.logout()
+
+
+# ---- QRESYNC (RFC 7162 §3.2) ----
+
+def test_qresync_select_reports_what_changed(srv):
+    fill(srv, 6)
+    with Imap(srv.imap_port) as c:
+        c.login()
+        # the QRESYNC select parameter needs ENABLE QRESYNC first
+        _, tagged = c.cmd("SELECT INBOX (QRESYNC (1 1))")
+        assert " BAD " in tagged
+        assert c.ok("ENABLE QRESYNC") == ["* ENABLED QRESYNC"]
+        sel = c.ok("SELECT INBOX")
+        uidvalidity = int(re.search(r"UIDVALIDITY (\d+)", " ".join(sel)).group(1))
+        known = highest(sel)
+        c.ok("LOGOUT")
+    # meanwhile, another client: flags on 2 and 5, 3 and 4 expunged
+    with Imap(srv.imap_port) as c:
+        c.login()
+        c.ok("SELECT INBOX")
+        c.ok("STORE 2,5 +FLAGS (\\Flagged)")
+        c.ok("STORE 3:4 +FLAGS (\\Deleted)")
+        c.ok("EXPUNGE")
+    with Imap(srv.imap_port) as c:
+        c.login()
+        c.ok("ENABLE QRESYNC")
+        untagged = c.ok(f"SELECT INBOX (QRESYNC ({uidvalidity} {known} 1:6))")
+        vanished = [l for l in untagged if l.startswith("* VANISHED")]
+        assert vanished == ["* VANISHED (EARLIER) 3:4"], untagged
+        fetched = [l for l in untagged if " FETCH " in l]
+        assert len(fetched) == 2, untagged
+        assert re.match(r"\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$", fetched[0])
+        assert re.match(r"\* 3 FETCH \(UID 5 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$", fetched[1])
+        # VANISHED comes before the FETCH responses
+        assert untagged.index(vanished[0]) < untagged.index(fetched[0])
+        # without known UIDs, everything below UIDNEXT that is gone
+        untagged = c.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {known}))")
+        assert "* VANISHED (EARLIER) 3:4" in untagged, untagged
+        assert any(l.startswith("* OK [CLOSED]") for l in untagged)
+        # a UIDVALIDITY that is not the folder's: nothing to resync
+        untagged = c.ok(f"SELECT INBOX (QRESYNC ({uidvalidity + 1} {known}))")
+        assert not any(l.startswith("* VANISHED") or " FETCH " in l for l in untagged)
+        for bad in ("SELECT INBOX (QRESYNC (1))", "SELECT INBOX (QRESYNC (0 5))",
+                    "SELECT INBOX (QRESYNC (1 5 x:y))"):
+            _, tagged = c.cmd(bad)
+            assert " BAD " in tagged, bad
+
+
+def test_qresync_vanished_replaces_expunge(srv):
+    fill(srv, 5)
+    with Imap(srv.imap_port) as c, Imap(srv.imap_port) as other:
+        c.login()
+        other.login()
+        c.ok("ENABLE QRESYNC")
+        c.ok("SELECT INBOX")
+        other.ok("SELECT INBOX")
+        base = max(modseqs(c.ok("UID FETCH 1:* (MODSEQ)")).values())
+        # our own EXPUNGE: VANISHED, and the tagged OK tells HIGHESTMODSEQ
+        c.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        untagged, tagged = c.cmd("EXPUNGE")
+        assert untagged == ["* VANISHED 2"], untagged
+        assert re.search(r"OK \[HIGHESTMODSEQ (\d+)\]", tagged), tagged
+        # another session's expunge reaches us as VANISHED, and it still
+        # gets classic EXPUNGE responses
+        other_news = other.ok("NOOP")
+        assert "* 2 EXPUNGE" in other_news, other_news
+        other.ok("STORE 3 +FLAGS.SILENT (\\Deleted)")   # UID 4 is now number 3
+        other.ok("UID STORE 5 +FLAGS.SILENT (\\Seen)")
+        other.ok("EXPUNGE")
+        news = c.ok("NOOP")
+        assert "* VANISHED 4" in news, news
+        # UID FETCH ... (CHANGEDSINCE n VANISHED): what left, then what changed
+        untagged = c.ok(f"UID FETCH 1:5 (FLAGS) (CHANGEDSINCE {base} VANISHED)")
+        assert untagged[0] == "* VANISHED (EARLIER) 2,4", untagged
+        assert len(untagged) == 2 and re.match(
+            r"\* 3 FETCH \(UID 5 FLAGS \(\\Seen( \\Recent)?\) MODSEQ \(\d+\)\)$", untagged[1]), \
+            untagged
+        # MOVE's expunges are VANISHED too
+        untagged = c.ok("UID MOVE 1 Archive")
+        assert "* VANISHED 1" in untagged, untagged
+        # VANISHED only on UID FETCH, and only with CHANGEDSINCE
+        for bad in ("FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "UID FETCH 1 (FLAGS) (VANISHED)"):
+            _, tagged = c.cmd(bad)
+            assert " BAD " in tagged, bad

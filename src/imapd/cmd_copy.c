@@ -8,8 +8,9 @@
  *
  * The store copies (hard links) or moves (renames) the files and gives
  * the new UIDs.  COPY answers "OK [COPYUID v src dst]".  MOVE sends
- * "* OK [COPYUID v src dst]" first, then "* n EXPUNGE" for each moved
- * message from the highest sequence number down (so that each number is
+ * "* OK [COPYUID v src dst]" first, then "* n EXPUNGE" (or "* VANISHED
+ * uid" once QRESYNC is on) for each moved message from the highest
+ * sequence number down (so that each number is
  * still right when the client reads it), taking them out of the
  * session's view itself: the store does not tell this handle of its own
  * moves.  A destination that does not exist is NO [TRYCREATE]; a copy
@@ -23,18 +24,6 @@
 #include <string.h>
 
 #include "lib-imap/imap_utf7.h"
-
-/* Remove uid from the view; its former sequence number, 0 if absent. */
-static unsigned view_remove(struct imapd_session *s, uint32_t uid)
-{
-	unsigned seq = imapd_seq_of(s, uid);
-
-	if (seq == 0)
-		return 0;
-	memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
-	s->n_uids--;
-	return seq;
-}
 
 /* The destination name as UTF-8 into out.  1 or -1. */
 static int dest_name(struct imapd_session *s, const struct imap_arg *arg, struct buf *out)
@@ -100,12 +89,9 @@ static int copyuid_write(struct buf *out, uint32_t uidvalidity, const uint32_t *
 static void move_expunge(struct imapd_session *s, const uint32_t *uids,
 			 const uint32_t *new_uids, unsigned n)
 {
-	unsigned seq;
-
-	for (unsigned i = n; i-- > 0;) {
-		if (new_uids[i] != 0 && (seq = view_remove(s, uids[i])) > 0)
-			imapd_untagged(s, "%u EXPUNGE", seq);
-	}
+	for (unsigned i = n; i-- > 0;)
+		if (new_uids[i] != 0)
+			imapd_view_expunge(s, uids[i], true);
 }
 
 /* Check the command: 1 with *set_r and name, or -1 with the reply sent. */

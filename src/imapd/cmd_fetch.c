@@ -12,12 +12,15 @@
  *                     "BODY" section [partial] / "BODY.PEEK" section [partial] /
  *                     "BINARY" [".PEEK"] section-binary [partial] /
  *                     "BINARY.SIZE" section-binary / "MODSEQ"
- *   fetch-modifiers = SP "(" "CHANGEDSINCE" SP mod-sequence-valzer ")"
+ *   fetch-modifiers = SP "(" "CHANGEDSINCE" SP mod-sequence-valzer
+ *                     [SP "VANISHED"] ")"
  * (the reader, imap_section.c, has parsed the brackets and the partial.)
  *
  * CONDSTORE (RFC 7162): MODSEQ and CHANGEDSINCE turn it on for the
  * session; from then on FLAGS always comes with MODSEQ.  CHANGEDSINCE n
- * leaves out the messages whose mod-sequence is not above n.
+ * leaves out the messages whose mod-sequence is not above n.  QRESYNC's
+ * VANISHED (UID FETCH only) first sends "* VANISHED (EARLIER) uids": the
+ * UIDs of the set the folder no longer has.
  *
  * Everything a message needs (cache look-ups, the file, its MIME tree,
  * the check that BINARY can decode) is done before the first byte of its
@@ -852,18 +855,31 @@ static void fetch_continue(struct imapd_session *s)
 	run_deinit(&r);
 }
 
-/* (CHANGEDSINCE n), the one modifier (QRESYNC's VANISHED is not
-   offered).  1 or -1. */
-static int modifiers_parse(const struct imap_arg *arg, uint64_t *changed_since_r)
+/* (CHANGEDSINCE n [VANISHED]); VANISHED only for UID FETCH once QRESYNC
+   is on.  1 or -1. */
+static int modifiers_parse(const struct imapd_session *s, const struct imap_arg *arg,
+			   uint64_t *changed_since_r, bool *vanished_r)
 {
 	const struct imap_arg *list;
+	bool changed = false;
 	size_t count;
 
-	if (!imap_arg_get_list(arg, &list, &count) || count != 2 ||
-	    !imap_arg_atom_equals(&list[0], "CHANGEDSINCE") ||
-	    !imap_arg_get_number64(&list[1], changed_since_r))
+	*vanished_r = false;
+	if (!imap_arg_get_list(arg, &list, &count))
 		return -1;
-	return 1;
+	for (size_t i = 0; i < count; i++) {
+		if (imap_arg_atom_equals(&list[i], "CHANGEDSINCE") && !changed && i + 1 < count &&
+		    imap_arg_get_number64(&list[i + 1], changed_since_r)) {
+			changed = true;
+			i++;
+		} else if (imap_arg_atom_equals(&list[i], "VANISHED") && !*vanished_r &&
+			   s->qresync && s->cmd.uid) {
+			*vanished_r = true;
+		} else {
+			return -1;
+		}
+	}
+	return changed ? 1 : -1;	/* VANISHED needs CHANGEDSINCE */
 }
 
 void imapd_cmd_fetch(struct imapd_session *s)
@@ -871,6 +887,7 @@ void imapd_cmd_fetch(struct imapd_session *s)
 	const struct imap_arg *args = s->cmd.args;
 	struct fetch_state *st;
 	uint64_t changed_since = 0;
+	bool vanished = false;
 	const char *set;
 	uint32_t *uids;
 	int n;
@@ -879,7 +896,8 @@ void imapd_cmd_fetch(struct imapd_session *s)
 		imapd_tagged(s, "BAD", "usage: FETCH sequence-set items [(CHANGEDSINCE n)]");
 		return;
 	}
-	if (s->cmd.arg_count == 3 && modifiers_parse(&args[2], &changed_since) < 0) {
+	if (s->cmd.arg_count == 3 &&
+	    modifiers_parse(s, &args[2], &changed_since, &vanished) < 0) {
 		imapd_tagged(s, "BAD", "unknown or malformed FETCH modifier");
 		return;
 	}
@@ -898,6 +916,8 @@ void imapd_cmd_fetch(struct imapd_session *s)
 	st->changed_since = changed_since;
 	if (st->modseq || s->cmd.arg_count == 3)
 		imapd_condstore_enable(s);
+	if (vanished)
+		imapd_send_vanished_earlier(s, set);	/* set parsed well above */
 	s->resume_state = st;
 	fetch_continue(s);
 }

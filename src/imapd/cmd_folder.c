@@ -86,25 +86,106 @@ static void select_reply(struct imapd_session *s)
 	imapd_send_flags(s);
 }
 
-/* (CONDSTORE): the only select-param (RFC 7162 §3.1.8).  1 or -1. */
-static int select_params(struct imapd_session *s, const struct imap_arg *arg)
+/* What the client of a QRESYNC select knows (RFC 7162 §3.2.5). */
+struct qresync_param {
+	bool given;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	const char *known;	/* known-uids, NULL: all */
+};
+
+/* (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])) into q; the
+   sequence match data is a hint we do without.  1 or -1. */
+static int qresync_param(const struct imap_arg *arg, struct qresync_param *q)
+{
+	const struct imap_arg *list;
+	size_t count;
+
+	if (!imap_arg_get_list(arg, &list, &count) || count < 2 || count > 4 ||
+	    !imap_arg_get_number(&list[0], &q->uidvalidity) ||
+	    !imap_arg_get_number64(&list[1], &q->modseq) || q->uidvalidity == 0 ||
+	    q->modseq == 0)
+		return -1;
+	if (count >= 3) {
+		struct imap_seqset check;
+		const char *error;
+		int ret;
+
+		if (!imap_arg_get_atom(&list[2], &q->known))
+			return -1;
+		imap_seqset_init(&check);
+		ret = imap_seqset_parse(&check, q->known, 1, 100000, &error);
+		imap_seqset_deinit(&check);
+		if (ret < 0)
+			return -1;
+	}
+	if (count == 4 && list[3].type != IMAP_ARG_LIST)
+		return -1;
+	q->given = true;
+	return 1;
+}
+
+/* (CONDSTORE) and (QRESYNC (...)), the select-params (RFC 7162 §3.1.8,
+   §3.2.5); QRESYNC only once it is enabled.  1 or -1. */
+static int select_params(struct imapd_session *s, const struct imap_arg *arg,
+			 struct qresync_param *q)
 {
 	const struct imap_arg *list;
 	size_t count;
 
 	if (!imap_arg_get_list(arg, &list, &count))
 		return -1;
-	for (size_t i = 0; i < count; i++)
-		if (!imap_arg_atom_equals(&list[i], "CONDSTORE"))
+	for (size_t i = 0; i < count; i++) {
+		if (imap_arg_atom_equals(&list[i], "CONDSTORE"))
+			s->condstore = true;	/* SELECT's reply has HIGHESTMODSEQ */
+		else if (imap_arg_atom_equals(&list[i], "QRESYNC") && s->qresync &&
+			 i + 1 < count && qresync_param(&list[++i], q) > 0)
+			continue;
+		else
 			return -1;
-	if (count > 0)
-		s->condstore = true;	/* SELECT's own reply has HIGHESTMODSEQ */
+	}
 	return 1;
+}
+
+/* After a QRESYNC select: what vanished and what changed since the
+   client's mod-sequence, if its UIDVALIDITY is still the folder's. */
+static void qresync_reply(struct imapd_session *s, const struct qresync_param *q)
+{
+	struct imap_seqset known;
+	struct store_status st;
+	struct store_msg m;
+	struct buf flags;
+	const char *error;
+
+	store_mailbox_status(s->box, &st);
+	if (st.uidvalidity != q->uidvalidity)
+		return;
+	imap_seqset_init(&known);
+	if (imapd_send_vanished_earlier(s, q->known) < 0 ||
+	    (q->known != NULL && imap_seqset_parse(&known, q->known, st.uidnext - 1, 100000,
+						   &error) < 0)) {
+		imap_seqset_deinit(&known);
+		return;
+	}
+	buf_init(&flags, 0);
+	for (unsigned i = 0; i < s->n_uids; i++) {
+		if (store_mailbox_lookup(s->box, s->uids[i], &m) <= 0 || m.modseq <= q->modseq ||
+		    (q->known != NULL && !imap_seqset_contains(&known, m.uid)))
+			continue;
+		buf_reset(&flags);
+		imapd_write_flags(s, &flags, m.flags, m.keywords,
+				  !s->rev2 && m.uid >= s->first_recent);
+		imapd_untagged(s, "%u FETCH (UID %u FLAGS %s MODSEQ (%llu))", i + 1, m.uid,
+			       buf_cstr(&flags), (unsigned long long)m.modseq);
+	}
+	buf_deinit(&flags);
+	imap_seqset_deinit(&known);
 }
 
 void imapd_cmd_select(struct imapd_session *s)
 {
 	bool examine = strcmp(s->cmd.name, "EXAMINE") == 0;
+	struct qresync_param q = { 0 };
 	struct store_error err;
 	struct buf name;
 
@@ -112,10 +193,11 @@ void imapd_cmd_select(struct imapd_session *s)
 	if (s->cmd.arg_count < 1 || s->cmd.arg_count > 2 ||
 	    name_in(s, &s->cmd.args[0], &name) < 0) {
 		buf_deinit(&name);
-		imapd_tagged(s, "BAD", "usage: %s mailbox [(CONDSTORE)]", s->cmd.name);
+		imapd_tagged(s, "BAD", "usage: %s mailbox [(CONDSTORE | QRESYNC (...))]",
+			     s->cmd.name);
 		return;
 	}
-	if (s->cmd.arg_count == 2 && select_params(s, &s->cmd.args[1]) < 0) {
+	if (s->cmd.arg_count == 2 && select_params(s, &s->cmd.args[1], &q) < 0) {
 		buf_deinit(&name);
 		imapd_tagged(s, "BAD", "unknown %s parameter", s->cmd.name);
 		return;
@@ -131,6 +213,8 @@ void imapd_cmd_select(struct imapd_session *s)
 	}
 	buf_deinit(&name);
 	select_reply(s);
+	if (q.given)
+		qresync_reply(s, &q);
 	imapd_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 		     s->cmd.name);
 }

@@ -46,7 +46,7 @@ const char *imapd_capabilities(struct imapd_session *s)
 	static char logged[400];
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
 		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
-		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE APPENDLIMIT=%llu",
+		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE QRESYNC APPENDLIMIT=%llu",
 		 (unsigned long long)s->conn.server->cfg.message_size);
 	return logged;
 }
@@ -105,6 +105,10 @@ static void cmd_enable(struct imapd_session *s)
 		} else if (imap_arg_atom_equals(&s->cmd.args[i], "CONDSTORE") && !s->condstore) {
 			imapd_condstore_enable(s);
 			buf_puts(&enabled, " CONDSTORE");
+		} else if (imap_arg_atom_equals(&s->cmd.args[i], "QRESYNC") && !s->qresync) {
+			imapd_condstore_enable(s);	/* QRESYNC implies it */
+			s->qresync = true;
+			buf_puts(&enabled, " QRESYNC");
 		}
 	}
 	imapd_untagged(s, "ENABLED%s", buf_cstr(&enabled));
@@ -295,15 +299,8 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 	if (n > 0 && store_mailbox_expunge(s->box, uids, &n, &err) < 0)
 		ret = -1;
 	/* our own expunges are not reported by the listener: queue them */
-	for (unsigned i = 0; i < n && ret > 0; i++) {
-		unsigned seq = imapd_seq_of(s, uids[i]);
-		if (seq == 0)
-			continue;
-		memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
-		s->n_uids--;
-		if (!silent)
-			imapd_untagged(s, "%u EXPUNGE", seq);
-	}
+	for (unsigned i = 0; i < n && ret > 0; i++)
+		imapd_view_expunge(s, uids[i], !silent);
 	free(uids);
 	return ret;
 }
@@ -328,10 +325,16 @@ static void cmd_expunge(struct imapd_session *s)
 			return;
 		}
 	}
-	if (expunge_deleted(s, only, (unsigned)n, false) < 0)
+	if (expunge_deleted(s, only, (unsigned)n, false) < 0) {
 		imapd_tagged(s, "NO", "[SERVERBUG] expunge failed");
-	else
+	} else if (s->condstore) {
+		struct store_status st;
+		store_mailbox_status(s->box, &st);
+		imapd_tagged(s, "OK", "[HIGHESTMODSEQ %llu] EXPUNGE completed",
+			     (unsigned long long)st.highestmodseq);
+	} else {
 		imapd_tagged(s, "OK", "EXPUNGE completed");
+	}
 	free(only);
 }
 

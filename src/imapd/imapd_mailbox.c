@@ -139,18 +139,77 @@ void imapd_write_modseq(struct imapd_session *s, struct buf *out, uint64_t modse
 		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)modseq);
 }
 
+static void vanished_range(struct buf *out, uint32_t first, uint32_t last)
+{
+	buf_printf(out, out->len > 0 ? ",%u" : "%u", first);
+	if (last > first)
+		buf_printf(out, ":%u", last);
+}
+
+int imapd_send_vanished_earlier(struct imapd_session *s, const char *known)
+{
+	struct store_status st;
+	struct imap_seqset set;
+	const struct imap_seq_range *r;
+	struct store_msg m;
+	struct buf out;
+	const char *error;
+	size_t n_ranges;
+	unsigned count = store_mailbox_count(s->box);
+
+	store_mailbox_status(s->box, &st);
+	imap_seqset_init(&set);
+	if (imap_seqset_parse(&set, known != NULL ? known : "1:*", st.uidnext - 1, 100000,
+			      &error) < 0) {
+		imap_seqset_deinit(&set);
+		return -1;
+	}
+	buf_init(&out, 0);
+	r = imap_seqset_ranges(&set, &n_ranges);
+	/* the gaps between the UIDs the folder holds, within each range */
+	for (size_t k = 0; k < n_ranges && r[k].first < st.uidnext; k++) {
+		uint32_t next = r[k].first, last = r[k].last < st.uidnext ? r[k].last :
+						   st.uidnext - 1;
+		for (unsigned i = store_mailbox_seek(s->box, next); i < count; i++) {
+			store_mailbox_get(s->box, i, &m);
+			if (m.uid > last)
+				break;
+			if (m.uid > next)
+				vanished_range(&out, next, m.uid - 1);
+			next = m.uid + 1;
+		}
+		if (next <= last)
+			vanished_range(&out, next, last);
+	}
+	if (out.len > 0)
+		imapd_untagged(s, "VANISHED (EARLIER) %s", buf_cstr(&out));
+	buf_deinit(&out);
+	imap_seqset_deinit(&set);
+	return 1;
+}
+
 /* ---- updates ---- */
+
+void imapd_view_expunge(struct imapd_session *s, uint32_t uid, bool report)
+{
+	unsigned seq = imapd_seq_of(s, uid);
+
+	if (seq == 0)
+		return;
+	memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
+	s->n_uids--;
+	if (!report)
+		return;
+	if (s->qresync)
+		imapd_untagged(s, "VANISHED %u", uid);
+	else
+		imapd_untagged(s, "%u EXPUNGE", seq);
+}
 
 static void flush_expunges(struct imapd_session *s)
 {
-	for (unsigned i = 0; i < s->n_news_expunged; i++) {
-		unsigned seq = imapd_seq_of(s, s->news_expunged[i]);
-		if (seq == 0)
-			continue;
-		memmove(s->uids + seq - 1, s->uids + seq, (s->n_uids - seq) * sizeof(*s->uids));
-		s->n_uids--;
-		imapd_untagged(s, "%u EXPUNGE", seq);
-	}
+	for (unsigned i = 0; i < s->n_news_expunged; i++)
+		imapd_view_expunge(s, s->news_expunged[i], true);
 	s->n_news_expunged = 0;
 }
 

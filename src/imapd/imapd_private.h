@@ -62,6 +62,7 @@ struct imapd_session {
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	bool utf8;			/* ENABLE UTF8=ACCEPT (implied by rev2) */
 	bool condstore;			/* a CONDSTORE enabling command was seen */
+	bool qresync;			/* ENABLE QRESYNC: VANISHED, not EXPUNGE */
 	char user[320];
 	struct store_account *account;
 
@@ -135,6 +136,13 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		      uint32_t **uids_r);
 /* Sequence number of uid in the view, 0 if absent. */
 unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid);
+/* Take an expunged uid out of the view and, if report, tell the client:
+   "* n EXPUNGE", or "* VANISHED uid" once QRESYNC is on. */
+void imapd_view_expunge(struct imapd_session *s, uint32_t uid, bool report);
+/* QRESYNC: "* VANISHED (EARLIER) set" of the UIDs of known (a UID set;
+   NULL: every UID below UIDNEXT) that are not in the folder, if any.
+   1, or -1 for a bad set (nothing sent). */
+int imapd_send_vanished_earlier(struct imapd_session *s, const char *known);
 /* Write "(\Seen \Flagged $Label)" for flags/keywords (and \Recent). */
 /* FLAGS and PERMANENTFLAGS of the selected folder, its keywords included. */
 void imapd_send_flags(struct imapd_session *s);

@@ -534,6 +534,36 @@ def test_copy_folder_names(server, box):
     assert untagged[0].endswith(b"(MESSAGES 2)"), untagged
 
 
+def test_quota_commands(server):
+    """RFC 9208 through imaplib's own GETQUOTAROOT, GETQUOTA, SETQUOTA."""
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
+    m.login(CAROL, "secret")
+    typ, data = m.capability()
+    assert b"QUOTA" in data[0].split() and b"QUOTA=RES-STORAGE" in data[0].split()
+    typ, data = m.getquotaroot("INBOX")
+    assert typ == "OK" and data == [[b'"INBOX" ""'], [b'"" (STORAGE 0 2)']], data
+    typ, data = m.append("INBOX", "(\\Deleted)", None,
+                         b"Subject: half\r\n\r\n" + b"z" * 1200 + b"\r\n")
+    assert typ == "OK", data
+    typ, data = m.getquota('""')
+    assert typ == "OK" and data == [b'"" (STORAGE 2 2)'], data     # 1,224 bytes: 2 KiB
+    typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
+    assert typ == "OK" and b"(DELETED 1 DELETED-STORAGE 2)" in data[0], data
+    typ, data = m.setquota('""', "(STORAGE 100)")
+    assert typ == "NO" and b"[NOPERM]" in data[0], data
+    typ, data = m.getquota("other")
+    assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+    typ, data = m.getquotaroot("No/Such")
+    assert typ == "NO", data
+    m.logout()
+    # an account without a quota has no quota root
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
+    m.login(ALICE, "secret")
+    typ, data = m.getquotaroot("INBOX")
+    assert typ == "OK" and data == [[b'"INBOX"'], [None]], data   # no QUOTA line
+    m.logout()
+
+
 def test_copy_over_quota(server):
     m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
     m.login(CAROL, "secret")

@@ -3,6 +3,7 @@
  * UNSUBSCRIBE, LIST (RFC 5258 LIST-EXTENDED selection and return options,
  * RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS), LSUB and STATUS.  Names go
  * in and out as modified UTF-7 for IMAP4rev1 clients, UTF-8 for rev2.
+ * Also the QUOTA commands (RFC 9208).
  */
 #include "imapd_private.h"
 
@@ -264,6 +265,12 @@ void imapd_cmd_folder(struct imapd_session *s)
 	buf_deinit(&b);
 }
 
+/* Storage in the units of QUOTA (RFC 9208): 1024 octets, rounded up. */
+static unsigned long long kib(uint64_t bytes)
+{
+	return (unsigned long long)(bytes / 1024 + (bytes % 1024 != 0));
+}
+
 /* ---- STATUS ---- */
 
 static int status_items(struct imapd_session *s, const struct imap_arg *list,
@@ -289,6 +296,8 @@ static int status_items(struct imapd_session *s, const struct imap_arg *list,
 			buf_printf(out, "SIZE %llu", (unsigned long long)st->size);
 		else if (strcasecmp(item, "DELETED") == 0)
 			buf_printf(out, "DELETED %u", st->deleted);
+		else if (strcasecmp(item, "DELETED-STORAGE") == 0)
+			buf_printf(out, "DELETED-STORAGE %llu", kib(st->deleted_size));
 		else if (strcasecmp(item, "HIGHESTMODSEQ") == 0) {
 			imapd_condstore_enable(s);
 			buf_printf(out, "HIGHESTMODSEQ %llu", (unsigned long long)st->highestmodseq);
@@ -510,4 +519,68 @@ void imapd_cmd_list(struct imapd_session *s)
 	buf_deinit(&c.pattern);
 	buf_deinit(&ref);
 	buf_deinit(&full);
+}
+
+/* ---- QUOTA (RFC 9208) ---- */
+
+/*
+ * One quota root per account, named "", with the one resource the
+ * account's quota limits: STORAGE.  GETQUOTAROOT of an account without a
+ * quota names no root.  The quota is the administrator's (correio user
+ * add|passwd --quota): SETQUOTA is refused.
+ */
+
+/* "* QUOTA "" (STORAGE used limit)"; false if the account has no quota. */
+static bool quota_line(struct imapd_session *s)
+{
+	uint64_t limit = store_account_quota(s->account), used, messages;
+	struct store_error err;
+
+	if (limit == 0 || store_account_usage(s->account, &used, &messages, &err) < 0)
+		return false;
+	imapd_untagged(s, "QUOTA \"\" (STORAGE %llu %llu)", kib(used), kib(limit));
+	return true;
+}
+
+void imapd_cmd_quota(struct imapd_session *s)
+{
+	struct store_status st;
+	struct store_error err;
+	struct buf name, quoted;
+	const char *root;
+
+	if (strcmp(s->cmd.name, "SETQUOTA") == 0) {
+		imapd_tagged(s, "NO", "[NOPERM] quotas are set by the administrator");
+		return;
+	}
+	if (strcmp(s->cmd.name, "GETQUOTA") == 0) {
+		if (s->cmd.arg_count != 1 || !imap_arg_get_astring(&s->cmd.args[0], &root)) {
+			imapd_tagged(s, "BAD", "usage: GETQUOTA root");
+			return;
+		}
+		if (root[0] != '\0' || !quota_line(s)) {
+			imapd_tagged(s, "NO", "[NONEXISTENT] no such quota root");
+			return;
+		}
+		imapd_tagged(s, "OK", "GETQUOTA completed");
+		return;
+	}
+	buf_init(&name, 0);
+	buf_init(&quoted, 0);
+	if (s->cmd.arg_count != 1 || name_in(s, &s->cmd.args[0], &name) < 0) {
+		imapd_tagged(s, "BAD", "usage: GETQUOTAROOT mailbox");
+	} else if (store_folder_status(s->account, buf_cstr(&name), &st, &err) < 0) {
+		imapd_tagged(s, "NO", "%s%s", code_of(&err), err.text);
+	} else {
+		name_out(s, buf_cstr(&name), &quoted);
+		if (store_account_quota(s->account) > 0) {
+			imapd_untagged(s, "QUOTAROOT %s \"\"", buf_cstr(&quoted));
+			quota_line(s);
+		} else {
+			imapd_untagged(s, "QUOTAROOT %s", buf_cstr(&quoted));
+		}
+		imapd_tagged(s, "OK", "GETQUOTAROOT completed");
+	}
+	buf_deinit(&name);
+	buf_deinit(&quoted);
 }

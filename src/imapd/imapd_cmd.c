@@ -27,12 +27,6 @@
 #define ST_ANY (ST_NOT_AUTH | ST_AUTH | ST_SELECTED)
 #define ST_LOGGED (ST_AUTH | ST_SELECTED)
 
-void imapd_cmd_folder(struct imapd_session *s);	/* cmd_folder.c */
-void imapd_cmd_select(struct imapd_session *s);
-void imapd_cmd_status(struct imapd_session *s);
-void imapd_cmd_list(struct imapd_session *s);
-void imapd_cmd_append(struct imapd_session *s);	/* cmd_append.c */
-
 const char *imapd_capabilities(struct imapd_session *s)
 {
 	if (s->state == IMAPD_STATE_NOT_AUTH) {
@@ -46,7 +40,8 @@ const char *imapd_capabilities(struct imapd_session *s)
 	static char logged[400];
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
 		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
-		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE QRESYNC APPENDLIMIT=%llu",
+		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
+		 "APPENDLIMIT=%llu",
 		 (unsigned long long)s->conn.server->cfg.message_size);
 	return logged;
 }
@@ -375,6 +370,9 @@ static const struct imapd_cmd commands[] = {
 	{ "LIST", imapd_cmd_list, ST_LOGGED, false },
 	{ "LSUB", imapd_cmd_list, ST_LOGGED, false },
 	{ "STATUS", imapd_cmd_status, ST_LOGGED, false },
+	{ "GETQUOTA", imapd_cmd_quota, ST_LOGGED, false },
+	{ "GETQUOTAROOT", imapd_cmd_quota, ST_LOGGED, false },
+	{ "SETQUOTA", imapd_cmd_quota, ST_LOGGED, false },
 	{ "APPEND", imapd_cmd_append, ST_LOGGED, false },
 	{ "IDLE", cmd_idle, ST_LOGGED, false },
 	{ "CHECK", cmd_noop, ST_SELECTED, false },

@@ -155,6 +155,13 @@ int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool 
 		      uint8_t *flags_r, uint32_t *keywords_r, const char **error_r);
 
 /* ---- one file per larger command ---- */
+void imapd_cmd_folder(struct imapd_session *s);		/* cmd_folder.c: CREATE, DELETE,
+							   RENAME, (UN)SUBSCRIBE */
+void imapd_cmd_select(struct imapd_session *s);		/* and EXAMINE */
+void imapd_cmd_status(struct imapd_session *s);
+void imapd_cmd_list(struct imapd_session *s);		/* and LSUB */
+void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
+void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
 void imapd_cmd_store(struct imapd_session *s);		/* cmd_store.c */

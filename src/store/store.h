@@ -93,6 +93,7 @@ void store_account_unref(struct store_account **a);
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
    and deliveries are not checked here). */
 void store_account_set_quota(struct store_account *a, uint64_t limit);
+uint64_t store_account_quota(const struct store_account *a);
 /* Storage in use (bytes on disk of every message of every folder),
    rescanned at most once a minute and after deliveries.  Returns 1 or -1. */
 int store_account_usage(struct store_account *a, uint64_t *bytes_r,
@@ -166,6 +167,7 @@ struct store_status {
 	uint32_t recent;	/* UIDs >= first recent UID (see claim_recent) */
 	uint32_t unseen;
 	uint32_t deleted;	/* with \Deleted (STATUS DELETED) */
+	uint64_t deleted_size;	/* their bytes on disk (DELETED-STORAGE) */
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t first_unseen;	/* sequence number of the first unseen, 0 if none */

@@ -216,6 +216,11 @@ uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync)
 
 /* ---- quota ---- */
 
+uint64_t store_account_quota(const struct store_account *a)
+{
+	return a->quota;
+}
+
 void store_account_set_quota(struct store_account *a, uint64_t limit)
 {
 	a->quota = limit;

@@ -275,7 +275,10 @@ void store_mailbox_status(struct store_mailbox *h, struct store_status *st)
 	st->recent = idx->count - store_index_lower(idx, idx->first_recent);
 	for (unsigned i = 0; i < idx->count; i++) {
 		st->size += idx->recs[i].vsize;
-		st->deleted += (idx->recs[i].flags & STORE_FLAG_DELETED) != 0;
+		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0) {
+			st->deleted++;
+			st->deleted_size += idx->recs[i].size;
+		}
 		if ((idx->recs[i].flags & STORE_FLAG_SEEN) != 0)
 			continue;
 		if (st->unseen++ == 0)

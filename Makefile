@@ -12,7 +12,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
-	libcares libidn2
+	libcares libidn2 zlib
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc \

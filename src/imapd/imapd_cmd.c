@@ -41,8 +41,9 @@ const char *imapd_capabilities(struct imapd_session *s)
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
 		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
 		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
-		 "APPENDLIMIT=%llu",
-		 (unsigned long long)s->conn.server->cfg.message_size);
+		 "APPENDLIMIT=%llu%s",
+		 (unsigned long long)s->conn.server->cfg.message_size,
+		 s->compressed ? "" : " COMPRESS=DEFLATE");
 	return logged;
 }
 
@@ -83,6 +84,25 @@ static void cmd_starttls(struct imapd_session *s)
 	}
 	imapd_tagged(s, "OK", "Begin TLS negotiation now");
 	imapd_start_tls(s);
+}
+
+/* COMPRESS DEFLATE (RFC 4978): the OK goes out as it is, then both ways
+   are compressed. */
+static void cmd_compress(struct imapd_session *s)
+{
+	if (s->cmd.arg_count != 1 || !imap_arg_atom_equals(&s->cmd.args[0], "DEFLATE")) {
+		imapd_tagged(s, "BAD", "usage: COMPRESS DEFLATE");
+		return;
+	}
+	if (s->compressed) {
+		imapd_tagged(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
+		return;
+	}
+	imapd_tagged(s, "OK", "DEFLATE active");
+	if (imapd_start_compress(s) < 0) {
+		log_err("imapd: %s: cannot start compression", s->user);
+		imapd_close_after_output(s);	/* the client now speaks deflate */
+	}
 }
 
 static void cmd_enable(struct imapd_session *s)
@@ -358,6 +378,7 @@ static const struct imapd_cmd commands[] = {
 	{ "AUTHENTICATE", cmd_authenticate, ST_NOT_AUTH, false },
 	{ "LOGIN", cmd_login, ST_NOT_AUTH, false },
 	{ "ENABLE", cmd_enable, ST_LOGGED, false },
+	{ "COMPRESS", cmd_compress, ST_LOGGED, false },
 	{ "ID", cmd_id, ST_ANY, false },
 	{ "NAMESPACE", cmd_namespace, ST_LOGGED, false },
 	{ "SELECT", imapd_cmd_select, ST_LOGGED, false },

@@ -63,6 +63,7 @@ struct imapd_session {
 	bool utf8;			/* ENABLE UTF8=ACCEPT (implied by rev2) */
 	bool condstore;			/* a CONDSTORE enabling command was seen */
 	bool qresync;			/* ENABLE QRESYNC: VANISHED, not EXPUNGE */
+	bool compressed;		/* COMPRESS DEFLATE is active */
 	char user[320];
 	struct store_account *account;
 
@@ -114,6 +115,8 @@ void imapd_done(struct imapd_session *s);
 bool imapd_error(struct imapd_session *s);
 void imapd_close_after_output(struct imapd_session *s);
 void imapd_start_tls(struct imapd_session *s);
+/* Compress the rest of the session (after COMPRESS's OK).  1 or -1. */
+int imapd_start_compress(struct imapd_session *s);
 /* Read and run the commands waiting in the input (after async work). */
 void imapd_resume_input(struct imapd_session *s);
 /* Send queued untagged updates; expunges only when allowed is true. */

@@ -285,6 +285,19 @@ void imapd_start_tls(struct imapd_session *s)
 	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
 }
 
+int imapd_start_compress(struct imapd_session *s)
+{
+	struct bufferevent *bev = deflate_wrap(s->conn.bev, IMAPD_OUTPUT_LOW);
+
+	if (bev == NULL)
+		return -1;
+	s->compressed = true;
+	use_bev(s, bev);
+	/* what the client sent after the command is already compressed */
+	bufferevent_flush(bev, EV_READ, BEV_NORMAL);
+	return 1;
+}
+
 const char *imapd_capabilities(struct imapd_session *s);
 
 void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,

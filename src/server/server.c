@@ -142,15 +142,17 @@ static void on_close_timer(evutil_socket_t fd, short what, void *arg)
 
 void conn_output_drained(struct conn *c)
 {
-	struct bufferevent *under = bufferevent_get_underlying(c->bev);
 	struct timeval soon = { 0, 10000 };
 
 	if (!c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;		/* the write callback comes again */
-	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-	    c->close_tries++ < 500) {
-		evtimer_add(c->close_timer, &soon);	/* TLS still holds bytes */
-		return;
+	for (struct bufferevent *under = bufferevent_get_underlying(c->bev); under != NULL;
+	     under = bufferevent_get_underlying(under)) {
+		if (evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+		    c->close_tries++ < 500) {
+			evtimer_add(c->close_timer, &soon);	/* a filter still holds bytes */
+			return;
+		}
 	}
 	c->ops->close_now(c);
 }

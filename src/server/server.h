@@ -81,4 +81,9 @@ void conn_output_drained(struct conn *c);
    The protocol frees its own session afterwards. */
 void conn_unregister(struct conn *c);
 
+/* deflate.c: a bufferevent over under that inflates what is read and
+   deflates what is written (raw deflate, RFC 4978), with under's output
+   bounded at write_max.  It frees under with itself.  NULL on failure. */
+struct bufferevent *deflate_wrap(struct bufferevent *under, size_t write_max);
+
 #endif

@@ -115,7 +115,7 @@ static int file_into(struct delivery *d, const struct envelope *e,
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
 		if (mkdir_p(dir, 0700) < 0)
 			return -1;
-		return mbox_deliver(path, e->sender, e->arrival, src);
+		return mbox_deliver(path, e->sender, e->arrival, src, recovered);
 	}
 	if (maildir_create(path) < 0)
 		return -1;

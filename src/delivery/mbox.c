@@ -57,8 +57,29 @@ static int mbox_body(int in, struct buf *out)
 	return ret;
 }
 
+/* Does the file end with text?  (A redelivery after a crash finds the
+   message it appended before the spool was cleaned.) */
+static bool ends_with(int fd, const struct stat *st, const struct buf *text)
+{
+	char block[65536];
+	off_t off;
+	size_t done = 0;
+
+	if ((uint64_t)st->st_size < text->len)
+		return false;
+	off = st->st_size - (off_t)text->len;
+	while (done < text->len) {
+		size_t want = text->len - done < sizeof(block) ? text->len - done : sizeof(block);
+		ssize_t n = pread(fd, block, want, off + (off_t)done);
+		if (n <= 0 || memcmp(block, text->data + done, (size_t)n) != 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
-		 const char *src)
+		 const char *src, bool recovered)
 {
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct buf text;
@@ -69,7 +90,7 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		close(in);
 		return -1;
@@ -79,7 +100,10 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 	buf_printf(&text, "From %s %s\n", sender[0] != '\0' ? sender : "MAILER-DAEMON", date);
 	if (mbox_body(in, &text) > 0 && fcntl(fd, F_SETLKW, &lk) == 0 &&
 	    fstat(fd, &st) == 0) {
-		ret = write_all(fd, text.data, text.len);
+		if (recovered && ends_with(fd, &st, &text))
+			ret = 0;	/* appended before the crash */
+		else
+			ret = write_all(fd, text.data, text.len);
 		if (ret < 0) {
 			int saved = errno;
 			if (ftruncate(fd, st.st_size) < 0) {

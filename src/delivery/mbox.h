@@ -6,11 +6,14 @@
  * with fcntl(2) as mutt and the /var/mail tools expect.  A failed append is
  * truncated away, so the file never holds half a message.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Append the text file src to mbox path.  sender "" is written as
-   MAILER-DAEMON.  Returns 1 or -1 (errno set). */
+   MAILER-DAEMON.  recovered: a delivery again after a crash; if the file
+   ends with this very message (its Received: line names the queue id),
+   it is not appended twice.  Returns 1, 0 already there, or -1 (errno). */
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
-		 const char *src);
+		 const char *src, bool recovered);
 
 #endif

@@ -126,12 +126,36 @@ static void test_mbox(void **state)
 	snprintf(src, sizeof(src), "%s/msg4", root);
 	snprintf(box, sizeof(box), "%s/box", root);
 	write_file(src, "Subject: a\n\nFrom here\n>From there\nno newline at end");
-	assert_int_equal(mbox_deliver(box, "a@b", 0, src), 1);
-	assert_int_equal(mbox_deliver(box, "", 0, src), 1);
+	assert_int_equal(mbox_deliver(box, "a@b", 0, src, false), 1);
+	assert_int_equal(mbox_deliver(box, "", 0, src, false), 1);
 	text = read_file(box);
 	assert_non_null(strstr(text, "From a@b Thu Jan  1 00:00:00 1970\nSubject: a\n\n"
 				     ">From here\n>>From there\nno newline at end\n\n"
 				     "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"));
+}
+
+/* Delivered again after a crash: the message the mbox ends with is not
+   appended twice; any other one is. */
+static void test_mbox_redelivery(void **state)
+{
+	char src[128], other[128], box[128];
+	const char *text, *p;
+	int count = 0;
+
+	snprintf(src, sizeof(src), "%s/msg5", root);
+	snprintf(other, sizeof(other), "%s/msg6", root);
+	snprintf(box, sizeof(box), "%s/box2", root);
+	write_file(src, "Received: by mx with ESMTP id Q1\nSubject: one\n\nbody\n");
+	write_file(other, "Received: by mx with ESMTP id Q2\nSubject: two\n\nbody\n");
+	assert_int_equal(mbox_deliver(box, "a@b", 7, src, false), 1);
+	assert_int_equal(mbox_deliver(box, "a@b", 7, src, true), 0);
+	assert_int_equal(mbox_deliver(box, "a@b", 8, other, true), 1);
+	assert_int_equal(mbox_deliver(box, "a@b", 8, other, true), 0);
+	assert_int_equal(mbox_deliver(box, "a@b", 7, src, true), 1);	/* not the tail */
+	text = read_file(box);
+	for (p = text; (p = strstr(p, "Subject: ")) != NULL; p++)
+		count++;
+	assert_int_equal(count, 3);
 }
 
 int main(void)
@@ -142,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_moved_to_cur_counts),
 		cmocka_unit_test(test_missing_source),
 		cmocka_unit_test(test_mbox),
+		cmocka_unit_test(test_mbox_redelivery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1528,9 +1528,13 @@ set delete = yes
 set quit = yes
 set move = no
 """)
+    # script(1) runs the command with $SHELL; dash forks it, and timeout(1)
+    # would then put mutt in a process group of its own, in the background
+    # of the terminal, where mutt is stopped (SIGTTOU) as soon as it sets
+    # the terminal up.  --foreground keeps mutt in the terminal's group.
     env = dict(os.environ, TERM="dumb", HOME=str(tmp_path), LANG="C.UTF-8",
-               COLUMNS="80", LINES="24")
-    cmd = (f"timeout -k 5 20 mutt -d 2 -n {'-R ' if readonly else ''}-F {muttrc} "
+               COLUMNS="80", LINES="24", SHELL="/bin/sh")
+    cmd = (f"timeout --foreground -k 5 20 mutt -d 2 -n {'-R ' if readonly else ''}-F {muttrc} "
            f"-f imap://127.0.0.1:{srv.imap_port}/INBOX -e \"push '{keys}'\"")
     p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

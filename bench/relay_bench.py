@@ -56,6 +56,9 @@ def one_run(args):
                 if time.monotonic() - t0 > 600:
                     break
             elapsed = time.monotonic() - t0
+            if got < want:
+                raise SystemExit(f"the sink accepted {got} of {want} messages\n" +
+                                 s.read_log()[-3000:])
             rss = vm_hwm_kib(s.proc.pid)
             return want / elapsed, rss
     finally:

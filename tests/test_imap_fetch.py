@@ -480,3 +480,43 @@ def test_fetch_1000_messages_warm(imap_server):
     # generous: the target is 30 ms with LOGIN and SELECT, on a quiet machine
     assert elapsed < 2.0, elapsed
     c.close()
+
+
+def test_long_search_does_not_hold_up_others(imap_server):
+    """A BODY search that reads every file of a big folder gives the loop
+    back as it goes: another session's NOOPs are answered meanwhile."""
+    import threading
+    count = 4000
+    a = login(imap_server)
+    drop_messages(imap_server, count, 20000)
+    a.ok("SELECT INBOX")
+    b = login(imap_server)
+    t0 = time.monotonic()
+    tag = a.send("SEARCH BODY \"end 3999\"")
+    waits = []
+    done = threading.Event()
+
+    def searcher():
+        while True:
+            r = a.response()
+            if r.startswith(tag + b" "):
+                assert r.startswith(tag + b" OK"), r
+                done.set()
+                return
+            assert r == b"* SEARCH 4000", r
+    t = threading.Thread(target=searcher)
+    t.start()
+    while not done.is_set():
+        t1 = time.monotonic()
+        b.ok("NOOP")
+        waits.append(time.monotonic() - t1)
+    t.join()
+    took = time.monotonic() - t0
+    waits.sort()
+    print(f"search {took:.3f} s, {len(waits)} NOOPs, worst {waits[-1]:.3f} s")
+    # the search reads 80 MB; were it done in one go, a NOOP sent during it
+    # would wait for all of it
+    assert len(waits) >= 3, f"only {len(waits)} NOOPs answered during a {took:.2f} s search"
+    assert waits[len(waits) // 2] < 0.05 and waits[-1] < max(0.2, took / 2), waits
+    a.close()
+    b.close()

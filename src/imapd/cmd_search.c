@@ -23,8 +23,11 @@
  *
  * Limits: SEARCH_PART_MAX decoded bytes per text part; files as FETCH
  * reads them (read(2) up to SEARCH_READ_MAX, mapped above).
- * XXX: the search runs to its end in one go: a TEXT search of a large
- * mailbox holds the event loop while it reads every file.
+ *
+ * A search that reads message files gives the loop back every
+ * SEARCH_SLICE_MS (imapd_resume_soon), so that a TEXT search of a large
+ * mailbox does not hold up the other sessions; its state (one struct
+ * search_job) waits in s->resume_state meanwhile.
  */
 #include "imapd_private.h"
 
@@ -403,38 +406,74 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 
 /* ---- the command ---- */
 
-static void push(uint32_t **nums, unsigned *n, unsigned *cap, uint32_t num)
+#define SEARCH_SLICE_MS 10	/* of file reading before the loop gets a turn */
+
+/* The command between turns. */
+struct search_job {
+	struct search_run r;
+	struct imap_search_program *prog;
+	unsigned next;			/* index into the view */
+	uint32_t *nums;			/* matches so far */
+	unsigned n, cap;
+};
+
+static void job_free(void *arg)
 {
-	if (*n == *cap) {
-		unsigned c = *cap == 0 ? 64 : *cap * 2;
-		uint32_t *p = realloc(*nums, c * sizeof(*p));
-		if (p == NULL)
-			abort();
-		*nums = p;
-		*cap = c;
-	}
-	(*nums)[(*n)++] = num;
+	struct search_job *j = arg;
+
+	imap_search_program_free(&j->prog);
+	buf_deinit(&j->r.pool);
+	free(j->r.texts);
+	free(j->r.file);
+	free(j->nums);
+	free(j);
 }
 
-/* Every message of the view against the program: matches (sequence
-   numbers, or UIDs for UID SEARCH) ascending.  1, or -1 (r->error). */
-static int search_all(struct search_run *r, uint32_t **nums, unsigned *n)
+static void push(struct search_job *j, uint32_t num)
 {
+	if (j->n == j->cap) {
+		unsigned c = j->cap == 0 ? 64 : j->cap * 2;
+		uint32_t *p = realloc(j->nums, c * sizeof(*p));
+		if (p == NULL)
+			abort();
+		j->nums = p;
+		j->cap = c;
+	}
+	j->nums[j->n++] = num;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The messages of the view from j->next on against the program, the
+   matches (sequence numbers, or UIDs for UID SEARCH) added ascending.
+   1 done, 0 a slice is used up (more to do), -1 error (r->error). */
+static int search_some(struct search_job *j)
+{
+	struct search_run *r = &j->r;
 	struct imapd_session *s = r->s;
-	unsigned cap = 0;
+	bool reads = (r->prog->need & (IMAP_SEARCH_NEED_HEADER | IMAP_SEARCH_NEED_BODY)) != 0;
+	uint64_t start = now_ms();
 	int v;
 
-	for (unsigned i = 0; i < s->n_uids; i++) {
-		if (store_mailbox_lookup(s->box, s->uids[i], &r->m) <= 0)
+	for (; j->next < s->n_uids; j->next++) {
+		if (reads && now_ms() - start >= SEARCH_SLICE_MS)
+			return 0;
+		if (store_mailbox_lookup(s->box, s->uids[j->next], &r->m) <= 0)
 			continue;
-		r->seq = i + 1;
+		r->seq = j->next + 1;
 		r->gone = false;
 		v = eval(r, r->prog->root);
 		msg_unload(r);
 		if (v < 0)
 			return -1;
 		if (v > 0 && !r->gone) {
-			push(nums, n, &cap, s->cmd.uid ? r->m.uid : r->seq);
+			push(j, s->cmd.uid ? r->m.uid : r->seq);
 			if (r->m.modseq > r->modseq)
 				r->modseq = r->m.modseq;
 		}
@@ -468,13 +507,30 @@ static void reply(struct imapd_session *s, const struct imap_search_program *pro
 	buf_deinit(&line);
 }
 
+static void search_continue(struct imapd_session *s)
+{
+	struct search_job *j = s->resume_state;
+	int ret = search_some(j);
+
+	if (ret == 0) {
+		imapd_resume_soon(s, search_continue);
+		return;
+	}
+	s->resume_state = NULL;
+	if (ret > 0)
+		reply(s, j->prog, j->nums, j->n, j->r.modseq);
+	if (ret < 0)
+		imapd_tagged(s, "NO", "%s", j->r.error);
+	else
+		imapd_tagged(s, "OK", "%sSEARCH completed", s->cmd.uid ? "UID " : "");
+	job_free(j);
+}
+
 void imapd_cmd_search(struct imapd_session *s)
 {
 	struct imap_search_params params = { s->n_uids, 0, 0 };
 	struct imap_search_program *prog = NULL;
-	struct search_run r = { .s = s };
-	uint32_t *nums = NULL;
-	unsigned n = 0;
+	struct search_job *j;
 	const char *error = NULL;
 	int ret;
 
@@ -490,18 +546,13 @@ void imapd_cmd_search(struct imapd_session *s)
 	}
 	if (prog->modseq)
 		imapd_condstore_enable(s);
-	r.prog = prog;
-	buf_init(&r.pool, 0);
-	ret = search_all(&r, &nums, &n);
-	if (ret > 0)
-		reply(s, prog, nums, n, r.modseq);
-	imap_search_program_free(&prog);
-	buf_deinit(&r.pool);
-	free(r.texts);
-	free(r.file);
-	free(nums);
-	if (ret < 0)
-		imapd_tagged(s, "NO", "%s", r.error);
-	else
-		imapd_tagged(s, "OK", "%sSEARCH completed", s->cmd.uid ? "UID " : "");
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		abort();
+	j->prog = prog;
+	j->r.s = s;
+	j->r.prog = prog;
+	buf_init(&j->r.pool, 0);
+	s->resume_state = j;
+	s->resume_free = job_free;
+	search_continue(s);
 }

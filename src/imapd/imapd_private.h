@@ -10,8 +10,10 @@
  * finishes with imapd_done() — at once, or later for asynchronous work
  * (a password check) or a long output (FETCH of many messages: set
  * s->resume, return, and the session calls it again each time the output
- * has drained below IMAPD_OUTPUT_LOW; the handler calls imapd_done() when
- * finished).  No other command is read while one is in progress.
+ * has drained below IMAPD_OUTPUT_LOW; or a long computation (SEARCH of
+ * message texts: imapd_resume_soon() lets the other sessions run, then
+ * calls it again); the handler calls imapd_done() when finished).  No
+ * other command is read while one is in progress.
  *
  * Sequence numbers are the session's own: s->uids[i] is the UID of
  * message i + 1.  Changes made by other sessions or deliveries arrive
@@ -86,6 +88,9 @@ struct imapd_session {
 	bool busy;			/* a command has not finished */
 	imapd_resume_fn *resume;	/* long output: called when it drains */
 	void *resume_state;		/* the handler's, freed by the handler */
+	void (*resume_free)(void *state);	/* if the session ends first;
+						   NULL: free() */
+	struct event *resume_timer;	/* imapd_resume_soon; made on first use */
 	struct auth_request *auth_req;
 	bool idling;
 	bool auth_continue;		/* AUTHENTICATE waits for a response line */
@@ -119,6 +124,8 @@ void imapd_start_tls(struct imapd_session *s);
 int imapd_start_compress(struct imapd_session *s);
 /* Read and run the commands waiting in the input (after async work). */
 void imapd_resume_input(struct imapd_session *s);
+/* Call fn (as s->resume) again once the loop has served the others. */
+void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn);
 /* Send queued untagged updates; expunges only when allowed is true. */
 void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed);
 

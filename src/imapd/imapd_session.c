@@ -39,7 +39,12 @@ static void session_free(struct imapd_session *s)
 		 s->user[0] != '\0' ? " user=" : "", s->user);
 	if (s->auth_req != NULL)
 		auth_cancel(s->auth_req);
-	free(s->resume_state);
+	if (s->resume_free != NULL)
+		s->resume_free(s->resume_state);
+	else
+		free(s->resume_state);
+	if (s->resume_timer != NULL)
+		event_free(s->resume_timer);
 	if (s->append != NULL)
 		store_append_abort(&s->append);
 	imapd_unselect(s);
@@ -136,6 +141,7 @@ void imapd_done(struct imapd_session *s)
 {
 	s->busy = false;
 	s->resume = NULL;
+	s->resume_free = NULL;
 	s->cmd.tag = s->cmd.name = NULL;
 	s->cmd.args = NULL;
 	imap_parser_done(s->parser);
@@ -215,24 +221,48 @@ static void on_read(struct bufferevent *bev, void *arg)
 	process_input(arg);
 }
 
+/* Go on with the command in progress; then with the input, if it ended. */
+static void run_resume(struct imapd_session *s)
+{
+	s->reading = true;
+	s->resume(s);
+	s->reading = false;
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	if (!s->busy)
+		process_input(s);
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct imapd_session *s = arg;
 
 	if (s->resume != NULL) {
-		s->reading = true;
-		s->resume(s);
-		s->reading = false;
-		if (s->dead) {
-			session_free(s);
-			return;
-		}
-		if (!s->busy)
-			process_input(s);
+		run_resume(s);
 		return;
 	}
 	if (s->quitting)
 		conn_output_drained(&s->conn);
+}
+
+static void on_resume_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct imapd_session *s = arg;
+
+	if (s->resume != NULL)
+		run_resume(s);
+}
+
+void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn)
+{
+	static const struct timeval now = { 0, 0 };
+
+	s->resume = fn;
+	if (s->resume_timer == NULL)
+		s->resume_timer = evtimer_new(s->conn.server->base, on_resume_timer, s);
+	evtimer_add(s->resume_timer, &now);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

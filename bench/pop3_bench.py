@@ -82,7 +82,8 @@ def fill(server, users, messages, size, seed=1):
                 os.chown(d, st.st_uid, st.st_gid)
         for i in range(messages):
             data = bodies[(u + i) % len(bodies)].replace(b"<x>", f"<{address}>".encode())
-            name = f"{t + i}.M{u:04d}{i:05d}P{os.getpid()}.bench,S={len(data)}"
+            crlf_size = len(data) + data.count(b"\n")
+            name = f"{t + i}.M{u:04d}{i:05d}P{os.getpid()}.bench,S={len(data)},W={crlf_size}"
             path = os.path.join(md, "new", name)
             with open(path, "wb") as f:
                 f.write(data)

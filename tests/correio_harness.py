@@ -316,7 +316,8 @@ TRACE_RE = re.compile(
     rb"\tby mx\.example\.org \(correio\) with (?P<proto>[A-Z0-9]+) id (?P<id>[0-9A-F]+)"
     rb"(?:\n\tfor <(?P<rcpt>[^>\n]*)>)?; (?P<date>[^\n]+)\n")
 
-MAILDIR_NAME_RE = re.compile(r"^(?P<secs>\d+)\.Q(?P<id>[0-9A-F]+)\.mx\.example\.org,S=(?P<size>\d+)$")
+MAILDIR_NAME_RE = re.compile(r"^(?P<secs>\d+)\.Q(?P<id>[0-9A-F]+)\.mx\.example\.org"
+                             r",S=(?P<size>\d+),W=(?P<crlf_size>\d+)$")
 
 
 def split_stored(data):
@@ -339,6 +340,8 @@ def check_maildir_file(path):
     m = MAILDIR_NAME_RE.match(name)
     assert m, name
     assert int(m.group("size")) == len(data), (name, len(data))
+    # W=: the size with CRLF line ends, as IMAP's RFC822.SIZE and POP3 count it
+    assert int(m.group("crlf_size")) == len(data) + data.count(b"\n") - data.count(b"\r\n"), name
     fields = split_stored(data)
     assert fields["id"] == m.group("id"), (name, fields["id"])
     assert abs(int(m.group("secs")) - time.time()) < 3600, name

@@ -101,6 +101,22 @@ static bool already_filed(struct target_ctx *t, const char *address)
 	return false;
 }
 
+/* The size of the message in CRLF form (its W=), measured here on the
+   delivery thread so that the event loop need not read the file; 0 if
+   the file is not as the envelope says. */
+static uint64_t crlf_size(const char *src, uint64_t bytes)
+{
+	uint64_t size = 0, crlf = 0;
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (file_crlf_size(fd, &size, &crlf) < 0 || size != bytes)
+		crlf = 0;
+	close(fd);
+	return crlf;
+}
+
 static int file_into(struct delivery *d, const struct envelope *e,
 		     const struct account *acct, const char *src, bool recovered)
 {
@@ -119,7 +135,8 @@ static int file_into(struct delivery *d, const struct envelope *e,
 	}
 	if (maildir_create(path) < 0)
 		return -1;
-	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size);
+	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size,
+		     crlf_size(src, e->size));
 	return maildir_deliver(path, name, src, recovered);
 }
 

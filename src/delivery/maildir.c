@@ -27,7 +27,7 @@ int maildir_create(const char *dir)
 }
 
 void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
-		  const char *host, uint64_t bytes)
+		  const char *host, uint64_t bytes, uint64_t crlf_bytes)
 {
 	char safe[256];
 	size_t n = 0;
@@ -41,8 +41,10 @@ void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
 		}
 	}
 	safe[n] = '\0';
-	snprintf(out, size, "%llu.Q%s.%s,S=%llu", (unsigned long long)arrival, id,
-		 safe, (unsigned long long)bytes);
+	n = (size_t)snprintf(out, size, "%llu.Q%s.%s,S=%llu", (unsigned long long)arrival, id,
+			     safe, (unsigned long long)bytes);
+	if (crlf_bytes != 0 && n < size)
+		snprintf(out + n, size - n, ",W=%llu", (unsigned long long)crlf_bytes);
 }
 
 static bool in_cur(const char *dir, const char *name)

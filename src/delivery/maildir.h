@@ -17,10 +17,12 @@
 /* Create dir and its tmp/, new/, cur/ (and parents).  Returns 1 or -1. */
 int maildir_create(const char *dir);
 
-/* The base file name for a message, into out.  host is sanitised
-   ('/' and ':' are escaped as Maildir readers expect). */
+/* The base file name for a message, into out: "<arrival>.Q<id>.<host>,
+   S=<bytes>,W=<crlf_bytes>" (W= left out when crlf_bytes is 0), so that
+   the mail store takes both sizes from the name without reading the file.
+   host is sanitised ('/' and ':' are escaped as Maildir readers expect). */
 void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
-		  const char *host, uint64_t bytes);
+		  const char *host, uint64_t bytes, uint64_t crlf_bytes);
 
 /*
  * Put the file src into dir/new/<name>: by hard link when possible (no

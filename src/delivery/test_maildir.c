@@ -58,9 +58,9 @@ static void test_name(void **state)
 {
 	char name[256];
 
-	maildir_name(name, sizeof(name), 1700000000, "ABC", "mx.example.org", 42);
-	assert_string_equal(name, "1700000000.QABC.mx.example.org,S=42");
-	maildir_name(name, sizeof(name), 1, "Q", "bad/host:name", 7);
+	maildir_name(name, sizeof(name), 1700000000, "ABC", "mx.example.org", 42, 45);
+	assert_string_equal(name, "1700000000.QABC.mx.example.org,S=42,W=45");
+	maildir_name(name, sizeof(name), 1, "Q", "bad/host:name", 7, 0);
 	assert_string_equal(name, "1.QQ.bad\\057host\\072name,S=7");
 }
 

@@ -228,3 +228,27 @@ size_t utf8_sequence(const unsigned char *p, size_t n)
 	return len;
 }
 
+int file_crlf_size(int fd, uint64_t *size_r, uint64_t *crlf_size_r)
+{
+	char block[65536];
+	uint64_t size = 0, bare = 0;
+	char prev = '\0';
+	ssize_t n;
+
+	while ((n = pread(fd, block, sizeof(block), (off_t)size)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (const char *p = block, *end = block + n;
+		     (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+			if ((p == block ? prev : p[-1]) != '\r')
+				bare++;
+		prev = block[n - 1];
+		size += (uint64_t)n;
+	}
+	*size_r = size;
+	*crlf_size_r = size + bare;
+	return 1;
+}

@@ -32,6 +32,10 @@ int base64_digit(unsigned char c, char c63);
 /* Read up to size bytes at offset 0 of fd into *data (grown with realloc,
    *cap updated).  Returns the bytes read, or -1. */
 ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap);
+/* The bytes of the file fd (read from its start with pread) and its size
+   with every bare LF counted as CRLF: a message's RFC822.SIZE and its
+   Maildir W= value.  1 or -1. */
+int file_crlf_size(int fd, uint64_t *size_r, uint64_t *crlf_size_r);
 
 /* Length of the valid UTF-8 sequence at p[0..n) (1 for ASCII; n >= 1),
    0 if invalid (overlong, surrogate, beyond U+10FFFF, truncated). */

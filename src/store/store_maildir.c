@@ -138,31 +138,6 @@ int store_maildir_name(char *out, size_t size, const char *base, size_t base_len
 	return ret;
 }
 
-int store_maildir_measure(int fd, uint64_t *size_r, uint64_t *vsize_r)
-{
-	char block[65536];
-	uint64_t size = 0, bare = 0;
-	char prev = '\0';
-	ssize_t n;
-
-	while ((n = pread(fd, block, sizeof(block), (off_t)size)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		for (const char *p = block, *end = block + n;
-		     (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-			if ((p == block ? prev : p[-1]) != '\r')
-				bare++;
-		prev = block[n - 1];
-		size += (uint64_t)n;
-	}
-	*size_r = size;
-	*vsize_r = size + bare;
-	return 1;
-}
-
 /* ---- small files ---- */
 
 int store_write_file(const char *path, const void *data, size_t len, bool sync)

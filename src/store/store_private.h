@@ -167,8 +167,6 @@ void store_maildir_parse(const char *fname, struct mdname *r);
 int store_maildir_name(char *out, size_t size, const char *base, size_t base_len,
 		       uint64_t bytes, uint64_t vsize, uint32_t uid,
 		       uint8_t flags, uint32_t keywords);
-/* Bytes and RFC822 size of an open message file.  1 or -1. */
-int store_maildir_measure(int fd, uint64_t *size_r, uint64_t *vsize_r);
 /* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
 int store_write_file(const char *path, const void *data, size_t len, bool sync);
 /* Read a small file into out (replaced).  1, 0 missing, -1 error. */

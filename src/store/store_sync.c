@@ -241,7 +241,7 @@ static int measure(struct sync_ctx *sc, struct newcomer *nc)
 		 nc->md.vsize >= nc->md.size) {
 		nc->size = nc->md.size;		/* S= and W= are right: no read */
 		nc->vsize = nc->md.vsize;
-	} else if (store_maildir_measure(fd, &nc->size, &nc->vsize) < 0) {
+	} else if (file_crlf_size(fd, &nc->size, &nc->vsize) < 0) {
 		log_warn("store: read %s: %m (left alone)", path);
 		ret = 0;
 	}

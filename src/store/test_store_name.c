@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "lib/util.h"
 #include "store/store_private.h"
 
 static void test_name_to_dir(void **state)
@@ -187,7 +188,7 @@ static void test_measure(void **state)
 		assert_int_equal(ftruncate(fd, 0), 0);
 		assert_int_equal(pwrite(fd, cases[i].text, strlen(cases[i].text), 0),
 				 (ssize_t)strlen(cases[i].text));
-		assert_int_equal(store_maildir_measure(fd, &size, &vsize), 1);
+		assert_int_equal(file_crlf_size(fd, &size, &vsize), 1);
 		assert_int_equal(size, cases[i].size);
 		assert_int_equal(vsize, cases[i].vsize);
 	}
@@ -198,7 +199,7 @@ static void test_measure(void **state)
 	big[65536] = '\n';
 	assert_int_equal(ftruncate(fd, 0), 0);
 	assert_int_equal(pwrite(fd, big, 65537, 0), 65537);
-	assert_int_equal(store_maildir_measure(fd, &size, &vsize), 1);
+	assert_int_equal(file_crlf_size(fd, &size, &vsize), 1);
 	assert_int_equal(vsize, 65537);
 	free(big);
 	close(fd);

@@ -1,5 +1,5 @@
 /*
- * cmd_serve.c - `correio serve` and `correio check`.
+ * cmd_serve.c - `correio serve`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,24 +29,4 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		return 2;
 	}
 	return server_run(cfg);
-}
-
-int cmd_check(int argc, char **argv, struct config *cfg)
-{
-	if (wants_help(argc, argv)) {
-		printf("usage: correio check [-c FILE]\n\n"
-		       "Read the configuration, report every error as file:line: message,\n"
-		       "and print the effective settings.  Starts nothing.\n");
-		return 0;
-	}
-	if (argc > 1) {
-		fprintf(stderr, "correio: check: unexpected argument '%s'\n"
-				"usage: correio check [-c FILE]\n", argv[1]);
-		return 2;
-	}
-	/* main.c has loaded (and would have refused) the file already */
-	printf("# %s\n", cfg->path[0] != '\0' ? cfg->path : "built-in defaults");
-	config_print(cfg, stdout);
-	printf("# configuration OK\n");
-	return 0;
 }

@@ -161,8 +161,10 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 
 	s->auth_req = NULL;
 	if (result == AUTH_OK &&
-	    store_account_open(s->conn.server->store, user, &s->account, &err) < 0) {
+	    (store_account_open(s->conn.server->store, user, &s->account, &err) < 0 ||
+	     store_account_default_folders(s->account, &err) < 0)) {
 		log_err("imapd: %s: %s", user, err.text);
+		store_account_unref(&s->account);
 		result = AUTH_TEMPFAIL;
 	}
 	switch (result) {

@@ -80,14 +80,21 @@ struct store *store_new(const char *data_dir, const char *host);
 void store_free(struct store **s);
 
 /*
- * Open (or share) the mail of account address ("local@domain").  On first
- * use creates the Maildir, the folders Sent, Drafts, Trash, Junk and
- * Archive with their SPECIAL-USE attributes, and subscribes them all.
- * Reference-counted: store_account_unref() once per open.
+ * Open (or share) the mail of account address ("local@domain"), creating
+ * its Maildir if needed.  Reference-counted: store_account_unref() once
+ * per open.
  */
 int store_account_open(struct store *s, const char *address,
 		       struct store_account **r, struct store_error *error_r);
 void store_account_unref(struct store_account **a);
+/*
+ * For a reader of folders (IMAP): on the account's first such use, create
+ * Sent, Drafts, Trash, Junk and Archive with their SPECIAL-USE attributes
+ * and subscribe them all; later calls do nothing (a default folder the
+ * user deleted stays deleted).  POP3 and delivery never need them.
+ * Returns 1 or -1.
+ */
+int store_account_default_folders(struct store_account *a, struct store_error *error_r);
 
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves

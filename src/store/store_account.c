@@ -3,7 +3,8 @@
  * first use), and the storage it uses for quota.
  *
  * An account is shared by every session of that user and by its open
- * folders (each holds a reference).  First use is told by the missing
+ * folders (each holds a reference).  The first use by a folder reader
+ * (store_account_default_folders, IMAP) is told by the missing
  * subscriptions file: then the default folders are created with their
  * SPECIAL-USE and all subscribed, so a folder the user deletes later is
  * not created again.  They are created without an fsync each; one fsync
@@ -63,7 +64,7 @@ static int sync_account_file(const struct store_account *a)
 	return ret < 0 ? -1 : 1;
 }
 
-static int first_use(struct store_account *a, struct store_error *error_r)
+int store_account_default_folders(struct store_account *a, struct store_error *error_r)
 {
 	char path[STORE_PATH_MAX];
 	struct store_error err;
@@ -165,11 +166,6 @@ int store_account_open(struct store *s, const char *address,
 	}
 	store_remember_account(s, a);
 	clean_trash(a);
-	if (first_use(a, error_r) < 0) {
-		store_account_forget(a);
-		account_free(a);
-		return -1;
-	}
 	*r = a;
 	return 1;
 }

@@ -89,6 +89,7 @@ static struct store_account *open_account(void)
 	struct store_error err;
 
 	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_account_default_folders(a, &err), 1);
 	return a;
 }
 
@@ -204,6 +205,25 @@ static unsigned attrs_of(struct store_account *a, const char *name)
 		if (strcmp(l.names[i], name) == 0)
 			return l.attrs[i];
 	return 0xdead;
+}
+
+/* Opened for POP3 or delivery only: the Maildir, no default folders. */
+static void test_account_without_reader(void **state)
+{
+	struct store_account *a;
+	struct listing l = { .n = 0 };
+	struct store_error err;
+
+	assert_int_equal(store_account_open(st, "bob@example.org", &a, &err), 1);
+	assert_int_equal(store_folder_list(a, on_folder, &l, &err), 1);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "INBOX");
+	/* the first IMAP login makes them */
+	assert_int_equal(store_account_default_folders(a, &err), 1);
+	l.n = 0;
+	assert_int_equal(store_folder_list(a, on_folder, &l, &err), 1);
+	assert_int_equal(l.n, 6);
+	store_account_unref(&a);
 }
 
 static void test_new_account(void **state)
@@ -1080,6 +1100,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_new_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_without_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_uids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_index, setup, teardown),

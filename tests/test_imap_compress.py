@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from test_imap import ALICE, BIG, PLAIN, Imap, _server, big_msg, msg, tls_context
+from test_imap import ALICE, BIG, PLAIN, Imap, _server, big_msg, msg
 
 
 @pytest.fixture

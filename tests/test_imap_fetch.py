@@ -13,6 +13,7 @@ import time
 import pytest
 
 from correio_harness import Server
+from imap_raw import Imap
 
 ALICE = "alice@example.org"
 
@@ -90,70 +91,6 @@ BODY = (
     b'(("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 11 1)'
     b'("TEXT" "HTML" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 17 1) "ALTERNATIVE") 13)'
     b'("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 16) "MIXED")')
-
-
-class Imap:
-    """A raw IMAP connection that keeps the exact bytes of each response:
-    cmd() returns (untagged responses with their literals inline, the
-    tagged line)."""
-
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
-        self.buf = b""
-        self.n = 0
-        assert self.response().startswith(b"* OK")
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError(self.buf[-300:])
-        self.buf += chunk
-
-    def _take(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def response(self):
-        """One response line, literals included (without the final CRLF)."""
-        out = b""
-        while True:
-            line = self._line()
-            out += line
-            m = re.search(rb"~?\{(\d+)\}$", line)
-            if not m:
-                return out
-            out += b"\r\n" + self._take(int(m.group(1)))
-
-    def send(self, text):
-        self.n += 1
-        tag = b"t%d" % self.n
-        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
-        return tag
-
-    def cmd(self, text):
-        tag = self.send(text)
-        untagged = []
-        while True:
-            r = self.response()
-            if r.startswith(tag + b" "):
-                return untagged, r[len(tag) + 1:].decode()
-            untagged.append(r)
-
-    def ok(self, text):
-        untagged, tagged = self.cmd(text)
-        assert tagged.startswith("OK"), (text, tagged)
-        return untagged
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import glob
 import imaplib
 import os
 import re
-import socket
 
 import pytest
 
 from correio_harness import Server
+from imap_raw import Imap
 
 ALICE = "alice@example.org"
 CAROL = "carol@example.org"
@@ -98,70 +98,6 @@ MESSAGES = [
 
 def wire(text):
     return text.replace("\n", "\r\n").encode()
-
-
-class Imap:
-    """A raw IMAP connection: cmd() returns (untagged responses as bytes,
-    with their literals inline, and the tagged line without its tag)."""
-
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
-        self.buf = b""
-        self.n = 0
-        assert self.response().startswith(b"* OK")
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError(self.buf[-300:])
-        self.buf += chunk
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def response(self):
-        out = b""
-        while True:
-            line = self._line()
-            out += line
-            m = re.search(rb"\{(\d+)\}$", line)
-            if not m:
-                return out
-            n = int(m.group(1))
-            while len(self.buf) < n:
-                self._fill()
-            out += b"\r\n" + self.buf[:n]
-            self.buf = self.buf[n:]
-
-    def cmd(self, text):
-        """text: str or bytes (bytes may hold LITERAL+ literals)."""
-        if isinstance(text, str):
-            text = text.encode()
-        self.n += 1
-        tag = b"t%d" % self.n
-        self.sock.sendall(tag + b" " + text + b"\r\n")
-        untagged = []
-        while True:
-            r = self.response()
-            if r.startswith(tag + b" "):
-                return untagged, r[len(tag) + 1:].decode()
-            untagged.append(r)
-
-    def ok(self, text):
-        untagged, tagged = self.cmd(text)
-        assert tagged.startswith("OK"), (text, tagged)
-        return untagged
-
-    @property
-    def tag(self):
-        """The tag of the last command."""
-        return "t%d" % self.n
-
-    def close(self):
-        self.sock.close()
 
 
 def lit(text):

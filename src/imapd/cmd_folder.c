@@ -155,7 +155,6 @@ static void qresync_reply(struct imapd_session *s, const struct qresync_param *q
 	struct imap_seqset known;
 	struct store_status st;
 	struct store_msg m;
-	struct buf flags;
 	const char *error;
 
 	store_mailbox_status(s->box, &st);
@@ -168,18 +167,11 @@ static void qresync_reply(struct imapd_session *s, const struct qresync_param *q
 		imap_seqset_deinit(&known);
 		return;
 	}
-	buf_init(&flags, 0);
 	for (unsigned i = 0; i < s->n_uids; i++) {
-		if (store_mailbox_lookup(s->box, s->uids[i], &m) <= 0 || m.modseq <= q->modseq ||
-		    (q->known != NULL && !imap_seqset_contains(&known, m.uid)))
-			continue;
-		buf_reset(&flags);
-		imapd_write_flags(s, &flags, m.flags, m.keywords,
-				  !s->rev2 && m.uid >= s->first_recent);
-		imapd_untagged(s, "%u FETCH (UID %u FLAGS %s MODSEQ (%llu))", i + 1, m.uid,
-			       buf_cstr(&flags), (unsigned long long)m.modseq);
+		if (store_mailbox_lookup(s->box, s->uids[i], &m) > 0 && m.modseq > q->modseq &&
+		    (q->known == NULL || imap_seqset_contains(&known, m.uid)))
+			imapd_send_fetch_flags(s, i + 1, &m, true);	/* MODSEQ: QRESYNC is on */
 	}
-	buf_deinit(&flags);
 	imap_seqset_deinit(&known);
 }
 

@@ -153,10 +153,8 @@ static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned
 			 const struct store_flag_result *results, bool silent)
 {
 	struct store_msg m;
-	struct buf line;
 	unsigned seq;
 
-	buf_init(&line, 0);
 	for (unsigned i = 0; i < n; i++) {
 		enum store_flag_status st = results != NULL ? results[i].status :
 					    STORE_FLAG_CHANGED;
@@ -165,20 +163,15 @@ static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned
 		    (seq = imapd_seq_of(s, uids[i])) == 0 ||
 		    store_mailbox_lookup(s->box, uids[i], &m) <= 0)
 			continue;
-		buf_reset(&line);
-		if (s->cmd.uid)
-			buf_printf(&line, "UID %u ", m.uid);
-		if (!silent) {
-			buf_puts(&line, "FLAGS ");
-			imapd_write_flags(s, &line, m.flags, m.keywords,
-					  !s->rev2 && m.uid >= s->first_recent);
-			imapd_write_modseq(s, &line, m.modseq);
-		} else {
-			buf_printf(&line, "MODSEQ (%llu)", (unsigned long long)m.modseq);
-		}
-		imapd_untagged(s, "%u FETCH (%s)", seq, buf_cstr(&line));
+		if (!silent)
+			imapd_send_fetch_flags(s, seq, &m, s->cmd.uid);
+		else if (s->cmd.uid)
+			imapd_untagged(s, "%u FETCH (UID %u MODSEQ (%llu))", seq, m.uid,
+				       (unsigned long long)m.modseq);
+		else
+			imapd_untagged(s, "%u FETCH (MODSEQ (%llu))", seq,
+				       (unsigned long long)m.modseq);
 	}
-	buf_deinit(&line);
 }
 
 /* The messages UNCHANGEDSINCE left alone, as a set for [MODIFIED ...]:

@@ -237,24 +237,32 @@ static void flush_exists(struct imapd_session *s)
 	}
 }
 
-static void flush_flags(struct imapd_session *s)
+void imapd_send_fetch_flags(struct imapd_session *s, unsigned seq, const struct store_msg *m,
+			    bool uid)
 {
 	struct buf line;
-	struct store_msg m;
 
 	buf_init(&line, 0);
+	if (uid)
+		buf_printf(&line, "UID %u ", m->uid);
+	buf_puts(&line, "FLAGS ");
+	imapd_write_flags(s, &line, m->flags, m->keywords,
+			  !s->rev2 && m->uid >= s->first_recent);
+	imapd_write_modseq(s, &line, m->modseq);
+	imapd_untagged(s, "%u FETCH (%s)", seq, buf_cstr(&line));
+	buf_deinit(&line);
+}
+
+static void flush_flags(struct imapd_session *s)
+{
+	struct store_msg m;
+
 	for (unsigned i = 0; i < s->n_news_flags; i++) {
 		unsigned seq = imapd_seq_of(s, s->news_flags[i]);
-		if (seq == 0 || store_mailbox_lookup(s->box, s->news_flags[i], &m) <= 0)
-			continue;
-		buf_reset(&line);
-		imapd_write_flags(s, &line, m.flags, m.keywords,
-				  !s->rev2 && m.uid >= s->first_recent);
-		imapd_write_modseq(s, &line, m.modseq);
-		imapd_untagged(s, "%u FETCH (UID %u FLAGS %s)", seq, m.uid, buf_cstr(&line));
+		if (seq > 0 && store_mailbox_lookup(s->box, s->news_flags[i], &m) > 0)
+			imapd_send_fetch_flags(s, seq, &m, true);
 	}
 	s->n_news_flags = 0;
-	buf_deinit(&line);
 }
 
 void imapd_send_flags(struct imapd_session *s)

@@ -154,6 +154,9 @@ void imapd_view_expunge(struct imapd_session *s, uint32_t uid, bool report);
    1, or -1 for a bad set (nothing sent). */
 int imapd_send_vanished_earlier(struct imapd_session *s, const char *known);
 /* Write "(\Seen \Flagged $Label)" for flags/keywords (and \Recent). */
+/* "* seq FETCH ([UID u ]FLAGS (...)[ MODSEQ (n)])" for message m. */
+void imapd_send_fetch_flags(struct imapd_session *s, unsigned seq, const struct store_msg *m,
+			    bool uid);
 /* FLAGS and PERMANENTFLAGS of the selected folder, its keywords included. */
 void imapd_send_flags(struct imapd_session *s);
 void imapd_write_flags(struct imapd_session *s, struct buf *out, uint8_t flags,

@@ -613,7 +613,7 @@ static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const
 
 	item_window(it, mime_crlf_size(p, n), &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");	/* as Dovecot: a literal, never "" */
 		return;
 	}
 	buf_printf(&r->resp, "{%llu}\r\n", (unsigned long long)take);
@@ -680,7 +680,7 @@ static void write_binary(struct fetch_run *r, const struct fetch_item *it)
 	}
 	item_window(it, r->tmp.len, &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");
 		return;
 	}
 	p = r->tmp.data + skip;

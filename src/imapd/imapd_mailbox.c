@@ -390,6 +390,8 @@ int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool 
 
 	*flags_r = 0;
 	*keywords_r = 0;
+	if (arg->type == IMAP_ARG_NIL)
+		return 1;	/* STORE 1 FLAGS NIL: no flags, as Dovecot reads it */
 	if (arg->type == IMAP_ARG_LIST && !imap_arg_get_list(arg, &list, &count))
 		return -1;
 	for (size_t i = 0; i < count; i++) {

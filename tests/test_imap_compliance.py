@@ -313,3 +313,104 @@ def test_lsub_noselect_parents(server):
     typ, data = m.lsub('""', "box/%")
     assert typ == "OK" and data == [b'(\\Noselect) "/" "box/test2"'], data
     m.logout()
+
+
+# ---- sessions racing on one mailbox (imaptest's stress mode) ----
+
+def test_nothing_but_bye_after_logout(server):
+    a, b = login(server), login(server)
+    for i in range(3):
+        append(b, f"Subject: {i}\n\nbody\n")
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS (\\Flagged)")
+    b.ok("STORE 2 +FLAGS (\\Deleted)")
+    b.ok("EXPUNGE")
+    append(b, "Subject: late\n\nbody\n")
+    # a has an EXPUNGE, a FETCH and an EXISTS queued: none may follow LOGOUT
+    untagged, tagged = a.cmd("LOGOUT")
+    assert [u.split(b" ")[1] for u in untagged] == [b"BYE"], untagged
+    assert tagged.startswith("OK"), tagged
+    # the same in IDLE's company: the updates went out during IDLE, LOGOUT
+    # after DONE is answered alone
+    c = login(server)
+    c.ok("SELECT INBOX")
+    tag = c.send("IDLE")
+    assert c.response().startswith(b"+")
+    b.ok("STORE 1 -FLAGS (\\Flagged)")
+    assert b"FETCH" in c.response()
+    c.sock.sendall(b"DONE\r\n")
+    assert c.response().startswith(tag + b" OK")
+    untagged, tagged = c.cmd("LOGOUT")
+    assert len(untagged) == 1 and untagged[0].startswith(b"* BYE"), untagged
+
+
+def recent_uids(c):
+    out = set()
+    for u in c.ok("FETCH 1:* (UID FLAGS)"):
+        if b"\\Recent" in u:
+            out.add(int(u.split(b"UID ")[1].split(b" ")[0]))
+    return out
+
+
+@pytest.mark.parametrize("rounds", [3])
+def test_recent_goes_to_one_session(server, rounds):
+    deliverer = login(server)
+    sessions = [login(server) for _ in range(4)]
+    for c in sessions:
+        c.ok("SELECT INBOX")
+    seen = {}
+    for r in range(rounds):
+        for i in range(3):
+            append(deliverer, f"Subject: {r}.{i}\n\nbody\n")
+        # the sessions notice the news in a different order each round
+        order = sessions[r % 4:] + sessions[:r % 4]
+        for c in order:
+            untagged = c.ok("NOOP")
+            assert any(u.endswith(b" EXISTS") for u in untagged), untagged
+        for n, c in enumerate(sessions):
+            for uid in recent_uids(c):
+                assert uid not in seen or seen[uid] == n, (uid, seen[uid], n)
+                seen[uid] = n
+            untagged = c.ok("SEARCH RECENT")
+            assert len(untagged[0].split()) - 2 == len(recent_uids(c))
+    # every message is \Recent in exactly one session
+    assert sorted(seen) == list(range(1, 3 * rounds + 1))
+
+
+def check_keywords_announced(transcript):
+    """Every keyword a FETCH shows was named by an earlier FLAGS."""
+    known = set()
+    for line in transcript:
+        if line.startswith(b"* FLAGS ("):
+            known = set(line[9:line.index(b")")].split())
+        elif b" FETCH (" in line and b"FLAGS (" in line:
+            flags = line.split(b"FLAGS (")[1].split(b")")[0].split()
+            for f in flags:
+                if not f.startswith(b"\\"):
+                    assert f in known, (f, line, transcript)
+
+
+def test_new_keyword_is_announced_before_fetch(server):
+    a, b = login(server), login(server)
+    append(b, "Subject: k\n\nbody\n")
+    append(b, "Subject: k2\n\nbody\n")
+    transcript = a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS ($Fresh)")
+    # a asks for the flags before it had any news: FLAGS comes first
+    untagged = a.ok("FETCH 1 (FLAGS)")
+    transcript += untagged
+    assert untagged[0].startswith(b"* FLAGS ("), untagged
+    assert b"$Fresh" in untagged[0]
+    check_keywords_announced(transcript)
+    # a STORE of its own on another message, while b adds another keyword
+    b.ok("STORE 2 +FLAGS ($Other)")
+    untagged = a.ok("STORE 1 +FLAGS (\\Seen)")
+    transcript += untagged
+    check_keywords_announced(transcript)
+    b.ok("STORE 1 +FLAGS ($Third)")
+    untagged = a.ok("UID FETCH 1:* (FLAGS)")
+    transcript += untagged
+    check_keywords_announced(transcript)
+    assert any(b"$Third" in u for u in untagged)

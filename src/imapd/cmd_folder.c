@@ -68,7 +68,7 @@ static void select_reply(struct imapd_session *s)
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
 		for (unsigned i = 0; i < s->n_uids; i++)
-			recent += s->uids[i] >= s->first_recent;
+			recent += imapd_is_recent(s, s->uids[i]);
 		imapd_untagged(s, "%u RECENT", recent);
 		if (st.first_unseen > 0)
 			imapd_untagged(s, "OK [UNSEEN %u] first unseen", st.first_unseen);

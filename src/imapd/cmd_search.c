@@ -409,7 +409,7 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 	case IMAP_SEARCH_KEYWORD:
 		return has_keyword(r, n->name) != n->unset;
 	case IMAP_SEARCH_RECENT:
-		return !s->rev2 && r->m.uid >= s->first_recent;
+		return imapd_is_recent(s, r->m.uid);
 	case IMAP_SEARCH_MODSEQ:
 		return r->m.modseq >= n->number;
 	case IMAP_SEARCH_LARGER:

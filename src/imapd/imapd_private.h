@@ -74,7 +74,10 @@ struct imapd_session {
 	bool readonly;			/* EXAMINE */
 	uint32_t *uids;			/* sequence number - 1 -> UID */
 	unsigned n_uids, cap_uids;
-	uint32_t first_recent;		/* UIDs >= this are \Recent here (rev1) */
+	uint32_t *recent;		/* UIDs \Recent in this session only (rev1),
+					   ascending: the ones it claimed */
+	unsigned n_recent, cap_recent;
+	unsigned known_keywords;	/* keywords named by our last FLAGS */
 	/* queued news from the store listener */
 	bool news_exists;
 	bool news_keywords;		/* the folder's keyword list grew */
@@ -144,6 +147,12 @@ void imapd_unselect(struct imapd_session *s);
    bad set (BAD already sent). */
 int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		      uint32_t **uids_r);
+/* Whether uid is \Recent in this session: it claimed it (RFC 3501
+   §2.3.2: one session only), and the session is IMAP4rev1. */
+bool imapd_is_recent(const struct imapd_session *s, uint32_t uid);
+/* Before a FETCH response shows keywords: an untagged FLAGS first if one
+   of them is newer than the last FLAGS the client was sent. */
+void imapd_announce_keywords(struct imapd_session *s, uint32_t keywords);
 /* Sequence number of uid in the view, 0 if absent. */
 unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid);
 /* Take an expunged uid out of the view and, if report, tell the client:

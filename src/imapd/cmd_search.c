@@ -443,12 +443,17 @@ struct search_job {
 	unsigned next;			/* index into the view */
 	uint32_t *nums;			/* matches so far */
 	unsigned n, cap;
+	imapd_search_done_fn *done;	/* SORT, THREAD: what comes next */
+	void *done_ctx;
+	void (*done_free)(void *ctx);
 };
 
 static void job_free(void *arg)
 {
 	struct search_job *j = arg;
 
+	if (j->done_free != NULL)
+		j->done_free(j->done_ctx);
 	imap_search_program_free(&j->prog);
 	buf_deinit(&j->r.pool);
 	free(j->r.texts);
@@ -501,7 +506,7 @@ static int search_some(struct search_job *j)
 		if (v < 0)
 			return -1;
 		if (v > 0 && !r->gone) {
-			push(j, s->cmd.uid ? r->m.uid : r->seq);
+			push(j, s->cmd.uid || j->done != NULL ? r->m.uid : r->seq);
 			if (r->m.modseq > r->modseq)
 				r->modseq = r->m.modseq;
 			if (j->n == 1)
@@ -565,6 +570,17 @@ static void search_continue(struct imapd_session *s)
 		return;
 	}
 	s->resume_state = NULL;
+	if (ret > 0 && j->done != NULL) {
+		imapd_search_done_fn *done = j->done;
+		void *ctx = j->done_ctx;
+		uint32_t *uids = j->nums;
+		unsigned n = j->n;
+		j->nums = NULL;
+		j->done_free = NULL;	/* done owns ctx now */
+		job_free(j);
+		done(s, uids, n, ctx);
+		return;
+	}
 	if (ret > 0)
 		reply(s, j->prog, j->nums, j->n, reply_modseq(j->prog, &j->r));
 	if (ret < 0)
@@ -574,7 +590,10 @@ static void search_continue(struct imapd_session *s)
 	job_free(j);
 }
 
-void imapd_cmd_search(struct imapd_session *s)
+/* Parse args and start the search; done (NULL: SEARCH's own reply)
+   takes over at the end.  ctx is freed with done_free if it never runs. */
+static void search_start(struct imapd_session *s, const struct imap_arg *args,
+			 imapd_search_done_fn *done, void *ctx, void (*done_free)(void *))
 {
 	struct imap_search_params params = { s->n_uids, 0, 0 };
 	struct imap_search_program *prog = NULL;
@@ -584,12 +603,15 @@ void imapd_cmd_search(struct imapd_session *s)
 
 	if (s->n_uids > 0)
 		params.max_uid = s->uids[s->n_uids - 1];
-	ret = imap_search_parse(s->cmd.args, &params, &prog, &error);
-	if (ret <= 0) {
+	ret = imap_search_parse(args, &params, &prog, &error);
+	if (ret <= 0 || (done != NULL && prog->esearch)) {
+		if (done_free != NULL)
+			done_free(ctx);
 		if (ret == 0)
 			imapd_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
 		else
-			imapd_tagged(s, "BAD", "%s", error);
+			imapd_tagged(s, "BAD", "%s", ret < 0 ? error : "RETURN is SEARCH's");
+		imap_search_program_free(&prog);
 		return;
 	}
 	if (prog->modseq)
@@ -597,10 +619,24 @@ void imapd_cmd_search(struct imapd_session *s)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		abort();
 	j->prog = prog;
+	j->done = done;
+	j->done_ctx = ctx;
+	j->done_free = done_free;
 	j->r.s = s;
 	j->r.prog = prog;
 	buf_init(&j->r.pool, 0);
 	s->resume_state = j;
 	s->resume_free = job_free;
 	search_continue(s);
+}
+
+void imapd_cmd_search(struct imapd_session *s)
+{
+	search_start(s, s->cmd.args, NULL, NULL, NULL);
+}
+
+void imapd_search_then(struct imapd_session *s, const struct imap_arg *args,
+		       imapd_search_done_fn *done, void *ctx, void (*ctx_free)(void *ctx))
+{
+	search_start(s, args, done, ctx, ctx_free);
 }

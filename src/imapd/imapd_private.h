@@ -32,6 +32,9 @@
 #include "store/store.h"
 
 #define IMAPD_OUTPUT_LOW (256 * 1024)
+/* The store's per-message cache fields: FETCH uses 0 to 4 (cmd_fetch.c),
+   SORT and THREAD this one for a message's sort keys (cmd_sort.c). */
+#define IMAPD_CACHE_SORT 8
 #define IMAPD_AUTH_LINE_MAX 16384
 
 struct evbuffer;
@@ -198,6 +201,17 @@ void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
+/* SORT and THREAD: search the view with args (search keys, as SEARCH
+   takes them but without RETURN), then call done with the UIDs that
+   match, ascending (uids: malloc'd, done frees them; done owns ctx and
+   ends the command).  A bad program is answered here (NO/BAD) and ctx
+   freed with ctx_free, as it is if the session ends meanwhile. */
+typedef void imapd_search_done_fn(struct imapd_session *s, uint32_t *uids, unsigned n,
+				  void *ctx);
+void imapd_search_then(struct imapd_session *s, const struct imap_arg *args,
+		       imapd_search_done_fn *done, void *ctx, void (*ctx_free)(void *ctx));
+void imapd_cmd_sort(struct imapd_session *s);		/* cmd_sort.c: SORT, UID SORT */
+void imapd_cmd_thread(struct imapd_session *s);		/* and THREAD, UID THREAD */
 void imapd_cmd_store(struct imapd_session *s);		/* cmd_store.c */
 void imapd_cmd_copy(struct imapd_session *s);		/* cmd_copy.c: COPY and MOVE */
 

@@ -172,3 +172,116 @@ def test_account_changes_reach_running_server(live):
     finally:
         db.close()
     assert users == [ALICE]
+
+
+# ---- aliases that cannot hijack an account or loop ----
+
+BOB = "bob@example.org"
+
+
+@pytest.fixture
+def pair():
+    """A running server with alice and bob."""
+    s = Server()
+    try:
+        s.add_user(ALICE)
+        s.add_user(BOB)
+        s.start()
+        yield s
+    finally:
+        s.cleanup()
+
+
+def test_alias_over_account_needs_force(pair):
+    s = pair
+    r = s.cli("alias", "add", ALICE, BOB, check=False)
+    assert r.returncode == 1
+    assert f"{ALICE} is an account" in r.stderr and "--force" in r.stderr, r.stderr
+    assert s.cli("alias", "list").stdout == ""
+    send_mail(s, "a@example.net", [ALICE], "Subject: still alice's\r\n\r\nx\r\n")
+    s.wait_messages(ALICE, 1)
+
+    r = s.cli("alias", "add", "--force", ALICE, BOB)
+    assert "warning" in r.stderr and f"{ALICE} is an account" in r.stderr, r.stderr
+    assert s.cli("alias", "list").stdout == f"{ALICE} -> {BOB}\n"
+    send_mail(s, "a@example.net", [ALICE], "Subject: now bob's\r\n\r\nx\r\n")
+    s.wait_messages(BOB, 1)
+    s.wait_queue_empty()
+    assert len(s.messages(ALICE)) == 1
+
+
+def test_alias_listing_itself_keeps_a_copy(pair):
+    s = pair
+    s.cli("alias", "add", "--force", ALICE, ALICE, BOB)
+    send_mail(s, "a@example.net", [ALICE], "Subject: both\r\n\r\nx\r\n")
+    s.wait_messages(ALICE, 1)
+    s.wait_messages(BOB, 1)
+    assert "alias loop" not in s.read_log()
+
+
+@pytest.mark.parametrize("existing,alias,targets,chain", [
+    ([], "a@example.org", ["a@example.org"], "a@example.org -> a@example.org"),
+    ([("a@example.org", "b@example.org")], "b@example.org", ["a@example.org"],
+     "b@example.org -> a@example.org -> b@example.org"),
+    ([("a@example.org", "b@example.org"), ("b@example.org", "c@example.org")],
+     "c@example.org", [BOB, "A@Example.org"],
+     "c@example.org -> a@example.org -> b@example.org -> c@example.org"),
+    ([], "@example.org", ["nobody@example.org"],
+     "@example.org -> nobody@example.org -> @example.org"),
+    ([], "d@example.org", ["d+x@example.org"], "d@example.org -> d+x@example.org"),
+])
+def test_alias_loop_refused(pair, existing, alias, targets, chain):
+    s = pair
+    for a, t in existing:
+        s.cli("alias", "add", a, t)
+    before = s.cli("alias", "list").stdout
+    r = s.cli("alias", "add", alias, *targets, check=False)
+    assert r.returncode == 1
+    assert f"alias loop: {chain}" in r.stderr, r.stderr
+    assert s.cli("alias", "list").stdout == before
+
+
+def test_alias_chain_without_loop_accepted(pair):
+    s = pair
+    s.cli("alias", "add", "a@example.org", "b@example.org", "c@example.org")
+    s.cli("alias", "add", "b@example.org", "c@example.org", ALICE)
+    s.cli("alias", "add", "c@example.org", BOB, "someone@example.net")
+    s.cli("alias", "add", "postmaster@example.org", ALICE)
+    s.cli("alias", "add", "@example.org", "postmaster@example.org")
+    send_mail(s, "a@example.net", ["a@example.org"], "Subject: tree\r\n\r\nx\r\n")
+    s.wait_messages(ALICE, 1)
+    s.wait_messages(BOB, 1)
+    send_mail(s, "a@example.net", ["unknown@example.org"], "Subject: catch-all\r\n\r\nx\r\n")
+    s.wait_messages(ALICE, 2)
+    assert "alias loop" not in s.read_log()
+
+
+def test_alias_loop_answered_at_rcpt_and_delivery(pair):
+    s = pair
+    s.cli("alias", "add", "a@example.org", "b@example.org")
+    r = s.cli("alias", "add", "--force", "b@example.org", "a@example.org")
+    assert "warning: alias loop: b@example.org -> a@example.org -> b@example.org" in r.stderr
+    with s.ehlo_client() as c:
+        assert c.cmd("MAIL FROM:<x@example.net>").startswith("250 ")
+        r = c.cmd("RCPT TO:<a@example.org>")
+        assert r.startswith("550 5.4.6 ") and "alias loop" in r, r
+        assert c.cmd(f"RCPT TO:<{BOB}>").startswith("250 ")
+    s.wait_log(r"reject: RCPT to <a@example\.org>: alias loop")
+    s.wait_log(r"alias loop: a@example\.org -> b@example\.org -> a@example\.org")
+
+    # a loop that arises between RCPT and delivery
+    s.cli("alias", "add", "c@example.org", "d@example.org")
+    s.cli("alias", "add", "d@example.org", ALICE)
+    with s.ehlo_client() as c:
+        assert c.cmd("MAIL FROM:<x@example.net>").startswith("250 ")
+        assert c.cmd("RCPT TO:<c@example.org>").startswith("250 ")
+        assert c.cmd(f"RCPT TO:<{BOB}>").startswith("250 ")
+        s.cli("alias", "del", "d@example.org")
+        s.cli("alias", "add", "--force", "d@example.org", "c@example.org")
+        assert c.cmd("DATA").startswith("354 ")
+        c.send("Subject: loop\r\n\r\nx\r\n.\r\n")
+        assert c.reply().startswith("250 ")
+    s.wait_log(r"to=<c@example\.org>, status=bounced \(alias loop\)")
+    s.wait_messages(BOB, 1)
+    s.wait_queue_empty()
+    assert s.messages(ALICE) == []

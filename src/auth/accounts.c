@@ -7,7 +7,11 @@
  * thread.  A handle belongs to one thread; several handles, in one process
  * or many, may use the same file at once: the database is in WAL mode so
  * readers never wait for the writer, and writers wait up to 5 s for each
- * other (busy timeout).
+ * other (busy timeout).  SQLite's locks are POSIX (fcntl) locks, which
+ * belong to the process and vanish when any descriptor of the file is
+ * closed: so the file is never opened here outside SQLite, or another
+ * process would believe it is alone and checkpoint and delete the WAL
+ * under this one's handles.
  *
  * Every statement is prepared once at open with bound parameters; no SQL is
  * ever built from data.  Names are lower-cased and checked (accounts_check)

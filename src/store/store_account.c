@@ -136,6 +136,7 @@ static struct store_account *account_new(struct store *s, const char *address)
 
 static void account_free(struct store_account *a)
 {
+	free(a->mbox_path);
 	free(a->address);
 	free(a->root);
 	free(a);
@@ -179,6 +180,19 @@ void store_account_unref(struct store_account **ap)
 		return;
 	store_account_forget(a);
 	account_free(a);
+}
+
+void store_account_set_mbox(struct store_account *a, bool mbox)
+{
+	size_t n = strlen(a->store->mbox_dir) + strlen(a->address) + 2;
+
+	free(a->mbox_path);
+	a->mbox_path = NULL;
+	if (!mbox)
+		return;
+	if ((a->mbox_path = malloc(n)) == NULL)
+		fatal("out of memory");
+	snprintf(a->mbox_path, n, "%s/%s", a->store->mbox_dir, a->address);
 }
 
 /* ---- UIDVALIDITY ---- */
@@ -257,6 +271,15 @@ static void count_folder(const char *dir, uint64_t *bytes, uint64_t *msgs)
 		count_dir(path, bytes, msgs);
 }
 
+/* Messages of an mbox INBOX: known when it is open, else not counted. */
+static uint64_t store_account_mbox_count(const struct store_account *a)
+{
+	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
+		if (mb->mbox_path != NULL)
+			return mb->idx.count;
+	return 0;
+}
+
 static int count_usage(struct store_account *a)
 {
 	char path[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
@@ -266,7 +289,14 @@ static int count_usage(struct store_account *a)
 
 	if ((d = opendir(a->root)) == NULL)
 		return -1;
-	count_folder(a->root, &bytes, &msgs);
+	if (a->mbox_path != NULL) {
+		struct stat st;
+		if (stat(a->mbox_path, &st) == 0)
+			bytes += (uint64_t)st.st_size;
+		msgs += store_account_mbox_count(a);
+	} else {
+		count_folder(a->root, &bytes, &msgs);
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;

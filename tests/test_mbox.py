@@ -267,6 +267,30 @@ def test_imap_expunge_and_move_during_deliveries(srv):
     m.logout()
 
 
+def test_list_status_and_rename_inbox(srv):
+    """The INBOX lists like any other (the index directory is no folder);
+    RENAME INBOX moves its messages out of the file into a Maildir
+    folder, and later mail starts the mbox again."""
+    for i in range(3):
+        deliver(srv, f"n{i}")
+    m = imap(srv)
+    try:
+        typ, data = m.list()
+        names = [re.search(rb'"([^"]*)"$', line).group(1) for line in data]
+        assert b"INBOX" in names and not any(b"correio" in n for n in names)
+        typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
+        assert data[0].endswith(b"(MESSAGES 3 UIDNEXT 4 UNSEEN 3)")
+        assert m.rename("INBOX", "Old")[0] == "OK"
+        assert m.status("Old", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 3)")
+        with open(mbox_path(srv), "rb") as f:
+            assert f.read() == b""
+        deliver(srv, "after")
+        assert select(m)[0] == 1
+        assert subjects(fetch_all(m)[4][2]) == [b"after"]
+    finally:
+        m.logout()
+
+
 def test_lost_index_is_rebuilt(srv):
     for i in range(3):
         deliver(srv, f"i{i}")

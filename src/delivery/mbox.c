@@ -111,6 +111,17 @@ static int open_locked(const char *path, struct stat *st)
 	}
 }
 
+/* A file another program left without a final LF gets one first, so
+   that the From_ line starts a line. */
+static int end_line(int fd, const struct stat *st)
+{
+	char last = '\n';
+
+	if (st->st_size > 0 && pread(fd, &last, 1, st->st_size - 1) != 1)
+		return -1;
+	return last == '\n' ? 1 : write_all(fd, "\n", 1);
+}
+
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		 const char *src, bool recovered)
 {
@@ -128,7 +139,7 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 	if (mbox_body(in, &text) > 0 && (fd = open_locked(path, &st)) >= 0) {
 		if (recovered && ends_with(fd, &st, &text))
 			ret = 0;	/* appended before the crash */
-		else
+		else if ((ret = end_line(fd, &st)) > 0)
 			ret = write_all(fd, text.data, text.len);
 		if (ret < 0) {
 			int saved = errno;

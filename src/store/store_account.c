@@ -14,8 +14,9 @@
  * folder's lost tmp/new/cur or UIDVALIDITY file is remade when opened).
  *
  * Usage is counted from the Maildir names (",S=" gives the size without a
- * stat) over every folder's new/ and cur/; the total is kept and adjusted
- * by our own changes, and counted again after a delivery or a minute.
+ * stat) over every folder's new/ and cur/, plus the size of the account's
+ * mbox file if it has one; the total is kept and adjusted by our own
+ * changes, and counted again after a delivery or a minute.
  */
 #include "store/store_private.h"
 
@@ -271,13 +272,20 @@ static void count_folder(const char *dir, uint64_t *bytes, uint64_t *msgs)
 		count_dir(path, bytes, msgs);
 }
 
-/* Messages of an mbox INBOX: known when it is open, else not counted. */
-static uint64_t store_account_mbox_count(const struct store_account *a)
+/* The account's mbox file, whether or not its INBOX is read from it now
+   (SMTP's quota check does not ask); its messages are counted when it is
+   open. */
+static void count_mbox(const struct store_account *a, uint64_t *bytes, uint64_t *msgs)
 {
+	char path[STORE_PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", a->store->mbox_dir, a->address);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		*bytes += (uint64_t)st.st_size;
 	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
 		if (mb->mbox_path != NULL)
-			return mb->idx.count;
-	return 0;
+			*msgs += mb->idx.count;
 }
 
 static int count_usage(struct store_account *a)
@@ -289,14 +297,9 @@ static int count_usage(struct store_account *a)
 
 	if ((d = opendir(a->root)) == NULL)
 		return -1;
-	if (a->mbox_path != NULL) {
-		struct stat st;
-		if (stat(a->mbox_path, &st) == 0)
-			bytes += (uint64_t)st.st_size;
-		msgs += store_account_mbox_count(a);
-	} else {
+	count_mbox(a, &bytes, &msgs);
+	if (a->mbox_path == NULL)
 		count_folder(a->root, &bytes, &msgs);
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;

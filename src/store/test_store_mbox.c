@@ -422,6 +422,23 @@ static void test_concurrent_delivery(void **state)
 	store_account_unref(&a);
 }
 
+/* The mbox file counts for the quota, also where nobody said the
+   account is an mbox one (SMTP's check). */
+static void test_usage(void **state)
+{
+	struct store_account *a;
+	struct store_error err;
+	uint64_t bytes, msgs;
+	struct stat sb;
+
+	deliver(texts[0], 1);
+	assert_int_equal(stat(mbox, &sb), 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_account_usage(a, &bytes, &msgs, &err), 1);
+	assert_int_equal(bytes, (uint64_t)sb.st_size);
+	store_account_unref(&a);
+}
+
 struct parsed {
 	struct mboxmsg v[8];
 	unsigned n;
@@ -478,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -150,13 +151,17 @@ static void cmd_namespace(struct imapd_session *s)
 
 /* ---- login ---- */
 
-/* The account's storage limit, for APPEND, COPY and MOVE. */
+/* The account's storage limit, for APPEND, COPY and MOVE, and whether
+   its INBOX is an mbox file. */
 static void set_quota(struct imapd_session *s, const char *user)
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0) {
 		store_account_set_quota(s->account, acct.quota);
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+								      acct.mailbox_format));
+	}
 }
 
 static void on_auth_result(void *ctx, enum auth_result result, const char *user)

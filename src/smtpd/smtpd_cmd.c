@@ -224,6 +224,11 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 	}
 	full.s = s;
 	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, quota_target, &full);
+	if (found == RESOLVE_LOOP) {
+		log_info("smtpd: [%s]: reject: RCPT to <%s>: alias loop", s->conn.addr, key);
+		smtpd_reply(s, "550 5.4.6 <%s>: Recipient address rejected: alias loop", key);
+		return 0;
+	}
 	if (found < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;

@@ -412,6 +412,12 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 		return imapd_is_recent(s, r->m.uid);
 	case IMAP_SEARCH_MODSEQ:
 		return r->m.modseq >= n->number;
+	case IMAP_SEARCH_OLDER:		/* RFC 5032 */
+	case IMAP_SEARCH_YOUNGER: {
+		int64_t age = (int64_t)time(NULL) - (int64_t)r->m.internal_date;
+		bool older = age >= 0 && (uint64_t)age >= n->number;
+		return n->key == IMAP_SEARCH_OLDER ? older : !older;
+	}
 	case IMAP_SEARCH_LARGER:
 		return r->m.vsize > n->number;
 	case IMAP_SEARCH_SMALLER:

@@ -61,6 +61,7 @@ static const struct key_def key_defs[] = {
 	{ "NEW", IMAP_SEARCH_AND, ARG_NEW, 0, false, NULL },
 	{ "NOT", IMAP_SEARCH_NOT, ARG_KEY, 0, false, NULL },
 	{ "OLD", IMAP_SEARCH_NOT, ARG_OLD, 0, false, NULL },
+	{ "OLDER", IMAP_SEARCH_OLDER, ARG_NUMBER, 0, false, NULL },
 	{ "ON", IMAP_SEARCH_ON, ARG_DATE, 0, false, NULL },
 	{ "OR", IMAP_SEARCH_OR, ARG_KEY2, 0, false, NULL },
 	{ "RECENT", IMAP_SEARCH_RECENT, ARG_NONE, 0, false, NULL },
@@ -80,6 +81,7 @@ static const struct key_def key_defs[] = {
 	{ "UNFLAGGED", IMAP_SEARCH_FLAG, ARG_NONE, IMAP_SEARCH_FLAG_FLAGGED, true, NULL },
 	{ "UNKEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, 0, true, NULL },
 	{ "UNSEEN", IMAP_SEARCH_FLAG, ARG_NONE, IMAP_SEARCH_FLAG_SEEN, true, NULL },
+	{ "YOUNGER", IMAP_SEARCH_YOUNGER, ARG_NUMBER, 0, false, NULL },
 };
 
 /* The system flags by bit, as keys and as \Flags (KEYWORD \Seen). */
@@ -614,6 +616,10 @@ static int write_node(const struct imap_search_node *n, struct buf *out, bool to
 	case IMAP_SEARCH_SMALLER:
 		return buf_printf(out, "%s %llu", n->key == IMAP_SEARCH_LARGER ?
 				  "LARGER" : "SMALLER", (unsigned long long)n->number);
+	case IMAP_SEARCH_OLDER:
+	case IMAP_SEARCH_YOUNGER:
+		return buf_printf(out, "%s %llu", n->key == IMAP_SEARCH_OLDER ?
+				  "OLDER" : "YOUNGER", (unsigned long long)n->number);
 	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE:
 	case IMAP_SEARCH_SENTBEFORE: case IMAP_SEARCH_SENTON: case IMAP_SEARCH_SENTSINCE:
 		return write_day(out, date_keys[n->key - IMAP_SEARCH_BEFORE], n->day);

@@ -65,6 +65,9 @@ enum imap_search_key {
 	IMAP_SEARCH_HEADER,	/* a field called name contains text */
 	IMAP_SEARCH_BODY,	/* the decoded body contains text */
 	IMAP_SEARCH_TEXT,	/* header or body contains text */
+	IMAP_SEARCH_OLDER,	/* RFC 5032 WITHIN: INTERNALDATE at least
+				   number seconds ago */
+	IMAP_SEARCH_YOUNGER,	/* less than number seconds ago */
 };
 
 struct imap_search_node {
@@ -74,7 +77,7 @@ struct imap_search_node {
 	struct imap_search_node *next;	/* the next sibling */
 	bool unset;			/* FLAG, KEYWORD: UN... */
 	uint8_t flag;			/* FLAG: one IMAP_SEARCH_FLAG_* */
-	uint64_t number;		/* LARGER, SMALLER, MODSEQ */
+	uint64_t number;		/* LARGER, SMALLER, MODSEQ, OLDER, YOUNGER */
 	time_t day;			/* date keys: 00:00 UTC of the date */
 	const char *name;		/* HEADER field, KEYWORD: as sent */
 	const char *text;		/* HEADER, BODY, TEXT: folded */
@@ -114,6 +117,7 @@ struct imap_search_params {
  *                     "BEFORE" SP date / "BODY" SP astring / ... /
  *                     "MODSEQ" [SP entry-name SP entry-type-req]
  *                     SP mod-sequence-valzer /
+ *                     "OLDER" SP interval / "YOUNGER" SP interval /
  *                     "NOT" SP search-key /
  *                     "OR" SP search-key SP search-key /
  *                     "UID" SP sequence-set / sequence-set /

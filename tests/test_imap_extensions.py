@@ -89,3 +89,56 @@ def test_within(server):
     typ, data = m.search(None, "YOUNGER", "3600")
     assert typ == "OK" and data == [b"2"], data
     m.logout()
+
+
+# ---- MULTIAPPEND ----
+
+def raw_lit(data):
+    return b"{%d+}\r\n" % len(data) + data
+
+
+def test_multiappend(server):
+    c = login(server)
+    assert "MULTIAPPEND" in capabilities(c)
+    m1, m2, m3 = (f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode() for i in (1, 2, 3))
+    tagged = c.cmd(b"APPEND INBOX (\\Seen) " + raw_lit(m1) +
+                   b' (\\Flagged $Work) "02-Feb-2024 10:00:00 +0000" ' + raw_lit(m2) +
+                   b" " + raw_lit(m3))[1]
+    assert tagged.startswith("OK [APPENDUID ") and tagged.split()[3] == "1:3]", tagged
+    c.ok("SELECT INBOX")
+    got = c.ok("FETCH 1:3 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"m1" in got[0] and b"\\Seen" in got[0]
+    assert b"m2" in got[1] and b"\\Flagged $Work" in got[1] and b'"02-Feb-2024' in got[1]
+    assert b"m3" in got[2] and b"FLAGS (\\Recent)" in got[2]
+    # synchronizing literals: the server asks for each one
+    c.sock.sendall(b"s1 APPEND INBOX {%d}\r\n" % len(m1))
+    assert c.response().startswith(b"+")
+    c.sock.sendall(m1 + b" (\\Draft) {%d}\r\n" % len(m2))
+    assert c.response().startswith(b"+")
+    c.sock.sendall(m2 + b"\r\n")
+    r = c.response()
+    while r.startswith(b"*"):
+        r = c.response()
+    assert r.startswith(b"s1 OK [APPENDUID ") and r.split()[4] == b"4:5]", r
+    assert c.ok("SEARCH DRAFT") == [b"* SEARCH 5"]
+
+
+def test_multiappend_is_all_or_nothing(server):
+    c = login(server)
+    msg = b"Subject: one\r\n\r\nx\r\n"
+    # the second message is too big: neither is kept
+    c.sock.sendall(b"t1 APPEND INBOX " + raw_lit(msg) + b" {2000000}\r\n")
+    r = c.response()
+    assert r.startswith(b"t1 NO [TOOBIG]"), r
+    c.n = 1
+    # a flag list after the last message is a syntax error: nothing kept
+    _, tagged = c.cmd(b"APPEND INBOX " + raw_lit(msg) + b" " + raw_lit(msg) + b" (\\Seen)")
+    assert tagged.startswith("BAD"), tagged
+    # the second message's date is bad
+    _, tagged = c.cmd(b"APPEND INBOX " + raw_lit(msg) + b' "32-Foo-2024" ' + raw_lit(msg))
+    assert tagged.startswith("BAD"), tagged
+    # no such mailbox for the whole command
+    _, tagged = c.cmd(b"APPEND Nowhere " + raw_lit(msg) + b" " + raw_lit(msg))
+    assert tagged.startswith("NO [TRYCREATE]"), tagged
+    assert b"* 0 EXISTS" in c.ok("SELECT INBOX")
+    c.ok("NOOP")

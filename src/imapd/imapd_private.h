@@ -60,6 +60,14 @@ struct imapd_command {
 struct imapd_session;
 typedef void imapd_resume_fn(struct imapd_session *s);
 
+/* One message of an APPEND command (cmd_append.c). */
+struct imapd_append_msg {
+	struct store_append *ap;	/* NULL once it failed */
+	uint8_t flags;
+	time_t date;
+	struct buf keywords;		/* names, NUL-separated */
+};
+
 struct imapd_session {
 	struct conn conn;		/* first: the server's view */
 	struct imap_parser *parser;
@@ -100,10 +108,10 @@ struct imapd_session {
 	struct auth_request *auth_req;
 	bool idling;
 	bool auth_continue;		/* AUTHENTICATE waits for a response line */
-	struct store_append *append;	/* APPEND streaming its literal */
-	struct buf append_text;		/* APPEND's keyword names, NUL-separated */
-	uint8_t append_flags;
-	time_t append_date;
+	/* APPEND (MULTIAPPEND: several messages), the last one streaming */
+	struct imapd_append_msg *append_msgs;
+	unsigned n_append_msgs, cap_append_msgs;
+	uint64_t append_total;		/* their octets, for the quota */
 	struct buf tag;			/* the command's tag, kept past the reader's
 					   memory (IDLE, AUTHENTICATE) */
 
@@ -199,6 +207,8 @@ void imapd_cmd_status(struct imapd_session *s);
 void imapd_cmd_list(struct imapd_session *s);		/* cmd_list.c: and LSUB */
 void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
+/* Forget the messages of an APPEND in progress (BAD, disconnect). */
+void imapd_append_abort(struct imapd_session *s);
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
 /* SORT and THREAD: search the view with args (search keys, as SEARCH

@@ -142,3 +142,38 @@ def test_multiappend_is_all_or_nothing(server):
     assert tagged.startswith("NO [TRYCREATE]"), tagged
     assert b"* 0 EXISTS" in c.ok("SELECT INBOX")
     c.ok("NOOP")
+
+
+# ---- SEARCHRES ----
+
+def test_searchres(server):
+    c = login(server)
+    assert "SEARCHRES" in capabilities(c)
+    for i in range(1, 7):
+        c.ok(b"APPEND INBOX " + lit(f"Subject: s{i}\n\n{'even' if i % 2 == 0 else 'odd'}\n"))
+    c.ok("SELECT INBOX")
+    # SAVE alone answers nothing untagged; "$" is then a set like any other
+    assert c.ok("SEARCH RETURN (SAVE) BODY even") == []
+    got = c.ok("FETCH $ (UID)")
+    assert [u.split()[1] for u in got] == [b"2", b"4", b"6"], got
+    assert c.ok("SEARCH $ SUBJECT s4") == [b"* SEARCH 4"]
+    assert c.ok("UID SEARCH UID $") == [b"* SEARCH 2 4 6"]
+    c.ok("STORE $ +FLAGS.SILENT (\\Flagged)")
+    assert c.ok("SEARCH FLAGGED") == [b"* SEARCH 2 4 6"]
+    c.ok("COPY $ INBOX")
+    # SAVE with other options: the reply as usual, MIN/MAX keep only those
+    line = c.ok("SEARCH RETURN (SAVE MIN MAX) BODY odd")[0].decode()
+    assert line.endswith(" MIN 1 MAX 5"), line
+    assert c.ok("SEARCH $") == [b"* SEARCH 1 5"]
+    line = c.ok("UID SEARCH RETURN (COUNT SAVE) BODY odd")[0].decode()
+    assert line.endswith("UID COUNT 3"), line     # 1 3 5: the copies are even
+    # an expunged message leaves the saved result
+    c.ok("STORE 3 +FLAGS.SILENT (\\Deleted)")
+    c.ok("EXPUNGE")
+    assert c.ok("SEARCH $") == [b"* SEARCH 1 4"]
+    # SELECT forgets it
+    c.ok("SELECT INBOX")
+    assert c.ok("SEARCH $") == [b"* SEARCH"]
+    assert c.ok("FETCH $ FLAGS") == []
+    _, tagged = c.cmd("SEARCH $:4")
+    assert tagged.startswith("BAD"), tagged

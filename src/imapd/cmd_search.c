@@ -540,6 +540,27 @@ static uint64_t reply_modseq(const struct imap_search_program *prog, const struc
 	return m;
 }
 
+/* RETURN (SAVE) (RFC 5182 §2.4): the matches become "$", as UIDs; with
+   MIN and/or MAX but neither ALL nor COUNT, only those messages. */
+static void save_result(struct imapd_session *s, const struct imap_search_program *prog,
+			const uint32_t *nums, unsigned n)
+{
+	unsigned opts = prog->return_opts;
+	bool ends_only = (opts & (IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX)) != 0 &&
+			 (opts & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) == 0;
+
+	free(s->saved);
+	s->n_saved = 0;
+	if ((s->saved = calloc(n + 1, sizeof(*s->saved))) == NULL)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		if (ends_only && !((i == 0 && (opts & IMAP_SEARCH_RETURN_MIN)) ||
+				   (i == n - 1 && (opts & IMAP_SEARCH_RETURN_MAX))))
+			continue;
+		s->saved[s->n_saved++] = s->cmd.uid ? nums[i] : s->uids[nums[i] - 1];
+	}
+}
+
 /* With a MODSEQ key, the highest mod-sequence of the matches follows
    (RFC 7162 §3.1.5): "* SEARCH 2 5 (MODSEQ 917)", or ESEARCH's MODSEQ. */
 static void reply(struct imapd_session *s, const struct imap_search_program *prog,
@@ -549,6 +570,8 @@ static void reply(struct imapd_session *s, const struct imap_search_program *pro
 
 	if (!prog->modseq)
 		modseq = 0;
+	if (prog->esearch && (prog->return_opts & ~IMAP_SEARCH_RETURN_SAVE) == 0)
+		return;		/* RETURN (SAVE): the result is kept, not sent */
 	buf_init(&line, 0);
 	buf_puts(&line, "* ");
 	if (prog->esearch || s->rev2) {
@@ -587,6 +610,10 @@ static void search_continue(struct imapd_session *s)
 		done(s, uids, n, ctx);
 		return;
 	}
+	if (ret > 0 && (j->prog->return_opts & IMAP_SEARCH_RETURN_SAVE))
+		save_result(s, j->prog, j->nums, j->n);
+	else if (ret < 0 && (j->prog->return_opts & IMAP_SEARCH_RETURN_SAVE))
+		save_result(s, j->prog, NULL, 0);	/* a failed SAVE empties $ */
 	if (ret > 0)
 		reply(s, j->prog, j->nums, j->n, reply_modseq(j->prog, &j->r));
 	if (ret < 0)
@@ -601,15 +628,20 @@ static void search_continue(struct imapd_session *s)
 static void search_start(struct imapd_session *s, const struct imap_arg *args,
 			 imapd_search_done_fn *done, void *ctx, void (*done_free)(void *))
 {
-	struct imap_search_params params = { s->n_uids, 0, 0 };
+	struct imap_search_params params = { s->n_uids, 0, 0, NULL };
 	struct imap_search_program *prog = NULL;
 	struct search_job *j;
 	const char *error = NULL;
+	struct buf saved;
 	int ret;
 
 	if (s->n_uids > 0)
 		params.max_uid = s->uids[s->n_uids - 1];
+	buf_init(&saved, 0);
+	imap_seqset_format(s->saved, s->n_saved, &saved);
+	params.saved = buf_cstr(&saved);
 	ret = imap_search_parse(args, &params, &prog, &error);
+	buf_deinit(&saved);
 	if (ret <= 0 || (done != NULL && prog->esearch)) {
 		if (done_free != NULL)
 			done_free(ctx);

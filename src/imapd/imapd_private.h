@@ -85,6 +85,8 @@ struct imapd_session {
 	bool readonly;			/* EXAMINE */
 	uint32_t *uids;			/* sequence number - 1 -> UID */
 	unsigned n_uids, cap_uids;
+	uint32_t *saved;		/* SEARCHRES "$": UIDs, ascending */
+	unsigned n_saved;
 	uint32_t *recent;		/* UIDs \Recent in this session only (rev1),
 					   ascending: the ones it claimed */
 	unsigned n_recent, cap_recent;
@@ -153,9 +155,9 @@ void imapd_write_modseq(struct imapd_session *s, struct buf *out, uint64_t modse
 int imapd_select(struct imapd_session *s, const char *name, bool readonly,
 		 struct store_error *error_r);
 void imapd_unselect(struct imapd_session *s);
-/* Resolve a sequence set (uid: UIDs) to UIDs of the view, ascending,
-   into *uids_r (malloc'd, caller frees).  Returns the count, or -1 for a
-   bad set (BAD already sent). */
+/* Resolve a sequence set (uid: UIDs; "$": the saved search result, RFC
+   5182) to UIDs of the view, ascending, into *uids_r (malloc'd, caller
+   frees).  Returns the count, or -1 for a bad set (BAD already sent). */
 int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		      uint32_t **uids_r);
 /* Whether uid is \Recent in this session: it claimed it (RFC 3501

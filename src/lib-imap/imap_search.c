@@ -306,6 +306,29 @@ static struct imap_search_node *parse_keyword(struct parse *p, const struct key_
 	return n;
 }
 
+/* "$" (RFC 5182): the UIDs of the saved result; none saved: NOT ALL. */
+static struct imap_search_node *parse_saved(struct parse *p, const char *s)
+{
+	struct imap_search_node *n, *c, *last = NULL;
+	const char *error;
+
+	if (strcmp(s, "$") != 0 || p->params->saved == NULL)
+		return fail(p, strcmp(s, "$") != 0 ? "$ stands alone" : "no SEARCHRES here");
+	if (p->params->saved[0] == '\0') {
+		if ((n = node_new(p, IMAP_SEARCH_NOT)) == NULL ||
+		    (c = node_new(p, IMAP_SEARCH_AND)) == NULL)
+			return NULL;
+		node_add(n, &last, c);
+		return n;
+	}
+	if ((n = node_new(p, IMAP_SEARCH_UID)) == NULL)
+		return NULL;
+	if (imap_seqset_parse(&n->set, p->params->saved, p->params->max_uid,
+			      IMAP_SEARCH_MAX_RANGES, &error) < 0)
+		return fail(p, error);
+	return n;
+}
+
 static struct imap_search_node *parse_set(struct parse *p, enum imap_search_key key,
 					  const char *s)
 {
@@ -314,7 +337,7 @@ static struct imap_search_node *parse_set(struct parse *p, enum imap_search_key 
 	const char *error;
 
 	if (s[0] == '$')
-		return fail(p, "SEARCHRES ($) is not supported");
+		return parse_saved(p, s);
 	if ((n = node_new(p, key)) == NULL)
 		return NULL;
 	if (imap_seqset_parse(&n->set, s, star, IMAP_SEARCH_MAX_RANGES, &error) < 0)
@@ -440,7 +463,7 @@ static struct imap_search_node *parse_key(struct parse *p, const struct imap_arg
 
 static int parse_return(struct parse *p, const struct imap_arg **ap)
 {
-	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT" };
+	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT", "SAVE" };
 	const struct imap_arg *list;
 	size_t count, j;
 
@@ -455,9 +478,9 @@ static int parse_return(struct parse *p, const struct imap_arg **ap)
 	p->prog->esearch = true;
 	p->prog->return_opts = count == 0 ? IMAP_SEARCH_RETURN_ALL : 0;
 	for (size_t i = 0; i < count; i++) {
-		for (j = 0; j < 4 && !imap_arg_atom_equals(&list[i], opts[j]); j++)
+		for (j = 0; j < 5 && !imap_arg_atom_equals(&list[i], opts[j]); j++)
 			;
-		if (j == 4) {
+		if (j == 5) {
 			fail(p, "unknown RETURN option");
 			return -1;
 		}
@@ -633,12 +656,12 @@ static int write_node(const struct imap_search_node *n, struct buf *out, bool to
 
 static int write_return(const struct imap_search_program *p, struct buf *out)
 {
-	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT" };
+	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT", "SAVE" };
 	bool first = true;
 
 	if (buf_puts(out, "RETURN (") < 0)
 		return -1;
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		if ((p->return_opts & (1u << i)) == 0)
 			continue;
 		if (buf_printf(out, "%s%s", first ? "" : " ", opts[i]) < 0)

@@ -38,6 +38,7 @@
 #define IMAP_SEARCH_RETURN_MAX		0x02
 #define IMAP_SEARCH_RETURN_ALL		0x04
 #define IMAP_SEARCH_RETURN_COUNT	0x08
+#define IMAP_SEARCH_RETURN_SAVE		0x10	/* RFC 5182 SEARCHRES: keep as $ */
 
 /* What a key needs of a message beyond its index entry (flags, size, UID,
    internal date): the header block, or the decoded bodies as well. */
@@ -103,6 +104,8 @@ struct imap_search_params {
 	uint32_t messages;	/* "*" of a sequence set: the last sequence number */
 	uint32_t max_uid;	/* "*" of a UID set: the highest UID */
 	unsigned max_depth;	/* 0: IMAP_SEARCH_MAX_DEPTH */
+	const char *saved;	/* SEARCHRES: "$" as a UID set ("" none saved),
+				   NULL: "$" is refused */
 };
 
 /*
@@ -112,7 +115,7 @@ struct imap_search_params {
  *                     [SP "CHARSET" SP charset] 1*(SP search-key)
  *   search-return-opts = SP "RETURN" SP "(" [search-return-opt
  *                     *(SP search-return-opt)] ")"
- *   search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"
+ *   search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
  *   search-key      = "ALL" / "ANSWERED" / "BCC" SP astring /
  *                     "BEFORE" SP date / "BODY" SP astring / ... /
  *                     "MODSEQ" [SP entry-name SP entry-type-req]
@@ -121,6 +124,7 @@ struct imap_search_params {
  *                     "NOT" SP search-key /
  *                     "OR" SP search-key SP search-key /
  *                     "UID" SP sequence-set / sequence-set /
+ *                     "$" (RFC 5182: the saved result, as UIDs) /
  *                     "(" search-key *(SP search-key) ")"
  *
  * Returns 1 with *r set (free with imap_search_program_free), 0 when the

@@ -414,3 +414,17 @@ def test_new_keyword_is_announced_before_fetch(server):
     transcript += untagged
     check_keywords_announced(transcript)
     assert any(b"$Third" in u for u in untagged)
+
+
+def test_list_attributes_as_dovecot_writes_them(folders):
+    # \Subscribed first; a name without a folder is \NonExistent with
+    # LIST-EXTENDED, \Noselect without
+    got = folders.ok('LIST (SUBSCRIBED) "" (box/test6 box/test2/test1)')
+    assert got == [b'* LIST (\\Subscribed \\HasNoChildren) "/" "box/test2/test1"',
+                   b'* LIST (\\Subscribed \\NonExistent) "/" "box/test6"'], got
+    folders.ok("DELETE box/test4")       # its children stay: a name only
+    assert folders.ok('LIST "" box/test4') == [b'* LIST (\\Noselect \\HasChildren) "/" "box/test4"']
+    assert folders.ok('LIST () "" box/test4') == [
+        b'* LIST (\\NonExistent \\HasChildren) "/" "box/test4"']
+    got = folders.ok('LIST "" box/test1 RETURN (SUBSCRIBED)')
+    assert got == [b'* LIST (\\Subscribed \\HasNoChildren) "/" "box/test1"'], got

@@ -272,12 +272,13 @@ static void put_attr(struct buf *out, const char *name)
 static void list_attrs(const struct list_ctx *c, const struct list_entry *e, bool parent_only,
 		       struct buf *out)
 {
+	/* in Dovecot's order */
 	static const struct { unsigned bit; const char *name; } names[] = {
+		{ STORE_FOLDER_SUBSCRIBED, "\\Subscribed" },
 		{ STORE_FOLDER_NOSELECT, "\\Noselect" },
 		{ STORE_FOLDER_NONEXISTENT, "\\NonExistent" },
 		{ STORE_FOLDER_HASCHILDREN, "\\HasChildren" },
 		{ STORE_FOLDER_HASNOCHILDREN, "\\HasNoChildren" },
-		{ STORE_FOLDER_SUBSCRIBED, "\\Subscribed" },
 		{ STORE_FOLDER_SENT, "\\Sent" }, { STORE_FOLDER_DRAFTS, "\\Drafts" },
 		{ STORE_FOLDER_TRASH, "\\Trash" }, { STORE_FOLDER_JUNK, "\\Junk" },
 		{ STORE_FOLDER_ARCHIVE, "\\Archive" },
@@ -293,8 +294,12 @@ static void list_attrs(const struct list_ctx *c, const struct list_entry *e, boo
 	}
 	if (!c->sel_subscribed && !c->ret_subscribed)
 		a &= ~STORE_FOLDER_SUBSCRIBED;
-	if (subscription_only(e))
-		a &= ~STORE_FOLDER_NOSELECT;	/* \NonExistent says it (RFC 5258 §3.4) */
+	/* a name without a folder: \NonExistent, which implies \Noselect, for
+	   LIST-EXTENDED (RFC 5258 §3.4); \Noselect for the rest */
+	if ((a & STORE_FOLDER_NONEXISTENT) && c->extended)
+		a &= ~STORE_FOLDER_NOSELECT;
+	else if (a & STORE_FOLDER_NONEXISTENT)
+		a = (a & ~STORE_FOLDER_NONEXISTENT) | STORE_FOLDER_NOSELECT;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (a & names[i].bit)
 			put_attr(out, names[i].name);

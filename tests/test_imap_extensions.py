@@ -177,3 +177,76 @@ def test_searchres(server):
     assert c.ok("FETCH $ FLAGS") == []
     _, tagged = c.cmd("SEARCH $:4")
     assert tagged.startswith("BAD"), tagged
+
+
+# ---- CATENATE ----
+
+def body(c, seq):
+    got = c.ok(f"FETCH {seq} BODY.PEEK[]")
+    return got[0].split(b"}\r\n", 1)[1][:-1]
+
+
+def test_catenate(server):
+    c = login(server)
+    assert "CATENATE" in capabilities(c)
+    one = b"From: a@example.org\r\nSubject: one\r\n\r\nfirst body\r\n"
+    two = b"From: b@example.org\r\n\r\nInner: header\r\n\r\nsecond body"
+    c.ok(b"APPEND INBOX (\\Seen) CATENATE (TEXT " + raw_lit(one) + b")")
+    c.ok(b"APPEND INBOX CATENATE (TEXT " + raw_lit(two[:10]) + b" TEXT " + raw_lit(two[10:]) + b")")
+    c.ok("CREATE Out")
+    got = c.ok("SELECT INBOX")
+    uidv = [u for u in got if b"UIDVALIDITY" in u][0].split(b"UIDVALIDITY ")[1].split(b"]")[0]
+    assert body(c, 1) == one and body(c, 2) == two
+    cases = [
+        (b'URL "/INBOX/;UID=1/;SECTION=HEADER" TEXT ' + raw_lit(b"new body\r\n"),
+         b"From: a@example.org\r\nSubject: one\r\n\r\nnew body\r\n"),
+        (b'url "/INBOX;UIDVALIDITY=' + uidv + b'/;uid=2/;section=text" text ' + raw_lit(b"!"),
+         b"Inner: header\r\n\r\nsecond body!"),
+        (b'URL "/INBOX/;UID=2/;SECTION=1" TEXT ' + raw_lit(b"!"),
+         b"Inner: header\r\n\r\nsecond body!"),
+        (b"TEXT " + raw_lit(b"Subject: wrapped\r\n\r\n") + b' URL "/INBOX/;UID=1/;SECTION=TEXT"',
+         b"Subject: wrapped\r\n\r\nfirst body\r\n"),
+        (b'URL "/INBOX/;UID=1/;PARTIAL=0.20" TEXT ' + raw_lit(b"\r\n\r\nx"),
+         b"From: a@example.org\r\n\r\nx"),
+        (b'URL "/INBOX/;UID=1/;PARTIAL=100000.1" TEXT ' + raw_lit(b"Hdr: x\r\n\r\ny"),
+         b"Hdr: x\r\n\r\ny"),
+        (b'URL "imap://alice@example.org/INBOX/;UID=1"', one),
+    ]
+    for parts, _ in cases:
+        tagged = c.cmd(b"APPEND Out (\\Flagged) CATENATE (" + parts + b")")[1]
+        assert tagged.startswith("OK [APPENDUID "), (parts, tagged)
+    c.ok("SELECT Out")
+    for i, (parts, want) in enumerate(cases, 1):
+        assert body(c, i) == want, (parts, body(c, i))
+    assert c.ok("SEARCH FLAGGED") == [b"* SEARCH 1 2 3 4 5 6 7"]
+    # CATENATE beside plain literals in one MULTIAPPEND, in order
+    tagged = c.cmd(b"APPEND Out " + raw_lit(b"Subject: plain\r\n\r\nx\r\n") +
+                   b' CATENATE (URL "/INBOX/;UID=1") (\\Draft) ' + raw_lit(b"Subject: last\r\n\r\ny\r\n"))[1]
+    assert tagged.startswith("OK [APPENDUID ") and tagged.split()[3] == "8:10]", tagged
+    c.ok("NOOP")
+    assert body(c, 9) == one
+    assert c.ok("SEARCH DRAFT") == [b"* SEARCH 10"]
+
+
+def test_catenate_errors(server):
+    c = login(server)
+    one = b"Subject: one\r\n\r\nbody\r\n"
+    c.ok(b"APPEND INBOX " + raw_lit(one))
+    c.ok("CREATE Out")
+    for parts in [b'URL "/INBOX;UIDVALIDITY=12345/;UID=1/;SECTION=HEADER"',
+                  b'TEXT ' + raw_lit(b"a: 1\r\n\r\n") + b' URL "/INBOX/;UID=99"',
+                  b'URL "/Nowhere/;UID=1"', b'URL "/INBOX/;UID=1/;SECTION=9"',
+                  b'URL "INBOX/;UID=1"']:
+        _, tagged = c.cmd(b"APPEND Out CATENATE (" + parts + b")")
+        assert tagged.startswith("NO [BADURL"), (parts, tagged)
+    # a bad URL drops every message of the command
+    _, tagged = c.cmd(b"APPEND Out " + raw_lit(one) + b' CATENATE (URL "/INBOX/;UID=7")')
+    assert tagged.startswith("NO [BADURL"), tagged
+    _, tagged = c.cmd(b'APPEND Out CATENATE (URL "/INBOX/;UID=7") ' + raw_lit(one))
+    assert tagged.startswith("NO [BADURL"), tagged
+    for parts in [b"", b"TEXT", b'FOO "x"', b'URL']:
+        _, tagged = c.cmd(b"APPEND Out CATENATE (" + parts + b")")
+        assert tagged.startswith("BAD"), (parts, tagged)
+    _, tagged = c.cmd(b'APPEND Missing CATENATE (URL "/INBOX/;UID=1")')
+    assert tagged.startswith("NO [TRYCREATE]"), tagged
+    assert b"* 0 EXISTS" in c.ok("SELECT Out")

@@ -91,36 +91,94 @@ static int take_flags(struct imapd_append_msg *m, const struct imap_arg *arg)
 
 /* Where the arguments of the message being announced start: after the
    literal of the one before it (MULTIAPPEND), else after the mailbox. */
-static size_t message_start(const struct imap_event *ev)
+static size_t message_start(const struct imap_arg *a, size_t n)
 {
 	size_t start = 1;
 
-	for (size_t i = 1; i < ev->arg_count; i++)
-		if (ev->args[i].type == IMAP_ARG_LITERAL_STREAMED)
+	for (size_t i = 1; i < n; i++)
+		if (a[i].type == IMAP_ARG_LITERAL_STREAMED)
 			start = i + 1;
 	return start;
 }
 
-/* The mailbox, and [flags] [date] of the message announced, into m. */
-static int append_args(struct imapd_session *s, const struct imap_event *ev, size_t i,
-		       struct imapd_append_msg *m, struct buf *name)
+static int mailbox_name(struct imapd_session *s, const struct imap_arg *a, size_t n,
+			struct buf *name)
 {
-	const struct imap_arg *a = ev->args;
-	const char *mbox, *date;
+	const char *mbox;
+
+	if (n < 1 || !imap_arg_get_astring(&a[0], &mbox))
+		return -1;
+	return s->utf8 ? buf_puts(name, mbox) : imap_utf7_decode(mbox, strlen(mbox), name);
+}
+
+/* A message's [flags] [date] at a[*i..n) into m.  1 or -1. */
+static int message_prefix(const struct imap_arg *a, size_t n, size_t *i,
+			  struct imapd_append_msg *m)
+{
+	const char *date;
 	int tz;
 
-	if (ev->arg_count < 1 || !imap_arg_get_astring(&a[0], &mbox))
+	if (*i < n && a[*i].type == IMAP_ARG_LIST && take_flags(m, &a[(*i)++]) < 0)
 		return -1;
-	if (s->utf8 ? buf_puts(name, mbox) < 0 : imap_utf7_decode(mbox, strlen(mbox), name) < 0)
-		return -1;
-	if (i < ev->arg_count && a[i].type == IMAP_ARG_LIST && take_flags(m, &a[i++]) < 0)
-		return -1;
-	if (i < ev->arg_count && imap_arg_get_astring(&a[i], &date)) {
+	if (*i < n && !imap_arg_atom_equals(&a[*i], "CATENATE") &&
+	    imap_arg_get_astring(&a[*i], &date)) {
 		if (imap_date_time_parse(date, &m->date, &tz) < 0)
 			return -1;
-		i++;
+		(*i)++;
 	}
-	return i == ev->arg_count ? 1 : -1;
+	return 1;
+}
+
+/* Open the destination of m; 1, or 0 with the NO text. */
+static int begin_message(struct imapd_session *s, struct imapd_append_msg *m, const char *name,
+			 char *text, size_t size)
+{
+	struct store_error err;
+
+	if (store_append_begin(s->account, name, &m->ap, &err) >= 0)
+		return 1;
+	if (err.code == STORE_ERROR_BAD_PARAM)
+		snprintf(text, size, "[CANNOT] %s", err.text);
+	else
+		snprintf(text, size, "%s", err.code == STORE_ERROR_NOT_FOUND ?
+			 "[TRYCREATE] no such mailbox" : "[SERVERBUG] cannot store the message");
+	return 0;
+}
+
+/*
+ * The CATENATE messages (RFC 4469) from a[s->append_next_arg] on, made
+ * now, in order; *next_r: the first argument after them.  1, 0 NO, -1 BAD
+ * (the reply text in text).
+ */
+static int catenate_messages(struct imapd_session *s, const struct imap_arg *a, size_t n,
+			     const char *name, size_t *next_r, char *text, size_t size)
+{
+	const struct imap_arg *parts;
+	size_t i = s->append_next_arg, j, count;
+	struct imapd_append_msg *m;
+	int ret;
+
+	for (;;) {
+		if (s->n_append_msgs >= APPEND_MESSAGES_MAX) {
+			snprintf(text, size, "[LIMIT] too many messages in one APPEND");
+			return 0;
+		}
+		m = msg_new(s);
+		j = i;
+		if (message_prefix(a, n, &j, m) < 0 || j + 1 >= n ||
+		    !imap_arg_atom_equals(&a[j], "CATENATE") ||
+		    !imap_arg_get_list(&a[j + 1], &parts, &count)) {
+			buf_deinit(&m->keywords);	/* not one: given back */
+			s->n_append_msgs--;
+			*next_r = i;
+			return 1;
+		}
+		if ((ret = begin_message(s, m, name, text, size)) <= 0 ||
+		    (ret = imapd_catenate(s, m->ap, parts, count, text, size)) <= 0)
+			return ret;
+		i = j + 2;
+		s->append_next_arg = i;
+	}
 }
 
 /* Refuse the literal: the whole command is dropped, its messages too. */
@@ -133,59 +191,71 @@ static int refuse(struct imapd_session *s, const struct imap_event *ev,
 	return 0;	/* the reader drops the command: no COMMAND event */
 }
 
-/* Open the destination of message m; 1, or 0 refused. */
+/* Open the destination of the literal's message m; 1, or 0 refused. */
 static int open_message(struct imapd_session *s, const struct imap_event *ev,
 			struct imapd_append_msg *m, const char *name)
 {
 	struct store_error err;
+	char text[sizeof(err.text) + 16];
 	int ret;
 
 	ret = store_account_quota_check(s->account, s->append_total + ev->literal.size, &err);
 	if (ret == 0)
 		return refuse(s, ev, "NO", "[OVERQUOTA] mailbox is full");
-	ret = store_append_begin(s->account, name, &m->ap, &err);
-	if (ret < 0 && err.code == STORE_ERROR_BAD_PARAM) {
-		char text[sizeof(err.text) + 16];
-		snprintf(text, sizeof(text), "[CANNOT] %s", err.text);
+	if (begin_message(s, m, name, text, sizeof(text)) == 0)
 		return refuse(s, ev, "NO", text);
-	}
-	if (ret < 0)
-		return refuse(s, ev, "NO", err.code == STORE_ERROR_NOT_FOUND ?
-			      "[TRYCREATE] no such mailbox" : "[SERVERBUG] cannot store the message");
 	s->append_total += ev->literal.size;
 	return 1;
 }
 
+#define APPEND_USAGE "usage: APPEND mailbox [(flags)] [date] (literal | CATENATE (...)) ..."
+
 int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
 {
 	struct imapd_append_msg *m;
+	char text[600];
 	struct buf name;
-	size_t start;
+	size_t i;
 	int ret;
 
 	if (ev->name == NULL || strcasecmp(ev->name, "APPEND") != 0 || ev->literal.depth != 0 ||
 	    s->state == IMAPD_STATE_NOT_AUTH) {
 		if (ev->literal.action == IMAP_LITERAL_REJECT)
 			return refuse(s, ev, "NO", "[TOOBIG] literal too big");
-		return 1;
+		return 1;	/* CATENATE's TEXT literals are collected */
 	}
-	if ((start = message_start(ev)) == 1)
+	if (message_start(ev->args, ev->arg_count) == 1) {
 		imapd_append_abort(s);		/* a new command */
+		s->append_next_arg = 1;
+	}
 	if (ev->literal.size > s->conn.server->cfg.message_size)
 		return refuse(s, ev, "NO", "[TOOBIG] message too big");
-	if (s->n_append_msgs >= APPEND_MESSAGES_MAX)
-		return refuse(s, ev, "NO", "[LIMIT] too many messages in one APPEND");
-	m = msg_new(s);
 	buf_init(&name, 0);
-	if (append_args(s, ev, start, m, &name) < 0) {
+	if (mailbox_name(s, ev->args, ev->arg_count, &name) < 0) {
 		buf_deinit(&name);
-		return refuse(s, ev, "BAD",
-			      "usage: APPEND mailbox [(flags)] [date] literal [[(flags)] [date] literal]...");
+		return refuse(s, ev, "BAD", APPEND_USAGE);
+	}
+	ret = catenate_messages(s, ev->args, ev->arg_count, buf_cstr(&name), &i, text,
+				sizeof(text));
+	if (ret <= 0) {
+		buf_deinit(&name);
+		return refuse(s, ev, ret < 0 ? "BAD" : "NO", text);
+	}
+	if (s->n_append_msgs >= APPEND_MESSAGES_MAX) {
+		buf_deinit(&name);
+		return refuse(s, ev, "NO", "[LIMIT] too many messages in one APPEND");
+	}
+	m = msg_new(s);
+	if (message_prefix(ev->args, ev->arg_count, &i, m) < 0 || i != ev->arg_count) {
+		buf_deinit(&name);
+		return refuse(s, ev, "BAD", APPEND_USAGE);
 	}
 	ret = open_message(s, ev, m, buf_cstr(&name));
 	buf_deinit(&name);
-	if (ret > 0)
+	if (ret > 0) {
+		s->append_next_arg = ev->arg_count + 1;	/* after this literal */
 		imap_parser_literal_action(s->parser, IMAP_LITERAL_STREAM);
+	}
 	return ret;
 }
 
@@ -224,18 +294,42 @@ static int file_message(struct imapd_session *s, struct imapd_append_msg *m, uin
 }
 
 /* The whole APPEND command has been read (its literals streamed). */
+/* The messages after the last literal (CATENATE ones): 1, or -1 with the
+   reply sent and every message dropped. */
+static int last_messages(struct imapd_session *s)
+{
+	char text[600];
+	struct buf name;
+	size_t i = 0;
+	int ret;
+
+	if (message_start(s->cmd.args, s->cmd.arg_count) == 1) {
+		imapd_append_abort(s);		/* no literal: all are here */
+		s->append_next_arg = 1;
+	}
+	buf_init(&name, 0);
+	ret = mailbox_name(s, s->cmd.args, s->cmd.arg_count, &name) < 0 ? -1 :
+	      catenate_messages(s, s->cmd.args, s->cmd.arg_count, buf_cstr(&name), &i, text,
+				sizeof(text));
+	buf_deinit(&name);
+	if (ret < 0 || (ret > 0 && (i != s->cmd.arg_count || s->n_append_msgs == 0)))
+		snprintf(text, sizeof(text), "%s", APPEND_USAGE);
+	if (ret > 0 && i == s->cmd.arg_count && s->n_append_msgs > 0)
+		return 1;
+	imapd_append_abort(s);
+	imapd_tagged(s, ret == 0 ? "NO" : "BAD", "%s", text);
+	return -1;
+}
+
 void imapd_cmd_append(struct imapd_session *s)
 {
 	uint32_t *uids, uidvalidity = 0;
-	unsigned n = s->n_append_msgs;
+	unsigned n;
 	struct buf set;
 
-	if (n == 0 || s->cmd.arg_count < 2 ||
-	    s->cmd.args[s->cmd.arg_count - 1].type != IMAP_ARG_LITERAL_STREAMED) {
-		imapd_append_abort(s);
-		imapd_tagged(s, "BAD", "usage: APPEND mailbox [(flags)] [date] literal");
+	if (last_messages(s) < 0)
 		return;
-	}
+	n = s->n_append_msgs;
 	for (unsigned i = 0; i < n; i++)
 		if (s->append_msgs[i].ap == NULL) {
 			imapd_append_abort(s);

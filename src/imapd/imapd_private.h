@@ -114,6 +114,8 @@ struct imapd_session {
 	struct imapd_append_msg *append_msgs;
 	unsigned n_append_msgs, cap_append_msgs;
 	uint64_t append_total;		/* their octets, for the quota */
+	size_t append_next_arg;		/* the first argument not yet made a
+					   message of (CATENATE) */
 	struct buf tag;			/* the command's tag, kept past the reader's
 					   memory (IDLE, AUTHENTICATE) */
 
@@ -211,6 +213,11 @@ void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
 /* Forget the messages of an APPEND in progress (BAD, disconnect). */
 void imapd_append_abort(struct imapd_session *s);
+/* cmd_catenate.c: write the CATENATE parts[0..count) (TEXT literal / URL
+   url pairs, RFC 4469) into ap.  1, 0 NO, -1 BAD, with the reply text
+   ("[BADURL ...] ...") in text. */
+int imapd_catenate(struct imapd_session *s, struct store_append *ap,
+		   const struct imap_arg *parts, size_t count, char *text, size_t size);
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
 /* SORT and THREAD: search the view with args (search keys, as SEARCH

@@ -14,7 +14,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
-#include "store/store.h"
 
 #define ST(x) (1u << SMTPD_STATE_##x)
 #define ST_ANY (ST(GREETED) | ST(READY) | ST(MAIL))
@@ -163,6 +162,7 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		snprintf(key, sizeof(key), "%s@%s", m.sender.local, m.sender.domain);
 	}
 	envelope_set(&s->env->sender, m.null_sender ? "" : key);
+	s->declared_size = m.size;
 	s->env->body = m.body;
 	s->env->smtputf8 = m.smtputf8;
 	s->env->ret = m.ret;
@@ -178,32 +178,10 @@ static bool may_relay(struct smtpd_session *s)
 	       config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
 }
 
-struct quota_check {
-	struct smtpd_session *s;
-	bool found;		/* some final mailbox is at or over its quota */
-};
-
-/* SPEC §1.3: a mailbox over its quota refuses new mail for now (452). */
-static void quota_target(void *ctx, const struct resolve_target *t)
-{
-	struct quota_check *q = ctx;
-	struct store_account *a;
-	struct store_error err;
-	uint64_t bytes, messages;
-
-	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0 || q->found)
-		return;
-	if (store_account_open(q->s->conn.server->store, t->address, &a, &err) < 0)
-		return;
-	if (store_account_usage(a, &bytes, &messages, &err) > 0 && bytes >= t->account->quota)
-		q->found = true;
-	store_account_unref(&a);
-}
-
 /* Check a parsed recipient.  Returns 1 accepted, or 0 after replying. */
 static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain)
 {
-	struct quota_check full = { 0 };
+	bool full;
 	int local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
 	int found;
 
@@ -220,8 +198,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		smtpd_error(s);
 		return 0;
 	}
-	full.s = s;
-	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, quota_target, &full);
+	found = smtpd_quota_rcpt(s, key, &full);
 	if (found < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;
@@ -232,9 +209,9 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		smtpd_error(s);
 		return 0;
 	}
-	if (full.found) {
+	if (full) {
 		log_info("smtpd: [%s]: reject: RCPT to <%s>: mailbox full", s->conn.addr, key);
-		smtpd_reply(s, "452 4.2.2 <%s>: Mailbox full", key);
+		smtpd_reply(s, "552 5.2.2 <%s>: Mailbox full: quota exceeded", key);
 		return 0;
 	}
 	return 1;

@@ -257,25 +257,33 @@ static void count_folder(const char *dir, uint64_t *bytes, uint64_t *msgs)
 		count_dir(path, bytes, msgs);
 }
 
-static int count_usage(struct store_account *a)
+int store_usage_scan(const char *root, uint64_t *bytes_r, uint64_t *messages_r)
 {
 	char path[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
 	uint64_t bytes = 0, msgs = 0;
 	struct dirent *de;
 	DIR *d;
 
-	if ((d = opendir(a->root)) == NULL)
+	if ((d = opendir(root)) == NULL)
 		return -1;
-	count_folder(a->root, &bytes, &msgs);
+	count_folder(root, &bytes, &msgs);
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", a->root, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
 		count_folder(path, &bytes, &msgs);
 	}
 	closedir(d);
-	a->usage = bytes;
-	a->usage_msgs = msgs;
+	*bytes_r = bytes;
+	if (messages_r != NULL)
+		*messages_r = msgs;
+	return 1;
+}
+
+static int count_usage(struct store_account *a)
+{
+	if (store_usage_scan(a->root, &a->usage, &a->usage_msgs) < 0)
+		return -1;
 	a->usage_at = time(NULL);
 	a->usage_valid = true;
 	return 1;

@@ -1,0 +1,149 @@
+/*
+ * quota.c - usage of a mailbox, and the reservations of messages between
+ * their acceptance (end of DATA) and their filing by the delivery agent.
+ *
+ * The reservations are a short list under a mutex: one entry per message
+ * and account, gone once the delivery agent has handled the message.  They
+ * live in memory only: after a restart the delivery agent's own check
+ * (usage at the moment of filing, one message at a time) still keeps every
+ * mailbox within its quota.
+ */
+#include "quota.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "delivery/delivery.h"
+#include "lib/util.h"
+#include "queue/envelope.h"
+#include "store/store.h"
+
+struct reservation {
+	char id[ENVELOPE_ID_LEN + 1];
+	char address[320];
+	uint64_t bytes;
+	struct reservation *next;
+};
+
+struct quota {
+	pthread_mutex_t lock;
+	struct reservation *list;
+};
+
+struct quota *quota_new(void)
+{
+	struct quota *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		abort();
+	pthread_mutex_init(&q->lock, NULL);
+	return q;
+}
+
+void quota_free(struct quota **qp)
+{
+	struct quota *q = *qp;
+
+	if (q == NULL)
+		return;
+	while (q->list != NULL) {
+		struct reservation *next = q->list->next;
+		free(q->list);
+		q->list = next;
+	}
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+	*qp = NULL;
+}
+
+int quota_usage(const struct config *cfg, const struct account *acct, uint64_t *bytes_r)
+{
+	bool mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
+		    (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
+		     cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
+	char path[4200];
+	struct stat st;
+
+	*bytes_r = 0;
+	delivery_mailbox_path(cfg, acct->address, mbox, path, sizeof(path));
+	if (mbox) {
+		if (stat(path, &st) == 0) {
+			*bytes_r = (uint64_t)st.st_size;
+			return 1;
+		}
+		return errno == ENOENT ? 1 : -1;
+	}
+	if (store_usage_scan(path, bytes_r, NULL) < 0)
+		return errno == ENOENT ? 1 : -1;
+	return 1;
+}
+
+/* Sum for address; the lock is held. */
+static uint64_t reserved_locked(struct quota *q, const char *address)
+{
+	uint64_t sum = 0;
+
+	for (struct reservation *r = q->list; r != NULL; r = r->next)
+		if (strcmp(r->address, address) == 0)
+			sum += r->bytes;
+	return sum;
+}
+
+uint64_t quota_reserved(struct quota *q, const char *address)
+{
+	uint64_t sum;
+
+	pthread_mutex_lock(&q->lock);
+	sum = reserved_locked(q, address);
+	pthread_mutex_unlock(&q->lock);
+	return sum;
+}
+
+bool quota_fits(uint64_t limit, uint64_t used, uint64_t reserved, uint64_t bytes)
+{
+	if (limit == 0)
+		return true;
+	if (used > limit || reserved > limit - used)
+		return false;
+	return bytes <= limit - used - reserved;
+}
+
+int quota_reserve(struct quota *q, const char *id, const char *address,
+		  uint64_t limit, uint64_t used, uint64_t bytes)
+{
+	struct reservation *r;
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (quota_fits(limit, used, reserved_locked(q, address), bytes)) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			abort();
+		str_copy(r->id, id, sizeof(r->id));
+		str_copy(r->address, address, sizeof(r->address));
+		r->bytes = bytes;
+		r->next = q->list;
+		q->list = r;
+		ret = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+void quota_release(struct quota *q, const char *id)
+{
+	struct reservation **p, *r;
+
+	pthread_mutex_lock(&q->lock);
+	for (p = &q->list; (r = *p) != NULL;) {
+		if (strcmp(r->id, id) == 0) {
+			*p = r->next;
+			free(r);
+		} else {
+			p = &r->next;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}

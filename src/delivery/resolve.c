@@ -130,11 +130,35 @@ static int resolve_key(struct resolve_state *st, const char *key, int depth)
 	return local;
 }
 
+void resolve_postmaster(const struct config *cfg, char *out, size_t size)
+{
+	const char *p = cfg->local_domains + strspn(cfg->local_domains, ", \t");
+	int n = (int)strcspn(p, ", \t");
+
+	if (cfg->postmaster[0] != '\0')
+		snprintf(out, size, "%s", cfg->postmaster);
+	else
+		snprintf(out, size, "postmaster@%.*s", n, n > 0 ? p : cfg->hostname);
+}
+
+bool resolve_is_postmaster(const char *key)
+{
+	return strncasecmp(key, "postmaster@", 11) == 0 && strchr(key + 11, '@') == NULL;
+}
+
 int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
 		    resolve_fn *cb, void *ctx)
 {
 	struct resolve_state st = { .cfg = cfg, .accounts = a, .cb = cb, .ctx = ctx };
 	int ret = resolve_key(&st, key, 0);
+	char postmaster[320];
+
+	if (ret == 0 && !st.error && resolve_is_postmaster(key)) {
+		/* nobody has this domain's postmaster address: the postmaster
+		   takes it (if that is key itself, it is seen: still nobody) */
+		resolve_postmaster(cfg, postmaster, sizeof(postmaster));
+		ret = resolve_key(&st, postmaster, 0);
+	}
 
 	for (unsigned i = 0; i < st.n_seen; i++)
 		free(st.seen[i]);

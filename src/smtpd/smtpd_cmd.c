@@ -11,6 +11,7 @@
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
+#include "lib-mail/address.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -178,8 +179,31 @@ static bool may_relay(struct smtpd_session *s)
 	       config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
 }
 
-/* Check a parsed recipient.  Returns 1 accepted, or 0 after replying. */
-static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain)
+/* Nobody receives mail for key, an address in a local domain (postmaster:
+   key is the postmaster address, for RCPT TO:<Postmaster>). */
+static void rcpt_unknown(struct smtpd_session *s, const char *key, bool postmaster)
+{
+	char address[320];
+
+	if (postmaster || resolve_is_postmaster(key)) {
+		/* RFC 5321 §4.5.1 wants one: tell the administrator how */
+		resolve_postmaster(cfg_of(s), address, sizeof(address));
+		log_warn("smtpd: [%s]: reject: RCPT to <%s>: the postmaster address <%s> "
+			 "names nobody: add that account or alias, or set [server] postmaster",
+			 s->conn.addr, postmaster ? "postmaster" : key, address);
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: no postmaster "
+			    "mailbox is set up here", postmaster ? "postmaster" : key);
+		return;
+	}
+	log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
+	smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
+}
+
+/* Check a parsed recipient (postmaster: RCPT TO:<Postmaster>, which may go
+   to a remote postmaster address from anyone).  Returns 1 accepted, or 0
+   after replying. */
+static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain,
+		      bool postmaster)
 {
 	bool full;
 	int local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
@@ -190,7 +214,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (!local) {
-		if (may_relay(s))
+		if (postmaster || may_relay(s))
 			return 1;
 		log_info("smtpd: [%s]: reject: RCPT to <%s>: relay access denied",
 			 s->conn.addr, key);
@@ -204,8 +228,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (found == 0) {
-		log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
-		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
+		rcpt_unknown(s, key, postmaster);
 		smtpd_error(s);
 		return 0;
 	}
@@ -215,15 +238,6 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	return 1;
-}
-
-/* The primary local domain, for <Postmaster>. */
-static void postmaster_key(const struct config *cfg, char *out, size_t size)
-{
-	const char *p = cfg->local_domains + strspn(cfg->local_domains, ", \t");
-	int n = (int)strcspn(p, ", \t");
-
-	snprintf(out, size, "postmaster@%.*s", n, n > 0 ? p : cfg->hostname);
 }
 
 static void cmd_rcpt(struct smtpd_session *s, char *arg)
@@ -248,19 +262,18 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 		return;
 	}
 	if (r.postmaster) {
-		postmaster_key(cfg_of(s), key, sizeof(key));
+		resolve_postmaster(cfg_of(s), key, sizeof(key));
 	} else {
 		/* RFC 5321 §2.4: the local part keeps its case (for the relay);
-		   local look-ups ignore it */
+		   local look-ups ignore it.  "alice"@ is alice@ (§4.1.2). */
 		str_lower(r.rcpt.domain);
-		if ((size_t)snprintf(key, sizeof(key), "%s@%s", r.rcpt.local,
-				     r.rcpt.domain) >= sizeof(key)) {
+		if (address_canonical(&r.rcpt, key, sizeof(key)) < 0) {
 			smtpd_reply(s, "553 5.1.3 Bad recipient address syntax");
 			smtpd_error(s);
 			return;
 		}
 	}
-	if (rcpt_check(s, key, strrchr(key, '@') + 1) == 0)
+	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0)
 		return;
 	envelope_add_rcpt(s->env, key, r.orcpt, r.notify);
 	smtpd_reply(s, "250 2.1.5 Ok");

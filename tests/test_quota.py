@@ -95,6 +95,24 @@ def test_message_over_quota_refused_at_end_of_data(quota_server):
     assert s.queue_files() == []
 
 
+def test_bdat_over_quota_refused(quota_server):
+    s = quota_server
+    data = text(80_000)
+    with s.ehlo_client() as c:
+        assert c.cmd("MAIL FROM:<x@example.net>").startswith("250")
+        assert c.cmd("RCPT TO:<carol@example.org>").startswith("250")
+        c.send(f"BDAT {len(data)} LAST\r\n".encode() + data)
+        r = c.reply()
+        assert r.startswith("552 5.2.2"), r
+        # the session goes on: a message that fits is taken
+        assert c.cmd("MAIL FROM:<x@example.net>").startswith("250")
+        assert c.cmd("RCPT TO:<carol@example.org>").startswith("250")
+        small = text(2000)
+        c.send(f"BDAT {len(small)} LAST\r\n".encode() + small)
+        assert c.reply().startswith("250 "), r
+    assert len(s.wait_messages("carol@example.org", 1)) == 1
+
+
 def test_full_mailbox_gets_552(quota_server):
     s = quota_server
     c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10)

@@ -166,7 +166,9 @@ static int file_into(struct delivery *d, const struct envelope *e,
 		return -1;
 	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size,
 		     crlf_size(src, e->size));
-	if (!(recovered && maildir_has(path, name)) && (room = has_room(d, e, acct)) <= 0) {
+	/* a message filed already (a retry, or a restart) is counted in the
+	   usage: it is not checked against itself */
+	if (acct->quota > 0 && !maildir_has(path, name) && (room = has_room(d, e, acct)) <= 0) {
 		*over_r = room == 0;
 		return room;
 	}

@@ -119,19 +119,51 @@ static uint64_t crlf_size(const char *src, uint64_t bytes)
 	return crlf;
 }
 
-/* Is there room for e in acct's mailbox (Dovecot's rule: nothing that
-   would take it past the quota)?  Reservations made at DATA are not
+/* One message into one mailbox (see file_into). */
+struct filing {
+	struct delivery *d;
+	const struct envelope *e;
+	const struct account *acct;
+	const char *src;
+	bool recovered;
+	bool mbox;
+	char path[4200], name[512];
+	bool over;		/* out: no room for it */
+};
+
+/* Is there room for the message (Dovecot's rule: nothing that would take
+   the mailbox past its quota)?  Reservations made at DATA are not
    counted: this is the message they were made for, or one behind it in
    line.  1 room, 0 over quota, -1 usage unknown. */
-static int has_room(struct delivery *d, const struct envelope *e, const struct account *acct)
+static int has_room(struct filing *f)
 {
 	uint64_t used;
 
-	if (acct->quota == 0)
+	if (f->acct->quota == 0)
 		return 1;
-	if (quota_usage(&d->cfg, acct, &used) < 0)
+	/* a message filed already (a retry, or a restart) is counted in the
+	   usage: it is not checked against itself.  XXX: in an mbox only a
+	   resumed delivery can tell, and it is not checked */
+	if (f->mbox ? f->recovered : maildir_has(f->path, f->name))
+		return 1;
+	if (quota_usage(&f->d->cfg, f->acct, &used) < 0)
 		return -1;
-	return quota_fits(acct->quota, used, 0, e->size) ? 1 : 0;
+	return quota_fits(f->acct->quota, used, 0, f->e->size) ? 1 : 0;
+}
+
+/* Under the quota lock: check the room, then file. */
+static int file_locked(void *ctx)
+{
+	struct filing *f = ctx;
+	int room = has_room(f);
+
+	if (room <= 0) {
+		f->over = room == 0;
+		return room;
+	}
+	if (f->mbox)
+		return mbox_deliver(f->path, f->e->sender, f->e->arrival, f->src, f->recovered);
+	return maildir_deliver(f->path, f->name, f->src, f->recovered);
 }
 
 /* File src into acct's mailbox.  Returns 1 filed, 0 already there (a
@@ -141,38 +173,27 @@ static int file_into(struct delivery *d, const struct envelope *e,
 		     const struct account *acct, const char *src, bool recovered,
 		     bool *over_r)
 {
-	bool mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
-		    (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
-		     d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
-	char path[4200], name[512];
-	int room;
+	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
+	int ret;
 
-	*over_r = false;
-	delivery_mailbox_path(&d->cfg, acct->address, mbox, path, sizeof(path));
-	if (mbox) {
+	f.mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
+		 (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
+		  d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
+	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
+	if (f.mbox) {
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
 		if (mkdir_p(dir, 0700) < 0)
 			return -1;
-		/* XXX: a resumed delivery is not checked, for the mbox may end
-		   with this very message already (mbox_deliver tells) */
-		if (!recovered && (room = has_room(d, e, acct)) <= 0) {
-			*over_r = room == 0;
-			return room;
-		}
-		return mbox_deliver(path, e->sender, e->arrival, src, recovered);
+	} else {
+		if (maildir_create(f.path) < 0)
+			return -1;
+		maildir_name(f.name, sizeof(f.name), e->arrival, e->id, e->host, e->size,
+			     crlf_size(src, e->size));
 	}
-	if (maildir_create(path) < 0)
-		return -1;
-	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size,
-		     crlf_size(src, e->size));
-	/* a message filed already (a retry, or a restart) is counted in the
-	   usage: it is not checked against itself */
-	if (acct->quota > 0 && !maildir_has(path, name) && (room = has_room(d, e, acct)) <= 0) {
-		*over_r = room == 0;
-		return room;
-	}
-	return maildir_deliver(path, name, src, recovered);
+	ret = quota_file(d->quota, e->id, acct, file_locked, &f);
+	*over_r = f.over;
+	return ret;
 }
 
 /* Local delivery refused the recipient for good: the relay bounces it to

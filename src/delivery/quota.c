@@ -3,10 +3,14 @@
  * their acceptance (end of DATA) and their filing by the delivery agent.
  *
  * The reservations are a short list under a mutex: one entry per message
- * and account, gone once the delivery agent has handled the message.  They
- * live in memory only: after a restart the delivery agent's own check
- * (usage at the moment of filing, one message at a time) still keeps every
- * mailbox within its quota.
+ * and account, gone once the delivery agent has handled the message.  The
+ * same mutex covers reading a mailbox's usage together with its
+ * reservations (smtpd) and filing a message together with dropping its
+ * reservation (delivery agent): a message is counted once, reserved or
+ * filed.  It is taken only for accounts that have a quota.  The
+ * reservations live in memory only: after a restart the delivery agent's
+ * own check (usage at the moment of filing, one message at a time) still
+ * keeps every mailbox within its quota.
  */
 #include "quota.h"
 
@@ -111,39 +115,83 @@ bool quota_fits(uint64_t limit, uint64_t used, uint64_t reserved, uint64_t bytes
 	return bytes <= limit - used - reserved;
 }
 
-int quota_reserve(struct quota *q, const char *id, const char *address,
-		  uint64_t limit, uint64_t used, uint64_t bytes)
+int quota_check(struct quota *q, const struct config *cfg, const struct account *acct,
+		uint64_t bytes)
+{
+	uint64_t used;
+	int ret = 1;
+
+	if (acct->quota == 0)
+		return 1;
+	pthread_mutex_lock(&q->lock);
+	if (quota_usage(cfg, acct, &used) < 0)
+		ret = -1;
+	else if (!quota_fits(acct->quota, used, reserved_locked(q, acct->address), bytes))
+		ret = 0;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
+		  const struct account *acct, uint64_t bytes)
 {
 	struct reservation *r;
-	int ret = 0;
+	uint64_t used;
+	int ret = 1;
 
+	if (acct->quota == 0)
+		return 1;
 	pthread_mutex_lock(&q->lock);
-	if (quota_fits(limit, used, reserved_locked(q, address), bytes)) {
+	if (quota_usage(cfg, acct, &used) < 0) {
+		ret = -1;
+	} else if (!quota_fits(acct->quota, used, reserved_locked(q, acct->address), bytes)) {
+		ret = 0;
+	} else {
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			abort();
 		str_copy(r->id, id, sizeof(r->id));
-		str_copy(r->address, address, sizeof(r->address));
+		str_copy(r->address, acct->address, sizeof(r->address));
 		r->bytes = bytes;
 		r->next = q->list;
 		q->list = r;
-		ret = 1;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
 
-void quota_release(struct quota *q, const char *id)
+/* Drop id's reservations (for address only, unless it is NULL); the lock
+   is held. */
+static void release_locked(struct quota *q, const char *id, const char *address)
 {
 	struct reservation **p, *r;
 
-	pthread_mutex_lock(&q->lock);
 	for (p = &q->list; (r = *p) != NULL;) {
-		if (strcmp(r->id, id) == 0) {
+		if (strcmp(r->id, id) == 0 && (address == NULL || strcmp(r->address, address) == 0)) {
 			*p = r->next;
 			free(r);
 		} else {
 			p = &r->next;
 		}
 	}
+}
+
+int quota_file(struct quota *q, const char *id, const struct account *acct,
+	       int (*file)(void *ctx), void *ctx)
+{
+	int ret;
+
+	if (acct->quota == 0)
+		return file(ctx);
+	pthread_mutex_lock(&q->lock);
+	ret = file(ctx);
+	release_locked(q, id, acct->address);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+void quota_release(struct quota *q, const char *id)
+{
+	pthread_mutex_lock(&q->lock);
+	release_locked(q, id, NULL);
 	pthread_mutex_unlock(&q->lock);
 }

@@ -36,14 +36,29 @@ uint64_t quota_reserved(struct quota *q, const char *address);
 bool quota_fits(uint64_t limit, uint64_t used, uint64_t reserved, uint64_t bytes);
 
 /*
- * Reserve bytes for message id in address's mailbox if they fit beside
- * used and the reservations already made (checked and recorded under one
- * lock).  Returns 1 reserved, 0 does not fit (nothing recorded).
+ * The usage of acct's mailbox is read under the same lock as the
+ * reservations and as quota_file(), so that a message is always counted
+ * once: either reserved or in the mailbox, never both or neither.
  */
-int quota_reserve(struct quota *q, const char *id, const char *address,
-		  uint64_t limit, uint64_t used, uint64_t bytes);
 
-/* Drop every reservation of message id (filed, bounced, or refused). */
+/* Would bytes more fit in acct's mailbox now?  1 yes (or no quota), 0 no,
+   -1 usage unknown (errno). */
+int quota_check(struct quota *q, const struct config *cfg, const struct account *acct,
+		uint64_t bytes);
+
+/* Reserve bytes for message id in acct's mailbox if they fit beside its
+   usage and the reservations already made.  1 reserved (or no quota), 0
+   no room (nothing recorded), -1 usage unknown. */
+int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
+		  const struct account *acct, uint64_t bytes);
+
+/* File message id into acct's mailbox: file(ctx) runs under the lock (for
+   an account with a quota), and id's reservation for acct goes with it.
+   Returns what file returns. */
+int quota_file(struct quota *q, const char *id, const struct account *acct,
+	       int (*file)(void *ctx), void *ctx);
+
+/* Drop every reservation of message id (handled, refused, or not stored). */
 void quota_release(struct quota *q, const char *id);
 
 #endif

@@ -7,11 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 
 #include <cmocka.h>
 
+#include "delivery/delivery.h"
+#include "delivery/maildir.h"
 #include "delivery/quota.h"
+#include "lib/util.h"
 
 static void test_fits(void **state)
 {
@@ -37,28 +41,126 @@ static void test_fits(void **state)
 					    cases[i].bytes), cases[i].fits);
 }
 
+static char root[64];
+static struct config cfg;
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/correio-test-quota-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	config_defaults(&cfg);
+	str_copy(cfg.data_dir, root, sizeof(cfg.data_dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct account account(const char *address, uint64_t quota)
+{
+	struct account a = { .mailbox_format = ACCOUNTS_FORMAT_MAILDIR, .quota = quota };
+
+	str_copy(a.address, address, sizeof(a.address));
+	return a;
+}
+
+/* A message of size bytes in the account's INBOX (new/), by its name. */
+static void put_message(const char *address, const char *name, size_t size)
+{
+	char dir[4200], path[4400];
+	FILE *f;
+
+	delivery_mailbox_path(&cfg, address, false, dir, sizeof(dir));
+	assert_int_equal(maildir_create(dir), 1);
+	snprintf(path, sizeof(path), "%s/new/%s,S=%zu", dir, name, size);
+	assert_non_null(f = fopen(path, "w"));
+	for (size_t i = 0; i < size; i++)
+		fputc('x', f);
+	fclose(f);
+}
+
+static void test_usage(void **state)
+{
+	struct account carol = account("carol@example.org", 1000);
+	uint64_t used = 1;
+
+	/* no mailbox yet: nothing used */
+	assert_int_equal(quota_usage(&cfg, &carol, &used), 1);
+	assert_true(used == 0);
+	put_message(carol.address, "1.Q1.host", 300);
+	put_message(carol.address, "2.Q2.host", 200);
+	assert_int_equal(quota_usage(&cfg, &carol, &used), 1);
+	assert_true(used == 500);
+}
+
 static void test_reserve_release(void **state)
 {
 	struct quota *q = quota_new();
+	struct account carol = account("erin@example.org", 1000);
+	struct account dave = account("dave@example.org", 100);
+	struct account free_ = account("free@example.org", 0);
 
-	assert_int_equal(quota_reserve(q, "A1", "carol@x", 1000, 200, 500), 1);
-	assert_int_equal(quota_reserved(q, "carol@x"), 500);
+	put_message(carol.address, "1.Q1.host", 200);
+	assert_int_equal(quota_reserve(q, "A1", &cfg, &carol, 500), 1);
+	assert_true(quota_reserved(q, carol.address) == 500);
 	/* 200 used + 500 reserved: 400 more does not fit, 300 does */
-	assert_int_equal(quota_reserve(q, "A2", "carol@x", 1000, 200, 400), 0);
-	assert_int_equal(quota_reserved(q, "carol@x"), 500);
-	assert_int_equal(quota_reserve(q, "A2", "carol@x", 1000, 200, 300), 1);
-	/* another mailbox is counted apart; a message may reserve in both */
-	assert_int_equal(quota_reserve(q, "A2", "dave@x", 100, 0, 300), 0);
-	assert_int_equal(quota_reserve(q, "A2", "dave@x", 1000, 0, 300), 1);
-	assert_int_equal(quota_reserved(q, "carol@x"), 800);
+	assert_int_equal(quota_check(q, &cfg, &carol, 400), 0);
+	assert_int_equal(quota_reserve(q, "A2", &cfg, &carol, 400), 0);
+	assert_true(quota_reserved(q, carol.address) == 500);
+	assert_int_equal(quota_check(q, &cfg, &carol, 300), 1);
+	assert_int_equal(quota_reserve(q, "A2", &cfg, &carol, 300), 1);
+	assert_int_equal(quota_check(q, &cfg, &carol, 1), 0);
+	/* another mailbox is counted apart; no quota: always room */
+	assert_int_equal(quota_reserve(q, "A2", &cfg, &dave, 300), 0);
+	assert_int_equal(quota_reserve(q, "A2", &cfg, &free_, 1u << 30), 1);
+	assert_true(quota_reserved(q, free_.address) == 0);
+	assert_true(quota_reserved(q, carol.address) == 800);
 	quota_release(q, "A2");
-	assert_int_equal(quota_reserved(q, "carol@x"), 500);
-	assert_int_equal(quota_reserved(q, "dave@x"), 0);
+	assert_true(quota_reserved(q, carol.address) == 500);
 	quota_release(q, "A1");
 	quota_release(q, "A1");		/* twice is harmless */
-	assert_int_equal(quota_reserved(q, "carol@x"), 0);
+	assert_true(quota_reserved(q, carol.address) == 0);
 	quota_free(&q);
 	assert_null(q);
+}
+
+struct file_ctx {
+	const char *address;
+	int calls;
+};
+
+static int file_one(void *ctx)
+{
+	struct file_ctx *f = ctx;
+
+	put_message(f->address, "9.Q9.host", 100);
+	f->calls++;
+	return 1;
+}
+
+/* Filing drops the message's reservation for that mailbox only. */
+static void test_file_releases(void **state)
+{
+	struct quota *q = quota_new();
+	struct account carol = account("fay@example.org", 1000);
+	struct account dave = account("gus@example.org", 1000);
+	struct file_ctx f = { carol.address, 0 };
+
+	assert_int_equal(quota_reserve(q, "B1", &cfg, &carol, 100), 1);
+	assert_int_equal(quota_reserve(q, "B1", &cfg, &dave, 100), 1);
+	assert_int_equal(quota_file(q, "B1", &carol, file_one, &f), 1);
+	assert_int_equal(f.calls, 1);
+	assert_true(quota_reserved(q, carol.address) == 0);
+	assert_true(quota_reserved(q, dave.address) == 100);
+	quota_release(q, "B1");
+	assert_true(quota_reserved(q, dave.address) == 0);
+	quota_free(&q);
 }
 
 struct racer {
@@ -70,11 +172,12 @@ struct racer {
 static void *race(void *arg)
 {
 	struct racer *r = arg;
+	struct account racy = account("racy@example.org", 25000);
 
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 300; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "%s-%d", r->id, i);
-		r->won += quota_reserve(r->q, id, "carol@x", 25000, 0, 10);
+		r->won += quota_reserve(r->q, id, &cfg, &racy, 100);
 	}
 	return NULL;
 }
@@ -97,8 +200,8 @@ static void test_concurrent(void **state)
 		pthread_join(t[i], NULL);
 		total += r[i].won;
 	}
-	assert_int_equal(total, 2500);
-	assert_int_equal(quota_reserved(q, "carol@x"), 25000);
+	assert_int_equal(total, 250);
+	assert_true(quota_reserved(q, "racy@example.org") == 25000);
 	quota_free(&q);
 }
 
@@ -106,9 +209,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fits),
+		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_reserve_release),
+		cmocka_unit_test(test_file_releases),
 		cmocka_unit_test(test_concurrent),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,22 +33,19 @@ static void room_target(void *ctx, const struct resolve_target *t)
 {
 	struct room_check *c = ctx;
 	struct server *srv = c->s->conn.server;
-	uint64_t used, limit;
+	int ret;
 
 	c->targets++;
-	if (t->kind != RESOLVE_LOCAL || (limit = t->account->quota) == 0)
+	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0)
 		return;
-	if (quota_usage(&srv->cfg, t->account, &used) < 0) {
-		/* the delivery agent checks again: let it decide */
+	if (c->id != NULL)
+		ret = quota_reserve(srv->quota, c->id, &srv->cfg, t->account, c->bytes);
+	else
+		ret = quota_check(srv->quota, &srv->cfg, t->account, c->bytes);
+	if (ret < 0)	/* the delivery agent checks again: let it decide */
 		log_warn("smtpd: quota usage of <%s>: %m", t->address);
-		return;
-	}
-	if (c->id != NULL) {
-		if (quota_reserve(srv->quota, c->id, t->address, limit, used, c->bytes) == 0)
-			c->full++;
-	} else if (!quota_fits(limit, used, quota_reserved(srv->quota, t->address), c->bytes)) {
+	if (ret == 0)
 		c->full++;
-	}
 }
 
 int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)

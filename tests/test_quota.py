@@ -10,7 +10,6 @@ usage and limit."""
 import imaplib
 import os
 import smtplib
-import socket
 import subprocess
 import threading
 import time
@@ -280,3 +279,18 @@ def test_user_quota_command_and_list(quota_server):
     assert r.returncode != 0 and "no such user" in r.stderr
     r = s.cli("user", "quota", "carol@example.org", "lots", check=False)
     assert r.returncode != 0
+
+
+def test_sendmail_to_an_unknown_local_user_bounces(quota_server):
+    # the same path as over quota: a local recipient refused at delivery
+    # (here, one nobody has) is reported to the sender, not only logged
+    s = quota_server
+    r = subprocess.run([BIN, "-c", s.conf, "sendmail", "-f", BOB,
+                        "nobody@example.org", "alice@example.org"],
+                       input=b"Subject: typo\n\nhello\n", capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    s.wait_messages("alice@example.org", 1)
+    [report] = bounces(s, BOB, 1)
+    assert b"Final-Recipient: rfc822; nobody@example.org" in report
+    assert b"Status: 5.1.1" in report
+    s.wait_queue_empty()

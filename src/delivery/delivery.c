@@ -62,6 +62,13 @@ struct delivery {
 	int mail_fd;		/* the mail root when on another file system, else -1 */
 };
 
+bool delivery_uses_mbox(const struct config *cfg, int account_format)
+{
+	return account_format == ACCOUNTS_FORMAT_MBOX ||
+	       (account_format == ACCOUNTS_FORMAT_DEFAULT &&
+		cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
+}
+
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size)
 {
@@ -176,9 +183,7 @@ static int file_into(struct delivery *d, const struct envelope *e,
 	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
 	int ret;
 
-	f.mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
-		 (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
-		  d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
 	if (f.mbox) {
 		char dir[4200];
@@ -283,7 +288,9 @@ static void deliver_job(struct delivery *d, struct job *job)
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
 		if (ret == 0)
 			refuse_target(&tc, r->address, "5.1.1 unknown user");
-		if (ret < 0)
+		else if (ret == RESOLVE_LOOP)
+			refuse_target(&tc, r->address, "5.4.6 alias loop");
+		else if (ret < 0)
 			job->failed = true;
 		r->done = !job->failed && !job->remote;
 		job->failed = job->failed || was_failed;

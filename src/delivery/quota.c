@@ -65,23 +65,25 @@ void quota_free(struct quota **qp)
 
 int quota_usage(const struct config *cfg, const struct account *acct, uint64_t *bytes_r)
 {
-	bool mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
-		    (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
-		     cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
+	bool mbox = delivery_uses_mbox(cfg, acct->mailbox_format);
+	uint64_t used_folders;
 	char path[4200];
 	struct stat st;
 
+	/* as the store counts it: the INBOX (Maildir, or the mbox file) and
+	   every other folder (Maildir) */
 	*bytes_r = 0;
-	delivery_mailbox_path(cfg, acct->address, mbox, path, sizeof(path));
 	if (mbox) {
-		if (stat(path, &st) == 0) {
+		delivery_mailbox_path(cfg, acct->address, true, path, sizeof(path));
+		if (stat(path, &st) == 0)
 			*bytes_r = (uint64_t)st.st_size;
-			return 1;
-		}
-		return errno == ENOENT ? 1 : -1;
+		else if (errno != ENOENT)
+			return -1;
 	}
-	if (store_usage_scan(path, bytes_r, NULL) < 0)
+	delivery_mailbox_path(cfg, acct->address, false, path, sizeof(path));
+	if (store_usage_scan(path, !mbox, &used_folders, NULL) < 0)
 		return errno == ENOENT ? 1 : -1;
+	*bytes_r += used_folders;
 	return 1;
 }
 

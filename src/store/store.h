@@ -10,6 +10,8 @@
  *   <data_dir>/mail/<domain>/<local>/.A.B/     folder "A/B" (IMAP separator '/')
  *   <root>/subscriptions                       subscribed names, one per line
  *   <root>/correio-account                     the last UIDVALIDITY given
+ *   <data_dir>/mbox/<address>                  INBOX of an mbox account
+ *   <root>/correio-mbox/                       ... and its index files
  * Folder names are UTF-8.  On disk each hierarchy level keeps its UTF-8
  * bytes, except '%', '.', '/', bytes below 0x20 and 0x7f, which become
  * "%XX" (two upper-case hex digits): "a.b" is ".a%2Eb", "A/B" is ".A.B".
@@ -96,6 +98,18 @@ void store_account_unref(struct store_account **a);
  */
 int store_account_default_folders(struct store_account *a, struct store_error *error_r);
 
+/*
+ * The account's INBOX is the mbox file <data_dir>/mbox/<address> that the
+ * delivery agent appends to (mbox true), or the Maildir (false, the
+ * default).  Its other folders are Maildir++ folders either way.  Takes
+ * effect when the INBOX is next loaded (no session has it open).  For an
+ * mbox INBOX: UIDs and flags live in an index under
+ * <root>/correio-mbox/; expunge rewrites the file under the delivery
+ * agent's lock; APPEND, COPY and MOVE into it fail with BAD_PARAM, out of
+ * it they work (see store_mboxfile.c).
+ */
+void store_account_set_mbox(struct store_account *a, bool mbox);
+
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
    and deliveries are not checked here). */
@@ -106,10 +120,11 @@ uint64_t store_account_quota(const struct store_account *a);
 int store_account_usage(struct store_account *a, uint64_t *bytes_r,
 			uint64_t *messages_r, struct store_error *error_r);
 /* The storage used by the Maildir++ tree at root (every folder's new/ and
-   cur/), counted from the file names as the store counts it, without an
+   cur/; the INBOX at root itself only when inbox, i.e. not in an mbox
+   file), counted from the file names as the store counts it, without an
    account object: safe on any thread (the delivery agent's quota check).
    Returns 1, or -1 if root cannot be read (errno; ENOENT: no mail yet). */
-int store_usage_scan(const char *root, uint64_t *bytes_r, uint64_t *messages_r);
+int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r);
 /* Would adding bytes stay within the limit?  1 yes, 0 no, -1 error. */
 int store_account_quota_check(struct store_account *a, uint64_t bytes,
 			      struct store_error *error_r);

@@ -14,8 +14,9 @@
  * folder's lost tmp/new/cur or UIDVALIDITY file is remade when opened).
  *
  * Usage is counted from the Maildir names (",S=" gives the size without a
- * stat) over every folder's new/ and cur/; the total is kept and adjusted
- * by our own changes, and counted again after a delivery or a minute.
+ * stat) over every folder's new/ and cur/, plus the size of the account's
+ * mbox file if it has one; the total is kept and adjusted by our own
+ * changes, and counted again after a delivery or a minute.
  */
 #include "store/store_private.h"
 
@@ -136,6 +137,7 @@ static struct store_account *account_new(struct store *s, const char *address)
 
 static void account_free(struct store_account *a)
 {
+	free(a->mbox_path);
 	free(a->address);
 	free(a->root);
 	free(a);
@@ -179,6 +181,19 @@ void store_account_unref(struct store_account **ap)
 		return;
 	store_account_forget(a);
 	account_free(a);
+}
+
+void store_account_set_mbox(struct store_account *a, bool mbox)
+{
+	size_t n = strlen(a->store->mbox_dir) + strlen(a->address) + 2;
+
+	free(a->mbox_path);
+	a->mbox_path = NULL;
+	if (!mbox)
+		return;
+	if ((a->mbox_path = malloc(n)) == NULL)
+		fatal("out of memory");
+	snprintf(a->mbox_path, n, "%s/%s", a->store->mbox_dir, a->address);
 }
 
 /* ---- UIDVALIDITY ---- */
@@ -257,7 +272,23 @@ static void count_folder(const char *dir, uint64_t *bytes, uint64_t *msgs)
 		count_dir(path, bytes, msgs);
 }
 
-int store_usage_scan(const char *root, uint64_t *bytes_r, uint64_t *messages_r)
+/* The account's mbox file, whether or not its INBOX is read from it now
+   (SMTP's quota check does not ask); its messages are counted when it is
+   open. */
+static void count_mbox(const struct store_account *a, uint64_t *bytes, uint64_t *msgs)
+{
+	char path[STORE_PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", a->store->mbox_dir, a->address);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		*bytes += (uint64_t)st.st_size;
+	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
+		if (mb->mbox_path != NULL)
+			*msgs += mb->idx.count;
+}
+
+int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r)
 {
 	char path[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
 	uint64_t bytes = 0, msgs = 0;
@@ -266,7 +297,8 @@ int store_usage_scan(const char *root, uint64_t *bytes_r, uint64_t *messages_r)
 
 	if ((d = opendir(root)) == NULL)
 		return -1;
-	count_folder(root, &bytes, &msgs);
+	if (inbox)
+		count_folder(root, &bytes, &msgs);
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;
@@ -282,8 +314,13 @@ int store_usage_scan(const char *root, uint64_t *bytes_r, uint64_t *messages_r)
 
 static int count_usage(struct store_account *a)
 {
-	if (store_usage_scan(a->root, &a->usage, &a->usage_msgs) < 0)
+	uint64_t bytes, msgs;
+
+	if (store_usage_scan(a->root, a->mbox_path == NULL, &bytes, &msgs) < 0)
 		return -1;
+	count_mbox(a, &bytes, &msgs);
+	a->usage = bytes;
+	a->usage_msgs = msgs;
 	a->usage_at = time(NULL);
 	a->usage_valid = true;
 	return 1;

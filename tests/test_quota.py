@@ -289,3 +289,19 @@ def test_sendmail_to_an_unknown_local_user_bounces(quota_server):
     assert b"Final-Recipient: rfc822; nobody@example.org" in report
     assert b"Status: 5.1.1" in report
     s.wait_queue_empty()
+
+
+def test_mbox_account_is_held_to_its_quota(quota_server):
+    s = quota_server
+    s.add_user("mia@example.org", "secret", "--mbox", "--quota", "50k")
+    replies, final = raw_transaction(s, "x@example.net", ["mia@example.org"], text(30_000))
+    assert final.startswith("250 "), final
+    mbox = os.path.join(s.data, "mbox", "mia@example.org")
+    deadline = time.time() + 10
+    while not os.path.exists(mbox) and time.time() < deadline:
+        time.sleep(0.05)
+    s.wait_queue_empty()
+    # 30 KB in the mbox file: another 30 KB does not fit 50 KB
+    replies, final = raw_transaction(s, "x@example.net", ["mia@example.org"], text(30_000))
+    assert final.startswith("552 5.2.2"), final
+    assert "used=%d " % os.path.getsize(mbox) in s.cli("user", "list").stdout

@@ -128,6 +128,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_errors = 20;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
+	cfg->auth_plaintext_loopback = true;
 	cfg->auth_failure_delay = 1;
 	cfg->auth_max_failures = 10;
 	cfg->auth_lockout = 900;

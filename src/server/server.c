@@ -135,6 +135,9 @@ static void client_add(struct server_state *st, const char *addr, int delta)
 
 /* ---- connections ---- */
 
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
+			  uint16_t *port);
+
 static void on_close_timer(evutil_socket_t fd, short what, void *arg)
 {
 	conn_output_drained(arg);
@@ -186,6 +189,59 @@ void conn_register(struct server *srv, struct conn *c)
 bool conn_plaintext_ok(const struct conn *c)
 {
 	return c->tls || (c->loopback && c->server->cfg.auth_plaintext_loopback);
+}
+
+/* Per protocol: the upgrade command, s_client's -starttls name and the
+   implicit-TLS listener. */
+static void tls_way(enum config_listener l, const char **cmd, const char **proto,
+		    enum config_listener *implicit)
+{
+	*cmd = "STARTTLS";
+	*proto = "smtp";
+	*implicit = CONFIG_LISTEN_SUBMISSIONS;
+	if (l == CONFIG_LISTEN_POP3 || l == CONFIG_LISTEN_POP3S) {
+		*cmd = "STLS";
+		*proto = "pop3";
+		*implicit = CONFIG_LISTEN_POP3S;
+	} else if (l == CONFIG_LISTEN_IMAP || l == CONFIG_LISTEN_IMAPS) {
+		*proto = "imap";
+		*implicit = CONFIG_LISTEN_IMAPS;
+	}
+}
+
+void conn_tls_hint(const struct conn *c, char *out, size_t size)
+{
+	const char *cmd, *proto, *list;
+	enum config_listener implicit;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char local[INET6_ADDRSTRLEN + 2] = "HOST", port_text[8] = "PORT";
+	size_t first;
+	uint16_t port;
+
+	tls_way(c->listener, &cmd, &proto, &implicit);
+	if (c->bev != NULL &&
+	    getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		char text[INET6_ADDRSTRLEN];
+		sockaddr_text((struct sockaddr *)&ss, text, sizeof(text), &port);
+		snprintf(local, sizeof(local), strchr(text, ':') != NULL ? "[%s]" : "%s", text);
+		snprintf(port_text, sizeof(port_text), "%u", port);
+	}
+	list = c->server->cfg.listen[implicit];
+	list += strspn(list, ", \t");
+	first = strcspn(list, ", \t");
+	if (first > 0 && memchr(list, ':', first) != NULL) {
+		const char *colon = list + first;
+		while (*colon != ':')
+			colon--;
+		snprintf(out, size, "use %s, or implicit TLS on port %.*s; by hand: "
+			 "openssl s_client -crlf -starttls %s -connect %s:%s", cmd,
+			 (int)(list + first - colon - 1), colon + 1, proto, local, port_text);
+	} else {
+		snprintf(out, size, "use %s; by hand: openssl s_client -crlf -starttls %s "
+			 "-connect %s:%s", cmd, proto, local, port_text);
+	}
 }
 
 void conn_unregister(struct conn *c)

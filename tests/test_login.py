@@ -11,6 +11,7 @@ listens on one of the machine's own non-loopback addresses (`hostname
 import base64
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -202,3 +203,164 @@ def test_plaintext_refused_from_a_non_loopback_address():
         assert p.cmd("USER " + ALICE).startswith("+OK")
         assert p.cmd("PASS secret").startswith("+OK")
         p.close()
+
+
+# ---- failed logins: throttling that cannot be turned against users ----
+#
+# Clients connect from several loopback addresses (127.0.0.2, ...) to the
+# server on 127.0.0.1, so that "another address" is a real source address.
+
+THROTTLE = "[auth]\nplaintext_on_loopback = yes\nmax_failures = 3\nlockout = 1h\n"
+
+
+def connect_from(src, port, timeout=20):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    r = Raw.__new__(Raw)
+    r.sock, r.buf = s, b""
+    return r
+
+
+def pop3_login(server, src, user, password):
+    p = connect_from(src, server.pop3_port)
+    p.line()
+    assert p.cmd("USER " + user).startswith("+OK")
+    r = p.cmd("PASS " + password)
+    p.close()
+    return r
+
+
+def imap_login(server, src, user, password):
+    i = connect_from(src, server.imap_port)
+    i.line()
+    r = i.cmd(f"a LOGIN {user} {password}")
+    i.close()
+    return r
+
+
+def smtp_login(server, src, user, password):
+    c = connect_from(src, server.submission_port)
+    c.smtp_reply()
+    c.smtp("EHLO client.test")
+    r = c.smtp("AUTH PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode())
+    c.close()
+    return r
+
+
+LOGINS = (pop3_login, imap_login, smtp_login)
+
+
+def ok(reply):
+    return reply.startswith(("+OK", "a OK", "235 "))
+
+
+def refused(reply):
+    """The answer to a locked-out account (not a plain wrong password)."""
+    return (reply.startswith("-ERR [SYS/TEMP] ") or reply.startswith("a NO [UNAVAILABLE]")
+            or reply.startswith("454 "))
+
+
+def failed(reply):
+    return (reply.startswith("-ERR [AUTH] ") or reply.startswith("a NO [AUTHENTICATIONFAILED]")
+            or reply.startswith("535 "))
+
+
+def fail_times(server, src, user, n):
+    """n wrong passwords, taking turns over POP3, IMAP and SMTP."""
+    for k in range(n):
+        r = LOGINS[k % 3](server, src, user, "wrong")
+        assert failed(r) or refused(r), r
+
+
+@pytest.fixture
+def throttled():
+    s = Server(extra_config=THROTTLE)
+    for u in (ALICE, "bob@example.org", "carol@example.org"):
+        s.add_user(u)
+    s.start()
+    yield s
+    s.cleanup()
+
+
+def test_typos_of_one_user_do_not_lock_out_the_others_at_that_address(throttled):
+    """One user behind a NAT mistypes ten times: the others at the same
+    address still log in, on every protocol."""
+    fail_times(throttled, "127.0.0.2", ALICE, 10)
+    for login in LOGINS:
+        r = login(throttled, "127.0.0.2", "bob@example.org", "secret")
+        assert ok(r), (login.__name__, r)
+
+
+def test_lockout_is_per_account_and_address(throttled):
+    fail_times(throttled, "127.0.0.2", ALICE, 3)
+    # alice from that address: refused even with the right password
+    for login in LOGINS:
+        r = login(throttled, "127.0.0.2", ALICE, "secret")
+        assert refused(r), (login.__name__, r)
+    # alice from elsewhere, and carol from there: in
+    for login in LOGINS:
+        assert ok(login(throttled, "127.0.0.1", ALICE, "secret")), login.__name__
+        assert ok(login(throttled, "127.0.0.2", "carol@example.org", "secret")), login.__name__
+    assert "too many failures for this account" in throttled.read_log()
+
+
+def test_failures_from_other_addresses_never_lock_the_owner_out(throttled):
+    """An account under attack from many addresses: the attackers are
+    slowed down and refused, the owner's own address is not."""
+    for n in range(3, 9):
+        fail_times(throttled, f"127.0.0.{n}", ALICE, 4)
+    for login in LOGINS:
+        r = login(throttled, "127.0.0.1", ALICE, "secret")
+        assert ok(r), (login.__name__, r)
+    assert refused(pop3_login(throttled, "127.0.0.3", ALICE, "secret"))
+
+
+def test_user_unlock(throttled):
+    fail_times(throttled, "127.0.0.2", ALICE, 3)
+    fail_times(throttled, "127.0.0.3", ALICE, 3)
+    assert refused(imap_login(throttled, "127.0.0.2", ALICE, "secret"))
+    r = throttled.cli("user", "unlock", ALICE)
+    assert "2 address(es)" in r.stdout, r.stdout
+    for src in ("127.0.0.2", "127.0.0.3"):
+        for login in LOGINS:
+            assert ok(login(throttled, src, ALICE, "secret")), (src, login.__name__)
+    assert "unlocked by the administrator" in throttled.read_log()
+
+
+def test_user_unlock_needs_the_server():
+    with Server() as s:
+        r = s.cli("user", "unlock", ALICE, check=False)
+        assert r.returncode != 0 and "is it running?" in r.stderr
+
+
+def test_failures_slow_the_address_down_then_others_get_in_within_seconds():
+    """failure_delay = 1: each failure from an address delays its next
+    attempts (1 s, 2 s, ...); a right password for another account from
+    there, sent while the last failure's delay runs, waits for it and then
+    gets in: within seconds."""
+    with Server(extra_config=THROTTLE.replace("lockout", "failure_delay = 1\nlockout")) as s:
+        s.add_user(ALICE)
+        s.add_user("bob@example.org")
+        s.start()
+        t0 = time.monotonic()
+        assert failed(pop3_login(s, "127.0.0.2", ALICE, "wrong"))
+        t1 = time.monotonic()
+        assert 0.8 < t1 - t0 < 2.5, t1 - t0
+        # the second failure: its answer after 2 s, and the address's next
+        # attempt held until then
+        p = connect_from("127.0.0.2", s.imap_port)
+        p.line()
+        p.sock.sendall(f"a LOGIN {ALICE} wrong\r\n".encode())
+        time.sleep(0.5)
+        t2 = time.monotonic()
+        assert ok(smtp_login(s, "127.0.0.2", "bob@example.org", "secret"))
+        waited = time.monotonic() - t2
+        assert failed(p.line())
+        p.close()
+        assert 1.0 < waited < 4.0, waited
+        # another address is not held at all
+        t3 = time.monotonic()
+        assert ok(pop3_login(s, "127.0.0.1", ALICE, "secret"))
+        assert time.monotonic() - t3 < 1.0

@@ -85,6 +85,11 @@ static int request(const struct config *cfg, const char *what, const char *line)
 	return read_answer(fd, what);
 }
 
+int cli_control_request(const struct config *cfg, const char *what, const char *line)
+{
+	return request(cfg, what, line);
+}
+
 int cmd_queue(int argc, char **argv, struct config *cfg)
 {
 	static const char *with_id[] = { "show", "hold", "release", "delete" };

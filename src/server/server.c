@@ -412,10 +412,15 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(st->grace, &grace);
 }
 
+static void log_restart_needed(void *ctx, const char *section, const char *key)
+{
+	log_warn("reload: [%s] %s changed: it takes effect only at restart", section, key);
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
-	struct config cfg;
+	struct config cfg, old;
 	struct buf errors;
 	const char *error;
 
@@ -431,18 +436,17 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	buf_deinit(&errors);
-	if (memcmp(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen)) != 0 ||
-	    strcmp(cfg.data_dir, st->srv.cfg.data_dir) != 0 ||
-	    strcmp(cfg.user, st->srv.cfg.user) != 0)
-		log_warn("reload: listeners, data_dir and user change only at restart");
-	memcpy(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen));
-	str_copy(cfg.data_dir, st->srv.cfg.data_dir, sizeof(cfg.data_dir));
-	str_copy(cfg.user, st->srv.cfg.user, sizeof(cfg.user));
+	/* listeners, data_dir, user, auth threads: named in the log, kept */
+	config_reload(&cfg, &st->srv.cfg, log_restart_needed, st);
 	if (tls_reload(st->srv.tls, &cfg, &error) < 0)
 		log_err("reload: keeping the current certificates: %s", error);
+	old = st->srv.cfg;
 	st->srv.cfg = cfg;
+	log_use_syslog(cfg.log[0] == 's' && cfg.log[1] == 'y');
+	store_set_host(st->srv.store, cfg.hostname);
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
+	mta_reload(st->srv.mta, &old);
 	log_info("reload: configuration %s read", cfg.path);
 }
 

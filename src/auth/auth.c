@@ -42,7 +42,8 @@ struct auth_request {
 	auth_fn *cb;
 	void *ctx;
 	struct event *delay;
-	struct auth_request *next;
+	struct auth_request *next;		/* todo or done list */
+	struct auth_request *live_prev, *live_next;	/* every request (loop) */
 };
 
 struct auth {
@@ -57,6 +58,7 @@ struct auth {
 	int event_fd;
 	struct event *event;
 	struct throttle *throttle;
+	struct auth_request *live;	/* not answered yet, loop thread only */
 	char error[256];
 };
 
@@ -123,6 +125,12 @@ static void *worker_main(void *arg)
 
 static void request_free(struct auth_request *r)
 {
+	if (r->live_prev != NULL)
+		r->live_prev->live_next = r->live_next;
+	else
+		r->auth->live = r->live_next;
+	if (r->live_next != NULL)
+		r->live_next->live_prev = r->live_prev;
 	if (r->delay != NULL)
 		event_free(r->delay);
 	explicit_bzero(r, sizeof(*r));
@@ -221,16 +229,9 @@ void auth_stop(struct auth **ap)
 	pthread_mutex_unlock(&a->lock);
 	for (unsigned i = 0; i < a->n_threads; i++)
 		pthread_join(a->threads[i], NULL);
-	while (a->todo != NULL) {
-		struct auth_request *r = a->todo;
-		a->todo = r->next;
-		request_free(r);
-	}
-	while (a->done != NULL) {
-		struct auth_request *r = a->done;
-		a->done = r->next;
-		request_free(r);
-	}
+	/* queued, checked, held or waiting to answer: all on the live list */
+	while (a->live != NULL)
+		request_free(a->live);
 	throttle_free(&a->throttle);
 	event_free(a->event);
 	close(a->event_fd);
@@ -312,6 +313,10 @@ struct auth_request *auth_verify(struct auth *a, const char *addr, const char *u
 	r->auth = a;
 	r->cb = cb;
 	r->ctx = ctx;
+	r->live_next = a->live;
+	if (a->live != NULL)
+		a->live->live_prev = r;
+	a->live = r;
 	str_copy(r->addr, addr, sizeof(r->addr));
 	canonical_user(a, user, r->user, sizeof(r->user));
 	str_copy(r->password, password, sizeof(r->password));

@@ -80,3 +80,23 @@ def test_restart_only_settings_are_named_and_kept(env):  # noqa: F811
         assert i.recv(100).startswith(b"* OK")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", other_port), 1).close()
+
+
+def test_smarthost_password_file_is_read_again(env):  # noqa: F811
+    from correio_harness import free_port
+    from test_relay import password_file, smarthost_server
+
+    port = free_port()
+    sh = env.sink("smarthost.test", port=port, tls=env.cert, auth={"relayuser": "old pw"},
+                  auth_required=True)
+    s = smarthost_server(env, port, "relayuser", "old pw")
+    send_mail(s, "alice@example.org", ["carol@a.test"], "Subject: one\r\n\r\nfirst\r\n")
+    [m] = sh.wait_messages(1)
+    assert m.login == ("relayuser", "old pw")
+    # the smarthost's password changes, and so does the file
+    sh.passwords["relayuser"] = "new pw"
+    password_file(s, "new pw")
+    reload(s, len(s.read_log()))
+    send_mail(s, "alice@example.org", ["carol@a.test"], "Subject: two\r\n\r\nsecond\r\n")
+    m = sh.wait_messages(2)[1]
+    assert m.login == ("relayuser", "new pw")

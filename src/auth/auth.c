@@ -195,7 +195,6 @@ int auth_start(const struct config *cfg, struct event_base *base, struct auth **
 
 	if (a == NULL)
 		abort();
-
 	a->cfg = *cfg;
 	a->base = base;
 	throttle_limits_of(cfg, &limits);

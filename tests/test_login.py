@@ -1,8 +1,10 @@
-"""Logging in by hand, as the tutorials tell users to: plaintext POP3
-USER/PASS, IMAP LOGIN and SMTP AUTH work from loopback without any
-setting (as Dovecot treats localhost as secure), are refused from other
-addresses without TLS with a reply that names the way out, and a PASS
-after a refused USER says what the real problem is.
+"""Logging in: plaintext POP3 USER/PASS, IMAP LOGIN and SMTP AUTH typed
+by hand work from loopback without any setting (as Dovecot treats
+localhost as secure), are refused from other addresses without TLS with a
+reply that names the way out, and a PASS after a refused USER says what
+the real problem is.  Failed logins are throttled so that they cannot be
+turned against other users: delays per client address, refusal only per
+account+address pair, `correio user unlock` to end it.
 
 The refusal from a non-loopback address is tested for real: the server
 listens on one of the machine's own non-loopback addresses (`hostname

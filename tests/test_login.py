@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from correio_harness import Server, free_ports
+from correio_harness import Server
 
 ALICE = "alice@example.org"
 

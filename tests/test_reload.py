@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from correio_harness import send_mail
-from relay_fixtures import IP, Dnsmasq, cert, dns, env, wait_for  # noqa: F401
+from relay_fixtures import IP, Dnsmasq, cert, dns, env  # noqa: F401  (fixtures)
 
 
 def reload(server, start):

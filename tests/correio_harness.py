@@ -84,10 +84,13 @@ errors = 50
         self.cli("user", "add", address, "--password-stdin", *flags,
                  stdin=password + "\n")
 
-    def start(self):
+    def start(self, preexec_fn=None):
+        """Start and wait for the listeners; preexec_fn runs in the child
+        before the server (e.g. to set resource limits)."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:

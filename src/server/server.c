@@ -180,15 +180,17 @@ static bool log_limit_ok(struct log_limit *l, unsigned *skipped_r)
 
 /* ---- descriptors ---- */
 
-/* Raise the soft descriptor limit to the hard one and hold `connections`
-   to what it allows.  Returns the number of connections allowed. */
+/* Raise the soft descriptor limit to the hard one.  Returns the number of
+   connections it allows (a bound on `connections`, now and after a
+   reload), and says so if that is fewer than configured. */
 static uint64_t descriptors_setup(const struct config *cfg)
 {
 	struct rlimit rl;
 	rlim_t want, reserve, limit;
+	uint64_t allowed;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return cfg->max_connections;
+		return UINT64_MAX;
 	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FD_LIMIT_MAX ?
 		FD_LIMIT_MAX : rl.rlim_max;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
@@ -202,15 +204,13 @@ static uint64_t descriptors_setup(const struct config *cfg)
 	}
 	limit = rl.rlim_cur == RLIM_INFINITY ? FD_LIMIT_MAX : rl.rlim_cur;
 	reserve = limit / 8 > FD_RESERVE_MIN ? limit / 8 : FD_RESERVE_MIN;
-	if (limit <= reserve + 1 || (uint64_t)(limit - reserve) < cfg->max_connections) {
-		uint64_t allowed = limit > reserve + 1 ? (uint64_t)(limit - reserve) : 1;
+	allowed = limit > reserve + 1 ? (uint64_t)(limit - reserve) : 1;
+	if (allowed < cfg->max_connections)
 		log_warn("start: connections = %llu lowered to %llu: %llu descriptors allowed "
 			 "(ulimit -n), %llu kept for the spool, mailboxes, database and logs",
 			 (unsigned long long)cfg->max_connections, (unsigned long long)allowed,
 			 (unsigned long long)limit, (unsigned long long)reserve);
-		return allowed;
-	}
-	return cfg->max_connections;
+	return allowed;
 }
 
 /* ---- connections ---- */

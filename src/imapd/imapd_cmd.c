@@ -18,6 +18,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -62,11 +63,15 @@ static void cmd_noop(struct imapd_session *s)
 	imapd_tagged(s, "OK", "%s completed", s->cmd.name);
 }
 
+/* Only BYE and the tagged OK follow LOGOUT (RFC 9051 §6.1.3): the
+   mailbox is closed first, so that no queued EXPUNGE or FETCH of other
+   sessions' changes goes out with the reply. */
 static void cmd_logout(struct imapd_session *s)
 {
+	imapd_unselect(s);
+	s->state = IMAPD_STATE_LOGOUT;
 	imapd_untagged(s, "BYE correio IMAP server signing off");
 	imapd_tagged(s, "OK", "LOGOUT completed");
-	s->state = IMAPD_STATE_LOGOUT;
 	imapd_close_after_output(s);
 }
 
@@ -145,13 +150,17 @@ static void cmd_namespace(struct imapd_session *s)
 
 /* ---- login ---- */
 
-/* The account's storage limit, for APPEND, COPY and MOVE. */
+/* The account's storage limit, for APPEND, COPY and MOVE, and whether
+   its INBOX is an mbox file. */
 static void set_quota(struct imapd_session *s, const char *user)
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0) {
 		store_account_set_quota(s->account, acct.quota);
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+								      acct.mailbox_format));
+	}
 }
 
 static void on_auth_result(void *ctx, enum auth_result result, const char *user)

@@ -15,10 +15,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "delivery/delivery.h"
 #include "store/store.h"
 
 #define ST_AUTHZ (1u << POP3_STATE_AUTHORIZATION)
@@ -102,12 +104,25 @@ static void cmd_user(struct pop3_session *s, char *arg)
 	pop3_reply(s, "+OK send PASS");
 }
 
+/* The account's INBOX: an mbox file or the Maildir. */
+static void set_format(struct pop3_session *s, const char *user)
+{
+	struct account acct;
+
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+								      acct.mailbox_format));
+}
+
 /* Open INBOX and take the snapshot.  Returns 1, or -1 after replying. */
 static int open_maildrop(struct pop3_session *s, const char *user)
 {
 	struct store_error err;
+	int ret = store_account_open(s->conn.server->store, user, &s->account, &err);
 
-	if (store_account_open(s->conn.server->store, user, &s->account, &err) < 0 ||
+	if (ret > 0)
+		set_format(s, user);
+	if (ret < 0 ||
 	    store_mailbox_open(s->account, "INBOX", NULL, NULL, &s->inbox, &err) < 0 ||
 	    (s->snap = store_snapshot_new(s->inbox)) == NULL) {
 		log_err("pop3d: %s: cannot open the maildrop: %s", user, err.text);

@@ -1,9 +1,11 @@
 /*
  * server.c - listeners, connection limits, signals and the main loop.
  *
- * Start-up order: read nothing from the data directory until the
- * listeners are bound and root is left; then recover the spool, start
- * the delivery agent, and accept.
+ * Start-up order: take the data directory's lock (serve_lock.c: one
+ * server per data directory), then read nothing from the data directory
+ * until the listeners are bound and root is left; then recover the spool,
+ * start the delivery agent, and accept.  The lock is released last, once
+ * everything else, the control socket included, is gone.
  *
  * Descriptors: at start the soft RLIMIT_NOFILE is raised to the hard one
  * and `connections` is held to what the limit leaves after a reserve for
@@ -14,6 +16,7 @@
  */
 #include "server.h"
 #include "control.h"
+#include "serve_lock.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -113,6 +116,7 @@ struct server_state {
 	bool paused;			/* listeners disabled for want of descriptors */
 	struct event *resume;		/* re-enables them */
 	struct log_limit refuse_log, accept_log;
+	int lock_fd;			/* serve_lock: held for the server's life */
 };
 
 static void listeners_resume(struct server_state *st);
@@ -612,6 +616,14 @@ static int server_open(struct server_state *st)
 	struct server *srv = &st->srv;
 	const char *error;
 
+	if (privilege_make_data_dir(&srv->cfg, &error) < 0) {
+		log_err("start: %s: %s", srv->cfg.data_dir, error);
+		return -1;
+	}
+	if ((st->lock_fd = serve_lock_take(&srv->cfg, &error)) < 0) {
+		log_err("start: %s", error);
+		return -1;
+	}
 	if (bind_listeners(st) < 0)
 		return -1;
 	pthread_mutex_init(&st->filed_lock, NULL);
@@ -692,6 +704,7 @@ int server_run(const struct config *cfg)
 	if (st == NULL)
 		abort();
 	st->srv.cfg = *cfg;
+	st->lock_fd = -1;
 	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
 		log_use_syslog(true);
 	evthread_use_pthreads();
@@ -715,6 +728,7 @@ int server_run(const struct config *cfg)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
+	serve_lock_release(&st->lock_fd);
 	log_info("stop: done");
 	event_free(st->sig_term);
 	event_free(st->sig_int);

@@ -86,13 +86,15 @@ errors = 50
         self.cli("user", "add", address, "--password-stdin", *flags,
                  stdin=password + "\n")
 
-    def start(self):
-        """Start the server.  At the first start, a listener port that some
-        other program took between choosing it and binding it is chosen
-        again (tests that run side by side race for free ports)."""
+    def start(self, preexec_fn=None):
+        """Start the server and wait for the listeners; preexec_fn runs in
+        the child before the server (e.g. to set resource limits).  At the
+        first start, a listener port that some other program took between
+        choosing it and binding it is chosen again (tests that run side by
+        side race for free ports)."""
         for attempt in range(3):
             try:
-                return self._start()
+                return self._start(preexec_fn)
             except AssertionError as e:
                 if self.started or attempt == 2 or \
                         "Address already in use" not in str(e):
@@ -103,10 +105,11 @@ errors = 50
             self.write_config(*self.config_args)
         return self
 
-    def _start(self):
+    def _start(self, preexec_fn):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:

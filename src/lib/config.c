@@ -71,6 +71,7 @@ static const struct setting settings[] = {
 	NUM("limits", "idle_timeout", SET_DURATION, idle_timeout, 1, 86400),
 	NUM("limits", "command_timeout", SET_DURATION, command_timeout, 1, 86400),
 	NUM("limits", "errors", SET_UINT, max_errors, 1, 10000),
+	NUM("limits", "disk_reserve", SET_SIZE, disk_reserve, 0, 1ull << 50),
 	{ "delivery", "mailbox_format", SET_CHOICE, offsetof(struct config, mailbox_format),
 	  0, 0, 0, "maildir|mbox", false },
 	STR("delivery", "recipient_delimiter", recipient_delimiter),
@@ -133,6 +134,7 @@ void config_defaults(struct config *cfg)
 	cfg->idle_timeout = 300;
 	cfg->command_timeout = 600;
 	cfg->max_errors = 20;
+	cfg->disk_reserve = 100u * 1024 * 1024;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
 	cfg->auth_plaintext_loopback = true;

@@ -41,6 +41,7 @@ struct config {
 	uint64_t idle_timeout;		/* seconds waiting for a command */
 	uint64_t command_timeout;	/* seconds for one command incl. DATA */
 	uint64_t max_errors;		/* protocol errors before disconnecting */
+	uint64_t disk_reserve;		/* bytes kept free on data_dir's disk; 0: no check */
 
 	int mailbox_format;		/* enum config_mailbox_format */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */

@@ -285,3 +285,13 @@ def test_alias_loop_answered_at_rcpt_and_delivery(pair):
     s.wait_messages(BOB, 1)
     s.wait_queue_empty()
     assert s.messages(ALICE) == []
+
+
+def test_user_add_over_an_alias_warns(pair):
+    s = pair
+    s.cli("alias", "add", "carol@example.org", BOB)
+    r = s.cli("user", "add", "carol@example.org", "--password-stdin", stdin="pw\n")
+    assert "warning: carol@example.org is also an alias" in r.stderr, r.stderr
+    assert "correio alias del carol@example.org" in r.stderr
+    r = s.cli("user", "add", "dave@example.org", "--password-stdin", stdin="pw\n")
+    assert r.stderr == ""

@@ -276,6 +276,20 @@ static int user_add_check(struct accounts *a, const struct config *cfg,
 	return 1;
 }
 
+static void ignore_target(void *ctx, const char *target)
+{
+}
+
+/* An alias of the same address takes the account's mail: say so. */
+static void user_add_warn_alias(struct accounts *a, const char *address)
+{
+	if (accounts_alias_targets(a, address, ignore_target, NULL) > 0)
+		cli_error("user add", "warning: %s is also an alias, which takes its mail "
+			  "(remove it with: correio alias del %s, or keep a copy here "
+			  "with: correio alias add --force %s %s)",
+			  address, address, address, address);
+}
+
 static int user_add_store(struct accounts *a, const struct config *cfg,
 			  const struct user_args *args)
 {
@@ -302,6 +316,7 @@ static int user_add_store(struct accounts *a, const struct config *cfg,
 		cli_error("user add", "%s", error);
 		return 1;
 	}
+	user_add_warn_alias(a, args->address);
 	return 0;
 }
 

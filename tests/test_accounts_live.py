@@ -269,7 +269,8 @@ def test_alias_loop_answered_at_rcpt_and_delivery(pair):
     s.wait_log(r"reject: RCPT to <a@example\.org>: alias loop")
     s.wait_log(r"alias loop: a@example\.org -> b@example\.org -> a@example\.org")
 
-    # a loop that arises between RCPT and delivery
+    # a loop that arises between RCPT and delivery (null sender: whether or
+    # not delivery bounces, no report leaves the queue waiting)
     s.cli("alias", "add", "c@example.org", "d@example.org")
     s.cli("alias", "add", "d@example.org", ALICE)
     with s.ehlo_client() as c:
@@ -289,3 +290,13 @@ def test_alias_loop_answered_at_rcpt_and_delivery(pair):
     assert b"Final-Recipient: rfc822; c@example.org" in report and b"Status: 5.4.6" in report
     s.wait_queue_empty()
     assert s.messages(ALICE) == []
+
+
+def test_user_add_over_an_alias_warns(pair):
+    s = pair
+    s.cli("alias", "add", "carol@example.org", BOB)
+    r = s.cli("user", "add", "carol@example.org", "--password-stdin", stdin="pw\n")
+    assert "warning: carol@example.org is also an alias" in r.stderr, r.stderr
+    assert "correio alias del carol@example.org" in r.stderr
+    r = s.cli("user", "add", "dave@example.org", "--password-stdin", stdin="pw\n")
+    assert r.stderr == ""

@@ -104,9 +104,9 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  * default).  Its other folders are Maildir++ folders either way.  Takes
  * effect when the INBOX is next loaded (no session has it open).  For an
  * mbox INBOX: UIDs and flags live in an index under
- * <root>/correio-mbox/; expunge rewrites the file under the delivery
- * agent's lock; APPEND, COPY and MOVE into it fail with BAD_PARAM, out of
- * it they work (see store_mboxfile.c).
+ * <root>/correio-mbox/; expunge rewrites the file, and append, copy and
+ * move into it append to the file, under the delivery agent's lock (see
+ * store_mboxfile.c).
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
 

@@ -197,11 +197,14 @@ static uint64_t take_modseq(struct mbox *mb, uint64_t *modseq)
 	return *modseq;
 }
 
-static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime,
+/* A message not in the index.  first: the index is being made from the
+   file (new, or lost), whose Status:/X-Status: headers other programs
+   wrote; later they are the sender's, and ignored. */
+static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime, bool first,
 		    uint64_t *modseq)
 {
 	char name[80];
-	struct index_rec r = { .uid = mb->idx.uidnext, .flags = m->flags,
+	struct index_rec r = { .uid = mb->idx.uidnext, .flags = first ? m->flags : 0,
 			       .date = m->date != 0 ? m->date : (int64_t)mtime,
 			       .size = m->size, .vsize = m->vsize };
 
@@ -300,7 +303,7 @@ static void expunge_marked(struct mbox *mb, uint64_t *modseq)
 }
 
 /* Match every message found to the index; the rest are new. */
-static void match_all(struct mbox *mb, const struct found *f, time_t mtime,
+static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool first,
 		      uint64_t *modseq)
 {
 	struct key *keys = calloc(mb->idx.count + 1, sizeof(*keys));
@@ -335,20 +338,22 @@ static void match_all(struct mbox *mb, const struct found *f, time_t mtime,
 	expunge_marked(mb, modseq);
 	for (unsigned j = 0; j < f->n; j++)
 		if (f->v[j].raw_len != 0)
-			add_new(mb, &f->v[j], mtime, modseq);
+			add_new(mb, &f->v[j], mtime, first, modseq);
 }
 
-/* Sync with the file open and locked (st NULL: there is no file). */
-static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool full,
-		       uint64_t *modseq)
+/* Sync with the file open and locked (st NULL: there is no file).
+   rebuild: the index is new or was lost. */
+static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool rebuild,
+		       bool full, uint64_t *modseq)
 {
 	struct found f = { 0 };
 	const char *data;
 	uint64_t from;
 	size_t size;
 
+	full = full || rebuild;
 	if (st == NULL) {
-		match_all(mb, &f, 0, modseq);
+		match_all(mb, &f, 0, false, modseq);
 		mb->mbox_known = false;
 		return 1;
 	}
@@ -360,10 +365,10 @@ static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool full
 	if (!full && appended_only(mb, data, size, &from)) {
 		store_mboxparse(data + from, size - from, from, collect, &f);
 		for (unsigned j = 0; j < f.n; j++)
-			add_new(mb, &f.v[j], st->st_mtime, modseq);
+			add_new(mb, &f.v[j], st->st_mtime, false, modseq);
 	} else {
 		store_mboxparse(data, size, 0, collect, &f);
-		match_all(mb, &f, st->st_mtime, modseq);
+		match_all(mb, &f, st->st_mtime, rebuild, modseq);
 	}
 	unmap_file(data, size);
 	free(f.v);
@@ -379,7 +384,7 @@ int store_mboxfile_sync(struct mbox *mb, bool rebuild, bool full, uint64_t *mods
 
 	if ((ret = open_locked(mb->mbox_path, OPEN_READ, &fd, &st)) < 0)
 		return -1;
-	ret = sync_locked(mb, fd, ret > 0 ? &st : NULL, rebuild || full, modseq);
+	ret = sync_locked(mb, fd, ret > 0 ? &st : NULL, rebuild, full, modseq);
 	if (fd >= 0)
 		close(fd);
 	return ret;
@@ -623,7 +628,7 @@ int store_mboxfile_expunge(struct mbox *mb, const uint32_t *uids, unsigned n,
 		return -1;
 	}
 	/* first take in what was delivered meanwhile: it must survive */
-	if (sync_locked(mb, fd, ret > 0 ? &st : NULL, false, &modseq) < 0) {
+	if (sync_locked(mb, fd, ret > 0 ? &st : NULL, false, false, &modseq) < 0) {
 		store_error_sys(error_r, "read", mb->mbox_path);
 		close(fd);
 		return -1;
@@ -753,7 +758,7 @@ int store_mboxfile_append(struct mbox *mb, struct mbox_add *v, unsigned n,
 		return -1;
 	}
 	/* what was delivered meanwhile comes first, with the lower UIDs */
-	ret = sync_locked(mb, fd, &st, false, &modseq);
+	ret = sync_locked(mb, fd, &st, false, false, &modseq);
 	if (ret > 0)
 		ret = append_locked(mb, fd, &st, v, n, &modseq);
 	if (ret < 0)

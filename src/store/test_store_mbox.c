@@ -178,6 +178,11 @@ static void test_read(void **state)
 	}
 	store_mailbox_get(h, 2, &m);
 	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	/* a sender's Status: header does not flag new mail */
+	deliver(texts[2], 1700000003);
+	assert_int_equal(store_mailbox_sync(h, NULL), 1);
+	assert_int_equal(store_mailbox_lookup(h, 4, &m), 1);
+	assert_int_equal(m.flags, 0);
 	store_mailbox_close(&h);
 	store_account_unref(&a);
 }

@@ -110,6 +110,18 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
 
+/*
+ * The mbox entry of a message text[0..len) (LF line ends) appended to
+ * out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
+ * lines with mboxrd quoting (">*From " gets one more '>'), a final LF
+ * when missing, and the empty separator line.  The one writer of the
+ * format (the delivery agent's and the store's appends); the store reads
+ * its content back as text.  Pure: any thread may call it.
+ */
+struct buf;
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out);
+
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
    and deliveries are not checked here). */

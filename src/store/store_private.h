@@ -287,12 +287,6 @@ void store_mboxparse(const char *data, size_t len, uint64_t base,
 /* The served text of the raw entry raw[0..raw_len) (From_ line dropped,
    ">From" unquoted) into out (room for raw_len bytes); its length. */
 size_t store_mboxparse_content(const char *raw, size_t raw_len, char *out);
-/* The entry of a message text[0..len) (LF line ends) appended to out:
-   From_ line (sender "" is MAILER-DAEMON, date UTC), ">From" quoting, a
-   final LF when missing, the separator.  Parsed back, its content is
-   text (with that final LF). */
-void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
-			   size_t len, struct buf *out);
 
 /* ---- store_mboxfile.c: an mbox INBOX ---- */
 #define STORE_MBOX_INDEX_DIR	"correio-mbox"	/* under the account root */

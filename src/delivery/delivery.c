@@ -202,7 +202,9 @@ static void deliver_job(struct delivery *d, struct job *job)
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
 		if (ret == 0)
 			log_err("%s: to=<%s>, status=bounced (unknown user)", e->id, r->address);
-		if (ret < 0)
+		else if (ret == RESOLVE_LOOP)
+			log_err("%s: to=<%s>, status=bounced (alias loop)", e->id, r->address);
+		else if (ret < 0)
 			job->failed = true;
 		r->done = !job->failed && !job->remote;
 		job->failed = job->failed || was_failed;

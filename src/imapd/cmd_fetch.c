@@ -613,7 +613,7 @@ static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const
 
 	item_window(it, mime_crlf_size(p, n), &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");	/* as Dovecot: a literal, never "" */
 		return;
 	}
 	buf_printf(&r->resp, "{%llu}\r\n", (unsigned long long)take);
@@ -680,7 +680,7 @@ static void write_binary(struct fetch_run *r, const struct fetch_item *it)
 	}
 	item_window(it, r->tmp.len, &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");
 		return;
 	}
 	p = r->tmp.data + skip;
@@ -707,8 +707,7 @@ static void write_flags(struct fetch_run *r)
 	struct imapd_session *s = r->s;
 
 	buf_puts(&r->resp, "FLAGS ");
-	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords,
-			  !s->rev2 && r->m.uid >= s->first_recent);
+	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords, imapd_is_recent(s, r->m.uid));
 }
 
 /* INTERNALDATE in the server's local zone. */
@@ -775,6 +774,8 @@ static void msg_write(struct fetch_run *r)
 	struct fetch_item flags = { .kind = FETCH_FLAGS }, modseq = { .kind = FETCH_MODSEQ };
 	bool has_flags = st->flags || r->flags_changed;
 
+	if (has_flags)	/* a keyword the client has not been told of: FLAGS first */
+		imapd_announce_keywords(r->s, r->m.keywords);
 	buf_printf(&r->resp, "* %u FETCH (", r->seq);
 	if (st->uid) {
 		buf_printf(&r->resp, "UID %u", r->m.uid);

@@ -63,11 +63,15 @@ static void cmd_noop(struct imapd_session *s)
 	imapd_tagged(s, "OK", "%s completed", s->cmd.name);
 }
 
+/* Only BYE and the tagged OK follow LOGOUT (RFC 9051 §6.1.3): the
+   mailbox is closed first, so that no queued EXPUNGE or FETCH of other
+   sessions' changes goes out with the reply. */
 static void cmd_logout(struct imapd_session *s)
 {
+	imapd_unselect(s);
+	s->state = IMAPD_STATE_LOGOUT;
 	imapd_untagged(s, "BYE correio IMAP server signing off");
 	imapd_tagged(s, "OK", "LOGOUT completed");
-	s->state = IMAPD_STATE_LOGOUT;
 	imapd_close_after_output(s);
 }
 

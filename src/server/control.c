@@ -40,6 +40,8 @@ struct control {
 	struct server *srv;
 	struct evconnlistener *listener;
 	char path[1100];
+	dev_t dev;			/* the socket file we made */
+	ino_t ino;
 };
 
 struct control_conn {
@@ -332,6 +334,7 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
 
 	if (ctl == NULL)
 		abort();
@@ -347,11 +350,16 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 	ctl->listener = evconnlistener_new_bind(srv->base, on_accept, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
 						(struct sockaddr *)&sun, sizeof(sun));
-	if (ctl->listener == NULL || chmod(ctl->path, 0666) < 0) {
+	if (ctl->listener == NULL || chmod(ctl->path, 0666) < 0 ||
+	    lstat(ctl->path, &st) < 0) {
 		*error_r = "cannot create the control socket";
+		if (ctl->listener != NULL)
+			evconnlistener_free(ctl->listener);
 		free(ctl);
 		return -1;
 	}
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
 	*r = ctl;
 	return 1;
 }
@@ -359,11 +367,14 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 void control_free(struct control **cp)
 {
 	struct control *c = *cp;
+	struct stat st;
 
 	if (c == NULL)
 		return;
 	evconnlistener_free(c->listener);
-	unlink(c->path);
+	/* a server started after us may have made its own socket there */
+	if (lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
 	free(c);
 	*cp = NULL;
 }

@@ -1,12 +1,15 @@
 /*
  * server.c - listeners, connection limits, signals and the main loop.
  *
- * Start-up order: read nothing from the data directory until the
- * listeners are bound and root is left; then recover the spool, start
- * the delivery agent, and accept.
+ * Start-up order: take the data directory's lock (serve_lock.c: one
+ * server per data directory), then read nothing from the data directory
+ * until the listeners are bound and root is left; then recover the spool,
+ * start the delivery agent, and accept.  The lock is released last, once
+ * everything else, the control socket included, is gone.
  */
 #include "server.h"
 #include "control.h"
+#include "serve_lock.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -87,6 +90,7 @@ struct server_state {
 	struct filed *filed;
 	int filed_fd;
 	struct event *filed_event;
+	int lock_fd;			/* serve_lock: held for the server's life */
 };
 
 static struct server_state *state_of(struct server *srv)
@@ -459,6 +463,14 @@ static int server_open(struct server_state *st)
 	struct server *srv = &st->srv;
 	const char *error;
 
+	if (privilege_make_data_dir(&srv->cfg, &error) < 0) {
+		log_err("start: %s: %s", srv->cfg.data_dir, error);
+		return -1;
+	}
+	if ((st->lock_fd = serve_lock_take(&srv->cfg, &error)) < 0) {
+		log_err("start: %s", error);
+		return -1;
+	}
 	if (bind_listeners(st) < 0)
 		return -1;
 	pthread_mutex_init(&st->filed_lock, NULL);
@@ -539,6 +551,7 @@ int server_run(const struct config *cfg)
 	if (st == NULL)
 		abort();
 	st->srv.cfg = *cfg;
+	st->lock_fd = -1;
 	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
 		log_use_syslog(true);
 	evthread_use_pthreads();
@@ -559,6 +572,7 @@ int server_run(const struct config *cfg)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
+	serve_lock_release(&st->lock_fd);
 	log_info("stop: done");
 	event_free(st->sig_term);
 	event_free(st->sig_int);

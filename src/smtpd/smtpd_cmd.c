@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
@@ -90,6 +91,7 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, "250-SMTPUTF8");
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-CHUNKING");
+	smtpd_reply(s, "250-DSN");	/* NOTIFY, ORCPT, RET, ENVID: every listener */
 	if (smtpd_starttls_offered(s))
 		smtpd_reply(s, "250-STARTTLS");
 	if (smtpd_auth_offered(s))
@@ -222,6 +224,11 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 	}
 	full.s = s;
 	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, quota_target, &full);
+	if (found == RESOLVE_LOOP) {
+		log_info("smtpd: [%s]: reject: RCPT to <%s>: alias loop", s->conn.addr, key);
+		smtpd_reply(s, "550 5.4.6 <%s>: Recipient address rejected: alias loop", key);
+		return 0;
+	}
 	if (found < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;
@@ -336,14 +343,14 @@ static void cmd_help(struct smtpd_session *s, char *arg);
 static const struct smtpd_cmd commands[] = {
 	{ SMTP_VERB_HELO, cmd_helo, ST_ANY, "HELO hostname - say hello (plain SMTP)" },
 	{ SMTP_VERB_EHLO, cmd_ehlo, ST_ANY, "EHLO hostname - say hello and list the extensions" },
-	{ SMTP_VERB_MAIL, cmd_mail, ST(READY), "MAIL FROM:<address> [SIZE= BODY= SMTPUTF8] - start a message" },
-	{ SMTP_VERB_RCPT, cmd_rcpt, ST(MAIL), "RCPT TO:<address> - add a recipient" },
+	{ SMTP_VERB_MAIL, cmd_mail, ST(READY), "MAIL FROM:<address> [SIZE= BODY= SMTPUTF8 RET= ENVID=] - start a message" },
+	{ SMTP_VERB_RCPT, cmd_rcpt, ST(MAIL), "RCPT TO:<address> [NOTIFY= ORCPT=] - add a recipient" },
 	{ SMTP_VERB_DATA, smtpd_cmd_data, ST(MAIL), "DATA - send the message, ended by a line with a single dot" },
 	{ SMTP_VERB_BDAT, smtpd_cmd_bdat, ST_ANY, "BDAT size [LAST] - send the message in chunks of known size" },
 	{ SMTP_VERB_RSET, cmd_rset, ST_ANY, "RSET - abandon the current message" },
 	{ SMTP_VERB_NOOP, cmd_noop, ST_ANY, "NOOP - do nothing" },
 	{ SMTP_VERB_QUIT, cmd_quit, ST_ANY, "QUIT - end the session" },
-	{ SMTP_VERB_HELP, cmd_help, ST_ANY, "HELP - this list" },
+	{ SMTP_VERB_HELP, cmd_help, ST_ANY, "HELP [command] - this list, or one command" },
 	{ SMTP_VERB_VRFY, cmd_vrfy, ST_ANY, "VRFY address - verify an address (answered without disclosing accounts)" },
 	{ SMTP_VERB_EXPN, cmd_expn, ST_ANY, "EXPN list - expand a list (answered without disclosing members)" },
 	{ SMTP_VERB_VERB, cmd_verb, ST_ANY, "VERB - verbose mode (accepted, no effect)" },
@@ -355,6 +362,15 @@ static const struct smtpd_cmd commands[] = {
 
 static void cmd_help(struct smtpd_session *s, char *arg)
 {
+	if (arg[0] != '\0') {	/* HELP MAIL: that command only */
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			if (strcasecmp(arg, smtp_verb_name(commands[i].verb)) == 0) {
+				smtpd_reply(s, "214 2.0.0 %s", commands[i].help);
+				return;
+			}
+		smtpd_reply(s, "504 5.5.1 HELP topic unknown: try HELP");
+		return;
+	}
 	smtpd_reply(s, "214-2.0.0 correio commands:");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		smtpd_reply(s, "214-2.0.0   %s", commands[i].help);

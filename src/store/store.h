@@ -26,10 +26,12 @@
  * deleting them loses no mail and no UID: they are rebuilt from the names.
  *
  * Threading: everything here runs on one thread, the event loop thread
- * (the delivery thread never calls the store; the server calls
- * store_notify_delivery() on the loop after a delivery).  Nothing is
- * locked, and one process owns the index files: other programs may
- * change the Maildir (deliver, rename, delete), not the index.  Calls block on local file-system I/O: directory scans, small
+ * (the delivery thread calls only the pure store_mboxparse_entry(); the
+ * server calls store_notify_delivery() on the loop after a delivery).
+ * Nothing is locked but an mbox file (see store_mboxfile.c), and one
+ * process owns the index files: other programs may change the Maildir
+ * (deliver, rename, delete) or the mbox, not the index.  Calls block on
+ * local file-system I/O: directory scans, small
  * reads and renames always; fsync only where said (append, copy, move,
  * folder creation and the periodic index compaction).
  *

@@ -22,8 +22,9 @@
  * Status: and X-Status: headers (mutt, the /var/mail tools) give the
  * message's flags: R \Seen; A \Answered, F \Flagged, T \Draft,
  * D \Deleted.  The store takes them only when it makes its index from a
- * file (in mail that arrives later, they are whatever the sender wrote).
- * They are served as they are.
+ * file (first use, or a lost index), as Dovecot does; in mail that
+ * arrives later they are whatever the sender wrote, and ignored.  They
+ * are served as they are.
  */
 #include "store/store_private.h"
 

@@ -306,6 +306,50 @@ static void test_foreign_rewrite(void **state)
 	store_account_unref(&a);
 }
 
+/* A crash after the rewritten file was renamed but before the index was
+   written: the old index names old offsets; the messages are found by
+   their bytes and keep their UIDs and flags. */
+static void test_stale_index_after_rewrite(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h;
+	struct store_error err;
+	struct store_msg m;
+	uint32_t uid = 3, gone = 1;
+	unsigned n = 1;
+	char cmd[600], *t;
+
+	for (unsigned i = 0; i < 3; i++)
+		deliver(texts[i], 600 + i);
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_set_flags(h, &uid, 1, STORE_FLAGS_ADD,
+						 STORE_FLAG_ANSWERED, 0, 0, NULL, &err), 1);
+	store_mailbox_close(&h);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/mail/example.org/carol/%s' '%s/saved'", root,
+		 STORE_MBOX_INDEX_DIR, root);
+	assert_int_equal(system(cmd), 0);
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_expunge(h, &gone, &n, &err), 1);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+	restart();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/mail/example.org/carol/%s' && mv '%s/saved' "
+		 "'%s/mail/example.org/carol/%s'", root, STORE_MBOX_INDEX_DIR, root, root,
+		 STORE_MBOX_INDEX_DIR);
+	assert_int_equal(system(cmd), 0);
+	a = open_account();
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_count(h), 2);
+	assert_int_equal(uid_at(h, 0), 2);
+	assert_int_equal(store_mailbox_lookup(h, 3, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED);
+	t = text_of(h, 2, NULL);
+	assert_string_equal(t, texts[1]);
+	free(t);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
 /* Without its index the folder comes back with a higher UIDVALIDITY and
    UIDs in file order. */
 static void test_index_lost(void **state)
@@ -534,6 +578,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_index_after_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_out_and_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
@@ -125,6 +127,45 @@ static bool sender_allowed(struct smtpd_session *s, const char *key)
 	return c.found;
 }
 
+/*
+ * Free space on the data directory's file system, in bytes (statvfs is
+ * cheap, but once a second is enough for every session: the cache is the
+ * loop thread's).  UINT64_MAX when it cannot be known.
+ */
+static uint64_t disk_available(const char *dir)
+{
+	static struct timespec checked;
+	static uint64_t avail;
+	struct timespec now;
+	struct statvfs st;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (checked.tv_sec != 0 && now.tv_sec - checked.tv_sec < 1)
+		return avail;
+	checked = now;
+	avail = statvfs(dir, &st) == 0 ? (uint64_t)st.f_bavail * st.f_frsize : UINT64_MAX;
+	return avail;
+}
+
+/* Say a full disk at MAIL, not after the text (Postfix's queue_minfree):
+   too little left above the reserve, or less than the declared SIZE. */
+static bool disk_short(struct smtpd_session *s, uint64_t size)
+{
+	const struct config *cfg = cfg_of(s);
+	uint64_t avail;
+
+	if (cfg->disk_reserve == 0)
+		return false;
+	avail = disk_available(cfg->data_dir);
+	if (avail >= cfg->disk_reserve && avail - cfg->disk_reserve >= size)
+		return false;
+	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu",
+		 s->conn.addr, (unsigned long long)avail, cfg->data_dir,
+		 (unsigned long long)cfg->disk_reserve, (unsigned long long)size);
+	smtpd_reply(s, "452 4.3.1 Insufficient system storage");
+	return true;
+}
+
 static void cmd_mail(struct smtpd_session *s, char *arg)
 {
 	struct smtp_mail_args m;
@@ -145,6 +186,8 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
+	if (disk_short(s, m.size))
+		return;
 	if (!m.null_sender && address_key(&m.sender, key, sizeof(key)) < 0) {
 		smtpd_reply(s, "553 5.1.3 Bad sender address syntax");
 		smtpd_error(s);

@@ -80,6 +80,8 @@ struct store_error {
 /* The store of a process, for mail under <data_dir>/mail.  host names the
    files the store creates (Maildir unique names).  Never fails. */
 struct store *store_new(const char *data_dir, const char *host);
+/* The host part of new Maildir file names from now on (SIGHUP). */
+void store_set_host(struct store *s, const char *host);
 /* Every account and mailbox must have been released. */
 void store_free(struct store **s);
 

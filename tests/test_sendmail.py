@@ -137,3 +137,16 @@ def test_sendmail_t_without_recipient_headers(srv, text):
     assert b"no recipient addresses found" in r.stderr and b"To:" in r.stderr, r.stderr
     assert srv.queue_files() == []
     assert srv.messages(ALICE) == []
+
+
+def test_sendmail_relative_data_dir_is_explained(tmp_path):
+    """From cron, a data_dir relative to the working directory points
+    nowhere: the error says so and how to fix it."""
+    conf = tmp_path / "relative.conf"
+    conf.write_text("[server]\ndata_dir = ./correio-data\n")
+    r = subprocess.run([BIN, "sendmail", ALICE], input=b"Subject: x\n\nx\n",
+                       capture_output=True, timeout=30, cwd="/",
+                       env={"PATH": "/usr/bin:/bin", "CORREIO_CONFIG": str(conf)})
+    assert r.returncode == 1
+    assert b"cannot reach the server at ./correio-data/control.sock" in r.stderr, r.stderr
+    assert b"data_dir is relative to the current directory" in r.stderr, r.stderr

@@ -34,6 +34,13 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r);
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,
 			const char *domain);
 
+/*
+ * Send one request line (ending in LF) to the running server's control
+ * socket and print its answer (stdout, or the error on stderr).  Returns
+ * the exit status.
+ */
+int cli_control_request(const struct config *cfg, const char *what, const char *line);
+
 /* Print "correio: <what>: <message>" (or "correio: <message>" when what is
    NULL) and a newline on stderr. */
 void cli_error(const char *what, const char *fmt, ...)

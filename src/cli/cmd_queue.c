@@ -38,8 +38,11 @@ static int control_connect(const struct config *cfg)
 
 	control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "correio: cannot reach the server at %s: %s (is it running?)\n",
-			sun.sun_path, strerror(errno));
+		fprintf(stderr, "correio: cannot reach the server at %s: %s (is it running?%s)\n",
+			sun.sun_path, strerror(errno), cfg->data_dir[0] == '/' ? "" :
+			" data_dir is relative to the current directory: give the "
+			"configuration with -c, -C or CORREIO_CONFIG, and an absolute "
+			"data_dir");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -83,6 +86,11 @@ static int request(const struct config *cfg, const char *what, const char *line)
 		return 1;
 	}
 	return read_answer(fd, what);
+}
+
+int cli_control_request(const struct config *cfg, const char *what, const char *line)
+{
+	return request(cfg, what, line);
 }
 
 int cmd_queue(int argc, char **argv, struct config *cfg)

@@ -16,6 +16,7 @@
 
 struct delivery;
 struct queue;
+struct quota;
 
 /* Called on the delivery thread with an envelope (ownership passed) whose
    recipients are the remote addresses left once local delivery is done. */
@@ -29,13 +30,18 @@ typedef void delivery_notify_fn(void *ctx, const char *address);
    "delivered" notice (RFC 3461 §5.2.2) a message's local recipients asked
    for with NOTIFY=SUCCESS: the report for sender (queue/dsn's text, LF
    line ends; the callee takes text, a malloc'd buf, and frees both it
-   and its contents), and whether it needs 8BITMIME or
-   SMTPUTF8 to travel. */
+   and its contents), and whether it needs 8BITMIME or SMTPUTF8 to
+   travel. */
 typedef void delivery_notice_fn(void *ctx, const char *sender, struct buf *text,
 				bool need_8bitmime, bool need_smtputf8);
 
-int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
-		   delivery_notify_fn *notify, delivery_notice_fn *notice, void *ctx,
+/* quota: the reservations smtpd makes at DATA (borrowed; released here
+   once each message is handled).  A local recipient over its quota, or
+   unknown by the time of delivery, goes to the relay marked
+   ENVELOPE_FAILED, which bounces it to the sender. */
+int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
+		   delivery_relay_fn *relay, delivery_notify_fn *notify,
+		   delivery_notice_fn *notice, void *ctx,
 		   struct delivery **r, const char **error_r);
 /* Finish the batch in progress and stop; undelivered messages stay in the
    spool for the next start. */

@@ -204,14 +204,25 @@ static void check_password(struct imapd_session *s, const char *user, const char
 				  on_auth_result, s);
 }
 
+/* A password in the clear from another machine: refuse, and say how to get
+   TLS.  Returns true after replying. */
+static bool plaintext_refused(struct imapd_session *s, const char *what)
+{
+	char hint[300];
+
+	if (conn_plaintext_ok(&s->conn))
+		return false;
+	conn_tls_hint(&s->conn, hint, sizeof(hint));
+	imapd_tagged(s, "NO", "[PRIVACYREQUIRED] %s needs TLS: %s", what, hint);
+	return true;
+}
+
 static void cmd_login(struct imapd_session *s)
 {
 	const char *user, *pw;
 
-	if (!conn_plaintext_ok(&s->conn)) {
-		imapd_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS (use STARTTLS)");
+	if (plaintext_refused(s, "LOGIN"))
 		return;
-	}
 	if (s->cmd.arg_count != 2 || !imap_arg_get_astring(&s->cmd.args[0], &user) ||
 	    !imap_arg_get_astring(&s->cmd.args[1], &pw)) {
 		imapd_tagged(s, "BAD", "usage: LOGIN user password");
@@ -255,10 +266,8 @@ static void cmd_authenticate(struct imapd_session *s)
 		imapd_tagged(s, "NO", "[CANNOT] unsupported mechanism");
 		return;
 	}
-	if (!conn_plaintext_ok(&s->conn)) {
-		imapd_tagged(s, "NO", "[PRIVACYREQUIRED] PLAIN needs TLS (use STARTTLS)");
+	if (plaintext_refused(s, "AUTHENTICATE PLAIN"))
 		return;
-	}
 	if (s->cmd.arg_count >= 2 && imap_arg_get_atom(&s->cmd.args[1], &initial)) {
 		auth_plain(s, initial, strcmp(initial, "=") == 0 ? 0 : strlen(initial));
 		return;

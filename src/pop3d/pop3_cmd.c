@@ -88,13 +88,24 @@ static void cmd_stls(struct pop3_session *s, char *arg)
 	pop3_start_tls(s);
 }
 
+/* USER, PASS or AUTH PLAIN in the clear from another machine: refuse, and
+   say how to get TLS.  Returns true after replying. */
+static bool plaintext_refused(struct pop3_session *s)
+{
+	char hint[300];
+
+	if (plaintext_ok(s))
+		return false;
+	conn_tls_hint(&s->conn, hint, sizeof(hint));
+	pop3_reply(s, "-ERR [AUTH] plaintext login needs TLS: %s", hint);
+	pop3_error(s);
+	return true;
+}
+
 static void cmd_user(struct pop3_session *s, char *arg)
 {
-	if (!plaintext_ok(s)) {
-		pop3_reply(s, "-ERR [AUTH] plaintext authentication needs TLS (use STLS)");
-		pop3_error(s);
+	if (plaintext_refused(s))
 		return;
-	}
 	if (arg[0] == '\0' || strlen(arg) >= sizeof(s->user)) {
 		pop3_reply(s, "-ERR usage: USER name");
 		pop3_error(s);
@@ -170,6 +181,9 @@ static void check_password(struct pop3_session *s, const char *user, const char 
 
 static void cmd_pass(struct pop3_session *s, char *arg)
 {
+	/* the USER before it was refused for the same reason: say that again */
+	if (plaintext_refused(s))
+		return;
 	if (s->user[0] == '\0') {
 		pop3_reply(s, "-ERR send USER first");
 		pop3_error(s);
@@ -221,11 +235,8 @@ static void cmd_auth(struct pop3_session *s, char *arg)
 		pop3_error(s);
 		return;
 	}
-	if (!plaintext_ok(s)) {
-		pop3_reply(s, "-ERR [AUTH] PLAIN needs TLS (use STLS)");
-		pop3_error(s);
+	if (plaintext_refused(s))
 		return;
-	}
 	if (initial == NULL) {
 		s->state = POP3_STATE_AUTH_PLAIN;
 		pop3_reply(s, "+ ");

@@ -3,7 +3,7 @@
  * `correio sendmail`.
  *
  *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
- *             "RELEASE" SP id / "DELETE" SP id /
+ *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
  */
@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "auth/accounts.h"
+#include "auth/auth.h"
 #include "delivery/resolve.h"
 #include "lib-mail/address.h"
 #include "lib-smtp/smtp_parse.h"
@@ -79,7 +80,16 @@ static void answer(struct control_conn *c, const char *first, const struct buf *
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* ---- queue administration ---- */
+/* ---- administration ---- */
+
+/* `correio user unlock`: forget an account's failed logins. */
+static int unlock_account(struct control_conn *c, const char *account, struct buf *out)
+{
+	unsigned n = auth_unlock(c->ctl->srv->auth, account);
+
+	buf_printf(out, "%s: failed logins from %u address(es) forgotten\n", account, n);
+	return 1;
+}
 
 static void admin_request(struct control_conn *c, char *verb, char *arg)
 {
@@ -98,6 +108,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_hold(m, arg, verb[0] == 'H', &out);
 	else if (strcmp(verb, "DELETE") == 0 && arg != NULL)
 		ret = mta_delete(m, arg, &out);
+	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
+		ret = unlock_account(c, arg, &out);
 	else {
 		buf_puts(&out, "unknown request\n");
 		ret = -1;

@@ -195,3 +195,15 @@ def test_imaplib_sort_and_thread(server):
     typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
     assert typ == "OK" and data == [b"(2 1 5)(3 4)"], data
     m.logout()
+
+
+def test_sort_with_modseq(box):
+    # RFC 7162 §3.1.5: with a MODSEQ key, the highest mod-sequence follows
+    box.ok("STORE 3 +FLAGS (\\Seen)")
+    line = [u for u in box.ok("FETCH 3 (MODSEQ)") if b" FETCH " in u][0]
+    modseq = int(line.split(b"MODSEQ (")[1].split(b")")[0])
+    assert sort(box, f"SORT (DATE) UTF-8 MODSEQ {modseq}") == f"3 (MODSEQ {modseq})"
+    assert sort(box, "SORT (DATE) UTF-8 MODSEQ 1").endswith(f"4 (MODSEQ {modseq})")
+    line = esearch(box, f"SORT RETURN (COUNT) (DATE) UTF-8 MODSEQ {modseq}")
+    assert line.endswith(f"COUNT 1 MODSEQ {modseq}"), line
+    assert sort(box, f"SORT (DATE) UTF-8 MODSEQ {modseq + 1}") == ""

@@ -603,11 +603,12 @@ static void search_continue(struct imapd_session *s)
 		imapd_search_done_fn *done = j->done;
 		void *ctx = j->done_ctx;
 		uint32_t *uids = j->nums;
+		uint64_t modseq = j->prog->modseq ? j->r.modseq : 0;
 		unsigned n = j->n;
 		j->nums = NULL;
 		j->done_free = NULL;	/* done owns ctx now */
 		job_free(j);
-		done(s, uids, n, ctx);
+		done(s, uids, n, modseq, ctx);
 		return;
 	}
 	if (ret > 0 && (j->prog->return_opts & IMAP_SEARCH_RETURN_SAVE))

@@ -60,6 +60,7 @@ struct sort_job {
 	unsigned n_crit;
 	uint32_t *uids;
 	unsigned n, next;		/* matches; keys gathered for [0, next) */
+	uint64_t modseq;		/* a MODSEQ key: the highest of the matches */
 	size_t *off;			/* record i at pool.data + off[i] */
 	struct buf pool;
 	char *file;
@@ -359,6 +360,8 @@ static void reply_sort(struct imapd_session *s, struct sort_job *j, const struct
 		buf_puts(&line, "* SORT");
 		for (unsigned i = 0; i < j->n; i++)
 			buf_printf(&line, " %u", m[i].id);
+		if (j->n > 0 && j->modseq != 0)	/* RFC 7162 §3.1.5 */
+			buf_printf(&line, " (MODSEQ %llu)", (unsigned long long)j->modseq);
 	} else {
 		buf_puts(&line, "* ESEARCH (TAG ");
 		imap_quote_quoted(&line, s->cmd.tag, strlen(s->cmd.tag));
@@ -373,6 +376,8 @@ static void reply_sort(struct imapd_session *s, struct sort_job *j, const struct
 			buf_puts(&line, " ALL ");
 			write_ordered_set(&line, m, j->n);
 		}
+		if (j->n > 0 && j->modseq != 0)
+			buf_printf(&line, " MODSEQ %llu", (unsigned long long)j->modseq);
 	}
 	buf_puts(&line, "\r\n");
 	evbuffer_add(imapd_out(s), line.data, line.len);
@@ -420,10 +425,12 @@ static void sort_continue(struct imapd_session *s)
 }
 
 /* After the search: the matches, then their keys. */
-static void on_matches(struct imapd_session *s, uint32_t *uids, unsigned n, void *ctx)
+static void on_matches(struct imapd_session *s, uint32_t *uids, unsigned n, uint64_t modseq,
+		       void *ctx)
 {
 	struct sort_job *j = ctx;
 
+	j->modseq = modseq;
 	j->uids = uids;
 	j->n = n;
 	if ((j->off = calloc(n + 1, sizeof(*j->off))) == NULL)

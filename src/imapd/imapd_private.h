@@ -223,10 +223,11 @@ void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
 /* SORT and THREAD: search the view with args (search keys, as SEARCH
    takes them but without RETURN), then call done with the UIDs that
    match, ascending (uids: malloc'd, done frees them; done owns ctx and
-   ends the command).  A bad program is answered here (NO/BAD) and ctx
-   freed with ctx_free, as it is if the session ends meanwhile. */
+   ends the command), and with a MODSEQ key the highest mod-sequence of
+   them (else 0).  A bad program is answered here (NO/BAD) and ctx freed
+   with ctx_free, as it is if the session ends meanwhile. */
 typedef void imapd_search_done_fn(struct imapd_session *s, uint32_t *uids, unsigned n,
-				  void *ctx);
+				  uint64_t modseq, void *ctx);
 void imapd_search_then(struct imapd_session *s, const struct imap_arg *args,
 		       imapd_search_done_fn *done, void *ctx, void (*ctx_free)(void *ctx));
 void imapd_cmd_sort(struct imapd_session *s);		/* cmd_sort.c: SORT, UID SORT */

@@ -23,6 +23,11 @@
 #include <string.h>
 
 #define NONE (-1)
+/* Deepest nesting REFERENCES builds: deeper replies start threads of their
+   own, so that the recursive walks below stay within the stack whatever
+   References: chains the messages carry.  XXX: the loop check of step 1
+   walks up the chain, so one chain of n replies costs O(n^2) to link. */
+#define THREAD_DEPTH_MAX 1000
 
 /* ---- output ---- */
 
@@ -311,6 +316,38 @@ static void link_message(struct tree *t, struct id_table *tab, int i)
 		add_child(t, prev, x);
 }
 
+/* Cut the trees at THREAD_DEPTH_MAX: a node deeper than that becomes a
+   root.  One walk with an explicit stack; every node is visited once. */
+static void limit_depth(struct tree *t)
+{
+	int *stack = malloc(((size_t)t->n + 1) * sizeof(int));
+	int *depth = malloc(((size_t)t->n + 1) * sizeof(int));
+	int top = 0;
+
+	if (stack == NULL || depth == NULL)
+		abort();
+	for (int x = 0; x < t->n; x++)
+		if (t->parent[x] == NONE) {
+			stack[top++] = x;
+			depth[x] = 0;
+		}
+	while (top > 0) {
+		int x = stack[--top], c = t->child[x], next;
+		for (; c != NONE; c = next) {
+			next = t->next[c];
+			if (depth[x] + 1 > THREAD_DEPTH_MAX) {
+				unlink_node(t, c);	/* a thread of its own */
+				depth[c] = 0;
+			} else {
+				depth[c] = depth[x] + 1;
+			}
+			stack[top++] = c;
+		}
+	}
+	free(stack);
+	free(depth);
+}
+
 /* ---- REFERENCES: pruning (step 3) ---- */
 
 /* Prune the chain at *head; at_root: the root set. */
@@ -446,6 +483,7 @@ int imap_thread_references(struct imap_sort_msg *msgs, size_t n, struct buf *out
 	for (size_t i = 0; i < n; i++)
 		link_message(&t, &tab, (int)i);
 	table_deinit(&tab);
+	limit_depth(&t);
 	/* 2: the roots, in node order */
 	link = &t.root;
 	for (int x = 0; x < t.n; x++) {

@@ -334,6 +334,49 @@ static void test_references_loops(void **state)
 	buf_deinit(&out);
 }
 
+/* A chain of replies deeper than the walks may go: cut at
+   THREAD_DEPTH_MAX, every message still named once, and no stack
+   overflow (run with a small stack too). */
+static void test_references_deep_chain(void **state)
+{
+	enum { N = 2500 };
+	static char ids[N][16];
+	static const char *refs[N];
+	static struct imap_sort_msg m[N];
+	unsigned char *seen = calloc(N + 1, 1);
+	struct buf out;
+	const char *p;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "<%d@x>", i);
+		m[i] = msg((uint32_t)i + 1, i, "s", i > 0);
+		m[i].message_id = ids[i];
+		if (i > 0) {
+			refs[i] = ids[i - 1];
+			m[i].refs = &refs[i];
+			m[i].n_refs = 1;
+		}
+	}
+	buf_init(&out, 0);
+	assert_int_equal(imap_thread_references(m, N, &out), 1);
+	for (p = buf_cstr(&out); *p != '\0';) {
+		if (*p >= '1' && *p <= '9') {
+			long v = strtol(p, (char **)&p, 10);
+			assert_true(v >= 1 && v <= N && !seen[v]);
+			seen[v] = 1;
+		} else {
+			p++;
+		}
+	}
+	for (int i = 1; i <= N; i++)
+		assert_true(seen[i]);
+	/* the cut-off replies join the first message by subject (step 5) */
+	assert_true(strncmp(buf_cstr(&out), "(1 (2 3 ", 8) == 0);
+	buf_deinit(&out);
+	free(seen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_references_subjects),
 		cmocka_unit_test(test_references_loops),
+		cmocka_unit_test(test_references_deep_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,6 +104,70 @@ def test_message_survives_restart(server):
     assert len(server.messages(ALICE)) == 2
 
 
+# ---- damaged queue files ----
+
+def test_damaged_queue_files_are_kept():
+    """An envelope found corrupt or short at start is not deleted: it and
+    its text move to queue/damaged/, the log says so, `queue list` shows
+    it as damaged and `queue delete` removes it.  Good messages beside it
+    go on."""
+    relay = "[relay]\ntrusted_networks = 127.0.0.0/8\n[dns]\nservers = 127.0.0.1:9\n"
+    with Server(extra_config=relay) as s:
+        s.add_user(ALICE)
+        s.start()
+        # a real queued message (its MX cannot be looked up: it waits)
+        send_mail(s, ALICE, ["carol@remote.example"], "Subject: waits\r\n\r\nx\r\n")
+        send_mail(s, ALICE, ["dan@remote.example"], "Subject: stays\r\n\r\ny\r\n")
+        qdir = os.path.join(s.data, "queue")
+        deadline = time.time() + 10
+        while len([f for f in os.listdir(qdir) if f.endswith(".env")]) < 2:
+            assert time.time() < deadline, os.listdir(qdir)
+            time.sleep(0.05)
+        assert s.stop() == 0
+        short_id, good_id = sorted(f[:-4] for f in os.listdir(qdir) if f.endswith(".env"))
+        with open(os.path.join(qdir, short_id + ".env"), "rb") as f:
+            text = f.read()
+        with open(os.path.join(qdir, short_id + ".env"), "wb") as f:
+            f.write(text[:len(text) // 2])          # torn: no "end" line
+        garbage_id = "0123456789ABCDEF"
+        with open(os.path.join(qdir, garbage_id + ".env"), "wb") as f:
+            f.write(b"\x00\xff garbage \x01\n" * 10)
+        with open(os.path.join(qdir, garbage_id + ".msg"), "wb") as f:
+            f.write(b"Subject: kept text\n\nhello\n")
+
+        s.start()
+        damaged = os.path.join(qdir, "damaged")
+        for qid in (short_id, garbage_id):
+            s.wait_log(rf"queue: {qid}: damaged queue file \(.+\): 2 file\(s\) moved to "
+                       rf".*/queue/damaged/")
+            assert os.path.exists(os.path.join(damaged, qid + ".env"))
+            assert os.path.exists(os.path.join(damaged, qid + ".msg"))
+            assert not os.path.exists(os.path.join(qdir, qid + ".env"))
+            assert not os.path.exists(os.path.join(qdir, qid + ".msg"))
+        with open(os.path.join(damaged, garbage_id + ".msg"), "rb") as f:
+            assert f.read() == b"Subject: kept text\n\nhello\n"
+        with open(os.path.join(damaged, short_id + ".env"), "rb") as f:
+            assert f.read() == text[:len(text) // 2]
+
+        listing = s.cli("queue", "list").stdout
+        lines = {l.split()[0]: l for l in listing.splitlines()}
+        assert set(lines) == {short_id, good_id, garbage_id}, listing
+        assert " damaged: " in lines[short_id] and " damaged: " in lines[garbage_id]
+        assert " damaged" not in lines[good_id] and "<alice@example.org>" in lines[good_id]
+        assert lines[garbage_id].split()[1] == str(len(b"Subject: kept text\n\nhello\n"))
+        assert " damaged: " in s.cli("queue", "show", garbage_id).stdout
+
+        assert s.cli("queue", "delete", garbage_id).stdout.strip() == f"{garbage_id} deleted"
+        assert not os.path.exists(os.path.join(damaged, garbage_id + ".env"))
+        assert not os.path.exists(os.path.join(damaged, garbage_id + ".msg"))
+        listing = s.cli("queue", "list").stdout
+        assert garbage_id not in listing and short_id in listing
+        assert s.cli("queue", "delete", garbage_id, check=False).returncode != 0
+        # the server goes on: local mail is delivered
+        send_mail(s, "a@example.net", [ALICE], "Subject: after\r\n\r\nz\r\n")
+        s.wait_messages(ALICE, 1)
+
+
 # ---- SIGHUP ----
 
 def test_sighup_reload(server):

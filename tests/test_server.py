@@ -288,6 +288,107 @@ def test_serve_refuses_busy_port(server):
         assert "cannot listen" in r.stderr
 
 
+# ---- check: what serve would refuse ----
+
+def edit_conf(server, old, new):
+    with open(server.conf) as f:
+        conf = f.read()
+    assert old in conf, old
+    with open(server.conf, "w") as f:
+        f.write(conf.replace(old, new, 1))
+
+
+def check_and_serve(server):
+    """`correio check` and then `correio serve` on the same file."""
+    chk = run("-c", server.conf, "check")
+    srv = subprocess.run([BIN, "-c", server.conf, "serve"], capture_output=True, text=True,
+                         timeout=15)
+    return chk, srv
+
+
+@pytest.mark.parametrize("smtp,other", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1")],
+                         ids=["same-address", "wildcard"])
+def test_check_two_listeners_on_one_port(smtp, other):
+    with Server() as s:
+        port = s.smtp_port
+        edit_conf(s, f"smtp = 127.0.0.1:{port}", f"smtp = {smtp}:{port}")
+        edit_conf(s, f"imap = 127.0.0.1:{s.imap_port}", f"imap = {other}:{port}")
+        chk, srv = check_and_serve(s)
+        assert chk.returncode == 1, chk.stdout + chk.stderr
+        assert (f"correio: check: listen: smtp = {smtp}:{port} and imap = {other}:{port}: "
+                f"two listeners on port {port}") in chk.stderr, chk.stderr
+        assert "configuration OK" not in chk.stdout
+        assert "would refuse to start" in chk.stdout
+        assert srv.returncode == 1 and "cannot listen" in srv.stderr, srv.stderr
+        # one listener named twice in one key
+        edit_conf(s, f"imap = {other}:{port}", f"imap = 127.0.0.1:{s.imap_port}")
+        edit_conf(s, f"pop3 = 127.0.0.1:{s.pop3_port}",
+                  f"pop3 = 127.0.0.1:{s.pop3_port}, 127.0.0.1:{s.pop3_port}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1 and f"two listeners on port {s.pop3_port}" in chk.stderr
+
+
+def make_cert(directory, name):
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=mx.example.org", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="not running as root: no user to check as")
+def test_check_certificate_and_key_as_the_run_as_user():
+    with Server() as s:
+        cert, key = make_cert(s.dir, "mx")
+        os.chmod(key, 0o600)                    # root's alone: correio cannot read it
+        with open(s.conf, "a") as f:
+            f.write(f"[tls]\ncertificate = {cert}\nkey = {key}\n")
+        chk, srv = check_and_serve(s)
+        assert chk.returncode == 1
+        assert (f"correio: check: tls: key = {key}: user correio cannot read it: "
+                "Permission denied") in chk.stderr, chk.stderr
+        assert srv.returncode == 1 and "cannot load key" in srv.stderr, srv.stderr
+        os.chmod(key, 0o640)
+        os.chown(key, 0, pwd.getpwnam("correio").pw_gid)   # the usual group-readable key
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 0 and "configuration OK" in chk.stdout, chk.stderr
+        # missing, and a key of another certificate
+        edit_conf(s, f"certificate = {cert}", f"certificate = {s.dir}/none.pem")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1
+        assert f"certificate = {s.dir}/none.pem: user correio cannot read it: No such file" \
+            in chk.stderr, chk.stderr
+        _, other_key = make_cert(s.dir, "other")
+        os.chmod(other_key, 0o644)
+        edit_conf(s, f"certificate = {s.dir}/none.pem", f"certificate = {cert}")
+        edit_conf(s, f"key = {key}", f"key = {other_key}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1 and "key values mismatch" in chk.stderr, \
+            chk.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="not running as root: no user to check as")
+def test_check_data_dir_the_run_as_user_cannot_reach():
+    with Server() as s:
+        locked = os.path.join(s.dir, "locked")
+        os.mkdir(locked, 0o700)                 # root's, mode 0700
+        data = os.path.join(locked, "sub", "data")
+        edit_conf(s, f"data_dir = {s.data}", f"data_dir = {data}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1
+        assert (f"correio: check: data_dir {data}: user correio cannot reach it: no search "
+                f"permission on {locked} (mode 0700, owner root:root)") in chk.stderr, chk.stderr
+        assert not os.path.exists(os.path.join(locked, "sub")), "check created something"
+        srv = subprocess.run([BIN, "-c", s.conf, "serve"], capture_output=True, text=True,
+                             timeout=15)
+        assert srv.returncode == 1, srv.stderr
+        os.chmod(locked, 0o711)
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 0 and "configuration OK" in chk.stdout, chk.stderr
+
+
 # ---- limits ----
 
 def test_connections_per_client(limited):

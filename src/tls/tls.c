@@ -218,6 +218,19 @@ int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 	return 1;
 }
 
+int tls_check(const struct config *cfg, const char **error_r)
+{
+	static struct tls t;
+	struct tls_set *set;
+
+	if (cfg->tls_certificate[0] == '\0')
+		return 1;
+	if ((set = set_load(&t, cfg, error_r)) == NULL)
+		return -1;
+	set_free(set);
+	return 1;
+}
+
 int tls_reload(struct tls *t, const struct config *cfg, const char **error_r)
 {
 	struct tls_set *set = set_load(t, cfg, error_r);

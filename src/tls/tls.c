@@ -202,12 +202,16 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 
 int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 {
+	static char error[512];
 	struct tls *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		abort();
 	t->set = set_load(t, cfg, error_r);
 	if (t->set == NULL) {
+		/* the text may be in t->error: keep it past the free */
+		snprintf(error, sizeof(error), "%s", *error_r);
+		*error_r = error;
 		free(t);
 		return -1;
 	}

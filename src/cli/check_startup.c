@@ -231,7 +231,8 @@ static bool reach_one(const char *dir, const char *at, const char *parent, bool 
 	struct stat st;
 
 	if (stat(at, &st) < 0 && errno == ENOENT) {
-		/* serve as root makes the rest (0755, the data directory 0711) */
+		/* missing from here on: serve makes the rest, as root (parents
+		   0755), else as this user, who must be able to write parent */
 		if (!owner_fixed && access(parent, W_OK | X_OK) < 0 && stat(parent, &st) == 0) {
 			describe(&st, text, sizeof(text));
 			buf_printf(out, "data_dir %s: %s cannot create %s in %s (%s)\n", dir, who,

@@ -36,6 +36,15 @@ static int make_data_dir(const char *dir)
 	return 1;
 }
 
+int privilege_make_data_dir(const struct config *cfg, const char **error_r)
+{
+	if (make_data_dir(cfg->data_dir) < 0) {
+		*error_r = "cannot create the data directory";
+		return -1;
+	}
+	return 1;
+}
+
 int privilege_run_as(const struct config *cfg, struct passwd **pw_r, const char **error_r)
 {
 	struct passwd *pw;
@@ -66,10 +75,8 @@ int privilege_drop(const struct config *cfg, const char **error_r)
 	struct stat st;
 	int ret;
 
-	if (make_data_dir(cfg->data_dir) < 0) {
-		*error_r = "cannot create the data directory";
+	if (privilege_make_data_dir(cfg, error_r) < 0)
 		return -1;
-	}
 	if ((ret = privilege_run_as(cfg, &pw, error_r)) <= 0)
 		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
 	if (stat(cfg->data_dir, &st) < 0 ||

@@ -1,0 +1,456 @@
+/*
+ * client_sync.c - `correio mail sync` for IMAP accounts, in three steps:
+ *
+ *  1. the outbox: mail composed offline goes out over SMTP and a copy is
+ *     appended to Sent;
+ *  2. the journal: flag changes, deletions and moves made offline are
+ *     replayed by UID; a message that is gone on the server (or a folder
+ *     whose UIDVALIDITY changed) is a conflict: reported, skipped;
+ *  3. every folder is mirrored into the cache: with CONDSTORE (RFC 7162)
+ *     only the flags changed since the last sync's HIGHESTMODSEQ are
+ *     fetched, plus the list of UIDs to find expunged messages; without
+ *     it, UID and flags of every message.  New messages are downloaded
+ *     by UID in batches.
+ *
+ * A progress bar is drawn on stderr when it is a terminal.
+ */
+#include "client/client_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+#define FETCH_BATCH 50
+
+struct sync_state {
+	struct client_account *acct;
+	struct client_imap *imap;
+	struct client_cache *cache;
+	bool progress;
+	unsigned conflicts;
+	unsigned failures;
+};
+
+static void progress(struct sync_state *st, const char *what, size_t done,
+		     size_t total)
+{
+	char bar[31];
+	size_t fill = total ? done * 30 / total : 30;
+
+	if (!st->progress)
+		return;
+	for (size_t i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %3zu%% %-30.30s", bar, total ? done * 100 / total : 100,
+		what);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* ---- 1. the outbox ------------------------------------------------------ */
+
+static int send_outbox(struct sync_state *st)
+{
+	char **items, **rcpts, sent[512];
+	size_t n, nr;
+	struct buf from, msg;
+
+	if (client_cache_outbox(st->cache, &items, &n) < 0)
+		return -1;
+	buf_init(&from, 0);
+	buf_init(&msg, 0);
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&from);
+		buf_reset(&msg);
+		if (client_cache_outbox_read(items[i], &from, &rcpts, &nr, &msg) < 0 ||
+		    client_smtp_send(st->acct, buf_cstr(&from), rcpts, nr, msg.data,
+				     msg.len) < 0) {
+			fprintf(stderr, "correio: outbox: %s (kept for the next sync)\n",
+				client_error());
+			st->failures++;
+		} else {
+			client_cache_outbox_done(items[i]);
+			printf("outbox: sent to %zu recipient%s\n", nr, nr == 1 ? "" : "s");
+			if (client_imap_sent_folder(st->imap, st->acct, sent, sizeof(sent)) < 0 ||
+			    client_imap_append(st->imap, sent, CLIENT_F_SEEN, msg.data, msg.len) <= 0) {
+				fprintf(stderr, "correio: outbox: sent, but no copy kept in "
+					"Sent: %s\n", client_error());
+				st->failures++;
+			}
+		}
+		client_strv_free(rcpts, nr);
+	}
+	buf_deinit(&from);
+	buf_deinit(&msg);
+	client_strv_free(items, n);
+	return 1;
+}
+
+/* ---- 2. the journal ------------------------------------------------------ */
+
+struct uid_probe {
+	bool found;
+};
+
+static int probe_fn(void *ctx, const struct imap_resp *r)
+{
+	struct uid_probe *p = ctx;
+
+	if (strcmp(r->name, "FETCH") == 0)
+		p->found = true;
+	return 1;
+}
+
+static void conflict(struct sync_state *st, const struct client_pending *p,
+		     const char *why)
+{
+	static const char *const ops[] = { "flag change", "deletion", "move" };
+
+	fprintf(stderr, "correio: sync: conflict: the offline %s of message UID %u "
+		"in %s was not applied: %s\n", ops[p->op], p->uid, p->folder, why);
+	st->conflicts++;
+}
+
+static int replay_one(struct sync_state *st, const struct client_pending *p)
+{
+	struct uid_probe probe = { false };
+	struct buf f;
+	int ret = 1;
+
+	if (client_imap_select(st->imap, p->folder, false) <= 0) {
+		conflict(st, p, "the folder is gone");
+		return 1;
+	}
+	if (p->uidvalidity != 0 && client_imap_uidvalidity(st->imap) != p->uidvalidity) {
+		conflict(st, p, "the folder was recreated on the server");
+		return 1;
+	}
+	if (client_imap_exists(st->imap) > 0 &&
+	    client_imap_cmd(st->imap, probe_fn, &probe, "UID FETCH %u (UID)", p->uid) < 0)
+		return -1;
+	if (!probe.found) {
+		conflict(st, p, "the message is gone from the server");
+		return 1;
+	}
+	buf_init(&f, 0);
+	switch (p->op) {
+	case CLIENT_OP_FLAGS:
+		if (p->add) {
+			client_imap_flags_str(p->add, &f);
+			ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u +FLAGS.SILENT "
+					      "(%s)", p->uid, buf_cstr(&f));
+		}
+		if (ret > 0 && p->del) {
+			buf_reset(&f);
+			client_imap_flags_str(p->del, &f);
+			ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u -FLAGS.SILENT "
+					      "(%s)", p->uid, buf_cstr(&f));
+		}
+		break;
+	case CLIENT_OP_MOVE:
+		if (client_imap_has_cap(st->imap, "MOVE")) {
+			client_imap_folder_arg(st->imap, &f, p->dest);
+			ret = client_imap_cmd(st->imap, NULL, NULL, "UID MOVE %u %s", p->uid,
+					      buf_cstr(&f));
+			break;
+		}
+		client_imap_folder_arg(st->imap, &f, p->dest);
+		ret = client_imap_cmd(st->imap, NULL, NULL, "UID COPY %u %s", p->uid,
+				      buf_cstr(&f));
+		if (ret <= 0)
+			break;
+		/* the copy made, remove the original */
+		__attribute__((fallthrough));
+	case CLIENT_OP_DELETE:
+		ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u +FLAGS.SILENT "
+				      "(\\Deleted)", p->uid);
+		if (ret > 0)
+			ret = client_imap_has_cap(st->imap, "UIDPLUS")
+				? client_imap_cmd(st->imap, NULL, NULL, "UID EXPUNGE %u", p->uid)
+				: client_imap_cmd(st->imap, NULL, NULL, "EXPUNGE");
+		break;
+	}
+	buf_deinit(&f);
+	if (ret == 0) {
+		conflict(st, p, client_error());
+		return 1;
+	}
+	return ret;
+}
+
+static int replay_journal(struct sync_state *st)
+{
+	struct client_pending *p;
+	size_t n;
+
+	if (client_cache_journal(st->cache, &p, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		progress(st, "offline changes", i, n);
+		if (replay_one(st, &p[i]) < 0) {
+			free(p);
+			return -1;
+		}
+	}
+	if (n > 0) {
+		progress(st, "offline changes", n, n);
+		printf("replayed %zu offline change%s (%u conflict%s)\n", n,
+		       n == 1 ? "" : "s", st->conflicts, st->conflicts == 1 ? "" : "s");
+	}
+	free(p);
+	return client_cache_journal_clear(st->cache);
+}
+
+/* ---- 3. mirroring ------------------------------------------------------------ */
+
+struct uid_flags {
+	uint32_t uid;
+	unsigned flags;
+	bool changed;		/* flags known (fetched) */
+	bool cached;		/* already in the cache */
+};
+
+struct mirror_ctx {
+	struct sync_state *st;
+	const char *folder;
+	struct uid_flags *v;
+	size_t n, cap;
+	bool store;		/* FETCH with bodies: store them */
+	size_t stored;
+};
+
+static struct uid_flags *uf_find(struct mirror_ctx *m, uint32_t uid)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->v[mid].uid == uid)
+			return &m->v[mid];
+		if (m->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void uf_add(struct mirror_ctx *m, uint32_t uid, unsigned flags, bool changed)
+{
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->v = realloc(m->v, m->cap * sizeof(*m->v));
+	}
+	m->v[m->n++] = (struct uid_flags){ uid, flags, changed, false };
+}
+
+static int uf_cmp(const void *a, const void *b)
+{
+	const struct uid_flags *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int flags_fn(void *ctx, const struct imap_resp *r)
+{
+	struct mirror_ctx *m = ctx;
+	const struct imap_arg *list, *v;
+	size_t count, len;
+	uint32_t uid = 0;
+	const char *s;
+
+	if (strcmp(r->name, "FETCH") != 0 || r->arg_count < 1 ||
+	    !imap_arg_get_list(&r->args[0], &list, &count))
+		return 1;
+	if ((v = imap_resp_fetch_item(list, count, "UID", false)) == NULL ||
+	    !imap_arg_get_number(v, &uid) || uid == 0)
+		return 1;
+	unsigned flags = client_imap_flags(imap_resp_fetch_item(list, count, "FLAGS", false));
+	if (m->store) {
+		if ((v = imap_resp_fetch_item(list, count, "BODY[]", false)) != NULL &&
+		    imap_arg_get_string(v, &s, &len)) {
+			struct buf lf;
+			buf_init(&lf, 0);
+			for (size_t i = 0; i < len; i++)
+				if (!(s[i] == '\r' && i + 1 < len && s[i + 1] == '\n'))
+					buf_putc(&lf, s[i]);
+			if (client_cache_store(m->st->cache, m->folder, uid, flags,
+					       lf.data != NULL ? lf.data : "", lf.len) > 0)
+				m->stored++;
+			buf_deinit(&lf);
+		}
+		return 1;
+	}
+	uf_add(m, uid, flags, true);
+	return 1;
+}
+
+static int uids_fn(void *ctx, const struct imap_resp *r)
+{
+	struct mirror_ctx *m = ctx;
+	const char *p = r->rest;
+
+	if (strcmp(r->name, "SEARCH") != 0)
+		return 1;
+	while (*p != '\0') {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		if (v > 0 && v <= UINT32_MAX)
+			uf_add(m, (uint32_t)v, 0, false);
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	return 1;
+}
+
+/* The server's UIDs, with flags for those that changed (all of them
+   without CONDSTORE). */
+static int server_state(struct mirror_ctx *m, uint64_t modseq)
+{
+	struct client_imap *imap = m->st->imap;
+
+	if (modseq == 0 || client_imap_highestmodseq(imap) == 0)
+		return client_imap_cmd(imap, flags_fn, m, "UID FETCH 1:* (UID FLAGS)") > 0 ? 1 : -1;
+	/* CONDSTORE: UIDs, then only the flags changed since modseq */
+	if (client_imap_cmd(imap, uids_fn, m, "UID SEARCH ALL") <= 0)
+		return -1;
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), uf_cmp);
+	struct mirror_ctx changed = { .st = m->st, .folder = m->folder };
+	if (client_imap_cmd(imap, flags_fn, &changed, "UID FETCH 1:* (UID FLAGS) "
+			    "(CHANGEDSINCE %llu)", (unsigned long long)modseq) <= 0) {
+		free(changed.v);
+		return -1;
+	}
+	for (size_t i = 0; i < changed.n; i++) {
+		struct uid_flags *u = uf_find(m, changed.v[i].uid);
+		if (u != NULL)
+			*u = changed.v[i];
+	}
+	free(changed.v);
+	return 1;
+}
+
+static int download(struct mirror_ctx *m, const uint32_t *uids, size_t n)
+{
+	struct buf set;
+
+	for (size_t i = 0; i < n; i += FETCH_BATCH) {
+		buf_init(&set, 0);
+		for (size_t k = i; k < n && k < i + FETCH_BATCH; k++)
+			buf_printf(&set, k > i ? ",%u" : "%u", uids[k]);
+		m->store = true;
+		int ret = client_imap_cmd(m->st->imap, flags_fn, m, "UID FETCH %s (UID FLAGS "
+					  "BODY.PEEK[])", buf_cstr(&set));
+		m->store = false;
+		buf_deinit(&set);
+		if (ret <= 0)
+			return -1;
+		progress(m->st, m->folder, i + FETCH_BATCH < n ? i + FETCH_BATCH : n, n);
+	}
+	return 1;
+}
+
+/* Bring the cache of one (selected) folder in line with the server. */
+static int mirror(struct mirror_ctx *m, uint64_t modseq)
+{
+	struct client_cache_msg *c;
+	size_t nc, nnew = 0;
+	uint32_t *fresh;
+
+	if (client_imap_exists(m->st->imap) > 0 && server_state(m, modseq) < 0)
+		return -1;
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), uf_cmp);
+	if (client_cache_list(m->st->cache, m->folder, &c, &nc) < 0)
+		return -1;
+	for (size_t i = 0; i < nc; i++) {
+		struct uid_flags *u = uf_find(m, c[i].uid);
+		if (u == NULL)
+			client_cache_remove(m->st->cache, &c[i]);
+		else if (u->changed && u->flags != c[i].flags)
+			client_cache_set_flags(m->st->cache, m->folder, &c[i], u->flags);
+		if (u != NULL)
+			u->cached = true;
+	}
+	fresh = calloc(m->n + 1, sizeof(*fresh));
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->v[i].cached)
+			fresh[nnew++] = m->v[i].uid;
+	}
+	free(c);
+	int ret = download(m, fresh, nnew);
+	free(fresh);
+	return ret;
+}
+
+static int sync_folder(struct sync_state *st, const char *folder)
+{
+	struct mirror_ctx m = { .st = st, .folder = folder };
+	uint32_t uv;
+	uint64_t modseq;
+	int ret;
+
+	if (client_imap_select(st->imap, folder, true) <= 0)
+		return -1;
+	client_cache_state(st->cache, folder, &uv, &modseq);
+	if (uv != client_imap_uidvalidity(st->imap)) {
+		client_cache_clear(st->cache, folder);
+		modseq = 0;
+	}
+	/* an empty state file first: the folder exists in the cache */
+	client_cache_set_state(st->cache, folder, client_imap_uidvalidity(st->imap), 0);
+	uint64_t highest = client_imap_highestmodseq(st->imap);
+	ret = mirror(&m, modseq);
+	free(m.v);
+	if (ret < 0)
+		return -1;
+	return client_cache_set_state(st->cache, folder, client_imap_uidvalidity(st->imap),
+				      highest);
+}
+
+int client_sync(struct client_account *a, bool show_progress)
+{
+	struct sync_state st = { .acct = a, .progress = show_progress };
+	struct client_folder *f;
+	size_t n;
+	int ret = 1;
+
+	if (client_imap_open(a, &st.imap) < 0)
+		return -1;
+	if (client_cache_open(a, &st.cache) < 0) {
+		client_imap_close(&st.imap);
+		return -1;
+	}
+	if (send_outbox(&st) < 0 || replay_journal(&st) < 0 ||
+	    client_imap_folders(st.imap, &f, &n) < 0) {
+		ret = -1;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].noselect)
+			continue;
+		progress(&st, f[i].name, i, n);
+		if (sync_folder(&st, f[i].name) < 0) {
+			fprintf(stderr, "correio: sync: %s: %s\n", f[i].name, client_error());
+			st.failures++;
+		}
+	}
+	progress(&st, "done", n, n);
+	free(f);
+	printf("synced %zu folder%s into %s\n", n, n == 1 ? "" : "s", a->cache_dir);
+	if (st.failures > 0)
+		ret = client_fail(CLIENT_ERR_OTHER, "sync finished with %u failure%s",
+				  st.failures, st.failures == 1 ? "" : "s");
+done:
+	client_imap_close(&st.imap);
+	client_cache_close(&st.cache);
+	return ret;
+}

@@ -9,7 +9,8 @@ libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev lib
 zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks dnsmasq-base
-isync mutt curl fetchmail"
+isync mutt curl fetchmail
+dovecot-imapd dovecot-pop3d tmux"
 
 missing=""
 for p in $PACKAGES; do
@@ -25,8 +26,23 @@ if [ -n "$missing" ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q || echo "deps: apt-get update failed; trying the install anyway" >&2
+	# Installing dovecot-core would start the system's Dovecot service;
+	# the tests run private instances only, so forbid service starts for
+	# the duration of the install (policy-rc.d exit 101), unless the
+	# machine already has a policy of its own.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
 elif [ "${1:-}" != "--if-missing" ]; then
 	echo "deps: all packages present"
 fi

@@ -323,3 +323,44 @@ const struct imap_arg *imap_resp_fetch_item(const struct imap_arg *list,
 	}
 	return NULL;
 }
+
+/* ---- flags -------------------------------------------------------------- */
+
+static const struct { const char *name; unsigned bit; } flag_names[] = {
+	{ "\\Seen", CLIENT_F_SEEN }, { "\\Answered", CLIENT_F_ANSWERED },
+	{ "\\Flagged", CLIENT_F_FLAGGED }, { "\\Deleted", CLIENT_F_DELETED },
+	{ "\\Draft", CLIENT_F_DRAFT },
+};
+
+unsigned client_imap_flags(const struct imap_arg *list)
+{
+	const struct imap_arg *items;
+	size_t n;
+	unsigned flags = 0;
+	const char *s;
+
+	if (list == NULL || !imap_arg_get_list(list, &items, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!imap_arg_get_atom(&items[i], &s))
+			continue;
+		for (size_t k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++)
+			if (strcasecmp(s, flag_names[k].name) == 0)
+				flags |= flag_names[k].bit;
+	}
+	return flags;
+}
+
+void client_imap_flags_str(unsigned flags, struct buf *out)
+{
+	bool first = true;
+
+	for (size_t k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++) {
+		if (!(flags & flag_names[k].bit))
+			continue;
+		if (!first)
+			buf_putc(out, ' ');
+		buf_puts(out, flag_names[k].name);
+		first = false;
+	}
+}

@@ -7,7 +7,7 @@
  *   j/k or arrows  move        Enter  open           q  back / quit
  *   c  change folder           r  reply   g  reply to all   f  forward
  *   m  compose (with attachments)          d  delete   M  move
- *   s  save the attachments    /  search   F  flag / unflag
+ *   s  save the attachments    /  search   F  flag / unflag   $  reload
  *
  * Everything goes through client_mailbox.c, so the view works on the
  * offline cache the same way (changes journalled, mail to the outbox).
@@ -135,9 +135,8 @@ static void draw_index(struct tui *t)
 	buf_deinit(&line);
 	snprintf(title, sizeof(title), "%s (%zu)%s%s", t->folder, t->nmsgs,
 		 t->filter[0] ? "  search: " : "", t->filter);
-	draw_bars(t, title, " q:Quit  j/k:Move  Enter:Open  c:Folders  m:Compose  "
-		  "r:Reply  g:Reply-all  f:Forward  d:Delete  M:Move  s:Save  F:Flag  "
-		  "/:Search");
+	draw_bars(t, title, " q:Quit j/k:Move Enter:Open c:Folders m:Mail r:Reply "
+		  "g:Reply-all f:Forward d:Delete M:Move s:Save F:Flag /:Search $:Reload");
 	refresh();
 }
 
@@ -155,23 +154,25 @@ static int run_editor(const char *tmpl, struct buf *body)
 	return ret;
 }
 
-static void tui_send(struct tui *t, struct client_draft *d, const char *tmpl)
+/* Edit, confirm, send.  true when sent (or queued in the outbox). */
+static bool tui_send(struct tui *t, struct client_draft *d, const char *tmpl)
 {
 	bool queued;
 
 	if (run_editor(tmpl, &d->body) <= 0) {
 		tui_status(t, "Not sent: %s", client_error());
-		return;
+		return false;
 	}
 	if (!confirm("Send the message?")) {
-		tui_status(t, "Not sent.%s", "");
-		return;
+		tui_status(t, "Not sent.");
+		return false;
 	}
-	if (client_mb_send(&t->s, d, &queued) < 0)
+	if (client_mb_send(&t->s, d, &queued) < 0) {
 		tui_status(t, "Not sent: %s", client_error());
-	else
-		tui_status(t, "%s", queued ? "Offline: the message waits in the outbox."
-				       : "Sent.");
+		return false;
+	}
+	tui_status(t, "%s", queued ? "Offline: the message waits in the outbox." : "Sent.");
+	return true;
 }
 
 static void tui_attach(struct tui *t, struct client_draft *d)
@@ -303,10 +304,9 @@ static void tui_respond(struct tui *t, int key)
 		reply_to(&v, key == 'g', t->acct, &d);
 		quote(&v, &tmpl);
 	}
-	if (d.to.len > 0) {
-		tui_send(t, &d, buf_cstr(&tmpl));
-		if (key != 'f' && strcmp(t->status, "Sent.") == 0)
-			client_mb_flags(&t->s, t->folder, m->n, CLIENT_F_ANSWERED, 0);
+	if (d.to.len > 0 && tui_send(t, &d, buf_cstr(&tmpl)) && key != 'f') {
+		client_mb_flags(&t->s, t->folder, m->n, CLIENT_F_ANSWERED, 0);
+		m->flags |= CLIENT_F_ANSWERED;
 	}
 	buf_deinit(&tmpl);
 	client_draft_deinit(&d);
@@ -411,7 +411,7 @@ static void pager(struct tui *t)
 		else if (ch == 'd') {
 			if (confirm("Delete this message?") &&
 			    client_mb_delete(&t->s, t->folder, t->msgs[t->cur].n) > 0) {
-				tui_status(t, "Deleted.%s", "");
+				tui_status(t, "Deleted.");
 				load_index(t);
 				break;
 			}
@@ -519,8 +519,14 @@ static void index_loop(struct tui *t)
 				t->cur--;
 			break;
 		case '\n': case KEY_ENTER:
-			if (t->nmsgs > 0)
+			if (t->nmsgs > 0) {
 				pager(t);
+				load_index(t);
+			}
+			break;
+		case '$':
+			if (load_index(t) < 0)
+				tui_status(t, "%s", client_error());
 			break;
 		case 'c':
 			choose_folder(t);
@@ -530,6 +536,7 @@ static void index_loop(struct tui *t)
 			break;
 		case 'r': case 'g': case 'f':
 			tui_respond(t, ch);
+			load_index(t);
 			break;
 		case 's':
 			tui_save(t);

@@ -9,6 +9,7 @@ delivers it into the recipient's Dovecot INBOX with IMAP APPEND."""
 import imaplib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,8 +35,17 @@ def internal_user(name, fallback="nobody"):
         return fallback
 
 
+# Dovecot 2.3's capabilities after login, without QRESYNC, and without
+# CONDSTORE either: so that each way of syncing is tried on one server
+CAPS_CONDSTORE = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT CHILDREN "
+                  "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE ESEARCH "
+                  "SEARCHRES WITHIN LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE")
+CAPS_PLAIN = CAPS_CONDSTORE.replace(" CONDSTORE", "").replace(" UIDPLUS", "").replace(
+    " MOVE", "")
+
+
 class Dovecot:
-    def __init__(self):
+    def __init__(self, capability=None):
         self.dir = tempfile.mkdtemp(prefix="correio-dovecot-")
         os.chmod(self.dir, 0o755)
         self.imap_port, self.pop3_port = free_ports(2)
@@ -48,8 +58,9 @@ class Dovecot:
         self.conf = os.path.join(self.dir, "dovecot.conf")
         internal = internal_user("dovecot")
         login = internal_user("dovenull")
+        caps = f"imap_capability = {capability}\n" if capability else ""
         with open(self.conf, "w") as f:
-            f.write(f"""
+            f.write(caps + f"""
 base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 instance_name = correio-test-{self.imap_port}
@@ -185,12 +196,12 @@ class Sink:
         self.controller.stop()
 
 
-@pytest.fixture
-def dovecot():
+@pytest.fixture(params=[None], ids=["qresync"])
+def dovecot(request):
     if not os.path.exists(DOVECOT):
         pytest.fail("dovecot is not installed (scripts/deps.sh installs "
                     "dovecot-imapd and dovecot-pop3d)")
-    d = Dovecot()
+    d = Dovecot(request.param)
     try:
         d.start()
         yield d
@@ -259,7 +270,10 @@ def test_list_read_send_save_against_dovecot(dovecot, sink, tmp_path):
     assert json.loads(bob.run("list", "--json").stdout) == []
 
 
-def test_sync_and_offline_against_dovecot(dovecot, sink, tmp_path):
+@pytest.mark.parametrize("dovecot,method", [
+    (None, "by QRESYNC"), (CAPS_CONDSTORE, "by CONDSTORE"), (CAPS_PLAIN, "plain")],
+    indirect=["dovecot"], ids=["qresync", "condstore", "uids"])
+def test_sync_and_offline_against_dovecot(dovecot, method, sink, tmp_path):
     alice = client(dovecot, sink, "alice")
     for i in range(3):
         dovecot.deliver("alice", f"From: x@example.org\r\nSubject: d{i}\r\n\r\nbody {i}\r\n".encode())
@@ -288,9 +302,22 @@ def test_sync_and_offline_against_dovecot(dovecot, sink, tmp_path):
     assert "\\Flagged" in got[1][1] and "\\Seen" in got[0][1]
     # new mail arrives and the next sync fetches it (CONDSTORE or not)
     dovecot.deliver("alice", b"From: y@example.org\r\nSubject: d3\r\n\r\nnew\r\n")
-    alice.run("sync")
+    c = dovecot.imap("alice")
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "(\\Answered)")
+    c.logout()
+    r = alice.run("sync")
+    m = re.search(r"\((\d+) by QRESYNC, (\d+) by CONDSTORE\)", r.stdout)
+    assert m, r.stdout
+    if method == "by QRESYNC":
+        assert int(m.group(1)) > 0 and int(m.group(2)) == 0
+    elif method == "by CONDSTORE":
+        assert int(m.group(1)) == 0 and int(m.group(2)) > 0
+    else:
+        assert m.group(1) == m.group(2) == "0"
     cached = json.loads(alice.run("--offline", "list", "--json").stdout)
     assert [m["subject"] for m in cached] == ["d1", "d2", "d3"]
+    assert "\\Answered" in cached[0]["flags"] and "\\Flagged" in cached[1]["flags"]
     sent = json.loads(alice.run("--offline", "list", "Sent", "--json").stdout)
     assert [m["subject"] for m in sent] == ["queued"]
 

@@ -328,17 +328,26 @@ void client_imap_close(struct client_imap **sp)
 
 int client_imap_select(struct client_imap *s, const char *folder, bool readonly)
 {
+	return client_imap_select_with(s, folder, readonly, NULL, NULL, NULL);
+}
+
+int client_imap_select_with(struct client_imap *s, const char *folder,
+			    bool readonly, const char *params, client_imap_fn *fn,
+			    void *ctx)
+{
 	struct buf cmd;
 	int ret;
 
 	buf_init(&cmd, 0);
 	buf_puts(&cmd, readonly ? "EXAMINE " : "SELECT ");
 	client_imap_folder_arg(s, &cmd, folder);
-	if (client_imap_has_cap(s, "CONDSTORE"))
+	if (params != NULL)
+		buf_printf(&cmd, " (%s)", params);
+	else if (client_imap_has_cap(s, "CONDSTORE"))
 		buf_puts(&cmd, " (CONDSTORE)");
 	s->exists = s->uidvalidity = 0;
 	s->highestmodseq = 0;
-	ret = client_imap_cmd(s, NULL, NULL, "%s", buf_cstr(&cmd));
+	ret = client_imap_cmd(s, fn, ctx, "%s", buf_cstr(&cmd));
 	buf_deinit(&cmd);
 	if (ret == 0)
 		return client_fail(CLIENT_ERR_OTHER, "cannot open folder %s: %s", folder,

@@ -201,6 +201,11 @@ void client_imap_folder_arg(struct client_imap *s, struct buf *cmd,
 /* SELECT (or EXAMINE when readonly) folder; fills the numbers below. */
 int client_imap_select(struct client_imap *s, const char *folder,
 		       bool readonly);
+/* The same with select parameters ("QRESYNC (...)"; NULL: CONDSTORE when
+   offered) and fn for the untagged data it brings (VANISHED, FETCH). */
+int client_imap_select_with(struct client_imap *s, const char *folder,
+			    bool readonly, const char *params, client_imap_fn *fn,
+			    void *ctx);
 uint32_t client_imap_exists(struct client_imap *s);
 uint32_t client_imap_uidvalidity(struct client_imap *s);
 uint64_t client_imap_highestmodseq(struct client_imap *s);

@@ -10,7 +10,8 @@
  *     only the flags changed since the last sync's HIGHESTMODSEQ are
  *     fetched, plus the list of UIDs to find expunged messages; without
  *     it, UID and flags of every message.  New messages are downloaded
- *     by UID in batches.
+ *     by UID in batches.  With QRESYNC the SELECT itself brings what
+ *     vanished and what changed since then, and no UID list is needed.
  *
  * A progress bar is drawn on stderr when it is a terminal.
  */
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib-imap/imap_seqset.h"
 #include "lib/util.h"
 
 #define FETCH_BATCH 50
@@ -31,6 +33,9 @@ struct sync_state {
 	bool progress;
 	unsigned conflicts;
 	unsigned failures;
+	bool qresync;		/* ENABLE QRESYNC accepted */
+	unsigned qresynced;	/* folders brought up to date with QRESYNC */
+	unsigned condstored;	/* ... with CONDSTORE CHANGEDSINCE */
 };
 
 static void progress(struct sync_state *st, const char *what, size_t done,
@@ -391,6 +396,110 @@ static int mirror(struct mirror_ctx *m, uint64_t modseq)
 	return ret;
 }
 
+/* ---- QRESYNC (RFC 7162 §3.2.5) ----------------------------------------- */
+
+struct qresync_ctx {
+	struct mirror_ctx *m;
+	struct imap_seq_range *gone;	/* VANISHED (EARLIER) UIDs */
+	size_t ngone;
+};
+
+static int qresync_fn(void *ctx, const struct imap_resp *r)
+{
+	struct qresync_ctx *q = ctx;
+	struct imap_seqset set;
+	const struct imap_seq_range *ranges;
+	const char *text, *error;
+	size_t i = 0, n;
+
+	if (strcmp(r->name, "FETCH") == 0)
+		return flags_fn(q->m, r);
+	if (strcmp(r->name, "VANISHED") != 0)
+		return 1;
+	if (r->arg_count > 0 && r->args[0].type == IMAP_ARG_LIST)
+		i = 1;	/* (EARLIER) */
+	if (i >= r->arg_count || !imap_arg_get_atom(&r->args[i], &text))
+		return 1;
+	imap_seqset_init(&set);
+	if (imap_seqset_parse(&set, text, 0, 1u << 20, &error) > 0) {
+		ranges = imap_seqset_ranges(&set, &n);
+		q->gone = realloc(q->gone, (q->ngone + n) * sizeof(*q->gone));
+		memcpy(q->gone + q->ngone, ranges, n * sizeof(*ranges));
+		q->ngone += n;
+	}
+	imap_seqset_deinit(&set);
+	return 1;
+}
+
+static bool qresync_gone(const struct qresync_ctx *q, uint32_t uid)
+{
+	for (size_t i = 0; i < q->ngone; i++)
+		if (uid >= q->gone[i].first && uid <= q->gone[i].last)
+			return true;
+	return false;
+}
+
+/* The server told what vanished and what changed (new messages
+   included) since the cached modseq: apply that. */
+static int mirror_qresync(struct qresync_ctx *q)
+{
+	struct mirror_ctx *m = q->m;
+	struct client_cache_msg *c;
+	size_t nc, nnew = 0;
+	uint32_t *fresh;
+
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), uf_cmp);
+	if (client_cache_list(m->st->cache, m->folder, &c, &nc) < 0)
+		return -1;
+	for (size_t i = 0; i < nc; i++) {
+		struct uid_flags *u = uf_find(m, c[i].uid);
+		if (qresync_gone(q, c[i].uid)) {
+			client_cache_remove(m->st->cache, &c[i]);
+			continue;
+		}
+		if (u == NULL)
+			continue;
+		if (u->flags != c[i].flags)
+			client_cache_set_flags(m->st->cache, m->folder, &c[i], u->flags);
+		u->cached = true;
+	}
+	free(c);
+	fresh = calloc(m->n + 1, sizeof(*fresh));
+	for (size_t i = 0; i < m->n; i++)
+		if (!m->v[i].cached && !qresync_gone(q, m->v[i].uid))
+			fresh[nnew++] = m->v[i].uid;
+	int ret = download(m, fresh, nnew);
+	free(fresh);
+	return ret;
+}
+
+/* SELECT with QRESYNC data; 1 done, 0 the folder must be read in full
+   (UIDVALIDITY changed), -1. */
+static int sync_qresync(struct sync_state *st, const char *folder, uint32_t uv,
+			uint64_t modseq)
+{
+	struct mirror_ctx m = { .st = st, .folder = folder };
+	struct qresync_ctx q = { .m = &m };
+	char params[96];
+	int ret;
+
+	snprintf(params, sizeof(params), "QRESYNC (%u %llu)", uv, (unsigned long long)modseq);
+	ret = client_imap_select_with(st->imap, folder, true, params, qresync_fn, &q);
+	if (ret > 0 && client_imap_uidvalidity(st->imap) != uv)
+		ret = 0;
+	uint64_t highest = client_imap_highestmodseq(st->imap);
+	if (ret > 0)
+		ret = mirror_qresync(&q);
+	free(m.v);
+	free(q.gone);
+	if (ret > 0) {
+		st->qresynced++;
+		ret = client_cache_set_state(st->cache, folder, uv, highest);
+	}
+	return ret;
+}
+
 static int sync_folder(struct sync_state *st, const char *folder)
 {
 	struct mirror_ctx m = { .st = st, .folder = folder };
@@ -398,9 +507,14 @@ static int sync_folder(struct sync_state *st, const char *folder)
 	uint64_t modseq;
 	int ret;
 
-	if (client_imap_select(st->imap, folder, true) <= 0)
-		return -1;
 	client_cache_state(st->cache, folder, &uv, &modseq);
+	if (st->qresync && uv != 0 && modseq != 0) {
+		ret = sync_qresync(st, folder, uv, modseq);
+		if (ret != 0)
+			return ret;
+	} else if (client_imap_select(st->imap, folder, true) <= 0) {
+		return -1;
+	}
 	if (uv != client_imap_uidvalidity(st->imap)) {
 		client_cache_clear(st->cache, folder);
 		modseq = 0;
@@ -412,6 +526,8 @@ static int sync_folder(struct sync_state *st, const char *folder)
 	free(m.v);
 	if (ret < 0)
 		return -1;
+	if (modseq != 0 && highest != 0)
+		st->condstored++;
 	return client_cache_set_state(st->cache, folder, client_imap_uidvalidity(st->imap),
 				      highest);
 }
@@ -429,6 +545,8 @@ int client_sync(struct client_account *a, bool show_progress)
 		client_imap_close(&st.imap);
 		return -1;
 	}
+	st.qresync = client_imap_has_cap(st.imap, "QRESYNC") &&
+		     client_imap_cmd(st.imap, NULL, NULL, "ENABLE QRESYNC") > 0;
 	if (send_outbox(&st) < 0 || replay_journal(&st) < 0 ||
 	    client_imap_folders(st.imap, &f, &n) < 0) {
 		ret = -1;
@@ -445,7 +563,8 @@ int client_sync(struct client_account *a, bool show_progress)
 	}
 	progress(&st, "done", n, n);
 	free(f);
-	printf("synced %zu folder%s into %s\n", n, n == 1 ? "" : "s", a->cache_dir);
+	printf("synced %zu folder%s into %s (%u by QRESYNC, %u by CONDSTORE)\n", n,
+	       n == 1 ? "" : "s", a->cache_dir, st.qresynced, st.condstored);
 	if (st.failures > 0)
 		ret = client_fail(CLIENT_ERR_OTHER, "sync finished with %u failure%s",
 				  st.failures, st.failures == 1 ? "" : "s");

@@ -224,6 +224,22 @@ def test_delete_and_move(srv, alice):
     r = alice.run("move", "1", "No Such Folder", check=False)
     assert r.returncode == 1
     assert "Archive" in alice.run("folders").stdout.split("\n")
+    # a folder name outside ASCII travels as modified UTF-7
+    c = imap_login(srv, "alice@example.org", "alice-pw")
+    assert c.create('"&AMk-t&AOk- 2024"')[0] == "OK"  # "Été 2024"
+    c.logout()
+    assert "Été 2024" in alice.run("folders").stdout.split("\n")
+    alice.run("move", "1", "Été 2024")
+    assert [m["subject"] for m in json.loads(alice.run("list", "Été 2024", "--json").stdout)] == ["m1"]
+    alice.run("sync")
+    cached = json.loads(alice.run("--offline", "list", "Été 2024", "--json").stdout)
+    assert [m["subject"] for m in cached] == ["m1"]
+    # a search for non-ASCII text
+    send_mail(srv, "x@example.org", ["alice@example.org"],
+              "From: x@example.org\r\nSubject: =?UTF-8?B?w6d1bmhhZG8=?=\r\n\r\nbody\r\n")
+    wait_list(alice, 1)
+    found = json.loads(alice.run("search", "--subject", "çunhado", "--json").stdout)
+    assert [m["subject"] for m in found] == ["çunhado"]
 
 
 def test_hostile_attachment_names_stay_in_the_directory(srv, bob, tmp_path):

@@ -240,12 +240,25 @@ int client_mb_list(struct client_session *s, const char *folder, bool unseen,
 
 /* ---- search --------------------------------------------------------------- */
 
+/* key and value; non-ASCII text goes as a LITERAL+ literal (sent in the
+   same write as the command), else as a UTF-8 quoted string, which
+   IMAP4rev2 servers accept. */
 static void search_key(struct client_session *s, struct buf *cmd, const char *key,
 		       const char *value)
 {
-	(void)s;
+	size_t len = strlen(value);
+	bool ascii = true;
+
+	for (size_t i = 0; i < len; i++)
+		ascii = ascii && (unsigned char)value[i] < 0x80;
 	buf_printf(cmd, " %s ", key);
-	imap_quote_string(cmd, value, strlen(value), true);
+	if (!ascii && client_imap_has_cap(s->imap, "LITERAL+") &&
+	    memchr(value, '\0', len) == NULL) {
+		buf_printf(cmd, "{%zu+}\r\n", len);
+		buf_append(cmd, value, len);
+		return;
+	}
+	imap_quote_string(cmd, value, len, true);
 }
 
 int client_mb_search(struct client_session *s, const char *folder,

@@ -385,8 +385,13 @@ def test_sync_follows_server_changes(srv, alice):
         send_mail(srv, "x@example.org", ["alice@example.org"],
                   f"From: x@example.org\r\nSubject: s{i}\r\n\r\nbody\r\n")
     wait_list(alice, 3)
-    alice.run("sync")
     c = imap_login(srv, "alice@example.org", "alice-pw")
+    assert c.create("Scratch")[0] == "OK"
+    c.logout()
+    alice.run("sync")
+    assert "Scratch" in alice.run("--offline", "folders").stdout.split()
+    c = imap_login(srv, "alice@example.org", "alice-pw")
+    assert c.delete("Scratch")[0] == "OK"
     c.select("INBOX")
     c.store("1", "+FLAGS", "(\\Deleted)")
     c.expunge()
@@ -398,6 +403,8 @@ def test_sync_follows_server_changes(srv, alice):
     r = alice.run("sync")
     # correio offers QRESYNC: the SELECT itself brought the changes
     assert re.search(r"\([1-9]\d* by QRESYNC, 0 by CONDSTORE\)", r.stdout), r.stdout
+    assert "folder Scratch is gone from the server" in r.stdout
+    assert "Scratch" not in alice.run("--offline", "folders").stdout.split()
     cached = json.loads(alice.run("--offline", "list", "--json").stdout)
     assert [m["subject"] for m in cached] == ["s1", "s2", "s3"]
     assert "\\Flagged" in cached[0]["flags"]

@@ -295,6 +295,35 @@ int client_cache_clear(struct client_cache *c, const char *folder)
 	return 1;
 }
 
+int client_cache_drop_folder(struct client_cache *c, const char *folder)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	char dir[4096], path[4600];
+	DIR *d;
+	struct dirent *e;
+
+	folder_dir(c, folder, dir, sizeof(dir));
+	for (size_t i = 0; i < 3; i++) {
+		pathf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		if ((d = opendir(path)) != NULL) {
+			while ((e = readdir(d)) != NULL) {
+				char file[4900];
+				if (e->d_name[0] == '.')
+					continue;
+				pathf(file, sizeof(file), "%s/%s", path, e->d_name);
+				unlink(file);
+			}
+			closedir(d);
+		}
+		rmdir(path);
+	}
+	pathf(path, sizeof(path), "%s/state", dir);
+	unlink(path);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return client_fail(CLIENT_ERR_OTHER, "%s: %s", dir, strerror(errno));
+	return 1;
+}
+
 int client_cache_store(struct client_cache *c, const char *folder, uint32_t uid,
 		       unsigned flags, const char *data, size_t len)
 {

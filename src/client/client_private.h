@@ -380,6 +380,8 @@ int client_cache_set_state(struct client_cache *c, const char *folder,
 			   uint32_t uidvalidity, uint64_t modseq);
 /* Forget every message of a folder (UIDVALIDITY changed). */
 int client_cache_clear(struct client_cache *c, const char *folder);
+/* Remove a folder from the cache (it is gone on the server). */
+int client_cache_drop_folder(struct client_cache *c, const char *folder);
 int client_cache_store(struct client_cache *c, const char *folder,
 		       uint32_t uid, unsigned flags, const char *data,
 		       size_t len);

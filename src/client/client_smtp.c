@@ -76,9 +76,8 @@ static int refused(struct smtp_client *s, const char *what)
 		return client_fail(CLIENT_ERR_AUTH, "wrong user name or password for %s "
 				   "on %s (%s)", s->acct->user, s->acct->smtp.host, s->summary);
 	if (strcmp(e, "5.3.4") == 0 || (code == 552 && strcmp(e, "5.2.2") != 0))
-		return client_fail(CLIENT_ERR_OTHER, "message too big for %s%s (%s)",
-				   s->acct->smtp.host, s->size_limit ? " (limit shown)" : "",
-				   s->summary);
+		return client_fail(CLIENT_ERR_OTHER, "message too big for %s (%s)",
+				   s->acct->smtp.host, s->summary);
 	if (strcmp(e, "4.2.2") == 0 || strcmp(e, "5.2.2") == 0)
 		return client_fail(CLIENT_ERR_OTHER, "mailbox full: %s (%s)", what,
 				   s->summary);

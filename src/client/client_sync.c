@@ -120,10 +120,52 @@ static void conflict(struct sync_state *st, const struct client_pending *p,
 	st->conflicts++;
 }
 
+static int store_flags(struct sync_state *st, uint32_t uid, const char *sign,
+		       unsigned flags)
+{
+	struct buf f;
+	int ret;
+
+	if (flags == 0)
+		return 1;
+	buf_init(&f, 0);
+	client_imap_flags_str(flags, &f);
+	ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u %sFLAGS.SILENT (%s)",
+			      uid, sign, buf_cstr(&f));
+	buf_deinit(&f);
+	return ret;
+}
+
+static int expunge_one(struct sync_state *st, uint32_t uid)
+{
+	int ret = store_flags(st, uid, "+", CLIENT_F_DELETED);
+
+	if (ret <= 0)
+		return ret;
+	if (client_imap_has_cap(st->imap, "UIDPLUS"))
+		return client_imap_cmd(st->imap, NULL, NULL, "UID EXPUNGE %u", uid);
+	return client_imap_cmd(st->imap, NULL, NULL, "EXPUNGE");
+}
+
+static int move_one(struct sync_state *st, uint32_t uid, const char *dest)
+{
+	bool move = client_imap_has_cap(st->imap, "MOVE");
+	struct buf f;
+	int ret;
+
+	buf_init(&f, 0);
+	client_imap_folder_arg(st->imap, &f, dest);
+	ret = client_imap_cmd(st->imap, NULL, NULL, "UID %s %u %s", move ? "MOVE" : "COPY",
+			      uid, buf_cstr(&f));
+	buf_deinit(&f);
+	if (ret > 0 && !move)
+		ret = expunge_one(st, uid);
+	return ret;
+}
+
 static int replay_one(struct sync_state *st, const struct client_pending *p)
 {
 	struct uid_probe probe = { false };
-	struct buf f;
 	int ret = 1;
 
 	if (client_imap_select(st->imap, p->folder, false) <= 0) {
@@ -141,45 +183,19 @@ static int replay_one(struct sync_state *st, const struct client_pending *p)
 		conflict(st, p, "the message is gone from the server");
 		return 1;
 	}
-	buf_init(&f, 0);
 	switch (p->op) {
 	case CLIENT_OP_FLAGS:
-		if (p->add) {
-			client_imap_flags_str(p->add, &f);
-			ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u +FLAGS.SILENT "
-					      "(%s)", p->uid, buf_cstr(&f));
-		}
-		if (ret > 0 && p->del) {
-			buf_reset(&f);
-			client_imap_flags_str(p->del, &f);
-			ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u -FLAGS.SILENT "
-					      "(%s)", p->uid, buf_cstr(&f));
-		}
+		ret = store_flags(st, p->uid, "+", p->add);
+		if (ret > 0)
+			ret = store_flags(st, p->uid, "-", p->del);
 		break;
 	case CLIENT_OP_MOVE:
-		if (client_imap_has_cap(st->imap, "MOVE")) {
-			client_imap_folder_arg(st->imap, &f, p->dest);
-			ret = client_imap_cmd(st->imap, NULL, NULL, "UID MOVE %u %s", p->uid,
-					      buf_cstr(&f));
-			break;
-		}
-		client_imap_folder_arg(st->imap, &f, p->dest);
-		ret = client_imap_cmd(st->imap, NULL, NULL, "UID COPY %u %s", p->uid,
-				      buf_cstr(&f));
-		if (ret <= 0)
-			break;
-		/* the copy made, remove the original */
-		__attribute__((fallthrough));
+		ret = move_one(st, p->uid, p->dest);
+		break;
 	case CLIENT_OP_DELETE:
-		ret = client_imap_cmd(st->imap, NULL, NULL, "UID STORE %u +FLAGS.SILENT "
-				      "(\\Deleted)", p->uid);
-		if (ret > 0)
-			ret = client_imap_has_cap(st->imap, "UIDPLUS")
-				? client_imap_cmd(st->imap, NULL, NULL, "UID EXPUNGE %u", p->uid)
-				: client_imap_cmd(st->imap, NULL, NULL, "EXPUNGE");
+		ret = expunge_one(st, p->uid);
 		break;
 	}
-	buf_deinit(&f);
 	if (ret == 0) {
 		conflict(st, p, client_error());
 		return 1;
@@ -532,6 +548,26 @@ static int sync_folder(struct sync_state *st, const char *folder)
 				      highest);
 }
 
+/* Folders in the cache that the server no longer has. */
+static void drop_vanished_folders(struct sync_state *st, const struct client_folder *f,
+				  size_t n)
+{
+	char **cached;
+	size_t nc;
+
+	if (client_cache_folders(st->cache, &cached, &nc) < 0)
+		return;
+	for (size_t i = 0; i < nc; i++) {
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = !f[k].noselect && strcmp(f[k].name, cached[i]) == 0;
+		if (!found && client_cache_drop_folder(st->cache, cached[i]) > 0)
+			printf("folder %s is gone from the server: removed from the cache\n",
+			       cached[i]);
+	}
+	client_strv_free(cached, nc);
+}
+
 int client_sync(struct client_account *a, bool show_progress)
 {
 	struct sync_state st = { .acct = a, .progress = show_progress };
@@ -562,6 +598,7 @@ int client_sync(struct client_account *a, bool show_progress)
 		}
 	}
 	progress(&st, "done", n, n);
+	drop_vanished_folders(&st, f, n);
 	free(f);
 	printf("synced %zu folder%s into %s (%u by QRESYNC, %u by CONDSTORE)\n", n,
 	       n == 1 ? "" : "s", a->cache_dir, st.qresynced, st.condstored);

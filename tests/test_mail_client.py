@@ -7,12 +7,13 @@ import email.policy
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
 
 from correio_harness import Server, send_mail
-from mail_client import MailClient, imap_login, uuencode
+from mail_client import BIN, MailClient, imap_login, uuencode
 
 
 @pytest.fixture
@@ -275,7 +276,6 @@ def test_errors_a_person_understands(srv, alice, tmp_path):
     # a pinned certificate that is not the server's: refused, with the
     # fingerprint of the one presented
     other = MailClient(srv.dir, "other", "alice@example.org", "alice-pw", srv)
-    import subprocess
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                     "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem"),
                     "-days", "1", "-subj", "/CN=other"], check=True, capture_output=True)
@@ -432,3 +432,31 @@ def test_pop3_round_trip(srv, alice, tmp_path):
     # a POP3 account sends over SMTP too
     pop.run("send", "--to", "alice@example.org", "--subject", "from pop", stdin="hi\n")
     assert [m["subject"] for m in wait_list(alice, 1)] == ["from pop"]
+
+
+def test_password_command_and_bcc(srv, alice, bob, tmp_path):
+    carol = MailClient(srv.dir, "carol", "carol@example.org", "", srv,
+                       password_command="echo carol-pw")
+    r = carol.run("list", env={"CORREIO_MAIL_PASSWORD": ""}, check=False)
+    # an empty variable is still the variable: it wins, and is wrong
+    assert r.returncode == 1 and "wrong user name or password" in r.stderr
+    env = dict(os.environ)
+    env.pop("CORREIO_MAIL_PASSWORD", None)
+    r = subprocess.run([BIN, "mail", "-c", carol.conf, "folders"], env=env,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "INBOX" in r.stdout, r.stderr
+    # a failing password command is an error, not a prompt
+    carol.settings["password_command"] = "false"
+    carol.write()
+    r = subprocess.run([BIN, "mail", "-c", carol.conf, "folders"], env=env,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "password_command failed" in r.stderr
+
+    # Bcc: delivered, but not written in the message the others get
+    alice.run("send", "--to", "bob@example.org", "--bcc", "carol@example.org",
+              "--subject", "quiet copy", stdin="hi\n")
+    bob_msg = srv.read_message(srv.wait_messages("bob@example.org", 1)[0])
+    carol_msg = srv.read_message(srv.wait_messages("carol@example.org", 1)[0])
+    assert b"quiet copy" in bob_msg and b"quiet copy" in carol_msg
+    assert b"carol" not in bob_msg
+    assert b"Bcc:" not in bob_msg and b"Bcc:" not in carol_msg

@@ -184,3 +184,18 @@ def test_terminal_view_works_on_the_offline_cache(srv, tmux, tmp_path):
     tmux.keys("q")
     outbox = os.listdir(os.path.join(alice.cache, "outbox"))
     assert len(outbox) == 2  # the message and its envelope
+
+
+def test_password_prompt_on_the_terminal_without_echo(srv, tmux, tmp_path):
+    alice = MailClient(srv.dir, "alice", "alice@example.org", "alice-pw", srv)
+    send_mail(srv, "x@example.org", ["alice@example.org"],
+              "From: x@example.org\r\nSubject: behind a password\r\n\r\nbody\r\n")
+    srv.wait_messages("alice@example.org", 1)
+    tmux.start(["sh", "-c", f"{BIN} mail -c {alice.conf} list; echo EXIT=$?; sleep 30"],
+               {"HOME": alice.dir, "LANG": "C.UTF-8", "TERM": "xterm"})
+    tmux.wait("Password for alice@example.org@127.0.0.1:")
+    tmux.text("alice-pw")
+    tmux.keys("Enter")
+    s = tmux.wait("EXIT=")
+    assert "behind a password" in s and "EXIT=0" in s
+    assert "alice-pw" not in s  # typed without echo

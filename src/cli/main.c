@@ -89,6 +89,12 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!as_sendmail && strcmp(argv[1], "mail") == 0) {
+		/* "correio -c FILE mail": FILE was meant for the client */
+		fprintf(stderr, "correio: the mail client has its own accounts file: "
+			"write `correio mail -c FILE ...`\n");
+		return 2;
+	}
 	config_defaults(&cfg);
 	if (path == NULL)
 		path = config_default_path();

@@ -42,7 +42,7 @@ class MailClient:
 
     def run(self, *args, stdin="", check=True, env=None, timeout=60, cwd=None):
         e = dict(os.environ, CORREIO_MAIL_PASSWORD=self.password, LANG="C.UTF-8",
-                 HOME=self.dir)
+                 LC_ALL="C.UTF-8", HOME=self.dir)
         if env:
             e.update(env)
         r = subprocess.run([BIN, "mail", "-c", self.conf, *args], input=stdin,

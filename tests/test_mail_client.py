@@ -142,6 +142,12 @@ def test_list_read_search_and_json(srv, alice, bob):
     assert "Meet at the caf" in r.stdout and "& bring cake" in r.stdout
     assert "<b>" not in r.stdout and "p{}" not in r.stdout
     assert "Subject: Café tonight" in r.stdout
+    # on a terminal whose charset is ASCII the text is converted, not
+    # written as UTF-8 bytes; --json stays UTF-8
+    r = alice.run("read", "1", env={"LC_ALL": "C", "LANG": "C"})
+    assert "Subject: Caf? tonight" in r.stdout and r.stdout.isascii(), r.stdout
+    r = alice.run("list", "--json", env={"LC_ALL": "C", "LANG": "C"})
+    assert json.loads(r.stdout)[0]["subject"] == "Café tonight"
     js = json.loads(alice.run("read", "2", "--json").stdout)
     assert js["subject"] == "invoice 42" and "Please pay" in js["text"]
     assert js["attachments"] == []

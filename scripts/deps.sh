@@ -4,11 +4,21 @@
 # package is already there (used by `make run`).
 set -eu
 
+# The install skips recommended packages, so everything the tests use is
+# named here, including what a client needs only for TLS:
+#   build:  compiler, pkg-config, the libraries, cmocka (unit tests)
+#   fuzz:   clang and its libFuzzer runtime
+#   tests:  openssl (test certificates), python3 with pytest and aiosmtpd,
+#           swaks and Net::SSLeay (its only way to STARTTLS / TLS; a
+#           recommendation of swaks), dnsmasq (the relay tests' DNS),
+#           mbsync (isync), mutt, curl and fetchmail as real clients,
+#           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`
+#   client: libmagic (attachment types), ncurses (the full-screen view)
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
 zlib1g-dev libmagic-dev libncurses-dev
 openssl
-python3 python3-pytest python3-aiosmtpd swaks dnsmasq-base
+python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d tmux"
 

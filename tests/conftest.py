@@ -18,3 +18,17 @@ def server():
         yield s
     finally:
         s.cleanup()
+
+
+@pytest.fixture
+def tls_only_server():
+    """Like server, with [auth] plaintext_on_loopback = no: loopback is
+    treated as any other address, so plaintext logins need TLS."""
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = no\n")
+    try:
+        s.add_user("alice@example.org")
+        s.add_user("bob@example.org")
+        s.start()
+        yield s
+    finally:
+        s.cleanup()

@@ -47,8 +47,10 @@ class Server:
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)
         self.proc = None
+        self.started = False
 
     def write_config(self, domains, extra=""):
+        self.config_args = (domains, extra)
         with open(self.conf, "w") as f:
             f.write(f"""[server]
 hostname = mx.example.org
@@ -84,17 +86,40 @@ errors = 50
         self.cli("user", "add", address, "--password-stdin", *flags,
                  stdin=password + "\n")
 
-    def start(self):
+    def start(self, preexec_fn=None):
+        """Start the server and wait for the listeners; preexec_fn runs in
+        the child before the server (e.g. to set resource limits).  At the
+        first start, a listener port that some other program took between
+        choosing it and binding it is chosen again (tests that run side by
+        side race for free ports)."""
+        for attempt in range(3):
+            try:
+                return self._start(preexec_fn)
+            except AssertionError as e:
+                if self.started or attempt == 2 or \
+                        "Address already in use" not in str(e):
+                    raise
+            (self.smtp_port, self.submission_port, self.submissions_port,
+             self.pop3_port, self.pop3s_port, self.imap_port,
+             self.imaps_port) = free_ports(7)
+            self.write_config(*self.config_args)
+        return self
+
+    def _start(self, preexec_fn):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.proc = None
+                self.log.close()
                 raise AssertionError("server exited:\n" + self.read_log())
             try:
                 socket.create_connection(("127.0.0.1", self.smtp_port), 0.2).close()
                 if os.path.exists(os.path.join(self.data, "control.sock")):
+                    self.started = True
                     return self
                 time.sleep(0.01)
             except OSError:

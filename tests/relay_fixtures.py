@@ -105,9 +105,11 @@ def dns_query(port, name, qtype=15, timeout=1.0):
 
 class Dnsmasq:
     """dnsmasq in the foreground on 127.0.0.1:port, authoritative for the
-    zone above (see the module's docstring)."""
+    zone above (see the module's docstring); ip: addresses that differ
+    from IP's (a second resolver that answers differently)."""
 
-    def __init__(self):
+    def __init__(self, ip=None):
+        hosts = dict(IP, **(ip or {}))
         self.proc = None
         self.log = tempfile.TemporaryFile()
         for _ in range(5):
@@ -117,7 +119,7 @@ class Dnsmasq:
                     "--bind-interfaces", "--cache-size=0", "--local=/test/",
                     "--log-queries", "--log-facility=-"]
             args += ["--mx-host=%s,%s,%d" % mx for mx in MX]
-            args += ["--host-record=%s,%s" % kv for kv in IP.items()]
+            args += ["--host-record=%s,%s" % kv for kv in hosts.items()]
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
             try:
                 wait_for(self._answers, timeout=5, what="dnsmasq")

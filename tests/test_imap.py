@@ -321,8 +321,8 @@ def srv():
 
 @pytest.fixture
 def strict():
-    """The defaults: no login without TLS."""
-    s = _server("")
+    """No login without TLS, loopback included (plaintext_on_loopback = no)."""
+    s = _server("[auth]\nplaintext_on_loopback = no\n")
     yield s
     s.cleanup()
 

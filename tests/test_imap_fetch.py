@@ -226,7 +226,7 @@ def test_partial(box):
     lf = WIRE.index(b"\r\n") + 1
     assert box.ok(f"FETCH 1 BODY.PEEK[]<{lf}.5>") == [
         b"* 1 FETCH (BODY[]<%d> " % lf + literal(WIRE[lf:lf + 5]) + b")"]
-    assert box.ok("FETCH 1 BODY.PEEK[1.1]<100.10>") == [b'* 1 FETCH (BODY[1.1]<100> "")']
+    assert box.ok("FETCH 1 BODY.PEEK[1.1]<100.10>") == [b'* 1 FETCH (BODY[1.1]<100> {0}\r\n)']
     assert box.ok("FETCH 1 BODY.PEEK[2.TEXT]<2.5>") == [
         b"* 1 FETCH (BODY[2.TEXT]<2> " + literal(b"inner") + b")"]
 

@@ -288,16 +288,17 @@ def test_greeting_and_capa_with_plaintext_on_loopback(srv):
         assert p.closed()
 
 
-def test_plaintext_login_needs_tls(server):
-    """Without [auth] plaintext_on_loopback, USER and AUTH PLAIN are
+def test_plaintext_login_needs_tls(tls_only_server):
+    """With [auth] plaintext_on_loopback = no, USER and AUTH PLAIN are
     refused in the clear; after STLS they work."""
+    server = tls_only_server
     deliver(server, ALICE, simple(1))
     c = poplib.POP3("127.0.0.1", server.pop3_port, timeout=10)
     caps = c.capa()
     assert "STLS" in caps and "USER" not in caps and "SASL" not in caps
     with pytest.raises(poplib.error_proto) as e:
         c.user(ALICE)
-    assert e.value.args[0] == b"-ERR [AUTH] plaintext authentication needs TLS (use STLS)"
+    assert e.value.args[0].startswith(b"-ERR [AUTH] plaintext login needs TLS: use STLS")
     with pytest.raises(poplib.error_proto) as e:
         c._shortcmd("AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0secret").decode())
     assert e.value.args[0].startswith(b"-ERR [AUTH] ")
@@ -335,8 +336,8 @@ def test_pop3s_implicit_tls(server):
     c.quit()
 
 
-def test_stls_session(server):
-    with Pop(server.pop3_port) as p:
+def test_stls_session(tls_only_server):
+    with Pop(tls_only_server.pop3_port) as p:
         assert p.cmd("USER alice@example.org").startswith("-ERR [AUTH]")
         p.stls()
         caps = [x.decode() for x in p.lines("CAPA")]
@@ -1229,7 +1230,8 @@ def test_curl_list_and_retrieve(srv):
     assert len(srv.messages(ALICE)) == 3
 
 
-def test_curl_stls(server):
+def test_curl_stls(tls_only_server):
+    server = tls_only_server
     deliver(server, ALICE, simple(1))
     [f] = stored(server, ALICE)
     url = f"pop3://127.0.0.1:{server.pop3_port}/"

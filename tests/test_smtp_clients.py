@@ -221,3 +221,28 @@ def test_swaks_body_file(server, tmp_path):
     # unstuffs, so the file's text is there unchanged
     assert b"\n\n" + body.encode() in f["body"]
     assert f["body"].rstrip(b"\n").endswith(b"\n..\nFrom the file")
+
+
+def test_swaks_starttls_and_auth(server):
+    """swaks speaks TLS only with Net::SSLeay (libnet-ssleay-perl, which
+    scripts/deps.sh installs): STARTTLS on smtp, then AUTH on submission
+    after STARTTLS, and implicit TLS on submissions."""
+    out = swaks(server, "--tls", "--to", ALICE, "--from", "swaks@example.net",
+                "--header", "Subject: swaks over starttls")
+    assert "TLS started" in out, out
+    data = server.read_message(server.wait_messages(ALICE, 1)[0])
+    assert parse(data)["Subject"] == "swaks over starttls"
+    assert b"(correio) with ESMTPS id" in data
+    for port, tls in ((server.submission_port, "--tls"),
+                      (server.submissions_port, "--tls-on-connect")):
+        r = subprocess.run([SWAKS, "--server", f"127.0.0.1:{port}", "--helo", "swaks.test",
+                            "--timeout", "10", tls, "--auth", "PLAIN",
+                            "--auth-user", ALICE, "--auth-password", "secret",
+                            "--to", BOB, "--from", ALICE,
+                            "--header", f"Subject: swaks {tls}"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "<~  235 " in r.stdout, r.stdout
+    subjects = sorted(parse(server.read_message(p))["Subject"]
+                      for p in server.wait_messages(BOB, 2))
+    assert subjects == ["swaks --tls", "swaks --tls-on-connect"]

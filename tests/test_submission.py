@@ -49,7 +49,8 @@ def peer_fingerprint(port, server_name=None):
             return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
 
-def test_starttls_login_and_send(server):
+def test_starttls_login_and_send(tls_only_server):
+    server = tls_only_server
     c = smtplib.SMTP("127.0.0.1", server.submission_port, timeout=10)
     c.ehlo()
     assert c.has_extn("starttls")
@@ -137,8 +138,8 @@ def test_tls_versions_below_12_refused(server):
             ctx.wrap_socket(raw).do_handshake()
 
 
-def test_plaintext_auth_refused_without_tls(server):
-    c = smtplib.SMTP("127.0.0.1", server.submission_port, timeout=10)
+def test_plaintext_auth_refused_without_tls(tls_only_server):
+    c = smtplib.SMTP("127.0.0.1", tls_only_server.submission_port, timeout=10)
     c.ehlo()
     code, msg = c.docmd("AUTH", "PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==")
     assert code == 538, msg
@@ -146,8 +147,8 @@ def test_plaintext_auth_refused_without_tls(server):
     c.quit()
 
 
-def test_plaintext_on_loopback_when_configured():
-    with Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n") as s:
+def test_plaintext_on_loopback_by_default():
+    with Server() as s:
         s.add_user("alice@example.org")
         s.start()
         c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10)

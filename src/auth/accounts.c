@@ -7,7 +7,11 @@
  * thread.  A handle belongs to one thread; several handles, in one process
  * or many, may use the same file at once: the database is in WAL mode so
  * readers never wait for the writer, and writers wait up to 5 s for each
- * other (busy timeout).
+ * other (busy timeout).  SQLite's locks are POSIX (fcntl) locks, which
+ * belong to the process and vanish when any descriptor of the file is
+ * closed: so the file is never opened here outside SQLite, or another
+ * process would believe it is alone and checkpoint and delete the WAL
+ * under this one's handles.
  *
  * Every statement is prepared once at open with bound parameters; no SQL is
  * ever built from data.  Names are lower-cased and checked (accounts_check)
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,16 +301,33 @@ static int accounts_open_fail(struct accounts *a, const char **error_r,
 	return -1;
 }
 
-/* Create the file ourselves so that it (and the -wal and -shm files, which
-   SQLite creates with the same mode) is readable by its owner only. */
+/*
+ * Create the file when it is missing, readable by its owner only (SQLite
+ * gives the -wal and -shm files the same mode).  The existing file is
+ * never opened here: closing any descriptor of it would drop every POSIX
+ * lock this process's SQLite connections hold on it, and another process
+ * would then believe it is alone and checkpoint and delete the WAL under
+ * them.  The empty file is made under a temporary name and linked into
+ * place, which never replaces a file another process made meanwhile.
+ */
 static int accounts_create_file(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char tmp[4200];
+	struct stat st;
+	int fd, saved = 0;
 
-	if (fd < 0)
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return 1;	/* there (SQLite reports what is wrong with it) */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new-XXXXXX", path) >= sizeof(tmp))
+		return -1;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return -1;
 	close(fd);
-	return 1;
+	if (link(tmp, path) < 0 && errno != EEXIST)
+		saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return saved == 0 ? 1 : -1;
 }
 
 /*

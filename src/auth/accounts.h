@@ -25,7 +25,10 @@ struct account {
 	uint64_t quota;		/* bytes, 0 = unlimited */
 };
 
-/* Open (creating the file and schema when missing) <data_dir>/accounts.db. */
+/* Open (creating the file and schema when missing) <data_dir>/accounts.db.
+   Nothing in correio may open the file other than through this function:
+   closing any other descriptor of it would drop the POSIX locks of every
+   handle of the process (see accounts.c). */
 int accounts_open(const char *data_dir, struct accounts **r, const char **error_r);
 void accounts_free(struct accounts **a);
 

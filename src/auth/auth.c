@@ -1,12 +1,11 @@
 /*
- * auth.c - the password-checking pool and the failure throttle.
+ * auth.c - the password-checking pool and the failed-login throttle.
  *
- * Requests go to the pool through a locked list; answers come back through
- * an eventfd to the loop, where the throttle is updated and, after the
- * delay the throttle asks for, the caller's callback runs.  The throttle
- * table (loop thread only) keeps a failure count and the time of the last
- * failure per client address and per account; entries older than the
- * lockout are forgotten.
+ * An attempt first waits what its client address's failures earned
+ * (throttle.c), then is refused at once if its account is locked out from
+ * that address, else goes to the pool through a locked list; answers come
+ * back through an eventfd to the loop, where the throttle is updated and,
+ * after the delay a failure costs, the caller's callback runs.
  */
 #include "auth.h"
 
@@ -22,11 +21,15 @@
 #include <event2/event.h>
 
 #include "auth/accounts.h"
+#include "auth/throttle.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define THROTTLE_BUCKETS 1024
-#define DELAY_CAP_SECONDS 30
+/* entries of the throttle table: addresses and account+address pairs */
+#define THROTTLE_ENTRIES 16384
+/* the longest a failure delays an address's next attempt, unless
+   failure_delay itself is longer */
+#define DELAY_CAP_MS 15000
 
 struct auth_request {
 	struct auth *auth;
@@ -35,17 +38,12 @@ struct auth_request {
 	char password[1100];
 	int result;
 	bool cancelled;
+	bool answering;		/* the timer answers (else it ends the hold) */
 	auth_fn *cb;
 	void *ctx;
 	struct event *delay;
-	struct auth_request *next;
-};
-
-struct throttle {
-	char key[330];		/* "ip:<addr>" or "user:<address>" */
-	unsigned failures;
-	time_t last;
-	struct throttle *next;
+	struct auth_request *next;		/* todo or done list */
+	struct auth_request *live_prev, *live_next;	/* every request (loop) */
 };
 
 struct auth {
@@ -59,68 +57,33 @@ struct auth {
 	bool stop;
 	int event_fd;
 	struct event *event;
-	struct throttle *table[THROTTLE_BUCKETS];
+	struct throttle *throttle;
+	struct auth_request *live;	/* not answered yet, loop thread only */
 	char error[256];
 };
 
 /* ---- throttle (loop thread) ---- */
 
-static struct throttle **throttle_slot(struct auth *a, const char *key)
+static uint64_t now_ms(void)
 {
-	unsigned h = 5381;
-	struct throttle **p;
+	struct timespec ts;
 
-	for (const char *c = key; *c != '\0'; c++)
-		h = h * 33 + (unsigned char)*c;
-	for (p = &a->table[h % THROTTLE_BUCKETS]; *p != NULL; p = &(*p)->next)
-		if (strcmp((*p)->key, key) == 0)
-			break;
-	return p;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Failures recorded for key, forgetting stale entries. */
-static unsigned throttle_get(struct auth *a, const char *key)
+static void throttle_limits_of(const struct config *cfg, struct throttle_limits *l)
 {
-	struct throttle **p = throttle_slot(a, key), *t = *p;
-
-	if (t == NULL)
-		return 0;
-	if (time(NULL) - t->last > (time_t)a->cfg.auth_lockout) {
-		*p = t->next;
-		free(t);
-		return 0;
-	}
-	return t->failures;
+	l->delay_ms = cfg->auth_failure_delay * 1000;
+	l->max_delay_ms = DELAY_CAP_MS;
+	l->max_failures = (unsigned)cfg->auth_max_failures;
+	l->lockout_ms = cfg->auth_lockout * 1000;
 }
 
-static void throttle_fail(struct auth *a, const char *key)
+static void timeval_ms(struct timeval *tv, uint64_t ms)
 {
-	struct throttle **p = throttle_slot(a, key), *t = *p;
-
-	if (t == NULL) {
-		if ((t = calloc(1, sizeof(*t))) == NULL)
-			abort();
-		str_copy(t->key, key, sizeof(t->key));
-		*p = t;
-	}
-	t->failures++;
-	t->last = time(NULL);
-}
-
-static void throttle_clear(struct auth *a, const char *key)
-{
-	struct throttle **p = throttle_slot(a, key), *t = *p;
-
-	if (t != NULL) {
-		*p = t->next;
-		free(t);
-	}
-}
-
-static void keys(const struct auth_request *r, char *ip, char *user, size_t size)
-{
-	snprintf(ip, size, "ip:%s", r->addr);
-	snprintf(user, size, "user:%s", r->user);
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }
 
 /* ---- pool ---- */
@@ -162,6 +125,12 @@ static void *worker_main(void *arg)
 
 static void request_free(struct auth_request *r)
 {
+	if (r->live_prev != NULL)
+		r->live_prev->live_next = r->live_next;
+	else
+		r->auth->live = r->live_next;
+	if (r->live_next != NULL)
+		r->live_next->live_prev = r->live_prev;
 	if (r->delay != NULL)
 		event_free(r->delay);
 	explicit_bzero(r, sizeof(*r));
@@ -180,27 +149,21 @@ static void request_answer(evutil_socket_t fd, short what, void *arg)
 /* Update the throttle with a result, then answer now or after a delay. */
 static void request_finish(struct auth *a, struct auth_request *r)
 {
-	char ip[400], user[400];
-	unsigned n;
 	struct timeval tv = { 0, 0 };
+	unsigned pair;
+	uint64_t delay;
 
-	keys(r, ip, user, sizeof(ip));
 	if (r->result == AUTH_OK) {
-		throttle_clear(a, ip);
-		throttle_clear(a, user);
+		throttle_success(a->throttle, r->addr, r->user);
 		log_info("auth: %s: login ok from [%s]", r->user, r->addr);
 	} else if (r->result == AUTH_FAILED) {
-		throttle_fail(a, ip);
-		throttle_fail(a, user);
-		n = throttle_get(a, ip);
-		if (throttle_get(a, user) > n)
-			n = throttle_get(a, user);
-		tv.tv_sec = (time_t)(a->cfg.auth_failure_delay * n);
-		if (tv.tv_sec > DELAY_CAP_SECONDS)
-			tv.tv_sec = DELAY_CAP_SECONDS;
-		log_warn("auth: %s: login failed from [%s] (%u failures)", r->user, r->addr, n);
+		delay = throttle_failure(a->throttle, r->addr, r->user, now_ms(), &pair);
+		timeval_ms(&tv, delay);
+		log_warn("auth: %s: login failed from [%s] (%u of %llu for this account "
+			 "from there; answered after %llu ms)", r->user, r->addr, pair,
+			 (unsigned long long)a->cfg.auth_max_failures, (unsigned long long)delay);
 	}
-	r->delay = evtimer_new(a->base, request_answer, r);
+	r->answering = true;
 	evtimer_add(r->delay, &tv);
 }
 
@@ -228,11 +191,14 @@ int auth_start(const struct config *cfg, struct event_base *base, struct auth **
 	       const char **error_r)
 {
 	struct auth *a = calloc(1, sizeof(*a));
+	struct throttle_limits limits;
 
 	if (a == NULL)
 		abort();
 	a->cfg = *cfg;
 	a->base = base;
+	throttle_limits_of(cfg, &limits);
+	a->throttle = throttle_new(THROTTLE_ENTRIES, &limits);
 	a->todo_tail = &a->todo;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
@@ -262,22 +228,10 @@ void auth_stop(struct auth **ap)
 	pthread_mutex_unlock(&a->lock);
 	for (unsigned i = 0; i < a->n_threads; i++)
 		pthread_join(a->threads[i], NULL);
-	while (a->todo != NULL) {
-		struct auth_request *r = a->todo;
-		a->todo = r->next;
-		request_free(r);
-	}
-	while (a->done != NULL) {
-		struct auth_request *r = a->done;
-		a->done = r->next;
-		request_free(r);
-	}
-	for (int i = 0; i < THROTTLE_BUCKETS; i++)
-		while (a->table[i] != NULL) {
-			struct throttle *next = a->table[i]->next;
-			free(a->table[i]);
-			a->table[i] = next;
-		}
+	/* queued, checked, held or waiting to answer: all on the live list */
+	while (a->live != NULL)
+		request_free(a->live);
+	throttle_free(&a->throttle);
 	event_free(a->event);
 	close(a->event_fd);
 	free(a->threads);
@@ -287,48 +241,93 @@ void auth_stop(struct auth **ap)
 
 void auth_set_config(struct auth *a, const struct config *cfg)
 {
-	a->cfg.auth_failure_delay = cfg->auth_failure_delay;
-	a->cfg.auth_max_failures = cfg->auth_max_failures;
-	a->cfg.auth_lockout = cfg->auth_lockout;
+	struct throttle_limits limits;
+	unsigned threads = a->cfg.auth_threads;
+	char data_dir[sizeof(a->cfg.data_dir)];
+
+	/* the threads and their account stores stay as they were started */
+	str_copy(data_dir, a->cfg.data_dir, sizeof(data_dir));
+	a->cfg = *cfg;
+	a->cfg.auth_threads = threads;
+	str_copy(a->cfg.data_dir, data_dir, sizeof(a->cfg.data_dir));
+	throttle_limits_of(cfg, &limits);
+	throttle_set_limits(a->throttle, &limits);
+}
+
+/* The account a login name means: a bare name is the account in the
+   primary local domain; lower case. */
+static void canonical_user(const struct auth *a, const char *user, char *out, size_t size)
+{
+	if (strchr(user, '@') != NULL) {
+		str_copy(out, user, size);
+	} else {
+		const char *d = a->cfg.local_domains + strspn(a->cfg.local_domains, ", \t");
+		snprintf(out, size, "%s@%.*s", user, (int)strcspn(d, ", \t"), d);
+	}
+	str_lower(out);
+}
+
+/* Queue r for the pool, or refuse it at once when its account is locked
+   out from its address. */
+static void request_start(struct auth *a, struct auth_request *r)
+{
+	struct timeval now = { 0, 0 };
+
+	if (throttle_locked(a->throttle, r->addr, r->user, now_ms())) {
+		log_warn("auth: %s: refused from [%s]: too many failures for this account "
+			 "from there", r->user, r->addr);
+		explicit_bzero(r->password, sizeof(r->password));
+		r->result = AUTH_THROTTLED;
+		r->answering = true;
+		evtimer_add(r->delay, &now);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	*a->todo_tail = r;
+	a->todo_tail = &r->next;
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* The request's timer: the end of the hold, or the time to answer. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth_request *r = arg;
+
+	if (r->answering || r->cancelled)
+		request_answer(fd, what, r);
+	else
+		request_start(r->auth, r);
 }
 
 struct auth_request *auth_verify(struct auth *a, const char *addr, const char *user,
 				 const char *password, auth_fn *cb, void *ctx)
 {
 	struct auth_request *r = calloc(1, sizeof(*r));
-	char ip[400], ukey[400];
+	uint64_t wait;
+	struct timeval tv;
 
 	if (r == NULL)
 		abort();
 	r->auth = a;
 	r->cb = cb;
 	r->ctx = ctx;
+	r->live_next = a->live;
+	if (a->live != NULL)
+		a->live->live_prev = r;
+	a->live = r;
 	str_copy(r->addr, addr, sizeof(r->addr));
-	if (strchr(user, '@') != NULL) {
-		str_copy(r->user, user, sizeof(r->user));
-	} else {
-		/* a bare name means the account in the primary local domain */
-		const char *d = a->cfg.local_domains + strspn(a->cfg.local_domains, ", \t");
-		snprintf(r->user, sizeof(r->user), "%s@%.*s", user,
-			 (int)strcspn(d, ", \t"), d);
-	}
-	str_lower(r->user);
-	keys(r, ip, ukey, sizeof(ip));
-	if (throttle_get(a, ip) >= a->cfg.auth_max_failures ||
-	    throttle_get(a, ukey) >= a->cfg.auth_max_failures) {
-		log_warn("auth: %s: refused from [%s]: too many failures", r->user, addr);
-		r->result = AUTH_THROTTLED;
-		struct timeval now = { 0, 0 };
-		r->delay = evtimer_new(a->base, request_answer, r);
-		evtimer_add(r->delay, &now);
+	canonical_user(a, user, r->user, sizeof(r->user));
+	str_copy(r->password, password, sizeof(r->password));
+	r->delay = evtimer_new(a->base, on_timer, r);
+	wait = throttle_wait(a->throttle, r->addr, now_ms());
+	if (wait > 0) {
+		/* earlier failures from this address: its attempts wait */
+		timeval_ms(&tv, wait);
+		evtimer_add(r->delay, &tv);
 		return r;
 	}
-	str_copy(r->password, password, sizeof(r->password));
-	pthread_mutex_lock(&a->lock);
-	*a->todo_tail = r;
-	a->todo_tail = &r->next;
-	pthread_cond_signal(&a->cond);
-	pthread_mutex_unlock(&a->lock);
+	request_start(a, r);
 	return r;
 }
 
@@ -336,4 +335,16 @@ void auth_cancel(struct auth_request *r)
 {
 	if (r != NULL)
 		r->cancelled = true;
+}
+
+unsigned auth_unlock(struct auth *a, const char *user)
+{
+	char account[320];
+	unsigned n;
+
+	canonical_user(a, user, account, sizeof(account));
+	n = throttle_unlock(a->throttle, account);
+	log_info("auth: %s: unlocked by the administrator (%u address(es) cleared)",
+		 account, n);
+	return n;
 }

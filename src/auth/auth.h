@@ -4,11 +4,13 @@
  * auth: password checks for every protocol, off the event loop.  A check
  * costs a yescrypt hash (tens of milliseconds by design), so it runs on a
  * small pool of threads, each with its own account-store handle, and the
- * answer comes back to the loop.  Failed attempts are throttled per client
- * address and per account: each failure delays the answer a little more,
- * and past max_failures the address or account is refused for a while; a
- * success clears both.  Passwords are wiped as soon as they are checked
- * and never logged.  Loop thread only, except the pool itself.
+ * answer comes back to the loop.  Failed attempts are throttled as
+ * Dovecot does (throttle.h): failures slow their client address down (a
+ * delay that doubles, with a cap), and past max_failures one account is
+ * refused from that one address for a while; other accounts at that
+ * address and the account from other addresses are never refused.
+ * Passwords are wiped as soon as they are checked and never logged.  Loop
+ * thread only, except the pool itself.
  */
 #include <stdbool.h>
 
@@ -43,5 +45,10 @@ struct auth_request *auth_verify(struct auth *a, const char *addr, const char *u
 				 const char *password, auth_fn *cb, void *ctx);
 /* The session is going away: cb will not be called. */
 void auth_cancel(struct auth_request *r);
+
+/* `correio user unlock`: forget the failed logins of user (an address, or
+   a bare name in the primary domain) from every client address.  Returns
+   how many addresses had some. */
+unsigned auth_unlock(struct auth *a, const char *user);
 
 #endif

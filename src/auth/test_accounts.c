@@ -1,8 +1,9 @@
 /*
  * test_accounts.c - unit tests for accounts.c on a real SQLite file in a
  * fresh temporary directory: users, passwords, aliases and catch-alls,
- * domains, list callbacks, name checks, the schema version, and two handles
- * writing to the same file at once.
+ * domains, list callbacks, name checks, the schema version, two handles
+ * writing to the same file at once, and changes made by other processes
+ * while handles are open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/accounts.h"
@@ -468,8 +470,71 @@ static void test_concurrent_handles(void **state)
 	remove_dir(dir);
 }
 
-int main(void)
+/* ---- another process writes while this one holds handles ---- */
+
+/* This program run again as a fresh process (a forked child would share
+   SQLite's record of the parent's locks): add one user, or look one up,
+   and exit 0 on success. */
+static int child_main(const char *what, const char *dir, const char *address)
 {
+	struct accounts *a;
+	struct account acct;
+	const char *error;
+	int ok = accounts_open(dir, &a, &error) == 1 &&
+		 (strcmp(what, "--add-user") == 0 ?
+		  accounts_user_add(a, address, "pw", -1, &error) == 1 :
+		  accounts_user_get(a, address, &acct) == 1);
+
+	accounts_free(&a);
+	return ok ? 0 : 1;
+}
+
+static int in_child(const char *what, const char *dir, const char *address)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_accounts", what, dir, address, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The server keeps handles open while `correio user add` runs in other
+ * processes.  Opening a second handle in the server must not drop the
+ * first one's locks (a descriptor of the file closed outside SQLite does),
+ * or a command that closes its handle checkpoints and deletes the WAL the
+ * server still uses: the server's own writes then go to a deleted file
+ * that no other process sees, and it misses later changes.
+ */
+static void test_other_process_changes_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct account acct;
+	struct accounts *second;
+	const char *error;
+
+	assert_int_equal(accounts_user_get(f->a, "x@example.org", &acct), 0);
+	assert_int_equal(accounts_open(f->dir, &second, &error), 1);
+	assert_int_equal(in_child("--add-user", f->dir, "one@example.org"), 0);
+	assert_int_equal(accounts_user_add(f->a, "two@example.org", "pw", -1, &error), 1);
+	assert_int_equal(in_child("--has-user", f->dir, "two@example.org"), 0);
+	assert_int_equal(in_child("--add-user", f->dir, "three@example.org"), 0);
+	assert_int_equal(accounts_user_get(f->a, "one@example.org", &acct), 1);
+	assert_int_equal(accounts_user_get(second, "three@example.org", &acct), 1);
+	accounts_free(&second);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4)
+		return child_main(argv[1], argv[2], argv[3]);
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_user_add_get_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_password, setup, teardown),
@@ -484,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_schema, setup, teardown),
 		cmocka_unit_test(test_open_missing_dir),
 		cmocka_unit_test(test_concurrent_handles),
+		cmocka_unit_test_setup_teardown(test_other_process_changes_seen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include "lib/config.h"
 
 struct accounts;
+struct buf;
 
 int cmd_serve(int argc, char **argv, struct config *cfg);
 int cmd_user(int argc, char **argv, struct config *cfg);
@@ -33,6 +34,13 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r);
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,
 			const char *domain);
 
+/*
+ * Send one request line (ending in LF) to the running server's control
+ * socket and print its answer (stdout, or the error on stderr).  Returns
+ * the exit status.
+ */
+int cli_control_request(const struct config *cfg, const char *what, const char *line);
+
 /* Print "correio: <what>: <message>" (or "correio: <message>" when what is
    NULL) and a newline on stderr. */
 void cli_error(const char *what, const char *fmt, ...)
@@ -49,5 +57,29 @@ bool cli_wants_help(int argc, char **argv);
  */
 int cli_operands(int argc, char **argv, const char *what, const char *usage,
 		 int min, int max);
+
+/* ---- sendmail (sendmail_headers.c) ---- */
+
+/*
+ * `sendmail -t`: append " address" to rcpts for every address of the To:,
+ * Cc: and Bcc: fields of msg's header section, and remove the Bcc: fields.
+ * Returns the number of addresses found (0: none, or no such field).
+ */
+int sendmail_headers(struct buf *msg, struct buf *rcpts);
+
+/*
+ * Drop a leading mbox "From " line, and add what the header section lacks
+ * of "From: <from>", "Date: <now>" and "Message-ID: <...@hostname>" at its
+ * top (and the empty line that ends the header section, when the body
+ * started without it).
+ * Returns 1, or -1 when msg would grow past its maximum (msg unchanged).
+ */
+int sendmail_complete_headers(struct buf *msg, const char *from, const char *hostname);
+
+/*
+ * The configuration file named by sendmail's -C FILE (or -CFILE) among
+ * argv's options, or NULL.  argv is left as it was.
+ */
+const char *sendmail_config_option(int argc, char **argv);
 
 #endif

@@ -38,8 +38,11 @@ static int control_connect(const struct config *cfg)
 
 	control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "correio: cannot reach the server at %s: %s (is it running?)\n",
-			sun.sun_path, strerror(errno));
+		fprintf(stderr, "correio: cannot reach the server at %s: %s (is it running?%s)\n",
+			sun.sun_path, strerror(errno), cfg->data_dir[0] == '/' ? "" :
+			" data_dir is relative to the current directory: give the "
+			"configuration with -c, -C or CORREIO_CONFIG, and an absolute "
+			"data_dir");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -85,6 +88,11 @@ static int request(const struct config *cfg, const char *what, const char *line)
 	return read_answer(fd, what);
 }
 
+int cli_control_request(const struct config *cfg, const char *what, const char *line)
+{
+	return request(cfg, what, line);
+}
+
 int cmd_queue(int argc, char **argv, struct config *cfg)
 {
 	static const char *with_id[] = { "show", "hold", "release", "delete" };
@@ -116,21 +124,42 @@ int cmd_queue(int argc, char **argv, struct config *cfg)
 /* ---- sendmail ---- */
 
 static const char sendmail_usage[] =
-	"usage: sendmail [-t] [-i] [-oi] [-f SENDER] [-F NAME] [RECIPIENT...]\n"
+	"usage: sendmail [-t] [-i] [-oi] [-f SENDER] [-F NAME] [-C FILE] [RECIPIENT...]\n"
 	"       correio sendmail [same options]\n\n"
 	"Read a message on standard input and queue it for the recipients.\n"
 	"  -t        take recipients from To:, Cc: and Bcc: (Bcc: is removed)\n"
 	"  -i, -oi   a line with a single dot does not end the message\n"
 	"  -f ADDR   envelope sender (default: your login at the primary domain)\n"
+	"  -F NAME   your full name for the From: field (default: $NAME, else the\n"
+	"            account's name in the password file)\n"
+	"  -C FILE   the configuration file (as correio -c); without it\n"
+	"            $CORREIO_CONFIG, ./correio.conf, /etc/correio/correio.conf\n"
+	"A message without From:, Date: or Message-ID: gets them.\n"
 	"Other sendmail options (-o..., -B..., -v, -bm) are accepted and ignored.\n";
+
+/* sendmail(1)'s options: those that take a value have a ':' */
+static const char sendmail_optstring[] = "+tif:F:o:B:b:r:vhN:R:V:X:L:q:C:";
 
 struct sendmail_opts {
 	bool from_headers;
 	bool dots_end;
 	const char *sender;
+	const char *full_name;
 };
 
-int sendmail_headers(struct buf *msg, struct buf *rcpts);	/* sendmail_headers.c */
+const char *sendmail_config_option(int argc, char **argv)
+{
+	const char *path = NULL;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, sendmail_optstring)) != -1)
+		if (c == 'C')
+			path = optarg;
+	optind = 1;
+	return path;
+}
 
 static void default_sender(const struct config *cfg, char *out, size_t size)
 {
@@ -139,6 +168,51 @@ static void default_sender(const struct config *cfg, char *out, size_t size)
 
 	snprintf(out, size, "%s@%.*s", pw != NULL ? pw->pw_name : "nobody",
 		 (int)strcspn(d, ", \t"), d);
+}
+
+/* The sender's full name: -F, $NAME, or the password file's (the GECOS
+   field up to its first comma); "" when none. */
+static void full_name(const struct sendmail_opts *o, char *out, size_t size)
+{
+	const char *name = o->full_name != NULL ? o->full_name : getenv("NAME");
+	struct passwd *pw;
+
+	if (name == NULL && (pw = getpwuid(getuid())) != NULL && pw->pw_gecos != NULL) {
+		snprintf(out, size, "%.*s", (int)strcspn(pw->pw_gecos, ","), pw->pw_gecos);
+		return;
+	}
+	snprintf(out, size, "%s", name != NULL ? name : "");
+}
+
+/* "Name <address>" (the name quoted when it needs to be), or "address". */
+static void from_field(const struct sendmail_opts *o, const char *address,
+		       char *out, size_t size)
+{
+	char name[256];
+	struct buf b;
+
+	full_name(o, name, sizeof(name));
+	if (name[0] == '\0' || strpbrk(name, "\r\n") != NULL) {
+		snprintf(out, size, "%s", address);
+		return;
+	}
+	buf_init(&b, size - 1);
+	if (strpbrk(name, "()<>[]:;@\\,.\"") == NULL) {
+		buf_printf(&b, "%s", name);
+	} else {
+		buf_putc(&b, '"');
+		for (const char *p = name; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *p);
+		}
+		buf_putc(&b, '"');
+	}
+	if (buf_printf(&b, " <%s>", address) < 0)
+		snprintf(out, size, "%s", address);
+	else
+		snprintf(out, size, "%s", buf_cstr(&b));
+	buf_deinit(&b);
 }
 
 /* Standard input, CRLF kept as it is; without -i a "." line ends it. */
@@ -159,22 +233,50 @@ static int parse_sendmail(int argc, char **argv, struct sendmail_opts *o)
 {
 	int c;
 
-	o->from_headers = false;
+	memset(o, 0, sizeof(*o));
 	o->dots_end = true;
-	o->sender = NULL;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt(argc, argv, "+tif:F:o:B:b:r:vhN:R:V:X:L:q:")) != -1) {
+	while ((c = getopt(argc, argv, sendmail_optstring)) != -1) {
 		switch (c) {
 		case 't': o->from_headers = true; break;
 		case 'i': o->dots_end = false; break;
 		case 'o': if (strcmp(optarg, "i") == 0) o->dots_end = false; break;
 		case 'f': case 'r': o->sender = optarg; break;
+		case 'F': o->full_name = optarg; break;
 		case 'h': fputs(sendmail_usage, stdout); return 0;
 		case '?': fprintf(stderr, "sendmail: unknown option -%c\n%s", optopt, sendmail_usage);
 			  return -1;
-		default: break;
+		default: break;		/* -C was taken by main.c; others ignored */
 		}
+	}
+	return 1;
+}
+
+/* The message from standard input with its header fields completed, and
+   its recipients (-t) appended to req.  Returns 1, or -1 after printing. */
+static int sendmail_message(const struct config *cfg, const struct sendmail_opts *o,
+			    const char *sender, int n_args, struct buf *msg,
+			    struct buf *req)
+{
+	char from[700];
+	int found = 0;
+
+	if (read_message(o->dots_end, msg) < 0) {
+		fprintf(stderr, "sendmail: cannot read the message (too big?)\n");
+		return -1;
+	}
+	from_field(o, sender, from, sizeof(from));
+	if (sendmail_complete_headers(msg, from, cfg->hostname) < 0) {
+		fprintf(stderr, "sendmail: the message is too big\n");
+		return -1;
+	}
+	if (o->from_headers)
+		found = sendmail_headers(msg, req);
+	if (o->from_headers && found == 0 && n_args == 0) {
+		fprintf(stderr, "sendmail: -t: no recipient addresses found in the message's "
+				"To:, Cc: or Bcc: header fields\n");
+		return -1;
 	}
 	return 1;
 }
@@ -184,6 +286,7 @@ int cmd_sendmail(int argc, char **argv, struct config *cfg)
 	struct sendmail_opts o;
 	struct buf msg, req;
 	char sender[400];
+	const char *envelope;
 	int fd, ret;
 
 	for (int i = 1; i < argc; i++)
@@ -195,18 +298,15 @@ int cmd_sendmail(int argc, char **argv, struct config *cfg)
 		return ret == 0 ? 0 : 2;
 	buf_init(&msg, cfg->message_size + 65536);
 	buf_init(&req, 0);
-	if (o.sender == NULL)
-		default_sender(cfg, sender, sizeof(sender));
-	buf_printf(&req, "SUBMIT %s", o.sender != NULL ? (o.sender[0] != '\0' ? o.sender : "<>") :
-		   sender);
+	default_sender(cfg, sender, sizeof(sender));
+	envelope = o.sender != NULL ? (o.sender[0] != '\0' ? o.sender : "<>") : sender;
+	buf_printf(&req, "SUBMIT %s", envelope);
 	for (int i = optind; i < argc; i++)
 		buf_printf(&req, " %s", argv[i]);
-	if (read_message(o.dots_end, &msg) < 0) {
-		fprintf(stderr, "sendmail: cannot read the message (too big?)\n");
-		return 1;
-	}
-	if (o.from_headers && sendmail_headers(&msg, &req) < 0) {
-		fprintf(stderr, "sendmail: bad recipient headers\n");
+	if (sendmail_message(cfg, &o, o.sender != NULL && o.sender[0] != '\0' ? o.sender :
+			     sender, argc - optind, &msg, &req) < 0) {
+		buf_deinit(&msg);
+		buf_deinit(&req);
 		return 1;
 	}
 	buf_putc(&req, '\n');

@@ -27,6 +27,7 @@ static const char user_usage[] =
 	"       correio user del ADDRESS\n"
 	"       correio user passwd ADDRESS [--password-stdin]\n"
 	"       correio user list\n"
+	"       correio user unlock ADDRESS\n"
 	"\n"
 	"  --password-stdin  read the password from the first line of standard input;\n"
 	"                    otherwise it is asked for twice on the terminal\n"
@@ -34,7 +35,9 @@ static const char user_usage[] =
 	"                    mailbox_format)\n"
 	"  --quota SIZE      mailbox quota: bytes, or with k, M or G (0 = unlimited)\n"
 	"\n"
-	"The domain of ADDRESS must be local (local_domains, or: correio domain add).\n";
+	"The domain of ADDRESS must be local (local_domains, or: correio domain add).\n"
+	"unlock makes the running server forget the account's failed logins, so\n"
+	"that the addresses it was locked out from may try again at once.\n";
 
 enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4 };
 
@@ -273,6 +276,20 @@ static int user_add_check(struct accounts *a, const struct config *cfg,
 	return 1;
 }
 
+static void ignore_target(void *ctx, const char *target)
+{
+}
+
+/* An alias of the same address takes the account's mail: say so. */
+static void user_add_warn_alias(struct accounts *a, const char *address)
+{
+	if (accounts_alias_targets(a, address, ignore_target, NULL) > 0)
+		cli_error("user add", "warning: %s is also an alias, which takes its mail "
+			  "(remove it with: correio alias del %s, or keep a copy here "
+			  "with: correio alias add --force %s %s)",
+			  address, address, address, address);
+}
+
 static int user_add_store(struct accounts *a, const struct config *cfg,
 			  const struct user_args *args)
 {
@@ -299,6 +316,7 @@ static int user_add_store(struct accounts *a, const struct config *cfg,
 		cli_error("user add", "%s", error);
 		return 1;
 	}
+	user_add_warn_alias(a, args->address);
 	return 0;
 }
 
@@ -433,6 +451,22 @@ static int user_list(int argc, char **argv, struct config *cfg)
 	return ret;
 }
 
+static int user_unlock(int argc, char **argv, struct config *cfg)
+{
+	struct user_args args = { .what = "user unlock" };
+	char line[600];
+
+	if (user_parse(argc, argv, 0, 1, &args) < 0)
+		return 2;
+	if (strpbrk(args.address, " \r\n") != NULL ||
+	    strlen(args.address) >= sizeof(line) - 10) {
+		cli_error("user unlock", "invalid ADDRESS: %s", args.address);
+		return 2;
+	}
+	snprintf(line, sizeof(line), "UNLOCK %s\n", args.address);
+	return cli_control_request(cfg, "user unlock", line);
+}
+
 static const struct user_command {
 	const char *name;
 	int (*run)(int argc, char **argv, struct config *cfg);
@@ -441,6 +475,7 @@ static const struct user_command {
 	{ "del", user_del },
 	{ "passwd", user_passwd },
 	{ "list", user_list },
+	{ "unlock", user_unlock },
 };
 
 int cmd_user(int argc, char **argv, struct config *cfg)

@@ -1,9 +1,11 @@
 /*
- * main.c - the `correio` command: finds -c FILE anywhere on the command
- * line, loads the configuration, and runs one subcommand.
+ * main.c - the `correio` command: finds the configuration (-c FILE anywhere
+ * on the command line, sendmail's -C FILE, $CORREIO_CONFIG, then the
+ * default path), loads it, and runs one subcommand.
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -33,8 +35,9 @@ static const struct subcommand subcommands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: correio [-c FILE] COMMAND [ARGS]\n\n"
-		     "Without -c, ./correio.conf, then /etc/correio/correio.conf,\n"
-		     "else the built-in defaults.\n\ncommands:\n");
+		     "Without -c, the file named by $CORREIO_CONFIG, else ./correio.conf,\n"
+		     "then /etc/correio/correio.conf, else the built-in defaults.\n\n"
+		     "commands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\nEach command takes --help.\n");
@@ -96,6 +99,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	config_defaults(&cfg);
+	if (path == NULL && (as_sendmail || strcmp(argv[1], "sendmail") == 0))
+		path = as_sendmail ? sendmail_config_option(argc, argv) :
+				     sendmail_config_option(argc - 1, argv + 1);
+	if (path == NULL && getenv("CORREIO_CONFIG") != NULL &&
+	    getenv("CORREIO_CONFIG")[0] != '\0')
+		path = getenv("CORREIO_CONFIG");
 	if (path == NULL)
 		path = config_default_path();
 	buf_init(&errors, 1 << 20);

@@ -60,6 +60,13 @@ struct delivery {
 	int mail_fd;		/* the mail root when on another file system, else -1 */
 };
 
+bool delivery_uses_mbox(const struct config *cfg, int account_format)
+{
+	return account_format == ACCOUNTS_FORMAT_MBOX ||
+	       (account_format == ACCOUNTS_FORMAT_DEFAULT &&
+		cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
+}
+
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size)
 {
@@ -120,9 +127,7 @@ static uint64_t crlf_size(const char *src, uint64_t bytes)
 static int file_into(struct delivery *d, const struct envelope *e,
 		     const struct account *acct, const char *src, bool recovered)
 {
-	bool mbox = acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ||
-		    (acct->mailbox_format == ACCOUNTS_FORMAT_DEFAULT &&
-		     d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
+	bool mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
 	char path[4200], name[512];
 
 	delivery_mailbox_path(&d->cfg, acct->address, mbox, path, sizeof(path));
@@ -197,7 +202,9 @@ static void deliver_job(struct delivery *d, struct job *job)
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
 		if (ret == 0)
 			log_err("%s: to=<%s>, status=bounced (unknown user)", e->id, r->address);
-		if (ret < 0)
+		else if (ret == RESOLVE_LOOP)
+			log_err("%s: to=<%s>, status=bounced (alias loop)", e->id, r->address);
+		else if (ret < 0)
 			job->failed = true;
 		r->done = !job->failed && !job->remote;
 		job->failed = job->failed || was_failed;

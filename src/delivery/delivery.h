@@ -35,7 +35,12 @@ void delivery_submit(struct delivery *d, struct envelope *e, bool recovered);
 /* Use a new configuration from the next batch on. */
 void delivery_set_config(struct delivery *d, const struct config *cfg);
 
-/* The Maildir or mbox path of an account, into out. */
+/* Does an account with this format (enum accounts_format) get its mail
+   in an mbox file?  (Its own setting, else the configured default.) */
+bool delivery_uses_mbox(const struct config *cfg, int account_format);
+
+/* The Maildir or mbox path of an account, into out.  The mbox path is
+   the one the store reads (store_account_set_mbox). */
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size);
 

@@ -1,5 +1,14 @@
 /*
  * mbox.c - locked, all-or-nothing append to an mbox file.
+ *
+ * The lock is an OFD lock (fcntl F_OFD_SETLKW) on the whole file: it
+ * conflicts with the classic fcntl locks of other programs (mutt) and,
+ * unlike those, with the store on the server's event loop thread, which
+ * takes the same lock to read the file and to rewrite it after an
+ * expunge (store_mboxfile.c).  That rewrite renames a new file over the
+ * mbox, so once locked, an append checks that its descriptor is still
+ * the file under the path, and opens it again if not: a message is never
+ * appended to the replaced file.
  */
 #include "mbox.h"
 
@@ -78,31 +87,59 @@ static bool ends_with(int fd, const struct stat *st, const struct buf *text)
 	return true;
 }
 
+/* Open path and lock it for writing; the descriptor, or -1. */
+static int open_locked(const char *path, struct stat *st)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct stat now;
+	int fd, saved;
+
+	for (;;) {
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		if (fcntl(fd, F_OFD_SETLKW, &lk) < 0 || fstat(fd, st) < 0) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (stat(path, &now) == 0 && now.st_ino == st->st_ino &&
+		    now.st_dev == st->st_dev)
+			return fd;
+		close(fd);	/* replaced while we waited: lock the new one */
+	}
+}
+
+/* A file another program left without a final LF gets one first, so
+   that the From_ line starts a line. */
+static int end_line(int fd, const struct stat *st)
+{
+	char last = '\n';
+
+	if (st->st_size > 0 && pread(fd, &last, 1, st->st_size - 1) != 1)
+		return -1;
+	return last == '\n' ? 1 : write_all(fd, "\n", 1);
+}
+
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		 const char *src, bool recovered)
 {
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct buf text;
 	struct stat st;
 	time_t t = (time_t)arrival;
 	char date[64];
-	int fd, in, ret = -1;
+	int fd = -1, in, ret = -1;
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		close(in);
-		return -1;
-	}
 	buf_init(&text, 0);
 	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&t));
 	buf_printf(&text, "From %s %s\n", sender[0] != '\0' ? sender : "MAILER-DAEMON", date);
-	if (mbox_body(in, &text) > 0 && fcntl(fd, F_SETLKW, &lk) == 0 &&
-	    fstat(fd, &st) == 0) {
+	if (mbox_body(in, &text) > 0 && (fd = open_locked(path, &st)) >= 0) {
 		if (recovered && ends_with(fd, &st, &text))
 			ret = 0;	/* appended before the crash */
-		else
+		else if ((ret = end_line(fd, &st)) > 0)
 			ret = write_all(fd, text.data, text.len);
 		if (ret < 0) {
 			int saved = errno;
@@ -112,7 +149,8 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 			errno = saved;
 		}
 	}
-	close(fd);	/* releases the lock */
+	if (fd >= 0)
+		close(fd);	/* releases the lock */
 	close(in);
 	buf_deinit(&text);
 	return ret;

@@ -6,7 +6,15 @@
  * remote, followed recursively with loop detection), an account or alias
  * with a +tag, or the domain's catch-all alias.  Anything else in a local
  * domain is unknown (550 5.1.1 at RCPT).  A recipient in any other domain
- * is remote.  Used by the SMTP server at RCPT and by the delivery agent.
+ * is remote.  Used by the SMTP server at RCPT, by the delivery agent, and
+ * by `correio alias add` to refuse a loop before it is stored.
+ *
+ * Loops: an alias whose expansion comes back to an alias (or catch-all)
+ * still being expanded is an alias loop, reported as such (never cut
+ * silently).  One exception, as in Postfix: an alias that lists itself
+ * (or itself with a +tag) and is also an account delivers that copy to the
+ * account's own mailbox ("alice -> alice, bob": alice keeps a copy).
+ * An address reached twice on different branches is delivered once.
  */
 #include <stdbool.h>
 
@@ -15,6 +23,8 @@
 
 #define RESOLVE_MAX_DEPTH 8
 #define RESOLVE_MAX_TARGETS 1000
+#define RESOLVE_LOOP (-2)		/* resolve_address: an alias loop */
+#define RESOLVE_LOOP_TEXT_MAX 400
 
 enum resolve_kind { RESOLVE_LOCAL, RESOLVE_REMOTE };
 
@@ -36,9 +46,20 @@ int resolve_domain_is_local(const struct config *cfg, struct accounts *a,
  * ("local@domain", domain lower case; the local part's case is kept for
  * remote targets and ignored for local ones),
  * without duplicates.  Returns the number of targets; 0 when key is in a
- * local domain but names nobody; -1 on a store error (temporary).
+ * local domain but names nobody; -1 on a store error (temporary);
+ * RESOLVE_LOOP when the expansion meets an alias loop (logged with the
+ * aliases that form it; cb may have been called for some targets).
  */
 int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
 		    resolve_fn *cb, void *ctx);
+
+/*
+ * Would alias (lower case, "local@domain" or "@domain") loop if targets[0..n)
+ * were added to the targets it has now?  Returns 1 no, RESOLVE_LOOP yes
+ * (loop_r, of RESOLVE_LOOP_TEXT_MAX bytes, gets the chain, e.g.
+ * "a@example.org -> b@example.org -> a@example.org"), -1 store error.
+ */
+int resolve_alias_check(const struct config *cfg, struct accounts *a, const char *alias,
+			char *const *targets, int n, char *loop_r);
 
 #endif

@@ -158,6 +158,22 @@ static void test_mbox_redelivery(void **state)
 	assert_int_equal(count, 3);
 }
 
+/* Another program left the file without a final LF: the From_ line still
+   starts a line of its own. */
+static void test_mbox_unterminated(void **state)
+{
+	char src[128], box[128];
+
+	snprintf(src, sizeof(src), "%s/msg7", root);
+	snprintf(box, sizeof(box), "%s/box3", root);
+	write_file(src, "Subject: a\n\nb\n");
+	write_file(box, "From x Thu Jan  1 00:00:00 1970\nS: y\n\nno end");
+	assert_int_equal(mbox_deliver(box, "a@b", 0, src, false), 1);
+	assert_string_equal(read_file(box),
+			    "From x Thu Jan  1 00:00:00 1970\nS: y\n\nno end\n"
+			    "From a@b Thu Jan  1 00:00:00 1970\nSubject: a\n\nb\n\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_missing_source),
 		cmocka_unit_test(test_mbox),
 		cmocka_unit_test(test_mbox_redelivery),
+		cmocka_unit_test(test_mbox_unterminated),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

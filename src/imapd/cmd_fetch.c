@@ -528,10 +528,12 @@ static void out_bytes(struct fetch_run *r, const char *p, size_t n)
 		stage_flush(r);
 }
 
-/* Where a windowed copy goes: octets skip .. skip + take of the source. */
+/* Where a windowed copy goes: octets skip .. skip + take of the source.
+   With dst NULL nothing is copied: nul tells whether the window has NUL. */
 struct fetch_window {
 	char *dst;
 	uint64_t skip, take;
+	bool nul;
 };
 
 static void window_copy(struct fetch_window *w, const char *p, size_t n)
@@ -545,8 +547,12 @@ static void window_copy(struct fetch_window *w, const char *p, size_t n)
 	w->skip = 0;
 	if (n > w->take)
 		n = (size_t)w->take;
-	memcpy(w->dst, p, n);
-	w->dst += n;
+	if (w->dst == NULL) {
+		w->nul |= memchr(p, '\0', n) != NULL;
+	} else {
+		memcpy(w->dst, p, n);
+		w->dst += n;
+	}
 	w->take -= n;
 }
 
@@ -588,12 +594,23 @@ static void item_window(const struct fetch_item *it, uint64_t total, uint64_t *s
 		*take_r = it->sec->partial_length;
 }
 
-/* The window of the CRLF form of p[0..n) straight into the output, in
-   one extent (a big BODY[] is one large piece of the output). */
-static void crlf_out(struct fetch_run *r, const char *p, size_t n, uint64_t skip,
-		     uint64_t take)
+/* NUL may not appear in a literal outside BINARY (RFC 9051 §4.3): as
+   Dovecot does, it is sent as 0x80, in the output's memory. */
+static void nul_to_0x80(char *p, size_t n)
 {
-	struct fetch_window w = { NULL, skip, take };
+	char *end = p + n;
+
+	while ((p = memchr(p, '\0', (size_t)(end - p))) != NULL)
+		*p++ = (char)0x80;
+}
+
+/* The window of the CRLF form of p[0..n) straight into the output, in
+   one extent (a big BODY[] is one large piece of the output); NUL kept
+   only for BINARY. */
+static void crlf_out(struct fetch_run *r, const char *p, size_t n, uint64_t skip,
+		     uint64_t take, bool keep_nul)
+{
+	struct fetch_window w = { NULL, skip, take, false };
 	struct evbuffer_iovec v;
 
 	stage_flush(r);
@@ -602,22 +619,30 @@ static void crlf_out(struct fetch_run *r, const char *p, size_t n, uint64_t skip
 	w.dst = v.iov_base;
 	crlf_copy(&w, p, n);
 	v.iov_len = (size_t)(take - w.take);
+	if (!keep_nul)
+		nul_to_0x80(v.iov_base, v.iov_len);
 	evbuffer_commit_space(r->out, &v, 1);
 }
 
-/* A literal of the CRLF form of raw text p[0..n), windowed by the item. */
+/* A literal of the CRLF form of raw text p[0..n), windowed by the item;
+   for BINARY[] a literal8 (RFC 3516) if the text holds NUL. */
 static void literal_crlf(struct fetch_run *r, const struct fetch_item *it, const char *p,
 			 size_t n)
 {
+	bool binary = it->kind == FETCH_BINARY;
+	struct fetch_window probe;
 	uint64_t skip, take;
 
 	item_window(it, mime_crlf_size(p, n), &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");	/* as Dovecot: a literal, never "" */
 		return;
 	}
-	buf_printf(&r->resp, "{%llu}\r\n", (unsigned long long)take);
-	crlf_out(r, p, n, skip, take);
+	probe = (struct fetch_window){ NULL, skip, take, false };
+	if (binary)
+		crlf_copy(&probe, p, n);
+	buf_printf(&r->resp, "%s{%llu}\r\n", probe.nul ? "~" : "", (unsigned long long)take);
+	crlf_out(r, p, n, skip, take, binary);
 }
 
 /* "BODY[1.TEXT]<0> ", "BINARY.SIZE[2] ", "RFC822.HEADER " */
@@ -680,7 +705,7 @@ static void write_binary(struct fetch_run *r, const struct fetch_item *it)
 	}
 	item_window(it, r->tmp.len, &skip, &take);
 	if (take == 0) {
-		buf_puts(&r->resp, "\"\"");
+		buf_puts(&r->resp, "{0}\r\n");
 		return;
 	}
 	p = r->tmp.data + skip;
@@ -707,8 +732,7 @@ static void write_flags(struct fetch_run *r)
 	struct imapd_session *s = r->s;
 
 	buf_puts(&r->resp, "FLAGS ");
-	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords,
-			  !s->rev2 && r->m.uid >= s->first_recent);
+	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords, imapd_is_recent(s, r->m.uid));
 }
 
 /* INTERNALDATE in the server's local zone. */
@@ -775,6 +799,8 @@ static void msg_write(struct fetch_run *r)
 	struct fetch_item flags = { .kind = FETCH_FLAGS }, modseq = { .kind = FETCH_MODSEQ };
 	bool has_flags = st->flags || r->flags_changed;
 
+	if (has_flags)	/* a keyword the client has not been told of: FLAGS first */
+		imapd_announce_keywords(r->s, r->m.keywords);
 	buf_printf(&r->resp, "* %u FETCH (", r->seq);
 	if (st->uid) {
 		buf_printf(&r->resp, "UID %u", r->m.uid);

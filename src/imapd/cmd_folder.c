@@ -1,9 +1,8 @@
 /*
  * cmd_folder.c - SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
- * UNSUBSCRIBE, LIST (RFC 5258 LIST-EXTENDED selection and return options,
- * RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS), LSUB and STATUS.  Names go
- * in and out as modified UTF-7 for IMAP4rev1 clients, UTF-8 for rev2.
- * Also the QUOTA commands (RFC 9208).
+ * UNSUBSCRIBE and STATUS.  Names go in and out as modified UTF-7 for
+ * IMAP4rev1 clients, UTF-8 for rev2.  Also the QUOTA commands (RFC 9208).
+ * LIST and LSUB live in cmd_list.c.
  */
 #include "imapd_private.h"
 
@@ -15,20 +14,23 @@
 #include "lib-imap/imap_utf7.h"
 #include "lib/util.h"
 
-/* The mailbox name argument arg, as UTF-8, into out.  Returns 1 or -1. */
-static int name_in(struct imapd_session *s, const struct imap_arg *arg, struct buf *out)
+int imapd_name_in(struct imapd_session *s, const struct imap_arg *arg, struct buf *out)
 {
+	size_t start = out->len;
 	const char *name;
 
 	if (!imap_arg_get_astring(arg, &name))
 		return -1;
 	if (s->utf8)
 		return buf_puts(out, name);
-	return imap_utf7_decode(name, strlen(name), out);
+	if (imap_utf7_decode(name, strlen(name), out) < 0) {
+		buf_truncate(out, start);
+		return 0;
+	}
+	return 1;
 }
 
-/* A name for the client (quoted, mUTF-7 for rev1). */
-static void name_out(struct imapd_session *s, const char *name, struct buf *out)
+void imapd_name_out(struct imapd_session *s, const char *name, struct buf *out)
 {
 	struct buf enc;
 
@@ -66,7 +68,7 @@ static void select_reply(struct imapd_session *s)
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
 		for (unsigned i = 0; i < s->n_uids; i++)
-			recent += s->uids[i] >= s->first_recent;
+			recent += imapd_is_recent(s, s->uids[i]);
 		imapd_untagged(s, "%u RECENT", recent);
 		if (st.first_unseen > 0)
 			imapd_untagged(s, "OK [UNSEEN %u] first unseen", st.first_unseen);
@@ -80,7 +82,7 @@ static void select_reply(struct imapd_session *s)
 		/* RFC 9051 §6.3.2: the mailbox name as LIST would show it */
 		struct buf name;
 		buf_init(&name, 0);
-		name_out(s, store_mailbox_name(s->box), &name);
+		imapd_name_out(s, store_mailbox_name(s->box), &name);
 		imapd_untagged(s, "LIST () \"/\" %s", buf_cstr(&name));
 		buf_deinit(&name);
 	}
@@ -181,10 +183,11 @@ void imapd_cmd_select(struct imapd_session *s)
 	struct qresync_param q = { 0 };
 	struct store_error err;
 	struct buf name;
+	int valid = -1;
 
 	buf_init(&name, 0);
 	if (s->cmd.arg_count < 1 || s->cmd.arg_count > 2 ||
-	    name_in(s, &s->cmd.args[0], &name) < 0) {
+	    (valid = imapd_name_in(s, &s->cmd.args[0], &name)) < 0) {
 		buf_deinit(&name);
 		imapd_tagged(s, "BAD", "usage: %s mailbox [(CONDSTORE | QRESYNC (...))]",
 			     s->cmd.name);
@@ -198,6 +201,11 @@ void imapd_cmd_select(struct imapd_session *s)
 	if (s->box != NULL) {
 		imapd_unselect(s);
 		imapd_untagged(s, "OK [CLOSED] previous mailbox closed");
+	}
+	if (valid == 0) {
+		buf_deinit(&name);
+		imapd_tagged(s, "NO", "[NONEXISTENT] no such mailbox (not valid modified UTF-7)");
+		return;
 	}
 	if (imapd_select(s, buf_cstr(&name), examine, &err) < 0) {
 		buf_deinit(&name);
@@ -236,13 +244,15 @@ void imapd_cmd_folder(struct imapd_session *s)
 	size_t want = strcmp(s->cmd.name, "RENAME") == 0 ? 2 : 1;
 	struct store_error err;
 	struct buf a, b;
-	int ret = -1;
+	int ret = -1, va = -1, vb = 1;
 
 	buf_init(&a, 0);
 	buf_init(&b, 0);
-	if (s->cmd.arg_count != want || name_in(s, &s->cmd.args[0], &a) < 0 ||
-	    (want == 2 && name_in(s, &s->cmd.args[1], &b) < 0)) {
+	if (s->cmd.arg_count != want || (va = imapd_name_in(s, &s->cmd.args[0], &a)) < 0 ||
+	    (want == 2 && (vb = imapd_name_in(s, &s->cmd.args[1], &b)) < 0)) {
 		imapd_tagged(s, "BAD", "bad mailbox name");
+	} else if (va == 0 || vb == 0) {
+		imapd_tagged(s, "NO", "[CANNOT] mailbox name is not valid modified UTF-7");
 	} else {
 		/* a trailing separator only says "will have children" (§6.3.4) */
 		if (a.len > 1 && a.data[a.len - 1] == '/' && strcmp(s->cmd.name, "CREATE") == 0)
@@ -300,8 +310,7 @@ static int status_items(struct imapd_session *s, const struct imap_arg *list,
 	return 1;
 }
 
-/* "* STATUS name (items)" for folder name; returns 1, 0 not found, -1 bad. */
-static int status_line(struct imapd_session *s, const char *name,
+int imapd_status_line(struct imapd_session *s, const char *name,
 		       const struct imap_arg *list, size_t count)
 {
 	struct store_status st;
@@ -316,7 +325,7 @@ static int status_line(struct imapd_session *s, const char *name,
 	if (status_items(s, list, count, &st, &items) < 0) {
 		ret = -1;
 	} else {
-		name_out(s, name, &quoted);
+		imapd_name_out(s, name, &quoted);
 		imapd_untagged(s, "STATUS %s (%s)", buf_cstr(&quoted), buf_cstr(&items));
 	}
 	buf_deinit(&items);
@@ -332,13 +341,13 @@ void imapd_cmd_status(struct imapd_session *s)
 	int ret;
 
 	buf_init(&name, 0);
-	if (s->cmd.arg_count != 2 || name_in(s, &s->cmd.args[0], &name) < 0 ||
+	if (s->cmd.arg_count != 2 || imapd_name_in(s, &s->cmd.args[0], &name) < 0 ||
 	    !imap_arg_get_list(&s->cmd.args[1], &list, &count)) {
 		buf_deinit(&name);
 		imapd_tagged(s, "BAD", "usage: STATUS mailbox (items)");
 		return;
 	}
-	ret = status_line(s, buf_cstr(&name), list, count);
+	ret = imapd_status_line(s, buf_cstr(&name), list, count);
 	buf_deinit(&name);
 	if (ret < 0)
 		imapd_tagged(s, "BAD", "unknown STATUS item");
@@ -346,171 +355,6 @@ void imapd_cmd_status(struct imapd_session *s)
 		imapd_tagged(s, "NO", "[NONEXISTENT] no such mailbox");
 	else
 		imapd_tagged(s, "OK", "STATUS completed");
-}
-
-/* ---- LIST, LSUB ---- */
-
-/* IMAP LIST pattern match: '*' anything, '%' anything but '/'; the
-   INBOX part of a name matches in any case (RFC 9051 §5.1). */
-static bool match_at(const char *p, const char *n, const char *start)
-{
-	bool inbox = strncmp(start, "INBOX", 5) == 0 && (start[5] == '\0' || start[5] == '/');
-
-	for (; *p != '\0'; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			for (const char *t = n;; t++) {
-				if (match_at(p + 1, t, start))
-					return true;
-				if (*t == '\0' || (*p == '%' && *t == '/'))
-					return false;
-			}
-		}
-		if (*n == '\0' || (*p != *n && !(inbox && n - start < 5 && (*p | 32) == (*n | 32))))
-			return false;
-	}
-	return *n == '\0';
-}
-
-static bool match(const char *p, const char *n)
-{
-	return match_at(p, n, n);
-}
-
-struct list_ctx {
-	struct imapd_session *s;
-	struct buf pattern;
-	bool lsub, subscribed_only, special_only, want_special, want_children;
-	const struct imap_arg *status_items;
-	size_t status_count;
-};
-
-static void list_attrs(const struct list_ctx *c, unsigned a, struct buf *out)
-{
-	static const struct { unsigned bit; const char *name; } names[] = {
-		{ STORE_FOLDER_NOSELECT, "\\Noselect" },
-		{ STORE_FOLDER_NONEXISTENT, "\\NonExistent" },
-		{ STORE_FOLDER_HASCHILDREN, "\\HasChildren" },
-		{ STORE_FOLDER_HASNOCHILDREN, "\\HasNoChildren" },
-		{ STORE_FOLDER_SUBSCRIBED, "\\Subscribed" },
-		{ STORE_FOLDER_SENT, "\\Sent" }, { STORE_FOLDER_DRAFTS, "\\Drafts" },
-		{ STORE_FOLDER_TRASH, "\\Trash" }, { STORE_FOLDER_JUNK, "\\Junk" },
-		{ STORE_FOLDER_ARCHIVE, "\\Archive" },
-	};
-
-	buf_putc(out, '(');
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(a & names[i].bit))
-			continue;
-		if (c->lsub && names[i].bit != STORE_FOLDER_NOSELECT)
-			continue;
-		if (names[i].bit == STORE_FOLDER_SUBSCRIBED && !c->subscribed_only)
-			continue;
-		if (out->data[out->len - 1] != '(')
-			buf_putc(out, ' ');
-		buf_puts(out, names[i].name);
-	}
-	buf_putc(out, ')');
-}
-
-static void list_one(void *ctx, const struct store_folder_info *f)
-{
-	struct list_ctx *c = ctx;
-	struct buf line;
-
-	if (!match(buf_cstr(&c->pattern), f->name))
-		return;
-	if ((c->lsub || c->subscribed_only) && !(f->attrs & STORE_FOLDER_SUBSCRIBED))
-		return;
-	if (!c->lsub && !c->subscribed_only && (f->attrs & STORE_FOLDER_NONEXISTENT) &&
-	    !(f->attrs & STORE_FOLDER_NOSELECT))
-		return;
-	if (c->special_only && !(f->attrs & STORE_FOLDER_SPECIAL_USE))
-		return;
-	buf_init(&line, 0);
-	list_attrs(c, f->attrs, &line);
-	buf_puts(&line, " \"/\" ");
-	name_out(c->s, f->name, &line);
-	imapd_untagged(c->s, "%s %s", c->lsub ? "LSUB" : "LIST", buf_cstr(&line));
-	buf_deinit(&line);
-	if (c->status_items != NULL && !(f->attrs & (STORE_FOLDER_NOSELECT | STORE_FOLDER_NONEXISTENT)))
-		status_line(c->s, f->name, c->status_items, c->status_count);
-}
-
-/* LIST-EXTENDED options: (SUBSCRIBED SPECIAL-USE ...) before the
-   reference, RETURN (CHILDREN SPECIAL-USE STATUS (...)) after. */
-static int list_options(struct list_ctx *c, const struct imap_arg *list, size_t n,
-			bool selection)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct imap_arg *items;
-		size_t count;
-		if (selection && imap_arg_atom_equals(&list[i], "SUBSCRIBED"))
-			c->subscribed_only = true;
-		else if (selection && imap_arg_atom_equals(&list[i], "SPECIAL-USE"))
-			c->special_only = true;
-		else if (imap_arg_atom_equals(&list[i], "REMOTE") ||
-			 imap_arg_atom_equals(&list[i], "RECURSIVEMATCH") ||
-			 imap_arg_atom_equals(&list[i], "CHILDREN") ||
-			 imap_arg_atom_equals(&list[i], "SPECIAL-USE") ||
-			 imap_arg_atom_equals(&list[i], "SUBSCRIBED"))
-			continue;
-		else if (!selection && imap_arg_atom_equals(&list[i], "STATUS") && i + 1 < n &&
-			 imap_arg_get_list(&list[i + 1], &items, &count)) {
-			c->status_items = items;
-			c->status_count = count;
-			i++;
-		} else
-			return -1;
-	}
-	return 1;
-}
-
-static int list_args(struct list_ctx *c, struct buf *ref)
-{
-	struct imapd_session *s = c->s;
-	const struct imap_arg *a = s->cmd.args, *opts;
-	size_t n = s->cmd.arg_count, count;
-
-	if (n > 0 && !c->lsub && imap_arg_get_list(&a[0], &opts, &count)) {
-		if (list_options(c, opts, count, true) < 0)
-			return -1;
-		a++;
-		n--;
-	}
-	if (n < 2 || name_in(s, &a[0], ref) < 0 || name_in(s, &a[1], &c->pattern) < 0)
-		return -1;
-	if (n == 4 && imap_arg_atom_equals(&a[2], "RETURN") &&
-	    imap_arg_get_list(&a[3], &opts, &count))
-		return list_options(c, opts, count, false);
-	return n == 2 ? 1 : -1;
-}
-
-void imapd_cmd_list(struct imapd_session *s)
-{
-	struct list_ctx c = { .s = s, .lsub = strcmp(s->cmd.name, "LSUB") == 0 };
-	struct store_error err;
-	struct buf ref, full;
-
-	buf_init(&c.pattern, 0);
-	buf_init(&ref, 0);
-	buf_init(&full, 0);
-	if (list_args(&c, &ref) < 0) {
-		imapd_tagged(s, "BAD", "bad %s arguments", s->cmd.name);
-	} else if (c.pattern.len == 0 && !c.lsub) {
-		imapd_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
-		imapd_tagged(s, "OK", "LIST completed");
-	} else {
-		buf_printf(&full, "%s%s", buf_cstr(&ref), buf_cstr(&c.pattern));
-		buf_reset(&c.pattern);
-		buf_append(&c.pattern, full.data, full.len);
-		if (store_folder_list(s->account, list_one, &c, &err) < 0)
-			imapd_tagged(s, "NO", "[SERVERBUG] %s", err.text);
-		else
-			imapd_tagged(s, "OK", "%s completed", s->cmd.name);
-	}
-	buf_deinit(&c.pattern);
-	buf_deinit(&ref);
-	buf_deinit(&full);
 }
 
 /* ---- QUOTA (RFC 9208) ---- */
@@ -559,12 +403,12 @@ void imapd_cmd_quota(struct imapd_session *s)
 	}
 	buf_init(&name, 0);
 	buf_init(&quoted, 0);
-	if (s->cmd.arg_count != 1 || name_in(s, &s->cmd.args[0], &name) < 0) {
+	if (s->cmd.arg_count != 1 || imapd_name_in(s, &s->cmd.args[0], &name) < 0) {
 		imapd_tagged(s, "BAD", "usage: GETQUOTAROOT mailbox");
 	} else if (store_folder_status(s->account, buf_cstr(&name), &st, &err) < 0) {
 		imapd_tagged(s, "NO", "%s%s", code_of(&err), err.text);
 	} else {
-		name_out(s, buf_cstr(&name), &quoted);
+		imapd_name_out(s, buf_cstr(&name), &quoted);
 		if (store_account_quota(s->account) > 0) {
 			imapd_untagged(s, "QUOTAROOT %s \"\"", buf_cstr(&quoted));
 			quota_line(s);

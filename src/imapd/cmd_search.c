@@ -73,6 +73,7 @@ struct search_run {
 	size_t file_cap;
 	const char *error;		/* NO [code] text when it fails */
 	uint64_t modseq;		/* highest mod-sequence of the matches */
+	uint64_t first_modseq, last_modseq;	/* of the first and last match */
 
 	/* the message being looked at */
 	struct store_msg m;
@@ -196,9 +197,10 @@ static int msg_load(struct search_run *r, bool whole)
 
 /* ---- decoded text ---- */
 
-static int collect(void *ctx, const struct mime_text *t)
+/* A piece of text for t (its value: text[0..len)), folded, in the pool. */
+static void text_add(struct search_run *r, const struct mime_text *t, const char *text,
+		     size_t len)
 {
-	struct search_run *r = ctx;
 	struct search_text *e;
 
 	if (r->n_texts == r->cap_texts) {
@@ -217,9 +219,35 @@ static int collect(void *ctx, const struct mime_text *t)
 		buf_append(&r->pool, t->name, t->name_len);
 		buf_puts(&r->pool, ": ");
 	}
-	buf_append(&r->pool, t->text, t->len);
+	buf_append(&r->pool, text, len);
 	e->len = r->pool.len - e->off;
 	imap_search_fold(r->pool.data + e->off, e->len);
+}
+
+static bool address_field(const struct mime_text *t)
+{
+	static const char *const names[] = { "From", "To", "Cc", "Bcc", "Sender", "Reply-To" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (t->name_len == strlen(names[i]) && strncasecmp(t->name, names[i], t->name_len) == 0)
+			return true;
+	return false;
+}
+
+/* Each text as it is; an address field also in its normal form, so that
+   FROM user@example.org finds "<user (comment)@ example.org>" too. */
+static int collect(void *ctx, const struct mime_text *t)
+{
+	struct search_run *r = ctx;
+	struct buf norm;
+
+	text_add(r, t, t->text, t->len);
+	if (t->kind == MIME_TEXT_HEADER && address_field(t)) {
+		buf_init(&norm, 0);
+		if (mime_address_text(t->text, t->len, &norm) > 0 && norm.len > 0)
+			text_add(r, t, norm.data, norm.len);
+		buf_deinit(&norm);
+	}
 	return 1;
 }
 
@@ -381,7 +409,7 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 	case IMAP_SEARCH_KEYWORD:
 		return has_keyword(r, n->name) != n->unset;
 	case IMAP_SEARCH_RECENT:
-		return !s->rev2 && r->m.uid >= s->first_recent;
+		return imapd_is_recent(s, r->m.uid);
 	case IMAP_SEARCH_MODSEQ:
 		return r->m.modseq >= n->number;
 	case IMAP_SEARCH_LARGER:
@@ -476,9 +504,29 @@ static int search_some(struct search_job *j)
 			push(j, s->cmd.uid ? r->m.uid : r->seq);
 			if (r->m.modseq > r->modseq)
 				r->modseq = r->m.modseq;
+			if (j->n == 1)
+				r->first_modseq = r->m.modseq;
+			r->last_modseq = r->m.modseq;
 		}
 	}
 	return 1;
+}
+
+/* The MODSEQ of an ESEARCH reply (RFC 7162 §3.1.5, RFC 4731 §3.2): the
+   highest mod-sequence of the messages the reply names: only the MIN
+   and MAX ones when neither ALL nor COUNT was asked. */
+static uint64_t reply_modseq(const struct imap_search_program *prog, const struct search_run *r)
+{
+	unsigned opts = prog->return_opts;
+	uint64_t m = 0;
+
+	if (!prog->esearch || (opts & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) != 0)
+		return r->modseq;
+	if ((opts & IMAP_SEARCH_RETURN_MIN) != 0)
+		m = r->first_modseq;
+	if ((opts & IMAP_SEARCH_RETURN_MAX) != 0 && r->last_modseq > m)
+		m = r->last_modseq;
+	return m;
 }
 
 /* With a MODSEQ key, the highest mod-sequence of the matches follows
@@ -518,7 +566,7 @@ static void search_continue(struct imapd_session *s)
 	}
 	s->resume_state = NULL;
 	if (ret > 0)
-		reply(s, j->prog, j->nums, j->n, j->r.modseq);
+		reply(s, j->prog, j->nums, j->n, reply_modseq(j->prog, &j->r));
 	if (ret < 0)
 		imapd_tagged(s, "NO", "%s", j->r.error);
 	else

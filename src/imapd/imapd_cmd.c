@@ -18,6 +18,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -62,11 +63,15 @@ static void cmd_noop(struct imapd_session *s)
 	imapd_tagged(s, "OK", "%s completed", s->cmd.name);
 }
 
+/* Only BYE and the tagged OK follow LOGOUT (RFC 9051 §6.1.3): the
+   mailbox is closed first, so that no queued EXPUNGE or FETCH of other
+   sessions' changes goes out with the reply. */
 static void cmd_logout(struct imapd_session *s)
 {
+	imapd_unselect(s);
+	s->state = IMAPD_STATE_LOGOUT;
 	imapd_untagged(s, "BYE correio IMAP server signing off");
 	imapd_tagged(s, "OK", "LOGOUT completed");
-	s->state = IMAPD_STATE_LOGOUT;
 	imapd_close_after_output(s);
 }
 
@@ -145,13 +150,17 @@ static void cmd_namespace(struct imapd_session *s)
 
 /* ---- login ---- */
 
-/* The account's storage limit, for APPEND, COPY and MOVE. */
+/* The account's storage limit, for APPEND, COPY and MOVE, and whether
+   its INBOX is an mbox file. */
 static void set_quota(struct imapd_session *s, const char *user)
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0) {
 		store_account_set_quota(s->account, acct.quota);
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+								      acct.mailbox_format));
+	}
 }
 
 static void on_auth_result(void *ctx, enum auth_result result, const char *user)
@@ -193,14 +202,25 @@ static void check_password(struct imapd_session *s, const char *user, const char
 				  on_auth_result, s);
 }
 
+/* A password in the clear from another machine: refuse, and say how to get
+   TLS.  Returns true after replying. */
+static bool plaintext_refused(struct imapd_session *s, const char *what)
+{
+	char hint[300];
+
+	if (conn_plaintext_ok(&s->conn))
+		return false;
+	conn_tls_hint(&s->conn, hint, sizeof(hint));
+	imapd_tagged(s, "NO", "[PRIVACYREQUIRED] %s needs TLS: %s", what, hint);
+	return true;
+}
+
 static void cmd_login(struct imapd_session *s)
 {
 	const char *user, *pw;
 
-	if (!conn_plaintext_ok(&s->conn)) {
-		imapd_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS (use STARTTLS)");
+	if (plaintext_refused(s, "LOGIN"))
 		return;
-	}
 	if (s->cmd.arg_count != 2 || !imap_arg_get_astring(&s->cmd.args[0], &user) ||
 	    !imap_arg_get_astring(&s->cmd.args[1], &pw)) {
 		imapd_tagged(s, "BAD", "usage: LOGIN user password");
@@ -244,10 +264,8 @@ static void cmd_authenticate(struct imapd_session *s)
 		imapd_tagged(s, "NO", "[CANNOT] unsupported mechanism");
 		return;
 	}
-	if (!conn_plaintext_ok(&s->conn)) {
-		imapd_tagged(s, "NO", "[PRIVACYREQUIRED] PLAIN needs TLS (use STARTTLS)");
+	if (plaintext_refused(s, "AUTHENTICATE PLAIN"))
 		return;
-	}
 	if (s->cmd.arg_count >= 2 && imap_arg_get_atom(&s->cmd.args[1], &initial)) {
 		auth_plain(s, initial, strcmp(initial, "=") == 0 ? 0 : strlen(initial));
 		return;

@@ -32,6 +32,35 @@ static void push_uid(uint32_t **arr, unsigned *n, unsigned *cap, uint32_t uid)
 	(*arr)[(*n)++] = uid;
 }
 
+static bool uid_in(const uint32_t *v, unsigned n, uint32_t uid)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == uid;
+}
+
+bool imapd_is_recent(const struct imapd_session *s, uint32_t uid)
+{
+	return !s->rev2 && uid_in(s->recent, s->n_recent, uid);
+}
+
+/* The UIDs of the view from index from on that are >= first: \Recent
+   here.  A read-write session has claimed them, so no other session
+   counts them (first is what store_mailbox_claim_recent returned). */
+static void take_recent(struct imapd_session *s, unsigned from, uint32_t first)
+{
+	for (unsigned i = from; i < s->n_uids; i++)
+		if (s->uids[i] >= first)
+			push_uid(&s->recent, &s->n_recent, &s->cap_recent, s->uids[i]);
+}
+
 unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid)
 {
 	unsigned lo = 0, hi = s->n_uids;
@@ -95,9 +124,9 @@ int imapd_select(struct imapd_session *s, const char *name, bool readonly,
 	if (store_mailbox_open(s->account, name, on_change, s, &s->box, error_r) < 0)
 		return -1;
 	s->readonly = readonly;
-	s->first_recent = readonly ? store_mailbox_first_recent(s->box) :
-			  store_mailbox_claim_recent(s->box);
 	view_load(s);
+	take_recent(s, 0, readonly ? store_mailbox_first_recent(s->box) :
+			  store_mailbox_claim_recent(s->box));
 	s->state = IMAPD_STATE_SELECTED;
 	return 1;
 }
@@ -108,7 +137,9 @@ void imapd_unselect(struct imapd_session *s)
 	free(s->uids);
 	free(s->news_expunged);
 	free(s->news_flags);
-	s->uids = s->news_expunged = s->news_flags = NULL;
+	free(s->recent);
+	s->uids = s->news_expunged = s->news_flags = s->recent = NULL;
+	s->n_recent = s->cap_recent = 0;
 	s->n_uids = s->cap_uids = 0;
 	s->n_news_expunged = s->cap_news_expunged = 0;
 	s->n_news_flags = s->cap_news_flags = 0;
@@ -227,12 +258,12 @@ static void flush_exists(struct imapd_session *s)
 	}
 	if (s->n_uids == before)
 		return;
-	if (!s->readonly)
-		store_mailbox_claim_recent(s->box);
+	take_recent(s, before, s->readonly ? store_mailbox_first_recent(s->box) :
+			       store_mailbox_claim_recent(s->box));
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
 		for (unsigned i = 0; i < s->n_uids; i++)
-			recent += s->uids[i] >= s->first_recent;
+			recent += imapd_is_recent(s, s->uids[i]);
 		imapd_untagged(s, "%u RECENT", recent);
 	}
 }
@@ -245,9 +276,9 @@ void imapd_send_fetch_flags(struct imapd_session *s, unsigned seq, const struct 
 	buf_init(&line, 0);
 	if (uid)
 		buf_printf(&line, "UID %u ", m->uid);
+	imapd_announce_keywords(s, m->keywords);
 	buf_puts(&line, "FLAGS ");
-	imapd_write_flags(s, &line, m->flags, m->keywords,
-			  !s->rev2 && m->uid >= s->first_recent);
+	imapd_write_flags(s, &line, m->flags, m->keywords, imapd_is_recent(s, m->uid));
 	imapd_write_modseq(s, &line, m->modseq);
 	imapd_untagged(s, "%u FETCH (%s)", seq, buf_cstr(&line));
 	buf_deinit(&line);
@@ -265,10 +296,19 @@ static void flush_flags(struct imapd_session *s)
 	s->n_news_flags = 0;
 }
 
+void imapd_announce_keywords(struct imapd_session *s, uint32_t keywords)
+{
+	if (s->box == NULL || s->known_keywords >= 32 || (keywords >> s->known_keywords) == 0)
+		return;
+	s->news_keywords = false;
+	imapd_send_flags(s);
+}
+
 void imapd_send_flags(struct imapd_session *s)
 {
 	struct buf flags;
 
+	s->known_keywords = store_mailbox_keyword_count(s->box);
 	buf_init(&flags, 0);
 	imapd_write_flags(s, &flags, STORE_FLAGS_SYSTEM, 0xffffffffu, false);
 	imapd_untagged(s, "FLAGS %s", buf_cstr(&flags));
@@ -390,6 +430,8 @@ int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool 
 
 	*flags_r = 0;
 	*keywords_r = 0;
+	if (arg->type == IMAP_ARG_NIL)
+		return 1;	/* STORE 1 FLAGS NIL: no flags, as Dovecot reads it */
 	if (arg->type == IMAP_ARG_LIST && !imap_arg_get_list(arg, &list, &count))
 		return -1;
 	for (size_t i = 0; i < count; i++) {

@@ -74,7 +74,10 @@ struct imapd_session {
 	bool readonly;			/* EXAMINE */
 	uint32_t *uids;			/* sequence number - 1 -> UID */
 	unsigned n_uids, cap_uids;
-	uint32_t first_recent;		/* UIDs >= this are \Recent here (rev1) */
+	uint32_t *recent;		/* UIDs \Recent in this session only (rev1),
+					   ascending: the ones it claimed */
+	unsigned n_recent, cap_recent;
+	unsigned known_keywords;	/* keywords named by our last FLAGS */
 	/* queued news from the store listener */
 	bool news_exists;
 	bool news_keywords;		/* the folder's keyword list grew */
@@ -144,6 +147,12 @@ void imapd_unselect(struct imapd_session *s);
    bad set (BAD already sent). */
 int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		      uint32_t **uids_r);
+/* Whether uid is \Recent in this session: it claimed it (RFC 3501
+   §2.3.2: one session only), and the session is IMAP4rev1. */
+bool imapd_is_recent(const struct imapd_session *s, uint32_t uid);
+/* Before a FETCH response shows keywords: an untagged FLAGS first if one
+   of them is newer than the last FLAGS the client was sent. */
+void imapd_announce_keywords(struct imapd_session *s, uint32_t keywords);
 /* Sequence number of uid in the view, 0 if absent. */
 unsigned imapd_seq_of(const struct imapd_session *s, uint32_t uid);
 /* Take an expunged uid out of the view and, if report, tell the client:
@@ -161,18 +170,30 @@ void imapd_send_fetch_flags(struct imapd_session *s, unsigned seq, const struct 
 void imapd_send_flags(struct imapd_session *s);
 void imapd_write_flags(struct imapd_session *s, struct buf *out, uint8_t flags,
 		       uint32_t keywords, bool recent);
-/* Parse a flag list argument (list or single atom) into system flags and
+/* Parse a flag list argument (list, single atom, or NIL: none) into system flags and
    keyword indexes (created in the mailbox when create).  Returns 1, or -1
    with a reason for BAD/NO in *error_r. */
 int imapd_parse_flags(struct imapd_session *s, const struct imap_arg *arg, bool create,
 		      uint8_t *flags_r, uint32_t *keywords_r, const char **error_r);
+
+/* ---- cmd_folder.c: mailbox names on the wire ---- */
+/* The mailbox name argument arg, as UTF-8, into out (appended).  1, 0 if
+   it is not valid modified UTF-7 (a rev1 session: "a&b"; NO, not BAD, as
+   Dovecot answers), -1 if it is no astring. */
+int imapd_name_in(struct imapd_session *s, const struct imap_arg *arg, struct buf *out);
+/* A name for the client, quoted: mUTF-7 for rev1, UTF-8 for rev2. */
+void imapd_name_out(struct imapd_session *s, const char *name, struct buf *out);
+/* "* STATUS name (items)" for folder name, items the list[0..count) of
+   STATUS item names.  1, 0 no such folder, -1 an unknown item. */
+int imapd_status_line(struct imapd_session *s, const char *name,
+		      const struct imap_arg *list, size_t count);
 
 /* ---- one file per larger command ---- */
 void imapd_cmd_folder(struct imapd_session *s);		/* cmd_folder.c: CREATE, DELETE,
 							   RENAME, (UN)SUBSCRIBE */
 void imapd_cmd_select(struct imapd_session *s);		/* and EXAMINE */
 void imapd_cmd_status(struct imapd_session *s);
-void imapd_cmd_list(struct imapd_session *s);		/* and LSUB */
+void imapd_cmd_list(struct imapd_session *s);		/* cmd_list.c: and LSUB */
 void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */

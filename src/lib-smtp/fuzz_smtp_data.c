@@ -1,7 +1,8 @@
 /*
  * fuzz_smtp_data.c - libFuzzer target: message text through smtp_data in
  * two pieces (split where the first byte says), for DATA and BDAT, checked
- * against the same text fed whole and against a line-by-line model.
+ * against the same text fed whole and against a line-by-line model; then
+ * the stored text back to the wire (smtp_data_out) and read again.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 #define FUZZ_MAX_LINE 16
 
 /*
- * The model: split at LF; a line ending in CRLF makes the next line a
- * CRLF line start; ".CRLF" there ends DATA; a leading dot is dropped.
+ * The model: split into lines at CRLF, bare LF and bare CR (a CR at the
+ * very end is bare: finish flushes it); every line end is stored as LF.
+ * A line after CRLF (or the first) is a CRLF line start: ".CRLF" there
+ * ends DATA and a leading dot is dropped; after a bare end a dot is text.
  */
 static size_t model(bool dots, const char *in, size_t n, struct buf *out,
 		    bool *too_long_r)
@@ -22,25 +25,26 @@ static size_t model(bool dots, const char *in, size_t n, struct buf *out,
 	size_t i = 0;
 
 	while (i < n) {
-		const char *line = in + i, *lf = memchr(line, '\n', n - i);
-		size_t len = lf != NULL ? (size_t)(lf - line) : n - i;
-		bool cr = lf != NULL && len > 0 && line[len - 1] == '\r';
+		const char *line = in + i;
+		size_t len = 0, end_len;
 
-		if (dots && crlf_start && lf != NULL && len == 2 &&
-		    line[0] == '.' && line[1] == '\r')
+		while (i + len < n && line[len] != '\r' && line[len] != '\n')
+			len++;
+		end_len = i + len == n ? 0 :
+			  line[len] == '\r' && i + len + 1 < n && line[len + 1] == '\n' ? 2 : 1;
+		if (dots && crlf_start && end_len == 2 && len == 1 && line[0] == '.')
 			return i + 3;
-		i += len + (lf != NULL ? 1 : 0);
-		len -= cr ? 1 : 0;
+		i += len + end_len;
 		if (len > FUZZ_MAX_LINE)
 			*too_long_r = true;
-		if (dots && len > 0 && line[0] == '.') {
+		if (dots && crlf_start && len > 0 && line[0] == '.') {
 			line++;
 			len--;
 		}
 		if (buf_append(out, line, len) < 0 ||
-		    (lf != NULL && buf_putc(out, '\n') < 0))
+		    (end_len > 0 && buf_putc(out, '\n') < 0))
 			abort();
-		crlf_start = cr;
+		crlf_start = end_len == 2;
 	}
 	return n;
 }
@@ -76,6 +80,42 @@ static size_t feed_two(bool dots, const char *in, size_t n, size_t split,
 	return pos;
 }
 
+/*
+ * The stored text back to the wire: only CRLF line ends, and read again
+ * it gives the same text (plus the LF that DATA's end adds to an
+ * unfinished last line).  The store never holds a CR.
+ */
+static void round_trip(bool dots, const struct buf *stored)
+{
+	struct smtp_data_out o;
+	struct smtp_data d;
+	struct buf wire, again;
+	size_t used, i;
+
+	if (memchr(buf_cstr(stored), '\r', stored->len) != NULL)
+		abort();
+	buf_init(&wire, 0);
+	buf_init(&again, 0);
+	smtp_data_out_init(&o, dots);
+	if (smtp_data_out_feed(&o, buf_cstr(stored), stored->len, &wire) != 1 ||
+	    smtp_data_out_finish(&o, &wire) != 1 || o.octets != wire.len)
+		abort();
+	for (i = 0; i < wire.len; i++)
+		if ((wire.data[i] == '\r') != (i + 1 < wire.len && wire.data[i + 1] == '\n') ||
+		    (wire.data[i] == '\n' && (i == 0 || wire.data[i - 1] != '\r')))
+			abort();
+	smtp_data_init(&d, dots, SIZE_MAX);
+	if (smtp_data_feed(&d, buf_cstr(&wire), wire.len, &used, &again) != (dots ? 1 : 0) ||
+	    used != wire.len || smtp_data_finish(&d, &again) != 1)
+		abort();
+	if (dots && stored->len > 0 && stored->data[stored->len - 1] != '\n')
+		buf_putc((struct buf *)stored, '\n');
+	if (again.len != stored->len || memcmp(buf_cstr(&again), buf_cstr(stored), again.len) != 0)
+		abort();
+	buf_deinit(&wire);
+	buf_deinit(&again);
+}
+
 static void fuzz_mode(bool dots, const char *in, size_t n, size_t split)
 {
 	struct buf whole, parts, expect;
@@ -94,6 +134,7 @@ static void fuzz_mode(bool dots, const char *in, size_t n, size_t split)
 	    memcmp(buf_cstr(&whole), buf_cstr(&parts), whole.len) != 0 ||
 	    memcmp(buf_cstr(&whole), buf_cstr(&expect), whole.len) != 0)
 		abort();
+	round_trip(dots, &whole);
 	buf_deinit(&whole);
 	buf_deinit(&parts);
 	buf_deinit(&expect);

@@ -3,11 +3,12 @@
  *
  * Called by the SMTP server session with whatever bytes arrived after DATA
  * or inside a BDAT chunk; appends the stored form (LF line endings, dots
- * unstuffed) to a buffer the session flushes to the spool.  Pure and
- * incremental: any split of the input gives the same output.
+ * unstuffed, bare CR and bare LF made line ends) to a buffer the session
+ * flushes to the spool.  Pure and incremental: any split of the input
+ * gives the same output.
  *
  * Limits: line_len counts the wire octets of a line (a stuffed dot
- * included, the CRLF or LF excluded); a line longer than max_line sets the
+ * included, the line end excluded); a line longer than max_line sets the
  * sticky line_too_long flag and is still passed through, so the session can
  * refuse the message after reading it all.  One CR may be held back between
  * calls, so one call can append n + 1 bytes.
@@ -56,59 +57,47 @@ static int data_emit(struct smtp_data *d, const char *p, size_t n,
  * RFC 3030 §2 (BDAT): chunk-size octets of data follow, with no dot
  * stuffing and no end marker in the data.
  *
+ * A bare CR or a bare LF ends a line too: stored as LF like a CRLF, so
+ * that only CRLF-terminated lines go onward (as Postfix 3.9 normalises
+ * them), but never the data.  The line after one is no CRLF line start:
+ * a dot there is text, kept (a sender that stuffs dots sends CRLF).
+ *
  * States (a "line start" is the start of data or the byte after a line
  * ending; only a CRLF line start can begin the end marker):
  *
  *   LINE_START  "."  -> DOT (dot dropped)   CR -> CR (held)
- *               LF   -> BARE_START          other -> TEXT
- *   BARE_START  "."  -> TEXT (dot dropped)  else as LINE_START
- *   TEXT        CR   -> CR (held)  LF -> BARE_START  other -> TEXT
+ *               LF   -> BARE_START (emit LF)  other -> TEXT
+ *   BARE_START  "."  -> TEXT (dot kept)     else as LINE_START
+ *   TEXT        CR   -> CR (held)  LF -> BARE_START (emit LF)  other -> TEXT
  *   CR          LF   -> LINE_START (emit LF)
- *               CR   -> CR (emit the older CR)
- *               other -> TEXT (emit CR and it)
+ *               CR   -> CR (emit LF: the older CR was bare)
+ *               other -> emit LF, then it as at BARE_START
  *   DOT         CR   -> DOT_CR (held)       else as TEXT
  *   DOT_CR      LF   -> DONE                else as CR
  *
  * Without dots (BDAT) a "." is never special: only TEXT and CR matter.
  */
 
+/* End the current line with a stored LF; next is the state after it. */
+static int data_line_end(struct smtp_data *d, enum smtp_data_state next,
+			 struct buf *out)
+{
+	if (data_emit(d, "\n", 1, next, out) < 0)
+		return -1;
+	d->line_len = 0;
+	return 1;
+}
+
 /* A byte inside a line (TEXT, or a line start that is not a dot). */
 static int data_text(struct smtp_data *d, char c, struct buf *out)
 {
 	if (c == '\r')
 		return data_emit(d, NULL, 0, SMTP_DATA_CR, out);
-	if (c == '\n') {
-		if (data_emit(d, "\n", 1, SMTP_DATA_BARE_START, out) < 0)
-			return -1;
-		d->line_len = 0;
-		return 1;
-	}
+	if (c == '\n')
+		return data_line_end(d, SMTP_DATA_BARE_START, out);
 	if (data_emit(d, &c, 1, SMTP_DATA_TEXT, out) < 0)
 		return -1;
 	line_add(d, 1);
-	return 1;
-}
-
-/* A byte after a held CR. */
-static int data_cr(struct smtp_data *d, char c, struct buf *out)
-{
-	char pair[2] = { '\r', c };
-
-	if (c == '\n') {
-		if (data_emit(d, "\n", 1, SMTP_DATA_LINE_START, out) < 0)
-			return -1;
-		d->line_len = 0;
-		return 1;
-	}
-	if (c == '\r') {
-		if (data_emit(d, "\r", 1, SMTP_DATA_CR, out) < 0)
-			return -1;
-		line_add(d, 1);
-		return 1;
-	}
-	if (data_emit(d, pair, 2, SMTP_DATA_TEXT, out) < 0)
-		return -1;
-	line_add(d, 2);
 	return 1;
 }
 
@@ -118,16 +107,27 @@ static int data_cr(struct smtp_data *d, char c, struct buf *out)
  */
 static int data_line_start(struct smtp_data *d, char c, struct buf *out)
 {
-	if (c != '.' || !d->dots)
+	if (c != '.' || !d->dots || d->state == SMTP_DATA_BARE_START)
 		return data_text(d, c, out);
-	if (d->state == SMTP_DATA_BARE_START) {
-		d->state = SMTP_DATA_TEXT;
-		line_add(d, 1);
-	} else {
-		d->state = SMTP_DATA_DOT;
-		d->line_len = 1;
-	}
+	d->state = SMTP_DATA_DOT;
+	d->line_len = 1;
 	return 1;
+}
+
+/*
+ * A byte after a held CR.  Anything but LF makes that CR a bare one: the
+ * line ends there, and c is the first byte of the next line (if out
+ * refuses c, the state is already BARE_START and c may be fed again).
+ */
+static int data_cr(struct smtp_data *d, char c, struct buf *out)
+{
+	if (c == '\n')
+		return data_line_end(d, SMTP_DATA_LINE_START, out);
+	if (data_line_end(d, SMTP_DATA_BARE_START, out) < 0)
+		return -1;
+	if (c == '\r')
+		return data_emit(d, NULL, 0, SMTP_DATA_CR, out);
+	return data_line_start(d, c, out);
 }
 
 static int data_byte(struct smtp_data *d, char c, struct buf *out)
@@ -202,8 +202,74 @@ int smtp_data_finish(struct smtp_data *d, struct buf *out)
 {
 	if (d->state != SMTP_DATA_CR && d->state != SMTP_DATA_DOT_CR)
 		return 1;
-	if (data_emit(d, "\r", 1, SMTP_DATA_TEXT, out) < 0)
-		return -1;
-	line_add(d, 1);
+	/* a CR at the very end is a bare one: it ends the last line */
+	return data_line_end(d, SMTP_DATA_BARE_START, out);
+}
+
+/* ---- the other direction: stored text to the wire (the relay) ---- */
+
+void smtp_data_out_init(struct smtp_data_out *o, bool dots)
+{
+	o->dots = dots;
+	o->line_start = true;
+	o->cr = false;
+	o->octets = 0;
+}
+
+static int out_add(struct smtp_data_out *o, const char *p, size_t n, struct buf *out)
+{
+	o->octets += n;
+	return out == NULL || buf_append(out, p, n) >= 0 ? 1 : -1;
+}
+
+/* One line end on the wire, whatever ended the line in the store. */
+static int out_line_end(struct smtp_data_out *o, struct buf *out)
+{
+	o->line_start = true;
+	return out_add(o, "\r\n", 2, out);
+}
+
+/*
+ * RFC 5321 §4.5.2: "Before sending a line of mail text, the SMTP client
+ * checks the first character of the line.  If it is a period, one
+ * additional period is inserted at the beginning of the line."  And
+ * §2.3.8: lines end in CRLF, never a bare CR or LF.  A CR is sent as
+ * CRLF at once; an LF right after it (in this call or the next) is then
+ * part of that line end.
+ */
+int smtp_data_out_feed(struct smtp_data_out *o, const char *in, size_t n,
+		       struct buf *out)
+{
+	size_t i = 0, run;
+
+	while (i < n) {
+		char c = in[i];
+		bool after_cr = o->cr;
+
+		o->cr = c == '\r';
+		if (c == '\r' || c == '\n') {
+			if (!(c == '\n' && after_cr) && out_line_end(o, out) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (o->line_start && c == '.' && o->dots && out_add(o, ".", 1, out) < 0)
+			return -1;
+		o->line_start = false;
+		for (run = 1; i + run < n && in[i + run] != '\r' && in[i + run] != '\n'; run++)
+			;
+		if (out_add(o, in + i, run, out) < 0)
+			return -1;
+		i += run;
+	}
 	return 1;
+}
+
+int smtp_data_out_finish(struct smtp_data_out *o, struct buf *out)
+{
+	if (!o->dots)
+		return 1;
+	if (!o->line_start && out_line_end(o, out) < 0)
+		return -1;
+	return out_add(o, ".\r\n", 3, out);
 }

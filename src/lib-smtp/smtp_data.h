@@ -5,11 +5,14 @@
  * (RFC 5321 §4.5.2 transparency, §4.1.1.4 end of data) or in BDAT chunks
  * (RFC 3030, no dot handling).  Pure: bytes in, bytes out.
  *
- * Output is the message as correio stores it: every CRLF becomes LF, a bare
- * LF stays LF, a bare CR stays CR; with dots, a leading "." of every line is
- * removed.  The end of DATA is only "CRLF . CRLF" (the first CRLF may be the
- * start of the data); "LF . LF" and other variants are text, never an end,
- * so that no message can smuggle a second one past a peer.
+ * Output is the message as correio stores it: every CRLF becomes LF, and
+ * so do a bare LF and a bare CR (each ends a line, as Postfix 3.9
+ * normalises them), so that the relay sends only CRLF-terminated lines;
+ * with dots, a leading "." of a line after CRLF (or at the start) is
+ * removed, while a "." after a bare line end is kept as text.  The end of
+ * DATA is only "CRLF . CRLF" (the first CRLF may be the start of the data);
+ * "LF . LF", "CR . CRLF" and other variants are text, never an end, so that
+ * no message can smuggle a second one past a peer.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,7 +22,7 @@
 
 enum smtp_data_state {
 	SMTP_DATA_LINE_START,	/* after CRLF (or at the start) */
-	SMTP_DATA_BARE_START,	/* after a bare LF: line start, never an end */
+	SMTP_DATA_BARE_START,	/* after a bare LF or CR: never an end, dot kept */
 	SMTP_DATA_TEXT,		/* inside a line */
 	SMTP_DATA_CR,		/* saw CR inside a line */
 	SMTP_DATA_DOT,		/* saw "." at a CRLF line start */
@@ -54,5 +57,33 @@ int smtp_data_feed(struct smtp_data *d, const char *in, size_t n,
 
 /* BDAT LAST: flush a CR held back at the end of the last chunk. */
 int smtp_data_finish(struct smtp_data *d, struct buf *out);
+
+/*
+ * smtp_data_out: the relay's direction, stored text to the wire.  Every
+ * line end of the store (LF, and in older or foreign text a CRLF or a
+ * bare CR) becomes CRLF, so no bare CR or LF is ever sent; with dots
+ * (DATA) a leading "." is doubled and finish adds the end marker, after a
+ * CRLF if the text did not end with one.  Without dots (BDAT) the text
+ * goes as it is otherwise, and octets gives the chunk size.
+ */
+struct smtp_data_out {
+	bool dots;		/* DATA (true) or BDAT (false) */
+	bool line_start;	/* the next byte starts a line */
+	bool cr;		/* the last byte was a CR (sent as CRLF) */
+	uint64_t octets;	/* wire octets produced so far */
+};
+
+void smtp_data_out_init(struct smtp_data_out *o, bool dots);
+
+/*
+ * Append the wire form of in[0..n) to out (NULL: only count it in
+ * o->octets).  Returns 1, or -1 if out refused to grow (the output is
+ * then incomplete: give up on the message).
+ */
+int smtp_data_out_feed(struct smtp_data_out *o, const char *in, size_t n,
+		       struct buf *out);
+
+/* The end of the text: with dots, a last CRLF if needed and ".CRLF". */
+int smtp_data_out_finish(struct smtp_data_out *o, struct buf *out);
 
 #endif

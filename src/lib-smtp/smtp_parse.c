@@ -179,8 +179,31 @@ static char *path_close(char *p)
 }
 
 /*
+ * A path without its angle brackets, "MAIL FROM:a@b" (not RFC 5321, but
+ * accepted by Postfix unless strict_rfc821_envelopes is set, and sent by
+ * old scripts): the address runs to the first space; it must not be
+ * empty nor hold a bracket.
+ */
+static int path_bare(char *arg, char **path_r, char **params_r)
+{
+	size_t n = strcspn(arg, " ");
+
+	if (n == 0 || memchr(arg, '<', n) != NULL || memchr(arg, '>', n) != NULL)
+		return -1;
+	*path_r = arg;
+	arg += n;
+	if (*arg == ' ')
+		*arg++ = '\0';
+	while (*arg == ' ')
+		arg++;
+	*params_r = arg;
+	return 1;
+}
+
+/*
  * Split "<prefix>[SP]<path>[SP params]": *path_r gets the text inside the
- * brackets, *params_r the rest (both NUL-terminated in place).
+ * brackets (or a bare address, path_bare), *params_r the rest (both
+ * NUL-terminated in place).
  */
 static int path_split(char *arg, const char *prefix, char **path_r,
 		      char **params_r)
@@ -193,7 +216,9 @@ static int path_split(char *arg, const char *prefix, char **path_r,
 	arg += n;
 	if (*arg == ' ')
 		arg++;
-	if (*arg != '<' || (close = path_close(arg + 1)) == NULL)
+	if (*arg != '<')
+		return path_bare(arg, path_r, params_r);
+	if ((close = path_close(arg + 1)) == NULL)
 		return -1;
 	if (close[1] != '\0' && close[1] != ' ')
 		return -1;

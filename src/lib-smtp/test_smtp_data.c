@@ -43,7 +43,7 @@ static const struct data_case cases[] = {
 	DATA("abc", 0, "abc", ""),
 	DATA("abc\r\n", 0, "abc\n", ""),
 	DATA("abc\r\n.", 0, "abc\n", ""),
-	DATA("abc\r\n.\r", 0, "abc\n\r", ""),
+	DATA("abc\r\n.\r", 0, "abc\n\n", ""),
 	/* dot-stuffing */
 	DATA("a\r\n..b\r\n.\r\n", 1, "a\n.b\n", ""),
 	DATA("a\r\n.b\r\n.\r\n", 1, "a\nb\n", ""),
@@ -52,25 +52,36 @@ static const struct data_case cases[] = {
 	DATA(". \r\n.\r\n", 1, " \n", ""),
 	DATA("a.b\r\nc..\r\n.\r\n", 1, "a.b\nc..\n", ""),
 	DATA("..\r\n..\r\n.\r\n", 1, ".\n.\n", ""),
-	/* bare LF and bare CR: line ends or text, never an end */
+	/* bare LF and bare CR end a line (stored as LF, relayed as CRLF) but
+	   never the data; the line after one is no CRLF line start, so a dot
+	   there is text, not stuffing (the SMTP smuggling variants) */
 	DATA("a\nb\r\n.\r\n", 1, "a\nb\n", ""),
-	DATA("a\n.\nb\r\n.\r\n", 1, "a\n\nb\n", ""),
-	DATA("a\n.\r\nb\r\n.\r\n", 1, "a\n\nb\n", ""),
+	DATA("a\n.\nb\r\n.\r\n", 1, "a\n.\nb\n", ""),
+	DATA("a\n.\r\nb\r\n.\r\n", 1, "a\n.\nb\n", ""),
 	DATA("a\r\n.\nb\r\n.\r\n", 1, "a\n\nb\n", ""),
-	DATA("a\n..\nb\r\n.\r\n", 1, "a\n.\nb\n", ""),
+	DATA("a\n..\nb\r\n.\r\n", 1, "a\n..\nb\n", ""),
 	DATA("a\r\n.\n", 0, "a\n\n", ""),
-	DATA("a\n.\n", 0, "a\n\n", ""),
-	DATA("a\n.\r\n", 0, "a\n\n", ""),
+	DATA("a\n.\n", 0, "a\n.\n", ""),
+	DATA("a\n.\r\n", 0, "a\n.\n", ""),
 	DATA(".\n", 0, "\n", ""),
-	DATA("a\r.\r\n", 0, "a\r.\n", ""),
-	DATA("a\r\r\n.\r\n", 1, "a\r\n", ""),
-	DATA("a\r\r\r\n.\r\n", 1, "a\r\r\n", ""),
-	DATA(".\r.\r\n", 0, "\r.\n", ""),
-	DATA(".\r\r\n.\r\n", 1, "\r\n", ""),
-	DATA(".\rx\r\n.\r\n", 1, "\rx\n", ""),
-	DATA("a\r\n\r.\r\n.\r\n", 1, "a\n\r.\n", ""),
+	DATA("a\r.\r\n", 0, "a\n.\n", ""),
+	DATA("a\r.\n", 0, "a\n.\n", ""),
+	DATA("a\r.\rMAIL FROM:<x@y>\r\n.\r\n", 1, "a\n.\nMAIL FROM:<x@y>\n", ""),
+	DATA("line1\r.\r\nMAIL FROM:<x@y>\r\n.\r\n", 1,
+	     "line1\n.\nMAIL FROM:<x@y>\n", ""),
+	DATA("line1\n.\nMAIL FROM:<x@y>\r\n.\r\n", 1,
+	     "line1\n.\nMAIL FROM:<x@y>\n", ""),
+	DATA("a\r\r\n.\r\n", 1, "a\n\n", ""),
+	DATA("a\r\r\r\n.\r\n", 1, "a\n\n\n", ""),
+	DATA(".\r.\r\n", 0, "\n.\n", ""),
+	DATA(".\r\r\n.\r\n", 1, "\n\n", ""),
+	DATA(".\rx\r\n.\r\n", 1, "\nx\n", ""),
+	DATA("a\r\n\r.\r\n.\r\n", 1, "a\n\n.\n", ""),
 	DATA("a\r\n .\r\n.\r\n", 1, "a\n .\n", ""),
 	DATA("a\n\r\n.\r\n", 1, "a\n\n", ""),
+	DATA("a\rb\r\n.\r\n", 1, "a\nb\n", ""),
+	DATA("a\r", 0, "a\n", ""),
+	DATA("a\r\n.\r", 0, "a\n\n", ""),
 	/* binary bytes pass through */
 	{ "a\0b\r\n.\r\n", 8, true, 1, "a\0b\n", 4, "", 0, false },
 	{ "\xff\xfe\r\n.\r\n", 0, true, 1, "\xff\xfe\n", 0, "", 0, false },
@@ -78,9 +89,11 @@ static const struct data_case cases[] = {
 	BDAT("a\r\n.\r\nb", "a\n.\nb"),
 	BDAT(".\r\n", ".\n"),
 	BDAT("..x\r\n", "..x\n"),
-	BDAT("a\r", "a\r"),
-	BDAT("a\rb", "a\rb"),
-	BDAT("a\r\r\n", "a\r\n"),
+	BDAT("a\r", "a\n"),
+	BDAT("a\rb", "a\nb"),
+	BDAT("a\r\r\n", "a\n\n"),
+	BDAT("a\r.\r\nMAIL FROM:<x@y>\r\n", "a\n.\nMAIL FROM:<x@y>\n"),
+	BDAT("\r\r", "\n\n"),
 	BDAT("a\nb", "a\nb"),
 	BDAT("", ""),
 	BDAT("\r\n.\r\n", "\n.\n"),
@@ -94,10 +107,14 @@ static const struct data_case long_cases[] = {
 	LONG("short\r\n0123456789a\r\n.\r\n", 10, true),
 	LONG(".123456789\r\n.\r\n", 10, false),
 	LONG("..123456789\r\n.\r\n", 10, true),
-	LONG("01234\r56789\r\n.\r\n", 10, true),
+	LONG("01234\r56789\r\n.\r\n", 10, false),
+	LONG("0123456789\r0123456789\r\n.\r\n", 10, false),
+	LONG("0123456789\r0123456789a\r\n.\r\n", 10, true),
+	LONG("0123456789\n.123456789\r\n.\r\n", 10, false),
+	LONG("0123456789\n.123456789a\r\n.\r\n", 10, true),
 	LONG("0123\r56789\r\n.\r\n", 10, false),
 	LONG("0123456789\n0123456789\r\n.\r\n", 10, false),
-	LONG("0123456789\r\r\n.\r\n", 10, true),
+	LONG("0123456789\r\r\n.\r\n", 10, false),
 	LONG("x\r\n.\r\n", 1, false),
 	LONG("xy\r\n.\r\n", 1, true),
 	LONG(".\r\n", 1, false),
@@ -249,13 +266,13 @@ static void test_held_cr(void **state)
 	assert_int_equal(out.len, 1);
 	assert_int_equal(smtp_data_feed(&d, "b", 1, &used, &out), 0);
 	assert_int_equal(out.len, 3);
-	assert_string_equal(buf_cstr(&out), "a\rb");
+	assert_string_equal(buf_cstr(&out), "a\nb");
 	assert_int_equal(smtp_data_feed(&d, "\r", 1, &used, &out), 0);
 	assert_int_equal(smtp_data_finish(&d, &out), 1);
-	assert_string_equal(buf_cstr(&out), "a\rb\r");
+	assert_string_equal(buf_cstr(&out), "a\nb\n");
 	/* finish twice is harmless */
 	assert_int_equal(smtp_data_finish(&d, &out), 1);
-	assert_string_equal(buf_cstr(&out), "a\rb\r");
+	assert_string_equal(buf_cstr(&out), "a\nb\n");
 	buf_deinit(&out);
 }
 
@@ -306,6 +323,121 @@ static void test_out_full(void **state)
 	buf_deinit(&out);
 }
 
+/* ---- smtp_data_out: the stored text on the relay's wire ---- */
+
+struct out_case {
+	const char *in;
+	bool dots;
+	const char *wire;
+};
+
+static const struct out_case out_cases[] = {
+	{ "", true, ".\r\n" },
+	{ "", false, "" },
+	{ "a\n", true, "a\r\n.\r\n" },
+	{ "a", true, "a\r\n.\r\n" },
+	{ "a", false, "a" },
+	{ ".\n..x\nx.\n", true, "..\r\n...x\r\nx.\r\n.\r\n" },
+	{ ".\n..x\n", false, ".\r\n..x\r\n" },
+	{ "a\n\nb\n", true, "a\r\n\r\nb\r\n.\r\n" },
+	/* CRLF, bare CR, bare LF in the store: each one CRLF on the wire */
+	{ "a\r\nb\n", true, "a\r\nb\r\n.\r\n" },
+	{ "line1\r.\r\nMAIL FROM:<x@y>\n", true,
+	  "line1\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n" },
+	{ "line1\r.\r\nMAIL FROM:<x@y>\n", false,
+	  "line1\r\n.\r\nMAIL FROM:<x@y>\r\n" },
+	{ "a\r\rb", true, "a\r\n\r\nb\r\n.\r\n" },
+	{ "a\n\r\n", false, "a\r\n\r\n" },
+	{ "a\r", true, "a\r\n.\r\n" },
+	{ "a\r", false, "a\r\n" },
+	{ "\r\n.", true, "\r\n..\r\n.\r\n" },
+};
+
+static void out_check(const struct out_case *c, const size_t *ends, size_t count,
+		      const char *how, size_t at)
+{
+	struct smtp_data_out o, counted;
+	struct buf wire;
+	size_t pos = 0;
+
+	buf_init(&wire, 0);
+	smtp_data_out_init(&o, c->dots);
+	smtp_data_out_init(&counted, c->dots);
+	for (size_t i = 0; i < count; i++) {
+		assert_int_equal(smtp_data_out_feed(&o, c->in + pos, ends[i] - pos, &wire), 1);
+		assert_int_equal(smtp_data_out_feed(&counted, c->in + pos, ends[i] - pos,
+						    NULL), 1);
+		pos = ends[i];
+	}
+	assert_int_equal(smtp_data_out_finish(&o, &wire), 1);
+	assert_int_equal(smtp_data_out_finish(&counted, NULL), 1);
+	if (strcmp(buf_cstr(&wire), c->wire) != 0 || o.octets != wire.len ||
+	    counted.octets != wire.len)
+		fail_msg("out \"%s\" %s %zu: \"%s\"", c->in, how, at, buf_cstr(&wire));
+	buf_deinit(&wire);
+}
+
+static void test_out_cases(void **state)
+{
+	size_t ends[64];
+
+	for (size_t k = 0; k < sizeof(out_cases) / sizeof(out_cases[0]); k++) {
+		const struct out_case *c = &out_cases[k];
+		size_t len = strlen(c->in), i;
+
+		assert_true(len < 64);
+		ends[0] = len;
+		out_check(c, ends, 1, "whole", 0);
+		for (i = 0; i < len; i++)
+			ends[i] = i + 1;
+		out_check(c, ends, len, "bytes", 0);
+		for (i = 0; i <= len; i++) {
+			ends[0] = i;
+			ends[1] = len;
+			out_check(c, ends, 2, "split", i);
+		}
+	}
+}
+
+/* What a smuggling client sends arrives at the next hop as one message of
+   CRLF lines: received, stored, relayed, received again. */
+static void test_smuggling_round_trip(void **state)
+{
+	static const char *variants[] = { "\r.\r\n", "\n.\n", "\r\n.\n", "\n.\r\n", "\r.\n" };
+
+	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+		struct buf wire, stored, next;
+		struct smtp_data d;
+		struct smtp_data_out o;
+		size_t used;
+
+		buf_init(&wire, 0);
+		buf_init(&stored, 0);
+		buf_init(&next, 0);
+		buf_printf(&wire, "line1%sMAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\n"
+			   "forged\r\n.\r\n", variants[v]);
+		smtp_data_init(&d, true, 998);
+		assert_int_equal(smtp_data_feed(&d, wire.data, wire.len, &used, &stored), 1);
+		assert_true(used == wire.len);
+		assert_null(memchr(stored.data, '\r', stored.len));
+		buf_reset(&wire);
+		smtp_data_out_init(&o, true);
+		assert_int_equal(smtp_data_out_feed(&o, stored.data, stored.len, &wire), 1);
+		assert_int_equal(smtp_data_out_finish(&o, &wire), 1);
+		/* the next hop ends the data only at the very end */
+		assert_non_null(strstr(buf_cstr(&wire), "\r\n.\r\n"));
+		assert_true(strstr(buf_cstr(&wire), "\r\n.\r\n") ==
+			    buf_cstr(&wire) + wire.len - 5);
+		smtp_data_init(&d, true, 998);
+		assert_int_equal(smtp_data_feed(&d, wire.data, wire.len, &used, &next), 1);
+		assert_true(used == wire.len);
+		assert_string_equal(buf_cstr(&next), buf_cstr(&stored));
+		buf_deinit(&wire);
+		buf_deinit(&stored);
+		buf_deinit(&next);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +447,8 @@ int main(void)
 		cmocka_unit_test(test_held_cr),
 		cmocka_unit_test(test_bdat_chunks),
 		cmocka_unit_test(test_out_full),
+		cmocka_unit_test(test_out_cases),
+		cmocka_unit_test(test_smuggling_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

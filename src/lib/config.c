@@ -29,27 +29,34 @@ struct setting {
 	size_t size;		/* strings: field size */
 	uint64_t min, max;	/* numbers */
 	const char *choices;	/* SET_CHOICE: "a|b|c", index stored as int */
+	bool restart;		/* SIGHUP cannot apply it: only a restart does */
 };
 
 #define STR(sec, k, field) \
 	{ sec, k, SET_STRING, offsetof(struct config, field), \
-	  sizeof(((struct config *)0)->field), 0, 0, NULL }
+	  sizeof(((struct config *)0)->field), 0, 0, NULL, false }
 #define NUM(sec, k, t, field, lo, hi) \
-	{ sec, k, t, offsetof(struct config, field), 0, lo, hi, NULL }
+	{ sec, k, t, offsetof(struct config, field), 0, lo, hi, NULL, false }
 #define BOOL(sec, k, field) \
-	{ sec, k, SET_BOOL, offsetof(struct config, field), 0, 0, 1, NULL }
+	{ sec, k, SET_BOOL, offsetof(struct config, field), 0, 0, 1, NULL, false }
 #define LISTEN(k, idx) \
 	{ "listen", k, SET_LISTEN, offsetof(struct config, listen[idx]), \
-	  sizeof(((struct config *)0)->listen[idx]), 0, 0, NULL }
+	  sizeof(((struct config *)0)->listen[idx]), 0, 0, NULL, true }
+/* rows that SIGHUP cannot apply */
+#define STR_RESTART(sec, k, field) \
+	{ sec, k, SET_STRING, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, NULL, true }
+#define NUM_RESTART(sec, k, t, field, lo, hi) \
+	{ sec, k, t, offsetof(struct config, field), 0, lo, hi, NULL, true }
 
 static const struct setting settings[] = {
 	STR("server", "hostname", hostname),
-	STR("server", "data_dir", data_dir),
-	STR("server", "user", user),
+	STR_RESTART("server", "data_dir", data_dir),
+	STR_RESTART("server", "user", user),
 	{ "server", "local_domains", SET_DOMAINS, offsetof(struct config, local_domains),
-	  sizeof(((struct config *)0)->local_domains), 0, 0, NULL },
+	  sizeof(((struct config *)0)->local_domains), 0, 0, NULL, false },
 	{ "server", "log", SET_CHOICE, offsetof(struct config, log),
-	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog" },
+	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog", false },
 	LISTEN("smtp", CONFIG_LISTEN_SMTP),
 	LISTEN("submission", CONFIG_LISTEN_SUBMISSION),
 	LISTEN("submissions", CONFIG_LISTEN_SUBMISSIONS),
@@ -64,8 +71,9 @@ static const struct setting settings[] = {
 	NUM("limits", "idle_timeout", SET_DURATION, idle_timeout, 1, 86400),
 	NUM("limits", "command_timeout", SET_DURATION, command_timeout, 1, 86400),
 	NUM("limits", "errors", SET_UINT, max_errors, 1, 10000),
+	NUM("limits", "disk_reserve", SET_SIZE, disk_reserve, 0, 1ull << 50),
 	{ "delivery", "mailbox_format", SET_CHOICE, offsetof(struct config, mailbox_format),
-	  0, 0, 0, "maildir|mbox" },
+	  0, 0, 0, "maildir|mbox", false },
 	STR("delivery", "recipient_delimiter", recipient_delimiter),
 	STR("tls", "certificate", tls_certificate),
 	STR("tls", "key", tls_key),
@@ -73,9 +81,9 @@ static const struct setting settings[] = {
 	NUM("auth", "failure_delay", SET_DURATION, auth_failure_delay, 0, 60),
 	NUM("auth", "max_failures", SET_UINT, auth_max_failures, 1, 1000),
 	NUM("auth", "lockout", SET_DURATION, auth_lockout, 1, 86400),
-	NUM("auth", "threads", SET_UINT32, auth_threads, 1, 64),
+	NUM_RESTART("auth", "threads", SET_UINT32, auth_threads, 1, 64),
 	{ "relay", "trusted_networks", SET_NETWORKS, offsetof(struct config, trusted_networks),
-	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL },
+	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL, false },
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
 	STR("relay", "smarthost", smarthost),
 	STR("relay", "smarthost_user", smarthost_user),
@@ -126,8 +134,10 @@ void config_defaults(struct config *cfg)
 	cfg->idle_timeout = 300;
 	cfg->command_timeout = 600;
 	cfg->max_errors = 20;
+	cfg->disk_reserve = 100u * 1024 * 1024;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
+	cfg->auth_plaintext_loopback = true;
 	cfg->auth_failure_delay = 1;
 	cfg->auth_max_failures = 10;
 	cfg->auth_lockout = 900;
@@ -485,6 +495,51 @@ void config_print(const struct config *cfg, FILE *out)
 		print_value(cfg, s, out);
 		fputc('\n', out);
 	}
+}
+
+/* Bytes of a setting's field in struct config. */
+static size_t field_size(const struct setting *s)
+{
+	switch (s->type) {
+	case SET_UINT:
+	case SET_SIZE:
+	case SET_DURATION:
+		return sizeof(uint64_t);
+	case SET_UINT32:
+		return sizeof(unsigned);
+	case SET_BOOL:
+		return sizeof(bool);
+	case SET_CHOICE:
+		return s->size != 0 ? s->size : sizeof(int);
+	default:
+		return s->size;
+	}
+}
+
+static bool field_equal(const struct setting *s, const char *a, const char *b)
+{
+	bool text = s->size != 0;	/* strings, lists, choices kept as text */
+
+	return text ? strcmp(a, b) == 0 : memcmp(a, b, field_size(s)) == 0;
+}
+
+int config_reload(struct config *next, const struct config *cur,
+		  void (*restart_needed)(void *ctx, const char *section, const char *key),
+		  void *ctx)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		char *to = (char *)next + s->offset;
+		const char *from = (const char *)cur + s->offset;
+		if (!s->restart || field_equal(s, to, from))
+			continue;
+		restart_needed(ctx, s->section, s->key);
+		memcpy(to, from, field_size(s));
+		n++;
+	}
+	return n;
 }
 
 bool config_is_local_domain(const struct config *cfg, const char *domain)

@@ -41,6 +41,7 @@ struct config {
 	uint64_t idle_timeout;		/* seconds waiting for a command */
 	uint64_t command_timeout;	/* seconds for one command incl. DATA */
 	uint64_t max_errors;		/* protocol errors before disconnecting */
+	uint64_t disk_reserve;		/* bytes kept free on data_dir's disk; 0: no check */
 
 	int mailbox_format;		/* enum config_mailbox_format */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
@@ -84,6 +85,17 @@ int config_load(struct config *cfg, const char *path, struct buf *errors);
  * "/etc/correio/correio.conf", else NULL (built-in defaults).
  */
 const char *config_default_path(void);
+
+/*
+ * SIGHUP: next was read from the file, cur is the running configuration.
+ * For every setting that only a restart can apply (listeners, data_dir,
+ * user, auth threads) and whose value changed, call restart_needed with
+ * its name and put cur's value back into next.  Every other setting of
+ * next is to be applied.  Returns how many were kept.
+ */
+int config_reload(struct config *next, const struct config *cur,
+		  void (*restart_needed)(void *ctx, const char *section, const char *key),
+		  void *ctx);
 
 /* Print every setting with its effective value, as a valid config file. */
 void config_print(const struct config *cfg, FILE *out);

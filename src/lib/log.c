@@ -15,9 +15,11 @@ static enum log_level min_level = LOG_LEVEL_INFO;
 
 void log_use_syslog(bool on)
 {
-	use_syslog = on;
-	if (on)
+	if (on && !use_syslog)
 		openlog("correio", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	else if (!on && use_syslog)
+		closelog();
+	use_syslog = on;
 }
 
 void log_set_level(enum log_level level)

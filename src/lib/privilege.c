@@ -37,15 +37,22 @@ static int make_data_dir(const char *dir)
 	return 1;
 }
 
+int privilege_make_data_dir(const struct config *cfg, const char **error_r)
+{
+	if (make_data_dir(cfg->data_dir) < 0) {
+		*error_r = "cannot create the data directory";
+		return -1;
+	}
+	return 1;
+}
+
 int privilege_drop(const struct config *cfg, const char **error_r)
 {
 	struct passwd *pw;
 	struct stat st;
 
-	if (make_data_dir(cfg->data_dir) < 0) {
-		*error_r = "cannot create the data directory";
+	if (privilege_make_data_dir(cfg, error_r) < 0)
 		return -1;
-	}
 	if (geteuid() != 0)
 		return 1;
 	if ((pw = getpwnam(cfg->user)) == NULL) {

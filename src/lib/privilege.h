@@ -9,6 +9,10 @@
  */
 #include "lib/config.h"
 
+/* Create cfg->data_dir (missing parents 0755, the directory itself 0711),
+   as whoever we are.  Returns 1, or -1 with *error_r (static text). */
+int privilege_make_data_dir(const struct config *cfg, const char **error_r);
+
 /* Create cfg->data_dir; as root, chown it to cfg->user and switch to that
    user for good.  Returns 1, or -1 with *error_r (static text). */
 int privilege_drop(const struct config *cfg, const char **error_r);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+#include "lib/util.h"
 
 static char path[64];
 
@@ -147,6 +148,47 @@ static void test_print_roundtrip(void **state)
 	buf_deinit(&errors);
 }
 
+static void note_restart(void *ctx, const char *section, const char *key)
+{
+	struct buf *names = ctx;
+
+	buf_printf(names, "[%s] %s;", section, key);
+}
+
+/* SIGHUP: the settings only a restart applies are named and kept; the
+   others come from the new file. */
+static void test_reload_keeps_and_names_restart_settings(void **state)
+{
+	struct config cur, next;
+	struct buf names;
+
+	config_defaults(&cur);
+	config_defaults(&next);
+	str_copy(next.listen[CONFIG_LISTEN_IMAP], "127.0.0.1:1431", sizeof(next.listen[0]));
+	str_copy(next.data_dir, "/elsewhere", sizeof(next.data_dir));
+	str_copy(next.user, "nobody", sizeof(next.user));
+	next.auth_threads = 7;
+	str_copy(next.dns_servers, "127.0.0.1:5353", sizeof(next.dns_servers));
+	next.message_size = 1234567;
+	next.auth_plaintext_loopback = false;
+	buf_init(&names, 0);
+	assert_int_equal(config_reload(&next, &cur, note_restart, &names), 4);
+	assert_string_equal(buf_cstr(&names), "[server] data_dir;[server] user;"
+			    "[listen] imap;[auth] threads;");
+	assert_string_equal(next.listen[CONFIG_LISTEN_IMAP], cur.listen[CONFIG_LISTEN_IMAP]);
+	assert_string_equal(next.data_dir, cur.data_dir);
+	assert_string_equal(next.user, cur.user);
+	assert_int_equal(next.auth_threads, cur.auth_threads);
+	assert_string_equal(next.dns_servers, "127.0.0.1:5353");
+	assert_int_equal(next.message_size, 1234567);
+	assert_false(next.auth_plaintext_loopback);
+	/* nothing changed: nothing named */
+	buf_reset(&names);
+	assert_int_equal(config_reload(&next, &cur, note_restart, &names), 0);
+	assert_int_equal(names.len, 0);
+	buf_deinit(&names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_reload_keeps_and_names_restart_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

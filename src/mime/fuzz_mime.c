@@ -240,5 +240,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_deinit(&ia);
 	buf_deinit(&ib);
 	tiny_limits((const char *)data, size);
+	/* the whole input as one address field, in SEARCH's normal form */
+	buf_init(&ia, OUT_MAX);
+	mime_address_text((const char *)data, size, &ia);
+	check(ia.len <= OUT_MAX);
+	buf_deinit(&ia);
 	return 0;
 }

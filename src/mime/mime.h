@@ -257,6 +257,15 @@ int mime_imap_nstring(struct buf *out, const char *s);
 int mime_imap_envelope(const struct mime_message *msg,
 		       const struct mime_part *part, struct buf *out);
 
+/*
+ * An RFC 5322 address list (a From, To, Cc, ... value) in one normal
+ * form for searching: "Name <local@domain>" for each address, separated
+ * by a space, comments and folding gone ("<user (c)@ (c) example.org>"
+ * becomes "<user@example.org>"), groups as "group: <a@b> <c@d> ;".
+ * Appended to out.  Returns 1 or -1 (full).
+ */
+int mime_address_text(const char *value, size_t len, struct buf *out);
+
 /* mime_imap_body() flags */
 #define MIME_IMAP_EXTENDED 0x01	/* BODYSTRUCTURE, not BODY */
 #define MIME_IMAP_REV1 0x02	/* IMAP4rev1 session: MESSAGE/GLOBAL is a

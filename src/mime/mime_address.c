@@ -32,6 +32,7 @@ struct addr_parser {
 	unsigned int count;
 	int ret;
 	bool in_group;
+	bool text;		/* mime_address_text: "name <a@b>, ..." */
 	struct buf name, local, domain, route, comment, scratch;
 };
 
@@ -51,11 +52,39 @@ static void sep(struct addr_parser *p, const char *s)
 		p->ret = -1;
 }
 
+/* mime_address_text's form of one address: "name <mailbox@host>"; a
+   group's start (mailbox alone: the group name) "name:", its end ";". */
+static void addr_text(struct addr_parser *p, const struct buf *name,
+		      const struct buf *mailbox, const struct buf *host)
+{
+	if (p->count++ > 0)
+		sep(p, " ");
+	if (host == NULL) {
+		sep(p, mailbox != NULL ? buf_cstr(mailbox) : ";");
+		if (mailbox != NULL)
+			sep(p, ":");
+		return;
+	}
+	if (name != NULL) {
+		sep(p, buf_cstr(name));
+		sep(p, " ");
+	}
+	sep(p, "<");
+	sep(p, buf_cstr(mailbox));
+	sep(p, "@");
+	sep(p, buf_cstr(host));
+	sep(p, ">");
+}
+
 /* (name adl mailbox host); NULL buffers are NIL. */
 static void addr_write(struct addr_parser *p, const struct buf *name,
 		       const struct buf *adl, const struct buf *mailbox,
 		       const struct buf *host)
 {
+	if (p->text) {
+		addr_text(p, name, mailbox, host);
+		return;
+	}
 	sep(p, p->count++ == 0 ? "((" : "(");
 	nstring(p, name, name == NULL);
 	sep(p, " ");
@@ -267,9 +296,9 @@ static void address_list(struct addr_parser *p)
 	group_end(p);
 }
 
-int mime_address_write(const char *value, size_t len, struct buf *out)
+static int address_run(const char *value, size_t len, struct buf *out, bool text)
 {
-	struct addr_parser p = { .out = out, .ret = 1 };
+	struct addr_parser p = { .out = out, .ret = 1, .text = text };
 	struct buf *bufs[] = { &p.name, &p.local, &p.domain, &p.route,
 			       &p.comment, &p.scratch };
 	size_t i;
@@ -278,9 +307,19 @@ int mime_address_write(const char *value, size_t len, struct buf *out)
 		buf_init(bufs[i], 0);
 	mime_lex_init(&p.l, value, len);
 	address_list(&p);
-	if (p.ret > 0)
+	if (p.ret > 0 && !text)
 		sep(&p, p.count > 0 ? ")" : "NIL");
 	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		buf_deinit(bufs[i]);
 	return p.ret;
+}
+
+int mime_address_write(const char *value, size_t len, struct buf *out)
+{
+	return address_run(value, len, out, false);
+}
+
+int mime_address_text(const char *value, size_t len, struct buf *out)
+{
+	return address_run(value, len, out, true);
 }

@@ -951,6 +951,33 @@ static void test_output_max(void **state)
 	free(raw);
 }
 
+/* mime_address_text: the normal form SEARCH FROM/TO/... also matches */
+static void test_address_text(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "user@example.org", "<user@example.org>" },
+		{ "Real Name <user@example.org>", "Real Name <user@example.org>" },
+		{ "\"Doe, J.\" <j@example.org>", "Doe, J. <j@example.org>" },
+		{ "<user (comment)@ (comment) example.org>", "<user@example.org>" },
+		{ "user@example.org (Real)", "Real <user@example.org>" },
+		{ "a@x.org, b@y.org", "<a@x.org> <b@y.org>" },
+		{ "grp: a@x.org, b@x.org;, g2: c@x.org;",
+		  "grp: <a@x.org> <b@x.org> ; g2: <c@x.org> ;" },
+		{ "undisclosed-recipients:;", "undisclosed-recipients: ;" },
+		{ "user", "<user@MISSING_DOMAIN>" },
+		{ "", "" },
+	};
+	struct buf out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_init(&out, 0);
+		assert_int_equal(mime_address_text(cases[i].in, strlen(cases[i].in), &out), 1);
+		assert_string_equal(buf_cstr(&out), cases[i].out);
+		buf_deinit(&out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -971,6 +998,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_output_max),
+		cmocka_unit_test(test_address_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,7 @@ struct dns {
 	struct event_base *base;
 	struct event *timer;
 	struct dns_socket sockets[DNS_MAX_SOCKETS];
+	unsigned active;	/* requests waiting for c-ares */
 };
 
 struct dns_request {
@@ -44,6 +45,7 @@ struct dns_request {
 	bool cancelled;
 	unsigned pending;	/* lookups outstanding */
 	bool temporary;		/* some lookup failed temporarily */
+	bool queried;		/* counted in dns->active */
 	struct dns_mx result;
 };
 
@@ -169,6 +171,8 @@ static void request_finish(struct dns_request *rq)
 			 rq->temporary ? "lookup of the mail exchangers failed" :
 			 "no address for any mail exchanger");
 	}
+	if (rq->queried)
+		rq->dns->active--;
 	if (!rq->cancelled)
 		rq->cb(rq->ctx, res);
 	free(rq);
@@ -362,6 +366,8 @@ struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *
 	str_copy(rq->result.hosts[0].name, ascii, sizeof(rq->result.hosts[0].name));
 	rq->result.hosts[0].pref = 0;
 	free(ascii);
+	rq->queried = true;
+	d->active++;
 	ares_query(d->channel, rq->result.hosts[0].name, C_IN, T_MX, on_mx, rq);
 	dns_schedule(d);
 	return rq;
@@ -371,4 +377,9 @@ void dns_cancel(struct dns_request *r)
 {
 	if (r != NULL)
 		r->cancelled = true;
+}
+
+bool dns_busy(const struct dns *d)
+{
+	return d->active > 0;
 }

@@ -53,5 +53,8 @@ void dns_free(struct dns **d);
 struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
 				  void *ctx);
 void dns_cancel(struct dns_request *r);
+/* Are requests (cancelled ones included) still waiting for an answer?
+   A resolver replaced on SIGHUP is freed once it is not. */
+bool dns_busy(const struct dns *d);
 
 #endif

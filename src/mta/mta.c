@@ -239,11 +239,29 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 
 static void msg_finish(struct mta *m, struct mta_msg *g);
 
+/* Free the replaced resolvers that no lookup waits for any more (all
+   of them when force). */
+static void retired_dns_reap(struct mta *m, bool force)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < m->n_retired_dns; i++) {
+		if (!force && dns_busy(m->retired_dns[i]))
+			m->retired_dns[kept++] = m->retired_dns[i];
+		else
+			dns_free(&m->retired_dns[i]);
+	}
+	m->n_retired_dns = kept;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta *m = arg;
 	time_t now = time(NULL);
 	struct mta_msg *g, *next;
+
+	if (m->n_retired_dns > 0)
+		retired_dns_reap(m, false);
 
 	for (g = m->msgs; g != NULL; g = next) {
 		next = g->next;
@@ -406,6 +424,60 @@ void mta_submit(struct mta *m, struct envelope *e)
 		log_err("relay: eventfd: %m");
 }
 
+/* ---- reload ---- */
+
+static void dns_replace(struct mta *m, const struct config *old)
+{
+	struct server *srv = m->srv;
+	struct dns *fresh;
+	const char *error;
+
+	if (dns_open(srv->base, srv->cfg.dns_servers, &fresh, &error) < 0) {
+		log_err("reload: [dns] servers: %s; still asking %s", error,
+			old->dns_servers[0] != '\0' ? old->dns_servers : "the resolv.conf servers");
+		str_copy(srv->cfg.dns_servers, old->dns_servers, sizeof(srv->cfg.dns_servers));
+		return;
+	}
+	if (m->n_retired_dns == MTA_MAX_RETIRED_DNS) {
+		/* XXX: reloads faster than lookups end: the oldest resolver goes
+		   now, its lookups answer "temporary failure" and are retried */
+		dns_free(&m->retired_dns[0]);
+		memmove(m->retired_dns, m->retired_dns + 1,
+			(MTA_MAX_RETIRED_DNS - 1) * sizeof(m->retired_dns[0]));
+		m->n_retired_dns--;
+	}
+	m->retired_dns[m->n_retired_dns++] = m->dns;
+	m->dns = fresh;
+	log_info("reload: relay lookups now ask %s", srv->cfg.dns_servers[0] != '\0' ?
+		 srv->cfg.dns_servers : "the resolv.conf servers");
+}
+
+static int read_password(struct mta *m, const char *path, const char **error_r);
+
+void mta_reload(struct mta *m, const struct config *old)
+{
+	const struct config *cfg = cfg_of(m);
+	const char *error;
+
+	if (strcmp(cfg->dns_servers, old->dns_servers) != 0)
+		dns_replace(m, old);
+	if (cfg->smarthost_password_file[0] == '\0')
+		explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
+	else if (read_password(m, cfg->smarthost_password_file, &error) < 0)
+		log_err("reload: %s (keeping the password read before)", error);
+	/* what the old settings found is not used again */
+	for (struct mta_dest *d = m->dests; d != NULL; d = d->next) {
+		d->mx_time = 0;
+		if (d->lookup != NULL) {
+			dns_cancel(d->lookup);
+			d->lookup = NULL;
+			if (d->head != NULL)
+				dest_run(d);
+		}
+	}
+	tick_now(m);
+}
+
 /* ---- start / stop ---- */
 
 static int read_password(struct mta *m, const char *path, const char **error_r)
@@ -462,6 +534,7 @@ void mta_stop(struct mta **mp)
 	event_free(m->event);
 	close(m->event_fd);
 	dns_free(&m->dns);
+	retired_dns_reap(m, true);
 	while (m->msgs != NULL)
 		msg_remove(m, m->msgs);
 	while (m->dests != NULL) {

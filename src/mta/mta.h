@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "lib/buf.h"
+#include "lib/config.h"
 #include "queue/envelope.h"
 
 struct mta;
@@ -21,6 +22,11 @@ struct server;
 int mta_start(struct server *srv, struct mta **r, const char **error_r);
 /* Close connections (messages stay queued) and free. */
 void mta_stop(struct mta **m);
+/* SIGHUP: the server's configuration changed from old.  A new [dns]
+   servers list gets a new resolver, the smarthost password file is read
+   again, and every destination's mail exchangers are looked up again
+   before their next delivery (lookups under way start again). */
+void mta_reload(struct mta *m, const struct config *old);
 /* Take a message whose recipients are final remote addresses (any thread;
    takes ownership of e). */
 void mta_submit(struct mta *m, struct envelope *e);

@@ -50,9 +50,14 @@ struct mta_dest {
 	struct mta_dest *next;
 };
 
+#define MTA_MAX_RETIRED_DNS 8
+
 struct mta {
 	struct server *srv;
 	struct dns *dns;
+	/* resolvers replaced on SIGHUP, freed once their lookups are over */
+	struct dns *retired_dns[MTA_MAX_RETIRED_DNS];
+	unsigned n_retired_dns;
 	struct mta_msg *msgs;
 	struct mta_dest *dests;
 	struct event *tick;

@@ -9,8 +9,9 @@
  * A transaction pipelines MAIL and every RCPT when the peer offers
  * PIPELINING; the text follows with BDAT when the peer offers CHUNKING,
  * else DATA with dot-stuffing.  The stored text (LF line ends, starting
- * with our Return-Path: line) is streamed from the spool file in blocks,
- * LF turned into CRLF, so memory stays bounded for any message size.
+ * with our Return-Path: line) is streamed from the spool file in blocks
+ * through smtp_data_out (every line end sent as CRLF, never a bare CR or
+ * LF), so memory stays bounded for any message size.
  */
 #include "mta_private.h"
 
@@ -30,6 +31,7 @@
 
 #include "auth/sasl.h"
 #include "lib-mail/qp.h"
+#include "lib-smtp/smtp_data.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -68,7 +70,8 @@ struct session {
 	struct buf converted;		/* the text after an 8BITMIME downgrade */
 	size_t converted_pos;
 	bool use_converted;
-	bool line_start;
+	struct smtp_data_out wire;	/* the text's wire form: CRLF, dots */
+	struct buf block;		/* one block of it */
 	struct event *retry;		/* next host, from the loop */
 	struct session *prev, *next;	/* mta->sessions */
 	bool reading;			/* inside on_read: frees wait for its end */
@@ -114,6 +117,7 @@ static void session_release(struct session *s)
 		event_free(s->retry);
 	smtp_reply_deinit(&s->reply);
 	buf_deinit(&s->converted);
+	buf_deinit(&s->block);
 	free(s);
 }
 
@@ -296,6 +300,7 @@ void mta_session_start(struct mta_dest *d)
 	s->mta = d->mta;
 	s->fd = -1;
 	buf_init(&s->converted, 0);
+	buf_init(&s->block, 0);
 	s->next = d->mta->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
@@ -609,7 +614,6 @@ static bool send_text_block(struct session *s)
 {
 	char block[BODY_BLOCK];
 	const char *in = block;
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	ssize_t n;
 
 	if (s->use_converted) {
@@ -623,25 +627,10 @@ static bool send_text_block(struct session *s)
 	}
 	if (n <= 0)
 		return true;
-	for (ssize_t i = 0, start = 0; i <= n; i++) {
-		bool stuff = i < n && s->line_start && in[i] == '.' && !s->chunking;
-		if (i < n && in[i] != '\n' && !stuff) {
-			s->line_start = false;
-			continue;
-		}
-		if (i > start)
-			evbuffer_add(out, in + start, (size_t)(i - start));
-		if (i == n)
-			break;
-		if (in[i] == '\n') {
-			evbuffer_add(out, "\r\n", 2);
-			s->line_start = true;
-		} else {
-			evbuffer_add(out, "..", 2);	/* dot-stuffing */
-			s->line_start = false;
-		}
-		start = i + 1;
-	}
+	buf_reset(&s->block);
+	if (smtp_data_out_feed(&s->wire, in, (size_t)n, &s->block) < 0)
+		abort();	/* the block buffer has no maximum */
+	evbuffer_add(bufferevent_get_output(s->bev), s->block.data, s->block.len);
 	return false;
 }
 
@@ -649,11 +638,10 @@ static void finish_text(struct session *s)
 {
 	close(s->fd);
 	s->fd = -1;
-	if (!s->chunking) {
-		if (!s->line_start)
-			evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
-		evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
-	}
+	buf_reset(&s->block);
+	if (smtp_data_out_finish(&s->wire, &s->block) < 0)
+		abort();
+	evbuffer_add(bufferevent_get_output(s->bev), s->block.data, s->block.len);
 	s->state = S_BODY_END;
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }
@@ -668,18 +656,26 @@ static void on_write(struct bufferevent *bev, void *arg)
 		finish_text(s);
 }
 
-/* Bytes of the text on the wire with CRLF line ends (BDAT's size). */
-static int wire_size(int fd, uint64_t *size_r)
+/* Bytes of the text on the wire (BDAT's size): counted by the same
+   filter that will send it. */
+static int wire_size(struct session *s, uint64_t *size_r)
 {
 	char in[BODY_BLOCK];
-	uint64_t size = 0;
+	struct smtp_data_out count;
 	ssize_t n;
 
-	while ((n = read(fd, in, sizeof(in))) > 0)
-		for (ssize_t i = 0; i < n; i++)
-			size += in[i] == '\n' ? 2 : 1;
-	*size_r = size;
-	return n < 0 ? -1 : 1;
+	smtp_data_out_init(&count, false);
+	if (s->use_converted) {
+		smtp_data_out_feed(&count, s->converted.data, s->converted.len, NULL);
+	} else {
+		while ((n = read(s->fd, in, sizeof(in))) > 0)
+			smtp_data_out_feed(&count, in, (size_t)n, NULL);
+		if (n < 0)
+			return -1;
+	}
+	smtp_data_out_finish(&count, NULL);
+	*size_r = count.octets;
+	return 1;
 }
 
 static void start_text(struct session *s)
@@ -696,14 +692,9 @@ static void start_text(struct session *s)
 		s->state = S_RSET;
 		return;
 	}
-	s->line_start = true;
-	if (s->chunking && s->use_converted) {
-		size = 0;
-		for (size_t i = 0; i < s->converted.len; i++)
-			size += s->converted.data[i] == '\n' ? 2 : 1;
-		send_line(s, "BDAT %llu LAST", (unsigned long long)size);
-	} else if (s->chunking) {
-		if (wire_size(s->fd, &size) < 0 ||
+	smtp_data_out_init(&s->wire, !s->chunking);
+	if (s->chunking) {
+		if (wire_size(s, &size) < 0 ||
 		    lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
 			txn_abort(s, 451, "4.3.0", "cannot read the queued message");
 			send_line(s, "RSET");

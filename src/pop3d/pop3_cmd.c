@@ -15,10 +15,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "delivery/delivery.h"
 #include "store/store.h"
 
 #define ST_AUTHZ (1u << POP3_STATE_AUTHORIZATION)
@@ -86,13 +88,24 @@ static void cmd_stls(struct pop3_session *s, char *arg)
 	pop3_start_tls(s);
 }
 
+/* USER, PASS or AUTH PLAIN in the clear from another machine: refuse, and
+   say how to get TLS.  Returns true after replying. */
+static bool plaintext_refused(struct pop3_session *s)
+{
+	char hint[300];
+
+	if (plaintext_ok(s))
+		return false;
+	conn_tls_hint(&s->conn, hint, sizeof(hint));
+	pop3_reply(s, "-ERR [AUTH] plaintext login needs TLS: %s", hint);
+	pop3_error(s);
+	return true;
+}
+
 static void cmd_user(struct pop3_session *s, char *arg)
 {
-	if (!plaintext_ok(s)) {
-		pop3_reply(s, "-ERR [AUTH] plaintext authentication needs TLS (use STLS)");
-		pop3_error(s);
+	if (plaintext_refused(s))
 		return;
-	}
 	if (arg[0] == '\0' || strlen(arg) >= sizeof(s->user)) {
 		pop3_reply(s, "-ERR usage: USER name");
 		pop3_error(s);
@@ -102,12 +115,25 @@ static void cmd_user(struct pop3_session *s, char *arg)
 	pop3_reply(s, "+OK send PASS");
 }
 
+/* The account's INBOX: an mbox file or the Maildir. */
+static void set_format(struct pop3_session *s, const char *user)
+{
+	struct account acct;
+
+	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+								      acct.mailbox_format));
+}
+
 /* Open INBOX and take the snapshot.  Returns 1, or -1 after replying. */
 static int open_maildrop(struct pop3_session *s, const char *user)
 {
 	struct store_error err;
+	int ret = store_account_open(s->conn.server->store, user, &s->account, &err);
 
-	if (store_account_open(s->conn.server->store, user, &s->account, &err) < 0 ||
+	if (ret > 0)
+		set_format(s, user);
+	if (ret < 0 ||
 	    store_mailbox_open(s->account, "INBOX", NULL, NULL, &s->inbox, &err) < 0 ||
 	    (s->snap = store_snapshot_new(s->inbox)) == NULL) {
 		log_err("pop3d: %s: cannot open the maildrop: %s", user, err.text);
@@ -155,6 +181,9 @@ static void check_password(struct pop3_session *s, const char *user, const char 
 
 static void cmd_pass(struct pop3_session *s, char *arg)
 {
+	/* the USER before it was refused for the same reason: say that again */
+	if (plaintext_refused(s))
+		return;
 	if (s->user[0] == '\0') {
 		pop3_reply(s, "-ERR send USER first");
 		pop3_error(s);
@@ -206,11 +235,8 @@ static void cmd_auth(struct pop3_session *s, char *arg)
 		pop3_error(s);
 		return;
 	}
-	if (!plaintext_ok(s)) {
-		pop3_reply(s, "-ERR [AUTH] PLAIN needs TLS (use STLS)");
-		pop3_error(s);
+	if (plaintext_refused(s))
 		return;
-	}
 	if (initial == NULL) {
 		s->state = POP3_STATE_AUTH_PLAIN;
 		pop3_reply(s, "+ ");

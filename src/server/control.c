@@ -3,7 +3,7 @@
  * `correio sendmail`.
  *
  *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
- *             "RELEASE" SP id / "DELETE" SP id /
+ *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
  */
@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "auth/accounts.h"
+#include "auth/auth.h"
 #include "delivery/resolve.h"
 #include "lib-mail/address.h"
 #include "lib-smtp/smtp_parse.h"
@@ -40,6 +41,8 @@ struct control {
 	struct server *srv;
 	struct evconnlistener *listener;
 	char path[1100];
+	dev_t dev;			/* the socket file we made */
+	ino_t ino;
 };
 
 struct control_conn {
@@ -77,7 +80,16 @@ static void answer(struct control_conn *c, const char *first, const struct buf *
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* ---- queue administration ---- */
+/* ---- administration ---- */
+
+/* `correio user unlock`: forget an account's failed logins. */
+static int unlock_account(struct control_conn *c, const char *account, struct buf *out)
+{
+	unsigned n = auth_unlock(c->ctl->srv->auth, account);
+
+	buf_printf(out, "%s: failed logins from %u address(es) forgotten\n", account, n);
+	return 1;
+}
 
 static void admin_request(struct control_conn *c, char *verb, char *arg)
 {
@@ -96,6 +108,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_hold(m, arg, verb[0] == 'H', &out);
 	else if (strcmp(verb, "DELETE") == 0 && arg != NULL)
 		ret = mta_delete(m, arg, &out);
+	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
+		ret = unlock_account(c, arg, &out);
 	else {
 		buf_puts(&out, "unknown request\n");
 		ret = -1;
@@ -332,6 +346,7 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
 
 	if (ctl == NULL)
 		abort();
@@ -347,11 +362,16 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 	ctl->listener = evconnlistener_new_bind(srv->base, on_accept, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
 						(struct sockaddr *)&sun, sizeof(sun));
-	if (ctl->listener == NULL || chmod(ctl->path, 0666) < 0) {
+	if (ctl->listener == NULL || chmod(ctl->path, 0666) < 0 ||
+	    lstat(ctl->path, &st) < 0) {
 		*error_r = "cannot create the control socket";
+		if (ctl->listener != NULL)
+			evconnlistener_free(ctl->listener);
 		free(ctl);
 		return -1;
 	}
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
 	*r = ctl;
 	return 1;
 }
@@ -359,11 +379,14 @@ int control_open(struct server *srv, struct control **r, const char **error_r)
 void control_free(struct control **cp)
 {
 	struct control *c = *cp;
+	struct stat st;
 
 	if (c == NULL)
 		return;
 	evconnlistener_free(c->listener);
-	unlink(c->path);
+	/* a server started after us may have made its own socket there */
+	if (lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
 	free(c);
 	*cp = NULL;
 }

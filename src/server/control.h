@@ -2,10 +2,10 @@
 #define CORREIO_CONTROL_H
 /*
  * control: the server's local command socket, <data_dir>/control.sock,
- * used by `correio queue ...` and `correio sendmail`.  One request per
+ * used by `correio queue ...`, `correio user unlock` and `correio sendmail`.  One request per
  * connection, a line of words, then (SUBMIT) the message until the client
  * shuts down its side; the answer is text, its first line "ok" or
- * "error: reason".  Queue administration is for root and the run-as user
+ * "error: reason".  Administration (queue, unlock) is for root and the run-as user
  * (SO_PEERCRED); any local user may submit mail, and the Received: line
  * names the submitting uid.  Loop thread only.
  */

@@ -1,20 +1,34 @@
 /*
  * server.c - listeners, connection limits, signals and the main loop.
  *
- * Start-up order: read nothing from the data directory until the
- * listeners are bound and root is left; then recover the spool, start
- * the delivery agent, and accept.
+ * Start-up order: take the data directory's lock (serve_lock.c: one
+ * server per data directory), then read nothing from the data directory
+ * until the listeners are bound and root is left; then recover the spool,
+ * start the delivery agent, and accept.  The lock is released last, once
+ * everything else, the control socket included, is gone.
+ *
+ * Descriptors: at start the soft RLIMIT_NOFILE is raised to the hard one
+ * and `connections` is held to what the limit leaves after a reserve for
+ * spool, mailbox, database and log files.  Should accept() still run out
+ * (EMFILE, ENFILE), the clients waiting are told "busy" with the help of
+ * one spare descriptor, and the listeners pause until a connection closes
+ * or a short timer fires: no busy loop, and one log line now and then.
  */
 #include "server.h"
 #include "control.h"
+#include "serve_lock.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +57,10 @@
 #define MAX_LISTENERS 16
 #define CLIENT_BUCKETS 1024
 #define SHUTDOWN_GRACE_SECONDS 30
+#define FD_RESERVE_MIN 64		/* descriptors kept beside the connections */
+#define FD_LIMIT_MAX (1u << 20)		/* when the hard limit is "unlimited" */
+#define ACCEPT_PAUSE_MS 200		/* listeners paused after EMFILE, at most */
+#define LOG_EVERY_SECONDS 10		/* repeated complaints: one line per period */
 
 struct client_count {
 	char addr[INET6_ADDRSTRLEN];
@@ -67,6 +85,12 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_IMAPS] = { imapd_accept, "" },
 };
 
+/* One kind of repeated log line, said at most once per LOG_EVERY_SECONDS. */
+struct log_limit {
+	time_t last;
+	unsigned skipped;	/* lines not said since the last one */
+};
+
 struct listener {
 	struct evconnlistener *ev;
 	enum config_listener kind;
@@ -87,7 +111,15 @@ struct server_state {
 	struct filed *filed;
 	int filed_fd;
 	struct event *filed_event;
+	uint64_t fd_connections;	/* connections the descriptor limit allows */
+	int spare_fd;			/* given up to refuse clients at EMFILE */
+	bool paused;			/* listeners disabled for want of descriptors */
+	struct event *resume;		/* re-enables them */
+	struct log_limit refuse_log, accept_log;
+	int lock_fd;			/* serve_lock: held for the server's life */
 };
+
+static void listeners_resume(struct server_state *st);
 
 static struct server_state *state_of(struct server *srv)
 {
@@ -133,7 +165,62 @@ static void client_add(struct server_state *st, const char *addr, int delta)
 	}
 }
 
+/* ---- repeated log lines ---- */
+
+/* May the line be logged now?  *skipped_r: how many were not, since. */
+static bool log_limit_ok(struct log_limit *l, unsigned *skipped_r)
+{
+	time_t now = time(NULL);
+
+	if (l->last != 0 && now - l->last < LOG_EVERY_SECONDS) {
+		l->skipped++;
+		return false;
+	}
+	*skipped_r = l->skipped;
+	l->skipped = 0;
+	l->last = now;
+	return true;
+}
+
+/* ---- descriptors ---- */
+
+/* Raise the soft descriptor limit to the hard one.  Returns the number of
+   connections it allows (a bound on `connections`, now and after a
+   reload), and says so if that is fewer than configured. */
+static uint64_t descriptors_setup(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want, reserve, limit;
+	uint64_t allowed;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return UINT64_MAX;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FD_LIMIT_MAX ?
+		FD_LIMIT_MAX : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("start: descriptor limit raised from %llu to %llu",
+				 (unsigned long long)old, (unsigned long long)want);
+		else
+			rl.rlim_cur = old;
+	}
+	limit = rl.rlim_cur == RLIM_INFINITY ? FD_LIMIT_MAX : rl.rlim_cur;
+	reserve = limit / 8 > FD_RESERVE_MIN ? limit / 8 : FD_RESERVE_MIN;
+	allowed = limit > reserve + 1 ? (uint64_t)(limit - reserve) : 1;
+	if (allowed < cfg->max_connections)
+		log_warn("start: connections = %llu lowered to %llu: %llu descriptors allowed "
+			 "(ulimit -n), %llu kept for the spool, mailboxes, database and logs",
+			 (unsigned long long)cfg->max_connections, (unsigned long long)allowed,
+			 (unsigned long long)limit, (unsigned long long)reserve);
+	return allowed;
+}
+
 /* ---- connections ---- */
+
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
+			  uint16_t *port);
 
 static void on_close_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -188,6 +275,59 @@ bool conn_plaintext_ok(const struct conn *c)
 	return c->tls || (c->loopback && c->server->cfg.auth_plaintext_loopback);
 }
 
+/* Per protocol: the upgrade command, s_client's -starttls name and the
+   implicit-TLS listener. */
+static void tls_way(enum config_listener l, const char **cmd, const char **proto,
+		    enum config_listener *implicit)
+{
+	*cmd = "STARTTLS";
+	*proto = "smtp";
+	*implicit = CONFIG_LISTEN_SUBMISSIONS;
+	if (l == CONFIG_LISTEN_POP3 || l == CONFIG_LISTEN_POP3S) {
+		*cmd = "STLS";
+		*proto = "pop3";
+		*implicit = CONFIG_LISTEN_POP3S;
+	} else if (l == CONFIG_LISTEN_IMAP || l == CONFIG_LISTEN_IMAPS) {
+		*proto = "imap";
+		*implicit = CONFIG_LISTEN_IMAPS;
+	}
+}
+
+void conn_tls_hint(const struct conn *c, char *out, size_t size)
+{
+	const char *cmd, *proto, *list;
+	enum config_listener implicit;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char local[INET6_ADDRSTRLEN + 2] = "HOST", port_text[8] = "PORT";
+	size_t first;
+	uint16_t port;
+
+	tls_way(c->listener, &cmd, &proto, &implicit);
+	if (c->bev != NULL &&
+	    getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		char text[INET6_ADDRSTRLEN];
+		sockaddr_text((struct sockaddr *)&ss, text, sizeof(text), &port);
+		snprintf(local, sizeof(local), strchr(text, ':') != NULL ? "[%s]" : "%s", text);
+		snprintf(port_text, sizeof(port_text), "%u", port);
+	}
+	list = c->server->cfg.listen[implicit];
+	list += strspn(list, ", \t");
+	first = strcspn(list, ", \t");
+	if (first > 0 && memchr(list, ':', first) != NULL) {
+		const char *colon = list + first;
+		while (*colon != ':')
+			colon--;
+		snprintf(out, size, "use %s, or implicit TLS on port %.*s; by hand: "
+			 "openssl s_client -crlf -starttls %s -connect %s:%s", cmd,
+			 (int)(list + first - colon - 1), colon + 1, proto, local, port_text);
+	} else {
+		snprintf(out, size, "use %s; by hand: openssl s_client -crlf -starttls %s "
+			 "-connect %s:%s", cmd, proto, local, port_text);
+	}
+}
+
 void conn_unregister(struct conn *c)
 {
 	struct server_state *st = state_of(c->server);
@@ -205,6 +345,8 @@ void conn_unregister(struct conn *c)
 		c->next->prev = c->prev;
 	st->n_conns--;
 	client_add(st, c->addr, -1);
+	if (st->paused)
+		listeners_resume(st);	/* a descriptor is free again */
 	if (st->srv.stopping && st->n_conns == 0)
 		event_base_loopexit(st->srv.base, NULL);
 }
@@ -236,11 +378,15 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 
 	sockaddr_text(sa, addr, sizeof(addr), &port);
 	if (st->srv.stopping || st->n_conns >= cfg->max_connections ||
+	    st->n_conns >= st->fd_connections ||
 	    client_count(st, addr) >= cfg->max_connections_per_client) {
 		const char *reply = protocols[l->kind].busy_reply;
+		unsigned skipped;
 
-		log_warn("%s: refusing [%s]:%u: connection limit reached",
-			 config_listener_name(l->kind), addr, port);
+		if (log_limit_ok(&st->refuse_log, &skipped))
+			log_warn("%s: refusing [%s]:%u: connection limit reached"
+				 " (%u more refused since the last such line)",
+				 config_listener_name(l->kind), addr, port, skipped);
 		if (write(fd, reply, strlen(reply)) < 0) {
 			/* the client is gone already */
 		}
@@ -254,9 +400,76 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	protocols[l->kind].accept(&st->srv, fd, l->kind, addr, port);
 }
 
+/* Accept and refuse what waits on every listener, with the descriptor
+   kept spare for this; returns how many clients were told. */
+static unsigned refuse_waiting(struct server_state *st)
+{
+	unsigned n = 0;
+
+	if (st->spare_fd < 0)
+		return 0;
+	close(st->spare_fd);
+	for (int i = 0; i < st->n_listeners; i++) {
+		const char *reply = protocols[st->listeners[i].kind].busy_reply;
+		int lfd = evconnlistener_get_fd(st->listeners[i].ev), fd;
+
+		while (n < 10000 &&
+		       (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+			if (write(fd, reply, strlen(reply)) < 0) {
+				/* the client is gone already */
+			}
+			close(fd);
+			n++;
+		}
+	}
+	st->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return n;
+}
+
+static void listeners_pause(struct server_state *st)
+{
+	struct timeval pause = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	if (st->paused)
+		return;
+	st->paused = true;
+	for (int i = 0; i < st->n_listeners; i++)
+		evconnlistener_disable(st->listeners[i].ev);
+	evtimer_add(st->resume, &pause);
+}
+
+static void listeners_resume(struct server_state *st)
+{
+	if (!st->paused)
+		return;
+	st->paused = false;
+	evtimer_del(st->resume);
+	for (int i = 0; i < st->n_listeners; i++)
+		evconnlistener_enable(st->listeners[i].ev);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	listeners_resume(arg);
+}
+
+/* accept() failed for want of descriptors (or memory): without a pause
+   the listener, still readable, would spin the loop. */
 static void on_accept_error(struct evconnlistener *ev, void *arg)
 {
-	log_err("accept: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	struct listener *l = arg;
+	struct server_state *st = l->st;
+	int err = EVUTIL_SOCKET_ERROR();
+	unsigned refused = 0, skipped;
+
+	if (err == EMFILE || err == ENFILE)
+		refused = refuse_waiting(st);
+	listeners_pause(st);
+	if (log_limit_ok(&st->accept_log, &skipped))
+		log_err("accept: %s with %u connections open: %u waiting client(s) told to "
+			"come back, listeners paused until one closes (%u more since the last "
+			"such line)", evutil_socket_error_to_string(err), st->n_conns, refused,
+			skipped);
 }
 
 /* ---- listeners ---- */
@@ -356,10 +569,15 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(st->grace, &grace);
 }
 
+static void log_restart_needed(void *ctx, const char *section, const char *key)
+{
+	log_warn("reload: [%s] %s changed: it takes effect only at restart", section, key);
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
-	struct config cfg;
+	struct config cfg, old;
 	struct buf errors;
 	const char *error;
 
@@ -375,18 +593,17 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	buf_deinit(&errors);
-	if (memcmp(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen)) != 0 ||
-	    strcmp(cfg.data_dir, st->srv.cfg.data_dir) != 0 ||
-	    strcmp(cfg.user, st->srv.cfg.user) != 0)
-		log_warn("reload: listeners, data_dir and user change only at restart");
-	memcpy(cfg.listen, st->srv.cfg.listen, sizeof(cfg.listen));
-	str_copy(cfg.data_dir, st->srv.cfg.data_dir, sizeof(cfg.data_dir));
-	str_copy(cfg.user, st->srv.cfg.user, sizeof(cfg.user));
+	/* listeners, data_dir, user, auth threads: named in the log, kept */
+	config_reload(&cfg, &st->srv.cfg, log_restart_needed, st);
 	if (tls_reload(st->srv.tls, &cfg, &error) < 0)
 		log_err("reload: keeping the current certificates: %s", error);
+	old = st->srv.cfg;
 	st->srv.cfg = cfg;
+	log_use_syslog(cfg.log[0] == 's' && cfg.log[1] == 'y');
+	store_set_host(st->srv.store, cfg.hostname);
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
+	mta_reload(st->srv.mta, &old);
 	log_info("reload: configuration %s read", cfg.path);
 }
 
@@ -459,6 +676,14 @@ static int server_open(struct server_state *st)
 	struct server *srv = &st->srv;
 	const char *error;
 
+	if (privilege_make_data_dir(&srv->cfg, &error) < 0) {
+		log_err("start: %s: %s", srv->cfg.data_dir, error);
+		return -1;
+	}
+	if ((st->lock_fd = serve_lock_take(&srv->cfg, &error)) < 0) {
+		log_err("start: %s", error);
+		return -1;
+	}
 	if (bind_listeners(st) < 0)
 		return -1;
 	pthread_mutex_init(&st->filed_lock, NULL);
@@ -539,10 +764,14 @@ int server_run(const struct config *cfg)
 	if (st == NULL)
 		abort();
 	st->srv.cfg = *cfg;
+	st->lock_fd = -1;
 	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
 		log_use_syslog(true);
 	evthread_use_pthreads();
 	st->srv.base = event_base_new();
+	st->fd_connections = descriptors_setup(cfg);
+	st->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	st->resume = evtimer_new(st->srv.base, on_resume, st);
 	server_signals(st);
 	if (server_open(st) > 0) {
 		log_info("start: correio on %s, data in %s", cfg->hostname, cfg->data_dir);
@@ -559,12 +788,16 @@ int server_run(const struct config *cfg)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
+	serve_lock_release(&st->lock_fd);
 	log_info("stop: done");
 	event_free(st->sig_term);
 	event_free(st->sig_int);
 	event_free(st->sig_hup);
 	if (st->grace != NULL)
 		event_free(st->grace);
+	event_free(st->resume);
+	if (st->spare_fd >= 0)
+		close(st->spare_fd);
 	event_base_free(st->srv.base);
 	free(st);
 	return status;

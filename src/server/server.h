@@ -9,6 +9,7 @@
  */
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/config.h"
@@ -67,9 +68,13 @@ int server_run(const struct config *cfg);
 
 /* Register an accepted connection (counts it against the limits). */
 void conn_register(struct server *srv, struct conn *c);
-/* Plaintext passwords may be sent on c: over TLS, or on loopback when the
-   configuration allows it for testing. */
+/* Plaintext passwords may be sent on c: over TLS, or from a loopback
+   address (127.0.0.0/8, ::1) unless [auth] plaintext_on_loopback = no. */
 bool conn_plaintext_ok(const struct conn *c);
+/* For a refused plaintext login: the way to TLS on c's protocol, e.g.
+   "use STLS, or implicit TLS on port 995; by hand: openssl s_client -crlf
+   -starttls pop3 -connect 192.0.2.1:110", into out. */
+void conn_tls_hint(const struct conn *c, char *out, size_t size);
 
 /* Stop reading and close (ops->close_now) once every byte written has
    left, the TLS filter's included.  The session calls conn_output_drained()

@@ -188,9 +188,12 @@ static bool auth_refused(struct smtpd_session *s)
 	else if (s->state != SMTPD_STATE_READY || !s->esmtp)
 		smtpd_reply(s, "503 5.5.1 Error: %s", s->state == SMTPD_STATE_MAIL ?
 			    "MAIL transaction in progress" : "send EHLO first");
-	else if (!conn_plaintext_ok(&s->conn))
-		smtpd_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
-	else
+	else if (!conn_plaintext_ok(&s->conn)) {
+		char hint[300];
+		conn_tls_hint(&s->conn, hint, sizeof(hint));
+		smtpd_reply(s, "538 5.7.11 Encryption required for requested authentication "
+			    "mechanism: %s", hint);
+	} else
 		return false;
 	smtpd_error(s);
 	return true;

@@ -8,6 +8,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
@@ -90,6 +93,7 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, "250-SMTPUTF8");
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-CHUNKING");
+	smtpd_reply(s, "250-DSN");	/* NOTIFY, ORCPT, RET, ENVID: every listener */
 	if (smtpd_starttls_offered(s))
 		smtpd_reply(s, "250-STARTTLS");
 	if (smtpd_auth_offered(s))
@@ -123,6 +127,45 @@ static bool sender_allowed(struct smtpd_session *s, const char *key)
 	return c.found;
 }
 
+/*
+ * Free space on the data directory's file system, in bytes (statvfs is
+ * cheap, but once a second is enough for every session: the cache is the
+ * loop thread's).  UINT64_MAX when it cannot be known.
+ */
+static uint64_t disk_available(const char *dir)
+{
+	static struct timespec checked;
+	static uint64_t avail;
+	struct timespec now;
+	struct statvfs st;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (checked.tv_sec != 0 && now.tv_sec - checked.tv_sec < 1)
+		return avail;
+	checked = now;
+	avail = statvfs(dir, &st) == 0 ? (uint64_t)st.f_bavail * st.f_frsize : UINT64_MAX;
+	return avail;
+}
+
+/* Say a full disk at MAIL, not after the text (Postfix's queue_minfree):
+   too little left above the reserve, or less than the declared SIZE. */
+static bool disk_short(struct smtpd_session *s, uint64_t size)
+{
+	const struct config *cfg = cfg_of(s);
+	uint64_t avail;
+
+	if (cfg->disk_reserve == 0)
+		return false;
+	avail = disk_available(cfg->data_dir);
+	if (avail >= cfg->disk_reserve && avail - cfg->disk_reserve >= size)
+		return false;
+	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu",
+		 s->conn.addr, (unsigned long long)avail, cfg->data_dir,
+		 (unsigned long long)cfg->disk_reserve, (unsigned long long)size);
+	smtpd_reply(s, "452 4.3.1 Insufficient system storage");
+	return true;
+}
+
 static void cmd_mail(struct smtpd_session *s, char *arg)
 {
 	struct smtp_mail_args m;
@@ -143,6 +186,8 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
+	if (disk_short(s, m.size))
+		return;
 	if (!m.null_sender && address_key(&m.sender, key, sizeof(key)) < 0) {
 		smtpd_reply(s, "553 5.1.3 Bad sender address syntax");
 		smtpd_error(s);
@@ -222,6 +267,11 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 	}
 	full.s = s;
 	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, quota_target, &full);
+	if (found == RESOLVE_LOOP) {
+		log_info("smtpd: [%s]: reject: RCPT to <%s>: alias loop", s->conn.addr, key);
+		smtpd_reply(s, "550 5.4.6 <%s>: Recipient address rejected: alias loop", key);
+		return 0;
+	}
 	if (found < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;
@@ -336,14 +386,14 @@ static void cmd_help(struct smtpd_session *s, char *arg);
 static const struct smtpd_cmd commands[] = {
 	{ SMTP_VERB_HELO, cmd_helo, ST_ANY, "HELO hostname - say hello (plain SMTP)" },
 	{ SMTP_VERB_EHLO, cmd_ehlo, ST_ANY, "EHLO hostname - say hello and list the extensions" },
-	{ SMTP_VERB_MAIL, cmd_mail, ST(READY), "MAIL FROM:<address> [SIZE= BODY= SMTPUTF8] - start a message" },
-	{ SMTP_VERB_RCPT, cmd_rcpt, ST(MAIL), "RCPT TO:<address> - add a recipient" },
+	{ SMTP_VERB_MAIL, cmd_mail, ST(READY), "MAIL FROM:<address> [SIZE= BODY= SMTPUTF8 RET= ENVID=] - start a message" },
+	{ SMTP_VERB_RCPT, cmd_rcpt, ST(MAIL), "RCPT TO:<address> [NOTIFY= ORCPT=] - add a recipient" },
 	{ SMTP_VERB_DATA, smtpd_cmd_data, ST(MAIL), "DATA - send the message, ended by a line with a single dot" },
 	{ SMTP_VERB_BDAT, smtpd_cmd_bdat, ST_ANY, "BDAT size [LAST] - send the message in chunks of known size" },
 	{ SMTP_VERB_RSET, cmd_rset, ST_ANY, "RSET - abandon the current message" },
 	{ SMTP_VERB_NOOP, cmd_noop, ST_ANY, "NOOP - do nothing" },
 	{ SMTP_VERB_QUIT, cmd_quit, ST_ANY, "QUIT - end the session" },
-	{ SMTP_VERB_HELP, cmd_help, ST_ANY, "HELP - this list" },
+	{ SMTP_VERB_HELP, cmd_help, ST_ANY, "HELP [command] - this list, or one command" },
 	{ SMTP_VERB_VRFY, cmd_vrfy, ST_ANY, "VRFY address - verify an address (answered without disclosing accounts)" },
 	{ SMTP_VERB_EXPN, cmd_expn, ST_ANY, "EXPN list - expand a list (answered without disclosing members)" },
 	{ SMTP_VERB_VERB, cmd_verb, ST_ANY, "VERB - verbose mode (accepted, no effect)" },
@@ -355,6 +405,15 @@ static const struct smtpd_cmd commands[] = {
 
 static void cmd_help(struct smtpd_session *s, char *arg)
 {
+	if (arg[0] != '\0') {	/* HELP MAIL: that command only */
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			if (strcasecmp(arg, smtp_verb_name(commands[i].verb)) == 0) {
+				smtpd_reply(s, "214 2.0.0 %s", commands[i].help);
+				return;
+			}
+		smtpd_reply(s, "504 5.5.1 HELP topic unknown: try HELP");
+		return;
+	}
 	smtpd_reply(s, "214-2.0.0 correio commands:");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		smtpd_reply(s, "214-2.0.0   %s", commands[i].help);

@@ -26,15 +26,25 @@ struct store *store_new(const char *data_dir, const char *host)
 	struct store *s = calloc(1, sizeof(*s));
 	size_t n = strlen(data_dir) + sizeof("/mail");
 
-	if (s == NULL || (s->mail_dir = malloc(n)) == NULL)
+	if (s == NULL || (s->mail_dir = malloc(n)) == NULL ||
+	    (s->mbox_dir = malloc(n)) == NULL)
 		fatal("out of memory");
 	snprintf(s->mail_dir, n, "%s/mail", data_dir);
+	snprintf(s->mbox_dir, n, "%s/mbox", data_dir);
+	store_set_host(s, host);
+	return s;
+}
+
+void store_set_host(struct store *s, const char *host)
+{
+	size_t i;
+
 	/* the host part of Maildir names: no '/', ':' or ',' */
-	for (size_t i = 0; host[i] != '\0' && i + 1 < sizeof(s->host); i++)
+	for (i = 0; host[i] != '\0' && i + 1 < sizeof(s->host); i++)
 		s->host[i] = strchr("/:,\\", host[i]) != NULL ? '_' : host[i];
+	s->host[i] = '\0';
 	if (s->host[0] == '\0')
 		str_copy(s->host, "localhost", sizeof(s->host));
-	return s;
 }
 
 void store_free(struct store **sp)
@@ -48,6 +58,7 @@ void store_free(struct store **sp)
 			log_err("store: account %s still open at exit",
 				s->accounts[i]->address);
 	free(s->mail_dir);
+	free(s->mbox_dir);
 	free(s);
 	*sp = NULL;
 }

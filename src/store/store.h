@@ -10,6 +10,8 @@
  *   <data_dir>/mail/<domain>/<local>/.A.B/     folder "A/B" (IMAP separator '/')
  *   <root>/subscriptions                       subscribed names, one per line
  *   <root>/correio-account                     the last UIDVALIDITY given
+ *   <data_dir>/mbox/<address>                  INBOX of an mbox account
+ *   <root>/correio-mbox/                       ... and its index files
  * Folder names are UTF-8.  On disk each hierarchy level keeps its UTF-8
  * bytes, except '%', '.', '/', bytes below 0x20 and 0x7f, which become
  * "%XX" (two upper-case hex digits): "a.b" is ".a%2Eb", "A/B" is ".A.B".
@@ -76,6 +78,8 @@ struct store_error {
 /* The store of a process, for mail under <data_dir>/mail.  host names the
    files the store creates (Maildir unique names).  Never fails. */
 struct store *store_new(const char *data_dir, const char *host);
+/* The host part of new Maildir file names from now on (SIGHUP). */
+void store_set_host(struct store *s, const char *host);
 /* Every account and mailbox must have been released. */
 void store_free(struct store **s);
 
@@ -95,6 +99,18 @@ void store_account_unref(struct store_account **a);
  * Returns 1 or -1.
  */
 int store_account_default_folders(struct store_account *a, struct store_error *error_r);
+
+/*
+ * The account's INBOX is the mbox file <data_dir>/mbox/<address> that the
+ * delivery agent appends to (mbox true), or the Maildir (false, the
+ * default).  Its other folders are Maildir++ folders either way.  Takes
+ * effect when the INBOX is next loaded (no session has it open).  For an
+ * mbox INBOX: UIDs and flags live in an index under
+ * <root>/correio-mbox/; expunge rewrites the file under the delivery
+ * agent's lock; APPEND, COPY and MOVE into it fail with BAD_PARAM, out of
+ * it they work (see store_mboxfile.c).
+ */
+void store_account_set_mbox(struct store_account *a, bool mbox);
 
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves

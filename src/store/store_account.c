@@ -14,8 +14,9 @@
  * folder's lost tmp/new/cur or UIDVALIDITY file is remade when opened).
  *
  * Usage is counted from the Maildir names (",S=" gives the size without a
- * stat) over every folder's new/ and cur/; the total is kept and adjusted
- * by our own changes, and counted again after a delivery or a minute.
+ * stat) over every folder's new/ and cur/, plus the size of the account's
+ * mbox file if it has one; the total is kept and adjusted by our own
+ * changes, and counted again after a delivery or a minute.
  */
 #include "store/store_private.h"
 
@@ -136,6 +137,7 @@ static struct store_account *account_new(struct store *s, const char *address)
 
 static void account_free(struct store_account *a)
 {
+	free(a->mbox_path);
 	free(a->address);
 	free(a->root);
 	free(a);
@@ -179,6 +181,19 @@ void store_account_unref(struct store_account **ap)
 		return;
 	store_account_forget(a);
 	account_free(a);
+}
+
+void store_account_set_mbox(struct store_account *a, bool mbox)
+{
+	size_t n = strlen(a->store->mbox_dir) + strlen(a->address) + 2;
+
+	free(a->mbox_path);
+	a->mbox_path = NULL;
+	if (!mbox)
+		return;
+	if ((a->mbox_path = malloc(n)) == NULL)
+		fatal("out of memory");
+	snprintf(a->mbox_path, n, "%s/%s", a->store->mbox_dir, a->address);
 }
 
 /* ---- UIDVALIDITY ---- */
@@ -257,6 +272,22 @@ static void count_folder(const char *dir, uint64_t *bytes, uint64_t *msgs)
 		count_dir(path, bytes, msgs);
 }
 
+/* The account's mbox file, whether or not its INBOX is read from it now
+   (SMTP's quota check does not ask); its messages are counted when it is
+   open. */
+static void count_mbox(const struct store_account *a, uint64_t *bytes, uint64_t *msgs)
+{
+	char path[STORE_PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", a->store->mbox_dir, a->address);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		*bytes += (uint64_t)st.st_size;
+	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
+		if (mb->mbox_path != NULL)
+			*msgs += mb->idx.count;
+}
+
 static int count_usage(struct store_account *a)
 {
 	char path[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
@@ -266,7 +297,9 @@ static int count_usage(struct store_account *a)
 
 	if ((d = opendir(a->root)) == NULL)
 		return -1;
-	count_folder(a->root, &bytes, &msgs);
+	count_mbox(a, &bytes, &msgs);
+	if (a->mbox_path == NULL)
+		count_folder(a->root, &bytes, &msgs);
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;

@@ -47,6 +47,12 @@ int store_append_begin(struct store_account *a, const char *name,
 		free(ap);
 		return -1;
 	}
+	if (a->mbox_path != NULL && strcmp(ap->folder, "INBOX") == 0) {
+		store_error_set(error_r, STORE_ERROR_BAD_PARAM,
+				"INBOX is an mbox file here: APPEND into it is not supported");
+		free(ap);
+		return -1;
+	}
 	if (store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
 	    stat(ap->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");

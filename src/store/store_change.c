@@ -6,7 +6,8 @@
  * message (no fsync: like every Maildir program, a crash may lose the
  * last flag changes, never a message).  Each operation takes one new
  * modseq for all the messages it changed, writes one batch of log
- * records, then tells the other handles.
+ * records, then tells the other handles.  An mbox INBOX keeps flags in
+ * its index only, and its expunge rewrites the file (store_mboxfile.c).
  */
 #include "store/store_private.h"
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 struct flag_change {
 	enum store_flag_op op;
@@ -62,13 +64,16 @@ static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc
 	new_flags(fc, r, &flags, &keywords);
 	if (flags == r->flags && keywords == r->keywords)
 		return STORE_FLAG_UNCHANGED;
-	if (store_maildir_name(name, sizeof(name), old,
+	if (mb->mbox_path != NULL) {
+		/* an mbox keeps flags in the index only */
+		str_copy(name, old, sizeof(name));
+	} else if (store_maildir_name(name, sizeof(name), old,
 			       colon != NULL ? (size_t)(colon - old) : strlen(old),
 			       r->size, r->vsize, r->uid, flags, keywords) < 0)
 		return STORE_FLAG_UNCHANGED;
 	snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, old);
 	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
-	if (strcmp(from, to) != 0 && rename(from, to) < 0) {
+	if (mb->mbox_path == NULL && strcmp(from, to) != 0 && rename(from, to) < 0) {
 		if (errno != ENOENT)
 			log_err("store: rename %s: %m", from);
 		fc->resync = true;
@@ -136,17 +141,19 @@ static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n,
 	return 1;
 }
 
-int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
-			  struct store_error *error_r)
+int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *uids,
+		      unsigned *n, struct store_error *error_r)
 {
-	struct mbox *mb = h->mb;
 	uint64_t modseq = 0;
 	unsigned out = 0;
 	int ret;
 
 	if (store_mbox_check(mb, error_r) < 0)
 		return -1;
-	ret = unlink_files(mb, uids, *n, error_r);
+	if (mb->mbox_path != NULL)
+		ret = store_mboxfile_expunge(mb, uids, *n, error_r);
+	else
+		ret = unlink_files(mb, uids, *n, error_r);
 	for (unsigned k = 0; k < mb->idx.count; k++) {
 		struct index_rec *r = &mb->idx.recs[k];
 		if (!r->mark)
@@ -164,6 +171,12 @@ int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
 	if (out > 0)
 		store_index_write_fallback(mb, false);
 	store_index_commit(mb);
-	store_mbox_notify(mb, h);
+	store_mbox_notify(mb, origin);
 	return ret;
+}
+
+int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+			  struct store_error *error_r)
+{
+	return store_expunge_run(h->mb, h, uids, n, error_r);
 }

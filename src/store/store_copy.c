@@ -62,23 +62,26 @@ static uint32_t mapped(const struct copy_ctx *cc, uint32_t keywords)
 	return out;
 }
 
-/* A real copy, through the destination's tmp/, keeping the mtime. */
-static int copy_file(struct copy_ctx *cc, const char *from, const char *to)
+/* A real copy of in, through the destination's tmp/, with mtime date
+   (in's when date is 0).  Closes in. */
+static int copy_fd(struct copy_ctx *cc, int in, time_t date, const char *to)
 {
 	char tmp[STORE_PATH_MAX], unique[200], block[65536];
 	struct stat st;
-	int in, out, ret = 1;
+	int out, ret = 1;
 	ssize_t n;
 
 	store_unique_name(cc->src->acct->store, unique, sizeof(unique));
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", cc->dst->dir, unique);
-	if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return -1;
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	while (out >= 0 && ret > 0 && (n = read(in, block, sizeof(block))) != 0)
 		ret = n < 0 ? -1 : write_all(out, block, (size_t)n);
-	if (out < 0 || fstat(in, &st) < 0 || futimens(out, (struct timespec[2]){
-			st.st_atim, st.st_mtim }) < 0 || fsync(out) < 0)
+	if (out < 0 || fstat(in, &st) < 0)
+		ret = -1;
+	else if (date != 0)
+		st.st_atim = st.st_mtim = (struct timespec){ .tv_sec = date };
+	if (ret > 0 && (futimens(out, (struct timespec[2]){ st.st_atim, st.st_mtim }) < 0 ||
+			fsync(out) < 0))
 		ret = -1;
 	close(in);
 	if (out >= 0 && close(out) < 0)
@@ -88,6 +91,26 @@ static int copy_file(struct copy_ctx *cc, const char *from, const char *to)
 	if (ret < 0)
 		unlink(tmp);
 	return ret;
+}
+
+static int copy_file(struct copy_ctx *cc, const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	return in < 0 ? -1 : copy_fd(cc, in, 0, to);
+}
+
+/* A message of an mbox: its served text.  1, 0 gone, -1. */
+static int copy_from_mbox(struct copy_ctx *cc, const struct index_rec *r, const char *to)
+{
+	int in, ret = store_mboxfile_open_msg(cc->src, r, &in);
+
+	if (ret <= 0) {
+		if (ret == 0)
+			errno = ENOENT;
+		return -1;
+	}
+	return copy_fd(cc, in, (time_t)r->date, to);
 }
 
 static int place_file(struct copy_ctx *cc, const char *from, const char *to)
@@ -119,9 +142,10 @@ static int copy_one(struct copy_ctx *cc, const struct index_rec *r,
 	snprintf(from, sizeof(from), "%s/cur/%s", cc->src->dir,
 		 store_index_name(&cc->src->idx, r));
 	snprintf(to, sizeof(to), "%s/cur/%s", cc->dst->dir, c->name);
-	if (place_file(cc, from, to) < 0) {
+	if ((cc->src->mbox_path != NULL ? copy_from_mbox(cc, r, to) : place_file(cc, from, to)) < 0) {
 		if (errno == ENOENT) {
 			cc->src->cur_clean = false;
+			cc->src->mbox_known = false;
 			return 0;
 		}
 		store_error_sys(error_r, cc->move ? "rename" : "link", from);
@@ -153,11 +177,28 @@ static int copy_files(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 		ret = -1;
 	}
 	snprintf(path, sizeof(path), "%s/cur", cc->src->dir);
-	if (cc->move && fsync_dir(path) < 0)
+	if (cc->move && cc->src->mbox_path == NULL && fsync_dir(path) < 0)
 		log_warn("store: fsync %s: %m", path);
 	cc->dst->idx.uidnext = cc->next_uid;
 	cc->dst->cur_clean = cc->src->cur_clean = false;
 	return ret < 0 ? -1 : 1;
+}
+
+/* Step 2 for an mbox: the file is rewritten without them. */
+static void expunge_moved_mbox(struct copy_ctx *cc, struct store_mailbox *origin)
+{
+	uint32_t *uids = calloc(cc->n_done, sizeof(*uids));
+	struct store_error err;
+	unsigned n = cc->n_done;
+
+	if (uids == NULL)
+		fatal("out of memory");
+	for (unsigned k = 0; k < n; k++)
+		uids[k] = cc->done[k].src_uid;
+	if (store_expunge_run(cc->src, origin, uids, &n, &err) < 0)
+		log_err("store: %s: moved messages stay in the mbox: %s",
+			cc->src->mbox_path, err.text);
+	free(uids);
 }
 
 /* Step 2: moved messages leave the source. */
@@ -169,6 +210,10 @@ static void expunge_moved(struct copy_ctx *cc, struct store_mailbox *origin)
 
 	if (!cc->move || cc->n_done == 0)
 		return;
+	if (src->mbox_path != NULL) {
+		expunge_moved_mbox(cc, origin);
+		return;
+	}
 	modseq = store_index_next_modseq(src);
 	for (unsigned k = 0; k < cc->n_done; k++) {
 		if ((i = store_index_find(&src->idx, cc->done[k].src_uid)) < 0)
@@ -247,7 +292,11 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 	if (store_mbox_check(src, error_r) < 0 ||
 	    store_mbox_get(src->acct, dest, &cc.dst, error_r) < 0)
 		return -1;
-	if (store_mbox_check(cc.dst, error_r) < 0 || quota_ok(&cc, uids, n, error_r) < 0) {
+	if (cc.dst->mbox_path != NULL)
+		store_error_set(error_r, STORE_ERROR_BAD_PARAM,
+				"INBOX is an mbox file here: messages cannot be copied into it");
+	if (cc.dst->mbox_path != NULL || store_mbox_check(cc.dst, error_r) < 0 ||
+	    quota_ok(&cc, uids, n, error_r) < 0) {
 		store_mbox_release(cc.dst);
 		return -1;
 	}

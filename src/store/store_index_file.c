@@ -464,6 +464,10 @@ static void start_rebuild(struct mbox *mb, const struct fallback *fb, bool have_
 	struct index *idx = &mb->idx;
 
 	store_index_clear(idx);
+	/* an mbox keeps no UIDs in the file: lost with the index, the
+	   messages get new ones under a new UIDVALIDITY */
+	if (mb->mbox_path != NULL)
+		have_fb = false;
 	idx->uidvalidity = have_fb ? fb->uidvalidity : store_account_new_uidvalidity(mb->acct, true);
 	idx->uidnext = have_fb ? fb->uidnext : 1;
 	idx->first_recent = idx->uidnext;
@@ -511,7 +515,8 @@ int store_index_load(struct mbox *mb, struct store_error *error_r)
 	if (snap <= 0) {
 		/* a new folder has no index yet: only say so for a real loss */
 		if (snap < 0 || (have_fb && fb.uidnext > 1))
-			log_info("store: %s: rebuilding the index from the Maildir", mb->dir);
+			log_info("store: %s: rebuilding the index from the %s", mb->dir,
+				 mb->mbox_path != NULL ? "mbox file (new UIDVALIDITY)" : "Maildir");
 		start_rebuild(mb, &fb, have_fb);
 		return 0;
 	}

@@ -60,7 +60,12 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/cur", mb->dir);
-	if (stat(path, &st) < 0 && store_maildir_create(mb->dir) < 0) {
+	if (mb->mbox_path != NULL) {
+		if (mkdir(mb->dir, 0700) < 0 && errno != EEXIST) {
+			store_error_sys(error_r, "create", mb->dir);
+			return -1;
+		}
+	} else if (stat(path, &st) < 0 && store_maildir_create(mb->dir) < 0) {
 		store_error_sys(error_r, "create", mb->dir);
 		return -1;
 	}
@@ -72,8 +77,10 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
 		return -1;
 	}
-	clean_tmp(mb);
-	return store_sync_run(mb, ret == 0, true, error_r);
+	if (mb->mbox_path == NULL)
+		clean_tmp(mb);
+	/* an mbox is read whole only when it did not just grow */
+	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL, error_r);
 }
 
 static void mbox_free(struct mbox *mb)
@@ -89,6 +96,7 @@ static void mbox_free(struct mbox *mb)
 	uidvec_free(&mb->chg_flags);
 	free(mb->name);
 	free(mb->dir);
+	free(mb->mbox_path);
 	free(mb);
 	store_account_unref(&a);
 }
@@ -135,12 +143,18 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		*r = mb;
 		return 1;
 	}
-	if (store_folder_path(a, canon, dir, sizeof(dir)) < 0 ||
-	    stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0) {
+		/* the mbox file's index, beside the account's folders */
+		snprintf(dir, sizeof(dir), "%s/%s", a->root, STORE_MBOX_INDEX_DIR);
+	} else if (store_folder_path(a, canon, dir, sizeof(dir)) < 0 ||
+		   stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist: %s", canon);
 		return -1;
 	}
 	mb = mbox_new(a, canon, dir);
+	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0 &&
+	    (mb->mbox_path = strdup(a->mbox_path)) == NULL)
+		fatal("out of memory");
 	if (mbox_load(mb, error_r) < 0) {
 		store_mbox_release(mb);
 		return -1;
@@ -352,9 +366,13 @@ static int open_file(struct store_mailbox *h, uint32_t uid, int *fd_r,
 {
 	char path[STORE_PATH_MAX];
 	struct stat st;
+	long i = store_index_find(&h->mb->idx, uid);
 
-	if (store_mailbox_lookup(h, uid, m) == 0)
+	if (i < 0)
 		return 0;
+	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	if (h->mb->mbox_path != NULL)
+		return store_mboxfile_open_msg(h->mb, &h->mb->idx.recs[i], fd_r);
 	snprintf(path, sizeof(path), "%s/cur/%s", h->mb->dir, m->name);
 	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -1;

@@ -95,6 +95,11 @@ struct mbox {
 	bool busy;		/* listeners running */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
+	/* the INBOX of an mbox account: the messages are in this file, dir
+	   holds only the index files (see store_mboxfile.c) */
+	char *mbox_path;
+	struct stat mbox_st;	/* the file as last synced */
+	bool mbox_known;	/* mbox_st is valid */
 	struct mbox *next;	/* in the account's list */
 };
 
@@ -109,6 +114,7 @@ struct store_account {
 	struct store *store;
 	char *address;
 	char *root;		/* the INBOX Maildir */
+	char *mbox_path;	/* the INBOX is this mbox file, or NULL */
 	unsigned refs;
 	struct mbox *open;
 	uint64_t quota;
@@ -122,6 +128,7 @@ struct store_account {
 
 struct store {
 	char *mail_dir;		/* <data_dir>/mail */
+	char *mbox_dir;		/* <data_dir>/mbox */
 	char host[128];
 	struct store_account *accounts[STORE_ACCOUNT_BUCKETS];
 	uint32_t last_uidvalidity;
@@ -260,6 +267,48 @@ void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin);
 /* -1 (IN_USE) when mb cannot be changed now (deleted, listeners). */
 int store_mbox_check(struct mbox *mb, struct store_error *error_r);
 void store_mbox_gone(struct mbox *mb);
+
+/* ---- store_mboxparse.c: the mbox format (pure) ---- */
+/* One message of an mbox file. */
+struct mboxmsg {
+	uint64_t off;		/* of its From_ line */
+	uint64_t raw_len;	/* From_ line and stored lines, not the separator */
+	uint64_t end;		/* where the next entry (or the end) starts */
+	uint64_t size, vsize;	/* served: unquoted, with LF / CRLF line ends */
+	uint32_t crc;		/* CRC-32C of the raw_len bytes at off */
+	int64_t date;		/* of the From_ line (UTC), 0 if unreadable */
+	uint8_t flags;		/* STORE_FLAG_* from Status:/X-Status: */
+};
+typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
+/* Call cb for each message in data[0..len), the file's bytes from offset
+   base (base starts a line), in file order. */
+void store_mboxparse(const char *data, size_t len, uint64_t base,
+		     store_mboxparse_fn *cb, void *ctx);
+/* The served text of the raw entry raw[0..raw_len) (From_ line dropped,
+   ">From" unquoted) into out (room for raw_len bytes); its length. */
+size_t store_mboxparse_content(const char *raw, size_t raw_len, char *out);
+
+/* ---- store_mboxfile.c: an mbox INBOX ---- */
+#define STORE_MBOX_INDEX_DIR	"correio-mbox"	/* under the account root */
+/* store_sync_run() of an mbox INBOX.  full: read the whole file and
+   match every message again.  *modseq: 0 until this sync changed
+   something.  1 or -1 (errno). */
+int store_mboxfile_sync(struct mbox *mb, bool rebuild, bool full, uint64_t *modseq);
+/* Remove uids[0..n) from the file (rewritten: new file, fsync, rename,
+   under the lock delivery takes); their records get mark set, the others'
+   offsets follow.  Syncs first (the listeners, origin's too, hear of what
+   that found).  1 or -1. */
+int store_mboxfile_expunge(struct mbox *mb, const uint32_t *uids, unsigned n,
+			   struct store_error *error_r);
+/* A message's served text as a file (memfd, at offset 0).  1, 0 not where
+   the index says (resync and try again), -1 error. */
+int store_mboxfile_open_msg(struct mbox *mb, const struct index_rec *r, int *fd_r);
+
+/* ---- store_change.c ---- */
+/* store_mailbox_expunge() of a shared folder; origin (may be NULL) is
+   not told. */
+int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *uids,
+		      unsigned *n, struct store_error *error_r);
 
 /* ---- store_copy.c ---- */
 /* store_copy() from a shared folder; origin (may be NULL) is not told. */

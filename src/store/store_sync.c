@@ -382,7 +382,10 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 
 	if (store_mbox_check(mb, error_r) < 0)
 		return -1;
-	ret = sync_dirs(&sc, force_cur);
+	if (mb->mbox_path != NULL)
+		ret = store_mboxfile_sync(mb, rebuild, force_cur, &sc.modseq);
+	else
+		ret = sync_dirs(&sc, force_cur);
 	if (ret < 0)
 		store_error_sys(error_r, "scan", mb->dir);
 	free_ctx(&sc);

@@ -466,3 +466,70 @@ def test_password_command_and_bcc(srv, alice, bob, tmp_path):
     assert b"quiet copy" in bob_msg and b"quiet copy" in carol_msg
     assert b"carol" not in bob_msg
     assert b"Bcc:" not in bob_msg and b"Bcc:" not in carol_msg
+
+
+def test_quoted_printable_and_base64_attachments_with_uuencoded_text(srv, bob, tmp_path):
+    # (the line break before a boundary belongs to the boundary, RFC 2046)
+    qp_text = "caf\u00e9 = coffee\n" + "x" * 100
+    body = ("From: carol@example.org\r\nSubject: mixed\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XY\r\n\r\n"
+            "--XY\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+            + uuencode("inline.bin", b"\x00\x01uu\xff").decode().replace("\n", "\r\n")
+            + "--XY\r\nContent-Type: text/plain; charset=utf-8; name=menu.txt\r\n"
+            "Content-Disposition: attachment; filename=menu.txt\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "caf=C3=A9 =3D coffee\r\n" + "x" * 70 + "=\r\n" + "x" * 30 + "\r\n"
+            "--XY--\r\n")
+    send_mail(srv, "carol@example.org", ["bob@example.org"], body)
+    wait_list(bob, 1)
+    js = json.loads(bob.run("read", "1", "--json").stdout)
+    assert sorted(a["name"] for a in js["attachments"]) == ["inline.bin", "menu.txt"]
+    bob.run("save", "1", str(tmp_path))
+    assert (tmp_path / "menu.txt").read_bytes() == qp_text.encode()
+    assert (tmp_path / "inline.bin").read_bytes() == b"\x00\x01uu\xff"
+
+
+def fake_imap(script):
+    """A hostile IMAP server on loopback: greets, accepts LOGIN, then
+    answers the next command with script (bytes).  Returns its port."""
+    import socket
+    import threading
+    srv_sock = socket.socket()
+    srv_sock.bind(("127.0.0.1", 0))
+    srv_sock.listen(1)
+
+    def serve():
+        conn, _ = srv_sock.accept()
+        conn.settimeout(10)
+        f = conn.makefile("rb")
+        try:
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1] fake\r\n")
+            for line in f:
+                tag = line.split(b" ")[0]
+                if b"LOGIN" in line.upper() or b"CAPABILITY" in line.upper():
+                    conn.sendall(tag + b" OK [CAPABILITY IMAP4rev1] done\r\n")
+                    continue
+                conn.sendall(script)
+                break
+            conn.recv(100)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            srv_sock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv_sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("script,why", [
+    (b"* LIST () \"/\" {99999999999}\r\n", "literal too big"),
+    (b"* LIST () \"/\" " + b"A" * (2 << 20) + b"\r\n", "line too long"),
+], ids=["huge-literal", "endless-line"])
+def test_a_hostile_imap_server_is_refused_not_obeyed(tmp_path, script, why):
+    port = fake_imap(script)
+    c = MailClient(str(tmp_path), "evil", "me", "pw", host="127.0.0.1", port=port,
+                   tls="none", smtp_tls="none")
+    r = c.run("folders", check=False, timeout=30)
+    assert r.returncode == 1
+    assert "refuses" in r.stderr and why in r.stderr, r.stderr

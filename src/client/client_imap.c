@@ -78,7 +78,13 @@ static int read_response(struct client_imap *s, struct imap_resp *r)
 		if (imap_resp_parse(s->parser, &s->scratch, s->rd.text.data,
 				    s->rd.text.len, r) > 0)
 			return 1;
-		/* a response we cannot read: skip it, as mail clients do */
+		/* an untagged response we cannot read is skipped, as mail
+		   clients do; the answer to our command cannot be */
+		size_t tl = strlen(s->tag);
+		if (tl > 0 && s->rd.text.len > tl && s->rd.text.data[tl] == ' ' &&
+		    memcmp(s->rd.text.data, s->tag, tl) == 0)
+			return client_fail(CLIENT_ERR_OTHER, "%s answered with nonsense",
+					   s->acct->in.host);
 	}
 }
 

@@ -199,3 +199,22 @@ def test_password_prompt_on_the_terminal_without_echo(srv, tmux, tmp_path):
     s = tmux.wait("EXIT=")
     assert "behind a password" in s and "EXIT=0" in s
     assert "alice-pw" not in s  # typed without echo
+
+
+def test_send_from_a_terminal_uses_the_editor_and_sync_draws_progress(srv, tmux, tmp_path):
+    alice = MailClient(srv.dir, "alice", "alice@example.org", "alice-pw", srv)
+    bob = MailClient(srv.dir, "bob", "bob@example.org", "bob-pw", srv)
+    env = {"CORREIO_MAIL_PASSWORD": "alice-pw", "LANG": "C.UTF-8", "HOME": alice.dir,
+           "TERM": "xterm", "EDITOR": editor_script(str(tmp_path / "editor.sh"))}
+    cmd = (f"{BIN} mail -c {alice.conf} send --to bob@example.org --subject edited; "
+           f"echo SEND=$?; {BIN} mail -c {alice.conf} sync; echo SYNC=$?; sleep 30")
+    tmux.start(["sh", "-c", cmd], env)
+    s = tmux.wait("SYNC=", timeout=20)
+    assert "SEND=0" in s and "SYNC=0" in s
+    # on a terminal, sync draws a progress bar (and not when piped: see
+    # the other tests, whose output has none)
+    assert "[##############################] 100%" in s
+    text = json.loads(bob.run("read", "1", "--json").stdout)["text"]
+    assert text.startswith("Answer typed in the editor.")
+    r = alice.run("sync")
+    assert "[#" not in r.stdout + r.stderr

@@ -531,7 +531,7 @@ def fake_imap(script):
 
 @pytest.mark.parametrize("script,why", [
     (b"* LIST () \"/\" {99999999999}\r\n", "literal too big"),
-    (b"* LIST () \"/\" " + b"A" * (2 << 20) + b"\r\n", "line too long"),
+    (b"* LIST () \"/\" " + b"A" * (17 << 20) + b"\r\n", "line too long"),
     (b"* LIST (((( \r\nTAG WHATEVER\r\n", "nonsense"),
 ], ids=["huge-literal", "endless-line", "bad-tagged"])
 def test_a_hostile_imap_server_is_refused_not_obeyed(tmp_path, script, why):

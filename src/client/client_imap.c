@@ -2,7 +2,7 @@
  * client_imap.c - the client's IMAP session (RFC 9051, RFC 3501 servers
  * alike): connect, STARTTLS, LOGIN, commands with their untagged answers,
  * SELECT, APPEND, LIST with SPECIAL-USE.  Responses are framed and parsed
- * by client_imap_resp.c under limits (a line 1 MiB, a literal or a whole
+ * by client_imap_resp.c under limits (a line 16 MiB, a literal or a whole
  * response 256 MiB), since the server is not trusted.
  */
 #include "client/client_private.h"
@@ -18,7 +18,7 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 
-#define IMAP_MAX_LINE (1 << 20)
+#define IMAP_MAX_LINE (16 << 20)	/* SEARCH results of big folders */
 #define IMAP_MAX_LITERAL (256ull << 20)
 
 struct client_imap {

@@ -541,3 +541,15 @@ def test_a_hostile_imap_server_is_refused_not_obeyed(tmp_path, script, why):
     r = c.run("folders", check=False, timeout=30)
     assert r.returncode == 1
     assert why in r.stderr, r.stderr
+
+
+def test_display_names_in_recipients(srv, alice, bob):
+    alice.run("send", "--to", '"Bob, the Ñ Builder" <bob@example.org>',
+              "--cc", "Çarol Ñ <carol@example.org>", "--subject", "names", stdin="hi\n")
+    raw = srv.read_message(srv.wait_messages("bob@example.org", 1)[0])
+    srv.wait_messages("carol@example.org", 1)
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["To"].addresses[0].display_name == "Bob, the Ñ Builder"
+    assert msg["Cc"].addresses[0].display_name == "Çarol Ñ"
+    assert msg["Cc"].addresses[0].addr_spec == "carol@example.org"
+    assert raw.isascii()

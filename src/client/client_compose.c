@@ -154,23 +154,50 @@ static void header_text(struct buf *out, const char *name, const char *value)
 	buf_putc(out, '\n');
 }
 
-/* An address list: non-ASCII display names encoded, addresses kept. */
+/* Length of the address list item at p: up to a comma outside quotes
+   and angle brackets. */
+static size_t list_item(const char *p)
+{
+	bool quoted = false;
+	int angle = 0;
+	size_t n = 0;
+
+	for (; p[n] != '\0'; n++) {
+		if (p[n] == '"' && angle == 0)
+			quoted = !quoted;
+		else if (p[n] == '<' && !quoted)
+			angle++;
+		else if (p[n] == '>' && !quoted && angle > 0)
+			angle--;
+		else if (p[n] == ',' && !quoted && angle == 0)
+			break;
+	}
+	return n;
+}
+
+/* An address list: ASCII as written; else each item's non-ASCII display
+   name as encoded words, the address kept. */
 static void header_addresses(struct buf *out, const char *name, const char *list)
 {
 	const char *p = list;
 
 	buf_printf(out, "%s: ", name);
+	if (is_ascii(list, strlen(list))) {
+		buf_printf(out, "%s\n", list);
+		return;
+	}
 	while (*p != '\0') {
-		size_t n = strcspn(p, ",");
-		const char *lt = memchr(p, '<', n);
+		size_t n;
 		while (*p == ' ')
-			p++, n--;
+			p++;
+		n = list_item(p);
+		const char *lt = memchr(p, '<', n);
 		if (lt != NULL && !is_ascii(p, (size_t)(lt - p))) {
-			size_t k = (size_t)(lt - p);
-			while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '"'))
-				k--;
 			const char *q = p[0] == '"' ? p + 1 : p;
-			encode_words(out, q, k - (size_t)(q - p));
+			size_t k = (size_t)(lt - q);
+			while (k > 0 && (q[k - 1] == ' ' || q[k - 1] == '"'))
+				k--;
+			encode_words(out, q, k);
 			buf_putc(out, ' ');
 			buf_append(out, lt, n - (size_t)(lt - p));
 		} else {

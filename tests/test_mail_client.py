@@ -553,3 +553,15 @@ def test_display_names_in_recipients(srv, alice, bob):
     assert msg["Cc"].addresses[0].display_name == "Çarol Ñ"
     assert msg["Cc"].addresses[0].addr_spec == "carol@example.org"
     assert raw.isascii()
+
+
+def test_send_when_only_the_imap_server_is_away(srv, bob, tmp_path):
+    # no cache yet, IMAP unreachable, SMTP up: the mail goes out, and the
+    # missing copy in Sent is reported (not filed somewhere it would be lost)
+    alice = MailClient(srv.dir, "alice", "alice@example.org", "alice-pw", srv, port=1)
+    r = alice.run("send", "--to", "bob@example.org", "--subject", "imap away",
+                  stdin="x\n", check=False)
+    assert r.returncode == 1
+    assert "sent, but no copy was kept in Sent" in r.stderr and "port 1" in r.stderr
+    assert [m["subject"] for m in wait_list(bob, 1)] == ["imap away"]
+    assert not os.path.exists(os.path.join(alice.cache, "folders", "Sent"))

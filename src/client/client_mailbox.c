@@ -624,6 +624,9 @@ static int sent_copy(struct client_session *s, const char *msg, size_t len)
 {
 	char folder[512];
 
+	if (s->imap == NULL && s->acct->proto == CLIENT_PROTO_IMAP &&
+	    client_imap_open(s->acct, &s->imap) < 0)
+		return -1;
 	if (s->imap == NULL) {
 		/* POP3 accounts keep their sent mail in the cache */
 		if (client_session_cache(s) < 0)

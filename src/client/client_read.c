@@ -236,6 +236,14 @@ static void html_entity(const char *s, size_t n, size_t *used, struct buf *out)
 		{ "amp;", "&" }, { "lt;", "<" }, { "gt;", ">" }, { "quot;", "\"" },
 		{ "apos;", "'" }, { "nbsp;", " " }, { "copy;", "\xc2\xa9" },
 		{ "hellip;", "..." }, { "mdash;", "--" }, { "ndash;", "-" },
+		{ "eacute;", "\xc3\xa9" }, { "aacute;", "\xc3\xa1" }, { "iacute;", "\xc3\xad" },
+		{ "oacute;", "\xc3\xb3" }, { "uacute;", "\xc3\xba" }, { "agrave;", "\xc3\xa0" },
+		{ "egrave;", "\xc3\xa8" }, { "ccedil;", "\xc3\xa7" }, { "ntilde;", "\xc3\xb1" },
+		{ "atilde;", "\xc3\xa3" }, { "otilde;", "\xc3\xb5" }, { "auml;", "\xc3\xa4" },
+		{ "ouml;", "\xc3\xb6" }, { "uuml;", "\xc3\xbc" }, { "szlig;", "\xc3\x9f" },
+		{ "euro;", "\xe2\x82\xac" }, { "rsquo;", "'" }, { "lsquo;", "'" },
+		{ "rdquo;", "\"" }, { "ldquo;", "\"" }, { "laquo;", "\xc2\xab" },
+		{ "raquo;", "\xc2\xbb" },
 	};
 	*used = 1;
 	if (n > 2 && s[1] == '#') {
@@ -280,7 +288,7 @@ static void html_newline(struct buf *out)
 
 void client_html_to_text(const char *h, size_t n, struct buf *out)
 {
-	size_t i = 0;
+	size_t i = 0, start = out->len;
 	const char *skip_until = NULL;
 
 	while (i < n) {
@@ -332,7 +340,11 @@ void client_html_to_text(const char *h, size_t n, struct buf *out)
 		}
 		buf_putc(out, h[i++]);
 	}
-	html_newline(out);
+	/* one line end at the end, whatever the blocks left */
+	while (out->len > start && (out->data[out->len - 1] == '\n' ||
+				    out->data[out->len - 1] == ' '))
+		buf_truncate(out, out->len - 1);
+	buf_putc(out, '\n');
 }
 
 /* ---- a message's text and attachments ----------------------------------- */

@@ -420,6 +420,11 @@ def test_sync_follows_server_changes(srv, alice):
     cached = json.loads(alice.run("--offline", "list", "--json").stdout)
     assert [m["subject"] for m in cached] == ["s1", "s2", "s3"]
     assert "\\Flagged" in cached[0]["flags"]
+    # no Date: field: the arrival time is shown, online and offline
+    now = time.time()
+    online = json.loads(alice.run("list", "--json").stdout)
+    for m in online + cached:
+        assert abs(m["timestamp"] - now) < 600, m
 
 
 def test_pop3_round_trip(srv, alice, tmp_path):

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -218,6 +219,8 @@ int client_cache_list(struct client_cache *c, const char *folder,
 		m->uid = (uint32_t)uid;
 		m->flags = flags_from_name(e->d_name);
 		pathf(m->file, sizeof(m->file), "%s/%s", dir, e->d_name);
+		struct stat st;
+		m->arrived = stat(m->file, &st) == 0 ? st.st_mtime : 0;
 	}
 	closedir(d);
 	if (*n_r > 1)
@@ -325,16 +328,23 @@ int client_cache_drop_folder(struct client_cache *c, const char *folder)
 }
 
 int client_cache_store(struct client_cache *c, const char *folder, uint32_t uid,
-		       unsigned flags, const char *data, size_t len)
+		       unsigned flags, time_t arrived, const char *data, size_t len)
 {
-	char dir[4096], name[64], path[2000];
+	char dir[4096], name[64], path[4600];
 
 	if (ensure_folder(c, folder) < 0)
 		return -1;
 	folder_dir(c, folder, dir, sizeof(dir));
 	file_name(uid, flags, name, sizeof(name));
 	pathf(path, sizeof(path), "%s/cur/%s", dir, name);
-	return client_write_file(path, data, len);
+	if (client_write_file(path, data, len) < 0)
+		return -1;
+	if (arrived > 0) {
+		/* the file's time is the message's arrival (INTERNALDATE) */
+		struct timespec ts[2] = { { arrived, 0 }, { arrived, 0 } };
+		utimensat(AT_FDCWD, path, ts, 0);
+	}
+	return 1;
 }
 
 int client_cache_set_flags(struct client_cache *c, const char *folder,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib-imap/imap_date.h"
 #include "lib-imap/imap_quote.h"
 #include "lib/util.h"
 #include "mime/mime.h"
@@ -128,6 +129,13 @@ static int summary_fn(void *ctx, const struct imap_resp *r)
 	if ((v = imap_resp_fetch_item(list, count, "BODY[HEADER", true)) != NULL &&
 	    imap_arg_get_string(v, &s, &len))
 		client_summary_header(m, s, len);
+	/* no (valid) Date: the arrival */
+	if (m->date == 0 && (v = imap_resp_fetch_item(list, count, "INTERNALDATE", false)) != NULL &&
+	    imap_arg_get_astring(v, &s)) {
+		int tz;
+		if (imap_date_time_parse(s, &m->date, &tz) < 0)
+			m->date = 0;
+	}
 	return 1;
 }
 
@@ -143,7 +151,8 @@ static int online_fetch_summaries(struct client_session *s, const char *set,
 {
 	struct fetch_ctx fc = { 0 };
 	int ret = client_imap_cmd(s->imap, summary_fn, &fc, "FETCH %s (UID FLAGS "
-				  "RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT)])",
+				  "RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE FROM "
+				  "SUBJECT)])",
 				  set);
 	if (ret <= 0) {
 		free(fc.v);
@@ -398,6 +407,8 @@ static int offline_summaries(struct client_session *s, const char *folder,
 		sm->flags = m[i].flags;
 		sm->size = mime_crlf_size(data.data, data.len);
 		client_summary_header(sm, data.data, header_len(data.data, data.len));
+		if (sm->date == 0)
+			sm->date = m[i].arrived;
 	}
 	buf_deinit(&data);
 	free(m);
@@ -632,7 +643,7 @@ static int sent_copy(struct client_session *s, const char *msg, size_t len)
 		if (client_session_cache(s) < 0)
 			return -1;
 		return client_cache_store(s->cache, "Sent", client_cache_next_uid(s->cache, "Sent"),
-					  CLIENT_F_SEEN, msg, len);
+					  CLIENT_F_SEEN, 0, msg, len);
 	}
 	if (client_imap_sent_folder(s->imap, s->acct, folder, sizeof(folder)) < 0)
 		return -1;

@@ -131,7 +131,7 @@ static int fetch_one(struct pop3 *p, struct client_cache *c, const struct uidl *
 	buf_init(&msg, POP3_MESSAGE_MAX);
 	ret = pop3_multi(p, &msg);
 	if (ret > 0)
-		ret = client_cache_store(c, "INBOX", client_cache_next_uid(c, "INBOX"), 0,
+		ret = client_cache_store(c, "INBOX", client_cache_next_uid(c, "INBOX"), 0, 0,
 					 msg.data != NULL ? msg.data : "", msg.len);
 	buf_deinit(&msg);
 	if (ret > 0)

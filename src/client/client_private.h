@@ -360,6 +360,7 @@ struct client_cache;
 struct client_cache_msg {
 	uint32_t uid;
 	unsigned flags;
+	time_t arrived;
 	char file[512];		/* path */
 };
 
@@ -382,9 +383,10 @@ int client_cache_set_state(struct client_cache *c, const char *folder,
 int client_cache_clear(struct client_cache *c, const char *folder);
 /* Remove a folder from the cache (it is gone on the server). */
 int client_cache_drop_folder(struct client_cache *c, const char *folder);
+/* Store a message; arrived (INTERNALDATE, 0: now) becomes its file time. */
 int client_cache_store(struct client_cache *c, const char *folder,
-		       uint32_t uid, unsigned flags, const char *data,
-		       size_t len);
+		       uint32_t uid, unsigned flags, time_t arrived,
+		       const char *data, size_t len);
 int client_cache_set_flags(struct client_cache *c, const char *folder,
 			   const struct client_cache_msg *m, unsigned flags);
 int client_cache_remove(struct client_cache *c,

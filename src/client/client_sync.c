@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib-imap/imap_date.h"
 #include "lib-imap/imap_seqset.h"
 #include "lib/util.h"
 
@@ -299,7 +300,13 @@ static int flags_fn(void *ctx, const struct imap_resp *r)
 			for (size_t i = 0; i < len; i++)
 				if (!(s[i] == '\r' && i + 1 < len && s[i + 1] == '\n'))
 					buf_putc(&lf, s[i]);
-			if (client_cache_store(m->st->cache, m->folder, uid, flags,
+			time_t arrived = 0;
+			int tz;
+			if ((v = imap_resp_fetch_item(list, count, "INTERNALDATE", false)) == NULL ||
+			    !imap_arg_get_astring(v, &s) ||
+			    imap_date_time_parse(s, &arrived, &tz) < 0)
+				arrived = 0;
+			if (client_cache_store(m->st->cache, m->folder, uid, flags, arrived,
 					       lf.data != NULL ? lf.data : "", lf.len) > 0)
 				m->stored++;
 			buf_deinit(&lf);
@@ -369,7 +376,7 @@ static int download(struct mirror_ctx *m, const uint32_t *uids, size_t n)
 			buf_printf(&set, k > i ? ",%u" : "%u", uids[k]);
 		m->store = true;
 		int ret = client_imap_cmd(m->st->imap, flags_fn, m, "UID FETCH %s (UID FLAGS "
-					  "BODY.PEEK[])", buf_cstr(&set));
+					  "INTERNALDATE BODY.PEEK[])", buf_cstr(&set));
 		m->store = false;
 		buf_deinit(&set);
 		if (ret <= 0)

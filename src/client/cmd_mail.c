@@ -20,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "lib/util.h"
 #include "mime/mime.h"
 
@@ -127,6 +126,15 @@ static int parse_flag_opt(struct mail_opts *o, const char *a)
 	else
 		return 0;
 	return 1;
+}
+
+/* -h or --help before any "--" */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
 }
 
 /* "-seen" after `flag`: a flag to remove, not an option */
@@ -758,7 +766,7 @@ int cmd_mail(int argc, char **argv)
 	int status = 2;
 
 	setlocale(LC_CTYPE, "");
-	if (cli_wants_help(argc, argv)) {
+	if (wants_help(argc, argv)) {
 		fputs(mail_usage, stdout);
 		return 0;
 	}

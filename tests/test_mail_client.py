@@ -250,7 +250,8 @@ def test_delete_and_move(srv, alice):
 
 
 def test_hostile_attachment_names_stay_in_the_directory(srv, bob, tmp_path):
-    names = ["../../escape.txt", "/etc/passwd", "..", "a\x01b\x1b[31m.txt", ".hidden"]
+    names = ["../../escape.txt", "/etc/passwd", "..", "a\x01b\x1b[31m.txt", ".hidden",
+             "same.txt", "other/same.txt"]
     parts = []
     for i, n in enumerate(names):
         parts.append(f"--B\r\nContent-Type: application/octet-stream\r\n"
@@ -264,13 +265,16 @@ def test_hostile_attachment_names_stay_in_the_directory(srv, bob, tmp_path):
     out = tmp_path / "a" / "b"
     bob.run("save", "1", str(out))
     saved = sorted(os.listdir(out))
-    assert len(saved) == 5, saved
+    assert len(saved) == 7, saved
     for n in saved:
         assert "/" not in n and not n.startswith(".") and n != ".."
         assert not any(ord(c) < 32 for c in n)
     assert not (tmp_path / "escape.txt").exists()
     assert not (tmp_path / "a" / "escape.txt").exists()
     assert "escape.txt" in saved and "passwd" in saved
+    # two attachments of the same name in one message: both kept
+    assert (out / "same.txt").read_bytes() == b"data 5"
+    assert (out / "same-2.txt").read_bytes() == b"data 6"
 
 
 def test_errors_a_person_understands(srv, alice, tmp_path):

@@ -653,15 +653,38 @@ void client_safe_filename(const char *name, const char *fallback, char *out,
 		str_copy(out, fallback, size);
 }
 
+/* The safe name of attachment i, made distinct from those of the
+   attachments before it ("a.txt", "a-2.txt"). */
+static void save_name(const struct client_view *v, size_t i, char *out, size_t size)
+{
+	char fallback[32], prev[256];
+	unsigned same = 0;
+
+	snprintf(fallback, sizeof(fallback), "attachment-%zu", i + 1);
+	client_safe_filename(v->att[i].name, fallback, out, size);
+	for (size_t k = 0; k < i; k++) {
+		snprintf(fallback, sizeof(fallback), "attachment-%zu", k + 1);
+		client_safe_filename(v->att[k].name, fallback, prev, sizeof(prev));
+		same += strcmp(prev, out) == 0;
+	}
+	if (same > 0) {
+		char base[256];
+		const char *dot = strrchr(out, '.');
+		size_t stem = dot != NULL && dot != out ? (size_t)(dot - out) : strlen(out);
+		str_copy(base, out, sizeof(base));
+		snprintf(out, size, "%.*s-%u%s", (int)(stem < 200 ? stem : 200), base, same + 1,
+			 base + stem);
+	}
+}
+
 static int save_one(const struct client_view *v, size_t i, const char *dir,
 		    bool force, struct buf *report)
 {
-	char name[256], fallback[32], path[4096];
+	char name[256], path[4096];
 	struct buf data;
 	int fd, flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
 
-	snprintf(fallback, sizeof(fallback), "attachment-%zu", i + 1);
-	client_safe_filename(v->att[i].name, fallback, name, sizeof(name));
+	save_name(v, i, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	buf_init(&data, 0);
 	if (client_view_attachment(v, i, &data) < 0) {

@@ -126,8 +126,15 @@ def test_open_save_attachment_reply_in_the_terminal_view(srv, tmux, tmp_path):
     tmux.wait("Saved:")
     assert (out / "chart.bin").read_bytes() == data
 
-    tmux.keys("r")  # reply: the editor runs, then we confirm
-    tmux.wait("Send the message? (y/n)")
+    tmux.keys("r")  # reply: the editor runs, a file is attached, we confirm
+    tmux.wait("Send the message? (y/n, a: attach a file) [0 attached]")
+    notes = tmp_path / "notes for bob.txt"
+    notes.write_bytes(b"my notes\n")
+    tmux.keys("a")
+    tmux.wait("Attach file:")
+    tmux.text(str(notes))
+    tmux.keys("Enter")
+    tmux.wait("[1 attached]")
     tmux.keys("y")
     tmux.wait("Sent.")
     tmux.keys("q")  # back to the index: the message is read and answered
@@ -154,6 +161,8 @@ def test_open_save_attachment_reply_in_the_terminal_view(srv, tmux, tmp_path):
     text = json.loads(bob.run("read", str(reply[0]["number"]), "--json").stdout)["text"]
     assert text.startswith("Answer typed in the editor.")
     assert "> Chart attached." in text
+    bob.run("save", str(reply[0]["number"]), str(tmp_path / "bob"))
+    assert (tmp_path / "bob" / "notes for bob.txt").read_bytes() == b"my notes\n"
 
 
 def test_terminal_view_works_on_the_offline_cache(srv, tmux, tmp_path):
@@ -178,7 +187,7 @@ def test_terminal_view_works_on_the_offline_cache(srv, tmux, tmp_path):
     tmux.keys("Enter")
     tmux.wait("Attach file")
     tmux.keys("Enter")
-    tmux.wait("Send the message? (y/n)")
+    tmux.wait("Send the message? (y/n, a: attach a file)")
     tmux.keys("y")
     tmux.wait("outbox")
     tmux.keys("q")

@@ -9,6 +9,9 @@
  *   m  compose (with attachments)          d  delete   M  move
  *   s  save the attachments    /  search   F  flag / unflag   $  reload
  *
+ * Before a message goes, 'a' at the "Send?" question attaches files (to
+ * replies and forwards too).
+ *
  * Everything goes through client_mailbox.c, so the view works on the
  * offline cache the same way (changes journalled, mail to the outbox).
  * Composing runs $EDITOR with the screen suspended.
@@ -154,6 +157,30 @@ static int run_editor(const char *tmpl, struct buf *body)
 	return ret;
 }
 
+/* Send now?  'a' attaches one more file first.  true for yes. */
+static bool confirm_send(struct tui *t, struct client_draft *d)
+{
+	char path[1024];
+	int ch;
+
+	for (;;) {
+		move(LINES - 1, 0);
+		clrtoeol();
+		printw("Send the message? (y/n, a: attach a file) [%zu attached] ", d->nfiles);
+		ch = getch();
+		if (ch == 'y' || ch == 'Y')
+			return true;
+		if (ch != 'a')
+			return false;
+		prompt("Attach file: ", path, sizeof(path));
+		if (path[0] != '\0' && client_draft_attach_file(d, path) < 0) {
+			move(LINES - 2, 0);
+			clrtoeol();
+			addnstr(client_error(), COLS - 1);
+		}
+	}
+}
+
 /* Edit, confirm, send.  true when sent (or queued in the outbox). */
 static bool tui_send(struct tui *t, struct client_draft *d, const char *tmpl)
 {
@@ -163,7 +190,7 @@ static bool tui_send(struct tui *t, struct client_draft *d, const char *tmpl)
 		tui_status(t, "Not sent: %s", client_error());
 		return false;
 	}
-	if (!confirm("Send the message?")) {
+	if (!confirm_send(t, d)) {
 		tui_status(t, "Not sent.");
 		return false;
 	}

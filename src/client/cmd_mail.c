@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -766,6 +767,8 @@ int cmd_mail(int argc, char **argv)
 	int status = 2;
 
 	setlocale(LC_CTYPE, "");
+	/* a server that hangs up under TLS must give an error, not SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	if (wants_help(argc, argv)) {
 		fputs(mail_usage, stdout);
 		return 0;

@@ -574,3 +574,55 @@ def test_send_when_only_the_imap_server_is_away(srv, bob, tmp_path):
     assert "sent, but no copy was kept in Sent" in r.stderr and "port 1" in r.stderr
     assert [m["subject"] for m in wait_list(bob, 1)] == ["imap away"]
     assert not os.path.exists(os.path.join(alice.cache, "folders", "Sent"))
+
+
+def test_server_hanging_up_under_tls_is_an_error_not_a_crash(tmp_path):
+    """An SMTP server that takes STARTTLS and DATA, then hangs up while
+    the message is coming: the client says so (no SIGPIPE death) and, the
+    message not being accepted, keeps it in the outbox for the next sync."""
+    import socket
+    import ssl
+    import threading
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1",
+                    "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def serve():
+        conn, _ = lsock.accept()
+        conn.settimeout(10)
+        try:
+            conn.sendall(b"220 hello\r\n")
+            f = conn.makefile("rb")
+            f.readline()
+            conn.sendall(b"250-x\r\n250 STARTTLS\r\n")
+            f.readline()
+            conn.sendall(b"220 go\r\n")
+            t = ctx.wrap_socket(conn, server_side=True)
+            tf = t.makefile("rb")
+            for answer in (b"250 x\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"):
+                tf.readline()
+                t.sendall(answer)
+            t.close()
+        except OSError:
+            pass
+        finally:
+            lsock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    c = MailClient(str(tmp_path), "hangup", "me@example.org", "pw", host="127.0.0.1",
+                   port=1, tls="none", smtp_host="127.0.0.1",
+                   smtp_port=lsock.getsockname()[1], smtp_tls="starttls",
+                   tls_pin=str(cert))
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(8 << 20))
+    r = c.run("send", "--to", "x@example.org", "--attach", str(big), stdin="x\n",
+              check=False)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert "lost while sending" in r.stderr and "outbox" in r.stdout, r.stderr
+    assert len(os.listdir(os.path.join(c.cache, "outbox"))) == 2

@@ -329,6 +329,10 @@ def test_quota_full_is_reported(srv, alice, tmp_path):
                  stdin="x\n", check=False)
     # sent, but the copy for Sent does not fit the quota
     assert r.returncode == 1 and "mailbox full" in r.stderr, r.stderr
+    # and mail to a full mailbox is refused by the server: said so
+    r = alice.run("send", "--to", "tiny@example.org", "--attach", str(payload),
+                  stdin="x\n", check=False)
+    assert r.returncode == 1 and "mailbox full: recipient tiny@example.org" in r.stderr, r.stderr
 
 
 def test_offline_cache_outbox_and_replay(srv, alice, bob, tmp_path):

@@ -380,6 +380,25 @@ static void tui_save(struct tui *t)
 
 /* ---- the pager ------------------------------------------------------------------ */
 
+/* Cut text (modified) into lines: a malloc'd array of pointers into it. */
+static const char **split_lines(char *text, size_t *n_r)
+{
+	const char **lines = NULL;
+	size_t n = 0;
+
+	for (char *p = text; p != NULL && *p != '\0';) {
+		char *nl = strchr(p, '\n');
+		lines = realloc(lines, (n + 1) * sizeof(*lines));
+		lines[n++] = p;
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	*n_r = n;
+	return lines;
+}
+
 static void pager(struct tui *t)
 {
 	struct client_view v;
@@ -402,15 +421,7 @@ static void pager(struct tui *t)
 	buf_init(&shown, 0);
 	client_view_render(&v, &text);
 	client_to_terminal(text.data != NULL ? text.data : "", text.len, &shown);
-	for (char *p = shown.data; p != NULL && *p != '\0';) {
-		char *nl = strchr(p, '\n');
-		lines = realloc(lines, (nlines + 1) * sizeof(*lines));
-		lines[nlines++] = p;
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		p = nl + 1;
-	}
+	lines = split_lines(shown.data, &nlines);
 	for (;;) {
 		int rows = LINES - 3, ch;
 		erase();

@@ -428,3 +428,22 @@ def test_list_attributes_as_dovecot_writes_them(folders):
         b'* LIST (\\NonExistent \\HasChildren) "/" "box/test4"']
     got = folders.ok('LIST "" box/test1 RETURN (SUBSCRIBED)')
     assert got == [b'* LIST (\\Subscribed \\HasNoChildren) "/" "box/test1"'], got
+
+
+def test_list_pattern_cost_is_bounded(server):
+    """Wildcards are matched without backtracking: a pattern that a
+    backtracking match takes ages over is answered at once, and the other
+    sessions are not held up; an over-long pattern is refused."""
+    c, other = login(server), login(server)
+    c.ok("CREATE " + "a" * 200)
+    c.ok("CREATE " + "a" * 199 + "b")
+    c.sock.settimeout(5)
+    got = c.ok('LIST "" "%s"' % ("*a" * 15 + "*b"))
+    assert got == [b'* LIST (\\HasNoChildren) "/" "' + b"a" * 199 + b'b"'], got
+    assert c.ok('LIST "" "%s"' % ("%a" * 15 + "%")) != []
+    other.ok("NOOP")
+    _, tagged = c.cmd('LIST "" "%s"' % ("*" * 2000))
+    assert tagged.startswith("BAD"), tagged
+    # the usual cases still hold
+    assert [u.split(b'"/" ')[1] for u in c.ok('LIST "" inbox')] == [b'"INBOX"']
+    assert len(c.ok('LIST "" %')) == len(c.ok('LIST "" *'))

@@ -16,6 +16,9 @@ struct buf;
 
 int cmd_serve(int argc, char **argv, struct config *cfg);
 int cmd_user(int argc, char **argv, struct config *cfg);
+/* correio user import|export (cmd_mailio.c); argv[0] is "import"/"export". */
+int cmd_user_import(int argc, char **argv, struct config *cfg);
+int cmd_user_export(int argc, char **argv, struct config *cfg);
 int cmd_alias(int argc, char **argv, struct config *cfg);
 int cmd_domain(int argc, char **argv, struct config *cfg);
 int cmd_check(int argc, char **argv, struct config *cfg);

@@ -28,6 +28,8 @@ static const char user_usage[] =
 	"       correio user passwd ADDRESS [--password-stdin]\n"
 	"       correio user list\n"
 	"       correio user unlock ADDRESS\n"
+	"       correio user import ADDRESS PATH\n"
+	"       correio user export ADDRESS PATH [--mbox]\n"
 	"\n"
 	"  --password-stdin  read the password from the first line of standard input;\n"
 	"                    otherwise it is asked for twice on the terminal\n"
@@ -476,6 +478,8 @@ static const struct user_command {
 	{ "passwd", user_passwd },
 	{ "list", user_list },
 	{ "unlock", user_unlock },
+	{ "import", cmd_user_import },
+	{ "export", cmd_user_export },
 };
 
 int cmd_user(int argc, char **argv, struct config *cfg)

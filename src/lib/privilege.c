@@ -4,6 +4,7 @@
 #include "privilege.h"
 
 #include <grp.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,4 +74,52 @@ int privilege_drop(const struct config *cfg, const char **error_r)
 		return -1;
 	}
 	return 1;
+}
+
+/* The run-as user while privilege_drop_effective() holds root in reserve. */
+static uid_t effective_uid;
+static gid_t effective_gid;
+static bool effective_switched;
+
+int privilege_drop_effective(const struct config *cfg, const char **error_r)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (privilege_make_data_dir(cfg, error_r) < 0)
+		return -1;
+	if (geteuid() != 0)
+		return 1;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		*error_r = "the configured user does not exist (create it with: useradd --system correio)";
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 1;
+	if (stat(cfg->data_dir, &st) < 0 ||
+	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
+		*error_r = "cannot give the data directory to the configured user";
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setegid(pw->pw_gid) < 0 ||
+	    seteuid(pw->pw_uid) < 0) {
+		*error_r = "cannot switch to the configured user";
+		return -1;
+	}
+	effective_uid = pw->pw_uid;
+	effective_gid = pw->pw_gid;
+	effective_switched = true;
+	return 1;
+}
+
+void privilege_invoker(bool on)
+{
+	if (!effective_switched)
+		return;
+	if (on) {
+		if (seteuid(0) < 0 || setegid(0) < 0)
+			fatal("cannot take back root: %m");
+	} else if (setegid(effective_gid) < 0 || seteuid(effective_uid) < 0)
+		fatal("cannot leave root: %m");
 }

@@ -17,4 +17,15 @@ int privilege_make_data_dir(const struct config *cfg, const char **error_r);
    user for good.  Returns 1, or -1 with *error_r (static text). */
 int privilege_drop(const struct config *cfg, const char **error_r);
 
+/*
+ * For a command that reads or writes files of whoever runs it as well as
+ * the data directory (correio user import|export): as root, become
+ * cfg->user for the data directory but only in the effective IDs, so
+ * that privilege_invoker(true) can take root back around the outside
+ * files and privilege_invoker(false) leave it again.  Not root: nothing
+ * changes.  Returns 1, or -1 with *error_r (static text).
+ */
+int privilege_drop_effective(const struct config *cfg, const char **error_r);
+void privilege_invoker(bool on);
+
 #endif

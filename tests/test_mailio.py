@@ -1,0 +1,251 @@
+"""`correio user import|export`: a Maildir++ tree laid out as Dovecot
+writes it (folders, flags, keywords, dovecot-uidlist), an mbox file, and
+an export read back into another account, all checked through IMAP."""
+
+import imaplib
+import os
+import pwd
+import re
+import time
+
+from correio_harness import Server
+
+
+def msg(n, subject):
+    return (f"From: sender{n}@example.net\r\nTo: alice@example.org\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <m{n}@example.net>\r\n"
+            f"Date: Mon, 1 Jan 2024 10:0{n % 10}:00 +0000\r\n\r\n"
+            f"Body of message {n}.\r\nFrom here on, a line that starts with From.\r\n")
+
+
+def write_dovecot_folder(path, uidvalidity, nextuid, entries, keywords=None):
+    """A Dovecot Maildir folder: entries are (uid, subdir, base, info,
+    text, mtime); dovecot-uidlist in its version 3 format."""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    lines = [f"3 V{uidvalidity} N{nextuid} G0123456789abcdef0123456789abcdef"]
+    for uid, sub, base, info, text, mtime in entries:
+        name = base + (":2," + info if info is not None else "")
+        fpath = os.path.join(path, sub, name)
+        with open(fpath, "w", newline="") as f:
+            f.write(text)
+        os.utime(fpath, (mtime, mtime))
+        lines.append(f"{uid} :{base}")
+    with open(os.path.join(path, "dovecot-uidlist"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if keywords:
+        with open(os.path.join(path, "dovecot-keywords"), "w") as f:
+            for i, k in enumerate(keywords):
+                f.write(f"{i} {k}\n")
+
+
+def chown_tree(path, user="nobody"):
+    """The files belong to someone else and only they may read them."""
+    pw = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chmod(root, 0o700)
+        for f in files:
+            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+            os.chmod(os.path.join(root, f), 0o600)
+
+
+def imap_login(server, user):
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    m.login(user, "secret")
+    return m
+
+
+def folder_state(m, folder):
+    """(uidvalidity, [(uid, flags, internaldate, body)]) of a folder."""
+    typ, _ = m.select(f'"{folder}"', readonly=True)
+    assert typ == "OK", folder
+    uidvalidity = int(m.untagged_responses["UIDVALIDITY"][0])
+    typ, data = m.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+    out = []
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        head = item[0].decode()
+        uid = int(re.search(r"UID (\d+)", head).group(1))
+        flags = sorted(set(re.search(r"FLAGS \(([^)]*)\)", head).group(1).split())
+                       - {"\\Recent"})
+        date = re.search(r'INTERNALDATE "([^"]+)"', head).group(1)
+        out.append((uid, flags, date, item[1]))
+    out.sort()
+    m.close()
+    return uidvalidity, out
+
+
+def folders(m):
+    typ, data = m.list()
+    names = []
+    for line in data:
+        names.append(line.decode().rsplit(' "/" ', 1)[1].strip('"'))
+    return sorted(names)
+
+
+def make_dovecot_tree(root):
+    t0 = 1700000000
+    write_dovecot_folder(root, 1600000001, 12, [
+        (3, "cur", f"{t0}.M1P10.old", "S", msg(1, "seen one"), t0),
+        (7, "cur", f"{t0 + 5}.M2P10.old,S=300,W=310", "FRSa", msg(2, "flagged answered"), t0 + 5),
+        (9, "cur", f"{t0 + 9}.M3P10.old", "Tb", msg(3, "deleted keyword"), t0 + 9),
+        (11, "new", f"{t0 + 20}.M4P10.old", None, msg(4, "new one"), t0 + 20),
+    ], keywords=["$Forwarded", "Work"])
+    write_dovecot_folder(os.path.join(root, ".Work"), 1600000002, 3, [
+        (1, "cur", f"{t0}.M5P10.old", "DS", msg(5, "draft"), t0),
+        (2, "cur", f"{t0 + 1}.M6P10.old", "", msg(6, "unseen"), t0 + 1),
+    ])
+    write_dovecot_folder(os.path.join(root, ".Work.Projects"), 1600000003, 101, [
+        (100, "cur", f"{t0 + 2}.M7P10.old", "Sa", msg(7, "project"), t0 + 2),
+    ], keywords=["$Forwarded"])
+    # a folder name in modified UTF-7, as Dovecot writes it: "Caf\u00e9"
+    write_dovecot_folder(os.path.join(root, ".Caf&AOk-"), 1600000004, 2, [
+        (1, "cur", f"{t0 + 3}.M8P10.old", "S", msg(8, "accent"), t0 + 3),
+    ])
+    with open(os.path.join(root, "subscriptions"), "w") as f:
+        f.write("Work\nWork/Projects\n")
+
+
+def test_import_dovecot_maildir(tmp_path):
+    src = str(tmp_path / "Maildir")
+    make_dovecot_tree(src)
+    chown_tree(src)
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.start()
+        # the account is used (INBOX opened) before the import
+        m = imap_login(s, "alice@example.org")
+        m.select("INBOX")
+        m.close()
+        r = s.cli("user", "import", "alice@example.org", src)
+        assert "imported 8 messages into 4 folders" in r.stdout, r.stdout
+        # files in the store belong to the server's user, not to root
+        owners = {os.stat(os.path.join(d, f)).st_uid
+                  for d, _, fs in os.walk(s.maildir("alice@example.org")) for f in fs}
+        assert owners == {pwd.getpwnam("correio").pw_uid}, owners
+
+        names = folders(m)
+        for want in ("INBOX", "Work", "Work/Projects", "Caf&AOk-"):
+            assert want in names, names
+        v, inbox = folder_state(m, "INBOX")
+        assert v == 1600000001
+        assert [x[0] for x in inbox] == [3, 7, 9, 11]
+        assert inbox[0][1] == ["\\Seen"]
+        assert inbox[1][1] == ["$Forwarded", "\\Answered", "\\Flagged", "\\Seen"]
+        assert inbox[2][1] == ["Work", "\\Deleted"]
+        assert inbox[3][1] == []
+        assert b"Subject: flagged answered" in inbox[1][3]
+        assert inbox[0][2].startswith("14-Nov-2023")
+        typ, data = m.status("INBOX", "(UIDNEXT)")
+        assert b"UIDNEXT 12" in data[0]
+        v, work = folder_state(m, "Work")
+        assert v == 1600000002 and [x[0] for x in work] == [1, 2]
+        assert work[0][1] == ["\\Draft", "\\Seen"] and work[1][1] == []
+        v, proj = folder_state(m, "Work/Projects")
+        assert v == 1600000003 and proj[0][0] == 100
+        assert proj[0][1] == ["$Forwarded", "\\Seen"]
+        v, cafe = folder_state(m, "Caf&AOk-")
+        assert len(cafe) == 1 and b"Subject: accent" in cafe[0][3]
+
+        # importing again into folders that now hold mail adds copies
+        # with new UIDs (no clash with those kept)
+        r = s.cli("user", "import", "alice@example.org", src)
+        assert "new UIDs" in r.stdout
+        v, inbox2 = folder_state(m, "INBOX")
+        assert v == 1600000001
+        assert [x[0] for x in inbox2] == [3, 7, 9, 11, 12, 13, 14, 15]
+        assert [x[1] for x in inbox2[4:]] == [x[1] for x in inbox]
+        m.logout()
+
+
+MBOX = (
+    "From alice@example.net Mon Jan  1 10:00:00 2024\n"
+    "From: alice@example.net\nSubject: read\nStatus: RO\n\nfirst\n>From the start\n\n"
+    "From bob@example.net Tue Jan  2 11:00:00 2024\n"
+    "From: bob@example.net\nSubject: answered and flagged\nStatus: O\nX-Status: AF\n"
+    "X-Keywords: $Label1 Later\n\nsecond\n\n"
+    "From carol@example.net Wed Jan  3 12:00:00 2024\n"
+    "From: carol@example.net\nSubject: unread\n\nthird\n"
+)
+
+
+def test_import_mbox(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    path.write_text(MBOX)
+    chown_tree(str(tmp_path))
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.start()
+        r = s.cli("user", "import", "alice@example.org", str(path))
+        assert "imported 3 messages into 1 folder" in r.stdout, r.stdout
+        m = imap_login(s, "alice@example.org")
+        v, inbox = folder_state(m, "INBOX")
+        assert len(inbox) == 3
+        assert inbox[0][1] == ["\\Seen"]
+        assert inbox[1][1] == ["$Label1", "Later", "\\Answered", "\\Flagged"]
+        assert inbox[2][1] == []
+        assert inbox[0][3] == b"From: alice@example.net\r\nSubject: read\r\n\r\nfirst\r\nFrom the start\r\n"
+        assert b"Status:" not in inbox[1][3] and b"X-Keywords" not in inbox[1][3]
+        assert inbox[1][2].startswith("02-Jan-2024 11:00:00")
+        m.logout()
+
+
+def fetch_all(m):
+    state = {}
+    for name in folders(m):
+        v, msgs = folder_state(m, name)
+        state[name] = (v, msgs)
+    return state
+
+
+def test_export_reimport(tmp_path):
+    src = str(tmp_path / "Maildir")
+    make_dovecot_tree(src)
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.add_user("bob@example.org")
+        s.add_user("carol@example.org")
+        s.start()
+        s.cli("user", "import", "alice@example.org", src)
+        m = imap_login(s, "alice@example.org")
+        # and a message delivered and changed by IMAP
+        m.append("Work", "(\\Flagged Later)", None,
+                 msg(9, "appended").encode())
+        alice = fetch_all(m)
+        m.logout()
+
+        out = str(tmp_path / "export")
+        r = s.cli("user", "export", "alice@example.org", out)
+        assert "exported 9 messages" in r.stdout, r.stdout
+        assert os.path.exists(os.path.join(out, ".Work.Projects", "dovecot-uidlist"))
+        s.cli("user", "import", "bob@example.org", out)
+        m = imap_login(s, "bob@example.org")
+        bob = fetch_all(m)
+        m.logout()
+        # identical: folders, UIDVALIDITY, UIDs, flags, dates and bytes
+        assert bob == alice
+
+        mbox_out = str(tmp_path / "export-mbox")
+        r = s.cli("user", "export", "alice@example.org", mbox_out, "--mbox")
+        # one file per folder, named in UTF-8
+        assert sorted(os.listdir(mbox_out)) == sorted(
+            n.replace("/", ".").replace("Caf&AOk-", "Caf\u00e9") for n in alice)
+        s.cli("user", "import", "carol@example.org", mbox_out)
+        m = imap_login(s, "carol@example.org")
+        carol = fetch_all(m)
+        m.logout()
+        assert sorted(carol) == sorted(alice)
+        for name in alice:
+            a = [(f, d, b) for _, f, d, b in alice[name][1]]
+            c = [(f, d, b) for _, f, d, b in carol[name][1]]
+            assert c == a, name
+
+
+def test_import_needs_account(tmp_path):
+    path = tmp_path / "x.mbox"
+    path.write_text(MBOX)
+    with Server() as s:
+        r = s.cli("user", "import", "nobody@example.org", str(path), check=False)
+        assert r.returncode == 1 and "no such user" in r.stderr

@@ -249,3 +249,74 @@ def test_import_needs_account(tmp_path):
     with Server() as s:
         r = s.cli("user", "import", "nobody@example.org", str(path), check=False)
         assert r.returncode == 1 and "no such user" in r.stderr
+
+
+def test_user_del_keeps_or_removes_mail(tmp_path):
+    path = tmp_path / "x.mbox"
+    path.write_text(MBOX)
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.add_user("bob@example.org")
+        s.add_user("carol@example.org")
+        s.cli("user", "import", "alice@example.org", str(path))
+        s.cli("user", "import", "bob@example.org", str(path))
+        alice_dir = s.maildir("alice@example.org")
+        bob_dir = s.maildir("bob@example.org")
+        r = s.cli("user", "del", "alice@example.org")
+        assert "its mail is kept in " + alice_dir in r.stdout, r.stdout
+        assert len(os.listdir(os.path.join(alice_dir, "cur"))) == 3
+        r = s.cli("user", "del", "--keep-mail", "carol@example.org")
+        assert "had no mail" in r.stdout
+        r = s.cli("user", "del", "bob@example.org", "--remove-mail")
+        assert "deleted with its mail" in r.stdout and bob_dir in r.stdout
+        assert not os.path.exists(bob_dir)
+        assert os.listdir(os.path.dirname(bob_dir)) == ["alice"]
+        r = s.cli("user", "del", "bob@example.org", check=False)
+        assert r.returncode == 1 and "no such user" in r.stderr
+
+
+def test_domain_del_refuses_or_forces():
+    with Server() as s:
+        s.cli("domain", "add", "example.com")
+        s.add_user("u1@example.com")
+        s.add_user("keep@example.org")
+        s.cli("alias", "add", "a1@example.com", "u1@example.com")
+        s.cli("alias", "add", "a2@example.com", "x@example.net", "y@example.net")
+        s.cli("alias", "add", "other@example.org", "u1@example.com")
+        r = s.cli("domain", "del", "example.com", check=False)
+        assert r.returncode == 1
+        assert "still has 1 user and 2 aliases" in r.stderr, r.stderr
+        assert "--force" in r.stderr
+        assert "example.com" in s.cli("domain", "list").stdout
+        r = s.cli("domain", "del", "--force", "example.com")
+        assert "alias a1@example.com deleted" in r.stdout
+        assert "alias a2@example.com deleted" in r.stdout
+        assert "user u1@example.com deleted" in r.stdout
+        assert "domain example.com deleted" in r.stdout
+        assert "example.com" not in s.cli("domain", "list").stdout
+        users = s.cli("user", "list").stdout
+        assert "u1@example.com" not in users and "keep@example.org" in users
+        aliases = s.cli("alias", "list").stdout
+        assert "a1@example.com" not in aliases and "other@example.org" in aliases
+        # an empty domain goes without --force
+        s.cli("domain", "add", "example.net")
+        assert "domain example.net deleted" in s.cli("domain", "del", "example.net").stdout
+
+
+def test_user_list_header_and_usage(tmp_path):
+    path = tmp_path / "x.mbox"
+    path.write_text(MBOX)
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.add_user("bob@example.org", "secret", "--quota", "10M")
+        s.cli("user", "import", "alice@example.org", str(path))
+        lines = s.cli("user", "list").stdout.splitlines()
+        assert lines[0].split() == ["ADDRESS", "FORMAT", "QUOTA", "USAGE", "MESSAGES"]
+        rows = {l.split()[0]: l.split()[1:] for l in lines[1:]}
+        size = sum(os.path.getsize(os.path.join(d, f))
+                   for d, _, fs in os.walk(os.path.join(s.maildir("alice@example.org"), "cur"))
+                   for f in fs)
+        assert rows["alice@example.org"] == ["default", "unlimited", str(size), "3"]
+        assert rows["bob@example.org"] == ["default", "10M", "0", "0"]
+        # no Maildir was made for bob by listing him
+        assert not os.path.exists(s.maildir("bob@example.org"))

@@ -990,3 +990,66 @@ int cmd_user_export(int argc, char **argv, struct config *cfg)
 	mailio_close(&s, &acct);
 	return ret > 0 ? 0 : 1;
 }
+
+/* ---- the mail of a deleted account ---- */
+
+int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
+		       bool remove_mail)
+{
+	char maildir[MAILIO_PATH_MAX], mbox[MAILIO_PATH_MAX];
+	bool has_maildir, has_mbox;
+	struct store_error err;
+	struct store *s;
+	struct stat st;
+	int ret = 1;
+
+	delivery_mailbox_path(cfg, acct->address, false, maildir, sizeof(maildir));
+	delivery_mailbox_path(cfg, acct->address, true, mbox, sizeof(mbox));
+	has_maildir = lstat(maildir, &st) == 0;
+	has_mbox = lstat(mbox, &st) == 0;
+	if (!has_maildir && !has_mbox) {
+		printf("user %s deleted; it had no mail on disk\n", acct->address);
+		return 1;
+	}
+	if (!remove_mail) {
+		printf("user %s deleted; its mail is kept in %s%s%s "
+		       "(delete it with --remove-mail, or by hand)\n", acct->address,
+		       has_maildir ? maildir : "", has_maildir && has_mbox ? " and " : "",
+		       has_mbox ? mbox : "");
+		return 1;
+	}
+	s = store_new(cfg->data_dir, cfg->hostname);
+	if (store_account_remove_mail(s, acct->address, &err) < 0) {
+		cli_error("user del", "user %s deleted, but its mail could not be removed: %s",
+			  acct->address, err.text);
+		ret = -1;
+	} else
+		printf("user %s deleted with its mail (%s%s%s removed)\n", acct->address,
+		       has_maildir ? maildir : "", has_maildir && has_mbox ? " and " : "",
+		       has_mbox ? mbox : "");
+	store_free(&s);
+	return ret;
+}
+
+int cli_user_usage(const struct config *cfg, struct store *s, const struct account *acct,
+		   uint64_t *bytes_r, uint64_t *messages_r)
+{
+	char maildir[MAILIO_PATH_MAX], mbox[MAILIO_PATH_MAX];
+	bool is_mbox = delivery_uses_mbox(cfg, acct->mailbox_format);
+	struct store_account *sa;
+	struct store_error err;
+	struct stat st;
+	int ret;
+
+	*bytes_r = *messages_r = 0;
+	delivery_mailbox_path(cfg, acct->address, false, maildir, sizeof(maildir));
+	delivery_mailbox_path(cfg, acct->address, true, mbox, sizeof(mbox));
+	if (stat(maildir, &st) < 0 && (!is_mbox || stat(mbox, &st) < 0))
+		return 1;	/* no mail yet */
+	if (store_account_open(s, acct->address, &sa, &err) < 0)
+		return -1;
+	store_account_set_mbox(sa, is_mbox);
+	ret = store_account_usage(sa, bytes_r, messages_r, &err);
+	store_account_unref(&sa);
+	return ret;
+}

@@ -19,12 +19,13 @@
 
 #include "auth/accounts.h"
 #include "lib/util.h"
+#include "store/store.h"
 
 #define USER_PASSWORD_MAX 1024
 
 static const char user_usage[] =
 	"usage: correio user add ADDRESS [--password-stdin] [--mbox|--maildir] [--quota SIZE]\n"
-	"       correio user del ADDRESS\n"
+	"       correio user del ADDRESS [--keep-mail|--remove-mail]\n"
 	"       correio user passwd ADDRESS [--password-stdin]\n"
 	"       correio user list\n"
 	"       correio user unlock ADDRESS\n"
@@ -36,12 +37,15 @@ static const char user_usage[] =
 	"  --mbox, --maildir mailbox format of this user (default: the configured\n"
 	"                    mailbox_format)\n"
 	"  --quota SIZE      mailbox quota: bytes, or with k, M or G (0 = unlimited)\n"
+	"  --keep-mail       user del: leave the mail on disk, and say where (default)\n"
+	"  --remove-mail     user del: delete the account's mail too\n"
 	"\n"
 	"The domain of ADDRESS must be local (local_domains, or: correio domain add).\n"
 	"unlock makes the running server forget the account's failed logins, so\n"
 	"that the addresses it was locked out from may try again at once.\n";
 
-enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4 };
+enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4,
+		USER_OPT_MAIL = 8 };
 
 struct user_args {
 	const char *what;		/* "user add", for messages */
@@ -50,6 +54,7 @@ struct user_args {
 	int format;			/* enum accounts_format */
 	bool quota_set;
 	uint64_t quota;
+	bool remove_mail;
 };
 
 static int user_usage_error(const char *what, const char *msg, const char *arg)
@@ -71,6 +76,10 @@ static int user_option(int argc, char **argv, int *i, unsigned allowed,
 		r->format = ACCOUNTS_FORMAT_MBOX;
 	else if ((allowed & USER_OPT_FORMAT) && strcmp(arg, "--maildir") == 0)
 		r->format = ACCOUNTS_FORMAT_MAILDIR;
+	else if ((allowed & USER_OPT_MAIL) && strcmp(arg, "--keep-mail") == 0)
+		r->remove_mail = false;
+	else if ((allowed & USER_OPT_MAIL) && strcmp(arg, "--remove-mail") == 0)
+		r->remove_mail = true;
 	else if ((allowed & USER_OPT_QUOTA) && strcmp(arg, "--quota") == 0) {
 		if (++*i >= argc)
 			return user_usage_error(r->what, "--quota needs a SIZE", "");
@@ -346,18 +355,23 @@ static int user_add(int argc, char **argv, struct config *cfg)
 static int user_del(int argc, char **argv, struct config *cfg)
 {
 	struct user_args args = { .what = "user del" };
+	struct account acct;
 	struct accounts *a;
-	const char *error;
+	const char *error = "";
 	int ret = 0;
 
-	if (user_parse(argc, argv, 0, 1, &args) < 0)
+	if (user_parse(argc, argv, USER_OPT_MAIL, 1, &args) < 0)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
-	if (accounts_user_del(a, args.address, &error) < 0) {
-		cli_error("user del", "%s", error);
+	if (accounts_user_get(a, args.address, &acct) <= 0 ||
+	    accounts_user_del(a, args.address, &error) < 0) {
+		if (accounts_user_get(a, args.address, &acct) == 0)
+			error = "no such user";
+		cli_error("user del", "%s: %s", args.address, error);
 		ret = 1;
-	}
+	} else
+		ret = cli_user_mail_gone(cfg, &acct, args.remove_mail) < 0;
 	accounts_free(&a);
 	return ret;
 }
@@ -424,20 +438,49 @@ static void user_quota_text(uint64_t q, char *out, size_t size)
 	snprintf(out, size, "%llu", (unsigned long long)q);
 }
 
+/* Bytes as people read them: "812", "4.2k", "1.5M", "2.0G". */
+static void user_size_text(uint64_t n, char *out, size_t size)
+{
+	static const char units[] = "kMG";
+	double v = (double)n;
+	int u = -1;
+
+	while (v >= 1024 && u < 2) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, size, "%llu", (unsigned long long)n);
+	else
+		snprintf(out, size, "%.1f%c", v, units[u]);
+}
+
+struct user_list_ctx {
+	const struct config *cfg;
+	struct store *store;
+};
+
 static void user_list_one(void *ctx, const struct account *acct)
 {
+	struct user_list_ctx *lc = ctx;
 	const char *format = acct->mailbox_format == ACCOUNTS_FORMAT_MAILDIR ? "maildir" :
 			     acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ? "mbox" :
 			     "default";
-	char quota[32];
+	char quota[32], usage[32] = "-", messages[32] = "-";
+	uint64_t bytes, count;
 
 	user_quota_text(acct->quota, quota, sizeof(quota));
-	printf("%-40s %-8s %s\n", acct->address, format, quota);
+	if (cli_user_usage(lc->cfg, lc->store, acct, &bytes, &count) > 0) {
+		user_size_text(bytes, usage, sizeof(usage));
+		snprintf(messages, sizeof(messages), "%llu", (unsigned long long)count);
+	}
+	printf("%-40s %-8s %-10s %-8s %s\n", acct->address, format, quota, usage, messages);
 }
 
 static int user_list(int argc, char **argv, struct config *cfg)
 {
 	struct user_args args = { .what = "user list" };
+	struct user_list_ctx lc = { .cfg = cfg };
 	struct accounts *a;
 	int ret = 0;
 
@@ -445,10 +488,13 @@ static int user_list(int argc, char **argv, struct config *cfg)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
-	if (accounts_user_list(a, user_list_one, NULL) < 0) {
+	lc.store = store_new(cfg->data_dir, cfg->hostname);
+	printf("%-40s %-8s %-10s %-8s %s\n", "ADDRESS", "FORMAT", "QUOTA", "USAGE", "MESSAGES");
+	if (accounts_user_list(a, user_list_one, &lc) < 0) {
 		cli_error("user list", "cannot read the account store");
 		ret = 1;
 	}
+	store_free(&lc.store);
 	accounts_free(&a);
 	return ret;
 }

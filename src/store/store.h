@@ -453,6 +453,11 @@ int store_import_mbox(struct store_import *im, const char *data, size_t len,
 int store_import_finish(struct store_import **im, struct store_error *error_r);
 void store_import_abort(struct store_import **im);
 
+/* Remove all the mail of address (its Maildir tree and its mbox file),
+   for an account that is gone.  1 (also when there was none) or -1. */
+int store_account_remove_mail(struct store *s, const char *address,
+			      struct store_error *error_r);
+
 struct store_export_folder {
 	uint32_t uidvalidity;	/* 0: the folder has none yet */
 	uint32_t uidnext;

@@ -536,3 +536,37 @@ int store_import_mbox(struct store_import *im, const char *data, size_t len,
 	buf_deinit(&kw);
 	return ret;
 }
+
+/* ---- removing an account's mail ---- */
+
+int store_account_remove_mail(struct store *s, const char *address,
+			      struct store_error *error_r)
+{
+	char root[STORE_PATH_MAX], trash[STORE_PATH_MAX], unique[200], mbox[STORE_PATH_MAX];
+	const char *at = strchr(address, '@');
+	struct stat st;
+
+	if (at == NULL || at == address || strchr(address, '/') != NULL ||
+	    address[0] == '.' || at[1] == '.' || at[1] == '\0' ||
+	    path_fmt(root, sizeof(root), "%s/%s/%.*s", s->mail_dir, at + 1,
+		     (int)(at - address), address) < 0 ||
+	    path_fmt(mbox, sizeof(mbox), "%s/%s", s->mbox_dir, address) < 0) {
+		store_error_set(error_r, STORE_ERROR_BAD_PARAM, "Bad account address");
+		return -1;
+	}
+	/* out of the way at once (one rename), then deleted */
+	store_unique_name(s, unique, sizeof(unique));
+	if (lstat(root, &st) == 0) {
+		if (path_fmt(trash, sizeof(trash), "%s/%s/.%s%s", s->mail_dir, at + 1,
+			     STORE_TRASH_PREFIX, unique) < 0 || rename(root, trash) < 0 ||
+		    store_remove_tree(trash) < 0) {
+			store_error_sys(error_r, "remove", root);
+			return -1;
+		}
+	}
+	if (unlink(mbox) < 0 && errno != ENOENT) {
+		store_error_sys(error_r, "remove", mbox);
+		return -1;
+	}
+	return 1;
+}

@@ -11,13 +11,14 @@ set -eu
 #   tests:  openssl (test certificates), python3 with pytest and aiosmtpd,
 #           swaks and Net::SSLeay (its only way to STARTTLS / TLS; a
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
-#           mbsync (isync), mutt, curl and fetchmail as real clients
+#           mbsync (isync), mutt, curl and fetchmail as real clients,
+#           prometheus_client's parser for the metrics endpoint
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
 zlib1g-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
-isync mutt curl fetchmail"
+isync mutt curl fetchmail python3-prometheus-client"
 
 missing=""
 for p in $PACKAGES; do

@@ -24,6 +24,7 @@
 #include "delivery/maildir.h"
 #include "delivery/mbox.h"
 #include "delivery/resolve.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -169,6 +170,7 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered);
 	if (ret < 0) {
 		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
+		metrics_delivery(METRICS_LOCAL, METRICS_DEFERRED, e->arrival);
 		tc->job->failed = true;
 		return;
 	}
@@ -177,6 +179,7 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		 strcmp(t->address, tc->rcpt) != 0 ? tc->rcpt : "",
 		 strcmp(t->address, tc->rcpt) != 0 ? ">" : "",
 		 ret > 0 ? "sent (delivered to mailbox)" : "sent (already in mailbox)");
+	metrics_delivery(METRICS_LOCAL, METRICS_DELIVERED, e->arrival);
 }
 
 static void deliver_job(struct delivery *d, struct job *job)
@@ -204,6 +207,8 @@ static void deliver_job(struct delivery *d, struct job *job)
 			log_err("%s: to=<%s>, status=bounced (unknown user)", e->id, r->address);
 		else if (ret == RESOLVE_LOOP)
 			log_err("%s: to=<%s>, status=bounced (alias loop)", e->id, r->address);
+		if (ret == 0 || ret == RESOLVE_LOOP)
+			metrics_delivery(METRICS_LOCAL, METRICS_BOUNCED, e->arrival);
 		else if (ret < 0)
 			job->failed = true;
 		r->done = !job->failed && !job->remote;

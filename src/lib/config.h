@@ -69,6 +69,8 @@ struct config {
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
+
+	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 };
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */

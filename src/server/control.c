@@ -29,6 +29,7 @@
 #include "delivery/resolve.h"
 #include "lib-mail/address.h"
 #include "lib-smtp/smtp_parse.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta.h"
@@ -133,6 +134,8 @@ static void on_submitted(void *ctx, int result)
 	char first[64];
 
 	c->committing = false;
+	if (result > 0)
+		metrics_received(METRICS_LOCAL);
 	if (c->bev == NULL) {
 		free(c);
 		return;

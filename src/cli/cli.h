@@ -8,7 +8,6 @@
  * prints errors as "correio: <what>: <why>" on stderr.
  */
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "lib/config.h"
 
@@ -22,11 +21,6 @@ int cmd_user(int argc, char **argv, struct config *cfg);
 struct account;
 int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
 		       bool remove_mail);
-/* Storage an account uses (all folders), without creating anything for
-   an account that has no mail yet (0, 0).  1, or -1 when unreadable. */
-struct store;
-int cli_user_usage(const struct config *cfg, struct store *s, const struct account *acct,
-		   uint64_t *bytes_r, uint64_t *messages_r);
 /* correio user import|export (cmd_mailio.c); argv[0] is "import"/"export". */
 int cmd_user_import(int argc, char **argv, struct config *cfg);
 int cmd_user_export(int argc, char **argv, struct config *cfg);

@@ -1030,26 +1030,3 @@ int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
 	store_free(&s);
 	return ret;
 }
-
-int cli_user_usage(const struct config *cfg, struct store *s, const struct account *acct,
-		   uint64_t *bytes_r, uint64_t *messages_r)
-{
-	char maildir[MAILIO_PATH_MAX], mbox[MAILIO_PATH_MAX];
-	bool is_mbox = delivery_uses_mbox(cfg, acct->mailbox_format);
-	struct store_account *sa;
-	struct store_error err;
-	struct stat st;
-	int ret;
-
-	*bytes_r = *messages_r = 0;
-	delivery_mailbox_path(cfg, acct->address, false, maildir, sizeof(maildir));
-	delivery_mailbox_path(cfg, acct->address, true, mbox, sizeof(mbox));
-	if (stat(maildir, &st) < 0 && (!is_mbox || stat(mbox, &st) < 0))
-		return 1;	/* no mail yet */
-	if (store_account_open(s, acct->address, &sa, &err) < 0)
-		return -1;
-	store_account_set_mbox(sa, is_mbox);
-	ret = store_account_usage(sa, bytes_r, messages_r, &err);
-	store_account_unref(&sa);
-	return ret;
-}

@@ -3,6 +3,7 @@ client library's own parser after mail went through and logins were
 tried."""
 
 import imaplib
+import signal
 import poplib
 import subprocess
 import time
@@ -132,3 +133,16 @@ def test_metrics_off_by_default():
         r = s.cli("check")
         assert "[metrics]" in r.stdout
         assert "metrics: listening" not in s.read_log()
+
+
+def test_metrics_listen_change_waits_for_restart():
+    port, other = free_port(), free_port()
+    with Server(extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n") as s:
+        s.start()
+        scrape(port)
+        s.write_config("example.org, localhost", f"[metrics]\nlisten = 127.0.0.1:{other}\n")
+        mark = len(s.read_log())
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"reload: \[metrics\] listen changed: it takes effect only at restart",
+                   start=mark)
+        scrape(port)            # still served where it was

@@ -239,7 +239,14 @@ static int src_scan(struct src_folder *f, const char *dir, const char *sub)
 	return 1;
 }
 
-/* dovecot-keywords: "<n> <name>" lines. */
+static void keyword_line(void *ctx, unsigned index, const char *name, size_t len)
+{
+	struct src_folder *f = ctx;
+
+	if (f->keywords[index] == NULL && (f->keywords[index] = strndup(name, len)) == NULL)
+		fatal("out of memory");
+}
+
 static void src_keywords(struct src_folder *f, const char *dir)
 {
 	char path[MAILIO_PATH_MAX];
@@ -247,83 +254,68 @@ static void src_keywords(struct src_folder *f, const char *dir)
 
 	pathf(path, sizeof(path), "%s/dovecot-keywords", dir);
 	buf_init(&text, 0);
-	if (read_outside(path, &text) > 0) {
-		for (char *line = (char *)buf_cstr(&text), *nl; *line != '\0'; line = nl + 1) {
-			char *end;
-			unsigned long n;
-
-			if ((nl = strchr(line, '\n')) == NULL)
-				nl = line + strlen(line) - 1;
-			else
-				*nl = '\0';
-			n = strtoul(line, &end, 10);
-			if (end != line && *end == ' ' && end[1] != '\0' && n < 26 &&
-			    f->keywords[n] == NULL && (f->keywords[n] = strdup(end + 1)) == NULL)
-				fatal("out of memory");
-			if (nl[0] == '\0' && nl[1] == '\0')
-				break;
-		}
-	}
+	if (read_outside(path, &text) > 0)
+		dovecot_keywords_parse(text.data, text.len, keyword_line, f);
 	buf_deinit(&text);
 }
 
-/* The UID dovecot-uidlist gives the base name, 0 if none. */
-static uint32_t uidlist_find(const struct src_folder *f, const char *base, size_t len)
+/* The records of dovecot-uidlist, sorted by name for look-ups. */
+struct uid_rec {
+	const char *name;	/* into the file's text */
+	size_t len;
+	uint32_t uid;
+};
+
+struct uid_table {
+	struct uid_rec *v;
+	size_t n, cap;
+};
+
+static void uidlist_record(void *ctx, uint32_t uid, const char *name, size_t len)
 {
-	const char *p = buf_cstr(&f->uidlist);
+	struct uid_table *t = ctx;
 
-	for (const char *nl = strchr(p, '\n'); nl != NULL; p = nl + 1, nl = strchr(p, '\n')) {
-		const char *name = memchr(p, ':', (size_t)(nl - p));
-		const char *sp;
-
-		if (name != NULL)
-			name++;		/* version 3: "<uid> [fields] :<name>" */
-		else if ((sp = memchr(p, ' ', (size_t)(nl - p))) != NULL)
-			name = sp + 1;	/* version 1: "<uid> <name>" */
-		else
-			continue;
-		if ((size_t)(nl - name) == len && memcmp(name, base, len) == 0)
-			return (uint32_t)strtoul(p, NULL, 10);
+	if (t->n == t->cap) {
+		t->cap = t->cap < 64 ? 64 : t->cap * 2;
+		if ((t->v = realloc(t->v, t->cap * sizeof(*t->v))) == NULL)
+			fatal("out of memory");
 	}
-	return 0;
+	t->v[t->n++] = (struct uid_rec){ name, len, uid };
+}
+
+static int uid_rec_cmp(const void *pa, const void *pb)
+{
+	const struct uid_rec *a = pa, *b = pb;
+	int c = memcmp(a->name, b->name, a->len < b->len ? a->len : b->len);
+
+	return c != 0 ? c : a->len < b->len ? -1 : a->len > b->len;
 }
 
 /* dovecot-uidlist: its header and each message's UID. */
 static void src_uidlist(struct src_folder *f, const char *dir)
 {
 	char path[MAILIO_PATH_MAX];
-	unsigned long long v = 0, next = 0;
-	const char *p;
+	struct uid_table t = { 0 };
 
 	pathf(path, sizeof(path), "%s/dovecot-uidlist", dir);
 	buf_init(&f->uidlist, 0);
-	if (read_outside(path, &f->uidlist) < 0)
+	if (read_outside(path, &f->uidlist) < 0 ||
+	    dovecot_uidlist_parse(f->uidlist.data, f->uidlist.len, &f->uidvalidity,
+				  &f->uidnext, uidlist_record, &t) <= 0) {
+		f->uidvalidity = f->uidnext = 0;
+		free(t.v);
 		return;
-	p = buf_cstr(&f->uidlist);
-	if (strncmp(p, "3 ", 2) == 0) {
-		for (const char *q = p + 2; *q != '\0' && *q != '\n'; q++) {
-			if (q[-1] != ' ')
-				continue;
-			if (*q == 'V')
-				v = strtoull(q + 1, NULL, 10);
-			else if (*q == 'N')
-				next = strtoull(q + 1, NULL, 10);
-		}
-	} else if (strncmp(p, "1 ", 2) == 0 || strncmp(p, "2 ", 2) == 0) {
-		if (sscanf(p + 2, "%llu %llu", &v, &next) != 2)
-			v = 0;
 	}
-	if (v == 0 || v > UINT32_MAX || next > UINT32_MAX)
-		return;
-	f->uidvalidity = (uint32_t)v;
-	f->uidnext = (uint32_t)next;
-	/* skip the header line in look-ups */
-	if ((p = strchr(p, '\n')) != NULL)
-		buf_consume(&f->uidlist, (size_t)(p + 1 - buf_cstr(&f->uidlist)));
+	if (t.n > 1)
+		qsort(t.v, t.n, sizeof(*t.v), uid_rec_cmp);
 	for (unsigned i = 0; i < f->n; i++) {
 		struct src_msg *m = &f->v[i];
-		m->uid = uidlist_find(f, m->file + m->base_off, m->base_len);
+		struct uid_rec key = { m->file + m->base_off, m->base_len, 0 }, *hit;
+		hit = t.n > 0 ? bsearch(&key, t.v, t.n, sizeof(*t.v), uid_rec_cmp) : NULL;
+		if (hit != NULL)
+			m->uid = hit->uid;
 	}
+	free(t.v);
 }
 
 static int src_cmp(const void *pa, const void *pb)

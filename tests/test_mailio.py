@@ -318,3 +318,27 @@ def test_user_list_header_and_usage(tmp_path):
                    for f in fs)
         assert rows["alice@example.org"] == ["default", f"used={size}", "quota=unlimited"]
         assert rows["bob@example.org"][:3] == ["default", "used=0", "quota=10M"]
+
+
+def test_import_tells_idle_session(tmp_path):
+    """An IMAP client idling in INBOX hears of imported mail at once."""
+    from imap_raw import Imap
+    path = tmp_path / "x.mbox"
+    path.write_text(MBOX)
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.start()
+        c = Imap(s.imap_port)
+        c.ok('LOGIN alice@example.org secret')
+        c.ok("SELECT INBOX")
+        c.send("IDLE")
+        assert c.response().startswith(b"+ ")
+        start = time.time()
+        r = s.cli("user", "import", "alice@example.org", str(path))
+        assert "open sessions were told" in r.stdout, r.stdout
+        assert c.response() == b"* 3 EXISTS"
+        assert time.time() - start < 5
+        c.sock.sendall(b"DONE\r\n")
+        while not c.response().startswith(b"t3 OK"):
+            pass
+        c.close()

@@ -587,6 +587,20 @@ static void mailio_close(struct store **s, struct store_account **acct)
 	store_free(s);
 }
 
+/* A running server takes the mail in at its next sync of each folder;
+   sessions with the INBOX open (IDLE) are told now. */
+static void tell_server(const struct config *cfg, const char *address)
+{
+	char sock[MAILIO_PATH_MAX], line[400];
+	struct stat st;
+
+	pathf(sock, sizeof(sock), "%s/control.sock", cfg->data_dir);
+	if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) || strlen(address) > 320)
+		return;		/* no server running */
+	snprintf(line, sizeof(line), "NEWMAIL %s\n", address);
+	(void)cli_control_request(cfg, "user import", line);
+}
+
 int cmd_user_import(int argc, char **argv, struct config *cfg)
 {
 	struct import_totals t = { 0 };
@@ -625,6 +639,8 @@ int cmd_user_import(int argc, char **argv, struct config *cfg)
 		printf("imported %u message%s into %u folder%s of %s\n", t.messages,
 		       t.messages == 1 ? "" : "s", t.folders, t.folders == 1 ? "" : "s",
 		       argv[1]);
+	if (ret > 0 && t.messages > 0)
+		tell_server(cfg, argv[1]);
 	mailio_close(&s, &acct);
 	return ret > 0 ? 0 : 1;
 }

@@ -129,6 +129,11 @@ def test_import_dovecot_maildir(tmp_path):
         names = folders(m)
         for want in ("INBOX", "Work", "Work/Projects", "Caf&AOk-"):
             assert want in names, names
+        # subscribed, for clients that show only those
+        typ, data = m.lsub()
+        subscribed = [l.decode().rsplit(' "/" ', 1)[1].strip('"') for l in data]
+        for want in ("INBOX", "Work", "Work/Projects", "Caf&AOk-", "Sent"):
+            assert want in subscribed, subscribed
         v, inbox = folder_state(m, "INBOX")
         assert v == 1600000001
         assert [x[0] for x in inbox] == [3, 7, 9, 11]

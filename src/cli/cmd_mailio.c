@@ -342,6 +342,7 @@ static void src_free(struct src_folder *f)
 
 struct import_totals {
 	unsigned folders, messages;
+	struct strv names;	/* folders imported into, to subscribe */
 };
 
 /* Import the Maildir at dir into folder name.  1 or -1 (said). */
@@ -410,6 +411,7 @@ static int import_maildir_folder(struct store_account *acct, const char *dir,
 	store_import_abort(&im);
 	t->folders++;
 	t->messages += count;
+	strv_add(&t->names, name);
 	src_free(&f);
 	return ret;
 }
@@ -504,6 +506,7 @@ static int import_mbox_file(struct store_account *acct, const char *path, const 
 		printf("%s: %u message%s from %s\n", name, count, count == 1 ? "" : "s", path);
 	t->folders++;
 	t->messages += count;
+	strv_add(&t->names, name);
 	buf_deinit(&data);
 	return ret;
 }
@@ -587,6 +590,29 @@ static void mailio_close(struct store **s, struct store_account **acct)
 	store_free(s);
 }
 
+/*
+ * Clients that show only subscribed folders must see what was imported:
+ * the account gets its default folders first if it never had them (they
+ * come with the subscriptions file, which must not exist without them),
+ * then every folder imported into is subscribed.
+ */
+static int subscribe_all(struct store_account *acct, const struct strv *names)
+{
+	struct store_error err;
+
+	if (store_account_default_folders(acct, &err) < 0) {
+		cli_error("user import", "default folders: %s", err.text);
+		return -1;
+	}
+	for (unsigned i = 0; i < names->n; i++) {
+		if (store_folder_subscribe(acct, names->v[i], true, &err) < 0) {
+			cli_error("user import", "subscribe %s: %s", names->v[i], err.text);
+			return -1;
+		}
+	}
+	return 1;
+}
+
 /* A running server takes the mail in at its next sync of each folder;
    sessions with the INBOX open (IDLE) are told now. */
 static void tell_server(const struct config *cfg, const char *address)
@@ -635,6 +661,9 @@ int cmd_user_import(int argc, char **argv, struct config *cfg)
 			  path);
 		ret = -1;
 	}
+	if (ret > 0)
+		ret = subscribe_all(acct, &t.names);
+	strv_free(&t.names);
 	if (ret > 0)
 		printf("imported %u message%s into %u folder%s of %s\n", t.messages,
 		       t.messages == 1 ? "" : "s", t.folders, t.folders == 1 ? "" : "s",

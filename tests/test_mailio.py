@@ -347,3 +347,27 @@ def test_import_tells_idle_session(tmp_path):
         while not c.response().startswith(b"t3 OK"):
             pass
         c.close()
+
+
+def test_mbox_account_inbox(tmp_path):
+    """The INBOX of an mbox account is its mbox file: import refuses it
+    with the reason, export takes the other folders and names the file."""
+    src = str(tmp_path / "Maildir")
+    make_dovecot_tree(src)
+    mboxes = tmp_path / "mboxes"
+    mboxes.mkdir()
+    (mboxes / "Work").write_text(MBOX)
+    with Server() as s:
+        s.add_user("dora@example.org", "secret", "--mbox")
+        r = s.cli("user", "import", "dora@example.org", src, check=False)
+        assert r.returncode == 1 and "INBOX: the INBOX of this account is an mbox file" \
+            in r.stderr, r.stderr
+        r = s.cli("user", "import", "dora@example.org", str(mboxes))
+        assert "Work: 3 messages" in r.stdout
+        out = str(tmp_path / "out")
+        r = s.cli("user", "export", "dora@example.org", out, check=False)
+        assert r.returncode == 1
+        assert "INBOX left out: it is the mbox file " + os.path.join(
+            s.data, "mbox", "dora@example.org") in r.stderr, r.stderr
+        assert "Work: 3 messages" in r.stdout
+        assert len(os.listdir(os.path.join(out, ".Work", "cur"))) == 3

@@ -553,7 +553,7 @@ static int import_mbox_dir(struct store_account *acct, const char *path,
 
 /* Check the account, open its mail in the store.  1, or -1 (said). */
 static int mailio_open(const char *what, struct config *cfg, const char *address,
-		       struct store **store_r, struct store_account **acct_r)
+		       struct store **store_r, struct store_account **acct_r, bool *mbox_r)
 {
 	struct store_error err;
 	struct accounts *a;
@@ -580,7 +580,8 @@ static int mailio_open(const char *what, struct config *cfg, const char *address
 		store_free(store_r);
 		return -1;
 	}
-	store_account_set_mbox(*acct_r, delivery_uses_mbox(cfg, acct.mailbox_format));
+	*mbox_r = delivery_uses_mbox(cfg, acct.mailbox_format);
+	store_account_set_mbox(*acct_r, *mbox_r);
 	return 1;
 }
 
@@ -631,6 +632,7 @@ int cmd_user_import(int argc, char **argv, struct config *cfg)
 {
 	struct import_totals t = { 0 };
 	struct store_account *acct;
+	bool is_mbox;
 	struct store *s;
 	struct stat st;
 	char cur[MAILIO_PATH_MAX];
@@ -644,7 +646,7 @@ int cmd_user_import(int argc, char **argv, struct config *cfg)
 	if (cli_operands(argc, argv, "user import", import_usage, 2, 2) < 0)
 		return 2;
 	path = argv[2];
-	if (mailio_open("user import", cfg, argv[1], &s, &acct) < 0)
+	if (mailio_open("user import", cfg, argv[1], &s, &acct, &is_mbox) < 0)
 		return 1;
 	pathf(cur, sizeof(cur), "%s/cur", path);
 	if (stat_outside(path, &st) < 0) {
@@ -973,8 +975,8 @@ int cmd_user_export(int argc, char **argv, struct config *cfg)
 	struct store_error err;
 	struct store *s;
 	struct dirent *de;
-	unsigned total = 0;
-	bool mbox = false;
+	unsigned total = 0, failed = 0;
+	bool mbox = false, is_mbox;
 	const char *path;
 	int n = 0, ret = 1;
 	DIR *d;
@@ -999,7 +1001,7 @@ int cmd_user_export(int argc, char **argv, struct config *cfg)
 		return 2;
 	}
 	path = argv[2];
-	if (mailio_open("user export", cfg, argv[1], &s, &acct) < 0)
+	if (mailio_open("user export", cfg, argv[1], &s, &acct, &is_mbox) < 0)
 		return 1;
 	if (mkdir_outside(path) < 0 || (d = opendir_outside(path)) == NULL) {
 		cli_error("user export", "%s: %s", path, strerror(errno));
@@ -1018,11 +1020,23 @@ int cmd_user_export(int argc, char **argv, struct config *cfg)
 		cli_error("user export", "%s", err.text);
 		ret = -1;
 	}
-	for (unsigned i = 0; ret > 0 && i < names.n; i++)
-		ret = export_folder(acct, path, names.v[i], mbox, &total);
+	for (unsigned i = 0; ret > 0 && i < names.n; i++) {
+		if (export_folder(acct, path, names.v[i], mbox, &total) > 0)
+			continue;
+		failed++;	/* said; the other folders are still worth having */
+		if (strcmp(names.v[i], "INBOX") == 0 && is_mbox) {
+			char file[MAILIO_PATH_MAX];
+			delivery_mailbox_path(cfg, argv[1], true, file, sizeof(file));
+			cli_error("user export", "INBOX left out: it is the mbox file %s, "
+				  "copy it as it is", file);
+		}
+	}
 	if (ret > 0)
 		printf("exported %u message%s from %u folder%s of %s to %s\n", total,
-		       total == 1 ? "" : "s", names.n, names.n == 1 ? "" : "s", argv[1], path);
+		       total == 1 ? "" : "s", names.n - failed, names.n - failed == 1 ? "" : "s",
+		       argv[1], path);
+	if (failed > 0)
+		ret = -1;
 	strv_free(&names);
 	mailio_close(&s, &acct);
 	return ret > 0 ? 0 : 1;

@@ -306,6 +306,11 @@ static void src_uidlist(struct src_folder *f, const char *dir)
 		free(t.v);
 		return;
 	}
+	/* Dovecot leaves records of expunged messages (and an N below them)
+	   until it rewrites the file: no UID listed may be given again */
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].uid < UINT32_MAX && t.v[i].uid >= f->uidnext)
+			f->uidnext = t.v[i].uid + 1;
 	if (t.n > 1)
 		qsort(t.v, t.n, sizeof(*t.v), uid_rec_cmp);
 	for (unsigned i = 0; i < f->n; i++) {

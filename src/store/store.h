@@ -457,8 +457,10 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 		       struct store_error *error_r);
 /* Are UIDs kept (the folder was new or empty)? */
 bool store_import_keeps_uids(const struct store_import *im);
-/* One message (CRLF or LF; stored with LF), durable on return; its UID
-   in *uid_r (0: given at the next sync; uid_r may be NULL). */
+/* One message (CRLF or LF; stored with LF); its UID in *uid_r (0: given
+   at the next sync; uid_r may be NULL).  Messages are flushed (one
+   syncfs) and moved into cur/ in batches: all are durable and visible
+   once finish returns 1. */
 int store_import_add(struct store_import *im, const void *data, size_t len, uint32_t uid,
 		     uint8_t flags, const char *const *keywords, unsigned n_keywords,
 		     time_t date, uint32_t *uid_r, struct store_error *error_r);
@@ -469,7 +471,7 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
    messages written.  1 or -1. */
 int store_import_mbox(struct store_import *im, const char *data, size_t len,
 		      unsigned *count_r, struct store_error *error_r);
-/* Make the folder's directory durable; frees im in every case. */
+/* Flush and move in what is left; frees im in every case. */
 int store_import_finish(struct store_import **im, struct store_error *error_r);
 void store_import_abort(struct store_import **im);
 

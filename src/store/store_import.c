@@ -59,10 +59,19 @@ path_fmt(char *out, size_t size, const char *fmt, ...)
 	return 0;
 }
 
+/* Messages written to tmp/ and not yet flushed and moved into cur/. */
+#define IMPORT_BATCH 256
+
+struct import_pending {
+	char *tmp, *to;
+};
+
 struct store_import {
 	struct store_account *acct;
 	struct mbox kw;		/* only dir and keywords are used */
 	char cur[STORE_PATH_MAX];
+	struct import_pending pending[IMPORT_BATCH];
+	unsigned n_pending;
 	bool keep_uids;
 	uint32_t next_uid;	/* the lowest UID still free */
 	uint32_t src_next;	/* the source's next UID: for messages it gave none */
@@ -115,24 +124,73 @@ static bool maildir_empty(const char *dir)
 	return empty;
 }
 
+static int write_uidv(const char *dir, uint32_t uidvalidity, uint32_t uidnext,
+		      uint64_t bound)
+{
+	char path[STORE_PATH_MAX], text[96];
+	int n;
+
+	n = snprintf(text, sizeof(text), "%u %u %llu\n", uidvalidity, uidnext,
+		     (unsigned long long)(bound > 0 ? bound : 1));
+	if (path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE) < 0)
+		return -1;
+	return store_write_file(path, text, (size_t)n, true);
+}
+
 /* The folder takes the source's UIDVALIDITY: forget its own index. */
 static int adopt_uidvalidity(const char *dir, uint32_t uidvalidity, uint32_t uidnext,
 			     uint64_t bound)
 {
 	static const char *index_files[] = { STORE_INDEX_FILE, STORE_LOG_FILE,
 					     STORE_CACHE_FILE };
-	char path[STORE_PATH_MAX], text[96];
-	int n;
+	char path[STORE_PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(index_files) / sizeof(index_files[0]); i++) {
 		if (path_fmt(path, sizeof(path), "%s/%s", dir, index_files[i]) == 0 &&
 		    unlink(path) < 0 && errno != ENOENT)
 			return -1;
 	}
-	n = snprintf(text, sizeof(text), "%u %u %llu\n", uidvalidity, uidnext,
-		     (unsigned long long)(bound > 0 ? bound : 1));
-	path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE);
-	return store_write_file(path, text, (size_t)n, true);
+	return write_uidv(dir, uidvalidity, uidnext, bound);
+}
+
+/*
+ * Make the batch durable and visible: one flush of the file system for
+ * every file of it (syncfs, as the queue's group commit does), then each
+ * moved into cur/ in the order written, then cur/ itself flushed.  A
+ * crash before leaves files in tmp/ only, which nobody reads and the
+ * store cleans away.  1 or -1.
+ */
+static int import_flush(struct store_import *im, struct store_error *error_r)
+{
+	unsigned i = 0;
+	int fd, ret = 1;
+
+	if (im->n_pending == 0)
+		return 1;
+	if ((fd = open(im->cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || syncfs(fd) < 0) {
+		store_error_sys(error_r, "syncfs", im->cur);
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	for (; ret > 0 && i < im->n_pending; i++) {
+		if (store_rename_noreplace(im->pending[i].tmp, im->pending[i].to) < 0) {
+			store_error_sys(error_r, "rename", im->pending[i].to);
+			ret = -1;
+		}
+	}
+	if (ret > 0 && fsync_dir(im->cur) < 0) {
+		store_error_sys(error_r, "fsync", im->cur);
+		ret = -1;
+	}
+	for (unsigned k = 0; k < im->n_pending; k++) {
+		if (k >= i || ret < 0)
+			unlink(im->pending[k].tmp);	/* not moved: gone */
+		free(im->pending[k].tmp);
+		free(im->pending[k].to);
+	}
+	im->n_pending = 0;
+	return ret;
 }
 
 int store_import_begin(struct store_account *a, const char *name, uint32_t uidvalidity,
@@ -257,19 +315,22 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 	}
 	times[0] = times[1] = (struct timespec){ date != 0 ? date : tv.tv_sec, 0 };
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, text.data, text.len) < 0 || futimens(fd, times) < 0 ||
-	    fsync(fd) < 0)
+	if (fd < 0 || write_all(fd, text.data, text.len) < 0 || futimens(fd, times) < 0)
 		ret = -1;
 	if (fd >= 0 && close(fd) < 0)
 		ret = -1;
 	buf_deinit(&text);
-	if (ret > 0 && store_rename_noreplace(tmp, to) < 0)
-		ret = -1;
 	if (ret < 0) {
-		store_error_sys(error_r, "write", to);
+		store_error_sys(error_r, "write", tmp);
 		unlink(tmp);
 		return -1;
 	}
+	im->pending[im->n_pending].tmp = strdup(tmp);
+	im->pending[im->n_pending].to = strdup(to);
+	if (im->pending[im->n_pending].tmp == NULL || im->pending[im->n_pending].to == NULL)
+		fatal("out of memory");
+	if (++im->n_pending == IMPORT_BATCH && import_flush(im, error_r) < 0)
+		return -1;
 	if (uid != 0)
 		im->next_uid = uid + 1;
 	if (uid_r != NULL)
@@ -285,14 +346,19 @@ int store_import_finish(struct store_import **imp, struct store_error *error_r)
 	uint64_t bound;
 	int ret = 1;
 
+	if (import_flush(im, error_r) < 0)
+		ret = -1;
 	/* the next UID must stay above every U= written */
-	if (im->keep_uids && im->count > 0 && read_uidv(im->kw.dir, &v, &next, &bound) > 0 &&
-	    next < im->next_uid && adopt_uidvalidity(im->kw.dir, v, im->next_uid, bound) < 0)
+	else if (im->keep_uids && im->count > 0 &&
+		 read_uidv(im->kw.dir, &v, &next, &bound) > 0 && next < im->next_uid &&
+		 write_uidv(im->kw.dir, v, im->next_uid, bound) < 0) {
+		store_error_sys(error_r, "write", im->kw.dir);
 		ret = -1;
-	if (ret > 0 && fsync_dir(im->cur) < 0)
-		ret = -1;
-	if (ret < 0)
+	}
+	if (ret > 0 && fsync_dir(im->cur) < 0) {
 		store_error_sys(error_r, "fsync", im->cur);
+		ret = -1;
+	}
 	if (im->count > 0)
 		store_account_usage_stale(im->acct);
 	store_import_abort(imp);
@@ -305,6 +371,11 @@ void store_import_abort(struct store_import **imp)
 
 	if (im == NULL)
 		return;
+	for (unsigned i = 0; i < im->n_pending; i++) {
+		unlink(im->pending[i].tmp);
+		free(im->pending[i].tmp);
+		free(im->pending[i].to);
+	}
 	store_keywords_free(&im->kw);
 	free(im->kw.dir);
 	store_account_unref(&im->acct);

@@ -8,7 +8,7 @@ import pwd
 import re
 import time
 
-from correio_harness import Server
+from correio_harness import Server, send_mail
 
 
 def msg(n, subject):
@@ -354,24 +354,34 @@ def test_import_tells_idle_session(tmp_path):
 
 
 def test_mbox_account_inbox(tmp_path):
-    """The INBOX of an mbox account is its mbox file: import refuses it
-    with the reason, export takes the other folders and names the file."""
+    """The INBOX of an mbox account is its mbox file: import appends to it
+    under the delivery lock with the flags as Status:/X-Status: (new UIDs,
+    no keywords); export takes the other folders and names the file."""
     src = str(tmp_path / "Maildir")
     make_dovecot_tree(src)
-    mboxes = tmp_path / "mboxes"
-    mboxes.mkdir()
-    (mboxes / "Work").write_text(MBOX)
     with Server() as s:
         s.add_user("dora@example.org", "secret", "--mbox")
-        r = s.cli("user", "import", "dora@example.org", src, check=False)
-        assert r.returncode == 1 and "INBOX: the INBOX of this account is an mbox file" \
-            in r.stderr, r.stderr
-        r = s.cli("user", "import", "dora@example.org", str(mboxes))
-        assert "Work: 3 messages" in r.stdout
+        s.start()
+        send_mail(s, "x@example.net", ["dora@example.org"], "Subject: delivered\r\n\r\nfirst\r\n")
+        s.wait_log(r"to=<dora@example.org>.*status=sent")
+        r = s.cli("user", "import", "dora@example.org", src)
+        assert "INBOX: 4 messages added with new UIDs" in r.stdout, r.stdout
+        assert "Work: 2 messages, UIDs kept" in r.stdout
+        m = imap_login(s, "dora@example.org")
+        v, inbox = folder_state(m, "INBOX")
+        assert len(inbox) == 5 and b"Subject: delivered" in inbox[0][3]
+        assert [x[1] for x in inbox[1:]] == [["\\Seen"], ["\\Answered", "\\Flagged", "\\Seen"],
+                                             ["\\Deleted"], []]
+        assert b"Subject: flagged answered" in inbox[2][3]
+        assert inbox[2][2].startswith("14-Nov-2023")
+        m.logout()
+        with open(os.path.join(s.data, "mbox", "dora@example.org")) as f:
+            assert f.read().count("\nFrom ") == 4
+
         out = str(tmp_path / "out")
         r = s.cli("user", "export", "dora@example.org", out, check=False)
         assert r.returncode == 1
         assert "INBOX left out: it is the mbox file " + os.path.join(
             s.data, "mbox", "dora@example.org") in r.stderr, r.stderr
-        assert "Work: 3 messages" in r.stdout
-        assert len(os.listdir(os.path.join(out, ".Work", "cur"))) == 3
+        assert "Work: 2 messages" in r.stdout
+        assert len(os.listdir(os.path.join(out, ".Work", "cur"))) == 2

@@ -407,8 +407,8 @@ static int import_maildir_folder(struct store_account *acct, const char *dir,
 		printf("%s: %u message%s, UIDs kept%s\n", name, count, count == 1 ? "" : "s",
 		       f.uidvalidity != 0 ? " (UIDVALIDITY from dovecot-uidlist)" : "");
 	else if (ret > 0)
-		printf("%s: %u message%s added (the folder had mail: new UIDs)\n", name, count,
-		       count == 1 ? "" : "s");
+		printf("%s: %u message%s added with new UIDs (the folder had mail, or is an "
+		       "mbox INBOX)\n", name, count, count == 1 ? "" : "s");
 	if (ret > 0 && store_import_finish(&im, &err) < 0) {
 		cli_error("user import", "%s: %s", name, err.text);
 		ret = -1;

@@ -448,8 +448,9 @@ void store_uidl(uint32_t uidvalidity, uint32_t uid, char *out, size_t size);
  * (0: the folder's own) becomes the folder's, uidnext (0: none) its next
  * UID at least, and each message keeps the uid given to add (0 or one
  * not above the last: the next one).  Otherwise the store gives UIDs
- * at its next sync.  The INBOX of an mbox account cannot be imported
- * into (BAD_PARAM).
+ * at its next sync.  Into the INBOX of an mbox account messages are
+ * appended to the file under the delivery lock with their flags as
+ * Status:/X-Status: (no UIDs kept, no keywords).
  */
 struct store_import;
 int store_import_begin(struct store_account *a, const char *name, uint32_t uidvalidity,

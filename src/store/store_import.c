@@ -19,7 +19,14 @@
  * so the messages keep those UIDs and clients that knew the source need
  * not fetch them again.  Into a folder that has messages, names carry no
  * UID and the store gives the next ones, in the order written (the
- * names' leading time, then a zero-padded counter).
+ * names' leading time, then a zero-padded counter).  Messages are
+ * written to tmp/ and, 256 at a time, flushed with one syncfs and moved
+ * into cur/ in order.
+ *
+ * The INBOX of an mbox account is the file delivery appends to: import
+ * appends there too, under the same lock, each message with its flags as
+ * Status:/X-Status: headers (what the store reads from messages other
+ * programs add); the file keeps no UIDs or keywords.
  *
  * Export reads the names and files of a folder (never its index): the
  * flags, keywords and UIDs are in the names, the UIDVALIDITY in
@@ -72,6 +79,8 @@ struct store_import {
 	char cur[STORE_PATH_MAX];
 	struct import_pending pending[IMPORT_BATCH];
 	unsigned n_pending;
+	char *mbox_path;	/* an mbox INBOX: entries are appended to it */
+	struct buf entries;	/* ... gathered here until the flush */
 	bool keep_uids;
 	uint32_t next_uid;	/* the lowest UID still free */
 	uint32_t src_next;	/* the source's next UID: for messages it gave none */
@@ -206,9 +215,14 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 	if (store_name_normalize(name, canon, sizeof(canon), error_r) < 0)
 		return -1;
 	if (a->mbox_path != NULL && store_name_is_inbox(canon)) {
-		store_error_set(error_r, STORE_ERROR_BAD_PARAM,
-				"the INBOX of this account is an mbox file");
-		return -1;
+		if ((im = calloc(1, sizeof(*im))) == NULL ||
+		    (im->mbox_path = strdup(a->mbox_path)) == NULL)
+			fatal("out of memory");
+		buf_init(&im->entries, 0);
+		im->acct = a;
+		a->refs++;
+		*r = im;
+		return 1;
 	}
 	if (store_folder_path(a, canon, dir, sizeof(dir)) < 0) {
 		store_error_set(error_r, STORE_ERROR_LIMIT, "Mailbox name is too long");
@@ -276,6 +290,61 @@ static void to_lf(const char *p, size_t n, struct buf *out, uint64_t *lf_r)
 	*lf_r = lf;
 }
 
+/* An mbox INBOX keeps no UIDs and no keywords in the file: the message
+   goes in with its flags as Status:/X-Status: (those it had replaced). */
+static void mbox_strip(const char *text, size_t len, struct buf *out, struct buf *kw);
+
+static int mbox_add(struct store_import *im, const void *data, size_t len, uint8_t flags,
+		    time_t date, uint32_t *uid_r, struct store_error *error_r)
+{
+	struct buf lf, stripped, kw, text;
+	const char *p, *q;
+	uint64_t n;
+	size_t head;
+
+	buf_init(&lf, 0);
+	buf_init(&stripped, 0);
+	buf_init(&kw, 0);
+	buf_init(&text, 0);
+	to_lf(data, len, &lf, &n);
+	mbox_strip(lf.data != NULL ? lf.data : "", lf.len, &stripped, &kw);
+	/* the header ends at the first empty line (or with the message) */
+	p = buf_cstr(&stripped);
+	if (p[0] == '\n')
+		head = 0;
+	else if ((q = memmem(p, stripped.len, "\n\n", 2)) != NULL)
+		head = (size_t)(q - p) + 1;
+	else
+		head = stripped.len;
+	buf_append(&text, stripped.data, head);
+	if (head > 0 && text.data[head - 1] != '\n')
+		buf_putc(&text, '\n');
+	buf_printf(&text, "Status: %sO\nX-Status: %s%s%s%s\n",
+		   flags & STORE_FLAG_SEEN ? "R" : "", flags & STORE_FLAG_ANSWERED ? "A" : "",
+		   flags & STORE_FLAG_FLAGGED ? "F" : "", flags & STORE_FLAG_DRAFT ? "T" : "",
+		   flags & STORE_FLAG_DELETED ? "D" : "");
+	if (head == stripped.len)
+		buf_putc(&text, '\n');
+	buf_append(&text, stripped.data + head, stripped.len - head);
+	store_mboxparse_entry("MAILER-DAEMON", date != 0 ? (int64_t)date : (int64_t)time(NULL),
+			      buf_cstr(&text), text.len, &im->entries);
+	buf_putc(&im->entries, '\n');	/* the empty line before the next From_ */
+	buf_deinit(&lf);
+	buf_deinit(&stripped);
+	buf_deinit(&kw);
+	buf_deinit(&text);
+	if (uid_r != NULL)
+		*uid_r = 0;
+	im->count++;
+	if (im->entries.len >= (4u << 20) &&
+	    store_mboxfile_append_foreign(im->mbox_path, im->entries.data, im->entries.len,
+					  error_r) < 0)
+		return -1;
+	if (im->entries.len >= (4u << 20))
+		buf_reset(&im->entries);
+	return 1;
+}
+
 int store_import_add(struct store_import *im, const void *data, size_t len, uint32_t uid,
 		     uint8_t flags, const char *const *keywords, unsigned n_keywords,
 		     time_t date, uint32_t *uid_r, struct store_error *error_r)
@@ -289,6 +358,8 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 	unsigned k;
 	int fd, ret = 1;
 
+	if (im->mbox_path != NULL)
+		return mbox_add(im, data, len, flags, date, uid_r, error_r);
 	for (unsigned i = 0; i < n_keywords; i++)
 		if (store_keywords_find(&im->kw, keywords[i], true, &k, NULL) > 0)
 			kw |= 1u << k;
@@ -346,6 +417,16 @@ int store_import_finish(struct store_import **imp, struct store_error *error_r)
 	uint64_t bound;
 	int ret = 1;
 
+	if (im->mbox_path != NULL) {
+		if (im->entries.len > 0 &&
+		    store_mboxfile_append_foreign(im->mbox_path, im->entries.data,
+						  im->entries.len, error_r) < 0)
+			ret = -1;
+		if (im->count > 0)
+			store_account_usage_stale(im->acct);
+		store_import_abort(imp);
+		return ret;
+	}
 	if (import_flush(im, error_r) < 0)
 		ret = -1;
 	/* the next UID must stay above every U= written */
@@ -378,6 +459,8 @@ void store_import_abort(struct store_import **imp)
 	}
 	store_keywords_free(&im->kw);
 	free(im->kw.dir);
+	free(im->mbox_path);
+	buf_deinit(&im->entries);
 	store_account_unref(&im->acct);
 	free(im);
 	*imp = NULL;

@@ -187,7 +187,7 @@ struct src_folder {
 	unsigned n, cap;
 	uint32_t uidvalidity, uidnext;
 	char *keywords[26];
-	struct buf uidlist;	/* the file, kept for look-ups */
+	struct buf uidlist;	/* the text of dovecot-uidlist */
 };
 
 static void src_add(struct src_folder *f, const char *sub, const char *name)

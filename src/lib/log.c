@@ -1,17 +1,29 @@
 /*
- * log.c - timestamped single-write log lines to stderr or syslog.
+ * log.c - timestamped single-write log lines to stderr, a file or syslog.
+ *
+ * A log file is opened with O_APPEND and kept on one descriptor number:
+ * log_reopen() (SIGUSR1, SIGHUP, after logrotate moved the file away)
+ * opens the path anew and dup2()s it over that number, so a thread
+ * writing at that moment writes whole lines to the old or the new file.
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "util.h"
 
 static bool use_syslog;
 static enum log_level min_level = LOG_LEVEL_INFO;
+static int log_fd = STDERR_FILENO;	/* stderr, or the file's descriptor */
+static char log_path[1024];		/* the file, "" when none */
 
 void log_use_syslog(bool on)
 {
@@ -20,6 +32,70 @@ void log_use_syslog(bool on)
 	else if (!on && use_syslog)
 		closelog();
 	use_syslog = on;
+}
+
+static int open_log_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+int log_set_destination(const char *dest, const char **error_r)
+{
+	int fd;
+
+	if (strcmp(dest, "syslog") == 0 || strcmp(dest, "stderr") == 0) {
+		log_use_syslog(dest[1] == 'y');
+		return 1;
+	}
+	if (log_fd != STDERR_FILENO && strcmp(dest, log_path) == 0) {
+		log_use_syslog(false);
+		return log_reopen(error_r);
+	}
+	if ((fd = open_log_file(dest)) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (log_fd != STDERR_FILENO) {
+		/* another file: the same descriptor number, now the new file */
+		dup2(fd, log_fd);
+		close(fd);
+	} else {
+		log_fd = fd;
+	}
+	str_copy(log_path, dest, sizeof(log_path));
+	log_use_syslog(false);
+	return 1;
+}
+
+int log_reopen(const char **error_r)
+{
+	int fd;
+
+	if (log_fd == STDERR_FILENO)
+		return 1;
+	if ((fd = open_log_file(log_path)) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (dup2(fd, log_fd) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 1;
+}
+
+int log_file_chown(uid_t uid, gid_t gid)
+{
+	if (log_fd == STDERR_FILENO)
+		return 1;
+	return fchown(log_fd, uid, gid) == 0 ? 1 : -1;
+}
+
+bool log_debug_enabled(void)
+{
+	return min_level <= LOG_LEVEL_DEBUG;
 }
 
 void log_set_level(enum log_level level)
@@ -56,7 +132,7 @@ static void log_vline(enum log_level level, const char *fmt, va_list ap)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0) {
+	if (write(log_fd, line, n) < 0) {
 		/* nowhere left to report it */
 	}
 }

@@ -67,6 +67,8 @@ int privilege_drop(const struct config *cfg, const char **error_r)
 		*error_r = "cannot give the data directory to the configured user";
 		return -1;
 	}
+	if (log_file_chown(pw->pw_uid, pw->pw_gid) < 0)
+		log_warn("start: cannot give the log file to %s: it may not reopen it", cfg->user);
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || geteuid() != pw->pw_uid) {
 		*error_r = "cannot switch to the configured user";

@@ -89,7 +89,6 @@ static const struct setting settings[] = {
 	NUM_RESTART("auth", "threads", SET_UINT32, auth_threads, 1, 64),
 	{ "relay", "trusted_networks", SET_NETWORKS, offsetof(struct config, trusted_networks),
 	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL, false },
-	BOOL("submission", "restrict_sender", submission_restrict_sender),
 	STR("relay", "smarthost", smarthost),
 	STR("relay", "smarthost_user", smarthost_user),
 	STR("relay", "smarthost_password_file", smarthost_password_file),
@@ -100,6 +99,7 @@ static const struct setting settings[] = {
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	BOOL("submission", "restrict_sender", submission_restrict_sender),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

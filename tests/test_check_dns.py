@@ -27,7 +27,8 @@ def set_conf(server, old, new):
 
 
 def test_check_dns_mx_here_but_listening_on_loopback(dns):  # noqa: F811
-    extra = f"[dns]\nservers = 127.0.0.1:{dns.port}\n"
+    extra = (f"[dns]\nservers = 127.0.0.1:{dns.port}\n"
+             "[server]\npostmaster = admin@elsewhere.example\n")
     with Server(extra_config=extra, domains="a.test") as s:
         set_conf(s, "hostname = mx.example.org", "hostname = mx1.a.test")
         out = check(s, "--dns")

@@ -55,7 +55,7 @@ def test_check_output_reads_back_the_same():
 
 
 def test_hostname_not_fully_qualified_warns():
-    with Server() as s:
+    with Server(extra_config="[server]\npostmaster = admin@elsewhere.example\n") as s:
         with open(s.conf) as f:
             conf = f.read()
         with open(s.conf, "w") as f:
@@ -70,7 +70,7 @@ def test_hostname_not_fully_qualified_warns():
 
 
 def test_fully_qualified_hostname_is_quiet_and_strict_passes():
-    with Server() as s:
+    with Server(extra_config="[server]\npostmaster = admin@elsewhere.example\n") as s:
         r = check(s.conf, "--strict")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "warning" not in r.stdout

@@ -36,6 +36,8 @@ struct config {
 	char data_dir[1024];
 	char user[64];			/* account to run as when started as root */
 	char local_domains[1024];	/* space/comma separated, lower case */
+	char postmaster[320];		/* where <postmaster> goes ("" = postmaster@
+					   the first local domain), domain lower case */
 	char log[1024];			/* "stderr", "syslog" or an absolute file path */
 	int log_level;			/* enum config_log_level */
 	char debug_peers[1024];		/* CIDR list whose SMTP dialogue is logged */

@@ -10,6 +10,8 @@ administrator expects, and lintian finds no error in it; `correio
 machine: every install goes to a temporary directory."""
 
 import gzip
+import pwd
+import time
 import os
 import re
 import shutil
@@ -335,3 +337,68 @@ def test_lintian_finds_no_error(deb):
                         deb], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert not re.search(r"^[EW]: ", r.stdout, re.M), r.stdout
+
+
+def free_low_port():
+    """A free TCP port below 1024 on 127.0.0.1 (only root can bind one)."""
+    import socket
+    for port in range(980, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port below 1024")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting as root is what the unit does")
+def test_unit_capabilities_are_enough_to_start(staged):
+    """Started as root with only the unit's CapabilityBoundingSet and
+    NoNewPrivileges (setpriv does what systemd would), correio binds a
+    port below 1024, takes its data directory, writes its log file and
+    switches to the correio user; and again on a second start, when the
+    data directory already belongs to that user."""
+    unit = read_unit(os.path.join(staged, "usr/local/lib/systemd/system/correio.service"))
+    caps = dict(unit["Service"])["CapabilityBoundingSet"].split()
+    bounding = "-all," + ",".join("+" + c.lower().removeprefix("cap_") for c in caps)
+    d = tempfile.mkdtemp(prefix="correio-caps-")
+    os.chmod(d, 0o755)
+    try:
+        port = free_low_port()
+        conf = os.path.join(d, "correio.conf")
+        os.mkdir(os.path.join(d, "log"))
+        with open(conf, "w") as f:
+            f.write(f"[server]\nhostname = mx.example.org\ndata_dir = {d}/data\n"
+                    f"log = {d}/log/mail.log\n[listen]\nsmtp = 127.0.0.1:{port}\n"
+                    "submission =\nsubmissions =\npop3 =\npop3s =\nimap =\nimaps =\n")
+        for start in (1, 2):
+            p = subprocess.Popen(["setpriv", "--no-new-privs", "--inh-caps=-all",
+                                  "--bounding-set", bounding, BIN, "-c", conf, "serve"],
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.time() + 10
+                while read_text(f"{d}/log/mail.log").count("start: correio on") < start:
+                    assert p.poll() is None, p.stderr.read() + read_text(f"{d}/log/mail.log")
+                    assert time.time() < deadline, read_text(f"{d}/log/mail.log")
+                    time.sleep(0.05)
+                with open(f"/proc/{p.pid}/status") as f:
+                    uid = re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1)
+                assert int(uid) == pwd.getpwnam("correio").pw_uid
+                import smtplib
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                    assert c.noop()[0] == 250
+            finally:
+                p.terminate()
+                p.wait(30)
+            assert p.returncode == 0, (start, p.stderr.read())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""

@@ -197,3 +197,25 @@ def test_dns_failure_says_what_the_resolver_answered(env):  # noqa: F811
     srv.wait_log(rf"{qid}: to=<carol@noaddr\.test>, relay=none, status=bounced "
                  r".*no address for any mail exchanger \(gone\.noaddr\.test: "
                  r"Domain name not found\)")
+
+
+def test_debug_peers_logs_the_pop3_dialogue_without_passwords():
+    import poplib
+    with Server(extra_config="[server]\ndebug_peers = 127.0.0.1/32\n") as s:
+        s.add_user("alice@example.org", "sesame-word")
+        s.start()
+        mail(s, "for pop3")
+        s.wait_log(r"to=<alice@example\.org>, status=sent")
+        p = poplib.POP3("127.0.0.1", s.pop3_port, timeout=10)
+        p.user("alice@example.org")
+        p.pass_("sesame-word")
+        p.retr(1)
+        p.quit()
+        s.wait_log(r"info: pop3d: \[127\.0\.0\.1\]: > \+OK correio POP3 server ready")
+        s.wait_log(r"info: pop3d: \[127\.0\.0\.1\]: < USER alice@example\.org$")
+        s.wait_log(r"info: pop3d: \[127\.0\.0\.1\]: < PASS$")
+        s.wait_log(r"info: pop3d: \[127\.0\.0\.1\]: < RETR 1$")
+        s.wait_log(r"info: pop3d: \[127\.0\.0\.1\]: < QUIT$")
+        log = s.read_log()
+        assert "sesame" not in log
+        assert "Subject: for pop3" not in log, "message text is not logged"

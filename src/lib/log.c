@@ -137,6 +137,23 @@ static void log_vline(enum log_level level, const char *fmt, va_list ap)
 	}
 }
 
+void log_dialogue(bool peer_listed, const char *proto, const char *addr,
+		  const char *dir, const char *text, size_t len)
+{
+	char line[501];
+	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+
+	if (!peer_listed && min_level > LOG_LEVEL_DEBUG)
+		return;
+	for (size_t i = 0; i < n; i++)
+		line[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? ' ' : text[i];
+	line[n] = '\0';
+	if (peer_listed)
+		log_info("%s: [%s]: %s %s", proto, addr, dir, line);
+	else
+		log_debug("%s: [%s]: %s %s", proto, addr, dir, line);
+}
+
 #define LOG_FN(name, level)                          \
 	void name(const char *fmt, ...)              \
 	{                                            \

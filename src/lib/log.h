@@ -6,6 +6,7 @@
  * Lines look like:  2026-11-27T05:11:17Z correio[123]: smtpd: 1A2B3C: from=<a@b>
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERR };
@@ -28,6 +29,14 @@ int log_reopen(const char **error_r);
 /* Give the open log file to the run-as user, so that it can reopen it
    after the switch.  Returns 1 (also without a file), or -1. */
 int log_file_chown(uid_t uid, gid_t gid);
+
+/*
+ * One line of a protocol dialogue: "<proto>: [<addr>]: <dir> <text>", at
+ * info when peer_listed (the client is in [server] debug_peers), else at
+ * debug.  Control characters become spaces; text is cut at 500 bytes.
+ */
+void log_dialogue(bool peer_listed, const char *proto, const char *addr,
+		  const char *dir, const char *text, size_t len);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

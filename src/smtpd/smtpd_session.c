@@ -52,19 +52,7 @@ static void session_close(struct smtpd_session *s)
 
 void smtpd_trace(struct smtpd_session *s, const char *dir, const char *text, size_t len)
 {
-	char line[512];
-	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
-
-	if (!s->trace && !log_debug_enabled())
-		return;
-	/* a multi-line reply on one line; no control characters in the log */
-	for (size_t i = 0; i < n; i++)
-		line[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? ' ' : text[i];
-	line[n] = '\0';
-	if (s->trace)
-		log_info("smtpd: [%s]: %s %s", s->conn.addr, dir, line);
-	else
-		log_debug("smtpd: [%s]: %s %s", s->conn.addr, dir, line);
+	log_dialogue(s->trace, "smtpd", s->conn.addr, dir, text, len);
 }
 
 void smtpd_log_reject(struct smtpd_session *s, const char *to, const char *fmt, ...)

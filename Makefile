@@ -141,6 +141,7 @@ install: $(BUILD)/correio
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		etc/correio.service.in > $(DESTDIR)$(UNITDIR)/correio.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/correio.service
+	install -D -m 0644 etc/correio.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/correio
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf ]; then \
 		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf"; \
 	else \

@@ -40,7 +40,7 @@ chmod 0644 "$doc/changelog.gz"
 
 install -d -m 0755 "$pkg/DEBIAN"
 install -m 0755 packaging/postinst packaging/prerm packaging/postrm "$pkg/DEBIAN/"
-echo /etc/correio/correio.conf > "$pkg/DEBIAN/conffiles"
+printf '/etc/correio/correio.conf\n/etc/logrotate.d/correio\n' > "$pkg/DEBIAN/conffiles"
 
 # dpkg-shlibdeps wants a debian/control beside it
 mkdir -p "$out/shlibs/debian"

@@ -81,6 +81,7 @@ def test_make_install_lays_out_the_files(staged):
         "usr/local/share/man/man5/correio.conf.5": 0o644,
         "usr/local/lib/systemd/system/correio.service": 0o644,
         "etc/correio/correio.conf": 0o644,
+        "etc/logrotate.d/correio": 0o644,
     }
     found = sorted(os.path.relpath(os.path.join(root, f), staged)
                    for root, _, files in os.walk(staged) for f in files)
@@ -134,6 +135,21 @@ def read_unit(path):
             assert m and cur is not None, f"{path}:{n}: {line}"
             cur.append((m.group(1), m.group(2)))
     return sections
+
+
+def test_logrotate_configuration_is_valid(staged):
+    """logrotate -d reads it (and does nothing): rotation makes the new file
+    for correio and tells the server to reopen."""
+    assert shutil.which("logrotate"), "logrotate is missing (scripts/deps.sh installs it)"
+    conf = os.path.join(staged, "etc/logrotate.d/correio")
+    with tempfile.NamedTemporaryFile() as state:
+        r = subprocess.run(["logrotate", "-d", "-s", state.name, conf], capture_output=True,
+                           text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "error" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    with open(conf) as f:
+        text = f.read()
+    assert "create 0640 correio adm" in text and "SIGUSR1" in text
 
 
 def test_systemd_unit_is_hardened(staged):
@@ -264,6 +280,7 @@ def test_deb_contents(deb):
         "/usr/share/man/man8/correio.8.gz": "-rw-r--r--",
         "/usr/share/man/man5/correio.conf.5.gz": "-rw-r--r--",
         "/etc/correio/correio.conf": "-rw-r--r--",
+        "/etc/logrotate.d/correio": "-rw-r--r--",
         "/lib/systemd/system/correio.service": "-rw-r--r--",
         "/usr/share/doc/correio/copyright": "-rw-r--r--",
         "/usr/share/doc/correio/changelog.gz": "-rw-r--r--",
@@ -300,7 +317,8 @@ def control_file(deb, name):
 
 
 def test_deb_maintainer_scripts(deb):
-    assert control_file(deb, "conffiles").split() == ["/etc/correio/correio.conf"]
+    assert control_file(deb, "conffiles").split() == ["/etc/correio/correio.conf",
+                                                      "/etc/logrotate.d/correio"]
     postinst = control_file(deb, "postinst")
     assert re.search(r"adduser --system .*correio", postinst.replace("\\\n", " "))
     assert "/var/lib/correio" in postinst

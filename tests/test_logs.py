@@ -219,3 +219,25 @@ def test_debug_peers_logs_the_pop3_dialogue_without_passwords():
         log = s.read_log()
         assert "sesame" not in log
         assert "Subject: for pop3" not in log, "message text is not logged"
+
+
+def test_reload_moves_the_log_between_stderr_and_a_file():
+    s, log = file_server(None)
+    with s:
+        s.add_user("alice@example.org")
+        s.start()
+        wait_file(log, r"start: correio on")
+        # to stderr
+        s.write_config("example.org, localhost", "[server]\nlog = stderr\n")
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"reload: configuration .* read")
+        mail(s, "to stderr")
+        s.wait_log(r"client=client\.test")
+        assert "client=" not in read(log)
+        # and back to the file
+        s.write_config("example.org, localhost", f"[server]\nlog = {log}\n")
+        s.signal(signal.SIGHUP)
+        wait_file(log, r"reload: configuration .* read")
+        mail(s, "to the file")
+        wait_file(log, r"client=client\.test")
+        assert s.read_log().count("client=") == 1

@@ -22,8 +22,9 @@
 
 static bool use_syslog;
 static enum log_level min_level = LOG_LEVEL_INFO;
-static int log_fd = STDERR_FILENO;	/* stderr, or the file's descriptor */
-static char log_path[1024];		/* the file, "" when none */
+static int file_fd = -1;		/* the log file's descriptor, once opened */
+static bool use_file;			/* lines go to file_fd, not stderr */
+static char log_path[1024];		/* the file */
 
 void log_use_syslog(bool on)
 {
@@ -44,25 +45,28 @@ int log_set_destination(const char *dest, const char **error_r)
 	int fd;
 
 	if (strcmp(dest, "syslog") == 0 || strcmp(dest, "stderr") == 0) {
+		use_file = false;	/* the file stays open, unused */
 		log_use_syslog(dest[1] == 'y');
 		return 1;
 	}
-	if (log_fd != STDERR_FILENO && strcmp(dest, log_path) == 0) {
-		log_use_syslog(false);
-		return log_reopen(error_r);
-	}
-	if ((fd = open_log_file(dest)) < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (log_fd != STDERR_FILENO) {
-		/* another file: the same descriptor number, now the new file */
-		dup2(fd, log_fd);
-		close(fd);
+	if (file_fd >= 0 && strcmp(dest, log_path) == 0) {
+		if (log_reopen(error_r) < 0)
+			return -1;
 	} else {
-		log_fd = fd;
+		if ((fd = open_log_file(dest)) < 0) {
+			*error_r = strerror(errno);
+			return -1;
+		}
+		if (file_fd >= 0) {
+			/* another file: the same descriptor number, now the new file */
+			dup2(fd, file_fd);
+			close(fd);
+		} else {
+			file_fd = fd;
+		}
+		str_copy(log_path, dest, sizeof(log_path));
 	}
-	str_copy(log_path, dest, sizeof(log_path));
+	use_file = true;
 	log_use_syslog(false);
 	return 1;
 }
@@ -71,13 +75,13 @@ int log_reopen(const char **error_r)
 {
 	int fd;
 
-	if (log_fd == STDERR_FILENO)
+	if (!use_file)
 		return 1;
 	if ((fd = open_log_file(log_path)) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
-	if (dup2(fd, log_fd) < 0) {
+	if (dup2(fd, file_fd) < 0) {
 		*error_r = strerror(errno);
 		close(fd);
 		return -1;
@@ -88,9 +92,9 @@ int log_reopen(const char **error_r)
 
 int log_file_chown(uid_t uid, gid_t gid)
 {
-	if (log_fd == STDERR_FILENO)
+	if (!use_file)
 		return 1;
-	return fchown(log_fd, uid, gid) == 0 ? 1 : -1;
+	return fchown(file_fd, uid, gid) == 0 ? 1 : -1;
 }
 
 bool log_debug_enabled(void)
@@ -132,7 +136,7 @@ static void log_vline(enum log_level level, const char *fmt, va_list ap)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(log_fd, line, n) < 0) {
+	if (write(use_file ? file_fd : STDERR_FILENO, line, n) < 0) {
 		/* nowhere left to report it */
 	}
 }

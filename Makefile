@@ -155,4 +155,4 @@ deb:
 clean:
 	rm -rf build build-asan build-deb
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -6,6 +6,9 @@
 # changelog, md5sums, control with the shared-library dependencies that
 # dpkg-shlibdeps finds), then dpkg-deb --build.  Installs nothing here.
 set -eu
+# a build of its own: nothing of a calling make's variables (e.g. the
+# sanitizer flags of `make asan`) reaches it
+unset MAKEFLAGS MFLAGS MAKELEVEL || true
 
 version=${1:?usage: mkdeb.sh VERSION}
 top=$(pwd)

@@ -241,3 +241,28 @@ def test_reload_moves_the_log_between_stderr_and_a_file():
         mail(s, "to the file")
         wait_file(log, r"client=client\.test")
         assert s.read_log().count("client=") == 1
+
+
+def test_reload_applies_log_level_and_debug_peers():
+    with Server() as s:
+        s.add_user("alice@example.org")
+        s.start()
+        dialogue(s)
+        s.wait_log(r"to=<alice@example\.org>, status=sent")
+        assert "debug:" not in s.read_log()
+        s.write_config("example.org, localhost", "[server]\nlog_level = debug\n")
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"reload: configuration .* read")
+        assert "takes effect only at restart" not in s.read_log()
+        dialogue(s)
+        s.wait_log(r"debug: smtpd: \[127\.0\.0\.1\]: < (?i:rcpt to):<alice@example\.org>")
+        s.write_config("example.org, localhost", "[server]\ndebug_peers = 127.0.0.0/8\n")
+        s.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while s.read_log().count("reload: configuration") < 2:
+            assert time.time() < deadline, s.read_log()
+            time.sleep(0.02)
+        start = len(s.read_log())
+        dialogue(s)
+        s.wait_log(r"info: smtpd: \[127\.0\.0\.1\]: < (?i:rcpt to):<alice@example\.org>",
+                   start=start)

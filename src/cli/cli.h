@@ -89,6 +89,14 @@ int dovecot_uidlist_parse(const char *text, size_t len, uint32_t *uidvalidity_r,
 typedef void dovecot_keyword_fn(void *ctx, unsigned index, const char *name, size_t len);
 void dovecot_keywords_parse(const char *text, size_t len, dovecot_keyword_fn *cb, void *ctx);
 
+/* ---- check warnings (check_warn.c) ---- */
+
+/* Print a warning when the hostname is not a fully qualified domain name.
+   Returns the number of warnings printed (0 or 1). */
+int check_warn_hostname(const struct config *cfg);
+/* Is every [listen] smtp address a loopback one (or none at all)? */
+bool check_smtp_loopback_only(const struct config *cfg);
+
 /* ---- sendmail (sendmail_headers.c) ---- */
 
 /*

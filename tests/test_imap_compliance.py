@@ -447,3 +447,68 @@ def test_list_pattern_cost_is_bounded(server):
     # the usual cases still hold
     assert [u.split(b'"/" ')[1] for u in c.ok('LIST "" inbox')] == [b'"INBOX"']
     assert len(c.ok('LIST "" %')) == len(c.ok('LIST "" *'))
+
+
+def test_racing_sessions_keep_the_invariants(server):
+    """Six clients at once on one INBOX (appends, keyword and \\Deleted
+    stores, expunges, fetches, SEARCHRES, SORT, THREAD, COPY $), as
+    imaptest's stress mode runs them: no keyword in a FETCH before a FLAGS
+    naming it, only BYE after LOGOUT, every command understood."""
+    import random
+    import threading
+
+    errors = []
+
+    def check(lines, known):
+        for line in lines:
+            if line.startswith(b"* FLAGS ("):
+                known.clear()
+                known.update(line[9:line.index(b")")].split())
+            elif b" FETCH (" in line and b"FLAGS (" in line:
+                for f in line.split(b"FLAGS (")[1].split(b")")[0].split():
+                    if not f.startswith(b"\\") and f not in known:
+                        errors.append(("keyword before FLAGS", line))
+
+    def client(n):
+        rnd = random.Random(n)
+        try:
+            for _ in range(3):
+                c = login(server)
+                known = set()
+                check(c.ok("SELECT INBOX"), known)
+                for _ in range(15):
+                    op = rnd.randrange(9)
+                    if op == 0:
+                        msg = (f"Subject: {rnd.choice(['a', 'Re: a', 'b'])}\r\n"
+                               f"Message-ID: <{n}.{rnd.randrange(30)}@x>\r\n"
+                               f"References: <{rnd.randrange(6)}.{rnd.randrange(30)}@x>\r\n"
+                               "\r\nbody\r\n").encode()
+                        cmds = [b"APPEND INBOX " + lit(msg)]
+                    elif op == 1:
+                        cmds = [f"STORE 1:{rnd.randint(1, 4)} +FLAGS ($k{rnd.randrange(12)})"]
+                    elif op == 2:
+                        cmds = [f"STORE {rnd.randint(1, 4)} +FLAGS (\\Deleted)", "EXPUNGE"]
+                    else:
+                        cmds = [["FETCH 1:* (UID FLAGS)", "SEARCH RETURN (SAVE MIN) ALL",
+                                 "SORT (REVERSE SUBJECT DATE) UTF-8 ALL",
+                                 "THREAD REFERENCES UTF-8 ALL", "COPY $ INBOX",
+                                 "NOOP"][op - 3]]
+                    for cmd in cmds:
+                        untagged, tagged = c.cmd(cmd)
+                        check(untagged, known)
+                        if tagged.startswith("BAD"):
+                            errors.append((cmd, tagged))
+                untagged, tagged = c.cmd("LOGOUT")
+                if len(untagged) != 1 or not untagged[0].startswith(b"* BYE"):
+                    errors.append(("after LOGOUT", untagged))
+                c.close()
+        except Exception as e:      # a closed or stuck connection
+            errors.append(("client", n, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [], errors[:5]
+    login(server).ok("NOOP")

@@ -12,7 +12,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
-	libcares libidn2 zlib
+	libcares libidn2 zlib jansson
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc \
@@ -27,8 +27,10 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c \
+	src/jmap/jmap_core.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c))
+FUZZ_LIBS := -ljansson
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -80,7 +82,7 @@ fuzz:
 	@set -e; for f in $(FUZZ_SRC); do \
 		name=$$(basename $$f .c); name=$${name#fuzz_}; \
 		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB); \
+		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB) $(FUZZ_LIBS); \
 		mkdir -p $(BUILD)/fuzz/corpus-$$name $(BUILD)/fuzz/tmp; \
 		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \

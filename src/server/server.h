@@ -24,6 +24,7 @@ struct tls;
 struct auth;
 struct mta;
 struct store;
+struct jmap;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -60,12 +61,17 @@ struct server {
 	struct auth *auth;
 	struct mta *mta;
 	struct store *store;
+	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
 	bool stopping;
 };
 
 /* Run the server until it stops.  Returns the exit status. */
 int server_run(const struct config *cfg);
 
+/* May a new connection from addr be taken (server not stopping, within
+   [limits] connections and connections_per_client)?  Logs a refusal.
+   For listeners the server does not accept itself (HTTP). */
+bool conn_admit(struct server *srv, const char *addr);
 /* Register an accepted connection (counts it against the limits). */
 void conn_register(struct server *srv, struct conn *c);
 /* Plaintext passwords may be sent on c: over TLS, or from a loopback

@@ -25,6 +25,7 @@ struct auth;
 struct mta;
 struct store;
 struct jmap;
+struct quota;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -62,6 +63,7 @@ struct server {
 	struct mta *mta;
 	struct store *store;
 	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
+	struct quota *quota;	/* space reserved for messages not filed yet */
 	bool stopping;
 };
 

@@ -135,6 +135,12 @@ uint64_t store_account_quota(const struct store_account *a);
    rescanned at most once a minute and after deliveries.  Returns 1 or -1. */
 int store_account_usage(struct store_account *a, uint64_t *bytes_r,
 			uint64_t *messages_r, struct store_error *error_r);
+/* The storage used by the Maildir++ tree at root (every folder's new/ and
+   cur/; the INBOX at root itself only when inbox, i.e. not in an mbox
+   file), counted from the file names as the store counts it, without an
+   account object: safe on any thread (the delivery agent's quota check).
+   Returns 1, or -1 if root cannot be read (errno; ENOENT: no mail yet). */
+int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r);
 /* Would adding bytes stay within the limit?  1 yes, 0 no, -1 error. */
 int store_account_quota_check(struct store_account *a, uint64_t bytes,
 			      struct store_error *error_r);

@@ -67,7 +67,14 @@ def srv():
     s.add_user("bob@example.org", "bob-pw")
     s.start()
     yield s
-    s.stop()
+    stopped(s)
+
+
+def stopped(s):
+    """Stop s; it must exit cleanly (under the sanitizers too: no report)."""
+    code = s.stop()
+    log = s.read_log()
+    assert code == 0 and "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
 
 
 def deliver(srv, subject, body="Hello.\n", sender="carol@example.net", extra="",
@@ -113,7 +120,7 @@ def test_http_listener_is_off_by_default():
         r = s.cli("check")
         assert "http = \n" in r.stdout or "http =\n" in r.stdout, r.stdout
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_session_needs_login(srv):
@@ -177,7 +184,7 @@ def test_login_throttled_like_imap():
         assert r.status == 429
         assert r.headers["Retry-After"]
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_plaintext_refused_when_loopback_not_allowed():
@@ -192,7 +199,7 @@ def test_plaintext_refused_when_loopback_not_allowed():
         assert r.status == 403
         assert "login ok" not in s.read_log()
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_https_listener_serves_jmap():
@@ -221,7 +228,7 @@ def test_https_listener_serves_jmap():
             assert r.status == 200
             assert body["apiUrl"] == f"https://127.0.0.1:{https_port}/jmap/api"
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_connections_counted_with_other_protocols():
@@ -245,7 +252,7 @@ def test_connections_counted_with_other_protocols():
         assert r.status == 200
         a.conn.close()
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_oversize_bodies_refused(srv):
@@ -607,3 +614,90 @@ def test_email_move_by_mailbox_ids(srv):
     m.logout()
     r = j.call("Email/set", {"update": {moved: {"mailboxIds": {}}}})
     assert r["notUpdated"][moved]["type"] == "invalidProperties"
+
+
+# ---- step 4: push ----
+
+class EventStream:
+    """GET eventSourceUrl, read text/event-stream events as they come."""
+
+    def __init__(self, srv, query):
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=15)
+        self.conn.request("GET", "/jmap/eventsource?" + query, headers={"Authorization": basic()})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200
+        assert self.resp.headers["Content-Type"] == "text/event-stream"
+        self.buf = b""
+
+    def next(self, skip_pings=True):
+        """The next event as (type, data), or None at the end of the stream."""
+        while True:
+            while b"\n\n" not in self.buf:
+                chunk = self.resp.read1(65536)
+                if not chunk:
+                    return None
+                self.buf += chunk
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            fields = dict(line.split(b": ", 1) for line in block.split(b"\n"))
+            ev = fields[b"event"].decode(), json.loads(fields[b"data"])
+            if ev[0] != "ping" or not skip_pings:
+                return ev
+
+
+def test_push_state_change_after_delivery_and_imap_store(srv):
+    j = Jmap(srv)
+    es = EventStream(srv, "types=*&closeafter=no&ping=1")
+    kind, first = es.next()
+    assert kind == "state" and first["@type"] == "StateChange"
+    s0 = first["changed"][j.account]["Email"]
+    assert first["changed"][j.account]["Mailbox"] == s0
+    assert es.next(skip_pings=False) == ("ping", {"interval": 1})
+    deliver(srv, "pushed")
+    kind, ev = es.next()
+    s1 = ev["changed"][j.account]["Email"]
+    assert kind == "state" and s1 != s0
+    ch = j.call("Email/changes", {"sinceState": s0})
+    assert len(ch["created"]) == 1
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.uid("STORE", "1", "+FLAGS", r"(\Seen)")
+    kind, ev = es.next()
+    s2 = ev["changed"][j.account]["Email"]
+    assert s2 != s1
+    assert j.call("Email/changes", {"sinceState": s1})["updated"] == ch["created"]
+    m.logout()
+    # a JMAP change by another client is pushed too
+    j.call("Email/set", {"update": {ch["created"][0]: {"keywords/$flagged": True}}})
+    kind, ev = es.next()
+    assert ev["changed"][j.account]["Email"] != s2
+    es.conn.close()
+
+
+def test_push_closeafter_state_and_types(srv):
+    j = Jmap(srv)
+    es = EventStream(srv, "types=Mailbox&closeafter=state&ping=0")
+    deliver(srv, "long poll")
+    kind, ev = es.next()
+    assert kind == "state" and list(ev["changed"][j.account]) == ["Mailbox"]
+    assert es.next() is None  # the response ended
+    # the stream is gone from the server's connection count once closed
+    es.conn.close()
+    bad = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
+    bad.request("GET", "/jmap/eventsource?closeafter=maybe", headers={"Authorization": basic()})
+    r = bad.getresponse()
+    r.read()
+    assert r.status == 400
+
+
+def test_stop_with_open_streams_and_pending_logins():
+    s = Server(http=True)
+    s.add_user(USER, PASSWORD)
+    s.start()
+    es = EventStream(s, "types=*&closeafter=no&ping=0")
+    assert es.next()[0] == "state"
+    started = time.time()
+    stopped(s)
+    assert time.time() - started < 10
+    log = s.read_log()
+    assert "stop: done" in log
+    assert "still open after" not in log

@@ -58,6 +58,7 @@ struct jmap_conn {
 	char auth_header[MAX_AUTH_HEADER];	/* last Authorization that passed */
 	char user[320];
 	struct jmap_req *pending;
+	struct jmap_push *push;		/* an EventSource stream on it */
 	struct jmap_conn *next;
 	bool gone;
 };
@@ -136,6 +137,7 @@ static void conn_free(struct jmap_conn *jc, bool detached)
 		explicit_bzero(r->header, sizeof(r->header));
 		free(r);
 	}
+	jmap_push_free(&jc->push, detached);
 	explicit_bzero(jc->auth_header, sizeof(jc->auth_header));
 	conn_unregister(&jc->conn);
 	free(jc);
@@ -167,6 +169,7 @@ static void op_close_now(struct conn *c)
 		explicit_bzero(r->header, sizeof(r->header));
 		free(r);
 	}
+	jmap_push_free(&jc->push, false);
 	evhttp_connection_free(evcon);
 	conn_free(jc, false);
 }
@@ -286,6 +289,14 @@ static void dispatch(struct jmap_conn *jc, struct evhttp_request *req)
 
 	if (path == NULL)
 		path = "/";
+	if (strcmp(path, "/jmap/eventsource") == 0 || strcmp(path, "/jmap/eventsource/") == 0) {
+		/* evhttp reads no next request while a stream is open: one
+		   stream per connection at most */
+		if (method_is(req, EVHTTP_REQ_GET) &&
+		    jmap_push_start(jc->j, jc->j->srv, jc->user, req, &jc->push) == NULL)
+			send_text(req, 400, "Bad Request", "bad query, or no mail store\n");
+		return;
+	}
 	if (jmap_account_open(jc->j, jc->j->srv, jc->user, &a) < 0) {
 		send_text(req, 503, "Service Unavailable", "mail store unavailable\n");
 		return;

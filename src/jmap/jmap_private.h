@@ -44,6 +44,8 @@ struct jmap_account {
 	struct jmap_folder *folders;
 	unsigned n_folders;
 	bool loaded;
+	store_listener_fn *listener;	/* for the folder handles (push), or NULL */
+	void *listener_ctx;
 };
 
 /* jmap_session.c */
@@ -53,6 +55,8 @@ int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
 void jmap_account_close(struct jmap_account *a);
 /* Open every selectable folder (once per request).  1 or -1. */
 int jmap_account_load(struct jmap_account *a);
+/* Close the folder handles: the next load opens (and syncs) them again. */
+void jmap_account_unload(struct jmap_account *a);
 struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id);
 /* The account state (Mailbox and Email): "s" + 16 hex, and a snapshot of
    it kept for /changes.  out has 24 bytes. */
@@ -107,6 +111,15 @@ void jmap_blob_download(struct jmap_account *a, struct evhttp_request *req,
 			const char *path);
 /* The bytes of blob id into out: 1, 0 unknown, -1 error. */
 int jmap_blob_read(struct jmap_account *a, const char *id, struct buf *out);
+
+/* jmap_push.c: GET /jmap/eventsource.  Starts the stream on req and puts
+   it in *owner (the connection's slot), or returns NULL (bad query or no
+   store: the caller answers).  jmap_push_free: the connection is going;
+   detached: evhttp let go of the request, which is freed here. */
+struct jmap_push;
+struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
+				  struct evhttp_request *req, struct jmap_push **owner);
+void jmap_push_free(struct jmap_push **p, bool detached);
 
 /* jmap_http.c */
 void jmap_send_json(struct evhttp_request *req, int status, json_t *v,

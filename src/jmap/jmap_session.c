@@ -93,7 +93,7 @@ int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
 	return 1;
 }
 
-void jmap_account_close(struct jmap_account *a)
+void jmap_account_unload(struct jmap_account *a)
 {
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		if (a->folders[i].h != NULL)
@@ -103,6 +103,12 @@ void jmap_account_close(struct jmap_account *a)
 	free(a->folders);
 	a->folders = NULL;
 	a->n_folders = 0;
+	a->loaded = false;
+}
+
+void jmap_account_close(struct jmap_account *a)
+{
+	jmap_account_unload(a);
 	if (a->store != NULL)
 		store_account_unref(&a->store);
 }
@@ -137,7 +143,8 @@ int jmap_account_load(struct jmap_account *a)
 	}
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
-		if (store_mailbox_open(a->store, f->name, NULL, NULL, &f->h, &err) < 0) {
+		if (store_mailbox_open(a->store, f->name, a->listener, a->listener_ctx, &f->h,
+				       &err) < 0) {
 			/* gone meanwhile: leave it out */
 			free(f->name);
 			continue;

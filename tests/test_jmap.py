@@ -474,6 +474,23 @@ def test_email_get_body_values_of_smtp_delivery(srv):
     assert v["isTruncated"] is True and v["value"] == "Ol\u00e1"
 
 
+def test_thread_get_by_back_reference(srv):
+    deliver(srv, "threaded")
+    j = Jmap(srv)
+    r = j.request([
+        ["Email/query", {"accountId": j.account}, "q"],
+        ["Email/get", {"accountId": j.account, "properties": ["threadId"],
+                       "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"],
+        ["Thread/get", {"accountId": j.account,
+                        "#ids": {"resultOf": "g", "name": "Email/get", "path": "/list/*/threadId"}}, "t"],
+        ["Thread/get", {"accountId": j.account, "ids": ["tnothere", "x"]}, "n"],
+    ])
+    (eid,) = r[0][1]["ids"]
+    tid = r[1][1]["list"][0]["threadId"]
+    assert r[2][1]["list"] == [{"id": tid, "emailIds": [eid]}]
+    assert r[3][1]["notFound"] == ["tnothere", "x"]
+
+
 def test_email_query_filters_sort_and_paging(srv):
     deliver(srv, "alpha report", sender="x1@example.net")
     deliver(srv, "beta news", body="the secret word is pineapple\n", sender="x2@example.net")

@@ -1307,3 +1307,42 @@ int jmap_email_changes(struct jmap_call *call)
 				 "created", created, "updated", updated, "destroyed", destroyed);
 	return 1;
 }
+
+/* ---- Thread/get ---- */
+
+/* Every email is its own thread here ("t" + the email's digits). */
+int jmap_thread_get(struct jmap_call *call)
+{
+	struct jmap_account *a;
+	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
+	struct email_ref r;
+	char state[24], eid[20];
+	size_t i;
+
+	if (jmap_call_account(call, &a) < 0)
+		return -1;
+	if (!json_is_array(ids))
+		return jmap_call_error(call, json_is_null(ids) || ids == NULL ?
+				       "requestTooLarge" : "invalidArguments", NULL);
+	if (json_array_size(ids) > call->limits->max_objects_get)
+		return jmap_call_error(call, "requestTooLarge", NULL);
+	list = json_array();
+	notfound = json_array();
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		if (id != NULL && id[0] == 't' && strlen(id) < sizeof(eid)) {
+			str_copy(eid, id, sizeof(eid));
+			eid[0] = 'm';
+			if (email_find(a, eid, &r) > 0) {
+				json_array_append_new(list, json_pack("{s:s,s:[s]}", "id", id,
+								      "emailIds", eid));
+				continue;
+			}
+		}
+		json_array_append(notfound, v);
+	}
+	jmap_account_state(a, state);
+	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
+				 "list", list, "notFound", notfound);
+	return 1;
+}

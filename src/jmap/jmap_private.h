@@ -95,6 +95,7 @@ int jmap_email_get(struct jmap_call *call);
 int jmap_email_query(struct jmap_call *call);
 int jmap_email_set(struct jmap_call *call);
 int jmap_email_changes(struct jmap_call *call);
+int jmap_thread_get(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
 /* "m"/"b"/"t" + 16 hex -> uidvalidity, uid.  1 or -1. */
 int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r);

@@ -53,6 +53,7 @@ const struct jmap_method jmap_methods[] = {
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
 	{ NULL, NULL, NULL },
 };
 

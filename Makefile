@@ -5,7 +5,7 @@
 #   make test     build and run every test (unit + integration)
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzz target for FUZZ_SECONDS each
-#   make bench    the SMTP-to-Maildir, relay and POP3 benchmarks
+#   make bench    the SMTP-to-Maildir, IMAP, relay, POP3 and JMAP benchmarks
 
 BUILD    ?= build
 CC       ?= cc
@@ -96,6 +96,7 @@ bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink $(BUILD)/pop3-load
 	$(PYTHON) bench/relay_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load \
 		--sink $(BUILD)/smtp-sink
 	$(PYTHON) bench/pop3_bench.py --bin $(BUILD)/correio --load $(BUILD)/pop3-load
+	$(PYTHON) bench/jmap_bench.py --bin $(BUILD)/correio
 
 $(BUILD)/smtp-sink: bench/smtp_sink.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread

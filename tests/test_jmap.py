@@ -426,6 +426,29 @@ def test_mailbox_get_roles_and_counts(srv):
     assert r["notFound"] == ["fnothere"]
 
 
+def test_imap_folder_changes_seen_on_a_kept_connection(srv):
+    j = Jmap(srv)
+    state = j.call("Mailbox/get", {"ids": None})["state"]
+    m = imap_login(srv)
+    m.create("Projects")
+    boxes = j.mailboxes()
+    pid = boxes["Projects"]["id"]
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["created"] == [pid] and ch["destroyed"] == []
+    state = ch["newState"]
+    m.rename("Projects", "Work")
+    boxes = j.mailboxes()
+    assert "Projects" not in boxes and boxes["Work"]["id"] == pid
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["updated"] == [pid] and ch["created"] == ch["destroyed"] == []
+    state = ch["newState"]
+    m.delete("Work")
+    assert "Work" not in j.mailboxes()
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["destroyed"] == [pid]
+    m.logout()
+
+
 def test_email_get_body_values_of_smtp_delivery(srv):
     deliver(srv, "multi part", body=MULTIPART,
             extra='MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="outer"\r\n')

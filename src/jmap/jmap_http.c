@@ -59,6 +59,8 @@ struct jmap_conn {
 	char user[320];
 	struct jmap_req *pending;
 	struct jmap_push *push;		/* an EventSource stream on it */
+	struct jmap_account acct;	/* jc->user's, kept between requests */
+	bool acct_open;
 	struct jmap_conn *next;
 	bool gone;
 };
@@ -138,6 +140,8 @@ static void conn_free(struct jmap_conn *jc, bool detached)
 		free(r);
 	}
 	jmap_push_free(&jc->push, detached);
+	if (jc->acct_open)
+		jmap_account_close(&jc->acct);
 	explicit_bzero(jc->auth_header, sizeof(jc->auth_header));
 	conn_unregister(&jc->conn);
 	free(jc);
@@ -284,7 +288,7 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type t)
 static void dispatch(struct jmap_conn *jc, struct evhttp_request *req)
 {
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	struct jmap_account a;
+	struct jmap_account *a = &jc->acct;
 	char base[300];
 
 	if (path == NULL)
@@ -297,31 +301,42 @@ static void dispatch(struct jmap_conn *jc, struct evhttp_request *req)
 			send_text(req, 400, "Bad Request", "bad query, or no mail store\n");
 		return;
 	}
-	if (jmap_account_open(jc->j, jc->j->srv, jc->user, &a) < 0) {
-		send_text(req, 503, "Service Unavailable", "mail store unavailable\n");
-		return;
+	/* the account and its folder handles stay open on the connection, so
+	   a request only syncs them (a password change does not matter: the
+	   Authorization header was checked for this request) */
+	if (jc->acct_open && strcmp(jc->acct.user, jc->user) != 0) {
+		jmap_account_close(&jc->acct);
+		jc->acct_open = false;
+	}
+	if (!jc->acct_open) {
+		if (jmap_account_open(jc->j, jc->j->srv, jc->user, a) < 0) {
+			send_text(req, 503, "Service Unavailable", "mail store unavailable\n");
+			return;
+		}
+		jc->acct_open = true;
+	} else {
+		jmap_account_refresh(a);
 	}
 	if (strcmp(path, "/.well-known/jmap") == 0 || strcmp(path, "/jmap/session") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET)) {
 			json_t *s;
 			base_url(req, jc->conn.tls, base, sizeof(base));
-			s = jmap_session_object(&a, base);
+			s = jmap_session_object(a, base);
 			jmap_send_json(req, 200, s, NULL);
 			json_decref(s);
 		}
 	} else if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
-			route_api(&a, req);
+			route_api(a, req);
 	} else if (strncmp(path, "/jmap/upload/", 13) == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
-			jmap_blob_upload(&a, req, path + 13);
+			jmap_blob_upload(a, req, path + 13);
 	} else if (strncmp(path, "/jmap/download/", 15) == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
-			jmap_blob_download(&a, req, path + 15);
+			jmap_blob_download(a, req, path + 15);
 	} else {
 		send_text(req, 404, "Not Found", "not found\n");
 	}
-	jmap_account_close(&a);
 }
 
 /* ---- logins ---- */

@@ -57,6 +57,9 @@ void jmap_account_close(struct jmap_account *a);
 int jmap_account_load(struct jmap_account *a);
 /* Close the folder handles: the next load opens (and syncs) them again. */
 void jmap_account_unload(struct jmap_account *a);
+/* A new request on a kept account: sync the open folders, or unload them
+   when the folder list changed (created, deleted, renamed). */
+void jmap_account_refresh(struct jmap_account *a);
 struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id);
 /* The account state (Mailbox and Email): "s" + 16 hex, and a snapshot of
    it kept for /changes.  out has 24 bytes. */

@@ -159,6 +159,45 @@ int jmap_account_load(struct jmap_account *a)
 	return 1;
 }
 
+struct same_folders {
+	struct jmap_account *a;
+	unsigned i;
+	bool same;
+};
+
+static void check_folder(void *ctx, const struct store_folder_info *f)
+{
+	struct same_folders *c = ctx;
+
+	if (f->attrs & (STORE_FOLDER_NOSELECT | STORE_FOLDER_NONEXISTENT))
+		return;
+	if (c->i >= c->a->n_folders || strcmp(c->a->folders[c->i].name, f->name) != 0 ||
+	    c->a->folders[c->i].attrs != f->attrs)
+		c->same = false;
+	c->i++;
+}
+
+void jmap_account_refresh(struct jmap_account *a)
+{
+	struct same_folders c = { a, 0, true };
+	struct store_error err;
+
+	if (!a->loaded)
+		return;
+	if (store_folder_list(a->store, check_folder, &c, &err) < 0 || !c.same ||
+	    c.i != a->n_folders) {
+		jmap_account_unload(a);
+		return;
+	}
+	for (unsigned i = 0; i < a->n_folders; i++) {
+		if (store_mailbox_sync(a->folders[i].h, &err) < 0) {
+			jmap_account_unload(a);
+			return;
+		}
+		store_mailbox_status(a->folders[i].h, &a->folders[i].st);
+	}
+}
+
 struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id)
 {
 	for (unsigned i = 0; i < a->n_folders; i++)

@@ -19,6 +19,7 @@
 #include "jmap_private.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
@@ -224,6 +225,9 @@ static struct jmap_conn *conn_of(struct jmap *j, struct evhttp_request *req, boo
 	}
 	if (!conn_admit(j->srv, addr))
 		return NULL;
+	/* replies go out in several writes (headers, body, event chunks):
+	   Nagle's algorithm would hold them for the client's delayed ACK */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	jc = calloc(1, sizeof(*jc));
 	if (jc == NULL)
 		abort();

@@ -547,6 +547,18 @@ def test_email_query_filters_sort_and_paging(srv):
     j.call("Email/set", {"update": {ids[2]: {"keywords/$flagged": True}}})
     assert q({"hasKeyword": "$flagged"}) == [ids[2]]
     assert q({"notKeyword": "$flagged"}) == [ids[0], ids[1]]
+    r = j.call("Email/query", {"anchor": ids[1], "limit": 5})
+    assert r["ids"] == ids[1:] and r["position"] == 1
+    r = j.call("Email/query", {"anchor": ids[2], "anchorOffset": -1, "limit": 1})
+    assert r["ids"] == [ids[1]] and r["position"] == 1
+    (resp,) = j.request([["Email/query", {"accountId": j.account, "anchor": "mnothere00000001"}, "x"]])
+    assert resp[1]["type"] == "anchorNotFound"
+    # ids null: every email; an unknown property is refused
+    got = j.call("Email/get", {"ids": None, "properties": ["subject"]})
+    assert sorted(e["id"] for e in got["list"]) == sorted(ids) and got["notFound"] == []
+    (resp,) = j.request([["Email/get", {"accountId": j.account, "ids": ids,
+                                        "properties": ["subject", "header:X-Spam:asText"]}, "x"]])
+    assert resp[1]["type"] == "invalidArguments"
     (resp,) = j.request([["Email/query", {"accountId": j.account, "filter": {"nope": 1}}, "x"]])
     assert resp[1]["type"] == "unsupportedFilter"
     (resp,) = j.request([["Email/query", {"accountId": j.account,

@@ -26,6 +26,7 @@
 #define MAX_BODY_VALUE (1u * 1024 * 1024)
 #define MAX_PARTS_LIST 200
 #define PREVIEW_CHARS 256
+#define QUERY_LIMIT 5000		/* ids in one Email/query answer, at most */
 
 /* One located message. */
 struct email_ref {
@@ -512,6 +513,22 @@ struct get_opts {
 	size_t max_value;
 };
 
+/* Every property Email/get knows: the defaults, then the others. */
+static const char *const email_props[] = {
+	"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
+	"messageId", "inReplyTo", "references", "sender", "from", "to", "cc", "bcc",
+	"replyTo", "subject", "sentAt", "hasAttachment", "preview", "bodyValues",
+	"textBody", "htmlBody", "attachments", "bodyStructure", NULL,
+};
+
+static bool known_prop(const char *prop)
+{
+	for (int i = 0; email_props[i] != NULL; i++)
+		if (strcmp(email_props[i], prop) == 0)
+			return true;
+	return false;
+}
+
 static bool want(const struct get_opts *o, const char *prop)
 {
 	static const char *const defaults[] = {
@@ -661,8 +678,10 @@ static int get_options(struct jmap_call *call, struct get_opts *o)
 	if (props != NULL && !json_is_null(props)) {
 		if (!json_is_array(props))
 			return -1;
+		/* RFC 8620 §5.1: an unknown property is an error
+		   (header:*:as... forms are not served yet) */
 		json_array_foreach(props, i, v)
-			if (!json_is_string(v))
+			if (!json_is_string(v) || !known_prop(json_string_value(v)))
 				return -1;
 		o->props = props;
 	}
@@ -676,6 +695,26 @@ static int get_options(struct jmap_call *call, struct get_opts *o)
 		if ((uint64_t)json_integer_value(maxv) < MAX_BODY_VALUE)
 			o->max_value = (size_t)json_integer_value(maxv);
 	}
+	return 1;
+}
+
+/* Email/get with ids null: every email of the account. */
+static int get_all(struct jmap_call *call, struct jmap_account *a, const struct get_opts *opt)
+{
+	json_t *list = json_array();
+	struct email_ref r;
+	char state[24];
+
+	for (unsigned k = 0; k < a->n_folders; k++) {
+		r.f = &a->folders[k];
+		for (unsigned i = 0; i < store_mailbox_count(r.f->h); i++) {
+			store_mailbox_get(r.f->h, i, &r.m);
+			json_array_append_new(list, email_object(a, &r, opt));
+		}
+	}
+	jmap_account_state(a, state);
+	call->result = json_pack("{s:s,s:s,s:o,s:[]}", "accountId", a->id, "state", state,
+				 "list", list, "notFound");
 	return 1;
 }
 
@@ -693,9 +732,14 @@ int jmap_email_get(struct jmap_call *call)
 	if (get_options(call, &opt) < 0 || (ids != NULL && !json_is_null(ids) &&
 					    !json_is_array(ids)))
 		return jmap_call_error(call, "invalidArguments", NULL);
-	if (!json_is_array(ids))
-		return jmap_call_error(call, "requestTooLarge",
-				       "give ids (from Email/query)");
+	if (!json_is_array(ids)) {
+		unsigned total = 0;
+		for (unsigned k = 0; k < a->n_folders; k++)
+			total += store_mailbox_count(a->folders[k].h);
+		if (total > call->limits->max_objects_get)
+			return jmap_call_error(call, "requestTooLarge", NULL);
+		return get_all(call, a, &opt);
+	}
 	if (json_array_size(ids) > call->limits->max_objects_get)
 		return jmap_call_error(call, "requestTooLarge", NULL);
 	list = json_array();
@@ -938,20 +982,48 @@ static int sort_order(json_t *sort, int (**cmp_r)(const void *, const void *), b
 	return 1;
 }
 
-static void query_result(struct jmap_call *call, struct jmap_account *a,
-			 struct candidate *cands, unsigned n, bool asc)
+/* The index of the email with id in the sorted results, or -1. */
+static json_int_t anchor_index(const struct candidate *cands, unsigned n, bool asc,
+			       const char *anchor)
+{
+	char id[20];
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct candidate *c = &cands[asc ? n - 1 - i : i];
+		jmap_email_id(c->f->st.uidvalidity, c->m.uid, id);
+		if (strcmp(id, anchor) == 0)
+			return (json_int_t)i;
+	}
+	return -1;
+}
+
+/* position/anchor and limit (RFC 8620 §5.5); 1, or -1 (anchorNotFound). */
+static int query_result(struct jmap_call *call, struct jmap_account *a,
+			struct candidate *cands, unsigned n, bool asc)
 {
 	json_t *pos = json_object_get(call->args, "position");
 	json_t *lim = json_object_get(call->args, "limit");
+	json_t *offset = json_object_get(call->args, "anchorOffset");
+	const char *anchor = json_string_value(json_object_get(call->args, "anchor"));
 	json_int_t position = json_is_integer(pos) ? json_integer_value(pos) : 0;
-	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : 1000;
-	json_t *ids = json_array();
+	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : QUERY_LIMIT;
+	json_t *ids;
 	char id[20], state[24];
 
+	if (limit > QUERY_LIMIT)
+		limit = QUERY_LIMIT;
+	if (anchor != NULL) {
+		if ((position = anchor_index(cands, n, asc, anchor)) < 0)
+			return jmap_call_error(call, "anchorNotFound", NULL);
+		position += json_is_integer(offset) ? json_integer_value(offset) : 0;
+		if (position < 0)
+			position = 0;
+	}
 	if (position < 0)
 		position = position + (json_int_t)n < 0 ? 0 : position + (json_int_t)n;
 	if (position > (json_int_t)n)
 		position = (json_int_t)n;
+	ids = json_array();
 	for (json_int_t i = position; i < (json_int_t)n && i - position < limit; i++) {
 		const struct candidate *c = &cands[asc ? n - 1 - (unsigned)i : (unsigned)i];
 		jmap_email_id(c->f->st.uidvalidity, c->m.uid, id);
@@ -963,8 +1035,9 @@ static void query_result(struct jmap_call *call, struct jmap_account *a,
 				 "position", position, "ids", ids);
 	if (json_is_true(json_object_get(call->args, "calculateTotal")))
 		json_object_set_new(call->result, "total", json_integer((json_int_t)n));
-	if (json_is_integer(lim))
+	if (json_is_integer(lim) || (json_int_t)n - position > limit)
 		json_object_set_new(call->result, "limit", json_integer(limit));
+	return 1;
 }
 
 int jmap_email_query(struct jmap_call *call)
@@ -977,12 +1050,16 @@ int jmap_email_query(struct jmap_call *call)
 	struct candidate *cands;
 	unsigned n = 0, total = 0;
 	bool asc;
+	int ret;
 
 	if (jmap_call_account(call, &a) < 0)
 		return -1;
-	if ((pos != NULL && !json_is_integer(pos)) ||
-	    (lim != NULL && (!json_is_integer(lim) || json_integer_value(lim) < 0)) ||
-	    json_object_get(call->args, "anchor") != NULL)
+	if ((pos != NULL && !json_is_null(pos) && !json_is_integer(pos)) ||
+	    (lim != NULL && !json_is_null(lim) &&
+	     (!json_is_integer(lim) || json_integer_value(lim) < 0)) ||
+	    (json_object_get(call->args, "anchor") != NULL &&
+	     !json_is_null(json_object_get(call->args, "anchor")) &&
+	     !json_is_string(json_object_get(call->args, "anchor"))))
 		return jmap_call_error(call, "invalidArguments", NULL);
 	if (sort_order(json_object_get(call->args, "sort"), &cmp, &asc) < 0)
 		return jmap_call_error(call, "unsupportedSort", NULL);
@@ -1009,9 +1086,9 @@ int jmap_email_query(struct jmap_call *call)
 		}
 	}
 	qsort(cands, n, sizeof(*cands), cmp);
-	query_result(call, a, cands, n, asc);
+	ret = query_result(call, a, cands, n, asc);
 	free(cands);
-	return 1;
+	return ret;
 }
 
 /* ---- Email/set ---- */

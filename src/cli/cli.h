@@ -34,6 +34,12 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r);
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,
 			const char *domain);
 
+/* check_startup.c: what `correio serve` would refuse although the file
+   parses (listeners on one port, certificate or key files the run-as user
+   cannot read or load, a data directory it cannot reach), each printed as
+   "correio: check: ..." on stderr.  Returns how many. */
+int check_startup(const struct config *cfg);
+
 /*
  * Send one request line (ending in LF) to the running server's control
  * socket and print its answer (stdout, or the error on stderr).  Returns
@@ -57,6 +63,14 @@ bool cli_wants_help(int argc, char **argv);
  */
 int cli_operands(int argc, char **argv, const char *what, const char *usage,
 		 int min, int max);
+
+/* ---- check warnings (check_warn.c) ---- */
+
+/* Print a warning when the hostname is not a fully qualified domain name.
+   Returns the number of warnings printed (0 or 1). */
+int check_warn_hostname(const struct config *cfg);
+/* Is every [listen] smtp address a loopback one (or none at all)? */
+bool check_smtp_loopback_only(const struct config *cfg);
 
 /* ---- sendmail (sendmail_headers.c) ---- */
 

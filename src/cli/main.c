@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "client/client.h"
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "version.h"		/* made by the Makefile */
 
 struct subcommand {
 	const char *name;
@@ -26,6 +28,7 @@ static const struct subcommand subcommands[] = {
 	{ "check", cmd_check, "validate the configuration and show it" },
 	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
+	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -38,7 +41,7 @@ static void usage(FILE *out)
 		     "commands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(out, "\nEach command takes --help.\n");
+	fprintf(out, "\nEach command takes --help; correio --version tells the version.\n");
 }
 
 /* Remove "-c FILE" / "--config FILE" / "--config=FILE" from argv. */
@@ -78,6 +81,16 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/');
 	bool as_sendmail = strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0;
 
+	if (!as_sendmail && argc == 2 && (strcmp(argv[1], "--version") == 0 ||
+					  strcmp(argv[1], "version") == 0)) {
+		printf("correio %s%s%s%s\n", CORREIO_VERSION,
+		       CORREIO_GIT_VERSION[0] != '\0' ? " (git " : "", CORREIO_GIT_VERSION,
+		       CORREIO_GIT_VERSION[0] != '\0' ? ")" : "");
+		return 0;
+	}
+	/* the mail client has its own accounts file: its -c is not ours */
+	if (!as_sendmail && argc >= 2 && strcmp(argv[1], "mail") == 0)
+		return cmd_mail(argc - 1, argv + 1);
 	if (take_config_option(&argc, argv, &path) < 0) {
 		fprintf(stderr, "correio: -c needs a file name\n");
 		return 2;
@@ -86,6 +99,12 @@ int main(int argc, char **argv)
 			     strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!as_sendmail && strcmp(argv[1], "mail") == 0) {
+		/* "correio -c FILE mail": FILE was meant for the client */
+		fprintf(stderr, "correio: the mail client has its own accounts file: "
+			"write `correio mail -c FILE ...`\n");
+		return 2;
 	}
 	config_defaults(&cfg);
 	if (path == NULL && (as_sendmail || strcmp(argv[1], "sendmail") == 0))
@@ -107,7 +126,7 @@ int main(int argc, char **argv)
 	if (as_sendmail)
 		return cmd_sendmail(argc, argv, &cfg);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
-		if (strcmp(argv[1], subcommands[i].name) != 0)
+		if (strcmp(argv[1], subcommands[i].name) != 0 || subcommands[i].run == NULL)
 			continue;
 		status = subcommands[i].run(argc - 1, argv + 1, &cfg);
 		return status;

@@ -308,11 +308,29 @@ def test_request_level_errors(srv):
         "urn:ietf:params:jmap:error:unknownCapability"
     max_calls = j.session["capabilities"][CORE]["maxCallsInRequest"]
     calls = [["Core/echo", {}, str(i)] for i in range(max_calls + 1)]
-    status, _, out = j.http("POST", "/jmap/api", json.dumps({"using": [CORE], "methodCalls": calls}))
+    status, _, out = j.http("POST", "/jmap/api", json.dumps({"using": [CORE], "methodCalls": calls}),
+                            {"Content-Type": "application/json; charset=utf-8"})
     assert status == 400
     p = json.loads(out)
     assert p["type"] == "urn:ietf:params:jmap:error:limit"
     assert p["limit"] == "maxCallsInRequest"
+
+
+def test_api_needs_json_content_type(srv):
+    """A form of another web site (text/plain, urlencoded, multipart) cannot
+    run method calls with the Basic login a browser remembers."""
+    deliver(srv, "keep me")
+    j = Jmap(srv)
+    (eid,) = j.call("Email/query", {})["ids"]
+    body = json.dumps({"using": [CORE, MAIL], "methodCalls": [
+        ["Email/set", {"accountId": j.account, "destroy": [eid]}, "0"]]})
+    for ctype in ("text/plain", "application/x-www-form-urlencoded",
+                  "multipart/form-data; boundary=x", "application/jsonx", None):
+        status, headers, out = j.http("POST", "/jmap/api", body,
+                                      {"Content-Type": ctype} if ctype else {})
+        assert status == 400, (ctype, out)
+        assert json.loads(out)["type"] == "urn:ietf:params:jmap:error:notJSON"
+    assert j.call("Email/query", {})["ids"] == [eid]
 
 
 def test_core_echo_and_method_errors(srv):

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "auth/auth.h"
@@ -254,9 +255,23 @@ static void route_api(struct jmap_account *a, struct evhttp_request *req)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *body = (const char *)evbuffer_pullup(in, -1);
+	const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+					      "Content-Type");
 	json_t *resp, *prob;
 	char state[24];
 
+	/* RFC 8620 §3.1: application/json only.  This also keeps other web
+	   sites out: a form cannot send it, and a script of another origin
+	   must ask first (CORS), so a browser that remembers the Basic login
+	   does not run their method calls. */
+	if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
+	    (type[16] != '\0' && type[16] != ';' && type[16] != ' ')) {
+		prob = json_pack("{s:s,s:i,s:s}", "type", "urn:ietf:params:jmap:error:notJSON",
+				 "status", 400, "detail", "the body must be application/json");
+		jmap_send_json(req, 400, prob, "application/problem+json");
+		json_decref(prob);
+		return;
+	}
 	jmap_account_state(a, state);
 	if (jmap_core_run(body != NULL ? body : "", len, &a->j->limits, jmap_methods, a,
 			  state, &resp, &prob) < 0) {

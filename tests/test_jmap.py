@@ -402,6 +402,16 @@ def test_upload_download_byte_exact(srv):
     assert j.http("GET", f"/jmap/download/aother/{up['blobId']}/x")[0] == 404
     assert j.http("GET", f"/jmap/download/{j.account}/u{'0' * 32}/x")[0] == 404
     assert j.http("GET", f"/jmap/download/{j.account}/..%2F..%2Fx/x")[0] == 404
+    # an upload a day old is swept by the next one
+    path = os.path.join(srv.data, "jmap", j.account, up["blobId"])
+    assert os.path.exists(path)
+    os.utime(path, (time.time() - 90000, time.time() - 90000))
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", b"new",
+                             {"Content-Type": "text/plain"})
+    assert status == 201
+    assert not os.path.exists(path)
+    assert j.http("GET", f"/jmap/download/{j.account}/{up['blobId']}/x")[0] == 404
+    up = json.loads(body)
     # bob cannot read alice's blob
     bob = Jmap(srv, "bob@example.org", "bob-pw")
     assert bob.http("GET", f"/jmap/download/{bob.account}/{up['blobId']}/x")[0] == 404

@@ -16,12 +16,14 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -29,6 +31,8 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "server/server.h"
+
+#define BLOB_LIFETIME (24 * 3600)
 
 static void send_plain(struct evhttp_request *req, int status, const char *reason,
 		       const char *text)
@@ -67,6 +71,29 @@ static bool type_safe(const char *t)
 	return true;
 }
 
+/* Uploads live BLOB_LIFETIME seconds (RFC 8620 §6.1: at least an hour
+   when unreferenced); each upload sweeps the account's older ones, so an
+   account holds what it uploaded in the last day at most. */
+static void expire_uploads(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+	char path[1400];
+	time_t old = time(NULL) - BLOB_LIFETIME;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && strncmp(e->d_name, ".tmp-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < old)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const char *acct)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -94,6 +121,7 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 	blob_dir(a, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id);
+	expire_uploads(dir);
 	if (mkdir_p(dir, 0700) < 0 ||
 	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
 		log_err("jmap: upload: %s: %m", dir);

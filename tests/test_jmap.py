@@ -75,6 +75,8 @@ def stopped(s):
     code = s.stop()
     log = s.read_log()
     assert code == 0 and "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+    # every HTTP connection was given back: the stop did not wait for one
+    assert "still open after" not in log, log[-4000:]
 
 
 def deliver(srv, subject, body="Hello.\n", sender="carol@example.net", extra="",
@@ -781,3 +783,62 @@ def test_stop_with_open_streams_and_pending_logins():
     log = s.read_log()
     assert "stop: done" in log
     assert "still open after" not in log
+
+
+def hold_slots(s, n, timeout=15):
+    """Open n keep-alive JMAP connections, retrying while the server has
+    not yet noticed earlier connections closing (a password check to
+    finish, a dropped stream at its next ping)."""
+    deadline = time.time() + timeout
+    while True:
+        conns = []
+        try:
+            for _ in range(n):
+                conns.append(Jmap(s))
+            return conns
+        except AssertionError:
+            for j in conns:
+                j.conn.close()
+            assert time.time() < deadline, s.read_log()[-3000:]
+            time.sleep(0.2)
+
+
+def test_closed_connections_give_their_slot_back():
+    """Connections that end every way (idle keep-alive closed by the client,
+    closed while the password is checked, an event stream dropped, a
+    Connection: close reply, a bad request) leave the per-client count."""
+    s = Server(http=True, extra_config="connections_per_client = 3\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        for _ in range(3):
+            j = Jmap(s)
+            j.conn.close()
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", s.http_port), 5) as c:
+                c.sendall(b"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: " + basic().encode() + b"\r\n\r\n")
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            es = EventStream(s, "types=*&closeafter=no&ping=1")
+            assert es.next()[0] == "state"
+            es.conn.close()
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            raw(s, b"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   b"Authorization: " + basic().encode() + b"\r\n\r\n")
+            raw(s, b"BAD\r\n\r\n")
+        conns = hold_slots(s, 3)
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 503
+        for j in conns:
+            j.conn.close()
+    finally:
+        stopped(s)

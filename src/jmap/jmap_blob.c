@@ -12,6 +12,7 @@
  * (anything that could be active content becomes application/octet-stream).
  */
 #include "jmap_private.h"
+#include "jmap_parse.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -49,26 +50,6 @@ static void send_plain(struct evhttp_request *req, int status, const char *reaso
 static void blob_dir(struct jmap_account *a, char *out, size_t size)
 {
 	snprintf(out, size, "%s/jmap/%s", a->srv->cfg.data_dir, a->id);
-}
-
-/* A type the download may carry as is: type/subtype of safe characters
-   and nothing a browser would render as a page or run. */
-static bool type_safe(const char *t)
-{
-	static const char *const active[] = {
-		"html", "xml", "javascript", "ecmascript", "svg", "xhtml", "x-shockwave",
-		"pdf", "rdf", "xsl", "multipart", NULL,
-	};
-	const char *slash = strchr(t, '/');
-
-	if (slash == NULL || slash == t || slash[1] == '\0' || strlen(t) > 100 ||
-	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/.+-_") !=
-	    strlen(t) || strchr(slash + 1, '/') != NULL)
-		return false;
-	for (int i = 0; active[i] != NULL; i++)
-		if (strcasestr(t, active[i]) != NULL)
-			return false;
-	return true;
 }
 
 /* Uploads live BLOB_LIFETIME seconds (RFC 8620 §6.1: at least an hour
@@ -136,7 +117,7 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 		return;
 	}
 	resp = json_pack("{s:s,s:s,s:s,s:I}", "accountId", a->id, "blobId", id,
-			 "type", type != NULL && type_safe(type) ? type : "application/octet-stream",
+			 "type", type != NULL && jmap_type_safe(type) ? type : "application/octet-stream",
 			 "size", (json_int_t)len);
 	jmap_send_json(req, 201, resp, NULL);
 	json_decref(resp);
@@ -255,7 +236,7 @@ void jmap_blob_download(struct jmap_account *a, struct evhttp_request *req,
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
 		 name != NULL && name[0] != '\0' ? name : "download");
 	free(name);
-	evhttp_add_header(h, "Content-Type", accept != NULL && type_safe(accept) ?
+	evhttp_add_header(h, "Content-Type", accept != NULL && jmap_type_safe(accept) ?
 			  accept : "application/octet-stream");
 	evhttp_add_header(h, "Content-Disposition", disp);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");

@@ -10,6 +10,7 @@
  * characters.
  */
 #include "jmap_private.h"
+#include "jmap_parse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -147,28 +148,6 @@ static json_t *utc_date(time_t t)
 	return json_string(s);
 }
 
-/* RFC 5322 date-time: [day-of-week ","] d mon yyyy hh:mm[:ss] zone. */
-static int parse_rfc5322_date(const char *s, time_t *t_r, long *off_r)
-{
-	struct tm tm;
-	const char *comma = strchr(s, ','), *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if (comma != NULL)
-		s = comma + 1;
-	end = strptime(s, " %d %b %Y %H:%M:%S %z", &tm);
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, " %d %b %Y %H:%M %z", &tm);
-	}
-	if (end == NULL)
-		return -1;
-	/* timegm() normalises tm and clears tm_gmtoff: read it first */
-	*off_r = tm.tm_gmtoff;
-	*t_r = timegm(&tm) - *off_r;
-	return 1;
-}
-
 static json_t *sent_at(const struct mime_message *msg)
 {
 	struct buf v;
@@ -178,7 +157,7 @@ static json_t *sent_at(const struct mime_message *msg)
 
 	buf_init(&v, 4096);
 	if (mime_header_get(msg, mime_message_root(msg), "Date", &v) > 0 &&
-	    parse_rfc5322_date(buf_cstr(&v), &t, &off) > 0) {
+	    jmap_parse_date(buf_cstr(&v), &t, &off) > 0) {
 		struct tm tm;
 		char s[40];
 		time_t local = t + off;
@@ -193,18 +172,6 @@ static json_t *sent_at(const struct mime_message *msg)
 	return r;
 }
 
-static json_t *utf8_string(const char *p, size_t n)
-{
-	struct buf b;
-	json_t *r;
-
-	buf_init(&b, n * 3 + 16);
-	mime_utf8_sanitize(p, n, &b);
-	r = json_stringn(b.data != NULL ? b.data : "", b.len);
-	buf_deinit(&b);
-	return r;
-}
-
 static json_t *header_text(const struct mime_message *msg, const char *name)
 {
 	struct buf v;
@@ -215,41 +182,9 @@ static json_t *header_text(const struct mime_message *msg, const char *name)
 		buf_deinit(&v);
 		return json_null();
 	}
-	r = utf8_string(v.data != NULL ? v.data : "", v.len);
+	r = jmap_utf8_string(v.data != NULL ? v.data : "", v.len);
 	buf_deinit(&v);
 	return r;
-}
-
-/* "Name <a@b> Other <c@d>" (mime_address_text) -> EmailAddress[]. */
-static json_t *addresses_from_text(const char *s, size_t n)
-{
-	json_t *list = json_array();
-	size_t i = 0;
-
-	while (i < n) {
-		const char *lt = memchr(s + i, '<', n - i), *gt;
-		size_t ns = i, ne;
-		struct buf name;
-		if (lt == NULL || (gt = memchr(lt, '>', n - (size_t)(lt - s))) == NULL)
-			break;
-		ne = (size_t)(lt - s);
-		while (ns < ne && (s[ns] == ' ' || s[ns] == ','))
-			ns++;
-		while (ne > ns && s[ne - 1] == ' ')
-			ne--;
-		buf_init(&name, 4096);
-		mime_rfc2047_decode(s + ns, ne - ns, &name);
-		if (name.len >= 2 && name.data[0] == '"' && name.data[name.len - 1] == '"') {
-			buf_consume(&name, 1);
-			buf_truncate(&name, name.len - 1);
-		}
-		json_array_append_new(list, json_pack("{s:o,s:o}",
-			"name", name.len > 0 ? utf8_string(name.data, name.len) : json_null(),
-			"email", utf8_string(lt + 1, (size_t)(gt - lt - 1))));
-		buf_deinit(&name);
-		i = (size_t)(gt - s) + 1;
-	}
-	return list;
 }
 
 static json_t *header_addresses(const struct mime_message *msg, const char *field)
@@ -262,7 +197,7 @@ static json_t *header_addresses(const struct mime_message *msg, const char *fiel
 	if (mime_header_get(msg, mime_message_root(msg), field, &raw) > 0 &&
 	    mime_address_text(raw.data != NULL ? raw.data : "", raw.len, &text) > 0) {
 		json_decref(r);
-		r = addresses_from_text(text.data != NULL ? text.data : "", text.len);
+		r = jmap_parse_addresses(text.data != NULL ? text.data : "", text.len);
 	}
 	buf_deinit(&raw);
 	buf_deinit(&text);
@@ -281,7 +216,7 @@ static json_t *header_msgids(const struct mime_message *msg, const char *field)
 		json_decref(r);
 		r = json_array();
 		while ((lt = strchr(p, '<')) != NULL && (gt = strchr(lt, '>')) != NULL) {
-			json_array_append_new(r, utf8_string(lt + 1, (size_t)(gt - lt - 1)));
+			json_array_append_new(r, jmap_utf8_string(lt + 1, (size_t)(gt - lt - 1)));
 			p = gt + 1;
 		}
 		if (json_array_size(r) == 0) {
@@ -426,14 +361,14 @@ static json_t *body_part(const struct mime_message *msg, const struct mime_part 
 	json_object_set_new(o, "blobId", json_string(blob));
 	buf_init(&name, 4096);
 	json_object_set_new(o, "name", fn != NULL && mime_param_decode(fn, &name) > 0 ?
-			    utf8_string(name.data != NULL ? name.data : "", name.len) : json_null());
+			    jmap_utf8_string(name.data != NULL ? name.data : "", name.len) : json_null());
 	buf_deinit(&name);
 	json_object_set_new(o, "charset", cs != NULL ? json_string(cs->value) :
 			    is_type(p, "TEXT", NULL) ? json_string("us-ascii") : json_null());
 	json_object_set_new(o, "disposition", p->disposition != NULL ?
 			    json_string(strcasecmp(p->disposition, "ATTACHMENT") == 0 ?
 					"attachment" : "inline") : json_null());
-	json_object_set_new(o, "cid", p->id != NULL ? utf8_string(p->id, strlen(p->id)) :
+	json_object_set_new(o, "cid", p->id != NULL ? jmap_utf8_string(p->id, strlen(p->id)) :
 			    json_null());
 	return o;
 }
@@ -468,7 +403,7 @@ static json_t *body_value(const struct mime_message *msg, const struct mime_part
 		if (c >= 0xc0 && b.len - lead < (c >= 0xf0 ? 4u : c >= 0xe0 ? 3u : 2u))
 			b.len = lead;
 	}
-	r = json_pack("{s:o,s:b,s:b}", "value", utf8_string(b.data != NULL ? b.data : "", b.len),
+	r = json_pack("{s:o,s:b,s:b}", "value", jmap_utf8_string(b.data != NULL ? b.data : "", b.len),
 		      "isEncodingProblem", 0, "isTruncated", ret == 0);
 	buf_deinit(&b);
 	return r;
@@ -499,7 +434,7 @@ static json_t *preview(const struct mime_message *msg, const struct part_list *t
 		if ((c & 0xc0) != 0x80)
 			chars++;
 	}
-	r = utf8_string(out.data != NULL ? out.data : "", out.len);
+	r = jmap_utf8_string(out.data != NULL ? out.data : "", out.len);
 	buf_deinit(&b);
 	buf_deinit(&out);
 	return r;

@@ -17,6 +17,7 @@
  */
 #include "jmap.h"
 #include "jmap_private.h"
+#include "jmap_parse.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -402,27 +403,6 @@ static void on_auth(void *ctx, enum auth_result result, const char *user)
 	free(r);
 }
 
-/* "Basic base64(user:password)" -> user and password in out ("user\0pass").
-   1, or -1 when malformed. */
-static int basic_credentials(const char *header, struct buf *out, const char **pass_r)
-{
-	char *colon;
-
-	if (strncasecmp(header, "Basic ", 6) != 0)
-		return -1;
-	header += 6;
-	while (*header == ' ')
-		header++;
-	if (mime_base64_decode(header, strlen(header), out) < 0 || buf_putc(out, '\0') < 0)
-		return -1;
-	colon = memchr(out->data, ':', out->len);
-	if (colon == NULL || strlen(out->data) != out->len - 1)
-		return -1;
-	*colon = '\0';
-	*pass_r = colon + 1;
-	return 1;
-}
-
 static bool header_matches(const char *cached, const char *header)
 {
 	size_t n = strlen(header);
@@ -451,7 +431,7 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 		return;
 	}
 	buf_init(&cred, MAX_AUTH_HEADER);
-	if (strlen(h) >= MAX_AUTH_HEADER || basic_credentials(h, &cred, &pass) < 0) {
+	if (strlen(h) >= MAX_AUTH_HEADER || jmap_parse_basic(h, &cred, &pass) < 0) {
 		buf_deinit(&cred);
 		send_unauthorized(req, "malformed Authorization\n");
 		return;

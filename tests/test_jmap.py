@@ -624,6 +624,25 @@ def test_changes_after_smtp_delivery(srv):
     assert resp[1]["type"] == "cannotCalculateChanges"
 
 
+def test_states_remembered_per_account(srv):
+    """The states kept for /changes are bounded per account: a busy account
+    forgets its own oldest states, not another account's."""
+    deliver(srv, "busy")
+    deliver(srv, "quiet", to="bob@example.org")
+    bob = Jmap(srv, "bob@example.org", "bob-pw")
+    bob_state = bob.call("Email/get", {"ids": []})["state"]
+    deliver(srv, "news for bob", to="bob@example.org")
+    j = Jmap(srv)
+    (eid,) = j.call("Email/query", {})["ids"]
+    first = j.call("Email/get", {"ids": []})["state"]
+    for i in range(70):
+        j.call("Email/set", {"update": {eid: {"keywords/$flagged": True if i % 2 == 0 else None}}})
+    (resp,) = j.request([["Email/changes", {"accountId": j.account, "sinceState": first}, "x"]])
+    assert resp[1]["type"] == "cannotCalculateChanges"
+    r = bob.call("Email/changes", {"sinceState": bob_state})
+    assert len(r["created"]) == 1 and r["updated"] == r["destroyed"] == []
+
+
 def test_changes_after_imap_store_and_expunge(srv):
     deliver(srv, "one")
     deliver(srv, "two")

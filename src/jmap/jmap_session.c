@@ -9,7 +9,8 @@
  * modseq, count or name, so the state follows the store's modseq.  Each
  * state handed out is remembered (the folders' modseqs and the list of
  * email ids) so that Mailbox/changes and Email/changes can say exactly
- * what changed since; the last MAX_SNAPSHOTS are kept, in memory, and
+ * what changed since; the last USER_SNAPSHOTS of an account (and
+ * MAX_SNAPSHOTS in all) are kept, in memory, and
  * an older or unknown state gets cannotCalculateChanges (RFC 8620 §5.2).
  */
 #include "jmap_private.h"
@@ -24,7 +25,8 @@
 #include "lib/util.h"
 #include "server/server.h"
 
-#define MAX_SNAPSHOTS 64
+#define MAX_SNAPSHOTS 256		/* states remembered, all accounts */
+#define USER_SNAPSHOTS 32		/* ... and of one account */
 
 struct jmap_snapshot {
 	char user[320];
@@ -318,7 +320,7 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 {
 	struct jmap_snapshot_list **lp = jmap_snapshot_list_of(a->j), *l;
 	struct jmap_snapshot *s, **p;
-	unsigned n = 0;
+	unsigned n = 0, mine_n = 0;
 
 	if (*lp == NULL && (*lp = calloc(1, sizeof(**lp))) == NULL)
 		abort();
@@ -328,13 +330,18 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	s = snapshot_take(a, state);
 	s->next = l->first;
 	l->first = s;
-	/* keep the newest MAX_SNAPSHOTS */
-	for (p = &l->first; *p != NULL && ++n <= MAX_SNAPSHOTS; p = &(*p)->next)
-		;
-	while (*p != NULL) {
+	/* keep the newest USER_SNAPSHOTS of each account, MAX_SNAPSHOTS in
+	   all: one busy account does not push the others' states out */
+	for (p = &l->first; *p != NULL;) {
 		struct jmap_snapshot *old = *p;
-		*p = old->next;
-		snapshot_free(old);
+		bool mine = strcmp(old->user, a->user) == 0;
+		if ((mine && ++mine_n > USER_SNAPSHOTS) || n >= MAX_SNAPSHOTS) {
+			*p = old->next;
+			snapshot_free(old);
+			continue;
+		}
+		n++;
+		p = &old->next;
 	}
 }
 

@@ -861,3 +861,23 @@ def test_closed_connections_give_their_slot_back():
             j.conn.close()
     finally:
         stopped(s)
+
+
+def test_jmap_connections_and_logins_in_metrics():
+    from correio_harness import free_port
+    from test_metrics import scrape, value
+    port = free_port()
+    s = Server(http=True, extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        Jmap(s).call("Core/echo", {})
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic(password="no")})
+        c.getresponse().read()
+        _, samples = scrape(port)
+        assert value(samples, "correio_connections_total", protocol="http") == 2
+        assert value(samples, "correio_logins_total", protocol="http", result="ok") == 1
+        assert value(samples, "correio_logins_total", protocol="http", result="failed") == 1
+    finally:
+        stopped(s)

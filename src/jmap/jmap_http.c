@@ -34,6 +34,7 @@
 #include "auth/auth.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "server/server.h"
@@ -378,6 +379,7 @@ static void on_auth(void *ctx, enum auth_result result, const char *user)
 			*p = r->next;
 			break;
 		}
+	metrics_login(jc->conn.listener, result == AUTH_OK);
 	switch (result) {
 	case AUTH_OK:
 		if (strcmp(jc->user, user) != 0)

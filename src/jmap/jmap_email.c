@@ -1,10 +1,12 @@
 /*
- * jmap_email.c - Email/get, Email/query, Email/set and Email/changes
- * (RFC 8621 §4) over the store, with the project's MIME parser for
- * headers, body structure and body values.  An Email is one message of
- * one folder (mailboxIds has exactly one id); each is its own thread.
+ * jmap_email.c - Email/get and Thread/get (RFC 8621 §3, §4) over the
+ * store, with the project's MIME parser for headers, body structure and
+ * body values, and what the other Email files share (ids, look-ups,
+ * keywords).  An Email is one message of one folder (mailboxIds has
+ * exactly one id); each is its own thread.  Email/query is in
+ * jmap_email_query.c, Email/set and Email/changes in jmap_email_set.c.
  *
- * Limits: a message is read whole into memory up to MAX_MESSAGE bytes
+ * Limits: a message is read whole into memory up to JMAP_MAX_MESSAGE bytes
  * (larger ones show their index facts only); body values are cut at
  * maxBodyValueBytes (default MAX_BODY_VALUE); the preview is 256
  * characters.
@@ -23,17 +25,10 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 
-#define MAX_MESSAGE (64u * 1024 * 1024)
 #define MAX_BODY_VALUE (1u * 1024 * 1024)
 #define MAX_PARTS_LIST 200
 #define PREVIEW_CHARS 256
-#define QUERY_LIMIT 5000		/* ids in one Email/query answer, at most */
 
-/* One located message. */
-struct email_ref {
-	struct jmap_folder *f;
-	struct store_msg m;
-};
 
 /* ---- ids ---- */
 
@@ -60,7 +55,7 @@ int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *u
 	return 1;
 }
 
-static struct jmap_folder *folder_by_uv(struct jmap_account *a, uint32_t uv)
+struct jmap_folder *jmap_folder_by_uv(struct jmap_account *a, uint32_t uv)
 {
 	for (unsigned i = 0; i < a->n_folders; i++)
 		if (a->folders[i].st.uidvalidity == uv)
@@ -68,20 +63,19 @@ static struct jmap_folder *folder_by_uv(struct jmap_account *a, uint32_t uv)
 	return NULL;
 }
 
-/* 1 found, 0 no such email. */
-static int email_find(struct jmap_account *a, const char *id, struct email_ref *r)
+int jmap_email_find(struct jmap_account *a, const char *id, struct jmap_email_ref *r)
 {
 	uint32_t uv, uid;
 
 	if (jmap_email_id_parse(id, 'm', &uv, &uid) < 0 ||
-	    (r->f = folder_by_uv(a, uv)) == NULL)
+	    (r->f = jmap_folder_by_uv(a, uv)) == NULL)
 		return 0;
 	return store_mailbox_lookup(r->f->h, uid, &r->m) > 0;
 }
 
 int jmap_email_read(struct jmap_account *a, uint32_t uv, uint32_t uid, struct buf *out)
 {
-	struct jmap_folder *f = folder_by_uv(a, uv);
+	struct jmap_folder *f = jmap_folder_by_uv(a, uv);
 	struct store_error err;
 	struct store_msg m;
 	int fd, ret;
@@ -128,7 +122,7 @@ static json_t *keywords_object(struct jmap_folder *f, const struct store_msg *m)
 	return k;
 }
 
-static uint8_t system_flag(const char *keyword)
+uint8_t jmap_keyword_flag(const char *keyword)
 {
 	for (size_t i = 0; i < sizeof(system_keywords) / sizeof(system_keywords[0]); i++)
 		if (strcasecmp(keyword, system_keywords[i].name) == 0)
@@ -564,7 +558,7 @@ static void add_parsed(json_t *o, const struct get_opts *opt, const struct mime_
 	free(text);
 }
 
-static json_t *email_object(struct jmap_account *a, const struct email_ref *r,
+static json_t *email_object(struct jmap_account *a, const struct jmap_email_ref *r,
 			    const struct get_opts *opt)
 {
 	char id[20];
@@ -589,9 +583,9 @@ static json_t *email_object(struct jmap_account *a, const struct email_ref *r,
 		json_object_set_new(o, "size", json_integer((json_int_t)r->m.vsize));
 	if (want(opt, "receivedAt"))
 		json_object_set_new(o, "receivedAt", utc_date(r->m.internal_date));
-	if (needs_text(opt) && r->m.size <= MAX_MESSAGE) {
+	if (needs_text(opt) && r->m.size <= JMAP_MAX_MESSAGE) {
 		struct buf text;
-		buf_init(&text, MAX_MESSAGE);
+		buf_init(&text, JMAP_MAX_MESSAGE);
 		if (jmap_email_read(a, uv, r->m.uid, &text) > 0) {
 			struct mime_message *msg = mime_message_parse(text.data != NULL ?
 				text.data : "", text.len, NULL);
@@ -637,7 +631,7 @@ static int get_options(struct jmap_call *call, struct get_opts *o)
 static int get_all(struct jmap_call *call, struct jmap_account *a, const struct get_opts *opt)
 {
 	json_t *list = json_array();
-	struct email_ref r;
+	struct jmap_email_ref r;
 	char state[24];
 
 	for (unsigned k = 0; k < a->n_folders; k++) {
@@ -658,7 +652,7 @@ int jmap_email_get(struct jmap_call *call)
 	struct jmap_account *a;
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
 	struct get_opts opt;
-	struct email_ref r;
+	struct jmap_email_ref r;
 	char state[24];
 	size_t i;
 
@@ -680,7 +674,7 @@ int jmap_email_get(struct jmap_call *call)
 	list = json_array();
 	notfound = json_array();
 	json_array_foreach(ids, i, v) {
-		if (json_is_string(v) && email_find(a, json_string_value(v), &r) > 0)
+		if (json_is_string(v) && jmap_email_find(a, json_string_value(v), &r) > 0)
 			json_array_append_new(list, email_object(a, &r, &opt));
 		else
 			json_array_append(notfound, v);
@@ -691,635 +685,6 @@ int jmap_email_get(struct jmap_call *call)
 	return 1;
 }
 
-/* ---- Email/query ---- */
-
-struct candidate {
-	struct jmap_folder *f;
-	struct store_msg m;
-	struct mime_message *msg;	/* parsed on demand */
-	struct buf text;
-	bool loaded;
-};
-
-static const struct mime_message *cand_msg(struct jmap_account *a, struct candidate *c)
-{
-	if (!c->loaded) {
-		c->loaded = true;
-		buf_init(&c->text, MAX_MESSAGE);
-		if (c->m.size <= MAX_MESSAGE &&
-		    jmap_email_read(a, c->f->st.uidvalidity, c->m.uid, &c->text) > 0)
-			c->msg = mime_message_parse(c->text.data != NULL ? c->text.data : "",
-						    c->text.len, NULL);
-	}
-	return c->msg;
-}
-
-static void cand_release(struct candidate *c)
-{
-	if (c->loaded) {
-		mime_message_free(&c->msg);
-		buf_deinit(&c->text);
-		c->loaded = false;
-	}
-}
-
-struct text_search {
-	const char *needle;
-	unsigned what;		/* MIME_WALK_* */
-	const char *field;	/* only this header field, or NULL */
-	bool found;
-};
-
-static int text_cb(void *ctx, const struct mime_text *t)
-{
-	struct text_search *s = ctx;
-
-	if (t->kind == MIME_TEXT_HEADER && s->field != NULL &&
-	    (t->name_len != strlen(s->field) || strncasecmp(t->name, s->field, t->name_len) != 0))
-		return 1;
-	if (strcasestr(t->text, s->needle) != NULL) {
-		s->found = true;
-		return 0;
-	}
-	return 1;
-}
-
-static bool text_match(struct jmap_account *a, struct candidate *c, const char *needle,
-		       unsigned what, const char *field)
-{
-	const struct mime_message *msg = cand_msg(a, c);
-	struct text_search s = { needle, what, field, false };
-
-	if (msg == NULL)
-		return false;
-	mime_text_walk(msg, what, 1024 * 1024, text_cb, &s);
-	return s.found;
-}
-
-static bool has_keyword(struct candidate *c, const char *kw)
-{
-	uint8_t flag = system_flag(kw);
-	unsigned idx;
-
-	if (flag != 0)
-		return (c->m.flags & flag) != 0;
-	return store_mailbox_keyword(c->f->h, kw, false, &idx, NULL) > 0 && idx < 32 &&
-		(c->m.keywords & (1u << idx)) != 0;
-}
-
-static int parse_utc(const char *s, time_t *t_r)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || (end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
-	    strcmp(end, "Z") != 0)
-		return -1;
-	*t_r = timegm(&tm);
-	return 1;
-}
-
-/* 1 match, 0 no, -1 unsupported filter (unknown property or bad value). */
-static int filter_match(struct jmap_account *a, struct candidate *c, json_t *flt,
-			unsigned depth);
-
-static int operator_match(struct jmap_account *a, struct candidate *c, const char *op,
-			  json_t *conds, unsigned depth)
-{
-	json_t *v;
-	size_t i;
-	int any = 0, all = 1, r;
-
-	if (!json_is_array(conds))
-		return -1;
-	json_array_foreach(conds, i, v) {
-		if ((r = filter_match(a, c, v, depth + 1)) < 0)
-			return -1;
-		any |= r;
-		all &= r;
-	}
-	if (strcmp(op, "AND") == 0)
-		return all;
-	if (strcmp(op, "OR") == 0)
-		return any;
-	if (strcmp(op, "NOT") == 0)
-		return !any;
-	return -1;
-}
-
-static int condition_match(struct jmap_account *a, struct candidate *c, const char *key,
-			   json_t *v)
-{
-	static const struct { const char *key, *field; unsigned what; } texts[] = {
-		{ "text", NULL, MIME_WALK_HEADERS | MIME_WALK_BODIES },
-		{ "from", "From", MIME_WALK_HEADERS }, { "to", "To", MIME_WALK_HEADERS },
-		{ "cc", "Cc", MIME_WALK_HEADERS }, { "bcc", "Bcc", MIME_WALK_HEADERS },
-		{ "subject", "Subject", MIME_WALK_HEADERS }, { "body", NULL, MIME_WALK_BODIES },
-	};
-	const char *s = json_string_value(v);
-	time_t t;
-
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		if (strcmp(key, texts[i].key) == 0)
-			return s == NULL ? -1 : text_match(a, c, s, texts[i].what, texts[i].field);
-	if (strcmp(key, "inMailbox") == 0)
-		return s == NULL ? -1 : strcmp(c->f->id, s) == 0;
-	if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0) {
-		if (parse_utc(s, &t) < 0)
-			return -1;
-		return key[0] == 'b' ? c->m.internal_date < t : c->m.internal_date >= t;
-	}
-	if (strcmp(key, "minSize") == 0 || strcmp(key, "maxSize") == 0) {
-		if (!json_is_integer(v))
-			return -1;
-		return key[1] == 'i' ? c->m.vsize >= (uint64_t)json_integer_value(v) :
-			c->m.vsize < (uint64_t)json_integer_value(v);
-	}
-	if (strcmp(key, "hasKeyword") == 0 || strcmp(key, "notKeyword") == 0) {
-		if (s == NULL)
-			return -1;
-		return has_keyword(c, s) == (key[0] == 'h');
-	}
-	if (strcmp(key, "inMailboxOtherThan") == 0) {
-		json_t *id;
-		size_t i;
-		if (!json_is_array(v))
-			return -1;
-		json_array_foreach(v, i, id)
-			if (json_is_string(id) && strcmp(json_string_value(id), c->f->id) == 0)
-				return 0;
-		return 1;
-	}
-	return -1;
-}
-
-static int filter_match(struct jmap_account *a, struct candidate *c, json_t *flt,
-			unsigned depth)
-{
-	const char *key;
-	json_t *v, *op = json_object_get(flt, "operator");
-	int r;
-
-	if (!json_is_object(flt) || depth > 10)
-		return -1;
-	if (op != NULL)
-		return json_is_string(op) ? operator_match(a, c, json_string_value(op),
-				json_object_get(flt, "conditions"), depth) : -1;
-	json_object_foreach(flt, key, v)
-		if ((r = condition_match(a, c, key, v)) <= 0)
-			return r;
-	return 1;
-}
-
-static int cmp_received_desc(const void *x, const void *y)
-{
-	const struct candidate *a = x, *b = y;
-
-	if (a->m.internal_date != b->m.internal_date)
-		return a->m.internal_date > b->m.internal_date ? -1 : 1;
-	if (a->f->st.uidvalidity != b->f->st.uidvalidity)
-		return a->f->st.uidvalidity > b->f->st.uidvalidity ? -1 : 1;
-	return a->m.uid > b->m.uid ? -1 : a->m.uid < b->m.uid;
-}
-
-static int cmp_size_desc(const void *x, const void *y)
-{
-	const struct candidate *a = x, *b = y;
-
-	if (a->m.vsize != b->m.vsize)
-		return a->m.vsize > b->m.vsize ? -1 : 1;
-	return cmp_received_desc(x, y);
-}
-
-/* sort: [{property: receivedAt|size, isAscending?}] at most one; the
-   comparator and whether to reverse.  -1 unsupported. */
-static int sort_order(json_t *sort, int (**cmp_r)(const void *, const void *), bool *asc_r)
-{
-	json_t *c;
-	const char *prop;
-
-	*cmp_r = cmp_received_desc;
-	*asc_r = false;
-	if (sort == NULL || json_is_null(sort) || (json_is_array(sort) && json_array_size(sort) == 0))
-		return 1;
-	if (!json_is_array(sort) || json_array_size(sort) > 1)
-		return -1;
-	c = json_array_get(sort, 0);
-	prop = json_string_value(json_object_get(c, "property"));
-	if (prop == NULL)
-		return -1;
-	if (strcmp(prop, "size") == 0)
-		*cmp_r = cmp_size_desc;
-	else if (strcmp(prop, "receivedAt") != 0)
-		return -1;
-	*asc_r = json_is_true(json_object_get(c, "isAscending"));
-	return 1;
-}
-
-/* The index of the email with id in the sorted results, or -1. */
-static json_int_t anchor_index(const struct candidate *cands, unsigned n, bool asc,
-			       const char *anchor)
-{
-	char id[20];
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct candidate *c = &cands[asc ? n - 1 - i : i];
-		jmap_email_id(c->f->st.uidvalidity, c->m.uid, id);
-		if (strcmp(id, anchor) == 0)
-			return (json_int_t)i;
-	}
-	return -1;
-}
-
-/* position/anchor and limit (RFC 8620 §5.5); 1, or -1 (anchorNotFound). */
-static int query_result(struct jmap_call *call, struct jmap_account *a,
-			struct candidate *cands, unsigned n, bool asc)
-{
-	json_t *pos = json_object_get(call->args, "position");
-	json_t *lim = json_object_get(call->args, "limit");
-	json_t *offset = json_object_get(call->args, "anchorOffset");
-	const char *anchor = json_string_value(json_object_get(call->args, "anchor"));
-	json_int_t position = json_is_integer(pos) ? json_integer_value(pos) : 0;
-	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : QUERY_LIMIT;
-	json_t *ids;
-	char id[20], state[24];
-
-	if (limit > QUERY_LIMIT)
-		limit = QUERY_LIMIT;
-	if (anchor != NULL) {
-		if ((position = anchor_index(cands, n, asc, anchor)) < 0)
-			return jmap_call_error(call, "anchorNotFound", NULL);
-		position += json_is_integer(offset) ? json_integer_value(offset) : 0;
-		if (position < 0)
-			position = 0;
-	}
-	if (position < 0)
-		position = position + (json_int_t)n < 0 ? 0 : position + (json_int_t)n;
-	if (position > (json_int_t)n)
-		position = (json_int_t)n;
-	ids = json_array();
-	for (json_int_t i = position; i < (json_int_t)n && i - position < limit; i++) {
-		const struct candidate *c = &cands[asc ? n - 1 - (unsigned)i : (unsigned)i];
-		jmap_email_id(c->f->st.uidvalidity, c->m.uid, id);
-		json_array_append_new(ids, json_string(id));
-	}
-	jmap_account_state(a, state);
-	call->result = json_pack("{s:s,s:s,s:b,s:I,s:o}", "accountId", a->id,
-				 "queryState", state, "canCalculateChanges", 0,
-				 "position", position, "ids", ids);
-	if (json_is_true(json_object_get(call->args, "calculateTotal")))
-		json_object_set_new(call->result, "total", json_integer((json_int_t)n));
-	if (json_is_integer(lim) || (json_int_t)n - position > limit)
-		json_object_set_new(call->result, "limit", json_integer(limit));
-	return 1;
-}
-
-int jmap_email_query(struct jmap_call *call)
-{
-	struct jmap_account *a;
-	json_t *filter = json_object_get(call->args, "filter");
-	json_t *pos = json_object_get(call->args, "position");
-	json_t *lim = json_object_get(call->args, "limit");
-	int (*cmp)(const void *, const void *);
-	struct candidate *cands;
-	unsigned n = 0, total = 0;
-	bool asc;
-	int ret;
-
-	if (jmap_call_account(call, &a) < 0)
-		return -1;
-	if ((pos != NULL && !json_is_null(pos) && !json_is_integer(pos)) ||
-	    (lim != NULL && !json_is_null(lim) &&
-	     (!json_is_integer(lim) || json_integer_value(lim) < 0)) ||
-	    (json_object_get(call->args, "anchor") != NULL &&
-	     !json_is_null(json_object_get(call->args, "anchor")) &&
-	     !json_is_string(json_object_get(call->args, "anchor"))))
-		return jmap_call_error(call, "invalidArguments", NULL);
-	if (sort_order(json_object_get(call->args, "sort"), &cmp, &asc) < 0)
-		return jmap_call_error(call, "unsupportedSort", NULL);
-	for (unsigned i = 0; i < a->n_folders; i++)
-		total += store_mailbox_count(a->folders[i].h);
-	cands = calloc(total + 1, sizeof(*cands));
-	if (cands == NULL)
-		abort();
-	for (unsigned i = 0; i < a->n_folders; i++) {
-		struct jmap_folder *f = &a->folders[i];
-		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {
-			struct candidate *c = &cands[n];
-			int r = 1;
-			c->f = f;
-			store_mailbox_get(f->h, k, &c->m);
-			if (filter != NULL && !json_is_null(filter))
-				r = filter_match(a, c, filter, 0);
-			cand_release(c);
-			if (r < 0) {
-				free(cands);
-				return jmap_call_error(call, "unsupportedFilter", NULL);
-			}
-			n += r > 0;
-		}
-	}
-	qsort(cands, n, sizeof(*cands), cmp);
-	ret = query_result(call, a, cands, n, asc);
-	free(cands);
-	return ret;
-}
-
-/* ---- Email/set ---- */
-
-static json_t *set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-/* Apply keyword changes: patch is the whole "keywords" object or the
-   "keywords/<k>" entries.  Returns NULL or a SetError. */
-static json_t *update_keywords(struct email_ref *r, json_t *patch)
-{
-	json_t *full = json_object_get(patch, "keywords"), *v;
-	const char *key;
-	uint8_t add = 0, del = 0;
-	uint32_t kadd = 0, kdel = 0;
-	struct store_error err;
-	unsigned idx;
-
-	if (full != NULL) {
-		if (!json_is_object(full))
-			return set_error("invalidProperties", "keywords");
-		del = STORE_FLAGS_SYSTEM & ~STORE_FLAG_DELETED;
-		kdel = 0xffffffffu;
-	}
-	json_object_foreach(full != NULL ? full : patch, key, v) {
-		const char *kw = key;
-		bool on;
-		if (full == NULL) {
-			if (strncmp(key, "keywords/", 9) != 0)
-				continue;
-			kw = key + 9;
-			if (!json_is_true(v) && !json_is_null(v))
-				return set_error("invalidProperties", "keywords");
-			on = json_is_true(v);
-		} else {
-			if (!json_is_true(v))
-				return set_error("invalidProperties", "keywords");
-			on = true;
-		}
-		if (system_flag(kw) != 0) {
-			uint8_t f = system_flag(kw);
-			if (on) {
-				add |= f;
-				del &= (uint8_t)~f;
-			} else {
-				del |= f;
-			}
-			continue;
-		}
-		if (kw[0] == '\0' || strlen(kw) > 255 || strpbrk(kw, "()[]{}%*\"\\ ") != NULL)
-			return set_error("invalidProperties", "keywords");
-		if (store_mailbox_keyword(r->f->h, kw, on, &idx, &err) < 0)
-			return set_error("invalidProperties", err.text);
-		if (idx >= 32)
-			continue;
-		if (on) {
-			kadd |= 1u << idx;
-			kdel &= ~(1u << idx);
-		} else {
-			kdel |= 1u << idx;
-		}
-	}
-	if (((del || kdel) && store_mailbox_set_flags(r->f->h, &r->m.uid, 1, STORE_FLAGS_REMOVE,
-						       del, kdel, 0, NULL, &err) < 0) ||
-	    ((add || kadd) && store_mailbox_set_flags(r->f->h, &r->m.uid, 1, STORE_FLAGS_ADD,
-						       add, kadd, 0, NULL, &err) < 0))
-		return set_error("serverFail", err.text);
-	return NULL;
-}
-
-/* mailboxIds: the one mailbox the email ends up in, moved there. */
-static json_t *update_mailbox(struct jmap_account *a, struct email_ref *r, json_t *patch)
-{
-	json_t *full = json_object_get(patch, "mailboxIds"), *set = json_object(), *v;
-	const char *key, *dest_id;
-	struct jmap_folder *dest;
-	struct store_error err;
-	uint32_t new_uid = 0, uv;
-
-	if (full != NULL && json_is_object(full)) {
-		json_object_update(set, full);
-	} else if (full != NULL) {
-		json_decref(set);
-		return set_error("invalidProperties", "mailboxIds");
-	} else {
-		json_object_set_new(set, r->f->id, json_true());
-	}
-	json_object_foreach(patch, key, v) {
-		if (strncmp(key, "mailboxIds/", 11) != 0)
-			continue;
-		if (json_is_true(v))
-			json_object_set(set, key + 11, v);
-		else
-			json_object_del(set, key + 11);
-	}
-	if (json_object_size(set) != 1) {
-		json_decref(set);
-		return set_error("invalidProperties",
-				 "an email is in exactly one mailbox here");
-	}
-	dest_id = json_object_iter_key(json_object_iter(set));
-	dest = jmap_folder_by_id(a, dest_id);
-	json_decref(set);
-	if (dest == NULL)
-		return set_error("invalidProperties", "no such mailbox");
-	if (dest == r->f)
-		return NULL;
-	if (store_copy(r->f->h, &r->m.uid, 1, store_mailbox_name(dest->h), true, &new_uid,
-		       &uv, &err) < 0 || new_uid == 0)
-		return set_error("serverFail", err.text);
-	return NULL;
-}
-
-static bool patch_has(json_t *patch, const char *prefix)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(patch, key, v)
-		if (strncmp(key, prefix, strlen(prefix)) == 0)
-			return true;
-	return false;
-}
-
-static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
-		       json_t *not_updated)
-{
-	const char *id, *key;
-	json_t *patch, *v, *err;
-	struct email_ref r;
-
-	json_object_foreach(update, id, patch) {
-		err = NULL;
-		if (email_find(a, id, &r) <= 0) {
-			json_object_set_new(not_updated, id, set_error("notFound", NULL));
-			continue;
-		}
-		json_object_foreach(patch, key, v)
-			if (strncmp(key, "keywords", 8) != 0 && strncmp(key, "mailboxIds", 10) != 0)
-				err = set_error("invalidProperties", key);
-		if (err == NULL && patch_has(patch, "keywords"))
-			err = update_keywords(&r, patch);
-		if (err == NULL && patch_has(patch, "mailboxIds"))
-			err = update_mailbox(a, &r, patch);
-		if (err != NULL)
-			json_object_set_new(not_updated, id, err);
-		else
-			json_object_set_new(updated, id, json_null());
-	}
-}
-
-static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroyed,
-			json_t *not_destroyed)
-{
-	struct store_error err;
-	struct email_ref r;
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(destroy, i, v) {
-		const char *id = json_string_value(v);
-		uint32_t uid;
-		unsigned n = 1;
-		if (id == NULL || email_find(a, id, &r) <= 0) {
-			if (id != NULL)
-				json_object_set_new(not_destroyed, id, set_error("notFound", NULL));
-			continue;
-		}
-		uid = r.m.uid;
-		if (store_mailbox_expunge(r.f->h, &uid, &n, &err) < 0)
-			json_object_set_new(not_destroyed, id, set_error("serverFail", err.text));
-		else
-			json_array_append(destroyed, v);
-	}
-}
-
-int jmap_email_set(struct jmap_call *call)
-{
-	struct jmap_account *a;
-	json_t *create = json_object_get(call->args, "create");
-	json_t *update = json_object_get(call->args, "update");
-	json_t *destroy = json_object_get(call->args, "destroy");
-	json_t *if_state = json_object_get(call->args, "ifInState");
-	json_t *not_created = json_object(), *updated = json_object();
-	json_t *not_updated = json_object(), *destroyed = json_array();
-	json_t *not_destroyed = json_object(), *v;
-	const char *key;
-	char old[24], now[24];
-
-	if (jmap_call_account(call, &a) < 0)
-		goto fail;
-	if ((create != NULL && !json_is_null(create) && !json_is_object(create)) ||
-	    (update != NULL && !json_is_null(update) && !json_is_object(update)) ||
-	    (destroy != NULL && !json_is_null(destroy) && !json_is_array(destroy))) {
-		jmap_call_error(call, "invalidArguments", NULL);
-		goto fail;
-	}
-	if (json_object_size(create) + json_object_size(update) + json_array_size(destroy) >
-	    call->limits->max_objects_set) {
-		jmap_call_error(call, "requestTooLarge", NULL);
-		goto fail;
-	}
-	jmap_account_state(a, old);
-	if (json_is_string(if_state) && strcmp(json_string_value(if_state), old) != 0) {
-		jmap_call_error(call, "stateMismatch", NULL);
-		goto fail;
-	}
-	json_object_foreach(create, key, v)
-		json_object_set_new(not_created, key, set_error("forbidden",
-			"creating emails is not supported yet"));
-	if (json_is_object(update))
-		set_update(a, update, updated, not_updated);
-	if (json_is_array(destroy))
-		set_destroy(a, destroy, destroyed, not_destroyed);
-	jmap_account_state(a, now);
-	call->result = json_pack("{s:s,s:s,s:s,s:n,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
-				 "oldState", old, "newState", now, "created",
-				 "notCreated", not_created, "updated", updated,
-				 "notUpdated", not_updated, "destroyed", destroyed,
-				 "notDestroyed", not_destroyed);
-	return 1;
-fail:
-	json_decref(not_created);
-	json_decref(updated);
-	json_decref(not_updated);
-	json_decref(destroyed);
-	json_decref(not_destroyed);
-	return -1;
-}
-
-/* ---- Email/changes ---- */
-
-int jmap_email_changes(struct jmap_call *call)
-{
-	struct jmap_account *a;
-	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
-	json_t *maxc = json_object_get(call->args, "maxChanges");
-	struct jmap_snapshot *snap;
-	json_t *created, *updated, *destroyed;
-	char state[24], id[20];
-
-	if (jmap_call_account(call, &a) < 0)
-		return -1;
-	if (since == NULL || (maxc != NULL && !json_is_null(maxc) &&
-			      (!json_is_integer(maxc) || json_integer_value(maxc) <= 0)))
-		return jmap_call_error(call, "invalidArguments", NULL);
-	jmap_account_state(a, state);
-	snap = jmap_snapshot_find(a->j, a->user, since);
-	if (snap == NULL)
-		return jmap_call_error(call, "cannotCalculateChanges", NULL);
-	created = json_array();
-	updated = json_array();
-	destroyed = json_array();
-	for (unsigned i = 0; i < a->n_folders; i++) {
-		struct jmap_folder *f = &a->folders[i];
-		uint64_t old_modseq = 0, name_hash;
-		bool known = jmap_snapshot_folder(snap, f->st.uidvalidity, &old_modseq, &name_hash);
-		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {
-			struct store_msg m;
-			store_mailbox_get(f->h, k, &m);
-			jmap_email_id(f->st.uidvalidity, m.uid, id);
-			if (!known || !jmap_snapshot_has(snap, (uint64_t)f->st.uidvalidity << 32 | m.uid))
-				json_array_append_new(created, json_string(id));
-			else if (m.modseq > old_modseq)
-				json_array_append_new(updated, json_string(id));
-		}
-	}
-	for (unsigned i = 0; i < jmap_snapshot_email_count(snap); i++) {
-		uint64_t e = jmap_snapshot_email_at(snap, i);
-		struct jmap_folder *f = folder_by_uv(a, (uint32_t)(e >> 32));
-		struct store_msg m;
-		if (f == NULL || store_mailbox_lookup(f->h, (uint32_t)e, &m) <= 0) {
-			jmap_email_id((uint32_t)(e >> 32), (uint32_t)e, id);
-			json_array_append_new(destroyed, json_string(id));
-		}
-	}
-	if (json_is_integer(maxc) && json_array_size(created) + json_array_size(updated) +
-	    json_array_size(destroyed) > (size_t)json_integer_value(maxc)) {
-		json_decref(created);
-		json_decref(updated);
-		json_decref(destroyed);
-		return jmap_call_error(call, "cannotCalculateChanges",
-				       "more changes than maxChanges");
-	}
-	call->result = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:o}", "accountId", a->id,
-				 "oldState", since, "newState", state, "hasMoreChanges", 0,
-				 "created", created, "updated", updated, "destroyed", destroyed);
-	return 1;
-}
-
 /* ---- Thread/get ---- */
 
 /* Every email is its own thread here ("t" + the email's digits). */
@@ -1327,7 +692,7 @@ int jmap_thread_get(struct jmap_call *call)
 {
 	struct jmap_account *a;
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
-	struct email_ref r;
+	struct jmap_email_ref r;
 	char state[24], eid[20];
 	size_t i;
 
@@ -1345,7 +710,7 @@ int jmap_thread_get(struct jmap_call *call)
 		if (id != NULL && id[0] == 't' && strlen(id) < sizeof(eid)) {
 			str_copy(eid, id, sizeof(eid));
 			eid[0] = 'm';
-			if (email_find(a, eid, &r) > 0) {
+			if (jmap_email_find(a, eid, &r) > 0) {
 				json_array_append_new(list, json_pack("{s:s,s:[s]}", "id", id,
 								      "emailIds", eid));
 				continue;

@@ -102,6 +102,19 @@ int jmap_thread_get(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
 /* "m"/"b"/"t" + 16 hex -> uidvalidity, uid.  1 or -1. */
 int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r);
+/* One located message. */
+struct jmap_email_ref {
+	struct jmap_folder *f;
+	struct store_msg m;
+};
+/* The largest message read whole (Email/get, text filters). */
+#define JMAP_MAX_MESSAGE (64u * 1024 * 1024)
+/* 1 with *r, 0 no such email (id malformed, folder or UID gone). */
+int jmap_email_find(struct jmap_account *a, const char *id, struct jmap_email_ref *r);
+/* The open folder of UIDVALIDITY uv, or NULL. */
+struct jmap_folder *jmap_folder_by_uv(struct jmap_account *a, uint32_t uv);
+/* The store flag of a system keyword ("$seen" ...), 0 for others. */
+uint8_t jmap_keyword_flag(const char *keyword);
 /* The message text of an email (LF line ends) into out: 1, 0 no such, -1. */
 int jmap_email_read(struct jmap_account *a, uint32_t uv, uint32_t uid, struct buf *out);
 

@@ -144,6 +144,10 @@ def test_session_needs_login(srv):
 
 def test_session_resource(srv):
     j = Jmap(srv)
+    status, headers, _ = j.http("GET", "/.well-known/jmap")
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in headers["Cache-Control"]
     s = j.session
     assert s["username"] == USER
     core = s["capabilities"][CORE]

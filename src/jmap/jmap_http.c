@@ -104,6 +104,7 @@ void jmap_send_json(struct evhttp_request *req, int status, json_t *v, const cha
 	free(text);
 	evhttp_add_header(h, "Content-Type", type != NULL ? type : "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-cache, no-store, must-revalidate");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
 	evbuffer_free(out);
 }
@@ -116,6 +117,8 @@ static void send_text(struct evhttp_request *req, int status, const char *reason
 	evbuffer_add(out, text, strlen(text));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
+			  "nosniff");
 	evhttp_send_reply(req, status, reason, out);
 	evbuffer_free(out);
 }

@@ -229,7 +229,7 @@ static struct jmap_conn *conn_of(struct jmap *j, struct evhttp_request *req, boo
 		if (strncmp(addr, "::ffff:", 7) == 0)
 			memmove(addr, addr + 7, strlen(addr + 7) + 1);
 	}
-	if (!conn_admit(j->srv, addr))
+	if (!conn_admit(j->srv, tls ? CONFIG_LISTEN_HTTPS : CONFIG_LISTEN_HTTP, addr))
 		return NULL;
 	/* replies go out in several writes (headers, body, event chunks):
 	   Nagle's algorithm would hold them for the client's delayed ACK */

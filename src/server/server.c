@@ -390,9 +390,9 @@ static bool admit(struct server_state *st, const char *what, const char *addr,
 	return false;
 }
 
-bool conn_admit(struct server *srv, const char *addr)
+bool conn_admit(struct server *srv, enum config_listener l, const char *addr)
 {
-	return admit(state_of(srv), "http", addr, 0);
+	return admit(state_of(srv), config_listener_name(l), addr, 0);
 }
 
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,

@@ -70,10 +70,10 @@ struct server {
 /* Run the server until it stops.  Returns the exit status. */
 int server_run(const struct config *cfg);
 
-/* May a new connection from addr be taken (server not stopping, within
+/* May a new connection from addr on listener l be taken (server not stopping, within
    [limits] connections and connections_per_client)?  Logs a refusal.
    For listeners the server does not accept itself (HTTP). */
-bool conn_admit(struct server *srv, const char *addr);
+bool conn_admit(struct server *srv, enum config_listener l, const char *addr);
 /* Register an accepted connection (counts it against the limits). */
 void conn_register(struct server *srv, struct conn *c);
 /* Plaintext passwords may be sent on c: over TLS, or from a loopback

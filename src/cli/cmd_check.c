@@ -12,6 +12,10 @@
  * whether the configuration is valid.  Local domains are those of the
  * configuration and, when the account store exists, those added with
  * `correio domain add`.
+ *
+ * Without --dns too, it says where mail to the postmaster goes and warns
+ * when that address names nobody (RFC 5321 §4.5.1 wants a postmaster; the
+ * server then refuses RCPT TO:<postmaster>).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +29,7 @@
 
 #include "auth/accounts.h"
 #include "cli/cli.h"
+#include "delivery/resolve.h"
 #include "lib/buf.h"
 #include "mta/dns.h"
 
@@ -195,6 +200,36 @@ static int check_dns(const struct config *cfg)
 	return 1;
 }
 
+/* Where <postmaster> goes; a warning when it names nobody.  The account
+   store is only read, and only when it exists. */
+static void check_postmaster(const struct config *cfg)
+{
+	char pm[320], path[4200];
+	struct accounts *a = NULL;
+	const char *error;
+	int found;
+
+	resolve_postmaster(cfg, pm, sizeof(pm));
+	snprintf(path, sizeof(path), "%s/accounts.db", cfg->data_dir);
+	if (access(path, R_OK) != 0) {
+		/* no account store yet: a local address names nobody */
+		found = config_is_local_domain(cfg, strrchr(pm, '@') + 1) ? 0 : 1;
+	} else if (accounts_open(cfg->data_dir, &a, &error) > 0) {
+		found = resolve_address(cfg, a, pm, NULL, NULL);
+		accounts_free(&a);
+	} else {
+		found = -1;
+	}
+	printf("# postmaster: mail to <postmaster> goes to <%s>%s\n", pm,
+	       cfg->postmaster[0] == '\0' ? " (the default: set [server] postmaster)" : "");
+	if (found == 0)
+		printf("# warning: postmaster: <%s> names no account or alias, so mail to "
+		       "<postmaster> is refused; add one (correio alias add %s ADDRESS) or set "
+		       "[server] postmaster\n", pm, pm);
+	else if (found < 0)
+		printf("# warning: postmaster: cannot read the account store to check <%s>\n", pm);
+}
+
 int cmd_check(int argc, char **argv, struct config *cfg)
 {
 	bool dns = false;
@@ -221,6 +256,7 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 	printf("# %s\n", cfg->path[0] != '\0' ? cfg->path : "built-in defaults");
 	config_print(cfg, stdout);
 	printf("# configuration OK\n");
+	check_postmaster(cfg);
 	if (dns && check_dns(cfg) < 0)
 		return 1;
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * cmd_user.c - `correio user add|del|passwd|list`: mail accounts.
+ * cmd_user.c - `correio user add|del|passwd|quota|list`: mail accounts.
  *
  * Passwords never come from the command line (other users could read them
  * in the process list): either the first line of standard input
@@ -14,10 +14,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "auth/accounts.h"
+#include "delivery/quota.h"
 #include "lib/util.h"
 
 #define USER_PASSWORD_MAX 1024
@@ -26,6 +28,7 @@ static const char user_usage[] =
 	"usage: correio user add ADDRESS [--password-stdin] [--mbox|--maildir] [--quota SIZE]\n"
 	"       correio user del ADDRESS\n"
 	"       correio user passwd ADDRESS [--password-stdin]\n"
+	"       correio user quota ADDRESS SIZE\n"
 	"       correio user list\n"
 	"       correio user unlock ADDRESS\n"
 	"\n"
@@ -34,6 +37,10 @@ static const char user_usage[] =
 	"  --mbox, --maildir mailbox format of this user (default: the configured\n"
 	"                    mailbox_format)\n"
 	"  --quota SIZE      mailbox quota: bytes, or with k, M or G (0 = unlimited)\n"
+	"\n"
+	"user quota sets the quota of an account (0 or none: no quota); it takes\n"
+	"effect with the next message.  user list shows each account's format,\n"
+	"the bytes its mailbox uses and its quota.\n"
 	"\n"
 	"The domain of ADDRESS must be local (local_domains, or: correio domain add).\n"
 	"unlock makes the running server forget the account's failed logins, so\n"
@@ -422,15 +429,26 @@ static void user_quota_text(uint64_t q, char *out, size_t size)
 	snprintf(out, size, "%llu", (unsigned long long)q);
 }
 
+/* "<address> <format> used=<bytes> quota=<size>[ (<percent>%)]" */
 static void user_list_one(void *ctx, const struct account *acct)
 {
+	const struct config *cfg = ctx;
 	const char *format = acct->mailbox_format == ACCOUNTS_FORMAT_MAILDIR ? "maildir" :
 			     acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ? "mbox" :
 			     "default";
-	char quota[32];
+	char quota[32], used[32], share[16] = "";
+	uint64_t bytes;
 
 	user_quota_text(acct->quota, quota, sizeof(quota));
-	printf("%-40s %-8s %s\n", acct->address, format, quota);
+	if (quota_usage(cfg, acct, &bytes) < 0) {
+		str_copy(used, "?", sizeof(used));
+	} else {
+		snprintf(used, sizeof(used), "%llu", (unsigned long long)bytes);
+		if (acct->quota > 0)
+			snprintf(share, sizeof(share), " (%llu%%)",
+				 (unsigned long long)(bytes / (acct->quota / 100 + 1)));
+	}
+	printf("%-40s %-8s used=%s quota=%s%s\n", acct->address, format, used, quota, share);
 }
 
 static int user_list(int argc, char **argv, struct config *cfg)
@@ -443,8 +461,35 @@ static int user_list(int argc, char **argv, struct config *cfg)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
-	if (accounts_user_list(a, user_list_one, NULL) < 0) {
+	if (accounts_user_list(a, user_list_one, cfg) < 0) {
 		cli_error("user list", "cannot read the account store");
+		ret = 1;
+	}
+	accounts_free(&a);
+	return ret;
+}
+
+/* `user quota ADDRESS SIZE`: SIZE as --quota takes it, or "none". */
+static int user_quota(int argc, char **argv, struct config *cfg)
+{
+	struct accounts *a;
+	const char *error;
+	uint64_t quota = 0;
+	int ret = 0;
+
+	if (argc != 3) {
+		user_usage_error("user quota", argc < 3 ? "missing ADDRESS or SIZE" :
+				 "unexpected argument: ", argc < 3 ? "" : argv[3]);
+		return 2;
+	}
+	if (strcasecmp(argv[2], "none") != 0 && parse_size(argv[2], &quota) < 0) {
+		user_usage_error("user quota", "invalid SIZE: ", argv[2]);
+		return 2;
+	}
+	if (cli_open_accounts(cfg, &a) < 0)
+		return 1;
+	if (accounts_user_set_quota(a, argv[1], quota, &error) < 0) {
+		cli_error("user quota", "%s", error);
 		ret = 1;
 	}
 	accounts_free(&a);
@@ -474,6 +519,7 @@ static const struct user_command {
 	{ "add", user_add },
 	{ "del", user_del },
 	{ "passwd", user_passwd },
+	{ "quota", user_quota },
 	{ "list", user_list },
 	{ "unlock", user_unlock },
 };

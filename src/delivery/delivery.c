@@ -23,6 +23,7 @@
 #include "auth/accounts.h"
 #include "delivery/maildir.h"
 #include "delivery/mbox.h"
+#include "delivery/quota.h"
 #include "delivery/resolve.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -50,6 +51,7 @@ struct delivery {
 	void *relay_ctx;
 	struct buf filed;	/* accounts filed into in this batch, NUL-separated */
 	struct accounts *accounts;
+	struct quota *quota;	/* reservations made at DATA, released here */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -124,31 +126,108 @@ static uint64_t crlf_size(const char *src, uint64_t bytes)
 	return crlf;
 }
 
-static int file_into(struct delivery *d, const struct envelope *e,
-		     const struct account *acct, const char *src, bool recovered)
-{
-	bool mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
+/* One message into one mailbox (see file_into). */
+struct filing {
+	struct delivery *d;
+	const struct envelope *e;
+	const struct account *acct;
+	const char *src;
+	bool recovered;
+	bool mbox;
 	char path[4200], name[512];
+	bool over;		/* out: no room for it */
+};
 
-	delivery_mailbox_path(&d->cfg, acct->address, mbox, path, sizeof(path));
-	if (mbox) {
+/* Is there room for the message (Dovecot's rule: nothing that would take
+   the mailbox past its quota)?  Reservations made at DATA are not
+   counted: this is the message they were made for, or one behind it in
+   line.  1 room, 0 over quota, -1 usage unknown. */
+static int has_room(struct filing *f)
+{
+	uint64_t used;
+
+	if (f->acct->quota == 0)
+		return 1;
+	/* a message filed already (a retry, or a restart) is counted in the
+	   usage: it is not checked against itself.  XXX: in an mbox only a
+	   resumed delivery can tell, and it is not checked */
+	if (f->mbox ? f->recovered : maildir_has(f->path, f->name))
+		return 1;
+	if (quota_usage(&f->d->cfg, f->acct, &used) < 0)
+		return -1;
+	return quota_fits(f->acct->quota, used, 0, f->e->size) ? 1 : 0;
+}
+
+/* Under the quota lock: check the room, then file. */
+static int file_locked(void *ctx)
+{
+	struct filing *f = ctx;
+	int room = has_room(f);
+
+	if (room <= 0) {
+		f->over = room == 0;
+		return room;
+	}
+	if (f->mbox)
+		return mbox_deliver(f->path, f->e->sender, f->e->arrival, f->src, f->recovered);
+	return maildir_deliver(f->path, f->name, f->src, f->recovered);
+}
+
+/* File src into acct's mailbox.  Returns 1 filed, 0 already there (a
+   delivery resumed after a crash), or 0 with *over_r set when the
+   message would exceed the quota, -1 error. */
+static int file_into(struct delivery *d, const struct envelope *e,
+		     const struct account *acct, const char *src, bool recovered,
+		     bool *over_r)
+{
+	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
+	int ret;
+
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
+	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
+	if (f.mbox) {
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
 		if (mkdir_p(dir, 0700) < 0)
 			return -1;
-		return mbox_deliver(path, e->sender, e->arrival, src, recovered);
+	} else {
+		if (maildir_create(f.path) < 0)
+			return -1;
+		maildir_name(f.name, sizeof(f.name), e->arrival, e->id, e->host, e->size,
+			     crlf_size(src, e->size));
 	}
-	if (maildir_create(path) < 0)
-		return -1;
-	maildir_name(name, sizeof(name), e->arrival, e->id, e->host, e->size,
-		     crlf_size(src, e->size));
-	return maildir_deliver(path, name, src, recovered);
+	ret = quota_file(d->quota, e->id, acct, file_locked, &f);
+	*over_r = f.over;
+	return ret;
+}
+
+/* Local delivery refused the recipient for good: the relay bounces it to
+   the sender (RFC 3464), through the same envelope as the remote ones. */
+static void refuse_target(struct target_ctx *tc, const char *address, const char *text)
+{
+	struct job *job = tc->job;
+	struct envelope_rcpt *r;
+
+	log_info("%s: to=<%s>%s%s%s, status=bounced (%s)", job->env->id, address,
+		 strcmp(address, tc->rcpt) != 0 ? ", orig_to=<" : "",
+		 strcmp(address, tc->rcpt) != 0 ? tc->rcpt : "",
+		 strcmp(address, tc->rcpt) != 0 ? ">" : "", text);
+	if (job->relay == NULL)
+		job->relay = envelope_new();
+	if (envelope_add_rcpt(job->relay, address, tc->orcpt, tc->notify) < 0)
+		return;
+	r = &job->relay->rcpts[job->relay->n_rcpts - 1];
+	r->state = ENVELOPE_FAILED;
+	envelope_set(&r->last_error, text);
+	job->remote = true;
 }
 
 static void deliver_target(void *ctx, const struct resolve_target *t)
 {
 	struct target_ctx *tc = ctx;
 	const struct envelope *e = tc->job->env;
+	char text[400];
+	bool over;
 	int ret;
 
 	if (t->kind == RESOLVE_REMOTE) {
@@ -166,7 +245,14 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		return;
 	buf_puts(&tc->d->filed, t->address);
 	buf_putc(&tc->d->filed, '\0');
-	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered);
+	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered, &over);
+	if (over) {
+		snprintf(text, sizeof(text), "5.2.2 mailbox full: the message (%llu bytes) "
+			 "exceeds the quota of <%s> (%llu bytes)", (unsigned long long)e->size,
+			 t->address, (unsigned long long)t->account->quota);
+		refuse_target(tc, t->address, text);
+		return;
+	}
 	if (ret < 0) {
 		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
 		tc->job->failed = true;
@@ -201,9 +287,9 @@ static void deliver_job(struct delivery *d, struct job *job)
 		job->failed = job->remote = false;
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
 		if (ret == 0)
-			log_err("%s: to=<%s>, status=bounced (unknown user)", e->id, r->address);
+			refuse_target(&tc, r->address, "5.1.1 unknown user");
 		else if (ret == RESOLVE_LOOP)
-			log_err("%s: to=<%s>, status=bounced (alias loop)", e->id, r->address);
+			refuse_target(&tc, r->address, "5.4.6 alias loop");
 		else if (ret < 0)
 			job->failed = true;
 		r->done = !job->failed && !job->remote;
@@ -213,6 +299,7 @@ static void deliver_job(struct delivery *d, struct job *job)
 	for (unsigned i = 0; i < tc.n_done; i++)
 		free(tc.done[i]);
 	free(tc.done);
+	quota_release(d->quota, e->id);
 }
 
 /* ---- batches ---- */
@@ -365,9 +452,9 @@ static int mail_root_fd(const struct config *cfg, int spool_fd)
 	return -1;
 }
 
-int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
-		   delivery_notify_fn *notify, void *relay_ctx, struct delivery **r,
-		   const char **error_r)
+int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
+		   delivery_relay_fn *relay, delivery_notify_fn *notify, void *relay_ctx,
+		   struct delivery **r, const char **error_r)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
@@ -375,6 +462,7 @@ int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn 
 		abort();
 	d->cfg = *cfg;
 	d->queue = q;
+	d->quota = quota;
 	d->relay = relay;
 	d->notify = notify;
 	d->relay_ctx = relay_ctx;

@@ -15,6 +15,7 @@
 
 struct delivery;
 struct queue;
+struct quota;
 
 /* Called on the delivery thread with an envelope (ownership passed) whose
    recipients are the remote addresses left once local delivery is done. */
@@ -24,9 +25,13 @@ typedef void delivery_relay_fn(void *ctx, struct envelope *e);
    account that received mail in it (for the mail store's listeners). */
 typedef void delivery_notify_fn(void *ctx, const char *address);
 
-int delivery_start(const struct config *cfg, struct queue *q, delivery_relay_fn *relay,
-		   delivery_notify_fn *notify, void *ctx, struct delivery **r,
-		   const char **error_r);
+/* quota: the reservations smtpd makes at DATA (borrowed; released here
+   once each message is handled).  A local recipient over its quota, or
+   unknown by the time of delivery, goes to the relay marked
+   ENVELOPE_FAILED, which bounces it to the sender. */
+int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
+		   delivery_relay_fn *relay, delivery_notify_fn *notify, void *ctx,
+		   struct delivery **r, const char **error_r);
 /* Finish the batch in progress and stop; undelivered messages stay in the
    spool for the next start. */
 void delivery_stop(struct delivery **d);

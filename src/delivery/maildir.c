@@ -67,6 +67,15 @@ static bool in_cur(const char *dir, const char *name)
 	return found;
 }
 
+bool maildir_has(const char *dir, const char *name)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/new/%s", dir, name);
+	return lstat(path, &st) == 0 || in_cur(dir, name);
+}
+
 static int copy_file(const char *src, const char *dst)
 {
 	char block[65536];

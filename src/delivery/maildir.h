@@ -24,6 +24,9 @@ int maildir_create(const char *dir);
 void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
 		  const char *host, uint64_t bytes, uint64_t crlf_bytes);
 
+/* Is name in dir/new, or in dir/cur with flags or sizes added? */
+bool maildir_has(const char *dir, const char *name);
+
 /*
  * Put the file src into dir/new/<name>: by hard link when possible (no
  * copy), else by copying through tmp/ and renaming.  Returns 1 delivered,

@@ -8,7 +8,9 @@
  * expunge (store_mboxfile.c).  That rewrite renames a new file over the
  * mbox, so once locked, an append checks that its descriptor is still
  * the file under the path, and opens it again if not: a message is never
- * appended to the replaced file.
+ * appended to the replaced file.  The entry itself (From_ line, quoting,
+ * separator) is written by the store's store_mboxparse_entry(), so the
+ * one module that reads the format also writes it.
  */
 #include "mbox.h"
 
@@ -22,48 +24,21 @@
 
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "store/store.h"
 
-/* Does the line start with ">*From "? */
-static bool needs_quote(const char *line, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && line[i] == '>')
-		i++;
-	return len - i >= 5 && memcmp(line + i, "From ", 5) == 0;
-}
-
-/* Quote and append the whole of src to out. */
-static int mbox_body(int in, struct buf *out)
+/* The whole of src into out. */
+static int read_all(int in, struct buf *out)
 {
 	char block[65536];
-	struct buf line;
 	ssize_t n;
-	int ret = 1;
 
-	buf_init(&line, 0);
-	while (ret > 0 && (n = read(in, block, sizeof(block))) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			buf_putc(&line, block[i]);
-			if (block[i] != '\n')
-				continue;
-			if (needs_quote(line.data, line.len))
-				buf_putc(out, '>');
-			buf_append(out, line.data, line.len);
-			buf_reset(&line);
-		}
+	while ((n = read(in, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || buf_append(out, block, (size_t)n) < 0)
+			return -1;
 	}
-	if (n < 0)
-		ret = -1;
-	if (line.len > 0) {
-		if (needs_quote(line.data, line.len))
-			buf_putc(out, '>');
-		buf_append(out, line.data, line.len);
-		buf_putc(out, '\n');
-	}
-	buf_putc(out, '\n');
-	buf_deinit(&line);
-	return ret;
+	return 1;
 }
 
 /* Does the file end with text?  (A redelivery after a crash finds the
@@ -125,18 +100,20 @@ static int end_line(int fd, const struct stat *st)
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		 const char *src, bool recovered)
 {
-	struct buf text;
+	struct buf msg, text;
 	struct stat st;
-	time_t t = (time_t)arrival;
-	char date[64];
 	int fd = -1, in, ret = -1;
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
+	buf_init(&msg, 0);
 	buf_init(&text, 0);
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&t));
-	buf_printf(&text, "From %s %s\n", sender[0] != '\0' ? sender : "MAILER-DAEMON", date);
-	if (mbox_body(in, &text) > 0 && (fd = open_locked(path, &st)) >= 0) {
+	if (read_all(in, &msg) > 0) {
+		store_mboxparse_entry(sender, (int64_t)arrival, msg.data != NULL ? msg.data : "",
+				      msg.len, &text);
+		fd = open_locked(path, &st);
+	}
+	if (fd >= 0) {
 		if (recovered && ends_with(fd, &st, &text))
 			ret = 0;	/* appended before the crash */
 		else if ((ret = end_line(fd, &st)) > 0)
@@ -152,6 +129,7 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 	if (fd >= 0)
 		close(fd);	/* releases the lock */
 	close(in);
+	buf_deinit(&msg);
 	buf_deinit(&text);
 	return ret;
 }

@@ -264,8 +264,25 @@ static int resolve_run(struct resolve_state *st, const char *key)
 	return ret <= 0 ? ret : (st->targets > 0 ? st->targets : 0);
 }
 
-int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
-		    resolve_fn *cb, void *ctx)
+void resolve_postmaster(const struct config *cfg, char *out, size_t size)
+{
+	const char *p = cfg->local_domains + strspn(cfg->local_domains, ", \t");
+	int n = (int)strcspn(p, ", \t");
+
+	if (cfg->postmaster[0] != '\0')
+		snprintf(out, size, "%s", cfg->postmaster);
+	else
+		snprintf(out, size, "postmaster@%.*s", n, n > 0 ? p : cfg->hostname);
+}
+
+bool resolve_is_postmaster(const char *key)
+{
+	return strncasecmp(key, "postmaster@", 11) == 0 && strchr(key + 11, '@') == NULL;
+}
+
+/* One resolution of key (see resolve_address). */
+static int resolve_once(const struct config *cfg, struct accounts *a, const char *key,
+			resolve_fn *cb, void *ctx)
 {
 	struct resolve_state st = { .cfg = cfg, .accounts = a, .quiet = cb != NULL };
 	int ret;
@@ -279,6 +296,22 @@ int resolve_address(const struct config *cfg, struct accounts *a, const char *ke
 	}
 	st = (struct resolve_state){ .cfg = cfg, .accounts = a, .cb = cb, .ctx = ctx };
 	return resolve_run(&st, key);
+}
+
+int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
+		    resolve_fn *cb, void *ctx)
+{
+	int ret = resolve_once(cfg, a, key, cb, ctx);
+	char postmaster[320];
+
+	if (ret == 0 && resolve_is_postmaster(key)) {
+		/* nobody has this domain's postmaster address: the postmaster
+		   takes it */
+		resolve_postmaster(cfg, postmaster, sizeof(postmaster));
+		if (strcasecmp(postmaster, key) != 0)
+			ret = resolve_once(cfg, a, postmaster, cb, ctx);
+	}
+	return ret;
 }
 
 int resolve_alias_check(const struct config *cfg, struct accounts *a, const char *alias,

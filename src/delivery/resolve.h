@@ -4,10 +4,12 @@
  * resolve: what a recipient address means for this server.  A recipient in
  * a local domain is an account, an alias (one or many targets, local or
  * remote, followed recursively with loop detection), an account or alias
- * with a +tag, or the domain's catch-all alias.  Anything else in a local
- * domain is unknown (550 5.1.1 at RCPT).  A recipient in any other domain
- * is remote.  Used by the SMTP server at RCPT, by the delivery agent, and
- * by `correio alias add` to refuse a loop before it is stored.
+ * with a +tag, or the domain's catch-all alias.  postmaster@ any local
+ * domain that names nobody goes to the postmaster address (RFC 5321
+ * §4.5.1).  Anything else in a local domain is unknown (550 5.1.1 at
+ * RCPT).  A recipient in any other domain is remote.  Used by the SMTP
+ * server at RCPT, by the delivery agent, and by `correio alias add` to
+ * refuse a loop before it is stored.
  *
  * Loops: an alias whose expansion comes back to an alias (or catch-all)
  * still being expanded is an alias loop, reported as such (never cut
@@ -40,6 +42,13 @@ typedef void resolve_fn(void *ctx, const struct resolve_target *t);
    1 yes, 0 no, -1 store error. */
 int resolve_domain_is_local(const struct config *cfg, struct accounts *a,
 			    const char *domain);
+
+/* The postmaster address, into out: [server] postmaster, else
+   postmaster@<the first local domain> (the hostname without any). */
+void resolve_postmaster(const struct config *cfg, char *out, size_t size);
+
+/* Is key postmaster@<some domain> (the local part in any case)? */
+bool resolve_is_postmaster(const char *key);
 
 /*
  * Call cb (may be NULL: only count) once for each final target of key

@@ -7,7 +7,6 @@
  */
 #include "imapd_private.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -108,11 +107,6 @@ int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
 	}
 	ret = store_append_begin(s->account, buf_cstr(&name), &s->append, &err);
 	buf_deinit(&name);
-	if (ret < 0 && err.code == STORE_ERROR_BAD_PARAM) {
-		char text[sizeof(err.text) + 16];
-		snprintf(text, sizeof(text), "[CANNOT] %s", err.text);
-		return refuse(s, ev, "NO", text);
-	}
 	if (ret < 0)
 		return refuse(s, ev, "NO", err.code == STORE_ERROR_NOT_FOUND ?
 			      "[TRYCREATE] no such mailbox" : "[SERVERBUG] cannot store the message");

@@ -340,11 +340,12 @@ bool address_is_utf8(const struct address *a)
 	return has_8bit(a->local) || has_8bit(a->domain);
 }
 
-/* A bounded writer for address_key(). */
+/* A bounded writer for address_key() and address_canonical(). */
 struct key_out {
 	char *p;
 	size_t size, len;
 	bool full;
+	bool keep_case;
 };
 
 static void key_put(struct key_out *k, const char *s, size_t n)
@@ -358,7 +359,7 @@ static void key_put(struct key_out *k, const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (c >= 'A' && c <= 'Z')
+		if (c >= 'A' && c <= 'Z' && !k->keep_case)
 			c = (char)(c - 'A' + 'a');
 		k->p[k->len++] = c;
 	}
@@ -409,9 +410,9 @@ static void key_put_quoted(struct key_out *k, const char *quoted)
 	key_put(k, "\"", 1);
 }
 
-int address_key(const struct address *a, char *out, size_t size)
+static int key_write(const struct address *a, char *out, size_t size, bool keep_case)
 {
-	struct key_out k = { out, size, 0, size == 0 };
+	struct key_out k = { out, size, 0, size == 0, keep_case };
 
 	if (size > 0)
 		out[0] = '\0';
@@ -424,6 +425,16 @@ int address_key(const struct address *a, char *out, size_t size)
 		key_put(&k, a->domain, strlen(a->domain));
 	}
 	return k.full ? -1 : 1;
+}
+
+int address_key(const struct address *a, char *out, size_t size)
+{
+	return key_write(a, out, size, false);
+}
+
+int address_canonical(const struct address *a, char *out, size_t size)
+{
+	return key_write(a, out, size, true);
 }
 
 int address_strip_tag(const char *key, const char *delims, char *out,

@@ -41,6 +41,14 @@ bool address_is_utf8(const struct address *a);
 int address_key(const struct address *a, char *out, size_t size);
 
 /*
+ * The address as an envelope records it: like address_key() (a quoted
+ * local part that needs no quotes loses them, RFC 5321 §4.1.2: "alice"
+ * and alice are one mailbox), but every character's case kept.
+ * Returns 1, or -1 if it does not fit.
+ */
+int address_canonical(const struct address *a, char *out, size_t size);
+
+/*
  * Split a lookup key's local part at the first delimiter character
  * ("user+tag" -> "user").  delims "" means no plus-addressing.  A delimiter
  * that is the first character, or any in a quoted local part, is kept.

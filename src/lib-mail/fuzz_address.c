@@ -1,10 +1,12 @@
 /*
  * fuzz_address.c - libFuzzer target: address_parse() in both modes, then
- * address_key() and address_strip_tag() on what it accepts.
+ * address_key(), address_canonical() and address_strip_tag() on what it
+ * accepts.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib-mail/address.h"
 
@@ -27,6 +29,11 @@ static void fuzz_key(const struct address *a, bool utf8)
 		abort();
 	if (address_key(&again, base, sizeof(base)) != 1 ||
 	    strcmp(key, base) != 0)
+		abort();
+	/* the canonical form parses again, and differs from the key in case only */
+	if (address_canonical(a, base, sizeof(base)) != 1 ||
+	    address_parse(base, strlen(base), utf8, &again, &error) != 1 ||
+	    strcasecmp(base, key) != 0)
 		abort();
 	if (address_strip_tag(key, "+-", base, sizeof(base)) < 0 ||
 	    strlen(base) > strlen(key))

@@ -345,6 +345,30 @@ static void test_strip_tag_size(void **state)
 	assert_int_equal(address_strip_tag("a", "+", out, 0), -1);
 }
 
+/* RCPT's form: quotes that are not needed go, the case stays. */
+static void test_canonical(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "\"alice\"@Example.org", "alice@Example.org" },
+		{ "\"Alice.Smith\"@d.e", "Alice.Smith@d.e" },
+		{ "\"A\\lice\"@d.e", "Alice@d.e" },		/* quoted-pair of a plain char */
+		{ "\"two words\"@d.e", "\"two words\"@d.e" },
+		{ "\"a..b\"@d.e", "\"a..b\"@d.e" },
+		{ "Bob@d.e", "Bob@d.e" },
+	};
+	struct address a;
+	const char *error;
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(address_parse(cases[i].in, strlen(cases[i].in), false, &a,
+					       &error), 1);
+		assert_int_equal(address_canonical(&a, out, sizeof(out)), 1);
+		assert_string_equal(out, cases[i].out);
+	}
+	assert_int_equal(address_canonical(&a, out, 4), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_is_utf8),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_key_size),
+		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_strip_tag),
 		cmocka_unit_test(test_strip_tag_size),
 	};

@@ -18,7 +18,7 @@
 
 enum setting_type {
 	SET_STRING, SET_UINT, SET_SIZE, SET_DURATION, SET_CHOICE,
-	SET_LISTEN, SET_DOMAINS, SET_BOOL, SET_NETWORKS, SET_UINT32
+	SET_LISTEN, SET_DOMAINS, SET_BOOL, SET_NETWORKS, SET_UINT32, SET_ADDRESS
 };
 
 struct setting {
@@ -55,6 +55,8 @@ static const struct setting settings[] = {
 	STR_RESTART("server", "user", user),
 	{ "server", "local_domains", SET_DOMAINS, offsetof(struct config, local_domains),
 	  sizeof(((struct config *)0)->local_domains), 0, 0, NULL, false },
+	{ "server", "postmaster", SET_ADDRESS, offsetof(struct config, postmaster),
+	  sizeof(((struct config *)0)->postmaster), 0, 0, NULL, false },
 	{ "server", "log", SET_CHOICE, offsetof(struct config, log),
 	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog", false },
 	LISTEN("smtp", CONFIG_LISTEN_SMTP),
@@ -180,6 +182,20 @@ static int check_listen(const char *value, const char **error_r)
 	     t = strtok_r(NULL, ", \t", &save))
 		if (check_listen_item(t, error_r) < 0)
 			return -1;
+	return 1;
+}
+
+/* "" or a plain local@domain: no spaces, brackets or list separators. */
+static int check_address(const char *value, const char **error_r)
+{
+	const char *at = strrchr(value, '@');
+
+	if (value[0] == '\0')
+		return 1;
+	if (at == NULL || at == value || at[1] == '\0' || strpbrk(value, " \t<>,;()") != NULL) {
+		*error_r = "expected an address: local@domain";
+		return -1;
+	}
 	return 1;
 }
 
@@ -349,6 +365,10 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 		if (check_listen(value, error_r) < 0)
 			return -1;
 		break;
+	case SET_ADDRESS:
+		if (check_address(value, error_r) < 0)
+			return -1;
+		break;
 	case SET_STRING:
 	case SET_DOMAINS:
 		break;
@@ -359,6 +379,8 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 	}
 	if (s->type == SET_DOMAINS)
 		str_lower(field);
+	if (s->type == SET_ADDRESS && strrchr(field, '@') != NULL)
+		str_lower(strrchr(field, '@'));
 	return 1;
 }
 

@@ -31,6 +31,8 @@ struct config {
 	char data_dir[1024];
 	char user[64];			/* account to run as when started as root */
 	char local_domains[1024];	/* space/comma separated, lower case */
+	char postmaster[320];		/* where <postmaster> goes ("" = postmaster@
+					   the first local domain), domain lower case */
 	char log[16];			/* "stderr" or "syslog" */
 	char listen[CONFIG_LISTEN_COUNT][512]; /* "addr:port[, addr:port]" or "" */
 

@@ -104,6 +104,37 @@ static void test_errors_have_file_and_line(void **state)
 	buf_deinit(&errors);
 }
 
+/* [server] postmaster: empty (the default) or one plain address. */
+static void test_postmaster(void **state)
+{
+	static const struct { const char *value; int ok; const char *stored; } cases[] = {
+		{ "", 1, "" },
+		{ "Admin@Example.ORG", 1, "Admin@example.org" },
+		{ "root@[192.0.2.1]", 1, "root@[192.0.2.1]" },
+		{ "admin", -1, NULL },
+		{ "@example.org", -1, NULL },
+		{ "admin@", -1, NULL },
+		{ "a b@example.org", -1, NULL },
+		{ "<admin@example.org>", -1, NULL },
+		{ "a@example.org, b@example.org", -1, NULL },
+	};
+	struct config cfg;
+	struct buf errors;
+	char text[128];
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.postmaster, "");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[server]\npostmaster = %s\n", cases[i].value);
+		assert_int_equal(load(&cfg, text, &errors), cases[i].ok);
+		if (cases[i].ok > 0)
+			assert_string_equal(cfg.postmaster, cases[i].stored);
+		else
+			assert_non_null(strstr(errors.data, "expected an address"));
+		buf_deinit(&errors);
+	}
+}
+
 static void test_syntax_error(void **state)
 {
 	struct config cfg;
@@ -195,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors_have_file_and_line),
+		cmocka_unit_test(test_postmaster),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),

@@ -385,6 +385,25 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 
 /* ---- hand-over from other threads ---- */
 
+/* Take a message; recipients that local delivery refused are bounced now
+   (the notice is queued before the envelope says 'b', so a restart in
+   between sends it then). */
+static void msg_take(struct mta *m, struct envelope *e)
+{
+	bool failed = false;
+
+	msg_add(m, e);
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		if (e->rcpts[i].state != ENVELOPE_FAILED)
+			continue;
+		e->rcpts[i].state = ENVELOPE_BOUNCED;
+		m->msgs->fresh[i] = 1;
+		failed = true;
+	}
+	if (failed)
+		msg_finish(m, m->msgs);
+}
+
 static void on_incoming(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta *m = arg;
@@ -400,7 +419,7 @@ static void on_incoming(evutil_socket_t fd, short what, void *arg)
 	for (; in != NULL; in = next) {
 		next = in->next;
 		if (msg_find(m, in->env->id) == NULL)
-			msg_add(m, in->env);
+			msg_take(m, in->env);
 		else
 			envelope_free(&in->env);
 		free(in);

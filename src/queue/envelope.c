@@ -155,7 +155,7 @@ static int parse_rcpt(struct envelope *e, char *value)
 		*value++ = '\0';
 	}
 	f[5] = value;
-	if (strlen(f[0]) != 1 || strchr("psb", f[0][0]) == NULL ||
+	if (strlen(f[0]) != 1 || strchr("psbf", f[0][0]) == NULL ||
 	    parse_num(f[1], &attempts) < 0 || parse_num(f[2], &next) < 0 ||
 	    parse_num(f[3], &notify) < 0 ||
 	    envelope_add_rcpt(e, f[5], strcmp(f[4], "-") == 0 ? NULL : f[4],

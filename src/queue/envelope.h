@@ -17,6 +17,9 @@ enum envelope_state {
 	ENVELOPE_PENDING = 'p',	/* to be delivered (again) */
 	ENVELOPE_SENT = 's',	/* delivered or relayed */
 	ENVELOPE_BOUNCED = 'b',	/* given up: a bounce is (or was) sent */
+	ENVELOPE_FAILED = 'f',	/* refused by local delivery (over quota, no
+				   such user): the relay sends its bounce and
+				   makes it 'b' */
 };
 
 struct envelope_rcpt {

@@ -43,6 +43,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "delivery/delivery.h"
+#include "delivery/quota.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
@@ -707,12 +708,14 @@ static int server_open(struct server_state *st)
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
 	}
+	srv->quota = quota_new();
 	if (tls_open(&srv->cfg, &srv->tls, &error) < 0 ||
 	    auth_start(&srv->cfg, srv->base, &srv->auth, &error) < 0 ||
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, on_relay, on_filed, st, &srv->delivery, &error) < 0 ||
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_relay, on_filed, st,
+			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
@@ -747,6 +750,7 @@ static void server_close(struct server_state *st)
 	auth_stop(&st->srv.auth);
 	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);
+	quota_free(&st->srv.quota);
 	for (int i = 0; i < CLIENT_BUCKETS; i++)
 		while (st->clients[i] != NULL) {
 			struct client_count *next = st->clients[i]->next;

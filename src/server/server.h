@@ -24,6 +24,7 @@ struct tls;
 struct auth;
 struct mta;
 struct store;
+struct quota;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -60,6 +61,7 @@ struct server {
 	struct auth *auth;
 	struct mta *mta;
 	struct store *store;
+	struct quota *quota;	/* space reserved for messages not filed yet */
 	bool stopping;
 };
 

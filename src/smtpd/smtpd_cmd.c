@@ -14,10 +14,10 @@
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
+#include "lib-mail/address.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
-#include "store/store.h"
 
 #define ST(x) (1u << SMTPD_STATE_##x)
 #define ST_ANY (ST(GREETED) | ST(READY) | ST(MAIL))
@@ -208,6 +208,7 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		snprintf(key, sizeof(key), "%s@%s", m.sender.local, m.sender.domain);
 	}
 	envelope_set(&s->env->sender, m.null_sender ? "" : key);
+	s->declared_size = m.size;
 	s->env->body = m.body;
 	s->env->smtputf8 = m.smtputf8;
 	s->env->ret = m.ret;
@@ -223,32 +224,33 @@ static bool may_relay(struct smtpd_session *s)
 	       config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
 }
 
-struct quota_check {
-	struct smtpd_session *s;
-	bool found;		/* some final mailbox is at or over its quota */
-};
-
-/* SPEC §1.3: a mailbox over its quota refuses new mail for now (452). */
-static void quota_target(void *ctx, const struct resolve_target *t)
+/* Nobody receives mail for key, an address in a local domain (postmaster:
+   key is the postmaster address, for RCPT TO:<Postmaster>). */
+static void rcpt_unknown(struct smtpd_session *s, const char *key, bool postmaster)
 {
-	struct quota_check *q = ctx;
-	struct store_account *a;
-	struct store_error err;
-	uint64_t bytes, messages;
+	char address[320];
 
-	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0 || q->found)
+	if (postmaster || resolve_is_postmaster(key)) {
+		/* RFC 5321 §4.5.1 wants one: tell the administrator how */
+		resolve_postmaster(cfg_of(s), address, sizeof(address));
+		log_warn("smtpd: [%s]: reject: RCPT to <%s>: the postmaster address <%s> "
+			 "names nobody: add that account or alias, or set [server] postmaster",
+			 s->conn.addr, postmaster ? "postmaster" : key, address);
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: no postmaster "
+			    "mailbox is set up here", postmaster ? "postmaster" : key);
 		return;
-	if (store_account_open(q->s->conn.server->store, t->address, &a, &err) < 0)
-		return;
-	if (store_account_usage(a, &bytes, &messages, &err) > 0 && bytes >= t->account->quota)
-		q->found = true;
-	store_account_unref(&a);
+	}
+	log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
+	smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
 }
 
-/* Check a parsed recipient.  Returns 1 accepted, or 0 after replying. */
-static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain)
+/* Check a parsed recipient (postmaster: RCPT TO:<Postmaster>, which may go
+   to a remote postmaster address from anyone).  Returns 1 accepted, or 0
+   after replying. */
+static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain,
+		      bool postmaster)
 {
-	struct quota_check full = { 0 };
+	bool full;
 	int local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
 	int found;
 
@@ -257,7 +259,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (!local) {
-		if (may_relay(s))
+		if (postmaster || may_relay(s))
 			return 1;
 		log_info("smtpd: [%s]: reject: RCPT to <%s>: relay access denied",
 			 s->conn.addr, key);
@@ -265,8 +267,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		smtpd_error(s);
 		return 0;
 	}
-	full.s = s;
-	found = resolve_address(cfg_of(s), s->conn.server->accounts, key, quota_target, &full);
+	found = smtpd_quota_rcpt(s, key, &full);
 	if (found == RESOLVE_LOOP) {
 		log_info("smtpd: [%s]: reject: RCPT to <%s>: alias loop", s->conn.addr, key);
 		smtpd_reply(s, "550 5.4.6 <%s>: Recipient address rejected: alias loop", key);
@@ -277,26 +278,16 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (found == 0) {
-		log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
-		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
+		rcpt_unknown(s, key, postmaster);
 		smtpd_error(s);
 		return 0;
 	}
-	if (full.found) {
+	if (full) {
 		log_info("smtpd: [%s]: reject: RCPT to <%s>: mailbox full", s->conn.addr, key);
-		smtpd_reply(s, "452 4.2.2 <%s>: Mailbox full", key);
+		smtpd_reply(s, "552 5.2.2 <%s>: Mailbox full: quota exceeded", key);
 		return 0;
 	}
 	return 1;
-}
-
-/* The primary local domain, for <Postmaster>. */
-static void postmaster_key(const struct config *cfg, char *out, size_t size)
-{
-	const char *p = cfg->local_domains + strspn(cfg->local_domains, ", \t");
-	int n = (int)strcspn(p, ", \t");
-
-	snprintf(out, size, "postmaster@%.*s", n, n > 0 ? p : cfg->hostname);
 }
 
 static void cmd_rcpt(struct smtpd_session *s, char *arg)
@@ -321,19 +312,18 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 		return;
 	}
 	if (r.postmaster) {
-		postmaster_key(cfg_of(s), key, sizeof(key));
+		resolve_postmaster(cfg_of(s), key, sizeof(key));
 	} else {
 		/* RFC 5321 §2.4: the local part keeps its case (for the relay);
-		   local look-ups ignore it */
+		   local look-ups ignore it.  "alice"@ is alice@ (§4.1.2). */
 		str_lower(r.rcpt.domain);
-		if ((size_t)snprintf(key, sizeof(key), "%s@%s", r.rcpt.local,
-				     r.rcpt.domain) >= sizeof(key)) {
+		if (address_canonical(&r.rcpt, key, sizeof(key)) < 0) {
 			smtpd_reply(s, "553 5.1.3 Bad recipient address syntax");
 			smtpd_error(s);
 			return;
 		}
 	}
-	if (rcpt_check(s, key, strrchr(key, '@') + 1) == 0)
+	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0)
 		return;
 	envelope_add_rcpt(s->env, key, r.orcpt, r.notify);
 	smtpd_reply(s, "250 2.1.5 Ok");

@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "delivery/quota.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -137,6 +138,8 @@ static void on_committed(void *ctx, int result)
 {
 	struct smtpd_session *s = ctx;
 
+	if (result < 0)
+		quota_release(s->conn.server->quota, s->queue_id);
 	if (s->dead) {
 		/* the client left while its message was being made durable */
 		s->state = SMTPD_STATE_READY;
@@ -260,6 +263,11 @@ static void end_of_message(struct smtpd_session *s)
 				    SMTPD_TEXT_LINE_MAX);
 		log_info("%s: reject: %s", queue_msg_id(s->msg),
 			 s->too_big ? "message too big" : "line too long");
+		smtpd_reset_transaction(s);
+		finish_reply(s);
+		return;
+	}
+	if (smtpd_quota_data(s) == 0) {
 		smtpd_reset_transaction(s);
 		finish_reply(s);
 		return;

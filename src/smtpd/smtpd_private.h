@@ -68,6 +68,7 @@ struct smtpd_session {
 
 	/* the transaction */
 	struct envelope *env;	/* from MAIL until DATA/BDAT */
+	uint64_t declared_size;	/* MAIL FROM's SIZE=, 0 if none */
 	struct queue_msg *msg;	/* from DATA/BDAT until commit */
 	struct smtp_data data;
 	struct buf text;	/* filtered text not yet given to the queue */
@@ -103,6 +104,17 @@ void smtpd_session_free(struct smtpd_session *s);
 /* smtpd_cmd.c */
 void smtpd_dispatch(struct smtpd_session *s, char *line, size_t len);
 void smtpd_reset_transaction(struct smtpd_session *s);
+
+/* smtpd_quota.c */
+/* Resolve a local RCPT key and look for room in its mailboxes.  Returns
+   what resolve_address() does (targets, 0 unknown, -1 store error); with
+   *full_r true when every final mailbox is full or has no room for the
+   declared SIZE (then 552 5.2.2). */
+int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r);
+/* End of the text: reserve its size in the recipients' mailboxes.  Returns
+   1 to commit, or 0 after replying 552 (a single recipient whose single
+   mailbox has no room). */
+int smtpd_quota_data(struct smtpd_session *s);
 
 /* smtpd_auth.c */
 void smtpd_cmd_starttls(struct smtpd_session *s, char *arg);

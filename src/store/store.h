@@ -26,10 +26,12 @@
  * deleting them loses no mail and no UID: they are rebuilt from the names.
  *
  * Threading: everything here runs on one thread, the event loop thread
- * (the delivery thread never calls the store; the server calls
- * store_notify_delivery() on the loop after a delivery).  Nothing is
- * locked, and one process owns the index files: other programs may
- * change the Maildir (deliver, rename, delete), not the index.  Calls block on local file-system I/O: directory scans, small
+ * (the delivery thread calls only the pure store_mboxparse_entry(); the
+ * server calls store_notify_delivery() on the loop after a delivery).
+ * Nothing is locked but an mbox file (see store_mboxfile.c), and one
+ * process owns the index files: other programs may change the Maildir
+ * (deliver, rename, delete) or the mbox, not the index.  Calls block on
+ * local file-system I/O: directory scans, small
  * reads and renames always; fsync only where said (append, copy, move,
  * folder creation and the periodic index compaction).
  *
@@ -106,11 +108,23 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  * default).  Its other folders are Maildir++ folders either way.  Takes
  * effect when the INBOX is next loaded (no session has it open).  For an
  * mbox INBOX: UIDs and flags live in an index under
- * <root>/correio-mbox/; expunge rewrites the file under the delivery
- * agent's lock; APPEND, COPY and MOVE into it fail with BAD_PARAM, out of
- * it they work (see store_mboxfile.c).
+ * <root>/correio-mbox/; expunge rewrites the file, and append, copy and
+ * move into it append to the file, under the delivery agent's lock (see
+ * store_mboxfile.c).
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
+
+/*
+ * The mbox entry of a message text[0..len) (LF line ends) appended to
+ * out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
+ * lines with mboxrd quoting (">*From " gets one more '>'), a final LF
+ * when missing, and the empty separator line.  The one writer of the
+ * format (the delivery agent's and the store's appends); the store reads
+ * its content back as text.  Pure: any thread may call it.
+ */
+struct buf;
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out);
 
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
@@ -121,6 +135,12 @@ uint64_t store_account_quota(const struct store_account *a);
    rescanned at most once a minute and after deliveries.  Returns 1 or -1. */
 int store_account_usage(struct store_account *a, uint64_t *bytes_r,
 			uint64_t *messages_r, struct store_error *error_r);
+/* The storage used by the Maildir++ tree at root (every folder's new/ and
+   cur/; the INBOX at root itself only when inbox, i.e. not in an mbox
+   file), counted from the file names as the store counts it, without an
+   account object: safe on any thread (the delivery agent's quota check).
+   Returns 1, or -1 if root cannot be read (errno; ENOENT: no mail yet). */
+int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r);
 /* Would adding bytes stay within the limit?  1 yes, 0 no, -1 error. */
 int store_account_quota_check(struct store_account *a, uint64_t bytes,
 			      struct store_error *error_r);

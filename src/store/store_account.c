@@ -288,25 +288,37 @@ static void count_mbox(const struct store_account *a, uint64_t *bytes, uint64_t 
 			*msgs += mb->idx.count;
 }
 
-static int count_usage(struct store_account *a)
+int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r)
 {
 	char path[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
 	uint64_t bytes = 0, msgs = 0;
 	struct dirent *de;
 	DIR *d;
 
-	if ((d = opendir(a->root)) == NULL)
+	if ((d = opendir(root)) == NULL)
 		return -1;
-	count_mbox(a, &bytes, &msgs);
-	if (a->mbox_path == NULL)
-		count_folder(a->root, &bytes, &msgs);
+	if (inbox)
+		count_folder(root, &bytes, &msgs);
 	while ((de = readdir(d)) != NULL) {
 		if (store_name_from_dir(de->d_name, name, sizeof(name)) <= 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", a->root, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
 		count_folder(path, &bytes, &msgs);
 	}
 	closedir(d);
+	*bytes_r = bytes;
+	if (messages_r != NULL)
+		*messages_r = msgs;
+	return 1;
+}
+
+static int count_usage(struct store_account *a)
+{
+	uint64_t bytes, msgs;
+
+	if (store_usage_scan(a->root, a->mbox_path == NULL, &bytes, &msgs) < 0)
+		return -1;
+	count_mbox(a, &bytes, &msgs);
 	a->usage = bytes;
 	a->usage_msgs = msgs;
 	a->usage_at = time(NULL);

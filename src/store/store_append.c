@@ -48,12 +48,16 @@ int store_append_begin(struct store_account *a, const char *name,
 		return -1;
 	}
 	if (a->mbox_path != NULL && strcmp(ap->folder, "INBOX") == 0) {
-		store_error_set(error_r, STORE_ERROR_BAD_PARAM,
-				"INBOX is an mbox file here: APPEND into it is not supported");
-		free(ap);
-		return -1;
-	}
-	if (store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
+		/* an mbox INBOX: the text waits in its index directory */
+		char tmpdir[STORE_PATH_MAX + 8];
+		snprintf(ap->dir, sizeof(ap->dir), "%s/%s", a->root, STORE_MBOX_INDEX_DIR);
+		snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", ap->dir);
+		if (mkdir_p(tmpdir, 0700) < 0) {
+			store_error_sys(error_r, "create", tmpdir);
+			free(ap);
+			return -1;
+		}
+	} else if (store_folder_path(a, ap->folder, ap->dir, sizeof(ap->dir)) < 0 ||
 	    stat(ap->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		store_error_set(error_r, STORE_ERROR_NOT_FOUND, "Mailbox doesn't exist");
 		free(ap);
@@ -178,6 +182,26 @@ static uint32_t keyword_bits(struct mbox *mb, const char *const *keywords, unsig
 	return bits;
 }
 
+/* Append the sealed file to mb's mbox file, which indexes it. */
+static int mbox_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
+		     uint32_t keywords, time_t date, uint32_t *uid_r,
+		     struct store_error *error_r)
+{
+	struct mbox_add add = { .flags = flags, .keywords = keywords, .date = date };
+	int ret;
+
+	if ((add.fd = open(ap->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		store_error_sys(error_r, "open", ap->tmp);
+		return -1;
+	}
+	ret = store_mboxfile_append(mb, &add, 1, error_r);
+	close(add.fd);
+	*uid_r = add.uid;
+	store_index_commit(mb);
+	store_mbox_notify(mb, NULL);
+	return ret;
+}
+
 /* Move the sealed file into cur/ of mb and index it. */
 static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 		     uint32_t keywords, time_t date, struct store_error *error_r)
@@ -230,7 +254,10 @@ int store_append_finish(struct store_append **app, uint8_t flags,
 		uint32_t kw = keyword_bits(mb, keywords, n_keywords);
 		*uid_r = mb->idx.uidnext;
 		*uidvalidity_r = mb->idx.uidvalidity;
-		ret = file_into(ap, mb, flags, kw, date, error_r);
+		if (mb->mbox_path != NULL)
+			ret = mbox_into(ap, mb, flags, kw, date, uid_r, error_r);
+		else
+			ret = file_into(ap, mb, flags, kw, date, error_r);
 	}
 	if (mb != NULL)
 		store_mbox_release(mb);

@@ -251,6 +251,83 @@ static void index_copies(struct copy_ctx *cc)
 	store_mbox_notify(dst, NULL);
 }
 
+/* ---- into an mbox INBOX ---- */
+
+/* The text of r for appending: 1 and *fd_r, 0 gone, -1 error. */
+static int open_source(struct copy_ctx *cc, const struct index_rec *r, int *fd_r)
+{
+	char path[STORE_PATH_MAX];
+
+	if (cc->src->mbox_path != NULL)
+		return store_mboxfile_open_msg(cc->src, r, fd_r);
+	snprintf(path, sizeof(path), "%s/cur/%s", cc->src->dir, store_index_name(&cc->src->idx, r));
+	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		return 1;
+	if (errno != ENOENT)
+		return -1;
+	cc->src->cur_clean = false;
+	return 0;
+}
+
+/* The messages' texts, appended to the mbox file under one lock. */
+static int append_to_mbox(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
+			  struct store_error *error_r)
+{
+	struct mbox_add *adds = calloc(n + 1, sizeof(*adds));
+	unsigned k = 0;
+	int ret = 1;
+	long i;
+
+	if (adds == NULL)
+		fatal("out of memory");
+	for (unsigned j = 0; ret > 0 && j < n; j++) {
+		const struct index_rec *r;
+		if ((i = store_index_find(&cc->src->idx, uids[j])) < 0)
+			continue;
+		r = &cc->src->idx.recs[i];
+		adds[k] = (struct mbox_add){ .flags = r->flags & STORE_FLAGS_SYSTEM,
+					     .keywords = mapped(cc, r->keywords), .date = r->date };
+		if ((ret = open_source(cc, r, &adds[k].fd)) < 0)
+			store_error_sys(error_r, "open", cc->src->dir);
+		if (ret > 0)
+			cc->done[k++].src_uid = uids[j];
+		ret = ret < 0 ? -1 : 1;
+	}
+	if (ret > 0 && k > 0)
+		ret = store_mboxfile_append(cc->dst, adds, k, error_r);
+	for (unsigned j = 0; j < k; j++) {
+		close(adds[j].fd);
+		cc->done[j].rec.uid = adds[j].uid;
+		if (adds[j].uid != 0)
+			cc->done[cc->n_done++] = cc->done[j];
+	}
+	free(adds);
+	return ret;
+}
+
+/* COPY or MOVE into an mbox INBOX: append, then expunge what moved. */
+static int copy_into_mbox(struct copy_ctx *cc, struct store_mailbox *origin,
+			  const uint32_t *uids, unsigned n, struct store_error *error_r)
+{
+	struct store_error err;
+	uint32_t *moved;
+	unsigned m;
+	int ret = append_to_mbox(cc, uids, n, error_r);
+
+	store_index_commit(cc->dst);
+	store_mbox_notify(cc->dst, NULL);
+	if (!cc->move || cc->n_done == 0)
+		return ret;
+	if ((moved = calloc(cc->n_done, sizeof(*moved))) == NULL)
+		fatal("out of memory");
+	for (m = 0; m < cc->n_done; m++)
+		moved[m] = cc->done[m].src_uid;
+	if (store_expunge_run(cc->src, origin, moved, &m, &err) < 0)
+		log_err("store: %s: moved messages stay in the source: %s", cc->src->dir, err.text);
+	free(moved);
+	return ret;
+}
+
 static int quota_ok(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 		    struct store_error *error_r)
 {
@@ -292,11 +369,7 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 	if (store_mbox_check(src, error_r) < 0 ||
 	    store_mbox_get(src->acct, dest, &cc.dst, error_r) < 0)
 		return -1;
-	if (cc.dst->mbox_path != NULL)
-		store_error_set(error_r, STORE_ERROR_BAD_PARAM,
-				"INBOX is an mbox file here: messages cannot be copied into it");
-	if (cc.dst->mbox_path != NULL || store_mbox_check(cc.dst, error_r) < 0 ||
-	    quota_ok(&cc, uids, n, error_r) < 0) {
+	if (store_mbox_check(cc.dst, error_r) < 0 || quota_ok(&cc, uids, n, error_r) < 0) {
 		store_mbox_release(cc.dst);
 		return -1;
 	}
@@ -306,9 +379,13 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 	map_keywords(&cc);
 	cc.next_uid = cc.dst->idx.uidnext;
 	*uidvalidity_r = cc.dst->idx.uidvalidity;
-	ret = copy_files(&cc, uids, n, error_r);
-	expunge_moved(&cc, origin);
-	index_copies(&cc);
+	if (cc.dst->mbox_path != NULL) {
+		ret = copy_into_mbox(&cc, origin, uids, n, error_r);
+	} else {
+		ret = copy_files(&cc, uids, n, error_r);
+		expunge_moved(&cc, origin);
+		index_copies(&cc);
+	}
 	report(&cc, uids, n, new_uids);
 	buf_deinit(&cc.cache);
 	free(cc.done);

@@ -77,8 +77,7 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
 		return -1;
 	}
-	if (mb->mbox_path == NULL)
-		clean_tmp(mb);
+	clean_tmp(mb);	/* an mbox INBOX's tmp/ holds its APPENDs on the way */
 	/* an mbox is read whole only when it did not just grow */
 	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL, error_r);
 }

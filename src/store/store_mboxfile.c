@@ -32,6 +32,10 @@
  * (src/delivery/mbox.c).  A crash before the index is written leaves old
  * offsets: the next sync finds them wrong and matches again.
  *
+ * APPEND, COPY and MOVE into the INBOX append entries as delivery does
+ * (store_mboxparse_entry, "From MAILER-DAEMON <internal date>"), under
+ * the same lock, after taking in what was delivered before, and fsync.
+ *
  * Reading holds a read lock while it maps or reads, so a delivery never
  * shows half a message.  Locks are tried for up to LOCK_WAIT_MS and the
  * operation fails as temporary when another program holds one longer.
@@ -103,14 +107,19 @@ static int lock_fd(int fd, short type)
 	return -1;
 }
 
-/* Open path locked (write: for a rewrite).  1, 0 no such file, -1. */
-static int open_locked(const char *path, bool write, int *fd_r, struct stat *st)
+enum open_mode { OPEN_READ, OPEN_WRITE, OPEN_CREATE };
+
+/* Open path locked (write: for a rewrite or an append).  1, 0 no such
+   file, -1. */
+static int open_locked(const char *path, enum open_mode mode, int *fd_r, struct stat *st)
 {
+	static const int flags[] = { O_RDONLY, O_RDWR | O_APPEND, O_RDWR | O_APPEND | O_CREAT };
+	bool write = mode != OPEN_READ;
 	struct stat now;
 	int fd, saved;
 
 	for (int tries = 0; tries < 10; tries++) {
-		fd = open(path, (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(path, flags[mode] | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return errno == ENOENT ? 0 : -1;
 		if (lock_fd(fd, write ? F_WRLCK : F_RDLCK) < 0 || fstat(fd, st) < 0 ||
@@ -188,11 +197,14 @@ static uint64_t take_modseq(struct mbox *mb, uint64_t *modseq)
 	return *modseq;
 }
 
-static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime,
+/* A message not in the index.  first: the index is being made from the
+   file (new, or lost), whose Status:/X-Status: headers other programs
+   wrote; later they are the sender's, and ignored. */
+static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime, bool first,
 		    uint64_t *modseq)
 {
 	char name[80];
-	struct index_rec r = { .uid = mb->idx.uidnext, .flags = m->flags,
+	struct index_rec r = { .uid = mb->idx.uidnext, .flags = first ? m->flags : 0,
 			       .date = m->date != 0 ? m->date : (int64_t)mtime,
 			       .size = m->size, .vsize = m->vsize };
 
@@ -291,7 +303,7 @@ static void expunge_marked(struct mbox *mb, uint64_t *modseq)
 }
 
 /* Match every message found to the index; the rest are new. */
-static void match_all(struct mbox *mb, const struct found *f, time_t mtime,
+static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool first,
 		      uint64_t *modseq)
 {
 	struct key *keys = calloc(mb->idx.count + 1, sizeof(*keys));
@@ -326,20 +338,22 @@ static void match_all(struct mbox *mb, const struct found *f, time_t mtime,
 	expunge_marked(mb, modseq);
 	for (unsigned j = 0; j < f->n; j++)
 		if (f->v[j].raw_len != 0)
-			add_new(mb, &f->v[j], mtime, modseq);
+			add_new(mb, &f->v[j], mtime, first, modseq);
 }
 
-/* Sync with the file open and locked (st NULL: there is no file). */
-static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool full,
-		       uint64_t *modseq)
+/* Sync with the file open and locked (st NULL: there is no file).
+   rebuild: the index is new or was lost. */
+static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool rebuild,
+		       bool full, uint64_t *modseq)
 {
 	struct found f = { 0 };
 	const char *data;
 	uint64_t from;
 	size_t size;
 
+	full = full || rebuild;
 	if (st == NULL) {
-		match_all(mb, &f, 0, modseq);
+		match_all(mb, &f, 0, false, modseq);
 		mb->mbox_known = false;
 		return 1;
 	}
@@ -351,10 +365,10 @@ static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool full
 	if (!full && appended_only(mb, data, size, &from)) {
 		store_mboxparse(data + from, size - from, from, collect, &f);
 		for (unsigned j = 0; j < f.n; j++)
-			add_new(mb, &f.v[j], st->st_mtime, modseq);
+			add_new(mb, &f.v[j], st->st_mtime, false, modseq);
 	} else {
 		store_mboxparse(data, size, 0, collect, &f);
-		match_all(mb, &f, st->st_mtime, modseq);
+		match_all(mb, &f, st->st_mtime, rebuild, modseq);
 	}
 	unmap_file(data, size);
 	free(f.v);
@@ -368,9 +382,9 @@ int store_mboxfile_sync(struct mbox *mb, bool rebuild, bool full, uint64_t *mods
 	struct stat st;
 	int fd = -1, ret;
 
-	if ((ret = open_locked(mb->mbox_path, false, &fd, &st)) < 0)
+	if ((ret = open_locked(mb->mbox_path, OPEN_READ, &fd, &st)) < 0)
 		return -1;
-	ret = sync_locked(mb, fd, ret > 0 ? &st : NULL, rebuild || full, modseq);
+	ret = sync_locked(mb, fd, ret > 0 ? &st : NULL, rebuild, full, modseq);
 	if (fd >= 0)
 		close(fd);
 	return ret;
@@ -423,7 +437,7 @@ int store_mboxfile_open_msg(struct mbox *mb, const struct index_rec *r, int *fd_
 
 	if (!id_parse(store_index_name(&mb->idx, r), &id) || id.raw_len > SIZE_MAX / 2)
 		return 0;
-	if ((ret = open_locked(mb->mbox_path, false, &fd, &st)) <= 0)
+	if ((ret = open_locked(mb->mbox_path, OPEN_READ, &fd, &st)) <= 0)
 		return ret;
 	if ((raw = malloc(id.raw_len)) == NULL) {
 		close(fd);
@@ -609,12 +623,12 @@ int store_mboxfile_expunge(struct mbox *mb, const uint32_t *uids, unsigned n,
 	int fd = -1, ret;
 	long i;
 
-	if ((ret = open_locked(mb->mbox_path, true, &fd, &st)) < 0) {
+	if ((ret = open_locked(mb->mbox_path, OPEN_WRITE, &fd, &st)) < 0) {
 		store_error_sys(error_r, "lock", mb->mbox_path);
 		return -1;
 	}
 	/* first take in what was delivered meanwhile: it must survive */
-	if (sync_locked(mb, fd, ret > 0 ? &st : NULL, false, &modseq) < 0) {
+	if (sync_locked(mb, fd, ret > 0 ? &st : NULL, false, false, &modseq) < 0) {
 		store_error_sys(error_r, "read", mb->mbox_path);
 		close(fd);
 		return -1;
@@ -628,5 +642,127 @@ int store_mboxfile_expunge(struct mbox *mb, const uint32_t *uids, unsigned n,
 		store_error_sys(error_r, "rewrite", mb->mbox_path);
 	if (fd >= 0)
 		close(fd);	/* releases the lock */
+	return ret;
+}
+
+/* ---- append ---- */
+
+static int read_text(int fd, struct buf *out)
+{
+	char block[65536];
+	ssize_t n;
+
+	buf_reset(out);
+	while ((n = read(fd, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || buf_append(out, block, (size_t)n) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+/* The entries of v[0..n) into out, after a LF when the file lacks one. */
+static int build_entries(int fd, const struct stat *st, struct mbox_add *v, unsigned n,
+			 struct buf *out)
+{
+	struct buf text;
+	char last = '\n';
+	int ret = 1;
+
+	if (st->st_size > 0 && pread(fd, &last, 1, st->st_size - 1) != 1)
+		return -1;
+	if (last != '\n')
+		buf_putc(out, '\n');
+	buf_init(&text, 0);
+	for (unsigned i = 0; ret > 0 && i < n; i++) {
+		ret = read_text(v[i].fd, &text);
+		store_mboxparse_entry("MAILER-DAEMON", v[i].date, text.data != NULL ? text.data : "",
+				      text.len, out);
+	}
+	buf_deinit(&text);
+	return ret;
+}
+
+/* Index what was just written (out, at offset base) as v[0..n). */
+static void index_added(struct mbox *mb, const struct buf *out, uint64_t base,
+			struct mbox_add *v, unsigned n, uint64_t *modseq)
+{
+	struct found f = { 0 };
+	char name[80];
+
+	store_mboxparse(out->data, out->len, base, collect, &f);
+	if (f.n != n) {
+		log_err("store: %s: appended %u messages, found %u", mb->mbox_path, n, f.n);
+		mb->mbox_known = false;	/* the next sync finds them */
+		free(f.v);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct index_rec r = { .uid = mb->idx.uidnext, .flags = v[i].flags & STORE_FLAGS_SYSTEM,
+				       .keywords = v[i].keywords, .date = v[i].date,
+				       .size = f.v[i].size, .vsize = f.v[i].vsize };
+		r.modseq = take_modseq(mb, modseq);
+		id_name(&f.v[i], name, sizeof(name));
+		store_index_append(&mb->idx, &r, name);
+		store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
+		mb->idx.uidnext = r.uid + 1;
+		uidvec_push(&mb->chg_exists, r.uid);
+		store_account_usage_add(mb->acct, (int64_t)r.size, 1);
+		v[i].uid = r.uid;
+	}
+	free(f.v);
+}
+
+static int append_locked(struct mbox *mb, int fd, const struct stat *st,
+			 struct mbox_add *v, unsigned n, uint64_t *modseq)
+{
+	char dir[STORE_PATH_MAX];
+	struct stat nst;
+	struct buf out;
+	int ret;
+
+	buf_init(&out, 0);
+	ret = build_entries(fd, st, v, n, &out);
+	if (ret > 0 && (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0 ||
+			fstat(fd, &nst) < 0)) {
+		int saved = errno;
+		if (ftruncate(fd, st->st_size) < 0)
+			log_err("store: %s: cannot cut a failed append: %m", mb->mbox_path);
+		errno = saved;
+		ret = -1;
+	}
+	if (ret > 0) {
+		index_added(mb, &out, (uint64_t)st->st_size, v, n, modseq);
+		mb->mbox_st = nst;
+		str_copy(dir, mb->mbox_path, sizeof(dir));
+		if (st->st_size == 0 && fsync_dir(dirname(dir)) < 0)
+			log_warn("store: fsync %s: %m", dir);
+	}
+	buf_deinit(&out);
+	return ret;
+}
+
+int store_mboxfile_append(struct mbox *mb, struct mbox_add *v, unsigned n,
+			  struct store_error *error_r)
+{
+	char dir[STORE_PATH_MAX];
+	uint64_t modseq = 0;
+	struct stat st;
+	int fd, ret;
+
+	str_copy(dir, mb->mbox_path, sizeof(dir));
+	if (mkdir_p(dirname(dir), 0700) < 0 ||
+	    open_locked(mb->mbox_path, OPEN_CREATE, &fd, &st) <= 0) {
+		store_error_sys(error_r, "lock", mb->mbox_path);
+		return -1;
+	}
+	/* what was delivered meanwhile comes first, with the lower UIDs */
+	ret = sync_locked(mb, fd, &st, false, false, &modseq);
+	if (ret > 0)
+		ret = append_locked(mb, fd, &st, v, n, &modseq);
+	if (ret < 0)
+		store_error_sys(error_r, "append", mb->mbox_path);
+	close(fd);
 	return ret;
 }

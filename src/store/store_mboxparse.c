@@ -20,8 +20,11 @@
  * the data.
  *
  * Status: and X-Status: headers (mutt, the /var/mail tools) give the
- * message's first flags: R \Seen; A \Answered, F \Flagged, T \Draft,
- * D \Deleted.  They are served as they are.
+ * message's flags: R \Seen; A \Answered, F \Flagged, T \Draft,
+ * D \Deleted.  The store takes them only when it makes its index from a
+ * file (first use, or a lost index), as Dovecot does; in mail that
+ * arrives later they are whatever the sender wrote, and ignored.  They
+ * are served as they are.
  */
 #include "store/store_private.h"
 
@@ -187,4 +190,31 @@ size_t store_mboxparse_content(const char *raw, size_t raw_len, char *out)
 		at += n;
 	}
 	return o;
+}
+
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out)
+{
+	time_t t = (time_t)date;
+	struct tm tm;
+	char stamp[64];
+	size_t at = 0;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%a %b %e %H:%M:%S %Y", &tm);
+	buf_printf(out, "From %s %s\n", sender[0] != '\0' ? sender : "MAILER-DAEMON", stamp);
+	while (at < len) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = nl != NULL ? (size_t)(nl - (text + at)) + 1 : len - at;
+		size_t i = 0;
+		while (i < n && text[at + i] == '>')
+			i++;
+		if (is_from(text + at + i, n - i))
+			buf_putc(out, '>');
+		buf_append(out, text + at, n);
+		at += n;
+	}
+	if (len > 0 && text[len - 1] != '\n')
+		buf_putc(out, '\n');
+	buf_putc(out, '\n');	/* the separator */
 }

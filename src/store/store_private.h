@@ -300,6 +300,19 @@ int store_mboxfile_sync(struct mbox *mb, bool rebuild, bool full, uint64_t *mods
    that found).  1 or -1. */
 int store_mboxfile_expunge(struct mbox *mb, const uint32_t *uids, unsigned n,
 			   struct store_error *error_r);
+/* A message for store_mboxfile_append(). */
+struct mbox_add {
+	int fd;			/* its text (LF line ends), read from offset 0 */
+	uint8_t flags;
+	uint32_t keywords;
+	int64_t date;		/* internal date: also the From_ line's */
+	uint32_t uid;		/* given on return, 0 if not added */
+};
+/* Append v[0..n) to the file (created if missing) under the lock, fsync,
+   and index them with the next UIDs (after deliveries found first).
+   The listeners are not told: the caller notifies.  1 or -1. */
+int store_mboxfile_append(struct mbox *mb, struct mbox_add *v, unsigned n,
+			  struct store_error *error_r);
 /* A message's served text as a file (memfd, at offset 0).  1, 0 not where
    the index says (resync and try again), -1 error. */
 int store_mboxfile_open_msg(struct mbox *mb, const struct index_rec *r, int *fd_r);

@@ -178,6 +178,11 @@ static void test_read(void **state)
 	}
 	store_mailbox_get(h, 2, &m);
 	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	/* a sender's Status: header does not flag new mail */
+	deliver(texts[2], 1700000003);
+	assert_int_equal(store_mailbox_sync(h, NULL), 1);
+	assert_int_equal(store_mailbox_lookup(h, 4, &m), 1);
+	assert_int_equal(m.flags, 0);
 	store_mailbox_close(&h);
 	store_account_unref(&a);
 }
@@ -301,6 +306,50 @@ static void test_foreign_rewrite(void **state)
 	store_account_unref(&a);
 }
 
+/* A crash after the rewritten file was renamed but before the index was
+   written: the old index names old offsets; the messages are found by
+   their bytes and keep their UIDs and flags. */
+static void test_stale_index_after_rewrite(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h;
+	struct store_error err;
+	struct store_msg m;
+	uint32_t uid = 3, gone = 1;
+	unsigned n = 1;
+	char cmd[600], *t;
+
+	for (unsigned i = 0; i < 3; i++)
+		deliver(texts[i], 600 + i);
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_set_flags(h, &uid, 1, STORE_FLAGS_ADD,
+						 STORE_FLAG_ANSWERED, 0, 0, NULL, &err), 1);
+	store_mailbox_close(&h);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/mail/example.org/carol/%s' '%s/saved'", root,
+		 STORE_MBOX_INDEX_DIR, root);
+	assert_int_equal(system(cmd), 0);
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_expunge(h, &gone, &n, &err), 1);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+	restart();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/mail/example.org/carol/%s' && mv '%s/saved' "
+		 "'%s/mail/example.org/carol/%s'", root, STORE_MBOX_INDEX_DIR, root, root,
+		 STORE_MBOX_INDEX_DIR);
+	assert_int_equal(system(cmd), 0);
+	a = open_account();
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_count(h), 2);
+	assert_int_equal(uid_at(h, 0), 2);
+	assert_int_equal(store_mailbox_lookup(h, 3, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED);
+	t = text_of(h, 2, NULL);
+	assert_string_equal(t, texts[1]);
+	free(t);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
 /* Without its index the folder comes back with a higher UIDVALIDITY and
    UIDs in file order. */
 static void test_index_lost(void **state)
@@ -335,14 +384,17 @@ static void test_index_lost(void **state)
 	store_account_unref(&a);
 }
 
-/* Copy and move out of the mbox into a Maildir folder; nothing goes in. */
-static void test_copy_out(void **state)
+/* Copy and move out of the mbox into a Maildir folder, and back in; an
+   APPEND with its flags and date. */
+static void test_copy_out_and_in(void **state)
 {
+	static const char appended[] = "Subject: app\r\n\r\nFrom me\r\n>From you\r\nend";
 	struct store_account *a = open_account();
 	struct store_mailbox *h;
 	struct store_append *ap;
 	struct store_error err;
-	uint32_t uids[] = { 1 }, new_uids[1], uidv;
+	struct store_msg m;
+	uint32_t uids[] = { 1 }, new_uids[1], uidv, uid;
 	char *t;
 
 	deliver(texts[0], 400);
@@ -360,12 +412,45 @@ static void test_copy_out(void **state)
 	t = text_of(h, 1, NULL);
 	assert_string_equal(t, texts[0]);
 	free(t);
+	/* back into the mbox, where a delivery came meanwhile */
+	deliver(texts[2], 402);
 	uids[0] = 1;
-	assert_int_equal(store_copy(h, uids, 1, "INBOX", false, new_uids, &uidv, &err), -1);
-	assert_int_equal(err.code, STORE_ERROR_BAD_PARAM);
+	assert_int_equal(store_copy(h, uids, 1, "INBOX", true, new_uids, &uidv, &err), 1);
+	assert_int_equal(new_uids[0], 4);
+	assert_int_equal(store_mailbox_count(h), 0);
 	store_mailbox_close(&h);
-	assert_int_equal(store_append_begin(a, "INBOX", &ap, &err), -1);
-	assert_int_equal(err.code, STORE_ERROR_BAD_PARAM);
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_count(h), 3);
+	assert_int_equal(uid_at(h, 1), 3);
+	t = text_of(h, 4, NULL);
+	assert_string_equal(t, texts[0]);
+	free(t);
+	/* APPEND */
+	assert_int_equal(store_append_begin(a, "INBOX", &ap, &err), 1);
+	assert_int_equal(store_append_write(ap, appended, sizeof(appended) - 1, &err), 1);
+	assert_int_equal(store_append_finish(&ap, STORE_FLAG_SEEN, NULL, 0, 1234567, &uid,
+					     &uidv, &err), 1);
+	assert_int_equal(uid, 5);
+	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+	assert_int_equal(m.internal_date, 1234567);
+	t = text_of(h, 5, NULL);
+	assert_string_equal(t, "Subject: app\n\nFrom me\n>From you\nend\n");
+	free(t);
+	t = slurp(mbox, NULL);
+	assert_non_null(strstr(t, "\n\nFrom MAILER-DAEMON Thu Jan 15 06:56:07 1970\n"
+				  "Subject: app\n\n>From me\n>>From you\nend\n\n"));
+	free(t);
+	store_mailbox_close(&h);
+	/* what the index says survives a restart */
+	store_account_unref(&a);
+	restart();
+	a = open_account();
+	h = open_inbox(a);
+	assert_int_equal(store_mailbox_count(h), 4);
+	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+	store_mailbox_close(&h);
 	store_account_unref(&a);
 }
 
@@ -493,7 +578,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_index_after_rewrite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_out_and_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 	};

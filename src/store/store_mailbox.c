@@ -78,8 +78,9 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 		return -1;
 	}
 	clean_tmp(mb);	/* an mbox INBOX's tmp/ holds its APPENDs on the way */
-	/* an mbox is read whole only when it did not just grow */
-	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL, error_r);
+	/* an mbox is read whole only when it did not just grow; cur/ unless
+	   the index log vouches for its present mtime */
+	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL && !mb->cur_clean, error_r);
 }
 
 static void mbox_free(struct mbox *mb)

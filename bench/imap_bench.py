@@ -373,6 +373,8 @@ def main():
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
+        import correio_harness  # noqa: E402  (it read the variable at import)
+        correio_harness.BIN = os.environ["CORREIO_BIN"]
     if "fetch" in args.what:
         bench_fetch(args, 1000, 7680)
         bench_fetch(args, 10000, 4096)

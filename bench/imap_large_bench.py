@@ -29,19 +29,27 @@ class Client:
         self.until(b"* OK")
 
     def until(self, prefix):
+        """Lines up to the one starting with prefix; (it, lines before).
+        Reads with an offset into the buffer: a big answer costs the
+        client linear time."""
         count = 0
+        pos = 0
         while True:
-            i = self.buf.find(b"\r\n")
-            while i < 0:
+            i = self.buf.find(b"\r\n", pos)
+            if i < 0:
+                self.buf = self.buf[pos:]
+                pos = 0
                 chunk = self.sock.recv(1 << 20)
                 if not chunk:
                     raise EOFError
                 self.buf += chunk
-                i = self.buf.find(b"\r\n")
-            line, self.buf = self.buf[:i], self.buf[i + 2:]
-            if line.startswith(prefix):
+                continue
+            if self.buf.startswith(prefix, pos):
+                line = self.buf[pos:i]
+                self.buf = self.buf[i + 2:]
                 return line, count
             count += 1
+            pos = i + 2
 
     def cmd(self, text):
         self.tag += 1
@@ -86,6 +94,8 @@ def main():
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
+        import correio_harness  # noqa: E402  (it read the variable at import)
+        correio_harness.BIN = os.environ["CORREIO_BIN"]
     extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
     with Server(extra_config=extra) as s:
         s.add_user(USER)

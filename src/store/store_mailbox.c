@@ -346,6 +346,11 @@ void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
 }
 
+uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
+{
+	return h->mb->idx.recs[i].uid;
+}
+
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
 	long i = store_index_find(&h->mb->idx, uid);

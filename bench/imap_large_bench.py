@@ -117,6 +117,21 @@ def main():
             fetch.append(ms)
             c.cmd("UNSELECT")
         assert n == args.messages, n
+        # one delivery into the selected folder: picked up by a NOOP; the
+        # next command's sync then re-reads cur/ (our rename moved its mtime)
+        c.cmd("SELECT INBOX")
+        deliver_ms, after_ms = [], []
+        for k in range(args.runs):
+            text = f"From: Bench <bench@example.net>\nSubject: late {k}\n\nhello\n"
+            name = os.path.join(s.maildir(USER), "new", f"{int(time.time())}.D{k}.bench")
+            with open(name, "w") as f:
+                f.write(text)
+            os.system(f"chown --reference={s.data} {name} 2>/dev/null")
+            deliver_ms.append(c.cmd("NOOP")[0])
+            time.sleep(0.1)     # cur/'s new mtime becomes old enough to trust
+            after_ms.append(c.cmd("NOOP")[0])
+            c.cmd("NOOP")
+        c.cmd("UNSELECT")
         other = Client(s.imap_port)
         other.cmd(f"LOGIN {USER} secret")
         other_first, _ = other.cmd("SELECT INBOX")
@@ -129,6 +144,8 @@ def main():
               f"SELECT by a second session {other_first:.1f} ms")
         print(f"large: UID SEARCH UNSEEN {med(search)}; UID FETCH 1:* (FLAGS) {med(fetch)} "
               f"(medians of {args.runs})")
+        print(f"large: one new delivery: the NOOP that takes it {med(deliver_ms)}, the "
+              f"next NOOP {med(after_ms)}")
         print(f"large: index {index / args.messages:.1f} B per message on disk "
               f"(cache {cache / args.messages:.1f} B per message)")
 

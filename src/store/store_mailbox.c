@@ -353,11 +353,18 @@ uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
 
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
-	long i = store_index_find(&h->mb->idx, uid);
+	const struct index *idx = &h->mb->idx;
+	unsigned at = h->hint;
+	long i;
 
-	if (i < 0)
+	if (at < idx->count && idx->recs[at].uid == uid)
+		i = at;
+	else if (at + 1 < idx->count && idx->recs[at + 1].uid == uid)
+		i = at + 1;
+	else if ((i = store_index_find(idx, uid)) < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	h->hint = (unsigned)i;
+	fill_msg(idx, &idx->recs[i], m);
 	return 1;
 }
 

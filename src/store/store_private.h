@@ -112,6 +112,9 @@ struct store_mailbox {
 	store_listener_fn *listener;
 	void *ctx;
 	struct store_mailbox *next;
+	unsigned hint;		/* position of the last lookup: walks in UID
+				   order (SEARCH, FETCH 1:*) find the next one
+				   there without a binary search */
 };
 
 struct store_account {

@@ -249,6 +249,18 @@ void conn_output_drained(struct conn *c)
 	c->ops->close_now(c);
 }
 
+void conn_ack_input(struct conn *c)
+{
+	int one = 1;
+	evutil_socket_t fd;
+
+	if (c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;		/* the answer carries the acknowledgement */
+	fd = bufferevent_getfd(c->bev);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 void conn_close_after_output(struct conn *c)
 {
 	struct timeval now = { 0, 0 };

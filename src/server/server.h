@@ -90,6 +90,13 @@ void conn_tls_hint(const struct conn *c, char *out, size_t size);
 void conn_close_after_output(struct conn *c);
 void conn_output_drained(struct conn *c);
 
+/* Input was read and nothing is queued to answer it: acknowledge it now.
+   A client with Nagle's algorithm on (most do) that writes a command in
+   pieces, e.g. an IMAP literal and then its CRLF, holds each piece until
+   the previous one is acknowledged; the kernel's delayed ACK would make it
+   wait some 40 ms.  Called by the sessions at the end of a read. */
+void conn_ack_input(struct conn *c);
+
 /* Forget a connection: frees its bufferevent and its slot in the limits.
    The protocol frees its own session afterwards. */
 void conn_unregister(struct conn *c);

@@ -26,7 +26,7 @@ FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
-	src/queue/envelope.c src/cli/sendmail_headers.c \
+	src/queue/envelope.c src/cli/sendmail_headers.c src/dkim/dkim_tags.c src/dkim/dkim_canon.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -80,7 +80,7 @@ fuzz:
 	@set -e; for f in $(FUZZ_SRC); do \
 		name=$$(basename $$f .c); name=$${name#fuzz_}; \
 		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB); \
+		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB) -lcrypto; \
 		mkdir -p $(BUILD)/fuzz/corpus-$$name $(BUILD)/fuzz/tmp; \
 		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \

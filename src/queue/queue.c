@@ -26,6 +26,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 
 #define QUEUE_WRITE_BUFFER 65536
 
@@ -35,7 +36,10 @@ struct queue_msg {
 	int fd;
 	struct buf out;		/* text not yet written to fd */
 	size_t size;		/* bytes accepted by queue_msg_write */
+	size_t flushed;		/* bytes written to fd */
 	bool failed;
+	struct mailauth *auth;	/* the authentication step, or NULL */
+	size_t auth_offset;	/* where its header fields go */
 	struct envelope *env;
 	void (*cb)(void *ctx, int result);
 	void *ctx;
@@ -98,6 +102,7 @@ static void msg_free(struct queue_msg *m)
 	if (m->fd >= 0)
 		close(m->fd);
 	buf_deinit(&m->out);
+	mailauth_free(&m->auth);
 	envelope_free(&m->env);
 	free(m);
 }
@@ -298,6 +303,7 @@ static int msg_flush(struct queue_msg *m)
 		log_err("queue: %s: write: %m", m->id);
 		m->failed = true;
 	}
+	m->flushed += m->out.len;
 	buf_reset(&m->out);
 	return m->failed ? -1 : 1;
 }
@@ -305,6 +311,8 @@ static int msg_flush(struct queue_msg *m)
 int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
 {
 	m->size += n;
+	if (m->auth != NULL)
+		mailauth_feed(m->auth, p, n);
 	if (m->failed)
 		return -1;
 	if (m->out.len + n > QUEUE_WRITE_BUFFER && msg_flush(m) < 0)
@@ -315,6 +323,7 @@ int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
 			m->failed = true;
 			return -1;
 		}
+		m->flushed += n;
 		return 1;
 	}
 	buf_append(&m->out, p, n);
@@ -340,6 +349,86 @@ void queue_msg_abort(struct queue_msg **mp)
 	msg_unlink(m->q, m->id);
 	msg_free(m);
 	*mp = NULL;
+}
+
+void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a)
+{
+	mailauth_free(&m->auth);
+	m->auth = a;
+	m->auth_offset = m->size;
+}
+
+/* Rewrite the text file with ins[0..n) inserted at offset at: a copy of
+   the text within the file system (copy_file_range), then a rename. */
+static int msg_rewrite_insert(struct queue_msg *m, size_t at, const char *ins, size_t n)
+{
+	char path[1200], tmp[1210];
+	char head[8192];
+	int in = -1, out = -1, ret = -1;
+	loff_t off;
+	ssize_t got;
+
+	if (msg_flush(m) < 0 || at > sizeof(head))
+		return -1;
+	file_path(m->q, m->id, "msg", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (in < 0 || out < 0 || pread(in, head, at, 0) != (ssize_t)at ||
+	    write_all(out, head, at) < 0 || write_all(out, ins, n) < 0)
+		goto out;
+	off = (loff_t)at;
+	while ((got = copy_file_range(in, &off, out, NULL, m->flushed - (size_t)off, 0)) > 0)
+		;
+	if (got < 0 || (size_t)off != m->flushed || rename(tmp, path) < 0)
+		goto out;
+	close(m->fd);
+	m->fd = out;
+	out = -1;
+	m->flushed += n;
+	ret = 1;
+out:
+	if (ret < 0) {
+		log_err("queue: %s: rewrite to add header fields: %m", m->id);
+		unlink(tmp);
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+/* The end of the text: the authentication step's header fields go where
+   it started, at the top of the message's own header section (below our
+   trace lines). */
+static int msg_finish_auth(struct queue_msg *m)
+{
+	size_t at = m->auth_offset;
+	struct buf add;
+	int ret = 1;
+
+	buf_init(&add, 0);
+	if (mailauth_finish(m->auth, m->id, &add) < 0)
+		ret = -1;
+	mailauth_free(&m->auth);
+	if (ret > 0 && add.len > 0 && !m->failed) {
+		if (m->flushed == 0 && at <= m->out.len &&
+		    m->out.len + add.len <= QUEUE_WRITE_BUFFER + 4096) {
+			struct buf tail;
+			buf_init(&tail, 0);
+			buf_append(&tail, m->out.data + at, m->out.len - at);
+			buf_truncate(&m->out, at);
+			buf_append(&m->out, add.data, add.len);
+			buf_append(&m->out, tail.data, tail.len);
+			buf_deinit(&tail);
+		} else if (msg_rewrite_insert(m, at, add.data, add.len) < 0) {
+			m->failed = true;
+		}
+		m->size += add.len;
+	}
+	buf_deinit(&add);
+	return ret;
 }
 
 static int write_envelope(struct queue *q, struct queue_msg *m)
@@ -372,7 +461,9 @@ void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void
 	m->cb = cb;
 	m->ctx = ctx;
 	m->result = 0;
-	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
+	if (m->auth != NULL && msg_finish_auth(m) < 0)
+		m->result = -1;
+	if (m->result < 0 || msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
 	close(m->fd);
 	m->fd = -1;
@@ -492,7 +583,7 @@ int queue_recover(struct queue *q)
 		} else if (strcmp(dot, ".env") == 0 && (e = recover_one(q, id)) != NULL) {
 			q->route(q->route_ctx, e, true);
 			count++;
-		} else if (strcmp(dot, ".env.new") == 0) {
+		} else if (strcmp(dot, ".env.new") == 0 || strcmp(dot, ".msg.new") == 0) {
 			unlinkat(q->dirfd, de->d_name, 0);
 		}
 	}

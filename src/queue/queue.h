@@ -19,6 +19,7 @@
 #include "queue/envelope.h"
 
 struct event_base;
+struct mailauth;
 struct queue;
 struct queue_msg;
 
@@ -59,6 +60,11 @@ size_t queue_msg_size(const struct queue_msg *m);
 void queue_msg_mark_header(struct queue_msg *m);
 /* Remove the files and free. */
 void queue_msg_abort(struct queue_msg **m);
+/* The authentication step of reception (mailauth/mailauth.h): every byte
+   written from now on passes through a, and queue_commit() puts the header
+   fields it returns where a started (call it after the trace lines: the
+   fields then top the message's own header section).  The message owns a. */
+void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a);
 
 /*
  * Write the envelope and make the message durable.  cb(ctx, 1) runs on the

@@ -17,6 +17,7 @@
 #include "delivery/quota.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 #include "queue/queue.h"
 #include "tls/tls.h"
 
@@ -74,6 +75,16 @@ static void write_trace(struct smtpd_session *s)
 	buf_deinit(&h);
 }
 
+/* The authentication step of the message: mail from an authenticated
+   user is signed (mailauth/mailauth.h). */
+static void reception_auth(struct smtpd_session *s)
+{
+	struct server *srv = s->conn.server;
+
+	if (s->user[0] != '\0')
+		queue_msg_set_auth(s->msg, mailauth_new_submission(&srv->cfg, srv->accounts));
+}
+
 /* Create the queue file for the transaction.  Returns 1, or 0 with the
    reply to give in *reply_r. */
 static int begin_message(struct smtpd_session *s, const char **reply_r)
@@ -93,6 +104,7 @@ static int begin_message(struct smtpd_session *s, const char **reply_r)
 		return 0;
 	}
 	write_trace(s);
+	reception_auth(s);
 	memset(&s->headers, 0, sizeof(s->headers));
 	s->headers.line_start = true;
 	smtpd_command_timer(s, true);

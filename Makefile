@@ -12,6 +12,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
+	libmagic ncursesw \
 	libcares libidn2 zlib
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
@@ -28,7 +29,8 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/dkim/dkim_tags.c src/dkim/dkim_canon.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
-		src/mime/*.c src/lib-imap/*.c src/store/*.c))
+		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
+	src/client/client_imap_resp.c src/client/client_uu.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 

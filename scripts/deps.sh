@@ -12,15 +12,18 @@ set -eu
 #           swaks and Net::SSLeay (its only way to STARTTLS / TLS; a
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
+#           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
 #           python3-dkim (with python3-nacl for ed25519) to check
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains)
+#   client: libmagic (attachment types), ncurses (the full-screen view)
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
-zlib1g-dev
+zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
+dovecot-imapd dovecot-pop3d tmux
 python3-dkim python3-nacl python3-spf publicsuffix"
 
 missing=""
@@ -37,8 +40,23 @@ if [ -n "$missing" ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q || echo "deps: apt-get update failed; trying the install anyway" >&2
+	# Installing dovecot-core would start the system's Dovecot service;
+	# the tests run private instances only, so forbid service starts for
+	# the duration of the install (policy-rc.d exit 101), unless the
+	# machine already has a policy of its own.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
 elif [ "${1:-}" != "--if-missing" ]; then
 	echo "deps: all packages present"
 fi

@@ -367,7 +367,7 @@ class Sink:
         ok = self.passwords.get(user) == password
         if ok:
             server.login = (user, password)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     def start(self):
         self.controller.start()
@@ -602,13 +602,34 @@ def cert(tmp_path_factory):
     return make_cert(str(tmp_path_factory.mktemp("sink-cert")))
 
 
+def free_port_on_every_host():
+    """A port that no socket holds on any of the test hosts' addresses (the
+    sinks of one test share it; a port free on 127.0.0.1 may be taken on
+    127.0.0.2 by a test running beside this one)."""
+    for _ in range(50):
+        port = free_port()
+        socks = []
+        try:
+            for addr in set(IP.values()):
+                s = socket.socket()
+                socks.append(s)
+                s.bind((addr, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no port free on every test host")
+
+
 class Env:
     """One test's world: a relay port, sinks on it, a server using it."""
 
     def __init__(self, dns, cert):
         self.dns = dns
         self.cert = cert
-        self.port = free_port()
+        self.port = free_port_on_every_host()
         self._cleanups = []
         self._servers = []
         self._sinks = []

@@ -104,6 +104,70 @@ def test_message_survives_restart(server):
     assert len(server.messages(ALICE)) == 2
 
 
+# ---- damaged queue files ----
+
+def test_damaged_queue_files_are_kept():
+    """An envelope found corrupt or short at start is not deleted: it and
+    its text move to queue/damaged/, the log says so, `queue list` shows
+    it as damaged and `queue delete` removes it.  Good messages beside it
+    go on."""
+    relay = "[relay]\ntrusted_networks = 127.0.0.0/8\n[dns]\nservers = 127.0.0.1:9\n"
+    with Server(extra_config=relay) as s:
+        s.add_user(ALICE)
+        s.start()
+        # a real queued message (its MX cannot be looked up: it waits)
+        send_mail(s, ALICE, ["carol@remote.example"], "Subject: waits\r\n\r\nx\r\n")
+        send_mail(s, ALICE, ["dan@remote.example"], "Subject: stays\r\n\r\ny\r\n")
+        qdir = os.path.join(s.data, "queue")
+        deadline = time.time() + 10
+        while len([f for f in os.listdir(qdir) if f.endswith(".env")]) < 2:
+            assert time.time() < deadline, os.listdir(qdir)
+            time.sleep(0.05)
+        assert s.stop() == 0
+        short_id, good_id = sorted(f[:-4] for f in os.listdir(qdir) if f.endswith(".env"))
+        with open(os.path.join(qdir, short_id + ".env"), "rb") as f:
+            text = f.read()
+        with open(os.path.join(qdir, short_id + ".env"), "wb") as f:
+            f.write(text[:len(text) // 2])          # torn: no "end" line
+        garbage_id = "0123456789ABCDEF"
+        with open(os.path.join(qdir, garbage_id + ".env"), "wb") as f:
+            f.write(b"\x00\xff garbage \x01\n" * 10)
+        with open(os.path.join(qdir, garbage_id + ".msg"), "wb") as f:
+            f.write(b"Subject: kept text\n\nhello\n")
+
+        s.start()
+        damaged = os.path.join(qdir, "damaged")
+        for qid in (short_id, garbage_id):
+            s.wait_log(rf"queue: {qid}: damaged queue file \(.+\): 2 file\(s\) moved to "
+                       rf".*/queue/damaged/")
+            assert os.path.exists(os.path.join(damaged, qid + ".env"))
+            assert os.path.exists(os.path.join(damaged, qid + ".msg"))
+            assert not os.path.exists(os.path.join(qdir, qid + ".env"))
+            assert not os.path.exists(os.path.join(qdir, qid + ".msg"))
+        with open(os.path.join(damaged, garbage_id + ".msg"), "rb") as f:
+            assert f.read() == b"Subject: kept text\n\nhello\n"
+        with open(os.path.join(damaged, short_id + ".env"), "rb") as f:
+            assert f.read() == text[:len(text) // 2]
+
+        listing = s.cli("queue", "list").stdout
+        lines = {l.split()[0]: l for l in listing.splitlines()}
+        assert set(lines) == {short_id, good_id, garbage_id}, listing
+        assert " damaged: " in lines[short_id] and " damaged: " in lines[garbage_id]
+        assert " damaged" not in lines[good_id] and "<alice@example.org>" in lines[good_id]
+        assert lines[garbage_id].split()[1] == str(len(b"Subject: kept text\n\nhello\n"))
+        assert " damaged: " in s.cli("queue", "show", garbage_id).stdout
+
+        assert s.cli("queue", "delete", garbage_id).stdout.strip() == f"{garbage_id} deleted"
+        assert not os.path.exists(os.path.join(damaged, garbage_id + ".env"))
+        assert not os.path.exists(os.path.join(damaged, garbage_id + ".msg"))
+        listing = s.cli("queue", "list").stdout
+        assert garbage_id not in listing and short_id in listing
+        assert s.cli("queue", "delete", garbage_id, check=False).returncode != 0
+        # the server goes on: local mail is delivered
+        send_mail(s, "a@example.net", [ALICE], "Subject: after\r\n\r\nz\r\n")
+        s.wait_messages(ALICE, 1)
+
+
 # ---- SIGHUP ----
 
 def test_sighup_reload(server):
@@ -222,6 +286,107 @@ def test_serve_refuses_busy_port(server):
                            timeout=10)
         assert r.returncode == 1
         assert "cannot listen" in r.stderr
+
+
+# ---- check: what serve would refuse ----
+
+def edit_conf(server, old, new):
+    with open(server.conf) as f:
+        conf = f.read()
+    assert old in conf, old
+    with open(server.conf, "w") as f:
+        f.write(conf.replace(old, new, 1))
+
+
+def check_and_serve(server):
+    """`correio check` and then `correio serve` on the same file."""
+    chk = run("-c", server.conf, "check")
+    srv = subprocess.run([BIN, "-c", server.conf, "serve"], capture_output=True, text=True,
+                         timeout=15)
+    return chk, srv
+
+
+@pytest.mark.parametrize("smtp,other", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1")],
+                         ids=["same-address", "wildcard"])
+def test_check_two_listeners_on_one_port(smtp, other):
+    with Server() as s:
+        port = s.smtp_port
+        edit_conf(s, f"smtp = 127.0.0.1:{port}", f"smtp = {smtp}:{port}")
+        edit_conf(s, f"imap = 127.0.0.1:{s.imap_port}", f"imap = {other}:{port}")
+        chk, srv = check_and_serve(s)
+        assert chk.returncode == 1, chk.stdout + chk.stderr
+        assert (f"correio: check: listen: smtp = {smtp}:{port} and imap = {other}:{port}: "
+                f"two listeners on port {port}") in chk.stderr, chk.stderr
+        assert "configuration OK" not in chk.stdout
+        assert "would refuse to start" in chk.stdout
+        assert srv.returncode == 1 and "cannot listen" in srv.stderr, srv.stderr
+        # one listener named twice in one key
+        edit_conf(s, f"imap = {other}:{port}", f"imap = 127.0.0.1:{s.imap_port}")
+        edit_conf(s, f"pop3 = 127.0.0.1:{s.pop3_port}",
+                  f"pop3 = 127.0.0.1:{s.pop3_port}, 127.0.0.1:{s.pop3_port}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1 and f"two listeners on port {s.pop3_port}" in chk.stderr
+
+
+def make_cert(directory, name):
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=mx.example.org", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="not running as root: no user to check as")
+def test_check_certificate_and_key_as_the_run_as_user():
+    with Server() as s:
+        cert, key = make_cert(s.dir, "mx")
+        os.chmod(key, 0o600)                    # root's alone: correio cannot read it
+        with open(s.conf, "a") as f:
+            f.write(f"[tls]\ncertificate = {cert}\nkey = {key}\n")
+        chk, srv = check_and_serve(s)
+        assert chk.returncode == 1
+        assert (f"correio: check: tls: key = {key}: user correio cannot read it: "
+                "Permission denied") in chk.stderr, chk.stderr
+        assert srv.returncode == 1 and "cannot load key" in srv.stderr, srv.stderr
+        os.chmod(key, 0o640)
+        os.chown(key, 0, pwd.getpwnam("correio").pw_gid)   # the usual group-readable key
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 0 and "configuration OK" in chk.stdout, chk.stderr
+        # missing, and a key of another certificate
+        edit_conf(s, f"certificate = {cert}", f"certificate = {s.dir}/none.pem")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1
+        assert f"certificate = {s.dir}/none.pem: user correio cannot read it: No such file" \
+            in chk.stderr, chk.stderr
+        _, other_key = make_cert(s.dir, "other")
+        os.chmod(other_key, 0o644)
+        edit_conf(s, f"certificate = {s.dir}/none.pem", f"certificate = {cert}")
+        edit_conf(s, f"key = {key}", f"key = {other_key}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1 and "key values mismatch" in chk.stderr, \
+            chk.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="not running as root: no user to check as")
+def test_check_data_dir_the_run_as_user_cannot_reach():
+    with Server() as s:
+        locked = os.path.join(s.dir, "locked")
+        os.mkdir(locked, 0o700)                 # root's, mode 0700
+        data = os.path.join(locked, "sub", "data")
+        edit_conf(s, f"data_dir = {s.data}", f"data_dir = {data}")
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 1
+        assert (f"correio: check: data_dir {data}: user correio cannot reach it: no search "
+                f"permission on {locked} (mode 0700, owner root:root)") in chk.stderr, chk.stderr
+        assert not os.path.exists(os.path.join(locked, "sub")), "check created something"
+        srv = subprocess.run([BIN, "-c", s.conf, "serve"], capture_output=True, text=True,
+                             timeout=15)
+        assert srv.returncode == 1, srv.stderr
+        os.chmod(locked, 0o711)
+        chk = run("-c", s.conf, "check")
+        assert chk.returncode == 0 and "configuration OK" in chk.stdout, chk.stderr
 
 
 # ---- limits ----

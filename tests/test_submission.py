@@ -215,6 +215,35 @@ def test_forged_sender_553(server):
     c.quit()
 
 
+def test_forged_sender_553_after_auth_on_port25(server):
+    """AUTH on the smtp port (after STARTTLS) binds the session to the
+    user as on submission: a foreign sender to a remote recipient is
+    refused, not relayed."""
+    c = smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10)
+    c.starttls(context=tls_context())
+    c.login("alice@example.org", "secret")
+    code, msg = c.docmd("MAIL", "FROM:<someone-else@elsewhere.example>")
+    assert code == 553, msg
+    assert c.rcpt("victim@remote.example")[0] == 503
+    code, msg = c.docmd("MAIL", "FROM:<bob@example.org>")
+    assert code == 553, msg
+    assert c.docmd("MAIL", "FROM:<alice+lists@example.org>")[0] == 250
+    assert c.rcpt("friend@remote.example")[0] == 250
+    c.quit()
+    assert "not owned by alice@example.org" in server.read_log()
+
+
+def test_port25_unauthenticated_sender_is_free(server):
+    """Without AUTH, port 25 takes any sender for local recipients (mail
+    from the world)."""
+    c = smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10)
+    c.starttls(context=tls_context())
+    c.ehlo()
+    assert c.docmd("MAIL", "FROM:<someone@elsewhere.example>")[0] == 250
+    assert c.rcpt("bob@example.org")[0] == 250
+    c.quit()
+
+
 def test_sender_may_be_own_alias(server):
     server.cli("alias", "add", "sales@example.org", "alice@example.org")
     c = submit(server)

@@ -34,6 +34,12 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r);
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,
 			const char *domain);
 
+/* check_startup.c: what `correio serve` would refuse although the file
+   parses (listeners on one port, certificate or key files the run-as user
+   cannot read or load, a data directory it cannot reach), each printed as
+   "correio: check: ..." on stderr.  Returns how many. */
+int check_startup(const struct config *cfg);
+
 /*
  * Send one request line (ending in LF) to the running server's control
  * socket and print its answer (stdout, or the error on stderr).  Returns

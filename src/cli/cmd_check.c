@@ -11,7 +11,8 @@
  * server's hostname.  Findings are warnings: the exit status says only
  * whether the configuration is valid.  Local domains are those of the
  * configuration and, when the account store exists, those added with
- * `correio domain add`.
+ * `correio domain add`.  What `serve` would refuse although the file
+ * parses (ports, certificates, the data directory) is check_startup.c's.
  *
  * Without --dns too, it says where mail to the postmaster goes and warns
  * when that address names nobody (RFC 5321 §4.5.1 wants a postmaster; the
@@ -233,11 +234,15 @@ static void check_postmaster(const struct config *cfg)
 int cmd_check(int argc, char **argv, struct config *cfg)
 {
 	bool dns = false;
+	int problems;
 
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: correio check [-c FILE] [--dns]\n\n"
 		       "Read the configuration, report every error as file:line: message,\n"
-		       "and print the effective settings.  Starts nothing.\n\n"
+		       "and print the effective settings.  Starts nothing.  Also fails on what\n"
+		       "`correio serve` would refuse: two listeners on one port, certificate or\n"
+		       "key files the run-as user cannot read or load, a data directory that\n"
+		       "user cannot reach (tried as that user when run as root).\n\n"
 		       "--dns  also look up where each local domain receives mail (MX) and\n"
 		       "       where the hostname points, with the resolvers correio uses,\n"
 		       "       and warn about what a sender would trip over.\n");
@@ -255,6 +260,11 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 	/* main.c has loaded (and would have refused) the file already */
 	printf("# %s\n", cfg->path[0] != '\0' ? cfg->path : "built-in defaults");
 	config_print(cfg, stdout);
+	if ((problems = check_startup(cfg)) > 0) {
+		printf("# %d problem%s: `correio serve` would refuse to start\n", problems,
+		       problems == 1 ? "" : "s");
+		return 1;
+	}
 	printf("# configuration OK\n");
 	check_postmaster(cfg);
 	if (dns && check_dns(cfg) < 0)

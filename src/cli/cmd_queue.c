@@ -29,7 +29,10 @@ static const char queue_usage[] =
 	"       correio queue delete ID\n\n"
 	"Look at and act on the relay queue of the running server (messages\n"
 	"waiting for other domains).  flush retries now; hold stops attempts\n"
-	"until release; delete drops a message without notice.\n";
+	"until release; delete drops a message without notice.  Messages\n"
+	"whose queue files were found damaged at start are listed as \"damaged:\"\n"
+	"(their files are kept in data_dir/queue/damaged/); show and delete act\n"
+	"on them too.\n";
 
 static int control_connect(const struct config *cfg)
 {

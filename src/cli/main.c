@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "client/client.h"
 #include "lib/buf.h"
 #include "lib/config.h"
 
@@ -26,6 +27,7 @@ static const struct subcommand subcommands[] = {
 	{ "check", cmd_check, "validate the configuration and show it" },
 	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
+	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -78,6 +80,9 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/');
 	bool as_sendmail = strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0;
 
+	/* the mail client has its own accounts file: its -c is not ours */
+	if (!as_sendmail && argc >= 2 && strcmp(argv[1], "mail") == 0)
+		return cmd_mail(argc - 1, argv + 1);
 	if (take_config_option(&argc, argv, &path) < 0) {
 		fprintf(stderr, "correio: -c needs a file name\n");
 		return 2;
@@ -86,6 +91,12 @@ int main(int argc, char **argv)
 			     strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!as_sendmail && strcmp(argv[1], "mail") == 0) {
+		/* "correio -c FILE mail": FILE was meant for the client */
+		fprintf(stderr, "correio: the mail client has its own accounts file: "
+			"write `correio mail -c FILE ...`\n");
+		return 2;
 	}
 	config_defaults(&cfg);
 	if (path == NULL && (as_sendmail || strcmp(argv[1], "sendmail") == 0))
@@ -107,7 +118,7 @@ int main(int argc, char **argv)
 	if (as_sendmail)
 		return cmd_sendmail(argc, argv, &cfg);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
-		if (strcmp(argv[1], subcommands[i].name) != 0)
+		if (strcmp(argv[1], subcommands[i].name) != 0 || subcommands[i].run == NULL)
 			continue;
 		status = subcommands[i].run(argc - 1, argv + 1, &cfg);
 		return status;

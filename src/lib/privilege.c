@@ -4,7 +4,6 @@
 #include "privilege.h"
 
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,29 +45,47 @@ int privilege_make_data_dir(const struct config *cfg, const char **error_r)
 	return 1;
 }
 
-int privilege_drop(const struct config *cfg, const char **error_r)
+int privilege_run_as(const struct config *cfg, struct passwd **pw_r, const char **error_r)
 {
 	struct passwd *pw;
-	struct stat st;
 
-	if (privilege_make_data_dir(cfg, error_r) < 0)
-		return -1;
 	if (geteuid() != 0)
-		return 1;
+		return 0;
 	if ((pw = getpwnam(cfg->user)) == NULL) {
 		*error_r = "the configured user does not exist (create it with: useradd --system correio)";
 		return -1;
 	}
 	if (pw->pw_uid == 0)
-		return 1;	/* configured to stay root */
+		return 0;	/* configured to stay root */
+	*pw_r = pw;
+	return 1;
+}
+
+int privilege_become(const struct passwd *pw)
+{
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || geteuid() != pw->pw_uid)
+		return -1;
+	return 1;
+}
+
+int privilege_drop(const struct config *cfg, const char **error_r)
+{
+	struct passwd *pw = NULL;
+	struct stat st;
+	int ret;
+
+	if (privilege_make_data_dir(cfg, error_r) < 0)
+		return -1;
+	if ((ret = privilege_run_as(cfg, &pw, error_r)) <= 0)
+		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
 	if (stat(cfg->data_dir, &st) < 0 ||
 	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
 	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
 		*error_r = "cannot give the data directory to the configured user";
 		return -1;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || geteuid() != pw->pw_uid) {
+	if (privilege_become(pw) < 0) {
 		*error_r = "cannot switch to the configured user";
 		return -1;
 	}

@@ -53,7 +53,8 @@ static void msg_add(struct mta *m, struct envelope *e)
 {
 	struct mta_msg *g = calloc(1, sizeof(*g));
 
-	if (g == NULL || (g->fresh = calloc(e->n_rcpts + 1, 1)) == NULL)
+	if (g == NULL || (g->fresh = calloc(e->n_rcpts + 1, 1)) == NULL ||
+	    (g->go = calloc(e->n_rcpts + 1, sizeof(*g->go))) == NULL)
 		abort();
 	g->env = e;
 	g->next = m->msgs;
@@ -72,17 +73,11 @@ static void msg_remove(struct mta *m, struct mta_msg *g)
 		g->next->prev = g->prev;
 	envelope_free(&g->env);
 	free(g->fresh);
+	free(g->go);
 	free(g);
 }
 
 /* ---- destinations ---- */
-
-static const char *rcpt_domain(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at != NULL ? at + 1 : "";
-}
 
 static struct mta_dest *dest_get(struct mta *m, const char *name)
 {
@@ -185,7 +180,8 @@ static void dest_run(struct mta_dest *d)
 
 /* ---- schedule ---- */
 
-/* Group the due recipients of g by destination into transactions. */
+/* Group the due recipients of g by destination into transactions (all of
+   a destination's pending recipients together: schedule_due). */
 static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 {
 	struct envelope *e = g->env;
@@ -193,11 +189,13 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 	struct mta_txn *open[64];
 	unsigned n_open = 0;
 
+	if (schedule_due(e, smarthost, (uint64_t)now, g->go) == 0)
+		return;
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		struct envelope_rcpt *r = &e->rcpts[i];
-		const char *name = smarthost[0] != '\0' ? smarthost : rcpt_domain(r->address);
+		const char *name = schedule_destination(r->address, smarthost);
 		struct mta_txn *t = NULL;
-		if (r->state != ENVELOPE_PENDING || r->next_attempt > (uint64_t)now)
+		if (!g->go[i])
 			continue;
 		for (unsigned k = 0; k < n_open && t == NULL; k++)
 			if (strcmp(open[k]->dest->name, name) == 0 && open[k]->n < MTA_MAX_RCPTS)
@@ -324,7 +322,9 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		return;
 	}
 	r->attempts++;
-	r->next_attempt = (uint64_t)time(NULL) + schedule_backoff(cfg, r->attempts);
+	if (t->deferred_at == 0)
+		t->deferred_at = time(NULL);
+	r->next_attempt = (uint64_t)t->deferred_at + schedule_backoff(cfg, r->attempts);
 	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
 }

@@ -24,6 +24,7 @@ struct mta_msg {
 	struct envelope *env;
 	unsigned txns;		/* transactions in progress */
 	unsigned char *fresh;	/* per recipient: outcome not yet reported */
+	bool *go;		/* per recipient: scratch of msg_schedule */
 	struct mta_msg *prev, *next;
 };
 
@@ -34,6 +35,8 @@ struct mta_txn {
 	unsigned rcpt[MTA_MAX_RCPTS];	/* indexes into msg->env->rcpts */
 	bool has_result[MTA_MAX_RCPTS];
 	bool peer_dsn;			/* the peer offered DSN */
+	time_t deferred_at;		/* first deferral: every recipient the
+					   transaction defers waits from it */
 	unsigned n;
 	struct mta_txn *next;
 };

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "lib/config.h"
+#include "queue/envelope.h"
 
 /* Seconds to wait after the attempts-th failed attempt (attempts >= 1):
    retry_interval, doubling each time, at most max_retry_interval. */
@@ -19,5 +20,21 @@ bool schedule_warn_due(const struct config *cfg, uint64_t arrival, uint64_t now)
 
 /* Has a message that arrived at arrival run out of time at now? */
 bool schedule_expired(const struct config *cfg, uint64_t arrival, uint64_t now);
+
+/* The destination of address: the smarthost when one is set (non-empty),
+   else the address's domain (what follows the last '@', "" if none).
+   Points into smarthost or address. */
+const char *schedule_destination(const char *address, const char *smarthost);
+
+/*
+ * Which recipients of e go out at now: every pending recipient of each
+ * destination that has at least one pending recipient due.  A message's
+ * recipients for one destination travel in one transaction: one deferred
+ * a second later than the others (their replies straddled a second, or a
+ * restart came between) is taken along rather than left for a second
+ * transaction.  go has e->n_rcpts entries, each set.  Returns how many go.
+ */
+unsigned schedule_due(const struct envelope *e, const char *smarthost, uint64_t now,
+		      bool *go);
 
 #endif

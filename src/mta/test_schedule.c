@@ -1,10 +1,12 @@
 /*
  * test_schedule.c - retry arithmetic with the defaults (15 min doubling
- * to 4 h; warn after 4 h; give up after 5 d) and with test-sized values.
+ * to 4 h; warn after 4 h; give up after 5 d) and with test-sized values;
+ * which recipients of a message go out together.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -56,12 +58,57 @@ static void test_sum_of_retries_in_five_days(void **state)
 	assert_in_range(attempts, 28, 34);
 }
 
+/* 300 recipients at a.test deferred in one transaction whose replies
+   straddled a second: 120 due at 1000, 180 at 1001.  At 1000 (say just
+   after a restart) all 300 go, in one transaction, not 120 now and 180
+   in a second one. */
+static void test_due_takes_the_whole_destination(void **state)
+{
+	struct envelope *e = envelope_new();
+	bool go[302];
+	char address[64];
+
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(address, sizeof(address), "r%03u@a.test", i);
+		assert_int_equal(envelope_add_rcpt(e, address, NULL, 0), 1);
+		e->rcpts[i].attempts = 1;
+		e->rcpts[i].next_attempt = i < 120 ? 1000 : 1001;
+	}
+	assert_int_equal(envelope_add_rcpt(e, "x@b.test", NULL, 0), 1);
+	e->rcpts[300].next_attempt = 5000;		/* another destination */
+	assert_int_equal(envelope_add_rcpt(e, "y@a.test", NULL, 0), 1);
+	e->rcpts[301].state = ENVELOPE_SENT;		/* done already */
+
+	assert_int_equal(schedule_due(e, "", 999, go), 0);
+	assert_int_equal(schedule_due(e, "", 1000, go), 300);
+	for (unsigned i = 0; i < 300; i++)
+		assert_true(go[i]);
+	assert_false(go[300]);
+	assert_false(go[301]);
+
+	/* through a smarthost every recipient shares one destination */
+	assert_int_equal(schedule_due(e, "relay.test:25", 1000, go), 301);
+	assert_true(go[300]);
+	assert_false(go[301]);
+	envelope_free(&e);
+}
+
+static void test_destination(void **state)
+{
+	assert_string_equal(schedule_destination("a@b.test", ""), "b.test");
+	assert_string_equal(schedule_destination("\"a@x\"@b.test", NULL), "b.test");
+	assert_string_equal(schedule_destination("nodomain", ""), "");
+	assert_string_equal(schedule_destination("a@b.test", "sh:587"), "sh:587");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_sum_of_retries_in_five_days),
+		cmocka_unit_test(test_due_takes_the_whole_destination),
+		cmocka_unit_test(test_destination),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 #include "mailauth/mailauth.h"
 
 #define QUEUE_WRITE_BUFFER 65536
+#define QUEUE_DAMAGED "damaged"	/* subdirectory for damaged messages */
 
 struct queue_msg {
 	struct queue *q;
@@ -431,21 +432,26 @@ static int msg_finish_auth(struct queue_msg *m)
 	return ret;
 }
 
+/* Written as <id>.env.new and renamed into place, so that a crash never
+   leaves a torn <id>.env: one found at start is damage, and is kept. */
 static int write_envelope(struct queue *q, struct queue_msg *m)
 {
 	struct buf text;
-	char path[1200];
+	char path[1200], tmp[1210];
 	int fd, ret = -1;
 
 	buf_init(&text, 0);
 	m->env->size = m->size;
 	envelope_format(m->env, &text);
 	file_path(q, m->id, "env", path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd >= 0 && write_all(fd, text.data, text.len) > 0)
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && rename(tmp, path) == 0)
 		ret = 1;
-	if (ret < 0)
+	if (ret < 0) {
 		log_err("queue: %s: %m", path);
+		unlink(tmp);
+	}
 	if (fd >= 0)
 		close(fd);
 	buf_deinit(&text);
@@ -513,8 +519,6 @@ int queue_dir_fd(struct queue *q)
 	return q->dirfd;
 }
 
-/* ---- recovery ---- */
-
 /* The whole envelope file (bounded: 100,000 recipients fit) into out. */
 static int read_envelope(const char *path, struct buf *out)
 {
@@ -530,6 +534,147 @@ static int read_envelope(const char *path, struct buf *out)
 	close(fd);
 	return n == 0 ? 1 : -1;
 }
+
+/* ---- damaged messages ---- */
+
+/* Move id's files (those that exist) to damaged/, with a note of why. */
+static void quarantine(struct queue *q, const char *id, const char *why)
+{
+	static const char *const exts[] = { "env", "msg" };
+	char from[64], to[128];
+	int dfd, fd, moved = 0;
+
+	if (mkdirat(q->dirfd, QUEUE_DAMAGED, 0750) < 0 && errno != EEXIST) {
+		log_err("queue: %s: damaged (%s), left in place: mkdir %s/%s: %m", id, why,
+			q->dir, QUEUE_DAMAGED);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(from, sizeof(from), "%s.%s", id, exts[i]);
+		snprintf(to, sizeof(to), "%s/%s", QUEUE_DAMAGED, from);
+		if (renameat(q->dirfd, from, q->dirfd, to) == 0)
+			moved++;
+		else if (errno != ENOENT)
+			log_err("queue: %s: move %s to %s/: %m", id, from, QUEUE_DAMAGED);
+	}
+	snprintf(to, sizeof(to), "%s/%s.why", QUEUE_DAMAGED, id);
+	fd = openat(q->dirfd, to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		if (write_all(fd, why, strlen(why)) < 0 || write_all(fd, "\n", 1) < 0)
+			log_err("queue: %s: write %s: %m", id, to);
+		close(fd);
+	}
+	dfd = openat(q->dirfd, QUEUE_DAMAGED, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	fsync(q->dirfd);
+	log_warn("queue: %s: damaged queue file (%s): %d file(s) moved to %s/%s/ "
+		 "(`correio queue list` shows it, `correio queue delete %s` removes it)",
+		 id, why, moved, q->dir, QUEUE_DAMAGED, id);
+}
+
+/* An id as the queue makes them: letters and digits only. */
+static bool id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n <= ENVELOPE_ID_LEN && strspn(id,
+		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == n;
+}
+
+/* damaged/<id>.<ext> into out. */
+static void damaged_path(const struct queue *q, const char *id, const char *ext,
+			 char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s/%s.%s", q->dir, QUEUE_DAMAGED, id, ext);
+}
+
+/* One line about damaged message id: "ID SIZE TIME damaged: WHY". */
+static void damaged_line(const struct queue *q, const char *id, struct buf *out)
+{
+	char path[1200], why[300] = "";
+	struct stat env_st, msg_st;
+	ssize_t n = 0;
+	int fd;
+
+	damaged_path(q, id, "why", path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, why, sizeof(why) - 1);
+		close(fd);
+	}
+	why[n > 0 ? n : 0] = '\0';
+	why[strcspn(why, "\r\n")] = '\0';
+	damaged_path(q, id, "env", path, sizeof(path));
+	if (stat(path, &env_st) < 0)
+		env_st.st_mtime = 0;
+	damaged_path(q, id, "msg", path, sizeof(path));
+	if (stat(path, &msg_st) < 0)
+		msg_st.st_size = 0;
+	buf_printf(out, "%s %8llu %llu damaged: %s (files in %s/%s/)\n", id,
+		   (unsigned long long)msg_st.st_size, (unsigned long long)env_st.st_mtime,
+		   why[0] != '\0' ? why : "unreadable envelope", q->dir, QUEUE_DAMAGED);
+}
+
+int queue_damaged_list(struct queue *q, struct buf *out)
+{
+	char path[1200], id[ENVELOPE_ID_LEN + 1];
+	struct dirent *de;
+	int count = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", q->dir, QUEUE_DAMAGED);
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		const char *dot = strrchr(de->d_name, '.');
+		size_t len = dot == NULL ? 0 : (size_t)(dot - de->d_name);
+		if (len == 0 || len > ENVELOPE_ID_LEN || strcmp(dot, ".why") != 0)
+			continue;
+		memcpy(id, de->d_name, len);
+		id[len] = '\0';
+		if (!id_valid(id))
+			continue;
+		damaged_line(q, id, out);
+		count++;
+	}
+	closedir(d);
+	return count;
+}
+
+int queue_damaged_show(struct queue *q, const char *id, struct buf *out)
+{
+	char path[1200];
+
+	if (!id_valid(id))
+		return 0;
+	damaged_path(q, id, "why", path, sizeof(path));
+	if (access(path, F_OK) < 0)
+		return 0;
+	damaged_line(q, id, out);
+	return 1;
+}
+
+int queue_damaged_delete(struct queue *q, const char *id)
+{
+	static const char *const exts[] = { "env", "msg", "why" };
+	char path[1200];
+	int found = 0;
+
+	if (!id_valid(id))
+		return 0;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		damaged_path(q, id, exts[i], path, sizeof(path));
+		if (unlink(path) == 0)
+			found = 1;
+		else if (errno != ENOENT)
+			return -1;
+	}
+	return found;
+}
+
+/* ---- recovery ---- */
 
 static struct envelope *recover_one(struct queue *q, const char *id)
 {
@@ -553,8 +698,7 @@ static struct envelope *recover_one(struct queue *q, const char *id)
 		error = "text file missing or short";
 		envelope_free(&e);
 	}
-	log_warn("queue: %s: discarding a message never acknowledged: %s", id, error);
-	msg_unlink(q, id);
+	quarantine(q, id, error);
 	return NULL;
 }
 

@@ -81,6 +81,19 @@ void queue_done(struct queue *q, const char *id);
    sync: fsync it now; false when the caller flushes the file system
    itself before relying on it (the delivery agent's batch). */
 int queue_update(struct queue *q, const struct envelope *e, bool sync);
+/*
+ * Damaged messages: an envelope found unreadable or short at start (or
+ * whose text is missing or short) is not deleted but moved, with its text
+ * and a note of why, to <data_dir>/queue/damaged/, for the administrator.
+ * queue_damaged_list appends one line per message ("ID SIZE TIME damaged:
+ * WHY (files in DIR)") and returns how many, or -1; show appends the line
+ * of id and returns 1, or 0 if id is not there; delete removes its files
+ * and returns 1, 0 if id is not there, or -1.  Any thread.
+ */
+int queue_damaged_list(struct queue *q, struct buf *out);
+int queue_damaged_show(struct queue *q, const char *id, struct buf *out);
+int queue_damaged_delete(struct queue *q, const char *id);
+
 /* Path of the text file of id, into out.  Returns 1 or -1. */
 int queue_text_path(struct queue *q, const char *id, char *out, size_t size);
 /* The directory fd of the spool (same file system as the mailboxes). */

@@ -92,16 +92,40 @@ static int unlock_account(struct control_conn *c, const char *account, struct bu
 	return 1;
 }
 
+/* SHOW and DELETE of a damaged message (queue/damaged/, set aside at
+   start): 1 done, 0 id is not one, -1 error (in out). */
+static int damaged_request(struct queue *q, const char *verb, const char *id,
+			   struct buf *out)
+{
+	int ret;
+
+	if (strcmp(verb, "SHOW") == 0)
+		return queue_damaged_show(q, id, out);
+	if ((ret = queue_damaged_delete(q, id)) > 0) {
+		log_info("%s: damaged message deleted by the administrator", id);
+		buf_printf(out, "%s deleted\n", id);
+	} else if (ret < 0) {
+		buf_printf(out, "cannot delete the damaged message %s\n", id);
+	}
+	return ret;
+}
+
 static void admin_request(struct control_conn *c, char *verb, char *arg)
 {
 	struct mta *m = c->ctl->srv->mta;
+	struct queue *q = c->ctl->srv->queue;
 	struct buf out;
 	int ret;
 
 	buf_init(&out, 1 << 20);
-	if (strcmp(verb, "LIST") == 0)
+	if ((strcmp(verb, "SHOW") == 0 || strcmp(verb, "DELETE") == 0) && arg != NULL &&
+	    (ret = damaged_request(q, verb, arg, &out)) != 0)
+		;	/* a damaged message: answered */
+	else if (strcmp(verb, "LIST") == 0) {
 		ret = mta_list(m, &out);
-	else if (strcmp(verb, "SHOW") == 0 && arg != NULL)
+		if (queue_damaged_list(q, &out) < 0)
+			log_err("queue: cannot list the damaged messages: %m");
+	} else if (strcmp(verb, "SHOW") == 0 && arg != NULL)
 		ret = mta_show(m, arg, &out);
 	else if (strcmp(verb, "FLUSH") == 0)
 		ret = mta_flush(m, arg, &out);

@@ -114,12 +114,14 @@ static void sender_target(void *ctx, const struct resolve_target *t)
 		c->found = true;
 }
 
-/* Submission: may the user send as key (itself, +tag, or an alias of it)? */
+/* An authenticated session, on any listener (AUTH on port 25 binds the
+   session to its user as on submission): may the user send as key
+   (itself, +tag, or an alias of it)? */
 static bool sender_allowed(struct smtpd_session *s, const char *key)
 {
 	struct sender_check c = { s->user, false };
 
-	if (!s->submission || !cfg_of(s)->submission_restrict_sender)
+	if (!cfg_of(s)->submission_restrict_sender)
 		return true;
 	if (strcmp(key, s->user) == 0)
 		return true;

@@ -202,12 +202,16 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 
 int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 {
+	static char error[512];
 	struct tls *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		abort();
 	t->set = set_load(t, cfg, error_r);
 	if (t->set == NULL) {
+		/* the text may be in t->error: keep it past the free */
+		snprintf(error, sizeof(error), "%s", *error_r);
+		*error_r = error;
 		free(t);
 		return -1;
 	}
@@ -215,6 +219,19 @@ int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 	SSL_CTX_set_min_proto_version(t->client, TLS1_2_VERSION);
 	SSL_CTX_set_verify(t->client, SSL_VERIFY_NONE, NULL);
 	*r = t;
+	return 1;
+}
+
+int tls_check(const struct config *cfg, const char **error_r)
+{
+	static struct tls t;
+	struct tls_set *set;
+
+	if (cfg->tls_certificate[0] == '\0')
+		return 1;
+	if ((set = set_load(&t, cfg, error_r)) == NULL)
+		return -1;
+	set_free(set);
 	return 1;
 }
 

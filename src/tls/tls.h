@@ -25,6 +25,11 @@ int tls_open(const struct config *cfg, struct tls **r, const char **error_r);
 /* Load the certificates again; on failure the old ones stay in use. */
 int tls_reload(struct tls *t, const struct config *cfg, const char **error_r);
 void tls_free(struct tls **t);
+/* Load the configured certificate and key files as serve would, and let
+   them go (`correio check`).  None configured: 1 at once (serve makes a
+   self-signed one).  Returns 1 or -1 with *error_r (valid until the next
+   call). */
+int tls_check(const struct config *cfg, const char **error_r);
 
 /* A bufferevent that starts a server handshake over an existing one
    (STARTTLS); under is owned (freed) by the new one. */

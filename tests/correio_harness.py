@@ -36,7 +36,13 @@ def free_ports(n):
 class Server:
     """One correio instance.  Use as a context manager or call stop()."""
 
-    def __init__(self, extra_config="", domains="example.org, localhost"):
+    def __init__(self, extra_config="", domains="example.org, localhost",
+                 auth_checks=False):
+        """auth_checks: keep the [auth_checks] of mail received on `smtp`
+        (an Authentication-Results: field on every message); off by default
+        so that other tests see the text they sent.  An extra_config with
+        its own [auth_checks] section decides for itself."""
+        self.auth_checks = auth_checks
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -51,6 +57,8 @@ class Server:
 
     def write_config(self, domains, extra=""):
         self.config_args = (domains, extra)
+        if not self.auth_checks and "[auth_checks]" not in extra:
+            extra = "[auth_checks]\ndkim = off\n" + extra
         with open(self.conf, "w") as f:
             f.write(f"""[server]
 hostname = mx.example.org

@@ -196,3 +196,252 @@ def test_domain_add_creates_keys():
         assert len(published(s, "example.com")) == 2
         r = s.cli("domain", "dkim", "example.net", check=False)
         assert r.returncode == 1 and "not a local domain" in r.stderr
+
+
+# ---- verification of received mail ----
+
+import base64
+import time
+
+import dns.message
+import dns.query
+import nacl.signing
+
+from correio_harness import free_port
+
+
+class TxtDns:
+    """dnsmasq on 127.0.0.1:port answering the TXT records given (name ->
+    text; long texts split into strings of 250), NXDOMAIN for anything
+    else under .test."""
+
+    def __init__(self, records):
+        self.log = open(os.devnull, "wb")
+        for _ in range(5):
+            self.port = free_port()
+            args = ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
+                    "--port=%d" % self.port, "--listen-address=127.0.0.1",
+                    "--bind-interfaces", "--cache-size=0", "--local=/test/"]
+            for name, text in records.items():
+                parts = [text[i:i + 250] for i in range(0, len(text), 250)] or [""]
+                args.append("--txt-record=%s,%s" % (name, ",".join(parts)))
+            self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+            if self._ready():
+                return
+            self.stop()
+        raise AssertionError("dnsmasq did not start")
+
+    def _ready(self):
+        deadline = time.time() + 5
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                dns.query.udp(dns.message.make_query("x.test", "TXT"), "127.0.0.1",
+                              port=self.port, timeout=0.5)
+                return True
+            except Exception:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def signer_keys(tmp_path_factory):
+    """A third party's keys: RSA (PEM) and Ed25519 (raw), with their
+    records under signer.test."""
+    d = tmp_path_factory.mktemp("signer")
+    key = d / "rsa.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-out", str(key)], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    ed = nacl.signing.SigningKey.generate()
+    return {
+        "rsa": key.read_bytes(),
+        "ed": base64.b64encode(bytes(ed)),
+        "records": {
+            "rsa._domainkey.signer.test": "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode(),
+            "ed._domainkey.signer.test": "v=DKIM1; k=ed25519; p=" +
+            base64.b64encode(bytes(ed.verify_key)).decode(),
+            "revoked._domainkey.signer.test": "v=DKIM1; k=rsa; p=",
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def txt_dns(signer_keys):
+    d = TxtDns(signer_keys["records"])
+    yield d
+    d.stop()
+
+
+def inbound_server(txt_dns, mode="tag"):
+    s = Server(extra_config=f"[dns]\nservers = 127.0.0.1:{txt_dns.port}\n"
+                            f"[auth_checks]\ndkim = {mode}\n", auth_checks=True)
+    s.add_user("bob@example.org")
+    s.start()
+    return s
+
+
+INBOUND = (b"From: Alice <alice@signer.test>\r\n"
+           b"To: bob@example.org\r\n"
+           b"Subject: from a third party\r\n"
+           b"Date: Sun, 06 Dec 2026 03:00:00 +0000\r\n"
+           b"Message-ID: <third.party@signer.test>\r\n"
+           b"\r\n"
+           b"Signed   elsewhere.\r\n")
+
+
+def third_party_sign(keys, message, selectors=("rsa", "ed")):
+    sigs = b""
+    for sel in selectors:
+        if sel == "ed":
+            sigs = dkim.sign(message, b"ed", b"signer.test", keys["ed"],
+                             signature_algorithm=b"ed25519-sha256",
+                             include_headers=[b"from", b"to", b"subject", b"date"]) + sigs
+        else:
+            sigs = dkim.sign(message, sel.encode(), b"signer.test", keys["rsa"],
+                             include_headers=[b"from", b"to", b"subject", b"date"]) + sigs
+    return sigs + message
+
+
+def receive(server, message):
+    c = smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=20)
+    try:
+        c.sendmail("alice@signer.test", ["bob@example.org"], message)
+    finally:
+        c.quit()
+    [path] = server.wait_messages("bob@example.org", 1)
+    return server.read_message(path)
+
+
+def results(stored):
+    """The Authentication-Results: fields of a stored message, unfolded."""
+    head = stored.split(b"\n\n", 1)[0]
+    return [re.sub(rb"\n\s+", b" ", m) for m in
+            re.findall(rb"^Authentication-Results:.*?(?=^\S)", head + b"\n", re.M | re.S)]
+
+
+def test_third_party_signatures_pass(signer_keys, txt_dns):
+    s = inbound_server(txt_dns)
+    try:
+        stored = receive(s, third_party_sign(signer_keys, INBOUND))
+    finally:
+        s.cleanup()
+    [ar] = results(stored)
+    assert ar.startswith(b"Authentication-Results: mx.example.org;"), ar
+    assert re.search(rb"dkim=pass header\.d=signer\.test header\.s=rsa header\.a=rsa-sha256", ar), ar
+    assert re.search(rb"dkim=pass header\.d=signer\.test header\.s=ed header\.a=ed25519-sha256", ar), ar
+    assert b"fail" not in ar
+
+
+def test_tampered_body_and_header_fail(signer_keys, txt_dns):
+    signed = third_party_sign(signer_keys, INBOUND)
+    s = inbound_server(txt_dns)
+    try:
+        stored = receive(s, signed.replace(b"Signed   elsewhere", b"Changed  elsewhere"))
+        [ar] = results(stored)
+        assert ar.count(b"dkim=fail") == 2 and b"dkim=pass" not in ar, ar
+        assert b"body hash did not verify" in ar
+        for path in s.messages("bob@example.org"):
+            os.unlink(path)
+        stored = receive(s, signed.replace(b"Subject: from a third", b"Subject: from a forged"))
+        [ar] = results(stored)
+        assert ar.count(b"dkim=fail") == 2 and b"dkim=pass" not in ar, ar
+        assert b"signature did not verify" in ar
+    finally:
+        s.cleanup()
+
+
+def test_unsigned_missing_and_revoked_keys(signer_keys, txt_dns):
+    s = inbound_server(txt_dns)
+    try:
+        [ar] = results(receive(s, INBOUND))
+        assert ar == b"Authentication-Results: mx.example.org; dkim=none\n", ar
+        for path in s.messages("bob@example.org"):
+            os.unlink(path)
+        signed = third_party_sign(signer_keys, INBOUND, selectors=("nokey", "revoked"))
+        [ar] = results(receive(s, signed))
+        assert ar.count(b"dkim=permerror") == 2, ar
+        assert b"no key record" in ar and b"key revoked" in ar
+    finally:
+        s.cleanup()
+
+
+def test_forged_results_of_ours_are_removed(signer_keys, txt_dns):
+    forged = (b"Authentication-Results: mx.example.org; dkim=pass header.d=bank.test\r\n"
+              b"Authentication-Results: MX.EXAMPLE.ORG;\r\n\tspf=pass\r\n"
+              b"Authentication-Results: other.test; dkim=pass header.d=other.test\r\n")
+    s = inbound_server(txt_dns)
+    try:
+        stored = receive(s, forged + third_party_sign(signer_keys, INBOUND))
+    finally:
+        s.cleanup()
+    ars = results(stored)
+    assert len(ars) == 2, ars
+    assert b"dkim=pass header.d=signer.test" in ars[0]
+    assert ars[1].startswith(b"Authentication-Results: other.test;")
+    assert b"bank.test" not in stored and b"spf=pass" not in stored
+    # the signatures still verify after the edit (the removed fields were not signed)
+    assert b"From: Alice <alice@signer.test>\n" in stored
+
+
+def test_enforce_refuses_a_failed_signature(signer_keys, txt_dns):
+    signed = third_party_sign(signer_keys, INBOUND)
+    s = inbound_server(txt_dns, mode="enforce")
+    try:
+        c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            c.sendmail("alice@signer.test", ["bob@example.org"],
+                       signed.replace(b"Signed", b"Forged"))
+        assert e.value.smtp_code == 550 and b"5.7.20" in e.value.smtp_error
+        # the session goes on; a good message is taken
+        c.sendmail("alice@signer.test", ["bob@example.org"], signed)
+        c.quit()
+        [path] = s.wait_messages("bob@example.org", 1)
+        [ar] = results(s.read_message(path))
+        assert ar.count(b"dkim=pass") == 2
+        s.wait_queue_empty()      # the refused message left no file behind
+    finally:
+        s.cleanup()
+
+
+def test_correio_signed_mail_verifies_in_correio(txt_dns, tmp_path):
+    """Round trip: a message signed by correio's submission verifies on a
+    second correio's `smtp` listener with the records `domain dkim` prints."""
+    sender = Server()
+    sender.cli("domain", "dkim", "example.org", "rotate")
+    sender.add_user("alice@example.org")
+    sender.add_user("bob@example.org")
+    sender.start()
+    try:
+        submit(sender, MESSAGE)
+        [path] = sender.wait_messages("bob@example.org", 1)
+        signed = wire_form(sender.read_message(path))
+        signed = signed[signed.index(b"\r\n", signed.index(b"Received:") + 1) + 2:]
+        while signed.startswith(b"\t"):
+            signed = signed[signed.index(b"\r\n") + 2:]
+        records = {k.rstrip("."): v.decode()
+                   for k, v in published(sender, "example.org").items()}
+    finally:
+        sender.cleanup()
+    d = TxtDns(records)
+    try:
+        s = Server(extra_config=f"[dns]\nservers = 127.0.0.1:{d.port}\n", auth_checks=True,
+                   domains="example.net")
+        s.add_user("bob@example.net")
+        s.start()
+        try:
+            c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
+            c.sendmail("alice@example.org", ["bob@example.net"], signed)
+            c.quit()
+            [path] = s.wait_messages("bob@example.net", 1)
+            [ar] = results(s.read_message(path))
+        finally:
+            s.cleanup()
+    finally:
+        d.stop()
+    assert ar.count(b"dkim=pass header.d=example.org") == 2, ar

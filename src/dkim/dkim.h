@@ -104,6 +104,45 @@ void dkim_signer_feed(struct dkim_signer *s, const char *p, size_t n);
 int dkim_signer_finish(struct dkim_signer *s, struct buf *out);
 void dkim_signer_free(struct dkim_signer **s);
 
+/* ---- verifying (dkim_verify.c) ---- */
+
+/* A parsed DKIM-Signature field. */
+struct dkim_sig {
+	enum dkim_alg alg;
+	enum dkim_canon canon_header, canon_body;
+	char domain[256];	/* d=, lower case */
+	char selector[64];	/* s= */
+	char auid_domain[256];	/* the domain of i= (d= when absent) */
+	char headers[1024];	/* h=, without white space, lower case */
+	unsigned char bh[64];
+	size_t bh_len;
+	unsigned char b[1024];
+	size_t b_len;
+	uint64_t limit;		/* l=, UINT64_MAX when absent */
+	uint64_t expires;	/* x=, 0 when absent */
+	char b_prefix[8];	/* the first characters of b=, for the header.b of RFC 6008 */
+};
+
+/* Parse the value of a DKIM-Signature field.  Returns 1, or -1 with
+   *error_r (syntax, a missing required tag, an unknown algorithm or
+   version: a permanent error, dkim=permerror / neutral). */
+int dkim_sig_parse(const char *value, size_t len, struct dkim_sig *r, const char **error_r);
+
+/* Parse a key record (TXT of <selector>._domainkey.<domain>) for a
+   signature of algorithm alg into an EVP_PKEY (*pkey_r, to free with
+   EVP_PKEY_free).  Returns 1, 0 when the key is revoked (p= empty), -1
+   with *error_r. */
+int dkim_key_parse(const char *txt, size_t len, enum dkim_alg alg, void **pkey_r,
+		   const char **error_r);
+
+/* Check signature sig (the raw field sig_field of header section
+   header[0..len)) against the body hash computed with its c= and l= and
+   the key.  Returns 1 pass, 0 fail (with *error_r: body hash or
+   signature mismatch). */
+int dkim_sig_verify(const char *header, size_t len, const struct dkim_field *sig_field,
+		    const struct dkim_sig *sig, void *pkey, const unsigned char body_hash[32],
+		    const char **error_r);
+
 /* ---- keys (dkim_keys.c) ---- */
 
 /* Create data_dir/dkim/<domain>/ (0700) if needed, make a new RSA-2048 and

@@ -1,8 +1,9 @@
 /*
- * mailauth.c - DKIM signing of submitted mail at reception.  The header
- * section is kept until its end, where the From: domain decides whether
- * (and with which keys) the message is signed; the body then streams
- * through the signer.
+ * mailauth.c - the authentication step of reception: DKIM signing of
+ * submitted mail, DKIM verification and Authentication-Results: for mail
+ * received on `smtp`.  The header section is kept until its end (the From:
+ * domain decides the signing, the DKIM-Signature fields what to hash); the
+ * body then streams through the signer or the verifiers' body hashes.
  */
 #include "mailauth/mailauth.h"
 
@@ -11,35 +12,103 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "delivery/resolve.h"
 #include "dkim/dkim.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mta/dns.h"
+#include "mta/mta.h"
 
 #define HEADER_MAX (512 * 1024)
+#define MAX_SIGS 8
+
+enum dkim_result { DKIM_NONE, DKIM_PASS, DKIM_FAIL, DKIM_NEUTRAL, DKIM_POLICY,
+		   DKIM_TEMPERROR, DKIM_PERMERROR };
+
+static const char *const dkim_result_names[] = {
+	"none", "pass", "fail", "neutral", "policy", "temperror", "permerror",
+};
+
+/* One DKIM-Signature of a received message. */
+struct verify_sig {
+	struct mailauth *a;
+	struct dkim_field field;	/* offsets into a->header (fixed after the header) */
+	size_t field_offset;
+	struct dkim_sig sig;
+	struct dkim_body *body;
+	enum dkim_result result;
+	const char *reason;
+};
 
 struct mailauth {
 	const struct config *cfg;
 	struct accounts *accounts;
+	struct mta *mta;
+	bool inbound;
 	struct buf header;	/* the header section, until its end */
 	bool in_header, prev_nl, too_large;
+	char queue_id[32];
+
+	/* submission */
 	struct dkim_signer *signer;	/* NULL: not signing */
 	char domain[256];
 	char selectors[160];	/* for the log */
+
+	/* inbound */
+	char client_ip[64];
+	char helo[256];
+	char sender[600];
+	struct verify_sig sigs[MAX_SIGS];
+	unsigned n_sigs;
+	unsigned pending;	/* DNS answers awaited */
+	bool finishing;
+	mailauth_done_fn *cb;
+	void *cb_ctx;
+	struct buf fields;	/* the verdict's fields */
+	struct mailauth_verdict verdict;
 };
 
-struct mailauth *mailauth_new_submission(const struct config *cfg, struct accounts *accounts)
+static struct mailauth *mailauth_alloc(const struct config *cfg)
 {
 	struct mailauth *a = calloc(1, sizeof(*a));
 
 	if (a == NULL)
 		abort();
 	a->cfg = cfg;
-	a->accounts = accounts;
 	buf_init(&a->header, HEADER_MAX);
+	buf_init(&a->fields, 0);
 	a->in_header = a->prev_nl = true;
 	return a;
 }
+
+struct mailauth *mailauth_new_submission(const struct config *cfg, struct accounts *accounts)
+{
+	struct mailauth *a = mailauth_alloc(cfg);
+
+	a->accounts = accounts;
+	return a;
+}
+
+struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,
+				      const char *client_ip, const char *helo,
+				      const char *sender)
+{
+	struct mailauth *a;
+
+	if (cfg->check_dkim == CONFIG_CHECK_OFF || mta == NULL)
+		return NULL;
+	a = mailauth_alloc(cfg);
+	a->inbound = true;
+	a->mta = mta;
+	str_copy(a->client_ip, client_ip, sizeof(a->client_ip));
+	str_copy(a->helo, helo, sizeof(a->helo));
+	str_copy(a->sender, sender, sizeof(a->sender));
+	return a;
+}
+
+/* ---- submission: signing ---- */
 
 /* The From: domain of the header section, or 0. */
 static int from_domain(const struct buf *h, char *out, size_t size)
@@ -82,6 +151,54 @@ static void start_signer(struct mailauth *a)
 	}
 }
 
+/* ---- inbound: the DKIM-Signature fields ---- */
+
+static bool field_is(const struct dkim_field *f, const char *name)
+{
+	size_t n = f->name_len, len = strlen(name);
+
+	while (n > 0 && (f->text[n - 1] == ' ' || f->text[n - 1] == '\t'))
+		n--;
+	return n == len && strncasecmp(f->text, name, n) == 0;
+}
+
+static void start_verifiers(struct mailauth *a)
+{
+	struct dkim_field f;
+	size_t pos = 0, start;
+	const char *error;
+
+	if (a->too_large)
+		return;
+	for (start = pos; dkim_fields_next(a->header.data, a->header.len, &pos, &f) > 0;
+	     start = pos) {
+		struct verify_sig *v;
+
+		if (!field_is(&f, "dkim-signature") || a->n_sigs == MAX_SIGS)
+			continue;
+		v = &a->sigs[a->n_sigs++];
+		v->a = a;
+		v->field = f;
+		v->field_offset = start;
+		if (dkim_sig_parse(f.value, f.value_len, &v->sig, &error) < 0) {
+			v->result = DKIM_PERMERROR;
+			v->reason = error;
+			continue;
+		}
+		v->body = dkim_body_new(v->sig.canon_body, v->sig.limit);
+		v->result = DKIM_NONE;	/* not decided yet */
+	}
+}
+
+static void end_of_header(struct mailauth *a)
+{
+	a->in_header = false;
+	if (a->inbound)
+		start_verifiers(a);
+	else
+		start_signer(a);
+}
+
 void mailauth_feed(struct mailauth *a, const char *p, size_t n)
 {
 	size_t i = 0;
@@ -89,36 +206,175 @@ void mailauth_feed(struct mailauth *a, const char *p, size_t n)
 	while (a->in_header && i < n) {
 		char c = p[i++];
 		if (c == '\n' && a->prev_nl) {
-			a->in_header = false;
-			start_signer(a);
+			end_of_header(a);
 			break;
 		}
 		if (!a->too_large && buf_putc(&a->header, c) < 0)
 			a->too_large = true;
 		a->prev_nl = c == '\n';
 	}
-	if (!a->in_header && i < n && a->signer != NULL)
+	if (a->in_header || i >= n)
+		return;
+	if (a->signer != NULL)
 		dkim_signer_feed(a->signer, p + i, n - i);
+	for (unsigned k = 0; k < a->n_sigs; k++)
+		if (a->sigs[k].body != NULL)
+			dkim_body_feed(a->sigs[k].body, p + i, n - i);
 }
 
-int mailauth_finish(struct mailauth *a, const char *queue_id, struct buf *out)
-{
-	int ret;
+/* ---- inbound: the verdict ---- */
 
-	if (a->in_header) {
-		/* a message without a body */
-		a->in_header = false;
-		start_signer(a);
+/* Fields named Authentication-Results whose authserv-id is our hostname:
+   forged (or left over from a loop); removed (RFC 8601 §5). */
+static void remove_forged_results(struct mailauth *a)
+{
+	struct dkim_field f;
+	size_t pos = 0, start;
+	size_t hl = strlen(a->cfg->hostname);
+
+	for (start = pos; dkim_fields_next(a->header.data, a->header.len, &pos, &f) > 0;
+	     start = pos) {
+		const char *v = f.value, *end = f.value + f.value_len;
+
+		if (!field_is(&f, "authentication-results") ||
+		    a->verdict.n_remove == MAILAUTH_MAX_REMOVE)
+			continue;
+		while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+			v++;
+		if ((size_t)(end - v) >= hl && strncasecmp(v, a->cfg->hostname, hl) == 0 &&
+		    (v + hl == end || strchr(" \t\r\n;", v[hl]) != NULL)) {
+			a->verdict.remove[a->verdict.n_remove].offset = start;
+			a->verdict.remove[a->verdict.n_remove].len = f.len;
+			a->verdict.n_remove++;
+		}
 	}
-	if (a->signer == NULL)
-		return 1;
-	ret = dkim_signer_finish(a->signer, out);
-	if (ret > 0)
-		log_info("%s: dkim: signed d=%s s=%s", queue_id, a->domain, a->selectors);
-	else
-		log_warn("%s: dkim: not signed (%s)", queue_id,
-			 ret == 0 ? "header section too large" : "signing failed");
-	return 1;
+}
+
+static void results_field(struct mailauth *a)
+{
+	struct buf *b = &a->fields;
+
+	buf_printf(b, "Authentication-Results: %s", a->cfg->hostname);
+	if (a->n_sigs == 0)
+		buf_puts(b, ";\n\tdkim=none");
+	for (unsigned k = 0; k < a->n_sigs; k++) {
+		struct verify_sig *v = &a->sigs[k];
+		buf_printf(b, ";\n\tdkim=%s", dkim_result_names[v->result]);
+		if (v->reason != NULL && v->result != DKIM_PASS)
+			buf_printf(b, " reason=\"%s\"", v->reason);
+		if (v->sig.domain[0] != '\0')
+			buf_printf(b, " header.d=%s header.s=%s header.a=%s header.b=%s",
+				   v->sig.domain, v->sig.selector,
+				   v->sig.alg == DKIM_ALG_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256",
+				   v->sig.b_prefix);
+	}
+	buf_puts(b, "\n");
+}
+
+static void inbound_verdict(struct mailauth *a)
+{
+	bool pass = false, fail = false;
+
+	a->verdict.action = MAILAUTH_ACCEPT;
+	a->verdict.fields = &a->fields;
+	if (!a->too_large) {
+		remove_forged_results(a);
+		results_field(a);
+	}
+	for (unsigned k = 0; k < a->n_sigs; k++) {
+		pass |= a->sigs[k].result == DKIM_PASS;
+		fail |= a->sigs[k].result == DKIM_FAIL;
+		log_info("%s: dkim=%s d=%s s=%s%s%s", a->queue_id,
+			 dkim_result_names[a->sigs[k].result], a->sigs[k].sig.domain,
+			 a->sigs[k].sig.selector, a->sigs[k].reason != NULL ? ": " : "",
+			 a->sigs[k].reason != NULL ? a->sigs[k].reason : "");
+	}
+	if (a->cfg->check_dkim == CONFIG_CHECK_ENFORCE && fail && !pass) {
+		/* as OpenDKIM's On-BadSignature = reject */
+		a->verdict.action = MAILAUTH_REJECT;
+		a->verdict.reply = "550 5.7.20 Error: DKIM signature did not verify";
+	}
+	a->cb(a->cb_ctx, &a->verdict);
+}
+
+static void lookup_done(struct mailauth *a)
+{
+	if (--a->pending == 0 && a->finishing)
+		inbound_verdict(a);
+}
+
+static void on_key(void *ctx, const struct dns_answer *ans)
+{
+	struct verify_sig *v = ctx;
+	unsigned char bh[32];
+	const char *error = "no key record";
+	void *pkey = NULL;
+	int ret = 0;
+
+	if (ans->status == DNS_TEMPORARY) {
+		v->result = DKIM_TEMPERROR;
+		v->reason = "key lookup failed";
+	} else if (ans->status != DNS_OK || ans->n != 1) {
+		v->result = DKIM_PERMERROR;
+		v->reason = ans->n > 1 ? "more than one key record" : "no key record";
+	} else {
+		ret = dkim_key_parse(ans->txt[0], strlen(ans->txt[0]), v->sig.alg, &pkey, &error);
+		if (ret <= 0) {
+			v->result = DKIM_PERMERROR;
+			v->reason = error;
+		}
+	}
+	if (ret > 0) {
+		dkim_body_final(v->body, bh);
+		if (v->sig.expires != 0 && v->sig.expires < (uint64_t)time(NULL)) {
+			v->result = DKIM_POLICY;
+			v->reason = "signature expired";
+		} else if (dkim_sig_verify(v->a->header.data, v->a->header.len, &v->field, &v->sig,
+					   pkey, bh, &error) > 0) {
+			v->result = DKIM_PASS;
+		} else {
+			v->result = DKIM_FAIL;
+			v->reason = error;
+		}
+		EVP_PKEY_free(pkey);
+	}
+	lookup_done(v->a);
+}
+
+void mailauth_finish(struct mailauth *a, const char *queue_id, mailauth_done_fn *cb, void *ctx)
+{
+	str_copy(a->queue_id, queue_id, sizeof(a->queue_id));
+	if (a->in_header)
+		end_of_header(a);	/* a message without a body */
+	a->cb = cb;
+	a->cb_ctx = ctx;
+	a->verdict.fields = &a->fields;
+	if (!a->inbound) {
+		if (a->signer != NULL) {
+			int ret = dkim_signer_finish(a->signer, &a->fields);
+			if (ret > 0)
+				log_info("%s: dkim: signed d=%s s=%s", queue_id, a->domain,
+					 a->selectors);
+			else
+				log_warn("%s: dkim: not signed (%s)", queue_id,
+					 ret == 0 ? "header section too large" : "signing failed");
+		}
+		cb(ctx, &a->verdict);
+		return;
+	}
+	a->pending = 1;		/* held until every lookup is started */
+	for (unsigned k = 0; k < a->n_sigs; k++) {
+		struct verify_sig *v = &a->sigs[k];
+		char name[400];
+
+		if (v->result != DKIM_NONE)
+			continue;
+		snprintf(name, sizeof(name), "%s._domainkey.%s", v->sig.selector, v->sig.domain);
+		a->pending++;
+		dns_query(mta_dns(a->mta), name, DNS_TXT, on_key, v);
+	}
+	a->finishing = true;
+	lookup_done(a);
 }
 
 void mailauth_free(struct mailauth **ap)
@@ -128,7 +384,10 @@ void mailauth_free(struct mailauth **ap)
 	if (a == NULL)
 		return;
 	dkim_signer_free(&a->signer);
+	for (unsigned k = 0; k < a->n_sigs; k++)
+		dkim_body_free(&a->sigs[k].body);
 	buf_deinit(&a->header);
+	buf_deinit(&a->fields);
 	free(a);
 	*ap = NULL;
 }

@@ -41,6 +41,8 @@ struct queue_msg {
 	bool failed;
 	struct mailauth *auth;	/* the authentication step, or NULL */
 	size_t auth_offset;	/* where its header fields go */
+	char *refusal;		/* the caller's buffer for a refusal reply */
+	size_t refusal_size;
 	struct envelope *env;
 	void (*cb)(void *ctx, int result);
 	void *ctx;
@@ -352,45 +354,106 @@ void queue_msg_abort(struct queue_msg **mp)
 	*mp = NULL;
 }
 
-void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a)
+void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a, char *refusal, size_t size)
 {
 	mailauth_free(&m->auth);
 	m->auth = a;
 	m->auth_offset = m->size;
+	m->refusal = refusal;
+	m->refusal_size = size;
 }
 
-/* Rewrite the text file with ins[0..n) inserted at offset at: a copy of
-   the text within the file system (copy_file_range), then a rename. */
-static int msg_rewrite_insert(struct queue_msg *m, size_t at, const char *ins, size_t n)
+/* The kept pieces of the text after the authentication step's edit:
+   [0, at), then the fields, then [at, size) without the removed ranges. */
+struct edit {
+	size_t at;
+	const struct buf *fields;
+	size_t n;			/* pieces of the old text after at */
+	size_t start[MAILAUTH_MAX_REMOVE + 1], end[MAILAUTH_MAX_REMOVE + 1];
+};
+
+static void edit_plan(struct edit *e, size_t at, size_t size, const struct mailauth_verdict *v)
+{
+	size_t pos = at;
+
+	e->at = at;
+	e->fields = v->fields;
+	e->n = 0;
+	for (unsigned i = 0; i < v->n_remove; i++) {
+		size_t s = at + v->remove[i].offset, t = s + v->remove[i].len;
+		if (s < pos || t > size)
+			continue;	/* out of order or outside: ignored */
+		e->start[e->n] = pos;
+		e->end[e->n++] = s;
+		pos = t;
+	}
+	e->start[e->n] = pos;
+	e->end[e->n++] = size;
+}
+
+static size_t edit_size(const struct edit *e)
+{
+	size_t n = e->at + e->fields->len;
+
+	for (size_t i = 0; i < e->n; i++)
+		n += e->end[i] - e->start[i];
+	return n;
+}
+
+/* The whole text is still in m->out: edit it there. */
+static void edit_in_memory(struct queue_msg *m, const struct edit *e)
+{
+	struct buf text;
+
+	buf_init(&text, 0);
+	buf_append(&text, m->out.data, e->at);
+	buf_append(&text, e->fields->data, e->fields->len);
+	for (size_t i = 0; i < e->n; i++)
+		buf_append(&text, m->out.data + e->start[i], e->end[i] - e->start[i]);
+	buf_reset(&m->out);
+	buf_append(&m->out, text.data, text.len);
+	buf_deinit(&text);
+}
+
+static int copy_range(int in, int out, size_t from, size_t to)
+{
+	loff_t off = (loff_t)from;
+	ssize_t got = 0;
+
+	while ((size_t)off < to &&
+	       (got = copy_file_range(in, &off, out, NULL, to - (size_t)off, 0)) > 0)
+		;
+	return (size_t)off == to ? 1 : -1;
+}
+
+/* Part of the text is on disk: write the edited text to a new file (the
+   copies stay within the file system: copy_file_range) and rename it. */
+static int edit_file(struct queue_msg *m, const struct edit *e)
 {
 	char path[1200], tmp[1210];
-	char head[8192];
 	int in = -1, out = -1, ret = -1;
-	loff_t off;
-	ssize_t got;
 
-	if (msg_flush(m) < 0 || at > sizeof(head))
+	if (msg_flush(m) < 0)
 		return -1;
 	file_path(m->q, m->id, "msg", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (in < 0 || out < 0 || pread(in, head, at, 0) != (ssize_t)at ||
-	    write_all(out, head, at) < 0 || write_all(out, ins, n) < 0)
+	if (in < 0 || out < 0 || copy_range(in, out, 0, e->at) < 0 ||
+	    write_all(out, e->fields->data, e->fields->len) < 0)
 		goto out;
-	off = (loff_t)at;
-	while ((got = copy_file_range(in, &off, out, NULL, m->flushed - (size_t)off, 0)) > 0)
-		;
-	if (got < 0 || (size_t)off != m->flushed || rename(tmp, path) < 0)
+	for (size_t i = 0; i < e->n; i++)
+		if (copy_range(in, out, e->start[i], e->end[i]) < 0)
+			goto out;
+	if (rename(tmp, path) < 0)
 		goto out;
 	close(m->fd);
 	m->fd = out;
 	out = -1;
-	m->flushed += n;
 	ret = 1;
 out:
 	if (ret < 0) {
-		log_err("queue: %s: rewrite to add header fields: %m", m->id);
+		log_err("queue: %s: rewrite for the authentication results: %m", m->id);
 		unlink(tmp);
 	}
 	if (in >= 0)
@@ -400,36 +463,45 @@ out:
 	return ret;
 }
 
-/* The end of the text: the authentication step's header fields go where
-   it started, at the top of the message's own header section (below our
-   trace lines). */
-static int msg_finish_auth(struct queue_msg *m)
-{
-	size_t at = m->auth_offset;
-	struct buf add;
-	int ret = 1;
+static void commit_write(struct queue_msg *m);
 
-	buf_init(&add, 0);
-	if (mailauth_finish(m->auth, m->id, &add) < 0)
-		ret = -1;
-	mailauth_free(&m->auth);
-	if (ret > 0 && add.len > 0 && !m->failed) {
-		if (m->flushed == 0 && at <= m->out.len &&
-		    m->out.len + add.len <= QUEUE_WRITE_BUFFER + 4096) {
-			struct buf tail;
-			buf_init(&tail, 0);
-			buf_append(&tail, m->out.data + at, m->out.len - at);
-			buf_truncate(&m->out, at);
-			buf_append(&m->out, add.data, add.len);
-			buf_append(&m->out, tail.data, tail.len);
-			buf_deinit(&tail);
-		} else if (msg_rewrite_insert(m, at, add.data, add.len) < 0) {
-			m->failed = true;
-		}
-		m->size += add.len;
+static void on_refused(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_msg *m = arg;
+
+	msg_unlink(m->q, m->id);
+	m->cb(m->ctx, 0);
+	msg_free(m);
+}
+
+/* The authentication step's verdict: refuse, or edit the header section
+   and go on with the commit. */
+static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
+{
+	struct queue_msg *m = ctx;
+	struct edit e;
+	size_t size;
+
+	if (v->action == MAILAUTH_REJECT) {
+		struct timeval now = { 0, 0 };
+		if (m->refusal != NULL)
+			str_copy(m->refusal, v->reply, m->refusal_size);
+		/* answer from the loop, never from inside queue_commit */
+		event_base_once(m->q->base, -1, EV_TIMEOUT, on_refused, m, &now);
+		return;
 	}
-	buf_deinit(&add);
-	return ret;
+	if (!m->failed && (v->fields->len > 0 || v->n_remove > 0)) {
+		edit_plan(&e, m->auth_offset, m->size, v);
+		size = edit_size(&e);
+		if (m->flushed == 0 && m->out.len == m->size && size <= QUEUE_WRITE_BUFFER + 4096)
+			edit_in_memory(m, &e);
+		else if (edit_file(m, &e) < 0)
+			m->failed = true;
+		else
+			m->flushed = size;
+		m->size = size;
+	}
+	commit_write(m);
 }
 
 /* Written as <id>.env.new and renamed into place, so that a crash never
@@ -458,18 +530,12 @@ static int write_envelope(struct queue *q, struct queue_msg *m)
 	return ret;
 }
 
-void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
+/* Write the envelope and hand the message to the committer thread. */
+static void commit_write(struct queue_msg *m)
 {
-	struct queue_msg *m = *mp;
 	struct queue *q = m->q;
 
-	*mp = NULL;
-	m->cb = cb;
-	m->ctx = ctx;
-	m->result = 0;
-	if (m->auth != NULL && msg_finish_auth(m) < 0)
-		m->result = -1;
-	if (m->result < 0 || msg_flush(m) < 0 || write_envelope(q, m) < 0)
+	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
 	close(m->fd);
 	m->fd = -1;
@@ -477,6 +543,20 @@ void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void
 	list_push(&q->pending, m);
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+}
+
+void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
+{
+	struct queue_msg *m = *mp;
+
+	*mp = NULL;
+	m->cb = cb;
+	m->ctx = ctx;
+	m->result = 0;
+	if (m->auth != NULL)
+		mailauth_finish(m->auth, m->id, on_auth_verdict, m);
+	else
+		commit_write(m);
 }
 
 /* ---- finished messages ---- */

@@ -237,7 +237,7 @@ static int submit_begin(struct control_conn *c, char *args)
 	write_trace(c, queue_msg_envelope(c->msg));
 	/* local sendmail is submission: signed like authenticated mail */
 	queue_msg_set_auth(c->msg, mailauth_new_submission(&c->ctl->srv->cfg,
-							   c->ctl->srv->accounts));
+							   c->ctl->srv->accounts), NULL, 0);
 	c->line_start = true;
 	return 1;
 }

@@ -99,6 +99,8 @@ static const struct setting settings[] = {
 	STR("dns", "servers", dns_servers),
 	{ "auth_checks", "dkim", SET_CHOICE, offsetof(struct config, check_dkim),
 	  0, 0, 0, "off|tag|enforce", false },
+	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
+	  0, 0, 0, "off|tag|enforce", false },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -141,6 +143,7 @@ void config_defaults(struct config *cfg)
 	cfg->disk_reserve = 100u * 1024 * 1024;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	cfg->check_dkim = CONFIG_CHECK_TAG;
+	cfg->check_spf = CONFIG_CHECK_TAG;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
 	cfg->auth_plaintext_loopback = true;
 	cfg->auth_failure_delay = 1;

@@ -7,6 +7,7 @@
  */
 #include "mailauth/mailauth.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "lib/util.h"
 #include "mta/dns.h"
 #include "mta/mta.h"
+#include "spf/spf.h"
 
 #define HEADER_MAX (512 * 1024)
 #define MAX_SIGS 8
@@ -60,6 +62,12 @@ struct mailauth {
 	char client_ip[64];
 	char helo[256];
 	char sender[600];
+	struct sockaddr_storage ip;
+	bool ip_ok;
+	struct spf_check *spf;
+	enum spf_result spf_result;
+	char spf_detail[300];
+	bool spf_done;
 	struct verify_sig sigs[MAX_SIGS];
 	unsigned n_sigs;
 	unsigned pending;	/* DNS answers awaited */
@@ -97,7 +105,8 @@ struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,
 {
 	struct mailauth *a;
 
-	if (cfg->check_dkim == CONFIG_CHECK_OFF || mta == NULL)
+	if ((cfg->check_dkim == CONFIG_CHECK_OFF && cfg->check_spf == CONFIG_CHECK_OFF) ||
+	    mta == NULL)
 		return NULL;
 	a = mailauth_alloc(cfg);
 	a->inbound = true;
@@ -105,6 +114,17 @@ struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,
 	str_copy(a->client_ip, client_ip, sizeof(a->client_ip));
 	str_copy(a->helo, helo, sizeof(a->helo));
 	str_copy(a->sender, sender, sizeof(a->sender));
+	{
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ip;
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ip;
+		if (inet_pton(AF_INET, client_ip, &v4->sin_addr) == 1) {
+			v4->sin_family = AF_INET;
+			a->ip_ok = true;
+		} else if (inet_pton(AF_INET6, client_ip, &v6->sin6_addr) == 1) {
+			v6->sin6_family = AF_INET6;
+			a->ip_ok = true;
+		}
+	}
 	return a;
 }
 
@@ -168,7 +188,7 @@ static void start_verifiers(struct mailauth *a)
 	size_t pos = 0, start;
 	const char *error;
 
-	if (a->too_large)
+	if (a->too_large || a->cfg->check_dkim == CONFIG_CHECK_OFF)
 		return;
 	for (start = pos; dkim_fields_next(a->header.data, a->header.len, &pos, &f) > 0;
 	     start = pos) {
@@ -250,12 +270,35 @@ static void remove_forged_results(struct mailauth *a)
 	}
 }
 
+/* SPF's identity: MAIL FROM, or postmaster@HELO for the null sender. */
+static void spf_identity(const struct mailauth *a, const char **what, char *out, size_t size)
+{
+	if (a->sender[0] != '\0') {
+		*what = "smtp.mailfrom";
+		str_copy(out, a->sender, size);
+	} else {
+		*what = "smtp.helo";
+		str_copy(out, a->helo, size);
+	}
+}
+
 static void results_field(struct mailauth *a)
 {
 	struct buf *b = &a->fields;
+	bool dkim = a->cfg->check_dkim != CONFIG_CHECK_OFF;
 
 	buf_printf(b, "Authentication-Results: %s", a->cfg->hostname);
-	if (a->n_sigs == 0)
+	if (a->spf_done) {
+		const char *what;
+		char id[600];
+		spf_identity(a, &what, id, sizeof(id));
+		buf_printf(b, ";\n\tspf=%s", spf_result_name(a->spf_result));
+		if (a->spf_result == SPF_TEMPERROR || a->spf_result == SPF_PERMERROR ||
+		    a->spf_result == SPF_NONE)
+			buf_printf(b, " reason=\"%s\"", a->spf_detail);
+		buf_printf(b, " %s=%s", what, id);
+	}
+	if (dkim && a->n_sigs == 0)
 		buf_puts(b, ";\n\tdkim=none");
 	for (unsigned k = 0; k < a->n_sigs; k++) {
 		struct verify_sig *v = &a->sigs[k];
@@ -289,7 +332,17 @@ static void inbound_verdict(struct mailauth *a)
 			 a->sigs[k].sig.selector, a->sigs[k].reason != NULL ? ": " : "",
 			 a->sigs[k].reason != NULL ? a->sigs[k].reason : "");
 	}
-	if (a->cfg->check_dkim == CONFIG_CHECK_ENFORCE && fail && !pass) {
+	if (a->spf_done)
+		log_info("%s: spf=%s (%s) client=%s helo=%s from=<%s>", a->queue_id,
+			 spf_result_name(a->spf_result), a->spf_detail, a->client_ip, a->helo,
+			 a->sender);
+	if (a->cfg->check_spf == CONFIG_CHECK_ENFORCE && a->spf_done &&
+	    a->spf_result == SPF_FAIL) {
+		/* as policyd-spf does for a Fail */
+		a->verdict.action = MAILAUTH_REJECT;
+		a->verdict.reply = "550 5.7.23 Error: SPF check failed: the sender's domain "
+				   "does not allow this client";
+	} else if (a->cfg->check_dkim == CONFIG_CHECK_ENFORCE && fail && !pass) {
 		/* as OpenDKIM's On-BadSignature = reject */
 		a->verdict.action = MAILAUTH_REJECT;
 		a->verdict.reply = "550 5.7.20 Error: DKIM signature did not verify";
@@ -341,6 +394,51 @@ static void on_key(void *ctx, const struct dns_answer *ans)
 	lookup_done(v->a);
 }
 
+static void on_spf_answer(void *ctx, const struct dns_answer *ans)
+{
+	struct mailauth *a = ctx;
+
+	spf_check_answer(a->spf, ans);
+}
+
+static void spf_query(void *ctx, struct spf_check *c, const char *name, enum dns_type type)
+{
+	struct mailauth *a = ctx;
+
+	dns_query(mta_dns(a->mta), name, type, on_spf_answer, a);
+}
+
+static void spf_done(void *ctx, enum spf_result result, const char *detail)
+{
+	struct mailauth *a = ctx;
+
+	a->spf_result = result;
+	str_copy(a->spf_detail, detail, sizeof(a->spf_detail));
+	a->spf_done = true;
+	lookup_done(a);
+}
+
+/* check_host() for MAIL FROM, or for HELO when MAIL FROM is null
+   (RFC 7208 §2.3, §2.4). */
+static void start_spf(struct mailauth *a)
+{
+	char sender[600];
+	const char *domain, *at = strrchr(a->sender, '@');
+
+	if (a->cfg->check_spf == CONFIG_CHECK_OFF || !a->ip_ok)
+		return;
+	if (a->sender[0] != '\0' && at != NULL) {
+		str_copy(sender, a->sender, sizeof(sender));
+		domain = at + 1;
+	} else {
+		snprintf(sender, sizeof(sender), "postmaster@%s", a->helo);
+		domain = a->helo;
+	}
+	a->pending++;
+	a->spf = spf_check_new(&a->ip, domain, sender, a->helo, spf_query, spf_done, a);
+	spf_check_start(a->spf);
+}
+
 void mailauth_finish(struct mailauth *a, const char *queue_id, mailauth_done_fn *cb, void *ctx)
 {
 	str_copy(a->queue_id, queue_id, sizeof(a->queue_id));
@@ -363,6 +461,7 @@ void mailauth_finish(struct mailauth *a, const char *queue_id, mailauth_done_fn 
 		return;
 	}
 	a->pending = 1;		/* held until every lookup is started */
+	start_spf(a);
 	for (unsigned k = 0; k < a->n_sigs; k++) {
 		struct verify_sig *v = &a->sigs[k];
 		char name[400];
@@ -384,6 +483,7 @@ void mailauth_free(struct mailauth **ap)
 	if (a == NULL)
 		return;
 	dkim_signer_free(&a->signer);
+	spf_check_free(&a->spf);
 	for (unsigned k = 0; k < a->n_sigs; k++)
 		dkim_body_free(&a->sigs[k].body);
 	buf_deinit(&a->header);

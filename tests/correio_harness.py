@@ -58,7 +58,8 @@ class Server:
     def write_config(self, domains, extra=""):
         self.config_args = (domains, extra)
         if not self.auth_checks and "[auth_checks]" not in extra:
-            extra = "[auth_checks]\ndkim = off\n" + extra
+            # appended: an extra may begin with keys of [limits] above
+            extra = extra + "\n[auth_checks]\ndkim = off\nspf = off\ndmarc = off\n"
         with open(self.conf, "w") as f:
             f.write(f"""[server]
 hostname = mx.example.org

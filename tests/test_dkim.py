@@ -360,7 +360,8 @@ def test_unsigned_missing_and_revoked_keys(signer_keys, txt_dns):
     s = inbound_server(txt_dns)
     try:
         [ar] = results(receive(s, INBOUND))
-        assert ar == b"Authentication-Results: mx.example.org; dkim=none\n", ar
+        assert ar.startswith(b"Authentication-Results: mx.example.org;")
+        assert ar.endswith(b"; dkim=none\n") and ar.count(b"dkim=") == 1, ar
         for path in s.messages("bob@example.org"):
             os.unlink(path)
         signed = third_party_sign(signer_keys, INBOUND, selectors=("nokey", "revoked"))

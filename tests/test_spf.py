@@ -1,7 +1,8 @@
-"""SPF (RFC 7208) of mail received on `smtp`: a table of records served by
-a private dnsmasq, each result in the Authentication-Results: field
-compared with python3-spf asking the same server, and [auth_checks] spf =
-enforce refusing a fail."""
+"""SPF (RFC 7208) and DMARC (RFC 7489) of mail received on `smtp`: a table
+of SPF records served by a private dnsmasq, each result in the
+Authentication-Results: field compared with python3-spf asking the same
+server; [auth_checks] spf = enforce refusing a fail; DMARC policies
+(reject, quarantine into Junk, sp=), strict and relaxed alignment."""
 
 import os
 import re
@@ -40,6 +41,16 @@ TXT = {
     "twovoids.spf.test": "v=spf1 a:v1.spf.test a:v2.spf.test ip4:127.0.0.1 -all",
     "temp.spf.test": "v=spf1 include:outside.example -all",
     "helo.spf.test": "v=spf1 ip4:127.0.0.1 -all",
+    # DMARC
+    "ok.test": "v=spf1 ip4:127.0.0.1 -all",
+    "rel.test": "v=spf1 ip4:127.0.0.1 -all",
+    "strict.test": "v=spf1 ip4:127.0.0.1 -all",
+    "_dmarc.reject.test": "v=DMARC1; p=reject",
+    "_dmarc.quar.test": "v=DMARC1; p=quarantine; rua=mailto:d@quar.test",
+    "_dmarc.rel.test": "v=DMARC1; p=reject",
+    "_dmarc.strict.test": "v=DMARC1; p=reject; aspf=s",
+    "_dmarc.sp.test": "v=DMARC1; p=reject; sp=none",
+    "_dmarc.pct0.test": "v=DMARC1; p=reject; pct=0",
 }
 HOSTS = {"host.spf.test": "127.0.0.200", "mail.spf.test": "127.0.0.1",
          "127.0.0.1.alice.exists.spf.test": "127.0.0.2",
@@ -176,5 +187,90 @@ def test_enforce_refuses_spf_fail(spf_dns):
         c.quit()
         [path] = s.wait_messages("bob@example.org", 1)
         assert spf_result(s.read_message(path))[0] == "softfail"
+    finally:
+        s.cleanup()
+
+
+# ---- DMARC ----
+
+def dmarc_server(spf_dns, mode="enforce"):
+    s = Server(extra_config=f"[dns]\nservers = 127.0.0.1:{spf_dns.port}\n"
+                            f"[auth_checks]\nspf = tag\ndkim = tag\ndmarc = {mode}\n",
+               auth_checks=True)
+    s.add_user("bob@example.org")
+    s.start()
+    return s
+
+
+def send(s, mail_from, header_from, subject):
+    c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30, local_hostname="client.test")
+    try:
+        c.sendmail(mail_from, ["bob@example.org"],
+                   f"From: {header_from}\r\nSubject: {subject}\r\n\r\nx\r\n")
+    finally:
+        c.quit()
+
+
+def dmarc_of(data):
+    head = data.split(b"\n\n", 1)[0]
+    m = re.search(rb"dmarc=(\w+)( \(p=\w+ dis=\w+\))? header\.from=([^\s;]+)", head)
+    assert m, head
+    return m.group(1).decode(), (m.group(2) or b"").decode().strip(), m.group(3).decode()
+
+
+def junk(s):
+    d = os.path.join(s.maildir("bob@example.org"), ".Junk", "new")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+# (MAIL FROM, From:, what happens, dmarc result)
+DMARC_CASES = [
+    ("a@ok.test", "a@ok.test", "inbox", "none"),               # no DMARC record
+    ("a@fail.spf.test", "a@reject.test", "refused", None),      # p=reject, nothing aligned
+    ("a@fail.spf.test", "a@quar.test", "junk", "fail"),         # p=quarantine
+    ("a@rel.test", "a@news.rel.test", "inbox", "pass"),         # relaxed: same org domain
+    ("a@strict.test", "a@news.strict.test", "refused", None),   # aspf=s: not aligned
+    ("a@strict.test", "a@strict.test", "inbox", "pass"),        # aspf=s: identical
+    ("a@fail.spf.test", "a@sub.sp.test", "inbox", "fail"),      # sp=none for subdomains
+    ("a@fail.spf.test", "a@pct0.test", "inbox", "fail"),        # pct=0: never applied
+]
+
+
+@pytest.mark.parametrize("mail_from,header_from,outcome,result", DMARC_CASES)
+def test_dmarc_policy(spf_dns, mail_from, header_from, outcome, result):
+    s = dmarc_server(spf_dns)
+    try:
+        if outcome == "refused":
+            with pytest.raises(smtplib.SMTPDataError) as e:
+                send(s, mail_from, header_from, "dmarc")
+            assert e.value.smtp_code == 550 and b"5.7.1" in e.value.smtp_error
+            assert header_from.split("@")[1].encode() in e.value.smtp_error
+            s.wait_queue_empty()
+            assert s.messages("bob@example.org") == [] and junk(s) == []
+            return
+        send(s, mail_from, header_from, "dmarc")
+        if outcome == "junk":
+            deadline = time.time() + 10
+            while not junk(s) and time.time() < deadline:
+                time.sleep(0.05)
+            [name] = junk(s)
+            assert s.messages("bob@example.org") == []
+            data = s.read_message(os.path.join(s.maildir("bob@example.org"), ".Junk", "new", name))
+            assert dmarc_of(data)[:2] == ("fail", "(p=quarantine dis=quarantine)")
+        else:
+            [path] = s.wait_messages("bob@example.org", 1)
+            got = dmarc_of(s.read_message(path))
+            assert got[0] == result and got[2] == header_from.split("@")[1]
+            assert junk(s) == []
+    finally:
+        s.cleanup()
+
+
+def test_dmarc_tag_only_marks(spf_dns):
+    s = dmarc_server(spf_dns, mode="tag")
+    try:
+        send(s, "a@fail.spf.test", "a@reject.test", "tagged")
+        [path] = s.wait_messages("bob@example.org", 1)
+        assert dmarc_of(s.read_message(path))[:2] == ("fail", "(p=reject dis=reject)")
     finally:
         s.cleanup()

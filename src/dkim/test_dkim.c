@@ -196,6 +196,105 @@ static void test_from_domain(void **state)
 	}
 }
 
+static void test_sig_parse(void **state)
+{
+	const char *ok = "v=1; a=rsa-sha256; c=relaxed; d=Example.ORG; s=sel;\n\t"
+			 "i=user@mail.example.org; h=From : To; l=12; x=4102444800;\n\t"
+			 "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=;\n\tb=AAEC AwQ=";
+	static const char *const bad[] = {
+		"v=2; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha1; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=to; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; i=x@b.test; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=AAAA; b=AA==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=",
+		"v=1; a=rsa-sha256; c=fancy; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha256; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+	};
+	struct dkim_sig sig;
+	const char *error;
+
+	assert_int_equal(dkim_sig_parse(ok, strlen(ok), &sig, &error), 1);
+	assert_int_equal(sig.alg, DKIM_ALG_RSA_SHA256);
+	assert_int_equal(sig.canon_header, DKIM_CANON_RELAXED);
+	assert_int_equal(sig.canon_body, DKIM_CANON_SIMPLE);	/* "relaxed" alone */
+	assert_string_equal(sig.domain, "example.org");
+	assert_string_equal(sig.selector, "sel");
+	assert_string_equal(sig.auid_domain, "mail.example.org");
+	assert_string_equal(sig.headers, "from:to");
+	assert_int_equal(sig.limit, 12);
+	assert_int_equal(sig.expires, 4102444800ull);
+	assert_int_equal(sig.bh_len, 32);
+	assert_int_equal(sig.b_len, 5);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (dkim_sig_parse(bad[i], strlen(bad[i]), &sig, &error) != -1)
+			fail_msg("accepted: %s", bad[i]);
+}
+
+static void test_key_parse(void **state)
+{
+	const char *ed = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+	void *pkey = NULL;
+	const char *error;
+
+	assert_int_equal(dkim_key_parse(ed, strlen(ed), DKIM_ALG_ED25519_SHA256, &pkey, &error), 1);
+	EVP_PKEY_free(pkey);
+	/* the key type must match the signature's algorithm */
+	assert_int_equal(dkim_key_parse(ed, strlen(ed), DKIM_ALG_RSA_SHA256, &pkey, &error), -1);
+	assert_int_equal(dkim_key_parse("v=DKIM1; p=", 11, DKIM_ALG_RSA_SHA256, &pkey, &error), 0);
+	assert_int_equal(dkim_key_parse("v=DKIM2; p=AAAA", 15, DKIM_ALG_RSA_SHA256, &pkey, &error), -1);
+	assert_int_equal(dkim_key_parse("k=rsa; h=sha1; p=AAAA", 21, DKIM_ALG_RSA_SHA256, &pkey,
+					 &error), -1);
+	assert_int_equal(dkim_key_parse("k=rsa; p=AAAA", 13, DKIM_ALG_RSA_SHA256, &pkey, &error), -1);
+}
+
+/* Sign with dkim_signer, verify with dkim_sig_verify; then tamper. */
+static void test_sign_verify(void **state)
+{
+	const char *msg = "From: a@example.org\nTo: b@example.net\nSubject:  hi\n\nbody  \n\n";
+	EVP_PKEY *keys[2] = { EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+			      EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) };
+
+	for (int k = 0; k < 2; k++) {
+		struct dkim_key key = { k == 0 ? DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256,
+					"sel", keys[k] };
+		struct dkim_signer *s = dkim_signer_new("example.org", &key, 1, 1700000000);
+		struct buf out, whole;
+		struct dkim_field f;
+		struct dkim_sig sig;
+		const char *error;
+		size_t pos = 0, hlen;
+		unsigned char bh[32];
+		struct dkim_body *b;
+
+		buf_init(&out, 0);
+		dkim_signer_feed(s, msg, strlen(msg));
+		assert_int_equal(dkim_signer_finish(s, &out), 1);
+		dkim_signer_free(&s);
+		buf_init(&whole, 0);
+		buf_append(&whole, out.data, out.len);
+		buf_puts(&whole, msg);
+		assert_int_equal(dkim_fields_next(whole.data, whole.len, &pos, &f), 1);
+		assert_int_equal(dkim_sig_parse(f.value, f.value_len, &sig, &error), 1);
+		assert_string_equal(sig.headers, "from:from:to:subject");
+		hlen = (size_t)(strstr(whole.data, "\n\n") - whole.data) + 1;
+		b = dkim_body_new(sig.canon_body, sig.limit);
+		dkim_body_feed(b, whole.data + hlen + 1, whole.len - hlen - 1);
+		dkim_body_final(b, bh);
+		dkim_body_free(&b);
+		assert_int_equal(dkim_sig_verify(whole.data, hlen, &f, &sig, keys[k], bh, &error), 1);
+		/* a changed subject */
+		whole.data[strstr(whole.data, "Subject:  hi") - whole.data + 10] = 'H';
+		assert_int_equal(dkim_sig_verify(whole.data, hlen, &f, &sig, keys[k], bh, &error), 0);
+		/* a changed body hash */
+		bh[0] ^= 1;
+		assert_int_equal(dkim_sig_verify(whole.data, hlen, &f, &sig, keys[k], bh, &error), 0);
+		buf_deinit(&out);
+		buf_deinit(&whole);
+		EVP_PKEY_free(keys[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +305,9 @@ int main(void)
 		cmocka_unit_test(test_body_limit),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_from_domain),
+		cmocka_unit_test(test_sig_parse),
+		cmocka_unit_test(test_key_parse),
+		cmocka_unit_test(test_sign_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,8 @@ static const struct setting settings[] = {
 	  0, 0, 0, "off|tag|enforce", false },
 	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
 	  0, 0, 0, "off|tag|enforce", false },
+	{ "auth_checks", "dmarc", SET_CHOICE, offsetof(struct config, check_dmarc),
+	  0, 0, 0, "off|tag|enforce", false },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -144,6 +146,7 @@ void config_defaults(struct config *cfg)
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
 	cfg->check_dkim = CONFIG_CHECK_TAG;
 	cfg->check_spf = CONFIG_CHECK_TAG;
+	cfg->check_dmarc = CONFIG_CHECK_ENFORCE;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
 	cfg->auth_plaintext_loopback = true;
 	cfg->auth_failure_delay = 1;

@@ -51,6 +51,7 @@ struct config {
 	int mailbox_format;		/* enum config_mailbox_format */
 	int check_dkim;			/* enum config_check */
 	int check_spf;			/* enum config_check */
+	int check_dmarc;		/* enum config_check */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
 
 	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */

@@ -17,6 +17,7 @@
 
 #include "delivery/resolve.h"
 #include "dkim/dkim.h"
+#include "dmarc/dmarc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/dns.h"
@@ -70,6 +71,11 @@ struct mailauth {
 	bool spf_done;
 	struct verify_sig sigs[MAX_SIGS];
 	unsigned n_sigs;
+	char from_domain[256];	/* the RFC5322.From domain, "" if not exactly one */
+	char dmarc_domain[256];	/* where the record was found */
+	bool dmarc_found, dmarc_org_tried, dmarc_temp;
+	struct dmarc_record dmarc;
+	char reply[400];
 	unsigned pending;	/* DNS answers awaited */
 	bool finishing;
 	mailauth_done_fn *cb;
@@ -105,8 +111,8 @@ struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,
 {
 	struct mailauth *a;
 
-	if ((cfg->check_dkim == CONFIG_CHECK_OFF && cfg->check_spf == CONFIG_CHECK_OFF) ||
-	    mta == NULL)
+	if ((cfg->check_dkim == CONFIG_CHECK_OFF && cfg->check_spf == CONFIG_CHECK_OFF &&
+	     cfg->check_dmarc == CONFIG_CHECK_OFF) || mta == NULL)
 		return NULL;
 	a = mailauth_alloc(cfg);
 	a->inbound = true;
@@ -210,9 +216,29 @@ static void start_verifiers(struct mailauth *a)
 	}
 }
 
+/* DMARC's author domain: the domain of a header section with exactly one
+   From: field (RFC 7489 §6.6.1). */
+static void author_domain(struct mailauth *a)
+{
+	struct dkim_field f;
+	size_t pos = 0;
+	unsigned n = 0;
+	char domain[256] = "";
+
+	while (dkim_fields_next(a->header.data, a->header.len, &pos, &f) > 0) {
+		if (field_is(&f, "from") && n++ == 0 &&
+		    dkim_from_domain(f.value, f.value_len, domain, sizeof(domain)) <= 0)
+			domain[0] = '\0';
+	}
+	if (n == 1)
+		str_copy(a->from_domain, domain, sizeof(a->from_domain));
+}
+
 static void end_of_header(struct mailauth *a)
 {
 	a->in_header = false;
+	if (a->inbound && !a->too_large)
+		author_domain(a);
 	if (a->inbound)
 		start_verifiers(a);
 	else
@@ -282,6 +308,41 @@ static void spf_identity(const struct mailauth *a, const char **what, char *out,
 	}
 }
 
+enum dmarc_result { DMARC_RESULT_NONE, DMARC_RESULT_PASS, DMARC_RESULT_FAIL,
+		   DMARC_RESULT_TEMPERROR };
+
+/* RFC 7489 §4.2: pass when SPF or DKIM passed for an identifier aligned
+   with the From: domain. */
+static enum dmarc_result dmarc_evaluate(const struct mailauth *a)
+{
+	const struct dmarc_psl *psl = dmarc_psl_default();
+
+	if (a->dmarc_temp)
+		return DMARC_RESULT_TEMPERROR;
+	if (!a->dmarc_found)
+		return DMARC_RESULT_NONE;
+	if (a->spf_done && a->spf_result == SPF_PASS) {
+		const char *at = strrchr(a->sender, '@');
+		const char *spf_domain = a->sender[0] != '\0' && at != NULL ? at + 1 : a->helo;
+		if (dmarc_aligned(psl, spf_domain, a->from_domain, a->dmarc.aspf_strict))
+			return DMARC_RESULT_PASS;
+	}
+	for (unsigned k = 0; k < a->n_sigs; k++)
+		if (a->sigs[k].result == DKIM_PASS &&
+		    dmarc_aligned(psl, a->sigs[k].sig.domain, a->from_domain, a->dmarc.adkim_strict))
+			return DMARC_RESULT_PASS;
+	return DMARC_RESULT_FAIL;
+}
+
+/* The policy that applies to a failure: sp= when the record was found at
+   the organizational domain for a subdomain. */
+static enum dmarc_policy dmarc_applied(const struct mailauth *a)
+{
+	if (strcmp(a->dmarc_domain, a->from_domain) != 0)
+		return a->dmarc.sp;
+	return a->dmarc.p;
+}
+
 static void results_field(struct mailauth *a)
 {
 	struct buf *b = &a->fields;
@@ -293,10 +354,18 @@ static void results_field(struct mailauth *a)
 		char id[600];
 		spf_identity(a, &what, id, sizeof(id));
 		buf_printf(b, ";\n\tspf=%s", spf_result_name(a->spf_result));
-		if (a->spf_result == SPF_TEMPERROR || a->spf_result == SPF_PERMERROR ||
-		    a->spf_result == SPF_NONE)
+		if (a->spf_result == SPF_TEMPERROR || a->spf_result == SPF_PERMERROR)
 			buf_printf(b, " reason=\"%s\"", a->spf_detail);
 		buf_printf(b, " %s=%s", what, id);
+	}
+	if (a->cfg->check_dmarc != CONFIG_CHECK_OFF && a->from_domain[0] != '\0') {
+		static const char *const names[] = { "none", "pass", "fail", "temperror" };
+		enum dmarc_result r = dmarc_evaluate(a);
+		buf_printf(b, ";\n\tdmarc=%s", names[r]);
+		if (a->dmarc_found)
+			buf_printf(b, " (p=%s dis=%s)", dmarc_policy_name(dmarc_applied(a)),
+				   r == DMARC_RESULT_FAIL ? dmarc_policy_name(dmarc_applied(a)) : "none");
+		buf_printf(b, " header.from=%s", a->from_domain);
 	}
 	if (dkim && a->n_sigs == 0)
 		buf_puts(b, ";\n\tdkim=none");
@@ -336,6 +405,23 @@ static void inbound_verdict(struct mailauth *a)
 		log_info("%s: spf=%s (%s) client=%s helo=%s from=<%s>", a->queue_id,
 			 spf_result_name(a->spf_result), a->spf_detail, a->client_ip, a->helo,
 			 a->sender);
+	if (a->cfg->check_dmarc != CONFIG_CHECK_OFF && a->from_domain[0] != '\0' &&
+	    dmarc_evaluate(a) == DMARC_RESULT_FAIL) {
+		enum dmarc_policy p = dmarc_applied(a);
+		bool sampled = a->dmarc.pct >= 100 || (unsigned)random() % 100 < a->dmarc.pct;
+		log_info("%s: dmarc=fail header.from=%s p=%s pct=%u", a->queue_id, a->from_domain,
+			 dmarc_policy_name(p), a->dmarc.pct);
+		if (a->cfg->check_dmarc == CONFIG_CHECK_ENFORCE && sampled && p == DMARC_REJECT) {
+			snprintf(a->reply, sizeof(a->reply), "550 5.7.1 Error: rejected by the "
+				 "DMARC policy of %s", a->from_domain);
+			a->verdict.action = MAILAUTH_REJECT;
+			a->verdict.reply = a->reply;
+			a->cb(a->cb_ctx, &a->verdict);
+			return;
+		}
+		if (a->cfg->check_dmarc == CONFIG_CHECK_ENFORCE && sampled && p != DMARC_NONE)
+			a->verdict.junk = true;	/* quarantine (or a sampled-out reject, §6.6.4) */
+	}
 	if (a->cfg->check_spf == CONFIG_CHECK_ENFORCE && a->spf_done &&
 	    a->spf_result == SPF_FAIL) {
 		/* as policyd-spf does for a Fail */
@@ -418,6 +504,53 @@ static void spf_done(void *ctx, enum spf_result result, const char *detail)
 	lookup_done(a);
 }
 
+static void dmarc_query(struct mailauth *a, const char *domain);
+
+static void on_dmarc(void *ctx, const struct dns_answer *ans)
+{
+	struct mailauth *a = ctx;
+	const char *found = NULL, *error;
+	char org[256];
+	unsigned n = 0;
+
+	if (ans->status == DNS_TEMPORARY) {
+		a->dmarc_temp = true;
+	} else {
+		for (unsigned i = 0; ans->status == DNS_OK && i < ans->n; i++)
+			if (dmarc_is_record(ans->txt[i]) && n++ == 0)
+				found = ans->txt[i];
+		if (n == 1 && dmarc_record_parse(found, strlen(found), &a->dmarc, &error) > 0) {
+			a->dmarc_found = true;
+		} else if (!a->dmarc_org_tried &&
+			   dmarc_org_domain(dmarc_psl_default(), a->from_domain, org, sizeof(org)) > 0 &&
+			   strcmp(org, a->from_domain) != 0) {
+			/* §6.6.3: then the organizational domain's record */
+			a->dmarc_org_tried = true;
+			str_copy(a->dmarc_domain, org, sizeof(a->dmarc_domain));
+			dmarc_query(a, org);
+			return;
+		}
+	}
+	lookup_done(a);
+}
+
+static void dmarc_query(struct mailauth *a, const char *domain)
+{
+	char name[300];
+
+	snprintf(name, sizeof(name), "_dmarc.%s", domain);
+	dns_query(mta_dns(a->mta), name, DNS_TXT, on_dmarc, a);
+}
+
+static void start_dmarc(struct mailauth *a)
+{
+	if (a->cfg->check_dmarc == CONFIG_CHECK_OFF || a->from_domain[0] == '\0')
+		return;
+	str_copy(a->dmarc_domain, a->from_domain, sizeof(a->dmarc_domain));
+	a->pending++;
+	dmarc_query(a, a->from_domain);
+}
+
 /* check_host() for MAIL FROM, or for HELO when MAIL FROM is null
    (RFC 7208 §2.3, §2.4). */
 static void start_spf(struct mailauth *a)
@@ -462,6 +595,7 @@ void mailauth_finish(struct mailauth *a, const char *queue_id, mailauth_done_fn 
 	}
 	a->pending = 1;		/* held until every lookup is started */
 	start_spf(a);
+	start_dmarc(a);
 	for (unsigned k = 0; k < a->n_sigs; k++) {
 		struct verify_sig *v = &a->sigs[k];
 		char name[400];

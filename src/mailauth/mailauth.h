@@ -10,10 +10,12 @@
  * Submitted mail (authenticated SMTP, local sendmail) whose From: domain is
  * local and has keys is DKIM-signed (RSA-SHA256 and Ed25519-SHA256, see
  * dkim/dkim.h).  Mail received on the `smtp` listener has its DKIM
- * signatures verified (keys looked up asynchronously through the relay's
- * resolver) and gets one Authentication-Results: field (RFC 8601); any
+ * signatures verified, its SPF (spf/spf.h) and DMARC (dmarc/dmarc.h)
+ * evaluated - every lookup asynchronous, through the relay's resolver -
+ * and gets one Authentication-Results: field (RFC 8601); any
  * Authentication-Results: field that claims our hostname is removed.
- * [auth_checks] dkim = off | tag | enforce.  Loop thread only.
+ * [auth_checks] dkim | spf | dmarc = off | tag | enforce.  Loop thread
+ * only.
  */
 #include <stddef.h>
 
@@ -35,6 +37,7 @@ enum mailauth_action {
 struct mailauth_verdict {
 	enum mailauth_action action;
 	const char *reply;		/* MAILAUTH_REJECT: the SMTP reply */
+	bool junk;			/* file into the Junk folder (DMARC quarantine) */
 	const struct buf *fields;	/* header fields to add at the top */
 	unsigned n_remove;		/* header fields to remove: byte ranges */
 	struct { size_t offset, len; } remove[MAILAUTH_MAX_REMOVE];

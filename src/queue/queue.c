@@ -490,6 +490,8 @@ static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
 		event_base_once(m->q->base, -1, EV_TIMEOUT, on_refused, m, &now);
 		return;
 	}
+	if (v->junk)
+		m->env->junk = true;
 	if (!m->failed && (v->fields->len > 0 || v->n_remove > 0)) {
 		edit_plan(&e, m->auth_offset, m->size, v);
 		size = edit_size(&e);

@@ -13,17 +13,23 @@ set -eu
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
+#           prometheus_client's parser for the metrics endpoint,
 #           python3-dkim (with python3-nacl for ed25519) to check
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
+#   package: lintian (checks the .deb of `make deb`; large, but the only
+#           judge of a Debian package) and systemd for systemd-analyze
+#           verify of the unit (installed, never started), logrotate (-d
+#           checks the shipped rotation); dpkg-dev comes with build-essential
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
 zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux
+dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
+lintian systemd logrotate
 python3-dkim python3-nacl python3-spf publicsuffix"
 
 missing=""

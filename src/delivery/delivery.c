@@ -25,6 +25,7 @@
 #include "delivery/mbox.h"
 #include "delivery/quota.h"
 #include "delivery/resolve.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -222,6 +223,7 @@ static void refuse_target(struct target_ctx *tc, const char *address, const char
 		 strcmp(address, tc->rcpt) != 0 ? ", orig_to=<" : "",
 		 strcmp(address, tc->rcpt) != 0 ? tc->rcpt : "",
 		 strcmp(address, tc->rcpt) != 0 ? ">" : "", text);
+	metrics_delivery(METRICS_LOCAL, METRICS_BOUNCED, job->env->arrival);
 	if (job->relay == NULL)
 		job->relay = envelope_new();
 	if (envelope_add_rcpt(job->relay, address, tc->orcpt, tc->notify) < 0)
@@ -265,6 +267,7 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 	}
 	if (ret < 0) {
 		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
+		metrics_delivery(METRICS_LOCAL, METRICS_DEFERRED, e->arrival);
 		tc->job->failed = true;
 		return;
 	}
@@ -273,6 +276,7 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		 strcmp(t->address, tc->rcpt) != 0 ? tc->rcpt : "",
 		 strcmp(t->address, tc->rcpt) != 0 ? ">" : "",
 		 ret > 0 ? "sent (delivered to mailbox)" : "sent (already in mailbox)");
+	metrics_delivery(METRICS_LOCAL, METRICS_DELIVERED, e->arrival);
 }
 
 static void deliver_job(struct delivery *d, struct job *job)

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "lib-smtp/smtp_parse.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta_dsn.h"
@@ -227,6 +228,7 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 			 r->last_error != NULL ? ": " : "",
 			 r->last_error != NULL ? r->last_error : "");
 		log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address, text);
+		metrics_delivery(METRICS_SMTP, METRICS_BOUNCED, e->arrival);
 		r->state = ENVELOPE_BOUNCED;
 		envelope_set(&r->last_error, text);
 		g->fresh[i] = 1;
@@ -311,6 +313,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		t->msg->fresh[idx] = !t->peer_dsn;
 		log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
 			 host != NULL ? host : "none", text);
+		metrics_delivery(METRICS_SMTP, METRICS_DELIVERED, e->arrival);
 		return;
 	}
 	envelope_set(&r->last_error, line);
@@ -319,6 +322,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		t->msg->fresh[idx] = 1;
 		log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
 			 host != NULL ? host : "none", line);
+		metrics_delivery(METRICS_SMTP, METRICS_BOUNCED, e->arrival);
 		return;
 	}
 	r->attempts++;
@@ -327,6 +331,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	r->next_attempt = (uint64_t)t->deferred_at + schedule_backoff(cfg, r->attempts);
 	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
+	metrics_delivery(METRICS_SMTP, METRICS_DEFERRED, e->arrival);
 }
 
 void mta_txn_done(struct mta_txn *t)

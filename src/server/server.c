@@ -44,11 +44,13 @@
 #include "auth/auth.h"
 #include "delivery/delivery.h"
 #include "delivery/quota.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
 #include "mta/mta.h"
 #include "queue/queue.h"
+#include "server/metrics_http.h"
 #include "imapd/imapd.h"
 #include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
@@ -106,7 +108,7 @@ struct server_state {
 	struct client_count *clients[CLIENT_BUCKETS];
 	unsigned n_conns;
 	struct conn *conns;
-	struct event *sig_term, *sig_int, *sig_hup, *grace;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
 	pthread_mutex_t filed_lock;
 	struct filed *filed;
@@ -118,6 +120,7 @@ struct server_state {
 	struct event *resume;		/* re-enables them */
 	struct log_limit refuse_log, accept_log;
 	int lock_fd;			/* serve_lock: held for the server's life */
+	struct metrics_http *metrics;	/* [metrics] listen, or NULL */
 };
 
 static void listeners_resume(struct server_state *st);
@@ -258,6 +261,7 @@ void conn_close_after_output(struct conn *c)
 
 void conn_register(struct server *srv, struct conn *c)
 {
+	metrics_connection(c->listener);
 	struct server_state *st = state_of(srv);
 
 	c->close_timer = evtimer_new(srv->base, on_close_timer, c);
@@ -575,6 +579,31 @@ static void log_restart_needed(void *ctx, const char *section, const char *key)
 	log_warn("reload: [%s] %s changed: it takes effect only at restart", section, key);
 }
 
+/* [server] log and log_level; a log file is opened again (logrotate). */
+static void server_log_setup(const struct config *cfg, const char *when)
+{
+	const char *error;
+
+	log_set_level(cfg->log_level == CONFIG_LOG_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (log_set_destination(cfg->log, &error) < 0)
+		log_err("%s: cannot open the log %s, logging where it did: %s", when,
+			cfg->log, error);
+}
+
+/* SIGUSR1: logrotate moved the log file away; write to a new one. */
+static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_state *st = arg;
+	const char *error;
+
+	if (log_reopen(&error) < 0)
+		log_err("log: cannot reopen %s, writing to the old file: %s (the new file must "
+			"be one %s may write, e.g. logrotate's \"create 0640 %s adm\")",
+			st->srv.cfg.log, error, st->srv.cfg.user, st->srv.cfg.user);
+	else
+		log_info("log: log file reopened");
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
@@ -582,6 +611,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	struct buf errors;
 	const char *error;
 
+	if (log_reopen(&error) < 0)	/* even if the file has errors */
+		log_err("reload: cannot reopen the log file, writing to the old one: %s", error);
 	if (st->srv.cfg.path[0] == '\0') {
 		log_info("reload: running on built-in defaults, nothing to read");
 		return;
@@ -600,7 +631,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		log_err("reload: keeping the current certificates: %s", error);
 	old = st->srv.cfg;
 	st->srv.cfg = cfg;
-	log_use_syslog(cfg.log[0] == 's' && cfg.log[1] == 'y');
+	server_log_setup(&cfg, "reload");
 	store_set_host(st->srv.store, cfg.hostname);
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
@@ -672,6 +703,13 @@ static void on_relay(void *ctx, struct envelope *e)
 	mta_submit(st->srv.mta, e);
 }
 
+static uint64_t open_connections(void *ctx)
+{
+	struct server_state *st = ctx;
+
+	return st->n_conns;
+}
+
 static int server_open(struct server_state *st)
 {
 	struct server *srv = &st->srv;
@@ -685,7 +723,8 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
-	if (bind_listeners(st) < 0)
+	if (bind_listeners(st) < 0 ||
+	    metrics_http_open(srv, open_connections, st, &st->metrics) < 0)
 		return -1;
 	pthread_mutex_init(&st->filed_lock, NULL);
 	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -722,6 +761,7 @@ static void server_close(struct server_state *st)
 	while ((c = st->conns) != NULL)
 		c->ops->close_now(c);
 	close_listeners(st);
+	metrics_http_free(&st->metrics);
 	control_free(&st->control);
 	if (st->srv.queue != NULL)
 		queue_stop(st->srv.queue);
@@ -755,6 +795,8 @@ static void server_signals(struct server_state *st)
 	st->sig_term = evsignal_new(base, SIGTERM, on_sigterm, st);
 	st->sig_int = evsignal_new(base, SIGINT, on_sigterm, st);
 	st->sig_hup = evsignal_new(base, SIGHUP, on_sighup, st);
+	st->sig_usr1 = evsignal_new(base, SIGUSR1, on_sigusr1, st);
+	evsignal_add(st->sig_usr1, NULL);
 	evsignal_add(st->sig_term, NULL);
 	evsignal_add(st->sig_int, NULL);
 	evsignal_add(st->sig_hup, NULL);
@@ -769,8 +811,7 @@ int server_run(const struct config *cfg)
 		abort();
 	st->srv.cfg = *cfg;
 	st->lock_fd = -1;
-	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
-		log_use_syslog(true);
+	server_log_setup(cfg, "start");
 	evthread_use_pthreads();
 	st->srv.base = event_base_new();
 	st->fd_connections = descriptors_setup(cfg);
@@ -790,6 +831,7 @@ int server_run(const struct config *cfg)
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGHUP);
+	sigaddset(&stop_signals, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
 	serve_lock_release(&st->lock_fd);
@@ -797,6 +839,7 @@ int server_run(const struct config *cfg)
 	event_free(st->sig_term);
 	event_free(st->sig_int);
 	event_free(st->sig_hup);
+	event_free(st->sig_usr1);
 	if (st->grace != NULL)
 		event_free(st->grace);
 	event_free(st->resume);

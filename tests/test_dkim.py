@@ -446,3 +446,84 @@ def test_correio_signed_mail_verifies_in_correio(txt_dns, tmp_path):
     finally:
         d.stop()
     assert ar.count(b"dkim=pass header.d=example.org") == 2, ar
+
+
+def test_opendkim_rsa_sha1_signature_is_not_accepted(signer_keys, txt_dns, tmp_path):
+    """opendkim-testmsg signs with rsa-sha1, which RFC 8301 §3.1 says a
+    verifier must not accept: correio reports it as permerror, not pass."""
+    key = tmp_path / "rsa.private"
+    key.write_bytes(signer_keys["rsa"])
+    r = subprocess.run(["opendkim-testmsg", "-d", "signer.test", "-s", "rsa", "-k", str(key),
+                        "-C"], input=INBOUND, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    signed = r.stdout
+    assert signed.startswith(b"DKIM-Signature: v=1; a=rsa-sha1;")
+    s = inbound_server(txt_dns)
+    try:
+        [ar] = results(receive(s, signed))
+    finally:
+        s.cleanup()
+    assert b'dkim=permerror reason="unsupported algorithm"' in ar, ar
+    assert b"dkim=pass" not in ar
+
+
+def test_opendkim_verifies_correio_signatures(tmp_path):
+    """opendkim-testmsg (OpenDKIM's library) verifies a message signed by
+    correio.  It asks the system resolver, so it runs in a private mount
+    namespace whose /etc/resolv.conf names a dnsmasq on 127.0.0.153:53 that
+    serves the records of `domain dkim` (the real file is never touched)."""
+    s = Server()
+    s.cli("domain", "dkim", "example.org", "rotate")
+    s.add_user("alice@example.org")
+    s.add_user("bob@example.org")
+    s.start()
+    try:
+        submit(s, MESSAGE)
+        [path] = s.wait_messages("bob@example.org", 1)
+        message = wire_form(s.read_message(path))
+        records = published(s, "example.org")
+    finally:
+        s.cleanup()
+    args = ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--port=53",
+            "--listen-address=127.0.0.153", "--bind-interfaces", "--cache-size=0"]
+    for name, text in records.items():
+        text = text.decode()
+        args.append("--txt-record=%s,%s" % (name.rstrip("."), ",".join(
+            text[i:i + 250] for i in range(0, len(text), 250))))
+    dnsmasq = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                dns.query.udp(dns.message.make_query("x.example.org", "TXT"), "127.0.0.153",
+                              port=53, timeout=0.5)
+                break
+            except Exception:
+                time.sleep(0.05)
+        resolv = tmp_path / "resolv.conf"
+        resolv.write_text("nameserver 127.0.0.153\n")
+        msg = tmp_path / "msg"
+
+        def opendkim(data):
+            msg.write_bytes(data)
+            return subprocess.run(
+                ["unshare", "-m", "sh", "-c",
+                 'mount --bind "$1" /etc/resolv.conf && exec opendkim-testmsg < "$2"',
+                 "sh", str(resolv), str(msg)], capture_output=True, timeout=30)
+
+        # each signature alone: OpenDKIM checks the first one it meets
+        sigs = signatures(message)
+        assert len(sigs) == 2
+        for keep in sigs:
+            only = message
+            for other in sigs:
+                if other is not keep:
+                    only = only.replace(other, b"")
+            r = opendkim(only)
+            assert r.returncode == 0 and r.stdout == b"", (keep[:60], r.stderr, r.stdout)
+            r = opendkim(only.replace(b"Hello Bob", b"Hello Eve"))
+            assert r.returncode != 0 and b"bad signature" in r.stderr.lower() + r.stdout.lower(), \
+                (keep[:60], r.returncode, r.stderr, r.stdout)
+    finally:
+        dnsmasq.terminate()
+        dnsmasq.wait(5)

@@ -36,6 +36,7 @@ struct dns {
 	struct event *timer;
 	struct dns_socket sockets[DNS_MAX_SOCKETS];
 	unsigned active;	/* requests waiting for c-ares */
+	bool closing;		/* dns_free is answering what is pending */
 };
 
 struct dns_request {
@@ -141,6 +142,7 @@ void dns_free(struct dns **dp)
 
 	if (d == NULL)
 		return;
+	d->closing = true;
 	ares_destroy(d->channel);	/* answers pending requests with ARES_EDESTRUCTION */
 	for (int i = 0; i < DNS_MAX_SOCKETS; i++)
 		if (d->sockets[i].ev != NULL)
@@ -508,10 +510,16 @@ void dns_query(struct dns *d, const char *name, enum dns_type type, dns_answer_f
 	q->type = type;
 	q->cb = cb;
 	q->ctx = ctx;
-	if (len == 0 || len > 253) {
+	if (len == 0 || len > 253 || d->closing) {
 		struct timeval now = { 0, 0 };
-		q->answer.status = DNS_PERMANENT;
-		q->answer.nxdomain = true;
+		/* a query made while the resolver closes (from the callback of
+		   one it cancels) fails at once, as a temporary error */
+		q->answer.status = d->closing ? DNS_TEMPORARY : DNS_PERMANENT;
+		q->answer.nxdomain = !d->closing;
+		if (d->closing) {
+			query_finish(q);
+			return;
+		}
 		event_base_once(d->base, -1, EV_TIMEOUT, on_query_invalid, q, &now);
 		return;
 	}

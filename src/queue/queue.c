@@ -542,6 +542,15 @@ static void commit_write(struct queue_msg *m)
 {
 	struct queue *q = m->q;
 
+	if (q->stopped) {
+		/* the authentication step answered after queue_stop (the server
+		   stopping): the client got no reply, so nothing is kept */
+		msg_unlink(q, m->id);
+		m->cb(m->ctx, -1);
+		msg_free(m);
+		return;
+	}
+
 	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
 	close(m->fd);

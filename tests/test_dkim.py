@@ -4,6 +4,7 @@ by `domain dkim DOMAIN`, and signatures checked by a third-party verifier
 (python3-dkim, rsa-sha256 and ed25519-sha256)."""
 
 import os
+import signal
 import re
 import smtplib
 import stat
@@ -527,3 +528,35 @@ def test_opendkim_verifies_correio_signatures(tmp_path):
     finally:
         dnsmasq.terminate()
         dnsmasq.wait(5)
+
+
+def test_authenticated_mail_on_port_25_is_signed_not_checked(server):
+    """AUTH on the smtp listener is submission too: signed, and no
+    Authentication-Results: of its own."""
+    c = smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10)
+    c.login("alice@example.org", "secret")
+    c.sendmail("alice@example.org", ["bob@example.org"], MESSAGE)
+    c.quit()
+    [path] = server.wait_messages("bob@example.org", 1)
+    message = wire_form(server.read_message(path))
+    assert b"Authentication-Results:" not in message
+    assert len(verify_all(message, published(server, "example.org"))) == 2
+
+
+def test_checks_follow_a_reload(signer_keys, txt_dns):
+    """[auth_checks] changed in the file take effect on SIGHUP."""
+    s = inbound_server(txt_dns)
+    try:
+        [ar] = results(receive(s, INBOUND))
+        assert b"dkim=none" in ar
+        for path in s.messages("bob@example.org"):
+            os.unlink(path)
+        s.write_config("example.org, localhost",
+                       f"[dns]\nservers = 127.0.0.1:{txt_dns.port}\n"
+                       "[auth_checks]\ndkim = off\nspf = off\ndmarc = off\n")
+        mark = len(s.read_log())
+        s.signal(signal.SIGHUP)
+        s.wait_log("reload: configuration", start=mark)
+        assert results(receive(s, INBOUND)) == []
+    finally:
+        s.cleanup()

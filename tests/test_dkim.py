@@ -391,6 +391,23 @@ def test_forged_results_of_ours_are_removed(signer_keys, txt_dns):
     assert b"From: Alice <alice@signer.test>\n" in stored
 
 
+def test_forged_results_removed_from_a_large_message(signer_keys, txt_dns):
+    """The same edit when the text is already on disk (over the spool's
+    64 KiB write buffer): the file is rewritten, the body kept whole."""
+    body = b"".join(b"line %d of a long body\r\n" % i for i in range(8000))
+    message = INBOUND.replace(b"Signed   elsewhere.\r\n", body)
+    forged = b"Authentication-Results: mx.example.org; dkim=pass header.d=bank.test\r\n"
+    s = inbound_server(txt_dns)
+    try:
+        stored = receive(s, forged + third_party_sign(signer_keys, message))
+    finally:
+        s.cleanup()
+    [ar] = results(stored)
+    assert ar.count(b"dkim=pass header.d=signer.test") == 2, ar
+    assert b"bank.test" not in stored
+    assert stored.endswith(body.replace(b"\r\n", b"\n"))
+
+
 def test_enforce_refuses_a_failed_signature(signer_keys, txt_dns):
     signed = third_party_sign(signer_keys, INBOUND)
     s = inbound_server(txt_dns, mode="enforce")

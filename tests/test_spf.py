@@ -4,6 +4,7 @@ Authentication-Results: field compared with python3-spf asking the same
 server; [auth_checks] spf = enforce refusing a fail; DMARC policies
 (reject, quarantine into Junk, sp=), strict and relaxed alignment."""
 
+import imaplib
 import os
 import re
 import smtplib
@@ -257,6 +258,14 @@ def test_dmarc_policy(spf_dns, mail_from, header_from, outcome, result):
             assert s.messages("bob@example.org") == []
             data = s.read_message(os.path.join(s.maildir("bob@example.org"), ".Junk", "new", name))
             assert dmarc_of(data)[:2] == ("fail", "(p=quarantine dis=quarantine)")
+            # an IMAP client finds it in Junk, and nothing in INBOX
+            m = imaplib.IMAP4("127.0.0.1", s.imap_port)
+            m.login("bob@example.org", "secret")
+            typ, data = m.select("Junk")
+            assert typ == "OK" and data == [b"1"], (typ, data)
+            typ, data = m.select("INBOX")
+            assert typ == "OK" and data == [b"0"], (typ, data)
+            m.logout()
         else:
             [path] = s.wait_messages("bob@example.org", 1)
             got = dmarc_of(s.read_message(path))

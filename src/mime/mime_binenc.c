@@ -188,7 +188,7 @@ static int try_delimiter(struct mime_binenc *e, struct buf *out, const char *p, 
 		}
 		buf_append(out, p, n);
 		pop_to(e, m == 2 ? i : i + 1);
-		e->state = m == 2 ? BE_BODY : BE_HEADER;
+		e->state = m == 2 ? (e->depth == 0 ? BE_RAW : BE_BODY) : BE_HEADER;
 		return 1;
 	}
 	return 0;
@@ -248,6 +248,8 @@ static void header_done(struct mime_binenc *e, struct buf *out)
 	mime_message_free(&msg);
 	buf_append(out, e->hdr.data, e->hdr.len);
 	buf_reset(&e->hdr);
+	if (e->state == BE_BODY && e->depth == 0)
+		e->state = BE_RAW;	/* no delimiter can follow */
 }
 
 /* A complete header line p[0..n). */

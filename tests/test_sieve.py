@@ -1,0 +1,201 @@
+"""Sieve filtering at local delivery (issue 16 item 1): each account's
+active script (<maildir>/sieve/active naming <name>.sieve) decides where
+a message goes — folders (created with :create), IMAP flags, discard,
+redirect to another address, reject (a bounce to the sender) — checked
+end to end through SMTP and IMAP.  A script that does not compile or
+fails at run time leaves the message in INBOX and says why in the log; a
+changed script is used from the next message on."""
+
+import glob
+import imaplib
+import os
+import time
+
+import pytest
+
+from correio_harness import Server, send_mail
+
+BOB = "bob@example.org"
+ALICE = "alice@example.org"
+CAROL = "carol@example.org"
+
+
+@pytest.fixture
+def server():
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n")
+    for a in (ALICE, BOB, CAROL):
+        s.add_user(a)
+    s.start()
+    yield s
+    s.cleanup()
+
+
+def install(server, address, text, name="main"):
+    d = os.path.join(server.maildir(address), "sieve")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name + ".sieve")
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+    link = os.path.join(d, "active")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(name + ".sieve", link)
+    chown_like_data(server, d)
+
+
+def chown_like_data(server, path):
+    """The server drops privileges: what the test made under the data
+    directory must belong to the data directory's owner."""
+    st = os.stat(server.data)
+    while len(path) > len(server.data):
+        os.lchown(path, st.st_uid, st.st_gid)
+        for f in os.listdir(path) if os.path.isdir(path) else []:
+            os.lchown(os.path.join(path, f), st.st_uid, st.st_gid)
+        path = os.path.dirname(path)
+
+
+def message(subject="hello", extra="", body="Hi Bob.\r\n"):
+    return (f"From: Alice <{ALICE}>\r\nTo: <{BOB}>\r\nSubject: {subject}\r\n{extra}"
+            f"\r\n{body}")
+
+
+def folder_files(server, address, folder):
+    root = server.maildir(address)
+    d = root if folder == "INBOX" else os.path.join(root, "." + folder.replace("/", "."))
+    return sorted(glob.glob(os.path.join(d, "new", "*")) + glob.glob(os.path.join(d, "cur", "*")))
+
+
+def wait_files(server, address, folder, n, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        files = folder_files(server, address, folder)
+        if len(files) >= n:
+            return files
+        time.sleep(0.02)
+    raise AssertionError(f"{address} {folder}: {folder_files(server, address, folder)}\n"
+                         + server.read_log()[-3000:])
+
+
+def imap_fetch(server, address, folder):
+    """(flags, subject) of each message in folder, through IMAP."""
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(address, "secret")
+        typ, _ = m.select('"' + folder + '"')
+        assert typ == "OK", folder
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        out = []
+        for item in data:
+            if isinstance(item, tuple):
+                flags = item[0].decode()
+                subject = item[1].decode().strip()
+                out.append((flags, subject))
+        return out
+
+
+def test_fileinto_create_and_flags(server):
+    install(server, BOB, """require ["fileinto", "mailbox", "imap4flags", "variables"];
+if header :matches "subject" "[*] *" {
+    fileinto :create :flags "\\\\Flagged" "Lists/${1}";
+    stop;
+}
+if header :contains "subject" "seen" { addflag "\\\\Seen"; }
+""")
+    send_mail(server, ALICE, [BOB], message("[announce] weekly"))
+    send_mail(server, ALICE, [BOB], message("already seen"))
+    files = wait_files(server, BOB, "Lists/announce", 1)
+    assert files[0].endswith(":2,F"), files
+    inbox = wait_files(server, BOB, "INBOX", 1)
+    assert inbox[0].endswith(":2,S"), inbox
+    got = imap_fetch(server, BOB, "Lists/announce")
+    assert len(got) == 1 and "\\Flagged" in got[0][0] and "[announce] weekly" in got[0][1]
+    got = imap_fetch(server, BOB, "INBOX")
+    assert len(got) == 1 and "\\Seen" in got[0][0] and "already seen" in got[0][1]
+
+
+def test_fileinto_missing_folder_keeps(server):
+    install(server, BOB, 'require "fileinto";\nfileinto "Nowhere";\n')
+    send_mail(server, ALICE, [BOB], message())
+    wait_files(server, BOB, "INBOX", 1)
+    assert not os.path.exists(os.path.join(server.maildir(BOB), ".Nowhere"))
+    server.wait_log(r'fileinto "Nowhere": no such folder')
+
+
+def test_discard_and_subaddress(server):
+    install(server, BOB, """require ["envelope", "subaddress", "fileinto", "variables"];
+if envelope :detail :matches "to" "*" { if string :is "${1}" "spam" { discard; stop; }
+  fileinto :copy "x"; }
+""".replace(':copy "x"', ':create "${1}"').replace('"fileinto",', '"fileinto", "mailbox",'))
+    send_mail(server, ALICE, ["bob+spam@example.org"], message("spam"))
+    send_mail(server, ALICE, ["bob+shop@example.org"], message("shop"))
+    send_mail(server, ALICE, [BOB], message("plain"))
+    wait_files(server, BOB, "shop", 1)
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r"sieve: discarded")
+    assert len(folder_files(server, BOB, "INBOX")) == 1
+
+
+def test_redirect_to_local_address(server):
+    install(server, BOB, 'require "copy";\nredirect :copy "carol@example.org";\n')
+    send_mail(server, ALICE, [BOB], message("forward me"))
+    wait_files(server, CAROL, "INBOX", 1)
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r"sieve: redirect to <carol@example\.org>")
+
+
+def test_reject_bounces_to_sender(server):
+    install(server, BOB, 'require "reject";\nif header :contains "subject" "buy" '
+            '{ reject "I do not want this"; }\n')
+    send_mail(server, ALICE, [BOB], message("buy now"))
+    files = wait_files(server, ALICE, "INBOX", 1)
+    text = open(files[0], "rb").read()
+    assert b"I do not want this" in text and b"5.7.1" in text
+    assert folder_files(server, BOB, "INBOX") == []
+
+
+def test_broken_script_keeps_and_logs(server):
+    install(server, BOB, 'require "fileinto";\n\nfileinto "x"\n')
+    send_mail(server, ALICE, [BOB], message())
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r"sieve: .*main\.sieve: line 4: expected ';'.*keeping in INBOX")
+
+
+def test_runtime_error_keeps_and_logs(server):
+    install(server, BOB, 'require "regex";\nif header :regex "subject" "(" { discard; }\n')
+    send_mail(server, ALICE, [BOB], message())
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r"run failed, line 2: bad regular expression")
+
+
+def test_changed_script_is_used(server):
+    install(server, BOB, 'discard;\n')
+    send_mail(server, ALICE, [BOB], message("one"))
+    server.wait_log(r"sieve: discarded")
+    time.sleep(0.01)
+    install(server, BOB, 'keep;\n', name="other")
+    send_mail(server, ALICE, [BOB], message("two"))
+    files = wait_files(server, BOB, "INBOX", 1)
+    assert b"Subject: two" in open(files[0], "rb").read()
+
+
+def test_active_file_naming_the_script(server):
+    install(server, BOB, 'require "fileinto";\nfileinto :create "A";\n'
+            .replace('"fileinto"', '["fileinto", "mailbox"]'), name="named")
+    link = os.path.join(server.maildir(BOB), "sieve", "active")
+    os.unlink(link)
+    with open(link, "w") as f:
+        f.write("named\n")
+    chown_like_data(server, os.path.dirname(link))
+    send_mail(server, ALICE, [BOB], message())
+    wait_files(server, BOB, "A", 1)
+
+
+def test_hostile_script_does_not_hang(server):
+    tests = ",".join('header :matches ["subject", "from", "to"] "*a*b*c*d*e*"'
+                     for _ in range(10000))
+    install(server, BOB, f"if anyof({tests}) {{ discard; }}\n")
+    t0 = time.time()
+    send_mail(server, ALICE, [BOB], message("a" * 900))
+    wait_files(server, BOB, "INBOX", 1)
+    assert time.time() - t0 < 10
+    server.wait_log(r"too many steps")

@@ -199,3 +199,44 @@ def test_hostile_script_does_not_hang(server):
     wait_files(server, BOB, "INBOX", 1)
     assert time.time() - t0 < 10
     server.wait_log(r"too many steps")
+
+
+def test_cli_put_check_activate_then_delivery_follows(server, tmp_path):
+    """`correio user sieve`: a script with an error is refused with its
+    line; a good one is stored, listed, read back and activated, and the
+    next message follows it."""
+    bad = tmp_path / "bad.sieve"
+    bad.write_text('require "fileinto";\nif header :contains "subject" "x" {\n'
+                   '  fileinto "X"\n}\n')
+    r = server.cli("user", "sieve", BOB, "check", str(bad), check=False)
+    assert r.returncode == 1 and "line 4: expected ';'" in r.stderr, r.stderr
+    r = server.cli("user", "sieve", BOB, "put", "bad", str(bad), check=False)
+    assert r.returncode == 1 and "line 4" in r.stderr, r.stderr
+
+    good = tmp_path / "good.sieve"
+    text = ('require ["fileinto", "mailbox"];\nif header :contains "subject" "report" {\n'
+            '  fileinto :create "Reports";\n}\n')
+    good.write_text(text)
+    assert "OK" in server.cli("user", "sieve", BOB, "check", str(good)).stdout
+    server.cli("user", "sieve", BOB, "put", "main", str(good))
+    assert server.cli("user", "sieve", BOB, "list").stdout == "main\n"
+    assert server.cli("user", "sieve", BOB, "get", "main").stdout == text
+    r = server.cli("user", "sieve", BOB, "activate", "nosuch", check=False)
+    assert r.returncode == 1 and "no script named nosuch" in r.stderr
+    server.cli("user", "sieve", BOB, "activate", "main")
+    assert server.cli("user", "sieve", BOB, "list").stdout == "main ACTIVE\n"
+    r = server.cli("user", "sieve", "nobody@example.org", "list", check=False)
+    assert r.returncode == 1 and "no such user" in r.stderr
+
+    send_mail(server, ALICE, [BOB], message("monthly report"))
+    wait_files(server, BOB, "Reports", 1)
+    assert folder_files(server, BOB, "INBOX") == []
+    assert "Reports" in str(imap_list(server, BOB))
+
+
+def imap_list(server, address):
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(address, "secret")
+        typ, data = m.list()
+        assert typ == "OK"
+        return data

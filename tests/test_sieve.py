@@ -240,3 +240,67 @@ def imap_list(server, address):
         typ, data = m.list()
         assert typ == "OK"
         return data
+
+
+VACATION = """require ["vacation"];
+vacation :days 3 :subject "Away" :addresses ["robert@example.org"]
+  "I am away until Monday.";
+"""
+
+
+def test_vacation_one_reply_per_sender_per_period(server):
+    install(server, BOB, VACATION)
+    send_mail(server, ALICE, [BOB], message("first", "Message-ID: <m1@example.org>\r\n"))
+    replies = wait_files(server, ALICE, "INBOX", 1)
+    reply = open(replies[0], "rb").read().decode()
+    head, _, body = reply.partition("\n\n")
+    assert "Return-Path: <>" in head                # from the null sender
+    assert "\nAuto-Submitted: auto-replied" in head  # RFC 3834
+    assert "\nIn-Reply-To: <m1@example.org>" in head
+    assert "\nReferences: <m1@example.org>" in head
+    assert "\nSubject: Away" in head
+    assert f"\nTo: <{ALICE}>" in head and f"\nFrom: <{BOB}>" in head
+    assert "I am away until Monday." in body
+    wait_files(server, BOB, "INBOX", 1)             # the message itself is kept
+    # the same sender again within the period: no second reply
+    send_mail(server, ALICE, [BOB], message("second"))
+    wait_files(server, BOB, "INBOX", 2)
+    server.wait_log(r"vacation: already replied to <alice@example\.org>")
+    time.sleep(0.3)
+    assert len(folder_files(server, ALICE, "INBOX")) == 1
+    # another sender gets its own reply
+    send_mail(server, CAROL, [BOB], message("third"))
+    wait_files(server, CAROL, "INBOX", 1)
+
+
+@pytest.mark.parametrize("sender,extra,why", [
+    ("", "", "null sender"),
+    (ALICE, "List-Id: <announce.example.org>\r\n", "list"),
+    (ALICE, "Precedence: bulk\r\n", "bulk"),
+    (ALICE, "Auto-Submitted: auto-generated\r\n", "automatic"),
+    ("owner-announce@example.org", "", "list owner"),
+])
+def test_vacation_never_to_lists_bulk_or_null_sender(server, sender, extra, why):
+    install(server, BOB, VACATION)
+    send_mail(server, sender, [BOB], message("x", extra))
+    wait_files(server, BOB, "INBOX", 1)
+    # a message after it that does get a reply: the script is active, and
+    # a reply to the first would have been sent before this one
+    send_mail(server, CAROL, [BOB], message("marker"))
+    wait_files(server, CAROL, "INBOX", 1)
+    time.sleep(0.3)
+    assert folder_files(server, ALICE, "INBOX") == [], why
+    assert server.read_log().count("vacation: replied") == 1, why
+
+
+def test_vacation_not_addressed_to_user(server):
+    """Only mail that names the user (or one of :addresses) in To/Cc gets
+    a reply: not a Bcc through a list or alias."""
+    install(server, BOB, VACATION)
+    text = f"From: <{ALICE}>\r\nTo: <someone@example.net>\r\nSubject: x\r\n\r\nhi\r\n"
+    send_mail(server, ALICE, [BOB], text)
+    wait_files(server, BOB, "INBOX", 1)
+    text = f"From: <{ALICE}>\r\nTo: <robert@example.org>\r\nSubject: y\r\n\r\nhi\r\n"
+    send_mail(server, ALICE, [BOB], text)
+    wait_files(server, ALICE, "INBOX", 1)
+    assert len(folder_files(server, ALICE, "INBOX")) == 1

@@ -27,6 +27,7 @@
 #include "delivery/mbox.h"
 #include "delivery/quota.h"
 #include "delivery/resolve.h"
+#include "delivery/vacation.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -336,6 +337,11 @@ static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, 
 				 a->address);
 			if (resolve_address(&d->cfg, d->accounts, a->address, deliver_target, tc) < 0)
 				ret = -1;
+			continue;
+		}
+		if (a->kind == SIEVE_ACTION_VACATION) {
+			if (!tc->job->recovered)
+				vacation_send(&d->cfg, maildir, t->account->address, a);
 			continue;
 		}
 		if (a->kind == SIEVE_ACTION_REJECT) {

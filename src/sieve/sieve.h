@@ -9,7 +9,9 @@
  * discard).  The running never touches the disk: delivery does.
  *
  * Extensions: fileinto, mailbox (:create), envelope, body, variables,
- * imap4flags, relational, regex, copy, reject, ereject, subaddress.
+ * imap4flags, relational, regex, copy, reject, ereject, subaddress,
+ * vacation (the reply is built and sent by delivery, which keeps the
+ * one-reply-per-period record).
  *
  * Limits (a hostile script cannot hang delivery): SIEVE_MAX_SCRIPT bytes
  * of script, SIEVE_MAX_STEPS tests and commands per run, SIEVE_MAX_ACTIONS
@@ -35,6 +37,7 @@ enum sieve_action_kind {
 	SIEVE_ACTION_FILEINTO,	/* folder ("INBOX" for keep) */
 	SIEVE_ACTION_REDIRECT,	/* address */
 	SIEVE_ACTION_REJECT,	/* text */
+	SIEVE_ACTION_VACATION,	/* address (to), text, subject, from, handle, days */
 };
 
 struct sieve_action {
@@ -43,7 +46,15 @@ struct sieve_action {
 	bool create;		/* FILEINTO: :create */
 	char *flags;		/* FILEINTO: IMAP flags, space separated, or "" */
 	char *address;		/* REDIRECT */
-	char *text;		/* REJECT: the reason */
+	char *text;		/* REJECT, VACATION: the reason */
+	/* VACATION: */
+	char *subject;		/* of the reply (":subject", else "Auto: " + the original's) */
+	char *from;		/* ":from", or NULL: the account */
+	char *handle;		/* what identifies this reply for the period */
+	char *in_reply_to;	/* the original's Message-ID, or NULL */
+	char *references;	/* the original's References, or NULL */
+	unsigned days;		/* the period */
+	bool mime;		/* text is a MIME entity (headers and body) */
 };
 
 /* What a run decided; an empty plan means discard. */

@@ -437,6 +437,7 @@ static const struct {
 	{ "copy", SV_EXT_COPY }, { "reject", SV_EXT_REJECT },
 	{ "ereject", SV_EXT_EREJECT }, { "subaddress", SV_EXT_SUBADDRESS },
 	{ "comparator-i;ascii-numeric", SV_EXT_COMPARATOR_NUMERIC },
+	{ "vacation", SV_EXT_VACATION },
 	{ "comparator-i;octet", 0 }, { "comparator-i;ascii-casemap", 0 },
 };
 
@@ -471,6 +472,7 @@ static const struct known commands[] = {
 	{ "reject", SV_EXT_REJECT, 1, 1, false, 0, false },
 	{ "ereject", SV_EXT_EREJECT, 1, 1, false, 0, false },
 	{ "set", SV_EXT_VARIABLES, 2, 2, false, 0, false },
+	{ "vacation", SV_EXT_VACATION, 1, 1, false, 0, false },
 	{ "setflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "addflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "removeflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
@@ -507,6 +509,9 @@ static const struct {
 	{ "lower", SV_EXT_VARIABLES, false }, { "upper", SV_EXT_VARIABLES, false },
 	{ "lowerfirst", SV_EXT_VARIABLES, false }, { "upperfirst", SV_EXT_VARIABLES, false },
 	{ "quotewildcard", SV_EXT_VARIABLES, false }, { "length", SV_EXT_VARIABLES, false },
+	{ "days", SV_EXT_VACATION, false }, { "subject", SV_EXT_VACATION, true },
+	{ "from", SV_EXT_VACATION, true }, { "addresses", SV_EXT_VACATION, true },
+	{ "mime", SV_EXT_VACATION, false }, { "handle", SV_EXT_VACATION, true },
 };
 
 static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *n,
@@ -564,10 +569,11 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 					return fail(lx, n->line, "':%s' needs a string", a->tag);
 				i++;
 			}
-			if (strcmp(n->name, "size") == 0 &&
-			    (strcmp(a->tag, "over") == 0 || strcmp(a->tag, "under") == 0)) {
+			if ((strcmp(n->name, "size") == 0 &&
+			     (strcmp(a->tag, "over") == 0 || strcmp(a->tag, "under") == 0)) ||
+			    strcmp(a->tag, "days") == 0) {
 				if (i + 1 >= n->n_args || n->args[i + 1].type != SV_ARG_NUM)
-					return fail(lx, n->line, "size :%s needs a number", a->tag);
+					return fail(lx, n->line, ":%s needs a number", a->tag);
 				i++;
 			}
 		} else if (a->type == SV_ARG_NUM) {

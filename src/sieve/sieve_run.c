@@ -461,7 +461,12 @@ static const struct sv_arg *positional(const struct sv_node *n, unsigned want)
 			    strcmp(n->args[i].tag, "content") == 0 ||
 			    strcmp(n->args[i].tag, "flags") == 0 ||
 			    strcmp(n->args[i].tag, "over") == 0 ||
-			    strcmp(n->args[i].tag, "under") == 0)
+			    strcmp(n->args[i].tag, "under") == 0 ||
+			    strcmp(n->args[i].tag, "days") == 0 ||
+			    strcmp(n->args[i].tag, "subject") == 0 ||
+			    strcmp(n->args[i].tag, "from") == 0 ||
+			    strcmp(n->args[i].tag, "addresses") == 0 ||
+			    strcmp(n->args[i].tag, "handle") == 0)
 				i++;
 			continue;
 		}
@@ -982,6 +987,138 @@ static int do_set(struct run *r, const struct sv_node *n)
 	return ret;
 }
 
+
+/* ---- vacation (RFC 5230) ---- */
+
+static const char *header_value(struct run *r, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (unsigned i = 0; i < r->n_headers; i++)
+		if (r->headers[i].name_len == nl && strncasecmp(r->headers[i].name, name, nl) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+/* Is the message one that must get no automatic reply (RFC 5230 4.6,
+   RFC 3834 2): the null sender, an automatic or bulk or list message, a
+   sender that is a mailer or list owner? */
+static const char *no_reply_reason(struct run *r)
+{
+	const char *v, *from = r->msg->env_from;
+	const char *at = strrchr(from, '@');
+	size_t local = at ? (size_t)(at - from) : strlen(from);
+
+	if (from[0] == '\0')
+		return "the null sender";
+	if ((v = header_value(r, "auto-submitted")) != NULL && strncasecmp(v, "no", 2) != 0)
+		return "an automatic message";
+	if ((v = header_value(r, "precedence")) != NULL &&
+	    (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||
+	     strcasecmp(v, "junk") == 0))
+		return "a bulk message";
+	for (unsigned i = 0; i < r->n_headers; i++)
+		if (r->headers[i].name_len > 5 && strncasecmp(r->headers[i].name, "list-", 5) == 0)
+			return "a list message";
+	if ((local == 13 && strncasecmp(from, "mailer-daemon", 13) == 0) ||
+	    strncasecmp(from, "owner-", 6) == 0 ||
+	    (local > 8 && strncasecmp(from + local - 8, "-request", 8) == 0) ||
+	    (local >= 9 && strncasecmp(from, "listserv", 8) == 0) ||
+	    (local >= 7 && strncasecmp(from, "majordomo", 7) == 0))
+		return "a mailer or list address";
+	return NULL;
+}
+
+/* Is one of the user's addresses (the recipient, with and without its
+   detail, and :addresses) in To, Cc, Bcc or Resent-To/Cc? */
+static bool addressed_to_user(struct run *r, const struct sv_node *n)
+{
+	static const char *const fields[] = { "to", "cc", "bcc", "resent-to", "resent-cc" };
+	const struct sv_arg *extra = tag_value(n, "addresses");
+	const char *to = r->msg->env_to, *at = strrchr(to, '@');
+	char plain[400];
+	char d = r->msg->delimiter;
+	const char *sep = d && at ? memchr(to, d, (size_t)(at - to)) : NULL;
+
+	if (sep != NULL)
+		snprintf(plain, sizeof(plain), "%.*s%s", (int)(sep - to), to, at);
+	else
+		snprintf(plain, sizeof(plain), "%s", to);
+	for (unsigned h = 0; h < r->n_headers; h++) {
+		bool wanted = false;
+		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+			wanted = wanted || (r->headers[h].name_len == strlen(fields[f]) &&
+				 strncasecmp(r->headers[h].name, fields[f], strlen(fields[f])) == 0);
+		if (!wanted)
+			continue;
+		char *addrs[64];
+		unsigned na = split_addresses(r->headers[h].value, addrs, 64);
+		bool found = false;
+		for (unsigned i = 0; i < na; i++) {
+			found = found || strcasecmp(addrs[i], to) == 0 ||
+				strcasecmp(addrs[i], plain) == 0;
+			for (unsigned k = 0; extra != NULL && k < extra->n_strs; k++)
+				found = found || strcasecmp(addrs[i], extra->strs[k]) == 0;
+			free(addrs[i]);
+		}
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+static int do_vacation(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *days = tag_value(n, "days"), *a;
+	const char *why = no_reply_reason(r), *v;
+	struct sieve_action *act;
+	char *reason;
+
+	for (unsigned i = 0; i < r->plan->n; i++)
+		if (r->plan->actions[i].kind == SIEVE_ACTION_VACATION)
+			return run_fail(r, n->line, "more than one vacation");
+	if (why == NULL && !addressed_to_user(r, n))
+		why = "a message not addressed to the user";
+	if (why != NULL)
+		return 1;	/* no reply, and nothing to say: RFC 5230 4.6 */
+	if ((act = add_action(r, n->line)) == NULL)
+		return -1;
+	reason = expand(r, positional(n, 0)->strs[0]);
+	act->kind = SIEVE_ACTION_VACATION;
+	act->address = xstrndup(r->msg->env_from, strlen(r->msg->env_from));
+	act->text = reason;
+	act->mime = has_tag(n, "mime");
+	/* RFC 5230 4.1: 1 day at least, capped here at 30 days */
+	act->days = days == NULL ? 7 : days->num < 1 ? 1 : days->num > 30 ? 30 : (unsigned)days->num;
+	if ((a = tag_value(n, "subject")) != NULL) {
+		act->subject = expand(r, a->strs[0]);
+	} else {
+		v = header_value(r, "subject");
+		size_t l = v ? strlen(v) : 0;
+		act->subject = malloc(l + 7);
+		if (act->subject == NULL)
+			abort();
+		snprintf(act->subject, l + 7, "Auto: %s", v ? v : "");
+	}
+	if ((a = tag_value(n, "from")) != NULL)
+		act->from = expand(r, a->strs[0]);
+	if ((a = tag_value(n, "handle")) != NULL)
+		act->handle = expand(r, a->strs[0]);
+	else
+		act->handle = xstrndup(reason, strlen(reason));
+	if ((v = header_value(r, "message-id")) != NULL)
+		act->in_reply_to = xstrndup(v, 998);
+	if ((v = header_value(r, "references")) != NULL)
+		act->references = xstrndup(v, 998);
+	/* a reply must not carry CR or LF into its header fields */
+	for (char *p = act->subject; *p != '\0'; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	if (act->from != NULL && strpbrk(act->from, "\r\n") != NULL)
+		return run_fail(r, n->line, "bad vacation :from");
+	return 1;
+}
+
 static int run_block(struct run *r, const struct sv_node *n, unsigned depth);
 
 static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
@@ -1051,6 +1188,8 @@ static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 		r->keep = false;
 		return 1;
 	}
+	if (strcmp(name, "vacation") == 0)
+		return do_vacation(r, n);
 	if (strcmp(name, "set") == 0)
 		return do_set(r, n);
 	if (strcmp(name, "setflag") == 0 || strcmp(name, "addflag") == 0 ||
@@ -1091,6 +1230,11 @@ void sieve_plan_free(struct sieve_plan *plan)
 		free(plan->actions[i].flags);
 		free(plan->actions[i].address);
 		free(plan->actions[i].text);
+		free(plan->actions[i].subject);
+		free(plan->actions[i].from);
+		free(plan->actions[i].handle);
+		free(plan->actions[i].in_reply_to);
+		free(plan->actions[i].references);
 	}
 	plan->n = 0;
 }

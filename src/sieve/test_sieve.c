@@ -55,6 +55,9 @@ static int run(const char *script, char *out, size_t size, char *err, size_t err
 				 a->flags);
 		else if (a->kind == SIEVE_ACTION_REDIRECT)
 			snprintf(out + l, size - l, "%sredirect:%s", l ? " " : "", a->address);
+		else if (a->kind == SIEVE_ACTION_VACATION)
+			snprintf(out + l, size - l, "%svacation:%s:%u:%s:%s", l ? " " : "", a->address,
+				 a->days, a->subject, a->text);
 		else
 			snprintf(out + l, size - l, "%sreject:%s", l ? " " : "", a->text);
 	}
@@ -330,6 +333,49 @@ static void test_matches_worst_case(void **state)
 	free(script);
 }
 
+/* vacation: the reply's fields; no reply to lists (this message has a
+   List-Id), and none to a message that does not name the user. */
+static void test_vacation(void **state)
+{
+	char out[2048], err[256];
+	struct sieve_script *s;
+	struct sieve_plan *plan = calloc(1, sizeof(*plan));
+	const char *script = "require \"vacation\"; vacation :days 100 \"away\";";
+	static const char direct[] =
+		"From: Alice <alice@example.net>\r\nTo: bob@example.org\r\n"
+		"Subject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
+	struct sieve_message m = { direct, sizeof(direct) - 1, "alice@example.net",
+				   "bob+x@example.org", '+' };
+
+	/* the test message is from a list: no reply, the keep stays */
+	expect(script, "fileinto:INBOX[]");
+	assert_int_equal(sieve_compile(script, strlen(script), &s, err, sizeof(err)), 1);
+	assert_int_equal(sieve_run(s, &m, plan, err, sizeof(err)), 1);
+	assert_int_equal(plan->n, 2);
+	assert_int_equal(plan->actions[0].kind, SIEVE_ACTION_VACATION);
+	assert_string_equal(plan->actions[0].address, "alice@example.net");
+	assert_int_equal(plan->actions[0].days, 30);	/* capped */
+	assert_string_equal(plan->actions[0].subject, "Auto: hi");
+	assert_string_equal(plan->actions[0].in_reply_to, "<1@x>");
+	sieve_plan_free(plan);
+	/* the null sender */
+	m.env_from = "";
+	assert_int_equal(sieve_run(s, &m, plan, err, sizeof(err)), 1);
+	assert_int_equal(plan->n, 1);
+	sieve_plan_free(plan);
+	/* not addressed to the user */
+	m.env_from = "alice@example.net";
+	m.env_to = "robert@example.org";
+	assert_int_equal(sieve_run(s, &m, plan, err, sizeof(err)), 1);
+	assert_int_equal(plan->n, 1);
+	sieve_plan_free(plan);
+	sieve_script_free(&s);
+	free(plan);
+	expect_compile_error("require \"vacation\"; vacation :days \"x\" \"r\";",
+			     ":days needs a number");
+	(void)out;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_reject),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_matches_worst_case),
+		cmocka_unit_test(test_vacation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

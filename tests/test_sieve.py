@@ -304,3 +304,23 @@ def test_vacation_not_addressed_to_user(server):
     send_mail(server, ALICE, [BOB], text)
     wait_files(server, ALICE, "INBOX", 1)
     assert len(folder_files(server, ALICE, "INBOX")) == 1
+
+
+def test_include_personal(server):
+    """include :personal runs another script of the account; return ends
+    it only; a missing script is a run-time error (message kept, logged)."""
+    install(server, BOB, 'require ["fileinto", "mailbox", "include"];\n'
+            'if header :contains "subject" "list" { fileinto :create "Lists"; return; }\n'
+            'fileinto :create "Other";\n', name="sort")
+    # the flags at the time of each fileinto (RFC 5232), set before including
+    install(server, BOB, 'require ["include", "imap4flags"];\naddflag "\\\\Flagged";\n'
+            'include :personal "sort";\nremoveflag "\\\\Flagged";\n')
+    send_mail(server, ALICE, [BOB], message("a list message"))
+    send_mail(server, ALICE, [BOB], message("plain"))
+    assert wait_files(server, BOB, "Lists", 1)[0].endswith(":2,F")
+    assert wait_files(server, BOB, "Other", 1)[0].endswith(":2,F")
+    assert folder_files(server, BOB, "INBOX") == []
+    install(server, BOB, 'require "include";\n\ninclude "missing";\ndiscard;\n', name="m2")
+    send_mail(server, ALICE, [BOB], message("third"))
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r'line 3: include "missing": no such script')

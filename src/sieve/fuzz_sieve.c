@@ -31,8 +31,9 @@ static bool line_error(const char *err)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sieve_message m = { message, sizeof(message) - 1, "alice@example.net",
-				   "bob+box@example.org", '+' };
+	struct sieve_message m = { .data = message, .len = sizeof(message) - 1,
+				   .env_from = "alice@example.net",
+				   .env_to = "bob+box@example.org", .delimiter = '+' };
 	struct sieve_script *s;
 	struct sieve_plan *plan;
 	char err[256];

@@ -10,6 +10,7 @@
  *
  * Extensions: fileinto, mailbox (:create), envelope, body, variables,
  * imap4flags, relational, regex, copy, reject, ereject, subaddress,
+ * include (:personal, "return"; no "global"),
  * vacation (the reply is built and sent by delivery, which keeps the
  * one-reply-per-period record).
  *
@@ -30,6 +31,8 @@
 #define SIEVE_MAX_REGEX		1024
 #define SIEVE_MAX_MATCH_INPUT	(64 * 1024)
 #define SIEVE_MAX_DEPTH		64	/* nesting of blocks and tests */
+#define SIEVE_MAX_INCLUDE	8	/* nesting of include */
+#define SIEVE_MAX_INCLUDED	32	/* scripts included in one run */
 
 struct sieve_script;
 
@@ -70,6 +73,13 @@ struct sieve_message {
 	const char *env_from;	/* envelope sender, "" for <> */
 	const char *env_to;	/* envelope recipient (the account) */
 	char delimiter;		/* recipient_delimiter for subaddress, or 0 */
+	/* include (RFC 6609, :personal only): the compiled script name, or 1
+	   with *r NULL when there is none, -1 when it does not compile (a
+	   message in err).  The script stays valid until the run ends.  NULL:
+	   include always fails. */
+	int (*include)(void *ctx, const char *name, const struct sieve_script **r,
+		       char *err, size_t err_size);
+	void *include_ctx;
 };
 
 /* Compile text[0..len).  Returns 1 with *r, or -1 with a message

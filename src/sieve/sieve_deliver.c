@@ -212,12 +212,53 @@ static void plan_keep(struct sieve_plan *plan)
 		abort();
 }
 
-int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg,
+/* include :personal: scripts of the same directory, through the cache;
+   each one used stays referenced until the run ends. */
+struct includes {
+	char dir[PATH_MAX];
+	struct cached *used[SIEVE_MAX_INCLUDED];
+	unsigned n;
+};
+
+static int include_script(void *ctx, const char *name, const struct sieve_script **r,
+			  char *err, size_t err_size)
+{
+	struct includes *inc = ctx;
+	char path[PATH_MAX];
+	struct stat st;
+	struct cached *c;
+
+	*r = NULL;
+	if (!valid_name(name) || inc->n == SIEVE_MAX_INCLUDED) {
+		snprintf(err, err_size, "bad script name");
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.sieve", inc->dir, name) >= sizeof(path))
+		return -1;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 1;
+	c = get(path, &st);
+	inc->used[inc->n++] = c;
+	if (c->script == NULL) {
+		snprintf(err, err_size, "%s", c->error);
+		return -1;
+	}
+	*r = c->script;
+	return 1;
+}
+
+int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg_in,
 		       struct sieve_plan *plan)
 {
 	char path[PATH_MAX], err[256];
 	struct stat st;
 	struct cached *c;
+	struct includes inc = { .n = 0 };
+	struct sieve_message m = *msg_in, *msg = &m;
+
+	snprintf(inc.dir, sizeof(inc.dir), "%s/sieve", maildir);
+	m.include = include_script;
+	m.include_ctx = &inc;
 
 	plan->n = 0;
 	if (active_path(maildir, path, sizeof(path)) == 0)
@@ -236,5 +277,7 @@ int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg,
 		plan_keep(plan);
 	}
 	unref(c);
+	for (unsigned i = 0; i < inc.n; i++)
+		unref(inc.used[i]);
 	return 1;
 }

@@ -437,7 +437,7 @@ static const struct {
 	{ "copy", SV_EXT_COPY }, { "reject", SV_EXT_REJECT },
 	{ "ereject", SV_EXT_EREJECT }, { "subaddress", SV_EXT_SUBADDRESS },
 	{ "comparator-i;ascii-numeric", SV_EXT_COMPARATOR_NUMERIC },
-	{ "vacation", SV_EXT_VACATION },
+	{ "vacation", SV_EXT_VACATION }, { "include", SV_EXT_INCLUDE },
 	{ "comparator-i;octet", 0 }, { "comparator-i;ascii-casemap", 0 },
 };
 
@@ -473,6 +473,8 @@ static const struct known commands[] = {
 	{ "ereject", SV_EXT_EREJECT, 1, 1, false, 0, false },
 	{ "set", SV_EXT_VARIABLES, 2, 2, false, 0, false },
 	{ "vacation", SV_EXT_VACATION, 1, 1, false, 0, false },
+	{ "include", SV_EXT_INCLUDE, 1, 1, false, 0, false },
+	{ "return", SV_EXT_INCLUDE, 0, 0, false, 0, false },
 	{ "setflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "addflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "removeflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
@@ -512,6 +514,8 @@ static const struct {
 	{ "days", SV_EXT_VACATION, false }, { "subject", SV_EXT_VACATION, true },
 	{ "from", SV_EXT_VACATION, true }, { "addresses", SV_EXT_VACATION, true },
 	{ "mime", SV_EXT_VACATION, false }, { "handle", SV_EXT_VACATION, true },
+	{ "personal", SV_EXT_INCLUDE, false }, { "once", SV_EXT_INCLUDE, false },
+	{ "optional", SV_EXT_INCLUDE, false },
 };
 
 static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *n,

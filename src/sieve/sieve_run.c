@@ -35,6 +35,9 @@ struct run {
 	size_t err_size;
 	unsigned steps, redirects;
 	bool keep, stopped, failed;
+	bool returned;		/* "return": leave the script being run */
+	unsigned include_depth, n_included;
+	char *included[SIEVE_MAX_INCLUDED];	/* names, for :once */
 	struct header headers[MAX_HEADERS];
 	unsigned n_headers;
 	size_t body_offset;
@@ -1121,6 +1124,8 @@ static int do_vacation(struct run *r, const struct sv_node *n)
 
 static int run_block(struct run *r, const struct sv_node *n, unsigned depth);
 
+static int do_include(struct run *r, const struct sv_node *n, unsigned depth);
+
 static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 {
 	const char *name = n->name;
@@ -1190,6 +1195,12 @@ static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 	}
 	if (strcmp(name, "vacation") == 0)
 		return do_vacation(r, n);
+	if (strcmp(name, "return") == 0) {
+		r->returned = true;
+		return 1;
+	}
+	if (strcmp(name, "include") == 0)
+		return do_include(r, n, depth);
 	if (strcmp(name, "set") == 0)
 		return do_set(r, n);
 	if (strcmp(name, "setflag") == 0 || strcmp(name, "addflag") == 0 ||
@@ -1215,9 +1226,56 @@ static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 	return run_fail(r, n->line, "unknown command %s", name);
 }
 
+
+/* ---- include (RFC 6609) ---- */
+
+static int run_block(struct run *r, const struct sv_node *n, unsigned depth);
+
+static int do_include(struct run *r, const struct sv_node *n, unsigned depth)
+{
+	const struct sieve_script *inc = NULL;
+	char *name = expand(r, positional(n, 0)->strs[0]), err[200];
+	const struct sieve_script *saved_s = r->s;
+	int ret;
+
+	if (has_tag(n, "once"))
+		for (unsigned i = 0; i < r->n_included; i++)
+			if (strcmp(r->included[i], name) == 0) {
+				free(name);
+				return 1;
+			}
+	if (r->include_depth >= SIEVE_MAX_INCLUDE || r->n_included >= SIEVE_MAX_INCLUDED) {
+		free(name);
+		return run_fail(r, n->line, "include nested too deeply or too many includes");
+	}
+	if (has_tag(n, "global")) {
+		free(name);
+		return run_fail(r, n->line, "only :personal scripts can be included");
+	}
+	err[0] = '\0';
+	ret = r->msg->include == NULL ? -1 :
+	      r->msg->include(r->msg->include_ctx, name, &inc, err, sizeof(err));
+	if (ret < 0 || (inc == NULL && !has_tag(n, "optional"))) {
+		run_fail(r, n->line, "include \"%.100s\": %s", name,
+			 ret < 0 ? (err[0] ? err : "cannot include") : "no such script");
+		free(name);
+		return -1;
+	}
+	r->included[r->n_included++] = name;
+	if (inc == NULL)
+		return 1;
+	r->include_depth++;
+	r->s = inc;
+	ret = run_block(r, inc->first, depth + 1);
+	r->s = saved_s;
+	r->include_depth--;
+	r->returned = false;	/* return ends the included script only */
+	return ret;
+}
+
 static int run_block(struct run *r, const struct sv_node *n, unsigned depth)
 {
-	for (; n != NULL && !r->stopped; n = n->next)
+	for (; n != NULL && !r->stopped && !r->returned; n = n->next)
 		if (run_command(r, n, depth) < 0)
 			return -1;
 	return 1;
@@ -1271,6 +1329,8 @@ int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 	}
 	for (unsigned i = 0; i < MAX_CAPTURES; i++)
 		free(r->captures[i]);
+	for (unsigned i = 0; i < r->n_included; i++)
+		free(r->included[i]);
 	free(r);
 	if (ret < 0)
 		sieve_plan_free(plan);

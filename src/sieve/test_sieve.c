@@ -28,8 +28,9 @@ static const char message[] =
 
 static struct sieve_message msg(void)
 {
-	struct sieve_message m = { message, sizeof(message) - 1, "alice@example.net",
-				   "bob+lists@example.org", '+' };
+	struct sieve_message m = { .data = message, .len = sizeof(message) - 1,
+				   .env_from = "alice@example.net",
+				   .env_to = "bob+lists@example.org", .delimiter = '+' };
 	return m;
 }
 
@@ -344,8 +345,9 @@ static void test_vacation(void **state)
 	static const char direct[] =
 		"From: Alice <alice@example.net>\r\nTo: bob@example.org\r\n"
 		"Subject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
-	struct sieve_message m = { direct, sizeof(direct) - 1, "alice@example.net",
-				   "bob+x@example.org", '+' };
+	struct sieve_message m = { .data = direct, .len = sizeof(direct) - 1,
+				   .env_from = "alice@example.net",
+				   .env_to = "bob+x@example.org", .delimiter = '+' };
 
 	/* the test message is from a list: no reply, the keep stays */
 	expect(script, "fileinto:INBOX[]");
@@ -376,6 +378,82 @@ static void test_vacation(void **state)
 	(void)out;
 }
 
+/* include: scripts by name from a small table, compiled on demand. */
+static const char *const scripts[][2] = {
+	{ "lists", "require [\"fileinto\", \"include\"]; if exists \"list-id\" "
+		   "{ fileinto \"Lists\"; return; } fileinto \"NotReached\";" },
+	{ "self", "require \"include\"; include \"self\";" },
+	{ "bad", "keep" },
+};
+static struct sieve_script *compiled[3];
+
+static int include_cb(void *ctx, const char *name, const struct sieve_script **r,
+		      char *err, size_t err_size)
+{
+	*r = NULL;
+	for (unsigned i = 0; i < 3; i++)
+		if (strcmp(scripts[i][0], name) == 0) {
+			if (compiled[i] == NULL &&
+			    sieve_compile(scripts[i][1], strlen(scripts[i][1]), &compiled[i], err,
+					  err_size) < 0)
+				return -1;
+			*r = compiled[i];
+			return 1;
+		}
+	return 1;
+}
+
+static int run_with_include(const char *script, unsigned *n_r, char *err, size_t err_size,
+			    char *first_folder, size_t ff_size)
+{
+	struct sieve_message m = msg();
+	struct sieve_script *s;
+	struct sieve_plan *plan = calloc(1, sizeof(*plan));
+	int ret;
+
+	m.include = include_cb;
+	assert_int_equal(sieve_compile(script, strlen(script), &s, err, err_size), 1);
+	ret = sieve_run(s, &m, plan, err, err_size);
+	*n_r = plan->n;
+	first_folder[0] = '\0';
+	if (plan->n > 0 && plan->actions[0].folder != NULL)
+		snprintf(first_folder, ff_size, "%s", plan->actions[0].folder);
+	sieve_plan_free(plan);
+	free(plan);
+	sieve_script_free(&s);
+	return ret;
+}
+
+static void test_include(void **state)
+{
+	char err[256], folder[100];
+	unsigned n;
+
+	/* return leaves the included script only; the includer goes on */
+	assert_int_equal(run_with_include("require [\"include\", \"fileinto\"];\n"
+					  "include :personal \"lists\"; fileinto \"After\";",
+					  &n, err, sizeof(err), folder, sizeof(folder)), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(folder, "Lists");
+	/* :once, :optional */
+	assert_int_equal(run_with_include("require \"include\"; include :once \"lists\";"
+					  " include :once \"lists\"; include :optional \"none\";",
+					  &n, err, sizeof(err), folder, sizeof(folder)), 1);
+	assert_int_equal(n, 1);
+	/* missing, broken, and endless recursion: run-time errors */
+	assert_int_equal(run_with_include("require \"include\";\ninclude \"none\";",
+					  &n, err, sizeof(err), folder, sizeof(folder)), -1);
+	assert_non_null(strstr(err, "line 2: include \"none\": no such script"));
+	assert_int_equal(run_with_include("require \"include\"; include \"bad\";",
+					  &n, err, sizeof(err), folder, sizeof(folder)), -1);
+	assert_non_null(strstr(err, "expected ';'"));
+	assert_int_equal(run_with_include("require \"include\"; include \"self\";",
+					  &n, err, sizeof(err), folder, sizeof(folder)), -1);
+	assert_non_null(strstr(err, "nested too deeply"));
+	for (unsigned i = 0; i < 3; i++)
+		sieve_script_free(&compiled[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_matches_worst_case),
 		cmocka_unit_test(test_vacation),
+		cmocka_unit_test(test_include),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,65 @@ static int sieve_activate(const char *dir, const char *name)
 	return 0;
 }
 
+/* `test FILE MESSAGE [SENDER]`: run FILE on MESSAGE delivered to ADDRESS
+   from SENDER (default: none, "") and print the plan, one action a line
+   ("fileinto FOLDER [FLAGS]", "redirect ADDRESS", "reject TEXT",
+   "vacation TO", or "discard"), as Pigeonhole's sieve-test does.  Nothing
+   is sent or filed; includes are not resolved. */
+static int sieve_test(int argc, char **argv, struct config *cfg)
+{
+	struct buf script, text;
+	struct sieve_script *s;
+	struct sieve_plan *plan;
+	char err[256];
+	int status = 0;
+
+	if (argc != 5 && argc != 6) {
+		cli_error(what, "usage: correio user sieve ADDRESS test FILE MESSAGE [SENDER]");
+		return 2;
+	}
+	buf_init(&script, SIEVE_MAX_SCRIPT);
+	buf_init(&text, 64 << 20);
+	if (read_script(argv[3], &script) < 0 || read_script(argv[4], &text) < 0) {
+		buf_deinit(&script);
+		buf_deinit(&text);
+		return 1;
+	}
+	struct sieve_message m = { .data = text.data ? text.data : "", .len = text.len,
+				   .env_from = argc == 6 ? argv[5] : "", .env_to = argv[1],
+				   .delimiter = cfg->recipient_delimiter[0] };
+	plan = calloc(1, sizeof(*plan));
+	if (plan == NULL)
+		abort();
+	if (sieve_compile(script.data ? script.data : "", script.len, &s, err, sizeof(err)) < 0) {
+		cli_error(what, "%s: %s", argv[3], err);
+		status = 1;
+	} else if (sieve_run(s, &m, plan, err, sizeof(err)) < 0) {
+		cli_error(what, "%s: %s", argv[3], err);
+		status = 1;
+	} else {
+		if (plan->n == 0)
+			printf("discard\n");
+		for (unsigned i = 0; i < plan->n; i++) {
+			const struct sieve_action *a = &plan->actions[i];
+			if (a->kind == SIEVE_ACTION_FILEINTO)
+				printf("fileinto %s%s%s\n", a->folder, a->flags[0] ? " " : "", a->flags);
+			else if (a->kind == SIEVE_ACTION_REDIRECT)
+				printf("redirect %s\n", a->address);
+			else if (a->kind == SIEVE_ACTION_REJECT)
+				printf("reject %s\n", a->text);
+			else
+				printf("vacation %s\n", a->address);
+		}
+	}
+	sieve_script_free(&s);
+	sieve_plan_free(plan);
+	free(plan);
+	buf_deinit(&script);
+	buf_deinit(&text);
+	return status;
+}
+
 int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 {
 	struct accounts *a;
@@ -222,6 +281,8 @@ int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 			printf("%s: OK\n", argv[3]);
 		return ret ? 0 : 1;
 	}
+	if (strcmp(cmd, "test") == 0)
+		return sieve_test(argc, argv, cfg);
 	if (!((strcmp(cmd, "list") == 0 && argc == 3) ||
 	      ((strcmp(cmd, "get") == 0 || strcmp(cmd, "activate") == 0) && argc == 4) ||
 	      (strcmp(cmd, "put") == 0 && argc == 5))) {

@@ -438,6 +438,7 @@ static const struct {
 	{ "ereject", SV_EXT_EREJECT }, { "subaddress", SV_EXT_SUBADDRESS },
 	{ "comparator-i;ascii-numeric", SV_EXT_COMPARATOR_NUMERIC },
 	{ "vacation", SV_EXT_VACATION }, { "include", SV_EXT_INCLUDE },
+	{ "date", SV_EXT_DATE }, { "index", SV_EXT_INDEX },
 	{ "comparator-i;octet", 0 }, { "comparator-i;ascii-casemap", 0 },
 };
 
@@ -491,6 +492,8 @@ static const struct known commands[] = {
 	{ "body", SV_EXT_BODY, 1, 1, true, 0, false },
 	{ "string", SV_EXT_VARIABLES, 2, 2, true, 0, false },
 	{ "hasflag", SV_EXT_IMAP4FLAGS, 1, 2, true, 0, false },
+	{ "date", SV_EXT_DATE, 3, 3, true, 0, false },
+	{ "currentdate", SV_EXT_DATE, 2, 2, true, 0, false },
 };
 
 /* Tags that take an argument: the tag and the extension it needs. */
@@ -516,6 +519,8 @@ static const struct {
 	{ "mime", SV_EXT_VACATION, false }, { "handle", SV_EXT_VACATION, true },
 	{ "personal", SV_EXT_INCLUDE, false }, { "once", SV_EXT_INCLUDE, false },
 	{ "optional", SV_EXT_INCLUDE, false },
+	{ "zone", SV_EXT_DATE, true }, { "originalzone", SV_EXT_DATE, false },
+	{ "index", SV_EXT_INDEX, false }, { "last", SV_EXT_INDEX, false },
 };
 
 static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *n,
@@ -575,7 +580,7 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 			}
 			if ((strcmp(n->name, "size") == 0 &&
 			     (strcmp(a->tag, "over") == 0 || strcmp(a->tag, "under") == 0)) ||
-			    strcmp(a->tag, "days") == 0) {
+			    strcmp(a->tag, "days") == 0 || strcmp(a->tag, "index") == 0) {
 				if (i + 1 >= n->n_args || n->args[i + 1].type != SV_ARG_NUM)
 					return fail(lx, n->line, ":%s needs a number", a->tag);
 				i++;

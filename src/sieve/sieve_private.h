@@ -35,7 +35,7 @@ enum {
 	SV_EXT_RELATIONAL = 1 << 6, SV_EXT_REGEX = 1 << 7, SV_EXT_COPY = 1 << 8,
 	SV_EXT_REJECT = 1 << 9, SV_EXT_EREJECT = 1 << 10, SV_EXT_SUBADDRESS = 1 << 11,
 	SV_EXT_COMPARATOR_NUMERIC = 1 << 12, SV_EXT_VACATION = 1 << 13,
-	SV_EXT_INCLUDE = 1 << 14,
+	SV_EXT_INCLUDE = 1 << 14, SV_EXT_DATE = 1 << 15, SV_EXT_INDEX = 1 << 16,
 };
 
 /* sieve_parse.c: the extension bit of a capability name, or 0. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "lib/buf.h"
 
@@ -466,6 +467,8 @@ static const struct sv_arg *positional(const struct sv_node *n, unsigned want)
 			    strcmp(n->args[i].tag, "over") == 0 ||
 			    strcmp(n->args[i].tag, "under") == 0 ||
 			    strcmp(n->args[i].tag, "days") == 0 ||
+			    strcmp(n->args[i].tag, "index") == 0 ||
+			    strcmp(n->args[i].tag, "zone") == 0 ||
 			    strcmp(n->args[i].tag, "subject") == 0 ||
 			    strcmp(n->args[i].tag, "from") == 0 ||
 			    strcmp(n->args[i].tag, "addresses") == 0 ||
@@ -649,9 +652,19 @@ static int test_header_like(struct run *r, const struct sv_node *t, bool *ok)
 		for (unsigned i = 0; i < names->n_strs; i++) {
 			char *name = expand(r, names->strs[i]);
 			size_t nl = strlen(name);
+			unsigned total = 0, seen = 0, want = 0;
+			const struct sv_arg *idx = tag_value(t, "index");
+			for (unsigned h = 0; idx != NULL && h < r->n_headers; h++)
+				total += r->headers[h].name_len == nl &&
+					 strncasecmp(r->headers[h].name, name, nl) == 0;
+			if (idx != NULL)	/* RFC 5260 4: the Nth field, from the end with :last */
+				want = has_tag(t, "last") ? (idx->num <= total ? total - idx->num + 1 : 0)
+							  : (unsigned)(idx->num <= total ? idx->num : 0);
 			for (unsigned h = 0; h < r->n_headers && n < MAX_VALUES; h++) {
 				if (r->headers[h].name_len != nl ||
 				    strncasecmp(r->headers[h].name, name, nl) != 0)
+					continue;
+				if (idx != NULL && ++seen != want)
 					continue;
 				if (!is_addr) {
 					values[n++] = xstrndup(r->headers[h].value,
@@ -763,6 +776,197 @@ static int test_hasflag(struct run *r, const struct sv_node *t, bool *ok)
 	return ret;
 }
 
+
+/* ---- date (RFC 5260) ---- */
+
+/* An RFC 5322 date-time: seconds since the epoch and the zone in minutes
+   east of UTC.  1, or 0 when it is not a date. */
+static int parse_date(const char *v, time_t *t_r, int *zone_r)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	char mon[4] = "";
+	int day, year, hh, mm, ss = 0, consumed = 0;
+	struct tm tm = { 0 };
+	const char *p = strchr(v, ',');
+
+	p = p ? p + 1 : v;
+	if (sscanf(p, " %d %3s %d %d:%d%n", &day, mon, &year, &hh, &mm, &consumed) < 5)
+		return 0;
+	p += consumed;
+	if (*p == ':') {
+		if (sscanf(p, ":%d%n", &ss, &consumed) < 1)
+			return 0;
+		p += consumed;
+	}
+	const char *m = strcasestr(months, mon);
+	if (strlen(mon) != 3 || m == NULL || (m - months) % 3 != 0)
+		return 0;
+	if (year < 50)
+		year += 2000;
+	else if (year < 1000)
+		year += 1900;
+	while (*p == ' ')
+		p++;
+	*zone_r = 0;
+	if ((p[0] == '+' || p[0] == '-') && isdigit((unsigned char)p[1]) && strlen(p) >= 5) {
+		int z = (p[1] - '0') * 600 + (p[2] - '0') * 60 + (p[3] - '0') * 10 + (p[4] - '0');
+		*zone_r = p[0] == '-' ? -z : z;
+	}
+	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+		return 0;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = (int)((m - months) / 3);
+	tm.tm_mday = day;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	*t_r = timegm(&tm) - (time_t)*zone_r * 60;
+	return 1;
+}
+
+/* "+hhmm"/"-hhmm" into minutes.  1 or 0. */
+static int parse_zone(const char *z, int *zone_r)
+{
+	if (strlen(z) != 5 || (z[0] != '+' && z[0] != '-'))
+		return 0;
+	for (int i = 1; i < 5; i++)
+		if (!isdigit((unsigned char)z[i]))
+			return 0;
+	*zone_r = ((z[1] - '0') * 600 + (z[2] - '0') * 60 + (z[3] - '0') * 10 + (z[4] - '0')) *
+		  (z[0] == '-' ? -1 : 1);
+	return 1;
+}
+
+/* The date-part of t shown in zone, into out; 0 for an unknown part. */
+static int date_part(time_t t, int zone, const char *part, char *out, size_t size)
+{
+	struct tm tm;
+	time_t local = t + (time_t)zone * 60;
+	int az = zone < 0 ? -zone : zone;
+
+	gmtime_r(&local, &tm);
+	if (strcasecmp(part, "year") == 0)
+		snprintf(out, size, "%04d", tm.tm_year + 1900);
+	else if (strcasecmp(part, "month") == 0)
+		snprintf(out, size, "%02d", tm.tm_mon + 1);
+	else if (strcasecmp(part, "day") == 0)
+		snprintf(out, size, "%02d", tm.tm_mday);
+	else if (strcasecmp(part, "date") == 0)
+		snprintf(out, size, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	else if (strcasecmp(part, "julian") == 0)
+		snprintf(out, size, "%lld", (long long)(local / 86400 + 40587));
+	else if (strcasecmp(part, "hour") == 0)
+		snprintf(out, size, "%02d", tm.tm_hour);
+	else if (strcasecmp(part, "minute") == 0)
+		snprintf(out, size, "%02d", tm.tm_min);
+	else if (strcasecmp(part, "second") == 0)
+		snprintf(out, size, "%02d", tm.tm_sec);
+	else if (strcasecmp(part, "time") == 0)
+		snprintf(out, size, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else if (strcasecmp(part, "iso8601") == 0 && zone == 0)	/* UTC is "Z", as Pigeonhole */
+		snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else if (strcasecmp(part, "iso8601") == 0)
+		snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 zone < 0 ? '-' : '+', az / 60, az % 60);
+	else if (strcasecmp(part, "std11") == 0) {
+		static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+		static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+						  "Aug", "Sep", "Oct", "Nov", "Dec" };
+		snprintf(out, size, "%s, %d %s %04d %02d:%02d:%02d %c%02d%02d", wd[tm.tm_wday],
+			 tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, zone < 0 ? '-' : '+', az / 60, az % 60);
+	} else if (strcasecmp(part, "zone") == 0)
+		snprintf(out, size, "%c%02d%02d", zone < 0 ? '-' : '+', az / 60, az % 60);
+	else if (strcasecmp(part, "weekday") == 0)
+		snprintf(out, size, "%d", tm.tm_wday);
+	else
+		return 0;
+	return 1;
+}
+
+/* The zone a date test shows dates in: :zone, else the server's. */
+static int target_zone(struct run *r, const struct sv_node *t, time_t when, int *zone_r)
+{
+	const struct sv_arg *z = tag_value(t, "zone");
+	struct tm tm;
+
+	if (z != NULL) {
+		char *zs = expand(r, z->strs[0]);
+		int ok = parse_zone(zs, zone_r);
+		free(zs);
+		return ok ? 1 : run_fail(r, t->line, "bad :zone");
+	}
+	localtime_r(&when, &tm);
+	*zone_r = (int)(tm.tm_gmtoff / 60);
+	return 1;
+}
+
+static int test_date(struct run *r, const struct sv_node *t, bool *ok)
+{
+	struct matcher m;
+	bool current = strcmp(t->name, "currentdate") == 0;
+	const struct sv_arg *keys = positional(t, current ? 1 : 2);
+	char *part = expand(r, positional(t, current ? 0 : 1)->strs[0]);
+	char *values[MAX_VALUES], text[100];
+	unsigned n = 0;
+	int ret = 1;
+
+	*ok = false;
+	if (get_matcher(r, t, &m) < 0) {
+		free(part);
+		return -1;
+	}
+	if (current) {
+		time_t now = time(NULL);
+		int zone;
+		if (target_zone(r, t, now, &zone) < 0 ||
+		    !date_part(now, zone, part, text, sizeof(text)))
+			ret = r->failed ? -1 : 1;
+		else
+			values[n++] = xstrndup(text, strlen(text));
+	} else {
+		char *name = expand(r, positional(t, 0)->strs[0]);
+		size_t nl = strlen(name);
+		const struct sv_arg *idx = tag_value(t, "index");
+		unsigned total = 0, seen = 0, want = 0;
+		for (unsigned h = 0; h < r->n_headers; h++)
+			total += r->headers[h].name_len == nl &&
+				 strncasecmp(r->headers[h].name, name, nl) == 0;
+		if (idx != NULL)
+			want = has_tag(t, "last") ? (idx->num <= total ? total - idx->num + 1 : 0)
+						  : (unsigned)(idx->num <= total ? idx->num : 0);
+		for (unsigned h = 0; h < r->n_headers && n < MAX_VALUES && ret > 0; h++) {
+			time_t when;
+			int orig, zone;
+			if (r->headers[h].name_len != nl ||
+			    strncasecmp(r->headers[h].name, name, nl) != 0)
+				continue;
+			if (idx != NULL && ++seen != want)
+				continue;
+			/* a field that is no date does not match (RFC 5260 4.2) */
+			const char *v = r->headers[h].value, *semi = strrchr(v, ';');
+			if (!parse_date(semi ? semi + 1 : v, &when, &orig))
+				continue;
+			if (has_tag(t, "originalzone"))
+				zone = orig;
+			else if (target_zone(r, t, when, &zone) < 0) {
+				ret = -1;
+				break;
+			}
+			if (date_part(when, zone, part, text, sizeof(text)))
+				values[n++] = xstrndup(text, strlen(text));
+		}
+		free(name);
+	}
+	free(part);
+	if (ret > 0)
+		ret = match_list(r, &m, values, n, keys, ok);
+	free_values(values, n);
+	return ret;
+}
+
 static int eval_test(struct run *r, const struct sv_node *t, bool *ok, unsigned depth)
 {
 	const char *name = t->name;
@@ -822,6 +1026,8 @@ static int eval_test(struct run *r, const struct sv_node *t, bool *ok, unsigned 
 		return test_string(r, t, ok);
 	if (strcmp(name, "hasflag") == 0)
 		return test_hasflag(r, t, ok);
+	if (strcmp(name, "date") == 0 || strcmp(name, "currentdate") == 0)
+		return test_date(r, t, ok);
 	return run_fail(r, t->line, "unknown test %s", name);
 }
 

@@ -23,6 +23,9 @@ static const char message[] =
 	" report\r\n"
 	"List-Id: <announce.example.net>\r\n"
 	"X-Spam-Score: 7\r\n"
+	"Received: from c by b; Sat, 5 Dec 2026 09:30:00 -0500\r\n"
+	"Received: from b by a; Fri, 4 Dec 2026 23:59:59 +0000\r\n"
+	"Date: Sat, 05 Dec 2026 10:00:00 +0100\r\n"
 	"\r\n"
 	"Hello Bob,\r\nthe report is attached.\r\n";
 
@@ -454,6 +457,38 @@ static void test_include(void **state)
 		sieve_script_free(&compiled[i]);
 }
 
+/* date, currentdate, index (RFC 5260). */
+static void test_date_index(void **state)
+{
+	expect("require [\"date\", \"relational\"]; if date :zone \"+0000\" \"date\" \"hour\""
+	       " \"09\" { discard; }", "");
+	expect("require \"date\"; if date :originalzone \"date\" \"iso8601\""
+	       " \"2026-12-05T10:00:00+01:00\" { discard; }", "");
+	expect("require \"date\"; if date :zone \"-0500\" \"date\" \"std11\""
+	       " \"Sat, 5 Dec 2026 04:00:00 -0500\" { discard; }", "");
+	expect("require \"date\"; if date :originalzone \"date\" \"weekday\" \"6\""
+	       " { discard; }", "");
+	expect("require \"date\"; if date :zone \"+0000\" \"date\" \"julian\" \"61379\""
+	       " { discard; }", "");
+	expect("require [\"date\", \"relational\"]; if currentdate :value \"ge\" \"year\""
+	       " \"2020\" { discard; }", "");
+	expect("require \"date\"; if date \"subject\" \"year\" \"2026\" { discard; }",
+	       "fileinto:INBOX[]");
+	/* index: the Nth field, from the end with :last */
+	expect("require [\"date\", \"index\"]; if date :index 2 :originalzone \"received\""
+	       " \"date\" \"2026-12-04\" { discard; }", "");
+	expect("require [\"date\", \"index\"]; if date :index 1 :last :originalzone"
+	       " \"received\" \"zone\" \"+0000\" { discard; }", "");
+	expect("require \"index\"; if header :index 1 :contains \"received\" \"from c\""
+	       " { discard; }", "");
+	expect("require \"index\"; if header :index 3 :contains \"received\" \"from\""
+	       " { discard; }", "fileinto:INBOX[]");
+	expect_run_error("require \"date\"; if date :zone \"CET\" \"date\" \"year\" \"x\""
+			 " { discard; }", "bad :zone");
+	expect_compile_error("require \"index\"; if header :index \"x\" \"a\" \"b\""
+			     " { discard; }", ":index needs a number");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_matches_worst_case),
 		cmocka_unit_test(test_vacation),
 		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_date_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,3 +324,11 @@ def test_include_personal(server):
     send_mail(server, ALICE, [BOB], message("third"))
     wait_files(server, BOB, "INBOX", 1)
     server.wait_log(r'line 3: include "missing": no such script')
+
+
+def test_redirect_to_itself_keeps(server):
+    """A redirect to the account itself must not lose the message."""
+    install(server, BOB, 'redirect "bob@example.org";\n')
+    send_mail(server, ALICE, [BOB], message("loop"))
+    wait_files(server, BOB, "INBOX", 1)
+    server.wait_log(r"redirect to itself, keeping in INBOX")

@@ -332,6 +332,21 @@ static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, 
 		struct sieve_action *a = &plan->actions[i];
 		const char *folder_dir = NULL;
 		int r;
+		if (a->kind == SIEVE_ACTION_REDIRECT &&
+		    (strcasecmp(a->address, t->address) == 0 ||
+		     strcasecmp(a->address, tc->rcpt) == 0)) {
+			/* to itself: the account has it already in hand (filing
+			   again would run the script again, and an account gets a
+			   message once): keep it */
+			log_info("%s: to=<%s>, sieve: redirect to itself, keeping in INBOX",
+				 e->id, t->address);
+			a->kind = SIEVE_ACTION_FILEINTO;
+			a->folder = strdup("INBOX");
+			if (a->flags == NULL)
+				a->flags = strdup("");
+			if (a->folder == NULL || a->flags == NULL)
+				abort();
+		}
 		if (a->kind == SIEVE_ACTION_REDIRECT) {
 			log_info("%s: to=<%s>, sieve: redirect to <%s>", e->id, t->address,
 				 a->address);

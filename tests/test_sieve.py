@@ -332,3 +332,18 @@ def test_redirect_to_itself_keeps(server):
     send_mail(server, ALICE, [BOB], message("loop"))
     wait_files(server, BOB, "INBOX", 1)
     server.wait_log(r"redirect to itself, keeping in INBOX")
+
+
+def test_redirect_chain_is_bounded(server):
+    """Accounts that redirect one to the next: past 8 nested redirects
+    the message stays where it is (bounded work, nothing lost)."""
+    users = [f"u{i}@example.org" for i in range(11)]
+    for i, u in enumerate(users):
+        server.add_user(u)
+        if i + 1 < len(users):
+            install(server, u, f'redirect "{users[i + 1]}";\n')
+    send_mail(server, ALICE, [users[0]], message("chain"))
+    wait_files(server, users[8], "INBOX", 1)
+    server.wait_log(r"redirects nested too deeply, keeping in INBOX")
+    for u in users[:8] + users[9:]:
+        assert folder_files(server, u, "INBOX") == [], u

@@ -107,7 +107,13 @@ struct target_ctx {
 	bool filed;		/* the recipient got a new copy in a mailbox */
 	char **done;		/* account addresses already filed */
 	unsigned n_done;
+	unsigned redirects;	/* Sieve redirects being followed (nesting) */
 };
+
+/* Sieve redirects followed into other local accounts' scripts, nested:
+   past this the message is kept where it is (a chain of accounts that
+   redirect to each other cannot grow the stack without end). */
+#define SIEVE_REDIRECT_NESTING 8
 
 static bool already_filed(struct target_ctx *t, const char *address)
 {
@@ -349,6 +355,16 @@ static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, 
 		struct sieve_action *a = &plan->actions[i];
 		const char *folder_dir = NULL;
 		int r;
+		if (a->kind == SIEVE_ACTION_REDIRECT && tc->redirects >= SIEVE_REDIRECT_NESTING) {
+			log_warn("%s: to=<%s>, sieve: redirects nested too deeply, keeping in INBOX",
+				 e->id, t->address);
+			a->kind = SIEVE_ACTION_FILEINTO;
+			a->folder = strdup("INBOX");
+			if (a->flags == NULL)
+				a->flags = strdup("");
+			if (a->folder == NULL || a->flags == NULL)
+				abort();
+		}
 		if (a->kind == SIEVE_ACTION_REDIRECT &&
 		    (strcasecmp(a->address, t->address) == 0 ||
 		     strcasecmp(a->address, tc->rcpt) == 0)) {
@@ -367,8 +383,12 @@ static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, 
 		if (a->kind == SIEVE_ACTION_REDIRECT) {
 			log_info("%s: to=<%s>, sieve: redirect to <%s>", e->id, t->address,
 				 a->address);
+			const char *rcpt = tc->rcpt;
+			tc->redirects++;
 			if (resolve_address(&d->cfg, d->accounts, a->address, deliver_target, tc) < 0)
 				ret = -1;
+			tc->redirects--;
+			tc->rcpt = rcpt;
 			continue;
 		}
 		if (a->kind == SIEVE_ACTION_VACATION) {

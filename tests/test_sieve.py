@@ -331,7 +331,22 @@ def test_redirect_to_itself_keeps(server):
     install(server, BOB, 'redirect "bob@example.org";\n')
     send_mail(server, ALICE, [BOB], message("loop"))
     wait_files(server, BOB, "INBOX", 1)
-    server.wait_log(r"redirect to itself, keeping in INBOX")
+    server.wait_log(r"redirect to itself or back to <bob@example\.org>, keeping in INBOX")
+
+
+def test_redirect_loop_between_accounts_keeps(server):
+    """bob redirects to carol, carol to dave, dave back to carol: the
+    message must not be lost; it stays with dave, whose redirect closes
+    the loop."""
+    dave = "dave@example.org"
+    server.add_user(dave)
+    install(server, BOB, 'redirect "carol@example.org";\n')
+    install(server, CAROL, f'redirect "{dave}";\n')
+    install(server, dave, 'redirect "carol@example.org";\n')
+    send_mail(server, ALICE, [BOB], message("loop"))
+    wait_files(server, dave, "INBOX", 1)
+    assert folder_files(server, BOB, "INBOX") == []
+    assert folder_files(server, CAROL, "INBOX") == []
 
 
 def test_redirect_chain_is_bounded(server):

@@ -130,6 +130,15 @@ static bool already_filed(struct target_ctx *t, const char *address)
 	return false;
 }
 
+/* Has this message been handled for address already (no record made)? */
+static bool was_filed(const struct target_ctx *t, const char *address)
+{
+	for (unsigned i = 0; i < t->n_done; i++)
+		if (strcasecmp(t->done[i], address) == 0)
+			return true;
+	return false;
+}
+
 /* The size of the message in CRLF form (its W=), measured here on the
    delivery thread so that the event loop need not read the file; 0 if
    the file is not as the envelope says. */
@@ -367,12 +376,12 @@ static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, 
 		}
 		if (a->kind == SIEVE_ACTION_REDIRECT &&
 		    (strcasecmp(a->address, t->address) == 0 ||
-		     strcasecmp(a->address, tc->rcpt) == 0)) {
-			/* to itself: the account has it already in hand (filing
-			   again would run the script again, and an account gets a
-			   message once): keep it */
-			log_info("%s: to=<%s>, sieve: redirect to itself, keeping in INBOX",
-				 e->id, t->address);
+		     strcasecmp(a->address, tc->rcpt) == 0 || was_filed(tc, a->address))) {
+			/* to itself, or back to an account that had it already
+			   (a loop: an account gets a message once, and it would
+			   be lost): keep it */
+			log_info("%s: to=<%s>, sieve: redirect to itself or back to <%s>, "
+				 "keeping in INBOX", e->id, t->address, a->address);
 			a->kind = SIEVE_ACTION_FILEINTO;
 			a->folder = strdup("INBOX");
 			if (a->flags == NULL)

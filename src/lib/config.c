@@ -102,6 +102,13 @@ static const struct setting settings[] = {
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
+	STR("door", "dnsbl", door_dnsbl),
+	NUM("door", "rate_messages", SET_UINT, door_rate_messages, 0, 1000000),
+	NUM("door", "rate_recipients", SET_UINT, door_rate_recipients, 0, 10000000),
+	NUM("door", "rate_window", SET_DURATION, door_rate_window, 1, 86400),
+	BOOL("door", "greylist", door_greylist),
+	NUM("door", "greylist_delay", SET_DURATION, door_greylist_delay, 0, 86400),
+	STR("door", "greylist_whitelist", door_greylist_whitelist),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
 };
@@ -159,6 +166,8 @@ void config_defaults(struct config *cfg)
 	cfg->max_retry_interval = 4 * 3600;
 	cfg->warn_after = 4 * 3600;
 	cfg->give_up = 5 * 86400;
+	cfg->door_rate_window = 3600;
+	cfg->door_greylist_delay = 300;
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

@@ -79,6 +79,15 @@ struct config {
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 
+	/* at the door of the smtp listener (smtpd_door.c) */
+	char door_dnsbl[1024];		/* "zone[=127.0.0.x], ..."; "" = none */
+	uint64_t door_rate_messages;	/* per client/user per window; 0 = no limit */
+	uint64_t door_rate_recipients;
+	uint64_t door_rate_window;	/* seconds */
+	bool door_greylist;
+	uint64_t door_greylist_delay;	/* seconds before a retry is accepted */
+	char door_greylist_whitelist[1024];	/* CIDR blocks and sender domains */
+
 	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 
 	/* sizes and durations as written in the file ("25M", "5m"), by row of

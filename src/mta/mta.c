@@ -522,6 +522,11 @@ static int read_password(struct mta *m, const char *path, const char **error_r)
 	return 1;
 }
 
+struct dns *mta_dns(struct mta *m)
+{
+	return m->dns;
+}
+
 int mta_start(struct server *srv, struct mta **r, const char **error_r)
 {
 	struct mta *m = calloc(1, sizeof(*m));

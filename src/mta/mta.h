@@ -17,6 +17,7 @@
 #include "queue/envelope.h"
 
 struct mta;
+struct dns;
 struct server;
 
 int mta_start(struct server *srv, struct mta **r, const char **error_r);
@@ -30,6 +31,10 @@ void mta_reload(struct mta *m, const struct config *old);
 /* Take a message whose recipients are final remote addresses (any thread;
    takes ownership of e). */
 void mta_submit(struct mta *m, struct envelope *e);
+
+/* The resolver of [dns] servers, for other lookups of the loop (DNS
+   blocklists); a request made on it survives a reload. */
+struct dns *mta_dns(struct mta *m);
 
 /* Queue administration (`correio queue ...`); text answers appended to
    out.  Each returns 1, or -1 with a reason in out. */

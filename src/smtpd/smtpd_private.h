@@ -83,6 +83,7 @@ struct smtpd_session {
 	const char *bdat_error;	/* reply for the chunks of a failed BDAT */
 
 	struct event *command_timer;
+	struct smtpd_door *door;	/* blocklist answers (smtpd_door.c), or NULL */
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
 };
 
@@ -123,6 +124,22 @@ int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r);
    1 to commit, or 0 after replying 552 (a single recipient whose single
    mailbox has no room). */
 int smtpd_quota_data(struct smtpd_session *s);
+
+/* smtpd_door.c: DNS blocklists, rate limits, greylisting ([door]) */
+/* At connect: start the blocklist lookups for the client. */
+void smtpd_door_connect(struct smtpd_session *s);
+/* Cancel the lookups and free (at close; again is harmless). */
+void smtpd_door_free(struct smtpd_session *s);
+/* Is a RCPT waiting for the blocklist answers (input paused)? */
+bool smtpd_door_waiting(const struct smtpd_session *s);
+/* Start of RCPT: 1 to go on, or 0 when the answers are not all in: the
+   command is kept and run again once they are. */
+int smtpd_door_ready(struct smtpd_session *s, const char *arg);
+/* MAIL: 1 to go on, or 0 after replying 450 (message rate). */
+int smtpd_door_mail(struct smtpd_session *s);
+/* An accepted recipient: 1 to take it, or 0 after replying (554 listed,
+   450 recipient rate, 450 greylisted). */
+int smtpd_door_rcpt(struct smtpd_session *s, const char *key);
 
 /* smtpd_auth.c */
 void smtpd_cmd_starttls(struct smtpd_session *s, char *arg);

@@ -13,7 +13,9 @@ set -eu
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
-#           prometheus_client's parser for the metrics endpoint
+#           prometheus_client's parser for the metrics endpoint,
+#           python3-milter (libmilter's binding: the mail filter of the
+#           milter tests)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -25,7 +27,7 @@ zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
+dovecot-imapd dovecot-pop3d tmux python3-prometheus-client python3-milter
 lintian systemd logrotate"
 
 missing=""

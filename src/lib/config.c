@@ -109,6 +109,11 @@ static const struct setting settings[] = {
 	BOOL("door", "greylist", door_greylist),
 	NUM("door", "greylist_delay", SET_DURATION, door_greylist_delay, 0, 86400),
 	STR("door", "greylist_whitelist", door_greylist_whitelist),
+	STR("milter", "filters", milter_filters),
+	{ "milter", "default_action", SET_CHOICE, offsetof(struct config, milter_default_action),
+	  0, 0, 0, "tempfail|accept", false },
+	NUM("milter", "connect_timeout", SET_DURATION, milter_connect_timeout, 1, 3600),
+	NUM("milter", "timeout", SET_DURATION, milter_timeout, 1, 3600),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
 };
@@ -168,6 +173,9 @@ void config_defaults(struct config *cfg)
 	cfg->give_up = 5 * 86400;
 	cfg->door_rate_window = 3600;
 	cfg->door_greylist_delay = 300;
+	cfg->milter_default_action = CONFIG_MILTER_TEMPFAIL;
+	cfg->milter_connect_timeout = 30;
+	cfg->milter_timeout = 30;
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

@@ -34,6 +34,7 @@ void smtpd_reset_transaction(struct smtpd_session *s)
 {
 	envelope_free(&s->env);
 	queue_msg_abort(&s->msg);
+	smtpd_milter_free(s);
 	buf_reset(&s->text);
 	s->too_big = s->bdat = s->bdat_failed = s->bdat_last = false;
 	s->bdat_outside = false;

@@ -174,7 +174,8 @@ static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 static bool waiting(const struct smtpd_session *s)
 {
 	return s->quitting || s->dead || s->state == SMTPD_STATE_COMMIT ||
-	       s->state == SMTPD_STATE_AUTH_CHECK || smtpd_door_waiting(s);
+	       s->state == SMTPD_STATE_AUTH_CHECK || s->state == SMTPD_STATE_MILTER ||
+	       smtpd_door_waiting(s);
 }
 
 void smtpd_process_input(struct smtpd_session *s)
@@ -242,7 +243,8 @@ static void on_shutdown(struct conn *c)
 	struct smtpd_session *s = (struct smtpd_session *)c;
 
 	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
-	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK) {
+	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK ||
+	    s->state == SMTPD_STATE_MILTER) {
 		s->shutdown = true;	/* smtpd_data.c closes after the reply */
 		return;
 	}

@@ -15,7 +15,8 @@ set -eu
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
 #           prometheus_client's parser for the metrics endpoint,
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests)
+#           milter tests) and rspamd (run privately through its milter
+#           proxy; its system service is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -27,7 +28,7 @@ zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux python3-prometheus-client python3-milter
+dovecot-imapd dovecot-pop3d tmux python3-prometheus-client python3-milter rspamd
 lintian systemd logrotate"
 
 missing=""

@@ -6,6 +6,8 @@ defers, discards or quarantines according to markers in the body; a filter
 that is down follows [milter] default_action."""
 
 import json
+import re
+import signal
 import os
 import smtplib
 import subprocess
@@ -262,3 +264,110 @@ def test_quarantine_holds_the_message_in_the_queue(milter):
                        timeout=10, what="a held message")
         assert "<carol@sender.example> 1 pending held" in out, out
         assert "milter-hold: held by the test filter" in s.read_log()
+
+
+# ---- rspamd (Debian's package) through its milter proxy ----
+
+RSPAMD_CONF = """
+.include "$CONFDIR/common.conf"
+options {
+    pidfile = "$RUNDIR/rspamd.pid";
+    .include "$CONFDIR/options.inc"
+    .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"
+}
+logging {
+    type = "console";
+    level = "notice";
+}
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:%d";
+    milter = yes;
+    timeout = 120s;
+    count = 1;
+    upstream "local" {
+        default = yes;
+        self_scan = yes;
+    }
+}
+"""
+
+# rspamd compiles its multi-pattern matchers at start (20-30 s on a busy
+# machine); the compiled ones are kept between runs here, and a start with
+# them takes about a second
+RSPAMD_CACHE = os.path.join(tempfile.gettempdir(), "correio-test-rspamd-cache")
+
+RSPAMD_LOCAL = {
+    # no fuzzy servers on the Internet, short DNS waits
+    "options.inc": "local_addrs = [];\ndisable_hyperscan = true;\n"
+                   'hs_cache_dir = "%s";\n' % RSPAMD_CACHE +
+                   "dns { timeout = 1s; retransmits = 1; }\n",
+    "fuzzy_check.conf": "enabled = false;\n",
+    "milter_headers.conf": 'use = ["x-spamd-result", "x-rspamd-queue-id", "x-spam-status"];\n'
+                           "skip_local = false;\n",
+}
+
+
+@pytest.fixture
+def rspamd():
+    """A private rspamd (proxy worker scanning by itself, milter mode) on a
+    free loopback port, its configuration, database and logs in a
+    temporary directory; stopped by PID.  The system's service is never
+    touched."""
+    d = tempfile.mkdtemp(prefix="correio-rspamd-")
+    os.makedirs(os.path.join(d, "local.d"))
+    port = free_port()
+    os.makedirs(RSPAMD_CACHE, exist_ok=True)
+    with open(os.path.join(d, "rspamd.conf"), "w") as f:
+        f.write(RSPAMD_CONF % port)
+    for name, text in RSPAMD_LOCAL.items():
+        with open(os.path.join(d, "local.d", name), "w") as f:
+            f.write(text)
+    log = open(os.path.join(d, "rspamd.log"), "wb")
+    proc = subprocess.Popen(
+        ["rspamd", "-f", "-i", "-u", "root", "-g", "root", "-c", os.path.join(d, "rspamd.conf"),
+         "--var=CONFDIR=/etc/rspamd", "--var=LOCAL_CONFDIR=" + d, "--var=DBDIR=" + d,
+         "--var=RUNDIR=" + d, "--var=LOGDIR=" + d],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def listening():
+        import socket
+        assert proc.poll() is None, open(os.path.join(d, "rspamd.log")).read()
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(listening, timeout=120, what="rspamd")
+        yield port
+    finally:
+        # its own process group: the main process and its workers
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def test_rspamd_rejects_gtube_and_adds_its_headers(rspamd):
+    with milter_server(f"inet:127.0.0.1:{rspamd}") as s:
+        s.start()
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            send(s, "spam follows\r\n" + GTUBE)
+        assert e.value.smtp_code == 554, e.value
+        assert b"5.7.1" in e.value.smtp_error and b"Gtube" in e.value.smtp_error
+        send(s, "an ordinary message")
+        text = s.read_message(s.wait_messages(USER, 1)[0]).decode()
+        head = text.split("\n\n", 1)[0]
+        assert "\nX-Spamd-Result: default: False [" in head, head
+        assert "\nX-Spam-Status: No, score=" in head, head
+        queue_id = re.search(r"with ESMTP id (\w+)", head).group(1)
+        assert f"\nX-Rspamd-Queue-Id: {queue_id}" in head, head

@@ -47,6 +47,7 @@ struct door_zone {
 	char zone[256];
 	struct in_addr code;	/* the answer that lists; 0: any 127.0.0.0/8 */
 	struct dns_request *rq;
+	bool answered;		/* c-ares may answer from inside the query call */
 };
 
 struct smtpd_door {
@@ -146,6 +147,7 @@ static void on_dnsbl(void *ctx, enum dns_status status, const struct in_addr *ad
 	char text[INET_ADDRSTRLEN];
 
 	z->rq = NULL;
+	z->answered = true;
 	if (status == DNS_TEMPORARY)
 		log_warn("smtpd: [%s]: DNS blocklist %s: lookup failed, not listed",
 			 d->s->conn.addr, z->zone);
@@ -197,7 +199,9 @@ void smtpd_door_connect(struct smtpd_session *s)
 		struct door_zone *z = &d->zones[i];
 		z->door = d;
 		snprintf(name, sizeof(name), "%s%s", rev, z->zone);
-		z->rq = dns_lookup_a(dns, name, on_dnsbl, z);
+		struct dns_request *rq = dns_lookup_a(dns, name, on_dnsbl, z);
+		if (!z->answered)
+			z->rq = rq;
 	}
 }
 

@@ -371,3 +371,25 @@ def test_rspamd_rejects_gtube_and_adds_its_headers(rspamd):
         assert "\nX-Spam-Status: No, score=" in head, head
         queue_id = re.search(r"with ESMTP id (\w+)", head).group(1)
         assert f"\nX-Rspamd-Queue-Id: {queue_id}" in head, head
+
+
+def test_bdat_message_is_filtered_too(milter):
+    import socket
+    with milter_server(f"inet:127.0.0.1:{milter.port}") as s:
+        s.start()
+        for marker, want in ((b"REJECT-ME", b"554 5.7.1 marker found"), (b"fine", b"250 ")):
+            text = b"Subject: chunked\r\n\r\nthis is " + marker + b"\r\n"
+            with socket.create_connection(("127.0.0.1", s.smtp_port), 10) as c:
+                f = c.makefile("rb")
+                f.readline()
+                c.sendall(b"EHLO client.example\r\n")
+                while not f.readline().startswith(b"250 "):
+                    pass
+                c.sendall(b"MAIL FROM:<carol@sender.example>\r\nRCPT TO:<%s>\r\n" % USER.encode())
+                assert f.readline().startswith(b"250")
+                assert f.readline().startswith(b"250")
+                c.sendall(b"BDAT %d LAST\r\n" % len(text) + text)
+                reply = f.readline()
+                assert reply.startswith(want), reply
+        text = s.read_message(s.wait_messages(USER, 1)[0]).decode()
+        assert "X-Test-Filter: seen 1 recipients" in text and "this is fine" in text

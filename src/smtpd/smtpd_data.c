@@ -289,10 +289,13 @@ static void end_of_message(struct smtpd_session *s)
 void smtpd_data_milter_done(struct smtpd_session *s, const char *refusal)
 {
 	bool resumed = s->state == SMTPD_STATE_MILTER;
+	char reply[512];
 
+	if (refusal != NULL)	/* it may live in the filters' state, freed here */
+		str_copy(reply, refusal, sizeof(reply));
 	smtpd_milter_free(s);
 	if (refusal != NULL) {
-		smtpd_reply(s, "%s", refusal);
+		smtpd_reply(s, "%s", reply);
 		smtpd_reset_transaction(s);
 		finish_reply(s);
 	} else if (smtpd_quota_data(s) == 0) {

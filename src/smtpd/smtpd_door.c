@@ -251,25 +251,26 @@ static struct rate_slot *rate_slot(const char *key, time_t now, uint64_t window)
 {
 	uint32_t h = hash(key);
 	struct rate_slot *victim = NULL;
+	int victim_rank = 3;	/* 0 free, 1 window over, 2 oldest live */
 
 	for (unsigned i = 0; i < DOOR_RATE_PROBES; i++) {
 		struct rate_slot *r = &rate_table[(h + i) % DOOR_RATE_SLOTS];
-		if (strcmp(r->key, key) == 0) {
+		int rank;
+		if (r->key[0] != '\0' && strcmp(r->key, key) == 0) {
 			if (now - r->start >= (time_t)window) {
 				r->start = now;
 				r->messages = r->recipients = 0;
 			}
 			return r;
 		}
-		if (r->key[0] == '\0' || now - r->start >= (time_t)window) {
-			if (victim == NULL || victim->key[0] != '\0')
-				victim = r;
-		} else if (victim == NULL || (victim->key[0] != '\0' &&
-					      now - victim->start < (time_t)window &&
-					      r->start < victim->start)) {
+		rank = r->key[0] == '\0' ? 0 : now - r->start >= (time_t)window ? 1 : 2;
+		if (rank < victim_rank || (rank == 2 && victim_rank == 2 && r->start < victim->start)) {
 			victim = r;
+			victim_rank = rank;
 		}
 	}
+	/* a full neighbourhood: the oldest entry is forgotten (the table never
+	   grows, whatever the number of client addresses) */
 	str_copy(victim->key, key, sizeof(victim->key));
 	victim->start = now;
 	victim->messages = victim->recipients = 0;

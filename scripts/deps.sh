@@ -14,6 +14,10 @@ set -eu
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
 #           prometheus_client's parser for the metrics endpoint,
+#           python3-dkim (with python3-nacl for ed25519) to check
+#           correio's DKIM signatures and sign test mail, python3-spf to
+#           compare SPF results, publicsuffix (DMARC organizational domains),
+#           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests) and rspamd (run privately through its milter
 #           proxy; its system service is never started: policy-rc.d below)
@@ -28,8 +32,10 @@ zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux python3-prometheus-client python3-milter rspamd
-lintian systemd logrotate"
+dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
+lintian systemd logrotate
+python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools
+python3-milter rspamd"
 
 missing=""
 for p in $PACKAGES; do

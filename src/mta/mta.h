@@ -8,7 +8,7 @@
  * its SMTP client, several messages per connection and a bounded number of
  * connections per destination.  Outcomes are written to the envelope on
  * disk before anything else happens, so a restart resumes where it was.
- * Loop thread only, except mta_submit().
+ * Loop thread only, except mta_submit() and mta_submit_notice().
  */
 #include <stdbool.h>
 
@@ -16,6 +16,7 @@
 #include "lib/config.h"
 #include "queue/envelope.h"
 
+struct dns;
 struct mta;
 struct dns;
 struct server;
@@ -31,10 +32,14 @@ void mta_reload(struct mta *m, const struct config *old);
 /* Take a message whose recipients are final remote addresses (any thread;
    takes ownership of e). */
 void mta_submit(struct mta *m, struct envelope *e);
-
-/* The resolver of [dns] servers, for other lookups of the loop (DNS
-   blocklists); a request made on it survives a reload. */
+/* The resolver of the moment (replaced on SIGHUP; one in use is freed
+   only once its queries are answered). */
 struct dns *mta_dns(struct mta *m);
+/* Queue a composed delivery notice (queue/dsn's text) from <> to rcpt on
+   the loop thread (any thread; takes ownership of text, a malloc'd buf). */
+struct buf;
+void mta_submit_notice(struct mta *m, const char *rcpt, struct buf *text,
+		       bool need_8bitmime, bool need_smtputf8);
 
 /* Queue administration (`correio queue ...`); text answers appended to
    out.  Each returns 1, or -1 with a reason in out. */

@@ -87,6 +87,7 @@ struct smtpd_session {
 	struct smtpd_door *door;
 	struct smtpd_milter *milter;	/* the message for the filters (smtpd_milter.c) */	/* blocklist answers (smtpd_door.c), or NULL */
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
+	char refusal[400];	/* the reply when the authentication step refuses it */
 };
 
 /* smtpd_session.c */

@@ -159,25 +159,6 @@ static void check_listeners(const struct config *cfg, struct buf *out)
 
 /* ---- files, as the run-as user ---- */
 
-/* The n-th item of a comma/space separated list, into out.  1 or 0. */
-static int list_item(const char *list, int n, char *out, size_t size)
-{
-	const char *p = list;
-
-	for (int i = 0;; i++) {
-		size_t len;
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			return 0;
-		if (i == n) {
-			snprintf(out, size, "%.*s", (int)len, p);
-			return 1;
-		}
-		p += len;
-	}
-}
-
 /* Every file of list readable?  Problems into out; returns how many. */
 static unsigned check_readable(const char *list, const char *key, const char *who,
 			       struct buf *out)
@@ -185,7 +166,7 @@ static unsigned check_readable(const char *list, const char *key, const char *wh
 	char path[1024];
 	unsigned bad = 0;
 
-	for (int i = 0; list_item(list, i, path, sizeof(path)); i++) {
+	for (int i = 0; str_list_item(list, i, path, sizeof(path)); i++) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,24 @@ void str_lower(char *s)
 {
 	for (; *s != '\0'; s++)
 		*s = (char)tolower((unsigned char)*s);
+}
+
+int str_list_item(const char *list, int n, char *out, size_t size)
+{
+	const char *p = list;
+
+	for (int i = 0;; i++) {
+		size_t len;
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			return 0;
+		if (i == n) {
+			snprintf(out, size, "%.*s", (int)len, p);
+			return 1;
+		}
+		p += len;
+	}
 }
 
 int parse_uint(const char *s, uint64_t *r)

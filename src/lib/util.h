@@ -17,6 +17,10 @@ size_t str_copy(char *dst, const char *src, size_t size);
 bool str_ieq(const char *a, const char *b);
 /* Lower-case ASCII letters in place. */
 void str_lower(char *s);
+/* The n-th (from 0) item of a comma/space separated list, such as
+   tls_certificate = "a.pem, b.pem", into out.  Returns 1, or 0 past the
+   last item. */
+int str_list_item(const char *list, int n, char *out, size_t size);
 
 /* "10", "10k", "25M", "1G" -> bytes.  Returns 1, or -1 on bad syntax. */
 int parse_size(const char *s, uint64_t *r);

@@ -44,22 +44,9 @@ struct listen_item {
 /* Resolve item as bind_one() in server.c does: its first address. */
 static int listen_resolve(const char *item, struct sockaddr_storage *sa)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	const char *colon = strrchr(item, ':');
-	size_t hlen = colon != NULL ? (size_t)(colon - item) : 0;
-	char host[300];
+	struct addrinfo *res;
 
-	if (colon == NULL || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, item, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+	if (listen_address_resolve(item, &res) < 0)
 		return -1;
 	memset(sa, 0, sizeof(*sa));
 	memcpy(sa, res->ai_addr, res->ai_addrlen <= sizeof(*sa) ? res->ai_addrlen : sizeof(*sa));

@@ -29,6 +29,12 @@ int parse_duration(const char *s, uint64_t *r);
 /* Decimal unsigned integer, whole string.  Returns 1, or -1. */
 int parse_uint(const char *s, uint64_t *r);
 
+struct addrinfo;
+/* Resolve a listener item "address:port", "[v6]:port" or "*:port" (any
+   address) for a passive TCP socket.  Returns 1 with *res_r to free with
+   freeaddrinfo(), or -1 (no colon, host too long, no such address). */
+int listen_address_resolve(const char *item, struct addrinfo **res_r);
+
 /* The value (0..63) of a base64 digit, or -1.  c63 is the 64th digit:
    '/' in RFC 4648 base64, ',' in IMAP's modified base64 (RFC 3501). */
 int base64_digit(unsigned char c, char c63);

@@ -187,14 +187,13 @@ struct fallback {
 	uint64_t bound;
 };
 
-static int read_fallback(const struct mbox *mb, struct fallback *fb)
+int store_uidv_read(const char *path, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+		    uint64_t *bound_r)
 {
-	char path[STORE_PATH_MAX];
 	unsigned long long v, n, b;
 	struct buf text;
 	int ret;
 
-	path_of(mb, STORE_UIDV_FILE, path, sizeof(path));
 	buf_init(&text, 4096);
 	ret = store_read_file(path, &text);
 	if (ret > 0 && (sscanf(buf_cstr(&text), "%llu %llu %llu", &v, &n, &b) != 3 ||
@@ -203,10 +202,18 @@ static int read_fallback(const struct mbox *mb, struct fallback *fb)
 	buf_deinit(&text);
 	if (ret <= 0)
 		return ret < 0 && errno != ENOENT ? -1 : 0;
-	fb->uidvalidity = (uint32_t)v;
-	fb->uidnext = (uint32_t)n;
-	fb->bound = b;
+	*uidvalidity_r = (uint32_t)v;
+	*uidnext_r = (uint32_t)n;
+	*bound_r = b;
 	return 1;
+}
+
+static int read_fallback(const struct mbox *mb, struct fallback *fb)
+{
+	char path[STORE_PATH_MAX];
+
+	path_of(mb, STORE_UIDV_FILE, path, sizeof(path));
+	return store_uidv_read(path, &fb->uidvalidity, &fb->uidnext, &fb->bound);
 }
 
 int store_index_write_fallback(struct mbox *mb, bool sync)

@@ -183,6 +183,10 @@ int store_maildir_name(char *out, size_t size, const char *base, size_t base_len
 		       uint8_t flags, uint32_t keywords);
 /* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
 int store_write_file(const char *path, const void *data, size_t len, bool sync);
+/* The folder's STORE_UIDV_FILE at path: "<uidvalidity> <uidnext> <modseq
+   bound>".  1, 0 missing or malformed, -1 read error. */
+int store_uidv_read(const char *path, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+		    uint64_t *bound_r);
 /* Read a small file into out (replaced).  1, 0 missing, -1 error. */
 int store_read_file(const char *path, struct buf *out);
 /* Remove a directory tree (depth-limited, never follows links).  1 or -1. */

@@ -534,6 +534,29 @@ int client_mb_fetch(struct client_session *s, const char *folder, uint32_t n,
 	return 1;
 }
 
+int client_mb_view(struct client_session *s, const char *folder, uint32_t n,
+		   bool mark_seen, struct buf *data, struct client_view *v,
+		   unsigned *flags_r)
+{
+	uint32_t uid;
+	int ret;
+
+	buf_init(data, 0);
+	ret = client_mb_fetch(s, folder, n, mark_seen, data, &uid, flags_r);
+	if (ret < 0) {
+		buf_deinit(data);
+		return -1;
+	}
+	client_view_init(v, data->data != NULL ? data->data : "", data->len);
+	return ret;
+}
+
+void client_mb_view_close(struct client_view *v, struct buf *data)
+{
+	client_view_deinit(v);
+	buf_deinit(data);
+}
+
 int client_mb_flags(struct client_session *s, const char *folder, uint32_t n,
 		    unsigned add, unsigned del)
 {

@@ -469,6 +469,14 @@ int client_mb_search(struct client_session *s, const char *folder,
 int client_mb_fetch(struct client_session *s, const char *folder, uint32_t n,
 		    bool mark_seen, struct buf *data, uint32_t *uid_r,
 		    unsigned *flags_r);
+/* client_mb_fetch() of message n into data (initialised here), then a view
+   on it: what reading, saving, replying and forwarding start from.  The
+   fetch's result; unless -1 (nothing held), release both with
+   client_mb_view_close(). */
+int client_mb_view(struct client_session *s, const char *folder, uint32_t n,
+		   bool mark_seen, struct buf *data, struct client_view *v,
+		   unsigned *flags_r);
+void client_mb_view_close(struct client_view *v, struct buf *data);
 int client_mb_flags(struct client_session *s, const char *folder, uint32_t n,
 		    unsigned add, unsigned del);
 int client_mb_delete(struct client_session *s, const char *folder, uint32_t n);

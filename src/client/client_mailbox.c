@@ -174,21 +174,13 @@ static int search_fn(void *ctx, const struct imap_resp *r)
 {
 	struct search_ctx *sc = ctx;
 	const char *p = r->rest;
+	uint32_t v;
 
 	if (strcmp(r->name, "SEARCH") != 0)
 		return 1;
-	while (*p != '\0') {
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (v > 0 && v <= UINT32_MAX) {
-			sc->v = realloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
-			sc->v[sc->n++] = (uint32_t)v;
-		}
-		p = end;
-		while (*p == ' ')
-			p++;
+	while (imap_resp_search_next(&p, &v)) {
+		sc->v = realloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
+		sc->v[sc->n++] = v;
 	}
 	return 1;
 }

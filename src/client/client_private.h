@@ -166,6 +166,10 @@ struct imap_resp {
 int imap_resp_parse(struct imap_parser *p, struct buf *scratch,
 		    const char *text, size_t len, struct imap_resp *r);
 
+/* The next number (1..2^32-1) of a SEARCH response's rest at *p, skipping
+   zero and numbers too large; *p moves past it.  1, or 0 at the end. */
+int imap_resp_search_next(const char **p, uint32_t *v_r);
+
 /* The value after item name in a FETCH list ("UID", "FLAGS", "BODY[]",
    "BODY[HEADER" as a prefix when prefix is true), or NULL. */
 const struct imap_arg *imap_resp_fetch_item(const struct imap_arg *list,

@@ -93,7 +93,6 @@ int jmap_mailbox_get(struct jmap_call *call)
 	struct jmap_account *a;
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
 	json_t *props = json_object_get(call->args, "properties");
-	char state[24];
 	size_t i;
 
 	if (jmap_call_account(call, &a) < 0)
@@ -121,10 +120,7 @@ int jmap_mailbox_get(struct jmap_call *call)
 	}
 	json_array_foreach(list, i, v)
 		filter_props(v, props);
-	jmap_account_state(a, state);
-	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
-				 "list", list, "notFound", notfound);
-	return 1;
+	return jmap_get_result(call, a, list, notfound);
 }
 
 int jmap_mailbox_changes(struct jmap_call *call)

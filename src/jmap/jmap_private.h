@@ -64,6 +64,10 @@ struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id);
 /* The account state (Mailbox and Email): "s" + 16 hex, and a snapshot of
    it kept for /changes.  out has 24 bytes. */
 void jmap_account_state(struct jmap_account *a, char out[24]);
+/* The result of a Foo/get (RFC 8620 §5.1): accountId, the current state,
+   list and notFound (both taken).  Returns 1. */
+int jmap_get_result(struct jmap_call *call, struct jmap_account *a, json_t *list,
+		    json_t *notfound);
 /* The Session object of RFC 8620 §2 for a, URLs below base ("https://h"). */
 json_t *jmap_session_object(struct jmap_account *a, const char *base);
 /* The limits in force. */

@@ -345,6 +345,17 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	}
 }
 
+int jmap_get_result(struct jmap_call *call, struct jmap_account *a, json_t *list,
+		    json_t *notfound)
+{
+	char state[24];
+
+	jmap_account_state(a, state);
+	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
+				 "list", list, "notFound", notfound);
+	return 1;
+}
+
 void jmap_account_state(struct jmap_account *a, char out[24])
 {
 	uint64_t h = 0xcbf29ce484222325ull;

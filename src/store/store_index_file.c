@@ -242,6 +242,32 @@ uint64_t store_index_next_modseq(struct mbox *mb)
 	return ++idx->highestmodseq;
 }
 
+uint64_t store_index_lazy_modseq(struct mbox *mb, uint64_t *modseq)
+{
+	if (*modseq == 0)
+		*modseq = store_index_next_modseq(mb);
+	return *modseq;
+}
+
+void store_index_expunge_marked(struct mbox *mb, uint64_t *modseq)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < mb->idx.count; i++) {
+		struct index_rec *r = &mb->idx.recs[i];
+		if (!r->mark)
+			continue;
+		r->modseq = store_index_lazy_modseq(mb, modseq);
+		uidvec_push(&mb->chg_expunge, r->uid);
+		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
+		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
+		any = true;
+	}
+	store_index_remove_marked(&mb->idx);
+	if (any)
+		store_index_write_fallback(mb, false);
+}
+
 /* ---- the snapshot ---- */
 
 static bool snapshot_valid(const struct index *idx, const struct snap_header *h)

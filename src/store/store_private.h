@@ -242,6 +242,14 @@ int store_index_commit(struct mbox *mb);
 int store_index_compact(struct mbox *mb);
 /* The modseq for the next change (compacts first at the bound). */
 uint64_t store_index_next_modseq(struct mbox *mb);
+/* The one modseq of a sync or rescan: *modseq, taken from
+   store_index_next_modseq() the first time something changes (0 until
+   then). */
+uint64_t store_index_lazy_modseq(struct mbox *mb, uint64_t *modseq);
+/* Expunge the marked records (their files are gone): each gets the lazy
+   modseq, is reported and logged, and leaves the index and the account's
+   usage; the fallback file is rewritten when any went. */
+void store_index_expunge_marked(struct mbox *mb, uint64_t *modseq);
 /* Rewrite the fallback file (uidvalidity, uidnext, modseq bound). */
 int store_index_write_fallback(struct mbox *mb, bool sync);
 void store_index_close(struct mbox *mb);

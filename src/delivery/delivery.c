@@ -27,10 +27,13 @@
 #include "delivery/resolve.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
+#include "lib-smtp/smtp_parse.h"
 #include "lib/util.h"
+#include "queue/dsn.h"
 #include "queue/queue.h"
 
 #define DELIVERY_RETRY_SECONDS 60
+#define NOTICE_ORIGINAL_READ (256 * 1024)	/* a success notice returns headers */
 
 struct job {
 	struct envelope *env;
@@ -39,6 +42,8 @@ struct job {
 	bool remote;		/* some recipients left for the relay */
 	struct envelope *relay;	/* those recipients, as a routed envelope */
 	time_t due;		/* retry time */
+	struct buf *notice;	/* "delivered" notice to send once durable */
+	bool notice_8bitmime, notice_smtputf8;
 	struct job *next;
 };
 
@@ -49,6 +54,7 @@ struct delivery {
 	struct queue *queue;
 	delivery_relay_fn *relay;
 	delivery_notify_fn *notify;
+	delivery_notice_fn *notice;
 	void *relay_ctx;
 	struct buf filed;	/* accounts filed into in this batch, NUL-separated */
 	struct accounts *accounts;
@@ -92,6 +98,7 @@ struct target_ctx {
 	const char *rcpt;
 	const char *orcpt;	/* of the recipient being resolved */
 	unsigned notify;
+	bool filed;		/* the recipient got a new copy in a mailbox */
 	char **done;		/* account addresses already filed */
 	unsigned n_done;
 };
@@ -255,6 +262,7 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		refuse_target(tc, t->address, text);
 		return;
 	}
+	tc->filed = tc->filed || ret > 0;
 	if (ret < 0) {
 		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
 		metrics_delivery(METRICS_LOCAL, METRICS_DEFERRED, e->arrival);
@@ -269,13 +277,88 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 	metrics_delivery(METRICS_LOCAL, METRICS_DELIVERED, e->arrival);
 }
 
+/* ---- "delivered" notices (RFC 3461 §5.2.2) ---- */
+
+/* The notice for e's recipients rcpts[0..n) (indexes), composed now,
+   while the spool file src is there; kept in job until the batch is
+   durable. */
+static void notice_compose(struct delivery *d, struct job *job, const char *src,
+			   const unsigned *rcpts, unsigned n)
+{
+	const struct envelope *e = job->env;
+	struct dsn_rcpt *dr = calloc(n, sizeof(*dr));
+	struct dsn_info info = { 0 };
+	struct dsn_result result;
+	char from[300], *original = NULL;
+	size_t cap = 0;
+	ssize_t got = -1;
+	const char *error;
+	int fd;
+
+	if (dr == NULL)
+		abort();
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) >= 0) {
+		got = read_file_at_start(fd, e->size < NOTICE_ORIGINAL_READ ? (size_t)e->size :
+					 NOTICE_ORIGINAL_READ, &original, &cap);
+		close(fd);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		dr[i].address = e->rcpts[rcpts[i]].address;
+		dr[i].orcpt = e->rcpts[rcpts[i]].orcpt;
+		dr[i].action = "delivered";
+		dr[i].status = "2.0.0";
+		dr[i].last_attempt = time(NULL);
+	}
+	snprintf(from, sizeof(from), "MAILER-DAEMON@%s", d->cfg.hostname);
+	info = (struct dsn_info){ .kind = DSN_SUCCESS, .reporting_mta = d->cfg.hostname,
+				  .from_address = from, .to = e->sender, .envid = e->envid,
+				  .queue_id = e->id, .arrival = (time_t)e->arrival,
+				  .ret_full = false, .max_return = NOTICE_ORIGINAL_READ };
+	if ((job->notice = calloc(1, sizeof(*job->notice))) == NULL)
+		abort();
+	buf_init(job->notice, 0);
+	if (got < 0 || dsn_compose(&info, dr, n, original, (size_t)got, job->notice, &result,
+				   &error) < 0) {
+		log_err("%s: cannot compose the delivery notice", e->id);
+		buf_deinit(job->notice);
+		free(job->notice);
+		job->notice = NULL;
+	} else {
+		job->notice_8bitmime = result.need_8bitmime;
+		job->notice_smtputf8 = result.need_smtputf8;
+	}
+	free(original);
+	free(dr);
+}
+
+static void notice_free(struct job *job)
+{
+	if (job->notice == NULL)
+		return;
+	buf_deinit(job->notice);
+	free(job->notice);
+	job->notice = NULL;
+}
+
+/* A local recipient that asked NOTIFY=SUCCESS and now has its copy. */
+static bool wants_notice(const struct job *job, const struct envelope_rcpt *r,
+			 const struct target_ctx *tc)
+{
+	return tc->filed && !job->failed && !job->remote && !job->recovered &&
+	       (r->notify & SMTP_NOTIFY_SUCCESS) && !(r->notify & SMTP_NOTIFY_NEVER) &&
+	       job->env->sender[0] != '\0';
+}
+
 static void deliver_job(struct delivery *d, struct job *job)
 {
 	struct target_ctx tc = { .d = d, .job = job };
 	struct envelope *e = job->env;
+	unsigned *notice = calloc(e->n_rcpts + 1, sizeof(*notice)), n_notice = 0;
 	char src[1200];
 	int ret;
 
+	if (notice == NULL)
+		abort();
 	queue_text_path(d->queue, e->id, src, sizeof(src));
 	tc.src = src;
 	job->failed = job->remote = false;
@@ -288,8 +371,11 @@ static void deliver_job(struct delivery *d, struct job *job)
 		tc.rcpt = r->address;
 		tc.orcpt = r->orcpt;
 		tc.notify = r->notify;
+		tc.filed = false;
 		job->failed = job->remote = false;
 		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
+		if (ret > 0 && wants_notice(job, r, &tc))
+			notice[n_notice++] = i;
 		if (ret == 0)
 			refuse_target(&tc, r->address, "5.1.1 unknown user");
 		else if (ret == RESOLVE_LOOP)
@@ -300,6 +386,9 @@ static void deliver_job(struct delivery *d, struct job *job)
 		job->failed = job->failed || was_failed;
 		job->remote = job->remote || was_remote;
 	}
+	if (n_notice > 0 && d->notice != NULL)
+		notice_compose(d, job, src, notice, n_notice);
+	free(notice);
 	for (unsigned i = 0; i < tc.n_done; i++)
 		free(tc.done[i]);
 	free(tc.done);
@@ -332,6 +421,7 @@ static void relay_job(struct delivery *d, struct job *job)
 
 	job->env = NULL;
 	d->relay(d->relay_ctx, e);
+	notice_free(job);
 	free(job);
 }
 
@@ -341,6 +431,7 @@ static void finish_job(struct delivery *d, struct job *job)
 		queue_done(d->queue, job->env->id);
 		log_info("%s: removed", job->env->id);
 		envelope_free(&job->env);
+		notice_free(job);
 		free(job);
 		return;
 	}
@@ -356,6 +447,7 @@ static void finish_job(struct delivery *d, struct job *job)
 static void run_batch(struct delivery *d, struct job *batch)
 {
 	struct job *job, *next;
+	bool durable = true;
 
 	for (job = batch; job != NULL; job = job->next) {
 		deliver_job(d, job);
@@ -364,12 +456,28 @@ static void run_batch(struct delivery *d, struct job *batch)
 	}
 	if (syncfs(d->sync_fd) < 0 || (d->mail_fd >= 0 && syncfs(d->mail_fd) < 0)) {
 		log_err("delivery: syncfs: %m");
+		durable = false;
 		for (job = batch; job != NULL; job = job->next)
 			job->failed = true;
 	}
 	for (size_t off = 0; off < d->filed.len; off += strlen(d->filed.data + off) + 1)
 		d->notify(d->relay_ctx, d->filed.data + off);
 	buf_reset(&d->filed);
+	for (job = batch; job != NULL; job = job->next) {
+		/* the copies are durable (their recipients are done even when
+		   another recipient of the message waits for a retry) */
+		if (job->notice == NULL)
+			continue;
+		if (!durable) {
+			log_err("%s: delivery notice dropped: the batch did not reach the disk",
+				job->env->id);
+			notice_free(job);
+			continue;
+		}
+		d->notice(d->relay_ctx, job->env->sender, job->notice, job->notice_8bitmime,
+			  job->notice_smtputf8);
+		job->notice = NULL;	/* the callee has it now */
+	}
 	for (job = batch; job != NULL; job = next) {
 		next = job->next;
 		finish_job(d, job);
@@ -457,7 +565,8 @@ static int mail_root_fd(const struct config *cfg, int spool_fd)
 }
 
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_relay_fn *relay, delivery_notify_fn *notify, void *relay_ctx,
+		   delivery_relay_fn *relay, delivery_notify_fn *notify,
+		   delivery_notice_fn *notice, void *relay_ctx,
 		   struct delivery **r, const char **error_r)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
@@ -469,6 +578,7 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 	d->quota = quota;
 	d->relay = relay;
 	d->notify = notify;
+	d->notice = notice;
 	d->relay_ctx = relay_ctx;
 	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
 		free(d);
@@ -491,6 +601,7 @@ static void free_jobs(struct job *j)
 		struct job *next = j->next;
 		envelope_free(&j->env);
 		envelope_free(&j->relay);
+		notice_free(j);
 		free(j);
 		j = next;
 	}

@@ -10,6 +10,7 @@
  */
 #include <stdbool.h>
 
+#include "lib/buf.h"
 #include "lib/config.h"
 #include "queue/envelope.h"
 
@@ -25,12 +26,22 @@ typedef void delivery_relay_fn(void *ctx, struct envelope *e);
    account that received mail in it (for the mail store's listeners). */
 typedef void delivery_notify_fn(void *ctx, const char *address);
 
+/* Called on the delivery thread, after a batch is durable, with the
+   "delivered" notice (RFC 3461 §5.2.2) a message's local recipients asked
+   for with NOTIFY=SUCCESS: the report for sender (queue/dsn's text, LF
+   line ends; the callee takes text, a malloc'd buf, and frees both it
+   and its contents), and whether it needs 8BITMIME or SMTPUTF8 to
+   travel. */
+typedef void delivery_notice_fn(void *ctx, const char *sender, struct buf *text,
+				bool need_8bitmime, bool need_smtputf8);
+
 /* quota: the reservations smtpd makes at DATA (borrowed; released here
    once each message is handled).  A local recipient over its quota, or
    unknown by the time of delivery, goes to the relay marked
    ENVELOPE_FAILED, which bounces it to the sender. */
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_relay_fn *relay, delivery_notify_fn *notify, void *ctx,
+		   delivery_relay_fn *relay, delivery_notify_fn *notify,
+		   delivery_notice_fn *notice, void *ctx,
 		   struct delivery **r, const char **error_r);
 /* Finish the batch in progress and stop; undelivered messages stay in the
    spool for the next start. */

@@ -31,7 +31,10 @@
 #include "queue/queue.h"
 
 struct mta_incoming {
-	struct envelope *env;
+	struct envelope *env;		/* a message to relay, or NULL and */
+	char *notice_to;		/* a notice to queue */
+	struct buf *notice;
+	bool notice_8bitmime, notice_smtputf8;
 	struct mta_incoming *next;
 };
 
@@ -390,6 +393,46 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 
 /* ---- hand-over from other threads ---- */
 
+/* A "delivered" notice from the delivery thread: queue it from <>. */
+static void queue_incoming_notice(struct mta *m, struct mta_incoming *in)
+{
+	const char *id;
+
+	if (mta_dsn_queue(m, in->notice_to, in->notice, in->notice_8bitmime,
+			  in->notice_smtputf8, &id) > 0)
+		log_info("delivery notice to <%s>: %s", in->notice_to, id);
+	else
+		log_err("delivery notice to <%s> could not be queued", in->notice_to);
+	buf_deinit(in->notice);
+	free(in->notice);
+	free(in->notice_to);
+}
+
+static void push_incoming(struct mta *m, struct mta_incoming *in)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	in->next = m->incoming;
+	m->incoming = in;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->event_fd, &one, sizeof(one)) < 0)
+		log_err("relay: eventfd: %m");
+}
+
+void mta_submit_notice(struct mta *m, const char *rcpt, struct buf *text,
+		       bool need_8bitmime, bool need_smtputf8)
+{
+	struct mta_incoming *in = calloc(1, sizeof(*in));
+
+	if (in == NULL || (in->notice_to = strdup(rcpt)) == NULL)
+		abort();
+	in->notice = text;
+	in->notice_8bitmime = need_8bitmime;
+	in->notice_smtputf8 = need_smtputf8;
+	push_incoming(m, in);
+}
+
 /* Take a message; recipients that local delivery refused are bounced now
    (the notice is queued before the envelope says 'b', so a restart in
    between sends it then). */
@@ -423,7 +466,9 @@ static void on_incoming(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&m->lock);
 	for (; in != NULL; in = next) {
 		next = in->next;
-		if (msg_find(m, in->env->id) == NULL)
+		if (in->env == NULL)
+			queue_incoming_notice(m, in);
+		else if (msg_find(m, in->env->id) == NULL)
 			msg_take(m, in->env);
 		else
 			envelope_free(&in->env);
@@ -435,17 +480,11 @@ static void on_incoming(evutil_socket_t fd, short what, void *arg)
 void mta_submit(struct mta *m, struct envelope *e)
 {
 	struct mta_incoming *in = calloc(1, sizeof(*in));
-	uint64_t one = 1;
 
 	if (in == NULL)
 		abort();
 	in->env = e;
-	pthread_mutex_lock(&m->lock);
-	in->next = m->incoming;
-	m->incoming = in;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->event_fd, &one, sizeof(one)) < 0)
-		log_err("relay: eventfd: %m");
+	push_incoming(m, in);
 }
 
 /* ---- reload ---- */
@@ -569,6 +608,13 @@ void mta_stop(struct mta **mp)
 	while (m->incoming != NULL) {
 		struct mta_incoming *next = m->incoming->next;
 		envelope_free(&m->incoming->env);
+		if (m->incoming->notice != NULL) {	/* lost: logged as such */
+			log_err("delivery notice to <%s> dropped at shutdown",
+				m->incoming->notice_to);
+			buf_deinit(m->incoming->notice);
+			free(m->incoming->notice);
+			free(m->incoming->notice_to);
+		}
 		free(m->incoming);
 		m->incoming = next;
 	}

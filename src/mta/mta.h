@@ -8,7 +8,7 @@
  * its SMTP client, several messages per connection and a bounded number of
  * connections per destination.  Outcomes are written to the envelope on
  * disk before anything else happens, so a restart resumes where it was.
- * Loop thread only, except mta_submit().
+ * Loop thread only, except mta_submit() and mta_submit_notice().
  */
 #include <stdbool.h>
 
@@ -30,6 +30,11 @@ void mta_reload(struct mta *m, const struct config *old);
 /* Take a message whose recipients are final remote addresses (any thread;
    takes ownership of e). */
 void mta_submit(struct mta *m, struct envelope *e);
+/* Queue a composed delivery notice (queue/dsn's text) from <> to rcpt on
+   the loop thread (any thread; takes ownership of text, a malloc'd buf). */
+struct buf;
+void mta_submit_notice(struct mta *m, const char *rcpt, struct buf *text,
+		       bool need_8bitmime, bool need_smtputf8);
 
 /* Queue administration (`correio queue ...`); text answers appended to
    out.  Each returns 1, or -1 with a reason in out. */

@@ -96,6 +96,18 @@ static void on_dsn_committed(void *ctx, int result)
 
 /* Queue text as a message from <> to rcpt. */
 static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
+			const struct dsn_result *result, const char **id_r);
+
+int mta_dsn_queue(struct mta *m, const char *rcpt, const struct buf *text,
+		  bool need_8bitmime, bool need_smtputf8, const char **id_r)
+{
+	struct dsn_result result = { .need_8bitmime = need_8bitmime,
+				     .need_smtputf8 = need_smtputf8 };
+
+	return queue_notice(m, rcpt, text, &result, id_r);
+}
+
+static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
 			const struct dsn_result *result, const char **id_r)
 {
 	struct envelope *e = envelope_new();

@@ -720,6 +720,14 @@ static void on_relay(void *ctx, struct envelope *e)
 	mta_submit(st->srv.mta, e);
 }
 
+static void on_notice(void *ctx, const char *sender, struct buf *text, bool need_8bitmime,
+		      bool need_smtputf8)
+{
+	struct server_state *st = ctx;
+
+	mta_submit_notice(st->srv.mta, sender, text, need_8bitmime, need_smtputf8);
+}
+
 static uint64_t open_connections(void *ctx)
 {
 	struct server_state *st = ctx;
@@ -762,7 +770,7 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_relay, on_filed, st,
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_relay, on_filed, on_notice, st,
 			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);

@@ -89,6 +89,18 @@ unsigned jmap_snapshot_folder_count(const struct jmap_snapshot *s);
 uint32_t jmap_snapshot_folder_at(const struct jmap_snapshot *s, unsigned i);
 unsigned jmap_snapshot_email_count(const struct jmap_snapshot *s);
 uint64_t jmap_snapshot_email_at(const struct jmap_snapshot *s, unsigned i);
+
+/* A Foo/changes (RFC 8620 §5.2) under way: the state now, the snapshot of
+   sinceState and the three id lists to fill. */
+struct jmap_changes {
+	char state[24];
+	struct jmap_snapshot *snap;
+	json_t *created, *updated, *destroyed;
+};
+/* Start a Foo/changes from since (arguments checked): 1, or -1 with the
+   cannotCalculateChanges error set when since is unknown. */
+int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
+		       const char *since, struct jmap_changes *ch);
 uint64_t jmap_name_hash(const char *name);
 void jmap_snapshots_free(struct jmap *j);
 

@@ -191,8 +191,10 @@ static int file_into(struct delivery *d, const struct envelope *e,
 	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
 	int ret;
 
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !e->junk;
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
+	if (e->junk)	/* DMARC quarantine: the Maildir++ folder Junk */
+		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
 	if (f.mbox) {
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
@@ -201,6 +203,14 @@ static int file_into(struct delivery *d, const struct envelope *e,
 	} else {
 		if (maildir_create(f.path) < 0)
 			return -1;
+		if (e->junk) {
+			/* mark it a Maildir++ folder, as the store does */
+			char mark[4300];
+			int fd;
+			snprintf(mark, sizeof(mark), "%s/maildirfolder", f.path);
+			if ((fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+				close(fd);
+		}
 		maildir_name(f.name, sizeof(f.name), e->arrival, e->id, e->host, e->size,
 			     crlf_size(src, e->size));
 	}

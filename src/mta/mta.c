@@ -715,3 +715,8 @@ int mta_delete(struct mta *m, const char *id, struct buf *out)
 	buf_printf(out, "%s deleted\n", id);
 	return 1;
 }
+
+struct dns *mta_dns(struct mta *m)
+{
+	return m->dns;
+}

@@ -16,6 +16,7 @@
 #include "lib/config.h"
 #include "queue/envelope.h"
 
+struct dns;
 struct mta;
 struct server;
 
@@ -30,6 +31,9 @@ void mta_reload(struct mta *m, const struct config *old);
 /* Take a message whose recipients are final remote addresses (any thread;
    takes ownership of e). */
 void mta_submit(struct mta *m, struct envelope *e);
+/* The resolver of the moment (replaced on SIGHUP; one in use is freed
+   only once its queries are answered). */
+struct dns *mta_dns(struct mta *m);
 /* Queue a composed delivery notice (queue/dsn's text) from <> to rcpt on
    the loop thread (any thread; takes ownership of text, a malloc'd buf). */
 struct buf;

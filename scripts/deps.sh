@@ -29,7 +29,7 @@ zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
+dovecot-imapd dovecot-pop3d dovecot-sieve tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools"
 

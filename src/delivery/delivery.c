@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,12 +27,15 @@
 #include "delivery/mbox.h"
 #include "delivery/quota.h"
 #include "delivery/resolve.h"
+#include "delivery/vacation.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/util.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
+#include "sieve/sieve.h"
+#include "store/store.h"
 
 #define DELIVERY_RETRY_SECONDS 60
 #define NOTICE_ORIGINAL_READ (256 * 1024)	/* a success notice returns headers */
@@ -67,6 +72,7 @@ struct delivery {
 	bool stop;
 	int sync_fd;		/* the spool's file system, for syncfs */
 	int mail_fd;		/* the mail root when on another file system, else -1 */
+	struct store *store;	/* for Sieve's fileinto :create; made when first needed */
 };
 
 bool delivery_uses_mbox(const struct config *cfg, int account_format)
@@ -101,7 +107,13 @@ struct target_ctx {
 	bool filed;		/* the recipient got a new copy in a mailbox */
 	char **done;		/* account addresses already filed */
 	unsigned n_done;
+	unsigned redirects;	/* Sieve redirects being followed (nesting) */
 };
+
+/* Sieve redirects followed into other local accounts' scripts, nested:
+   past this the message is kept where it is (a chain of accounts that
+   redirect to each other cannot grow the stack without end). */
+#define SIEVE_REDIRECT_NESTING 8
 
 static bool already_filed(struct target_ctx *t, const char *address)
 {
@@ -115,6 +127,15 @@ static bool already_filed(struct target_ctx *t, const char *address)
 		abort();
 	t->done = p;
 	t->n_done++;
+	return false;
+}
+
+/* Has this message been handled for address already (no record made)? */
+static bool was_filed(const struct target_ctx *t, const char *address)
+{
+	for (unsigned i = 0; i < t->n_done; i++)
+		if (strcasecmp(t->done[i], address) == 0)
+			return true;
 	return false;
 }
 
@@ -143,6 +164,7 @@ struct filing {
 	bool recovered;
 	bool mbox;
 	char path[4200], name[512];
+	const char *flags;	/* Sieve's IMAP flags for the file name, or NULL */
 	bool over;		/* out: no room for it */
 };
 
@@ -178,23 +200,44 @@ static int file_locked(void *ctx)
 	}
 	if (f->mbox)
 		return mbox_deliver(f->path, f->e->sender, f->e->arrival, f->src, f->recovered);
-	return maildir_deliver(f->path, f->name, f->src, f->recovered);
+	room = maildir_deliver(f->path, f->name, f->src, f->recovered);
+	if (room > 0 && f->flags != NULL && f->flags[0] != '\0')
+		return maildir_set_flags(f->path, f->name, f->flags);
+	return room;
 }
 
 /* File src into acct's mailbox.  Returns 1 filed, 0 already there (a
    delivery resumed after a crash), or 0 with *over_r set when the
    message would exceed the quota, -1 error. */
+static int file_into_folder(struct delivery *d, const struct envelope *e,
+			    const struct account *acct, const char *src, bool recovered,
+			    const char *folder_dir, const char *flags, bool *over_r);
+
 static int file_into(struct delivery *d, const struct envelope *e,
 		     const struct account *acct, const char *src, bool recovered,
 		     bool *over_r)
 {
-	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
+	return file_into_folder(d, e, acct, src, recovered, NULL, NULL, over_r);
+}
+
+/* The same into one Maildir++ folder (a directory of the account's
+   Maildir, from sieve_folder_dir), with IMAP flags; NULL: the INBOX. */
+static int file_into_folder(struct delivery *d, const struct envelope *e,
+			    const struct account *acct, const char *src, bool recovered,
+			    const char *folder_dir, const char *flags, bool *over_r)
+{
+	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered,
+			    .flags = flags };
 	int ret;
 
 	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !e->junk;
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
 	if (e->junk)	/* DMARC quarantine: the Maildir++ folder Junk */
 		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
+	else if (folder_dir != NULL && !f.mbox) {
+		size_t l = strlen(f.path);
+		snprintf(f.path + l, sizeof(f.path) - l, "/%s", folder_dir);
+	}
 	if (f.mbox) {
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
@@ -241,6 +284,154 @@ static void refuse_target(struct target_ctx *tc, const char *address, const char
 	job->remote = true;
 }
 
+/* The Maildir++ directory (".A.B") of a Sieve folder name ('/' between
+   levels) in the account's Maildir, into out; the folder is created
+   through the mail store when create is set.  1 exists, 0 does not, -1
+   bad name. */
+static int sieve_folder_dir(struct delivery *d, const char *address, const char *maildir,
+			    const char *folder, bool create, char *out, size_t size)
+{
+	char path[4800];
+	struct stat st;
+
+	if (store_folder_dir_name(folder, out, size) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", maildir, out);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 1;
+	if (!create)
+		return 0;
+	struct store_account *a;
+	struct store_error err = { 0 };
+	if (d->store == NULL)
+		d->store = store_new(d->cfg.data_dir, d->cfg.hostname);
+	if (store_account_open(d->store, address, &a, &err) < 0)
+		return -1;
+	int ret = store_folder_create(a, folder, 0, &err);
+	store_account_unref(&a);
+	if (ret < 0 && !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+		log_warn("sieve: <%s>: cannot create folder \"%s\": %s", address, folder,
+			 err.text);
+		return 0;
+	}
+	return 1;
+}
+
+static void deliver_target(void *ctx, const struct resolve_target *t);
+
+/* Sieve: the account's script decides where the message goes
+   (sieve_deliver_plan); this carries out its plan.  Returns as file_into
+   (1 filed, 0 discarded or already there, -1 error to retry). */
+static int deliver_sieve(struct target_ctx *tc, const struct resolve_target *t, bool *over_r)
+{
+	struct delivery *d = tc->d;
+	const struct envelope *e = tc->job->env;
+	struct sieve_message msg = { .env_from = e->sender, .env_to = tc->rcpt,
+				     .delimiter = d->cfg.recipient_delimiter[0] };
+	struct sieve_plan *plan;
+	char maildir[4200], dir[600];
+	void *map = MAP_FAILED;
+	struct stat st;
+	int fd, ret = 1;
+
+	*over_r = false;
+	delivery_mailbox_path(&d->cfg, t->account->address, false, maildir, sizeof(maildir));
+	fd = open(tc->src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (st.st_size > 0)
+		map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	msg.data = map == MAP_FAILED ? "" : map;
+	msg.len = map == MAP_FAILED ? 0 : (size_t)st.st_size;
+	plan = calloc(1, sizeof(*plan));
+	if (plan == NULL)
+		abort();
+	if (sieve_deliver_plan(maildir, &msg, plan) == 0) {
+		free(plan);
+		if (map != MAP_FAILED)
+			munmap(map, st.st_size);
+		return file_into(d, e, t->account, tc->src, tc->job->recovered, over_r);
+	}
+	if (map != MAP_FAILED)
+		munmap(map, st.st_size);
+	if (plan->n == 0)
+		log_info("%s: to=<%s>, sieve: discarded", e->id, t->address);
+	for (unsigned i = 0; i < plan->n && ret >= 0 && !*over_r; i++) {
+		struct sieve_action *a = &plan->actions[i];
+		const char *folder_dir = NULL;
+		int r;
+		if (a->kind == SIEVE_ACTION_REDIRECT && tc->redirects >= SIEVE_REDIRECT_NESTING) {
+			log_warn("%s: to=<%s>, sieve: redirects nested too deeply, keeping in INBOX",
+				 e->id, t->address);
+			a->kind = SIEVE_ACTION_FILEINTO;
+			a->folder = strdup("INBOX");
+			if (a->flags == NULL)
+				a->flags = strdup("");
+			if (a->folder == NULL || a->flags == NULL)
+				abort();
+		}
+		if (a->kind == SIEVE_ACTION_REDIRECT &&
+		    (strcasecmp(a->address, t->address) == 0 ||
+		     strcasecmp(a->address, tc->rcpt) == 0 || was_filed(tc, a->address))) {
+			/* to itself, or back to an account that had it already
+			   (a loop: an account gets a message once, and it would
+			   be lost): keep it */
+			log_info("%s: to=<%s>, sieve: redirect to itself or back to <%s>, "
+				 "keeping in INBOX", e->id, t->address, a->address);
+			a->kind = SIEVE_ACTION_FILEINTO;
+			a->folder = strdup("INBOX");
+			if (a->flags == NULL)
+				a->flags = strdup("");
+			if (a->folder == NULL || a->flags == NULL)
+				abort();
+		}
+		if (a->kind == SIEVE_ACTION_REDIRECT) {
+			log_info("%s: to=<%s>, sieve: redirect to <%s>", e->id, t->address,
+				 a->address);
+			const char *rcpt = tc->rcpt;
+			tc->redirects++;
+			if (resolve_address(&d->cfg, d->accounts, a->address, deliver_target, tc) < 0)
+				ret = -1;
+			tc->redirects--;
+			tc->rcpt = rcpt;
+			continue;
+		}
+		if (a->kind == SIEVE_ACTION_VACATION) {
+			if (!tc->job->recovered)
+				vacation_send(&d->cfg, maildir, t->account->address, a);
+			continue;
+		}
+		if (a->kind == SIEVE_ACTION_REJECT) {
+			char text[400];
+			snprintf(text, sizeof(text), "5.7.1 rejected by the recipient's filter: %.300s",
+				 a->text);
+			refuse_target(tc, t->address, text);
+			continue;
+		}
+		if (strcasecmp(a->folder, "INBOX") != 0) {
+			if (sieve_folder_dir(d, t->account->address, maildir, a->folder,
+					     a->create, dir, sizeof(dir)) > 0)
+				folder_dir = dir;
+			else
+				log_warn("%s: to=<%s>, sieve: fileinto \"%s\": no such folder, "
+					 "keeping in INBOX", e->id, t->address, a->folder);
+		}
+		r = file_into_folder(d, e, t->account, tc->src, tc->job->recovered, folder_dir,
+				     a->flags, over_r);
+		if (r < 0)
+			ret = -1;
+		else if (r > 0 && folder_dir != NULL)
+			log_info("%s: to=<%s>, sieve: fileinto %s", e->id, t->address, a->folder);
+	}
+	sieve_plan_free(plan);
+	free(plan);
+	return ret;
+}
+
 static void deliver_target(void *ctx, const struct resolve_target *t)
 {
 	struct target_ctx *tc = ctx;
@@ -264,7 +455,12 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		return;
 	buf_puts(&tc->d->filed, t->address);
 	buf_putc(&tc->d->filed, '\0');
-	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered, &over);
+	/* Sieve runs for Maildir accounts; a message DMARC quarantined goes
+	   to Junk without it */
+	if (e->junk || delivery_uses_mbox(&tc->d->cfg, t->account->mailbox_format))
+		ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered, &over);
+	else
+		ret = deliver_sieve(tc, t, &over);
 	if (over) {
 		snprintf(text, sizeof(text), "5.2.2 mailbox full: the message (%llu bytes) "
 			 "exceeds the quota of <%s> (%llu bytes)", (unsigned long long)e->size,
@@ -631,6 +827,8 @@ void delivery_stop(struct delivery **dp)
 	free_jobs(d->incoming);
 	free_jobs(d->retry);
 	accounts_free(&d->accounts);
+	if (d->store != NULL)
+		store_free(&d->store);
 	if (d->mail_fd >= 0)
 		close(d->mail_fd);
 	buf_deinit(&d->filed);

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from correio_harness import Server, send_mail
+from correio_harness import Server, running_server, send_mail
 
 ALICE = "alice@example.org"
 LIVE_CONFIG = "\n[auth]\nplaintext_on_loopback = yes\nmax_failures = 1000\n"
@@ -182,14 +182,7 @@ BOB = "bob@example.org"
 @pytest.fixture
 def pair():
     """A running server with alice and bob."""
-    s = Server()
-    try:
-        s.add_user(ALICE)
-        s.add_user(BOB)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(ALICE, BOB)
 
 
 def test_alias_over_account_needs_force(pair):

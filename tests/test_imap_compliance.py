@@ -9,7 +9,7 @@ import imaplib
 
 import pytest
 
-from correio_harness import Server
+from correio_harness import running_server
 from imap_raw import Imap
 
 ALICE = "alice@example.org"
@@ -21,13 +21,7 @@ ATOMS = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in '(){ %*"\\]/'
 
 @pytest.fixture
 def server():
-    s = Server(extra_config=PLAIN)
-    try:
-        s.add_user(ALICE)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(ALICE, extra_config=PLAIN)
 
 
 def login(server):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from correio_harness import Server
+from correio_harness import running_server
 from imap_raw import Imap
 
 ALICE = "alice@example.org"
@@ -96,13 +96,7 @@ BODY = (
 @pytest.fixture
 def imap_server(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
-    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\n")
-    try:
-        s.add_user(ALICE)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(ALICE, extra_config="[auth]\nplaintext_on_loopback = yes\n")
 
 
 def login(server):

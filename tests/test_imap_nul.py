@@ -10,7 +10,7 @@ import smtplib
 
 import pytest
 
-from correio_harness import Server
+from correio_harness import running_server
 
 ALICE = "alice@example.org"
 TEXT = b"ab\0cd\r\nline two \0\0 end\r\n"
@@ -19,13 +19,7 @@ MSG = b"From: <bob@example.net>\r\nSubject: nul\r\n\r\n" + TEXT
 
 @pytest.fixture
 def server():
-    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\n")
-    try:
-        s.add_user(ALICE)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(ALICE, extra_config="[auth]\nplaintext_on_loopback = yes\n")
 
 
 def deliver(server, bdat):

@@ -12,21 +12,15 @@ import time
 
 import pytest
 
-from correio_harness import Server, send_mail
+from correio_harness import running_server, send_mail
 from mail_client import BIN, MailClient, imap_login, uuencode
 
 
 @pytest.fixture
 def srv():
-    s = Server()
-    try:
-        s.add_user("alice@example.org", "alice-pw")
-        s.add_user("bob@example.org", "bob-pw")
-        s.add_user("carol@example.org", "carol-pw")
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(("alice@example.org", "alice-pw"),
+                              ("bob@example.org", "bob-pw"),
+                              ("carol@example.org", "carol-pw"))
 
 
 @pytest.fixture

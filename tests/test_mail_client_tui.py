@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from correio_harness import Server, send_mail
+from correio_harness import running_server, send_mail
 from mail_client import BIN, MailClient
 
 
@@ -62,14 +62,8 @@ class Tmux:
 
 @pytest.fixture
 def srv():
-    s = Server()
-    try:
-        s.add_user("alice@example.org", "alice-pw")
-        s.add_user("bob@example.org", "bob-pw")
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(("alice@example.org", "alice-pw"),
+                              ("bob@example.org", "bob-pw"))
 
 
 @pytest.fixture

@@ -13,20 +13,14 @@ import time
 
 import pytest
 
-from correio_harness import BIN, Server
+from correio_harness import BIN, running_server
 
 ALICE = "alice@example.org"
 
 
 @pytest.fixture
 def srv():
-    s = Server()
-    try:
-        s.add_user(ALICE)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from running_server(ALICE)
 
 
 def run_sendmail(srv, args, text, env_config=None, name=None):

@@ -8,24 +8,9 @@ import smtplib
 import ssl
 import time
 
-import pytest
-
-from correio_harness import Server
-
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    try:
-        s.add_user(ALICE)
-        s.add_user(BOB)
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+# the server fixture (alice and bob) is conftest.py's
 
 
 def tls_context():

@@ -44,22 +44,9 @@ struct listen_item {
 /* Resolve item as bind_one() in server.c does: its first address. */
 static int listen_resolve(const char *item, struct sockaddr_storage *sa)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	const char *colon = strrchr(item, ':');
-	size_t hlen = colon != NULL ? (size_t)(colon - item) : 0;
-	char host[300];
+	struct addrinfo *res;
 
-	if (colon == NULL || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, item, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+	if (listen_address_resolve(item, &res) < 0)
 		return -1;
 	memset(sa, 0, sizeof(*sa));
 	memcpy(sa, res->ai_addr, res->ai_addrlen <= sizeof(*sa) ? res->ai_addrlen : sizeof(*sa));
@@ -159,25 +146,6 @@ static void check_listeners(const struct config *cfg, struct buf *out)
 
 /* ---- files, as the run-as user ---- */
 
-/* The n-th item of a comma/space separated list, into out.  1 or 0. */
-static int list_item(const char *list, int n, char *out, size_t size)
-{
-	const char *p = list;
-
-	for (int i = 0;; i++) {
-		size_t len;
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			return 0;
-		if (i == n) {
-			snprintf(out, size, "%.*s", (int)len, p);
-			return 1;
-		}
-		p += len;
-	}
-}
-
 /* Every file of list readable?  Problems into out; returns how many. */
 static unsigned check_readable(const char *list, const char *key, const char *who,
 			       struct buf *out)
@@ -185,7 +153,7 @@ static unsigned check_readable(const char *list, const char *key, const char *wh
 	char path[1024];
 	unsigned bad = 0;
 
-	for (int i = 0; list_item(list, i, path, sizeof(path)); i++) {
+	for (int i = 0; str_list_item(list, i, path, sizeof(path)); i++) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);

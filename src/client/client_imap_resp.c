@@ -308,6 +308,24 @@ int imap_resp_parse(struct imap_parser *p, struct buf *scratch,
 	return 1;
 }
 
+int imap_resp_search_next(const char **p, uint32_t *v_r)
+{
+	while (**p != '\0') {
+		char *end;
+		unsigned long v = strtoul(*p, &end, 10);
+		if (end == *p)
+			return 0;
+		*p = end;
+		while (**p == ' ')
+			(*p)++;
+		if (v > 0 && v <= UINT32_MAX) {
+			*v_r = (uint32_t)v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 const struct imap_arg *imap_resp_fetch_item(const struct imap_arg *list,
 					    size_t count, const char *name,
 					    bool prefix)

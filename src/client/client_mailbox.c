@@ -174,21 +174,13 @@ static int search_fn(void *ctx, const struct imap_resp *r)
 {
 	struct search_ctx *sc = ctx;
 	const char *p = r->rest;
+	uint32_t v;
 
 	if (strcmp(r->name, "SEARCH") != 0)
 		return 1;
-	while (*p != '\0') {
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (v > 0 && v <= UINT32_MAX) {
-			sc->v = realloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
-			sc->v[sc->n++] = (uint32_t)v;
-		}
-		p = end;
-		while (*p == ' ')
-			p++;
+	while (imap_resp_search_next(&p, &v)) {
+		sc->v = realloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
+		sc->v[sc->n++] = v;
 	}
 	return 1;
 }
@@ -532,6 +524,29 @@ int client_mb_fetch(struct client_session *s, const char *folder, uint32_t n,
 			    fc.uid) <= 0)
 		return -1;
 	return 1;
+}
+
+int client_mb_view(struct client_session *s, const char *folder, uint32_t n,
+		   bool mark_seen, struct buf *data, struct client_view *v,
+		   unsigned *flags_r)
+{
+	uint32_t uid;
+	int ret;
+
+	buf_init(data, 0);
+	ret = client_mb_fetch(s, folder, n, mark_seen, data, &uid, flags_r);
+	if (ret < 0) {
+		buf_deinit(data);
+		return -1;
+	}
+	client_view_init(v, data->data != NULL ? data->data : "", data->len);
+	return ret;
+}
+
+void client_mb_view_close(struct client_view *v, struct buf *data)
+{
+	client_view_deinit(v);
+	buf_deinit(data);
 }
 
 int client_mb_flags(struct client_session *s, const char *folder, uint32_t n,

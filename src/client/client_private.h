@@ -166,6 +166,10 @@ struct imap_resp {
 int imap_resp_parse(struct imap_parser *p, struct buf *scratch,
 		    const char *text, size_t len, struct imap_resp *r);
 
+/* The next number (1..2^32-1) of a SEARCH response's rest at *p, skipping
+   zero and numbers too large; *p moves past it.  1, or 0 at the end. */
+int imap_resp_search_next(const char **p, uint32_t *v_r);
+
 /* The value after item name in a FETCH list ("UID", "FLAGS", "BODY[]",
    "BODY[HEADER" as a prefix when prefix is true), or NULL. */
 const struct imap_arg *imap_resp_fetch_item(const struct imap_arg *list,
@@ -469,6 +473,14 @@ int client_mb_search(struct client_session *s, const char *folder,
 int client_mb_fetch(struct client_session *s, const char *folder, uint32_t n,
 		    bool mark_seen, struct buf *data, uint32_t *uid_r,
 		    unsigned *flags_r);
+/* client_mb_fetch() of message n into data (initialised here), then a view
+   on it: what reading, saving, replying and forwarding start from.  The
+   fetch's result; unless -1 (nothing held), release both with
+   client_mb_view_close(). */
+int client_mb_view(struct client_session *s, const char *folder, uint32_t n,
+		   bool mark_seen, struct buf *data, struct client_view *v,
+		   unsigned *flags_r);
+void client_mb_view_close(struct client_view *v, struct buf *data);
 int client_mb_flags(struct client_session *s, const char *folder, uint32_t n,
 		    unsigned add, unsigned del);
 int client_mb_delete(struct client_session *s, const char *folder, uint32_t n);

@@ -321,20 +321,12 @@ static int uids_fn(void *ctx, const struct imap_resp *r)
 {
 	struct mirror_ctx *m = ctx;
 	const char *p = r->rest;
+	uint32_t v;
 
 	if (strcmp(r->name, "SEARCH") != 0)
 		return 1;
-	while (*p != '\0') {
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (v > 0 && v <= UINT32_MAX)
-			uf_add(m, (uint32_t)v, 0, false);
-		p = end;
-		while (*p == ' ')
-			p++;
-	}
+	while (imap_resp_search_next(&p, &v))
+		uf_add(m, v, 0, false);
 	return 1;
 }
 

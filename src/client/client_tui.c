@@ -294,19 +294,15 @@ static void tui_respond(struct tui *t, int key)
 	struct client_view v;
 	struct client_draft d;
 	struct buf data, tmpl;
-	uint32_t uid;
 	unsigned flags;
 
 	if (t->nmsgs == 0)
 		return;
 	m = &t->msgs[t->cur];
-	buf_init(&data, 0);
-	if (client_mb_fetch(&t->s, t->folder, m->n, false, &data, &uid, &flags) < 0) {
+	if (client_mb_view(&t->s, t->folder, m->n, false, &data, &v, &flags) < 0) {
 		tui_status(t, "%s", client_error());
-		buf_deinit(&data);
 		return;
 	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	client_draft_init(&d);
 	buf_init(&tmpl, 0);
 	str_copy(d.from, t->acct->from, sizeof(d.from));
@@ -337,8 +333,7 @@ static void tui_respond(struct tui *t, int key)
 	}
 	buf_deinit(&tmpl);
 	client_draft_deinit(&d);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 }
 
 static void tui_save(struct tui *t)
@@ -346,7 +341,6 @@ static void tui_save(struct tui *t)
 	struct client_view v;
 	struct buf data, report;
 	char dir[1024];
-	uint32_t uid;
 	unsigned flags;
 
 	if (t->nmsgs == 0)
@@ -354,14 +348,10 @@ static void tui_save(struct tui *t)
 	prompt("Save attachments into directory: ", dir, sizeof(dir));
 	if (dir[0] == '\0')
 		return;
-	buf_init(&data, 0);
-	if (client_mb_fetch(&t->s, t->folder, t->msgs[t->cur].n, false, &data, &uid,
-			    &flags) < 0) {
+	if (client_mb_view(&t->s, t->folder, t->msgs[t->cur].n, false, &data, &v, &flags) < 0) {
 		tui_status(t, "%s", client_error());
-		buf_deinit(&data);
 		return;
 	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	buf_init(&report, 0);
 	if (client_view_save(&v, dir, false, &report) < 0)
 		tui_status(t, "%s", client_error());
@@ -374,8 +364,7 @@ static void tui_save(struct tui *t)
 		tui_status(t, "Saved: %s", buf_cstr(&report));
 	}
 	buf_deinit(&report);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 }
 
 /* ---- the pager ------------------------------------------------------------------ */
@@ -403,20 +392,15 @@ static void pager(struct tui *t)
 {
 	struct client_view v;
 	struct buf data, text, shown;
-	uint32_t uid;
 	unsigned flags;
 	size_t top = 0, nlines = 0;
 	const char **lines = NULL;
 
-	buf_init(&data, 0);
-	if (client_mb_fetch(&t->s, t->folder, t->msgs[t->cur].n, true, &data, &uid,
-			    &flags) < 0) {
+	if (client_mb_view(&t->s, t->folder, t->msgs[t->cur].n, true, &data, &v, &flags) < 0) {
 		tui_status(t, "%s", client_error());
-		buf_deinit(&data);
 		return;
 	}
 	t->msgs[t->cur].flags |= CLIENT_F_SEEN;
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	buf_init(&text, 0);
 	buf_init(&shown, 0);
 	client_view_render(&v, &text);
@@ -458,8 +442,7 @@ static void pager(struct tui *t)
 	free(lines);
 	buf_deinit(&shown);
 	buf_deinit(&text);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 }
 
 /* ---- folders ------------------------------------------------------------------ */

@@ -339,19 +339,15 @@ static int cmd_search(struct mail_cmd_ctx *c)
 
 static int cmd_read(struct mail_cmd_ctx *c)
 {
-	uint32_t n, uid;
+	uint32_t n;
 	unsigned flags;
 	struct buf data, out;
 	struct client_view v;
 
 	if (c->o->npos != 2 || parse_number(c->o->pos[1], &n) < 0)
 		return 2;
-	buf_init(&data, 0);
-	if (client_mb_fetch(&c->s, c->folder, n, true, &data, &uid, &flags) < 0) {
-		buf_deinit(&data);
+	if (client_mb_view(&c->s, c->folder, n, true, &data, &v, &flags) < 0)
 		return fail();
-	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	buf_init(&out, 0);
 	if (c->o->json) {
 		client_view_json(&v, n, flags | CLIENT_F_SEEN, &out);
@@ -364,14 +360,13 @@ static int cmd_read(struct mail_cmd_ctx *c)
 	else
 		print_buf(&out);
 	buf_deinit(&out);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 	return 0;
 }
 
 static int cmd_save(struct mail_cmd_ctx *c)
 {
-	uint32_t n, uid;
+	uint32_t n;
 	unsigned flags;
 	struct buf data, report;
 	struct client_view v;
@@ -379,18 +374,13 @@ static int cmd_save(struct mail_cmd_ctx *c)
 
 	if (c->o->npos < 2 || c->o->npos > 3 || parse_number(c->o->pos[1], &n) < 0)
 		return 2;
-	buf_init(&data, 0);
-	if (client_mb_fetch(&c->s, c->folder, n, false, &data, &uid, &flags) < 0) {
-		buf_deinit(&data);
+	if (client_mb_view(&c->s, c->folder, n, false, &data, &v, &flags) < 0)
 		return fail();
-	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	buf_init(&report, 0);
 	ret = client_view_save(&v, c->o->npos == 3 ? c->o->pos[2] : ".", c->o->force, &report);
 	print_buf(&report);
 	buf_deinit(&report);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 	return ret < 0 ? fail() : 0;
 }
 
@@ -608,7 +598,7 @@ static void reply_headers(struct mail_cmd_ctx *c, const struct client_view *v,
 
 static int cmd_reply(struct mail_cmd_ctx *c)
 {
-	uint32_t n, uid;
+	uint32_t n;
 	unsigned flags;
 	struct buf data, tmpl, h;
 	struct client_view v;
@@ -617,12 +607,8 @@ static int cmd_reply(struct mail_cmd_ctx *c)
 
 	if (c->o->npos != 2 || parse_number(c->o->pos[1], &n) < 0)
 		return 2;
-	buf_init(&data, 0);
-	if (client_mb_fetch(&c->s, c->folder, n, false, &data, &uid, &flags) < 0) {
-		buf_deinit(&data);
+	if (client_mb_view(&c->s, c->folder, n, false, &data, &v, &flags) < 0)
 		return fail();
-	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	client_draft_init(&d);
 	str_copy(d.from, c->a->from, sizeof(d.from));
 	reply_headers(c, &v, &d);
@@ -643,8 +629,7 @@ static int cmd_reply(struct mail_cmd_ctx *c)
 	buf_deinit(&h);
 	buf_deinit(&tmpl);
 	client_draft_deinit(&d);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 	return ret < 0 ? fail() : 0;
 }
 
@@ -690,7 +675,7 @@ static int forward_attachments(const struct client_view *v, struct client_draft 
 
 static int cmd_forward(struct mail_cmd_ctx *c)
 {
-	uint32_t n, uid;
+	uint32_t n;
 	unsigned flags;
 	struct buf data, tmpl;
 	struct client_view v;
@@ -701,12 +686,8 @@ static int cmd_forward(struct mail_cmd_ctx *c)
 		return 2;
 	if (c->o->to == NULL)
 		return usage_error("forward needs --to%s", ""), 2;
-	buf_init(&data, 0);
-	if (client_mb_fetch(&c->s, c->folder, n, false, &data, &uid, &flags) < 0) {
-		buf_deinit(&data);
+	if (client_mb_view(&c->s, c->folder, n, false, &data, &v, &flags) < 0)
 		return fail();
-	}
-	client_view_init(&v, data.data != NULL ? data.data : "", data.len);
 	client_draft_init(&d);
 	str_copy(d.from, c->a->from, sizeof(d.from));
 	buf_puts(&d.to, c->o->to);
@@ -722,8 +703,7 @@ static int cmd_forward(struct mail_cmd_ctx *c)
 		ret = 1;
 	buf_deinit(&tmpl);
 	client_draft_deinit(&d);
-	client_view_deinit(&v);
-	buf_deinit(&data);
+	client_mb_view_close(&v, &data);
 	return ret < 0 ? fail() : 0;
 }
 

@@ -192,12 +192,32 @@ static void test_parse(void **state)
 	imap_parser_free(&p);
 }
 
+/* SEARCH numbers as the search and sync code take them: zero and numbers
+   past 32 bits skipped, the walk ending at anything else. */
+static void test_search_next(void **state)
+{
+	const char *p = "4 0 17 99999999999  3 x 5";
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(imap_resp_search_next(&p, &v), 1);
+	assert_int_equal(v, 4);
+	assert_int_equal(imap_resp_search_next(&p, &v), 1);
+	assert_int_equal(v, 17);
+	assert_int_equal(imap_resp_search_next(&p, &v), 1);
+	assert_int_equal(v, 3);
+	assert_int_equal(imap_resp_search_next(&p, &v), 0);
+	p = "";
+	assert_int_equal(imap_resp_search_next(&p, &v), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_framing_any_split),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_search_next),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

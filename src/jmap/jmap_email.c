@@ -653,7 +653,6 @@ int jmap_email_get(struct jmap_call *call)
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
 	struct get_opts opt;
 	struct jmap_email_ref r;
-	char state[24];
 	size_t i;
 
 	if (jmap_call_account(call, &a) < 0)
@@ -679,10 +678,7 @@ int jmap_email_get(struct jmap_call *call)
 		else
 			json_array_append(notfound, v);
 	}
-	jmap_account_state(a, state);
-	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
-				 "list", list, "notFound", notfound);
-	return 1;
+	return jmap_get_result(call, a, list, notfound);
 }
 
 /* ---- Thread/get ---- */
@@ -693,7 +689,7 @@ int jmap_thread_get(struct jmap_call *call)
 	struct jmap_account *a;
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
 	struct jmap_email_ref r;
-	char state[24], eid[20];
+	char eid[20];
 	size_t i;
 
 	if (jmap_call_account(call, &a) < 0)
@@ -718,8 +714,5 @@ int jmap_thread_get(struct jmap_call *call)
 		}
 		json_array_append(notfound, v);
 	}
-	jmap_account_state(a, state);
-	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
-				 "list", list, "notFound", notfound);
-	return 1;
+	return jmap_get_result(call, a, list, notfound);
 }

@@ -247,56 +247,50 @@ int jmap_email_changes(struct jmap_call *call)
 	struct jmap_account *a;
 	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
 	json_t *maxc = json_object_get(call->args, "maxChanges");
-	struct jmap_snapshot *snap;
-	json_t *created, *updated, *destroyed;
-	char state[24], id[20];
+	struct jmap_changes ch;
+	char id[20];
 
 	if (jmap_call_account(call, &a) < 0)
 		return -1;
 	if (since == NULL || (maxc != NULL && !json_is_null(maxc) &&
 			      (!json_is_integer(maxc) || json_integer_value(maxc) <= 0)))
 		return jmap_call_error(call, "invalidArguments", NULL);
-	jmap_account_state(a, state);
-	snap = jmap_snapshot_find(a->j, a->user, since);
-	if (snap == NULL)
-		return jmap_call_error(call, "cannotCalculateChanges", NULL);
-	created = json_array();
-	updated = json_array();
-	destroyed = json_array();
+	if (jmap_changes_begin(call, a, since, &ch) < 0)
+		return -1;
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		uint64_t old_modseq = 0, name_hash;
-		bool known = jmap_snapshot_folder(snap, f->st.uidvalidity, &old_modseq, &name_hash);
+		bool known = jmap_snapshot_folder(ch.snap, f->st.uidvalidity, &old_modseq, &name_hash);
 		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {
 			struct store_msg m;
 			store_mailbox_get(f->h, k, &m);
 			jmap_email_id(f->st.uidvalidity, m.uid, id);
-			if (!known || !jmap_snapshot_has(snap, (uint64_t)f->st.uidvalidity << 32 | m.uid))
-				json_array_append_new(created, json_string(id));
+			if (!known || !jmap_snapshot_has(ch.snap, (uint64_t)f->st.uidvalidity << 32 | m.uid))
+				json_array_append_new(ch.created, json_string(id));
 			else if (m.modseq > old_modseq)
-				json_array_append_new(updated, json_string(id));
+				json_array_append_new(ch.updated, json_string(id));
 		}
 	}
-	for (unsigned i = 0; i < jmap_snapshot_email_count(snap); i++) {
-		uint64_t e = jmap_snapshot_email_at(snap, i);
+	for (unsigned i = 0; i < jmap_snapshot_email_count(ch.snap); i++) {
+		uint64_t e = jmap_snapshot_email_at(ch.snap, i);
 		struct jmap_folder *f = jmap_folder_by_uv(a, (uint32_t)(e >> 32));
 		struct store_msg m;
 		if (f == NULL || store_mailbox_lookup(f->h, (uint32_t)e, &m) <= 0) {
 			jmap_email_id((uint32_t)(e >> 32), (uint32_t)e, id);
-			json_array_append_new(destroyed, json_string(id));
+			json_array_append_new(ch.destroyed, json_string(id));
 		}
 	}
-	if (json_is_integer(maxc) && json_array_size(created) + json_array_size(updated) +
-	    json_array_size(destroyed) > (size_t)json_integer_value(maxc)) {
-		json_decref(created);
-		json_decref(updated);
-		json_decref(destroyed);
+	if (json_is_integer(maxc) && json_array_size(ch.created) + json_array_size(ch.updated) +
+	    json_array_size(ch.destroyed) > (size_t)json_integer_value(maxc)) {
+		json_decref(ch.created);
+		json_decref(ch.updated);
+		json_decref(ch.destroyed);
 		return jmap_call_error(call, "cannotCalculateChanges",
 				       "more changes than maxChanges");
 	}
 	call->result = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:o}", "accountId", a->id,
-				 "oldState", since, "newState", state, "hasMoreChanges", 0,
-				 "created", created, "updated", updated, "destroyed", destroyed);
+				 "oldState", since, "newState", ch.state, "hasMoreChanges", 0,
+				 "created", ch.created, "updated", ch.updated, "destroyed", ch.destroyed);
 	return 1;
 }
 

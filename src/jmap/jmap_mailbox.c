@@ -93,7 +93,6 @@ int jmap_mailbox_get(struct jmap_call *call)
 	struct jmap_account *a;
 	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
 	json_t *props = json_object_get(call->args, "properties");
-	char state[24];
 	size_t i;
 
 	if (jmap_call_account(call, &a) < 0)
@@ -121,48 +120,39 @@ int jmap_mailbox_get(struct jmap_call *call)
 	}
 	json_array_foreach(list, i, v)
 		filter_props(v, props);
-	jmap_account_state(a, state);
-	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
-				 "list", list, "notFound", notfound);
-	return 1;
+	return jmap_get_result(call, a, list, notfound);
 }
 
 int jmap_mailbox_changes(struct jmap_call *call)
 {
 	struct jmap_account *a;
 	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
-	struct jmap_snapshot *snap;
-	json_t *created, *updated, *destroyed;
-	char state[24], id[16];
+	struct jmap_changes ch;
+	char id[16];
 
 	if (jmap_call_account(call, &a) < 0)
 		return -1;
 	if (since == NULL)
 		return jmap_call_error(call, "invalidArguments", "sinceState");
-	jmap_account_state(a, state);
-	snap = jmap_snapshot_find(a->j, a->user, since);
-	if (snap == NULL)
-		return jmap_call_error(call, "cannotCalculateChanges", NULL);
-	created = json_array();
-	updated = json_array();
-	destroyed = json_array();
+	if (jmap_changes_begin(call, a, since, &ch) < 0)
+		return -1;
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		uint64_t modseq, name_hash;
-		if (!jmap_snapshot_folder(snap, f->st.uidvalidity, &modseq, &name_hash))
-			json_array_append_new(created, json_string(f->id));
+		if (!jmap_snapshot_folder(ch.snap, f->st.uidvalidity, &modseq, &name_hash))
+			json_array_append_new(ch.created, json_string(f->id));
 		else if (modseq != f->st.highestmodseq ||
 			 name_hash != jmap_name_hash(store_mailbox_name(f->h)))
-			json_array_append_new(updated, json_string(f->id));
+			json_array_append_new(ch.updated, json_string(f->id));
 	}
-	for (unsigned i = 0; i < jmap_snapshot_folder_count(snap); i++) {
-		snprintf(id, sizeof(id), "f%08x", jmap_snapshot_folder_at(snap, i));
+	for (unsigned i = 0; i < jmap_snapshot_folder_count(ch.snap); i++) {
+		snprintf(id, sizeof(id), "f%08x", jmap_snapshot_folder_at(ch.snap, i));
 		if (jmap_folder_by_id(a, id) == NULL)
-			json_array_append_new(destroyed, json_string(id));
+			json_array_append_new(ch.destroyed, json_string(id));
 	}
 	call->result = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:n}", "accountId", a->id,
-				 "oldState", since, "newState", state, "hasMoreChanges", 0,
-				 "created", created, "updated", updated, "destroyed", destroyed,
+				 "oldState", since, "newState", ch.state, "hasMoreChanges", 0,
+				 "created", ch.created, "updated", ch.updated, "destroyed", ch.destroyed,
 				 "updatedProperties");
 	return 1;
 }

@@ -64,6 +64,10 @@ struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id);
 /* The account state (Mailbox and Email): "s" + 16 hex, and a snapshot of
    it kept for /changes.  out has 24 bytes. */
 void jmap_account_state(struct jmap_account *a, char out[24]);
+/* The result of a Foo/get (RFC 8620 §5.1): accountId, the current state,
+   list and notFound (both taken).  Returns 1. */
+int jmap_get_result(struct jmap_call *call, struct jmap_account *a, json_t *list,
+		    json_t *notfound);
 /* The Session object of RFC 8620 §2 for a, URLs below base ("https://h"). */
 json_t *jmap_session_object(struct jmap_account *a, const char *base);
 /* The limits in force. */
@@ -85,6 +89,18 @@ unsigned jmap_snapshot_folder_count(const struct jmap_snapshot *s);
 uint32_t jmap_snapshot_folder_at(const struct jmap_snapshot *s, unsigned i);
 unsigned jmap_snapshot_email_count(const struct jmap_snapshot *s);
 uint64_t jmap_snapshot_email_at(const struct jmap_snapshot *s, unsigned i);
+
+/* A Foo/changes (RFC 8620 §5.2) under way: the state now, the snapshot of
+   sinceState and the three id lists to fill. */
+struct jmap_changes {
+	char state[24];
+	struct jmap_snapshot *snap;
+	json_t *created, *updated, *destroyed;
+};
+/* Start a Foo/changes from since (arguments checked): 1, or -1 with the
+   cannotCalculateChanges error set when since is unknown. */
+int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
+		       const char *since, struct jmap_changes *ch);
 uint64_t jmap_name_hash(const char *name);
 void jmap_snapshots_free(struct jmap *j);
 

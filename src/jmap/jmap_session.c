@@ -345,6 +345,30 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	}
 }
 
+int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
+		       const char *since, struct jmap_changes *ch)
+{
+	jmap_account_state(a, ch->state);
+	ch->snap = jmap_snapshot_find(a->j, a->user, since);
+	if (ch->snap == NULL)
+		return jmap_call_error(call, "cannotCalculateChanges", NULL);
+	ch->created = json_array();
+	ch->updated = json_array();
+	ch->destroyed = json_array();
+	return 1;
+}
+
+int jmap_get_result(struct jmap_call *call, struct jmap_account *a, json_t *list,
+		    json_t *notfound)
+{
+	char state[24];
+
+	jmap_account_state(a, state);
+	call->result = json_pack("{s:s,s:s,s:o,s:o}", "accountId", a->id, "state", state,
+				 "list", list, "notFound", notfound);
+	return 1;
+}
+
 void jmap_account_state(struct jmap_account *a, char out[24])
 {
 	uint64_t h = 0xcbf29ce484222325ull;

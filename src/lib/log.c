@@ -158,6 +158,22 @@ void log_dialogue(bool peer_listed, const char *proto, const char *addr,
 		log_debug("%s: [%s]: %s %s", proto, addr, dir, line);
 }
 
+void log_dialogue_vprintf(bool peer_listed, const char *proto, const char *addr,
+			  const char *dir, const char *fmt, va_list ap)
+{
+	char text[512];
+	va_list copy;
+	int n;
+
+	if (!peer_listed && min_level > LOG_LEVEL_DEBUG)
+		return;
+	va_copy(copy, ap);
+	n = vsnprintf(text, sizeof(text), fmt, copy);
+	va_end(copy);
+	log_dialogue(peer_listed, proto, addr, dir, text,
+		     n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
 #define LOG_FN(name, level)                          \
 	void name(const char *fmt, ...)              \
 	{                                            \

@@ -5,6 +5,7 @@
  * written with a single write(2), so threads may log concurrently.
  * Lines look like:  2026-11-27T05:11:17Z correio[123]: smtpd: 1A2B3C: from=<a@b>
  */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -37,6 +38,12 @@ int log_file_chown(uid_t uid, gid_t gid);
  */
 void log_dialogue(bool peer_listed, const char *proto, const char *addr,
 		  const char *dir, const char *text, size_t len);
+/* log_dialogue() of a reply still to be formatted from fmt and ap; does
+   nothing (not even the formatting) when the line would not be logged.
+   ap is only copied, so the caller may still use it. */
+void log_dialogue_vprintf(bool peer_listed, const char *proto, const char *addr,
+			  const char *dir, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -70,22 +70,34 @@ int privilege_become(const struct passwd *pw)
 	return 1;
 }
 
-int privilege_drop(const struct config *cfg, const char **error_r)
+/* Before either drop: the data directory made and given to the run-as
+   user.  1 with *pw_r to switch to, 0 nobody to switch to, or -1. */
+static int prepare_switch(const struct config *cfg, struct passwd **pw_r,
+			  const char **error_r)
 {
-	struct passwd *pw = NULL;
 	struct stat st;
 	int ret;
 
 	if (privilege_make_data_dir(cfg, error_r) < 0)
 		return -1;
-	if ((ret = privilege_run_as(cfg, &pw, error_r)) <= 0)
-		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
+	if ((ret = privilege_run_as(cfg, pw_r, error_r)) <= 0)
+		return ret;
 	if (stat(cfg->data_dir, &st) < 0 ||
-	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
-	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
+	    ((st.st_uid != (*pw_r)->pw_uid || st.st_gid != (*pw_r)->pw_gid) &&
+	     chown(cfg->data_dir, (*pw_r)->pw_uid, (*pw_r)->pw_gid) < 0)) {
 		*error_r = "cannot give the data directory to the configured user";
 		return -1;
 	}
+	return 1;
+}
+
+int privilege_drop(const struct config *cfg, const char **error_r)
+{
+	struct passwd *pw = NULL;
+	int ret;
+
+	if ((ret = prepare_switch(cfg, &pw, error_r)) <= 0)
+		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
 	if (log_file_chown(pw->pw_uid, pw->pw_gid) < 0)
 		log_warn("start: cannot give the log file to %s: it may not reopen it", cfg->user);
 	if (privilege_become(pw) < 0) {
@@ -103,19 +115,10 @@ static bool effective_switched;
 int privilege_drop_effective(const struct config *cfg, const char **error_r)
 {
 	struct passwd *pw = NULL;
-	struct stat st;
 	int ret;
 
-	if (privilege_make_data_dir(cfg, error_r) < 0)
-		return -1;
-	if ((ret = privilege_run_as(cfg, &pw, error_r)) <= 0)
+	if ((ret = prepare_switch(cfg, &pw, error_r)) <= 0)
 		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
-	if (stat(cfg->data_dir, &st) < 0 ||
-	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
-	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
-		*error_r = "cannot give the data directory to the configured user";
-		return -1;
-	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setegid(pw->pw_gid) < 0 ||
 	    seteuid(pw->pw_uid) < 0) {
 		*error_r = "cannot switch to the configured user";

@@ -6,8 +6,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -39,6 +42,48 @@ void str_lower(char *s)
 {
 	for (; *s != '\0'; s++)
 		*s = (char)tolower((unsigned char)*s);
+}
+
+int str_list_item(const char *list, int n, char *out, size_t size)
+{
+	const char *p = list;
+
+	for (int i = 0;; i++) {
+		size_t len;
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			return 0;
+		if (i == n) {
+			snprintf(out, size, "%.*s", (int)len, p);
+			return 1;
+		}
+		p += len;
+	}
+}
+
+int listen_address_resolve(const char *item, struct addrinfo **res_r)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	const char *colon = strrchr(item, ':');
+	size_t hlen = colon != NULL ? (size_t)(colon - item) : 0;
+	char host[300];
+
+	*res_r = NULL;
+	if (colon == NULL || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	if (getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, res_r) != 0) {
+		*res_r = NULL;
+		return -1;
+	}
+	return 1;
 }
 
 int parse_uint(const char *s, uint64_t *r)

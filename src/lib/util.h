@@ -17,6 +17,10 @@ size_t str_copy(char *dst, const char *src, size_t size);
 bool str_ieq(const char *a, const char *b);
 /* Lower-case ASCII letters in place. */
 void str_lower(char *s);
+/* The n-th (from 0) item of a comma/space separated list, such as
+   tls_certificate = "a.pem, b.pem", into out.  Returns 1, or 0 past the
+   last item. */
+int str_list_item(const char *list, int n, char *out, size_t size);
 
 /* "10", "10k", "25M", "1G" -> bytes.  Returns 1, or -1 on bad syntax. */
 int parse_size(const char *s, uint64_t *r);
@@ -24,6 +28,12 @@ int parse_size(const char *s, uint64_t *r);
 int parse_duration(const char *s, uint64_t *r);
 /* Decimal unsigned integer, whole string.  Returns 1, or -1. */
 int parse_uint(const char *s, uint64_t *r);
+
+struct addrinfo;
+/* Resolve a listener item "address:port", "[v6]:port" or "*:port" (any
+   address) for a passive TCP socket.  Returns 1 with *res_r to free with
+   freeaddrinfo(), or -1 (no colon, host too long, no such address). */
+int listen_address_resolve(const char *item, struct addrinfo **res_r);
 
 /* The value (0..63) of a base64 digit, or -1.  c63 is the 64th digit:
    '/' in RFC 4648 base64, ',' in IMAP's modified base64 (RFC 3501). */

@@ -47,16 +47,7 @@ void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (s->trace || log_debug_enabled()) {
-		char text[512];
-		va_list copy;
-		int n;
-		va_copy(copy, ap);
-		n = vsnprintf(text, sizeof(text), fmt, copy);
-		va_end(copy);
-		log_dialogue(s->trace, "pop3d", s->conn.addr, ">", text,
-			     n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
-	}
+	log_dialogue_vprintf(s->trace, "pop3d", s->conn.addr, ">", fmt, ap);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);

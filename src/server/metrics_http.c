@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,24 +99,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 /* Listen on one "address:port" ("[v6]:port").  1 or -1. */
 static int bind_one(struct metrics_http *m, const char *item)
 {
-	struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM,
-					 .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct evutil_addrinfo *res = NULL;
-	const char *colon = strrchr(item, ':');
-	char host[300];
-	size_t hlen = (size_t)(colon - item);
+	struct addrinfo *res;
 	evutil_socket_t fd;
 	int one = 1;
 
-	if (hlen >= sizeof(host))
-		return -1;
-	memcpy(host, item, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (evutil_getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+	if (listen_address_resolve(item, &res) < 0)
 		return -1;
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -124,11 +112,11 @@ static int bind_one(struct metrics_http *m, const char *item)
 		int saved = errno;
 		if (fd >= 0)
 			close(fd);
-		evutil_freeaddrinfo(res);
+		freeaddrinfo(res);
 		errno = saved;
 		return -1;
 	}
-	evutil_freeaddrinfo(res);
+	freeaddrinfo(res);
 	log_info("metrics: listening on http://%s/metrics", item);
 	return 1;
 }

@@ -509,23 +509,10 @@ static void on_accept_error(struct evconnlistener *ev, void *arg)
 static int bind_one(struct server_state *st, enum config_listener kind,
 		    const char *item)
 {
-	struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM,
-					 .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct evutil_addrinfo *res = NULL;
-	char host[300];
-	const char *colon = strrchr(item, ':');
-	size_t hlen = (size_t)(colon - item);
+	struct addrinfo *res;
 	struct listener *l;
 
-	if (hlen >= sizeof(host) || st->n_listeners >= MAX_LISTENERS)
-		return -1;
-	memcpy(host, item, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (evutil_getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+	if (st->n_listeners >= MAX_LISTENERS || listen_address_resolve(item, &res) < 0)
 		return -1;
 	l = &st->listeners[st->n_listeners];
 	l->kind = kind;
@@ -534,7 +521,7 @@ static int bind_one(struct server_state *st, enum config_listener kind,
 					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 					LEV_OPT_CLOSE_ON_EXEC, 511, res->ai_addr,
 					(int)res->ai_addrlen);
-	evutil_freeaddrinfo(res);
+	freeaddrinfo(res);
 	if (l->ev == NULL)
 		return -1;
 	evconnlistener_set_error_cb(l->ev, on_accept_error);

@@ -78,16 +78,7 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 		return;
 	out = bufferevent_get_output(s->conn.bev);
 	va_start(ap, fmt);
-	if (s->trace || log_debug_enabled()) {
-		char text[512];
-		va_list copy;
-		int n;
-		va_copy(copy, ap);
-		n = vsnprintf(text, sizeof(text), fmt, copy);
-		va_end(copy);
-		smtpd_trace(s, ">", text, n < 0 ? 0 : (size_t)n < sizeof(text) ?
-			    (size_t)n : sizeof(text) - 1);
-	}
+	log_dialogue_vprintf(s->trace, "smtpd", s->conn.addr, ">", fmt, ap);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);

@@ -92,23 +92,9 @@ struct store_import {
 static int read_uidv(const char *dir, uint32_t *v_r, uint32_t *next_r, uint64_t *bound_r)
 {
 	char path[STORE_PATH_MAX];
-	unsigned long long v, n, b;
-	struct buf text;
-	int ret;
 
 	path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE);
-	buf_init(&text, 4096);
-	ret = store_read_file(path, &text);
-	if (ret > 0 && (sscanf(buf_cstr(&text), "%llu %llu %llu", &v, &n, &b) != 3 ||
-			v == 0 || v > UINT32_MAX || n == 0 || n > UINT32_MAX))
-		ret = 0;
-	buf_deinit(&text);
-	if (ret <= 0)
-		return 0;
-	*v_r = (uint32_t)v;
-	*next_r = (uint32_t)n;
-	*bound_r = b;
-	return 1;
+	return store_uidv_read(path, v_r, next_r, bound_r) > 0 ? 1 : 0;
 }
 
 /* Does the Maildir at dir hold no message (new/ and cur/ empty)? */

@@ -187,14 +187,13 @@ struct fallback {
 	uint64_t bound;
 };
 
-static int read_fallback(const struct mbox *mb, struct fallback *fb)
+int store_uidv_read(const char *path, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+		    uint64_t *bound_r)
 {
-	char path[STORE_PATH_MAX];
 	unsigned long long v, n, b;
 	struct buf text;
 	int ret;
 
-	path_of(mb, STORE_UIDV_FILE, path, sizeof(path));
 	buf_init(&text, 4096);
 	ret = store_read_file(path, &text);
 	if (ret > 0 && (sscanf(buf_cstr(&text), "%llu %llu %llu", &v, &n, &b) != 3 ||
@@ -203,10 +202,18 @@ static int read_fallback(const struct mbox *mb, struct fallback *fb)
 	buf_deinit(&text);
 	if (ret <= 0)
 		return ret < 0 && errno != ENOENT ? -1 : 0;
-	fb->uidvalidity = (uint32_t)v;
-	fb->uidnext = (uint32_t)n;
-	fb->bound = b;
+	*uidvalidity_r = (uint32_t)v;
+	*uidnext_r = (uint32_t)n;
+	*bound_r = b;
 	return 1;
+}
+
+static int read_fallback(const struct mbox *mb, struct fallback *fb)
+{
+	char path[STORE_PATH_MAX];
+
+	path_of(mb, STORE_UIDV_FILE, path, sizeof(path));
+	return store_uidv_read(path, &fb->uidvalidity, &fb->uidnext, &fb->bound);
 }
 
 int store_index_write_fallback(struct mbox *mb, bool sync)
@@ -233,6 +240,32 @@ uint64_t store_index_next_modseq(struct mbox *mb)
 		store_index_write_fallback(mb, true);
 	}
 	return ++idx->highestmodseq;
+}
+
+uint64_t store_index_lazy_modseq(struct mbox *mb, uint64_t *modseq)
+{
+	if (*modseq == 0)
+		*modseq = store_index_next_modseq(mb);
+	return *modseq;
+}
+
+void store_index_expunge_marked(struct mbox *mb, uint64_t *modseq)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < mb->idx.count; i++) {
+		struct index_rec *r = &mb->idx.recs[i];
+		if (!r->mark)
+			continue;
+		r->modseq = store_index_lazy_modseq(mb, modseq);
+		uidvec_push(&mb->chg_expunge, r->uid);
+		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
+		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
+		any = true;
+	}
+	store_index_remove_marked(&mb->idx);
+	if (any)
+		store_index_write_fallback(mb, false);
 }
 
 /* ---- the snapshot ---- */

@@ -190,13 +190,6 @@ static void collect(void *ctx, const struct mboxmsg *m)
 	f->v[f->n++] = *m;
 }
 
-static uint64_t take_modseq(struct mbox *mb, uint64_t *modseq)
-{
-	if (*modseq == 0)
-		*modseq = store_index_next_modseq(mb);
-	return *modseq;
-}
-
 /* A message not in the index.  first: the index is being made from the
    file (new, or lost), whose Status:/X-Status: headers other programs
    wrote; later they are the sender's, and ignored. */
@@ -208,7 +201,7 @@ static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime, bool
 			       .date = m->date != 0 ? m->date : (int64_t)mtime,
 			       .size = m->size, .vsize = m->vsize };
 
-	r.modseq = take_modseq(mb, modseq);
+	r.modseq = store_index_lazy_modseq(mb, modseq);
 	id_name(m, name, sizeof(name));
 	store_index_append(&mb->idx, &r, name);
 	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
@@ -282,26 +275,6 @@ static struct key *find_key(struct key *keys, unsigned n, const struct mboxmsg *
 	return NULL;
 }
 
-/* Records without a message in the file leave the index. */
-static void expunge_marked(struct mbox *mb, uint64_t *modseq)
-{
-	bool any = false;
-
-	for (unsigned i = 0; i < mb->idx.count; i++) {
-		struct index_rec *r = &mb->idx.recs[i];
-		if (!r->mark)
-			continue;
-		r->modseq = take_modseq(mb, modseq);
-		uidvec_push(&mb->chg_expunge, r->uid);
-		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
-		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
-		any = true;
-	}
-	store_index_remove_marked(&mb->idx);
-	if (any)
-		store_index_write_fallback(mb, false);
-}
-
 /* Match every message found to the index; the rest are new. */
 static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool first,
 		      uint64_t *modseq)
@@ -335,7 +308,7 @@ static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool
 		f->v[j].raw_len = 0;	/* matched */
 	}
 	free(keys);
-	expunge_marked(mb, modseq);
+	store_index_expunge_marked(mb, modseq);	/* not in the file any more */
 	for (unsigned j = 0; j < f->n; j++)
 		if (f->v[j].raw_len != 0)
 			add_new(mb, &f->v[j], mtime, first, modseq);
@@ -702,7 +675,7 @@ static void index_added(struct mbox *mb, const struct buf *out, uint64_t base,
 		struct index_rec r = { .uid = mb->idx.uidnext, .flags = v[i].flags & STORE_FLAGS_SYSTEM,
 				       .keywords = v[i].keywords, .date = v[i].date,
 				       .size = f.v[i].size, .vsize = f.v[i].vsize };
-		r.modseq = take_modseq(mb, modseq);
+		r.modseq = store_index_lazy_modseq(mb, modseq);
 		id_name(&f.v[i], name, sizeof(name));
 		store_index_append(&mb->idx, &r, name);
 		store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);

@@ -183,6 +183,10 @@ int store_maildir_name(char *out, size_t size, const char *base, size_t base_len
 		       uint8_t flags, uint32_t keywords);
 /* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
 int store_write_file(const char *path, const void *data, size_t len, bool sync);
+/* The folder's STORE_UIDV_FILE at path: "<uidvalidity> <uidnext> <modseq
+   bound>".  1, 0 missing or malformed, -1 read error. */
+int store_uidv_read(const char *path, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+		    uint64_t *bound_r);
 /* Read a small file into out (replaced).  1, 0 missing, -1 error. */
 int store_read_file(const char *path, struct buf *out);
 /* Remove a directory tree (depth-limited, never follows links).  1 or -1. */
@@ -238,6 +242,14 @@ int store_index_commit(struct mbox *mb);
 int store_index_compact(struct mbox *mb);
 /* The modseq for the next change (compacts first at the bound). */
 uint64_t store_index_next_modseq(struct mbox *mb);
+/* The one modseq of a sync or rescan: *modseq, taken from
+   store_index_next_modseq() the first time something changes (0 until
+   then). */
+uint64_t store_index_lazy_modseq(struct mbox *mb, uint64_t *modseq);
+/* Expunge the marked records (their files are gone): each gets the lazy
+   modseq, is reported and logged, and leaves the index and the account's
+   usage; the fallback file is rewritten when any went. */
+void store_index_expunge_marked(struct mbox *mb, uint64_t *modseq);
 /* Rewrite the fallback file (uidvalidity, uidnext, modseq bound). */
 int store_index_write_fallback(struct mbox *mb, bool sync);
 void store_index_close(struct mbox *mb);

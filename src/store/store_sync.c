@@ -75,13 +75,6 @@ int store_rename_noreplace(const char *from, const char *to)
 	return 0;
 }
 
-static uint64_t sync_modseq(struct sync_ctx *sc)
-{
-	if (sc->modseq == 0)
-		sc->modseq = store_index_next_modseq(sc->mb);
-	return sc->modseq;
-}
-
 /* ---- reading the directories ---- */
 
 static void add_newcomer(struct sync_ctx *sc, const char *fname, bool in_new,
@@ -116,7 +109,7 @@ static void external_flags(struct sync_ctx *sc, struct index_rec *r,
 	if (r->flags != md->flags || r->keywords != (md->keywords & known)) {
 		r->flags = md->flags;
 		r->keywords = md->keywords & known;
-		r->modseq = sync_modseq(sc);
+		r->modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
 		uidvec_push(&mb->chg_flags, r->uid);
 	}
 	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, fname);
@@ -198,27 +191,6 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 		mb->idx.cur_mtime = st->st_mtim;
 		store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
 	}
-}
-
-/* Records of the index whose file was not seen in cur/. */
-static void expunge_missing(struct sync_ctx *sc)
-{
-	struct mbox *mb = sc->mb;
-	bool any = false;
-
-	for (unsigned i = 0; i < mb->idx.count; i++) {
-		struct index_rec *r = &mb->idx.recs[i];
-		if (!r->mark)
-			continue;
-		r->modseq = sync_modseq(sc);
-		uidvec_push(&mb->chg_expunge, r->uid);
-		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
-		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
-		any = true;
-	}
-	store_index_remove_marked(&mb->idx);
-	if (any)
-		store_index_write_fallback(mb, false);
 }
 
 /* ---- newcomers ---- */
@@ -320,7 +292,7 @@ static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 		if (store_rename_noreplace(from, to) < 0)
 			return errno == ENOENT || errno == EEXIST ? 0 : -1;
 	}
-	r.modseq = sync_modseq(sc);
+	r.modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
 	store_index_append(&mb->idx, &r, name);
 	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
 	if (uid >= mb->idx.uidnext)
@@ -369,7 +341,8 @@ static int sync_dirs(struct sync_ctx *sc, bool force_cur)
 			mb->idx.recs[i].mark = 1;	/* not seen yet */
 		if (scan_dir(sc, "cur") < 0)
 			return -1;
-		expunge_missing(sc);
+		/* records whose file was not seen in cur/ */
+		store_index_expunge_marked(mb, &sc->modseq);
 		cur_scanned(mb, &st);
 	}
 	if (scan_dir(sc, "new") < 0 || take_newcomers(sc) < 0)

@@ -139,25 +139,6 @@ static void set_free(struct tls_set *set)
 	}
 }
 
-/* The n-th item of a comma/space separated list, into out.  Returns 1 or 0. */
-static int list_item(const char *list, int n, char *out, size_t size)
-{
-	const char *p = list;
-
-	for (int i = 0;; i++) {
-		size_t len;
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			return 0;
-		if (i == n) {
-			snprintf(out, size, "%.*s", (int)len, p);
-			return 1;
-		}
-		p += len;
-	}
-}
-
 static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 				const char **error_r)
 {
@@ -182,8 +163,8 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 		set->n += set->ctx[set->n] != NULL;
 	}
 	for (int i = 0; set->n < TLS_MAX_CERTS &&
-			list_item(cfg->tls_certificate, i, cert, sizeof(cert)); i++) {
-		if (!list_item(cfg->tls_key, i, key, sizeof(key)))
+			str_list_item(cfg->tls_certificate, i, cert, sizeof(cert)); i++) {
+		if (!str_list_item(cfg->tls_key, i, key, sizeof(key)))
 			str_copy(key, cert, sizeof(key));
 		set->ctx[set->n] = ctx_new(t, cert, key, error_r);
 		if (set->ctx[set->n] == NULL)
@@ -191,7 +172,7 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 		set->n++;
 	}
 	if (set->n == 0 || (cfg->tls_certificate[0] != '\0' &&
-			    list_item(cfg->tls_certificate, set->n, cert, sizeof(cert)))) {
+			    str_list_item(cfg->tls_certificate, set->n, cert, sizeof(cert)))) {
 		set_free(set);
 		return NULL;
 	}

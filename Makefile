@@ -1,8 +1,8 @@
 # correio - build, test, sanitizer and fuzz targets.
 #
 #   make          build build/correio
-#   make run      install missing packages, build, serve on built-in defaults
-#   make test     build and run every test (unit + integration)
+#   make run      install missing build packages, build, serve on built-in defaults
+#   make test     install missing test packages, build, run every test (unit + integration)
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzz target for FUZZ_SECONDS each
 #   make bench    the SMTP-to-Maildir, IMAP, relay, POP3 and JMAP benchmarks
@@ -81,7 +81,7 @@ deps:
 	./scripts/deps.sh
 
 run:
-	@./scripts/deps.sh --if-missing
+	@./scripts/deps.sh --run
 	$(MAKE) all
 	./$(BUILD)/correio serve
 
@@ -95,7 +95,10 @@ check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $(ALL_SRC) bench/*.c \
 		|| (echo "banned function used (see STYLE.md)"; exit 1)
 
-test: all check-banned unit integration
+# the packages first (a fresh machine has none), then a make that sees them
+test:
+	@./scripts/deps.sh --if-missing
+	$(MAKE) all check-banned unit integration
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test

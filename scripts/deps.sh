@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages correio needs to build, test and fuzz, and the
 # system user it runs as.  Idempotent.  --if-missing: do nothing when every
-# package is already there (used by `make run`).
+# package is already there (used by `make test`); --run: only what building
+# and running correio needs, when missing (used by `make run`).
 set -eu
 
 # The install skips recommended packages, so everything the tests use is
@@ -26,17 +27,21 @@ set -eu
 #           judge of a Debian package) and systemd for systemd-analyze
 #           verify of the unit (installed, never started), logrotate (-d
 #           checks the shipped rotation); dpkg-dev comes with build-essential
-PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
-libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+RUN_PACKAGES="build-essential pkg-config
+libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev
 zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
-openssl
+openssl publicsuffix"
+PACKAGES="$RUN_PACKAGES clang libclang-rt-14-dev libcmocka-dev
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve tmux python3-prometheus-client
 lintian systemd logrotate
-python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools
+python3-dkim python3-nacl python3-spf opendkim-tools
 python3-milter rspamd"
 
+if [ "${1:-}" = "--run" ]; then
+	PACKAGES=$RUN_PACKAGES
+fi
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -68,7 +73,7 @@ if [ -n "$missing" ]; then
 		rm -f "$policy"
 		trap - EXIT
 	fi
-elif [ "${1:-}" != "--if-missing" ]; then
+elif [ -z "${1:-}" ]; then
 	echo "deps: all packages present"
 fi
 

@@ -74,7 +74,7 @@ static void test_tags_invalid(void **state)
 		assert_non_null(error);
 	}
 	for (int i = 0; i <= DKIM_TAGS_MAX; i++) {
-		char one[12];
+		char one[24];
 		snprintf(one, sizeof(one), "t%d=x;", i);
 		strncat(many, one, sizeof(many) - strlen(many) - 1);
 	}

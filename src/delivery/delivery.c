@@ -218,6 +218,9 @@ static void refuse_target(struct target_ctx *tc, const char *address, const char
 		return;
 	r = &job->relay->rcpts[job->relay->n_rcpts - 1];
 	r->state = ENVELOPE_FAILED;
+	r->kind = ENVELOPE_FAIL;
+	if (strcmp(address, tc->rcpt) != 0)
+		envelope_set(&r->orig, tc->rcpt);
 	envelope_set(&r->last_error, text);
 	job->remote = true;
 }
@@ -237,7 +240,12 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		for (unsigned i = 0; i < job->relay->n_rcpts; i++)
 			if (strcmp(job->relay->rcpts[i].address, t->address) == 0)
 				return;		/* the same remote address twice */
-		envelope_add_rcpt(job->relay, t->address, tc->orcpt, tc->notify);
+		if (envelope_add_rcpt(job->relay, t->address, tc->orcpt, tc->notify) > 0) {
+			struct envelope_rcpt *r = &job->relay->rcpts[job->relay->n_rcpts - 1];
+			r->kind = ENVELOPE_REMOTE;
+			if (strcmp(t->address, tc->rcpt) != 0)
+				envelope_set(&r->orig, tc->rcpt);
+		}
 		job->remote = true;
 		return;
 	}
@@ -265,6 +273,52 @@ static void deliver_target(void *ctx, const struct resolve_target *t)
 		 ret > 0 ? "sent (delivered to mailbox)" : "sent (already in mailbox)");
 }
 
+/* One final target as resolved at RCPT.  An account deleted since then is
+   refused (and so bounced to the sender), never dropped. */
+static void deliver_one(struct delivery *d, struct target_ctx *tc, char kind,
+			const char *address)
+{
+	struct resolve_target t = { .address = address };
+	struct account acct;
+	int ret;
+
+	if (kind == ENVELOPE_FAIL) {
+		refuse_target(tc, tc->rcpt, address);
+		return;
+	}
+	if (kind == ENVELOPE_REMOTE) {
+		t.kind = RESOLVE_REMOTE;
+		deliver_target(tc, &t);
+		return;
+	}
+	ret = accounts_user_get(d->accounts, address, &acct);
+	if (ret == 0) {
+		refuse_target(tc, address, "5.1.1 unknown user: the account no longer exists");
+		return;
+	}
+	if (ret < 0) {
+		log_err("%s: to=<%s>, status=deferred (account lookup failed)",
+			tc->job->env->id, address);
+		tc->job->failed = true;
+		return;
+	}
+	t.kind = RESOLVE_LOCAL;
+	t.account = &acct;
+	deliver_target(tc, &t);
+}
+
+static void deliver_recorded(struct delivery *d, struct target_ctx *tc,
+			     const struct envelope_rcpt *r)
+{
+	if (r->n_targets == 0) {
+		deliver_one(d, tc, r->kind, r->kind == ENVELOPE_FAIL && r->last_error != NULL ?
+			    r->last_error : r->address);
+		return;
+	}
+	for (unsigned k = 0; k < r->n_targets; k++)
+		deliver_one(d, tc, r->targets[k].kind, r->targets[k].address);
+}
+
 static void deliver_job(struct delivery *d, struct job *job)
 {
 	struct target_ctx tc = { .d = d, .job = job };
@@ -281,11 +335,17 @@ static void deliver_job(struct delivery *d, struct job *job)
 		bool was_failed = job->failed, was_remote = job->remote;
 		if (r->done)
 			continue;
-		tc.rcpt = r->address;
+		tc.rcpt = r->orig != NULL ? r->orig : r->address;
 		tc.orcpt = r->orcpt;
 		tc.notify = r->notify;
 		job->failed = job->remote = false;
-		ret = resolve_address(&d->cfg, d->accounts, r->address, deliver_target, &tc);
+		if (r->kind != ENVELOPE_UNRESOLVED || r->n_targets > 0) {
+			deliver_recorded(d, &tc, r);
+			ret = 1;
+		} else {	/* an envelope from before routes were recorded */
+			ret = resolve_address(&d->cfg, d->accounts, r->address,
+					      deliver_target, &tc);
+		}
 		if (ret == 0)
 			refuse_target(&tc, r->address, "5.1.1 unknown user");
 		else if (ret == RESOLVE_LOOP)

@@ -222,6 +222,9 @@ static int submit_begin(struct control_conn *c, char *args)
 			return -1;
 		}
 		envelope_add_rcpt(e, key, NULL, 0);
+		/* resolved once, here: delivery follows what is recorded (a
+		   store error leaves it to be resolved when the relay loads it) */
+		resolve_record(&c->ctl->srv->cfg, c->ctl->srv->accounts, e, e->n_rcpts - 1);
 	}
 	if (e->n_rcpts == 0) {
 		envelope_free(&e);

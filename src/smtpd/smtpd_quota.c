@@ -27,6 +27,7 @@ struct room_check {
 	const char *id;		/* reserve for this message (DATA), or NULL */
 	unsigned targets;	/* final targets of the address */
 	unsigned full;		/* local ones without room */
+	struct envelope *rec;	/* RCPT: record the targets in its last recipient */
 };
 
 static void room_target(void *ctx, const struct resolve_target *t)
@@ -36,6 +37,9 @@ static void room_target(void *ctx, const struct resolve_target *t)
 	int ret;
 
 	c->targets++;
+	if (c->rec != NULL)
+		envelope_add_target(c->rec, c->rec->n_rcpts - 1, t->kind == RESOLVE_LOCAL ?
+				    ENVELOPE_LOCAL : ENVELOPE_REMOTE, t->address);
 	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0)
 		return;
 	if (c->id != NULL)
@@ -51,7 +55,8 @@ static void room_target(void *ctx, const struct resolve_target *t)
 int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)
 {
 	/* a mailbox at its limit has no room for anything: count one byte */
-	struct room_check c = { s, s->declared_size > 0 ? s->declared_size : 1, NULL, 0, 0 };
+	struct room_check c = { s, s->declared_size > 0 ? s->declared_size : 1, NULL, 0, 0,
+				s->env };
 	int found = resolve_address(&s->conn.server->cfg, s->conn.server->accounts, key,
 				    room_target, &c);
 
@@ -62,7 +67,7 @@ int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)
 int smtpd_quota_data(struct smtpd_session *s)
 {
 	struct envelope *e = queue_msg_envelope(s->msg);
-	struct room_check c = { s, queue_msg_size(s->msg), queue_msg_id(s->msg), 0, 0 };
+	struct room_check c = { s, queue_msg_size(s->msg), queue_msg_id(s->msg), 0, 0, NULL };
 
 	for (unsigned i = 0; i < e->n_rcpts; i++)
 		resolve_address(&s->conn.server->cfg, s->conn.server->accounts,

@@ -1,12 +1,13 @@
 /*
  * delivery.c - the delivery agent thread and its batches.
  *
- * One batch: every message submitted since the last batch.  For each
- * message and each final recipient, a hard link (or copy) into the
- * Maildir's new/ or an append to the mbox; then one syncfs(2) for the
- * batch; only then are the spool files removed.  A crash anywhere in
- * between leaves the spool files, and the redelivery finds the Maildir
- * file names already present, so each message lands exactly once.
+ * One batch: every job submitted since the last batch.  For each job and
+ * each recipient, a hard link (or copy) into the Maildir's new/ or an
+ * append to the mbox; then one syncfs(2) for the batch; only then are the
+ * outcomes given back to the scheduler, which removes finished messages
+ * from the spool.  A crash anywhere in between leaves the spool files,
+ * and the redelivery finds the Maildir file names already present, so
+ * each message lands exactly once.
  */
 #include "delivery.h"
 
@@ -24,39 +25,25 @@
 #include "delivery/maildir.h"
 #include "delivery/mbox.h"
 #include "delivery/quota.h"
-#include "delivery/resolve.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
-
-#define DELIVERY_RETRY_SECONDS 60
-
-struct job {
-	struct envelope *env;
-	bool recovered;
-	bool failed;		/* temporary error: retry later */
-	bool remote;		/* some recipients left for the relay */
-	struct envelope *relay;	/* those recipients, as a routed envelope */
-	time_t due;		/* retry time */
-	struct job *next;
-};
 
 struct delivery {
 	struct config cfg;	/* the thread's copy */
 	struct config next_cfg;	/* set by delivery_set_config */
 	bool cfg_changed;
 	struct queue *queue;
-	delivery_relay_fn *relay;
+	delivery_done_fn *done;
 	delivery_notify_fn *notify;
-	void *relay_ctx;
+	void *ctx;
 	struct buf filed;	/* accounts filed into in this batch, NUL-separated */
 	struct accounts *accounts;
 	struct quota *quota;	/* reservations made at DATA, released here */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *incoming;	/* LIFO under lock; reversed when taken */
-	struct job *retry;	/* thread-only */
+	struct delivery_job *incoming;	/* LIFO under lock; reversed when taken */
 	bool stop;
 	int sync_fd;		/* the spool's file system, for syncfs */
 	int mail_fd;		/* the mail root when on another file system, else -1 */
@@ -82,33 +69,7 @@ void delivery_mailbox_path(const struct config *cfg, const char *address, bool m
 			 at == NULL ? "" : at + 1, local_len, address);
 }
 
-/* ---- one message ---- */
-
-struct target_ctx {
-	struct delivery *d;
-	struct job *job;
-	const char *src;
-	const char *rcpt;
-	const char *orcpt;	/* of the recipient being resolved */
-	unsigned notify;
-	char **done;		/* account addresses already filed */
-	unsigned n_done;
-};
-
-static bool already_filed(struct target_ctx *t, const char *address)
-{
-	char **p;
-
-	for (unsigned i = 0; i < t->n_done; i++)
-		if (strcmp(t->done[i], address) == 0)
-			return true;
-	p = realloc(t->done, (t->n_done + 1) * sizeof(*p));
-	if (p == NULL || (p[t->n_done] = strdup(address)) == NULL)
-		abort();
-	t->done = p;
-	t->n_done++;
-	return false;
-}
+/* ---- one job ---- */
 
 /* The size of the message in CRLF form (its W=), measured here on the
    delivery thread so that the event loop need not read the file; 0 if
@@ -129,10 +90,9 @@ static uint64_t crlf_size(const char *src, uint64_t bytes)
 /* One message into one mailbox (see file_into). */
 struct filing {
 	struct delivery *d;
-	const struct envelope *e;
+	const struct delivery_job *job;
 	const struct account *acct;
 	const char *src;
-	bool recovered;
 	bool mbox;
 	char path[4200], name[512];
 	bool over;		/* out: no room for it */
@@ -151,11 +111,11 @@ static int has_room(struct filing *f)
 	/* a message filed already (a retry, or a restart) is counted in the
 	   usage: it is not checked against itself.  XXX: in an mbox only a
 	   resumed delivery can tell, and it is not checked */
-	if (f->mbox ? f->recovered : maildir_has(f->path, f->name))
+	if (f->mbox ? f->job->recovered : maildir_has(f->path, f->name))
 		return 1;
 	if (quota_usage(&f->d->cfg, f->acct, &used) < 0)
 		return -1;
-	return quota_fits(f->acct->quota, used, 0, f->e->size) ? 1 : 0;
+	return quota_fits(f->acct->quota, used, 0, f->job->size) ? 1 : 0;
 }
 
 /* Under the quota lock: check the room, then file. */
@@ -169,18 +129,18 @@ static int file_locked(void *ctx)
 		return room;
 	}
 	if (f->mbox)
-		return mbox_deliver(f->path, f->e->sender, f->e->arrival, f->src, f->recovered);
-	return maildir_deliver(f->path, f->name, f->src, f->recovered);
+		return mbox_deliver(f->path, f->job->sender, f->job->arrival, f->src,
+				    f->job->recovered);
+	return maildir_deliver(f->path, f->name, f->src, f->job->recovered);
 }
 
 /* File src into acct's mailbox.  Returns 1 filed, 0 already there (a
    delivery resumed after a crash), or 0 with *over_r set when the
    message would exceed the quota, -1 error. */
-static int file_into(struct delivery *d, const struct envelope *e,
-		     const struct account *acct, const char *src, bool recovered,
-		     bool *over_r)
+static int file_into(struct delivery *d, const struct delivery_job *job,
+		     const struct account *acct, const char *src, bool *over_r)
 {
-	struct filing f = { .d = d, .e = e, .acct = acct, .src = src, .recovered = recovered };
+	struct filing f = { .d = d, .job = job, .acct = acct, .src = src };
 	int ret;
 
 	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
@@ -193,250 +153,112 @@ static int file_into(struct delivery *d, const struct envelope *e,
 	} else {
 		if (maildir_create(f.path) < 0)
 			return -1;
-		maildir_name(f.name, sizeof(f.name), e->arrival, e->id, e->host, e->size,
-			     crlf_size(src, e->size));
+		maildir_name(f.name, sizeof(f.name), job->arrival, job->id, job->host,
+			     job->size, crlf_size(src, job->size));
 	}
-	ret = quota_file(d->quota, e->id, acct, file_locked, &f);
+	ret = quota_file(d->quota, job->id, acct, file_locked, &f);
 	*over_r = f.over;
 	return ret;
 }
 
-/* Local delivery refused the recipient for good: the relay bounces it to
-   the sender (RFC 3464), through the same envelope as the remote ones. */
-static void refuse_target(struct target_ctx *tc, const char *address, const char *text)
+/* ", orig_to=<x>" when the recipient came through an alias, else "". */
+static const char *orig_note(const struct delivery_rcpt *r, char *out, size_t size)
 {
-	struct job *job = tc->job;
-	struct envelope_rcpt *r;
-
-	log_info("%s: to=<%s>%s%s%s, status=bounced (%s)", job->env->id, address,
-		 strcmp(address, tc->rcpt) != 0 ? ", orig_to=<" : "",
-		 strcmp(address, tc->rcpt) != 0 ? tc->rcpt : "",
-		 strcmp(address, tc->rcpt) != 0 ? ">" : "", text);
-	if (job->relay == NULL)
-		job->relay = envelope_new();
-	if (envelope_add_rcpt(job->relay, address, tc->orcpt, tc->notify) < 0)
-		return;
-	r = &job->relay->rcpts[job->relay->n_rcpts - 1];
-	r->state = ENVELOPE_FAILED;
-	r->kind = ENVELOPE_FAIL;
-	if (strcmp(address, tc->rcpt) != 0)
-		envelope_set(&r->orig, tc->rcpt);
-	envelope_set(&r->last_error, text);
-	job->remote = true;
+	if (r->orig == NULL || strcmp(r->orig, r->address) == 0)
+		return "";
+	snprintf(out, size, ", orig_to=<%s>", r->orig);
+	return out;
 }
 
-static void deliver_target(void *ctx, const struct resolve_target *t)
+/* Deliver to one recipient: its code and text are set.  An account
+   deleted since RCPT is refused (the scheduler bounces it), never
+   dropped. */
+static void deliver_rcpt(struct delivery *d, struct delivery_job *job,
+			 struct delivery_rcpt *r, const char *src)
 {
-	struct target_ctx *tc = ctx;
-	const struct envelope *e = tc->job->env;
-	char text[400];
-	bool over;
-	int ret;
-
-	if (t->kind == RESOLVE_REMOTE) {
-		struct job *job = tc->job;
-		if (job->relay == NULL)
-			job->relay = envelope_new();
-		for (unsigned i = 0; i < job->relay->n_rcpts; i++)
-			if (strcmp(job->relay->rcpts[i].address, t->address) == 0)
-				return;		/* the same remote address twice */
-		if (envelope_add_rcpt(job->relay, t->address, tc->orcpt, tc->notify) > 0) {
-			struct envelope_rcpt *r = &job->relay->rcpts[job->relay->n_rcpts - 1];
-			r->kind = ENVELOPE_REMOTE;
-			if (strcmp(t->address, tc->rcpt) != 0)
-				envelope_set(&r->orig, tc->rcpt);
-		}
-		job->remote = true;
-		return;
-	}
-	if (already_filed(tc, t->address))
-		return;
-	buf_puts(&tc->d->filed, t->address);
-	buf_putc(&tc->d->filed, '\0');
-	ret = file_into(tc->d, e, t->account, tc->src, tc->job->recovered, &over);
-	if (over) {
-		snprintf(text, sizeof(text), "5.2.2 mailbox full: the message (%llu bytes) "
-			 "exceeds the quota of <%s> (%llu bytes)", (unsigned long long)e->size,
-			 t->address, (unsigned long long)t->account->quota);
-		refuse_target(tc, t->address, text);
-		return;
-	}
-	if (ret < 0) {
-		log_err("%s: to=<%s>, status=deferred (mailbox: %m)", e->id, t->address);
-		tc->job->failed = true;
-		return;
-	}
-	log_info("%s: to=<%s>%s%s%s, status=%s", e->id, t->address,
-		 strcmp(t->address, tc->rcpt) != 0 ? ", orig_to=<" : "",
-		 strcmp(t->address, tc->rcpt) != 0 ? tc->rcpt : "",
-		 strcmp(t->address, tc->rcpt) != 0 ? ">" : "",
-		 ret > 0 ? "sent (delivered to mailbox)" : "sent (already in mailbox)");
-}
-
-/* One final target as resolved at RCPT.  An account deleted since then is
-   refused (and so bounced to the sender), never dropped. */
-static void deliver_one(struct delivery *d, struct target_ctx *tc, char kind,
-			const char *address)
-{
-	struct resolve_target t = { .address = address };
 	struct account acct;
-	int ret;
+	char note[400];
+	bool over = false;
+	int ret = accounts_user_get(d->accounts, r->address, &acct);
 
-	if (kind == ENVELOPE_FAIL) {
-		refuse_target(tc, tc->rcpt, address);
+	if (ret > 0) {
+		buf_puts(&d->filed, acct.address);
+		buf_putc(&d->filed, '\0');
+		ret = file_into(d, job, &acct, src, &over);
+	} else if (ret == 0) {
+		r->code = 550;
+		snprintf(r->text, sizeof(r->text), "5.1.1 unknown user: the account "
+			 "no longer exists");
+	}
+	if (over) {
+		r->code = 552;
+		snprintf(r->text, sizeof(r->text), "5.2.2 mailbox full: the message "
+			 "(%llu bytes) exceeds the quota of <%s> (%llu bytes)",
+			 (unsigned long long)job->size, acct.address,
+			 (unsigned long long)acct.quota);
+	} else if (ret < 0) {
+		r->code = 451;
+		snprintf(r->text, sizeof(r->text), "4.2.0 mailbox: %s", strerror(errno));
+		log_err("%s: to=<%s>%s, status=deferred (%s)", job->id, r->address,
+			orig_note(r, note, sizeof(note)), r->text);
+		return;
+	} else if (r->code == 0) {
+		r->code = 250;
+		snprintf(r->text, sizeof(r->text), "2.0.0 %s", ret > 0 ?
+			 "delivered to mailbox" : "already in mailbox");
+		log_info("%s: to=<%s>%s, status=sent (%s)", job->id, r->address,
+			 orig_note(r, note, sizeof(note)), r->text + 6);
 		return;
 	}
-	if (kind == ENVELOPE_REMOTE) {
-		t.kind = RESOLVE_REMOTE;
-		deliver_target(tc, &t);
-		return;
-	}
-	ret = accounts_user_get(d->accounts, address, &acct);
-	if (ret == 0) {
-		refuse_target(tc, address, "5.1.1 unknown user: the account no longer exists");
-		return;
-	}
-	if (ret < 0) {
-		log_err("%s: to=<%s>, status=deferred (account lookup failed)",
-			tc->job->env->id, address);
-		tc->job->failed = true;
-		return;
-	}
-	t.kind = RESOLVE_LOCAL;
-	t.account = &acct;
-	deliver_target(tc, &t);
+	log_info("%s: to=<%s>%s, status=bounced (%s)", job->id, r->address,
+		 orig_note(r, note, sizeof(note)), r->text);
 }
 
-static void deliver_recorded(struct delivery *d, struct target_ctx *tc,
-			     const struct envelope_rcpt *r)
+static void deliver_job(struct delivery *d, struct delivery_job *job)
 {
-	if (r->n_targets == 0) {
-		deliver_one(d, tc, r->kind, r->kind == ENVELOPE_FAIL && r->last_error != NULL ?
-			    r->last_error : r->address);
-		return;
-	}
-	for (unsigned k = 0; k < r->n_targets; k++)
-		deliver_one(d, tc, r->targets[k].kind, r->targets[k].address);
-}
-
-static void deliver_job(struct delivery *d, struct job *job)
-{
-	struct target_ctx tc = { .d = d, .job = job };
-	struct envelope *e = job->env;
 	char src[1200];
-	int ret;
 
-	queue_text_path(d->queue, e->id, src, sizeof(src));
-	tc.src = src;
-	job->failed = job->remote = false;
-	envelope_free(&job->relay);
-	for (unsigned i = 0; i < e->n_rcpts; i++) {
-		struct envelope_rcpt *r = &e->rcpts[i];
-		bool was_failed = job->failed, was_remote = job->remote;
-		if (r->done)
-			continue;
-		tc.rcpt = r->orig != NULL ? r->orig : r->address;
-		tc.orcpt = r->orcpt;
-		tc.notify = r->notify;
-		job->failed = job->remote = false;
-		if (r->kind != ENVELOPE_UNRESOLVED || r->n_targets > 0) {
-			deliver_recorded(d, &tc, r);
-			ret = 1;
-		} else {	/* an envelope from before routes were recorded */
-			ret = resolve_address(&d->cfg, d->accounts, r->address,
-					      deliver_target, &tc);
-		}
-		if (ret == 0)
-			refuse_target(&tc, r->address, "5.1.1 unknown user");
-		else if (ret == RESOLVE_LOOP)
-			refuse_target(&tc, r->address, "5.4.6 alias loop");
-		else if (ret < 0)
-			job->failed = true;
-		r->done = !job->failed && !job->remote;
-		job->failed = job->failed || was_failed;
-		job->remote = job->remote || was_remote;
-	}
-	for (unsigned i = 0; i < tc.n_done; i++)
-		free(tc.done[i]);
-	free(tc.done);
-	quota_release(d->quota, e->id);
+	queue_text_path(d->queue, job->id, src, sizeof(src));
+	for (unsigned i = 0; i < job->n_rcpts; i++)
+		deliver_rcpt(d, job, &job->rcpts[i], src);
+	quota_release(d->quota, job->id);
 }
 
 /* ---- batches ---- */
 
-/* After the batch is durable: drop finished messages, keep the others. */
-/* The local part is done: the envelope now holds the remote recipients
-   only, marked routed.  Written before the batch's flush, which makes it
-   durable together with the batch's deliveries. */
-static void route_remote(struct delivery *d, struct job *job)
+static void run_batch(struct delivery *d, struct delivery_job *batch)
 {
-	struct envelope *e = job->env;
+	struct delivery_job *job, *next;
 
-	envelope_take_rcpts(e, job->relay);
-	envelope_free(&job->relay);
-	e->routed = true;
-	if (queue_update(d->queue, e, false) < 0) {
-		log_err("%s: cannot record the relay recipients", e->id);
-		job->failed = true;
-	}
-}
-
-/* After the flush: the relay takes the message. */
-static void relay_job(struct delivery *d, struct job *job)
-{
-	struct envelope *e = job->env;
-
-	job->env = NULL;
-	d->relay(d->relay_ctx, e);
-	free(job);
-}
-
-static void finish_job(struct delivery *d, struct job *job)
-{
-	if (!job->failed && !job->remote) {
-		queue_done(d->queue, job->env->id);
-		log_info("%s: removed", job->env->id);
-		envelope_free(&job->env);
-		free(job);
-		return;
-	}
-	if (job->failed) {
-		job->due = time(NULL) + DELIVERY_RETRY_SECONDS;
-		job->next = d->retry;
-		d->retry = job;
-		return;
-	}
-	relay_job(d, job);
-}
-
-static void run_batch(struct delivery *d, struct job *batch)
-{
-	struct job *job, *next;
-
-	for (job = batch; job != NULL; job = job->next) {
+	for (job = batch; job != NULL; job = job->next)
 		deliver_job(d, job);
-		if (job->remote && !job->failed)
-			route_remote(d, job);
-	}
 	if (syncfs(d->sync_fd) < 0 || (d->mail_fd >= 0 && syncfs(d->mail_fd) < 0)) {
 		log_err("delivery: syncfs: %m");
-		for (job = batch; job != NULL; job = job->next)
-			job->failed = true;
+		for (job = batch; job != NULL; job = job->next) {
+			for (unsigned i = 0; i < job->n_rcpts; i++) {
+				struct delivery_rcpt *r = &job->rcpts[i];
+				if (r->code >= 300)
+					continue;
+				r->code = 451;
+				snprintf(r->text, sizeof(r->text), "4.3.0 the mailboxes could "
+					 "not be flushed to disk");
+			}
+		}
 	}
 	for (size_t off = 0; off < d->filed.len; off += strlen(d->filed.data + off) + 1)
-		d->notify(d->relay_ctx, d->filed.data + off);
+		d->notify(d->ctx, d->filed.data + off);
 	buf_reset(&d->filed);
 	for (job = batch; job != NULL; job = next) {
 		next = job->next;
-		finish_job(d, job);
+		job->next = NULL;
+		d->done(d->ctx, job);
 	}
 }
 
-/* Take due retries and everything submitted, oldest first. */
-static struct job *take_work(struct delivery *d)
+/* Take everything submitted, oldest first. */
+static struct delivery_job *take_work(struct delivery *d)
 {
-	struct job *list = NULL, *j, *next, **keep = &d->retry;
-	time_t now = time(NULL);
+	struct delivery_job *list = NULL, *j, *next;
 
 	for (j = d->incoming; j != NULL; j = next) {
 		next = j->next;
@@ -444,35 +266,13 @@ static struct job *take_work(struct delivery *d)
 		list = j;
 	}
 	d->incoming = NULL;
-	while ((j = *keep) != NULL) {
-		if (j->due <= now) {
-			*keep = j->next;
-			j->next = list;
-			list = j;
-		} else {
-			keep = &j->next;
-		}
-	}
 	return list;
-}
-
-static void wait_for_work(struct delivery *d)
-{
-	struct timespec ts;
-
-	if (d->retry == NULL) {
-		pthread_cond_wait(&d->cond, &d->lock);
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5;
-	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
 }
 
 static void *delivery_main(void *arg)
 {
 	struct delivery *d = arg;
-	struct job *batch;
+	struct delivery_job *batch;
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
@@ -482,7 +282,7 @@ static void *delivery_main(void *arg)
 		}
 		batch = take_work(d);
 		if (batch == NULL) {
-			wait_for_work(d);
+			pthread_cond_wait(&d->cond, &d->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&d->lock);
@@ -513,7 +313,7 @@ static int mail_root_fd(const struct config *cfg, int spool_fd)
 }
 
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_relay_fn *relay, delivery_notify_fn *notify, void *relay_ctx,
+		   delivery_done_fn *done, delivery_notify_fn *notify, void *ctx,
 		   struct delivery **r, const char **error_r)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
@@ -523,9 +323,9 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 	d->cfg = *cfg;
 	d->queue = q;
 	d->quota = quota;
-	d->relay = relay;
+	d->done = done;
 	d->notify = notify;
-	d->relay_ctx = relay_ctx;
+	d->ctx = ctx;
 	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
 		free(d);
 		return -1;
@@ -541,15 +341,15 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 	return 1;
 }
 
-static void free_jobs(struct job *j)
+void delivery_job_free(struct delivery_job **jp)
 {
-	while (j != NULL) {
-		struct job *next = j->next;
-		envelope_free(&j->env);
-		envelope_free(&j->relay);
-		free(j);
-		j = next;
-	}
+	struct delivery_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	free(j->rcpts);
+	free(j);
+	*jp = NULL;
 }
 
 void delivery_stop(struct delivery **dp)
@@ -563,8 +363,13 @@ void delivery_stop(struct delivery **dp)
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
-	free_jobs(d->incoming);
-	free_jobs(d->retry);
+	/* jobs not taken go back without results (their caller frees them) */
+	while (d->incoming != NULL) {
+		struct delivery_job *job = d->incoming;
+		d->incoming = job->next;
+		job->next = NULL;
+		d->done(d->ctx, job);
+	}
 	accounts_free(&d->accounts);
 	if (d->mail_fd >= 0)
 		close(d->mail_fd);
@@ -575,14 +380,8 @@ void delivery_stop(struct delivery **dp)
 	*dp = NULL;
 }
 
-void delivery_submit(struct delivery *d, struct envelope *e, bool recovered)
+void delivery_submit(struct delivery *d, struct delivery_job *job)
 {
-	struct job *job = calloc(1, sizeof(*job));
-
-	if (job == NULL)
-		abort();
-	job->env = e;
-	job->recovered = recovered;
 	pthread_mutex_lock(&d->lock);
 	job->next = d->incoming;
 	d->incoming = job;

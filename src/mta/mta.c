@@ -1,5 +1,5 @@
 /*
- * mta.c - the relay's messages, schedule and outcomes.
+ * mta.c - the queue's messages, schedule and outcomes, local and remote.
  *
  * Every second (and at once after a submit or a flush) each message that
  * is not held and has no attempt in flight is looked at: past give_up its
@@ -22,17 +22,14 @@
 
 #include <event2/event.h>
 
+#include "delivery/delivery.h"
+#include "delivery/resolve.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta_dsn.h"
 #include "mta/schedule.h"
 #include "queue/queue.h"
-
-struct mta_incoming {
-	struct envelope *env;
-	struct mta_incoming *next;
-};
 
 static const struct config *cfg_of(struct mta *m)
 {
@@ -90,6 +87,7 @@ static struct mta_dest *dest_get(struct mta *m, const char *name)
 		abort();
 	d->mta = m;
 	str_copy(d->name, name, sizeof(d->name));
+	d->local = strcmp(name, SCHEDULE_LOCAL) == 0;
 	d->tail = &d->head;
 	d->next = m->dests;
 	m->dests = d;
@@ -168,6 +166,10 @@ static void dest_run(struct mta_dest *d)
 {
 	const struct config *cfg = cfg_of(d->mta);
 
+	if (d->local) {
+		mta_local_run(d);
+		return;
+	}
 	if (d->lookup != NULL)
 		return;
 	if (cfg->smarthost[0] != '\0' || (d->mx_time != 0 && time(NULL) - d->mx_time < 60)) {
@@ -193,7 +195,7 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 		return;
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		struct envelope_rcpt *r = &e->rcpts[i];
-		const char *name = schedule_destination(r->address, smarthost);
+		const char *name = schedule_rcpt_destination(r, smarthost);
 		struct mta_txn *t = NULL;
 		if (!g->go[i])
 			continue;
@@ -205,6 +207,8 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 				break;
 			t->msg = g;
 			dest_push(dest_get(m, name), t);
+			if (!t->dest->local)
+				m->relay_txns++;
 			open[n_open++] = t;
 			g->txns++;
 		}
@@ -236,6 +240,7 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 }
 
 static void msg_finish(struct mta *m, struct mta_msg *g);
+static int msg_reroute(struct mta *m, struct mta_msg *g);
 
 /* Free the replaced resolvers that no lookup waits for any more (all
    of them when force). */
@@ -270,6 +275,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			msg_finish(m, g);
 			continue;
 		}
+		if (g->unrouted && msg_reroute(m, g) <= 0)
+			continue;
 		msg_schedule(m, g, now);
 	}
 }
@@ -309,7 +316,8 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		envelope_set(&r->last_error, text);
 		/* a peer that speaks DSN took over NOTIFY=SUCCESS (RFC 3461 §5.2) */
 		t->msg->fresh[idx] = !t->peer_dsn;
-		log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
+		if (!t->dest->local)
+			log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
 			 host != NULL ? host : "none", text);
 		return;
 	}
@@ -317,7 +325,8 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	if (code >= 500) {
 		r->state = ENVELOPE_BOUNCED;
 		t->msg->fresh[idx] = 1;
-		log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
+		if (!t->dest->local)
+			log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
 			 host != NULL ? host : "none", line);
 		return;
 	}
@@ -325,7 +334,8 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	if (t->deferred_at == 0)
 		t->deferred_at = time(NULL);
 	r->next_attempt = (uint64_t)t->deferred_at + schedule_backoff(cfg, r->attempts);
-	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
+	if (!t->dest->local)
+		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
 }
 
@@ -383,64 +393,129 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 		log_err("%s: cannot record the delivery state", e->id);
 }
 
-/* ---- hand-over from other threads ---- */
+/* ---- taking messages ---- */
 
-/* Take a message; recipients that local delivery refused are bounced now
-   (the notice is queued before the envelope says 'b', so a restart in
-   between sends it then). */
-static void msg_take(struct mta *m, struct envelope *e)
+/* Route the recipients of e as RCPT (or local submission) recorded them;
+   those of an envelope from before routes were recorded are resolved
+   now (a routed one's are all remote).  Returns 1, or -1 when the account
+   store failed for some (they stay unresolved). */
+static int env_route(struct mta *m, struct envelope *e)
 {
+	int ret = 1;
+
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		struct envelope_rcpt *r = &e->rcpts[i];
+		if (r->kind != ENVELOPE_UNRESOLVED || r->n_targets > 0 ||
+		    r->state != ENVELOPE_PENDING)
+			continue;
+		if (e->routed)
+			r->kind = ENVELOPE_REMOTE;
+		else if (resolve_record(cfg_of(m), m->srv->accounts, e, i) < 0)
+			ret = -1;
+	}
+	envelope_expand(e);
+	return ret;
+}
+
+/* Recipients refused when they were resolved (or by an older local
+   delivery) are bounced now (the notice is queued before the envelope
+   says 'b', so a restart in between sends it then).  Returns 0 if the
+   message is finished and gone, else 1. */
+static int msg_bounce_refused(struct mta *m, struct mta_msg *g)
+{
+	struct envelope *e = g->env;
 	bool failed = false;
 
-	msg_add(m, e);
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
-		if (e->rcpts[i].state != ENVELOPE_FAILED)
+		struct envelope_rcpt *r = &e->rcpts[i];
+		if (r->state != ENVELOPE_FAILED)
 			continue;
-		e->rcpts[i].state = ENVELOPE_BOUNCED;
-		m->msgs->fresh[i] = 1;
+		if (r->kind == ENVELOPE_FAIL)
+			log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address,
+				 r->last_error != NULL ? r->last_error : "refused");
+		r->state = ENVELOPE_BOUNCED;
+		g->fresh[i] = 1;
 		failed = true;
 	}
-	if (failed)
-		msg_finish(m, m->msgs);
+	if (!failed)
+		return 1;
+	if (all_final(e)) {
+		msg_finish(m, g);
+		return 0;
+	}
+	msg_finish(m, g);
+	return 1;
+}
+
+/* A message whose routing failed: try again.  1 routed now, 0 not yet,
+   -1 finished and gone. */
+static int msg_reroute(struct mta *m, struct mta_msg *g)
+{
+	unsigned n = g->env->n_rcpts;
+
+	if (env_route(m, g->env) < 0 && g->env->n_rcpts == n)
+		return 0;
+	g->unrouted = false;
+	for (unsigned i = 0; i < g->env->n_rcpts; i++)
+		if (g->env->rcpts[i].kind == ENVELOPE_UNRESOLVED &&
+		    g->env->rcpts[i].state == ENVELOPE_PENDING)
+			g->unrouted = true;
+	free(g->fresh);
+	free(g->go);
+	if ((g->fresh = calloc(g->env->n_rcpts + 1, 1)) == NULL ||
+	    (g->go = calloc(g->env->n_rcpts + 1, sizeof(*g->go))) == NULL)
+		abort();
+	if (msg_bounce_refused(m, g) == 0)
+		return -1;
+	return g->unrouted ? 0 : 1;
+}
+
+void mta_take(struct mta *m, struct envelope *e, bool recovered)
+{
+	struct mta_msg *g;
+	bool unrouted;
+
+	if (recovered && msg_find(m, e->id) != NULL) {
+		envelope_free(&e);
+		return;
+	}
+	unrouted = env_route(m, e) < 0;
+	msg_add(m, e);
+	g = m->msgs;
+	g->recovered = recovered;
+	g->unrouted = unrouted;
+	if (unrouted)
+		log_warn("%s: recipients not resolved yet (account store error): "
+			 "trying again", e->id);
+	if (msg_bounce_refused(m, g) == 0)
+		return;
+	if (recovered || unrouted || e->held)
+		tick_now(m);	/* give_up and the rest are checked there */
+	else
+		msg_schedule(m, g, time(NULL));
 }
 
 static void on_incoming(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta *m = arg;
-	struct mta_incoming *in, *next;
+	struct delivery_job *in, *next, *list = NULL;
 	uint64_t count;
 
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("relay: eventfd read: %m");
+		log_err("queue: eventfd read: %m");
 	pthread_mutex_lock(&m->lock);
-	in = m->incoming;
-	m->incoming = NULL;
+	in = m->local_done;
+	m->local_done = NULL;
 	pthread_mutex_unlock(&m->lock);
-	for (; in != NULL; in = next) {
+	for (; in != NULL; in = next) {		/* oldest first */
 		next = in->next;
-		if (msg_find(m, in->env->id) == NULL)
-			msg_take(m, in->env);
-		else
-			envelope_free(&in->env);
-		free(in);
+		in->next = list;
+		list = in;
 	}
-	tick_now(m);
-}
-
-void mta_submit(struct mta *m, struct envelope *e)
-{
-	struct mta_incoming *in = calloc(1, sizeof(*in));
-	uint64_t one = 1;
-
-	if (in == NULL)
-		abort();
-	in->env = e;
-	pthread_mutex_lock(&m->lock);
-	in->next = m->incoming;
-	m->incoming = in;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->event_fd, &one, sizeof(one)) < 0)
-		log_err("relay: eventfd: %m");
+	for (; list != NULL; list = next) {
+		next = list->next;
+		mta_local_finish(list);
+	}
 }
 
 /* ---- reload ---- */
@@ -542,12 +617,51 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
 	return 1;
 }
 
+/* At stop (the delivery agent stopped first): the outcomes it gave back
+   are recorded, and a finished message leaves the spool; the notices
+   they call for are left to the next start, where a recipient kept as
+   ENVELOPE_FAILED is bounced when its message is loaded again. */
+static void local_results_at_stop(struct mta *m)
+{
+	struct delivery_job *job;
+
+	while ((job = m->local_done) != NULL) {
+		struct mta_txn *t = job->ctx;
+		struct mta_msg *g = t->msg;
+		struct envelope *e = g->env;
+		bool any = false;
+
+		m->local_done = job->next;
+		for (unsigned i = 0; i < job->n_rcpts; i++) {
+			if (job->rcpts[i].code == 0)
+				continue;
+			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);
+			any = true;
+		}
+		for (unsigned i = 0; i < t->n; i++) {
+			struct envelope_rcpt *r = &e->rcpts[t->rcpt[i]];
+			if (r->state == ENVELOPE_BOUNCED && g->fresh[t->rcpt[i]])
+				r->state = ENVELOPE_FAILED;
+		}
+		memset(g->fresh, 0, e->n_rcpts);
+		if (any && all_final(e)) {
+			queue_done(m->srv->queue, e->id);
+			log_info("%s: removed", e->id);
+		} else if (any && queue_update(m->srv->queue, e, true) < 0) {
+			log_err("%s: cannot record the delivery state", e->id);
+		}
+		free(t);
+		delivery_job_free(&job);
+	}
+}
+
 void mta_stop(struct mta **mp)
 {
 	struct mta *m = *mp;
 
 	if (m == NULL)
 		return;
+	local_results_at_stop(m);
 	mta_session_close_all(m);
 	event_free(m->tick);
 	event_free(m->event);
@@ -560,12 +674,6 @@ void mta_stop(struct mta **mp)
 		struct mta_dest *next = m->dests->next;
 		free(m->dests);
 		m->dests = next;
-	}
-	while (m->incoming != NULL) {
-		struct mta_incoming *next = m->incoming->next;
-		envelope_free(&m->incoming->env);
-		free(m->incoming);
-		m->incoming = next;
 	}
 	explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
 	pthread_mutex_destroy(&m->lock);
@@ -601,7 +709,7 @@ int mta_show(struct mta *m, const char *id, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	return envelope_format(g->env, out);
@@ -621,7 +729,7 @@ int mta_flush(struct mta *m, const char *id, struct buf *out)
 	for (struct mta_dest *d = m->dests; d != NULL; d = d->next)
 		d->mx_time = 0;
 	if (id != NULL && n == 0) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	buf_printf(out, "%u message(s) scheduled now\n", n);
@@ -634,7 +742,7 @@ int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	g->env->held = hold;
@@ -654,7 +762,7 @@ int mta_delete(struct mta *m, const char *id, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL || g->txns > 0) {
-		buf_printf(out, g == NULL ? "no message %s in the relay queue\n" :
+		buf_printf(out, g == NULL ? "no message %s in the queue\n" :
 			   "%s is being delivered right now; hold it first\n", id);
 		return -1;
 	}
@@ -662,5 +770,13 @@ int mta_delete(struct mta *m, const char *id, struct buf *out)
 	log_info("%s: deleted by the administrator", id);
 	msg_remove(m, g);
 	buf_printf(out, "%s deleted\n", id);
+	return 1;
+}
+
+int mta_stats(struct mta *m, struct buf *out)
+{
+	buf_printf(out, "local-jobs %llu\nlocal-recipients %llu\nrelay-transactions %llu\n",
+		   (unsigned long long)m->local_jobs, (unsigned long long)m->local_rcpts,
+		   (unsigned long long)m->relay_txns);
 	return 1;
 }

@@ -143,7 +143,8 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 		rcpts[n].address = r->address;
 		rcpts[n].orcpt = r->orcpt;
 		rcpts[n].action = kind == MTA_DSN_FAILURE ? "failed" :
-				  kind == MTA_DSN_DELAY ? "delayed" : "relayed";
+				  kind == MTA_DSN_DELAY ? "delayed" :
+				  r->kind == ENVELOPE_LOCAL ? "delivered" : "relayed";
 		rcpts[n].status = texts[n].status;
 		rcpts[n].remote_mta = texts[n].mta[0] != '\0' ? texts[n].mta : NULL;
 		rcpts[n].diagnostic = texts[n].diagnostic[0] != '\0' ? texts[n].diagnostic : NULL;

@@ -132,6 +132,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_hold(m, arg, verb[0] == 'H', &out);
 	else if (strcmp(verb, "DELETE") == 0 && arg != NULL)
 		ret = mta_delete(m, arg, &out);
+	else if (strcmp(verb, "STATS") == 0)
+		ret = mta_stats(m, &out);
 	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
 		ret = unlock_account(c, arg, &out);
 	else {

@@ -614,10 +614,7 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 {
 	struct server *srv = ctx;
 
-	if (e->routed)
-		mta_submit(srv->mta, e);
-	else
-		delivery_submit(srv->delivery, e, recovered);
+	mta_take(srv->mta, e, recovered);
 }
 
 /* ---- new mail: the delivery thread tells the mail store (loop) ---- */
@@ -665,11 +662,12 @@ static void on_filed(void *ctx, const char *address)
 		log_err("filed: eventfd: %m");
 }
 
-static void on_relay(void *ctx, struct envelope *e)
+/* The delivery agent gives back a job of the scheduler's local transport. */
+static void on_local_done(void *ctx, struct delivery_job *job)
 {
 	struct server_state *st = ctx;
 
-	mta_submit(st->srv.mta, e);
+	mta_local_done(st->srv.mta, job);
 }
 
 static int server_open(struct server_state *st)
@@ -702,7 +700,7 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_relay, on_filed, st,
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_local_done, on_filed, st,
 			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);

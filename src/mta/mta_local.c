@@ -1,0 +1,76 @@
+/*
+ * mta_local.c - the local transport: the destination SCHEDULE_LOCAL, whose
+ * "session" hands a transaction's recipients (accounts) to the delivery
+ * agent's thread and takes back a result per recipient, which the
+ * scheduler records like an SMTP reply: delivered, deferred (retried on
+ * the queue's schedule) or refused (bounced).
+ */
+#include "mta_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "delivery/delivery.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+void mta_local_run(struct mta_dest *d)
+{
+	struct mta *m = d->mta;
+	struct mta_txn *t;
+
+	while ((t = d->head) != NULL) {
+		struct envelope *e = t->msg->env;
+		struct delivery_job *job = calloc(1, sizeof(*job));
+
+		d->head = t->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		t->next = NULL;
+		if (job == NULL || (job->rcpts = calloc(t->n, sizeof(*job->rcpts))) == NULL)
+			abort();
+		str_copy(job->id, e->id, sizeof(job->id));
+		job->arrival = e->arrival;
+		job->size = e->size;
+		job->host = e->host;		/* never changed while queued */
+		job->sender = e->sender;
+		job->recovered = t->msg->recovered;
+		job->ctx = t;
+		for (unsigned i = 0; i < t->n; i++) {
+			const struct envelope_rcpt *r = &e->rcpts[t->rcpt[i]];
+			job->rcpts[i].address = r->address;
+			job->rcpts[i].orig = r->orig;
+			/* an earlier attempt may have filed it before failing */
+			if (r->attempts > 0)
+				job->recovered = true;
+		}
+		job->n_rcpts = t->n;
+		m->local_jobs++;
+		m->local_rcpts += t->n;
+		delivery_submit(m->srv->delivery, job);
+	}
+}
+
+void mta_local_done(struct mta *m, struct delivery_job *job)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	job->next = m->local_done;
+	m->local_done = job;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->event_fd, &one, sizeof(one)) < 0)
+		log_err("queue: eventfd: %m");
+}
+
+void mta_local_finish(struct delivery_job *job)
+{
+	struct mta_txn *t = job->ctx;
+
+	for (unsigned i = 0; i < job->n_rcpts; i++)
+		if (job->rcpts[i].code != 0)
+			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);
+	delivery_job_free(&job);
+	mta_txn_done(t);
+}

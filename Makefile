@@ -6,6 +6,13 @@
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzz target for FUZZ_SECONDS each
 #   make bench    the SMTP-to-Maildir, relay and POP3 benchmarks
+#   make install  binary, man pages, example configuration, systemd unit
+#                 (PREFIX=/usr/local, DESTDIR for a staged tree)
+#   make deb      build/correio_$(VERSION)_ARCH.deb (scripts/mkdeb.sh)
+
+VERSION  := 0.9.0
+# "git describe" of the tree built, when it is a git checkout
+GIT_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null)
 
 BUILD    ?= build
 CC       ?= cc
@@ -16,7 +23,9 @@ PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 lib
 	libcares libidn2 zlib
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc \
+CPPFLAGS ?=
+LDFLAGS  ?=
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -D_GNU_SOURCE -Isrc \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -34,7 +43,7 @@ FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test unit integration check-banned asan fuzz bench clean deps
+.PHONY: all run test unit integration check-banned asan fuzz bench clean deps install deb FORCE
 
 all: $(BUILD)/correio
 
@@ -47,7 +56,17 @@ $(BUILD)/libcorreio.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/correio: $(BUILD)/src/cli/main.o $(BUILD)/libcorreio.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# correio --version: rewritten only when the version text changes
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define CORREIO_VERSION "%s"\n#define CORREIO_GIT_VERSION "%s"\n' \
+		'$(VERSION)' '$(GIT_VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/src/cli/main.o: $(BUILD)/version.h
+$(BUILD)/src/cli/main.o: ALL_CFLAGS += -I$(BUILD)
 
 $(BUILD)/tests/%: $(BUILD)/src/%.o $(BUILD)/libcorreio.a
 	@mkdir -p $(dir $@)
@@ -106,7 +125,36 @@ $(BUILD)/smtp-load: bench/smtp_load.c
 $(BUILD)/pop3-load: bench/pop3_load.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread
 
-clean:
-	rm -rf build build-asan
+# ---- install and package ----
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# /usr/sbin/sendmail is left alone: the Debian package offers it through
+# update-alternatives, by hand it is `ln -s $(SBINDIR)/correio /usr/sbin/sendmail`.
+install: $(BUILD)/correio
+	install -D -m 0755 $(BUILD)/correio $(DESTDIR)$(SBINDIR)/correio
+	install -D -m 0644 doc/correio.8 $(DESTDIR)$(MANDIR)/man8/correio.8
+	install -D -m 0644 doc/correio.conf.5 $(DESTDIR)$(MANDIR)/man5/correio.conf.5
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		etc/correio.service.in > $(DESTDIR)$(UNITDIR)/correio.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/correio.service
+	install -D -m 0644 etc/correio.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/correio
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf"; \
+	else \
+		echo "install -D -m 0644 etc/correio.conf $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf"; \
+		install -D -m 0644 etc/correio.conf $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf; \
+	fi
+
+deb:
+	./scripts/mkdeb.sh $(VERSION)
+
+clean:
+	rm -rf build build-asan build-deb
+
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

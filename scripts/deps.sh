@@ -14,13 +14,18 @@ set -eu
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`
 #   client: libmagic (attachment types), ncurses (the full-screen view)
+#   package: lintian (checks the .deb of `make deb`; large, but the only
+#           judge of a Debian package) and systemd for systemd-analyze
+#           verify of the unit (installed, never started), logrotate (-d
+#           checks the shipped rotation); dpkg-dev comes with build-essential
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
 zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux"
+dovecot-imapd dovecot-pop3d tmux
+lintian systemd logrotate"
 
 missing=""
 for p in $PACKAGES; do

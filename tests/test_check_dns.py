@@ -11,11 +11,42 @@ from correio_harness import BIN, Server
 from relay_fixtures import dns  # noqa: F401  (the fixture)
 
 
-def check(server, *args):
+def check(server, *args, status=0):
     r = subprocess.run([BIN, "-c", server.conf, "check", *args], capture_output=True,
                        text=True, timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == status, r.stdout + r.stderr
     return r.stdout
+
+
+def set_conf(server, old, new):
+    with open(server.conf) as f:
+        conf = f.read()
+    assert old in conf
+    with open(server.conf, "w") as f:
+        f.write(conf.replace(old, new))
+
+
+def test_check_dns_mx_here_but_listening_on_loopback(dns):  # noqa: F811
+    extra = (f"[dns]\nservers = 127.0.0.1:{dns.port}\n"
+             "[server]\npostmaster = admin@elsewhere.example\n")
+    with Server(extra_config=extra, domains="a.test") as s:
+        set_conf(s, "hostname = mx.example.org", "hostname = mx1.a.test")
+        out = check(s, "--dns")
+        assert "# dns: warning: a.test: its MX names this server, but every [listen] " \
+               "smtp address is on loopback" in out, out
+        assert "# dns: 1 warning\n" in out
+        # --strict: the warning fails the check
+        out = check(s, "--dns", "--strict", status=1)
+        assert "# --strict: 1 warning" in out
+        # an address others can reach: no warning, --strict passes
+        set_conf(s, f"smtp = 127.0.0.1:{s.smtp_port}", f"smtp = 0.0.0.0:{s.smtp_port}")
+        out = check(s, "--dns", "--strict")
+        assert "warning" not in out.replace("# dns: 0 warnings", ""), out
+        # IPv6 loopback only is loopback too
+        set_conf(s, f"smtp = 0.0.0.0:{s.smtp_port}",
+                 f"smtp = [::1]:{s.smtp_port}, 127.0.0.2:{s.smtp_port}")
+        out = check(s, "--dns", "--strict", status=1)
+        assert "every [listen] smtp address is on loopback" in out
 
 
 def test_check_dns(dns):  # noqa: F811
@@ -34,13 +65,17 @@ def test_check_dns(dns):  # noqa: F811
         assert block, out
         assert block.group(1) == ("# dns:   MX 10 mx1.a.test -> 127.0.0.2\n"
                                   "# dns:   MX 20 mx2.a.test -> 127.0.0.3\n"), block.group(1)
-        assert "warning: a.test:" not in out
+        # a.test's MX names this server, but it listens on loopback only
+        assert re.findall(r"warning: a\.test: .*", out) == [
+            "warning: a.test: its MX names this server, but every [listen] smtp address "
+            "is on loopback: no other host can deliver to it (listen on 0.0.0.0:25, "
+            "[::]:25)"], out
         assert "# dns: warning: implicit.test: no MX record" in out
         assert "# dns:   implicit.test -> 127.0.0.7" in out
         assert "# dns: warning: nullmx.test: null MX (RFC 7505)" in out
         assert re.search(r"# dns: warning: .*nosuch\.test.*(NXDOMAIN|not found)", out), out
         assert "# dns: hostname mx1.a.test:" in out
-        assert re.search(r"^# dns: (\d+) warnings$", out, re.M).group(1) == "4", out
+        assert re.search(r"^# dns: (\d+) warnings$", out, re.M).group(1) == "5", out
         # without --dns: the configuration only
         assert "# dns:" not in check(s)
 

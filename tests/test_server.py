@@ -221,7 +221,7 @@ def test_check_prints_settings():
         out = r.stdout
         assert "hostname = mx.example.org" in out
         assert f"data_dir = {s.data}" in out
-        assert "message_size = 1048576" in out
+        assert "message_size = 1M" in out
         assert "errors = 50" in out
         assert re.search(r"^local_domains = example\.org, localhost$", out, re.M)
         assert re.search(rf"^smtp = 127\.0\.0\.1:{s.smtp_port}$", out, re.M)

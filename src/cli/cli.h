@@ -64,6 +64,14 @@ bool cli_wants_help(int argc, char **argv);
 int cli_operands(int argc, char **argv, const char *what, const char *usage,
 		 int min, int max);
 
+/* ---- check warnings (check_warn.c) ---- */
+
+/* Print a warning when the hostname is not a fully qualified domain name.
+   Returns the number of warnings printed (0 or 1). */
+int check_warn_hostname(const struct config *cfg);
+/* Is every [listen] smtp address a loopback one (or none at all)? */
+bool check_smtp_loopback_only(const struct config *cfg);
+
 /* ---- sendmail (sendmail_headers.c) ---- */
 
 /*

@@ -116,6 +116,10 @@ static void on_mx(void *arg, const struct dns_mx *mx)
 		if (!ours)
 			warn(dc, l->name, "no MX host is this server's hostname; if this server "
 					  "takes the domain's mail, its MX should name it");
+		else if (check_smtp_loopback_only(dc->cfg))
+			warn(dc, l->name, "its MX names this server, but every [listen] smtp "
+					  "address is on loopback: no other host can deliver to it "
+					  "(listen on 0.0.0.0:25, [::]:25)");
 	}
 	if (--dc->pending == 0)
 		event_base_loopexit(dc->base, NULL);
@@ -155,6 +159,7 @@ static void collect_domains(struct dns_check *dc)
 	}
 }
 
+/* Returns the number of warnings, or -1. */
 static int check_dns(const struct config *cfg)
 {
 	struct dns_check *dc = calloc(1, sizeof(*dc));
@@ -162,6 +167,7 @@ static int check_dns(const struct config *cfg)
 	struct dns *dns = NULL;
 	const char *error;
 	unsigned domains;
+	int warnings;
 
 	if (dc == NULL || (dc->base = event_base_new()) == NULL) {
 		cli_error("check", "out of memory");
@@ -195,15 +201,16 @@ static int check_dns(const struct config *cfg)
 		printf("# dns: %u lookups had no answer within %d s\n", dc->pending,
 		       CHECK_DNS_SECONDS);
 	printf("# dns: %u warning%s\n", dc->warnings, dc->warnings == 1 ? "" : "s");
+	warnings = (int)dc->warnings + (dc->pending > 0);
 	dns_free(&dns);		/* cancels what is left */
 	event_base_free(dc->base);
 	free(dc);
-	return 1;
+	return warnings;
 }
 
 /* Where <postmaster> goes; a warning when it names nobody.  The account
-   store is only read, and only when it exists. */
-static void check_postmaster(const struct config *cfg)
+   store is only read, and only when it exists.  Returns the warnings. */
+static int check_postmaster(const struct config *cfg)
 {
 	char pm[320], path[4200];
 	struct accounts *a = NULL;
@@ -229,15 +236,16 @@ static void check_postmaster(const struct config *cfg)
 		       "[server] postmaster\n", pm, pm);
 	else if (found < 0)
 		printf("# warning: postmaster: cannot read the account store to check <%s>\n", pm);
+	return found <= 0;
 }
 
 int cmd_check(int argc, char **argv, struct config *cfg)
 {
-	bool dns = false;
-	int problems;
+	bool dns = false, strict = false;
+	int problems, warnings, dns_warnings = 0;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: correio check [-c FILE] [--dns]\n\n"
+		printf("usage: correio check [-c FILE] [--dns] [--strict]\n\n"
 		       "Read the configuration, report every error as file:line: message,\n"
 		       "and print the effective settings.  Starts nothing.  Also fails on what\n"
 		       "`correio serve` would refuse: two listeners on one port, certificate or\n"
@@ -245,7 +253,10 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 		       "user cannot reach (tried as that user when run as root).\n\n"
 		       "--dns  also look up where each local domain receives mail (MX) and\n"
 		       "       where the hostname points, with the resolvers correio uses,\n"
-		       "       and warn about what a sender would trip over.\n");
+		       "       and warn about what a sender would trip over.\n"
+		       "--strict  exit with status 1 when there is any warning.\n\n"
+		       "Sizes and durations are shown as the file wrote them (25M, 5m);\n"
+		       "defaults in the largest whole unit.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -253,8 +264,12 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 			dns = true;
 			continue;
 		}
+		if (strcmp(argv[i], "--strict") == 0) {
+			strict = true;
+			continue;
+		}
 		fprintf(stderr, "correio: check: unexpected argument '%s'\n"
-				"usage: correio check [-c FILE] [--dns]\n", argv[i]);
+				"usage: correio check [-c FILE] [--dns] [--strict]\n", argv[i]);
 		return 2;
 	}
 	/* main.c has loaded (and would have refused) the file already */
@@ -266,8 +281,14 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 		return 1;
 	}
 	printf("# configuration OK\n");
-	check_postmaster(cfg);
-	if (dns && check_dns(cfg) < 0)
+	warnings = check_warn_hostname(cfg);
+	warnings += check_postmaster(cfg);
+	if (dns && (dns_warnings = check_dns(cfg)) < 0)
 		return 1;
+	warnings += dns_warnings;
+	if (strict && warnings > 0) {
+		printf("# --strict: %d warning%s\n", warnings, warnings == 1 ? "" : "s");
+		return 1;
+	}
 	return 0;
 }

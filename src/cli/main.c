@@ -12,6 +12,7 @@
 #include "client/client.h"
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "version.h"		/* made by the Makefile */
 
 struct subcommand {
 	const char *name;
@@ -40,7 +41,7 @@ static void usage(FILE *out)
 		     "commands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(out, "\nEach command takes --help.\n");
+	fprintf(out, "\nEach command takes --help; correio --version tells the version.\n");
 }
 
 /* Remove "-c FILE" / "--config FILE" / "--config=FILE" from argv. */
@@ -80,6 +81,13 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/');
 	bool as_sendmail = strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0;
 
+	if (!as_sendmail && argc == 2 && (strcmp(argv[1], "--version") == 0 ||
+					  strcmp(argv[1], "version") == 0)) {
+		printf("correio %s%s%s%s\n", CORREIO_VERSION,
+		       CORREIO_GIT_VERSION[0] != '\0' ? " (git " : "", CORREIO_GIT_VERSION,
+		       CORREIO_GIT_VERSION[0] != '\0' ? ")" : "");
+		return 0;
+	}
 	/* the mail client has its own accounts file: its -c is not ours */
 	if (!as_sendmail && argc >= 2 && strcmp(argv[1], "mail") == 0)
 		return cmd_mail(argc - 1, argv + 1);

@@ -18,7 +18,8 @@
 
 enum setting_type {
 	SET_STRING, SET_UINT, SET_SIZE, SET_DURATION, SET_CHOICE,
-	SET_LISTEN, SET_DOMAINS, SET_BOOL, SET_NETWORKS, SET_UINT32, SET_ADDRESS
+	SET_LISTEN, SET_DOMAINS, SET_BOOL, SET_NETWORKS, SET_UINT32, SET_ADDRESS,
+	SET_LOG			/* "stderr", "syslog" or an absolute path */
 };
 
 struct setting {
@@ -57,8 +58,12 @@ static const struct setting settings[] = {
 	  sizeof(((struct config *)0)->local_domains), 0, 0, NULL, false },
 	{ "server", "postmaster", SET_ADDRESS, offsetof(struct config, postmaster),
 	  sizeof(((struct config *)0)->postmaster), 0, 0, NULL, false },
-	{ "server", "log", SET_CHOICE, offsetof(struct config, log),
-	  sizeof(((struct config *)0)->log), 0, 0, "stderr|syslog", false },
+	{ "server", "log", SET_LOG, offsetof(struct config, log),
+	  sizeof(((struct config *)0)->log), 0, 0, NULL, false },
+	{ "server", "log_level", SET_CHOICE, offsetof(struct config, log_level),
+	  0, 0, 0, "info|debug", false },
+	{ "server", "debug_peers", SET_NETWORKS, offsetof(struct config, debug_peers),
+	  sizeof(((struct config *)0)->debug_peers), 0, 0, NULL, false },
 	LISTEN("smtp", CONFIG_LISTEN_SMTP),
 	LISTEN("submission", CONFIG_LISTEN_SUBMISSION),
 	LISTEN("submissions", CONFIG_LISTEN_SUBMISSIONS),
@@ -86,7 +91,6 @@ static const struct setting settings[] = {
 	NUM_RESTART("auth", "threads", SET_UINT32, auth_threads, 1, 64),
 	{ "relay", "trusted_networks", SET_NETWORKS, offsetof(struct config, trusted_networks),
 	  sizeof(((struct config *)0)->trusted_networks), 0, 0, NULL, false },
-	BOOL("submission", "restrict_sender", submission_restrict_sender),
 	STR("relay", "smarthost", smarthost),
 	STR("relay", "smarthost_user", smarthost_user),
 	STR("relay", "smarthost_password_file", smarthost_password_file),
@@ -97,9 +101,11 @@ static const struct setting settings[] = {
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	BOOL("submission", "restrict_sender", submission_restrict_sender),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+_Static_assert(N_SETTINGS <= CONFIG_SETTINGS_MAX, "raise CONFIG_SETTINGS_MAX");
 
 static const char *listener_names[CONFIG_LISTEN_COUNT] = {
 	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"
@@ -329,6 +335,10 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 		if (parse_number(s, value, &v, error_r) < 0)
 			return -1;
 		memcpy(field, &v, sizeof(v));
+		if (s->type != SET_UINT &&
+		    str_copy(cfg->written[s - settings], value, CONFIG_WRITTEN_MAX) >=
+		    CONFIG_WRITTEN_MAX)
+			cfg->written[s - settings][0] = '\0';
 		return 1;
 	case SET_UINT32: {
 		unsigned u;
@@ -364,6 +374,13 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 	case SET_LISTEN:
 		if (check_listen(value, error_r) < 0)
 			return -1;
+		break;
+	case SET_LOG:
+		if (strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0 &&
+		    value[0] != '/') {
+			*error_r = "expected stderr, syslog or the absolute path of a file";
+			return -1;
+		}
 		break;
 	case SET_ADDRESS:
 		if (check_address(value, error_r) < 0)
@@ -459,6 +476,25 @@ const char *config_default_path(void)
 	return NULL;
 }
 
+/* A size or a duration in the largest unit that holds it whole. */
+static void print_human(uint64_t v, enum setting_type type, FILE *out)
+{
+	static const char size_units[] = "GMk";
+	static const uint64_t size_mult[] = { 1ull << 30, 1ull << 20, 1ull << 10 };
+	static const char time_units[] = "dhm";
+	static const uint64_t time_mult[] = { 86400, 3600, 60 };
+	const char *units = type == SET_SIZE ? size_units : time_units;
+	const uint64_t *mult = type == SET_SIZE ? size_mult : time_mult;
+
+	for (int i = 0; i < 3 && v != 0; i++) {
+		if (v % mult[i] == 0) {
+			fprintf(out, "%llu%c", (unsigned long long)(v / mult[i]), units[i]);
+			return;
+		}
+	}
+	fprintf(out, "%llu%s", (unsigned long long)v, type == SET_DURATION ? "s" : "");
+}
+
 static void print_value(const struct config *cfg, const struct setting *s, FILE *out)
 {
 	const char *field = (const char *)cfg + s->offset;
@@ -467,11 +503,16 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 
 	switch (s->type) {
 	case SET_UINT:
+		memcpy(&v, field, sizeof(v));
+		fprintf(out, "%llu", (unsigned long long)v);
+		break;
 	case SET_SIZE:
 	case SET_DURATION:
 		memcpy(&v, field, sizeof(v));
-		fprintf(out, "%llu%s", (unsigned long long)v,
-			s->type == SET_DURATION ? "s" : "");
+		if (cfg->written[s - settings][0] != '\0')
+			fputs(cfg->written[s - settings], out);
+		else
+			print_human(v, s->type, out);
 		break;
 	case SET_UINT32: {
 		unsigned u;

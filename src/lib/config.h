@@ -24,6 +24,11 @@ enum config_listener {
 };
 
 enum config_mailbox_format { CONFIG_MAILBOX_MAILDIR, CONFIG_MAILBOX_MBOX };
+enum config_log_level { CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
+
+/* Room for the text of each size and duration as the file wrote it. */
+#define CONFIG_SETTINGS_MAX 128
+#define CONFIG_WRITTEN_MAX 24
 
 struct config {
 	char path[1024];		/* file read, "" for built-in defaults */
@@ -33,7 +38,9 @@ struct config {
 	char local_domains[1024];	/* space/comma separated, lower case */
 	char postmaster[320];		/* where <postmaster> goes ("" = postmaster@
 					   the first local domain), domain lower case */
-	char log[16];			/* "stderr" or "syslog" */
+	char log[1024];			/* "stderr", "syslog" or an absolute file path */
+	int log_level;			/* enum config_log_level */
+	char debug_peers[1024];		/* CIDR list whose SMTP dialogue is logged */
 	char listen[CONFIG_LISTEN_COUNT][512]; /* "addr:port[, addr:port]" or "" */
 
 	uint64_t message_size;		/* bytes */
@@ -71,6 +78,10 @@ struct config {
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
+
+	/* sizes and durations as written in the file ("25M", "5m"), by row of
+	   the settings table; "" for a value left at its default */
+	char written[CONFIG_SETTINGS_MAX][CONFIG_WRITTEN_MAX];
 };
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */
@@ -99,7 +110,9 @@ int config_reload(struct config *next, const struct config *cur,
 		  void (*restart_needed)(void *ctx, const char *section, const char *key),
 		  void *ctx);
 
-/* Print every setting with its effective value, as a valid config file. */
+/* Print every setting with its effective value, as a valid config file.
+   Sizes and durations appear as the file wrote them (defaults in the
+   largest whole unit: 25M, 5m), never as bare bytes or seconds. */
 void config_print(const struct config *cfg, FILE *out);
 
 /* Is domain (any case) one of the local_domains? */

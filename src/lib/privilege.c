@@ -85,6 +85,8 @@ int privilege_drop(const struct config *cfg, const char **error_r)
 		*error_r = "cannot give the data directory to the configured user";
 		return -1;
 	}
+	if (log_file_chown(pw->pw_uid, pw->pw_gid) < 0)
+		log_warn("start: cannot give the log file to %s: it may not reopen it", cfg->user);
 	if (privilege_become(pw) < 0) {
 		*error_r = "cannot switch to the configured user";
 		return -1;

@@ -135,6 +135,77 @@ static void test_postmaster(void **state)
 	}
 }
 
+/* The text config_print() gives for "key = " in [section]. */
+static void printed(const struct config *cfg, const char *key, char *out, size_t size)
+{
+	char *text = NULL, *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char want[64];
+
+	config_print(cfg, f);
+	fclose(f);
+	snprintf(want, sizeof(want), "\n%s = ", key);
+	p = strstr(text, want);
+	assert_non_null(p);
+	p += strlen(want);
+	snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+	free(text);
+}
+
+/* Sizes and durations print as written; defaults in the largest whole unit. */
+static void test_print_as_written(void **state)
+{
+	static const struct { const char *key, *want; } cases[] = {
+		{ "message_size", "2048k" }, { "idle_timeout", "300s" },
+		{ "retry_interval", "90m" }, { "give_up", "7" },
+		{ "disk_reserve", "100M" }, { "command_timeout", "10m" },
+		{ "max_retry_interval", "4h" }, { "warn_after", "4h" },
+		{ "failure_delay", "1s" }, { "recipients", "1000" },
+	};
+	struct config cfg;
+	struct buf errors;
+	char text[64];
+
+	assert_int_equal(load(&cfg, "[limits]\nmessage_size = 2048k\nidle_timeout = 300s\n"
+				    "[queue]\nretry_interval = 90m\ngive_up = 7\n", &errors), 1);
+	assert_true(cfg.message_size == 2u * 1024 * 1024 && cfg.idle_timeout == 300);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		printed(&cfg, cases[i].key, text, sizeof(text));
+		assert_string_equal(text, cases[i].want);
+	}
+	buf_deinit(&errors);
+	config_defaults(&cfg);
+	cfg.idle_timeout = 90;		/* set by a program: no written text */
+	printed(&cfg, "idle_timeout", text, sizeof(text));
+	assert_string_equal(text, "90s");
+}
+
+/* [server] log: stderr, syslog or an absolute path; log_level; debug_peers. */
+static void test_log_settings(void **state)
+{
+	struct config cfg;
+	struct buf errors;
+
+	assert_int_equal(load(&cfg, "[server]\nlog = /var/log/correio/mail.log\n"
+				    "log_level = debug\ndebug_peers = 192.0.2.0/24, ::1\n",
+			      &errors), 1);
+	assert_string_equal(cfg.log, "/var/log/correio/mail.log");
+	assert_int_equal(cfg.log_level, CONFIG_LOG_DEBUG);
+	assert_true(config_in_networks(cfg.debug_peers, "192.0.2.7"));
+	buf_deinit(&errors);
+	assert_int_equal(load(&cfg, "[server]\nlog = mail.log\nlog_level = loud\n"
+				    "debug_peers = somewhere\n", &errors), -1);
+	assert_non_null(strstr(errors.data, "log = mail.log: expected stderr, syslog or the "
+					    "absolute path of a file"));
+	assert_non_null(strstr(errors.data, "log_level = loud: unknown value"));
+	assert_non_null(strstr(errors.data, "debug_peers = somewhere"));
+	buf_deinit(&errors);
+	config_defaults(&cfg);
+	assert_string_equal(cfg.log, "stderr");
+	assert_int_equal(cfg.log_level, CONFIG_LOG_INFO);
+}
+
 static void test_syntax_error(void **state)
 {
 	struct config cfg;
@@ -230,6 +301,8 @@ int main(void)
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_print_as_written),
+		cmocka_unit_test(test_log_settings),
 		cmocka_unit_test(test_reload_keeps_and_names_restart_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,8 @@ struct dns_request {
 	unsigned pending;	/* lookups outstanding */
 	bool temporary;		/* some lookup failed temporarily */
 	bool queried;		/* counted in dns->active */
+	int host_status;	/* c-ares status of the last failed address lookup */
+	char host_failed[256];	/* and the host it was for */
 	struct dns_mx result;
 };
 
@@ -166,10 +168,14 @@ static void request_finish(struct dns_request *rq)
 			res->hosts[kept++] = res->hosts[i];
 	res->n_hosts = kept;
 	if (res->status == DNS_OK && kept == 0) {
+		/* say what the resolver answered, e.g. "mx.example: Timeout
+		   while contacting DNS servers" */
 		res->status = rq->temporary ? DNS_TEMPORARY : DNS_PERMANENT;
-		snprintf(res->error, sizeof(res->error), "%s",
+		snprintf(res->error, sizeof(res->error), "%s (%.150s: %s)",
 			 rq->temporary ? "lookup of the mail exchangers failed" :
-			 "no address for any mail exchanger");
+			 "no address for any mail exchanger", rq->host_failed,
+			 rq->host_status != ARES_SUCCESS ? ares_strerror(rq->host_status) :
+			 "no A or AAAA record");
 	}
 	if (rq->queried)
 		rq->dns->active--;
@@ -196,6 +202,8 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	struct dns_host *h = &rq->result.hosts[hl->idx];
 
 	free(hl);
+	str_copy(rq->host_failed, h->name, sizeof(rq->host_failed));
+	rq->host_status = status;
 	if (status != ARES_SUCCESS) {
 		if (temporary_status(status))
 			rq->temporary = true;

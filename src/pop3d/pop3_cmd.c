@@ -432,6 +432,15 @@ void pop3_dispatch(struct pop3_session *s, char *line, size_t len)
 {
 	char *arg = strchr(line, ' ');
 
+	if (s->trace || log_debug_enabled()) {
+		/* PASS and AUTH's initial response carry a password */
+		size_t shown = len;
+		if (len >= 4 && strncasecmp(line, "PASS", 4) == 0)
+			shown = 4;
+		else if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+			shown = 5 + strcspn(line + 5, " ");
+		log_dialogue(s->trace, "pop3d", s->conn.addr, "<", line, shown);
+	}
 	if (memchr(line, '\0', len) != NULL) {
 		pop3_reply(s, "-ERR NUL in command");
 		pop3_error(s);

@@ -33,6 +33,7 @@ struct pop3_session {
 	char user[320];			/* USER name, then the account */
 	unsigned errors;
 	bool skip_line;
+	bool trace;			/* a debug_peers client: dialogue logged at info */
 	bool quitting;
 	bool shutdown_pending;		/* server stopping: after this message */
 	bool reading;			/* inside the read callback */

@@ -47,6 +47,16 @@ void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (s->trace || log_debug_enabled()) {
+		char text[512];
+		va_list copy;
+		int n;
+		va_copy(copy, ap);
+		n = vsnprintf(text, sizeof(text), fmt, copy);
+		va_end(copy);
+		log_dialogue(s->trace, "pop3d", s->conn.addr, ">", text,
+			     n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+	}
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
@@ -309,6 +319,8 @@ void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	s->trace = srv->cfg.debug_peers[0] != '\0' &&
+		   config_in_networks(srv->cfg.debug_peers, addr);
 	s->conn.ops = &pop3_ops;
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

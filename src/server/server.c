@@ -106,7 +106,7 @@ struct server_state {
 	struct client_count *clients[CLIENT_BUCKETS];
 	unsigned n_conns;
 	struct conn *conns;
-	struct event *sig_term, *sig_int, *sig_hup, *grace;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
 	pthread_mutex_t filed_lock;
 	struct filed *filed;
@@ -575,6 +575,31 @@ static void log_restart_needed(void *ctx, const char *section, const char *key)
 	log_warn("reload: [%s] %s changed: it takes effect only at restart", section, key);
 }
 
+/* [server] log and log_level; a log file is opened again (logrotate). */
+static void server_log_setup(const struct config *cfg, const char *when)
+{
+	const char *error;
+
+	log_set_level(cfg->log_level == CONFIG_LOG_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (log_set_destination(cfg->log, &error) < 0)
+		log_err("%s: cannot open the log %s, logging where it did: %s", when,
+			cfg->log, error);
+}
+
+/* SIGUSR1: logrotate moved the log file away; write to a new one. */
+static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct server_state *st = arg;
+	const char *error;
+
+	if (log_reopen(&error) < 0)
+		log_err("log: cannot reopen %s, writing to the old file: %s (the new file must "
+			"be one %s may write, e.g. logrotate's \"create 0640 %s adm\")",
+			st->srv.cfg.log, error, st->srv.cfg.user, st->srv.cfg.user);
+	else
+		log_info("log: log file reopened");
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
@@ -582,6 +607,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	struct buf errors;
 	const char *error;
 
+	if (log_reopen(&error) < 0)	/* even if the file has errors */
+		log_err("reload: cannot reopen the log file, writing to the old one: %s", error);
 	if (st->srv.cfg.path[0] == '\0') {
 		log_info("reload: running on built-in defaults, nothing to read");
 		return;
@@ -600,7 +627,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		log_err("reload: keeping the current certificates: %s", error);
 	old = st->srv.cfg;
 	st->srv.cfg = cfg;
-	log_use_syslog(cfg.log[0] == 's' && cfg.log[1] == 'y');
+	server_log_setup(&cfg, "reload");
 	store_set_host(st->srv.store, cfg.hostname);
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
@@ -753,6 +780,8 @@ static void server_signals(struct server_state *st)
 	st->sig_term = evsignal_new(base, SIGTERM, on_sigterm, st);
 	st->sig_int = evsignal_new(base, SIGINT, on_sigterm, st);
 	st->sig_hup = evsignal_new(base, SIGHUP, on_sighup, st);
+	st->sig_usr1 = evsignal_new(base, SIGUSR1, on_sigusr1, st);
+	evsignal_add(st->sig_usr1, NULL);
 	evsignal_add(st->sig_term, NULL);
 	evsignal_add(st->sig_int, NULL);
 	evsignal_add(st->sig_hup, NULL);
@@ -767,8 +796,7 @@ int server_run(const struct config *cfg)
 		abort();
 	st->srv.cfg = *cfg;
 	st->lock_fd = -1;
-	if (cfg->log[0] == 's' && cfg->log[1] == 'y')
-		log_use_syslog(true);
+	server_log_setup(cfg, "start");
 	evthread_use_pthreads();
 	st->srv.base = event_base_new();
 	st->fd_connections = descriptors_setup(cfg);
@@ -788,6 +816,7 @@ int server_run(const struct config *cfg)
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGHUP);
+	sigaddset(&stop_signals, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	server_close(st);
 	serve_lock_release(&st->lock_fd);
@@ -795,6 +824,7 @@ int server_run(const struct config *cfg)
 	event_free(st->sig_term);
 	event_free(st->sig_int);
 	event_free(st->sig_hup);
+	event_free(st->sig_usr1);
 	if (st->grace != NULL)
 		event_free(st->grace);
 	event_free(st->resume);

@@ -161,9 +161,9 @@ static bool disk_short(struct smtpd_session *s, uint64_t size)
 	avail = disk_available(cfg->data_dir);
 	if (avail >= cfg->disk_reserve && avail - cfg->disk_reserve >= size)
 		return false;
-	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu",
-		 s->conn.addr, (unsigned long long)avail, cfg->data_dir,
-		 (unsigned long long)cfg->disk_reserve, (unsigned long long)size);
+	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu; "
+		 "helo=<%s>", s->conn.addr, (unsigned long long)avail, cfg->data_dir,
+		 (unsigned long long)cfg->disk_reserve, (unsigned long long)size, s->helo);
 	smtpd_reply(s, "452 4.3.1 Insufficient system storage");
 	return true;
 }
@@ -196,8 +196,9 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		return;
 	}
 	if (s->user[0] != '\0' && !sender_allowed(s, m.null_sender ? "" : key)) {
-		log_info("smtpd: [%s]: reject: MAIL from <%s>: not owned by %s",
-			 s->conn.addr, m.null_sender ? "" : key, s->user);
+		log_info("smtpd: [%s]: reject: MAIL from <%s>: not owned by %s; "
+			 "from=<%s> to=<> helo=<%s>", s->conn.addr, m.null_sender ? "" : key,
+			 s->user, m.null_sender ? "" : key, s->helo);
 		smtpd_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
 			    m.null_sender ? "" : key, s->user);
 		smtpd_error(s);
@@ -242,7 +243,7 @@ static void rcpt_unknown(struct smtpd_session *s, const char *key, bool postmast
 			    "mailbox is set up here", postmaster ? "postmaster" : key);
 		return;
 	}
-	log_info("smtpd: [%s]: reject: RCPT to <%s>: user unknown", s->conn.addr, key);
+	smtpd_log_reject(s, key, "RCPT to <%s>: user unknown", key);
 	smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
 }
 
@@ -265,15 +266,14 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 			envelope_add_target(s->env, s->env->n_rcpts - 1, ENVELOPE_REMOTE, key);
 			return 1;
 		}
-		log_info("smtpd: [%s]: reject: RCPT to <%s>: relay access denied",
-			 s->conn.addr, key);
+		smtpd_log_reject(s, key, "RCPT to <%s>: relay access denied", key);
 		smtpd_reply(s, "554 5.7.1 <%s>: Relay access denied", key);
 		smtpd_error(s);
 		return 0;
 	}
 	found = smtpd_quota_rcpt(s, key, &full);
 	if (found == RESOLVE_LOOP) {
-		log_info("smtpd: [%s]: reject: RCPT to <%s>: alias loop", s->conn.addr, key);
+		smtpd_log_reject(s, key, "RCPT to <%s>: alias loop", key);
 		smtpd_reply(s, "550 5.4.6 <%s>: Recipient address rejected: alias loop", key);
 		return 0;
 	}
@@ -287,7 +287,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (full) {
-		log_info("smtpd: [%s]: reject: RCPT to <%s>: mailbox full", s->conn.addr, key);
+		smtpd_log_reject(s, key, "RCPT to <%s>: mailbox full", key);
 		smtpd_reply(s, "552 5.2.2 <%s>: Mailbox full: quota exceeded", key);
 		return 0;
 	}
@@ -437,6 +437,13 @@ void smtpd_dispatch(struct smtpd_session *s, char *line, size_t len)
 	struct smtp_command cmd;
 	const char *error;
 
+	if (s->trace || log_debug_enabled()) {
+		/* AUTH's initial response is a password: its mechanism only */
+		size_t shown = len;
+		if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+			shown = 5 + strcspn(line + 5, " ");
+		smtpd_trace(s, "<", line, shown);
+	}
 	if (smtp_command_parse(line, len, &cmd, &error) < 0) {
 		smtpd_reply(s, "%s", error);
 		smtpd_error(s);

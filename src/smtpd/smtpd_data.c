@@ -159,8 +159,14 @@ static void commit_message(struct smtpd_session *s)
 	struct envelope *e = queue_msg_envelope(s->msg);
 
 	str_copy(s->queue_id, queue_msg_id(s->msg), sizeof(s->queue_id));
-	log_info("%s: client=%s[%s], from=<%s>, size=%zu, nrcpt=%u", s->queue_id,
-		 s->helo, s->conn.addr, e->sender, queue_msg_size(s->msg), e->n_rcpts);
+	if (s->user[0] != '\0')	/* as Postfix's smtpd says who logged in */
+		log_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s, from=<%s>, "
+			 "size=%zu, nrcpt=%u", s->queue_id, s->helo, s->conn.addr,
+			 s->mech == SMTPD_MECH_LOGIN ? "LOGIN" : "PLAIN", s->user, e->sender,
+			 queue_msg_size(s->msg), e->n_rcpts);
+	else
+		log_info("%s: client=%s[%s], from=<%s>, size=%zu, nrcpt=%u", s->queue_id,
+			 s->helo, s->conn.addr, e->sender, queue_msg_size(s->msg), e->n_rcpts);
 	s->state = SMTPD_STATE_COMMIT;
 	queue_commit(&s->msg, on_committed, s);
 }
@@ -261,8 +267,11 @@ static void end_of_message(struct smtpd_session *s)
 		else
 			smtpd_reply(s, "500 5.5.2 Error: message has a line longer than %d characters",
 				    SMTPD_TEXT_LINE_MAX);
-		log_info("%s: reject: %s", queue_msg_id(s->msg),
-			 s->too_big ? "message too big" : "line too long");
+		struct envelope *e = queue_msg_envelope(s->msg);
+		log_info("%s: reject: %s; from=<%s> to=<%s>%s helo=<%s>", queue_msg_id(s->msg),
+			 s->too_big ? "message too big" : "line too long", e->sender,
+			 e->n_rcpts > 0 ? e->rcpts[0].address : "",
+			 e->n_rcpts > 1 ? " (and more)" : "", s->helo);
 		smtpd_reset_transaction(s);
 		finish_reply(s);
 		return;

@@ -59,6 +59,7 @@ struct smtpd_session {
 	bool shutdown;		/* server stopping: close after this transaction */
 	bool dead;		/* connection gone, waiting for the commit callback */
 	bool submission;	/* submission or submissions listener */
+	bool trace;		/* a debug_peers client: its dialogue logged at info */
 	char user[320];		/* authenticated account, "" if none */
 	enum smtpd_state auth_return;
 	enum smtpd_mech mech;
@@ -86,6 +87,13 @@ struct smtpd_session {
 };
 
 /* smtpd_session.c */
+/* Log one line of the dialogue ("<" from the client, ">" to it): at info
+   for a [server] debug_peers client, else at debug. */
+void smtpd_trace(struct smtpd_session *s, const char *dir, const char *text, size_t len);
+/* Log a refused command as Postfix does: the reason, then the transaction
+   so far: "; from=<...> to=<...> helo=<...>" (to may be NULL). */
+void smtpd_log_reject(struct smtpd_session *s, const char *to, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Count a client error; past the budget, say 421 and close.  Returns true

@@ -50,6 +50,23 @@ static void session_close(struct smtpd_session *s)
 	smtpd_session_free(s);
 }
 
+void smtpd_trace(struct smtpd_session *s, const char *dir, const char *text, size_t len)
+{
+	log_dialogue(s->trace, "smtpd", s->conn.addr, dir, text, len);
+}
+
+void smtpd_log_reject(struct smtpd_session *s, const char *to, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_info("smtpd: [%s]: reject: %s; from=<%s> to=<%s> helo=<%s>", s->conn.addr, why,
+		 s->env != NULL ? s->env->sender : "", to != NULL ? to : "", s->helo);
+}
+
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out;
@@ -59,6 +76,16 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 		return;
 	out = bufferevent_get_output(s->conn.bev);
 	va_start(ap, fmt);
+	if (s->trace || log_debug_enabled()) {
+		char text[512];
+		va_list copy;
+		int n;
+		va_copy(copy, ap);
+		n = vsnprintf(text, sizeof(text), fmt, copy);
+		va_end(copy);
+		smtpd_trace(s, ">", text, n < 0 ? 0 : (size_t)n < sizeof(text) ?
+			    (size_t)n : sizeof(text) - 1);
+	}
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
@@ -255,6 +282,8 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	s->trace = srv->cfg.debug_peers[0] != '\0' &&
+		   config_in_networks(srv->cfg.debug_peers, addr);
 	s->conn.ops = &smtpd_ops;
 	buf_init(&s->text, 0);
 	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);

@@ -97,3 +97,41 @@ def test_sendmail_records_unknown_local_recipient_as_failed(server):
     server.wait_log(r"to=<nobody@example\.org>.*status=bounced \(5\.1\.1")
     [bounce] = server.wait_messages(BOB, 1)
     assert "Final-Recipient: rfc822; nobody@example.org" in server.read_message(bounce).decode()
+
+
+def test_envelope_from_before_routes_is_resolved_at_load():
+    """A spool written by an older correio (no target or route lines) is
+    resolved when loaded: an alias to its account, an unknown address
+    bounced."""
+    s = Server()
+    try:
+        s.add_user("alice@example.org")
+        s.add_user(BOB)
+        s.alias_add("list@example.org", "alice@example.org")
+        s.start()
+        assert s.stop() == 0
+        qid = "1EF0000000000001"
+        rp = b"Return-Path: <bob@example.org>\n"
+        text = rp + b"Subject: from an older spool\n\nhello\n"
+        env = (f"correio-envelope 1\nid {qid}\narrival {int(__import__('time').time())}\n"
+               f"host mx.example.org\nsender {BOB}\nsize {len(text)}\n"
+               f"header-offset {len(rp)}\nbody 0\nsmtputf8 0\nret 0\nrouted 0\n"
+               f"warned 0\nheld 0\nrcpt p 0 0 0 - list@example.org\n"
+               f"rcpt p 0 0 0 - nobody@example.org\nend\n")
+        qdir = os.path.join(s.data, "queue")
+        owner = os.stat(qdir)
+        for name, data in ((qid + ".msg", text), (qid + ".env", env.encode())):
+            path = os.path.join(qdir, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chown(path, owner.st_uid, owner.st_gid)
+        s.start()
+        s.wait_log(re.escape(qid) + r": to=<alice@example\.org>, orig_to=<list@example\.org>, "
+                   r"status=sent")
+        s.wait_log(re.escape(qid) + r": to=<nobody@example\.org>, status=bounced \(5\.1\.1")
+        s.wait_log(re.escape(qid) + r": removed")
+        [bounce] = s.wait_messages(BOB, 1)
+        assert "Final-Recipient: rfc822; nobody@example.org" in \
+            s.read_message(bounce).decode()
+    finally:
+        s.cleanup()

@@ -226,6 +226,14 @@ static void deliver_job(struct delivery *d, struct delivery_job *job)
 
 /* ---- batches ---- */
 
+static bool all_delivered(const struct delivery_job *job)
+{
+	for (unsigned i = 0; i < job->n_rcpts; i++)
+		if (job->rcpts[i].code < 200 || job->rcpts[i].code >= 300)
+			return false;
+	return true;
+}
+
 static void run_batch(struct delivery *d, struct delivery_job *batch)
 {
 	struct delivery_job *job, *next;
@@ -251,6 +259,11 @@ static void run_batch(struct delivery *d, struct delivery_job *batch)
 	for (job = batch; job != NULL; job = next) {
 		next = job->next;
 		job->next = NULL;
+		if (job->last && all_delivered(job)) {
+			queue_done(d->queue, job->id);
+			log_info("%s: removed", job->id);
+			job->removed = true;
+		}
 		d->done(d->ctx, job);
 	}
 }

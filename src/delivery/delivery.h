@@ -36,6 +36,10 @@ struct delivery_job {
 	const char *host;	/* hostname at acceptance (borrowed) */
 	const char *sender;	/* (borrowed) */
 	bool recovered;		/* an earlier attempt may have filed it already */
+	bool last;		/* these are all the message still waits for: when
+				   every one is delivered the agent removes the
+				   spool files itself (off the event loop) */
+	bool removed;		/* out: it did */
 	struct delivery_rcpt *rcpts;
 	unsigned n_rcpts;
 	void *ctx;		/* the caller's */

@@ -384,8 +384,10 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 
 	msg_notify(m, g, time(NULL));
 	if (all_final(e)) {
-		queue_done(m->srv->queue, e->id);
-		log_info("%s: removed", e->id);
+		if (!g->removed) {
+			queue_done(m->srv->queue, e->id);
+			log_info("%s: removed", e->id);
+		}
 		msg_remove(m, g);
 		return;
 	}
@@ -645,8 +647,10 @@ static void local_results_at_stop(struct mta *m)
 		}
 		memset(g->fresh, 0, e->n_rcpts);
 		if (any && all_final(e)) {
-			queue_done(m->srv->queue, e->id);
-			log_info("%s: removed", e->id);
+			if (!job->removed) {
+				queue_done(m->srv->queue, e->id);
+				log_info("%s: removed", e->id);
+			}
 		} else if (any && queue_update(m->srv->queue, e, true) < 0) {
 			log_err("%s: cannot record the delivery state", e->id);
 		}

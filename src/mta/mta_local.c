@@ -14,6 +14,24 @@
 #include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib-smtp/smtp_parse.h"
+
+/* Is t all its message waits for, with no success notice asked (which is
+   queued before the spool files go)?  Then the agent may remove them. */
+static bool is_last(const struct mta_txn *t)
+{
+	const struct envelope *e = t->msg->env;
+	unsigned pending = 0;
+
+	if (t->msg->txns != 1)
+		return false;
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		pending += e->rcpts[i].state == ENVELOPE_PENDING;
+	for (unsigned i = 0; i < t->n; i++)
+		if (e->rcpts[t->rcpt[i]].notify & SMTP_NOTIFY_SUCCESS)
+			return false;
+	return pending == t->n;
+}
 
 void mta_local_run(struct mta_dest *d)
 {
@@ -46,6 +64,7 @@ void mta_local_run(struct mta_dest *d)
 				job->recovered = true;
 		}
 		job->n_rcpts = t->n;
+		job->last = is_last(t);
 		m->local_jobs++;
 		m->local_rcpts += t->n;
 		delivery_submit(m->srv->delivery, job);
@@ -68,6 +87,8 @@ void mta_local_finish(struct delivery_job *job)
 {
 	struct mta_txn *t = job->ctx;
 
+	if (job->removed)
+		t->msg->removed = true;
 	for (unsigned i = 0; i < job->n_rcpts; i++)
 		if (job->rcpts[i].code != 0)
 			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);

@@ -25,6 +25,7 @@ struct mta_msg {
 	bool recovered;		/* found in the spool at start */
 	bool unrouted;		/* some recipients wait to be resolved (the
 				   account store failed when it was taken) */
+	bool removed;		/* the delivery agent removed its spool files */
 	unsigned txns;		/* transactions in progress */
 	unsigned char *fresh;	/* per recipient: outcome not yet reported */
 	bool *go;		/* per recipient: scratch of msg_schedule */

@@ -36,7 +36,7 @@ FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
-	src/queue/envelope.c src/cli/sendmail_headers.c \
+	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c

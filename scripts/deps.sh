@@ -12,7 +12,8 @@ set -eu
 #           swaks and Net::SSLeay (its only way to STARTTLS / TLS; a
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
-#           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`
+#           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
+#           prometheus_client's parser for the metrics endpoint
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -24,7 +25,7 @@ zlib1g-dev libmagic-dev libncurses-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux
+dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
 lintian systemd logrotate"
 
 missing=""

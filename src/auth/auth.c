@@ -22,6 +22,7 @@
 
 #include "auth/accounts.h"
 #include "auth/throttle.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -157,6 +158,7 @@ static void request_finish(struct auth *a, struct auth_request *r)
 		throttle_success(a->throttle, r->addr, r->user);
 		log_info("auth: %s: login ok from [%s]", r->user, r->addr);
 	} else if (r->result == AUTH_FAILED) {
+		metrics_auth_failure(false);
 		delay = throttle_failure(a->throttle, r->addr, r->user, now_ms(), &pair);
 		timeval_ms(&tv, delay);
 		log_warn("auth: %s: login failed from [%s] (%u of %llu for this account "
@@ -277,6 +279,7 @@ static void request_start(struct auth *a, struct auth_request *r)
 		log_warn("auth: %s: refused from [%s]: too many failures for this account "
 			 "from there", r->user, r->addr);
 		explicit_bzero(r->password, sizeof(r->password));
+		metrics_auth_failure(true);
 		r->result = AUTH_THROTTLED;
 		r->answering = true;
 		evtimer_add(r->delay, &now);

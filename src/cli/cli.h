@@ -8,6 +8,8 @@
  * prints errors as "correio: <what>: <why>" on stderr.
  */
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "lib/config.h"
 
@@ -16,11 +18,20 @@ struct buf;
 
 int cmd_serve(int argc, char **argv, struct config *cfg);
 int cmd_user(int argc, char **argv, struct config *cfg);
+/* After the account acct was deleted: remove its mail (remove_mail) or
+   say where it is kept, on stdout.  1, or -1 after printing why. */
+struct account;
+int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
+		       bool remove_mail);
+/* correio user import|export (cmd_mailio.c); argv[0] is "import"/"export". */
+int cmd_user_import(int argc, char **argv, struct config *cfg);
+int cmd_user_export(int argc, char **argv, struct config *cfg);
 int cmd_alias(int argc, char **argv, struct config *cfg);
 int cmd_domain(int argc, char **argv, struct config *cfg);
 int cmd_check(int argc, char **argv, struct config *cfg);
 int cmd_queue(int argc, char **argv, struct config *cfg);
 int cmd_sendmail(int argc, char **argv, struct config *cfg);
+int cmd_tls(int argc, char **argv, struct config *cfg);
 
 /*
  * Create the data directory if needed; when running as root, make it owned
@@ -63,6 +74,20 @@ bool cli_wants_help(int argc, char **argv);
  */
 int cli_operands(int argc, char **argv, const char *what, const char *usage,
 		 int min, int max);
+
+/* ---- Dovecot's Maildir files (dovecot_files.c, pure) ---- */
+
+/* One record of dovecot-uidlist: the file name (up to ':') of uid. */
+typedef void dovecot_uidlist_fn(void *ctx, uint32_t uid, const char *name, size_t len);
+/* Parse dovecot-uidlist text: its UIDVALIDITY and next UID (0 when the
+   header gives none), and cb for each record.  1, or 0 when the header is
+   not one of versions 1, 2 or 3 with a UIDVALIDITY (no record is given). */
+int dovecot_uidlist_parse(const char *text, size_t len, uint32_t *uidvalidity_r,
+			  uint32_t *uidnext_r, dovecot_uidlist_fn *cb, void *ctx);
+/* One line of dovecot-keywords: keyword index (0..25, letter 'a' + index)
+   and its name (not NUL-terminated, no NUL in it). */
+typedef void dovecot_keyword_fn(void *ctx, unsigned index, const char *name, size_t len);
+void dovecot_keywords_parse(const char *text, size_t len, dovecot_keyword_fn *cb, void *ctx);
 
 /* ---- check warnings (check_warn.c) ---- */
 

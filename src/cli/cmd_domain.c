@@ -8,17 +8,22 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include "lib/buf.h"
 
 #include "auth/accounts.h"
 
 static const char domain_usage[] =
 	"usage: correio domain add DOMAIN\n"
-	"       correio domain del DOMAIN\n"
+	"       correio domain del [--force] DOMAIN\n"
 	"       correio domain list\n"
 	"\n"
 	"Mail for a local domain is delivered here.  The local_domains setting of\n"
 	"the configuration lists more; domain list shows those with \"(config)\".\n"
-	"domain del refuses while the domain still has users.\n";
+	"domain del refuses while the domain still has users or aliases; with\n"
+	"--force it deletes them first (the users' mail stays on disk: see\n"
+	"correio user del --remove-mail).\n";
 
 static int domain_add(int argc, char **argv, struct config *cfg)
 {
@@ -39,10 +44,76 @@ static int domain_add(int argc, char **argv, struct config *cfg)
 	return ret;
 }
 
-static int domain_del_store(struct accounts *a, const struct config *cfg,
-			    const char *domain)
+/* The users and aliases of one domain. */
+struct domain_members {
+	const char *domain;
+	struct buf users;	/* NUL-separated addresses */
+	struct buf aliases;
+	unsigned n_users, n_aliases;
+};
+
+static bool in_domain(const char *address, const char *domain)
 {
+	const char *at = strrchr(address, '@');
+
+	return at != NULL && strcasecmp(at + 1, domain) == 0;
+}
+
+static void domain_member_user(void *ctx, const struct account *acct)
+{
+	struct domain_members *m = ctx;
+
+	if (in_domain(acct->address, m->domain)) {
+		buf_append(&m->users, acct->address, strlen(acct->address) + 1);
+		m->n_users++;
+	}
+}
+
+static void domain_member_alias(void *ctx, const char *alias, const char *target)
+{
+	struct domain_members *m = ctx;
+	const char *p = m->aliases.data, *end = p + m->aliases.len;
+
+	if (!in_domain(alias, m->domain))
+		return;
+	for (; p < end; p += strlen(p) + 1)
+		if (strcmp(p, alias) == 0)
+			return;		/* one line per target: count the alias once */
+	buf_append(&m->aliases, alias, strlen(alias) + 1);
+	m->n_aliases++;
+}
+
+/* --force: delete the domain's aliases and users.  1 or -1 (said). */
+static int domain_del_members(struct accounts *a, const struct config *cfg,
+			      struct domain_members *m)
+{
+	const char *p, *error;
+
+	for (p = m->aliases.data; p < m->aliases.data + m->aliases.len; p += strlen(p) + 1) {
+		if (accounts_alias_del(a, p, NULL, &error) < 0) {
+			cli_error("domain del", "alias %s: %s", p, error);
+			return -1;
+		}
+		printf("alias %s deleted\n", p);
+	}
+	for (p = m->users.data; p < m->users.data + m->users.len; p += strlen(p) + 1) {
+		struct account acct;
+		if (accounts_user_get(a, p, &acct) <= 0 || accounts_user_del(a, p, &error) < 0) {
+			cli_error("domain del", "user %s: cannot delete it", p);
+			return -1;
+		}
+		if (cli_user_mail_gone(cfg, &acct, false) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+static int domain_del_store(struct accounts *a, const struct config *cfg,
+			    const char *domain, bool force)
+{
+	struct domain_members m = { .domain = domain };
 	const char *error;
+	int ret = 1;
 
 	if (accounts_domain_exists(a, domain) == 0 &&
 	    config_is_local_domain(cfg, domain)) {
@@ -55,24 +126,49 @@ static int domain_del_store(struct accounts *a, const struct config *cfg,
 				  "file instead", domain);
 		return 1;
 	}
+	buf_init(&m.users, 0);
+	buf_init(&m.aliases, 0);
+	if (accounts_user_list(a, domain_member_user, &m) < 0 ||
+	    accounts_alias_list(a, NULL, domain_member_alias, &m) < 0) {
+		cli_error("domain del", "cannot read the account store");
+		ret = -1;
+	} else if ((m.n_users > 0 || m.n_aliases > 0) && !force) {
+		cli_error("domain del", "domain %s still has %u user%s and %u alias%s "
+			  "(delete them first, or all at once with: correio domain del "
+			  "--force %s)", domain, m.n_users, m.n_users == 1 ? "" : "s",
+			  m.n_aliases, m.n_aliases == 1 ? "" : "es", domain);
+		ret = -1;
+	} else if (force)
+		ret = domain_del_members(a, cfg, &m);
+	buf_deinit(&m.users);
+	buf_deinit(&m.aliases);
+	if (ret < 0)
+		return 1;
 	if (accounts_domain_del(a, domain, &error) < 0) {
 		cli_error("domain del", "%s", error);
 		return 1;
 	}
+	printf("domain %s deleted\n", domain);
 	return 0;
 }
 
 static int domain_del(int argc, char **argv, struct config *cfg)
 {
-	int n = cli_operands(argc, argv, "domain del", domain_usage, 1, 1);
+	bool force = false;
 	struct accounts *a;
-	int ret;
+	int n = 0, ret;
 
-	if (n < 0)
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else
+			argv[++n] = argv[i];
+	}
+	if (cli_operands(n + 1, argv, "domain del", domain_usage, 1, 1) < 0)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
-	ret = domain_del_store(a, cfg, argv[1]);
+	ret = domain_del_store(a, cfg, argv[1], force);
 	accounts_free(&a);
 	return ret;
 }

@@ -26,17 +26,21 @@
 
 static const char user_usage[] =
 	"usage: correio user add ADDRESS [--password-stdin] [--mbox|--maildir] [--quota SIZE]\n"
-	"       correio user del ADDRESS\n"
+	"       correio user del ADDRESS [--keep-mail|--remove-mail]\n"
 	"       correio user passwd ADDRESS [--password-stdin]\n"
 	"       correio user quota ADDRESS SIZE\n"
 	"       correio user list\n"
 	"       correio user unlock ADDRESS\n"
+	"       correio user import ADDRESS PATH\n"
+	"       correio user export ADDRESS PATH [--mbox]\n"
 	"\n"
 	"  --password-stdin  read the password from the first line of standard input;\n"
 	"                    otherwise it is asked for twice on the terminal\n"
 	"  --mbox, --maildir mailbox format of this user (default: the configured\n"
 	"                    mailbox_format)\n"
 	"  --quota SIZE      mailbox quota: bytes, or with k, M or G (0 = unlimited)\n"
+	"  --keep-mail       user del: leave the mail on disk, and say where (default)\n"
+	"  --remove-mail     user del: delete the account's mail too\n"
 	"\n"
 	"user quota sets the quota of an account (0 or none: no quota); it takes\n"
 	"effect with the next message.  user list shows each account's format,\n"
@@ -46,7 +50,8 @@ static const char user_usage[] =
 	"unlock makes the running server forget the account's failed logins, so\n"
 	"that the addresses it was locked out from may try again at once.\n";
 
-enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4 };
+enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4,
+		USER_OPT_MAIL = 8 };
 
 struct user_args {
 	const char *what;		/* "user add", for messages */
@@ -55,6 +60,7 @@ struct user_args {
 	int format;			/* enum accounts_format */
 	bool quota_set;
 	uint64_t quota;
+	bool remove_mail;
 };
 
 static int user_usage_error(const char *what, const char *msg, const char *arg)
@@ -76,6 +82,10 @@ static int user_option(int argc, char **argv, int *i, unsigned allowed,
 		r->format = ACCOUNTS_FORMAT_MBOX;
 	else if ((allowed & USER_OPT_FORMAT) && strcmp(arg, "--maildir") == 0)
 		r->format = ACCOUNTS_FORMAT_MAILDIR;
+	else if ((allowed & USER_OPT_MAIL) && strcmp(arg, "--keep-mail") == 0)
+		r->remove_mail = false;
+	else if ((allowed & USER_OPT_MAIL) && strcmp(arg, "--remove-mail") == 0)
+		r->remove_mail = true;
 	else if ((allowed & USER_OPT_QUOTA) && strcmp(arg, "--quota") == 0) {
 		if (++*i >= argc)
 			return user_usage_error(r->what, "--quota needs a SIZE", "");
@@ -351,18 +361,23 @@ static int user_add(int argc, char **argv, struct config *cfg)
 static int user_del(int argc, char **argv, struct config *cfg)
 {
 	struct user_args args = { .what = "user del" };
+	struct account acct;
 	struct accounts *a;
-	const char *error;
+	const char *error = "";
 	int ret = 0;
 
-	if (user_parse(argc, argv, 0, 1, &args) < 0)
+	if (user_parse(argc, argv, USER_OPT_MAIL, 1, &args) < 0)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
-	if (accounts_user_del(a, args.address, &error) < 0) {
-		cli_error("user del", "%s", error);
+	if (accounts_user_get(a, args.address, &acct) <= 0 ||
+	    accounts_user_del(a, args.address, &error) < 0) {
+		if (accounts_user_get(a, args.address, &acct) == 0)
+			error = "no such user";
+		cli_error("user del", "%s: %s", args.address, error);
 		ret = 1;
-	}
+	} else
+		ret = cli_user_mail_gone(cfg, &acct, args.remove_mail) < 0;
 	accounts_free(&a);
 	return ret;
 }
@@ -461,6 +476,7 @@ static int user_list(int argc, char **argv, struct config *cfg)
 		return 2;
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
+	printf("%-40s %-8s %s\n", "ADDRESS", "FORMAT", "USAGE");
 	if (accounts_user_list(a, user_list_one, cfg) < 0) {
 		cli_error("user list", "cannot read the account store");
 		ret = 1;
@@ -522,6 +538,8 @@ static const struct user_command {
 	{ "quota", user_quota },
 	{ "list", user_list },
 	{ "unlock", user_unlock },
+	{ "import", cmd_user_import },
+	{ "export", cmd_user_export },
 };
 
 int cmd_user(int argc, char **argv, struct config *cfg)

@@ -28,6 +28,7 @@ static const struct subcommand subcommands[] = {
 	{ "check", cmd_check, "validate the configuration and show it" },
 	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
+	{ "tls", cmd_tls, "show the certificates the server presents" },
 	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
 

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "auth/sasl.h"
 #include "delivery/delivery.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -176,6 +177,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 		store_account_unref(&s->account);
 		result = AUTH_TEMPFAIL;
 	}
+	metrics_login(s->conn.listener, result == AUTH_OK);
 	switch (result) {
 	case AUTH_OK:
 		set_quota(s, user);

@@ -102,6 +102,8 @@ static const struct setting settings[] = {
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
+	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
+	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

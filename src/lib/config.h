@@ -79,6 +79,8 @@ struct config {
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 
+	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
+
 	/* sizes and durations as written in the file ("25M", "5m"), by row of
 	   the settings table; "" for a value left at its default */
 	char written[CONFIG_SETTINGS_MAX][CONFIG_WRITTEN_MAX];

@@ -4,6 +4,7 @@
 #include "privilege.h"
 
 #include <grp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,4 +93,47 @@ int privilege_drop(const struct config *cfg, const char **error_r)
 		return -1;
 	}
 	return 1;
+}
+
+/* The run-as user while privilege_drop_effective() holds root in reserve. */
+static uid_t effective_uid;
+static gid_t effective_gid;
+static bool effective_switched;
+
+int privilege_drop_effective(const struct config *cfg, const char **error_r)
+{
+	struct passwd *pw = NULL;
+	struct stat st;
+	int ret;
+
+	if (privilege_make_data_dir(cfg, error_r) < 0)
+		return -1;
+	if ((ret = privilege_run_as(cfg, &pw, error_r)) <= 0)
+		return ret < 0 ? -1 : 1;	/* nobody to switch to: stay */
+	if (stat(cfg->data_dir, &st) < 0 ||
+	    ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+	     chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) < 0)) {
+		*error_r = "cannot give the data directory to the configured user";
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setegid(pw->pw_gid) < 0 ||
+	    seteuid(pw->pw_uid) < 0) {
+		*error_r = "cannot switch to the configured user";
+		return -1;
+	}
+	effective_uid = pw->pw_uid;
+	effective_gid = pw->pw_gid;
+	effective_switched = true;
+	return 1;
+}
+
+void privilege_invoker(bool on)
+{
+	if (!effective_switched)
+		return;
+	if (on) {
+		if (seteuid(0) < 0 || setegid(0) < 0)
+			fatal("cannot take back root: %m");
+	} else if (setegid(effective_gid) < 0 || seteuid(effective_uid) < 0)
+		fatal("cannot leave root: %m");
 }

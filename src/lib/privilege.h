@@ -28,4 +28,15 @@ int privilege_run_as(const struct config *cfg, struct passwd **pw_r, const char 
 /* Become pw for good (groups, gid, uid; no way back).  Returns 1 or -1. */
 int privilege_become(const struct passwd *pw);
 
+/*
+ * For a command that reads or writes files of whoever runs it as well as
+ * the data directory (correio user import|export): as root, become
+ * cfg->user for the data directory but only in the effective IDs, so
+ * that privilege_invoker(true) can take root back around the outside
+ * files and privilege_invoker(false) leave it again.  Not root: nothing
+ * changes.  Returns 1, or -1 with *error_r (static text).
+ */
+int privilege_drop_effective(const struct config *cfg, const char **error_r);
+void privilege_invoker(bool on);
+
 #endif

@@ -25,6 +25,7 @@
 #include "delivery/delivery.h"
 #include "delivery/resolve.h"
 #include "lib-smtp/smtp_parse.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta_dsn.h"
@@ -231,6 +232,8 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 			 r->last_error != NULL ? ": " : "",
 			 r->last_error != NULL ? r->last_error : "");
 		log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address, text);
+		metrics_delivery(r->kind == ENVELOPE_LOCAL ? METRICS_LOCAL : METRICS_SMTP,
+				 METRICS_BOUNCED, e->arrival);
 		r->state = ENVELOPE_BOUNCED;
 		envelope_set(&r->last_error, text);
 		g->fresh[i] = 1;
@@ -299,6 +302,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	struct envelope_rcpt *r = &e->rcpts[idx];
 	const struct config *cfg = cfg_of(t->dest->mta);
 	char line[700];
+	enum metrics_transport via = t->dest->local ? METRICS_LOCAL : METRICS_SMTP;
 
 	if (t->has_result[i])
 		return;
@@ -319,6 +323,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		if (!t->dest->local)
 			log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
 			 host != NULL ? host : "none", text);
+		metrics_delivery(via, METRICS_DELIVERED, e->arrival);
 		return;
 	}
 	envelope_set(&r->last_error, line);
@@ -328,6 +333,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		if (!t->dest->local)
 			log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
 			 host != NULL ? host : "none", line);
+		metrics_delivery(via, METRICS_BOUNCED, e->arrival);
 		return;
 	}
 	r->attempts++;
@@ -337,6 +343,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	if (!t->dest->local)
 		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
+	metrics_delivery(via, METRICS_DEFERRED, e->arrival);
 }
 
 void mta_txn_done(struct mta_txn *t)
@@ -432,9 +439,11 @@ static int msg_bounce_refused(struct mta *m, struct mta_msg *g)
 		struct envelope_rcpt *r = &e->rcpts[i];
 		if (r->state != ENVELOPE_FAILED)
 			continue;
-		if (r->kind == ENVELOPE_FAIL)
+		if (r->kind == ENVELOPE_FAIL) {
 			log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address,
 				 r->last_error != NULL ? r->last_error : "refused");
+			metrics_delivery(METRICS_LOCAL, METRICS_BOUNCED, e->arrival);
+		}
 		r->state = ENVELOPE_BOUNCED;
 		g->fresh[i] = 1;
 		failed = true;

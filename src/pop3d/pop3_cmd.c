@@ -18,6 +18,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "delivery/delivery.h"
@@ -150,11 +151,14 @@ static int open_maildrop(struct pop3_session *s, const char *user)
 static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 {
 	struct pop3_session *s = ctx;
+	bool ok;
 
 	s->auth_req = NULL;
 	s->state = POP3_STATE_AUTHORIZATION;
 	s->user[0] = '\0';
-	if (result == AUTH_OK && open_maildrop(s, user) > 0) {
+	ok = result == AUTH_OK && open_maildrop(s, user) > 0;
+	metrics_login(s->conn.listener, ok);
+	if (ok) {
 		str_copy(s->user, user, sizeof(s->user));
 		s->state = POP3_STATE_TRANSACTION;
 		log_info("pop3d: %s: logged in from [%s], %u messages", user, s->conn.addr,

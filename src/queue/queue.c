@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -123,6 +124,7 @@ static void *committer_main(void *arg)
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct queue_msg *batch;
+		unsigned n = 0;
 		int result;
 
 		while (q->pending.head == NULL && !q->stop)
@@ -131,6 +133,9 @@ static void *committer_main(void *arg)
 			break;
 		batch = list_take(&q->pending);
 		pthread_mutex_unlock(&q->lock);
+		for (struct queue_msg *m = batch; m != NULL; m = m->next)
+			n++;
+		metrics_fsync_group(n);
 
 		result = syncfs(q->dirfd) < 0 ? -1 : 1;
 		if (result < 0)

@@ -4,6 +4,7 @@
  *
  *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
  *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
+ *             "NEWMAIL" SP account /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
  */
@@ -28,7 +29,9 @@
 #include "auth/auth.h"
 #include "delivery/resolve.h"
 #include "lib-mail/address.h"
+#include "store/store.h"
 #include "lib-smtp/smtp_parse.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta.h"
@@ -91,6 +94,18 @@ static int unlock_account(struct control_conn *c, const char *account, struct bu
 	return 1;
 }
 
+/* `correio user import` wrote mail into the account's Maildir: sessions
+   that have its INBOX open sync now (IDLE clients hear of it at once). */
+static int new_mail(struct control_conn *c, char *account, struct buf *out)
+{
+	str_lower(account);
+	if (c->ctl->srv->store != NULL)
+		store_notify_delivery(c->ctl->srv->store, account);
+	buf_printf(out, "%s: the running server's open sessions were told of new mail\n",
+		   account);
+	return 1;
+}
+
 /* SHOW and DELETE of a damaged message (queue/damaged/, set aside at
    start): 1 done, 0 id is not one, -1 error (in out). */
 static int damaged_request(struct queue *q, const char *verb, const char *id,
@@ -136,6 +151,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_stats(m, &out);
 	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
 		ret = unlock_account(c, arg, &out);
+	else if (strcmp(verb, "NEWMAIL") == 0 && arg != NULL)
+		ret = new_mail(c, arg, &out);
 	else {
 		buf_puts(&out, "unknown request\n");
 		ret = -1;
@@ -159,6 +176,8 @@ static void on_submitted(void *ctx, int result)
 	char first[64];
 
 	c->committing = false;
+	if (result > 0)
+		metrics_received(METRICS_LOCAL);
 	if (c->bev == NULL) {
 		free(c);
 		return;

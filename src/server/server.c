@@ -44,11 +44,13 @@
 #include "auth/auth.h"
 #include "delivery/delivery.h"
 #include "delivery/quota.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
 #include "mta/mta.h"
 #include "queue/queue.h"
+#include "server/metrics_http.h"
 #include "imapd/imapd.h"
 #include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
@@ -118,6 +120,7 @@ struct server_state {
 	struct event *resume;		/* re-enables them */
 	struct log_limit refuse_log, accept_log;
 	int lock_fd;			/* serve_lock: held for the server's life */
+	struct metrics_http *metrics;	/* [metrics] listen, or NULL */
 };
 
 static void listeners_resume(struct server_state *st);
@@ -258,6 +261,7 @@ void conn_close_after_output(struct conn *c)
 
 void conn_register(struct server *srv, struct conn *c)
 {
+	metrics_connection(c->listener);
 	struct server_state *st = state_of(srv);
 
 	c->close_timer = evtimer_new(srv->base, on_close_timer, c);
@@ -697,6 +701,13 @@ static void on_local_done(void *ctx, struct delivery_job *job)
 	mta_local_done(st->srv.mta, job);
 }
 
+static uint64_t open_connections(void *ctx)
+{
+	struct server_state *st = ctx;
+
+	return st->n_conns;
+}
+
 static int server_open(struct server_state *st)
 {
 	struct server *srv = &st->srv;
@@ -710,7 +721,8 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
-	if (bind_listeners(st) < 0)
+	if (bind_listeners(st) < 0 ||
+	    metrics_http_open(srv, open_connections, st, &st->metrics) < 0)
 		return -1;
 	pthread_mutex_init(&st->filed_lock, NULL);
 	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -747,6 +759,7 @@ static void server_close(struct server_state *st)
 	while ((c = st->conns) != NULL)
 		c->ops->close_now(c);
 	close_listeners(st);
+	metrics_http_free(&st->metrics);
 	control_free(&st->control);
 	if (st->srv.queue != NULL)
 		queue_stop(st->srv.queue);

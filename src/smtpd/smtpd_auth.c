@@ -12,6 +12,7 @@
 
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "tls/tls.h"
@@ -78,6 +79,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 
 	s->auth_req = NULL;
 	auth_done(s);
+	metrics_login(s->conn.listener, result == AUTH_OK);
 	switch (result) {
 	case AUTH_OK:
 		str_copy(s->user, user, sizeof(s->user));

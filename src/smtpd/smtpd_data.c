@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 
 #include "delivery/quota.h"
+#include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -146,8 +147,10 @@ static void on_committed(void *ctx, int result)
 		smtpd_session_free(s);
 		return;
 	}
-	if (result > 0)
+	if (result > 0) {
+		metrics_received(METRICS_SMTP);
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
+	}
 	else
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	finish_reply(s);

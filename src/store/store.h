@@ -437,4 +437,75 @@ void store_snapshot_free(struct store_snapshot **s);
  */
 void store_uidl(uint32_t uidvalidity, uint32_t uid, char *out, size_t size);
 
+/* ---- import and export (correio user import|export) ---- */
+
+/*
+ * Bulk import writes into the folder's Maildir as another program would,
+ * never through an index, so it is safe beside a running server, which
+ * takes the messages in at its next sync of the folder (see
+ * store_import.c).  begin creates the folder (and its parents) when
+ * missing.  If the folder holds no message, UIDs are kept: uidvalidity
+ * (0: the folder's own) becomes the folder's, uidnext (0: none) its next
+ * UID at least, and each message keeps the uid given to add (0 or one
+ * not above the last: the next one).  Otherwise the store gives UIDs
+ * at its next sync.  Into the INBOX of an mbox account messages are
+ * appended to the file under the delivery lock with their flags as
+ * Status:/X-Status: (no UIDs kept, no keywords).
+ */
+struct store_import;
+int store_import_begin(struct store_account *a, const char *name, uint32_t uidvalidity,
+		       uint32_t uidnext, struct store_import **r,
+		       struct store_error *error_r);
+/* Are UIDs kept (the folder was new or empty)? */
+bool store_import_keeps_uids(const struct store_import *im);
+/* One message (CRLF or LF; stored with LF); its UID in *uid_r (0: given
+   at the next sync; uid_r may be NULL).  Messages are flushed (one
+   syncfs) and moved into cur/ in batches: all are durable and visible
+   once finish returns 1. */
+int store_import_add(struct store_import *im, const void *data, size_t len, uint32_t uid,
+		     uint8_t flags, const char *const *keywords, unsigned n_keywords,
+		     time_t date, uint32_t *uid_r, struct store_error *error_r);
+/* Every message of the mbox file data[0..len) (mboxrd or mboxo "From "
+   lines): flags from Status:/X-Status:, keywords from X-Keywords:, the
+   internal date from the From_ line; those header fields (and X-UID:,
+   X-IMAP:, X-IMAPbase:) are left out of the stored message.  *count_r:
+   messages written.  1 or -1. */
+int store_import_mbox(struct store_import *im, const char *data, size_t len,
+		      unsigned *count_r, struct store_error *error_r);
+/* Flush and move in what is left; frees im in every case. */
+int store_import_finish(struct store_import **im, struct store_error *error_r);
+void store_import_abort(struct store_import **im);
+
+/* Remove all the mail of address (its Maildir tree and its mbox file),
+   for an account that is gone.  1 (also when there was none) or -1. */
+int store_account_remove_mail(struct store *s, const char *address,
+			      struct store_error *error_r);
+
+struct store_export_folder {
+	uint32_t uidvalidity;	/* 0: the folder has none yet */
+	uint32_t uidnext;
+	const char *keywords[STORE_MAX_KEYWORDS];	/* bit i of a message's keywords */
+	unsigned n_keywords;
+};
+
+struct store_export_msg {
+	uint32_t uid;		/* 0: arrived since the last sync, no UID yet */
+	uint8_t flags;		/* STORE_FLAG_* */
+	uint32_t keywords;
+	time_t date;		/* internal date */
+	const char *path;	/* the message file (LF line ends) */
+};
+
+/* 1 go on, -1 stop. */
+typedef int store_export_fn(void *ctx, const struct store_export_folder *f,
+			    const struct store_export_msg *m);
+/*
+ * Call cb first with m NULL (the folder's facts in f, valid during the
+ * call only), then for every message of folder name, in UID order (those without
+ * one last), reading the Maildir only (no index: safe beside a running
+ * server).  1 or -1.  The INBOX of an mbox account: BAD_PARAM.
+ */
+int store_export_folder(struct store_account *a, const char *name,
+			store_export_fn *cb, void *ctx, struct store_error *error_r);
+
 #endif

@@ -766,3 +766,33 @@ int store_mboxfile_append(struct mbox *mb, struct mbox_add *v, unsigned n,
 	close(fd);
 	return ret;
 }
+
+int store_mboxfile_append_foreign(const char *path, const char *entries, size_t len,
+				  struct store_error *error_r)
+{
+	char dir[STORE_PATH_MAX];
+	struct stat st;
+	char last = '\n';
+	int fd, ret = 1;
+
+	str_copy(dir, path, sizeof(dir));
+	if (mkdir_p(dirname(dir), 0700) < 0 || open_locked(path, OPEN_CREATE, &fd, &st) <= 0) {
+		store_error_sys(error_r, "lock", path);
+		return -1;
+	}
+	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+		ret = -1;
+	if (ret > 0 && ((last != '\n' && write_all(fd, "\n", 1) < 0) ||
+			write_all(fd, entries, len) < 0 || fsync(fd) < 0))
+		ret = -1;
+	if (ret < 0) {
+		store_error_sys(error_r, "append", path);
+		if (ftruncate(fd, st.st_size) < 0)
+			log_err("store: %s: cannot cut a failed append: %m", path);
+	}
+	str_copy(dir, path, sizeof(dir));
+	if (ret > 0 && st.st_size == 0 && fsync_dir(dirname(dir)) < 0)
+		log_warn("store: fsync %s: %m", dir);
+	close(fd);	/* releases the lock */
+	return ret;
+}

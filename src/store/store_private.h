@@ -313,6 +313,12 @@ struct mbox_add {
    The listeners are not told: the caller notifies.  1 or -1. */
 int store_mboxfile_append(struct mbox *mb, struct mbox_add *v, unsigned n,
 			  struct store_error *error_r);
+/* Append ready mbox entries to the file at path as another program
+   would (the lock delivery takes; no index: the owner of the index
+   finds them at its next sync, their Status: giving their flags).  The
+   file is cut back if the append fails.  1 or -1. */
+int store_mboxfile_append_foreign(const char *path, const char *entries, size_t len,
+				  struct store_error *error_r);
 /* A message's served text as a file (memfd, at offset 0).  1, 0 not where
    the index says (resync and try again), -1 error. */
 int store_mboxfile_open_msg(struct mbox *mb, const struct index_rec *r, int *fd_r);

@@ -170,7 +170,7 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 	if (cfg->tls_certificate[0] == '\0') {
 		snprintf(self, sizeof(self), "%s/tls/selfsigned.pem", cfg->data_dir);
 		buf_init(&err, 512);
-		if (access(self, R_OK) != 0 && tls_selfsigned_create(cfg, self, &err) < 0) {
+		if (tls_selfsigned_ensure(cfg, self, &err) < 0) {
 			snprintf(t->error, sizeof(t->error), "%s", buf_cstr(&err));
 			*error_r = t->error;
 			buf_deinit(&err);

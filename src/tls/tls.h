@@ -53,10 +53,19 @@ void tls_describe(struct bufferevent *bev, char *out, size_t size);
 /* Why the connection failed: the TLS error, else the socket error. */
 const char *tls_last_error(struct bufferevent *bev);
 
-/* Internal (tls_selfsigned.c): write a new key and self-signed
-   certificate for cfg->hostname to path.  Returns 1 or -1 with a reason
-   appended to error. */
+/* The self-signed certificate (tls_selfsigned.c): write a new key and
+   certificate to path (and the certificate alone beside it) for
+   cfg->hostname, the local domains (and mail.<domain>), localhost and
+   the loopback addresses.  ensure: keep the one at path if it names all
+   of those and stays valid 30 more days, else make it again.  Returns 1
+   or -1 with a reason appended to error. */
 struct buf;
 int tls_selfsigned_create(const struct config *cfg, const char *path, struct buf *error);
+int tls_selfsigned_ensure(const struct config *cfg, const char *path, struct buf *error);
+/* Where the certificate alone is written: "<path without .pem>.crt". */
+void tls_selfsigned_crt_path(const char *pem_path, char *out, size_t size);
+/* The subjectAltName entries of a certificate: "DNS:a,IP:127.0.0.1". */
+typedef struct x509_st X509;
+void tls_cert_names(X509 *cert, struct buf *out);
 
 #endif

@@ -1,0 +1,178 @@
+/*
+ * metrics_http.c - the [metrics] listen HTTP endpoint: GET /metrics
+ * answers the counters of lib/metrics.c in the Prometheus text format,
+ * with the queue's size and the age of its oldest message counted from
+ * the spool at each scrape (one directory read: `*.msg` files and their
+ * mtimes, the time each message was accepted).  Other paths get 404,
+ * other methods 405.  Served by libevent's evhttp on the loop.
+ */
+#include "server/metrics_http.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+
+#define METRICS_MAX_LISTENERS 4
+
+struct metrics_http {
+	struct server *srv;
+	struct evhttp *http;
+	metrics_connections_fn *open_connections;
+	void *ctx;
+};
+
+/* Messages in the spool and the age of the oldest. */
+static void queue_gauges(struct queue *q, struct metrics_gauges *g)
+{
+	time_t now = time(NULL), oldest = 0;
+	struct dirent *de;
+	struct stat st;
+	int fd;
+	DIR *d;
+
+	if (q == NULL || (fd = dup(queue_dir_fd(q))) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		g->queue_messages++;
+		if (oldest == 0 || st.st_mtime < oldest)
+			oldest = st.st_mtime;
+	}
+	closedir(d);
+	g->queue_oldest_age = oldest != 0 && now > oldest ? (uint64_t)(now - oldest) : 0;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct metrics_http *m = arg;
+	struct metrics_gauges g = { 0 };
+	struct evbuffer *body;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct buf text;
+
+	if (path == NULL || strcmp(path, "/metrics") != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "Try /metrics");
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_send_error(req, 405, "Method Not Allowed");
+		return;
+	}
+	queue_gauges(m->srv->queue, &g);
+	g.connections = m->open_connections(m->ctx);
+	buf_init(&text, 0);
+	metrics_write(&text, &g);
+	body = evbuffer_new();
+	evbuffer_add(body, text.data, text.len);
+	buf_deinit(&text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+/* Listen on one "address:port" ("[v6]:port").  1 or -1. */
+static int bind_one(struct metrics_http *m, const char *item)
+{
+	struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM,
+					 .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct evutil_addrinfo *res = NULL;
+	const char *colon = strrchr(item, ':');
+	char host[300];
+	size_t hlen = (size_t)(colon - item);
+	evutil_socket_t fd;
+	int one = 1;
+
+	if (hlen >= sizeof(host))
+		return -1;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	if (evutil_getaddrinfo(host[0] == '*' ? NULL : host, colon + 1, &hints, &res) != 0)
+		return -1;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+	    evhttp_accept_socket(m->http, fd) < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		evutil_freeaddrinfo(res);
+		errno = saved;
+		return -1;
+	}
+	evutil_freeaddrinfo(res);
+	log_info("metrics: listening on http://%s/metrics", item);
+	return 1;
+}
+
+int metrics_http_open(struct server *srv, metrics_connections_fn *open_connections,
+		      void *ctx, struct metrics_http **r)
+{
+	struct metrics_http *m;
+	char copy[512], *save = NULL;
+
+	*r = NULL;
+	if (srv->cfg.metrics_listen[0] == '\0')
+		return 1;
+	if ((m = calloc(1, sizeof(*m))) == NULL || (m->http = evhttp_new(srv->base)) == NULL)
+		fatal("out of memory");
+	m->srv = srv;
+	m->open_connections = open_connections;
+	m->ctx = ctx;
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_max_headers_size(m->http, 16384);
+	evhttp_set_max_body_size(m->http, 0);
+	evhttp_set_gencb(m->http, on_request, m);
+	str_copy(copy, srv->cfg.metrics_listen, sizeof(copy));
+	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+	     t = strtok_r(NULL, ", \t", &save)) {
+		if (bind_one(m, t) < 0) {
+			log_err("metrics: cannot listen on %s: %m", t);
+			metrics_http_free(&m);
+			return -1;
+		}
+	}
+	*r = m;
+	return 1;
+}
+
+void metrics_http_free(struct metrics_http **mp)
+{
+	struct metrics_http *m = *mp;
+
+	if (m == NULL)
+		return;
+	evhttp_free(m->http);
+	free(m);
+	*mp = NULL;
+}

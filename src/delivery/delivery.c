@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "store/store.h"
 
 struct delivery {
 	struct config cfg;	/* the thread's copy */
@@ -153,7 +154,7 @@ static int file_into(struct delivery *d, const struct delivery_job *job,
 	} else {
 		if (maildir_create(f.path) < 0)
 			return -1;
-		maildir_name(f.name, sizeof(f.name), job->arrival, job->id, job->host,
+		store_delivery_name(f.name, sizeof(f.name), job->arrival, job->id, job->host,
 			     job->size, crlf_size(src, job->size));
 	}
 	ret = quota_file(d->quota, job->id, acct, file_locked, &f);

@@ -5,7 +5,7 @@
 #   make test     build and run every test (unit + integration)
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzz target for FUZZ_SECONDS each
-#   make bench    the SMTP-to-Maildir, relay and POP3 benchmarks
+#   make bench    the SMTP-to-Maildir, IMAP, relay, POP3 and JMAP benchmarks
 #   make install  binary, man pages, example configuration, systemd unit
 #                 (PREFIX=/usr/local, DESTDIR for a staged tree)
 #   make deb      build/correio_$(VERSION)_ARCH.deb (scripts/mkdeb.sh)
@@ -20,7 +20,7 @@ PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
 	libmagic ncursesw \
-	libcares libidn2 zlib
+	libcares libidn2 zlib jansson
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS ?=
@@ -37,9 +37,11 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
+	src/jmap/jmap_core.c src/jmap/jmap_parse.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c
+FUZZ_LIBS := -ljansson
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -101,7 +103,7 @@ fuzz:
 	@set -e; for f in $(FUZZ_SRC); do \
 		name=$$(basename $$f .c); name=$${name#fuzz_}; \
 		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB); \
+		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB) $(FUZZ_LIBS); \
 		mkdir -p $(BUILD)/fuzz/corpus-$$name $(BUILD)/fuzz/tmp; \
 		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \
@@ -115,6 +117,7 @@ bench: $(BUILD)/correio $(BUILD)/smtp-load $(BUILD)/smtp-sink $(BUILD)/pop3-load
 	$(PYTHON) bench/relay_bench.py --bin $(BUILD)/correio --load $(BUILD)/smtp-load \
 		--sink $(BUILD)/smtp-sink
 	$(PYTHON) bench/pop3_bench.py --bin $(BUILD)/correio --load $(BUILD)/pop3-load
+	$(PYTHON) bench/jmap_bench.py --bin $(BUILD)/correio
 
 $(BUILD)/smtp-sink: bench/smtp_sink.c
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lpthread

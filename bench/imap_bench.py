@@ -9,6 +9,15 @@
           before and after opening C connections that LOGIN and stay.
   logins  sequential LOGIN/LOGOUT per second, and the time a login adds to
           the password hash itself.
+  steady  an imaptest-like steady state: C clients (default 20, one process
+          each) logged in once as random users among U (default 100) and
+          never logging out, each looping over a random mix of SELECT,
+          FETCH (flags/envelope, body), STORE, SEARCH, APPEND (LITERAL+),
+          COPY and STORE \Deleted + EXPUNGE for S seconds (default 30);
+          ops/s, median of R runs, and the count of each command.
+  append  APPEND over one connection from Python's imaplib (literal and
+          CRLF in two writes) and from a client that sends each APPEND in
+          one write with LITERAL+: messages/s, median of R runs of N.
 
 Messages are written straight into the Maildir as the delivery agent does.
 """
@@ -54,6 +63,7 @@ class Client:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.buf = b""
         self.tag = 0
+        self.exists = 0     # messages in the selected folder, from the updates
         self.read_until(b"* OK")
 
     def read_until(self, prefix):
@@ -81,6 +91,9 @@ class Client:
                 self.buf = self.buf[need:]
                 continue
             self.buf = self.buf[i + 2:]
+            if line.startswith(b"* ") and line.endswith((b" EXISTS", b" EXPUNGE")):
+                n = int(line.split()[1])
+                self.exists = n if line.endswith(b"EXISTS") else self.exists - 1
             if line.startswith(prefix):
                 return line, total
 
@@ -162,6 +175,133 @@ def bench_mix(args):
               f"{rss_kib(s.proc.pid) / 1024:.1f} MiB")
 
 
+STEADY_MIX = (("select", 5), ("fetch", 20), ("body", 10), ("store", 15), ("search", 10),
+              ("append", 10), ("copy", 5), ("expunge", 15))
+
+
+def steady_client(port, user, seconds, seed, start_at, result):
+    """One steady-state client (run in a process of its own): counts of
+    each command done, into the result queue."""
+    import random
+    rnd = random.Random(seed)
+    kinds = [k for k, w in STEADY_MIX for _ in range(w)]
+    counts = {k: 0 for k, _ in STEADY_MIX}
+    msg = (f"From: Load <load@example.net>\r\nTo: {user}\r\nSubject: steady {seed}\r\n"
+           f"Date: Fri, 27 Nov 2026 05:00:00 +0000\r\n\r\n" + "line of text\r\n" * 40)
+    c = Client(port)
+    c.cmd(f"LOGIN {user} secret")
+    c.cmd("SELECT INBOX")
+    while time.time() < start_at:
+        time.sleep(0.001)
+    stop = start_at + seconds
+    while time.time() < stop:
+        kind = rnd.choice(kinds)
+        n = c.exists
+        if n < 5 and kind in ("expunge", "fetch", "body", "store", "copy"):
+            kind = "append"
+        elif n > 60 and kind in ("append", "copy"):
+            kind = "expunge"
+        i = rnd.randint(1, n) if n > 0 else 1
+        if kind == "select":
+            c.cmd("SELECT INBOX")
+        elif kind == "fetch":
+            c.cmd(f"FETCH {i}:{min(n, i + 9)} (UID FLAGS ENVELOPE BODYSTRUCTURE)")
+        elif kind == "body":
+            c.cmd(f"FETCH {i} (UID BODY.PEEK[])")
+        elif kind == "store":
+            flag = rnd.choice(("\\Seen", "\\Flagged", "\\Answered"))
+            c.cmd(f"STORE {i} {rnd.choice('+-')}FLAGS ({flag})")
+        elif kind == "search":
+            c.cmd(rnd.choice(("SEARCH UNSEEN", "SEARCH FLAGGED", "SEARCH SUBJECT steady",
+                              "UID SEARCH ALL")))
+        elif kind == "append":
+            c.cmd(f"APPEND INBOX {{{len(msg)}+}}\r\n{msg}")
+        elif kind == "copy":
+            c.cmd(f"COPY {i} INBOX")
+        else:
+            c.cmd(f"STORE {i} +FLAGS (\\Deleted)")
+            c.cmd("EXPUNGE")
+            counts["store"] += 1
+        counts[kind] += 1
+    result.put(counts)
+
+
+def bench_steady(args):
+    import multiprocessing
+    import random
+    extra = ("[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+             "[limits]\nconnections_per_client = 1000\n")
+    rates = []
+    for run in range(args.runs):
+        with Server(extra_config=extra) as s:
+            users = [f"load{i}@example.org" for i in range(args.users)]
+            for u in users:
+                s.add_user(u)
+            s.start()
+            for u in users:       # each account logs in once, then its mail arrives
+                c = Client(s.imap_port)
+                c.cmd(f"LOGIN {u} secret")
+                c.cmd("LOGOUT")
+                fill(s, u, 20, 2048)
+            rnd = random.Random(run)
+            result = multiprocessing.Queue()
+            start_at = time.time() + 1.0 + args.steady_clients * 0.05
+            procs = [multiprocessing.Process(
+                target=steady_client,
+                args=(s.imap_port, rnd.choice(users), args.steady_seconds, run * 1000 + i,
+                      start_at, result)) for i in range(args.steady_clients)]
+            for p in procs:
+                p.start()
+            totals = {k: 0 for k, _ in STEADY_MIX}
+            for _ in procs:
+                for k, v in result.get(timeout=args.steady_seconds + 120).items():
+                    totals[k] += v
+            for p in procs:
+                p.join()
+            ops = sum(totals.values())
+            rates.append(ops / args.steady_seconds)
+            detail = ", ".join(f"{k} {v}" for k, v in totals.items())
+            print(f"steady run {run + 1}: {rates[-1]:.0f} ops/s ({detail}; EXPUNGE counts "
+                  f"its STORE), server RSS {rss_kib(s.proc.pid) / 1024:.1f} MiB", flush=True)
+    print(f"steady: {args.steady_clients} clients, {args.users} users, {args.steady_seconds:g} s, "
+          f"no logouts: median {statistics.median(rates):.0f} ops/s over {len(rates)} runs "
+          f"(min {min(rates):.0f}, max {max(rates):.0f})")
+
+
+def bench_append(args):
+    """imaplib against one-write APPENDs, for a small message (under one
+    TCP segment's default MSS: the case of a delayed ACK) and a 2 KiB one."""
+    import imaplib
+    small = b"From: a@example.net\r\nSubject: append\r\n\r\nhello\r\n"
+    large = (b"From: Load <load@example.net>\r\nTo: append@example.org\r\nSubject: append\r\n"
+             b"\r\n" + b"a line of text to fill a draft with\r\n" * 54)
+    extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+    with Server(extra_config=extra) as s:
+        s.add_user("append@example.org")
+        s.start()
+        for msg in (small, large):
+            split, whole = [], []
+            for _ in range(args.runs):     # interleaved: the disk is shared
+                m = imaplib.IMAP4("127.0.0.1", s.imap_port)
+                m.login("append@example.org", "secret")
+                t = time.monotonic()
+                for _ in range(args.appends):
+                    m.append("INBOX", None, None, msg)
+                split.append(args.appends / (time.monotonic() - t))
+                m.logout()
+                c = Client(s.imap_port)
+                c.cmd("LOGIN append@example.org secret")
+                t = time.monotonic()
+                for _ in range(args.appends):
+                    c.cmd("APPEND INBOX {%d+}\r\n%s" % (len(msg), msg.decode()))
+                whole.append(args.appends / (time.monotonic() - t))
+                c.cmd("LOGOUT")
+            print(f"append: {args.appends} APPENDs of {len(msg)} B over one connection: "
+                  f"imaplib median {statistics.median(split):.0f} messages/s, one write "
+                  f"(LITERAL+) median {statistics.median(whole):.0f} messages/s, over "
+                  f"{args.runs} runs", flush=True)
+
+
 def bench_idle(args):
     extra = "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n[limits]\nconnections = 20000\nconnections_per_client = 20000\n"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -219,15 +359,22 @@ def bench_logins(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin")
-    p.add_argument("what", nargs="*", default=["fetch", "mix", "idle", "logins"])
+    p.add_argument("what", nargs="*",
+                   default=["fetch", "mix", "idle", "logins", "append", "steady"])
     p.add_argument("--clients", type=int, default=10)
     p.add_argument("--seconds", type=float, default=5)
     p.add_argument("-r", "--runs", type=int, default=5)
     p.add_argument("-c", "--connections", type=int, default=1000)
     p.add_argument("-l", "--logins", type=int, default=100)
+    p.add_argument("--users", type=int, default=100, help="steady: accounts")
+    p.add_argument("--steady-seconds", type=float, default=30, help="steady: length of a run")
+    p.add_argument("--steady-clients", type=int, default=20, help="steady: clients")
+    p.add_argument("--appends", type=int, default=200, help="append: APPENDs per run")
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
+        import correio_harness  # noqa: E402  (it read the variable at import)
+        correio_harness.BIN = os.environ["CORREIO_BIN"]
     if "fetch" in args.what:
         bench_fetch(args, 1000, 7680)
         bench_fetch(args, 10000, 4096)
@@ -237,6 +384,10 @@ def main():
         bench_idle(args)
     if "logins" in args.what:
         bench_logins(args)
+    if "append" in args.what:
+        bench_append(args)
+    if "steady" in args.what:
+        bench_steady(args)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def main():
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
+        import correio_harness  # noqa: E402  (it read the variable at import)
+        correio_harness.BIN = os.environ["CORREIO_BIN"]
     rates, rsss = [], []
     for i in range(args.runs):
         rate, rss, line = one_run(args)

@@ -21,7 +21,7 @@ set -eu
 #           checks the shipped rotation); dpkg-dev comes with build-essential
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
-zlib1g-dev libmagic-dev libncurses-dev
+zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail

@@ -36,7 +36,10 @@ def free_ports(n):
 class Server:
     """One correio instance.  Use as a context manager or call stop()."""
 
-    def __init__(self, extra_config="", domains="example.org, localhost"):
+    def __init__(self, extra_config="", domains="example.org, localhost", http=False):
+        """http: also listen for JMAP on plain HTTP (loopback), at
+        self.http_port; [listen] http is off by default."""
+        self.http_port = free_port() if http else None
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -65,6 +68,7 @@ pop3 = 127.0.0.1:{self.pop3_port}
 pop3s = 127.0.0.1:{self.pop3s_port}
 imap = 127.0.0.1:{self.imap_port}
 imaps = 127.0.0.1:{self.imaps_port}
+{f"http = 127.0.0.1:{self.http_port}" if self.http_port else ""}
 
 [auth]
 failure_delay = 0
@@ -102,6 +106,8 @@ errors = 50
             (self.smtp_port, self.submission_port, self.submissions_port,
              self.pop3_port, self.pop3s_port, self.imap_port,
              self.imaps_port) = free_ports(7)
+            if self.http_port:
+                self.http_port = free_port()
             self.write_config(*self.config_args)
         return self
 

@@ -175,7 +175,7 @@ static void *race(void *arg)
 	struct account racy = account("racy@example.org", 25000);
 
 	for (int i = 0; i < 300; i++) {
-		char id[16];
+		char id[32];
 		snprintf(id, sizeof(id), "%s-%d", r->id, i);
 		r->won += quota_reserve(r->q, id, &cfg, &racy, 100);
 	}
@@ -193,7 +193,7 @@ static void test_concurrent(void **state)
 	for (int i = 0; i < 4; i++) {
 		r[i].q = q;
 		r[i].won = 0;
-		snprintf(r[i].id, sizeof(r[i].id), "T%d", i);
+		snprintf(r[i].id, sizeof(r[i].id), "T%d", i % 10);
 		pthread_create(&t[i], NULL, race, &r[i]);
 	}
 	for (int i = 0; i < 4; i++) {

@@ -108,13 +108,17 @@ static void on_change(void *ctx, struct store_mailbox *h, const struct store_cha
 static void view_load(struct imapd_session *s)
 {
 	unsigned n = store_mailbox_count(s->box);
-	struct store_msg m;
 
-	s->n_uids = 0;
-	for (unsigned i = 0; i < n; i++) {
-		store_mailbox_get(s->box, i, &m);
-		push_uid(&s->uids, &s->n_uids, &s->cap_uids, m.uid);
+	if (n > s->cap_uids) {
+		uint32_t *p = realloc(s->uids, n * sizeof(*p));
+		if (p == NULL)
+			abort();
+		s->uids = p;
+		s->cap_uids = n;
 	}
+	for (unsigned i = 0; i < n; i++)
+		s->uids[i] = store_mailbox_uid_at(s->box, i);
+	s->n_uids = n;
 }
 
 int imapd_select(struct imapd_session *s, const char *name, bool readonly,

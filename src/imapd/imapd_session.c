@@ -180,7 +180,8 @@ static void handle_event(struct imapd_session *s, const struct imap_event *ev)
 	}
 }
 
-static void process_input(struct imapd_session *s)
+/* Returns false if the session was freed. */
+static bool process_input(struct imapd_session *s)
 {
 	s->reading = true;
 	/* a command in progress stops the reading, except for the line it
@@ -205,10 +206,13 @@ static void process_input(struct imapd_session *s)
 			handle_event(s, &ev);
 	}
 	s->reading = false;
-	if (s->dead)
+	if (s->dead) {
 		session_free(s);
-	else if (!s->busy)
+		return false;
+	}
+	if (!s->busy)
 		arm_autologout(s);
+	return true;
 }
 
 void imapd_resume_input(struct imapd_session *s)
@@ -218,7 +222,10 @@ void imapd_resume_input(struct imapd_session *s)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	process_input(arg);
+	struct imapd_session *s = arg;
+
+	if (process_input(s))
+		conn_ack_input(&s->conn);
 }
 
 /* Go on with the command in progress; then with the input, if it ended. */

@@ -71,6 +71,8 @@ static const struct setting settings[] = {
 	LISTEN("pop3s", CONFIG_LISTEN_POP3S),
 	LISTEN("imap", CONFIG_LISTEN_IMAP),
 	LISTEN("imaps", CONFIG_LISTEN_IMAPS),
+	LISTEN("http", CONFIG_LISTEN_HTTP),
+	LISTEN("https", CONFIG_LISTEN_HTTPS),
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -110,11 +112,13 @@ static const struct setting settings[] = {
 _Static_assert(N_SETTINGS <= CONFIG_SETTINGS_MAX, "raise CONFIG_SETTINGS_MAX");
 
 static const char *listener_names[CONFIG_LISTEN_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
+	"http", "https"
 };
 static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
 	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 }, { 110, 1100 }, { 995, 9950 },
 	{ 143, 1430 }, { 993, 9930 },
+	{ 0, 0 }, { 0, 0 },	/* http, https: off unless configured */
 };
 
 const char *config_listener_name(enum config_listener l)
@@ -135,8 +139,9 @@ void config_defaults(struct config *cfg)
 	str_copy(cfg->local_domains, "localhost", sizeof(cfg->local_domains));
 	str_copy(cfg->log, "stderr", sizeof(cfg->log));
 	for (int i = 0; i < CONFIG_LISTEN_COUNT; i++)
-		snprintf(cfg->listen[i], sizeof(cfg->listen[i]), "127.0.0.1:%u",
-			 listener_ports[i][root ? 0 : 1]);
+		if (listener_ports[i][0] != 0)
+			snprintf(cfg->listen[i], sizeof(cfg->listen[i]), "127.0.0.1:%u",
+				 listener_ports[i][root ? 0 : 1]);
 	cfg->message_size = 25u * 1024 * 1024;
 	cfg->max_recipients = 1000;
 	cfg->max_connections = 1000;

@@ -20,6 +20,8 @@ enum config_listener {
 	CONFIG_LISTEN_POP3S,
 	CONFIG_LISTEN_IMAP,
 	CONFIG_LISTEN_IMAPS,
+	CONFIG_LISTEN_HTTP,		/* JMAP over plain HTTP: loopback or a proxy */
+	CONFIG_LISTEN_HTTPS,		/* JMAP over HTTPS */
 	CONFIG_LISTEN_COUNT
 };
 

@@ -199,7 +199,8 @@ static bool waiting(const struct pop3_session *s)
 	       s->state == POP3_STATE_SENDING;
 }
 
-void pop3_process_input(struct pop3_session *s)
+/* Returns false if the session was freed. */
+static bool process_input(struct pop3_session *s)
 {
 	char line[POP3_AUTH_LINE_MAX + 1];
 	size_t len = 0;
@@ -221,13 +222,24 @@ void pop3_process_input(struct pop3_session *s)
 		explicit_bzero(line, len);
 	}
 	s->reading = false;
-	if (s->dead)
+	if (s->dead) {
 		session_free(s);
+		return false;
+	}
+	return true;
+}
+
+void pop3_process_input(struct pop3_session *s)
+{
+	process_input(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	pop3_process_input(arg);
+	struct pop3_session *s = arg;
+
+	if (process_input(s))
+		conn_ack_input(&s->conn);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)

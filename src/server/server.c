@@ -52,6 +52,7 @@
 #include "queue/queue.h"
 #include "server/metrics_http.h"
 #include "imapd/imapd.h"
+#include "jmap/jmap.h"
 #include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
 #include "store/store.h"
@@ -248,6 +249,18 @@ void conn_output_drained(struct conn *c)
 	c->ops->close_now(c);
 }
 
+void conn_ack_input(struct conn *c)
+{
+	int one = 1;
+	evutil_socket_t fd;
+
+	if (c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;		/* the answer carries the acknowledgement */
+	fd = bufferevent_getfd(c->bev);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 void conn_close_after_output(struct conn *c)
 {
 	struct timeval now = { 0, 0 };
@@ -372,26 +385,40 @@ static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
 		memmove(out, out + 7, strlen(out + 7) + 1);
 }
 
+static bool admit(struct server_state *st, const char *what, const char *addr,
+		  uint16_t port)
+{
+	const struct config *cfg = &st->srv.cfg;
+	unsigned skipped;
+
+	if (!st->srv.stopping && st->n_conns < cfg->max_connections &&
+	    st->n_conns < st->fd_connections &&
+	    client_count(st, addr) < cfg->max_connections_per_client)
+		return true;
+	if (log_limit_ok(&st->refuse_log, &skipped))
+		log_warn("%s: refusing [%s]:%u: connection limit reached"
+			 " (%u more refused since the last such line)",
+			 what, addr, port, skipped);
+	return false;
+}
+
+bool conn_admit(struct server *srv, enum config_listener l, const char *addr)
+{
+	return admit(state_of(srv), config_listener_name(l), addr, 0);
+}
+
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 		      struct sockaddr *sa, int socklen, void *arg)
 {
 	struct listener *l = arg;
 	struct server_state *st = l->st;
-	const struct config *cfg = &st->srv.cfg;
 	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
 
 	sockaddr_text(sa, addr, sizeof(addr), &port);
-	if (st->srv.stopping || st->n_conns >= cfg->max_connections ||
-	    st->n_conns >= st->fd_connections ||
-	    client_count(st, addr) >= cfg->max_connections_per_client) {
+	if (!admit(st, config_listener_name(l->kind), addr, port)) {
 		const char *reply = protocols[l->kind].busy_reply;
-		unsigned skipped;
 
-		if (log_limit_ok(&st->refuse_log, &skipped))
-			log_warn("%s: refusing [%s]:%u: connection limit reached"
-				 " (%u more refused since the last such line)",
-				 config_listener_name(l->kind), addr, port, skipped);
 		if (write(fd, reply, strlen(reply)) < 0) {
 			/* the client is gone already */
 		}
@@ -520,6 +547,8 @@ static int bind_listeners(struct server_state *st)
 {
 	for (int k = 0; k < CONFIG_LISTEN_COUNT; k++) {
 		char copy[512], *save = NULL;
+		if (protocols[k].accept == NULL)
+			continue;	/* http, https: bound by src/jmap */
 		str_copy(copy, st->srv.cfg.listen[k], sizeof(copy));
 		for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
 		     t = strtok_r(NULL, ", \t", &save)) {
@@ -562,6 +591,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	log_info("stop: signal %d, finishing open sessions", (int)sig);
 	st->srv.stopping = true;
 	close_listeners(st);
+	jmap_unbind(st->srv.jmap);
 	for (c = st->conns; c != NULL; c = next) {
 		next = c->next;
 		c->ops->shutdown(c);
@@ -724,6 +754,10 @@ static int server_open(struct server_state *st)
 	if (bind_listeners(st) < 0 ||
 	    metrics_http_open(srv, open_connections, st, &st->metrics) < 0)
 		return -1;
+	if (jmap_bind(srv, &srv->jmap, &error) < 0) {
+		log_err("start: %s", error);
+		return -1;
+	}
 	pthread_mutex_init(&st->filed_lock, NULL);
 	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	st->filed_event = event_new(srv->base, st->filed_fd, EV_READ | EV_PERSIST,
@@ -759,6 +793,7 @@ static void server_close(struct server_state *st)
 	while ((c = st->conns) != NULL)
 		c->ops->close_now(c);
 	close_listeners(st);
+	jmap_free(&st->srv.jmap);
 	metrics_http_free(&st->metrics);
 	control_free(&st->control);
 	if (st->srv.queue != NULL)

@@ -24,6 +24,7 @@ struct tls;
 struct auth;
 struct mta;
 struct store;
+struct jmap;
 struct quota;
 
 /* What a protocol session offers the server. */
@@ -61,6 +62,7 @@ struct server {
 	struct auth *auth;
 	struct mta *mta;
 	struct store *store;
+	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
 	struct quota *quota;	/* space reserved for messages not filed yet */
 	bool stopping;
 };
@@ -68,6 +70,10 @@ struct server {
 /* Run the server until it stops.  Returns the exit status. */
 int server_run(const struct config *cfg);
 
+/* May a new connection from addr on listener l be taken (server not stopping, within
+   [limits] connections and connections_per_client)?  Logs a refusal.
+   For listeners the server does not accept itself (HTTP). */
+bool conn_admit(struct server *srv, enum config_listener l, const char *addr);
 /* Register an accepted connection (counts it against the limits). */
 void conn_register(struct server *srv, struct conn *c);
 /* Plaintext passwords may be sent on c: over TLS, or from a loopback
@@ -83,6 +89,13 @@ void conn_tls_hint(const struct conn *c, char *out, size_t size);
    from its write callback while closing. */
 void conn_close_after_output(struct conn *c);
 void conn_output_drained(struct conn *c);
+
+/* Input was read and nothing is queued to answer it: acknowledge it now.
+   A client with Nagle's algorithm on (most do) that writes a command in
+   pieces, e.g. an IMAP literal and then its CRLF, holds each piece until
+   the previous one is acknowledged; the kernel's delayed ACK would make it
+   wait some 40 ms.  Called by the sessions at the end of a read. */
+void conn_ack_input(struct conn *c);
 
 /* Forget a connection: frees its bufferevent and its slot in the limits.
    The protocol frees its own session afterwards. */

@@ -202,7 +202,11 @@ void smtpd_process_input(struct smtpd_session *s)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	smtpd_process_input(arg);
+	struct smtpd_session *s = arg;
+
+	smtpd_process_input(s);
+	if (!s->dead)
+		conn_ack_input(&s->conn);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)

@@ -318,6 +318,8 @@ struct store_msg {
    (A session keeps its own sequence numbers; see store_change.) */
 unsigned store_mailbox_count(struct store_mailbox *h);
 void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m);
+/* The UID of message i (0-based), without the rest of store_mailbox_get. */
+uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i);
 /* 1 found, 0 no such UID. */
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
 /* Index of the first message whose UID is >= uid (count if none). */

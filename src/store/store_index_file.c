@@ -19,7 +19,14 @@
  *     header   24 bytes: magic "CRIL", version, uidvalidity, log sequence
  *     records  u32 length, u32 CRC-32C of the body, body = type byte +
  *              a 56-byte record (+ the file name for ADD and FLAGS), or
- *              for STATE: uidnext, first recent UID, highest modseq
+ *              for STATE: uidnext, first recent UID, highest modseq;
+ *              for CURDIR: the mtime of cur/ (s, ns) when a read of all
+ *              of cur/ left the index equal to it, written when that
+ *              mtime was old enough to be trusted (store_sync.c).  A load
+ *              whose cur/ still has that mtime skips reading cur/, which
+ *              costs time in proportion to the folder.  (A reader older
+ *              than this record stops its replay there: it loses the
+ *              modseqs of the tail and reads cur/, as after a crash.)
  *   The log goes with the snapshot whose sequence it carries.  Replay
  *   stops at the first torn or damaged record and cuts the file there.
  *   When the log passes max(256 KB, snapshot / 4) the index is compacted:
@@ -70,6 +77,10 @@ struct log_state {
 	uint64_t highestmodseq;
 };
 
+struct log_curdir {
+	int64_t sec, nsec;
+};
+
 _Static_assert(sizeof(struct index_rec) == 56, "index record size");
 _Static_assert(sizeof(struct snap_header) == 64, "snapshot header size");
 
@@ -91,13 +102,10 @@ static void crc_init(void)
 					  crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-uint32_t store_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t crc32c_table(uint32_t crc, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = data;
-
 	if (crc_table[0][1] == 0)
 		crc_init();
-	crc = ~crc;
 	for (; len >= 8; len -= 8, p += 8) {
 		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
 				     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
@@ -108,7 +116,47 @@ uint32_t store_crc32c(uint32_t crc, const void *data, size_t len)
 	}
 	while (len-- > 0)
 		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE 4.2's crc32 instruction computes the same CRC-32C some ten times
+   faster: loading a 100,000-message index checksums some 13 MB. */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+		memcpy(&v, p, sizeof(v));
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	crc = (uint32_t)c;
+	while (len-- > 0)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+
+static bool have_sse42(void)
+{
+	static int known = -1;
+
+	if (known < 0)
+		known = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	return known == 1;
+}
+#endif
+
+uint32_t store_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (have_sse42())
+		return ~crc32c_sse42(~crc, p, len);
+#endif
+	return ~crc32c_table(~crc, p, len);
 }
 
 static void path_of(const struct mbox *mb, const char *file, char *out, size_t size)
@@ -311,16 +359,21 @@ void store_index_log(struct index *idx, enum index_log_type type,
 	size_t name_len = name != NULL ? strlen(name) : 0;
 	uint32_t len = (uint32_t)(1 + sizeof(*r) + name_len), crc;
 	struct log_state st = { idx->uidnext, idx->first_recent, idx->highestmodseq };
+	struct log_curdir cd = { idx->cur_mtime.tv_sec, idx->cur_mtime.tv_nsec };
 	uint8_t t = (uint8_t)type;
 	size_t at = idx->pending.len;
 
 	if (type == INDEX_LOG_STATE)
 		len = 1 + sizeof(st);
+	else if (type == INDEX_LOG_CURDIR)
+		len = 1 + sizeof(cd);
 	buf_append(&idx->pending, &len, sizeof(len));
 	buf_append(&idx->pending, &len, sizeof(len));	/* room for the CRC */
 	buf_append(&idx->pending, &t, 1);
 	if (type == INDEX_LOG_STATE) {
 		buf_append(&idx->pending, &st, sizeof(st));
+	} else if (type == INDEX_LOG_CURDIR) {
+		buf_append(&idx->pending, &cd, sizeof(cd));
 	} else {
 		buf_append(&idx->pending, r, sizeof(*r));
 		buf_append(&idx->pending, name, name_len);
@@ -373,6 +426,14 @@ static bool apply_record(struct index *idx, const char *body, uint32_t len)
 		struct log_state st;
 		memcpy(&st, body + 1, sizeof(st));
 		apply_state(idx, &st);
+		return true;
+	}
+	if (body[0] == INDEX_LOG_CURDIR && len == 1 + sizeof(struct log_curdir)) {
+		struct log_curdir cd;
+		memcpy(&cd, body + 1, sizeof(cd));
+		idx->cur_mtime.tv_sec = (time_t)cd.sec;
+		idx->cur_mtime.tv_nsec = (long)cd.nsec;
+		idx->cur_known = true;
 		return true;
 	}
 	if (len < 1 + sizeof(r) || (name_len = len - 1 - sizeof(r)) > STORE_FILE_MAX)
@@ -496,6 +557,7 @@ static void adopt_snapshot(struct mbox *mb, const struct snap_header *h,
 	}
 	for (unsigned i = 0; i < idx->count; i++)
 		idx->recs[i].mark = 0;
+	idx->cur_known = false;
 }
 
 int store_index_load(struct mbox *mb, struct store_error *error_r)
@@ -530,6 +592,11 @@ int store_index_load(struct mbox *mb, struct store_error *error_r)
 	}
 	if (ret < 0 || (ret > 0 && open_log(mb) < 0))
 		idx->needs_compact = true;
+	if (ret > 0 && idx->cur_known) {
+		/* checked against cur/'s mtime at the first sync */
+		mb->cur_mtime = idx->cur_mtime;
+		mb->cur_clean = true;
+	}
 	if (idx->modseq_bound <= idx->highestmodseq)
 		idx->modseq_bound = idx->highestmodseq + MODSEQ_SLACK;
 	if (!have_fb)
@@ -557,6 +624,14 @@ int store_index_compact(struct mbox *mb)
 	}
 	idx->needs_compact = false;
 	buf_reset(&idx->pending);
+	if (mb->cur_clean) {
+		/* the new log goes on vouching for cur/ */
+		idx->cur_mtime = mb->cur_mtime;
+		store_index_log(idx, INDEX_LOG_CURDIR, NULL, NULL);
+		if (write_all(idx->log_fd, idx->pending.data, idx->pending.len) > 0)
+			idx->log_size += idx->pending.len;
+		buf_reset(&idx->pending);
+	}
 	return 1;
 }
 

@@ -78,8 +78,9 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 		return -1;
 	}
 	clean_tmp(mb);	/* an mbox INBOX's tmp/ holds its APPENDs on the way */
-	/* an mbox is read whole only when it did not just grow */
-	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL, error_r);
+	/* an mbox is read whole only when it did not just grow; cur/ unless
+	   the index log vouches for its present mtime */
+	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL && !mb->cur_clean, error_r);
 }
 
 static void mbox_free(struct mbox *mb)
@@ -345,13 +346,25 @@ void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
 }
 
+uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
+{
+	return h->mb->idx.recs[i].uid;
+}
+
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
-	long i = store_index_find(&h->mb->idx, uid);
+	const struct index *idx = &h->mb->idx;
+	unsigned at = h->hint;
+	long i;
 
-	if (i < 0)
+	if (at < idx->count && idx->recs[at].uid == uid)
+		i = at;
+	else if (at + 1 < idx->count && idx->recs[at + 1].uid == uid)
+		i = at + 1;
+	else if ((i = store_index_find(idx, uid)) < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	h->hint = (unsigned)i;
+	fill_msg(idx, &idx->recs[i], m);
 	return 1;
 }
 

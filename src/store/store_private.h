@@ -75,6 +75,10 @@ struct index {
 	int log_fd;
 	struct buf pending;	/* log records of the operation in progress */
 	bool needs_compact;	/* the log was damaged or the index rebuilt */
+	/* from the log: the index held all of cur/ as of this mtime of it
+	   (INDEX_LOG_CURDIR), so a load need not read cur/ again */
+	struct timespec cur_mtime;
+	bool cur_known;
 };
 
 /* A folder open in this process, shared by every handle on it. */
@@ -108,6 +112,9 @@ struct store_mailbox {
 	store_listener_fn *listener;
 	void *ctx;
 	struct store_mailbox *next;
+	unsigned hint;		/* position of the last lookup: walks in UID
+				   order (SEARCH, FETCH 1:*) find the next one
+				   there without a binary search */
 };
 
 struct store_account {
@@ -216,6 +223,7 @@ enum index_log_type {
 	INDEX_LOG_EXPUNGE,
 	INDEX_LOG_CACHE,
 	INDEX_LOG_STATE,
+	INDEX_LOG_CURDIR,	/* cur/ read whole: idx->cur_mtime */
 };
 /* Load snapshot + log (1), or 0 when they are missing or damaged and the
    index must be rebuilt (idx is then empty with uidvalidity, uidnext and

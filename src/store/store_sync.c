@@ -193,6 +193,11 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 	      (now.tv_nsec - st->st_mtim.tv_nsec);
 	mb->cur_mtime = st->st_mtim;
 	mb->cur_clean = age >= (st->st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS);
+	if (mb->cur_clean) {
+		/* after this scan's own records: the next load may trust it */
+		mb->idx.cur_mtime = st->st_mtim;
+		store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
+	}
 }
 
 /* Records of the index whose file was not seen in cur/. */

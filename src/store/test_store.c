@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -574,6 +575,62 @@ static void test_external_changes(void **state)
 	store_account_unref(&a);
 }
 
+/* cur/'s mtime set to t, nanoseconds included (utimensat). */
+static void set_cur_mtime(const struct timespec *t)
+{
+	char path[256];
+	struct timespec times[2] = { *t, *t };
+
+	snprintf(path, sizeof(path), "%s/cur", inbox);
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* A folder opened again (here by a new store, as after a restart) does
+   not read cur/ when the index log vouches for cur/'s present mtime: the
+   cost of opening then does not grow with the folder.  A moved mtime is
+   still noticed. */
+static void test_reopen_skips_cur(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h;
+	struct timespec old = { time(NULL) - 60, 123456789 }, other = { time(NULL) - 30, 5 };
+	char path[256];
+
+	deliver(inbox, 1700000001, "0000000000000001", "a");
+	deliver(inbox, 1700000002, "0000000000000002", "b");
+	deliver(inbox, 1700000003, "0000000000000003", "c");
+	h = open_box(a, "INBOX", NULL);	/* new/ -> cur/: cur/ just changed */
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+	set_cur_mtime(&old);		/* old enough to be trusted */
+	restart();
+	a = open_account();
+	h = open_box(a, "INBOX", NULL);	/* reads cur/ and says so in the log */
+	assert_int_equal(store_mailbox_count(h), 3);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+
+	/* a file slipped into cur/ behind the mtime's back is not looked for */
+	snprintf(path, sizeof(path), "%s/cur/1800000000.M1P1.other:2,S", inbox);
+	write_file(path, "Subject: from elsewhere\n\nhi\n");
+	set_cur_mtime(&old);
+	restart();
+	a = open_account();
+	h = open_box(a, "INBOX", NULL);
+	assert_int_equal(store_mailbox_count(h), 3);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+
+	/* once the mtime moved, cur/ is read again */
+	set_cur_mtime(&other);
+	restart();
+	a = open_account();
+	h = open_box(a, "INBOX", NULL);
+	assert_int_equal(store_mailbox_count(h), 4);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
 static void test_append(void **state)
 {
 	/* CRLF split across chunks, a bare CR kept, no final newline */
@@ -1106,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rebuild_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_skips_cur, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),

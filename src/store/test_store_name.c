@@ -212,6 +212,14 @@ static void test_crc32c(void **state)
 	assert_int_equal(store_crc32c(0, "123456789", 9), 0xe3069283);
 	assert_int_equal(store_crc32c(store_crc32c(0, "1234", 4), "56789", 5), 0xe3069283);
 	assert_int_equal(store_crc32c(0, "", 0), 0);
+	/* RFC 3720 B.4: 32 bytes of zeros, of ones; also split unevenly
+	   (the eight-byte steps and the tail of either implementation) */
+	unsigned char b[32];
+	memset(b, 0, sizeof(b));
+	assert_int_equal(store_crc32c(0, b, 32), 0x8a9136aa);
+	memset(b, 0xff, sizeof(b));
+	assert_int_equal(store_crc32c(0, b, 32), 0x62a8ab43);
+	assert_int_equal(store_crc32c(store_crc32c(0, b, 13), b + 13, 19), 0x62a8ab43);
 }
 
 static void test_uidl(void **state)

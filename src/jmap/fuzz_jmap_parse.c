@@ -1,0 +1,42 @@
+/*
+ * fuzz_jmap_parse.c - the pure parsers of jmap_parse.c on arbitrary bytes:
+ * an RFC 5322 date, an address list, Basic credentials and a download
+ * type.  The address list must always come out as valid JSON strings.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jmap/jmap_parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	struct buf b;
+	const char *pass;
+	time_t t;
+	long off;
+	json_t *v;
+
+	if (s == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (jmap_parse_date(s, &t, &off) > 0)
+		assert(off > -86400 && off < 86400);
+	v = jmap_parse_addresses((const char *)data, size);
+	assert(json_is_array(v));
+	for (size_t i = 0; i < json_array_size(v); i++)
+		assert(json_is_string(json_object_get(json_array_get(v, i), "email")));
+	json_decref(v);
+	buf_init(&b, 4096);
+	if (jmap_parse_basic(s, &b, &pass) > 0)
+		assert(pass > b.data && pass <= b.data + b.len);
+	buf_deinit(&b);
+	if (jmap_type_safe(s))
+		assert(strchr(s, '/') != NULL && strpbrk(s, "\r\n\"<> ;") == NULL);
+	free(s);
+	return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * jmap_parse.c - the small text parsers of the JMAP server, pure so that
+ * they are unit-tested and fuzzed alone (fuzz_jmap_parse.c): RFC 5322
+ * dates for sentAt, the address lists mime_address_text() writes, HTTP
+ * Basic credentials, and the download types a browser may be given.
+ * Called by jmap_email.c, jmap_blob.c and jmap_http.c.
+ */
+#include "jmap_parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mime/mime.h"
+
+/* RFC 5322 date-time: [day-of-week ","] d mon yyyy hh:mm[:ss] zone. */
+int jmap_parse_date(const char *s, time_t *t_r, long *off_r)
+{
+	struct tm tm;
+	const char *comma = strchr(s, ','), *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (comma != NULL)
+		s = comma + 1;
+	end = strptime(s, " %d %b %Y %H:%M:%S %z", &tm);
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, " %d %b %Y %H:%M %z", &tm);
+	}
+	if (end == NULL)
+		return -1;
+	/* timegm() normalises tm and clears tm_gmtoff: read it first */
+	*off_r = tm.tm_gmtoff;
+	*t_r = timegm(&tm) - *off_r;
+	return 1;
+}
+
+json_t *jmap_utf8_string(const char *p, size_t n)
+{
+	struct buf b;
+	json_t *r;
+
+	buf_init(&b, n * 3 + 16);
+	mime_utf8_sanitize(p, n, &b);
+	r = json_stringn(b.data != NULL ? b.data : "", b.len);
+	buf_deinit(&b);
+	return r;
+}
+
+/* "Name <a@b> Other <c@d>" (mime_address_text) -> EmailAddress[]. */
+json_t *jmap_parse_addresses(const char *s, size_t n)
+{
+	json_t *list = json_array();
+	size_t i = 0;
+
+	while (i < n) {
+		const char *lt = memchr(s + i, '<', n - i), *gt;
+		size_t ns = i, ne;
+		struct buf name;
+		if (lt == NULL || (gt = memchr(lt, '>', n - (size_t)(lt - s))) == NULL)
+			break;
+		ne = (size_t)(lt - s);
+		while (ns < ne && (s[ns] == ' ' || s[ns] == ','))
+			ns++;
+		while (ne > ns && s[ne - 1] == ' ')
+			ne--;
+		buf_init(&name, 4096);
+		mime_rfc2047_decode(s + ns, ne - ns, &name);
+		if (name.len >= 2 && name.data[0] == '"' && name.data[name.len - 1] == '"') {
+			buf_consume(&name, 1);
+			buf_truncate(&name, name.len - 1);
+		}
+		json_array_append_new(list, json_pack("{s:o,s:o}",
+			"name", name.len > 0 ? jmap_utf8_string(name.data, name.len) : json_null(),
+			"email", jmap_utf8_string(lt + 1, (size_t)(gt - lt - 1))));
+		buf_deinit(&name);
+		i = (size_t)(gt - s) + 1;
+	}
+	return list;
+}
+
+/* A type the download may carry as is: type/subtype of safe characters
+   and nothing a browser would render as a page or run. */
+bool jmap_type_safe(const char *t)
+{
+	static const char *const active[] = {
+		"html", "xml", "javascript", "ecmascript", "svg", "xhtml", "x-shockwave",
+		"pdf", "rdf", "xsl", "multipart", NULL,
+	};
+	const char *slash = strchr(t, '/');
+
+	if (slash == NULL || slash == t || slash[1] == '\0' || strlen(t) > 100 ||
+	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/.+-_") !=
+	    strlen(t) || strchr(slash + 1, '/') != NULL)
+		return false;
+	for (int i = 0; active[i] != NULL; i++)
+		if (strcasestr(t, active[i]) != NULL)
+			return false;
+	return true;
+}
+
+/* "Basic base64(user:password)" -> user and password in out ("user\0pass").
+   1, or -1 when malformed. */
+int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r)
+{
+	char *colon;
+
+	if (strncasecmp(header, "Basic ", 6) != 0)
+		return -1;
+	header += 6;
+	while (*header == ' ')
+		header++;
+	if (mime_base64_decode(header, strlen(header), out) < 0 || buf_putc(out, '\0') < 0)
+		return -1;
+	colon = memchr(out->data, ':', out->len);
+	if (colon == NULL || strlen(out->data) != out->len - 1)
+		return -1;
+	*colon = '\0';
+	*pass_r = colon + 1;
+	return 1;
+}
+

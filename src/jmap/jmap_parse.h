@@ -1,0 +1,31 @@
+#ifndef CORREIO_JMAP_PARSE_H
+#define CORREIO_JMAP_PARSE_H
+/*
+ * jmap_parse: pure text parsers of src/jmap (see jmap_parse.c).  json
+ * values returned belong to the caller.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "lib/buf.h"
+
+/* An RFC 5322 date-time ("Sat, 05 Dec 2026 10:00:00 +0100", day name and
+   seconds optional): 1 with the moment (UTC) and the zone's offset in
+   seconds, or -1. */
+int jmap_parse_date(const char *s, time_t *t_r, long *off_r);
+/* p[0..n) as a JSON string, bytes that are not UTF-8 replaced (U+FFFD). */
+json_t *jmap_utf8_string(const char *p, size_t n);
+/* A list in mime_address_text()'s form ("Name <a@b> <c@d>") as RFC 8621
+   EmailAddress objects [{name, email}], names RFC 2047-decoded. */
+json_t *jmap_parse_addresses(const char *s, size_t n);
+/* May a download be sent with type t (type/subtype, nothing a browser
+   would render as a page or run)? */
+bool jmap_type_safe(const char *t);
+/* "Basic <base64(user:password)>": out gets "user\0password\0", *pass_r
+   points at the password in it.  1, or -1 when malformed (no colon, a NUL
+   inside, bad scheme). */
+int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r);
+
+#endif

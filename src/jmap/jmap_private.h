@@ -1,0 +1,145 @@
+#ifndef CORREIO_JMAP_PRIVATE_H
+#define CORREIO_JMAP_PRIVATE_H
+/*
+ * What the files of src/jmap share.  An account context lives for one
+ * API request: it opens the user's store account and, on first need, a
+ * handle on every selectable folder (opening syncs it, which is how
+ * deliveries and IMAP changes become visible).
+ *
+ * Ids (RFC 8620 §1.2, [A-Za-z0-9_-]):
+ *   account   "a" + 16 hex digits of SHA-256 of the address
+ *   mailbox   "f" + folder UIDVALIDITY (8 hex)
+ *   email     "m" + UIDVALIDITY (8 hex) + UID (8 hex); the thread "t" + same
+ *   blob      "b" + the email id's digits (the message), or
+ *             "u" + 32 random hex digits (an upload)
+ * A folder's UIDVALIDITY is unique in its account and stable, so the ids
+ * are too.  XXX: a message moved to another folder gets a new UID there
+ * and so a new id (Email/changes reports the old one destroyed and the
+ * new one created), as the store keeps no id across folders.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jmap_core.h"
+#include "store/store.h"
+
+struct jmap;
+struct server;
+
+struct jmap_folder {
+	char *name;
+	unsigned attrs;			/* STORE_FOLDER_* */
+	struct store_mailbox *h;
+	struct store_status st;
+	char id[16];
+};
+
+struct jmap_account {
+	struct jmap *j;
+	struct server *srv;
+	struct store_account *store;
+	char user[320];
+	char id[20];
+	struct jmap_folder *folders;
+	unsigned n_folders;
+	bool loaded;
+	store_listener_fn *listener;	/* for the folder handles (push), or NULL */
+	void *listener_ctx;
+};
+
+/* jmap_session.c */
+void jmap_account_id(const char *user, char out[20]);
+int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
+		      struct jmap_account *a);
+void jmap_account_close(struct jmap_account *a);
+/* Open every selectable folder (once per request).  1 or -1. */
+int jmap_account_load(struct jmap_account *a);
+/* Close the folder handles: the next load opens (and syncs) them again. */
+void jmap_account_unload(struct jmap_account *a);
+/* A new request on a kept account: sync the open folders, or unload them
+   when the folder list changed (created, deleted, renamed). */
+void jmap_account_refresh(struct jmap_account *a);
+struct jmap_folder *jmap_folder_by_id(struct jmap_account *a, const char *id);
+/* The account state (Mailbox and Email): "s" + 16 hex, and a snapshot of
+   it kept for /changes.  out has 24 bytes. */
+void jmap_account_state(struct jmap_account *a, char out[24]);
+/* The Session object of RFC 8620 §2 for a, URLs below base ("https://h"). */
+json_t *jmap_session_object(struct jmap_account *a, const char *base);
+/* The limits in force. */
+const struct jmap_limits *jmap_limits_of(struct jmap *j);
+/* Check call's accountId against the context: 1, or -1 (accountNotFound). */
+int jmap_call_account(struct jmap_call *call, struct jmap_account **a_r);
+
+/* What a snapshot of an earlier state says (for /changes). */
+struct jmap_snapshot;
+struct jmap_snapshot *jmap_snapshot_find(struct jmap *j, const char *user,
+					 const char *state);
+/* Folder UIDVALIDITY -> HIGHESTMODSEQ at the snapshot, 0 if absent. */
+bool jmap_snapshot_folder(const struct jmap_snapshot *s, uint32_t uidvalidity,
+			  uint64_t *modseq_r, uint64_t *name_hash_r);
+/* Was email (uidvalidity << 32 | uid) there? */
+bool jmap_snapshot_has(const struct jmap_snapshot *s, uint64_t email);
+/* Each folder / email of the snapshot. */
+unsigned jmap_snapshot_folder_count(const struct jmap_snapshot *s);
+uint32_t jmap_snapshot_folder_at(const struct jmap_snapshot *s, unsigned i);
+unsigned jmap_snapshot_email_count(const struct jmap_snapshot *s);
+uint64_t jmap_snapshot_email_at(const struct jmap_snapshot *s, unsigned i);
+uint64_t jmap_name_hash(const char *name);
+void jmap_snapshots_free(struct jmap *j);
+
+/* jmap_mailbox.c */
+int jmap_mailbox_get(struct jmap_call *call);
+int jmap_mailbox_changes(struct jmap_call *call);
+const char *jmap_mailbox_role(unsigned attrs, const char *name);
+
+/* jmap_email.c */
+int jmap_email_get(struct jmap_call *call);
+int jmap_email_query(struct jmap_call *call);
+int jmap_email_set(struct jmap_call *call);
+int jmap_email_changes(struct jmap_call *call);
+int jmap_thread_get(struct jmap_call *call);
+void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
+/* "m"/"b"/"t" + 16 hex -> uidvalidity, uid.  1 or -1. */
+int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r);
+/* One located message. */
+struct jmap_email_ref {
+	struct jmap_folder *f;
+	struct store_msg m;
+};
+/* The largest message read whole (Email/get, text filters). */
+#define JMAP_MAX_MESSAGE (64u * 1024 * 1024)
+/* 1 with *r, 0 no such email (id malformed, folder or UID gone). */
+int jmap_email_find(struct jmap_account *a, const char *id, struct jmap_email_ref *r);
+/* The open folder of UIDVALIDITY uv, or NULL. */
+struct jmap_folder *jmap_folder_by_uv(struct jmap_account *a, uint32_t uv);
+/* The store flag of a system keyword ("$seen" ...), 0 for others. */
+uint8_t jmap_keyword_flag(const char *keyword);
+/* The message text of an email (LF line ends) into out: 1, 0 no such, -1. */
+int jmap_email_read(struct jmap_account *a, uint32_t uv, uint32_t uid, struct buf *out);
+
+/* The method table (jmap_session.c). */
+extern const struct jmap_method jmap_methods[];
+
+/* jmap_blob.c: uploads under <data_dir>/jmap/<account id>/ */
+struct evhttp_request;
+void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const char *acct);
+void jmap_blob_download(struct jmap_account *a, struct evhttp_request *req,
+			const char *path);
+/* The bytes of blob id into out: 1, 0 unknown, -1 error. */
+int jmap_blob_read(struct jmap_account *a, const char *id, struct buf *out);
+
+/* jmap_push.c: GET /jmap/eventsource.  Starts the stream on req and puts
+   it in *owner (the connection's slot), or returns NULL (bad query or no
+   store: the caller answers).  jmap_push_free: the connection is going;
+   detached: evhttp let go of the request, which is freed here. */
+struct jmap_push;
+struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
+				  struct evhttp_request *req, struct jmap_push **owner);
+void jmap_push_free(struct jmap_push **p, bool detached);
+
+/* jmap_http.c */
+void jmap_send_json(struct evhttp_request *req, int status, json_t *v,
+		    const char *type);
+
+#endif

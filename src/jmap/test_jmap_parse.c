@@ -1,0 +1,114 @@
+/*
+ * test_jmap_parse.c - dates, address lists, Basic credentials and
+ * download types, table-driven.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "jmap/jmap_parse.h"
+
+static void test_dates(void **state)
+{
+	static const struct { const char *in; long long t; long off; } ok[] = {
+		{ "Sat, 05 Dec 2026 10:00:00 +0100", 1796461200, 3600 },
+		{ "5 Dec 2026 10:00:00 +0100", 1796461200, 3600 },
+		{ "Sat, 5 Dec 2026 10:00 -0330", 1796477400, -12600 },
+		{ "Thu, 01 Jan 1970 00:00:00 +0000", 0, 0 },
+	};
+	static const char *const bad[] = {
+		"", "yesterday", "Sat, 05 Foo 2026 10:00:00 +0100", "05 Dec 2026", "Sat,",
+	};
+	time_t t;
+	long off;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(jmap_parse_date(ok[i].in, &t, &off), 1);
+		assert_int_equal((long long)t, ok[i].t);
+		assert_int_equal(off, ok[i].off);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(jmap_parse_date(bad[i], &t, &off), -1);
+}
+
+static void check_addresses(const char *in, const char *want)
+{
+	json_t *v = jmap_parse_addresses(in, strlen(in));
+	char *text = json_dumps(v, JSON_COMPACT);
+
+	assert_string_equal(text, want);
+	free(text);
+	json_decref(v);
+}
+
+static void test_addresses(void **state)
+{
+	check_addresses("", "[]");
+	check_addresses("<a@b>", "[{\"name\":null,\"email\":\"a@b\"}]");
+	check_addresses("Ana Silva <ana@example.org> <b@c>",
+			"[{\"name\":\"Ana Silva\",\"email\":\"ana@example.org\"},"
+			"{\"name\":null,\"email\":\"b@c\"}]");
+	check_addresses("\"Silva, Ana\" <ana@x>", "[{\"name\":\"Silva, Ana\",\"email\":\"ana@x\"}]");
+	check_addresses("=?utf-8?q?Jo=C3=A3o?= <j@x>",
+			"[{\"name\":\"Jo\xc3\xa3o\",\"email\":\"j@x\"}]");
+	check_addresses("broken <a@b", "[]");
+	/* a name's stray 8-bit byte is read as Latin-1 by the RFC 2047 decoder */
+	check_addresses("x\xff <a\xfe@b>",
+			"[{\"name\":\"x\xc3\xbf\",\"email\":\"a\xef\xbf\xbd@b\"}]");
+}
+
+static void test_types(void **state)
+{
+	static const char *const safe[] = {
+		"image/png", "text/plain", "message/rfc822", "audio/x-wav", "application/zip",
+	};
+	static const char *const unsafe[] = {
+		"text/html", "TEXT/HTML", "image/svg+xml", "application/xhtml+xml",
+		"application/javascript", "text/xml", "multipart/mixed", "text/plain; x=\"<\"",
+		"image", "/png", "image/", "a/b/c", "text/plain\r\nX: y", "application/pdf",
+	};
+
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		assert_true(jmap_type_safe(safe[i]));
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+		assert_false(jmap_type_safe(unsafe[i]));
+}
+
+static void test_basic(void **state)
+{
+	struct buf b;
+	const char *pass;
+
+	buf_init(&b, 1024);
+	/* "ana@x:s3:cret" */
+	assert_int_equal(jmap_parse_basic("Basic YW5hQHg6czM6Y3JldA==", &b, &pass), 1);
+	assert_string_equal(b.data, "ana@x");
+	assert_string_equal(pass, "s3:cret");
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_basic("basic   YW5hQHg6czM6Y3JldA==", &b, &pass), 1);
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_basic("Bearer abc", &b, &pass), -1);
+	buf_reset(&b);
+	/* "anaxpass": no colon */
+	assert_int_equal(jmap_parse_basic("Basic YW5heHBhc3M=", &b, &pass), -1);
+	buf_reset(&b);
+	/* "a\0b:c": a NUL in the user */
+	assert_int_equal(jmap_parse_basic("Basic YQBiOmM=", &b, &pass), -1);
+	buf_deinit(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_basic),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

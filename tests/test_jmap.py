@@ -1,0 +1,887 @@
+"""JMAP (RFC 8620 core, RFC 8621 mail) over the HTTP listener, driven with
+raw HTTP (http.client) against a real `correio serve`, with SMTP delivery
+and IMAP changes on the same store."""
+import base64
+import http.client
+import imaplib
+import json
+import os
+import smtplib
+import socket
+import time
+
+import pytest
+
+from correio_harness import Server
+
+CORE = "urn:ietf:params:jmap:core"
+MAIL = "urn:ietf:params:jmap:mail"
+USER, PASSWORD = "alice@example.org", "alice-pw"
+
+
+def basic(user=USER, password=PASSWORD):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class Jmap:
+    """A JMAP client over one keep-alive HTTP connection."""
+
+    def __init__(self, srv, user=USER, password=PASSWORD):
+        self.srv = srv
+        self.auth = basic(user, password)
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=20)
+        status, _, body = self.http("GET", "/.well-known/jmap")
+        assert status == 200, body
+        self.session = json.loads(body)
+        self.account = self.session["primaryAccounts"][MAIL]
+
+    def http(self, method, path, body=None, headers=None):
+        h = {"Authorization": self.auth}
+        h.update(headers or {})
+        self.conn.request(method, path, body=body, headers=h)
+        r = self.conn.getresponse()
+        return r.status, r.headers, r.read()
+
+    def request(self, calls, using=(CORE, MAIL)):
+        status, _, body = self.http("POST", "/jmap/api",
+                                    json.dumps({"using": list(using), "methodCalls": calls}),
+                                    {"Content-Type": "application/json"})
+        assert status == 200, body
+        return json.loads(body)["methodResponses"]
+
+    def call(self, name, args):
+        args = dict(args)
+        args.setdefault("accountId", self.account)
+        (resp,) = self.request([[name, args, "c"]])
+        assert resp[0] == name, resp
+        return resp[1]
+
+    def mailboxes(self):
+        return {m["role"] or m["name"]: m for m in self.call("Mailbox/get", {"ids": None})["list"]}
+
+
+@pytest.fixture
+def srv():
+    s = Server(http=True)
+    s.add_user(USER, PASSWORD)
+    s.add_user("bob@example.org", "bob-pw")
+    s.start()
+    yield s
+    stopped(s)
+
+
+def stopped(s):
+    """Stop s; it must exit cleanly (under the sanitizers too: no report)."""
+    code = s.stop()
+    log = s.read_log()
+    assert code == 0 and "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+    # every HTTP connection was given back: the stop did not wait for one
+    assert "still open after" not in log, log[-4000:]
+
+
+def deliver(srv, subject, body="Hello.\n", sender="carol@example.net", extra="",
+            to=USER):
+    msg = (f"From: Carol Example <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+           f"Date: Sat, 05 Dec 2026 10:00:00 +0100\r\nMessage-ID: <{subject.replace(' ', '.')}@ex>\r\n"
+           f"{extra}")
+    if "Content-Type" not in extra:
+        msg += "\r\n" + body.replace("\n", "\r\n")
+    else:
+        msg += body
+    n = len(srv.messages(to))
+    with smtplib.SMTP("127.0.0.1", srv.smtp_port) as s:
+        s.sendmail(sender, [to], msg.encode("latin-1"))
+    srv.wait_messages(to, n + 1)
+
+
+def raw(srv, data):
+    """Send raw bytes, read the whole reply (the server closes or we time out)."""
+    with socket.create_connection(("127.0.0.1", srv.http_port), 10) as s:
+        s.sendall(data)
+        s.settimeout(5)
+        out = b""
+        try:
+            while b"\r\n\r\n" not in out or len(out) < 20:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        return out
+
+
+# ---- step 1: the listener, logins, limits ----
+
+def test_http_listener_is_off_by_default():
+    s = Server()
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        assert "http: listening" not in s.read_log()
+        r = s.cli("check")
+        assert "http = \n" in r.stdout or "http =\n" in r.stdout, r.stdout
+    finally:
+        stopped(s)
+
+
+def test_session_needs_login(srv):
+    c = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
+    c.request("GET", "/.well-known/jmap")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 401
+    assert r.headers["WWW-Authenticate"].startswith("Basic ")
+    c.request("GET", "/.well-known/jmap", headers={"Authorization": basic(password="wrong")})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 401
+    c.request("GET", "/.well-known/jmap", headers={"Authorization": "Basic !!!"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 401
+
+
+def test_session_resource(srv):
+    j = Jmap(srv)
+    status, headers, _ = j.http("GET", "/.well-known/jmap")
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in headers["Cache-Control"]
+    s = j.session
+    assert s["username"] == USER
+    core = s["capabilities"][CORE]
+    for k in ("maxSizeUpload", "maxConcurrentUpload", "maxSizeRequest",
+              "maxConcurrentRequests", "maxCallsInRequest", "maxObjectsInGet",
+              "maxObjectsInSet", "collationAlgorithms"):
+        assert k in core
+    assert MAIL in s["capabilities"]
+    acct = s["accounts"][j.account]
+    assert acct["name"] == USER and acct["isPersonal"] and not acct["isReadOnly"]
+    assert MAIL in acct["accountCapabilities"]
+    base = f"http://127.0.0.1:{srv.http_port}"
+    assert s["apiUrl"] == base + "/jmap/api"
+    assert s["downloadUrl"] == base + "/jmap/download/{accountId}/{blobId}/{name}?accept={type}"
+    assert s["uploadUrl"] == base + "/jmap/upload/{accountId}/"
+    assert s["eventSourceUrl"].startswith(base + "/jmap/eventsource?")
+    assert s["state"]
+    # a second user sees another account
+    other = Jmap(srv, "bob@example.org", "bob-pw")
+    assert other.account != j.account
+
+
+def test_login_throttled_like_imap():
+    s = Server(http=True, extra_config="[auth]\nmax_failures = 2\nlockout = 60s\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        statuses = []
+        for _ in range(3):
+            c.request("GET", "/.well-known/jmap", headers={"Authorization": basic(password="bad")})
+            r = c.getresponse()
+            r.read()
+            statuses.append(r.status)
+        # the right password from this address is refused for a while
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert statuses[:2] == [401, 401]
+        assert r.status == 429
+        assert r.headers["Retry-After"]
+    finally:
+        stopped(s)
+
+
+def test_plaintext_refused_when_loopback_not_allowed():
+    s = Server(http=True, extra_config="[auth]\nplaintext_on_loopback = no\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 403
+        assert "login ok" not in s.read_log()
+    finally:
+        stopped(s)
+
+
+def test_https_listener_serves_jmap():
+    import ssl
+    s = Server(http=True)
+    port = s.http_port
+    https_port = __import__("correio_harness").free_port()
+    s.write_config(*s.config_args[:1], s.config_args[1] + "")
+    with open(s.conf) as f:
+        text = f.read()
+    text = text.replace(f"http = 127.0.0.1:{port}",
+                        f"http = 127.0.0.1:{port}\nhttps = 127.0.0.1:{https_port}")
+    with open(s.conf, "w") as f:
+        f.write(text)
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", https_port, timeout=10, context=ctx)
+        for _ in range(2):  # keep-alive over TLS
+            c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+            r = c.getresponse()
+            body = json.loads(r.read())
+            assert r.status == 200
+            assert body["apiUrl"] == f"https://127.0.0.1:{https_port}/jmap/api"
+    finally:
+        stopped(s)
+
+
+def test_connections_counted_with_other_protocols():
+    s = Server(http=True, extra_config="connections_per_client = 2\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        imap = imaplib.IMAP4("127.0.0.1", s.imap_port)
+        a = Jmap(s)
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 503
+        imap.logout()
+        time.sleep(0.3)
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        a.conn.close()
+    finally:
+        stopped(s)
+
+
+def test_oversize_bodies_refused(srv):
+    j = Jmap(srv)
+    core = j.session["capabilities"][CORE]
+    big = max(core["maxSizeUpload"], core["maxSizeRequest"]) + 1
+    for path in (f"/jmap/upload/{j.account}/", "/jmap/api"):
+        # the length alone is refused, before any of the body is read
+        out = raw(srv, f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {basic()}\r\n"
+                       f"Content-Length: {big}\r\n\r\n".encode())
+        assert out.startswith(b"HTTP/1.1 413"), out
+    # chunked, without a length: cut when the bytes pass the cap
+    chunk = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(big // len(chunk) + 1))
+    out = raw(srv, f"POST /jmap/upload/{j.account}/ HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: {basic()}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+              + body + b"0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413"), out[:200]
+    # within the cap a request still works on a fresh connection
+    assert Jmap(srv).request([["Core/echo", {"a": 1}, "0"]])[0][1] == {"a": 1}
+    # a header block past the cap
+    out = raw(srv, b"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\nX-Big: " +
+              b"a" * 70000 + b"\r\n\r\n")
+    assert out == b"" or out.startswith(b"HTTP/1.1 4"), out[:200]
+    # nothing of the refused uploads was stored
+    assert not os.path.exists(os.path.join(srv.data, "jmap", j.account))
+
+
+def test_unknown_route_and_method(srv):
+    j = Jmap(srv)
+    assert j.http("GET", "/nothing/here")[0] == 404
+    assert j.http("GET", "/jmap/api")[0] == 405
+
+
+# ---- step 2: core ----
+
+def problem(j, body):
+    status, headers, out = j.http("POST", "/jmap/api", body, {"Content-Type": "application/json"})
+    assert status == 400, out
+    assert headers["Content-Type"] == "application/problem+json"
+    p = json.loads(out)
+    assert p["status"] == 400
+    return p["type"]
+
+
+def test_request_level_errors(srv):
+    j = Jmap(srv)
+    assert problem(j, b"{not json") == "urn:ietf:params:jmap:error:notJSON"
+    assert problem(j, b'{"using": []}') == "urn:ietf:params:jmap:error:notRequest"
+    assert problem(j, b'{"using": [], "methodCalls": [["a", {}]]}') == \
+        "urn:ietf:params:jmap:error:notRequest"
+    assert problem(j, json.dumps({"using": ["urn:example:nope"], "methodCalls": []})) == \
+        "urn:ietf:params:jmap:error:unknownCapability"
+    max_calls = j.session["capabilities"][CORE]["maxCallsInRequest"]
+    calls = [["Core/echo", {}, str(i)] for i in range(max_calls + 1)]
+    status, _, out = j.http("POST", "/jmap/api", json.dumps({"using": [CORE], "methodCalls": calls}),
+                            {"Content-Type": "application/json; charset=utf-8"})
+    assert status == 400
+    p = json.loads(out)
+    assert p["type"] == "urn:ietf:params:jmap:error:limit"
+    assert p["limit"] == "maxCallsInRequest"
+
+
+def test_api_needs_json_content_type(srv):
+    """A form of another web site (text/plain, urlencoded, multipart) cannot
+    run method calls with the Basic login a browser remembers."""
+    deliver(srv, "keep me")
+    j = Jmap(srv)
+    (eid,) = j.call("Email/query", {})["ids"]
+    body = json.dumps({"using": [CORE, MAIL], "methodCalls": [
+        ["Email/set", {"accountId": j.account, "destroy": [eid]}, "0"]]})
+    for ctype in ("text/plain", "application/x-www-form-urlencoded",
+                  "multipart/form-data; boundary=x", "application/jsonx", None):
+        status, headers, out = j.http("POST", "/jmap/api", body,
+                                      {"Content-Type": ctype} if ctype else {})
+        assert status == 400, (ctype, out)
+        assert json.loads(out)["type"] == "urn:ietf:params:jmap:error:notJSON"
+    assert j.call("Email/query", {})["ids"] == [eid]
+
+
+def test_core_echo_and_method_errors(srv):
+    j = Jmap(srv)
+    r = j.request([
+        ["Core/echo", {"hello": True, "n": [1, 2]}, "a"],
+        ["Nope/get", {}, "b"],
+        ["Mailbox/get", {"accountId": "nobody"}, "c"],
+        ["Email/get", {"accountId": j.account, "ids": "x"}, "d"],
+    ])
+    assert r[0] == ["Core/echo", {"hello": True, "n": [1, 2]}, "a"]
+    assert r[1] == ["error", {"type": "unknownMethod"}, "b"]
+    assert r[2][0] == "error" and r[2][1]["type"] == "accountNotFound"
+    assert r[3][0] == "error" and r[3][1]["type"] == "invalidArguments"
+    # a mail method without the mail capability in "using"
+    r = j.request([["Mailbox/get", {"accountId": j.account}, "a"]], using=[CORE])
+    assert r[0][1]["type"] == "unknownMethod"
+
+
+def test_back_references(srv):
+    deliver(srv, "first one")
+    deliver(srv, "second one")
+    j = Jmap(srv)
+    r = j.request([
+        ["Email/query", {"accountId": j.account}, "q"],
+        ["Email/get", {"accountId": j.account, "properties": ["subject", "mailboxIds"],
+                       "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"],
+        ["Core/echo", {"subjects": 1, "#x": {"resultOf": "g", "name": "Email/get",
+                                             "path": "/list/*/subject"}}, "e"],
+        ["Core/echo", {"#x": {"resultOf": "g", "name": "Email/get",
+                              "path": "/list/*/mailboxIds"}}, "m"],
+        ["Core/echo", {"#x": {"resultOf": "zz", "name": "Email/get", "path": "/ids"}}, "bad1"],
+        ["Core/echo", {"#x": {"resultOf": "q", "name": "Email/get", "path": "/ids"}}, "bad2"],
+        ["Core/echo", {"#x": {"resultOf": "q", "name": "Email/query", "path": "/nope/0"}}, "bad3"],
+        ["Core/echo", {"x": 1, "#x": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "bad4"],
+        ["Core/echo", {"#x": {"resultOf": "q", "name": "Email/query", "path": "/ids/1"}}, "one"],
+    ])
+    ids = r[0][1]["ids"]
+    assert len(ids) == 2
+    assert [e["id"] for e in r[1][1]["list"]] == ids
+    assert r[2][1]["x"] == ["second one", "first one"]
+    assert isinstance(r[3][1]["x"], list) and len(r[3][1]["x"]) == 2
+    for k in (4, 5, 6):
+        assert r[k] [0] == "error" and r[k][1]["type"] == "invalidResultReference", r[k]
+    assert r[7][1]["type"] == "invalidArguments"
+    assert r[8][1] == {"x": ids[1]}
+
+
+def test_upload_download_byte_exact(srv):
+    j = Jmap(srv)
+    data = bytes(range(256)) * 300 + b"\r\n\x00end"
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", data,
+                             {"Content-Type": "image/png"})
+    assert status == 201, body
+    up = json.loads(body)
+    assert up["accountId"] == j.account and up["size"] == len(data) and up["type"] == "image/png"
+    url = f"/jmap/download/{j.account}/{up['blobId']}/pic%20one.png?accept=image/png"
+    status, headers, got = j.http("GET", url)
+    assert status == 200
+    assert got == data
+    assert headers["Content-Type"] == "image/png"
+    assert headers["Content-Disposition"] == 'attachment; filename="pic one.png"'
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    # an active type is never sent as such
+    status, headers, got = j.http("GET", f"/jmap/download/{j.account}/{up['blobId']}/x.html"
+                                  "?accept=text/html")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    # another account's download path, an unknown blob
+    assert j.http("GET", f"/jmap/download/aother/{up['blobId']}/x")[0] == 404
+    assert j.http("GET", f"/jmap/download/{j.account}/u{'0' * 32}/x")[0] == 404
+    assert j.http("GET", f"/jmap/download/{j.account}/..%2F..%2Fx/x")[0] == 404
+    # an upload a day old is swept by the next one
+    path = os.path.join(srv.data, "jmap", j.account, up["blobId"])
+    assert os.path.exists(path)
+    os.utime(path, (time.time() - 90000, time.time() - 90000))
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", b"new",
+                             {"Content-Type": "text/plain"})
+    assert status == 201
+    assert not os.path.exists(path)
+    assert j.http("GET", f"/jmap/download/{j.account}/{up['blobId']}/x")[0] == 404
+    up = json.loads(body)
+    # bob cannot read alice's blob
+    bob = Jmap(srv, "bob@example.org", "bob-pw")
+    assert bob.http("GET", f"/jmap/download/{bob.account}/{up['blobId']}/x")[0] == 404
+
+
+# ---- step 3: mail ----
+
+MULTIPART = (
+    "MIME-Version: 1.0\r\n"
+    'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n'
+    "--outer\r\n"
+    'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+    "--alt\r\n"
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "Ol=E1, caf=E9 com p=E3o.\r\n"
+    "--alt\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    "<p>Ol\xc3\xa1</p>\r\n"
+    "--alt--\r\n"
+    "--outer\r\n"
+    'Content-Type: application/octet-stream; name="data.bin"\r\n'
+    'Content-Disposition: attachment; filename="data.bin"\r\n'
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    + base64.b64encode(b"\x00\x01\x02binary\xff").decode() + "\r\n"
+    "--outer--\r\n")
+
+
+def test_mailbox_get_roles_and_counts(srv):
+    deliver(srv, "count me")
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    for role in ("inbox", "sent", "drafts", "trash", "junk", "archive"):
+        assert role in boxes
+    inbox = boxes["inbox"]
+    assert inbox["totalEmails"] == 1 and inbox["unreadEmails"] == 1
+    assert inbox["myRights"]["mayReadItems"]
+    r = j.call("Mailbox/get", {"ids": [inbox["id"], "fnothere"], "properties": ["name"]})
+    assert r["list"] == [{"id": inbox["id"], "name": "Inbox"}]
+    assert r["notFound"] == ["fnothere"]
+
+
+def test_imap_folder_changes_seen_on_a_kept_connection(srv):
+    j = Jmap(srv)
+    state = j.call("Mailbox/get", {"ids": None})["state"]
+    m = imap_login(srv)
+    m.create("Projects")
+    boxes = j.mailboxes()
+    pid = boxes["Projects"]["id"]
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["created"] == [pid] and ch["destroyed"] == []
+    state = ch["newState"]
+    m.rename("Projects", "Work")
+    boxes = j.mailboxes()
+    assert "Projects" not in boxes and boxes["Work"]["id"] == pid
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["updated"] == [pid] and ch["created"] == ch["destroyed"] == []
+    state = ch["newState"]
+    m.delete("Work")
+    assert "Work" not in j.mailboxes()
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert ch["destroyed"] == [pid]
+    m.logout()
+
+
+def test_email_get_body_values_of_smtp_delivery(srv):
+    deliver(srv, "multi part", body=MULTIPART,
+            extra='MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="outer"\r\n')
+    j = Jmap(srv)
+    (eid,) = j.call("Email/query", {})["ids"]
+    e = j.call("Email/get", {"ids": [eid], "fetchTextBodyValues": True,
+                             "fetchHTMLBodyValues": True,
+                             "properties": ["id", "blobId", "threadId", "mailboxIds", "keywords",
+                                            "size", "receivedAt", "from", "to", "subject",
+                                            "sentAt", "preview", "bodyStructure", "textBody",
+                                            "htmlBody", "attachments", "bodyValues",
+                                            "hasAttachment", "messageId"]})["list"][0]
+    assert e["id"] == eid
+    assert e["from"] == [{"name": "Carol Example", "email": "carol@example.net"}]
+    assert e["to"] == [{"name": None, "email": USER}]
+    assert e["subject"] == "multi part"
+    assert e["sentAt"] == "2026-12-05T10:00:00+01:00"
+    assert e["messageId"] == ["multi.part@ex"]
+    assert e["keywords"] == {}
+    assert list(e["mailboxIds"]) == [j.mailboxes()["inbox"]["id"]]
+    assert e["hasAttachment"] is True
+    assert [p["type"] for p in e["textBody"]] == ["text/plain"]
+    assert [p["type"] for p in e["htmlBody"]] == ["text/html"]
+    assert [p["name"] for p in e["attachments"]] == ["data.bin"]
+    text_id = e["textBody"][0]["partId"]
+    html_id = e["htmlBody"][0]["partId"]
+    # the line break before a boundary belongs to the boundary (RFC 2046)
+    assert e["bodyValues"][text_id]["value"] == "Ol\u00e1, caf\u00e9 com p\u00e3o."
+    assert e["bodyValues"][html_id]["value"] == "<p>Ol\u00e1</p>"
+    assert e["bodyValues"][text_id]["isTruncated"] is False
+    assert e["preview"] == "Ol\u00e1, caf\u00e9 com p\u00e3o."
+    bs = e["bodyStructure"]
+    assert bs["type"] == "multipart/mixed" and len(bs["subParts"]) == 2
+    # the attachment downloads decoded, the message as it is
+    att = e["attachments"][0]
+    status, headers, data = j.http("GET", f"/jmap/download/{j.account}/{att['blobId']}/data.bin")
+    assert status == 200 and data == b"\x00\x01\x02binary\xff"
+    status, _, data = j.http("GET", f"/jmap/download/{j.account}/{e['blobId']}/m.eml"
+                                    "?accept=message/rfc822")
+    assert status == 200 and b"Subject: multi part\r\n" in data and data.endswith(b"--outer--\r\n")
+    assert e["size"] == len(data)
+    # truncated body values
+    e = j.call("Email/get", {"ids": [eid], "fetchTextBodyValues": True,
+                             "maxBodyValueBytes": 4, "properties": ["bodyValues"]})["list"][0]
+    v = e["bodyValues"][text_id]
+    assert v["isTruncated"] is True and v["value"] == "Ol\u00e1"
+
+
+def test_thread_get_by_back_reference(srv):
+    deliver(srv, "threaded")
+    j = Jmap(srv)
+    r = j.request([
+        ["Email/query", {"accountId": j.account}, "q"],
+        ["Email/get", {"accountId": j.account, "properties": ["threadId"],
+                       "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"],
+        ["Thread/get", {"accountId": j.account,
+                        "#ids": {"resultOf": "g", "name": "Email/get", "path": "/list/*/threadId"}}, "t"],
+        ["Thread/get", {"accountId": j.account, "ids": ["tnothere", "x"]}, "n"],
+    ])
+    (eid,) = r[0][1]["ids"]
+    tid = r[1][1]["list"][0]["threadId"]
+    assert r[2][1]["list"] == [{"id": tid, "emailIds": [eid]}]
+    assert r[3][1]["notFound"] == ["tnothere", "x"]
+
+
+def test_email_query_filters_sort_and_paging(srv):
+    deliver(srv, "alpha report", sender="x1@example.net")
+    deliver(srv, "beta news", body="the secret word is pineapple\n", sender="x2@example.net")
+    deliver(srv, "gamma report", sender="x3@example.net")
+    j = Jmap(srv)
+    inbox = j.mailboxes()["inbox"]["id"]
+    all_ids = j.call("Email/query", {"calculateTotal": True})
+    assert all_ids["total"] == 3
+    ids = all_ids["ids"]
+    subjects = [e["subject"] for e in j.call("Email/get", {"ids": ids, "properties": ["subject"]})["list"]]
+    assert subjects == ["gamma report", "beta news", "alpha report"]  # newest first
+    asc = j.call("Email/query", {"sort": [{"property": "receivedAt", "isAscending": True}]})["ids"]
+    assert asc == ids[::-1]
+
+    def q(flt, **kw):
+        return j.call("Email/query", dict(filter=flt, **kw))["ids"]
+
+    assert q({"subject": "report"}) == [ids[0], ids[2]]
+    assert q({"from": "x2@example.net"}) == [ids[1]]
+    assert q({"to": USER}) == ids
+    assert q({"text": "pineapple"}) == [ids[1]]
+    assert q({"inMailbox": inbox}) == ids
+    assert q({"inMailbox": j.mailboxes()["trash"]["id"]}) == []
+    assert q({"operator": "NOT", "conditions": [{"subject": "report"}]}) == [ids[1]]
+    assert q({"operator": "OR", "conditions": [{"from": "x1@"}, {"from": "x3@"}]}) == [ids[0], ids[2]]
+    assert q({"before": "2000-01-01T00:00:00Z"}) == []
+    assert q({"after": "2000-01-01T00:00:00Z"}) == ids
+    r = j.call("Email/query", {"position": 1, "limit": 1})
+    assert r["ids"] == [ids[1]] and r["position"] == 1
+    assert q(None, position=-1) == [ids[2]]
+    j.call("Email/set", {"update": {ids[2]: {"keywords/$flagged": True}}})
+    assert q({"hasKeyword": "$flagged"}) == [ids[2]]
+    assert q({"notKeyword": "$flagged"}) == [ids[0], ids[1]]
+    r = j.call("Email/query", {"anchor": ids[1], "limit": 5})
+    assert r["ids"] == ids[1:] and r["position"] == 1
+    r = j.call("Email/query", {"anchor": ids[2], "anchorOffset": -1, "limit": 1})
+    assert r["ids"] == [ids[1]] and r["position"] == 1
+    (resp,) = j.request([["Email/query", {"accountId": j.account, "anchor": "mnothere00000001"}, "x"]])
+    assert resp[1]["type"] == "anchorNotFound"
+    # ids null: every email; an unknown property is refused
+    got = j.call("Email/get", {"ids": None, "properties": ["subject"]})
+    assert sorted(e["id"] for e in got["list"]) == sorted(ids) and got["notFound"] == []
+    (resp,) = j.request([["Email/get", {"accountId": j.account, "ids": ids,
+                                        "properties": ["subject", "header:X-Spam:asText"]}, "x"]])
+    assert resp[1]["type"] == "invalidArguments"
+    (resp,) = j.request([["Email/query", {"accountId": j.account, "filter": {"nope": 1}}, "x"]])
+    assert resp[1]["type"] == "unsupportedFilter"
+    (resp,) = j.request([["Email/query", {"accountId": j.account,
+                                          "sort": [{"property": "subject"}]}, "x"]])
+    assert resp[1]["type"] == "unsupportedSort"
+
+
+def imap_login(srv):
+    m = imaplib.IMAP4("127.0.0.1", srv.imap_port)
+    m.login(USER, PASSWORD)
+    return m
+
+
+def test_changes_after_smtp_delivery(srv):
+    deliver(srv, "before")
+    j = Jmap(srv)
+    (old,) = j.call("Email/query", {})["ids"]
+    state = j.call("Email/get", {"ids": []})["state"]
+    mstate = j.call("Mailbox/get", {"ids": None})["state"]
+    r = j.call("Email/changes", {"sinceState": state})
+    assert r["created"] == r["updated"] == r["destroyed"] == [] and r["newState"] == state
+    deliver(srv, "after")
+    r = j.call("Email/changes", {"sinceState": state})
+    assert r["oldState"] == state and r["newState"] != state
+    assert len(r["created"]) == 1 and r["updated"] == [] and r["destroyed"] == []
+    assert r["created"][0] != old
+    got = j.call("Email/get", {"ids": r["created"], "properties": ["subject"]})["list"]
+    assert got[0]["subject"] == "after"
+    m = j.call("Mailbox/changes", {"sinceState": mstate})
+    assert m["updated"] == [j.mailboxes()["inbox"]["id"]]
+    assert m["created"] == [] and m["destroyed"] == []
+    (resp,) = j.request([["Email/changes", {"accountId": j.account, "sinceState": "sbogus"}, "x"]])
+    assert resp[1]["type"] == "cannotCalculateChanges"
+
+
+def test_states_remembered_per_account(srv):
+    """The states kept for /changes are bounded per account: a busy account
+    forgets its own oldest states, not another account's."""
+    deliver(srv, "busy")
+    deliver(srv, "quiet", to="bob@example.org")
+    bob = Jmap(srv, "bob@example.org", "bob-pw")
+    bob_state = bob.call("Email/get", {"ids": []})["state"]
+    deliver(srv, "news for bob", to="bob@example.org")
+    j = Jmap(srv)
+    (eid,) = j.call("Email/query", {})["ids"]
+    first = j.call("Email/get", {"ids": []})["state"]
+    for i in range(70):
+        j.call("Email/set", {"update": {eid: {"keywords/$flagged": True if i % 2 == 0 else None}}})
+    (resp,) = j.request([["Email/changes", {"accountId": j.account, "sinceState": first}, "x"]])
+    assert resp[1]["type"] == "cannotCalculateChanges"
+    r = bob.call("Email/changes", {"sinceState": bob_state})
+    assert len(r["created"]) == 1 and r["updated"] == r["destroyed"] == []
+
+
+def test_changes_after_imap_store_and_expunge(srv):
+    deliver(srv, "one")
+    deliver(srv, "two")
+    j = Jmap(srv)
+    ids = j.call("Email/query", {"sort": [{"property": "receivedAt", "isAscending": True}]})["ids"]
+    state = j.call("Email/get", {"ids": []})["state"]
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.uid("STORE", "1", "+FLAGS", r"(\Flagged $Forwarded)")
+    r = j.call("Email/changes", {"sinceState": state})
+    assert r["updated"] == [ids[0]] and r["created"] == [] and r["destroyed"] == []
+    e = j.call("Email/get", {"ids": [ids[0]], "properties": ["keywords"]})["list"][0]
+    assert e["keywords"] == {"$flagged": True, "$forwarded": True}
+    state2 = r["newState"]
+    m.uid("STORE", "2", "+FLAGS", r"(\Deleted)")
+    m.expunge()
+    r = j.call("Email/changes", {"sinceState": state2})
+    assert r["destroyed"] == [ids[1]] and r["created"] == []
+    # from the first state: one updated, one destroyed
+    r = j.call("Email/changes", {"sinceState": state})
+    assert r["updated"] == [ids[0]] and r["destroyed"] == [ids[1]]
+    m.logout()
+
+
+def test_email_set_seen_visible_to_imap(srv):
+    deliver(srv, "read me")
+    deliver(srv, "delete me")
+    j = Jmap(srv)
+    ids = j.call("Email/query", {"sort": [{"property": "receivedAt", "isAscending": True}]})["ids"]
+    r = j.call("Email/set", {"update": {ids[0]: {"keywords": {"$seen": True, "custom": True}},
+                                        "mnothere00000001": {"keywords/$seen": True}},
+                             "destroy": [ids[1]]})
+    assert r["updated"] == {ids[0]: None}
+    assert r["notUpdated"]["mnothere00000001"]["type"] == "notFound"
+    assert r["destroyed"] == [ids[1]]
+    assert r["oldState"] != r["newState"]
+    m = imap_login(srv)
+    m.select("INBOX")
+    typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+    flat = b" ".join(d if isinstance(d, bytes) else d[0] for d in data)
+    assert b"\\Seen" in flat and b"custom" in flat
+    assert len([d for d in data if d]) == 1  # the destroyed one is gone
+    m.logout()
+    assert j.mailboxes()["inbox"]["unreadEmails"] == 0
+    r = j.call("Email/set", {"update": {ids[0]: {"keywords/$seen": None}}})
+    assert r["updated"] == {ids[0]: None}
+    assert j.mailboxes()["inbox"]["unreadEmails"] == 1
+    r = j.call("Email/set", {"update": {ids[0]: {"subject": "x"}}})
+    assert r["notUpdated"][ids[0]]["type"] == "invalidProperties"
+    (resp,) = j.request([["Email/set", {"accountId": j.account, "ifInState": "sold",
+                                        "update": {}}, "x"]])
+    assert resp[1]["type"] == "stateMismatch"
+
+
+def test_email_move_by_mailbox_ids(srv):
+    deliver(srv, "move me")
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    (eid,) = j.call("Email/query", {})["ids"]
+    state = j.call("Email/get", {"ids": []})["state"]
+    r = j.call("Email/set", {"update": {eid: {"mailboxIds": {boxes["archive"]["id"]: True}}}})
+    assert r["updated"] == {eid: None}
+    assert j.call("Email/query", {"filter": {"inMailbox": boxes["inbox"]["id"]}})["ids"] == []
+    (moved,) = j.call("Email/query", {"filter": {"inMailbox": boxes["archive"]["id"]}})["ids"]
+    ch = j.call("Email/changes", {"sinceState": state})
+    assert ch["destroyed"] == [eid] and ch["created"] == [moved]
+    m = imap_login(srv)
+    typ, data = m.select("Archive")
+    assert data == [b"1"]
+    m.logout()
+    r = j.call("Email/set", {"update": {moved: {"mailboxIds": {}}}})
+    assert r["notUpdated"][moved]["type"] == "invalidProperties"
+
+
+# ---- step 4: push ----
+
+class EventStream:
+    """GET eventSourceUrl, read text/event-stream events as they come."""
+
+    def __init__(self, srv, query):
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=15)
+        self.conn.request("GET", "/jmap/eventsource?" + query, headers={"Authorization": basic()})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200
+        assert self.resp.headers["Content-Type"] == "text/event-stream"
+        self.buf = b""
+
+    def next(self, skip_pings=True):
+        """The next event as (type, data), or None at the end of the stream."""
+        while True:
+            while b"\n\n" not in self.buf:
+                chunk = self.resp.read1(65536)
+                if not chunk:
+                    return None
+                self.buf += chunk
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            fields = dict(line.split(b": ", 1) for line in block.split(b"\n"))
+            ev = fields[b"event"].decode(), json.loads(fields[b"data"])
+            if ev[0] != "ping" or not skip_pings:
+                return ev
+
+
+def test_push_state_change_after_delivery_and_imap_store(srv):
+    j = Jmap(srv)
+    es = EventStream(srv, "types=*&closeafter=no&ping=1")
+    kind, first = es.next()
+    assert kind == "state" and first["@type"] == "StateChange"
+    s0 = first["changed"][j.account]["Email"]
+    assert first["changed"][j.account]["Mailbox"] == s0
+    assert es.next(skip_pings=False) == ("ping", {"interval": 1})
+    deliver(srv, "pushed")
+    kind, ev = es.next()
+    s1 = ev["changed"][j.account]["Email"]
+    assert kind == "state" and s1 != s0
+    ch = j.call("Email/changes", {"sinceState": s0})
+    assert len(ch["created"]) == 1
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.uid("STORE", "1", "+FLAGS", r"(\Seen)")
+    kind, ev = es.next()
+    s2 = ev["changed"][j.account]["Email"]
+    assert s2 != s1
+    assert j.call("Email/changes", {"sinceState": s1})["updated"] == ch["created"]
+    m.logout()
+    # a JMAP change by another client is pushed too
+    j.call("Email/set", {"update": {ch["created"][0]: {"keywords/$flagged": True}}})
+    kind, ev = es.next()
+    assert ev["changed"][j.account]["Email"] != s2
+    es.conn.close()
+
+
+def test_push_closeafter_state_and_types(srv):
+    j = Jmap(srv)
+    es = EventStream(srv, "types=Mailbox&closeafter=state&ping=0")
+    deliver(srv, "long poll")
+    kind, ev = es.next()
+    assert kind == "state" and list(ev["changed"][j.account]) == ["Mailbox"]
+    assert es.next() is None  # the response ended
+    # the stream is gone from the server's connection count once closed
+    es.conn.close()
+    bad = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
+    bad.request("GET", "/jmap/eventsource?closeafter=maybe", headers={"Authorization": basic()})
+    r = bad.getresponse()
+    r.read()
+    assert r.status == 400
+
+
+def test_stop_with_open_streams_and_pending_logins():
+    s = Server(http=True)
+    s.add_user(USER, PASSWORD)
+    s.start()
+    es = EventStream(s, "types=*&closeafter=no&ping=0")
+    assert es.next()[0] == "state"
+    started = time.time()
+    stopped(s)
+    assert time.time() - started < 10
+    log = s.read_log()
+    assert "stop: done" in log
+    assert "still open after" not in log
+
+
+def hold_slots(s, n, timeout=15):
+    """Open n keep-alive JMAP connections, retrying while the server has
+    not yet noticed earlier connections closing (a password check to
+    finish, a dropped stream at its next ping)."""
+    deadline = time.time() + timeout
+    while True:
+        conns = []
+        try:
+            for _ in range(n):
+                conns.append(Jmap(s))
+            return conns
+        except AssertionError:
+            for j in conns:
+                j.conn.close()
+            assert time.time() < deadline, s.read_log()[-3000:]
+            time.sleep(0.2)
+
+
+def test_closed_connections_give_their_slot_back():
+    """Connections that end every way (idle keep-alive closed by the client,
+    closed while the password is checked, an event stream dropped, a
+    Connection: close reply, a bad request) leave the per-client count."""
+    s = Server(http=True, extra_config="connections_per_client = 3\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        for _ in range(3):
+            j = Jmap(s)
+            j.conn.close()
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", s.http_port), 5) as c:
+                c.sendall(b"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: " + basic().encode() + b"\r\n\r\n")
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            es = EventStream(s, "types=*&closeafter=no&ping=1")
+            assert es.next()[0] == "state"
+            es.conn.close()
+        for j in hold_slots(s, 3):
+            j.conn.close()
+        for _ in range(3):
+            raw(s, b"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   b"Authorization: " + basic().encode() + b"\r\n\r\n")
+            raw(s, b"BAD\r\n\r\n")
+        conns = hold_slots(s, 3)
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 503
+        for j in conns:
+            j.conn.close()
+    finally:
+        stopped(s)
+
+
+def test_jmap_connections_and_logins_in_metrics():
+    from correio_harness import free_port
+    from test_metrics import scrape, value
+    port = free_port()
+    s = Server(http=True, extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        Jmap(s).call("Core/echo", {})
+        c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
+        c.request("GET", "/.well-known/jmap", headers={"Authorization": basic(password="no")})
+        c.getresponse().read()
+        _, samples = scrape(port)
+        assert value(samples, "correio_connections_total", protocol="http") == 2
+        assert value(samples, "correio_logins_total", protocol="http", result="ok") == 1
+        assert value(samples, "correio_logins_total", protocol="http", result="failed") == 1
+    finally:
+        stopped(s)

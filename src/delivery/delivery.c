@@ -60,14 +60,7 @@ bool delivery_uses_mbox(const struct config *cfg, int account_format)
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size)
 {
-	const char *at = strrchr(address, '@');
-	int local_len = at == NULL ? (int)strlen(address) : (int)(at - address);
-
-	if (mbox)
-		snprintf(out, size, "%s/mbox/%s", cfg->data_dir, address);
-	else
-		snprintf(out, size, "%s/mail/%s/%.*s", cfg->data_dir,
-			 at == NULL ? "" : at + 1, local_len, address);
+	store_mailbox_path(cfg->data_dir, address, mbox, out, size);
 }
 
 /* ---- one job ---- */

@@ -94,6 +94,11 @@ void store_free(struct store **s);
  * out when 0), whose sizes the store reads back without opening the file.
  */
 void store_maildir_host(const char *host, char *out, size_t size);
+/* The INBOX of account address under data_dir, into out: its Maildir
+   "<data_dir>/mail/<domain>/<local>", or its mbox file
+   "<data_dir>/mbox/<address>" (any thread). */
+void store_mailbox_path(const char *data_dir, const char *address, bool mbox,
+			char *out, size_t size);
 void store_delivery_name(char *out, size_t size, uint64_t arrival, const char *id,
 			 const char *host, uint64_t bytes, uint64_t crlf_bytes);
 

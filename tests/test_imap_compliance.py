@@ -414,3 +414,101 @@ def test_new_keyword_is_announced_before_fetch(server):
     transcript += untagged
     check_keywords_announced(transcript)
     assert any(b"$Third" in u for u in untagged)
+
+
+def test_list_attributes_as_dovecot_writes_them(folders):
+    # \Subscribed first; a name without a folder is \NonExistent with
+    # LIST-EXTENDED, \Noselect without
+    got = folders.ok('LIST (SUBSCRIBED) "" (box/test6 box/test2/test1)')
+    assert got == [b'* LIST (\\Subscribed \\HasNoChildren) "/" "box/test2/test1"',
+                   b'* LIST (\\Subscribed \\NonExistent) "/" "box/test6"'], got
+    folders.ok("DELETE box/test4")       # its children stay: a name only
+    assert folders.ok('LIST "" box/test4') == [b'* LIST (\\Noselect \\HasChildren) "/" "box/test4"']
+    assert folders.ok('LIST () "" box/test4') == [
+        b'* LIST (\\NonExistent \\HasChildren) "/" "box/test4"']
+    got = folders.ok('LIST "" box/test1 RETURN (SUBSCRIBED)')
+    assert got == [b'* LIST (\\Subscribed \\HasNoChildren) "/" "box/test1"'], got
+
+
+def test_list_pattern_cost_is_bounded(server):
+    """Wildcards are matched without backtracking: a pattern that a
+    backtracking match takes ages over is answered at once, and the other
+    sessions are not held up; an over-long pattern is refused."""
+    c, other = login(server), login(server)
+    c.ok("CREATE " + "a" * 200)
+    c.ok("CREATE " + "a" * 199 + "b")
+    c.sock.settimeout(5)
+    got = c.ok('LIST "" "%s"' % ("*a" * 15 + "*b"))
+    assert got == [b'* LIST (\\HasNoChildren) "/" "' + b"a" * 199 + b'b"'], got
+    assert c.ok('LIST "" "%s"' % ("%a" * 15 + "%")) != []
+    other.ok("NOOP")
+    _, tagged = c.cmd('LIST "" "%s"' % ("*" * 2000))
+    assert tagged.startswith("BAD"), tagged
+    # the usual cases still hold
+    assert [u.split(b'"/" ')[1] for u in c.ok('LIST "" inbox')] == [b'"INBOX"']
+    assert len(c.ok('LIST "" %')) == len(c.ok('LIST "" *'))
+
+
+def test_racing_sessions_keep_the_invariants(server):
+    """Six clients at once on one INBOX (appends, keyword and \\Deleted
+    stores, expunges, fetches, SEARCHRES, SORT, THREAD, COPY $), as
+    imaptest's stress mode runs them: no keyword in a FETCH before a FLAGS
+    naming it, only BYE after LOGOUT, every command understood."""
+    import random
+    import threading
+
+    errors = []
+
+    def check(lines, known):
+        for line in lines:
+            if line.startswith(b"* FLAGS ("):
+                known.clear()
+                known.update(line[9:line.index(b")")].split())
+            elif b" FETCH (" in line and b"FLAGS (" in line:
+                for f in line.split(b"FLAGS (")[1].split(b")")[0].split():
+                    if not f.startswith(b"\\") and f not in known:
+                        errors.append(("keyword before FLAGS", line))
+
+    def client(n):
+        rnd = random.Random(n)
+        try:
+            for _ in range(3):
+                c = login(server)
+                known = set()
+                check(c.ok("SELECT INBOX"), known)
+                for _ in range(15):
+                    op = rnd.randrange(9)
+                    if op == 0:
+                        msg = (f"Subject: {rnd.choice(['a', 'Re: a', 'b'])}\r\n"
+                               f"Message-ID: <{n}.{rnd.randrange(30)}@x>\r\n"
+                               f"References: <{rnd.randrange(6)}.{rnd.randrange(30)}@x>\r\n"
+                               "\r\nbody\r\n").encode()
+                        cmds = [b"APPEND INBOX " + lit(msg)]
+                    elif op == 1:
+                        cmds = [f"STORE 1:{rnd.randint(1, 4)} +FLAGS ($k{rnd.randrange(12)})"]
+                    elif op == 2:
+                        cmds = [f"STORE {rnd.randint(1, 4)} +FLAGS (\\Deleted)", "EXPUNGE"]
+                    else:
+                        cmds = [["FETCH 1:* (UID FLAGS)", "SEARCH RETURN (SAVE MIN) ALL",
+                                 "SORT (REVERSE SUBJECT DATE) UTF-8 ALL",
+                                 "THREAD REFERENCES UTF-8 ALL", "COPY $ INBOX",
+                                 "NOOP"][op - 3]]
+                    for cmd in cmds:
+                        untagged, tagged = c.cmd(cmd)
+                        check(untagged, known)
+                        if tagged.startswith("BAD"):
+                            errors.append((cmd, tagged))
+                untagged, tagged = c.cmd("LOGOUT")
+                if len(untagged) != 1 or not untagged[0].startswith(b"* BYE"):
+                    errors.append(("after LOGOUT", untagged))
+                c.close()
+        except Exception as e:      # a closed or stuck connection
+            errors.append(("client", n, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [], errors[:5]
+    login(server).ok("NOOP")

@@ -261,7 +261,7 @@ def test_search_errors(box):
     _, tagged = box.cmd("SEARCH CHARSET ISO-8859-1 SEEN")
     assert tagged.startswith("NO [BADCHARSET (UTF-8 US-ASCII)]"), tagged
     for bad in ["SEARCH", "SEARCH FOO", "SEARCH BEFORE yesterday", "SEARCH FROM",
-                "SEARCH RETURN (SAVE) ALL", "SEARCH OR SEEN", "SEARCH ()",
+                "SEARCH RETURN (PARTIAL 1:5) ALL", "SEARCH OR SEEN", "SEARCH ()",
                 "SEARCH LARGER -1", "SEARCH UID x", "SEARCH CHARSET"]:
         untagged, tagged = box.cmd(bad)
         assert tagged.startswith("BAD") and untagged == [], (bad, tagged)

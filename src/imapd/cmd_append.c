@@ -1,28 +1,70 @@
 /*
  * cmd_append.c - APPEND (RFC 9051 §6.3.12, UIDPLUS APPENDUID, LITERAL+,
- * literal8).  The message literal is never held in memory: when the
- * reader announces it, the size is checked against the limit and the
- * quota and the destination is opened, before "+ Ready" is sent; its data
- * then streams into the store, which fsyncs it before the tagged OK.
+ * literal8) and MULTIAPPEND (RFC 3502: several messages in one command,
+ * each with its own flags and date).  A message literal is never held in
+ * memory: when the reader announces it, the size is checked against the
+ * limit and the quota (with the messages before it in the command) and
+ * the destination is opened, before "+ Ready" is sent; its data then
+ * streams into the store.  At the end of the command every message is
+ * fsynced and filed, in order, before the tagged OK.
+ *
+ *   append = "APPEND" SP mailbox 1*append-message
+ *   append-message = [SP flag-list] [SP date-time] SP literal
+ *
+ * XXX: MULTIAPPEND is all or nothing up to filing: a refused literal or a
+ * failed write drops every message; but a store error while filing (a
+ * disk failure) leaves the messages filed before it in the mailbox.
  */
 #include "imapd_private.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
 
 #include "lib-imap/imap_date.h"
+#include "lib-imap/imap_seqset.h"
 #include "lib-imap/imap_utf7.h"
 #include "lib/log.h"
 #include "lib/util.h"
+
+#define APPEND_MESSAGES_MAX 1000	/* messages of one MULTIAPPEND */
 
 static const char *const system_flags[] = {
 	"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
 };
 
-/* Flags of APPEND into s->append_flags and keyword names. */
-static int take_flags(struct imapd_session *s, const struct imap_arg *arg)
+void imapd_append_abort(struct imapd_session *s)
+{
+	for (unsigned i = 0; i < s->n_append_msgs; i++) {
+		store_append_abort(&s->append_msgs[i].ap);
+		buf_deinit(&s->append_msgs[i].keywords);
+	}
+	s->n_append_msgs = 0;
+	s->append_total = 0;
+}
+
+static struct imapd_append_msg *msg_new(struct imapd_session *s)
+{
+	struct imapd_append_msg *m;
+
+	if (s->n_append_msgs == s->cap_append_msgs) {
+		unsigned cap = s->cap_append_msgs == 0 ? 4 : s->cap_append_msgs * 2;
+		if ((m = realloc(s->append_msgs, cap * sizeof(*m))) == NULL)
+			abort();
+		s->append_msgs = m;
+		s->cap_append_msgs = cap;
+	}
+	m = &s->append_msgs[s->n_append_msgs++];
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->keywords, 0);
+	return m;
+}
+
+/* A message's flag list into m: system flags and keyword names. */
+static int take_flags(struct imapd_append_msg *m, const struct imap_arg *arg)
 {
 	const struct imap_arg *list;
 	size_t count;
@@ -36,118 +78,278 @@ static int take_flags(struct imapd_session *s, const struct imap_arg *arg)
 			return -1;
 		for (unsigned k = 0; k < 5; k++)
 			if (strcasecmp(f, system_flags[k]) == 0) {
-				s->append_flags |= (uint8_t)(1u << k);
+				m->flags |= (uint8_t)(1u << k);
 				system = true;
 			}
 		if (!system && f[0] != '\\') {
-			buf_puts(&s->append_text, f);
-			buf_putc(&s->append_text, '\0');
+			buf_puts(&m->keywords, f);
+			buf_putc(&m->keywords, '\0');
 		}
 	}
 	return 1;
 }
 
-/* mailbox [flags] [date]: the arguments before the literal. */
-static int append_args(struct imapd_session *s, const struct imap_event *ev,
-		       struct buf *name)
+/* Where the arguments of the message being announced start: after the
+   literal of the one before it (MULTIAPPEND), else after the mailbox. */
+static size_t message_start(const struct imap_arg *a, size_t n)
 {
-	const struct imap_arg *a = ev->args;
-	size_t i = 1;
-	const char *mbox, *date;
-	int tz;
+	size_t start = 1;
 
-	s->append_flags = 0;
-	s->append_date = 0;
-	buf_reset(&s->append_text);
-	if (ev->arg_count < 1 || !imap_arg_get_astring(&a[0], &mbox))
-		return -1;
-	if (s->utf8 ? buf_puts(name, mbox) < 0 : imap_utf7_decode(mbox, strlen(mbox), name) < 0)
-		return -1;
-	if (i < ev->arg_count && a[i].type == IMAP_ARG_LIST && take_flags(s, &a[i++]) < 0)
-		return -1;
-	if (i < ev->arg_count && imap_arg_get_astring(&a[i], &date)) {
-		if (imap_date_time_parse(date, &s->append_date, &tz) < 0)
-			return -1;
-		i++;
-	}
-	return i == ev->arg_count ? 1 : -1;
+	for (size_t i = 1; i < n; i++)
+		if (a[i].type == IMAP_ARG_LITERAL_STREAMED)
+			start = i + 1;
+	return start;
 }
 
+static int mailbox_name(struct imapd_session *s, const struct imap_arg *a, size_t n,
+			struct buf *name)
+{
+	const char *mbox;
+
+	if (n < 1 || !imap_arg_get_astring(&a[0], &mbox))
+		return -1;
+	return s->utf8 ? buf_puts(name, mbox) : imap_utf7_decode(mbox, strlen(mbox), name);
+}
+
+/* A message's [flags] [date] at a[*i..n) into m.  1 or -1. */
+static int message_prefix(const struct imap_arg *a, size_t n, size_t *i,
+			  struct imapd_append_msg *m)
+{
+	const char *date;
+	int tz;
+
+	if (*i < n && a[*i].type == IMAP_ARG_LIST && take_flags(m, &a[(*i)++]) < 0)
+		return -1;
+	if (*i < n && !imap_arg_atom_equals(&a[*i], "CATENATE") &&
+	    imap_arg_get_astring(&a[*i], &date)) {
+		if (imap_date_time_parse(date, &m->date, &tz) < 0)
+			return -1;
+		(*i)++;
+	}
+	return 1;
+}
+
+/* Open the destination of m; 1, or 0 with the NO text. */
+static int begin_message(struct imapd_session *s, struct imapd_append_msg *m, const char *name,
+			 char *text, size_t size)
+{
+	struct store_error err;
+
+	if (store_append_begin(s->account, name, &m->ap, &err) >= 0)
+		return 1;
+	if (err.code == STORE_ERROR_BAD_PARAM)
+		snprintf(text, size, "[CANNOT] %s", err.text);
+	else
+		snprintf(text, size, "%s", err.code == STORE_ERROR_NOT_FOUND ?
+			 "[TRYCREATE] no such mailbox" : "[SERVERBUG] cannot store the message");
+	return 0;
+}
+
+/*
+ * The CATENATE messages (RFC 4469) from a[s->append_next_arg] on, made
+ * now, in order; *next_r: the first argument after them.  1, 0 NO, -1 BAD
+ * (the reply text in text).
+ */
+static int catenate_messages(struct imapd_session *s, const struct imap_arg *a, size_t n,
+			     const char *name, size_t *next_r, char *text, size_t size)
+{
+	const struct imap_arg *parts;
+	size_t i = s->append_next_arg, j, count;
+	struct imapd_append_msg *m;
+	int ret;
+
+	for (;;) {
+		if (s->n_append_msgs >= APPEND_MESSAGES_MAX) {
+			snprintf(text, size, "[LIMIT] too many messages in one APPEND");
+			return 0;
+		}
+		m = msg_new(s);
+		j = i;
+		if (message_prefix(a, n, &j, m) < 0 || j + 1 >= n ||
+		    !imap_arg_atom_equals(&a[j], "CATENATE") ||
+		    !imap_arg_get_list(&a[j + 1], &parts, &count)) {
+			buf_deinit(&m->keywords);	/* not one: given back */
+			s->n_append_msgs--;
+			*next_r = i;
+			return 1;
+		}
+		if ((ret = begin_message(s, m, name, text, size)) <= 0 ||
+		    (ret = imapd_catenate(s, m->ap, parts, count, text, size)) <= 0)
+			return ret;
+		i = j + 2;
+		s->append_next_arg = i;
+	}
+}
+
+/* Refuse the literal: the whole command is dropped, its messages too. */
 static int refuse(struct imapd_session *s, const struct imap_event *ev,
 		  const char *status, const char *text)
 {
+	imapd_append_abort(s);
 	evbuffer_add_printf(imapd_out(s), "%s %s %s\r\n", ev->tag, status, text);
 	imap_parser_literal_action(s->parser, IMAP_LITERAL_REJECT);
 	return 0;	/* the reader drops the command: no COMMAND event */
 }
 
-int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
+/* Open the destination of the literal's message m; 1, or 0 refused. */
+static int open_message(struct imapd_session *s, const struct imap_event *ev,
+			struct imapd_append_msg *m, const char *name)
 {
 	struct store_error err;
+	char text[sizeof(err.text) + 16];
+	int ret;
+
+	ret = store_account_quota_check(s->account, s->append_total + ev->literal.size, &err);
+	if (ret == 0)
+		return refuse(s, ev, "NO", "[OVERQUOTA] mailbox is full");
+	if (begin_message(s, m, name, text, sizeof(text)) == 0)
+		return refuse(s, ev, "NO", text);
+	s->append_total += ev->literal.size;
+	return 1;
+}
+
+#define APPEND_USAGE "usage: APPEND mailbox [(flags)] [date] (literal | CATENATE (...)) ..."
+
+int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
+{
+	struct imapd_append_msg *m;
+	char text[600];
 	struct buf name;
+	size_t i;
 	int ret;
 
 	if (ev->name == NULL || strcasecmp(ev->name, "APPEND") != 0 || ev->literal.depth != 0 ||
 	    s->state == IMAPD_STATE_NOT_AUTH) {
 		if (ev->literal.action == IMAP_LITERAL_REJECT)
 			return refuse(s, ev, "NO", "[TOOBIG] literal too big");
-		return 1;
+		return 1;	/* CATENATE's TEXT literals are collected */
+	}
+	if (message_start(ev->args, ev->arg_count) == 1) {
+		imapd_append_abort(s);		/* a new command */
+		s->append_next_arg = 1;
 	}
 	if (ev->literal.size > s->conn.server->cfg.message_size)
 		return refuse(s, ev, "NO", "[TOOBIG] message too big");
 	buf_init(&name, 0);
-	if (append_args(s, ev, &name) < 0) {
+	if (mailbox_name(s, ev->args, ev->arg_count, &name) < 0) {
 		buf_deinit(&name);
-		return refuse(s, ev, "BAD", "usage: APPEND mailbox [(flags)] [date] literal");
+		return refuse(s, ev, "BAD", APPEND_USAGE);
 	}
-	ret = store_account_quota_check(s->account, ev->literal.size, &err);
-	if (ret == 0) {
+	ret = catenate_messages(s, ev->args, ev->arg_count, buf_cstr(&name), &i, text,
+				sizeof(text));
+	if (ret <= 0) {
 		buf_deinit(&name);
-		return refuse(s, ev, "NO", "[OVERQUOTA] mailbox is full");
+		return refuse(s, ev, ret < 0 ? "BAD" : "NO", text);
 	}
-	ret = store_append_begin(s->account, buf_cstr(&name), &s->append, &err);
+	if (s->n_append_msgs >= APPEND_MESSAGES_MAX) {
+		buf_deinit(&name);
+		return refuse(s, ev, "NO", "[LIMIT] too many messages in one APPEND");
+	}
+	m = msg_new(s);
+	if (message_prefix(ev->args, ev->arg_count, &i, m) < 0 || i != ev->arg_count) {
+		buf_deinit(&name);
+		return refuse(s, ev, "BAD", APPEND_USAGE);
+	}
+	ret = open_message(s, ev, m, buf_cstr(&name));
 	buf_deinit(&name);
-	if (ret < 0)
-		return refuse(s, ev, "NO", err.code == STORE_ERROR_NOT_FOUND ?
-			      "[TRYCREATE] no such mailbox" : "[SERVERBUG] cannot store the message");
-	imap_parser_literal_action(s->parser, IMAP_LITERAL_STREAM);
-	return 1;
+	if (ret > 0) {
+		s->append_next_arg = ev->arg_count + 1;	/* after this literal */
+		imap_parser_literal_action(s->parser, IMAP_LITERAL_STREAM);
+	}
+	return ret;
 }
 
 void imapd_append_data(struct imapd_session *s, const struct imap_event *ev)
 {
+	struct imapd_append_msg *m;
 	struct store_error err;
 
-	if (s->append == NULL || ev->type != IMAP_EVENT_LITERAL_DATA)
+	if (s->n_append_msgs == 0 || ev->type != IMAP_EVENT_LITERAL_DATA)
 		return;
-	if (store_append_write(s->append, ev->data, ev->data_len, &err) < 0) {
+	m = &s->append_msgs[s->n_append_msgs - 1];
+	if (m->ap != NULL && store_append_write(m->ap, ev->data, ev->data_len, &err) < 0) {
 		log_err("imapd: %s: append: %s", s->user, err.text);
-		store_append_abort(&s->append);
+		store_append_abort(&m->ap);
 	}
 }
 
-/* The whole APPEND command has been read (its literal streamed). */
-void imapd_cmd_append(struct imapd_session *s)
+/* File message m; its UID into *uid_r.  1, or -1 with the reply sent. */
+static int file_message(struct imapd_session *s, struct imapd_append_msg *m, uint32_t *uid_r,
+			uint32_t *uidvalidity_r)
 {
 	const char *kw[STORE_MAX_KEYWORDS];
-	unsigned n_kw = 0;
-	uint32_t uid, uidvalidity;
 	struct store_error err;
+	unsigned n_kw = 0;
 
-	if (s->append == NULL) {
-		imapd_tagged(s, "NO", "[SERVERBUG] the message could not be stored");
-		return;
-	}
-	for (size_t off = 0; off < s->append_text.len && n_kw < STORE_MAX_KEYWORDS;
-	     off += strlen(s->append_text.data + off) + 1)
-		kw[n_kw++] = s->append_text.data + off;
-	if (store_append_finish(&s->append, s->append_flags, kw, n_kw, s->append_date,
-				&uid, &uidvalidity, &err) < 0) {
+	for (size_t off = 0; off < m->keywords.len && n_kw < STORE_MAX_KEYWORDS;
+	     off += strlen(m->keywords.data + off) + 1)
+		kw[n_kw++] = m->keywords.data + off;
+	if (store_append_finish(&m->ap, m->flags, kw, n_kw, m->date, uid_r, uidvalidity_r,
+				&err) < 0) {
 		imapd_tagged(s, "NO", "%s%s", err.code == STORE_ERROR_OVER_QUOTA ? "[OVERQUOTA] " :
 			     "[SERVERBUG] ", err.text);
-		return;
+		return -1;
 	}
+	return 1;
+}
+
+/* The whole APPEND command has been read (its literals streamed). */
+/* The messages after the last literal (CATENATE ones): 1, or -1 with the
+   reply sent and every message dropped. */
+static int last_messages(struct imapd_session *s)
+{
+	char text[600];
+	struct buf name;
+	size_t i = 0;
+	int ret;
+
+	if (message_start(s->cmd.args, s->cmd.arg_count) == 1) {
+		imapd_append_abort(s);		/* no literal: all are here */
+		s->append_next_arg = 1;
+	}
+	buf_init(&name, 0);
+	ret = mailbox_name(s, s->cmd.args, s->cmd.arg_count, &name) < 0 ? -1 :
+	      catenate_messages(s, s->cmd.args, s->cmd.arg_count, buf_cstr(&name), &i, text,
+				sizeof(text));
+	buf_deinit(&name);
+	if (ret < 0 || (ret > 0 && (i != s->cmd.arg_count || s->n_append_msgs == 0)))
+		snprintf(text, sizeof(text), "%s", APPEND_USAGE);
+	if (ret > 0 && i == s->cmd.arg_count && s->n_append_msgs > 0)
+		return 1;
+	imapd_append_abort(s);
+	imapd_tagged(s, ret == 0 ? "NO" : "BAD", "%s", text);
+	return -1;
+}
+
+void imapd_cmd_append(struct imapd_session *s)
+{
+	uint32_t *uids, uidvalidity = 0;
+	unsigned n;
+	struct buf set;
+
+	if (last_messages(s) < 0)
+		return;
+	n = s->n_append_msgs;
+	for (unsigned i = 0; i < n; i++)
+		if (s->append_msgs[i].ap == NULL) {
+			imapd_append_abort(s);
+			imapd_tagged(s, "NO", "[SERVERBUG] the message could not be stored");
+			return;
+		}
+	if ((uids = calloc(n, sizeof(*uids))) == NULL)
+		abort();
+	for (unsigned i = 0; i < n; i++)
+		if (file_message(s, &s->append_msgs[i], &uids[i], &uidvalidity) < 0) {
+			imapd_append_abort(s);
+			free(uids);
+			return;
+		}
+	imapd_append_abort(s);	/* frees what is left: the keyword lists */
 	if (s->box != NULL)
 		store_mailbox_sync(s->box, NULL);
-	imapd_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", uidvalidity, uid);
+	buf_init(&set, 0);
+	imap_seqset_format(uids, n, &set);
+	imapd_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidvalidity, buf_cstr(&set));
+	buf_deinit(&set);
+	free(uids);
 }

@@ -222,13 +222,13 @@ void imapd_cmd_select(struct imapd_session *s)
 
 /* ---- CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE ---- */
 
-static int folder_op(struct imapd_session *s, const char *a, const char *b,
+static int folder_op(struct imapd_session *s, const char *a, const char *b, unsigned use,
 		     struct store_error *err)
 {
 	const char *n = s->cmd.name;
 
 	if (strcmp(n, "CREATE") == 0)
-		return store_folder_create(s->account, a, 0, err);
+		return store_folder_create(s->account, a, use, err);
 	if (strcmp(n, "DELETE") == 0) {
 		if (s->box != NULL && strcmp(store_mailbox_name(s->box), a) == 0)
 			imapd_unselect(s);
@@ -239,17 +239,61 @@ static int folder_op(struct imapd_session *s, const char *a, const char *b,
 	return store_folder_subscribe(s->account, a, strcmp(n, "SUBSCRIBE") == 0, err);
 }
 
+/*
+ * CREATE's parameters (RFC 4466): "(USE (\Sent))", CREATE-SPECIAL-USE
+ * (RFC 6154 §3): one of the attributes the store keeps.  1 with *use_r,
+ * 0 an attribute it cannot keep (NO [USEATTR] sent), -1 bad (BAD sent).
+ */
+static int create_params(struct imapd_session *s, const struct imap_arg *arg, unsigned *use_r)
+{
+	static const struct { const char *name; unsigned bit; } uses[] = {
+		{ "\\Sent", STORE_FOLDER_SENT }, { "\\Drafts", STORE_FOLDER_DRAFTS },
+		{ "\\Trash", STORE_FOLDER_TRASH }, { "\\Junk", STORE_FOLDER_JUNK },
+		{ "\\Archive", STORE_FOLDER_ARCHIVE },
+	};
+	const struct imap_arg *list, *attrs;
+	size_t count, n_attrs, i;
+
+	if (!imap_arg_get_list(arg, &list, &count) || count != 2 ||
+	    !imap_arg_atom_equals(&list[0], "USE") ||
+	    !imap_arg_get_list(&list[1], &attrs, &n_attrs)) {
+		imapd_tagged(s, "BAD", "usage: CREATE mailbox [(USE (attributes))]");
+		return -1;
+	}
+	*use_r = 0;
+	for (size_t k = 0; k < n_attrs; k++) {
+		for (i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+			if (imap_arg_atom_equals(&attrs[k], uses[i].name))
+				break;
+		if (i == sizeof(uses) / sizeof(uses[0]) || *use_r != 0) {
+			imapd_tagged(s, "NO", "[USEATTR] %s", *use_r != 0 ?
+				     "one special use per mailbox" :
+				     "special use not supported (\\Sent \\Drafts \\Trash \\Junk \\Archive are)");
+			return 0;
+		}
+		*use_r = uses[i].bit;
+	}
+	return 1;
+}
+
 void imapd_cmd_folder(struct imapd_session *s)
 {
 	size_t want = strcmp(s->cmd.name, "RENAME") == 0 ? 2 : 1;
 	struct store_error err;
 	struct buf a, b;
 	int ret = -1, va = -1, vb = 1;
+	bool params = strcmp(s->cmd.name, "CREATE") == 0 && s->cmd.arg_count == 2;
+	unsigned use = 0;
 
+	if (params) {
+		if (create_params(s, &s->cmd.args[1], &use) <= 0)
+			return;
+		want = 2;
+	}
 	buf_init(&a, 0);
 	buf_init(&b, 0);
 	if (s->cmd.arg_count != want || (va = imapd_name_in(s, &s->cmd.args[0], &a)) < 0 ||
-	    (want == 2 && (vb = imapd_name_in(s, &s->cmd.args[1], &b)) < 0)) {
+	    (want == 2 && !params && (vb = imapd_name_in(s, &s->cmd.args[1], &b)) < 0)) {
 		imapd_tagged(s, "BAD", "bad mailbox name");
 	} else if (va == 0 || vb == 0) {
 		imapd_tagged(s, "NO", "[CANNOT] mailbox name is not valid modified UTF-7");
@@ -257,7 +301,7 @@ void imapd_cmd_folder(struct imapd_session *s)
 		/* a trailing separator only says "will have children" (§6.3.4) */
 		if (a.len > 1 && a.data[a.len - 1] == '/' && strcmp(s->cmd.name, "CREATE") == 0)
 			buf_truncate(&a, a.len - 1);
-		ret = folder_op(s, buf_cstr(&a), buf_cstr(&b), &err);
+		ret = folder_op(s, buf_cstr(&a), buf_cstr(&b), use, &err);
 		if (ret < 0)
 			imapd_tagged(s, "NO", "%s%s", code_of(&err), err.text);
 		else

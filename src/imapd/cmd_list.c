@@ -31,26 +31,54 @@
 #include "lib/util.h"
 
 #define LIST_PATTERNS_MAX 64
+#define LIST_PATTERN_MAX 1024	/* bytes of reference + pattern */
 
-/* IMAP LIST pattern match: '*' anything, '%' anything but '/'; the
-   INBOX part of a name matches in any case (RFC 9051 §5.1). */
-static bool match_at(const char *p, const char *n, const char *start)
+/*
+ * IMAP LIST pattern match: '*' anything, '%' anything but '/'; the INBOX
+ * part of a name matches in any case (RFC 9051 §5.1).  The pattern is run
+ * as a set of positions over the name, one byte at a time: O(pattern x
+ * name), whatever the wildcards (a backtracking match is exponential in
+ * them, and "*a*a*a...*b" would hold up the server).
+ */
+static void wildcard_closure(const char *p, size_t plen, unsigned char *set)
 {
-	bool inbox = strncmp(start, "INBOX", 5) == 0 && (start[5] == '\0' || start[5] == '/');
+	for (size_t i = 0; i < plen; i++)
+		if (set[i] && (p[i] == '*' || p[i] == '%'))
+			set[i + 1] = 1;
+}
 
-	for (; *p != '\0'; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			for (const char *t = n;; t++) {
-				if (match_at(p + 1, t, start))
-					return true;
-				if (*t == '\0' || (*p == '%' && *t == '/'))
-					return false;
-			}
+static bool pattern_match(const char *p, size_t plen, const char *name, unsigned char *cur,
+			  unsigned char *next)
+{
+	bool inbox = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == '/');
+	unsigned char *tmp;
+
+	memset(cur, 0, plen + 1);
+	cur[0] = 1;
+	wildcard_closure(p, plen, cur);
+	for (size_t ni = 0; name[ni] != '\0'; ni++) {
+		char c = name[ni];
+		bool any = false;
+		memset(next, 0, plen + 1);
+		for (size_t i = 0; i < plen; i++) {
+			if (!cur[i])
+				continue;
+			if (p[i] == '*' || (p[i] == '%' && c != '/'))
+				next[i] = 1;
+			else if (p[i] != '%' && (p[i] == c || (inbox && ni < 5 && (p[i] | 32) == (c | 32))))
+				next[i + 1] = 1;
+			else
+				continue;
+			any = true;
 		}
-		if (*n == '\0' || (*p != *n && !(inbox && n - start < 5 && (*p | 32) == (*n | 32))))
+		if (!any)
 			return false;
+		wildcard_closure(p, plen, next);
+		tmp = cur;
+		cur = next;
+		next = tmp;
 	}
-	return *n == '\0';
+	return cur[plen] != 0;
 }
 
 struct list_entry {
@@ -68,15 +96,17 @@ struct list_ctx {
 	size_t status_count;
 	struct buf patterns[LIST_PATTERNS_MAX];		/* reference + pattern */
 	unsigned n_patterns;
+	unsigned char cur[LIST_PATTERN_MAX + 1], next[LIST_PATTERN_MAX + 1];
 	bool empty_pattern;				/* LIST ref "" */
 	struct list_entry *v;
 	unsigned n, cap;
 };
 
-static bool matched(const struct list_ctx *c, const char *name)
+static bool matched(struct list_ctx *c, const char *name)
 {
 	for (unsigned i = 0; i < c->n_patterns; i++)
-		if (match_at(buf_cstr(&c->patterns[i]), name, name))
+		if (pattern_match(c->patterns[i].data != NULL ? c->patterns[i].data : "",
+				  c->patterns[i].len, name, c->cur, c->next))
 			return true;
 	return false;
 }
@@ -132,8 +162,9 @@ static int add_pattern(struct list_ctx *c, const struct buf *ref, const struct i
 		return -1;
 	c->empty_pattern = imap_arg_get_astring(arg, &text) && text[0] == '\0';
 	p = &c->patterns[c->n_patterns++];
-	buf_init(p, 0);
-	buf_append(p, ref->data, ref->len);
+	buf_init(p, LIST_PATTERN_MAX);
+	if (buf_append(p, ref->data, ref->len) < 0)
+		return -1;
 	return imapd_name_in(c->s, arg, p) > 0 ? 1 : -1;
 }
 
@@ -239,7 +270,7 @@ static void add_placeholders(struct list_ctx *c)
 }
 
 /* Has e a subscribed descendant that no pattern matches? (RFC 5258 §3.5) */
-static bool child_subscribed(const struct list_ctx *c, const struct list_entry *e)
+static bool child_subscribed(struct list_ctx *c, const struct list_entry *e)
 {
 	size_t len = strlen(e->name);
 
@@ -272,12 +303,13 @@ static void put_attr(struct buf *out, const char *name)
 static void list_attrs(const struct list_ctx *c, const struct list_entry *e, bool parent_only,
 		       struct buf *out)
 {
+	/* in Dovecot's order */
 	static const struct { unsigned bit; const char *name; } names[] = {
+		{ STORE_FOLDER_SUBSCRIBED, "\\Subscribed" },
 		{ STORE_FOLDER_NOSELECT, "\\Noselect" },
 		{ STORE_FOLDER_NONEXISTENT, "\\NonExistent" },
 		{ STORE_FOLDER_HASCHILDREN, "\\HasChildren" },
 		{ STORE_FOLDER_HASNOCHILDREN, "\\HasNoChildren" },
-		{ STORE_FOLDER_SUBSCRIBED, "\\Subscribed" },
 		{ STORE_FOLDER_SENT, "\\Sent" }, { STORE_FOLDER_DRAFTS, "\\Drafts" },
 		{ STORE_FOLDER_TRASH, "\\Trash" }, { STORE_FOLDER_JUNK, "\\Junk" },
 		{ STORE_FOLDER_ARCHIVE, "\\Archive" },
@@ -293,8 +325,12 @@ static void list_attrs(const struct list_ctx *c, const struct list_entry *e, boo
 	}
 	if (!c->sel_subscribed && !c->ret_subscribed)
 		a &= ~STORE_FOLDER_SUBSCRIBED;
-	if (subscription_only(e))
-		a &= ~STORE_FOLDER_NOSELECT;	/* \NonExistent says it (RFC 5258 §3.4) */
+	/* a name without a folder: \NonExistent, which implies \Noselect, for
+	   LIST-EXTENDED (RFC 5258 §3.4); \Noselect for the rest */
+	if ((a & STORE_FOLDER_NONEXISTENT) && c->extended)
+		a &= ~STORE_FOLDER_NOSELECT;
+	else if (a & STORE_FOLDER_NONEXISTENT)
+		a = (a & ~STORE_FOLDER_NONEXISTENT) | STORE_FOLDER_NOSELECT;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (a & names[i].bit)
 			put_attr(out, names[i].name);
@@ -319,7 +355,7 @@ static void list_line(struct list_ctx *c, const struct list_entry *e, bool paren
 
 /* Whether e is listed, and (*parent_only_r) only as the parent of
    subscribed names the patterns miss. */
-static bool selected(const struct list_ctx *c, const struct list_entry *e, bool *parent_only_r)
+static bool selected(struct list_ctx *c, const struct list_entry *e, bool *parent_only_r)
 {
 	bool subscribed = (e->attrs & STORE_FOLDER_SUBSCRIBED) != 0;
 

@@ -412,6 +412,12 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 		return imapd_is_recent(s, r->m.uid);
 	case IMAP_SEARCH_MODSEQ:
 		return r->m.modseq >= n->number;
+	case IMAP_SEARCH_OLDER:		/* RFC 5032 */
+	case IMAP_SEARCH_YOUNGER: {
+		int64_t age = (int64_t)time(NULL) - (int64_t)r->m.internal_date;
+		bool older = age >= 0 && (uint64_t)age >= n->number;
+		return n->key == IMAP_SEARCH_OLDER ? older : !older;
+	}
 	case IMAP_SEARCH_LARGER:
 		return r->m.vsize > n->number;
 	case IMAP_SEARCH_SMALLER:
@@ -443,12 +449,17 @@ struct search_job {
 	unsigned next;			/* index into the view */
 	uint32_t *nums;			/* matches so far */
 	unsigned n, cap;
+	imapd_search_done_fn *done;	/* SORT, THREAD: what comes next */
+	void *done_ctx;
+	void (*done_free)(void *ctx);
 };
 
 static void job_free(void *arg)
 {
 	struct search_job *j = arg;
 
+	if (j->done_free != NULL)
+		j->done_free(j->done_ctx);
 	imap_search_program_free(&j->prog);
 	buf_deinit(&j->r.pool);
 	free(j->r.texts);
@@ -501,7 +512,7 @@ static int search_some(struct search_job *j)
 		if (v < 0)
 			return -1;
 		if (v > 0 && !r->gone) {
-			push(j, s->cmd.uid ? r->m.uid : r->seq);
+			push(j, s->cmd.uid || j->done != NULL ? r->m.uid : r->seq);
 			if (r->m.modseq > r->modseq)
 				r->modseq = r->m.modseq;
 			if (j->n == 1)
@@ -529,6 +540,27 @@ static uint64_t reply_modseq(const struct imap_search_program *prog, const struc
 	return m;
 }
 
+/* RETURN (SAVE) (RFC 5182 §2.4): the matches become "$", as UIDs; with
+   MIN and/or MAX but neither ALL nor COUNT, only those messages. */
+static void save_result(struct imapd_session *s, const struct imap_search_program *prog,
+			const uint32_t *nums, unsigned n)
+{
+	unsigned opts = prog->return_opts;
+	bool ends_only = (opts & (IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX)) != 0 &&
+			 (opts & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) == 0;
+
+	free(s->saved);
+	s->n_saved = 0;
+	if ((s->saved = calloc(n + 1, sizeof(*s->saved))) == NULL)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		if (ends_only && !((i == 0 && (opts & IMAP_SEARCH_RETURN_MIN)) ||
+				   (i == n - 1 && (opts & IMAP_SEARCH_RETURN_MAX))))
+			continue;
+		s->saved[s->n_saved++] = s->cmd.uid ? nums[i] : s->uids[nums[i] - 1];
+	}
+}
+
 /* With a MODSEQ key, the highest mod-sequence of the matches follows
    (RFC 7162 §3.1.5): "* SEARCH 2 5 (MODSEQ 917)", or ESEARCH's MODSEQ. */
 static void reply(struct imapd_session *s, const struct imap_search_program *prog,
@@ -538,6 +570,8 @@ static void reply(struct imapd_session *s, const struct imap_search_program *pro
 
 	if (!prog->modseq)
 		modseq = 0;
+	if (prog->esearch && (prog->return_opts & ~IMAP_SEARCH_RETURN_SAVE) == 0)
+		return;		/* RETURN (SAVE): the result is kept, not sent */
 	buf_init(&line, 0);
 	buf_puts(&line, "* ");
 	if (prog->esearch || s->rev2) {
@@ -565,6 +599,22 @@ static void search_continue(struct imapd_session *s)
 		return;
 	}
 	s->resume_state = NULL;
+	if (ret > 0 && j->done != NULL) {
+		imapd_search_done_fn *done = j->done;
+		void *ctx = j->done_ctx;
+		uint32_t *uids = j->nums;
+		uint64_t modseq = j->prog->modseq ? j->r.modseq : 0;
+		unsigned n = j->n;
+		j->nums = NULL;
+		j->done_free = NULL;	/* done owns ctx now */
+		job_free(j);
+		done(s, uids, n, modseq, ctx);
+		return;
+	}
+	if (ret > 0 && (j->prog->return_opts & IMAP_SEARCH_RETURN_SAVE))
+		save_result(s, j->prog, j->nums, j->n);
+	else if (ret < 0 && (j->prog->return_opts & IMAP_SEARCH_RETURN_SAVE))
+		save_result(s, j->prog, NULL, 0);	/* a failed SAVE empties $ */
 	if (ret > 0)
 		reply(s, j->prog, j->nums, j->n, reply_modseq(j->prog, &j->r));
 	if (ret < 0)
@@ -574,22 +624,33 @@ static void search_continue(struct imapd_session *s)
 	job_free(j);
 }
 
-void imapd_cmd_search(struct imapd_session *s)
+/* Parse args and start the search; done (NULL: SEARCH's own reply)
+   takes over at the end.  ctx is freed with done_free if it never runs. */
+static void search_start(struct imapd_session *s, const struct imap_arg *args,
+			 imapd_search_done_fn *done, void *ctx, void (*done_free)(void *))
 {
-	struct imap_search_params params = { s->n_uids, 0, 0 };
+	struct imap_search_params params = { s->n_uids, 0, 0, NULL };
 	struct imap_search_program *prog = NULL;
 	struct search_job *j;
 	const char *error = NULL;
+	struct buf saved;
 	int ret;
 
 	if (s->n_uids > 0)
 		params.max_uid = s->uids[s->n_uids - 1];
-	ret = imap_search_parse(s->cmd.args, &params, &prog, &error);
-	if (ret <= 0) {
+	buf_init(&saved, 0);
+	imap_seqset_format(s->saved, s->n_saved, &saved);
+	params.saved = buf_cstr(&saved);
+	ret = imap_search_parse(args, &params, &prog, &error);
+	buf_deinit(&saved);
+	if (ret <= 0 || (done != NULL && prog->esearch)) {
+		if (done_free != NULL)
+			done_free(ctx);
 		if (ret == 0)
 			imapd_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
 		else
-			imapd_tagged(s, "BAD", "%s", error);
+			imapd_tagged(s, "BAD", "%s", ret < 0 ? error : "RETURN is SEARCH's");
+		imap_search_program_free(&prog);
 		return;
 	}
 	if (prog->modseq)
@@ -597,10 +658,24 @@ void imapd_cmd_search(struct imapd_session *s)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		abort();
 	j->prog = prog;
+	j->done = done;
+	j->done_ctx = ctx;
+	j->done_free = done_free;
 	j->r.s = s;
 	j->r.prog = prog;
 	buf_init(&j->r.pool, 0);
 	s->resume_state = j;
 	s->resume_free = job_free;
 	search_continue(s);
+}
+
+void imapd_cmd_search(struct imapd_session *s)
+{
+	search_start(s, s->cmd.args, NULL, NULL, NULL);
+}
+
+void imapd_search_then(struct imapd_session *s, const struct imap_arg *args,
+		       imapd_search_done_fn *done, void *ctx, void (*ctx_free)(void *ctx))
+{
+	search_start(s, args, done, ctx, ctx_free);
 }

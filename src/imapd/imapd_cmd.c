@@ -39,10 +39,12 @@ const char *imapd_capabilities(struct imapd_session *s)
 			       (tls ? "IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED SASL-IR LITERAL+ ID ENABLE" :
 				"IMAP4rev1 IMAP4rev2 LOGINDISABLED SASL-IR LITERAL+ ID ENABLE");
 	}
-	static char logged[400];
+	static char logged[600];
 	snprintf(logged, sizeof(logged), "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE "
-		 "UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS "
-		 "STATUS=SIZE ESEARCH UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
+		 "UNSELECT UIDPLUS MOVE MULTIAPPEND CATENATE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
+		 "LIST-STATUS "
+		 "STATUS=SIZE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
+		 "UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
 		 "APPENDLIMIT=%llu%s",
 		 (unsigned long long)s->conn.server->cfg.message_size,
 		 s->compressed ? "" : " COMPRESS=DEFLATE");
@@ -424,6 +426,8 @@ static const struct imapd_cmd commands[] = {
 	{ "EXPUNGE", cmd_expunge, ST_SELECTED, true },
 	{ "FETCH", imapd_cmd_fetch, ST_SELECTED, true },
 	{ "SEARCH", imapd_cmd_search, ST_SELECTED, true },
+	{ "SORT", imapd_cmd_sort, ST_SELECTED, true },
+	{ "THREAD", imapd_cmd_thread, ST_SELECTED, true },
 	{ "STORE", imapd_cmd_store, ST_SELECTED, true },
 	{ "COPY", imapd_cmd_copy, ST_SELECTED, true },
 	{ "MOVE", imapd_cmd_copy, ST_SELECTED, true },

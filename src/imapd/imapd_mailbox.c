@@ -142,8 +142,9 @@ void imapd_unselect(struct imapd_session *s)
 	free(s->news_expunged);
 	free(s->news_flags);
 	free(s->recent);
-	s->uids = s->news_expunged = s->news_flags = s->recent = NULL;
-	s->n_recent = s->cap_recent = 0;
+	free(s->saved);
+	s->uids = s->news_expunged = s->news_flags = s->recent = s->saved = NULL;
+	s->n_recent = s->cap_recent = s->n_saved = 0;
 	s->n_uids = s->cap_uids = 0;
 	s->n_news_expunged = s->cap_news_expunged = 0;
 	s->n_news_flags = s->cap_news_flags = 0;
@@ -360,6 +361,13 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 	unsigned n = 0, cap = 0;
 	const char *error;
 
+	if (strcmp(set, "$") == 0) {	/* SEARCHRES: the saved UIDs still here */
+		for (unsigned i = 0; i < s->n_saved; i++)
+			if (imapd_seq_of(s, s->saved[i]) > 0)
+				push_uid(&out, &n, &cap, s->saved[i]);
+		*uids_r = out != NULL ? out : calloc(1, sizeof(*out));
+		return (int)n;
+	}
 	imap_seqset_init(&seq);
 	if (imap_seqset_parse(&seq, set, star > 0 ? star : 1, 100000, &error) < 0) {
 		imap_seqset_deinit(&seq);

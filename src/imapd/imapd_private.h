@@ -32,6 +32,9 @@
 #include "store/store.h"
 
 #define IMAPD_OUTPUT_LOW (256 * 1024)
+/* The store's per-message cache fields: FETCH uses 0 to 4 (cmd_fetch.c),
+   SORT and THREAD this one for a message's sort keys (cmd_sort.c). */
+#define IMAPD_CACHE_SORT 8
 #define IMAPD_AUTH_LINE_MAX 16384
 
 struct evbuffer;
@@ -57,6 +60,14 @@ struct imapd_command {
 struct imapd_session;
 typedef void imapd_resume_fn(struct imapd_session *s);
 
+/* One message of an APPEND command (cmd_append.c). */
+struct imapd_append_msg {
+	struct store_append *ap;	/* NULL once it failed */
+	uint8_t flags;
+	time_t date;
+	struct buf keywords;		/* names, NUL-separated */
+};
+
 struct imapd_session {
 	struct conn conn;		/* first: the server's view */
 	struct imap_parser *parser;
@@ -74,6 +85,8 @@ struct imapd_session {
 	bool readonly;			/* EXAMINE */
 	uint32_t *uids;			/* sequence number - 1 -> UID */
 	unsigned n_uids, cap_uids;
+	uint32_t *saved;		/* SEARCHRES "$": UIDs, ascending */
+	unsigned n_saved;
 	uint32_t *recent;		/* UIDs \Recent in this session only (rev1),
 					   ascending: the ones it claimed */
 	unsigned n_recent, cap_recent;
@@ -97,10 +110,12 @@ struct imapd_session {
 	struct auth_request *auth_req;
 	bool idling;
 	bool auth_continue;		/* AUTHENTICATE waits for a response line */
-	struct store_append *append;	/* APPEND streaming its literal */
-	struct buf append_text;		/* APPEND's keyword names, NUL-separated */
-	uint8_t append_flags;
-	time_t append_date;
+	/* APPEND (MULTIAPPEND: several messages), the last one streaming */
+	struct imapd_append_msg *append_msgs;
+	unsigned n_append_msgs, cap_append_msgs;
+	uint64_t append_total;		/* their octets, for the quota */
+	size_t append_next_arg;		/* the first argument not yet made a
+					   message of (CATENATE) */
 	struct buf tag;			/* the command's tag, kept past the reader's
 					   memory (IDLE, AUTHENTICATE) */
 
@@ -142,9 +157,9 @@ void imapd_write_modseq(struct imapd_session *s, struct buf *out, uint64_t modse
 int imapd_select(struct imapd_session *s, const char *name, bool readonly,
 		 struct store_error *error_r);
 void imapd_unselect(struct imapd_session *s);
-/* Resolve a sequence set (uid: UIDs) to UIDs of the view, ascending,
-   into *uids_r (malloc'd, caller frees).  Returns the count, or -1 for a
-   bad set (BAD already sent). */
+/* Resolve a sequence set (uid: UIDs; "$": the saved search result, RFC
+   5182) to UIDs of the view, ascending, into *uids_r (malloc'd, caller
+   frees).  Returns the count, or -1 for a bad set (BAD already sent). */
 int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		      uint32_t **uids_r);
 /* Whether uid is \Recent in this session: it claimed it (RFC 3501
@@ -196,8 +211,27 @@ void imapd_cmd_status(struct imapd_session *s);
 void imapd_cmd_list(struct imapd_session *s);		/* cmd_list.c: and LSUB */
 void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
+/* Forget the messages of an APPEND in progress (BAD, disconnect). */
+void imapd_append_abort(struct imapd_session *s);
+/* cmd_catenate.c: write the CATENATE parts[0..count) (TEXT literal / URL
+   url pairs, RFC 4469) into ap.  1, 0 NO, -1 BAD, with the reply text
+   ("[BADURL ...] ...") in text. */
+int imapd_catenate(struct imapd_session *s, struct store_append *ap,
+		   const struct imap_arg *parts, size_t count, char *text, size_t size);
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */
+/* SORT and THREAD: search the view with args (search keys, as SEARCH
+   takes them but without RETURN), then call done with the UIDs that
+   match, ascending (uids: malloc'd, done frees them; done owns ctx and
+   ends the command), and with a MODSEQ key the highest mod-sequence of
+   them (else 0).  A bad program is answered here (NO/BAD) and ctx freed
+   with ctx_free, as it is if the session ends meanwhile. */
+typedef void imapd_search_done_fn(struct imapd_session *s, uint32_t *uids, unsigned n,
+				  uint64_t modseq, void *ctx);
+void imapd_search_then(struct imapd_session *s, const struct imap_arg *args,
+		       imapd_search_done_fn *done, void *ctx, void (*ctx_free)(void *ctx));
+void imapd_cmd_sort(struct imapd_session *s);		/* cmd_sort.c: SORT, UID SORT */
+void imapd_cmd_thread(struct imapd_session *s);		/* and THREAD, UID THREAD */
 void imapd_cmd_store(struct imapd_session *s);		/* cmd_store.c */
 void imapd_cmd_copy(struct imapd_session *s);		/* cmd_copy.c: COPY and MOVE */
 

@@ -45,12 +45,11 @@ static void session_free(struct imapd_session *s)
 		free(s->resume_state);
 	if (s->resume_timer != NULL)
 		event_free(s->resume_timer);
-	if (s->append != NULL)
-		store_append_abort(&s->append);
+	imapd_append_abort(s);
 	imapd_unselect(s);
 	store_account_unref(&s->account);
 	imap_parser_free(&s->parser);
-	buf_deinit(&s->append_text);
+	free(s->append_msgs);
 	buf_deinit(&s->tag);
 	conn_unregister(&s->conn);
 	event_free(s->logout_timer);
@@ -149,8 +148,7 @@ void imapd_done(struct imapd_session *s)
 
 static void handle_bad(struct imapd_session *s, const struct imap_event *ev)
 {
-	if (s->append != NULL)
-		store_append_abort(&s->append);
+	imapd_append_abort(s);
 	evbuffer_add_printf(imapd_out(s), "%s BAD %s\r\n", ev->tag != NULL ? ev->tag : "*",
 			    ev->reason != NULL ? ev->reason : "syntax error");
 	imapd_error(s);
@@ -356,7 +354,6 @@ void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->conn.ops = &imapd_ops;
-	buf_init(&s->append_text, 0);
 	buf_init(&s->tag, 0);
 	s->logout_timer = evtimer_new(srv->base, on_autologout, s);
 	conn_register(srv, &s->conn);

@@ -86,13 +86,15 @@ static void check_text(const char *in, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct imap_search_params params = { 1, 1, 0 };
+	struct imap_search_params params = { 1, 1, 0, NULL };
 	struct buf a, b;
 
 	if (size < 2)
 		return 0;
 	params.messages += data[0];
 	params.max_uid += (uint32_t)data[1] * 1000;
+	/* "$" (SEARCHRES): refused, nothing saved, or a saved set */
+	params.saved = data[0] % 3 == 0 ? NULL : data[0] % 3 == 1 ? "" : "1:3,7";
 	data += 2;
 	size -= 2;
 	check_text((const char *)data, size);

@@ -61,6 +61,7 @@ static const struct key_def key_defs[] = {
 	{ "NEW", IMAP_SEARCH_AND, ARG_NEW, 0, false, NULL },
 	{ "NOT", IMAP_SEARCH_NOT, ARG_KEY, 0, false, NULL },
 	{ "OLD", IMAP_SEARCH_NOT, ARG_OLD, 0, false, NULL },
+	{ "OLDER", IMAP_SEARCH_OLDER, ARG_NUMBER, 0, false, NULL },
 	{ "ON", IMAP_SEARCH_ON, ARG_DATE, 0, false, NULL },
 	{ "OR", IMAP_SEARCH_OR, ARG_KEY2, 0, false, NULL },
 	{ "RECENT", IMAP_SEARCH_RECENT, ARG_NONE, 0, false, NULL },
@@ -80,6 +81,7 @@ static const struct key_def key_defs[] = {
 	{ "UNFLAGGED", IMAP_SEARCH_FLAG, ARG_NONE, IMAP_SEARCH_FLAG_FLAGGED, true, NULL },
 	{ "UNKEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, 0, true, NULL },
 	{ "UNSEEN", IMAP_SEARCH_FLAG, ARG_NONE, IMAP_SEARCH_FLAG_SEEN, true, NULL },
+	{ "YOUNGER", IMAP_SEARCH_YOUNGER, ARG_NUMBER, 0, false, NULL },
 };
 
 /* The system flags by bit, as keys and as \Flags (KEYWORD \Seen). */
@@ -304,6 +306,29 @@ static struct imap_search_node *parse_keyword(struct parse *p, const struct key_
 	return n;
 }
 
+/* "$" (RFC 5182): the UIDs of the saved result; none saved: NOT ALL. */
+static struct imap_search_node *parse_saved(struct parse *p, const char *s)
+{
+	struct imap_search_node *n, *c, *last = NULL;
+	const char *error;
+
+	if (strcmp(s, "$") != 0 || p->params->saved == NULL)
+		return fail(p, strcmp(s, "$") != 0 ? "$ stands alone" : "no SEARCHRES here");
+	if (p->params->saved[0] == '\0') {
+		if ((n = node_new(p, IMAP_SEARCH_NOT)) == NULL ||
+		    (c = node_new(p, IMAP_SEARCH_AND)) == NULL)
+			return NULL;
+		node_add(n, &last, c);
+		return n;
+	}
+	if ((n = node_new(p, IMAP_SEARCH_UID)) == NULL)
+		return NULL;
+	if (imap_seqset_parse(&n->set, p->params->saved, p->params->max_uid,
+			      IMAP_SEARCH_MAX_RANGES, &error) < 0)
+		return fail(p, error);
+	return n;
+}
+
 static struct imap_search_node *parse_set(struct parse *p, enum imap_search_key key,
 					  const char *s)
 {
@@ -312,7 +337,7 @@ static struct imap_search_node *parse_set(struct parse *p, enum imap_search_key 
 	const char *error;
 
 	if (s[0] == '$')
-		return fail(p, "SEARCHRES ($) is not supported");
+		return parse_saved(p, s);
 	if ((n = node_new(p, key)) == NULL)
 		return NULL;
 	if (imap_seqset_parse(&n->set, s, star, IMAP_SEARCH_MAX_RANGES, &error) < 0)
@@ -438,7 +463,7 @@ static struct imap_search_node *parse_key(struct parse *p, const struct imap_arg
 
 static int parse_return(struct parse *p, const struct imap_arg **ap)
 {
-	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT" };
+	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT", "SAVE" };
 	const struct imap_arg *list;
 	size_t count, j;
 
@@ -453,9 +478,9 @@ static int parse_return(struct parse *p, const struct imap_arg **ap)
 	p->prog->esearch = true;
 	p->prog->return_opts = count == 0 ? IMAP_SEARCH_RETURN_ALL : 0;
 	for (size_t i = 0; i < count; i++) {
-		for (j = 0; j < 4 && !imap_arg_atom_equals(&list[i], opts[j]); j++)
+		for (j = 0; j < 5 && !imap_arg_atom_equals(&list[i], opts[j]); j++)
 			;
-		if (j == 4) {
+		if (j == 5) {
 			fail(p, "unknown RETURN option");
 			return -1;
 		}
@@ -614,6 +639,10 @@ static int write_node(const struct imap_search_node *n, struct buf *out, bool to
 	case IMAP_SEARCH_SMALLER:
 		return buf_printf(out, "%s %llu", n->key == IMAP_SEARCH_LARGER ?
 				  "LARGER" : "SMALLER", (unsigned long long)n->number);
+	case IMAP_SEARCH_OLDER:
+	case IMAP_SEARCH_YOUNGER:
+		return buf_printf(out, "%s %llu", n->key == IMAP_SEARCH_OLDER ?
+				  "OLDER" : "YOUNGER", (unsigned long long)n->number);
 	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE:
 	case IMAP_SEARCH_SENTBEFORE: case IMAP_SEARCH_SENTON: case IMAP_SEARCH_SENTSINCE:
 		return write_day(out, date_keys[n->key - IMAP_SEARCH_BEFORE], n->day);
@@ -627,12 +656,12 @@ static int write_node(const struct imap_search_node *n, struct buf *out, bool to
 
 static int write_return(const struct imap_search_program *p, struct buf *out)
 {
-	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT" };
+	static const char *const opts[] = { "MIN", "MAX", "ALL", "COUNT", "SAVE" };
 	bool first = true;
 
 	if (buf_puts(out, "RETURN (") < 0)
 		return -1;
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		if ((p->return_opts & (1u << i)) == 0)
 			continue;
 		if (buf_printf(out, "%s%s", first ? "" : " ", opts[i]) < 0)

@@ -38,6 +38,7 @@
 #define IMAP_SEARCH_RETURN_MAX		0x02
 #define IMAP_SEARCH_RETURN_ALL		0x04
 #define IMAP_SEARCH_RETURN_COUNT	0x08
+#define IMAP_SEARCH_RETURN_SAVE		0x10	/* RFC 5182 SEARCHRES: keep as $ */
 
 /* What a key needs of a message beyond its index entry (flags, size, UID,
    internal date): the header block, or the decoded bodies as well. */
@@ -65,6 +66,9 @@ enum imap_search_key {
 	IMAP_SEARCH_HEADER,	/* a field called name contains text */
 	IMAP_SEARCH_BODY,	/* the decoded body contains text */
 	IMAP_SEARCH_TEXT,	/* header or body contains text */
+	IMAP_SEARCH_OLDER,	/* RFC 5032 WITHIN: INTERNALDATE at least
+				   number seconds ago */
+	IMAP_SEARCH_YOUNGER,	/* less than number seconds ago */
 };
 
 struct imap_search_node {
@@ -74,7 +78,7 @@ struct imap_search_node {
 	struct imap_search_node *next;	/* the next sibling */
 	bool unset;			/* FLAG, KEYWORD: UN... */
 	uint8_t flag;			/* FLAG: one IMAP_SEARCH_FLAG_* */
-	uint64_t number;		/* LARGER, SMALLER, MODSEQ */
+	uint64_t number;		/* LARGER, SMALLER, MODSEQ, OLDER, YOUNGER */
 	time_t day;			/* date keys: 00:00 UTC of the date */
 	const char *name;		/* HEADER field, KEYWORD: as sent */
 	const char *text;		/* HEADER, BODY, TEXT: folded */
@@ -100,6 +104,8 @@ struct imap_search_params {
 	uint32_t messages;	/* "*" of a sequence set: the last sequence number */
 	uint32_t max_uid;	/* "*" of a UID set: the highest UID */
 	unsigned max_depth;	/* 0: IMAP_SEARCH_MAX_DEPTH */
+	const char *saved;	/* SEARCHRES: "$" as a UID set ("" none saved),
+				   NULL: "$" is refused */
 };
 
 /*
@@ -109,14 +115,16 @@ struct imap_search_params {
  *                     [SP "CHARSET" SP charset] 1*(SP search-key)
  *   search-return-opts = SP "RETURN" SP "(" [search-return-opt
  *                     *(SP search-return-opt)] ")"
- *   search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"
+ *   search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
  *   search-key      = "ALL" / "ANSWERED" / "BCC" SP astring /
  *                     "BEFORE" SP date / "BODY" SP astring / ... /
  *                     "MODSEQ" [SP entry-name SP entry-type-req]
  *                     SP mod-sequence-valzer /
+ *                     "OLDER" SP interval / "YOUNGER" SP interval /
  *                     "NOT" SP search-key /
  *                     "OR" SP search-key SP search-key /
  *                     "UID" SP sequence-set / sequence-set /
+ *                     "$" (RFC 5182: the saved result, as UIDs) /
  *                     "(" search-key *(SP search-key) ")"
  *
  * Returns 1 with *r set (free with imap_search_program_free), 0 when the

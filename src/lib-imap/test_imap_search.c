@@ -44,7 +44,7 @@ static struct imap_parser *read_command(const char *keys, struct imap_event *ev)
 static int parse_keys(const char *keys, uint32_t messages, uint32_t max_uid,
 		      struct buf *out, unsigned *need_r)
 {
-	struct imap_search_params params = { messages, max_uid, 0 };
+	struct imap_search_params params = { messages, max_uid, 0, NULL };
 	struct imap_search_program *prog = NULL;
 	struct imap_event ev;
 	struct imap_parser *p = read_command(keys, &ev);
@@ -97,6 +97,8 @@ static const struct search_case cases[] = {
 	OK("KEYWORD \\Recent", "KEYWORD \\Recent"),
 	OK("LARGER 100 SMALLER 9223372036854775807",
 	   "LARGER 100 SMALLER 9223372036854775807"),
+	OK("older 3600 YOUNGER 86400", "OLDER 3600 YOUNGER 86400"),
+	OK("OR OLDER 1 NOT YOUNGER 2", "OR OLDER 1 NOT YOUNGER 2"),
 	OK("BEFORE 1-Feb-1994 ON \"02-mar-2024\" SINCE 31-Dec-1999",
 	   "BEFORE 01-Feb-1994 ON 02-Mar-2024 SINCE 31-Dec-1999"),
 	OK("SENTBEFORE 1-Feb-1994 SENTON 1-Feb-1994 SENTSINCE 1-Feb-1994",
@@ -136,6 +138,8 @@ static const struct search_case cases[] = {
 	BAD("MODSEQ 9223372036854775808", "number expected"),
 	BAD("MODSEQ", "number expected"),
 	BAD("LARGER x", "number expected"),
+	BAD("OLDER", "number expected"),
+	BAD("YOUNGER -5", "number expected"),
 	BAD("LARGER -1", "number expected"),
 	BAD("SMALLER 9223372036854775808", "number expected"),
 	BAD("KEYWORD", "keyword expected"),
@@ -144,7 +148,10 @@ static const struct search_case cases[] = {
 	BAD("UID x", "Invalid sequence set"),
 	BAD("UID 0", "Invalid sequence number 0"),
 	BAD("1:", "Invalid sequence set"),
-	BAD("$", "SEARCHRES ($) is not supported"),
+	BAD("$", "no SEARCHRES here"),
+	OK("RETURN (SAVE) SEEN", "RETURN (SAVE) SEEN"),
+	OK("RETURN (SAVE MIN) 1:3", "RETURN (MIN SAVE) 1:3"),
+	BAD("RETURN (SAVE FOO) ALL", "unknown RETURN option"),
 	BAD("NOT", "search key expected"),
 	BAD("OR SEEN", "search key expected"),
 	BAD("()", "empty search key list"),
@@ -153,7 +160,7 @@ static const struct search_case cases[] = {
 	BAD("CHARSET", "CHARSET needs a name"),
 	BAD("CHARSET UTF-8", "search key expected"),
 	BAD("RETURN ALL", "RETURN needs a list of options"),
-	BAD("RETURN (SAVE) ALL", "unknown RETURN option"),
+	BAD("RETURN (SAVE PARTIAL) ALL", "unknown RETURN option"),
 	BAD("RETURN (MIN)", "search key expected"),
 	BAD("SEEN RETURN (MIN)", "unknown search key"),
 };
@@ -234,7 +241,7 @@ static void test_need(void **state)
 
 static void test_depth(void **state)
 {
-	struct imap_search_params params = { 10, 10, 3 };
+	struct imap_search_params params = { 10, 10, 3, NULL };
 	struct imap_search_program *prog = NULL;
 	struct imap_event ev;
 	struct imap_parser *p = read_command("NOT NOT SEEN NOT NOT NOT SEEN", &ev);
@@ -361,10 +368,46 @@ static void test_esearch(void **state)
 	buf_deinit(&out);
 }
 
+/* "$" with a saved result (RFC 5182): its UIDs; nothing saved: no match. */
+static void test_saved(void **state)
+{
+	static const struct { const char *saved, *keys, *out; int ret; } saved_cases[] = {
+		{ "3:5,9", "$", "UID 3:5,9", 1 },
+		{ "3:5,9", "UID $ SEEN", "UID 3:5,9 SEEN", 1 },
+		{ "7", "OR $ 1", "OR UID 7 1", 1 },
+		{ "", "$", "NOT ALL", 1 },
+		{ "3", "$,4", "$ stands alone", -1 },
+		{ "3", "$:4", "$ stands alone", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(saved_cases) / sizeof(saved_cases[0]); i++) {
+		struct imap_search_params params = { 10, 20, 0, saved_cases[i].saved };
+		struct imap_search_program *prog = NULL;
+		struct imap_event ev;
+		struct imap_parser *p = read_command(saved_cases[i].keys, &ev);
+		const char *error = NULL;
+		struct buf out;
+
+		assert_non_null(p);
+		buf_init(&out, 0);
+		assert_int_equal(imap_search_parse(ev.args, &params, &prog, &error), saved_cases[i].ret);
+		if (saved_cases[i].ret > 0)
+			assert_int_equal(imap_search_write(prog, &out), 1);
+		else
+			buf_puts(&out, error);
+		assert_string_equal(buf_cstr(&out), saved_cases[i].out);
+		imap_search_program_free(&prog);
+		buf_deinit(&out);
+		imap_parser_free(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_saved),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_empty_mailbox),
 		cmocka_unit_test(test_need),

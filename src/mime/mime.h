@@ -266,6 +266,18 @@ int mime_imap_envelope(const struct mime_message *msg,
  */
 int mime_address_text(const char *value, size_t len, struct buf *out);
 
+/*
+ * The first address of an address list (groups entered) with a mailbox
+ * and a host: its display name (raw: encoded words not decoded; the
+ * comment after an address without one), local part and domain, appended
+ * to r's buffers (which the caller inits).  SORT FROM/TO/CC and
+ * DISPLAYFROM/DISPLAYTO use it.  Returns 1, 0 none, -1 (a buffer full).
+ */
+struct mime_address {
+	struct buf name, mailbox, host;
+};
+int mime_address_first(const char *value, size_t len, struct mime_address *r);
+
 /* mime_imap_body() flags */
 #define MIME_IMAP_EXTENDED 0x01	/* BODYSTRUCTURE, not BODY */
 #define MIME_IMAP_REV1 0x02	/* IMAP4rev1 session: MESSAGE/GLOBAL is a

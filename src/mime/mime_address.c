@@ -33,6 +33,8 @@ struct addr_parser {
 	int ret;
 	bool in_group;
 	bool text;		/* mime_address_text: "name <a@b>, ..." */
+	struct mime_address *first;	/* mime_address_first: wanted, NULL none */
+	bool found;
 	struct buf name, local, domain, route, comment, scratch;
 };
 
@@ -81,6 +83,17 @@ static void addr_write(struct addr_parser *p, const struct buf *name,
 		       const struct buf *adl, const struct buf *mailbox,
 		       const struct buf *host)
 {
+	if (p->first != NULL) {
+		if (!p->found && host != NULL && mailbox != NULL) {
+			p->found = true;
+			if (name != NULL && buf_append(&p->first->name, name->data, name->len) < 0)
+				p->ret = -1;
+			if (buf_append(&p->first->mailbox, mailbox->data, mailbox->len) < 0 ||
+			    buf_append(&p->first->host, host->data, host->len) < 0)
+				p->ret = -1;
+		}
+		return;
+	}
 	if (p->text) {
 		addr_text(p, name, mailbox, host);
 		return;
@@ -278,7 +291,7 @@ static void address_list(struct addr_parser *p)
 	size_t start;
 	int c;
 
-	while (p->count < ADDRESS_MAX && p->ret > 0) {
+	while (p->count < ADDRESS_MAX && p->ret > 0 && !p->found) {
 		mime_lex_cfws(&p->l, NULL);
 		if ((c = mime_lex_peek(&p->l)) < 0)
 			break;
@@ -296,9 +309,10 @@ static void address_list(struct addr_parser *p)
 	group_end(p);
 }
 
-static int address_run(const char *value, size_t len, struct buf *out, bool text)
+static int address_run(const char *value, size_t len, struct buf *out, bool text,
+		       struct mime_address *first)
 {
-	struct addr_parser p = { .out = out, .ret = 1, .text = text };
+	struct addr_parser p = { .out = out, .ret = 1, .text = text, .first = first };
 	struct buf *bufs[] = { &p.name, &p.local, &p.domain, &p.route,
 			       &p.comment, &p.scratch };
 	size_t i;
@@ -307,8 +321,10 @@ static int address_run(const char *value, size_t len, struct buf *out, bool text
 		buf_init(bufs[i], 0);
 	mime_lex_init(&p.l, value, len);
 	address_list(&p);
-	if (p.ret > 0 && !text)
+	if (p.ret > 0 && !text && first == NULL)
 		sep(&p, p.count > 0 ? ")" : "NIL");
+	if (p.ret > 0 && first != NULL)
+		p.ret = p.found;
 	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		buf_deinit(bufs[i]);
 	return p.ret;
@@ -316,10 +332,15 @@ static int address_run(const char *value, size_t len, struct buf *out, bool text
 
 int mime_address_write(const char *value, size_t len, struct buf *out)
 {
-	return address_run(value, len, out, false);
+	return address_run(value, len, out, false, NULL);
 }
 
 int mime_address_text(const char *value, size_t len, struct buf *out)
 {
-	return address_run(value, len, out, true);
+	return address_run(value, len, out, true, NULL);
+}
+
+int mime_address_first(const char *value, size_t len, struct mime_address *r)
+{
+	return address_run(value, len, NULL, false, r);
 }

@@ -978,6 +978,37 @@ static void test_address_text(void **state)
 	}
 }
 
+/* mime_address_first: the first address with a mailbox and a host */
+static void test_address_first(void **state)
+{
+	static const struct { const char *in, *name, *mailbox, *host; int ret; } cases[] = {
+		{ "Amy <amy@x.org>, b@y.org", "Amy", "amy", "x.org", 1 },
+		{ "\"Doe, J\" <j@x.org>", "Doe, J", "j", "x.org", 1 },
+		{ "=?UTF-8?Q?=C3=89mile?= <e@x.org>", "=?UTF-8?Q?=C3=89mile?=", "e", "x.org", 1 },
+		{ "grp: ;, c@z.org", "", "c", "z.org", 1 },
+		{ "grp: d@z.org;", "", "d", "z.org", 1 },
+		{ "u@x.org (Real)", "Real", "u", "x.org", 1 },
+		{ "", "", "", "", 0 },
+		{ "undisclosed-recipients:;", "", "", "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mime_address a;
+		buf_init(&a.name, 0);
+		buf_init(&a.mailbox, 0);
+		buf_init(&a.host, 0);
+		assert_int_equal(mime_address_first(cases[i].in, strlen(cases[i].in), &a),
+				 cases[i].ret);
+		assert_string_equal(buf_cstr(&a.name), cases[i].name);
+		assert_string_equal(buf_cstr(&a.mailbox), cases[i].mailbox);
+		assert_string_equal(buf_cstr(&a.host), cases[i].host);
+		buf_deinit(&a.name);
+		buf_deinit(&a.mailbox);
+		buf_deinit(&a.host);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -999,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_output_max),
 		cmocka_unit_test(test_address_text),
+		cmocka_unit_test(test_address_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

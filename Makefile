@@ -38,10 +38,13 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c \
+	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
+	src/dmarc/dmarc.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
-	src/client/client_imap_resp.c src/client/client_uu.c
-FUZZ_LIBS := -ljansson
+	src/client/client_imap_resp.c src/client/client_uu.c \
+	src/sieve/sieve_parse.c src/sieve/sieve_run.c
+FUZZ_LIBS := -ljansson -lcrypto
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -98,14 +101,29 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined
-fuzz:
-	@mkdir -p $(BUILD)/fuzz
-	@set -e; for f in $(FUZZ_SRC); do \
-		name=$$(basename $$f .c); name=$${name#fuzz_}; \
+# the parsers are compiled once for every target, instrumented but without
+# libFuzzer's main; each target links what it uses from one archive
+FUZZ_OBJ := $(FUZZ_LIB:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_BIN := $(patsubst src/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(subst fuzzer,fuzzer-no-link,$(FUZZ_CFLAGS)) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/libfuzzparsers.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/bin/%: src/%.c $(BUILD)/fuzz/libfuzzparsers.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(BUILD)/fuzz/libfuzzparsers.a $(FUZZ_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for bin in $(FUZZ_BIN); do \
+		name=$$(basename $$bin); name=$${name#fuzz_}; \
 		echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
-		clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(FUZZ_LIB) $(FUZZ_LIBS); \
 		mkdir -p $(BUILD)/fuzz/corpus-$$name $(BUILD)/fuzz/tmp; \
-		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		TMPDIR=$(CURDIR)/$(BUILD)/fuzz/tmp $$bin -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			-print_final_stats=1 $(BUILD)/fuzz/corpus-$$name fuzz/$$name \
 			> $(BUILD)/fuzz/$$name.log 2>&1 || { tail -n 60 $(BUILD)/fuzz/$$name.log; exit 1; }; \
 		grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$name.log || true; \

@@ -13,7 +13,11 @@ set -eu
 #           recommendation of swaks), dnsmasq (the relay tests' DNS),
 #           mbsync (isync), mutt, curl and fetchmail as real clients,
 #           Dovecot (IMAP, POP3) and tmux for the tests of `correio mail`,
-#           prometheus_client's parser for the metrics endpoint
+#           prometheus_client's parser for the metrics endpoint,
+#           python3-dkim (with python3-nacl for ed25519) to check
+#           correio's DKIM signatures and sign test mail, python3-spf to
+#           compare SPF results, publicsuffix (DMARC organizational domains),
+#           opendkim-tools (opendkim-testmsg, a second DKIM verifier)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -25,8 +29,9 @@ zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
 openssl
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d tmux python3-prometheus-client
-lintian systemd logrotate"
+dovecot-imapd dovecot-pop3d dovecot-sieve tmux python3-prometheus-client
+lintian systemd logrotate
+python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools"
 
 missing=""
 for p in $PACKAGES; do

@@ -36,10 +36,16 @@ def free_ports(n):
 class Server:
     """One correio instance.  Use as a context manager or call stop()."""
 
-    def __init__(self, extra_config="", domains="example.org, localhost", http=False):
+    def __init__(self, extra_config="", domains="example.org, localhost", http=False,
+                 auth_checks=False):
         """http: also listen for JMAP on plain HTTP (loopback), at
-        self.http_port; [listen] http is off by default."""
+        self.http_port; [listen] http is off by default.  auth_checks:
+        keep the [auth_checks] of mail received on `smtp` (an
+        Authentication-Results: field on every message); off by default so
+        that other tests see the text they sent.  An extra_config with its
+        own [auth_checks] section decides for itself."""
         self.http_port = free_port() if http else None
+        self.auth_checks = auth_checks
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -54,6 +60,9 @@ class Server:
 
     def write_config(self, domains, extra=""):
         self.config_args = (domains, extra)
+        if not self.auth_checks and "[auth_checks]" not in extra:
+            # appended: an extra may begin with keys of [limits] above
+            extra = extra + "\n[auth_checks]\ndkim = off\nspf = off\ndmarc = off\n"
         with open(self.conf, "w") as f:
             f.write(f"""[server]
 hostname = mx.example.org

@@ -512,3 +512,72 @@ def test_racing_sessions_keep_the_invariants(server):
         t.join(120)
     assert errors == [], errors[:5]
     login(server).ok("NOOP")
+
+
+# ---- APPEND of binary content (RFC 3516) ----
+
+BINARY_CONTENT = b"a\x00b\nc\rd"     # NUL, bare LF, bare CR: 7 bytes
+
+BINARY_MSG = (b"From: a@example.org\r\n"
+              b"Subject: binary\r\n"
+              b"MIME-Version: 1.0\r\n"
+              b"Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+              b"\r\n"
+              b"--b\r\n"
+              b"Content-Type: application/octet-stream\r\n"
+              b"Content-Transfer-Encoding: binary\r\n"
+              b"\r\n" + BINARY_CONTENT + b"\r\n"
+              b"--b\r\n"
+              b"Content-Type: text/plain\r\n"
+              b"\r\n"
+              b"plain text\r\n"
+              b"--b--\r\n")
+
+PLAIN_MSG = (b"From: a@example.org\r\nSubject: plain\r\n"
+             b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+             b"caf\xc3\xa9\r\n\r\n  spaced  \r\n.\r\nend\r\n")
+
+
+def lit8(data):
+    return b"~{%d+}\r\n" % len(data) + data
+
+
+def check_binary_part(c, seq):
+    r = c.ok(f"FETCH {seq} (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[2])")
+    assert r == [b"* %d FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n" % seq + BINARY_CONTENT +
+                 b" BINARY[2] {10}\r\nplain text)"], r
+    # the stored form is what BODY[] and RFC822.SIZE report, consistently
+    r = c.ok(f"FETCH {seq} (RFC822.SIZE BODY.PEEK[] BODY.PEEK[1.MIME])")
+    head, body = r[0].split(b"BODY[] {", 1)
+    size = int(head.split(b"RFC822.SIZE ")[1].split()[0])
+    n = int(body.split(b"}", 1)[0])
+    assert size == n
+    assert b"Content-Transfer-Encoding: base64" in r[0]
+    assert b"Content-Transfer-Encoding: binary" not in r[0]
+
+
+def test_append_binary_part_comes_back_exactly(server):
+    c = login(server)
+    c.ok(b"APPEND INBOX " + lit8(BINARY_MSG))
+    c.ok(b"APPEND INBOX " + lit(PLAIN_MSG))
+    # MULTIAPPEND: a plain message, then a binary one
+    c.ok(b"APPEND INBOX " + lit(PLAIN_MSG) + b" " + lit8(BINARY_MSG))
+    # CATENATE: the binary part cut in two TEXT pieces
+    cut = BINARY_MSG.index(b"\x00") + 2
+    c.ok(b"APPEND INBOX CATENATE (TEXT " + lit8(BINARY_MSG[:cut]) +
+         b" TEXT " + lit8(BINARY_MSG[cut:]) + b")")
+    c.ok("SELECT INBOX")
+    for seq in (1, 4, 5):
+        check_binary_part(c, seq)
+    # a message without binary content is stored byte for byte
+    for seq in (2, 3):
+        r = c.ok(f"FETCH {seq} (RFC822.SIZE BODY.PEEK[])")
+        assert r == [b"* %d FETCH (RFC822.SIZE %d BODY[] {%d}\r\n" %
+                     (seq, len(PLAIN_MSG), len(PLAIN_MSG)) + PLAIN_MSG + b")"], r
+    # imaplib sees the same bytes
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    m.login(ALICE, "secret")
+    m.select("INBOX")
+    typ, data = m.fetch("1", "(BINARY.PEEK[1])")
+    assert typ == "OK" and data[0][1] == BINARY_CONTENT, data
+    m.logout()

@@ -229,3 +229,34 @@ def test_remote_only_mail_never_passes_the_local_agent():
         assert st["relay-transactions"] == 1, st
     finally:
         s.cleanup()
+
+
+def test_sieve_redirect_to_a_remote_address_joins_the_queue():
+    """A Sieve redirect to another domain adds a recipient to the message,
+    which the scheduler relays like any other (here it waits: the
+    smarthost refuses connections)."""
+    s = make_server()
+    s.write_config("example.org, localhost",
+                   f"[queue]\nretry_interval = 1h\nmax_retry_interval = 1h\n"
+                   f"[relay]\nsmarthost = 127.0.0.1:{free_port()}\n")
+    try:
+        s.start()
+        d = os.path.join(s.maildir(ALICE), "sieve")
+        os.makedirs(d)
+        with open(os.path.join(d, "main.sieve"), "w") as f:
+            f.write('redirect "carol@elsewhere.example";\n')
+        os.symlink("main.sieve", os.path.join(d, "active"))
+        owner = os.stat(s.data)
+        for root, dirs, files in os.walk(s.maildir(ALICE)):
+            for p in [root] + [os.path.join(root, x) for x in files]:
+                os.lchown(p, owner.st_uid, owner.st_gid)
+        qid = send(s, ALICE, subject="forward me")
+        s.wait_log(re.escape(qid) + r": to=<alice@example\.org>, sieve: redirect to "
+                   r"<carol@elsewhere\.example>")
+        s.wait_log(re.escape(qid) + r": to=<carol@elsewhere\.example>, relay=none, "
+                   r"status=deferred")
+        shown = s.cli("queue", "show", qid).stdout
+        assert re.search(r"^rcpt s \d+ \d+ \d+ - alice@example\.org$", shown, re.M), shown
+        assert re.search(r"^rcpt p 1 \d+ \d+ - carol@elsewhere\.example$", shown, re.M), shown
+    finally:
+        s.cleanup()

@@ -25,6 +25,8 @@ int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
 		       bool remove_mail);
 /* correio user import|export (cmd_mailio.c); argv[0] is "import"/"export". */
 int cmd_user_import(int argc, char **argv, struct config *cfg);
+/* cmd_user_sieve.c: `correio user sieve ADDRESS ...` (argv[0] is "sieve"). */
+int cmd_user_sieve(int argc, char **argv, struct config *cfg);
 int cmd_user_export(int argc, char **argv, struct config *cfg);
 int cmd_alias(int argc, char **argv, struct config *cfg);
 int cmd_domain(int argc, char **argv, struct config *cfg);

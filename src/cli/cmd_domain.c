@@ -1,8 +1,8 @@
 /*
- * cmd_domain.c - `correio domain add|del|list`: the local domains kept in
- * the account store.  The configuration's local_domains are local too;
- * `domain list` shows them marked "(config)", and they can only be removed
- * by editing the configuration file.
+ * cmd_domain.c - `correio domain add|del|list|dkim`: the local domains kept
+ * in the account store, and their DKIM keys.  The configuration's
+ * local_domains are local too; `domain list` shows them marked "(config)",
+ * and they can only be removed by editing the configuration file.
  */
 #include "cli/cli.h"
 
@@ -13,17 +13,43 @@
 #include "lib/buf.h"
 
 #include "auth/accounts.h"
+#include "dkim/dkim.h"
+#include "lib/util.h"
 
 static const char domain_usage[] =
 	"usage: correio domain add DOMAIN\n"
 	"       correio domain del [--force] DOMAIN\n"
 	"       correio domain list\n"
+	"       correio domain dkim DOMAIN [rotate | retire SELECTOR]\n"
 	"\n"
 	"Mail for a local domain is delivered here.  The local_domains setting of\n"
 	"the configuration lists more; domain list shows those with \"(config)\".\n"
 	"domain del refuses while the domain still has users or aliases; with\n"
 	"--force it deletes them first (the users' mail stays on disk: see\n"
-	"correio user del --remove-mail).\n";
+	"correio user del --remove-mail).\n"
+	"\n"
+	"domain add also creates the domain's DKIM keys (RSA-2048 and Ed25519):\n"
+	"mail submitted with a From: address in the domain is signed with both.\n"
+	"domain dkim DOMAIN prints the DNS TXT records to publish; rotate makes a\n"
+	"new pair of keys that signs from now on, the old ones staying listed\n"
+	"(publish both) until `retire SELECTOR`.\n";
+
+/* New signing keys for domain (lower case); prints their selectors. */
+static int dkim_create(const struct config *cfg, const char *domain, const char *what)
+{
+	char rsa[64], ed[64], lower[256];
+	const char *error;
+
+	str_copy(lower, domain, sizeof(lower));
+	str_lower(lower);
+	if (dkim_keys_create(cfg->data_dir, lower, rsa, ed, &error) < 0) {
+		cli_error(what, "%s: DKIM keys: %s", lower, error);
+		return 1;
+	}
+	printf("%s: new DKIM keys, selectors %s (rsa) and %s (ed25519); publish the "
+	       "records shown by: correio domain dkim %s\n", lower, rsa, ed, lower);
+	return 0;
+}
 
 static int domain_add(int argc, char **argv, struct config *cfg)
 {
@@ -39,6 +65,8 @@ static int domain_add(int argc, char **argv, struct config *cfg)
 	if (accounts_domain_add(a, argv[1], &error) < 0) {
 		cli_error("domain add", "%s", error);
 		ret = 1;
+	} else {
+		ret = dkim_create(cfg, argv[1], "domain add");
 	}
 	accounts_free(&a);
 	return ret;
@@ -213,6 +241,85 @@ static int domain_list(int argc, char **argv, struct config *cfg)
 	return ret;
 }
 
+/* One TXT record in zone-file form, in strings of at most 255 bytes. */
+static void print_record(const char *domain, const struct dkim_record *r)
+{
+	size_t len = strlen(r->txt);
+
+	printf("; %s, %s\n", r->alg == DKIM_ALG_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256",
+	       r->signing ? "signing" : "no longer signing: keep published until retired");
+	printf("%s._domainkey.%s. IN TXT (", r->selector, domain);
+	for (size_t i = 0; i < len; i += 255)
+		printf(" \"%.*s\"", (int)(len - i < 255 ? len - i : 255), r->txt + i);
+	printf(" )\n");
+}
+
+static int dkim_show(const struct config *cfg, const char *domain)
+{
+	struct dkim_record recs[32];
+	const char *error;
+	int n = dkim_keys_list(cfg->data_dir, domain, recs, 32, &error);
+
+	if (n < 0) {
+		cli_error("domain dkim", "%s: %s", domain, error);
+		return 1;
+	}
+	if (n == 0) {
+		cli_error("domain dkim", "%s has no DKIM keys; create them with: "
+			  "correio domain dkim %s rotate", domain, domain);
+		return 1;
+	}
+	for (int i = 0; i < n; i++)
+		print_record(domain, &recs[i]);
+	return 0;
+}
+
+static int domain_dkim(int argc, char **argv, struct config *cfg)
+{
+	int n = cli_operands(argc, argv, "domain dkim", domain_usage, 1, 3);
+	struct accounts *a;
+	char domain[256];
+	const char *error;
+	int ret = 1, local;
+
+	if (n < 0)
+		return 2;
+	if (n == 2 && strcmp(argv[2], "retire") == 0) {
+		cli_error("domain dkim", "retire needs a SELECTOR");
+		return 2;
+	}
+	if ((n == 2 && strcmp(argv[2], "rotate") != 0) ||
+	    (n == 3 && strcmp(argv[2], "retire") != 0)) {
+		cli_error("domain dkim", "expected: DOMAIN [rotate | retire SELECTOR]");
+		fputs(domain_usage, stderr);
+		return 2;
+	}
+	str_copy(domain, argv[1], sizeof(domain));
+	str_lower(domain);
+	if (cli_open_accounts(cfg, &a) < 0)
+		return 1;
+	local = cli_domain_is_local(cfg, a, domain);
+	if (local <= 0) {
+		cli_error("domain dkim", local < 0 ? "cannot read the account store" :
+			  "%s is not a local domain", domain);
+	} else if (n == 1) {
+		ret = dkim_show(cfg, domain);
+	} else if (n == 2) {
+		ret = dkim_create(cfg, domain, "domain dkim");
+	} else {
+		int r = dkim_keys_retire(cfg->data_dir, domain, argv[3], &error);
+		if (r < 0)
+			cli_error("domain dkim", "%s: %s", argv[3], error);
+		else if (r == 0)
+			cli_error("domain dkim", "%s has no selector %s", domain, argv[3]);
+		else
+			printf("%s: selector %s retired; remove its DNS record\n", domain, argv[3]);
+		ret = r > 0 ? 0 : 1;
+	}
+	accounts_free(&a);
+	return ret;
+}
+
 static const struct domain_command {
 	const char *name;
 	int (*run)(int argc, char **argv, struct config *cfg);
@@ -220,6 +327,7 @@ static const struct domain_command {
 	{ "add", domain_add },
 	{ "del", domain_del },
 	{ "list", domain_list },
+	{ "dkim", domain_dkim },
 };
 
 int cmd_domain(int argc, char **argv, struct config *cfg)

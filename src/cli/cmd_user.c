@@ -33,6 +33,8 @@ static const char user_usage[] =
 	"       correio user unlock ADDRESS\n"
 	"       correio user import ADDRESS PATH\n"
 	"       correio user export ADDRESS PATH [--mbox]\n"
+	"       correio user sieve ADDRESS list|put NAME FILE|get NAME|activate NAME|check FILE\n"
+	"       correio user sieve ADDRESS test FILE MESSAGE [SENDER]\n"
 	"\n"
 	"  --password-stdin  read the password from the first line of standard input;\n"
 	"                    otherwise it is asked for twice on the terminal\n"
@@ -48,7 +50,11 @@ static const char user_usage[] =
 	"\n"
 	"The domain of ADDRESS must be local (local_domains, or: correio domain add).\n"
 	"unlock makes the running server forget the account's failed logins, so\n"
-	"that the addresses it was locked out from may try again at once.\n";
+	"that the addresses it was locked out from may try again at once.\n"
+	"user sieve manages the account's Sieve scripts (run at delivery): put\n"
+	"stores a script after checking it, activate makes it the one that runs,\n"
+	"check only compiles FILE and reports errors with their line; test runs\n"
+	"FILE on a message and prints the actions, filing and sending nothing.\n";
 
 enum user_opt { USER_OPT_PASSWORD = 1, USER_OPT_FORMAT = 2, USER_OPT_QUOTA = 4,
 		USER_OPT_MAIL = 8 };
@@ -540,6 +546,7 @@ static const struct user_command {
 	{ "unlock", user_unlock },
 	{ "import", cmd_user_import },
 	{ "export", cmd_user_export },
+	{ "sieve", cmd_user_sieve },
 };
 
 int cmd_user(int argc, char **argv, struct config *cfg)

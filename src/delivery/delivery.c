@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,9 +27,12 @@
 #include "delivery/maildir.h"
 #include "delivery/mbox.h"
 #include "delivery/quota.h"
+#include "delivery/resolve.h"
+#include "delivery/vacation.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "sieve/sieve.h"
 #include "store/store.h"
 
 struct delivery {
@@ -48,6 +53,7 @@ struct delivery {
 	bool stop;
 	int sync_fd;		/* the spool's file system, for syncfs */
 	int mail_fd;		/* the mail root when on another file system, else -1 */
+	struct store *store;	/* for Sieve's fileinto :create; made when first needed */
 };
 
 bool delivery_uses_mbox(const struct config *cfg, int account_format)
@@ -89,6 +95,7 @@ struct filing {
 	const char *src;
 	bool mbox;
 	char path[4200], name[512];
+	const char *flags;	/* Sieve's IMAP flags for the file name, or NULL */
 	bool over;		/* out: no room for it */
 };
 
@@ -125,20 +132,32 @@ static int file_locked(void *ctx)
 	if (f->mbox)
 		return mbox_deliver(f->path, f->job->sender, f->job->arrival, f->src,
 				    f->job->recovered);
-	return maildir_deliver(f->path, f->name, f->src, f->job->recovered);
+	room = maildir_deliver(f->path, f->name, f->src, f->job->recovered);
+	if (room > 0 && f->flags != NULL && f->flags[0] != '\0')
+		return maildir_set_flags(f->path, f->name, f->flags);
+	return room;
 }
 
-/* File src into acct's mailbox.  Returns 1 filed, 0 already there (a
-   delivery resumed after a crash), or 0 with *over_r set when the
+/* File src into acct's mailbox: its INBOX, or the Maildir++ folder
+   folder_dir (from sieve_folder_dir) with IMAP flags; a message DMARC
+   quarantined goes to the folder Junk.  Returns 1 filed, 0 already there
+   (a delivery resumed after a crash), or 0 with *over_r set when the
    message would exceed the quota, -1 error. */
-static int file_into(struct delivery *d, const struct delivery_job *job,
-		     const struct account *acct, const char *src, bool *over_r)
+static int file_into_folder(struct delivery *d, const struct delivery_job *job,
+			    const struct account *acct, const char *src,
+			    const char *folder_dir, const char *flags, bool *over_r)
 {
-	struct filing f = { .d = d, .job = job, .acct = acct, .src = src };
+	struct filing f = { .d = d, .job = job, .acct = acct, .src = src, .flags = flags };
 	int ret;
 
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format);
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk;
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
+	if (job->junk) {
+		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
+	} else if (folder_dir != NULL && !f.mbox) {
+		size_t l = strlen(f.path);
+		snprintf(f.path + l, sizeof(f.path) - l, "/%s", folder_dir);
+	}
 	if (f.mbox) {
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
@@ -147,12 +166,258 @@ static int file_into(struct delivery *d, const struct delivery_job *job,
 	} else {
 		if (maildir_create(f.path) < 0)
 			return -1;
+		if (job->junk) {
+			/* mark it a Maildir++ folder, as the store does */
+			char mark[4300];
+			int fd;
+			snprintf(mark, sizeof(mark), "%s/maildirfolder", f.path);
+			if ((fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+				close(fd);
+		}
 		store_delivery_name(f.name, sizeof(f.name), job->arrival, job->id, job->host,
-			     job->size, crlf_size(src, job->size));
+				    job->size, crlf_size(src, job->size));
 	}
 	ret = quota_file(d->quota, job->id, acct, file_locked, &f);
 	*over_r = f.over;
 	return ret;
+}
+
+static int file_into(struct delivery *d, const struct delivery_job *job,
+		     const struct account *acct, const char *src, bool *over_r)
+{
+	return file_into_folder(d, job, acct, src, NULL, NULL, over_r);
+}
+
+/* ---- Sieve ---- */
+
+/* Sieve redirects followed into other local accounts' scripts, nested:
+   past this the message is kept where it is (a chain of accounts that
+   redirect to each other cannot grow the stack without end). */
+#define SIEVE_REDIRECT_NESTING 8
+
+/* One recipient's delivery through Sieve scripts (its own, and those of
+   the local accounts it redirects to). */
+struct sieve_run {
+	struct delivery *d;
+	struct delivery_job *job;
+	struct delivery_rcpt *r;
+	const char *src;
+	unsigned redirects;	/* nesting */
+	char **done;		/* accounts filed for this recipient */
+	unsigned n_done;
+	int ret;		/* of the redirects followed */
+};
+
+static bool run_done(const struct sieve_run *sr, const char *address)
+{
+	for (unsigned i = 0; i < sr->n_done; i++)
+		if (strcasecmp(sr->done[i], address) == 0)
+			return true;
+	return false;
+}
+
+static void run_record(struct sieve_run *sr, const char *address)
+{
+	char **p = realloc(sr->done, (sr->n_done + 1) * sizeof(*p));
+
+	if (p == NULL || (p[sr->n_done] = strdup(address)) == NULL)
+		abort();
+	sr->done = p;
+	sr->n_done++;
+}
+
+/* The Maildir++ directory (".A.B") of a Sieve folder name ('/' between
+   levels) in the account's Maildir, into out; the folder is created
+   through the mail store when create is set.  1 exists, 0 does not, -1
+   bad name. */
+static int sieve_folder_dir(struct delivery *d, const char *address, const char *maildir,
+			    const char *folder, bool create, char *out, size_t size)
+{
+	char path[4800];
+	struct stat st;
+	struct store_account *a;
+	struct store_error err = { 0 };
+	int ret;
+
+	if (store_folder_dir_name(folder, out, size) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", maildir, out);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 1;
+	if (!create)
+		return 0;
+	if (d->store == NULL)
+		d->store = store_new(d->cfg.data_dir, d->cfg.hostname);
+	if (store_account_open(d->store, address, &a, &err) < 0)
+		return -1;
+	ret = store_folder_create(a, folder, 0, &err);
+	store_account_unref(&a);
+	if (ret < 0 && !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+		log_warn("sieve: <%s>: cannot create folder \"%s\": %s", address, folder,
+			 err.text);
+		return 0;
+	}
+	return 1;
+}
+
+static int deliver_account(struct sieve_run *sr, const struct account *acct, bool *over_r);
+
+/* A target of a Sieve redirect: a local account gets it here (through its
+   own script), a remote address goes back to the scheduler. */
+static void redirect_target(void *ctx, const struct resolve_target *t)
+{
+	struct sieve_run *sr = ctx;
+	bool over = false;
+
+	if (t->kind == RESOLVE_REMOTE) {
+		buf_puts(&sr->job->redirects, t->address);
+		buf_putc(&sr->job->redirects, '\0');
+		return;
+	}
+	if (run_done(sr, t->address))
+		return;
+	run_record(sr, t->address);
+	buf_puts(&sr->d->filed, t->address);
+	buf_putc(&sr->d->filed, '\0');
+	if (deliver_account(sr, t->account, &over) < 0)
+		sr->ret = -1;
+	else if (over)
+		log_info("%s: to=<%s>, orig_to=<%s>, status=bounced (5.2.2 mailbox full: "
+			 "the redirected message is not filed)", sr->job->id, t->address,
+			 sr->r->address);
+}
+
+/* Keep a redirect as a fileinto INBOX instead. */
+static void keep_instead(struct sieve_action *a)
+{
+	a->kind = SIEVE_ACTION_FILEINTO;
+	free(a->folder);
+	a->folder = strdup("INBOX");
+	if (a->flags == NULL)
+		a->flags = strdup("");
+	if (a->folder == NULL || a->flags == NULL)
+		abort();
+}
+
+/* Sieve: the account's script decides where the message goes
+   (sieve_deliver_plan); this carries out its plan.  Returns as file_into
+   (1 filed, 0 discarded or already there, -1 error to retry); a reject
+   refuses the recipient (its code and text set). */
+static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool *over_r)
+{
+	struct delivery *d = sr->d;
+	struct delivery_job *job = sr->job;
+	struct sieve_message msg = { .env_from = job->sender,
+				     .env_to = sr->r->orig != NULL ? sr->r->orig : sr->r->address,
+				     .delimiter = d->cfg.recipient_delimiter[0] };
+	struct sieve_plan *plan;
+	char maildir[4200], dir[600];
+	void *map = MAP_FAILED;
+	struct stat st;
+	int fd, ret = 1;
+
+	*over_r = false;
+	delivery_mailbox_path(&d->cfg, acct->address, false, maildir, sizeof(maildir));
+	fd = open(sr->src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (st.st_size > 0)
+		map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	msg.data = map == MAP_FAILED ? "" : map;
+	msg.len = map == MAP_FAILED ? 0 : (size_t)st.st_size;
+	plan = calloc(1, sizeof(*plan));
+	if (plan == NULL)
+		abort();
+	if (sieve_deliver_plan(maildir, &msg, plan) == 0) {
+		free(plan);
+		if (map != MAP_FAILED)
+			munmap(map, st.st_size);
+		return file_into(d, job, acct, sr->src, over_r);
+	}
+	if (map != MAP_FAILED)
+		munmap(map, st.st_size);
+	if (plan->n == 0)
+		log_info("%s: to=<%s>, sieve: discarded", job->id, acct->address);
+	for (unsigned i = 0; i < plan->n && ret >= 0 && !*over_r; i++) {
+		struct sieve_action *a = &plan->actions[i];
+		const char *folder_dir = NULL;
+		int r;
+		if (a->kind == SIEVE_ACTION_REDIRECT && sr->redirects >= SIEVE_REDIRECT_NESTING) {
+			log_warn("%s: to=<%s>, sieve: redirects nested too deeply, keeping in INBOX",
+				 job->id, acct->address);
+			keep_instead(a);
+		}
+		if (a->kind == SIEVE_ACTION_REDIRECT &&
+		    (strcasecmp(a->address, acct->address) == 0 ||
+		     strcasecmp(a->address, sr->r->address) == 0 ||
+		     (sr->r->orig != NULL && strcasecmp(a->address, sr->r->orig) == 0) ||
+		     run_done(sr, a->address))) {
+			/* to itself, or back to an account that had it already
+			   (a loop: an account gets a message once, and it would
+			   be lost): keep it */
+			log_info("%s: to=<%s>, sieve: redirect to itself or back to <%s>, "
+				 "keeping in INBOX", job->id, acct->address, a->address);
+			keep_instead(a);
+		}
+		if (a->kind == SIEVE_ACTION_REDIRECT) {
+			log_info("%s: to=<%s>, sieve: redirect to <%s>", job->id, acct->address,
+				 a->address);
+			sr->redirects++;
+			if (resolve_address(&d->cfg, d->accounts, a->address, redirect_target,
+					    sr) < 0)
+				ret = -1;
+			sr->redirects--;
+			if (sr->ret < 0)
+				ret = -1;
+			continue;
+		}
+		if (a->kind == SIEVE_ACTION_VACATION) {
+			if (!job->recovered)
+				vacation_send(&d->cfg, maildir, acct->address, a);
+			continue;
+		}
+		if (a->kind == SIEVE_ACTION_REJECT) {
+			if (strcmp(acct->address, sr->r->address) == 0) {
+				sr->r->code = 550;
+				snprintf(sr->r->text, sizeof(sr->r->text), "5.7.1 rejected by the "
+					 "recipient's filter: %.300s", a->text);
+			} else {
+				log_info("%s: to=<%s>, status=bounced (5.7.1 rejected by the "
+					 "recipient's filter)", job->id, acct->address);
+			}
+			continue;
+		}
+		if (strcasecmp(a->folder, "INBOX") != 0) {
+			if (sieve_folder_dir(d, acct->address, maildir, a->folder, a->create, dir,
+					     sizeof(dir)) > 0)
+				folder_dir = dir;
+			else
+				log_warn("%s: to=<%s>, sieve: fileinto \"%s\": no such folder, "
+					 "keeping in INBOX", job->id, acct->address, a->folder);
+		}
+		r = file_into_folder(d, job, acct, sr->src, folder_dir, a->flags, over_r);
+		if (r < 0)
+			ret = -1;
+		else if (r > 0 && folder_dir != NULL)
+			log_info("%s: to=<%s>, sieve: fileinto %s", job->id, acct->address,
+				 a->folder);
+	}
+	sieve_plan_free(plan);
+	free(plan);
+	return ret;
+}
+
+/* Into one account: through its Sieve script (Maildir accounts), straight
+   into the INBOX otherwise or when DMARC quarantined it (Junk). */
+static int deliver_account(struct sieve_run *sr, const struct account *acct, bool *over_r)
+{
+	if (sr->job->junk || delivery_uses_mbox(&sr->d->cfg, acct->mailbox_format))
+		return file_into(sr->d, sr->job, acct, sr->src, over_r);
+	return deliver_sieve(sr, acct, over_r);
 }
 
 /* ", orig_to=<x>" when the recipient came through an alias, else "". */
@@ -176,9 +441,19 @@ static void deliver_rcpt(struct delivery *d, struct delivery_job *job,
 	int ret = accounts_user_get(d->accounts, r->address, &acct);
 
 	if (ret > 0) {
+		struct sieve_run sr = { .d = d, .job = job, .r = r, .src = src };
 		buf_puts(&d->filed, acct.address);
 		buf_putc(&d->filed, '\0');
-		ret = file_into(d, job, &acct, src, &over);
+		run_record(&sr, acct.address);
+		ret = deliver_account(&sr, &acct, &over);
+		for (unsigned i = 0; i < sr.n_done; i++)
+			free(sr.done[i]);
+		free(sr.done);
+		if (r->code != 0 && ret >= 0) {		/* its own script rejected it */
+			log_info("%s: to=<%s>%s, status=bounced (%s)", job->id, r->address,
+				 orig_note(r, note, sizeof(note)), r->text);
+			return;
+		}
 	} else if (ret == 0) {
 		r->code = 550;
 		snprintf(r->text, sizeof(r->text), "5.1.1 unknown user: the account "
@@ -253,7 +528,7 @@ static void run_batch(struct delivery *d, struct delivery_job *batch)
 	for (job = batch; job != NULL; job = next) {
 		next = job->next;
 		job->next = NULL;
-		if (job->last && all_delivered(job)) {
+		if (job->last && job->redirects.len == 0 && all_delivered(job)) {
 			queue_done(d->queue, job->id);
 			log_info("%s: removed", job->id);
 			job->removed = true;
@@ -355,6 +630,7 @@ void delivery_job_free(struct delivery_job **jp)
 	if (j == NULL)
 		return;
 	free(j->rcpts);
+	buf_deinit(&j->redirects);
 	free(j);
 	*jp = NULL;
 }
@@ -378,6 +654,8 @@ void delivery_stop(struct delivery **dp)
 		d->done(d->ctx, job);
 	}
 	accounts_free(&d->accounts);
+	if (d->store != NULL)
+		store_free(&d->store);
 	if (d->mail_fd >= 0)
 		close(d->mail_fd);
 	buf_deinit(&d->filed);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/config.h"
 #include "queue/envelope.h"
 
@@ -40,6 +41,10 @@ struct delivery_job {
 				   every one is delivered the agent removes the
 				   spool files itself (off the event loop) */
 	bool removed;		/* out: it did */
+	bool junk;		/* DMARC quarantine: into each account's Junk folder */
+	struct buf redirects;	/* out: remote addresses Sieve scripts redirected
+				   the message to, NUL-separated, for the
+				   scheduler to add as recipients */
 	struct delivery_rcpt *rcpts;
 	unsigned n_rcpts;
 	void *ctx;		/* the caller's */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,4 +102,36 @@ int maildir_deliver(const char *dir, const char *name, const char *src,
 	}
 	unlink(tmp);
 	return 1;
+}
+
+int maildir_set_flags(const char *dir, const char *name, const char *flags)
+{
+	static const struct {
+		char letter;
+		const char *flag;
+	} map[] = {	/* in ASCII order, as Maildir readers expect */
+		{ 'D', "\\Draft" }, { 'F', "\\Flagged" }, { 'R', "\\Answered" },
+		{ 'S', "\\Seen" }, { 'T', "\\Deleted" },
+	};
+	char from[4800], to[4800], letters[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		size_t fl = strlen(map[i].flag);
+		for (const char *p = flags; *p != '\0';) {
+			size_t l = strcspn(p, " ");
+			if (l == fl && strncasecmp(p, map[i].flag, l) == 0) {
+				letters[n++] = map[i].letter;
+				break;
+			}
+			p += l;
+			p += strspn(p, " ");
+		}
+	}
+	letters[n] = '\0';
+	if (n == 0)
+		return 1;
+	snprintf(from, sizeof(from), "%s/new/%s", dir, name);
+	snprintf(to, sizeof(to), "%s/cur/%s:2,%s", dir, name, letters);
+	return rename(from, to) < 0 ? -1 : 1;
 }

@@ -32,4 +32,9 @@ bool maildir_has(const char *dir, const char *name);
 int maildir_deliver(const char *dir, const char *name, const char *src,
 		    bool check_cur);
 
+/* Move dir/new/<name> to dir/cur/<name>:2,<letters> for the IMAP system
+   flags in flags (space-separated, e.g. "\\Seen \\Flagged"; keywords are
+   left out).  Returns 1, or -1 (errno set). */
+int maildir_set_flags(const char *dir, const char *name, const char *flags);
+
 #endif

@@ -11,6 +11,13 @@
  *   append = "APPEND" SP mailbox 1*append-message
  *   append-message = [SP flag-list] [SP date-time] SP literal
  *
+ * Every message passes through mime_binenc on its way to the store: a
+ * part sent with Content-Transfer-Encoding binary (RFC 3516) is stored
+ * in base64, as RFC 3516 §4.2 allows, because the store keeps LF-ended
+ * text and would not give back its NULs, bare CRs and line ends as
+ * sent; BINARY[n] decodes it to the client's exact bytes.  Other
+ * messages are stored byte for byte.
+ *
  * XXX: MULTIAPPEND is all or nothing up to filing: a refused literal or a
  * failed write drops every message; but a store error while filing (a
  * disk failure) leaves the messages filed before it in the mailbox.
@@ -29,6 +36,7 @@
 #include "lib-imap/imap_utf7.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mime/mime.h"
 
 #define APPEND_MESSAGES_MAX 1000	/* messages of one MULTIAPPEND */
 
@@ -40,6 +48,7 @@ void imapd_append_abort(struct imapd_session *s)
 {
 	for (unsigned i = 0; i < s->n_append_msgs; i++) {
 		store_append_abort(&s->append_msgs[i].ap);
+		mime_binenc_free(&s->append_msgs[i].enc);
 		buf_deinit(&s->append_msgs[i].keywords);
 	}
 	s->n_append_msgs = 0;
@@ -61,6 +70,31 @@ static struct imapd_append_msg *msg_new(struct imapd_session *s)
 	memset(m, 0, sizeof(*m));
 	buf_init(&m->keywords, 0);
 	return m;
+}
+
+int imapd_append_put(struct imapd_append_msg *m, const void *data, size_t len,
+		     struct store_error *error_r)
+{
+	struct buf out;
+	int ret = 1;
+
+	if (m->ap == NULL) {
+		snprintf(error_r->text, sizeof(error_r->text), "the message was dropped");
+		return -1;
+	}
+	if (m->enc == NULL)
+		m->enc = mime_binenc_new();
+	buf_init(&out, 0);
+	if (data != NULL)
+		mime_binenc_write(m->enc, data, len, &out);
+	else
+		mime_binenc_finish(m->enc, &out);
+	if (out.len > 0 && store_append_write(m->ap, out.data, out.len, error_r) < 0) {
+		store_append_abort(&m->ap);
+		ret = -1;
+	}
+	buf_deinit(&out);
+	return ret;
 }
 
 /* A message's flag list into m: system flags and keyword names. */
@@ -174,7 +208,7 @@ static int catenate_messages(struct imapd_session *s, const struct imap_arg *a, 
 			return 1;
 		}
 		if ((ret = begin_message(s, m, name, text, size)) <= 0 ||
-		    (ret = imapd_catenate(s, m->ap, parts, count, text, size)) <= 0)
+		    (ret = imapd_catenate(s, m, parts, count, text, size)) <= 0)
 			return ret;
 		i = j + 2;
 		s->append_next_arg = i;
@@ -267,10 +301,8 @@ void imapd_append_data(struct imapd_session *s, const struct imap_event *ev)
 	if (s->n_append_msgs == 0 || ev->type != IMAP_EVENT_LITERAL_DATA)
 		return;
 	m = &s->append_msgs[s->n_append_msgs - 1];
-	if (m->ap != NULL && store_append_write(m->ap, ev->data, ev->data_len, &err) < 0) {
+	if (m->ap != NULL && imapd_append_put(m, ev->data, ev->data_len, &err) < 0)
 		log_err("imapd: %s: append: %s", s->user, err.text);
-		store_append_abort(&m->ap);
-	}
 }
 
 /* File message m; its UID into *uid_r.  1, or -1 with the reply sent. */
@@ -284,6 +316,10 @@ static int file_message(struct imapd_session *s, struct imapd_append_msg *m, uin
 	for (size_t off = 0; off < m->keywords.len && n_kw < STORE_MAX_KEYWORDS;
 	     off += strlen(m->keywords.data + off) + 1)
 		kw[n_kw++] = m->keywords.data + off;
+	if (imapd_append_put(m, NULL, 0, &err) < 0) {
+		imapd_tagged(s, "NO", "[SERVERBUG] %s", err.text);
+		return -1;
+	}
 	if (store_append_finish(&m->ap, m->flags, kw, n_kw, m->date, uid_r, uidvalidity_r,
 				&err) < 0) {
 		imapd_tagged(s, "NO", "%s%s", err.code == STORE_ERROR_OVER_QUOTA ? "[OVERQUOTA] " :

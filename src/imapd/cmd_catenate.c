@@ -101,7 +101,7 @@ static int url_data(struct imapd_session *s, const struct imap_url *u, struct bu
 	return ret;
 }
 
-int imapd_catenate(struct imapd_session *s, struct store_append *ap,
+int imapd_catenate(struct imapd_session *s, struct imapd_append_msg *m,
 		   const struct imap_arg *parts, size_t count, char *text, size_t size)
 {
 	struct store_error err;
@@ -137,7 +137,7 @@ int imapd_catenate(struct imapd_session *s, struct store_append *ap,
 			snprintf(text, size, "CATENATE takes TEXT literal and URL url pairs");
 			ret = -1;
 		}
-		if (ret > 0 && data.len > 0 && store_append_write(ap, data.data, data.len, &err) < 0) {
+		if (ret > 0 && data.len > 0 && imapd_append_put(m, data.data, data.len, &err) < 0) {
 			snprintf(text, size, "[SERVERBUG] the message could not be stored");
 			ret = 0;
 		}

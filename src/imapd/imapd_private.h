@@ -61,8 +61,10 @@ struct imapd_session;
 typedef void imapd_resume_fn(struct imapd_session *s);
 
 /* One message of an APPEND command (cmd_append.c). */
+struct mime_binenc;
 struct imapd_append_msg {
 	struct store_append *ap;	/* NULL once it failed */
+	struct mime_binenc *enc;	/* binary parts into base64 on the way */
 	uint8_t flags;
 	time_t date;
 	struct buf keywords;		/* names, NUL-separated */
@@ -213,10 +215,14 @@ void imapd_cmd_quota(struct imapd_session *s);		/* GETQUOTA(ROOT), SETQUOTA */
 void imapd_cmd_append(struct imapd_session *s);		/* cmd_append.c */
 /* Forget the messages of an APPEND in progress (BAD, disconnect). */
 void imapd_append_abort(struct imapd_session *s);
+/* Message bytes of m, through its binary part filter, into its file.
+   1, or -1 (m->ap is then dropped). */
+int imapd_append_put(struct imapd_append_msg *m, const void *data, size_t len,
+		     struct store_error *error_r);
 /* cmd_catenate.c: write the CATENATE parts[0..count) (TEXT literal / URL
-   url pairs, RFC 4469) into ap.  1, 0 NO, -1 BAD, with the reply text
+   url pairs, RFC 4469) into m.  1, 0 NO, -1 BAD, with the reply text
    ("[BADURL ...] ...") in text. */
-int imapd_catenate(struct imapd_session *s, struct store_append *ap,
+int imapd_catenate(struct imapd_session *s, struct imapd_append_msg *m,
 		   const struct imap_arg *parts, size_t count, char *text, size_t size);
 void imapd_cmd_fetch(struct imapd_session *s);		/* cmd_fetch.c */
 void imapd_cmd_search(struct imapd_session *s);		/* cmd_search.c */

@@ -103,6 +103,12 @@ static const struct setting settings[] = {
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	{ "auth_checks", "dkim", SET_CHOICE, offsetof(struct config, check_dkim),
+	  0, 0, 0, "off|tag|enforce", false },
+	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
+	  0, 0, 0, "off|tag|enforce", false },
+	{ "auth_checks", "dmarc", SET_CHOICE, offsetof(struct config, check_dmarc),
+	  0, 0, 0, "off|tag|enforce", false },
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
@@ -151,6 +157,9 @@ void config_defaults(struct config *cfg)
 	cfg->max_errors = 20;
 	cfg->disk_reserve = 100u * 1024 * 1024;
 	cfg->mailbox_format = CONFIG_MAILBOX_MAILDIR;
+	cfg->check_dkim = CONFIG_CHECK_TAG;
+	cfg->check_spf = CONFIG_CHECK_TAG;
+	cfg->check_dmarc = CONFIG_CHECK_ENFORCE;
 	str_copy(cfg->recipient_delimiter, "+", sizeof(cfg->recipient_delimiter));
 	cfg->auth_plaintext_loopback = true;
 	cfg->auth_failure_delay = 1;

@@ -32,6 +32,9 @@ enum config_log_level { CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
 #define CONFIG_SETTINGS_MAX 128
 #define CONFIG_WRITTEN_MAX 24
 
+/* [auth_checks]: what a check of mail received on `smtp` does */
+enum config_check { CONFIG_CHECK_OFF, CONFIG_CHECK_TAG, CONFIG_CHECK_ENFORCE };
+
 struct config {
 	char path[1024];		/* file read, "" for built-in defaults */
 	char hostname[256];
@@ -55,6 +58,9 @@ struct config {
 	uint64_t disk_reserve;		/* bytes kept free on data_dir's disk; 0: no check */
 
 	int mailbox_format;		/* enum config_mailbox_format */
+	int check_dkim;			/* enum config_check */
+	int check_spf;			/* enum config_check */
+	int check_dmarc;		/* enum config_check */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
 
 	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */

@@ -430,4 +430,21 @@ typedef int mime_text_fn(void *ctx, const struct mime_text *t);
 int mime_text_walk(const struct mime_message *msg, unsigned int what,
 		   size_t max, mime_text_fn *fn, void *ctx);
 
+/* ---- APPEND filter ------------------------------------------------------ */
+
+/*
+ * Re-encode, as a message streams in, every leaf part declared
+ * "Content-Transfer-Encoding: binary" into base64 (its CTE field
+ * rewritten), so that its exact bytes survive LF-ended text storage;
+ * everything else passes byte for byte.  Feed pieces of any size with
+ * write, then finish once; output is appended to out.  Memory stays
+ * bounded by one header block and one line start.  Both return 1.
+ */
+struct mime_binenc;
+struct mime_binenc *mime_binenc_new(void);
+int mime_binenc_write(struct mime_binenc *e, const void *data, size_t len,
+		      struct buf *out);
+int mime_binenc_finish(struct mime_binenc *e, struct buf *out);
+void mime_binenc_free(struct mime_binenc **e);
+
 #endif

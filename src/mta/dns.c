@@ -36,6 +36,7 @@ struct dns {
 	struct event *timer;
 	struct dns_socket sockets[DNS_MAX_SOCKETS];
 	unsigned active;	/* requests waiting for c-ares */
+	bool closing;		/* dns_free is answering what is pending */
 };
 
 struct dns_request {
@@ -141,6 +142,7 @@ void dns_free(struct dns **dp)
 
 	if (d == NULL)
 		return;
+	d->closing = true;
 	ares_destroy(d->channel);	/* answers pending requests with ARES_EDESTRUCTION */
 	for (int i = 0; i < DNS_MAX_SOCKETS; i++)
 		if (d->sockets[i].ev != NULL)
@@ -390,4 +392,138 @@ void dns_cancel(struct dns_request *r)
 bool dns_busy(const struct dns *d)
 {
 	return d->active > 0;
+}
+
+/* ---- single queries ---- */
+
+struct dns_query {
+	struct dns *dns;
+	enum dns_type type;
+	dns_answer_fn *cb;
+	void *ctx;
+	struct dns_answer answer;
+};
+
+static void query_finish(struct dns_query *q)
+{
+	q->cb(q->ctx, &q->answer);
+	for (unsigned i = 0; i < q->answer.n; i++) {
+		free(q->answer.txt[i]);
+		free(q->answer.names[i]);
+	}
+	free(q);
+}
+
+static void take_txt(struct dns_answer *a, struct ares_txt_ext *txt)
+{
+	for (struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
+		size_t old;
+		char *joined;
+
+		if (t->record_start) {
+			if (a->n == DNS_MAX_ANSWERS)
+				break;
+			a->txt[a->n++] = calloc(1, 1);
+		}
+		if (a->n == 0)
+			continue;
+		old = strlen(a->txt[a->n - 1]);
+		joined = realloc(a->txt[a->n - 1], old + t->length + 1);
+		if (joined == NULL)
+			abort();
+		memcpy(joined + old, t->txt, t->length);
+		joined[old + t->length] = '\0';
+		a->txt[a->n - 1] = joined;
+	}
+}
+
+static void on_query(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	struct dns_answer *a = &q->answer;
+
+	q->dns->active--;
+	if (status == ARES_SUCCESS) {
+		if (q->type == DNS_TXT) {
+			struct ares_txt_ext *txt = NULL;
+			if (ares_parse_txt_reply_ext(abuf, alen, &txt) == ARES_SUCCESS) {
+				take_txt(a, txt);
+				ares_free_data(txt);
+			}
+		} else if (q->type == DNS_MX_NAMES) {
+			struct ares_mx_reply *mx = NULL;
+			if (ares_parse_mx_reply(abuf, alen, &mx) == ARES_SUCCESS) {
+				for (struct ares_mx_reply *m = mx; m != NULL && a->n < DNS_MAX_ANSWERS;
+				     m = m->next)
+					a->names[a->n++] = strdup(m->host);
+				ares_free_data(mx);
+			}
+		} else if (q->type == DNS_A) {
+			struct ares_addrttl ttls[DNS_MAX_ANSWERS];
+			int n = DNS_MAX_ANSWERS;
+			if (ares_parse_a_reply(abuf, alen, NULL, ttls, &n) == ARES_SUCCESS) {
+				for (int i = 0; i < n; i++) {
+					struct sockaddr_in *v4 = (struct sockaddr_in *)&a->addrs[a->n++];
+					memset(v4, 0, sizeof(a->addrs[0]));
+					v4->sin_family = AF_INET;
+					v4->sin_addr = ttls[i].ipaddr;
+				}
+			}
+		} else {
+			struct ares_addr6ttl ttls[DNS_MAX_ANSWERS];
+			int n = DNS_MAX_ANSWERS;
+			if (ares_parse_aaaa_reply(abuf, alen, NULL, ttls, &n) == ARES_SUCCESS) {
+				for (int i = 0; i < n; i++) {
+					struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->addrs[a->n++];
+					memset(v6, 0, sizeof(a->addrs[0]));
+					v6->sin6_family = AF_INET6;
+					memcpy(&v6->sin6_addr, &ttls[i].ip6addr, 16);
+				}
+			}
+		}
+		a->status = a->n > 0 ? DNS_OK : DNS_PERMANENT;
+	} else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+		a->status = DNS_PERMANENT;
+		a->nxdomain = status == ARES_ENOTFOUND;
+	} else {
+		a->status = DNS_TEMPORARY;
+	}
+	query_finish(q);
+}
+
+static void on_query_invalid(evutil_socket_t fd, short what, void *arg)
+{
+	query_finish(arg);
+}
+
+void dns_query(struct dns *d, const char *name, enum dns_type type, dns_answer_fn *cb,
+	       void *ctx)
+{
+	static const int types[] = { [DNS_TXT] = T_TXT, [DNS_A] = T_A, [DNS_AAAA] = T_AAAA,
+				     [DNS_MX_NAMES] = T_MX };
+	struct dns_query *q = calloc(1, sizeof(*q));
+	size_t len = strlen(name);
+
+	if (q == NULL)
+		abort();
+	q->dns = d;
+	q->type = type;
+	q->cb = cb;
+	q->ctx = ctx;
+	if (len == 0 || len > 253 || d->closing) {
+		struct timeval now = { 0, 0 };
+		/* a query made while the resolver closes (from the callback of
+		   one it cancels) fails at once, as a temporary error */
+		q->answer.status = d->closing ? DNS_TEMPORARY : DNS_PERMANENT;
+		q->answer.nxdomain = !d->closing;
+		if (d->closing) {
+			query_finish(q);
+			return;
+		}
+		event_base_once(d->base, -1, EV_TIMEOUT, on_query_invalid, q, &now);
+		return;
+	}
+	d->active++;
+	ares_query(d->channel, name, C_IN, types[type], on_query, q);
+	dns_schedule(d);
 }

@@ -42,6 +42,29 @@ struct dns_mx {
 /* result is valid during the call only. */
 typedef void dns_mx_fn(void *ctx, const struct dns_mx *result);
 
+/* ---- single queries (the checks of received mail: DKIM, SPF, DMARC) ---- */
+
+enum dns_type { DNS_TXT, DNS_A, DNS_AAAA, DNS_MX_NAMES };
+
+#define DNS_MAX_ANSWERS 32
+
+struct dns_answer {
+	enum dns_status status;	/* DNS_PERMANENT: NXDOMAIN or no such record */
+	bool nxdomain;		/* the name does not exist */
+	unsigned n;		/* records below (0 with DNS_OK never happens) */
+	char *txt[DNS_MAX_ANSWERS];	/* TXT: each record's strings joined */
+	struct sockaddr_storage addrs[DNS_MAX_ANSWERS];	/* A, AAAA */
+	char *names[DNS_MAX_ANSWERS];	/* MX_NAMES: the exchangers */
+};
+
+/* answer is valid during the call only. */
+typedef void dns_answer_fn(void *ctx, const struct dns_answer *answer);
+
+/* Ask for the records of one type at name (ASCII).  cb runs exactly once,
+   later (never from inside this call). */
+void dns_query(struct dns *d, const char *name, enum dns_type type, dns_answer_fn *cb,
+	       void *ctx);
+
 /* servers: "host:port, host:port" or "" for the system's resolv.conf. */
 int dns_open(struct event_base *base, const char *servers, struct dns **r,
 	     const char **error_r);

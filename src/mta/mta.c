@@ -793,3 +793,8 @@ int mta_stats(struct mta *m, struct buf *out)
 		   (unsigned long long)m->relay_txns);
 	return 1;
 }
+
+struct dns *mta_dns(struct mta *m)
+{
+	return m->dns;
+}

@@ -19,6 +19,7 @@
 #include "lib/config.h"
 #include "queue/envelope.h"
 
+struct dns;
 struct mta;
 struct server;
 
@@ -34,6 +35,9 @@ void mta_reload(struct mta *m, const struct config *old);
    (recovered); takes ownership of e.  Its recipients go where RCPT
    resolved them (an older envelope's are resolved now). */
 void mta_take(struct mta *m, struct envelope *e, bool recovered);
+/* The resolver of the moment (replaced on SIGHUP; one in use is freed
+   only once its queries are answered). */
+struct dns *mta_dns(struct mta *m);
 struct delivery_job;
 /* The local delivery agent gives back a job (any thread). */
 void mta_local_done(struct mta *m, struct delivery_job *job);

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "delivery/delivery.h"
@@ -54,6 +56,7 @@ void mta_local_run(struct mta_dest *d)
 		job->host = e->host;		/* never changed while queued */
 		job->sender = e->sender;
 		job->recovered = t->msg->recovered;
+		job->junk = e->junk;
 		job->ctx = t;
 		for (unsigned i = 0; i < t->n; i++) {
 			const struct envelope_rcpt *r = &e->rcpts[t->rcpt[i]];
@@ -83,12 +86,41 @@ void mta_local_done(struct mta *m, struct delivery_job *job)
 		log_err("queue: eventfd: %m");
 }
 
+/* The remote addresses Sieve scripts redirected the message to become
+   recipients of it, scheduled like the others (an address it already has
+   is not added again: each gets the message once). */
+static void add_redirects(struct mta_txn *t, const struct delivery_job *job)
+{
+	struct mta_msg *g = t->msg;
+	struct envelope *e = g->env;
+	unsigned n = e->n_rcpts;
+
+	for (size_t off = 0; off < job->redirects.len;
+	     off += strlen(job->redirects.data + off) + 1) {
+		const char *address = job->redirects.data + off;
+		bool have = false;
+		for (unsigned i = 0; i < e->n_rcpts && !have; i++)
+			have = strcasecmp(e->rcpts[i].address, address) == 0;
+		if (have || envelope_add_rcpt(e, address, NULL, 0) < 0)
+			continue;
+		e->rcpts[e->n_rcpts - 1].kind = ENVELOPE_REMOTE;
+	}
+	if (e->n_rcpts == n)
+		return;
+	if ((g->fresh = realloc(g->fresh, e->n_rcpts + 1)) == NULL ||
+	    (g->go = realloc(g->go, (e->n_rcpts + 1) * sizeof(*g->go))) == NULL)
+		abort();
+	memset(g->fresh + n, 0, e->n_rcpts + 1 - n);
+	memset(g->go + n, 0, (e->n_rcpts + 1 - n) * sizeof(*g->go));
+}
+
 void mta_local_finish(struct delivery_job *job)
 {
 	struct mta_txn *t = job->ctx;
 
 	if (job->removed)
 		t->msg->removed = true;
+	add_redirects(t, job);
 	for (unsigned i = 0; i < job->n_rcpts; i++)
 		if (job->rcpts[i].code != 0)
 			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);

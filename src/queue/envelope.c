@@ -9,7 +9,7 @@
  *   size <bytes of .msg>
  *   header-offset <bytes>
  *   body <0|1|2>  smtputf8 <0|1>  ret <0|1|2>  envid <xtext>
- *   routed <0|1>  warned <0|1>  held <0|1>
+ *   routed <0|1>  warned <0|1>  held <0|1>  junk 1 (only when set)
  *   rcpt <state> <attempts> <next attempt> <notify> <orcpt or -> <address>
  *   error <rcpt index> <text>       (last failure of that recipient)
  *   mta <rcpt index> <host>         (the host that gave it)
@@ -224,6 +224,8 @@ int envelope_format(const struct envelope *e, struct buf *out)
 	if (ok > 0)
 		ok = buf_printf(out, "routed %d\nwarned %d\nheld %d\n", e->routed,
 				e->warned, e->held);
+	if (ok > 0 && e->junk)
+		ok = buf_printf(out, "junk 1\n");
 	for (unsigned i = 0; ok > 0 && i < e->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &e->rcpts[i];
 		ok = buf_printf(out, "rcpt %c %u %llu %u %s %s\n", r->state, r->attempts,
@@ -361,6 +363,8 @@ static int envelope_parse_line(struct envelope *e, char *line)
 			e->warned = n != 0;
 		else if (strcmp(line, "held") == 0)
 			e->held = n != 0;
+		else if (strcmp(line, "junk") == 0)
+			e->junk = n != 0;
 		/* unknown numeric keys are ignored: newer versions may add some */
 	}
 	return 1;

@@ -72,6 +72,8 @@ struct envelope {
 	bool routed;		/* recipients are final remote addresses (relay) */
 	bool warned;		/* the delay notice was sent */
 	bool held;		/* `correio queue hold`: no attempts until release */
+	bool junk;		/* file into the recipients' Junk folder (DMARC
+				   quarantine) */
 	struct envelope_rcpt *rcpts;
 	unsigned n_rcpts, cap_rcpts;
 };

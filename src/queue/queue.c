@@ -27,6 +27,7 @@
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 
 #define QUEUE_WRITE_BUFFER 65536
 #define QUEUE_DAMAGED "damaged"	/* subdirectory for damaged messages */
@@ -37,7 +38,12 @@ struct queue_msg {
 	int fd;
 	struct buf out;		/* text not yet written to fd */
 	size_t size;		/* bytes accepted by queue_msg_write */
+	size_t flushed;		/* bytes written to fd */
 	bool failed;
+	struct mailauth *auth;	/* the authentication step, or NULL */
+	size_t auth_offset;	/* where its header fields go */
+	char *refusal;		/* the caller's buffer for a refusal reply */
+	size_t refusal_size;
 	struct envelope *env;
 	void (*cb)(void *ctx, int result);
 	void *ctx;
@@ -100,6 +106,7 @@ static void msg_free(struct queue_msg *m)
 	if (m->fd >= 0)
 		close(m->fd);
 	buf_deinit(&m->out);
+	mailauth_free(&m->auth);
 	envelope_free(&m->env);
 	free(m);
 }
@@ -304,6 +311,7 @@ static int msg_flush(struct queue_msg *m)
 		log_err("queue: %s: write: %m", m->id);
 		m->failed = true;
 	}
+	m->flushed += m->out.len;
 	buf_reset(&m->out);
 	return m->failed ? -1 : 1;
 }
@@ -311,6 +319,8 @@ static int msg_flush(struct queue_msg *m)
 int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
 {
 	m->size += n;
+	if (m->auth != NULL)
+		mailauth_feed(m->auth, p, n);
 	if (m->failed)
 		return -1;
 	if (m->out.len + n > QUEUE_WRITE_BUFFER && msg_flush(m) < 0)
@@ -321,6 +331,7 @@ int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
 			m->failed = true;
 			return -1;
 		}
+		m->flushed += n;
 		return 1;
 	}
 	buf_append(&m->out, p, n);
@@ -346,6 +357,158 @@ void queue_msg_abort(struct queue_msg **mp)
 	msg_unlink(m->q, m->id);
 	msg_free(m);
 	*mp = NULL;
+}
+
+void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a, char *refusal, size_t size)
+{
+	mailauth_free(&m->auth);
+	m->auth = a;
+	m->auth_offset = m->size;
+	m->refusal = refusal;
+	m->refusal_size = size;
+}
+
+/* The kept pieces of the text after the authentication step's edit:
+   [0, at), then the fields, then [at, size) without the removed ranges. */
+struct edit {
+	size_t at;
+	const struct buf *fields;
+	size_t n;			/* pieces of the old text after at */
+	size_t start[MAILAUTH_MAX_REMOVE + 1], end[MAILAUTH_MAX_REMOVE + 1];
+};
+
+static void edit_plan(struct edit *e, size_t at, size_t size, const struct mailauth_verdict *v)
+{
+	size_t pos = at;
+
+	e->at = at;
+	e->fields = v->fields;
+	e->n = 0;
+	for (unsigned i = 0; i < v->n_remove; i++) {
+		size_t s = at + v->remove[i].offset, t = s + v->remove[i].len;
+		if (s < pos || t > size)
+			continue;	/* out of order or outside: ignored */
+		e->start[e->n] = pos;
+		e->end[e->n++] = s;
+		pos = t;
+	}
+	e->start[e->n] = pos;
+	e->end[e->n++] = size;
+}
+
+static size_t edit_size(const struct edit *e)
+{
+	size_t n = e->at + e->fields->len;
+
+	for (size_t i = 0; i < e->n; i++)
+		n += e->end[i] - e->start[i];
+	return n;
+}
+
+/* The whole text is still in m->out: edit it there. */
+static void edit_in_memory(struct queue_msg *m, const struct edit *e)
+{
+	struct buf text;
+
+	buf_init(&text, 0);
+	buf_append(&text, m->out.data, e->at);
+	buf_append(&text, e->fields->data, e->fields->len);
+	for (size_t i = 0; i < e->n; i++)
+		buf_append(&text, m->out.data + e->start[i], e->end[i] - e->start[i]);
+	buf_reset(&m->out);
+	buf_append(&m->out, text.data, text.len);
+	buf_deinit(&text);
+}
+
+static int copy_range(int in, int out, size_t from, size_t to)
+{
+	loff_t off = (loff_t)from;
+	ssize_t got = 0;
+
+	while ((size_t)off < to &&
+	       (got = copy_file_range(in, &off, out, NULL, to - (size_t)off, 0)) > 0)
+		;
+	return (size_t)off == to ? 1 : -1;
+}
+
+/* Part of the text is on disk: write the edited text to a new file (the
+   copies stay within the file system: copy_file_range) and rename it. */
+static int edit_file(struct queue_msg *m, const struct edit *e)
+{
+	char path[1200], tmp[1210];
+	int in = -1, out = -1, ret = -1;
+
+	if (msg_flush(m) < 0)
+		return -1;
+	file_path(m->q, m->id, "msg", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (in < 0 || out < 0 || copy_range(in, out, 0, e->at) < 0 ||
+	    write_all(out, e->fields->data, e->fields->len) < 0)
+		goto out;
+	for (size_t i = 0; i < e->n; i++)
+		if (copy_range(in, out, e->start[i], e->end[i]) < 0)
+			goto out;
+	if (rename(tmp, path) < 0)
+		goto out;
+	close(m->fd);
+	m->fd = out;
+	out = -1;
+	ret = 1;
+out:
+	if (ret < 0) {
+		log_err("queue: %s: rewrite for the authentication results: %m", m->id);
+		unlink(tmp);
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+static void commit_write(struct queue_msg *m);
+
+static void on_refused(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_msg *m = arg;
+
+	msg_unlink(m->q, m->id);
+	m->cb(m->ctx, 0);
+	msg_free(m);
+}
+
+/* The authentication step's verdict: refuse, or edit the header section
+   and go on with the commit. */
+static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
+{
+	struct queue_msg *m = ctx;
+	struct edit e;
+	size_t size;
+
+	if (v->action == MAILAUTH_REJECT) {
+		struct timeval now = { 0, 0 };
+		if (m->refusal != NULL)
+			str_copy(m->refusal, v->reply, m->refusal_size);
+		/* answer from the loop, never from inside queue_commit */
+		event_base_once(m->q->base, -1, EV_TIMEOUT, on_refused, m, &now);
+		return;
+	}
+	if (v->junk)
+		m->env->junk = true;
+	if (!m->failed && (v->fields->len > 0 || v->n_remove > 0)) {
+		edit_plan(&e, m->auth_offset, m->size, v);
+		size = edit_size(&e);
+		if (m->flushed == 0 && m->out.len == m->size && size <= QUEUE_WRITE_BUFFER + 4096)
+			edit_in_memory(m, &e);
+		else if (edit_file(m, &e) < 0)
+			m->failed = true;
+		else
+			m->flushed = size;
+		m->size = size;
+	}
+	commit_write(m);
 }
 
 /* Written as <id>.env.new and renamed into place, so that a crash never
@@ -374,15 +537,20 @@ static int write_envelope(struct queue *q, struct queue_msg *m)
 	return ret;
 }
 
-void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
+/* Write the envelope and hand the message to the committer thread. */
+static void commit_write(struct queue_msg *m)
 {
-	struct queue_msg *m = *mp;
 	struct queue *q = m->q;
 
-	*mp = NULL;
-	m->cb = cb;
-	m->ctx = ctx;
-	m->result = 0;
+	if (q->stopped) {
+		/* the authentication step answered after queue_stop (the server
+		   stopping): the client got no reply, so nothing is kept */
+		msg_unlink(q, m->id);
+		m->cb(m->ctx, -1);
+		msg_free(m);
+		return;
+	}
+
 	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
 	close(m->fd);
@@ -391,6 +559,20 @@ void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void
 	list_push(&q->pending, m);
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+}
+
+void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
+{
+	struct queue_msg *m = *mp;
+
+	*mp = NULL;
+	m->cb = cb;
+	m->ctx = ctx;
+	m->result = 0;
+	if (m->auth != NULL)
+		mailauth_finish(m->auth, m->id, on_auth_verdict, m);
+	else
+		commit_write(m);
 }
 
 /* ---- finished messages ---- */
@@ -641,7 +823,7 @@ int queue_recover(struct queue *q)
 		} else if (strcmp(dot, ".env") == 0 && (e = recover_one(q, id)) != NULL) {
 			q->route(q->route_ctx, e, true);
 			count++;
-		} else if (strcmp(dot, ".env.new") == 0) {
+		} else if (strcmp(dot, ".env.new") == 0 || strcmp(dot, ".msg.new") == 0) {
 			unlinkat(q->dirfd, de->d_name, 0);
 		}
 	}

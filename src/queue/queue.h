@@ -20,6 +20,7 @@
 #include "queue/envelope.h"
 
 struct event_base;
+struct mailauth;
 struct queue;
 struct queue_msg;
 
@@ -60,11 +61,20 @@ size_t queue_msg_size(const struct queue_msg *m);
 void queue_msg_mark_header(struct queue_msg *m);
 /* Remove the files and free. */
 void queue_msg_abort(struct queue_msg **m);
+/* The authentication step of reception (mailauth/mailauth.h): every byte
+   written from now on passes through a (call it after the trace lines),
+   and queue_commit() first waits for its verdict: the header fields it
+   adds go where a started, at the top of the message's own header
+   section, and the fields it removes go.  When it refuses the message,
+   commit's cb gets 0 and the SMTP reply is copied to refusal (size bytes;
+   the caller's buffer, NULL if never refused).  The message owns a. */
+void queue_msg_set_auth(struct queue_msg *m, struct mailauth *a, char *refusal, size_t size);
 
 /*
  * Write the envelope and make the message durable.  cb(ctx, 1) runs on the
  * loop thread once it is on disk, cb(ctx, -1) if it could not be stored
- * (the files are then removed).  Ownership of *m passes to the queue.
+ * (the files are then removed), cb(ctx, 0) if the authentication step
+ * refused it (see queue_msg_set_auth).  Ownership of *m passes to the queue.
  */
 void queue_commit(struct queue_msg **m, void (*cb)(void *ctx, int result),
 		  void *ctx);

@@ -35,6 +35,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/mta.h"
+#include "mailauth/mailauth.h"
 #include "queue/queue.h"
 #include "server/server.h"
 
@@ -258,6 +259,9 @@ static int submit_begin(struct control_conn *c, char *args)
 		return -1;
 	str_copy(e->id, queue_msg_id(c->msg), sizeof(e->id));
 	write_trace(c, queue_msg_envelope(c->msg));
+	/* local sendmail is submission: signed like authenticated mail */
+	queue_msg_set_auth(c->msg, mailauth_new_submission(&c->ctl->srv->cfg,
+							   c->ctl->srv->accounts), NULL, 0);
 	c->line_start = true;
 	return 1;
 }

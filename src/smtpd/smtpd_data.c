@@ -18,6 +18,7 @@
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 #include "queue/queue.h"
 #include "tls/tls.h"
 
@@ -75,6 +76,22 @@ static void write_trace(struct smtpd_session *s)
 	buf_deinit(&h);
 }
 
+/* The authentication step of the message (mailauth/mailauth.h): mail
+   from an authenticated user is signed, mail received on `smtp` checked. */
+static void reception_auth(struct smtpd_session *s)
+{
+	struct server *srv = s->conn.server;
+	struct mailauth *a = NULL;
+
+	if (s->user[0] != '\0')
+		a = mailauth_new_submission(&srv->cfg, srv->accounts);
+	else if (s->conn.listener == CONFIG_LISTEN_SMTP)
+		a = mailauth_new_inbound(&srv->cfg, srv->mta, s->conn.addr, s->helo,
+					 queue_msg_envelope(s->msg)->sender);
+	if (a != NULL)
+		queue_msg_set_auth(s->msg, a, s->refusal, sizeof(s->refusal));
+}
+
 /* Create the queue file for the transaction.  Returns 1, or 0 with the
    reply to give in *reply_r. */
 static int begin_message(struct smtpd_session *s, const char **reply_r)
@@ -94,6 +111,7 @@ static int begin_message(struct smtpd_session *s, const char **reply_r)
 		return 0;
 	}
 	write_trace(s);
+	reception_auth(s);
 	memset(&s->headers, 0, sizeof(s->headers));
 	s->headers.line_start = true;
 	smtpd_command_timer(s, true);
@@ -139,8 +157,10 @@ static void on_committed(void *ctx, int result)
 {
 	struct smtpd_session *s = ctx;
 
-	if (result < 0)
+	if (result <= 0)
 		quota_release(s->conn.server->quota, s->queue_id);
+	if (result == 0)
+		log_info("%s: reject: %s", s->queue_id, s->refusal);
 	if (s->dead) {
 		/* the client left while its message was being made durable */
 		s->state = SMTPD_STATE_READY;
@@ -151,6 +171,8 @@ static void on_committed(void *ctx, int result)
 		metrics_received(METRICS_SMTP);
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
 	}
+	else if (result == 0)
+		smtpd_reply(s, "%s", s->refusal);	/* the authentication step's */
 	else
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	finish_reply(s);

@@ -84,6 +84,7 @@ struct smtpd_session {
 
 	struct event *command_timer;
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
+	char refusal[400];	/* the reply when the authentication step refuses it */
 };
 
 /* smtpd_session.c */

@@ -206,6 +206,9 @@ int store_folder_list(struct store_account *a,
  */
 int store_folder_create(struct store_account *a, const char *name,
 			unsigned special_use, struct store_error *error_r);
+/* The Maildir++ directory name (".A.B") of a non-INBOX folder name, for
+   local delivery (Sieve fileinto).  1, or -1 for a bad name or INBOX. */
+int store_folder_dir_name(const char *name, char *out, size_t size);
 /* Delete a folder and its messages.  Its children stay (the name becomes
    \Noselect).  Sessions that have it open get STORE_CHANGE_GONE. */
 int store_folder_delete(struct store_account *a, const char *name,

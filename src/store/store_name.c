@@ -189,3 +189,14 @@ int store_folder_path(const struct store_account *a, const char *name,
 	}
 	return n > 0 && (size_t)n < size ? 1 : -1;
 }
+
+int store_folder_dir_name(const char *name, char *out, size_t size)
+{
+	char canon[STORE_NAME_MAX + 1];
+	struct store_error err;
+
+	if (store_name_normalize(name, canon, sizeof(canon), &err) < 0 ||
+	    store_name_is_inbox(canon))
+		return -1;
+	return store_name_to_dir(canon, out, size);
+}

@@ -1,0 +1,4 @@
+require ["include", "variables"];
+set "n" "x";
+include :personal :once :optional "${n}";
+return;

@@ -1,0 +1,2 @@
+require "vacation";
+vacation :days 3 :addresses ["bob@example.org"] "I am away.";

@@ -1,0 +1,323 @@
+/*
+ * cmd_user_sieve.c - `correio user sieve ADDRESS list|put|get|activate|
+ * check`: an administrator manages an account's Sieve scripts, which live
+ * in <maildir>/sieve/<name>.sieve with the symlink sieve/active naming the
+ * one delivery runs (see sieve.h).  put refuses a script that does not
+ * compile and says the line; files in the data directory are written as
+ * the server's user (privilege_drop_effective), the script file given is
+ * read as the invoker.
+ */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/accounts.h"
+#include "delivery/delivery.h"
+#include "lib/buf.h"
+#include "lib/privilege.h"
+#include "lib/util.h"
+#include "sieve/sieve.h"
+
+static const char what[] = "user sieve";
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 200 || name[0] == '.')
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Read a whole file, at most SIEVE_MAX_SCRIPT bytes.  1 or -1. */
+static int read_script(const char *path, struct buf *out)
+{
+	char block[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		cli_error(what, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = read(fd, block, sizeof(block))) > 0)
+		if (buf_append(out, block, (size_t)n) < 0) {
+			cli_error(what, "%s: larger than %d bytes", path, SIEVE_MAX_SCRIPT);
+			close(fd);
+			return -1;
+		}
+	close(fd);
+	if (n < 0) {
+		cli_error(what, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+/* Compile text; on error print "PATH: line N: reason".  1 or -1. */
+static int check_text(const char *path, const struct buf *text)
+{
+	struct sieve_script *s;
+	char err[256];
+
+	if (sieve_compile(text->data ? text->data : "", text->len, &s, err, sizeof(err)) < 0) {
+		cli_error(what, "%s: %s", path, err);
+		return -1;
+	}
+	sieve_script_free(&s);
+	return 1;
+}
+
+/* The name active points to (without .sieve) into out, or "". */
+static void active_name(const char *dir, char *out, size_t size)
+{
+	char path[4400], link[300];
+	ssize_t n;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/active", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0) {
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			return;
+		if (fgets(link, sizeof(link), f) == NULL)
+			link[0] = '\0';
+		fclose(f);
+		n = (ssize_t)strcspn(link, "\r\n");
+	}
+	link[n] = '\0';
+	if (n > 6 && strcmp(link + n - 6, ".sieve") == 0)
+		link[n - 6] = '\0';
+	snprintf(out, size, "%s", link);
+}
+
+static int sieve_list(const char *dir)
+{
+	char active[300];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : (cli_error(what, "%s: %s", dir, strerror(errno)), 1);
+	active_name(dir, active, sizeof(active));
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l <= 6 || strcmp(de->d_name + l - 6, ".sieve") != 0 || de->d_name[0] == '.')
+			continue;
+		printf("%.*s%s\n", (int)(l - 6), de->d_name,
+		       strncmp(de->d_name, active, l - 6) == 0 && active[l - 6] == '\0' ?
+		       " ACTIVE" : "");
+	}
+	closedir(d);
+	return 0;
+}
+
+static int sieve_put(const char *dir, const char *name, const char *file)
+{
+	char path[4400], tmp[4400];
+	struct buf text;
+	int fd, ret = 1;
+
+	buf_init(&text, SIEVE_MAX_SCRIPT);
+	privilege_invoker(true);
+	ret = read_script(file, &text);
+	privilege_invoker(false);
+	if (ret < 0 || check_text(file, &text) < 0) {
+		buf_deinit(&text);
+		return 1;
+	}
+	if (mkdir_p(dir, 0700) < 0) {
+		cli_error(what, "%s: %s", dir, strerror(errno));
+		buf_deinit(&text);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.sieve.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || (text.len > 0 && write(fd, text.data, text.len) != (ssize_t)text.len) ||
+	    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+		cli_error(what, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		ret = -1;
+	}
+	buf_deinit(&text);
+	return ret < 0 ? 1 : 0;
+}
+
+static int sieve_get(const char *dir, const char *name)
+{
+	char path[4400];
+	struct buf text;
+
+	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
+	buf_init(&text, SIEVE_MAX_SCRIPT);
+	if (read_script(path, &text) < 0) {
+		buf_deinit(&text);
+		return 1;
+	}
+	fwrite(text.data ? text.data : "", 1, text.len, stdout);
+	buf_deinit(&text);
+	return 0;
+}
+
+static int sieve_activate(const char *dir, const char *name)
+{
+	char path[4400], link[4400], target[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
+	if (stat(path, &st) < 0) {
+		cli_error(what, "no script named %s", name);
+		return 1;
+	}
+	snprintf(target, sizeof(target), "%s.sieve", name);
+	snprintf(link, sizeof(link), "%s/.active.tmp", dir);
+	unlink(link);
+	snprintf(path, sizeof(path), "%s/active", dir);
+	if (symlink(target, link) < 0 || rename(link, path) < 0) {
+		cli_error(what, "%s: %s", path, strerror(errno));
+		unlink(link);
+		return 1;
+	}
+	return 0;
+}
+
+/* `test FILE MESSAGE [SENDER]`: run FILE on MESSAGE delivered to ADDRESS
+   from SENDER (default: none, "") and print the plan, one action a line
+   ("fileinto FOLDER [FLAGS]", "redirect ADDRESS", "reject TEXT",
+   "vacation TO", or "discard"), as Pigeonhole's sieve-test does.  Nothing
+   is sent or filed; includes are not resolved. */
+static int sieve_test(int argc, char **argv, struct config *cfg)
+{
+	struct buf script, text;
+	struct sieve_script *s;
+	struct sieve_plan *plan;
+	char err[256];
+	int status = 0;
+
+	if (argc != 5 && argc != 6) {
+		cli_error(what, "usage: correio user sieve ADDRESS test FILE MESSAGE [SENDER]");
+		return 2;
+	}
+	buf_init(&script, SIEVE_MAX_SCRIPT);
+	buf_init(&text, 64 << 20);
+	if (read_script(argv[3], &script) < 0 || read_script(argv[4], &text) < 0) {
+		buf_deinit(&script);
+		buf_deinit(&text);
+		return 1;
+	}
+	struct sieve_message m = { .data = text.data ? text.data : "", .len = text.len,
+				   .env_from = argc == 6 ? argv[5] : "", .env_to = argv[1],
+				   .delimiter = cfg->recipient_delimiter[0] };
+	plan = calloc(1, sizeof(*plan));
+	if (plan == NULL)
+		abort();
+	if (sieve_compile(script.data ? script.data : "", script.len, &s, err, sizeof(err)) < 0) {
+		cli_error(what, "%s: %s", argv[3], err);
+		status = 1;
+	} else if (sieve_run(s, &m, plan, err, sizeof(err)) < 0) {
+		cli_error(what, "%s: %s", argv[3], err);
+		status = 1;
+	} else {
+		if (plan->n == 0)
+			printf("discard\n");
+		for (unsigned i = 0; i < plan->n; i++) {
+			const struct sieve_action *a = &plan->actions[i];
+			if (a->kind == SIEVE_ACTION_FILEINTO)
+				printf("fileinto %s%s%s\n", a->folder, a->flags[0] ? " " : "", a->flags);
+			else if (a->kind == SIEVE_ACTION_REDIRECT)
+				printf("redirect %s\n", a->address);
+			else if (a->kind == SIEVE_ACTION_REJECT)
+				printf("reject %s\n", a->text);
+			else
+				printf("vacation %s\n", a->address);
+		}
+	}
+	sieve_script_free(&s);
+	sieve_plan_free(plan);
+	free(plan);
+	buf_deinit(&script);
+	buf_deinit(&text);
+	return status;
+}
+
+int cmd_user_sieve(int argc, char **argv, struct config *cfg)
+{
+	struct accounts *a;
+	struct account acct;
+	const char *error, *cmd;
+	char maildir[4200], dir[4300];
+	int found;
+
+	/* argv: sieve ADDRESS CMD [ARGS] */
+	if (argc < 3) {
+		cli_error(what, "usage: correio user sieve ADDRESS list|put NAME FILE|get NAME|"
+			  "activate NAME|check FILE");
+		return 2;
+	}
+	cmd = argv[2];
+	if (strcmp(cmd, "check") == 0) {
+		struct buf text;
+		int ret;
+		if (argc != 4) {
+			cli_error(what, "usage: correio user sieve ADDRESS check FILE");
+			return 2;
+		}
+		buf_init(&text, SIEVE_MAX_SCRIPT);
+		ret = read_script(argv[3], &text) > 0 && check_text(argv[3], &text) > 0;
+		buf_deinit(&text);
+		if (ret)
+			printf("%s: OK\n", argv[3]);
+		return ret ? 0 : 1;
+	}
+	if (strcmp(cmd, "test") == 0)
+		return sieve_test(argc, argv, cfg);
+	if (!((strcmp(cmd, "list") == 0 && argc == 3) ||
+	      ((strcmp(cmd, "get") == 0 || strcmp(cmd, "activate") == 0) && argc == 4) ||
+	      (strcmp(cmd, "put") == 0 && argc == 5))) {
+		cli_error(what, "usage: correio user sieve ADDRESS list|put NAME FILE|get NAME|"
+			  "activate NAME|check FILE");
+		return 2;
+	}
+	if (argc >= 4 && !valid_name(argv[3])) {
+		cli_error(what, "invalid script NAME: %s", argv[3]);
+		return 2;
+	}
+	if (privilege_drop_effective(cfg, &error) < 0) {
+		cli_error(what, "%s", error);
+		return 1;
+	}
+	if (cli_open_accounts(cfg, &a) < 0)
+		return 1;
+	found = accounts_user_get(a, argv[1], &acct);
+	accounts_free(&a);
+	if (found <= 0) {
+		cli_error(what, found == 0 ? "no such user: %s" : "cannot read the account "
+			  "store (%s)", argv[1]);
+		return 1;
+	}
+	if (delivery_uses_mbox(cfg, acct.mailbox_format)) {
+		cli_error(what, "%s: Sieve runs for Maildir accounts only", acct.address);
+		return 1;
+	}
+	delivery_mailbox_path(cfg, acct.address, false, maildir, sizeof(maildir));
+	snprintf(dir, sizeof(dir), "%s/sieve", maildir);
+	if (strcmp(cmd, "list") == 0)
+		return sieve_list(dir);
+	if (strcmp(cmd, "get") == 0)
+		return sieve_get(dir, argv[3]);
+	if (strcmp(cmd, "activate") == 0)
+		return sieve_activate(dir, argv[3]);
+	return sieve_put(dir, argv[3], argv[4]);
+}

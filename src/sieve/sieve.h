@@ -1,0 +1,110 @@
+#ifndef CORREIO_SIEVE_H
+#define CORREIO_SIEVE_H
+/*
+ * sieve: mail filtering scripts (RFC 5228) run by local delivery.
+ *
+ * A script is compiled once into a tree (sieve_compile) and run for each
+ * message (sieve_run), which gives a plan: the list of actions local
+ * delivery carries out (file into folders with flags, redirect, reject,
+ * discard).  The running never touches the disk: delivery does.
+ *
+ * Extensions: fileinto, mailbox (:create), envelope, body, variables,
+ * imap4flags, relational, regex, copy, reject, ereject, subaddress,
+ * include (:personal, "return"; no "global"),
+ * vacation (the reply is built and sent by delivery, which keeps the
+ * one-reply-per-period record).
+ *
+ * Limits (a hostile script cannot hang delivery): SIEVE_MAX_SCRIPT bytes
+ * of script, SIEVE_MAX_STEPS tests and commands per run, SIEVE_MAX_ACTIONS
+ * actions, SIEVE_MAX_REDIRECTS redirects, SIEVE_MAX_REGEX bytes of regular
+ * expression, and at most SIEVE_MAX_MATCH_INPUT bytes of any string given
+ * to a :regex or :matches test (POSIX regexec has no step limit).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIEVE_MAX_SCRIPT	(1024 * 1024)
+#define SIEVE_MAX_STEPS		100000
+#define SIEVE_MAX_ACTIONS	64
+#define SIEVE_MAX_REDIRECTS	4
+#define SIEVE_MAX_REGEX		1024
+#define SIEVE_MAX_MATCH_INPUT	(64 * 1024)
+#define SIEVE_MAX_DEPTH		64	/* nesting of blocks and tests */
+#define SIEVE_MAX_INCLUDE	8	/* nesting of include */
+#define SIEVE_MAX_INCLUDED	32	/* scripts included in one run */
+
+struct sieve_script;
+
+enum sieve_action_kind {
+	SIEVE_ACTION_FILEINTO,	/* folder ("INBOX" for keep) */
+	SIEVE_ACTION_REDIRECT,	/* address */
+	SIEVE_ACTION_REJECT,	/* text */
+	SIEVE_ACTION_VACATION,	/* address (to), text, subject, from, handle, days */
+};
+
+struct sieve_action {
+	enum sieve_action_kind kind;
+	char *folder;		/* FILEINTO: folder name, '/' between levels */
+	bool create;		/* FILEINTO: :create */
+	char *flags;		/* FILEINTO: IMAP flags, space separated, or "" */
+	char *address;		/* REDIRECT */
+	char *text;		/* REJECT, VACATION: the reason */
+	/* VACATION: */
+	char *subject;		/* of the reply (":subject", else "Auto: " + the original's) */
+	char *from;		/* ":from", or NULL: the account */
+	char *handle;		/* what identifies this reply for the period */
+	char *in_reply_to;	/* the original's Message-ID, or NULL */
+	char *references;	/* the original's References, or NULL */
+	unsigned days;		/* the period */
+	bool mime;		/* text is a MIME entity (headers and body) */
+};
+
+/* What a run decided; an empty plan means discard. */
+struct sieve_plan {
+	struct sieve_action actions[SIEVE_MAX_ACTIONS + 1];
+	unsigned n;
+};
+
+/* The message a script looks at. */
+struct sieve_message {
+	const char *data;	/* the whole message, headers and body */
+	size_t len;
+	const char *env_from;	/* envelope sender, "" for <> */
+	const char *env_to;	/* envelope recipient (the account) */
+	char delimiter;		/* recipient_delimiter for subaddress, or 0 */
+	/* include (RFC 6609, :personal only): the compiled script name, or 1
+	   with *r NULL when there is none, -1 when it does not compile (a
+	   message in err).  The script stays valid until the run ends.  NULL:
+	   include always fails. */
+	int (*include)(void *ctx, const char *name, const struct sieve_script **r,
+		       char *err, size_t err_size);
+	void *include_ctx;
+};
+
+/* Compile text[0..len).  Returns 1 with *r, or -1 with a message
+   "line N: ..." in err. */
+int sieve_compile(const char *text, size_t len, struct sieve_script **r,
+		  char *err, size_t err_size);
+void sieve_script_free(struct sieve_script **s);
+
+/* Run s on msg into plan (to be freed with sieve_plan_free).  Returns 1,
+   or -1 with a message in err (a run-time error or a limit: the caller
+   keeps the message in INBOX; plan is then empty). */
+int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
+	      struct sieve_plan *plan, char *err, size_t err_size);
+void sieve_plan_free(struct sieve_plan *plan);
+
+/*
+ * Delivery's seam: the plan for msg in the account whose Maildir is
+ * maildir.  The active script is <maildir>/sieve/active (a symlink to, or
+ * a file naming, <name>.sieve in that directory); compiled scripts are
+ * cached by path and modification time.  Returns 1 with a plan, 0 when
+ * the account has no active script (plain keep), or 1 with a plan of one
+ * keep after logging why when the script fails to load, compile or run.
+ * Thread-safe.
+ */
+int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg,
+		       struct sieve_plan *plan);
+
+#endif

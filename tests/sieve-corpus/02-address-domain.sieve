@@ -1,0 +1,2 @@
+require "fileinto";
+if address :domain :is "from" "example.net" { fileinto "Net"; } else { fileinto "Other"; }

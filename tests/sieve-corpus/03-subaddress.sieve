@@ -1,0 +1,2 @@
+require ["envelope", "subaddress", "fileinto"];
+if envelope :detail "to" "box" { fileinto "Box"; }

@@ -1,0 +1,2 @@
+if size :over 10 { discard; stop; }
+keep;

@@ -1,0 +1,2 @@
+require ["fileinto", "copy"];
+fileinto "A"; fileinto "A"; fileinto :copy "B";

@@ -1,0 +1,2 @@
+require "fileinto";
+if size :under 1K { fileinto "Small"; } else { fileinto "Big"; }

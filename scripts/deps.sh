@@ -17,7 +17,10 @@ set -eu
 #           python3-dkim (with python3-nacl for ed25519) to check
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains),
-#           opendkim-tools (opendkim-testmsg, a second DKIM verifier)
+#           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
+#           python3-milter (libmilter's binding: the mail filter of the
+#           milter tests) and rspamd (run privately through its milter
+#           proxy; its system service is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -31,7 +34,8 @@ python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve tmux python3-prometheus-client
 lintian systemd logrotate
-python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools"
+python3-dkim python3-nacl python3-spf publicsuffix opendkim-tools
+python3-milter rspamd"
 
 missing=""
 for p in $PACKAGES; do

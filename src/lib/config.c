@@ -110,6 +110,18 @@ static const struct setting settings[] = {
 	{ "auth_checks", "dmarc", SET_CHOICE, offsetof(struct config, check_dmarc),
 	  0, 0, 0, "off|tag|enforce", false },
 	BOOL("submission", "restrict_sender", submission_restrict_sender),
+	STR("door", "dnsbl", door_dnsbl),
+	NUM("door", "rate_messages", SET_UINT, door_rate_messages, 0, 1000000),
+	NUM("door", "rate_recipients", SET_UINT, door_rate_recipients, 0, 10000000),
+	NUM("door", "rate_window", SET_DURATION, door_rate_window, 1, 86400),
+	BOOL("door", "greylist", door_greylist),
+	NUM("door", "greylist_delay", SET_DURATION, door_greylist_delay, 0, 86400),
+	STR("door", "greylist_whitelist", door_greylist_whitelist),
+	STR("milter", "filters", milter_filters),
+	{ "milter", "default_action", SET_CHOICE, offsetof(struct config, milter_default_action),
+	  0, 0, 0, "tempfail|accept", false },
+	NUM("milter", "connect_timeout", SET_DURATION, milter_connect_timeout, 1, 3600),
+	NUM("milter", "timeout", SET_DURATION, milter_timeout, 1, 3600),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
 };
@@ -173,6 +185,11 @@ void config_defaults(struct config *cfg)
 	cfg->max_retry_interval = 4 * 3600;
 	cfg->warn_after = 4 * 3600;
 	cfg->give_up = 5 * 86400;
+	cfg->door_rate_window = 3600;
+	cfg->door_greylist_delay = 300;
+	cfg->milter_default_action = CONFIG_MILTER_TEMPFAIL;
+	cfg->milter_connect_timeout = 30;
+	cfg->milter_timeout = 30;
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

@@ -26,6 +26,7 @@ enum config_listener {
 };
 
 enum config_mailbox_format { CONFIG_MAILBOX_MAILDIR, CONFIG_MAILBOX_MBOX };
+enum config_milter_action { CONFIG_MILTER_TEMPFAIL, CONFIG_MILTER_ACCEPT };
 enum config_log_level { CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
 
 /* Room for the text of each size and duration as the file wrote it. */
@@ -44,7 +45,8 @@ struct config {
 	char postmaster[320];		/* where <postmaster> goes ("" = postmaster@
 					   the first local domain), domain lower case */
 	char log[1024];			/* "stderr", "syslog" or an absolute file path */
-	int log_level;			/* enum config_log_level */
+	int log_level;			/* enum config_milter_action { CONFIG_MILTER_TEMPFAIL, CONFIG_MILTER_ACCEPT };
+enum config_log_level */
 	char debug_peers[1024];		/* CIDR list whose SMTP dialogue is logged */
 	char listen[CONFIG_LISTEN_COUNT][512]; /* "addr:port[, addr:port]" or "" */
 
@@ -86,6 +88,21 @@ struct config {
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
+
+	/* at the door of the smtp listener (smtpd_door.c) */
+	char door_dnsbl[1024];		/* "zone[=127.0.0.x], ..."; "" = none */
+	uint64_t door_rate_messages;	/* per client/user per window; 0 = no limit */
+	uint64_t door_rate_recipients;
+	uint64_t door_rate_window;	/* seconds */
+	bool door_greylist;
+	uint64_t door_greylist_delay;	/* seconds before a retry is accepted */
+	char door_greylist_whitelist[1024];	/* CIDR blocks and sender domains */
+
+	/* mail filters asked at the end of each message (smtpd_milter.c) */
+	char milter_filters[1024];	/* "inet:host:port, unix:/path"; "" = none */
+	int milter_default_action;	/* enum config_milter_action: filter down */
+	uint64_t milter_connect_timeout;	/* seconds */
+	uint64_t milter_timeout;	/* seconds for each reply */
 
 	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 

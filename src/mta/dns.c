@@ -42,6 +42,7 @@ struct dns {
 struct dns_request {
 	struct dns *dns;
 	dns_mx_fn *cb;
+	dns_a_fn *a_cb;		/* an A query (dns_lookup_a) instead */
 	void *ctx;
 	bool cancelled;
 	unsigned pending;	/* lookups outstanding */
@@ -379,6 +380,45 @@ struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *
 	rq->queried = true;
 	d->active++;
 	ares_query(d->channel, rq->result.hosts[0].name, C_IN, T_MX, on_mx, rq);
+	dns_schedule(d);
+	return rq;
+}
+
+static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_request *rq = arg;
+	struct ares_addrttl ttls[DNS_MAX_ADDRS];
+	struct in_addr addrs[DNS_MAX_ADDRS];
+	int n = DNS_MAX_ADDRS;
+	enum dns_status st = DNS_OK;
+
+	if (status == ARES_SUCCESS &&
+	    ares_parse_a_reply(abuf, alen, NULL, ttls, &n) == ARES_SUCCESS && n > 0) {
+		for (int i = 0; i < n; i++)
+			addrs[i] = ttls[i].ipaddr;
+	} else {
+		n = 0;
+		st = status == ARES_SUCCESS || !temporary_status(status) ?
+		     DNS_PERMANENT : DNS_TEMPORARY;
+	}
+	rq->dns->active--;
+	if (!rq->cancelled)
+		rq->a_cb(rq->ctx, st, addrs, (unsigned)n);
+	free(rq);
+}
+
+struct dns_request *dns_lookup_a(struct dns *d, const char *name, dns_a_fn *cb, void *ctx)
+{
+	struct dns_request *rq = calloc(1, sizeof(*rq));
+
+	if (rq == NULL)
+		abort();
+	rq->dns = d;
+	rq->a_cb = cb;
+	rq->ctx = ctx;
+	rq->queried = true;
+	d->active++;
+	ares_query(d->channel, name, C_IN, T_A, on_a, rq);
 	dns_schedule(d);
 	return rq;
 }

@@ -9,6 +9,7 @@
  * Loop thread only.
  */
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define DNS_MAX_HOSTS 10
@@ -75,6 +76,13 @@ void dns_free(struct dns **d);
    once, later, unless the request is cancelled. */
 struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
 				  void *ctx);
+/* The IPv4 addresses (A records) of name, as a DNS blocklist answers
+   (status DNS_PERMANENT for NXDOMAIN or no A record: not listed).  addrs is
+   valid during the call only.  cb runs exactly once, later, unless the
+   request is cancelled. */
+typedef void dns_a_fn(void *ctx, enum dns_status status, const struct in_addr *addrs,
+		      unsigned n_addrs);
+struct dns_request *dns_lookup_a(struct dns *d, const char *name, dns_a_fn *cb, void *ctx);
 void dns_cancel(struct dns_request *r);
 /* Are requests (cancelled ones included) still waiting for an answer?
    A resolver replaced on SIGHUP is freed once it is not. */

@@ -21,6 +21,7 @@
 
 struct dns;
 struct mta;
+struct dns;
 struct server;
 
 int mta_start(struct server *srv, struct mta **r, const char **error_r);

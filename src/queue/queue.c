@@ -343,6 +343,19 @@ size_t queue_msg_size(const struct queue_msg *m)
 	return m->size;
 }
 
+int queue_msg_truncate(struct queue_msg *m, size_t size)
+{
+	if (size > m->size || msg_flush(m) < 0)
+		return -1;
+	if (ftruncate(m->fd, (off_t)size) < 0 || lseek(m->fd, (off_t)size, SEEK_SET) < 0) {
+		log_err("queue: %s: truncate: %m", m->id);
+		m->failed = true;
+		return -1;
+	}
+	m->size = size;
+	return 1;
+}
+
 void queue_msg_mark_header(struct queue_msg *m)
 {
 	m->env->header_offset = m->size;

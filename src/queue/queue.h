@@ -57,6 +57,9 @@ struct envelope *queue_msg_envelope(struct queue_msg *m);
 int queue_msg_write(struct queue_msg *m, const void *p, size_t n);
 /* Bytes written so far. */
 size_t queue_msg_size(const struct queue_msg *m);
+/* Cut the text back to its first size bytes, to write it again from there
+   (a mail filter changed the message).  Returns 1 or -1. */
+int queue_msg_truncate(struct queue_msg *m, size_t size);
 /* Mark where the Return-Path line ends (bytes written so far). */
 void queue_msg_mark_header(struct queue_msg *m);
 /* Remove the files and free. */

@@ -34,6 +34,7 @@ void smtpd_reset_transaction(struct smtpd_session *s)
 {
 	envelope_free(&s->env);
 	queue_msg_abort(&s->msg);
+	smtpd_milter_free(s);
 	buf_reset(&s->text);
 	s->too_big = s->bdat = s->bdat_failed = s->bdat_last = false;
 	s->bdat_outside = false;
@@ -204,6 +205,8 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 		smtpd_error(s);
 		return;
 	}
+	if (smtpd_door_mail(s) == 0)
+		return;
 	s->env = envelope_new();
 	if (!m.null_sender) {
 		/* RFC 5321 §2.4: keep the local part's case for the Return-Path */
@@ -300,6 +303,8 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 	const char *error;
 	char key[sizeof(r.rcpt.local) + sizeof(r.rcpt.domain) + 2];
 
+	if (smtpd_door_ready(s, arg) == 0)
+		return;		/* run again once the blocklists answered */
 	if (s->bdat) {
 		/* RFC 3030: the envelope is closed once the first chunk came */
 		smtpd_reply(s, "503 5.5.1 Error: RCPT after BDAT");
@@ -330,7 +335,8 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 	/* the resolution made by the check is recorded in the recipient
 	   (resolve once: delivery follows it) */
 	envelope_add_rcpt(s->env, key, r.orcpt, r.notify);
-	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0) {
+	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0 ||
+	    smtpd_door_rcpt(s, key) == 0) {
 		envelope_drop_last_rcpt(s->env);
 		return;
 	}

@@ -269,6 +269,8 @@ static void text_flush(struct smtpd_session *s)
 {
 	headers_watch(s);
 	s->headers.scanned = 0;
+	if (s->msg != NULL)
+		smtpd_milter_text(s, s->text.data, s->text.len);
 	if (s->text.len > 0 && s->msg != NULL)
 		queue_msg_write(s->msg, s->text.data, s->text.len);
 	buf_reset(&s->text);
@@ -301,12 +303,32 @@ static void end_of_message(struct smtpd_session *s)
 		finish_reply(s);
 		return;
 	}
-	if (smtpd_quota_data(s) == 0) {
+	if (smtpd_milter_eom(s) == 0)
+		return;		/* smtpd_data_milter_done() goes on */
+	smtpd_data_milter_done(s, NULL);
+}
+
+void smtpd_data_milter_done(struct smtpd_session *s, const char *refusal)
+{
+	bool resumed = s->state == SMTPD_STATE_MILTER;
+	char reply[512];
+
+	if (refusal != NULL)	/* it may live in the filters' state, freed here */
+		str_copy(reply, refusal, sizeof(reply));
+	smtpd_milter_free(s);
+	if (refusal != NULL) {
+		smtpd_reply(s, "%s", reply);
 		smtpd_reset_transaction(s);
 		finish_reply(s);
+	} else if (smtpd_quota_data(s) == 0) {
+		smtpd_reset_transaction(s);
+		finish_reply(s);
+	} else {
+		commit_message(s);
 		return;
 	}
-	commit_message(s);
+	if (resumed)
+		smtpd_process_input(s);
 }
 
 /* Feed len bytes of wire text through the filter into the message. */

@@ -32,6 +32,7 @@ enum smtpd_state {
 	SMTPD_STATE_COMMIT,	/* waiting for the queue to make it durable */
 	SMTPD_STATE_AUTH,	/* reading SASL responses */
 	SMTPD_STATE_AUTH_CHECK,	/* waiting for the password check */
+	SMTPD_STATE_MILTER,	/* waiting for the mail filters (end of text) */
 };
 
 #define SMTPD_AUTH_LINE_MAX 12288	/* RFC 4954 §4 */
@@ -83,6 +84,8 @@ struct smtpd_session {
 	const char *bdat_error;	/* reply for the chunks of a failed BDAT */
 
 	struct event *command_timer;
+	struct smtpd_door *door;
+	struct smtpd_milter *milter;	/* the message for the filters (smtpd_milter.c) */	/* blocklist answers (smtpd_door.c), or NULL */
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
 	char refusal[400];	/* the reply when the authentication step refuses it */
 };
@@ -125,6 +128,30 @@ int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r);
    mailbox has no room). */
 int smtpd_quota_data(struct smtpd_session *s);
 
+/* smtpd_door.c: DNS blocklists, rate limits, greylisting ([door]) */
+/* At connect: start the blocklist lookups for the client. */
+void smtpd_door_connect(struct smtpd_session *s);
+/* Cancel the lookups and free (at close; again is harmless). */
+void smtpd_door_free(struct smtpd_session *s);
+/* Is a RCPT waiting for the blocklist answers (input paused)? */
+bool smtpd_door_waiting(const struct smtpd_session *s);
+/* Start of RCPT: 1 to go on, or 0 when the answers are not all in: the
+   command is kept and run again once they are. */
+int smtpd_door_ready(struct smtpd_session *s, const char *arg);
+/* MAIL: 1 to go on, or 0 after replying 450 (message rate). */
+int smtpd_door_mail(struct smtpd_session *s);
+/* An accepted recipient: 1 to take it, or 0 after replying (554 listed,
+   450 recipient rate, 450 greylisted). */
+int smtpd_door_rcpt(struct smtpd_session *s, const char *key);
+
+/* smtpd_milter.c: [milter] filters, asked at the end of the text */
+/* Keep a copy of the client's text as it goes to the queue file. */
+void smtpd_milter_text(struct smtpd_session *s, const char *p, size_t len);
+/* End of the text: 1 when no filter is configured, else 0: the filters
+   are asked and smtpd_data_milter_done() is called later. */
+int smtpd_milter_eom(struct smtpd_session *s);
+void smtpd_milter_free(struct smtpd_session *s);
+
 /* smtpd_auth.c */
 void smtpd_cmd_starttls(struct smtpd_session *s, char *arg);
 void smtpd_cmd_auth(struct smtpd_session *s, char *arg);
@@ -139,5 +166,8 @@ void smtpd_cmd_bdat(struct smtpd_session *s, char *arg);
 /* Consume input in the DATA or BDAT state.  Returns 1 if the state was
    left (call again for the next command), 0 if more input is needed. */
 int smtpd_data_input(struct smtpd_session *s, struct evbuffer *in);
+/* The filters are through: refusal is the reply that refuses the message
+   (or 250 for a discarded one), NULL to go on to commit it. */
+void smtpd_data_milter_done(struct smtpd_session *s, const char *refusal);
 
 #endif

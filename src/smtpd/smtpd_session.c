@@ -26,6 +26,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	if (!s->dead)
 		conn_unregister(&s->conn);
 	smtpd_reset_transaction(s);
+	smtpd_door_free(s);
 	buf_deinit(&s->text);
 	event_free(s->command_timer);
 	free(s);
@@ -38,6 +39,7 @@ static void session_close(struct smtpd_session *s)
 	if (s->dead)
 		return;
 	log_info("smtpd: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
+	smtpd_door_free(s);
 	if (s->auth_req != NULL) {
 		auth_cancel(s->auth_req);
 		s->auth_req = NULL;
@@ -172,7 +174,8 @@ static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 static bool waiting(const struct smtpd_session *s)
 {
 	return s->quitting || s->dead || s->state == SMTPD_STATE_COMMIT ||
-	       s->state == SMTPD_STATE_AUTH_CHECK;
+	       s->state == SMTPD_STATE_AUTH_CHECK || s->state == SMTPD_STATE_MILTER ||
+	       smtpd_door_waiting(s);
 }
 
 void smtpd_process_input(struct smtpd_session *s)
@@ -244,7 +247,8 @@ static void on_shutdown(struct conn *c)
 	struct smtpd_session *s = (struct smtpd_session *)c;
 
 	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
-	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK) {
+	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK ||
+	    s->state == SMTPD_STATE_MILTER) {
 		s->shutdown = true;	/* smtpd_data.c closes after the reply */
 		return;
 	}
@@ -295,4 +299,5 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	smtpd_session_use_bev(s, s->conn.bev);
 	log_info("smtpd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
 	smtpd_reply(s, "220 %s ESMTP correio", srv->cfg.hostname);
+	smtpd_door_connect(s);
 }

@@ -26,10 +26,13 @@ static const char queue_usage[] =
 	"       correio queue flush [ID]\n"
 	"       correio queue hold ID\n"
 	"       correio queue release ID\n"
-	"       correio queue delete ID\n\n"
-	"Look at and act on the relay queue of the running server (messages\n"
-	"waiting for other domains).  flush retries now; hold stops attempts\n"
-	"until release; delete drops a message without notice.  Messages\n"
+	"       correio queue delete ID\n"
+	"       correio queue stats\n\n"
+	"Look at and act on the queue of the running server: every message\n"
+	"with recipients still to be delivered, here or to other domains, on\n"
+	"one retry schedule.  flush retries now; hold stops attempts until\n"
+	"release; delete drops a message without notice; stats counts the\n"
+	"work handed to the local delivery agent and to other hosts.  Messages\n"
 	"whose queue files were found damaged at start are listed as \"damaged:\"\n"
 	"(their files are kept in data_dir/queue/damaged/); show and delete act\n"
 	"on them too.\n";
@@ -107,6 +110,8 @@ int cmd_queue(int argc, char **argv, struct config *cfg)
 	}
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
 		return request(cfg, "queue list", "LIST\n");
+	if (argc == 2 && strcmp(argv[1], "stats") == 0)
+		return request(cfg, "queue stats", "STATS\n");
 	if ((argc == 2 || argc == 3) && strcmp(argv[1], "flush") == 0) {
 		snprintf(line, sizeof(line), "FLUSH%s%s\n", argc == 3 ? " " : "",
 			 argc == 3 ? argv[2] : "");

@@ -1,14 +1,17 @@
 #ifndef CORREIO_DELIVERY_H
 #define CORREIO_DELIVERY_H
 /*
- * delivery: the local delivery agent.  A thread of its own takes committed
- * messages from the queue, resolves each recipient (resolve.h), files the
- * message into each account's Maildir (or mbox), makes the whole batch
- * durable with one syncfs(2), then removes the messages from the spool.
- * Recipients in other domains are handed to the relay.  A message that
- * meets a temporary error is retried a minute later.
+ * delivery: the local delivery agent, the relay's local transport.  The
+ * relay's scheduler hands it jobs: the local recipients of one message
+ * that are due, each already resolved to an account at RCPT.  A thread of
+ * its own files the message into each account's Maildir (or mbox), makes
+ * the whole batch of jobs durable with one syncfs(2), then gives each job
+ * back with a result per recipient: delivered, deferred (a temporary
+ * error: the scheduler retries it like any other), or refused (no such
+ * account any more, mailbox full: the scheduler bounces it).
  */
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 #include "lib/config.h"
@@ -18,36 +21,57 @@ struct delivery;
 struct queue;
 struct quota;
 
-/* Called on the delivery thread with an envelope (ownership passed) whose
-   recipients are the remote addresses left once local delivery is done. */
-typedef void delivery_relay_fn(void *ctx, struct envelope *e);
+/* One recipient of a job and its outcome. */
+struct delivery_rcpt {
+	const char *address;	/* the account (borrowed from the caller) */
+	const char *orig;	/* the address given at RCPT, or NULL */
+	int code;		/* out: 250 delivered, 4xx deferred, 5xx refused */
+	char text[400];		/* out: "<status> text", e.g. "4.2.0 mailbox: ..." */
+};
+
+/* The local recipients of one message. */
+struct delivery_job {
+	char id[ENVELOPE_ID_LEN + 1];
+	uint64_t arrival;
+	uint64_t size;		/* bytes of the queued text */
+	const char *host;	/* hostname at acceptance (borrowed) */
+	const char *sender;	/* (borrowed) */
+	bool recovered;		/* an earlier attempt may have filed it already */
+	bool last;		/* these are all the message still waits for: when
+				   every one is delivered the agent removes the
+				   spool files itself (off the event loop) */
+	bool removed;		/* out: it did */
+	bool junk;		/* DMARC quarantine: into each account's Junk folder */
+	struct buf redirects;	/* out: remote addresses Sieve scripts redirected
+				   the message to, NUL-separated, for the
+				   scheduler to add as recipients */
+	struct delivery_rcpt *rcpts;
+	unsigned n_rcpts;
+	void *ctx;		/* the caller's */
+	struct delivery_job *next;	/* the agent's */
+};
+
+/* Called on the delivery thread with each job once its outcomes are
+   durable (ownership of the job passes back). */
+typedef void delivery_done_fn(void *ctx, struct delivery_job *job);
 
 /* Called on the delivery thread, after a batch is durable, with each
    account that received mail in it (for the mail store's listeners). */
 typedef void delivery_notify_fn(void *ctx, const char *address);
 
-/* Called on the delivery thread, after a batch is durable, with the
-   "delivered" notice (RFC 3461 §5.2.2) a message's local recipients asked
-   for with NOTIFY=SUCCESS: the report for sender (queue/dsn's text, LF
-   line ends; the callee takes text, a malloc'd buf, and frees both it
-   and its contents), and whether it needs 8BITMIME or SMTPUTF8 to
-   travel. */
-typedef void delivery_notice_fn(void *ctx, const char *sender, struct buf *text,
-				bool need_8bitmime, bool need_smtputf8);
-
 /* quota: the reservations smtpd makes at DATA (borrowed; released here
-   once each message is handled).  A local recipient over its quota, or
-   unknown by the time of delivery, goes to the relay marked
-   ENVELOPE_FAILED, which bounces it to the sender. */
+   once each message's local recipients are handled). */
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_relay_fn *relay, delivery_notify_fn *notify,
-		   delivery_notice_fn *notice, void *ctx,
+		   delivery_done_fn *done, delivery_notify_fn *notify, void *ctx,
 		   struct delivery **r, const char **error_r);
-/* Finish the batch in progress and stop; undelivered messages stay in the
-   spool for the next start. */
+/* Finish the batch in progress and stop; jobs not yet taken are given
+   back through done without results (their messages stay in the spool). */
 void delivery_stop(struct delivery **d);
-/* Queue a message for delivery (any thread).  Takes ownership of e. */
-void delivery_submit(struct delivery *d, struct envelope *e, bool recovered);
+/* Hand a job to the agent (any thread).  Takes ownership of job until it
+   is given back through done. */
+void delivery_submit(struct delivery *d, struct delivery_job *job);
+/* Free a job and its recipients. */
+void delivery_job_free(struct delivery_job **job);
 /* Use a new configuration from the next batch on. */
 void delivery_set_config(struct delivery *d, const struct config *cfg);
 

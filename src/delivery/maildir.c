@@ -27,27 +27,6 @@ int maildir_create(const char *dir)
 	return 1;
 }
 
-void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
-		  const char *host, uint64_t bytes, uint64_t crlf_bytes)
-{
-	char safe[256];
-	size_t n = 0;
-
-	for (; *host != '\0' && n + 5 < sizeof(safe); host++) {
-		if (*host == '/' || *host == ':') {
-			n += (size_t)snprintf(safe + n, sizeof(safe) - n, "\\%03o",
-					      (unsigned char)*host);
-		} else {
-			safe[n++] = *host;
-		}
-	}
-	safe[n] = '\0';
-	n = (size_t)snprintf(out, size, "%llu.Q%s.%s,S=%llu", (unsigned long long)arrival, id,
-			     safe, (unsigned long long)bytes);
-	if (crlf_bytes != 0 && n < size)
-		snprintf(out + n, size - n, ",W=%llu", (unsigned long long)crlf_bytes);
-}
-
 static bool in_cur(const char *dir, const char *name)
 {
 	char path[4200];

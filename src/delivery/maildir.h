@@ -6,7 +6,8 @@
  * appears in new/ complete or not at all.  Durability is the caller's: it
  * flushes the file system once for a whole batch (see delivery.c).
  *
- * File names are "<arrival>.Q<queue id>.<host>,S=<size>": one queue id is
+ * File names (made by the store: store_delivery_name) are
+ * "<arrival>.Q<queue id>.<host>,S=<size>": one queue id is
  * delivered at most once per Maildir, so the name is also the proof that a
  * delivery already happened (used after a crash).
  */
@@ -16,13 +17,6 @@
 
 /* Create dir and its tmp/, new/, cur/ (and parents).  Returns 1 or -1. */
 int maildir_create(const char *dir);
-
-/* The base file name for a message, into out: "<arrival>.Q<id>.<host>,
-   S=<bytes>,W=<crlf_bytes>" (W= left out when crlf_bytes is 0), so that
-   the mail store takes both sizes from the name without reading the file.
-   host is sanitised ('/' and ':' are escaped as Maildir readers expect). */
-void maildir_name(char *out, size_t size, uint64_t arrival, const char *id,
-		  const char *host, uint64_t bytes, uint64_t crlf_bytes);
 
 /* Is name in dir/new, or in dir/cur with flags or sizes added? */
 bool maildir_has(const char *dir, const char *name);

@@ -325,3 +325,31 @@ int resolve_alias_check(const struct config *cfg, struct accounts *a, const char
 		str_copy(loop_r, st.loop_text, RESOLVE_LOOP_TEXT_MAX);
 	return ret == RESOLVE_LOOP || ret < 0 ? ret : 1;
 }
+
+struct record {
+	struct envelope *e;
+	unsigned i;
+};
+
+static void record_target(void *ctx, const struct resolve_target *t)
+{
+	struct record *rec = ctx;
+
+	envelope_add_target(rec->e, rec->i, t->kind == RESOLVE_LOCAL ? ENVELOPE_LOCAL :
+			    ENVELOPE_REMOTE, t->address);
+}
+
+int resolve_record(const struct config *cfg, struct accounts *a, struct envelope *e,
+		   unsigned i)
+{
+	struct record rec = { e, i };
+	int ret = resolve_address(cfg, a, e->rcpts[i].address, record_target, &rec);
+
+	if (ret == 0)
+		envelope_add_target(e, i, ENVELOPE_FAIL, "5.1.1 unknown user");
+	else if (ret == RESOLVE_LOOP)
+		envelope_add_target(e, i, ENVELOPE_FAIL, "5.4.6 alias loop");
+	if (ret == -1)
+		envelope_clear_targets(e, i);
+	return ret;
+}

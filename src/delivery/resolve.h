@@ -22,6 +22,7 @@
 
 #include "auth/accounts.h"
 #include "lib/config.h"
+#include "queue/envelope.h"
 
 #define RESOLVE_MAX_DEPTH 8
 #define RESOLVE_MAX_TARGETS 1000
@@ -61,6 +62,15 @@ bool resolve_is_postmaster(const char *key);
  */
 int resolve_address(const struct config *cfg, struct accounts *a, const char *key,
 		    resolve_fn *cb, void *ctx);
+
+/*
+ * Resolve recipient i of e once and record the outcome in it
+ * (envelope_add_target): each account (l) and remote address (r) it
+ * reaches, or a refusal (x) "5.1.1 unknown user" or "5.4.6 alias loop".
+ * Returns as resolve_address; on -1 (store error) nothing is recorded.
+ */
+int resolve_record(const struct config *cfg, struct accounts *a, struct envelope *e,
+		   unsigned i);
 
 /*
  * Would alias (lower case, "local@domain" or "@domain") loop if targets[0..n)

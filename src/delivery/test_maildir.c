@@ -54,16 +54,6 @@ static char *read_file(const char *path)
 	return data;
 }
 
-static void test_name(void **state)
-{
-	char name[256];
-
-	maildir_name(name, sizeof(name), 1700000000, "ABC", "mx.example.org", 42, 45);
-	assert_string_equal(name, "1700000000.QABC.mx.example.org,S=42,W=45");
-	maildir_name(name, sizeof(name), 1, "Q", "bad/host:name", 7, 0);
-	assert_string_equal(name, "1.QQ.bad\\057host\\072name,S=7");
-}
-
 static void test_create_and_deliver(void **state)
 {
 	char dir[128], src[128], path[256];
@@ -177,7 +167,6 @@ static void test_mbox_unterminated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_create_and_deliver),
 		cmocka_unit_test(test_moved_to_cur_counts),
 		cmocka_unit_test(test_missing_source),

@@ -1,5 +1,5 @@
 /*
- * mta.c - the relay's messages, schedule and outcomes.
+ * mta.c - the queue's messages, schedule and outcomes, local and remote.
  *
  * Every second (and at once after a submit or a flush) each message that
  * is not held and has no attempt in flight is looked at: past give_up its
@@ -22,6 +22,8 @@
 
 #include <event2/event.h>
 
+#include "delivery/delivery.h"
+#include "delivery/resolve.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
@@ -29,14 +31,6 @@
 #include "mta/mta_dsn.h"
 #include "mta/schedule.h"
 #include "queue/queue.h"
-
-struct mta_incoming {
-	struct envelope *env;		/* a message to relay, or NULL and */
-	char *notice_to;		/* a notice to queue */
-	struct buf *notice;
-	bool notice_8bitmime, notice_smtputf8;
-	struct mta_incoming *next;
-};
 
 static const struct config *cfg_of(struct mta *m)
 {
@@ -94,6 +88,7 @@ static struct mta_dest *dest_get(struct mta *m, const char *name)
 		abort();
 	d->mta = m;
 	str_copy(d->name, name, sizeof(d->name));
+	d->local = strcmp(name, SCHEDULE_LOCAL) == 0;
 	d->tail = &d->head;
 	d->next = m->dests;
 	m->dests = d;
@@ -172,6 +167,10 @@ static void dest_run(struct mta_dest *d)
 {
 	const struct config *cfg = cfg_of(d->mta);
 
+	if (d->local) {
+		mta_local_run(d);
+		return;
+	}
 	if (d->lookup != NULL)
 		return;
 	if (cfg->smarthost[0] != '\0' || (d->mx_time != 0 && time(NULL) - d->mx_time < 60)) {
@@ -197,7 +196,7 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 		return;
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		struct envelope_rcpt *r = &e->rcpts[i];
-		const char *name = schedule_destination(r->address, smarthost);
+		const char *name = schedule_rcpt_destination(r, smarthost);
 		struct mta_txn *t = NULL;
 		if (!g->go[i])
 			continue;
@@ -209,6 +208,8 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 				break;
 			t->msg = g;
 			dest_push(dest_get(m, name), t);
+			if (!t->dest->local)
+				m->relay_txns++;
 			open[n_open++] = t;
 			g->txns++;
 		}
@@ -231,7 +232,8 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 			 r->last_error != NULL ? ": " : "",
 			 r->last_error != NULL ? r->last_error : "");
 		log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address, text);
-		metrics_delivery(METRICS_SMTP, METRICS_BOUNCED, e->arrival);
+		metrics_delivery(r->kind == ENVELOPE_LOCAL ? METRICS_LOCAL : METRICS_SMTP,
+				 METRICS_BOUNCED, e->arrival);
 		r->state = ENVELOPE_BOUNCED;
 		envelope_set(&r->last_error, text);
 		g->fresh[i] = 1;
@@ -241,6 +243,7 @@ static void msg_expire(struct mta_msg *g, time_t now, const struct config *cfg)
 }
 
 static void msg_finish(struct mta *m, struct mta_msg *g);
+static int msg_reroute(struct mta *m, struct mta_msg *g);
 
 /* Free the replaced resolvers that no lookup waits for any more (all
    of them when force). */
@@ -275,6 +278,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			msg_finish(m, g);
 			continue;
 		}
+		if (g->unrouted && msg_reroute(m, g) <= 0)
+			continue;
 		msg_schedule(m, g, now);
 	}
 }
@@ -297,6 +302,7 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 	struct envelope_rcpt *r = &e->rcpts[idx];
 	const struct config *cfg = cfg_of(t->dest->mta);
 	char line[700];
+	enum metrics_transport via = t->dest->local ? METRICS_LOCAL : METRICS_SMTP;
 
 	if (t->has_result[i])
 		return;
@@ -314,27 +320,30 @@ void mta_rcpt_result(struct mta_txn *t, unsigned i, int code, const char *status
 		envelope_set(&r->last_error, text);
 		/* a peer that speaks DSN took over NOTIFY=SUCCESS (RFC 3461 §5.2) */
 		t->msg->fresh[idx] = !t->peer_dsn;
-		log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
+		if (!t->dest->local)
+			log_info("%s: to=<%s>, relay=%s, status=sent (%s)", e->id, r->address,
 			 host != NULL ? host : "none", text);
-		metrics_delivery(METRICS_SMTP, METRICS_DELIVERED, e->arrival);
+		metrics_delivery(via, METRICS_DELIVERED, e->arrival);
 		return;
 	}
 	envelope_set(&r->last_error, line);
 	if (code >= 500) {
 		r->state = ENVELOPE_BOUNCED;
 		t->msg->fresh[idx] = 1;
-		log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
+		if (!t->dest->local)
+			log_info("%s: to=<%s>, relay=%s, status=bounced (%s)", e->id, r->address,
 			 host != NULL ? host : "none", line);
-		metrics_delivery(METRICS_SMTP, METRICS_BOUNCED, e->arrival);
+		metrics_delivery(via, METRICS_BOUNCED, e->arrival);
 		return;
 	}
 	r->attempts++;
 	if (t->deferred_at == 0)
 		t->deferred_at = time(NULL);
 	r->next_attempt = (uint64_t)t->deferred_at + schedule_backoff(cfg, r->attempts);
-	log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
+	if (!t->dest->local)
+		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", e->id, r->address,
 		 host != NULL ? host : "none", line);
-	metrics_delivery(METRICS_SMTP, METRICS_DEFERRED, e->arrival);
+	metrics_delivery(via, METRICS_DEFERRED, e->arrival);
 }
 
 void mta_txn_done(struct mta_txn *t)
@@ -382,8 +391,10 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 
 	msg_notify(m, g, time(NULL));
 	if (all_final(e)) {
-		queue_done(m->srv->queue, e->id);
-		log_info("%s: removed", e->id);
+		if (!g->removed) {
+			queue_done(m->srv->queue, e->id);
+			log_info("%s: removed", e->id);
+		}
 		msg_remove(m, g);
 		return;
 	}
@@ -391,100 +402,131 @@ static void msg_finish(struct mta *m, struct mta_msg *g)
 		log_err("%s: cannot record the delivery state", e->id);
 }
 
-/* ---- hand-over from other threads ---- */
+/* ---- taking messages ---- */
 
-/* A "delivered" notice from the delivery thread: queue it from <>. */
-static void queue_incoming_notice(struct mta *m, struct mta_incoming *in)
+/* Route the recipients of e as RCPT (or local submission) recorded them;
+   those of an envelope from before routes were recorded are resolved
+   now (a routed one's are all remote).  Returns 1, or -1 when the account
+   store failed for some (they stay unresolved). */
+static int env_route(struct mta *m, struct envelope *e)
 {
-	const char *id;
+	int ret = 1;
 
-	if (mta_dsn_queue(m, in->notice_to, in->notice, in->notice_8bitmime,
-			  in->notice_smtputf8, &id) > 0)
-		log_info("delivery notice to <%s>: %s", in->notice_to, id);
-	else
-		log_err("delivery notice to <%s> could not be queued", in->notice_to);
-	buf_deinit(in->notice);
-	free(in->notice);
-	free(in->notice_to);
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		struct envelope_rcpt *r = &e->rcpts[i];
+		if (r->kind != ENVELOPE_UNRESOLVED || r->n_targets > 0 ||
+		    r->state != ENVELOPE_PENDING)
+			continue;
+		if (e->routed)
+			r->kind = ENVELOPE_REMOTE;
+		else if (resolve_record(cfg_of(m), m->srv->accounts, e, i) < 0)
+			ret = -1;
+	}
+	envelope_expand(e);
+	return ret;
 }
 
-static void push_incoming(struct mta *m, struct mta_incoming *in)
+/* Recipients refused when they were resolved (or by an older local
+   delivery) are bounced now (the notice is queued before the envelope
+   says 'b', so a restart in between sends it then).  Returns 0 if the
+   message is finished and gone, else 1. */
+static int msg_bounce_refused(struct mta *m, struct mta_msg *g)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&m->lock);
-	in->next = m->incoming;
-	m->incoming = in;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->event_fd, &one, sizeof(one)) < 0)
-		log_err("relay: eventfd: %m");
-}
-
-void mta_submit_notice(struct mta *m, const char *rcpt, struct buf *text,
-		       bool need_8bitmime, bool need_smtputf8)
-{
-	struct mta_incoming *in = calloc(1, sizeof(*in));
-
-	if (in == NULL || (in->notice_to = strdup(rcpt)) == NULL)
-		abort();
-	in->notice = text;
-	in->notice_8bitmime = need_8bitmime;
-	in->notice_smtputf8 = need_smtputf8;
-	push_incoming(m, in);
-}
-
-/* Take a message; recipients that local delivery refused are bounced now
-   (the notice is queued before the envelope says 'b', so a restart in
-   between sends it then). */
-static void msg_take(struct mta *m, struct envelope *e)
-{
+	struct envelope *e = g->env;
 	bool failed = false;
 
-	msg_add(m, e);
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
-		if (e->rcpts[i].state != ENVELOPE_FAILED)
+		struct envelope_rcpt *r = &e->rcpts[i];
+		if (r->state != ENVELOPE_FAILED)
 			continue;
-		e->rcpts[i].state = ENVELOPE_BOUNCED;
-		m->msgs->fresh[i] = 1;
+		if (r->kind == ENVELOPE_FAIL) {
+			log_info("%s: to=<%s>, status=bounced (%s)", e->id, r->address,
+				 r->last_error != NULL ? r->last_error : "refused");
+			metrics_delivery(METRICS_LOCAL, METRICS_BOUNCED, e->arrival);
+		}
+		r->state = ENVELOPE_BOUNCED;
+		g->fresh[i] = 1;
 		failed = true;
 	}
-	if (failed)
-		msg_finish(m, m->msgs);
+	if (!failed)
+		return 1;
+	if (all_final(e)) {
+		msg_finish(m, g);
+		return 0;
+	}
+	msg_finish(m, g);
+	return 1;
+}
+
+/* A message whose routing failed: try again.  1 routed now, 0 not yet,
+   -1 finished and gone. */
+static int msg_reroute(struct mta *m, struct mta_msg *g)
+{
+	unsigned n = g->env->n_rcpts;
+
+	if (env_route(m, g->env) < 0 && g->env->n_rcpts == n)
+		return 0;
+	g->unrouted = false;
+	for (unsigned i = 0; i < g->env->n_rcpts; i++)
+		if (g->env->rcpts[i].kind == ENVELOPE_UNRESOLVED &&
+		    g->env->rcpts[i].state == ENVELOPE_PENDING)
+			g->unrouted = true;
+	free(g->fresh);
+	free(g->go);
+	if ((g->fresh = calloc(g->env->n_rcpts + 1, 1)) == NULL ||
+	    (g->go = calloc(g->env->n_rcpts + 1, sizeof(*g->go))) == NULL)
+		abort();
+	if (msg_bounce_refused(m, g) == 0)
+		return -1;
+	return g->unrouted ? 0 : 1;
+}
+
+void mta_take(struct mta *m, struct envelope *e, bool recovered)
+{
+	struct mta_msg *g;
+	bool unrouted;
+
+	if (recovered && msg_find(m, e->id) != NULL) {
+		envelope_free(&e);
+		return;
+	}
+	unrouted = env_route(m, e) < 0;
+	msg_add(m, e);
+	g = m->msgs;
+	g->recovered = recovered;
+	g->unrouted = unrouted;
+	if (unrouted)
+		log_warn("%s: recipients not resolved yet (account store error): "
+			 "trying again", e->id);
+	if (msg_bounce_refused(m, g) == 0)
+		return;
+	if (recovered || unrouted || e->held)
+		tick_now(m);	/* give_up and the rest are checked there */
+	else
+		msg_schedule(m, g, time(NULL));
 }
 
 static void on_incoming(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta *m = arg;
-	struct mta_incoming *in, *next;
+	struct delivery_job *in, *next, *list = NULL;
 	uint64_t count;
 
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("relay: eventfd read: %m");
+		log_err("queue: eventfd read: %m");
 	pthread_mutex_lock(&m->lock);
-	in = m->incoming;
-	m->incoming = NULL;
+	in = m->local_done;
+	m->local_done = NULL;
 	pthread_mutex_unlock(&m->lock);
-	for (; in != NULL; in = next) {
+	for (; in != NULL; in = next) {		/* oldest first */
 		next = in->next;
-		if (in->env == NULL)
-			queue_incoming_notice(m, in);
-		else if (msg_find(m, in->env->id) == NULL)
-			msg_take(m, in->env);
-		else
-			envelope_free(&in->env);
-		free(in);
+		in->next = list;
+		list = in;
 	}
-	tick_now(m);
-}
-
-void mta_submit(struct mta *m, struct envelope *e)
-{
-	struct mta_incoming *in = calloc(1, sizeof(*in));
-
-	if (in == NULL)
-		abort();
-	in->env = e;
-	push_incoming(m, in);
+	for (; list != NULL; list = next) {
+		next = list->next;
+		mta_local_finish(list);
+	}
 }
 
 /* ---- reload ---- */
@@ -586,12 +628,53 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
 	return 1;
 }
 
+/* At stop (the delivery agent stopped first): the outcomes it gave back
+   are recorded, and a finished message leaves the spool; the notices
+   they call for are left to the next start, where a recipient kept as
+   ENVELOPE_FAILED is bounced when its message is loaded again. */
+static void local_results_at_stop(struct mta *m)
+{
+	struct delivery_job *job;
+
+	while ((job = m->local_done) != NULL) {
+		struct mta_txn *t = job->ctx;
+		struct mta_msg *g = t->msg;
+		struct envelope *e = g->env;
+		bool any = false;
+
+		m->local_done = job->next;
+		for (unsigned i = 0; i < job->n_rcpts; i++) {
+			if (job->rcpts[i].code == 0)
+				continue;
+			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);
+			any = true;
+		}
+		for (unsigned i = 0; i < t->n; i++) {
+			struct envelope_rcpt *r = &e->rcpts[t->rcpt[i]];
+			if (r->state == ENVELOPE_BOUNCED && g->fresh[t->rcpt[i]])
+				r->state = ENVELOPE_FAILED;
+		}
+		memset(g->fresh, 0, e->n_rcpts);
+		if (any && all_final(e)) {
+			if (!job->removed) {
+				queue_done(m->srv->queue, e->id);
+				log_info("%s: removed", e->id);
+			}
+		} else if (any && queue_update(m->srv->queue, e, true) < 0) {
+			log_err("%s: cannot record the delivery state", e->id);
+		}
+		free(t);
+		delivery_job_free(&job);
+	}
+}
+
 void mta_stop(struct mta **mp)
 {
 	struct mta *m = *mp;
 
 	if (m == NULL)
 		return;
+	local_results_at_stop(m);
 	mta_session_close_all(m);
 	event_free(m->tick);
 	event_free(m->event);
@@ -604,19 +687,6 @@ void mta_stop(struct mta **mp)
 		struct mta_dest *next = m->dests->next;
 		free(m->dests);
 		m->dests = next;
-	}
-	while (m->incoming != NULL) {
-		struct mta_incoming *next = m->incoming->next;
-		envelope_free(&m->incoming->env);
-		if (m->incoming->notice != NULL) {	/* lost: logged as such */
-			log_err("delivery notice to <%s> dropped at shutdown",
-				m->incoming->notice_to);
-			buf_deinit(m->incoming->notice);
-			free(m->incoming->notice);
-			free(m->incoming->notice_to);
-		}
-		free(m->incoming);
-		m->incoming = next;
 	}
 	explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
 	pthread_mutex_destroy(&m->lock);
@@ -652,7 +722,7 @@ int mta_show(struct mta *m, const char *id, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	return envelope_format(g->env, out);
@@ -672,7 +742,7 @@ int mta_flush(struct mta *m, const char *id, struct buf *out)
 	for (struct mta_dest *d = m->dests; d != NULL; d = d->next)
 		d->mx_time = 0;
 	if (id != NULL && n == 0) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	buf_printf(out, "%u message(s) scheduled now\n", n);
@@ -685,7 +755,7 @@ int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL) {
-		buf_printf(out, "no message %s in the relay queue\n", id);
+		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
 	g->env->held = hold;
@@ -705,7 +775,7 @@ int mta_delete(struct mta *m, const char *id, struct buf *out)
 	struct mta_msg *g = msg_find(m, id);
 
 	if (g == NULL || g->txns > 0) {
-		buf_printf(out, g == NULL ? "no message %s in the relay queue\n" :
+		buf_printf(out, g == NULL ? "no message %s in the queue\n" :
 			   "%s is being delivered right now; hold it first\n", id);
 		return -1;
 	}
@@ -713,6 +783,14 @@ int mta_delete(struct mta *m, const char *id, struct buf *out)
 	log_info("%s: deleted by the administrator", id);
 	msg_remove(m, g);
 	buf_printf(out, "%s deleted\n", id);
+	return 1;
+}
+
+int mta_stats(struct mta *m, struct buf *out)
+{
+	buf_printf(out, "local-jobs %llu\nlocal-recipients %llu\nrelay-transactions %llu\n",
+		   (unsigned long long)m->local_jobs, (unsigned long long)m->local_rcpts,
+		   (unsigned long long)m->relay_txns);
 	return 1;
 }
 

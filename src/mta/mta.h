@@ -1,14 +1,17 @@
 #ifndef CORREIO_MTA_H
 #define CORREIO_MTA_H
 /*
- * mta: the relay to other domains.  It keeps every queued message that has
- * recipients in other domains, schedules attempts per recipient (retry
- * with backoff, a delay notice after warn_after, a bounce after give_up),
- * looks up each domain's mail exchangers, and hands the messages over with
- * its SMTP client, several messages per connection and a bounded number of
- * connections per destination.  Outcomes are written to the envelope on
- * disk before anything else happens, so a restart resumes where it was.
- * Loop thread only, except mta_submit() and mta_submit_notice().
+ * mta: the queue's scheduler and the relay to other domains.  It keeps
+ * every queued message, schedules attempts per recipient (retry with
+ * backoff, a delay notice after warn_after, a bounce after give_up, a
+ * success notice on NOTIFY=SUCCESS), the same for every recipient, and
+ * hands each destination its due recipients: the local delivery agent
+ * takes the accounts (mta_local.c, delivery.h), the SMTP client the
+ * others, after looking up each domain's mail exchangers, several
+ * messages per connection and a bounded number of connections per
+ * destination.  Outcomes are written to the envelope on disk before
+ * anything else happens, so a restart resumes where it was.
+ * Loop thread only, except mta_local_done().
  */
 #include <stdbool.h>
 
@@ -29,17 +32,16 @@ void mta_stop(struct mta **m);
    again, and every destination's mail exchangers are looked up again
    before their next delivery (lookups under way start again). */
 void mta_reload(struct mta *m, const struct config *old);
-/* Take a message whose recipients are final remote addresses (any thread;
-   takes ownership of e). */
-void mta_submit(struct mta *m, struct envelope *e);
+/* Take a message committed to the spool, or found there at start
+   (recovered); takes ownership of e.  Its recipients go where RCPT
+   resolved them (an older envelope's are resolved now). */
+void mta_take(struct mta *m, struct envelope *e, bool recovered);
 /* The resolver of the moment (replaced on SIGHUP; one in use is freed
    only once its queries are answered). */
 struct dns *mta_dns(struct mta *m);
-/* Queue a composed delivery notice (queue/dsn's text) from <> to rcpt on
-   the loop thread (any thread; takes ownership of text, a malloc'd buf). */
-struct buf;
-void mta_submit_notice(struct mta *m, const char *rcpt, struct buf *text,
-		       bool need_8bitmime, bool need_smtputf8);
+struct delivery_job;
+/* The local delivery agent gives back a job (any thread). */
+void mta_local_done(struct mta *m, struct delivery_job *job);
 
 /* Queue administration (`correio queue ...`); text answers appended to
    out.  Each returns 1, or -1 with a reason in out. */
@@ -48,5 +50,8 @@ int mta_show(struct mta *m, const char *id, struct buf *out);
 int mta_flush(struct mta *m, const char *id, struct buf *out);	/* id NULL: all */
 int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out);
 int mta_delete(struct mta *m, const char *id, struct buf *out);
+/* Counters since start: jobs and recipients handed to the local delivery
+   agent, transactions with other hosts. */
+int mta_stats(struct mta *m, struct buf *out);
 
 #endif

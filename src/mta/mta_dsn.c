@@ -96,18 +96,6 @@ static void on_dsn_committed(void *ctx, int result)
 
 /* Queue text as a message from <> to rcpt. */
 static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
-			const struct dsn_result *result, const char **id_r);
-
-int mta_dsn_queue(struct mta *m, const char *rcpt, const struct buf *text,
-		  bool need_8bitmime, bool need_smtputf8, const char **id_r)
-{
-	struct dsn_result result = { .need_8bitmime = need_8bitmime,
-				     .need_smtputf8 = need_smtputf8 };
-
-	return queue_notice(m, rcpt, text, &result, id_r);
-}
-
-static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
 			const struct dsn_result *result, const char **id_r)
 {
 	struct envelope *e = envelope_new();
@@ -155,7 +143,8 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 		rcpts[n].address = r->address;
 		rcpts[n].orcpt = r->orcpt;
 		rcpts[n].action = kind == MTA_DSN_FAILURE ? "failed" :
-				  kind == MTA_DSN_DELAY ? "delayed" : "relayed";
+				  kind == MTA_DSN_DELAY ? "delayed" :
+				  r->kind == ENVELOPE_LOCAL ? "delivered" : "relayed";
 		rcpts[n].status = texts[n].status;
 		rcpts[n].remote_mta = texts[n].mta[0] != '\0' ? texts[n].mta : NULL;
 		rcpts[n].diagnostic = texts[n].diagnostic[0] != '\0' ? texts[n].diagnostic : NULL;

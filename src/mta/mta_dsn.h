@@ -6,8 +6,6 @@
  * new messages from the null sender, so they are delivered (or relayed)
  * like any other mail and can never cause a notice themselves.
  */
-#include <stdbool.h>
-
 struct mta;
 struct envelope;
 
@@ -23,12 +21,5 @@ enum mta_dsn_kind { MTA_DSN_FAILURE, MTA_DSN_DELAY, MTA_DSN_SUCCESS };
  */
 int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *fresh,
 		 enum mta_dsn_kind kind);
-
-/* Queue a composed notice text (queue/dsn) from <> to rcpt, on the loop
-   thread.  *id_r: its queue ID (valid until the next queue call).  1 or
-   -1. */
-struct buf;
-int mta_dsn_queue(struct mta *m, const char *rcpt, const struct buf *text,
-		  bool need_8bitmime, bool need_smtputf8, const char **id_r);
 
 #endif

@@ -15,13 +15,17 @@
 #include "server/server.h"
 
 struct session;
-struct mta_incoming;
+struct delivery_job;
 
 #define MTA_MAX_RCPTS 1000
 
-/* A queued message with remote recipients. */
+/* A queued message. */
 struct mta_msg {
 	struct envelope *env;
+	bool recovered;		/* found in the spool at start */
+	bool unrouted;		/* some recipients wait to be resolved (the
+				   account store failed when it was taken) */
+	bool removed;		/* the delivery agent removed its spool files */
 	unsigned txns;		/* transactions in progress */
 	unsigned char *fresh;	/* per recipient: outcome not yet reported */
 	bool *go;		/* per recipient: scratch of msg_schedule */
@@ -41,10 +45,11 @@ struct mta_txn {
 	struct mta_txn *next;
 };
 
-/* A destination: a domain, or the smarthost. */
+/* A destination: a domain, the smarthost, or the local delivery agent. */
 struct mta_dest {
 	struct mta *mta;
 	char name[256];
+	bool local;			/* SCHEDULE_LOCAL: mta_local.c */
 	struct mta_txn *head, **tail;	/* waiting transactions */
 	unsigned active;		/* open connections */
 	struct dns_request *lookup;
@@ -67,7 +72,9 @@ struct mta {
 	int event_fd;
 	struct event *event;
 	pthread_mutex_t lock;
-	struct mta_incoming *incoming;	/* from other threads, under lock */
+	struct delivery_job *local_done;	/* from the delivery thread, under lock */
+	uint64_t local_jobs, local_rcpts;	/* handed to the local agent */
+	uint64_t relay_txns;			/* transactions to other hosts */
 	struct session *sessions;	/* open connections (mta_session.c) */
 	char smarthost_password[1025];
 };
@@ -77,6 +84,13 @@ void mta_session_start(struct mta_dest *d);
 /* mta_session.c: close every connection at once (stop); their
    transactions end without results (the envelopes on disk are unchanged). */
 void mta_session_close_all(struct mta *m);
+
+/* mta_local.c: hand every waiting transaction of the local destination d
+   to the delivery agent. */
+void mta_local_run(struct mta_dest *d);
+/* mta_local.c: the delivery agent's outcomes of job (loop thread): each
+   recipient's result, then the transaction is done.  Frees job. */
+void mta_local_finish(struct delivery_job *job);
 
 /* mta.c: outcome of a transaction's recipient i (index into txn->rcpt):
    code 2xx sent, 4xx deferred, 5xx bounced; text is the reply or error. */

@@ -39,6 +39,13 @@ const char *schedule_destination(const char *address, const char *smarthost)
 	return at != NULL ? at + 1 : "";
 }
 
+const char *schedule_rcpt_destination(const struct envelope_rcpt *r, const char *smarthost)
+{
+	if (r->kind == ENVELOPE_LOCAL)
+		return SCHEDULE_LOCAL;
+	return schedule_destination(r->address, smarthost);
+}
+
 static bool rcpt_pending(const struct envelope_rcpt *r)
 {
 	return r->state == ENVELOPE_PENDING;
@@ -52,7 +59,7 @@ unsigned schedule_due(const struct envelope *e, const char *smarthost, uint64_t 
 
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &e->rcpts[i];
-		const char *name = schedule_destination(r->address, smarthost);
+		const char *name = schedule_rcpt_destination(r, smarthost);
 		unsigned k = 0;
 		go[i] = rcpt_pending(r) && r->next_attempt <= now;
 		if (!go[i])
@@ -68,7 +75,7 @@ unsigned schedule_due(const struct envelope *e, const char *smarthost, uint64_t 
 		const char *name;
 		if (go[i] || !rcpt_pending(r))
 			continue;
-		name = schedule_destination(r->address, smarthost);
+		name = schedule_rcpt_destination(r, smarthost);
 		for (unsigned k = 0; k < n_due && !go[i]; k++)
 			go[i] = strcmp(due[k], name) == 0;
 		n_go += go[i];

@@ -1,7 +1,9 @@
 #ifndef CORREIO_SCHEDULE_H
 #define CORREIO_SCHEDULE_H
 /*
- * schedule: the relay's timing rules, apart so that they can be tested:
+ * schedule: the queue's timing rules, the same for the recipients the
+ * relay sends and those the local delivery agent files, apart so that
+ * they can be tested:
  * when a deferred recipient is tried again, when the sender is warned, when
  * the message is given up.
  */
@@ -25,6 +27,14 @@ bool schedule_expired(const struct config *cfg, uint64_t arrival, uint64_t now);
    else the address's domain (what follows the last '@', "" if none).
    Points into smarthost or address. */
 const char *schedule_destination(const char *address, const char *smarthost);
+
+/* The destination name of the local delivery agent: no domain or
+   smarthost can be named so. */
+#define SCHEDULE_LOCAL "(local)"
+
+/* The destination of recipient r: SCHEDULE_LOCAL for an account (kind
+   ENVELOPE_LOCAL), else schedule_destination of its address. */
+const char *schedule_rcpt_destination(const struct envelope_rcpt *r, const char *smarthost);
 
 /*
  * Which recipients of e go out at now: every pending recipient of each

@@ -101,6 +101,31 @@ static void test_destination(void **state)
 	assert_string_equal(schedule_destination("a@b.test", "sh:587"), "sh:587");
 }
 
+/* Accounts go to the local delivery agent, smarthost or not, and are due
+   together like the recipients of any destination. */
+static void test_local_destination(void **state)
+{
+	struct envelope *e = envelope_new();
+	bool go[3];
+
+	assert_int_equal(envelope_add_rcpt(e, "alice@example.org", NULL, 0), 1);
+	e->rcpts[0].kind = ENVELOPE_LOCAL;
+	e->rcpts[0].next_attempt = 1000;
+	assert_int_equal(envelope_add_rcpt(e, "bob@example.org", NULL, 0), 1);
+	e->rcpts[1].kind = ENVELOPE_LOCAL;
+	e->rcpts[1].next_attempt = 1001;
+	assert_int_equal(envelope_add_rcpt(e, "carol@example.org", NULL, 0), 1);
+	e->rcpts[2].kind = ENVELOPE_REMOTE;	/* e.g. a domain moved away */
+	e->rcpts[2].next_attempt = 5000;
+	assert_string_equal(schedule_rcpt_destination(&e->rcpts[0], "sh:587"), SCHEDULE_LOCAL);
+	assert_string_equal(schedule_rcpt_destination(&e->rcpts[2], ""), "example.org");
+	assert_string_equal(schedule_rcpt_destination(&e->rcpts[2], "sh:587"), "sh:587");
+	assert_int_equal(schedule_due(e, "", 999, go), 0);
+	assert_int_equal(schedule_due(e, "", 1000, go), 2);
+	assert_true(go[0] && go[1] && !go[2]);
+	envelope_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_sum_of_retries_in_five_days),
 		cmocka_unit_test(test_due_takes_the_whole_destination),
 		cmocka_unit_test(test_destination),
+		cmocka_unit_test(test_local_destination),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,10 +13,17 @@
  *   rcpt <state> <attempts> <next attempt> <notify> <orcpt or -> <address>
  *   error <rcpt index> <text>       (last failure of that recipient)
  *   mta <rcpt index> <host>         (the host that gave it)
+ *   target <rcpt index> <l|r|x> <address or reason>
+ *                                   (resolution recorded at RCPT, before
+ *                                    the recipient is expanded)
+ *   route <rcpt index> <l|r|x> <address given at RCPT, or ->
+ *                                   (an expanded recipient: what it is)
  *   end
  *
  * Values never contain spaces except the last field of a line, and never
- * newlines: SMTP addresses and xtext cannot hold them.
+ * newlines: SMTP addresses and xtext cannot hold them.  An envelope
+ * without target or route lines (written by an older correio) has its
+ * recipients of kind '?': the relay resolves them when it loads them.
  */
 #include "envelope.h"
 
@@ -37,17 +44,38 @@ struct envelope *envelope_new(void)
 	return e;
 }
 
+static void free_targets(struct envelope_rcpt *r)
+{
+	for (unsigned k = 0; k < r->n_targets; k++)
+		free(r->targets[k].address);
+	free(r->targets);
+	r->targets = NULL;
+	r->n_targets = 0;
+}
+
+static void free_rcpt(struct envelope_rcpt *r)
+{
+	free(r->address);
+	free(r->orcpt);
+	free(r->last_error);
+	free(r->remote_mta);
+	free(r->orig);
+	free_targets(r);
+}
+
 static void free_rcpts(struct envelope *e)
 {
-	for (unsigned i = 0; i < e->n_rcpts; i++) {
-		free(e->rcpts[i].address);
-		free(e->rcpts[i].orcpt);
-		free(e->rcpts[i].last_error);
-		free(e->rcpts[i].remote_mta);
-	}
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		free_rcpt(&e->rcpts[i]);
 	free(e->rcpts);
 	e->rcpts = NULL;
 	e->n_rcpts = e->cap_rcpts = 0;
+}
+
+void envelope_drop_last_rcpt(struct envelope *e)
+{
+	if (e->n_rcpts > 0)
+		free_rcpt(&e->rcpts[--e->n_rcpts]);
 }
 
 void envelope_take_rcpts(struct envelope *e, struct envelope *from)
@@ -103,7 +131,82 @@ int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt
 	envelope_set(&r->orcpt, orcpt);
 	r->notify = notify;
 	r->state = ENVELOPE_PENDING;
+	r->kind = ENVELOPE_UNRESOLVED;
 	return 1;
+}
+
+int envelope_add_target(struct envelope *e, unsigned i, char kind, const char *address)
+{
+	struct envelope_rcpt *r;
+	struct envelope_target *t;
+
+	if (i >= e->n_rcpts || kind == '\0' || strchr("lrx", kind) == NULL ||
+	    e->rcpts[i].n_targets >= 1000)
+		return -1;
+	r = &e->rcpts[i];
+	t = realloc(r->targets, (r->n_targets + 1) * sizeof(*t));
+	if (t == NULL)
+		abort();
+	r->targets = t;
+	t = &r->targets[r->n_targets++];
+	t->kind = kind;
+	t->address = NULL;
+	envelope_set(&t->address, address);
+	return 1;
+}
+
+void envelope_clear_targets(struct envelope *e, unsigned i)
+{
+	if (i < e->n_rcpts)
+		free_targets(&e->rcpts[i]);
+}
+
+static bool has_target(const struct envelope *e, char kind, const char *address)
+{
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		if (e->rcpts[i].kind == kind && kind != ENVELOPE_FAIL &&
+		    strcmp(e->rcpts[i].address, address) == 0)
+			return true;
+	return false;
+}
+
+void envelope_expand(struct envelope *e)
+{
+	struct envelope *x = envelope_new();
+	struct envelope_rcpt *r, *n;
+
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		r = &e->rcpts[i];
+		if (r->n_targets == 0) {
+			if (envelope_add_rcpt(x, r->address, NULL, 0) < 0)
+				continue;
+			n = &x->rcpts[x->n_rcpts - 1];
+			free(n->address);
+			*n = *r;		/* moved: its strings change hands */
+			memset(r, 0, sizeof(*r));
+			continue;
+		}
+		for (unsigned k = 0; k < r->n_targets; k++) {
+			const struct envelope_target *t = &r->targets[k];
+			const char *address = t->kind == ENVELOPE_FAIL ? r->address : t->address;
+			if (has_target(x, t->kind, address) ||
+			    envelope_add_rcpt(x, address, r->orcpt, r->notify) < 0)
+				continue;
+			n = &x->rcpts[x->n_rcpts - 1];
+			n->kind = t->kind;
+			n->state = r->state;
+			n->attempts = r->attempts;
+			n->next_attempt = r->next_attempt;
+			if (strcmp(address, r->address) != 0)
+				envelope_set(&n->orig, r->address);
+			if (t->kind == ENVELOPE_FAIL) {
+				n->state = ENVELOPE_FAILED;
+				envelope_set(&n->last_error, t->address);
+			}
+		}
+	}
+	envelope_take_rcpts(e, x);
+	envelope_free(&x);
 }
 
 int envelope_format(const struct envelope *e, struct buf *out)
@@ -132,6 +235,12 @@ int envelope_format(const struct envelope *e, struct buf *out)
 			ok = buf_printf(out, "error %u %s\n", i, r->last_error);
 		if (ok > 0 && r->remote_mta != NULL)
 			ok = buf_printf(out, "mta %u %s\n", i, r->remote_mta);
+		if (ok > 0 && r->kind != ENVELOPE_UNRESOLVED)
+			ok = buf_printf(out, "route %u %c %s\n", i, r->kind,
+					r->orig != NULL ? r->orig : "-");
+		for (unsigned k = 0; ok > 0 && k < r->n_targets; k++)
+			ok = buf_printf(out, "target %u %c %s\n", i, r->targets[k].kind,
+					r->targets[k].address);
 	}
 	if (ok > 0)
 		ok = buf_puts(out, "end\n");
@@ -170,6 +279,32 @@ static int parse_rcpt(struct envelope *e, char *value)
 	return 1;
 }
 
+/* "route <index> <kind> <orig or ->" (route) or "target <index> <kind>
+   <address>" (!route). */
+static int parse_route(struct envelope *e, bool route, char *value)
+{
+	char *kind = strchr(value, ' '), *text;
+	struct envelope_rcpt *r;
+	uint64_t n;
+
+	if (kind == NULL)
+		return -1;
+	*kind++ = '\0';
+	if (parse_num(value, &n) < 0 || n >= e->n_rcpts || kind[0] == '\0' ||
+	    strchr("lrx", kind[0]) == NULL || kind[1] != ' ' || kind[2] == '\0')
+		return -1;
+	text = kind + 2;
+	r = &e->rcpts[n];
+	if (!route)
+		return r->kind == ENVELOPE_UNRESOLVED ?
+		       envelope_add_target(e, (unsigned)n, kind[0], text) : -1;
+	if (r->kind != ENVELOPE_UNRESOLVED || r->n_targets > 0)
+		return -1;	/* one route, and never both */
+	r->kind = kind[0];
+	envelope_set(&r->orig, strcmp(text, "-") == 0 ? NULL : text);
+	return 1;
+}
+
 /* Apply one "key value" line.  Returns 1, 0 for "end", -1 on error. */
 static int envelope_parse_line(struct envelope *e, char *line)
 {
@@ -192,6 +327,8 @@ static int envelope_parse_line(struct envelope *e, char *line)
 		envelope_set(&e->envid, value);
 	} else if (strcmp(line, "rcpt") == 0) {
 		return parse_rcpt(e, value);
+	} else if (strcmp(line, "route") == 0 || strcmp(line, "target") == 0) {
+		return parse_route(e, line[0] == 'r', value);
 	} else if (strcmp(line, "error") == 0 || strcmp(line, "mta") == 0) {
 		char *text = strchr(value, ' ');
 		if (text == NULL)

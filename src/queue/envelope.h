@@ -22,8 +22,27 @@ enum envelope_state {
 				   makes it 'b' */
 };
 
+/*
+ * What a recipient resolved to, recorded once (at RCPT, or at local
+ * submission) so that delivery does not resolve it again.
+ */
+enum envelope_kind {
+	ENVELOPE_UNRESOLVED = '?',	/* an envelope written before routes were
+					   recorded: resolve it when loaded */
+	ENVELOPE_LOCAL = 'l',		/* an account: address is its address */
+	ENVELOPE_REMOTE = 'r',		/* another domain: the relay takes it */
+	ENVELOPE_FAIL = 'x',		/* refused: address is the reason */
+};
+
+/* One final target of a recipient, as resolved at RCPT. */
+struct envelope_target {
+	char kind;		/* enum envelope_kind, never '?' */
+	char *address;		/* account or remote address, or the reason */
+};
+
 struct envelope_rcpt {
-	char *address;		/* as given at RCPT, lookup form (lower case) */
+	char *address;		/* as given at RCPT, lookup form (lower case);
+				   once expanded, the final target */
 	char *orcpt;		/* DSN ORCPT, NULL if none */
 	unsigned notify;	/* SMTP_NOTIFY_* bits */
 	bool done;		/* delivered or given up (in memory only) */
@@ -32,6 +51,11 @@ struct envelope_rcpt {
 	uint64_t next_attempt;	/* unix seconds; 0 = as soon as possible */
 	char *last_error;	/* the last failure, for DSNs and `queue show` */
 	char *remote_mta;	/* the host that gave last_error, or NULL */
+	char kind;		/* enum envelope_kind: what address is */
+	char *orig;		/* once expanded: the address given at RCPT when
+				   it differs from address, else NULL */
+	struct envelope_target *targets;	/* recorded, not yet expanded */
+	unsigned n_targets;
 };
 
 struct envelope {
@@ -59,8 +83,23 @@ void envelope_free(struct envelope **e);
 /* Copies the strings.  Returns 1, or -1 past the limit of recipients. */
 int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt,
 		      unsigned notify);
+/* Remove the last recipient (refused after it was added). */
+void envelope_drop_last_rcpt(struct envelope *e);
 /* Give e the recipients of from (which is left with none). */
 void envelope_take_rcpts(struct envelope *e, struct envelope *from);
+/* Record a final target of recipient i (kind l, r or x; for x, address is
+   the reason).  Returns 1, or -1 past the limit of targets. */
+int envelope_add_target(struct envelope *e, unsigned i, char kind, const char *address);
+/* Forget the recorded targets of recipient i. */
+void envelope_clear_targets(struct envelope *e, unsigned i);
+/*
+ * Turn every recipient with recorded targets into one recipient per target
+ * (its kind set, orig the address given at RCPT, ORCPT and NOTIFY kept; a
+ * target of kind x is a recipient in state ENVELOPE_FAILED whose last_error
+ * is the reason).  A target already present with the same kind and address
+ * is not added twice.  Recipients without targets are kept as they are.
+ */
+void envelope_expand(struct envelope *e);
 /* Replace a string field (copying value; NULL allowed). */
 void envelope_set(char **field, const char *value);
 

@@ -7,8 +7,9 @@
  * accepted only once both are on disk: commits from many sessions are
  * gathered and made durable together by one syncfs(2) on a committer
  * thread (group commit), then each session's callback runs on the event
- * loop.  Committed messages are handed to the router hook (local delivery
- * now, relay later); queue_done() removes a message once it is finished.
+ * loop.  Committed messages are handed to the router hook (the scheduler,
+ * for local and remote recipients alike); queue_done() removes a message
+ * once it is finished.
  *
  * Threads: queue_msg_* and queue_commit run on the event loop thread;
  * queue_done and queue_read_text may run on any thread.

@@ -148,6 +148,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_hold(m, arg, verb[0] == 'H', &out);
 	else if (strcmp(verb, "DELETE") == 0 && arg != NULL)
 		ret = mta_delete(m, arg, &out);
+	else if (strcmp(verb, "STATS") == 0)
+		ret = mta_stats(m, &out);
 	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
 		ret = unlock_account(c, arg, &out);
 	else if (strcmp(verb, "NEWMAIL") == 0 && arg != NULL)
@@ -242,6 +244,9 @@ static int submit_begin(struct control_conn *c, char *args)
 			return -1;
 		}
 		envelope_add_rcpt(e, key, NULL, 0);
+		/* resolved once, here: delivery follows what is recorded (a
+		   store error leaves it to be resolved when the relay loads it) */
+		resolve_record(&c->ctl->srv->cfg, c->ctl->srv->accounts, e, e->n_rcpts - 1);
 	}
 	if (e->n_rcpts == 0) {
 		envelope_free(&e);

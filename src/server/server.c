@@ -662,10 +662,7 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 {
 	struct server *srv = ctx;
 
-	if (e->routed)
-		mta_submit(srv->mta, e);
-	else
-		delivery_submit(srv->delivery, e, recovered);
+	mta_take(srv->mta, e, recovered);
 }
 
 /* ---- new mail: the delivery thread tells the mail store (loop) ---- */
@@ -713,19 +710,12 @@ static void on_filed(void *ctx, const char *address)
 		log_err("filed: eventfd: %m");
 }
 
-static void on_relay(void *ctx, struct envelope *e)
+/* The delivery agent gives back a job of the scheduler's local transport. */
+static void on_local_done(void *ctx, struct delivery_job *job)
 {
 	struct server_state *st = ctx;
 
-	mta_submit(st->srv.mta, e);
-}
-
-static void on_notice(void *ctx, const char *sender, struct buf *text, bool need_8bitmime,
-		      bool need_smtputf8)
-{
-	struct server_state *st = ctx;
-
-	mta_submit_notice(st->srv.mta, sender, text, need_8bitmime, need_smtputf8);
+	mta_local_done(st->srv.mta, job);
 }
 
 static uint64_t open_connections(void *ctx)
@@ -770,7 +760,7 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_relay, on_filed, on_notice, st,
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_local_done, on_filed, st,
 			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0) {
 		log_err("start: %s", error);

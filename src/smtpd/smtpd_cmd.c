@@ -265,8 +265,10 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		return 0;
 	}
 	if (!local) {
-		if (postmaster || may_relay(s))
+		if (postmaster || may_relay(s)) {
+			envelope_add_target(s->env, s->env->n_rcpts - 1, ENVELOPE_REMOTE, key);
 			return 1;
+		}
 		smtpd_log_reject(s, key, "RCPT to <%s>: relay access denied", key);
 		smtpd_reply(s, "554 5.7.1 <%s>: Relay access denied", key);
 		smtpd_error(s);
@@ -330,10 +332,14 @@ static void cmd_rcpt(struct smtpd_session *s, char *arg)
 			return;
 		}
 	}
-	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0 ||
-	    smtpd_door_rcpt(s, key) == 0)
-		return;
+	/* the resolution made by the check is recorded in the recipient
+	   (resolve once: delivery follows it) */
 	envelope_add_rcpt(s->env, key, r.orcpt, r.notify);
+	if (rcpt_check(s, key, strrchr(key, '@') + 1, r.postmaster) == 0 ||
+	    smtpd_door_rcpt(s, key) == 0) {
+		envelope_drop_last_rcpt(s->env);
+		return;
+	}
 	smtpd_reply(s, "250 2.1.5 Ok");
 }
 

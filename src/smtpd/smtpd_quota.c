@@ -8,7 +8,7 @@
  *    way to it.  An alias or list with one full member is accepted: the
  *    others get the message, the full one is bounced at delivery.
  *  - end of DATA/BDAT: the message's size is reserved in each mailbox that
- *    has room (atomically, with the other sessions' reservations); with a
+ *    RCPT resolved the recipients to (not looked up again) and that has room (atomically, with the other sessions' reservations); with a
  *    single recipient and a single mailbox that has none, the message is
  *    refused.  The delivery agent releases the reservations.
  */
@@ -27,6 +27,7 @@ struct room_check {
 	const char *id;		/* reserve for this message (DATA), or NULL */
 	unsigned targets;	/* final targets of the address */
 	unsigned full;		/* local ones without room */
+	struct envelope *rec;	/* RCPT: record the targets in its last recipient */
 };
 
 static void room_target(void *ctx, const struct resolve_target *t)
@@ -36,6 +37,9 @@ static void room_target(void *ctx, const struct resolve_target *t)
 	int ret;
 
 	c->targets++;
+	if (c->rec != NULL)
+		envelope_add_target(c->rec, c->rec->n_rcpts - 1, t->kind == RESOLVE_LOCAL ?
+				    ENVELOPE_LOCAL : ENVELOPE_REMOTE, t->address);
 	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0)
 		return;
 	if (c->id != NULL)
@@ -51,7 +55,8 @@ static void room_target(void *ctx, const struct resolve_target *t)
 int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)
 {
 	/* a mailbox at its limit has no room for anything: count one byte */
-	struct room_check c = { s, s->declared_size > 0 ? s->declared_size : 1, NULL, 0, 0 };
+	struct room_check c = { s, s->declared_size > 0 ? s->declared_size : 1, NULL, 0, 0,
+				s->env };
 	int found = resolve_address(&s->conn.server->cfg, s->conn.server->accounts, key,
 				    room_target, &c);
 
@@ -62,11 +67,25 @@ int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)
 int smtpd_quota_data(struct smtpd_session *s)
 {
 	struct envelope *e = queue_msg_envelope(s->msg);
-	struct room_check c = { s, queue_msg_size(s->msg), queue_msg_id(s->msg), 0, 0 };
+	struct room_check c = { s, queue_msg_size(s->msg), queue_msg_id(s->msg), 0, 0, NULL };
 
-	for (unsigned i = 0; i < e->n_rcpts; i++)
-		resolve_address(&s->conn.server->cfg, s->conn.server->accounts,
-				e->rcpts[i].address, room_target, &c);
+	/* the targets RCPT recorded: no alias is looked up again */
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		const struct envelope_rcpt *r = &e->rcpts[i];
+		for (unsigned k = 0; k < r->n_targets; k++) {
+			struct resolve_target t = { RESOLVE_REMOTE, r->targets[k].address, NULL };
+			struct account acct;
+			if (r->targets[k].kind == ENVELOPE_LOCAL) {
+				if (accounts_user_get(s->conn.server->accounts, t.address, &acct) <= 0)
+					continue;	/* gone: the delivery agent bounces it */
+				t.kind = RESOLVE_LOCAL;
+				t.account = &acct;
+			} else if (r->targets[k].kind != ENVELOPE_REMOTE) {
+				continue;
+			}
+			room_target(&c, &t);
+		}
+	}
 	if (e->n_rcpts != 1 || c.targets != 1 || c.full != 1)
 		return 1;	/* others are delivered; the delivery agent bounces */
 	log_info("%s: reject: to=<%s>: mailbox full (size=%llu)", c.id,

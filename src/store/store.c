@@ -37,14 +37,7 @@ struct store *store_new(const char *data_dir, const char *host)
 
 void store_set_host(struct store *s, const char *host)
 {
-	size_t i;
-
-	/* the host part of Maildir names: no '/', ':' or ',' */
-	for (i = 0; host[i] != '\0' && i + 1 < sizeof(s->host); i++)
-		s->host[i] = strchr("/:,\\", host[i]) != NULL ? '_' : host[i];
-	s->host[i] = '\0';
-	if (s->host[0] == '\0')
-		str_copy(s->host, "localhost", sizeof(s->host));
+	store_maildir_host(host, s->host, sizeof(s->host));
 }
 
 void store_free(struct store **sp)

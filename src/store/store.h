@@ -86,6 +86,23 @@ void store_set_host(struct store *s, const char *host);
 void store_free(struct store **s);
 
 /*
+ * Maildir names, made here only (any thread; no struct store needed): the
+ * host part of every name correio gives a file, host with '/', ':', ','
+ * and '\\' made '_' ("localhost" when empty); and the name of a message
+ * the delivery agent files from the queue,
+ * "<arrival>.Q<queue id>.<host part>,S=<bytes>[,W=<CRLF bytes>]" (W= left
+ * out when 0), whose sizes the store reads back without opening the file.
+ */
+void store_maildir_host(const char *host, char *out, size_t size);
+/* The INBOX of account address under data_dir, into out: its Maildir
+   "<data_dir>/mail/<domain>/<local>", or its mbox file
+   "<data_dir>/mbox/<address>" (any thread). */
+void store_mailbox_path(const char *data_dir, const char *address, bool mbox,
+			char *out, size_t size);
+void store_delivery_name(char *out, size_t size, uint64_t arrival, const char *id,
+			 const char *host, uint64_t bytes, uint64_t crlf_bytes);
+
+/*
  * Open (or share) the mail of account address ("local@domain"), creating
  * its Maildir if needed.  Reference-counted: store_account_unref() once
  * per open.

@@ -119,17 +119,38 @@ static void clean_trash(const struct store_account *a)
 	closedir(d);
 }
 
+/* "<mail_dir>/<domain>/<local>": the one place an account's Maildir path
+   is made (store_mailbox_path too). */
+static void maildir_root(const char *mail_dir, const char *address, char *out, size_t size)
+{
+	const char *at = strrchr(address, '@');
+	int local_len = at == NULL ? (int)strlen(address) : (int)(at - address);
+
+	snprintf(out, size, "%s/%s/%.*s", mail_dir, at == NULL ? "" : at + 1, local_len,
+		 address);
+}
+
+void store_mailbox_path(const char *data_dir, const char *address, bool mbox,
+			char *out, size_t size)
+{
+	char mail_dir[4096];
+
+	snprintf(mail_dir, sizeof(mail_dir), "%s/%s", data_dir, mbox ? "mbox" : "mail");
+	if (mbox)
+		snprintf(out, size, "%s/%s", mail_dir, address);
+	else
+		maildir_root(mail_dir, address, out, size);
+}
+
 static struct store_account *account_new(struct store *s, const char *address)
 {
 	struct store_account *a = calloc(1, sizeof(*a));
-	const char *at = strchr(address, '@');
 	size_t n = strlen(s->mail_dir) + strlen(address) + 3;
 
 	if (a == NULL || (a->address = strdup(address)) == NULL ||
 	    (a->root = malloc(n)) == NULL)
 		fatal("out of memory");
-	snprintf(a->root, n, "%s/%s/%.*s", s->mail_dir, at + 1, (int)(at - address),
-		 address);
+	maildir_root(s->mail_dir, address, a->root, n);
 	a->store = s;
 	a->refs = 1;
 	return a;

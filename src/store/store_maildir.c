@@ -233,3 +233,28 @@ int store_maildir_create(const char *path)
 	}
 	return 1;
 }
+
+void store_maildir_host(const char *host, char *out, size_t size)
+{
+	size_t i;
+
+	/* Maildir readers split names at '/', ':' and ','; '\\' is kept out too */
+	for (i = 0; host[i] != '\0' && i + 1 < size; i++)
+		out[i] = strchr("/:,\\", host[i]) != NULL ? '_' : host[i];
+	out[i] = '\0';
+	if (out[0] == '\0')
+		str_copy(out, "localhost", size);
+}
+
+void store_delivery_name(char *out, size_t size, uint64_t arrival, const char *id,
+			 const char *host, uint64_t bytes, uint64_t crlf_bytes)
+{
+	char safe[256];
+	int n;
+
+	store_maildir_host(host, safe, sizeof(safe));
+	n = snprintf(out, size, "%llu.Q%s.%s,S=%llu", (unsigned long long)arrival, id,
+		     safe, (unsigned long long)bytes);
+	if (crlf_bytes != 0 && n > 0 && (size_t)n < size)
+		snprintf(out + n, size - (size_t)n, ",W=%llu", (unsigned long long)crlf_bytes);
+}

@@ -232,6 +232,26 @@ static void test_uidl(void **state)
 	assert_string_equal(text, "4294967295.4294967295");
 }
 
+/* The names of delivered messages: one host part for the delivery agent
+   and the store, and sizes the store parses back. */
+static void test_delivery_name(void **state)
+{
+	char name[256], host[64];
+	struct mdname md;
+
+	store_delivery_name(name, sizeof(name), 1700000000, "ABC", "mx.example.org", 42, 45);
+	assert_string_equal(name, "1700000000.QABC.mx.example.org,S=42,W=45");
+	store_delivery_name(name, sizeof(name), 1, "Q", "bad/host:name,S=9\\x", 7, 0);
+	assert_string_equal(name, "1.QQ.bad_host_name_S=9_x,S=7");
+	store_maildir_parse(name, &md);
+	assert_int_equal(md.size, 7);
+	assert_true(md.vsize == UINT64_MAX);
+	store_maildir_host("", host, sizeof(host));
+	assert_string_equal(host, "localhost");
+	store_maildir_host("a:b/c", host, sizeof(host));
+	assert_string_equal(host, "a_b_c");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_measure),
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_uidl),
+		cmocka_unit_test(test_delivery_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,129 @@
+/*
+ * mta_local.c - the local transport: the destination SCHEDULE_LOCAL, whose
+ * "session" hands a transaction's recipients (accounts) to the delivery
+ * agent's thread and takes back a result per recipient, which the
+ * scheduler records like an SMTP reply: delivered, deferred (retried on
+ * the queue's schedule) or refused (bounced).
+ */
+#include "mta_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "delivery/delivery.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib-smtp/smtp_parse.h"
+
+/* Is t all its message waits for, with no success notice asked (which is
+   queued before the spool files go)?  Then the agent may remove them. */
+static bool is_last(const struct mta_txn *t)
+{
+	const struct envelope *e = t->msg->env;
+	unsigned pending = 0;
+
+	if (t->msg->txns != 1)
+		return false;
+	for (unsigned i = 0; i < e->n_rcpts; i++)
+		pending += e->rcpts[i].state == ENVELOPE_PENDING;
+	for (unsigned i = 0; i < t->n; i++)
+		if (e->rcpts[t->rcpt[i]].notify & SMTP_NOTIFY_SUCCESS)
+			return false;
+	return pending == t->n;
+}
+
+void mta_local_run(struct mta_dest *d)
+{
+	struct mta *m = d->mta;
+	struct mta_txn *t;
+
+	while ((t = d->head) != NULL) {
+		struct envelope *e = t->msg->env;
+		struct delivery_job *job = calloc(1, sizeof(*job));
+
+		d->head = t->next;
+		if (d->head == NULL)
+			d->tail = &d->head;
+		t->next = NULL;
+		if (job == NULL || (job->rcpts = calloc(t->n, sizeof(*job->rcpts))) == NULL)
+			abort();
+		str_copy(job->id, e->id, sizeof(job->id));
+		job->arrival = e->arrival;
+		job->size = e->size;
+		job->host = e->host;		/* never changed while queued */
+		job->sender = e->sender;
+		job->recovered = t->msg->recovered;
+		job->junk = e->junk;
+		job->ctx = t;
+		for (unsigned i = 0; i < t->n; i++) {
+			const struct envelope_rcpt *r = &e->rcpts[t->rcpt[i]];
+			job->rcpts[i].address = r->address;
+			job->rcpts[i].orig = r->orig;
+			/* an earlier attempt may have filed it before failing */
+			if (r->attempts > 0)
+				job->recovered = true;
+		}
+		job->n_rcpts = t->n;
+		job->last = is_last(t);
+		m->local_jobs++;
+		m->local_rcpts += t->n;
+		delivery_submit(m->srv->delivery, job);
+	}
+}
+
+void mta_local_done(struct mta *m, struct delivery_job *job)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	job->next = m->local_done;
+	m->local_done = job;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->event_fd, &one, sizeof(one)) < 0)
+		log_err("queue: eventfd: %m");
+}
+
+/* The remote addresses Sieve scripts redirected the message to become
+   recipients of it, scheduled like the others (an address it already has
+   is not added again: each gets the message once). */
+static void add_redirects(struct mta_txn *t, const struct delivery_job *job)
+{
+	struct mta_msg *g = t->msg;
+	struct envelope *e = g->env;
+	unsigned n = e->n_rcpts;
+
+	for (size_t off = 0; off < job->redirects.len;
+	     off += strlen(job->redirects.data + off) + 1) {
+		const char *address = job->redirects.data + off;
+		bool have = false;
+		for (unsigned i = 0; i < e->n_rcpts && !have; i++)
+			have = strcasecmp(e->rcpts[i].address, address) == 0;
+		if (have || envelope_add_rcpt(e, address, NULL, 0) < 0)
+			continue;
+		e->rcpts[e->n_rcpts - 1].kind = ENVELOPE_REMOTE;
+	}
+	if (e->n_rcpts == n)
+		return;
+	if ((g->fresh = realloc(g->fresh, e->n_rcpts + 1)) == NULL ||
+	    (g->go = realloc(g->go, (e->n_rcpts + 1) * sizeof(*g->go))) == NULL)
+		abort();
+	memset(g->fresh + n, 0, e->n_rcpts + 1 - n);
+	memset(g->go + n, 0, (e->n_rcpts + 1 - n) * sizeof(*g->go));
+}
+
+void mta_local_finish(struct delivery_job *job)
+{
+	struct mta_txn *t = job->ctx;
+
+	if (job->removed)
+		t->msg->removed = true;
+	add_redirects(t, job);
+	for (unsigned i = 0; i < job->n_rcpts; i++)
+		if (job->rcpts[i].code != 0)
+			mta_rcpt_result(t, i, job->rcpts[i].code, NULL, job->rcpts[i].text, NULL);
+	delivery_job_free(&job);
+	mta_txn_done(t);
+}

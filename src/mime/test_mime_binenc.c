@@ -181,7 +181,7 @@ static void test_unchanged(void **state)
 	(void)state;
 	buf_init(&out, 0);
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
-		size_t len = strlen(msgs[i]) + (i == 5 ? 8 : 0);
+		size_t len = strlen(msgs[i]) + (i == 5 ? sizeof("\0raw\r\n") - 1 : 0);
 
 		buf_reset(&out);
 		run_whole(msgs[i], len, &out);

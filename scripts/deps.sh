@@ -34,7 +34,7 @@ openssl publicsuffix"
 PACKAGES="$RUN_PACKAGES clang libclang-rt-14-dev libcmocka-dev
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
-dovecot-imapd dovecot-pop3d dovecot-sieve tmux python3-prometheus-client
+dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
 python3-milter rspamd"

@@ -68,7 +68,7 @@ class Server:
         self.data = os.path.join(self.dir, "data")
         (self.smtp_port, self.submission_port, self.submissions_port,
          self.pop3_port, self.pop3s_port, self.imap_port,
-         self.imaps_port) = free_ports(7)
+         self.imaps_port, self.managesieve_port) = free_ports(8)
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
         self.write_config(domains, extra_config)
@@ -94,6 +94,7 @@ pop3 = 127.0.0.1:{self.pop3_port}
 pop3s = 127.0.0.1:{self.pop3s_port}
 imap = 127.0.0.1:{self.imap_port}
 imaps = 127.0.0.1:{self.imaps_port}
+managesieve = 127.0.0.1:{self.managesieve_port}
 {f"http = 127.0.0.1:{self.http_port}" if self.http_port else ""}
 
 [auth]
@@ -131,7 +132,7 @@ errors = 50
                     raise
             (self.smtp_port, self.submission_port, self.submissions_port,
              self.pop3_port, self.pop3s_port, self.imap_port,
-             self.imaps_port) = free_ports(7)
+             self.imaps_port, self.managesieve_port) = free_ports(8)
             if self.http_port:
                 self.http_port = free_port()
             self.write_config(*self.config_args)

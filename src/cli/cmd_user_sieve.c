@@ -9,7 +9,6 @@
  */
 #include "cli/cli.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,18 +25,6 @@
 #include "sieve/sieve.h"
 
 static const char what[] = "user sieve";
-
-static bool valid_name(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 200 || name[0] == '.')
-		return false;
-	for (const char *p = name; *p != '\0'; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
 
 /* Read a whole file, at most SIEVE_MAX_SCRIPT bytes.  1 or -1. */
 static int read_script(const char *path, struct buf *out)
@@ -78,56 +65,24 @@ static int check_text(const char *path, const struct buf *text)
 	return 1;
 }
 
-/* The name active points to (without .sieve) into out, or "". */
-static void active_name(const char *dir, char *out, size_t size)
+static void print_script(void *ctx, const char *name, bool active)
 {
-	char path[4400], link[300];
-	ssize_t n;
-
-	out[0] = '\0';
-	snprintf(path, sizeof(path), "%s/active", dir);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0) {
-		FILE *f = fopen(path, "r");
-		if (f == NULL)
-			return;
-		if (fgets(link, sizeof(link), f) == NULL)
-			link[0] = '\0';
-		fclose(f);
-		n = (ssize_t)strcspn(link, "\r\n");
-	}
-	link[n] = '\0';
-	if (n > 6 && strcmp(link + n - 6, ".sieve") == 0)
-		link[n - 6] = '\0';
-	snprintf(out, size, "%s", link);
+	printf("%s%s\n", name, active ? " ACTIVE" : "");
 }
 
 static int sieve_list(const char *dir)
 {
-	char active[300];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return errno == ENOENT ? 0 : (cli_error(what, "%s: %s", dir, strerror(errno)), 1);
-	active_name(dir, active, sizeof(active));
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (l <= 6 || strcmp(de->d_name + l - 6, ".sieve") != 0 || de->d_name[0] == '.')
-			continue;
-		printf("%.*s%s\n", (int)(l - 6), de->d_name,
-		       strncmp(de->d_name, active, l - 6) == 0 && active[l - 6] == '\0' ?
-		       " ACTIVE" : "");
+	if (sieve_store_list(dir, print_script, NULL) < 0) {
+		cli_error(what, "%s: %s", dir, strerror(errno));
+		return 1;
 	}
-	closedir(d);
 	return 0;
 }
 
 static int sieve_put(const char *dir, const char *name, const char *file)
 {
-	char path[4400], tmp[4400];
 	struct buf text;
-	int fd, ret = 1;
+	int ret;
 
 	buf_init(&text, SIEVE_MAX_SCRIPT);
 	privilege_invoker(true);
@@ -137,32 +92,22 @@ static int sieve_put(const char *dir, const char *name, const char *file)
 		buf_deinit(&text);
 		return 1;
 	}
-	if (mkdir_p(dir, 0700) < 0) {
-		cli_error(what, "%s: %s", dir, strerror(errno));
-		buf_deinit(&text);
-		return 1;
-	}
-	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.sieve.tmp", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || (text.len > 0 && write(fd, text.data, text.len) != (ssize_t)text.len) ||
-	    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-		cli_error(what, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		ret = -1;
-	}
+	ret = sieve_store_put(dir, name, text.data ? text.data : "", text.len);
+	if (ret < 0)
+		cli_error(what, "%s/%s.sieve: %s", dir, name, strerror(errno));
 	buf_deinit(&text);
 	return ret < 0 ? 1 : 0;
 }
 
 static int sieve_get(const char *dir, const char *name)
 {
-	char path[4400];
 	struct buf text;
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
 	buf_init(&text, SIEVE_MAX_SCRIPT);
-	if (read_script(path, &text) < 0) {
+	ret = sieve_store_get(dir, name, &text);
+	if (ret <= 0) {
+		cli_error(what, ret == 0 ? "no script named %s" : "%s: %s", name, strerror(errno));
 		buf_deinit(&text);
 		return 1;
 	}
@@ -173,24 +118,13 @@ static int sieve_get(const char *dir, const char *name)
 
 static int sieve_activate(const char *dir, const char *name)
 {
-	char path[4400], link[4400], target[300];
-	struct stat st;
+	int ret = sieve_store_activate(dir, name);
 
-	snprintf(path, sizeof(path), "%s/%s.sieve", dir, name);
-	if (stat(path, &st) < 0) {
+	if (ret == 0)
 		cli_error(what, "no script named %s", name);
-		return 1;
-	}
-	snprintf(target, sizeof(target), "%s.sieve", name);
-	snprintf(link, sizeof(link), "%s/.active.tmp", dir);
-	unlink(link);
-	snprintf(path, sizeof(path), "%s/active", dir);
-	if (symlink(target, link) < 0 || rename(link, path) < 0) {
-		cli_error(what, "%s: %s", path, strerror(errno));
-		unlink(link);
-		return 1;
-	}
-	return 0;
+	else if (ret < 0)
+		cli_error(what, "%s/active: %s", dir, strerror(errno));
+	return ret > 0 ? 0 : 1;
 }
 
 /* `test FILE MESSAGE [SENDER]`: run FILE on MESSAGE delivered to ADDRESS
@@ -290,7 +224,7 @@ int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 			  "activate NAME|check FILE");
 		return 2;
 	}
-	if (argc >= 4 && !valid_name(argv[3])) {
+	if (argc >= 4 && !sieve_store_valid_name(argv[3])) {
 		cli_error(what, "invalid script NAME: %s", argv[3]);
 		return 2;
 	}

@@ -73,6 +73,7 @@ static const struct setting settings[] = {
 	LISTEN("imaps", CONFIG_LISTEN_IMAPS),
 	LISTEN("http", CONFIG_LISTEN_HTTP),
 	LISTEN("https", CONFIG_LISTEN_HTTPS),
+	LISTEN("managesieve", CONFIG_LISTEN_MANAGESIEVE),
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -131,12 +132,13 @@ _Static_assert(N_SETTINGS <= CONFIG_SETTINGS_MAX, "raise CONFIG_SETTINGS_MAX");
 
 static const char *listener_names[CONFIG_LISTEN_COUNT] = {
 	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
-	"http", "https"
+	"http", "https", "managesieve"
 };
 static const uint16_t listener_ports[CONFIG_LISTEN_COUNT][2] = {
 	{ 25, 2525 }, { 587, 5870 }, { 465, 4650 }, { 110, 1100 }, { 995, 9950 },
 	{ 143, 1430 }, { 993, 9930 },
 	{ 0, 0 }, { 0, 0 },	/* http, https: off unless configured */
+	{ 4190, 4190 },		/* managesieve: a high port even as root */
 };
 
 const char *config_listener_name(enum config_listener l)

@@ -22,6 +22,7 @@ enum config_listener {
 	CONFIG_LISTEN_IMAPS,
 	CONFIG_LISTEN_HTTP,		/* JMAP over plain HTTP: loopback or a proxy */
 	CONFIG_LISTEN_HTTPS,		/* JMAP over HTTPS */
+	CONFIG_LISTEN_MANAGESIEVE,	/* ManageSieve (RFC 5804), STARTTLS */
 	CONFIG_LISTEN_COUNT
 };
 

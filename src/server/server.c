@@ -54,6 +54,7 @@
 #include "imapd/imapd.h"
 #include "jmap/jmap.h"
 #include "pop3d/pop3d.h"
+#include "managesieve/managesieve.h"
 #include "smtpd/smtpd.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -87,6 +88,7 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_POP3S] = { pop3d_accept, "" },
 	[CONFIG_LISTEN_IMAP] = { imapd_accept, "* BYE too many connections\r\n" },
 	[CONFIG_LISTEN_IMAPS] = { imapd_accept, "" },
+	[CONFIG_LISTEN_MANAGESIEVE] = { managesieve_accept, "NO (TRYLATER) \"too many connections\"\r\n" },
 };
 
 /* One kind of repeated log line, said at most once per LOG_EVERY_SECONDS. */
@@ -308,6 +310,9 @@ static void tls_way(enum config_listener l, const char **cmd, const char **proto
 	} else if (l == CONFIG_LISTEN_IMAP || l == CONFIG_LISTEN_IMAPS) {
 		*proto = "imap";
 		*implicit = CONFIG_LISTEN_IMAPS;
+	} else if (l == CONFIG_LISTEN_MANAGESIEVE) {
+		*proto = "sieve";
+		*implicit = CONFIG_LISTEN_COUNT;	/* none */
 	}
 }
 
@@ -330,7 +335,7 @@ void conn_tls_hint(const struct conn *c, char *out, size_t size)
 		snprintf(local, sizeof(local), strchr(text, ':') != NULL ? "[%s]" : "%s", text);
 		snprintf(port_text, sizeof(port_text), "%u", port);
 	}
-	list = c->server->cfg.listen[implicit];
+	list = implicit < CONFIG_LISTEN_COUNT ? c->server->cfg.listen[implicit] : "";
 	list += strspn(list, ", \t");
 	first = strcspn(list, ", \t");
 	if (first > 0 && memchr(list, ':', first) != NULL) {

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
+
 #define SIEVE_MAX_SCRIPT	(1024 * 1024)
 #define SIEVE_MAX_STEPS		100000
 #define SIEVE_MAX_ACTIONS	64
@@ -87,6 +89,9 @@ struct sieve_message {
 int sieve_compile(const char *text, size_t len, struct sieve_script **r,
 		  char *err, size_t err_size);
 void sieve_script_free(struct sieve_script **s);
+/* The extensions "require" accepts, space separated (ManageSieve's SIEVE
+   capability). */
+void sieve_extensions_text(char *out, size_t size);
 
 /* Run s on msg into plan (to be freed with sieve_plan_free).  Returns 1,
    or -1 with a message in err (a run-time error or a limit: the caller
@@ -106,5 +111,39 @@ void sieve_plan_free(struct sieve_plan *plan);
  */
 int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg,
 		       struct sieve_plan *plan);
+
+/*
+ * The script store of an account, shared by `correio user sieve` and the
+ * ManageSieve server: dir is <maildir>/sieve, scripts are <name>.sieve
+ * there, and "active" (a symlink) names the one delivery runs.  Failures
+ * return -1 with errno set.
+ */
+#define SIEVE_STORE_MAX_SCRIPTS	64
+#define SIEVE_NAME_MAX		200
+
+/* A name a script may have: 1..SIEVE_NAME_MAX bytes, no '/', no control
+   character, not starting with '.'. */
+bool sieve_store_valid_name(const char *name);
+/* The active script's name into out (size bytes), "" when none. */
+void sieve_store_active(const char *dir, char *out, size_t size);
+/* Call fn for each script, in no order.  Returns the number of scripts,
+   or -1 (a missing dir is 0 scripts). */
+int sieve_store_list(const char *dir, void (*fn)(void *ctx, const char *name,
+						 bool active), void *ctx);
+/* Read a script into out (bounded by its maximum).  1, 0 when there is no
+   such script, or -1. */
+int sieve_store_get(const char *dir, const char *name, struct buf *out);
+/* Write (create or replace) a script atomically.  1 or -1.  The caller
+   compiles it first. */
+int sieve_store_put(const char *dir, const char *name, const char *text, size_t len);
+/* Make name the active script ("" deactivates).  1, 0 when there is no
+   such script, or -1. */
+int sieve_store_activate(const char *dir, const char *name);
+/* Delete a script that is not active.  1, 0 when there is no such
+   script, 2 when it is the active one (kept), or -1. */
+int sieve_store_delete(const char *dir, const char *name);
+/* Rename a script (the active one stays active).  1, 0 when there is no
+   such script, 2 when the new name exists, or -1. */
+int sieve_store_rename(const char *dir, const char *from, const char *to);
 
 #endif

@@ -442,6 +442,20 @@ static const struct {
 	{ "comparator-i;octet", 0 }, { "comparator-i;ascii-casemap", 0 },
 };
 
+void sieve_extensions_text(char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(extensions) / sizeof(extensions[0]); i++) {
+		int n = snprintf(out + used, size - used, "%s%s", used ? " " : "",
+				 extensions[i].name);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
 unsigned sieve_extension(const char *name)
 {
 	for (size_t i = 0; i < sizeof(extensions) / sizeof(extensions[0]); i++)

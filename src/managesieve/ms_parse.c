@@ -82,11 +82,18 @@ static bool token_add(struct ms_parser *p, const char *s, size_t n, bool literal
 	return buf_append(&p->data, s, n) > 0;
 }
 
-static size_t fail(struct ms_parser *p, const char *why, enum ms_event *ev, size_t used)
+/* A syntax error at the octet c: skip the rest of the line (none if c
+   ended it). */
+static size_t fail(struct ms_parser *p, unsigned char c, const char *why, enum ms_event *ev,
+		   size_t used)
 {
 	p->error = why;
 	p->state = S_SKIP_LINE;
 	p->skip_brace = 0;
+	if (c == '\n') {
+		p->state = S_START;
+		p->complete = true;	/* cleared at the next call */
+	}
 	*ev = MS_ERROR;
 	return used;
 }
@@ -135,7 +142,7 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 		case S_LITERAL: {
 			size_t n = len - i < p->skip ? len - i : (size_t)p->skip;
 			if (!token_add(p, in + i, n, true))
-				return fail(p, "literal too large", ev, i);
+				return fail(p, 0, "literal too large", ev, i);
 			i += n;
 			p->skip -= n;
 			if (p->skip == 0) {
@@ -172,27 +179,27 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 				return i;
 			} else if (c == '"') {
 				if (!begin_arg(p, MS_STRING))
-					return fail(p, "too many arguments", ev, i);
+					return fail(p, c, "too many arguments", ev, i);
 				p->state = S_QUOTED;
 			} else if (c == '{') {
 				if (!begin_arg(p, MS_STRING))
-					return fail(p, "too many arguments", ev, i);
+					return fail(p, c, "too many arguments", ev, i);
 				p->number = 0;
 				p->digits = 0;
 				p->state = S_LIT_NUM;
 			} else if (atom_char(c)) {
 				if (!begin_arg(p, MS_ATOM))
-					return fail(p, "too many arguments", ev, i);
+					return fail(p, c, "too many arguments", ev, i);
 				token_add(p, (const char *)&c, 1, false);
 				p->state = S_ATOM;
 			} else {
-				return fail(p, "unexpected character", ev, i);
+				return fail(p, c, "unexpected character", ev, i);
 			}
 			break;
 		case S_ATOM:
 			if (atom_char(c)) {
 				if (!token_add(p, (const char *)&c, 1, false))
-					return fail(p, "atom too long", ev, i);
+					return fail(p, c, "atom too long", ev, i);
 				break;
 			}
 			end_arg(p);
@@ -206,7 +213,7 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 				*ev = MS_COMMAND;
 				return i;
 			} else {
-				return fail(p, "unexpected character after an atom", ev, i);
+				return fail(p, c, "unexpected character after an atom", ev, i);
 			}
 			break;
 		case S_QUOTED:
@@ -216,16 +223,16 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 				end_arg(p);
 				p->state = S_AFTER;
 			} else if (c == '\r' || c == '\n' || c == '\0') {
-				return fail(p, "CR, LF or NUL in a quoted string", ev, i);
+				return fail(p, c, "CR, LF or NUL in a quoted string", ev, i);
 			} else if (!token_add(p, (const char *)&c, 1, false)) {
-				return fail(p, "quoted string too long", ev, i);
+				return fail(p, c, "quoted string too long", ev, i);
 			}
 			break;
 		case S_QUOTED_ESC:
 			if (c != '"' && c != '\\')
-				return fail(p, "bad escape in a quoted string", ev, i);
+				return fail(p, c, "bad escape in a quoted string", ev, i);
 			if (!token_add(p, (const char *)&c, 1, false))
-				return fail(p, "quoted string too long", ev, i);
+				return fail(p, c, "quoted string too long", ev, i);
 			p->state = S_QUOTED;
 			break;
 		case S_LIT_NUM:
@@ -237,14 +244,14 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 			} else if (c == '}' && p->digits > 0) {
 				p->state = S_LIT_CR;
 			} else {
-				return fail(p, "bad literal length", ev, i);
+				return fail(p, c, "bad literal length", ev, i);
 			}
 			if (p->state == S_LIT_CR && p->number > p->literal_max)
 				goto too_big;
 			break;
 		case S_LIT_PLUS:
 			if (c != '}')
-				return fail(p, "bad literal length", ev, i);
+				return fail(p, c, "bad literal length", ev, i);
 			p->state = S_LIT_CR;
 			if (p->number > p->literal_max)
 				goto too_big;
@@ -257,7 +264,7 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 			/* fall through */
 		case S_LIT_LF:
 			if (c != '\n')
-				return fail(p, "literal header not followed by CRLF", ev, i);
+				return fail(p, c, "literal header not followed by CRLF", ev, i);
 			p->skip = p->number;
 			p->state = S_LITERAL;
 			if (p->skip == 0) {
@@ -276,12 +283,12 @@ size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *
 				*ev = MS_COMMAND;
 				return i;
 			} else {
-				return fail(p, "a string must be followed by a space or CRLF", ev, i);
+				return fail(p, c, "a string must be followed by a space or CRLF", ev, i);
 			}
 			break;
 		case S_CR:
 			if (c != '\n')
-				return fail(p, "CR not followed by LF", ev, i);
+				return fail(p, c, "CR not followed by LF", ev, i);
 			p->state = S_START;
 			if (p->n_args == 0)
 				break;	/* an empty line is no command */

@@ -390,7 +390,8 @@ def test_unit_capabilities_are_enough_to_start(staged):
         with open(conf, "w") as f:
             f.write(f"[server]\nhostname = mx.example.org\ndata_dir = {d}/data\n"
                     f"log = {d}/log/mail.log\n[listen]\nsmtp = 127.0.0.1:{port}\n"
-                    "submission =\nsubmissions =\npop3 =\npop3s =\nimap =\nimaps =\n")
+                    "submission =\nsubmissions =\npop3 =\npop3s =\nimap =\nimaps =\n"
+                    "managesieve =\n")
         for start in (1, 2):
             p = subprocess.Popen(["setpriv", "--no-new-privs", "--inh-caps=-all",
                                   "--bounding-set", bounding, BIN, "-c", conf, "serve"],

@@ -173,6 +173,19 @@ def check_smtp_refusal(host, port, submissions_port):
     c.close()
 
 
+def check_managesieve_refusal(host, port):
+    m = Raw(host, port)
+    caps = []
+    while not caps or not caps[-1].startswith("OK"):
+        caps.append(m.line())
+    assert '"STARTTLS"' in caps and '"SASL" ""' in caps, caps
+    r = m.cmd('AUTHENTICATE "PLAIN" "' +
+              base64.b64encode(f"\0{ALICE}\0secret".encode()).decode() + '"')
+    assert r.startswith('NO (ENCRYPT-NEEDED) "plaintext login needs TLS: use STARTTLS'), r
+    assert "openssl s_client -crlf -starttls sieve -connect" in r, r
+    m.close()
+
+
 def test_plaintext_on_loopback_no_refuses_with_the_way_out():
     with Server(extra_config="[auth]\nplaintext_on_loopback = no\n") as s:
         s.add_user(ALICE)
@@ -180,6 +193,7 @@ def test_plaintext_on_loopback_no_refuses_with_the_way_out():
         check_pop3_refusal("127.0.0.1", s.pop3_port, s.pop3s_port)
         check_imap_refusal("127.0.0.1", s.imap_port, s.imaps_port)
         check_smtp_refusal("127.0.0.1", s.submission_port, s.submissions_port)
+        check_managesieve_refusal("127.0.0.1", s.managesieve_port)
 
 
 def test_plaintext_refused_from_a_non_loopback_address():
@@ -187,18 +201,20 @@ def test_plaintext_refused_from_a_non_loopback_address():
     if addr is None:
         pytest.skip("this machine has no non-loopback address (hostname -I); the "
                     "refusal itself is covered by the plaintext_on_loopback = no test")
-    pop3, imap, sub = free_ports_on(addr, 3)
+    pop3, imap, sub, sieve = free_ports_on(addr, 4)
     host = f"[{addr}]" if ":" in addr else addr
     with Server() as s:
         extra = (f"[listen]\npop3 = 127.0.0.1:{s.pop3_port}, {host}:{pop3}\n"
                  f"imap = 127.0.0.1:{s.imap_port}, {host}:{imap}\n"
-                 f"submission = 127.0.0.1:{s.submission_port}, {host}:{sub}\n")
+                 f"submission = 127.0.0.1:{s.submission_port}, {host}:{sub}\n"
+                 f"managesieve = 127.0.0.1:{s.managesieve_port}, {host}:{sieve}\n")
         s.write_config("example.org, localhost", extra)
         s.add_user(ALICE)
         s.start()
         check_pop3_refusal(addr, pop3, s.pop3s_port)
         check_imap_refusal(addr, imap, s.imaps_port)
         check_smtp_refusal(addr, sub, s.submissions_port)
+        check_managesieve_refusal(addr, sieve)
         # the same server still lets loopback in
         p = Raw("127.0.0.1", s.pop3_port)
         p.line()

@@ -200,6 +200,10 @@ def test_plaintext_needs_tls(tls_only):
     c.starttls()
     c.login()
     c.close()
+    # sieve-connect takes the same way: STARTTLS, then PLAIN
+    r = sieve_connect(tls_only, "list\n")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "logged in" in tls_only.read_log()
 
 
 def test_script_commands_and_response_codes(server):
@@ -238,6 +242,8 @@ def test_script_commands_and_response_codes(server):
     assert c.cmd("LISTSCRIPTS")[0] == []
     assert c.cmd('NOOP "t1"')[1] == 'OK (TAG "t1") "done"'
     assert c.cmd("FROB")[1] == 'NO "unknown command"'
+    assert c.cmd('PUTSCRIPT {3+}\r\na\0b "keep;"')[1] == 'NO "NUL in an argument"'
+    assert c.cmd("LISTSCRIPTS")[0] == []
     c.close()
 
 

@@ -191,7 +191,7 @@ static void cmd_starttls(struct ms_session *s, struct args *a)
 }
 
 static void on_auth_result(void *ctx, enum auth_result result, const char *user);
-static void process_input(struct ms_session *s);
+static bool process_input(struct ms_session *s);
 
 static void plain_response(struct ms_session *s, const char *b64, size_t len)
 {
@@ -286,8 +286,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 		      "too many failed attempts, try again later" :
 		      "temporary authentication failure");
 	}
-	process_input(s);
-	if (!s->dead)
+	if (process_input(s))
 		conn_ack_input(&s->conn);
 }
 
@@ -561,10 +560,11 @@ static void dispatch(struct ms_session *s)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcasecmp(commands[i].name, name) != 0)
 			continue;
+		/* names and words are C strings; only a script may hold NUL */
+		unsigned script = commands[i].handler == cmd_putscript ? 1 :
+				  commands[i].handler == cmd_checkscript ? 0 : MS_MAX_ARGS;
 		for (unsigned k = 0; k < a.n; k++)
-			if (memchr(a.v[k], '\0', a.len[k]) != NULL &&
-			    commands[i].handler != cmd_putscript &&
-			    commands[i].handler != cmd_checkscript) {
+			if (k != script && memchr(a.v[k], '\0', a.len[k]) != NULL) {
 				no(s, NULL, "NUL in an argument");
 				return;
 			}
@@ -585,7 +585,8 @@ static bool waiting(const struct ms_session *s)
 	return s->quitting || s->dead || s->state == MS_CHECKING;
 }
 
-static void process_input(struct ms_session *s)
+/* Returns false if the session was freed. */
+static bool process_input(struct ms_session *s)
 {
 	s->reading = true;
 	while (!waiting(s)) {
@@ -615,16 +616,18 @@ static void process_input(struct ms_session *s)
 		}
 	}
 	s->reading = false;
-	if (s->dead)
+	if (s->dead) {
 		session_free(s);
+		return false;
+	}
+	return true;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct ms_session *s = arg;
 
-	process_input(s);
-	if (!s->dead)
+	if (process_input(s))
 		conn_ack_input(&s->conn);
 }
 

@@ -88,7 +88,7 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_POP3S] = { pop3d_accept, "" },
 	[CONFIG_LISTEN_IMAP] = { imapd_accept, "* BYE too many connections\r\n" },
 	[CONFIG_LISTEN_IMAPS] = { imapd_accept, "" },
-	[CONFIG_LISTEN_MANAGESIEVE] = { managesieve_accept, "NO (TRYLATER) \"too many connections\"\r\n" },
+	[CONFIG_LISTEN_MANAGESIEVE] = { managesieve_accept, "BYE (TRYLATER) \"too many connections\"\r\n" },
 };
 
 /* One kind of repeated log line, said at most once per LOG_EVERY_SECONDS. */

@@ -187,6 +187,12 @@ def test_capabilities_and_starttls(server):
     c.send('"%s"\r\n' % plain(BOB))
     assert c.response()[1] == 'OK "logged in"'
     assert c.cmd("LISTSCRIPTS") == ([], 'OK "listscripts completed"')
+    caps, _ = c.cmd("CAPABILITY")
+    assert f'"OWNER" "{BOB}"' in caps and '"UNAUTHENTICATE"' in caps
+    # UNAUTHENTICATE: back to the start, a new login is possible
+    assert c.cmd("UNAUTHENTICATE")[1].startswith("OK")
+    assert c.cmd("LISTSCRIPTS")[1] == 'NO "authenticate first"'
+    c.login()
     assert c.cmd("LOGOUT")[1].startswith("OK")
     c.close()
 

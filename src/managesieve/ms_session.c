@@ -149,6 +149,9 @@ static void capabilities(struct ms_session *s)
 	evbuffer_add_printf(out, "\"MAXREDIRECTS\" \"%d\"\r\n", SIEVE_MAX_REDIRECTS);
 	if (!s->conn.tls && s->conn.server->tls != NULL)
 		evbuffer_add_printf(out, "\"STARTTLS\"\r\n");
+	evbuffer_add_printf(out, "\"UNAUTHENTICATE\"\r\n");
+	if (s->state == MS_AUTHED)
+		evbuffer_add_printf(out, "\"OWNER\" \"%s\"\r\n", s->user);
 	evbuffer_add_printf(out, "\"VERSION\" \"1.0\"\r\n");
 	reply(s, "OK", NULL, "correio ManageSieve ready");
 }

@@ -266,6 +266,21 @@ def test_quarantine_holds_the_message_in_the_queue(milter):
         assert "milter-hold: held by the test filter" in s.read_log()
 
 
+def test_quarantine_holds_mail_for_local_recipients_too(milter):
+    """Local recipients wait in the same queue as remote ones, so a held
+    message is not filed until an operator releases it."""
+    with milter_server(f"inet:127.0.0.1:{milter.port}") as s:
+        s.start()
+        send(s, "QUARANTINE-ME", rcpts=(USER,))
+        out = wait_for(lambda: (lambda o: "held" in o and o)(s.cli("queue", "list").stdout),
+                       timeout=10, what="a held message")
+        time.sleep(1)
+        assert s.messages(USER) == [], "a held message was delivered"
+        qid = re.search(r"^([0-9A-F]{8,})", out, re.M).group(1)
+        s.cli("queue", "release", qid)
+        s.wait_messages(USER, 1)
+
+
 # ---- rspamd (Debian's package) through its milter proxy ----
 
 RSPAMD_CONF = """

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +113,17 @@ static uid_t effective_uid;
 static gid_t effective_gid;
 static bool effective_switched;
 
+/* At exit the process is root again, as it started: one that ends with its
+   real and effective ids apart cannot be examined by itself (the sanitizer
+   builds' leak check stops the process's threads that way). */
+static void retake_root_at_exit(void)
+{
+	if (!effective_switched || seteuid(0) < 0)
+		return;
+	if (setegid(0) < 0)
+		return;		/* nothing more to do at exit */
+}
+
 int privilege_drop_effective(const struct config *cfg, const char **error_r)
 {
 	struct passwd *pw = NULL;
@@ -126,6 +138,8 @@ int privilege_drop_effective(const struct config *cfg, const char **error_r)
 	}
 	effective_uid = pw->pw_uid;
 	effective_gid = pw->pw_gid;
+	if (!effective_switched)
+		atexit(retake_root_at_exit);
 	effective_switched = true;
 	return 1;
 }

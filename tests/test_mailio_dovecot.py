@@ -5,17 +5,11 @@ the same UIDs and UIDVALIDITY; and what correio exports, Dovecot serves
 with the same UIDs again."""
 
 import os
-import shutil
 
-import pytest
 
 from correio_harness import Server
-from test_mail_client_dovecot import DOVECOT, Dovecot
+from test_mail_client_dovecot import Dovecot
 from test_mailio import folder_state, imap_login, msg
-
-pytestmark = pytest.mark.skipif(not os.path.exists(DOVECOT),
-                                reason="dovecot-imapd is in scripts/deps.sh")
-
 
 def fill(d):
     """Mail filed by Dovecot itself: folders, flags, keywords, a gap in

@@ -27,7 +27,8 @@ int jmap_parse_date(const char *s, time_t *t_r, long *off_r)
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, " %d %b %Y %H:%M %z", &tm);
 	}
-	if (end == NULL)
+	/* a zone of a day or more ("+4411") is no zone: RFC 3339 cannot say it */
+	if (end == NULL || tm.tm_gmtoff <= -86400 || tm.tm_gmtoff >= 86400)
 		return -1;
 	/* timegm() normalises tm and clears tm_gmtoff: read it first */
 	*off_r = tm.tm_gmtoff;

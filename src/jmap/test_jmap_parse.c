@@ -22,6 +22,7 @@ static void test_dates(void **state)
 	};
 	static const char *const bad[] = {
 		"", "yesterday", "Sat, 05 Foo 2026 10:00:00 +0100", "05 Dec 2026", "Sat,",
+		"Sat, 05 Dec 20260:00:00 +4411", "Sat, 05 Dec 2026 10:00:00 -2400",
 	};
 	time_t t;
 	long off;

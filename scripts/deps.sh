@@ -20,7 +20,7 @@ set -eu
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests) and rspamd (run privately through its milter
+#           milter tests), pebble (the ACME test CA of the ACME tests) and rspamd (run privately through its milter
 #           proxy; its system service is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
@@ -37,7 +37,7 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd"
+python3-milter pebble rspamd"
 
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES

@@ -63,6 +63,7 @@ struct server {
 	struct mta *mta;
 	struct store *store;
 	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
+	struct acme *acme;		/* [tls] acme = yes: the ACME client */
 	struct quota *quota;	/* space reserved for messages not filed yet */
 	bool stopping;
 };

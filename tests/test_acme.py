@@ -1,0 +1,279 @@
+"""ACME (RFC 8555) against pebble, the ACME test server of Let's Encrypt
+(Debian package `pebble`), all on loopback: pebble's HTTPS API with a
+certificate made here (correio trusts it through [tls] acme_ca_file),
+its validator resolving the names through a private dnsmasq that maps
+them to 127.0.0.1, and its challenge ports pointed at correio's
+[listen] acme_http (HTTP-01) or imaps listener (TLS-ALPN-01, RFC 8737).
+
+Checked: a certificate issued by Pebble's intermediate is served from
+the next handshake of SMTP STARTTLS and IMAPS while an IMAP session opened
+before keeps working; both challenge types; a challenge that fails leaves
+the self-signed certificate in place with a clear log line; `correio tls
+show` shows the issuer; `correio tls renew` orders again."""
+
+import imaplib
+import json
+import os
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from correio_harness import Server, free_port, free_ports
+from relay_fixtures import dns_query, wait_for
+
+NAMES = ("mx.example.org", "mail.example.org")
+
+
+class Dns:
+    """dnsmasq in the foreground, answering NAMES with 127.0.0.1."""
+
+    def __init__(self):
+        self.log = tempfile.TemporaryFile()
+        self.port = free_port()
+        args = ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
+                "--port=%d" % self.port, "--listen-address=127.0.0.1",
+                "--bind-interfaces", "--cache-size=0", "--local=/example.org/",
+                "--log-facility=-"]
+        args += ["--host-record=%s,127.0.0.1" % n for n in NAMES]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        wait_for(lambda: self._answers(), timeout=5, what="dnsmasq")
+
+    def _answers(self):
+        try:
+            return dns_query(self.port, NAMES[0], qtype=1)[1] == 1
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def make_api_cert(directory):
+    """A CA and, signed by it, the certificate of pebble's API for
+    localhost: pebble needs one, and the package ships none."""
+    ca_key, ca = (os.path.join(directory, n) for n in ("ca.key", "ca.pem"))
+    key, csr, cert = (os.path.join(directory, n) for n in ("api.key", "api.csr", "api.pem"))
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=test ACME API CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = os.path.join(directory, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+        "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+class Pebble:
+    """pebble on loopback; validates HTTP-01 on http_port and TLS-ALPN-01
+    on tls_port of 127.0.0.1 (what dns answers)."""
+
+    def __init__(self, dns, http_port, tls_port):
+        self.dir = tempfile.mkdtemp(prefix="correio-pebble-")
+        os.chmod(self.dir, 0o755)  # the server reads the CA after dropping root
+        self.ca, cert, key = make_api_cert(self.dir)
+        self.port, self.mgmt_port = free_ports(2)
+        conf = os.path.join(self.dir, "pebble.json")
+        with open(conf, "w") as f:
+            json.dump({"pebble": {
+                "listenAddress": "127.0.0.1:%d" % self.port,
+                "managementListenAddress": "127.0.0.1:%d" % self.mgmt_port,
+                "certificate": cert, "privateKey": key,
+                "httpPort": http_port, "tlsPort": tls_port,
+                "ocspResponderURL": "", "externalAccountBindingRequired": False}}, f)
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0",
+                   PEBBLE_AUTHZREUSE="0")
+        self.log_path = os.path.join(self.dir, "pebble.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            ["pebble", "-config", conf, "-dnsserver", "127.0.0.1:%d" % dns.port],
+            stdout=self.log, stderr=self.log)
+        wait_for(self._listening, timeout=20, what="pebble")
+
+    @property
+    def directory(self):
+        return "https://localhost:%d/dir" % self.port
+
+    def _listening(self):
+        assert self.proc.poll() is None, "pebble exited:\n" + self.read_log()
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def dns():
+    d = Dns()
+    yield d
+    d.stop()
+
+
+def acme_config(pebble, http_port, challenge):
+    return f"""
+[tls]
+acme = yes
+acme_email = postmaster@example.org
+acme_directory = {pebble.directory}
+acme_ca_file = {pebble.ca}
+acme_challenge = {challenge}
+
+[listen]
+acme_http = 127.0.0.1:{http_port}
+"""
+
+
+def start_pair(dns, challenge, http_target=None):
+    """A correio server (not started) and a pebble validating against it.
+    http_target: the port pebble's HTTP-01 validation goes to (default:
+    correio's [listen] acme_http)."""
+    http_port = free_port()
+    server = Server()
+    pebble = Pebble(dns, http_target or http_port, server.imaps_port)
+    server.write_config("example.org, localhost", acme_config(pebble, http_port, challenge))
+    return server, pebble
+
+
+def peer_cert(sock):
+    der = sock.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    r = subprocess.run(["openssl", "x509", "-noout", "-serial", "-issuer", "-subject", "-ext",
+                        "subjectAltName"], input=pem, capture_output=True, text=True)
+    return r.stdout
+
+
+def no_verify():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def smtp_starttls_cert(server):
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as s:
+        s.ehlo("client.test")
+        s.starttls(context=no_verify())
+        return peer_cert(s.sock)
+
+
+def imaps_cert(server):
+    with socket.create_connection(("127.0.0.1", server.imaps_port), 10) as raw:
+        with no_verify().wrap_socket(raw, server_hostname="mx.example.org") as s:
+            return peer_cert(s)
+
+
+def wait_issued(server, pebble, timeout=90):
+    def issued():
+        log = server.read_log()
+        assert "acme: no certificate issued" not in log, log + "\n" + pebble.read_log()
+        return "acme: TLS certificates reloaded" in log
+    wait_for(issued, timeout=timeout, interval=0.2, what="ACME issuance")
+
+
+@pytest.mark.parametrize("challenge", ["http-01", "tls-alpn-01"])
+def test_certificate_issued_and_served(dns, challenge):
+    server, pebble = start_pair(dns, challenge)
+    try:
+        server.add_user("alice@example.org")
+        server.start()
+        # a session opened on the self-signed certificate, before issuance
+        old = imaplib.IMAP4_SSL("127.0.0.1", server.imaps_port, ssl_context=no_verify(),
+                                timeout=10)
+        old.login("alice@example.org", "secret")
+        assert "Pebble" not in peer_cert(old.sock)
+        wait_issued(server, pebble)
+        log = server.read_log()
+        assert "answering the %s challenge for mx.example.org" % challenge in log
+        assert "answering the %s challenge for mail.example.org" % challenge in log
+        for cert in (smtp_starttls_cert(server), imaps_cert(server)):
+            assert "issuer=CN = Pebble Intermediate CA" in cert, cert
+            assert "DNS:mx.example.org" in cert and "DNS:mail.example.org" in cert, cert
+        # the session of before is untouched: same connection, same certificate
+        assert old.noop()[0] == "OK"
+        assert old.select("INBOX")[0] == "OK"
+        assert "Pebble" not in peer_cert(old.sock)
+        old.logout()
+        show = server.cli("tls", "show").stdout
+        assert "acme.pem" in show and "Pebble Intermediate CA" in show, show
+        with open(os.path.join(server.data, "tls", "acme.pem")) as f:
+            pem = f.read()
+        assert "PRIVATE KEY" in pem and pem.count("BEGIN CERTIFICATE") >= 2
+        assert os.stat(os.path.join(server.data, "tls", "acme.pem")).st_mode & 0o077 == 0
+    finally:
+        server.cleanup()
+        pebble.stop()
+
+
+def test_failing_challenge_keeps_self_signed(dns):
+    closed = free_port()  # pebble validates HTTP-01 where nothing listens
+    server, pebble = start_pair(dns, "http-01", http_target=closed)
+    try:
+        server.start()
+        wait_for(lambda: "acme: no certificate issued" in server.read_log(), timeout=90,
+                 interval=0.2, what="the failure logged")
+        log = server.read_log()
+        line = [l for l in log.splitlines() if "acme: no certificate issued" in l][0]
+        assert "http-01 challenge for" in line, line
+        assert "the current certificate stays in use; next try in 60 s" in line, line
+        assert not os.path.exists(os.path.join(server.data, "tls", "acme.pem"))
+        for cert in (smtp_starttls_cert(server), imaps_cert(server)):
+            assert "Pebble" not in cert and "issuer=CN = mx.example.org" in cert, cert
+    finally:
+        server.cleanup()
+        pebble.stop()
+
+
+def test_renew_now(dns):
+    server, pebble = start_pair(dns, "http-01")
+    try:
+        server.start()
+        wait_issued(server, pebble)
+        first = smtp_starttls_cert(server)
+        r = server.cli("tls", "renew")
+        assert "renewal" in r.stdout, r.stdout
+        wait_for(lambda: server.read_log().count("acme: TLS certificates reloaded") == 2,
+                 timeout=90, interval=0.2, what="the second issuance")
+        assert "renewal asked for" in server.read_log()
+        second = smtp_starttls_cert(server)
+        assert "Pebble Intermediate CA" in second and second != first
+    finally:
+        server.cleanup()
+        pebble.stop()
+
+
+def test_acme_config_errors(tmp_path):
+    server = Server(extra_config="""
+[tls]
+acme = yes
+acme_email = postmaster@example.org
+""")
+    try:
+        with pytest.raises(AssertionError) as e:
+            server.start()
+        assert "acme_challenge http-01 needs [listen] acme_http" in str(e.value)
+    finally:
+        server.cleanup()

@@ -20,8 +20,9 @@ set -eu
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests), pebble (the ACME test CA of the ACME tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below)
+#           milter tests), pebble (the ACME test CA of the ACME tests)
+#           and rspamd (run privately through its milter proxy; its
+#           system service is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze

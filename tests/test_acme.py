@@ -77,11 +77,12 @@ class Pebble:
     """pebble on loopback; validates HTTP-01 on http_port and TLS-ALPN-01
     on tls_port of 127.0.0.1 (what dns answers)."""
 
-    def __init__(self, dns, http_port, tls_port):
+    def __init__(self, dns, http_port, tls_port, ports):
+        """ports: pebble's own two (API, management)."""
         self.dir = tempfile.mkdtemp(prefix="correio-pebble-")
         os.chmod(self.dir, 0o755)  # the server reads the CA after dropping root
         self.ca, cert, key = make_api_cert(self.dir)
-        self.port, self.mgmt_port = free_ports(2)
+        self.port, self.mgmt_port = ports
         conf = os.path.join(self.dir, "pebble.json")
         with open(conf, "w") as f:
             json.dump({"pebble": {
@@ -151,11 +152,26 @@ def start_pair(dns, challenge, http_target=None):
     """A correio server (not started) and a pebble validating against it.
     http_target: the port pebble's HTTP-01 validation goes to (default:
     correio's [listen] acme_http)."""
-    http_port = free_port()
     server = Server()
-    pebble = Pebble(dns, http_target or http_port, server.imaps_port)
+    taken = {server.smtp_port, server.submission_port, server.submissions_port,
+             server.pop3_port, server.pop3s_port, server.imap_port, server.imaps_port,
+             server.managesieve_port}
+    # pebble's ports and the HTTP-01 one apart from the server's (chosen,
+    # not bound yet): a clash would move the server's imaps port at start
+    ports = free_ports(3)
+    while taken & set(ports):
+        ports = free_ports(3)
+    http_port = ports[2]
+    pebble = Pebble(dns, http_target or http_port, server.imaps_port, ports[:2])
     server.write_config("example.org, localhost", acme_config(pebble, http_port, challenge))
     return server, pebble
+
+
+def start(server, pebble):
+    """Start the server where pebble validates TLS-ALPN-01."""
+    imaps = server.imaps_port
+    server.start()
+    assert server.imaps_port == imaps, "a port was taken: pebble validates the old one"
 
 
 def peer_cert(sock):
@@ -199,7 +215,7 @@ def test_certificate_issued_and_served(dns, challenge):
     server, pebble = start_pair(dns, challenge)
     try:
         server.add_user("alice@example.org")
-        server.start()
+        start(server, pebble)
         # a session opened on the self-signed certificate, before issuance
         old = imaplib.IMAP4_SSL("127.0.0.1", server.imaps_port, ssl_context=no_verify(),
                                 timeout=10)
@@ -232,7 +248,7 @@ def test_failing_challenge_keeps_self_signed(dns):
     closed = free_port()  # pebble validates HTTP-01 where nothing listens
     server, pebble = start_pair(dns, "http-01", http_target=closed)
     try:
-        server.start()
+        start(server, pebble)
         wait_for(lambda: "acme: no certificate issued" in server.read_log(), timeout=90,
                  interval=0.2, what="the failure logged")
         log = server.read_log()
@@ -250,7 +266,7 @@ def test_failing_challenge_keeps_self_signed(dns):
 def test_renew_now(dns):
     server, pebble = start_pair(dns, "http-01")
     try:
-        server.start()
+        start(server, pebble)
         wait_issued(server, pebble)
         first = smtp_starttls_cert(server)
         r = server.cli("tls", "renew")

@@ -281,6 +281,61 @@ def test_renew_now(dns):
         pebble.stop()
 
 
+def write_own_certificate(server, days):
+    """An acme.pem as an earlier issuance would have left it, from a CA of
+    the test's own ("Old Test CA"), for NAMES, ending in days."""
+    tls = os.path.join(server.data, "tls")
+    pem = os.path.join(tls, "acme.pem")
+    d = tempfile.mkdtemp(prefix="correio-oldca-")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "400",
+        "-subj", "/CN=Old Test CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d + "/key.pem", "-out", d + "/req.csr", "-subj", "/CN=" + NAMES[0])
+    with open(d + "/ext.cnf", "w") as f:
+        f.write("subjectAltName=" + ",".join("DNS:" + n for n in NAMES) + "\n")
+    run("openssl", "x509", "-req", "-in", d + "/req.csr", "-CA", d + "/ca.pem", "-CAkey",
+        d + "/ca.key", "-CAcreateserial", "-out", d + "/cert.pem", "-days", str(days),
+        "-extfile", d + "/ext.cnf")
+    with open(pem, "w") as out:
+        for name in ("key.pem", "cert.pem", "ca.pem"):
+            with open(os.path.join(d, name)) as f:
+                out.write(f.read())
+    st = os.stat(tls)
+    os.chown(pem, st.st_uid, st.st_gid)
+    os.chmod(pem, 0o600)
+    subprocess.run(["rm", "-rf", d], check=True)
+
+
+def test_certificate_kept_until_30_days_left_then_renewed(dns):
+    server, pebble = start_pair(dns, "http-01")
+    acme = server.config_args[1]
+    try:
+        # a first start without ACME makes the data directory as serve does
+        server.write_config("example.org, localhost", "")
+        start(server, pebble)
+        server.stop()
+        server.write_config("example.org, localhost", acme)
+        write_own_certificate(server, 60)
+        start(server, pebble)
+        wait_for(lambda: "acme: the certificate is good" in server.read_log(), timeout=10,
+                 what="the check at start")
+        assert "acme: ordering" not in server.read_log()
+        for cert in (smtp_starttls_cert(server), imaps_cert(server)):
+            assert "issuer=CN = Old Test CA" in cert, cert
+        server.stop()
+        write_own_certificate(server, 10)
+        start(server, pebble)
+        wait_issued(server, pebble)
+        assert "acme: ordering a certificate from %s (the certificate ends within 30 days)" \
+            % pebble.directory in server.read_log()
+        assert "issuer=CN = Pebble Intermediate CA" in smtp_starttls_cert(server)
+    finally:
+        server.cleanup()
+        pebble.stop()
+
+
 def test_acme_config_errors(tmp_path):
     server = Server(extra_config="""
 [tls]

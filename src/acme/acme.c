@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -708,6 +709,8 @@ static void *acme_main(void *arg)
 			break;
 		due(a, &names, why, sizeof(why));
 		if (why[0] == '\0' && !forced) {
+			log_info("acme: the certificate is good for more than 30 days and names "
+				 "every name wanted; next check in a day");
 			wait = ACME_CHECK_EVERY;
 			continue;
 		}
@@ -744,7 +747,9 @@ static void on_issued(evutil_socket_t fd, short what, void *arg)
 int acme_start(const struct config *cfg, struct event_base *base,
 	       acme_issued_fn *issued, void *ctx, struct acme **r, const char **error_r)
 {
+	sigset_t all, old;
 	struct acme *a;
+	int ret;
 
 	if (acme_config_check(cfg, error_r) < 0)
 		return -1;
@@ -756,7 +761,12 @@ int acme_start(const struct config *cfg, struct event_base *base,
 	a->issued_event = event_new(base, -1, 0, on_issued, a);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
-	if (pthread_create(&a->thread, NULL, acme_main, a) != 0) {
+	/* the thread blocks every signal: they are the loop's to take */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&a->thread, NULL, acme_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0) {
 		*error_r = "cannot start the ACME thread";
 		event_free(a->issued_event);
 		free(a);

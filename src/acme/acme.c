@@ -46,6 +46,7 @@
 #define ACME_CHECK_EVERY 86400
 #define ACME_BACKOFF_FIRST 60
 #define ACME_NONCE_RETRIES 3
+#define ACME_POLL_WAIT_MAX 10		/* seconds: a longer Retry-After is cut */
 
 struct acme_pending {
 	char token[ACME_TOKEN_MAX + 1];
@@ -75,6 +76,7 @@ struct acme_session {
 	struct acme_directory dir;
 	char kid[ACME_URL_MAX];
 	char nonce[128];
+	unsigned retry_after;		/* of the last answer, seconds */
 	struct buf thumbprint;
 	struct buf *error;
 };
@@ -227,6 +229,14 @@ static void nap(struct acme *a, unsigned seconds)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* Between two polls: the CA's Retry-After, from 1 to ACME_POLL_WAIT_MAX. */
+static void poll_wait(struct acme_session *s)
+{
+	unsigned wait = s->retry_after;
+
+	nap(s->a, wait < 1 ? 1 : wait > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX : wait);
+}
+
 static int get_nonce(struct acme_session *s)
 {
 	struct acme_resp r;
@@ -274,6 +284,7 @@ static int post(struct acme_session *s, const char *url, const char *payload,
 				      s->error) < 0)
 			break;
 		str_copy(s->nonce, r->nonce, sizeof(s->nonce));
+		s->retry_after = r->retry_after;
 		if (r->status / 100 == 2) {
 			buf_deinit(&jws);
 			return 1;
@@ -423,7 +434,7 @@ static int answer_authz(struct acme_session *s, const char *url)
 			buf_printf(s->error, "the authorization for %s stayed pending", z.name);
 			return -1;
 		}
-		nap(s->a, 1);
+		poll_wait(s);
 		if (fetch_authz(s, url, &z) < 0)
 			return -1;
 		if (z.status == ACME_STATUS_VALID)
@@ -494,7 +505,7 @@ static int order_settle(struct acme_session *s, const char *url, struct acme_ord
 				   acme_status_name(o->status));
 			return -1;
 		}
-		nap(s->a, 1);
+		poll_wait(s);
 		if (fetch_order(s, url, o) < 0)
 			return -1;
 	}

@@ -184,7 +184,7 @@ int acme_http_request(const char *ca_file, const char *method, const char *url,
 	}
 	if (exchange(ssl, &u, &req, &in, error) < 0)
 		goto out;
-	if (acme_http_parse(in.data, in.len, r, &perr) < 0)
+	if (acme_http_parse(in.data, in.len, strcmp(method, "HEAD") == 0, r, &perr) < 0)
 		buf_printf(error, "%s %s: %s", method, url, perr);
 	else
 		ret = 1;

@@ -35,9 +35,11 @@ struct acme_resp {
 void acme_resp_init(struct acme_resp *r);
 void acme_resp_deinit(struct acme_resp *r);
 /* A whole HTTP/1.1 response (the connection closed after it): status,
-   the headers above, the body (Content-Length, chunked or up to the end).
-   Returns 1, or -1 with *error_r (static) for a malformed or oversized one. */
-int acme_http_parse(const char *data, size_t len, struct acme_resp *r, const char **error_r);
+   the headers above, the body (Content-Length, chunked or up to the end;
+   none at all for the answer to HEAD).  Returns 1, or -1 with *error_r
+   (static) for a malformed or oversized one. */
+int acme_http_parse(const char *data, size_t len, bool head, struct acme_resp *r,
+		    const char **error_r);
 
 /* ---- the CA's objects (acme_parse.c) ---- */
 

@@ -108,7 +108,8 @@ static int http_chunked(const char *p, size_t n, struct buf *body)
 	}
 }
 
-int acme_http_parse(const char *data, size_t len, struct acme_resp *r, const char **error_r)
+int acme_http_parse(const char *data, size_t len, bool head, struct acme_resp *r,
+		    const char **error_r)
 {
 	const char *end = memmem(data, len < ACME_HEADER_MAX ? len : ACME_HEADER_MAX,
 				 "\r\n\r\n", 4);
@@ -136,6 +137,8 @@ int acme_http_parse(const char *data, size_t len, struct acme_resp *r, const cha
 	}
 	p = end + 4;
 	rest = len - (size_t)(p - data);
+	if (head)
+		return 1;	/* the length is of the GET's body (RFC 9110 9.3.2) */
 	if (length == -2) {
 		*error_r = "bad or oversized Content-Length";
 		return -1;

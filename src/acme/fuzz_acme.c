@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *error;
 
 	acme_resp_init(&r);
-	if (acme_http_parse(text, size, &r, &error) > 0) {
+	if (acme_http_parse(text, size, size > 0 && data[0] == 'H' && size % 2 == 0, &r,
+			    &error) > 0) {
 		if (r.status < 0 || r.status > 999 || r.body.len > ACME_RESPONSE_MAX ||
 		    r.retry_after > 86400)
 			abort();

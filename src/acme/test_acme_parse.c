@@ -27,7 +27,7 @@ static int parse(const char *text, struct acme_resp *r)
 {
 	const char *error;
 
-	return acme_http_parse(text, strlen(text), r, &error);
+	return acme_http_parse(text, strlen(text), false, r, &error);
 }
 
 static void test_http_content_length(void **state)
@@ -43,6 +43,20 @@ static void test_http_content_length(void **state)
 	assert_string_equal(r.nonce, "n0nce");
 	assert_int_equal(r.retry_after, 7);
 	assert_string_equal(buf_cstr(&r.body), "{}");
+	acme_resp_deinit(&r);
+}
+
+static void test_http_head(void **state)
+{
+	const char *text = "HTTP/1.1 200 OK\r\nReplay-Nonce: abc\r\nContent-Length: 9\r\n\r\n";
+	struct acme_resp r;
+	const char *error;
+
+	acme_resp_init(&r);
+	assert_int_equal(acme_http_parse(text, strlen(text), true, &r, &error), 1);
+	assert_string_equal(r.nonce, "abc");
+	assert_int_equal(r.body.len, 0);
+	assert_int_equal(acme_http_parse(text, strlen(text), false, &r, &error), -1);
 	acme_resp_deinit(&r);
 }
 
@@ -96,7 +110,7 @@ static void test_http_body_limit(void **state)
 
 	memset(text + head, 'x', n);
 	acme_resp_init(&r);
-	assert_int_equal(acme_http_parse(text, (size_t)head + n, &r, &error), -1);
+	assert_int_equal(acme_http_parse(text, (size_t)head + n, false, &r, &error), -1);
 	acme_resp_deinit(&r);
 	free(text);
 }
@@ -391,6 +405,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_content_length),
+		cmocka_unit_test(test_http_head),
 		cmocka_unit_test(test_http_chunked),
 		cmocka_unit_test(test_http_malformed),
 		cmocka_unit_test(test_http_body_limit),

@@ -721,6 +721,216 @@ def test_email_move_by_mailbox_ids(srv):
     assert r["notUpdated"][moved]["type"] == "invalidProperties"
 
 
+# ---- submission, identities, import ----
+
+SUB = "urn:ietf:params:jmap:submission"
+
+DRAFT = ("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n"
+         "Bcc: alice@example.org\r\nSubject: with a file\r\n"
+         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+         "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the file.\r\n"
+         "--b1\r\nContent-Type: application/octet-stream\r\n"
+         "Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n"
+         + base64.encodebytes(bytes(range(256))).decode().replace("\n", "\r\n") +
+         "--b1--\r\n")
+
+
+def upload(j, data):
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", data,
+                             {"Content-Type": "message/rfc822"})
+    assert status in (200, 201), body
+    return json.loads(body)["blobId"]
+
+
+def identity_of(j, email):
+    (r,) = j.request([["Identity/get", {"accountId": j.account}, "i"]], (CORE, MAIL, SUB))
+    return next(i for i in r[1]["list"] if i["email"] == email)
+
+
+def test_email_submission_sends_and_files_the_draft():
+    """Upload, Email/import into Drafts, EmailSubmission/set with
+    onSuccessUpdateEmail in one request: the message is queued like an
+    authenticated SMTP submission (DKIM-signed, Bcc: removed), reaches bob
+    and the Bcc recipient, and the draft moves to Sent without $draft."""
+    s = Server(http=True)
+    s.cli("domain", "dkim", "example.org", "rotate")
+    s.add_user(USER, PASSWORD)
+    s.add_user("bob@example.org", "bob-pw")
+    s.start()
+    try:
+        j = Jmap(s)
+        assert SUB in j.session["capabilities"]
+        assert j.session["primaryAccounts"][SUB] == j.account
+        boxes = j.mailboxes()
+        drafts, sent = boxes["drafts"]["id"], boxes["sent"]["id"]
+        blob = upload(j, DRAFT.encode())
+        ident = identity_of(j, USER)
+        resp = j.request([
+            ["Email/import", {"accountId": j.account, "emails": {"d1": {
+                "blobId": blob, "mailboxIds": {drafts: True},
+                "keywords": {"$draft": True, "$seen": True}}}}, "0"],
+            ["EmailSubmission/set", {"accountId": j.account, "create": {"k1": {
+                "identityId": ident["id"], "emailId": "#d1"}},
+                "onSuccessUpdateEmail": {"#k1": {
+                    f"mailboxIds/{drafts}": None, f"mailboxIds/{sent}": True,
+                    "keywords/$draft": None}}}, "1"],
+        ], (CORE, MAIL, SUB))
+        assert [r[0] for r in resp] == ["Email/import", "EmailSubmission/set", "Email/set"], resp
+        draft_id = resp[0][1]["created"]["d1"]["id"]
+        sub = resp[1][1]["created"]["k1"]
+        assert sub["id"].startswith("S") and sub["undoStatus"] == "final"
+        assert sub["emailId"] == draft_id
+        assert sub["envelope"]["mailFrom"]["email"] == USER
+        assert sorted(r["email"] for r in sub["envelope"]["rcptTo"]) == [USER, "bob@example.org"]
+        assert resp[2][2] == "1" and resp[2][1]["updated"] == {draft_id: None}, resp[2]
+        [path] = s.wait_messages("bob@example.org", 1)
+        text = s.read_message(path)
+        header = text.split(b"\n\n", 1)[0]
+        assert b"DKIM-Signature:" in header
+        assert b"\nBcc:" not in header and b"Bcc:" not in text.split(b"\n")[0]
+        assert b"Message-ID:" in header and b"Date:" in header
+        assert base64.encodebytes(bytes(range(256))).split(b"\n")[0] in text
+        s.wait_messages(USER, 1)	# the Bcc copy, in alice's INBOX
+        assert j.call("Email/query", {"filter": {"inMailbox": drafts}})["ids"] == []
+        (filed,) = j.call("Email/query", {"filter": {"inMailbox": sent}})["ids"]
+        (e,) = j.call("Email/get", {"ids": [filed], "properties": ["keywords"]})["list"]
+        assert e["keywords"] == {"$seen": True}
+        # the submission is kept: get, query, changes
+        (r,) = j.request([["EmailSubmission/get", {"accountId": j.account}, "g"]],
+                         (CORE, MAIL, SUB))
+        assert [x["id"] for x in r[1]["list"]] == [sub["id"]]
+        state = r[1]["state"]
+        (r,) = j.request([["EmailSubmission/query", {"accountId": j.account,
+                                                     "filter": {"undoStatus": "final"},
+                                                     "calculateTotal": True}, "q"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["ids"] == [sub["id"]] and r[1]["total"] == 1
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": "e0"}, "c"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["created"] == [sub["id"]] and r[1]["newState"] == state
+        # cannot be undone
+        (r,) = j.request([["EmailSubmission/set", {"accountId": j.account, "update": {
+            sub["id"]: {"undoStatus": "canceled"}}}, "u"]], (CORE, MAIL, SUB))
+        assert r[1]["notUpdated"][sub["id"]]["type"] == "cannotUnsend"
+    finally:
+        stopped(s)
+    # the log survives a restart: exact changes, the record still there
+    s.start()
+    try:
+        j = Jmap(s)
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": state}, "c"],
+                          ], (CORE, MAIL, SUB))
+        assert r[1]["created"] == [] and r[1]["newState"] == state
+        (r,) = j.request([["EmailSubmission/set", {"accountId": j.account,
+                                                   "destroy": [sub["id"]]}, "d"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["destroyed"] == [sub["id"]]
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": state}, "c"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["destroyed"] == [sub["id"]]
+    finally:
+        stopped(s)
+
+
+def submit_draft(j, text, envelope=None):
+    drafts = j.mailboxes()["drafts"]["id"]
+    blob = upload(j, text.encode())
+    create = {"identityId": identity_of(j, USER)["id"], "emailId": "#d"}
+    if envelope is not None:
+        create["envelope"] = envelope
+    resp = j.request([
+        ["Email/import", {"accountId": j.account, "emails": {"d": {
+            "blobId": blob, "mailboxIds": {drafts: True}}}}, "0"],
+        ["EmailSubmission/set", {"accountId": j.account, "create": {"k": create}}, "1"],
+    ], (CORE, MAIL, SUB))
+    return resp[1][1]
+
+
+def test_email_submission_restrict_sender(srv):
+    """[submission] restrict_sender as for SMTP AUTH: the envelope sender
+    and the From: addresses must be the user's own or an alias of it."""
+    srv.alias_add("sales@example.org", USER)
+    j = Jmap(srv)
+    r = submit_draft(j, "From: mallory@example.net\r\nTo: bob@example.org\r\n\r\nhi\r\n")
+    assert r["notCreated"]["k"]["type"] == "forbiddenFrom", r
+    r = submit_draft(j, "From: alice@example.org\r\nTo: bob@example.org\r\n\r\nhi\r\n",
+                     {"mailFrom": {"email": "bob@example.org"},
+                      "rcptTo": [{"email": "bob@example.org"}]})
+    assert r["notCreated"]["k"]["type"] == "forbiddenMailFrom", r
+    r = submit_draft(j, "From: alice@example.org\r\n\r\nno one\r\n")
+    assert r["notCreated"]["k"]["type"] == "noRecipients", r
+    assert srv.messages("bob@example.org") == []
+    # an alias of the user may be used, with an explicit envelope
+    r = submit_draft(j, "From: Sales <sales@example.org>\r\nTo: bob@example.org\r\n"
+                        "Subject: offer\r\n\r\nbuy\r\n",
+                     {"mailFrom": {"email": "sales@example.org"},
+                      "rcptTo": [{"email": "bob@example.org"}]})
+    assert "k" in r["created"], r
+    [path] = srv.wait_messages("bob@example.org", 1)
+    assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
+
+
+def test_identities_are_the_address_and_its_aliases(srv):
+    srv.alias_add("sales@example.org", USER)
+    srv.alias_add("team@example.org", USER, "bob@example.org")
+    srv.alias_add("bobby@example.org", "bob@example.org")
+    j = Jmap(srv)
+    (r,) = j.request([["Identity/get", {"accountId": j.account}, "i"]], (CORE, MAIL, SUB))
+    emails = [i["email"] for i in r[1]["list"]]
+    assert emails[0] == USER and sorted(emails[1:]) == ["sales@example.org", "team@example.org"]
+    assert all(not i["mayDelete"] for i in r[1]["list"])
+    old = r[1]["state"]
+    ident = identity_of(j, "sales@example.org")
+    (r,) = j.request([["Identity/set", {"accountId": j.account, "update": {ident["id"]: {
+        "name": "Sales Team", "replyTo": [{"name": None, "email": "sales@example.org"}],
+        "textSignature": "-- \nSales"}}}, "s"]], (CORE, MAIL, SUB))
+    assert r[1]["updated"] == {ident["id"]: None} and r[1]["newState"] != old
+    (r,) = j.request([["Identity/set", {"accountId": j.account,
+                                        "update": {ident["id"]: {"email": "x@example.org"}},
+                                        "create": {"n": {"email": "bob@example.org"}}}, "s"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["notUpdated"][ident["id"]]["type"] == "invalidProperties"
+    assert r[1]["notCreated"]["n"]["type"] == "forbidden"
+    (r,) = j.request([["Identity/changes", {"accountId": j.account, "sinceState": old}, "c"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["type"] == "cannotCalculateChanges"
+    stopped(srv)
+    srv.start()
+    j = Jmap(srv)
+    got = identity_of(j, "sales@example.org")
+    assert got["name"] == "Sales Team" and got["textSignature"] == "-- \nSales"
+    assert identity_of(j, USER)["name"] == ""
+
+
+def test_email_import_keywords_and_errors(srv):
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    blob = upload(j, b"From: x@example.net\r\nSubject: imported\r\n\r\nbody\r\n")
+    r = j.call("Email/import", {"emails": {
+        "a": {"blobId": blob, "mailboxIds": {boxes["archive"]["id"]: True},
+              "keywords": {"$flagged": True, "work": True},
+              "receivedAt": "2026-01-02T03:04:05Z"},
+        "b": {"blobId": "u" + "0" * 32, "mailboxIds": {boxes["inbox"]["id"]: True}},
+        "c": {"blobId": blob, "mailboxIds": {}}}})
+    eid = r["created"]["a"]["id"]
+    assert r["notCreated"]["b"]["type"] == "blobNotFound"
+    assert r["notCreated"]["c"]["type"] == "invalidProperties"
+    (e,) = j.call("Email/get", {"ids": [eid], "properties": ["keywords", "receivedAt",
+                                                             "subject", "mailboxIds"]})["list"]
+    assert e["keywords"] == {"$flagged": True, "work": True}
+    assert e["receivedAt"] == "2026-01-02T03:04:05Z" and e["subject"] == "imported"
+    assert e["mailboxIds"] == {boxes["archive"]["id"]: True}
+    m = imap_login(srv)
+    m.select("Archive")
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert b"\\Flagged" in data[0] and b"work" in data[0]
+    m.logout()
+
+
 # ---- step 4: push ----
 
 class EventStream:

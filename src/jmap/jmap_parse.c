@@ -121,3 +121,44 @@ int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r)
 	return 1;
 }
 
+
+/* Is the field at p (n bytes to the end) named name (with its colon)? */
+static bool field_is(const char *p, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+	size_t i = len;
+
+	if (n < len || strncasecmp(p, name, len) != 0)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':';
+}
+
+size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
+				    unsigned *missing_r)
+{
+	size_t i = 0;
+	bool skip = false;
+
+	*missing_r = JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID;
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		if (p[i] == '\n' || (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n'))
+			return i;	/* the empty line: the body follows */
+		if (p[i] != ' ' && p[i] != '\t') {
+			skip = field_is(p + i, n - i, "Bcc");
+			if (field_is(p + i, n - i, "Date"))
+				*missing_r &= ~JMAP_MISSING_DATE;
+			if (field_is(p + i, n - i, "Message-ID"))
+				*missing_r &= ~JMAP_MISSING_MESSAGE_ID;
+		}
+		if (!skip)
+			buf_append(out, p + i, end - i);
+		i = end;
+	}
+	if (n > 0 && p[n - 1] != '\n')
+		buf_putc(out, '\n');
+	return n;
+}

@@ -28,4 +28,17 @@ bool jmap_type_safe(const char *t);
    inside, bad scheme). */
 int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r);
 
+/*
+ * The header section of a message being submitted (p[0..n), LF or CRLF
+ * line ends), as it goes out: every field but Bcc (RFC 8621 §7: the
+ * server removes it), continuation lines included, into out, which ends
+ * with a line end.  Returns the offset of the empty line that ends the
+ * section (n when there is none: the header is all), and in *missing_r
+ * which of Date and Message-ID it lacks.
+ */
+#define JMAP_MISSING_DATE 0x1
+#define JMAP_MISSING_MESSAGE_ID 0x2
+size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
+				    unsigned *missing_r);
+
 #endif

@@ -931,6 +931,67 @@ def test_email_import_keywords_and_errors(srv):
     m.logout()
 
 
+def test_mailbox_set_create_rename_destroy(srv):
+    """Mailbox/set as IMAP CREATE, RENAME, SUBSCRIBE and DELETE: seen by
+    IMAP; roles for the SPECIAL-USE ones; destroy refused with children or
+    emails unless onDestroyRemoveEmails."""
+    j = Jmap(srv)
+    assert j.session["accounts"][j.account]["accountCapabilities"][MAIL][
+        "mayCreateTopLevelMailbox"] is True
+    state = j.call("Mailbox/get", {"ids": []})["state"]
+    r = j.call("Mailbox/set", {"create": {
+        "p": {"name": "Projects", "isSubscribed": True},
+        "c": {"name": "Correio", "parentId": "#p"},
+        "r": {"name": "Receipts", "role": "archive"},
+        "x": {"name": "a/b"},
+        "i": {"name": "inbox"}}})
+    assert set(r["created"]) == {"p", "c"}, r
+    assert r["notCreated"]["r"]["type"] == "invalidProperties"  # Archive has the role
+    assert r["notCreated"]["x"]["type"] == "invalidProperties"
+    assert r["notCreated"]["i"]["type"] == "invalidProperties"
+    p, c = r["created"]["p"]["id"], r["created"]["c"]["id"]
+    assert r["created"]["c"]["parentId"] == p
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert sorted(ch["created"]) == sorted([p, c])
+    m = imap_login(srv)
+    names = b"\n".join(m.list()[1])
+    assert b'"Projects"' in names and b'"Projects/Correio"' in names
+    assert b"Projects" in b"\n".join(m.lsub()[1])
+    deliver(srv, "for the project")
+    m.select("INBOX")
+    m.copy("1", "Projects/Correio")
+    # rename and move under INBOX's level: ids stay (same UIDVALIDITY)
+    r = j.call("Mailbox/set", {"update": {c: {"name": "Mail server", "parentId": None},
+                                          j.mailboxes()["inbox"]["id"]: {"name": "x"}}})
+    assert r["updated"] == {c: None}, r
+    assert r["notUpdated"][j.mailboxes()["inbox"]["id"]]["type"] == "forbidden"
+    assert j.call("Mailbox/get", {"ids": [c]})["list"][0]["name"] == "Mail server"
+    assert b'"Mail server"' in b"\n".join(m.list()[1])
+    r = j.call("Mailbox/set", {"update": {c: {"role": "trash"}}})
+    assert r["notUpdated"][c]["type"] == "invalidProperties"
+    # destroy: emails keep it unless asked
+    r = j.call("Mailbox/set", {"destroy": [c]})
+    assert r["notDestroyed"][c]["type"] == "mailboxHasEmail"
+    r = j.call("Mailbox/set", {"destroy": [c], "onDestroyRemoveEmails": True})
+    assert r["destroyed"] == [c]
+    q = j.call("Mailbox/set", {"create": {"k": {"name": "Kid", "parentId": p}}})
+    r = j.call("Mailbox/set", {"destroy": [p]})
+    assert r["notDestroyed"][p]["type"] == "mailboxHasChild"
+    r = j.call("Mailbox/set", {"destroy": [q["created"]["k"]["id"], p]})
+    assert sorted(r["destroyed"]) == sorted([q["created"]["k"]["id"], p]), r
+    names = b"\n".join(m.list()[1])
+    assert b"Projects" not in names and b"Mail server" not in names
+    m.logout()
+    # Mailbox/query: filters and sorts
+    q = j.call("Mailbox/query", {"filter": {"hasAnyRole": True}, "sort": [{"property": "name"}]})
+    names = [x["name"] for x in j.call("Mailbox/get", {"ids": q["ids"]})["list"]]
+    assert sorted(names) == names and "Inbox" in names
+    q = j.call("Mailbox/query", {"filter": {"role": "sent"}})
+    assert q["ids"] == [j.mailboxes()["sent"]["id"]]
+    r = j.call("Mailbox/queryChanges", {"sinceQueryState": q["queryState"]})
+    assert r["added"] == [] and r["removed"] == []
+
+
 # ---- step 4: push ----
 
 class EventStream:

@@ -108,6 +108,12 @@ void jmap_snapshots_free(struct jmap *j);
 int jmap_mailbox_get(struct jmap_call *call);
 int jmap_mailbox_changes(struct jmap_call *call);
 const char *jmap_mailbox_role(unsigned attrs, const char *name);
+/* The Mailbox object of f (every property). */
+json_t *jmap_mailbox_object(struct jmap_account *a, struct jmap_folder *f);
+/* jmap_mailbox_set.c */
+int jmap_mailbox_set(struct jmap_call *call);
+int jmap_mailbox_query(struct jmap_call *call);
+int jmap_mailbox_query_changes(struct jmap_call *call);
 
 /* jmap_email.c */
 int jmap_email_get(struct jmap_call *call);

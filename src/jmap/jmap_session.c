@@ -51,6 +51,9 @@ const struct jmap_method jmap_methods[] = {
 	{ "Core/echo", JMAP_CAP_CORE, jmap_core_echo },
 	{ "Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get },
 	{ "Mailbox/changes", JMAP_CAP_MAIL, jmap_mailbox_changes },
+	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
+	{ "Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query },
+	{ "Mailbox/queryChanges", JMAP_CAP_MAIL, jmap_mailbox_query_changes },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
@@ -471,7 +474,7 @@ json_t *jmap_session_object(struct jmap_account *a, const char *base)
 			 "maxSizeMailboxName", 255,
 			 "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_upload,
 			 "emailQuerySortOptions", "receivedAt",
-			 "mayCreateTopLevelMailbox", 0, JMAP_CAP_CORE,
+			 "mayCreateTopLevelMailbox", 1, JMAP_CAP_CORE,
 			 JMAP_CAP_SUBMISSION, "maxDelayedSend", 0, "submissionExtensions");
 	return json_pack("{s:{s:o,s:{},s:{}},s:{s:o},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s}",
 			 "capabilities", JMAP_CAP_CORE, core_capability(l), JMAP_CAP_MAIL,

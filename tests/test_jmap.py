@@ -992,6 +992,55 @@ def test_mailbox_set_create_rename_destroy(srv):
     assert r["added"] == [] and r["removed"] == []
 
 
+def test_search_snippets_mark_and_escape(srv):
+    deliver(srv, "Invoice <2026> & more", body="Dear Carol,\n\nyour invoice is attached; "
+            "the INVOICE total is <b>42</b>.\n" + "filler words here. " * 30 + "\n")
+    deliver(srv, "Nothing to see", body="No match in this one.\n")
+    j = Jmap(srv)
+    flt = {"operator": "OR", "conditions": [{"text": "invoice"}, {"subject": "more"}]}
+    ids = j.call("Email/query", {"filter": flt})["ids"]
+    (other,) = [i for i in j.call("Email/query", {})["ids"] if i not in ids]
+    r = j.call("SearchSnippet/get", {"filter": flt, "emailIds": ids + [other, "mffffffff00000001"]})
+    assert r["notFound"] == ["mffffffff00000001"]
+    got = {x["emailId"]: x for x in r["list"]}
+    (mine,) = ids
+    assert got[mine]["subject"] == "<mark>Invoice</mark> &lt;2026&gt; &amp; <mark>more</mark>"
+    assert got[mine]["preview"].startswith("Dear Carol, your <mark>invoice</mark> is attached;")
+    assert "the <mark>INVOICE</mark> total is &lt;b&gt;42&lt;/b&gt;." in got[mine]["preview"]
+    assert len(got[mine]["preview"]) < 400
+    assert got[other]["subject"] is None and got[other]["preview"] is None
+
+
+def test_email_query_changes(srv):
+    deliver(srv, "one")
+    deliver(srv, "two")
+    j = Jmap(srv)
+    inbox = j.mailboxes()["inbox"]["id"]
+    args = {"filter": {"inMailbox": inbox, "notKeyword": "$seen"},
+            "sort": [{"property": "receivedAt", "isAscending": False}]}
+    q = j.call("Email/query", args)
+    assert q["canCalculateChanges"] is True
+    old_ids = q["ids"]
+    deliver(srv, "three")
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.store("1", "+FLAGS", "(\\Seen)")	# "one" leaves the results
+    m.logout()
+    r = j.call("Email/queryChanges", dict(args, sinceQueryState=q["queryState"],
+                                          calculateTotal=True))
+    new_ids = j.call("Email/query", args)["ids"]
+    assert r["newQueryState"] == j.call("Email/query", args)["queryState"]
+    # the client's list, patched as RFC 8620 §5.6 says, is the new one
+    ids = [i for i in old_ids if i not in r["removed"]]
+    for a in sorted(r["added"], key=lambda a: a["index"]):
+        ids.insert(a["index"], a["id"])
+    assert ids == new_ids and r["total"] == len(new_ids) == 2
+    assert old_ids[-1] in r["removed"]
+    (r,) = j.request([["Email/queryChanges", dict(args, accountId=j.account,
+                                                  sinceQueryState="s0000000000000000"), "c"]])
+    assert r[1]["type"] == "cannotCalculateChanges"
+
+
 # ---- step 4: push ----
 
 class EventStream:

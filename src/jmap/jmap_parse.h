@@ -41,4 +41,18 @@ int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r);
 size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
 				    unsigned *missing_r);
 
+/*
+ * SearchSnippet text (RFC 8621 §5): text[0..len) with white space runs
+ * made single spaces, HTML-escaped (& < > " '), every occurrence of a term
+ * (ASCII letters in any case; the longest term where several start) in
+ * <mark></mark>.  With max_chars, at most that many characters from a
+ * little (SNIPPET_LEAD bytes, at most a quarter of max_chars) before the
+ * first match; 0 keeps the whole.
+ * Returns 1 with the snippet appended to out, 0 when no term occurs (out
+ * untouched).  Terms are non-empty.
+ */
+#define SNIPPET_LEAD 40
+int jmap_parse_highlight(const char *text, size_t len, const char *const *terms, unsigned n,
+			 size_t max_chars, struct buf *out);
+
 #endif

@@ -118,9 +118,12 @@ int jmap_mailbox_query_changes(struct jmap_call *call);
 /* jmap_email.c */
 int jmap_email_get(struct jmap_call *call);
 int jmap_email_query(struct jmap_call *call);
+int jmap_email_query_changes(struct jmap_call *call);
 int jmap_email_set(struct jmap_call *call);
 int jmap_email_changes(struct jmap_call *call);
 int jmap_thread_get(struct jmap_call *call);
+/* jmap_snippet.c */
+int jmap_snippet_get(struct jmap_call *call);
 /* jmap_email_import.c */
 int jmap_email_import(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);

@@ -143,6 +143,34 @@ static void test_submission_header(void **state)
 	buf_deinit(&b);
 }
 
+static void test_highlight(void **state)
+{
+	static const char *const terms[] = { "inv", "invoice", "é" };
+	static const struct { const char *in; size_t max; const char *out; } cases[] = {
+		{ "  An  INVOICE\n<b>&'\"  ", 0,
+		  "An <mark>INVOICE</mark> &lt;b&gt;&amp;&#39;&quot;" },
+		{ "café invented", 0, "caf<mark>é</mark> <mark>inv</mark>ented" },
+		{ "0123456789012345678901234567890123456789012345678901234567890 invoice tail", 12,
+		  "90 <mark>invoice</mark> t" },
+	};
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&b);
+		assert_int_equal(jmap_parse_highlight(cases[i].in, strlen(cases[i].in), terms, 3,
+						      cases[i].max, &b), 1);
+		assert_int_equal(b.len, strlen(cases[i].out));
+		assert_memory_equal(b.data, cases[i].out, b.len);
+	}
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_highlight("no match <here>", 15, terms, 3, 0, &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(jmap_parse_highlight("inv", 3, terms, 0, 0, &b), 0);
+	buf_deinit(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_submission_header),
+		cmocka_unit_test(test_highlight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1041,6 +1041,51 @@ def test_email_query_changes(srv):
     assert r[1]["type"] == "cannotCalculateChanges"
 
 
+def test_email_parse_of_an_upload_and_a_message(srv):
+    deliver(srv, "stored one")
+    j = Jmap(srv)
+    blob = upload(j, DRAFT.encode())
+    (eid,) = j.call("Email/query", {})["ids"]
+    stored_blob = j.call("Email/get", {"ids": [eid], "properties": ["blobId"]})["list"][0]["blobId"]
+    r = j.call("Email/parse", {"blobIds": [blob, stored_blob, "u" + "1" * 32, "x!"],
+                               "fetchTextBodyValues": True})
+    assert sorted(r["notFound"]) == sorted(["u" + "1" * 32, "x!"])
+    e = r["parsed"][blob]
+    assert e["id"] is None and e["mailboxIds"] is None and e["blobId"] == blob
+    assert e["subject"] == "with a file" and e["bcc"] == [{"name": None, "email": USER}]
+    assert e["from"] == [{"name": "Alice", "email": USER}]
+    (att,) = e["attachments"]
+    assert att["name"] == "data.bin"
+    text_part = e["textBody"][0]["partId"]
+    assert e["bodyValues"][text_part]["value"].startswith("See the file.")
+    assert r["parsed"][stored_blob]["subject"] == "stored one"
+    # a part of the upload downloads byte for byte
+    status, _, body = j.http("GET", f"/jmap/download/{j.account}/{att['blobId']}/data.bin")
+    assert status == 200 and body == bytes(range(256))
+
+
+def test_upload_sweep_keeps_the_account_files(srv):
+    """Uploads older than a day are swept at the next upload; the
+    submission log and identity settings beside them stay."""
+    j = Jmap(srv)
+    ident = identity_of(j, USER)
+    (r,) = j.request([["Identity/set", {"accountId": j.account,
+                                        "update": {ident["id"]: {"name": "Alice"}}}, "s"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["updated"]
+    r = submit_draft(j, "From: alice@example.org\r\nTo: bob@example.org\r\n\r\nhi\r\n")
+    assert "k" in r["created"], r
+    d = os.path.join(srv.data, "jmap", j.account)
+    old = time.time() - 3 * 86400
+    for name in os.listdir(d):
+        os.utime(os.path.join(d, name), (old, old))
+    upload(j, b"Subject: x\r\n\r\ny\r\n")
+    assert sorted(n for n in os.listdir(d) if not n.startswith("u")) == \
+        ["identities", "submissions"]
+    assert len([n for n in os.listdir(d) if n.startswith("u")]) == 1
+    assert identity_of(j, USER)["name"] == "Alice"
+
+
 # ---- step 4: push ----
 
 class EventStream:

@@ -122,6 +122,7 @@ int jmap_email_query_changes(struct jmap_call *call);
 int jmap_email_set(struct jmap_call *call);
 int jmap_email_changes(struct jmap_call *call);
 int jmap_thread_get(struct jmap_call *call);
+int jmap_email_parse(struct jmap_call *call);
 /* jmap_snippet.c */
 int jmap_snippet_get(struct jmap_call *call);
 /* jmap_email_import.c */

@@ -60,6 +60,7 @@ const struct jmap_method jmap_methods[] = {
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
 	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
+	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
 	{ "SearchSnippet/get", JMAP_CAP_MAIL, jmap_snippet_get },
 	{ "Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get },

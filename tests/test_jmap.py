@@ -1086,6 +1086,55 @@ def test_upload_sweep_keeps_the_account_files(srv):
     assert identity_of(j, USER)["name"] == "Alice"
 
 
+VAC = "urn:ietf:params:jmap:vacationresponse"
+
+
+def vacation(j, name, args):
+    (r,) = j.request([[name, dict(args, accountId=j.account), "v"]], (CORE, MAIL, VAC))
+    return r[1]
+
+
+def test_vacation_response_is_a_sieve_vacation(srv):
+    """VacationResponse/set writes and activates a Sieve vacation script:
+    delivery then answers bob once; turning it off deactivates it; another
+    active script is not replaced."""
+    j = Jmap(srv)
+    assert j.session["primaryAccounts"][VAC] == j.account
+    (v,) = vacation(j, "VacationResponse/get", {})["list"]
+    assert v == {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
+                 "subject": None, "textBody": None, "htmlBody": None}
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
+        "fromDate": "2026-12-24T00:00:00Z"}}})
+    assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Away \"for now\"",
+        "textBody": "I am away until Monday.\nBack soon \\o/"}}})
+    assert r["updated"] == {"singleton": None}, r
+    (v,) = vacation(j, "VacationResponse/get", {"ids": ["singleton"]})["list"]
+    assert v["isEnabled"] is True and v["subject"] == "Away \"for now\""
+    assert "jmap-vacation" in srv.cli("user", "sieve", USER, "list").stdout
+    deliver(srv, "are you there", sender="bob@example.org")
+    [reply] = srv.wait_messages("bob@example.org", 1)
+    text = srv.read_message(reply)
+    assert b"Subject: Away \"for now\"" in text and b"I am away until Monday." in text
+    assert b"Back soon \\o/" in text
+    deliver(srv, "still there?", sender="bob@example.org")
+    time.sleep(0.5)
+    assert len(srv.messages("bob@example.org")) == 1	# once per period
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}})
+    assert r["updated"] == {"singleton": None}
+    assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+    # another active script is left alone
+    path = os.path.join(srv.data, "mine.sieve")
+    with open(path, "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "x" { fileinto "Junk"; }\n')
+    srv.cli("user", "sieve", USER, "put", "mine", path)
+    srv.cli("user", "sieve", USER, "activate", "mine")
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": True}}})
+    assert r["notUpdated"]["singleton"]["type"] == "forbidden"
+    assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+
+
 # ---- step 4: push ----
 
 class EventStream:

@@ -201,7 +201,7 @@ static int resolve_args(struct jmap_call *call, json_t *responses)
 static bool capability_known(const char *cap)
 {
 	return strcmp(cap, JMAP_CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0 ||
-	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0;
+	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0 || strcmp(cap, JMAP_CAP_VACATION) == 0;
 }
 
 static bool using_has(json_t *using, const char *cap)

@@ -185,6 +185,10 @@ int jmap_identity_changes(struct jmap_call *call);
 /* The identity of id for a: 1 with its address in email (320 bytes), 0. */
 int jmap_identity_find(struct jmap_account *a, const char *id, char *email);
 
+/* jmap_vacation.c */
+int jmap_vacation_get(struct jmap_call *call);
+int jmap_vacation_set(struct jmap_call *call);
+
 /* jmap_submission.c */
 int jmap_submission_get(struct jmap_call *call);
 int jmap_submission_set(struct jmap_call *call);

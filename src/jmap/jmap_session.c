@@ -70,6 +70,8 @@ const struct jmap_method jmap_methods[] = {
 	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set },
 	{ "EmailSubmission/query", JMAP_CAP_SUBMISSION, jmap_submission_query },
 	{ "EmailSubmission/changes", JMAP_CAP_SUBMISSION, jmap_submission_changes },
+	{ "VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get },
+	{ "VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set },
 	{ NULL, NULL, NULL },
 };
 
@@ -470,7 +472,7 @@ json_t *jmap_session_object(struct jmap_account *a, const char *base)
 		 "%s/jmap/eventsource?types={types}&closeafter={closeafter}&ping={ping}", base);
 	/* the session changes only with the account list: one account */
 	snprintf(state, sizeof(state), "s%016llx", (unsigned long long)jmap_name_hash(a->user));
-	acct = json_pack("{s:s,s:b,s:b,s:{s:{s:i,s:n,s:i,s:I,s:[s],s:b},s:{},s:{s:i,s:{}}}}",
+	acct = json_pack("{s:s,s:b,s:b,s:{s:{s:i,s:n,s:i,s:I,s:[s],s:b},s:{},s:{s:i,s:{}},s:{}}}",
 			 "name", a->user, "isPersonal", 1, "isReadOnly", 0,
 			 "accountCapabilities", JMAP_CAP_MAIL,
 			 "maxMailboxesPerEmail", 1, "maxMailboxDepth",
@@ -478,13 +480,15 @@ json_t *jmap_session_object(struct jmap_account *a, const char *base)
 			 "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_upload,
 			 "emailQuerySortOptions", "receivedAt",
 			 "mayCreateTopLevelMailbox", 1, JMAP_CAP_CORE,
-			 JMAP_CAP_SUBMISSION, "maxDelayedSend", 0, "submissionExtensions");
-	return json_pack("{s:{s:o,s:{},s:{}},s:{s:o},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s}",
+			 JMAP_CAP_SUBMISSION, "maxDelayedSend", 0, "submissionExtensions",
+			 JMAP_CAP_VACATION);
+	return json_pack("{s:{s:o,s:{},s:{},s:{}},s:{s:o},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,"
+			 "s:s,s:s}",
 			 "capabilities", JMAP_CAP_CORE, core_capability(l), JMAP_CAP_MAIL,
-			 JMAP_CAP_SUBMISSION,
+			 JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
 			 "accounts", a->id, acct,
 			 "primaryAccounts", JMAP_CAP_CORE, a->id, JMAP_CAP_MAIL, a->id,
-			 JMAP_CAP_SUBMISSION, a->id,
+			 JMAP_CAP_SUBMISSION, a->id, JMAP_CAP_VACATION, a->id,
 			 "username", a->user, "apiUrl", url[0], "downloadUrl", url[1],
 			 "uploadUrl", url[2], "eventSourceUrl", url[3], "state", state);
 }

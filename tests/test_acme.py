@@ -256,6 +256,9 @@ def test_failing_challenge_keeps_self_signed(dns):
         assert "http-01 challenge for" in line, line
         assert "the current certificate stays in use; next try in 60 s" in line, line
         assert not os.path.exists(os.path.join(server.data, "tls", "acme.pem"))
+        show = server.cli("tls", "show").stdout
+        assert "ACME: none issued yet by %s, the self-signed one serves" % pebble.directory \
+            in show and "selfsigned.pem" in show, show
         for cert in (smtp_starttls_cert(server), imaps_cert(server)):
             assert "Pebble" not in cert and "issuer=CN = mx.example.org" in cert, cert
     finally:
@@ -346,5 +349,18 @@ acme_email = postmaster@example.org
         with pytest.raises(AssertionError) as e:
             server.start()
         assert "acme_challenge http-01 needs [listen] acme_http" in str(e.value)
+        r = server.cli("check", check=False)
+        assert r.returncode != 0
+        assert "check: tls: [tls] acme_challenge http-01 needs [listen] acme_http" in r.stderr
+    finally:
+        server.cleanup()
+
+
+def test_renew_needs_acme():
+    server = Server()
+    try:
+        server.start()
+        r = server.cli("tls", "renew", check=False)
+        assert r.returncode == 1 and "[tls] acme is not enabled" in r.stderr, r.stderr
     finally:
         server.cleanup()

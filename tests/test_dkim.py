@@ -123,6 +123,31 @@ def test_submitted_mail_is_signed_with_both_algorithms(server):
         ["ed25519-sha256", "rsa-sha256"]
 
 
+def test_bounces_correio_writes_are_signed(server, tmp_path):
+    """A bounce (here of a Sieve reject) comes from MAILER-DAEMON@ the
+    hostname, mx.example.org: it is signed with the keys of example.org,
+    the local domain it belongs to (aligned for DMARC), and verifies."""
+    script = tmp_path / "reject.sieve"
+    script.write_text('require "reject";\nreject "not today";\n')
+    server.cli("user", "sieve", "bob@example.org", "put", "main", str(script))
+    server.cli("user", "sieve", "bob@example.org", "activate", "main")
+    submit(server, MESSAGE)
+    [path] = server.wait_messages("alice@example.org", 1)
+    message = wire_form(server.read_message(path))
+    assert re.search(rb"^From: .*MAILER-DAEMON@mx\.example\.org", message, re.M), message[:800]
+    assert b"multipart/report" in message
+    # the returned message (the report's third part) has signatures too
+    sigs = signatures(message[:message.index(b"\r\n\r\n") + 2])
+    assert len(sigs) == 2 and all(b"d=example.org;" in s for s in sigs), message[:2000]
+    d, records = dkim.DKIM(message), published(server, "example.org")
+    assert all(d.verify(idx=i, dnsfunc=dnsfunc_for(records)) for i in range(2))
+    # and a changed report fails
+    tampered = message.replace(b"not today", b"not tomorrow")
+    assert tampered != message
+    with pytest.raises(dkim.ValidationError, match="body hash mismatch"):
+        dkim.DKIM(tampered).verify(idx=0, dnsfunc=dnsfunc_for(records))
+
+
 def test_tampering_breaks_the_signatures(server):
     submit(server, MESSAGE)
     [path] = server.wait_messages("bob@example.org", 1)

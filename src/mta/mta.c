@@ -189,7 +189,8 @@ bool mta_rcpt_forwarded(const struct envelope_rcpt *r)
 }
 
 /* Group the due recipients of g by destination into transactions (all of
-   a destination's pending recipients together: schedule_due). */
+   a destination's pending recipients together: schedule_due), those
+   forwarded (an SRS sender) apart from the others. */
 static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 {
 	struct envelope *e = g->env;

@@ -74,9 +74,10 @@ void srs_hash(const struct srs *srs, const char *const *fields, int n,
 /*
  * The rewritten form of sender ("local@domain") at time now, into out.
  * Returns 1 rewritten, 0 when it is left alone (the null sender, no '@',
- * or a sender of srs->domain already), -1 when the result would not fit
- * (size, or 64 characters of local part are exceeded: the caller keeps the
- * sender as it is).
+ * a domain with '=' in it, or a sender of srs->domain already), -1 when
+ * the result does not fit in size (the caller keeps the sender as it is).
+ * XXX: the local part of the result may pass RFC 5321's 64 octets, as
+ * libsrs2's does; receivers accept that in practice.
  */
 int srs_forward(const struct srs *srs, const char *sender, uint64_t now, char *out,
 		size_t size);

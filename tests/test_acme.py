@@ -19,7 +19,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 
 import pytest
 
@@ -97,7 +96,7 @@ class Pebble:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             ["pebble", "-config", conf, "-dnsserver", "127.0.0.1:%d" % dns.port],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, env=env)
         wait_for(self._listening, timeout=20, what="pebble")
 
     @property

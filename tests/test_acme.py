@@ -258,6 +258,19 @@ def test_failing_challenge_keeps_self_signed(dns):
         show = server.cli("tls", "show").stdout
         assert "ACME: none issued yet by %s, the self-signed one serves" % pebble.directory \
             in show and "selfsigned.pem" in show, show
+        # a validator's handshake with no challenge pending is refused; other
+        # clients offering ALPN get the certificate and no protocol
+        for protocols, refused in ((["acme-tls/1"], True), (["h2", "http/1.1"], False)):
+            ctx = no_verify()
+            ctx.set_alpn_protocols(protocols)
+            with socket.create_connection(("127.0.0.1", server.imaps_port), 10) as raw:
+                try:
+                    with ctx.wrap_socket(raw, server_hostname=NAMES[0]) as tls:
+                        assert not refused and tls.selected_alpn_protocol() is None
+                except ssl.SSLError:
+                    assert refused
+        assert "tls: an ACME validation for mx.example.org with no challenge pending" \
+            in server.read_log()
         for cert in (smtp_starttls_cert(server), imaps_cert(server)):
             assert "Pebble" not in cert and "issuer=CN = mx.example.org" in cert, cert
     finally:

@@ -397,18 +397,23 @@ static int publish(struct acme_session *s, const struct acme_authz *z,
 	return 1;
 }
 
-/* The error of the challenge that failed, else of the authorization. */
-static void authz_failed(struct acme_session *s, const struct acme_authz *z, int ci)
+/* The error of the challenge of type that failed, else the status of the
+   authorization. */
+static void authz_failed(struct acme_session *s, const struct acme_authz *z, const char *type)
 {
-	buf_printf(s->error, "the %s challenge for %s failed: %s", z->ch[ci].type, z->name,
-		   z->ch[ci].error[0] != '\0' ? z->ch[ci].error : acme_status_name(z->status));
+	const char *why = acme_status_name(z->status);
+
+	for (int i = 0; i < z->n_ch; i++)
+		if (strcmp(z->ch[i].type, type) == 0 && z->ch[i].error[0] != '\0')
+			why = z->ch[i].error;
+	buf_printf(s->error, "the %s challenge for %s failed: %s", type, z->name, why);
 }
 
 static int answer_authz(struct acme_session *s, const char *url)
 {
 	struct acme_authz z;
 	struct acme_resp r;
-	const char *type;
+	char type[sizeof(z.ch[0].type)];
 	int ci = 0, ret;
 
 	if (fetch_authz(s, url, &z) < 0)
@@ -419,10 +424,11 @@ static int answer_authz(struct acme_session *s, const char *url)
 		buf_printf(s->error, "authorization for %s is %s", z.name, acme_status_name(z.status));
 		return -1;
 	}
-	if ((type = challenge_wanted(s->a, &z, &ci)) == NULL) {
+	if (challenge_wanted(s->a, &z, &ci) == NULL) {
 		buf_printf(s->error, "the CA offers no challenge of acme_challenge for %s", z.name);
 		return -1;
 	}
+	str_copy(type, z.ch[ci].type, sizeof(type));
 	if (publish(s, &z, &z.ch[ci]) < 0)
 		return -1;
 	log_info("acme: answering the %s challenge for %s", type, z.name);
@@ -440,7 +446,7 @@ static int answer_authz(struct acme_session *s, const char *url)
 		if (z.status == ACME_STATUS_VALID)
 			return 1;
 		if (z.status != ACME_STATUS_PENDING && z.status != ACME_STATUS_PROCESSING) {
-			authz_failed(s, &z, ci < z.n_ch ? ci : 0);
+			authz_failed(s, &z, type);
 			return -1;
 		}
 	}

@@ -14,6 +14,7 @@ show` shows the issuer; `correio tls renew` orders again."""
 import imaplib
 import json
 import os
+import shutil
 import smtplib
 import socket
 import ssl
@@ -124,6 +125,7 @@ class Pebble:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -320,7 +322,7 @@ def write_own_certificate(server, days):
     st = os.stat(tls)
     os.chown(pem, st.st_uid, st.st_gid)
     os.chmod(pem, 0o600)
-    subprocess.run(["rm", "-rf", d], check=True)
+    shutil.rmtree(d)
 
 
 def test_certificate_kept_until_30_days_left_then_renewed(dns):

@@ -35,6 +35,17 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
+/* A name is one word: no blank, line end, quote or control character. */
+static bool good_name(const char *s, const char *e)
+{
+	if (s == e || (size_t)(e - s) >= ALIASES_NAME_MAX)
+		return false;
+	for (; s < e; s++)
+		if ((unsigned char)*s <= ' ' || *s == '"' || *s == 0x7f)
+			return false;
+	return true;
+}
+
 /* Split the values part (after the ':') at commas outside quotes, into
    entry's values (copies in store, NUL-separated).  1, or -1 too many. */
 static int split_values(const char *p, const char *end, struct buf *store,
@@ -60,6 +71,8 @@ static int split_values(const char *p, const char *end, struct buf *store,
 		for (const char *q = s; q < e; q++)
 			if (*q != '"' && *q != '\n')
 				buf_putc(store, *q == '\t' ? ' ' : *q);
+		if (store->len == start)
+			continue;	/* only quotes: "" */
 		buf_putc(store, '\0');
 		offsets[(*n)++] = start;
 	}
@@ -87,8 +100,7 @@ static void parse_entry(const char *p, const char *end, unsigned line,
 			ns++;
 			ne--;
 		}
-		if (ns == ne || (size_t)(ne - ns) >= sizeof(name) ||
-		    memchr(ns, ' ', (size_t)(ne - ns)) != NULL)
+		if (!good_name(ns, ne))
 			en.error = "a bad name before the ':'";
 		else if (split_values(colon + 1, end, &store, offsets, &en.n_values) < 0)
 			en.error = "too many values";

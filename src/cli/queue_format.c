@@ -408,14 +408,14 @@ static json_t *rcpt_json(const struct envelope_rcpt *r)
 
 json_t *queue_entry_json(const struct queue_entry *q)
 {
-	json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:b, s:b}", "id", q->id,
-			      "size", (json_int_t)q->size, "arrival", (json_int_t)q->arrival,
-			      "state", queue_entry_state(q), "active", q->active,
-			      "held", q->env != NULL && q->env->held);
-	json_t *rcpts;
+	json_t *o = json_object(), *rcpts;
 
-	if (o == NULL)
-		abort();
+	json_object_set_new(o, "id", jstr(q->id));
+	json_object_set_new(o, "size", json_integer((json_int_t)q->size));
+	json_object_set_new(o, "arrival", json_integer((json_int_t)q->arrival));
+	json_object_set_new(o, "state", json_string(queue_entry_state(q)));
+	json_object_set_new(o, "active", json_boolean(q->active));
+	json_object_set_new(o, "held", json_boolean(q->env != NULL && q->env->held));
 	if (q->env == NULL) {
 		json_object_set_new(o, "damaged", jstr(q->why));
 		return o;

@@ -101,6 +101,11 @@ static void test_limits(void **state)
 	assert_string_equal(parse("", &s), "");
 	assert_string_equal(parse("\n\n#x\n  \n", &s), "");
 	assert_string_equal(parse(":x\n", &s), "1:!a bad name before the ':';");
+	/* a name runs over a continuation line; a value of quotes alone */
+	assert_string_equal(parse("a@b.example,\n\tc: d\n", &s),
+			    "1:!a bad name before the ':';");
+	assert_string_equal(parse("x: \"\", y\nz: \"\"\n", &s),
+			    "1:x=y;2:!no value after the ':';");
 }
 
 /* The entries do not depend on where the text ends: each prefix of the

@@ -81,6 +81,9 @@ def test_list_reads_like_mailq(queued):
                     lines[0]), out
     b = blocks(out)
     assert set(b) == {mixed, dsn, held}, out
+    # oldest first
+    order = [m["id"] for m in sorted(listing(srv), key=lambda m: (m["arrival"], m["id"]))]
+    assert re.findall(r"^([0-9A-F]{16})[ *!#] ", out, re.M) == order, out
     assert re.search(rf"^{mixed}  +{msg_size(srv, mixed)} {DATE} +deferred +{ALICE}$",
                      b[mixed], re.M), out
     assert re.search(r"^ +deferred +carol@a\.test\n +\(.*451 4\.3\.0 try later\)$", b[mixed],

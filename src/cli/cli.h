@@ -59,8 +59,8 @@ int check_startup(const struct config *cfg);
  * the exit status.
  */
 int cli_control_request(const struct config *cfg, const char *what, const char *line);
-/* `correio queue list` (also mailq and sendmail -bp): mailq's listing, or
-   JSON.  Returns the exit status. */
+/* `correio queue list` (also mailq and sendmail -bp): mailq's listing or
+   JSON, oldest message first.  Returns the exit status. */
 int cli_queue_list(const struct config *cfg, bool json);
 /* newaliases (also `sendmail -bi`, `correio newaliases`): argv as given to
    newaliases.  Returns the exit status. */

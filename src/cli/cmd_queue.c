@@ -41,15 +41,15 @@ static const char queue_usage[] =
 static const char list_usage[] =
 	"usage: correio queue list [--json]\n"
 	"       mailq, sendmail -bp\n\n"
-	"List the queue as mailq does: a header line, then per message its queue\n"
-	"id, size in bytes, arrival time, state and sender, and below it every\n"
-	"recipient with its state (pending: not tried yet, deferred: failed for\n"
-	"now and retried, delivered, bounced) and the last reason it was\n"
-	"deferred, in parentheses; a total line ends it (\"-- 3 Kbytes in 2\n"
-	"Requests.\"), or \"Mail queue is empty\".  The message states: queued\n"
-	"(not tried yet), deferred, active (a delivery is under way, marked *\n"
-	"after the id), held (no attempts until release, marked !) and damaged\n"
-	"(marked #).\n"
+	"List the queue as mailq does, oldest message first: a header line, then\n"
+	"per message its queue id, size in bytes, arrival time, state and\n"
+	"sender, and below it every recipient with its state (pending: not\n"
+	"tried yet, deferred: failed for now and retried, delivered, bounced)\n"
+	"and the last reason it was deferred, in parentheses; a total line ends\n"
+	"it (\"-- 3 Kbytes in 2 Requests.\"), or \"Mail queue is empty\".  The\n"
+	"message states: queued (not tried yet), deferred, active (a delivery\n"
+	"is under way, marked * after the id), held (no attempts until\n"
+	"release, marked !) and damaged (marked #).\n"
 	"  --json   the same as a JSON object {\"messages\": [...]}, one object\n"
 	"           per message with its recipients, times in unix seconds\n";
 
@@ -221,6 +221,16 @@ static int print_json(json_t *j)
 	return 0;
 }
 
+/* Oldest first, as an operator reads a queue; ties by queue id. */
+static int by_arrival(const void *a, const void *b)
+{
+	const struct queue_entry *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
 int cli_queue_list(const struct config *cfg, bool json)
 {
 	struct queue_entry *v = NULL;
@@ -229,6 +239,8 @@ int cli_queue_list(const struct config *cfg, bool json)
 
 	if (fetch_entries(cfg, "queue list", NULL, &v, &n) < 0)
 		return 1;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_arrival);
 	if (json) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < n; i++)

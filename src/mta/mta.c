@@ -696,27 +696,6 @@ void mta_stop(struct mta **mp)
 
 /* ---- administration ---- */
 
-static unsigned count_state(const struct envelope *e, char state)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < e->n_rcpts; i++)
-		n += e->rcpts[i].state == state;
-	return n;
-}
-
-int mta_list(struct mta *m, struct buf *out)
-{
-	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
-		const struct envelope *e = g->env;
-		buf_printf(out, "%s %8llu %llu <%s> %u pending%s%s\n", e->id,
-			   (unsigned long long)e->size, (unsigned long long)e->arrival,
-			   e->sender, count_state(e, ENVELOPE_PENDING),
-			   e->held ? " held" : "", g->txns > 0 ? " active" : "");
-	}
-	return 1;
-}
-
 /* "envelope ID ACTIVE LEN" then LEN bytes of the envelope as stored, per
    message (or only id's); the reader (`correio queue list|show`) makes it
    readable.  0 when id is given and not queued. */
@@ -748,23 +727,10 @@ int mta_dump(struct mta *m, const char *id, struct buf *out)
 	return id == NULL ? 1 : found;
 }
 
-int mta_show(struct mta *m, const char *id, struct buf *out)
-{
-	struct mta_msg *g = msg_find(m, id);
-
-	if (g == NULL) {
-		buf_printf(out, "no message %s in the queue\n", id);
-		return -1;
-	}
-	return envelope_format(g->env, out);
-}
-
 int mta_flush(struct mta *m, const char *id, struct buf *out)
 {
-	unsigned n = 0;
-
 	struct mta_msg *one = id != NULL ? msg_find(m, id) : NULL;
-	unsigned held = 0;
+	unsigned n = 0, held = 0;
 
 	if (id != NULL && one == NULL) {
 		buf_printf(out, "no message %s in the queue\n", id);

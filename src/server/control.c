@@ -2,8 +2,9 @@
  * control.c - the command socket: requests of `correio queue` and
  * `correio sendmail`.
  *
- *   request = "LIST" / "SHOW" SP id / "DUMP" [SP id] / "TEXT" SP id / "FLUSH" [SP id] / "HOLD" SP id /
- *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
+ *   request = "DUMP" [SP id] / "TEXT" SP id / "FLUSH" [SP id] /
+ *             "HOLD" SP id / "RELEASE" SP id / "DELETE" SP id /
+ *             "STATS" / "UNLOCK" SP account /
  *             "NEWMAIL" SP account /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
@@ -109,15 +110,12 @@ static int new_mail(struct control_conn *c, char *account, struct buf *out)
 	return 1;
 }
 
-/* SHOW and DELETE of a damaged message (queue/damaged/, set aside at
-   start): 1 done, 0 id is not one, -1 error (in out). */
-static int damaged_request(struct queue *q, const char *verb, const char *id,
-			   struct buf *out)
+/* DELETE of a damaged message (queue/damaged/, set aside at start):
+   1 done, 0 id is not one, -1 error (in out). */
+static int damaged_delete(struct queue *q, const char *id, struct buf *out)
 {
 	int ret;
 
-	if (strcmp(verb, "SHOW") == 0)
-		return queue_damaged_show(q, id, out);
 	if ((ret = queue_damaged_delete(q, id)) > 0) {
 		log_info("%s: damaged message deleted by the administrator", id);
 		buf_printf(out, "%s deleted\n", id);
@@ -135,7 +133,7 @@ static int dump_request(struct control_conn *c, const char *id, struct buf *out)
 	struct buf damaged;
 	int ret = mta_dump(c->ctl->srv->mta, id, out);
 
-	if (ret != 0 && id != NULL)
+	if (ret < 0 || (ret > 0 && id != NULL))
 		return ret;
 	buf_init(&damaged, 1 << 20);
 	if ((id == NULL ? queue_damaged_list(q, &damaged) :
@@ -188,15 +186,9 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 			buf_printf(&out, "no message %s in the queue\n", arg);
 			ret = -1;
 		}
-	} else if ((strcmp(verb, "SHOW") == 0 || strcmp(verb, "DELETE") == 0) && arg != NULL &&
-	    (ret = damaged_request(q, verb, arg, &out)) != 0)
+	} else if (strcmp(verb, "DELETE") == 0 && arg != NULL &&
+		   (ret = damaged_delete(q, arg, &out)) != 0)
 		;	/* a damaged message: answered */
-	else if (strcmp(verb, "LIST") == 0) {
-		ret = mta_list(m, &out);
-		if (queue_damaged_list(q, &out) < 0)
-			log_err("queue: cannot list the damaged messages: %m");
-	} else if (strcmp(verb, "SHOW") == 0 && arg != NULL)
-		ret = mta_show(m, arg, &out);
 	else if (strcmp(verb, "FLUSH") == 0)
 		ret = mta_flush(m, arg, &out);
 	else if ((strcmp(verb, "HOLD") == 0 || strcmp(verb, "RELEASE") == 0) && arg != NULL)

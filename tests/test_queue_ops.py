@@ -220,6 +220,9 @@ ghost: nobody-here
 other@elsewhere.example: alice
 alice: bob
 broken line without a colon
+webmaster: www
+www: nobody-here
+mailer-daemon: postmaster
 """
 
 
@@ -253,6 +256,11 @@ def test_newaliases_imports_local_entries(tmp_path):
         assert re.search(r":11: skipped alice@example.org: it is an account", out)
         assert re.search(r":11: skipped alice@example.net: it is an account", out)
         assert re.search(r":12: not an entry: no ':' after the name", out)
+        # a chain that ends nowhere is left out whole; one that ends somebody is kept
+        assert re.search(r":13: skipped webmaster@example.org -> www: www@example.org is "
+                         r"neither an account nor an alias", out), out
+        assert re.search(r":14: skipped www@example.org -> nobody-here: ", out)
+        assert ("mailer-daemon@example.org", "postmaster@example.org") in pairs
         stored = s.cli("alias", "list").stdout
         assert "postmaster@example.org -> root@example.org" in stored
         assert "prog@" not in stored and "ghost@" not in stored and "other@" not in stored

@@ -9,8 +9,9 @@
  * in the same domain.  Left out, with the reason: pipes to commands, files
  * and :include: lists (correio delivers to mailboxes and addresses only),
  * names in other domains, names that are accounts (the alias would take
- * their mail), local targets that name nobody (neither an account, nor an
- * alias, nor a name of the file), and aliases that would loop.  Imported
+ * their mail), local targets that name nobody (neither an account nor an
+ * alias, here or among the file's entries that keep a target: a chain
+ * that ends nowhere is left out whole), and aliases that would loop.  Imported
  * pairs stay when run again ("already there"); nothing is removed.
  */
 #include "cli/cli.h"
@@ -46,7 +47,10 @@ struct import {
 	struct accounts *a;
 	const char *file;
 	struct buf domains;		/* local domains, NUL-separated */
-	struct buf names;		/* the file's names, NUL-separated, lower case */
+	struct buf ok;			/* aliases of the file that will have a
+					   target, NUL-separated, lower case */
+	bool planning;			/* a pass that only finds them */
+	bool changed;
 	unsigned added, present, skipped, bad;
 	bool store_error;
 };
@@ -93,6 +97,8 @@ static bool in_list(const struct buf *list, const char *s)
 
 static void skip(struct import *im, unsigned line, const char *what, const char *why)
 {
+	if (im->planning)
+		return;
 	printf("%s:%u: skipped %s: %s\n", im->file, line, what, why);
 	im->skipped++;
 }
@@ -103,21 +109,15 @@ static void count_target(void *ctx, const struct resolve_target *t)
 	(*(unsigned *)ctx)++;
 }
 
-/* Does local target (lower case) name somebody, or a name of the file? */
-static int names_somebody(struct import *im, const char *target, const char *domain)
+/* Does local target (lower case) name somebody, here or among the
+   aliases of the file that will have a target? */
+static int names_somebody(struct import *im, const char *target)
 {
-	char name[ALIASES_NAME_MAX];
 	unsigned n = 0;
 	int ret;
-	const char *at = strrchr(target, '@');
 
-	if (at != NULL && strcmp(at + 1, domain) == 0 &&
-	    (size_t)(at - target) < sizeof(name)) {
-		memcpy(name, target, (size_t)(at - target));
-		name[at - target] = '\0';
-		if (in_list(&im->names, name))
-			return 1;
-	}
+	if (in_list(&im->ok, target))
+		return 1;
 	ret = resolve_address(im->cfg, im->a, target, count_target, &n);
 	return ret < 0 && ret != RESOLVE_LOOP ? -1 : n > 0;
 }
@@ -151,7 +151,7 @@ static int target_of(struct import *im, const struct aliases_entry *en, const ch
 	}
 	at = strrchr(out, '@');
 	if ((ret = cli_domain_is_local(im->cfg, im->a, at + 1)) > 0)
-		ret = names_somebody(im, out, domain);
+		ret = names_somebody(im, out);
 	if (ret < 0) {
 		im->store_error = true;
 		return 0;
@@ -226,8 +226,13 @@ static void import_in_domain(struct import *im, const struct aliases_entry *en,
 			abort();
 		n++;
 	}
-	if (n > 0 && !im->store_error)
+	if (n > 0 && im->planning && !in_list(&im->ok, alias)) {
+		buf_puts(&im->ok, alias);
+		buf_putc(&im->ok, '\0');
+		im->changed = true;
+	} else if (n > 0 && !im->planning && !im->store_error) {
 		store_alias(im, en, alias, targets, n);
+	}
 	while (n > 0)
 		free(targets[--n]);
 }
@@ -241,8 +246,10 @@ static void on_entry(void *ctx, const struct aliases_entry *en)
 	if (im->store_error)
 		return;
 	if (en->error != NULL) {
-		printf("%s:%u: not an entry: %s\n", im->file, en->line, en->error);
-		im->bad++;
+		if (!im->planning) {
+			printf("%s:%u: not an entry: %s\n", im->file, en->line, en->error);
+			im->bad++;
+		}
 		return;
 	}
 	str_copy(name, en->name, sizeof(name));
@@ -263,18 +270,6 @@ static void on_entry(void *ctx, const struct aliases_entry *en)
 	for (const char *d = im->domains.data; d < im->domains.data + im->domains.len;
 	     d += strlen(d) + 1)
 		import_in_domain(im, en, name, d);
-}
-
-static void note_name(void *ctx, const struct aliases_entry *en)
-{
-	struct import *im = ctx;
-	size_t start = im->names.len;
-
-	if (en->error != NULL || strchr(en->name, '@') != NULL)
-		return;
-	buf_puts(&im->names, en->name);
-	buf_putc(&im->names, '\0');
-	str_lower(im->names.data + start);
 }
 
 /* The file's text into out.  1, or -1 after printing why. */
@@ -302,6 +297,25 @@ static int read_file(const char *path, struct buf *out)
 	}
 	fclose(f);
 	return 1;
+}
+
+/*
+ * Which aliases of the file will have a target: those with a target that
+ * is remote, names somebody here, or is such an alias; found pass by pass
+ * (a chain of aliases deeper than delivery follows is not worth more),
+ * then the pass that stores and reports.
+ */
+static void import_file(struct import *im, const struct buf *text)
+{
+	im->planning = true;
+	for (unsigned pass = 0; pass <= RESOLVE_MAX_DEPTH && !im->store_error; pass++) {
+		im->changed = false;
+		aliases_parse(text->data, text->len, on_entry, im);
+		if (!im->changed)
+			break;
+	}
+	im->planning = false;
+	aliases_parse(text->data, text->len, on_entry, im);
 }
 
 /* -oA FILE, -oAFILE, FILE; -C was taken by main.c.  NULL: a bad option. */
@@ -353,13 +367,11 @@ int cmd_newaliases(int argc, char **argv, struct config *cfg)
 		return 1;
 	}
 	buf_init(&im.domains, 1 << 20);
-	buf_init(&im.names, 16 << 20);
-	if (collect_domains(&im) < 0) {
+	buf_init(&im.ok, 64 << 20);
+	if (collect_domains(&im) < 0)
 		im.store_error = true;
-	} else {
-		aliases_parse(text.data, text.len, note_name, &im);
-		aliases_parse(text.data, text.len, on_entry, &im);
-	}
+	else
+		import_file(&im, &text);
 	if (im.store_error) {
 		cli_error("newaliases", "cannot read or write the account store");
 		status = 1;
@@ -375,7 +387,7 @@ int cmd_newaliases(int argc, char **argv, struct config *cfg)
 	}
 	accounts_free(&im.a);
 	buf_deinit(&im.domains);
-	buf_deinit(&im.names);
+	buf_deinit(&im.ok);
 	buf_deinit(&text);
 	return status;
 }

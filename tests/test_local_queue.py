@@ -103,7 +103,13 @@ def test_deferred_local_recipient_is_queued_retried_warned_and_bounced():
         t0 = time.time()
         qid = send(s, ALICE)
         s.wait_log(re.escape(qid) + r": to=<alice@example\.org>, status=deferred \(4\.")
-        [listed] = queue_list(s)
+        # the delivery agent logs before the scheduler records the outcome
+        deadline = time.time() + 10
+        while True:
+            [listed] = queue_list(s)
+            if listed["recipients"][0]["attempts"] > 0 or time.time() > deadline:
+                break
+            time.sleep(0.05)
         assert listed["id"] == qid and listed["sender"] == "bob@example.org", listed
         [r] = listed["recipients"]
         assert r["state"] == "deferred" and r["attempts"] >= 1, r

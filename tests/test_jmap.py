@@ -874,6 +874,29 @@ def test_email_submission_restrict_sender(srv):
     assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
 
 
+def test_email_submission_from_cannot_hide_another_address(srv):
+    """restrict_sender holds for every address a From: or Sender: field
+    shows, however it is written: an address after a bracketed one, one
+    behind an encoded word, a second From: field, a Sender: of someone
+    else.  The user's own address in a display name stays allowed."""
+    srv.add_user("ceo@example.org", "ceo-pw")
+    j = Jmap(srv)
+    env = {"mailFrom": {"email": USER}, "rcptTo": [{"email": "bob@example.org"}]}
+    for fields in ["From: <alice@example.org> ceo@example.org",
+                   "From: =?utf-8?q?<alice@example.org>?= <ceo@example.org>",
+                   "From: alice@example.org\r\nFrom: ceo@example.org",
+                   "From: alice@example.org\r\nSender: ceo@example.org",
+                   "From: \"=?utf-8?q?ceo=40example.org?=\" <alice@example.org>"]:
+        r = submit_draft(j, fields + "\r\nTo: bob@example.org\r\nSubject: t\r\n\r\nhi\r\n",
+                         env)
+        assert r["notCreated"]["k"]["type"] in ("forbiddenFrom", "invalidEmail"), (fields, r)
+    r = submit_draft(j, "From: \"Alice (alice@example.org)\" <alice@example.org>\r\n"
+                        "To: bob@example.org\r\nSubject: t\r\n\r\nhi\r\n")
+    assert "k" in r["created"], r
+    [path] = srv.wait_messages("bob@example.org", 1)
+    assert b"Alice (alice@example.org)" in srv.read_message(path)
+
+
 def test_identities_are_the_address_and_its_aliases(srv):
     srv.alias_add("sales@example.org", USER)
     srv.alias_add("team@example.org", USER, "bob@example.org")

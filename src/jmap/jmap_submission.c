@@ -310,6 +310,84 @@ static json_t *utc_now(void)
 	return json_string(s);
 }
 
+/* Does c end the addr-spec around an "@" as a reader's client may see it? */
+static bool shown_address_end(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || strchr("<>()[],;:\"\\@", c) != NULL;
+}
+
+/*
+ * restrict_sender for the originator fields as a reader sees them: the
+ * message has exactly one From: field, and every address its From: and
+ * Sender: fields show, display names included and with RFC 2047 encoded
+ * words decoded (a client may show any of them), is one the user may
+ * send as.  A structured parse alone is not enough: text that it skips
+ * (an address after a bracketed one, one inside an encoded word) still
+ * reaches the reader.  NULL, or the SetError.
+ */
+static json_t *originator_check(struct jmap_account *a, const struct buf *text)
+{
+	const struct config *cfg = &a->srv->cfg;
+	struct mime_header_iter it;
+	struct mime_field f;
+	struct buf raw, shown;
+	char addr[700], key[700];
+	unsigned n_from = 0;
+	json_t *err = NULL;
+	bool utf8 = false;
+
+	buf_init(&raw, 65536);
+	buf_init(&shown, 4 * 65536);
+	mime_header_iter_init(&it, text->data != NULL ? text->data : "", text->len);
+	while (err == NULL && mime_header_next(&it, &f) == 1) {
+		bool from = f.name_len == 4 && strncasecmp(f.name, "From", 4) == 0;
+		if (!from && !(f.name_len == 6 && strncasecmp(f.name, "Sender", 6) == 0))
+			continue;
+		n_from += from;
+		buf_reset(&raw);
+		buf_reset(&shown);
+		if (mime_header_unfold(&f, &raw) < 0) {
+			err = set_error("invalidEmail", "an originator field is too long");
+			break;
+		}
+		/* quotes out, so that encoded words in quoted names decode too */
+		for (size_t i = 0; i < raw.len; i++)
+			if (raw.data[i] == '"')
+				raw.data[i] = ' ';
+		buf_append(&shown, raw.data != NULL ? raw.data : "", raw.len);
+		buf_putc(&shown, ' ');
+		mime_rfc2047_decode(raw.data != NULL ? raw.data : "", raw.len, &shown);
+		for (size_t at = 0; err == NULL && at < shown.len; at++) {
+			size_t s = at, e = at + 1;
+			if (shown.data[at] != '@')
+				continue;
+			while (s > 0 && !shown_address_end((unsigned char)shown.data[s - 1]))
+				s--;
+			while (e < shown.len && !shown_address_end((unsigned char)shown.data[e]))
+				e++;
+			if (s == at || e == at + 1 || e - s >= sizeof(addr)) {
+				err = set_error("invalidEmail", "an originator field shows an "
+						"address that is not plain local@domain");
+				break;
+			}
+			memcpy(addr, shown.data + s, e - s);
+			addr[e - s] = '\0';
+			if (envelope_address(addr, addr, sizeof(addr), key, sizeof(key), &utf8) < 0)
+				err = set_error("invalidEmail", "an originator field shows an "
+						"address that is not valid");
+			else if (!resolve_may_send_as(cfg, a->srv->accounts, a->user, key))
+				err = set_error("forbiddenFrom",
+						"you may not send as an address this email shows");
+			at = e - 1;
+		}
+	}
+	if (err == NULL && n_from != 1)
+		err = set_error("invalidEmail", "the email must have exactly one From field");
+	buf_deinit(&raw);
+	buf_deinit(&shown);
+	return err;
+}
+
 /* Check creation obj and hand the message to the queue (it->record set,
    the commit under way).  NULL, or the SetError. */
 static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
@@ -368,6 +446,8 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 			goto out;
 		}
 	}
+	if ((err = originator_check(a, &text)) != NULL)
+		goto out;
 	env = json_object_get(obj, "envelope");
 	if (env == NULL || json_is_null(env)) {
 		env = derive_envelope(msg, from);

@@ -897,6 +897,31 @@ def test_email_submission_from_cannot_hide_another_address(srv):
     assert b"Alice (alice@example.org)" in srv.read_message(path)
 
 
+def test_email_submission_recipient_limit():
+    """[limits] recipients holds for EmailSubmission as for RCPT: an
+    envelope or To:/Cc:/Bcc: fields with more recipients are refused with
+    tooManyRecipients and maxRecipients, at once even for a huge To:."""
+    s = Server(http=True, extra_config="[limits]\nrecipients = 5\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        j = Jmap(s)
+        text = "From: alice@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n"
+        rcpts = [{"email": f"u{i}@example.net"} for i in range(6)]
+        r = submit_draft(j, text, {"mailFrom": {"email": USER}, "rcptTo": rcpts})
+        err = r["notCreated"]["k"]
+        assert err["type"] == "tooManyRecipients" and err["maxRecipients"] == 5, r
+        r = submit_draft(j, text, {"mailFrom": {"email": USER}, "rcptTo": rcpts[:5]})
+        assert "k" in r["created"], r
+        to = ",\r\n ".join(f"u{i}@example.net" for i in range(2000))
+        start = time.monotonic()
+        r = submit_draft(j, f"From: alice@example.org\r\nTo: {to}\r\n\r\nhi\r\n")
+        assert r["notCreated"]["k"]["type"] == "tooManyRecipients", r
+        assert time.monotonic() - start < 10
+    finally:
+        stopped(s)
+
+
 def test_identities_are_the_address_and_its_aliases(srv):
     srv.alias_add("sales@example.org", USER)
     srv.alias_add("team@example.org", USER, "bob@example.org")

@@ -486,9 +486,12 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 			json_array_append_new(bad, json_string(t));
 			continue;
 		}
-		if (envelope_add_rcpt(e, addr, NULL, 0) < 0) {
+		/* [limits] recipients, as RCPT answers 452 past it */
+		if (e->n_rcpts >= cfg->max_recipients || envelope_add_rcpt(e, addr, NULL, 0) < 0) {
 			json_decref(bad);
 			err = set_error("tooManyRecipients", NULL);
+			json_object_set_new(err, "maxRecipients",
+					    json_integer((json_int_t)cfg->max_recipients));
 			goto out;
 		}
 		resolve_record(cfg, a->srv->accounts, e, e->n_rcpts - 1);

@@ -287,6 +287,35 @@ def test_newaliases_unreadable_file(tmp_path):
         s.cleanup()
 
 
+def test_newaliases_hostile_file(tmp_path):
+    """An aliases file with binary junk, terminal escapes, a huge line and
+    a loop: each bad entry is reported on one line, no control character
+    of the file reaches the terminal, good entries still go in."""
+    s = Server()
+    try:
+        s.add_user(ALICE)
+        path = tmp_path / "aliases"
+        path.write_bytes(b"ok: alice\n"
+                         b"esc: \x1b]0;owned\x07alice, \x1b[2Jbob\n"
+                         b"bin\x01ary: alice\n"
+                         b"huge: " + b"x" * 3000000 + b"\n"
+                         b"loop1: loop2\nloop2: loop1\n"
+                         b"\x00\xff\xfe: \x00alice\n"
+                         b"last: alice\n")
+        r = subprocess.run([BIN, "-c", s.conf, "newaliases", str(path)],
+                           capture_output=True, timeout=30)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, out
+        assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", out) is None, out
+        assert b"ok@example.org -> alice@example.org: added" in out
+        assert b"last@example.org -> alice@example.org: added" in out
+        assert b":4: not an entry: the entry is too long" in out
+        stored = s.cli("alias", "list").stdout
+        assert "loop1" not in stored and "esc@" not in stored and "huge" not in stored
+    finally:
+        s.cleanup()
+
+
 # ---- 5. --help of every queue subcommand ----
 
 @pytest.mark.parametrize("sub", ["list", "show", "flush", "hold", "release", "delete", "stats"])

@@ -922,6 +922,20 @@ def test_email_submission_recipient_limit():
         stopped(s)
 
 
+def test_email_submission_long_to_is_not_dropped(srv):
+    """Recipients derived from a To: field longer than 64 KiB are not
+    silently left out (the message going only to Cc:): the submission is
+    refused, and nobody gets the message."""
+    j = Jmap(srv)
+    to = ",\r\n ".join(f"recipient-number-{i}@example.net" for i in range(3000))
+    r = submit_draft(j, f"From: alice@example.org\r\nTo: {to}\r\n"
+                        "Cc: bob@example.org\r\nSubject: many\r\n\r\nhi\r\n")
+    assert r["notCreated"]["k"]["type"] in ("invalidEmail", "tooManyRecipients"), \
+        str(r)[:500]
+    time.sleep(0.5)
+    assert srv.messages("bob@example.org") == []
+
+
 def test_identities_are_the_address_and_its_aliases(srv):
     srv.alias_add("sales@example.org", USER)
     srv.alias_add("team@example.org", USER, "bob@example.org")

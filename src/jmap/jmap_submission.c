@@ -177,16 +177,25 @@ static int envelope_address(const char *text, char *out, size_t size, char *key,
 	return snprintf(out, size, "%s@%s", ad.local, ad.domain) < (int)size ? 1 : -1;
 }
 
-/* The addresses of header field name of msg: [EmailAddress], maybe []. */
+#define ADDRESS_FIELD_MAX (1u << 20)	/* bytes of one From:, To:, ... field */
+
+/* The addresses of header field name of msg: [EmailAddress], maybe [];
+   NULL when the field is longer than ADDRESS_FIELD_MAX (not cut short:
+   its recipients would be left out without a word). */
 static json_t *header_addresses(const struct mime_message *msg, const char *name)
 {
 	struct buf raw, text;
 	json_t *r = json_array();
+	int ret;
 
-	buf_init(&raw, 65536);
-	buf_init(&text, 65536);
-	if (mime_header_get(msg, mime_message_root(msg), name, &raw) > 0 &&
-	    mime_address_text(raw.data != NULL ? raw.data : "", raw.len, &text) > 0) {
+	buf_init(&raw, ADDRESS_FIELD_MAX);
+	buf_init(&text, ADDRESS_FIELD_MAX);
+	if ((ret = mime_header_get(msg, mime_message_root(msg), name, &raw)) < 0 ||
+	    (ret > 0 && mime_address_text(raw.data != NULL ? raw.data : "", raw.len,
+					  &text) < 0)) {
+		json_decref(r);
+		r = NULL;
+	} else if (ret > 0) {
 		json_decref(r);
 		r = jmap_parse_addresses(text.data != NULL ? text.data : "", text.len);
 	}
@@ -196,21 +205,34 @@ static json_t *header_addresses(const struct mime_message *msg, const char *name
 }
 
 /* RFC 8621 §7: the envelope when the client gives none: mailFrom from
-   Sender: or else From:, rcptTo from To:, Cc: and Bcc:, each once. */
-static json_t *derive_envelope(const struct mime_message *msg, json_t *from)
+   Sender: or else From:, rcptTo from To:, Cc: and Bcc:, each once (no more
+   than max + 1 of them: past max the submission is refused anyway).
+   NULL when one of those fields is too long. */
+static json_t *derive_envelope(const struct mime_message *msg, json_t *from, size_t max)
 {
 	json_t *sender = header_addresses(msg, "Sender"), *rcpts = json_array(), *v, *r;
 	const char *names[] = { "To", "Cc", "Bcc" };
 	const char *mail_from;
 	size_t i, k;
 
+	if (sender == NULL) {
+		json_decref(rcpts);
+		return NULL;
+	}
 	mail_from = json_string_value(json_object_get(json_array_get(
 		json_array_size(sender) > 0 ? sender : from, 0), "email"));
 	for (unsigned n = 0; n < 3; n++) {
 		json_t *l = header_addresses(msg, names[n]);
+		if (l == NULL) {
+			json_decref(rcpts);
+			json_decref(sender);
+			return NULL;
+		}
 		json_array_foreach(l, i, v) {
 			const char *e = json_string_value(json_object_get(v, "email"));
 			bool dup = false;
+			if (json_array_size(rcpts) > max)
+				break;
 			json_array_foreach(rcpts, k, r)
 				dup |= strcasecmp(json_string_value(json_object_get(r, "email")),
 						  e) == 0;
@@ -431,6 +453,10 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	}
 	msg = mime_message_parse(text.data != NULL ? text.data : "", text.len, NULL);
 	from = header_addresses(msg, "From");
+	if (from == NULL) {
+		err = set_error("invalidEmail", "the From field is too long");
+		goto out;
+	}
 	if (json_array_size(from) == 0) {
 		err = set_error("invalidEmail", "the email has no From address");
 		goto out;
@@ -450,7 +476,11 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 		goto out;
 	env = json_object_get(obj, "envelope");
 	if (env == NULL || json_is_null(env)) {
-		env = derive_envelope(msg, from);
+		if ((env = derive_envelope(msg, from, cfg->max_recipients)) == NULL) {
+			err = set_error("invalidEmail", "a Sender, To, Cc or Bcc field is "
+					"longer than 1 MiB");
+			goto out;
+		}
 	} else {
 		json_t *rt = json_object_get(env, "rcptTo");
 		if (!json_is_object(env) || !envelope_entry_ok(json_object_get(env, "mailFrom")) ||

@@ -1135,6 +1135,53 @@ def test_vacation_response_is_a_sieve_vacation(srv):
     assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
 
 
+def test_changes_exact_across_a_restart(srv):
+    """States handed out before a clean stop still give exact /changes
+    after the restart; after a crash (no saved states) the answer is
+    cannotCalculateChanges, never a wrong list."""
+    deliver(srv, "keep")
+    deliver(srv, "flag me")
+    deliver(srv, "expunge me")
+    j = Jmap(srv)
+    ids = {e["subject"]: e["id"] for e in j.call("Email/get", {"ids": None,
+                                                               "properties": ["subject"]})["list"]}
+    state = j.call("Email/get", {"ids": []})["state"]
+    args = {"sort": [{"property": "receivedAt"}]}
+    q = j.call("Email/query", args)
+    stopped(srv)
+    srv.start()
+    deliver(srv, "after restart")
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.store("2", "+FLAGS", "(\\Flagged)")
+    m.store("3", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    j = Jmap(srv)
+    ch = j.call("Email/changes", {"sinceState": state})
+    (new,) = ch["created"]
+    assert ch["updated"] == [ids["flag me"]] and ch["destroyed"] == [ids["expunge me"]]
+    mb = j.call("Mailbox/changes", {"sinceState": state})
+    assert mb["updated"] == [j.mailboxes()["inbox"]["id"]] and mb["created"] == []
+    r = j.call("Email/queryChanges", dict(args, sinceQueryState=q["queryState"]))
+    patched = [i for i in q["ids"] if i not in r["removed"]]
+    for a in sorted(r["added"], key=lambda a: a["index"]):
+        patched.insert(a["index"], a["id"])
+    assert patched == j.call("Email/query", args)["ids"]
+    # a crash: the states handed out since the restart are lost
+    later = j.call("Email/get", {"ids": []})["state"]
+    assert later != state
+    srv.kill()
+    srv.start()
+    deliver(srv, "after crash")
+    j = Jmap(srv)
+    (r,) = j.request([["Email/changes", {"accountId": j.account, "sinceState": later}, "c"]])
+    assert r[1]["type"] == "cannotCalculateChanges"
+    # the state from before the clean stop is still known, and exact
+    ch = j.call("Email/changes", {"sinceState": state})
+    assert len(ch["created"]) == 2 and ch["destroyed"] == [ids["expunge me"]]
+
+
 # ---- step 4: push ----
 
 class EventStream:

@@ -103,6 +103,10 @@ int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
 		       const char *since, struct jmap_changes *ch);
 uint64_t jmap_name_hash(const char *name);
 void jmap_snapshots_free(struct jmap *j);
+/* At stop: the newest states of each account to its states file. */
+void jmap_snapshots_save(struct jmap *j, const char *data_dir);
+/* jmap_http.c: the server's data directory. */
+const char *jmap_data_dir(struct jmap *j);
 
 /* jmap_mailbox.c */
 int jmap_mailbox_get(struct jmap_call *call);

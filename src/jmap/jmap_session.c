@@ -345,7 +345,7 @@ static struct jmap_snapshot *snapshot_lookup(struct jmap_snapshot_list *l, const
 
 static json_t *snapshot_json(const struct jmap_snapshot *s)
 {
-	json_t *folders = json_array();
+	json_t *folders = json_array(), *v;
 	char *hex = malloc((size_t)s->n_emails * 16 + 1), h[3][20];
 
 	if (hex == NULL)
@@ -359,8 +359,10 @@ static json_t *snapshot_json(const struct jmap_snapshot *s)
 	for (unsigned i = 0; i < s->n_emails; i++)
 		snprintf(hex + 16 * (size_t)i, 17, "%016llx", (unsigned long long)s->emails[i]);
 	hex[16 * (size_t)s->n_emails] = '\0';
-	return json_pack("{s:s,s:o,s:s%}", "state", s->state, "folders", folders, "emails", hex,
-			 (size_t)s->n_emails * 16);
+	v = json_pack("{s:s,s:o,s:s%}", "state", s->state, "folders", folders, "emails", hex,
+		      (size_t)s->n_emails * 16);
+	free(hex);
+	return v;
 }
 
 static bool hex_u64(const char *p, size_t n, uint64_t *r)
@@ -433,12 +435,13 @@ void jmap_snapshots_save(struct jmap *j, const char *data_dir)
 	json_t *done = json_object();
 
 	for (struct jmap_snapshot *s = l != NULL ? l->first : NULL; s != NULL; s = s->next) {
-		json_t *list = json_array();
+		json_t *list;
 		char id[20], path[1200];
 		unsigned n = 0;
 		if (json_object_get(done, s->user) != NULL)
 			continue;
 		json_object_set_new(done, s->user, json_true());
+		list = json_array();
 		/* newest first: the list keeps the newest at its head */
 		for (struct jmap_snapshot *t = s; t != NULL && n < SAVED_SNAPSHOTS; t = t->next)
 			if (strcmp(t->user, s->user) == 0) {

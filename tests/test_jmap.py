@@ -874,6 +874,31 @@ def test_email_submission_restrict_sender(srv):
     assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
 
 
+def test_email_submission_client_gone_while_queued(srv):
+    """Clients that hang up right after sending a submission (before or
+    while it waits for the queue): the messages still go out, the server
+    carries on and stops cleanly (the fixture checks the sanitizers'
+    silence)."""
+    j = Jmap(srv)
+    drafts = j.mailboxes()["drafts"]["id"]
+    ident = identity_of(j, USER)["id"]
+    for n in range(5):
+        blob = upload(j, f"From: alice@example.org\r\nTo: bob@example.org\r\n"
+                         f"Subject: gone {n}\r\n\r\nhi\r\n".encode())
+        body = json.dumps({"using": [CORE, MAIL, SUB], "methodCalls": [
+            ["Email/import", {"accountId": j.account, "emails": {"d": {
+                "blobId": blob, "mailboxIds": {drafts: True}}}}, "0"],
+            ["EmailSubmission/set", {"accountId": j.account, "create": {"k": {
+                "identityId": ident, "emailId": "#d"}},
+                "onSuccessDestroyEmail": ["#k"]}, "1"]]}).encode()
+        with socket.create_connection(("127.0.0.1", srv.http_port), 10) as s:
+            s.sendall(b"POST /jmap/api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Authorization: " + basic().encode() +
+                      b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    srv.wait_messages("bob@example.org", 5)
+    assert j.call("Mailbox/get", {"ids": [drafts]})["list"][0]["totalEmails"] >= 0
+
+
 def test_identities_are_the_address_and_its_aliases(srv):
     srv.alias_add("sales@example.org", USER)
     srv.alias_add("team@example.org", USER, "bob@example.org")

@@ -850,6 +850,70 @@ def submit_draft(j, text, envelope=None):
     return resp[1][1]
 
 
+def test_email_set_create_and_send(srv):
+    """Email/set create builds the MIME message from JMAP properties (text
+    and HTML alternatives, an uploaded attachment, encoded words for UTF-8,
+    no header injection) in Drafts; it is sent in the same request."""
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    data = bytes(range(256)) * 20
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", data,
+                             {"Content-Type": "application/octet-stream"})
+    blob = json.loads(body)["blobId"]
+    draft = {
+        "mailboxIds": {boxes["drafts"]["id"]: True}, "keywords": {"$draft": True},
+        "from": [{"name": "Alice Ünicode", "email": USER}],
+        "to": [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}],
+        "subject": "Olá, relatório\r\nBcc: evil@example.net",
+        "inReplyTo": ["orig@example.net"], "references": ["orig@example.net"],
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "htmlBody": [{"partId": "h", "type": "text/html"}],
+        "bodyValues": {"t": {"value": "Segue o relatório.\n"},
+                       "h": {"value": "<p>Segue o <b>relatório</b>.</p>"}},
+        "attachments": [{"blobId": blob, "type": "application/pdf", "name": "relatório.pdf"}],
+    }
+    resp = j.request([
+        ["Email/set", {"accountId": j.account, "create": {"d": draft}}, "0"],
+        ["EmailSubmission/set", {"accountId": j.account, "create": {"k": {
+            "identityId": identity_of(j, USER)["id"], "emailId": "#d"}},
+            "onSuccessUpdateEmail": {"#k": {"mailboxIds": {boxes["sent"]["id"]: True},
+                                            "keywords": {"$seen": True}}}}, "1"],
+    ], (CORE, MAIL, SUB))
+    assert "d" in resp[0][1]["created"], resp[0]
+    assert "k" in resp[1][1]["created"], resp[1]
+    [path] = srv.wait_messages("bob@example.org", 1)
+    text = srv.read_message(path)
+    header = text.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in header and b"evil" not in header.replace(b"=?UTF-8?B?", b"")
+    e = j.call("Email/parse", {"blobIds": [json.loads(j.http(
+        "POST", f"/jmap/upload/{j.account}/", text, {"Content-Type": "message/rfc822"})[2])
+        ["blobId"]], "fetchAllBodyValues": True})
+    (got,) = e["parsed"].values()
+    # the line end stays inside an encoded word: text, not a header field
+    assert got["subject"] == "Olá, relatório\r\nBcc: evil@example.net"
+    assert got["from"] == [{"name": "Alice Ünicode", "email": USER}]
+    assert got["to"] == [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}]
+    assert got["inReplyTo"] == ["orig@example.net"]
+    values = [v["value"] for v in got["bodyValues"].values()]
+    assert "Segue o relatório.\n" in values and "<p>Segue o <b>relatório</b>.</p>" in values
+    (att,) = got["attachments"]
+    assert att["name"] == "relatório.pdf" and att["type"] == "application/pdf"
+    status, _, body = j.http("GET", f"/jmap/download/{j.account}/{att['blobId']}/x")
+    assert status == 200 and body == data
+    # the draft went to Sent with the keywords asked for
+    (sent,) = j.call("Email/query", {"filter": {"inMailbox": boxes["sent"]["id"]}})["ids"]
+    assert j.call("Email/get", {"ids": [sent], "properties": ["keywords"]})["list"][0][
+        "keywords"] == {"$seen": True}
+    # what cannot be made is refused
+    r = j.call("Email/set", {"create": {
+        "a": {"mailboxIds": {boxes["drafts"]["id"]: True}, "bodyStructure": {}},
+        "b": {"mailboxIds": {boxes["drafts"]["id"]: True},
+              "to": [{"email": "bob@example.org>\r\nBcc: x@y"}]},
+        "c": {"mailboxIds": {boxes["drafts"]["id"]: True}, "messageId": ["a b"]}}})
+    assert {k: v["type"] for k, v in r["notCreated"].items()} == {
+        "a": "invalidProperties", "b": "invalidProperties", "c": "invalidProperties"}
+
+
 def test_email_submission_restrict_sender(srv):
     """[submission] restrict_sender as for SMTP AUTH: the envelope sender
     and the From: addresses must be the user's own or an alias of it."""

@@ -1,6 +1,7 @@
 /*
- * jmap_email_set.c - Email/set (RFC 8621 §4.6: keywords, mailboxIds as a
- * move, destroy as an expunge; create is refused for now) and
+ * jmap_email_set.c - Email/set (RFC 8621 §4.6: create in
+ * jmap_email_create.c, keywords, mailboxIds as a move, destroy as an
+ * expunge) and
  * Email/changes (RFC 8620 §5.2, from the snapshots of jmap_session.c).
  */
 #include "jmap_private.h"
@@ -193,7 +194,7 @@ int jmap_email_set(struct jmap_call *call)
 	json_t *update = json_object_get(call->args, "update");
 	json_t *destroy = json_object_get(call->args, "destroy");
 	json_t *if_state = json_object_get(call->args, "ifInState");
-	json_t *not_created = json_object(), *updated = json_object();
+	json_t *created = json_object(), *not_created = json_object(), *updated = json_object();
 	json_t *not_updated = json_object(), *destroyed = json_array();
 	json_t *not_destroyed = json_object(), *v;
 	const char *key;
@@ -217,21 +218,28 @@ int jmap_email_set(struct jmap_call *call)
 		jmap_call_error(call, "stateMismatch", NULL);
 		goto fail;
 	}
-	json_object_foreach(create, key, v)
-		json_object_set_new(not_created, key, set_error("forbidden",
-			"creating emails is not supported yet"));
+	json_object_foreach(create, key, v) {
+		json_t *c = NULL, *err = jmap_email_create(a, v, &c);
+		if (err != NULL) {
+			json_object_set_new(not_created, key, err);
+			continue;
+		}
+		json_object_set(call->created_ids, key, json_object_get(c, "id"));
+		json_object_set_new(created, key, c);
+	}
 	if (json_is_object(update))
 		set_update(a, update, updated, not_updated);
 	if (json_is_array(destroy))
 		set_destroy(a, destroy, destroyed, not_destroyed);
 	jmap_account_state(a, now);
-	call->result = json_pack("{s:s,s:s,s:s,s:n,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
-				 "oldState", old, "newState", now, "created",
+	call->result = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
+				 "oldState", old, "newState", now, "created", created,
 				 "notCreated", not_created, "updated", updated,
 				 "notUpdated", not_updated, "destroyed", destroyed,
 				 "notDestroyed", not_destroyed);
 	return 1;
 fail:
+	json_decref(created);
 	json_decref(not_created);
 	json_decref(updated);
 	json_decref(not_updated);

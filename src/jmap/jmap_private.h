@@ -129,6 +129,9 @@ int jmap_thread_get(struct jmap_call *call);
 int jmap_email_parse(struct jmap_call *call);
 /* jmap_snippet.c */
 int jmap_snippet_get(struct jmap_call *call);
+/* jmap_email_create.c: Email/set create of obj; NULL with *created
+   (id, blobId, threadId, size), or the SetError. */
+json_t *jmap_email_create(struct jmap_account *a, json_t *obj, json_t **created);
 /* jmap_email_import.c */
 int jmap_email_import(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);

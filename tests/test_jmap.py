@@ -904,6 +904,16 @@ def test_email_set_create_and_send(srv):
     (sent,) = j.call("Email/query", {"filter": {"inMailbox": boxes["sent"]["id"]}})["ids"]
     assert j.call("Email/get", {"ids": [sent], "properties": ["keywords"]})["list"][0][
         "keywords"] == {"$seen": True}
+    # a creation id names the email in later calls of the request
+    resp = j.request([
+        ["Email/set", {"accountId": j.account, "create": {"e": {
+            "mailboxIds": {boxes["drafts"]["id"]: True}, "subject": "scratch",
+            "textBody": [{"partId": "1"}], "bodyValues": {"1": {"value": "x"}}}}}, "0"],
+        ["Email/set", {"accountId": j.account, "update": {"#e": {"keywords/$flagged": True}}},
+         "1"],
+        ["Email/set", {"accountId": j.account, "destroy": ["#e"]}, "2"]])
+    eid = resp[0][1]["created"]["e"]["id"]
+    assert resp[1][1]["updated"] == {eid: None} and resp[2][1]["destroyed"] == [eid]
     # what cannot be made is refused
     r = j.call("Email/set", {"create": {
         "a": {"mailboxIds": {boxes["drafts"]["id"]: True}, "bodyStructure": {}},

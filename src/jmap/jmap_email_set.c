@@ -135,16 +135,25 @@ static bool patch_has(json_t *patch, const char *prefix)
 	return false;
 }
 
-static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
-		       json_t *not_updated)
+/* An email id, or "#creationId" of one created earlier in the request. */
+static const char *email_ref(json_t *created_ids, const char *id)
 {
-	const char *id, *key;
+	if (id != NULL && id[0] == '#')
+		return json_string_value(json_object_get(created_ids, id + 1));
+	return id;
+}
+
+static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
+		       json_t *not_updated, json_t *created_ids)
+{
+	const char *id, *key, *real;
 	json_t *patch, *v, *err;
 	struct jmap_email_ref r;
 
 	json_object_foreach(update, id, patch) {
 		err = NULL;
-		if (jmap_email_find(a, id, &r) <= 0) {
+		if ((real = email_ref(created_ids, id)) == NULL ||
+		    jmap_email_find(a, real, &r) <= 0) {
 			json_object_set_new(not_updated, id, set_error("notFound", NULL));
 			continue;
 		}
@@ -158,12 +167,12 @@ static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
 		if (err != NULL)
 			json_object_set_new(not_updated, id, err);
 		else
-			json_object_set_new(updated, id, json_null());
+			json_object_set_new(updated, real, json_null());
 	}
 }
 
 static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroyed,
-			json_t *not_destroyed)
+			json_t *not_destroyed, json_t *created_ids)
 {
 	struct store_error err;
 	struct jmap_email_ref r;
@@ -174,7 +183,8 @@ static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroy
 		const char *id = json_string_value(v);
 		uint32_t uid;
 		unsigned n = 1;
-		if (id == NULL || jmap_email_find(a, id, &r) <= 0) {
+		const char *real = email_ref(created_ids, id);
+		if (real == NULL || jmap_email_find(a, real, &r) <= 0) {
 			if (id != NULL)
 				json_object_set_new(not_destroyed, id, set_error("notFound", NULL));
 			continue;
@@ -183,7 +193,7 @@ static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroy
 		if (store_mailbox_expunge(r.f->h, &uid, &n, &err) < 0)
 			json_object_set_new(not_destroyed, id, set_error("serverFail", err.text));
 		else
-			json_array_append(destroyed, v);
+			json_array_append_new(destroyed, json_string(real));
 	}
 }
 
@@ -228,9 +238,9 @@ int jmap_email_set(struct jmap_call *call)
 		json_object_set_new(created, key, c);
 	}
 	if (json_is_object(update))
-		set_update(a, update, updated, not_updated);
+		set_update(a, update, updated, not_updated, call->created_ids);
 	if (json_is_array(destroy))
-		set_destroy(a, destroy, destroyed, not_destroyed);
+		set_destroy(a, destroy, destroyed, not_destroyed, call->created_ids);
 	jmap_account_state(a, now);
 	call->result = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
 				 "oldState", old, "newState", now, "created", created,

@@ -866,6 +866,7 @@ def test_email_set_create_and_send(srv):
         "to": [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}],
         "subject": "Olá, relatório\r\nBcc: evil@example.net",
         "inReplyTo": ["orig@example.net"], "references": ["orig@example.net"],
+        "sentAt": "2026-12-06T10:00:00+01:00",
         "textBody": [{"partId": "t", "type": "text/plain"}],
         "htmlBody": [{"partId": "h", "type": "text/html"}],
         "bodyValues": {"t": {"value": "Segue o relatório.\n"},
@@ -894,6 +895,8 @@ def test_email_set_create_and_send(srv):
     assert got["from"] == [{"name": "Alice Ünicode", "email": USER}]
     assert got["to"] == [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}]
     assert got["inReplyTo"] == ["orig@example.net"]
+    assert got["sentAt"] == "2026-12-06T10:00:00+01:00"
+    assert b"Date: Sun, 06 Dec 2026 10:00:00 +0100\n" in header
     values = [v["value"] for v in got["bodyValues"].values()]
     assert "Segue o relatório.\n" in values and "<p>Segue o <b>relatório</b>.</p>" in values
     (att,) = got["attachments"]

@@ -115,6 +115,12 @@ static int date_field(struct buf *out, const char *s)
 			return -1;
 		off = (h * 60 + m) * (end[0] == '-' ? -1 : 1);
 	}
+	{
+		/* the clock time in its zone; timegm/gmtime_r fill in the day
+		   of the week */
+		time_t t = timegm(&tm);
+		gmtime_r(&t, &tm);
+	}
 	strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S", &tm);
 	buf_printf(out, "Date: %s %c%02ld%02ld\n", text, off < 0 ? '-' : '+', labs(off) / 60,
 		   labs(off) % 60);

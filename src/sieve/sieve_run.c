@@ -47,6 +47,8 @@ struct run {
 	unsigned n_vars;
 	char *captures[MAX_CAPTURES];
 	char flags[MAX_VALUE];	/* the internal flag variable */
+	struct sv_body *body;	/* the MIME parts, for body :text/:content */
+	bool no_captures;	/* a body test: match variables are left as they are */
 };
 
 static int run_fail(struct run *r, unsigned line, const char *fmt, ...)
@@ -355,7 +357,7 @@ static int regex_match(struct run *r, const struct matcher *m, const char *pat,
 	rc = regexec(&re, subject, MAX_CAPTURES, pm, 0);
 	if (rc == 0) {
 		*ok = true;
-		for (unsigned i = 0; i < MAX_CAPTURES; i++) {
+		for (unsigned i = 0; i < MAX_CAPTURES && !r->no_captures; i++) {
 			free(r->captures[i]);
 			r->captures[i] = NULL;
 			if (pm[i].rm_so >= 0)
@@ -388,7 +390,7 @@ static int match_one(struct run *r, const struct matcher *m, const char *value,
 		return 1;
 	case M_MATCHES:
 		*ok = glob_match(r, m->cmp, key, value, vl,
-				 variables(r) ? r->captures : NULL);
+				 variables(r) && !r->no_captures ? r->captures : NULL);
 		return 1;
 	case M_REGEX:
 		return regex_match(r, m, key, value, vl, ok);
@@ -691,17 +693,35 @@ static int test_header_like(struct run *r, const struct sv_node *t, bool *ok)
 static int test_body(struct run *r, const struct sv_node *t, bool *ok)
 {
 	struct matcher m;
-	char *body;
-	size_t len = r->msg->len - r->body_offset;
+	const struct sv_arg *types = tag_value(t, "content");
+	const char *values[MAX_VALUES];
+	char *expanded[MAX_VALUES], *raw = NULL;
+	unsigned n = 0, n_types = 0;
 	int ret;
 
 	if (get_matcher(r, t, &m) < 0)
 		return -1;
-	if (len > SIEVE_MAX_MATCH_INPUT)
-		len = SIEVE_MAX_MATCH_INPUT;
-	body = xstrndup(r->msg->data + r->body_offset, len);
-	ret = match_list(r, &m, &body, 1, positional(t, 0), ok);
-	free(body);
+	if (!has_tag(t, "text") && types == NULL) {
+		/* :raw, the default: the body undecoded */
+		size_t len = r->msg->len - r->body_offset;
+		if (len > SIEVE_MAX_MATCH_INPUT)
+			len = SIEVE_MAX_MATCH_INPUT;
+		raw = xstrndup(r->msg->data + r->body_offset, len);
+		values[n++] = raw;
+	} else {
+		if (r->body == NULL)
+			r->body = sv_body_new(r->msg->data, r->msg->len);
+		for (unsigned i = 0; types != NULL && i < types->n_strs && i < MAX_VALUES; i++)
+			expanded[n_types++] = expand(r, types->strs[i]);
+		n = sv_body_values(r->body, types == NULL, expanded, n_types, values, MAX_VALUES);
+		free_values(expanded, n_types);
+		r->steps += n;
+	}
+	/* as Pigeonhole: the body test sets no match variables */
+	r->no_captures = true;
+	ret = match_list(r, &m, (char **)values, n, positional(t, 0), ok);
+	r->no_captures = false;
+	free(raw);
 	return ret;
 }
 
@@ -1537,6 +1557,7 @@ int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 		free(r->captures[i]);
 	for (unsigned i = 0; i < r->n_included; i++)
 		free(r->included[i]);
+	sv_body_free(&r->body);
 	free(r);
 	if (ret < 0)
 		sieve_plan_free(plan);

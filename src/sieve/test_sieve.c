@@ -489,6 +489,81 @@ static void test_date_index(void **state)
 			     " { discard; }", ":index needs a number");
 }
 
+/* body :text and :content on a huge message: the work is bounded (the
+   MIME structure of the first megabytes, a budget of decoded bytes), and
+   a part past the budget is looked at no further. */
+static void test_body_huge(void **state)
+{
+	static const char head[] =
+		"From: a@example.net\nSubject: big\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		"Content-Type: text/plain\n\nfirstmarker\n--b\n"
+		"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n";
+	static const char tail[] = "\n--b\nContent-Type: text/plain\n\nlastmarker\n--b--\n";
+	size_t big = 64u << 20, len = 0;
+	char *data = malloc(sizeof(head) + big + 80 + sizeof(tail));
+	struct sieve_script *s;
+	struct sieve_plan *plan = calloc(1, sizeof(*plan));
+	struct sieve_message m = msg();
+	char err[256];
+	const char *script = "require [\"body\", \"fileinto\"];\n"
+		"if body :text :contains \"firstmarker\" { fileinto \"First\"; }\n"
+		"if body :text :contains \"nowhere\" { fileinto \"Nowhere\"; }\n"
+		"if body :content \"text\" :contains \"nowhere\" { fileinto \"Nowhere2\"; }\n"
+		"if body :text :contains \"lastmarker\" { fileinto \"Last\"; }\n";
+	clock_t start = clock();
+
+	assert_non_null(data);
+	memcpy(data, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	for (size_t i = 0; i + 77 <= big; i += 77) {
+		memcpy(data + len, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n", 77);
+		len += 77;
+	}
+	memcpy(data + len, tail, sizeof(tail) - 1);
+	len += sizeof(tail) - 1;
+	m.data = data;
+	m.len = len;
+	assert_int_equal(sieve_compile(script, strlen(script), &s, err, sizeof(err)), 1);
+	assert_int_equal(sieve_run(s, &m, plan, err, sizeof(err)), 1);
+	/* the last part lies past the structure read: not seen */
+	assert_int_equal(plan->n, 1);
+	assert_string_equal(plan->actions[0].folder, "First");
+	assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 2.0);
+	sieve_plan_free(plan);
+	free(plan);
+	sieve_script_free(&s);
+	free(data);
+}
+
+static void test_body_html(void **state)
+{
+	static const char html[] =
+		"From: a@example.net\nContent-Type: text/html; charset=utf-8\n\n"
+		"<html><head><style>p { color: red }</style><script>var hidden = 1;</script></head>"
+		"<body><!-- a comment --><p>Fish &amp; chips &#233;&#xE9; &lt;ok&gt;</p></body></html>\n";
+	static const struct { const char *key; bool found; } cases[] = {
+		{ "Fish & chips \xc3\xa9\xc3\xa9 <ok>", true }, { "color", false },
+		{ "hidden", false }, { "comment", false }, { "<p>", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char script[300], err[256];
+		struct sieve_script *s;
+		struct sieve_plan plan;
+		struct sieve_message m = msg();
+		m.data = html;
+		m.len = sizeof(html) - 1;
+		snprintf(script, sizeof(script), "require [\"body\", \"fileinto\"];\n"
+			 "if body :text :contains \"%s\" { fileinto \"Yes\"; }\n", cases[i].key);
+		assert_int_equal(sieve_compile(script, strlen(script), &s, err, sizeof(err)), 1);
+		assert_int_equal(sieve_run(s, &m, &plan, err, sizeof(err)), 1);
+		assert_string_equal(plan.actions[0].folder, cases[i].found ? "Yes" : "INBOX");
+		sieve_plan_free(&plan);
+		sieve_script_free(&s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_vacation),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_date_index),
+		cmocka_unit_test(test_body_huge),
+		cmocka_unit_test(test_body_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

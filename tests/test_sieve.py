@@ -362,3 +362,61 @@ def test_redirect_chain_is_bounded(server):
     server.wait_log(r"redirects nested too deeply, keeping in INBOX")
     for u in users[:8] + users[9:]:
         assert folder_files(server, u, "INBOX") == [], u
+
+
+def test_keywords_filed_and_seen_by_imap(server):
+    """imap4flags keywords ($Label1, Work, ...) are filed with the message:
+    IMAP FETCH FLAGS shows them beside the system flags, in INBOX (addflag,
+    implicit keep) and in a folder (fileinto :flags)."""
+    install(server, BOB, """require ["fileinto", "mailbox", "imap4flags"];
+addflag ["$Label1", "\\\\Seen"];
+if header :contains "subject" "work" {
+    fileinto :create :flags ["Work", "$Label2", "\\\\Flagged"] "Jobs";
+}
+""")
+    send_mail(server, ALICE, [BOB], message("work to do"))
+    send_mail(server, ALICE, [BOB], message("hello"))
+    wait_files(server, BOB, "Jobs", 1)
+    wait_files(server, BOB, "INBOX", 1)
+    got = imap_fetch(server, BOB, "INBOX")
+    assert len(got) == 1, got
+    for flags, _ in got:
+        assert "$Label1" in flags and "\\Seen" in flags, got
+    got = imap_fetch(server, BOB, "Jobs")
+    assert len(got) == 1, got
+    flags = got[0][0]
+    assert "Work" in flags and "$Label2" in flags and "\\Flagged" in flags, got
+    assert "$Label1" not in flags, got
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(BOB, "secret")
+        typ, _ = m.select("INBOX")
+        typ, data = m.search(None, "KEYWORD", "$Label1")
+        assert typ == "OK" and data[0].split() == [b"1"], data
+
+
+def test_keywords_new_while_folder_selected(server):
+    """A keyword the folder does not know yet, delivered while an IMAP
+    session has the folder selected, is shown to that session and kept
+    when the session adds a keyword of its own."""
+    install(server, BOB, 'require "imap4flags";\naddflag "$Old";\n')
+    send_mail(server, ALICE, [BOB], message("first"))
+    wait_files(server, BOB, "INBOX", 1)
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(BOB, "secret")
+        m.select("INBOX")
+        install(server, BOB, 'require "imap4flags";\naddflag "$Fresh";\n')
+        send_mail(server, ALICE, [BOB], message("second"))
+        wait_files(server, BOB, "INBOX", 2)
+        deadline = time.time() + 10
+        flags = ""
+        while time.time() < deadline and "$Fresh" not in flags:
+            m.noop()
+            typ, data = m.fetch("2", "(FLAGS)")
+            flags = data[0].decode() if data and data[0] else ""
+            time.sleep(0.05)
+        assert "$Fresh" in flags, flags
+        typ, _ = m.store("1", "+FLAGS", "(Mine)")
+        assert typ == "OK"
+    got = imap_fetch(server, BOB, "INBOX")
+    assert "$Old" in got[0][0] and "Mine" in got[0][0], got
+    assert "$Fresh" in got[1][0], got

@@ -123,6 +123,7 @@ static int has_room(struct filing *f)
 static int file_locked(void *ctx)
 {
 	struct filing *f = ctx;
+	char letters[64] = "";
 	int room = has_room(f);
 
 	if (room <= 0) {
@@ -132,10 +133,11 @@ static int file_locked(void *ctx)
 	if (f->mbox)
 		return mbox_deliver(f->path, f->job->sender, f->job->arrival, f->src,
 				    f->job->recovered);
-	room = maildir_deliver(f->path, f->name, f->src, f->job->recovered);
-	if (room > 0 && f->flags != NULL && f->flags[0] != '\0')
-		return maildir_set_flags(f->path, f->name, f->flags);
-	return room;
+	/* with its flags at once: a sync never sees it without them */
+	if (f->flags != NULL && f->flags[0] != '\0' &&
+	    maildir_flag_letters(f->path, f->flags, letters, sizeof(letters)) < 0)
+		return -1;
+	return maildir_deliver_flags(f->path, f->name, letters, f->src, f->job->recovered);
 }
 
 /* File src into acct's mailbox: its INBOX, or the Maildir++ folder

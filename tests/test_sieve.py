@@ -420,3 +420,50 @@ def test_keywords_new_while_folder_selected(server):
     got = imap_fetch(server, BOB, "INBOX")
     assert "$Old" in got[0][0] and "Mine" in got[0][0], got
     assert "$Fresh" in got[1][0], got
+
+
+def test_mbox_account_runs_sieve():
+    """An mbox account's script runs too: fileinto a folder files into that
+    (Maildir++) folder with its flags and keywords, a keep files into the
+    mbox INBOX with the flags written as Status:/X-Status:/X-Keywords:
+    (the sender's dropped), which IMAP shows; discard files nothing."""
+    dora = "dora@example.org"
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n")
+    try:
+        s.add_user(ALICE)
+        s.add_user(dora, "secret", "--mbox")
+        s.start()
+        install(s, dora, """require ["fileinto", "mailbox", "imap4flags"];
+if header :contains "subject" "drop" { discard; stop; }
+if header :contains "subject" "work" {
+    fileinto :create :flags ["\\\\Flagged", "$Work"] "Jobs";
+    stop;
+}
+addflag ["\\\\Seen", "$Label1", "\\\\Answered"];
+""")
+        send_mail(s, ALICE, [dora], message("work item").replace("<" + BOB + ">", dora))
+        send_mail(s, ALICE, [dora], message("kept", extra="Status: O\r\nX-Status: D\r\n"
+                                            "X-Keywords: Forged\r\n"))
+        send_mail(s, ALICE, [dora], message("drop this"))
+        wait_files(s, dora, "Jobs", 1)
+        s.wait_log(r"to=<dora@example.org>, sieve: discarded")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with imaplib.IMAP4("127.0.0.1", s.imap_port) as m:
+                m.login(dora, "secret")
+                m.select("INBOX")
+                typ, data = m.search(None, "ALL")
+                if len(data[0].split()) >= 1:
+                    break
+            time.sleep(0.1)
+        got = imap_fetch(s, dora, "INBOX")
+        assert len(got) == 1 and "kept" in got[0][1], got
+        flags = got[0][0]
+        assert "\\Seen" in flags and "\\Answered" in flags and "$Label1" in flags, flags
+        assert "\\Deleted" not in flags and "Forged" not in flags, flags
+        got = imap_fetch(s, dora, "Jobs")
+        assert len(got) == 1 and "work item" in got[0][1], got
+        assert "\\Flagged" in got[0][0] and "$Work" in got[0][0], got
+        assert not glob.glob(os.path.join(s.maildir(dora), "new", "*"))
+    finally:
+        s.cleanup()

@@ -131,8 +131,8 @@ static int file_locked(void *ctx)
 		return room;
 	}
 	if (f->mbox)
-		return mbox_deliver(f->path, f->job->sender, f->job->arrival, f->src,
-				    f->job->recovered);
+		return mbox_deliver_flags(f->path, f->job->sender, f->job->arrival, f->src,
+					  f->flags, f->job->recovered);
 	/* with its flags at once: a sync never sees it without them */
 	if (f->flags != NULL && f->flags[0] != '\0' &&
 	    maildir_flag_letters(f->path, f->flags, letters, sizeof(letters)) < 0)
@@ -152,7 +152,10 @@ static int file_into_folder(struct delivery *d, const struct delivery_job *job,
 	struct filing f = { .d = d, .job = job, .acct = acct, .src = src, .flags = flags };
 	int ret;
 
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk;
+	/* the INBOX of an mbox account is its mbox file, its other folders
+	   are Maildir++ folders as for every account */
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk &&
+		 folder_dir == NULL;
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
 	if (job->junk) {
 		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
@@ -413,11 +416,11 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	return ret;
 }
 
-/* Into one account: through its Sieve script (Maildir accounts), straight
-   into the INBOX otherwise or when DMARC quarantined it (Junk). */
+/* Into one account: through its Sieve script (Maildir and mbox accounts
+   alike), straight into Junk when DMARC quarantined it. */
 static int deliver_account(struct sieve_run *sr, const struct account *acct, bool *over_r)
 {
-	if (sr->job->junk || delivery_uses_mbox(&sr->d->cfg, acct->mailbox_format))
+	if (sr->job->junk)
 		return file_into(sr->d, sr->job, acct, sr->src, over_r);
 	return deliver_sieve(sr, acct, over_r);
 }

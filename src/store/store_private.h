@@ -308,6 +308,8 @@ struct mboxmsg {
 	uint32_t crc;		/* CRC-32C of the raw_len bytes at off */
 	int64_t date;		/* of the From_ line (UTC), 0 if unreadable */
 	uint8_t flags;		/* STORE_FLAG_* from Status:/X-Status: */
+	uint64_t kw_off;	/* the value of its X-Keywords: (in the file), */
+	uint32_t kw_len;	/* 0 when it has none */
 };
 typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
 /* Call cb for each message in data[0..len), the file's bytes from offset

@@ -467,3 +467,59 @@ addflag ["\\\\Seen", "$Label1", "\\\\Answered"];
         assert not glob.glob(os.path.join(s.maildir(dora), "new", "*"))
     finally:
         s.cleanup()
+
+
+def test_include_global_and_server_scripts():
+    """include :global runs a script of [sieve] global_dir, sharing the
+    variables both declare "global" (RFC 6609); [sieve] before and after
+    run around every account's script (also for an account without one),
+    and a stop in the account's script skips the after script."""
+    s = Server()
+    try:
+        gdir = os.path.join(s.dir, "sieve-global")
+        os.makedirs(gdir)
+        with open(os.path.join(gdir, "spam.sieve"), "w") as f:
+            f.write('require ["fileinto", "mailbox", "variables", "include"];\n'
+                    'global "verdict";\n'
+                    'if header :contains "subject" "viagra" { set "verdict" "spam";\n'
+                    '  fileinto :create "Junk"; }\n')
+        with open(os.path.join(s.dir, "before.sieve"), "w") as f:
+            f.write('require ["imap4flags"];\naddflag "$Checked";\n')
+        with open(os.path.join(s.dir, "after.sieve"), "w") as f:
+            f.write('require ["fileinto", "mailbox", "copy"];\n'
+                    'if header :contains "subject" "archive" '
+                    '{ fileinto :copy :create "Archive"; }\n')
+        s.write_config("example.org, localhost",
+                       "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+                       f"[sieve]\nglobal_dir = {gdir}\nbefore = {s.dir}/before.sieve\n"
+                       f"after = {s.dir}/after.sieve\n")
+        for a in (ALICE, BOB, CAROL):
+            s.add_user(a)
+        s.start()
+        install(s, BOB, 'require ["include", "variables", "fileinto", "mailbox"];\n'
+                'global "verdict";\ninclude :global "spam";\n'
+                'if string :is "${verdict}" "spam" { stop; }\n'
+                'if header :contains "subject" "stopnow" { stop; }\n'
+                'include :global :optional "missing";\n')
+        send_mail(s, ALICE, [BOB], message("cheap viagra archive"))
+        send_mail(s, ALICE, [BOB], message("stopnow archive"))
+        send_mail(s, ALICE, [BOB], message("please archive"))
+        send_mail(s, ALICE, [CAROL], message("carol archive"))
+        wait_files(s, BOB, "Junk", 1)
+        wait_files(s, BOB, "Archive", 1)
+        wait_files(s, BOB, "INBOX", 2)
+        wait_files(s, CAROL, "Archive", 1)
+        wait_files(s, CAROL, "INBOX", 1)
+        assert len(folder_files(s, BOB, "Junk")) == 1
+        got = imap_fetch(s, BOB, "Junk")
+        assert "viagra" in got[0][1] and "$Checked" in got[0][0], got
+        got = imap_fetch(s, BOB, "Archive")
+        assert len(got) == 1 and "please archive" in got[0][1], got
+        got = imap_fetch(s, BOB, "INBOX")
+        assert sorted(x[1] for x in got) == ["Subject: please archive",
+                                             "Subject: stopnow archive"], got
+        assert all("$Checked" in x[0] for x in got), got
+        got = imap_fetch(s, CAROL, "Archive")
+        assert len(got) == 1 and "$Checked" in got[0][0], got
+    finally:
+        s.cleanup()

@@ -315,6 +315,9 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	struct sieve_message msg = { .env_from = job->sender,
 				     .env_to = sr->r->orig != NULL ? sr->r->orig : sr->r->address,
 				     .delimiter = d->cfg.recipient_delimiter[0] };
+	struct sieve_globals globals = { .dir = d->cfg.sieve_global_dir,
+					 .before = d->cfg.sieve_before,
+					 .after = d->cfg.sieve_after };
 	struct sieve_plan *plan;
 	char maildir[4200], dir[600];
 	void *map = MAP_FAILED;
@@ -337,7 +340,7 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	plan = calloc(1, sizeof(*plan));
 	if (plan == NULL)
 		abort();
-	if (sieve_deliver_plan(maildir, &msg, plan) == 0) {
+	if (sieve_deliver_plan(maildir, &globals, &msg, plan) == 0) {
 		free(plan);
 		if (map != MAP_FAILED)
 			munmap(map, st.st_size);

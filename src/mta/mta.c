@@ -139,6 +139,37 @@ static void dest_connect(struct mta_dest *d)
 	}
 }
 
+/* Does some mail exchanger of d match its MTA-STS policy? */
+static bool dest_mx_allowed(const struct mta_dest *d)
+{
+	for (unsigned i = 0; i < d->mx.n_hosts; i++)
+		if (mta_sts_mx_match(&d->policy, d->mx.hosts[i].name))
+			return true;
+	return false;
+}
+
+/* The mail exchangers and the MTA-STS policy of d are known: connect,
+   unless an enforced policy leaves no host to connect to (§5: the
+   message waits, it is never sent elsewhere). */
+static void dest_ready(struct mta_dest *d)
+{
+	char text[600];
+
+	if (d->lookup != NULL || d->sts != NULL || d->mx_time == 0)
+		return;
+	if (d->has_policy && !dest_mx_allowed(d)) {
+		snprintf(text, sizeof(text), "MTA-STS policy of %s (%s): no mail exchanger "
+			 "matches its mx patterns", d->name, mta_sts_mode_name(d->policy.mode));
+		log_info("relay: %s", text);
+		if (d->policy.mode == MTA_STS_ENFORCE) {
+			d->mx_time = 0;		/* ask again at the next attempt */
+			dest_fail_all(d, 451, "4.7.5", text);
+			return;
+		}
+	}
+	dest_connect(d);
+}
+
 static void on_mx(void *ctx, const struct dns_mx *mx)
 {
 	struct mta_dest *d = ctx;
@@ -153,7 +184,29 @@ static void on_mx(void *ctx, const struct dns_mx *mx)
 		return;		/* not cached: the next attempt asks again */
 	}
 	d->mx_time = time(NULL);
-	dest_connect(d);
+	dest_ready(d);
+}
+
+static void on_sts(void *ctx, const struct mta_sts_policy *policy)
+{
+	struct mta_dest *d = ctx;
+
+	d->sts = NULL;
+	d->has_policy = policy != NULL && policy->mode != MTA_STS_NONE;
+	if (d->has_policy)
+		d->policy = *policy;
+	dest_ready(d);
+}
+
+/* Look up the MTA-STS policy of d beside its mail exchangers. */
+static void dest_sts_start(struct mta_dest *d)
+{
+	const struct config *cfg = cfg_of(d->mta);
+
+	d->has_policy = false;
+	if (!cfg->mta_sts || cfg->smarthost[0] != '\0' || d->sts != NULL)
+		return;
+	d->sts = mta_sts_lookup(d->mta, d->name, on_sts, d);
 }
 
 void mta_dest_idle(struct mta_dest *d)
@@ -179,6 +232,7 @@ static void dest_run(struct mta_dest *d)
 	}
 	d->mx_time = 0;
 	d->lookup = dns_lookup_mx(d->mta->dns, d->name, on_mx, d);
+	dest_sts_start(d);
 }
 
 /* ---- schedule ---- */
@@ -573,9 +627,13 @@ void mta_reload(struct mta *m, const struct config *old)
 	/* what the old settings found is not used again */
 	for (struct mta_dest *d = m->dests; d != NULL; d = d->next) {
 		d->mx_time = 0;
-		if (d->lookup != NULL) {
-			dns_cancel(d->lookup);
+		if (d->lookup != NULL || d->sts != NULL) {
+			if (d->lookup != NULL)
+				dns_cancel(d->lookup);
+			if (d->sts != NULL)
+				mta_sts_cancel(d->sts);
 			d->lookup = NULL;
+			d->sts = NULL;
 			if (d->head != NULL)
 				dest_run(d);
 		}
@@ -679,6 +737,7 @@ void mta_stop(struct mta **mp)
 	event_free(m->tick);
 	event_free(m->event);
 	close(m->event_fd);
+	mta_sts_stop(m);
 	dns_free(&m->dns);
 	retired_dns_reap(m, true);
 	while (m->msgs != NULL)

@@ -57,9 +57,12 @@ struct session {
 	struct smtp_reply reply;
 	bool greeted;			/* some host said 220 */
 	bool tls, esmtp, pipelining, eightbit, utf8, dsn, chunking;
+	bool peer_checked;		/* the TLS peer's certificate was judged */
 	uint64_t size_limit;
 	char error[600];		/* why the last host failed */
 	int error_code;
+	const char *error_status;	/* enhanced status of error, or NULL */
+	const char *fail_status;	/* for the next session_fail, or NULL */
 
 	struct mta_txn *txn;
 	unsigned expected, got;		/* envelope replies */
@@ -170,8 +173,11 @@ static void session_fail(struct session *s, int code, const char *text)
 	snprintf(s->error, sizeof(s->error), "%s%s%s", s->host_name,
 		 s->host_name[0] != '\0' ? ": " : "", text);
 	s->error_code = code;
+	s->error_status = s->fail_status;
+	s->fail_status = NULL;
 	if (s->txn != NULL) {
-		txn_abort(s, code >= 500 ? code : 451, code >= 500 ? "5.0.0" : "4.4.2", s->error);
+		txn_abort(s, code >= 500 ? code : 451, code >= 500 ? "5.0.0" :
+			  s->error_status != NULL ? s->error_status : "4.4.2", s->error);
 		session_free(s);
 		return;
 	}
@@ -200,6 +206,70 @@ static void use_bev(struct session *s, struct bufferevent *bev)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* ---- MTA-STS (RFC 8461 §4, §5) ---- */
+
+/* The policy that applies to this session's destination, or NULL. */
+static const struct mta_sts_policy *sts_policy(struct session *s)
+{
+	if (!s->dest->has_policy || cfg_of(s)->smarthost[0] != '\0')
+		return NULL;
+	return &s->dest->policy;
+}
+
+static bool sts_enforced(struct session *s)
+{
+	const struct mta_sts_policy *p = sts_policy(s);
+
+	return p != NULL && p->mode == MTA_STS_ENFORCE;
+}
+
+/* May this mail exchanger be used?  An enforced policy allows only the
+   hosts that match its mx patterns. */
+static bool sts_host_allowed(struct session *s, const char *name)
+{
+	if (!sts_enforced(s) || mta_sts_mx_match(&s->dest->policy, name))
+		return true;
+	snprintf(s->error, sizeof(s->error), "MTA-STS policy of %s (enforce): %s does not "
+		 "match its mx patterns", s->dest->name, name);
+	s->error_status = "4.7.5";
+	return false;
+}
+
+/* The policy is not met on this connection (why): with enforce the host
+   is given up (returns false), with testing it is only logged. */
+static bool sts_violation(struct session *s, const char *why)
+{
+	char text[500];
+
+	snprintf(text, sizeof(text), "MTA-STS policy of %s (%s): %s", s->dest->name,
+		 mta_sts_mode_name(s->dest->policy.mode), why);
+	if (!sts_enforced(s)) {
+		log_info("relay: %s: %s; delivering anyway (testing)", s->host_name, text);
+		return true;
+	}
+	log_info("relay: %s: %s", s->host_name, text);
+	s->fail_status = "4.7.5";
+	session_fail(s, 451, text);
+	return false;
+}
+
+/* Under TLS: is the certificate valid for the host's name?  False when
+   the session was given up. */
+static bool sts_check_peer(struct session *s)
+{
+	const char *error;
+	char why[400];
+
+	if (s->peer_checked || sts_policy(s) == NULL)
+		return true;
+	s->peer_checked = true;
+	if (tls_peer_verified(s->bev, &error) > 0)
+		return true;
+	snprintf(why, sizeof(why), "certificate of %s not valid: %s",
+		 s->dest->mx.hosts[s->host].name, error);
+	return sts_violation(s, why);
+}
+
 /* Fill sa with the next address to try, or return false at the end. */
 static bool next_address(struct session *s, struct sockaddr_storage *sa, socklen_t *len)
 {
@@ -207,7 +277,8 @@ static bool next_address(struct session *s, struct sockaddr_storage *sa, socklen
 	uint16_t port = (uint16_t)cfg_of(s)->relay_port;
 	char text[INET6_ADDRSTRLEN];
 
-	while (s->host < mx->n_hosts && s->addr >= mx->hosts[s->host].n_addrs) {
+	while (s->host < mx->n_hosts && (s->addr >= mx->hosts[s->host].n_addrs ||
+					 !sts_host_allowed(s, mx->hosts[s->host].name))) {
 		s->host++;
 		s->addr = 0;
 	}
@@ -243,6 +314,8 @@ static void give_up_destination(struct session *s)
 	char text[700];
 	int code = s->error_code != 0 ? s->error_code : 451;
 
+	const char *status = s->error_status != NULL ? s->error_status : "4.4.1";
+
 	snprintf(text, sizeof(text), "%s", s->error[0] != '\0' ? s->error :
 		 "no mail exchanger could be reached");
 	/* a refusal by every host is still temporary: they may come back */
@@ -254,7 +327,7 @@ static void give_up_destination(struct session *s)
 		if (d->head == NULL)
 			d->tail = &d->head;
 		for (unsigned i = 0; i < t->n; i++)
-			mta_rcpt_result(t, i, 451, "4.4.1", text, NULL);
+			mta_rcpt_result(t, i, 451, status, text, NULL);
 		mta_txn_done(t);
 	}
 }
@@ -274,7 +347,7 @@ static void session_next_host(struct session *s)
 		return;
 	}
 	s->state = S_CONNECTING;
-	s->tls = s->esmtp = false;
+	s->tls = s->esmtp = s->peer_checked = false;
 	use_bev(s, bufferevent_socket_new(s->mta->srv->base, -1, BEV_OPT_CLOSE_ON_FREE));
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&sa, (int)len) < 0) {
 		bufferevent_free(s->bev);
@@ -282,6 +355,7 @@ static void session_next_host(struct session *s)
 		s->addr++;
 		snprintf(s->error, sizeof(s->error), "%s: connect: %s", s->host_name,
 			 strerror(errno));
+		s->error_status = NULL;
 		evtimer_add(s->retry, &now);	/* never recurse from here */
 	}
 }
@@ -397,6 +471,8 @@ static void after_hello(struct session *s)
 		send_line(s, "STARTTLS");
 		return;
 	}
+	if (!s->tls && sts_policy(s) != NULL && !sts_violation(s, "the host offers no STARTTLS"))
+		return;
 	if (cfg_of(s)->smarthost[0] != '\0' && cfg_of(s)->smarthost_user[0] != '\0') {
 		start_auth(s);
 		return;
@@ -408,6 +484,8 @@ static void after_hello(struct session *s)
 /* STARTTLS refused: go on in the clear (opportunistic TLS). */
 static void tls_refused(struct session *s)
 {
+	if (sts_policy(s) != NULL && !sts_violation(s, "the host refused STARTTLS"))
+		return;
 	if (cfg_of(s)->smarthost_user[0] != '\0') {
 		start_auth(s);	/* refuses to send the password in the clear */
 		return;
@@ -806,6 +884,8 @@ static void hello_reply(struct session *s)
 		session_fail(s, s->reply.code, text);
 		return;
 	}
+	if (s->tls && !sts_check_peer(s))
+		return;
 	if (s->state == S_EHLO)
 		take_capabilities(s);
 	after_hello(s);

@@ -40,11 +40,22 @@ struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
 struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 			       evutil_socket_t fd);
 
-/* A bufferevent that starts a client handshake over under (opportunistic
-   STARTTLS of the relay: the peer's certificate is not verified, as is
-   usual for MX hosts without DANE or MTA-STS). */
+/* A bufferevent that starts a client handshake over under (STARTTLS of
+   the relay).  The handshake does not fail on the peer's certificate (the
+   opportunistic TLS usual for MX hosts); tls_peer_verified() tells after
+   it whether the certificate is valid for servername under the system's
+   CAs and [relay] ca_file (MTA-STS). */
 struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
 				struct bufferevent *under, const char *servername);
+/* A bufferevent for a new socket (connect it with bufferevent_socket_connect)
+   whose client handshake fails unless the certificate is valid for
+   servername (the HTTPS fetch of an MTA-STS policy). */
+struct bufferevent *tls_connect_strict(struct tls *t, struct event_base *base,
+				       const char *servername);
+/* After the handshake of tls_connect*: 1 if the peer's certificate chains
+   to a trusted CA and names the servername, else -1 with *error_r
+   (static text). */
+int tls_peer_verified(struct bufferevent *bev, const char **error_r);
 
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)", or "" for a
    bufferevent without TLS. */

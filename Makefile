@@ -20,7 +20,7 @@ PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
 	libmagic ncursesw \
-	libcares libidn2 zlib jansson
+	libcares libidn2 zlib jansson libunbound
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS ?=

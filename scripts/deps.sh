@@ -21,7 +21,9 @@ set -eu
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below)
+#           proxy; its system service is never started: policy-rc.d below),
+#           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
+#           for the DANE tests; unbound's service is never started either)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -29,7 +31,7 @@ set -eu
 #           checks the shipped rotation); dpkg-dev comes with build-essential
 RUN_PACKAGES="build-essential pkg-config
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev
-zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
+zlib1g-dev libmagic-dev libncurses-dev libjansson-dev libunbound-dev
 openssl publicsuffix"
 PACKAGES="$RUN_PACKAGES clang libclang-rt-14-dev libcmocka-dev
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
@@ -37,7 +39,8 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd"
+python3-milter rspamd
+unbound ldnsutils"
 
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES

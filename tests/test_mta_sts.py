@@ -6,7 +6,8 @@ correio as [relay] ca_file; enforce refuses mail exchangers that do not
 match, do not offer STARTTLS or show a certificate not valid for their
 name (the mail is deferred, never sent in clear); testing delivers
 anyway and logs; the policy is cached under the data directory and
-fetched again when the TXT id changes.
+fetched again when the TXT id changes; the outcomes are counted and
+sent as TLS-RPT (RFC 8460) reports to the rua of _smtp._tls.DOMAIN.
 
 The zone (policy hosts on 127.0.0.40, mail exchangers on their own
 addresses, every sink on one port):
@@ -22,7 +23,10 @@ addresses, every sink on one port):
                                               MX mx.untr.test (127.0.0.47, no STARTTLS)
 """
 
+import email
+import gzip
 import http.server
+import json
 import os
 import shutil
 import socket
@@ -118,6 +122,11 @@ class Zone:
             args.append("--host-record=mta-sts.%s,%s" % (
                 domain, UNTRUSTED_HOST if domain == "untr.test" else POLICY_HOST))
             args.append('--txt-record=_mta-sts.%s,v=STSv1; id=%s;' % (domain, ids[domain]))
+        for domain in ("enf.test", "bad.test"):
+            # (a comma would start a second string of the record in
+            # dnsmasq's syntax: one address)
+            args.append("--txt-record=_smtp._tls.%s,v=TLSRPTv1; "
+                        "rua=mailto:tlsrpt@example.org" % domain)
         # an unrelated TXT record beside the STS one is ignored
         args.append('--txt-record=_mta-sts.enf.test,v=spf1 -all')
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
@@ -207,6 +216,7 @@ class World:
         }
         self.server = relay_server(
             self.zone, self.relay_port,
+            users=("alice@example.org", "tlsrpt@example.org"),
             relay=f"mta_sts_port = {self.https_port}\nca_file = {self.ca.cert}\n"
                   "mta_sts_timeout = 10s\n")
 
@@ -353,3 +363,60 @@ def test_cached_policy_survives_restart_and_a_missing_record(world):
     wait_log(world.server, "status=deferred")
     assert "certificate of mx.enf.test not valid" in last_error(world.server, qid)
     world.https = PolicyServer(POLICY_HOST, free_port(), world.ca.issue("unused.test"), {})
+
+
+# ---- TLS-RPT (RFC 8460) ----
+
+def read_report(path):
+    with open(path, "rb") as f:
+        msg = email.message_from_bytes(f.read())
+    assert msg.get_content_type() == "multipart/report", msg["Content-Type"]
+    assert msg.get_param("report-type") == "tlsrpt"
+    parts = msg.get_payload()
+    assert [p.get_content_type() for p in parts] == ["text/plain", "application/tlsrpt+gzip"]
+    assert parts[1].get_filename().endswith(".json.gz")
+    report = json.loads(gzip.decompress(parts[1].get_payload(decode=True)))
+    return msg, report
+
+
+def test_tlsrpt_report_counts_successes_and_failures(world):
+    send(world.server, ["one@enf.test"])
+    world.sinks["enf.test"].wait_messages(1, timeout=15)
+    send(world.server, ["two@bad.test"])
+    wait_log(world.server, "status=deferred")
+    world.server.cli("queue", "hold", queue_ids(world.server)[0])
+    out = world.server.cli("tlsrpt", "send").stdout
+    assert "2 report(s) for 1 day(s)" in out, out
+    paths = world.server.wait_messages("tlsrpt@example.org", 2, timeout=15)
+    reports = {}
+    for p in paths:
+        msg, report = read_report(p)
+        reports[msg["TLS-Report-Domain"]] = (msg, report)
+    assert set(reports) == {"enf.test", "bad.test"}
+
+    msg, good = reports["enf.test"]
+    assert msg["Subject"].startswith("Report Domain: enf.test Submitter: mx.example.org")
+    assert msg["TLS-Report-Submitter"] == "mx.example.org"
+    assert good["organization-name"] == "mx.example.org"
+    assert good["date-range"]["start-datetime"].endswith("T00:00:00Z")
+    [pol] = good["policies"]
+    assert pol["policy"]["policy-type"] == "sts"
+    assert pol["policy"]["policy-domain"] == "enf.test"
+    assert "mode: enforce" in pol["policy"]["policy-string"]
+    assert pol["policy"]["mx-host"] == ["mx.enf.test"]
+    assert pol["summary"] == {"total-successful-session-count": 1,
+                              "total-failure-session-count": 0}
+    assert pol["failure-details"] == []
+
+    _, bad = reports["bad.test"]
+    [pol] = bad["policies"]
+    assert pol["summary"]["total-successful-session-count"] == 0
+    failed = pol["summary"]["total-failure-session-count"]
+    assert failed >= 1
+    [detail] = pol["failure-details"]
+    assert detail == {"result-type": "certificate-host-mismatch",
+                      "receiving-mx-hostname": "mx.bad.test",
+                      "receiving-ip": MX_IP["mx.bad.test"],
+                      "failed-session-count": failed}
+    # a day is reported once
+    assert "0 report(s)" in world.server.cli("tlsrpt", "send").stdout

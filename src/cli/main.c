@@ -29,6 +29,7 @@ static const struct subcommand subcommands[] = {
 	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
 	{ "tls", cmd_tls, "show the certificates the server presents" },
+	{ "tlsrpt", cmd_tlsrpt, "send the SMTP TLS reports (RFC 8460) now" },
 	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
 

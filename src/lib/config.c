@@ -108,6 +108,8 @@ static const struct setting settings[] = {
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	STR_RESTART("dns", "dnssec_resolver", dnssec_resolver),
+	STR_RESTART("dns", "trust_anchor_file", trust_anchor_file),
 	{ "auth_checks", "dkim", SET_CHOICE, offsetof(struct config, check_dkim),
 	  0, 0, 0, "off|tag|enforce", false },
 	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
@@ -190,6 +192,7 @@ void config_defaults(struct config *cfg)
 	cfg->mta_sts = true;
 	cfg->mta_sts_port = 443;
 	cfg->mta_sts_timeout = 60;
+	str_copy(cfg->trust_anchor_file, "/usr/share/dns/root.key", sizeof(cfg->trust_anchor_file));
 	cfg->retry_interval = 15 * 60;
 	cfg->max_retry_interval = 4 * 3600;
 	cfg->warn_after = 4 * 3600;

@@ -93,6 +93,8 @@ enum config_log_level */
 	uint64_t give_up;		/* bounce after this long */
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
+	char dnssec_resolver[512];	/* "host:port" for DANE's lookups; "" = no DANE */
+	char trust_anchor_file[1024];	/* DNSSEC trust anchors (DS or DNSKEY) */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 
 	/* at the door of the smtp listener (smtpd_door.c) */

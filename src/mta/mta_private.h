@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lib-smtp/smtp_reply.h"
+#include "mta/dane.h"
 #include "mta/dns.h"
 #include "mta/mta.h"
 #include "mta/mta_sts.h"
@@ -57,6 +58,8 @@ struct mta_dest {
 	struct dns_mx mx;
 	time_t mx_time;			/* 0: no answer yet */
 	struct sts_lookup *sts;		/* the MTA-STS policy being looked up */
+	struct dane_lookup *dane_lookup;	/* the DNSSEC lookups of DANE */
+	struct dane_result dane;	/* their outcome (with mx) */
 	bool has_policy;		/* policy below applies (with mx) */
 	struct mta_sts_policy policy;
 	struct mta_dest *next;
@@ -80,9 +83,11 @@ struct mta {
 	uint64_t local_jobs, local_rcpts;	/* handed to the local agent */
 	uint64_t relay_txns;			/* transactions to other hosts */
 	struct session *sessions;	/* open connections (mta_session.c) */
+	struct dane *dane;		/* NULL: DANE off */
 	struct sts_cached *sts_cache;	/* MTA-STS policies (mta_sts_fetch.c) */
 	struct sts_lookup *sts_lookups;	/* in progress */
 	char smarthost_password[1025];
+	char tlsrpt_day[16];		/* the UTC day whose reports are due next */
 };
 
 /* mta_session.c: open a connection for dest and run its transactions. */
@@ -102,6 +107,17 @@ void mta_sts_cancel(struct sts_lookup *l);
 /* mta_sts_fetch.c: end every lookup and forget the cache (before the
    resolver is freed). */
 void mta_sts_stop(struct mta *m);
+
+/* tlsrpt.c: count the outcome of one connection under a policy (RFC
+   8460): policy_type "sts" or "tlsa", policy_strings its lines joined
+   with '|', result NULL for success or a result-type
+   ("certificate-host-mismatch", ...), mx and addr the host (or NULL). */
+void tlsrpt_count(struct mta *m, const char *domain, const char *policy_type,
+		  const char *policy_strings, const char *result, const char *mx,
+		  const struct sockaddr_storage *addr);
+/* mta_session.c / mta.c: the policy lines of d's MTA-STS policy or of the
+   TLSA records of host h, joined with '|', into out. */
+void mta_policy_strings(const struct mta_dest *d, int h, bool tlsa, struct buf *out);
 
 /* mta_local.c: hand every waiting transaction of the local destination d
    to the delivery agent. */

@@ -192,6 +192,8 @@ static SSL_CTX *client_new(struct tls *t, const struct config *cfg, const char *
 		abort();
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_dane_enable(ctx) <= 0)
+		ERR_clear_error();	/* tls_connect_dane() finds no usable record */
 	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		ERR_clear_error();	/* no system CAs: only ca_file is trusted */
 	if (cfg->ca_file[0] != '\0' && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
@@ -298,6 +300,28 @@ struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
 
 	SSL_set_tlsext_host_name(ssl, servername);
 	SSL_set1_host(ssl, servername);		/* judged by tls_peer_verified() */
+	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_CONNECTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct bufferevent *tls_connect_dane(struct tls *t, struct event_base *base,
+				     struct bufferevent *under, const char *servername,
+				     const struct tls_tlsa *r, unsigned n, unsigned *usable_r)
+{
+	SSL *ssl = SSL_new(t->client);
+
+	*usable_r = 0;
+	SSL_set_tlsext_host_name(ssl, servername);
+	if (SSL_dane_enable(ssl, servername) > 0) {
+		/* RFC 7672 §3.1.1: DANE-EE(3) binds the key, not the name */
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (unsigned i = 0; i < n; i++)
+			if (r[i].usage >= 2 &&	/* PKIX-TA/EE are unusable (§3.1.3) */
+			    SSL_dane_tlsa_add(ssl, r[i].usage, r[i].selector, r[i].mtype,
+					      r[i].data, r[i].len) > 0)
+				(*usable_r)++;
+	}
+	ERR_clear_error();
 	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_CONNECTING,
 					      BEV_OPT_CLOSE_ON_FREE);
 }

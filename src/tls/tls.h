@@ -52,6 +52,20 @@ struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
    servername (the HTTPS fetch of an MTA-STS policy). */
 struct bufferevent *tls_connect_strict(struct tls *t, struct event_base *base,
 				       const char *servername);
+/* One TLSA record (RFC 6698): certificate usage, selector, matching type
+   and the association data. */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+/* tls_connect() for a DANE mail exchanger (RFC 7672): the certificate is
+   matched against the n records (DANE-TA(2) and DANE-EE(3); the others
+   are unusable), tls_peer_verified() tells the outcome.  *usable_r: how
+   many records OpenSSL took; with none, only encryption is possible. */
+struct bufferevent *tls_connect_dane(struct tls *t, struct event_base *base,
+				     struct bufferevent *under, const char *servername,
+				     const struct tls_tlsa *r, unsigned n, unsigned *usable_r);
 /* After the handshake of tls_connect*: 1 if the peer's certificate chains
    to a trusted CA and names the servername, else -1 with *error_r
    (static text). */

@@ -42,6 +42,11 @@ python3-dkim python3-nacl python3-spf opendkim-tools
 python3-milter rspamd
 unbound ldnsutils"
 
+# Node runs the JMAP client-library test (jmap-jam, tests/js): Debian's
+# nodejs and npm, unless a node is already there.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES
 fi
@@ -78,6 +83,15 @@ if [ -n "$missing" ]; then
 	fi
 elif [ -z "${1:-}" ]; then
 	echo "deps: all packages present"
+fi
+
+# The Node packages of the tests (tests/js/package-lock.json), when
+# node_modules is missing or older than the lock file.
+js="$(dirname "$0")/../tests/js"
+if [ "${1:-}" != "--run" ] && [ -f "$js/package-lock.json" ] &&
+	{ [ ! -f "$js/node_modules/.package-lock.json" ] ||
+	  [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; }; then
+	(cd "$js" && npm ci --no-audit --no-fund)
 fi
 
 # The account correio switches to when started as root.

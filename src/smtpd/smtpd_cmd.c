@@ -102,32 +102,12 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, "250 HELP");
 }
 
-struct sender_check {
-	const char *user;
-	bool found;
-};
-
-static void sender_target(void *ctx, const struct resolve_target *t)
-{
-	struct sender_check *c = ctx;
-
-	if (t->kind == RESOLVE_LOCAL && strcmp(t->address, c->user) == 0)
-		c->found = true;
-}
-
 /* An authenticated session, on any listener (AUTH on port 25 binds the
    session to its user as on submission): may the user send as key
    (itself, +tag, or an alias of it)? */
 static bool sender_allowed(struct smtpd_session *s, const char *key)
 {
-	struct sender_check c = { s->user, false };
-
-	if (!cfg_of(s)->submission_restrict_sender)
-		return true;
-	if (strcmp(key, s->user) == 0)
-		return true;
-	resolve_address(cfg_of(s), s->conn.server->accounts, key, sender_target, &c);
-	return c.found;
+	return resolve_may_send_as(cfg_of(s), s->conn.server->accounts, s->user, key);
 }
 
 /*

@@ -31,6 +31,7 @@
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mta/tlsrpt_record.h"
 #include "queue/queue.h"
 
 #define TLSRPT_FILE_MAX (64u << 20)	/* bytes of one day's counts read */
@@ -395,56 +396,28 @@ static void queue_report(struct mta *m, const char *rcpt, const struct buf *text
 	queue_commit(&msg, on_queued, NULL);
 }
 
-/* "mailto:a@b.example,mailto:c%2Cd@e" -> each address (RFC 8460 §3). */
-static void send_to_rua(struct pending_report *r, const char *rua)
-{
-	char item[400], addr[400];
-	unsigned sent = 0;
-
-	for (int i = 0; str_list_item(rua, i, item, sizeof(item)) > 0; i++) {
-		size_t n = 0;
-		if (strncasecmp(item, "mailto:", 7) != 0)
-			continue;	/* XXX: https: reports are not sent */
-		for (const char *p = item + 7; *p != '\0' && *p != '?' && n + 1 < sizeof(addr); p++) {
-			unsigned v;
-			if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
-				addr[n++] = (char)v;
-				p += 2;
-			} else {
-				addr[n++] = *p;
-			}
-		}
-		addr[n] = '\0';
-		if (n > 0 && strchr(addr, '@') != NULL && strpbrk(addr, "<>\r\n ") == NULL) {
-			queue_report(r->mta, addr, &r->message);
-			sent++;
-		}
-	}
-	if (sent == 0)
-		log_info("tlsrpt: %s: no mailto: address in its rua", r->domain);
-}
-
 static void on_tlsrpt_txt(void *ctx, const struct dns_answer *a)
 {
 	struct pending_report *r = ctx;
-	const char *rua = NULL;
+	struct tlsrpt_rua rua, found_rua = { 0 };
 	unsigned found = 0;
 
 	for (unsigned i = 0; a->status == DNS_OK && i < a->n; i++) {
-		const char *t = a->txt[i], *p;
-		if (strncmp(t, "v=TLSRPTv1", 10) != 0 || (t[10] != ';' && t[10] != ' '))
-			continue;
-		found++;
-		if ((p = strstr(t, "rua=")) != NULL)
-			rua = p + 4;
+		int ret = tlsrpt_record_parse(a->txt[i], &rua);
+		if (ret != 0)
+			found++;
+		if (ret > 0)
+			found_rua = rua;
+		else if (ret < 0)
+			found = 99;	/* a bad record: as if none */
 	}
-	if (found == 1 && rua != NULL) {
-		char list[1024];
-		size_t n = strcspn(rua, ";");
-		snprintf(list, sizeof(list), "%.*s", (int)n, rua);
-		send_to_rua(r, list);
+	if (found != 1) {
+		log_info("tlsrpt: %s: no valid TLSRPT record (_smtp._tls): no report", r->domain);
 	} else {
-		log_info("tlsrpt: %s: no TLSRPT record (_smtp._tls): no report", r->domain);
+		for (unsigned i = 0; i < found_rua.n_mailto; i++)
+			queue_report(r->mta, found_rua.mailto[i], &r->message);
+		if (found_rua.n_mailto == 0)
+			log_info("tlsrpt: %s: no mailto: address in its rua", r->domain);
 	}
 	buf_deinit(&r->message);
 	free(r);

@@ -122,7 +122,7 @@ class Zone:
             args.append("--host-record=mta-sts.%s,%s" % (
                 domain, UNTRUSTED_HOST if domain == "untr.test" else POLICY_HOST))
             args.append('--txt-record=_mta-sts.%s,v=STSv1; id=%s;' % (domain, ids[domain]))
-        for domain in ("enf.test", "bad.test"):
+        for domain in ("enf.test", "bad.test", "untr.test"):
             # (a comma would start a second string of the record in
             # dnsmasq's syntax: one address)
             args.append("--txt-record=_smtp._tls.%s,v=TLSRPTv1; "
@@ -385,14 +385,24 @@ def test_tlsrpt_report_counts_successes_and_failures(world):
     send(world.server, ["two@bad.test"])
     wait_log(world.server, "status=deferred")
     world.server.cli("queue", "hold", queue_ids(world.server)[0])
+    send(world.server, ["three@untr.test"])
+    world.sinks["untr.test"].wait_messages(1, timeout=15)
     out = world.server.cli("tlsrpt", "send").stdout
-    assert "2 report(s) for 1 day(s)" in out, out
-    paths = world.server.wait_messages("tlsrpt@example.org", 2, timeout=15)
+    assert "3 report(s) for 1 day(s)" in out, out
+    paths = world.server.wait_messages("tlsrpt@example.org", 3, timeout=15)
     reports = {}
     for p in paths:
         msg, report = read_report(p)
         reports[msg["TLS-Report-Domain"]] = (msg, report)
-    assert set(reports) == {"enf.test", "bad.test"}
+    assert set(reports) == {"enf.test", "bad.test", "untr.test"}
+
+    # the policy announced by untr.test's TXT record could not be fetched:
+    # its host's certificate is not trusted
+    _, untrusted = reports["untr.test"]
+    [pol] = untrusted["policies"]
+    assert pol["policy"]["policy-type"] == "sts"
+    assert pol["summary"]["total-failure-session-count"] >= 1
+    assert [d["result-type"] for d in pol["failure-details"]] == ["sts-webpki-invalid"]
 
     msg, good = reports["enf.test"]
     assert msg["Subject"].startswith("Report Domain: enf.test Submitter: mx.example.org")

@@ -191,10 +191,15 @@ static void lookup_free(struct sts_lookup *l)
 	free(l);
 }
 
-/* Give the caller the cached policy (or none), after a failure. */
-static void finish_cached(struct sts_lookup *l, const char *why)
+/* Give the caller the cached policy (or none), after a failure.  result:
+   the RFC 8460 result-type when the policy the TXT record announced could
+   not be had (counted for TLS-RPT), else NULL. */
+static void finish_failed(struct sts_lookup *l, const char *result, const char *why)
 {
 	const struct sts_cached *c = cache_valid(l->mta, l->domain);
+
+	if (result != NULL)
+		tlsrpt_count(l->mta, l->domain, "sts", "", result, NULL, NULL);
 
 	if (why != NULL)
 		log_info("mta-sts: %s: %s; %s", l->domain, why,
@@ -213,7 +218,7 @@ static void finish_fetched(struct sts_lookup *l, const char *body, size_t len)
 	if (mta_sts_policy_parse(body, len, &p, &error) < 0) {
 		char why[200];
 		snprintf(why, sizeof(why), "policy not valid: %s", error);
-		finish_cached(l, why);
+		finish_failed(l, "sts-policy-invalid", why);
 		return;
 	}
 	if ((c = cache_find(l->mta, l->domain)) == NULL)
@@ -250,7 +255,7 @@ static void on_http_read(struct bufferevent *bev, void *arg)
 	struct sts_lookup *l = arg;
 
 	if (take_input(l, bev) < 0)
-		finish_cached(l, "policy fetch: response too long");
+		finish_failed(l, "sts-policy-invalid", "policy fetch: response too long");
 }
 
 static void http_done(struct sts_lookup *l)
@@ -262,7 +267,7 @@ static void http_done(struct sts_lookup *l)
 	if (mta_sts_http_parse(l->response.data != NULL ? l->response.data : "",
 			       l->response.len, &body, &len, &error) < 0) {
 		snprintf(why, sizeof(why), "policy fetch: %s", error);
-		finish_cached(l, why);
+		finish_failed(l, "sts-policy-fetch-error", why);
 		return;
 	}
 	finish_fetched(l, body, len);
@@ -271,6 +276,7 @@ static void http_done(struct sts_lookup *l)
 static void on_http_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct sts_lookup *l = arg;
+	const char *error;
 	char why[400];
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -283,15 +289,16 @@ static void on_http_event(struct bufferevent *bev, short what, void *arg)
 		http_done(l);
 		return;
 	}
-	snprintf(why, sizeof(why), "policy fetch from mta-sts.%s: %s", l->domain,
-		 (what & BEV_EVENT_TIMEOUT) ? "timeout" : (what & BEV_EVENT_EOF) ?
-		 "connection closed" : tls_last_error(bev));
-	finish_cached(l, why);
+	error = (what & BEV_EVENT_TIMEOUT) ? "timeout" : (what & BEV_EVENT_EOF) ?
+		"connection closed" : tls_last_error(bev);
+	snprintf(why, sizeof(why), "policy fetch from mta-sts.%s: %s", l->domain, error);
+	finish_failed(l, strstr(error, "certificate verify failed") != NULL ?
+		      "sts-webpki-invalid" : "sts-policy-fetch-error", why);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	finish_cached(arg, "policy fetch: timeout");
+	finish_failed(arg, "sts-policy-fetch-error", "policy fetch: timeout");
 }
 
 static void http_start(struct sts_lookup *l, const struct sockaddr_storage *addr)
@@ -321,7 +328,7 @@ static void http_start(struct sts_lookup *l, const struct sockaddr_storage *addr
 	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sa, (int)len) < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "policy fetch: connect: %s", strerror(errno));
-		finish_cached(l, why);
+		finish_failed(l, "sts-policy-fetch-error", why);
 	}
 }
 
@@ -346,7 +353,7 @@ static void on_address(void *ctx, const struct dns_answer *a)
 		dns_query(mta_dns(l->mta), name, DNS_AAAA, on_address, l);
 		return;
 	}
-	finish_cached(l, "policy host mta-sts has no address");
+	finish_failed(l, "sts-policy-fetch-error", "policy host mta-sts has no address");
 }
 
 /* ---- the TXT record ---- */
@@ -372,7 +379,7 @@ static void on_txt(void *ctx, const struct dns_answer *a)
 	}
 	if (found != 1) {
 		/* none, several or bad: the cached policy stays in force (§5.1) */
-		finish_cached(l, a->status == DNS_TEMPORARY ? "TXT lookup failed" : NULL);
+		finish_failed(l, NULL, a->status == DNS_TEMPORARY ? "TXT lookup failed" : NULL);
 		return;
 	}
 	c = cache_valid(l->mta, l->domain);
@@ -382,7 +389,7 @@ static void on_txt(void *ctx, const struct dns_answer *a)
 		return;
 	}
 	if (l->mta->srv->tls == NULL) {
-		finish_cached(l, "no TLS to fetch the policy with");
+		finish_failed(l, NULL, "no TLS to fetch the policy with");
 		return;
 	}
 	l->dns_waiting = true;

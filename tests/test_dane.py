@@ -13,6 +13,8 @@ mail exchangers are aiosmtpd sinks with known certificates.
     nodane.dane.example  MX mx.nodane (127.0.0.55) no TLSA (a signed denial)
     sts.dane.example     MX mx.sts (127.0.0.56)    TLSA 3 1 1 SPKI; an MTA-STS
                          enforce policy that names another MX: DANE wins
+    bogus.dane.example   MX mx.bogus (127.0.0.58)  TLSA 3 1 1 SPKI, its signature
+                                                   spoilt: bogus
 """
 
 import hashlib
@@ -31,7 +33,8 @@ from test_relay import send
 
 ZONE = "dane.example"
 MX = {"good": "127.0.0.51", "bad": "127.0.0.52", "ta": "127.0.0.53",
-      "plain": "127.0.0.54", "nodane": "127.0.0.55", "sts": "127.0.0.56"}
+      "plain": "127.0.0.54", "nodane": "127.0.0.55", "sts": "127.0.0.56",
+      "bogus": "127.0.0.58"}
 POLICY_HOST = "127.0.0.57"
 
 
@@ -68,6 +71,7 @@ class SignedZone:
         zsk = keygen()
         subprocess.run(["ldns-signzone", "zone", ksk, zsk], cwd=directory, check=True,
                        capture_output=True)
+        self.spoil_signature(os.path.join(directory, "zone.signed"), "_25._tcp.mx.bogus.")
         self.trust_anchor = os.path.join(directory, ksk + ".ds")
         os.chmod(self.trust_anchor, 0o644)
         conf = os.path.join(directory, "unbound.conf")
@@ -95,6 +99,25 @@ auth-zone:
         self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=self.log,
                                      stderr=self.log)
         wait_for(self._answers, timeout=10, what="unbound")
+
+    @staticmethod
+    def spoil_signature(path, owner):
+        """Change one character of the signature over owner's TLSA
+        records: a validating resolver finds them bogus."""
+        with open(path) as f:
+            lines = f.read().split("\n")
+        done = False
+        for i, line in enumerate(lines):
+            fields = line.split()
+            if (line.startswith(owner) and len(fields) > 5 and fields[3] == "RRSIG"
+                    and fields[4] == "TLSA"):
+                sig = fields[-1]
+                fields[-1] = ("B" if sig[10] == "A" else "A").join([sig[:10], sig[11:]])
+                lines[i] = "\t".join(fields)
+                done = True
+        assert done, "no RRSIG over the TLSA records of " + owner
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
 
     def _answers(self):
         import socket
@@ -125,7 +148,7 @@ class World:
     def __init__(self, tmp):
         self.dir = tmp
         self.ca = CA(tmp)
-        own = {n: self_signed(tmp, f"mx.{n}.{ZONE}") for n in ("good", "bad", "sts")}
+        own = {n: self_signed(tmp, f"mx.{n}.{ZONE}") for n in ("good", "bad", "sts", "bogus")}
         other = self_signed(tmp, "other-key.test")
         leaf, key = self.ca.issue(f"mx.ta.{ZONE}")
         # DANE-TA(2): the server sends the trust anchor in its chain
@@ -144,6 +167,7 @@ class World:
             "ta": "2 0 1 " + hashlib.sha256(der(self.ca.cert)).hexdigest(),
             "plain": "3 1 1 " + spki_sha256(plain_cert[0]),
             "sts": "3 1 1 " + spki_sha256(own["sts"][0]),
+            "bogus": "3 1 1 " + spki_sha256(own["bogus"][0]),
         }
         records += [f"_25._tcp.mx.{n} IN TLSA {t}" for n, t in tlsa.items()]
         for name in ("good", "bad"):
@@ -166,6 +190,7 @@ class World:
             "plain": Sink(MX["plain"], self.relay_port),
             "nodane": Sink(MX["nodane"], self.relay_port, tls=other),
             "sts": Sink(MX["sts"], self.relay_port, tls=own["sts"]),
+            "bogus": Sink(MX["bogus"], self.relay_port, tls=own["bogus"]),
         }
         os.chmod(self.ca.cert, 0o644)
         self.server = relay_server(
@@ -232,6 +257,16 @@ def test_dane_host_without_starttls_is_never_sent_in_clear(world):
     wait_for(lambda: "offers no STARTTLS" in shown(world.server, qid), 15,
              what="the deferral")
     assert "MAIL" not in world.sinks["plain"].verbs()
+
+
+def test_bogus_tlsa_rules_the_host_out(world):
+    """The TLSA records of mx.bogus fail validation: the host is not used
+    (not even in clear, though its certificate would match)."""
+    qid = send(world.server, [f"rcpt@bogus.{ZONE}"])
+    wait_for(lambda: "TLSA lookup of" in shown(world.server, qid), 15, what="the deferral")
+    text = shown(world.server, qid)
+    assert f"DANE: the TLSA lookup of mx.bogus.{ZONE} failed" in text and "4.7.5" in text, text
+    assert world.sinks["bogus"].connections == []
 
 
 def test_no_tlsa_is_opportunistic(world):

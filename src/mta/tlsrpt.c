@@ -263,7 +263,7 @@ static json_t *policy_json(const char *domain, const struct policy_sum *p)
 	return out;
 }
 
-static char *report_json(struct mta *m, const struct domain_sum *d, const char *day,
+static char *report_json(struct mta *m, const struct domain_sum *d, const char day[16],
 			 const char *report_id)
 {
 	json_t *r = json_object(), *range = json_object(), *policies = json_array();
@@ -425,7 +425,7 @@ static void on_tlsrpt_txt(void *ctx, const struct dns_answer *a)
 
 /* Report the day whose counts are in path; the file becomes .sent first,
    so that a day is reported once. */
-static unsigned send_day(struct mta *m, const char *dir, const char *day)
+static unsigned send_day(struct mta *m, const char *dir, const char day[16])
 {
 	char path[1300], done[1400], report_id[600], name[300];
 	struct domain_sum *sums;
@@ -482,11 +482,13 @@ int tlsrpt_send(struct mta *m, bool today_too, struct buf *out)
 		return errno == ENOENT ? 1 : -1;
 	}
 	while ((de = readdir(dp)) != NULL) {
-		const char *name = de->d_name;
-		if (strlen(name) != 10 || name[4] != '-' || name[7] != '-' ||
-		    (!today_too && strcmp(name, today) >= 0))
+		char day[16];
+		if (strlen(de->d_name) != 10)
 			continue;
-		domains += send_day(m, dir, name);
+		str_copy(day, de->d_name, sizeof(day));
+		if (day[4] != '-' || day[7] != '-' || (!today_too && strcmp(day, today) >= 0))
+			continue;
+		domains += send_day(m, dir, day);
 		days++;
 	}
 	closedir(dp);

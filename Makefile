@@ -39,7 +39,8 @@ FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
-	src/dmarc/dmarc.c src/mta/mta_sts.c src/mta/tlsrpt_record.c \
+	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c src/mta/mta_sts.c \
+	src/mta/tlsrpt_record.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \

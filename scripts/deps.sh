@@ -20,8 +20,12 @@ set -eu
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below),
+#           milter tests), pebble (the ACME test CA of the ACME tests)
+#           and rspamd (run privately through its milter proxy; its
+#           system service is never started: policy-rc.d below),
+#           postfix (the peer MTA a DKIM-signed message passes through, a
+#           private instance with its own config and queue directories;
+#           the system's Postfix is never started: policy-rc.d below),
 #           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
 #           for the DANE tests; unbound's service is never started either)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
@@ -39,7 +43,7 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd
+python3-milter pebble rspamd postfix
 unbound ldnsutils"
 
 # Node runs the JMAP client-library test (jmap-jam, tests/js): Debian's

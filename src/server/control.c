@@ -4,7 +4,7 @@
  *
  *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
  *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
- *             "NEWMAIL" SP account /
+ *             "NEWMAIL" SP account / "ACMERENEW" /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
  */
@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "acme/acme.h"
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "delivery/resolve.h"
@@ -109,6 +110,21 @@ static int new_mail(struct control_conn *c, char *account, struct buf *out)
 
 /* SHOW and DELETE of a damaged message (queue/damaged/, set aside at
    start): 1 done, 0 id is not one, -1 error (in out). */
+/* `correio tls renew`: wake the ACME thread. */
+static int acme_renew(struct control_conn *c, struct buf *out)
+{
+	struct server *srv = c->ctl->srv;
+
+	if (srv->acme == NULL) {
+		buf_puts(out, "[tls] acme is off in the running server\n");
+		return -1;
+	}
+	acme_renew_now(srv->acme);
+	buf_printf(out, "renewal started: the certificate is ordered from %s; the log "
+		   "tells the outcome\n", srv->cfg.acme_directory);
+	return 1;
+}
+
 static int damaged_request(struct queue *q, const char *verb, const char *id,
 			   struct buf *out)
 {
@@ -156,6 +172,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = unlock_account(c, arg, &out);
 	else if (strcmp(verb, "NEWMAIL") == 0 && arg != NULL)
 		ret = new_mail(c, arg, &out);
+	else if (strcmp(verb, "ACMERENEW") == 0)
+		ret = acme_renew(c, &out);
 	else {
 		buf_puts(&out, "unknown request\n");
 		ret = -1;

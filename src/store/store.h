@@ -27,13 +27,16 @@
  *
  * Threading: everything here runs on one thread, the event loop thread
  * (the delivery thread calls only the pure store_mboxparse_entry(); the
- * server calls store_notify_delivery() on the loop after a delivery).
- * Nothing is locked but an mbox file (see store_mboxfile.c), and one
- * process owns the index files: other programs may change the Maildir
- * (deliver, rename, delete) or the mbox, not the index.  Calls block on
- * local file-system I/O: directory scans, small
- * reads and renames always; fsync only where said (append, copy, move,
- * folder creation and the periodic index compaction).
+ * server calls store_notify_delivery() on the loop after a delivery),
+ * except the store's own worker threads (store_workers_start), which only
+ * fsync descriptors and directories handed to them.  Nothing is locked
+ * but an mbox file (see store_mboxfile.c), and one process owns the index
+ * files: other programs may change the Maildir (deliver, rename, delete)
+ * or the mbox, not the index.  Calls block on local file-system I/O:
+ * directory scans, small reads and renames always; fsync only where said
+ * (append, copy, move - on the workers through store_append_commit and
+ * store_copy_commit - folder creation and the periodic index
+ * compaction).
  *
  * Ownership: struct store (one per process) owns the open accounts; an
  * account owns the shared folders open in it; a struct store_mailbox is

@@ -5,10 +5,14 @@
  *
  * The bytes arrive in chunks of any size; CRLF becomes LF on the way
  * (Maildir files have LF line ends) and the RFC822.SIZE is counted as we
- * go.  At the end: fsync the file, set its mtime (the internal date),
+ * go.  At the end: set its mtime (the internal date), fsync the file,
  * rename it into cur/, fsync cur/: when finish returns 1 the message is
- * on disk.  XXX: the fsyncs block the event loop; a worker pool with
- * group commit (as the queue has) would take them off it.
+ * on disk.  store_append_commit does the same for the messages of one
+ * command with both fsyncs on the store's workers (store_worker.c), the
+ * rename and the index on the loop between them, and the fsync of cur/
+ * shared with every other commit waiting at that moment.  Between the
+ * rename and that flush other sessions may already see the message; a
+ * crash there can lose it, but its APPEND was not acknowledged.
  */
 #include "store/store_private.h"
 

@@ -142,6 +142,9 @@ struct store {
 	unsigned seq;
 	unsigned disk_delay_ms;	/* CORREIO_TEST_STORE_DELAY_MS: tests only */
 	struct store_pool *pool;	/* worker threads, or NULL: inline */
+	/* group commit, counted on the loop: directory flushes made and the
+	   requests they served */
+	unsigned long dir_flushes, dir_requests;
 };
 
 /* ---- store.c ---- */

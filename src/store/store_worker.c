@@ -285,8 +285,10 @@ static void dir_flush_done(struct store_job *j)
 	struct dir_flush *f = (struct dir_flush *)j;
 	struct dir_req *r, *next;
 
+	f->store->dir_flushes++;
 	for (r = f->reqs; r != NULL; r = next) {
 		next = r->next;
+		f->store->dir_requests++;
 		r->done(r->arg, r->result);
 		dir_req_free(r);
 	}
@@ -309,6 +311,8 @@ void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 	r->done = done;
 	r->arg = arg;
 	if (p == NULL) {
+		s->dir_flushes++;
+		s->dir_requests++;
 		flush_reqs(s, r);
 		r->done(r->arg, r->result);
 		dir_req_free(r);

@@ -20,8 +20,12 @@ set -eu
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below)
+#           milter tests), pebble (the ACME test CA of the ACME tests)
+#           and rspamd (run privately through its milter proxy; its
+#           system service is never started: policy-rc.d below),
+#           postfix (the peer MTA a DKIM-signed message passes through, a
+#           private instance with its own config and queue directories;
+#           the system's Postfix is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -37,8 +41,13 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd"
+python3-milter pebble rspamd postfix"
 
+# Node runs the JMAP client-library test (jmap-jam, tests/js): Debian's
+# nodejs and npm, unless a node is already there.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES
 fi
@@ -75,6 +84,15 @@ if [ -n "$missing" ]; then
 	fi
 elif [ -z "${1:-}" ]; then
 	echo "deps: all packages present"
+fi
+
+# The Node packages of the tests (tests/js/package-lock.json), when
+# node_modules is missing or older than the lock file.
+js="$(dirname "$0")/../tests/js"
+if [ "${1:-}" != "--run" ] && [ -f "$js/package-lock.json" ] &&
+	{ [ ! -f "$js/node_modules/.package-lock.json" ] ||
+	  [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; }; then
+	(cd "$js" && npm ci --no-audit --no-fund)
 fi
 
 # The account correio switches to when started as root.

@@ -26,6 +26,7 @@ import collections
 import email
 import email.policy
 import functools
+import json
 import os
 import re
 import socket
@@ -108,7 +109,8 @@ class Dnsmasq:
     zone above (see the module's docstring); ip: addresses that differ
     from IP's (a second resolver that answers differently)."""
 
-    def __init__(self, ip=None):
+    def __init__(self, ip=None, extra=()):
+        """extra: more dnsmasq options (records of a test's own)."""
         hosts = dict(IP, **(ip or {}))
         self.proc = None
         self.log = tempfile.TemporaryFile()
@@ -120,6 +122,7 @@ class Dnsmasq:
                     "--log-queries", "--log-facility=-"]
             args += ["--mx-host=%s,%s,%d" % mx for mx in MX]
             args += ["--host-record=%s,%s" % kv for kv in hosts.items()]
+            args += list(extra)
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
             try:
                 wait_for(self._answers, timeout=5, what="dnsmasq")
@@ -536,8 +539,13 @@ def start_and_wait(server):
 
 def queue_ids(server):
     """Ids of the messages in the relay queue (`correio queue list`)."""
-    out = server.cli("queue", "list").stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+    out = server.cli("queue", "list", "--json").stdout
+    return [m["id"] for m in json.loads(out)["messages"]]
+
+
+def queued_message(server, qid):
+    """`correio queue show --json ID`: the envelope as a dict."""
+    return json.loads(server.cli("queue", "show", "--json", qid).stdout)
 
 
 def log_count(server, pattern):

@@ -230,8 +230,9 @@ def test_queue_show_hides_control_characters(env):
     """A sender's header fields holding terminal escapes: `queue show`
     prints them with the control characters as \\xNN (the administrator's
     terminal is not driven by mail from anyone); --body stays byte for
-    byte, as postcat -q, for piping."""
-    env.sink("mx1.a.test", rcpt=Replies(default=TRY_LATER))
+    byte, as postcat -q, for piping.  So is the last error, which the
+    next hop wrote."""
+    env.sink("mx1.a.test", rcpt=Replies(default="451 4.3.0 try \x1b[2Jlater"))
     srv = env.server(queue={"retry_interval": "1h", "max_retry_interval": "1h"})
     text = (b"From: <alice@example.org>\r\nSubject: hi \x1b]0;owned\x07\x1b[2J there\r\n"
             b"X-Tab:\tkept\r\n\r\nbody \x1b[31m\r\n")
@@ -243,6 +244,7 @@ def test_queue_show_hides_control_characters(env):
     assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", r.stdout) is None, r.stdout
     assert b"Subject: hi \\x1b]0;owned\\x07\\x1b[2J there" in r.stdout, r.stdout
     assert b"X-Tab:\tkept" in r.stdout
+    assert b"try \\x1b[2Jlater" in r.stdout, r.stdout
     r = subprocess.run([BIN, "-c", srv.conf, "queue", "show", "--body", qid],
                        capture_output=True, timeout=30)
     assert b"\x1b]0;owned\x07" in r.stdout and b"body \x1b[31m" in r.stdout

@@ -153,9 +153,14 @@ $(BUILD)/pop3-load: bench/pop3_load.c
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+WEBDIR     ?= $(PREFIX)/share/correio/web
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
+
+# where the server finds the webmail's files: installed, else this tree's
+$(BUILD)/src/jmap/jmap_web.o: ALL_CFLAGS += -DCORREIO_WEB_SHARE='"$(WEBDIR)"' \
+	-DCORREIO_WEB_SOURCE='"$(CURDIR)/web"'
 
 # /usr/sbin/sendmail is left alone: the Debian package offers it through
 # update-alternatives, by hand it is `ln -s $(SBINDIR)/correio /usr/sbin/sendmail`.
@@ -163,6 +168,8 @@ install: $(BUILD)/correio
 	install -D -m 0755 $(BUILD)/correio $(DESTDIR)$(SBINDIR)/correio
 	install -D -m 0644 doc/correio.8 $(DESTDIR)$(MANDIR)/man8/correio.8
 	install -D -m 0644 doc/correio.conf.5 $(DESTDIR)$(MANDIR)/man5/correio.conf.5
+	install -d -m 0755 $(DESTDIR)$(WEBDIR)
+	install -m 0644 web/*.html web/*.js web/*.css $(DESTDIR)$(WEBDIR)/
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		etc/correio.service.in > $(DESTDIR)$(UNITDIR)/correio.service

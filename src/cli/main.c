@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf_deinit(&errors);
+	if (path == NULL)
+		config_defaults_no_file(&cfg);
 	if (as_sendmail)
 		return cmd_sendmail(argc, argv, &cfg);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {

@@ -125,6 +125,7 @@ static const struct setting settings[] = {
 	NUM("milter", "timeout", SET_DURATION, milter_timeout, 1, 3600),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
+	STR_RESTART("jmap", "web_root", jmap_web_root),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -192,6 +193,16 @@ void config_defaults(struct config *cfg)
 	cfg->milter_default_action = CONFIG_MILTER_TEMPFAIL;
 	cfg->milter_connect_timeout = 30;
 	cfg->milter_timeout = 30;
+}
+
+void config_defaults_no_file(struct config *cfg)
+{
+	/* `make run` in a fresh clone: the webmail and JMAP on loopback,
+	   where plain http may carry passwords */
+	if (cfg->listen[CONFIG_LISTEN_HTTP][0] == '\0' &&
+	    cfg->listen[CONFIG_LISTEN_HTTPS][0] == '\0')
+		str_copy(cfg->listen[CONFIG_LISTEN_HTTP], "127.0.0.1:8080",
+			 sizeof(cfg->listen[CONFIG_LISTEN_HTTP]));
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

@@ -107,6 +107,10 @@ enum config_log_level */
 
 	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 
+	/* the webmail's files; "" = the installed share dir, else the
+	   source tree's web/ (jmap_web.c) */
+	char jmap_web_root[1024];
+
 	/* sizes and durations as written in the file ("25M", "5m"), by row of
 	   the settings table; "" for a value left at its default */
 	char written[CONFIG_SETTINGS_MAX][CONFIG_WRITTEN_MAX];
@@ -114,6 +118,9 @@ enum config_log_level */
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */
 void config_defaults(struct config *cfg);
+/* What the built-in defaults add when no configuration file is read at
+   all: [listen] http = 127.0.0.1:8080 (JMAP and the webmail). */
+void config_defaults_no_file(struct config *cfg);
 
 /*
  * Read path over the defaults.  Returns 1, or -1 with every problem found

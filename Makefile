@@ -37,7 +37,7 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
-	src/jmap/jmap_core.c src/jmap/jmap_parse.c \
+	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
 	src/dmarc/dmarc.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
@@ -169,7 +169,7 @@ install: $(BUILD)/correio
 	install -D -m 0644 doc/correio.8 $(DESTDIR)$(MANDIR)/man8/correio.8
 	install -D -m 0644 doc/correio.conf.5 $(DESTDIR)$(MANDIR)/man5/correio.conf.5
 	install -d -m 0755 $(DESTDIR)$(WEBDIR)
-	install -m 0644 web/*.html web/*.js web/*.css $(DESTDIR)$(WEBDIR)/
+	install -m 0644 web/*.html web/*.js web/*.css web/*.svg $(DESTDIR)$(WEBDIR)/
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		etc/correio.service.in > $(DESTDIR)$(UNITDIR)/correio.service

@@ -19,6 +19,8 @@ set -eu
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
+#           chromium (the webmail tests' browser, driven headless by
+#           playwright-core from npm, installed below with `npm ci`),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests) and rspamd (run privately through its milter
 #           proxy; its system service is never started: policy-rc.d below)
@@ -37,7 +39,10 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd"
+python3-milter rspamd chromium"
+# the browser and JMAP client tests run Node packages (tests/js): Debian's
+# nodejs and npm, unless a node is already there
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES
@@ -75,6 +80,15 @@ if [ -n "$missing" ]; then
 	fi
 elif [ -z "${1:-}" ]; then
 	echo "deps: all packages present"
+fi
+
+# The Node packages of the tests (tests/js/package-lock.json), when the
+# lock file is newer than what npm installed.
+js=$(dirname "$0")/../tests/js
+if [ "${1:-}" != "--run" ] && command -v npm >/dev/null 2>&1 &&
+	{ [ ! -e "$js/node_modules/.package-lock.json" ] ||
+	  [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; }; then
+	(cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # The account correio switches to when started as root.

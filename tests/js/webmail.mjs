@@ -1,0 +1,201 @@
+// The webmail in a real browser: Debian's chromium, headless, driven by
+// playwright-core.  Run by tests/test_webmail.py, which starts correio and
+// answers this script's requests ("@@ {json}" lines on stdout, one JSON
+// line back on stdin): deliver a message by SMTP, check a mailbox.  Every
+// step's outcome, the requests the browser made and its console end up in
+// one "@@RESULT {json}" line.
+//
+//   node webmail.mjs '{"base": "http://127.0.0.1:PORT", "tmp": DIR,
+//                      "alice": [user, pass], "bob": [user, pass],
+//                      "attacker": "http://127.0.0.1:PORT2"}'
+
+import { chromium } from "playwright-core";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+
+const cfg = JSON.parse(process.argv[2]);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function ask(op) {
+  process.stdout.write("@@ " + JSON.stringify(op) + "\n");
+  const { value } = await lines.next();
+  return JSON.parse(value);
+}
+
+const result = { steps: {}, requests: [], console: [], dialogs: [], pageErrors: [] };
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    const detail = await fn();
+    result.steps[name] = { ok: true, detail: detail === undefined ? null : detail,
+                           ms: Date.now() - t0 };
+  } catch (e) {
+    result.steps[name] = { ok: false, error: String(e && e.stack || e), ms: Date.now() - t0 };
+  }
+}
+
+const sha256 = (b) => createHash("sha256").update(b).digest("hex");
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
+context.setDefaultTimeout(10000);
+context.on("request", (r) => result.requests.push({ url: r.url(), frame: r.frame() ? r.frame().url() : null }));
+const page = await context.newPage();
+page.on("console", (m) => result.console.push(m.type() + ": " + m.text()));
+page.on("pageerror", (e) => result.pageErrors.push(String(e)));
+page.on("dialog", (d) => { result.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+
+const row = (subject) => page.locator("#message-list .message", { hasText: subject });
+const folder = (r) => page.locator(`#folder-list button[data-role="${r}"]`);
+
+async function signIn([user, pass]) {
+  await page.goto(cfg.base + "/");
+  await page.locator("#signin-user").fill(user);
+  await page.locator("#signin-pass").fill(pass);
+  await page.locator("#signin-button").click();
+  await page.locator("#main").waitFor({ state: "visible" });
+  await page.locator("#who", { hasText: user }).waitFor();
+}
+
+async function openMessage(subject) {
+  await row(subject).first().click();
+  await page.locator("#reader-subject", { hasText: subject }).waitFor();
+}
+
+try {
+  await step("signin", async () => {
+    await signIn(cfg.alice);
+    await row("Welcome aboard").waitFor();
+    const cookies = await context.cookies();
+    return { unread: await folder("inbox").locator(".count").textContent(),
+             cookie: cookies.find((c) => c.name === "correio_session") };
+  });
+
+  await step("read", async () => {
+    await openMessage("Welcome aboard");
+    const body = await page.locator("#reader-body pre.mail-text").textContent();
+    // reading marks it seen: the unread count goes down without a reload
+    await page.waitForFunction(() =>
+      !document.querySelector('#message-list .message.unread[data-email]') ||
+      !Array.from(document.querySelectorAll("#message-list .message.unread"))
+        .some((e) => e.textContent.includes("Welcome aboard")));
+    return { body, unread: await folder("inbox").locator(".count").textContent() };
+  });
+
+  await step("screenshot", async () => {
+    const path = join(cfg.tmp, "inbox.png");
+    await page.screenshot({ path, fullPage: true });
+    return { path };
+  });
+
+  await step("hostile", async () => {
+    const titleBefore = await page.title();
+    await openMessage("Hostile offer");
+    const frame = page.frameLocator("#reader-body iframe.mail-frame");
+    await frame.locator("text=Hostile body text").waitFor();
+    // what a reader would do: click the link, hover the image
+    await frame.locator("a", { hasText: "click me" }).click({ timeout: 3000 }).catch(() => {});
+    await page.waitForTimeout(1500);
+    const sandbox = await page.locator("#reader-body iframe").getAttribute("sandbox");
+    const scripts = await frame.locator("script, iframe, form, object, embed, meta[http-equiv=refresh]").count();
+    const handlers = await frame.locator("[onerror], [onload], [onclick]").count();
+    const jsLinks = await frame.locator('a[href^="javascript"]').count();
+    return { titleBefore, titleAfter: await page.title(), sandbox, scripts, handlers, jsLinks,
+             remoteBar: await page.locator("#remote-bar").isVisible(),
+             hits: (await ask({ op: "hits" })).hits };
+  });
+
+  await step("show_images", async () => {
+    await page.locator("#remote-button").click();
+    const frame = page.frameLocator("#reader-body iframe.mail-frame");
+    await frame.locator("text=Hostile body text").waitFor();
+    await page.waitForTimeout(1000);
+    return { hits: (await ask({ op: "hits" })).hits };
+  });
+
+  await step("push", async () => {
+    await ask({ op: "deliver", to: cfg.alice[0], subject: "Pushed while reading" });
+    await row("Pushed while reading").waitFor({ timeout: 15000 });
+  });
+
+  await step("flag", async () => {
+    await openMessage("Welcome aboard");
+    await page.locator("#flag-button").click();
+    await page.locator("#message-list .message.flagged", { hasText: "Welcome aboard" }).waitFor();
+    // a reload keeps the session (cookie) and shows the flag from the server
+    await page.reload();
+    await page.locator("#message-list .message.flagged", { hasText: "Welcome aboard" }).waitFor();
+    return { imap: await ask({ op: "flags", user: cfg.alice[0], subject: "Welcome aboard" }) };
+  });
+
+  await step("save_attachment", async () => {
+    await openMessage("Quarterly figures");
+    const link = page.locator("#attachment-list a.attachment-link", { hasText: "figures.bin" });
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const path = join(cfg.tmp, "saved-figures.bin");
+    await download.saveAs(path);
+    return { name: download.suggestedFilename(), sha256: sha256(readFileSync(path)) };
+  });
+
+  await step("search", async () => {
+    await page.locator("#search").fill("Quarterly");
+    await page.locator("#search").press("Enter");
+    await page.locator("#list-title", { hasText: "Search: Quarterly" }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll("#message-list .message").length === 1);
+    return { subjects: await page.locator("#message-list .message .subject").allTextContents() };
+  });
+
+  const sent = randomBytes(3000);
+  await step("send", async () => {
+    await folder("inbox").click();
+    await page.locator("#compose-button").click();
+    await page.locator("#compose-to").fill(cfg.bob[0]);
+    await page.locator("#compose-subject").fill("Report with attachment");
+    await page.locator("#compose-body").fill("Hello Bob,\nthe report is attached.\n");
+    await page.locator("#compose-files").setInputFiles({ name: "report.bin",
+      mimeType: "application/octet-stream", buffer: sent });
+    await page.locator("#compose-attachments li", { hasText: "report.bin" }).waitFor();
+    await page.locator("#send-button").click();
+    await page.locator("#compose-status", { hasText: /Sent\.|not|fail|refused|error|offer/i })
+      .waitFor({ timeout: 15000 });
+    const text = await page.locator("#compose-status").textContent();
+    if (text !== "Sent.") throw new Error("compose says: " + text);
+    await folder("sent").click();
+    await row("Report with attachment").waitFor();
+    return { delivered: await ask({ op: "delivered", to: cfg.bob[0], subject: "Report with attachment" }) };
+  });
+
+  await step("receive", async () => {
+    await page.locator("#signout-button").click();
+    await page.locator("#signin").waitFor({ state: "visible" });
+    await signIn(cfg.bob);
+    await openMessage("Report with attachment");
+    const body = await page.locator("#reader-body").textContent();
+    const link = page.locator("#attachment-list a.attachment-link", { hasText: "report.bin" });
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const path = join(cfg.tmp, "saved-report.bin");
+    await download.saveAs(path);
+    return { body, sha256: sha256(readFileSync(path)), sent: sha256(sent) };
+  });
+
+  await step("delete", async () => {
+    await page.locator("#signout-button").click();
+    await signIn(cfg.alice);
+    await openMessage("Delete me");
+    await page.locator("#delete-button").click();
+    await row("Delete me").waitFor({ state: "detached" });
+    await folder("trash").click();
+    await row("Delete me").waitFor();
+    return { imap: await ask({ op: "where", user: cfg.alice[0], subject: "Delete me" }) };
+  });
+} finally {
+  await browser.close();
+  // stdin stays open for requests: leave once the result is written
+  process.stdout.write("@@RESULT " + JSON.stringify(result) + "\n", () => process.exit(0));
+}

@@ -89,6 +89,9 @@ try {
   });
 
   await step("screenshot", async () => {
+    await folder("inbox").click();
+    await row("Welcome aboard").waitFor();
+    await row("Quarterly figures").waitFor();
     const path = join(cfg.tmp, "inbox.png");
     await page.screenshot({ path, fullPage: true });
     return { path };

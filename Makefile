@@ -39,7 +39,7 @@ FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
-	src/dmarc/dmarc.c \
+	src/dmarc/dmarc.c src/srs/srs.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \

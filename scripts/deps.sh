@@ -23,7 +23,10 @@ set -eu
 #           playwright-core from npm, installed below with `npm ci`),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below)
+#           proxy; its system service is never started: policy-rc.d below),
+#           postfix (the peer MTA a DKIM-signed message passes through, a
+#           private instance with its own config and queue directories;
+#           the system's Postfix is never started: policy-rc.d below)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -39,11 +42,14 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd chromium"
-# the browser and JMAP client tests run Node packages (tests/js): Debian's
-# nodejs and npm, unless a node is already there
-command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+python3-milter rspamd postfix chromium"
 
+# Node runs the JMAP client-library test (jmap-jam, tests/js) and the
+# webmail's browser test (playwright-core): Debian's
+# nodejs and npm, unless a node is already there.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
 if [ "${1:-}" = "--run" ]; then
 	PACKAGES=$RUN_PACKAGES
 fi
@@ -82,13 +88,13 @@ elif [ -z "${1:-}" ]; then
 	echo "deps: all packages present"
 fi
 
-# The Node packages of the tests (tests/js/package-lock.json), when the
-# lock file is newer than what npm installed.
-js=$(dirname "$0")/../tests/js
-if [ "${1:-}" != "--run" ] && command -v npm >/dev/null 2>&1 &&
-	{ [ ! -e "$js/node_modules/.package-lock.json" ] ||
+# The Node packages of the tests (tests/js/package-lock.json), when
+# node_modules is missing or older than the lock file.
+js="$(dirname "$0")/../tests/js"
+if [ "${1:-}" != "--run" ] && [ -f "$js/package-lock.json" ] &&
+	{ [ ! -f "$js/node_modules/.package-lock.json" ] ||
 	  [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; }; then
-	(cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$js" && npm ci --no-audit --no-fund)
 fi
 
 # The account correio switches to when started as root.

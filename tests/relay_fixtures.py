@@ -108,7 +108,8 @@ class Dnsmasq:
     zone above (see the module's docstring); ip: addresses that differ
     from IP's (a second resolver that answers differently)."""
 
-    def __init__(self, ip=None):
+    def __init__(self, ip=None, extra=()):
+        """extra: more dnsmasq options (records of a test's own)."""
         hosts = dict(IP, **(ip or {}))
         self.proc = None
         self.log = tempfile.TemporaryFile()
@@ -120,6 +121,7 @@ class Dnsmasq:
                     "--log-queries", "--log-facility=-"]
             args += ["--mx-host=%s,%s,%d" % mx for mx in MX]
             args += ["--host-record=%s,%s" % kv for kv in hosts.items()]
+            args += list(extra)
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
             try:
                 wait_for(self._answers, timeout=5, what="dnsmasq")

@@ -4,7 +4,12 @@ by `domain dkim DOMAIN`, and signatures checked by a third-party verifier
 (python3-dkim, rsa-sha256 and ed25519-sha256)."""
 
 import os
+import pwd
+import shutil
 import signal
+import socket
+import tempfile
+import time
 import re
 import smtplib
 import stat
@@ -121,6 +126,31 @@ def test_submitted_mail_is_signed_with_both_algorithms(server):
             assert name in h
     assert sorted(verify_all(message, published(server, "example.org"))) == \
         ["ed25519-sha256", "rsa-sha256"]
+
+
+def test_bounces_correio_writes_are_signed(server, tmp_path):
+    """A bounce (here of a Sieve reject) comes from MAILER-DAEMON@ the
+    hostname, mx.example.org: it is signed with the keys of example.org,
+    the local domain it belongs to (aligned for DMARC), and verifies."""
+    script = tmp_path / "reject.sieve"
+    script.write_text('require "reject";\nreject "not today";\n')
+    server.cli("user", "sieve", "bob@example.org", "put", "main", str(script))
+    server.cli("user", "sieve", "bob@example.org", "activate", "main")
+    submit(server, MESSAGE)
+    [path] = server.wait_messages("alice@example.org", 1)
+    message = wire_form(server.read_message(path))
+    assert re.search(rb"^From: .*MAILER-DAEMON@mx\.example\.org", message, re.M), message[:800]
+    assert b"multipart/report" in message
+    # the returned message (the report's third part) has signatures too
+    sigs = signatures(message[:message.index(b"\r\n\r\n") + 2])
+    assert len(sigs) == 2 and all(b"d=example.org;" in s for s in sigs), message[:2000]
+    d, records = dkim.DKIM(message), published(server, "example.org")
+    assert all(d.verify(idx=i, dnsfunc=dnsfunc_for(records)) for i in range(2))
+    # and a changed report fails
+    tampered = message.replace(b"not today", b"not tomorrow")
+    assert tampered != message
+    with pytest.raises(dkim.ValidationError, match="body hash mismatch"):
+        dkim.DKIM(tampered).verify(idx=0, dnsfunc=dnsfunc_for(records))
 
 
 def test_tampering_breaks_the_signatures(server):
@@ -577,3 +607,157 @@ def test_checks_follow_a_reload(signer_keys, txt_dns):
         assert results(receive(s, INBOUND)) == []
     finally:
         s.cleanup()
+
+
+# ---- through a Postfix peer ----
+
+POSTFIX_MASTER = """\
+127.0.0.1:{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+local unix - n n - - local
+virtual unix - n n - - virtual
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix (Debian's package; its system service is never
+    started) on 127.0.0.1:port with its own config_directory and
+    queue_directory under a temporary directory, accepting mail from
+    127.0.0.0/8 for example.net and delivering it with its virtual agent
+    into the Maildir <dir>/mail/bob/.  Postfix's master must start as root
+    (it binds, then runs its daemons as the postfix user)."""
+
+    def __init__(self):
+        assert os.geteuid() == 0, "the Postfix peer test starts Postfix, which needs root"
+        self.dir = tempfile.mkdtemp(prefix="correio-postfix-")
+        os.chmod(self.dir, 0o755)       # the daemons run as postfix
+        self.conf = os.path.join(self.dir, "conf")
+        self.port = free_port()
+        pw = pwd.getpwnam("postfix")
+        for d in ("conf", "queue", "data", "mail"):
+            os.mkdir(os.path.join(self.dir, d))
+        for d in ("data", "mail"):
+            os.chown(os.path.join(self.dir, d), pw.pw_uid, pw.pw_gid)
+        self.maildir = os.path.join(self.dir, "mail", "bob")
+        self.log = os.path.join(self.dir, "maillog")
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+queue_directory = {self.dir}/queue
+data_directory = {self.dir}/data
+mail_owner = postfix
+myhostname = peer.example.net
+mydomain = example.net
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+maillog_file = {self.log}
+maillog_file_prefixes = {self.dir}
+virtual_mailbox_domains = example.net
+virtual_mailbox_base = {self.dir}/mail
+virtual_mailbox_maps = static:bob/
+virtual_uid_maps = static:{pw.pw_uid}
+virtual_gid_maps = static:{pw.pw_gid}
+biff = no
+""")
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER.format(port=self.port))
+        self._postfix("check")
+        self._postfix("start")
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.stop()
+                    raise AssertionError("Postfix did not listen:\n" + self.read_log())
+                time.sleep(0.1)
+
+    def _postfix(self, command):
+        # postfix(1) reports on stderr only to a terminal (else to syslog,
+        # which a test machine may not have): give it one with script(1)
+        r = subprocess.run(["script", "-qec", f"postfix -c {self.conf} {command}",
+                            "/dev/null"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"postfix {command}: {r.stdout}{r.stderr}"
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return "(no log)"
+
+    def messages(self):
+        new = os.path.join(self.maildir, "new")
+        return sorted(os.path.join(new, n) for n in os.listdir(new)) \
+            if os.path.isdir(new) else []
+
+    def stop(self):
+        pid = None
+        try:
+            with open(os.path.join(self.dir, "queue", "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+        subprocess.run(["script", "-qec", f"postfix -c {self.conf} stop", "/dev/null"],
+                       capture_output=True, timeout=60)
+        deadline = time.time() + 20
+        while pid is not None and os.path.exists(f"/proc/{pid}") and time.time() < deadline:
+            time.sleep(0.1)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postfix():
+    p = Postfix()
+    yield p
+    p.stop()
+
+
+def test_signature_survives_a_postfix_peer(postfix):
+    """correio signs submitted mail and relays it to Postfix (the
+    smarthost here), which delivers it into a Maildir with its own trace
+    fields added: both signatures still verify with python3-dkim."""
+    s = Server(extra_config=f"\n[relay]\nsmarthost = 127.0.0.1:{postfix.port}\n")
+    try:
+        s.cli("domain", "dkim", "example.org", "rotate")
+        s.add_user("alice@example.org")
+        s.start()
+        submit(s, MESSAGE, rcpt="bob@example.net")
+        deadline = time.time() + 30
+        while not postfix.messages():
+            assert time.time() < deadline, \
+                "no delivery by Postfix:\n" + postfix.read_log() + s.read_log()[-3000:]
+            time.sleep(0.1)
+        [path] = postfix.messages()
+        with open(path, "rb") as f:
+            delivered = f.read()
+        records = published(s, "example.org")
+    finally:
+        s.cleanup()
+    assert b"by peer.example.net (Postfix)" in delivered, delivered[:1500]
+    assert delivered.startswith(b"Return-Path: <alice@example.org>\n")
+    message = delivered.replace(b"\n", b"\r\n")
+    assert len(signatures(message)) == 2, message[:2000]
+    assert sorted(verify_all(message, records)) == ["ed25519-sha256", "rsa-sha256"]

@@ -721,6 +721,420 @@ def test_email_move_by_mailbox_ids(srv):
     assert r["notUpdated"][moved]["type"] == "invalidProperties"
 
 
+# ---- submission, identities, import ----
+
+SUB = "urn:ietf:params:jmap:submission"
+
+DRAFT = ("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n"
+         "Bcc: alice@example.org\r\nSubject: with a file\r\n"
+         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+         "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the file.\r\n"
+         "--b1\r\nContent-Type: application/octet-stream\r\n"
+         "Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n"
+         + base64.encodebytes(bytes(range(256))).decode().replace("\n", "\r\n") +
+         "--b1--\r\n")
+
+
+def upload(j, data):
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", data,
+                             {"Content-Type": "message/rfc822"})
+    assert status in (200, 201), body
+    return json.loads(body)["blobId"]
+
+
+def identity_of(j, email):
+    (r,) = j.request([["Identity/get", {"accountId": j.account}, "i"]], (CORE, MAIL, SUB))
+    return next(i for i in r[1]["list"] if i["email"] == email)
+
+
+def test_email_submission_sends_and_files_the_draft():
+    """Upload, Email/import into Drafts, EmailSubmission/set with
+    onSuccessUpdateEmail in one request: the message is queued like an
+    authenticated SMTP submission (DKIM-signed, Bcc: removed), reaches bob
+    and the Bcc recipient, and the draft moves to Sent without $draft."""
+    s = Server(http=True)
+    s.cli("domain", "dkim", "example.org", "rotate")
+    s.add_user(USER, PASSWORD)
+    s.add_user("bob@example.org", "bob-pw")
+    s.start()
+    try:
+        j = Jmap(s)
+        assert SUB in j.session["capabilities"]
+        assert j.session["primaryAccounts"][SUB] == j.account
+        boxes = j.mailboxes()
+        drafts, sent = boxes["drafts"]["id"], boxes["sent"]["id"]
+        blob = upload(j, DRAFT.encode())
+        ident = identity_of(j, USER)
+        resp = j.request([
+            ["Email/import", {"accountId": j.account, "emails": {"d1": {
+                "blobId": blob, "mailboxIds": {drafts: True},
+                "keywords": {"$draft": True, "$seen": True}}}}, "0"],
+            ["EmailSubmission/set", {"accountId": j.account, "create": {"k1": {
+                "identityId": ident["id"], "emailId": "#d1"}},
+                "onSuccessUpdateEmail": {"#k1": {
+                    f"mailboxIds/{drafts}": None, f"mailboxIds/{sent}": True,
+                    "keywords/$draft": None}}}, "1"],
+        ], (CORE, MAIL, SUB))
+        assert [r[0] for r in resp] == ["Email/import", "EmailSubmission/set", "Email/set"], resp
+        draft_id = resp[0][1]["created"]["d1"]["id"]
+        sub = resp[1][1]["created"]["k1"]
+        assert sub["id"].startswith("S") and sub["undoStatus"] == "final"
+        assert sub["emailId"] == draft_id
+        assert sub["envelope"]["mailFrom"]["email"] == USER
+        assert sorted(r["email"] for r in sub["envelope"]["rcptTo"]) == [USER, "bob@example.org"]
+        assert resp[2][2] == "1" and resp[2][1]["updated"] == {draft_id: None}, resp[2]
+        [path] = s.wait_messages("bob@example.org", 1)
+        text = s.read_message(path)
+        header = text.split(b"\n\n", 1)[0]
+        assert b"DKIM-Signature:" in header
+        assert b"\nBcc:" not in header and b"Bcc:" not in text.split(b"\n")[0]
+        assert b"Message-ID:" in header and b"Date:" in header
+        assert base64.encodebytes(bytes(range(256))).split(b"\n")[0] in text
+        s.wait_messages(USER, 1)	# the Bcc copy, in alice's INBOX
+        assert j.call("Email/query", {"filter": {"inMailbox": drafts}})["ids"] == []
+        (filed,) = j.call("Email/query", {"filter": {"inMailbox": sent}})["ids"]
+        (e,) = j.call("Email/get", {"ids": [filed], "properties": ["keywords"]})["list"]
+        assert e["keywords"] == {"$seen": True}
+        # the submission is kept: get, query, changes
+        (r,) = j.request([["EmailSubmission/get", {"accountId": j.account}, "g"]],
+                         (CORE, MAIL, SUB))
+        assert [x["id"] for x in r[1]["list"]] == [sub["id"]]
+        state = r[1]["state"]
+        (r,) = j.request([["EmailSubmission/query", {"accountId": j.account,
+                                                     "filter": {"undoStatus": "final"},
+                                                     "calculateTotal": True}, "q"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["ids"] == [sub["id"]] and r[1]["total"] == 1
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": "e0"}, "c"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["created"] == [sub["id"]] and r[1]["newState"] == state
+        # cannot be undone
+        (r,) = j.request([["EmailSubmission/set", {"accountId": j.account, "update": {
+            sub["id"]: {"undoStatus": "canceled"}}}, "u"]], (CORE, MAIL, SUB))
+        assert r[1]["notUpdated"][sub["id"]]["type"] == "cannotUnsend"
+    finally:
+        stopped(s)
+    # the log survives a restart: exact changes, the record still there
+    s.start()
+    try:
+        j = Jmap(s)
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": state}, "c"],
+                          ], (CORE, MAIL, SUB))
+        assert r[1]["created"] == [] and r[1]["newState"] == state
+        (r,) = j.request([["EmailSubmission/set", {"accountId": j.account,
+                                                   "destroy": [sub["id"]]}, "d"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["destroyed"] == [sub["id"]]
+        (r,) = j.request([["EmailSubmission/changes", {"accountId": j.account,
+                                                       "sinceState": state}, "c"]],
+                         (CORE, MAIL, SUB))
+        assert r[1]["destroyed"] == [sub["id"]]
+    finally:
+        stopped(s)
+
+
+def submit_draft(j, text, envelope=None):
+    drafts = j.mailboxes()["drafts"]["id"]
+    blob = upload(j, text.encode())
+    create = {"identityId": identity_of(j, USER)["id"], "emailId": "#d"}
+    if envelope is not None:
+        create["envelope"] = envelope
+    resp = j.request([
+        ["Email/import", {"accountId": j.account, "emails": {"d": {
+            "blobId": blob, "mailboxIds": {drafts: True}}}}, "0"],
+        ["EmailSubmission/set", {"accountId": j.account, "create": {"k": create}}, "1"],
+    ], (CORE, MAIL, SUB))
+    return resp[1][1]
+
+
+def test_email_submission_restrict_sender(srv):
+    """[submission] restrict_sender as for SMTP AUTH: the envelope sender
+    and the From: addresses must be the user's own or an alias of it."""
+    srv.alias_add("sales@example.org", USER)
+    j = Jmap(srv)
+    r = submit_draft(j, "From: mallory@example.net\r\nTo: bob@example.org\r\n\r\nhi\r\n")
+    assert r["notCreated"]["k"]["type"] == "forbiddenFrom", r
+    r = submit_draft(j, "From: alice@example.org\r\nTo: bob@example.org\r\n\r\nhi\r\n",
+                     {"mailFrom": {"email": "bob@example.org"},
+                      "rcptTo": [{"email": "bob@example.org"}]})
+    assert r["notCreated"]["k"]["type"] == "forbiddenMailFrom", r
+    r = submit_draft(j, "From: alice@example.org\r\n\r\nno one\r\n")
+    assert r["notCreated"]["k"]["type"] == "noRecipients", r
+    assert srv.messages("bob@example.org") == []
+    # an alias of the user may be used, with an explicit envelope
+    r = submit_draft(j, "From: Sales <sales@example.org>\r\nTo: bob@example.org\r\n"
+                        "Subject: offer\r\n\r\nbuy\r\n",
+                     {"mailFrom": {"email": "sales@example.org"},
+                      "rcptTo": [{"email": "bob@example.org"}]})
+    assert "k" in r["created"], r
+    [path] = srv.wait_messages("bob@example.org", 1)
+    assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
+
+
+def test_identities_are_the_address_and_its_aliases(srv):
+    srv.alias_add("sales@example.org", USER)
+    srv.alias_add("team@example.org", USER, "bob@example.org")
+    srv.alias_add("bobby@example.org", "bob@example.org")
+    j = Jmap(srv)
+    (r,) = j.request([["Identity/get", {"accountId": j.account}, "i"]], (CORE, MAIL, SUB))
+    emails = [i["email"] for i in r[1]["list"]]
+    assert emails[0] == USER and sorted(emails[1:]) == ["sales@example.org", "team@example.org"]
+    assert all(not i["mayDelete"] for i in r[1]["list"])
+    old = r[1]["state"]
+    ident = identity_of(j, "sales@example.org")
+    (r,) = j.request([["Identity/set", {"accountId": j.account, "update": {ident["id"]: {
+        "name": "Sales Team", "replyTo": [{"name": None, "email": "sales@example.org"}],
+        "textSignature": "-- \nSales"}}}, "s"]], (CORE, MAIL, SUB))
+    assert r[1]["updated"] == {ident["id"]: None} and r[1]["newState"] != old
+    (r,) = j.request([["Identity/set", {"accountId": j.account,
+                                        "update": {ident["id"]: {"email": "x@example.org"}},
+                                        "create": {"n": {"email": "bob@example.org"}}}, "s"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["notUpdated"][ident["id"]]["type"] == "invalidProperties"
+    assert r[1]["notCreated"]["n"]["type"] == "forbidden"
+    (r,) = j.request([["Identity/changes", {"accountId": j.account, "sinceState": old}, "c"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["type"] == "cannotCalculateChanges"
+    stopped(srv)
+    srv.start()
+    j = Jmap(srv)
+    got = identity_of(j, "sales@example.org")
+    assert got["name"] == "Sales Team" and got["textSignature"] == "-- \nSales"
+    assert identity_of(j, USER)["name"] == ""
+
+
+def test_email_import_keywords_and_errors(srv):
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    blob = upload(j, b"From: x@example.net\r\nSubject: imported\r\n\r\nbody\r\n")
+    r = j.call("Email/import", {"emails": {
+        "a": {"blobId": blob, "mailboxIds": {boxes["archive"]["id"]: True},
+              "keywords": {"$flagged": True, "work": True},
+              "receivedAt": "2026-01-02T03:04:05Z"},
+        "b": {"blobId": "u" + "0" * 32, "mailboxIds": {boxes["inbox"]["id"]: True}},
+        "c": {"blobId": blob, "mailboxIds": {}}}})
+    eid = r["created"]["a"]["id"]
+    assert r["notCreated"]["b"]["type"] == "blobNotFound"
+    assert r["notCreated"]["c"]["type"] == "invalidProperties"
+    (e,) = j.call("Email/get", {"ids": [eid], "properties": ["keywords", "receivedAt",
+                                                             "subject", "mailboxIds"]})["list"]
+    assert e["keywords"] == {"$flagged": True, "work": True}
+    assert e["receivedAt"] == "2026-01-02T03:04:05Z" and e["subject"] == "imported"
+    assert e["mailboxIds"] == {boxes["archive"]["id"]: True}
+    m = imap_login(srv)
+    m.select("Archive")
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert b"\\Flagged" in data[0] and b"work" in data[0]
+    m.logout()
+
+
+def test_mailbox_set_create_rename_destroy(srv):
+    """Mailbox/set as IMAP CREATE, RENAME, SUBSCRIBE and DELETE: seen by
+    IMAP; roles for the SPECIAL-USE ones; destroy refused with children or
+    emails unless onDestroyRemoveEmails."""
+    j = Jmap(srv)
+    assert j.session["accounts"][j.account]["accountCapabilities"][MAIL][
+        "mayCreateTopLevelMailbox"] is True
+    state = j.call("Mailbox/get", {"ids": []})["state"]
+    r = j.call("Mailbox/set", {"create": {
+        "p": {"name": "Projects", "isSubscribed": True},
+        "c": {"name": "Correio", "parentId": "#p"},
+        "r": {"name": "Receipts", "role": "archive"},
+        "x": {"name": "a/b"},
+        "i": {"name": "inbox"}}})
+    assert set(r["created"]) == {"p", "c"}, r
+    assert r["notCreated"]["r"]["type"] == "invalidProperties"  # Archive has the role
+    assert r["notCreated"]["x"]["type"] == "invalidProperties"
+    assert r["notCreated"]["i"]["type"] == "invalidProperties"
+    p, c = r["created"]["p"]["id"], r["created"]["c"]["id"]
+    assert r["created"]["c"]["parentId"] == p
+    ch = j.call("Mailbox/changes", {"sinceState": state})
+    assert sorted(ch["created"]) == sorted([p, c])
+    m = imap_login(srv)
+    names = b"\n".join(m.list()[1])
+    assert b'"Projects"' in names and b'"Projects/Correio"' in names
+    assert b"Projects" in b"\n".join(m.lsub()[1])
+    deliver(srv, "for the project")
+    m.select("INBOX")
+    m.copy("1", "Projects/Correio")
+    # rename and move under INBOX's level: ids stay (same UIDVALIDITY)
+    r = j.call("Mailbox/set", {"update": {c: {"name": "Mail server", "parentId": None},
+                                          j.mailboxes()["inbox"]["id"]: {"name": "x"}}})
+    assert r["updated"] == {c: None}, r
+    assert r["notUpdated"][j.mailboxes()["inbox"]["id"]]["type"] == "forbidden"
+    assert j.call("Mailbox/get", {"ids": [c]})["list"][0]["name"] == "Mail server"
+    assert b'"Mail server"' in b"\n".join(m.list()[1])
+    r = j.call("Mailbox/set", {"update": {c: {"role": "trash"}}})
+    assert r["notUpdated"][c]["type"] == "invalidProperties"
+    # destroy: emails keep it unless asked
+    r = j.call("Mailbox/set", {"destroy": [c]})
+    assert r["notDestroyed"][c]["type"] == "mailboxHasEmail"
+    r = j.call("Mailbox/set", {"destroy": [c], "onDestroyRemoveEmails": True})
+    assert r["destroyed"] == [c]
+    q = j.call("Mailbox/set", {"create": {"k": {"name": "Kid", "parentId": p}}})
+    r = j.call("Mailbox/set", {"destroy": [p]})
+    assert r["notDestroyed"][p]["type"] == "mailboxHasChild"
+    r = j.call("Mailbox/set", {"destroy": [q["created"]["k"]["id"], p]})
+    assert sorted(r["destroyed"]) == sorted([q["created"]["k"]["id"], p]), r
+    names = b"\n".join(m.list()[1])
+    assert b"Projects" not in names and b"Mail server" not in names
+    m.logout()
+    # Mailbox/query: filters and sorts
+    q = j.call("Mailbox/query", {"filter": {"hasAnyRole": True}, "sort": [{"property": "name"}]})
+    names = [x["name"] for x in j.call("Mailbox/get", {"ids": q["ids"]})["list"]]
+    assert sorted(names) == names and "Inbox" in names
+    q = j.call("Mailbox/query", {"filter": {"role": "sent"}})
+    assert q["ids"] == [j.mailboxes()["sent"]["id"]]
+    r = j.call("Mailbox/queryChanges", {"sinceQueryState": q["queryState"]})
+    assert r["added"] == [] and r["removed"] == []
+
+
+def test_search_snippets_mark_and_escape(srv):
+    deliver(srv, "Invoice <2026> & more", body="Dear Carol,\n\nyour invoice is attached; "
+            "the INVOICE total is <b>42</b>.\n" + "filler words here. " * 30 + "\n")
+    deliver(srv, "Nothing to see", body="No match in this one.\n")
+    j = Jmap(srv)
+    flt = {"operator": "OR", "conditions": [{"text": "invoice"}, {"subject": "more"}]}
+    ids = j.call("Email/query", {"filter": flt})["ids"]
+    (other,) = [i for i in j.call("Email/query", {})["ids"] if i not in ids]
+    r = j.call("SearchSnippet/get", {"filter": flt, "emailIds": ids + [other, "mffffffff00000001"]})
+    assert r["notFound"] == ["mffffffff00000001"]
+    got = {x["emailId"]: x for x in r["list"]}
+    (mine,) = ids
+    assert got[mine]["subject"] == "<mark>Invoice</mark> &lt;2026&gt; &amp; <mark>more</mark>"
+    assert got[mine]["preview"].startswith("Dear Carol, your <mark>invoice</mark> is attached;")
+    assert "the <mark>INVOICE</mark> total is &lt;b&gt;42&lt;/b&gt;." in got[mine]["preview"]
+    assert len(got[mine]["preview"]) < 400
+    assert got[other]["subject"] is None and got[other]["preview"] is None
+
+
+def test_email_query_changes(srv):
+    deliver(srv, "one")
+    deliver(srv, "two")
+    j = Jmap(srv)
+    inbox = j.mailboxes()["inbox"]["id"]
+    args = {"filter": {"inMailbox": inbox, "notKeyword": "$seen"},
+            "sort": [{"property": "receivedAt", "isAscending": False}]}
+    q = j.call("Email/query", args)
+    assert q["canCalculateChanges"] is True
+    old_ids = q["ids"]
+    deliver(srv, "three")
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.store("1", "+FLAGS", "(\\Seen)")	# "one" leaves the results
+    m.logout()
+    r = j.call("Email/queryChanges", dict(args, sinceQueryState=q["queryState"],
+                                          calculateTotal=True))
+    new_ids = j.call("Email/query", args)["ids"]
+    assert r["newQueryState"] == j.call("Email/query", args)["queryState"]
+    # the client's list, patched as RFC 8620 §5.6 says, is the new one
+    ids = [i for i in old_ids if i not in r["removed"]]
+    for a in sorted(r["added"], key=lambda a: a["index"]):
+        ids.insert(a["index"], a["id"])
+    assert ids == new_ids and r["total"] == len(new_ids) == 2
+    assert old_ids[-1] in r["removed"]
+    (r,) = j.request([["Email/queryChanges", dict(args, accountId=j.account,
+                                                  sinceQueryState="s0000000000000000"), "c"]])
+    assert r[1]["type"] == "cannotCalculateChanges"
+
+
+def test_email_parse_of_an_upload_and_a_message(srv):
+    deliver(srv, "stored one")
+    j = Jmap(srv)
+    blob = upload(j, DRAFT.encode())
+    (eid,) = j.call("Email/query", {})["ids"]
+    stored_blob = j.call("Email/get", {"ids": [eid], "properties": ["blobId"]})["list"][0]["blobId"]
+    r = j.call("Email/parse", {"blobIds": [blob, stored_blob, "u" + "1" * 32, "x!"],
+                               "fetchTextBodyValues": True})
+    assert sorted(r["notFound"]) == sorted(["u" + "1" * 32, "x!"])
+    e = r["parsed"][blob]
+    assert e["id"] is None and e["mailboxIds"] is None and e["blobId"] == blob
+    assert e["subject"] == "with a file" and e["bcc"] == [{"name": None, "email": USER}]
+    assert e["from"] == [{"name": "Alice", "email": USER}]
+    (att,) = e["attachments"]
+    assert att["name"] == "data.bin"
+    text_part = e["textBody"][0]["partId"]
+    assert e["bodyValues"][text_part]["value"].startswith("See the file.")
+    assert r["parsed"][stored_blob]["subject"] == "stored one"
+    # a part of the upload downloads byte for byte
+    status, _, body = j.http("GET", f"/jmap/download/{j.account}/{att['blobId']}/data.bin")
+    assert status == 200 and body == bytes(range(256))
+
+
+def test_upload_sweep_keeps_the_account_files(srv):
+    """Uploads older than a day are swept at the next upload; the
+    submission log and identity settings beside them stay."""
+    j = Jmap(srv)
+    ident = identity_of(j, USER)
+    (r,) = j.request([["Identity/set", {"accountId": j.account,
+                                        "update": {ident["id"]: {"name": "Alice"}}}, "s"]],
+                     (CORE, MAIL, SUB))
+    assert r[1]["updated"]
+    r = submit_draft(j, "From: alice@example.org\r\nTo: bob@example.org\r\n\r\nhi\r\n")
+    assert "k" in r["created"], r
+    d = os.path.join(srv.data, "jmap", j.account)
+    old = time.time() - 3 * 86400
+    for name in os.listdir(d):
+        os.utime(os.path.join(d, name), (old, old))
+    upload(j, b"Subject: x\r\n\r\ny\r\n")
+    assert sorted(n for n in os.listdir(d) if not n.startswith("u")) == \
+        ["identities", "submissions"]
+    assert len([n for n in os.listdir(d) if n.startswith("u")]) == 1
+    assert identity_of(j, USER)["name"] == "Alice"
+
+
+VAC = "urn:ietf:params:jmap:vacationresponse"
+
+
+def vacation(j, name, args):
+    (r,) = j.request([[name, dict(args, accountId=j.account), "v"]], (CORE, MAIL, VAC))
+    return r[1]
+
+
+def test_vacation_response_is_a_sieve_vacation(srv):
+    """VacationResponse/set writes and activates a Sieve vacation script:
+    delivery then answers bob once; turning it off deactivates it; another
+    active script is not replaced."""
+    j = Jmap(srv)
+    assert j.session["primaryAccounts"][VAC] == j.account
+    (v,) = vacation(j, "VacationResponse/get", {})["list"]
+    assert v == {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
+                 "subject": None, "textBody": None, "htmlBody": None}
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
+        "fromDate": "2026-12-24T00:00:00Z"}}})
+    assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Away \"for now\"",
+        "textBody": "I am away until Monday.\nBack soon \\o/"}}})
+    assert r["updated"] == {"singleton": None}, r
+    (v,) = vacation(j, "VacationResponse/get", {"ids": ["singleton"]})["list"]
+    assert v["isEnabled"] is True and v["subject"] == "Away \"for now\""
+    assert "jmap-vacation" in srv.cli("user", "sieve", USER, "list").stdout
+    deliver(srv, "are you there", sender="bob@example.org")
+    [reply] = srv.wait_messages("bob@example.org", 1)
+    text = srv.read_message(reply)
+    assert b"Subject: Away \"for now\"" in text and b"I am away until Monday." in text
+    assert b"Back soon \\o/" in text
+    deliver(srv, "still there?", sender="bob@example.org")
+    time.sleep(0.5)
+    assert len(srv.messages("bob@example.org")) == 1	# once per period
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}})
+    assert r["updated"] == {"singleton": None}
+    assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+    # another active script is left alone
+    path = os.path.join(srv.data, "mine.sieve")
+    with open(path, "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "x" { fileinto "Junk"; }\n')
+    srv.cli("user", "sieve", USER, "put", "mine", path)
+    srv.cli("user", "sieve", USER, "activate", "mine")
+    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": True}}})
+    assert r["notUpdated"]["singleton"]["type"] == "forbidden"
+    assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+
+
 # ---- step 4: push ----
 
 class EventStream:

@@ -78,7 +78,8 @@ export class Jmap {
   }
 
   // Method calls [[name, args, tag]...]; accountId is filled in.  The
-  // responses by tag; a method error throws.
+  // responses by tag (a second one of a tag as "tag/Name"); a method error
+  // throws.
   async call(calls) {
     const using = [CORE, MAIL];
     if (calls.some(([name]) => name.startsWith("EmailSubmission") ||
@@ -97,7 +98,10 @@ export class Jmap {
     for (const [name, args, tag] of (await r.json()).methodResponses) {
       if (name === "error")
         throw new JmapError(`${tag}: ${args.type}${args.description ? ": " + args.description : ""}`);
-      out[tag] = args;
+      // a method may add responses of its own under the same tag (the
+      // implicit Email/set of EmailSubmission/set): the first keeps the tag
+      if (tag in out) out[`${tag}/${name}`] = args;
+      else out[tag] = args;
     }
     return out;
   }

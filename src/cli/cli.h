@@ -99,6 +99,12 @@ int check_warn_hostname(const struct config *cfg);
 /* Is every [listen] smtp address a loopback one (or none at all)? */
 bool check_smtp_loopback_only(const struct config *cfg);
 
+/* check_records.c: `check --dns DOMAIN`: print the DNS records DOMAIN
+   should publish (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT, the hostname's
+   PTR), compare each with DNS and print the fix of each mismatch.
+   Returns the number of mismatches, or -1 when DNS cannot be asked. */
+int check_records(const struct config *cfg, const char *domain);
+
 /* ---- sendmail (sendmail_headers.c) ---- */
 
 /*

@@ -14,6 +14,9 @@
  * `correio domain add`.  What `serve` would refuse although the file
  * parses (ports, certificates, the data directory) is check_startup.c's.
  *
+ * With --dns DOMAIN, check_records.c prints the records DOMAIN should
+ * publish and compares them with DNS.
+ *
  * Without --dns too, it says where mail to the postmaster goes and warns
  * when that address names nobody (RFC 5321 §4.5.1 wants a postmaster; the
  * server then refuses RCPT TO:<postmaster>).
@@ -243,9 +246,11 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 {
 	bool dns = false, strict = false;
 	int problems, warnings, dns_warnings = 0;
+	const char *domains[CHECK_MAX_DOMAINS];
+	unsigned n_domains = 0;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: correio check [-c FILE] [--dns] [--strict]\n\n"
+		printf("usage: correio check [-c FILE] [--dns [DOMAIN]] [--strict]\n\n"
 		       "Read the configuration, report every error as file:line: message,\n"
 		       "and print the effective settings.  Starts nothing.  Also fails on what\n"
 		       "`correio serve` would refuse: two listeners on one port, certificate or\n"
@@ -254,6 +259,10 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 		       "--dns  also look up where each local domain receives mail (MX) and\n"
 		       "       where the hostname points, with the resolvers correio uses,\n"
 		       "       and warn about what a sender would trip over.\n"
+		       "--dns DOMAIN  also print the records DOMAIN should publish (MX, SPF,\n"
+		       "       DKIM for each selector, DMARC, MTA-STS, TLSRPT, the PTR of each\n"
+		       "       address of the hostname), compare each with DNS, and say how to\n"
+		       "       fix each mismatch (a mismatch counts as a warning).\n"
 		       "--strict  exit with status 1 when there is any warning.\n\n"
 		       "Sizes and durations are shown as the file wrote them (25M, 5m);\n"
 		       "defaults in the largest whole unit.\n");
@@ -262,6 +271,8 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dns") == 0) {
 			dns = true;
+			if (i + 1 < argc && argv[i + 1][0] != '-' && n_domains < CHECK_MAX_DOMAINS)
+				domains[n_domains++] = argv[++i];
 			continue;
 		}
 		if (strcmp(argv[i], "--strict") == 0) {
@@ -269,7 +280,8 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 			continue;
 		}
 		fprintf(stderr, "correio: check: unexpected argument '%s'\n"
-				"usage: correio check [-c FILE] [--dns] [--strict]\n", argv[i]);
+				"usage: correio check [-c FILE] [--dns [DOMAIN]] [--strict]\n",
+			argv[i]);
 		return 2;
 	}
 	/* main.c has loaded (and would have refused) the file already */
@@ -286,6 +298,12 @@ int cmd_check(int argc, char **argv, struct config *cfg)
 	if (dns && (dns_warnings = check_dns(cfg)) < 0)
 		return 1;
 	warnings += dns_warnings;
+	for (unsigned i = 0; i < n_domains; i++) {
+		int mismatches = check_records(cfg, domains[i]);
+		if (mismatches < 0)
+			return 1;
+		warnings += mismatches;
+	}
 	if (strict && warnings > 0) {
 		printf("# --strict: %d warning%s\n", warnings, warnings == 1 ? "" : "s");
 		return 1;

@@ -109,13 +109,16 @@ int client_uu_decode(const char *text, const struct client_uu_block *b,
 			size_t k = 0;
 			while (k < n && i < end) {
 				unsigned char c[4] = { 0, 0, 0, 0 };
-				for (int j = 0; j < 4; j++)
-					c[j] = i + (size_t)j < end ? uu_val(text[i + (size_t)j]) : 0;
+				/* a short line's last group holds only the bytes its
+				 * characters carry: 6 bits each, so 2 -> 1, 3 -> 2 */
+				size_t have = end - i < 4 ? end - i : 4;
+				for (size_t j = 0; j < have; j++)
+					c[j] = uu_val(text[i + j]);
 				unsigned char o[3] = {
 					(unsigned char)(c[0] << 2 | c[1] >> 4),
 					(unsigned char)(c[1] << 4 | c[2] >> 2),
 					(unsigned char)(c[2] << 6 | c[3]) };
-				for (int j = 0; j < 3 && k < n; j++)
+				for (size_t j = 0; j < have * 6 / 8 && k < n; j++)
 					tmp[k++] = o[j];
 				i += 4;
 			}

@@ -53,6 +53,24 @@ static void test_find_and_decode(void **state)
 	buf_deinit(&out);
 }
 
+/* a line that declares more bytes than its characters carry yields only
+ * the bytes they carry: "0V" is 12 bits, one byte, though "#" says 3 */
+static void test_short_line(void **state)
+{
+	static const char text[] = "begin 644 x\n#0V\n`\nend\n";
+	struct client_uu_block b;
+	struct buf out;
+	size_t pos = 0;
+
+	(void)state;
+	buf_init(&out, 0);
+	assert_int_equal(client_uu_find(text, strlen(text), &pos, &b), 1);
+	assert_int_equal(client_uu_decode(text, &b, &out), 1);
+	assert_int_equal(out.len, 1);
+	assert_memory_equal(out.data, "C", 1);
+	buf_deinit(&out);
+}
+
 static void test_not_blocks(void **state)
 {
 	static const char *const texts[] = {
@@ -75,6 +93,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_find_and_decode),
+		cmocka_unit_test(test_short_line),
 		cmocka_unit_test(test_not_blocks),
 	};
 

@@ -272,6 +272,8 @@ static void redirect_target(void *ctx, const struct resolve_target *t)
 	if (t->kind == RESOLVE_REMOTE) {
 		buf_puts(&sr->job->redirects, t->address);
 		buf_putc(&sr->job->redirects, '\0');
+		buf_puts(&sr->job->redirects, sr->r->address);
+		buf_putc(&sr->job->redirects, '\0');
 		return;
 	}
 	if (run_done(sr, t->address))

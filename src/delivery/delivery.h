@@ -43,7 +43,9 @@ struct delivery_job {
 	bool removed;		/* out: it did */
 	bool junk;		/* DMARC quarantine: into each account's Junk folder */
 	struct buf redirects;	/* out: remote addresses Sieve scripts redirected
-				   the message to, NUL-separated, for the
+				   the message to, each followed by the
+				   recipient whose script did it (the copy is
+				   forwarded: SRS), NUL-separated, for the
 				   scheduler to add as recipients */
 	struct delivery_rcpt *rcpts;
 	unsigned n_rcpts;

@@ -326,6 +326,36 @@ int resolve_alias_check(const struct config *cfg, struct accounts *a, const char
 	return ret == RESOLVE_LOOP || ret < 0 ? ret : 1;
 }
 
+struct sender_check {
+	const char *user;
+	bool found;
+};
+
+static void sender_target(void *ctx, const struct resolve_target *t)
+{
+	struct sender_check *c = ctx;
+
+	if (t->kind == RESOLVE_LOCAL && strcmp(t->address, c->user) == 0)
+		c->found = true;
+}
+
+bool resolve_reaches(const struct config *cfg, struct accounts *a, const char *key,
+		     const char *user)
+{
+	struct sender_check c = { user, false };
+
+	if (strcmp(key, user) == 0)
+		return true;
+	resolve_address(cfg, a, key, sender_target, &c);
+	return c.found;
+}
+
+bool resolve_may_send_as(const struct config *cfg, struct accounts *a, const char *user,
+			 const char *key)
+{
+	return !cfg->submission_restrict_sender || resolve_reaches(cfg, a, key, user);
+}
+
 struct record {
 	struct envelope *e;
 	unsigned i;

@@ -81,4 +81,17 @@ int resolve_record(const struct config *cfg, struct accounts *a, struct envelope
 int resolve_alias_check(const struct config *cfg, struct accounts *a, const char *alias,
 			char *const *targets, int n, char *loop_r);
 
+/*
+ * [submission] restrict_sender: may user send as key (a lower-case-domain
+ * address, "" for the null sender)?  Itself, or an address that reaches
+ * its account (+tag, an alias, a catch-all).  Always true when the
+ * setting is off.  Authenticated SMTP (MAIL FROM) and JMAP
+ * EmailSubmission ask it.
+ */
+bool resolve_may_send_as(const struct config *cfg, struct accounts *a, const char *user,
+			 const char *key);
+/* Does key reach user's account (whatever restrict_sender says)? */
+bool resolve_reaches(const struct config *cfg, struct accounts *a, const char *key,
+		     const char *user);
+
 #endif

@@ -153,8 +153,11 @@ int dkim_sig_verify(const char *header, size_t len, const struct dkim_field *sig
    *error_r. */
 int dkim_keys_create(const char *data_dir, const char *domain, char *rsa_sel,
 		     char *ed_sel, const char **error_r);
-/* Load the signing keys of domain into keys[0..2) (*n_r of them).
-   Returns 1, 0 when the domain has none, -1 with *error_r. */
+/* Load the signing keys of domain into keys[0..2) (*n_r of them; free
+   them with dkim_keys_unload).  The keys are cached: read from disk the
+   first time, and again only when the domain's "signing" file was
+   replaced (dkim_keys_create: a rotation); thread-safe.  Returns 1, 0
+   when the domain has none, -1 with *error_r. */
 int dkim_keys_load(const char *data_dir, const char *domain, struct dkim_key *keys,
 		   unsigned *n_r, const char **error_r);
 void dkim_keys_unload(struct dkim_key *keys, unsigned n);

@@ -5,12 +5,17 @@
  * selectors that sign new mail ("rsa SELECTOR" and "ed25519 SELECTOR"
  * lines).  A key that no longer signs stays until retired, so that its
  * DNS record can stay published while signed mail is still in transit.
+ *
+ * The signing keys are read once per process and kept (dkim_keys_load): a
+ * later load costs a stat of the "signing" file, and reads the keys again
+ * only when that file was replaced (a rotation).
  */
 #include "dkim/dkim.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,15 +221,96 @@ out:
 	return ret;
 }
 
-int dkim_keys_load(const char *data_dir, const char *domain, struct dkim_key *keys,
-		   unsigned *n_r, const char **error_r)
+/* The keys of one domain directory as last read, valid while its
+   "signing" file is the same file (a rotation replaces it by rename; a
+   key file is never rewritten in place: a new key gets a new selector). */
+struct key_cache_entry {
+	char dir[1200];
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+	struct dkim_key keys[2];
+	unsigned n;
+	uint64_t used;		/* for evicting the least recently used */
+};
+
+#define KEY_CACHE_MAX 64
+
+static struct key_cache_entry key_cache[KEY_CACHE_MAX];
+static uint64_t key_cache_clock;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool same_file(const struct key_cache_entry *c, const struct stat *st)
 {
-	char dir[1200], path[1400], sel[2][64];
+	return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
+	       c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Copy n keys, each EVP_PKEY up-referenced. */
+static void keys_copy(struct dkim_key *to, const struct dkim_key *from, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		to[i] = from[i];
+		EVP_PKEY_up_ref(to[i].pkey);
+	}
+}
+
+/* The cached keys of dir whose signing file is st: 1 copied, 0 not cached. */
+static int cache_get(const char *dir, const struct stat *st, struct dkim_key *keys,
+		     unsigned *n_r)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&key_cache_lock);
+	for (unsigned i = 0; i < KEY_CACHE_MAX && ret == 0; i++) {
+		struct key_cache_entry *c = &key_cache[i];
+		if (c->n == 0 || strcmp(c->dir, dir) != 0 || !same_file(c, st))
+			continue;
+		keys_copy(keys, c->keys, c->n);
+		*n_r = c->n;
+		c->used = ++key_cache_clock;
+		ret = 1;
+	}
+	pthread_mutex_unlock(&key_cache_lock);
+	return ret;
+}
+
+/* Remember the keys of dir (replacing what it had, else the least
+   recently used entry). */
+static void cache_put(const char *dir, const struct stat *st, const struct dkim_key *keys,
+		      unsigned n)
+{
+	struct key_cache_entry *c = &key_cache[0];
+
+	pthread_mutex_lock(&key_cache_lock);
+	for (unsigned i = 0; i < KEY_CACHE_MAX; i++) {
+		if (key_cache[i].n > 0 && strcmp(key_cache[i].dir, dir) == 0) {
+			c = &key_cache[i];
+			break;
+		}
+		if (key_cache[i].used < c->used)
+			c = &key_cache[i];
+	}
+	dkim_keys_unload(c->keys, c->n);
+	str_copy(c->dir, dir, sizeof(c->dir));
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	keys_copy(c->keys, keys, n);
+	c->n = n;
+	c->used = ++key_cache_clock;
+	pthread_mutex_unlock(&key_cache_lock);
+}
+
+/* Read the signing keys of dir from disk. */
+static int keys_read(const char *dir, struct dkim_key *keys, unsigned *n_r,
+		     const char **error_r)
+{
+	char path[1400], sel[2][64];
 	enum dkim_alg algs[2] = { DKIM_ALG_RSA_SHA256, DKIM_ALG_ED25519_SHA256 };
 
-	*n_r = 0;
-	if (domain_dir(data_dir, domain, dir, sizeof(dir), error_r) < 0)
-		return -1;
 	if (read_signing(dir, sel[0], sel[1]) < 0) {
 		*error_r = "cannot read the signing selectors";
 		return -1;
@@ -245,6 +331,30 @@ int dkim_keys_load(const char *data_dir, const char *domain, struct dkim_key *ke
 		(*n_r)++;
 	}
 	return *n_r > 0 ? 1 : 0;
+}
+
+int dkim_keys_load(const char *data_dir, const char *domain, struct dkim_key *keys,
+		   unsigned *n_r, const char **error_r)
+{
+	char dir[1200], path[1400];
+	struct stat st;
+	int ret;
+
+	*n_r = 0;
+	if (domain_dir(data_dir, domain, dir, sizeof(dir), error_r) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/signing", dir);
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = "cannot read the signing selectors";
+		return -1;
+	}
+	if (cache_get(dir, &st, keys, n_r) > 0)
+		return 1;
+	if ((ret = keys_read(dir, keys, n_r, error_r)) > 0)
+		cache_put(dir, &st, keys, *n_r);
+	return ret;
 }
 
 void dkim_keys_unload(struct dkim_key *keys, unsigned n)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -295,6 +296,70 @@ static void test_sign_verify(void **state)
 	}
 }
 
+/* Move data_dir/dkim/<domain>/<selector>.<ext>.key away (back: to its
+   place), or remove it. */
+static void move_key(const char *data_dir, const char *selector, const char *ext, int how)
+{
+	char path[1400], away[1410];
+
+	snprintf(path, sizeof(path), "%s/dkim/example.org/%s.%s.key", data_dir, selector, ext);
+	snprintf(away, sizeof(away), "%s.away", path);
+	if (how == 0)
+		assert_int_equal(unlink(path), 0);
+	else
+		assert_int_equal(how > 0 ? rename(path, away) : rename(away, path), 0);
+}
+
+/* The signing keys are read from disk once: with the key files gone, the
+   next load still has them; a rotation (a new "signing" file) loads the
+   new keys. */
+static void test_keys_cached_until_rotated(void **state)
+{
+	char dir[] = "/tmp/test_dkim_keys.XXXXXX", rsa[64], ed[64], rsa2[64], ed2[64];
+	struct dkim_key keys[2];
+	const char *error;
+	unsigned n;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(dkim_keys_load(dir, "example.org", keys, &n, &error), 0);
+	assert_int_equal(dkim_keys_create(dir, "example.org", rsa, ed, &error), 1);
+	assert_int_equal(dkim_keys_load(dir, "example.org", keys, &n, &error), 1);
+	assert_int_equal(n, 2);
+	dkim_keys_unload(keys, n);
+	move_key(dir, rsa, "rsa", 1);
+	move_key(dir, ed, "ed25519", 1);
+	assert_int_equal(dkim_keys_load(dir, "example.org", keys, &n, &error), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(keys[0].selector, rsa);
+	assert_string_equal(keys[1].selector, ed);
+	assert_non_null(keys[0].pkey);
+	dkim_keys_unload(keys, n);
+	move_key(dir, rsa, "rsa", -1);
+	move_key(dir, ed, "ed25519", -1);
+	/* rotated: the new selectors sign */
+	assert_int_equal(dkim_keys_create(dir, "example.org", rsa2, ed2, &error), 1);
+	assert_string_not_equal(rsa, rsa2);
+	assert_int_equal(dkim_keys_load(dir, "example.org", keys, &n, &error), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(keys[0].selector, rsa2);
+	assert_string_equal(keys[1].selector, ed2);
+	dkim_keys_unload(keys, n);
+	move_key(dir, rsa, "rsa", 0);
+	move_key(dir, ed, "ed25519", 0);
+	move_key(dir, rsa2, "rsa", 0);
+	move_key(dir, ed2, "ed25519", 0);
+	{
+		char path[1400];
+		snprintf(path, sizeof(path), "%s/dkim/example.org/signing", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/dkim/example.org", dir);
+		rmdir(path);
+		snprintf(path, sizeof(path), "%s/dkim", dir);
+		rmdir(path);
+		rmdir(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_sig_parse),
 		cmocka_unit_test(test_key_parse),
 		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_keys_cached_until_rotated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * fuzz_jmap_parse.c - the pure parsers of jmap_parse.c on arbitrary bytes:
- * an RFC 5322 date, an address list, Basic credentials and a download
- * type.  The address list must always come out as valid JSON strings.
+ * an RFC 5322 date, an address list, Basic credentials, a download
+ * type, the header section of a submitted message and a search snippet.  The address list must always come out as valid JSON strings.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -34,6 +34,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&b, 4096);
 	if (jmap_parse_basic(s, &b, &pass) > 0)
 		assert(pass > b.data && pass <= b.data + b.len);
+	buf_deinit(&b);
+	buf_init(&b, 0);
+	{
+		unsigned missing;
+		size_t body = jmap_parse_submission_header((const char *)data, size, &b,
+							   &missing);
+		assert(body <= size && (b.len == 0 || b.data[b.len - 1] == '\n'));
+		assert(b.len <= size + 1);
+	}
+	buf_reset(&b);
+	{
+		static const char *const terms[] = { "a", "mark", "\xc3\xa9" };
+		if (jmap_parse_highlight((const char *)data, size, terms, 3, 255, &b) > 0)
+			assert(strstr(buf_cstr(&b), "<mark>") != NULL);
+		else
+			assert(b.len == 0);
+	}
 	buf_deinit(&b);
 	if (jmap_type_safe(s))
 		assert(strchr(s, '/') != NULL && strpbrk(s, "\r\n\"<> ;") == NULL);

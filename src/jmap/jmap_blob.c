@@ -7,7 +7,8 @@
  * 413 beyond it).  Downloads serve an upload, a whole message ("b" + the
  * email's digits, CRLF line ends as IMAP sends it) or one part of a
  * message ("p" + digits + "-" + partId with "_" for ".", transfer
- * encoding undone), always with Content-Disposition: attachment,
+ * encoding undone; the digits of an email, or of an upload for the parts
+ * Email/parse shows), always with Content-Disposition: attachment,
  * X-Content-Type-Options: nosniff and a type that a browser will not run
  * (anything that could be active content becomes application/octet-stream).
  */
@@ -66,7 +67,9 @@ static void expire_uploads(const char *dir)
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' && strncmp(e->d_name, ".tmp-", 5) != 0)
+		/* uploads and their temporary files only: the account's
+		   other files (jmap_files.c) live here too */
+		if (e->d_name[0] != 'u' && strncmp(e->d_name, ".tmp-", 5) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < old)
@@ -124,6 +127,24 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 }
 
 /* A part of a message: digits "-" path ("1_2"). */
+static int upload_read(struct jmap_account *a, const char *id, struct buf *out);
+
+/* An upload's bytes with LF line ends (as messages are parsed). */
+static int upload_text(struct jmap_account *a, const char *id, struct buf *out)
+{
+	struct buf raw;
+	int ret;
+
+	buf_init(&raw, out->max);
+	ret = upload_read(a, id, &raw);
+	for (size_t i = 0; ret > 0 && i < raw.len; i++)
+		if (!(raw.data[i] == '\r' && i + 1 < raw.len && raw.data[i + 1] == '\n') &&
+		    buf_putc(out, raw.data[i]) < 0)
+			ret = -1;
+	buf_deinit(&raw);
+	return ret;
+}
+
 static int read_part(struct jmap_account *a, const char *id, struct buf *out)
 {
 	char email[20], spec[64];
@@ -134,19 +155,29 @@ static int read_part(struct jmap_account *a, const char *id, struct buf *out)
 	struct mime_section sec;
 	int ret = 0;
 
-	if (dash == NULL || dash - id != 17 || strlen(dash + 1) >= sizeof(spec))
+	if (dash == NULL || (dash - id != 17 && dash - id != 33) ||
+	    strlen(dash + 1) >= sizeof(spec))
 		return 0;
-	memcpy(email, id, 17);
-	email[0] = 'm';
-	email[17] = '\0';
 	str_copy(spec, dash + 1, sizeof(spec));
 	for (char *c = spec; *c != '\0'; c++)
 		if (*c == '_')
 			*c = '.';
-	if (jmap_email_id_parse(email, 'm', &uv, &uid) < 0)
-		return 0;
 	buf_init(&text, 256u * 1024 * 1024);
-	if ((ret = jmap_email_read(a, uv, uid, &text)) > 0) {
+	if (dash - id == 33) {
+		/* a part of an upload (Email/parse): "p" + the upload's digits */
+		char up[34];
+		memcpy(up, id, 33);
+		up[0] = 'u';
+		up[33] = '\0';
+		ret = upload_text(a, up, &text);
+	} else {
+		memcpy(email, id, 17);
+		email[0] = 'm';
+		email[17] = '\0';
+		ret = jmap_email_id_parse(email, 'm', &uv, &uid) < 0 ? 0 :
+		      jmap_email_read(a, uv, uid, &text);
+	}
+	if (ret > 0) {
 		msg = mime_message_parse(text.data != NULL ? text.data : "", text.len, NULL);
 		ret = 0;
 		if (strspn(spec, "0123456789.") == strlen(spec) &&
@@ -161,26 +192,31 @@ static int read_part(struct jmap_account *a, const char *id, struct buf *out)
 	return ret;
 }
 
+static int upload_read(struct jmap_account *a, const char *id, struct buf *out)
+{
+	char dir[1100], path[1200], chunk[65536];
+	ssize_t n;
+	int fd;
+
+	blob_dir(a, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(out, chunk, (size_t)n) < 0)
+			break;
+	close(fd);
+	return n == 0 ? 1 : -1;
+}
+
 int jmap_blob_read(struct jmap_account *a, const char *id, struct buf *out)
 {
 	uint32_t uv, uid;
 
 	if (!jmap_is_id(id) || jmap_account_load(a) < 0)
 		return 0;
-	if (id[0] == 'u' && strlen(id) == 33) {
-		char dir[1100], path[1200], chunk[65536];
-		ssize_t n;
-		int fd;
-		blob_dir(a, dir, sizeof(dir));
-		snprintf(path, sizeof(path), "%s/%s", dir, id);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-			return 0;
-		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-			if (buf_append(out, chunk, (size_t)n) < 0)
-				break;
-		close(fd);
-		return n == 0 ? 1 : -1;
-	}
+	if (id[0] == 'u' && strlen(id) == 33)
+		return upload_read(a, id, out);
 	if (id[0] == 'b' && jmap_email_id_parse(id, 'b', &uv, &uid) > 0) {
 		struct buf lf;
 		int ret;

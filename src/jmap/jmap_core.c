@@ -200,7 +200,8 @@ static int resolve_args(struct jmap_call *call, json_t *responses)
 
 static bool capability_known(const char *cap)
 {
-	return strcmp(cap, JMAP_CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0;
+	return strcmp(cap, JMAP_CAP_CORE) == 0 || strcmp(cap, JMAP_CAP_MAIL) == 0 ||
+	       strcmp(cap, JMAP_CAP_SUBMISSION) == 0 || strcmp(cap, JMAP_CAP_VACATION) == 0;
 }
 
 static bool using_has(json_t *using, const char *cap)
@@ -265,43 +266,87 @@ static const struct jmap_method *find_method(const struct jmap_method *table,
 	return NULL;
 }
 
-/* Run one invocation and append its response(s) to responses. */
-static void run_call(json_t *inv, json_t *using, const struct jmap_method *table,
-		     const struct jmap_limits *limits, void *ctx, json_t *responses)
-{
-	struct jmap_call call = {
-		.name = json_string_value(json_array_get(inv, 0)),
-		.call_id = json_string_value(json_array_get(inv, 2)),
-		.args = json_deep_copy(json_array_get(inv, 1)),
-		.limits = limits, .ctx = ctx,
-	};
-	const struct jmap_method *m = find_method(table, call.name);
+struct jmap_run {
+	json_t *req, *responses;
+	json_t *created;		/* creation id -> id, the whole request */
+	size_t next;			/* the next method call */
+	const struct jmap_limits *limits;
+	const struct jmap_method *table;
+	void *ctx;
+	char *session_state;
+	struct jmap_call call;		/* the call that waits */
+	bool waiting;
+	jmap_run_wake_fn *wake;
+	void *wake_ctx;
+};
 
-	if (m == NULL || !using_has(using, m->capability))
-		jmap_call_error(&call, "unknownMethod", NULL);
-	else if (resolve_args(&call, responses) > 0 && m->fn(&call) > 0 &&
-		 call.result == NULL)
-		call.result = json_object();
-	if (call.error != NULL)
-		json_array_append_new(responses, json_pack("[s,O,s]", "error", call.error,
-							   call.call_id));
-	else
-		json_array_append_new(responses, json_pack("[s,O,s]", call.name, call.result,
-							   call.call_id));
-	json_decref(call.error);
-	json_decref(call.result);
-	json_decref(call.args);
-}
-
-int jmap_core_run(const char *body, size_t len, const struct jmap_limits *limits,
-		  const struct jmap_method *table, void *ctx, const char *session_state,
-		  json_t **response_r, json_t **problem_r)
+/* The call is over: its response(s) go after the others. */
+static void finish_call(struct jmap_run *run)
 {
-	json_error_t jerr;
-	json_t *req, *responses, *inv, *created;
+	struct jmap_call *call = &run->call;
+	json_t *v;
 	size_t i;
 
-	*response_r = *problem_r = NULL;
+	if (call->error != NULL) {
+		json_array_append_new(run->responses, json_pack("[s,O,s]", "error", call->error,
+								call->call_id));
+	} else {
+		json_array_append_new(run->responses, json_pack("[s,O,s]", call->name,
+								call->result, call->call_id));
+		json_array_foreach(call->also, i, v)
+			json_array_append_new(run->responses,
+					      json_pack("[O,O,s]", json_array_get(v, 0),
+							json_array_get(v, 1), call->call_id));
+	}
+	json_decref(call->error);
+	json_decref(call->result);
+	json_decref(call->args);
+	json_decref(call->also);
+	memset(call, 0, sizeof(*call));
+	run->waiting = false;
+}
+
+/* Start invocation inv.  1 when it is over, 0 when it waits. */
+static int start_call(struct jmap_run *run, json_t *inv)
+{
+	struct jmap_call *call = &run->call;
+	const struct jmap_method *m;
+	int ret = -1;
+
+	memset(call, 0, sizeof(*call));
+	call->name = json_string_value(json_array_get(inv, 0));
+	call->call_id = json_string_value(json_array_get(inv, 2));
+	call->args = json_deep_copy(json_array_get(inv, 1));
+	call->limits = run->limits;
+	call->ctx = run->ctx;
+	call->created_ids = run->created;
+	call->run = run;
+	m = find_method(run->table, call->name);
+	if (m == NULL || !using_has(json_object_get(run->req, "using"), m->capability))
+		jmap_call_error(call, "unknownMethod", NULL);
+	else if (resolve_args(call, run->responses) > 0)
+		ret = m->fn(call);
+	if (ret == 0 && call->resume != NULL) {
+		run->waiting = true;
+		return 0;
+	}
+	if (ret > 0 && call->result == NULL)
+		call->result = json_object();
+	if (ret <= 0 && call->error == NULL)
+		jmap_call_error(call, "serverFail", NULL);
+	return 1;
+}
+
+int jmap_run_new(const char *body, size_t len, const struct jmap_limits *limits,
+		 const struct jmap_method *table, void *ctx, const char *session_state,
+		 struct jmap_run **run_r, json_t **problem_r)
+{
+	json_error_t jerr;
+	json_t *req, *created;
+	struct jmap_run *run;
+
+	*run_r = NULL;
+	*problem_r = NULL;
 	if (len > limits->max_size_request) {
 		*problem_r = problem("limit", 400, "request too large");
 		json_object_set_new(*problem_r, "limit", json_string("maxSizeRequest"));
@@ -316,15 +361,108 @@ int jmap_core_run(const char *body, size_t len, const struct jmap_limits *limits
 		json_decref(req);
 		return -1;
 	}
-	responses = json_array();
-	json_array_foreach(json_object_get(req, "methodCalls"), i, inv)
-		run_call(inv, json_object_get(req, "using"), table, limits, ctx, responses);
-	*response_r = json_pack("{s:o,s:s}", "methodResponses", responses,
-				"sessionState", session_state);
+	run = calloc(1, sizeof(*run));
+	if (run == NULL || (run->session_state = strdup(session_state)) == NULL)
+		abort();
+	run->req = req;
+	run->responses = json_array();
 	created = json_object_get(req, "createdIds");
-	if (created != NULL)
-		json_object_set(*response_r, "createdIds", created);
-	json_decref(req);
+	run->created = created != NULL ? json_deep_copy(created) : json_object();
+	run->limits = limits;
+	run->table = table;
+	run->ctx = ctx;
+	*run_r = run;
+	return 1;
+}
+
+int jmap_run_step(struct jmap_run *run, json_t **response_r)
+{
+	json_t *calls = json_object_get(run->req, "methodCalls");
+
+	*response_r = NULL;
+	if (run->waiting) {
+		struct jmap_call *call = &run->call;
+		jmap_method_fn *resume = call->resume;
+		int ret;
+		call->resume = NULL;
+		ret = resume(call);
+		if (ret == 0 && call->resume != NULL)
+			return 0;
+		if (ret > 0 && call->result == NULL)
+			call->result = json_object();
+		if (ret <= 0 && call->error == NULL)
+			jmap_call_error(call, "serverFail", NULL);
+		finish_call(run);
+	}
+	while (run->next < json_array_size(calls)) {
+		if (start_call(run, json_array_get(calls, run->next++)) == 0)
+			return 0;
+		finish_call(run);
+	}
+	*response_r = json_pack("{s:O,s:s}", "methodResponses", run->responses,
+				"sessionState", run->session_state);
+	if (json_object_get(run->req, "createdIds") != NULL)
+		json_object_set(*response_r, "createdIds", run->created);
+	return 1;
+}
+
+void jmap_run_set_wake(struct jmap_run *run, jmap_run_wake_fn *fn, void *ctx)
+{
+	run->wake = fn;
+	run->wake_ctx = ctx;
+}
+
+void jmap_run_abandon(struct jmap_run *run, jmap_run_wake_fn *fn)
+{
+	run->ctx = NULL;
+	run->call.ctx = NULL;
+	jmap_run_set_wake(run, fn, NULL);
+}
+
+void jmap_run_wake(struct jmap_run *run)
+{
+	run->wake(run->wake_ctx, run);
+}
+
+bool jmap_run_waiting(const struct jmap_run *run)
+{
+	return run->waiting;
+}
+
+void jmap_run_free(struct jmap_run **runp)
+{
+	struct jmap_run *run = *runp;
+
+	if (run == NULL)
+		return;
+	json_decref(run->call.error);
+	json_decref(run->call.result);
+	json_decref(run->call.args);
+	json_decref(run->call.also);
+	json_decref(run->req);
+	json_decref(run->responses);
+	json_decref(run->created);
+	free(run->session_state);
+	free(run);
+	*runp = NULL;
+}
+
+int jmap_core_run(const char *body, size_t len, const struct jmap_limits *limits,
+		  const struct jmap_method *table, void *ctx, const char *session_state,
+		  json_t **response_r, json_t **problem_r)
+{
+	struct jmap_run *run;
+
+	*response_r = NULL;
+	if (jmap_run_new(body, len, limits, table, ctx, session_state, &run, problem_r) < 0)
+		return -1;
+	if (jmap_run_step(run, response_r) == 0) {
+		/* a table for this entry point has no method that waits */
+		jmap_run_free(&run);
+		*problem_r = problem("serverFail", 500, "a method call could not finish");
+		return -1;
+	}
+	jmap_run_free(&run);
 	return 1;
 }
 

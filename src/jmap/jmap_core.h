@@ -14,6 +14,8 @@
 
 #define JMAP_CAP_CORE "urn:ietf:params:jmap:core"
 #define JMAP_CAP_MAIL "urn:ietf:params:jmap:mail"
+#define JMAP_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
+#define JMAP_CAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 
 /* Limits advertised in the session's core capability and enforced here. */
 struct jmap_limits {
@@ -26,6 +28,15 @@ struct jmap_limits {
 	unsigned max_concurrent_upload;
 };
 
+struct jmap_call;
+struct jmap_run;
+
+/* A method: 1 done (call->result set), -1 failed (call->error set), 0
+   waiting (for the queue, say): it set call->resume and will have
+   jmap_run_wake(call->run) called; resume then runs (with the same call)
+   and returns the same way. */
+typedef int jmap_method_fn(struct jmap_call *call);
+
 /* One method call being run. */
 struct jmap_call {
 	const char *name;
@@ -34,11 +45,15 @@ struct jmap_call {
 	json_t *result;		/* set by the method: its response arguments */
 	json_t *error;		/* or this: an error object (jmap_call_error) */
 	const struct jmap_limits *limits;
-	void *ctx;		/* the account context of the caller */
+	void *ctx;		/* the account context of the caller; NULL once the
+				   client is gone while the call waited */
+	json_t *also;		/* more responses of this call: [[name, args]]
+				   (an implicit Email/set after a submission) */
+	json_t *created_ids;	/* the request's creation id -> id (§3.3) */
+	struct jmap_run *run;
+	jmap_method_fn *resume;	/* set by a method that returns 0 */
+	void *wait;		/* its state meanwhile (the method's to free) */
 };
-
-/* A method: 1 done (call->result set), -1 failed (call->error set). */
-typedef int jmap_method_fn(struct jmap_call *call);
 
 struct jmap_method {
 	const char *name;		/* "Mailbox/get" */
@@ -66,6 +81,26 @@ int jmap_pointer_eval(json_t *root, const char *path, json_t **r);
 int jmap_core_run(const char *body, size_t len, const struct jmap_limits *limits,
 		  const struct jmap_method *table, void *ctx, const char *session_state,
 		  json_t **response_r, json_t **problem_r);
+
+/*
+ * The same in steps, for methods that wait.  jmap_run_new checks the
+ * request (1, or -1 with *problem_r); jmap_run_step runs the calls until
+ * the end (1 with *response_r) or until one waits (0): the owner then
+ * waits for its wake function, which is called (from the event that ends
+ * the wait) with the run, and steps again.  jmap_run_abandon: the client
+ * is gone; the method sees ctx NULL when it resumes and fn is the wake
+ * function from then on (it steps to the end and frees).
+ */
+typedef void jmap_run_wake_fn(void *ctx, struct jmap_run *run);
+int jmap_run_new(const char *body, size_t len, const struct jmap_limits *limits,
+		 const struct jmap_method *table, void *ctx, const char *session_state,
+		 struct jmap_run **run_r, json_t **problem_r);
+int jmap_run_step(struct jmap_run *run, json_t **response_r);
+void jmap_run_set_wake(struct jmap_run *run, jmap_run_wake_fn *fn, void *ctx);
+void jmap_run_wake(struct jmap_run *run);
+void jmap_run_abandon(struct jmap_run *run, jmap_run_wake_fn *fn);
+bool jmap_run_waiting(const struct jmap_run *run);
+void jmap_run_free(struct jmap_run **run);
 
 /* Core/echo: the arguments back. */
 int jmap_core_echo(struct jmap_call *call);

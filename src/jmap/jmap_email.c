@@ -681,6 +681,97 @@ int jmap_email_get(struct jmap_call *call)
 	return jmap_get_result(call, a, list, notfound);
 }
 
+/* ---- Email/parse ---- */
+
+/* The text of blob id with LF line ends, and the digits its parts' blob
+   ids carry ("p" + digits + "-" + partId), for an upload ("u" + 32 hex)
+   or a message ("b" + 16 hex).  1, 0 unknown or not a message, -1. */
+static int parse_source(struct jmap_account *a, const char *id, struct buf *text,
+			char *digits, size_t size)
+{
+	uint32_t uv, uid;
+	struct buf raw;
+	int ret;
+
+	if (id[0] == 'b' && jmap_email_id_parse(id, 'b', &uv, &uid) > 0) {
+		str_copy(digits, id + 1, size);
+		return jmap_email_read(a, uv, uid, text);
+	}
+	if (id[0] != 'u' || strlen(id) != 33)
+		return 0;
+	str_copy(digits, id + 1, size);
+	buf_init(&raw, text->max);
+	ret = jmap_blob_read(a, id, &raw);
+	for (size_t i = 0; ret > 0 && i < raw.len; i++)
+		if (!(raw.data[i] == '\r' && i + 1 < raw.len && raw.data[i + 1] == '\n') &&
+		    buf_putc(text, raw.data[i]) < 0)
+			ret = -1;
+	buf_deinit(&raw);
+	return ret;
+}
+
+int jmap_email_parse(struct jmap_call *call)
+{
+	struct jmap_account *a;
+	json_t *ids = json_object_get(call->args, "blobIds"), *parsed, *not_parsable, *notfound, *v;
+	struct get_opts opt;
+	size_t i;
+
+	if (jmap_call_account(call, &a) < 0)
+		return -1;
+	if (get_options(call, &opt) < 0 || !json_is_array(ids))
+		return jmap_call_error(call, "invalidArguments", NULL);
+	if (json_array_size(ids) > call->limits->max_objects_get)
+		return jmap_call_error(call, "requestTooLarge", NULL);
+	parsed = json_object();
+	not_parsable = json_array();
+	notfound = json_array();
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		char digits[40];
+		struct buf text;
+		struct mime_message *msg;
+		json_t *o;
+		int ret;
+		if (id == NULL || !jmap_is_id(id)) {
+			json_array_append(notfound, v);
+			continue;
+		}
+		buf_init(&text, JMAP_MAX_MESSAGE);
+		ret = parse_source(a, id, &text, digits, sizeof(digits));
+		if (ret <= 0) {
+			json_array_append(ret < 0 ? not_parsable : notfound, v);
+			buf_deinit(&text);
+			continue;
+		}
+		msg = mime_message_parse(text.data != NULL ? text.data : "", text.len, NULL);
+		/* RFC 8621 §4.9: what belongs to a stored email is null */
+		o = json_object();
+		if (want(&opt, "id"))
+			json_object_set_new(o, "id", json_null());
+		if (want(&opt, "blobId"))
+			json_object_set_new(o, "blobId", json_string(id));
+		if (want(&opt, "threadId"))
+			json_object_set_new(o, "threadId", json_null());
+		if (want(&opt, "mailboxIds"))
+			json_object_set_new(o, "mailboxIds", json_null());
+		if (want(&opt, "keywords"))
+			json_object_set_new(o, "keywords", json_null());
+		if (want(&opt, "receivedAt"))
+			json_object_set_new(o, "receivedAt", json_null());
+		if (want(&opt, "size"))
+			json_object_set_new(o, "size", json_integer((json_int_t)
+				mime_message_size_crlf(msg)));
+		add_parsed(o, &opt, msg, digits);
+		mime_message_free(&msg);
+		buf_deinit(&text);
+		json_object_set_new(parsed, id, o);
+	}
+	call->result = json_pack("{s:s,s:o,s:o,s:o}", "accountId", a->id, "parsed", parsed,
+				 "notParsable", not_parsable, "notFound", notfound);
+	return 1;
+}
+
 /* ---- Thread/get ---- */
 
 /* Every email is its own thread here ("t" + the email's digits). */

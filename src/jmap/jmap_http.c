@@ -83,6 +83,8 @@ struct jmap_conn {
 	struct jmap_req *pending;
 	struct jmap_push *push;		/* an EventSource stream on it */
 	struct jmap_account acct;	/* jc->user's, kept between requests */
+	struct jmap_run *run;		/* an API request whose method waits */
+	struct evhttp_request *run_req;	/* ... and its HTTP request */
 	bool acct_open;
 	struct jmap_conn *next;
 	bool gone;
@@ -143,6 +145,18 @@ static void send_text(struct evhttp_request *req, int status, const char *reason
 
 /* ---- connections ---- */
 
+/* A request whose client left: run it to its end, answer nobody. */
+static void run_orphan_wake(void *ctx, struct jmap_run *run)
+{
+	json_t *resp;
+
+	(void)ctx;
+	if (jmap_run_step(run, &resp) == 0)
+		return;
+	json_decref(resp);
+	jmap_run_free(&run);
+}
+
 /* Forget jc.  detached: evhttp let go of the pending requests (the client
    went away) and they are ours to free; else evhttp frees them with the
    connection. */
@@ -165,6 +179,16 @@ static void conn_free(struct jmap_conn *jc, bool detached)
 		free(r);
 	}
 	jmap_push_free(&jc->push, detached);
+	if (jc->run != NULL) {
+		/* its method finishes without us (the mail is queued all
+		   the same); evhttp frees the HTTP request */
+		log_info("jmap: %s: client gone while its request waited", jc->user);
+		jmap_run_abandon(jc->run, run_orphan_wake);
+		jc->run = NULL;
+		if (detached && evhttp_request_get_connection(jc->run_req) == NULL)
+			evhttp_request_free(jc->run_req);
+		jc->run_req = NULL;
+	}
 	if (jc->acct_open)
 		jmap_account_close(&jc->acct);
 	explicit_bzero(jc->auth_header, sizeof(jc->auth_header));
@@ -273,13 +297,29 @@ static struct jmap_conn *conn_of(struct jmap *j, struct evhttp_request *req, boo
 
 /* ---- routes ---- */
 
-static void route_api(struct jmap_account *a, struct evhttp_request *req)
+/* A method of jc's request waited and can go on. */
+static void run_wake(void *ctx, struct jmap_run *run)
 {
+	struct jmap_conn *jc = ctx;
+	json_t *resp;
+
+	if (jmap_run_step(run, &resp) == 0)
+		return;
+	jmap_send_json(jc->run_req, 200, resp, NULL);
+	json_decref(resp);
+	jmap_run_free(&jc->run);
+	jc->run_req = NULL;
+}
+
+static void route_api(struct jmap_conn *jc, struct evhttp_request *req)
+{
+	struct jmap_account *a = &jc->acct;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *body = (const char *)evbuffer_pullup(in, -1);
 	const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
 					      "Content-Type");
+	struct jmap_run *run;
 	json_t *resp, *prob;
 	char state[24];
 
@@ -296,14 +336,23 @@ static void route_api(struct jmap_account *a, struct evhttp_request *req)
 		return;
 	}
 	jmap_account_state(a, state);
-	if (jmap_core_run(body != NULL ? body : "", len, &a->j->limits, jmap_methods, a,
-			  state, &resp, &prob) < 0) {
+	if (jmap_run_new(body != NULL ? body : "", len, &a->j->limits, jmap_methods, a,
+			 state, &run, &prob) < 0) {
 		jmap_send_json(req, 400, prob, "application/problem+json");
 		json_decref(prob);
 		return;
 	}
+	if (jmap_run_step(run, &resp) == 0) {
+		/* a submission waits for the queue: evhttp reads no next
+		   request on this connection before we answer this one */
+		jc->run = run;
+		jc->run_req = req;
+		jmap_run_set_wake(run, run_wake, jc);
+		return;
+	}
 	jmap_send_json(req, 200, resp, NULL);
 	json_decref(resp);
+	jmap_run_free(&run);
 }
 
 /* "https://host" from the Host header, for the Session's URLs. */
@@ -369,7 +418,7 @@ static void dispatch(struct jmap_conn *jc, struct evhttp_request *req)
 		}
 	} else if (strcmp(path, "/jmap/api") == 0 || strcmp(path, "/jmap/api/") == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
-			route_api(a, req);
+			route_api(jc, req);
 	} else if (strncmp(path, "/jmap/upload/", 13) == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
 			jmap_blob_upload(a, req, path + 13);

@@ -3,6 +3,7 @@
  * account's folders: a Mailbox is a selectable folder, its id from the
  * folder's UIDVALIDITY, its role from SPECIAL-USE (INBOX is "inbox"),
  * its parent the folder named by the part before the last "/".
+ * Mailbox/set and Mailbox/query are in jmap_mailbox_set.c.
  */
 #include "jmap_private.h"
 
@@ -38,16 +39,16 @@ static json_t *parent_id(struct jmap_account *a, const char *name)
 	return json_null();
 }
 
-/* Folders are made and renamed over IMAP for now: no Mailbox/set. */
-static json_t *rights(void)
+/* Everything, but INBOX can be neither renamed nor deleted. */
+static json_t *rights(bool inbox)
 {
 	return json_pack("{s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}",
 			 "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1,
-			 "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 0,
-			 "mayRename", 0, "mayDelete", 0, "maySubmit", 0);
+			 "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 1,
+			 "mayRename", !inbox, "mayDelete", !inbox, "maySubmit", 1);
 }
 
-static json_t *mailbox_object(struct jmap_account *a, struct jmap_folder *f)
+json_t *jmap_mailbox_object(struct jmap_account *a, struct jmap_folder *f)
 {
 	const char *name = store_mailbox_name(f->h), *slash = strrchr(name, '/');
 	const char *role = jmap_mailbox_role(f->attrs, name);
@@ -63,7 +64,7 @@ static json_t *mailbox_object(struct jmap_account *a, struct jmap_folder *f)
 			 "unreadEmails", (json_int_t)f->st.unseen,
 			 "totalThreads", (json_int_t)f->st.messages,
 			 "unreadThreads", (json_int_t)f->st.unseen,
-			 "myRights", rights(),
+			 "myRights", rights(str_ieq(name, "INBOX")),
 			 "isSubscribed", (f->attrs & STORE_FOLDER_SUBSCRIBED) != 0);
 }
 
@@ -107,13 +108,13 @@ int jmap_mailbox_get(struct jmap_call *call)
 	notfound = json_array();
 	if (!json_is_array(ids)) {
 		for (unsigned k = 0; k < a->n_folders; k++)
-			json_array_append_new(list, mailbox_object(a, &a->folders[k]));
+			json_array_append_new(list, jmap_mailbox_object(a, &a->folders[k]));
 	} else {
 		json_array_foreach(ids, i, v) {
 			struct jmap_folder *f = json_is_string(v) ?
 				jmap_folder_by_id(a, json_string_value(v)) : NULL;
 			if (f != NULL)
-				json_array_append_new(list, mailbox_object(a, f));
+				json_array_append_new(list, jmap_mailbox_object(a, f));
 			else
 				json_array_append(notfound, v);
 		}

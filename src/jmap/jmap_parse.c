@@ -121,3 +121,128 @@ int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r)
 	return 1;
 }
 
+
+/* Is the field at p (n bytes to the end) named name (with its colon)? */
+static bool field_is(const char *p, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+	size_t i = len;
+
+	if (n < len || strncasecmp(p, name, len) != 0)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':';
+}
+
+size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
+				    unsigned *missing_r)
+{
+	size_t i = 0;
+	bool skip = false;
+
+	*missing_r = JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID;
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		if (p[i] == '\n' || (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n'))
+			return i;	/* the empty line: the body follows */
+		if (p[i] != ' ' && p[i] != '\t') {
+			skip = field_is(p + i, n - i, "Bcc");
+			if (field_is(p + i, n - i, "Date"))
+				*missing_r &= ~JMAP_MISSING_DATE;
+			if (field_is(p + i, n - i, "Message-ID"))
+				*missing_r &= ~JMAP_MISSING_MESSAGE_ID;
+		}
+		if (!skip)
+			buf_append(out, p + i, end - i);
+		i = end;
+	}
+	if (n > 0 && p[n - 1] != '\n')
+		buf_putc(out, '\n');
+	return n;
+}
+
+/* The length of the term of terms[0..n) that starts at p (the longest;
+   ASCII letters in any case), or 0. */
+static size_t term_at(const char *p, size_t left, const char *const *terms, unsigned n)
+{
+	size_t best = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(terms[i]);
+		if (len > 0 && len <= left && len > best && strncasecmp(p, terms[i], len) == 0)
+			best = len;
+	}
+	return best;
+}
+
+static void html_escaped(struct buf *out, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i]) {
+		case '&': buf_puts(out, "&amp;"); break;
+		case '<': buf_puts(out, "&lt;"); break;
+		case '>': buf_puts(out, "&gt;"); break;
+		case '"': buf_puts(out, "&quot;"); break;
+		case '\'': buf_puts(out, "&#39;"); break;
+		default: buf_putc(out, p[i]); break;
+		}
+	}
+}
+
+int jmap_parse_highlight(const char *text, size_t len, const char *const *terms, unsigned n,
+			 size_t max_chars, struct buf *out)
+{
+	struct buf flat;
+	size_t first = (size_t)-1, start = 0, chars = 0, i, lead;
+	bool space = false;
+
+	/* white space runs become one space, and none at either end */
+	buf_init(&flat, 0);
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') {
+			space = flat.len > 0;
+			continue;
+		}
+		if (space)
+			buf_putc(&flat, ' ');
+		space = false;
+		buf_putc(&flat, c);
+	}
+	for (i = 0; i < flat.len && first == (size_t)-1; i++)
+		if (term_at(flat.data + i, flat.len - i, terms, n) > 0)
+			first = i;
+	if (first == (size_t)-1) {
+		buf_deinit(&flat);
+		return 0;
+	}
+	lead = max_chars / 4 < SNIPPET_LEAD ? max_chars / 4 : SNIPPET_LEAD;
+	if (max_chars > 0 && first > lead) {
+		/* some context before the first match, from a character start */
+		start = first - lead;
+		while (start < first && ((unsigned char)flat.data[start] & 0xc0) == 0x80)
+			start++;
+	}
+	for (i = start; i < flat.len && (max_chars == 0 || chars < max_chars);) {
+		size_t m = term_at(flat.data + i, flat.len - i, terms, n), c = 1;
+		if (m > 0) {
+			/* a match ends on a character boundary, as the term does */
+			buf_puts(out, "<mark>");
+			html_escaped(out, flat.data + i, m);
+			buf_puts(out, "</mark>");
+			for (size_t k = 0; k < m; k++)
+				chars += ((unsigned char)flat.data[i + k] & 0xc0) != 0x80;
+			i += m;
+			continue;
+		}
+		while (i + c < flat.len && ((unsigned char)flat.data[i + c] & 0xc0) == 0x80)
+			c++;
+		html_escaped(out, flat.data + i, c);
+		chars++;
+		i += c;
+	}
+	buf_deinit(&flat);
+	return 1;
+}

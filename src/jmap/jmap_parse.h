@@ -28,4 +28,31 @@ bool jmap_type_safe(const char *t);
    inside, bad scheme). */
 int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r);
 
+/*
+ * The header section of a message being submitted (p[0..n), LF or CRLF
+ * line ends), as it goes out: every field but Bcc (RFC 8621 §7: the
+ * server removes it), continuation lines included, into out, which ends
+ * with a line end.  Returns the offset of the empty line that ends the
+ * section (n when there is none: the header is all), and in *missing_r
+ * which of Date and Message-ID it lacks.
+ */
+#define JMAP_MISSING_DATE 0x1
+#define JMAP_MISSING_MESSAGE_ID 0x2
+size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
+				    unsigned *missing_r);
+
+/*
+ * SearchSnippet text (RFC 8621 §5): text[0..len) with white space runs
+ * made single spaces, HTML-escaped (& < > " '), every occurrence of a term
+ * (ASCII letters in any case; the longest term where several start) in
+ * <mark></mark>.  With max_chars, at most that many characters from a
+ * little (SNIPPET_LEAD bytes, at most a quarter of max_chars) before the
+ * first match; 0 keeps the whole.
+ * Returns 1 with the snippet appended to out, 0 when no term occurs (out
+ * untouched).  Terms are non-empty.
+ */
+#define SNIPPET_LEAD 40
+int jmap_parse_highlight(const char *text, size_t len, const char *const *terms, unsigned n,
+			 size_t max_chars, struct buf *out);
+
 #endif

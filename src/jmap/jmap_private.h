@@ -108,13 +108,25 @@ void jmap_snapshots_free(struct jmap *j);
 int jmap_mailbox_get(struct jmap_call *call);
 int jmap_mailbox_changes(struct jmap_call *call);
 const char *jmap_mailbox_role(unsigned attrs, const char *name);
+/* The Mailbox object of f (every property). */
+json_t *jmap_mailbox_object(struct jmap_account *a, struct jmap_folder *f);
+/* jmap_mailbox_set.c */
+int jmap_mailbox_set(struct jmap_call *call);
+int jmap_mailbox_query(struct jmap_call *call);
+int jmap_mailbox_query_changes(struct jmap_call *call);
 
 /* jmap_email.c */
 int jmap_email_get(struct jmap_call *call);
 int jmap_email_query(struct jmap_call *call);
+int jmap_email_query_changes(struct jmap_call *call);
 int jmap_email_set(struct jmap_call *call);
 int jmap_email_changes(struct jmap_call *call);
 int jmap_thread_get(struct jmap_call *call);
+int jmap_email_parse(struct jmap_call *call);
+/* jmap_snippet.c */
+int jmap_snippet_get(struct jmap_call *call);
+/* jmap_email_import.c */
+int jmap_email_import(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
 /* "m"/"b"/"t" + 16 hex -> uidvalidity, uid.  1 or -1. */
 int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r);
@@ -153,6 +165,35 @@ struct jmap_push;
 struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
 				  struct evhttp_request *req, struct jmap_push **owner);
 void jmap_push_free(struct jmap_push **p, bool detached);
+
+/* jmap_files.c: per-account files under <data_dir>/jmap/<account id>/ */
+struct buf;
+/* The path of file name (the directories made as needed): 1 or -1. */
+int jmap_file_path(const char *data_dir, const char *account_id, const char *name,
+		   char *out, size_t size);
+/* The whole file into out: 1, 0 absent, -1 error (or over 16 MiB). */
+int jmap_file_read(const char *path, struct buf *out);
+/* Append v as one line, fsynced: 1 or -1. */
+int jmap_file_append_line(const char *path, json_t *v);
+/* Replace the file by v (temporary file, fsync, rename): 1 or -1. */
+int jmap_file_replace(const char *path, json_t *v);
+
+/* jmap_identity.c */
+int jmap_identity_get(struct jmap_call *call);
+int jmap_identity_set(struct jmap_call *call);
+int jmap_identity_changes(struct jmap_call *call);
+/* The identity of id for a: 1 with its address in email (320 bytes), 0. */
+int jmap_identity_find(struct jmap_account *a, const char *id, char *email);
+
+/* jmap_vacation.c */
+int jmap_vacation_get(struct jmap_call *call);
+int jmap_vacation_set(struct jmap_call *call);
+
+/* jmap_submission.c */
+int jmap_submission_get(struct jmap_call *call);
+int jmap_submission_set(struct jmap_call *call);
+int jmap_submission_query(struct jmap_call *call);
+int jmap_submission_changes(struct jmap_call *call);
 
 /* jmap_http.c */
 void jmap_send_json(struct evhttp_request *req, int status, json_t *v,

@@ -51,11 +51,27 @@ const struct jmap_method jmap_methods[] = {
 	{ "Core/echo", JMAP_CAP_CORE, jmap_core_echo },
 	{ "Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get },
 	{ "Mailbox/changes", JMAP_CAP_MAIL, jmap_mailbox_changes },
+	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
+	{ "Mailbox/query", JMAP_CAP_MAIL, jmap_mailbox_query },
+	{ "Mailbox/queryChanges", JMAP_CAP_MAIL, jmap_mailbox_query_changes },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
+	{ "Email/queryChanges", JMAP_CAP_MAIL, jmap_email_query_changes },
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
+	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
+	{ "SearchSnippet/get", JMAP_CAP_MAIL, jmap_snippet_get },
+	{ "Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get },
+	{ "Identity/set", JMAP_CAP_SUBMISSION, jmap_identity_set },
+	{ "Identity/changes", JMAP_CAP_SUBMISSION, jmap_identity_changes },
+	{ "EmailSubmission/get", JMAP_CAP_SUBMISSION, jmap_submission_get },
+	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set },
+	{ "EmailSubmission/query", JMAP_CAP_SUBMISSION, jmap_submission_query },
+	{ "EmailSubmission/changes", JMAP_CAP_SUBMISSION, jmap_submission_changes },
+	{ "VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get },
+	{ "VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set },
 	{ NULL, NULL, NULL },
 };
 
@@ -456,18 +472,23 @@ json_t *jmap_session_object(struct jmap_account *a, const char *base)
 		 "%s/jmap/eventsource?types={types}&closeafter={closeafter}&ping={ping}", base);
 	/* the session changes only with the account list: one account */
 	snprintf(state, sizeof(state), "s%016llx", (unsigned long long)jmap_name_hash(a->user));
-	acct = json_pack("{s:s,s:b,s:b,s:{s:{s:i,s:n,s:i,s:I,s:[s],s:b},s:{}}}",
+	acct = json_pack("{s:s,s:b,s:b,s:{s:{s:i,s:n,s:i,s:I,s:[s],s:b},s:{},s:{s:i,s:{}},s:{}}}",
 			 "name", a->user, "isPersonal", 1, "isReadOnly", 0,
 			 "accountCapabilities", JMAP_CAP_MAIL,
 			 "maxMailboxesPerEmail", 1, "maxMailboxDepth",
 			 "maxSizeMailboxName", 255,
 			 "maxSizeAttachmentsPerEmail", (json_int_t)l->max_size_upload,
 			 "emailQuerySortOptions", "receivedAt",
-			 "mayCreateTopLevelMailbox", 0, JMAP_CAP_CORE);
-	return json_pack("{s:{s:o,s:{}},s:{s:o},s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s}",
+			 "mayCreateTopLevelMailbox", 1, JMAP_CAP_CORE,
+			 JMAP_CAP_SUBMISSION, "maxDelayedSend", 0, "submissionExtensions",
+			 JMAP_CAP_VACATION);
+	return json_pack("{s:{s:o,s:{},s:{},s:{}},s:{s:o},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,"
+			 "s:s,s:s}",
 			 "capabilities", JMAP_CAP_CORE, core_capability(l), JMAP_CAP_MAIL,
+			 JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
 			 "accounts", a->id, acct,
 			 "primaryAccounts", JMAP_CAP_CORE, a->id, JMAP_CAP_MAIL, a->id,
+			 JMAP_CAP_SUBMISSION, a->id, JMAP_CAP_VACATION, a->id,
 			 "username", a->user, "apiUrl", url[0], "downloadUrl", url[1],
 			 "uploadUrl", url[2], "eventSourceUrl", url[3], "state", state);
 }

@@ -172,6 +172,82 @@ static void test_calls_and_references(void **state)
 	json_decref(r);
 }
 
+/* A method that waits once, then answers with a second response and
+   records a creation id; the wake function counts. */
+static int woken;
+
+static int wait_done(struct jmap_call *call)
+{
+	call->result = json_pack("{s:b}", "ctx", call->ctx != NULL);
+	call->also = json_pack("[[s,{s:i}]]", "Email/set", "n", 1);
+	json_object_set_new(call->created_ids, "k", json_string("S1"));
+	return 1;
+}
+
+static int wait_start(struct jmap_call *call)
+{
+	call->resume = wait_done;
+	return 0;
+}
+
+static void count_wake(void *ctx, struct jmap_run *r)
+{
+	woken++;
+}
+
+static const struct jmap_method wait_table[] = {
+	{ "Core/echo", JMAP_CAP_CORE, echo_args },
+	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION, wait_start },
+	{ NULL, NULL, NULL },
+};
+
+static void test_waiting_method(void **state)
+{
+	const char *body =
+		"{\"using\":[\"urn:ietf:params:jmap:core\",\"urn:ietf:params:jmap:submission\"],"
+		"\"methodCalls\":[[\"EmailSubmission/set\",{},\"a\"],"
+		"[\"Core/echo\",{\"#x\":{\"resultOf\":\"a\",\"name\":\"Email/set\","
+		"\"path\":\"/n\"}},\"b\"]],\"createdIds\":{}}";
+	struct jmap_run *r;
+	json_t *resp, *prob;
+	char *text;
+	int ctx = 1;
+
+	assert_int_equal(jmap_run_new(body, strlen(body), &limits, wait_table, &ctx, "s1", &r,
+				      &prob), 1);
+	assert_int_equal(jmap_run_step(r, &resp), 0);
+	assert_true(jmap_run_waiting(r));
+	assert_null(resp);
+	jmap_run_set_wake(r, count_wake, NULL);
+	jmap_run_wake(r);
+	assert_int_equal(woken, 1);
+	assert_int_equal(jmap_run_step(r, &resp), 1);
+	text = json_dumps(resp, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text,
+		"{\"createdIds\":{\"k\":\"S1\"},\"methodResponses\":["
+		"[\"EmailSubmission/set\",{\"ctx\":true},\"a\"],"
+		"[\"Email/set\",{\"n\":1},\"a\"],"
+		"[\"Core/echo\",{\"x\":1},\"b\"]],\"sessionState\":\"s1\"}");
+	free(text);
+	json_decref(resp);
+	jmap_run_free(&r);
+	assert_null(r);
+	/* the client went away: the method resumes without its context */
+	assert_int_equal(jmap_run_new(body, strlen(body), &limits, wait_table, &ctx, "s1", &r,
+				      &prob), 1);
+	assert_int_equal(jmap_run_step(r, &resp), 0);
+	jmap_run_abandon(r, count_wake);
+	assert_int_equal(jmap_run_step(r, &resp), 1);
+	assert_true(json_is_false(json_object_get(json_array_get(json_array_get(
+		json_object_get(resp, "methodResponses"), 0), 1), "ctx")));
+	json_decref(resp);
+	jmap_run_free(&r);
+	/* the plain entry point cannot wait: a problem, no leak */
+	assert_int_equal(jmap_core_run(body, strlen(body), &limits, wait_table, &ctx, "s1",
+				       &resp, &prob), -1);
+	json_decref(prob);
+}
+
 static void test_ids(void **state)
 {
 	assert_true(jmap_is_id("a-Z_9"));
@@ -186,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_request_problems),
 		cmocka_unit_test(test_calls_and_references),
+		cmocka_unit_test(test_waiting_method),
 		cmocka_unit_test(test_ids),
 	};
 

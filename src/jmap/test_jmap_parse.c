@@ -102,6 +102,75 @@ static void test_basic(void **state)
 	buf_deinit(&b);
 }
 
+/* The header of a submitted message: Bcc (and its continuation lines)
+   gone, the body found, Date and Message-ID noticed; fed whole and cut at
+   every byte (a prefix is a header without its end). */
+static void test_submission_header(void **state)
+{
+	static const struct { const char *in, *out; size_t body; unsigned missing; } cases[] = {
+		{ "From: a@x\nBcc: b@x,\n c@x\nTo: d@x\n\nbody\nBcc: kept\n",
+		  "From: a@x\nTo: d@x\n", 33, JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID },
+		{ "BCC : b@x\r\nDate: now\r\nmessage-id: <1@x>\r\n\r\nx",
+		  "Date: now\r\nmessage-id: <1@x>\r\n", 41, 0 },
+		{ "Bccx: y\nBcc-Like: z\n\n", "Bccx: y\nBcc-Like: z\n", 20,
+		  JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID },
+		{ "Subject: no end", "Subject: no end\n", 15,
+		  JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID },
+		{ "\nonly a body", "", 0, JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID },
+		{ "", "", 0, JMAP_MISSING_DATE | JMAP_MISSING_MESSAGE_ID },
+	};
+	struct buf b;
+	unsigned missing;
+
+	(void)state;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].in);
+		buf_reset(&b);
+		assert_int_equal(jmap_parse_submission_header(cases[i].in, n, &b, &missing),
+				 cases[i].body);
+		assert_int_equal(b.len, strlen(cases[i].out));
+		assert_memory_equal(b.data != NULL ? b.data : "", cases[i].out, b.len);
+		assert_int_equal(missing, cases[i].missing);
+		for (size_t cut = 0; cut <= n; cut++) {
+			size_t body;
+			buf_reset(&b);
+			body = jmap_parse_submission_header(cases[i].in, cut, &b, &missing);
+			assert_true(body <= cut);
+			assert_true(b.len == 0 || b.data[b.len - 1] == '\n');
+		}
+	}
+	buf_deinit(&b);
+}
+
+static void test_highlight(void **state)
+{
+	static const char *const terms[] = { "inv", "invoice", "é" };
+	static const struct { const char *in; size_t max; const char *out; } cases[] = {
+		{ "  An  INVOICE\n<b>&'\"  ", 0,
+		  "An <mark>INVOICE</mark> &lt;b&gt;&amp;&#39;&quot;" },
+		{ "café invented", 0, "caf<mark>é</mark> <mark>inv</mark>ented" },
+		{ "0123456789012345678901234567890123456789012345678901234567890 invoice tail", 12,
+		  "90 <mark>invoice</mark> t" },
+	};
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&b);
+		assert_int_equal(jmap_parse_highlight(cases[i].in, strlen(cases[i].in), terms, 3,
+						      cases[i].max, &b), 1);
+		assert_int_equal(b.len, strlen(cases[i].out));
+		assert_memory_equal(b.data, cases[i].out, b.len);
+	}
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_highlight("no match <here>", 15, terms, 3, 0, &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(jmap_parse_highlight("inv", 3, terms, 0, 0, &b), 0);
+	buf_deinit(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +178,8 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_submission_header),
+		cmocka_unit_test(test_highlight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

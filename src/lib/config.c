@@ -123,6 +123,10 @@ static const struct setting settings[] = {
 	  0, 0, 0, "tempfail|accept", false },
 	NUM("milter", "connect_timeout", SET_DURATION, milter_connect_timeout, 1, 3600),
 	NUM("milter", "timeout", SET_DURATION, milter_timeout, 1, 3600),
+	BOOL("srs", "enabled", srs_enabled),
+	STR("srs", "domain", srs_domain),
+	NUM("srs", "max_age", SET_DURATION, srs_max_age, 86400, 365 * 86400),
+	STR("srs", "secret_file", srs_secret_file),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
 	STR_RESTART("jmap", "web_root", jmap_web_root),
@@ -193,6 +197,8 @@ void config_defaults(struct config *cfg)
 	cfg->milter_default_action = CONFIG_MILTER_TEMPFAIL;
 	cfg->milter_connect_timeout = 30;
 	cfg->milter_timeout = 30;
+	cfg->srs_enabled = true;
+	cfg->srs_max_age = 21 * 86400;
 }
 
 void config_defaults_no_file(struct config *cfg)

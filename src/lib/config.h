@@ -111,6 +111,12 @@ enum config_log_level */
 	   source tree's web/ (jmap_web.c) */
 	char jmap_web_root[1024];
 
+	/* the Sender Rewriting Scheme for forwarded mail (src/srs) */
+	bool srs_enabled;
+	char srs_domain[256];		/* "" = the first local domain */
+	uint64_t srs_max_age;		/* seconds an SRS address stays valid */
+	char srs_secret_file[1024];	/* "" = data_dir/srs.secret */
+
 	/* sizes and durations as written in the file ("25M", "5m"), by row of
 	   the settings table; "" for a value left at its default */
 	char written[CONFIG_SETTINGS_MAX][CONFIG_WRITTEN_MAX];

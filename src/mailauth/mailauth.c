@@ -50,6 +50,7 @@ struct mailauth {
 	struct accounts *accounts;
 	struct mta *mta;
 	bool inbound;
+	bool parent_domains;	/* notices: sign for a parent of the From: domain */
 	struct buf header;	/* the header section, until its end */
 	bool in_header, prev_nl, too_large;
 	char queue_id[32];
@@ -105,6 +106,14 @@ struct mailauth *mailauth_new_submission(const struct config *cfg, struct accoun
 	return a;
 }
 
+struct mailauth *mailauth_new_notice(const struct config *cfg, struct accounts *accounts)
+{
+	struct mailauth *a = mailauth_new_submission(cfg, accounts);
+
+	a->parent_domains = true;
+	return a;
+}
+
 struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,
 				      const char *client_ip, const char *helo,
 				      const char *sender)
@@ -149,6 +158,27 @@ static int from_domain(const struct buf *h, char *out, size_t size)
 	return 0;
 }
 
+/* A notice from MAILER-DAEMON@<hostname>: the From: domain, or the
+   nearest parent of it, that is local and has keys becomes a->domain (a
+   signature of example.org aligns with From: mx.example.org for DMARC).
+   Returns 1 found, 0 none. */
+static int signing_parent(struct mailauth *a)
+{
+	struct dkim_key keys[2];
+	const char *d = a->domain, *error;
+	unsigned n;
+
+	for (; d != NULL && strchr(d, '.') != NULL; d = strchr(d, '.') + 1) {
+		if (resolve_domain_is_local(a->cfg, a->accounts, d) <= 0 ||
+		    dkim_keys_load(a->cfg->data_dir, d, keys, &n, &error) <= 0)
+			continue;
+		dkim_keys_unload(keys, n);
+		memmove(a->domain, d, strlen(d) + 1);
+		return 1;
+	}
+	return 0;
+}
+
 /* End of the header section: start the signer if the From: domain is
    ours and has keys, and give it the header section. */
 static void start_signer(struct mailauth *a)
@@ -159,6 +189,8 @@ static void start_signer(struct mailauth *a)
 	int ret;
 
 	if (a->too_large || from_domain(&a->header, a->domain, sizeof(a->domain)) <= 0)
+		return;
+	if (a->parent_domains && signing_parent(a) <= 0)
 		return;
 	if (resolve_domain_is_local(a->cfg, a->accounts, a->domain) <= 0)
 		return;

@@ -49,6 +49,11 @@ typedef void mailauth_done_fn(void *ctx, const struct mailauth_verdict *v);
 /* For submitted mail (authenticated SMTP or local sendmail).  cfg and
    accounts must outlive the mailauth (the server's). */
 struct mailauth *mailauth_new_submission(const struct config *cfg, struct accounts *accounts);
+/* For a notice correio writes itself (a bounce, a delay or success
+   report) from MAILER-DAEMON@<hostname>: signed like submitted mail, with
+   the keys of the From: domain or of its nearest parent domain that is
+   local and has keys (mx.example.org's notices by example.org). */
+struct mailauth *mailauth_new_notice(const struct config *cfg, struct accounts *accounts);
 /* For mail received on `smtp` from client_ip (text) that said helo and
    gave sender ("" for <>).  NULL when every check is off. */
 struct mailauth *mailauth_new_inbound(const struct config *cfg, struct mta *mta,

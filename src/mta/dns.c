@@ -477,6 +477,20 @@ static void take_txt(struct dns_answer *a, struct ares_txt_ext *txt)
 	}
 }
 
+static void take_ptr(struct dns_answer *a, const unsigned char *abuf, int alen)
+{
+	struct hostent *h = NULL;
+	unsigned char any[4] = { 0 };	/* the address is not ours to know here */
+
+	if (ares_parse_ptr_reply(abuf, alen, any, sizeof(any), AF_INET, &h) != ARES_SUCCESS)
+		return;
+	if (h->h_name != NULL)
+		a->names[a->n++] = strdup(h->h_name);
+	for (char **p = h->h_aliases; p != NULL && *p != NULL && a->n < DNS_MAX_ANSWERS; p++)
+		a->names[a->n++] = strdup(*p);
+	ares_free_hostent(h);
+}
+
 static void on_query(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_query *q = arg;
@@ -498,6 +512,8 @@ static void on_query(void *arg, int status, int timeouts, unsigned char *abuf, i
 					a->names[a->n++] = strdup(m->host);
 				ares_free_data(mx);
 			}
+		} else if (q->type == DNS_PTR) {
+			take_ptr(a, abuf, alen);
 		} else if (q->type == DNS_A) {
 			struct ares_addrttl ttls[DNS_MAX_ANSWERS];
 			int n = DNS_MAX_ANSWERS;
@@ -540,7 +556,7 @@ void dns_query(struct dns *d, const char *name, enum dns_type type, dns_answer_f
 	       void *ctx)
 {
 	static const int types[] = { [DNS_TXT] = T_TXT, [DNS_A] = T_A, [DNS_AAAA] = T_AAAA,
-				     [DNS_MX_NAMES] = T_MX };
+				     [DNS_MX_NAMES] = T_MX, [DNS_PTR] = T_PTR };
 	struct dns_query *q = calloc(1, sizeof(*q));
 	size_t len = strlen(name);
 

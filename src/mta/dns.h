@@ -45,7 +45,7 @@ typedef void dns_mx_fn(void *ctx, const struct dns_mx *result);
 
 /* ---- single queries (the checks of received mail: DKIM, SPF, DMARC) ---- */
 
-enum dns_type { DNS_TXT, DNS_A, DNS_AAAA, DNS_MX_NAMES };
+enum dns_type { DNS_TXT, DNS_A, DNS_AAAA, DNS_MX_NAMES, DNS_PTR };
 
 #define DNS_MAX_ANSWERS 32
 
@@ -55,7 +55,9 @@ struct dns_answer {
 	unsigned n;		/* records below (0 with DNS_OK never happens) */
 	char *txt[DNS_MAX_ANSWERS];	/* TXT: each record's strings joined */
 	struct sockaddr_storage addrs[DNS_MAX_ANSWERS];	/* A, AAAA */
-	char *names[DNS_MAX_ANSWERS];	/* MX_NAMES: the exchangers */
+	char *names[DNS_MAX_ANSWERS];	/* MX_NAMES: the exchangers; PTR: the
+					   names (name is the reverse name,
+					   e.g. 1.2.0.192.in-addr.arpa) */
 };
 
 /* answer is valid during the call only. */

@@ -183,8 +183,14 @@ static void dest_run(struct mta_dest *d)
 
 /* ---- schedule ---- */
 
+bool mta_rcpt_forwarded(const struct envelope_rcpt *r)
+{
+	return r->kind == ENVELOPE_REMOTE && r->orig != NULL;
+}
+
 /* Group the due recipients of g by destination into transactions (all of
-   a destination's pending recipients together: schedule_due). */
+   a destination's pending recipients together: schedule_due), those
+   forwarded (an SRS sender) apart from the others. */
 static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 {
 	struct envelope *e = g->env;
@@ -201,12 +207,14 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 		if (!g->go[i])
 			continue;
 		for (unsigned k = 0; k < n_open && t == NULL; k++)
-			if (strcmp(open[k]->dest->name, name) == 0 && open[k]->n < MTA_MAX_RCPTS)
+			if (strcmp(open[k]->dest->name, name) == 0 && open[k]->n < MTA_MAX_RCPTS &&
+			    open[k]->forwarded == mta_rcpt_forwarded(r))
 				t = open[k];
 		if (t == NULL) {
 			if (n_open == 64 || (t = calloc(1, sizeof(*t))) == NULL)
 				break;
 			t->msg = g;
+			t->forwarded = mta_rcpt_forwarded(r);
 			dest_push(dest_get(m, name), t);
 			if (!t->dest->local)
 				m->relay_txns++;

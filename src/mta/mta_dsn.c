@@ -15,6 +15,7 @@
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 #include "mta/mta_private.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
@@ -115,6 +116,8 @@ static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
 	*id_r = queue_msg_id(msg);
 	queue_msg_write(msg, rp, sizeof(rp) - 1);
 	queue_msg_mark_header(msg);
+	/* DKIM-signed for the local domain of the hostname (mailauth.h) */
+	queue_msg_set_auth(msg, mailauth_new_notice(&m->srv->cfg, m->srv->accounts), NULL, 0);
 	queue_msg_write(msg, text->data, text->len);
 	queue_commit(&msg, on_dsn_committed, NULL);
 	return 1;

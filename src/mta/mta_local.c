@@ -88,22 +88,27 @@ void mta_local_done(struct mta *m, struct delivery_job *job)
 
 /* The remote addresses Sieve scripts redirected the message to become
    recipients of it, scheduled like the others (an address it already has
-   is not added again: each gets the message once). */
+   is not added again: each gets the message once).  Each is recorded as
+   forwarded for the recipient whose script redirected it (orig), so the
+   relay gives the copy an SRS sender. */
 static void add_redirects(struct mta_txn *t, const struct delivery_job *job)
 {
 	struct mta_msg *g = t->msg;
 	struct envelope *e = g->env;
 	unsigned n = e->n_rcpts;
+	size_t off = 0;
 
-	for (size_t off = 0; off < job->redirects.len;
-	     off += strlen(job->redirects.data + off) + 1) {
+	while (off < job->redirects.len) {
 		const char *address = job->redirects.data + off;
+		const char *by = address + strlen(address) + 1;
 		bool have = false;
+		off += strlen(address) + 1 + strlen(by) + 1;
 		for (unsigned i = 0; i < e->n_rcpts && !have; i++)
 			have = strcasecmp(e->rcpts[i].address, address) == 0;
 		if (have || envelope_add_rcpt(e, address, NULL, 0) < 0)
 			continue;
 		e->rcpts[e->n_rcpts - 1].kind = ENVELOPE_REMOTE;
+		envelope_set(&e->rcpts[e->n_rcpts - 1].orig, by);
 	}
 	if (e->n_rcpts == n)
 		return;

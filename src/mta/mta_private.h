@@ -39,6 +39,8 @@ struct mta_txn {
 	unsigned rcpt[MTA_MAX_RCPTS];	/* indexes into msg->env->rcpts */
 	bool has_result[MTA_MAX_RCPTS];
 	bool peer_dsn;			/* the peer offered DSN */
+	bool forwarded;			/* its recipients came through an alias
+					   or a Sieve redirect: SRS sender */
 	time_t deferred_at;		/* first deferral: every recipient the
 					   transaction defers waits from it */
 	unsigned n;
@@ -91,6 +93,11 @@ void mta_local_run(struct mta_dest *d);
 /* mta_local.c: the delivery agent's outcomes of job (loop thread): each
    recipient's result, then the transaction is done.  Frees job. */
 void mta_local_finish(struct delivery_job *job);
+
+/* mta.c: was recipient r forwarded to another domain (a remote target of
+   an alias, the postmaster address or a Sieve redirect)?  Such
+   recipients travel in transactions of their own, with an SRS sender. */
+bool mta_rcpt_forwarded(const struct envelope_rcpt *r);
 
 /* mta.c: outcome of a transaction's recipient i (index into txn->rcpt):
    code 2xx sent, 4xx deferred, 5xx bounced; text is the reply or error. */

@@ -30,12 +30,14 @@
 #include <event2/event.h>
 
 #include "auth/sasl.h"
+#include "delivery/resolve.h"
 #include "lib-mail/qp.h"
 #include "lib-smtp/smtp_data.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "srs/srs.h"
 #include "tls/tls.h"
 
 #define SESSION_LINE_MAX 4096
@@ -509,9 +511,29 @@ static void send_rcpt(struct session *s, unsigned i)
 	buf_deinit(&notify);
 }
 
+/* The envelope sender of the transaction: for recipients forwarded to
+   another domain, the SRS form of the sender (unless it is null, in a
+   local domain, or SRS is off), so that the next hop's SPF check sees our
+   domain and a bounce comes back to us. */
+static const char *txn_sender(struct session *s, char *out, size_t size)
+{
+	const struct envelope *e = s->txn->msg->env;
+	const struct srs *srs = s->mta->srv->srs;
+	const char *at = strrchr(e->sender, '@');
+
+	if (!s->txn->forwarded || srs == NULL || at == NULL ||
+	    resolve_domain_is_local(cfg_of(s), s->mta->srv->accounts, at + 1) != 0)
+		return e->sender;
+	if (srs_forward(srs, e->sender, (uint64_t)time(NULL), out, size) <= 0)
+		return e->sender;
+	log_info("%s: srs: from=<%s> forwarded as <%s>", e->id, e->sender, out);
+	return out;
+}
+
 static void send_envelope(struct session *s)
 {
 	const struct envelope *e = s->txn->msg->env;
+	char srs_sender[SRS_ADDRESS_MAX];
 	struct buf params;
 
 	buf_init(&params, 0);
@@ -525,7 +547,8 @@ static void send_envelope(struct session *s)
 		buf_puts(&params, e->ret == SMTP_RET_FULL ? " RET=FULL" : " RET=HDRS");
 	if (s->dsn && e->envid != NULL)
 		buf_printf(&params, " ENVID=%s", e->envid);
-	send_line(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&params));
+	send_line(s, "MAIL FROM:<%s>%s", txn_sender(s, srs_sender, sizeof(srs_sender)),
+		  buf_cstr(&params));
 	buf_deinit(&params);
 	for (unsigned i = 0; s->pipelining && i < s->txn->n; i++)
 		send_rcpt(s, i);

@@ -56,6 +56,7 @@
 #include "pop3d/pop3d.h"
 #include "managesieve/managesieve.h"
 #include "smtpd/smtpd.h"
+#include "srs/srs.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -626,6 +627,21 @@ static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
 		log_info("log: log file reopened");
 }
 
+/* SIGHUP: the [srs] settings as read now (the old ones stay when the
+   secret cannot be read). */
+static void srs_reload(struct server *srv)
+{
+	struct srs *srs;
+	const char *error;
+
+	if (srs_setup(&srv->cfg, &srs, &error) < 0) {
+		log_err("reload: [srs]: keeping the current settings: %s", error);
+		return;
+	}
+	srs_free(&srv->srs);
+	srv->srs = srs;
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
@@ -658,6 +674,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
 	mta_reload(st->srv.mta, &old);
+	srs_reload(&st->srv);
 	log_info("reload: configuration %s read", cfg.path);
 }
 
@@ -760,6 +777,10 @@ static int server_open(struct server_state *st)
 		return -1;
 	}
 	srv->quota = quota_new();
+	if (srs_setup(&srv->cfg, &srv->srs, &error) < 0) {
+		log_err("start: [srs]: %s", error);
+		return -1;
+	}
 	if (tls_open(&srv->cfg, &srv->tls, &error) < 0 ||
 	    auth_start(&srv->cfg, srv->base, &srv->auth, &error) < 0 ||
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
@@ -804,6 +825,7 @@ static void server_close(struct server_state *st)
 	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);
 	quota_free(&st->srv.quota);
+	srs_free(&st->srv.srs);
 	for (int i = 0; i < CLIENT_BUCKETS; i++)
 		while (st->clients[i] != NULL) {
 			struct client_count *next = st->clients[i]->next;

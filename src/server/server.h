@@ -26,6 +26,7 @@ struct mta;
 struct store;
 struct jmap;
 struct quota;
+struct srs;
 
 /* What a protocol session offers the server. */
 struct conn_ops {
@@ -64,6 +65,7 @@ struct server {
 	struct store *store;
 	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
 	struct quota *quota;	/* space reserved for messages not filed yet */
+	struct srs *srs;	/* the Sender Rewriting Scheme; NULL: off */
 	bool stopping;
 };
 

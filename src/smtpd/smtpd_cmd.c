@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "srs/srs.h"
 
 #define ST(x) (1u << SMTPD_STATE_##x)
 #define ST_ANY (ST(GREETED) | ST(READY) | ST(MAIL))
@@ -102,32 +103,12 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, "250 HELP");
 }
 
-struct sender_check {
-	const char *user;
-	bool found;
-};
-
-static void sender_target(void *ctx, const struct resolve_target *t)
-{
-	struct sender_check *c = ctx;
-
-	if (t->kind == RESOLVE_LOCAL && strcmp(t->address, c->user) == 0)
-		c->found = true;
-}
-
 /* An authenticated session, on any listener (AUTH on port 25 binds the
    session to its user as on submission): may the user send as key
    (itself, +tag, or an alias of it)? */
 static bool sender_allowed(struct smtpd_session *s, const char *key)
 {
-	struct sender_check c = { s->user, false };
-
-	if (!cfg_of(s)->submission_restrict_sender)
-		return true;
-	if (strcmp(key, s->user) == 0)
-		return true;
-	resolve_address(cfg_of(s), s->conn.server->accounts, key, sender_target, &c);
-	return c.found;
+	return resolve_may_send_as(cfg_of(s), s->conn.server->accounts, s->user, key);
 }
 
 /*
@@ -250,22 +231,59 @@ static void rcpt_unknown(struct smtpd_session *s, const char *key, bool postmast
 	smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", key);
 }
 
+/* An SRS address of ours (a bounce of mail forwarded from here): the
+   address it stands for into out.  Returns 1 reversed, 0 not one of ours,
+   -1 refused (hash or time stamp wrong: replied). */
+static int rcpt_srs(struct smtpd_session *s, const char *key, char *out, size_t size)
+{
+	const struct srs *srs = s->conn.server->srs;
+	const char *error = NULL;
+	int ret;
+
+	if (srs == NULL)
+		return 0;
+	ret = srs_reverse(srs, key, (uint64_t)time(NULL), out, size, &error);
+	if (ret < 0) {
+		smtpd_log_reject(s, key, "RCPT to <%s>: %s", key, error);
+		smtpd_reply(s, "550 5.1.1 <%s>: Recipient address rejected: %s (not the "
+			    "address of a message forwarded by this server, or older than "
+			    "%u days)", key, error, srs->max_age_days);
+		smtpd_error(s);
+		return -1;
+	}
+	if (ret > 0) {
+		char *at = strrchr(out, '@');
+		str_lower(at + 1);
+		log_info("smtpd: [%s]: RCPT to <%s>: SRS address of <%s>", s->conn.addr, key, out);
+	}
+	return ret;
+}
+
 /* Check a parsed recipient (postmaster: RCPT TO:<Postmaster>, which may go
-   to a remote postmaster address from anyone).  Returns 1 accepted, or 0
-   after replying. */
+   to a remote postmaster address from anyone).  An SRS address of ours
+   goes to the address it stands for, from anyone.  Returns 1 accepted, or
+   0 after replying. */
 static int rcpt_check(struct smtpd_session *s, const char *key, const char *domain,
 		      bool postmaster)
 {
 	bool full;
-	int local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
-	int found;
+	char orig[SRS_ADDRESS_MAX];
+	int srs = rcpt_srs(s, key, orig, sizeof(orig));
+	int local, found;
 
+	if (srs < 0)
+		return 0;
+	if (srs > 0) {
+		key = orig;
+		domain = strrchr(orig, '@') + 1;
+	}
+	local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
 	if (local < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;
 	}
 	if (!local) {
-		if (postmaster || may_relay(s)) {
+		if (postmaster || srs > 0 || may_relay(s)) {
 			envelope_add_target(s->env, s->env->n_rcpts - 1, ENVELOPE_REMOTE, key);
 			return 1;
 		}

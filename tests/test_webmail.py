@@ -460,3 +460,51 @@ def test_sessions_are_bounded_per_user(srv):
         session(srv)
     status, _, _ = request(srv, "GET", "/login", headers={"Cookie": first})
     assert status == 401                      # the oldest went
+
+
+def test_https_cookie_is_secure():
+    import socket
+    import ssl
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = Server(extra_config=f"[listen]\nhttps = 127.0.0.1:{port}\n")
+    s.add_user(*ALICE)
+    s.start()
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+        c.request("POST", "/login", json.dumps({"username": ALICE[0], "password": ALICE[1]}),
+                  {"Content-Type": "application/json", "Origin": f"https://127.0.0.1:{port}"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        cookie = r.headers["Set-Cookie"]
+        assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        # the http origin of the same host is another origin
+        c.request("GET", "/.well-known/jmap", headers={"Cookie": cookie.split(";")[0],
+                                                      "Origin": f"http://127.0.0.1:{port}"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 403
+        c.request("GET", "/.well-known/jmap", headers={"Cookie": cookie.split(";")[0]})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_built_in_defaults_serve_the_webmail(tmp_path):
+    """`make run` (no configuration file): http on 127.0.0.1:8080, and the
+    web root found in the source tree."""
+    if os.path.exists("/etc/correio/correio.conf"):
+        pytest.skip("/etc/correio/correio.conf exists: the built-in defaults are not used")
+    from correio_harness import BIN
+    env = {k: v for k, v in os.environ.items() if k != "CORREIO_CONFIG"}
+    r = subprocess.run([BIN, "check"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert "http = 127.0.0.1:8080" in r.stdout, r.stdout + r.stderr

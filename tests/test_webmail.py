@@ -40,6 +40,20 @@ def deliver(srv, to, subject, body="Hello.\r\n", content_type=None):
     srv.wait_messages(to, n + 1)
 
 
+def png(width, height):
+    """A small opaque PNG image."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data)))
+    rows = b"".join(b"\x00" + b"\x20\x40\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 class Attacker(http.server.BaseHTTPRequestHandler):
     """A web server on loopback that records every request it gets: the
     hostile mail points all its resources here."""
@@ -111,6 +125,14 @@ def browser_run(tmp_path_factory):
                 "Content-Disposition: attachment; filename=\"figures.bin\"\r\n"
                 "Content-Transfer-Encoding: base64\r\n\r\n" + att + "\r\n--b1--\r\n",
                 'Content-Type: multipart/mixed; boundary="b1"')
+        logo = "\r\n".join(__import__("base64").encodebytes(png(3, 2)).decode().splitlines())
+        deliver(srv, ALICE[0], "Logo inside",
+                "--r1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+                '<p>Our logo: <img src="cid:logo@example.net" alt="logo"></p>\r\n'
+                "--r1\r\nContent-Type: image/png\r\nContent-ID: <logo@example.net>\r\n"
+                "Content-Disposition: inline; filename=\"logo.png\"\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n" + logo + "\r\n--r1--\r\n",
+                'Content-Type: multipart/related; boundary="r1"; type="text/html"')
         cfg = {"base": f"http://127.0.0.1:{srv.http_port}", "tmp": str(tmp),
                "alice": list(ALICE), "bob": list(BOB), "attacker": abase}
         t0 = time.time()
@@ -193,14 +215,14 @@ def test_browser_sign_in_sets_a_strict_cookie(browser_run):
     c = d["cookie"]
     assert c["httpOnly"] and c["sameSite"] == "Strict" and c["path"] == "/"
     assert len(c["value"]) == 64
-    assert d["unread"] == "4"
+    assert d["unread"] == "5"
 
 
 def test_browser_reads_a_delivered_message(browser_run):
     d = step(browser_run, "read")
     # plain text shown as text: the markup is not interpreted
     assert "Your account is ready." in d["body"] and "<b>not bold</b>" in d["body"]
-    assert d["unread"] == "3"
+    assert d["unread"] == "4"
 
 
 def test_browser_inbox_screenshot(browser_run):
@@ -235,6 +257,12 @@ def test_browser_remote_images_load_only_when_asked(browser_run):
     for path in after:
         assert path not in ("/script-fetch", "/onerror", "/jslink", "/top-nav", "/iframe",
                             "/object", "/form", "/meta-refresh", "/link-css"), after
+
+
+def test_browser_shows_inline_images(browser_run):
+    d = step(browser_run, "inline_image")
+    assert d["src"] == "data:image/png;base64,"
+    assert d["width"] == 3
 
 
 def test_browser_new_mail_appears_without_reload(browser_run):

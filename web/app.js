@@ -261,6 +261,7 @@ async function openEmail(id) {
   }
   dl.append(el("dt", {}, "Date"), el("dd", {}, new Date(e.sentAt || e.receivedAt).toLocaleString()));
   $("flag-button").textContent = e.keywords.$flagged ? "Unflag" : "Flag";
+  state.cidUrls = await inlineImages(e);
   renderBody();
   const list = $("attachment-list");
   list.replaceChildren();
@@ -278,6 +279,33 @@ async function openEmail(id) {
     await setKeyword(id, "$seen", true);
 }
 
+// The images an HTML body names by Content-ID ("cid:"), as data: URLs:
+// the frame has no origin of its own and cannot fetch them itself.
+async function inlineImages(e) {
+  const urls = new Map();
+  if (!(e.htmlBody || []).some((p) => p.type === "text/html")) return urls;
+  for (const a of e.attachments || []) {
+    if (!a.cid || !a.blobId || !/^image\/(png|gif|jpeg|webp)$/i.test(a.type) ||
+        a.size > 4 * 1024 * 1024)
+      continue;
+    try {
+      const r = await fetch(jmap.downloadUrl(a.blobId, a.name || "image", a.type),
+                            { credentials: "same-origin" });
+      if (!r.ok) continue;
+      const blob = new Blob([await r.arrayBuffer()], { type: a.type.toLowerCase() });
+      urls.set(a.cid.replace(/^<|>$/g, ""), await new Promise((ok, no) => {
+        const reader = new FileReader();
+        reader.onload = () => ok(reader.result);
+        reader.onerror = no;
+        reader.readAsDataURL(blob);
+      }));
+    } catch (err) {
+      console.warn("inline image", a.cid, err);
+    }
+  }
+  return urls;
+}
+
 function renderBody() {
   const e = state.email;
   const body = $("reader-body");
@@ -286,7 +314,7 @@ function renderBody() {
   $("remote-bar").hidden = true;
   if (html.length) {
     const text = html.map((p) => (e.bodyValues[p.partId] || {}).value || "").join("\n");
-    const clean = sanitizeHtml(text, { allowRemote: state.allowRemote });
+    const clean = sanitizeHtml(text, { allowRemote: state.allowRemote, cidUrls: state.cidUrls });
     const frame = el("iframe", { class: "mail-frame", title: "Message" });
     // no allow-scripts, no allow-same-origin: the frame runs nothing and
     // reaches nothing of this page; links open in a new tab

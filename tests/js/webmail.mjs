@@ -122,6 +122,16 @@ try {
     return { hits: (await ask({ op: "hits" })).hits };
   });
 
+  await step("inline_image", async () => {
+    await openMessage("Logo inside");
+    const frame = page.frameLocator("#reader-body iframe.mail-frame");
+    await frame.locator("text=Our logo").waitFor();
+    const img = frame.locator("img");
+    await page.waitForTimeout(300);
+    return { src: (await img.getAttribute("src")).slice(0, 22),
+             width: await img.evaluate((i) => i.naturalWidth) };
+  });
+
   await step("push", async () => {
     await ask({ op: "deliver", to: cfg.alice[0], subject: "Pushed while reading" });
     await row("Pushed while reading").waitFor({ timeout: 15000 });

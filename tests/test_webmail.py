@@ -133,6 +133,14 @@ def browser_run(tmp_path_factory):
                 "Content-Disposition: inline; filename=\"logo.png\"\r\n"
                 "Content-Transfer-Encoding: base64\r\n\r\n" + logo + "\r\n--r1--\r\n",
                 'Content-Type: multipart/related; boundary="r1"; type="text/html"')
+        # bob's inbox gets more than a page (50) before the report arrives
+        with smtplib.SMTP("127.0.0.1", srv.smtp_port) as s:
+            for i in range(52):
+                s.sendmail("carol@example.net", [BOB[0]],
+                           f"From: carol@example.net\r\nTo: {BOB[0]}\r\n"
+                           f"Subject: Filler {i:02d}\r\n"
+                           f"Message-ID: <filler.{i}@example.net>\r\n\r\nFiller.\r\n")
+        srv.wait_messages(BOB[0], 52)
         cfg = {"base": f"http://127.0.0.1:{srv.http_port}", "tmp": str(tmp),
                "alice": list(ALICE), "bob": list(BOB), "attacker": abase}
         t0 = time.time()
@@ -297,6 +305,13 @@ def test_browser_other_account_receives_and_saves_attachment(browser_run):
     d = step(browser_run, "receive")
     assert "the report is attached." in d["body"]
     assert d["sha256"] == d["sent"]
+
+
+def test_browser_pages_through_a_long_list(browser_run):
+    d = step(browser_run, "paging")
+    assert d["first"] == "1–50 of 53" and d["rows"] == 50
+    assert d["second"] == "51–53 of 53" and d["rows2"] == 3
+    assert d["oldest"].startswith("Filler ")
 
 
 def test_browser_delete_moves_to_trash(browser_run):

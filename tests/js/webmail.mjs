@@ -199,6 +199,18 @@ try {
     return { body, sha256: sha256(readFileSync(path)), sent: sha256(sent) };
   });
 
+  await step("paging", async () => {
+    await folder("inbox").click();
+    await page.locator("#list-range", { hasText: "of 53" }).waitFor();
+    const first = await page.locator("#list-range").textContent();
+    const rows = await page.locator("#message-list .message").count();
+    await page.locator("#next-page").click();
+    await page.locator("#list-range", { hasText: "51–" }).waitFor();
+    return { first, rows, second: await page.locator("#list-range").textContent(),
+             rows2: await page.locator("#message-list .message").count(),
+             oldest: await page.locator("#message-list .message .subject").last().textContent() };
+  });
+
   await step("delete", async () => {
     await page.locator("#signout-button").click();
     await signIn(cfg.alice);

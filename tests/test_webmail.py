@@ -551,3 +551,17 @@ def test_built_in_defaults_serve_the_webmail(tmp_path):
     r = subprocess.run([BIN, "check"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=60)
     assert "http = 127.0.0.1:8080" in r.stdout, r.stdout + r.stderr
+
+
+def test_sign_in_input_is_capped_and_checked(srv):
+    big = json.dumps({"username": ALICE[0], "password": "x" * 5000})
+    status, _, _ = request(srv, "POST", "/login", big, {"Content-Type": "application/json"})
+    assert status == 413
+    for body in ("{", "[]", '{"username": 1, "password": "p"}', '{"username": ""}',
+                 json.dumps({"username": "a" * 400, "password": "p"}),
+                 '{"username": "a@b", "username": "c@d", "password": "p"}'):
+        status, headers, _ = request(srv, "POST", "/login", body,
+                                     {"Content-Type": "application/json"})
+        assert status == 400 and "Set-Cookie" not in headers, body
+    status, _, _ = request(srv, "PUT", "/login", "{}", {"Content-Type": "application/json"})
+    assert status in (405, 501)

@@ -170,7 +170,14 @@ def browser_run(tmp_path_factory):
         yield result
     finally:
         attacker.shutdown()
-        srv.stop()
+        stopped(srv)
+
+
+def stopped(s):
+    """Stop s; it must exit cleanly (under the sanitizers too: no report)."""
+    code = s.stop()
+    log = s.read_log()
+    assert code == 0 and "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
 
 
 def imap_find(srv, user, folder, subject, criteria="ALL"):
@@ -331,7 +338,7 @@ def srv():
     s.add_user(*ALICE)
     s.start()
     yield s
-    s.stop()
+    stopped(s)
 
 
 def request(srv, method, path, body=None, headers=None):
@@ -420,7 +427,7 @@ def test_login_wrong_password_and_throttle():
         status, _, _ = login(s)
         assert status == 429                       # the right password waits too
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_cookie_requests_need_the_csrf_token(srv):
@@ -494,7 +501,7 @@ def test_sign_in_refused_off_loopback_without_tls():
         status, _, body = login(s)
         assert status == 403 and b"https" in body
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_sessions_are_bounded_per_user(srv):
@@ -538,7 +545,7 @@ def test_https_cookie_is_secure():
         assert r.status == 200
         c.close()
     finally:
-        s.stop()
+        stopped(s)
 
 
 def test_built_in_defaults_serve_the_webmail(tmp_path):

@@ -8,6 +8,7 @@
 #   make bench    the SMTP-to-Maildir, IMAP, relay, POP3 and JMAP benchmarks
 #   make install  binary, man pages, example configuration, systemd unit
 #                 (PREFIX=/usr/local, DESTDIR for a staged tree)
+#   make install-links  sendmail, mailq, newaliases links where none is
 #   make deb      build/correio_$(VERSION)_ARCH.deb (scripts/mkdeb.sh)
 
 VERSION  := 0.9.0
@@ -37,9 +38,10 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
+	src/cli/aliases_file.c src/cli/queue_format.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
-	src/dmarc/dmarc.c src/srs/srs.c \
+	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \
@@ -48,7 +50,8 @@ FUZZ_LIBS := -ljansson -lcrypto
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test unit integration check-banned asan fuzz bench clean deps install deb FORCE
+.PHONY: all run test unit integration check-banned asan fuzz bench clean deps install \
+	install-links deb FORCE
 
 all: $(BUILD)/correio
 
@@ -162,8 +165,8 @@ DESTDIR    ?=
 $(BUILD)/src/jmap/jmap_web.o: ALL_CFLAGS += -DCORREIO_WEB_SHARE='"$(WEBDIR)"' \
 	-DCORREIO_WEB_SOURCE='"$(CURDIR)/web"'
 
-# /usr/sbin/sendmail is left alone: the Debian package offers it through
-# update-alternatives, by hand it is `ln -s $(SBINDIR)/correio /usr/sbin/sendmail`.
+# /usr/sbin/sendmail, mailq and newaliases are left alone: the Debian package
+# offers them through update-alternatives, by hand `make install-links`.
 install: $(BUILD)/correio
 	install -D -m 0755 $(BUILD)/correio $(DESTDIR)$(SBINDIR)/correio
 	install -D -m 0644 doc/correio.8 $(DESTDIR)$(MANDIR)/man8/correio.8
@@ -181,6 +184,22 @@ install: $(BUILD)/correio
 		echo "install -D -m 0644 etc/correio.conf $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf"; \
 		install -D -m 0644 etc/correio.conf $(DESTDIR)$(SYSCONFDIR)/correio/correio.conf; \
 	fi
+
+# sendmail, mailq and newaliases as links to correio (argv[0] chooses the
+# command), offered and never forced: a name that is already taken (another
+# mail server's) is kept.  The Debian package offers them through
+# update-alternatives instead.
+MAIL_LINKS ?= /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
+install-links:
+	@for l in $(MAIL_LINKS); do \
+		if [ -e "$(DESTDIR)$$l" ] || [ -L "$(DESTDIR)$$l" ]; then \
+			echo "install-links: keeping $(DESTDIR)$$l"; \
+		else \
+			install -d -m 0755 "$$(dirname "$(DESTDIR)$$l")"; \
+			ln -s "$(SBINDIR)/correio" "$(DESTDIR)$$l"; \
+			echo "install-links: $(DESTDIR)$$l -> $(SBINDIR)/correio"; \
+		fi; \
+	done
 
 deb:
 	./scripts/mkdeb.sh $(VERSION)

@@ -22,8 +22,9 @@ set -eu
 #           chromium (the webmail tests' browser, driven headless by
 #           playwright-core from npm, installed below with `npm ci`),
 #           python3-milter (libmilter's binding: the mail filter of the
-#           milter tests) and rspamd (run privately through its milter
-#           proxy; its system service is never started: policy-rc.d below),
+#           milter tests), pebble (the ACME test CA of the ACME tests)
+#           and rspamd (run privately through its milter proxy; its
+#           system service is never started: policy-rc.d below),
 #           postfix (the peer MTA a DKIM-signed message passes through, a
 #           private instance with its own config and queue directories;
 #           the system's Postfix is never started: policy-rc.d below)
@@ -42,7 +43,7 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter rspamd postfix chromium"
+python3-milter pebble rspamd postfix chromium"
 
 # Node runs the JMAP client-library test (jmap-jam, tests/js) and the
 # webmail's browser test (playwright-core): Debian's

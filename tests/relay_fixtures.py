@@ -26,6 +26,7 @@ import collections
 import email
 import email.policy
 import functools
+import json
 import os
 import re
 import socket
@@ -538,8 +539,13 @@ def start_and_wait(server):
 
 def queue_ids(server):
     """Ids of the messages in the relay queue (`correio queue list`)."""
-    out = server.cli("queue", "list").stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+    out = server.cli("queue", "list", "--json").stdout
+    return [m["id"] for m in json.loads(out)["messages"]]
+
+
+def queued_message(server, qid):
+    """`correio queue show --json ID`: the envelope as a dict."""
+    return json.loads(server.cli("queue", "show", "--json", qid).stdout)
 
 
 def log_count(server, pattern):

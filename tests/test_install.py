@@ -110,6 +110,31 @@ def test_make_install_keeps_an_existing_configuration(staged):
         assert f.read() == "[server]\nhostname = mail.example.org\n"
 
 
+def test_make_install_links_offers_and_never_forces():
+    """`make install-links`: sendmail, mailq and newaliases link to the
+    binary, which answers to each name; a name already taken is kept."""
+    d = tempfile.mkdtemp(prefix="correio-links-")
+    try:
+        os.makedirs(os.path.join(d, "usr/sbin"))
+        with open(os.path.join(d, "usr/sbin/sendmail"), "w") as f:
+            f.write("another mail server's sendmail\n")
+        r = make("install-links", f"DESTDIR={d}", "SBINDIR=/usr/local/sbin")
+        assert "keeping" in r.stdout and "/usr/sbin/sendmail" in r.stdout
+        with open(os.path.join(d, "usr/sbin/sendmail")) as f:
+            assert f.read() == "another mail server's sendmail\n"
+        for name in ("usr/bin/mailq", "usr/bin/newaliases"):
+            assert os.readlink(os.path.join(d, name)) == "/usr/local/sbin/correio", name
+        # argv[0] chooses the command
+        os.symlink(os.path.abspath(BIN), os.path.join(d, "mailq"))
+        r = subprocess.run([os.path.join(d, "mailq"), "--help"], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0 and "mailq" in r.stdout, r
+        make("install-links", f"DESTDIR={d}", "SBINDIR=/usr/local/sbin")   # again: kept
+        assert os.readlink(os.path.join(d, "usr/bin/mailq")) == "/usr/local/sbin/correio"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_make_install_honours_prefix():
     d = tempfile.mkdtemp(prefix="correio-install-")
     try:
@@ -333,6 +358,11 @@ def test_deb_maintainer_scripts(deb):
                   r"/usr/sbin/correio (\d+)", postinst)
     assert m and int(m.group(1)) < 20, postinst
     assert "--force" not in postinst
+    # mailq and newaliases come and go with the sendmail alternative
+    install = postinst.replace("\\\n", " ")
+    for name in ("mailq", "newaliases"):
+        assert re.search(rf"update-alternatives --install /usr/sbin/sendmail sendmail .*"
+                         rf"--slave /usr/bin/{name} {name} /usr/sbin/correio", install), postinst
     assert "update-alternatives --remove sendmail /usr/sbin/correio" in \
         control_file(deb, "prerm")
     for script in ("postinst", "prerm", "postrm"):

@@ -262,7 +262,9 @@ def test_quarantine_holds_the_message_in_the_queue(milter):
         send(s, "QUARANTINE-ME", rcpts=("dave@remote.example",))
         out = wait_for(lambda: (lambda o: "held" in o and o)(s.cli("queue", "list").stdout),
                        timeout=10, what="a held message")
-        assert "<carol@sender.example> 1 pending held" in out, out
+        assert re.search(r"^[0-9A-F]{16}! .* held +carol@sender\.example$", out, re.M), out
+        assert re.search(r"^ +deferred +dave@remote\.example$|^ +pending +dave@remote\.example$",
+                         out, re.M), out
         assert "milter-hold: held by the test filter" in s.read_log()
 
 

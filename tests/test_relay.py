@@ -8,6 +8,7 @@ Every mail exchanger listens on its own loopback address and on the one
 port the server is told to use ([relay] port); see relay_fixtures for the
 zone."""
 
+import json
 import os
 import pwd
 import re
@@ -19,7 +20,7 @@ import pytest
 
 from correio_harness import BIN, free_port, send_mail
 from relay_fixtures import (DROP, Replies, dsn_kind, log_count, parse_dsn, queue_ids,
-                            start_and_wait, wait_for)
+                            queued_message, start_and_wait, wait_for)
 from relay_fixtures import cert, dns, env  # noqa: F401 - pytest fixtures
 
 ALICE = "alice@example.org"
@@ -377,10 +378,9 @@ def test_retry_backoff_doubles(env):
     for attempt in range(1, 5):
         srv.wait_log(rf"(?s)({qid}: to=<carol@a\.test>.*?status=deferred.*?){{{attempt}}}")
         wait_for(lambda: "active" not in srv.cli("queue", "list").stdout, what="idle")
-        show = srv.cli("queue", "show", qid).stdout
-        m = re.search(r"^rcpt p (\d+) (\d+) ", show, re.M)
-        assert m and int(m.group(1)) == attempt, show
-        waits.append(int(m.group(2)) - time.time())
+        [r] = queued_message(srv, qid)["recipients"]
+        assert r["state"] == "deferred" and r["attempts"] == attempt, r
+        waits.append(r["next_attempt"] - time.time())
         srv.cli("queue", "flush", qid)
     assert [round(w, -1) for w in waits] == [100, 200, 350, 350], waits
 
@@ -469,7 +469,8 @@ def test_large_envelope_survives_restart(env):
              for i in range(300)]
     qid = send(srv, rcpts)
     srv.wait_log(rf"{qid}: to=<recipient-number-0299-.*status=deferred")
-    wait_for(lambda: srv.cli("queue", "show", qid).stdout.count("\nerror ") == 300,
+    wait_for(lambda: sum(r["last_error"] is not None
+                         for r in queued_message(srv, qid)["recipients"]) == 300,
              what="300 errors recorded")
     env_size = os.path.getsize(os.path.join(srv.data, "queue", qid + ".env"))
     assert env_size > 65536, env_size
@@ -767,20 +768,17 @@ def deferred_message(env, **kwargs):
 
 def test_queue_list_and_show(env):
     mx1, srv, qid = deferred_message(env)
-    out = srv.cli("queue", "list").stdout
-    [line] = out.splitlines()
-    f = line.split()
-    assert f[0] == qid
-    assert int(f[1]) == os.path.getsize(os.path.join(srv.data, "queue", qid + ".msg"))
-    assert abs(int(f[2]) - time.time()) < 30
-    assert f[3:6] == [f"<{ALICE}>", "1", "pending"], line
-    assert "held" not in f
-    show = srv.cli("queue", "show", qid).stdout
-    assert f"\nsender {ALICE}\n" in show
-    m = re.search(r"^rcpt p 1 (\d+) \d+ - carol@a\.test$", show, re.M)
-    assert m, show
-    assert int(m.group(1)) > time.time() + 3000          # next attempt: in an hour
-    assert re.search(r"^error 0 .*451 4\.3\.0 try later$", show, re.M), show
+    [m] = json.loads(srv.cli("queue", "list", "--json").stdout)["messages"]
+    assert m["id"] == qid
+    assert m["size"] == os.path.getsize(os.path.join(srv.data, "queue", qid + ".msg"))
+    assert abs(m["arrival"] - time.time()) < 30
+    assert m["sender"] == ALICE and m["state"] == "deferred" and not m["held"], m
+    show = queued_message(srv, qid)
+    assert show["sender"] == ALICE
+    [r] = show["recipients"]
+    assert r["address"] == "carol@a.test" and r["state"] == "deferred", r
+    assert r["attempts"] == 1 and r["next_attempt"] > time.time() + 3000   # in an hour
+    assert r["last_error"].endswith("451 4.3.0 try later"), r
 
 
 def test_queue_hold_release_flush(env):
@@ -789,7 +787,7 @@ def test_queue_hold_release_flush(env):
     assert srv.cli("queue", "hold", qid).stdout.strip() == f"{qid} held"
     srv.wait_log(rf"{qid}: held")
     assert "held" in srv.cli("queue", "list").stdout.split()
-    assert "\nheld 1\n" in srv.cli("queue", "show", qid).stdout
+    assert queued_message(srv, qid)["held"] is True
     assert srv.cli("queue", "release", qid).stdout.strip() == f"{qid} released"
     srv.wait_log(rf"{qid}: released")
     assert "held" not in srv.cli("queue", "list").stdout.split()
@@ -797,7 +795,8 @@ def test_queue_hold_release_flush(env):
     assert mx1.messages == [], "released, but its next attempt is an hour away"
     srv.cli("queue", "hold", qid)
     srv.cli("queue", "flush")
-    srv.cli("queue", "flush", qid)
+    r = srv.cli("queue", "flush", qid, check=False)
+    assert r.returncode == 1 and f"{qid} is held" in r.stderr, r
     time.sleep(0.8)
     assert mx1.messages == [], "a held message was attempted"
     assert mx1.verbs().count("MAIL") == 1

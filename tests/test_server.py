@@ -1,6 +1,7 @@
 """The server process: signals, configuration, limits, privileges, and
 the command line."""
 
+import json
 import os
 import pwd
 import re
@@ -149,13 +150,15 @@ def test_damaged_queue_files_are_kept():
         with open(os.path.join(damaged, short_id + ".env"), "rb") as f:
             assert f.read() == text[:len(text) // 2]
 
-        listing = s.cli("queue", "list").stdout
-        lines = {l.split()[0]: l for l in listing.splitlines()}
-        assert set(lines) == {short_id, good_id, garbage_id}, listing
-        assert " damaged: " in lines[short_id] and " damaged: " in lines[garbage_id]
-        assert " damaged" not in lines[good_id] and "<alice@example.org>" in lines[good_id]
-        assert lines[garbage_id].split()[1] == str(len(b"Subject: kept text\n\nhello\n"))
-        assert " damaged: " in s.cli("queue", "show", garbage_id).stdout
+        listing = json.loads(s.cli("queue", "list", "--json").stdout)["messages"]
+        msgs = {m["id"]: m for m in listing}
+        assert set(msgs) == {short_id, good_id, garbage_id}, listing
+        assert msgs[short_id]["state"] == msgs[garbage_id]["state"] == "damaged"
+        assert msgs[short_id]["damaged"] and msgs[garbage_id]["damaged"]
+        assert msgs[good_id]["state"] != "damaged" and msgs[good_id]["sender"] == ALICE
+        assert msgs[garbage_id]["size"] == len(b"Subject: kept text\n\nhello\n")
+        assert "State:          damaged\n" in s.cli("queue", "show", garbage_id).stdout
+        assert re.search(rf"^{garbage_id}# .* damaged ", s.cli("queue", "list").stdout, re.M)
 
         assert s.cli("queue", "delete", garbage_id).stdout.strip() == f"{garbage_id} deleted"
         assert not os.path.exists(os.path.join(damaged, garbage_id + ".env"))

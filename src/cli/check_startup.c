@@ -29,6 +29,7 @@
 #include "lib/buf.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
+#include "acme/acme.h"
 #include "tls/tls.h"
 
 #define CHECK_MAX_LISTENERS 64
@@ -170,6 +171,10 @@ static void check_tls(const struct config *cfg, const char *who, struct buf *out
 {
 	const char *error;
 
+	if (cfg->acme && acme_config_check(cfg, &error) < 0)
+		buf_printf(out, "tls: %s\n", error);
+	if (cfg->acme)
+		check_readable(cfg->acme_ca_file, "acme_ca_file", who, out);
 	if (check_readable(cfg->tls_certificate, "certificate", who, out) +
 	    check_readable(cfg->tls_key, "key", who, out) > 0)
 		return;

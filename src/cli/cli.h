@@ -59,6 +59,14 @@ int check_startup(const struct config *cfg);
  * the exit status.
  */
 int cli_control_request(const struct config *cfg, const char *what, const char *line);
+/* `correio queue list` (also mailq and sendmail -bp): mailq's listing or
+   JSON, oldest message first.  Returns the exit status. */
+int cli_queue_list(const struct config *cfg, bool json);
+/* newaliases (also `sendmail -bi`, `correio newaliases`): argv as given to
+   newaliases.  Returns the exit status. */
+int cmd_newaliases(int argc, char **argv, struct config *cfg);
+/* The binary called as mailq (argv as given to it). */
+int cmd_mailq(int argc, char **argv, struct config *cfg);
 
 /* Print "correio: <what>: <message>" (or "correio: <message>" when what is
    NULL) and a newline on stderr. */
@@ -104,6 +112,64 @@ bool check_smtp_loopback_only(const struct config *cfg);
    PTR), compare each with DNS and print the fix of each mismatch.
    Returns the number of mismatches, or -1 when DNS cannot be asked. */
 int check_records(const struct config *cfg, const char *domain);
+
+/* ---- the queue as operators read it (queue_format.c, pure) ---- */
+
+#include <jansson.h>
+
+#include "queue/envelope.h"
+
+/* One message of the server's DUMP answer: a queued one (env set) or a
+   damaged one (env NULL, why says what is wrong). */
+struct queue_entry {
+	char id[ENVELOPE_ID_LEN + 1];
+	bool active;		/* a delivery is under way */
+	uint64_t size, arrival;
+	struct envelope *env;	/* owned */
+	char *why;		/* damaged: the reason (owned) */
+};
+
+/* Parse a DUMP answer into *r (n_r entries; free with queue_entries_free).
+   1, or -1 with *error_r. */
+int queue_dump_parse(const char *data, size_t len, struct queue_entry **r,
+		     size_t *n_r, const char **error_r);
+void queue_entries_free(struct queue_entry **v, size_t n);
+/* "pending", "deferred" (tried and failed for now), "delivered", "bounced". */
+const char *queue_rcpt_state(const struct envelope_rcpt *r);
+/* "held", "active", "deferred", "queued" (not tried yet) or "damaged". */
+const char *queue_entry_state(const struct queue_entry *q);
+/* mailq's listing: a header, a block per message, a total line ("-- 3
+   Kbytes in 2 Requests."), or "Mail queue is empty". */
+void queue_format_list(const struct queue_entry *v, size_t n, struct buf *out);
+/* `queue show`: the envelope readably (now: for "in 5m" and "2h ago"). */
+void queue_format_show(const struct queue_entry *q, uint64_t now, struct buf *out);
+/* A span of seconds as "45s", "12m 3s", "3h 5m" or "2d 4h". */
+void queue_format_span(uint64_t seconds, char *out, size_t size);
+/* The entry as a JSON object (new reference). */
+json_t *queue_entry_json(const struct queue_entry *q);
+
+/* ---- the aliases file of newaliases (aliases_file.c, pure) ---- */
+
+#define ALIASES_ENTRY_MAX 65536
+#define ALIASES_VALUES_MAX 1000
+#define ALIASES_NAME_MAX 320
+
+/* One entry: name and values (quotes removed, blanks trimmed; valid during
+   the callback), or error (then name is NULL and there are no values). */
+struct aliases_entry {
+	unsigned line;			/* where it starts, from 1 */
+	const char *name;
+	const char *const *values;
+	unsigned n_values;
+	const char *error;
+};
+typedef void aliases_entry_fn(void *ctx, const struct aliases_entry *entry);
+/* Call cb for every entry of the aliases(5) text, in order. */
+void aliases_parse(const char *text, size_t len, aliases_entry_fn *cb, void *ctx);
+
+enum aliases_kind { ALIASES_ADDRESS, ALIASES_PIPE, ALIASES_FILE, ALIASES_INCLUDE };
+/* What a value is: "|command", "/file", ":include:/file" or an address. */
+enum aliases_kind aliases_value_kind(const char *value);
 
 /* ---- sendmail (sendmail_headers.c) ---- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,8 +22,8 @@
 #include "server/control.h"
 
 static const char queue_usage[] =
-	"usage: correio queue list\n"
-	"       correio queue show ID\n"
+	"usage: correio queue list [--json]\n"
+	"       correio queue show [--body | --json] ID\n"
 	"       correio queue flush [ID]\n"
 	"       correio queue hold ID\n"
 	"       correio queue release ID\n"
@@ -33,9 +34,67 @@ static const char queue_usage[] =
 	"one retry schedule.  flush retries now; hold stops attempts until\n"
 	"release; delete drops a message without notice; stats counts the\n"
 	"work handed to the local delivery agent and to other hosts.  Messages\n"
-	"whose queue files were found damaged at start are listed as \"damaged:\"\n"
+	"whose queue files were found damaged at start are listed as \"damaged\"\n"
 	"(their files are kept in data_dir/queue/damaged/); show and delete act\n"
-	"on them too.\n";
+	"on them too.  `correio queue COMMAND --help` tells more of each.\n";
+
+static const char list_usage[] =
+	"usage: correio queue list [--json]\n"
+	"       mailq, sendmail -bp\n\n"
+	"List the queue as mailq does, oldest message first: a header line, then\n"
+	"per message its queue id, size in bytes, arrival time, state and\n"
+	"sender, and below it every recipient with its state (pending: not\n"
+	"tried yet, deferred: failed for now and retried, delivered, bounced)\n"
+	"and the last reason it was deferred, in parentheses; a total line ends\n"
+	"it (\"-- 3 Kbytes in 2 Requests.\"), or \"Mail queue is empty\".  The\n"
+	"message states: queued (not tried yet), deferred, active (a delivery\n"
+	"is under way, marked * after the id), held (no attempts until\n"
+	"release, marked !) and damaged (marked #).\n"
+	"  --json   the same as a JSON object {\"messages\": [...]}, one object\n"
+	"           per message with its recipients, times in unix seconds\n";
+
+static const char show_usage[] =
+	"usage: correio queue show [--body | --json] ID\n\n"
+	"Show one queued message: its envelope (state, arrival, sender, DSN\n"
+	"parameters, and per recipient its state, attempts, next retry, last\n"
+	"error and the host that gave it) and the message's header section.\n"
+	"  --body   the whole message after the envelope (as postcat -q)\n"
+	"  --json   the envelope as a JSON object (as in list --json)\n"
+	"An unknown ID is an error (exit status 1).\n";
+
+static const char flush_usage[] =
+	"usage: correio queue flush [ID]\n\n"
+	"Make every queued message (or only ID) due now, whatever its retry\n"
+	"schedule, and look up the destinations' mail exchangers again.  Held\n"
+	"messages are not sent: flush ID of a held message says so and exits\n"
+	"with status 1; `correio queue release ID` sends it.\n";
+
+static const char hold_usage[] =
+	"usage: correio queue hold ID\n\n"
+	"Stop delivery attempts for ID until `correio queue release ID`\n"
+	"(kept across restarts).  A mail filter's quarantine holds mail too.\n";
+
+static const char release_usage[] =
+	"usage: correio queue release ID\n\n"
+	"Let a held message be tried again: at once if it was flushed while\n"
+	"held or was due, else at its next scheduled attempt.\n";
+
+static const char delete_usage[] =
+	"usage: correio queue delete ID\n\n"
+	"Remove ID from the queue without any notice to its sender (refused\n"
+	"while a delivery is under way: hold it first).  Damaged messages too.\n";
+
+static const char stats_usage[] =
+	"usage: correio queue stats\n\n"
+	"Counters since the server started, one \"name value\" per line: jobs\n"
+	"and recipients handed to the local delivery agent, transactions with\n"
+	"other hosts.\n";
+
+static int usage_error(const char *what, const char *usage)
+{
+	fprintf(stderr, "correio: %s: bad arguments\n%s", what, usage);
+	return 2;
+}
 
 static int control_connect(const struct config *cfg)
 {
@@ -99,33 +158,282 @@ int cli_control_request(const struct config *cfg, const char *what, const char *
 	return request(cfg, what, line);
 }
 
-int cmd_queue(int argc, char **argv, struct config *cfg)
+/* Send line and take the answer's text (after "ok") into ans.  1, or -1
+   after printing the server's error. */
+static int fetch(const struct config *cfg, const char *what, const char *line,
+		 struct buf *ans)
 {
-	static const char *with_id[] = { "show", "hold", "release", "delete" };
+	char block[65536];
+	ssize_t n;
+	int fd = control_connect(cfg);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, line, strlen(line)) < 0 || shutdown(fd, SHUT_WR) < 0) {
+		fprintf(stderr, "correio: %s: %s\n", what, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, block, sizeof(block))) > 0)
+		if (buf_append(ans, block, (size_t)n) < 0)
+			break;
+	close(fd);
+	if (n != 0 || strncmp(buf_cstr(ans), "ok\n", 3) != 0) {
+		fprintf(stderr, "correio: %s: %s", what, n > 0 ? "the answer is too big\n" :
+			ans->len > 0 ? buf_cstr(ans) : "no answer from the server\n");
+		return -1;
+	}
+	buf_consume(ans, 3);
+	return 1;
+}
+
+/* DUMP [id] read into entries.  1, or -1 after printing why. */
+static int fetch_entries(const struct config *cfg, const char *what, const char *id,
+			 struct queue_entry **v, size_t *n)
+{
+	struct buf ans, line;
+	const char *error;
+	int ret = 1;
+
+	buf_init(&ans, (64u << 20) + 4096);	/* the server's cap, and "ok" */
+	buf_init(&line, 1024);
+	buf_printf(&line, "DUMP%s%s\n", id != NULL ? " " : "", id != NULL ? id : "");
+	if (fetch(cfg, what, buf_cstr(&line), &ans) < 0) {
+		ret = -1;
+	} else if (queue_dump_parse(ans.data, ans.len, v, n, &error) < 0) {
+		fprintf(stderr, "correio: %s: cannot read the server's answer: %s\n", what, error);
+		ret = -1;
+	}
+	buf_deinit(&ans);
+	buf_deinit(&line);
+	return ret;
+}
+
+static int print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (text == NULL)
+		return 1;
+	puts(text);
+	free(text);
+	return 0;
+}
+
+/* Oldest first, as an operator reads a queue; ties by queue id. */
+static int by_arrival(const void *a, const void *b)
+{
+	const struct queue_entry *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int cli_queue_list(const struct config *cfg, bool json)
+{
+	struct queue_entry *v = NULL;
+	size_t n = 0;
+	struct buf out;
+
+	if (fetch_entries(cfg, "queue list", NULL, &v, &n) < 0)
+		return 1;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_arrival);
+	if (json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, queue_entry_json(&v[i]));
+		queue_entries_free(&v, n);
+		return print_json(json_pack("{s:o}", "messages", a));
+	}
+	buf_init(&out, 0);
+	queue_format_list(v, n, &out);
+	fwrite(out.data, 1, out.len, stdout);
+	buf_deinit(&out);
+	queue_entries_free(&v, n);
+	return 0;
+}
+
+/* The message's text from the server to stdout: all of it, or its
+   header section (up to the empty line).  1, or -1 after printing. */
+static int print_text(const struct config *cfg, const char *id, bool body)
+{
+	char line[600], block[65536];
+	FILE *in;
+	int fd = control_connect(cfg);
+	bool line_start = true;
+
+	if (fd < 0)
+		return -1;
+	snprintf(line, sizeof(line), "TEXT %s\n", id);
+	if (write_all(fd, line, strlen(line)) < 0 || shutdown(fd, SHUT_WR) < 0 ||
+	    (in = fdopen(fd, "r")) == NULL) {
+		fprintf(stderr, "correio: queue show: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fgets(line, sizeof(line), in) == NULL || strcmp(line, "ok\n") != 0) {
+		fprintf(stderr, "correio: queue show: %s", line[0] != '\0' ? line :
+			"no answer from the server\n");
+		fclose(in);
+		return -1;
+	}
+	while (fgets(block, sizeof(block), in) != NULL) {
+		if (!body && line_start && (block[0] == '\n' || strcmp(block, "\r\n") == 0))
+			break;
+		line_start = block[strlen(block) - 1] == '\n';
+		fputs(block, stdout);
+	}
+	fclose(in);
+	return 1;
+}
+
+static int queue_show(int argc, char **argv, struct config *cfg)
+{
+	struct queue_entry *v = NULL;
+	size_t n = 0;
+	struct buf out;
+	bool body = false, json = false;
+	const char *id = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--body") == 0)
+			body = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (argv[i][0] != '-' && id == NULL)
+			id = argv[i];
+		else
+			return usage_error("queue show", show_usage);
+	}
+	if (id == NULL || (body && json) || strlen(id) > ENVELOPE_ID_LEN)
+		return usage_error("queue show", show_usage);
+	if (fetch_entries(cfg, "queue show", id, &v, &n) < 0)
+		return 1;
+	if (n != 1) {
+		queue_entries_free(&v, n);
+		fprintf(stderr, "correio: queue show: no message %s in the queue\n", id);
+		return 1;
+	}
+	if (json) {
+		json_t *j = queue_entry_json(&v[0]);
+		queue_entries_free(&v, n);
+		return print_json(j);
+	}
+	buf_init(&out, 0);
+	queue_format_show(&v[0], (uint64_t)time(NULL), &out);
+	fwrite(out.data, 1, out.len, stdout);
+	buf_deinit(&out);
+	if (v[0].env != NULL) {
+		printf("\n%s\n", body ? "Message:" : "Message headers (--body for all):");
+		fflush(stdout);
+		if (print_text(cfg, id, body) < 0) {
+			queue_entries_free(&v, n);
+			return 1;
+		}
+	}
+	queue_entries_free(&v, n);
+	return 0;
+}
+
+static int queue_list(int argc, char **argv, struct config *cfg)
+{
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return usage_error("queue list", list_usage);
+	}
+	return cli_queue_list(cfg, json);
+}
+
+int cmd_mailq(int argc, char **argv, struct config *cfg)
+{
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(list_usage, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "-C") == 0 && i + 1 < argc)
+			i++;		/* the configuration: main.c took it */
+		else if (strncmp(argv[i], "-C", 2) != 0 && strcmp(argv[i], "-v") != 0)
+			return usage_error("mailq", list_usage);
+	}
+	return cli_queue_list(cfg, json);
+}
+
+static int queue_stats(int argc, char **argv, struct config *cfg)
+{
+	if (argc != 1)
+		return usage_error("queue stats", stats_usage);
+	return request(cfg, "queue stats", "STATS\n");
+}
+
+static int queue_flush(int argc, char **argv, struct config *cfg)
+{
 	char line[512];
 
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return usage_error("queue flush", flush_usage);
+	snprintf(line, sizeof(line), "FLUSH%s%s\n", argc == 2 ? " " : "",
+		 argc == 2 ? argv[1] : "");
+	return request(cfg, "queue flush", line);
+}
+
+/* hold, release, delete: VERB ID */
+static int queue_with_id(int argc, char **argv, struct config *cfg)
+{
+	char line[512];
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error("queue", queue_usage);
+	snprintf(line, sizeof(line), "%s %s\n", argv[0], argv[1]);
+	for (char *p = line; *p != ' '; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return request(cfg, "queue", line);
+}
+
+static const struct queue_command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct config *cfg);
+	const char *usage;
+} queue_commands[] = {
+	{ "list", queue_list, list_usage },
+	{ "show", queue_show, show_usage },
+	{ "flush", queue_flush, flush_usage },
+	{ "hold", queue_with_id, hold_usage },
+	{ "release", queue_with_id, release_usage },
+	{ "delete", queue_with_id, delete_usage },
+	{ "stats", queue_stats, stats_usage },
+};
+
+int cmd_queue(int argc, char **argv, struct config *cfg)
+{
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(queue_usage, stdout);
 		return 0;
 	}
-	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return request(cfg, "queue list", "LIST\n");
-	if (argc == 2 && strcmp(argv[1], "stats") == 0)
-		return request(cfg, "queue stats", "STATS\n");
-	if ((argc == 2 || argc == 3) && strcmp(argv[1], "flush") == 0) {
-		snprintf(line, sizeof(line), "FLUSH%s%s\n", argc == 3 ? " " : "",
-			 argc == 3 ? argv[2] : "");
-		return request(cfg, "queue flush", line);
-	}
-	for (size_t i = 0; argc == 3 && i < sizeof(with_id) / sizeof(with_id[0]); i++) {
-		if (strcmp(argv[1], with_id[i]) != 0)
+	for (size_t i = 0; argc >= 2 && i < sizeof(queue_commands) / sizeof(queue_commands[0]);
+	     i++) {
+		const struct queue_command *c = &queue_commands[i];
+		if (strcmp(argv[1], c->name) != 0)
 			continue;
-		snprintf(line, sizeof(line), "%s %s\n", with_id[i], argv[2]);
-		for (char *p = line; *p != ' '; p++)
-			*p = (char)toupper((unsigned char)*p);
-		return request(cfg, "queue", line);
+		if (cli_wants_help(argc - 1, argv + 1)) {
+			fputs(c->usage, stdout);
+			return 0;
+		}
+		return c->run(argc - 1, argv + 1, cfg);
 	}
-	fprintf(stderr, "correio: queue: bad arguments\n%s", queue_usage);
+	fprintf(stderr, "correio: queue: %s\n%s", argc < 2 ? "missing subcommand" :
+		"bad arguments", queue_usage);
 	return 2;
 }
 
@@ -133,6 +441,7 @@ int cmd_queue(int argc, char **argv, struct config *cfg)
 
 static const char sendmail_usage[] =
 	"usage: sendmail [-t] [-i] [-oi] [-f SENDER] [-F NAME] [-C FILE] [RECIPIENT...]\n"
+	"       sendmail -bp | -bi [-C FILE]\n"
 	"       correio sendmail [same options]\n\n"
 	"Read a message on standard input and queue it for the recipients.\n"
 	"  -t        take recipients from To:, Cc: and Bcc: (Bcc: is removed)\n"
@@ -143,6 +452,8 @@ static const char sendmail_usage[] =
 	"  -C FILE   the configuration file (as correio -c); without it\n"
 	"            $CORREIO_CONFIG, ./correio.conf, /etc/correio/correio.conf\n"
 	"A message without From:, Date: or Message-ID: gets them.\n"
+	"  -bp       list the queue instead (as mailq, `correio queue list`)\n"
+	"  -bi       import the aliases file instead (as newaliases)\n"
 	"Other sendmail options (-o..., -B..., -v, -bm) are accepted and ignored.\n";
 
 /* sendmail(1)'s options: those that take a value have a ':' */
@@ -153,6 +464,7 @@ struct sendmail_opts {
 	bool dots_end;
 	const char *sender;
 	const char *full_name;
+	char mode;		/* -bp: 'p', -bi: 'i', else 0 (send) */
 };
 
 const char *sendmail_config_option(int argc, char **argv)
@@ -252,6 +564,10 @@ static int parse_sendmail(int argc, char **argv, struct sendmail_opts *o)
 		case 'o': if (strcmp(optarg, "i") == 0) o->dots_end = false; break;
 		case 'f': case 'r': o->sender = optarg; break;
 		case 'F': o->full_name = optarg; break;
+		case 'b':	/* -bp lists the queue, -bi is newaliases; -bm, -bs... send */
+			if (strcmp(optarg, "p") == 0 || strcmp(optarg, "i") == 0)
+				o->mode = optarg[0];
+			break;
 		case 'h': fputs(sendmail_usage, stdout); return 0;
 		case '?': fprintf(stderr, "sendmail: unknown option -%c\n%s", optopt, sendmail_usage);
 			  return -1;
@@ -304,6 +620,10 @@ int cmd_sendmail(int argc, char **argv, struct config *cfg)
 		}
 	if ((ret = parse_sendmail(argc, argv, &o)) <= 0)
 		return ret == 0 ? 0 : 2;
+	if (o.mode == 'p')
+		return cli_queue_list(cfg, false);
+	if (o.mode == 'i')
+		return cmd_newaliases(argc, argv, cfg);
 	buf_init(&msg, cfg->message_size + 65536);
 	buf_init(&req, 0);
 	default_sender(cfg, sender, sizeof(sender));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -23,10 +24,15 @@
 
 static const char tls_usage[] =
 	"usage: correio tls show\n"
+	"       correio tls renew\n"
 	"\n"
-	"Show each certificate the server presents (the configured ones, else the\n"
-	"self-signed one in data_dir/tls/): subject, names, validity and SHA-256\n"
-	"fingerprints of the certificate and of its public key.\n";
+	"show: each certificate the server presents (the configured ones, else the\n"
+	"one issued by ACME with [tls] acme = yes, else the self-signed one in\n"
+	"data_dir/tls/): subject, issuer, names, validity and SHA-256 fingerprints\n"
+	"of the certificate and of its public key.\n"
+	"renew: with [tls] acme = yes, have the running server order a new\n"
+	"certificate now, whatever the age of the current one (the log tells\n"
+	"the outcome).\n";
 
 static void print_name(const char *label, const X509_NAME *name)
 {
@@ -118,6 +124,16 @@ static int tls_show(const struct config *cfg)
 	int ret = 1, n = 0;
 	size_t len;
 
+	if (cfg->tls_certificate[0] == '\0' && cfg->acme) {
+		tls_acme_cert_path(cfg, path, sizeof(path));
+		if (access(path, F_OK) == 0) {
+			tls_selfsigned_crt_path(path, crt, sizeof(crt));
+			printf("ACME, from %s: ", cfg->acme_directory);
+			return show_one(path, crt);
+		}
+		printf("ACME: none issued yet by %s, the self-signed one serves\n",
+		       cfg->acme_directory);
+	}
 	if (cfg->tls_certificate[0] == '\0') {
 		snprintf(path, sizeof(path), "%s/tls/selfsigned.pem", cfg->data_dir);
 		tls_selfsigned_crt_path(path, crt, sizeof(crt));
@@ -149,6 +165,16 @@ int cmd_tls(int argc, char **argv, struct config *cfg)
 	    cli_wants_help(argc - 1, argv + 1)) {
 		fputs(tls_usage, stdout);
 		return 0;
+	}
+	if (strcmp(argv[1], "renew") == 0) {
+		if (cli_operands(argc - 1, argv + 1, "tls renew", tls_usage, 0, 0) < 0)
+			return 2;
+		if (!cfg->acme) {
+			cli_error("tls renew", "[tls] acme is not enabled in %s",
+				  cfg->path[0] != '\0' ? cfg->path : "the configuration");
+			return 1;
+		}
+		return cli_control_request(cfg, "tls renew", "ACMERENEW\n");
 	}
 	if (strcmp(argv[1], "show") != 0) {
 		cli_error("tls", "unknown subcommand '%s'", argv[1]);

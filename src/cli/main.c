@@ -1,7 +1,8 @@
 /*
  * main.c - the `correio` command: finds the configuration (-c FILE anywhere
  * on the command line, sendmail's -C FILE, $CORREIO_CONFIG, then the
- * default path), loads it, and runs one subcommand.
+ * default path), loads it, and runs one subcommand.  Called as sendmail,
+ * mailq or newaliases (links to the binary), it is that command.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ static const struct subcommand subcommands[] = {
 	{ "check", cmd_check, "validate the configuration and show it" },
 	{ "queue", cmd_queue, "list, show, flush, hold, release, delete queued mail" },
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
+	{ "newaliases", cmd_newaliases, "import /etc/aliases for the local domains" },
 	{ "tls", cmd_tls, "show the certificates the server presents" },
 	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
@@ -41,7 +43,7 @@ static void usage(FILE *out)
 		     "then /etc/correio/correio.conf, else the built-in defaults.\n\n"
 		     "commands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\nEach command takes --help; correio --version tells the version.\n");
 }
 
@@ -78,9 +80,12 @@ int main(int argc, char **argv)
 	struct buf errors;
 	int status;
 
-	/* called as "sendmail": the sendmail(1) interface */
+	/* called as "sendmail", "mailq" or "newaliases": their interfaces */
 	const char *base = strrchr(argv[0], '/');
-	bool as_sendmail = strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0;
+	const char *name = base != NULL ? base + 1 : argv[0];
+	bool as_mailq = strcmp(name, "mailq") == 0;
+	bool as_newaliases = strcmp(name, "newaliases") == 0;
+	bool as_sendmail = strcmp(name, "sendmail") == 0 || as_mailq || as_newaliases;
 
 	if (!as_sendmail && argc == 2 && (strcmp(argv[1], "--version") == 0 ||
 					  strcmp(argv[1], "version") == 0)) {
@@ -108,7 +113,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	config_defaults(&cfg);
-	if (path == NULL && (as_sendmail || strcmp(argv[1], "sendmail") == 0))
+	if (path == NULL && (as_sendmail || strcmp(argv[1], "sendmail") == 0 ||
+			     strcmp(argv[1], "newaliases") == 0))
 		path = as_sendmail ? sendmail_config_option(argc, argv) :
 				     sendmail_config_option(argc - 1, argv + 1);
 	if (path == NULL && getenv("CORREIO_CONFIG") != NULL &&
@@ -126,6 +132,10 @@ int main(int argc, char **argv)
 	buf_deinit(&errors);
 	if (path == NULL)
 		config_defaults_no_file(&cfg);
+	if (as_mailq)
+		return cmd_mailq(argc, argv, &cfg);
+	if (as_newaliases)
+		return cmd_newaliases(argc, argv, &cfg);
 	if (as_sendmail)
 		return cmd_sendmail(argc, argv, &cfg);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {

@@ -74,6 +74,8 @@ static const struct setting settings[] = {
 	LISTEN("http", CONFIG_LISTEN_HTTP),
 	LISTEN("https", CONFIG_LISTEN_HTTPS),
 	LISTEN("managesieve", CONFIG_LISTEN_MANAGESIEVE),
+	{ "listen", "acme_http", SET_LISTEN, offsetof(struct config, acme_http_listen),
+	  sizeof(((struct config *)0)->acme_http_listen), 0, 0, NULL, true },
 	NUM("limits", "message_size", SET_SIZE, message_size, 1024, 2ull << 30),
 	NUM("limits", "recipients", SET_UINT, max_recipients, 1, 100000),
 	NUM("limits", "connections", SET_UINT, max_connections, 1, 1000000),
@@ -87,6 +89,15 @@ static const struct setting settings[] = {
 	STR("delivery", "recipient_delimiter", recipient_delimiter),
 	STR("tls", "certificate", tls_certificate),
 	STR("tls", "key", tls_key),
+	{ "tls", "acme", SET_BOOL, offsetof(struct config, acme), 0, 0, 1, NULL, true },
+	{ "tls", "acme_email", SET_ADDRESS, offsetof(struct config, acme_email),
+	  sizeof(((struct config *)0)->acme_email), 0, 0, NULL, true },
+	STR_RESTART("tls", "acme_directory", acme_directory),
+	STR_RESTART("tls", "acme_ca_file", acme_ca_file),
+	{ "tls", "acme_challenge", SET_CHOICE, offsetof(struct config, acme_challenge),
+	  0, 0, 0, "http-01|tls-alpn-01|both", true },
+	{ "tls", "acme_names", SET_DOMAINS, offsetof(struct config, acme_names),
+	  sizeof(((struct config *)0)->acme_names), 0, 0, NULL, true },
 	BOOL("auth", "plaintext_on_loopback", auth_plaintext_loopback),
 	NUM("auth", "failure_delay", SET_DURATION, auth_failure_delay, 0, 60),
 	NUM("auth", "max_failures", SET_UINT, auth_max_failures, 1, 1000),
@@ -197,6 +208,8 @@ void config_defaults(struct config *cfg)
 	cfg->milter_default_action = CONFIG_MILTER_TEMPFAIL;
 	cfg->milter_connect_timeout = 30;
 	cfg->milter_timeout = 30;
+	str_copy(cfg->acme_directory, CONFIG_ACME_LETSENCRYPT, sizeof(cfg->acme_directory));
+	cfg->acme_challenge = CONFIG_ACME_HTTP01;
 	cfg->srs_enabled = true;
 	cfg->srs_max_age = 21 * 86400;
 }

@@ -29,6 +29,10 @@ enum config_listener {
 enum config_mailbox_format { CONFIG_MAILBOX_MAILDIR, CONFIG_MAILBOX_MBOX };
 enum config_milter_action { CONFIG_MILTER_TEMPFAIL, CONFIG_MILTER_ACCEPT };
 enum config_log_level { CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
+enum config_acme_challenge {
+	CONFIG_ACME_HTTP01, CONFIG_ACME_TLSALPN01, CONFIG_ACME_BOTH
+};
+#define CONFIG_ACME_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
 
 /* Room for the text of each size and duration as the file wrote it. */
 #define CONFIG_SETTINGS_MAX 128
@@ -68,6 +72,13 @@ enum config_log_level */
 
 	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */
 	char tls_key[1024];		/* key files, same order; "" = in the cert */
+	bool acme;			/* obtain and renew the certificate (RFC 8555) */
+	char acme_email[320];		/* the account's contact */
+	char acme_directory[512];	/* the CA's directory URL (https) */
+	char acme_ca_file[1024];	/* CA to trust for it; "" = the system's */
+	int acme_challenge;		/* enum config_acme_challenge */
+	char acme_names[1024];		/* names to certify; "" = hostname + mail hosts */
+	char acme_http_listen[512];	/* "addr:port" answering HTTP-01 (port 80) */
 
 	bool auth_plaintext_loopback;	/* plaintext AUTH without TLS on loopback */
 	uint64_t auth_failure_delay;	/* seconds, times the failure count */

@@ -704,56 +704,70 @@ void mta_stop(struct mta **mp)
 
 /* ---- administration ---- */
 
-static unsigned count_state(const struct envelope *e, char state)
+/* "envelope ID ACTIVE LEN" then LEN bytes of the envelope as stored, per
+   message (or only id's); the reader (`correio queue list|show`) makes it
+   readable.  0 when id is given and not queued. */
+int mta_dump(struct mta *m, const char *id, struct buf *out)
 {
-	unsigned n = 0;
+	struct buf env;
+	int found = 0;
 
-	for (unsigned i = 0; i < e->n_rcpts; i++)
-		n += e->rcpts[i].state == state;
-	return n;
-}
-
-int mta_list(struct mta *m, struct buf *out)
-{
+	buf_init(&env, 0);
 	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
-		const struct envelope *e = g->env;
-		buf_printf(out, "%s %8llu %llu <%s> %u pending%s%s\n", e->id,
-			   (unsigned long long)e->size, (unsigned long long)e->arrival,
-			   e->sender, count_state(e, ENVELOPE_PENDING),
-			   e->held ? " held" : "", g->txns > 0 ? " active" : "");
+		if (id != NULL && strcmp(g->env->id, id) != 0)
+			continue;
+		if (out == NULL) {
+			found = 1;
+			break;
+		}
+		buf_reset(&env);
+		if (envelope_format(g->env, &env) < 0 ||
+		    buf_printf(out, "envelope %s %d %zu\n", g->env->id, g->txns > 0,
+			       env.len) < 0 || buf_append(out, env.data, env.len) < 0) {
+			buf_deinit(&env);
+			buf_reset(out);
+			buf_puts(out, "the queue is too big to list at once\n");
+			return -1;
+		}
+		found = 1;
 	}
-	return 1;
-}
-
-int mta_show(struct mta *m, const char *id, struct buf *out)
-{
-	struct mta_msg *g = msg_find(m, id);
-
-	if (g == NULL) {
-		buf_printf(out, "no message %s in the queue\n", id);
-		return -1;
-	}
-	return envelope_format(g->env, out);
+	buf_deinit(&env);
+	return id == NULL ? 1 : found;
 }
 
 int mta_flush(struct mta *m, const char *id, struct buf *out)
 {
-	unsigned n = 0;
+	struct mta_msg *one = id != NULL ? msg_find(m, id) : NULL;
+	unsigned n = 0, held = 0;
 
-	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
-		if (id != NULL && strcmp(g->env->id, id) != 0)
-			continue;
-		for (unsigned i = 0; i < g->env->n_rcpts; i++)
-			g->env->rcpts[i].next_attempt = 0;
-		n++;
-	}
-	for (struct mta_dest *d = m->dests; d != NULL; d = d->next)
-		d->mx_time = 0;
-	if (id != NULL && n == 0) {
+	if (id != NULL && one == NULL) {
 		buf_printf(out, "no message %s in the queue\n", id);
 		return -1;
 	}
+	if (one != NULL && one->env->held) {
+		buf_printf(out, "%s is held: flush does not send held mail; "
+			   "`correio queue release %s` sends it\n", id, id);
+		for (unsigned i = 0; i < one->env->n_rcpts; i++)
+			one->env->rcpts[i].next_attempt = 0;
+		return -1;
+	}
+	for (struct mta_msg *g = m->msgs; g != NULL; g = g->next) {
+		if (id != NULL && g != one)
+			continue;
+		/* a held message is made due too: released, it goes at once */
+		for (unsigned i = 0; i < g->env->n_rcpts; i++)
+			g->env->rcpts[i].next_attempt = 0;
+		if (g->env->held)
+			held++;
+		else
+			n++;
+	}
+	for (struct mta_dest *d = m->dests; d != NULL; d = d->next)
+		d->mx_time = 0;
 	buf_printf(out, "%u message(s) scheduled now\n", n);
+	if (held > 0)
+		buf_printf(out, "%u held message(s) wait for `correio queue release ID`\n",
+			   held);
 	tick_now(m);
 	return 1;
 }

@@ -43,10 +43,16 @@ struct delivery_job;
 /* The local delivery agent gives back a job (any thread). */
 void mta_local_done(struct mta *m, struct delivery_job *job);
 
+/* Every queued message (id NULL) or id's, for `correio queue list|show`:
+   "envelope ID ACTIVE LEN" LF, then the LEN bytes of its envelope as
+   envelope_format() writes it (ACTIVE 1 while a delivery is under way).
+   Returns 1, 0 when id is not queued, -1 (reason in out) when out is full.
+   With out NULL: only whether id is queued (1 or 0). */
+int mta_dump(struct mta *m, const char *id, struct buf *out);
 /* Queue administration (`correio queue ...`); text answers appended to
-   out.  Each returns 1, or -1 with a reason in out. */
-int mta_list(struct mta *m, struct buf *out);
-int mta_show(struct mta *m, const char *id, struct buf *out);
+   out.  Each returns 1, or -1 with a reason in out.  flush of a held id
+   refuses (it is made due, so that release sends it at once); flush of
+   all makes held messages due too and counts them apart. */
 int mta_flush(struct mta *m, const char *id, struct buf *out);	/* id NULL: all */
 int mta_hold(struct mta *m, const char *id, bool hold, struct buf *out);
 int mta_delete(struct mta *m, const char *id, struct buf *out);

@@ -2,15 +2,17 @@
  * control.c - the command socket: requests of `correio queue` and
  * `correio sendmail`.
  *
- *   request = "LIST" / "SHOW" SP id / "FLUSH" [SP id] / "HOLD" SP id /
- *             "RELEASE" SP id / "DELETE" SP id / "UNLOCK" SP account /
- *             "NEWMAIL" SP account /
+ *   request = "DUMP" [SP id] / "TEXT" SP id / "FLUSH" [SP id] /
+ *             "HOLD" SP id / "RELEASE" SP id / "DELETE" SP id /
+ *             "STATS" / "UNLOCK" SP account /
+ *             "NEWMAIL" SP account / "ACMERENEW" /
  *             "SUBMIT" SP sender *(SP recipient) LF message
  *   answer  = ("ok" / "error: " text) LF *(text LF)
  */
 #include "control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "acme/acme.h"
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "delivery/resolve.h"
@@ -40,6 +43,7 @@
 #include "server/server.h"
 
 #define CONTROL_LINE_MAX 65536
+#define CONTROL_DUMP_MAX (64u << 20)	/* what `correio queue` reads */
 
 struct control {
 	struct server *srv;
@@ -107,15 +111,27 @@ static int new_mail(struct control_conn *c, char *account, struct buf *out)
 	return 1;
 }
 
-/* SHOW and DELETE of a damaged message (queue/damaged/, set aside at
-   start): 1 done, 0 id is not one, -1 error (in out). */
-static int damaged_request(struct queue *q, const char *verb, const char *id,
-			   struct buf *out)
+/* `correio tls renew`: wake the ACME thread. */
+static int acme_renew(struct control_conn *c, struct buf *out)
+{
+	struct server *srv = c->ctl->srv;
+
+	if (srv->acme == NULL) {
+		buf_puts(out, "[tls] acme is off in the running server\n");
+		return -1;
+	}
+	acme_renew_now(srv->acme);
+	buf_printf(out, "renewal started: the certificate is ordered from %s; the log "
+		   "tells the outcome\n", srv->cfg.acme_directory);
+	return 1;
+}
+
+/* DELETE of a damaged message (queue/damaged/, set aside at start):
+   1 done, 0 id is not one, -1 error (in out). */
+static int damaged_delete(struct queue *q, const char *id, struct buf *out)
 {
 	int ret;
 
-	if (strcmp(verb, "SHOW") == 0)
-		return queue_damaged_show(q, id, out);
 	if ((ret = queue_damaged_delete(q, id)) > 0) {
 		log_info("%s: damaged message deleted by the administrator", id);
 		buf_printf(out, "%s deleted\n", id);
@@ -125,6 +141,49 @@ static int damaged_request(struct queue *q, const char *verb, const char *id,
 	return ret;
 }
 
+/* DUMP [id]: the envelopes (mta_dump), then each damaged message as
+   "damaged " and its queue_damaged_list line.  1, 0 (id unknown), -1. */
+static int dump_request(struct control_conn *c, const char *id, struct buf *out)
+{
+	struct queue *q = c->ctl->srv->queue;
+	struct buf damaged;
+	int ret = mta_dump(c->ctl->srv->mta, id, out);
+
+	if (ret < 0 || (ret > 0 && id != NULL))
+		return ret;
+	buf_init(&damaged, 1 << 20);
+	if ((id == NULL ? queue_damaged_list(q, &damaged) :
+	     queue_damaged_show(q, id, &damaged)) < 0)
+		log_err("queue: cannot list the damaged messages: %m");
+	for (const char *p = buf_cstr(&damaged), *nl; (nl = strchr(p, '\n')) != NULL;
+	     p = nl + 1) {
+		buf_printf(out, "damaged %.*s\n", (int)(nl - p), p);
+		ret = 1;
+	}
+	buf_deinit(&damaged);
+	return ret;
+}
+
+/* TEXT id: "ok" then the message text as queued, straight from its file
+   (up to the message size limit: not through a capped buffer). */
+static void text_request(struct control_conn *c, const char *id)
+{
+	char path[1200], first[600];
+	int fd = -1;
+
+	if (mta_dump(c->ctl->srv->mta, id, NULL) > 0 &&
+	    queue_text_path(c->ctl->srv->queue, id, path, sizeof(path)) > 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(first, sizeof(first), "error: no message %s in the queue", id);
+		answer(c, first, NULL);
+		return;
+	}
+	answer(c, "ok", NULL);
+	if (evbuffer_add_file(bufferevent_get_output(c->bev), fd, 0, -1) < 0)
+		close(fd);
+}
+
 static void admin_request(struct control_conn *c, char *verb, char *arg)
 {
 	struct mta *m = c->ctl->srv->mta;
@@ -132,16 +191,20 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 	struct buf out;
 	int ret;
 
-	buf_init(&out, 1 << 20);
-	if ((strcmp(verb, "SHOW") == 0 || strcmp(verb, "DELETE") == 0) && arg != NULL &&
-	    (ret = damaged_request(q, verb, arg, &out)) != 0)
+	if (strcmp(verb, "TEXT") == 0 && arg != NULL) {
+		text_request(c, arg);
+		return;
+	}
+	/* a whole queue's envelopes: as much as the reader takes */
+	buf_init(&out, strcmp(verb, "DUMP") == 0 ? CONTROL_DUMP_MAX : 1 << 20);
+	if (strcmp(verb, "DUMP") == 0) {
+		if ((ret = dump_request(c, arg, &out)) == 0) {
+			buf_printf(&out, "no message %s in the queue\n", arg);
+			ret = -1;
+		}
+	} else if (strcmp(verb, "DELETE") == 0 && arg != NULL &&
+		   (ret = damaged_delete(q, arg, &out)) != 0)
 		;	/* a damaged message: answered */
-	else if (strcmp(verb, "LIST") == 0) {
-		ret = mta_list(m, &out);
-		if (queue_damaged_list(q, &out) < 0)
-			log_err("queue: cannot list the damaged messages: %m");
-	} else if (strcmp(verb, "SHOW") == 0 && arg != NULL)
-		ret = mta_show(m, arg, &out);
 	else if (strcmp(verb, "FLUSH") == 0)
 		ret = mta_flush(m, arg, &out);
 	else if ((strcmp(verb, "HOLD") == 0 || strcmp(verb, "RELEASE") == 0) && arg != NULL)
@@ -154,6 +217,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = unlock_account(c, arg, &out);
 	else if (strcmp(verb, "NEWMAIL") == 0 && arg != NULL)
 		ret = new_mail(c, arg, &out);
+	else if (strcmp(verb, "ACMERENEW") == 0)
+		ret = acme_renew(c, &out);
 	else {
 		buf_puts(&out, "unknown request\n");
 		ret = -1;

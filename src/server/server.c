@@ -40,6 +40,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "acme/acme.h"
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "delivery/delivery.h"
@@ -125,6 +126,7 @@ struct server_state {
 	struct log_limit refuse_log, accept_log;
 	int lock_fd;			/* serve_lock: held for the server's life */
 	struct metrics_http *metrics;	/* [metrics] listen, or NULL */
+	struct acme_http01 *acme_http01;	/* [listen] acme_http, or NULL */
 };
 
 static void listeners_resume(struct server_state *st);
@@ -678,6 +680,53 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	log_info("reload: configuration %s read", cfg.path);
 }
 
+/* ---- ACME ---- */
+
+/* A certificate was issued: serve it from the next handshake on. */
+static void on_acme_issued(void *ctx)
+{
+	struct server_state *st = ctx;
+	const char *error;
+
+	if (tls_reload(st->srv.tls, &st->srv.cfg, &error) < 0)
+		log_err("acme: cannot load the new certificate, keeping the current one: %s",
+			error);
+	else
+		log_info("acme: TLS certificates reloaded");
+}
+
+static int alpn_cert(void *ctx, const char *name, X509 **cert_r, EVP_PKEY **key_r)
+{
+	struct server *srv = ctx;
+
+	return srv->acme != NULL ? acme_alpn_cert(srv->acme, name, cert_r, key_r) : 0;
+}
+
+/* Before privileges are dropped: the check and the HTTP-01 port (80). */
+static int acme_bind(struct server_state *st, const char **error_r)
+{
+	struct server *srv = &st->srv;
+
+	if (!srv->cfg.acme)
+		return 1;
+	if (acme_config_check(&srv->cfg, error_r) < 0)
+		return -1;
+	if (srv->cfg.acme_http_listen[0] == '\0')
+		return 1;
+	return acme_http01_open(srv->base, srv->cfg.acme_http_listen, &srv->acme,
+				&st->acme_http01, error_r);
+}
+
+static int acme_open(struct server_state *st, const char **error_r)
+{
+	struct server *srv = &st->srv;
+
+	if (!srv->cfg.acme)
+		return 1;
+	tls_set_alpn_challenge(srv->tls, alpn_cert, srv);
+	return acme_start(&srv->cfg, srv->base, on_acme_issued, st, &srv->acme, error_r);
+}
+
 /* ---- run ---- */
 
 static void on_route(void *ctx, struct envelope *e, bool recovered)
@@ -763,7 +812,7 @@ static int server_open(struct server_state *st)
 	if (bind_listeners(st) < 0 ||
 	    metrics_http_open(srv, open_connections, st, &st->metrics) < 0)
 		return -1;
-	if (jmap_bind(srv, &srv->jmap, &error) < 0) {
+	if (jmap_bind(srv, &srv->jmap, &error) < 0 || acme_bind(st, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
 	}
@@ -788,7 +837,7 @@ static int server_open(struct server_state *st)
 	    mta_start(srv, &srv->mta, &error) < 0 ||
 	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_local_done, on_filed, st,
 			   &srv->delivery, &error) < 0 ||
-	    control_open(srv, &st->control, &error) < 0) {
+	    control_open(srv, &st->control, &error) < 0 || acme_open(st, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
 	}
@@ -808,6 +857,8 @@ static void server_close(struct server_state *st)
 	close_listeners(st);
 	jmap_free(&st->srv.jmap);
 	metrics_http_free(&st->metrics);
+	acme_stop(&st->srv.acme);
+	acme_http01_free(&st->acme_http01);
 	control_free(&st->control);
 	if (st->srv.queue != NULL)
 		queue_stop(st->srv.queue);

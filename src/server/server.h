@@ -64,6 +64,7 @@ struct server {
 	struct mta *mta;
 	struct store *store;
 	struct jmap *jmap;		/* the HTTP(S) listeners (src/jmap) */
+	struct acme *acme;		/* [tls] acme = yes: the ACME client */
 	struct quota *quota;	/* space reserved for messages not filed yet */
 	struct srs *srs;	/* the Sender Rewriting Scheme; NULL: off */
 	bool stopping;

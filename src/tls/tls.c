@@ -40,6 +40,8 @@ struct tls_set {
 struct tls {
 	struct tls_set *set;
 	SSL_CTX *client;
+	tls_alpn_cert_fn *alpn_cert;	/* TLS-ALPN-01 answers, or NULL */
+	void *alpn_ctx;
 	char error[512];
 };
 
@@ -103,6 +105,53 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;	/* the default certificate */
 }
 
+/* ---- TLS-ALPN-01 ---- */
+
+static const unsigned char acme_tls_1[] = "acme-tls/1";
+
+/* RFC 8737 3: a client offering acme-tls/1 is an ACME validator; it gets
+   the challenge certificate for the name it asks for, or nothing (no
+   other protocol may be negotiated with it).  Other clients: no ALPN. */
+static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		   const unsigned char *in, unsigned inlen, void *arg)
+{
+	struct tls *t = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const unsigned char *p = in;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	bool offered = false;
+
+	for (; p < in + inlen && p + 1 + *p <= in + inlen; p += 1 + *p)
+		if (*p == sizeof(acme_tls_1) - 1 && memcmp(p + 1, acme_tls_1, *p) == 0)
+			offered = true;
+	if (!offered)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (t->alpn_cert == NULL || host == NULL ||
+	    t->alpn_cert(t->alpn_ctx, host, &cert, &key) <= 0) {
+		log_warn("tls: an ACME validation for %s with no challenge pending",
+			 host != NULL ? host : "(no name)");
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	if (SSL_use_certificate(ssl, cert) != 1 || SSL_use_PrivateKey(ssl, key) != 1) {
+		X509_free(cert);
+		EVP_PKEY_free(key);
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	*out = acme_tls_1;
+	*outlen = sizeof(acme_tls_1) - 1;
+	log_info("tls: answered the tls-alpn-01 challenge for %s", host);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+void tls_set_alpn_challenge(struct tls *t, tls_alpn_cert_fn *fn, void *ctx)
+{
+	t->alpn_cert = fn;
+	t->alpn_ctx = ctx;
+}
+
 /* ---- contexts ---- */
 
 static SSL_CTX *ctx_new(struct tls *t, const char *cert, const char *key,
@@ -115,6 +164,7 @@ static SSL_CTX *ctx_new(struct tls *t, const char *cert, const char *key,
 				 SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5");
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, on_alpn, t);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		*error_r = tls_error(t, "cannot load certificate", cert);
 	} else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -139,6 +189,11 @@ static void set_free(struct tls_set *set)
 	}
 }
 
+void tls_acme_cert_path(const struct config *cfg, char *out, size_t size)
+{
+	snprintf(out, size, "%s/tls/acme.pem", cfg->data_dir);
+}
+
 static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 				const char **error_r)
 {
@@ -148,7 +203,14 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 
 	if (set == NULL)
 		abort();
-	if (cfg->tls_certificate[0] == '\0') {
+	if (cfg->acme && cfg->tls_certificate[0] == '\0') {
+		tls_acme_cert_path(cfg, self, sizeof(self));
+		if (access(self, F_OK) == 0 &&
+		    (set->ctx[0] = ctx_new(t, self, self, error_r)) == NULL)
+			log_err("tls: %s, serving the self-signed certificate", *error_r);
+		set->n = set->ctx[0] != NULL;
+	}
+	if (cfg->tls_certificate[0] == '\0' && set->n == 0) {
 		snprintf(self, sizeof(self), "%s/tls/selfsigned.pem", cfg->data_dir);
 		buf_init(&err, 512);
 		if (tls_selfsigned_ensure(cfg, self, &err) < 0) {

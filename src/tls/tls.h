@@ -64,6 +64,21 @@ int tls_selfsigned_create(const struct config *cfg, const char *path, struct buf
 int tls_selfsigned_ensure(const struct config *cfg, const char *path, struct buf *error);
 /* Where the certificate alone is written: "<path without .pem>.crt". */
 void tls_selfsigned_crt_path(const char *pem_path, char *out, size_t size);
+/* Where the certificate issued by ACME lives, with its key:
+   "<data_dir>/tls/acme.pem" (the chain alone beside it, acme.crt).  With
+   [tls] acme = yes it is served once it exists and loads; until then the
+   self-signed one. */
+void tls_acme_cert_path(const struct config *cfg, char *out, size_t size);
+
+/* TLS-ALPN-01 (RFC 8737): a handshake offering ALPN "acme-tls/1" gets
+   the certificate fn gives for its server name (references the caller
+   frees), with acme-tls/1 selected; without one the handshake fails.
+   fn may be called on the loop while another thread changes its table. */
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+typedef int tls_alpn_cert_fn(void *ctx, const char *name, X509 **cert_r, EVP_PKEY **key_r);
+void tls_set_alpn_challenge(struct tls *t, tls_alpn_cert_fn *fn, void *ctx);
+
 /* The subjectAltName entries of a certificate: "DNS:a,IP:127.0.0.1". */
 typedef struct x509_st X509;
 void tls_cert_names(X509 *cert, struct buf *out);

@@ -572,3 +572,16 @@ def test_sign_in_input_is_capped_and_checked(srv):
         assert status == 400 and "Set-Cookie" not in headers, body
     status, _, _ = request(srv, "PUT", "/login", "{}", {"Content-Type": "application/json"})
     assert status in (405, 501)
+
+
+def test_deleting_the_account_ends_its_sessions(srv):
+    cookie, csrf = session(srv)
+    status, _, _ = request(srv, "GET", "/.well-known/jmap", headers={"Cookie": cookie})
+    assert status == 200
+    srv.cli("user", "del", ALICE[0])
+    for method, path, body, h in [("GET", "/.well-known/jmap", None, {}),
+                                  ("GET", "/login", None, {}),
+                                  ("POST", "/jmap/api", ECHO, {"X-Correio-CSRF": csrf,
+                                                               "Content-Type": "application/json"})]:
+        status, _, _ = request(srv, method, path, body, {"Cookie": cookie, **h})
+        assert status == 401, (path, status)

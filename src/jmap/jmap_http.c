@@ -41,6 +41,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "auth/accounts.h"
 #include "auth/auth.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -458,15 +459,23 @@ static void send_session(struct evhttp_request *req, const char *user, const cha
 	json_decref(v);
 }
 
-/* The session named by req's cookie: 1 with its user and token, else 0. */
+/* The session named by req's cookie: 1 with its user and token, else 0.
+   A session of an account deleted since ends here. */
 static int session_of(struct jmap *j, struct evhttp_request *req, const char **user_r,
 		      const char **csrf_r, char id[JMAP_WEB_ID_LEN + 2])
 {
 	const char *cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+	struct account acct;
 
-	if (cookie == NULL || jmap_cookie_value(cookie, COOKIE, id, JMAP_WEB_ID_LEN + 2) <= 0)
+	if (cookie == NULL || jmap_cookie_value(cookie, COOKIE, id, JMAP_WEB_ID_LEN + 2) <= 0 ||
+	    jmap_websessions_find(j->sessions, id, time(NULL), user_r, csrf_r) <= 0)
 		return 0;
-	return jmap_websessions_find(j->sessions, id, time(NULL), user_r, csrf_r);
+	if (accounts_user_get(j->srv->accounts, *user_r, &acct) == 0) {
+		log_info("jmap: %s: account gone, its webmail session ends", *user_r);
+		jmap_websessions_remove(j->sessions, id);
+		return 0;
+	}
+	return 1;
 }
 
 /* A state-changing request under a session: its CSRF token. */

@@ -208,6 +208,9 @@ def answer(srv, op):
                 if msg["Subject"] == op["subject"]:
                     parts = [p for p in msg.iter_attachments()]
                     return {"found": True, "from": str(msg["From"]),
+                            "in_reply_to": str(msg["In-Reply-To"] or ""),
+                            "message_id": str(msg["Message-ID"] or ""),
+                            "text": (msg.get_body(("plain",)) or msg).get_content(),
                             "attachments": [(p.get_filename(),
                                              hashlib.sha256(p.get_content()).hexdigest())
                                             for p in parts]}
@@ -312,6 +315,26 @@ def test_browser_other_account_receives_and_saves_attachment(browser_run):
     d = step(browser_run, "receive")
     assert "the report is attached." in d["body"]
     assert d["sha256"] == d["sent"]
+
+
+def test_browser_reply_quotes_and_threads(browser_run):
+    sent = step(browser_run, "send")["delivered"]
+    d = step(browser_run, "reply")
+    assert d["to"] == ALICE[0] and d["subject"] == "Re: Report with attachment"
+    assert "> Hello Bob," in d["quoted"]
+    got = d["delivered"]
+    assert got["found"] and got["in_reply_to"] == sent["message_id"]
+    assert got["text"].startswith("Thanks, got it.") and "> the report is attached." in got["text"]
+
+
+def test_browser_forward_keeps_the_attachment(browser_run):
+    sent = step(browser_run, "send")["delivered"]
+    d = step(browser_run, "forward")
+    assert d["subject"] == "Fwd: Report with attachment"
+    got = d["delivered"]
+    assert got["found"] and BOB[0] in got["from"]
+    assert got["attachments"] == sent["attachments"]
+    assert "Forwarded message" in got["text"]
 
 
 def test_browser_pages_through_a_long_list(browser_run):

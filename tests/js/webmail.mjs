@@ -199,6 +199,33 @@ try {
     return { body, sha256: sha256(readFileSync(path)), sent: sha256(sent) };
   });
 
+  await step("reply", async () => {
+    await openMessage("Report with attachment");
+    await page.locator("#reply-button").click();
+    await page.locator("#composer").waitFor({ state: "visible" });
+    const to = await page.locator("#compose-to").inputValue();
+    const subject = await page.locator("#compose-subject").inputValue();
+    const quoted = await page.locator("#compose-body").inputValue();
+    await page.locator("#compose-body").evaluate((t) => { t.value = "Thanks, got it.\n" + t.value; });
+    await page.locator("#send-button").click();
+    await page.locator("#status", { hasText: "Message sent." }).waitFor({ timeout: 15000 });
+    return { to, subject, quoted,
+             delivered: await ask({ op: "delivered", to: cfg.alice[0], subject }) };
+  });
+
+  await step("forward", async () => {
+    await page.evaluate(() => { document.getElementById("status").textContent = ""; });
+    await folder("inbox").click();
+    await openMessage("Report with attachment");
+    await page.locator("#forward-button").click();
+    await page.locator("#compose-attachments li", { hasText: "report.bin" }).waitFor();
+    await page.locator("#compose-to").fill(cfg.alice[0]);
+    const subject = await page.locator("#compose-subject").inputValue();
+    await page.locator("#send-button").click();
+    await page.locator("#status", { hasText: "Message sent." }).waitFor({ timeout: 15000 });
+    return { subject, delivered: await ask({ op: "delivered", to: cfg.alice[0], subject }) };
+  });
+
   await step("paging", async () => {
     await folder("inbox").click();
     await page.locator("#list-range", { hasText: "of 53" }).waitFor();

@@ -266,6 +266,12 @@ def test_browser_hostile_html_runs_and_fetches_nothing(browser_run):
     assert browser_run["pageErrors"] == [], browser_run["pageErrors"]
 
 
+def test_browser_sanitizer_corpus(browser_run):
+    d = step(browser_run, "sanitizer_corpus")
+    assert d["count"] > 30
+    assert d["problems"] == [], "\n".join(map(str, d["problems"]))
+
+
 def test_browser_remote_images_load_only_when_asked(browser_run):
     before = step(browser_run, "hostile")["hits"]
     after = step(browser_run, "show_images")["hits"]

@@ -132,6 +132,78 @@ try {
              width: await img.evaluate((i) => i.naturalWidth) };
   });
 
+  await step("sanitizer_corpus", async () => {
+    // known tricks through the sanitizer; its output parsed again (as the
+    // frame will) must hold nothing active and nothing remote
+    return await page.evaluate(async (attacker) => {
+      const { sanitizeHtml } = await import("/sanitize.js");
+      const vectors = [
+        `<img src=x onerror=alert(1)>`,
+        `<svg><script>alert(1)</script></svg>`,
+        `<svg onload=alert(1)>`,
+        `<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table></mtext></math>`,
+        `<noscript><p title="</noscript><img src=x onerror=alert(1)>">`,
+        `<style><img src=x onerror=alert(1)></style>`,
+        `<a href="jav&#x09;ascript:alert(1)">x</a>`,
+        `<a href=" javascript:alert(1)">x</a>`,
+        `<a href="JAVASCRIPT:alert(1)">x</a>`,
+        `<a href="data:text/html,<script>alert(1)</script>">x</a>`,
+        `<a href="vbscript:msgbox(1)">x</a>`,
+        `<iframe srcdoc="<script>alert(1)</script>"></iframe>`,
+        `<form><button formaction="javascript:alert(1)">x</button></form>`,
+        `<object data="javascript:alert(1)"></object><embed src="${attacker}/embed">`,
+        `<meta http-equiv="refresh" content="0;url=javascript:alert(1)">`,
+        `<base href="javascript:/"><a href="x">x</a>`,
+        `<link rel="stylesheet" href="${attacker}/link">`,
+        `<style>@import "${attacker}/import"; body{background:url(${attacker}/bg)}</style>`,
+        `<div style="background:url(${attacker}/inline)">x</div>`,
+        `<div style="background:u\\rl(${attacker}/escaped)">x</div>`,
+        `<div style="background-image:image-set('${attacker}/set' 1x)">x</div>`,
+        `<img srcset="${attacker}/srcset 1x" src="data:image/png;base64,iVBORw0KGgo=">`,
+        `<img src="${attacker}/remote">`,
+        `<video poster="${attacker}/poster"></video><audio src="${attacker}/audio"></audio>`,
+        `<table background="${attacker}/table"><td background="${attacker}/td">x</td></table>`,
+        `<body background="${attacker}/body">x</body>`,
+        `<input type=image src="${attacker}/input">`,
+        `<a href="http://example.org/" onclick="alert(1)" onmouseover="alert(2)">ok</a>`,
+        `<p style="behavior:url(${attacker}/htc); -moz-binding:url(${attacker}/xbl)">x</p>`,
+        `<template><img src=x onerror=alert(1)></template>`,
+        `<xmp><img src=x onerror=alert(1)></xmp>`,
+        `<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>`,
+        `<div id="x" class="y" title="<img src=x onerror=alert(1)>">x</div>`,
+      ];
+      const active = /^(script|iframe|frame|object|embed|form|input|button|meta|base|link|svg|math|template|video|audio)$/i;
+      const problems = [];
+      for (const v of vectors) {
+        const { html } = sanitizeHtml(v);
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        for (const el of doc.querySelectorAll("*")) {
+          // the sanitizer's own: <meta charset>, its policy, <base target>
+          const own = (el.localName === "meta" && (el.getAttribute("charset") === "utf-8" ||
+                       el.getAttribute("http-equiv") === "Content-Security-Policy")) ||
+                      (el.localName === "base" && !el.hasAttribute("href"));
+          if (active.test(el.localName) && !own)
+            problems.push([v, "element " + el.localName]);
+          for (const a of el.attributes) {
+            if (/^on/i.test(a.name)) problems.push([v, "handler " + a.name]);
+            if (/^(href|src|action|formaction|background|poster|srcset|data|xlink:href)$/i.test(a.name) &&
+                !/^(https?:|mailto:|data:image\/)/i.test(a.value.trim()))
+              problems.push([v, `${a.name}=${a.value}`]);
+            if ((a.name === "src" || a.name === "background" || a.name === "srcset") &&
+                a.value.includes(attacker))
+              problems.push([v, `remote ${a.name}`]);
+            if (a.name === "style" && /url\s*\(|image-set|@import/i.test(a.value))
+              problems.push([v, "style " + a.value]);
+          }
+        }
+        for (const st of doc.querySelectorAll("style"))
+          if (/url\s*\(|@import|image-set/i.test(st.textContent))
+            problems.push([v, "style sheet " + st.textContent]);
+      }
+      return { count: vectors.length, problems };
+    }, cfg.attacker);
+  });
+
   await step("push", async () => {
     await ask({ op: "deliver", to: cfg.alice[0], subject: "Pushed while reading" });
     await row("Pushed while reading").waitFor({ timeout: 15000 });

@@ -198,8 +198,8 @@ def answer(srv, op):
     if op["op"] == "flags":
         return {"flagged": imap_find(srv, op["user"], "INBOX", op["subject"], "FLAGGED")}
     if op["op"] == "where":
-        return {"inbox": imap_find(srv, op["user"], "INBOX", op["subject"]),
-                "trash": imap_find(srv, op["user"], "Trash", op["subject"])}
+        return {f.lower(): imap_find(srv, op["user"], f, op["subject"], op.get("criteria", "ALL"))
+                for f in op.get("folders", ["INBOX", "Trash"])}
     if op["op"] == "delivered":
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -353,6 +353,11 @@ def test_browser_pages_through_a_long_list(browser_run):
 def test_browser_delete_moves_to_trash(browser_run):
     d = step(browser_run, "delete")
     assert d["imap"] == {"inbox": 0, "trash": 1}
+
+
+def test_browser_move_and_mark_unread(browser_run):
+    d = step(browser_run, "move_and_unread")
+    assert d["imap"] == {"inbox": 0, "archive": 1}
 
 
 def test_browser_run_is_fast(browser_run):

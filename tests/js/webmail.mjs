@@ -320,6 +320,20 @@ try {
     await row("Delete me").waitFor();
     return { imap: await ask({ op: "where", user: cfg.alice[0], subject: "Delete me" }) };
   });
+
+  await step("move_and_unread", async () => {
+    await folder("inbox").click();
+    await openMessage("Logo inside");
+    const archive = await folder("archive").getAttribute("data-mailbox");
+    await page.locator("#move-select").selectOption(archive);
+    await row("Logo inside").waitFor({ state: "detached" });
+    await folder("archive").click();
+    await openMessage("Logo inside");
+    await page.locator("#unread-button").click();
+    await page.locator("#message-list .message.unread", { hasText: "Logo inside" }).waitFor();
+    return { imap: await ask({ op: "where", user: cfg.alice[0], subject: "Logo inside",
+                               folders: ["INBOX", "Archive"], criteria: "UNSEEN" }) };
+  });
 } finally {
   await browser.close();
   // stdin stays open for requests: leave once the result is written

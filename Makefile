@@ -45,7 +45,8 @@ FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \
-	src/sieve/sieve_parse.c src/sieve/sieve_run.c src/managesieve/ms_parse.c
+	src/sieve/sieve_parse.c src/sieve/sieve_run.c src/sieve/sieve_body.c \
+	src/managesieve/ms_parse.c
 FUZZ_LIBS := -ljansson -lcrypto
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))

@@ -111,6 +111,11 @@ struct jmap_snapshot_list **jmap_snapshot_list_of(struct jmap *j)
 	return &j->snapshots;
 }
 
+const char *jmap_data_dir(struct jmap *j)
+{
+	return j->srv->cfg.data_dir;
+}
+
 const struct jmap_limits *jmap_limits_of(struct jmap *j)
 {
 	return &j->limits;
@@ -868,6 +873,7 @@ void jmap_free(struct jmap **jp)
 	for (int i = 0; i < 2; i++)
 		if (j->http[i] != NULL)
 			evhttp_free(j->http[i]);
+	jmap_snapshots_save(j, j->srv->cfg.data_dir);
 	jmap_snapshots_free(j);
 	jmap_websessions_free(&j->sessions);
 	free(j);

@@ -103,6 +103,10 @@ int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
 		       const char *since, struct jmap_changes *ch);
 uint64_t jmap_name_hash(const char *name);
 void jmap_snapshots_free(struct jmap *j);
+/* At stop: the newest states of each account to its states file. */
+void jmap_snapshots_save(struct jmap *j, const char *data_dir);
+/* jmap_http.c: the server's data directory. */
+const char *jmap_data_dir(struct jmap *j);
 
 /* jmap_mailbox.c */
 int jmap_mailbox_get(struct jmap_call *call);
@@ -125,6 +129,9 @@ int jmap_thread_get(struct jmap_call *call);
 int jmap_email_parse(struct jmap_call *call);
 /* jmap_snippet.c */
 int jmap_snippet_get(struct jmap_call *call);
+/* jmap_email_create.c: Email/set create of obj; NULL with *created
+   (id, blobId, threadId, size), or the SetError. */
+json_t *jmap_email_create(struct jmap_account *a, json_t *obj, json_t **created);
 /* jmap_email_import.c */
 int jmap_email_import(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);

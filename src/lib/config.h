@@ -69,6 +69,9 @@ enum config_log_level */
 	int check_spf;			/* enum config_check */
 	int check_dmarc;		/* enum config_check */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
+	char sieve_global_dir[1024];	/* include :global scripts; "" = none */
+	char sieve_before[1024];	/* a Sieve script run before each account's; "" */
+	char sieve_after[1024];		/* ... and after it; "" */
 
 	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */
 	char tls_key[1024];		/* key files, same order; "" = in the cert */

@@ -490,6 +490,7 @@ static const struct known commands[] = {
 	{ "vacation", SV_EXT_VACATION, 1, 1, false, 0, false },
 	{ "include", SV_EXT_INCLUDE, 1, 1, false, 0, false },
 	{ "return", SV_EXT_INCLUDE, 0, 0, false, 0, false },
+	{ "global", SV_EXT_INCLUDE, 1, 1, false, 0, false },
 	{ "setflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "addflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "removeflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
@@ -532,7 +533,7 @@ static const struct {
 	{ "from", SV_EXT_VACATION, true }, { "addresses", SV_EXT_VACATION, true },
 	{ "mime", SV_EXT_VACATION, false }, { "handle", SV_EXT_VACATION, true },
 	{ "personal", SV_EXT_INCLUDE, false }, { "once", SV_EXT_INCLUDE, false },
-	{ "optional", SV_EXT_INCLUDE, false },
+	{ "optional", SV_EXT_INCLUDE, false }, { "global", SV_EXT_INCLUDE, false },
 	{ "zone", SV_EXT_DATE, true }, { "originalzone", SV_EXT_DATE, false },
 	{ "index", SV_EXT_INDEX, false }, { "last", SV_EXT_INDEX, false },
 };
@@ -570,6 +571,9 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 		return fail(lx, n->line, "unknown %s '%s'", test ? "test" : "command", n->name);
 	if (k->ext != 0 && !(s->extensions & k->ext))
 		return fail(lx, n->line, "'%s' needs require", n->name);
+	/* RFC 6609 3.5: global variables are variables */
+	if (strcmp(n->name, "global") == 0 && !(s->extensions & SV_EXT_VARIABLES))
+		return fail(lx, n->line, "'global' needs require \"variables\"");
 	if (strcmp(n->name, "require") == 0) {
 		if (!*allow_require)
 			return fail(lx, n->line, "require must come before other commands");

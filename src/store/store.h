@@ -350,6 +350,17 @@ const char *store_mailbox_keyword_name(struct store_mailbox *h, unsigned i);
 int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create,
 			  unsigned *index_r, struct store_error *error_r);
 
+/*
+ * For local delivery (any thread, no index): the Maildir letters ('a' +
+ * n, as in the file names) of the keywords names[0..n) in the folder
+ * whose Maildir is dir, adding those it lacks to its dovecot-keywords
+ * under the folder's lock.  Into out (NUL-terminated, size > 26); a name
+ * that is not a valid keyword, or past the 26 letters, is left out and
+ * logged.  1 or -1.
+ */
+int store_keyword_letters(const char *dir, const char *const *names, unsigned n,
+			  char *out, size_t size);
+
 enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
 
 /* What set_flags did to one message. */

@@ -91,6 +91,11 @@ struct mbox {
 	struct index idx;
 	char *keywords[STORE_MAX_KEYWORDS];
 	unsigned n_keywords;
+	/* dovecot-keywords as last read */
+	bool kw_known;
+	ino_t kw_ino;
+	off_t kw_size;
+	struct timespec kw_mtime;
 	int cache_fd;
 	uint64_t cache_size;
 	struct timespec cur_mtime;	/* of cur/ when last scanned */
@@ -195,7 +200,12 @@ int store_remove_tree(const char *path);
 int store_maildir_create(const char *path);
 
 /* ---- store_keywords.c ---- */
+/* Read the folder's dovecot-keywords, taking in the names of slots
+   still empty.  1 or -1. */
 int store_keywords_load(struct mbox *mb);
+/* Read it again if it changed since: 1 new names (chg_keywords set), 0
+   none, -1 error. */
+int store_keywords_refresh(struct mbox *mb);
 void store_keywords_free(struct mbox *mb);
 /* 1 found, 0 missing (create false), -1 error. */
 int store_keywords_find(struct mbox *mb, const char *name, bool create,
@@ -298,6 +308,8 @@ struct mboxmsg {
 	uint32_t crc;		/* CRC-32C of the raw_len bytes at off */
 	int64_t date;		/* of the From_ line (UTC), 0 if unreadable */
 	uint8_t flags;		/* STORE_FLAG_* from Status:/X-Status: */
+	uint64_t kw_off;	/* the value of its X-Keywords: (in the file), */
+	uint32_t kw_len;	/* 0 when it has none */
 };
 typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
 /* Call cb for each message in data[0..len), the file's bytes from offset

@@ -619,3 +619,38 @@ def test_deleting_the_account_ends_its_sessions(srv):
                                                                "Content-Type": "application/json"})]:
         status, _, _ = request(srv, method, path, body, {"Cookie": cookie, **h})
         assert status == 401, (path, status)
+
+
+def test_logout_closes_the_sessions_event_streams(srv):
+    import socket
+    cookie, csrf = session(srv)
+    other, _ = session(srv)
+    streams = []
+    for c in (cookie, other):
+        s = socket.create_connection(("127.0.0.1", srv.http_port), 10)
+        s.sendall(f"GET /jmap/eventsource?types=*&closeafter=no&ping=0 HTTP/1.1\r\n"
+                  f"Host: 127.0.0.1:{srv.http_port}\r\nCookie: {c}\r\n\r\n".encode())
+        data = b""
+        while b"event: state" not in data:
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data
+        streams.append(s)
+    status, _, _ = request(srv, "POST", "/logout",
+                           headers={"Cookie": cookie, "X-Correio-CSRF": csrf})
+    assert status == 200
+    streams[0].settimeout(5)
+    rest = b""
+    while True:
+        chunk = streams[0].recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    assert b"event: state" not in rest
+    # the other session's stream stays open
+    streams[1].settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        streams[1].recv(4096)
+    for s in streams:
+        s.close()

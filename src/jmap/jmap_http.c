@@ -83,6 +83,7 @@ struct jmap_conn {
 	char user[320];
 	struct jmap_req *pending;
 	struct jmap_push *push;		/* an EventSource stream on it */
+	char session[JMAP_WEB_ID_LEN + 1];	/* the webmail session of its last request */
 	struct jmap_account acct;	/* jc->user's, kept between requests */
 	struct jmap_run *run;		/* an API request whose method waits */
 	struct evhttp_request *run_req;	/* ... and its HTTP request */
@@ -464,6 +465,24 @@ static void send_session(struct evhttp_request *req, const char *user, const cha
 	json_decref(v);
 }
 
+/* A session ended: close the event streams opened under it (on other
+   connections than the one asking; a stream's connection reads nothing
+   more, so it cannot be this one). */
+static void close_session_streams(struct jmap *j, const char *id)
+{
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (struct jmap_conn *c = j->conns; c != NULL; c = c->next)
+			if (c->push != NULL && !c->gone && jmap_token_equal(c->session, id)) {
+				op_close_now(&c->conn);	/* frees c: the list again */
+				again = true;
+				break;
+			}
+	}
+}
+
 /* The session named by req's cookie: 1 with its user and token, else 0.
    A session of an account deleted since ends here. */
 static int session_of(struct jmap *j, struct evhttp_request *req, const char **user_r,
@@ -478,6 +497,7 @@ static int session_of(struct jmap *j, struct evhttp_request *req, const char **u
 	if (accounts_user_get(j->srv->accounts, *user_r, &acct) == 0) {
 		log_info("jmap: %s: account gone, its webmail session ends", *user_r);
 		jmap_websessions_remove(j->sessions, id);
+		close_session_streams(j, id);
 		return 0;
 	}
 	return 1;
@@ -527,6 +547,7 @@ static void on_auth(void *ctx, enum auth_result result, const char *user)
 		if (strcmp(jc->user, user) != 0)
 			log_info("jmap: %s: logged in from [%s]", user, jc->conn.addr);
 		str_copy(jc->auth_header, r->header, sizeof(jc->auth_header));
+		jc->session[0] = '\0';
 		str_copy(jc->user, user, sizeof(jc->user));
 		dispatch(jc, r->req);
 		break;
@@ -650,6 +671,7 @@ static void web_logout(struct jmap_conn *jc, struct evhttp_request *req)
 		}
 		log_info("jmap: %s: signed out of the webmail", user);
 		jmap_websessions_remove(jc->j->sessions, id);
+		close_session_streams(jc->j, id);
 	}
 	set_cookie(req, jc->conn.tls, "", true);
 	send_text(req, 200, "OK", "signed out\n");
@@ -682,6 +704,7 @@ static void cookie_request(struct jmap_conn *jc, struct evhttp_request *req)
 	}
 	explicit_bzero(jc->auth_header, sizeof(jc->auth_header));
 	str_copy(jc->user, user, sizeof(jc->user));
+	str_copy(jc->session, id, sizeof(jc->session));
 	dispatch(jc, req);
 }
 

@@ -44,7 +44,7 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
 });
 const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
-context.setDefaultTimeout(10000);
+context.setDefaultTimeout(20000);	// a loaded machine; steps take far less
 context.on("request", (r) => result.requests.push({ url: r.url(), frame: r.frame() ? r.frame().url() : null }));
 const page = await context.newPage();
 page.on("console", (m) => result.console.push(m.type() + ": " + m.text()));

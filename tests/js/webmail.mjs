@@ -105,6 +105,7 @@ try {
     // what a reader would do: click the link, hover the image
     await frame.locator("a", { hasText: "click me" }).click({ timeout: 3000 }).catch(() => {});
     await page.waitForTimeout(1500);
+    await page.screenshot({ path: join(cfg.tmp, "hostile.png") });
     const sandbox = await page.locator("#reader-body iframe").getAttribute("sandbox");
     const scripts = await frame.locator("script, iframe, form, object, embed, meta[http-equiv=refresh]").count();
     const handlers = await frame.locator("[onerror], [onload], [onclick]").count();

@@ -21,7 +21,7 @@ PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
 	libmagic ncursesw \
-	libcares libidn2 zlib jansson
+	libcares libidn2 zlib jansson libunbound
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS ?=
@@ -41,7 +41,8 @@ FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/log.c src/auth/sasl.c src/queue
 	src/cli/aliases_file.c src/cli/queue_format.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
-	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c \
+	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c src/mta/mta_sts.c \
+	src/mta/tlsrpt_record.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \

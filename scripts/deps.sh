@@ -27,7 +27,9 @@ set -eu
 #           system service is never started: policy-rc.d below),
 #           postfix (the peer MTA a DKIM-signed message passes through, a
 #           private instance with its own config and queue directories;
-#           the system's Postfix is never started: policy-rc.d below)
+#           the system's Postfix is never started: policy-rc.d below),
+#           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
+#           for the DANE tests; unbound's service is never started either)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -35,7 +37,7 @@ set -eu
 #           checks the shipped rotation); dpkg-dev comes with build-essential
 RUN_PACKAGES="build-essential pkg-config
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev
-zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
+zlib1g-dev libmagic-dev libncurses-dev libjansson-dev libunbound-dev
 openssl publicsuffix"
 PACKAGES="$RUN_PACKAGES clang libclang-rt-14-dev libcmocka-dev
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
@@ -43,7 +45,8 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter pebble rspamd postfix chromium"
+python3-milter pebble rspamd postfix
+unbound ldnsutils chromium"
 
 # Node runs the JMAP client-library test (jmap-jam, tests/js) and the
 # webmail's browser test (playwright-core): Debian's

@@ -1205,9 +1205,9 @@ def test_vacation_response_is_a_sieve_vacation(srv):
     (v,) = vacation(j, "VacationResponse/get", {})["list"]
     assert v == {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
                  "subject": None, "textBody": None, "htmlBody": None}
-    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
-        "fromDate": "2026-12-24T00:00:00Z"}}})
-    assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    for bad in ("2026-12-24", "2026-12-24T00:00:00+01:00", 20261224):
+        r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"fromDate": bad}}})
+        assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
     r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
         "isEnabled": True, "subject": "Away \"for now\"",
         "textBody": "I am away until Monday.\nBack soon \\o/"}}})
@@ -1235,6 +1235,40 @@ def test_vacation_response_is_a_sieve_vacation(srv):
     r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": True}}})
     assert r["notUpdated"]["singleton"]["type"] == "forbidden"
     assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+
+
+def test_vacation_response_dates(srv):
+    """fromDate and toDate bound the replies: none before fromDate, none
+    from toDate on, one in between (a Sieve currentdate test, RFC 5260);
+    an mbox account has a vacation too."""
+    j = Jmap(srv)
+    for user in ("dave@example.org", "erin@example.org"):
+        srv.add_user(user, "pw")
+
+    def enable(**dates):
+        r = vacation(j, "VacationResponse/set", {"update": {"singleton": dict(
+            {"isEnabled": True, "textBody": "Away.", "fromDate": None, "toDate": None},
+            **dates)}})
+        assert r["updated"] == {"singleton": None}, r
+
+    enable(fromDate="2999-01-01T00:00:00Z")
+    (v,) = vacation(j, "VacationResponse/get", {})["list"]
+    assert v["fromDate"] == "2999-01-01T00:00:00Z" and v["toDate"] is None
+    deliver(srv, "too early", sender="bob@example.org")
+    enable(fromDate="2000-01-01T00:00:00Z", toDate="2001-01-01T00:00:00Z")
+    deliver(srv, "too late", sender="erin@example.org")
+    enable(fromDate="2000-01-01T00:00:00Z", toDate="2999-01-01T00:00:00Z")
+    deliver(srv, "just right", sender="dave@example.org")
+    [reply] = srv.wait_messages("dave@example.org", 1)
+    assert b"Away." in srv.read_message(reply)
+    assert srv.messages("bob@example.org") == [] and srv.messages("erin@example.org") == []
+    # an mbox account: the script goes where its delivery runs Sieve
+    srv.add_user("mo@example.org", "mo-pw", "--mbox")
+    m = Jmap(srv, user="mo@example.org", password="mo-pw")
+    r = vacation(m, "VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "textBody": "Mo is away."}}})
+    assert r["updated"] == {"singleton": None}, r
+    assert "jmap-vacation" in srv.cli("user", "sieve", "mo@example.org", "list").stdout
 
 
 def test_changes_exact_across_a_restart(srv):

@@ -433,7 +433,10 @@ def test_mbox_account_runs_sieve():
         s.add_user(ALICE)
         s.add_user(dora, "secret", "--mbox")
         s.start()
-        install(s, dora, """require ["fileinto", "mailbox", "imap4flags"];
+        # managed as any account's: `correio user sieve` (and ManageSieve)
+        script = os.path.join(s.dir, "dora.sieve")
+        with open(script, "w") as f:
+            f.write("""require ["fileinto", "mailbox", "imap4flags"];
 if header :contains "subject" "drop" { discard; stop; }
 if header :contains "subject" "work" {
     fileinto :create :flags ["\\\\Flagged", "$Work"] "Jobs";
@@ -441,6 +444,9 @@ if header :contains "subject" "work" {
 }
 addflag ["\\\\Seen", "$Label1", "\\\\Answered"];
 """)
+        for args in (("put", "main", script), ("activate", "main")):
+            r = s.cli("user", "sieve", dora, *args, check=False)
+            assert r.returncode == 0, r.stderr
         send_mail(s, ALICE, [dora], message("work item").replace("<" + BOB + ">", dora))
         send_mail(s, ALICE, [dora], message("kept", extra="Status: O\r\nX-Status: D\r\n"
                                             "X-Keywords: Forged\r\n"))

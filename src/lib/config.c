@@ -113,11 +113,17 @@ static const struct setting settings[] = {
 	STR("relay", "smarthost_password_file", smarthost_password_file),
 	NUM("relay", "port", SET_UINT, relay_port, 1, 65535),
 	NUM("relay", "destination_concurrency", SET_UINT, destination_concurrency, 1, 1000),
+	BOOL("relay", "mta_sts", mta_sts),
+	NUM("relay", "mta_sts_port", SET_UINT, mta_sts_port, 1, 65535),
+	NUM("relay", "mta_sts_timeout", SET_DURATION, mta_sts_timeout, 1, 600),
+	STR("relay", "ca_file", ca_file),
 	NUM("queue", "retry_interval", SET_DURATION, retry_interval, 1, 86400),
 	NUM("queue", "max_retry_interval", SET_DURATION, max_retry_interval, 1, 7 * 86400),
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	STR_RESTART("dns", "dnssec_resolver", dnssec_resolver),
+	STR_RESTART("dns", "trust_anchor_file", trust_anchor_file),
 	{ "auth_checks", "dkim", SET_CHOICE, offsetof(struct config, check_dkim),
 	  0, 0, 0, "off|tag|enforce", false },
 	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
@@ -202,6 +208,10 @@ void config_defaults(struct config *cfg)
 	cfg->submission_restrict_sender = true;
 	cfg->relay_port = 25;
 	cfg->destination_concurrency = 5;
+	cfg->mta_sts = true;
+	cfg->mta_sts_port = 443;
+	cfg->mta_sts_timeout = 60;
+	str_copy(cfg->trust_anchor_file, "/usr/share/dns/root.key", sizeof(cfg->trust_anchor_file));
 	cfg->retry_interval = 15 * 60;
 	cfg->max_retry_interval = 4 * 3600;
 	cfg->warn_after = 4 * 3600;

@@ -95,6 +95,11 @@ enum config_log_level */
 	char smarthost_password_file[1024];
 	uint64_t relay_port;		/* port of the mail exchangers (25) */
 	uint64_t destination_concurrency;	/* connections per destination */
+	bool mta_sts;			/* apply the MTA-STS policies of destinations */
+	uint64_t mta_sts_port;		/* port of the policy hosts (443) */
+	uint64_t mta_sts_timeout;	/* seconds for one policy fetch */
+	char ca_file[1024];		/* CAs trusted beside the system's ("" = none):
+					   policy hosts and mail exchangers */
 
 	uint64_t retry_interval;	/* first retry; doubles up to max_retry */
 	uint64_t max_retry_interval;
@@ -102,6 +107,8 @@ enum config_log_level */
 	uint64_t give_up;		/* bounce after this long */
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
+	char dnssec_resolver[512];	/* "host:port" for DANE's lookups; "" = no DANE */
+	char trust_anchor_file[1024];	/* DNSSEC trust anchors (DS or DNSKEY) */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 
 	/* at the door of the smtp listener (smtpd_door.c) */

@@ -19,6 +19,8 @@ set -eu
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
+#           chromium (the webmail tests' browser, driven headless by
+#           playwright-core from npm, installed below with `npm ci`),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests), pebble (the ACME test CA of the ACME tests)
 #           and rspamd (run privately through its milter proxy; its
@@ -44,9 +46,10 @@ dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
 python3-milter pebble rspamd postfix
-unbound ldnsutils"
+unbound ldnsutils chromium"
 
-# Node runs the JMAP client-library test (jmap-jam, tests/js): Debian's
+# Node runs the JMAP client-library test (jmap-jam, tests/js) and the
+# webmail's browser test (playwright-core): Debian's
 # nodejs and npm, unless a node is already there.
 if ! command -v node >/dev/null 2>&1; then
 	PACKAGES="$PACKAGES nodejs npm"

@@ -131,6 +131,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf_deinit(&errors);
+	if (path == NULL)
+		config_defaults_no_file(&cfg);
 	if (as_mailq)
 		return cmd_mailq(argc, argv, &cfg);
 	if (as_newaliases)

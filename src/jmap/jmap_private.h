@@ -206,4 +206,16 @@ int jmap_submission_changes(struct jmap_call *call);
 void jmap_send_json(struct evhttp_request *req, int status, json_t *v,
 		    const char *type);
 
+/* jmap_web.c: the webmail's side of the listener */
+/* The security headers every response carries (CSP, nosniff, ...). */
+void jmap_web_headers(struct evhttp_request *req);
+/* The directory of the webmail's files for [jmap] web_root = configured. */
+void jmap_web_root_resolve(const char *configured, char *out, size_t size);
+/* Did req come from a page of this server (Origin, Sec-Fetch-Site)? */
+bool jmap_web_same_origin(struct evhttp_request *req, bool tls);
+/* Is path one of the webmail's files ("/", "/app.js")? */
+bool jmap_web_is_static(const char *path);
+/* Answer GET or HEAD of path from root. */
+void jmap_web_static(const char *root, struct evhttp_request *req, const char *path);
+
 #endif

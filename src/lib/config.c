@@ -149,6 +149,7 @@ static const struct setting settings[] = {
 	STR("srs", "secret_file", srs_secret_file),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
+	STR_RESTART("jmap", "web_root", jmap_web_root),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -224,6 +225,16 @@ void config_defaults(struct config *cfg)
 	cfg->acme_challenge = CONFIG_ACME_HTTP01;
 	cfg->srs_enabled = true;
 	cfg->srs_max_age = 21 * 86400;
+}
+
+void config_defaults_no_file(struct config *cfg)
+{
+	/* `make run` in a fresh clone: the webmail and JMAP on loopback,
+	   where plain http may carry passwords */
+	if (cfg->listen[CONFIG_LISTEN_HTTP][0] == '\0' &&
+	    cfg->listen[CONFIG_LISTEN_HTTPS][0] == '\0')
+		str_copy(cfg->listen[CONFIG_LISTEN_HTTP], "127.0.0.1:8080",
+			 sizeof(cfg->listen[CONFIG_LISTEN_HTTP]));
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

@@ -128,6 +128,10 @@ enum config_log_level */
 
 	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 
+	/* the webmail's files; "" = the installed share dir, else the
+	   source tree's web/ (jmap_web.c) */
+	char jmap_web_root[1024];
+
 	/* the Sender Rewriting Scheme for forwarded mail (src/srs) */
 	bool srs_enabled;
 	char srs_domain[256];		/* "" = the first local domain */
@@ -141,6 +145,9 @@ enum config_log_level */
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */
 void config_defaults(struct config *cfg);
+/* What the built-in defaults add when no configuration file is read at
+   all: [listen] http = 127.0.0.1:8080 (JMAP and the webmail). */
+void config_defaults_no_file(struct config *cfg);
 
 /*
  * Read path over the defaults.  Returns 1, or -1 with every problem found

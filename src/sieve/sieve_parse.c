@@ -541,6 +541,48 @@ static const struct {
 static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *n,
 		      bool test, bool *allow_require);
 
+#define MATCH_TAGS " is contains matches regex count value comparator "
+#define ADDRESS_TAGS " all localpart domain user detail "
+
+/* The tags each command or test takes; any other is an error, as in
+   Pigeonhole (a stray ":over" on redirect took its address away). */
+static const struct {
+	const char *name;
+	const char *tags;	/* space-separated, with a space at each end */
+} command_tags[] = {
+	{ "address", MATCH_TAGS ADDRESS_TAGS " index last " },
+	{ "envelope", MATCH_TAGS ADDRESS_TAGS },
+	{ "header", MATCH_TAGS " index last " },
+	{ "size", " over under " },
+	{ "body", MATCH_TAGS " raw text content " },
+	{ "string", MATCH_TAGS },
+	{ "hasflag", MATCH_TAGS },
+	{ "date", MATCH_TAGS " zone originalzone index last " },
+	{ "currentdate", MATCH_TAGS " zone " },
+	{ "fileinto", " create copy flags " },
+	{ "redirect", " copy " },
+	{ "keep", " flags " },
+	{ "set", " lower upper lowerfirst upperfirst quotewildcard length " },
+	{ "vacation", " days subject from addresses mime handle " },
+	{ "include", " personal global once optional " },
+};
+
+static bool tag_fits(const char *command, const char *tag)
+{
+	size_t len = strlen(tag);
+
+	for (size_t i = 0; i < sizeof(command_tags) / sizeof(command_tags[0]); i++) {
+		const char *p;
+		if (strcmp(command_tags[i].name, command) != 0)
+			continue;
+		for (p = strstr(command_tags[i].tags, tag); p != NULL; p = strstr(p + 1, tag))
+			if (p[-1] == ' ' && p[len] == ' ')
+				return true;
+		return false;
+	}
+	return false;
+}
+
 static int check_block(struct lexer *lx, struct sieve_script *s, struct sv_node *first,
 		       bool top)
 {
@@ -591,6 +633,8 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 				return fail(lx, n->line, "unknown tag ':%s'", a->tag);
 			if (tags[j].ext != 0 && !(s->extensions & tags[j].ext))
 				return fail(lx, n->line, "':%s' needs require", a->tag);
+			if (!tag_fits(n->name, a->tag))
+				return fail(lx, n->line, "%s takes no ':%s'", n->name, a->tag);
 			if (tags[j].has_value) {
 				if (i + 1 >= n->n_args || n->args[i + 1].type != SV_ARG_STRINGS)
 					return fail(lx, n->line, "':%s' needs a string", a->tag);

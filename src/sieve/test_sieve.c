@@ -131,6 +131,13 @@ static void test_syntax_errors(void **state)
 	expect_compile_error("if header :bogus \"a\" \"b\" { keep; }", "unknown tag ':bogus'");
 	expect_compile_error("if anyof () { keep; }", "expected a test");
 	expect_compile_error("keep {}", "takes no block");
+	/* a tag of another command: once taken, it swallowed the address */
+	expect_compile_error("redirect :over \"carol@example.com\";",
+			     "line 1: redirect takes no ':over'");
+	expect_compile_error("if size :is 10 { keep; }", "size takes no ':is'");
+	expect_compile_error("require \"fileinto\";\nfileinto :localpart \"a\";",
+			     "line 2: fileinto takes no ':localpart'");
+	expect_compile_error("if exists :contains \"a\" { keep; }", "exists takes no ':contains'");
 }
 
 static void test_fileinto_header(void **state)

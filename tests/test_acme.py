@@ -435,6 +435,7 @@ acme_email = postmaster@example.org
 acme_directory = https://localhost:{ca.port}/dir
 acme_ca_file = {ca.ca}
 acme_challenge = http-01
+acme_timeout = 5s
 
 [listen]
 acme_http = 127.0.0.1:{free_port()}
@@ -450,7 +451,7 @@ def test_ca_that_never_finishes_is_bounded():
     try:
         server.start()
         wait_for(lambda: ca.connections > 0, timeout=10, interval=0.2, what="the request")
-        wait_for(lambda: "acme: no certificate issued" in server.read_log(), timeout=100,
+        wait_for(lambda: "acme: no certificate issued" in server.read_log(), timeout=30,
                  interval=0.5, what="the request given up")
         line = [l for l in server.read_log().splitlines()
                 if "acme: no certificate issued" in l][0]

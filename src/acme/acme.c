@@ -249,7 +249,7 @@ static int get_nonce(struct acme_session *s)
 	int ret = -1;
 
 	acme_resp_init(&r);
-	if (acme_http_request(s->a->cfg.acme_ca_file, http_cancel, s->a, "HEAD",
+	if (acme_http_request(&s->a->cfg, http_cancel, s->a, "HEAD",
 			      s->dir.new_nonce, NULL, &r, s->error) > 0) {
 		if (r.nonce[0] == '\0')
 			buf_printf(s->error, "newNonce %s gave no Replay-Nonce", s->dir.new_nonce);
@@ -286,7 +286,7 @@ static int post(struct acme_session *s, const char *url, const char *payload,
 			break;
 		}
 		s->nonce[0] = '\0';
-		if (acme_http_request(s->a->cfg.acme_ca_file, http_cancel, s->a, "POST", url,
+		if (acme_http_request(&s->a->cfg, http_cancel, s->a, "POST", url,
 				      buf_cstr(&jws), r, s->error) < 0)
 			break;
 		str_copy(s->nonce, r->nonce, sizeof(s->nonce));
@@ -312,7 +312,7 @@ static int fetch_directory(struct acme_session *s)
 	int ret = -1;
 
 	acme_resp_init(&r);
-	if (acme_http_request(s->a->cfg.acme_ca_file, http_cancel, s->a, "GET",
+	if (acme_http_request(&s->a->cfg, http_cancel, s->a, "GET",
 			      s->a->cfg.acme_directory, NULL, &r, s->error) < 0) {
 		/* reason given */
 	} else if (r.status != 200) {

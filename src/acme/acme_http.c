@@ -4,7 +4,7 @@
  * (or the system's store) and its name checked, send the request with
  * "Connection: close", read the whole response up to ACME_RESPONSE_MAX
  * and hand it to acme_http_parse().  Every wait is bounded: 30 s of
- * silence from the CA, ACME_HTTP_TOTAL for the whole request (a CA that
+ * silence from the CA, [tls] acme_timeout for the whole request (a CA that
  * sends a byte now and then cannot hold the thread), and the caller's
  * cancel() (the server stopping) is asked every second.  Never called on
  * the event loop.
@@ -27,11 +27,11 @@
 #include <openssl/x509v3.h>
 
 #define ACME_HTTP_TIMEOUT 30	/* seconds of silence from the CA */
-#define ACME_HTTP_TOTAL 60	/* seconds for one whole request */
 
 /* The bounds of one request: checked before every read and write. */
 struct deadline {
 	time_t end;			/* CLOCK_MONOTONIC seconds */
+	time_t silence;			/* seconds without progress allowed */
 	bool (*cancel)(void *arg);
 	void *arg;
 	const char *why;		/* set when given up */
@@ -60,10 +60,10 @@ static int wait_ready(int fd, short events, struct deadline *d)
 			return 0;
 		}
 		if (now >= d->end) {
-			d->why = "the CA took longer than 60 s to answer";
+			d->why = "the CA took longer than [tls] acme_timeout to answer";
 			return 0;
 		}
-		if (now - start >= ACME_HTTP_TIMEOUT) {
+		if (now - start >= d->silence) {
 			d->why = "no answer from the CA for 30 s";
 			return 0;
 		}
@@ -254,12 +254,15 @@ static void build_request(const char *method, const struct url *u, const char *b
 		buf_puts(req, "\r\n");
 }
 
-int acme_http_request(const char *ca_file, bool (*cancel)(void *arg), void *cancel_arg,
+int acme_http_request(const struct config *cfg, bool (*cancel)(void *arg), void *cancel_arg,
 		      const char *method, const char *url, const char *body,
 		      struct acme_resp *r, struct buf *error)
 {
-	struct deadline d = { .end = monotonic_now() + ACME_HTTP_TOTAL, .cancel = cancel,
-			      .arg = cancel_arg };
+	time_t total = (time_t)cfg->acme_timeout;
+	struct deadline d = { .end = monotonic_now() + total,
+			      .silence = total < ACME_HTTP_TIMEOUT ? total : ACME_HTTP_TIMEOUT,
+			      .cancel = cancel, .arg = cancel_arg };
+	const char *ca_file = cfg->acme_ca_file;
 	struct buf req, in;
 	const char *perr;
 	SSL_CTX *ctx = NULL;

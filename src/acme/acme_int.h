@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "lib/buf.h"
+#include "lib/config.h"
 
 typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
@@ -124,7 +125,7 @@ int acme_alpn_make(const char *name, const char *keyauth, X509 **cert_r, EVP_PKE
    cancel(cancel_arg) is true (cancel may be NULL).  body NULL: no body.
    Returns 1 with the response (any status), or -1 with a reason appended
    to error. */
-int acme_http_request(const char *ca_file, bool (*cancel)(void *arg), void *cancel_arg,
+int acme_http_request(const struct config *cfg, bool (*cancel)(void *arg), void *cancel_arg,
 		      const char *method, const char *url, const char *body,
 		      struct acme_resp *r, struct buf *error);
 

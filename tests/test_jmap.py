@@ -634,6 +634,27 @@ def test_threads_are_conversations_across_mailboxes(srv):
     assert {e["messageId"][0]: e["threadId"] for e in got["list"]} == {
         "p1@ex": tid, "p2@ex": tid, "p3@ex": tid, "p4@ex": tid, "d1@ex": dinner}
     assert len(j.call("Thread/get", {"ids": [tid]})["list"][0]["emailIds"]) == 4
+    # a line a crash cut short is stepped over and the lines after it
+    # count: a reply seen before its parent keeps its thread, and the
+    # parent, arriving after a restart, joins it
+    srv.stop()
+    with open(os.path.join(srv.data, "jmap", j.account, "threads"), "a") as f:
+        f.write('{"e":"m0000')
+    srv.start()
+    send_raw(srv, base + [("Subject", "Re: Tea"), ("Message-ID", "<c2@ex>"),
+                          ("In-Reply-To", "<c1@ex>")])
+    j = Jmap(srv)
+    (c2,) = j.call("Email/query", {"filter": {"subject": "Re: Tea"}})["ids"]
+    tea = j.call("Email/get", {"ids": [c2], "properties": ["threadId"]})["list"][0]["threadId"]
+    srv.stop()
+    srv.start()
+    send_raw(srv, base + [("Subject", "Tea"), ("Message-ID", "<c1@ex>")])
+    j = Jmap(srv)
+    ids = j.call("Email/query", {"filter": {"subject": "Tea"}})["ids"]
+    (c1,) = [i for i in ids if i != c2]
+    got = j.call("Email/get", {"ids": [c1], "properties": ["threadId"]})
+    assert got["list"][0]["threadId"] == tea
+    assert j.call("Thread/get", {"ids": [tea]})["list"][0]["emailIds"] == [c2, c1]
 
 
 def test_email_query_filters_sort_and_paging(srv):

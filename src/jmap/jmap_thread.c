@@ -48,6 +48,7 @@ struct jmap_threads {
 	char path[1200];
 	bool no_file;		/* the path could not be made */
 	bool unsynced;		/* lines written since the last fsync */
+	bool torn;		/* the file ends in a line cut short (a crash) */
 };
 
 void jmap_threads_free(struct jmap_threads **t)
@@ -116,6 +117,13 @@ static void catch_up(struct jmap_account *a)
 			start = i + 1;
 		}
 		buf_consume(&pending, start);
+	}
+	/* nobody else writes the file (one process, one event loop): what
+	   is left is a line a crash cut short; step over it, and the next
+	   line written starts on a line of its own */
+	if (n == 0 && pending.len > 0) {
+		t->read_to += (off_t)pending.len;
+		t->torn = true;
 	}
 	buf_deinit(&pending);
 	close(fd);
@@ -214,24 +222,32 @@ static int named_ids(struct jmap_folder *f, uint32_t uid, json_t *names)
 	return 1;
 }
 
-/* Append rec as one line, not yet fsynced: 1 or -1. */
+/* Append rec as one line, not yet fsynced, at the end of what was read
+   (read_to moves past it): 1 or -1. */
 static int append_line(struct jmap_threads *t, json_t *rec)
 {
 	char *text = json_dumps(rec, JSON_COMPACT);
-	size_t len;
+	struct buf line;
 	int fd, ok;
 
 	if (text == NULL)
 		return -1;
+	buf_init(&line, 0);
+	if ((t->torn && buf_putc(&line, '\n') < 0) || buf_puts(&line, text) < 0 ||
+	    buf_putc(&line, '\n') < 0)
+		abort();
+	free(text);
 	fd = open(t->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		free(text);
+		buf_deinit(&line);
 		return -1;
 	}
-	len = strlen(text);
-	text[len] = '\n';	/* json_dumps's NUL: the line end instead */
-	ok = write(fd, text, len + 1) == (ssize_t)(len + 1);
-	free(text);
+	ok = write(fd, line.data, line.len) == (ssize_t)line.len;
+	if (ok) {
+		t->read_to += (off_t)line.len;
+		t->torn = false;
+	}
+	buf_deinit(&line);
 	t->unsynced = true;
 	return close(fd) == 0 && ok ? 1 : -1;
 }
@@ -274,13 +290,12 @@ static void assign(struct jmap_account *a, struct jmap_folder *f, uint32_t uid,
 		}
 	}
 	rec = json_pack("{s:s,s:s,s:o}", "e", eid, "t", tid, "i", names);
-	if (!t->no_file && append_line(t, rec) < 0)
-		log_warn("jmap: %s: %s", t->path, strerror(errno));
 	take_record(t, rec);
+	if (!t->no_file && append_line(t, rec) < 0) {
+		log_warn("jmap: %s: %s", t->path, strerror(errno));
+		catch_up(a);	/* whatever part of it was written */
+	}
 	json_decref(rec);
-	/* past our own line (taking it in again changes nothing) */
-	if (!t->no_file)
-		catch_up(a);
 }
 
 /* The thread of email eid as far as this connection knows, or NULL. */

@@ -114,6 +114,7 @@ static void catch_up(struct jmap_account *a)
 				take_record(t, rec);
 			json_decref(rec);
 			t->read_to += (off_t)(i + 1 - start);
+			t->torn = false;	/* another connection ended it */
 			start = i + 1;
 		}
 		buf_consume(&pending, start);

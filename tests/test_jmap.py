@@ -1118,10 +1118,12 @@ def test_mailbox_set_create_rename_destroy(srv):
         "c": {"name": "Correio", "parentId": "#p"},
         "r": {"name": "Receipts", "role": "archive"},
         "x": {"name": "a/b"},
+        "w": {"name": " "},
         "i": {"name": "inbox"}}})
     assert set(r["created"]) == {"p", "c"}, r
     assert r["notCreated"]["r"]["type"] == "invalidProperties"  # Archive has the role
     assert r["notCreated"]["x"]["type"] == "invalidProperties"
+    assert r["notCreated"]["w"]["type"] == "invalidProperties"  # only spaces
     assert r["notCreated"]["i"]["type"] == "invalidProperties"
     p, c = r["created"]["p"]["id"], r["created"]["c"]["id"]
     assert r["created"]["c"]["parentId"] == p

@@ -223,6 +223,7 @@ broken line without a colon
 webmaster: www
 www: nobody-here
 mailer-daemon: postmaster
+@example.org: alice
 """
 
 
@@ -285,6 +286,8 @@ def test_newaliases_imports_local_entries(tmp_path):
                          r"neither an account nor an alias", out), out
         assert re.search(r":14: skipped www@example.org -> nobody-here: ", out)
         assert ("mailer-daemon@example.org", "postmaster@example.org") in pairs
+        # "@domain" would be a catch-all in the alias store: never by accident
+        assert re.search(r":16: skipped @example.org: no local part", out), out
         stored = s.cli("alias", "list").stdout
         assert "postmaster@example.org -> root@example.org" in stored
         assert "prog@" not in stored and "ghost@" not in stored and "other@" not in stored

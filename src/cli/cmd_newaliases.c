@@ -272,7 +272,15 @@ static void on_entry(void *ctx, const struct aliases_entry *en)
 	str_copy(name, en->name, sizeof(name));
 	str_lower(name);
 	if ((at = strrchr(name, '@')) != NULL) {
-		int local = cli_domain_is_local(im->cfg, im->a, at + 1);
+		int local;
+		if (at == name) {
+			/* "@domain" is a catch-all in correio's alias store, and
+			   nothing in aliases(5): never made by accident */
+			skip(im, en->line, name, "no local part (a catch-all is made with "
+			     "`correio alias add @DOMAIN TARGET`)");
+			return;
+		}
+		local = cli_domain_is_local(im->cfg, im->a, at + 1);
 		if (local <= 0) {
 			if (local < 0)
 				im->store_error = true;

@@ -602,6 +602,32 @@ def test_https_cookie_has_the_host_prefix():
         stopped(s)
 
 
+def test_basic_login_from_another_site_is_refused(srv):
+    """A browser that remembers a Basic login sends it with another site's
+    form too (a text/plain POST needs no CORS preflight): such a request,
+    with an Origin or Sec-Fetch-Site of another site, is refused like a
+    cookie's, so a page elsewhere cannot upload into the account."""
+    import base64
+    basic = {"Authorization": "Basic " + base64.b64encode(
+        f"{ALICE[0]}:{ALICE[1]}".encode()).decode()}
+    status, _, body = request(srv, "GET", "/.well-known/jmap", headers=basic)
+    assert status == 200
+    account = json.loads(body)["primaryAccounts"]["urn:ietf:params:jmap:core"]
+    form = {**basic, "Content-Type": "text/plain"}
+    for bad in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                {"Origin": "null"}):
+        status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"junk", {**form, **bad})
+        assert status == 403, bad
+        status, _, _ = request(srv, "GET", "/.well-known/jmap", headers={**basic, **bad})
+        assert status == 403, bad
+    # the same origin, and clients that are not browsers, go on
+    status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"data",
+                           {**form, "Origin": f"http://127.0.0.1:{srv.http_port}"})
+    assert status == 201
+    status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"data", form)
+    assert status == 201
+
+
 def test_sign_in_refused_off_loopback_without_tls():
     s = Server(http=True, extra_config="[auth]\nplaintext_on_loopback = no\n")
     s.add_user(*ALICE)

@@ -745,6 +745,12 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 			send_unauthorized(req, "authentication required\n");
 		return;
 	}
+	/* a browser sends a Basic login it remembers with another site's
+	   form too (text/plain needs no preflight): refused like a cookie */
+	if (!jmap_web_same_origin(req, jc->conn.tls)) {
+		send_text(req, 403, "Forbidden", "cross-origin request refused\n");
+		return;
+	}
 	if (!conn_plaintext_ok(&jc->conn)) {
 		send_text(req, 403, "Forbidden", "passwords only over https\n");
 		return;

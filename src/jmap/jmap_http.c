@@ -736,9 +736,9 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 
 	if (h == NULL) {
 		const char *cookie = evhttp_find_header(in, "Cookie");
-		if (cookie != NULL && jmap_cookie_value(cookie, jc->conn.tls ? COOKIE_TLS : COOKIE,
-							id, sizeof(id)) != 0)
-			cookie_request(jc, req);
+		if (cookie != NULL && (jmap_cookie_value(cookie, COOKIE, id, sizeof(id)) != 0 ||
+				       jmap_cookie_value(cookie, COOKIE_TLS, id, sizeof(id)) != 0))
+			cookie_request(jc, req);	/* the other name: 401 there */
 		else if (evhttp_find_header(in, CSRF_HEADER) != NULL)
 			send_text(req, 401, "Unauthorized", "not signed in\n");
 		else

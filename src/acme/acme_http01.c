@@ -89,7 +89,8 @@ int acme_http01_open(struct event_base *base, const char *listen, struct acme *c
 	struct acme_http01 *h;
 	char item[512];
 
-	if ((h = calloc(1, sizeof(*h))) == NULL || (h->http = evhttp_new(base)) == NULL)
+	h = xcalloc(1, sizeof(*h));
+	if ((h->http = evhttp_new(base)) == NULL)
 		fatal("out of memory");
 	h->ap = ap;
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |

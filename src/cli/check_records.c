@@ -34,6 +34,7 @@
 #include "dmarc/dmarc.h"
 #include "mta/dns.h"
 #include "spf/spf.h"
+#include "lib/util.h"
 
 #define CHECK_RECORD_SECONDS 10
 #define CHECK_MAX_ADDRS 8
@@ -80,10 +81,8 @@ struct pending {
 
 static struct pending *pending_new(struct records *rc)
 {
-	struct pending *p = malloc(sizeof(*p));
+	struct pending *p = xmalloc(sizeof(*p));
 
-	if (p == NULL)
-		abort();
 	p->rc = rc;
 	p->gen = rc->gen;
 	return p;

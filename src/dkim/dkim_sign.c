@@ -38,10 +38,8 @@ struct dkim_signer {
 struct dkim_signer *dkim_signer_new(const char *domain, const struct dkim_key *keys,
 				    unsigned n_keys, uint64_t time)
 {
-	struct dkim_signer *s = calloc(1, sizeof(*s));
+	struct dkim_signer *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	str_copy(s->domain, domain, sizeof(s->domain));
 	for (unsigned i = 0; i < n_keys && i < 4; i++) {
 		s->keys[i] = keys[i];
@@ -134,10 +132,8 @@ static int signed_header_data(const struct dkim_signer *s, struct buf *hlist,
 
 static void base64(const unsigned char *p, size_t n, struct buf *out)
 {
-	char *b = malloc(4 * ((n + 2) / 3) + 1);
+	char *b = xmalloc(4 * ((n + 2) / 3) + 1);
 
-	if (b == NULL)
-		abort();
 	EVP_EncodeBlock((unsigned char *)b, p, (int)n);
 	buf_puts(out, b);
 	free(b);

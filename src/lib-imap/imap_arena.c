@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define ARENA_FIRST_BLOCK 1024
 #define ARENA_MAX_BLOCK (32 * 1024)
@@ -36,10 +37,8 @@ void imap_arena_init(struct imap_arena *a)
 static struct imap_arena_block *arena_block_new(struct imap_arena *a,
 						size_t size)
 {
-	struct imap_arena_block *b = malloc(size);
+	struct imap_arena_block *b = xmalloc(size);
 
-	if (b == NULL)
-		fatal("out of memory");
 	b->size = size;
 	a->total += size;
 	return b;

@@ -25,6 +25,7 @@
 #include "imap_private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 /*
  * States.  The first group reads the command line; its octets count
@@ -114,10 +115,8 @@ void imap_parser_limits_default(struct imap_parser_limits *limits)
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits)
 {
 	struct imap_parser_limits def;
-	struct imap_parser *p = calloc(1, sizeof(*p));
+	struct imap_parser *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL)
-		fatal("out of memory");
 	imap_parser_limits_default(&def);
 	p->limits = *limits;
 	if (p->limits.max_line == 0)

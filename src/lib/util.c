@@ -15,6 +15,71 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "log.h"
+
+/* The one place allocation failure is handled: log, then abort. */
+static void __attribute__((noreturn)) xalloc_fail(size_t size)
+{
+	log_err("out of memory (allocating %zu bytes)", size);
+	abort();
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size != 0 ? size : 1);
+
+	if (p == NULL)
+		xalloc_fail(size);
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if (nmemb == 0 || size == 0)
+		nmemb = size = 1;
+	p = calloc(nmemb, size);
+	if (p == NULL)
+		xalloc_fail(size > SIZE_MAX / nmemb ? SIZE_MAX : nmemb * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size != 0 ? size : 1);
+
+	if (q == NULL)
+		xalloc_fail(size);
+	return q;
+}
+
+void *xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size != 0 && nmemb > SIZE_MAX / size)
+		xalloc_fail(SIZE_MAX);
+	return xrealloc(p, nmemb * size);
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n + 1);
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 size_t str_copy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);
@@ -226,10 +291,7 @@ ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap)
 	ssize_t n;
 
 	if (size > *cap) {
-		char *p = realloc(*data, size);
-		if (p == NULL)
-			abort();
-		*data = p;
+		*data = xrealloc(*data, size);
 		*cap = size;
 	}
 	while (got < size) {

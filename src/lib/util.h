@@ -10,6 +10,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Allocation that cannot fail: on out of memory the request is logged and
+ * the process aborts (an allocation failure is an environment fault, not an
+ * error a caller can recover from).  They never return NULL; xmalloc(0) and
+ * xcalloc(0, n) return a unique pointer to free with free().
+ */
+void *xmalloc(size_t size);
+/* Zeroed nmemb * size bytes; the multiplication overflowing aborts too. */
+void *xcalloc(size_t nmemb, size_t size);
+/* realloc(p, size); p is untouched (still owned by the caller) only if this
+   returned, which it always does with the new block. */
+void *xrealloc(void *p, size_t size);
+/* realloc(p, nmemb * size), the multiplication checked. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+/* A copy of the NUL-terminated s, to free with free(). */
+char *xstrdup(const char *s);
+/* A NUL-terminated copy of s[0..n) (stops at a NUL before n). */
+char *xstrndup(const char *s, size_t n);
+
 /* Copy src into dst (size bytes), always NUL-terminating.  Returns the
    length of src; a result >= size means dst was truncated. */
 size_t str_copy(char *dst, const char *src, size_t size);

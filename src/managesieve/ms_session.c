@@ -688,10 +688,8 @@ static void use_bev(struct ms_session *s, struct bufferevent *bev)
 void managesieve_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 			const char *addr, uint16_t port)
 {
-	struct ms_session *s = calloc(1, sizeof(*s));
+	struct ms_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	ms_parser_init(&s->parser, SIEVE_MAX_SCRIPT);
 	s->conn.listener = l;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define ARENA_CHUNK 4096
 #define ARENA_ALIGN 16
@@ -31,9 +32,7 @@ void *mime_arena_alloc(struct mime_arena **a, size_t n)
 	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (c == NULL || c->size - c->used < n) {
 		size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-		c = malloc(sizeof(*c) + size);
-		if (c == NULL)
-			fatal("out of memory");
+		c = xmalloc(sizeof(*c) + size);
 		c->next = *a;
 		c->used = 0;
 		c->size = size;

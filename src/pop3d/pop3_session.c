@@ -311,10 +311,8 @@ void pop3_start_tls(struct pop3_session *s)
 void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
-	struct pop3_session *s = calloc(1, sizeof(*s));
+	struct pop3_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	s->fd = -1;
 	s->conn.tls = l == CONFIG_LISTEN_POP3S;

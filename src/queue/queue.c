@@ -195,10 +195,8 @@ int queue_open(const char *data_dir, struct event_base *base,
 	       queue_route_fn *route, void *route_ctx, struct queue **r,
 	       const char **error_r)
 {
-	struct queue *q = calloc(1, sizeof(*q));
+	struct queue *q = xcalloc(1, sizeof(*q));
 
-	if (q == NULL)
-		abort();
 	snprintf(q->dir, sizeof(q->dir), "%s/queue", data_dir);
 	q->base = base;
 	q->route = route;
@@ -267,11 +265,9 @@ static void queue_new_id(struct queue *q, char *id)
 int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
 		  const char **error_r)
 {
-	struct queue_msg *m = calloc(1, sizeof(*m));
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	char path[1200];
 
-	if (m == NULL)
-		abort();
 	m->q = q;
 	m->fd = -1;
 	for (int tries = 0; m->fd < 0 && tries < 10; tries++) {

@@ -130,7 +130,8 @@ int metrics_http_open(struct server *srv, metrics_connections_fn *open_connectio
 	*r = NULL;
 	if (srv->cfg.metrics_listen[0] == '\0')
 		return 1;
-	if ((m = calloc(1, sizeof(*m))) == NULL || (m->http = evhttp_new(srv->base)) == NULL)
+	m = xcalloc(1, sizeof(*m));
+	if ((m->http = evhttp_new(srv->base)) == NULL)
 		fatal("out of memory");
 	m->srv = srv;
 	m->open_connections = open_connections;

@@ -268,10 +268,8 @@ void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev)
 void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
-	struct smtpd_session *s = calloc(1, sizeof(*s));
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	s->conn.tls = l == CONFIG_LISTEN_SUBMISSIONS;
 	s->conn.bev = s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

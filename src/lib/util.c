@@ -272,19 +272,6 @@ uint64_t time_now_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-int base64_digit(unsigned char c, char c63)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	return c == (unsigned char)c63 ? 63 : -1;
-}
-
 ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap)
 {
 	size_t got = 0;

@@ -54,10 +54,6 @@ struct addrinfo;
    freeaddrinfo(), or -1 (no colon, host too long, no such address). */
 int listen_address_resolve(const char *item, struct addrinfo **res_r);
 
-/* The value (0..63) of a base64 digit, or -1.  c63 is the 64th digit:
-   '/' in RFC 4648 base64, ',' in IMAP's modified base64 (RFC 3501). */
-int base64_digit(unsigned char c, char c63);
-
 /* Read up to size bytes at offset 0 of fd into *data (grown with realloc,
    *cap updated).  Returns the bytes read, or -1. */
 ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap);

@@ -17,6 +17,7 @@
  * skipped.
  */
 #include "mime_int.h"
+#include "lib/encoding.h"
 
 #include <string.h>
 
@@ -322,17 +323,6 @@ const struct mime_param *mime_param_find_disp(const struct mime_part *part,
 					      const char *name)
 {
 	return find(part->disp_params, part->ndisp_params, name);
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void percent_decode(const char *s, struct buf *out)

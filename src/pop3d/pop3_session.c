@@ -321,7 +321,7 @@ void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
-		   config_in_networks(srv->cfg.debug_peers, addr);
+		   config_networks_match(&srv->cfg.debug_nets, addr);
 	s->conn.ops = &pop3_ops;
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

@@ -77,7 +77,7 @@ static const struct config *cfg_of(struct smtpd_session *s)
 
 static bool trusted(struct smtpd_session *s)
 {
-	return config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
+	return config_networks_match(&cfg_of(s)->trusted_nets, s->conn.addr);
 }
 
 /* Do blocklists and greylisting apply to this client now? */

@@ -280,7 +280,7 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
-		   config_in_networks(srv->cfg.debug_peers, addr);
+		   config_networks_match(&srv->cfg.debug_nets, addr);
 	s->conn.ops = &smtpd_ops;
 	buf_init(&s->text, 0);
 	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);

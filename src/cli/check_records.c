@@ -142,16 +142,6 @@ static void ask(struct records *rc, const char *name, enum dns_type type, struct
 	rc->reply = NULL;
 }
 
-static void addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
-{
-	const void *a = ss->ss_family == AF_INET6 ?
-			(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-			(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
-		snprintf(out, size, "?");
-}
-
 /* Is name (maybe with a final dot) the same DNS name as want? */
 static bool same_name(const char *name, const char *want)
 {
@@ -292,7 +282,7 @@ static void check_ptr(struct records *rc)
 	for (unsigned i = 0; i < rc->n_host_addrs; i++) {
 		bool found = false;
 		reverse_name(&rc->host_addrs[i], name, sizeof(name));
-		addr_text(&rc->host_addrs[i], addr, sizeof(addr));
+		sockaddr_addr_text(&rc->host_addrs[i], addr, sizeof(addr));
 		printf("%s. IN PTR %s.\n", name, rc->cfg->hostname);
 		ask(rc, name, DNS_PTR, &r);
 		for (unsigned k = 0; k < r.n && !found; k++)
@@ -389,7 +379,7 @@ static void check_spf(struct records *rc)
 		enum spf_result res = spf_for(rc, &rc->host_addrs[i]);
 		if (res == SPF_PASS)
 			continue;
-		addr_text(&rc->host_addrs[i], addr, sizeof(addr));
+		sockaddr_addr_text(&rc->host_addrs[i], addr, sizeof(addr));
 		bool detail = rc->spf_detail[0] != '\0' &&
 			      strcmp(rc->spf_detail, spf_result_name(res)) != 0;
 		snprintf(what, sizeof(what), "the published \"%s\" gives %s for this server's "

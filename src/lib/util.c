@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,16 @@ int str_list_item(const char *list, int n, char *out, size_t size)
 		}
 		p += len;
 	}
+}
+
+void sockaddr_addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+	const void *a = ss->ss_family == AF_INET6 ?
+			(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
+			(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
+		snprintf(out, size, "?");
 }
 
 int listen_address_resolve(const char *item, struct addrinfo **res_r)

@@ -49,6 +49,10 @@ int parse_duration(const char *s, uint64_t *r);
 int parse_uint(const char *s, uint64_t *r);
 
 struct addrinfo;
+struct sockaddr_storage;
+/* The address of ss (IPv4 or IPv6) as text into out, or "?" when it cannot
+   be written (another family, out too small). */
+void sockaddr_addr_text(const struct sockaddr_storage *ss, char *out, size_t size);
 /* Resolve a listener item "address:port", "[v6]:port" or "*:port" (any
    address) for a passive TCP socket.  Returns 1 with *res_r to free with
    freeaddrinfo(), or -1 (no colon, host too long, no such address). */

@@ -21,7 +21,7 @@ PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 PKGS     := libevent libevent_pthreads libevent_openssl openssl inih sqlite3 libcrypt \
 	libmagic ncursesw \
-	libcares libidn2 zlib jansson
+	libcares libidn2 zlib jansson libunbound
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS ?=
@@ -39,13 +39,15 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/cli/aliases_file.c src/cli/queue_format.c \
-	src/jmap/jmap_core.c src/jmap/jmap_parse.c \
+	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
-	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c \
+	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c src/mta/mta_sts.c \
+	src/mta/tlsrpt_record.c \
 	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \
-	src/sieve/sieve_parse.c src/sieve/sieve_run.c src/managesieve/ms_parse.c
+	src/sieve/sieve_parse.c src/sieve/sieve_run.c src/sieve/sieve_body.c \
+	src/managesieve/ms_parse.c
 FUZZ_LIBS := -ljansson -lcrypto
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -156,9 +158,14 @@ $(BUILD)/pop3-load: bench/pop3_load.c
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+WEBDIR     ?= $(PREFIX)/share/correio/web
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
+
+# where the server finds the webmail's files: installed, else this tree's
+$(BUILD)/src/jmap/jmap_web.o: ALL_CFLAGS += -DCORREIO_WEB_SHARE='"$(WEBDIR)"' \
+	-DCORREIO_WEB_SOURCE='"$(CURDIR)/web"'
 
 # /usr/sbin/sendmail, mailq and newaliases are left alone: the Debian package
 # offers them through update-alternatives, by hand `make install-links`.
@@ -166,6 +173,8 @@ install: $(BUILD)/correio
 	install -D -m 0755 $(BUILD)/correio $(DESTDIR)$(SBINDIR)/correio
 	install -D -m 0644 doc/correio.8 $(DESTDIR)$(MANDIR)/man8/correio.8
 	install -D -m 0644 doc/correio.conf.5 $(DESTDIR)$(MANDIR)/man5/correio.conf.5
+	install -d -m 0755 $(DESTDIR)$(WEBDIR)
+	install -m 0644 web/*.html web/*.js web/*.css web/*.svg $(DESTDIR)$(WEBDIR)/
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		etc/correio.service.in > $(DESTDIR)$(UNITDIR)/correio.service

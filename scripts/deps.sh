@@ -19,13 +19,17 @@ set -eu
 #           correio's DKIM signatures and sign test mail, python3-spf to
 #           compare SPF results, publicsuffix (DMARC organizational domains),
 #           opendkim-tools (opendkim-testmsg, a second DKIM verifier),
+#           chromium (the webmail tests' browser, driven headless by
+#           playwright-core from npm, installed below with `npm ci`),
 #           python3-milter (libmilter's binding: the mail filter of the
 #           milter tests), pebble (the ACME test CA of the ACME tests)
 #           and rspamd (run privately through its milter proxy; its
 #           system service is never started: policy-rc.d below),
 #           postfix (the peer MTA a DKIM-signed message passes through, a
 #           private instance with its own config and queue directories;
-#           the system's Postfix is never started: policy-rc.d below)
+#           the system's Postfix is never started: policy-rc.d below),
+#           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
+#           for the DANE tests; unbound's service is never started either)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -33,7 +37,7 @@ set -eu
 #           checks the shipped rotation); dpkg-dev comes with build-essential
 RUN_PACKAGES="build-essential pkg-config
 libevent-dev libssl-dev libc-ares-dev libidn2-dev libinih-dev libsqlite3-dev libcrypt-dev
-zlib1g-dev libmagic-dev libncurses-dev libjansson-dev
+zlib1g-dev libmagic-dev libncurses-dev libjansson-dev libunbound-dev
 openssl publicsuffix"
 PACKAGES="$RUN_PACKAGES clang libclang-rt-14-dev libcmocka-dev
 python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
@@ -41,9 +45,11 @@ isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
 python3-dkim python3-nacl python3-spf opendkim-tools
-python3-milter pebble rspamd postfix"
+python3-milter pebble rspamd postfix
+unbound ldnsutils chromium"
 
-# Node runs the JMAP client-library test (jmap-jam, tests/js): Debian's
+# Node runs the JMAP client-library test (jmap-jam, tests/js) and the
+# webmail's browser test (playwright-core): Debian's
 # nodejs and npm, unless a node is already there.
 if ! command -v node >/dev/null 2>&1; then
 	PACKAGES="$PACKAGES nodejs npm"

@@ -19,7 +19,7 @@ maintainer=${DEB_MAINTAINER:-correio developers <correio@example.org>}
 deb=$out/correio_${version}_${arch}.deb
 
 export DEB_BUILD_MAINT_OPTIONS=hardening=+all
-make --no-print-directory BUILD=$out CFLAGS="$(dpkg-buildflags --get CFLAGS)" \
+make --no-print-directory BUILD=$out PREFIX=/usr CFLAGS="$(dpkg-buildflags --get CFLAGS)" \
 	CPPFLAGS="$(dpkg-buildflags --get CPPFLAGS)" \
 	LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" $out/correio
 

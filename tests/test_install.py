@@ -83,6 +83,9 @@ def test_make_install_lays_out_the_files(staged):
         "etc/correio/correio.conf": 0o644,
         "etc/logrotate.d/correio": 0o644,
     }
+    # the webmail's files
+    for name in sorted(os.listdir(os.path.join(TOP, "web"))):
+        expect["usr/local/share/correio/web/" + name] = 0o644
     found = sorted(os.path.relpath(os.path.join(root, f), staged)
                    for root, _, files in os.walk(staged) for f in files)
     assert found == sorted(expect), found
@@ -310,6 +313,8 @@ def test_deb_contents(deb):
         "/lib/systemd/system/correio.service": "-rw-r--r--",
         "/usr/share/doc/correio/copyright": "-rw-r--r--",
         "/usr/share/doc/correio/changelog.gz": "-rw-r--r--",
+        "/usr/share/correio/web/index.html": "-rw-r--r--",
+        "/usr/share/correio/web/app.js": "-rw-r--r--",
     }.items():
         assert files.get(path) == mode, (path, out)
     assert not any("sendmail" in p for p in files), "sendmail comes from alternatives"

@@ -850,6 +850,83 @@ def submit_draft(j, text, envelope=None):
     return resp[1][1]
 
 
+def test_email_set_create_and_send(srv):
+    """Email/set create builds the MIME message from JMAP properties (text
+    and HTML alternatives, an uploaded attachment, encoded words for UTF-8,
+    no header injection) in Drafts; it is sent in the same request."""
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    data = bytes(range(256)) * 20
+    status, _, body = j.http("POST", f"/jmap/upload/{j.account}/", data,
+                             {"Content-Type": "application/octet-stream"})
+    blob = json.loads(body)["blobId"]
+    draft = {
+        "mailboxIds": {boxes["drafts"]["id"]: True}, "keywords": {"$draft": True},
+        "from": [{"name": "Alice Ünicode", "email": USER}],
+        "to": [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}],
+        "subject": "Olá, relatório\r\nBcc: evil@example.net",
+        "inReplyTo": ["orig@example.net"], "references": ["orig@example.net"],
+        "sentAt": "2026-12-06T10:00:00+01:00",
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "htmlBody": [{"partId": "h", "type": "text/html"}],
+        "bodyValues": {"t": {"value": "Segue o relatório.\n"},
+                       "h": {"value": "<p>Segue o <b>relatório</b>.</p>"}},
+        "attachments": [{"blobId": blob, "type": "application/pdf", "name": "relatório.pdf"}],
+    }
+    resp = j.request([
+        ["Email/set", {"accountId": j.account, "create": {"d": draft}}, "0"],
+        ["EmailSubmission/set", {"accountId": j.account, "create": {"k": {
+            "identityId": identity_of(j, USER)["id"], "emailId": "#d"}},
+            "onSuccessUpdateEmail": {"#k": {"mailboxIds": {boxes["sent"]["id"]: True},
+                                            "keywords": {"$seen": True}}}}, "1"],
+    ], (CORE, MAIL, SUB))
+    assert "d" in resp[0][1]["created"], resp[0]
+    assert "k" in resp[1][1]["created"], resp[1]
+    [path] = srv.wait_messages("bob@example.org", 1)
+    text = srv.read_message(path)
+    header = text.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in header and b"evil" not in header.replace(b"=?UTF-8?B?", b"")
+    e = j.call("Email/parse", {"blobIds": [json.loads(j.http(
+        "POST", f"/jmap/upload/{j.account}/", text, {"Content-Type": "message/rfc822"})[2])
+        ["blobId"]], "fetchAllBodyValues": True})
+    (got,) = e["parsed"].values()
+    # the line end stays inside an encoded word: text, not a header field
+    assert got["subject"] == "Olá, relatório\r\nBcc: evil@example.net"
+    assert got["from"] == [{"name": "Alice Ünicode", "email": USER}]
+    assert got["to"] == [{"name": "Bob \"the\" Builder", "email": "bob@example.org"}]
+    assert got["inReplyTo"] == ["orig@example.net"]
+    assert got["sentAt"] == "2026-12-06T10:00:00+01:00"
+    assert b"Date: Sun, 06 Dec 2026 10:00:00 +0100\n" in header
+    values = [v["value"] for v in got["bodyValues"].values()]
+    assert "Segue o relatório.\n" in values and "<p>Segue o <b>relatório</b>.</p>" in values
+    (att,) = got["attachments"]
+    assert att["name"] == "relatório.pdf" and att["type"] == "application/pdf"
+    status, _, body = j.http("GET", f"/jmap/download/{j.account}/{att['blobId']}/x")
+    assert status == 200 and body == data
+    # the draft went to Sent with the keywords asked for
+    (sent,) = j.call("Email/query", {"filter": {"inMailbox": boxes["sent"]["id"]}})["ids"]
+    assert j.call("Email/get", {"ids": [sent], "properties": ["keywords"]})["list"][0][
+        "keywords"] == {"$seen": True}
+    # a creation id names the email in later calls of the request
+    resp = j.request([
+        ["Email/set", {"accountId": j.account, "create": {"e": {
+            "mailboxIds": {boxes["drafts"]["id"]: True}, "subject": "scratch",
+            "textBody": [{"partId": "1"}], "bodyValues": {"1": {"value": "x"}}}}}, "0"],
+        ["Email/set", {"accountId": j.account, "update": {"#e": {"keywords/$flagged": True}}},
+         "1"],
+        ["Email/set", {"accountId": j.account, "destroy": ["#e"]}, "2"]])
+    eid = resp[0][1]["created"]["e"]["id"]
+    assert resp[1][1]["updated"] == {eid: None} and resp[2][1]["destroyed"] == [eid]
+    # what cannot be made is refused
+    r = j.call("Email/set", {"create": {
+        "a": {"mailboxIds": {boxes["drafts"]["id"]: True}, "bodyStructure": {}},
+        "b": {"mailboxIds": {boxes["drafts"]["id"]: True},
+              "to": [{"email": "bob@example.org>\r\nBcc: x@y"}]},
+        "c": {"mailboxIds": {boxes["drafts"]["id"]: True}, "messageId": ["a b"]}}})
+    assert {k: v["type"] for k, v in r["notCreated"].items()} == {
+        "a": "invalidProperties", "b": "invalidProperties", "c": "invalidProperties"}
+
+
 def test_email_submission_restrict_sender(srv):
     """[submission] restrict_sender as for SMTP AUTH: the envelope sender
     and the From: addresses must be the user's own or an alias of it."""
@@ -872,6 +949,31 @@ def test_email_submission_restrict_sender(srv):
     assert "k" in r["created"], r
     [path] = srv.wait_messages("bob@example.org", 1)
     assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
+
+
+def test_email_submission_client_gone_while_queued(srv):
+    """Clients that hang up right after sending a submission (before or
+    while it waits for the queue): the messages still go out, the server
+    carries on and stops cleanly (the fixture checks the sanitizers'
+    silence)."""
+    j = Jmap(srv)
+    drafts = j.mailboxes()["drafts"]["id"]
+    ident = identity_of(j, USER)["id"]
+    for n in range(5):
+        blob = upload(j, f"From: alice@example.org\r\nTo: bob@example.org\r\n"
+                         f"Subject: gone {n}\r\n\r\nhi\r\n".encode())
+        body = json.dumps({"using": [CORE, MAIL, SUB], "methodCalls": [
+            ["Email/import", {"accountId": j.account, "emails": {"d": {
+                "blobId": blob, "mailboxIds": {drafts: True}}}}, "0"],
+            ["EmailSubmission/set", {"accountId": j.account, "create": {"k": {
+                "identityId": ident, "emailId": "#d"}},
+                "onSuccessDestroyEmail": ["#k"]}, "1"]]}).encode()
+        with socket.create_connection(("127.0.0.1", srv.http_port), 10) as s:
+            s.sendall(b"POST /jmap/api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Authorization: " + basic().encode() +
+                      b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    srv.wait_messages("bob@example.org", 5)
+    assert j.call("Mailbox/get", {"ids": [drafts]})["list"][0]["totalEmails"] >= 0
 
 
 def test_identities_are_the_address_and_its_aliases(srv):
@@ -1103,9 +1205,9 @@ def test_vacation_response_is_a_sieve_vacation(srv):
     (v,) = vacation(j, "VacationResponse/get", {})["list"]
     assert v == {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
                  "subject": None, "textBody": None, "htmlBody": None}
-    r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
-        "fromDate": "2026-12-24T00:00:00Z"}}})
-    assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    for bad in ("2026-12-24", "2026-12-24T00:00:00+01:00", 20261224):
+        r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"fromDate": bad}}})
+        assert r["notUpdated"]["singleton"]["type"] == "invalidProperties"
     r = vacation(j, "VacationResponse/set", {"update": {"singleton": {
         "isEnabled": True, "subject": "Away \"for now\"",
         "textBody": "I am away until Monday.\nBack soon \\o/"}}})
@@ -1133,6 +1235,87 @@ def test_vacation_response_is_a_sieve_vacation(srv):
     r = vacation(j, "VacationResponse/set", {"update": {"singleton": {"isEnabled": True}}})
     assert r["notUpdated"]["singleton"]["type"] == "forbidden"
     assert vacation(j, "VacationResponse/get", {})["list"][0]["isEnabled"] is False
+
+
+def test_vacation_response_dates(srv):
+    """fromDate and toDate bound the replies: none before fromDate, none
+    from toDate on, one in between (a Sieve currentdate test, RFC 5260);
+    an mbox account has a vacation too."""
+    j = Jmap(srv)
+    for user in ("dave@example.org", "erin@example.org"):
+        srv.add_user(user, "pw")
+
+    def enable(**dates):
+        r = vacation(j, "VacationResponse/set", {"update": {"singleton": dict(
+            {"isEnabled": True, "textBody": "Away.", "fromDate": None, "toDate": None},
+            **dates)}})
+        assert r["updated"] == {"singleton": None}, r
+
+    enable(fromDate="2999-01-01T00:00:00Z")
+    (v,) = vacation(j, "VacationResponse/get", {})["list"]
+    assert v["fromDate"] == "2999-01-01T00:00:00Z" and v["toDate"] is None
+    deliver(srv, "too early", sender="bob@example.org")
+    enable(fromDate="2000-01-01T00:00:00Z", toDate="2001-01-01T00:00:00Z")
+    deliver(srv, "too late", sender="erin@example.org")
+    enable(fromDate="2000-01-01T00:00:00Z", toDate="2999-01-01T00:00:00Z")
+    deliver(srv, "just right", sender="dave@example.org")
+    [reply] = srv.wait_messages("dave@example.org", 1)
+    assert b"Away." in srv.read_message(reply)
+    assert srv.messages("bob@example.org") == [] and srv.messages("erin@example.org") == []
+    # an mbox account: the script goes where its delivery runs Sieve
+    srv.add_user("mo@example.org", "mo-pw", "--mbox")
+    m = Jmap(srv, user="mo@example.org", password="mo-pw")
+    r = vacation(m, "VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "textBody": "Mo is away."}}})
+    assert r["updated"] == {"singleton": None}, r
+    assert "jmap-vacation" in srv.cli("user", "sieve", "mo@example.org", "list").stdout
+
+
+def test_changes_exact_across_a_restart(srv):
+    """States handed out before a clean stop still give exact /changes
+    after the restart; after a crash (no saved states) the answer is
+    cannotCalculateChanges, never a wrong list."""
+    deliver(srv, "keep")
+    deliver(srv, "flag me")
+    deliver(srv, "expunge me")
+    j = Jmap(srv)
+    ids = {e["subject"]: e["id"] for e in j.call("Email/get", {"ids": None,
+                                                               "properties": ["subject"]})["list"]}
+    state = j.call("Email/get", {"ids": []})["state"]
+    args = {"sort": [{"property": "receivedAt"}]}
+    q = j.call("Email/query", args)
+    stopped(srv)
+    srv.start()
+    deliver(srv, "after restart")
+    m = imap_login(srv)
+    m.select("INBOX")
+    m.store("2", "+FLAGS", "(\\Flagged)")
+    m.store("3", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    j = Jmap(srv)
+    ch = j.call("Email/changes", {"sinceState": state})
+    (new,) = ch["created"]
+    assert ch["updated"] == [ids["flag me"]] and ch["destroyed"] == [ids["expunge me"]]
+    mb = j.call("Mailbox/changes", {"sinceState": state})
+    assert mb["updated"] == [j.mailboxes()["inbox"]["id"]] and mb["created"] == []
+    r = j.call("Email/queryChanges", dict(args, sinceQueryState=q["queryState"]))
+    patched = [i for i in q["ids"] if i not in r["removed"]]
+    for a in sorted(r["added"], key=lambda a: a["index"]):
+        patched.insert(a["index"], a["id"])
+    assert patched == j.call("Email/query", args)["ids"]
+    # a crash: the states handed out since the restart are lost
+    later = j.call("Email/get", {"ids": []})["state"]
+    assert later != state
+    srv.kill()
+    srv.start()
+    deliver(srv, "after crash")
+    j = Jmap(srv)
+    (r,) = j.request([["Email/changes", {"accountId": j.account, "sinceState": later}, "c"]])
+    assert r[1]["type"] == "cannotCalculateChanges"
+    # the state from before the clean stop is still known, and exact
+    ch = j.call("Email/changes", {"sinceState": state})
+    assert len(ch["created"]) == 2 and ch["destroyed"] == [ids["expunge me"]]
 
 
 # ---- step 4: push ----

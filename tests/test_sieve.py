@@ -362,3 +362,170 @@ def test_redirect_chain_is_bounded(server):
     server.wait_log(r"redirects nested too deeply, keeping in INBOX")
     for u in users[:8] + users[9:]:
         assert folder_files(server, u, "INBOX") == [], u
+
+
+def test_keywords_filed_and_seen_by_imap(server):
+    """imap4flags keywords ($Label1, Work, ...) are filed with the message:
+    IMAP FETCH FLAGS shows them beside the system flags, in INBOX (addflag,
+    implicit keep) and in a folder (fileinto :flags)."""
+    install(server, BOB, """require ["fileinto", "mailbox", "imap4flags"];
+addflag ["$Label1", "\\\\Seen"];
+if header :contains "subject" "work" {
+    fileinto :create :flags ["Work", "$Label2", "\\\\Flagged"] "Jobs";
+}
+""")
+    send_mail(server, ALICE, [BOB], message("work to do"))
+    send_mail(server, ALICE, [BOB], message("hello"))
+    wait_files(server, BOB, "Jobs", 1)
+    wait_files(server, BOB, "INBOX", 1)
+    got = imap_fetch(server, BOB, "INBOX")
+    assert len(got) == 1, got
+    for flags, _ in got:
+        assert "$Label1" in flags and "\\Seen" in flags, got
+    got = imap_fetch(server, BOB, "Jobs")
+    assert len(got) == 1, got
+    flags = got[0][0]
+    assert "Work" in flags and "$Label2" in flags and "\\Flagged" in flags, got
+    assert "$Label1" not in flags, got
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(BOB, "secret")
+        typ, _ = m.select("INBOX")
+        typ, data = m.search(None, "KEYWORD", "$Label1")
+        assert typ == "OK" and data[0].split() == [b"1"], data
+
+
+def test_keywords_new_while_folder_selected(server):
+    """A keyword the folder does not know yet, delivered while an IMAP
+    session has the folder selected, is shown to that session and kept
+    when the session adds a keyword of its own."""
+    install(server, BOB, 'require "imap4flags";\naddflag "$Old";\n')
+    send_mail(server, ALICE, [BOB], message("first"))
+    wait_files(server, BOB, "INBOX", 1)
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as m:
+        m.login(BOB, "secret")
+        m.select("INBOX")
+        install(server, BOB, 'require "imap4flags";\naddflag "$Fresh";\n')
+        send_mail(server, ALICE, [BOB], message("second"))
+        wait_files(server, BOB, "INBOX", 2)
+        deadline = time.time() + 10
+        flags = ""
+        while time.time() < deadline and "$Fresh" not in flags:
+            m.noop()
+            typ, data = m.fetch("2", "(FLAGS)")
+            flags = data[0].decode() if data and data[0] else ""
+            time.sleep(0.05)
+        assert "$Fresh" in flags, flags
+        typ, _ = m.store("1", "+FLAGS", "(Mine)")
+        assert typ == "OK"
+    got = imap_fetch(server, BOB, "INBOX")
+    assert "$Old" in got[0][0] and "Mine" in got[0][0], got
+    assert "$Fresh" in got[1][0], got
+
+
+def test_mbox_account_runs_sieve():
+    """An mbox account's script runs too: fileinto a folder files into that
+    (Maildir++) folder with its flags and keywords, a keep files into the
+    mbox INBOX with the flags written as Status:/X-Status:/X-Keywords:
+    (the sender's dropped), which IMAP shows; discard files nothing."""
+    dora = "dora@example.org"
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n")
+    try:
+        s.add_user(ALICE)
+        s.add_user(dora, "secret", "--mbox")
+        s.start()
+        # managed as any account's: `correio user sieve` (and ManageSieve)
+        script = os.path.join(s.dir, "dora.sieve")
+        with open(script, "w") as f:
+            f.write("""require ["fileinto", "mailbox", "imap4flags"];
+if header :contains "subject" "drop" { discard; stop; }
+if header :contains "subject" "work" {
+    fileinto :create :flags ["\\\\Flagged", "$Work"] "Jobs";
+    stop;
+}
+addflag ["\\\\Seen", "$Label1", "\\\\Answered"];
+""")
+        for args in (("put", "main", script), ("activate", "main")):
+            r = s.cli("user", "sieve", dora, *args, check=False)
+            assert r.returncode == 0, r.stderr
+        send_mail(s, ALICE, [dora], message("work item").replace("<" + BOB + ">", dora))
+        send_mail(s, ALICE, [dora], message("kept", extra="Status: O\r\nX-Status: D\r\n"
+                                            "X-Keywords: Forged\r\n"))
+        send_mail(s, ALICE, [dora], message("drop this"))
+        wait_files(s, dora, "Jobs", 1)
+        s.wait_log(r"to=<dora@example.org>, sieve: discarded")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with imaplib.IMAP4("127.0.0.1", s.imap_port) as m:
+                m.login(dora, "secret")
+                m.select("INBOX")
+                typ, data = m.search(None, "ALL")
+                if len(data[0].split()) >= 1:
+                    break
+            time.sleep(0.1)
+        got = imap_fetch(s, dora, "INBOX")
+        assert len(got) == 1 and "kept" in got[0][1], got
+        flags = got[0][0]
+        assert "\\Seen" in flags and "\\Answered" in flags and "$Label1" in flags, flags
+        assert "\\Deleted" not in flags and "Forged" not in flags, flags
+        got = imap_fetch(s, dora, "Jobs")
+        assert len(got) == 1 and "work item" in got[0][1], got
+        assert "\\Flagged" in got[0][0] and "$Work" in got[0][0], got
+        assert not glob.glob(os.path.join(s.maildir(dora), "new", "*"))
+    finally:
+        s.cleanup()
+
+
+def test_include_global_and_server_scripts():
+    """include :global runs a script of [sieve] global_dir, sharing the
+    variables both declare "global" (RFC 6609); [sieve] before and after
+    run around every account's script (also for an account without one),
+    and a stop in the account's script skips the after script."""
+    s = Server()
+    try:
+        gdir = os.path.join(s.dir, "sieve-global")
+        os.makedirs(gdir)
+        with open(os.path.join(gdir, "spam.sieve"), "w") as f:
+            f.write('require ["fileinto", "mailbox", "variables", "include"];\n'
+                    'global "verdict";\n'
+                    'if header :contains "subject" "viagra" { set "verdict" "spam";\n'
+                    '  fileinto :create "Junk"; }\n')
+        with open(os.path.join(s.dir, "before.sieve"), "w") as f:
+            f.write('require ["imap4flags"];\naddflag "$Checked";\n')
+        with open(os.path.join(s.dir, "after.sieve"), "w") as f:
+            f.write('require ["fileinto", "mailbox", "copy"];\n'
+                    'if header :contains "subject" "archive" '
+                    '{ fileinto :copy :create "Archive"; }\n')
+        s.write_config("example.org, localhost",
+                       "[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
+                       f"[sieve]\nglobal_dir = {gdir}\nbefore = {s.dir}/before.sieve\n"
+                       f"after = {s.dir}/after.sieve\n")
+        for a in (ALICE, BOB, CAROL):
+            s.add_user(a)
+        s.start()
+        install(s, BOB, 'require ["include", "variables", "fileinto", "mailbox"];\n'
+                'global "verdict";\ninclude :global "spam";\n'
+                'if string :is "${verdict}" "spam" { stop; }\n'
+                'if header :contains "subject" "stopnow" { stop; }\n'
+                'include :global :optional "missing";\n')
+        send_mail(s, ALICE, [BOB], message("cheap viagra archive"))
+        send_mail(s, ALICE, [BOB], message("stopnow archive"))
+        send_mail(s, ALICE, [BOB], message("please archive"))
+        send_mail(s, ALICE, [CAROL], message("carol archive"))
+        wait_files(s, BOB, "Junk", 1)
+        wait_files(s, BOB, "Archive", 1)
+        wait_files(s, BOB, "INBOX", 2)
+        wait_files(s, CAROL, "Archive", 1)
+        wait_files(s, CAROL, "INBOX", 1)
+        assert len(folder_files(s, BOB, "Junk")) == 1
+        got = imap_fetch(s, BOB, "Junk")
+        assert "viagra" in got[0][1] and "$Checked" in got[0][0], got
+        got = imap_fetch(s, BOB, "Archive")
+        assert len(got) == 1 and "please archive" in got[0][1], got
+        got = imap_fetch(s, BOB, "INBOX")
+        assert sorted(x[1] for x in got) == ["Subject: please archive",
+                                             "Subject: stopnow archive"], got
+        assert all("$Checked" in x[0] for x in got), got
+        got = imap_fetch(s, CAROL, "Archive")
+        assert len(got) == 1 and "$Checked" in got[0][0], got
+    finally:
+        s.cleanup()

@@ -34,6 +34,7 @@ int cmd_check(int argc, char **argv, struct config *cfg);
 int cmd_queue(int argc, char **argv, struct config *cfg);
 int cmd_sendmail(int argc, char **argv, struct config *cfg);
 int cmd_tls(int argc, char **argv, struct config *cfg);
+int cmd_tlsrpt(int argc, char **argv, struct config *cfg);
 
 /*
  * Create the data directory if needed; when running as root, make it owned

@@ -239,10 +239,6 @@ int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 			  "store (%s)", argv[1]);
 		return 1;
 	}
-	if (delivery_uses_mbox(cfg, acct.mailbox_format)) {
-		cli_error(what, "%s: Sieve runs for Maildir accounts only", acct.address);
-		return 1;
-	}
 	delivery_mailbox_path(cfg, acct.address, false, maildir, sizeof(maildir));
 	snprintf(dir, sizeof(dir), "%s/sieve", maildir);
 	if (strcmp(cmd, "list") == 0)

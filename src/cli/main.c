@@ -31,6 +31,7 @@ static const struct subcommand subcommands[] = {
 	{ "sendmail", cmd_sendmail, "submit a message from standard input (sendmail(1))" },
 	{ "newaliases", cmd_newaliases, "import /etc/aliases for the local domains" },
 	{ "tls", cmd_tls, "show the certificates the server presents" },
+	{ "tlsrpt", cmd_tlsrpt, "send the SMTP TLS reports (RFC 8460) now" },
 	{ "mail", NULL, "the mail client: read, write, send, sync (its own -c FILE)" },
 };
 
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf_deinit(&errors);
+	if (path == NULL)
+		config_defaults_no_file(&cfg);
 	if (as_mailq)
 		return cmd_mailq(argc, argv, &cfg);
 	if (as_newaliases)

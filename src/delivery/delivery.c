@@ -123,6 +123,7 @@ static int has_room(struct filing *f)
 static int file_locked(void *ctx)
 {
 	struct filing *f = ctx;
+	char letters[64] = "";
 	int room = has_room(f);
 
 	if (room <= 0) {
@@ -130,12 +131,13 @@ static int file_locked(void *ctx)
 		return room;
 	}
 	if (f->mbox)
-		return mbox_deliver(f->path, f->job->sender, f->job->arrival, f->src,
-				    f->job->recovered);
-	room = maildir_deliver(f->path, f->name, f->src, f->job->recovered);
-	if (room > 0 && f->flags != NULL && f->flags[0] != '\0')
-		return maildir_set_flags(f->path, f->name, f->flags);
-	return room;
+		return mbox_deliver_flags(f->path, f->job->sender, f->job->arrival, f->src,
+					  f->flags, f->job->recovered);
+	/* with its flags at once: a sync never sees it without them */
+	if (f->flags != NULL && f->flags[0] != '\0' &&
+	    maildir_flag_letters(f->path, f->flags, letters, sizeof(letters)) < 0)
+		return -1;
+	return maildir_deliver_flags(f->path, f->name, letters, f->src, f->job->recovered);
 }
 
 /* File src into acct's mailbox: its INBOX, or the Maildir++ folder
@@ -150,7 +152,10 @@ static int file_into_folder(struct delivery *d, const struct delivery_job *job,
 	struct filing f = { .d = d, .job = job, .acct = acct, .src = src, .flags = flags };
 	int ret;
 
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk;
+	/* the INBOX of an mbox account is its mbox file, its other folders
+	   are Maildir++ folders as for every account */
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk &&
+		 folder_dir == NULL;
 	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
 	if (job->junk) {
 		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
@@ -312,6 +317,9 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	struct sieve_message msg = { .env_from = job->sender,
 				     .env_to = sr->r->orig != NULL ? sr->r->orig : sr->r->address,
 				     .delimiter = d->cfg.recipient_delimiter[0] };
+	struct sieve_globals globals = { .dir = d->cfg.sieve_global_dir,
+					 .before = d->cfg.sieve_before,
+					 .after = d->cfg.sieve_after };
 	struct sieve_plan *plan;
 	char maildir[4200], dir[600];
 	void *map = MAP_FAILED;
@@ -334,7 +342,7 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	plan = calloc(1, sizeof(*plan));
 	if (plan == NULL)
 		abort();
-	if (sieve_deliver_plan(maildir, &msg, plan) == 0) {
+	if (sieve_deliver_plan(maildir, &globals, &msg, plan) == 0) {
 		free(plan);
 		if (map != MAP_FAILED)
 			munmap(map, st.st_size);
@@ -413,11 +421,11 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	return ret;
 }
 
-/* Into one account: through its Sieve script (Maildir accounts), straight
-   into the INBOX otherwise or when DMARC quarantined it (Junk). */
+/* Into one account: through its Sieve script (Maildir and mbox accounts
+   alike), straight into Junk when DMARC quarantined it. */
 static int deliver_account(struct sieve_run *sr, const struct account *acct, bool *over_r)
 {
-	if (sr->job->junk || delivery_uses_mbox(&sr->d->cfg, acct->mailbox_format))
+	if (sr->job->junk)
 		return file_into(sr->d, sr->job, acct, sr->src, over_r);
 	return deliver_sieve(sr, acct, over_r);
 }

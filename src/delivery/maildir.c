@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/util.h"
+#include "store/store.h"
 
 int maildir_create(const char *dir)
 {
@@ -80,11 +82,20 @@ static int copy_file(const char *src, const char *dst)
 int maildir_deliver(const char *dir, const char *name, const char *src,
 		    bool check_cur)
 {
+	return maildir_deliver_flags(dir, name, "", src, check_cur);
+}
+
+int maildir_deliver_flags(const char *dir, const char *name, const char *letters,
+			  const char *src, bool check_cur)
+{
 	char dst[4200], tmp[4200];
 
 	if (check_cur && in_cur(dir, name))
 		return 0;
-	snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
+	if (letters[0] == '\0')
+		snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
+	else
+		snprintf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, name, letters);
 	if (link(src, dst) == 0)
 		return 1;
 	if (errno == EEXIST)
@@ -104,16 +115,23 @@ int maildir_deliver(const char *dir, const char *name, const char *src,
 	return 1;
 }
 
-int maildir_set_flags(const char *dir, const char *name, const char *flags)
+static int letter_cmp(const void *a, const void *b)
+{
+	return *(const char *)a - *(const char *)b;
+}
+
+int maildir_flag_letters(const char *dir, const char *flags, char *out, size_t size)
 {
 	static const struct {
 		char letter;
 		const char *flag;
-	} map[] = {	/* in ASCII order, as Maildir readers expect */
+	} map[] = {
 		{ 'D', "\\Draft" }, { 'F', "\\Flagged" }, { 'R', "\\Answered" },
 		{ 'S', "\\Seen" }, { 'T', "\\Deleted" },
 	};
-	char from[4800], to[4800], letters[8];
+	char letters[8 + STORE_MAX_KEYWORDS + 1], words[4096];
+	const char *keywords[64];
+	unsigned n_keywords = 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -128,10 +146,25 @@ int maildir_set_flags(const char *dir, const char *name, const char *flags)
 			p += strspn(p, " ");
 		}
 	}
+	/* keywords: the other words, not starting with '\\' */
+	snprintf(words, sizeof(words), "%s", flags);
+	for (char *p = words; *p != '\0' && n_keywords < 64;) {
+		size_t l = strcspn(p, " ");
+		char *word = p;
+		p += l;
+		if (*p != '\0')
+			*p++ = '\0';
+		p += strspn(p, " ");
+		if (l > 0 && word[0] != '\\')
+			keywords[n_keywords++] = word;
+	}
 	letters[n] = '\0';
-	if (n == 0)
-		return 1;
-	snprintf(from, sizeof(from), "%s/new/%s", dir, name);
-	snprintf(to, sizeof(to), "%s/cur/%s:2,%s", dir, name, letters);
-	return rename(from, to) < 0 ? -1 : 1;
+	if (n_keywords > 0 &&
+	    store_keyword_letters(dir, keywords, n_keywords, letters + n, sizeof(letters) - n) < 0)
+		return -1;
+	n = strlen(letters);
+	/* in ASCII order, as Maildir readers expect */
+	qsort(letters, n, 1, letter_cmp);
+	snprintf(out, size, "%s", letters);
+	return 1;
 }

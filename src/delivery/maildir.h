@@ -32,9 +32,17 @@ bool maildir_has(const char *dir, const char *name);
 int maildir_deliver(const char *dir, const char *name, const char *src,
 		    bool check_cur);
 
-/* Move dir/new/<name> to dir/cur/<name>:2,<letters> for the IMAP system
-   flags in flags (space-separated, e.g. "\\Seen \\Flagged"; keywords are
-   left out).  Returns 1, or -1 (errno set). */
-int maildir_set_flags(const char *dir, const char *name, const char *flags);
+/* The same, with the message's flags: letters "" is new/<name>, else
+   cur/<name>:2,<letters> (maildir_flag_letters), so that the message
+   appears with its flags at once. */
+int maildir_deliver_flags(const char *dir, const char *name, const char *letters,
+			  const char *src, bool check_cur);
+
+/* The ":2," letters of the IMAP flags in flags (space-separated, e.g.
+   "\\Seen \\Flagged $Label1") for the Maildir dir, in ASCII order: system
+   flags as D F R S T, keywords as the letters of the folder's
+   dovecot-keywords, where those it lacks are added (the mail store's
+   store_keyword_letters).  size > 32.  Returns 1, or -1 (errno set). */
+int maildir_flag_letters(const char *dir, const char *flags, char *out, size_t size);
 
 #endif

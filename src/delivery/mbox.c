@@ -11,6 +11,12 @@
  * appended to the replaced file.  The entry itself (From_ line, quoting,
  * separator) is written by the store's store_mboxparse_entry(), so the
  * one module that reads the format also writes it.
+ *
+ * The message's state is in its header, as mutt and Dovecot keep it:
+ * Status: R (\Seen), X-Status: A F T D (\Answered, \Flagged, \Draft,
+ * \Deleted), X-Keywords: the keywords.  Those fields the sender wrote
+ * are dropped, so that a message arrives with the flags delivery gives
+ * it (a Sieve script's) and no others; the store reads them.
  */
 #include "mbox.h"
 
@@ -18,6 +24,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,10 +104,85 @@ static int end_line(int fd, const struct stat *st)
 	return last == '\n' ? 1 : write_all(fd, "\n", 1);
 }
 
+/* Is the header line p[0..len) one of the fields that hold an mbox
+   message's state? */
+static bool state_field(const char *p, size_t len)
+{
+	static const char *const names[] = { "status:", "x-status:", "x-keywords:" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len >= strlen(names[i]) && strncasecmp(p, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+/* msg with its header's Status:, X-Status: and X-Keywords: fields (the
+   sender's: they are the mailbox's, not the message's) replaced by those
+   of the IMAP flags in flags (NULL or "": none), into out. */
+static void with_state(const char *msg, size_t len, const char *flags, struct buf *out)
+{
+	static const struct { const char *flag; char letter; } xstatus[] = {
+		{ "\\Answered", 'A' }, { "\\Flagged", 'F' }, { "\\Draft", 'T' },
+		{ "\\Deleted", 'D' },
+	};
+	struct buf x, kw;
+	size_t at = 0;
+	bool seen = false, skipping = false;
+
+	buf_init(&x, 0);
+	buf_init(&kw, 0);
+	for (const char *p = flags != NULL ? flags : ""; *p != '\0';) {
+		size_t l = strcspn(p, " ");
+		if (l == 5 && strncasecmp(p, "\\Seen", 5) == 0)
+			seen = true;
+		for (size_t i = 0; i < sizeof(xstatus) / sizeof(xstatus[0]); i++)
+			if (l == strlen(xstatus[i].flag) && strncasecmp(p, xstatus[i].flag, l) == 0)
+				buf_putc(&x, xstatus[i].letter);
+		if (l > 0 && p[0] != '\\') {
+			if (kw.len > 0)
+				buf_putc(&kw, ' ');
+			buf_append(&kw, p, l);
+		}
+		p += l;
+		p += strspn(p, " ");
+	}
+	while (at < len) {
+		const char *p = msg + at, *nl = memchr(p, '\n', len - at);
+		size_t n = nl != NULL ? (size_t)(nl - p) + 1 : len - at;
+		bool empty = (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+		if (empty || nl == NULL)
+			break;	/* the end of the header */
+		if (p[0] == ' ' || p[0] == '\t') {
+			if (!skipping)
+				buf_append(out, p, n);
+		} else {
+			skipping = state_field(p, n);
+			if (!skipping)
+				buf_append(out, p, n);
+		}
+		at += n;
+	}
+	if (seen)
+		buf_puts(out, "Status: RO\n");
+	if (x.len > 0)
+		buf_printf(out, "X-Status: %s\n", buf_cstr(&x));
+	if (kw.len > 0)
+		buf_printf(out, "X-Keywords: %s\n", buf_cstr(&kw));
+	buf_append(out, msg + at, len - at);
+	buf_deinit(&x);
+	buf_deinit(&kw);
+}
+
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		 const char *src, bool recovered)
 {
-	struct buf msg, text;
+	return mbox_deliver_flags(path, sender, arrival, src, NULL, recovered);
+}
+
+int mbox_deliver_flags(const char *path, const char *sender, uint64_t arrival,
+		       const char *src, const char *flags, bool recovered)
+{
+	struct buf msg, text, stated;
 	struct stat st;
 	int fd = -1, in, ret = -1;
 
@@ -108,9 +190,11 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		return -1;
 	buf_init(&msg, 0);
 	buf_init(&text, 0);
+	buf_init(&stated, 0);
 	if (read_all(in, &msg) > 0) {
-		store_mboxparse_entry(sender, (int64_t)arrival, msg.data != NULL ? msg.data : "",
-				      msg.len, &text);
+		with_state(msg.data != NULL ? msg.data : "", msg.len, flags, &stated);
+		store_mboxparse_entry(sender, (int64_t)arrival, buf_cstr(&stated), stated.len,
+				      &text);
 		fd = open_locked(path, &st);
 	}
 	if (fd >= 0) {
@@ -131,5 +215,6 @@ int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 	close(in);
 	buf_deinit(&msg);
 	buf_deinit(&text);
+	buf_deinit(&stated);
 	return ret;
 }

@@ -15,5 +15,10 @@
    it is not appended twice.  Returns 1, 0 already there, or -1 (errno). */
 int mbox_deliver(const char *path, const char *sender, uint64_t arrival,
 		 const char *src, bool recovered);
+/* The same with IMAP flags (space-separated, keywords too; NULL none),
+   written as Status:, X-Status: and X-Keywords: header fields; those of
+   the sender are dropped (mbox_deliver too). */
+int mbox_deliver_flags(const char *path, const char *sender, uint64_t arrival,
+		       const char *src, const char *flags, bool recovered);
 
 #endif

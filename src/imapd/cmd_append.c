@@ -5,8 +5,11 @@
  * memory: when the reader announces it, the size is checked against the
  * limit and the quota (with the messages before it in the command) and
  * the destination is opened, before "+ Ready" is sent; its data then
- * streams into the store.  At the end of the command every message is
- * fsynced and filed, in order, before the tagged OK.
+ * streams into the store.  At the end of the command the store fsyncs
+ * every message off the event loop, files them in order and flushes
+ * their folder (a flush shared with other sessions' APPENDs and COPYs);
+ * the tagged OK follows, and the session reads its next command only
+ * then.  Other sessions run meanwhile.
  *
  *   append = "APPEND" SP mailbox 1*append-message
  *   append-message = [SP flag-list] [SP date-time] SP literal
@@ -305,9 +308,9 @@ void imapd_append_data(struct imapd_session *s, const struct imap_event *ev)
 		log_err("imapd: %s: append: %s", s->user, err.text);
 }
 
-/* File message m; its UID into *uid_r.  1, or -1 with the reply sent. */
-static int file_message(struct imapd_session *s, struct imapd_append_msg *m, uint32_t *uid_r,
-			uint32_t *uidvalidity_r)
+/* The end of message m's text, and its flags, keywords and date, for
+   the store.  1, or -1 with the reply sent. */
+static int seal_message(struct imapd_session *s, struct imapd_append_msg *m)
 {
 	const char *kw[STORE_MAX_KEYWORDS];
 	struct store_error err;
@@ -320,13 +323,32 @@ static int file_message(struct imapd_session *s, struct imapd_append_msg *m, uin
 		imapd_tagged(s, "NO", "[SERVERBUG] %s", err.text);
 		return -1;
 	}
-	if (store_append_finish(&m->ap, m->flags, kw, n_kw, m->date, uid_r, uidvalidity_r,
-				&err) < 0) {
-		imapd_tagged(s, "NO", "%s%s", err.code == STORE_ERROR_OVER_QUOTA ? "[OVERQUOTA] " :
-			     "[SERVERBUG] ", err.text);
-		return -1;
-	}
+	store_append_set(m->ap, m->flags, kw, n_kw, m->date);
 	return 1;
+}
+
+/* The store has filed the messages and flushed them to disk (or failed):
+   the tagged reply. */
+static void on_filed(void *ctx, int result, const uint32_t *uids, unsigned n_filed,
+		     uint32_t uidvalidity, const struct store_error *err)
+{
+	struct imapd_session *s = ctx;
+	struct buf set;
+
+	imapd_append_abort(s);	/* frees what is left: the keyword lists */
+	if (s->box != NULL)
+		store_mailbox_sync(s->box, NULL);
+	if (result < 0) {
+		imapd_tagged(s, "NO", "%s%s", err->code == STORE_ERROR_OVER_QUOTA ?
+			     "[OVERQUOTA] " : "[SERVERBUG] ", err->text);
+	} else {
+		buf_init(&set, 0);
+		imap_seqset_format(uids, n_filed, &set);
+		imapd_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidvalidity,
+			     buf_cstr(&set));
+		buf_deinit(&set);
+	}
+	imapd_store_waited(s);
 }
 
 /* The whole APPEND command has been read (its literals streamed). */
@@ -359,9 +381,8 @@ static int last_messages(struct imapd_session *s)
 
 void imapd_cmd_append(struct imapd_session *s)
 {
-	uint32_t *uids, uidvalidity = 0;
+	struct store_append **aps;
 	unsigned n;
-	struct buf set;
 
 	if (last_messages(s) < 0)
 		return;
@@ -372,20 +393,19 @@ void imapd_cmd_append(struct imapd_session *s)
 			imapd_tagged(s, "NO", "[SERVERBUG] the message could not be stored");
 			return;
 		}
-	if ((uids = calloc(n, sizeof(*uids))) == NULL)
-		abort();
 	for (unsigned i = 0; i < n; i++)
-		if (file_message(s, &s->append_msgs[i], &uids[i], &uidvalidity) < 0) {
+		if (seal_message(s, &s->append_msgs[i]) < 0) {
 			imapd_append_abort(s);
-			free(uids);
 			return;
 		}
-	imapd_append_abort(s);	/* frees what is left: the keyword lists */
-	if (s->box != NULL)
-		store_mailbox_sync(s->box, NULL);
-	buf_init(&set, 0);
-	imap_seqset_format(uids, n, &set);
-	imapd_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed", uidvalidity, buf_cstr(&set));
-	buf_deinit(&set);
-	free(uids);
+	/* the store files them in order and answers once they are on disk;
+	   the session reads no other command meanwhile */
+	if ((aps = calloc(n, sizeof(*aps))) == NULL)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		aps[i] = s->append_msgs[i].ap;
+		s->append_msgs[i].ap = NULL;
+	}
+	s->store_wait = store_append_commit(aps, n, on_filed, s);
+	free(aps);
 }

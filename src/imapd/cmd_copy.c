@@ -137,14 +137,32 @@ static void copy_reply(struct imapd_session *s, bool move, int ret, uint32_t uid
 	buf_deinit(&code);
 }
 
+/* A COPY or MOVE waiting for its flush: one allocation, the UID arrays
+   after the struct. */
+struct copy_state {
+	bool move;
+	uint32_t *uids, *new_uids, uidvalidity;
+	unsigned n;
+};
+
+/* The store's flush ended: the replies. */
+static void on_copied(void *ctx, int result, const struct store_error *err)
+{
+	struct imapd_session *s = ctx;
+	struct copy_state *cs = s->wait_state;
+
+	copy_reply(s, cs->move, result, cs->uidvalidity, cs->uids, cs->new_uids, cs->n, err);
+	imapd_store_waited(s);	/* frees cs */
+}
+
 void imapd_cmd_copy(struct imapd_session *s)
 {
 	bool move = strcmp(s->cmd.name, "MOVE") == 0;
-	uint32_t *uids = NULL, *new_uids, uidvalidity = 0;
-	struct store_error err;
+	struct copy_state *cs;
+	uint32_t *uids = NULL;
 	struct buf name;
 	const char *set;
-	int n, ret;
+	int n;
 
 	buf_init(&name, 0);
 	if (copy_check(s, move, &set, &name) < 0) {
@@ -156,12 +174,16 @@ void imapd_cmd_copy(struct imapd_session *s)
 		imapd_done(s);
 		return;
 	}
-	if ((new_uids = calloc((size_t)n + 1, sizeof(*new_uids))) == NULL)
+	if ((cs = calloc(1, sizeof(*cs) + 2 * ((size_t)n + 1) * sizeof(*uids))) == NULL)
 		abort();
-	ret = store_copy(s->box, uids, (unsigned)n, buf_cstr(&name), move, new_uids,
-			 &uidvalidity, &err);
-	copy_reply(s, move, ret, uidvalidity, uids, new_uids, (unsigned)n, &err);
-	free(new_uids);
+	cs->move = move;
+	cs->uids = (uint32_t *)(cs + 1);
+	cs->new_uids = cs->uids + n + 1;
+	cs->n = (unsigned)n;
+	memcpy(cs->uids, uids, (size_t)n * sizeof(*uids));
 	free(uids);
+	s->wait_state = cs;	/* until the reply, or freed with the session */
+	s->store_wait = store_copy_commit(s->box, cs->uids, cs->n, buf_cstr(&name), move,
+					  cs->new_uids, &cs->uidvalidity, on_copied, s);
 	buf_deinit(&name);
 }

@@ -110,6 +110,11 @@ struct imapd_session {
 						   NULL: free() */
 	struct event *resume_timer;	/* imapd_resume_soon; made on first use */
 	struct auth_request *auth_req;
+	/* APPEND, COPY, MOVE waiting on the store's disk flush (the other
+	   sessions run meanwhile); wait_state is the command's, freed with
+	   the session if it ends first */
+	struct store_wait *store_wait;
+	void *wait_state;
 	bool idling;
 	bool auth_continue;		/* AUTHENTICATE waits for a response line */
 	/* APPEND (MULTIAPPEND: several messages), the last one streaming */
@@ -144,6 +149,9 @@ void imapd_start_tls(struct imapd_session *s);
 int imapd_start_compress(struct imapd_session *s);
 /* Read and run the commands waiting in the input (after async work). */
 void imapd_resume_input(struct imapd_session *s);
+/* The store's flush of the command in progress ended (the reply is
+   sent): go on with the input, unless this runs inside the reader. */
+void imapd_store_waited(struct imapd_session *s);
 /* Call fn (as s->resume) again once the loop has served the others. */
 void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn);
 /* Send queued untagged updates; expunges only when allowed is true. */

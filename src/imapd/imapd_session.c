@@ -39,6 +39,8 @@ static void session_free(struct imapd_session *s)
 		 s->user[0] != '\0' ? " user=" : "", s->user);
 	if (s->auth_req != NULL)
 		auth_cancel(s->auth_req);
+	store_wait_cancel(s->store_wait);
+	free(s->wait_state);
 	if (s->resume_free != NULL)
 		s->resume_free(s->resume_state);
 	else
@@ -216,6 +218,15 @@ static bool process_input(struct imapd_session *s)
 void imapd_resume_input(struct imapd_session *s)
 {
 	process_input(s);
+}
+
+void imapd_store_waited(struct imapd_session *s)
+{
+	s->store_wait = NULL;
+	free(s->wait_state);
+	s->wait_state = NULL;
+	if (!s->reading)
+		process_input(s);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)

@@ -1,7 +1,8 @@
 /*
  * fuzz_jmap_parse.c - the pure parsers of jmap_parse.c on arbitrary bytes:
  * an RFC 5322 date, an address list, Basic credentials, a download
- * type, the header section of a submitted message and a search snippet.  The address list must always come out as valid JSON strings.
+ * type, the header section of a submitted message, a search snippet and
+ * header text written for a created email.  The address list must always come out as valid JSON strings.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -51,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			assert(b.len == 0);
 	}
+	buf_reset(&b);
+	/* header text made from any string has no line end but folding */
+	jmap_format_text(&b, s);
+	for (size_t i = 0; i < b.len; i++)
+		assert(b.data[i] != '\r' && (b.data[i] != '\n' || (i + 1 < b.len &&
+							       b.data[i + 1] == ' ')));
 	buf_deinit(&b);
 	if (jmap_type_safe(s))
 		assert(strchr(s, '/') != NULL && strpbrk(s, "\r\n\"<> ;") == NULL);

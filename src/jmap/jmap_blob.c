@@ -275,7 +275,8 @@ void jmap_blob_download(struct jmap_account *a, struct evhttp_request *req,
 	evhttp_add_header(h, "Content-Type", accept != NULL && jmap_type_safe(accept) ?
 			  accept : "application/octet-stream");
 	evhttp_add_header(h, "Content-Disposition", disp);
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* the listener's page policy gives way to the strictest one */
+	evhttp_remove_header(h, "Content-Security-Policy");
 	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; sandbox");
 	evhttp_add_header(h, "Cache-Control", "private, immutable, max-age=31536000");
 	evhttp_clear_headers(&params);

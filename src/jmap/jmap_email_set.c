@@ -1,6 +1,7 @@
 /*
- * jmap_email_set.c - Email/set (RFC 8621 §4.6: keywords, mailboxIds as a
- * move, destroy as an expunge; create is refused for now) and
+ * jmap_email_set.c - Email/set (RFC 8621 §4.6: create in
+ * jmap_email_create.c, keywords, mailboxIds as a move, destroy as an
+ * expunge) and
  * Email/changes (RFC 8620 §5.2, from the snapshots of jmap_session.c).
  */
 #include "jmap_private.h"
@@ -134,16 +135,25 @@ static bool patch_has(json_t *patch, const char *prefix)
 	return false;
 }
 
-static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
-		       json_t *not_updated)
+/* An email id, or "#creationId" of one created earlier in the request. */
+static const char *email_ref(json_t *created_ids, const char *id)
 {
-	const char *id, *key;
+	if (id != NULL && id[0] == '#')
+		return json_string_value(json_object_get(created_ids, id + 1));
+	return id;
+}
+
+static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
+		       json_t *not_updated, json_t *created_ids)
+{
+	const char *id, *key, *real;
 	json_t *patch, *v, *err;
 	struct jmap_email_ref r;
 
 	json_object_foreach(update, id, patch) {
 		err = NULL;
-		if (jmap_email_find(a, id, &r) <= 0) {
+		if ((real = email_ref(created_ids, id)) == NULL ||
+		    jmap_email_find(a, real, &r) <= 0) {
 			json_object_set_new(not_updated, id, set_error("notFound", NULL));
 			continue;
 		}
@@ -157,12 +167,12 @@ static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
 		if (err != NULL)
 			json_object_set_new(not_updated, id, err);
 		else
-			json_object_set_new(updated, id, json_null());
+			json_object_set_new(updated, real, json_null());
 	}
 }
 
 static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroyed,
-			json_t *not_destroyed)
+			json_t *not_destroyed, json_t *created_ids)
 {
 	struct store_error err;
 	struct jmap_email_ref r;
@@ -173,7 +183,8 @@ static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroy
 		const char *id = json_string_value(v);
 		uint32_t uid;
 		unsigned n = 1;
-		if (id == NULL || jmap_email_find(a, id, &r) <= 0) {
+		const char *real = email_ref(created_ids, id);
+		if (real == NULL || jmap_email_find(a, real, &r) <= 0) {
 			if (id != NULL)
 				json_object_set_new(not_destroyed, id, set_error("notFound", NULL));
 			continue;
@@ -182,7 +193,7 @@ static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroy
 		if (store_mailbox_expunge(r.f->h, &uid, &n, &err) < 0)
 			json_object_set_new(not_destroyed, id, set_error("serverFail", err.text));
 		else
-			json_array_append(destroyed, v);
+			json_array_append_new(destroyed, json_string(real));
 	}
 }
 
@@ -193,7 +204,7 @@ int jmap_email_set(struct jmap_call *call)
 	json_t *update = json_object_get(call->args, "update");
 	json_t *destroy = json_object_get(call->args, "destroy");
 	json_t *if_state = json_object_get(call->args, "ifInState");
-	json_t *not_created = json_object(), *updated = json_object();
+	json_t *created = json_object(), *not_created = json_object(), *updated = json_object();
 	json_t *not_updated = json_object(), *destroyed = json_array();
 	json_t *not_destroyed = json_object(), *v;
 	const char *key;
@@ -217,21 +228,28 @@ int jmap_email_set(struct jmap_call *call)
 		jmap_call_error(call, "stateMismatch", NULL);
 		goto fail;
 	}
-	json_object_foreach(create, key, v)
-		json_object_set_new(not_created, key, set_error("forbidden",
-			"creating emails is not supported yet"));
+	json_object_foreach(create, key, v) {
+		json_t *c = NULL, *err = jmap_email_create(a, v, &c);
+		if (err != NULL) {
+			json_object_set_new(not_created, key, err);
+			continue;
+		}
+		json_object_set(call->created_ids, key, json_object_get(c, "id"));
+		json_object_set_new(created, key, c);
+	}
 	if (json_is_object(update))
-		set_update(a, update, updated, not_updated);
+		set_update(a, update, updated, not_updated, call->created_ids);
 	if (json_is_array(destroy))
-		set_destroy(a, destroy, destroyed, not_destroyed);
+		set_destroy(a, destroy, destroyed, not_destroyed, call->created_ids);
 	jmap_account_state(a, now);
-	call->result = json_pack("{s:s,s:s,s:s,s:n,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
-				 "oldState", old, "newState", now, "created",
+	call->result = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "accountId", a->id,
+				 "oldState", old, "newState", now, "created", created,
 				 "notCreated", not_created, "updated", updated,
 				 "notUpdated", not_updated, "destroyed", destroyed,
 				 "notDestroyed", not_destroyed);
 	return 1;
 fail:
+	json_decref(created);
 	json_decref(not_created);
 	json_decref(updated);
 	json_decref(not_updated);

@@ -5,6 +5,15 @@
  *   POST /jmap/api                                  method calls (§3)
  *   POST /jmap/upload/{accountId}/                  blob upload (§6.1)
  *   GET  /jmap/download/{accountId}/{blobId}/{name} blob download (§6.2)
+ *   GET  /jmap/eventsource                          push (§7.3)
+ *   POST /login, GET /login, POST /logout           the webmail's sign-in
+ *   GET  / and /{file}                              the webmail's files
+ * Logins: HTTP Basic on every request, or the session cookie that
+ * POST /login sets after checking the password the same way (auth pool,
+ * throttling, plaintext only where conn_plaintext_ok allows).  A request
+ * with the cookie must come from this server's own pages (Origin,
+ * Sec-Fetch-Site) and, when it is a POST, carry the session's CSRF token
+ * in X-Correio-CSRF; the cookie itself is SameSite=Strict and HttpOnly.
  * Limits: header block 64 KiB, body the larger of maxSizeRequest and
  * maxSizeUpload (evhttp answers 413 past it), [limits] idle_timeout for
  * reading a request and writing a reply.
@@ -18,6 +27,7 @@
 #include "jmap.h"
 #include "jmap_private.h"
 #include "jmap_parse.h"
+#include "jmap_websession.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -31,6 +41,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "auth/accounts.h"
 #include "auth/auth.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -43,6 +54,14 @@
 #define MAX_HEADERS_SIZE (64 * 1024)
 #define MAX_AUTH_HEADER 1024
 #define MAX_LISTEN 8
+#define MAX_LOGIN_BODY 4096
+#define COOKIE "correio_session"
+#define CSRF_HEADER "X-Correio-CSRF"
+/* the webmail's sessions: idle and absolute lifetimes, bounds */
+#define SESSION_IDLE (60 * 60)
+#define SESSION_ABSOLUTE (24 * 60 * 60)
+#define MAX_SESSIONS 4096
+#define SESSIONS_PER_USER 16
 
 struct jmap_conn;
 
@@ -52,6 +71,7 @@ struct jmap_req {
 	struct evhttp_request *req;
 	struct auth_request *ar;
 	char header[MAX_AUTH_HEADER];
+	bool login;			/* POST /login: a session, not a route */
 	struct jmap_req *next;
 };
 
@@ -63,6 +83,7 @@ struct jmap_conn {
 	char user[320];
 	struct jmap_req *pending;
 	struct jmap_push *push;		/* an EventSource stream on it */
+	char session[JMAP_WEB_ID_LEN + 1];	/* the webmail session of its last request */
 	struct jmap_account acct;	/* jc->user's, kept between requests */
 	struct jmap_run *run;		/* an API request whose method waits */
 	struct evhttp_request *run_req;	/* ... and its HTTP request */
@@ -80,6 +101,8 @@ struct jmap {
 	struct evhttp_bound_socket *bound[MAX_LISTEN];
 	int which[MAX_LISTEN];
 	int n_bound;
+	struct jmap_websessions *sessions;
+	char web_root[1024];
 };
 
 /* the snapshot list lives in jmap_session.c */
@@ -87,6 +110,11 @@ struct jmap_snapshot_list **jmap_snapshot_list_of(struct jmap *j);
 struct jmap_snapshot_list **jmap_snapshot_list_of(struct jmap *j)
 {
 	return &j->snapshots;
+}
+
+const char *jmap_data_dir(struct jmap *j)
+{
+	return j->srv->cfg.data_dir;
 }
 
 const struct jmap_limits *jmap_limits_of(struct jmap *j)
@@ -106,7 +134,6 @@ void jmap_send_json(struct evhttp_request *req, int status, json_t *v, const cha
 	free(text);
 	evhttp_add_header(h, "Content-Type", type != NULL ? type : "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-cache, no-store, must-revalidate");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
 	evbuffer_free(out);
 }
@@ -119,8 +146,6 @@ static void send_text(struct evhttp_request *req, int status, const char *reason
 	evbuffer_add(out, text, strlen(text));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; charset=utf-8");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
-			  "nosniff");
 	evhttp_send_reply(req, status, reason, out);
 	evbuffer_free(out);
 }
@@ -421,6 +446,87 @@ static void send_unauthorized(struct evhttp_request *req, const char *text)
 	send_text(req, 401, "Unauthorized", text);
 }
 
+/* ---- the webmail's sessions ---- */
+
+static void set_cookie(struct evhttp_request *req, bool tls, const char *value, bool clear)
+{
+	char c[200];
+
+	snprintf(c, sizeof(c), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s%s", value,
+		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
+}
+
+static void send_session(struct evhttp_request *req, const char *user, const char *csrf)
+{
+	json_t *v = json_pack("{s:s,s:s}", "username", user, "csrf", csrf);
+
+	jmap_send_json(req, 200, v, NULL);
+	json_decref(v);
+}
+
+/* A session ended: close the event streams opened under it (on other
+   connections than the one asking; a stream's connection reads nothing
+   more, so it cannot be this one). */
+static void close_session_streams(struct jmap *j, const char *id)
+{
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (struct jmap_conn *c = j->conns; c != NULL; c = c->next)
+			if (c->push != NULL && !c->gone && jmap_token_equal(c->session, id)) {
+				op_close_now(&c->conn);	/* frees c: the list again */
+				again = true;
+				break;
+			}
+	}
+}
+
+/* The session named by req's cookie: 1 with its user and token, else 0.
+   A session of an account deleted since ends here. */
+static int session_of(struct jmap *j, struct evhttp_request *req, const char **user_r,
+		      const char **csrf_r, char id[JMAP_WEB_ID_LEN + 2])
+{
+	const char *cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+	struct account acct;
+
+	if (cookie == NULL || jmap_cookie_value(cookie, COOKIE, id, JMAP_WEB_ID_LEN + 2) <= 0 ||
+	    jmap_websessions_find(j->sessions, id, time(NULL), user_r, csrf_r) <= 0)
+		return 0;
+	if (accounts_user_get(j->srv->accounts, *user_r, &acct) == 0) {
+		log_info("jmap: %s: account gone, its webmail session ends", *user_r);
+		jmap_websessions_remove(j->sessions, id);
+		close_session_streams(j, id);
+		return 0;
+	}
+	return 1;
+}
+
+/* A state-changing request under a session: its CSRF token. */
+static bool csrf_ok(struct evhttp_request *req, const char *csrf)
+{
+	const char *token = evhttp_find_header(evhttp_request_get_input_headers(req),
+					       CSRF_HEADER);
+
+	return token != NULL && jmap_token_equal(csrf, token);
+}
+
+static void login_done(struct jmap_conn *jc, struct evhttp_request *req, const char *user)
+{
+	char id[JMAP_WEB_ID_LEN + 1], csrf[JMAP_WEB_ID_LEN + 1];
+
+	if (jmap_websessions_create(jc->j->sessions, user, time(NULL), id, csrf) < 0) {
+		send_text(req, 503, "Service Unavailable", "no session could be made\n");
+		return;
+	}
+	log_info("jmap: %s: signed in to the webmail from [%s]", user, jc->conn.addr);
+	set_cookie(req, jc->conn.tls, id, false);
+	send_session(req, user, csrf);
+	explicit_bzero(id, sizeof(id));
+	explicit_bzero(csrf, sizeof(csrf));
+}
+
 static void on_auth(void *ctx, enum auth_result result, const char *user)
 {
 	struct jmap_req *r = ctx, **p;
@@ -434,14 +540,22 @@ static void on_auth(void *ctx, enum auth_result result, const char *user)
 	metrics_login(jc->conn.listener, result == AUTH_OK);
 	switch (result) {
 	case AUTH_OK:
+		if (r->login) {
+			login_done(jc, r->req, user);
+			break;
+		}
 		if (strcmp(jc->user, user) != 0)
 			log_info("jmap: %s: logged in from [%s]", user, jc->conn.addr);
 		str_copy(jc->auth_header, r->header, sizeof(jc->auth_header));
+		jc->session[0] = '\0';
 		str_copy(jc->user, user, sizeof(jc->user));
 		dispatch(jc, r->req);
 		break;
 	case AUTH_FAILED:
-		send_unauthorized(r->req, "authentication failed\n");
+		if (r->login)
+			send_text(r->req, 401, "Unauthorized", "wrong address or password\n");
+		else
+			send_unauthorized(r->req, "authentication failed\n");
 		break;
 	case AUTH_THROTTLED:
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "60");
@@ -464,16 +578,152 @@ static bool header_matches(const char *cached, const char *header)
 	return cached[0] != '\0' && strlen(cached) == n && CRYPTO_memcmp(cached, header, n) == 0;
 }
 
+/* Check user and pass on the auth pool; r's callback answers req. */
+static void verify(struct jmap_conn *jc, struct evhttp_request *req, const char *header,
+		   bool login, const char *user, const char *pass)
+{
+	struct jmap_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		abort();
+	r->jc = jc;
+	r->req = req;
+	r->login = login;
+	str_copy(r->header, header, sizeof(r->header));
+	r->next = jc->pending;
+	jc->pending = r;
+	r->ar = auth_verify(jc->j->srv->auth, jc->conn.addr, user, pass, on_auth, r);
+}
+
+/* POST /login {"username", "password"}: a session cookie and the CSRF
+   token; GET /login: the session's user and token, or 401. */
+static void web_login(struct jmap_conn *jc, struct evhttp_request *req)
+{
+	const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *type = evhttp_find_header(in, "Content-Type");
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(body);
+	const char *user, *csrf, *pass;
+	char id[JMAP_WEB_ID_LEN + 2];
+	char text[MAX_LOGIN_BODY + 1];
+	json_t *v;
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		if (session_of(jc->j, req, &user, &csrf, id) > 0 && conn_plaintext_ok(&jc->conn))
+			send_session(req, user, csrf);
+		else
+			send_text(req, 401, "Unauthorized", "not signed in\n");
+		return;
+	}
+	if (!method_is(req, EVHTTP_REQ_POST))
+		return;
+	/* JSON only: a form of another site cannot send it, and another
+	   origin's script must ask first (CORS), which it is not granted */
+	if (!jmap_web_same_origin(req, jc->conn.tls)) {
+		send_text(req, 403, "Forbidden", "cross-origin sign-in refused\n");
+		return;
+	}
+	if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+		send_text(req, 415, "Unsupported Media Type", "the body must be application/json\n");
+		return;
+	}
+	if (!conn_plaintext_ok(&jc->conn)) {
+		send_text(req, 403, "Forbidden", "passwords only over https\n");
+		return;
+	}
+	if (len > MAX_LOGIN_BODY) {
+		send_text(req, 413, "Payload Too Large", "sign-in request too large\n");
+		return;
+	}
+	evbuffer_copyout(body, text, len);
+	text[len] = '\0';
+	evbuffer_drain(body, len);
+	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	explicit_bzero(text, sizeof(text));
+	if (v == NULL || json_unpack(v, "{s:s,s:s}", "username", &user, "password", &pass) < 0 ||
+	    user[0] == '\0' || strlen(user) >= 320 || strlen(pass) >= 1024) {
+		if (v != NULL) {
+			const char *p = NULL;
+			if (json_unpack(v, "{s:s}", "password", &p) == 0)
+				explicit_bzero((char *)p, strlen(p));
+			json_decref(v);
+		}
+		send_text(req, 400, "Bad Request", "username and password expected\n");
+		return;
+	}
+	verify(jc, req, "", true, user, pass);
+	explicit_bzero((char *)pass, strlen(pass));
+	json_decref(v);
+}
+
+/* POST /logout: forget the session, clear the cookie. */
+static void web_logout(struct jmap_conn *jc, struct evhttp_request *req)
+{
+	const char *user, *csrf;
+	char id[JMAP_WEB_ID_LEN + 2];
+
+	if (!method_is(req, EVHTTP_REQ_POST))
+		return;
+	if (session_of(jc->j, req, &user, &csrf, id) > 0) {
+		if (!jmap_web_same_origin(req, jc->conn.tls) || !csrf_ok(req, csrf)) {
+			send_text(req, 403, "Forbidden", "missing or wrong CSRF token\n");
+			return;
+		}
+		log_info("jmap: %s: signed out of the webmail", user);
+		jmap_websessions_remove(jc->j->sessions, id);
+		close_session_streams(jc->j, id);
+	}
+	set_cookie(req, jc->conn.tls, "", true);
+	send_text(req, 200, "OK", "signed out\n");
+}
+
+/* A request with a session cookie and no Authorization. */
+static void cookie_request(struct jmap_conn *jc, struct evhttp_request *req)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *user, *csrf;
+	char id[JMAP_WEB_ID_LEN + 2];
+
+	if (!conn_plaintext_ok(&jc->conn)) {
+		send_text(req, 403, "Forbidden", "sessions only over https\n");
+		return;
+	}
+	if (session_of(jc->j, req, &user, &csrf, id) <= 0) {
+		/* no WWW-Authenticate: the browser would ask for a password
+		   itself instead of the page */
+		send_text(req, 401, "Unauthorized", "session expired, sign in again\n");
+		return;
+	}
+	if (!jmap_web_same_origin(req, jc->conn.tls)) {
+		send_text(req, 403, "Forbidden", "cross-origin request refused\n");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && !csrf_ok(req, csrf)) {
+		send_text(req, 403, "Forbidden", "missing or wrong CSRF token\n");
+		return;
+	}
+	explicit_bzero(jc->auth_header, sizeof(jc->auth_header));
+	str_copy(jc->user, user, sizeof(jc->user));
+	str_copy(jc->session, id, sizeof(jc->session));
+	dispatch(jc, req);
+}
+
 static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-					   "Authorization");
+	const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *h = evhttp_find_header(in, "Authorization");
 	const char *pass;
-	struct jmap_req *r;
 	struct buf cred;
+	char id[JMAP_WEB_ID_LEN + 2];
 
 	if (h == NULL) {
-		send_unauthorized(req, "authentication required\n");
+		const char *cookie = evhttp_find_header(in, "Cookie");
+		if (cookie != NULL && jmap_cookie_value(cookie, COOKIE, id, sizeof(id)) != 0)
+			cookie_request(jc, req);
+		else if (evhttp_find_header(in, CSRF_HEADER) != NULL)
+			send_text(req, 401, "Unauthorized", "not signed in\n");
+		else
+			send_unauthorized(req, "authentication required\n");
 		return;
 	}
 	if (!conn_plaintext_ok(&jc->conn)) {
@@ -490,15 +740,7 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 		send_unauthorized(req, "malformed Authorization\n");
 		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		abort();
-	r->jc = jc;
-	r->req = req;
-	str_copy(r->header, h, sizeof(r->header));
-	r->next = jc->pending;
-	jc->pending = r;
-	r->ar = auth_verify(jc->j->srv->auth, jc->conn.addr, cred.data, pass, on_auth, r);
+	verify(jc, req, h, false, cred.data, pass);
 	explicit_bzero(cred.data, cred.cap);
 	buf_deinit(&cred);
 }
@@ -506,14 +748,25 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 static void on_request(struct evhttp_request *req, void *arg, bool tls)
 {
 	struct jmap *j = arg;
-	struct jmap_conn *jc = conn_of(j, req, tls);
+	struct jmap_conn *jc;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 
-	if (jc == NULL) {
+	jmap_web_headers(req);
+	if ((jc = conn_of(j, req, tls)) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		send_text(req, 503, "Service Unavailable", "too many connections\n");
 		return;
 	}
-	authenticate(jc, req);
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	if (strcmp(path, "/login") == 0)
+		web_login(jc, req);
+	else if (strcmp(path, "/logout") == 0)
+		web_logout(jc, req);
+	else if (jmap_web_is_static(path))
+		jmap_web_static(j->web_root, req, path);
+	else
+		authenticate(jc, req);
 }
 
 static void on_request_plain(struct evhttp_request *req, void *arg)
@@ -609,6 +862,9 @@ int jmap_bind(struct server *srv, struct jmap **r, const char **error_r)
 	};
 	if (j->limits.max_size_request > cfg->message_size + 65536)
 		j->limits.max_size_request = cfg->message_size + 65536;
+	j->sessions = jmap_websessions_new(MAX_SESSIONS, SESSIONS_PER_USER, SESSION_IDLE,
+					   SESSION_ABSOLUTE);
+	jmap_web_root_resolve(cfg->jmap_web_root, j->web_root, sizeof(j->web_root));
 	*r = j;
 	for (int i = 0; i < 2; i++) {
 		const char *list = cfg->listen[i ? CONFIG_LISTEN_HTTPS : CONFIG_LISTEN_HTTP];
@@ -618,6 +874,8 @@ int jmap_bind(struct server *srv, struct jmap **r, const char **error_r)
 		if (bind_list(j, i, list, error_r) < 0)
 			return -1;
 	}
+	if (j->n_bound > 0)
+		log_info("jmap: webmail files from %s", j->web_root);
 	return 1;
 }
 
@@ -638,7 +896,9 @@ void jmap_free(struct jmap **jp)
 	for (int i = 0; i < 2; i++)
 		if (j->http[i] != NULL)
 			evhttp_free(j->http[i]);
+	jmap_snapshots_save(j, j->srv->cfg.data_dir);
 	jmap_snapshots_free(j);
+	jmap_websessions_free(&j->sessions);
 	free(j);
 	*jp = NULL;
 }

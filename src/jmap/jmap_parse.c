@@ -246,3 +246,70 @@ int jmap_parse_highlight(const char *text, size_t len, const char *const *terms,
 	buf_deinit(&flat);
 	return 1;
 }
+
+/* ---- writing header fields (Email/set create) ---- */
+
+static bool needs_words(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x7f || (unsigned char)*s < 0x20)
+			return true;
+	return false;
+}
+
+static void b64_word(struct buf *out, const unsigned char *p, size_t n)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	buf_puts(out, "=?UTF-8?B?");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		buf_putc(out, tab[v >> 18 & 63]);
+		buf_putc(out, tab[v >> 12 & 63]);
+		buf_putc(out, i + 1 < n ? tab[v >> 6 & 63] : '=');
+		buf_putc(out, i + 2 < n ? tab[v & 63] : '=');
+	}
+	buf_puts(out, "?=");
+}
+
+void jmap_format_text(struct buf *out, const char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	if (!needs_words(s)) {
+		buf_puts(out, s);
+		return;
+	}
+	/* words of at most 45 bytes (60 encoded), cut between characters,
+	   folded onto lines of their own */
+	while (i < n) {
+		size_t len = n - i < 45 ? n - i : 45;
+		while (len > 1 && i + len < n && ((unsigned char)s[i + len] & 0xc0) == 0x80)
+			len--;
+		if (i > 0)
+			buf_puts(out, "\n ");
+		b64_word(out, (const unsigned char *)s + i, len);
+		i += len;
+	}
+}
+
+void jmap_format_address(struct buf *out, const char *name, const char *email)
+{
+	if (name != NULL && name[0] != '\0') {
+		if (needs_words(name)) {
+			jmap_format_text(out, name);
+		} else {
+			buf_putc(out, '"');
+			for (; *name != '\0'; name++) {
+				if (*name == '"' || *name == '\\')
+					buf_putc(out, '\\');
+				buf_putc(out, *name);
+			}
+			buf_putc(out, '"');
+		}
+		buf_putc(out, ' ');
+	}
+	buf_printf(out, "<%s>", email);
+}

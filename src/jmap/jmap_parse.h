@@ -55,4 +55,16 @@ size_t jmap_parse_submission_header(const char *p, size_t n, struct buf *out,
 int jmap_parse_highlight(const char *text, size_t len, const char *const *terms, unsigned n,
 			 size_t max_chars, struct buf *out);
 
+/*
+ * Header text for Email/set create: an unstructured value (Subject, a
+ * display name) as is when it is printable ASCII, else as RFC 2047
+ * encoded words (UTF-8, B), at most 45 bytes each, cut between
+ * characters, each after the first on a folded line of its own ("\n ");
+ * so no line end of the value itself gets through.
+ */
+void jmap_format_text(struct buf *out, const char *s);
+/* An address: "Name" <email> (the name quoted, or encoded words), or
+   <email>.  email must have been checked (no white space or line end). */
+void jmap_format_address(struct buf *out, const char *name, const char *email);
+
 #endif

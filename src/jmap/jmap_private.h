@@ -103,6 +103,10 @@ int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
 		       const char *since, struct jmap_changes *ch);
 uint64_t jmap_name_hash(const char *name);
 void jmap_snapshots_free(struct jmap *j);
+/* At stop: the newest states of each account to its states file. */
+void jmap_snapshots_save(struct jmap *j, const char *data_dir);
+/* jmap_http.c: the server's data directory. */
+const char *jmap_data_dir(struct jmap *j);
 
 /* jmap_mailbox.c */
 int jmap_mailbox_get(struct jmap_call *call);
@@ -125,6 +129,9 @@ int jmap_thread_get(struct jmap_call *call);
 int jmap_email_parse(struct jmap_call *call);
 /* jmap_snippet.c */
 int jmap_snippet_get(struct jmap_call *call);
+/* jmap_email_create.c: Email/set create of obj; NULL with *created
+   (id, blobId, threadId, size), or the SetError. */
+json_t *jmap_email_create(struct jmap_account *a, json_t *obj, json_t **created);
 /* jmap_email_import.c */
 int jmap_email_import(struct jmap_call *call);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
@@ -198,5 +205,17 @@ int jmap_submission_changes(struct jmap_call *call);
 /* jmap_http.c */
 void jmap_send_json(struct evhttp_request *req, int status, json_t *v,
 		    const char *type);
+
+/* jmap_web.c: the webmail's side of the listener */
+/* The security headers every response carries (CSP, nosniff, ...). */
+void jmap_web_headers(struct evhttp_request *req);
+/* The directory of the webmail's files for [jmap] web_root = configured. */
+void jmap_web_root_resolve(const char *configured, char *out, size_t size);
+/* Did req come from a page of this server (Origin, Sec-Fetch-Site)? */
+bool jmap_web_same_origin(struct evhttp_request *req, bool tls);
+/* Is path one of the webmail's files ("/", "/app.js")? */
+bool jmap_web_is_static(const char *path);
+/* Answer GET or HEAD of path from root. */
+void jmap_web_static(const char *root, struct evhttp_request *req, const char *path);
 
 #endif

@@ -12,6 +12,13 @@
  * what changed since; the last USER_SNAPSHOTS of an account (and
  * MAX_SNAPSHOTS in all) are kept, in memory, and
  * an older or unknown state gets cannotCalculateChanges (RFC 8620 §5.2).
+ * When the server stops, the newest SAVED_SNAPSHOTS of each account are
+ * written to <data_dir>/jmap/<accountId>/states and read back the first
+ * time an unknown state of that account is asked for, so /changes stays
+ * exact across a restart (after a crash the states are older or missing:
+ * cannotCalculateChanges).  A snapshot is history, true whatever happened
+ * since; one that a folder's modseq went below (an index rebuilt) is not
+ * trusted.
  */
 #include "jmap_private.h"
 
@@ -27,6 +34,8 @@
 
 #define MAX_SNAPSHOTS 256		/* states remembered, all accounts */
 #define USER_SNAPSHOTS 32		/* ... and of one account */
+#define SAVED_SNAPSHOTS 8		/* written per account at stop */
+#define STATES_FILE "states"
 
 struct jmap_snapshot {
 	char user[320];
@@ -43,6 +52,7 @@ struct jmap_snapshot {
 struct jmap_snapshot_list {
 	struct jmap_snapshot *first;
 	unsigned count;
+	json_t *loaded;		/* users whose saved states were read back */
 };
 
 struct jmap_snapshot_list **jmap_snapshot_list_of(struct jmap *j);
@@ -275,6 +285,7 @@ void jmap_snapshots_free(struct jmap *j)
 		l->first = s->next;
 		snapshot_free(s);
 	}
+	json_decref(l->loaded);
 	free(l);
 	*jmap_snapshot_list_of(j) = NULL;
 }
@@ -321,15 +332,176 @@ static struct jmap_snapshot *snapshot_take(struct jmap_account *a, const char *s
 	return s;
 }
 
-struct jmap_snapshot *jmap_snapshot_find(struct jmap *j, const char *user,
-					 const char *state)
+static struct jmap_snapshot *snapshot_lookup(struct jmap_snapshot_list *l, const char *user,
+					     const char *state)
 {
-	struct jmap_snapshot_list *l = *jmap_snapshot_list_of(j);
-
 	for (struct jmap_snapshot *s = l != NULL ? l->first : NULL; s != NULL; s = s->next)
 		if (strcmp(s->state, state) == 0 && strcmp(s->user, user) == 0)
 			return s;
 	return NULL;
+}
+
+/* ---- saved states ---- */
+
+static json_t *snapshot_json(const struct jmap_snapshot *s)
+{
+	json_t *folders = json_array(), *v;
+	char *hex = malloc((size_t)s->n_emails * 16 + 1), h[3][20];
+
+	if (hex == NULL)
+		abort();
+	for (unsigned i = 0; i < s->n_folders; i++) {
+		snprintf(h[0], sizeof(h[0]), "%08x", s->folders[i]);
+		snprintf(h[1], sizeof(h[1]), "%016llx", (unsigned long long)s->modseqs[i]);
+		snprintf(h[2], sizeof(h[2]), "%016llx", (unsigned long long)s->name_hashes[i]);
+		json_array_append_new(folders, json_pack("[s,s,s]", h[0], h[1], h[2]));
+	}
+	for (unsigned i = 0; i < s->n_emails; i++)
+		snprintf(hex + 16 * (size_t)i, 17, "%016llx", (unsigned long long)s->emails[i]);
+	hex[16 * (size_t)s->n_emails] = '\0';
+	v = json_pack("{s:s,s:o,s:s%}", "state", s->state, "folders", folders, "emails", hex,
+		      (size_t)s->n_emails * 16);
+	free(hex);
+	return v;
+}
+
+static bool hex_u64(const char *p, size_t n, uint64_t *r)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return false;
+		v = v << 4 | (unsigned)d;
+	}
+	*r = v;
+	return n > 0 && n <= 16;
+}
+
+static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
+{
+	const char *state = json_string_value(json_object_get(v, "state"));
+	const char *emails = json_string_value(json_object_get(v, "emails"));
+	json_t *folders = json_object_get(v, "folders"), *f;
+	struct jmap_snapshot *s;
+	size_t len = emails != NULL ? strlen(emails) : 1, i;
+	uint64_t x;
+
+	if (state == NULL || strlen(state) >= sizeof(s->state) || !json_is_array(folders) ||
+	    len % 16 != 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		abort();
+	str_copy(s->user, user, sizeof(s->user));
+	str_copy(s->state, state, sizeof(s->state));
+	s->folders = calloc(json_array_size(folders) + 1, sizeof(*s->folders));
+	s->modseqs = calloc(json_array_size(folders) + 1, sizeof(*s->modseqs));
+	s->name_hashes = calloc(json_array_size(folders) + 1, sizeof(*s->name_hashes));
+	s->emails = calloc(len / 16 + 1, sizeof(*s->emails));
+	if (s->folders == NULL || s->modseqs == NULL || s->name_hashes == NULL ||
+	    s->emails == NULL)
+		abort();
+	json_array_foreach(folders, i, f) {
+		const char *uv = json_string_value(json_array_get(f, 0));
+		const char *ms = json_string_value(json_array_get(f, 1));
+		const char *nh = json_string_value(json_array_get(f, 2));
+		if (uv == NULL || ms == NULL || nh == NULL || !hex_u64(uv, strlen(uv), &x) ||
+		    x > UINT32_MAX || !hex_u64(ms, strlen(ms), &s->modseqs[i]) ||
+		    !hex_u64(nh, strlen(nh), &s->name_hashes[i])) {
+			snapshot_free(s);
+			return NULL;
+		}
+		s->folders[i] = (uint32_t)x;
+		s->n_folders++;
+	}
+	for (i = 0; i < len / 16; i++) {
+		if (!hex_u64(emails + 16 * i, 16, &s->emails[i]) ||
+		    (i > 0 && s->emails[i] <= s->emails[i - 1])) {
+			snapshot_free(s);
+			return NULL;
+		}
+		s->n_emails++;
+	}
+	return s;
+}
+
+/* Write the newest SAVED_SNAPSHOTS of each account to its states file. */
+void jmap_snapshots_save(struct jmap *j, const char *data_dir)
+{
+	struct jmap_snapshot_list *l = *jmap_snapshot_list_of(j);
+	json_t *done = json_object();
+
+	for (struct jmap_snapshot *s = l != NULL ? l->first : NULL; s != NULL; s = s->next) {
+		json_t *list;
+		char id[20], path[1200];
+		unsigned n = 0;
+		if (json_object_get(done, s->user) != NULL)
+			continue;
+		json_object_set_new(done, s->user, json_true());
+		list = json_array();
+		/* newest first: the list keeps the newest at its head */
+		for (struct jmap_snapshot *t = s; t != NULL && n < SAVED_SNAPSHOTS; t = t->next)
+			if (strcmp(t->user, s->user) == 0) {
+				json_array_append_new(list, snapshot_json(t));
+				n++;
+			}
+		jmap_account_id(s->user, id);
+		if (jmap_file_path(data_dir, id, STATES_FILE, path, sizeof(path)) < 0 ||
+		    jmap_file_replace(path, list) < 0)
+			log_warn("jmap: %s: cannot save the JMAP states", s->user);
+		json_decref(list);
+	}
+	json_decref(done);
+}
+
+/* Read user's saved states back (once per process), as its oldest. */
+static void snapshots_load(struct jmap *j, const char *user)
+{
+	struct jmap_snapshot_list *l = *jmap_snapshot_list_of(j);
+	struct jmap_snapshot **tail;
+	char id[20], path[1200];
+	json_t *list = NULL, *v;
+	struct buf b;
+	size_t i;
+
+	if (l == NULL || json_object_get(l->loaded, user) != NULL)
+		return;
+	json_object_set_new(l->loaded, user, json_true());
+	jmap_account_id(user, id);
+	buf_init(&b, 0);
+	if (jmap_file_path(jmap_data_dir(j), id, STATES_FILE, path, sizeof(path)) > 0 &&
+	    jmap_file_read(path, &b) > 0)
+		list = json_loadb(b.data, b.len, 0, NULL);
+	buf_deinit(&b);
+	for (tail = &l->first; *tail != NULL; tail = &(*tail)->next)
+		;
+	json_array_foreach(list, i, v) {
+		struct jmap_snapshot *s = snapshot_from_json(user, v);
+		if (s == NULL || snapshot_lookup(l, user, s->state) != NULL) {
+			if (s != NULL)
+				snapshot_free(s);
+			continue;
+		}
+		*tail = s;
+		tail = &s->next;
+	}
+	json_decref(list);
+}
+
+struct jmap_snapshot *jmap_snapshot_find(struct jmap *j, const char *user,
+					 const char *state)
+{
+	struct jmap_snapshot_list *l = *jmap_snapshot_list_of(j);
+	struct jmap_snapshot *s = snapshot_lookup(l, user, state);
+
+	if (s == NULL && l != NULL && json_object_get(l->loaded, user) == NULL) {
+		snapshots_load(j, user);
+		s = snapshot_lookup(l, user, state);
+	}
+	return s;
 }
 
 static void snapshot_remember(struct jmap_account *a, const char *state)
@@ -341,7 +513,9 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	if (*lp == NULL && (*lp = calloc(1, sizeof(**lp))) == NULL)
 		abort();
 	l = *lp;
-	if (jmap_snapshot_find(a->j, a->user, state) != NULL)
+	if (l->loaded == NULL)
+		l->loaded = json_object();
+	if (snapshot_lookup(l, a->user, state) != NULL)
 		return;
 	s = snapshot_take(a, state);
 	s->next = l->first;
@@ -368,6 +542,13 @@ int jmap_changes_begin(struct jmap_call *call, struct jmap_account *a,
 	ch->snap = jmap_snapshot_find(a->j, a->user, since);
 	if (ch->snap == NULL)
 		return jmap_call_error(call, "cannotCalculateChanges", NULL);
+	for (unsigned i = 0; i < a->n_folders; i++) {
+		uint64_t modseq, name_hash;
+		if (jmap_snapshot_folder(ch->snap, a->folders[i].st.uidvalidity, &modseq,
+					 &name_hash) && a->folders[i].st.highestmodseq < modseq)
+			return jmap_call_error(call, "cannotCalculateChanges",
+					       "the mailbox index went back");
+	}
 	ch->created = json_array();
 	ch->updated = json_array();
 	ch->destroyed = json_array();

@@ -10,9 +10,9 @@
  * and is the active script.  Reading it back, isEnabled is true only while
  * that script is the active one, so turning it off by ManageSieve shows.
  * Refused (forbidden): enabling it while another script is active (only
- * one script runs: put the vacation into that one), and for mbox accounts
- * (no Sieve).  fromDate and toDate must be null: correio's Sieve has no
- * date extension to bound the reply in time.
+ * one script runs: put the vacation into that one).  fromDate and toDate
+ * bound the replies in time with the Sieve date extension's currentdate
+ * (RFC 5260), compared as UTC ISO 8601 strings.
  */
 #include "jmap_private.h"
 
@@ -35,15 +35,15 @@ static const char *const props[] = {
 	"isEnabled", "fromDate", "toDate", "subject", "textBody", "htmlBody",
 };
 
-/* The Sieve directory of a: 1, or 0 for an mbox account. */
+/* The Sieve directory of a (mbox accounts keep theirs in the same place):
+   1, or 0 when the account cannot be read. */
 static int sieve_dir(struct jmap_account *a, char *out, size_t size)
 {
 	const struct config *cfg = &a->srv->cfg;
 	struct account acct;
 	char maildir[4200];
 
-	if (accounts_user_get(a->srv->accounts, a->user, &acct) <= 0 ||
-	    delivery_uses_mbox(cfg, acct.mailbox_format))
+	if (accounts_user_get(a->srv->accounts, a->user, &acct) <= 0)
 		return 0;
 	delivery_mailbox_path(cfg, a->user, false, maildir, sizeof(maildir));
 	snprintf(out, size, "%s/sieve", maildir);
@@ -95,17 +95,45 @@ static void sieve_quoted(struct buf *out, const char *s)
 	buf_putc(out, '"');
 }
 
-/* The script for o: the text reply, or a MIME one for HTML. */
+/* A UTCDate of RFC 8620 without fractions: "2026-12-24T00:00:00Z", the
+   form Sieve's currentdate gives for "iso8601" in zone +0000. */
+static bool utc_date_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return false;
+	return true;
+}
+
+/* The script for o: the text reply, or a MIME one for HTML, inside the
+   currentdate bounds of fromDate and toDate when set. */
 static void vacation_script(json_t *o, struct buf *out)
 {
 	const char *subject = json_string_value(json_object_get(o, "subject"));
 	const char *text = json_string_value(json_object_get(o, "textBody"));
 	const char *html = json_string_value(json_object_get(o, "htmlBody"));
+	const char *from = json_string_value(json_object_get(o, "fromDate"));
+	const char *to = json_string_value(json_object_get(o, "toDate"));
 	struct buf body;
 
 	buf_init(&body, 0);
 	buf_puts(out, "# made by JMAP VacationResponse/set: changes here are overwritten\n"
-		 "require \"vacation\";\nvacation");
+		 "require [\"vacation\", \"date\", \"relational\"];\n");
+	if (from != NULL || to != NULL) {
+		buf_puts(out, "if allof (");
+		if (from != NULL)
+			buf_printf(out, "currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" \"%s\"%s",
+				   from, to != NULL ? ", " : "");
+		if (to != NULL)
+			buf_printf(out, "currentdate :zone \"+0000\" :value \"lt\" \"iso8601\" \"%s\"",
+				   to);
+		buf_puts(out, ") {\n");
+	}
+	buf_puts(out, "vacation");
 	if (subject != NULL && subject[0] != '\0') {
 		buf_puts(out, " :subject ");
 		sieve_quoted(out, subject);
@@ -135,6 +163,8 @@ static void vacation_script(json_t *o, struct buf *out)
 		buf_deinit(&mime);
 	}
 	buf_puts(out, ";\n");
+	if (from != NULL || to != NULL)
+		buf_puts(out, "}\n");
 	buf_deinit(&body);
 }
 
@@ -186,19 +216,18 @@ static json_t *vacation_update(struct jmap_account *a, json_t *o, json_t *patch)
 			known |= strcmp(key, props[i]) == 0;
 		if (!known || (strcmp(key, "isEnabled") == 0 && !json_is_boolean(v)) ||
 		    ((strcmp(key, "fromDate") == 0 || strcmp(key, "toDate") == 0) &&
-		     !json_is_null(v)) ||
+		     !json_is_null(v) && (!json_is_string(v) || !utc_date_ok(json_string_value(v)))) ||
 		    (strcmp(key, "isEnabled") != 0 && !json_is_null(v) &&
 		     (!json_is_string(v) || json_string_length(v) > MAX_VACATION_TEXT)))
 			return json_pack("{s:s,s:[s],s:s}", "type", "invalidProperties",
 					 "properties", key, "description",
 					 strstr(key, "Date") != NULL ?
-					 "dates are not supported: fromDate and toDate stay null" :
+					 "a UTCDate such as 2026-12-24T00:00:00Z, or null" :
 					 "bad value");
 		json_object_set(o, key, v);
 	}
 	if (sieve_dir(a, dir, sizeof(dir)) <= 0)
-		return json_pack("{s:s,s:s}", "type", "forbidden", "description",
-				 "vacation replies need Sieve, which runs for Maildir accounts");
+		return json_pack("{s:s}", "type", "serverFail");
 	sieve_store_active(dir, active, sizeof(active));
 	if (json_is_true(json_object_get(o, "isEnabled"))) {
 		if (active[0] != '\0' && strcmp(active, VACATION_SCRIPT) != 0)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "jmap/jmap_parse.h"
+#include "mime/mime.h"
 
 static void test_dates(void **state)
 {
@@ -171,6 +172,46 @@ static void test_highlight(void **state)
 	buf_deinit(&b);
 }
 
+static void test_format(void **state)
+{
+	struct buf b;
+	char long_subject[200];
+
+	(void)state;
+	buf_init(&b, 0);
+	jmap_format_text(&b, "plain subject");
+	assert_string_equal(buf_cstr(&b), "plain subject");
+	buf_reset(&b);
+	jmap_format_text(&b, "Ol\xc3\xa1\r\nBcc: x");
+	assert_string_equal(buf_cstr(&b), "=?UTF-8?B?T2zDoQ0KQmNjOiB4?=");
+	buf_reset(&b);
+	/* 60 "é": 120 bytes, words of at most 45 bytes never split a character */
+	for (int i = 0; i < 60; i++)
+		memcpy(long_subject + 2 * i, "\xc3\xa9", 2);
+	long_subject[120] = '\0';
+	jmap_format_text(&b, long_subject);
+	assert_non_null(strstr(buf_cstr(&b), "?=\n =?UTF-8?B?"));
+	assert_null(strchr(buf_cstr(&b) + 1, '\r'));
+	{
+		struct buf dec;
+		buf_init(&dec, 0);
+		assert_true(mime_rfc2047_decode(b.data, b.len, &dec) >= 0);
+		assert_int_equal(dec.len, 120);
+		assert_memory_equal(dec.data, long_subject, 120);
+		buf_deinit(&dec);
+	}
+	buf_reset(&b);
+	jmap_format_address(&b, "Bob \"the\" B\\", "bob@x");
+	assert_string_equal(buf_cstr(&b), "\"Bob \\\"the\\\" B\\\\\" <bob@x>");
+	buf_reset(&b);
+	jmap_format_address(&b, NULL, "bob@x");
+	assert_string_equal(buf_cstr(&b), "<bob@x>");
+	buf_reset(&b);
+	jmap_format_address(&b, "\xc3\x9c", "u@x");
+	assert_string_equal(buf_cstr(&b), "=?UTF-8?B?w5w=?= <u@x>");
+	buf_deinit(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_submission_header),
 		cmocka_unit_test(test_highlight),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

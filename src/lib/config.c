@@ -88,6 +88,9 @@ static const struct setting settings[] = {
 	{ "delivery", "mailbox_format", SET_CHOICE, offsetof(struct config, mailbox_format),
 	  0, 0, 0, "maildir|mbox", false },
 	STR("delivery", "recipient_delimiter", recipient_delimiter),
+	STR("sieve", "global_dir", sieve_global_dir),
+	STR("sieve", "before", sieve_before),
+	STR("sieve", "after", sieve_after),
 	STR("tls", "certificate", tls_certificate),
 	STR("tls", "key", tls_key),
 	{ "tls", "acme", SET_BOOL, offsetof(struct config, acme), 0, 0, 1, NULL, true },
@@ -111,11 +114,17 @@ static const struct setting settings[] = {
 	STR("relay", "smarthost_password_file", smarthost_password_file),
 	NUM("relay", "port", SET_UINT, relay_port, 1, 65535),
 	NUM("relay", "destination_concurrency", SET_UINT, destination_concurrency, 1, 1000),
+	BOOL("relay", "mta_sts", mta_sts),
+	NUM("relay", "mta_sts_port", SET_UINT, mta_sts_port, 1, 65535),
+	NUM("relay", "mta_sts_timeout", SET_DURATION, mta_sts_timeout, 1, 600),
+	STR("relay", "ca_file", ca_file),
 	NUM("queue", "retry_interval", SET_DURATION, retry_interval, 1, 86400),
 	NUM("queue", "max_retry_interval", SET_DURATION, max_retry_interval, 1, 7 * 86400),
 	NUM("queue", "warn_after", SET_DURATION, warn_after, 1, 30 * 86400),
 	NUM("queue", "give_up", SET_DURATION, give_up, 1, 60 * 86400),
 	STR("dns", "servers", dns_servers),
+	STR_RESTART("dns", "dnssec_resolver", dnssec_resolver),
+	STR_RESTART("dns", "trust_anchor_file", trust_anchor_file),
 	{ "auth_checks", "dkim", SET_CHOICE, offsetof(struct config, check_dkim),
 	  0, 0, 0, "off|tag|enforce", false },
 	{ "auth_checks", "spf", SET_CHOICE, offsetof(struct config, check_spf),
@@ -141,6 +150,7 @@ static const struct setting settings[] = {
 	STR("srs", "secret_file", srs_secret_file),
 	{ "metrics", "listen", SET_LISTEN, offsetof(struct config, metrics_listen),
 	  sizeof(((struct config *)0)->metrics_listen), 0, 0, NULL, true },
+	STR_RESTART("jmap", "web_root", jmap_web_root),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -199,6 +209,10 @@ void config_defaults(struct config *cfg)
 	cfg->submission_restrict_sender = true;
 	cfg->relay_port = 25;
 	cfg->destination_concurrency = 5;
+	cfg->mta_sts = true;
+	cfg->mta_sts_port = 443;
+	cfg->mta_sts_timeout = 60;
+	str_copy(cfg->trust_anchor_file, "/usr/share/dns/root.key", sizeof(cfg->trust_anchor_file));
 	cfg->retry_interval = 15 * 60;
 	cfg->max_retry_interval = 4 * 3600;
 	cfg->warn_after = 4 * 3600;
@@ -212,6 +226,16 @@ void config_defaults(struct config *cfg)
 	cfg->acme_challenge = CONFIG_ACME_HTTP01;
 	cfg->srs_enabled = true;
 	cfg->srs_max_age = 21 * 86400;
+}
+
+void config_defaults_no_file(struct config *cfg)
+{
+	/* `make run` in a fresh clone: the webmail and JMAP on loopback,
+	   where plain http may carry passwords */
+	if (cfg->listen[CONFIG_LISTEN_HTTP][0] == '\0' &&
+	    cfg->listen[CONFIG_LISTEN_HTTPS][0] == '\0')
+		str_copy(cfg->listen[CONFIG_LISTEN_HTTP], "127.0.0.1:8080",
+			 sizeof(cfg->listen[CONFIG_LISTEN_HTTP]));
 }
 
 /* Check one "host:port" or "[v6]:port" item. */

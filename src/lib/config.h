@@ -87,6 +87,9 @@ enum config_log_level */
 	int check_spf;			/* enum config_check */
 	int check_dmarc;		/* enum config_check */
 	char recipient_delimiter[8];	/* "" disables plus-addressing */
+	char sieve_global_dir[1024];	/* include :global scripts; "" = none */
+	char sieve_before[1024];	/* a Sieve script run before each account's; "" */
+	char sieve_after[1024];		/* ... and after it; "" */
 
 	char tls_certificate[1024];	/* PEM chain files; "" = self-signed */
 	char tls_key[1024];		/* key files, same order; "" = in the cert */
@@ -111,6 +114,11 @@ enum config_log_level */
 	char smarthost_password_file[1024];
 	uint64_t relay_port;		/* port of the mail exchangers (25) */
 	uint64_t destination_concurrency;	/* connections per destination */
+	bool mta_sts;			/* apply the MTA-STS policies of destinations */
+	uint64_t mta_sts_port;		/* port of the policy hosts (443) */
+	uint64_t mta_sts_timeout;	/* seconds for one policy fetch */
+	char ca_file[1024];		/* CAs trusted beside the system's ("" = none):
+					   policy hosts and mail exchangers */
 
 	uint64_t retry_interval;	/* first retry; doubles up to max_retry */
 	uint64_t max_retry_interval;
@@ -118,6 +126,8 @@ enum config_log_level */
 	uint64_t give_up;		/* bounce after this long */
 
 	char dns_servers[512];		/* "host:port, ..."; "" = resolv.conf */
+	char dnssec_resolver[512];	/* "host:port" for DANE's lookups; "" = no DANE */
+	char trust_anchor_file[1024];	/* DNSSEC trust anchors (DS or DNSKEY) */
 	bool submission_restrict_sender;/* MAIL FROM must be the user or its alias */
 
 	/* at the door of the smtp listener (smtpd_door.c) */
@@ -137,6 +147,10 @@ enum config_log_level */
 
 	char metrics_listen[512];	/* "addr:port" for /metrics; "" = off */
 
+	/* the webmail's files; "" = the installed share dir, else the
+	   source tree's web/ (jmap_web.c) */
+	char jmap_web_root[1024];
+
 	/* the Sender Rewriting Scheme for forwarded mail (src/srs) */
 	bool srs_enabled;
 	char srs_domain[256];		/* "" = the first local domain */
@@ -150,6 +164,9 @@ enum config_log_level */
 
 /* Fill cfg with the built-in defaults (ports depend on the effective uid). */
 void config_defaults(struct config *cfg);
+/* What the built-in defaults add when no configuration file is read at
+   all: [listen] http = 127.0.0.1:8080 (JMAP and the webmail). */
+void config_defaults_no_file(struct config *cfg);
 
 /*
  * Read path over the defaults.  Returns 1, or -1 with every problem found

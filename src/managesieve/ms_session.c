@@ -256,10 +256,6 @@ static int open_account(struct ms_session *s, const char *user, const char **why
 		*why = "cannot read the account";
 		return -1;
 	}
-	if (delivery_uses_mbox(cfg, acct.mailbox_format)) {
-		*why = "Sieve runs for Maildir accounts only";
-		return -1;
-	}
 	delivery_mailbox_path(cfg, acct.address, false, maildir, sizeof(maildir));
 	snprintf(s->dir, sizeof(s->dir), "%s/sieve", maildir);
 	str_copy(s->user, acct.address, sizeof(s->user));

@@ -139,6 +139,99 @@ static void dest_connect(struct mta_dest *d)
 	}
 }
 
+/* Does some mail exchanger of d match its MTA-STS policy? */
+static bool dest_mx_allowed(const struct mta_dest *d)
+{
+	for (unsigned i = 0; i < d->mx.n_hosts; i++)
+		if (mta_sts_mx_match(&d->policy, d->mx.hosts[i].name))
+			return true;
+	return false;
+}
+
+/* Does some mail exchanger of d publish validated TLSA records? */
+static bool dest_has_dane(const struct mta_dest *d)
+{
+	if (d->dane.status != DANE_SECURE)
+		return false;
+	for (unsigned i = 0; i < d->mx.n_hosts; i++)
+		if (d->dane.hosts[i].state == DANE_HOST_TLSA)
+			return true;
+	return false;
+}
+
+static void dest_ready(struct mta_dest *d);
+
+void mta_policy_strings(const struct mta_dest *d, int h, bool tlsa, struct buf *out)
+{
+	if (tlsa) {
+		const struct dane_host *dh = &d->dane.hosts[h];
+		for (unsigned i = 0; i < dh->n; i++) {
+			buf_printf(out, "%s%u %u %u ", i > 0 ? "|" : "", dh->tlsa[i].usage,
+				   dh->tlsa[i].selector, dh->tlsa[i].mtype);
+			for (unsigned k = 0; k < dh->tlsa[i].len; k++)
+				buf_printf(out, "%02x", dh->tlsa[i].data[k]);
+		}
+		return;
+	}
+	buf_printf(out, "version: STSv1|mode: %s", mta_sts_mode_name(d->policy.mode));
+	for (unsigned i = 0; i < d->policy.n_mx; i++)
+		buf_printf(out, "|mx: %s", d->policy.mx[i]);
+	buf_printf(out, "|max_age: %llu", (unsigned long long)d->policy.max_age);
+}
+
+/* TLS-RPT: the policy of d names none of its mail exchangers. */
+static void dest_count_mismatch(struct mta_dest *d)
+{
+	struct buf strings;
+
+	buf_init(&strings, 0);
+	mta_policy_strings(d, 0, false, &strings);
+	for (unsigned i = 0; i < d->mx.n_hosts; i++)
+		tlsrpt_count(d->mta, d->name, "sts", buf_cstr(&strings), "validation-failure",
+			     d->mx.hosts[i].name, NULL);
+	buf_deinit(&strings);
+}
+
+static void on_dane(void *ctx, const struct dane_result *result)
+{
+	struct mta_dest *d = ctx;
+
+	d->dane_lookup = NULL;
+	d->dane = *result;
+	dest_ready(d);
+}
+
+/* The mail exchangers and the MTA-STS policy of d are known: connect,
+   unless an enforced policy leaves no host to connect to (§5: the
+   message waits, it is never sent elsewhere). */
+static void dest_ready(struct mta_dest *d)
+{
+	char text[600];
+
+	if (d->lookup != NULL || d->sts != NULL || d->dane_lookup != NULL || d->mx_time == 0)
+		return;
+	if (d->dane.status == DANE_FAILED) {
+		snprintf(text, sizeof(text), "DANE: %s: %s", d->name, d->dane.error);
+		log_info("relay: %s", text);
+		d->mx_time = 0;
+		dest_fail_all(d, 451, "4.7.5", text);
+		return;
+	}
+	/* DANE takes precedence over MTA-STS (RFC 8461 §2) */
+	if (d->has_policy && !dest_has_dane(d) && !dest_mx_allowed(d)) {
+		snprintf(text, sizeof(text), "MTA-STS policy of %s (%s): no mail exchanger "
+			 "matches its mx patterns", d->name, mta_sts_mode_name(d->policy.mode));
+		log_info("relay: %s", text);
+		dest_count_mismatch(d);
+		if (d->policy.mode == MTA_STS_ENFORCE) {
+			d->mx_time = 0;		/* ask again at the next attempt */
+			dest_fail_all(d, 451, "4.7.5", text);
+			return;
+		}
+	}
+	dest_connect(d);
+}
+
 static void on_mx(void *ctx, const struct dns_mx *mx)
 {
 	struct mta_dest *d = ctx;
@@ -153,7 +246,36 @@ static void on_mx(void *ctx, const struct dns_mx *mx)
 		return;		/* not cached: the next attempt asks again */
 	}
 	d->mx_time = time(NULL);
-	dest_connect(d);
+	memset(&d->dane, 0, sizeof(d->dane));
+	d->dane.status = DANE_INSECURE;
+	if (d->dane_lookup != NULL)
+		dane_cancel(d->dane_lookup);	/* one for an older answer */
+	d->dane_lookup = NULL;
+	if (d->mta->dane != NULL && cfg_of(d->mta)->smarthost[0] == '\0')
+		d->dane_lookup = dane_lookup(d->mta->dane, d->name, mx, on_dane, d);
+	dest_ready(d);
+}
+
+static void on_sts(void *ctx, const struct mta_sts_policy *policy)
+{
+	struct mta_dest *d = ctx;
+
+	d->sts = NULL;
+	d->has_policy = policy != NULL && policy->mode != MTA_STS_NONE;
+	if (d->has_policy)
+		d->policy = *policy;
+	dest_ready(d);
+}
+
+/* Look up the MTA-STS policy of d beside its mail exchangers. */
+static void dest_sts_start(struct mta_dest *d)
+{
+	const struct config *cfg = cfg_of(d->mta);
+
+	d->has_policy = false;
+	if (!cfg->mta_sts || cfg->smarthost[0] != '\0' || d->sts != NULL)
+		return;
+	d->sts = mta_sts_lookup(d->mta, d->name, on_sts, d);
 }
 
 void mta_dest_idle(struct mta_dest *d)
@@ -179,6 +301,7 @@ static void dest_run(struct mta_dest *d)
 	}
 	d->mx_time = 0;
 	d->lookup = dns_lookup_mx(d->mta->dns, d->name, on_mx, d);
+	dest_sts_start(d);
 }
 
 /* ---- schedule ---- */
@@ -268,6 +391,20 @@ static void retired_dns_reap(struct mta *m, bool force)
 	m->n_retired_dns = kept;
 }
 
+/* Once a UTC day (and at start), the reports of the days before. */
+static void tlsrpt_daily(struct mta *m, time_t now)
+{
+	char today[16];
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	if (strcmp(today, m->tlsrpt_day) == 0)
+		return;
+	str_copy(m->tlsrpt_day, today, sizeof(m->tlsrpt_day));
+	tlsrpt_send(m, false, NULL);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta *m = arg;
@@ -276,6 +413,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (m->n_retired_dns > 0)
 		retired_dns_reap(m, false);
+	tlsrpt_daily(m, now);
 
 	for (g = m->msgs; g != NULL; g = next) {
 		next = g->next;
@@ -581,9 +719,16 @@ void mta_reload(struct mta *m, const struct config *old)
 	/* what the old settings found is not used again */
 	for (struct mta_dest *d = m->dests; d != NULL; d = d->next) {
 		d->mx_time = 0;
-		if (d->lookup != NULL) {
-			dns_cancel(d->lookup);
+		if (d->lookup != NULL || d->sts != NULL || d->dane_lookup != NULL) {
+			if (d->lookup != NULL)
+				dns_cancel(d->lookup);
+			if (d->sts != NULL)
+				mta_sts_cancel(d->sts);
+			if (d->dane_lookup != NULL)
+				dane_cancel(d->dane_lookup);
 			d->lookup = NULL;
+			d->sts = NULL;
+			d->dane_lookup = NULL;
 			if (d->head != NULL)
 				dest_run(d);
 		}
@@ -619,10 +764,15 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
 	if (m == NULL)
 		abort();
 	m->srv = srv;
+	if (dane_open(srv->base, &srv->cfg, &m->dane, error_r) < 0) {
+		free(m);
+		return -1;
+	}
 	if (dns_open(srv->base, srv->cfg.dns_servers, &m->dns, error_r) < 0 ||
 	    (srv->cfg.smarthost_password_file[0] != '\0' &&
 	     read_password(m, srv->cfg.smarthost_password_file, error_r) < 0)) {
 		dns_free(&m->dns);
+		dane_free(&m->dane);
 		free(m);
 		return -1;
 	}
@@ -687,6 +837,8 @@ void mta_stop(struct mta **mp)
 	event_free(m->tick);
 	event_free(m->event);
 	close(m->event_fd);
+	mta_sts_stop(m);
+	dane_free(&m->dane);
 	dns_free(&m->dns);
 	retired_dns_reap(m, true);
 	while (m->msgs != NULL)

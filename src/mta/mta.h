@@ -59,5 +59,10 @@ int mta_delete(struct mta *m, const char *id, struct buf *out);
 /* Counters since start: jobs and recipients handed to the local delivery
    agent, transactions with other hosts. */
 int mta_stats(struct mta *m, struct buf *out);
+/* TLS-RPT (tlsrpt.c): send the reports of the days counted so far (today
+   too when today_too), each to the addresses its domain's _smtp._tls
+   record names, through the queue; a line for out (may be NULL).  The
+   server calls it once a day.  Returns 1, or -1. */
+int tlsrpt_send(struct mta *m, bool today_too, struct buf *out);
 
 #endif

@@ -10,8 +10,10 @@
 #include <time.h>
 
 #include "lib-smtp/smtp_reply.h"
+#include "mta/dane.h"
 #include "mta/dns.h"
 #include "mta/mta.h"
+#include "mta/mta_sts.h"
 #include "server/server.h"
 
 struct session;
@@ -57,6 +59,11 @@ struct mta_dest {
 	struct dns_request *lookup;
 	struct dns_mx mx;
 	time_t mx_time;			/* 0: no answer yet */
+	struct sts_lookup *sts;		/* the MTA-STS policy being looked up */
+	struct dane_lookup *dane_lookup;	/* the DNSSEC lookups of DANE */
+	struct dane_result dane;	/* their outcome (with mx) */
+	bool has_policy;		/* policy below applies (with mx) */
+	struct mta_sts_policy policy;
 	struct mta_dest *next;
 };
 
@@ -78,7 +85,11 @@ struct mta {
 	uint64_t local_jobs, local_rcpts;	/* handed to the local agent */
 	uint64_t relay_txns;			/* transactions to other hosts */
 	struct session *sessions;	/* open connections (mta_session.c) */
+	struct dane *dane;		/* NULL: DANE off */
+	struct sts_cached *sts_cache;	/* MTA-STS policies (mta_sts_fetch.c) */
+	struct sts_lookup *sts_lookups;	/* in progress */
 	char smarthost_password[1025];
+	char tlsrpt_day[16];		/* the UTC day whose reports are due next */
 };
 
 /* mta_session.c: open a connection for dest and run its transactions. */
@@ -86,6 +97,29 @@ void mta_session_start(struct mta_dest *d);
 /* mta_session.c: close every connection at once (stop); their
    transactions end without results (the envelopes on disk are unchanged). */
 void mta_session_close_all(struct mta *m);
+
+/* mta_sts_fetch.c: the MTA-STS policy of domain (lower case ASCII), from
+   the cache or fetched; cb gets NULL when none applies (policy valid
+   during the call only).  cb runs exactly once, later, unless cancelled.
+   Returns NULL (and never calls cb) for a name that cannot have one. */
+struct sts_lookup;
+typedef void sts_fn(void *ctx, const struct mta_sts_policy *policy);
+struct sts_lookup *mta_sts_lookup(struct mta *m, const char *domain, sts_fn *cb, void *ctx);
+void mta_sts_cancel(struct sts_lookup *l);
+/* mta_sts_fetch.c: end every lookup and forget the cache (before the
+   resolver is freed). */
+void mta_sts_stop(struct mta *m);
+
+/* tlsrpt.c: count the outcome of one connection under a policy (RFC
+   8460): policy_type "sts" or "tlsa", policy_strings its lines joined
+   with '|', result NULL for success or a result-type
+   ("certificate-host-mismatch", ...), mx and addr the host (or NULL). */
+void tlsrpt_count(struct mta *m, const char *domain, const char *policy_type,
+		  const char *policy_strings, const char *result, const char *mx,
+		  const struct sockaddr_storage *addr);
+/* mta_session.c / mta.c: the policy lines of d's MTA-STS policy or of the
+   TLSA records of host h, joined with '|', into out. */
+void mta_policy_strings(const struct mta_dest *d, int h, bool tlsa, struct buf *out);
 
 /* mta_local.c: hand every waiting transaction of the local destination d
    to the delivery agent. */

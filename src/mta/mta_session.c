@@ -59,9 +59,13 @@ struct session {
 	struct smtp_reply reply;
 	bool greeted;			/* some host said 220 */
 	bool tls, esmtp, pipelining, eightbit, utf8, dsn, chunking;
+	bool peer_checked;		/* the TLS peer's certificate was judged */
+	unsigned dane_usable;		/* TLSA records OpenSSL matches against */
 	uint64_t size_limit;
 	char error[600];		/* why the last host failed */
 	int error_code;
+	const char *error_status;	/* enhanced status of error, or NULL */
+	const char *fail_status;	/* for the next session_fail, or NULL */
 
 	struct mta_txn *txn;
 	unsigned expected, got;		/* envelope replies */
@@ -172,8 +176,11 @@ static void session_fail(struct session *s, int code, const char *text)
 	snprintf(s->error, sizeof(s->error), "%s%s%s", s->host_name,
 		 s->host_name[0] != '\0' ? ": " : "", text);
 	s->error_code = code;
+	s->error_status = s->fail_status;
+	s->fail_status = NULL;
 	if (s->txn != NULL) {
-		txn_abort(s, code >= 500 ? code : 451, code >= 500 ? "5.0.0" : "4.4.2", s->error);
+		txn_abort(s, code >= 500 ? code : 451, code >= 500 ? "5.0.0" :
+			  s->error_status != NULL ? s->error_status : "4.4.2", s->error);
 		session_free(s);
 		return;
 	}
@@ -202,6 +209,181 @@ static void use_bev(struct session *s, struct bufferevent *bev)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* ---- MTA-STS (RFC 8461 §4, §5) ---- */
+
+/* ---- TLS-RPT counts (RFC 8460) ---- */
+
+/* The result-type of a certificate that failed verification. */
+static const char *cert_result(const char *error)
+{
+	if (strstr(error, "hostname mismatch") != NULL)
+		return "certificate-host-mismatch";
+	if (strstr(error, "expired") != NULL)
+		return "certificate-expired";
+	return "certificate-not-trusted";
+}
+
+/* Count this connection under the sts or tlsa policy; result NULL: ok. */
+static void count(struct session *s, bool tlsa, const char *result)
+{
+	const struct dns_host *h = &s->dest->mx.hosts[s->host];
+	struct buf strings;
+
+	buf_init(&strings, 0);
+	mta_policy_strings(s->dest, (int)s->host, tlsa, &strings);
+	tlsrpt_count(s->mta, s->dest->name, tlsa ? "tlsa" : "sts", buf_cstr(&strings), result,
+		     h->name, s->addr < h->n_addrs ? &h->addrs[s->addr] : NULL);
+	buf_deinit(&strings);
+}
+
+/* ---- DANE (RFC 7672) ---- */
+
+/* The DANE state of mail exchanger h of the destination. */
+static enum dane_host_state dane_state(struct session *s, unsigned h)
+{
+	const struct mta_dest *d = s->dest;
+
+	if (d->dane.status != DANE_SECURE || h >= d->mx.n_hosts ||
+	    cfg_of(s)->smarthost[0] != '\0')
+		return DANE_HOST_NONE;
+	return d->dane.hosts[h].state;
+}
+
+static bool dane_here(struct session *s)
+{
+	return dane_state(s, s->host) == DANE_HOST_TLSA;
+}
+
+/* TLS is not possible or not valid on a DANE host: give it up. */
+static void dane_violation(struct session *s, const char *result, const char *why)
+{
+	char text[500];
+
+	count(s, true, result);
+
+	snprintf(text, sizeof(text), "DANE: TLSA records published for %s: %s",
+		 s->dest->mx.hosts[s->host].name, why);
+	log_info("relay: %s: %s", s->host_name, text);
+	s->fail_status = "4.7.5";
+	session_fail(s, 451, text);
+}
+
+/* Under TLS with a DANE host: does the certificate match a TLSA record?
+   False when the session was given up. */
+static bool dane_check_peer(struct session *s)
+{
+	const char *error;
+	char why[400];
+
+	if (s->peer_checked || !dane_here(s))
+		return true;
+	s->peer_checked = true;
+	if (s->dane_usable == 0) {
+		log_info("relay: %s: DANE: no usable TLSA record: encrypted, not authenticated",
+			 s->host_name);
+		count(s, true, "tlsa-invalid");
+		return true;
+	}
+	if (tls_peer_verified(s->bev, &error) > 0) {
+		log_info("relay: %s: DANE: certificate matches the TLSA records", s->host_name);
+		count(s, true, NULL);
+		return true;
+	}
+	snprintf(why, sizeof(why), "certificate does not match: %s", error);
+	dane_violation(s, "validation-failure", why);
+	return false;
+}
+
+static struct bufferevent *dane_connect(struct session *s, struct bufferevent *under,
+					const char *name)
+{
+	const struct dane_host *h = &s->dest->dane.hosts[s->host];
+	struct tls_tlsa r[DANE_MAX_TLSA];
+
+	for (unsigned i = 0; i < h->n; i++) {
+		r[i].usage = h->tlsa[i].usage;
+		r[i].selector = h->tlsa[i].selector;
+		r[i].mtype = h->tlsa[i].mtype;
+		r[i].data = h->tlsa[i].data;
+		r[i].len = h->tlsa[i].len;
+	}
+	return tls_connect_dane(s->mta->srv->tls, s->mta->srv->base, under, name, r, h->n,
+				&s->dane_usable);
+}
+
+/* The policy that applies to this session's host, or NULL (none, a
+   smarthost, or a DANE host: DANE takes precedence, RFC 8461 §2). */
+static const struct mta_sts_policy *sts_policy(struct session *s)
+{
+	if (!s->dest->has_policy || cfg_of(s)->smarthost[0] != '\0' || dane_here(s))
+		return NULL;
+	return &s->dest->policy;
+}
+
+static bool sts_enforced(struct session *s)
+{
+	const struct mta_sts_policy *p = sts_policy(s);
+
+	return p != NULL && p->mode == MTA_STS_ENFORCE;
+}
+
+/* May this mail exchanger be used?  An enforced policy allows only the
+   hosts that match its mx patterns. */
+static bool sts_host_allowed(struct session *s, const char *name)
+{
+	if (dane_state(s, s->host) == DANE_HOST_FAILED) {
+		snprintf(s->error, sizeof(s->error), "DANE: the TLSA lookup of %s failed", name);
+		s->error_status = "4.7.5";
+		return false;
+	}
+	if (dane_state(s, s->host) == DANE_HOST_TLSA || !sts_enforced(s) ||
+	    mta_sts_mx_match(&s->dest->policy, name))
+		return true;
+	snprintf(s->error, sizeof(s->error), "MTA-STS policy of %s (enforce): %s does not "
+		 "match its mx patterns", s->dest->name, name);
+	s->error_status = "4.7.5";
+	return false;
+}
+
+/* The policy is not met on this connection (why): with enforce the host
+   is given up (returns false), with testing it is only logged. */
+static bool sts_violation(struct session *s, const char *result, const char *why)
+{
+	char text[500];
+
+	count(s, false, result);
+
+	snprintf(text, sizeof(text), "MTA-STS policy of %s (%s): %s", s->dest->name,
+		 mta_sts_mode_name(s->dest->policy.mode), why);
+	if (!sts_enforced(s)) {
+		log_info("relay: %s: %s; delivering anyway (testing)", s->host_name, text);
+		return true;
+	}
+	log_info("relay: %s: %s", s->host_name, text);
+	s->fail_status = "4.7.5";
+	session_fail(s, 451, text);
+	return false;
+}
+
+/* Under TLS: is the certificate valid for the host's name?  False when
+   the session was given up. */
+static bool sts_check_peer(struct session *s)
+{
+	const char *error;
+	char why[400];
+
+	if (s->peer_checked || sts_policy(s) == NULL)
+		return true;
+	s->peer_checked = true;
+	if (tls_peer_verified(s->bev, &error) > 0) {
+		count(s, false, NULL);
+		return true;
+	}
+	snprintf(why, sizeof(why), "certificate of %s not valid: %s",
+		 s->dest->mx.hosts[s->host].name, error);
+	return sts_violation(s, cert_result(error), why);
+}
+
 /* Fill sa with the next address to try, or return false at the end. */
 static bool next_address(struct session *s, struct sockaddr_storage *sa, socklen_t *len)
 {
@@ -209,7 +391,8 @@ static bool next_address(struct session *s, struct sockaddr_storage *sa, socklen
 	uint16_t port = (uint16_t)cfg_of(s)->relay_port;
 	char text[INET6_ADDRSTRLEN];
 
-	while (s->host < mx->n_hosts && s->addr >= mx->hosts[s->host].n_addrs) {
+	while (s->host < mx->n_hosts && (s->addr >= mx->hosts[s->host].n_addrs ||
+					 !sts_host_allowed(s, mx->hosts[s->host].name))) {
 		s->host++;
 		s->addr = 0;
 	}
@@ -245,6 +428,8 @@ static void give_up_destination(struct session *s)
 	char text[700];
 	int code = s->error_code != 0 ? s->error_code : 451;
 
+	const char *status = s->error_status != NULL ? s->error_status : "4.4.1";
+
 	snprintf(text, sizeof(text), "%s", s->error[0] != '\0' ? s->error :
 		 "no mail exchanger could be reached");
 	/* a refusal by every host is still temporary: they may come back */
@@ -256,7 +441,7 @@ static void give_up_destination(struct session *s)
 		if (d->head == NULL)
 			d->tail = &d->head;
 		for (unsigned i = 0; i < t->n; i++)
-			mta_rcpt_result(t, i, 451, "4.4.1", text, NULL);
+			mta_rcpt_result(t, i, 451, status, text, NULL);
 		mta_txn_done(t);
 	}
 }
@@ -276,7 +461,7 @@ static void session_next_host(struct session *s)
 		return;
 	}
 	s->state = S_CONNECTING;
-	s->tls = s->esmtp = false;
+	s->tls = s->esmtp = s->peer_checked = false;
 	use_bev(s, bufferevent_socket_new(s->mta->srv->base, -1, BEV_OPT_CLOSE_ON_FREE));
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&sa, (int)len) < 0) {
 		bufferevent_free(s->bev);
@@ -284,6 +469,7 @@ static void session_next_host(struct session *s)
 		s->addr++;
 		snprintf(s->error, sizeof(s->error), "%s: connect: %s", s->host_name,
 			 strerror(errno));
+		s->error_status = NULL;
 		evtimer_add(s->retry, &now);	/* never recurse from here */
 	}
 }
@@ -399,6 +585,13 @@ static void after_hello(struct session *s)
 		send_line(s, "STARTTLS");
 		return;
 	}
+	if (!s->tls && dane_here(s)) {
+		dane_violation(s, "starttls-not-supported", "the host offers no STARTTLS");
+		return;
+	}
+	if (!s->tls && sts_policy(s) != NULL && !sts_violation(s, "starttls-not-supported",
+						      "the host offers no STARTTLS"))
+		return;
 	if (cfg_of(s)->smarthost[0] != '\0' && cfg_of(s)->smarthost_user[0] != '\0') {
 		start_auth(s);
 		return;
@@ -410,6 +603,13 @@ static void after_hello(struct session *s)
 /* STARTTLS refused: go on in the clear (opportunistic TLS). */
 static void tls_refused(struct session *s)
 {
+	if (dane_here(s)) {
+		dane_violation(s, "starttls-not-supported", "the host refused STARTTLS");
+		return;
+	}
+	if (sts_policy(s) != NULL && !sts_violation(s, "starttls-not-supported",
+						      "the host refused STARTTLS"))
+		return;
 	if (cfg_of(s)->smarthost_user[0] != '\0') {
 		start_auth(s);	/* refuses to send the password in the clear */
 		return;
@@ -425,7 +625,8 @@ static void start_tls(struct session *s)
 
 	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
 	s->bev = NULL;
-	use_bev(s, tls_connect(s->mta->srv->tls, s->mta->srv->base, under, name));
+	use_bev(s, dane_here(s) ? dane_connect(s, under, name) :
+		tls_connect(s->mta->srv->tls, s->mta->srv->base, under, name));
 	s->tls = true;
 	say_ehlo(s);		/* RFC 3207 §4.2: forget what was learnt before */
 }
@@ -829,6 +1030,8 @@ static void hello_reply(struct session *s)
 		session_fail(s, s->reply.code, text);
 		return;
 	}
+	if (s->tls && (!dane_check_peer(s) || !sts_check_peer(s)))
+		return;
 	if (s->state == S_EHLO)
 		take_capabilities(s);
 	after_hello(s);

@@ -213,6 +213,8 @@ static void admin_request(struct control_conn *c, char *verb, char *arg)
 		ret = mta_delete(m, arg, &out);
 	else if (strcmp(verb, "STATS") == 0)
 		ret = mta_stats(m, &out);
+	else if (strcmp(verb, "TLSRPT") == 0)
+		ret = tlsrpt_send(m, true, &out);
 	else if (strcmp(verb, "UNLOCK") == 0 && arg != NULL)
 		ret = unlock_account(c, arg, &out);
 	else if (strcmp(verb, "NEWMAIL") == 0 && arg != NULL)

@@ -68,6 +68,7 @@
 #define FD_LIMIT_MAX (1u << 20)		/* when the hard limit is "unlimited" */
 #define ACCEPT_PAUSE_MS 200		/* listeners paused after EMFILE, at most */
 #define LOG_EVERY_SECONDS 10		/* repeated complaints: one line per period */
+#define STORE_WORKERS 4			/* threads for the mail store's fsyncs */
 
 struct client_count {
 	char addr[INET6_ADDRSTRLEN];
@@ -119,6 +120,7 @@ struct server_state {
 	struct filed *filed;
 	int filed_fd;
 	struct event *filed_event;
+	struct event *store_event;	/* the store's workers have finished work */
 	uint64_t fd_connections;	/* connections the descriptor limit allows */
 	int spare_fd;			/* given up to refuse clients at EMFILE */
 	bool paused;			/* listeners disabled for want of descriptors */
@@ -795,10 +797,17 @@ static uint64_t open_connections(void *ctx)
 	return st->n_conns;
 }
 
+/* The store's workers hand finished disk work back (store.h). */
+static void on_store_work(evutil_socket_t fd, short what, void *arg)
+{
+	store_workers_run(arg);
+}
+
 static int server_open(struct server_state *st)
 {
 	struct server *srv = &st->srv;
 	const char *error;
+	int fd;
 
 	if (privilege_make_data_dir(&srv->cfg, &error) < 0) {
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
@@ -841,6 +850,13 @@ static int server_open(struct server_state *st)
 		return -1;
 	}
 	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
+	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
+		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+					    on_store_work, srv->store);
+		event_add(st->store_event, NULL);
+	} else {
+		log_warn("start: the mail store flushes on the event loop");
+	}
 	queue_recover(srv->queue);
 	return 1;
 }
@@ -869,6 +885,8 @@ static void server_close(struct server_state *st)
 		event_free(st->filed_event);
 		close(st->filed_fd);
 	}
+	if (st->store_event != NULL)
+		event_free(st->store_event);
 	if (st->srv.store != NULL)
 		store_free(&st->srv.store);
 	auth_stop(&st->srv.auth);

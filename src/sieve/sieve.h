@@ -10,7 +10,8 @@
  *
  * Extensions: fileinto, mailbox (:create), envelope, body, variables,
  * imap4flags, relational, regex, copy, reject, ereject, subaddress,
- * include (:personal, "return"; no "global"),
+ * include (:personal, :global, :once, :optional, "return", "global"
+ * variables),
  * vacation (the reply is built and sent by delivery, which keeps the
  * one-reply-per-period record).
  *
@@ -75,12 +76,12 @@ struct sieve_message {
 	const char *env_from;	/* envelope sender, "" for <> */
 	const char *env_to;	/* envelope recipient (the account) */
 	char delimiter;		/* recipient_delimiter for subaddress, or 0 */
-	/* include (RFC 6609, :personal only): the compiled script name, or 1
-	   with *r NULL when there is none, -1 when it does not compile (a
-	   message in err).  The script stays valid until the run ends.  NULL:
-	   include always fails. */
-	int (*include)(void *ctx, const char *name, const struct sieve_script **r,
-		       char *err, size_t err_size);
+	/* include (RFC 6609): the compiled script name, :personal (global
+	   false) or :global, or 1 with *r NULL when there is none, -1 when it
+	   does not compile (a message in err).  The script stays valid until
+	   the run ends.  NULL: include always fails. */
+	int (*include)(void *ctx, const char *name, bool global,
+		       const struct sieve_script **r, char *err, size_t err_size);
 	void *include_ctx;
 };
 
@@ -98,19 +99,34 @@ void sieve_extensions_text(char *out, size_t size);
    keeps the message in INBOX; plan is then empty). */
 int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 	      struct sieve_plan *plan, char *err, size_t err_size);
+/* The same for scripts[0..n) run one after the other as one run (each
+   with its own variables; the global ones shared; a "stop" ends the
+   run; NULL entries skipped): the server's "before" script, the
+   account's, the "after" one. */
+int sieve_run_scripts(const struct sieve_script *const *scripts, unsigned n,
+		      const struct sieve_message *msg, struct sieve_plan *plan, char *err,
+		      size_t err_size);
 void sieve_plan_free(struct sieve_plan *plan);
+
+/* The server's scripts ([sieve] in the configuration); "" for none. */
+struct sieve_globals {
+	const char *dir;	/* include :global scripts: <dir>/<name>.sieve */
+	const char *before;	/* a script file run before the account's */
+	const char *after;	/* ... and after it */
+};
 
 /*
  * Delivery's seam: the plan for msg in the account whose Maildir is
  * maildir.  The active script is <maildir>/sieve/active (a symlink to, or
  * a file naming, <name>.sieve in that directory); compiled scripts are
- * cached by path and modification time.  Returns 1 with a plan, 0 when
- * the account has no active script (plain keep), or 1 with a plan of one
- * keep after logging why when the script fails to load, compile or run.
- * Thread-safe.
+ * cached by path and modification time.  g (may be NULL): the global
+ * scripts; before and after run around the account's script (also when
+ * it has none).  Returns 1 with a plan, 0 when no script applies (plain
+ * keep), or 1 with a plan of one keep after logging why when a script
+ * fails to load, compile or run.  Thread-safe.
  */
-int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg,
-		       struct sieve_plan *plan);
+int sieve_deliver_plan(const char *maildir, const struct sieve_globals *g,
+		       const struct sieve_message *msg, struct sieve_plan *plan);
 
 /*
  * The script store of an account, shared by `correio user sieve` and the

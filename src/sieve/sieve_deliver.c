@@ -212,28 +212,33 @@ static void plan_keep(struct sieve_plan *plan)
 		abort();
 }
 
-/* include :personal: scripts of the same directory, through the cache;
-   each one used stays referenced until the run ends. */
+/* include: :personal scripts of the same directory, :global ones of the
+   configured directory, through the cache; each one used stays
+   referenced until the run ends (as the before and after scripts). */
 struct includes {
 	char dir[PATH_MAX];
-	struct cached *used[SIEVE_MAX_INCLUDED];
+	const char *global_dir;		/* "" none */
+	struct cached *used[SIEVE_MAX_INCLUDED + 2];
 	unsigned n;
 };
 
-static int include_script(void *ctx, const char *name, const struct sieve_script **r,
-			  char *err, size_t err_size)
+static int include_script(void *ctx, const char *name, bool global,
+			  const struct sieve_script **r, char *err, size_t err_size)
 {
 	struct includes *inc = ctx;
+	const char *dir = global ? inc->global_dir : inc->dir;
 	char path[PATH_MAX];
 	struct stat st;
 	struct cached *c;
 
 	*r = NULL;
-	if (!valid_name(name) || inc->n == SIEVE_MAX_INCLUDED) {
+	if (!valid_name(name) || inc->n >= SIEVE_MAX_INCLUDED) {
 		snprintf(err, err_size, "bad script name");
 		return -1;
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.sieve", inc->dir, name) >= sizeof(path))
+	if (dir == NULL || dir[0] == '\0')
+		return 1;	/* no global scripts: none of that name */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.sieve", dir, name) >= sizeof(path))
 		return -1;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return 1;
@@ -247,36 +252,72 @@ static int include_script(void *ctx, const char *name, const struct sieve_script
 	return 1;
 }
 
-int sieve_deliver_plan(const char *maildir, const struct sieve_message *msg_in,
-		       struct sieve_plan *plan)
+/* The server's before or after script, compiled (through the cache), or
+   NULL when there is none or it does not load (logged). */
+static const struct sieve_script *server_script(struct includes *inc, const char *path)
+{
+	struct stat st;
+	struct cached *c;
+
+	if (path == NULL || path[0] == '\0')
+		return NULL;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warn("sieve: %s: %s: left out", path, strerror(errno));
+		return NULL;
+	}
+	c = get(path, &st);
+	inc->used[inc->n++] = c;
+	if (c->script == NULL)
+		log_warn("sieve: %s: %s: left out", path, c->error);
+	return c->script;
+}
+
+int sieve_deliver_plan(const char *maildir, const struct sieve_globals *g,
+		       const struct sieve_message *msg_in, struct sieve_plan *plan)
 {
 	char path[PATH_MAX], err[256];
 	struct stat st;
-	struct cached *c;
-	struct includes inc = { .n = 0 };
+	struct cached *c = NULL;
+	struct includes inc = { .n = 0, .global_dir = g != NULL ? g->dir : NULL };
 	struct sieve_message m = *msg_in, *msg = &m;
+	const struct sieve_script *scripts[3] = { NULL, NULL, NULL };
+	bool active;
 
 	snprintf(inc.dir, sizeof(inc.dir), "%s/sieve", maildir);
 	m.include = include_script;
 	m.include_ctx = &inc;
 
 	plan->n = 0;
-	if (active_path(maildir, path, sizeof(path)) == 0)
+	active = active_path(maildir, path, sizeof(path)) > 0;
+	if (g != NULL) {
+		scripts[0] = server_script(&inc, g->before);
+		scripts[2] = server_script(&inc, g->after);
+	}
+	if (!active && scripts[0] == NULL && scripts[2] == NULL) {
+		for (unsigned i = 0; i < inc.n; i++)
+			unref(inc.used[i]);
 		return 0;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	}
+	if (active && (stat(path, &st) < 0 || !S_ISREG(st.st_mode))) {
 		log_warn("sieve: %s: the active script is missing: keeping in INBOX", path);
 		plan_keep(plan);
-		return 1;
+	} else {
+		if (active)
+			c = get(path, &st);
+		if (c != NULL && c->script == NULL) {
+			log_warn("sieve: %s: %s: keeping in INBOX", path, c->error);
+			plan_keep(plan);
+		} else {
+			scripts[1] = c != NULL ? c->script : NULL;
+			if (sieve_run_scripts(scripts, 3, msg, plan, err, sizeof(err)) < 0) {
+				log_warn("sieve: %s: run failed, %s: keeping in INBOX",
+					 active ? path : "the server's scripts", err);
+				plan_keep(plan);
+			}
+		}
 	}
-	c = get(path, &st);
-	if (c->script == NULL) {
-		log_warn("sieve: %s: %s: keeping in INBOX", path, c->error);
-		plan_keep(plan);
-	} else if (sieve_run(c->script, msg, plan, err, sizeof(err)) < 0) {
-		log_warn("sieve: %s: run failed, %s: keeping in INBOX", path, err);
-		plan_keep(plan);
-	}
-	unref(c);
+	if (c != NULL)
+		unref(c);
 	for (unsigned i = 0; i < inc.n; i++)
 		unref(inc.used[i]);
 	return 1;

@@ -490,6 +490,7 @@ static const struct known commands[] = {
 	{ "vacation", SV_EXT_VACATION, 1, 1, false, 0, false },
 	{ "include", SV_EXT_INCLUDE, 1, 1, false, 0, false },
 	{ "return", SV_EXT_INCLUDE, 0, 0, false, 0, false },
+	{ "global", SV_EXT_INCLUDE, 1, 1, false, 0, false },
 	{ "setflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "addflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
 	{ "removeflag", SV_EXT_IMAP4FLAGS, 1, 2, false, 0, false },
@@ -532,13 +533,55 @@ static const struct {
 	{ "from", SV_EXT_VACATION, true }, { "addresses", SV_EXT_VACATION, true },
 	{ "mime", SV_EXT_VACATION, false }, { "handle", SV_EXT_VACATION, true },
 	{ "personal", SV_EXT_INCLUDE, false }, { "once", SV_EXT_INCLUDE, false },
-	{ "optional", SV_EXT_INCLUDE, false },
+	{ "optional", SV_EXT_INCLUDE, false }, { "global", SV_EXT_INCLUDE, false },
 	{ "zone", SV_EXT_DATE, true }, { "originalzone", SV_EXT_DATE, false },
 	{ "index", SV_EXT_INDEX, false }, { "last", SV_EXT_INDEX, false },
 };
 
 static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *n,
 		      bool test, bool *allow_require);
+
+#define MATCH_TAGS " is contains matches regex count value comparator "
+#define ADDRESS_TAGS " all localpart domain user detail "
+
+/* The tags each command or test takes; any other is an error, as in
+   Pigeonhole (a stray ":over" on redirect took its address away). */
+static const struct {
+	const char *name;
+	const char *tags;	/* space-separated, with a space at each end */
+} command_tags[] = {
+	{ "address", MATCH_TAGS ADDRESS_TAGS " index last " },
+	{ "envelope", MATCH_TAGS ADDRESS_TAGS },
+	{ "header", MATCH_TAGS " index last " },
+	{ "size", " over under " },
+	{ "body", MATCH_TAGS " raw text content " },
+	{ "string", MATCH_TAGS },
+	{ "hasflag", MATCH_TAGS },
+	{ "date", MATCH_TAGS " zone originalzone index last " },
+	{ "currentdate", MATCH_TAGS " zone " },
+	{ "fileinto", " create copy flags " },
+	{ "redirect", " copy " },
+	{ "keep", " flags " },
+	{ "set", " lower upper lowerfirst upperfirst quotewildcard length " },
+	{ "vacation", " days subject from addresses mime handle " },
+	{ "include", " personal global once optional " },
+};
+
+static bool tag_fits(const char *command, const char *tag)
+{
+	size_t len = strlen(tag);
+
+	for (size_t i = 0; i < sizeof(command_tags) / sizeof(command_tags[0]); i++) {
+		const char *p;
+		if (strcmp(command_tags[i].name, command) != 0)
+			continue;
+		for (p = strstr(command_tags[i].tags, tag); p != NULL; p = strstr(p + 1, tag))
+			if (p[-1] == ' ' && p[len] == ' ')
+				return true;
+		return false;
+	}
+	return false;
+}
 
 static int check_block(struct lexer *lx, struct sieve_script *s, struct sv_node *first,
 		       bool top)
@@ -570,6 +613,9 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 		return fail(lx, n->line, "unknown %s '%s'", test ? "test" : "command", n->name);
 	if (k->ext != 0 && !(s->extensions & k->ext))
 		return fail(lx, n->line, "'%s' needs require", n->name);
+	/* RFC 6609 3.5: global variables are variables */
+	if (strcmp(n->name, "global") == 0 && !(s->extensions & SV_EXT_VARIABLES))
+		return fail(lx, n->line, "'global' needs require \"variables\"");
 	if (strcmp(n->name, "require") == 0) {
 		if (!*allow_require)
 			return fail(lx, n->line, "require must come before other commands");
@@ -587,6 +633,8 @@ static int check_node(struct lexer *lx, struct sieve_script *s, struct sv_node *
 				return fail(lx, n->line, "unknown tag ':%s'", a->tag);
 			if (tags[j].ext != 0 && !(s->extensions & tags[j].ext))
 				return fail(lx, n->line, "':%s' needs require", a->tag);
+			if (!tag_fits(n->name, a->tag))
+				return fail(lx, n->line, "%s takes no ':%s'", n->name, a->tag);
 			if (tags[j].has_value) {
 				if (i + 1 >= n->n_args || n->args[i + 1].type != SV_ARG_STRINGS)
 					return fail(lx, n->line, "':%s' needs a string", a->tag);

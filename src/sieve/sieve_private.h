@@ -42,4 +42,18 @@ enum {
 unsigned sieve_extension(const char *name);
 void sieve_node_free(struct sv_node *n);
 
+/* sieve_body.c: what "body" looks at (RFC 5173), decoded once per run. */
+struct sv_body;
+struct buf;
+/* The MIME tree of data[0..len), which must outlive it. */
+struct sv_body *sv_body_new(const char *data, size_t len);
+void sv_body_free(struct sv_body **b);
+/* The values of a body test: text true for :text, else :content with
+   types[0..n_types).  Up to max strings into out, owned by b.  Returns
+   how many. */
+unsigned sv_body_values(struct sv_body *b, bool text, char *const *types, unsigned n_types,
+			const char **out, unsigned max);
+/* HTML as plain text (tags left out, character references decoded). */
+void sv_html_to_text(const char *s, struct buf *out);
+
 #endif

@@ -28,6 +28,16 @@ struct header {
 	char *value;		/* unfolded, trimmed */
 };
 
+/* A set of variables: a script's own (each script, included or not, has
+   its own, RFC 6609 3.3), or the global ones. */
+struct vars {
+	char *names[MAX_VARS];
+	char *values[MAX_VARS];
+	unsigned n;
+	char *declared[MAX_VARS];	/* names the script made global ("global") */
+	unsigned n_declared;
+};
+
 struct run {
 	const struct sieve_script *s;
 	const struct sieve_message *msg;
@@ -42,11 +52,12 @@ struct run {
 	struct header headers[MAX_HEADERS];
 	unsigned n_headers;
 	size_t body_offset;
-	char *var_names[MAX_VARS];
-	char *var_values[MAX_VARS];
-	unsigned n_vars;
+	struct vars *local;	/* the variables of the script being run */
+	struct vars globals;	/* RFC 6609 global variables, shared by all */
 	char *captures[MAX_CAPTURES];
 	char flags[MAX_VALUE];	/* the internal flag variable */
+	struct sv_body *body;	/* the MIME parts, for body :text/:content */
+	bool no_captures;	/* a body test: match variables are left as they are */
 };
 
 static int run_fail(struct run *r, unsigned line, const char *fmt, ...)
@@ -135,8 +146,38 @@ static bool variables(const struct run *r)
 	return (r->s->extensions & SV_EXT_VARIABLES) != 0;
 }
 
+static void vars_free(struct vars *v)
+{
+	for (unsigned i = 0; i < v->n; i++) {
+		free(v->names[i]);
+		free(v->values[i]);
+	}
+	for (unsigned i = 0; i < v->n_declared; i++)
+		free(v->declared[i]);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The set name[0..len) lives in: the global one for "global.x" (the name
+   becomes "x") and for a name the script declared global, else the
+   script's own. */
+static struct vars *vars_of(struct run *r, const char **name, size_t *len)
+{
+	if (*len > 7 && strncasecmp(*name, "global.", 7) == 0) {
+		*name += 7;
+		*len -= 7;
+		return &r->globals;
+	}
+	for (unsigned i = 0; i < r->local->n_declared; i++)
+		if (strlen(r->local->declared[i]) == *len &&
+		    strncasecmp(r->local->declared[i], *name, *len) == 0)
+			return &r->globals;
+	return r->local;
+}
+
 static const char *var_get(struct run *r, const char *name, size_t len)
 {
+	struct vars *v;
+
 	if (len > 0 && isdigit((unsigned char)name[0])) {
 		unsigned i = 0;
 		for (size_t k = 0; k < len; k++) {
@@ -148,24 +189,28 @@ static const char *var_get(struct run *r, const char *name, size_t len)
 		}
 		return r->captures[i] ? r->captures[i] : "";
 	}
-	for (unsigned i = 0; i < r->n_vars; i++)
-		if (strlen(r->var_names[i]) == len && strncasecmp(r->var_names[i], name, len) == 0)
-			return r->var_values[i];
+	v = vars_of(r, &name, &len);
+	for (unsigned i = 0; i < v->n; i++)
+		if (strlen(v->names[i]) == len && strncasecmp(v->names[i], name, len) == 0)
+			return v->values[i];
 	return "";
 }
 
 static int var_set(struct run *r, const char *name, const char *value, unsigned line)
 {
-	for (unsigned i = 0; i < r->n_vars; i++)
-		if (strcasecmp(r->var_names[i], name) == 0) {
-			free(r->var_values[i]);
-			r->var_values[i] = xstrndup(value, MAX_VALUE);
+	size_t len = strlen(name);
+	struct vars *v = vars_of(r, &name, &len);
+
+	for (unsigned i = 0; i < v->n; i++)
+		if (strcasecmp(v->names[i], name) == 0) {
+			free(v->values[i]);
+			v->values[i] = xstrndup(value, MAX_VALUE);
 			return 1;
 		}
-	if (r->n_vars == MAX_VARS)
+	if (v->n == MAX_VARS)
 		return run_fail(r, line, "more than %d variables", MAX_VARS);
-	r->var_names[r->n_vars] = xstrndup(name, 64);
-	r->var_values[r->n_vars++] = xstrndup(value, MAX_VALUE);
+	v->names[v->n] = xstrndup(name, 64);
+	v->values[v->n++] = xstrndup(value, MAX_VALUE);
 	return 1;
 }
 
@@ -355,7 +400,7 @@ static int regex_match(struct run *r, const struct matcher *m, const char *pat,
 	rc = regexec(&re, subject, MAX_CAPTURES, pm, 0);
 	if (rc == 0) {
 		*ok = true;
-		for (unsigned i = 0; i < MAX_CAPTURES; i++) {
+		for (unsigned i = 0; i < MAX_CAPTURES && !r->no_captures; i++) {
 			free(r->captures[i]);
 			r->captures[i] = NULL;
 			if (pm[i].rm_so >= 0)
@@ -388,7 +433,7 @@ static int match_one(struct run *r, const struct matcher *m, const char *value,
 		return 1;
 	case M_MATCHES:
 		*ok = glob_match(r, m->cmp, key, value, vl,
-				 variables(r) ? r->captures : NULL);
+				 variables(r) && !r->no_captures ? r->captures : NULL);
 		return 1;
 	case M_REGEX:
 		return regex_match(r, m, key, value, vl, ok);
@@ -691,17 +736,35 @@ static int test_header_like(struct run *r, const struct sv_node *t, bool *ok)
 static int test_body(struct run *r, const struct sv_node *t, bool *ok)
 {
 	struct matcher m;
-	char *body;
-	size_t len = r->msg->len - r->body_offset;
+	const struct sv_arg *types = tag_value(t, "content");
+	const char *values[MAX_VALUES];
+	char *expanded[MAX_VALUES], *raw = NULL;
+	unsigned n = 0, n_types = 0;
 	int ret;
 
 	if (get_matcher(r, t, &m) < 0)
 		return -1;
-	if (len > SIEVE_MAX_MATCH_INPUT)
-		len = SIEVE_MAX_MATCH_INPUT;
-	body = xstrndup(r->msg->data + r->body_offset, len);
-	ret = match_list(r, &m, &body, 1, positional(t, 0), ok);
-	free(body);
+	if (!has_tag(t, "text") && types == NULL) {
+		/* :raw, the default: the body undecoded */
+		size_t len = r->msg->len - r->body_offset;
+		if (len > SIEVE_MAX_MATCH_INPUT)
+			len = SIEVE_MAX_MATCH_INPUT;
+		raw = xstrndup(r->msg->data + r->body_offset, len);
+		values[n++] = raw;
+	} else {
+		if (r->body == NULL)
+			r->body = sv_body_new(r->msg->data, r->msg->len);
+		for (unsigned i = 0; types != NULL && i < types->n_strs && i < MAX_VALUES; i++)
+			expanded[n_types++] = expand(r, types->strs[i]);
+		n = sv_body_values(r->body, types == NULL, expanded, n_types, values, MAX_VALUES);
+		free_values(expanded, n_types);
+		r->steps += n;
+	}
+	/* as Pigeonhole: the body test sets no match variables */
+	r->no_captures = true;
+	ret = match_list(r, &m, (char **)values, n, positional(t, 0), ok);
+	r->no_captures = false;
+	free(raw);
 	return ret;
 }
 
@@ -1331,6 +1394,7 @@ static int do_vacation(struct run *r, const struct sv_node *n)
 static int run_block(struct run *r, const struct sv_node *n, unsigned depth);
 
 static int do_include(struct run *r, const struct sv_node *n, unsigned depth);
+static int do_global(struct run *r, const struct sv_node *n);
 
 static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 {
@@ -1407,6 +1471,8 @@ static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 	}
 	if (strcmp(name, "include") == 0)
 		return do_include(r, n, depth);
+	if (strcmp(name, "global") == 0)
+		return do_global(r, n);
 	if (strcmp(name, "set") == 0)
 		return do_set(r, n);
 	if (strcmp(name, "setflag") == 0 || strcmp(name, "addflag") == 0 ||
@@ -1437,45 +1503,99 @@ static int run_command(struct run *r, const struct sv_node *n, unsigned depth)
 
 static int run_block(struct run *r, const struct sv_node *n, unsigned depth);
 
+/* "global" (RFC 6609 3.5): the names refer to the global variables in
+   this script from here on. */
+static int do_global(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *names = positional(n, 0);
+
+	for (unsigned i = 0; i < names->n_strs; i++) {
+		char *name = expand(r, names->strs[i]);
+		bool known = false;
+		for (const char *p = name; *p != '\0'; p++)
+			if (!var_name_char(*p) || *p == '.') {
+				run_fail(r, n->line, "bad global variable name \"%.64s\"", name);
+				free(name);
+				return -1;
+			}
+		for (unsigned k = 0; k < r->local->n_declared; k++)
+			known = known || strcasecmp(r->local->declared[k], name) == 0;
+		if (known) {
+			free(name);
+			continue;
+		}
+		if (r->local->n_declared == MAX_VARS) {
+			free(name);
+			return run_fail(r, n->line, "more than %d global variables", MAX_VARS);
+		}
+		r->local->declared[r->local->n_declared++] = name;
+	}
+	return 1;
+}
+
+/* Run script s as a script of its own: its own variables, "return"
+   ending it only. */
+static int run_script(struct run *r, const struct sieve_script *s, unsigned depth)
+{
+	const struct sieve_script *saved_s = r->s;
+	struct vars *saved_vars = r->local, *own = calloc(1, sizeof(*own));
+	int ret;
+
+	if (own == NULL)
+		abort();
+	r->s = s;
+	r->local = own;
+	ret = run_block(r, s->first, depth);
+	vars_free(own);
+	free(own);
+	r->local = saved_vars;
+	r->s = saved_s;
+	r->returned = false;
+	return ret;
+}
+
 static int do_include(struct run *r, const struct sv_node *n, unsigned depth)
 {
 	const struct sieve_script *inc = NULL;
-	char *name = expand(r, positional(n, 0)->strs[0]), err[200];
-	const struct sieve_script *saved_s = r->s;
+	bool global = has_tag(n, "global");
+	char *name = expand(r, positional(n, 0)->strs[0]), *key, err[200];
+	size_t key_len = strlen(name) + 3;
 	int ret;
 
+	/* :once and the list of included scripts know the location */
+	key = malloc(key_len);
+	if (key == NULL)
+		abort();
+	snprintf(key, key_len, "%c:%s", global ? 'g' : 'p', name);
 	if (has_tag(n, "once"))
 		for (unsigned i = 0; i < r->n_included; i++)
-			if (strcmp(r->included[i], name) == 0) {
+			if (strcmp(r->included[i], key) == 0) {
 				free(name);
+				free(key);
 				return 1;
 			}
 	if (r->include_depth >= SIEVE_MAX_INCLUDE || r->n_included >= SIEVE_MAX_INCLUDED) {
 		free(name);
+		free(key);
 		return run_fail(r, n->line, "include nested too deeply or too many includes");
-	}
-	if (has_tag(n, "global")) {
-		free(name);
-		return run_fail(r, n->line, "only :personal scripts can be included");
 	}
 	err[0] = '\0';
 	ret = r->msg->include == NULL ? -1 :
-	      r->msg->include(r->msg->include_ctx, name, &inc, err, sizeof(err));
+	      r->msg->include(r->msg->include_ctx, name, global, &inc, err, sizeof(err));
 	if (ret < 0 || (inc == NULL && !has_tag(n, "optional"))) {
-		run_fail(r, n->line, "include \"%.100s\": %s", name,
+		run_fail(r, n->line, "include %s\"%.100s\": %s", global ? ":global " : "", name,
 			 ret < 0 ? (err[0] ? err : "cannot include") : "no such script");
 		free(name);
+		free(key);
 		return -1;
 	}
-	r->included[r->n_included++] = name;
+	free(name);
+	r->included[r->n_included++] = key;
 	if (inc == NULL)
 		return 1;
 	r->include_depth++;
-	r->s = inc;
-	ret = run_block(r, inc->first, depth + 1);
-	r->s = saved_s;
+	ret = run_script(r, inc, depth + 1);
 	r->include_depth--;
-	r->returned = false;	/* return ends the included script only */
 	return ret;
 }
 
@@ -1506,12 +1626,19 @@ void sieve_plan_free(struct sieve_plan *plan)
 int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 	      struct sieve_plan *plan, char *err, size_t err_size)
 {
+	return sieve_run_scripts(&s, 1, msg, plan, err, err_size);
+}
+
+int sieve_run_scripts(const struct sieve_script *const *scripts, unsigned n,
+		      const struct sieve_message *msg, struct sieve_plan *plan, char *err,
+		      size_t err_size)
+{
 	struct run *r = calloc(1, sizeof(*r));
-	int ret;
+	int ret = 1;
 
 	if (r == NULL)
 		abort();
-	r->s = s;
+	r->s = scripts[0];
 	r->msg = msg;
 	r->plan = plan;
 	r->err = err;
@@ -1521,7 +1648,9 @@ int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 	if (err_size > 0)
 		err[0] = '\0';
 	parse_headers(r);
-	ret = run_block(r, s->first, 0);
+	for (unsigned i = 0; i < n && ret > 0 && !r->stopped; i++)
+		if (scripts[i] != NULL)
+			ret = run_script(r, scripts[i], 0);
 	if (ret > 0 && r->keep) {
 		/* the implicit keep, with the current flags */
 		struct sv_node none = { .name = (char *)"keep" };
@@ -1529,14 +1658,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_message *msg,
 	}
 	for (unsigned i = 0; i < r->n_headers; i++)
 		free(r->headers[i].value);
-	for (unsigned i = 0; i < r->n_vars; i++) {
-		free(r->var_names[i]);
-		free(r->var_values[i]);
-	}
+	vars_free(&r->globals);
 	for (unsigned i = 0; i < MAX_CAPTURES; i++)
 		free(r->captures[i]);
 	for (unsigned i = 0; i < r->n_included; i++)
 		free(r->included[i]);
+	sv_body_free(&r->body);
 	free(r);
 	if (ret < 0)
 		sieve_plan_free(plan);

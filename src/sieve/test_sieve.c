@@ -131,6 +131,13 @@ static void test_syntax_errors(void **state)
 	expect_compile_error("if header :bogus \"a\" \"b\" { keep; }", "unknown tag ':bogus'");
 	expect_compile_error("if anyof () { keep; }", "expected a test");
 	expect_compile_error("keep {}", "takes no block");
+	/* a tag of another command: once taken, it swallowed the address */
+	expect_compile_error("redirect :over \"carol@example.com\";",
+			     "line 1: redirect takes no ':over'");
+	expect_compile_error("if size :is 10 { keep; }", "size takes no ':is'");
+	expect_compile_error("require \"fileinto\";\nfileinto :localpart \"a\";",
+			     "line 2: fileinto takes no ':localpart'");
+	expect_compile_error("if exists :contains \"a\" { keep; }", "exists takes no ':contains'");
 }
 
 static void test_fileinto_header(void **state)
@@ -387,14 +394,24 @@ static const char *const scripts[][2] = {
 		   "{ fileinto \"Lists\"; return; } fileinto \"NotReached\";" },
 	{ "self", "require \"include\"; include \"self\";" },
 	{ "bad", "keep" },
+	/* global scripts ("g:" + name) */
+	{ "g:lists", "require [\"fileinto\", \"include\", \"variables\"];\n"
+		     "global \"box\"; set \"box\" \"Global\"; set \"mine\" \"hidden\";\n"
+		     "set \"global.other\" \"viaspace\"; fileinto \"GlobalLists\";" },
+	{ "g:uses", "require [\"fileinto\", \"include\", \"variables\"];\n"
+		    "global \"box\"; fileinto \"Seen-${box}-${mine}\";" },
 };
-static struct sieve_script *compiled[3];
+#define N_SCRIPTS (sizeof(scripts) / sizeof(scripts[0]))
+static struct sieve_script *compiled[N_SCRIPTS];
 
-static int include_cb(void *ctx, const char *name, const struct sieve_script **r,
-		      char *err, size_t err_size)
+static int include_cb(void *ctx, const char *name_in, bool global,
+		      const struct sieve_script **r, char *err, size_t err_size)
 {
+	char name[100];
+
+	snprintf(name, sizeof(name), "%s%s", global ? "g:" : "", name_in);
 	*r = NULL;
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < N_SCRIPTS; i++)
 		if (strcmp(scripts[i][0], name) == 0) {
 			if (compiled[i] == NULL &&
 			    sieve_compile(scripts[i][1], strlen(scripts[i][1]), &compiled[i], err,
@@ -453,8 +470,109 @@ static void test_include(void **state)
 	assert_int_equal(run_with_include("require \"include\"; include \"self\";",
 					  &n, err, sizeof(err), folder, sizeof(folder)), -1);
 	assert_non_null(strstr(err, "nested too deeply"));
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < N_SCRIPTS; i++)
 		sieve_script_free(&compiled[i]);
+}
+
+/* All the folders of a run with include, space-separated. */
+static int run_folders(const char *script, char *out, size_t size, char *err, size_t err_size)
+{
+	struct sieve_message m = msg();
+	struct sieve_script *s;
+	struct sieve_plan *plan = calloc(1, sizeof(*plan));
+	int ret;
+
+	m.include = include_cb;
+	assert_int_equal(sieve_compile(script, strlen(script), &s, err, err_size), 1);
+	ret = sieve_run(s, &m, plan, err, err_size);
+	out[0] = '\0';
+	for (unsigned i = 0; i < plan->n; i++) {
+		size_t l = strlen(out);
+		snprintf(out + l, size - l, "%s%s", l ? " " : "",
+			 plan->actions[i].folder ? plan->actions[i].folder : "-");
+	}
+	sieve_plan_free(plan);
+	free(plan);
+	sieve_script_free(&s);
+	return ret;
+}
+
+/* include :global, and global variables (RFC 6609): a script's own
+   variables are its own; those declared "global" (or "global.x") are
+   shared. */
+static void test_include_global(void **state)
+{
+	char err[256], out[300];
+
+	assert_int_equal(run_folders("require [\"include\", \"variables\", \"fileinto\"];\n"
+				     "global \"box\"; set \"mine\" \"mine\";\n"
+				     "include :global \"lists\"; include :global \"uses\";\n"
+				     "fileinto \"${box}-${mine}-${global.other}\";",
+				     out, sizeof(out), err, sizeof(err)), 1);
+	assert_string_equal(out, "GlobalLists Seen-Global- Global-mine-viaspace");
+	/* :global and :personal are two places: "lists" differs in each */
+	assert_int_equal(run_folders("require [\"include\"];\n"
+				     "include :once :personal \"lists\"; include :once :global \"lists\";",
+				     out, sizeof(out), err, sizeof(err)), 1);
+	assert_string_equal(out, "Lists GlobalLists");
+	/* a variable not declared global is not seen by the includer */
+	assert_int_equal(run_folders("require [\"include\", \"variables\", \"fileinto\"];\n"
+				     "include :global \"lists\"; fileinto \"x${mine}x\";",
+				     out, sizeof(out), err, sizeof(err)), 1);
+	assert_string_equal(out, "GlobalLists xx");
+	assert_int_equal(run_folders("require \"include\";\ninclude :global \"none\";",
+				     out, sizeof(out), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "line 2: include :global \"none\": no such script"));
+	for (unsigned i = 0; i < N_SCRIPTS; i++)
+		sieve_script_free(&compiled[i]);
+}
+
+/* Scripts run one after the other (the server's before and after
+   scripts around the account's): a stop ends the run. */
+static void test_run_scripts(void **state)
+{
+	const char *texts[] = {
+		"require [\"imap4flags\", \"include\", \"variables\"]; addflag \"$Before\";"
+		" global \"who\"; set \"who\" \"before\";",
+		"require [\"fileinto\", \"include\", \"variables\"]; global \"who\";"
+		" if header :contains \"subject\" \"stop\" { stop; }"
+		" fileinto \"Mine-${who}\";",
+		"require [\"fileinto\"]; fileinto \"After\";",
+	};
+	const struct sieve_script *run[3];
+	struct sieve_script *s[3];
+	struct sieve_plan plan;
+	struct sieve_message m = msg();
+	char err[256];
+
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(sieve_compile(texts[i], strlen(texts[i]), &s[i], err, sizeof(err)),
+				 1);
+		run[i] = s[i];
+	}
+	assert_int_equal(sieve_run_scripts(run, 3, &m, &plan, err, sizeof(err)), 1);
+	assert_int_equal(plan.n, 2);
+	assert_string_equal(plan.actions[0].folder, "Mine-before");
+	assert_string_equal(plan.actions[0].flags, "$Before");
+	assert_string_equal(plan.actions[1].folder, "After");
+	sieve_plan_free(&plan);
+	/* the account's script stops: no after script, the implicit keep */
+	m.data = "Subject: please stop\n\nbody\n";
+	m.len = strlen(m.data);
+	assert_int_equal(sieve_run_scripts(run, 3, &m, &plan, err, sizeof(err)), 1);
+	assert_int_equal(plan.n, 1);
+	assert_string_equal(plan.actions[0].folder, "INBOX");
+	assert_string_equal(plan.actions[0].flags, "$Before");
+	sieve_plan_free(&plan);
+	/* no account script: before and after */
+	run[1] = NULL;
+	assert_int_equal(sieve_run_scripts(run, 3, &m, &plan, err, sizeof(err)), 1);
+	assert_int_equal(plan.n, 1);
+	assert_string_equal(plan.actions[0].folder, "After");
+	assert_string_equal(plan.actions[0].flags, "$Before");
+	sieve_plan_free(&plan);
+	for (unsigned i = 0; i < 3; i++)
+		sieve_script_free(&s[i]);
 }
 
 /* date, currentdate, index (RFC 5260). */
@@ -489,6 +607,81 @@ static void test_date_index(void **state)
 			     " { discard; }", ":index needs a number");
 }
 
+/* body :text and :content on a huge message: the work is bounded (the
+   MIME structure of the first megabytes, a budget of decoded bytes), and
+   a part past the budget is looked at no further. */
+static void test_body_huge(void **state)
+{
+	static const char head[] =
+		"From: a@example.net\nSubject: big\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		"Content-Type: text/plain\n\nfirstmarker\n--b\n"
+		"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n";
+	static const char tail[] = "\n--b\nContent-Type: text/plain\n\nlastmarker\n--b--\n";
+	size_t big = 64u << 20, len = 0;
+	char *data = malloc(sizeof(head) + big + 80 + sizeof(tail));
+	struct sieve_script *s;
+	struct sieve_plan *plan = calloc(1, sizeof(*plan));
+	struct sieve_message m = msg();
+	char err[256];
+	const char *script = "require [\"body\", \"fileinto\"];\n"
+		"if body :text :contains \"firstmarker\" { fileinto \"First\"; }\n"
+		"if body :text :contains \"nowhere\" { fileinto \"Nowhere\"; }\n"
+		"if body :content \"text\" :contains \"nowhere\" { fileinto \"Nowhere2\"; }\n"
+		"if body :text :contains \"lastmarker\" { fileinto \"Last\"; }\n";
+	clock_t start = clock();
+
+	assert_non_null(data);
+	memcpy(data, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	for (size_t i = 0; i + 77 <= big; i += 77) {
+		memcpy(data + len, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n", 77);
+		len += 77;
+	}
+	memcpy(data + len, tail, sizeof(tail) - 1);
+	len += sizeof(tail) - 1;
+	m.data = data;
+	m.len = len;
+	assert_int_equal(sieve_compile(script, strlen(script), &s, err, sizeof(err)), 1);
+	assert_int_equal(sieve_run(s, &m, plan, err, sizeof(err)), 1);
+	/* the last part lies past the structure read: not seen */
+	assert_int_equal(plan->n, 1);
+	assert_string_equal(plan->actions[0].folder, "First");
+	assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 10.0);	/* a loaded machine, sanitizers */
+	sieve_plan_free(plan);
+	free(plan);
+	sieve_script_free(&s);
+	free(data);
+}
+
+static void test_body_html(void **state)
+{
+	static const char html[] =
+		"From: a@example.net\nContent-Type: text/html; charset=utf-8\n\n"
+		"<html><head><style>p { color: red }</style><script>var hidden = 1;</script></head>"
+		"<body><!-- a comment --><p>Fish &amp; chips &#233;&#xE9; &lt;ok&gt;</p></body></html>\n";
+	static const struct { const char *key; bool found; } cases[] = {
+		{ "Fish & chips \xc3\xa9\xc3\xa9 <ok>", true }, { "color", false },
+		{ "hidden", false }, { "comment", false }, { "<p>", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char script[300], err[256];
+		struct sieve_script *s;
+		struct sieve_plan plan;
+		struct sieve_message m = msg();
+		m.data = html;
+		m.len = sizeof(html) - 1;
+		snprintf(script, sizeof(script), "require [\"body\", \"fileinto\"];\n"
+			 "if body :text :contains \"%s\" { fileinto \"Yes\"; }\n", cases[i].key);
+		assert_int_equal(sieve_compile(script, strlen(script), &s, err, sizeof(err)), 1);
+		assert_int_equal(sieve_run(s, &m, &plan, err, sizeof(err)), 1);
+		assert_string_equal(plan.actions[0].folder, cases[i].found ? "Yes" : "INBOX");
+		sieve_plan_free(&plan);
+		sieve_script_free(&s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +699,10 @@ int main(void)
 		cmocka_unit_test(test_vacation),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_date_index),
+		cmocka_unit_test(test_include_global),
+		cmocka_unit_test(test_run_scripts),
+		cmocka_unit_test(test_body_huge),
+		cmocka_unit_test(test_body_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

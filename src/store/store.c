@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -25,6 +26,7 @@ struct store *store_new(const char *data_dir, const char *host)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	size_t n = strlen(data_dir) + sizeof("/mail");
+	const char *delay;
 
 	if (s == NULL || (s->mail_dir = malloc(n)) == NULL ||
 	    (s->mbox_dir = malloc(n)) == NULL)
@@ -32,7 +34,19 @@ struct store *store_new(const char *data_dir, const char *host)
 	snprintf(s->mail_dir, n, "%s/mail", data_dir);
 	snprintf(s->mbox_dir, n, "%s/mbox", data_dir);
 	store_set_host(s, host);
+	if ((delay = getenv("CORREIO_TEST_STORE_DELAY_MS")) != NULL)
+		s->disk_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 	return s;
+}
+
+void store_disk_delay(const struct store *s)
+{
+	struct timespec ts = { s->disk_delay_ms / 1000,
+			       (long)(s->disk_delay_ms % 1000) * 1000000 };
+
+	if (s->disk_delay_ms > 0)
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
 }
 
 void store_set_host(struct store *s, const char *host)
@@ -46,6 +60,7 @@ void store_free(struct store **sp)
 
 	if (s == NULL)
 		return;
+	store_workers_stop(s);
 	for (unsigned i = 0; i < STORE_ACCOUNT_BUCKETS; i++)
 		if (s->accounts[i] != NULL)
 			log_err("store: account %s still open at exit",

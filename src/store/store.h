@@ -27,13 +27,16 @@
  *
  * Threading: everything here runs on one thread, the event loop thread
  * (the delivery thread calls only the pure store_mboxparse_entry(); the
- * server calls store_notify_delivery() on the loop after a delivery).
- * Nothing is locked but an mbox file (see store_mboxfile.c), and one
- * process owns the index files: other programs may change the Maildir
- * (deliver, rename, delete) or the mbox, not the index.  Calls block on
- * local file-system I/O: directory scans, small
- * reads and renames always; fsync only where said (append, copy, move,
- * folder creation and the periodic index compaction).
+ * server calls store_notify_delivery() on the loop after a delivery),
+ * except the store's own worker threads (store_workers_start), which only
+ * fsync descriptors and directories handed to them.  Nothing is locked
+ * but an mbox file (see store_mboxfile.c), and one process owns the index
+ * files: other programs may change the Maildir (deliver, rename, delete)
+ * or the mbox, not the index.  Calls block on local file-system I/O:
+ * directory scans, small reads and renames always; fsync only where said
+ * (append, copy, move - on the workers through store_append_commit and
+ * store_copy_commit - folder creation and the periodic index
+ * compaction).
  *
  * Ownership: struct store (one per process) owns the open accounts; an
  * account owns the shared folders open in it; a struct store_mailbox is
@@ -82,8 +85,22 @@ struct store_error {
 struct store *store_new(const char *data_dir, const char *host);
 /* The host part of new Maildir file names from now on (SIGHUP). */
 void store_set_host(struct store *s, const char *host);
-/* Every account and mailbox must have been released. */
+/* Every account and mailbox must have been released.  Waits for the
+   workers' jobs in flight and finishes them. */
 void store_free(struct store **s);
+
+/*
+ * The store's disk waits off the event loop: from now on the flushes of
+ * APPEND, COPY and MOVE (fsync of new files, then of their directories,
+ * group-committed across sessions) run on n worker threads.  Returns a
+ * descriptor that becomes readable when finished work waits; the loop
+ * then calls store_workers_run(), which runs the callbacks of
+ * store_append_commit() and store_copy_commit().  -1 on failure: the
+ * flushes stay on the caller's thread, as they are without this call
+ * (the CLI).
+ */
+int store_workers_start(struct store *s, unsigned n);
+void store_workers_run(struct store *s);
 
 /*
  * Maildir names, made here only (any thread; no struct store needed): the
@@ -350,6 +367,17 @@ const char *store_mailbox_keyword_name(struct store_mailbox *h, unsigned i);
 int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create,
 			  unsigned *index_r, struct store_error *error_r);
 
+/*
+ * For local delivery (any thread, no index): the Maildir letters ('a' +
+ * n, as in the file names) of the keywords names[0..n) in the folder
+ * whose Maildir is dir, adding those it lacks to its dovecot-keywords
+ * under the folder's lock.  Into out (NUL-terminated, size > 26); a name
+ * that is not a valid keyword, or past the 26 letters, is left out and
+ * logged.  1 or -1.
+ */
+int store_keyword_letters(const char *dir, const char *const *names, unsigned n,
+			  char *out, size_t size);
+
 enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
 
 /* What set_flags did to one message. */
@@ -418,6 +446,29 @@ int store_append_finish(struct store_append **ap, uint8_t flags,
 void store_append_abort(struct store_append **ap);
 
 /*
+ * The same for the messages of one command, with the disk waits off the
+ * loop: store_append_set() gives each its flags, keywords (copied) and
+ * internal date (0 = now); store_append_commit() takes aps[0..n) (the
+ * array's pointers are set to NULL), fsyncs their files on a worker, then
+ * on the loop files them in order (each gets the next UID of its folder:
+ * uids[i] for aps[i]), then fsyncs their directories in a group flush
+ * shared with other sessions, and only then calls cb on the loop: result
+ * 1 all on disk; -1 with *error: uids[0..n_filed) were filed before the
+ * failure and stay.  Returns a handle for store_wait_cancel(), or NULL if
+ * cb already ran (without workers it runs before the call returns).
+ */
+struct store_wait;
+typedef void store_append_fn(void *ctx, int result, const uint32_t *uids, unsigned n_filed,
+			     uint32_t uidvalidity, const struct store_error *error);
+void store_append_set(struct store_append *ap, uint8_t flags, const char *const *keywords,
+		      unsigned n_keywords, time_t internal_date);
+struct store_wait *store_append_commit(struct store_append **aps, unsigned n,
+				       store_append_fn *cb, void *ctx);
+/* The caller goes away: its callback will not run; the work still ends
+   (what was filed stays filed). */
+void store_wait_cancel(struct store_wait *w);
+
+/*
  * Copy (or move) uids[0..n) of h's folder into folder dest.  new_uids[i]
  * gets the new UID of uids[i], 0 for one that no longer exists; with
  * *uidvalidity_r that is COPYUID.  Flags, keywords, internal date and
@@ -430,6 +481,20 @@ void store_append_abort(struct store_append **ap);
 int store_copy(struct store_mailbox *h, const uint32_t *uids, unsigned n,
 	       const char *dest, bool move, uint32_t *new_uids,
 	       uint32_t *uidvalidity_r, struct store_error *error_r);
+
+/*
+ * store_copy with the directory flush off the loop: the files are linked
+ * or renamed and indexed now (new_uids and *uidvalidity_r are set when
+ * this returns, and other handles told), then the directories are
+ * fsynced in a group flush and cb(ctx, result, error) runs on the loop
+ * with what store_copy would have returned.  Returns a handle for
+ * store_wait_cancel(), or NULL if cb already ran.
+ */
+typedef void store_copy_fn(void *ctx, int result, const struct store_error *error);
+struct store_wait *store_copy_commit(struct store_mailbox *h, const uint32_t *uids,
+				     unsigned n, const char *dest, bool move,
+				     uint32_t *new_uids, uint32_t *uidvalidity_r,
+				     store_copy_fn *cb, void *ctx);
 
 /* ---- POP3 ---- */
 

@@ -5,10 +5,14 @@
  *
  * The bytes arrive in chunks of any size; CRLF becomes LF on the way
  * (Maildir files have LF line ends) and the RFC822.SIZE is counted as we
- * go.  At the end: fsync the file, set its mtime (the internal date),
+ * go.  At the end: set its mtime (the internal date), fsync the file,
  * rename it into cur/, fsync cur/: when finish returns 1 the message is
- * on disk.  XXX: the fsyncs block the event loop; a worker pool with
- * group commit (as the queue has) would take them off it.
+ * on disk.  store_append_commit does the same for the messages of one
+ * command with both fsyncs on the store's workers (store_worker.c), the
+ * rename and the index on the loop between them, and the fsync of cur/
+ * shared with every other commit waiting at that moment.  Between the
+ * rename and that flush other sessions may already see the message; a
+ * crash there can lose it, but its APPEND was not acknowledged.
  */
 #include "store/store_private.h"
 
@@ -33,6 +37,12 @@ struct store_append {
 	uint64_t size, bare_lf;
 	bool cr_pending;	/* the last chunk ended in CR */
 	char last;		/* last byte written */
+	int sync_errno;		/* of the fsync and close: 0 done */
+	/* what store_append_set gave, for store_append_commit */
+	uint8_t flags;
+	struct buf keywords;	/* names, NUL-terminated each */
+	unsigned n_keywords;
+	time_t date;		/* 0: now */
 };
 
 int store_append_begin(struct store_account *a, const char *name,
@@ -77,6 +87,7 @@ int store_append_begin(struct store_account *a, const char *name,
 	}
 	ap->acct = a;
 	a->refs++;
+	buf_init(&ap->keywords, 0);
 	*r = ap;
 	return 1;
 }
@@ -144,12 +155,14 @@ void store_append_abort(struct store_append **app)
 		close(ap->fd);
 	unlink(ap->tmp);
 	store_account_unref(&ap->acct);
+	buf_deinit(&ap->keywords);
 	free(ap);
 	*app = NULL;
 }
 
-/* The file complete and durable in tmp/.  1, or -1. */
-static int seal(struct store_append *ap, time_t date, struct store_error *error_r)
+/* The file complete in tmp/, its mtime the internal date: what is
+   left is the fsync (seal_sync).  1, or -1. */
+static int seal_prepare(struct store_append *ap, time_t date, struct store_error *error_r)
 {
 	struct timespec times[2] = { { date, 0 }, { date, 0 } };
 	int ret = 1;
@@ -160,14 +173,33 @@ static int seal(struct store_append *ap, time_t date, struct store_error *error_
 		ap->size++;
 		ap->last = '\r';
 	}
-	if (ret > 0 && (futimens(ap->fd, times) < 0 || fsync(ap->fd) < 0))
+	if (ret > 0 && futimens(ap->fd, times) < 0)
 		ret = -1;
-	if (close(ap->fd) < 0)
-		ret = -1;
-	ap->fd = -1;
 	if (ret < 0)
 		store_error_sys(error_r, "write", ap->tmp);
 	return ret;
+}
+
+/* The file durable (any thread: touches only ap's descriptor).  Sets
+   ap->sync_errno, 0 when done. */
+static void seal_sync(struct store_append *ap)
+{
+	ap->sync_errno = 0;
+	if (fsync(ap->fd) < 0)
+		ap->sync_errno = errno;
+	if (close(ap->fd) < 0 && ap->sync_errno == 0)
+		ap->sync_errno = errno;
+	ap->fd = -1;
+}
+
+/* After seal_sync, on the loop: 1, or -1 with the error. */
+static int sealed(struct store_append *ap, struct store_error *error_r)
+{
+	if (ap->sync_errno == 0)
+		return 1;
+	errno = ap->sync_errno;
+	store_error_sys(error_r, "write", ap->tmp);
+	return -1;
 }
 
 /* Keywords that cannot be added (bad, or 26 in use) are left out. */
@@ -202,9 +234,11 @@ static int mbox_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 	return ret;
 }
 
-/* Move the sealed file into cur/ of mb and index it. */
+/* Move the sealed file into cur/ of mb and index it; cur/ still needs
+   its fsync, into *cur_r (NULL: fsync it here). */
 static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
-		     uint32_t keywords, time_t date, struct store_error *error_r)
+		     uint32_t keywords, time_t date, char *cur_r,
+		     struct store_error *error_r)
 {
 	char name[STORE_FILE_MAX], to[STORE_PATH_MAX], cur[STORE_PATH_MAX];
 	struct index_rec r = { .uid = mb->idx.uidnext, .flags = flags & STORE_FLAGS_SYSTEM,
@@ -215,9 +249,18 @@ static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 			   r.vsize, r.uid, r.flags, r.keywords);
 	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
 	snprintf(cur, sizeof(cur), "%s/cur", mb->dir);
-	if (store_rename_noreplace(ap->tmp, to) < 0 || fsync_dir(cur) < 0) {
+	if (store_rename_noreplace(ap->tmp, to) < 0) {
 		store_error_sys(error_r, "rename", to);
 		return -1;
+	}
+	if (cur_r != NULL) {
+		snprintf(cur_r, STORE_PATH_MAX, "%s", cur);
+	} else {
+		store_disk_delay(mb->acct->store);
+		if (fsync_dir(cur) < 0) {
+			store_error_sys(error_r, "fsync", cur);
+			return -1;
+		}
 	}
 	r.modseq = store_index_next_modseq(mb);
 	store_index_append(&mb->idx, &r, name);
@@ -231,18 +274,22 @@ static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 	return 1;
 }
 
-int store_append_finish(struct store_append **app, uint8_t flags,
-			const char *const *keywords, unsigned n_keywords,
-			time_t internal_date, uint32_t *uid_r,
-			uint32_t *uidvalidity_r, struct store_error *error_r)
+/*
+ * File the sealed message ap (its file durable) with its flags, keywords
+ * and date: the next UID of its folder, into *uid_r.  *cur_r: the
+ * directory to fsync yet ("" for none; NULL: fsync it here).  1 or -1.
+ */
+static int file_message(struct store_append *ap, uint8_t flags, const char *const *keywords,
+			unsigned n_keywords, time_t date, uint32_t *uid_r,
+			uint32_t *uidvalidity_r, char *cur_r, struct store_error *error_r)
 {
-	struct store_append *ap = *app;
-	time_t date = internal_date != 0 ? internal_date : time(NULL);
 	struct mbox *mb = NULL;
 	int ret;
 
-	ret = seal(ap, date, error_r);
-	if (ret > 0 && (ret = store_account_quota_check(ap->acct, ap->size, error_r)) == 0) {
+	if (cur_r != NULL)
+		cur_r[0] = '\0';
+	ret = store_account_quota_check(ap->acct, ap->size, error_r);
+	if (ret == 0) {
 		store_error_set(error_r, STORE_ERROR_OVER_QUOTA, "Quota exceeded");
 		ret = -1;
 	}
@@ -257,10 +304,181 @@ int store_append_finish(struct store_append **app, uint8_t flags,
 		if (mb->mbox_path != NULL)
 			ret = mbox_into(ap, mb, flags, kw, date, uid_r, error_r);
 		else
-			ret = file_into(ap, mb, flags, kw, date, error_r);
+			ret = file_into(ap, mb, flags, kw, date, cur_r, error_r);
 	}
 	if (mb != NULL)
 		store_mbox_release(mb);
+	return ret;
+}
+
+int store_append_finish(struct store_append **app, uint8_t flags,
+			const char *const *keywords, unsigned n_keywords,
+			time_t internal_date, uint32_t *uid_r,
+			uint32_t *uidvalidity_r, struct store_error *error_r)
+{
+	struct store_append *ap = *app;
+	time_t date = internal_date != 0 ? internal_date : time(NULL);
+	int ret;
+
+	ret = seal_prepare(ap, date, error_r);
+	if (ret > 0) {
+		store_disk_delay(ap->acct->store);
+		seal_sync(ap);
+		ret = sealed(ap, error_r);
+	}
+	if (ret > 0)
+		ret = file_message(ap, flags, keywords, n_keywords, date, uid_r, uidvalidity_r,
+				   NULL, error_r);
 	store_append_abort(app);	/* frees; the file is gone from tmp/ */
 	return ret;
+}
+
+void store_append_set(struct store_append *ap, uint8_t flags, const char *const *keywords,
+		      unsigned n_keywords, time_t internal_date)
+{
+	ap->flags = flags;
+	buf_reset(&ap->keywords);
+	for (unsigned i = 0; i < n_keywords; i++) {
+		buf_puts(&ap->keywords, keywords[i]);
+		buf_putc(&ap->keywords, '\0');
+	}
+	ap->n_keywords = n_keywords;
+	ap->date = internal_date;
+}
+
+/* ---- store_append_commit: the fsyncs on the workers ---- */
+
+struct append_job {
+	struct store_wait w;	/* first */
+	struct store *store;
+	struct store_append **aps;
+	unsigned n;
+	uint32_t *uids;
+	unsigned n_filed;
+	uint32_t uidvalidity;
+	int result;
+	struct store_error err;
+	char (*dirs)[STORE_PATH_MAX];
+	unsigned n_dirs;
+	store_append_fn *cb;
+	void *ctx;
+};
+
+/* Worker: fsync every file of the command (their content; the
+   directory entries come after the renames). */
+static void append_sync_work(struct store_job *j)
+{
+	struct append_job *aj = (struct append_job *)j;
+
+	store_disk_delay(aj->store);
+	for (unsigned i = 0; i < aj->n; i++)
+		if (aj->aps[i]->fd >= 0)
+			seal_sync(aj->aps[i]);
+}
+
+static void append_job_end(struct append_job *aj)
+{
+	for (unsigned i = 0; i < aj->n; i++)
+		store_append_abort(&aj->aps[i]);
+	if (!aj->w.cancelled)
+		aj->cb(aj->ctx, aj->result, aj->uids, aj->n_filed, aj->uidvalidity, &aj->err);
+	if (aj->w.finished != NULL)
+		*aj->w.finished = true;
+	free(aj->aps);
+	free(aj->uids);
+	free(aj->dirs);
+	free(aj);
+}
+
+/* Loop: the directories are durable too. */
+static void append_dirs_flushed(void *arg, int result)
+{
+	struct append_job *aj = arg;
+
+	if (result < 0 && aj->result > 0) {
+		aj->result = -1;
+		store_error_set(&aj->err, STORE_ERROR_TEMP, "cannot write the folder to disk");
+	}
+	append_job_end(aj);
+}
+
+/* Loop: the files are durable; file them, in order, then flush the
+   directories. */
+static void append_sync_done(struct store_job *j)
+{
+	struct append_job *aj = (struct append_job *)j;
+	const char *kw[STORE_MAX_KEYWORDS];
+	const char **dirs;
+
+	aj->result = 1;
+	for (unsigned i = 0; i < aj->n && aj->result > 0; i++) {
+		struct store_append *ap = aj->aps[i];
+		char *cur = aj->dirs[aj->n_dirs];
+		unsigned n_kw = 0;
+		bool known = false;
+
+		for (size_t off = 0; off < ap->keywords.len && n_kw < STORE_MAX_KEYWORDS;
+		     off += strlen(ap->keywords.data + off) + 1)
+			kw[n_kw++] = ap->keywords.data + off;
+		if ((aj->result = sealed(ap, &aj->err)) < 0 ||
+		    (aj->result = file_message(ap, ap->flags, kw, n_kw, ap->date, &aj->uids[i],
+					       &aj->uidvalidity, cur, &aj->err)) < 0)
+			break;
+		aj->n_filed++;
+		for (unsigned k = 0; k < aj->n_dirs; k++)
+			known = known || strcmp(aj->dirs[k], cur) == 0;
+		if (cur[0] != '\0' && !known)
+			aj->n_dirs++;
+	}
+	if (aj->n_dirs == 0) {
+		append_job_end(aj);
+		return;
+	}
+	if ((dirs = calloc(aj->n_dirs, sizeof(*dirs))) == NULL)
+		fatal("out of memory");
+	for (unsigned k = 0; k < aj->n_dirs; k++)
+		dirs[k] = aj->dirs[k];
+	store_flush_dirs(aj->store, dirs, aj->n_dirs, append_dirs_flushed, aj);
+	free(dirs);
+}
+
+struct store_wait *store_append_commit(struct store_append **aps, unsigned n,
+				       store_append_fn *cb, void *ctx)
+{
+	struct append_job *aj = calloc(1, sizeof(*aj));
+	bool finished = false;
+
+	if (aj == NULL || (aj->aps = calloc(n + 1, sizeof(*aj->aps))) == NULL ||
+	    (aj->uids = calloc(n + 1, sizeof(*aj->uids))) == NULL ||
+	    (aj->dirs = calloc(n + 1, sizeof(*aj->dirs))) == NULL)
+		fatal("out of memory");
+	aj->store = aps[0]->acct->store;
+	aj->n = n;
+	aj->cb = cb;
+	aj->ctx = ctx;
+	aj->w.finished = &finished;
+	for (unsigned i = 0; i < n; i++) {
+		struct store_append *ap = aj->aps[i] = aps[i];
+		aps[i] = NULL;
+		if (ap->date == 0)
+			ap->date = time(NULL);
+		if (seal_prepare(ap, ap->date, &aj->err) < 0) {
+			close(ap->fd);
+			ap->fd = -1;
+			ap->sync_errno = EIO;
+		}
+	}
+	aj->w.job.work = append_sync_work;
+	aj->w.job.done = append_sync_done;
+	store_job_submit(aj->store, &aj->w.job);
+	if (finished)
+		return NULL;
+	aj->w.finished = NULL;
+	return &aj->w;
+}
+
+void store_wait_cancel(struct store_wait *w)
+{
+	if (w != NULL)
+		w->cancelled = true;
 }

@@ -37,6 +37,10 @@ struct copy_ctx {
 	struct copied *done;
 	unsigned n_done;
 	struct buf cache;
+	/* store_copy_commit: the directories to fsync afterwards (else
+	   NULL: fsynced here) */
+	char (*dirs)[STORE_PATH_MAX];
+	unsigned n_dirs;
 };
 
 /* Map the source's keywords to the destination's, adding them there. */
@@ -172,13 +176,20 @@ static int copy_files(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 	if (cc->n_done == 0)
 		return ret < 0 ? -1 : 1;
 	snprintf(path, sizeof(path), "%s/cur", cc->dst->dir);
-	if (fsync_dir(path) < 0) {
-		store_error_sys(error_r, "fsync", path);
-		ret = -1;
+	if (cc->dirs != NULL) {
+		snprintf(cc->dirs[cc->n_dirs++], STORE_PATH_MAX, "%s", path);
+		if (cc->move && cc->src->mbox_path == NULL && cc->src != cc->dst)
+			snprintf(cc->dirs[cc->n_dirs++], STORE_PATH_MAX, "%s/cur", cc->src->dir);
+	} else {
+		store_disk_delay(cc->dst->acct->store);
+		if (fsync_dir(path) < 0) {
+			store_error_sys(error_r, "fsync", path);
+			ret = -1;
+		}
+		snprintf(path, sizeof(path), "%s/cur", cc->src->dir);
+		if (cc->move && cc->src->mbox_path == NULL && fsync_dir(path) < 0)
+			log_warn("store: fsync %s: %m", path);
 	}
-	snprintf(path, sizeof(path), "%s/cur", cc->src->dir);
-	if (cc->move && cc->src->mbox_path == NULL && fsync_dir(path) < 0)
-		log_warn("store: fsync %s: %m", path);
 	cc->dst->idx.uidnext = cc->next_uid;
 	cc->dst->cur_clean = cc->src->cur_clean = false;
 	return ret < 0 ? -1 : 1;
@@ -358,12 +369,15 @@ static void report(const struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 	}
 }
 
-int store_copy_run(struct mbox *src, struct store_mailbox *origin,
-		   const uint32_t *uids, unsigned n, const char *dest, bool move,
-		   uint32_t *new_uids, uint32_t *uidvalidity_r,
-		   struct store_error *error_r)
+/* store_copy_run, with the directories to fsync left in dirs[0..*n_dirs_r)
+   (dirs NULL: fsynced here). */
+static int copy_run(struct mbox *src, struct store_mailbox *origin,
+		    const uint32_t *uids, unsigned n, const char *dest, bool move,
+		    uint32_t *new_uids, uint32_t *uidvalidity_r,
+		    char (*dirs)[STORE_PATH_MAX], unsigned *n_dirs_r,
+		    struct store_error *error_r)
 {
-	struct copy_ctx cc = { .src = src, .move = move };
+	struct copy_ctx cc = { .src = src, .move = move, .dirs = dirs };
 	int ret;
 
 	if (store_mbox_check(src, error_r) < 0 ||
@@ -390,7 +404,18 @@ int store_copy_run(struct mbox *src, struct store_mailbox *origin,
 	buf_deinit(&cc.cache);
 	free(cc.done);
 	store_mbox_release(cc.dst);
+	if (n_dirs_r != NULL)
+		*n_dirs_r = cc.n_dirs;
 	return ret;
+}
+
+int store_copy_run(struct mbox *src, struct store_mailbox *origin,
+		   const uint32_t *uids, unsigned n, const char *dest, bool move,
+		   uint32_t *new_uids, uint32_t *uidvalidity_r,
+		   struct store_error *error_r)
+{
+	return copy_run(src, origin, uids, n, dest, move, new_uids, uidvalidity_r, NULL, NULL,
+			error_r);
 }
 
 int store_copy(struct store_mailbox *h, const uint32_t *uids, unsigned n,
@@ -399,4 +424,57 @@ int store_copy(struct store_mailbox *h, const uint32_t *uids, unsigned n,
 {
 	return store_copy_run(h->mb, h, uids, n, dest, move, new_uids,
 			      uidvalidity_r, error_r);
+}
+
+/* ---- store_copy_commit: the directory flush on the workers ---- */
+
+struct copy_wait {
+	struct store_wait w;	/* first */
+	int result;
+	struct store_error err;
+	store_copy_fn *cb;
+	void *ctx;
+};
+
+static void copy_flushed(void *arg, int result)
+{
+	struct copy_wait *cw = arg;
+
+	if (result < 0 && cw->result > 0) {
+		cw->result = -1;
+		store_error_set(&cw->err, STORE_ERROR_TEMP, "cannot write the folder to disk");
+	}
+	if (!cw->w.cancelled)
+		cw->cb(cw->ctx, cw->result, &cw->err);
+	if (cw->w.finished != NULL)
+		*cw->w.finished = true;
+	free(cw);
+}
+
+struct store_wait *store_copy_commit(struct store_mailbox *h, const uint32_t *uids,
+				     unsigned n, const char *dest, bool move,
+				     uint32_t *new_uids, uint32_t *uidvalidity_r,
+				     store_copy_fn *cb, void *ctx)
+{
+	struct copy_wait *cw = calloc(1, sizeof(*cw));
+	char dirs[2][STORE_PATH_MAX];
+	const char *paths[2] = { dirs[0], dirs[1] };
+	unsigned n_dirs = 0;
+	bool finished = false;
+
+	if (cw == NULL)
+		fatal("out of memory");
+	cw->cb = cb;
+	cw->ctx = ctx;
+	cw->w.finished = &finished;
+	cw->result = copy_run(h->mb, h, uids, n, dest, move, new_uids, uidvalidity_r, dirs,
+			      &n_dirs, &cw->err);
+	if (n_dirs == 0)
+		copy_flushed(cw, 1);
+	else
+		store_flush_dirs(h->mb->acct->store, paths, n_dirs, copy_flushed, cw);
+	if (finished)
+		return NULL;
+	cw->w.finished = NULL;
+	return &cw->w;
 }

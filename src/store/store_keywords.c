@@ -6,12 +6,24 @@
  * file names (so at most 26 per folder).  Keywords are compared without
  * regard to case and never removed; the file is rewritten (tmp + rename)
  * when one is added.
+ *
+ * Others add keywords too: local delivery (Sieve imap4flags, from its own
+ * thread) and `correio user import` (another process).  Whoever adds one
+ * holds an flock(2) on the folder's directory, reads the file again and
+ * takes in the names it does not know before choosing a letter, so that
+ * no writer drops another's name.  A sync reads the file again when it
+ * changed (store_keywords_refresh), so that a session sees the keywords
+ * delivered meanwhile.
  */
 #include "store/store_private.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -47,10 +59,17 @@ int store_keywords_load(struct mbox *mb)
 {
 	char path[STORE_PATH_MAX];
 	struct buf text;
+	struct stat st;
 	const char *p, *nl;
 	int ret;
 
 	keywords_path(mb, path, sizeof(path));
+	mb->kw_known = stat(path, &st) == 0;
+	if (mb->kw_known) {
+		mb->kw_ino = st.st_ino;
+		mb->kw_size = st.st_size;
+		mb->kw_mtime = st.st_mtim;
+	}
 	buf_init(&text, 64 * 1024);
 	ret = store_read_file(path, &text);
 	for (p = buf_cstr(&text); ret > 0 && *p != '\0'; p = nl + 1) {
@@ -62,6 +81,36 @@ int store_keywords_load(struct mbox *mb)
 	if (ret < 0)
 		log_err("store: read %s: %m", path);
 	return ret < 0 ? -1 : 1;
+}
+
+static unsigned known_count(const struct mbox *mb)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < mb->n_keywords; i++)
+		n += mb->keywords[i] != NULL;
+	return n;
+}
+
+int store_keywords_refresh(struct mbox *mb)
+{
+	char path[STORE_PATH_MAX];
+	struct stat st;
+	unsigned before = known_count(mb);
+
+	keywords_path(mb, path, sizeof(path));
+	if (stat(path, &st) < 0)
+		return 0;
+	if (mb->kw_known && st.st_ino == mb->kw_ino && st.st_size == mb->kw_size &&
+	    st.st_mtim.tv_sec == mb->kw_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == mb->kw_mtime.tv_nsec)
+		return 0;
+	if (store_keywords_load(mb) < 0)
+		return -1;
+	if (known_count(mb) == before)
+		return 0;
+	mb->chg_keywords = true;
+	return 1;
 }
 
 void store_keywords_free(struct mbox *mb)
@@ -130,8 +179,7 @@ static int keyword_add(struct mbox *mb, const char *name, unsigned *index_r,
 	return 1;
 }
 
-int store_keywords_find(struct mbox *mb, const char *name, bool create,
-			unsigned *index_r, struct store_error *error_r)
+static int keyword_lookup(const struct mbox *mb, const char *name, unsigned *index_r)
 {
 	for (unsigned i = 0; i < mb->n_keywords; i++) {
 		if (mb->keywords[i] != NULL && str_ieq(mb->keywords[i], name)) {
@@ -139,11 +187,74 @@ int store_keywords_find(struct mbox *mb, const char *name, bool create,
 			return 1;
 		}
 	}
+	return 0;
+}
+
+int store_keywords_find(struct mbox *mb, const char *name, bool create,
+			unsigned *index_r, struct store_error *error_r)
+{
+	unsigned before;
+	int fd, ret;
+
+	if (keyword_lookup(mb, name, index_r) > 0)
+		return 1;
 	if (!keyword_valid(name)) {
 		store_error_set(error_r, STORE_ERROR_BAD_PARAM, "Invalid keyword");
 		return -1;
 	}
 	if (!create)
 		return 0;
-	return keyword_add(mb, name, index_r, error_r);
+	/* under the folder's lock, with what others added meanwhile */
+	fd = open(mb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		log_err("store: lock %s: %m", mb->dir);
+		if (fd >= 0)
+			close(fd);
+		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
+		return -1;
+	}
+	before = known_count(mb);
+	if (store_keywords_load(mb) < 0) {
+		close(fd);
+		store_error_set(error_r, STORE_ERROR_TEMP, "Internal error occurred, try again later");
+		return -1;
+	}
+	if (known_count(mb) != before)
+		mb->chg_keywords = true;
+	ret = keyword_lookup(mb, name, index_r) > 0 ? 1 : keyword_add(mb, name, index_r, error_r);
+	if (ret > 0)
+		store_keywords_load(mb);	/* the file as written: not changed by others */
+	close(fd);
+	return ret;
+}
+
+int store_keyword_letters(const char *dir, const char *const *names, unsigned n,
+			  char *out, size_t size)
+{
+	struct mbox kw;
+	struct store_error err;
+	size_t len = 0;
+	int ret = 1;
+
+	memset(&kw, 0, sizeof(kw));
+	if ((kw.dir = strdup(dir)) == NULL)
+		fatal("out of memory");
+	if (store_keywords_load(&kw) < 0)
+		ret = -1;
+	for (unsigned i = 0; i < n && ret > 0; i++) {
+		unsigned k;
+		int found = store_keywords_find(&kw, names[i], true, &k, &err);
+		if (found < 0 && err.code == STORE_ERROR_TEMP) {
+			ret = -1;
+		} else if (found < 0) {
+			log_warn("store: %s: keyword \"%s\" not kept: %s", dir, names[i], err.text);
+		} else if (len + 1 < size && memchr(out, 'a' + (int)k, len) == NULL) {
+			out[len++] = (char)('a' + k);
+		}
+	}
+	if (size > 0)
+		out[len] = '\0';
+	store_keywords_free(&kw);
+	free(kw.dir);
+	return ret;
 }

@@ -190,17 +190,44 @@ static void collect(void *ctx, const struct mboxmsg *m)
 	f->v[f->n++] = *m;
 }
 
-/* A message not in the index.  first: the index is being made from the
-   file (new, or lost), whose Status:/X-Status: headers other programs
-   wrote; later they are the sender's, and ignored. */
-static void add_new(struct mbox *mb, const struct mboxmsg *m, time_t mtime, bool first,
+/* The keyword bits of X-Keywords: data[0..len), names added to the
+   folder's keywords as needed. */
+static uint32_t header_keywords(struct mbox *mb, const char *data, size_t len)
+{
+	char name[130];
+	uint32_t bits = 0;
+	size_t at = 0;
+
+	while (at < len) {
+		size_t l;
+		unsigned i;
+		at += strspn(data + at, " \t,");
+		for (l = 0; at + l < len && strchr(" \t,\r\n", data[at + l]) == NULL; l++)
+			;
+		if (l > 0 && l < sizeof(name)) {
+			memcpy(name, data + at, l);
+			name[l] = '\0';
+			if (store_keywords_find(mb, name, true, &i, NULL) > 0)
+				bits |= 1u << i;
+		}
+		at += l > 0 ? l : 1;
+	}
+	return bits;
+}
+
+/* A message not in the index: its flags and keywords are those of its
+   Status:, X-Status: and X-Keywords: headers (delivery writes them);
+   data is the file. */
+static void add_new(struct mbox *mb, const struct mboxmsg *m, const char *data, time_t mtime,
 		    uint64_t *modseq)
 {
 	char name[80];
-	struct index_rec r = { .uid = mb->idx.uidnext, .flags = first ? m->flags : 0,
+	struct index_rec r = { .uid = mb->idx.uidnext, .flags = m->flags,
 			       .date = m->date != 0 ? m->date : (int64_t)mtime,
 			       .size = m->size, .vsize = m->vsize };
 
+	if (m->kw_len > 0 && data != NULL)
+		r.keywords = header_keywords(mb, data + m->kw_off, m->kw_len);
 	r.modseq = store_index_lazy_modseq(mb, modseq);
 	id_name(m, name, sizeof(name));
 	store_index_append(&mb->idx, &r, name);
@@ -276,7 +303,7 @@ static struct key *find_key(struct key *keys, unsigned n, const struct mboxmsg *
 }
 
 /* Match every message found to the index; the rest are new. */
-static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool first,
+static void match_all(struct mbox *mb, const struct found *f, const char *data, time_t mtime,
 		      uint64_t *modseq)
 {
 	struct key *keys = calloc(mb->idx.count + 1, sizeof(*keys));
@@ -311,7 +338,7 @@ static void match_all(struct mbox *mb, const struct found *f, time_t mtime, bool
 	store_index_expunge_marked(mb, modseq);	/* not in the file any more */
 	for (unsigned j = 0; j < f->n; j++)
 		if (f->v[j].raw_len != 0)
-			add_new(mb, &f->v[j], mtime, first, modseq);
+			add_new(mb, &f->v[j], data, mtime, modseq);
 }
 
 /* Sync with the file open and locked (st NULL: there is no file).
@@ -326,7 +353,7 @@ static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool rebu
 
 	full = full || rebuild;
 	if (st == NULL) {
-		match_all(mb, &f, 0, false, modseq);
+		match_all(mb, &f, NULL, 0, modseq);
 		mb->mbox_known = false;
 		return 1;
 	}
@@ -338,10 +365,10 @@ static int sync_locked(struct mbox *mb, int fd, const struct stat *st, bool rebu
 	if (!full && appended_only(mb, data, size, &from)) {
 		store_mboxparse(data + from, size - from, from, collect, &f);
 		for (unsigned j = 0; j < f.n; j++)
-			add_new(mb, &f.v[j], st->st_mtime, false, modseq);
+			add_new(mb, &f.v[j], data, st->st_mtime, modseq);
 	} else {
 		store_mboxparse(data, size, 0, collect, &f);
-		match_all(mb, &f, st->st_mtime, rebuild, modseq);
+		match_all(mb, &f, data, st->st_mtime, modseq);
 	}
 	unmap_file(data, size);
 	free(f.v);

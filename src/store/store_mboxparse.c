@@ -21,10 +21,10 @@
  *
  * Status: and X-Status: headers (mutt, the /var/mail tools) give the
  * message's flags: R \Seen; A \Answered, F \Flagged, T \Draft,
- * D \Deleted.  The store takes them only when it makes its index from a
- * file (first use, or a lost index), as Dovecot does; in mail that
- * arrives later they are whatever the sender wrote, and ignored.  They
- * are served as they are.
+ * D \Deleted; X-Keywords: its keywords (space or comma separated).  The
+ * store takes them for every message it indexes from the file: local
+ * delivery drops the sender's and writes the flags it gives (a Sieve
+ * script's), src/delivery/mbox.c.  They are served as they are.
  */
 #include "store/store_private.h"
 
@@ -155,8 +155,13 @@ static void one_line(struct parse_state *ps, const char *p, size_t len, bool lf,
 		ps->in_headers = false;
 		return;
 	}
-	if (ps->in_headers)
+	if (ps->in_headers) {
 		ps->m.flags |= header_flags(p, len);
+		if (len > 11 && strncasecmp(p, "X-Keywords:", 11) == 0 && ps->m.kw_len == 0) {
+			ps->m.kw_off = off + 11;
+			ps->m.kw_len = (uint32_t)(len - 11 > 1000 ? 1000 : len - 11);
+		}
+	}
 	add_line(ps, p, len, lf);
 }
 

@@ -91,6 +91,11 @@ struct mbox {
 	struct index idx;
 	char *keywords[STORE_MAX_KEYWORDS];
 	unsigned n_keywords;
+	/* dovecot-keywords as last read */
+	bool kw_known;
+	ino_t kw_ino;
+	off_t kw_size;
+	struct timespec kw_mtime;
 	int cache_fd;
 	uint64_t cache_size;
 	struct timespec cur_mtime;	/* of cur/ when last scanned */
@@ -140,6 +145,11 @@ struct store {
 	struct store_account *accounts[STORE_ACCOUNT_BUCKETS];
 	uint32_t last_uidvalidity;
 	unsigned seq;
+	unsigned disk_delay_ms;	/* CORREIO_TEST_STORE_DELAY_MS: tests only */
+	struct store_pool *pool;	/* worker threads, or NULL: inline */
+	/* group commit, counted on the loop: directory flushes made and the
+	   requests they served */
+	unsigned long dir_flushes, dir_requests;
 };
 
 /* ---- store.c ---- */
@@ -147,11 +157,39 @@ void store_error_set(struct store_error *e, enum store_error_code code,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Log "what path: errno text" and set a generic TEMP error. */
 void store_error_sys(struct store_error *e, const char *what, const char *path);
+/* Before a flush that makes messages durable: wait the test delay, if
+   the environment asked for one at startup (a slow disk, for the tests
+   that check that one session's disk wait blocks nobody else). */
+void store_disk_delay(const struct store *s);
 /* A Maildir unique base: "<secs>.M<usecs>P<pid>Q<seq>.<host>". */
 void store_unique_name(struct store *s, char *out, size_t size);
 struct store_account *store_find_account(struct store *s, const char *address);
 void store_remember_account(struct store *s, struct store_account *a);
 void store_account_forget(struct store_account *a);
+
+/* ---- store_worker.c: disk waits off the loop ---- */
+/* A piece of disk work: work runs on a worker thread (and may touch only
+   what the job holds), then done on the loop thread. */
+struct store_job {
+	void (*work)(struct store_job *j);
+	void (*done)(struct store_job *j);
+	struct store_job *next;
+};
+/* What store_append_commit and store_copy_commit hand out. */
+struct store_wait {
+	struct store_job job;
+	bool cancelled;		/* the callback is not wanted any more */
+	bool *finished;		/* set when it ended before the call returned */
+};
+/* Queue j (without workers: run it now, both steps). */
+void store_job_submit(struct store *s, struct store_job *j);
+/* Make the directories paths[0..n) durable (fsync), grouped with the
+   requests of other sessions, then call done(arg, 1 or -1) on the loop
+   (at once without workers).  paths are copied. */
+void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
+		      void (*done)(void *arg, int result), void *arg);
+/* Join the workers and finish every job they had (store_free). */
+void store_workers_stop(struct store *s);
 
 /* ---- store_name.c: folder names ---- */
 bool store_name_is_inbox(const char *name);
@@ -195,7 +233,12 @@ int store_remove_tree(const char *path);
 int store_maildir_create(const char *path);
 
 /* ---- store_keywords.c ---- */
+/* Read the folder's dovecot-keywords, taking in the names of slots
+   still empty.  1 or -1. */
 int store_keywords_load(struct mbox *mb);
+/* Read it again if it changed since: 1 new names (chg_keywords set), 0
+   none, -1 error. */
+int store_keywords_refresh(struct mbox *mb);
 void store_keywords_free(struct mbox *mb);
 /* 1 found, 0 missing (create false), -1 error. */
 int store_keywords_find(struct mbox *mb, const char *name, bool create,
@@ -298,6 +341,8 @@ struct mboxmsg {
 	uint32_t crc;		/* CRC-32C of the raw_len bytes at off */
 	int64_t date;		/* of the From_ line (UTC), 0 if unreadable */
 	uint8_t flags;		/* STORE_FLAG_* from Status:/X-Status: */
+	uint64_t kw_off;	/* the value of its X-Keywords: (in the file), */
+	uint32_t kw_len;	/* 0 when it has none */
 };
 typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
 /* Call cb for each message in data[0..len), the file's bytes from offset

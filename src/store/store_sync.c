@@ -360,10 +360,14 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 
 	if (store_mbox_check(mb, error_r) < 0)
 		return -1;
-	if (mb->mbox_path != NULL)
+	if (mb->mbox_path != NULL) {
 		ret = store_mboxfile_sync(mb, rebuild, force_cur, &sc.modseq);
-	else
+	} else {
+		/* keywords delivered meanwhile name letters of the new files */
+		if (store_keywords_refresh(mb) < 0)
+			log_err("store: %s: keywords not read again", mb->dir);
 		ret = sync_dirs(&sc, force_cur);
+	}
 	if (ret < 0)
 		store_error_sys(error_r, "scan", mb->dir);
 	free_ctx(&sc);

@@ -75,8 +75,8 @@ static char *slurp(const char *path, size_t *len_r)
 	return p;
 }
 
-/* Deliver text as the delivery agent does. */
-static void deliver(const char *text, uint64_t arrival)
+/* Deliver text as the delivery agent does, with IMAP flags (NULL none). */
+static void deliver_flags(const char *text, const char *flags, uint64_t arrival)
 {
 	char src[128];
 	FILE *f;
@@ -86,8 +86,24 @@ static void deliver(const char *text, uint64_t arrival)
 	assert_non_null(f);
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(mbox_deliver(mbox, "bob@example.net", arrival, src, false), 1);
+	assert_int_equal(mbox_deliver_flags(mbox, "bob@example.net", arrival, src, flags, false),
+			 1);
 	unlink(src);
+}
+
+static const char *const texts[];
+static const char *const texts_flags[];
+
+/* One of texts with its flags (the third is \Seen \Flagged, which
+   delivery writes as Status: RO and X-Status: F), or another text. */
+static void deliver(const char *text, uint64_t arrival)
+{
+	const char *flags = NULL;
+
+	for (unsigned i = 0; i < 3; i++)
+		if (text == texts[i])
+			flags = texts_flags[i];
+	deliver_flags(text, flags, arrival);
 }
 
 static struct store_account *open_account(void)
@@ -136,6 +152,7 @@ static const char *const texts[] = {
 	"Subject: two\n\nplain\n\n\n",
 	"Subject: three\nStatus: RO\nX-Status: F\n\nFrom\n From\nlast",
 };
+static const char *const texts_flags[] = { NULL, NULL, "\\Seen \\Flagged" };
 
 static uint32_t uid_at(struct store_mailbox *h, unsigned i)
 {
@@ -178,11 +195,27 @@ static void test_read(void **state)
 	}
 	store_mailbox_get(h, 2, &m);
 	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
-	/* a sender's Status: header does not flag new mail */
-	deliver(texts[2], 1700000003);
+	/* a sender's Status: header does not flag new mail: delivery drops it */
+	deliver_flags(texts[2], NULL, 1700000003);
 	assert_int_equal(store_mailbox_sync(h, NULL), 1);
 	assert_int_equal(store_mailbox_lookup(h, 4, &m), 1);
 	assert_int_equal(m.flags, 0);
+	t = text_of(h, 4, NULL);
+	assert_string_equal(t, "Subject: three\n\nFrom\n From\nlast\n");
+	free(t);
+	/* the flags delivery gives (a Sieve script's), keywords too */
+	deliver_flags("Subject: four\nX-Keywords: Forged\n\nbody\n", "$Label1 \\Answered Work",
+		      1700000004);
+	assert_int_equal(store_mailbox_sync(h, NULL), 1);
+	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_ANSWERED);
+	assert_int_equal(store_mailbox_keyword_count(h), 2);
+	assert_string_equal(store_mailbox_keyword_name(h, 0), "$Label1");
+	assert_string_equal(store_mailbox_keyword_name(h, 1), "Work");
+	assert_int_equal(m.keywords, 3);
+	t = text_of(h, 5, NULL);
+	assert_string_equal(t, "Subject: four\nX-Status: A\nX-Keywords: $Label1 Work\n\nbody\n");
+	free(t);
 	store_mailbox_close(&h);
 	store_account_unref(&a);
 }

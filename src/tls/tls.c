@@ -241,6 +241,31 @@ static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 	return set;
 }
 
+/* The relay's client context: the system's CAs and [relay] ca_file are
+   loaded so that a peer's certificate can be judged (MTA-STS), though a
+   handshake itself never fails on it unless the caller asks. */
+static SSL_CTX *client_new(struct tls *t, const struct config *cfg, const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		abort();
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_dane_enable(ctx) <= 0)
+		ERR_clear_error();	/* tls_connect_dane() finds no usable record */
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error();	/* no system CAs: only ca_file is trusted */
+	if (cfg->ca_file[0] != '\0' && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
+		char file[200];
+		str_copy(file, cfg->ca_file, sizeof(file));
+		*error_r = tls_error(t, "cannot load [relay] ca_file", file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 {
 	static char error[512];
@@ -254,9 +279,13 @@ int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 		free(t);
 		return -1;
 	}
-	t->client = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_min_proto_version(t->client, TLS1_2_VERSION);
-	SSL_CTX_set_verify(t->client, SSL_VERIFY_NONE, NULL);
+	if ((t->client = client_new(t, cfg, error_r)) == NULL) {
+		snprintf(error, sizeof(error), "%s", *error_r);
+		*error_r = error;
+		set_free(t->set);
+		free(t);
+		return -1;
+	}
 	*r = t;
 	return 1;
 }
@@ -277,9 +306,16 @@ int tls_check(const struct config *cfg, const char **error_r)
 int tls_reload(struct tls *t, const struct config *cfg, const char **error_r)
 {
 	struct tls_set *set = set_load(t, cfg, error_r);
+	SSL_CTX *client;
 
 	if (set == NULL)
 		return -1;
+	if ((client = client_new(t, cfg, error_r)) == NULL) {
+		set_free(set);
+		return -1;
+	}
+	SSL_CTX_free(t->client);	/* connections keep their own reference */
+	t->client = client;
 	set->older = t->set;
 	t->set = set;
 	return 1;
@@ -321,8 +357,73 @@ struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
 	SSL *ssl = SSL_new(t->client);
 
 	SSL_set_tlsext_host_name(ssl, servername);
+	SSL_set1_host(ssl, servername);		/* judged by tls_peer_verified() */
 	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_CONNECTING,
 					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct bufferevent *tls_connect_dane(struct tls *t, struct event_base *base,
+				     struct bufferevent *under, const char *servername,
+				     const struct tls_tlsa *r, unsigned n, unsigned *usable_r)
+{
+	SSL *ssl = SSL_new(t->client);
+
+	*usable_r = 0;
+	SSL_set_tlsext_host_name(ssl, servername);
+	if (SSL_dane_enable(ssl, servername) > 0) {
+		/* RFC 7672 §3.1.1: DANE-EE(3) binds the key, not the name */
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (unsigned i = 0; i < n; i++)
+			if (r[i].usage >= 2 &&	/* PKIX-TA/EE are unusable (§3.1.3) */
+			    SSL_dane_tlsa_add(ssl, r[i].usage, r[i].selector, r[i].mtype,
+					      r[i].data, r[i].len) > 0)
+				(*usable_r)++;
+	}
+	ERR_clear_error();
+	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_CONNECTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct bufferevent *tls_connect_strict(struct tls *t, struct event_base *base,
+				       const char *servername)
+{
+	SSL *ssl = SSL_new(t->client);
+	struct bufferevent *bev;
+
+	SSL_set_tlsext_host_name(ssl, servername);
+	SSL_set1_host(ssl, servername);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	/* web servers often close without close_notify after an HTTP/1.0
+	   answer: that is the end of the data (its length is checked) */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+int tls_peer_verified(struct bufferevent *bev, const char **error_r)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	X509 *cert;
+	long result;
+
+	if (ssl == NULL) {
+		*error_r = "no TLS";
+		return -1;
+	}
+	if ((cert = SSL_get1_peer_certificate(ssl)) == NULL) {
+		*error_r = "no certificate";
+		return -1;
+	}
+	X509_free(cert);
+	result = SSL_get_verify_result(ssl);
+	if (result != X509_V_OK) {
+		*error_r = X509_verify_cert_error_string(result);
+		return -1;
+	}
+	return 1;
 }
 
 void tls_describe(struct bufferevent *bev, char *out, size_t size)

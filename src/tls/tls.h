@@ -40,11 +40,36 @@ struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
 struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 			       evutil_socket_t fd);
 
-/* A bufferevent that starts a client handshake over under (opportunistic
-   STARTTLS of the relay: the peer's certificate is not verified, as is
-   usual for MX hosts without DANE or MTA-STS). */
+/* A bufferevent that starts a client handshake over under (STARTTLS of
+   the relay).  The handshake does not fail on the peer's certificate (the
+   opportunistic TLS usual for MX hosts); tls_peer_verified() tells after
+   it whether the certificate is valid for servername under the system's
+   CAs and [relay] ca_file (MTA-STS). */
 struct bufferevent *tls_connect(struct tls *t, struct event_base *base,
 				struct bufferevent *under, const char *servername);
+/* A bufferevent for a new socket (connect it with bufferevent_socket_connect)
+   whose client handshake fails unless the certificate is valid for
+   servername (the HTTPS fetch of an MTA-STS policy). */
+struct bufferevent *tls_connect_strict(struct tls *t, struct event_base *base,
+				       const char *servername);
+/* One TLSA record (RFC 6698): certificate usage, selector, matching type
+   and the association data. */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+/* tls_connect() for a DANE mail exchanger (RFC 7672): the certificate is
+   matched against the n records (DANE-TA(2) and DANE-EE(3); the others
+   are unusable), tls_peer_verified() tells the outcome.  *usable_r: how
+   many records OpenSSL took; with none, only encryption is possible. */
+struct bufferevent *tls_connect_dane(struct tls *t, struct event_base *base,
+				     struct bufferevent *under, const char *servername,
+				     const struct tls_tlsa *r, unsigned n, unsigned *usable_r);
+/* After the handshake of tls_connect*: 1 if the peer's certificate chains
+   to a trusted CA and names the servername, else -1 with *error_r
+   (static text). */
+int tls_peer_verified(struct bufferevent *bev, const char **error_r);
 
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)", or "" for a
    bufferevent without TLS. */

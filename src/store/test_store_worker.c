@@ -1,0 +1,184 @@
+/*
+ * test_store_worker.c - the store's disk waits on worker threads: APPENDs
+ * of several sessions committed at once get distinct UIDs, are on disk
+ * before their callbacks, share directory flushes (group commit), and a
+ * store freed with work in flight finishes it; without workers a commit
+ * answers before it returns.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store_private.h"
+
+#define ADDR "alice@example.org"
+#define SESSIONS 6
+
+static char root[64];
+static struct store *st;
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/correio-test-worker-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	st = store_new(root, "test.example");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	store_free(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+struct answer {
+	bool called;
+	int result;
+	uint32_t uid;
+	unsigned n_filed;
+};
+
+static void on_filed(void *ctx, int result, const uint32_t *uids, unsigned n_filed,
+		     uint32_t uidvalidity, const struct store_error *error)
+{
+	struct answer *a = ctx;
+
+	a->called = true;
+	a->result = result;
+	a->n_filed = n_filed;
+	a->uid = n_filed > 0 ? uids[0] : 0;
+}
+
+static struct store_append *message(struct store_account *a, const char *text)
+{
+	struct store_append *ap;
+	struct store_error err;
+
+	assert_int_equal(store_append_begin(a, "INBOX", &ap, &err), 1);
+	assert_int_equal(store_append_write(ap, text, strlen(text), &err), 1);
+	store_append_set(ap, STORE_FLAG_SEEN, NULL, 0, 1600000000);
+	return ap;
+}
+
+static unsigned files_in_cur(void)
+{
+	char cmd[200];
+	unsigned n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s/mail/example.org/alice/cur' | wc -l", root);
+	assert_non_null(p = popen(cmd, "r"));
+	assert_int_equal(fscanf(p, "%u", &n), 1);
+	pclose(p);
+	return n;
+}
+
+static void test_group_commit(void **state)
+{
+	struct answer answers[SESSIONS] = { { 0 } };
+	struct store_account *a;
+	struct store_error err;
+	struct store_mailbox *h;
+	time_t deadline = time(NULL) + 20;
+	bool seen[SESSIONS + 1] = { false };
+	int fd = store_workers_start(st, 2);
+	unsigned done = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	st->disk_delay_ms = 100;	/* flushes last long enough to gather */
+	for (unsigned i = 0; i < SESSIONS; i++) {
+		struct store_append *ap = message(a, "Subject: one of several\r\n\r\nhi\r\n");
+		assert_non_null(store_append_commit(&ap, 1, on_filed, &answers[i]));
+		assert_null(ap);
+	}
+	assert_int_equal(answers[0].called, false);	/* the loop must run first */
+	while (done < SESSIONS && time(NULL) < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 1000) > 0)
+			store_workers_run(st);
+		done = 0;
+		for (unsigned i = 0; i < SESSIONS; i++)
+			done += answers[i].called;
+	}
+	assert_int_equal(done, SESSIONS);
+	for (unsigned i = 0; i < SESSIONS; i++) {
+		assert_int_equal(answers[i].result, 1);
+		assert_int_equal(answers[i].n_filed, 1);
+		assert_true(answers[i].uid >= 1 && answers[i].uid <= SESSIONS);
+		assert_false(seen[answers[i].uid]);
+		seen[answers[i].uid] = true;
+	}
+	assert_int_equal(st->dir_requests, SESSIONS);
+	assert_true(st->dir_flushes < st->dir_requests);
+	assert_int_equal(files_in_cur(), SESSIONS);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), SESSIONS);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
+/* A session that went away (cancel) and a store freed meanwhile: the
+   message is still filed, and no callback runs. */
+static void test_free_finishes_work(void **state)
+{
+	struct answer answer = { 0 };
+	struct store_account *a;
+	struct store_append *ap;
+	struct store_error err;
+	struct store_wait *w;
+
+	assert_true(store_workers_start(st, 1) >= 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	st->disk_delay_ms = 100;
+	ap = message(a, "Subject: left behind\r\n\r\nhi\r\n");
+	assert_non_null(w = store_append_commit(&ap, 1, on_filed, &answer));
+	store_wait_cancel(w);
+	store_account_unref(&a);
+	store_free(&st);
+	assert_false(answer.called);
+	assert_int_equal(files_in_cur(), 1);
+}
+
+static void test_without_workers(void **state)
+{
+	struct answer answer = { 0 };
+	struct store_account *a;
+	struct store_append *ap[2];
+	struct store_error err;
+
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	ap[0] = message(a, "Subject: first\r\n\r\nhi\r\n");
+	ap[1] = message(a, "Subject: second\r\n\r\nhi\r\n");
+	assert_null(store_append_commit(ap, 2, on_filed, &answer));
+	assert_true(answer.called);
+	assert_int_equal(answer.result, 1);
+	assert_int_equal(answer.n_filed, 2);
+	assert_int_equal(answer.uid, 1);
+	assert_int_equal(files_in_cur(), 2);
+	store_account_unref(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_finishes_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_workers, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -103,7 +103,7 @@ static void on_answer(void *ctx, const struct dns_answer *a)
 	r->nxdomain = a->nxdomain;
 	for (unsigned i = 0; i < a->n; i++) {
 		const char *t = a->txt[i] != NULL ? a->txt[i] : a->names[i];
-		r->text[i] = t != NULL ? strdup(t) : NULL;
+		r->text[i] = t != NULL ? xstrdup(t) : NULL;
 		r->addrs[i] = a->addrs[i];
 	}
 	r->n = a->n;
@@ -414,12 +414,11 @@ static void key_of(const char *txt, char *out, size_t size)
 
 static void check_dkim(struct records *rc)
 {
-	struct dkim_record *recs = calloc(CHECK_MAX_KEYS, sizeof(*recs));
+	struct dkim_record *recs = xcalloc(CHECK_MAX_KEYS, sizeof(*recs));
 	char name[400], mine[1500], theirs[1500], fix[600];
 	const char *error = "out of memory";
 	struct reply r;
-	int n = recs != NULL ? dkim_keys_list(rc->cfg->data_dir, rc->domain, recs,
-					      CHECK_MAX_KEYS, &error) : -1;
+	int n = dkim_keys_list(rc->cfg->data_dir, rc->domain, recs, CHECK_MAX_KEYS, &error);
 
 	if (n <= 0) {
 		printf("; DKIM: %s\n", n < 0 ? error : "the domain has no keys");

@@ -156,14 +156,14 @@ static void collect_domains(struct dns_check *dc)
 /* Returns the number of warnings, or -1. */
 static int check_dns(const struct config *cfg)
 {
-	struct dns_check *dc = calloc(1, sizeof(*dc));
+	struct dns_check *dc = xcalloc(1, sizeof(*dc));
 	struct timeval limit = { CHECK_DNS_SECONDS, 0 };
 	struct dns *dns = NULL;
 	const char *error;
 	unsigned domains;
 	int warnings;
 
-	if (dc == NULL || (dc->base = event_base_new()) == NULL) {
+	if ((dc->base = event_base_new()) == NULL) {
 		cli_error("check", "out of memory");
 		free(dc);
 		return -1;

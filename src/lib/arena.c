@@ -9,6 +9,7 @@
  */
 #include "arena.h"
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ void *arena_alloc(struct arena *a, size_t size)
 	struct arena_block *b;
 	void *p;
 
+	assert(a != NULL);
 	if (size > SIZE_MAX - ARENA_ALIGN)
 		fatal("out of memory");
 	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

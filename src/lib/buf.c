@@ -4,6 +4,7 @@
  */
 #include "buf.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ static int buf_reserve(struct buf *b, size_t n)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
+	assert(p != NULL || n == 0);
 	if (buf_reserve(b, n) < 0)
 		return -1;
 	if (n > 0)

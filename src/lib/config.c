@@ -370,6 +370,7 @@ bool config_networks_match(const struct config_networks *nets, const char *addr)
 	bool v6 = strchr(addr, ':') != NULL;
 	unsigned char a[16];
 
+	assert(nets != NULL && nets->n <= CONFIG_NETWORKS_MAX);
 	if (nets->n == 0 || inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1)
 		return false;
 	for (unsigned i = 0; i < nets->n; i++)

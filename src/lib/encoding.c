@@ -8,6 +8,7 @@
  */
 #include "encoding.h"
 
+#include <assert.h>
 #include <stdbool.h>
 
 int hex_value(unsigned char c)
@@ -68,6 +69,7 @@ int base64_decode(const char *in, size_t len, struct buf *out)
 static int encode(const unsigned char *p, size_t len, const char *alphabet,
 		  bool pad, struct buf *out)
 {
+	assert(p != NULL || len == 0);
 	for (size_t i = 0; i < len; i += 3) {
 		unsigned v = (unsigned)p[i] << 16;
 		size_t keep = len - i >= 3 ? 4 : len - i + 1;

@@ -27,6 +27,7 @@
  */
 #include "envelope.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,8 @@ int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt
 {
 	struct envelope_rcpt *r;
 
+	/* every recipient has an address: delivery and the relay rely on it */
+	assert(address != NULL);
 	if (e->n_rcpts >= 100000)
 		return -1;
 	if (e->n_rcpts == e->cap_rcpts) {

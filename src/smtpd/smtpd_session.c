@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "lib/line_read.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "auth/auth.h"
@@ -129,28 +130,14 @@ void smtpd_command_timer(struct smtpd_session *s, bool on)
 static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 		     size_t *len)
 {
-	size_t eol_len, avail = evbuffer_get_length(in);
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	int ret = line_read(in, line, SMTPD_AUTH_LINE_MAX, len, &s->skip_line);
 
-	if (eol.pos < 0) {
-		if (avail >= SMTPD_AUTH_LINE_MAX || s->skip_line) {
-			evbuffer_drain(in, avail);
-			s->skip_line = true;
-		}
-		return 0;
-	}
-	if (s->skip_line || (size_t)eol.pos + eol_len > SMTPD_AUTH_LINE_MAX) {
-		evbuffer_drain(in, (size_t)eol.pos + eol_len);
-		s->skip_line = false;
+	if (ret < 0) {
 		smtpd_reply(s, "500 5.5.2 Error: line too long");
 		smtpd_error(s);
-		return -1;
 	}
-	evbuffer_remove(in, line, (size_t)eol.pos + eol_len);
-	*len = (size_t)eol.pos;
-	if (*len > 0 && line[*len - 1] == '\r')
-		(*len)--;
-	line[*len] = '\0';
+	if (ret <= 0)
+		return ret;
 	/* AUTH lines may be longer (RFC 4954 §4); every other line is bound by
 	   RFC 5321 §4.5.3.1.4 */
 	if (*len + 2 > SMTPD_LINE_MAX && s->state != SMTPD_STATE_AUTH &&

@@ -378,3 +378,101 @@ def test_renew_needs_acme():
         assert r.returncode == 1 and "[tls] acme is not enabled" in r.stderr, r.stderr
     finally:
         server.cleanup()
+
+
+class DrippingCa:
+    """A hostile ACME server on loopback: TLS with a certificate correio
+    trusts, then an answer that never ends, one byte a second."""
+
+    def __init__(self):
+        import threading
+        self.dir = tempfile.mkdtemp(prefix="correio-drip-")
+        os.chmod(self.dir, 0o755)	# the server reads the CA after dropping root
+        self.ca, cert, key = make_api_cert(self.dir)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stopping = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        try:
+            with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(10)
+                tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self.stopping.wait(1):
+                    tls.sendall(b"a")
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def dripping_pair():
+    ca = DrippingCa()
+    server = Server(extra_config=f"""
+[tls]
+acme = yes
+acme_email = postmaster@example.org
+acme_directory = https://localhost:{ca.port}/dir
+acme_ca_file = {ca.ca}
+acme_challenge = http-01
+acme_timeout = 5s
+
+[listen]
+acme_http = 127.0.0.1:{free_port()}
+""")
+    return server, ca
+
+
+def test_ca_that_never_finishes_is_bounded():
+    """A CA whose answer never ends (a byte now and then, each before any
+    read timeout) does not hold the ACME client for ever: the request is
+    given up after its overall limit and logged."""
+    server, ca = dripping_pair()
+    try:
+        server.start()
+        wait_for(lambda: ca.connections > 0, timeout=10, interval=0.2, what="the request")
+        wait_for(lambda: "acme: no certificate issued" in server.read_log(), timeout=30,
+                 interval=0.5, what="the request given up")
+        line = [l for l in server.read_log().splitlines()
+                if "acme: no certificate issued" in l][0]
+        assert "took longer than" in line, line
+    finally:
+        server.cleanup()
+        ca.stop()
+
+
+def test_stop_during_a_hanging_acme_request():
+    """SIGTERM while the ACME thread waits on a CA that never finishes:
+    the server stops at once, not after the CA's answer or a timeout."""
+    import time
+    server, ca = dripping_pair()
+    try:
+        server.start()
+        wait_for(lambda: ca.connections > 0, timeout=10, interval=0.2, what="the request")
+        time.sleep(1)
+        start = time.monotonic()
+        assert server.stop(timeout=60) == 0
+        assert time.monotonic() - start < 5
+    finally:
+        server.cleanup()
+        ca.stop()

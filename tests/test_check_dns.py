@@ -217,3 +217,29 @@ def test_check_dns_domain_records():
             d.stop()
         good.cleanup()
         bad.cleanup()
+
+
+def test_check_dns_records_with_control_characters():
+    """Published records holding terminal escapes (a hostile or broken
+    zone): `check --dns DOMAIN` names them with the control characters
+    shown as \\xNN, never writes them to the administrator's terminal."""
+    s = records_server("esc.test", "mx.esc.test")
+    d = None
+    try:
+        d = Dnsmasq(extra=[
+            "--mx-host=esc.test,mx.esc.test,10",
+            "--host-record=mx.esc.test,127.0.0.40",
+            txt("esc.test", "v=spf1 \x1b[2J\x1b]0;owned\x07-all"),
+            txt("_dmarc.esc.test", "v=DMARC1; p=\x1b[31mreject"),
+        ])
+        use_dns(s, d.port)
+        r = subprocess.run([BIN, "-c", s.conf, "check", "--dns", "esc.test"],
+                           capture_output=True, timeout=60)
+        out = r.stdout + r.stderr
+        assert b"esc.test" in out and b"MISMATCH" in out, out
+        assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", out) is None, out
+        assert b"\\x1b[2J" in out, out
+    finally:
+        if d is not None:
+            d.stop()
+        s.cleanup()

@@ -55,7 +55,12 @@ def flood(port):
     return socks
 
 
-def greeting(port, timeout=2.0):
+# A client must hear 220 or 421 within this long: a hang or a spin would
+# take far longer; a shared, loaded machine can take a second or two.
+GREETING_WAIT = 4.0
+
+
+def greeting(port, timeout=GREETING_WAIT):
     """What a normal client hears first, and how long it took."""
     t = time.time()
     with socket.create_connection(("127.0.0.1", port), timeout) as c:
@@ -89,14 +94,14 @@ def run_flood(server, hold=3.0):
             s.close()
     for text, took in during:
         # at the connection limit the answer is 421 (come back later)
-        assert took < 2.0 and re.match(r"(220|421) ", text), during
+        assert took < GREETING_WAIT and re.match(r"(220|421) ", text), during
     deadline = time.time() + 5
     while True:
         text, took = greeting(server.smtp_port)
         if text.startswith("220 ") or time.time() > deadline:
             break
         time.sleep(0.1)
-    assert text.startswith("220 ") and took < 2.0, (text, took)
+    assert text.startswith("220 ") and took < GREETING_WAIT, (text, took)
     assert cpu < 0.20, f"server used {cpu:.0%} CPU during the flood"
     lines = log_lines_about_it(server)
     print(f"flood: server CPU {cpu:.1%}, {len(lines)} log lines about it, "

@@ -242,7 +242,17 @@ def test_connections_counted_with_other_protocols():
     s.add_user(USER, PASSWORD)
     s.start()
     try:
-        imap = imaplib.IMAP4("127.0.0.1", s.imap_port)
+        # the start-up probes of the listeners count until the server has
+        # seen them close, which a loaded machine may take a moment to do
+        deadline = time.time() + 10
+        while True:
+            try:
+                imap = imaplib.IMAP4("127.0.0.1", s.imap_port)
+                break
+            except imaplib.IMAP4.error:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
         a = Jmap(s)
         c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)
         c.request("GET", "/.well-known/jmap", headers={"Authorization": basic()})
@@ -951,6 +961,68 @@ def test_email_submission_restrict_sender(srv):
     assert srv.read_message(path).startswith(b"Return-Path: <sales@example.org>")
 
 
+def test_email_submission_from_cannot_hide_another_address(srv):
+    """restrict_sender holds for every address a From: or Sender: field
+    shows, however it is written: an address after a bracketed one, one
+    behind an encoded word, a second From: field, a Sender: of someone
+    else.  The user's own address in a display name stays allowed."""
+    srv.add_user("ceo@example.org", "ceo-pw")
+    j = Jmap(srv)
+    env = {"mailFrom": {"email": USER}, "rcptTo": [{"email": "bob@example.org"}]}
+    for fields in ["From: <alice@example.org> ceo@example.org",
+                   "From: =?utf-8?q?<alice@example.org>?= <ceo@example.org>",
+                   "From: alice@example.org\r\nFrom: ceo@example.org",
+                   "From: alice@example.org\r\nSender: ceo@example.org",
+                   "From: \"=?utf-8?q?ceo=40example.org?=\" <alice@example.org>"]:
+        r = submit_draft(j, fields + "\r\nTo: bob@example.org\r\nSubject: t\r\n\r\nhi\r\n",
+                         env)
+        assert r["notCreated"]["k"]["type"] in ("forbiddenFrom", "invalidEmail"), (fields, r)
+    r = submit_draft(j, "From: \"Alice (alice@example.org)\" <alice@example.org>\r\n"
+                        "To: bob@example.org\r\nSubject: t\r\n\r\nhi\r\n")
+    assert "k" in r["created"], r
+    [path] = srv.wait_messages("bob@example.org", 1)
+    assert b"Alice (alice@example.org)" in srv.read_message(path)
+
+
+def test_email_submission_recipient_limit():
+    """[limits] recipients holds for EmailSubmission as for RCPT: an
+    envelope or To:/Cc:/Bcc: fields with more recipients are refused with
+    tooManyRecipients and maxRecipients, at once even for a huge To:."""
+    s = Server(http=True, extra_config="[limits]\nrecipients = 5\n")
+    s.add_user(USER, PASSWORD)
+    s.start()
+    try:
+        j = Jmap(s)
+        text = "From: alice@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n"
+        rcpts = [{"email": f"u{i}@example.net"} for i in range(6)]
+        r = submit_draft(j, text, {"mailFrom": {"email": USER}, "rcptTo": rcpts})
+        err = r["notCreated"]["k"]
+        assert err["type"] == "tooManyRecipients" and err["maxRecipients"] == 5, r
+        r = submit_draft(j, text, {"mailFrom": {"email": USER}, "rcptTo": rcpts[:5]})
+        assert "k" in r["created"], r
+        to = ",\r\n ".join(f"u{i}@example.net" for i in range(2000))
+        start = time.monotonic()
+        r = submit_draft(j, f"From: alice@example.org\r\nTo: {to}\r\n\r\nhi\r\n")
+        assert r["notCreated"]["k"]["type"] == "tooManyRecipients", r
+        assert time.monotonic() - start < 10
+    finally:
+        stopped(s)
+
+
+def test_email_submission_long_to_is_not_dropped(srv):
+    """Recipients derived from a To: field longer than 64 KiB are not
+    silently left out (the message going only to Cc:): the submission is
+    refused, and nobody gets the message."""
+    j = Jmap(srv)
+    to = ",\r\n ".join(f"recipient-number-{i}@example.net" for i in range(3000))
+    r = submit_draft(j, f"From: alice@example.org\r\nTo: {to}\r\n"
+                        "Cc: bob@example.org\r\nSubject: many\r\n\r\nhi\r\n")
+    assert r["notCreated"]["k"]["type"] in ("invalidEmail", "tooManyRecipients"), \
+        str(r)[:500]
+    time.sleep(0.5)
+    assert srv.messages("bob@example.org") == []
+
+
 def test_email_submission_client_gone_while_queued(srv):
     """Clients that hang up right after sending a submission (before or
     while it waits for the queue): the messages still go out, the server
@@ -1046,10 +1118,12 @@ def test_mailbox_set_create_rename_destroy(srv):
         "c": {"name": "Correio", "parentId": "#p"},
         "r": {"name": "Receipts", "role": "archive"},
         "x": {"name": "a/b"},
+        "w": {"name": " "},
         "i": {"name": "inbox"}}})
     assert set(r["created"]) == {"p", "c"}, r
     assert r["notCreated"]["r"]["type"] == "invalidProperties"  # Archive has the role
     assert r["notCreated"]["x"]["type"] == "invalidProperties"
+    assert r["notCreated"]["w"]["type"] == "invalidProperties"  # only spaces
     assert r["notCreated"]["i"]["type"] == "invalidProperties"
     p, c = r["created"]["p"]["id"], r["created"]["c"]["id"]
     assert r["created"]["c"]["parentId"] == p

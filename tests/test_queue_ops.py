@@ -223,7 +223,32 @@ broken line without a colon
 webmaster: www
 www: nobody-here
 mailer-daemon: postmaster
+@example.org: alice
 """
+
+
+def test_queue_show_hides_control_characters(env):
+    """A sender's header fields holding terminal escapes: `queue show`
+    prints them with the control characters as \\xNN (the administrator's
+    terminal is not driven by mail from anyone); --body stays byte for
+    byte, as postcat -q, for piping.  So is the last error, which the
+    next hop wrote."""
+    env.sink("mx1.a.test", rcpt=Replies(default="451 4.3.0 try \x1b[2Jlater"))
+    srv = env.server(queue={"retry_interval": "1h", "max_retry_interval": "1h"})
+    text = (b"From: <alice@example.org>\r\nSubject: hi \x1b]0;owned\x07\x1b[2J there\r\n"
+            b"X-Tab:\tkept\r\n\r\nbody \x1b[31m\r\n")
+    qid = send(srv, ["carol@a.test"], body=text)
+    srv.wait_log(rf"{qid}: to=<carol@a\.test>.*status=deferred")
+    r = subprocess.run([BIN, "-c", srv.conf, "queue", "show", qid], capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", r.stdout) is None, r.stdout
+    assert b"Subject: hi \\x1b]0;owned\\x07\\x1b[2J there" in r.stdout, r.stdout
+    assert b"X-Tab:\tkept" in r.stdout
+    assert b"try \\x1b[2Jlater" in r.stdout, r.stdout
+    r = subprocess.run([BIN, "-c", srv.conf, "queue", "show", "--body", qid],
+                       capture_output=True, timeout=30)
+    assert b"\x1b]0;owned\x07" in r.stdout and b"body \x1b[31m" in r.stdout
 
 
 def test_newaliases_imports_local_entries(tmp_path):
@@ -261,6 +286,8 @@ def test_newaliases_imports_local_entries(tmp_path):
                          r"neither an account nor an alias", out), out
         assert re.search(r":14: skipped www@example.org -> nobody-here: ", out)
         assert ("mailer-daemon@example.org", "postmaster@example.org") in pairs
+        # "@domain" would be a catch-all in the alias store: never by accident
+        assert re.search(r":16: skipped @example.org: no local part", out), out
         stored = s.cli("alias", "list").stdout
         assert "postmaster@example.org -> root@example.org" in stored
         assert "prog@" not in stored and "ghost@" not in stored and "other@" not in stored
@@ -283,6 +310,35 @@ def test_newaliases_unreadable_file(tmp_path):
         r = s.cli("newaliases", str(tmp_path / "missing"), check=False)
         assert r.returncode == 1
         assert "cannot read" in r.stderr and "missing" in r.stderr
+    finally:
+        s.cleanup()
+
+
+def test_newaliases_hostile_file(tmp_path):
+    """An aliases file with binary junk, terminal escapes, a huge line and
+    a loop: each bad entry is reported on one line, no control character
+    of the file reaches the terminal, good entries still go in."""
+    s = Server()
+    try:
+        s.add_user(ALICE)
+        path = tmp_path / "aliases"
+        path.write_bytes(b"ok: alice\n"
+                         b"esc: \x1b]0;owned\x07alice, \x1b[2Jbob\n"
+                         b"bin\x01ary: alice\n"
+                         b"huge: " + b"x" * 3000000 + b"\n"
+                         b"loop1: loop2\nloop2: loop1\n"
+                         b"\x00\xff\xfe: \x00alice\n"
+                         b"last: alice\n")
+        r = subprocess.run([BIN, "-c", s.conf, "newaliases", str(path)],
+                           capture_output=True, timeout=30)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, out
+        assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", out) is None, out
+        assert b"ok@example.org -> alice@example.org: added" in out
+        assert b"last@example.org -> alice@example.org: added" in out
+        assert b":4: not an entry: the entry is too long" in out
+        stored = s.cli("alias", "list").stdout
+        assert "loop1" not in stored and "esc@" not in stored and "huge" not in stored
     finally:
         s.cleanup()
 

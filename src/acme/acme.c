@@ -196,6 +196,12 @@ static bool stopping(struct acme *a)
 	return stop;
 }
 
+/* acme_http_request's cancel: the server is stopping. */
+static bool http_cancel(void *a)
+{
+	return stopping(a);
+}
+
 /* Between checks: sleep up to seconds, less when stopping or asked to
    renew.  Returns whether a renewal was asked for (and clears it). */
 static bool idle(struct acme *a, unsigned seconds)
@@ -243,8 +249,8 @@ static int get_nonce(struct acme_session *s)
 	int ret = -1;
 
 	acme_resp_init(&r);
-	if (acme_http_request(s->a->cfg.acme_ca_file, "HEAD", s->dir.new_nonce, NULL, &r,
-			      s->error) > 0) {
+	if (acme_http_request(&s->a->cfg, http_cancel, s->a, "HEAD",
+			      s->dir.new_nonce, NULL, &r, s->error) > 0) {
 		if (r.nonce[0] == '\0')
 			buf_printf(s->error, "newNonce %s gave no Replay-Nonce", s->dir.new_nonce);
 		else
@@ -280,8 +286,8 @@ static int post(struct acme_session *s, const char *url, const char *payload,
 			break;
 		}
 		s->nonce[0] = '\0';
-		if (acme_http_request(s->a->cfg.acme_ca_file, "POST", url, buf_cstr(&jws), r,
-				      s->error) < 0)
+		if (acme_http_request(&s->a->cfg, http_cancel, s->a, "POST", url,
+				      buf_cstr(&jws), r, s->error) < 0)
 			break;
 		str_copy(s->nonce, r->nonce, sizeof(s->nonce));
 		s->retry_after = r->retry_after;
@@ -306,8 +312,8 @@ static int fetch_directory(struct acme_session *s)
 	int ret = -1;
 
 	acme_resp_init(&r);
-	if (acme_http_request(s->a->cfg.acme_ca_file, "GET", s->a->cfg.acme_directory, NULL,
-			      &r, s->error) < 0) {
+	if (acme_http_request(&s->a->cfg, http_cancel, s->a, "GET",
+			      s->a->cfg.acme_directory, NULL, &r, s->error) < 0) {
 		/* reason given */
 	} else if (r.status != 200) {
 		buf_printf(s->error, "directory %s answered %d", s->a->cfg.acme_directory,

@@ -3,24 +3,88 @@
  * connect, TLS with the CA's certificate verified against acme_ca_file
  * (or the system's store) and its name checked, send the request with
  * "Connection: close", read the whole response up to ACME_RESPONSE_MAX
- * and hand it to acme_http_parse().  Every step is bounded by a 30 s
- * socket timeout.  Never called on the event loop.
+ * and hand it to acme_http_parse().  Every wait is bounded: 30 s of
+ * silence from the CA, [tls] acme_timeout for the whole request (a CA that
+ * sends a byte now and then cannot hold the thread), and the caller's
+ * cancel() (the server stopping) is asked every second.  Never called on
+ * the event loop.
  */
 #include "acme/acme_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#define ACME_HTTP_TIMEOUT 30
+#define ACME_HTTP_TIMEOUT 30	/* seconds of silence from the CA */
+
+/* The bounds of one request: checked before every read and write. */
+struct deadline {
+	time_t end;			/* CLOCK_MONOTONIC seconds */
+	time_t silence;			/* seconds without progress allowed */
+	bool (*cancel)(void *arg);
+	void *arg;
+	const char *why;		/* set when given up */
+};
+
+static time_t monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Wait until fd is ready for events (a second at a time, to see a
+   cancellation): 1, or 0 given up with d->why. */
+static int wait_ready(int fd, short events, struct deadline *d)
+{
+	time_t start = monotonic_now();
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		time_t now = monotonic_now();
+		int n;
+		if (d->cancel != NULL && d->cancel(d->arg)) {
+			d->why = "given up: the server is stopping";
+			return 0;
+		}
+		if (now >= d->end) {
+			d->why = "the CA took longer than [tls] acme_timeout to answer";
+			return 0;
+		}
+		if (now - start >= d->silence) {
+			d->why = "no answer from the CA for 30 s";
+			return 0;
+		}
+		n = poll(&p, 1, 1000);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return 1;	/* ready, or an error the call will report */
+	}
+}
+
+/* Before each read or write of the TLS connection's socket BIO. */
+static long bio_wait(BIO *b, int oper, const char *argp, size_t len, int argi,
+		     long argl, int ret, size_t *processed)
+{
+	struct deadline *d = (struct deadline *)BIO_get_callback_arg(b);
+
+	if (oper == BIO_CB_READ)
+		return wait_ready(BIO_get_fd(b, NULL), POLLIN, d) ? ret : -1;
+	if (oper == BIO_CB_WRITE)
+		return wait_ready(BIO_get_fd(b, NULL), POLLOUT, d) ? ret : -1;
+	return ret;
+}
 
 struct url {
 	char host[256];
@@ -55,7 +119,25 @@ static int url_split(const char *url, struct url *u)
 	return strpbrk(u->host, " \r\n") == NULL && strpbrk(u->path, " \r\n") == NULL ? 1 : -1;
 }
 
-static int tcp_connect(const struct url *u, struct buf *error)
+/* Connect fd to ai within d: true when connected (fd blocking again). */
+static bool connected(int fd, const struct addrinfo *ai, struct deadline *d)
+{
+	int flags = fcntl(fd, F_GETFL), e = 0;
+	socklen_t elen = sizeof(e);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return false;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+	    (errno != EINPROGRESS || !wait_ready(fd, POLLOUT, d) ||
+	     getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0 || e != 0)) {
+		if (e != 0)
+			errno = e;
+		return false;
+	}
+	return fcntl(fd, F_SETFL, flags) == 0;
+}
+
+static int tcp_connect(const struct url *u, struct deadline *d, struct buf *error)
 {
 	struct timeval tv = { ACME_HTTP_TIMEOUT, 0 };
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -71,13 +153,17 @@ static int tcp_connect(const struct url *u, struct buf *error)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connected(fd, ai, d))
 			break;
 		close(fd);
 		fd = -1;
+		if (d->why != NULL)
+			break;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (fd < 0 && d->why != NULL)
+		buf_printf(error, "cannot connect to %s port %s: %s", u->host, u->port, d->why);
+	else if (fd < 0)
 		buf_printf(error, "cannot connect to %s port %s: %m", u->host, u->port);
 	return fd;
 }
@@ -98,12 +184,25 @@ static SSL_CTX *client_ctx(const char *ca_file, struct buf *error)
 	return ctx;
 }
 
+/* Did the connection's deadline end a read or write (d->why)? */
+static bool given_up(SSL *ssl)
+{
+	const struct deadline *d =
+		(const struct deadline *)BIO_get_callback_arg(SSL_get_rbio(ssl));
+
+	return d != NULL && d->why != NULL;
+}
+
 static void ssl_error(SSL *ssl, const char *what, const struct url *u, struct buf *error)
 {
+	const struct deadline *d =
+		(const struct deadline *)BIO_get_callback_arg(SSL_get_rbio(ssl));
 	long v = SSL_get_verify_result(ssl);
 	char reason[256];
 
-	if (v != X509_V_OK) {
+	if (given_up(ssl)) {
+		buf_printf(error, "%s %s: %s", what, u->host, d->why);
+	} else if (v != X509_V_OK) {
 		buf_printf(error, "%s %s: certificate not trusted: %s", what, u->host,
 			   X509_verify_cert_error_string(v));
 	} else {
@@ -131,7 +230,7 @@ static int exchange(SSL *ssl, const struct url *u, const struct buf *req,
 			return -1;
 		}
 	}
-	if (SSL_get_error(ssl, n) != SSL_ERROR_ZERO_RETURN && in->len == 0) {
+	if (given_up(ssl) || (SSL_get_error(ssl, n) != SSL_ERROR_ZERO_RETURN && in->len == 0)) {
 		ssl_error(ssl, "cannot read from", u, error);
 		return -1;
 	}
@@ -155,9 +254,15 @@ static void build_request(const char *method, const struct url *u, const char *b
 		buf_puts(req, "\r\n");
 }
 
-int acme_http_request(const char *ca_file, const char *method, const char *url,
-		      const char *body, struct acme_resp *r, struct buf *error)
+int acme_http_request(const struct config *cfg, bool (*cancel)(void *arg), void *cancel_arg,
+		      const char *method, const char *url, const char *body,
+		      struct acme_resp *r, struct buf *error)
 {
+	time_t total = (time_t)cfg->acme_timeout;
+	struct deadline d = { .end = monotonic_now() + total,
+			      .silence = total < ACME_HTTP_TIMEOUT ? total : ACME_HTTP_TIMEOUT,
+			      .cancel = cancel, .arg = cancel_arg };
+	const char *ca_file = cfg->acme_ca_file;
 	struct buf req, in;
 	const char *perr;
 	SSL_CTX *ctx = NULL;
@@ -172,10 +277,12 @@ int acme_http_request(const char *ca_file, const char *method, const char *url,
 	buf_init(&req, 0);
 	buf_init(&in, ACME_RESPONSE_MAX + ACME_HEADER_MAX);
 	build_request(method, &u, body, &req);
-	if ((ctx = client_ctx(ca_file, error)) == NULL || (fd = tcp_connect(&u, error)) < 0)
+	if ((ctx = client_ctx(ca_file, error)) == NULL || (fd = tcp_connect(&u, &d, error)) < 0)
 		goto out;
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
+	BIO_set_callback_arg(SSL_get_rbio(ssl), (char *)&d);
+	BIO_set_callback_ex(SSL_get_rbio(ssl), bio_wait);
 	SSL_set_tlsext_host_name(ssl, u.host);
 	SSL_set1_host(ssl, u.host);
 	if (SSL_connect(ssl) != 1) {

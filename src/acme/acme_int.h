@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "lib/buf.h"
+#include "lib/config.h"
 
 typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
@@ -118,9 +119,12 @@ int acme_alpn_make(const char *name, const char *keyauth, X509 **cert_r, EVP_PKE
 
 /* One request to an https:// URL (Connection: close), verifying the
    server against ca_file ("" = the system's store), every step bounded
-   by a timeout.  body NULL: no body.  Returns 1 with the response (any
-   status), or -1 with a reason appended to error. */
-int acme_http_request(const char *ca_file, const char *method, const char *url,
-		      const char *body, struct acme_resp *r, struct buf *error);
+   by a timeout and the whole request by a limit; given up as soon as
+   cancel(cancel_arg) is true (cancel may be NULL).  body NULL: no body.
+   Returns 1 with the response (any status), or -1 with a reason appended
+   to error. */
+int acme_http_request(const struct config *cfg, bool (*cancel)(void *arg), void *cancel_arg,
+		      const char *method, const char *url, const char *body,
+		      struct acme_resp *r, struct buf *error);
 
 #endif

@@ -95,11 +95,28 @@ static bool in_list(const struct buf *list, const char *s)
 	return false;
 }
 
+/* Text of the file on the terminal: control characters as \xNN, so that
+   an entry cannot send escape sequences to the administrator's terminal. */
+static void print_visible(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < ' ' || c == 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+}
+
 static void skip(struct import *im, unsigned line, const char *what, const char *why)
 {
 	if (im->planning)
 		return;
-	printf("%s:%u: skipped %s: %s\n", im->file, line, what, why);
+	printf("%s:%u: skipped ", im->file, line);
+	print_visible(what);
+	fputs(": ", stdout);
+	print_visible(why);
+	putchar('\n');
 	im->skipped++;
 }
 
@@ -254,7 +271,15 @@ static void on_entry(void *ctx, const struct aliases_entry *en)
 	str_copy(name, en->name, sizeof(name));
 	str_lower(name);
 	if ((at = strrchr(name, '@')) != NULL) {
-		int local = cli_domain_is_local(im->cfg, im->a, at + 1);
+		int local;
+		if (at == name) {
+			/* "@domain" is a catch-all in correio's alias store, and
+			   nothing in aliases(5): never made by accident */
+			skip(im, en->line, name, "no local part (a catch-all is made with "
+			     "`correio alias add @DOMAIN TARGET`)");
+			return;
+		}
+		local = cli_domain_is_local(im->cfg, im->a, at + 1);
 		if (local <= 0) {
 			if (local < 0)
 				im->store_error = true;

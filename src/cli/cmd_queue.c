@@ -256,8 +256,23 @@ int cli_queue_list(const struct config *cfg, bool json)
 	return 0;
 }
 
-/* The message's text from the server to stdout: all of it, or its
-   header section (up to the empty line).  1, or -1 after printing. */
+/* A line of a header section for the terminal: control characters other
+   than TAB and the line end as \xNN (the fields come from any sender). */
+static void put_header_line(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c < ' ' && c != '\t' && c != '\n' && !(c == '\r' && s[1] == '\n')) ||
+		    c == 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+}
+
+/* The message's text from the server to stdout: all of it as it is, or
+   its header section (up to the empty line) made safe for a terminal.
+   1, or -1 after printing. */
 static int print_text(const struct config *cfg, const char *id, bool body)
 {
 	char line[600], block[65536];
@@ -284,7 +299,10 @@ static int print_text(const struct config *cfg, const char *id, bool body)
 		if (!body && line_start && (block[0] == '\n' || strcmp(block, "\r\n") == 0))
 			break;
 		line_start = block[strlen(block) - 1] == '\n';
-		fputs(block, stdout);
+		if (body)
+			fputs(block, stdout);
+		else
+			put_header_line(block);
 	}
 	fclose(in);
 	return 1;

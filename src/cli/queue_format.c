@@ -179,6 +179,19 @@ static void put_reason(struct buf *out, const char *why)
 	buf_puts(out, ")\n");
 }
 
+/* Text from elsewhere (a next hop's reply, DSN parameters) with control
+   characters shown as \xNN. */
+static void put_visible(struct buf *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < ' ' || c == 0x7f)
+			buf_printf(out, "\\x%02x", c);
+		else
+			buf_putc(out, (char)c);
+	}
+}
+
 static void list_entry(const struct queue_entry *q, struct buf *out)
 {
 	const char *state = queue_entry_state(q);
@@ -300,15 +313,22 @@ static void show_rcpt(const struct envelope_rcpt *r, uint64_t now, struct buf *o
 			long_date(r->next_attempt, now, out);
 		buf_putc(out, '\n');
 	}
-	if (r->last_error != NULL)
-		buf_printf(out, "    Last error:   %s%s%s%s\n", r->last_error,
-			   r->remote_mta != NULL ? " (from " : "",
-			   r->remote_mta != NULL ? r->remote_mta : "",
-			   r->remote_mta != NULL ? ")" : "");
+	if (r->last_error != NULL) {
+		buf_puts(out, "    Last error:   ");
+		put_visible(out, r->last_error);
+		if (r->remote_mta != NULL) {
+			buf_puts(out, " (from ");
+			put_visible(out, r->remote_mta);
+			buf_putc(out, ')');
+		}
+		buf_putc(out, '\n');
+	}
 	buf_puts(out, "    DSN:          NOTIFY=");
 	notify_text(r->notify, out);
-	if (r->orcpt != NULL)
-		buf_printf(out, " ORCPT=%s", r->orcpt);
+	if (r->orcpt != NULL) {
+		buf_puts(out, " ORCPT=");
+		put_visible(out, r->orcpt);
+	}
 	buf_putc(out, '\n');
 }
 
@@ -320,9 +340,10 @@ static void show_summary(const struct envelope *e, struct buf *out)
 	static const char *const words[] = { "pending", "deferred", "delivered", "bounced" };
 	const char *sep = "";
 
-	buf_printf(out, "DSN:            RET=%s ENVID=%s\n",
-		   e->ret >= 0 && e->ret <= 2 ? rets[e->ret] : "?",
-		   e->envid != NULL ? e->envid : "(none)");
+	buf_printf(out, "DSN:            RET=%s ENVID=",
+		   e->ret >= 0 && e->ret <= 2 ? rets[e->ret] : "?");
+	put_visible(out, e->envid != NULL ? e->envid : "(none)");
+	buf_putc(out, '\n');
 	buf_printf(out, "Body:           %s%s\n", e->body >= 0 && e->body <= 2 ?
 		   bodies[e->body] : "?", e->smtputf8 ? " SMTPUTF8" : "");
 	buf_printf(out, "Delay notice:   %s\n", e->warned ? "sent" : "not sent");

@@ -91,8 +91,9 @@ static json_t *full_name(json_t *name, struct jmap_folder *parent, char *out, si
 {
 	const char *n = json_string_value(name);
 
-	if (n == NULL || n[0] == '\0' || strlen(n) > MAX_MAILBOX_NAME || strchr(n, '/') != NULL)
-		return invalid_property("name", "1 to 255 characters, no \"/\"");
+	if (n == NULL || n[strspn(n, " \t")] == '\0' || strlen(n) > MAX_MAILBOX_NAME ||
+	    strchr(n, '/') != NULL)
+		return invalid_property("name", "1 to 255 characters, not only spaces, no \"/\"");
 	if (parent == NULL && str_ieq(n, "INBOX"))
 		return set_error("invalidProperties", "INBOX exists");
 	if ((size_t)snprintf(out, size, "%s%s%s", parent != NULL ? parent->name : "",

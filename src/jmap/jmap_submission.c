@@ -177,16 +177,25 @@ static int envelope_address(const char *text, char *out, size_t size, char *key,
 	return snprintf(out, size, "%s@%s", ad.local, ad.domain) < (int)size ? 1 : -1;
 }
 
-/* The addresses of header field name of msg: [EmailAddress], maybe []. */
+#define ADDRESS_FIELD_MAX (1u << 20)	/* bytes of one From:, To:, ... field */
+
+/* The addresses of header field name of msg: [EmailAddress], maybe [];
+   NULL when the field is longer than ADDRESS_FIELD_MAX (not cut short:
+   its recipients would be left out without a word). */
 static json_t *header_addresses(const struct mime_message *msg, const char *name)
 {
 	struct buf raw, text;
 	json_t *r = json_array();
+	int ret;
 
-	buf_init(&raw, 65536);
-	buf_init(&text, 65536);
-	if (mime_header_get(msg, mime_message_root(msg), name, &raw) > 0 &&
-	    mime_address_text(raw.data != NULL ? raw.data : "", raw.len, &text) > 0) {
+	buf_init(&raw, ADDRESS_FIELD_MAX);
+	buf_init(&text, ADDRESS_FIELD_MAX);
+	if ((ret = mime_header_get(msg, mime_message_root(msg), name, &raw)) < 0 ||
+	    (ret > 0 && mime_address_text(raw.data != NULL ? raw.data : "", raw.len,
+					  &text) < 0)) {
+		json_decref(r);
+		r = NULL;
+	} else if (ret > 0) {
 		json_decref(r);
 		r = jmap_parse_addresses(text.data != NULL ? text.data : "", text.len);
 	}
@@ -196,21 +205,34 @@ static json_t *header_addresses(const struct mime_message *msg, const char *name
 }
 
 /* RFC 8621 §7: the envelope when the client gives none: mailFrom from
-   Sender: or else From:, rcptTo from To:, Cc: and Bcc:, each once. */
-static json_t *derive_envelope(const struct mime_message *msg, json_t *from)
+   Sender: or else From:, rcptTo from To:, Cc: and Bcc:, each once (no more
+   than max + 1 of them: past max the submission is refused anyway).
+   NULL when one of those fields is too long. */
+static json_t *derive_envelope(const struct mime_message *msg, json_t *from, size_t max)
 {
 	json_t *sender = header_addresses(msg, "Sender"), *rcpts = json_array(), *v, *r;
 	const char *names[] = { "To", "Cc", "Bcc" };
 	const char *mail_from;
 	size_t i, k;
 
+	if (sender == NULL) {
+		json_decref(rcpts);
+		return NULL;
+	}
 	mail_from = json_string_value(json_object_get(json_array_get(
 		json_array_size(sender) > 0 ? sender : from, 0), "email"));
 	for (unsigned n = 0; n < 3; n++) {
 		json_t *l = header_addresses(msg, names[n]);
+		if (l == NULL) {
+			json_decref(rcpts);
+			json_decref(sender);
+			return NULL;
+		}
 		json_array_foreach(l, i, v) {
 			const char *e = json_string_value(json_object_get(v, "email"));
 			bool dup = false;
+			if (json_array_size(rcpts) > max)
+				break;
 			json_array_foreach(rcpts, k, r)
 				dup |= strcasecmp(json_string_value(json_object_get(r, "email")),
 						  e) == 0;
@@ -310,6 +332,84 @@ static json_t *utc_now(void)
 	return json_string(s);
 }
 
+/* Does c end the addr-spec around an "@" as a reader's client may see it? */
+static bool shown_address_end(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || strchr("<>()[],;:\"\\@", c) != NULL;
+}
+
+/*
+ * restrict_sender for the originator fields as a reader sees them: the
+ * message has exactly one From: field, and every address its From: and
+ * Sender: fields show, display names included and with RFC 2047 encoded
+ * words decoded (a client may show any of them), is one the user may
+ * send as.  A structured parse alone is not enough: text that it skips
+ * (an address after a bracketed one, one inside an encoded word) still
+ * reaches the reader.  NULL, or the SetError.
+ */
+static json_t *originator_check(struct jmap_account *a, const struct buf *text)
+{
+	const struct config *cfg = &a->srv->cfg;
+	struct mime_header_iter it;
+	struct mime_field f;
+	struct buf raw, shown;
+	char addr[700], key[700];
+	unsigned n_from = 0;
+	json_t *err = NULL;
+	bool utf8 = false;
+
+	buf_init(&raw, 65536);
+	buf_init(&shown, 4 * 65536);
+	mime_header_iter_init(&it, text->data != NULL ? text->data : "", text->len);
+	while (err == NULL && mime_header_next(&it, &f) == 1) {
+		bool from = f.name_len == 4 && strncasecmp(f.name, "From", 4) == 0;
+		if (!from && !(f.name_len == 6 && strncasecmp(f.name, "Sender", 6) == 0))
+			continue;
+		n_from += from;
+		buf_reset(&raw);
+		buf_reset(&shown);
+		if (mime_header_unfold(&f, &raw) < 0) {
+			err = set_error("invalidEmail", "an originator field is too long");
+			break;
+		}
+		/* quotes out, so that encoded words in quoted names decode too */
+		for (size_t i = 0; i < raw.len; i++)
+			if (raw.data[i] == '"')
+				raw.data[i] = ' ';
+		buf_append(&shown, raw.data != NULL ? raw.data : "", raw.len);
+		buf_putc(&shown, ' ');
+		mime_rfc2047_decode(raw.data != NULL ? raw.data : "", raw.len, &shown);
+		for (size_t at = 0; err == NULL && at < shown.len; at++) {
+			size_t s = at, e = at + 1;
+			if (shown.data[at] != '@')
+				continue;
+			while (s > 0 && !shown_address_end((unsigned char)shown.data[s - 1]))
+				s--;
+			while (e < shown.len && !shown_address_end((unsigned char)shown.data[e]))
+				e++;
+			if (s == at || e == at + 1 || e - s >= sizeof(addr)) {
+				err = set_error("invalidEmail", "an originator field shows an "
+						"address that is not plain local@domain");
+				break;
+			}
+			memcpy(addr, shown.data + s, e - s);
+			addr[e - s] = '\0';
+			if (envelope_address(addr, addr, sizeof(addr), key, sizeof(key), &utf8) < 0)
+				err = set_error("invalidEmail", "an originator field shows an "
+						"address that is not valid");
+			else if (!resolve_may_send_as(cfg, a->srv->accounts, a->user, key))
+				err = set_error("forbiddenFrom",
+						"you may not send as an address this email shows");
+			at = e - 1;
+		}
+	}
+	if (err == NULL && n_from != 1)
+		err = set_error("invalidEmail", "the email must have exactly one From field");
+	buf_deinit(&raw);
+	buf_deinit(&shown);
+	return err;
+}
+
 /* Check creation obj and hand the message to the queue (it->record set,
    the commit under way).  NULL, or the SetError. */
 static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
@@ -353,6 +453,10 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	}
 	msg = mime_message_parse(text.data != NULL ? text.data : "", text.len, NULL);
 	from = header_addresses(msg, "From");
+	if (from == NULL) {
+		err = set_error("invalidEmail", "the From field is too long");
+		goto out;
+	}
 	if (json_array_size(from) == 0) {
 		err = set_error("invalidEmail", "the email has no From address");
 		goto out;
@@ -368,9 +472,15 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 			goto out;
 		}
 	}
+	if ((err = originator_check(a, &text)) != NULL)
+		goto out;
 	env = json_object_get(obj, "envelope");
 	if (env == NULL || json_is_null(env)) {
-		env = derive_envelope(msg, from);
+		if ((env = derive_envelope(msg, from, cfg->max_recipients)) == NULL) {
+			err = set_error("invalidEmail", "a Sender, To, Cc or Bcc field is "
+					"longer than 1 MiB");
+			goto out;
+		}
 	} else {
 		json_t *rt = json_object_get(env, "rcptTo");
 		if (!json_is_object(env) || !envelope_entry_ok(json_object_get(env, "mailFrom")) ||
@@ -406,9 +516,12 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 			json_array_append_new(bad, json_string(t));
 			continue;
 		}
-		if (envelope_add_rcpt(e, addr, NULL, 0) < 0) {
+		/* [limits] recipients, as RCPT answers 452 past it */
+		if (e->n_rcpts >= cfg->max_recipients || envelope_add_rcpt(e, addr, NULL, 0) < 0) {
 			json_decref(bad);
 			err = set_error("tooManyRecipients", NULL);
+			json_object_set_new(err, "maxRecipients",
+					    json_integer((json_int_t)cfg->max_recipients));
 			goto out;
 		}
 		resolve_record(cfg, a->srv->accounts, e, e->n_rcpts - 1);

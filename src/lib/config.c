@@ -98,6 +98,7 @@ static const struct setting settings[] = {
 	  sizeof(((struct config *)0)->acme_email), 0, 0, NULL, true },
 	STR_RESTART("tls", "acme_directory", acme_directory),
 	STR_RESTART("tls", "acme_ca_file", acme_ca_file),
+	NUM_RESTART("tls", "acme_timeout", SET_DURATION, acme_timeout, 2, 600),
 	{ "tls", "acme_challenge", SET_CHOICE, offsetof(struct config, acme_challenge),
 	  0, 0, 0, "http-01|tls-alpn-01|both", true },
 	{ "tls", "acme_names", SET_DOMAINS, offsetof(struct config, acme_names),
@@ -212,6 +213,7 @@ void config_defaults(struct config *cfg)
 	cfg->mta_sts = true;
 	cfg->mta_sts_port = 443;
 	cfg->mta_sts_timeout = 60;
+	cfg->acme_timeout = 60;
 	str_copy(cfg->trust_anchor_file, "/usr/share/dns/root.key", sizeof(cfg->trust_anchor_file));
 	cfg->retry_interval = 15 * 60;
 	cfg->max_retry_interval = 4 * 3600;

@@ -97,6 +97,7 @@ enum config_log_level */
 	char acme_email[320];		/* the account's contact */
 	char acme_directory[512];	/* the CA's directory URL (https) */
 	char acme_ca_file[1024];	/* CA to trust for it; "" = the system's */
+	uint64_t acme_timeout;		/* seconds for one request to the CA */
 	int acme_challenge;		/* enum config_acme_challenge */
 	char acme_names[1024];		/* names to certify; "" = hostname + mail hosts */
 	char acme_http_listen[512];	/* "addr:port" answering HTTP-01 (port 80) */

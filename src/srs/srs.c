@@ -161,7 +161,9 @@ int srs_forward(const struct srs *srs, const char *sender, uint64_t now, char *o
 		n = snprintf(out, size, "SRS0=%s=%s=%s=%s@%s", hash, stamp, host, local,
 			     srs->domain);
 	}
-	return n < 0 || (size_t)n >= size ? -1 : 1;
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return (size_t)(strrchr(out, '@') - out) > SRS_LOCAL_MAX ? 0 : 1;
 }
 
 static bool stamp_fresh(const struct srs *srs, const char *stamp, uint64_t now)

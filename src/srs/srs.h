@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #define SRS_ADDRESS_MAX 512
+#define SRS_LOCAL_MAX 64	/* RFC 5321 §4.5.3.1.1, as RCPT checks it */
 #define SRS_SECRET_MAX 256
 #define SRS_HASH_LEN 4
 #define SRS_DEFAULT_MAX_AGE_DAYS 21
@@ -74,10 +75,10 @@ void srs_hash(const struct srs *srs, const char *const *fields, int n,
 /*
  * The rewritten form of sender ("local@domain") at time now, into out.
  * Returns 1 rewritten, 0 when it is left alone (the null sender, no '@',
- * a domain with '=' in it, or a sender of srs->domain already), -1 when
+ * a domain with '=' in it, a sender of srs->domain already, or one whose
+ * SRS local part would pass RFC 5321's SRS_LOCAL_MAX octets: our own SMTP
+ * server, like other strict ones, would refuse the bounce to it), -1 when
  * the result does not fit in size (the caller keeps the sender as it is).
- * XXX: the local part of the result may pass RFC 5321's 64 octets, as
- * libsrs2's does; receivers accept that in practice.
  */
 int srs_forward(const struct srs *srs, const char *sender, uint64_t now, char *out,
 		size_t size);

@@ -54,6 +54,31 @@ static void test_forward(void **state)
 	assert_int_equal(srs_forward(&srs, "a@example.net", NOW, out, 20), -1);
 }
 
+/* A rewritten sender must be one our own SMTP server accepts back as a
+   recipient (a bounce): its local part within RFC 5321's 64 octets.  A
+   sender whose SRS form would be longer is left as it is. */
+static void test_forward_local_part_limit(void **state)
+{
+	struct srs srs;
+	char out[SRS_ADDRESS_MAX];
+	const char *at;
+
+	setup_srs(&srs);
+	/* 5 + 5 + 3 + 30 + 21 = 64: still rewritten */
+	assert_int_equal(srs_forward(&srs, "abcdefghijklmnopqrstu@notifications.service.example",
+				     NOW, out, sizeof(out)), 1);
+	at = strrchr(out, '@');
+	assert_int_equal(at - out, 64);
+	/* one more: left alone */
+	assert_int_equal(srs_forward(&srs, "abcdefghijklmnopqrstuv@notifications.service.example",
+				     NOW, out, sizeof(out)), 0);
+	/* SRS1 forms too */
+	assert_int_equal(srs_forward(&srs, "SRS0=HHHH=TT=a-rather-long-origin.example=somebody"
+				     "@other-forwarder.example", NOW, out, sizeof(out)), 0);
+	assert_int_equal(srs_forward(&srs, "SRS1=xxxx=a-rather-long-forwarder-name.example=="
+				     "HHHH=TT=orig.test=bob@third.test", NOW, out, sizeof(out)), 0);
+}
+
 struct reverse_case {
 	const char *address;
 	uint64_t now;
@@ -174,6 +199,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_forward_local_part_limit),
 		cmocka_unit_test(test_reverse_table),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_secret_file),

@@ -15,6 +15,23 @@
 #define PROBLEM_PREFIX "urn:ietf:params:jmap:error:"
 #define MAX_POINTER_DEPTH 32
 
+json_t *jmap_set_error(const char *type, const char *desc)
+{
+	json_t *e = json_pack("{s:s}", "type", type);
+
+	if (desc != NULL)
+		json_object_set_new(e, "description", json_string(desc));
+	return e;
+}
+
+json_t *jmap_invalid_property(const char *prop, const char *desc)
+{
+	json_t *e = jmap_set_error("invalidProperties", desc);
+
+	json_object_set_new(e, "properties", json_pack("[s]", prop));
+	return e;
+}
+
 int jmap_call_error(struct jmap_call *call, const char *type, const char *desc)
 {
 	json_decref(call->error);

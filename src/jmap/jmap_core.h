@@ -63,6 +63,10 @@ struct jmap_method {
 
 /* Set call->error to {"type": type, "description": desc?}; returns -1. */
 int jmap_call_error(struct jmap_call *call, const char *type, const char *desc);
+/* A SetError (RFC 8620 5.3) of type, with desc when not NULL; with the
+   one property it names for invalidProperties. */
+json_t *jmap_set_error(const char *type, const char *desc);
+json_t *jmap_invalid_property(const char *prop, const char *desc);
 
 /*
  * Evaluate an RFC 8620 §3.7 path (a JSON pointer where "*" maps over an

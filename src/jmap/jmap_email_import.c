@@ -17,20 +17,6 @@
 
 #define MAX_IMPORT_KEYWORDS 100
 
-static json_t *set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-static json_t *invalid_property(const char *prop)
-{
-	return json_pack("{s:s,s:[s]}", "type", "invalidProperties", "properties", prop);
-}
-
 static int parse_utc(const char *s, time_t *t_r)
 {
 	struct tm tm;
@@ -65,11 +51,11 @@ static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 	int ret;
 
 	if (!json_is_object(obj))
-		return set_error("invalidProperties", NULL);
+		return jmap_set_error("invalidProperties", NULL);
 	json_object_foreach(obj, key, v)
 		if (strcmp(key, "blobId") != 0 && strcmp(key, "mailboxIds") != 0 &&
 		    strcmp(key, "keywords") != 0 && strcmp(key, "receivedAt") != 0)
-			return invalid_property(key);
+			return jmap_invalid_property(key, NULL);
 	if (!json_is_object(mboxes) || json_object_size(mboxes) != 1)
 		return json_pack("{s:s,s:[s],s:s}", "type", "invalidProperties", "properties",
 				 "mailboxIds", "description",
@@ -77,47 +63,47 @@ static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 	json_object_foreach(mboxes, key, v)
 		f = json_is_true(v) ? jmap_folder_by_id(a, key) : NULL;
 	if (f == NULL)
-		return invalid_property("mailboxIds");
+		return jmap_invalid_property("mailboxIds", NULL);
 	if (kws != NULL && !json_is_null(kws) && !json_is_object(kws))
-		return invalid_property("keywords");
+		return jmap_invalid_property("keywords", NULL);
 	json_object_foreach(kws, key, v) {
 		if (!json_is_true(v) || key[0] == '\0' || strlen(key) > 255 ||
 		    strpbrk(key, "()[]{}%*\"\\ ") != NULL)
-			return invalid_property("keywords");
+			return jmap_invalid_property("keywords", NULL);
 		if (jmap_keyword_flag(key) != 0)
 			flags |= jmap_keyword_flag(key);
 		else if (n_names < MAX_IMPORT_KEYWORDS)
 			names[n_names++] = key;
 		else
-			return invalid_property("keywords");
+			return jmap_invalid_property("keywords", NULL);
 	}
 	if (recv != NULL && !json_is_null(recv) &&
 	    parse_utc(json_string_value(recv), &when) < 0)
-		return invalid_property("receivedAt");
+		return jmap_invalid_property("receivedAt", NULL);
 	if (blob == NULL)
-		return invalid_property("blobId");
+		return jmap_invalid_property("blobId", NULL);
 	buf_init(&data, a->srv->cfg.message_size + 65536);
 	ret = jmap_blob_read(a, blob, &data);
 	if (ret <= 0) {
 		buf_deinit(&data);
-		return ret < 0 ? set_error("tooLarge", NULL) :
+		return ret < 0 ? jmap_set_error("tooLarge", NULL) :
 		       json_pack("{s:s,s:[s]}", "type", "blobNotFound", "notFound", blob);
 	}
 	if (data.len == 0) {
 		buf_deinit(&data);
-		return set_error("invalidEmail", "the blob is empty");
+		return jmap_set_error("invalidEmail", "the blob is empty");
 	}
 	if (store_append_begin(a->store, f->name, &ap, &err) < 0 ||
 	    store_append_write(ap, data.data, data.len, &err) < 0) {
 		store_append_abort(&ap);
 		buf_deinit(&data);
-		return set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
+		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
 				 err.text);
 	}
 	size = data.len;
 	buf_deinit(&data);
 	if (store_append_finish(&ap, flags, names, n_names, when, &uid, &uv, &err) < 0)
-		return set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
+		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
 				 err.text);
 	if (store_mailbox_sync(f->h, &err) < 0)
 		log_warn("jmap: %s: %s", a->user, err.text);

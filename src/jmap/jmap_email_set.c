@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
 /* Apply keyword changes: patch is the whole "keywords" object or the
    "keywords/<k>" entries.  Returns NULL or a SetError. */
 static json_t *update_keywords(struct jmap_email_ref *r, json_t *patch)
@@ -31,7 +22,7 @@ static json_t *update_keywords(struct jmap_email_ref *r, json_t *patch)
 
 	if (full != NULL) {
 		if (!json_is_object(full))
-			return set_error("invalidProperties", "keywords");
+			return jmap_set_error("invalidProperties", "keywords");
 		del = STORE_FLAGS_SYSTEM & ~STORE_FLAG_DELETED;
 		kdel = 0xffffffffu;
 	}
@@ -43,11 +34,11 @@ static json_t *update_keywords(struct jmap_email_ref *r, json_t *patch)
 				continue;
 			kw = key + 9;
 			if (!json_is_true(v) && !json_is_null(v))
-				return set_error("invalidProperties", "keywords");
+				return jmap_set_error("invalidProperties", "keywords");
 			on = json_is_true(v);
 		} else {
 			if (!json_is_true(v))
-				return set_error("invalidProperties", "keywords");
+				return jmap_set_error("invalidProperties", "keywords");
 			on = true;
 		}
 		if (jmap_keyword_flag(kw) != 0) {
@@ -61,9 +52,9 @@ static json_t *update_keywords(struct jmap_email_ref *r, json_t *patch)
 			continue;
 		}
 		if (kw[0] == '\0' || strlen(kw) > 255 || strpbrk(kw, "()[]{}%*\"\\ ") != NULL)
-			return set_error("invalidProperties", "keywords");
+			return jmap_set_error("invalidProperties", "keywords");
 		if (store_mailbox_keyword(r->f->h, kw, on, &idx, &err) < 0)
-			return set_error("invalidProperties", err.text);
+			return jmap_set_error("invalidProperties", err.text);
 		if (idx >= 32)
 			continue;
 		if (on) {
@@ -77,7 +68,7 @@ static json_t *update_keywords(struct jmap_email_ref *r, json_t *patch)
 						       del, kdel, 0, NULL, &err) < 0) ||
 	    ((add || kadd) && store_mailbox_set_flags(r->f->h, &r->m.uid, 1, STORE_FLAGS_ADD,
 						       add, kadd, 0, NULL, &err) < 0))
-		return set_error("serverFail", err.text);
+		return jmap_set_error("serverFail", err.text);
 	return NULL;
 }
 
@@ -94,7 +85,7 @@ static json_t *update_mailbox(struct jmap_account *a, struct jmap_email_ref *r, 
 		json_object_update(set, full);
 	} else if (full != NULL) {
 		json_decref(set);
-		return set_error("invalidProperties", "mailboxIds");
+		return jmap_set_error("invalidProperties", "mailboxIds");
 	} else {
 		json_object_set_new(set, r->f->id, json_true());
 	}
@@ -108,19 +99,19 @@ static json_t *update_mailbox(struct jmap_account *a, struct jmap_email_ref *r, 
 	}
 	if (json_object_size(set) != 1) {
 		json_decref(set);
-		return set_error("invalidProperties",
+		return jmap_set_error("invalidProperties",
 				 "an email is in exactly one mailbox here");
 	}
 	dest_id = json_object_iter_key(json_object_iter(set));
 	dest = jmap_folder_by_id(a, dest_id);
 	json_decref(set);
 	if (dest == NULL)
-		return set_error("invalidProperties", "no such mailbox");
+		return jmap_set_error("invalidProperties", "no such mailbox");
 	if (dest == r->f)
 		return NULL;
 	if (store_copy(r->f->h, &r->m.uid, 1, store_mailbox_name(dest->h), true, &new_uid,
 		       &uv, &err) < 0 || new_uid == 0)
-		return set_error("serverFail", err.text);
+		return jmap_set_error("serverFail", err.text);
 	return NULL;
 }
 
@@ -154,12 +145,12 @@ static void set_update(struct jmap_account *a, json_t *update, json_t *updated,
 		err = NULL;
 		if ((real = email_ref(created_ids, id)) == NULL ||
 		    jmap_email_find(a, real, &r) <= 0) {
-			json_object_set_new(not_updated, id, set_error("notFound", NULL));
+			json_object_set_new(not_updated, id, jmap_set_error("notFound", NULL));
 			continue;
 		}
 		json_object_foreach(patch, key, v)
 			if (strncmp(key, "keywords", 8) != 0 && strncmp(key, "mailboxIds", 10) != 0)
-				err = set_error("invalidProperties", key);
+				err = jmap_set_error("invalidProperties", key);
 		if (err == NULL && patch_has(patch, "keywords"))
 			err = update_keywords(&r, patch);
 		if (err == NULL && patch_has(patch, "mailboxIds"))
@@ -186,12 +177,12 @@ static void set_destroy(struct jmap_account *a, json_t *destroy, json_t *destroy
 		const char *real = email_ref(created_ids, id);
 		if (real == NULL || jmap_email_find(a, real, &r) <= 0) {
 			if (id != NULL)
-				json_object_set_new(not_destroyed, id, set_error("notFound", NULL));
+				json_object_set_new(not_destroyed, id, jmap_set_error("notFound", NULL));
 			continue;
 		}
 		uid = r.m.uid;
 		if (store_mailbox_expunge(r.f->h, &uid, &n, &err) < 0)
-			json_object_set_new(not_destroyed, id, set_error("serverFail", err.text));
+			json_object_set_new(not_destroyed, id, jmap_set_error("serverFail", err.text));
 		else
 			json_array_append_new(destroyed, json_string(real));
 	}

@@ -28,23 +28,6 @@
 
 #define MAX_MAILBOX_NAME 255
 
-static json_t *set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-static json_t *invalid_property(const char *prop, const char *desc)
-{
-	json_t *e = set_error("invalidProperties", desc);
-
-	json_object_set_new(e, "properties", json_pack("[s]", prop));
-	return e;
-}
-
 static unsigned role_attr(const char *role)
 {
 	static const struct { const char *name; unsigned attr; } roles[] = {
@@ -93,12 +76,12 @@ static json_t *full_name(json_t *name, struct jmap_folder *parent, char *out, si
 
 	if (n == NULL || n[strspn(n, " \t")] == '\0' || strlen(n) > MAX_MAILBOX_NAME ||
 	    strchr(n, '/') != NULL)
-		return invalid_property("name", "1 to 255 characters, not only spaces, no \"/\"");
+		return jmap_invalid_property("name", "1 to 255 characters, not only spaces, no \"/\"");
 	if (parent == NULL && str_ieq(n, "INBOX"))
-		return set_error("invalidProperties", "INBOX exists");
+		return jmap_set_error("invalidProperties", "INBOX exists");
 	if ((size_t)snprintf(out, size, "%s%s%s", parent != NULL ? parent->name : "",
 			     parent != NULL ? "/" : "", n) >= size)
-		return invalid_property("name", "too long");
+		return jmap_invalid_property("name", "too long");
 	return NULL;
 }
 
@@ -106,12 +89,12 @@ static json_t *store_set_error(const struct store_error *err)
 {
 	switch (err->code) {
 	case STORE_ERROR_EXISTS:
-		return set_error("alreadyExists", err->text);
+		return jmap_set_error("alreadyExists", err->text);
 	case STORE_ERROR_BAD_PARAM:
 	case STORE_ERROR_LIMIT:
-		return invalid_property("name", err->text);
+		return jmap_invalid_property("name", err->text);
 	default:
-		return set_error("serverFail", err->text);
+		return jmap_set_error("serverFail", err->text);
 	}
 }
 
@@ -127,24 +110,24 @@ static json_t *create_one(struct jmap_call *call, struct jmap_account *a, json_t
 	char name[1024];
 
 	if (!json_is_object(obj))
-		return set_error("invalidProperties", NULL);
+		return jmap_set_error("invalidProperties", NULL);
 	json_object_foreach(obj, key, v)
 		if (strcmp(key, "name") != 0 && strcmp(key, "parentId") != 0 &&
 		    strcmp(key, "role") != 0 && strcmp(key, "isSubscribed") != 0 &&
 		    strcmp(key, "sortOrder") != 0)
-			return invalid_property(key, "not settable");
+			return jmap_invalid_property(key, "not settable");
 	if (parent_id != NULL && !json_is_null(parent_id) &&
 	    (parent = folder_ref(call, a, json_string_value(parent_id))) == NULL)
-		return invalid_property("parentId", "no such mailbox");
+		return jmap_invalid_property("parentId", "no such mailbox");
 	if (role != NULL && !json_is_null(role)) {
 		if (!json_is_string(role) || (attr = role_attr(json_string_value(role))) == 0)
-			return invalid_property("role", "sent, drafts, trash, junk or archive");
+			return jmap_invalid_property("role", "sent, drafts, trash, junk or archive");
 		for (unsigned i = 0; i < a->n_folders; i++)
 			if ((a->folders[i].attrs & STORE_FOLDER_SPECIAL_USE) == attr)
-				return invalid_property("role", "another mailbox has this role");
+				return jmap_invalid_property("role", "another mailbox has this role");
 	}
 	if (sub != NULL && !json_is_boolean(sub))
-		return invalid_property("isSubscribed", NULL);
+		return jmap_invalid_property("isSubscribed", NULL);
 	if ((err = full_name(json_object_get(obj, "name"), parent, name, sizeof(name))) != NULL)
 		return err;
 	if (store_folder_create(a->store, name, attr, &serr) < 0)
@@ -160,7 +143,7 @@ static json_t *create_one(struct jmap_call *call, struct jmap_account *a, json_t
 			return NULL;
 		}
 	}
-	return set_error("serverFail", "the new folder cannot be opened");
+	return jmap_set_error("serverFail", "the new folder cannot be opened");
 }
 
 static json_t *update_one(struct jmap_call *call, struct jmap_account *a, const char *id,
@@ -174,18 +157,18 @@ static json_t *update_one(struct jmap_call *call, struct jmap_account *a, const 
 	bool rename = false;
 
 	if (f == NULL)
-		return set_error("notFound", NULL);
+		return jmap_set_error("notFound", NULL);
 	if (!json_is_object(patch))
-		return set_error("invalidPatch", NULL);
+		return jmap_set_error("invalidPatch", NULL);
 	obj = jmap_mailbox_object(a, f);
 	json_object_foreach(patch, key, v) {
 		if (strcmp(key, "name") == 0 || strcmp(key, "parentId") == 0) {
 			rename |= !json_equal(v, json_object_get(obj, key));
 		} else if (strcmp(key, "isSubscribed") == 0) {
 			if (!json_is_boolean(v))
-				err = invalid_property(key, NULL);
+				err = jmap_invalid_property(key, NULL);
 		} else if (!json_equal(v, json_object_get(obj, key))) {
-			err = invalid_property(key, strcmp(key, "role") == 0 ?
+			err = jmap_invalid_property(key, strcmp(key, "role") == 0 ?
 					       "a role is set when the mailbox is made" :
 					       "not settable");
 		}
@@ -200,14 +183,14 @@ static json_t *update_one(struct jmap_call *call, struct jmap_account *a, const 
 		if (pid == NULL)
 			pid = json_object_get(obj, "parentId");
 		if (str_ieq(f->name, "INBOX"))
-			err = set_error("forbidden", "INBOX keeps its name");
+			err = jmap_set_error("forbidden", "INBOX keeps its name");
 		else if (!json_is_null(pid) &&
 			 (parent = folder_ref(call, a, json_string_value(pid))) == NULL)
-			err = invalid_property("parentId", "no such mailbox");
+			err = jmap_invalid_property("parentId", "no such mailbox");
 		else if (parent != NULL && (parent == f ||
 			 (strncmp(parent->name, f->name, strlen(f->name)) == 0 &&
 			  parent->name[strlen(f->name)] == '/')))
-			err = invalid_property("parentId", "a mailbox cannot go below itself");
+			err = jmap_invalid_property("parentId", "a mailbox cannot go below itself");
 		else
 			err = full_name(name, parent, newname, sizeof(newname));
 		if (err == NULL) {
@@ -221,7 +204,7 @@ static json_t *update_one(struct jmap_call *call, struct jmap_account *a, const 
 	if (err == NULL && (v = json_object_get(patch, "isSubscribed")) != NULL &&
 	    (f = jmap_folder_by_id(a, id)) != NULL &&
 	    store_folder_subscribe(a->store, f->name, json_is_true(v), &serr) < 0)
-		err = set_error("serverFail", serr.text);
+		err = jmap_set_error("serverFail", serr.text);
 	json_decref(obj);
 	return err;
 }
@@ -233,16 +216,16 @@ static json_t *destroy_one(struct jmap_account *a, const char *id, bool remove_e
 	char name[1024];
 
 	if (f == NULL)
-		return set_error("notFound", NULL);
+		return jmap_set_error("notFound", NULL);
 	if (str_ieq(f->name, "INBOX"))
-		return set_error("forbidden", "INBOX cannot be destroyed");
+		return jmap_set_error("forbidden", "INBOX cannot be destroyed");
 	if (has_children(a, f->name))
-		return set_error("mailboxHasChild", NULL);
+		return jmap_set_error("mailboxHasChild", NULL);
 	if (f->st.messages > 0 && !remove_emails)
-		return set_error("mailboxHasEmail", NULL);
+		return jmap_set_error("mailboxHasEmail", NULL);
 	str_copy(name, f->name, sizeof(name));
 	if (store_folder_delete(a->store, name, &serr) < 0)
-		return set_error("serverFail", serr.text);
+		return jmap_set_error("serverFail", serr.text);
 	store_folder_subscribe(a->store, name, false, &serr);
 	reload(a);
 	return NULL;
@@ -304,7 +287,7 @@ int jmap_mailbox_set(struct jmap_call *call)
 		if (id[0] == '#')
 			id = json_string_value(json_object_get(call->created_ids, id + 1));
 		err = id != NULL ? destroy_one(a, id, json_is_true(remove)) :
-			set_error("notFound", NULL);
+			jmap_set_error("notFound", NULL);
 		if (err != NULL)
 			json_object_set_new(not_destroyed, json_string_value(v), err);
 		else

@@ -117,23 +117,6 @@ static json_t *find_by_id(json_t *list, const char *id)
 	return NULL;
 }
 
-static json_t *set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-static json_t *invalid_property(const char *prop, const char *desc)
-{
-	json_t *e = set_error("invalidProperties", desc);
-
-	json_object_set_new(e, "properties", json_pack("[s]", prop));
-	return e;
-}
-
 /* ---- one submission ---- */
 
 struct sub_wait;
@@ -369,7 +352,7 @@ static json_t *originator_check(struct jmap_account *a, const struct buf *text)
 		buf_reset(&raw);
 		buf_reset(&shown);
 		if (mime_header_unfold(&f, &raw) < 0) {
-			err = set_error("invalidEmail", "an originator field is too long");
+			err = jmap_set_error("invalidEmail", "an originator field is too long");
 			break;
 		}
 		/* quotes out, so that encoded words in quoted names decode too */
@@ -388,23 +371,23 @@ static json_t *originator_check(struct jmap_account *a, const struct buf *text)
 			while (e < shown.len && !shown_address_end((unsigned char)shown.data[e]))
 				e++;
 			if (s == at || e == at + 1 || e - s >= sizeof(addr)) {
-				err = set_error("invalidEmail", "an originator field shows an "
+				err = jmap_set_error("invalidEmail", "an originator field shows an "
 						"address that is not plain local@domain");
 				break;
 			}
 			memcpy(addr, shown.data + s, e - s);
 			addr[e - s] = '\0';
 			if (envelope_address(addr, addr, sizeof(addr), key, sizeof(key), &utf8) < 0)
-				err = set_error("invalidEmail", "an originator field shows an "
+				err = jmap_set_error("invalidEmail", "an originator field shows an "
 						"address that is not valid");
 			else if (!resolve_may_send_as(cfg, a->srv->accounts, a->user, key))
-				err = set_error("forbiddenFrom",
+				err = jmap_set_error("forbiddenFrom",
 						"you may not send as an address this email shows");
 			at = e - 1;
 		}
 	}
 	if (err == NULL && n_from != 1)
-		err = set_error("invalidEmail", "the email must have exactly one From field");
+		err = jmap_set_error("invalidEmail", "the email must have exactly one From field");
 	buf_deinit(&raw);
 	buf_deinit(&shown);
 	return err;
@@ -428,47 +411,47 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	size_t i;
 
 	if (!json_is_object(obj))
-		return set_error("invalidProperties", NULL);
+		return jmap_set_error("invalidProperties", NULL);
 	json_object_foreach(obj, key, v)
 		if (strcmp(key, "identityId") != 0 && strcmp(key, "emailId") != 0 &&
 		    strcmp(key, "envelope") != 0)
-			return invalid_property(key, "not settable");
+			return jmap_invalid_property(key, "not settable");
 	identity_id = json_string_value(json_object_get(obj, "identityId"));
 	email_id = json_string_value(json_object_get(obj, "emailId"));
 	if (identity_id == NULL || jmap_identity_find(a, identity_id, identity) <= 0)
-		return invalid_property("identityId", "no such identity");
+		return jmap_invalid_property("identityId", "no such identity");
 	if (email_id != NULL && email_id[0] == '#')
 		email_id = json_string_value(json_object_get(call->created_ids, email_id + 1));
 	if (email_id == NULL || jmap_email_find(a, email_id, &r) <= 0)
-		return invalid_property("emailId", "no such email");
+		return jmap_invalid_property("emailId", "no such email");
 	if (r.m.size > cfg->message_size) {
-		err = set_error("tooLarge", NULL);
+		err = jmap_set_error("tooLarge", NULL);
 		json_object_set_new(err, "maxSize", json_integer((json_int_t)cfg->message_size));
 		return err;
 	}
 	buf_init(&text, 0);
 	if (jmap_email_read(a, r.f->st.uidvalidity, r.m.uid, &text) <= 0) {
 		buf_deinit(&text);
-		return set_error("serverFail", "cannot read the email");
+		return jmap_set_error("serverFail", "cannot read the email");
 	}
 	msg = mime_message_parse(text.data != NULL ? text.data : "", text.len, NULL);
 	from = header_addresses(msg, "From");
 	if (from == NULL) {
-		err = set_error("invalidEmail", "the From field is too long");
+		err = jmap_set_error("invalidEmail", "the From field is too long");
 		goto out;
 	}
 	if (json_array_size(from) == 0) {
-		err = set_error("invalidEmail", "the email has no From address");
+		err = jmap_set_error("invalidEmail", "the email has no From address");
 		goto out;
 	}
 	json_array_foreach(from, i, v) {
 		if (envelope_address(json_string_value(json_object_get(v, "email")), addr,
 				     sizeof(addr), lookup, sizeof(lookup), &utf8) < 0) {
-			err = set_error("invalidEmail", "a From address is not valid");
+			err = jmap_set_error("invalidEmail", "a From address is not valid");
 			goto out;
 		}
 		if (!resolve_may_send_as(cfg, a->srv->accounts, a->user, lookup)) {
-			err = set_error("forbiddenFrom", "you may not send as this From address");
+			err = jmap_set_error("forbiddenFrom", "you may not send as this From address");
 			goto out;
 		}
 	}
@@ -477,7 +460,7 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	env = json_object_get(obj, "envelope");
 	if (env == NULL || json_is_null(env)) {
 		if ((env = derive_envelope(msg, from, cfg->max_recipients)) == NULL) {
-			err = set_error("invalidEmail", "a Sender, To, Cc or Bcc field is "
+			err = jmap_set_error("invalidEmail", "a Sender, To, Cc or Bcc field is "
 					"longer than 1 MiB");
 			goto out;
 		}
@@ -485,12 +468,12 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 		json_t *rt = json_object_get(env, "rcptTo");
 		if (!json_is_object(env) || !envelope_entry_ok(json_object_get(env, "mailFrom")) ||
 		    !json_is_array(rt)) {
-			err = invalid_property("envelope", NULL);
+			err = jmap_invalid_property("envelope", NULL);
 			goto out;
 		}
 		json_array_foreach(rt, i, v)
 			if (!envelope_entry_ok(v)) {
-				err = invalid_property("envelope", "SMTP parameters are not supported");
+				err = jmap_invalid_property("envelope", "SMTP parameters are not supported");
 				goto out;
 			}
 		json_incref(env);
@@ -498,11 +481,11 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	if (envelope_address(json_string_value(json_object_get(json_object_get(env, "mailFrom"),
 							       "email")),
 			     addr, sizeof(addr), lookup, sizeof(lookup), &utf8) < 0) {
-		err = invalid_property("envelope", "mailFrom is not a valid address");
+		err = jmap_invalid_property("envelope", "mailFrom is not a valid address");
 		goto out;
 	}
 	if (!resolve_may_send_as(cfg, a->srv->accounts, a->user, lookup)) {
-		err = set_error("forbiddenMailFrom", "you may not use this envelope sender");
+		err = jmap_set_error("forbiddenMailFrom", "you may not use this envelope sender");
 		goto out;
 	}
 	e = envelope_new();
@@ -519,7 +502,7 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 		/* [limits] recipients, as RCPT answers 452 past it */
 		if (e->n_rcpts >= cfg->max_recipients || envelope_add_rcpt(e, addr, NULL, 0) < 0) {
 			json_decref(bad);
-			err = set_error("tooManyRecipients", NULL);
+			err = jmap_set_error("tooManyRecipients", NULL);
 			json_object_set_new(err, "maxRecipients",
 					    json_integer((json_int_t)cfg->max_recipients));
 			goto out;
@@ -527,13 +510,13 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 		resolve_record(cfg, a->srv->accounts, e, e->n_rcpts - 1);
 	}
 	if (json_array_size(bad) > 0) {
-		err = set_error("invalidRecipients", NULL);
+		err = jmap_set_error("invalidRecipients", NULL);
 		json_object_set_new(err, "invalidRecipients", bad);
 		goto out;
 	}
 	json_decref(bad);
 	if (e->n_rcpts == 0) {
-		err = set_error("noRecipients", NULL);
+		err = jmap_set_error("noRecipients", NULL);
 		goto out;
 	}
 	e->arrival = (uint64_t)time(NULL);
@@ -543,7 +526,7 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	if (queue_msg_new(a->srv->queue, e, &m, &error) < 0) {
 		e = NULL;	/* freed by the queue */
 		log_err("jmap: %s: cannot create a queue file: %s", a->user, error);
-		err = set_error("serverFail", "cannot queue the message");
+		err = jmap_set_error("serverFail", "cannot queue the message");
 		goto out;
 	}
 	e = queue_msg_envelope(m);
@@ -662,10 +645,10 @@ static int sub_finish(struct jmap_call *call)
 			json_object_set(call->created_ids, it->cid, json_object_get(it->record, "id"));
 		} else if (it->result == 0) {
 			json_object_set_new(w->not_created, it->cid,
-					    set_error("forbiddenToSend", it->refusal));
+					    jmap_set_error("forbiddenToSend", it->refusal));
 		} else if (it->result == -1) {
 			json_object_set_new(w->not_created, it->cid,
-					    set_error("serverFail", "cannot queue the message"));
+					    jmap_set_error("serverFail", "cannot queue the message"));
 		}
 	}
 	if (a == NULL) {
@@ -705,15 +688,15 @@ static void update_destroy(struct jmap_call *call, struct sub_wait *w, json_t *l
 	json_object_foreach(update, key, v) {
 		json_t *rec = find_by_id(list, key), *err = NULL;
 		if (rec == NULL) {
-			json_object_set_new(w->not_updated, key, set_error("notFound", NULL));
+			json_object_set_new(w->not_updated, key, jmap_set_error("notFound", NULL));
 			continue;
 		}
 		json_object_foreach(v, pk, p)
 			if (err == NULL && strcmp(pk, "undoStatus") == 0 &&
 			    !json_equal(p, json_object_get(rec, "undoStatus")))
-				err = set_error("cannotUnsend", "the message has been sent");
+				err = jmap_set_error("cannotUnsend", "the message has been sent");
 			else if (err == NULL && !json_equal(p, json_object_get(rec, pk)))
-				err = invalid_property(pk, NULL);
+				err = jmap_invalid_property(pk, NULL);
 		if (err != NULL)
 			json_object_set_new(w->not_updated, key, err);
 		else
@@ -725,12 +708,12 @@ static void update_destroy(struct jmap_call *call, struct sub_wait *w, json_t *l
 		if (id == NULL)
 			continue;
 		if (find_by_id(list, id) == NULL) {
-			json_object_set_new(w->not_destroyed, id, set_error("notFound", NULL));
+			json_object_set_new(w->not_destroyed, id, jmap_set_error("notFound", NULL));
 			continue;
 		}
 		ev = json_pack("{s:s}", "destroy", id);
 		if (jmap_file_append_line(w->log, ev) < 0)
-			json_object_set_new(w->not_destroyed, id, set_error("serverFail", NULL));
+			json_object_set_new(w->not_destroyed, id, jmap_set_error("serverFail", NULL));
 		else
 			json_array_append(w->destroyed, v);
 		json_decref(ev);

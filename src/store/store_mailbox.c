@@ -87,6 +87,7 @@ static void mbox_free(struct mbox *mb)
 {
 	struct store_account *a = mb->acct;
 
+	store_watch_end(mb);
 	store_index_close(mb);
 	store_cache_close(mb);
 	store_keywords_free(mb);
@@ -122,6 +123,7 @@ static struct mbox *mbox_new(struct store_account *a, const char *name, const ch
 	mb->acct = a;
 	mb->refs = 1;
 	mb->cache_fd = -1;
+	mb->watch_wd = -1;
 	store_index_init(&mb->idx);
 	a->refs++;
 	mb->next = a->open;

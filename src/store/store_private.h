@@ -100,6 +100,14 @@ struct mbox {
 	uint64_t cache_size;
 	struct timespec cur_mtime;	/* of cur/ when last scanned */
 	bool cur_clean;		/* no change to cur/ since cur_mtime */
+	unsigned long cur_scans;	/* times cur/ was read whole */
+	/* inotify on cur/ (store_watch.c): watch_clean while every event
+	   since the last scan was one of ours, expected in watch_expect
+	   (from watch_head: code letter, name, NUL) */
+	int watch_wd;
+	bool watch_clean;
+	struct buf watch_expect;
+	size_t watch_head;
 	bool deleted;		/* the folder is gone; handles linger */
 	bool busy;		/* listeners running */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
@@ -150,6 +158,12 @@ struct store {
 	/* group commit, counted on the loop: directory flushes made and the
 	   requests they served */
 	unsigned long dir_flushes, dir_requests;
+	/* inotify on the cur/ of open folders (store_watch.c) */
+	int watch_fd;		/* -1 until the first folder opens */
+	bool watch_off;		/* inotify unavailable */
+	bool watch_full_logged;
+	struct mbox **watched;	/* by watch descriptor */
+	unsigned n_watched;
 };
 
 /* ---- store.c ---- */
@@ -319,6 +333,22 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 		   struct store_error *error_r);
 /* rename(2) that never replaces an existing file.  0 or -1 (errno). */
 int store_rename_noreplace(const char *from, const char *to);
+
+/* ---- store_watch.c: cur/ changed only by us ---- */
+/* cur/ is watched and nothing but our own expected changes happened
+   since the last store_watch_begin() (reads the queued events). */
+bool store_watch_clean(struct mbox *mb);
+/* Before cur/ is read whole: set the watch if missing, forget the
+   events so far.  false: no watch (the mtime rule applies). */
+bool store_watch_begin(struct mbox *mb);
+/* A change of cur/ we did not make was noticed otherwise: rescan. */
+void store_watch_lost(struct mbox *mb);
+/* We just made an entry of cur/ change: 'F' renamed away (from), 'T'
+   renamed in (to), 'C' created or linked, 'D' unlinked; name in cur/. */
+void store_watch_own(struct mbox *mb, char code, const char *name);
+/* The folder closes: drop its watch. */
+void store_watch_end(struct mbox *mb);
+void store_watch_free(struct store *s);
 
 /* ---- store_mailbox.c ---- */
 /* The shared folder name (canonical), opened and synced.  1 or -1. */

@@ -8,8 +8,9 @@
  * would not move it.  "Too young" is 50 ms on file systems with
  * sub-second times (Linux stamps files with the kernel tick, 1-10 ms),
  * one second where the nanoseconds are zero.  Our own renames move the
- * mtime too, so the sync after a change of ours reads cur/ once.
- * XXX: inotify on new/ and cur/ would spare that scan in big folders.
+ * mtime too; so while the folder is open, an inotify watch on cur/
+ * (store_watch.c) tells our own changes from other programs', and cur/
+ * is read again only after one of theirs.
  *
  * In cur/, a file whose ",U=" names a message of the index
  * with the same base is that message (a different ":2," suffix means its
@@ -291,6 +292,9 @@ static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 		snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
 		if (store_rename_noreplace(from, to) < 0)
 			return errno == ENOENT || errno == EEXIST ? 0 : -1;
+		if (!nc->in_new)
+			store_watch_own(mb, 'F', nc->fname);
+		store_watch_own(mb, 'T', name);
 	}
 	r.modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
 	store_index_append(&mb->idx, &r, name);
@@ -317,8 +321,10 @@ static int take_newcomers(struct sync_ctx *sc)
 			continue;
 		if ((ret = take_newcomer(sc, &sc->v[i])) < 0)
 			return -1;
-		if (ret == 0)
+		if (ret == 0) {
 			sc->mb->cur_clean = false;	/* it moved: look again */
+			store_watch_lost(sc->mb);
+		}
 	}
 	return 1;
 }
@@ -334,13 +340,26 @@ static int sync_dirs(struct sync_ctx *sc, bool force_cur)
 {
 	struct mbox *mb = sc->mb;
 	struct stat st;
-	bool scan_cur = cur_changed(mb, &st) || force_cur || sc->rebuild;
+	bool was_watched = mb->watch_wd >= 0, scan_cur;
 
+	if (store_watch_clean(mb)) {
+		/* only our own changes since the last scan: cur/ is known */
+		scan_cur = force_cur || sc->rebuild;
+		if (scan_cur)
+			cur_changed(mb, &st);
+	} else {
+		/* watch first, then look: a change in between shows in both */
+		store_watch_begin(mb);
+		scan_cur = cur_changed(mb, &st) || was_watched || force_cur || sc->rebuild;
+	}
 	if (scan_cur) {
 		for (unsigned i = 0; i < mb->idx.count; i++)
 			mb->idx.recs[i].mark = 1;	/* not seen yet */
+		mb->cur_scans++;
 		if (scan_dir(sc, "cur") < 0)
 			return -1;
+		log_debug("store: %s: cur/ read whole (%u messages indexed)", mb->dir,
+			  mb->idx.count);
 		/* records whose file was not seen in cur/ */
 		store_index_expunge_marked(mb, &sc->modseq);
 		cur_scanned(mb, &st);

@@ -1,0 +1,163 @@
+/*
+ * test_store_watch.c - a big folder is not read whole again after the
+ * store's own changes (flag renames, APPEND, COPY, MOVE, EXPUNGE, new
+ * deliveries taken into cur/), and another program's change to cur/ is
+ * still seen at the next sync, even right after one of ours.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/util.h"
+#include "store/store_private.h"
+
+#define ADDR "watch@example.org"
+#define COUNT 3000
+
+static char root[64];
+static char inbox[128];
+
+static void deliver_new(unsigned first, unsigned n)
+{
+	char path[512], text[256];
+	int len, fd;
+
+	for (unsigned i = first; i < first + n; i++) {
+		len = snprintf(text, sizeof(text), "From: <s%u@example.net>\n"
+			       "Subject: message %u\n\nbody %u\n", i, i, i);
+		snprintf(path, sizeof(path), "%s/new/%u.Q%08X.mx.example.org", inbox,
+			 1700000000 + i, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, text, (size_t)len), len);
+		close(fd);
+	}
+}
+
+static void append_one(struct store_account *a, const char *text)
+{
+	struct store_append *ap;
+	struct store_error err;
+	uint32_t uid, uidv;
+
+	assert_int_equal(store_append_begin(a, "INBOX", &ap, &err), 1);
+	assert_int_equal(store_append_write(ap, text, strlen(text), &err), 1);
+	assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+}
+
+static void test_own_changes_no_rescan(void **state)
+{
+	struct store *st = store_new(root, "test.example");
+	struct store_account *a;
+	struct store_mailbox *h;
+	struct store_error err;
+	struct store_msg m;
+	uint32_t uids[100], new_uids[100], uidv;
+	char from[512], to[520];
+	unsigned long scans;
+	unsigned n;
+
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	store_mailbox_close(&h);
+	assert_int_equal(store_folder_create(a, "Archive", 0, &err), 1);
+	deliver_new(0, COUNT);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), COUNT);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	scans = h->mb->cur_scans;
+
+	/* STORE +FLAGS \Seen on 100 messages, then the sync of the next
+	   command: no scan */
+	for (unsigned i = 0; i < 100; i++)
+		uids[i] = 1 + i * 7;
+	assert_int_equal(store_mailbox_set_flags(h, uids, 100, STORE_FLAGS_ADD,
+						 STORE_FLAG_SEEN, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(h->mb->cur_scans, scans);
+	assert_int_equal(store_mailbox_lookup(h, 8, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+
+	/* APPEND, COPY into the same folder, MOVE out, EXPUNGE, and a new
+	   delivery taken from new/: still no scan */
+	append_one(a, "Subject: appended\n\nhi\n");
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_copy(h, uids, 10, "INBOX", false, new_uids, &uidv, &err), 1);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_copy(h, uids + 10, 10, "Archive", true, new_uids, &uidv, &err), 1);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	n = 10;
+	assert_int_equal(store_mailbox_expunge(h, uids + 20, &n, &err), 1);
+	assert_int_equal(n, 10);
+	deliver_new(COUNT, 5);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(h->mb->cur_scans, scans);
+	assert_int_equal(store_mailbox_count(h), COUNT + 1 + 10 - 10 - 10 + 5);
+
+	/* another program's rename, right after a change of ours (the same
+	   clock tick of cur/'s mtime): seen, by a scan */
+	uids[0] = 2;
+	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD,
+						 STORE_FLAG_ANSWERED, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_lookup(h, 3, &m), 1);
+	snprintf(from, sizeof(from), "%s/cur/%s", inbox, m.name);
+	snprintf(to, sizeof(to), "%sF", from);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(h->mb->cur_scans, scans + 1);
+	assert_int_equal(store_mailbox_lookup(h, 3, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(store_mailbox_lookup(h, 2, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_ANSWERED);
+
+	/* and a file removed by hand is expunged */
+	assert_int_equal(store_mailbox_lookup(h, 4, &m), 1);
+	snprintf(from, sizeof(from), "%s/cur/%s", inbox, m.name);
+	assert_int_equal(unlink(from), 0);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_mailbox_lookup(h, 4, &m), 0);
+	assert_int_equal(h->mb->cur_scans, scans + 2);
+	/* after which our own changes are trusted again */
+	assert_int_equal(store_mailbox_set_flags(h, uids, 1, STORE_FLAGS_ADD,
+						 STORE_FLAG_FLAGGED, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(h->mb->cur_scans, scans + 2);
+
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+	store_free(&st);
+}
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/correio-test-watch-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	snprintf(inbox, sizeof(inbox), "%s/mail/example.org/watch", root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_own_changes_no_rescan),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

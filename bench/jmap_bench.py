@@ -6,6 +6,11 @@
           from, receivedAt, keywords, preview) on a 10,000-message INBOX,
           over one keep-alive connection after the login; median of R
           warm runs (a first request takes the Maildir into the index).
+  threads the conversation view on the same INBOX, every 10th message a
+          reply to the one before it: the first Email/query with
+          collapseThreads (which gives every message its thread, reading
+          each header once), then its median over R warm runs, and a
+          Thread/get of the 50 threads listed.
   push    memory per idle EventSource connection: server RSS before and
           after opening C streams (types=*, ping=0) that stay open.
 
@@ -74,6 +79,50 @@ def bench_newest(args):
               f"INBOX: median {statistics.median(times) * 1000:.1f} ms over {args.runs} warm runs")
 
 
+def bench_threads(args):
+    extra = "[limits]\nconnections_per_client = 1000\n"
+    with Server(extra_config=extra, http=True) as s:
+        s.add_user("bench@example.org")
+        fill(s, "bench@example.org", args.messages, 4096)
+        new = os.path.join(s.maildir("bench@example.org"), "new")
+        for name in sorted(os.listdir(new)):
+            i = int(name.split(".B")[1].split(".")[0])
+            if i % 10 == 9:
+                path = os.path.join(new, name)
+                with open(path) as f:
+                    text = f.read()
+                with open(path, "w") as f:
+                    f.write(text.replace("\n\n", f"\nIn-Reply-To: <{i - 1}@bench>\n\n", 1))
+        s.start()
+        conn = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=300)
+        conn.request("GET", "/.well-known/jmap", headers=AUTH)
+        r = conn.getresponse()
+        acct = json.loads(r.read())["primaryAccounts"][USING[1]]
+        # the folder indexed first, so that the cold run is the threads alone
+        api(conn, [["Email/query", {"accountId": acct, "limit": 1}, "q"]])
+        calls = [
+            ["Email/query", {"accountId": acct, "collapseThreads": True, "limit": 50,
+                             "calculateTotal": True}, "q"],
+            ["Email/get", {"accountId": acct, "#ids": {"resultOf": "q", "name": "Email/query",
+                                                       "path": "/ids"},
+                           "properties": ["threadId", "subject"]}, "g"],
+            ["Thread/get", {"accountId": acct, "#ids": {"resultOf": "g", "name": "Email/get",
+                                                        "path": "/list/*/threadId"}}, "t"],
+        ]
+        t0 = time.monotonic()
+        out = api(conn, calls)
+        cold = time.monotonic() - t0
+        assert out[0][1]["total"] == args.messages - args.messages // 10, out[0][1]["total"]
+        times = []
+        for _ in range(args.runs):
+            t0 = time.monotonic()
+            api(conn, calls)
+            times.append(time.monotonic() - t0)
+        print(f"threads: collapseThreads query + Email/get + Thread/get of 50 in a "
+              f"{args.messages}-message INBOX: first {cold * 1000:.0f} ms (every thread given), "
+              f"then median {statistics.median(times) * 1000:.1f} ms over {args.runs} runs")
+
+
 def bench_push(args):
     extra = "[limits]\nconnections = 20000\nconnections_per_client = 20000\n"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -109,11 +158,13 @@ def main():
     p.add_argument("--messages", type=int, default=10000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--streams", type=int, default=500)
+    p.add_argument("--only", choices=["newest", "threads", "push"], help="one benchmark")
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = correio_harness.BIN = os.path.abspath(args.bin)
-    bench_newest(args)
-    bench_push(args)
+    for name, fn in (("newest", bench_newest), ("threads", bench_threads), ("push", bench_push)):
+        if args.only in (None, name):
+            fn(args)
 
 
 if __name__ == "__main__":

@@ -558,6 +558,115 @@ def test_thread_get_by_back_reference(srv):
     assert r[3][1]["notFound"] == ["tnothere", "x"]
 
 
+def send_raw(srv, headers, to=USER):
+    """Deliver a message with exactly these header fields over SMTP."""
+    msg = "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\nHello.\r\n"
+    n = len(srv.messages(to))
+    with smtplib.SMTP("127.0.0.1", srv.smtp_port) as s:
+        s.sendmail("carol@example.net", [to], msg.encode())
+    srv.wait_messages(to, n + 1)
+
+
+def test_threads_are_conversations_across_mailboxes(srv):
+    """RFC 8621 §3: a message, its reply (In-Reply-To), the reply to that
+    (References only) and one of them filed in Sent share a threadId; a
+    message of the same subject that references none of them does not
+    (correio joins by Message-ID references only).  Thread/get lists the
+    emails by receivedAt; collapseThreads keeps one email per thread."""
+    base = [("From", "carol@example.net"), ("To", USER)]
+    send_raw(srv, base + [("Subject", "Lunch"), ("Message-ID", "<p1@ex>")])
+    time.sleep(1.1)
+    send_raw(srv, base + [("Subject", "Re: Lunch"), ("Message-ID", "<p2@ex>"),
+                          ("In-Reply-To", "<p1@ex>")])
+    time.sleep(1.1)
+    send_raw(srv, base + [("Subject", "Lunch"), ("Message-ID", "<other@ex>")])
+    # the reply to the reply, filed in Sent by the user's client
+    m = imap_login(srv)
+    sent = ("From: " + USER + "\r\nTo: carol@example.net\r\nSubject: Re: Lunch\r\n"
+            "Message-ID: <p3@ex>\r\nReferences: <p1@ex>\r\n <p2@ex>\r\n\r\nSure.\r\n")
+    typ, _ = m.append("Sent", None, imaplib.Time2Internaldate(time.time() + 3600),
+                      sent.encode())
+    assert typ == "OK"
+    m.logout()
+    j = Jmap(srv)
+    boxes = j.mailboxes()
+    got = j.call("Email/get", {"ids": None, "properties": ["messageId", "threadId",
+                                                            "receivedAt", "mailboxIds"]})
+    by_mid = {e["messageId"][0]: e for e in got["list"]}
+    assert set(by_mid) == {"p1@ex", "p2@ex", "p3@ex", "other@ex"}
+    assert boxes["sent"]["id"] in by_mid["p3@ex"]["mailboxIds"]
+    tid = by_mid["p1@ex"]["threadId"]
+    assert by_mid["p2@ex"]["threadId"] == tid and by_mid["p3@ex"]["threadId"] == tid
+    other = by_mid["other@ex"]["threadId"]
+    assert other != tid
+    r = j.call("Thread/get", {"ids": [tid, other]})
+    assert r["list"] == [{"id": tid, "emailIds": [by_mid[k]["id"] for k in
+                                                  ("p1@ex", "p2@ex", "p3@ex")]},
+                         {"id": other, "emailIds": [by_mid["other@ex"]["id"]]}]
+    # collapseThreads: the newest of each thread, per the sort
+    q = j.call("Email/query", {"collapseThreads": True, "calculateTotal": True})
+    assert q["ids"] == [by_mid["p3@ex"]["id"], by_mid["other@ex"]["id"]]
+    assert q["total"] == 2
+    q = j.call("Email/query", {"collapseThreads": True,
+                               "sort": [{"property": "receivedAt", "isAscending": True}]})
+    assert q["ids"] == [by_mid["p1@ex"]["id"], by_mid["other@ex"]["id"]]
+    q = j.call("Email/query", {"collapseThreads": True,
+                               "filter": {"inMailbox": boxes["inbox"]["id"]}})
+    assert q["ids"] == [by_mid["other@ex"]["id"], by_mid["p2@ex"]["id"]]
+    assert len(j.call("Email/query", {})["ids"]) == 4
+    # a message that arrives later and is the parent of a known one joins
+    # too, and the ids stay the same across a restart
+    state = j.call("Thread/get", {"ids": []})["state"]
+    send_raw(srv, base + [("Subject", "Re: Lunch"), ("Message-ID", "<p4@ex>"),
+                          ("References", "<p3@ex>")])
+    ch = j.call("Thread/changes", {"sinceState": state})
+    assert ch["created"] == [] and ch["updated"] == [tid] and ch["destroyed"] == []
+    # a new conversation is created, one whose only email goes is destroyed
+    state = ch["newState"]
+    send_raw(srv, base + [("Subject", "Dinner"), ("Message-ID", "<d1@ex>")])
+    r = j.request([["Email/query", {"accountId": j.account,
+                                    "filter": {"subject": "Dinner"}}, "q"],
+                   ["Email/get", {"accountId": j.account, "properties": ["threadId"],
+                                  "#ids": {"resultOf": "q", "name": "Email/query",
+                                           "path": "/ids"}}, "g"],
+                   ["Email/set", {"accountId": j.account,
+                                  "destroy": [by_mid["other@ex"]["id"]]}, "s"],
+                   ["Thread/changes", {"accountId": j.account, "sinceState": state}, "c"]])
+    dinner = r[1][1]["list"][0]["threadId"]
+    assert r[2][1]["destroyed"] == [by_mid["other@ex"]["id"]]
+    ch = r[3][1]
+    assert (ch["created"], ch["updated"], ch["destroyed"]) == ([dinner], [], [other])
+    assert j.call("Thread/get", {"ids": [other]})["notFound"] == [other]
+    srv.stop()
+    srv.start()
+    j = Jmap(srv)
+    got = j.call("Email/get", {"ids": None, "properties": ["messageId", "threadId"]})
+    assert {e["messageId"][0]: e["threadId"] for e in got["list"]} == {
+        "p1@ex": tid, "p2@ex": tid, "p3@ex": tid, "p4@ex": tid, "d1@ex": dinner}
+    assert len(j.call("Thread/get", {"ids": [tid]})["list"][0]["emailIds"]) == 4
+    # a line a crash cut short is stepped over and the lines after it
+    # count: a reply seen before its parent keeps its thread, and the
+    # parent, arriving after a restart, joins it
+    srv.stop()
+    with open(os.path.join(srv.data, "jmap", j.account, "threads"), "a") as f:
+        f.write('{"e":"m0000')
+    srv.start()
+    send_raw(srv, base + [("Subject", "Re: Tea"), ("Message-ID", "<c2@ex>"),
+                          ("In-Reply-To", "<c1@ex>")])
+    j = Jmap(srv)
+    (c2,) = j.call("Email/query", {"filter": {"subject": "Re: Tea"}})["ids"]
+    tea = j.call("Email/get", {"ids": [c2], "properties": ["threadId"]})["list"][0]["threadId"]
+    srv.stop()
+    srv.start()
+    send_raw(srv, base + [("Subject", "Tea"), ("Message-ID", "<c1@ex>")])
+    j = Jmap(srv)
+    ids = j.call("Email/query", {"filter": {"subject": "Tea"}})["ids"]
+    (c1,) = [i for i in ids if i != c2]
+    got = j.call("Email/get", {"ids": [c1], "properties": ["threadId"]})
+    assert got["list"][0]["threadId"] == tea
+    assert j.call("Thread/get", {"ids": [tea]})["list"][0]["emailIds"] == [c2, c1]
+
+
 def test_email_query_filters_sort_and_paging(srv):
     deliver(srv, "alpha report", sender="x1@example.net")
     deliver(srv, "beta news", body="the secret word is pineapple\n", sender="x2@example.net")
@@ -1242,7 +1351,7 @@ def test_email_parse_of_an_upload_and_a_message(srv):
 
 def test_upload_sweep_keeps_the_account_files(srv):
     """Uploads older than a day are swept at the next upload; the
-    submission log and identity settings beside them stay."""
+    submission log, identity settings and thread map beside them stay."""
     j = Jmap(srv)
     ident = identity_of(j, USER)
     (r,) = j.request([["Identity/set", {"accountId": j.account,
@@ -1257,7 +1366,7 @@ def test_upload_sweep_keeps_the_account_files(srv):
         os.utime(os.path.join(d, name), (old, old))
     upload(j, b"Subject: x\r\n\r\ny\r\n")
     assert sorted(n for n in os.listdir(d) if not n.startswith("u")) == \
-        ["identities", "submissions"]
+        ["identities", "submissions", "threads"]
     assert len([n for n in os.listdir(d) if n.startswith("u")]) == 1
     assert identity_of(j, USER)["name"] == "Alice"
 

@@ -343,6 +343,17 @@ def test_browser_forward_keeps_the_attachment(browser_run):
     assert "Forwarded message" in got["text"]
 
 
+def test_browser_groups_conversations(browser_run):
+    """The list has one row per thread with its size; opening it lists
+    the thread's messages across mailboxes, and each opens."""
+    step(browser_run, "reply")
+    d = step(browser_run, "thread")
+    assert d["count"] == "2" and d["rows"] == 1
+    assert [f.lower() for f in d["folders"]] == ["inbox", "sent"]
+    assert d["opened"] == "Re: Report with attachment"
+    assert d["selected"].lower() == "sent"
+
+
 def test_browser_pages_through_a_long_list(browser_run):
     d = step(browser_run, "paging")
     assert d["first"] == "1–50 of 53" and d["rows"] == 50

@@ -10,6 +10,7 @@ import { buildMessage, parseAddresses, formatAddress } from "./mime.js";
 const PAGE = 50;
 const LIST_PROPERTIES = ["threadId", "mailboxIds", "keywords", "from", "to", "subject",
                          "receivedAt", "preview", "hasAttachment", "size"];
+const THREAD_PROPERTIES = ["mailboxIds", "keywords", "from", "to", "subject", "receivedAt"];
 const READ_PROPERTIES = LIST_PROPERTIES.concat(["cc", "replyTo", "messageId", "references",
                                                 "sentAt", "textBody", "htmlBody",
                                                 "attachments", "bodyValues"]);
@@ -149,16 +150,23 @@ function filter() {
   return { inMailbox: state.current };
 }
 
+// One row per conversation: the newest email of each thread in the list
+// stands for it, with the number of emails the thread has (in every
+// mailbox, so replies filed in Sent count too).
 async function loadList() {
   const r = await jmap.call([
     ["Email/query", { filter: filter(), sort: [{ property: "receivedAt", isAscending: false }],
-                      position: state.position, limit: PAGE, calculateTotal: true }, "q"],
+                      collapseThreads: true, position: state.position, limit: PAGE,
+                      calculateTotal: true }, "q"],
     ["Email/get", { "#ids": { resultOf: "q", name: "Email/query", path: "/ids" },
                     properties: LIST_PROPERTIES }, "g"],
+    ["Thread/get", { "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } },
+     "t"],
   ]);
   state.total = r.q.total;
   state.ids = r.q.ids;
   const byId = new Map(r.g.list.map((e) => [e.id, e]));
+  const sizes = new Map(r.t.list.map((t) => [t.id, t.emailIds.length]));
   const list = $("message-list");
   list.replaceChildren();
   const box = state.mailboxes.find((m) => m.id === state.current);
@@ -167,7 +175,11 @@ async function loadList() {
     const e = byId.get(id);
     if (!e) continue;
     const row = el("button", { type: "button", class: "message", "data-email": e.id },
-                   el("span", { class: "from" }, sent ? "To: " + who(e.to) : who(e.from)),
+                   el("span", { class: "from" }, sent ? "To: " + who(e.to) : who(e.from),
+                      (sizes.get(e.threadId) || 1) > 1 ?
+                        el("span", { class: "thread-count",
+                                     title: "messages in this conversation" },
+                           String(sizes.get(e.threadId))) : ""),
                    el("span", { class: "subject" }, e.subject || "(no subject)"),
                    el("span", { class: "preview" }, e.preview || ""),
                    el("span", { class: "date" }, when(e.receivedAt)));
@@ -233,13 +245,19 @@ function closeReader() {
   state.open = null;
   state.email = null;
   $("reader").hidden = true;
+  $("thread-list").replaceChildren();
   $("reader-body").replaceChildren();
 }
 
 async function openEmail(id) {
-  const r = await jmap.call([["Email/get", { ids: [id], properties: READ_PROPERTIES,
-                                             fetchHTMLBodyValues: true,
-                                             fetchTextBodyValues: true }, "g"]]);
+  const r = await jmap.call([
+    ["Email/get", { ids: [id], properties: READ_PROPERTIES, fetchHTMLBodyValues: true,
+                    fetchTextBodyValues: true }, "g"],
+    ["Thread/get", { "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } },
+     "t"],
+    ["Email/get", { "#ids": { resultOf: "t", name: "Thread/get", path: "/list/*/emailIds" },
+                    properties: THREAD_PROPERTIES }, "m"],
+  ]);
   const e = r.g.list[0];
   if (!e) {
     status("That message is gone.");
@@ -260,6 +278,7 @@ async function openEmail(id) {
                                 .join(", ")));
   }
   dl.append(el("dt", {}, "Date"), el("dd", {}, new Date(e.sentAt || e.receivedAt).toLocaleString()));
+  renderThread(id, r.t.list[0], r.m.list);
   $("flag-button").textContent = e.keywords.$flagged ? "Unflag" : "Flag";
   state.cidUrls = await inlineImages(e);
   renderBody();
@@ -277,6 +296,30 @@ async function openEmail(id) {
     row.classList.toggle("selected", row.dataset.email === id);
   if (!e.keywords.$seen)
     await setKeyword(id, "$seen", true);
+}
+
+// The conversation of the email shown, oldest first, when it has more
+// than this one: each opens in the reader.
+function renderThread(id, thread, emails) {
+  const list = $("thread-list");
+  list.replaceChildren();
+  const byId = new Map(emails.map((m) => [m.id, m]));
+  const ids = thread ? thread.emailIds.filter((t) => byId.has(t)) : [];
+  list.hidden = ids.length < 2;
+  if (list.hidden) return;
+  list.append(el("li", { class: "thread-head" }, `Conversation: ${ids.length} messages`));
+  for (const t of ids) {
+    const m = byId.get(t);
+    const box = state.mailboxes.find((b) => m.mailboxIds[b.id]);
+    const item = el("button", { type: "button", class: "thread-item", "data-email": t },
+                    el("span", { class: "from" }, who(m.from)),
+                    el("span", { class: "folder" }, box ? box.name : ""),
+                    el("span", { class: "date" }, when(m.receivedAt)));
+    if (t === id) item.classList.add("selected");
+    if (!m.keywords.$seen) item.classList.add("unread");
+    item.addEventListener("click", () => openEmail(t).catch(fail));
+    list.append(el("li", {}, item));
+  }
 }
 
 // The images an HTML body names by Content-ID ("cid:"), as data: URLs:

@@ -1,10 +1,11 @@
 /*
- * jmap_email.c - Email/get and Thread/get (RFC 8621 §3, §4) over the
+ * jmap_email.c - Email/get and Email/parse (RFC 8621 §4) over the
  * store, with the project's MIME parser for headers, body structure and
  * body values, and what the other Email files share (ids, look-ups,
  * keywords).  An Email is one message of one folder (mailboxIds has
- * exactly one id); each is its own thread.  Email/query is in
- * jmap_email_query.c, Email/set and Email/changes in jmap_email_set.c.
+ * exactly one id); its thread is its conversation (jmap_thread.c).
+ * Email/query is in jmap_email_query.c, Email/set and Email/changes in
+ * jmap_email_set.c.
  *
  * Limits: a message is read whole into memory up to JMAP_MAX_MESSAGE bytes
  * (larger ones show their index facts only); body values are cut at
@@ -572,8 +573,9 @@ static json_t *email_object(struct jmap_account *a, const struct jmap_email_ref 
 		json_object_set_new(o, "blobId", json_string(id));
 	}
 	if (want(opt, "threadId")) {
-		id[0] = 't';
-		json_object_set_new(o, "threadId", json_string(id));
+		char tid[20];
+		jmap_thread_of(a, r->f, r->m.uid, tid);
+		json_object_set_new(o, "threadId", json_string(tid));
 	}
 	if (want(opt, "mailboxIds"))
 		json_object_set_new(o, "mailboxIds", json_pack("{s:b}", r->f->id, 1));
@@ -770,40 +772,4 @@ int jmap_email_parse(struct jmap_call *call)
 	call->result = json_pack("{s:s,s:o,s:o,s:o}", "accountId", a->id, "parsed", parsed,
 				 "notParsable", not_parsable, "notFound", notfound);
 	return 1;
-}
-
-/* ---- Thread/get ---- */
-
-/* Every email is its own thread here ("t" + the email's digits). */
-int jmap_thread_get(struct jmap_call *call)
-{
-	struct jmap_account *a;
-	json_t *ids = json_object_get(call->args, "ids"), *list, *notfound, *v;
-	struct jmap_email_ref r;
-	char eid[20];
-	size_t i;
-
-	if (jmap_call_account(call, &a) < 0)
-		return -1;
-	if (!json_is_array(ids))
-		return jmap_call_error(call, json_is_null(ids) || ids == NULL ?
-				       "requestTooLarge" : "invalidArguments", NULL);
-	if (json_array_size(ids) > call->limits->max_objects_get)
-		return jmap_call_error(call, "requestTooLarge", NULL);
-	list = json_array();
-	notfound = json_array();
-	json_array_foreach(ids, i, v) {
-		const char *id = json_string_value(v);
-		if (id != NULL && id[0] == 't' && strlen(id) < sizeof(eid)) {
-			str_copy(eid, id, sizeof(eid));
-			eid[0] = 'm';
-			if (jmap_email_find(a, eid, &r) > 0) {
-				json_array_append_new(list, json_pack("{s:s,s:[s]}", "id", id,
-								      "emailIds", eid));
-				continue;
-			}
-		}
-		json_array_append(notfound, v);
-	}
-	return jmap_get_result(call, a, list, notfound);
 }

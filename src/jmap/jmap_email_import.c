@@ -126,7 +126,7 @@ static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 	*created = json_pack("{s:s}", "id", id);
 	id[0] = 'b';
 	json_object_set_new(*created, "blobId", json_string(id));
-	id[0] = 't';
+	jmap_thread_of(a, f, uid, id);
 	json_object_set_new(*created, "threadId", json_string(id));
 	json_object_set_new(*created, "size", json_integer((json_int_t)size));
 	return NULL;

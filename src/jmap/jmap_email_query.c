@@ -2,7 +2,9 @@
  * jmap_email_query.c - Email/query (RFC 8621 §4.4): the filter
  * conditions and operators over every message of the account (text
  * conditions decode the message with src/mime, at most 1 MiB of text per
- * message), sort by receivedAt or size, position or anchor, limit.
+ * message), sort by receivedAt or size, collapseThreads (the first email
+ * of each thread in the sorted results stands for it), position or
+ * anchor, limit.
  */
 #include "jmap_private.h"
 
@@ -22,6 +24,7 @@ struct candidate {
 	struct mime_message *msg;	/* parsed on demand */
 	struct buf text;
 	bool loaded;
+	bool kept;		/* by collapseThreads */
 };
 
 static const struct mime_message *cand_msg(struct jmap_account *a, struct candidate *c)
@@ -289,13 +292,38 @@ static int query_result(struct jmap_call *call, struct jmap_account *a,
 	}
 	jmap_account_state(a, state);
 	call->result = json_pack("{s:s,s:s,s:b,s:I,s:o}", "accountId", a->id,
-				 "queryState", state, "canCalculateChanges", 1,
+				 "queryState", state, "canCalculateChanges",
+				 !json_is_true(json_object_get(call->args, "collapseThreads")),
 				 "position", position, "ids", ids);
 	if (json_is_true(json_object_get(call->args, "calculateTotal")))
 		json_object_set_new(call->result, "total", json_integer((json_int_t)n));
 	if (json_is_integer(lim) || (json_int_t)n - position > limit)
 		json_object_set_new(call->result, "limit", json_integer(limit));
 	return 1;
+}
+
+/* Keep the first email of each thread in the order the client sees
+   (cands read backwards when asc), in place: the new count. */
+static unsigned collapse_threads(struct jmap_account *a, struct candidate *cands,
+				 unsigned n, bool asc)
+{
+	json_t *seen = json_object();
+	unsigned kept = 0;
+	char tid[20];
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = asc ? n - 1 - i : i;
+		jmap_thread_of(a, cands[k].f, cands[k].m.uid, tid);
+		if (json_object_get(seen, tid) != NULL)
+			continue;
+		json_object_set_new(seen, tid, json_true());
+		cands[k].kept = true;
+	}
+	json_decref(seen);
+	for (unsigned i = 0; i < n; i++)
+		if (cands[i].kept)
+			cands[kept++] = cands[i];
+	return kept;
 }
 
 /* Every email of a that matches the call's filter, sorted as its sort
@@ -334,9 +362,16 @@ static int run_query(struct jmap_call *call, struct jmap_account *a,
 		}
 	}
 	qsort(cands, n, sizeof(*cands), cmp);
+	if (json_is_true(json_object_get(call->args, "collapseThreads")))
+		n = collapse_threads(a, cands, n, *asc_r);
 	*cands_r = cands;
 	*n_r = n;
 	return 1;
+}
+
+static bool bool_or_null(json_t *v)
+{
+	return v == NULL || json_is_null(v) || json_is_boolean(v);
 }
 
 int jmap_email_query(struct jmap_call *call)
@@ -356,7 +391,8 @@ int jmap_email_query(struct jmap_call *call)
 	     (!json_is_integer(lim) || json_integer_value(lim) < 0)) ||
 	    (json_object_get(call->args, "anchor") != NULL &&
 	     !json_is_null(json_object_get(call->args, "anchor")) &&
-	     !json_is_string(json_object_get(call->args, "anchor"))))
+	     !json_is_string(json_object_get(call->args, "anchor"))) ||
+	    !bool_or_null(json_object_get(call->args, "collapseThreads")))
 		return jmap_call_error(call, "invalidArguments", NULL);
 	if (run_query(call, a, &cands, &n, &asc) < 0)
 		return -1;
@@ -373,7 +409,10 @@ int jmap_email_query(struct jmap_call *call)
  * so an email that did not change kept its place relative to the others:
  * every email created, updated or destroyed since is "removed", and those
  * of them in the results now are "added" at their index.  That is the
- * RFC's allowed over-approximation, exact for the client.
+ * RFC's allowed over-approximation, exact for the client.  With
+ * collapseThreads an email that did not change can come or go as its
+ * thread's others do: cannotCalculateChanges (Email/query says
+ * canCalculateChanges false then).
  */
 int jmap_email_query_changes(struct jmap_call *call)
 {
@@ -393,6 +432,9 @@ int jmap_email_query_changes(struct jmap_call *call)
 	if (since == NULL || (maxc != NULL && !json_is_null(maxc) &&
 			      (!json_is_integer(maxc) || json_integer_value(maxc) <= 0)))
 		return jmap_call_error(call, "invalidArguments", NULL);
+	if (json_is_true(json_object_get(call->args, "collapseThreads")))
+		return jmap_call_error(call, "cannotCalculateChanges",
+				       "the results collapse threads");
 	if (run_query(call, a, &cands, &n, &asc) < 0)
 		return -1;
 	if (jmap_changes_begin(call, a, since, &ch) < 0) {

@@ -3,6 +3,7 @@
  * uploads, under <data_dir>/jmap/<accountId>/ (0700, files 0600):
  *   submissions   the EmailSubmission log, one JSON object a line
  *   identities    the Identity settings (names, reply-to, signatures)
+ *   threads       the thread map, one JSON object a line (jmap_thread.c)
  * A log line is appended and fsynced; a settings file is written whole to
  * a temporary name, fsynced and renamed over the old one.
  */

@@ -312,6 +312,7 @@ static void run_wake(void *ctx, struct jmap_run *run)
 
 	if (jmap_run_step(run, &resp) == 0)
 		return;
+	jmap_threads_flush(&jc->acct);
 	jmap_send_json(jc->run_req, 200, resp, NULL);
 	json_decref(resp);
 	jmap_run_free(&jc->run);
@@ -357,6 +358,7 @@ static void route_api(struct jmap_conn *jc, struct evhttp_request *req)
 		jmap_run_set_wake(run, run_wake, jc);
 		return;
 	}
+	jmap_threads_flush(a);
 	jmap_send_json(req, 200, resp, NULL);
 	json_decref(resp);
 	jmap_run_free(&run);

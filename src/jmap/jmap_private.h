@@ -9,7 +9,9 @@
  * Ids (RFC 8620 §1.2, [A-Za-z0-9_-]):
  *   account   "a" + 16 hex digits of SHA-256 of the address
  *   mailbox   "f" + folder UIDVALIDITY (8 hex)
- *   email     "m" + UIDVALIDITY (8 hex) + UID (8 hex); the thread "t" + same
+ *   email     "m" + UIDVALIDITY (8 hex) + UID (8 hex)
+ *   thread    "t" + the digits of the first email of the conversation
+ *             seen (jmap_thread.c)
  *   blob      "b" + the email id's digits (the message), or
  *             "u" + 32 random hex digits (an upload)
  * A folder's UIDVALIDITY is unique in its account and stable, so the ids
@@ -46,6 +48,7 @@ struct jmap_account {
 	bool loaded;
 	store_listener_fn *listener;	/* for the folder handles (push), or NULL */
 	void *listener_ctx;
+	struct jmap_threads *threads;	/* the thread map, read on first need */
 };
 
 /* jmap_session.c */
@@ -125,8 +128,19 @@ int jmap_email_query(struct jmap_call *call);
 int jmap_email_query_changes(struct jmap_call *call);
 int jmap_email_set(struct jmap_call *call);
 int jmap_email_changes(struct jmap_call *call);
-int jmap_thread_get(struct jmap_call *call);
 int jmap_email_parse(struct jmap_call *call);
+/* jmap_thread.c: threads as conversations */
+int jmap_thread_get(struct jmap_call *call);
+int jmap_thread_changes(struct jmap_call *call);
+/* The thread id of email uid of f into tid (given now if it had none). */
+void jmap_thread_of(struct jmap_account *a, struct jmap_folder *f, uint32_t uid,
+		    char tid[20]);
+/* Give every email of the account a thread. */
+void jmap_threads_sync(struct jmap_account *a);
+/* Make the thread map written so far durable (before an answer). */
+void jmap_threads_flush(struct jmap_account *a);
+struct jmap_threads;
+void jmap_threads_free(struct jmap_threads **t);
 /* jmap_snippet.c */
 int jmap_snippet_get(struct jmap_call *call);
 /* jmap_email_create.c: Email/set create of obj; NULL with *created

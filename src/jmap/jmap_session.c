@@ -72,6 +72,7 @@ const struct jmap_method jmap_methods[] = {
 	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
 	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
+	{ "Thread/changes", JMAP_CAP_MAIL, jmap_thread_changes },
 	{ "SearchSnippet/get", JMAP_CAP_MAIL, jmap_snippet_get },
 	{ "Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get },
 	{ "Identity/set", JMAP_CAP_SUBMISSION, jmap_identity_set },
@@ -138,6 +139,8 @@ void jmap_account_unload(struct jmap_account *a)
 void jmap_account_close(struct jmap_account *a)
 {
 	jmap_account_unload(a);
+	jmap_threads_flush(a);
+	jmap_threads_free(&a->threads);
 	if (a->store != NULL)
 		store_account_unref(&a->store);
 }

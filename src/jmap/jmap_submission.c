@@ -555,8 +555,7 @@ static json_t *sub_start(struct jmap_call *call, struct jmap_account *a,
 	email_id = json_string_value(json_object_get(obj, "emailId"));
 	if (email_id[0] == '#')
 		email_id = json_string_value(json_object_get(call->created_ids, email_id + 1));
-	jmap_email_id(r.f->st.uidvalidity, r.m.uid, lookup);
-	lookup[0] = 't';
+	jmap_thread_of(a, r.f, r.m.uid, lookup);
 	it->record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:o,s:s,s:n,s:[],s:[]}", "id", addr,
 			       "identityId", identity_id, "emailId", email_id,
 			       "threadId", lookup, "envelope", env, "sendAt", utc_now(),

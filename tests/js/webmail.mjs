@@ -299,6 +299,23 @@ try {
     return { subject, delivered: await ask({ op: "delivered", to: cfg.alice[0], subject }) };
   });
 
+  // Bob's inbox shows the message he replied to as a conversation of two
+  // (his reply is in Sent); opening it lists both, and each opens
+  await step("thread", async () => {
+    await folder("inbox").click();
+    const r = row("Report with attachment");
+    await r.locator(".thread-count").waitFor();
+    const count = await r.locator(".thread-count").textContent();
+    const rows = await r.count();
+    await openMessage("Report with attachment");
+    await page.locator("#thread-list .thread-item").nth(1).waitFor();
+    const folders = await page.locator("#thread-list .thread-item .folder").allTextContents();
+    await page.locator("#thread-list .thread-item").nth(1).click();
+    await page.locator("#reader-subject", { hasText: "Re: Report with attachment" }).waitFor();
+    return { count, rows, folders, opened: await page.locator("#reader-subject").textContent(),
+             selected: await page.locator("#thread-list .thread-item.selected .folder").textContent() };
+  });
+
   await step("paging", async () => {
     await folder("inbox").click();
     await page.locator("#list-range", { hasText: "of 53" }).waitFor();

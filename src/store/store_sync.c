@@ -21,8 +21,12 @@
  * then the file's mtime, then the name).  A newcomer keeps the UID of its
  * ",U=" when that cannot clash: always in a rebuild (the index was lost),
  * otherwise when it is at or above UIDNEXT (a message we named before a
- * crash lost the index log).  Then it is renamed into cur/ as
- * "<base>,S=,W=,U=:2,<flags>", and reading it once gives its RFC822.SIZE.
+ * crash lost the index log).  A newcomer from new/ is renamed into cur/
+ * as "<base>,S=,W=,U=:2,<flags>"; one found in cur/ keeps its name (a
+ * rename per file made the first look at a big folder slow), the index
+ * holding its UID and sizes, and its base (up to ':') finds it at the
+ * next scan.  Reading it once gives its RFC822.SIZE, unless S= and W=
+ * are in its name.
  */
 #include "store/store_private.h"
 
@@ -59,6 +63,11 @@ struct sync_ctx {
 	uint64_t modseq;	/* of this sync, once something changed */
 	struct newcomer *v;
 	unsigned n, cap;
+	/* records whose name has no U=, by base (position + 1; 0 empty),
+	   built at the first such file of a scan */
+	unsigned *by_base;
+	size_t by_base_mask;
+	bool by_base_built;
 };
 
 int store_rename_noreplace(const char *from, const char *to)
@@ -116,14 +125,69 @@ static void external_flags(struct sync_ctx *sc, struct index_rec *r,
 	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, fname);
 }
 
+static size_t base_hash(const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The table of records named without U= (files kept as another program
+   left them in cur/). */
+static void build_by_base(struct sync_ctx *sc)
+{
+	struct index *idx = &sc->mb->idx;
+	struct mdname md;
+	size_t size = 16, h;
+
+	sc->by_base_built = true;
+	while (size < (size_t)idx->count * 2)
+		size *= 2;
+	if ((sc->by_base = calloc(size, sizeof(*sc->by_base))) == NULL)
+		fatal("out of memory");
+	sc->by_base_mask = size - 1;
+	for (unsigned i = 0; i < idx->count; i++) {
+		const char *name = store_index_name(idx, &idx->recs[i]);
+		store_maildir_parse(name, &md);
+		if (md.uid != 0)
+			continue;
+		for (h = base_hash(name, md.base_len); sc->by_base[h & sc->by_base_mask] != 0; h++)
+			;
+		sc->by_base[h & sc->by_base_mask] = i + 1;
+	}
+}
+
+/* The unmarked record named without U= whose base is fname's, or -1. */
+static long find_by_base(struct sync_ctx *sc, const char *fname, size_t base_len)
+{
+	struct index *idx = &sc->mb->idx;
+	size_t h;
+	unsigned k;
+
+	if (!sc->by_base_built)
+		build_by_base(sc);
+	for (h = base_hash(fname, base_len); (k = sc->by_base[h & sc->by_base_mask]) != 0; h++) {
+		const char *have = store_index_name(idx, &idx->recs[k - 1]);
+		if (strncmp(have, fname, base_len) == 0 &&
+		    (have[base_len] == ':' || have[base_len] == '\0'))
+			return (long)k - 1;
+	}
+	return -1;
+}
+
 static void cur_entry(struct sync_ctx *sc, const char *fname)
 {
 	struct index *idx = &sc->mb->idx;
 	struct mdname md;
-	long i;
+	long i = -1;
 
 	store_maildir_parse(fname, &md);
-	if (md.uid != 0 && !sc->rebuild && (i = store_index_find(idx, md.uid)) >= 0) {
+	if (!sc->rebuild)
+		i = md.uid != 0 ? store_index_find(idx, md.uid)
+				: find_by_base(sc, fname, md.base_len);
+	if (i >= 0) {
 		struct index_rec *r = &idx->recs[i];
 		const char *have = store_index_name(idx, r);
 		if (r->mark && strncmp(have, fname, md.base_len) == 0 &&
@@ -206,7 +270,10 @@ static int measure(struct sync_ctx *sc, struct newcomer *nc)
 
 	snprintf(path, sizeof(path), "%s/%s/%s", sc->mb->dir, nc->in_new ? "new" : "cur",
 		 nc->fname);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)	/* not the files' owner */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
 			return -1;
 		if (errno != ENOENT)
@@ -286,7 +353,11 @@ static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 	if (store_maildir_name(name, sizeof(name), nc->fname, nc->md.base_len, nc->size,
 			       nc->vsize, uid, r.flags, r.keywords) < 0)
 		return 0;
-	if (nc->in_new || strcmp(name, nc->fname) != 0) {
+	if (!nc->in_new && (nc->md.uid == 0 || nc->md.uid == uid)) {
+		/* a file of cur/ keeps the name it was found with: its base
+		   finds it at the next scan, the index has its size and UID */
+		str_copy(name, nc->fname, sizeof(name));
+	} else if (nc->in_new || strcmp(name, nc->fname) != 0) {
 		snprintf(from, sizeof(from), "%s/%s/%s", mb->dir,
 			 nc->in_new ? "new" : "cur", nc->fname);
 		snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
@@ -334,6 +405,7 @@ static void free_ctx(struct sync_ctx *sc)
 	for (unsigned i = 0; i < sc->n; i++)
 		free(sc->v[i].fname);
 	free(sc->v);
+	free(sc->by_base);
 }
 
 static int sync_dirs(struct sync_ctx *sc, bool force_cur)

@@ -776,8 +776,7 @@ int acme_start(const struct config *cfg, struct event_base *base,
 
 	if (acme_config_check(cfg, error_r) < 0)
 		return -1;
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatal("out of memory");
+	a = xcalloc(1, sizeof(*a));
 	a->cfg = *cfg;
 	a->issued = issued;
 	a->ctx = ctx;

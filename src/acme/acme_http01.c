@@ -20,6 +20,7 @@
 #include <event2/util.h>
 
 #include "acme/acme_int.h"
+#include "lib/http_listen.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -58,30 +59,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 	log_info("acme: answered the HTTP-01 challenge %.200s", path + strlen(WELL_KNOWN));
 }
 
-static int bind_one(struct acme_http01 *h, const char *item)
-{
-	struct addrinfo *res;
-	evutil_socket_t fd;
-	int one = 1;
-
-	if (listen_address_resolve(item, &res) < 0)
-		return -1;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
-	    evhttp_accept_socket(h->http, fd) < 0) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		errno = saved;
-		return -1;
-	}
-	freeaddrinfo(res);
-	log_info("acme: answering HTTP-01 challenges on http://%s", item);
-	return 1;
-}
-
 int acme_http01_open(struct event_base *base, const char *listen, struct acme *const *ap,
 		     struct acme_http01 **r, const char **error_r)
 {
@@ -89,23 +66,18 @@ int acme_http01_open(struct event_base *base, const char *listen, struct acme *c
 	struct acme_http01 *h;
 	char item[512];
 
-	if ((h = calloc(1, sizeof(*h))) == NULL || (h->http = evhttp_new(base)) == NULL)
-		fatal("out of memory");
+	h = xcalloc(1, sizeof(*h));
 	h->ap = ap;
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-	evhttp_set_timeout(h->http, 10);
-	evhttp_set_max_headers_size(h->http, 8192);
-	evhttp_set_max_body_size(h->http, 0);
-	evhttp_set_gencb(h->http, on_request, h);
+	h->http = http_listen_new(base, 8192, on_request, h);
 	for (int i = 0; str_list_item(listen, i, item, sizeof(item)); i++) {
-		if (bind_one(h, item) < 0) {
+		if (http_listen_bind(h->http, item) < 0) {
 			snprintf(error, sizeof(error), "acme: cannot listen on %s: %s", item,
 				 strerror(errno));
 			*error_r = error;
 			acme_http01_free(&h);
 			return -1;
 		}
+		log_info("acme: answering HTTP-01 challenges on http://%s", item);
 	}
 	*r = h;
 	return 1;

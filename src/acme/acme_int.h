@@ -96,8 +96,6 @@ const char *acme_status_name(enum acme_status s);
 
 /* ---- keys and JWS (acme_jws.c) ---- */
 
-/* Append base64url (no padding) of p to out.  1 or -1 (full). */
-int acme_b64url(const void *p, size_t n, struct buf *out);
 /* A new EC P-256 key, or NULL. */
 EVP_PKEY *acme_key_new(void);
 /* Read the key at path, or make one and write it (0600, atomically). */

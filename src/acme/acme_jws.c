@@ -23,30 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/util.h"
-
-int acme_b64url(const void *p, size_t n, struct buf *out)
-{
-	static const char digits[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	const unsigned char *s = p;
-	char q[4];
-
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16;
-		size_t k = n - i >= 3 ? 4 : n - i + 1;
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		q[0] = digits[(v >> 18) & 63];
-		q[1] = digits[(v >> 12) & 63];
-		q[2] = digits[(v >> 6) & 63];
-		q[3] = digits[v & 63];
-		if (buf_append(out, q, k) < 0)
-			return -1;
-	}
-	return 1;
-}
+#include "lib/encoding.h"
 
 EVP_PKEY *acme_key_new(void)
 {
@@ -97,7 +74,7 @@ static int coordinate(EVP_PKEY *key, const char *param, struct buf *out)
 		return -1;
 	ok = BN_bn2binpad(bn, bytes, sizeof(bytes)) == sizeof(bytes);
 	BN_free(bn);
-	return ok ? acme_b64url(bytes, sizeof(bytes), out) : -1;
+	return ok ? base64url_encode(bytes, sizeof(bytes), out) : -1;
 }
 
 /* The JWK with its members in lexicographic order and no white space,
@@ -123,7 +100,7 @@ int acme_thumbprint(EVP_PKEY *key, struct buf *out)
 	buf_init(&text, 1024);
 	if (jwk(key, &text) > 0 &&
 	    EVP_Digest(text.data, text.len, md, &n, EVP_sha256(), NULL) == 1)
-		ret = acme_b64url(md, n, out);
+		ret = base64url_encode(md, n, out);
 	buf_deinit(&text);
 	return ret;
 }
@@ -185,14 +162,14 @@ int acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *url,
 	if (header == NULL)
 		return -1;
 	buf_init(&input, 0);
-	acme_b64url(header, strlen(header), &input);
+	base64url_encode(header, strlen(header), &input);
 	dot = input.len;
 	buf_putc(&input, '.');
-	acme_b64url(payload, strlen(payload), &input);
+	base64url_encode(payload, strlen(payload), &input);
 	if (sign_es256(key, &input, rs) > 0) {
 		buf_printf(out, "{\"protected\":\"%.*s\",\"payload\":\"%s\",\"signature\":\"",
 			   (int)dot, input.data, input.data + dot + 1);
-		acme_b64url(rs, sizeof(rs), out);
+		base64url_encode(rs, sizeof(rs), out);
 		ret = buf_puts(out, "\"}");
 	}
 	buf_deinit(&input);
@@ -226,7 +203,7 @@ int acme_csr(EVP_PKEY *key, const char *names, size_t len, struct buf *out)
 	if (ext != NULL && sk_X509_EXTENSION_push(exts, ext) > 0 &&
 	    X509_REQ_add_extensions(req, exts) == 1 && X509_REQ_sign(req, key, EVP_sha256()) > 0 &&
 	    (n = i2d_X509_REQ(req, &der)) > 0)
-		ret = acme_b64url(der, (size_t)n, out);
+		ret = base64url_encode(der, (size_t)n, out);
 	OPENSSL_free(der);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);

@@ -20,6 +20,7 @@
 #include "acme/acme.h"
 #include "acme/acme_int.h"
 #include "lib/config.h"
+#include "lib/encoding.h"
 
 /* ---- HTTP ---- */
 
@@ -230,15 +231,15 @@ static void test_b64url(void **state)
 	struct buf b;
 
 	buf_init(&b, 0);
-	acme_b64url("", 0, &b);
+	base64url_encode("", 0, &b);
 	assert_string_equal(buf_cstr(&b), "");
-	acme_b64url("f", 1, &b);
+	base64url_encode("f", 1, &b);
 	buf_putc(&b, ' ');
-	acme_b64url("fo", 2, &b);
+	base64url_encode("fo", 2, &b);
 	buf_putc(&b, ' ');
-	acme_b64url("foo", 3, &b);
+	base64url_encode("foo", 3, &b);
 	buf_putc(&b, ' ');
-	acme_b64url("\xfb\xff\xbf", 3, &b);
+	base64url_encode("\xfb\xff\xbf", 3, &b);
 	assert_string_equal(buf_cstr(&b), "Zg Zm8 Zm9v -_-_");
 	buf_deinit(&b);
 }

@@ -450,13 +450,11 @@ static int accounts_prepare(struct accounts *a)
 
 int accounts_open(const char *data_dir, struct accounts **r, const char **error_r)
 {
-	struct accounts *a = calloc(1, sizeof(*a));
+	struct accounts *a = xcalloc(1, sizeof(*a));
 	char path[4096];
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 		    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
 
-	if (a == NULL)
-		return accounts_open_fail(a, error_r, "out of memory");
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", data_dir, ACCOUNTS_DB_NAME) >=
 	    sizeof(path))
 		return accounts_open_fail(a, error_r, "data directory path too long");

@@ -192,11 +192,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 int auth_start(const struct config *cfg, struct event_base *base, struct auth **r,
 	       const char **error_r)
 {
-	struct auth *a = calloc(1, sizeof(*a));
+	struct auth *a = xcalloc(1, sizeof(*a));
 	struct throttle_limits limits;
 
-	if (a == NULL)
-		abort();
 	a->cfg = *cfg;
 	a->base = base;
 	throttle_limits_of(cfg, &limits);
@@ -208,7 +206,7 @@ int auth_start(const struct config *cfg, struct event_base *base, struct auth **
 	a->event = event_new(base, a->event_fd, EV_READ | EV_PERSIST, on_done, a);
 	event_add(a->event, NULL);
 	a->n_threads = cfg->auth_threads;
-	a->threads = calloc(a->n_threads, sizeof(*a->threads));
+	a->threads = xcalloc(a->n_threads, sizeof(*a->threads));
 	for (unsigned i = 0; i < a->n_threads; i++)
 		if (pthread_create(&a->threads[i], NULL, worker_main, a) != 0) {
 			*error_r = "cannot start the password-checking threads";
@@ -306,12 +304,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 struct auth_request *auth_verify(struct auth *a, const char *addr, const char *user,
 				 const char *password, auth_fn *cb, void *ctx)
 {
-	struct auth_request *r = calloc(1, sizeof(*r));
+	struct auth_request *r = xcalloc(1, sizeof(*r));
 	uint64_t wait;
 	struct timeval tv;
 
-	if (r == NULL)
-		abort();
 	r->auth = a;
 	r->cb = cb;
 	r->ctx = ctx;

@@ -11,6 +11,7 @@
  * wiped before it is freed because it holds password-derived state.
  */
 #include "auth/password.h"
+#include "lib/util.h"
 
 #include <crypt.h>
 #include <pthread.h>
@@ -30,12 +31,10 @@ static char dummy_hash[CRYPT_OUTPUT_SIZE];
 static int password_crypt(const char *password, const char *setting,
 			  char *out, size_t size)
 {
-	struct crypt_data *data = calloc(1, sizeof(*data));
+	struct crypt_data *data = xcalloc(1, sizeof(*data));
 	const char *res;
 	int ret = -1;
 
-	if (data == NULL)
-		return -1;
 	res = crypt_rn(password, setting, data, sizeof(*data));
 	if (res != NULL && res[0] != '*' && strlen(res) < size) {
 		memcpy(out, res, strlen(res) + 1);

@@ -1,5 +1,5 @@
 /*
- * sasl.c - base64 and the PLAIN and LOGIN mechanisms.
+ * sasl.c - the PLAIN and LOGIN mechanisms.
  *
  *   message   = [authzid] UTF8NUL authcid UTF8NUL passwd   (RFC 4616 §2)
  *   authcid   = 1*SAFE ; each field 1..255 octets in the RFC, we allow
@@ -10,63 +10,6 @@
 
 #include <stdbool.h>
 #include <string.h>
-
-static int b64_value(unsigned char c)
-{
-	return base64_digit(c, '/');
-}
-
-int base64_decode(const char *in, size_t len, struct buf *out)
-{
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4], pad = 0;
-		unsigned char bytes[3];
-		for (int k = 0; k < 4; k++) {
-			unsigned char c = (unsigned char)in[i + k];
-			if (c == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad > 0 || (v[k] = b64_value(c)) < 0)
-				return -1;
-		}
-		/* the bits a padded group leaves over must be zero (canonical) */
-		if ((pad == 2 && (v[1] & 15) != 0) || (pad == 1 && (v[2] & 3) != 0))
-			return -1;
-		bytes[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		bytes[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		bytes[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-		if (buf_append(out, bytes, (size_t)(3 - pad)) < 0)
-			return -1;
-	}
-	return 1;
-}
-
-int base64_encode(const void *in, size_t len, struct buf *out)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = in;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		char q[4];
-		if (i + 1 < len)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		q[0] = alphabet[v >> 18 & 63];
-		q[1] = alphabet[v >> 12 & 63];
-		q[2] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
-		q[3] = i + 2 < len ? alphabet[v & 63] : '=';
-		if (buf_append(out, q, 4) < 0)
-			return -1;
-	}
-	return 1;
-}
 
 /* Copy the field [p, p+n) into out, refusing empty (unless allowed) or long. */
 static int take_field(const char *p, size_t n, char *out, bool may_be_empty)

@@ -2,21 +2,16 @@
 #define CORREIO_SASL_H
 /*
  * sasl: decoding of the SASL mechanisms correio offers (RFC 4616 PLAIN,
- * the LOGIN mechanism of draft-murchison-sasl-login) and strict base64
- * (RFC 4648).  Pure; bounded by the caller's buffers.  Shared by SMTP AUTH,
+ * the LOGIN mechanism of draft-murchison-sasl-login), over the strict
+ * base64 of lib/encoding.h.  Pure; bounded by the caller's buffers.  Shared by SMTP AUTH,
  * POP3 AUTH and IMAP AUTHENTICATE.
  */
 #include <stddef.h>
 
 #include "lib/buf.h"
+#include "lib/encoding.h"	/* base64_decode() and base64_encode() */
 
 #define SASL_FIELD_MAX 1024	/* authzid, authcid, password: each at most */
-
-/* Decode base64 text (no whitespace, '=' padding required) into out.
-   Returns 1, or -1 on bad input or when out refuses to grow. */
-int base64_decode(const char *in, size_t len, struct buf *out);
-/* Append the base64 form of in to out. */
-int base64_encode(const void *in, size_t len, struct buf *out);
 
 struct sasl_plain {
 	char authzid[SASL_FIELD_MAX + 1];	/* "" when absent */

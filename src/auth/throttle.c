@@ -9,6 +9,7 @@
  * "p\t<account>\t<address>".
  */
 #include "throttle.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +119,7 @@ static struct entry *fail_entry(struct throttle *t, const char *key, uint64_t no
 			entry_remove(t, t->oldest);
 			p = slot_of(t, key, h);
 		}
-		if ((e = calloc(1, sizeof(*e) + n)) == NULL)
-			abort();
+		e = xcalloc(1, sizeof(*e) + n);
 		memcpy(e->key, key, n);
 		e->hash = h;
 		*p = e;
@@ -161,14 +161,11 @@ static uint64_t delay_for(const struct throttle_limits *lim, unsigned failures)
 
 struct throttle *throttle_new(unsigned max_entries, const struct throttle_limits *limits)
 {
-	struct throttle *t = calloc(1, sizeof(*t));
+	struct throttle *t = xcalloc(1, sizeof(*t));
 
-	if (t == NULL)
-		abort();
 	t->max_entries = max_entries < 2 ? 2 : max_entries;
 	t->n_buckets = t->max_entries / 4 + 1;
-	if ((t->buckets = calloc(t->n_buckets, sizeof(*t->buckets))) == NULL)
-		abort();
+	t->buckets = xcalloc(t->n_buckets, sizeof(*t->buckets));
 	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
 		t->seed = (uint64_t)(uintptr_t)t;
 	t->lim = *limits;

@@ -34,6 +34,7 @@
 #include "dmarc/dmarc.h"
 #include "mta/dns.h"
 #include "spf/spf.h"
+#include "lib/util.h"
 
 #define CHECK_RECORD_SECONDS 10
 #define CHECK_MAX_ADDRS 8
@@ -80,10 +81,8 @@ struct pending {
 
 static struct pending *pending_new(struct records *rc)
 {
-	struct pending *p = malloc(sizeof(*p));
+	struct pending *p = xmalloc(sizeof(*p));
 
-	if (p == NULL)
-		abort();
 	p->rc = rc;
 	p->gen = rc->gen;
 	return p;
@@ -104,7 +103,7 @@ static void on_answer(void *ctx, const struct dns_answer *a)
 	r->nxdomain = a->nxdomain;
 	for (unsigned i = 0; i < a->n; i++) {
 		const char *t = a->txt[i] != NULL ? a->txt[i] : a->names[i];
-		r->text[i] = t != NULL ? strdup(t) : NULL;
+		r->text[i] = t != NULL ? xstrdup(t) : NULL;
 		r->addrs[i] = a->addrs[i];
 	}
 	r->n = a->n;
@@ -141,16 +140,6 @@ static void ask(struct records *rc, const char *name, enum dns_type type, struct
 	dns_query(rc->dns, name, type, on_answer, pending_new(rc));
 	wait_done(rc);
 	rc->reply = NULL;
-}
-
-static void addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
-{
-	const void *a = ss->ss_family == AF_INET6 ?
-			(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-			(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
-		snprintf(out, size, "?");
 }
 
 /* Is name (maybe with a final dot) the same DNS name as want? */
@@ -312,7 +301,7 @@ static void check_ptr(struct records *rc)
 	for (unsigned i = 0; i < rc->n_host_addrs; i++) {
 		bool found = false;
 		reverse_name(&rc->host_addrs[i], name, sizeof(name));
-		addr_text(&rc->host_addrs[i], addr, sizeof(addr));
+		sockaddr_addr_text(&rc->host_addrs[i], addr, sizeof(addr));
 		printf("%s. IN PTR %s.\n", name, rc->cfg->hostname);
 		ask(rc, name, DNS_PTR, &r);
 		for (unsigned k = 0; k < r.n && !found; k++)
@@ -409,7 +398,7 @@ static void check_spf(struct records *rc)
 		enum spf_result res = spf_for(rc, &rc->host_addrs[i]);
 		if (res == SPF_PASS)
 			continue;
-		addr_text(&rc->host_addrs[i], addr, sizeof(addr));
+		sockaddr_addr_text(&rc->host_addrs[i], addr, sizeof(addr));
 		bool detail = rc->spf_detail[0] != '\0' &&
 			      strcmp(rc->spf_detail, spf_result_name(res)) != 0;
 		snprintf(what, sizeof(what), "the published \"%s\" gives %s for this server's "
@@ -444,12 +433,11 @@ static void key_of(const char *txt, char *out, size_t size)
 
 static void check_dkim(struct records *rc)
 {
-	struct dkim_record *recs = calloc(CHECK_MAX_KEYS, sizeof(*recs));
+	struct dkim_record *recs = xcalloc(CHECK_MAX_KEYS, sizeof(*recs));
 	char name[400], mine[1500], theirs[1500], fix[600];
 	const char *error = "out of memory";
 	struct reply r;
-	int n = recs != NULL ? dkim_keys_list(rc->cfg->data_dir, rc->domain, recs,
-					      CHECK_MAX_KEYS, &error) : -1;
+	int n = dkim_keys_list(rc->cfg->data_dir, rc->domain, recs, CHECK_MAX_KEYS, &error);
 
 	if (n <= 0) {
 		printf("; DKIM: %s\n", n < 0 ? error : "the domain has no keys");

@@ -77,6 +77,21 @@ void cli_error(const char *what, const char *fmt, ...)
 /* Is -h or --help among argv[1..] (before any "--")? */
 bool cli_wants_help(int argc, char **argv);
 
+/* One subcommand of a command with several ("alias add", "user list"). */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct config *cfg);
+};
+
+/*
+ * Run the subcommand argv[1] of what, one of cmds[0..n), with argv[1..].
+ * No subcommand or an unknown one: the error and usage on stderr, 2; -h or
+ * --help anywhere (before "--"): usage on stdout, 0.  Otherwise what the
+ * subcommand returns (its exit status).
+ */
+int cli_subcommand(const char *what, const char *usage, const struct cli_command *cmds,
+		   size_t n, int argc, char **argv, struct config *cfg);
+
 /*
  * For subcommands that take no options: move the operands of argv[1..] to
  * argv[1..n] ("--" ends the options; any other "-x" is an error) and check

@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -41,6 +42,29 @@ bool cli_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+int cli_subcommand(const char *what, const char *usage, const struct cli_command *cmds,
+		   size_t n, int argc, char **argv, struct config *cfg)
+{
+	assert(cmds != NULL && n > 0);
+	if (argc < 2) {
+		cli_error(what, "missing subcommand");
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    cli_wants_help(argc - 1, argv + 1)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1, cfg);
+	}
+	cli_error(what, "unknown subcommand '%s'", argv[1]);
+	fputs(usage, stderr);
+	return 2;
 }
 
 int cli_operands(int argc, char **argv, const char *what, const char *usage,

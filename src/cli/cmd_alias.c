@@ -195,10 +195,7 @@ static int alias_list(int argc, char **argv, struct config *cfg)
 	return ret;
 }
 
-static const struct alias_command {
-	const char *name;
-	int (*run)(int argc, char **argv, struct config *cfg);
-} alias_commands[] = {
+static const struct cli_command alias_commands[] = {
 	{ "add", alias_add },
 	{ "del", alias_del },
 	{ "list", alias_list },
@@ -206,21 +203,6 @@ static const struct alias_command {
 
 int cmd_alias(int argc, char **argv, struct config *cfg)
 {
-	if (argc < 2) {
-		cli_error("alias", "missing subcommand");
-		fputs(alias_usage, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    cli_wants_help(argc - 1, argv + 1)) {
-		fputs(alias_usage, stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(alias_commands) / sizeof(alias_commands[0]); i++) {
-		if (strcmp(argv[1], alias_commands[i].name) == 0)
-			return alias_commands[i].run(argc - 1, argv + 1, cfg);
-	}
-	cli_error("alias", "unknown subcommand '%s'", argv[1]);
-	fputs(alias_usage, stderr);
-	return 2;
+	return cli_subcommand("alias", alias_usage, alias_commands,
+			      sizeof(alias_commands) / sizeof(alias_commands[0]), argc, argv, cfg);
 }

@@ -36,6 +36,7 @@
 #include "delivery/resolve.h"
 #include "lib/buf.h"
 #include "mta/dns.h"
+#include "lib/util.h"
 
 #define CHECK_DNS_SECONDS 20	/* for all the lookups together */
 #define CHECK_MAX_DOMAINS 64
@@ -56,16 +57,6 @@ struct dns_check {
 	unsigned n_names;
 };
 
-static void addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
-{
-	const void *a = ss->ss_family == AF_INET6 ?
-			(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-			(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
-		snprintf(out, size, "?");
-}
-
 static void print_host(const struct dns_host *h, bool mx)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -75,7 +66,7 @@ static void print_host(const struct dns_host *h, bool mx)
 	else
 		printf("# dns:   %s ->", h->name);
 	for (unsigned i = 0; i < h->n_addrs; i++) {
-		addr_text(&h->addrs[i], addr, sizeof(addr));
+		sockaddr_addr_text(&h->addrs[i], addr, sizeof(addr));
 		printf(" %s", addr);
 	}
 	printf("\n");
@@ -165,14 +156,14 @@ static void collect_domains(struct dns_check *dc)
 /* Returns the number of warnings, or -1. */
 static int check_dns(const struct config *cfg)
 {
-	struct dns_check *dc = calloc(1, sizeof(*dc));
+	struct dns_check *dc = xcalloc(1, sizeof(*dc));
 	struct timeval limit = { CHECK_DNS_SECONDS, 0 };
 	struct dns *dns = NULL;
 	const char *error;
 	unsigned domains;
 	int warnings;
 
-	if (dc == NULL || (dc->base = event_base_new()) == NULL) {
+	if ((dc->base = event_base_new()) == NULL) {
 		cli_error("check", "out of memory");
 		free(dc);
 		return -1;

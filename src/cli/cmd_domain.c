@@ -320,10 +320,7 @@ static int domain_dkim(int argc, char **argv, struct config *cfg)
 	return ret;
 }
 
-static const struct domain_command {
-	const char *name;
-	int (*run)(int argc, char **argv, struct config *cfg);
-} domain_commands[] = {
+static const struct cli_command domain_commands[] = {
 	{ "add", domain_add },
 	{ "del", domain_del },
 	{ "list", domain_list },
@@ -332,21 +329,6 @@ static const struct domain_command {
 
 int cmd_domain(int argc, char **argv, struct config *cfg)
 {
-	if (argc < 2) {
-		cli_error("domain", "missing subcommand");
-		fputs(domain_usage, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    cli_wants_help(argc - 1, argv + 1)) {
-		fputs(domain_usage, stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(domain_commands) / sizeof(domain_commands[0]); i++) {
-		if (strcmp(argv[1], domain_commands[i].name) == 0)
-			return domain_commands[i].run(argc - 1, argv + 1, cfg);
-	}
-	cli_error("domain", "unknown subcommand '%s'", argv[1]);
-	fputs(domain_usage, stderr);
-	return 2;
+	return cli_subcommand("domain", domain_usage, domain_commands,
+			      sizeof(domain_commands) / sizeof(domain_commands[0]), argc, argv, cfg);
 }

@@ -151,11 +151,9 @@ static void strv_add(struct strv *s, const char *str)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap < 16 ? 16 : s->cap * 2;
-		if ((s->v = realloc(s->v, s->cap * sizeof(*s->v))) == NULL)
-			fatal("out of memory");
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
 	}
-	if ((s->v[s->n++] = strdup(str)) == NULL)
-		fatal("out of memory");
+	s->v[s->n++] = xstrdup(str);
 }
 
 static void strv_free(struct strv *s)
@@ -197,8 +195,7 @@ static void src_add(struct src_folder *f, const char *sub, const char *name)
 
 	if (f->n == f->cap) {
 		f->cap = f->cap < 64 ? 64 : f->cap * 2;
-		if ((f->v = realloc(f->v, f->cap * sizeof(*f->v))) == NULL)
-			fatal("out of memory");
+		f->v = xrealloc(f->v, f->cap * sizeof(*f->v));
 	}
 	m = &f->v[f->n++];
 	memset(m, 0, sizeof(*m));
@@ -243,8 +240,8 @@ static void keyword_line(void *ctx, unsigned index, const char *name, size_t len
 {
 	struct src_folder *f = ctx;
 
-	if (f->keywords[index] == NULL && (f->keywords[index] = strndup(name, len)) == NULL)
-		fatal("out of memory");
+	if (f->keywords[index] == NULL)
+		f->keywords[index] = xstrndup(name, len);
 }
 
 static void src_keywords(struct src_folder *f, const char *dir)
@@ -277,8 +274,7 @@ static void uidlist_record(void *ctx, uint32_t uid, const char *name, size_t len
 
 	if (t->n == t->cap) {
 		t->cap = t->cap < 64 ? 64 : t->cap * 2;
-		if ((t->v = realloc(t->v, t->cap * sizeof(*t->v))) == NULL)
-			fatal("out of memory");
+		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
 	}
 	t->v[t->n++] = (struct uid_rec){ name, len, uid };
 }
@@ -845,8 +841,8 @@ static int export_one(void *ctx, const struct store_export_folder *f,
 		x->uidnext = f->uidnext;
 		x->n_keywords = f->n_keywords;
 		for (unsigned i = 0; i < f->n_keywords; i++)
-			if (f->keywords[i] != NULL && (x->keywords[i] = strdup(f->keywords[i])) == NULL)
-				fatal("out of memory");
+			if (f->keywords[i] != NULL)
+				x->keywords[i] = xstrdup(f->keywords[i]);
 		return 1;
 	}
 	if (read_path(m->path, &x->text, false) < 0)

@@ -239,8 +239,7 @@ static void import_in_domain(struct import *im, const struct aliases_entry *en,
 	for (unsigned i = 0; i < en->n_values && !im->store_error; i++) {
 		if (target_of(im, en, alias, en->values[i], domain, out, sizeof(out)) <= 0)
 			continue;
-		if ((targets[n] = strdup(out)) == NULL)
-			abort();
+		targets[n] = xstrdup(out);
 		n++;
 	}
 	if (n > 0 && im->planning && !in_list(&im->ok, alias)) {

@@ -534,10 +534,7 @@ static int user_unlock(int argc, char **argv, struct config *cfg)
 	return cli_control_request(cfg, "user unlock", line);
 }
 
-static const struct user_command {
-	const char *name;
-	int (*run)(int argc, char **argv, struct config *cfg);
-} user_commands[] = {
+static const struct cli_command user_commands[] = {
 	{ "add", user_add },
 	{ "del", user_del },
 	{ "passwd", user_passwd },
@@ -551,21 +548,6 @@ static const struct user_command {
 
 int cmd_user(int argc, char **argv, struct config *cfg)
 {
-	if (argc < 2) {
-		cli_error("user", "missing subcommand");
-		fputs(user_usage, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    cli_wants_help(argc - 1, argv + 1)) {
-		fputs(user_usage, stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(user_commands) / sizeof(user_commands[0]); i++) {
-		if (strcmp(argv[1], user_commands[i].name) == 0)
-			return user_commands[i].run(argc - 1, argv + 1, cfg);
-	}
-	cli_error("user", "unknown subcommand '%s'", argv[1]);
-	fputs(user_usage, stderr);
-	return 2;
+	return cli_subcommand("user", user_usage, user_commands,
+			      sizeof(user_commands) / sizeof(user_commands[0]), argc, argv, cfg);
 }

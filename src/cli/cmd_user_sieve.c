@@ -154,9 +154,7 @@ static int sieve_test(int argc, char **argv, struct config *cfg)
 	struct sieve_message m = { .data = text.data ? text.data : "", .len = text.len,
 				   .env_from = argc == 6 ? argv[5] : "", .env_to = argv[1],
 				   .delimiter = cfg->recipient_delimiter[0] };
-	plan = calloc(1, sizeof(*plan));
-	if (plan == NULL)
-		abort();
+	plan = xcalloc(1, sizeof(*plan));
 	if (sieve_compile(script.data ? script.data : "", script.len, &s, err, sizeof(err)) < 0) {
 		cli_error(what, "%s: %s", argv[3], err);
 		status = 1;

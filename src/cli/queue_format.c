@@ -50,8 +50,8 @@ static int parse_damaged(const char *p, size_t len, struct queue_entry *q)
 	why = line + used + 9;
 	q->size = size;
 	q->arrival = arrival;
-	q->why = strdup(why);
-	return q->why != NULL ? 1 : -1;
+	q->why = xstrdup(why);
+	return 1;
 }
 
 /* "envelope ID ACTIVE LEN" LF and the envelope; *used_r is its length. */
@@ -109,14 +109,13 @@ int queue_dump_parse(const char *data, size_t len, struct queue_entry **r,
 
 	while (len > 0) {
 		if (n == cap) {
-			struct queue_entry *nv;
-			if (cap >= QUEUE_DUMP_ITEMS_MAX ||
-			    (nv = realloc(v, (cap = cap * 2 + 16) * sizeof(*v))) == NULL) {
+			if (cap >= QUEUE_DUMP_ITEMS_MAX) {
 				queue_entries_free(&v, n);
 				*error_r = "too many messages";
 				return -1;
 			}
-			v = nv;
+			cap = cap * 2 + 16;
+			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		if (parse_item(data, len, &v[n], &used, error_r) < 0) {
 			queue_entries_free(&v, n);
@@ -399,8 +398,7 @@ static json_t *jstr(const char *s)
 		return json_null();
 	if ((j = json_string(s)) != NULL)
 		return j;
-	if ((copy = strdup(s)) == NULL)
-		abort();
+	copy = xstrdup(s);
 	for (char *p = copy; *p != '\0'; p++)
 		if ((unsigned char)*p >= 0x80)
 			*p = '?';

@@ -96,7 +96,7 @@ bool client_cache_exists(const struct client_account *a)
 
 int client_cache_open(const struct client_account *a, struct client_cache **r)
 {
-	struct client_cache *c = calloc(1, sizeof(*c));
+	struct client_cache *c = xcalloc(1, sizeof(*c));
 	char path[4096];
 
 	str_copy(c->dir, a->cache_dir, sizeof(c->dir));
@@ -145,8 +145,8 @@ int client_cache_folders(struct client_cache *c, char ***r, size_t *n_r)
 		if (e->d_name[0] == '.')
 			continue;
 		decode_name(e->d_name, name, sizeof(name));
-		*r = realloc(*r, (*n_r + 1) * sizeof(**r));
-		(*r)[(*n_r)++] = strdup(name);
+		*r = xrealloc(*r, (*n_r + 1) * sizeof(**r));
+		(*r)[(*n_r)++] = xstrdup(name);
 	}
 	closedir(d);
 	if (*n_r > 1)
@@ -213,7 +213,7 @@ int client_cache_list(struct client_cache *c, const char *folder,
 			continue;
 		if (*n_r == cap) {
 			cap = cap ? cap * 2 : 64;
-			*r = realloc(*r, cap * sizeof(**r));
+			*r = xrealloc(*r, cap * sizeof(**r));
 		}
 		struct client_cache_msg *m = &(*r)[(*n_r)++];
 		m->uid = (uint32_t)uid;
@@ -444,7 +444,7 @@ int client_cache_journal(struct client_cache *c, struct client_pending **r,
 		decode_name(enc, p.folder, sizeof(p.folder));
 		if (p.op == CLIENT_OP_MOVE)
 			decode_name(dest, p.dest, sizeof(p.dest));
-		*r = realloc(*r, (*n_r + 1) * sizeof(**r));
+		*r = xrealloc(*r, (*n_r + 1) * sizeof(**r));
 		(*r)[(*n_r)++] = p;
 	}
 	fclose(f);
@@ -502,8 +502,8 @@ int client_cache_outbox(struct client_cache *c, char ***r, size_t *n_r)
 			continue;
 		char full[4096];
 		pathf(full, sizeof(full), "%s/%.*s", path, (int)(len - 4), e->d_name);
-		*r = realloc(*r, (*n_r + 1) * sizeof(**r));
-		(*r)[(*n_r)++] = strdup(full);
+		*r = xrealloc(*r, (*n_r + 1) * sizeof(**r));
+		(*r)[(*n_r)++] = xstrdup(full);
 	}
 	closedir(d);
 	if (*n_r > 1)
@@ -532,8 +532,8 @@ int client_cache_outbox_read(const char *base, struct buf *from, char ***rcpts,
 		if (first)
 			buf_puts(from, line);
 		else if (line[0] != '\0') {
-			*rcpts = realloc(*rcpts, (*n_r + 1) * sizeof(**rcpts));
-			(*rcpts)[(*n_r)++] = strdup(line);
+			*rcpts = xrealloc(*rcpts, (*n_r + 1) * sizeof(**rcpts));
+			(*rcpts)[(*n_r)++] = xstrdup(line);
 		}
 		first = false;
 		line = nl + 1;

@@ -79,7 +79,7 @@ void client_draft_attach(struct client_draft *d, const char *name,
 {
 	struct client_file *f;
 
-	d->files = realloc(d->files, (d->nfiles + 1) * sizeof(*d->files));
+	d->files = xrealloc(d->files, (d->nfiles + 1) * sizeof(*d->files));
 	f = &d->files[d->nfiles++];
 	memset(f, 0, sizeof(*f));
 	str_copy(f->name, name, sizeof(f->name));
@@ -359,8 +359,8 @@ static void push(char ***v, size_t *n, const char *s, size_t len)
 		len--;
 	if (len == 0 || memchr(s, '@', len) == NULL)
 		return;
-	*v = realloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n] = strndup(s, len);
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n] = xstrndup(s, len);
 	(*n)++;
 }
 

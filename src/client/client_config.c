@@ -230,9 +230,7 @@ static int password_set(struct client_account *a, const char *s, size_t n)
 {
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
 		n--;
-	a->password = malloc(n + 1);
-	if (a->password == NULL)
-		return client_fail(CLIENT_ERR_OTHER, "out of memory");
+	a->password = xmalloc(n + 1);
 	memcpy(a->password, s, n);
 	a->password[n] = '\0';
 	return 1;

@@ -278,14 +278,12 @@ static int login(struct client_imap *s)
 
 int client_imap_open(struct client_account *a, struct client_imap **r)
 {
-	struct client_imap *s = calloc(1, sizeof(*s));
+	struct client_imap *s = xcalloc(1, sizeof(*s));
 	struct imap_resp_limits rl = { IMAP_MAX_LINE, IMAP_MAX_LITERAL,
 				       IMAP_MAX_LITERAL + IMAP_MAX_LINE };
 	struct imap_parser_limits pl;
 	int ret;
 
-	if (s == NULL)
-		return client_fail(CLIENT_ERR_OTHER, "out of memory");
 	s->acct = a;
 	imap_resp_reader_init(&s->rd, &rl);
 	imap_parser_limits_default(&pl);
@@ -427,7 +425,7 @@ static int list_fn(void *ctx, const struct imap_resp *r)
 		return 1;
 	if (fc->n == fc->cap) {
 		fc->cap = fc->cap ? fc->cap * 2 : 16;
-		fc->v = realloc(fc->v, fc->cap * sizeof(*fc->v));
+		fc->v = xrealloc(fc->v, fc->cap * sizeof(*fc->v));
 	}
 	f = &fc->v[fc->n++];
 	memset(f, 0, sizeof(*f));

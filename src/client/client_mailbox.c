@@ -80,11 +80,11 @@ int client_mb_folders(struct client_session *s, char ***r, size_t *n_r)
 		return client_cache_folders(s->cache, r, n_r);
 	if (client_imap_folders(s->imap, &f, &n) < 0)
 		return -1;
-	*r = calloc(n + 1, sizeof(**r));
+	*r = xcalloc(n + 1, sizeof(**r));
 	*n_r = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!f[i].noselect)
-			(*r)[(*n_r)++] = strdup(f[i].name);
+			(*r)[(*n_r)++] = xstrdup(f[i].name);
 	free(f);
 	return 1;
 }
@@ -113,7 +113,7 @@ static int summary_fn(void *ctx, const struct imap_resp *r)
 		return 1;
 	if (fc->n == fc->cap) {
 		fc->cap = fc->cap ? fc->cap * 2 : 64;
-		fc->v = realloc(fc->v, fc->cap * sizeof(*fc->v));
+		fc->v = xrealloc(fc->v, fc->cap * sizeof(*fc->v));
 	}
 	struct client_summary *m = &fc->v[fc->n++];
 	memset(m, 0, sizeof(*m));
@@ -179,7 +179,7 @@ static int search_fn(void *ctx, const struct imap_resp *r)
 	if (strcmp(r->name, "SEARCH") != 0)
 		return 1;
 	while (imap_resp_search_next(&p, &v)) {
-		sc->v = realloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
+		sc->v = xrealloc(sc->v, (sc->n + 1) * sizeof(*sc->v));
 		sc->v[sc->n++] = v;
 	}
 	return 1;
@@ -385,7 +385,7 @@ static int offline_summaries(struct client_session *s, const char *folder,
 	*n_r = 0;
 	if (client_cache_list(s->cache, folder, &m, &n) < 0)
 		return -1;
-	*r = calloc(n + 1, sizeof(**r));
+	*r = xcalloc(n + 1, sizeof(**r));
 	buf_init(&data, 0);
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&data);

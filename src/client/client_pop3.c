@@ -111,7 +111,7 @@ static int pop3_uidl(struct pop3 *p, struct uidl **r, size_t *n_r)
 		*nl = '\0';
 		if (sscanf(line, "%u %71s", &u.n, u.id) != 2)
 			continue;
-		*r = realloc(*r, (*n_r + 1) * sizeof(**r));
+		*r = xrealloc(*r, (*n_r + 1) * sizeof(**r));
 		(*r)[(*n_r)++] = u;
 	}
 	buf_deinit(&list);

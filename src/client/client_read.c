@@ -380,7 +380,7 @@ static bool is_attachment(const struct mime_part *p)
 
 static struct client_attachment *att_add(struct client_view *v)
 {
-	v->att = realloc(v->att, (v->natt + 1) * sizeof(*v->att));
+	v->att = xrealloc(v->att, (v->natt + 1) * sizeof(*v->att));
 	memset(&v->att[v->natt], 0, sizeof(v->att[0]));
 	return &v->att[v->natt++];
 }

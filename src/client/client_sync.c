@@ -265,7 +265,7 @@ static void uf_add(struct mirror_ctx *m, uint32_t uid, unsigned flags, bool chan
 {
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 256;
-		m->v = realloc(m->v, m->cap * sizeof(*m->v));
+		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
 	}
 	m->v[m->n++] = (struct uid_flags){ uid, flags, changed, false };
 }
@@ -400,7 +400,7 @@ static int mirror(struct mirror_ctx *m, uint64_t modseq)
 		if (u != NULL)
 			u->cached = true;
 	}
-	fresh = calloc(m->n + 1, sizeof(*fresh));
+	fresh = xcalloc(m->n + 1, sizeof(*fresh));
 	for (size_t i = 0; i < m->n; i++) {
 		if (!m->v[i].cached)
 			fresh[nnew++] = m->v[i].uid;
@@ -438,7 +438,7 @@ static int qresync_fn(void *ctx, const struct imap_resp *r)
 	imap_seqset_init(&set);
 	if (imap_seqset_parse(&set, text, 0, 1u << 20, &error) > 0) {
 		ranges = imap_seqset_ranges(&set, &n);
-		q->gone = realloc(q->gone, (q->ngone + n) * sizeof(*q->gone));
+		q->gone = xrealloc(q->gone, (q->ngone + n) * sizeof(*q->gone));
 		memcpy(q->gone + q->ngone, ranges, n * sizeof(*ranges));
 		q->ngone += n;
 	}
@@ -480,7 +480,7 @@ static int mirror_qresync(struct qresync_ctx *q)
 		u->cached = true;
 	}
 	free(c);
-	fresh = calloc(m->n + 1, sizeof(*fresh));
+	fresh = xcalloc(m->n + 1, sizeof(*fresh));
 	for (size_t i = 0; i < m->n; i++)
 		if (!m->v[i].cached && !qresync_gone(q, m->v[i].uid))
 			fresh[nnew++] = m->v[i].uid;

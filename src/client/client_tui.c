@@ -377,7 +377,7 @@ static const char **split_lines(char *text, size_t *n_r)
 
 	for (char *p = text; p != NULL && *p != '\0';) {
 		char *nl = strchr(p, '\n');
-		lines = realloc(lines, (n + 1) * sizeof(*lines));
+		lines = xrealloc(lines, (n + 1) * sizeof(*lines));
 		lines[n++] = p;
 		if (nl == NULL)
 			break;

@@ -5,6 +5,7 @@
  * CRLF of the wire form, and the canonical output has CRLF.
  */
 #include "dkim/dkim.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -191,10 +192,8 @@ static void emit_empty_lines(struct dkim_body *b)
 
 struct dkim_body *dkim_body_new(enum dkim_canon c, uint64_t limit)
 {
-	struct dkim_body *b = calloc(1, sizeof(*b));
+	struct dkim_body *b = xcalloc(1, sizeof(*b));
 
-	if (b == NULL)
-		abort();
 	b->canon = c;
 	b->limit = limit;
 	b->md = EVP_MD_CTX_new();

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "lib/util.h"
+#include "lib/encoding.h"
 
 #define HEADER_MAX (512 * 1024)
 
@@ -38,10 +39,8 @@ struct dkim_signer {
 struct dkim_signer *dkim_signer_new(const char *domain, const struct dkim_key *keys,
 				    unsigned n_keys, uint64_t time)
 {
-	struct dkim_signer *s = calloc(1, sizeof(*s));
+	struct dkim_signer *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	str_copy(s->domain, domain, sizeof(s->domain));
 	for (unsigned i = 0; i < n_keys && i < 4; i++) {
 		s->keys[i] = keys[i];
@@ -132,17 +131,6 @@ static int signed_header_data(const struct dkim_signer *s, struct buf *hlist,
 	return 1;
 }
 
-static void base64(const unsigned char *p, size_t n, struct buf *out)
-{
-	char *b = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (b == NULL)
-		abort();
-	EVP_EncodeBlock((unsigned char *)b, p, (int)n);
-	buf_puts(out, b);
-	free(b);
-}
-
 /* Append text to field, folded: a line break before a line gets longer
    than 76 characters (the text has no spaces: base64). */
 static void append_folded(struct buf *field, const char *text, size_t col)
@@ -180,7 +168,7 @@ static int sign_data(const struct dkim_key *k, const struct buf *data, struct bu
 	EVP_MD_CTX_free(md);
 	if (!ok)
 		return -1;
-	base64(sig, slen, sig_b64);
+	base64_encode(sig, slen, sig_b64);
 	return 1;
 }
 
@@ -233,7 +221,7 @@ int dkim_signer_finish(struct dkim_signer *s, struct buf *out)
 	buf_init(&hlist, 0);
 	buf_init(&hdata, 0);
 	buf_init(&bh, 0);
-	base64(digest, sizeof(digest), &bh);
+	base64_encode(digest, sizeof(digest), &bh);
 	if (signed_header_data(s, &hlist, &hdata) < 0)
 		ret = -1;
 	for (unsigned i = 0; ret > 0 && i < s->n_keys; i++)

@@ -121,9 +121,7 @@ static void psl_insert(struct dmarc_psl *p, const char *s, size_t n)
 	size_t i;
 
 	if ((p->used + 1) * 2 > p->n_slots) {
-		struct dmarc_psl bigger = { calloc(p->n_slots * 2, sizeof(char *)), p->n_slots * 2, 0 };
-		if (bigger.slots == NULL)
-			abort();
+		struct dmarc_psl bigger = { xcalloc(p->n_slots * 2, sizeof(char *)), p->n_slots * 2, 0 };
 		for (size_t k = 0; k < p->n_slots; k++) {
 			if (p->slots[k] == NULL)
 				continue;
@@ -142,9 +140,7 @@ static void psl_insert(struct dmarc_psl *p, const char *s, size_t n)
 			return;
 		i = (i + 1) % p->n_slots;
 	}
-	p->slots[i] = strndup(s, n);
-	if (p->slots[i] == NULL)
-		abort();
+	p->slots[i] = xstrndup(s, n);
 	for (size_t k = 0; k < n; k++)
 		if (p->slots[i][k] >= 'A' && p->slots[i][k] <= 'Z')
 			p->slots[i][k] += 32;
@@ -169,15 +165,11 @@ static bool psl_has(const struct dmarc_psl *p, const char *prefix, const char *s
 
 struct dmarc_psl *dmarc_psl_parse(const char *data, size_t len)
 {
-	struct dmarc_psl *p = calloc(1, sizeof(*p));
+	struct dmarc_psl *p = xcalloc(1, sizeof(*p));
 	size_t i = 0;
 
-	if (p == NULL)
-		abort();
 	p->n_slots = 1024;
-	p->slots = calloc(p->n_slots, sizeof(char *));
-	if (p->slots == NULL)
-		abort();
+	p->slots = xcalloc(p->n_slots, sizeof(char *));
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t end = nl == NULL ? len : (size_t)(nl - data), n;
@@ -211,9 +203,7 @@ const struct dmarc_psl *dmarc_psl_default(void)
 	do {
 		if (len + 65536 > cap) {
 			cap = cap * 2 + 65536;
-			data = realloc(data, cap);
-			if (data == NULL)
-				abort();
+			data = xrealloc(data, cap);
 		}
 		got = fread(data + len, 1, cap - len, f);
 		len += got;

@@ -25,6 +25,7 @@
 #include "imap_private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 /*
  * States.  The first group reads the command line; its octets count
@@ -69,7 +70,7 @@ struct imap_parser {
 	bool release_pending;	/* the last event still points into us */
 
 	/* the command being read */
-	struct imap_arena arena;
+	struct arena arena;
 	struct buf token;	/* atom or quoted string so far; raw line */
 	struct buf args;	/* struct imap_arg[nargs] then an EOL */
 	size_t nargs;
@@ -114,10 +115,8 @@ void imap_parser_limits_default(struct imap_parser_limits *limits)
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits)
 {
 	struct imap_parser_limits def;
-	struct imap_parser *p = calloc(1, sizeof(*p));
+	struct imap_parser *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL)
-		fatal("out of memory");
 	imap_parser_limits_default(&def);
 	p->limits = *limits;
 	if (p->limits.max_line == 0)
@@ -129,7 +128,7 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits)
 	if (p->limits.max_raw_line == 0)
 		p->limits.max_raw_line = def.max_raw_line;
 	p->state = IMAP_PARSER_TAG;
-	imap_arena_init(&p->arena);
+	arena_init(&p->arena);
 	/* both are bounded by max_line and max_args */
 	buf_init(&p->token, 0);
 	buf_init(&p->args, 0);
@@ -139,7 +138,7 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits)
 /* Forget the command: free its memory, keep the state. */
 static void parser_reset_command(struct imap_parser *p)
 {
-	imap_arena_clear(&p->arena);
+	arena_clear(&p->arena);
 	buf_deinit(&p->token);
 	buf_deinit(&p->args);
 	p->nargs = p->open = p->outer = 0;
@@ -273,7 +272,7 @@ static void token_add(struct imap_parser *p, unsigned char c)
 
 static char *token_dup(struct imap_parser *p)
 {
-	return imap_arena_strndup(&p->arena, buf_cstr(&p->token),
+	return arena_strndup(&p->arena, buf_cstr(&p->token),
 				  p->token.len);
 }
 
@@ -484,7 +483,7 @@ static int list_close(struct imap_parser *p, struct imap_event *ev)
 		return parser_fail(p, ev, "Unexpected )");
 	first = p->open;
 	count = p->nargs - first;
-	items = imap_arena_alloc(&p->arena, (count + 1) * sizeof(*items));
+	items = arena_alloc(&p->arena, (count + 1) * sizeof(*items));
 	memcpy(items, args_at(p, first), (count + 1) * sizeof(*items));
 	list = args_at(p, first - 1);
 	p->open = list->len;
@@ -808,7 +807,7 @@ static void literal_begin(struct imap_parser *p)
 	switch (p->lit_action) {
 	case IMAP_LITERAL_COLLECT:
 		p->collected += p->lit_size;
-		p->lit_data = imap_arena_alloc(&p->arena,
+		p->lit_data = arena_alloc(&p->arena,
 					       (size_t)p->lit_size + 1);
 		p->state = IMAP_PARSER_LITERAL_DATA;
 		break;

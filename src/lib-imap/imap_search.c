@@ -17,6 +17,7 @@
 
 #include "lib-imap/imap_date.h"
 #include "lib-imap/imap_quote.h"
+#include "lib/util.h"
 
 /* How a key takes its arguments. */
 enum key_arg {
@@ -178,10 +179,8 @@ static const struct key_def *key_find(const char *word)
 
 static char *copy_text(const char *s, size_t len)
 {
-	char *c = malloc(len + 1);
+	char *c = xmalloc(len + 1);
 
-	if (c == NULL)
-		abort();
 	memcpy(c, s, len);
 	c[len] = '\0';
 	return c;
@@ -535,11 +534,9 @@ int imap_search_parse(const struct imap_arg *args,
 	int ret;
 
 	p.max_depth = params->max_depth != 0 ? params->max_depth : IMAP_SEARCH_MAX_DEPTH;
-	if ((p.prog = calloc(1, sizeof(*p.prog))) == NULL)
-		abort();
+	p.prog = xcalloc(1, sizeof(*p.prog));
 	p.prog->cap_nodes = (unsigned)(count_args(args) * 3 + 1);
-	if ((p.prog->nodes = calloc(p.prog->cap_nodes, sizeof(*p.prog->nodes))) == NULL)
-		abort();
+	p.prog->nodes = xcalloc(p.prog->cap_nodes, sizeof(*p.prog->nodes));
 	ret = parse_program(&p, args);
 	if (ret <= 0) {
 		imap_search_program_free(&p.prog);

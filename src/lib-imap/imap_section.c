@@ -107,10 +107,10 @@ static size_t count_char(const char *p, const char *end, char ch)
 }
 
 /* section-part: the numbers, and the "." before a section-text. */
-static int parse_parts(struct imap_arena *a, struct cursor *c,
+static int parse_parts(struct arena *a, struct cursor *c,
 		       struct imap_section *sec)
 {
-	uint32_t *parts = imap_arena_alloc(a, (count_char(c->p, c->end, '.')
+	uint32_t *parts = arena_alloc(a, (count_char(c->p, c->end, '.')
 					       + 1) * sizeof(*parts));
 
 	sec->parts = parts;
@@ -136,7 +136,7 @@ static bool is_field_char(char ch)
 }
 
 /* header-fld-name = astring (atom or quoted; the brackets hold no "]") */
-static int parse_field(struct imap_arena *a, struct cursor *c,
+static int parse_field(struct arena *a, struct cursor *c,
 		       const char **field_r)
 {
 	const char *start = c->p;
@@ -147,10 +147,10 @@ static int parse_field(struct imap_arena *a, struct cursor *c,
 			c->p++;
 		if (c->p == start)
 			return -1;
-		*field_r = imap_arena_strndup(a, start, (size_t)(c->p - start));
+		*field_r = arena_strndup(a, start, (size_t)(c->p - start));
 		return 1;
 	}
-	o = out = imap_arena_alloc(a, (size_t)(c->end - c->p) + 1);
+	o = out = arena_alloc(a, (size_t)(c->end - c->p) + 1);
 	while (c->p < c->end && *c->p != '"') {
 		if (*c->p == '\\' && ++c->p == c->end)
 			return -1;
@@ -163,14 +163,14 @@ static int parse_field(struct imap_arena *a, struct cursor *c,
 	return 1;
 }
 
-static int parse_header_list(struct imap_arena *a, struct cursor *c,
+static int parse_header_list(struct arena *a, struct cursor *c,
 			     struct imap_section *sec)
 {
 	const char **fields;
 
 	if (!cursor_skip(c, ' ') || !cursor_skip(c, '('))
 		return -1;
-	fields = imap_arena_alloc(a, (count_char(c->p, c->end, ' ') + 1) *
+	fields = arena_alloc(a, (count_char(c->p, c->end, ' ') + 1) *
 				  sizeof(*fields));
 	sec->fields = fields;
 	do {
@@ -182,7 +182,7 @@ static int parse_header_list(struct imap_arena *a, struct cursor *c,
 }
 
 /* section-msgtext, or section-text after a section-part */
-static int parse_text(struct imap_arena *a, struct cursor *c,
+static int parse_text(struct arena *a, struct cursor *c,
 		      struct imap_section *sec)
 {
 	if (cursor_keyword(c, "HEADER.FIELDS.NOT"))
@@ -203,7 +203,7 @@ static int parse_text(struct imap_arena *a, struct cursor *c,
 	return 1;
 }
 
-static int parse_spec(struct imap_arena *a, struct cursor *c,
+static int parse_spec(struct arena *a, struct cursor *c,
 		      struct imap_section *sec)
 {
 	if (c->p == c->end)
@@ -246,7 +246,7 @@ static const char *find_close(const char *p, const char *end)
 	return NULL;
 }
 
-int imap_section_parse(struct imap_arena *a, const char *atom, size_t len,
+int imap_section_parse(struct arena *a, const char *atom, size_t len,
 		       size_t name_len, const struct imap_section **section_r)
 {
 	const char *end = atom + len, *close;
@@ -257,10 +257,10 @@ int imap_section_parse(struct imap_arena *a, const char *atom, size_t len,
 	close = find_close(atom + name_len + 1, end);
 	if (close == NULL)
 		return -1;
-	sec = imap_arena_alloc(a, sizeof(*sec));
+	sec = arena_alloc(a, sizeof(*sec));
 	memset(sec, 0, sizeof(*sec));
-	sec->name = imap_arena_strndup(a, atom, name_len);
-	sec->spec = imap_arena_strndup(a, atom + name_len + 1,
+	sec->name = arena_strndup(a, atom, name_len);
+	sec->spec = arena_strndup(a, atom + name_len + 1,
 				       (size_t)(close - atom) - name_len - 1);
 	c.p = atom + name_len + 1;
 	c.end = close;

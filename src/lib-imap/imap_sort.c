@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "lib-imap/imap_search.h"
+#include "lib/util.h"
 
 /* ---- criteria ---- */
 
@@ -169,8 +170,7 @@ int imap_base_subject(const char *subject, size_t len, struct buf *out, bool *re
 	char *s;
 
 	/* (1) blanks (tabs, folding) become one space; leading ones go */
-	if ((s = malloc(len + 1)) == NULL)
-		abort();
+	s = xmalloc(len + 1);
 	z = 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = subject[i];

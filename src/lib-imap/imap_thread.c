@@ -18,6 +18,7 @@
  *      child's).
  */
 #include "lib-imap/imap_sort.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,10 @@ static void tree_init(struct tree *t, struct imap_sort_msg *msgs, size_t cap)
 	t->n = 0;
 	t->cap = (int)cap;
 	t->root = NONE;
-	t->msg = malloc(cap * sizeof(int) + 1);
-	t->parent = malloc(cap * sizeof(int) + 1);
-	t->child = malloc(cap * sizeof(int) + 1);
-	t->next = malloc(cap * sizeof(int) + 1);
-	if (t->msg == NULL || t->parent == NULL || t->child == NULL || t->next == NULL)
-		abort();
+	t->msg = xmalloc(cap * sizeof(int) + 1);
+	t->parent = xmalloc(cap * sizeof(int) + 1);
+	t->child = xmalloc(cap * sizeof(int) + 1);
+	t->next = xmalloc(cap * sizeof(int) + 1);
 }
 
 static void tree_deinit(struct tree *t)
@@ -138,9 +137,7 @@ static void sort_chain(struct tree *t, int *head, bool deep)
 		n++;
 	if (n < 2)
 		return;
-	int *v = malloc((size_t)n * sizeof(int));
-	if (v == NULL)
-		abort();
+	int *v = xmalloc((size_t)n * sizeof(int));
 	n = 0;
 	for (int x = *head; x != NONE; x = t->next[x])
 		v[n++] = x;
@@ -216,11 +213,9 @@ static void table_init(struct id_table *tab, size_t ids)
 	tab->size = 16;
 	while (tab->size < ids * 2)
 		tab->size *= 2;
-	tab->key = calloc(tab->size, sizeof(*tab->key));
-	tab->key_len = calloc(tab->size, sizeof(*tab->key_len));
-	tab->node = calloc(tab->size, sizeof(*tab->node));
-	if (tab->key == NULL || tab->key_len == NULL || tab->node == NULL)
-		abort();
+	tab->key = xcalloc(tab->size, sizeof(*tab->key));
+	tab->key_len = xcalloc(tab->size, sizeof(*tab->key_len));
+	tab->node = xcalloc(tab->size, sizeof(*tab->node));
 }
 
 static void table_deinit(struct id_table *tab)
@@ -320,12 +315,10 @@ static void link_message(struct tree *t, struct id_table *tab, int i)
    root.  One walk with an explicit stack; every node is visited once. */
 static void limit_depth(struct tree *t)
 {
-	int *stack = malloc(((size_t)t->n + 1) * sizeof(int));
-	int *depth = malloc(((size_t)t->n + 1) * sizeof(int));
+	int *stack = xmalloc(((size_t)t->n + 1) * sizeof(int));
+	int *depth = xmalloc(((size_t)t->n + 1) * sizeof(int));
 	int top = 0;
 
-	if (stack == NULL || depth == NULL)
-		abort();
 	for (int x = 0; x < t->n; x++)
 		if (t->parent[x] == NONE) {
 			stack[top++] = x;

@@ -8,13 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 32);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+#include "lib/encoding.h"
 
 /* %-decode s[0..n) into out (max bytes); NUL bytes are refused. */
 static int decode(const char *s, size_t n, char *out, size_t max)
@@ -25,7 +19,8 @@ static int decode(const char *s, size_t n, char *out, size_t max)
 		int c = (unsigned char)s[i];
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= n || (hi = hex(s[i + 1])) < 0 || (lo = hex(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = hex_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_value((unsigned char)s[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;

@@ -8,6 +8,7 @@
  */
 #include "imap_utf7.h"
 #include "lib/util.h"
+#include "lib/encoding.h"
 
 #include <stdint.h>
 

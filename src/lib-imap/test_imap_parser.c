@@ -819,20 +819,20 @@ static void test_arg_helpers(void **state)
 /* The per-command arena: alignment, big blocks, growth, clear. */
 static void test_arena(void **state)
 {
-	struct imap_arena a;
+	struct arena a;
 	char *big, *small, *s;
 	size_t i;
 
-	imap_arena_init(&a);
+	arena_init(&a);
 	assert_int_equal(a.total, 0);
 	/* a big first request gets a block of its own */
-	big = imap_arena_alloc(&a, 5000);
+	big = arena_alloc(&a, 5000);
 	memset(big, 'b', 5000);
 	assert_true(a.total >= 5000 && a.total < 5200);
-	small = imap_arena_alloc(&a, 3);
+	small = arena_alloc(&a, 3);
 	assert_true(((uintptr_t)small % sizeof(void *)) == 0);
 	for (i = 0; i < 2000; i++) {
-		s = imap_arena_strndup(&a, "abcdefghij", i % 11);
+		s = arena_strndup(&a, "abcdefghij", i % 11);
 		assert_int_equal(strlen(s), i % 11);
 		assert_true(((uintptr_t)s % 16) == 0);
 	}
@@ -840,12 +840,12 @@ static void test_arena(void **state)
 	for (i = 0; i < 5000; i++)
 		assert_true(big[i] == 'b');
 	assert_true(a.total < 2000 * 16 + 5200 + 64 * 1024);
-	imap_arena_clear(&a);
+	arena_clear(&a);
 	assert_int_equal(a.total, 0);
 	assert_null(a.blocks);
-	s = imap_arena_strndup(&a, "x", 1);
+	s = arena_strndup(&a, "x", 1);
 	assert_string_equal(s, "x");
-	imap_arena_clear(&a);
+	arena_clear(&a);
 }
 
 /* NULL with 0 octets is fine; a fresh reader is small. */

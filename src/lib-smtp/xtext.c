@@ -5,17 +5,7 @@
  * the output.
  */
 #include "xtext.h"
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "lib/encoding.h"
 
 /* Decode one unit at in[i]: stores the byte in *c and returns its length
    in the input (1 or 3), or 0 for bad syntax. */

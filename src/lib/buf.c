@@ -4,12 +4,13 @@
  */
 #include "buf.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "util.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -34,7 +35,6 @@ void buf_reset(struct buf *b)
 static int buf_reserve(struct buf *b, size_t n)
 {
 	size_t want, cap;
-	char *p;
 
 	if (n > SIZE_MAX / 2 - b->len)
 		return -1;
@@ -48,16 +48,14 @@ static int buf_reserve(struct buf *b, size_t n)
 		cap *= 2;
 	if (b->max != 0 && cap > b->max)
 		cap = b->max;
-	p = realloc(b->data, cap + 1);
-	if (p == NULL)
-		fatal("out of memory");
-	b->data = p;
+	b->data = xrealloc(b->data, cap + 1);
 	b->cap = cap;
 	return 1;
 }
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
+	assert(p != NULL || n == 0);
 	if (buf_reserve(b, n) < 0)
 		return -1;
 	if (n > 0)

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ini.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -324,46 +325,95 @@ static int parse_cidr(const char *text, int *family, unsigned char *bytes,
 	return 1;
 }
 
-static int check_networks(const char *value, const char **error_r)
+/* Parse a CIDR list into nets (may be NULL: only check).  1, or -1. */
+static int networks_parse(const char *value, struct config_networks *nets,
+			  const char **error_r)
 {
 	char copy[1024], *save = NULL;
-	unsigned char bytes[16];
-	unsigned bits;
+	unsigned char bytes[16] = { 0 };
+	unsigned bits, n = 0;
 	int family;
 
-	str_copy(copy, value, sizeof(copy));
+	if (str_copy(copy, value, sizeof(copy)) >= sizeof(copy)) {
+		*error_r = "value too long";
+		return -1;
+	}
 	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
 	     t = strtok_r(NULL, ", \t", &save)) {
 		if (parse_cidr(t, &family, bytes, &bits) < 0) {
 			*error_r = "expected address/prefix, e.g. 192.0.2.0/24";
 			return -1;
 		}
+		assert(n < CONFIG_NETWORKS_MAX);	/* see CONFIG_NETWORKS_MAX */
+		if (nets != NULL) {
+			memcpy(nets->net[n].bytes, bytes, sizeof(bytes));
+			nets->net[n].bits = (unsigned char)bits;
+			nets->net[n].v6 = family == AF_INET6;
+		}
+		n++;
 	}
+	if (nets != NULL)
+		nets->n = n;
 	return 1;
+}
+
+/* Is the address a (v6: 16 bytes, else 4) inside net? */
+static bool network_contains(const struct config_network *net, bool v6,
+			     const unsigned char *a)
+{
+	unsigned full = net->bits / 8, rest = net->bits % 8;
+
+	return net->v6 == v6 && memcmp(net->bytes, a, full) == 0 &&
+	       (rest == 0 || ((net->bytes[full] ^ a[full]) & (0xff << (8 - rest))) == 0);
+}
+
+bool config_networks_match(const struct config_networks *nets, const char *addr)
+{
+	bool v6 = strchr(addr, ':') != NULL;
+	unsigned char a[16];
+
+	assert(nets != NULL && nets->n <= CONFIG_NETWORKS_MAX);
+	if (nets->n == 0 || inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1)
+		return false;
+	for (unsigned i = 0; i < nets->n; i++)
+		if (network_contains(&nets->net[i], v6, a))
+			return true;
+	return false;
 }
 
 bool config_in_networks(const char *list, const char *addr)
 {
 	char copy[1024], *save = NULL;
-	unsigned char net[16], a[16];
+	bool v6 = strchr(addr, ':') != NULL;
+	struct config_network net;
+	unsigned char a[16];
 	unsigned bits;
-	int family, afamily = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	int family;
 
-	if (inet_pton(afamily, addr, a) != 1)
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1)
 		return false;
 	str_copy(copy, list, sizeof(copy));
 	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
 	     t = strtok_r(NULL, ", \t", &save)) {
-		unsigned full, rest;
-		if (parse_cidr(t, &family, net, &bits) < 0 || family != afamily)
-			continue;
-		full = bits / 8;
-		rest = bits % 8;
-		if (memcmp(net, a, full) == 0 &&
-		    (rest == 0 || ((net[full] ^ a[full]) & (0xff << (8 - rest))) == 0))
+		if (parse_cidr(t, &family, net.bytes, &bits) < 0)
+			continue;	/* an item that does not parse is skipped */
+		net.bits = (unsigned char)bits;
+		net.v6 = family == AF_INET6;
+		if (network_contains(&net, v6, a))
 			return true;
 	}
 	return false;
+}
+
+/* The parsed form kept beside the text of a SET_NETWORKS setting. */
+static struct config_networks *networks_field(struct config *cfg,
+					      const struct setting *s)
+{
+	assert(s->type == SET_NETWORKS);
+	if (s->offset == offsetof(struct config, trusted_networks))
+		return &cfg->trusted_nets;
+	assert(s->offset == offsetof(struct config, debug_peers));
+	return &cfg->debug_nets;
 }
 
 static int parse_number(const struct setting *s, const char *value,
@@ -438,7 +488,7 @@ static int setting_apply(struct config *cfg, const struct setting *s,
 		return 1;
 	}
 	case SET_NETWORKS:
-		if (check_networks(value, error_r) < 0)
+		if (networks_parse(value, networks_field(cfg, s), error_r) < 0)
 			return -1;
 		break;
 	case SET_CHOICE:
@@ -680,6 +730,8 @@ int config_reload(struct config *next, const struct config *cur,
 			continue;
 		restart_needed(ctx, s->section, s->key);
 		memcpy(to, from, field_size(s));
+		if (s->type == SET_NETWORKS)
+			*networks_field(next, s) = *networks_field((struct config *)cur, s);
 		n++;
 	}
 	return n;

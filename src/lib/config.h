@@ -12,6 +12,23 @@
 
 #include "buf.h"
 
+/*
+ * A list of CIDR blocks ("192.0.2.0/24, 2001:db8::/32"), parsed once when
+ * the configuration is loaded so that a check per connection or per RCPT
+ * is a few memcmp calls.  The bound covers the longest list that fits the
+ * 1024-byte text ("::" and a separator: 3 characters an item).
+ */
+#define CONFIG_NETWORKS_MAX 342
+struct config_network {
+	unsigned char bytes[16];	/* network address, 4 or 16 bytes used */
+	unsigned char bits;		/* prefix length */
+	bool v6;
+};
+struct config_networks {
+	unsigned n;
+	struct config_network net[CONFIG_NETWORKS_MAX];
+};
+
 enum config_listener {
 	CONFIG_LISTEN_SMTP,
 	CONFIG_LISTEN_SUBMISSION,
@@ -53,6 +70,7 @@ struct config {
 	int log_level;			/* enum config_milter_action { CONFIG_MILTER_TEMPFAIL, CONFIG_MILTER_ACCEPT };
 enum config_log_level */
 	char debug_peers[1024];		/* CIDR list whose SMTP dialogue is logged */
+	struct config_networks debug_nets;	/* debug_peers, parsed */
 	char listen[CONFIG_LISTEN_COUNT][512]; /* "addr:port[, addr:port]" or "" */
 
 	uint64_t message_size;		/* bytes */
@@ -91,6 +109,7 @@ enum config_log_level */
 	unsigned auth_threads;		/* password-checking threads */
 
 	char trusted_networks[1024];	/* CIDR list that may relay without AUTH */
+	struct config_networks trusted_nets;	/* trusted_networks, parsed */
 	char smarthost[300];		/* "host:port": send everything there */
 	char smarthost_user[320];
 	char smarthost_password_file[1024];
@@ -181,8 +200,12 @@ void config_print(const struct config *cfg, FILE *out);
 /* Is domain (any case) one of the local_domains? */
 bool config_is_local_domain(const struct config *cfg, const char *domain);
 
-/* Is the address (text form) inside one of the CIDR blocks of list? */
+/* Is the address (text form) inside one of the CIDR blocks of list?
+   Parses list on every call: for a setting, use config_networks_match on
+   its parsed form (trusted_nets, debug_nets). */
 bool config_in_networks(const char *list, const char *addr);
+/* Is the address (text form) inside one of the blocks of nets? */
+bool config_networks_match(const struct config_networks *nets, const char *addr);
 
 /* Name of a listener ("smtp", ...). */
 const char *config_listener_name(enum config_listener l);

@@ -181,6 +181,54 @@ static void test_print_as_written(void **state)
 	assert_string_equal(text, "90s");
 }
 
+/* trusted_networks and debug_peers are parsed when the file is loaded:
+   the check per RCPT or per connection matches the parsed blocks, and
+   gives the same answers as the text list. */
+static void test_networks_parsed_at_load(void **state)
+{
+	static const struct {
+		const char *addr;
+		bool trusted, debug;
+	} cases[] = {
+		{ "192.0.2.1", true, false },
+		{ "192.0.2.255", true, false },
+		{ "192.0.3.1", false, false },
+		{ "198.51.100.77", true, true },
+		{ "198.51.100.78", false, true },
+		{ "10.1.2.3", true, false },
+		{ "11.255.0.1", true, false },
+		{ "12.0.0.1", false, false },
+		{ "2001:db8::1", true, false },
+		{ "2001:db9::1", false, false },
+		{ "::1", false, true },
+		{ "::2", false, false },
+		{ "not an address", false, false },
+		{ "", false, false },
+	};
+	struct config cfg;
+	struct buf errors;
+
+	assert_int_equal(load(&cfg, "[relay]\ntrusted_networks = 192.0.2.0/24,"
+				    " 198.51.100.77 10.0.0.0/7\t2001:db8::/32\n"
+				    "[server]\ndebug_peers = ::1, 198.51.100.76/30\n",
+			      &errors), 1);
+	assert_int_equal(cfg.trusted_nets.n, 4);
+	assert_int_equal(cfg.debug_nets.n, 2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_networks_match(&cfg.trusted_nets, cases[i].addr),
+				 cases[i].trusted);
+		assert_int_equal(config_in_networks(cfg.trusted_networks, cases[i].addr),
+				 cases[i].trusted);
+		assert_int_equal(config_networks_match(&cfg.debug_nets, cases[i].addr),
+				 cases[i].debug);
+	}
+	buf_deinit(&errors);
+	/* the defaults: empty lists that match nothing */
+	config_defaults(&cfg);
+	assert_int_equal(cfg.trusted_nets.n, 0);
+	assert_false(config_networks_match(&cfg.trusted_nets, "127.0.0.1"));
+}
+
 /* [server] log: stderr, syslog or an absolute path; log_level; debug_peers. */
 static void test_log_settings(void **state)
 {
@@ -303,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_print_as_written),
 		cmocka_unit_test(test_log_settings),
+		cmocka_unit_test(test_networks_parsed_at_load),
 		cmocka_unit_test(test_reload_keeps_and_names_restart_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

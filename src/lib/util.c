@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,71 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "log.h"
+
+/* The one place allocation failure is handled: log, then abort. */
+static void __attribute__((noreturn)) xalloc_fail(size_t size)
+{
+	log_err("out of memory (allocating %zu bytes)", size);
+	abort();
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size != 0 ? size : 1);
+
+	if (p == NULL)
+		xalloc_fail(size);
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if (nmemb == 0 || size == 0)
+		nmemb = size = 1;
+	p = calloc(nmemb, size);
+	if (p == NULL)
+		xalloc_fail(size > SIZE_MAX / nmemb ? SIZE_MAX : nmemb * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size != 0 ? size : 1);
+
+	if (q == NULL)
+		xalloc_fail(size);
+	return q;
+}
+
+void *xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size != 0 && nmemb > SIZE_MAX / size)
+		xalloc_fail(SIZE_MAX);
+	return xrealloc(p, nmemb * size);
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n + 1);
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
 
 size_t str_copy(char *dst, const char *src, size_t size)
 {
@@ -60,6 +126,16 @@ int str_list_item(const char *list, int n, char *out, size_t size)
 		}
 		p += len;
 	}
+}
+
+void sockaddr_addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+	const void *a = ss->ss_family == AF_INET6 ?
+			(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
+			(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
+		snprintf(out, size, "?");
 }
 
 int listen_address_resolve(const char *item, struct addrinfo **res_r)
@@ -207,29 +283,13 @@ uint64_t time_now_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-int base64_digit(unsigned char c, char c63)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	return c == (unsigned char)c63 ? 63 : -1;
-}
-
 ssize_t read_file_at_start(int fd, size_t size, char **data, size_t *cap)
 {
 	size_t got = 0;
 	ssize_t n;
 
 	if (size > *cap) {
-		char *p = realloc(*data, size);
-		if (p == NULL)
-			abort();
-		*data = p;
+		*data = xrealloc(*data, size);
 		*cap = size;
 	}
 	while (got < size) {

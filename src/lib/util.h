@@ -10,6 +10,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Allocation that cannot fail: on out of memory the request is logged and
+ * the process aborts (an allocation failure is an environment fault, not an
+ * error a caller can recover from).  They never return NULL; xmalloc(0) and
+ * xcalloc(0, n) return a unique pointer to free with free().
+ */
+void *xmalloc(size_t size);
+/* Zeroed nmemb * size bytes; the multiplication overflowing aborts too. */
+void *xcalloc(size_t nmemb, size_t size);
+/* realloc(p, size); p is untouched (still owned by the caller) only if this
+   returned, which it always does with the new block. */
+void *xrealloc(void *p, size_t size);
+/* realloc(p, nmemb * size), the multiplication checked. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+/* A copy of the NUL-terminated s, to free with free(). */
+char *xstrdup(const char *s);
+/* A NUL-terminated copy of s[0..n) (stops at a NUL before n). */
+char *xstrndup(const char *s, size_t n);
+
 /* Copy src into dst (size bytes), always NUL-terminating.  Returns the
    length of src; a result >= size means dst was truncated. */
 size_t str_copy(char *dst, const char *src, size_t size);
@@ -30,14 +49,14 @@ int parse_duration(const char *s, uint64_t *r);
 int parse_uint(const char *s, uint64_t *r);
 
 struct addrinfo;
+struct sockaddr_storage;
+/* The address of ss (IPv4 or IPv6) as text into out, or "?" when it cannot
+   be written (another family, out too small). */
+void sockaddr_addr_text(const struct sockaddr_storage *ss, char *out, size_t size);
 /* Resolve a listener item "address:port", "[v6]:port" or "*:port" (any
    address) for a passive TCP socket.  Returns 1 with *res_r to free with
    freeaddrinfo(), or -1 (no colon, host too long, no such address). */
 int listen_address_resolve(const char *item, struct addrinfo **res_r);
-
-/* The value (0..63) of a base64 digit, or -1.  c63 is the 64th digit:
-   '/' in RFC 4648 base64, ',' in IMAP's modified base64 (RFC 3501). */
-int base64_digit(unsigned char c, char c63);
 
 /* Read up to size bytes at offset 0 of fd into *data (grown with realloc,
    *cap updated).  Returns the bytes read, or -1. */

@@ -87,10 +87,8 @@ struct mailauth {
 
 static struct mailauth *mailauth_alloc(const struct config *cfg)
 {
-	struct mailauth *a = calloc(1, sizeof(*a));
+	struct mailauth *a = xcalloc(1, sizeof(*a));
 
-	if (a == NULL)
-		abort();
 	a->cfg = cfg;
 	buf_init(&a->header, HEADER_MAX);
 	buf_init(&a->fields, 0);

@@ -684,10 +684,8 @@ static void use_bev(struct ms_session *s, struct bufferevent *bev)
 void managesieve_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 			const char *addr, uint16_t port)
 {
-	struct ms_session *s = calloc(1, sizeof(*s));
+	struct ms_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	ms_parser_init(&s->parser, SIEVE_MAX_SCRIPT);
 	s->conn.listener = l;
@@ -695,7 +693,7 @@ void managesieve_accept(struct server *srv, evutil_socket_t fd, enum config_list
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
-		   config_in_networks(srv->cfg.debug_peers, addr);
+		   config_networks_match(&srv->cfg.debug_nets, addr);
 	s->conn.ops = &ms_ops;
 	conn_register(srv, &s->conn);
 	use_bev(s, bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));

@@ -17,6 +17,7 @@
  */
 #include "mime/mime.h"
 #include "mime/mime_int.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +55,8 @@ static const char b64[] =
 
 struct mime_binenc *mime_binenc_new(void)
 {
-	struct mime_binenc *e = calloc(1, sizeof(*e));
+	struct mime_binenc *e = xcalloc(1, sizeof(*e));
 
-	if (e == NULL)
-		abort();
 	buf_init(&e->hdr, 0);
 	buf_init(&e->line, 0);
 	e->state = BE_HEADER;
@@ -224,9 +223,7 @@ static void header_done(struct mime_binenc *e, struct buf *out)
 	e->state = BE_BODY;
 	if (strcmp(p->type, "MULTIPART") == 0) {
 		if (room && b != NULL && b->value[0] != '\0') {
-			e->stack[e->depth++] = strdup(b->value);
-			if (e->stack[e->depth - 1] == NULL)
-				abort();
+			e->stack[e->depth++] = xstrdup(b->value);
 			set_peek(e);
 		}
 	} else if (strcmp(p->type, "MESSAGE") == 0 &&

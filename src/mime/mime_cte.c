@@ -10,6 +10,7 @@
  */
 #include "mime_int.h"
 #include "lib/util.h"
+#include "lib/encoding.h"
 
 #include <string.h>
 
@@ -89,11 +90,6 @@ int mime_crlf_append(struct buf *out, const char *p, size_t n)
 
 /* ---- base64 (RFC 2045 §6.8) ------------------------------------------- */
 
-static int b64_value(unsigned char c)
-{
-	return base64_digit(c, '/');
-}
-
 static void b64_write(struct sink *s, const char *in, size_t n)
 {
 	uint32_t acc = 0;
@@ -102,7 +98,7 @@ static void b64_write(struct sink *s, const char *in, size_t n)
 	int v;
 
 	for (i = 0; i < n && in[i] != '=' && s->ret > 0; i++) {
-		if ((v = b64_value((unsigned char)in[i])) < 0)
+		if ((v = base64_digit((unsigned char)in[i], '/')) < 0)
 			continue;
 		acc = acc << 6 | (uint32_t)v;
 		if (++q == 4) {
@@ -131,17 +127,6 @@ int mime_base64_decode(const char *in, size_t n, struct buf *out)
 
 /* ---- quoted-printable (RFC 2045 §6.7) ----------------------------------- */
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decode the escapes of one line's text. */
 static void qp_text(struct sink *s, const char *p, size_t n)
 {
@@ -150,8 +135,8 @@ static void qp_text(struct sink *s, const char *p, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if (p[i] == '=' && i + 2 < n &&
-		    (hi = hex_value((unsigned char)p[i + 1])) >= 0 &&
-		    (lo = hex_value((unsigned char)p[i + 2])) >= 0) {
+		    (hi = hex_value(p[i + 1])) >= 0 &&
+		    (lo = hex_value(p[i + 2])) >= 0) {
 			sink_put(s, (char)(hi << 4 | lo));
 			i += 2;
 		} else {

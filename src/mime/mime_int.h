@@ -7,15 +7,7 @@
  * few byte helpers.  Not part of the interface; include mime.h instead.
  */
 #include "mime.h"
-
-/* ---- arena: bump allocation, freed all at once ------------------------ */
-
-struct mime_arena;
-
-void *mime_arena_alloc(struct mime_arena **a, size_t n);
-/* A NUL-terminated copy of p[0..n). */
-char *mime_arena_strdup(struct mime_arena **a, const char *p, size_t n);
-void mime_arena_free(struct mime_arena **a);
+#include "lib/arena.h"
 
 /* ---- lexer ------------------------------------------------------------ */
 
@@ -62,7 +54,7 @@ const char *mime_trim(const char *p, size_t *n);
 /* ASCII case-insensitive comparison of p[0..n) with the C string s. */
 bool mime_ieq(const char *p, size_t n, const char *s);
 /* Upper-case ASCII copy of p[0..n) in the arena. */
-char *mime_arena_upper(struct mime_arena **a, const char *p, size_t n);
+char *mime_arena_upper(struct arena *a, const char *p, size_t n);
 /* Append as much of p[0..n) as fits.  Returns 1, or -1 if cut. */
 int mime_buf_put(struct buf *out, const void *p, size_t n);
 
@@ -71,9 +63,9 @@ uint64_t mime_cte_size(enum mime_cte cte, const char *in, size_t n,
 		       bool crlf);
 
 /* mime_param.c: parse a Content-Type / -Disposition value into part. */
-void mime_param_parse_type(struct mime_arena **a, struct mime_part *part,
+void mime_param_parse_type(struct arena *a, struct mime_part *part,
 			   const char *value, size_t len);
-void mime_param_parse_disposition(struct mime_arena **a,
+void mime_param_parse_disposition(struct arena *a,
 				  struct mime_part *part, const char *value,
 				  size_t len);
 

@@ -31,7 +31,7 @@ struct mime_message {
 	const char *data;
 	size_t size;
 	struct mime_limits limits;
-	struct mime_arena *arena;
+	struct arena arena;		/* holds this struct too */
 	struct mime_part *root;
 	unsigned int nparts;
 	struct buf tmp;		/* unfolded header values */
@@ -48,7 +48,7 @@ static struct mime_part *part_new(struct mime_message *msg,
 	if (msg->nparts >= msg->limits.max_parts)
 		return NULL;
 	msg->nparts++;
-	p = mime_arena_alloc(&msg->arena, sizeof(*p));
+	p = arena_alloc0(&msg->arena, sizeof(*p));
 	p->parent = parent;
 	p->depth = depth;
 	p->header_start = p->body_start = start;
@@ -61,7 +61,7 @@ static struct mime_part *part_new(struct mime_message *msg,
 static const char *field_dup(struct mime_message *msg, const char *v,
 			     size_t n)
 {
-	return mime_arena_strdup(&msg->arena, v, n);
+	return arena_strndup(&msg->arena, v, n);
 }
 
 static void field_encoding(struct mime_message *msg, struct mime_part *p,
@@ -115,7 +115,7 @@ static void field_language(struct mime_message *msg, struct mime_part *p,
 	}
 	if (count == 0)
 		return;
-	list = mime_arena_alloc(&msg->arena, sizeof(*list) * count);
+	list = arena_alloc0(&msg->arena, sizeof(*list) * count);
 	memcpy(list, tags, sizeof(*list) * count);
 	p->languages = list;
 	p->nlanguages = count;
@@ -365,11 +365,12 @@ struct mime_message *mime_message_parse(const char *data, size_t size,
 		MIME_MAX_DEPTH, MIME_MAX_PARTS, MIME_MAX_HEADER_FIELDS,
 		MIME_MAX_HEADER_SIZE
 	};
-	struct mime_arena *arena = NULL;
+	struct arena arena;
 	struct mime_message *msg;
 
-	msg = mime_arena_alloc(&arena, sizeof(*msg));
-	msg->arena = arena;
+	arena_init(&arena);
+	msg = arena_alloc0(&arena, sizeof(*msg));
+	msg->arena = arena;	/* from here on, allocated through msg->arena */
 	msg->data = data != NULL ? data : "";
 	msg->size = data != NULL ? size : 0;
 	msg->limits = limits != NULL ? *limits : defaults;
@@ -384,13 +385,13 @@ struct mime_message *mime_message_parse(const char *data, size_t size,
 
 void mime_message_free(struct mime_message **msg)
 {
-	struct mime_arena *arena;
+	struct arena arena;
 
 	if (*msg == NULL)
 		return;
-	arena = (*msg)->arena;
+	arena = (*msg)->arena;	/* out of the block it frees */
 	*msg = NULL;
-	mime_arena_free(&arena);
+	arena_clear(&arena);
 }
 
 const struct mime_part *mime_message_root(const struct mime_message *msg)

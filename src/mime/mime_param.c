@@ -17,6 +17,7 @@
  * skipped.
  */
 #include "mime_int.h"
+#include "lib/encoding.h"
 
 #include <string.h>
 
@@ -46,7 +47,7 @@ static void value_unquoted(struct mime_lex *l, struct buf *out)
 }
 
 /* After ";": one attribute=value; false when none was found. */
-static bool param_read(struct mime_arena **a, struct mime_lex *l,
+static bool param_read(struct arena *a, struct mime_lex *l,
 		       struct buf *tmp, struct raw_param *r)
 {
 	buf_reset(tmp);
@@ -64,11 +65,11 @@ static bool param_read(struct mime_arena **a, struct mime_lex *l,
 		mime_lex_quoted(l, tmp, NULL);
 	else
 		value_unquoted(l, tmp);
-	r->value = mime_arena_strdup(a, buf_cstr(tmp), tmp->len);
+	r->value = arena_strndup(a, buf_cstr(tmp), tmp->len);
 	return true;
 }
 
-static void params_read(struct mime_arena **a, struct mime_lex *l,
+static void params_read(struct arena *a, struct mime_lex *l,
 			struct buf *tmp, struct param_list *list)
 {
 	struct raw_param r;
@@ -208,7 +209,7 @@ static bool base_seen(const struct param_list *list, unsigned int upto,
 }
 
 /* Turn the raw list into the final one, continuations joined. */
-static struct mime_param *params_join(struct mime_arena **a,
+static struct mime_param *params_join(struct arena *a,
 				      const struct param_list *list,
 				      struct buf *tmp, unsigned int *n_r)
 {
@@ -219,7 +220,7 @@ static struct mime_param *params_join(struct mime_arena **a,
 	int sec;
 	bool ext;
 
-	out = mime_arena_alloc(a, sizeof(*out) * (list->n + 1));
+	out = arena_alloc0(a, sizeof(*out) * (list->n + 1));
 	for (i = 0; i < list->n; i++) {
 		name = list->raw[i].name;
 		if (!name_2231(name, &blen, &sec, &ext)) {
@@ -233,8 +234,8 @@ static struct mime_param *params_join(struct mime_arena **a,
 			continue;
 		buf_reset(tmp);
 		out[n].extended = join_sections(list, name, blen, tmp);
-		out[n].name = mime_arena_strdup(a, name, blen);
-		out[n++].value = mime_arena_strdup(a, buf_cstr(tmp), tmp->len);
+		out[n].name = arena_strndup(a, name, blen);
+		out[n++].value = arena_strndup(a, buf_cstr(tmp), tmp->len);
 	}
 	*n_r = n;
 	return out;
@@ -242,7 +243,7 @@ static struct mime_param *params_join(struct mime_arena **a,
 
 /* ---- the fields ---------------------------------------------------------- */
 
-static const struct mime_param *params_parse(struct mime_arena **a,
+static const struct mime_param *params_parse(struct arena *a,
 					     struct mime_lex *l,
 					     struct buf *tmp, unsigned int *n_r)
 {
@@ -252,7 +253,7 @@ static const struct mime_param *params_parse(struct mime_arena **a,
 	return params_join(a, &list, tmp, n_r);
 }
 
-void mime_param_parse_type(struct mime_arena **a, struct mime_part *part,
+void mime_param_parse_type(struct arena *a, struct mime_part *part,
 			   const char *value, size_t len)
 {
 	struct mime_lex l;
@@ -280,7 +281,7 @@ out:
 	buf_deinit(&tmp);
 }
 
-void mime_param_parse_disposition(struct mime_arena **a,
+void mime_param_parse_disposition(struct arena *a,
 				  struct mime_part *part, const char *value,
 				  size_t len)
 {
@@ -322,17 +323,6 @@ const struct mime_param *mime_param_find_disp(const struct mime_part *part,
 					      const char *name)
 {
 	return find(part->disp_params, part->ndisp_params, name);
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void percent_decode(const char *s, struct buf *out)

@@ -15,6 +15,7 @@
  * UTF-8 (raw 8-bit headers from old mailers).
  */
 #include "mime_int.h"
+#include "lib/encoding.h"
 
 #include <string.h>
 #include <strings.h>
@@ -61,17 +62,6 @@ static bool word_parse(const char *p, size_t n, struct encoded_word *w)
 	w->text_len = i - t;
 	w->len = i + 2;
 	return true;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* RFC 2047 §4.2: "_" is a space, "=XX" a byte. */

@@ -1,63 +1,18 @@
 /*
- * mime_util.c - the arena that holds a parsed message's parts and strings,
- * and small byte helpers shared by the mime files.
+ * mime_util.c - small byte helpers shared by the mime files.
  *
- * The arena hands out memory from chunks of at least 4 KiB and frees them
- * all at once in mime_message_free(); the parser bounds how much it asks
- * for (parts and header sizes are capped by struct mime_limits).
+ * A parsed message's parts and strings live in one arena (lib/arena.h),
+ * freed all at once in mime_message_free(); the parser bounds how much it
+ * asks for (parts and header sizes are capped by struct mime_limits).
  */
 #include "mime_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/log.h"
-
-#define ARENA_CHUNK 4096
-#define ARENA_ALIGN 16
-
-struct mime_arena {
-	struct mime_arena *next;
-	size_t used, size;
-	_Alignas(ARENA_ALIGN) char data[];
-};
-
-void *mime_arena_alloc(struct mime_arena **a, size_t n)
+char *mime_arena_upper(struct arena *a, const char *p, size_t n)
 {
-	struct mime_arena *c = *a;
-	size_t size;
-	void *p;
-
-	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-	if (c == NULL || c->size - c->used < n) {
-		size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-		c = malloc(sizeof(*c) + size);
-		if (c == NULL)
-			fatal("out of memory");
-		c->next = *a;
-		c->used = 0;
-		c->size = size;
-		*a = c;
-	}
-	p = c->data + c->used;
-	c->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-char *mime_arena_strdup(struct mime_arena **a, const char *p, size_t n)
-{
-	char *s = mime_arena_alloc(a, n + 1);
-
-	if (n > 0)
-		memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
-char *mime_arena_upper(struct mime_arena **a, const char *p, size_t n)
-{
-	char *s = mime_arena_strdup(a, p, n);
+	char *s = arena_strndup(a, p, n);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -65,17 +20,6 @@ char *mime_arena_upper(struct mime_arena **a, const char *p, size_t n)
 			s[i] = (char)(s[i] - 'a' + 'A');
 	}
 	return s;
-}
-
-void mime_arena_free(struct mime_arena **a)
-{
-	struct mime_arena *c = *a, *next;
-
-	for (; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
-	*a = NULL;
 }
 
 static bool is_blank(char c)

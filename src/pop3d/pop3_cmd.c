@@ -142,9 +142,7 @@ static int open_maildrop(struct pop3_session *s, const char *user)
 		pop3_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop");
 		return -1;
 	}
-	s->deleted = calloc(s->snap->count + 1, sizeof(*s->deleted));
-	if (s->deleted == NULL)
-		abort();
+	s->deleted = xcalloc(s->snap->count + 1, sizeof(*s->deleted));
 	return 1;
 }
 
@@ -386,13 +384,11 @@ static void cmd_noop(struct pop3_session *s, char *arg)
 /* The UPDATE state: expunge what was marked. */
 static int update(struct pop3_session *s)
 {
-	uint32_t *uids = calloc(s->snap->count + 1, sizeof(*uids));
+	uint32_t *uids = xcalloc(s->snap->count + 1, sizeof(*uids));
 	struct store_error err;
 	unsigned n = 0;
 	int ret = 1;
 
-	if (uids == NULL)
-		abort();
 	for (unsigned i = 0; i < s->snap->count; i++)
 		if (s->deleted[i])
 			uids[n++] = s->snap->msgs[i].uid;

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "auth/auth.h"
+#include "lib/line_read.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "tls/tls.h"
@@ -159,29 +160,13 @@ void pop3_send_message(struct pop3_session *s, int fd, int64_t lines)
 static int read_line(struct pop3_session *s, struct evbuffer *in, char *line,
 		     size_t max, size_t *len)
 {
-	size_t eol_len, avail = evbuffer_get_length(in);
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	int ret = line_read(in, line, max, len, &s->skip_line);
 
-	if (eol.pos < 0) {
-		if (avail >= max || s->skip_line) {
-			evbuffer_drain(in, avail);
-			s->skip_line = true;
-		}
-		return 0;
-	}
-	if (s->skip_line || (size_t)eol.pos + eol_len > max) {
-		evbuffer_drain(in, (size_t)eol.pos + eol_len);
-		s->skip_line = false;
+	if (ret < 0) {
 		pop3_reply(s, "-ERR line too long");
 		pop3_error(s);
-		return -1;
 	}
-	evbuffer_remove(in, line, (size_t)eol.pos + eol_len);
-	*len = (size_t)eol.pos;
-	if (*len > 0 && line[*len - 1] == '\r')
-		(*len)--;
-	line[*len] = '\0';
-	return 1;
+	return ret;
 }
 
 static bool waiting(const struct pop3_session *s)
@@ -311,10 +296,8 @@ void pop3_start_tls(struct pop3_session *s)
 void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
-	struct pop3_session *s = calloc(1, sizeof(*s));
+	struct pop3_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	s->fd = -1;
 	s->conn.tls = l == CONFIG_LISTEN_POP3S;
@@ -323,7 +306,7 @@ void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
-		   config_in_networks(srv->cfg.debug_peers, addr);
+		   config_networks_match(&srv->cfg.debug_nets, addr);
 	s->conn.ops = &pop3_ops;
 	conn_register(srv, &s->conn);
 	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :

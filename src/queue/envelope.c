@@ -27,6 +27,7 @@
  */
 #include "envelope.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,10 +36,8 @@
 
 struct envelope *envelope_new(void)
 {
-	struct envelope *e = calloc(1, sizeof(*e));
+	struct envelope *e = xcalloc(1, sizeof(*e));
 
-	if (e == NULL)
-		abort();
 	envelope_set(&e->sender, "");
 	envelope_set(&e->host, "localhost");
 	return e;
@@ -105,9 +104,7 @@ void envelope_free(struct envelope **ep)
 void envelope_set(char **field, const char *value)
 {
 	free(*field);
-	*field = value == NULL ? NULL : strdup(value);
-	if (value != NULL && *field == NULL)
-		abort();
+	*field = value == NULL ? NULL : xstrdup(value);
 }
 
 int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt,
@@ -115,13 +112,13 @@ int envelope_add_rcpt(struct envelope *e, const char *address, const char *orcpt
 {
 	struct envelope_rcpt *r;
 
+	/* every recipient has an address: delivery and the relay rely on it */
+	assert(address != NULL);
 	if (e->n_rcpts >= 100000)
 		return -1;
 	if (e->n_rcpts == e->cap_rcpts) {
 		unsigned cap = e->cap_rcpts == 0 ? 4 : e->cap_rcpts * 2;
-		r = realloc(e->rcpts, cap * sizeof(*r));
-		if (r == NULL)
-			abort();
+		r = xrealloc(e->rcpts, cap * sizeof(*r));
 		e->rcpts = r;
 		e->cap_rcpts = cap;
 	}
@@ -144,9 +141,7 @@ int envelope_add_target(struct envelope *e, unsigned i, char kind, const char *a
 	    e->rcpts[i].n_targets >= 1000)
 		return -1;
 	r = &e->rcpts[i];
-	t = realloc(r->targets, (r->n_targets + 1) * sizeof(*t));
-	if (t == NULL)
-		abort();
+	t = xrealloc(r->targets, (r->n_targets + 1) * sizeof(*t));
 	r->targets = t;
 	t = &r->targets[r->n_targets++];
 	t->kind = kind;

@@ -11,6 +11,7 @@
  */
 #include "queue.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -195,10 +196,8 @@ int queue_open(const char *data_dir, struct event_base *base,
 	       queue_route_fn *route, void *route_ctx, struct queue **r,
 	       const char **error_r)
 {
-	struct queue *q = calloc(1, sizeof(*q));
+	struct queue *q = xcalloc(1, sizeof(*q));
 
-	if (q == NULL)
-		abort();
 	snprintf(q->dir, sizeof(q->dir), "%s/queue", data_dir);
 	q->base = base;
 	q->route = route;
@@ -267,11 +266,10 @@ static void queue_new_id(struct queue *q, char *id)
 int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
 		  const char **error_r)
 {
-	struct queue_msg *m = calloc(1, sizeof(*m));
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	char path[1200];
 
-	if (m == NULL)
-		abort();
+	assert(q != NULL && env != NULL);
 	m->q = q;
 	m->fd = -1;
 	for (int tries = 0; m->fd < 0 && tries < 10; tries++) {
@@ -318,6 +316,7 @@ static int msg_flush(struct queue_msg *m)
 
 int queue_msg_write(struct queue_msg *m, const void *p, size_t n)
 {
+	assert(p != NULL || n == 0);
 	m->size += n;
 	if (m->auth != NULL)
 		mailauth_feed(m->auth, p, n);
@@ -578,6 +577,8 @@ void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void
 {
 	struct queue_msg *m = *mp;
 
+	/* a message is committed once, and someone hears of the result */
+	assert(m != NULL && cb != NULL);
 	*mp = NULL;
 	m->cb = cb;
 	m->ctx = ctx;
@@ -592,6 +593,8 @@ void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void
 
 void queue_done(struct queue *q, const char *id)
 {
+	/* an empty id would name "<spool>/.msg" */
+	assert(id != NULL && id[0] != '\0');
 	msg_unlink(q, id);
 }
 
@@ -601,6 +604,7 @@ int queue_update(struct queue *q, const struct envelope *e, bool sync)
 	struct buf text;
 	int fd, ret = -1;
 
+	assert(e != NULL && e->id[0] != '\0');	/* a queued message's envelope */
 	buf_init(&text, 0);
 	envelope_format(e, &text);
 	file_path(q, e->id, "env", path, sizeof(path));

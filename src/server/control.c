@@ -445,12 +445,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      int len, void *arg)
 {
 	struct control *ctl = arg;
-	struct control_conn *c = calloc(1, sizeof(*c));
+	struct control_conn *c = xcalloc(1, sizeof(*c));
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 
-	if (c == NULL)
-		abort();
 	c->ctl = ctl;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 		c->uid = cred.uid;
@@ -463,12 +461,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 int control_open(struct server *srv, struct control **r, const char **error_r)
 {
-	struct control *ctl = calloc(1, sizeof(*ctl));
+	struct control *ctl = xcalloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
 
-	if (ctl == NULL)
-		abort();
 	ctl->srv = srv;
 	control_path(srv->cfg.data_dir, ctl->path, sizeof(ctl->path));
 	if (strlen(ctl->path) >= sizeof(sun.sun_path)) {

@@ -16,6 +16,7 @@
  * client chose for input (at most 32 KiB, as RFC 1951 allows).
  */
 #include "server/server.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,9 @@ static enum bufferevent_filter_result on_output(struct evbuffer *src, struct evb
 
 struct bufferevent *deflate_wrap(struct bufferevent *under, size_t write_max)
 {
-	struct deflate_ctx *z = calloc(1, sizeof(*z));
+	struct deflate_ctx *z = xcalloc(1, sizeof(*z));
 	struct bufferevent *bev;
 
-	if (z == NULL)
-		return NULL;
 	if (inflateInit2(&z->in, -MAX_WBITS) != Z_OK) {
 		free(z);
 		return NULL;

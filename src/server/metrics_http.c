@@ -23,6 +23,7 @@
 #include <event2/util.h>
 
 #include "lib/buf.h"
+#include "lib/http_listen.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -96,31 +97,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
-/* Listen on one "address:port" ("[v6]:port").  1 or -1. */
-static int bind_one(struct metrics_http *m, const char *item)
-{
-	struct addrinfo *res;
-	evutil_socket_t fd;
-	int one = 1;
-
-	if (listen_address_resolve(item, &res) < 0)
-		return -1;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
-	    evhttp_accept_socket(m->http, fd) < 0) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		errno = saved;
-		return -1;
-	}
-	freeaddrinfo(res);
-	log_info("metrics: listening on http://%s/metrics", item);
-	return 1;
-}
-
 int metrics_http_open(struct server *srv, metrics_connections_fn *open_connections,
 		      void *ctx, struct metrics_http **r)
 {
@@ -130,25 +106,20 @@ int metrics_http_open(struct server *srv, metrics_connections_fn *open_connectio
 	*r = NULL;
 	if (srv->cfg.metrics_listen[0] == '\0')
 		return 1;
-	if ((m = calloc(1, sizeof(*m))) == NULL || (m->http = evhttp_new(srv->base)) == NULL)
-		fatal("out of memory");
+	m = xcalloc(1, sizeof(*m));
 	m->srv = srv;
 	m->open_connections = open_connections;
 	m->ctx = ctx;
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-	evhttp_set_timeout(m->http, 10);
-	evhttp_set_max_headers_size(m->http, 16384);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_gencb(m->http, on_request, m);
+	m->http = http_listen_new(srv->base, 16384, on_request, m);
 	str_copy(copy, srv->cfg.metrics_listen, sizeof(copy));
 	for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
 	     t = strtok_r(NULL, ", \t", &save)) {
-		if (bind_one(m, t) < 0) {
+		if (http_listen_bind(m->http, t) < 0) {
 			log_err("metrics: cannot listen on %s: %m", t);
 			metrics_http_free(&m);
 			return -1;
 		}
+		log_info("metrics: listening on http://%s/metrics", t);
 	}
 	*r = m;
 	return 1;

@@ -165,8 +165,9 @@ static void client_add(struct server_state *st, const char *addr, int delta)
 	struct client_count **p = client_slot(st, addr), *c = *p;
 
 	if (c == NULL) {
-		if (delta < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		if (delta < 0)
 			return;
+		c = xcalloc(1, sizeof(*c));
 		str_copy(c->addr, addr, sizeof(c->addr));
 		*p = c;
 	}
@@ -769,11 +770,9 @@ static void on_filed_event(evutil_socket_t fd, short what, void *arg)
 static void on_filed(void *ctx, const char *address)
 {
 	struct server_state *st = ctx;
-	struct filed *f = calloc(1, sizeof(*f));
+	struct filed *f = xcalloc(1, sizeof(*f));
 	uint64_t one = 1;
 
-	if (f == NULL)
-		abort();
 	str_copy(f->address, address, sizeof(f->address));
 	pthread_mutex_lock(&st->filed_lock);
 	f->next = st->filed;
@@ -920,11 +919,9 @@ static void server_signals(struct server_state *st)
 
 int server_run(const struct config *cfg)
 {
-	struct server_state *st = calloc(1, sizeof(*st));
+	struct server_state *st = xcalloc(1, sizeof(*st));
 	int status = 1;
 
-	if (st == NULL)
-		abort();
 	st->srv.cfg = *cfg;
 	st->lock_fd = -1;
 	server_log_setup(cfg, "start");

@@ -208,7 +208,7 @@ static void cmd_mail(struct smtpd_session *s, char *arg)
 static bool may_relay(struct smtpd_session *s)
 {
 	return s->user[0] != '\0' ||
-	       config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
+	       config_networks_match(&cfg_of(s)->trusted_nets, s->conn.addr);
 }
 
 /* Nobody receives mail for key, an address in a local domain (postmaster:

@@ -77,7 +77,7 @@ static const struct config *cfg_of(struct smtpd_session *s)
 
 static bool trusted(struct smtpd_session *s)
 {
-	return config_in_networks(cfg_of(s)->trusted_networks, s->conn.addr);
+	return config_networks_match(&cfg_of(s)->trusted_nets, s->conn.addr);
 }
 
 /* Do blocklists and greylisting apply to this client now? */
@@ -172,9 +172,7 @@ void smtpd_door_connect(struct smtpd_session *s)
 	    reversed_name(s->conn.addr, rev, sizeof(rev)) < 0)
 		return;
 	dns = mta_dns(s->conn.server->mta);
-	d = calloc(1, sizeof(*d));
-	if (d == NULL)
-		abort();
+	d = xcalloc(1, sizeof(*d));
 	d->s = s;
 	s->door = d;
 	str_copy(copy, cfg->door_dnsbl, sizeof(copy));
@@ -229,9 +227,7 @@ int smtpd_door_ready(struct smtpd_session *s, const char *arg)
 
 	if (d == NULL || d->pending == 0 || !door_applies(s))
 		return 1;
-	d->rcpt_arg = strdup(arg);
-	if (d->rcpt_arg == NULL)
-		abort();
+	d->rcpt_arg = xstrdup(arg);
 	d->waiting = true;
 	return 0;
 }

@@ -103,14 +103,10 @@ static void header_insert(struct smtpd_milter *m, unsigned at, const char *name,
 
 	if (m->n_headers == m->cap_headers) {
 		m->cap_headers = m->cap_headers * 2 + 16;
-		m->headers = realloc(m->headers, m->cap_headers * sizeof(*m->headers));
-		if (m->headers == NULL)
-			abort();
+		m->headers = xrealloc(m->headers, m->cap_headers * sizeof(*m->headers));
 	}
-	h.name = strndup(name, nlen);
-	h.value = strndup(value, vlen);
-	if (h.name == NULL || h.value == NULL)
-		abort();
+	h.name = xstrndup(name, nlen);
+	h.value = xstrndup(value, vlen);
 	if (at > m->n_headers)
 		at = m->n_headers;
 	memmove(m->headers + at + 1, m->headers + at, (m->n_headers - at) * sizeof(*m->headers));
@@ -434,9 +430,7 @@ static void modify(struct smtpd_milter *m, const struct milter_reply *r)
 					(m->n_headers - i - 1) * sizeof(*m->headers));
 				m->n_headers--;
 			} else {
-				m->headers[i].value = strdup(r->value);
-				if (m->headers[i].value == NULL)
-					abort();
+				m->headers[i].value = xstrdup(r->value);
 			}
 			return;
 		}
@@ -699,9 +693,7 @@ void smtpd_milter_text(struct smtpd_session *s, const char *p, size_t len)
 	if (cfg_of(s)->milter_filters[0] == '\0' || s->msg == NULL)
 		return;
 	if (m == NULL) {
-		m = calloc(1, sizeof(*m));
-		if (m == NULL)
-			abort();
+		m = xcalloc(1, sizeof(*m));
 		m->s = s;
 		buf_init(&m->text, 0);
 		buf_init(&m->body, 0);

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "lib/line_read.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "auth/auth.h"
@@ -129,28 +130,14 @@ void smtpd_command_timer(struct smtpd_session *s, bool on)
 static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 		     size_t *len)
 {
-	size_t eol_len, avail = evbuffer_get_length(in);
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	int ret = line_read(in, line, SMTPD_AUTH_LINE_MAX, len, &s->skip_line);
 
-	if (eol.pos < 0) {
-		if (avail >= SMTPD_AUTH_LINE_MAX || s->skip_line) {
-			evbuffer_drain(in, avail);
-			s->skip_line = true;
-		}
-		return 0;
-	}
-	if (s->skip_line || (size_t)eol.pos + eol_len > SMTPD_AUTH_LINE_MAX) {
-		evbuffer_drain(in, (size_t)eol.pos + eol_len);
-		s->skip_line = false;
+	if (ret < 0) {
 		smtpd_reply(s, "500 5.5.2 Error: line too long");
 		smtpd_error(s);
-		return -1;
 	}
-	evbuffer_remove(in, line, (size_t)eol.pos + eol_len);
-	*len = (size_t)eol.pos;
-	if (*len > 0 && line[*len - 1] == '\r')
-		(*len)--;
-	line[*len] = '\0';
+	if (ret <= 0)
+		return ret;
 	/* AUTH lines may be longer (RFC 4954 §4); every other line is bound by
 	   RFC 5321 §4.5.3.1.4 */
 	if (*len + 2 > SMTPD_LINE_MAX && s->state != SMTPD_STATE_AUTH &&
@@ -268,10 +255,8 @@ void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev)
 void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
-	struct smtpd_session *s = calloc(1, sizeof(*s));
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	s->conn.tls = l == CONFIG_LISTEN_SUBMISSIONS;
 	s->conn.bev = s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
@@ -282,7 +267,7 @@ void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l
 	s->conn.port = port;
 	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
-		   config_in_networks(srv->cfg.debug_peers, addr);
+		   config_networks_match(&srv->cfg.debug_nets, addr);
 	s->conn.ops = &smtpd_ops;
 	buf_init(&s->text, 0);
 	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);

@@ -51,10 +51,8 @@ struct spf_check *spf_check_new(const struct sockaddr_storage *ip, const char *d
 				const char *sender, const char *helo, spf_query_fn *query,
 				spf_done_fn *done, void *ctx)
 {
-	struct spf_check *c = calloc(1, sizeof(*c));
+	struct spf_check *c = xcalloc(1, sizeof(*c));
 
-	if (c == NULL)
-		abort();
 	c->ip = *ip;
 	str_copy(c->sender, sender, sizeof(c->sender));
 	str_copy(c->helo, helo, sizeof(c->helo));
@@ -288,9 +286,7 @@ static void on_record(struct spf_check *c, const struct dns_answer *a)
 		pop(c, SPF_NONE);
 		return;
 	}
-	f->txt = strdup(found);
-	if (f->txt == NULL)
-		abort();
+	f->txt = xstrdup(found);
 	if (spf_record_parse(f->txt, &f->rec, &error) < 0) {
 		finish(c, SPF_PERMERROR, error, "");
 		return;

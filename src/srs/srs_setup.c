@@ -30,10 +30,7 @@ int srs_setup(const struct config *cfg, struct srs **r, const char **error_r)
 	*r = NULL;
 	if (!cfg->srs_enabled)
 		return 1;
-	if ((srs = calloc(1, sizeof(*srs))) == NULL) {
-		*error_r = "out of memory";
-		return -1;
-	}
+	srs = xcalloc(1, sizeof(*srs));
 	srs_config_domain(cfg, srs->domain, sizeof(srs->domain));
 	srs->max_age_days = (unsigned)(cfg->srs_max_age / 86400);
 	if (cfg->srs_secret_file[0] != '\0')

@@ -197,12 +197,10 @@ void tls_acme_cert_path(const struct config *cfg, char *out, size_t size)
 static struct tls_set *set_load(struct tls *t, const struct config *cfg,
 				const char **error_r)
 {
-	struct tls_set *set = calloc(1, sizeof(*set));
+	struct tls_set *set = xcalloc(1, sizeof(*set));
 	char cert[1024], key[1024], self[1100];
 	struct buf err;
 
-	if (set == NULL)
-		abort();
 	if (cfg->acme && cfg->tls_certificate[0] == '\0') {
 		tls_acme_cert_path(cfg, self, sizeof(self));
 		if (access(self, F_OK) == 0 &&
@@ -271,10 +269,8 @@ static SSL_CTX *client_new(struct tls *t, const struct config *cfg, const char *
 int tls_open(const struct config *cfg, struct tls **r, const char **error_r)
 {
 	static char error[512];
-	struct tls *t = calloc(1, sizeof(*t));
+	struct tls *t = xcalloc(1, sizeof(*t));
 
-	if (t == NULL)
-		abort();
 	t->set = set_load(t, cfg, error_r);
 	if (t->set == NULL) {
 		/* the text may be in t->error: keep it past the free */

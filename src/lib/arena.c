@@ -1,31 +1,34 @@
 /*
- * imap_arena.c - the per-command bump allocator of lib-imap.
+ * arena.c - a bump allocator for memory that lives as long as one unit of
+ * work and is freed all at once.
  *
- * Used by the IMAP reader (imap_parser.c) and the section parser for
- * everything that lives as long as one command.  Limits come from the
- * caller: the reader bounds what one command may allocate with its line,
- * argument and literal limits.  Out of memory is fatal, as for struct buf.
+ * Users: the IMAP reader and section parser (one command), the MIME parser
+ * (one parsed message).  Limits come from the caller: each bounds what it
+ * may allocate (line, argument and literal limits; MIME part and header
+ * limits).  Out of memory aborts, as for every allocation (xmalloc).
  */
-#include "imap_private.h"
+#include "arena.h"
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/log.h"
+#include "log.h"
+#include "util.h"
 
 #define ARENA_FIRST_BLOCK 1024
 #define ARENA_MAX_BLOCK (32 * 1024)
 #define ARENA_ALIGN alignof(max_align_t)
 
-struct imap_arena_block {
-	struct imap_arena_block *next;
+struct arena_block {
+	struct arena_block *next;
 	size_t size;			/* bytes in the block, header included */
 	alignas(max_align_t) char data[];
 };
 
-void imap_arena_init(struct imap_arena *a)
+void arena_init(struct arena *a)
 {
 	a->blocks = NULL;
 	a->pos = NULL;
@@ -33,22 +36,19 @@ void imap_arena_init(struct imap_arena *a)
 	a->total = 0;
 }
 
-static struct imap_arena_block *arena_block_new(struct imap_arena *a,
-						size_t size)
+static struct arena_block *arena_block_new(struct arena *a, size_t size)
 {
-	struct imap_arena_block *b = malloc(size);
+	struct arena_block *b = xmalloc(size);
 
-	if (b == NULL)
-		fatal("out of memory");
 	b->size = size;
 	a->total += size;
 	return b;
 }
 
 /* A block of its own for a request bigger than a normal block. */
-static void *arena_alloc_big(struct imap_arena *a, size_t size)
+static void *arena_alloc_big(struct arena *a, size_t size)
 {
-	struct imap_arena_block *b;
+	struct arena_block *b;
 
 	if (size > SIZE_MAX - sizeof(*b))
 		fatal("out of memory");
@@ -64,12 +64,13 @@ static void *arena_alloc_big(struct imap_arena *a, size_t size)
 	return b->data;
 }
 
-void *imap_arena_alloc(struct imap_arena *a, size_t size)
+void *arena_alloc(struct arena *a, size_t size)
 {
 	size_t block_size, need;
-	struct imap_arena_block *b;
+	struct arena_block *b;
 	void *p;
 
+	assert(a != NULL);
 	if (size > SIZE_MAX - ARENA_ALIGN)
 		fatal("out of memory");
 	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -92,26 +93,34 @@ void *imap_arena_alloc(struct imap_arena *a, size_t size)
 	return p;
 }
 
-char *imap_arena_strndup(struct imap_arena *a, const char *s, size_t n)
+void *arena_alloc0(struct arena *a, size_t size)
+{
+	void *p = arena_alloc(a, size);
+
+	memset(p, 0, size);
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
 	char *p;
 
 	if (n == SIZE_MAX)
 		fatal("out of memory");
-	p = imap_arena_alloc(a, n + 1);
+	p = arena_alloc(a, n + 1);
 	if (n > 0)
 		memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
 }
 
-void imap_arena_clear(struct imap_arena *a)
+void arena_clear(struct arena *a)
 {
-	struct imap_arena_block *b, *next;
+	struct arena_block *b, *next;
 
 	for (b = a->blocks; b != NULL; b = next) {
 		next = b->next;
 		free(b);
 	}
-	imap_arena_init(a);
+	arena_init(a);
 }

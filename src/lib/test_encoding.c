@@ -1,0 +1,138 @@
+/*
+ * test_encoding.c - hex digits and base64 (RFC 4648 §10 test vectors,
+ * padding and canonical-bit rules, base64url), table-driven.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/encoding.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_hex_value(void **state)
+{
+	static const struct {
+		unsigned char c;
+		int want;
+	} cases[] = {
+		{ '0', 0 }, { '9', 9 }, { 'A', 10 }, { 'F', 15 }, { 'a', 10 },
+		{ 'f', 15 }, { 'G', -1 }, { 'g', -1 }, { '/', -1 }, { ':', -1 },
+		{ '@', -1 }, { '`', -1 }, { ' ', -1 }, { 0, -1 }, { 0xc1, -1 },
+		{ 0xff, -1 },
+	};
+
+	for (size_t i = 0; i < N(cases); i++)
+		assert_int_equal(hex_value(cases[i].c), cases[i].want);
+	for (unsigned c = 0; c < 256; c++)
+		assert_true(hex_value((unsigned char)c) >= -1 && hex_value((unsigned char)c) <= 15);
+}
+
+static void test_base64_digit(void **state)
+{
+	static const struct {
+		unsigned char c;
+		char c63;
+		int want;
+	} cases[] = {
+		{ 'A', '/', 0 }, { 'Z', '/', 25 }, { 'a', '/', 26 }, { 'z', '/', 51 },
+		{ '0', '/', 52 }, { '9', '/', 61 }, { '+', '/', 62 }, { '/', '/', 63 },
+		{ ',', '/', -1 }, { ',', ',', 63 }, { '/', ',', -1 }, { '=', '/', -1 },
+		{ '-', '/', -1 }, { 0x80, '/', -1 },
+	};
+
+	for (size_t i = 0; i < N(cases); i++)
+		assert_int_equal(base64_digit(cases[i].c, cases[i].c63), cases[i].want);
+}
+
+/* RFC 4648 §10, and bytes that use the last two digits */
+static const struct {
+	const char *raw;
+	size_t n;
+	const char *b64, *url;
+} vectors[] = {
+	{ "", 0, "", "" },
+	{ "f", 1, "Zg==", "Zg" },
+	{ "fo", 2, "Zm8=", "Zm8" },
+	{ "foo", 3, "Zm9v", "Zm9v" },
+	{ "foob", 4, "Zm9vYg==", "Zm9vYg" },
+	{ "fooba", 5, "Zm9vYmE=", "Zm9vYmE" },
+	{ "foobar", 6, "Zm9vYmFy", "Zm9vYmFy" },
+	{ "\xfb\xff\xbf", 3, "+/+/", "-_-_" },
+	{ "\0user\0pass", 10, "AHVzZXIAcGFzcw==", "AHVzZXIAcGFzcw" },
+};
+
+static void test_base64_encode(void **state)
+{
+	for (size_t i = 0; i < N(vectors); i++) {
+		struct buf b;
+		buf_init(&b, 0);
+		assert_int_equal(base64_encode(vectors[i].raw, vectors[i].n, &b), 1);
+		assert_string_equal(buf_cstr(&b), vectors[i].b64);
+		buf_reset(&b);
+		assert_int_equal(base64url_encode(vectors[i].raw, vectors[i].n, &b), 1);
+		assert_string_equal(buf_cstr(&b), vectors[i].url);
+		buf_deinit(&b);
+	}
+}
+
+static void test_base64_decode(void **state)
+{
+	for (size_t i = 0; i < N(vectors); i++) {
+		struct buf b;
+		buf_init(&b, 0);
+		assert_int_equal(base64_decode(vectors[i].b64, strlen(vectors[i].b64), &b), 1);
+		assert_int_equal(b.len, vectors[i].n);
+		assert_memory_equal(b.data != NULL ? b.data : "", vectors[i].raw, vectors[i].n);
+		buf_deinit(&b);
+	}
+}
+
+static void test_base64_decode_refuses(void **state)
+{
+	static const char *const bad[] = {
+		"Zg=",		/* not a multiple of 4 */
+		"Zg",		/* padding missing */
+		"Z===",		/* three pad characters */
+		"Zh==",		/* leftover bits not zero */
+		"Zm9=",		/* leftover bits not zero */
+		"Zg==Zg==",	/* padding before the end */
+		"Zm 9",		/* whitespace */
+		"Zm9\n",	/* line break */
+		"-_-_",		/* base64url digits */
+		"Zm=v",		/* a digit after padding */
+	};
+
+	for (size_t i = 0; i < N(bad); i++) {
+		struct buf b;
+		buf_init(&b, 0);
+		assert_int_equal(base64_decode(bad[i], strlen(bad[i]), &b), -1);
+		buf_deinit(&b);
+	}
+}
+
+static void test_base64_full_buffer(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 4);
+	assert_int_equal(base64_encode("foo", 3, &b), 1);
+	assert_int_equal(base64_encode("foo", 3, &b), -1);
+	buf_deinit(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex_value),
+		cmocka_unit_test(test_base64_digit),
+		cmocka_unit_test(test_base64_encode),
+		cmocka_unit_test(test_base64_decode),
+		cmocka_unit_test(test_base64_decode_refuses),
+		cmocka_unit_test(test_base64_full_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -174,7 +174,7 @@ void store_notify_delivery(struct store *s, const char *address)
 			break;
 	if (mb == NULL || mb->busy || mb->deleted)
 		return;
-	mb->refs++;
+	store_mbox_ref(mb);
 	if (store_sync_run(mb, false, false, &err) < 0)
 		log_warn("store: %s: sync after delivery: %s", lower, err.text);
 	store_mbox_release(mb);

@@ -22,6 +22,9 @@
 #include "lib/util.h"
 
 #define TMP_MAX_AGE (36 * 3600)	/* Maildir: tmp/ files older are litter */
+/* A folder this big stays open (parked) after its last user while the
+   account is in use: loading its index again costs time in proportion. */
+#define PARK_MIN_MESSAGES 1000
 
 /* ---- shared folders ---- */
 
@@ -141,7 +144,13 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 	if (store_name_normalize(name, canon, sizeof(canon), error_r) < 0)
 		return -1;
 	if ((mb = find_open(a, canon)) != NULL) {
-		mb->refs++;
+		bool was_parked = mb->parked;
+		store_mbox_ref(mb);
+		/* a parked folder missed what others did meanwhile */
+		if (was_parked && store_sync_run(mb, false, false, error_r) < 0) {
+			store_mbox_release(mb);
+			return -1;
+		}
 		*r = mb;
 		return 1;
 	}
@@ -161,14 +170,31 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		store_mbox_release(mb);
 		return -1;
 	}
+	mb->ready = true;
 	*r = mb;
 	return 1;
 }
 
+void store_mbox_ref(struct mbox *mb)
+{
+	if (mb->refs++ == 0 && mb->parked) {
+		mb->parked = false;
+		mb->acct->refs++;
+	}
+}
+
 void store_mbox_release(struct mbox *mb)
 {
+	struct store_account *a = mb->acct;
+
 	if (--mb->refs > 0)
 		return;
+	if (mb->ready && !mb->deleted && mb->mbox_path == NULL && !a->closing &&
+	    mb->idx.count >= PARK_MIN_MESSAGES && a->refs > 1) {
+		mb->parked = true;	/* its account reference goes */
+		a->refs--;
+		return;
+	}
 	if (!mb->deleted)
 		mbox_unlink(mb);
 	mbox_free(mb);
@@ -216,6 +242,25 @@ void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin)
 	mb->chg_expunge.n = mb->chg_flags.n = mb->chg_exists.n = 0;
 }
 
+void store_mbox_drop_parked(struct store_account *a)
+{
+	struct mbox *mb, *next;
+
+	a->refs++;	/* held while they go */
+	a->closing = true;
+	for (mb = a->open; mb != NULL; mb = next) {
+		next = mb->next;
+		if (!mb->parked)
+			continue;
+		mb->parked = false;
+		a->refs++;
+		mb->refs = 1;
+		store_mbox_release(mb);
+	}
+	a->closing = false;
+	a->refs--;
+}
+
 void store_mbox_gone(struct mbox *mb)
 {
 	mbox_unlink(mb);
@@ -225,6 +270,12 @@ void store_mbox_gone(struct mbox *mb)
 	mb->busy = true;
 	tell(mb, NULL, STORE_CHANGE_GONE, NULL);
 	mb->busy = false;
+	if (mb->parked) {	/* nobody else holds it */
+		mb->parked = false;
+		mb->acct->refs++;
+		mb->refs = 1;
+		store_mbox_release(mb);
+	}
 }
 
 /* ---- handles ---- */

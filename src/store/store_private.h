@@ -109,6 +109,11 @@ struct mbox {
 	struct buf watch_expect;
 	size_t watch_head;
 	bool deleted;		/* the folder is gone; handles linger */
+	bool ready;		/* loaded and synced once */
+	/* nobody uses it, but the account is open: a big folder stays in
+	   memory (with its watch) for the next SELECT or STATUS, without
+	   holding the account */
+	bool parked;
 	bool busy;		/* listeners running */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
@@ -141,6 +146,7 @@ struct store_account {
 	uint64_t usage, usage_msgs;
 	time_t usage_at;
 	bool usage_valid;
+	bool closing;		/* its parked folders are being freed */
 	struct store_account *next;	/* hash chain */
 };
 
@@ -354,7 +360,12 @@ void store_watch_free(struct store *s);
 /* The shared folder name (canonical), opened and synced.  1 or -1. */
 int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		   struct store_error *error_r);
+/* One more user of mb (unparks it). */
+void store_mbox_ref(struct mbox *mb);
 void store_mbox_release(struct mbox *mb);
+/* Free a's parked folders (its last user went).  Returns with a->refs
+   as it was. */
+void store_mbox_drop_parked(struct store_account *a);
 /* Tell every handle but origin about the changes collected in mb. */
 void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin);
 /* -1 (IN_USE) when mb cannot be changed now (deleted, listeners). */

@@ -258,6 +258,33 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 	}
 }
 
+/* cur/ is known through the watch: once its mtime is old enough, let the
+   index log vouch for it, so that a load after a restart (or by another
+   process) need not read it whole.  The mtime is taken before the
+   events are read: a change after it is either an event (no vouching)
+   or moves the mtime past it. */
+static void vouch_cur(struct mbox *mb)
+{
+	char path[STORE_PATH_MAX];
+	struct timespec now;
+	struct stat st;
+	long long age;
+
+	snprintf(path, sizeof(path), "%s/cur", mb->dir);
+	if (stat(path, &st) < 0 || (st.st_mtim.tv_sec == mb->idx.cur_mtime.tv_sec &&
+				    st.st_mtim.tv_nsec == mb->idx.cur_mtime.tv_nsec))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL +
+	      (now.tv_nsec - st.st_mtim.tv_nsec);
+	if (age < (st.st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS) ||
+	    !store_watch_clean(mb))
+		return;
+	mb->cur_mtime = mb->idx.cur_mtime = st.st_mtim;
+	mb->cur_clean = true;
+	store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
+}
+
 /* ---- newcomers ---- */
 
 /* Size, RFC822 size and date of a newcomer.  1, or 0 to leave it out
@@ -419,6 +446,8 @@ static int sync_dirs(struct sync_ctx *sc, bool force_cur)
 		scan_cur = force_cur || sc->rebuild;
 		if (scan_cur)
 			cur_changed(mb, &st);
+		else
+			vouch_cur(mb);
 	} else {
 		/* watch first, then look: a change in between shows in both */
 		store_watch_begin(mb);

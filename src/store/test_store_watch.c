@@ -21,6 +21,7 @@
 
 #define ADDR "watch@example.org"
 #define COUNT 3000
+#define PARK_TEST_COPY 1200
 
 static char root[64];
 static char inbox[128];
@@ -137,6 +138,80 @@ static void test_own_changes_no_rescan(void **state)
 	store_free(&st);
 }
 
+/* A big folder stays parked in memory between two SELECTs while its
+   account is in use; what changed meanwhile is seen on reopening; a
+   parked folder can be deleted; and after a restart the index log
+   vouches for cur/ (our own changes were all seen by the watch). */
+static void test_parked_folder(void **state)
+{
+	struct store *st = store_new(root, "test.example");
+	struct store_account *a;
+	struct store_mailbox *h;
+	struct store_error err;
+	struct store_status s;
+	struct store_msg m;
+	struct mbox *mb;
+	uint32_t uids[COUNT], new_uids[COUNT], uidv;
+	char from[512], to[520];
+	unsigned long scans;
+
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	store_mailbox_close(&h);
+	assert_int_equal(store_folder_create(a, "Big", 0, &err), 1);
+	deliver_new(0, COUNT);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	mb = h->mb;
+	scans = mb->cur_scans;
+	store_mailbox_close(&h);
+	assert_true(mb->parked);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_ptr_equal(h->mb, mb);		/* not loaded again */
+	assert_int_equal(mb->cur_scans, scans);
+	assert_int_equal(store_mailbox_count(h), COUNT);
+	store_mailbox_close(&h);
+
+	/* another program flags a message while the folder is parked */
+	assert_int_equal(store_folder_status(a, "INBOX", &s, &err), 1);
+	assert_int_equal(s.unseen, COUNT);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
+	store_mailbox_close(&h);
+	snprintf(from, sizeof(from), "%s/cur/%s", inbox, m.name);
+	snprintf(to, sizeof(to), "%sS", from);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(store_folder_status(a, "INBOX", &s, &err), 1);
+	assert_int_equal(s.unseen, COUNT - 1);
+
+	/* a parked folder deleted */
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	for (unsigned i = 0; i < COUNT; i++)
+		uids[i] = i + 1;
+	assert_int_equal(store_copy(h, uids, PARK_TEST_COPY, "Big", false, new_uids, &uidv,
+				    &err), 1);
+	assert_int_equal(store_folder_status(a, "Big", &s, &err), 1);
+	assert_int_equal(s.messages, PARK_TEST_COPY);
+	assert_int_equal(store_folder_delete(a, "Big", &err), 1);
+	assert_int_equal(store_folder_status(a, "Big", &s, &err), -1);
+
+	/* the index log vouches for cur/ once its mtime is old enough */
+	usleep(150000);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	store_mailbox_close(&h);
+	store_account_unref(&a);	/* frees the parked INBOX too */
+	store_free(&st);
+	st = store_new(root, "test.example");
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(h->mb->cur_scans, 0);
+	assert_int_equal(store_mailbox_count(h), COUNT);
+	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+	store_free(&st);
+}
+
 static int setup(void **state)
 {
 	snprintf(root, sizeof(root), "/tmp/correio-test-watch-XXXXXX");
@@ -157,7 +232,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_own_changes_no_rescan),
+		cmocka_unit_test_setup_teardown(test_own_changes_no_rescan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parked_folder, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -503,7 +503,8 @@ static int search_some(struct search_job *j)
 	for (; j->next < s->n_uids; j->next++) {
 		if (reads && now_ms() - start >= SEARCH_SLICE_MS)
 			return 0;
-		if (store_mailbox_lookup(s->box, s->uids[j->next], &r->m) <= 0)
+		/* the file is opened by UID when a key reads it */
+		if (store_mailbox_lookup_meta(s->box, s->uids[j->next], &r->m) <= 0)
 			continue;
 		r->seq = j->next + 1;
 		r->gone = false;

@@ -404,7 +404,8 @@ uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
 	return h->mb->idx.recs[i].uid;
 }
 
-int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+/* Position of uid, starting from the hint; -1 if none. */
+static long find_hinted(struct store_mailbox *h, uint32_t uid)
 {
 	const struct index *idx = &h->mb->idx;
 	unsigned at = h->hint;
@@ -415,9 +416,38 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
 	else if (at + 1 < idx->count && idx->recs[at + 1].uid == uid)
 		i = at + 1;
 	else if ((i = store_index_find(idx, uid)) < 0)
-		return 0;
+		return -1;
 	h->hint = (unsigned)i;
-	fill_msg(idx, &idx->recs[i], m);
+	return i;
+}
+
+int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	return 1;
+}
+
+int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	const struct index_rec *r;
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	r = &h->mb->idx.recs[i];
+	m->uid = r->uid;
+	m->flags = r->flags & STORE_FLAGS_SYSTEM;
+	m->keywords = r->keywords;
+	m->modseq = r->modseq;
+	m->internal_date = (time_t)r->date;
+	m->size = r->size;
+	m->vsize = r->vsize;
+	m->name = NULL;		/* the names pool is not touched */
+	m->base_len = 0;
 	return 1;
 }
 

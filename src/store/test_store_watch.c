@@ -169,6 +169,18 @@ static void test_parked_folder(void **state)
 	assert_ptr_equal(h->mb, mb);		/* not loaded again */
 	assert_int_equal(mb->cur_scans, scans);
 	assert_int_equal(store_mailbox_count(h), COUNT);
+	/* the index fields alone, for walks like SEARCH */
+	struct store_msg meta;
+	assert_int_equal(store_mailbox_lookup(h, 9, &m), 1);
+	assert_int_equal(store_mailbox_lookup_meta(h, 9, &meta), 1);
+	assert_null(meta.name);
+	assert_int_equal(meta.uid, 9);
+	assert_int_equal(meta.flags, m.flags);
+	assert_int_equal(meta.vsize, m.vsize);
+	assert_int_equal(meta.size, m.size);
+	assert_int_equal(meta.modseq, m.modseq);
+	assert_int_equal(meta.internal_date, m.internal_date);
+	assert_int_equal(store_mailbox_lookup_meta(h, COUNT + 50, &meta), 0);
 	store_mailbox_close(&h);
 
 	/* another program flags a message while the folder is parked */

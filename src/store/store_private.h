@@ -105,6 +105,7 @@ struct mbox {
 	   since the last scan was one of ours, expected in watch_expect
 	   (from watch_head: code letter, name, NUL) */
 	int watch_wd;
+	struct mbox *watch_next;	/* in the store's bucket of watch_wd */
 	bool watch_clean;
 	struct buf watch_expect;
 	size_t watch_head;
@@ -151,6 +152,7 @@ struct store_account {
 };
 
 #define STORE_ACCOUNT_BUCKETS 1024
+#define STORE_WATCH_BUCKETS 256
 
 struct store {
 	char *mail_dir;		/* <data_dir>/mail */
@@ -168,8 +170,7 @@ struct store {
 	int watch_fd;		/* -1 until the first folder opens */
 	bool watch_off;		/* inotify unavailable */
 	bool watch_full_logged;
-	struct mbox **watched;	/* by watch descriptor */
-	unsigned n_watched;
+	struct mbox *watched[STORE_WATCH_BUCKETS];	/* by watch descriptor */
 };
 
 /* ---- store.c ---- */

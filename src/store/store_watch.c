@@ -76,11 +76,38 @@ static void watch_event(struct mbox *mb, const struct inotify_event *ev)
 	watch_dirty(mb);
 }
 
+static struct mbox **bucket(struct store *s, int wd)
+{
+	return &s->watched[(unsigned)wd % STORE_WATCH_BUCKETS];
+}
+
+static struct mbox *mbox_of_wd(struct store *s, int wd)
+{
+	struct mbox *mb = *bucket(s, wd);
+
+	while (mb != NULL && mb->watch_wd != wd)
+		mb = mb->watch_next;
+	return mb;
+}
+
+static void all_dirty(struct store *s)
+{
+	for (unsigned i = 0; i < STORE_WATCH_BUCKETS; i++)
+		for (struct mbox *mb = s->watched[i]; mb != NULL; mb = mb->watch_next)
+			watch_dirty(mb);
+}
+
 static void forget_wd(struct store *s, struct mbox *mb)
 {
-	if (mb->watch_wd >= 0 && (unsigned)mb->watch_wd < s->n_watched &&
-	    s->watched[mb->watch_wd] == mb)
-		s->watched[mb->watch_wd] = NULL;
+	struct mbox **p;
+
+	if (mb->watch_wd >= 0) {
+		for (p = bucket(s, mb->watch_wd); *p != NULL && *p != mb; p = &(*p)->watch_next)
+			;
+		if (*p != NULL)
+			*p = mb->watch_next;
+	}
+	mb->watch_next = NULL;
 	mb->watch_wd = -1;
 	watch_dirty(mb);
 }
@@ -99,12 +126,10 @@ static void drain(struct store *s)
 		for (char *p = block; p < block + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
 			if (ev->mask & IN_Q_OVERFLOW) {
-				for (unsigned i = 0; i < s->n_watched; i++)
-					if (s->watched[i] != NULL)
-						watch_dirty(s->watched[i]);
+				all_dirty(s);
 				continue;
 			}
-			if ((mb = (unsigned)ev->wd < s->n_watched ? s->watched[ev->wd] : NULL) == NULL)
+			if ((mb = mbox_of_wd(s, ev->wd)) == NULL)
 				continue;
 			if (ev->mask & IN_IGNORED)
 				forget_wd(s, mb);	/* cur/ is gone */
@@ -114,9 +139,7 @@ static void drain(struct store *s)
 	}
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		log_err("store: read inotify: %m");
-		for (unsigned i = 0; i < s->n_watched; i++)
-			if (s->watched[i] != NULL)
-				watch_dirty(s->watched[i]);
+		all_dirty(s);
 	}
 }
 
@@ -145,19 +168,11 @@ static int add_watch(struct mbox *mb)
 		}
 		return 0;
 	}
-	if ((unsigned)wd >= s->n_watched) {
-		unsigned n = (unsigned)wd + 64;
-		struct mbox **v = realloc(s->watched, n * sizeof(*v));
-		if (v == NULL)
-			fatal("out of memory");
-		memset(v + s->n_watched, 0, (n - s->n_watched) * sizeof(*v));
-		s->watched = v;
-		s->n_watched = n;
-	}
-	if (s->watched[wd] != NULL && s->watched[wd] != mb)
+	if (mbox_of_wd(s, wd) != NULL)
 		return 0;	/* the same directory open twice: that one keeps it */
-	s->watched[wd] = mb;
 	mb->watch_wd = wd;
+	mb->watch_next = *bucket(s, wd);
+	*bucket(s, wd) = mb;
 	return 1;
 }
 
@@ -216,7 +231,4 @@ void store_watch_free(struct store *s)
 	if (s->watch_fd >= 0)
 		close(s->watch_fd);
 	s->watch_fd = -1;
-	free(s->watched);
-	s->watched = NULL;
-	s->n_watched = 0;
 }

@@ -529,3 +529,100 @@ def test_include_global_and_server_scripts():
         assert len(got) == 1 and "$Checked" in got[0][0], got
     finally:
         s.cleanup()
+
+
+def test_flags_not_imap_atoms_are_dropped():
+    """imap4flags words that are not IMAP flags (RFC 3501 atoms: no
+    parentheses, braces, quotes, '%', '*', ']', control characters; a
+    system flag is '\\' and such an atom) are left out of what is filed,
+    whether the script wrote them or a variable took them from the
+    message: a keyword with a line break must not add a header field to an
+    mbox account's message (X-Keywords:), and IMAP FETCH FLAGS must stay
+    parseable for both mbox and Maildir accounts."""
+    dora = "dora@example.org"
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n")
+    try:
+        s.add_user(ALICE)
+        s.add_user(BOB)
+        s.add_user(dora, "secret", "--mbox")
+        s.start()
+        text = ('require ["imap4flags", "variables"];\n'
+                'addflag ["$Good", "evil\r\nX-Injected: yes", "a(b", "c{3}", "d]",'
+                ' "e\\"f", "g%", "h*", "\\\\Seen", "\\\\Bad(", "\\\\"];\n'
+                'if header :matches "subject" "tag *" { addflag "${1}"; }\n')
+        script = os.path.join(s.dir, "flags.sieve")
+        with open(script, "w", newline="") as f:
+            f.write(text)
+        for who in (dora, BOB):
+            for args in (("put", "main", script), ("activate", "main")):
+                r = s.cli("user", "sieve", who, *args, check=False)
+                assert r.returncode == 0, r.stderr
+        for who in (dora, BOB):
+            send_mail(s, ALICE, [who], message("tag Ok (x) {9}").replace("<" + BOB + ">", who))
+        wait_files(s, BOB, "INBOX", 1)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with imaplib.IMAP4("127.0.0.1", s.imap_port) as m:
+                m.login(dora, "secret")
+                m.select("INBOX")
+                typ, data = m.search(None, "ALL")
+                if len(data[0].split()) >= 1:
+                    break
+            time.sleep(0.1)
+        for who in (dora, BOB):
+            with imaplib.IMAP4("127.0.0.1", s.imap_port) as m:
+                m.login(who, "secret")
+                m.select("INBOX")
+                typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER])")
+                assert typ == "OK", data
+                flags = data[0][0].decode()
+                header = data[0][1].decode()
+                assert "X-Injected" not in header, header
+                inner = flags[flags.index("FLAGS (") + 7:flags.index(")", flags.index("FLAGS ("))]
+                words = sorted(w for w in inner.split() if w != "\\Recent")
+                # "yes" is the word after the space of "...Injected: yes"
+                assert words == sorted(["$Good", "\\Seen", "Ok", "yes"]), (who, flags)
+    finally:
+        s.cleanup()
+
+
+def test_mbox_keywords_line_stays_within_the_line_limit():
+    """A script that adds hundreds of keywords: an mbox account's message
+    gets an X-Keywords: line of whole keywords within the 998 characters
+    RFC 5322 allows a line (the store reads no more of it), never a
+    keyword cut short."""
+    dora = "dora@example.org"
+    s = Server(extra_config="[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n")
+    try:
+        s.add_user(ALICE)
+        s.add_user(dora, "secret", "--mbox")
+        s.start()
+        words = [f"kw{i:04d}" for i in range(300)]
+        script = os.path.join(s.dir, "many.sieve")
+        with open(script, "w") as f:
+            f.write('require "imap4flags";\naddflag "%s";\n' % " ".join(words))
+        for args in (("put", "main", script), ("activate", "main")):
+            r = s.cli("user", "sieve", dora, *args, check=False)
+            assert r.returncode == 0, r.stderr
+        send_mail(s, ALICE, [dora], message("many").replace("<" + BOB + ">", dora))
+        deadline = time.time() + 10
+        data = None
+        while time.time() < deadline:
+            with imaplib.IMAP4("127.0.0.1", s.imap_port) as m:
+                m.login(dora, "secret")
+                m.select("INBOX")
+                typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER])")
+                if typ == "OK" and data and data[0]:
+                    break
+            time.sleep(0.1)
+        flags = data[0][0].decode()
+        header = data[0][1].decode()
+        assert max(len(line) for line in header.split("\r\n")) <= 998, header
+        kw = [line for line in header.split("\r\n") if line.startswith("X-Keywords:")]
+        assert len(kw) == 1 and kw[0].split()[1] == "kw0000", header
+        assert all(w in words for w in kw[0].split()[1:]), kw
+        inner = flags[flags.index("FLAGS (") + 7:flags.index(")", flags.index("FLAGS ("))]
+        shown = [w for w in inner.split() if not w.startswith("\\")]
+        assert shown and all(w in words for w in shown), flags
+    finally:
+        s.cleanup()

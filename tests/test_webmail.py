@@ -538,6 +538,97 @@ def test_unknown_cookie_is_refused(srv):
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
 
 
+def test_cookie_set_by_another_site_does_not_hide_the_session(srv):
+    """Cookies are not kept apart by port or scheme: another server on
+    this host (or a sibling domain) can set a correio_session cookie with
+    a longer Path, which the browser sends before the real one.  The
+    session is found among every value sent, so such a cookie neither
+    signs the user out nor is taken instead."""
+    cookie, csrf = session(srv)
+    value = cookie.split("=", 1)[1]
+    for tossed in ("correio_session=" + "b" * 64, "correio_session=x",
+                   "correio_session=" + "c" * 300, "correio_session="):
+        both = f"{tossed}; {cookie}"
+        status, _, body = request(srv, "GET", "/login", headers={"Cookie": both})
+        assert status == 200 and json.loads(body)["csrf"] == csrf, tossed
+        status, _, _ = request(srv, "POST", "/jmap/api", ECHO,
+                               {"Cookie": both, "X-Correio-CSRF": csrf,
+                                "Content-Type": "application/json"})
+        assert status == 200, tossed
+    status, _, _ = request(srv, "GET", "/login",
+                           headers={"Cookie": "correio_session=" + "b" * 64})
+    assert status == 401
+    assert len(value) == 64
+
+
+def test_https_cookie_has_the_host_prefix():
+    """Over https the cookie is __Host-correio_session: a browser takes
+    that name only from a secure page of this very host (Path=/, no
+    Domain), so neither plain http on the same name nor a sibling domain
+    can plant one; a correio_session cookie is not read over https."""
+    import socket
+    import ssl
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = Server(extra_config=f"[listen]\nhttps = 127.0.0.1:{port}\n")
+    s.add_user(*ALICE)
+    s.start()
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+        c.request("POST", "/login", json.dumps({"username": ALICE[0], "password": ALICE[1]}),
+                  {"Content-Type": "application/json", "Origin": f"https://127.0.0.1:{port}"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        cookie = r.headers["Set-Cookie"]
+        assert cookie.startswith("__Host-correio_session="), cookie
+        assert "; Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        value = cookie.split(";")[0].split("=", 1)[1]
+        c.request("GET", "/.well-known/jmap",
+                  headers={"Cookie": "__Host-correio_session=" + value})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        c.request("GET", "/.well-known/jmap", headers={"Cookie": "correio_session=" + value})
+        r = c.getresponse()
+        r.read()
+        # no WWW-Authenticate: the browser would ask for a password itself
+        assert r.status == 401 and r.headers["WWW-Authenticate"] is None
+        c.close()
+    finally:
+        stopped(s)
+
+
+def test_basic_login_from_another_site_is_refused(srv):
+    """A browser that remembers a Basic login sends it with another site's
+    form too (a text/plain POST needs no CORS preflight): such a request,
+    with an Origin or Sec-Fetch-Site of another site, is refused like a
+    cookie's, so a page elsewhere cannot upload into the account."""
+    import base64
+    basic = {"Authorization": "Basic " + base64.b64encode(
+        f"{ALICE[0]}:{ALICE[1]}".encode()).decode()}
+    status, _, body = request(srv, "GET", "/.well-known/jmap", headers=basic)
+    assert status == 200
+    account = json.loads(body)["primaryAccounts"]["urn:ietf:params:jmap:core"]
+    form = {**basic, "Content-Type": "text/plain"}
+    for bad in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                {"Origin": "null"}):
+        status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"junk", {**form, **bad})
+        assert status == 403, bad
+        status, _, _ = request(srv, "GET", "/.well-known/jmap", headers={**basic, **bad})
+        assert status == 403, bad
+    # the same origin, and clients that are not browsers, go on
+    status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"data",
+                           {**form, "Origin": f"http://127.0.0.1:{srv.http_port}"})
+    assert status == 201
+    status, _, _ = request(srv, "POST", f"/jmap/upload/{account}/", b"data", form)
+    assert status == 201
+
+
 def test_sign_in_refused_off_loopback_without_tls():
     s = Server(http=True, extra_config="[auth]\nplaintext_on_loopback = no\n")
     s.add_user(*ALICE)

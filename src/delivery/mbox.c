@@ -33,6 +33,8 @@
 #include "lib/util.h"
 #include "store/store.h"
 
+#define MBOX_KEYWORDS_LINE 998	/* characters of the X-Keywords: line */
+
 /* The whole of src into out. */
 static int read_all(int in, struct buf *out)
 {
@@ -138,7 +140,10 @@ static void with_state(const char *msg, size_t len, const char *flags, struct bu
 		for (size_t i = 0; i < sizeof(xstatus) / sizeof(xstatus[0]); i++)
 			if (l == strlen(xstatus[i].flag) && strncasecmp(p, xstatus[i].flag, l) == 0)
 				buf_putc(&x, xstatus[i].letter);
-		if (l > 0 && p[0] != '\\') {
+		/* whole keywords, on one line of at most 998 characters
+		   (RFC 5322 §2.1.1): the store reads that line only */
+		if (l > 0 && p[0] != '\\' &&
+		    sizeof("X-Keywords: ") - 1 + kw.len + 1 + l <= MBOX_KEYWORDS_LINE) {
 			if (kw.len > 0)
 				buf_putc(&kw, ' ');
 			buf_append(&kw, p, l);

@@ -56,6 +56,11 @@
 #define MAX_LISTEN 8
 #define MAX_LOGIN_BODY 4096
 #define COOKIE "correio_session"
+/* over https: a name that a browser takes only from a secure page of this
+   very host with Path=/ and no Domain (RFC 6265bis §4.1.3.2), so that
+   plain http or a sibling domain cannot plant a session of its own */
+#define COOKIE_TLS "__Host-correio_session"
+#define COOKIES_TRIED 8		/* values of the session cookie looked up */
 #define CSRF_HEADER "X-Correio-CSRF"
 /* the webmail's sessions: idle and absolute lifetimes, bounds */
 #define SESSION_IDLE (60 * 60)
@@ -454,8 +459,9 @@ static void set_cookie(struct evhttp_request *req, bool tls, const char *value, 
 {
 	char c[200];
 
-	snprintf(c, sizeof(c), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s%s", value,
-		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "");
+	snprintf(c, sizeof(c), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s",
+		 tls ? COOKIE_TLS : COOKIE, value, tls ? "; Secure" : "",
+		 clear ? "; Max-Age=0" : "");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
 }
 
@@ -486,15 +492,25 @@ static void close_session_streams(struct jmap *j, const char *id)
 }
 
 /* The session named by req's cookie: 1 with its user and token, else 0.
-   A session of an account deleted since ends here. */
-static int session_of(struct jmap *j, struct evhttp_request *req, const char **user_r,
-		      const char **csrf_r, char id[JMAP_WEB_ID_LEN + 2])
+   Each value of the cookie is tried (another site of this host may have
+   set one with a longer path, sent first).  A session of an account
+   deleted since ends here. */
+static int session_of(struct jmap *j, struct evhttp_request *req, bool tls,
+		      const char **user_r, const char **csrf_r, char id[JMAP_WEB_ID_LEN + 2])
 {
 	const char *cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
 	struct account acct;
+	bool found = false;
 
-	if (cookie == NULL || jmap_cookie_value(cookie, COOKIE, id, JMAP_WEB_ID_LEN + 2) <= 0 ||
-	    jmap_websessions_find(j->sessions, id, time(NULL), user_r, csrf_r) <= 0)
+	for (unsigned i = 0; cookie != NULL && !found && i < COOKIES_TRIED; i++) {
+		int ret = jmap_cookie_nth(cookie, tls ? COOKIE_TLS : COOKIE, i, id,
+					  JMAP_WEB_ID_LEN + 2);
+		if (ret == 0)
+			break;
+		found = ret > 0 &&
+			jmap_websessions_find(j->sessions, id, time(NULL), user_r, csrf_r) > 0;
+	}
+	if (!found)
 		return 0;
 	if (accounts_user_get(j->srv->accounts, *user_r, &acct) == 0) {
 		log_info("jmap: %s: account gone, its webmail session ends", *user_r);
@@ -611,7 +627,7 @@ static void web_login(struct jmap_conn *jc, struct evhttp_request *req)
 	json_t *v;
 
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
-		if (session_of(jc->j, req, &user, &csrf, id) > 0 && conn_plaintext_ok(&jc->conn))
+		if (session_of(jc->j, req, jc->conn.tls, &user, &csrf, id) > 0 && conn_plaintext_ok(&jc->conn))
 			send_session(req, user, csrf);
 		else
 			send_text(req, 401, "Unauthorized", "not signed in\n");
@@ -666,7 +682,7 @@ static void web_logout(struct jmap_conn *jc, struct evhttp_request *req)
 
 	if (!method_is(req, EVHTTP_REQ_POST))
 		return;
-	if (session_of(jc->j, req, &user, &csrf, id) > 0) {
+	if (session_of(jc->j, req, jc->conn.tls, &user, &csrf, id) > 0) {
 		if (!jmap_web_same_origin(req, jc->conn.tls) || !csrf_ok(req, csrf)) {
 			send_text(req, 403, "Forbidden", "missing or wrong CSRF token\n");
 			return;
@@ -690,7 +706,7 @@ static void cookie_request(struct jmap_conn *jc, struct evhttp_request *req)
 		send_text(req, 403, "Forbidden", "sessions only over https\n");
 		return;
 	}
-	if (session_of(jc->j, req, &user, &csrf, id) <= 0) {
+	if (session_of(jc->j, req, jc->conn.tls, &user, &csrf, id) <= 0) {
 		/* no WWW-Authenticate: the browser would ask for a password
 		   itself instead of the page */
 		send_text(req, 401, "Unauthorized", "session expired, sign in again\n");
@@ -720,12 +736,19 @@ static void authenticate(struct jmap_conn *jc, struct evhttp_request *req)
 
 	if (h == NULL) {
 		const char *cookie = evhttp_find_header(in, "Cookie");
-		if (cookie != NULL && jmap_cookie_value(cookie, COOKIE, id, sizeof(id)) != 0)
-			cookie_request(jc, req);
+		if (cookie != NULL && (jmap_cookie_value(cookie, COOKIE, id, sizeof(id)) != 0 ||
+				       jmap_cookie_value(cookie, COOKIE_TLS, id, sizeof(id)) != 0))
+			cookie_request(jc, req);	/* the other name: 401 there */
 		else if (evhttp_find_header(in, CSRF_HEADER) != NULL)
 			send_text(req, 401, "Unauthorized", "not signed in\n");
 		else
 			send_unauthorized(req, "authentication required\n");
+		return;
+	}
+	/* a browser sends a Basic login it remembers with another site's
+	   form too (text/plain needs no preflight): refused like a cookie */
+	if (!jmap_web_same_origin(req, jc->conn.tls)) {
+		send_text(req, 403, "Forbidden", "cross-origin request refused\n");
 		return;
 	}
 	if (!conn_plaintext_ok(&jc->conn)) {

@@ -172,8 +172,15 @@ unsigned jmap_websessions_count(struct jmap_websessions *s, time_t now)
 
 int jmap_cookie_value(const char *header, const char *name, char *out, size_t size)
 {
+	return jmap_cookie_nth(header, name, 0, out, size);
+}
+
+int jmap_cookie_nth(const char *header, const char *name, unsigned nth, char *out,
+		    size_t size)
+{
 	size_t nlen = strlen(name);
 	const char *p = header;
+	unsigned seen = 0;
 
 	while (*p != '\0') {
 		const char *end, *v;
@@ -182,7 +189,8 @@ int jmap_cookie_value(const char *header, const char *name, char *out, size_t si
 		p += strspn(p, " \t;");
 		end = p + strcspn(p, ";");
 		v = p + strcspn(p, "=;");
-		if (*v == '=' && (size_t)(v - p) == nlen && strncmp(p, name, nlen) == 0) {
+		if (*v == '=' && (size_t)(v - p) == nlen && strncmp(p, name, nlen) == 0 &&
+		    seen++ == nth) {
 			v++;
 			len = (size_t)(end - v);
 			while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))

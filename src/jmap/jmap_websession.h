@@ -37,6 +37,11 @@ unsigned jmap_websessions_count(struct jmap_websessions *s, time_t now);
 /* The value of cookie name in a Cookie header (RFC 6265 §5.4: "a=b; c=d")
    into out: 1, 0 absent, -1 present but longer than size - 1. */
 int jmap_cookie_value(const char *header, const char *name, char *out, size_t size);
+/* The same for the nth (from 0) cookie of that name: a browser sends
+   every cookie of the name whose domain and path match, the longest path
+   first, and cookies are not kept apart by port or scheme. */
+int jmap_cookie_nth(const char *header, const char *name, unsigned nth, char *out,
+		    size_t size);
 /* Same secret?  In time independent of where they differ. */
 bool jmap_token_equal(const char *a, const char *b);
 

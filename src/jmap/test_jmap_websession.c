@@ -126,6 +126,15 @@ static void test_cookie(void **state)
 	/* the first of two wins */
 	assert_int_equal(jmap_cookie_value("s=one; s=two", "s", v, sizeof(v)), 1);
 	assert_string_equal(v, "one");
+	/* every value, in order; a long one does not end the list */
+	assert_int_equal(jmap_cookie_nth("s=one; t=x; s=0123456789abcdef; s=three", "s", 1, v,
+					 sizeof(v)), -1);
+	assert_int_equal(jmap_cookie_nth("s=one; t=x; s=0123456789abcdef; s=three", "s", 2, v,
+					 sizeof(v)), 1);
+	assert_string_equal(v, "three");
+	assert_int_equal(jmap_cookie_nth("s=one; s=two", "s", 2, v, sizeof(v)), 0);
+	assert_int_equal(jmap_cookie_nth("__Host-s=h; s=p", "s", 0, v, sizeof(v)), 1);
+	assert_string_equal(v, "p");
 	assert_true(jmap_token_equal("abc", "abc"));
 	assert_false(jmap_token_equal("abc", "abd"));
 	assert_false(jmap_token_equal("abc", "ab"));

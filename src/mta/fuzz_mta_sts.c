@@ -17,17 +17,18 @@ static void check_policy(const char *text, size_t len)
 	struct mta_sts_policy p;
 	const char *error = NULL;
 	char host[300];
+	unsigned seen = 0;
 
 	if (mta_sts_policy_parse(text, len, &p, &error) != 1) {
 		if (error == NULL)
 			abort();
 		return;
 	}
-	if (p.mode > MTA_STS_ENFORCE || p.max_age > MTA_STS_MAX_AGE || p.n_mx > MTA_STS_MAX_MX ||
+	if (p.mode > MTA_STS_ENFORCE || p.max_age > MTA_STS_MAX_AGE || p.n_mx * 2 > sizeof(p.mx) ||
 	    (p.mode != MTA_STS_NONE && p.n_mx == 0))
 		abort();
-	for (unsigned i = 0; i < p.n_mx; i++) {
-		const char *pat = p.mx[i];
+	for (const char *pat = mta_sts_mx_next(&p, NULL); pat != NULL;
+	     pat = mta_sts_mx_next(&p, pat)) {
 		size_t n = strlen(pat);
 		if (n == 0 || n > 255)
 			abort();
@@ -39,7 +40,10 @@ static void check_policy(const char *text, size_t len)
 		}
 		if (!mta_sts_mx_match(&p, host))
 			abort();
+		seen++;
 	}
+	if (seen != p.n_mx)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

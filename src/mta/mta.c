@@ -174,8 +174,9 @@ void mta_policy_strings(const struct mta_dest *d, int h, bool tlsa, struct buf *
 		return;
 	}
 	buf_printf(out, "version: STSv1|mode: %s", mta_sts_mode_name(d->policy.mode));
-	for (unsigned i = 0; i < d->policy.n_mx; i++)
-		buf_printf(out, "|mx: %s", d->policy.mx[i]);
+	for (const char *mx = mta_sts_mx_next(&d->policy, NULL); mx != NULL;
+	     mx = mta_sts_mx_next(&d->policy, mx))
+		buf_printf(out, "|mx: %s", mx);
 	buf_printf(out, "|max_age: %llu", (unsigned long long)d->policy.max_age);
 }
 

@@ -138,6 +138,7 @@ static bool mx_pattern_ok(const char *s, size_t len)
 
 struct fields {
 	bool version, mode, max_age;
+	size_t mx_used;		/* bytes of p->mx taken */
 };
 
 static bool value_is(const char *v, size_t len, const char *word)
@@ -174,17 +175,27 @@ static int policy_max_age(const char *v, size_t len, struct mta_sts_policy *p)
 	return 1;
 }
 
-static int policy_mx(const char *v, size_t len, struct mta_sts_policy *p)
+static int policy_mx(const char *v, size_t len, struct mta_sts_policy *p, size_t *used)
 {
 	if (!mx_pattern_ok(v, len))
 		return -1;
-	if (p->n_mx == MTA_STS_MAX_MX)
-		return 1;	/* XXX: patterns past the 16th are left out */
-	memcpy(p->mx[p->n_mx], v, len);
-	p->mx[p->n_mx][len] = '\0';
-	str_lower(p->mx[p->n_mx]);
+	if (*used + len + 1 > sizeof(p->mx))
+		return 1;	/* past the space kept: left out */
+	memcpy(p->mx + *used, v, len);
+	p->mx[*used + len] = '\0';
+	str_lower(p->mx + *used);
+	*used += len + 1;
 	p->n_mx++;
 	return 1;
+}
+
+const char *mta_sts_mx_next(const struct mta_sts_policy *p, const char *prev)
+{
+	const char *next = prev == NULL ? p->mx : prev + strlen(prev) + 1;
+
+	if (p->n_mx == 0 || next >= p->mx + sizeof(p->mx) || *next == '\0')
+		return NULL;
+	return next;
 }
 
 /* One line "name: value" (the line end taken off). */
@@ -225,7 +236,7 @@ static int policy_line(const char *line, size_t len, struct mta_sts_policy *p,
 	}
 	if (value_is(line, name_len, "mx")) {
 		*error_r = "bad mx pattern";
-		return policy_mx(v, vlen, p);
+		return policy_mx(v, vlen, p, &seen->mx_used);
 	}
 	return 1;
 }
@@ -233,7 +244,7 @@ static int policy_line(const char *line, size_t len, struct mta_sts_policy *p,
 int mta_sts_policy_parse(const char *text, size_t len, struct mta_sts_policy *p,
 			 const char **error_r)
 {
-	struct fields seen = { false, false, false };
+	struct fields seen = { false, false, false, 0 };
 	size_t pos = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -267,8 +278,8 @@ bool mta_sts_mx_match(const struct mta_sts_policy *p, const char *host)
 
 	if (len > 0 && host[len - 1] == '.')
 		len--;
-	for (unsigned i = 0; i < p->n_mx; i++) {
-		const char *pat = p->mx[i];
+	for (const char *pat = mta_sts_mx_next(p, NULL); pat != NULL;
+	     pat = mta_sts_mx_next(p, pat)) {
 		size_t plen = strlen(pat);
 		if (pat[0] != '*') {
 			if (plen == len && strncasecmp(pat, host, len) == 0)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MTA_STS_MAX_MX 16		/* mx lines kept from one policy */
+#define MTA_STS_MX_TEXT 4096		/* bytes of mx patterns kept from one policy */
 #define MTA_STS_MAX_POLICY 65536	/* bytes of policy body (RFC 8461 §3.3) */
 #define MTA_STS_MAX_AGE 31557600	/* seconds (§3.2) */
 
@@ -21,9 +21,15 @@ struct mta_sts_policy {
 	enum mta_sts_mode mode;
 	uint64_t max_age;		/* seconds */
 	unsigned n_mx;
-	char mx[MTA_STS_MAX_MX][256];	/* "mx.example.net" or "*.example.net",
-					   lower case, no final dot */
+	/* the mx patterns, each with its NUL, back to back (mta_sts_mx_next):
+	   "mx.example.net" or "*.example.net", lower case, no final dot; the
+	   patterns past MTA_STS_MX_TEXT bytes are left out (some 200 names
+	   of usual length) */
+	char mx[MTA_STS_MX_TEXT];
 };
+
+/* p's mx pattern after prev (NULL: the first), or NULL past the last. */
+const char *mta_sts_mx_next(const struct mta_sts_policy *p, const char *prev);
 
 /* "none", "testing", "enforce". */
 const char *mta_sts_mode_name(enum mta_sts_mode mode);

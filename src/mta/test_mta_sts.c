@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "lib/buf.h"
 #include "mta/mta_sts.h"
 
 static void test_txt(void **state)
@@ -60,7 +61,7 @@ static void test_policy(void **state)
 	assert_int_equal(p.mode, MTA_STS_ENFORCE);
 	assert_int_equal(p.max_age, 604800);
 	assert_int_equal(p.n_mx, 3);
-	assert_string_equal(p.mx[1], "*.example.net");
+	assert_string_equal(mta_sts_mx_next(&p, mta_sts_mx_next(&p, NULL)), "*.example.net");
 	assert_true(mta_sts_mx_match(&p, "mail.example.com"));
 	assert_true(mta_sts_mx_match(&p, "MAIL.Example.COM."));
 	assert_true(mta_sts_mx_match(&p, "mx1.example.net"));
@@ -89,7 +90,7 @@ static void test_policy_variants(void **state)
 	assert_string_equal(error, "bad max_age");	/* 11 digits */
 	assert_int_equal(mta_sts_policy_parse(text, strlen(text) - 7, &p, &error), 1);
 	assert_int_equal(p.mode, MTA_STS_TESTING);	/* the first mode */
-	assert_string_equal(p.mx[0], "mx.example.org");
+	assert_string_equal(mta_sts_mx_next(&p, NULL), "mx.example.org");
 	assert_int_equal(p.max_age, 999999);
 	{
 		static const char big[] = "version: STSv1\nmode: none\nmax_age: 9999999999";
@@ -155,6 +156,40 @@ static void test_policy_nul(void **state)
 	assert_int_equal(mta_sts_policy_parse(text, sizeof(text) - 1, &p, &error), -1);
 }
 
+/* More mx lines than a few: a mail exchanger named on the 40th line of
+   an enforced policy matches (it used to be dropped past the 16th, and
+   enforce then refused the domain's own mail exchanger); 10,000 lines
+   parse, the patterns kept bounded. */
+static void test_policy_many_mx(void **state)
+{
+	struct mta_sts_policy p;
+	const char *error = NULL;
+	struct buf t;
+	unsigned n = 0;
+
+	buf_init(&t, 0);
+	buf_puts(&t, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+	for (unsigned i = 0; i < 40; i++)
+		buf_printf(&t, "mx: mx%u.example.net\n", i);
+	assert_int_equal(mta_sts_policy_parse(t.data, t.len, &p, &error), 1);
+	assert_int_equal(p.n_mx, 40);
+	assert_true(mta_sts_mx_match(&p, "mx39.example.net"));
+	assert_true(mta_sts_mx_match(&p, "mx0.example.net"));
+	assert_false(mta_sts_mx_match(&p, "mx40.example.net"));
+	for (const char *m = mta_sts_mx_next(&p, NULL); m != NULL; m = mta_sts_mx_next(&p, m))
+		n++;
+	assert_int_equal(n, 40);
+	buf_reset(&t);
+	buf_puts(&t, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+	for (unsigned i = 0; i < 10000; i++)
+		buf_puts(&t, "mx: a\n");
+	assert_int_equal(mta_sts_policy_parse(t.data, t.len, &p, &error), 1);
+	assert_true(p.n_mx >= 1 && p.n_mx * 2 <= sizeof(p.mx));
+	assert_true(mta_sts_mx_match(&p, "a"));
+	buf_deinit(&t);
+	(void)state;
+}
+
 static void test_http(void **state)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Type: text/plain; "
@@ -196,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_policy_prefixes),
 		cmocka_unit_test(test_policy_nul),
+		cmocka_unit_test(test_policy_many_mx),
 		cmocka_unit_test(test_http),
 	};
 

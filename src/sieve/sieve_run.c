@@ -1109,7 +1109,53 @@ static struct sieve_action *add_action(struct run *r, unsigned line)
 	return a;
 }
 
-/* The flags for a fileinto/keep: its :flags, else the internal variable. */
+/* Is w (len bytes) an IMAP flag: an atom (RFC 3501 §9: no "(", ")",
+   "{", space, control character, "%", "*", '"', "\\", "]", nothing past
+   ASCII), or "\\" and such an atom for a system flag? */
+static bool flag_word_ok(const char *w, size_t len)
+{
+	if (len > 0 && w[0] == '\\') {
+		w++;
+		len--;
+	}
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)w[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* list (space-separated) without the words that are not IMAP flags: a
+   script's own words or a variable's text taken from the message would
+   otherwise reach the store as keywords, and an mbox message's header
+   as X-Keywords: (a line break there is a header field of its own). */
+static char *flags_valid(const char *list)
+{
+	struct buf b;
+	char *out;
+
+	buf_init(&b, MAX_VALUE);
+	for (const char *p = list; *p != '\0';) {
+		size_t l;
+		p += strspn(p, " ");
+		l = strcspn(p, " ");
+		if (flag_word_ok(p, l)) {
+			if (b.len > 0)
+				buf_putc(&b, ' ');
+			buf_append(&b, p, l);
+		}
+		p += l;
+	}
+	out = xstrndup(buf_cstr(&b), b.len);
+	buf_deinit(&b);
+	return out;
+}
+
+/* The flags for a fileinto/keep: its :flags, else the internal variable;
+   only the words that are IMAP flags. */
 static char *action_flags(struct run *r, const struct sv_node *n)
 {
 	const struct sv_arg *f = tag_value(n, "flags");
@@ -1117,7 +1163,7 @@ static char *action_flags(struct run *r, const struct sv_node *n)
 	char *out;
 
 	if (f == NULL)
-		return xstrndup(r->flags, MAX_VALUE);
+		return flags_valid(r->flags);
 	buf_init(&b, MAX_VALUE);
 	for (unsigned i = 0; i < f->n_strs; i++) {
 		char *v = expand(r, f->strs[i]);
@@ -1136,7 +1182,7 @@ static char *action_flags(struct run *r, const struct sv_node *n)
 		}
 		free(v);
 	}
-	out = xstrndup(buf_cstr(&b), b.len);
+	out = flags_valid(buf_cstr(&b));
 	buf_deinit(&b);
 	return out;
 }

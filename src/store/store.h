@@ -351,6 +351,9 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
    many messages that need only the index's fields (SEARCH on flags,
    sizes, dates) then never touch the names. */
 int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
+/* A UID below which every message is \Seen (UIDNEXT if all are): a
+   search for UNSEEN can start there.  Found again only after a change. */
+uint32_t store_mailbox_unseen_low(struct store_mailbox *h);
 /* Index of the first message whose UID is >= uid (count if none). */
 unsigned store_mailbox_seek(struct store_mailbox *h, uint32_t uid);
 

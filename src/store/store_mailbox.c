@@ -431,6 +431,25 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
 	return 1;
 }
 
+uint32_t store_mailbox_unseen_low(struct store_mailbox *h)
+{
+	struct mbox *mb = h->mb;
+	const struct index *idx = &mb->idx;
+	unsigned i;
+
+	if (!mb->unseen_known || mb->unseen_modseq != idx->highestmodseq ||
+	    mb->unseen_count != idx->count) {
+		mb->unseen_known = true;
+		mb->unseen_modseq = idx->highestmodseq;
+		mb->unseen_count = idx->count;
+		mb->unseen_pos = 0;
+	}
+	for (i = mb->unseen_pos; i < idx->count && (idx->recs[i].flags & STORE_FLAG_SEEN) != 0; i++)
+		;
+	mb->unseen_pos = i;
+	return i < idx->count ? idx->recs[i].uid : idx->uidnext;
+}
+
 int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
 	const struct index_rec *r;

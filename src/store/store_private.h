@@ -101,6 +101,13 @@ struct mbox {
 	struct timespec cur_mtime;	/* of cur/ when last scanned */
 	bool cur_clean;		/* no change to cur/ since cur_mtime */
 	unsigned long cur_scans;	/* times cur/ was read whole */
+	/* every message before position unseen_pos is \Seen, as of
+	   highestmodseq unseen_modseq (every change of flags, arrival and
+	   expunge moves highestmodseq) */
+	unsigned unseen_pos;
+	uint64_t unseen_modseq;
+	unsigned unseen_count;
+	bool unseen_known;
 	/* inotify on cur/ (store_watch.c): watch_clean while every event
 	   since the last scan was one of ours, expected in watch_expect
 	   (from watch_head: code letter, name, NUL) */

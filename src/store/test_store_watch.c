@@ -181,6 +181,23 @@ static void test_parked_folder(void **state)
 	assert_int_equal(meta.modseq, m.modseq);
 	assert_int_equal(meta.internal_date, m.internal_date);
 	assert_int_equal(store_mailbox_lookup_meta(h, COUNT + 50, &meta), 0);
+
+	/* where a search for UNSEEN may start: found again after changes */
+	uint32_t some[3] = { 1, 2, 3 };
+	assert_int_equal(store_mailbox_unseen_low(h), 1);
+	assert_int_equal(store_mailbox_set_flags(h, some, 3, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+						 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_unseen_low(h), 4);
+	assert_int_equal(store_mailbox_unseen_low(h), 4);
+	assert_int_equal(store_mailbox_set_flags(h, some + 1, 1, STORE_FLAGS_REMOVE,
+						 STORE_FLAG_SEEN, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_unseen_low(h), 2);
+	assert_int_equal(store_mailbox_set_flags(h, some + 1, 1, STORE_FLAGS_ADD,
+						 STORE_FLAG_SEEN, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_unseen_low(h), 4);
+	assert_int_equal(store_mailbox_set_flags(h, some, 3, STORE_FLAGS_REMOVE,
+						 STORE_FLAG_SEEN, 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_unseen_low(h), 1);
 	store_mailbox_close(&h);
 
 	/* another program flags a message while the folder is parked */

@@ -503,7 +503,8 @@ static int search_some(struct search_job *j)
 	for (; j->next < s->n_uids; j->next++) {
 		if (reads && now_ms() - start >= SEARCH_SLICE_MS)
 			return 0;
-		if (store_mailbox_lookup(s->box, s->uids[j->next], &r->m) <= 0)
+		/* the file is opened by UID when a key reads it */
+		if (store_mailbox_lookup_meta(s->box, s->uids[j->next], &r->m) <= 0)
 			continue;
 		r->seq = j->next + 1;
 		r->gone = false;
@@ -521,6 +522,38 @@ static int search_some(struct search_job *j)
 		}
 	}
 	return 1;
+}
+
+/* Does every match have to lack \Seen (UNSEEN among the keys ANDed at
+   the top)? */
+static bool needs_unseen(const struct imap_search_node *root)
+{
+	if (root == NULL || root->key != IMAP_SEARCH_AND)
+		return false;
+	for (const struct imap_search_node *c = root->child; c != NULL; c = c->next)
+		if (c->key == IMAP_SEARCH_FLAG && c->unset && c->flag == IMAP_SEARCH_FLAG_SEEN)
+			return true;
+	return false;
+}
+
+/* Where the walk starts: with UNSEEN, at the first message of the view
+   that the index does not know to be \Seen. */
+static unsigned first_candidate(struct imapd_session *s, const struct imap_search_program *prog)
+{
+	unsigned lo = 0, hi = s->n_uids;
+	uint32_t low;
+
+	if (s->box == NULL || !needs_unseen(prog->root))
+		return 0;
+	low = store_mailbox_unseen_low(s->box);
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (s->uids[mid] < low)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* The MODSEQ of an ESEARCH reply (RFC 7162 §3.1.5, RFC 4731 §3.2): the
@@ -664,6 +697,7 @@ static void search_start(struct imapd_session *s, const struct imap_arg *args,
 	j->r.s = s;
 	j->r.prog = prog;
 	buf_init(&j->r.pool, 0);
+	j->next = first_candidate(s, prog);
 	s->resume_state = j;
 	s->resume_free = job_free;
 	search_continue(s);

@@ -34,6 +34,7 @@ struct store *store_new(const char *data_dir, const char *host)
 	snprintf(s->mail_dir, n, "%s/mail", data_dir);
 	snprintf(s->mbox_dir, n, "%s/mbox", data_dir);
 	store_set_host(s, host);
+	s->watch_fd = -1;
 	if ((delay = getenv("CORREIO_TEST_STORE_DELAY_MS")) != NULL)
 		s->disk_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 	return s;
@@ -61,6 +62,7 @@ void store_free(struct store **sp)
 	if (s == NULL)
 		return;
 	store_workers_stop(s);
+	store_watch_free(s);
 	for (unsigned i = 0; i < STORE_ACCOUNT_BUCKETS; i++)
 		if (s->accounts[i] != NULL)
 			log_err("store: account %s still open at exit",
@@ -172,7 +174,7 @@ void store_notify_delivery(struct store *s, const char *address)
 			break;
 	if (mb == NULL || mb->busy || mb->deleted)
 		return;
-	mb->refs++;
+	store_mbox_ref(mb);
 	if (store_sync_run(mb, false, false, &err) < 0)
 		log_warn("store: %s: sync after delivery: %s", lower, err.text);
 	store_mbox_release(mb);

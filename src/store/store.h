@@ -347,6 +347,13 @@ void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i);
 /* 1 found, 0 no such UID. */
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
+/* The same without the file name (name NULL, base_len 0): walks over
+   many messages that need only the index's fields (SEARCH on flags,
+   sizes, dates) then never touch the names. */
+int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
+/* A UID below which every message is \Seen (UIDNEXT if all are): a
+   search for UNSEEN can start there.  Found again only after a change. */
+uint32_t store_mailbox_unseen_low(struct store_mailbox *h);
 /* Index of the first message whose UID is >= uid (count if none). */
 unsigned store_mailbox_seek(struct store_mailbox *h, uint32_t uid);
 

@@ -200,6 +200,11 @@ void store_account_unref(struct store_account **ap)
 	*ap = NULL;
 	if (a == NULL || --a->refs > 0)
 		return;
+	if (a->open != NULL) {
+		store_mbox_drop_parked(a);	/* only parked folders are left */
+		if (a->refs > 0)
+			return;
+	}
 	store_account_forget(a);
 	account_free(a);
 }

@@ -253,6 +253,7 @@ static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 		store_error_sys(error_r, "rename", to);
 		return -1;
 	}
+	store_watch_own(mb, 'T', name);
 	if (cur_r != NULL) {
 		snprintf(cur_r, STORE_PATH_MAX, "%s", cur);
 	} else {

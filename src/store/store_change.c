@@ -79,6 +79,10 @@ static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc
 		fc->resync = true;
 		return STORE_FLAG_GONE;
 	}
+	if (mb->mbox_path == NULL && strcmp(from, to) != 0) {
+		store_watch_own(mb, 'F', old);
+		store_watch_own(mb, 'T', name);
+	}
 	if (fc->modseq == 0)
 		fc->modseq = store_index_next_modseq(mb);
 	r->flags = flags;
@@ -136,6 +140,7 @@ static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n,
 			store_error_sys(error_r, "unlink", path);
 			return -1;	/* those removed so far are expunged */
 		}
+		store_watch_own(mb, 'D', store_index_name(&mb->idx, &mb->idx.recs[i]));
 		mb->idx.recs[i].mark = 1;
 	}
 	return 1;

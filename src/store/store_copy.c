@@ -117,12 +117,13 @@ static int copy_from_mbox(struct copy_ctx *cc, const struct index_rec *r, const 
 	return copy_fd(cc, in, (time_t)r->date, to);
 }
 
+/* 2 linked, 1 renamed or copied in (through tmp/), -1 error. */
 static int place_file(struct copy_ctx *cc, const char *from, const char *to)
 {
 	if (cc->move)
 		return store_rename_noreplace(from, to) < 0 ? -1 : 1;
 	if (link(from, to) == 0)
-		return 1;
+		return 2;
 	if (errno != EXDEV && errno != EMLINK && errno != EPERM)
 		return -1;
 	return copy_file(cc, from, to);
@@ -146,15 +147,22 @@ static int copy_one(struct copy_ctx *cc, const struct index_rec *r,
 	snprintf(from, sizeof(from), "%s/cur/%s", cc->src->dir,
 		 store_index_name(&cc->src->idx, r));
 	snprintf(to, sizeof(to), "%s/cur/%s", cc->dst->dir, c->name);
-	if ((cc->src->mbox_path != NULL ? copy_from_mbox(cc, r, to) : place_file(cc, from, to)) < 0) {
+	int placed = cc->src->mbox_path != NULL ? copy_from_mbox(cc, r, to)
+						 : place_file(cc, from, to);
+
+	if (placed < 0) {
 		if (errno == ENOENT) {
 			cc->src->cur_clean = false;
+			store_watch_lost(cc->src);
 			cc->src->mbox_known = false;
 			return 0;
 		}
 		store_error_sys(error_r, cc->move ? "rename" : "link", from);
 		return -1;
 	}
+	if (cc->move && cc->src->mbox_path == NULL)
+		store_watch_own(cc->src, 'F', store_index_name(&cc->src->idx, r));
+	store_watch_own(cc->dst, placed == 2 ? 'C' : 'T', c->name);
 	if (store_cache_read(cc->src, r, &cc->cache) > 0 &&
 	    store_cache_write(cc->dst, &c->rec, cc->cache.data, cc->cache.len) <= 0)
 		c->rec.cache_off = c->rec.cache_len = 0;
@@ -277,6 +285,7 @@ static int open_source(struct copy_ctx *cc, const struct index_rec *r, int *fd_r
 	if (errno != ENOENT)
 		return -1;
 	cc->src->cur_clean = false;
+	store_watch_lost(cc->src);
 	return 0;
 }
 

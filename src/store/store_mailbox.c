@@ -22,6 +22,9 @@
 #include "lib/util.h"
 
 #define TMP_MAX_AGE (36 * 3600)	/* Maildir: tmp/ files older are litter */
+/* A folder this big stays open (parked) after its last user while the
+   account is in use: loading its index again costs time in proportion. */
+#define PARK_MIN_MESSAGES 1000
 
 /* ---- shared folders ---- */
 
@@ -87,6 +90,7 @@ static void mbox_free(struct mbox *mb)
 {
 	struct store_account *a = mb->acct;
 
+	store_watch_end(mb);
 	store_index_close(mb);
 	store_cache_close(mb);
 	store_keywords_free(mb);
@@ -122,6 +126,7 @@ static struct mbox *mbox_new(struct store_account *a, const char *name, const ch
 	mb->acct = a;
 	mb->refs = 1;
 	mb->cache_fd = -1;
+	mb->watch_wd = -1;
 	store_index_init(&mb->idx);
 	a->refs++;
 	mb->next = a->open;
@@ -139,7 +144,13 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 	if (store_name_normalize(name, canon, sizeof(canon), error_r) < 0)
 		return -1;
 	if ((mb = find_open(a, canon)) != NULL) {
-		mb->refs++;
+		bool was_parked = mb->parked;
+		store_mbox_ref(mb);
+		/* a parked folder missed what others did meanwhile */
+		if (was_parked && store_sync_run(mb, false, false, error_r) < 0) {
+			store_mbox_release(mb);
+			return -1;
+		}
 		*r = mb;
 		return 1;
 	}
@@ -159,14 +170,31 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		store_mbox_release(mb);
 		return -1;
 	}
+	mb->ready = true;
 	*r = mb;
 	return 1;
 }
 
+void store_mbox_ref(struct mbox *mb)
+{
+	if (mb->refs++ == 0 && mb->parked) {
+		mb->parked = false;
+		mb->acct->refs++;
+	}
+}
+
 void store_mbox_release(struct mbox *mb)
 {
+	struct store_account *a = mb->acct;
+
 	if (--mb->refs > 0)
 		return;
+	if (mb->ready && !mb->deleted && mb->mbox_path == NULL && !a->closing &&
+	    mb->idx.count >= PARK_MIN_MESSAGES && a->refs > 1) {
+		mb->parked = true;	/* its account reference goes */
+		a->refs--;
+		return;
+	}
 	if (!mb->deleted)
 		mbox_unlink(mb);
 	mbox_free(mb);
@@ -214,6 +242,25 @@ void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin)
 	mb->chg_expunge.n = mb->chg_flags.n = mb->chg_exists.n = 0;
 }
 
+void store_mbox_drop_parked(struct store_account *a)
+{
+	struct mbox *mb, *next;
+
+	a->refs++;	/* held while they go */
+	a->closing = true;
+	for (mb = a->open; mb != NULL; mb = next) {
+		next = mb->next;
+		if (!mb->parked)
+			continue;
+		mb->parked = false;
+		a->refs++;
+		mb->refs = 1;
+		store_mbox_release(mb);
+	}
+	a->closing = false;
+	a->refs--;
+}
+
 void store_mbox_gone(struct mbox *mb)
 {
 	mbox_unlink(mb);
@@ -223,6 +270,12 @@ void store_mbox_gone(struct mbox *mb)
 	mb->busy = true;
 	tell(mb, NULL, STORE_CHANGE_GONE, NULL);
 	mb->busy = false;
+	if (mb->parked) {	/* nobody else holds it */
+		mb->parked = false;
+		mb->acct->refs++;
+		mb->refs = 1;
+		store_mbox_release(mb);
+	}
 }
 
 /* ---- handles ---- */
@@ -351,7 +404,8 @@ uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
 	return h->mb->idx.recs[i].uid;
 }
 
-int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+/* Position of uid, starting from the hint; -1 if none. */
+static long find_hinted(struct store_mailbox *h, uint32_t uid)
 {
 	const struct index *idx = &h->mb->idx;
 	unsigned at = h->hint;
@@ -362,9 +416,57 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
 	else if (at + 1 < idx->count && idx->recs[at + 1].uid == uid)
 		i = at + 1;
 	else if ((i = store_index_find(idx, uid)) < 0)
-		return 0;
+		return -1;
 	h->hint = (unsigned)i;
-	fill_msg(idx, &idx->recs[i], m);
+	return i;
+}
+
+int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	return 1;
+}
+
+uint32_t store_mailbox_unseen_low(struct store_mailbox *h)
+{
+	struct mbox *mb = h->mb;
+	const struct index *idx = &mb->idx;
+	unsigned i;
+
+	if (!mb->unseen_known || mb->unseen_modseq != idx->highestmodseq ||
+	    mb->unseen_count != idx->count) {
+		mb->unseen_known = true;
+		mb->unseen_modseq = idx->highestmodseq;
+		mb->unseen_count = idx->count;
+		mb->unseen_pos = 0;
+	}
+	for (i = mb->unseen_pos; i < idx->count && (idx->recs[i].flags & STORE_FLAG_SEEN) != 0; i++)
+		;
+	mb->unseen_pos = i;
+	return i < idx->count ? idx->recs[i].uid : idx->uidnext;
+}
+
+int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	const struct index_rec *r;
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	r = &h->mb->idx.recs[i];
+	m->uid = r->uid;
+	m->flags = r->flags & STORE_FLAGS_SYSTEM;
+	m->keywords = r->keywords;
+	m->modseq = r->modseq;
+	m->internal_date = (time_t)r->date;
+	m->size = r->size;
+	m->vsize = r->vsize;
+	m->name = NULL;		/* the names pool is not touched */
+	m->base_len = 0;
 	return 1;
 }
 

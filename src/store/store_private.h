@@ -100,7 +100,28 @@ struct mbox {
 	uint64_t cache_size;
 	struct timespec cur_mtime;	/* of cur/ when last scanned */
 	bool cur_clean;		/* no change to cur/ since cur_mtime */
+	unsigned long cur_scans;	/* times cur/ was read whole */
+	/* every message before position unseen_pos is \Seen, as of
+	   highestmodseq unseen_modseq (every change of flags, arrival and
+	   expunge moves highestmodseq) */
+	unsigned unseen_pos;
+	uint64_t unseen_modseq;
+	unsigned unseen_count;
+	bool unseen_known;
+	/* inotify on cur/ (store_watch.c): watch_clean while every event
+	   since the last scan was one of ours, expected in watch_expect
+	   (from watch_head: code letter, name, NUL) */
+	int watch_wd;
+	struct mbox *watch_next;	/* in the store's bucket of watch_wd */
+	bool watch_clean;
+	struct buf watch_expect;
+	size_t watch_head;
 	bool deleted;		/* the folder is gone; handles linger */
+	bool ready;		/* loaded and synced once */
+	/* nobody uses it, but the account is open: a big folder stays in
+	   memory (with its watch) for the next SELECT or STATUS, without
+	   holding the account */
+	bool parked;
 	bool busy;		/* listeners running */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
@@ -133,10 +154,12 @@ struct store_account {
 	uint64_t usage, usage_msgs;
 	time_t usage_at;
 	bool usage_valid;
+	bool closing;		/* its parked folders are being freed */
 	struct store_account *next;	/* hash chain */
 };
 
 #define STORE_ACCOUNT_BUCKETS 1024
+#define STORE_WATCH_BUCKETS 256
 
 struct store {
 	char *mail_dir;		/* <data_dir>/mail */
@@ -150,6 +173,11 @@ struct store {
 	/* group commit, counted on the loop: directory flushes made and the
 	   requests they served */
 	unsigned long dir_flushes, dir_requests;
+	/* inotify on the cur/ of open folders (store_watch.c) */
+	int watch_fd;		/* -1 until the first folder opens */
+	bool watch_off;		/* inotify unavailable */
+	bool watch_full_logged;
+	struct mbox *watched[STORE_WATCH_BUCKETS];	/* by watch descriptor */
 };
 
 /* ---- store.c ---- */
@@ -320,11 +348,32 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 /* rename(2) that never replaces an existing file.  0 or -1 (errno). */
 int store_rename_noreplace(const char *from, const char *to);
 
+/* ---- store_watch.c: cur/ changed only by us ---- */
+/* cur/ is watched and nothing but our own expected changes happened
+   since the last store_watch_begin() (reads the queued events). */
+bool store_watch_clean(struct mbox *mb);
+/* Before cur/ is read whole: set the watch if missing, forget the
+   events so far.  false: no watch (the mtime rule applies). */
+bool store_watch_begin(struct mbox *mb);
+/* A change of cur/ we did not make was noticed otherwise: rescan. */
+void store_watch_lost(struct mbox *mb);
+/* We just made an entry of cur/ change: 'F' renamed away (from), 'T'
+   renamed in (to), 'C' created or linked, 'D' unlinked; name in cur/. */
+void store_watch_own(struct mbox *mb, char code, const char *name);
+/* The folder closes: drop its watch. */
+void store_watch_end(struct mbox *mb);
+void store_watch_free(struct store *s);
+
 /* ---- store_mailbox.c ---- */
 /* The shared folder name (canonical), opened and synced.  1 or -1. */
 int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		   struct store_error *error_r);
+/* One more user of mb (unparks it). */
+void store_mbox_ref(struct mbox *mb);
 void store_mbox_release(struct mbox *mb);
+/* Free a's parked folders (its last user went).  Returns with a->refs
+   as it was. */
+void store_mbox_drop_parked(struct store_account *a);
 /* Tell every handle but origin about the changes collected in mb. */
 void store_mbox_notify(struct mbox *mb, struct store_mailbox *origin);
 /* -1 (IN_USE) when mb cannot be changed now (deleted, listeners). */

@@ -8,8 +8,9 @@
  * would not move it.  "Too young" is 50 ms on file systems with
  * sub-second times (Linux stamps files with the kernel tick, 1-10 ms),
  * one second where the nanoseconds are zero.  Our own renames move the
- * mtime too, so the sync after a change of ours reads cur/ once.
- * XXX: inotify on new/ and cur/ would spare that scan in big folders.
+ * mtime too; so while the folder is open, an inotify watch on cur/
+ * (store_watch.c) tells our own changes from other programs', and cur/
+ * is read again only after one of theirs.
  *
  * In cur/, a file whose ",U=" names a message of the index
  * with the same base is that message (a different ":2," suffix means its
@@ -20,8 +21,12 @@
  * then the file's mtime, then the name).  A newcomer keeps the UID of its
  * ",U=" when that cannot clash: always in a rebuild (the index was lost),
  * otherwise when it is at or above UIDNEXT (a message we named before a
- * crash lost the index log).  Then it is renamed into cur/ as
- * "<base>,S=,W=,U=:2,<flags>", and reading it once gives its RFC822.SIZE.
+ * crash lost the index log).  A newcomer from new/ is renamed into cur/
+ * as "<base>,S=,W=,U=:2,<flags>"; one found in cur/ keeps its name (a
+ * rename per file made the first look at a big folder slow), the index
+ * holding its UID and sizes, and its base (up to ':') finds it at the
+ * next scan.  Reading it once gives its RFC822.SIZE, unless S= and W=
+ * are in its name.
  */
 #include "store/store_private.h"
 
@@ -58,6 +63,11 @@ struct sync_ctx {
 	uint64_t modseq;	/* of this sync, once something changed */
 	struct newcomer *v;
 	unsigned n, cap;
+	/* records whose name has no U=, by base (position + 1; 0 empty),
+	   built at the first such file of a scan */
+	unsigned *by_base;
+	size_t by_base_mask;
+	bool by_base_built;
 };
 
 int store_rename_noreplace(const char *from, const char *to)
@@ -115,14 +125,69 @@ static void external_flags(struct sync_ctx *sc, struct index_rec *r,
 	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, fname);
 }
 
+static size_t base_hash(const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The table of records named without U= (files kept as another program
+   left them in cur/). */
+static void build_by_base(struct sync_ctx *sc)
+{
+	struct index *idx = &sc->mb->idx;
+	struct mdname md;
+	size_t size = 16, h;
+
+	sc->by_base_built = true;
+	while (size < (size_t)idx->count * 2)
+		size *= 2;
+	if ((sc->by_base = calloc(size, sizeof(*sc->by_base))) == NULL)
+		fatal("out of memory");
+	sc->by_base_mask = size - 1;
+	for (unsigned i = 0; i < idx->count; i++) {
+		const char *name = store_index_name(idx, &idx->recs[i]);
+		store_maildir_parse(name, &md);
+		if (md.uid != 0)
+			continue;
+		for (h = base_hash(name, md.base_len); sc->by_base[h & sc->by_base_mask] != 0; h++)
+			;
+		sc->by_base[h & sc->by_base_mask] = i + 1;
+	}
+}
+
+/* The unmarked record named without U= whose base is fname's, or -1. */
+static long find_by_base(struct sync_ctx *sc, const char *fname, size_t base_len)
+{
+	struct index *idx = &sc->mb->idx;
+	size_t h;
+	unsigned k;
+
+	if (!sc->by_base_built)
+		build_by_base(sc);
+	for (h = base_hash(fname, base_len); (k = sc->by_base[h & sc->by_base_mask]) != 0; h++) {
+		const char *have = store_index_name(idx, &idx->recs[k - 1]);
+		if (strncmp(have, fname, base_len) == 0 &&
+		    (have[base_len] == ':' || have[base_len] == '\0'))
+			return (long)k - 1;
+	}
+	return -1;
+}
+
 static void cur_entry(struct sync_ctx *sc, const char *fname)
 {
 	struct index *idx = &sc->mb->idx;
 	struct mdname md;
-	long i;
+	long i = -1;
 
 	store_maildir_parse(fname, &md);
-	if (md.uid != 0 && !sc->rebuild && (i = store_index_find(idx, md.uid)) >= 0) {
+	if (!sc->rebuild)
+		i = md.uid != 0 ? store_index_find(idx, md.uid)
+				: find_by_base(sc, fname, md.base_len);
+	if (i >= 0) {
 		struct index_rec *r = &idx->recs[i];
 		const char *have = store_index_name(idx, r);
 		if (r->mark && strncmp(have, fname, md.base_len) == 0 &&
@@ -193,6 +258,33 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 	}
 }
 
+/* cur/ is known through the watch: once its mtime is old enough, let the
+   index log vouch for it, so that a load after a restart (or by another
+   process) need not read it whole.  The mtime is taken before the
+   events are read: a change after it is either an event (no vouching)
+   or moves the mtime past it. */
+static void vouch_cur(struct mbox *mb)
+{
+	char path[STORE_PATH_MAX];
+	struct timespec now;
+	struct stat st;
+	long long age;
+
+	snprintf(path, sizeof(path), "%s/cur", mb->dir);
+	if (stat(path, &st) < 0 || (st.st_mtim.tv_sec == mb->idx.cur_mtime.tv_sec &&
+				    st.st_mtim.tv_nsec == mb->idx.cur_mtime.tv_nsec))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL +
+	      (now.tv_nsec - st.st_mtim.tv_nsec);
+	if (age < (st.st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS) ||
+	    !store_watch_clean(mb))
+		return;
+	mb->cur_mtime = mb->idx.cur_mtime = st.st_mtim;
+	mb->cur_clean = true;
+	store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
+}
+
 /* ---- newcomers ---- */
 
 /* Size, RFC822 size and date of a newcomer.  1, or 0 to leave it out
@@ -205,7 +297,10 @@ static int measure(struct sync_ctx *sc, struct newcomer *nc)
 
 	snprintf(path, sizeof(path), "%s/%s/%s", sc->mb->dir, nc->in_new ? "new" : "cur",
 		 nc->fname);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)	/* not the files' owner */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
 			return -1;
 		if (errno != ENOENT)
@@ -285,12 +380,19 @@ static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 	if (store_maildir_name(name, sizeof(name), nc->fname, nc->md.base_len, nc->size,
 			       nc->vsize, uid, r.flags, r.keywords) < 0)
 		return 0;
-	if (nc->in_new || strcmp(name, nc->fname) != 0) {
+	if (!nc->in_new && (nc->md.uid == 0 || nc->md.uid == uid)) {
+		/* a file of cur/ keeps the name it was found with: its base
+		   finds it at the next scan, the index has its size and UID */
+		str_copy(name, nc->fname, sizeof(name));
+	} else if (nc->in_new || strcmp(name, nc->fname) != 0) {
 		snprintf(from, sizeof(from), "%s/%s/%s", mb->dir,
 			 nc->in_new ? "new" : "cur", nc->fname);
 		snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
 		if (store_rename_noreplace(from, to) < 0)
 			return errno == ENOENT || errno == EEXIST ? 0 : -1;
+		if (!nc->in_new)
+			store_watch_own(mb, 'F', nc->fname);
+		store_watch_own(mb, 'T', name);
 	}
 	r.modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
 	store_index_append(&mb->idx, &r, name);
@@ -317,8 +419,10 @@ static int take_newcomers(struct sync_ctx *sc)
 			continue;
 		if ((ret = take_newcomer(sc, &sc->v[i])) < 0)
 			return -1;
-		if (ret == 0)
+		if (ret == 0) {
 			sc->mb->cur_clean = false;	/* it moved: look again */
+			store_watch_lost(sc->mb);
+		}
 	}
 	return 1;
 }
@@ -328,19 +432,35 @@ static void free_ctx(struct sync_ctx *sc)
 	for (unsigned i = 0; i < sc->n; i++)
 		free(sc->v[i].fname);
 	free(sc->v);
+	free(sc->by_base);
 }
 
 static int sync_dirs(struct sync_ctx *sc, bool force_cur)
 {
 	struct mbox *mb = sc->mb;
 	struct stat st;
-	bool scan_cur = cur_changed(mb, &st) || force_cur || sc->rebuild;
+	bool was_watched = mb->watch_wd >= 0, scan_cur;
 
+	if (store_watch_clean(mb)) {
+		/* only our own changes since the last scan: cur/ is known */
+		scan_cur = force_cur || sc->rebuild;
+		if (scan_cur)
+			cur_changed(mb, &st);
+		else
+			vouch_cur(mb);
+	} else {
+		/* watch first, then look: a change in between shows in both */
+		store_watch_begin(mb);
+		scan_cur = cur_changed(mb, &st) || was_watched || force_cur || sc->rebuild;
+	}
 	if (scan_cur) {
 		for (unsigned i = 0; i < mb->idx.count; i++)
 			mb->idx.recs[i].mark = 1;	/* not seen yet */
+		mb->cur_scans++;
 		if (scan_dir(sc, "cur") < 0)
 			return -1;
+		log_debug("store: %s: cur/ read whole (%u messages indexed)", mb->dir,
+			  mb->idx.count);
 		/* records whose file was not seen in cur/ */
 		store_index_expunge_marked(mb, &sc->modseq);
 		cur_scanned(mb, &st);

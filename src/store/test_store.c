@@ -557,7 +557,8 @@ static void test_external_changes(void **state)
 	m = lookup(h, 4);
 	assert_int_equal(m.flags, STORE_FLAG_SEEN);
 	assert_int_equal(m.vsize, m.size + 3);
-	assert_non_null(strstr(m.name, "1800000000.M1P1.other,S=28,W=31,U=4:2,S"));
+	/* a file found in cur/ keeps its name */
+	assert_string_equal(m.name, "1800000000.M1P1.other:2,S");
 
 	/* a renamed file is found again when it is opened */
 	file_of(h, inbox, 1, path, sizeof(path));
@@ -627,6 +628,71 @@ static void test_reopen_skips_cur(void **state)
 	a = open_account();
 	h = open_box(a, "INBOX", NULL);
 	assert_int_equal(store_mailbox_count(h), 4);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
+/* Files another program left in cur/ are indexed under the names they
+   have (no rename each), found again by their base at every later scan
+   and after a restart, and renamed only when their flags change. */
+static void test_cur_names_kept(void **state)
+{
+	struct store_account *a = open_account();
+	struct store_mailbox *h;
+	struct events ev = { 0 };
+	struct store_error err;
+	char path[512], to[600];
+	const char *text = "Subject: kept\n\nhello\n";
+	struct store_msg m;
+	int fd;
+
+	deliver(inbox, 1700000001, "0000000000000001", "a");	/* new/: named */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/cur/17000000%02u.L%u.other,S=%zu:2,%s", inbox,
+			 10 + i, i, strlen(text), i == 1 ? "" : "S");
+		write_file(path, text);
+	}
+	h = open_box(a, "INBOX", &ev);
+	assert_int_equal(store_mailbox_count(h), 4);
+	assert_non_null(strstr(lookup(h, 1).name, ",U=1:2,"));
+	m = lookup(h, 2);
+	assert_string_equal(m.name, "1700000010.L0.other,S=21:2,S");
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+	assert_int_equal(m.size, 21);
+	assert_int_equal(m.vsize, 24);
+	assert_string_equal(lookup(h, 3).name, "1700000011.L1.other,S=21:2,");
+	snprintf(path, sizeof(path), "%s/cur/1700000011.L1.other,S=21:2,", inbox);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* a later scan (another program flags one) finds each by its base */
+	snprintf(path, sizeof(path), "%s/cur/1700000012.L2.other,S=21:2,S", inbox);
+	snprintf(to, sizeof(to), "%s/cur/1700000012.L2.other,S=21:2,FS", inbox);
+	assert_int_equal(rename(path, to), 0);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 4);
+	assert_int_equal(ev.exists, 0);
+	assert_int_equal(ev.expunge, 0);
+	assert_int_equal(lookup(h, 4).flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_int_equal(store_mailbox_open_msg(h, 4, &fd, &m, &err), 1);
+	close(fd);
+
+	/* our own flag change gives it the full name */
+	uint32_t uid = 3;
+	assert_int_equal(store_mailbox_set_flags(h, &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+						 0, 0, NULL, &err), 1);
+	assert_non_null(strstr(lookup(h, 3).name, "1700000011.L1.other,S=21,W=24,U=3:2,S"));
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+
+	/* after a restart (the index loaded, cur/ read again) the same UIDs */
+	set_cur_mtime(&(struct timespec){ time(NULL) - 30, 7 });
+	restart();
+	a = open_account();
+	h = open_box(a, "INBOX", NULL);
+	assert_int_equal(store_mailbox_count(h), 4);
+	assert_string_equal(lookup(h, 2).name, "1700000010.L0.other,S=21:2,S");
+	assert_int_equal(lookup(h, 4).flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	store_mailbox_status(h, &(struct store_status){ 0 });
 	store_mailbox_close(&h);
 	store_account_unref(&a);
 }
@@ -1164,6 +1230,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_skips_cur, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cur_names_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),

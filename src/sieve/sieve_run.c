@@ -1220,6 +1220,7 @@ static int do_flags(struct run *r, const struct sv_node *n)
 	char *varname = n_positional(n) == 2 ? expand(r, positional(n, 0)->strs[0]) : NULL;
 	const char *cur = varname ? var_get(r, varname, strlen(varname)) : r->flags;
 	struct buf b, add;
+	bool over = false;	/* a list past MAX_VALUE bytes */
 	int ret = 1;
 
 	buf_init(&b, MAX_VALUE);
@@ -1227,8 +1228,8 @@ static int do_flags(struct run *r, const struct sv_node *n)
 	for (unsigned i = 0; i < list->n_strs; i++) {
 		char *v = expand(r, list->strs[i]);
 		if (add.len > 0)
-			buf_putc(&add, ' ');
-		buf_puts(&add, v);
+			over |= buf_putc(&add, ' ') < 0;
+		over |= buf_puts(&add, v) < 0;
 		free(v);
 	}
 	if (strcmp(n->name, "setflag") != 0) {
@@ -1241,8 +1242,8 @@ static int do_flags(struct run *r, const struct sv_node *n)
 			bool drop = strcmp(n->name, "removeflag") == 0 && flag_in(buf_cstr(&add), one);
 			if (l > 0 && !drop && !flag_in(buf_cstr(&b), one)) {
 				if (b.len > 0)
-					buf_putc(&b, ' ');
-				buf_puts(&b, one);
+					over |= buf_putc(&b, ' ') < 0;
+				over |= buf_puts(&b, one) < 0;
 			}
 			free(one);
 			p += l;
@@ -1256,14 +1257,17 @@ static int do_flags(struct run *r, const struct sv_node *n)
 			char *one = xstrndup(p, l);
 			if (l > 0 && !flag_in(buf_cstr(&b), one)) {
 				if (b.len > 0)
-					buf_putc(&b, ' ');
-				buf_puts(&b, one);
+					over |= buf_putc(&b, ' ') < 0;
+				over |= buf_puts(&b, one) < 0;
 			}
 			free(one);
 			p += l;
 		}
 	}
-	if (varname != NULL)
+	if (over)
+		ret = run_fail(r, n->line, "%s: the flag list passes %u bytes", n->name,
+			       (unsigned)MAX_VALUE);
+	else if (varname != NULL)
 		ret = var_set(r, varname, buf_cstr(&b), n->line);
 	else
 		snprintf(r->flags, sizeof(r->flags), "%s", buf_cstr(&b));

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "lib/buf.h"
 #include "sieve/sieve.h"
 
 static const char message[] =
@@ -234,6 +235,18 @@ static void test_flags(void **state)
 	expect("require [\"imap4flags\", \"variables\"]; addflag \"f\" \"\\\\Seen\";"
 	       " if hasflag \"f\" \"\\\\SEEN\" { discard; }", "");
 	expect("require \"imap4flags\"; if hasflag \"\\\\Seen\" { discard; }", "fileinto:INBOX[]");
+	/* a list too long to keep fails the run (kept in INBOX, logged),
+	   never a silent no-op */
+	{
+		struct buf script;
+		buf_init(&script, 0);
+		buf_puts(&script, "require \"imap4flags\";\naddflag [");
+		for (int i = 0; i < 600; i++)
+			buf_printf(&script, "%s\"kw%04d\"", i > 0 ? ", " : "", i);
+		buf_puts(&script, "];");
+		expect_run_error(buf_cstr(&script), "line 2: addflag: the flag list passes 4096 bytes");
+		buf_deinit(&script);
+	}
 }
 
 static void test_redirect_reject(void **state)

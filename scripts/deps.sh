@@ -44,7 +44,7 @@ python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl dnsmasq-base
 isync mutt curl fetchmail
 dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-client
 lintian systemd logrotate
-python3-dkim python3-nacl python3-spf opendkim-tools
+python3-dkim python3-dnspython python3-nacl python3-spf opendkim-tools
 python3-milter pebble rspamd postfix
 unbound ldnsutils chromium"
 

@@ -29,17 +29,7 @@
 #include "lib/util.h"
 #include "server/server.h"
 
-#define MAX_CREATE_KEYWORDS 100
 #define MAX_CREATE_ATTACHMENTS 100
-
-static json_t *invalid(const char *prop, const char *desc)
-{
-	json_t *e = json_pack("{s:s,s:[s]}", "type", "invalidProperties", "properties", prop);
-
-	if (desc != NULL)
-		json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
 
 /* A list of EmailAddress as a header field; NULL or the SetError. */
 static json_t *address_field(struct buf *out, const char *field, const char *prop,
@@ -51,7 +41,7 @@ static json_t *address_field(struct buf *out, const char *field, const char *pro
 	if (list == NULL || json_is_null(list))
 		return NULL;
 	if (!json_is_array(list) || json_array_size(list) > 1000)
-		return invalid(prop, NULL);
+		return jmap_invalid_property(prop, NULL);
 	if (json_array_size(list) == 0)
 		return NULL;
 	buf_printf(out, "%s: ", field);
@@ -63,7 +53,7 @@ static json_t *address_field(struct buf *out, const char *field, const char *pro
 		if (email == NULL || address_parse(email, strlen(email), true, &ad, &error) < 0 ||
 		    strpbrk(email, " \t\r\n<>") != NULL ||
 		    (name != NULL && !json_is_null(name) && !json_is_string(name)))
-			return invalid(prop, "not a valid address");
+			return jmap_invalid_property(prop, "not a valid address");
 		if (i > 0)
 			buf_puts(out, ",\n ");
 		jmap_format_address(out, json_string_value(name), email);
@@ -81,14 +71,14 @@ static json_t *msgid_field(struct buf *out, const char *field, const char *prop,
 	if (list == NULL || json_is_null(list))
 		return NULL;
 	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 100)
-		return invalid(prop, NULL);
+		return jmap_invalid_property(prop, NULL);
 	buf_printf(out, "%s:", field);
 	json_array_foreach(list, i, v) {
 		const char *id = json_string_value(v);
 		if (id == NULL || id[0] == '\0' || strlen(id) > 900 ||
 		    strspn(id, "!#$%&'*+-/=?^_`{|}~.@[]0123456789"
 			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(id))
-			return invalid(prop, "not a message id");
+			return jmap_invalid_property(prop, "not a message id");
 		buf_printf(out, "%s<%s>", i > 0 ? "\n " : " ", id);
 	}
 	buf_putc(out, '\n');
@@ -192,19 +182,19 @@ static json_t *body_value(json_t *obj, const char *prop, const char *type, const
 	    (json_is_array(list) && json_array_size(list) == 0))
 		return NULL;
 	if (!json_is_array(list) || json_array_size(list) > 1)
-		return invalid(prop, "one part at most");
+		return jmap_invalid_property(prop, "one part at most");
 	part = json_array_get(list, 0);
 	pid = json_string_value(json_object_get(part, "partId"));
 	t = json_string_value(json_object_get(part, "type"));
 	json_object_foreach(part, key, v)
 		if (strcmp(key, "partId") != 0 && strcmp(key, "type") != 0)
-			return invalid(prop, "a body part has partId and type only");
+			return jmap_invalid_property(prop, "a body part has partId and type only");
 	if (pid == NULL || (t != NULL && strcasecmp(t, type) != 0))
-		return invalid(prop, type);
+		return jmap_invalid_property(prop, type);
 	*value_r = json_string_value(json_object_get(json_object_get(
 		json_object_get(obj, "bodyValues"), pid), "value"));
 	if (*value_r == NULL)
-		return invalid("bodyValues", "no value for the part");
+		return jmap_invalid_property("bodyValues", "no value for the part");
 	return NULL;
 }
 
@@ -245,15 +235,15 @@ static json_t *attachment_part(struct jmap_account *a, struct buf *out, json_t *
 	int ret;
 
 	if (blob == NULL)
-		return invalid("attachments", "blobId");
+		return jmap_invalid_property("attachments", "blobId");
 	if (type == NULL || strlen(type) > 100 || strchr(type, '/') == NULL ||
 	    strspn(type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 		   "!#$&-^_.+/") != strlen(type))
 		type = "application/octet-stream";
 	if (cid != NULL && (strlen(cid) > 200 || strpbrk(cid, " \t\r\n<>") != NULL))
-		return invalid("attachments", "cid");
+		return jmap_invalid_property("attachments", "cid");
 	if (name != NULL && (strlen(name) > 255 || strpbrk(name, "\r\n") != NULL))
-		return invalid("attachments", "name");
+		return jmap_invalid_property("attachments", "name");
 	buf_init(&data, a->srv->cfg.message_size);
 	ret = jmap_blob_read(a, blob, &data);
 	if (ret <= 0) {
@@ -292,7 +282,7 @@ static json_t *build(struct jmap_account *a, json_t *obj, struct buf *out)
 	sent = json_string_value(json_object_get(obj, "sentAt"));
 	if (json_object_get(obj, "sentAt") != NULL && !json_is_null(json_object_get(obj, "sentAt")) &&
 	    (sent == NULL || date_field(out, sent) < 0))
-		return invalid("sentAt", NULL);
+		return jmap_invalid_property("sentAt", NULL);
 	if (sent == NULL) {
 		char date[64];
 		time_t now = time(NULL);
@@ -308,7 +298,7 @@ static json_t *build(struct jmap_account *a, json_t *obj, struct buf *out)
 	v = json_object_get(obj, "subject");
 	subject = json_string_value(v);
 	if (v != NULL && !json_is_null(v) && (subject == NULL || strlen(subject) > 4000))
-		return invalid("subject", NULL);
+		return jmap_invalid_property("subject", NULL);
 	if (subject != NULL) {
 		buf_puts(out, "Subject: ");
 		jmap_format_text(out, subject);
@@ -332,7 +322,7 @@ static json_t *build(struct jmap_account *a, json_t *obj, struct buf *out)
 		return err;
 	if (atts != NULL && !json_is_null(atts) &&
 	    (!json_is_array(atts) || json_array_size(atts) > MAX_CREATE_ATTACHMENTS))
-		return invalid("attachments", NULL);
+		return jmap_invalid_property("attachments", NULL);
 	buf_puts(out, "MIME-Version: 1.0\n");
 	random_hex(boundary[0], 12);
 	random_hex(boundary[1], 12);
@@ -367,85 +357,25 @@ json_t *jmap_email_create(struct jmap_account *a, json_t *obj, json_t **created)
 		"replyTo", "subject", "sentAt", "messageId", "inReplyTo", "references",
 		"textBody", "htmlBody", "attachments", "bodyValues",
 	};
-	json_t *mboxes = json_object_get(obj, "mailboxIds"), *kws = json_object_get(obj, "keywords");
-	json_t *v, *err;
-	const char *key, *names[MAX_CREATE_KEYWORDS];
-	struct jmap_folder *f = NULL;
-	struct store_append *ap = NULL;
-	struct store_error serr;
-	unsigned n_names = 0;
-	uint8_t flags = 0;
-	uint32_t uid, uv;
-	time_t when = 0;
+	struct jmap_new_email ne;
+	const char *key;
 	struct buf msg;
-	char id[20];
-	size_t size;
+	json_t *v, *err;
 
 	if (!json_is_object(obj))
-		return json_pack("{s:s}", "type", "invalidProperties");
+		return jmap_set_error("invalidProperties", NULL);
 	json_object_foreach(obj, key, v) {
 		bool ok = false;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			ok |= strcmp(known[i], key) == 0;
 		if (!ok)
-			return invalid(key, "not supported when creating an email");
+			return jmap_invalid_property(key, "not supported when creating an email");
 	}
-	if (!json_is_object(mboxes) || json_object_size(mboxes) != 1)
-		return invalid("mailboxIds", "an email is in exactly one mailbox here");
-	json_object_foreach(mboxes, key, v)
-		f = json_is_true(v) ? jmap_folder_by_id(a, key) : NULL;
-	if (f == NULL)
-		return invalid("mailboxIds", "no such mailbox");
-	if (kws != NULL && !json_is_null(kws) && !json_is_object(kws))
-		return invalid("keywords", NULL);
-	json_object_foreach(kws, key, v) {
-		if (!json_is_true(v) || key[0] == '\0' || strlen(key) > 255 ||
-		    strpbrk(key, "()[]{}%*\"\\ ") != NULL)
-			return invalid("keywords", NULL);
-		if (jmap_keyword_flag(key) != 0)
-			flags |= jmap_keyword_flag(key);
-		else if (n_names < MAX_CREATE_KEYWORDS)
-			names[n_names++] = key;
-		else
-			return invalid("keywords", NULL);
-	}
-	v = json_object_get(obj, "receivedAt");
-	if (v != NULL && !json_is_null(v)) {
-		struct tm tm;
-		const char *end;
-		memset(&tm, 0, sizeof(tm));
-		if (!json_is_string(v) ||
-		    (end = strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
-		    strcmp(end, "Z") != 0)
-			return invalid("receivedAt", NULL);
-		when = timegm(&tm);
-	}
-	buf_init(&msg, a->srv->cfg.message_size + 65536);
-	if ((err = build(a, obj, &msg)) != NULL) {
-		buf_deinit(&msg);
+	if ((err = jmap_new_email_read(a, obj, &ne)) != NULL)
 		return err;
-	}
-	if (store_append_begin(a->store, f->name, &ap, &serr) < 0 ||
-	    store_append_write(ap, msg.data, msg.len, &serr) < 0) {
-		store_append_abort(&ap);
-		buf_deinit(&msg);
-		return json_pack("{s:s,s:s}", "type", serr.code == STORE_ERROR_OVER_QUOTA ?
-				 "overQuota" : "serverFail", "description", serr.text);
-	}
-	size = msg.len;
+	buf_init(&msg, a->srv->cfg.message_size + 65536);
+	if ((err = build(a, obj, &msg)) == NULL)
+		err = jmap_new_email_file(a, &ne, msg.data, msg.len, created);
 	buf_deinit(&msg);
-	if (store_append_finish(&ap, flags, names, n_names, when, &uid, &uv, &serr) < 0)
-		return json_pack("{s:s,s:s}", "type", serr.code == STORE_ERROR_OVER_QUOTA ?
-				 "overQuota" : "serverFail", "description", serr.text);
-	if (store_mailbox_sync(f->h, &serr) < 0)
-		log_warn("jmap: %s: %s", a->user, serr.text);
-	store_mailbox_status(f->h, &f->st);
-	jmap_email_id(uv, uid, id);
-	*created = json_pack("{s:s}", "id", id);
-	id[0] = 'b';
-	json_object_set_new(*created, "blobId", json_string(id));
-	jmap_thread_of(a, f, uid, id);
-	json_object_set_new(*created, "threadId", json_string(id));
-	json_object_set_new(*created, "size", json_integer((json_int_t)size));
-	return NULL;
+	return err;
 }

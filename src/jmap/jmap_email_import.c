@@ -15,8 +15,6 @@
 #include "lib/util.h"
 #include "server/server.h"
 
-#define MAX_IMPORT_KEYWORDS 100
-
 static int parse_utc(const char *s, time_t *t_r)
 {
 	struct tm tm;
@@ -30,24 +28,79 @@ static int parse_utc(const char *s, time_t *t_r)
 	return 1;
 }
 
+json_t *jmap_new_email_read(struct jmap_account *a, json_t *obj, struct jmap_new_email *ne)
+{
+	json_t *mboxes = json_object_get(obj, "mailboxIds");
+	json_t *kws = json_object_get(obj, "keywords"), *v;
+	json_t *recv = json_object_get(obj, "receivedAt");
+	const char *key;
+
+	memset(ne, 0, sizeof(*ne));
+	if (!json_is_object(mboxes) || json_object_size(mboxes) != 1)
+		return jmap_invalid_property("mailboxIds", "an email is in exactly one mailbox here");
+	json_object_foreach(mboxes, key, v)
+		ne->folder = json_is_true(v) ? jmap_folder_by_id(a, key) : NULL;
+	if (ne->folder == NULL)
+		return jmap_invalid_property("mailboxIds", "no such mailbox");
+	if (kws != NULL && !json_is_null(kws) && !json_is_object(kws))
+		return jmap_invalid_property("keywords", NULL);
+	json_object_foreach(kws, key, v) {
+		if (!json_is_true(v) || key[0] == '\0' || strlen(key) > 255 ||
+		    strpbrk(key, "()[]{}%*\"\\ ") != NULL)
+			return jmap_invalid_property("keywords", NULL);
+		if (jmap_keyword_flag(key) != 0)
+			ne->flags |= jmap_keyword_flag(key);
+		else if (ne->n_names < JMAP_NEW_EMAIL_KEYWORDS)
+			ne->names[ne->n_names++] = key;
+		else
+			return jmap_invalid_property("keywords", NULL);
+	}
+	if (recv != NULL && !json_is_null(recv) &&
+	    parse_utc(json_string_value(recv), &ne->received) < 0)
+		return jmap_invalid_property("receivedAt", NULL);
+	return NULL;
+}
+
+json_t *jmap_new_email_file(struct jmap_account *a, const struct jmap_new_email *ne,
+			    const char *text, size_t len, json_t **created)
+{
+	struct jmap_folder *f = ne->folder;
+	struct store_append *ap = NULL;
+	struct store_error err;
+	uint32_t uid, uv;
+	char id[20];
+
+	if (store_append_begin(a->store, f->name, &ap, &err) < 0 ||
+	    store_append_write(ap, text, len, &err) < 0) {
+		store_append_abort(&ap);
+		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
+				      err.text);
+	}
+	if (store_append_finish(&ap, ne->flags, ne->names, ne->n_names, ne->received, &uid, &uv,
+				&err) < 0)
+		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
+				      err.text);
+	if (store_mailbox_sync(f->h, &err) < 0)
+		log_warn("jmap: %s: %s", a->user, err.text);
+	store_mailbox_status(f->h, &f->st);
+	jmap_email_id(uv, uid, id);
+	*created = json_pack("{s:s}", "id", id);
+	id[0] = 'b';
+	json_object_set_new(*created, "blobId", json_string(id));
+	jmap_thread_of(a, f, uid, id);
+	json_object_set_new(*created, "threadId", json_string(id));
+	json_object_set_new(*created, "size", json_integer((json_int_t)len));
+	return NULL;
+}
+
 /* One EmailImport object: NULL with *created set, or the SetError. */
 static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 {
 	const char *blob = json_string_value(json_object_get(obj, "blobId"));
-	json_t *mboxes = json_object_get(obj, "mailboxIds");
-	json_t *kws = json_object_get(obj, "keywords"), *v;
-	json_t *recv = json_object_get(obj, "receivedAt");
-	const char *key, *names[MAX_IMPORT_KEYWORDS];
-	struct jmap_folder *f = NULL;
-	struct store_append *ap = NULL;
-	size_t size;
-	struct store_error err;
-	unsigned n_names = 0;
-	uint8_t flags = 0;
-	uint32_t uid, uv;
-	time_t when = 0;
+	struct jmap_new_email ne;
+	const char *key;
 	struct buf data;
-	char id[20];
+	json_t *v, *err;
 	int ret;
 
 	if (!json_is_object(obj))
@@ -56,30 +109,8 @@ static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 		if (strcmp(key, "blobId") != 0 && strcmp(key, "mailboxIds") != 0 &&
 		    strcmp(key, "keywords") != 0 && strcmp(key, "receivedAt") != 0)
 			return jmap_invalid_property(key, NULL);
-	if (!json_is_object(mboxes) || json_object_size(mboxes) != 1)
-		return json_pack("{s:s,s:[s],s:s}", "type", "invalidProperties", "properties",
-				 "mailboxIds", "description",
-				 "an email is in exactly one mailbox here");
-	json_object_foreach(mboxes, key, v)
-		f = json_is_true(v) ? jmap_folder_by_id(a, key) : NULL;
-	if (f == NULL)
-		return jmap_invalid_property("mailboxIds", NULL);
-	if (kws != NULL && !json_is_null(kws) && !json_is_object(kws))
-		return jmap_invalid_property("keywords", NULL);
-	json_object_foreach(kws, key, v) {
-		if (!json_is_true(v) || key[0] == '\0' || strlen(key) > 255 ||
-		    strpbrk(key, "()[]{}%*\"\\ ") != NULL)
-			return jmap_invalid_property("keywords", NULL);
-		if (jmap_keyword_flag(key) != 0)
-			flags |= jmap_keyword_flag(key);
-		else if (n_names < MAX_IMPORT_KEYWORDS)
-			names[n_names++] = key;
-		else
-			return jmap_invalid_property("keywords", NULL);
-	}
-	if (recv != NULL && !json_is_null(recv) &&
-	    parse_utc(json_string_value(recv), &when) < 0)
-		return jmap_invalid_property("receivedAt", NULL);
+	if ((err = jmap_new_email_read(a, obj, &ne)) != NULL)
+		return err;
 	if (blob == NULL)
 		return jmap_invalid_property("blobId", NULL);
 	buf_init(&data, a->srv->cfg.message_size + 65536);
@@ -93,29 +124,9 @@ static json_t *import_one(struct jmap_account *a, json_t *obj, json_t **created)
 		buf_deinit(&data);
 		return jmap_set_error("invalidEmail", "the blob is empty");
 	}
-	if (store_append_begin(a->store, f->name, &ap, &err) < 0 ||
-	    store_append_write(ap, data.data, data.len, &err) < 0) {
-		store_append_abort(&ap);
-		buf_deinit(&data);
-		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
-				 err.text);
-	}
-	size = data.len;
+	err = jmap_new_email_file(a, &ne, data.data, data.len, created);
 	buf_deinit(&data);
-	if (store_append_finish(&ap, flags, names, n_names, when, &uid, &uv, &err) < 0)
-		return jmap_set_error(err.code == STORE_ERROR_OVER_QUOTA ? "overQuota" : "serverFail",
-				 err.text);
-	if (store_mailbox_sync(f->h, &err) < 0)
-		log_warn("jmap: %s: %s", a->user, err.text);
-	store_mailbox_status(f->h, &f->st);
-	jmap_email_id(uv, uid, id);
-	*created = json_pack("{s:s}", "id", id);
-	id[0] = 'b';
-	json_object_set_new(*created, "blobId", json_string(id));
-	jmap_thread_of(a, f, uid, id);
-	json_object_set_new(*created, "threadId", json_string(id));
-	json_object_set_new(*created, "size", json_integer((json_int_t)size));
-	return NULL;
+	return err;
 }
 
 int jmap_email_import(struct jmap_call *call)

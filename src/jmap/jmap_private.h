@@ -148,6 +148,27 @@ int jmap_snippet_get(struct jmap_call *call);
 json_t *jmap_email_create(struct jmap_account *a, json_t *obj, json_t **created);
 /* jmap_email_import.c */
 int jmap_email_import(struct jmap_call *call);
+
+#define JMAP_NEW_EMAIL_KEYWORDS 100
+
+/* Where a new email (Email/import, Email/set create) goes: its one
+   mailbox, its keywords as flags and names (pointing into obj), its
+   receivedAt (0: now). */
+struct jmap_new_email {
+	struct jmap_folder *folder;
+	uint8_t flags;
+	unsigned n_names;
+	const char *names[JMAP_NEW_EMAIL_KEYWORDS];
+	time_t received;
+};
+
+/* Read mailboxIds, keywords and receivedAt of obj into ne: NULL, or the
+   SetError. */
+json_t *jmap_new_email_read(struct jmap_account *a, json_t *obj, struct jmap_new_email *ne);
+/* File text as ne says; its Email/set "created" object (id, blobId,
+   threadId, size) into *created.  NULL, or the SetError. */
+json_t *jmap_new_email_file(struct jmap_account *a, const struct jmap_new_email *ne,
+			    const char *text, size_t len, json_t **created);
 void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20]);
 /* "m"/"b"/"t" + 16 hex -> uidvalidity, uid.  1 or -1. */
 int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r);

@@ -116,10 +116,6 @@ struct server_state {
 	struct conn *conns;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
-	pthread_mutex_t filed_lock;
-	struct filed *filed;
-	int filed_fd;
-	struct event *filed_event;
 	struct event *store_event;	/* the store's workers have finished work */
 	uint64_t fd_connections;	/* connections the descriptor limit allows */
 	int spare_fd;			/* given up to refuse clients at EMFILE */
@@ -739,50 +735,8 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 	mta_take(srv->mta, e, recovered);
 }
 
-/* ---- new mail: the delivery thread tells the mail store (loop) ---- */
-
-struct filed {
-	char address[320];
-	struct filed *next;
-};
-
-static void on_filed_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct server_state *st = arg;
-	struct filed *f, *next;
-	uint64_t count;
-
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* nothing pending */
-	}
-	pthread_mutex_lock(&st->filed_lock);
-	f = st->filed;
-	st->filed = NULL;
-	pthread_mutex_unlock(&st->filed_lock);
-	for (; f != NULL; f = next) {
-		next = f->next;
-		if (st->srv.store != NULL)
-			store_notify_delivery(st->srv.store, f->address);
-		free(f);
-	}
-}
-
-static void on_filed(void *ctx, const char *address)
-{
-	struct server_state *st = ctx;
-	struct filed *f = xcalloc(1, sizeof(*f));
-	uint64_t one = 1;
-
-	str_copy(f->address, address, sizeof(f->address));
-	pthread_mutex_lock(&st->filed_lock);
-	f->next = st->filed;
-	st->filed = f;
-	pthread_mutex_unlock(&st->filed_lock);
-	if (write(st->filed_fd, &one, sizeof(one)) < 0)
-		log_err("filed: eventfd: %m");
-}
-
-/* The delivery agent gives back a job of the scheduler's local transport. */
+/* The delivery agent gives back a job of the scheduler's local transport
+   (it tells the mail store of the new mail itself). */
 static void on_local_done(void *ctx, struct delivery_job *job)
 {
 	struct server_state *st = ctx;
@@ -824,16 +778,20 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
-	pthread_mutex_init(&st->filed_lock, NULL);
-	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	st->filed_event = event_new(srv->base, st->filed_fd, EV_READ | EV_PERSIST,
-				    on_filed_event, st);
-	event_add(st->filed_event, NULL);
 	if (privilege_drop(&srv->cfg, &error) < 0) {
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
 	}
 	srv->quota = quota_new();
+	/* the store first: the delivery agent files mail through it */
+	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
+	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
+		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+					    on_store_work, srv->store);
+		event_add(st->store_event, NULL);
+	} else {
+		log_warn("start: the mail store flushes on the event loop");
+	}
 	if (srs_setup(&srv->cfg, &srv->srs, &error) < 0) {
 		log_err("start: [srs]: %s", error);
 		return -1;
@@ -843,19 +801,11 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_local_done, on_filed, st,
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, srv->store, on_local_done, st,
 			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0 || acme_open(st, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
-	}
-	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
-	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
-		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
-					    on_store_work, srv->store);
-		event_add(st->store_event, NULL);
-	} else {
-		log_warn("start: the mail store flushes on the event loop");
 	}
 	queue_recover(srv->queue);
 	return 1;
@@ -880,11 +830,6 @@ static void server_close(struct server_state *st)
 	delivery_stop(&st->srv.delivery);
 	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
-	if (st->filed_event != NULL) {
-		on_filed_event(st->filed_fd, EV_READ, st);
-		event_free(st->filed_event);
-		close(st->filed_fd);
-	}
 	if (st->store_event != NULL)
 		event_free(st->store_event);
 	if (st->srv.store != NULL)

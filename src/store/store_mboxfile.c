@@ -796,3 +796,83 @@ int store_mboxfile_append_foreign(const char *path, const char *entries, size_t 
 	close(fd);	/* releases the lock */
 	return ret;
 }
+
+/* ---- local delivery ---- */
+
+/* Does the file end with text?  (A delivery resumed after a crash finds
+   the entry it appended before the spool was cleaned.) */
+static bool ends_with(int fd, const struct stat *st, const struct buf *text)
+{
+	char block[65536];
+	off_t off;
+	size_t done = 0;
+
+	if ((uint64_t)st->st_size < text->len)
+		return false;
+	off = st->st_size - (off_t)text->len;
+	while (done < text->len) {
+		size_t want = text->len - done < sizeof(block) ? text->len - done : sizeof(block);
+		ssize_t n = pread(fd, block, want, off + (off_t)done);
+		if (n <= 0 || memcmp(block, text->data + done, (size_t)n) != 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+/* Append entry under the lock already held: after a LF when the file
+   lacks one (another program left it so), cut back on failure. */
+static int append_entry(int fd, const struct stat *st, const struct buf *entry,
+			bool recovered)
+{
+	char last = '\n';
+	int ret = 1;
+
+	if (recovered && ends_with(fd, st, entry))
+		return 0;	/* appended before the crash */
+	if (st->st_size > 0 && pread(fd, &last, 1, st->st_size - 1) != 1)
+		return -1;
+	if ((last != '\n' && write_all(fd, "\n", 1) < 0) ||
+	    write_all(fd, entry->data, entry->len) < 0) {
+		int saved = errno;
+		if (ftruncate(fd, st->st_size) < 0)
+			log_err("store: cannot cut a failed delivery: %m");
+		errno = saved;
+		ret = -1;
+	}
+	return ret;
+}
+
+int store_mboxfile_deliver(const char *path, const char *sender, int64_t arrival,
+			   const char *src, const char *flags, bool recovered,
+			   bool *created_r)
+{
+	struct buf text, stated, entry;
+	struct stat st;
+	int in, fd = -1, ret = -1;
+
+	*created_r = false;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	buf_init(&text, 0);
+	buf_init(&stated, 0);
+	buf_init(&entry, 0);
+	if (read_text(in, &text) > 0) {
+		store_mboxparse_state(text.data != NULL ? text.data : "", text.len, flags,
+				      &stated);
+		store_mboxparse_entry(sender, arrival, buf_cstr(&stated), stated.len, &entry);
+		if ((ret = open_locked(path, OPEN_CREATE, &fd, &st)) <= 0)
+			ret = -1;
+	}
+	if (ret > 0) {
+		*created_r = st.st_size == 0;
+		ret = append_entry(fd, &st, &entry, recovered);
+	}
+	if (fd >= 0)
+		close(fd);	/* releases the lock */
+	close(in);
+	buf_deinit(&text);
+	buf_deinit(&stated);
+	buf_deinit(&entry);
+	return ret;
+}

@@ -6,7 +6,8 @@
  * link or copy into the Maildir, or an append to the mbox), recording
  * what changed; the batch's commit then fsyncs exactly those files and
  * directories on the store's workers while this thread goes on with the
- * next batch.  Only once a batch is on disk are its outcomes given back
+ * next batch (at most DELIVERY_COMMITTING_MAX flushing at once: beyond
+ * that, jobs gather into a bigger batch, a group commit).  Only once a batch is on disk are its outcomes given back
  * to the scheduler (and finished messages removed from the spool), and
  * the store takes in the new mail.  A crash anywhere in between leaves
  * the spool files, and the redelivery finds the Maildir file names
@@ -35,6 +36,9 @@
 #include "queue/queue.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
+
+/* Batches being flushed at once; a new one is filed meanwhile. */
+#define DELIVERY_COMMITTING_MAX 2
 
 struct delivery {
 	struct config cfg;	/* the thread's copy */
@@ -529,6 +533,12 @@ static void *delivery_main(void *arg)
 			d->cfg = d->next_cfg;
 			d->cfg_changed = false;
 		}
+		/* group commit: while enough batches are flushing, the jobs
+		   arriving gather into the next one */
+		if (d->committing >= DELIVERY_COMMITTING_MAX) {
+			pthread_cond_wait(&d->cond, &d->lock);
+			continue;
+		}
 		batch = take_work(d);
 		if (batch == NULL) {
 			pthread_cond_wait(&d->cond, &d->lock);
@@ -566,7 +576,7 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
-		abort();
+		fatal("delivery: cannot start its thread");
 	*r = d;
 	return 1;
 }

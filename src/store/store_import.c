@@ -184,9 +184,8 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 	if (store_name_normalize(name, canon, sizeof(canon), error_r) < 0)
 		return -1;
 	if (a->mbox_path != NULL && store_name_is_inbox(canon)) {
-		if ((im = calloc(1, sizeof(*im))) == NULL ||
-		    (im->mbox_path = strdup(a->mbox_path)) == NULL)
-			fatal("out of memory");
+		im = xcalloc(1, sizeof(*im));
+		im->mbox_path = xstrdup(a->mbox_path);
 		buf_init(&im->entries, 0);
 		im->acct = a;
 		a->refs++;
@@ -205,11 +204,8 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 		store_error_sys(error_r, "create", dir);
 		return -1;
 	}
-	if ((im = calloc(1, sizeof(*im))) == NULL)
-		fatal("out of memory");
-	im->kw.dir = strdup(dir);
-	if (im->kw.dir == NULL)
-		fatal("out of memory");
+	im = xcalloc(1, sizeof(*im));
+	im->kw.dir = xstrdup(dir);
 	store_path_fmt(im->cur, sizeof(im->cur), "%s/cur", dir);
 	if (maildir_empty(dir)) {
 		im->keep_uids = true;
@@ -365,10 +361,8 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 		unlink(tmp);
 		return -1;
 	}
-	im->pending[im->n_pending].tmp = strdup(tmp);
-	im->pending[im->n_pending].to = strdup(to);
-	if (im->pending[im->n_pending].tmp == NULL || im->pending[im->n_pending].to == NULL)
-		fatal("out of memory");
+	im->pending[im->n_pending].tmp = xstrdup(tmp);
+	im->pending[im->n_pending].to = xstrdup(to);
 	if (++im->n_pending == IMPORT_BATCH && import_flush(im, error_r) < 0)
 		return -1;
 	if (uid != 0)
@@ -472,12 +466,9 @@ static int export_scan(const char *dir, const char *sub, struct export_file **v,
 			continue;
 		if (*n == *cap) {
 			*cap = *cap < 64 ? 64 : *cap * 2;
-			if ((*v = realloc(*v, *cap * sizeof(**v))) == NULL)
-				fatal("out of memory");
+			*v = xrealloc(*v, *cap * sizeof(**v));
 		}
-		(*v)[*n].name = strdup(de->d_name);
-		if ((*v)[*n].name == NULL)
-			fatal("out of memory");
+		(*v)[*n].name = xstrdup(de->d_name);
 		(*v)[*n].in_new = sub[0] == 'n';
 		store_maildir_parse(de->d_name, &(*v)[*n].md);
 		if ((*v)[*n].in_new)	/* new/ holds no flags */
@@ -567,8 +558,7 @@ static void mbox_collect(void *ctx, const struct mboxmsg *m)
 
 	if (mi->n == mi->cap) {
 		mi->cap = mi->cap < 64 ? 64 : mi->cap * 2;
-		if ((mi->v = realloc(mi->v, mi->cap * sizeof(*mi->v))) == NULL)
-			fatal("out of memory");
+		mi->v = xrealloc(mi->v, mi->cap * sizeof(*mi->v));
 	}
 	mi->v[mi->n++] = *m;
 }
@@ -638,8 +628,7 @@ int store_import_mbox(struct store_import *im, const char *data, size_t len,
 		size_t served_len;
 		char *save = NULL, *tok;
 
-		if ((served = realloc(served, m->raw_len + 1)) == NULL)
-			fatal("out of memory");
+		served = xrealloc(served, m->raw_len + 1);
 		served_len = store_mboxparse_content(data + m->off, m->raw_len, served);
 		buf_reset(&text);
 		buf_reset(&kw);

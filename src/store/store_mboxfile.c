@@ -184,8 +184,7 @@ static void collect(void *ctx, const struct mboxmsg *m)
 
 	if (f->n == f->cap) {
 		f->cap = f->cap < 64 ? 64 : f->cap * 2;
-		if ((f->v = realloc(f->v, f->cap * sizeof(*f->v))) == NULL)
-			fatal("out of memory");
+		f->v = xrealloc(f->v, f->cap * sizeof(*f->v));
 	}
 	f->v[f->n++] = *m;
 }
@@ -306,13 +305,11 @@ static struct key *find_key(struct key *keys, unsigned n, const struct mboxmsg *
 static void match_all(struct mbox *mb, const struct found *f, const char *data, time_t mtime,
 		      uint64_t *modseq)
 {
-	struct key *keys = calloc(mb->idx.count + 1, sizeof(*keys));
+	struct key *keys = xcalloc(mb->idx.count + 1, sizeof(*keys));
 	unsigned nk = 0;
 	struct mbox_id id;
 	char name[80];
 
-	if (keys == NULL)
-		fatal("out of memory");
 	for (unsigned i = 0; i < mb->idx.count; i++) {
 		struct index_rec *r = &mb->idx.recs[i];
 		r->mark = 1;
@@ -597,8 +594,7 @@ static int rewrite(struct mbox *mb, int fd, const struct stat *st)
 
 	if (map_file(fd, size, &data) < 0)
 		return -1;
-	if ((cuts = calloc(mb->idx.count + 1, sizeof(*cuts))) == NULL)
-		fatal("out of memory");
+	cuts = xcalloc(mb->idx.count + 1, sizeof(*cuts));
 	n = plan_cuts(mb, data, size, cuts);
 	ret = n == 0 ? 1 : replace_file(mb, data, size, st->st_mode, cuts, n, &nst);
 	if (ret > 0 && n > 0) {

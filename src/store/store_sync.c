@@ -94,13 +94,11 @@ static void add_newcomer(struct sync_ctx *sc, const char *fname, bool in_new,
 
 	if (sc->n == sc->cap) {
 		sc->cap = sc->cap < 64 ? 64 : sc->cap * 2;
-		if ((sc->v = realloc(sc->v, sc->cap * sizeof(*sc->v))) == NULL)
-			fatal("out of memory");
+		sc->v = xrealloc(sc->v, sc->cap * sizeof(*sc->v));
 	}
 	nc = &sc->v[sc->n++];
 	memset(nc, 0, sizeof(*nc));
-	if ((nc->fname = strdup(fname)) == NULL)
-		fatal("out of memory");
+	nc->fname = xstrdup(fname);
 	nc->in_new = in_new;
 	nc->md = *md;
 }
@@ -145,8 +143,7 @@ static void build_by_base(struct sync_ctx *sc)
 	sc->by_base_built = true;
 	while (size < (size_t)idx->count * 2)
 		size *= 2;
-	if ((sc->by_base = calloc(size, sizeof(*sc->by_base))) == NULL)
-		fatal("out of memory");
+	sc->by_base = xcalloc(size, sizeof(*sc->by_base));
 	sc->by_base_mask = size - 1;
 	for (unsigned i = 0; i < idx->count; i++) {
 		const char *name = store_index_name(idx, &idx->recs[i]);

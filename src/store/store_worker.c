@@ -98,8 +98,7 @@ int store_workers_start(struct store *s, unsigned n)
 
 	if (s->pool != NULL)
 		return s->pool->event_fd;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("out of memory");
+	p = xcalloc(1, sizeof(*p));
 	if (n > STORE_WORKERS_MAX)
 		n = STORE_WORKERS_MAX;
 	pthread_mutex_init(&p->lock, NULL);
@@ -231,8 +230,8 @@ static void flush_reqs(struct store *s, struct dir_req *reqs)
 		n += r->n;
 	if (n == 0)
 		return;
-	if ((all = calloc(n, sizeof(*all))) == NULL || (u = calloc(n, sizeof(*u))) == NULL)
-		fatal("out of memory");
+	all = xcalloc(n, sizeof(*all));
+	u = xcalloc(n, sizeof(*u));
 	for (struct dir_req *r = reqs; r != NULL; r = r->next)
 		for (unsigned i = 0; i < r->n; i++)
 			all[k++] = r->paths[i];
@@ -298,15 +297,13 @@ static void dir_flush_done(struct store_job *j)
 void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 		      void (*done)(void *arg, int result), void *arg)
 {
-	struct dir_req *r = calloc(1, sizeof(*r));
+	struct dir_req *r = xcalloc(1, sizeof(*r));
 	struct store_pool *p = s->pool;
 	struct dir_flush *f = NULL;
 
-	if (r == NULL || (r->paths = calloc(n + 1, sizeof(*r->paths))) == NULL)
-		fatal("out of memory");
+	r->paths = xcalloc(n + 1, sizeof(*r->paths));
 	for (unsigned i = 0; i < n; i++)
-		if ((r->paths[i] = strdup(paths[i])) == NULL)
-			fatal("out of memory");
+		r->paths[i] = xstrdup(paths[i]);
 	r->n = n;
 	r->done = done;
 	r->arg = arg;
@@ -323,8 +320,7 @@ void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 	p->dirs_pending = r;
 	if (!p->dirs_queued) {
 		p->dirs_queued = true;
-		if ((f = calloc(1, sizeof(*f))) == NULL)
-			fatal("out of memory");
+		f = xcalloc(1, sizeof(*f));
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (f != NULL) {

@@ -232,6 +232,50 @@ static void test_moved_to_cur_counts(void **state)
 	assert_int_equal(deliver_one(&prefix, "bob@example.org", NULL, false, NULL), 1);
 }
 
+/* The spool on another file system (tmpfs here): the message is copied
+   through tmp/, its data flushed before it is linked into new/. */
+static void test_copy_across_file_systems(void **state)
+{
+	struct store_delivery *b = store_delivery_begin(st);
+	struct store_delivery_msg m;
+	const struct buf *dirs, *files;
+	struct store_error err;
+	char src[64], path[1024];
+	struct stat a, c;
+	int fd;
+
+	snprintf(src, sizeof(src), "/dev/shm/correio-test-deliver-XXXXXX");
+	if ((fd = mkstemp(src)) < 0) {
+		store_delivery_commit(&b, committed, NULL);
+		skip();	/* no tmpfs: nothing to cross */
+	}
+	assert_int_equal(write(fd, "Subject: x\n\ncopied\n", 20), 20);
+	close(fd);
+	store_delivery_msg_init(&m, src, "XD", "mx", "a@b", 5, 20, false);
+	snprintf(path, sizeof(path), "%s/mail", root);
+	assert_int_equal(stat(src, &a), 0);
+	assert_int_equal(mkdir_p(path, 0700), 1);
+	assert_int_equal(stat(path, &c), 0);
+	if (a.st_dev == c.st_dev) {
+		unlink(src);
+		store_delivery_commit(&b, committed, NULL);
+		skip();
+	}
+	assert_int_equal(store_deliver(b, &m, "erin@example.org", NULL, false, NULL, &err), 1);
+	snprintf(path, sizeof(path), "%s/mail/example.org/erin/new/%s", root, m.name);
+	assert_string_equal(read_file(path), "Subject: x\n\ncopied\n");
+	assert_int_equal(stat(path, &c), 0);
+	assert_int_equal(c.st_nlink, 1);
+	snprintf(path, sizeof(path), "%s/mail/example.org/erin/tmp/%s", root, m.name);
+	assert_int_equal(access(path, F_OK), -1);
+	store_delivery_pending(b, &dirs, &files);
+	assert_true(listed(dirs, "mail/example.org/erin/new"));
+	/* the copy was flushed already: nothing more of it for the commit */
+	assert_int_equal(count(files), 0);
+	store_delivery_commit(&b, committed, NULL);
+	unlink(src);
+}
+
 static void test_missing_source(void **state)
 {
 	struct store_delivery *b = store_delivery_begin(st);
@@ -377,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_present),
 		cmocka_unit_test(test_commit_flushes_what_changed),
 		cmocka_unit_test(test_moved_to_cur_counts),
+		cmocka_unit_test(test_copy_across_file_systems),
 		cmocka_unit_test(test_missing_source),
 		cmocka_unit_test(test_flags_and_keywords),
 		cmocka_unit_test(test_folder),

@@ -2,8 +2,10 @@
 #define CORREIO_STORE_H
 /*
  * store: the one way to touch mail.  The mailbox API of correio over
- * Maildir++ plus an index, used by the IMAP and POP3 servers and by the
- * notifications of the delivery agent.
+ * Maildir++ plus an index, used by the IMAP, POP3 and JMAP servers, and
+ * the only writer of mailboxes: the delivery agent files mail through it
+ * (store_deliver), so Maildir names, paths and mbox entries are made
+ * here alone.
  *
  * Layout (one account):
  *   <data_dir>/mail/<domain>/<local>/          INBOX (a Maildir: tmp/ new/ cur/)
@@ -147,18 +149,6 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  * store_mboxfile.c).
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
-
-/*
- * The mbox entry of a message text[0..len) (LF line ends) appended to
- * out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
- * lines with mboxrd quoting (">*From " gets one more '>'), a final LF
- * when missing, and the empty separator line.  The one writer of the
- * format (the delivery agent's and the store's appends); the store reads
- * its content back as text.  Pure: any thread may call it.
- */
-struct buf;
-void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
-			   size_t len, struct buf *out);
 
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves

@@ -1,7 +1,7 @@
 /*
- * store_mboxfile.c - the INBOX of an mbox account: the delivery agent
- * appends to <data_dir>/mbox/<address>; this file lets the rest of the
- * store see it as a folder like the others.
+ * store_mboxfile.c - the INBOX of an mbox account: local delivery appends
+ * to <data_dir>/mbox/<address> (store_mboxfile_deliver, here); this file
+ * lets the rest of the store see it as a folder like the others.
  *
  * The folder's index files (the usual correio-index, its log, cache,
  * keywords and correio-uidvalidity) live in <account root>/correio-mbox/.
@@ -29,8 +29,10 @@
  * file (it excludes other threads of this process, and fcntl(2) locks of
  * other programs such as mutt).  A delivery waiting for the lock finds
  * the path renamed when it gets it, and appends to the new file instead
- * (src/delivery/mbox.c).  A crash before the index is written leaves old
- * offsets: the next sync finds them wrong and matches again.
+ * (store_mboxfile_deliver, at the end of this file, which the delivery
+ * agent reaches through store_deliver).  A crash before the index is
+ * written leaves old offsets: the next sync finds them wrong and matches
+ * again.
  *
  * APPEND, COPY and MOVE into the INBOX append entries as delivery does
  * (store_mboxparse_entry, "From MAILER-DAEMON <internal date>"), under

@@ -402,6 +402,14 @@ typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
    base (base starts a line), in file order. */
 void store_mboxparse(const char *data, size_t len, uint64_t base,
 		     store_mboxparse_fn *cb, void *ctx);
+/* The mbox entry of a message text[0..len) (LF line ends) appended to
+   out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
+   lines with mboxrd quoting (">*From " gets one more '>'), a final LF
+   when missing, and the empty separator line.  The one writer of the
+   format (delivery's and the store's appends, imports); the store reads
+   its content back as text.  Pure: any thread may call it. */
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out);
 /* msg[0..len) with its header's Status:, X-Status: and X-Keywords:
    fields (the sender's: they are the mailbox's, not the message's)
    replaced by those of the IMAP flags in flags (space-separated; NULL or

@@ -20,6 +20,16 @@ ALICE = "alice@example.org"
 BOB = "bob@example.org"
 
 
+def attached(text):
+    """Threads strace says it attached to."""
+    n = 0
+    for line in text.decode(errors="replace").splitlines():
+        m = re.search(r"attached(?: with (\d+) threads)?", line)
+        if m:
+            n += int(m.group(1)) if m.group(1) else 1
+    return n
+
+
 class Trace:
     """strace -f on the server's threads, written to a file."""
 
@@ -30,13 +40,15 @@ class Trace:
              "trace=syncfs,sync,fsync,fdatasync,unlink,unlinkat,link,linkat",
              "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # strace reports each thread it attached to on stderr
-        deadline = time.time() + 10
+        # strace reports each thread it attached to on stderr: wait for
+        # all of them (the delivery agent's and the store's workers)
+        # ("Process N attached with M threads", or a line per thread)
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+        deadline = time.time() + 20
         seen = b""
-        while b"attached" not in seen and time.time() < deadline:
+        while attached(seen) < threads and time.time() < deadline:
             seen += self.proc.stderr.read1(4096)
-        assert b"attached" in seen, seen
-        time.sleep(0.2)
+        assert attached(seen) >= threads, seen
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)

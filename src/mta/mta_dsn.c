@@ -1,6 +1,6 @@
 /*
  * mta_dsn.c - choosing the recipients a notice reports, composing it with
- * queue/dsn, and queueing it from the null sender.
+ * mime/dsn, and queueing it from the null sender.
  */
 #include "mta_dsn.h"
 
@@ -17,7 +17,7 @@
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
 #include "mta/mta_private.h"
-#include "queue/dsn.h"
+#include "mime/mime.h"
 #include "queue/queue.h"
 
 #define DSN_MAX_RETURN (1024 * 1024)	/* larger originals: headers only */
@@ -32,7 +32,7 @@ static enum dsn_kind dsn_kind_of(enum mta_dsn_kind kind)
 static bool wanted(const struct envelope_rcpt *r, unsigned char fresh,
 		   enum mta_dsn_kind kind)
 {
-	if (!dsn_wanted(dsn_kind_of(kind), r->notify))
+	if (!envelope_dsn_wanted(dsn_kind_of(kind), r->notify))
 		return false;
 	if (kind == MTA_DSN_DELAY)
 		return r->state == ENVELOPE_PENDING;
@@ -169,7 +169,7 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 	info.arrival = (time_t)e->arrival;
 	info.queue_id = e->id;
 	info.kind = dsn_kind_of(kind);
-	info.ret_full = dsn_ret_full(info.kind, e->ret);
+	info.ret_full = envelope_dsn_ret_full(info.kind, e->ret);
 	info.max_return = DSN_MAX_RETURN;
 	buf_init(&original, 0);
 	buf_init(&text, 0);

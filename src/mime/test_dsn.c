@@ -13,8 +13,7 @@
 #include <strings.h>
 #include <cmocka.h>
 
-#include "lib-smtp/smtp_parse.h"
-#include "queue/dsn.h"
+#include "mime/mime.h"
 
 #define QID "0123456789ABCDEF"
 #define T_NOW 1751371389	/* Tue, 01 Jul 2025 12:03:09 +0000 */
@@ -312,7 +311,7 @@ static void test_delay(void **state)
 	struct dsn_result res;
 	struct notice n;
 
-	info.ret_full = dsn_ret_full(DSN_DELAY, SMTP_RET_FULL);
+	info.ret_full = false;	/* a delay notice returns the headers */
 	compose(&info, &r, 1, ORIGINAL, strlen(ORIGINAL), &n, &res);
 	assert_string_equal(top(&n, "Subject"), "Delayed Mail (still being retried)");
 	assert_int_equal(n.n_parts, 3);
@@ -354,7 +353,7 @@ static void test_success(void **state)
 
 	info.envid = NULL;
 	info.arrival = 0;
-	info.ret_full = dsn_ret_full(DSN_SUCCESS, SMTP_RET_NONE);
+	info.ret_full = false;	/* so does a success notice */
 	compose(&info, r, 2, ORIGINAL, strlen(ORIGINAL), &n, &res);
 	assert_string_equal(top(&n, "Subject"), "Successful Mail Delivery Report");
 	assert_body(&n.parts[1],
@@ -716,26 +715,6 @@ static void test_status_from_reply(void **state)
 	assert_int_equal(dsn_status_from_reply(550, NULL, out, 5), -1);
 }
 
-static void test_wanted(void **state)
-{
-	assert_true(dsn_wanted(DSN_FAILURE, 0));
-	assert_true(dsn_wanted(DSN_DELAY, 0));
-	assert_false(dsn_wanted(DSN_SUCCESS, 0));
-	assert_false(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_NEVER));
-	assert_false(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_NEVER));
-	assert_true(dsn_wanted(DSN_SUCCESS, SMTP_NOTIFY_SUCCESS));
-	assert_false(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_SUCCESS));
-	assert_false(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE));
-	assert_true(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_DELAY));
-	assert_true(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY));
-
-	assert_true(dsn_ret_full(DSN_FAILURE, SMTP_RET_NONE));
-	assert_true(dsn_ret_full(DSN_FAILURE, SMTP_RET_FULL));
-	assert_false(dsn_ret_full(DSN_FAILURE, SMTP_RET_HDRS));
-	assert_false(dsn_ret_full(DSN_DELAY, SMTP_RET_FULL));
-	assert_false(dsn_ret_full(DSN_SUCCESS, SMTP_RET_FULL));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,7 +734,6 @@ int main(void)
 		cmocka_unit_test(test_date_zone),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_status_from_reply),
-		cmocka_unit_test(test_wanted),
 	};
 
 	setenv("TZ", "UTC", 1);

@@ -244,28 +244,7 @@ const struct mime_param *mime_param_find_disp(const struct mime_part *part,
  */
 int mime_param_decode(const struct mime_param *p, struct buf *out);
 
-/* ---- IMAP output ------------------------------------------------------- */
-
-/*
- * Append s[0..len) as an IMAP string: a quoted string ("\" and DQUOTE
- * escaped) when it holds only 7-bit characters other than CR and LF, else a
- * literal "{n}\r\n" followed by the bytes.  NUL bytes are left out (IMAP
- * strings cannot carry them).  mime_imap_nstring() writes NIL for s NULL.
- * Returns 1 or -1 (full).
- */
-int mime_imap_string(struct buf *out, const char *s, size_t len);
-int mime_imap_nstring(struct buf *out, const char *s);
-
-/*
- * ENVELOPE (RFC 9051 §7.5.2) of a message: the root, or the embedded
- * message of a MESSAGE part (its children).  Values are the raw unfolded
- * fields (encoded words left as they are, as IMAP requires); From, Sender,
- * Reply-To, To, Cc and Bcc are parsed as RFC 5322 address lists, groups
- * in IMAP group syntax; Sender and Reply-To default to From.  Returns 1 or
- * -1 (full).
- */
-int mime_imap_envelope(const struct mime_message *msg,
-		       const struct mime_part *part, struct buf *out);
+/* ---- address lists ------------------------------------------------------ */
 
 /*
  * An RFC 5322 address list (a From, To, Cc, ... value) in one normal
@@ -288,19 +267,24 @@ struct mime_address {
 };
 int mime_address_first(const char *value, size_t len, struct mime_address *r);
 
-/* mime_imap_body() flags */
-#define MIME_IMAP_EXTENDED 0x01	/* BODYSTRUCTURE, not BODY */
-#define MIME_IMAP_REV1 0x02	/* IMAP4rev1 session: MESSAGE/GLOBAL is a
-				   basic part (RFC 3501 knows only
-				   MESSAGE/RFC822 as body-type-msg) */
-
 /*
- * BODY or BODYSTRUCTURE (MIME_IMAP_EXTENDED) of part and all below it.
- * Returns 1 or -1 (full).
+ * Read an RFC 5322 address list value[0..len) (a From, To, Cc, ... value,
+ * unfolded) and call fn for each address in order, in the form IMAP's
+ * ENVELOPE gives it (RFC 9051 §7.5.2): name (the display name, raw:
+ * encoded words not decoded; the comment after an address without one) or
+ * NULL, adl (an obsolete route) or NULL, mailbox and host; a missing half
+ * of an address is "MISSING_MAILBOX" / "MISSING_DOMAIN".  A group starts
+ * with (NULL, NULL, group name, NULL) and ends with all four NULL.
+ * Unparsable text is skipped to the next "," or ";"; at most 10,000
+ * addresses are given.  The buffers are the walk's, valid for the call.
+ * fn returns 1 to go on, 0 to stop, -1 to fail.  Returns 1 when the list
+ * was walked to its end, 0 when fn stopped it, -1 when fn failed.
  */
-int mime_imap_body(const struct mime_message *msg,
-		   const struct mime_part *part, unsigned int flags,
-		   struct buf *out);
+typedef int mime_address_fn(void *ctx, const struct buf *name,
+			    const struct buf *adl, const struct buf *mailbox,
+			    const struct buf *host);
+int mime_address_walk(const char *value, size_t len, mime_address_fn *fn,
+		      void *ctx);
 
 /* ---- sections ---------------------------------------------------------- */
 

@@ -567,3 +567,36 @@ int dsn_status_from_reply(int code, const char *enhanced, char *out,
 	snprintf(out, size, "%d.0.0", code / 100);
 	return 1;
 }
+
+/* Does e start with an SMTP reply code ("550" then a space or the end)? */
+static bool reply_code_at(const char *e)
+{
+	return e[0] >= '2' && e[0] <= '5' && e[1] >= '0' && e[1] <= '9' &&
+	       e[2] >= '0' && e[2] <= '9' && (e[3] == ' ' || e[3] == '\0');
+}
+
+void dsn_rcpt_text(enum dsn_kind kind, const char *last_error,
+		   const char *remote_host, struct dsn_rcpt_text *t)
+{
+	const char *e = last_error != NULL ? last_error : "";
+	int class = kind == DSN_FAILURE ? 5 : kind == DSN_DELAY ? 4 : 2;
+
+	snprintf(t->status, sizeof(t->status), "%d.0.0", class);
+	t->diagnostic[0] = t->mta[0] = '\0';
+	if (reply_code_at(e)) {
+		dsn_status_from_reply(atoi(e), e[3] == ' ' ? e + 4 : NULL,
+				      t->status, sizeof(t->status));
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "smtp; %s", e);
+	} else if (e[0] != '\0') {
+		size_t n = strcspn(e, " ");
+
+		if (n >= 5 && n < sizeof(t->status) && e[1] == '.' &&
+		    e[0] == '0' + class)
+			snprintf(t->status, sizeof(t->status), "%.*s", (int)n, e);
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "X-correio; %s",
+			 e);
+	}
+	if (remote_host != NULL)
+		snprintf(t->mta, sizeof(t->mta), "dns; %.*s",
+			 (int)strcspn(remote_host, "["), remote_host);
+}

@@ -671,4 +671,25 @@ int dsn_compose(const struct dsn_info *info, const struct dsn_rcpt *rcpts,
 int dsn_status_from_reply(int code, const char *enhanced, char *out,
 			  size_t size);
 
+/* A recipient's texts for its struct dsn_rcpt, made by dsn_rcpt_text(). */
+struct dsn_rcpt_text {
+	char status[DSN_STATUS_MAX];
+	char diagnostic[700];	/* "" for none */
+	char mta[300];		/* "" for none */
+};
+
+/*
+ * The Status, Diagnostic-Code and Remote-MTA of a recipient from what the
+ * queue recorded of its last attempt: last_error is an SMTP reply ("550
+ * 5.1.1 No such user": its enhanced code if of the reply's class, the
+ * reply as "smtp; ..."), correio's own text ("4.4.1 No answer": a status
+ * of the notice's class at its start is taken, the text as
+ * "X-correio; ..."), or NULL; remote_host is "mx.example.net[192.0.2.1]"
+ * (the address dropped: "dns; mx.example.net") or NULL.  The status
+ * defaults to "<class>.0.0" for kind (5 failure, 4 delay, 2 success).
+ * Texts too long are cut.
+ */
+void dsn_rcpt_text(enum dsn_kind kind, const char *last_error,
+		   const char *remote_host, struct dsn_rcpt_text *t);
+
 #endif

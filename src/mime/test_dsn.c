@@ -715,6 +715,45 @@ static void test_status_from_reply(void **state)
 	assert_int_equal(dsn_status_from_reply(550, NULL, out, 5), -1);
 }
 
+/* A recipient's texts from the queue's last_error and remote host. */
+static void test_rcpt_text(void **state)
+{
+	static const struct {
+		enum dsn_kind kind;
+		const char *error, *host;
+		const char *status, *diagnostic, *mta;
+	} cases[] = {
+		{ DSN_FAILURE, "550 5.1.1 No such user", "mx.example.net[192.0.2.1]",
+		  "5.1.1", "smtp; 550 5.1.1 No such user", "dns; mx.example.net" },
+		{ DSN_FAILURE, "550 4.1.1 wrong class", NULL,
+		  "5.0.0", "smtp; 550 4.1.1 wrong class", "" },
+		{ DSN_DELAY, "421", "mx.example.net",
+		  "4.0.0", "smtp; 421", "dns; mx.example.net" },
+		{ DSN_DELAY, "4.4.1 No answer from host", NULL,
+		  "4.4.1", "X-correio; 4.4.1 No answer from host", "" },
+		{ DSN_FAILURE, "4.4.1 a temporary text", NULL,
+		  "5.0.0", "X-correio; 4.4.1 a temporary text", "" },
+		{ DSN_FAILURE, "5.123.1234567890123 too long", NULL,
+		  "5.0.0", "X-correio; 5.123.1234567890123 too long", "" },
+		{ DSN_FAILURE, "mailbox full", NULL,
+		  "5.0.0", "X-correio; mailbox full", "" },
+		{ DSN_FAILURE, "5500 not a reply", NULL,
+		  "5.0.0", "X-correio; 5500 not a reply", "" },
+		{ DSN_SUCCESS, NULL, NULL, "2.0.0", "", "" },
+		{ DSN_SUCCESS, "250 2.0.0 Ok: queued as 1", "mx.example.org[::1]",
+		  "2.0.0", "smtp; 250 2.0.0 Ok: queued as 1", "dns; mx.example.org" },
+	};
+	struct dsn_rcpt_text t;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&t, 'x', sizeof(t));
+		dsn_rcpt_text(cases[i].kind, cases[i].error, cases[i].host, &t);
+		assert_string_equal(t.status, cases[i].status);
+		assert_string_equal(t.diagnostic, cases[i].diagnostic);
+		assert_string_equal(t.mta, cases[i].mta);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_date_zone),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_status_from_reply),
+		cmocka_unit_test(test_rcpt_text),
 	};
 
 	setenv("TZ", "UTC", 1);

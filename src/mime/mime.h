@@ -8,13 +8,16 @@
  *     and the sizes IMAP wants; BODY[section] specs, header field filters,
  *     RFC 5322 address lists, and the decoding of bodies and header values
  *     (transfer encodings, charsets, RFC 2047) to UTF-8 for SEARCH and the
- *     client.  IMAP's renderings of the tree (ENVELOPE, BODYSTRUCTURE)
- *     live with the other IMAP encoders in lib-imap/imap_body.h;
+ *     client.  IMAP's renderings of the tree (ENVELOPE, BODY,
+ *     BODYSTRUCTURE) live with the other IMAP encoders, in
+ *     lib-imap/imap_body.h;
  *   - RFC 5321 envelope mailboxes (address_*), which SMTP commands carry;
  *   - the encodings: quoted-printable and the 8BITMIME downgrade (qp_*),
  *     xtext (xtext_*), the binary-to-base64 APPEND filter (mime_binenc_*);
  *     the base64 alphabet itself is lib/encoding's;
- *   - the delivery status notifications correio sends (dsn_*).
+ *   - the delivery status notifications correio sends (dsn_*); which
+ *     notices an envelope's NOTIFY= and RET= ask for is the queue's
+ *     (envelope_dsn_wanted(), envelope_dsn_ret_full()).
  *
  * Parser input is the message as correio stores it: lines end in LF,
  * though CRLF and mixed endings are understood the same way.  IMAP counts

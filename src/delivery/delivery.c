@@ -7,9 +7,10 @@
  * what changed; the batch's commit then fsyncs exactly those files and
  * directories on the store's workers while this thread goes on with the
  * next batch (at most DELIVERY_COMMITTING_MAX flushing at once: beyond
- * that, jobs gather into a bigger batch, a group commit).  Only once a batch is on disk are its outcomes given back
- * to the scheduler (and finished messages removed from the spool), and
- * the store takes in the new mail.  A crash anywhere in between leaves
+ * that, jobs gather into a bigger batch, a group commit).  Only once a
+ * batch is on disk are its outcomes given back to the scheduler (and
+ * finished messages removed from the spool), and the store takes in the
+ * new mail.  A crash anywhere in between leaves
  * the spool files, and the redelivery finds the Maildir file names
  * already present, so each message lands exactly once.
  */

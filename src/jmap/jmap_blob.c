@@ -77,7 +77,7 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 	jmap_file_expire_uploads(a->srv->cfg.data_dir, a->id, time(NULL) - BLOB_LIFETIME);
 	if (jmap_file_path(a->srv->cfg.data_dir, a->id, id, path, sizeof(path)) < 0 ||
 	    jmap_file_put(path, evbuffer_pullup(in, -1), len) < 0) {
-		log_err("jmap: upload: %s/jmap/%s/%s: %m", a->srv->cfg.data_dir, a->id, id);
+		log_err("jmap: upload %s of account %s: cannot store it: %m", id, a->id);
 		send_plain(req, 500, "Internal Server Error", "cannot store the blob\n");
 		return;
 	}

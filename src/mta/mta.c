@@ -12,12 +12,10 @@
  */
 #include "mta_private.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -653,26 +651,14 @@ void mta_take(struct mta *m, struct envelope *e, bool recovered)
 		msg_schedule(m, g, time(NULL));
 }
 
-static void on_incoming(evutil_socket_t fd, short what, void *arg)
+/* On the loop: the jobs the delivery agent finished, oldest first. */
+static void on_local_done(void *ctx, struct handoff_link *batch)
 {
-	struct mta *m = arg;
-	struct delivery_job *in, *next, *list = NULL;
-	uint64_t count;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("queue: eventfd read: %m");
-	pthread_mutex_lock(&m->lock);
-	in = m->local_done;
-	m->local_done = NULL;
-	pthread_mutex_unlock(&m->lock);
-	for (; in != NULL; in = next) {		/* oldest first */
-		next = in->next;
-		in->next = list;
-		list = in;
-	}
-	for (; list != NULL; list = next) {
-		next = list->next;
-		mta_local_finish(list);
+	for (; batch != NULL; batch = next) {
+		next = batch->next;
+		mta_local_finish(HANDOFF_ITEM(batch, struct delivery_job, link));
 	}
 }
 
@@ -777,10 +763,15 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
 		free(m);
 		return -1;
 	}
-	pthread_mutex_init(&m->lock, NULL);
-	m->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	m->event = event_new(srv->base, m->event_fd, EV_READ | EV_PERSIST, on_incoming, m);
-	event_add(m->event, NULL);
+	if (handoff_new(on_local_done, m, &m->local_done) < 0) {
+		*error_r = "cannot make the local transport's hand-off";
+		log_err("queue: eventfd: %m");
+		dns_free(&m->dns);
+		dane_free(&m->dane);
+		free(m);
+		return -1;
+	}
+	m->local_event = handoff_watch(m->local_done, srv->base);
 	m->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, m);
 	evtimer_add(m->tick, &second);
 	*r = m;
@@ -793,15 +784,16 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
    ENVELOPE_FAILED is bounced when its message is loaded again. */
 static void local_results_at_stop(struct mta *m)
 {
-	struct delivery_job *job;
+	struct handoff_link *left = handoff_take(m->local_done), *next;
 
-	while ((job = m->local_done) != NULL) {
+	for (; left != NULL; left = next) {
+		struct delivery_job *job = HANDOFF_ITEM(left, struct delivery_job, link);
 		struct mta_txn *t = job->ctx;
 		struct mta_msg *g = t->msg;
 		struct envelope *e = g->env;
 		bool any = false;
 
-		m->local_done = job->next;
+		next = left->next;
 		for (unsigned i = 0; i < job->n_rcpts; i++) {
 			if (job->rcpts[i].code == 0)
 				continue;
@@ -836,8 +828,8 @@ void mta_stop(struct mta **mp)
 	local_results_at_stop(m);
 	mta_session_close_all(m);
 	event_free(m->tick);
-	event_free(m->event);
-	close(m->event_fd);
+	event_free(m->local_event);
+	handoff_free(&m->local_done);
 	mta_sts_stop(m);
 	dane_free(&m->dane);
 	dns_free(&m->dns);
@@ -850,7 +842,6 @@ void mta_stop(struct mta **mp)
 		m->dests = next;
 	}
 	explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
-	pthread_mutex_destroy(&m->lock);
 	free(m);
 	*mp = NULL;
 }

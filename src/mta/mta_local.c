@@ -7,11 +7,9 @@
  */
 #include "mta_private.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "delivery/delivery.h"
 #include "lib/log.h"
@@ -76,14 +74,7 @@ void mta_local_run(struct mta_dest *d)
 
 void mta_local_done(struct mta *m, struct delivery_job *job)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&m->lock);
-	job->next = m->local_done;
-	m->local_done = job;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->event_fd, &one, sizeof(one)) < 0)
-		log_err("queue: eventfd: %m");
+	handoff_post(m->local_done, &job->link);
 }
 
 /* The remote addresses Sieve scripts redirected the message to become

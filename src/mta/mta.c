@@ -47,11 +47,10 @@ static struct mta_msg *msg_find(struct mta *m, const char *id)
 
 static void msg_add(struct mta *m, struct envelope *e)
 {
-	struct mta_msg *g = calloc(1, sizeof(*g));
+	struct mta_msg *g = xcalloc(1, sizeof(*g));
 
-	if (g == NULL || (g->fresh = calloc(e->n_rcpts + 1, 1)) == NULL ||
-	    (g->go = calloc(e->n_rcpts + 1, sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xcalloc(e->n_rcpts + 1, 1);
+	g->go = xcalloc(e->n_rcpts + 1, sizeof(*g->go));
 	g->env = e;
 	g->next = m->msgs;
 	if (m->msgs != NULL)
@@ -82,8 +81,7 @@ static struct mta_dest *dest_get(struct mta *m, const char *name)
 	for (d = m->dests; d != NULL; d = d->next)
 		if (strcmp(d->name, name) == 0)
 			return d;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		abort();
+	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
 	str_copy(d->name, name, sizeof(d->name));
 	d->local = strcmp(name, SCHEDULE_LOCAL) == 0;
@@ -333,8 +331,9 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 			    open[k]->forwarded == mta_rcpt_forwarded(r))
 				t = open[k];
 		if (t == NULL) {
-			if (n_open == 64 || (t = calloc(1, sizeof(*t))) == NULL)
+			if (n_open == 64)
 				break;
+			t = xcalloc(1, sizeof(*t));
 			t->msg = g;
 			t->forwarded = mta_rcpt_forwarded(r);
 			dest_push(dest_get(m, name), t);
@@ -618,9 +617,8 @@ static int msg_reroute(struct mta *m, struct mta_msg *g)
 			g->unrouted = true;
 	free(g->fresh);
 	free(g->go);
-	if ((g->fresh = calloc(g->env->n_rcpts + 1, 1)) == NULL ||
-	    (g->go = calloc(g->env->n_rcpts + 1, sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xcalloc(g->env->n_rcpts + 1, 1);
+	g->go = xcalloc(g->env->n_rcpts + 1, sizeof(*g->go));
 	if (msg_bounce_refused(m, g) == 0)
 		return -1;
 	return g->unrouted ? 0 : 1;
@@ -745,11 +743,9 @@ static int read_password(struct mta *m, const char *path, const char **error_r)
 
 int mta_start(struct server *srv, struct mta **r, const char **error_r)
 {
-	struct mta *m = calloc(1, sizeof(*m));
+	struct mta *m = xcalloc(1, sizeof(*m));
 	struct timeval second = { 1, 0 };
 
-	if (m == NULL)
-		abort();
 	m->srv = srv;
 	if (dane_open(srv->base, &srv->cfg, &m->dane, error_r) < 0) {
 		free(m);

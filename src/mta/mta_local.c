@@ -40,14 +40,13 @@ void mta_local_run(struct mta_dest *d)
 
 	while ((t = d->head) != NULL) {
 		struct envelope *e = t->msg->env;
-		struct delivery_job *job = calloc(1, sizeof(*job));
+		struct delivery_job *job = xcalloc(1, sizeof(*job));
 
 		d->head = t->next;
 		if (d->head == NULL)
 			d->tail = &d->head;
 		t->next = NULL;
-		if (job == NULL || (job->rcpts = calloc(t->n, sizeof(*job->rcpts))) == NULL)
-			abort();
+		job->rcpts = xcalloc(t->n, sizeof(*job->rcpts));
 		str_copy(job->id, e->id, sizeof(job->id));
 		job->arrival = e->arrival;
 		job->size = e->size;
@@ -103,9 +102,8 @@ static void add_redirects(struct mta_txn *t, const struct delivery_job *job)
 	}
 	if (e->n_rcpts == n)
 		return;
-	if ((g->fresh = realloc(g->fresh, e->n_rcpts + 1)) == NULL ||
-	    (g->go = realloc(g->go, (e->n_rcpts + 1) * sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xrealloc(g->fresh, e->n_rcpts + 1);
+	g->go = xreallocarray(g->go, e->n_rcpts + 1, sizeof(*g->go));
 	memset(g->fresh + n, 0, e->n_rcpts + 1 - n);
 	memset(g->go + n, 0, (e->n_rcpts + 1 - n) * sizeof(*g->go));
 }

@@ -526,11 +526,9 @@ static void add_parsed(json_t *o, const struct get_opts *opt, const struct mime_
 		{ "bcc", "Bcc", 'a' }, { "replyTo", "Reply-To", 'a' },
 		{ "subject", "Subject", 's' },
 	};
-	struct part_list *text = calloc(3, sizeof(*text)), *html = text + 1, *att = text + 2;
+	struct part_list *text = xcalloc(3, sizeof(*text)), *html = text + 1, *att = text + 2;
 	const struct mime_part *root = mime_message_root(msg);
 
-	if (text == NULL)
-		abort();
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
 		if (!want(opt, headers[i].prop))
 			continue;

@@ -152,12 +152,10 @@ static void add_folder(void *ctx, const struct store_folder_info *f)
 
 	if (f->attrs & (STORE_FOLDER_NOSELECT | STORE_FOLDER_NONEXISTENT))
 		return;
-	nf = realloc(a->folders, (a->n_folders + 1) * sizeof(*nf));
-	if (nf == NULL)
-		abort();
+	nf = xreallocarray(a->folders, a->n_folders + 1, sizeof(*nf));
 	a->folders = nf;
 	memset(&nf[a->n_folders], 0, sizeof(*nf));
-	nf[a->n_folders].name = strdup(f->name);
+	nf[a->n_folders].name = xstrdup(f->name);
 	nf[a->n_folders].attrs = f->attrs;
 	a->n_folders++;
 }
@@ -302,23 +300,18 @@ static int cmp_u64(const void *x, const void *y)
 
 static struct jmap_snapshot *snapshot_take(struct jmap_account *a, const char *state)
 {
-	struct jmap_snapshot *s = calloc(1, sizeof(*s));
+	struct jmap_snapshot *s = xcalloc(1, sizeof(*s));
 	unsigned n = 0;
 
-	if (s == NULL)
-		abort();
 	str_copy(s->user, a->user, sizeof(s->user));
 	str_copy(s->state, state, sizeof(s->state));
 	s->n_folders = a->n_folders;
-	s->folders = calloc(a->n_folders + 1, sizeof(*s->folders));
-	s->modseqs = calloc(a->n_folders + 1, sizeof(*s->modseqs));
-	s->name_hashes = calloc(a->n_folders + 1, sizeof(*s->name_hashes));
+	s->folders = xcalloc(a->n_folders + 1, sizeof(*s->folders));
+	s->modseqs = xcalloc(a->n_folders + 1, sizeof(*s->modseqs));
+	s->name_hashes = xcalloc(a->n_folders + 1, sizeof(*s->name_hashes));
 	for (unsigned i = 0; i < a->n_folders; i++)
 		n += store_mailbox_count(a->folders[i].h);
-	s->emails = calloc(n + 1, sizeof(*s->emails));
-	if (s->folders == NULL || s->modseqs == NULL || s->name_hashes == NULL ||
-	    s->emails == NULL)
-		abort();
+	s->emails = xcalloc(n + 1, sizeof(*s->emails));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		unsigned c = store_mailbox_count(f->h);
@@ -349,10 +342,8 @@ static struct jmap_snapshot *snapshot_lookup(struct jmap_snapshot_list *l, const
 static json_t *snapshot_json(const struct jmap_snapshot *s)
 {
 	json_t *folders = json_array(), *v;
-	char *hex = malloc((size_t)s->n_emails * 16 + 1), h[3][20];
+	char *hex = xmalloc((size_t)s->n_emails * 16 + 1), h[3][20];
 
-	if (hex == NULL)
-		abort();
 	for (unsigned i = 0; i < s->n_folders; i++) {
 		snprintf(h[0], sizeof(h[0]), "%08x", s->folders[i]);
 		snprintf(h[1], sizeof(h[1]), "%016llx", (unsigned long long)s->modseqs[i]);
@@ -395,18 +386,13 @@ static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 	if (state == NULL || strlen(state) >= sizeof(s->state) || !json_is_array(folders) ||
 	    len % 16 != 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		abort();
+	s = xcalloc(1, sizeof(*s));
 	str_copy(s->user, user, sizeof(s->user));
 	str_copy(s->state, state, sizeof(s->state));
-	s->folders = calloc(json_array_size(folders) + 1, sizeof(*s->folders));
-	s->modseqs = calloc(json_array_size(folders) + 1, sizeof(*s->modseqs));
-	s->name_hashes = calloc(json_array_size(folders) + 1, sizeof(*s->name_hashes));
-	s->emails = calloc(len / 16 + 1, sizeof(*s->emails));
-	if (s->folders == NULL || s->modseqs == NULL || s->name_hashes == NULL ||
-	    s->emails == NULL)
-		abort();
+	s->folders = xcalloc(json_array_size(folders) + 1, sizeof(*s->folders));
+	s->modseqs = xcalloc(json_array_size(folders) + 1, sizeof(*s->modseqs));
+	s->name_hashes = xcalloc(json_array_size(folders) + 1, sizeof(*s->name_hashes));
+	s->emails = xcalloc(len / 16 + 1, sizeof(*s->emails));
 	json_array_foreach(folders, i, f) {
 		const char *uv = json_string_value(json_array_get(f, 0));
 		const char *ms = json_string_value(json_array_get(f, 1));
@@ -513,8 +499,8 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	struct jmap_snapshot *s, **p;
 	unsigned n = 0, mine_n = 0;
 
-	if (*lp == NULL && (*lp = calloc(1, sizeof(**lp))) == NULL)
-		abort();
+	if (*lp == NULL)
+		*lp = xcalloc(1, sizeof(**lp));
 	l = *lp;
 	if (l->loaded == NULL)
 		l->loaded = json_object();

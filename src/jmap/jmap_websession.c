@@ -28,10 +28,9 @@ struct jmap_websessions {
 struct jmap_websessions *jmap_websessions_new(unsigned max, unsigned per_user,
 					      time_t idle, time_t absolute)
 {
-	struct jmap_websessions *s = calloc(1, sizeof(*s));
+	struct jmap_websessions *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL || (s->v = calloc(max, sizeof(*s->v))) == NULL)
-		abort();
+	s->v = xcalloc(max, sizeof(*s->v));
 	s->max = max;
 	s->per_user = per_user;
 	s->idle = idle;

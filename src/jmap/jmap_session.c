@@ -28,6 +28,7 @@
 
 #include "auth/accounts.h"
 #include "delivery/delivery.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "server/server.h"
@@ -94,8 +95,7 @@ void jmap_account_id(const char *user, char out[20])
 
 	SHA256((const unsigned char *)user, strlen(user), md);
 	out[0] = 'a';
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, 8, out + 1);
 }
 
 int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
@@ -359,21 +359,6 @@ static json_t *snapshot_json(const struct jmap_snapshot *s)
 	return v;
 }
 
-static bool hex_u64(const char *p, size_t n, uint64_t *r)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return false;
-		v = v << 4 | (unsigned)d;
-	}
-	*r = v;
-	return n > 0 && n <= 16;
-}
-
 static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 {
 	const char *state = json_string_value(json_object_get(v, "state"));
@@ -397,9 +382,10 @@ static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 		const char *uv = json_string_value(json_array_get(f, 0));
 		const char *ms = json_string_value(json_array_get(f, 1));
 		const char *nh = json_string_value(json_array_get(f, 2));
-		if (uv == NULL || ms == NULL || nh == NULL || !hex_u64(uv, strlen(uv), &x) ||
-		    x > UINT32_MAX || !hex_u64(ms, strlen(ms), &s->modseqs[i]) ||
-		    !hex_u64(nh, strlen(nh), &s->name_hashes[i])) {
+		if (uv == NULL || ms == NULL || nh == NULL ||
+		    hex_decode_u64(uv, strlen(uv), &x) < 0 || x > UINT32_MAX ||
+		    hex_decode_u64(ms, strlen(ms), &s->modseqs[i]) < 0 ||
+		    hex_decode_u64(nh, strlen(nh), &s->name_hashes[i]) < 0) {
 			snapshot_free(s);
 			return NULL;
 		}
@@ -407,7 +393,7 @@ static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 		s->n_folders++;
 	}
 	for (i = 0; i < len / 16; i++) {
-		if (!hex_u64(emails + 16 * i, 16, &s->emails[i]) ||
+		if (hex_decode_u64(emails + 16 * i, 16, &s->emails[i]) < 0 ||
 		    (i > 0 && s->emails[i] <= s->emails[i - 1])) {
 			snapshot_free(s);
 			return NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 struct websession {
@@ -63,15 +64,10 @@ static bool expired(const struct jmap_websessions *s, const struct websession *w
 static int random_hex(char *out)
 {
 	unsigned char rnd[JMAP_WEB_ID_LEN / 2];
-	static const char hex[] = "0123456789abcdef";
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[JMAP_WEB_ID_LEN] = '\0';
+	hex_encode(rnd, sizeof(rnd), out);	/* JMAP_WEB_ID_LEN digits */
 	explicit_bzero(rnd, sizeof(rnd));
 	return 1;
 }

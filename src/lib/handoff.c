@@ -1,7 +1,8 @@
 /*
  * handoff.c - the locked list behind every hand-off between threads (see
  * handoff.h): the queue's committer, the password pool, the store's
- * workers, the delivery agent and its results to the scheduler.
+ * workers, the delivery agent, its results to the scheduler and its
+ * new-mail notices to the store, and the ACME thread's new certificates.
  *
  * One mutex guards the list and the stop flags.  A loop hand-off writes its
  * eventfd only when the list goes from empty to not empty; handoff_run()

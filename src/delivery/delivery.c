@@ -50,14 +50,14 @@ struct delivery {
 	void *ctx;
 	struct store *store;	/* the loop's: files the mail, hears of it */
 	struct store_delivery *batch;	/* the batch being filed */
-	unsigned committing;	/* batches flushing (under lock) */
+	unsigned committing;	/* batches flushing (under commit_lock) */
 	struct accounts *accounts;
 	struct quota *quota;	/* reservations made at DATA, released here */
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct delivery_job *incoming;	/* LIFO under lock; reversed when taken */
-	bool stop;
+	struct handoff *incoming;	/* jobs for the thread */
+	pthread_mutex_t cfg_lock;	/* guards next_cfg and cfg_changed */
+	pthread_mutex_t commit_lock;	/* guards committing */
+	pthread_cond_t commit_cond;	/* a batch is on disk */
 	struct store *folders;	/* this thread's, for Sieve's fileinto :create;
 				   made when first needed */
 };
@@ -455,10 +455,15 @@ static bool all_delivered(const struct delivery_job *job)
 	return true;
 }
 
+static struct delivery_job *job_of(struct handoff_link *l)
+{
+	return HANDOFF_ITEM(l, struct delivery_job, link);
+}
+
 /* A batch whose files are being flushed. */
 struct commit {
 	struct delivery *d;
-	struct delivery_job *jobs;
+	struct handoff_link *jobs;
 };
 
 /* The batch is on disk (result 1) or not (-1): on a store worker, give
@@ -467,11 +472,11 @@ static void batch_durable(void *ctx, int result)
 {
 	struct commit *c = ctx;
 	struct delivery *d = c->d;
-	struct delivery_job *job, *next;
+	struct handoff_link *l, *next;
 
-	for (job = c->jobs; job != NULL; job = next) {
-		next = job->next;
-		job->next = NULL;
+	for (l = c->jobs; l != NULL; l = next) {
+		struct delivery_job *job = job_of(l);
+		next = l->next;		/* done() hands the job on */
 		for (unsigned i = 0; result < 0 && i < job->n_rcpts; i++) {
 			struct delivery_rcpt *r = &job->rcpts[i];
 			if (r->code >= 300)
@@ -488,71 +493,58 @@ static void batch_durable(void *ctx, int result)
 		d->done(d->ctx, job);
 	}
 	free(c);
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->commit_lock);
 	d->committing--;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	pthread_cond_broadcast(&d->commit_cond);
+	pthread_mutex_unlock(&d->commit_lock);
 }
 
-static void run_batch(struct delivery *d, struct delivery_job *batch)
+static void run_batch(struct delivery *d, struct handoff_link *batch)
 {
 	struct commit *c = xcalloc(1, sizeof(*c));
 
 	d->batch = store_delivery_begin(d->store);
-	for (struct delivery_job *job = batch; job != NULL; job = job->next)
-		deliver_job(d, job);
+	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+		deliver_job(d, job_of(l));
 	c->d = d;
 	c->jobs = batch;
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->commit_lock);
 	d->committing++;
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->commit_lock);
 	store_delivery_commit(&d->batch, batch_durable, c);
 }
 
-/* Take everything submitted, oldest first. */
-static struct delivery_job *take_work(struct delivery *d)
+/* Group commit: while enough batches are flushing, the jobs arriving
+   gather into the next one. */
+static void wait_room(struct delivery *d)
 {
-	struct delivery_job *list = NULL, *j, *next;
-
-	for (j = d->incoming; j != NULL; j = next) {
-		next = j->next;
-		j->next = list;
-		list = j;
-	}
-	d->incoming = NULL;
-	return list;
+	pthread_mutex_lock(&d->commit_lock);
+	while (d->committing >= DELIVERY_COMMITTING_MAX)
+		pthread_cond_wait(&d->commit_cond, &d->commit_lock);
+	pthread_mutex_unlock(&d->commit_lock);
 }
 
+/* Each batch is everything submitted, oldest first, delivered under the
+   configuration of the moment it is taken; at stop, jobs not taken stay. */
 static void *delivery_main(void *arg)
 {
 	struct delivery *d = arg;
-	struct delivery_job *batch;
+	struct handoff_link *batch;
 
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
+	for (wait_room(d); (batch = handoff_wait(d->incoming, true)) != NULL; wait_room(d)) {
+		pthread_mutex_lock(&d->cfg_lock);
 		if (d->cfg_changed) {
 			d->cfg = d->next_cfg;
 			d->cfg_changed = false;
 		}
-		/* group commit: while enough batches are flushing, the jobs
-		   arriving gather into the next one */
-		if (d->committing >= DELIVERY_COMMITTING_MAX) {
-			pthread_cond_wait(&d->cond, &d->lock);
-			continue;
-		}
-		batch = take_work(d);
-		if (batch == NULL) {
-			pthread_cond_wait(&d->cond, &d->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_unlock(&d->cfg_lock);
 		run_batch(d, batch);
-		pthread_mutex_lock(&d->lock);
 	}
 	/* the batches still flushing give their jobs back first */
+	pthread_mutex_lock(&d->commit_lock);
 	while (d->committing > 0)
-		pthread_cond_wait(&d->cond, &d->lock);
-	pthread_mutex_unlock(&d->lock);
+		pthread_cond_wait(&d->commit_cond, &d->commit_lock);
+	pthread_mutex_unlock(&d->commit_lock);
 	return NULL;
 }
 
@@ -574,8 +566,11 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 		free(d);
 		return -1;
 	}
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	if (handoff_new(NULL, NULL, &d->incoming) < 0)
+		abort();	/* a worker hand-off makes no descriptor */
+	pthread_mutex_init(&d->cfg_lock, NULL);
+	pthread_mutex_init(&d->commit_lock, NULL);
+	pthread_cond_init(&d->commit_cond, NULL);
 	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
 		fatal("delivery: cannot start its thread");
 	*r = d;
@@ -600,40 +595,33 @@ void delivery_stop(struct delivery **dp)
 
 	if (d == NULL)
 		return;
-	pthread_mutex_lock(&d->lock);
-	d->stop = true;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	handoff_stop(d->incoming, false);	/* the batch under way ends */
 	pthread_join(d->thread, NULL);
 	/* jobs not taken go back without results (their caller frees them) */
-	while (d->incoming != NULL) {
-		struct delivery_job *job = d->incoming;
-		d->incoming = job->next;
-		job->next = NULL;
-		d->done(d->ctx, job);
+	for (struct handoff_link *l = handoff_take(d->incoming), *next; l != NULL; l = next) {
+		next = l->next;
+		d->done(d->ctx, job_of(l));
 	}
 	accounts_free(&d->accounts);
 	if (d->folders != NULL)
 		store_free(&d->folders);
-	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->cond);
+	handoff_free(&d->incoming);
+	pthread_mutex_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->commit_lock);
+	pthread_cond_destroy(&d->commit_cond);
 	free(d);
 	*dp = NULL;
 }
 
 void delivery_submit(struct delivery *d, struct delivery_job *job)
 {
-	pthread_mutex_lock(&d->lock);
-	job->next = d->incoming;
-	d->incoming = job;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	handoff_post(d->incoming, &job->link);
 }
 
 void delivery_set_config(struct delivery *d, const struct config *cfg)
 {
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->cfg_lock);
 	d->next_cfg = *cfg;
 	d->cfg_changed = true;
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->cfg_lock);
 }

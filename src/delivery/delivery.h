@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/handoff.h"
 #include "lib/config.h"
 #include "queue/envelope.h"
 
@@ -53,7 +54,7 @@ struct delivery_job {
 	struct delivery_rcpt *rcpts;
 	unsigned n_rcpts;
 	void *ctx;		/* the caller's */
-	struct delivery_job *next;	/* the agent's */
+	struct handoff_link link;	/* to the agent's thread and back */
 };
 
 /* Called once a job's outcomes are durable (ownership of the job passes

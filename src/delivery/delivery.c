@@ -1,18 +1,18 @@
 /*
  * delivery.c - the delivery agent thread and its batches.
  *
- * One batch: every job submitted since the last batch.  For each job and
- * each recipient the mail store files the message (store_deliver: a hard
- * link or copy into the Maildir, or an append to the mbox), recording
- * what changed; the batch's commit then fsyncs exactly those files and
- * directories on the store's workers while this thread goes on with the
- * next batch (at most DELIVERY_COMMITTING_MAX flushing at once: beyond
- * that, jobs gather into a bigger batch, a group commit).  Only once a
- * batch is on disk are its outcomes given back to the scheduler (and
- * finished messages removed from the spool), and the store takes in the
- * new mail.  A crash anywhere in between leaves
- * the spool files, and the redelivery finds the Maildir file names
- * already present, so each message lands exactly once.
+ * One batch: the jobs filed since the last batch was handed over.  For
+ * each job and each recipient the mail store files the message
+ * (store_deliver: a hard link or copy into the Maildir, or an append to
+ * the mbox), recording what changed; the batch's commit then fsyncs
+ * exactly those files and directories on the store's workers while this
+ * thread goes on filing the jobs that arrive into the next batch (one
+ * batch flushes at a time: a group commit, see delivery_main).  Only
+ * once a batch is on disk are its outcomes given back to the scheduler
+ * (and finished messages removed from the spool), and the store takes in
+ * the new mail.  A crash anywhere in between leaves the spool files, and
+ * the redelivery finds the Maildir file names already present, so each
+ * message lands exactly once.
  */
 #include "delivery.h"
 
@@ -38,9 +38,6 @@
 #include "sieve/sieve.h"
 #include "store/store.h"
 
-/* Batches being flushed at once; a new one is filed meanwhile. */
-#define DELIVERY_COMMITTING_MAX 2
-
 struct delivery {
 	struct config cfg;	/* the thread's copy */
 	struct config next_cfg;	/* set by delivery_set_config */
@@ -49,7 +46,8 @@ struct delivery {
 	delivery_done_fn *done;
 	void *ctx;
 	struct store *store;	/* the loop's: files the mail, hears of it */
-	struct store_delivery *batch;	/* the batch being filed */
+	struct commit *gathering;	/* the jobs of the batch being filed */
+	struct store_delivery *batch;	/* ... and what filing them changed */
 	unsigned committing;	/* batches flushing (under commit_lock) */
 	struct accounts *accounts;
 	struct quota *quota;	/* reservations made at DATA, released here */
@@ -499,52 +497,89 @@ static void batch_durable(void *ctx, int result)
 	pthread_mutex_unlock(&d->commit_lock);
 }
 
-static void run_batch(struct delivery *d, struct handoff_link *batch)
+/* File jobs (oldest first) into the batch being gathered, under the
+   configuration of the moment they are taken. */
+static void file_jobs(struct delivery *d, struct handoff_link *jobs)
 {
-	struct commit *c = xcalloc(1, sizeof(*c));
+	struct commit *c = d->gathering;
+	struct handoff_link **tail;
 
-	d->batch = store_delivery_begin(d->store);
-	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+	pthread_mutex_lock(&d->cfg_lock);
+	if (d->cfg_changed) {
+		d->cfg = d->next_cfg;
+		d->cfg_changed = false;
+	}
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (c == NULL) {
+		c = d->gathering = xcalloc(1, sizeof(*c));
+		c->d = d;
+		d->batch = store_delivery_begin(d->store);
+	}
+	for (tail = &c->jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = jobs;
+	for (struct handoff_link *l = jobs; l != NULL; l = l->next)
 		deliver_job(d, job_of(l));
-	c->d = d;
-	c->jobs = batch;
+}
+
+/* Hand the gathered batch to the store to be flushed. */
+static void commit_gathered(struct delivery *d)
+{
+	struct commit *c = d->gathering;
+
+	d->gathering = NULL;
 	pthread_mutex_lock(&d->commit_lock);
 	d->committing++;
 	pthread_mutex_unlock(&d->commit_lock);
 	store_delivery_commit(&d->batch, batch_durable, c);
 }
 
-/* Group commit: while enough batches are flushing, the jobs arriving
-   gather into the next one. */
-static void wait_room(struct delivery *d)
+static bool flushing(struct delivery *d)
 {
+	bool busy;
+
 	pthread_mutex_lock(&d->commit_lock);
-	while (d->committing >= DELIVERY_COMMITTING_MAX)
-		pthread_cond_wait(&d->commit_cond, &d->commit_lock);
+	busy = d->committing > 0;
 	pthread_mutex_unlock(&d->commit_lock);
+	return busy;
 }
 
-/* Each batch is everything submitted, oldest first, delivered under the
-   configuration of the moment it is taken; at stop, jobs not taken stay. */
-static void *delivery_main(void *arg)
+static void wait_flushed(struct delivery *d)
 {
-	struct delivery *d = arg;
-	struct handoff_link *batch;
-
-	for (wait_room(d); (batch = handoff_wait(d->incoming, true)) != NULL; wait_room(d)) {
-		pthread_mutex_lock(&d->cfg_lock);
-		if (d->cfg_changed) {
-			d->cfg = d->next_cfg;
-			d->cfg_changed = false;
-		}
-		pthread_mutex_unlock(&d->cfg_lock);
-		run_batch(d, batch);
-	}
-	/* the batches still flushing give their jobs back first */
 	pthread_mutex_lock(&d->commit_lock);
 	while (d->committing > 0)
 		pthread_cond_wait(&d->commit_cond, &d->commit_lock);
 	pthread_mutex_unlock(&d->commit_lock);
+}
+
+/*
+ * Group commit: one batch flushes at a time.  Jobs that arrive meanwhile
+ * are filed at once (their files appear in the mailboxes) into the next
+ * batch, which is handed over to be flushed when the flush under way
+ * ends; so a burst shares few flushes and filing never waits for the
+ * disk while there is work.  At stop, jobs not taken stay.
+ */
+static void *delivery_main(void *arg)
+{
+	struct delivery *d = arg;
+	struct handoff_link *jobs;
+
+	for (;;) {
+		if (d->gathering != NULL && !flushing(d)) {
+			commit_gathered(d);
+		} else if (d->gathering != NULL) {
+			if ((jobs = handoff_take(d->incoming)) != NULL)
+				file_jobs(d, jobs);
+			else
+				wait_flushed(d);
+		} else if ((jobs = handoff_wait(d->incoming, true)) != NULL) {
+			file_jobs(d, jobs);
+		} else {
+			break;
+		}
+	}
+	/* the batches still flushing give their jobs back first */
+	wait_flushed(d);
 	return NULL;
 }
 

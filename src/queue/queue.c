@@ -1,13 +1,25 @@
 /*
  * queue.c - spool files, group commit and recovery.
  *
- * Group commit: queue_commit() closes the message's files and puts it on
- * the pending list.  The committer thread takes the whole list at once,
- * calls syncfs(2) on the spool's file system - one flush for every file
- * and directory entry of the batch - and hands the batch back to the loop
- * through an eventfd.  While one flush runs the next batch gathers, so
- * under load each flush covers many messages and under no load a message
- * waits for exactly one flush.
+ * Group commit: queue_commit() writes the message's text and its envelope
+ * (as <id>.env.new, still open) and puts the message on the pending list.
+ * A committer thread takes the whole list at once and makes exactly those
+ * files durable: it starts the write-back of every file of the batch, then
+ * fdatasyncs each one (the first flush carries the others' blocks: they
+ * were allocated together), renames each envelope into place, and fsyncs
+ * the spool directory once for every entry of the batch.  The batch then
+ * goes back to the loop through an eventfd.  An envelope is in place only
+ * once its text and itself are on disk, and the 250 waits for the
+ * directory.  No syncfs(2): other programs' dirty data on the same file
+ * system is neither waited for nor forced out.
+ *
+ * While one batch is flushed the next gathers; QUEUE_COMMITTERS threads
+ * take batches, so more than one batch may be in flight.  The files of a
+ * batch are flushed by its committer and QUEUE_FLUSHERS helper threads at
+ * once: flushes in flight together wait on one journal commit, where one
+ * after the other each would wait for its own.  Under load each flush
+ * covers many messages, and under no load a message waits for exactly one
+ * batch.
  */
 #include "queue.h"
 
@@ -32,11 +44,14 @@
 
 #define QUEUE_WRITE_BUFFER 65536
 #define QUEUE_DAMAGED "damaged"	/* subdirectory for damaged messages */
+#define QUEUE_COMMITTERS 2	/* committer threads: batches in flight */
+#define QUEUE_FLUSHERS 3	/* threads that help a committer flush its files */
 
 struct queue_msg {
 	struct queue *q;
 	char id[ENVELOPE_ID_LEN + 1];
 	int fd;
+	int env_fd;		/* <id>.env.new, written, until the commit */
 	struct buf out;		/* text not yet written to fd */
 	size_t size;		/* bytes accepted by queue_msg_write */
 	size_t flushed;		/* bytes written to fd */
@@ -56,15 +71,33 @@ struct msg_list {
 	struct queue_msg *head, **tail;
 };
 
+/* The fdatasyncs of one batch, shared out among its committer and the
+   flushers: file i is the text (even) or the envelope (odd) of msgs[i/2]. */
+struct flush_set {
+	struct queue_msg **msgs;
+	int *errnos;		/* per file: 0 once flushed */
+	unsigned n;		/* files */
+	unsigned next;		/* the next file to take */
+	unsigned left;		/* files not yet flushed */
+	struct flush_set *next_set;
+};
+
 struct queue {
 	char dir[1100];
 	int dirfd;
 	struct event_base *base;
 	queue_route_fn *route;
 	void *route_ctx;
-	pthread_t thread;
+	pthread_t threads[QUEUE_COMMITTERS];
+	unsigned n_threads;
+	pthread_t flushers[QUEUE_FLUSHERS];
+	unsigned n_flushers;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;		/* committers: a message is pending */
+	pthread_cond_t flush_cond;	/* flushers: a set has files to take */
+	pthread_cond_t done_cond;	/* committers: a set's files are flushed */
+	struct flush_set *flushing;	/* sets being flushed, oldest first */
+	bool stop_flushers;
 	struct msg_list pending;	/* waiting for a flush */
 	struct msg_list synced;		/* flushed, waiting for the loop */
 	bool stop;
@@ -106,6 +139,8 @@ static void msg_free(struct queue_msg *m)
 {
 	if (m->fd >= 0)
 		close(m->fd);
+	if (m->env_fd >= 0)
+		close(m->env_fd);
 	buf_deinit(&m->out);
 	mailauth_free(&m->auth);
 	envelope_free(&m->env);
@@ -120,9 +155,136 @@ static void msg_unlink(struct queue *q, const char *id)
 	unlink(path);
 	file_path(q, id, "msg", path, sizeof(path));
 	unlink(path);
+	file_path(q, id, "env.new", path, sizeof(path));
+	unlink(path);
 }
 
-/* ---- committer thread ---- */
+/* ---- committer threads ---- */
+
+static int set_fd(const struct flush_set *set, unsigned i)
+{
+	const struct queue_msg *m = set->msgs[i / 2];
+
+	return i % 2 == 0 ? m->fd : m->env_fd;
+}
+
+/* Under q->lock (released meanwhile): fdatasync one file of the oldest
+   set with files left to take.  false when there is none. */
+static bool flush_one(struct queue *q)
+{
+	struct flush_set *set = q->flushing;
+	unsigned i;
+	int err;
+
+	while (set != NULL && set->next == set->n)
+		set = set->next_set;
+	if (set == NULL)
+		return false;
+	i = set->next++;
+	pthread_mutex_unlock(&q->lock);
+	err = fdatasync(set_fd(set, i)) < 0 ? errno : 0;
+	pthread_mutex_lock(&q->lock);
+	set->errnos[i] = err;
+	if (--set->left == 0)
+		pthread_cond_broadcast(&q->done_cond);
+	return true;
+}
+
+static void *flusher_main(void *arg)
+{
+	struct queue *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		if (flush_one(q))
+			continue;
+		if (q->stop_flushers)
+			break;
+		pthread_cond_wait(&q->flush_cond, &q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/*
+ * fdatasync the text and envelope of msgs[0..n) at once: the committer
+ * and the flushers each take files until none is left, so that many
+ * flushes wait on one journal commit instead of one commit each.  A file
+ * that fails dooms its message.
+ */
+static void flush_files(struct queue *q, struct queue_msg **msgs, unsigned n)
+{
+	struct flush_set set = { .msgs = msgs, .n = 2 * n, .left = 2 * n };
+	struct flush_set **p;
+
+	set.errnos = xcalloc(set.n, sizeof(*set.errnos));
+	/* start the write-back of every file first: their blocks are
+	   allocated together, in the transaction the first flush commits */
+	for (unsigned i = 0; i < set.n; i++)
+		sync_file_range(set_fd(&set, i), 0, 0, SYNC_FILE_RANGE_WRITE);
+
+	pthread_mutex_lock(&q->lock);
+	for (p = &q->flushing; *p != NULL; p = &(*p)->next_set)
+		;
+	*p = &set;
+	pthread_cond_broadcast(&q->flush_cond);
+	while (set.left > 0)
+		if (!flush_one(q))
+			pthread_cond_wait(&q->done_cond, &q->lock);
+	for (p = &q->flushing; *p != &set; p = &(*p)->next_set)
+		;
+	*p = set.next_set;
+	pthread_mutex_unlock(&q->lock);
+
+	for (unsigned i = 0; i < set.n; i++)
+		if (set.errnos[i] != 0 && msgs[i / 2]->result == 0) {
+			errno = set.errnos[i];
+			log_err("queue: %s: fdatasync of the %s: %m", msgs[i / 2]->id,
+				i % 2 == 0 ? "text" : "envelope");
+			msgs[i / 2]->result = -1;
+		}
+	free(set.errnos);
+}
+
+/*
+ * Make the batch durable: its files, then its envelopes in place, then
+ * the spool directory.  Sets each message's result (1 durable, -1 not).
+ */
+static void commit_batch(struct queue *q, struct queue_msg *batch, unsigned n)
+{
+	char from[ENVELOPE_ID_LEN + 16], to[ENVELOPE_ID_LEN + 16];
+	struct queue_msg **msgs = xcalloc(n + 1, sizeof(*msgs));
+	struct queue_msg *m;
+	unsigned n_ok = 0;
+	bool renamed = false;
+	int result = 1;
+
+	for (m = batch; m != NULL; m = m->next)
+		if (m->result == 0)
+			msgs[n_ok++] = m;
+	if (n_ok > 0)
+		flush_files(q, msgs, n_ok);
+	for (unsigned i = 0; i < n_ok; i++) {
+		m = msgs[i];
+		if (m->result != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s.env.new", m->id);
+		snprintf(to, sizeof(to), "%s.env", m->id);
+		if (renameat(q->dirfd, from, q->dirfd, to) < 0) {
+			log_err("queue: %s: rename the envelope into place: %m", m->id);
+			m->result = -1;
+		}
+		renamed = renamed || m->result == 0;
+	}
+	if (renamed && fsync(q->dirfd) < 0) {
+		log_err("queue: fsync %s: %m", q->dir);
+		result = -1;
+	}
+	for (m = batch; m != NULL; m = m->next)
+		if (m->result == 0)
+			m->result = result;
+	free(msgs);
+}
 
 static void *committer_main(void *arg)
 {
@@ -133,7 +295,6 @@ static void *committer_main(void *arg)
 	for (;;) {
 		struct queue_msg *batch;
 		unsigned n = 0;
-		int result;
 
 		while (q->pending.head == NULL && !q->stop)
 			pthread_cond_wait(&q->cond, &q->lock);
@@ -144,16 +305,11 @@ static void *committer_main(void *arg)
 		for (struct queue_msg *m = batch; m != NULL; m = m->next)
 			n++;
 		metrics_fsync_group(n);
-
-		result = syncfs(q->dirfd) < 0 ? -1 : 1;
-		if (result < 0)
-			log_err("queue: syncfs: %m");
+		commit_batch(q, batch, n);
 
 		pthread_mutex_lock(&q->lock);
 		while (batch != NULL) {
 			struct queue_msg *next = batch->next;
-			if (batch->result == 0)
-				batch->result = result;
 			list_push(&q->synced, batch);
 			batch = next;
 		}
@@ -207,6 +363,8 @@ int queue_open(const char *data_dir, struct event_base *base,
 	list_init(&q->synced);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
+	pthread_cond_init(&q->flush_cond, NULL);
+	pthread_cond_init(&q->done_cond, NULL);
 	q->seq = (unsigned)(time_now_us() & 0xfffff);
 	if (mkdir_p(q->dir, 0750) < 0 ||
 	    (q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -218,8 +376,12 @@ int queue_open(const char *data_dir, struct event_base *base,
 	q->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	q->event = event_new(base, q->event_fd, EV_READ | EV_PERSIST, queue_on_synced, q);
 	event_add(q->event, NULL);
-	if (pthread_create(&q->thread, NULL, committer_main, q) != 0)
-		abort();
+	for (; q->n_flushers < QUEUE_FLUSHERS; q->n_flushers++)
+		if (pthread_create(&q->flushers[q->n_flushers], NULL, flusher_main, q) != 0)
+			abort();
+	for (; q->n_threads < QUEUE_COMMITTERS; q->n_threads++)
+		if (pthread_create(&q->threads[q->n_threads], NULL, committer_main, q) != 0)
+			abort();
 	*r = q;
 	return 1;
 }
@@ -230,9 +392,16 @@ void queue_stop(struct queue *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->stop = true;
-	pthread_cond_signal(&q->cond);
+	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
-	pthread_join(q->thread, NULL);
+	for (unsigned i = 0; i < q->n_threads; i++)
+		pthread_join(q->threads[i], NULL);
+	pthread_mutex_lock(&q->lock);
+	q->stop_flushers = true;
+	pthread_cond_broadcast(&q->flush_cond);
+	pthread_mutex_unlock(&q->lock);
+	for (unsigned i = 0; i < q->n_flushers; i++)
+		pthread_join(q->flushers[i], NULL);
 	queue_on_synced(q->event_fd, EV_READ, q);
 	q->stopped = true;
 }
@@ -249,6 +418,8 @@ void queue_free(struct queue **qp)
 	close(q->dirfd);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->flush_cond);
+	pthread_cond_destroy(&q->done_cond);
 	free(q);
 	*qp = NULL;
 }
@@ -272,6 +443,7 @@ int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
 	assert(q != NULL && env != NULL);
 	m->q = q;
 	m->fd = -1;
+	m->env_fd = -1;
 	for (int tries = 0; m->fd < 0 && tries < 10; tries++) {
 		queue_new_id(q, m->id);
 		file_path(q, m->id, "msg", path, sizeof(path));
@@ -523,33 +695,35 @@ static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
 	commit_write(m);
 }
 
-/* Written as <id>.env.new and renamed into place, so that a crash never
-   leaves a torn <id>.env: one found at start is damage, and is kept. */
+/* Written as <id>.env.new, left open in m->env_fd: the committer renames
+   it into place once it and the text are on disk, so that a crash never
+   leaves a torn <id>.env (one found at start is damage, and is kept). */
 static int write_envelope(struct queue *q, struct queue_msg *m)
 {
 	struct buf text;
-	char path[1200], tmp[1210];
+	char tmp[1210];
 	int fd, ret = -1;
 
 	buf_init(&text, 0);
 	m->env->size = m->size;
 	envelope_format(m->env, &text);
-	file_path(q, m->id, "env", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	file_path(q, m->id, "env.new", tmp, sizeof(tmp));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && rename(tmp, path) == 0)
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0)
 		ret = 1;
 	if (ret < 0) {
-		log_err("queue: %s: %m", path);
+		log_err("queue: %s: %m", tmp);
+		if (fd >= 0)
+			close(fd);
 		unlink(tmp);
+	} else {
+		m->env_fd = fd;
 	}
-	if (fd >= 0)
-		close(fd);
 	buf_deinit(&text);
 	return ret;
 }
 
-/* Write the envelope and hand the message to the committer thread. */
+/* Write the envelope and hand the message to the committer threads. */
 static void commit_write(struct queue_msg *m)
 {
 	struct queue *q = m->q;
@@ -565,8 +739,6 @@ static void commit_write(struct queue_msg *m)
 
 	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
-	close(m->fd);
-	m->fd = -1;
 	pthread_mutex_lock(&q->lock);
 	list_push(&q->pending, m);
 	pthread_cond_signal(&q->cond);

@@ -1,0 +1,140 @@
+"""Durability of SMTP reception, watched with strace: between the 354 and
+the 250 of a DATA, the server makes exactly the message's files durable
+(its text and its envelope), then puts the envelope in place, then flushes
+the spool directory, and only then answers 250.  No syncfs(2): flushing
+the whole file system would also wait for every other program's writes."""
+
+import glob
+import os
+import re
+import shutil
+import signal
+import smtplib
+import subprocess
+import time
+
+import pytest
+
+from correio_harness import Server
+
+ALICE = "alice@example.org"
+STRACE = shutil.which("strace")
+
+# "PID HH:MM:SS.ffffff name(args) = result", or a call that another
+# thread's call interrupted in the output: "PID TIME name(args <unfinished
+# ...>" and later "PID TIME <... name resumed>rest) = result"
+LINE_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)")
+UNFINISHED_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+(\w+)\((.*) <unfinished \.\.\.>$")
+RESUMED_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(-?\d+)")
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    s.add_user(ALICE)
+    s.start()
+    yield s
+    s.cleanup()
+
+
+def all_threads_traced(pid):
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(status) as f:
+                tracer = [l for l in f if l.startswith("TracerPid:")]
+        except OSError:
+            continue
+        if not tracer or tracer[0].split()[1] == "0":
+            return False
+    return True
+
+
+def strace_server(server, out):
+    """strace attached to every thread of the running server."""
+    st = subprocess.Popen([STRACE, "-f", "-tt", "-y", "-s", "80", "-o", out,
+                           "-e", "trace=syncfs,sync,fsync,fdatasync,sync_file_range,"
+                           "rename,renameat,renameat2,write,writev,sendto,sendmsg",
+                           "-p", str(server.proc.pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while not all_threads_traced(server.proc.pid):
+        assert time.time() < deadline, "strace did not attach"
+        time.sleep(0.05)
+    return st
+
+
+def parse(path):
+    """The calls as (name, args, result), in the order they returned."""
+    calls, started = [], {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            m = LINE_RE.match(line)
+            if m:
+                calls.append((m.group(2), m.group(3), int(m.group(4))))
+                continue
+            m = UNFINISHED_RE.match(line)
+            if m:
+                started[m.group(1)] = (m.group(2), m.group(3))
+                continue
+            m = RESUMED_RE.match(line)
+            if m and m.group(1) in started:
+                name, args = started.pop(m.group(1))
+                calls.append((name, args + m.group(3), int(m.group(4))))
+    return calls
+
+
+def reply_index(calls, code, start=0):
+    """Index of the first write of an SMTP reply with this code to a socket."""
+    for i in range(start, len(calls)):
+        name, args, _ = calls[i]
+        if name in ("write", "writev", "sendto", "sendmsg") and "socket:" in args and \
+                re.search(r'"%d[ -]' % code, args):
+            return i
+    raise AssertionError(f"no {code} reply written")
+
+
+def test_reception_flushes_its_files_then_the_spool_without_syncfs(server, tmp_path):
+    assert STRACE is not None, "strace is missing: scripts/deps.sh installs it"
+    out = str(tmp_path / "strace.out")
+    spool = os.path.join(server.data, "queue")
+    st = strace_server(server, out)
+    try:
+        for n in range(3):
+            with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as c:
+                c.sendmail("s@example.net", [ALICE], f"Subject: durable {n}\r\n\r\nbody\r\n")
+            # delivered, and the delivery agent done with it
+            server.wait_messages(ALICE, n + 1)
+            server.wait_queue_empty()
+    finally:
+        st.send_signal(signal.SIGINT)
+        st.wait(10)
+    calls = parse(out)
+
+    start = 0
+    for n in range(3):
+        data = reply_index(calls, 354, start)
+        ok = reply_index(calls, 250, data)
+        window = calls[data:ok]
+        start = ok + 1
+        names = [c[0] for c in window]
+        assert "syncfs" not in names and "sync" not in names, (n, window)
+
+        def first(pred, what):
+            for i, (name, args, result) in enumerate(window):
+                if pred(name, args):
+                    assert result == 0, (what, window[i])
+                    return i
+            raise AssertionError(f"message {n}: no {what} before the 250: {window}")
+
+        text = first(lambda name, a: name in ("fsync", "fdatasync") and
+                     re.search(r"<%s/\w+\.msg>" % re.escape(spool), a), "flush of the text")
+        env = first(lambda name, a: name in ("fsync", "fdatasync") and
+                    re.search(r"<%s/\w+\.env\.new>" % re.escape(spool), a),
+                    "flush of the envelope")
+        put = first(lambda name, a: name.startswith("rename") and
+                    re.search(r'\.env\.new".*\.env"', a), "rename of the envelope")
+        spool_flush = first(lambda name, a: name in ("fsync", "fdatasync") and
+                            a.startswith("%s<%s>" % (a.split("<")[0], spool)),
+                            "flush of the spool directory")
+        assert text < put and env < put < spool_flush, window

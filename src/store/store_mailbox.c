@@ -23,7 +23,10 @@
 
 #define TMP_MAX_AGE (36 * 3600)	/* Maildir: tmp/ files older are litter */
 /* A folder this big stays open (parked) after its last user while the
-   account is in use: loading its index again costs time in proportion. */
+   account is in use: loading its index again costs time in proportion.
+   So does a folder that APPEND or COPY filed messages into, whatever its
+   size: the next one (a client saving to Sent with INBOX selected, an
+   upload of many messages) would otherwise load it again every time. */
 #define PARK_MIN_MESSAGES 1000
 
 /* ---- shared folders ---- */
@@ -190,7 +193,7 @@ void store_mbox_release(struct mbox *mb)
 	if (--mb->refs > 0)
 		return;
 	if (mb->ready && !mb->deleted && mb->mbox_path == NULL && !a->closing &&
-	    mb->idx.count >= PARK_MIN_MESSAGES && a->refs > 1) {
+	    (mb->idx.count >= PARK_MIN_MESSAGES || mb->written) && a->refs > 1) {
 		mb->parked = true;	/* its account reference goes */
 		a->refs--;
 		return;

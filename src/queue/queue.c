@@ -5,9 +5,8 @@
  * (as <id>.env.new, still open) and puts the message on the pending list.
  * A committer thread takes the whole list at once and makes exactly those
  * files durable: it starts the write-back of every file of the batch, then
- * fdatasyncs each one (the first flush carries the others' blocks: they
- * were allocated together), renames each envelope into place, and fsyncs
- * the spool directory once for every entry of the batch.  The batch then
+ * fdatasyncs each one, renames each envelope into place, and fsyncs the
+ * spool directory once for every entry of the batch.  The batch then
  * goes back to the loop through an eventfd.  An envelope is in place only
  * once its text and itself are on disk, and the 250 waits for the
  * directory.  No syncfs(2): other programs' dirty data on the same file
@@ -16,8 +15,9 @@
  * While one batch is flushed the next gathers; QUEUE_COMMITTERS threads
  * take batches, so more than one batch may be in flight.  The files of a
  * batch are flushed by its committer and QUEUE_FLUSHERS helper threads at
- * once: flushes in flight together wait on one journal commit, where one
- * after the other each would wait for its own.  Under load each flush
+ * once: flushes in flight together share the disk's cache flush (and, on
+ * a journaling file system, its journal commit), where one after the
+ * other each would wait for its own.  Under load each flush
  * covers many messages, and under no load a message waits for exactly one
  * batch.
  */
@@ -209,8 +209,8 @@ static void *flusher_main(void *arg)
 /*
  * fdatasync the text and envelope of msgs[0..n) at once: the committer
  * and the flushers each take files until none is left, so that many
- * flushes wait on one journal commit instead of one commit each.  A file
- * that fails dooms its message.
+ * flushes share one cache flush or journal commit instead of one each.
+ * A file that fails dooms its message.
  */
 static void flush_files(struct queue *q, struct queue_msg **msgs, unsigned n)
 {
@@ -218,8 +218,8 @@ static void flush_files(struct queue *q, struct queue_msg **msgs, unsigned n)
 	struct flush_set **p;
 
 	set.errnos = xcalloc(set.n, sizeof(*set.errnos));
-	/* start the write-back of every file first: their blocks are
-	   allocated together, in the transaction the first flush commits */
+	/* start the write-back of every file first: their writes go to
+	   the disk together, and each fdatasync then mostly waits */
 	for (unsigned i = 0; i < set.n; i++)
 		sync_file_range(set_fd(&set, i), 0, 0, SYNC_FILE_RANGE_WRITE);
 

@@ -300,6 +300,20 @@ static void test_append_target_parked(void **state)
 	deliver_into("Sent", 1);
 	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
 	assert_int_equal(s.messages, 4);
+
+	/* a few such small folders stay parked, not every one written to */
+	for (unsigned i = 0; i < 20; i++) {
+		char name[16];
+		unsigned parked = 0;
+		snprintf(name, sizeof(name), "F%u", i);
+		assert_int_equal(store_folder_create(a, name, 0, &err), 1);
+		assert_int_equal(store_append_begin(a, name, &ap, &err), 1);
+		assert_int_equal(store_append_write(ap, text, strlen(text), &err), 1);
+		assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+		for (mb = a->open; mb != NULL; mb = mb->next)
+			parked += mb->parked;
+		assert_true(parked >= 1 && parked <= 8);
+	}
 	store_mailbox_close(&h);
 	store_account_unref(&a);	/* frees the parked Sent too */
 	store_free(&st);

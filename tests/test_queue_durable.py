@@ -4,17 +4,18 @@ the 250 of a DATA, the server makes exactly the message's files durable
 the spool directory, and only then answers 250.  No syncfs(2): flushing
 the whole file system would also wait for every other program's writes."""
 
-import glob
 import os
 import re
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import time
 
 import pytest
 
+import correio_harness
 from correio_harness import Server
 
 ALICE = "alice@example.org"
@@ -29,38 +30,60 @@ RESUMED_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+<\.\.\. (\w+) resumed>(.*)\)\s+=\s+
 
 
 @pytest.fixture
-def server():
+def traced(tmp_path):
+    """A server started under strace (strace its parent, so that no
+    ptrace policy stands in the way), the path of the trace, and the
+    function that stops them."""
+    assert STRACE is not None, "strace is missing: scripts/deps.sh installs it"
+    out = str(tmp_path / "strace.out")
     s = Server()
     s.add_user(ALICE)
-    s.start()
-    yield s
-    s.cleanup()
-
-
-def all_threads_traced(pid):
-    for status in glob.glob(f"/proc/{pid}/task/*/status"):
-        try:
-            with open(status) as f:
-                tracer = [l for l in f if l.startswith("TracerPid:")]
-        except OSError:
-            continue
-        if not tracer or tracer[0].split()[1] == "0":
-            return False
-    return True
-
-
-def strace_server(server, out):
-    """strace attached to every thread of the running server."""
+    log = open(s.log_path, "ab")
     st = subprocess.Popen([STRACE, "-f", "-tt", "-y", "-s", "80", "-o", out,
                            "-e", "trace=syncfs,sync,fsync,fdatasync,sync_file_range,"
                            "rename,renameat,renameat2,write,writev,sendto,sendmsg",
-                           "-p", str(server.proc.pid)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while not all_threads_traced(server.proc.pid):
-        assert time.time() < deadline, "strace did not attach"
-        time.sleep(0.05)
-    return st
+                           "--", correio_harness.BIN, "-c", s.conf, "serve"],
+                          stdout=log, stderr=log)
+    pid = None
+
+    def stop():
+        """Stop the server, and strace with it (strace holds fatal
+        signals while it runs a command); the trace is then complete."""
+        if st.returncode is not None:
+            return
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+        try:
+            st.wait(30)
+        except subprocess.TimeoutExpired:
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+            st.kill()
+            st.wait()
+
+    try:
+        deadline = time.time() + 20
+        while True:
+            assert st.poll() is None, "server exited:\n" + s.read_log()
+            assert time.time() < deadline, "server did not start:\n" + s.read_log()
+            if pid is None:
+                try:
+                    with open(f"/proc/{st.pid}/task/{st.pid}/children") as f:
+                        pid = int(f.read().split()[0])
+                except (OSError, IndexError, ValueError):
+                    pass
+            if pid is not None and os.path.exists(os.path.join(s.data, "control.sock")):
+                try:
+                    socket.create_connection(("127.0.0.1", s.smtp_port), 0.5).close()
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        yield s, out, stop
+    finally:
+        stop()
+        log.close()
+        s.cleanup()
 
 
 def parse(path):
@@ -94,21 +117,16 @@ def reply_index(calls, code, start=0):
     raise AssertionError(f"no {code} reply written")
 
 
-def test_reception_flushes_its_files_then_the_spool_without_syncfs(server, tmp_path):
-    assert STRACE is not None, "strace is missing: scripts/deps.sh installs it"
-    out = str(tmp_path / "strace.out")
+def test_reception_flushes_its_files_then_the_spool_without_syncfs(traced):
+    server, out, stop = traced
     spool = os.path.join(server.data, "queue")
-    st = strace_server(server, out)
-    try:
-        for n in range(3):
-            with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as c:
-                c.sendmail("s@example.net", [ALICE], f"Subject: durable {n}\r\n\r\nbody\r\n")
-            # delivered, and the delivery agent done with it
-            server.wait_messages(ALICE, n + 1)
-            server.wait_queue_empty()
-    finally:
-        st.send_signal(signal.SIGINT)
-        st.wait(10)
+    for n in range(3):
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as c:
+            c.sendmail("s@example.net", [ALICE], f"Subject: durable {n}\r\n\r\nbody\r\n")
+        # delivered, and the delivery agent done with it
+        server.wait_messages(ALICE, n + 1)
+        server.wait_queue_empty()
+    stop()
     calls = parse(out)
 
     start = 0

@@ -1,13 +1,17 @@
-"""Durability of SMTP reception, watched with strace: between the 354 and
-the 250 of a DATA, the server makes exactly the message's files durable
-(its text and its envelope), then puts the envelope in place, then flushes
-the spool directory, and only then answers 250.  No syncfs(2): flushing
-the whole file system would also wait for every other program's writes."""
+"""Durability, watched with strace.  SMTP: between the 354 and the 250 of
+a DATA, the server makes exactly the message's files durable (its text
+and its envelope), then puts the envelope in place, then flushes the
+spool directory, and only then answers 250.  IMAP APPEND: the message
+file is flushed in tmp/, renamed into cur/, cur/ is flushed, then OK,
+and nothing else is flushed for it (the index is rebuilt from the
+Maildir if lost).  No syncfs(2) anywhere: flushing the whole file system
+would also wait for every other program's writes."""
 
 import os
 import re
 import shutil
 import signal
+import imaplib
 import smtplib
 import socket
 import subprocess
@@ -29,6 +33,23 @@ UNFINISHED_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+(\w+)\((.*) <unfinished \.\.\.>$
 RESUMED_RE = re.compile(r"^(\d+)\s+[\d:.]+\s+<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(-?\d+)")
 
 
+def serve_child(parent):
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            children = [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return None
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0] == correio_harness.BIN.encode() and b"serve" in argv:
+            return child
+    return None
+
+
 @pytest.fixture
 def traced(tmp_path):
     """A server started under strace (strace its parent, so that no
@@ -39,7 +60,7 @@ def traced(tmp_path):
     s = Server()
     s.add_user(ALICE)
     log = open(s.log_path, "ab")
-    st = subprocess.Popen([STRACE, "-f", "-tt", "-y", "-s", "80", "-o", out,
+    st = subprocess.Popen([STRACE, "-f", "-tt", "-y", "-s", "300", "-o", out,
                            "-e", "trace=syncfs,sync,fsync,fdatasync,sync_file_range,"
                            "rename,renameat,renameat2,write,writev,sendto,sendmsg",
                            "--", correio_harness.BIN, "-c", s.conf, "serve"],
@@ -51,13 +72,16 @@ def traced(tmp_path):
         signals while it runs a command); the trace is then complete."""
         if st.returncode is not None:
             return
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
         try:
-            st.wait(30)
-        except subprocess.TimeoutExpired:
             if pid is not None:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGTERM)
+            st.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             st.kill()
             st.wait()
 
@@ -66,12 +90,10 @@ def traced(tmp_path):
         while True:
             assert st.poll() is None, "server exited:\n" + s.read_log()
             assert time.time() < deadline, "server did not start:\n" + s.read_log()
+            # strace's child running `correio serve` (strace first forks
+            # a short-lived child of its own: not that one)
             if pid is None:
-                try:
-                    with open(f"/proc/{st.pid}/task/{st.pid}/children") as f:
-                        pid = int(f.read().split()[0])
-                except (OSError, IndexError, ValueError):
-                    pass
+                pid = serve_child(st.pid)
             if pid is not None and os.path.exists(os.path.join(s.data, "control.sock")):
                 try:
                     socket.create_connection(("127.0.0.1", s.smtp_port), 0.5).close()
@@ -156,3 +178,54 @@ def test_reception_flushes_its_files_then_the_spool_without_syncfs(traced):
                             a.startswith("%s<%s>" % (a.split("<")[0], spool)),
                             "flush of the spool directory")
         assert text < put and env < put < spool_flush, window
+
+
+def test_append_flushes_the_file_then_cur_and_nothing_else(traced):
+    server, out, stop = traced
+    server.cli("user", "add", "bob@example.org", "--password-stdin", stdin="secret\n")
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    m.login("bob@example.org", "secret")
+    m.create("Sent")
+    m.select("INBOX")
+    for n in range(3):
+        for folder in ("INBOX", "Sent"):
+            typ, _ = m.append(folder, None, None,
+                              f"Subject: append {n}\r\n\r\nbody\r\n".encode())
+            assert typ == "OK"
+    m.logout()
+    stop()
+    calls = parse(out)
+    root = os.path.join(server.data, "mail", "example.org", "bob")
+
+    start = 0
+    for n in range(6):
+        ready = next(i for i in range(start, len(calls)) if calls[i][0] == "writev" and
+                     "socket:" in calls[i][1] and '"+ ' in calls[i][1])
+        ok = next(i for i in range(ready, len(calls)) if "socket:" in calls[i][1] and
+                  "OK [APPENDUID" in calls[i][1])
+        window = calls[ready:ok]
+        start = ok + 1
+        names = [c[0] for c in window]
+        assert "syncfs" not in names and "sync" not in names, (n, window)
+        flushes = [c for c in window if c[0] in ("fsync", "fdatasync")]
+        renames = [c for c in window if c[0].startswith("rename")]
+        if n < 2:
+            # the first APPEND into a folder may load it, and write its
+            # files (index, UIDVALIDITY) and their directory then; later
+            # ones find it in memory
+            def folder_files(c):
+                return re.search(r'/correio-[^/>"]*[>"]', c[1]) or \
+                    re.search(r"<%s(/\.[^/>]+)?>$" % re.escape(root), c[1])
+            flushes = [c for c in flushes if not folder_files(c)]
+            renames = [c for c in renames if not folder_files(c)]
+        assert len(flushes) == 2, (n, flushes)
+        assert len(renames) == 1, (n, renames)
+        # the file, in tmp/ of its folder, then the folder's cur/
+        m1 = re.match(r"\d+<(%s(?:/[^/>]+)?)/tmp/([^/>]+)>$" % re.escape(root), flushes[0][1])
+        assert m1 and flushes[0][2] == 0, (n, flushes)
+        folder, name = m1.groups()
+        assert re.search(r'"%s/tmp/%s".*"%s/cur/%s[,:]' % (
+            re.escape(folder), re.escape(name), re.escape(folder), re.escape(name)),
+            renames[0][1]), (n, renames)
+        assert flushes[1][1].endswith("<%s/cur>" % folder) and flushes[1][2] == 0, (n, flushes)
+        assert window.index(flushes[0]) < window.index(renames[0]) < window.index(flushes[1])

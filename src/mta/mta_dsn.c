@@ -44,17 +44,9 @@ static bool wanted(const struct envelope_rcpt *r, unsigned char fresh,
 /* Read the original message (bounded) into text. */
 static int read_original(struct mta *m, const struct envelope *e, struct buf *text)
 {
-	char path[1200], block[65536];
-	ssize_t n;
-	int fd;
-
-	queue_text_path(m->srv->queue, e->id, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	while ((n = read(fd, block, sizeof(block))) > 0 && text->len < DSN_MAX_RETURN + 65536)
-		buf_append(text, block, (size_t)n);
-	close(fd);
-	return n < 0 ? -1 : 1;
+	/* past DSN_MAX_RETURN only the headers are returned (dsn_compose) */
+	return queue_text_read(m->srv->queue, e->id, 0, DSN_MAX_RETURN + 65536, text) < 0 ?
+	       -1 : 1;
 }
 
 static void on_dsn_committed(void *ctx, int result)

@@ -4,22 +4,22 @@
  * Group commit: queue_commit() writes the message's text and its envelope
  * (as <id>.env.new, still open) and puts the message on the pending list.
  * A committer thread takes the whole list at once and makes exactly those
- * files durable: it starts the write-back of every file of the batch, then
- * fdatasyncs each one, renames each envelope into place, and fsyncs the
+ * files durable: it starts the write-back of every file of the batch, has
+ * each one fdatasynced, renames each envelope into place, and fsyncs the
  * spool directory once for every entry of the batch.  The batch then
- * goes back to the loop through an eventfd.  An envelope is in place only
- * once its text and itself are on disk, and the 250 waits for the
- * directory.  No syncfs(2): other programs' dirty data on the same file
- * system is neither waited for nor forced out.
+ * goes back to the loop.  An envelope is in place only once its text and
+ * itself are on disk, and the 250 waits for the directory.  No syncfs(2):
+ * other programs' dirty data on the same file system is neither waited
+ * for nor forced out.
  *
  * While one batch is flushed the next gathers; QUEUE_COMMITTERS threads
  * take batches, so more than one batch may be in flight.  The files of a
- * batch are flushed by its committer and QUEUE_FLUSHERS helper threads at
- * once: flushes in flight together share the disk's cache flush (and, on
- * a journaling file system, its journal commit), where one after the
- * other each would wait for its own.  Under load each flush
- * covers many messages, and under no load a message waits for exactly one
- * batch.
+ * batch are fdatasynced by QUEUE_FLUSHERS threads at once: flushes in
+ * flight together share the disk's cache flush (and, on a journaling file
+ * system, its journal commit), where one after the other each would wait
+ * for its own.  Under load each flush covers many messages, and under no
+ * load a message waits for exactly one batch.  Messages, files to flush
+ * and flushed batches all travel through lib/handoff.h's hand-offs.
  */
 #include "queue.h"
 
@@ -31,13 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "lib/handoff.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -46,7 +46,7 @@
 #define QUEUE_WRITE_BUFFER 65536
 #define QUEUE_DAMAGED "damaged"	/* subdirectory for damaged messages */
 #define QUEUE_COMMITTERS 2	/* committer threads: batches in flight */
-#define QUEUE_FLUSHERS 3	/* threads that help a committer flush its files */
+#define QUEUE_FLUSHERS 4	/* threads that fdatasync a batch's files */
 
 struct queue_msg {
 	struct queue *q;
@@ -65,22 +65,7 @@ struct queue_msg {
 	void (*cb)(void *ctx, int result);
 	void *ctx;
 	int result;
-	struct queue_msg *next;
-};
-
-struct msg_list {
-	struct queue_msg *head, **tail;
-};
-
-/* The fdatasyncs of one batch, shared out among its committer and the
-   flushers: file i is the text (even) or the envelope (odd) of msgs[i/2]. */
-struct flush_set {
-	struct queue_msg **msgs;
-	int *errnos;		/* per file: 0 once flushed */
-	unsigned n;		/* files */
-	unsigned next;		/* the next file to take */
-	unsigned left;		/* files not yet flushed */
-	struct flush_set *next_set;
+	struct handoff_link link;	/* on pending, then on synced */
 };
 
 struct queue {
@@ -93,41 +78,32 @@ struct queue {
 	unsigned n_threads;
 	pthread_t flushers[QUEUE_FLUSHERS];
 	unsigned n_flushers;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;		/* committers: a message is pending */
-	pthread_cond_t flush_cond;	/* flushers: a set has files to take */
-	pthread_cond_t done_cond;	/* committers: a set's files are flushed */
-	struct flush_set *flushing;	/* sets being flushed, oldest first */
-	bool stop_flushers;
-	struct msg_list pending;	/* waiting for a flush */
-	struct msg_list synced;		/* flushed, waiting for the loop */
-	bool stop;
-	bool stopped;		/* committer joined */
-	int event_fd;
-	struct event *event;
+	struct handoff *pending;	/* to the committers: waiting for a flush */
+	struct handoff *flush;		/* to the flushers: files to fdatasync */
+	struct handoff *synced;		/* to the loop: flushed */
+	bool stopped;		/* committers and flushers joined */
+	struct event *event;	/* watches synced */
 	unsigned seq;
 };
 
-static void list_init(struct msg_list *l)
-{
-	l->head = NULL;
-	l->tail = &l->head;
-}
+/* A batch's files being flushed: the committer waits until none is left. */
+struct flush_set {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned left;
+};
 
-static void list_push(struct msg_list *l, struct queue_msg *m)
-{
-	m->next = NULL;
-	*l->tail = m;
-	l->tail = &m->next;
-}
+/* One file of a batch, for a flusher. */
+struct flush_item {
+	struct handoff_link link;
+	int fd;
+	int err;		/* of its fdatasync: 0 flushed */
+	struct flush_set *set;
+};
 
-/* Move every element of from to the returned list. */
-static struct queue_msg *list_take(struct msg_list *from)
+static struct queue_msg *msg_of(struct handoff_link *l)
 {
-	struct queue_msg *head = from->head;
-
-	list_init(from);
-	return head;
+	return HANDOFF_ITEM(l, struct queue_msg, link);
 }
 
 static void file_path(const struct queue *q, const char *id, const char *ext,
@@ -160,98 +136,69 @@ static void msg_unlink(struct queue *q, const char *id)
 	unlink(path);
 }
 
-/* ---- committer threads ---- */
+/* ---- committer and flusher threads ---- */
 
-static int set_fd(const struct flush_set *set, unsigned i)
-{
-	const struct queue_msg *m = set->msgs[i / 2];
-
-	return i % 2 == 0 ? m->fd : m->env_fd;
-}
-
-/* Under q->lock (released meanwhile): fdatasync one file of the oldest
-   set with files left to take.  false when there is none. */
-static bool flush_one(struct queue *q)
-{
-	struct flush_set *set = q->flushing;
-	unsigned i;
-	int err;
-
-	while (set != NULL && set->next == set->n)
-		set = set->next_set;
-	if (set == NULL)
-		return false;
-	i = set->next++;
-	pthread_mutex_unlock(&q->lock);
-	err = fdatasync(set_fd(set, i)) < 0 ? errno : 0;
-	pthread_mutex_lock(&q->lock);
-	set->errnos[i] = err;
-	if (--set->left == 0)
-		pthread_cond_broadcast(&q->done_cond);
-	return true;
-}
-
+/* Each turn takes one file to fdatasync, of any batch. */
 static void *flusher_main(void *arg)
 {
 	struct queue *q = arg;
+	struct handoff_link *l;
 
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		if (flush_one(q))
-			continue;
-		if (q->stop_flushers)
-			break;
-		pthread_cond_wait(&q->flush_cond, &q->lock);
+	while ((l = handoff_wait(q->flush, false)) != NULL) {
+		struct flush_item *it = HANDOFF_ITEM(l, struct flush_item, link);
+		struct flush_set *set = it->set;
+		it->err = fdatasync(it->fd) < 0 ? errno : 0;
+		pthread_mutex_lock(&set->lock);
+		if (--set->left == 0)
+			pthread_cond_signal(&set->cond);
+		pthread_mutex_unlock(&set->lock);
 	}
-	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
 /*
- * fdatasync the text and envelope of msgs[0..n) at once: the committer
- * and the flushers each take files until none is left, so that many
- * flushes share one cache flush or journal commit instead of one each.
- * A file that fails dooms its message.
+ * fdatasync the text and envelope of msgs[0..n) at once, on the flushers,
+ * so that many flushes share one cache flush or journal commit instead of
+ * one each.  A file that fails dooms its message.
  */
 static void flush_files(struct queue *q, struct queue_msg **msgs, unsigned n)
 {
-	struct flush_set set = { .msgs = msgs, .n = 2 * n, .left = 2 * n };
-	struct flush_set **p;
+	struct flush_item *items = xcalloc(2 * n, sizeof(*items));
+	struct flush_set set = { .left = 2 * n };
 
-	set.errnos = xcalloc(set.n, sizeof(*set.errnos));
-	/* start the write-back of every file first: their writes go to
-	   the disk together, and each fdatasync then mostly waits */
-	for (unsigned i = 0; i < set.n; i++)
-		sync_file_range(set_fd(&set, i), 0, 0, SYNC_FILE_RANGE_WRITE);
-
-	pthread_mutex_lock(&q->lock);
-	for (p = &q->flushing; *p != NULL; p = &(*p)->next_set)
-		;
-	*p = &set;
-	pthread_cond_broadcast(&q->flush_cond);
+	pthread_mutex_init(&set.lock, NULL);
+	pthread_cond_init(&set.cond, NULL);
+	for (unsigned i = 0; i < 2 * n; i++) {
+		items[i].fd = i % 2 == 0 ? msgs[i / 2]->fd : msgs[i / 2]->env_fd;
+		items[i].set = &set;
+		items[i].link.next = i + 1 < 2 * n ? &items[i + 1].link : NULL;
+		/* start the write-back of every file first: their writes go
+		   to the disk together, and each fdatasync then mostly waits */
+		sync_file_range(items[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+	handoff_post_list(q->flush, &items[0].link);
+	pthread_mutex_lock(&set.lock);
 	while (set.left > 0)
-		if (!flush_one(q))
-			pthread_cond_wait(&q->done_cond, &q->lock);
-	for (p = &q->flushing; *p != &set; p = &(*p)->next_set)
-		;
-	*p = set.next_set;
-	pthread_mutex_unlock(&q->lock);
+		pthread_cond_wait(&set.cond, &set.lock);
+	pthread_mutex_unlock(&set.lock);
+	pthread_mutex_destroy(&set.lock);
+	pthread_cond_destroy(&set.cond);
 
-	for (unsigned i = 0; i < set.n; i++)
-		if (set.errnos[i] != 0 && msgs[i / 2]->result == 0) {
-			errno = set.errnos[i];
+	for (unsigned i = 0; i < 2 * n; i++)
+		if (items[i].err != 0 && msgs[i / 2]->result == 0) {
+			errno = items[i].err;
 			log_err("queue: %s: fdatasync of the %s: %m", msgs[i / 2]->id,
 				i % 2 == 0 ? "text" : "envelope");
 			msgs[i / 2]->result = -1;
 		}
-	free(set.errnos);
+	free(items);
 }
 
 /*
  * Make the batch durable: its files, then its envelopes in place, then
  * the spool directory.  Sets each message's result (1 durable, -1 not).
  */
-static void commit_batch(struct queue *q, struct queue_msg *batch, unsigned n)
+static void commit_batch(struct queue *q, struct handoff_link *batch, unsigned n)
 {
 	char from[ENVELOPE_ID_LEN + 16], to[ENVELOPE_ID_LEN + 16];
 	struct queue_msg **msgs = xcalloc(n + 1, sizeof(*msgs));
@@ -260,9 +207,9 @@ static void commit_batch(struct queue *q, struct queue_msg *batch, unsigned n)
 	bool renamed = false;
 	int result = 1;
 
-	for (m = batch; m != NULL; m = m->next)
-		if (m->result == 0)
-			msgs[n_ok++] = m;
+	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+		if (msg_of(l)->result == 0)
+			msgs[n_ok++] = msg_of(l);
 	if (n_ok > 0)
 		flush_files(q, msgs, n_ok);
 	for (unsigned i = 0; i < n_ok; i++) {
@@ -281,61 +228,40 @@ static void commit_batch(struct queue *q, struct queue_msg *batch, unsigned n)
 		log_err("queue: fsync %s: %m", q->dir);
 		result = -1;
 	}
-	for (m = batch; m != NULL; m = m->next)
-		if (m->result == 0)
-			m->result = result;
+	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+		if (msg_of(l)->result == 0)
+			msg_of(l)->result = result;
 	free(msgs);
 }
 
+/* Each turn takes every message pending (at stop, those left too) and
+   hands the whole batch to the loop at once. */
 static void *committer_main(void *arg)
 {
 	struct queue *q = arg;
-	uint64_t one = 1;
+	struct handoff_link *batch;
 
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		struct queue_msg *batch;
+	while ((batch = handoff_wait(q->pending, true)) != NULL) {
 		unsigned n = 0;
 
-		while (q->pending.head == NULL && !q->stop)
-			pthread_cond_wait(&q->cond, &q->lock);
-		if (q->pending.head == NULL)
-			break;
-		batch = list_take(&q->pending);
-		pthread_mutex_unlock(&q->lock);
-		for (struct queue_msg *m = batch; m != NULL; m = m->next)
+		for (struct handoff_link *l = batch; l != NULL; l = l->next)
 			n++;
 		metrics_fsync_group(n);
 		commit_batch(q, batch, n);
-
-		pthread_mutex_lock(&q->lock);
-		while (batch != NULL) {
-			struct queue_msg *next = batch->next;
-			list_push(&q->synced, batch);
-			batch = next;
-		}
-		if (write(q->event_fd, &one, sizeof(one)) < 0)
-			log_err("queue: eventfd: %m");
+		handoff_post_list(q->synced, batch);
 	}
-	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
 /* On the loop: finish every message the committer has flushed. */
-static void queue_on_synced(evutil_socket_t fd, short what, void *arg)
+static void queue_on_synced(void *ctx, struct handoff_link *batch)
 {
-	struct queue *q = arg;
-	struct queue_msg *m, *next;
-	uint64_t count;
+	struct queue *q = ctx;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("queue: eventfd read: %m");
-	pthread_mutex_lock(&q->lock);
-	m = list_take(&q->synced);
-	pthread_mutex_unlock(&q->lock);
-
-	for (; m != NULL; m = next) {
-		next = m->next;
+	for (; batch != NULL; batch = next) {
+		struct queue_msg *m = msg_of(batch);
+		next = batch->next;
 		if (m->result < 0)
 			msg_unlink(q, m->id);
 		m->cb(m->ctx, m->result);
@@ -359,13 +285,6 @@ int queue_open(const char *data_dir, struct event_base *base,
 	q->base = base;
 	q->route = route;
 	q->route_ctx = route_ctx;
-	q->event_fd = -1;
-	list_init(&q->pending);
-	list_init(&q->synced);
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
-	pthread_cond_init(&q->flush_cond, NULL);
-	pthread_cond_init(&q->done_cond, NULL);
 	q->seq = (unsigned)(time_now_us() & 0xfffff);
 	if (mkdir_p(q->dir, 0750) < 0 ||
 	    (q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -374,9 +293,18 @@ int queue_open(const char *data_dir, struct event_base *base,
 		free(q);
 		return -1;
 	}
-	q->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	q->event = event_new(base, q->event_fd, EV_READ | EV_PERSIST, queue_on_synced, q);
-	event_add(q->event, NULL);
+	if (handoff_new(NULL, NULL, &q->pending) < 0 ||
+	    handoff_new(NULL, NULL, &q->flush) < 0 ||
+	    handoff_new(queue_on_synced, q, &q->synced) < 0) {
+		*error_r = "cannot make the committer's hand-off";
+		log_err("queue: eventfd: %m");
+		handoff_free(&q->pending);
+		handoff_free(&q->flush);
+		close(q->dirfd);
+		free(q);
+		return -1;
+	}
+	q->event = handoff_watch(q->synced, base);
 	for (; q->n_flushers < QUEUE_FLUSHERS; q->n_flushers++)
 		if (pthread_create(&q->flushers[q->n_flushers], NULL, flusher_main, q) != 0)
 			abort();
@@ -391,19 +319,13 @@ void queue_stop(struct queue *q)
 {
 	if (q->stopped)
 		return;
-	pthread_mutex_lock(&q->lock);
-	q->stop = true;
-	pthread_cond_broadcast(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	handoff_stop(q->pending, true);	/* the committers flush what is left */
 	for (unsigned i = 0; i < q->n_threads; i++)
 		pthread_join(q->threads[i], NULL);
-	pthread_mutex_lock(&q->lock);
-	q->stop_flushers = true;
-	pthread_cond_broadcast(&q->flush_cond);
-	pthread_mutex_unlock(&q->lock);
+	handoff_stop(q->flush, true);	/* idle: the committers waited for theirs */
 	for (unsigned i = 0; i < q->n_flushers; i++)
 		pthread_join(q->flushers[i], NULL);
-	queue_on_synced(q->event_fd, EV_READ, q);
+	handoff_run(q->synced);
 	q->stopped = true;
 }
 
@@ -415,12 +337,10 @@ void queue_free(struct queue **qp)
 		return;
 	queue_stop(q);
 	event_free(q->event);
-	close(q->event_fd);
+	handoff_free(&q->synced);
+	handoff_free(&q->flush);
+	handoff_free(&q->pending);
 	close(q->dirfd);
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->cond);
-	pthread_cond_destroy(&q->flush_cond);
-	pthread_cond_destroy(&q->done_cond);
 	free(q);
 	*qp = NULL;
 }
@@ -696,7 +616,7 @@ static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
 	commit_write(m);
 }
 
-/* Written as <id>.env.new, left open in m->env_fd: the committer renames
+/* Written as <id>.env.new, left open in m->env_fd: a committer renames
    it into place once it and the text are on disk, so that a crash never
    leaves a torn <id>.env (one found at start is damage, and is kept). */
 static int write_envelope(struct queue *q, struct queue_msg *m)
@@ -724,7 +644,8 @@ static int write_envelope(struct queue *q, struct queue_msg *m)
 	return ret;
 }
 
-/* Write the envelope and hand the message to the committer threads. */
+/* Write the envelope and hand the message to the committers (the files
+   stay open for their flush). */
 static void commit_write(struct queue_msg *m)
 {
 	struct queue *q = m->q;
@@ -740,10 +661,7 @@ static void commit_write(struct queue_msg *m)
 
 	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
-	pthread_mutex_lock(&q->lock);
-	list_push(&q->pending, m);
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	handoff_post(q->pending, &m->link);
 }
 
 void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)

@@ -8,9 +8,9 @@
  * gathered and made durable together on committer threads (group commit:
  * an fdatasync of each of the batch's files, one fsync of the spool
  * directory, never a flush of the whole file system), then each session's
- * callback runs on the event loop.  Committed messages are handed to the router hook (the scheduler,
- * for local and remote recipients alike); queue_done() removes a message
- * once it is finished.
+ * callback runs on the event loop.  Committed messages are handed to the
+ * router hook (the scheduler, for local and remote recipients alike);
+ * queue_done() removes a message once it is finished.
  *
  * Threads: queue_msg_* and queue_commit run on the event loop thread;
  * queue_done and the readers (queue_text_*, queue_space, queue_census)

@@ -30,8 +30,7 @@ set -eu
 #           the system's Postfix is never started: policy-rc.d below),
 #           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
 #           for the DANE tests; unbound's service is never started either),
-#           strace (the delivery durability test watches which files and
-#           directories the server flushes)
+#           strace (the durability tests watch the server's flushes)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze

@@ -27,7 +27,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define MAX_CREATE_ATTACHMENTS 100
 

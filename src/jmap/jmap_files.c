@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define JMAP_FILE_MAX (16u * 1024 * 1024)
 

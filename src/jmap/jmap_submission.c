@@ -38,7 +38,7 @@
 #include "mailauth/mailauth.h"
 #include "mime/mime.h"
 #include "queue/queue.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define SUBMISSION_LOG "submissions"
 

@@ -680,7 +680,7 @@ static void on_incoming(evutil_socket_t fd, short what, void *arg)
 
 static void dns_replace(struct mta *m, const struct config *old)
 {
-	struct server *srv = m->srv;
+	struct services *srv = m->srv;
 	struct dns *fresh;
 	const char *error;
 
@@ -757,7 +757,7 @@ static int read_password(struct mta *m, const char *path, const char **error_r)
 	return 1;
 }
 
-int mta_start(struct server *srv, struct mta **r, const char **error_r)
+int mta_start(struct services *srv, struct mta **r, const char **error_r)
 {
 	struct mta *m = calloc(1, sizeof(*m));
 	struct timeval second = { 1, 0 };

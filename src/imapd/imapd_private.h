@@ -71,7 +71,7 @@ struct imapd_append_msg {
 };
 
 struct imapd_session {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	struct imap_parser *parser;
 	enum imapd_state state;
 	bool rev2;			/* ENABLE IMAP4rev2 */

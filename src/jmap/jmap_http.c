@@ -81,7 +81,7 @@ struct jmap_req {
 };
 
 struct jmap_conn {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	struct jmap *j;
 	struct evhttp_connection *evcon;
 	char auth_header[MAX_AUTH_HEADER];	/* last Authorization that passed */

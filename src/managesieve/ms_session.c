@@ -38,7 +38,7 @@ enum ms_state {
 };
 
 struct ms_session {
-	struct conn conn;	/* first: the server's view */
+	struct conn conn;	/* first: the connection layer's view */
 	enum ms_state state;
 	struct ms_parser parser;
 	char user[320];

@@ -27,7 +27,7 @@ enum pop3_state {
 };
 
 struct pop3_session {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	enum pop3_state state;
 	char user[320];			/* USER name, then the account */
 	unsigned errors;

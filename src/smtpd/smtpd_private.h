@@ -50,7 +50,7 @@ struct smtpd_headers {
 };
 
 struct smtpd_session {
-	struct conn conn;	/* first: the server's view */
+	struct conn conn;	/* first: the connection layer's view */
 	enum smtpd_state state;
 	char helo[256];
 	bool esmtp;

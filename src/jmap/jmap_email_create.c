@@ -25,6 +25,7 @@
 #include "auth/sasl.h"
 #include "mime/mime.h"
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "conn/services.h"
@@ -122,8 +123,7 @@ static void random_hex(char *out, size_t bytes)
 	unsigned char r[32];
 
 	RAND_bytes(r, (int)bytes);
-	for (size_t i = 0; i < bytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	hex_encode(r, bytes, out);
 }
 
 static bool short_ascii_lines(const char *s, size_t n)
@@ -220,7 +220,7 @@ static void param(struct buf *out, const char *name, const char *value)
 		    (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p) != NULL)
 			buf_putc(out, (char)*p);
 		else
-			buf_printf(out, "%%%02X", *p);
+			hex_escape(*p, '%', out);
 	}
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -848,4 +849,89 @@ int queue_recover(struct queue *q)
 	if (count > 0)
 		log_info("queue: recovered %d message(s) from the spool", count);
 	return count;
+}
+
+/* ---- reading the spool ---- */
+
+int queue_text_open(struct queue *q, const char *id, int *fd_r)
+{
+	char name[ENVELOPE_ID_LEN + 8];
+
+	*fd_r = -1;
+	if (!id_valid(id))
+		return 0;
+	snprintf(name, sizeof(name), "%s.msg", id);
+	if ((*fd_r = openat(q->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+int queue_text_read(struct queue *q, const char *id, uint64_t offset, size_t max,
+		    struct buf *out)
+{
+	char block[65536];
+	ssize_t n = 0;
+	size_t got = 0;
+	int fd, ret;
+
+	if ((ret = queue_text_open(q, id, &fd)) <= 0)
+		return -1;
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (got < max && (n = read(fd, block, max - got < sizeof(block) ?
+					  max - got : sizeof(block))) > 0) {
+		if (buf_append(out, block, (size_t)n) < 0) {
+			n = -1;
+			break;
+		}
+		got += (size_t)n;
+	}
+	/* cut short by max: is there more? */
+	if (n > 0 && got == max)
+		n = read(fd, block, 1);
+	close(fd);
+	return n < 0 ? -1 : n == 0 ? 1 : 0;
+}
+
+int queue_space(struct queue *q, uint64_t *bytes_r)
+{
+	struct statvfs st;
+
+	if (fstatvfs(q->dirfd, &st) < 0)
+		return -1;
+	*bytes_r = (uint64_t)st.f_bavail * st.f_frsize;
+	return 1;
+}
+
+int queue_census(struct queue *q, time_t now, uint64_t *messages_r, uint64_t *oldest_age_r)
+{
+	time_t oldest = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	*messages_r = 0;
+	*oldest_age_r = 0;
+	/* a descriptor of our own: readdir's position is not shared */
+	if ((fd = openat(q->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		(*messages_r)++;
+		if (oldest == 0 || st.st_mtime < oldest)
+			oldest = st.st_mtime;
+	}
+	closedir(d);
+	*oldest_age_r = oldest != 0 && now > oldest ? (uint64_t)(now - oldest) : 0;
+	return 1;
 }

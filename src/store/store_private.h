@@ -127,6 +127,7 @@ struct mbox {
 	   holding the account */
 	bool parked;
 	bool busy;		/* listeners running */
+	bool filling;		/* a worker reads the sizes left for later */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
 	/* the INBOX of an mbox account: the messages are in this file, dir

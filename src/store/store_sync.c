@@ -312,6 +312,8 @@ static void vouch_cur(struct mbox *mb)
 
 /* ---- newcomers ---- */
 
+#define FILL_CHUNK 2000		/* files measured by one worker job */
+
 /* Size, RFC822 size and date of the file name in directory dfd, dir in
    the log ("" when name is a whole path; md: the name parsed).  1, 0 to leave it out (gone, not a regular file,
    unreadable: a symlink, no permission), -1 out of descriptors. */
@@ -535,6 +537,130 @@ static uint32_t known_keywords(const struct mbox *mb)
 	return known;
 }
 
+/* ---- the sizes left for later, read on a worker ---- */
+
+/*
+ * After a sync indexed files from their names, a worker reads their
+ * sizes and dates, FILL_CHUNK files a job, one job at a time, so that a
+ * FETCH of RFC822.SIZE, a STATUS SIZE or POP3 later finds them in the
+ * index instead of reading 100,000 files on the loop.  The loop applies
+ * each chunk to the records still unmeasured under the same name (a
+ * look-up may have measured one meanwhile; another program may have
+ * renamed it); when the folder is done a new snapshot keeps them (one
+ * write instead of a log record per message).  The job holds a
+ * reference on the folder; a folder deleted meanwhile, or the store
+ * stopping, ends the fill.
+ */
+struct fill_item {
+	uint32_t uid;
+	uint32_t name_at;	/* in names */
+	int ok;
+	uint64_t size, vsize;
+	time_t date;
+};
+
+struct fill_job {
+	struct store_job job;	/* first */
+	struct mbox *mb;
+	char dir[STORE_PATH_MAX];	/* cur/ */
+	struct fill_item *v;
+	unsigned n;
+	struct buf names;
+	uint32_t next_uid;	/* where the next chunk starts */
+};
+
+static void fill_work(struct store_job *j)
+{
+	struct fill_job *fj = (struct fill_job *)j;
+	char path[STORE_PATH_MAX];
+	struct mdname md;
+
+	for (unsigned i = 0; i < fj->n; i++) {
+		struct fill_item *it = &fj->v[i];
+		const char *name = fj->names.data + it->name_at;
+		store_maildir_parse(name, &md);
+		it->ok = (size_t)snprintf(path, sizeof(path), "%s/%s", fj->dir, name) <
+			 sizeof(path) &&
+			 measure_file(AT_FDCWD, "", path, &md, &it->size, &it->vsize,
+				      &it->date) > 0;
+	}
+}
+
+static void fill_submit(struct mbox *mb, uint32_t from_uid);
+
+static void fill_done(struct store_job *j)
+{
+	struct fill_job *fj = (struct fill_job *)j;
+	struct mbox *mb = fj->mb;
+	struct index *idx = &mb->idx;
+	long k;
+
+	for (unsigned i = 0; i < fj->n && !mb->deleted; i++) {
+		struct fill_item *it = &fj->v[i];
+		struct index_rec *r;
+		if (!it->ok || (k = store_index_find(idx, it->uid)) < 0)
+			continue;
+		r = &idx->recs[k];
+		if ((r->flags & REC_FLAG_UNMEASURED) == 0 ||
+		    strcmp(store_index_name(idx, r), fj->names.data + it->name_at) != 0)
+			continue;
+		r->size = it->size;
+		r->vsize = it->vsize;
+		r->date = it->date;
+		r->flags &= (uint8_t)~REC_FLAG_UNMEASURED;
+	}
+	mb->filling = false;
+	if (!mb->deleted && fj->n > 0 && mb->acct->store->pool != NULL) {
+		fill_submit(mb, fj->next_uid);
+	} else if (!mb->deleted && fj->n > 0 && mb->acct->store->pool == NULL) {
+		/* the store stops: what is measured stays in memory, and in
+		   the snapshot if the folder is written */
+	} else if (!mb->deleted) {
+		/* the folder is done: a snapshot keeps the sizes */
+		idx->needs_compact = true;
+		store_index_commit(mb);
+	}
+	buf_deinit(&fj->names);
+	free(fj->v);
+	free(fj);
+	store_mbox_release(mb);
+}
+
+/* Queue the next chunk: up to FILL_CHUNK unmeasured records from
+   from_uid on (none: the last, empty job writes the snapshot). */
+static void fill_submit(struct mbox *mb, uint32_t from_uid)
+{
+	struct index *idx = &mb->idx;
+	struct fill_job *fj;
+	unsigned i = store_index_lower(idx, from_uid);
+
+	if (mb->filling || mb->deleted || mb->mbox_path != NULL ||
+	    mb->acct->store->pool == NULL)
+		return;
+	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
+	    (fj->v = calloc(FILL_CHUNK, sizeof(*fj->v))) == NULL)
+		fatal("out of memory");
+	buf_init(&fj->names, 0);
+	for (; i < idx->count && fj->n < FILL_CHUNK; i++) {
+		const struct index_rec *r = &idx->recs[i];
+		const char *name = store_index_name(idx, r);
+		if ((r->flags & REC_FLAG_UNMEASURED) == 0)
+			continue;
+		fj->v[fj->n].uid = r->uid;
+		fj->v[fj->n].name_at = (uint32_t)fj->names.len;
+		buf_append(&fj->names, name, strlen(name) + 1);
+		fj->n++;
+	}
+	fj->next_uid = i < idx->count ? idx->recs[i].uid : idx->uidnext;
+	fj->mb = mb;
+	snprintf(fj->dir, sizeof(fj->dir), "%s/cur", mb->dir);
+	fj->job.work = fill_work;
+	fj->job.done = fill_done;
+	mb->filling = true;
+	store_mbox_ref(mb);
+	store_job_submit(mb->acct->store, &fj->job);
+}
+
 /* Give nc its UID and final name in cur/, and index it.  1, 0 gone, -1. */
 static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 {
@@ -632,8 +758,10 @@ static int take_newcomers(struct sync_ctx *sc)
 		return -1;
 	/* the bytes of files not measured yet: the next quota check counts
 	   the Maildir again */
-	if (sc->lazy_taken)
+	if (sc->lazy_taken) {
 		store_account_usage_stale(sc->mb->acct);
+		fill_submit(sc->mb, 1);
+	}
 	return 1;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,55 @@ static void test_rename_carries_sizes(void **state)
 	assert_non_null(strstr(name, ",S=6,W=7,U=1:2,"));
 }
 
+/* With worker threads, the sizes are read after the open, off the loop,
+   and a new snapshot keeps them. */
+static void test_filled_by_workers(void **state)
+{
+	struct store *st;
+	struct store_account *a;
+	struct store_mailbox *h;
+	struct store_error err;
+	char name[64], text[128];
+	unsigned left = 0;
+	int fd;
+
+	open_inbox(&st, &a, &h);
+	close_all(&st, &a, &h);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "%u.F%u.other:2,S", 1700000000 + i, i);
+		snprintf(text, sizeof(text), "Subject: %u\n\n%.*s\n", i, (int)(i % 50),
+			 "..................................................");
+		write_file(name, text, DATE0 + (time_t)i);
+	}
+	st = store_new(root, "test.example");
+	assert_true((fd = store_workers_start(st, 2)) >= 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 5000);
+	for (unsigned tries = 0; tries < 100 && h->mb->filling; tries++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) > 0)
+			store_workers_run(st);
+	}
+	assert_false(h->mb->filling);
+	for (unsigned i = 0; i < 5000; i++) {
+		const struct index_rec *r = &h->mb->idx.recs[i];
+		left += (r->flags & REC_FLAG_UNMEASURED) != 0;
+		/* "Subject: i\n\n" + dots + "\n": three bare LFs */
+		snprintf(text, sizeof(text), "Subject: %u\n\n", i);
+		assert_int_equal(r->size, strlen(text) + i % 50 + 1);
+		assert_int_equal(r->vsize, r->size + 3);
+		assert_int_equal(r->date, DATE0 + i);
+	}
+	assert_int_equal(left, 0);
+	close_all(&st, &a, &h);
+	/* the snapshot has them: a store without workers reads no file */
+	open_inbox(&st, &a, &h);
+	for (unsigned i = 0; i < 5000; i++)
+		assert_int_equal(h->mb->idx.recs[i].flags & REC_FLAG_UNMEASURED, 0);
+	close_all(&st, &a, &h);
+}
+
 static int setup(void **state)
 {
 	snprintf(root, sizeof(root), "/tmp/correio-test-lazy-XXXXXX");
@@ -219,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sizes_read_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_carries_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filled_by_workers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

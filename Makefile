@@ -36,7 +36,7 @@ TEST_SRC := $(wildcard src/*/test_*.c)
 FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
-FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
+FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/handoff.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/cli/aliases_file.c src/cli/queue_format.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mime/mime.h"
@@ -69,8 +70,7 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 	}
 	RAND_bytes(rnd, sizeof(rnd));
 	id[0] = 'u';
-	for (int i = 0; i < 16; i++)
-		snprintf(id + 1 + 2 * i, 3, "%02x", rnd[i]);
+	hex_encode(rnd, 16, id + 1);
 	/* uploads live BLOB_LIFETIME seconds (RFC 8620 §6.1: at least an
 	   hour when unreferenced); each upload sweeps the account's older
 	   ones, so an account holds what it uploaded in the last day at most */

@@ -131,9 +131,7 @@ static int threads_open(struct jmap_account *a)
 
 	if (a->threads != NULL)
 		return 1;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		abort();
+	t = xcalloc(1, sizeof(*t));
 	t->emails = json_object();
 	t->msgids = json_object();
 	if (jmap_file_path(jmap_data_dir(a->j), a->id, THREADS_FILE, t->path,
@@ -356,9 +354,7 @@ static unsigned members(struct jmap_account *a, struct member **r)
 
 	for (unsigned i = 0; i < a->n_folders; i++)
 		total += store_mailbox_count(a->folders[i].h);
-	all = calloc(total + 1, sizeof(*all));
-	if (all == NULL)
-		abort();
+	all = xcalloc(total + 1, sizeof(*all));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {

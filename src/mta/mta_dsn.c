@@ -86,8 +86,8 @@ static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
 int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *fresh,
 		 enum mta_dsn_kind kind)
 {
-	struct dsn_rcpt *rcpts = calloc(e->n_rcpts + 1, sizeof(*rcpts));
-	struct dsn_rcpt_text *texts = calloc(e->n_rcpts + 1, sizeof(*texts));
+	struct dsn_rcpt *rcpts = xcalloc(e->n_rcpts + 1, sizeof(*rcpts));
+	struct dsn_rcpt_text *texts = xcalloc(e->n_rcpts + 1, sizeof(*texts));
 	struct dsn_info info = { 0 };
 	struct dsn_result result;
 	struct buf original, text;
@@ -96,8 +96,6 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 	unsigned n = 0;
 	int ret = -1;
 
-	if (rcpts == NULL || texts == NULL)
-		abort();
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &e->rcpts[i];
 		if (!wanted(r, fresh != NULL ? fresh[i] : 0, kind))

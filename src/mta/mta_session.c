@@ -479,11 +479,9 @@ static void smarthost_mx(struct session *s);
 
 void mta_session_start(struct mta_dest *d)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = xcalloc(1, sizeof(*s));
 	struct timeval now = { 0, 0 };
 
-	if (s == NULL)
-		abort();
 	s->dest = d;
 	s->mta = d->mta;
 	s->fd = -1;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/handoff.h"
 #include "store/store.h"
 
 #define STORE_INDEX_FILE	"correio-index"
@@ -124,8 +125,10 @@ struct mbox {
 	bool ready;		/* loaded and synced once */
 	/* nobody uses it, but the account is open: a big folder stays in
 	   memory (with its watch) for the next SELECT or STATUS, without
-	   holding the account */
+	   holding the account; so does a folder written to (written) for
+	   the next APPEND or COPY into it */
 	bool parked;
+	bool written;
 	bool busy;		/* listeners running */
 	bool filling;		/* a worker reads the sizes left for later */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
@@ -206,7 +209,7 @@ void store_account_forget(struct store_account *a);
 struct store_job {
 	void (*work)(struct store_job *j);
 	void (*done)(struct store_job *j);
-	struct store_job *next;
+	struct handoff_link link;	/* on the pool's todo, then done */
 };
 /* What store_append_commit and store_copy_commit hand out. */
 struct store_wait {

@@ -298,7 +298,7 @@ static void test_append_target_parked(void **state)
 	}
 	/* what another program put there meanwhile is still seen */
 	deliver_into("Sent", 1);
-	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Sent", false, &s, &err), 1);
 	assert_int_equal(s.messages, 4);
 
 	/* a few such small folders stay parked, not every one written to */

@@ -177,6 +177,8 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		return -1;
 	}
 	mb->ready = true;
+	/* sizes a restart left unread (the index keeps them unmeasured) */
+	store_sync_fill(mb);
 	*r = mb;
 	return 1;
 }

@@ -357,6 +357,9 @@ int store_cache_compact(struct mbox *mb);
  */
 int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 		   struct store_error *error_r);
+/* Have the store's workers read the sizes of mb's records the sync left
+   unmeasured (a folder loaded with some), if any and not already. */
+void store_sync_fill(struct mbox *mb);
 /* rename(2) that never replaces an existing file.  0 or -1 (errno). */
 int store_rename_noreplace(const char *from, const char *to);
 /* r's size, RFC822 size and internal date, read from its file in cur/ if

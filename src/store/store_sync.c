@@ -586,7 +586,8 @@ static void fill_work(struct store_job *j)
 	}
 }
 
-static void fill_submit(struct mbox *mb, uint32_t from_uid);
+
+static void fill_next(struct mbox *mb, uint32_t from_uid, bool after);
 
 static void fill_done(struct store_job *j)
 {
@@ -610,16 +611,10 @@ static void fill_done(struct store_job *j)
 		r->flags &= (uint8_t)~REC_FLAG_UNMEASURED;
 	}
 	mb->filling = false;
-	if (!mb->deleted && fj->n > 0 && mb->acct->store->pool != NULL) {
-		fill_submit(mb, fj->next_uid);
-	} else if (!mb->deleted && fj->n > 0 && mb->acct->store->pool == NULL) {
-		/* the store stops: what is measured stays in memory, and in
-		   the snapshot if the folder is written */
-	} else if (!mb->deleted) {
-		/* the folder is done: a snapshot keeps the sizes */
-		idx->needs_compact = true;
-		store_index_commit(mb);
-	}
+	/* the next chunk; when the store stops, what is measured stays in
+	   memory (and in the snapshot if the folder is written) */
+	if (!mb->deleted && mb->acct->store->pool != NULL)
+		fill_next(mb, fj->next_uid, true);
 	buf_deinit(&fj->names);
 	free(fj->v);
 	free(fj);
@@ -627,8 +622,9 @@ static void fill_done(struct store_job *j)
 }
 
 /* Queue the next chunk: up to FILL_CHUNK unmeasured records from
-   from_uid on (none: the last, empty job writes the snapshot). */
-static void fill_submit(struct mbox *mb, uint32_t from_uid)
+   from_uid on.  None left after a chunk (after): a snapshot keeps what
+   the fill measured. */
+static void fill_next(struct mbox *mb, uint32_t from_uid, bool after)
 {
 	struct index *idx = &mb->idx;
 	struct fill_job *fj;
@@ -651,6 +647,16 @@ static void fill_submit(struct mbox *mb, uint32_t from_uid)
 		buf_append(&fj->names, name, strlen(name) + 1);
 		fj->n++;
 	}
+	if (fj->n == 0) {
+		buf_deinit(&fj->names);
+		free(fj->v);
+		free(fj);
+		if (after) {
+			idx->needs_compact = true;
+			store_index_commit(mb);
+		}
+		return;
+	}
 	fj->next_uid = i < idx->count ? idx->recs[i].uid : idx->uidnext;
 	fj->mb = mb;
 	snprintf(fj->dir, sizeof(fj->dir), "%s/cur", mb->dir);
@@ -659,6 +665,11 @@ static void fill_submit(struct mbox *mb, uint32_t from_uid)
 	mb->filling = true;
 	store_mbox_ref(mb);
 	store_job_submit(mb->acct->store, &fj->job);
+}
+
+void store_sync_fill(struct mbox *mb)
+{
+	fill_next(mb, 1, false);
 }
 
 /* Give nc its UID and final name in cur/, and index it.  1, 0 gone, -1. */
@@ -760,7 +771,7 @@ static int take_newcomers(struct sync_ctx *sc)
 	   the Maildir again */
 	if (sc->lazy_taken) {
 		store_account_usage_stale(sc->mb->acct);
-		fill_submit(sc->mb, 1);
+		fill_next(sc->mb, 1, false);
 	}
 	return 1;
 }

@@ -314,15 +314,15 @@ static void vouch_cur(struct mbox *mb)
 
 #define FILL_CHUNK 2000		/* files measured by one worker job */
 
-/* Size, RFC822 size and date of the file name in directory dfd, dir in
-   the log ("" when name is a whole path; md: the name parsed).  1, 0 to leave it out (gone, not a regular file,
-   unreadable: a symlink, no permission), -1 out of descriptors. */
+/* Size, RFC822 size and date of the file name in directory dfd (md: the
+   name parsed; dir names dfd in the log, "" when name is a whole path).
+   1, 0 to leave it out (gone, not a regular file, unreadable: a symlink,
+   no permission), -1 out of descriptors. */
 static int measure_file(int dfd, const char *dir, const char *name,
 			const struct mdname *md, uint64_t *size_r, uint64_t *vsize_r,
 			time_t *date_r)
 {
 	const char *slash = dir[0] != '\0' ? "/" : "";
-
 	struct stat st;
 	int fd, ret = 1;
 

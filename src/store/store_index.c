@@ -89,6 +89,21 @@ static uint32_t names_add(struct index *idx, const char *name)
 	return off;
 }
 
+void store_index_reserve(struct index *idx, unsigned n, size_t names_bytes)
+{
+	if (idx->count + n > idx->cap) {
+		idx->recs = xreallocarray(idx->recs, idx->count + n, sizeof(*idx->recs));
+		idx->cap = idx->count + n;
+	}
+	if (idx->names_len + names_bytes > idx->names_cap) {
+		/* offsets are 32 bits */
+		if (idx->names_len + names_bytes > UINT32_MAX)
+			fatal("store: a folder's file names pass 4 GiB");
+		idx->names = xrealloc(idx->names, idx->names_len + names_bytes);
+		idx->names_cap = idx->names_len + names_bytes;
+	}
+}
+
 void store_index_append(struct index *idx, const struct index_rec *r, const char *name)
 {
 	if (idx->count == idx->cap) {

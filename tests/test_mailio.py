@@ -391,3 +391,45 @@ def test_mbox_account_inbox(tmp_path):
             s.data, "mbox", "dora@example.org") in r.stderr, r.stderr
         assert "Work: 2 messages" in r.stdout
         assert len(os.listdir(os.path.join(out, ".Work", "cur"))) == 2
+
+
+def test_import_flushes_its_files_not_the_file_system(tmp_path):
+    """Import makes exactly what it wrote durable: each message file is
+    fdatasynced before it is moved into cur/, and each cur/ that got
+    messages is fsynced once at the end; no syncfs(2) of the whole file
+    system (which would wait for every other program's writes too)."""
+    import shutil
+    import subprocess
+    import correio_harness
+    strace = shutil.which("strace")
+    assert strace is not None, "strace is missing: scripts/deps.sh installs it"
+    src = str(tmp_path / "src")
+    make_dovecot_tree(src)
+    chown_tree(src)
+    out = str(tmp_path / "strace.out")
+    with Server() as s:
+        s.add_user("alice@example.org")
+        r = subprocess.run([strace, "-f", "-y", "-o", out, "-e",
+                            "trace=syncfs,sync,fsync,fdatasync,rename,renameat,renameat2",
+                            correio_harness.BIN, "-c", s.conf, "user", "import",
+                            "alice@example.org", src],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "imported 8 messages into 4 folders" in r.stdout, r.stdout
+        with open(out) as f:
+            lines = f.read().splitlines()
+        text = "\n".join(lines)
+        assert not [l for l in lines if re.search(r"\bsyncfs\(|\bsync\(\)", l)], text[-3000:]
+        home = s.maildir("alice@example.org")
+        # every message file is flushed, in tmp/, before its rename
+        datasyncs = [l for l in lines if re.search(r"\bfdatasync\(\d+<%s/[^>]*tmp/" %
+                                                   re.escape(home), l)]
+        assert len(datasyncs) == 8, text[-3000:]
+        # each of the four cur/ directories is flushed once, after the
+        # last message moved into it ("Caf\u00e9" as strace escapes it)
+        for cur in ("cur", ".Work/cur", ".Work.Projects/cur", r".Caf\303\251/cur"):
+            path = re.escape(os.path.join(home, cur))
+            flushed = [i for i, l in enumerate(lines) if re.search(r"\bfsync\(\d+<%s>" % path, l)]
+            assert len(flushed) == 1, (cur, [l for l in lines if "cur>" in l])
+            moved = [i for i, l in enumerate(lines) if re.search(r"rename.*, \"%s/" % path, l)]
+            assert moved and max(moved) < flushed[0], (cur, text[-3000:])

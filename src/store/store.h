@@ -627,9 +627,9 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 /* Are UIDs kept (the folder was new or empty)? */
 bool store_import_keeps_uids(const struct store_import *im);
 /* One message (CRLF or LF; stored with LF); its UID in *uid_r (0: given
-   at the next sync; uid_r may be NULL).  Messages are flushed (one
-   syncfs) and moved into cur/ in batches: all are durable and visible
-   once finish returns 1. */
+   at the next sync; uid_r may be NULL).  Each message is fdatasynced
+   and moved into cur/ at once (visible to the store's next sync); cur/
+   is fsynced once by finish: all are durable once it returns 1. */
 int store_import_add(struct store_import *im, const void *data, size_t len, uint32_t uid,
 		     uint8_t flags, const char *const *keywords, unsigned n_keywords,
 		     time_t date, uint32_t *uid_r, struct store_error *error_r);
@@ -640,7 +640,7 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
    messages written.  1 or -1. */
 int store_import_mbox(struct store_import *im, const char *data, size_t len,
 		      unsigned *count_r, struct store_error *error_r);
-/* Flush and move in what is left; frees im in every case. */
+/* Make what was imported durable (cur/ fsynced once); frees im in every case. */
 int store_import_finish(struct store_import **im, struct store_error *error_r);
 void store_import_abort(struct store_import **im);
 

@@ -19,9 +19,11 @@
  * so the messages keep those UIDs and clients that knew the source need
  * not fetch them again.  Into a folder that has messages, names carry no
  * UID and the store gives the next ones, in the order written (the
- * names' leading time, then a zero-padded counter).  Messages are
- * written to tmp/ and, 256 at a time, flushed with one syncfs and moved
- * into cur/ in order.
+ * names' leading time, then a zero-padded counter).  Each message is
+ * written to tmp/, fdatasynced and moved into cur/ in the order written;
+ * cur/ itself, the one directory the messages change, is fsynced once
+ * when the import ends (no syncfs: other accounts' files are not ours to
+ * flush).
  *
  * The INBOX of an mbox account is the file delivery appends to: import
  * appends there too, under the same lock, each message with its flags as
@@ -49,19 +51,11 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-/* Messages written to tmp/ and not yet flushed and moved into cur/. */
-#define IMPORT_BATCH 256
-
-struct import_pending {
-	char *tmp, *to;
-};
-
 struct store_import {
 	struct store_account *acct;
 	struct mbox kw;		/* only dir and keywords are used */
 	char cur[STORE_PATH_MAX];
-	struct import_pending pending[IMPORT_BATCH];
-	unsigned n_pending;
+	bool cur_changed;	/* cur/ got a message: fsync it at the end */
 	char *mbox_path;	/* an mbox INBOX: entries are appended to it */
 	struct buf entries;	/* ... gathered here until the flush */
 	bool keep_uids;
@@ -129,46 +123,6 @@ static int adopt_uidvalidity(const char *dir, uint32_t uidvalidity, uint32_t uid
 			return -1;
 	}
 	return write_uidv(dir, uidvalidity, uidnext, bound);
-}
-
-/*
- * Make the batch durable and visible: one flush of the file system for
- * every file of it (syncfs, as the queue's group commit does), then each
- * moved into cur/ in the order written, then cur/ itself flushed.  A
- * crash before leaves files in tmp/ only, which nobody reads and the
- * store cleans away.  1 or -1.
- */
-static int import_flush(struct store_import *im, struct store_error *error_r)
-{
-	unsigned i = 0;
-	int fd, ret = 1;
-
-	if (im->n_pending == 0)
-		return 1;
-	if ((fd = open(im->cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || syncfs(fd) < 0) {
-		store_error_sys(error_r, "syncfs", im->cur);
-		ret = -1;
-	}
-	if (fd >= 0)
-		close(fd);
-	for (; ret > 0 && i < im->n_pending; i++) {
-		if (store_rename_noreplace(im->pending[i].tmp, im->pending[i].to) < 0) {
-			store_error_sys(error_r, "rename", im->pending[i].to);
-			ret = -1;
-		}
-	}
-	if (ret > 0 && fsync_dir(im->cur) < 0) {
-		store_error_sys(error_r, "fsync", im->cur);
-		ret = -1;
-	}
-	for (unsigned k = 0; k < im->n_pending; k++) {
-		if (k >= i || ret < 0)
-			unlink(im->pending[k].tmp);	/* not moved: gone */
-		free(im->pending[k].tmp);
-		free(im->pending[k].to);
-	}
-	im->n_pending = 0;
-	return ret;
 }
 
 int store_import_begin(struct store_account *a, const char *name, uint32_t uidvalidity,
@@ -350,8 +304,11 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 		return -1;
 	}
 	times[0] = times[1] = (struct timespec){ date != 0 ? date : tv.tv_sec, 0 };
+	/* on disk before its name appears in cur/: a crash leaves it whole
+	   in cur/ or only in tmp/, which nobody reads and the store cleans */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, text.data, text.len) < 0 || futimens(fd, times) < 0)
+	if (fd < 0 || write_all(fd, text.data, text.len) < 0 || futimens(fd, times) < 0 ||
+	    fdatasync(fd) < 0)
 		ret = -1;
 	if (fd >= 0 && close(fd) < 0)
 		ret = -1;
@@ -361,10 +318,12 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 		unlink(tmp);
 		return -1;
 	}
-	im->pending[im->n_pending].tmp = xstrdup(tmp);
-	im->pending[im->n_pending].to = xstrdup(to);
-	if (++im->n_pending == IMPORT_BATCH && import_flush(im, error_r) < 0)
+	if (store_rename_noreplace(tmp, to) < 0) {
+		store_error_sys(error_r, "rename", to);
+		unlink(tmp);
 		return -1;
+	}
+	im->cur_changed = true;
 	if (uid != 0)
 		im->next_uid = uid + 1;
 	if (uid_r != NULL)
@@ -390,16 +349,14 @@ int store_import_finish(struct store_import **imp, struct store_error *error_r)
 		store_import_abort(imp);
 		return ret;
 	}
-	if (import_flush(im, error_r) < 0)
-		ret = -1;
 	/* the next UID must stay above every U= written */
-	else if (im->keep_uids && im->count > 0 &&
+	if (im->keep_uids && im->count > 0 &&
 		 read_uidv(im->kw.dir, &v, &next, &bound) > 0 && next < im->next_uid &&
 		 write_uidv(im->kw.dir, v, im->next_uid, bound) < 0) {
 		store_error_sys(error_r, "write", im->kw.dir);
 		ret = -1;
 	}
-	if (ret > 0 && fsync_dir(im->cur) < 0) {
+	if (ret > 0 && im->cur_changed && fsync_dir(im->cur) < 0) {
 		store_error_sys(error_r, "fsync", im->cur);
 		ret = -1;
 	}
@@ -415,11 +372,6 @@ void store_import_abort(struct store_import **imp)
 
 	if (im == NULL)
 		return;
-	for (unsigned i = 0; i < im->n_pending; i++) {
-		unlink(im->pending[i].tmp);
-		free(im->pending[i].tmp);
-		free(im->pending[i].to);
-	}
 	store_keywords_free(&im->kw);
 	free(im->kw.dir);
 	free(im->mbox_path);

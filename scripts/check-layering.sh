@@ -15,6 +15,10 @@
 #  4. The protocols and the relay build no path into the data directory's
 #     queue, mailboxes, account or greylisting files, and do not ask where
 #     a mailbox lives (store_mailbox_path, delivery_mailbox_path).
+#  5. Nor do they decide an account's mailbox format (delivery_uses_mbox,
+#     store_account_set_mbox, the configured mailbox_format): they hand the
+#     store the account's own setting (store_account_set_format) and the
+#     store decides, from the default it was given at its creation.
 set -u
 
 PROTOCOLS="src/smtpd src/pop3d src/imapd src/managesieve src/jmap src/mta"
@@ -62,6 +66,12 @@ done
 for hit in $(grep -rnE '"%s/(queue|mail|mbox|accounts\.db|greylist\.db)\b|\b(store_mailbox_path|delivery_mailbox_path)[[:space:]]*\(' \
 		$PROTOCOLS --include='*.c' | cut -d: -f1,2); do
 	fail "$hit builds a path into the data directory (go through queue.h, store.h, accounts.h)"
+done
+
+# 5. the mailbox format from the protocols and the relay
+for hit in $(grep -rnE '\b(delivery_uses_mbox|store_account_set_mbox)[[:space:]]*\(|cfg\.mailbox_format|cfg->mailbox_format|CONFIG_MAILBOX_(MBOX|MAILDIR)' \
+		$PROTOCOLS --include='*.c' | cut -d: -f1,2); do
+	fail "$hit decides the mailbox format (store_account_set_format decides it in the store)"
 done
 
 exit $status

@@ -43,6 +43,10 @@ int cmd_tlsrpt(int argc, char **argv, struct config *cfg);
  */
 int cli_open_accounts(const struct config *cfg, struct accounts **r);
 
+/* The mail store as the server makes it: under cfg->data_dir, with the
+   configured default mailbox format.  Never fails; store_free() it. */
+struct store *cli_store_new(const struct config *cfg);
+
 /* Is domain local (config local_domains or `correio domain add`)?
    1 yes, 0 no, -1 error reading the store. */
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,

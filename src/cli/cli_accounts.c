@@ -19,6 +19,7 @@
 #include "delivery/resolve.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
+#include "store/store.h"
 
 void cli_error(const char *what, const char *fmt, ...)
 {
@@ -122,6 +123,14 @@ int cli_open_accounts(const struct config *cfg, struct accounts **r)
 		return -1;
 	}
 	return 1;
+}
+
+struct store *cli_store_new(const struct config *cfg)
+{
+	struct store *s = store_new(cfg->data_dir, cfg->hostname);
+
+	store_set_default_format(s, cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
+	return s;
 }
 
 int cli_domain_is_local(const struct config *cfg, struct accounts *a,

@@ -576,14 +576,14 @@ static int mailio_open(const char *what, struct config *cfg, const char *address
 			  address);
 		return -1;
 	}
-	*store_r = store_new(cfg->data_dir, cfg->hostname);
+	*store_r = cli_store_new(cfg);
 	if (store_account_open(*store_r, acct.address, acct_r, &err) < 0) {
 		cli_error(what, "%s: %s", acct.address, err.text);
 		store_free(store_r);
 		return -1;
 	}
-	*mbox_r = delivery_uses_mbox(cfg, acct.mailbox_format);
-	store_account_set_mbox(*acct_r, *mbox_r);
+	*mbox_r = store_format_is_mbox(*store_r, acct.mailbox_format);
+	store_account_set_format(*acct_r, acct.mailbox_format);
 	return 1;
 }
 
@@ -1070,7 +1070,7 @@ int cli_user_mail_gone(const struct config *cfg, const struct account *acct,
 		       has_mbox ? mbox : "");
 		return 1;
 	}
-	s = store_new(cfg->data_dir, cfg->hostname);
+	s = cli_store_new(cfg);
 	if (store_account_remove_mail(s, acct->address, &err) < 0) {
 		cli_error("user del", "user %s deleted, but its mail could not be removed: %s",
 			  acct->address, err.text);

@@ -21,6 +21,7 @@
 #include "auth/accounts.h"
 #include "delivery/quota.h"
 #include "lib/util.h"
+#include "store/store.h"
 
 #define USER_PASSWORD_MAX 1024
 
@@ -453,7 +454,7 @@ static void user_quota_text(uint64_t q, char *out, size_t size)
 /* "<address> <format> used=<bytes> quota=<size>[ (<percent>%)]" */
 static void user_list_one(void *ctx, const struct account *acct)
 {
-	const struct config *cfg = ctx;
+	const struct store *store = ctx;
 	const char *format = acct->mailbox_format == ACCOUNTS_FORMAT_MAILDIR ? "maildir" :
 			     acct->mailbox_format == ACCOUNTS_FORMAT_MBOX ? "mbox" :
 			     "default";
@@ -461,7 +462,7 @@ static void user_list_one(void *ctx, const struct account *acct)
 	uint64_t bytes;
 
 	user_quota_text(acct->quota, quota, sizeof(quota));
-	if (quota_usage(cfg, acct, &bytes) < 0) {
+	if (quota_usage(store, acct, &bytes) < 0) {
 		str_copy(used, "?", sizeof(used));
 	} else {
 		snprintf(used, sizeof(used), "%llu", (unsigned long long)bytes);
@@ -476,6 +477,7 @@ static int user_list(int argc, char **argv, struct config *cfg)
 {
 	struct user_args args = { .what = "user list" };
 	struct accounts *a;
+	struct store *store;
 	int ret = 0;
 
 	if (user_parse(argc, argv, 0, 0, &args) < 0)
@@ -483,10 +485,12 @@ static int user_list(int argc, char **argv, struct config *cfg)
 	if (cli_open_accounts(cfg, &a) < 0)
 		return 1;
 	printf("%-40s %-8s %s\n", "ADDRESS", "FORMAT", "USAGE");
-	if (accounts_user_list(a, user_list_one, cfg) < 0) {
+	store = cli_store_new(cfg);
+	if (accounts_user_list(a, user_list_one, store) < 0) {
 		cli_error("user list", "cannot read the account store");
 		ret = 1;
 	}
+	store_free(&store);
 	accounts_free(&a);
 	return ret;
 }

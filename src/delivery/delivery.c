@@ -60,13 +60,6 @@ struct delivery {
 				   made when first needed */
 };
 
-bool delivery_uses_mbox(const struct config *cfg, int account_format)
-{
-	return account_format == ACCOUNTS_FORMAT_MBOX ||
-	       (account_format == ACCOUNTS_FORMAT_DEFAULT &&
-		cfg->mailbox_format == CONFIG_MAILBOX_MBOX);
-}
-
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size)
 {
@@ -103,7 +96,7 @@ static int has_room(struct filing *f)
 	if (f->mbox ? f->job->recovered :
 	    store_delivery_present(f->d->batch, f->msg, f->acct->address, f->folder, false))
 		return 1;
-	if (quota_usage(&f->d->cfg, f->acct, &used) < 0)
+	if (quota_usage(f->d->store, f->acct, &used) < 0)
 		return -1;
 	return quota_fits(f->acct->quota, used, 0, f->job->size) ? 1 : 0;
 }
@@ -138,7 +131,7 @@ static int file_into_folder(struct delivery *d, const struct delivery_job *job,
 	/* the INBOX of an mbox account is its mbox file, its other folders
 	   are Maildir++ folders as for every account */
 	f.folder = job->junk ? "Junk" : folder;
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && f.folder == NULL;
+	f.mbox = store_format_is_mbox(d->store, acct->mailbox_format) && f.folder == NULL;
 	ret = quota_file(d->quota, job->id, acct, file_locked, &f);
 	*over_r = f.over;
 	return ret;
@@ -197,8 +190,10 @@ static int sieve_folder(struct delivery *d, const char *address, const char *fol
 
 	if (ret != 0 || !create)
 		return ret;
-	if (d->folders == NULL)
+	if (d->folders == NULL) {
 		d->folders = store_new(d->cfg.data_dir, d->cfg.hostname);
+		store_set_default_format(d->folders, d->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
+	}
 	if (store_account_open(d->folders, address, &a, &err) < 0)
 		return -1;
 	ret = store_folder_create(a, folder, 0, &err);

@@ -81,12 +81,8 @@ void delivery_job_free(struct delivery_job **job);
 /* Use a new configuration from the next batch on. */
 void delivery_set_config(struct delivery *d, const struct config *cfg);
 
-/* Does an account with this format (enum accounts_format) get its mail
-   in an mbox file?  (Its own setting, else the configured default.) */
-bool delivery_uses_mbox(const struct config *cfg, int account_format);
-
 /* The Maildir or mbox path of an account, into out.  The mbox path is
-   the one the store reads (store_account_set_mbox). */
+   the one the store reads (store_account_set_format). */
 void delivery_mailbox_path(const struct config *cfg, const char *address, bool mbox,
 			   char *out, size_t size);
 

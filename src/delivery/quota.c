@@ -14,13 +14,10 @@
  */
 #include "quota.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "delivery/delivery.h"
 #include "lib/util.h"
 #include "queue/envelope.h"
 #include "store/store.h"
@@ -61,28 +58,14 @@ void quota_free(struct quota **qp)
 	*qp = NULL;
 }
 
-int quota_usage(const struct config *cfg, const struct account *acct, uint64_t *bytes_r)
-{
-	bool mbox = delivery_uses_mbox(cfg, acct->mailbox_format);
-	uint64_t used_folders;
-	char path[4200];
-	struct stat st;
+/* the store's formats are the account store's */
+_Static_assert((int)STORE_FORMAT_DEFAULT == (int)ACCOUNTS_FORMAT_DEFAULT &&
+	       (int)STORE_FORMAT_MAILDIR == (int)ACCOUNTS_FORMAT_MAILDIR &&
+	       (int)STORE_FORMAT_MBOX == (int)ACCOUNTS_FORMAT_MBOX, "mailbox formats differ");
 
-	/* as the store counts it: the INBOX (Maildir, or the mbox file) and
-	   every other folder (Maildir) */
-	*bytes_r = 0;
-	if (mbox) {
-		delivery_mailbox_path(cfg, acct->address, true, path, sizeof(path));
-		if (stat(path, &st) == 0)
-			*bytes_r = (uint64_t)st.st_size;
-		else if (errno != ENOENT)
-			return -1;
-	}
-	delivery_mailbox_path(cfg, acct->address, false, path, sizeof(path));
-	if (store_usage_scan(path, !mbox, &used_folders, NULL) < 0)
-		return errno == ENOENT ? 1 : -1;
-	*bytes_r += used_folders;
-	return 1;
+int quota_usage(const struct store *store, const struct account *acct, uint64_t *bytes_r)
+{
+	return store_mail_usage(store, acct->address, acct->mailbox_format, bytes_r);
 }
 
 /* Sum for address; the lock is held. */
@@ -115,7 +98,7 @@ bool quota_fits(uint64_t limit, uint64_t used, uint64_t reserved, uint64_t bytes
 	return bytes <= limit - used - reserved;
 }
 
-int quota_check(struct quota *q, const struct config *cfg, const struct account *acct,
+int quota_check(struct quota *q, const struct store *store, const struct account *acct,
 		uint64_t bytes)
 {
 	uint64_t used;
@@ -124,7 +107,7 @@ int quota_check(struct quota *q, const struct config *cfg, const struct account 
 	if (acct->quota == 0)
 		return 1;
 	pthread_mutex_lock(&q->lock);
-	if (quota_usage(cfg, acct, &used) < 0)
+	if (quota_usage(store, acct, &used) < 0)
 		ret = -1;
 	else if (!quota_fits(acct->quota, used, reserved_locked(q, acct->address), bytes))
 		ret = 0;
@@ -132,7 +115,7 @@ int quota_check(struct quota *q, const struct config *cfg, const struct account 
 	return ret;
 }
 
-int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
+int quota_reserve(struct quota *q, const char *id, const struct store *store,
 		  const struct account *acct, uint64_t bytes)
 {
 	struct reservation *r;
@@ -142,7 +125,7 @@ int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
 	if (acct->quota == 0)
 		return 1;
 	pthread_mutex_lock(&q->lock);
-	if (quota_usage(cfg, acct, &used) < 0) {
+	if (quota_usage(store, acct, &used) < 0) {
 		ret = -1;
 	} else if (!quota_fits(acct->quota, used, reserved_locked(q, acct->address), bytes)) {
 		ret = 0;

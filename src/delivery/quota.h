@@ -15,16 +15,18 @@
 #include <stdint.h>
 
 #include "auth/accounts.h"
-#include "lib/config.h"
+
+struct store;
 
 struct quota;
 
 struct quota *quota_new(void);
 void quota_free(struct quota **q);
 
-/* Bytes the account's mailbox uses now (Maildir: every folder; mbox: the
-   file).  A mailbox not created yet uses 0.  Returns 1 or -1 (errno). */
-int quota_usage(const struct config *cfg, const struct account *acct, uint64_t *bytes_r);
+/* Bytes the account's mail uses now, as the store counts it
+   (store_mail_usage: every folder, and the mbox file of an mbox INBOX).
+   A mailbox not created yet uses 0.  Returns 1 or -1 (errno). */
+int quota_usage(const struct store *store, const struct account *acct, uint64_t *bytes_r);
 
 /* Bytes reserved for address by messages not filed yet. */
 uint64_t quota_reserved(struct quota *q, const char *address);
@@ -43,13 +45,13 @@ bool quota_fits(uint64_t limit, uint64_t used, uint64_t reserved, uint64_t bytes
 
 /* Would bytes more fit in acct's mailbox now?  1 yes (or no quota), 0 no,
    -1 usage unknown (errno). */
-int quota_check(struct quota *q, const struct config *cfg, const struct account *acct,
+int quota_check(struct quota *q, const struct store *store, const struct account *acct,
 		uint64_t bytes);
 
 /* Reserve bytes for message id in acct's mailbox if they fit beside its
    usage and the reservations already made.  1 reserved (or no quota), 0
    no room (nothing recorded), -1 usage unknown. */
-int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
+int quota_reserve(struct quota *q, const char *id, const struct store *store,
 		  const struct account *acct, uint64_t bytes);
 
 /* File message id into acct's mailbox: file(ctx) runs under the lock (for

@@ -9,12 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "delivery/delivery.h"
 #include "delivery/quota.h"
 #include "lib/util.h"
+#include "store/store.h"
 
 static void test_fits(void **state)
 {
@@ -41,15 +42,14 @@ static void test_fits(void **state)
 }
 
 static char root[64];
-static struct config cfg;
+static struct store *store;
 
 static int setup(void **state)
 {
 	snprintf(root, sizeof(root), "/tmp/correio-test-quota-XXXXXX");
 	if (mkdtemp(root) == NULL)
 		return -1;
-	config_defaults(&cfg);
-	str_copy(cfg.data_dir, root, sizeof(cfg.data_dir));
+	store = store_new(root, "test.example");
 	return 0;
 }
 
@@ -57,6 +57,7 @@ static int teardown(void **state)
 {
 	char cmd[128];
 
+	store_free(&store);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -75,7 +76,7 @@ static void put_message(const char *address, const char *name, size_t size)
 	char dir[4200], path[4400];
 	FILE *f;
 
-	delivery_mailbox_path(&cfg, address, false, dir, sizeof(dir));
+	store_mailbox_path(root, address, false, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/new", dir);
 	assert_int_equal(mkdir_p(path, 0700), 1);
 	snprintf(path, sizeof(path), "%s/new/%s,S=%zu", dir, name, size);
@@ -91,12 +92,45 @@ static void test_usage(void **state)
 	uint64_t used = 1;
 
 	/* no mailbox yet: nothing used */
-	assert_int_equal(quota_usage(&cfg, &carol, &used), 1);
+	assert_int_equal(quota_usage(store, &carol, &used), 1);
 	assert_true(used == 0);
 	put_message(carol.address, "1.Q1.host", 300);
 	put_message(carol.address, "2.Q2.host", 200);
-	assert_int_equal(quota_usage(&cfg, &carol, &used), 1);
+	assert_int_equal(quota_usage(store, &carol, &used), 1);
 	assert_true(used == 500);
+}
+
+/* The store decides the INBOX's format: the account's own setting, else
+   the default it was given from the configuration. */
+static void test_usage_format(void **state)
+{
+	struct account gus = account("gus@example.org", 1000);
+	char path[4200];
+	uint64_t used = 1;
+	FILE *f;
+
+	put_message(gus.address, "1.Q1.host", 300);	/* INBOX Maildir */
+	store_mailbox_path(root, gus.address, true, path, sizeof(path));
+	assert_int_equal(mkdir_p(path, 0700), 1);	/* the mbox directory */
+	rmdir(path);
+	assert_non_null(f = fopen(path, "w"));	/* a 50-byte mbox file */
+	for (int i = 0; i < 50; i++)
+		fputc('x', f);
+	fclose(f);
+
+	gus.mailbox_format = ACCOUNTS_FORMAT_DEFAULT;
+	assert_int_equal(quota_usage(store, &gus, &used), 1);
+	assert_true(used == 300);	/* default Maildir: the file is not its */
+	store_set_default_format(store, true);
+	assert_int_equal(quota_usage(store, &gus, &used), 1);
+	assert_true(used == 50);	/* default mbox: new/ at the root is no folder */
+	gus.mailbox_format = ACCOUNTS_FORMAT_MAILDIR;
+	assert_int_equal(quota_usage(store, &gus, &used), 1);
+	assert_true(used == 300);	/* its own setting wins */
+	store_set_default_format(store, false);
+	gus.mailbox_format = ACCOUNTS_FORMAT_MBOX;
+	assert_int_equal(quota_usage(store, &gus, &used), 1);
+	assert_true(used == 50);
 }
 
 static void test_reserve_release(void **state)
@@ -107,18 +141,18 @@ static void test_reserve_release(void **state)
 	struct account free_ = account("free@example.org", 0);
 
 	put_message(carol.address, "1.Q1.host", 200);
-	assert_int_equal(quota_reserve(q, "A1", &cfg, &carol, 500), 1);
+	assert_int_equal(quota_reserve(q, "A1", store, &carol, 500), 1);
 	assert_true(quota_reserved(q, carol.address) == 500);
 	/* 200 used + 500 reserved: 400 more does not fit, 300 does */
-	assert_int_equal(quota_check(q, &cfg, &carol, 400), 0);
-	assert_int_equal(quota_reserve(q, "A2", &cfg, &carol, 400), 0);
+	assert_int_equal(quota_check(q, store, &carol, 400), 0);
+	assert_int_equal(quota_reserve(q, "A2", store, &carol, 400), 0);
 	assert_true(quota_reserved(q, carol.address) == 500);
-	assert_int_equal(quota_check(q, &cfg, &carol, 300), 1);
-	assert_int_equal(quota_reserve(q, "A2", &cfg, &carol, 300), 1);
-	assert_int_equal(quota_check(q, &cfg, &carol, 1), 0);
+	assert_int_equal(quota_check(q, store, &carol, 300), 1);
+	assert_int_equal(quota_reserve(q, "A2", store, &carol, 300), 1);
+	assert_int_equal(quota_check(q, store, &carol, 1), 0);
 	/* another mailbox is counted apart; no quota: always room */
-	assert_int_equal(quota_reserve(q, "A2", &cfg, &dave, 300), 0);
-	assert_int_equal(quota_reserve(q, "A2", &cfg, &free_, 1u << 30), 1);
+	assert_int_equal(quota_reserve(q, "A2", store, &dave, 300), 0);
+	assert_int_equal(quota_reserve(q, "A2", store, &free_, 1u << 30), 1);
 	assert_true(quota_reserved(q, free_.address) == 0);
 	assert_true(quota_reserved(q, carol.address) == 800);
 	quota_release(q, "A2");
@@ -152,8 +186,8 @@ static void test_file_releases(void **state)
 	struct account dave = account("gus@example.org", 1000);
 	struct file_ctx f = { carol.address, 0 };
 
-	assert_int_equal(quota_reserve(q, "B1", &cfg, &carol, 100), 1);
-	assert_int_equal(quota_reserve(q, "B1", &cfg, &dave, 100), 1);
+	assert_int_equal(quota_reserve(q, "B1", store, &carol, 100), 1);
+	assert_int_equal(quota_reserve(q, "B1", store, &dave, 100), 1);
 	assert_int_equal(quota_file(q, "B1", &carol, file_one, &f), 1);
 	assert_int_equal(f.calls, 1);
 	assert_true(quota_reserved(q, carol.address) == 0);
@@ -177,7 +211,7 @@ static void *race(void *arg)
 	for (int i = 0; i < 300; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "%s-%d", r->id, i);
-		r->won += quota_reserve(r->q, id, &cfg, &racy, 100);
+		r->won += quota_reserve(r->q, id, store, &racy, 100);
 	}
 	return NULL;
 }
@@ -210,6 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_usage_format),
 		cmocka_unit_test(test_reserve_release),
 		cmocka_unit_test(test_file_releases),
 		cmocka_unit_test(test_concurrent),

@@ -18,7 +18,6 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
-#include "delivery/delivery.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -160,8 +159,7 @@ static void set_quota(struct imapd_session *s, const char *user)
 
 	if (accounts_user_get(s->conn.srv->accounts, user, &acct) > 0) {
 		store_account_set_quota(s->account, acct.quota);
-		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.srv->cfg,
-								      acct.mailbox_format));
+		store_account_set_format(s->account, acct.mailbox_format);
 	}
 }
 

@@ -27,7 +27,6 @@
 #include <string.h>
 
 #include "auth/accounts.h"
-#include "delivery/delivery.h"
 #include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -117,8 +116,7 @@ int jmap_account_open(struct jmap *j, struct services *srv, const char *user,
 	}
 	if (accounts_user_get(srv->accounts, user, &acct) > 0) {
 		store_account_set_quota(a->store, acct.quota);
-		store_account_set_mbox(a->store, delivery_uses_mbox(&srv->cfg,
-								    acct.mailbox_format));
+		store_account_set_format(a->store, acct.mailbox_format);
 	}
 	return 1;
 }

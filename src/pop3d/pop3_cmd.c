@@ -21,7 +21,6 @@
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "delivery/delivery.h"
 #include "store/store.h"
 
 #define ST_AUTHZ (1u << POP3_STATE_AUTHORIZATION)
@@ -120,8 +119,7 @@ static void set_format(struct pop3_session *s, const char *user)
 	struct account acct;
 
 	if (accounts_user_get(s->conn.srv->accounts, user, &acct) > 0)
-		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.srv->cfg,
-								      acct.mailbox_format));
+		store_account_set_format(s->account, acct.mailbox_format);
 }
 
 /* Open INBOX and take the snapshot.  Returns 1, or -1 after replying. */

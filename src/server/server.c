@@ -416,6 +416,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	st->srv.cfg = cfg;
 	server_log_setup(&cfg, "reload");
 	store_set_host(st->srv.store, cfg.hostname);
+	store_set_default_format(st->srv.store, cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
 	delivery_set_config(st->srv.delivery, &cfg);
 	auth_set_config(st->srv.auth, &cfg);
 	mta_reload(st->srv.mta, &old);
@@ -529,6 +530,7 @@ static int server_open(struct server_state *st)
 	srv->quota = quota_new();
 	/* the store first: the delivery agent files mail through it */
 	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
+	store_set_default_format(srv->store, srv->cfg.mailbox_format == CONFIG_MAILBOX_MBOX);
 	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
 		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 					    on_store_work, srv->store);

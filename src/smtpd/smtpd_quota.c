@@ -43,9 +43,9 @@ static void room_target(void *ctx, const struct resolve_target *t)
 	if (t->kind != RESOLVE_LOCAL || t->account->quota == 0)
 		return;
 	if (c->id != NULL)
-		ret = quota_reserve(srv->quota, c->id, &srv->cfg, t->account, c->bytes);
+		ret = quota_reserve(srv->quota, c->id, srv->store, t->account, c->bytes);
 	else
-		ret = quota_check(srv->quota, &srv->cfg, t->account, c->bytes);
+		ret = quota_check(srv->quota, srv->store, t->account, c->bytes);
 	if (ret < 0)	/* the delivery agent checks again: let it decide */
 		log_warn("smtpd: quota usage of <%s>: %m", t->address);
 	if (ret == 0)

@@ -54,6 +54,17 @@ void store_set_host(struct store *s, const char *host)
 	store_maildir_host(host, s->host, sizeof(s->host));
 }
 
+void store_set_default_format(struct store *s, bool mbox)
+{
+	atomic_store(&s->default_mbox, mbox);
+}
+
+bool store_format_is_mbox(const struct store *s, int format)
+{
+	return format == STORE_FORMAT_MBOX ||
+	       (format == STORE_FORMAT_DEFAULT && atomic_load(&s->default_mbox));
+}
+
 void store_free(struct store **sp)
 {
 	struct store *s = *sp;

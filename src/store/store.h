@@ -87,6 +87,26 @@ struct store_error {
 struct store *store_new(const char *data_dir, const char *host);
 /* The host part of new Maildir file names from now on (SIGHUP). */
 void store_set_host(struct store *s, const char *host);
+
+/*
+ * How an account's INBOX is kept: its own setting (the account store's
+ * ACCOUNTS_FORMAT_* values, which are these), or DEFAULT for the store's
+ * default.  The default is Maildir until store_set_default_format() gives
+ * the configured one ([delivery] mailbox_format), right after store_new()
+ * and again at a reload.  The protocols hand the store the account's
+ * setting and never decide the format themselves.
+ */
+enum store_format {
+	STORE_FORMAT_DEFAULT = -1,
+	STORE_FORMAT_MAILDIR = 0,
+	STORE_FORMAT_MBOX = 1,
+};
+/* true: accounts without a setting of their own keep their INBOX in an
+   mbox file.  Read by any thread (the delivery agent's, smtpd's quota). */
+void store_set_default_format(struct store *s, bool mbox);
+/* Is the INBOX of an account whose own setting is format (STORE_FORMAT_*)
+   an mbox file?  Any thread. */
+bool store_format_is_mbox(const struct store *s, int format);
 /* Every account and mailbox must have been released.  Waits for the
    workers' jobs in flight and finishes them. */
 void store_free(struct store **s);
@@ -149,6 +169,9 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  * store_mboxfile.c).
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
+/* The same from the account's own setting (STORE_FORMAT_*), the store's
+   default deciding for STORE_FORMAT_DEFAULT. */
+void store_account_set_format(struct store_account *a, int format);
 
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
@@ -165,6 +188,14 @@ int store_account_usage(struct store_account *a, uint64_t *bytes_r,
    account object: safe on any thread (the delivery agent's quota check).
    Returns 1, or -1 if root cannot be read (errno; ENOENT: no mail yet). */
 int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *messages_r);
+/* The storage used by the mail of account address, whose own setting is
+   format (STORE_FORMAT_*): its mbox file, if its INBOX is one, and every
+   Maildir folder, counted as store_account_usage() counts them but read
+   from the disk now and without an account object: any thread (the
+   quota checks of smtpd and the delivery agent).  An account with no mail
+   yet uses 0.  Returns 1, or -1 (errno). */
+int store_mail_usage(const struct store *s, const char *address, int format,
+		     uint64_t *bytes_r);
 /* Would adding bytes stay within the limit?  1 yes, 0 no, -1 error. */
 int store_account_quota_check(struct store_account *a, uint64_t bytes,
 			      struct store_error *error_r);

@@ -228,6 +228,11 @@ void store_account_set_mbox(struct store_account *a, bool mbox)
 	store_account_path(a->store, a->address, true, a->mbox_path, n);
 }
 
+void store_account_set_format(struct store_account *a, int format)
+{
+	store_account_set_mbox(a, store_format_is_mbox(a->store, format));
+}
+
 /* ---- UIDVALIDITY ---- */
 
 uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync)
@@ -341,6 +346,35 @@ int store_usage_scan(const char *root, bool inbox, uint64_t *bytes_r, uint64_t *
 	*bytes_r = bytes;
 	if (messages_r != NULL)
 		*messages_r = msgs;
+	return 1;
+}
+
+int store_mail_usage(const struct store *s, const char *address, int format,
+		     uint64_t *bytes_r)
+{
+	bool mbox = store_format_is_mbox(s, format);
+	char path[STORE_PATH_MAX];
+	uint64_t folders;
+	struct stat st;
+
+	*bytes_r = 0;
+	if (mbox) {
+		if (store_account_path(s, address, true, path, sizeof(path)) <= 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (stat(path, &st) == 0)
+			*bytes_r = (uint64_t)st.st_size;
+		else if (errno != ENOENT)
+			return -1;
+	}
+	if (store_account_path(s, address, false, path, sizeof(path)) <= 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (store_usage_scan(path, !mbox, &folders, NULL) < 0)
+		return errno == ENOENT ? 1 : -1;
+	*bytes_r += folders;
 	return 1;
 }
 

@@ -5,6 +5,7 @@
  * The shared folder (struct mbox) with its index, the account and store
  * objects, and the helpers each file offers the others.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -173,6 +174,7 @@ struct store {
 	char *mail_dir;		/* <data_dir>/mail */
 	char *mbox_dir;		/* <data_dir>/mbox */
 	char host[128];
+	atomic_bool default_mbox;	/* store_set_default_format: any thread reads */
 	struct store_account *accounts[STORE_ACCOUNT_BUCKETS];
 	uint32_t last_uidvalidity;
 	unsigned seq;

@@ -1,0 +1,174 @@
+"""Stopping and reloading under load: SIGTERM while many sessions are in
+the middle of transactions ends the server within its grace period, with
+every message that got a 250 delivered (after the next start if its
+delivery had not happened yet) and nothing left half-written; SIGHUP
+during the same load changes nothing for the sessions."""
+
+import collections
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+from correio_harness import check_maildir_file
+
+ALICE = "alice@example.org"
+TOKEN_RE = re.compile(rb"^Subject: token (\S+)$", re.M)
+
+
+class Sender(threading.Thread):
+    """A raw pipelining session sending to alice until the server says
+    421 or goes away; a token is acknowledged once its 250 is read."""
+
+    def __init__(self, port, name, big=False):
+        super().__init__(daemon=True)
+        self.port, self.prefix, self.big = port, name, big
+        self.acked, self.attempted = [], []
+        self.buf = b""
+        self.refused = None
+
+    def reply(self, sock):
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end >= 0:
+                line, self.buf = self.buf[:end], self.buf[end + 2:]
+                if line[3:4] != b"-":
+                    return line
+                continue
+            data = sock.recv(65536)
+            if not data:
+                raise OSError("closed")
+            self.buf += data
+
+    def run(self):
+        n = 0
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), 10)
+            sock.settimeout(10)
+            assert self.reply(sock).startswith(b"220")
+            sock.sendall(b"EHLO stop.test\r\n")
+            assert self.reply(sock).startswith(b"250")
+            while True:
+                token = f"{self.prefix}-{n}"
+                n += 1
+                self.attempted.append(token)
+                body = b"z" * 998 + b"\r\n"
+                text = f"Subject: token {token}\r\n\r\n".encode() + \
+                    (body * 150 if self.big else b"hello\r\n")
+                sock.sendall(b"MAIL FROM:<load@example.net>\r\n"
+                             b"RCPT TO:<alice@example.org>\r\nDATA\r\n")
+                for expect in (b"250", b"250", b"354"):
+                    r = self.reply(sock)
+                    if not r.startswith(expect):
+                        self.refused = r
+                        return
+                sock.sendall(text + b".\r\n")
+                r = self.reply(sock)
+                if not r.startswith(b"250"):
+                    self.refused = r
+                    return
+                self.acked.append(token)
+        except (OSError, AssertionError):
+            return
+
+
+def delivered(server):
+    count = collections.Counter()
+    for path in server.messages(ALICE):
+        data, _ = check_maildir_file(path)
+        m = TOKEN_RE.findall(data)
+        assert len(m) == 1, (path, data[:200])
+        count[m[0].decode()] += 1
+    return count
+
+
+def check_once(server, acked, attempted):
+    count = delivered(server)
+    missing = sorted(set(acked) - set(count))
+    assert not missing, f"acknowledged but lost: {missing[:20]}"
+    dups = sorted(t for t, k in count.items() if k > 1)
+    assert not dups, f"delivered more than once: {dups[:20]}"
+    assert not set(count) - set(attempted)
+
+
+def test_sigterm_under_load(server):
+    acked, attempted = [], []
+    for cycle in range(3):
+        senders = [Sender(server.smtp_port, f"s{cycle}t{i}", big=i % 2 == 1)
+                   for i in range(12)]
+        for s in senders:
+            s.start()
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(25)
+        took = time.monotonic() - t0
+        server.stop()
+        assert code == 0, server.read_log()[-3000:]
+        assert took < 10, f"stop took {took:.1f} s"
+        n_acked = len(acked)
+        for s in senders:
+            s.join(10)
+            assert not s.is_alive()
+            acked += s.acked
+            attempted += s.attempted
+            # a session is told 421 (or closed), never anything else
+            assert s.refused is None or s.refused.startswith(b"421"), s.refused
+        assert len(acked) >= n_acked + 12
+        assert "stop: done" in server.read_log()
+        server.start()
+        server.wait_queue_empty(timeout=30)
+        check_once(server, acked, attempted)
+        assert os.listdir(os.path.join(server.maildir(ALICE), "tmp")) == []
+
+
+def test_sigterm_waits_for_a_slow_message_then_exits(server):
+    """A session in the middle of its text when SIGTERM comes may finish it
+    (and gets its 250); the server then exits at once."""
+    s = socket.create_connection(("127.0.0.1", server.smtp_port), 10)
+    s.settimeout(10)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220")
+    s.sendall(b"EHLO slow.test\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+    for expect in (b"250", b"250", b"354"):
+        assert f.readline().startswith(expect)
+    s.sendall(b"Subject: token slow-0\r\n\r\nfirst half\r\n")
+    time.sleep(0.3)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert server.proc.poll() is None       # waits for the message
+    s.sendall(b"second half\r\n.\r\n")
+    assert f.readline().startswith(b"250 ")
+    assert server.proc.wait(10) == 0
+    s.close()
+    server.stop()
+    server.start()
+    server.wait_queue_empty(timeout=10)
+    check_once(server, ["slow-0"], ["slow-0"])
+
+
+def test_sighup_under_load(server):
+    senders = [Sender(server.smtp_port, f"h{i}", big=i % 3 == 0) for i in range(10)]
+    for s in senders:
+        s.start()
+    for _ in range(15):
+        time.sleep(0.1)
+        server.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert server.proc.poll() is None, server.read_log()[-3000:]
+    server.stop()
+    acked, attempted = [], []
+    for s in senders:
+        s.join(10)
+        acked += s.acked
+        attempted += s.attempted
+        assert s.refused is None or s.refused.startswith(b"421"), s.refused
+    assert len(acked) >= 10
+    server.start()
+    server.wait_queue_empty(timeout=30)
+    check_once(server, acked, attempted)

@@ -172,3 +172,54 @@ def test_sighup_under_load(server):
     server.start()
     server.wait_queue_empty(timeout=30)
     check_once(server, acked, attempted)
+
+
+def bdat_session(server):
+    s = socket.create_connection(("127.0.0.1", server.smtp_port), 10)
+    s.settimeout(10)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220")
+    s.sendall(b"EHLO chunks.test\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.org>\r\n")
+    assert f.readline().startswith(b"250") and f.readline().startswith(b"250")
+    first = b"Subject: token chunks-0\r\n\r\n"
+    s.sendall(b"BDAT %d\r\n" % len(first) + first)
+    assert f.readline().startswith(b"250 ")
+    return s, f
+
+
+def test_sigterm_between_bdat_chunks_lets_the_message_finish(server):
+    """A message sent with BDAT is in the middle of its text between two
+    chunks: SIGTERM then lets it finish (its last chunk gets the 250),
+    then the session is told 421 and the server exits."""
+    s, f = bdat_session(server)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert server.proc.poll() is None       # waits for the message
+    rest = b"second chunk\r\n"
+    s.sendall(b"BDAT %d\r\n" % len(rest) + rest)
+    assert f.readline().startswith(b"250 ")
+    s.sendall(b"BDAT 0 LAST\r\n")
+    assert f.readline().startswith(b"250 2.0.0 Ok: queued as ")
+    assert f.readline().startswith(b"421 ")
+    assert server.proc.wait(10) == 0
+    s.close()
+    server.stop()
+    server.start()
+    server.wait_queue_empty(timeout=10)
+    check_once(server, ["chunks-0"], ["chunks-0"])
+
+
+def test_sigterm_between_bdat_chunks_then_rset_closes(server):
+    """The same client giving up its message (RSET) after SIGTERM is told
+    421 at once, and the server does not wait for its grace period."""
+    s, f = bdat_session(server)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    s.sendall(b"RSET\r\n")
+    assert f.readline().startswith(b"250 ")
+    assert f.readline().startswith(b"421 ")
+    assert server.proc.wait(10) == 0
+    s.close()

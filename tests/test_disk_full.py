@@ -172,9 +172,10 @@ def test_small_disk_fills_under_parallel_load():
             for n in range(12):
                 token = f"{name}-{n}"
                 c.sendall(b"MAIL FROM:<bob@example.net>\r\n"
-                          b"RCPT TO:<alice@example.org>\r\nDATA\r\n")
-                replies = [f.readline() for _ in range(3)]
-                if not replies[2].startswith(b"354"):
+                          b"RCPT TO:<alice@example.org>\r\n"
+                          b"RCPT TO:<carol@example.org>\r\nDATA\r\n")
+                replies = [f.readline() for _ in range(4)]
+                if not replies[3].startswith(b"354"):
                     with lock:
                         results[token] = replies[0].strip()
                     c.sendall(b"RSET\r\n")
@@ -193,6 +194,7 @@ def test_small_disk_fills_under_parallel_load():
 
     try:
         s.add_user(ALICE)
+        s.add_user("carol@example.org")
         s.start()
         filler = fill(s.data, 3 << 20)
         threads = [threading.Thread(target=sender, args=(f"f{i}",)) for i in range(6)]
@@ -205,19 +207,20 @@ def test_small_disk_fills_under_parallel_load():
         assert all(results[t][:4] in (b"451 ", b"452 ") for t in refused), results
         assert acked and refused, results
         os.unlink(filler)
-        deadline = time.time() + 30
-        while time.time() < deadline and len(s.messages(ALICE)) < len(acked):
-            time.sleep(0.1)
-        got = {}
-        for path in s.messages(ALICE):
-            data = open(path, "rb").read()
-            m = re.findall(rb"^Subject: token (\S+)\r?$", data, re.M)
-            assert len(m) == 1, (path, data[:200])
-            got[m[0].decode()] = got.get(m[0].decode(), 0) + 1
-        assert set(got) == acked, (sorted(acked - set(got)), sorted(set(got) - acked))
-        assert all(v == 1 for v in got.values()), got
+        for rcpt in (ALICE, "carol@example.org"):
+            deadline = time.time() + 30
+            while time.time() < deadline and len(s.messages(rcpt)) < len(acked):
+                time.sleep(0.1)
+            got = {}
+            for path in s.messages(rcpt):
+                data = open(path, "rb").read()
+                m = re.findall(rb"^Subject: token (\S+)\r?$", data, re.M)
+                assert len(m) == 1, (path, data[:200])
+                got[m[0].decode()] = got.get(m[0].decode(), 0) + 1
+            assert set(got) == acked, (rcpt, sorted(acked - set(got)), sorted(set(got) - acked))
+            assert all(v == 1 for v in got.values()), (rcpt, got)
+            assert os.listdir(os.path.join(s.maildir(rcpt), "tmp")) == []
         s.wait_queue_empty(timeout=10)
-        assert os.listdir(os.path.join(s.maildir(ALICE), "tmp")) == []
         # and mail is taken again
         assert mail_reply(s).startswith("250 ")
     finally:

@@ -311,3 +311,94 @@ def test_kill_9_between_rename_and_directory_flush(server):
         assert len(files) == 1
         data, _ = check_maildir_file(files[0])
         assert TOKEN_RE.findall(data) == [b"win-fsync"]
+
+
+# ---- local and remote recipients; kill -9 again during the recovery ----
+
+QUEUED_RE = re.compile(r"queued as (\S+)")
+
+
+class LocalRemoteSender(Sender):
+    """smtplib sessions to alice and to a remote address that cannot be
+    reached (its relay is deferred): the queue ids of the 250s are kept."""
+
+    def __init__(self, port, name):
+        super().__init__(port, name)
+        self.ids = {}
+
+    def run(self):
+        n = 0
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, local_hostname="crash.test",
+                              timeout=5) as s:
+                s.login(ALICE, "secret")    # submission: may relay
+                while True:
+                    token = f"{self.prefix}-{n}"
+                    n += 1
+                    self.attempted.append(token)
+                    s.mail(ALICE)
+                    assert s.rcpt(ALICE)[0] == 250
+                    assert s.rcpt("far@remote.test")[0] == 250
+                    code, text = s.data(f"Subject: token {token}\r\n\r\nbody\r\n")
+                    if code != 250:
+                        return
+                    self.ids[token] = QUEUED_RE.search(text.decode()).group(1)
+                    self.acked.append(token)
+        except (OSError, smtplib.SMTPException, AssertionError):
+            return
+
+
+def test_kill_9_local_and_remote_rcpts_and_during_recovery():
+    """Messages to a local and a remote recipient: after kill -9 (and kill
+    -9 again while the restarted server recovers and delivers), alice has
+    each acknowledged message once, and the spool holds, for the remote
+    recipient still deferred, every acknowledged message and no other
+    than those whose 250 the kill cut off; no partial file is left."""
+    import random
+    from correio_harness import Server, free_port
+    rng = random.Random(5)
+    s = Server(extra_config=f"\n[dns]\nservers = 127.0.0.1:{free_port()}\n"
+                            "\n[queue]\nretry_interval = 1h\n")
+    try:
+        s.add_user(ALICE)
+        s.start()
+        acked, attempted, ids = set(), set(), {}
+        for cycle in range(2):
+            senders = [LocalRemoteSender(s.submission_port, f"r{cycle}t{i}")
+                       for i in range(THREADS)]
+            for x in senders:
+                x.start()
+            time.sleep(0.8 + rng.random())
+            assert s.kill() == -9
+            for x in senders:
+                x.join(10)
+                acked.update(x.acked)
+                attempted.update(x.attempted)
+                ids.update(x.ids)
+            # killed again and again while recovering and delivering
+            for _ in range(4):
+                s.start()
+                time.sleep(rng.random() * 0.3)
+                assert s.kill() == -9
+            s.start()
+            deadline = time.time() + 20
+            while time.time() < deadline and not acked <= set(tokens_in_maildir(s)):
+                time.sleep(0.1)
+            count = tokens_in_maildir(s)
+            missing = sorted(acked - set(count))
+            assert not missing, f"cycle {cycle}: acknowledged but lost: {missing[:20]}"
+            dups = sorted(t for t, k in count.items() if k > 1)
+            assert not dups, f"cycle {cycle}: delivered more than once: {dups[:20]}"
+            assert not set(count) - attempted
+            files = s.queue_files()
+            envs = {f[:-4] for f in files if f.endswith(".env")}
+            texts = {f[:-4] for f in files if f.endswith(".msg")}
+            others = [f for f in files if not f.endswith((".env", ".msg"))]
+            assert not others, others
+            assert envs == texts, (envs ^ texts)
+            assert set(ids.values()) <= envs, sorted(set(ids.values()) - envs)[:10]
+            # unacknowledged survivors: at most one per session per kill
+            assert len(envs - set(ids.values())) <= THREADS * (cycle + 1)
+        assert len(acked) >= THREADS
+    finally:
+        s.cleanup()

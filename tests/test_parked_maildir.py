@@ -173,3 +173,58 @@ def test_parked_folder_removed_and_made_again_behind_the_server(srv):
         got = int(re.search(rb"UID (\d+)", data[0]).group(1))
         assert (v, got) == (validity, int(uid)), (restart, v, got, validity, uid)
         b.logout()
+
+
+def test_append_while_selected_elsewhere_and_maildir_changes(srv):
+    """One session has the folder selected and expunges from it, another
+    APPENDs and COPYs into it, a shell moves files into new/ and removes
+    files from cur/: after each round the selected session's view (NOOP),
+    a fresh SELECT and the files on disk agree."""
+    rng = random.Random(11)
+    a = login(srv)
+    assert a.create("Shared")[0] == "OK"
+    for i in range(3):
+        assert a.append("INBOX", None, None, msg(f"inbox-{i}"))[0] == "OK"
+    assert a.select("INBOX")[0] == "OK"
+    d = folder_dir(srv, "Shared")
+    b = login(srv)
+    typ, data = b.select("Shared")
+    exists = int(data[0])
+    for step in range(30):
+        for _ in range(rng.randint(1, 3)):
+            action = rng.choice(["append", "copy", "mv", "rm", "expunge"])
+            if action == "append":
+                assert a.append("Shared", None, None, msg(f"s-{step}"))[0] == "OK"
+            elif action == "copy":
+                assert a.copy("1:*", "Shared")[0] == "OK"
+            elif action == "mv":
+                name = f"{int(time.time())}.sh{step}_{rng.random()}.host"
+                with open(os.path.join(d, "tmp", name), "wb") as f:
+                    f.write(msg(f"outside-{step}"))
+                os.rename(os.path.join(d, "tmp", name), os.path.join(d, "new", name))
+            elif action == "rm":
+                cur = os.listdir(os.path.join(d, "cur"))
+                if cur:
+                    os.unlink(os.path.join(d, "cur", rng.choice(cur)))
+            elif exists > 0:
+                b.store("1", "+FLAGS", "(\\Deleted)")
+                b.expunge()
+        # the selected session's count, from its untagged EXISTS/EXPUNGE
+        typ, data = b.noop()
+        assert typ == "OK"
+        typ, data = b.uid("SEARCH", "ALL")
+        b_uids = [int(x) for x in data[0].split()]
+        assert len(b_uids) == len(set(b_uids))
+        c = login(srv)
+        typ, data = c.select("Shared", readonly=True)
+        fresh = int(data[0])
+        typ, data = c.uid("SEARCH", "ALL")
+        c_uids = [int(x) for x in data[0].split()]
+        c.logout()
+        on_disk = len(files_in(d))
+        assert fresh == on_disk == len(c_uids), (step, fresh, on_disk, len(c_uids))
+        assert sorted(b_uids) == sorted(c_uids), (step, b_uids, c_uids)
+        exists = len(b_uids)
+    a.logout()
+    b.logout()
+    assert srv.proc.poll() is None

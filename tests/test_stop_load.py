@@ -223,3 +223,50 @@ def test_sigterm_between_bdat_chunks_then_rset_closes(server):
     assert f.readline().startswith(b"421 ")
     assert server.proc.wait(10) == 0
     s.close()
+
+
+def test_sighup_with_changed_settings_under_load(server):
+    """SIGHUP that really changes settings (sizes, error limits, auth
+    throttle, a new local domain) while sessions send and log in: no
+    session is refused for it, nothing acknowledged is lost, and the new
+    settings hold afterwards."""
+    import smtplib
+    senders = [Sender(server.smtp_port, f"c{i}", big=i % 3 == 0) for i in range(8)]
+    for s in senders:
+        s.start()
+    stop = threading.Event()
+
+    def logins():
+        while not stop.is_set():
+            try:
+                with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=10) as c:
+                    c.login(ALICE, "secret")
+            except (OSError, smtplib.SMTPException):
+                pass
+    lt = threading.Thread(target=logins, daemon=True)
+    lt.start()
+    for i in range(12):
+        time.sleep(0.12)
+        extra = (f"message_size = {2 + i % 2}M\nerrors = {40 + i}\n"
+                 f"\n[auth]\nfailure_delay = 0\nmax_failures = {5 + i}\n")
+        server.write_config("example.org, localhost" + (", new.example" if i % 2 else ""),
+                            extra)
+        server.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    stop.set()
+    lt.join(15)
+    assert server.proc.poll() is None, server.read_log()[-3000:]
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as c:
+        c.ehlo("after.test")
+        assert c.esmtp_features.get("size") == str(3 << 20)
+    assert server.stop() == 0
+    acked, attempted = [], []
+    for s in senders:
+        s.join(10)
+        acked += s.acked
+        attempted += s.attempted
+        assert s.refused is None or s.refused.startswith(b"421"), s.refused
+    assert len(acked) >= 8
+    server.start()
+    server.wait_queue_empty(timeout=30)
+    check_once(server, acked, attempted)

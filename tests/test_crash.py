@@ -402,3 +402,56 @@ def test_kill_9_local_and_remote_rcpts_and_during_recovery():
         assert len(acked) >= THREADS
     finally:
         s.cleanup()
+
+
+def test_sigterm_while_the_commit_is_held(server):
+    """SIGTERM while the message's flush is held (strace delays every
+    fdatasync 4 s): the server waits for the commit, answers 250 and
+    421, exits with status 0, and the message is delivered once."""
+    import signal
+    st, pid = traced_with_delay(server, "fdatasync")
+    try:
+        c, f = send_until_commit(server, "held-term", [ALICE, BOB])
+        time.sleep(1.0)
+        os.kill(pid, signal.SIGTERM)
+        assert f.readline().startswith(b"250 2.0.0 Ok: queued as ")
+        assert f.readline().startswith(b"421 ")
+        assert st.wait(30) == 0
+        c.close()
+    finally:
+        if st.poll() is None:
+            st.kill()
+            st.wait()
+    server.start()
+    server.wait_queue_empty(timeout=20)
+    for rcpt in (ALICE, BOB):
+        files = server.wait_messages(rcpt, 1)
+        assert len(files) == 1
+        data, _ = check_maildir_file(files[0])
+        assert TOKEN_RE.findall(data) == [b"held-term"]
+
+
+def test_client_gone_then_sigterm_while_the_commit_is_held(server):
+    """The client leaves while its message's flush is held, then SIGTERM:
+    the server still finishes the commit, exits with status 0 soon after
+    the flush, and the message (durable, though nobody heard the 250) is
+    delivered once after the restart."""
+    import signal
+    st, pid = traced_with_delay(server, "fdatasync")
+    try:
+        c, f = send_until_commit(server, "held-gone", [ALICE])
+        time.sleep(0.5)
+        c.close()
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        assert st.wait(30) == 0
+        assert time.monotonic() - t0 < 15
+    finally:
+        if st.poll() is None:
+            st.kill()
+            st.wait()
+    server.start()
+    server.wait_queue_empty(timeout=20)
+    files = server.wait_messages(ALICE, 1)
+    assert len(files) == 1

@@ -168,3 +168,45 @@ def test_stop_with_logins_in_the_pool(auth_server):
     s.stop()
     assert code == 0, s.read_log()[-4000:]
     no_sanitizer_report(s)
+
+
+def test_jmap_basic_logins_closed_in_the_pool():
+    """HTTP requests with Basic credentials (right and wrong) whose
+    connection closes while the password is being checked, and some
+    answered: no crash, right credentials still work afterwards."""
+    s = Server(http=True, extra_config="[auth]\nthreads = 1\nmax_failures = 3\n")
+    try:
+        s.add_user(ALICE)
+        s.add_user(BOB)
+        s.start()
+
+        def request(user, pw, wait):
+            cred = base64.b64encode(f"{user}:{pw}".encode()).decode()
+            c = socket.create_connection(("127.0.0.1", s.http_port), 10)
+            c.settimeout(10)
+            c.sendall(f"GET /.well-known/jmap HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Basic {cred}\r\n\r\n".encode())
+            r = c.recv(100) if wait else b""
+            c.close()
+            return r
+
+        def hammer_http(seed):
+            rng = random.Random(seed)
+            for _ in range(40):
+                user, pw = (ALICE, "secret") if rng.random() < 0.5 else (BOB, "bad")
+                try:
+                    request(user, pw, rng.random() < 0.3)
+                except OSError:
+                    pass
+        threads = [threading.Thread(target=hammer_http, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert s.proc.poll() is None, s.read_log()[-4000:]
+        r = request(ALICE, "secret", True)
+        assert r.startswith(b"HTTP/1.1 200") or r.startswith(b"HTTP/1.1 30"), r
+        assert s.stop() == 0
+        no_sanitizer_report(s)
+    finally:
+        s.cleanup()

@@ -225,3 +225,43 @@ def test_small_disk_fills_under_parallel_load():
         assert mail_reply(s).startswith("250 ")
     finally:
         small_disk_cleanup(s)
+
+
+def test_small_disk_imap_append():
+    """IMAP APPEND when the disk fills up: NO for what does not
+    fit, no partial file left in tmp/ or filed, the folder's count and
+    UIDNEXT unchanged by the failures; once space comes back APPEND works
+    and its UID follows the earlier ones."""
+    import imaplib
+    import re
+    s = small_disk_server(0)
+    try:
+        c = imaplib.IMAP4("127.0.0.1", s.imap_port)
+        c.login(ALICE, "secret")
+        assert c.create("Box")[0] == "OK"
+        assert c.append("Box", None, None, b"Subject: first\r\n\r\nx\r\n")[0] == "OK"
+        assert c.select("INBOX")[0] == "OK"
+        filler = fill(s.data, 200 << 10)
+        big = b"Subject: big\r\n\r\n" + (b"b" * 76 + b"\r\n") * 8000
+        refused = 0
+        for _ in range(3):
+            typ, data = c.append("Box", None, None, big)
+            refused += typ == "NO"
+        assert refused == 3
+        box = [d for d in os.listdir(s.maildir(ALICE)) if d.endswith("Box")][0]
+        d = os.path.join(s.maildir(ALICE), box)
+        assert os.listdir(os.path.join(d, "tmp")) == []
+        assert len(os.listdir(os.path.join(d, "new")) + os.listdir(os.path.join(d, "cur"))) == 1
+        typ, data = c.status("Box", "(MESSAGES UIDNEXT)")
+        assert re.search(rb"MESSAGES 1 UIDNEXT (\d+)", data[0]), data
+        os.unlink(filler)
+        typ, data = c.append("Box", None, None, big)
+        assert typ == "OK", data
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+        assert uid >= 2
+        typ, data = c.status("Box", "(MESSAGES)")
+        assert b"MESSAGES 2" in data[0], data
+        c.logout()
+        assert s.proc.poll() is None
+    finally:
+        small_disk_cleanup(s)

@@ -28,7 +28,7 @@
 #include "lib-imap/imap_parser.h"
 #include "lib-imap/imap_seqset.h"
 #include "lib/buf.h"
-#include "server/server.h"
+#include "conn/conn.h"
 #include "store/store.h"
 
 #define IMAPD_OUTPUT_LOW (256 * 1024)
@@ -71,7 +71,7 @@ struct imapd_append_msg {
 };
 
 struct imapd_session {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	struct imap_parser *parser;
 	enum imapd_state state;
 	bool rev2;			/* ENABLE IMAP4rev2 */
@@ -127,8 +127,7 @@ struct imapd_session {
 					   memory (IDLE, AUTHENTICATE) */
 
 	unsigned errors;
-	bool quitting, reading, dead;
-	struct event *logout_timer;	/* autologout */
+	bool quitting;
 };
 
 /* ---- imapd_session.c ---- */
@@ -144,7 +143,6 @@ void imapd_done(struct imapd_session *s);
 /* Count a client error; false if the session goes on. */
 bool imapd_error(struct imapd_session *s);
 void imapd_close_after_output(struct imapd_session *s);
-void imapd_start_tls(struct imapd_session *s);
 /* Compress the rest of the session (after COMPRESS's OK).  1 or -1. */
 int imapd_start_compress(struct imapd_session *s);
 /* Read and run the commands waiting in the input (after async work). */

@@ -186,7 +186,7 @@ bool smtpd_process_input(struct smtpd_session *s)
 		if (s->shutdown && !in_message(s) && !s->quitting && !s->dead) {
 			/* stopping: the message let through is given up (RSET) */
 			smtpd_reply(s, "421 4.3.2 %s Service shutting down",
-				    s->conn.server->cfg.hostname);
+				    s->conn.srv->cfg.hostname);
 			smtpd_close_after_output(s);
 		}
 	}

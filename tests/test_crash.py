@@ -455,3 +455,63 @@ def test_client_gone_then_sigterm_while_the_commit_is_held(server):
     server.wait_queue_empty(timeout=20)
     files = server.wait_messages(ALICE, 1)
     assert len(files) == 1
+
+
+def test_kill_9_while_authentication_results_are_written():
+    """With [auth_checks] on, a text larger than the queue's write buffer
+    is rewritten on disk (<id>.msg.new renamed over <id>.msg) to put the
+    Authentication-Results: field in: kill -9 at random moments of that,
+    then every acknowledged message is delivered once with one such field
+    and its whole body, and no .msg.new is left in the spool."""
+    import random
+    from correio_harness import Server, free_port
+    rng = random.Random(17)
+    line = "w" * 900 + "\r\n"
+    s = Server(auth_checks=True, extra_config=f"\n[dns]\nservers = 127.0.0.1:{free_port()}\n")
+
+    class BigSender(Sender):
+        def run(self):
+            n = 0
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, local_hostname="crash.test",
+                                  timeout=5) as c:
+                    while True:
+                        token = f"{self.prefix}-{n}"
+                        n += 1
+                        self.attempted.append(token)
+                        c.sendmail("load@example.net", [ALICE],
+                                   f"Subject: token {token}\r\n\r\n" + line * 100)
+                        self.acked.append(token)
+            except (OSError, smtplib.SMTPException):
+                return
+    try:
+        s.add_user(ALICE)
+        s.start()
+        acked, attempted = set(), set()
+        for cycle in range(3):
+            senders = [BigSender(s.smtp_port, f"b{cycle}t{i}") for i in range(THREADS)]
+            for x in senders:
+                x.start()
+            time.sleep(0.3 + rng.random())
+            assert s.kill() == -9
+            for x in senders:
+                x.join(10)
+                acked.update(x.acked)
+                attempted.update(x.attempted)
+            s.start()
+            s.wait_queue_empty(timeout=20)
+            count = collections.Counter()
+            for path in s.messages(ALICE):
+                data, _ = check_maildir_file(path)
+                m = TOKEN_RE.findall(data)
+                assert len(m) == 1, (path, data[:300])
+                assert data.count(b"Authentication-Results:") == 1, (path, data[:600])
+                assert data.count(b"w" * 900) == 100, (path, len(data))
+                count[m[0].decode()] += 1
+            missing = sorted(acked - set(count))
+            assert not missing, f"cycle {cycle}: acknowledged but lost: {missing[:20]}"
+            assert all(k == 1 for k in count.values()), count.most_common(3)
+            assert not set(count) - attempted
+        assert len(acked) >= THREADS
+    finally:
+        s.cleanup()

@@ -222,10 +222,15 @@ def traced_with_delay(server, syscall):
         pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
     server.stop()
     log = open(server.log_path, "ab")
+    env = dict(os.environ)
+    # a sanitizer build: LeakSanitizer cannot run under ptrace (the other
+    # checks still do)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                 "detect_leaks=0"]))
     st = subprocess.Popen([strace, "-f", "-o", "/dev/null", "-e", f"trace={syscall}",
                            "-e", f"inject={syscall}:delay_enter=4000000",
                            "--", correio_harness.BIN, "-c", server.conf, "serve"],
-                          stdout=log, stderr=log)
+                          stdout=log, stderr=log, env=env)
     log.close()
     deadline = time.time() + 20
     pid = None
@@ -515,3 +520,55 @@ def test_kill_9_while_authentication_results_are_written():
         assert len(acked) >= THREADS
     finally:
         s.cleanup()
+
+
+def test_grace_period_ends_during_a_held_commit(server):
+    """SIGTERM, then the grace period (30 s) runs out while one session is
+    still sending its text and another's commit is held (strace delays
+    fdatasync 4 s): both sessions are closed, the server waits for the
+    commit, exits with status 0 without a memory error, and the committed
+    message is delivered once after the restart."""
+    import signal
+    st, pid = traced_with_delay(server, "fdatasync")
+    try:
+        slow, slow_f = send_until_commit(server, "unused", [ALICE])
+        # `slow` sent its whole text already: use a second session that
+        # stays in the middle of its text instead
+        import socket
+        mid = socket.create_connection(("127.0.0.1", server.smtp_port), 10)
+        mid.settimeout(60)
+        mf = mid.makefile("rb")
+        mf.readline()
+        mid.sendall(b"EHLO mid.test\r\nMAIL FROM:<a@example.net>\r\n"
+                    b"RCPT TO:<alice@example.org>\r\nDATA\r\n")
+        while not mf.readline().startswith(b"354"):
+            pass
+        mid.sendall(b"Subject: token never-ends\r\n\r\nfirst line\r\n")
+        late = socket.create_connection(("127.0.0.1", server.smtp_port), 10)
+        late.settimeout(60)
+        lf = late.makefile("rb")
+        lf.readline()
+        late.sendall(b"EHLO late.test\r\nMAIL FROM:<a@example.net>\r\n"
+                     b"RCPT TO:<alice@example.org>\r\nDATA\r\n")
+        while not lf.readline().startswith(b"354"):
+            pass
+        late.sendall(b"Subject: token grace-late\r\n\r\nbody\r\n")
+        assert slow_f.readline().startswith(b"250 ")   # its commit is done
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(27.5)
+        late.sendall(b".\r\n")          # its commit is held past the 30 s
+        assert st.wait(40) == 0, server.read_log()[-8000:]
+        for c in (slow, mid, late):
+            c.close()
+    finally:
+        if st.poll() is None:
+            st.kill()
+            st.wait()
+    log = server.read_log()
+    assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+    assert "still open after" in log
+    server.start()
+    server.wait_queue_empty(timeout=20)
+    count = tokens_in_maildir(server)
+    assert count["unused"] == 1 and count["never-ends"] == 0, count
+    assert count["grace-late"] <= 1, count

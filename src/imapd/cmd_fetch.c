@@ -114,6 +114,7 @@ struct fetch_state {
 	uint64_t changed_since;		/* CHANGEDSINCE, 0 if none */
 	bool seen;			/* some item sets \Seen */
 	bool need_file, need_parse;	/* for every message, whatever the cache */
+	bool need_meta;			/* sizes or date: more than flags */
 	unsigned cache_want;		/* bit FETCH_CACHE_* */
 	unsigned n_items, cap_items;
 	struct fetch_item *items;
@@ -258,6 +259,8 @@ static void items_summarise(struct fetch_state *st)
 	for (unsigned i = 0; i < st->n_items; i++) {
 		const struct fetch_item *it = &st->items[i];
 
+		if (it->kind != FETCH_UID && it->kind != FETCH_FLAGS && it->kind != FETCH_MODSEQ)
+			st->need_meta = true;
 		if (it->kind == FETCH_FLAGS)
 			st->flags = true;
 		else if (it->kind == FETCH_MODSEQ)
@@ -326,6 +329,15 @@ static void run_fail(struct fetch_run *r, const char *code, const char *text)
 	r->error = r->error_text;
 }
 
+/* The message's facts: flags alone when the items want no more (sizes
+   and dates may cost the store a read of the file).  false if gone. */
+static bool msg_lookup(struct fetch_run *r, uint32_t uid)
+{
+	if (r->st->need_meta)
+		return store_mailbox_lookup(r->s->box, uid, &r->m) > 0;
+	return store_mailbox_lookup_flags(r->s->box, uid, &r->m) > 0;
+}
+
 /* BODY[...] or BINARY[...] without PEEK on a read-write mailbox. */
 static bool msg_mark_seen(struct fetch_run *r, uint32_t uid)
 {
@@ -342,7 +354,7 @@ static bool msg_mark_seen(struct fetch_run *r, uint32_t uid)
 		return false;
 	if (res.status == STORE_FLAG_CHANGED) {
 		r->flags_changed = true;
-		return store_mailbox_lookup(s->box, uid, &r->m) > 0;
+		return msg_lookup(r, uid);
 	}
 	return true;
 }
@@ -354,8 +366,7 @@ static bool msg_begin(struct fetch_run *r, uint32_t uid)
 
 	r->flags_changed = false;
 	r->first = true;
-	if (store_mailbox_lookup(s->box, uid, &r->m) <= 0 ||
-	    r->m.modseq <= r->st->changed_since)
+	if (!msg_lookup(r, uid) || r->m.modseq <= r->st->changed_since)
 		return false;
 	r->seq = imapd_seq_of(s, uid);
 	if (r->seq == 0)

@@ -325,7 +325,7 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 	int ret = 1;
 
 	for (unsigned i = 0; i < s->n_uids; i++) {
-		if (store_mailbox_lookup(s->box, s->uids[i], &m) <= 0 ||
+		if (store_mailbox_lookup_flags(s->box, s->uids[i], &m) <= 0 ||
 		    !(m.flags & STORE_FLAG_DELETED))
 			continue;
 		if (only != NULL && bsearch(&m.uid, only, n_only, sizeof(*only), cmp_u32) == NULL)

@@ -173,6 +173,8 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 /* Whether uid is \Recent in this session: it claimed it (RFC 3501
    §2.3.2: one session only), and the session is IMAP4rev1. */
 bool imapd_is_recent(const struct imapd_session *s, uint32_t uid);
+/* How many messages of the view are \Recent in this session. */
+unsigned imapd_recent_count(const struct imapd_session *s);
 /* Before a FETCH response shows keywords: an untagged FLAGS first if one
    of them is newer than the last FLAGS the client was sent. */
 void imapd_announce_keywords(struct imapd_session *s, uint32_t keywords);

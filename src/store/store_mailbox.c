@@ -124,11 +124,10 @@ static void mbox_unlink(struct mbox *mb)
 
 static struct mbox *mbox_new(struct store_account *a, const char *name, const char *dir)
 {
-	struct mbox *mb = calloc(1, sizeof(*mb));
+	struct mbox *mb = xcalloc(1, sizeof(*mb));
 
-	if (mb == NULL || (mb->name = strdup(name)) == NULL ||
-	    (mb->dir = strdup(dir)) == NULL)
-		fatal("out of memory");
+	mb->name = xstrdup(name);
+	mb->dir = xstrdup(dir);
 	mb->acct = a;
 	mb->refs = 1;
 	mb->cache_fd = -1;
@@ -169,14 +168,15 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		return -1;
 	}
 	mb = mbox_new(a, canon, dir);
-	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0 &&
-	    (mb->mbox_path = strdup(a->mbox_path)) == NULL)
-		fatal("out of memory");
+	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0)
+		mb->mbox_path = xstrdup(a->mbox_path);
 	if (mbox_load(mb, error_r) < 0) {
 		store_mbox_release(mb);
 		return -1;
 	}
 	mb->ready = true;
+	/* sizes a restart left unread (the index keeps them unmeasured) */
+	store_sync_fill(mb);
 	*r = mb;
 	return 1;
 }
@@ -312,8 +312,7 @@ int store_mailbox_open(struct store_account *a, const char *name,
 		store_mbox_release(mb);
 		return -1;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		fatal("out of memory");
+	h = xcalloc(1, sizeof(*h));
 	h->mb = mb;
 	h->listener = listener;
 	h->ctx = ctx;
@@ -359,15 +358,25 @@ void store_mailbox_status(struct store_mailbox *h, struct store_status *st)
 	st->highestmodseq = idx->highestmodseq;
 	st->recent = idx->count - store_index_lower(idx, idx->first_recent);
 	for (unsigned i = 0; i < idx->count; i++) {
-		st->size += idx->recs[i].vsize;
-		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0) {
+		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0)
 			st->deleted++;
-			st->deleted_size += idx->recs[i].size;
-		}
 		if ((idx->recs[i].flags & STORE_FLAG_SEEN) != 0)
 			continue;
 		if (st->unseen++ == 0)
 			st->first_unseen = i + 1;
+	}
+}
+
+void store_mailbox_status_sizes(struct store_mailbox *h, struct store_status *st)
+{
+	struct index *idx = &h->mb->idx;
+
+	st->size = st->deleted_size = 0;
+	for (unsigned i = 0; i < idx->count; i++) {
+		store_rec_measure(h->mb, &idx->recs[i]);
+		st->size += idx->recs[i].vsize;
+		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0)
+			st->deleted_size += idx->recs[i].size;
 	}
 }
 
@@ -391,8 +400,9 @@ uint32_t store_mailbox_claim_recent(struct store_mailbox *h)
 
 /* ---- messages ---- */
 
-static void fill_msg(const struct index *idx, const struct index_rec *r,
-		     struct store_msg *m)
+/* m from r, without its size, vsize and date. */
+static void fill_flags(const struct index *idx, const struct index_rec *r,
+		       struct store_msg *m)
 {
 	const char *name = store_index_name(idx, r), *colon = strchr(name, ':');
 
@@ -400,11 +410,20 @@ static void fill_msg(const struct index *idx, const struct index_rec *r,
 	m->flags = r->flags & STORE_FLAGS_SYSTEM;
 	m->keywords = r->keywords;
 	m->modseq = r->modseq;
+	m->internal_date = 0;
+	m->size = m->vsize = 0;
+	m->name = name;
+	m->base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
+}
+
+/* m from r, measuring its file if the sync left that for later. */
+static void fill_msg(struct mbox *mb, struct index_rec *r, struct store_msg *m)
+{
+	store_rec_measure(mb, r);
+	fill_flags(&mb->idx, r, m);
 	m->internal_date = (time_t)r->date;
 	m->size = r->size;
 	m->vsize = r->vsize;
-	m->name = name;
-	m->base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
 }
 
 unsigned store_mailbox_count(struct store_mailbox *h)
@@ -414,7 +433,7 @@ unsigned store_mailbox_count(struct store_mailbox *h)
 
 void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 {
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
 }
 
 uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
@@ -445,7 +464,17 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
 
 	if (i < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
+	return 1;
+}
+
+int store_mailbox_lookup_flags(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	fill_flags(&h->mb->idx, &h->mb->idx.recs[i], m);
 	return 1;
 }
 
@@ -470,12 +499,13 @@ uint32_t store_mailbox_unseen_low(struct store_mailbox *h)
 
 int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
-	const struct index_rec *r;
+	struct index_rec *r;
 	long i = find_hinted(h, uid);
 
 	if (i < 0)
 		return 0;
 	r = &h->mb->idx.recs[i];
+	store_rec_measure(h->mb, r);
 	m->uid = r->uid;
 	m->flags = r->flags & STORE_FLAGS_SYSTEM;
 	m->keywords = r->keywords;
@@ -502,7 +532,7 @@ static int open_file(struct store_mailbox *h, uint32_t uid, int *fd_r,
 
 	if (i < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
 	if (h->mb->mbox_path != NULL)
 		return store_mboxfile_open_msg(h->mb, &h->mb->idx.recs[i], fd_r);
 	snprintf(path, sizeof(path), "%s/cur/%s", h->mb->dir, m->name);
@@ -561,7 +591,7 @@ int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create
 
 struct store_snapshot *store_snapshot_new(struct store_mailbox *h)
 {
-	const struct index *idx = &h->mb->idx;
+	struct index *idx = &h->mb->idx;
 	size_t names = 0;
 	struct store_snapshot *s;
 	struct store_msg m;
@@ -569,15 +599,13 @@ struct store_snapshot *store_snapshot_new(struct store_mailbox *h)
 
 	for (unsigned i = 0; i < idx->count; i++)
 		names += strlen(store_index_name(idx, &idx->recs[i])) + 1;
-	s = calloc(1, sizeof(*s) + idx->count * sizeof(s->msgs[0]) + names);
-	if (s == NULL)
-		fatal("out of memory");
+	s = xcalloc(1, sizeof(*s) + idx->count * sizeof(s->msgs[0]) + names);
 	s->msgs = (struct store_snapshot_msg *)(s + 1);
 	pool = (char *)(s->msgs + idx->count);
 	s->uidvalidity = idx->uidvalidity;
 	s->count = idx->count;
 	for (size_t i = 0, at = 0; i < idx->count; i++) {
-		fill_msg(idx, &idx->recs[i], &m);
+		fill_msg(h->mb, &idx->recs[i], &m);
 		s->msgs[i].uid = m.uid;
 		s->msgs[i].vsize = m.vsize;
 		s->msgs[i].base = pool + at;

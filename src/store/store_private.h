@@ -35,6 +35,10 @@
 
 /* Flag bits of a record beyond IMAP's system flags. */
 #define REC_FLAG_PASSED		0x20	/* Maildir 'P': kept, not shown */
+/* size, vsize and date not read yet: a file the sync found in cur/ is
+   indexed from its name alone, and read when they are first wanted
+   (store_rec_measure) */
+#define REC_FLAG_UNMEASURED	0x40
 
 /*
  * One message in memory and in the snapshot file: 56 bytes, no holes.
@@ -126,6 +130,7 @@ struct mbox {
 	bool parked;
 	bool written;
 	bool busy;		/* listeners running */
+	bool filling;		/* a worker reads the sizes left for later */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
 	/* the INBOX of an mbox account: the messages are in this file, dir
@@ -250,6 +255,10 @@ void store_maildir_parse(const char *fname, struct mdname *r);
 int store_maildir_name(char *out, size_t size, const char *base, size_t base_len,
 		       uint64_t bytes, uint64_t vsize, uint32_t uid,
 		       uint8_t flags, uint32_t keywords);
+/* snprintf into a path buffer: 1, or -1 (ENAMETOOLONG) when it does not
+   fit. */
+int store_path_fmt(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
 int store_write_file(const char *path, const void *data, size_t len, bool sync);
 /* The folder's STORE_UIDV_FILE at path: "<uidvalidity> <uidnext> <modseq
@@ -283,6 +292,9 @@ long store_index_find(const struct index *idx, uint32_t uid);
 /* First position with UID >= uid. */
 unsigned store_index_lower(const struct index *idx, uint32_t uid);
 const char *store_index_name(const struct index *idx, const struct index_rec *r);
+/* Room for n more records and names_bytes more of names (no copying
+   while a big sync appends them). */
+void store_index_reserve(struct index *idx, unsigned n, size_t names_bytes);
 /* Append a record (UID above all others) named name. */
 void store_index_append(struct index *idx, const struct index_rec *r, const char *name);
 void store_index_set_name(struct index *idx, struct index_rec *r, const char *name);
@@ -302,6 +314,7 @@ enum index_log_type {
 	INDEX_LOG_CACHE,
 	INDEX_LOG_STATE,
 	INDEX_LOG_CURDIR,	/* cur/ read whole: idx->cur_mtime */
+	INDEX_LOG_SIZES,	/* a record's size, vsize and date, read late */
 };
 /* Load snapshot + log (1), or 0 when they are missing or damaged and the
    index must be rebuilt (idx is then empty with uidvalidity, uidnext and
@@ -348,8 +361,16 @@ int store_cache_compact(struct mbox *mb);
  */
 int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 		   struct store_error *error_r);
+/* Have the store's workers read the sizes of mb's records the sync left
+   unmeasured (a folder loaded with some), if any and not already. */
+void store_sync_fill(struct mbox *mb);
 /* rename(2) that never replaces an existing file.  0 or -1 (errno). */
 int store_rename_noreplace(const char *from, const char *to);
+/* r's size, RFC822 size and internal date, read from its file in cur/ if
+   the sync left them for later (REC_FLAG_UNMEASURED); logged with the
+   folder's next commit.  1 known, 0 not now (the file is gone or is no
+   readable regular file: r stays unmeasured, its fields zero). */
+int store_rec_measure(struct mbox *mb, struct index_rec *r);
 
 /* ---- store_watch.c: cur/ changed only by us ---- */
 /* cur/ is watched and nothing but our own expected changes happened
@@ -401,11 +422,36 @@ typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
    base (base starts a line), in file order. */
 void store_mboxparse(const char *data, size_t len, uint64_t base,
 		     store_mboxparse_fn *cb, void *ctx);
+/* The mbox entry of a message text[0..len) (LF line ends) appended to
+   out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
+   lines with mboxrd quoting (">*From " gets one more '>'), a final LF
+   when missing, and the empty separator line.  The one writer of the
+   format (delivery's and the store's appends, imports); the store reads
+   its content back as text.  Pure: any thread may call it. */
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out);
+/* msg[0..len) with its header's Status:, X-Status: and X-Keywords:
+   fields (the sender's: they are the mailbox's, not the message's)
+   replaced by those of the IMAP flags in flags (space-separated; NULL or
+   "": none), appended to out. */
+void store_mboxparse_state(const char *msg, size_t len, const char *flags,
+			   struct buf *out);
 /* The served text of the raw entry raw[0..raw_len) (From_ line dropped,
    ">From" unquoted) into out (room for raw_len bytes); its length. */
 size_t store_mboxparse_content(const char *raw, size_t raw_len, char *out);
 
 /* ---- store_mboxfile.c: an mbox INBOX ---- */
+/* Local delivery: the message file src appended to the mbox file path
+   (created if missing: *created_r) under the lock, as an entry with
+   sender's From_ line and the IMAP flags in flags (space-separated, NULL
+   none) as Status:, X-Status: and X-Keywords: (the sender's own are
+   dropped).  Not flushed: the caller's batch fdatasyncs the file.
+   recovered: if the file ends with this very entry (filed before a
+   crash), it is not appended twice.  The file is cut back if the append
+   fails.  1, 0 already there, -1 (errno). */
+int store_mboxfile_deliver(const char *path, const char *sender, int64_t arrival,
+			   const char *src, const char *flags, bool recovered,
+			   bool *created_r);
 #define STORE_MBOX_INDEX_DIR	"correio-mbox"	/* under the account root */
 /* store_sync_run() of an mbox INBOX.  full: read the whole file and
    match every message again.  *modseq: 0 until this sync changed
@@ -461,7 +507,18 @@ unsigned store_folder_special_use(const char *dir);
 int store_folder_create_unsynced(struct store_account *a, const char *name,
 				 unsigned special_use, struct store_error *error_r);
 
+/* ---- store_deliver.c ---- */
+/* What the batch's commit will flush so far: directories (fsync) and
+   files (fdatasync), NUL-separated paths, each once. */
+void store_delivery_pending(const struct store_delivery *b, const struct buf **dirs_r,
+			    const struct buf **files_r);
+
 /* ---- store_account.c ---- */
+/* The one place an account's mailbox path is made: its Maildir
+   "<data_dir>/mail/<domain>/<local>", or its mbox file
+   "<data_dir>/mbox/<address>", into out.  1, or -1 (too long). */
+int store_account_path(const struct store *s, const char *address, bool mbox,
+		       char *out, size_t size);
 /* A new UIDVALIDITY, above every one given in this account before;
    sync: durable before it returns (else the caller fsyncs the account). */
 uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync);

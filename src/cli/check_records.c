@@ -154,32 +154,19 @@ static bool same_name(const char *name, const char *want)
 	return n == w && strncasecmp(name, want, n) == 0;
 }
 
-/* Text that may hold what DNS answered: control characters as \xNN, so
-   that a published record cannot send escape sequences to the terminal. */
-static void print_visible(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < ' ' || c == 0x7f)
-			printf("\\x%02x", c);
-		else
-			putchar(c);
-	}
-}
-
 static void ok(const char *what)
 {
 	fputs("#   ok: ", stdout);
-	print_visible(what);
+	cli_print_visible(what, false);
 	putchar('\n');
 }
 
 static void mismatch(struct records *rc, const char *what, const char *fix)
 {
 	fputs("#   MISMATCH: ", stdout);
-	print_visible(what);
+	cli_print_visible(what, false);
 	fputs("\n#   fix: ", stdout);
-	print_visible(fix);
+	cli_print_visible(fix, false);
 	putchar('\n');
 	rc->mismatches++;
 }

@@ -133,6 +133,14 @@ bool check_smtp_loopback_only(const struct config *cfg);
    Returns the number of mismatches, or -1 when DNS cannot be asked. */
 int check_records(const struct config *cfg, const char *domain);
 
+/* cli_visible.c: append s to out for a terminal, each control character
+   and DEL as "\\xNN", so that text from elsewhere cannot send escape
+   sequences to the administrator's terminal; lines: keep TAB, LF and the
+   CR of a CRLF (a header section shown as lines). */
+void cli_visible(struct buf *out, const char *s, bool lines);
+/* The same, on stdout. */
+void cli_print_visible(const char *s, bool lines);
+
 /* ---- the queue as operators read it (queue_format.c, pure) ---- */
 
 #include <jansson.h>

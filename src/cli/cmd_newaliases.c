@@ -95,27 +95,14 @@ static bool in_list(const struct buf *list, const char *s)
 	return false;
 }
 
-/* Text of the file on the terminal: control characters as \xNN, so that
-   an entry cannot send escape sequences to the administrator's terminal. */
-static void print_visible(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < ' ' || c == 0x7f)
-			printf("\\x%02x", c);
-		else
-			putchar(c);
-	}
-}
-
 static void skip(struct import *im, unsigned line, const char *what, const char *why)
 {
 	if (im->planning)
 		return;
 	printf("%s:%u: skipped ", im->file, line);
-	print_visible(what);
+	cli_print_visible(what, false);
 	fputs(": ", stdout);
-	print_visible(why);
+	cli_print_visible(why, false);
 	putchar('\n');
 	im->skipped++;
 }

@@ -256,20 +256,6 @@ int cli_queue_list(const struct config *cfg, bool json)
 	return 0;
 }
 
-/* A line of a header section for the terminal: control characters other
-   than TAB and the line end as \xNN (the fields come from any sender). */
-static void put_header_line(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c < ' ' && c != '\t' && c != '\n' && !(c == '\r' && s[1] == '\n')) ||
-		    c == 0x7f)
-			printf("\\x%02x", c);
-		else
-			putchar(c);
-	}
-}
-
 /* The message's text from the server to stdout: all of it as it is, or
    its header section (up to the empty line) made safe for a terminal.
    1, or -1 after printing. */
@@ -302,7 +288,7 @@ static int print_text(const struct config *cfg, const char *id, bool body)
 		if (body)
 			fputs(block, stdout);
 		else
-			put_header_line(block);
+			cli_print_visible(block, true);
 	}
 	fclose(in);
 	return 1;

@@ -179,19 +179,6 @@ static void put_reason(struct buf *out, const char *why)
 	buf_puts(out, ")\n");
 }
 
-/* Text from elsewhere (a next hop's reply, DSN parameters) with control
-   characters shown as \xNN. */
-static void put_visible(struct buf *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < ' ' || c == 0x7f)
-			buf_printf(out, "\\x%02x", c);
-		else
-			buf_putc(out, (char)c);
-	}
-}
-
 static void list_entry(const struct queue_entry *q, struct buf *out)
 {
 	const char *state = queue_entry_state(q);
@@ -315,10 +302,10 @@ static void show_rcpt(const struct envelope_rcpt *r, uint64_t now, struct buf *o
 	}
 	if (r->last_error != NULL) {
 		buf_puts(out, "    Last error:   ");
-		put_visible(out, r->last_error);
+		cli_visible(out, r->last_error, false);
 		if (r->remote_mta != NULL) {
 			buf_puts(out, " (from ");
-			put_visible(out, r->remote_mta);
+			cli_visible(out, r->remote_mta, false);
 			buf_putc(out, ')');
 		}
 		buf_putc(out, '\n');
@@ -327,7 +314,7 @@ static void show_rcpt(const struct envelope_rcpt *r, uint64_t now, struct buf *o
 	notify_text(r->notify, out);
 	if (r->orcpt != NULL) {
 		buf_puts(out, " ORCPT=");
-		put_visible(out, r->orcpt);
+		cli_visible(out, r->orcpt, false);
 	}
 	buf_putc(out, '\n');
 }
@@ -342,7 +329,7 @@ static void show_summary(const struct envelope *e, struct buf *out)
 
 	buf_printf(out, "DSN:            RET=%s ENVID=",
 		   e->ret >= 0 && e->ret <= 2 ? rets[e->ret] : "?");
-	put_visible(out, e->envid != NULL ? e->envid : "(none)");
+	cli_visible(out, e->envid != NULL ? e->envid : "(none)", false);
 	buf_putc(out, '\n');
 	buf_printf(out, "Body:           %s%s\n", e->body >= 0 && e->body <= 2 ?
 		   bodies[e->body] : "?", e->smtputf8 ? " SMTPUTF8" : "");

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "greylist/greylist.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/dns.h"
@@ -99,10 +100,12 @@ static int reversed_name(const char *addr, char *out, size_t size)
 	if (inet_pton(AF_INET6, addr, b) != 1 || size < 65)
 		return -1;
 	for (int i = 15; i >= 0; i--) {
-		static const char hex[] = "0123456789abcdef";
-		out[n++] = hex[b[i] & 15];
+		char hex[3];	/* the byte's two nibbles, high first */
+
+		hex_encode(&b[i], 1, hex);
+		out[n++] = hex[1];
 		out[n++] = '.';
-		out[n++] = hex[b[i] >> 4];
+		out[n++] = hex[0];
 		out[n++] = '.';
 	}
 	out[n] = '\0';

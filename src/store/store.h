@@ -103,6 +103,23 @@ int store_workers_start(struct store *s, unsigned n);
 void store_workers_run(struct store *s);
 
 /*
+ * Other work off the loop, for the servers over the store (IMAP: FETCH
+ * rendering message files, SEARCH reading them): work(arg) runs on one of
+ * the store's worker threads, then done(arg) on the loop thread, from
+ * store_workers_run().  work may touch only what arg holds (open
+ * descriptors, copies): never a store, account or mailbox object, which
+ * belong to the loop.  Jobs of several callers run at once, in any
+ * order; each caller keeps its own order.  Without workers both steps
+ * run before the call returns.
+ */
+void store_offload(struct store *s, void (*work)(void *arg), void (*done)(void *arg),
+		   void *arg);
+/* Tests only: CORREIO_TEST_READ_DELAY_MS, read at store_new(), makes
+   every read of a message file for a client (FETCH, SEARCH) wait that
+   long first, a slow disk.  Any thread. */
+void store_read_delay(const struct store *s);
+
+/*
  * Maildir names, made here only (any thread; no struct store needed): the
  * host part of every name correio gives a file, host with '/', ':', ','
  * and '\\' made '_' ("localhost" when empty); and the name of a message

@@ -169,6 +169,7 @@ struct store {
 	uint32_t last_uidvalidity;
 	unsigned seq;
 	unsigned disk_delay_ms;	/* CORREIO_TEST_STORE_DELAY_MS: tests only */
+	unsigned read_delay_ms;	/* CORREIO_TEST_READ_DELAY_MS: tests only */
 	struct store_pool *pool;	/* worker threads, or NULL: inline */
 	/* group commit, counted on the loop: directory flushes made and the
 	   requests they served */

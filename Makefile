@@ -36,14 +36,14 @@ TEST_SRC := $(wildcard src/*/test_*.c)
 FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
-FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c src/queue/dsn.c \
+FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/cli/aliases_file.c src/cli/queue_format.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
 	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c src/mta/mta_sts.c \
 	src/mta/tlsrpt_record.c \
-	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-mail/*.c src/lib-smtp/*.c \
+	$(filter-out $(TEST_SRC) $(FUZZ_SRC),$(wildcard src/lib-smtp/*.c \
 		src/mime/*.c src/lib-imap/*.c src/store/*.c)) \
 	src/client/client_imap_resp.c src/client/client_uu.c \
 	src/sieve/sieve_parse.c src/sieve/sieve_run.c src/sieve/sieve_body.c \

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "auth/sasl.h"
-#include "lib-mail/qp.h"
+#include "mime/mime.h"
 #include "lib/util.h"
 
 #define ATTACH_MAX (256u << 20)

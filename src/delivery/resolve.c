@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

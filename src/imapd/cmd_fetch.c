@@ -62,15 +62,16 @@
 #include <event2/buffer.h>
 
 #include "lib/util.h"
+#include "lib-imap/imap_body.h"
 #include "lib-imap/imap_date.h"
 #include "lib/log.h"
 #include "mime/mime.h"
 
 /* Fields of the store's cache (store_mailbox_cache_get/set) FETCH uses.
    BODY and BODYSTRUCTURE differ for IMAP4rev1 sessions, where a
-   MESSAGE/GLOBAL part is a basic part (mime_imap_body, MIME_IMAP_REV1):
+   MESSAGE/GLOBAL part is a basic part (imap_body_structure, IMAP_BODY_REV1):
    1 and 2 hold the IMAP4rev1 forms, 3 and 4 those of IMAP4rev2.
-   XXX: the values carry no version: a change of the mime module's output
+   XXX: the values carry no version: a change of imap_body's output
    reaches cached messages only when the cache is rebuilt. */
 #define FETCH_CACHE_ENVELOPE		0
 #define FETCH_CACHE_BODYSTRUCTURE	1
@@ -478,7 +479,7 @@ static void msg_end(struct fetch_run *r)
 static void cache_fill(struct fetch_run *r, struct fetch_msg *fm)
 {
 	const struct mime_part *root = mime_message_root(r->mime);
-	unsigned flags = r->rev2 ? 0 : MIME_IMAP_REV1;
+	unsigned flags = r->rev2 ? 0 : IMAP_BODY_REV1;
 
 	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
 		struct buf *b = &fm->cache[k];
@@ -487,11 +488,11 @@ static void cache_fill(struct fetch_run *r, struct fetch_msg *fm)
 			continue;
 		buf_reset(b);
 		if (k == FETCH_CACHE_ENVELOPE)
-			mime_imap_envelope(r->mime, root, b);
+			imap_body_envelope(r->mime, root, b);
 		else if (k == FETCH_CACHE_BODYSTRUCTURE)
-			mime_imap_body(r->mime, root, flags | MIME_IMAP_EXTENDED, b);
+			imap_body_structure(r->mime, root, flags | IMAP_BODY_EXTENDED, b);
 		else
-			mime_imap_body(r->mime, root, flags, b);
+			imap_body_structure(r->mime, root, flags, b);
 	}
 }
 

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "auth/sasl.h"
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"

@@ -30,13 +30,12 @@
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
-#include "mime/mime.h"
 #include "queue/queue.h"
 #include "server/server.h"
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 
 enum smtp_verb {
 	SMTP_VERB_UNKNOWN,

@@ -1,7 +1,7 @@
 /*
  * encoding.c - hex digits and base64 (RFC 4648 §4 and §5).
  *
- * Callers: lib-smtp (xtext), lib-mail and mime (quoted-printable, RFC 2047,
+ * Callers: mime (xtext, quoted-printable, RFC 2047,
  * RFC 2231, base64 bodies), auth (SASL), lib-imap (modified UTF-7), acme
  * (JWS).  Lenient decoders that skip line breaks and garbage (MIME bodies)
  * keep their own loop and use base64_digit() for the alphabet.

@@ -1,17 +1,28 @@
 #ifndef CORREIO_MIME_H
 #define CORREIO_MIME_H
 /*
- * mime: the message parser of correio.  It reads a whole message held in
- * memory (a mapped Maildir file) and gives its MIME tree, with for every
- * part the raw byte ranges and the sizes IMAP wants; then it writes IMAP
- * ENVELOPE / BODY / BODYSTRUCTURE, resolves BODY[section] specs, filters
- * header fields, and decodes bodies and header values to UTF-8 for SEARCH
- * and the client.
+ * mime: correio's message-format code, in one place.  It holds:
  *
- * Input is the message as correio stores it: lines end in LF, though CRLF
- * and mixed endings are understood the same way.  IMAP counts sizes as if
- * every line ended in CRLF: "CRLF size" below is the raw byte count plus
- * one for every LF not preceded by CR inside the range.
+ *   - the message parser: a whole message held in memory (a mapped Maildir
+ *     file) gives its MIME tree, with for every part the raw byte ranges
+ *     and the sizes IMAP wants; BODY[section] specs, header field filters,
+ *     RFC 5322 address lists, and the decoding of bodies and header values
+ *     (transfer encodings, charsets, RFC 2047) to UTF-8 for SEARCH and the
+ *     client.  IMAP's renderings of the tree (ENVELOPE, BODY,
+ *     BODYSTRUCTURE) live with the other IMAP encoders, in
+ *     lib-imap/imap_body.h;
+ *   - RFC 5321 envelope mailboxes (address_*), which SMTP commands carry;
+ *   - the encodings: quoted-printable and the 8BITMIME downgrade (qp_*),
+ *     xtext (xtext_*), the binary-to-base64 APPEND filter (mime_binenc_*);
+ *     the base64 alphabet itself is lib/encoding's;
+ *   - the delivery status notifications correio sends (dsn_*); which
+ *     notices an envelope's NOTIFY= and RET= ask for is the queue's
+ *     (envelope_dsn_wanted(), envelope_dsn_ret_full()).
+ *
+ * Parser input is the message as correio stores it: lines end in LF,
+ * though CRLF and mixed endings are understood the same way.  IMAP counts
+ * sizes as if every line ended in CRLF: "CRLF size" below is the raw byte
+ * count plus one for every LF not preceded by CR inside the range.
  *
  * Parsing never fails: malformed input (missing or broken boundaries, bad
  * encodings, NUL or 8-bit bytes in headers, no empty line after the header,
@@ -22,11 +33,13 @@
  * the message.  Everything a message points to (parts, strings) belongs to
  * it and lives until mime_message_free().  Output goes into a caller's
  * struct buf; a function that returns -1 because the buf reached its
- * maximum has appended only a prefix of what it meant to.
+ * maximum has appended only a prefix of what it meant to (unless its
+ * contract below says it leaves out as it was).
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lib/buf.h"
 
@@ -234,28 +247,7 @@ const struct mime_param *mime_param_find_disp(const struct mime_part *part,
  */
 int mime_param_decode(const struct mime_param *p, struct buf *out);
 
-/* ---- IMAP output ------------------------------------------------------- */
-
-/*
- * Append s[0..len) as an IMAP string: a quoted string ("\" and DQUOTE
- * escaped) when it holds only 7-bit characters other than CR and LF, else a
- * literal "{n}\r\n" followed by the bytes.  NUL bytes are left out (IMAP
- * strings cannot carry them).  mime_imap_nstring() writes NIL for s NULL.
- * Returns 1 or -1 (full).
- */
-int mime_imap_string(struct buf *out, const char *s, size_t len);
-int mime_imap_nstring(struct buf *out, const char *s);
-
-/*
- * ENVELOPE (RFC 9051 §7.5.2) of a message: the root, or the embedded
- * message of a MESSAGE part (its children).  Values are the raw unfolded
- * fields (encoded words left as they are, as IMAP requires); From, Sender,
- * Reply-To, To, Cc and Bcc are parsed as RFC 5322 address lists, groups
- * in IMAP group syntax; Sender and Reply-To default to From.  Returns 1 or
- * -1 (full).
- */
-int mime_imap_envelope(const struct mime_message *msg,
-		       const struct mime_part *part, struct buf *out);
+/* ---- address lists ------------------------------------------------------ */
 
 /*
  * An RFC 5322 address list (a From, To, Cc, ... value) in one normal
@@ -278,19 +270,24 @@ struct mime_address {
 };
 int mime_address_first(const char *value, size_t len, struct mime_address *r);
 
-/* mime_imap_body() flags */
-#define MIME_IMAP_EXTENDED 0x01	/* BODYSTRUCTURE, not BODY */
-#define MIME_IMAP_REV1 0x02	/* IMAP4rev1 session: MESSAGE/GLOBAL is a
-				   basic part (RFC 3501 knows only
-				   MESSAGE/RFC822 as body-type-msg) */
-
 /*
- * BODY or BODYSTRUCTURE (MIME_IMAP_EXTENDED) of part and all below it.
- * Returns 1 or -1 (full).
+ * Read an RFC 5322 address list value[0..len) (a From, To, Cc, ... value,
+ * unfolded) and call fn for each address in order, in the form IMAP's
+ * ENVELOPE gives it (RFC 9051 §7.5.2): name (the display name, raw:
+ * encoded words not decoded; the comment after an address without one) or
+ * NULL, adl (an obsolete route) or NULL, mailbox and host; a missing half
+ * of an address is "MISSING_MAILBOX" / "MISSING_DOMAIN".  A group starts
+ * with (NULL, NULL, group name, NULL) and ends with all four NULL.
+ * Unparsable text is skipped to the next "," or ";"; at most 10,000
+ * addresses are given.  The buffers are the walk's, valid for the call.
+ * fn returns 1 to go on, 0 to stop, -1 to fail.  Returns 1 when the list
+ * was walked to its end, 0 when fn stopped it, -1 when fn failed.
  */
-int mime_imap_body(const struct mime_message *msg,
-		   const struct mime_part *part, unsigned int flags,
-		   struct buf *out);
+typedef int mime_address_fn(void *ctx, const struct buf *name,
+			    const struct buf *adl, const struct buf *mailbox,
+			    const struct buf *host);
+int mime_address_walk(const char *value, size_t len, mime_address_fn *fn,
+		      void *ctx);
 
 /* ---- sections ---------------------------------------------------------- */
 
@@ -446,5 +443,256 @@ int mime_binenc_write(struct mime_binenc *e, const void *data, size_t len,
 		      struct buf *out);
 int mime_binenc_finish(struct mime_binenc *e, struct buf *out);
 void mime_binenc_free(struct mime_binenc **e);
+
+
+/* ---- RFC 5321 mailboxes -------------------------------------------- */
+
+/*
+ * address: RFC 5321 §4.1.2 Mailbox syntax (local-part "@" domain), with
+ * RFC 6531 UTF-8 when allowed.  Pure; no allocation.
+ *
+ *   Mailbox      = Local-part "@" ( Domain / address-literal )
+ *   Local-part   = Dot-string / Quoted-string      ; at most 64 octets, unquoted
+ *   Domain       = sub-domain *("." sub-domain)    ; at most 255 octets
+ *   address-literal = "[" ( IPv4 / "IPv6:" IPv6 / tag ":" text ) "]"
+ */
+
+#define ADDRESS_LOCAL_MAX 64
+#define ADDRESS_DOMAIN_MAX 255
+
+struct address {
+	char local[ADDRESS_LOCAL_MAX * 2 + 3];	/* as written, quotes included */
+	char domain[ADDRESS_DOMAIN_MAX + 1];	/* as written (literal keeps [ ]) */
+};
+
+/*
+ * Parse s[0..len) as a Mailbox.  utf8 allows non-ASCII UTF-8 (RFC 6531) in
+ * both parts; without it any byte >= 0x80 is an error.  Returns 1, or -1
+ * with *error_r a short text ("local part too long", ...).
+ */
+int address_parse(const char *s, size_t len, bool utf8, struct address *r,
+		  const char **error_r);
+
+/* Does the address contain any byte >= 0x80? */
+bool address_is_utf8(const struct address *a);
+
+/*
+ * The lookup key: "local@domain" lower-cased, quotes removed from a quoted
+ * local part that needs none (one that does is written in its shortest
+ * quoted form); just "local" when the domain is empty (RCPT <Postmaster>).
+ * Writes at most size bytes (NUL included).
+ * Returns 1, or -1 if it does not fit.
+ */
+int address_key(const struct address *a, char *out, size_t size);
+
+/*
+ * The address as an envelope records it: like address_key() (a quoted
+ * local part that needs no quotes loses them, RFC 5321 §4.1.2: "alice"
+ * and alice are one mailbox), but every character's case kept.
+ * Returns 1, or -1 if it does not fit.
+ */
+int address_canonical(const struct address *a, char *out, size_t size);
+
+/*
+ * Split a lookup key's local part at the first delimiter character
+ * ("user+tag" -> "user").  delims "" means no plus-addressing.  A delimiter
+ * that is the first character, or any in a quoted local part, is kept.
+ * Writes the base key (with domain) to out.  Returns 1 if a tag was
+ * removed, 0 if not, -1 if out (size bytes) is too small.
+ */
+int address_strip_tag(const char *key, const char *delims, char *out,
+		      size_t size);
+
+/* ---- quoted-printable and the 8BITMIME downgrade ------------------- */
+
+/*
+ * qp: quoted-printable (RFC 2045 §6.7) and the 8BITMIME downgrade of
+ * RFC 6152 §3: the relay client calls qp_downgrade() before sending a
+ * message with 8-bit data to a server that does not offer 8BITMIME.
+ * Messages are in correio's stored form: LF line ends.  Pure; output goes
+ * to a struct buf whose maximum caps it.
+ */
+
+#define QP_LINE_MAX 76		/* encoded line, soft-break "=" included */
+#define QP_DEPTH_MAX 20		/* nested multiparts followed */
+#define QP_BOUNDARY_MAX 200	/* RFC 2046 says 70; some senders use more */
+
+/* Does p[0..len) hold any byte >= 0x80? */
+bool qp_is_8bit(const char *p, size_t len);
+
+/*
+ * Quoted-printable encode in[0..len) (LF line ends; each LF is a hard line
+ * break and stays an LF) and append it to out.  Encoded lines are at most
+ * QP_LINE_MAX characters.  Besides what RFC 2045 requires ("=", control
+ * bytes, bytes >= 0x7f, whitespace before a line end), a "." or "From "
+ * that starts a line is encoded (=2E, =46) so that no line reads "." or
+ * "From ", and "--" after a soft break is encoded (=2D-) so that wrapping
+ * never makes a MIME boundary appear.
+ * Returns 1, or -1 (out full; out is then left as it was).
+ */
+int qp_encode(const char *in, size_t len, struct buf *out);
+
+/*
+ * Make msg[0..len) 7-bit for a peer without 8BITMIME.  Each leaf MIME part
+ * (or the whole body of a non-MIME or single-part message) that holds
+ * 8-bit data and is labelled 7bit, 8bit or binary (or not labelled) is
+ * re-encoded as quoted-printable: its Content-Transfer-Encoding field is
+ * replaced, a "Content-Type: text/plain; charset=unknown-8bit" is added
+ * when it had none, and the message gets "MIME-Version: 1.0" if it lacked
+ * it.  Multiparts are walked by boundary (nested up to QP_DEPTH_MAX); a
+ * multipart's own 8bit/binary label becomes 7bit.  Everything else is
+ * copied byte for byte.
+ *
+ * Returns 1 with *converted_r true and the 7-bit message appended to out;
+ * or 1 with *converted_r false when msg is already 7-bit (out untouched:
+ * send msg as it is); or -1 with *error_r (a static string) when it cannot
+ * be converted: 8-bit bytes in a header field, in a message/ part, in a
+ * multipart's preamble or epilogue, in a part already labelled base64,
+ * quoted-printable or an unknown encoding, in a multipart without usable
+ * boundary, nesting too deep, or out full.  On -1 out is left as it was.
+ */
+int qp_downgrade(const char *msg, size_t len, struct buf *out,
+		 bool *converted_r, const char **error_r);
+
+/* ---- xtext --------------------------------------------------------- */
+
+/*
+ * xtext: the encoding of the DSN parameters ENVID= and ORCPT= (RFC 3461 §4).
+ *
+ *   xtext   = *( xchar / hexchar )
+ *   xchar   = any ASCII CHAR between "!" (33) and "~" (126) inclusive,
+ *             except for "+" and "="
+ *   hexchar = "+" 2(HEXDIGIT)      ; upper case on output
+ *
+ * Pure; the output goes to a struct buf.
+ */
+
+/*
+ * Decode in[0..len) and append the result to out.  Lower-case hex digits
+ * and a bare "=" are accepted (be liberal in what is read); any byte
+ * outside 33..126 or a "+" without two hex digits is refused.  The result
+ * may contain any byte, NUL included: check it before use.
+ * Returns 1, or -1 (bad syntax or out full; out is then left as it was).
+ */
+int xtext_decode(const char *in, size_t len, struct buf *out);
+
+/* Encode in[0..len) and append it to out.  Returns 1, or -1 (out full;
+   out is then left as it was). */
+int xtext_encode(const char *in, size_t len, struct buf *out);
+
+/* Is s[0..len) valid xtext as xtext_decode() reads it? */
+bool xtext_valid(const char *s, size_t len);
+
+/* ---- delivery status notifications --------------------------------- */
+
+/*
+ * dsn: the delivery status notifications correio sends to the envelope
+ * sender (RFC 3464 multipart/report; report-type=delivery-status, RFC 3461
+ * for what is asked with NOTIFY= and RET=, RFC 6533 when addresses or the
+ * returned header section hold UTF-8).  Pure: the caller gathers the
+ * facts, dsn_compose() writes the message text; queuing and sending it
+ * (with MAIL FROM:<>) is the caller's.
+ */
+
+#define DSN_FIELD_MAX 900	/* longest value written; longer ones are cut */
+#define DSN_STATUS_MAX 16	/* "5.123.123" and its NUL fit */
+
+enum dsn_kind {
+	DSN_FAILURE,		/* a bounce: "Undelivered Mail Returned to Sender" */
+	DSN_DELAY,		/* "Delayed Mail (still being retried)" */
+	DSN_SUCCESS,		/* "Successful Mail Delivery Report" */
+};
+
+/* One recipient's fate.  The strings are borrowed for the call. */
+struct dsn_rcpt {
+	const char *address;	/* the recipient as given at RCPT TO */
+	const char *orcpt;	/* ORCPT= as given ("rfc822;a+2Bb@x"), or NULL */
+	const char *action;	/* "failed" "delayed" "delivered" "relayed"
+				   "expanded" */
+	const char *status;	/* "5.1.1" (see dsn_status_from_reply()) */
+	const char *remote_mta;	/* "dns; mx.example.net", or NULL */
+	const char *diagnostic;	/* "smtp; 550 5.1.1 No such user", or NULL */
+	time_t last_attempt;	/* 0: none (the field is left out) */
+	time_t will_retry_until;/* for "delayed"; 0 otherwise */
+};
+
+/* The message being reported on, and the report. */
+struct dsn_info {
+	enum dsn_kind kind;
+	const char *reporting_mta;	/* our hostname */
+	const char *from_address;	/* "MAILER-DAEMON@<hostname>" */
+	const char *to;			/* the envelope sender (never "") */
+	const char *envid;		/* ENVID= as given (xtext), or NULL */
+	const char *queue_id;		/* of the original message */
+	time_t arrival;			/* 0: the field is left out */
+	time_t date;			/* of the report; 0: now */
+	bool ret_full;			/* attach the whole original (the queue
+					   decides: envelope_dsn_ret_full()) */
+	size_t max_return;		/* bytes; 0: no limit */
+};
+
+struct dsn_result {
+	bool need_8bitmime;	/* 8-bit text inside: send with BODY=8BITMIME */
+	bool need_smtputf8;	/* UTF-8 in addresses or returned header
+				   fields: send with SMTPUTF8 */
+	bool returned_full;	/* the whole original is attached (else its
+				   header section only) */
+};
+
+/*
+ * Append the complete notice, LF line ends, to out: header fields (From:
+ * "Mail Delivery System <from_address>", To:, Subject:, Date:, Message-ID:,
+ * Auto-Submitted: auto-replied, MIME-Version:, Content-Type:
+ * multipart/report), then three parts: a text/plain explanation, the
+ * message/delivery-status fields, and the original — message/rfc822 when
+ * info->ret_full and it is at most max_return bytes, else its header
+ * section as text/rfc822-headers.  original[0..original_len) is the stored
+ * text; a leading Return-Path: field is left out.  8-bit text in the
+ * original is labelled 8bit (and need_8bitmime set); UTF-8 in its header
+ * section or in an address makes the parts message/global,
+ * message/global-headers and message/global-delivery-status (RFC 6533)
+ * and sets need_smtputf8.  Control characters in field values become
+ * spaces, 8-bit bytes in diagnostics "?", and values are cut at
+ * DSN_FIELD_MAX bytes.  The ENVID and ORCPT are shown xtext-decoded
+ * (undecodable ones as given).
+ *
+ * rcpts[0..n) with n >= 1.  Returns 1 with *result_r filled, or -1 with
+ * *error_r (a static string: bad argument, out full); out is then left as
+ * it was.
+ */
+int dsn_compose(const struct dsn_info *info, const struct dsn_rcpt *rcpts,
+		unsigned n, const char *original, size_t original_len,
+		struct buf *out, struct dsn_result *result_r,
+		const char **error_r);
+
+/*
+ * The status code (RFC 3463) for an SMTP reply: the enhanced code when
+ * `enhanced` (the reply text after the code, or NULL) starts with one of
+ * the same class, else "<class>.0.0".  code must be 200..599.
+ * Returns 1, or -1 (bad code, out of size bytes too small).
+ */
+int dsn_status_from_reply(int code, const char *enhanced, char *out,
+			  size_t size);
+
+/* A recipient's texts for its struct dsn_rcpt, made by dsn_rcpt_text(). */
+struct dsn_rcpt_text {
+	char status[DSN_STATUS_MAX];
+	char diagnostic[700];	/* "" for none */
+	char mta[300];		/* "" for none */
+};
+
+/*
+ * The Status, Diagnostic-Code and Remote-MTA of a recipient from what the
+ * queue recorded of its last attempt: last_error is an SMTP reply ("550
+ * 5.1.1 No such user": its enhanced code if of the reply's class, the
+ * reply as "smtp; ..."), correio's own text ("4.4.1 No answer": a status
+ * of the notice's class at its start is taken, the text as
+ * "X-correio; ..."), or NULL; remote_host is "mx.example.net[192.0.2.1]"
+ * (the address dropped: "dns; mx.example.net") or NULL.  The status
+ * defaults to "<class>.0.0" for kind (5 failure, 4 delay, 2 success).
+ * Texts too long are cut.
+ */
+void dsn_rcpt_text(enum dsn_kind kind, const char *last_error,
+		   const char *remote_host, struct dsn_rcpt_text *t);
 
 #endif

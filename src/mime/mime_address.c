@@ -1,6 +1,9 @@
 /*
- * mime_address.c - RFC 5322 address lists (From, To, Cc, ...) written as
- * IMAP ENVELOPE address lists.  Called by mime_imap_envelope().
+ * mime_address.c - RFC 5322 address lists (From, To, Cc, ...): one reader,
+ * mime_address_walk(), and what correio makes of its addresses: SEARCH's
+ * normal form (mime_address_text), SORT's first address
+ * (mime_address_first), and through lib-imap/imap_body.c the IMAP
+ * ENVELOPE address lists.
  *
  * RFC 5322 §3.4 (with the obsolete forms of §4.4 tolerated):
  *   address-list = (address *("," address))
@@ -11,14 +14,15 @@
  *   group        = display-name ":" [group-list] ";" [CFWS]
  *   addr-spec    = local-part "@" domain
  *
- * RFC 9051 §7.5.2: an address is (name adl mailbox host); a group starts
- * with (NIL NIL "group name" NIL) and ends with (NIL NIL NIL NIL).  The
- * display name is kept raw (encoded words not decoded), its quoted strings
- * unquoted and blanks collapsed; with no display name, a comment after
- * the address is the name.  The local part is written as in the message.
- * A missing local part or domain is "MISSING_MAILBOX" / "MISSING_DOMAIN".
- * Anything unparsable is skipped up to the next "," or ";".  At most
- * ADDRESS_MAX addresses are written.
+ * The walk gives each address as IMAP sees it (RFC 9051 §7.5.2): name,
+ * adl (route), mailbox, host; a group starts with (NIL NIL "group name"
+ * NIL) and ends with (NIL NIL NIL NIL).  The display name is kept raw
+ * (encoded words not decoded), its quoted strings unquoted and blanks
+ * collapsed; with no display name, a comment after the address is the
+ * name.  The local part is given as in the message.  A missing local part
+ * or domain is "MISSING_MAILBOX" / "MISSING_DOMAIN".  Anything unparsable
+ * is skipped up to the next "," or ";".  At most ADDRESS_MAX addresses are
+ * given.
  */
 #include "mime_int.h"
 
@@ -28,85 +32,30 @@
 
 struct addr_parser {
 	struct mime_lex l;
-	struct buf *out;
+	mime_address_fn *fn;
+	void *ctx;
 	unsigned int count;
-	int ret;
+	int ret;		/* 1, or -1 once fn failed */
+	bool stop;		/* fn asked to stop */
 	bool in_group;
-	bool text;		/* mime_address_text: "name <a@b>, ..." */
-	struct mime_address *first;	/* mime_address_first: wanted, NULL none */
-	bool found;
 	struct buf name, local, domain, route, comment, scratch;
 };
 
-static void nstring(struct addr_parser *p, const struct buf *b, bool nil)
-{
-	if (nil) {
-		if (buf_puts(p->out, "NIL") < 0)
-			p->ret = -1;
-	} else if (mime_imap_string(p->out, buf_cstr(b), b->len) < 0) {
-		p->ret = -1;
-	}
-}
-
-static void sep(struct addr_parser *p, const char *s)
-{
-	if (buf_puts(p->out, s) < 0)
-		p->ret = -1;
-}
-
-/* mime_address_text's form of one address: "name <mailbox@host>"; a
-   group's start (mailbox alone: the group name) "name:", its end ";". */
-static void addr_text(struct addr_parser *p, const struct buf *name,
-		      const struct buf *mailbox, const struct buf *host)
-{
-	if (p->count++ > 0)
-		sep(p, " ");
-	if (host == NULL) {
-		sep(p, mailbox != NULL ? buf_cstr(mailbox) : ";");
-		if (mailbox != NULL)
-			sep(p, ":");
-		return;
-	}
-	if (name != NULL) {
-		sep(p, buf_cstr(name));
-		sep(p, " ");
-	}
-	sep(p, "<");
-	sep(p, buf_cstr(mailbox));
-	sep(p, "@");
-	sep(p, buf_cstr(host));
-	sep(p, ">");
-}
-
-/* (name adl mailbox host); NULL buffers are NIL. */
+/* Give (name adl mailbox host) to the caller; NULL buffers are NIL. */
 static void addr_write(struct addr_parser *p, const struct buf *name,
 		       const struct buf *adl, const struct buf *mailbox,
 		       const struct buf *host)
 {
-	if (p->first != NULL) {
-		if (!p->found && host != NULL && mailbox != NULL) {
-			p->found = true;
-			if (name != NULL && buf_append(&p->first->name, name->data, name->len) < 0)
-				p->ret = -1;
-			if (buf_append(&p->first->mailbox, mailbox->data, mailbox->len) < 0 ||
-			    buf_append(&p->first->host, host->data, host->len) < 0)
-				p->ret = -1;
-		}
+	int ret;
+
+	if (p->ret < 0 || p->stop)
 		return;
-	}
-	if (p->text) {
-		addr_text(p, name, mailbox, host);
-		return;
-	}
-	sep(p, p->count++ == 0 ? "((" : "(");
-	nstring(p, name, name == NULL);
-	sep(p, " ");
-	nstring(p, adl, adl == NULL);
-	sep(p, " ");
-	nstring(p, mailbox, mailbox == NULL);
-	sep(p, " ");
-	nstring(p, host, host == NULL);
-	sep(p, ")");
+	p->count++;
+	ret = p->fn(p->ctx, name, adl, mailbox, host);
+	if (ret < 0)
+		p->ret = -1;
+	else if (ret == 0)
+		p->stop = true;
 }
 
 /* Words (atoms, quoted strings, dots) up to a special: the display form
@@ -291,7 +240,7 @@ static void address_list(struct addr_parser *p)
 	size_t start;
 	int c;
 
-	while (p->count < ADDRESS_MAX && p->ret > 0 && !p->found) {
+	while (p->count < ADDRESS_MAX && p->ret > 0 && !p->stop) {
 		mime_lex_cfws(&p->l, NULL);
 		if ((c = mime_lex_peek(&p->l)) < 0)
 			break;
@@ -309,10 +258,10 @@ static void address_list(struct addr_parser *p)
 	group_end(p);
 }
 
-static int address_run(const char *value, size_t len, struct buf *out, bool text,
-		       struct mime_address *first)
+int mime_address_walk(const char *value, size_t len, mime_address_fn *fn,
+		      void *ctx)
 {
-	struct addr_parser p = { .out = out, .ret = 1, .text = text, .first = first };
+	struct addr_parser p = { .fn = fn, .ctx = ctx, .ret = 1 };
 	struct buf *bufs[] = { &p.name, &p.local, &p.domain, &p.route,
 			       &p.comment, &p.scratch };
 	size_t i;
@@ -321,26 +270,78 @@ static int address_run(const char *value, size_t len, struct buf *out, bool text
 		buf_init(bufs[i], 0);
 	mime_lex_init(&p.l, value, len);
 	address_list(&p);
-	if (p.ret > 0 && !text && first == NULL)
-		sep(&p, p.count > 0 ? ")" : "NIL");
-	if (p.ret > 0 && first != NULL)
-		p.ret = p.found;
 	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		buf_deinit(bufs[i]);
-	return p.ret;
+	if (p.ret < 0)
+		return -1;
+	return p.stop ? 0 : 1;
 }
 
-int mime_address_write(const char *value, size_t len, struct buf *out)
+/* ---- SEARCH's normal form ------------------------------------------------ */
+
+struct text_ctx {
+	struct buf *out;
+	unsigned int count;
+};
+
+static int text_put(struct buf *out, const char *s)
 {
-	return address_run(value, len, out, false, NULL);
+	return buf_puts(out, s) < 0 ? -1 : 1;
+}
+
+/* "name <mailbox@host>"; a group's start (mailbox alone: the group name)
+   "name:", its end ";". */
+static int text_fn(void *ctx, const struct buf *name, const struct buf *adl,
+		   const struct buf *mailbox, const struct buf *host)
+{
+	struct text_ctx *t = ctx;
+	struct buf *out = t->out;
+
+	if (t->count++ > 0 && text_put(out, " ") < 0)
+		return -1;
+	if (host == NULL) {
+		if (mailbox == NULL)
+			return text_put(out, ";");
+		if (text_put(out, buf_cstr(mailbox)) < 0)
+			return -1;
+		return text_put(out, ":");
+	}
+	if (name != NULL && (text_put(out, buf_cstr(name)) < 0 ||
+			     text_put(out, " ") < 0))
+		return -1;
+	if (text_put(out, "<") < 0 || text_put(out, buf_cstr(mailbox)) < 0 ||
+	    text_put(out, "@") < 0 || text_put(out, buf_cstr(host)) < 0)
+		return -1;
+	return text_put(out, ">");
 }
 
 int mime_address_text(const char *value, size_t len, struct buf *out)
 {
-	return address_run(value, len, out, true, NULL);
+	struct text_ctx t = { .out = out };
+
+	return mime_address_walk(value, len, text_fn, &t) < 0 ? -1 : 1;
+}
+
+/* ---- SORT's first address ------------------------------------------------ */
+
+static int first_fn(void *ctx, const struct buf *name, const struct buf *adl,
+		    const struct buf *mailbox, const struct buf *host)
+{
+	struct mime_address *r = ctx;
+
+	if (host == NULL || mailbox == NULL)
+		return 1;
+	if (name != NULL && buf_append(&r->name, name->data, name->len) < 0)
+		return -1;
+	if (buf_append(&r->mailbox, mailbox->data, mailbox->len) < 0 ||
+	    buf_append(&r->host, host->data, host->len) < 0)
+		return -1;
+	return 0;
 }
 
 int mime_address_first(const char *value, size_t len, struct mime_address *r)
 {
-	return address_run(value, len, NULL, false, r);
+	int ret = mime_address_walk(value, len, first_fn, r);
+
+	return ret < 0 ? -1 : ret == 0 ? 1 : 0;
 }

@@ -17,6 +17,7 @@
  */
 #include "mime/mime.h"
 #include "mime/mime_int.h"
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -50,9 +51,6 @@ struct mime_binenc {
 	unsigned npend;
 };
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 struct mime_binenc *mime_binenc_new(void)
 {
 	struct mime_binenc *e = xcalloc(1, sizeof(*e));
@@ -80,15 +78,11 @@ void mime_binenc_free(struct mime_binenc **ep)
 
 /* ---- base64 ---------------------------------------------------------- */
 
+/* The group of n bytes as four base64 digits (padded; lib/encoding's
+   alphabet), a line break after every B64_LINE characters. */
 static void b64_quad(struct mime_binenc *e, struct buf *out, unsigned n)
 {
-	char q[4];
-
-	q[0] = b64[e->grp[0] >> 2];
-	q[1] = b64[((e->grp[0] & 3) << 4) | (n > 1 ? e->grp[1] >> 4 : 0)];
-	q[2] = n > 1 ? b64[((e->grp[1] & 15) << 2) | (n > 2 ? e->grp[2] >> 6 : 0)] : '=';
-	q[3] = n > 2 ? b64[e->grp[2] & 63] : '=';
-	buf_append(out, q, 4);
+	base64_encode(e->grp, n, out);
 	e->col += 4;
 	if (e->col >= B64_LINE) {
 		buf_append(out, "\r\n", 2);

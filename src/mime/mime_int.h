@@ -69,7 +69,4 @@ void mime_param_parse_disposition(struct arena *a,
 				  struct mime_part *part, const char *value,
 				  size_t len);
 
-/* mime_address.c: write an address list as IMAP (list or NIL). */
-int mime_address_write(const char *value, size_t len, struct buf *out);
-
 #endif

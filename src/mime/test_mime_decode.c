@@ -1,7 +1,8 @@
 /*
  * test_mime_decode.c - the decoders and writers of the mime component, one
  * table each: base64, quoted-printable, charsets, RFC 2047 encoded words,
- * RFC 2231 parameters, IMAP strings and ENVELOPE address lists.
+ * RFC 2231 parameters.  (IMAP strings: lib-imap/test_imap_quote.c; ENVELOPE
+ * address lists: lib-imap/test_imap_body.c.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,152 +381,6 @@ static void test_disposition(void **state)
 	buf_deinit(&out);
 }
 
-/* ---- IMAP strings ------------------------------------------------------ */
-
-static const struct bytes_case string_cases[] = {
-	{ LIT("plain"), LIT("\"plain\"") },
-	{ LIT(""), LIT("\"\"") },
-	{ LIT("say \"hi\""), LIT("\"say \\\"hi\\\"\"") },
-	{ LIT("back\\slash"), LIT("\"back\\\\slash\"") },
-	{ LIT("tab\there"), LIT("\"tab\there\"") },
-	{ LIT("caf\xc3\xa9"), LIT("{5}\r\ncaf\xc3\xa9") },
-	{ LIT("two\r\nlines"), LIT("{10}\r\ntwo\r\nlines") },
-	{ LIT("a\"\xff"), LIT("{3}\r\na\"\xff") },
-	{ LIT("n\0ul"), LIT("\"nul\"") },
-	{ LIT("\xff\0"), LIT("{1}\r\n\xff") },
-};
-
-static void test_imap_string(void **state)
-{
-	struct buf out;
-	size_t i;
-
-	buf_init(&out, 0);
-	for (i = 0; i < sizeof(string_cases) / sizeof(string_cases[0]); i++) {
-		buf_reset(&out);
-		assert_int_equal(mime_imap_string(&out, string_cases[i].in,
-						  string_cases[i].in_len), 1);
-		bytes_equal(&out, string_cases[i].out, string_cases[i].out_len,
-			    string_cases[i].in);
-	}
-	buf_reset(&out);
-	assert_int_equal(mime_imap_nstring(&out, NULL), 1);
-	assert_string_equal(buf_cstr(&out), "NIL");
-	buf_deinit(&out);
-	buf_init(&out, 4);
-	assert_int_equal(mime_imap_string(&out, LIT("toolong")), -1);
-	assert_true(out.len <= 4);
-	buf_deinit(&out);
-}
-
-/* ---- address lists ------------------------------------------------------- */
-
-struct address_case {
-	const char *to;
-	const char *imap;
-};
-
-static const struct address_case address_cases[] = {
-	{ "user@example.com", "((NIL NIL \"user\" \"example.com\"))" },
-	{ "John Doe <jdoe@machine.example>",
-	  "((\"John Doe\" NIL \"jdoe\" \"machine.example\"))" },
-	{ "\"Joe Q. Public\" <john.q.public@example.com>",
-	  "((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\"))" },
-	{ "Joe Q. Public <john.q.public@example.com>",
-	  "((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\"))" },
-	{ "Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
-	  "((\"Mary Smith\" NIL \"mary\" \"x.test\")"
-	  "(NIL NIL \"jdoe\" \"example.org\")"
-	  "(\"Who?\" NIL \"one\" \"y.test\"))" },
-	{ "<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>",
-	  "((NIL NIL \"boss\" \"nil.test\")"
-	  "(\"Giant; \\\"Big\\\" Box\" NIL \"sysservices\" \"example.net\"))" },
-	/* RFC 5322 §A.1.3: groups */
-	{ "A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
-	  "((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")"
-	  "(NIL NIL \"joe\" \"where.test\")(\"John\" NIL \"jdoe\" \"one.test\")"
-	  "(NIL NIL NIL NIL))" },
-	{ "Undisclosed recipients:;",
-	  "((NIL NIL \"Undisclosed recipients\" NIL)(NIL NIL NIL NIL))" },
-	{ "Group: a@b.c", "((NIL NIL \"Group\" NIL)(NIL NIL \"a\" \"b.c\")"
-	  "(NIL NIL NIL NIL))" },
-	/* RFC 5322 §A.5: comments and folding */
-	{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
-	  "((\"Pete\" NIL \"pete\" \"silly.test\"))" },
-	{ "jdoe@example.org (John Doe)",
-	  "((\"John Doe\" NIL \"jdoe\" \"example.org\"))" },
-	{ "\"quoted local\"@example.org",
-	  "((NIL NIL \"\\\"quoted local\\\"\" \"example.org\"))" },
-	{ "<@a.test,@b.test:user@c.test>",
-	  "((NIL \"@a.test,@b.test\" \"user\" \"c.test\"))" },
-	{ "u@[192.0.2.1]", "((NIL NIL \"u\" \"[192.0.2.1]\"))" },
-	/* encoded words stay raw, 8-bit names become literals */
-	{ "=?UTF-8?Q?J=C3=B6rg?= <j@x.test>",
-	  "((\"=?UTF-8?Q?J=C3=B6rg?=\" NIL \"j\" \"x.test\"))" },
-	{ "J\xc3\xb6rg <j@x.test>",
-	  "(({5}\r\nJ\xc3\xb6rg NIL \"j\" \"x.test\"))" },
-	/* broken */
-	{ "nobody", "((NIL NIL \"nobody\" \"MISSING_DOMAIN\"))" },
-	{ "@example.com", "((NIL NIL \"MISSING_MAILBOX\" \"example.com\"))" },
-	{ "<>", "((NIL NIL \"\" \"\"))" },
-	{ "", "NIL" },
-	{ " , ,", "NIL" },
-	{ "a@b.c junk junk, d@e.f",
-	  "((NIL NIL \"a\" \"b.c\")(NIL NIL \"d\" \"e.f\"))" },
-	{ "Name <a@b.c", "((\"Name\" NIL \"a\" \"b.c\"))" },
-	{ "\"unterminated <a@b.c>", "((NIL NIL \"\\\"unterminated <a@b.c>\" "
-	  "\"MISSING_DOMAIN\"))" },
-	{ ">)]:;", "NIL" },
-};
-
-static void test_addresses(void **state)
-{
-	struct mime_message *m;
-	struct buf msg, out, want;
-	size_t i;
-
-	buf_init(&msg, 0);
-	buf_init(&out, 0);
-	buf_init(&want, 0);
-	for (i = 0; i < sizeof(address_cases) / sizeof(address_cases[0]);
-	     i++) {
-		buf_reset(&msg);
-		buf_printf(&msg, "To: %s\n\n", address_cases[i].to);
-		m = mime_message_parse(msg.data, msg.len, NULL);
-		buf_reset(&out);
-		assert_int_equal(mime_imap_envelope(m, mime_message_root(m),
-						    &out), 1);
-		buf_reset(&want);
-		buf_printf(&want, "(NIL NIL NIL NIL NIL %s NIL NIL NIL NIL)",
-			   address_cases[i].imap);
-		if (strcmp(buf_cstr(&out), buf_cstr(&want)) != 0)
-			fail_msg("%s: got %s", address_cases[i].to,
-				 buf_cstr(&out));
-		mime_message_free(&m);
-	}
-	buf_deinit(&msg);
-	buf_deinit(&out);
-	buf_deinit(&want);
-}
-
-/* Sender and Reply-To fall back to From, also when empty. */
-static void test_envelope_defaults(void **state)
-{
-	static const char msg[] =
-		"From: a@b.c\nSender:\nReply-To: r@b.c\nSubject:\n"
-		"In-Reply-To: <x@y>\n\n";
-	struct mime_message *m = mime_message_parse(msg, strlen(msg), NULL);
-	struct buf out;
-
-	buf_init(&out, 0);
-	assert_int_equal(mime_imap_envelope(m, mime_message_root(m), &out), 1);
-	assert_string_equal(buf_cstr(&out),
-		"(NIL \"\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) "
-		"((NIL NIL \"r\" \"b.c\")) NIL NIL NIL \"<x@y>\" NIL)");
-	mime_message_free(&m);
-	buf_deinit(&out);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,9 +391,6 @@ int main(void)
 		cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_disposition),
-		cmocka_unit_test(test_imap_string),
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_envelope_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
  * mta_dsn.c - choosing the recipients a notice reports, composing it with
- * queue/dsn, and queueing it from the null sender.
+ * mime/dsn, and queueing it from the null sender.
  */
 #include "mta_dsn.h"
 
@@ -17,7 +17,7 @@
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
 #include "mta/mta_private.h"
-#include "queue/dsn.h"
+#include "mime/mime.h"
 #include "queue/queue.h"
 
 #define DSN_MAX_RETURN (1024 * 1024)	/* larger originals: headers only */
@@ -32,45 +32,13 @@ static enum dsn_kind dsn_kind_of(enum mta_dsn_kind kind)
 static bool wanted(const struct envelope_rcpt *r, unsigned char fresh,
 		   enum mta_dsn_kind kind)
 {
-	if (!dsn_wanted(dsn_kind_of(kind), r->notify))
+	if (!envelope_dsn_wanted(dsn_kind_of(kind), r->notify))
 		return false;
 	if (kind == MTA_DSN_DELAY)
 		return r->state == ENVELOPE_PENDING;
 	if (!fresh)
 		return false;
 	return r->state == (kind == MTA_DSN_FAILURE ? ENVELOPE_BOUNCED : ENVELOPE_SENT);
-}
-
-/* Fields of one recipient: status and diagnostic from its last answer,
-   which is an SMTP reply ("550 5.1.1 ...") or our own "4.4.1 text". */
-struct rcpt_text {
-	char status[DSN_STATUS_MAX];
-	char diagnostic[700];
-	char mta[300];
-};
-
-static void rcpt_fields(const struct envelope_rcpt *r, enum mta_dsn_kind kind,
-			struct rcpt_text *t)
-{
-	const char *e = r->last_error != NULL ? r->last_error : "";
-	int class = kind == MTA_DSN_FAILURE ? 5 : kind == MTA_DSN_DELAY ? 4 : 2;
-
-	snprintf(t->status, sizeof(t->status), "%d.0.0", class);
-	t->diagnostic[0] = t->mta[0] = '\0';
-	if (e[0] >= '2' && e[0] <= '5' && e[1] >= '0' && e[1] <= '9' &&
-	    e[2] >= '0' && e[2] <= '9' && (e[3] == ' ' || e[3] == '\0')) {
-		dsn_status_from_reply(atoi(e), e[3] == ' ' ? e + 4 : NULL, t->status,
-				      sizeof(t->status));
-		snprintf(t->diagnostic, sizeof(t->diagnostic), "smtp; %s", e);
-	} else if (e[0] != '\0') {
-		size_t n = strcspn(e, " ");
-		if (n >= 5 && n < sizeof(t->status) && e[1] == '.' && e[0] == '0' + class)
-			snprintf(t->status, sizeof(t->status), "%.*s", (int)n, e);
-		snprintf(t->diagnostic, sizeof(t->diagnostic), "X-correio; %s", e);
-	}
-	if (r->remote_mta != NULL)
-		snprintf(t->mta, sizeof(t->mta), "dns; %.*s",
-			 (int)strcspn(r->remote_mta, "["), r->remote_mta);
 }
 
 /* Read the original message (bounded) into text. */
@@ -127,7 +95,7 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 		 enum mta_dsn_kind kind)
 {
 	struct dsn_rcpt *rcpts = calloc(e->n_rcpts + 1, sizeof(*rcpts));
-	struct rcpt_text *texts = calloc(e->n_rcpts + 1, sizeof(*texts));
+	struct dsn_rcpt_text *texts = calloc(e->n_rcpts + 1, sizeof(*texts));
 	struct dsn_info info = { 0 };
 	struct dsn_result result;
 	struct buf original, text;
@@ -142,7 +110,7 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 		const struct envelope_rcpt *r = &e->rcpts[i];
 		if (!wanted(r, fresh != NULL ? fresh[i] : 0, kind))
 			continue;
-		rcpt_fields(r, kind, &texts[n]);
+		dsn_rcpt_text(dsn_kind_of(kind), r->last_error, r->remote_mta, &texts[n]);
 		rcpts[n].address = r->address;
 		rcpts[n].orcpt = r->orcpt;
 		rcpts[n].action = kind == MTA_DSN_FAILURE ? "failed" :
@@ -169,7 +137,7 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 	info.arrival = (time_t)e->arrival;
 	info.queue_id = e->id;
 	info.kind = dsn_kind_of(kind);
-	info.ret_full = dsn_ret_full(info.kind, e->ret);
+	info.ret_full = envelope_dsn_ret_full(info.kind, e->ret);
 	info.max_return = DSN_MAX_RETURN;
 	buf_init(&original, 0);
 	buf_init(&text, 0);

@@ -2,7 +2,7 @@
 #define CORREIO_MTA_DSN_H
 /*
  * mta_dsn: the notices the relay sends to a message's envelope sender —
- * bounce, delay, success (RFC 3464) — composed by queue/dsn and queued as
+ * bounce, delay, success (RFC 3464) — composed by mime/dsn and queued as
  * new messages from the null sender, so they are delivered (or relayed)
  * like any other mail and can never cause a notice themselves.
  */

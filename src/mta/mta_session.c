@@ -31,7 +31,7 @@
 
 #include "auth/sasl.h"
 #include "delivery/resolve.h"
-#include "lib-mail/qp.h"
+#include "mime/mime.h"
 #include "lib-smtp/smtp_data.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/log.h"

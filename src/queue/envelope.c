@@ -401,3 +401,23 @@ out:
 		envelope_free(&e);
 	return ret == 1 ? 1 : -1;
 }
+
+bool envelope_dsn_wanted(enum dsn_kind kind, unsigned notify)
+{
+	if ((notify & SMTP_NOTIFY_NEVER) != 0)
+		return false;
+	switch (kind) {
+	case DSN_FAILURE:
+		return notify == 0 || (notify & SMTP_NOTIFY_FAILURE) != 0;
+	case DSN_DELAY:
+		return notify == 0 || (notify & SMTP_NOTIFY_DELAY) != 0;
+	case DSN_SUCCESS:
+		return (notify & SMTP_NOTIFY_SUCCESS) != 0;
+	}
+	return false;
+}
+
+bool envelope_dsn_ret_full(enum dsn_kind kind, int ret)
+{
+	return kind == DSN_FAILURE && ret != SMTP_RET_HDRS;
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "mime/mime.h"	/* enum dsn_kind */
 
 #define ENVELOPE_ID_LEN 16
 
@@ -108,5 +109,17 @@ int envelope_format(const struct envelope *e, struct buf *out);
 /* Parse data[0..len).  Returns 1, or -1 with *error_r (torn, bad field). */
 int envelope_parse(const char *data, size_t len, struct envelope **r,
 		   const char **error_r);
+
+/*
+ * Does a recipient with these NOTIFY= bits (SMTP_NOTIFY_*, as recorded)
+ * want a notice of kind?  No bits (no NOTIFY=) means FAILURE,DELAY
+ * (RFC 3461 §4.1); NEVER wants none.
+ */
+bool envelope_dsn_wanted(enum dsn_kind kind, unsigned notify);
+
+/* The dsn_info.ret_full of a notice of kind for an envelope's RET (enum
+   smtp_ret): only failures return the whole message, unless RET=HDRS
+   (RFC 3461 §4.3). */
+bool envelope_dsn_ret_full(enum dsn_kind kind, int ret);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "lib-smtp/smtp_parse.h"
 #include "queue/envelope.h"
 
 static const char old_envelope[] =
@@ -143,6 +144,26 @@ static void test_bad_route_lines(void **state)
 	}
 }
 
+static void test_dsn_wanted(void **state)
+{
+	assert_true(envelope_dsn_wanted(DSN_FAILURE, 0));
+	assert_true(envelope_dsn_wanted(DSN_DELAY, 0));
+	assert_false(envelope_dsn_wanted(DSN_SUCCESS, 0));
+	assert_false(envelope_dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_NEVER));
+	assert_false(envelope_dsn_wanted(DSN_DELAY, SMTP_NOTIFY_NEVER));
+	assert_true(envelope_dsn_wanted(DSN_SUCCESS, SMTP_NOTIFY_SUCCESS));
+	assert_false(envelope_dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_SUCCESS));
+	assert_false(envelope_dsn_wanted(DSN_DELAY, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE));
+	assert_true(envelope_dsn_wanted(DSN_DELAY, SMTP_NOTIFY_DELAY));
+	assert_true(envelope_dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY));
+
+	assert_true(envelope_dsn_ret_full(DSN_FAILURE, SMTP_RET_NONE));
+	assert_true(envelope_dsn_ret_full(DSN_FAILURE, SMTP_RET_FULL));
+	assert_false(envelope_dsn_ret_full(DSN_FAILURE, SMTP_RET_HDRS));
+	assert_false(envelope_dsn_ret_full(DSN_DELAY, SMTP_RET_FULL));
+	assert_false(envelope_dsn_ret_full(DSN_SUCCESS, SMTP_RET_FULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_targets_round_trip),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_bad_route_lines),
+		cmocka_unit_test(test_dsn_wanted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,7 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "delivery/resolve.h"
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 #include "store/store.h"
 #include "lib-smtp/smtp_parse.h"
 #include "lib/metrics.h"

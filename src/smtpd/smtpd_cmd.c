@@ -14,7 +14,7 @@
 
 #include "auth/accounts.h"
 #include "delivery/resolve.h"
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"

@@ -17,7 +17,7 @@
  *                             1*( CRLF per-recipient-fields )
  *   status-code = class "." subject "." detail     (RFC 3463)
  */
-#include "dsn.h"
+#include "mime.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,8 +26,6 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "lib-smtp/smtp_parse.h"
-#include "lib-smtp/xtext.h"
 #include "lib/util.h"
 
 #define DSN_BOUNDARY_TRIES 8
@@ -48,15 +46,6 @@ struct dsn_ctx {
 };
 
 /* ---- small helpers ---- */
-
-static bool is_8bit(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)p[i] >= 0x80)
-			return true;
-	}
-	return false;
-}
 
 static void put(struct dsn_ctx *c, struct buf *b, const char *s)
 {
@@ -324,7 +313,7 @@ static void status_orcpt(struct dsn_ctx *c, const char *orcpt)
 	buf_init(&dec, DSN_FIELD_MAX);
 	ok = semi != NULL && semi > orcpt &&
 		xtext_decode(semi + 1, strlen(semi + 1), &dec) > 0 &&
-		!is_8bit(dec.data, dec.len) &&
+		!qp_is_8bit(dec.data, dec.len) &&
 		strcspn(buf_cstr(&dec), "\r\n\t\x7f") == dec.len;
 	put(c, &c->status, "Original-Recipient: ");
 	if (ok) {
@@ -357,7 +346,7 @@ static void status_date(struct dsn_ctx *c, const char *name, time_t t)
 
 static void status_rcpt(struct dsn_ctx *c, const struct dsn_rcpt *r)
 {
-	bool utf8 = is_8bit(r->address, strlen(r->address));
+	bool utf8 = qp_is_8bit(r->address, strlen(r->address));
 
 	put(c, &c->status, "\n");
 	if (r->orcpt != NULL)
@@ -384,7 +373,7 @@ static void status_envid(struct dsn_ctx *c, const char *envid)
 
 	buf_init(&dec, DSN_FIELD_MAX);
 	ok = xtext_decode(envid, strlen(envid), &dec) > 0 &&
-		!is_8bit(dec.data, dec.len) &&
+		!qp_is_8bit(dec.data, dec.len) &&
 		strcspn(buf_cstr(&dec), "\r\n\t\x7f") == dec.len;
 	put(c, &c->status, "Original-Envelope-Id: ");
 	put_value(c, &c->status, ok ? buf_cstr(&dec) : envid, false);
@@ -481,7 +470,7 @@ static void returned_write(struct dsn_ctx *c, struct buf *out)
 {
 	bool full = c->result.returned_full;
 	size_t len = full ? c->orig_len : c->hdr_len;
-	bool utf8 = is_8bit(c->orig, c->hdr_len);
+	bool utf8 = qp_is_8bit(c->orig, c->hdr_len);
 	const char *type;
 	char desc[64];
 
@@ -491,20 +480,20 @@ static void returned_write(struct dsn_ctx *c, struct buf *out)
 		type = utf8 ? "message/global-headers" : "text/rfc822-headers";
 	snprintf(desc, sizeof(desc), "%s%s", returned_desc[c->info->kind],
 		 full ? "" : " Headers");
-	part_write(c, out, desc, type, is_8bit(c->orig, len), c->orig, len);
+	part_write(c, out, desc, type, qp_is_8bit(c->orig, len), c->orig, len);
 }
 
 static void flags_set(struct dsn_ctx *c)
 {
 	size_t len = c->result.returned_full ? c->orig_len : c->hdr_len;
 
-	c->global = is_8bit(c->info->to, strlen(c->info->to));
+	c->global = qp_is_8bit(c->info->to, strlen(c->info->to));
 	for (unsigned i = 0; i < c->n; i++) {
-		if (is_8bit(c->rcpts[i].address, strlen(c->rcpts[i].address)))
+		if (qp_is_8bit(c->rcpts[i].address, strlen(c->rcpts[i].address)))
 			c->global = true;
 	}
-	c->result.need_smtputf8 = c->global || is_8bit(c->orig, c->hdr_len);
-	c->result.need_8bitmime = c->global || is_8bit(c->orig, len);
+	c->result.need_smtputf8 = c->global || qp_is_8bit(c->orig, c->hdr_len);
+	c->result.need_8bitmime = c->global || qp_is_8bit(c->orig, len);
 }
 
 static void message_write(struct dsn_ctx *c, struct buf *out)
@@ -579,22 +568,35 @@ int dsn_status_from_reply(int code, const char *enhanced, char *out,
 	return 1;
 }
 
-bool dsn_wanted(enum dsn_kind kind, unsigned notify)
+/* Does e start with an SMTP reply code ("550" then a space or the end)? */
+static bool reply_code_at(const char *e)
 {
-	if ((notify & SMTP_NOTIFY_NEVER) != 0)
-		return false;
-	switch (kind) {
-	case DSN_FAILURE:
-		return notify == 0 || (notify & SMTP_NOTIFY_FAILURE) != 0;
-	case DSN_DELAY:
-		return notify == 0 || (notify & SMTP_NOTIFY_DELAY) != 0;
-	case DSN_SUCCESS:
-		return (notify & SMTP_NOTIFY_SUCCESS) != 0;
-	}
-	return false;
+	return e[0] >= '2' && e[0] <= '5' && e[1] >= '0' && e[1] <= '9' &&
+	       e[2] >= '0' && e[2] <= '9' && (e[3] == ' ' || e[3] == '\0');
 }
 
-bool dsn_ret_full(enum dsn_kind kind, int ret)
+void dsn_rcpt_text(enum dsn_kind kind, const char *last_error,
+		   const char *remote_host, struct dsn_rcpt_text *t)
 {
-	return kind == DSN_FAILURE && ret != SMTP_RET_HDRS;
+	const char *e = last_error != NULL ? last_error : "";
+	int class = kind == DSN_FAILURE ? 5 : kind == DSN_DELAY ? 4 : 2;
+
+	snprintf(t->status, sizeof(t->status), "%d.0.0", class);
+	t->diagnostic[0] = t->mta[0] = '\0';
+	if (reply_code_at(e)) {
+		dsn_status_from_reply(atoi(e), e[3] == ' ' ? e + 4 : NULL,
+				      t->status, sizeof(t->status));
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "smtp; %s", e);
+	} else if (e[0] != '\0') {
+		size_t n = strcspn(e, " ");
+
+		if (n >= 5 && n < sizeof(t->status) && e[1] == '.' &&
+		    e[0] == '0' + class)
+			snprintf(t->status, sizeof(t->status), "%.*s", (int)n, e);
+		snprintf(t->diagnostic, sizeof(t->diagnostic), "X-correio; %s",
+			 e);
+	}
+	if (remote_host != NULL)
+		snprintf(t->mta, sizeof(t->mta), "dns; %.*s",
+			 (int)strcspn(remote_host, "["), remote_host);
 }

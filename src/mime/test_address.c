@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 
 struct parse_case {
 	const char *in;

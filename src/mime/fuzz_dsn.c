@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib-mail/qp.h"
-#include "queue/dsn.h"
+#include "mime/mime.h"
 
 static void check(const struct buf *out, const char *orig, size_t len,
 		  const struct dsn_result *res)

@@ -4,7 +4,7 @@
  * client (to pass them on).  No limits of its own: the buf's maximum caps
  * the output.
  */
-#include "xtext.h"
+#include "mime.h"
 #include "lib/encoding.h"
 
 /* Decode one unit at in[i]: stores the byte in *c and returns its length

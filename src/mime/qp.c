@@ -16,7 +16,7 @@
  *   close-delimiter := delimiter "--"
  *   qp-line         := *(qp-segment "=" CRLF) qp-part           (RFC 2045)
  */
-#include "qp.h"
+#include "mime.h"
 
 #include <stdio.h>
 #include <string.h>

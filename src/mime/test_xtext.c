@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lib-smtp/xtext.h"
+#include "mime/mime.h"
 
 struct decode_case {
 	const char *in;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib-mail/qp.h"
+#include "mime/mime.h"
 
 static int hexval(char c)
 {

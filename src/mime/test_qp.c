@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lib-mail/qp.h"
+#include "mime/mime.h"
 
 /* ---- a small quoted-printable decoder, for the round trips ---- */
 

@@ -13,8 +13,7 @@
 #include <strings.h>
 #include <cmocka.h>
 
-#include "lib-smtp/smtp_parse.h"
-#include "queue/dsn.h"
+#include "mime/mime.h"
 
 #define QID "0123456789ABCDEF"
 #define T_NOW 1751371389	/* Tue, 01 Jul 2025 12:03:09 +0000 */
@@ -312,7 +311,7 @@ static void test_delay(void **state)
 	struct dsn_result res;
 	struct notice n;
 
-	info.ret_full = dsn_ret_full(DSN_DELAY, SMTP_RET_FULL);
+	info.ret_full = false;	/* a delay notice returns the headers */
 	compose(&info, &r, 1, ORIGINAL, strlen(ORIGINAL), &n, &res);
 	assert_string_equal(top(&n, "Subject"), "Delayed Mail (still being retried)");
 	assert_int_equal(n.n_parts, 3);
@@ -354,7 +353,7 @@ static void test_success(void **state)
 
 	info.envid = NULL;
 	info.arrival = 0;
-	info.ret_full = dsn_ret_full(DSN_SUCCESS, SMTP_RET_NONE);
+	info.ret_full = false;	/* so does a success notice */
 	compose(&info, r, 2, ORIGINAL, strlen(ORIGINAL), &n, &res);
 	assert_string_equal(top(&n, "Subject"), "Successful Mail Delivery Report");
 	assert_body(&n.parts[1],
@@ -716,24 +715,43 @@ static void test_status_from_reply(void **state)
 	assert_int_equal(dsn_status_from_reply(550, NULL, out, 5), -1);
 }
 
-static void test_wanted(void **state)
+/* A recipient's texts from the queue's last_error and remote host. */
+static void test_rcpt_text(void **state)
 {
-	assert_true(dsn_wanted(DSN_FAILURE, 0));
-	assert_true(dsn_wanted(DSN_DELAY, 0));
-	assert_false(dsn_wanted(DSN_SUCCESS, 0));
-	assert_false(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_NEVER));
-	assert_false(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_NEVER));
-	assert_true(dsn_wanted(DSN_SUCCESS, SMTP_NOTIFY_SUCCESS));
-	assert_false(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_SUCCESS));
-	assert_false(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE));
-	assert_true(dsn_wanted(DSN_DELAY, SMTP_NOTIFY_DELAY));
-	assert_true(dsn_wanted(DSN_FAILURE, SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY));
+	static const struct {
+		enum dsn_kind kind;
+		const char *error, *host;
+		const char *status, *diagnostic, *mta;
+	} cases[] = {
+		{ DSN_FAILURE, "550 5.1.1 No such user", "mx.example.net[192.0.2.1]",
+		  "5.1.1", "smtp; 550 5.1.1 No such user", "dns; mx.example.net" },
+		{ DSN_FAILURE, "550 4.1.1 wrong class", NULL,
+		  "5.0.0", "smtp; 550 4.1.1 wrong class", "" },
+		{ DSN_DELAY, "421", "mx.example.net",
+		  "4.0.0", "smtp; 421", "dns; mx.example.net" },
+		{ DSN_DELAY, "4.4.1 No answer from host", NULL,
+		  "4.4.1", "X-correio; 4.4.1 No answer from host", "" },
+		{ DSN_FAILURE, "4.4.1 a temporary text", NULL,
+		  "5.0.0", "X-correio; 4.4.1 a temporary text", "" },
+		{ DSN_FAILURE, "5.123.1234567890123 too long", NULL,
+		  "5.0.0", "X-correio; 5.123.1234567890123 too long", "" },
+		{ DSN_FAILURE, "mailbox full", NULL,
+		  "5.0.0", "X-correio; mailbox full", "" },
+		{ DSN_FAILURE, "5500 not a reply", NULL,
+		  "5.0.0", "X-correio; 5500 not a reply", "" },
+		{ DSN_SUCCESS, NULL, NULL, "2.0.0", "", "" },
+		{ DSN_SUCCESS, "250 2.0.0 Ok: queued as 1", "mx.example.org[::1]",
+		  "2.0.0", "smtp; 250 2.0.0 Ok: queued as 1", "dns; mx.example.org" },
+	};
+	struct dsn_rcpt_text t;
 
-	assert_true(dsn_ret_full(DSN_FAILURE, SMTP_RET_NONE));
-	assert_true(dsn_ret_full(DSN_FAILURE, SMTP_RET_FULL));
-	assert_false(dsn_ret_full(DSN_FAILURE, SMTP_RET_HDRS));
-	assert_false(dsn_ret_full(DSN_DELAY, SMTP_RET_FULL));
-	assert_false(dsn_ret_full(DSN_SUCCESS, SMTP_RET_FULL));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&t, 'x', sizeof(t));
+		dsn_rcpt_text(cases[i].kind, cases[i].error, cases[i].host, &t);
+		assert_string_equal(t.status, cases[i].status);
+		assert_string_equal(t.diagnostic, cases[i].diagnostic);
+		assert_string_equal(t.mta, cases[i].mta);
+	}
 }
 
 int main(void)
@@ -755,7 +773,7 @@ int main(void)
 		cmocka_unit_test(test_date_zone),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_status_from_reply),
-		cmocka_unit_test(test_wanted),
+		cmocka_unit_test(test_rcpt_text),
 	};
 
 	setenv("TZ", "UTC", 1);

@@ -21,9 +21,13 @@
  *   dcontent       = %d33-90 / %d94-126
  *
  * RFC 6531 adds UTF8-non-ascii to atext, qtextSMTP and sub-domain.
+ *
+ * Not to be confused with mime_address.c, which reads the RFC 5322
+ * address lists of header fields (display names, groups, comments): an
+ * envelope path is a single bare mailbox with its own, stricter grammar.
  */
 #include "lib/util.h"
-#include "address.h"
+#include "mime.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib-smtp/xtext.h"
+#include "mime/mime.h"
 #include "lib/buf.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)

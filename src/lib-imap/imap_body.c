@@ -1,7 +1,8 @@
 /*
- * mime_imap.c - IMAP renderings of a parsed message: strings, ENVELOPE,
+ * imap_body.c - IMAP renderings of a message parsed by mime/: ENVELOPE,
  * BODY and BODYSTRUCTURE (RFC 9051 §7.5.2, RFC 3501 §7.4.2).  Called by
- * the IMAP server's FETCH; the string helper serves its other replies too.
+ * the IMAP server's FETCH.  Strings go through imap_quote, like every
+ * other IMAP string correio writes.
  *
  *   body            = "(" (body-type-1part / body-type-mpart) ")"
  *   body-type-1part = (body-type-basic / body-type-msg / body-type-text)
@@ -23,55 +24,68 @@
  *
  * Media types, encodings, parameter names and disposition types are sent
  * upper-case, like the RFC examples; a TEXT part without a charset gets
- * ("CHARSET" "US-ASCII"); sizes are CRLF sizes.  Output is bounded by the
- * caller's buffer only (the parser bounds the tree).
+ * ("CHARSET" "US-ASCII"); sizes are CRLF sizes.  Strings are quoted when
+ * they are 7-bit without CR or LF, else literals (8-bit text is not sent
+ * quoted, whatever the session enabled).  The parser removes NULs from
+ * header values and leaves none in its C strings, so no literal8 is
+ * written.  Output is bounded by the caller's buffer only (the parser
+ * bounds the tree).
  */
-#include "mime_int.h"
+#include "imap_body.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-int mime_imap_string(struct buf *out, const char *s, size_t len)
+#include "imap_quote.h"
+
+/* A string of the message as IMAP nstring: NIL for NULL. */
+static int nstring(struct buf *out, const char *s, size_t len)
 {
-	size_t i, nul = 0, run = 0;
-	bool literal = false;
-	int ret;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '\0')
-			nul++;
-		else if (c == '\r' || c == '\n' || c >= 0x80)
-			literal = true;
-	}
-	if (literal)
-		ret = buf_printf(out, "{%zu}\r\n", len - nul);
-	else
-		ret = buf_putc(out, '"');
-	for (i = 0; i < len && ret > 0; i++) {
-		char c = s[i];
-
-		if (c != '\0' && (literal || (c != '"' && c != '\\')))
-			continue;
-		if (i > run)
-			ret = buf_append(out, s + run, i - run);
-		if (c != '\0' && ret > 0)
-			ret = buf_putc(out, '\\');
-		run = c == '\0' ? i + 1 : i;
-	}
-	if (ret > 0 && len > run)
-		ret = buf_append(out, s + run, len - run);
-	if (ret > 0 && !literal)
-		ret = buf_putc(out, '"');
-	return ret;
+	return imap_quote_nstring(out, s, len, false);
 }
 
-int mime_imap_nstring(struct buf *out, const char *s)
+static int cnstring(struct buf *out, const char *s)
 {
-	if (s == NULL)
-		return buf_puts(out, "NIL");
-	return mime_imap_string(out, s, strlen(s));
+	return nstring(out, s, s != NULL ? strlen(s) : 0);
+}
+
+/* ---- address lists ------------------------------------------------------ */
+
+struct addr_writer {
+	struct buf *out;
+	unsigned int count;
+};
+
+static int addr_nstring(struct buf *out, const struct buf *b)
+{
+	return b == NULL ? buf_puts(out, "NIL") : nstring(out, buf_cstr(b), b->len);
+}
+
+/* One address as (name adl mailbox host), the list opened before the
+   first. */
+static int addr_fn(void *ctx, const struct buf *name, const struct buf *adl,
+		   const struct buf *mailbox, const struct buf *host)
+{
+	struct addr_writer *w = ctx;
+	struct buf *out = w->out;
+
+	if (buf_puts(out, w->count++ == 0 ? "((" : "(") < 0 ||
+	    addr_nstring(out, name) < 0 || buf_putc(out, ' ') < 0 ||
+	    addr_nstring(out, adl) < 0 || buf_putc(out, ' ') < 0 ||
+	    addr_nstring(out, mailbox) < 0 || buf_putc(out, ' ') < 0 ||
+	    addr_nstring(out, host) < 0 || buf_putc(out, ')') < 0)
+		return -1;
+	return 1;
+}
+
+/* An address list value as IMAP: a list of addresses, or NIL. */
+static int addresses_write(const char *value, size_t len, struct buf *out)
+{
+	struct addr_writer w = { .out = out };
+
+	if (mime_address_walk(value, len, addr_fn, &w) < 0)
+		return -1;
+	return buf_puts(out, w.count > 0 ? ")" : "NIL") < 0 ? -1 : 1;
 }
 
 /* ---- ENVELOPE ---------------------------------------------------------- */
@@ -85,7 +99,7 @@ static int envelope_addresses(const struct mime_message *msg,
 
 	buf_reset(tmp);
 	if (mime_header_get(msg, part, name, tmp) < 0 ||
-	    mime_address_write(buf_cstr(tmp), tmp->len, out) < 0)
+	    addresses_write(buf_cstr(tmp), tmp->len, out) < 0)
 		return -1;
 	return out->len - before == 3 &&
 	       memcmp(out->data + before, "NIL", 3) == 0 ? 0 : 1;
@@ -117,10 +131,10 @@ static int envelope_string(const struct mime_message *msg,
 		return -1;
 	if (ret == 0)
 		return buf_puts(out, "NIL");
-	return mime_imap_string(out, buf_cstr(tmp), tmp->len);
+	return nstring(out, buf_cstr(tmp), tmp->len);
 }
 
-int mime_imap_envelope(const struct mime_message *msg,
+int imap_body_envelope(const struct mime_message *msg,
 		       const struct mime_part *part, struct buf *out)
 {
 	static const struct {
@@ -175,7 +189,7 @@ static void put(struct body_writer *w, const char *s)
 
 static void nstr(struct body_writer *w, const char *s)
 {
-	if (w->ret > 0 && mime_imap_nstring(w->out, s) < 0)
+	if (w->ret > 0 && cnstring(w->out, s) < 0)
 		w->ret = -1;
 }
 
@@ -314,7 +328,7 @@ static void leaf_write(struct body_writer *w, const struct mime_part *p)
 	if (message) {
 		put(w, " ");
 		if (w->ret > 0 &&
-		    mime_imap_envelope(w->msg, p->children, w->out) < 0)
+		    imap_body_envelope(w->msg, p->children, w->out) < 0)
 			w->ret = -1;
 		put(w, " ");
 		body_write(w, p->children);
@@ -338,14 +352,14 @@ static void body_write(struct body_writer *w, const struct mime_part *p)
 	put(w, ")");
 }
 
-int mime_imap_body(const struct mime_message *msg,
-		   const struct mime_part *part, unsigned int flags,
-		   struct buf *out)
+int imap_body_structure(const struct mime_message *msg,
+			const struct mime_part *part, unsigned int flags,
+			struct buf *out)
 {
 	struct body_writer w = {
 		.msg = msg, .out = out, .ret = 1,
-		.extended = (flags & MIME_IMAP_EXTENDED) != 0,
-		.rev1 = (flags & MIME_IMAP_REV1) != 0,
+		.extended = (flags & IMAP_BODY_EXTENDED) != 0,
+		.rev1 = (flags & IMAP_BODY_REV1) != 0,
 	};
 
 	body_write(&w, part);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib-mail/address.h"
+#include "mime/mime.h"
 
 static void fuzz_key(const struct address *a, bool utf8)
 {

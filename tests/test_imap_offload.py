@@ -135,9 +135,9 @@ def test_big_fetch_does_not_stall_another_sessions_noop():
 def test_text_search_does_not_stall_another_session():
     """A SEARCH BODY that reads every file waits on the slow disk off the
     loop: Bob's NOOPs go on meanwhile, and Alice gets the right answer."""
-    s = started(300)
+    s = started(1000)
     try:
-        for i in range(6):
+        for i in range(4):
             word = b"needle" if i % 2 else b"hay"
             drop(s, ALICE, f"1700000000.M{i}P1.s", b"Subject: s%d\n\nsome %s here\n" % (i, word))
         drop(s, BOB, "1700000000.M9P1.b", b"Subject: b\n\nhello\n")
@@ -152,11 +152,11 @@ def test_text_search_does_not_stall_another_session():
         times = noop_times(bob, 5)
         took = time.monotonic() - t
         reply = read_reply(a, b"a3", 1 << 20)
-        assert b"* SEARCH 2 4 6\r\n" in reply, reply
+        assert b"* SEARCH 2 4\r\n" in reply, reply
         assert b"a3 OK" in reply
-        assert max(times) < 1.0, f"Bob's NOOPs waited behind Alice's SEARCH: {times}"
+        assert max(times) < 0.5, f"Bob's NOOPs waited behind Alice's SEARCH: {times}"
         assert statistics.median(times) < 0.1, times
-        assert took < 1.5
+        assert took < 1.0
         a.close()
     finally:
         s.cleanup()

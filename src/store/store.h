@@ -29,7 +29,9 @@
  * (the delivery thread calls only the pure store_mboxparse_entry(); the
  * server calls store_notify_delivery() on the loop after a delivery),
  * except the store's own worker threads (store_workers_start), which only
- * fsync descriptors and directories handed to them.  Nothing is locked
+ * fsync descriptors and directories handed to them, unlink the files of
+ * expunged messages (store_mailbox_expunge_later) and run the work the
+ * servers hand them through store_offload() (never on a store object).  Nothing is locked
  * but an mbox file (see store_mboxfile.c), and one process owns the index
  * files: other programs may change the Maildir (deliver, rename, delete)
  * or the mbox, not the index.  Calls block on local file-system I/O:
@@ -433,6 +435,17 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
    are the UIDs really removed, ascending.  1 or -1. */
 int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
 			  struct store_error *error_r);
+/*
+ * The same with the unlinks of the files on the store's workers (IMAP
+ * EXPUNGE: an unlink is a journal transaction that would hold up every
+ * session): the index, the sessions and the listeners know of the
+ * expunge on return; until the files are gone a scan of the folder
+ * passes over them.  An unlink that fails then is logged and its message
+ * comes back at the next scan; a crash before the unlinks brings them
+ * back at the next start (an expunge was never flushed to disk).
+ */
+int store_mailbox_expunge_later(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+				struct store_error *error_r);
 
 /*
  * Per-message cache of strings for the IMAP layer (ENVELOPE,

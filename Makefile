@@ -36,7 +36,7 @@ TEST_SRC := $(wildcard src/*/test_*.c)
 FUZZ_SRC := $(wildcard src/*/fuzz_*.c)
 LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
-FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
+FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/handoff.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
 	src/cli/aliases_file.c src/cli/queue_format.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
@@ -52,7 +52,7 @@ FUZZ_LIBS := -ljansson -lcrypto
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all run test unit integration check-banned asan fuzz bench clean deps install \
+.PHONY: all run test unit integration check-banned check-layering asan fuzz bench clean deps install \
 	install-links deb FORCE
 
 all: $(BUILD)/correio
@@ -100,10 +100,15 @@ check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $(ALL_SRC) bench/*.c \
 		|| (echo "banned function used (see STYLE.md)"; exit 1)
 
+# the queue, accounts, greylisting and mailboxes stay behind their headers
+# (README, "Backends"): scripts/check-layering.sh says what it checks
+check-layering:
+	@sh scripts/check-layering.sh
+
 # the packages first (a fresh machine has none), then a make that sees them
 test:
 	@./scripts/deps.sh --if-missing
-	$(MAKE) all check-banned unit integration
+	$(MAKE) all check-banned check-layering unit integration
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test

@@ -14,7 +14,8 @@
  * is logged with the CA's problem text and retried with a doubling
  * backoff (1 minute up to a day); the certificate in use stays.  The
  * thread sleeps on a condition variable between checks so that stopping
- * and `correio tls renew` wake it at once.
+ * and `correio tls renew` wake it at once; a new certificate reaches the
+ * loop as a notice through lib/handoff.
  */
 #include "acme/acme.h"
 
@@ -37,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/acme_int.h"
+#include "lib/handoff.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "tls/tls.h"
@@ -58,7 +60,8 @@ struct acme_pending {
 
 struct acme {
 	struct config cfg;
-	struct event *issued_event;
+	struct handoff *issued_notices;	/* from the thread: a certificate is new */
+	struct event *issued_event;	/* watches issued_notices */
 	acme_issued_fn *issued;
 	void *ctx;
 	pthread_t thread;
@@ -741,8 +744,9 @@ static void *acme_main(void *arg)
 			 forced ? "renewal asked for" : why);
 		buf_reset(&error);
 		if (issue(a, &names, &error) > 0) {
+			struct handoff_link *notice = xcalloc(1, sizeof(*notice));
 			log_info("acme: certificate issued, serving it from the next handshake");
-			event_active(a->issued_event, EV_READ, 0);
+			handoff_post(a->issued_notices, notice);
 			backoff = 0;
 			wait = ACME_CHECK_EVERY;
 			continue;
@@ -760,10 +764,23 @@ static void *acme_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-static void on_issued(evutil_socket_t fd, short what, void *arg)
+/* Notices left at stop are freed unread. */
+static void free_notices(struct handoff_link *l)
 {
-	struct acme *a = arg;
+	struct handoff_link *next;
 
+	for (; l != NULL; l = next) {
+		next = l->next;
+		free(l);
+	}
+}
+
+/* On the loop: one reload however many issuances it was told of. */
+static void on_issued(void *ctx, struct handoff_link *notices)
+{
+	struct acme *a = ctx;
+
+	free_notices(notices);
 	a->issued(a->ctx);
 }
 
@@ -780,7 +797,12 @@ int acme_start(const struct config *cfg, struct event_base *base,
 	a->cfg = *cfg;
 	a->issued = issued;
 	a->ctx = ctx;
-	a->issued_event = event_new(base, -1, 0, on_issued, a);
+	if (handoff_new(on_issued, a, &a->issued_notices) < 0) {
+		*error_r = "cannot make the ACME thread's hand-off";
+		free(a);
+		return -1;
+	}
+	a->issued_event = handoff_watch(a->issued_notices, base);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	/* the thread blocks every signal: they are the loop's to take */
@@ -791,6 +813,9 @@ int acme_start(const struct config *cfg, struct event_base *base,
 	if (ret != 0) {
 		*error_r = "cannot start the ACME thread";
 		event_free(a->issued_event);
+		handoff_free(&a->issued_notices);
+		pthread_mutex_destroy(&a->lock);
+		pthread_cond_destroy(&a->cond);
 		free(a);
 		return -1;
 	}
@@ -819,6 +844,8 @@ void acme_stop(struct acme **ap)
 	pthread_join(a->thread, NULL);
 	pending_clear(a);
 	event_free(a->issued_event);
+	free_notices(handoff_take(a->issued_notices));
+	handoff_free(&a->issued_notices);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
 	free(a);

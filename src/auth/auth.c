@@ -3,25 +3,23 @@
  *
  * An attempt first waits what its client address's failures earned
  * (throttle.c), then is refused at once if its account is locked out from
- * that address, else goes to the pool through a locked list; answers come
- * back through an eventfd to the loop, where the throttle is updated and,
- * after the delay a failure costs, the caller's callback runs.
+ * that address, else goes to the pool; answers come back to the loop (both
+ * hand-offs are lib/handoff.h's), where the throttle is updated and, after
+ * the delay a failure costs, the caller's callback runs.
  */
 #include "auth.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "auth/accounts.h"
 #include "auth/throttle.h"
+#include "lib/handoff.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -43,7 +41,7 @@ struct auth_request {
 	auth_fn *cb;
 	void *ctx;
 	struct event *delay;
-	struct auth_request *next;		/* todo or done list */
+	struct handoff_link link;		/* on todo, then on done */
 	struct auth_request *live_prev, *live_next;	/* every request (loop) */
 };
 
@@ -52,12 +50,9 @@ struct auth {
 	struct event_base *base;
 	pthread_t *threads;
 	unsigned n_threads;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct auth_request *todo, **todo_tail, *done;
-	bool stop;
-	int event_fd;
-	struct event *event;
+	struct handoff *todo;		/* to the pool */
+	struct handoff *done;		/* back to the loop */
+	struct event *event;		/* watches done */
 	struct throttle *throttle;
 	struct auth_request *live;	/* not answered yet, loop thread only */
 	char error[256];
@@ -89,37 +84,28 @@ static void timeval_ms(struct timeval *tv, uint64_t ms)
 
 /* ---- pool ---- */
 
+static struct auth_request *request_of(struct handoff_link *l)
+{
+	return HANDOFF_ITEM(l, struct auth_request, link);
+}
+
+/* One request at a time; at stop, those queued are still checked. */
 static void *worker_main(void *arg)
 {
 	struct auth *a = arg;
 	struct accounts *accts = NULL;
+	struct handoff_link *l;
 	const char *error;
-	uint64_t one = 1;
 
 	if (accounts_open(a->cfg.data_dir, &accts, &error) < 0)
 		log_err("auth: %s", error);
-	pthread_mutex_lock(&a->lock);
-	for (;;) {
-		struct auth_request *r;
-		while (a->todo == NULL && !a->stop)
-			pthread_cond_wait(&a->cond, &a->lock);
-		if (a->todo == NULL)
-			break;
-		r = a->todo;
-		a->todo = r->next;
-		if (a->todo == NULL)
-			a->todo_tail = &a->todo;
-		pthread_mutex_unlock(&a->lock);
+	while ((l = handoff_wait(a->todo, false)) != NULL) {
+		struct auth_request *r = request_of(l);
 		r->result = accts == NULL ? AUTH_TEMPFAIL :
 			    accounts_password_verify(accts, r->user, r->password);
 		explicit_bzero(r->password, sizeof(r->password));
-		pthread_mutex_lock(&a->lock);
-		r->next = a->done;
-		a->done = r;
-		if (write(a->event_fd, &one, sizeof(one)) < 0)
-			log_err("auth: eventfd: %m");
+		handoff_post(a->done, &r->link);
 	}
-	pthread_mutex_unlock(&a->lock);
 	accounts_free(&accts);
 	return NULL;
 }
@@ -169,21 +155,15 @@ static void request_finish(struct auth *a, struct auth_request *r)
 	evtimer_add(r->delay, &tv);
 }
 
-static void on_done(evutil_socket_t fd, short what, void *arg)
+/* On the loop: the answers of the pool, in the order they came. */
+static void on_done(void *ctx, struct handoff_link *batch)
 {
-	struct auth *a = arg;
-	struct auth_request *r, *next;
-	uint64_t count;
+	struct auth *a = ctx;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("auth: eventfd read: %m");
-	pthread_mutex_lock(&a->lock);
-	r = a->done;
-	a->done = NULL;
-	pthread_mutex_unlock(&a->lock);
-	for (; r != NULL; r = next) {
-		next = r->next;
-		request_finish(a, r);
+	for (; batch != NULL; batch = next) {
+		next = batch->next;
+		request_finish(a, request_of(batch));
 	}
 }
 
@@ -199,12 +179,15 @@ int auth_start(const struct config *cfg, struct event_base *base, struct auth **
 	a->base = base;
 	throttle_limits_of(cfg, &limits);
 	a->throttle = throttle_new(THROTTLE_ENTRIES, &limits);
-	a->todo_tail = &a->todo;
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->cond, NULL);
-	a->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	a->event = event_new(base, a->event_fd, EV_READ | EV_PERSIST, on_done, a);
-	event_add(a->event, NULL);
+	if (handoff_new(NULL, NULL, &a->todo) < 0 || handoff_new(on_done, a, &a->done) < 0) {
+		*error_r = "cannot make the password-checking pool's hand-off";
+		log_err("auth: eventfd: %m");
+		handoff_free(&a->todo);
+		throttle_free(&a->throttle);
+		free(a);
+		return -1;
+	}
+	a->event = handoff_watch(a->done, base);
 	a->n_threads = cfg->auth_threads;
 	a->threads = xcalloc(a->n_threads, sizeof(*a->threads));
 	for (unsigned i = 0; i < a->n_threads; i++)
@@ -222,10 +205,7 @@ void auth_stop(struct auth **ap)
 
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&a->lock);
-	a->stop = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->lock);
+	handoff_stop(a->todo, true);
 	for (unsigned i = 0; i < a->n_threads; i++)
 		pthread_join(a->threads[i], NULL);
 	/* queued, checked, held or waiting to answer: all on the live list */
@@ -233,7 +213,8 @@ void auth_stop(struct auth **ap)
 		request_free(a->live);
 	throttle_free(&a->throttle);
 	event_free(a->event);
-	close(a->event_fd);
+	handoff_free(&a->done);		/* what is left was on the live list */
+	handoff_free(&a->todo);
 	free(a->threads);
 	free(a);
 	*ap = NULL;
@@ -283,11 +264,7 @@ static void request_start(struct auth *a, struct auth_request *r)
 		evtimer_add(r->delay, &now);
 		return;
 	}
-	pthread_mutex_lock(&a->lock);
-	*a->todo_tail = r;
-	a->todo_tail = &r->next;
-	pthread_cond_signal(&a->cond);
-	pthread_mutex_unlock(&a->lock);
+	handoff_post(a->todo, &r->link);
 }
 
 /* The request's timer: the end of the hold, or the time to answer. */

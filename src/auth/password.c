@@ -11,6 +11,7 @@
  * wiped before it is freed because it holds password-derived state.
  */
 #include "auth/password.h"
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 #include <crypt.h>
@@ -83,17 +84,12 @@ int password_verify(const char *password, const char *hash)
 
 static void password_dummy_init(void)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[16];
 	char secret[2 * sizeof(rnd) + 1];
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		secret[2 * i] = hex[rnd[i] >> 4];
-		secret[2 * i + 1] = hex[rnd[i] & 0xf];
-	}
-	secret[2 * sizeof(rnd)] = '\0';
+	hex_encode(rnd, sizeof(rnd), secret);
 	if (password_hash(secret, dummy_hash, sizeof(dummy_hash)) < 0)
 		memcpy(dummy_hash, PASSWORD_FALLBACK_DUMMY,
 		       sizeof(PASSWORD_FALLBACK_DUMMY));

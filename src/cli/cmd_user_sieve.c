@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "auth/accounts.h"
-#include "delivery/delivery.h"
 #include "lib/buf.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
@@ -189,7 +188,7 @@ int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 	struct accounts *a;
 	struct account acct;
 	const char *error, *cmd;
-	char maildir[4200], dir[4300];
+	char dir[4400];
 	int found;
 
 	/* argv: sieve ADDRESS CMD [ARGS] */
@@ -239,8 +238,7 @@ int cmd_user_sieve(int argc, char **argv, struct config *cfg)
 			  "store (%s)", argv[1]);
 		return 1;
 	}
-	delivery_mailbox_path(cfg, acct.address, false, maildir, sizeof(maildir));
-	snprintf(dir, sizeof(dir), "%s/sieve", maildir);
+	sieve_store_dir(cfg->data_dir, acct.address, dir, sizeof(dir));
 	if (strcmp(cmd, "list") == 0)
 		return sieve_list(dir);
 	if (strcmp(cmd, "get") == 0)

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 #include "mime/mime.h"
 
@@ -162,8 +163,7 @@ void client_random_hex(char *out, size_t bytes)
 		for (size_t i = 0; i < bytes; i++)
 			r[i] = (unsigned char)(time_now_us() >> (i % 8));
 	}
-	for (size_t i = 0; i < bytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	hex_encode(r, bytes, out);
 }
 
 void client_strv_free(char **v, size_t n)

@@ -47,10 +47,8 @@ struct delivery {
 	struct accounts *accounts;
 	struct quota *quota;	/* reservations made at DATA, released here */
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct delivery_job *incoming;	/* LIFO under lock; reversed when taken */
-	bool stop;
+	struct handoff *incoming;	/* jobs for the thread */
+	pthread_mutex_t cfg_lock;	/* guards next_cfg and cfg_changed */
 	int sync_fd;		/* the spool's file system, for syncfs */
 	int mail_fd;		/* the mail root when on another file system, else -1 */
 	struct store *store;	/* for Sieve's fileinto :create; made when first needed */
@@ -513,15 +511,21 @@ static bool all_delivered(const struct delivery_job *job)
 	return true;
 }
 
-static void run_batch(struct delivery *d, struct delivery_job *batch)
+static struct delivery_job *job_of(struct handoff_link *l)
 {
-	struct delivery_job *job, *next;
+	return HANDOFF_ITEM(l, struct delivery_job, link);
+}
 
-	for (job = batch; job != NULL; job = job->next)
-		deliver_job(d, job);
+static void run_batch(struct delivery *d, struct handoff_link *batch)
+{
+	struct handoff_link *l, *next;
+
+	for (l = batch; l != NULL; l = l->next)
+		deliver_job(d, job_of(l));
 	if (syncfs(d->sync_fd) < 0 || (d->mail_fd >= 0 && syncfs(d->mail_fd) < 0)) {
 		log_err("delivery: syncfs: %m");
-		for (job = batch; job != NULL; job = job->next) {
+		for (l = batch; l != NULL; l = l->next) {
+			struct delivery_job *job = job_of(l);
 			for (unsigned i = 0; i < job->n_rcpts; i++) {
 				struct delivery_rcpt *r = &job->rcpts[i];
 				if (r->code >= 300)
@@ -535,9 +539,9 @@ static void run_batch(struct delivery *d, struct delivery_job *batch)
 	for (size_t off = 0; off < d->filed.len; off += strlen(d->filed.data + off) + 1)
 		d->notify(d->ctx, d->filed.data + off);
 	buf_reset(&d->filed);
-	for (job = batch; job != NULL; job = next) {
-		next = job->next;
-		job->next = NULL;
+	for (l = batch; l != NULL; l = next) {
+		struct delivery_job *job = job_of(l);
+		next = l->next;		/* done() hands the job on */
 		if (job->last && job->redirects.len == 0 && all_delivered(job)) {
 			queue_done(d->queue, job->id);
 			log_info("%s: removed", job->id);
@@ -547,41 +551,22 @@ static void run_batch(struct delivery *d, struct delivery_job *batch)
 	}
 }
 
-/* Take everything submitted, oldest first. */
-static struct delivery_job *take_work(struct delivery *d)
-{
-	struct delivery_job *list = NULL, *j, *next;
-
-	for (j = d->incoming; j != NULL; j = next) {
-		next = j->next;
-		j->next = list;
-		list = j;
-	}
-	d->incoming = NULL;
-	return list;
-}
-
+/* Each batch is everything submitted, oldest first, delivered under the
+   configuration of the moment it is taken; at stop, jobs not taken stay. */
 static void *delivery_main(void *arg)
 {
 	struct delivery *d = arg;
-	struct delivery_job *batch;
+	struct handoff_link *batch;
 
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
+	while ((batch = handoff_wait(d->incoming, true)) != NULL) {
+		pthread_mutex_lock(&d->cfg_lock);
 		if (d->cfg_changed) {
 			d->cfg = d->next_cfg;
 			d->cfg_changed = false;
 		}
-		batch = take_work(d);
-		if (batch == NULL) {
-			pthread_cond_wait(&d->cond, &d->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_unlock(&d->cfg_lock);
 		run_batch(d, batch);
-		pthread_mutex_lock(&d->lock);
 	}
-	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
@@ -625,8 +610,9 @@ int delivery_start(const struct config *cfg, struct queue *q, struct quota *quot
 	d->sync_fd = queue_dir_fd(q);
 	d->mail_fd = mail_root_fd(cfg, d->sync_fd);
 	buf_init(&d->filed, 0);
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	if (handoff_new(NULL, NULL, &d->incoming) < 0)
+		abort();	/* a worker hand-off makes no descriptor */
+	pthread_mutex_init(&d->cfg_lock, NULL);
 	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
 		abort();
 	*r = d;
@@ -651,17 +637,12 @@ void delivery_stop(struct delivery **dp)
 
 	if (d == NULL)
 		return;
-	pthread_mutex_lock(&d->lock);
-	d->stop = true;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	handoff_stop(d->incoming, false);	/* the batch under way ends */
 	pthread_join(d->thread, NULL);
 	/* jobs not taken go back without results (their caller frees them) */
-	while (d->incoming != NULL) {
-		struct delivery_job *job = d->incoming;
-		d->incoming = job->next;
-		job->next = NULL;
-		d->done(d->ctx, job);
+	for (struct handoff_link *l = handoff_take(d->incoming), *next; l != NULL; l = next) {
+		next = l->next;
+		d->done(d->ctx, job_of(l));
 	}
 	accounts_free(&d->accounts);
 	if (d->store != NULL)
@@ -669,25 +650,21 @@ void delivery_stop(struct delivery **dp)
 	if (d->mail_fd >= 0)
 		close(d->mail_fd);
 	buf_deinit(&d->filed);
-	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->cond);
+	handoff_free(&d->incoming);
+	pthread_mutex_destroy(&d->cfg_lock);
 	free(d);
 	*dp = NULL;
 }
 
 void delivery_submit(struct delivery *d, struct delivery_job *job)
 {
-	pthread_mutex_lock(&d->lock);
-	job->next = d->incoming;
-	d->incoming = job;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	handoff_post(d->incoming, &job->link);
 }
 
 void delivery_set_config(struct delivery *d, const struct config *cfg)
 {
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->cfg_lock);
 	d->next_cfg = *cfg;
 	d->cfg_changed = true;
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->cfg_lock);
 }

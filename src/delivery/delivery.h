@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/handoff.h"
 #include "lib/config.h"
 #include "queue/envelope.h"
 
@@ -50,7 +51,7 @@ struct delivery_job {
 	struct delivery_rcpt *rcpts;
 	unsigned n_rcpts;
 	void *ctx;		/* the caller's */
-	struct delivery_job *next;	/* the agent's */
+	struct handoff_link link;	/* to the agent's thread and back */
 };
 
 /* Called on the delivery thread with each job once its outcomes are

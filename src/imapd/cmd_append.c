@@ -64,9 +64,7 @@ static struct imapd_append_msg *msg_new(struct imapd_session *s)
 
 	if (s->n_append_msgs == s->cap_append_msgs) {
 		unsigned cap = s->cap_append_msgs == 0 ? 4 : s->cap_append_msgs * 2;
-		if ((m = realloc(s->append_msgs, cap * sizeof(*m))) == NULL)
-			abort();
-		s->append_msgs = m;
+		s->append_msgs = xreallocarray(s->append_msgs, cap, sizeof(*s->append_msgs));
 		s->cap_append_msgs = cap;
 	}
 	m = &s->append_msgs[s->n_append_msgs++];
@@ -400,8 +398,7 @@ void imapd_cmd_append(struct imapd_session *s)
 		}
 	/* the store files them in order and answers once they are on disk;
 	   the session reads no other command meanwhile */
-	if ((aps = calloc(n, sizeof(*aps))) == NULL)
-		abort();
+	aps = xcalloc(n, sizeof(*aps));
 	for (unsigned i = 0; i < n; i++) {
 		aps[i] = s->append_msgs[i].ap;
 		s->append_msgs[i].ap = NULL;

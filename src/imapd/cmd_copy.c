@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
 #include "lib-imap/imap_utf7.h"
 
 /* The destination name as UTF-8 into out.  1 or -1. */
@@ -64,11 +65,9 @@ static void write_set(struct buf *out, const uint32_t *nums, unsigned n)
 static int copyuid_write(struct buf *out, uint32_t uidvalidity, const uint32_t *uids,
 			 const uint32_t *new_uids, unsigned n)
 {
-	uint32_t *src = calloc((size_t)n + 1, 2 * sizeof(*src)), *dst = src + n + 1;
+	uint32_t *src = xcalloc((size_t)n + 1, 2 * sizeof(*src)), *dst = src + n + 1;
 	unsigned k = 0;
 
-	if (src == NULL)
-		abort();
 	for (unsigned i = 0; i < n; i++) {
 		if (new_uids[i] == 0)
 			continue;
@@ -174,8 +173,7 @@ void imapd_cmd_copy(struct imapd_session *s)
 		imapd_done(s);
 		return;
 	}
-	if ((cs = calloc(1, sizeof(*cs) + 2 * ((size_t)n + 1) * sizeof(*uids))) == NULL)
-		abort();
+	cs = xcalloc(1, sizeof(*cs) + 2 * ((size_t)n + 1) * sizeof(*uids));
 	cs->move = move;
 	cs->uids = (uint32_t *)(cs + 1);
 	cs->new_uids = cs->uids + n + 1;

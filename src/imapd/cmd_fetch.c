@@ -335,10 +335,8 @@ static struct fetch_state *state_new(unsigned cap_items, const uint32_t *uids, u
 {
 	size_t size = sizeof(struct fetch_state) + cap_items * sizeof(struct fetch_item) +
 		      (size_t)n * sizeof(uint32_t);
-	struct fetch_state *st = calloc(1, size);
+	struct fetch_state *st = xcalloc(1, size);
 
-	if (st == NULL)
-		abort();
 	st->items = (struct fetch_item *)(st + 1);
 	st->cap_items = cap_items;
 	st->uids = (uint32_t *)(st->items + cap_items);

@@ -222,12 +222,10 @@ static struct list_entry *entry_add(struct list_ctx *c, const char *name, size_t
 
 	if (c->n == c->cap) {
 		c->cap = c->cap < 32 ? 32 : c->cap * 2;
-		if ((c->v = realloc(c->v, c->cap * sizeof(*c->v))) == NULL)
-			abort();
+		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
 	}
 	e = &c->v[c->n++];
-	if ((e->name = strndup(name, len)) == NULL)
-		abort();
+	e->name = xstrndup(name, len);
 	e->attrs = attrs;
 	e->placeholder = false;
 	return e;

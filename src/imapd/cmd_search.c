@@ -216,9 +216,7 @@ static void text_add(struct search_run *r, const struct mime_text *t, const char
 
 	if (r->n_texts == r->cap_texts) {
 		unsigned cap = r->cap_texts == 0 ? 32 : r->cap_texts * 2;
-		if ((e = realloc(r->texts, cap * sizeof(*e))) == NULL)
-			abort();
-		r->texts = e;
+		r->texts = xreallocarray(r->texts, cap, sizeof(*r->texts));
 		r->cap_texts = cap;
 	}
 	e = &r->texts[r->n_texts++];
@@ -528,10 +526,7 @@ static void push(struct search_job *j, uint32_t num)
 {
 	if (j->n == j->cap) {
 		unsigned c = j->cap == 0 ? 64 : j->cap * 2;
-		uint32_t *p = realloc(j->nums, c * sizeof(*p));
-		if (p == NULL)
-			abort();
-		j->nums = p;
+		j->nums = xreallocarray(j->nums, c, sizeof(*j->nums));
 		j->cap = c;
 	}
 	j->nums[j->n++] = num;
@@ -757,8 +752,7 @@ static void save_result(struct imapd_session *s, const struct imap_search_progra
 
 	free(s->saved);
 	s->n_saved = 0;
-	if ((s->saved = calloc(n + 1, sizeof(*s->saved))) == NULL)
-		abort();
+	s->saved = xcalloc(n + 1, sizeof(*s->saved));
 	for (unsigned i = 0; i < n; i++) {
 		if (ends_only && !((i == 0 && (opts & IMAP_SEARCH_RETURN_MIN)) ||
 				   (i == n - 1 && (opts & IMAP_SEARCH_RETURN_MAX))))
@@ -901,8 +895,7 @@ static void search_start(struct imapd_session *s, const struct imap_arg *args,
 	}
 	if (prog->modseq)
 		imapd_condstore_enable(s);
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		abort();
+	j = xcalloc(1, sizeof(*j));
 	j->prog = prog;
 	j->done = done;
 	j->done_ctx = ctx;

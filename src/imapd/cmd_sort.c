@@ -315,10 +315,8 @@ static void keys_make(struct imapd_session *s, struct sort_job *j, struct keys *
 	struct store_msg sm;
 	unsigned used = 0;
 
-	k->msgs = calloc(j->n + 1, sizeof(*k->msgs));
-	k->refs = calloc(max_refs, sizeof(*k->refs));
-	if (k->msgs == NULL || k->refs == NULL)
-		abort();
+	k->msgs = xcalloc(j->n + 1, sizeof(*k->msgs));
+	k->refs = xcalloc(max_refs, sizeof(*k->refs));
 	for (unsigned i = 0; i < j->n; i++) {
 		struct imap_sort_msg *m = &k->msgs[i];
 		uint32_t uid = j->uids[i];
@@ -433,8 +431,7 @@ static void on_matches(struct imapd_session *s, uint32_t *uids, unsigned n, uint
 	j->modseq = modseq;
 	j->uids = uids;
 	j->n = n;
-	if ((j->off = calloc(n + 1, sizeof(*j->off))) == NULL)
-		abort();
+	j->off = xcalloc(n + 1, sizeof(*j->off));
 	s->resume_state = j;
 	s->resume_free = job_free;
 	sort_continue(s);
@@ -460,10 +457,8 @@ static int charset(struct imapd_session *s, const struct imap_arg *arg)
 
 static struct sort_job *job_new(void)
 {
-	struct sort_job *j = calloc(1, sizeof(*j));
+	struct sort_job *j = xcalloc(1, sizeof(*j));
 
-	if (j == NULL)
-		abort();
 	buf_init(&j->pool, 0);
 	return j;
 }

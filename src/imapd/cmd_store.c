@@ -31,6 +31,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/util.h"
+
 struct store_request {
 	enum store_flag_op op;
 	bool silent;
@@ -179,11 +181,9 @@ static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned
 static void modified_set(struct imapd_session *s, const uint32_t *uids, unsigned n,
 			 const struct store_flag_result *results, struct buf *out)
 {
-	uint32_t *nums = calloc((size_t)n + 1, sizeof(*nums));
+	uint32_t *nums = xcalloc((size_t)n + 1, sizeof(*nums));
 	unsigned k = 0, seq;
 
-	if (nums == NULL)
-		abort();
 	for (unsigned i = 0; i < n; i++)
 		if (results[i].status == STORE_FLAG_MODIFIED &&
 		    (seq = imapd_seq_of(s, uids[i])) != 0)
@@ -243,8 +243,7 @@ void imapd_cmd_store(struct imapd_session *s)
 	}
 	if (store_mailbox_keyword_count(s->box) > keywords)
 		imapd_send_flags(s);	/* before any FETCH shows a new keyword */
-	if ((results = calloc((size_t)n + 1, sizeof(*results))) == NULL)
-		abort();
+	results = xcalloc((size_t)n + 1, sizeof(*results));
 	if (q.conditional && q.unchanged_since == 0)
 		ret = store_none(s, uids, (unsigned)n, results);
 	else

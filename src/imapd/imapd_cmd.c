@@ -321,12 +321,10 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 {
 	struct store_error err;
 	struct store_msg m;
-	uint32_t *uids = calloc(s->n_uids + 1, sizeof(*uids));
+	uint32_t *uids = xcalloc(s->n_uids + 1, sizeof(*uids));
 	unsigned n = 0;
 	int ret = 1;
 
-	if (uids == NULL)
-		abort();
 	for (unsigned i = 0; i < s->n_uids; i++) {
 		if (store_mailbox_lookup(s->box, s->uids[i], &m) <= 0 ||
 		    !(m.flags & STORE_FLAG_DELETED))

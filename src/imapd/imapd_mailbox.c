@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 static const char *const system_flags[] = {
 	"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
@@ -23,10 +24,7 @@ static void push_uid(uint32_t **arr, unsigned *n, unsigned *cap, uint32_t uid)
 {
 	if (*n == *cap) {
 		unsigned c = *cap == 0 ? 16 : *cap * 2;
-		uint32_t *p = realloc(*arr, c * sizeof(*p));
-		if (p == NULL)
-			abort();
-		*arr = p;
+		*arr = xreallocarray(*arr, c, sizeof(**arr));
 		*cap = c;
 	}
 	(*arr)[(*n)++] = uid;
@@ -110,10 +108,7 @@ static void view_load(struct imapd_session *s)
 	unsigned n = store_mailbox_count(s->box);
 
 	if (n > s->cap_uids) {
-		uint32_t *p = realloc(s->uids, n * sizeof(*p));
-		if (p == NULL)
-			abort();
-		s->uids = p;
+		s->uids = xreallocarray(s->uids, n, sizeof(*s->uids));
 		s->cap_uids = n;
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -365,7 +360,7 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 		for (unsigned i = 0; i < s->n_saved; i++)
 			if (imapd_seq_of(s, s->saved[i]) > 0)
 				push_uid(&out, &n, &cap, s->saved[i]);
-		*uids_r = out != NULL ? out : calloc(1, sizeof(*out));
+		*uids_r = out != NULL ? out : xcalloc(1, sizeof(*out));
 		return (int)n;
 	}
 	imap_seqset_init(&seq);
@@ -380,7 +375,7 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 	imap_seqset_deinit(&seq);
 	if (n > 1)
 		qsort(out, n, sizeof(*out), cmp_u32);
-	*uids_r = out != NULL ? out : calloc(1, sizeof(*out));
+	*uids_r = out != NULL ? out : xcalloc(1, sizeof(*out));
 	return (int)n;
 }
 

@@ -394,11 +394,9 @@ const char *imapd_capabilities(struct imapd_session *s);
 void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
-	struct imapd_session *s = calloc(1, sizeof(*s));
+	struct imapd_session *s = xcalloc(1, sizeof(*s));
 	struct imap_parser_limits limits;
 
-	if (s == NULL)
-		abort();
 	evutil_make_socket_nonblocking(fd);
 	imap_parser_limits_default(&limits);
 	limits.max_literal = srv->cfg.message_size;

@@ -1,7 +1,7 @@
 /*
  * jmap_blob.c - blob upload and download (RFC 8620 §6).
  *
- * Uploads are stored under <data_dir>/jmap/<accountId>/<blobId> (0600,
+ * Uploads are stored among the account's own files (jmap_files.c:
  * written to a temporary name, fsynced and renamed), blobId "u" + 32
  * random hex digits; the body is capped at maxSizeUpload (evhttp answers
  * 413 beyond it).  Downloads serve an upload, a whole message ("b" + the
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mime/mime.h"
@@ -48,36 +49,6 @@ static void send_plain(struct evhttp_request *req, int status, const char *reaso
 	evbuffer_free(out);
 }
 
-static void blob_dir(struct jmap_account *a, char *out, size_t size)
-{
-	snprintf(out, size, "%s/jmap/%s", a->srv->cfg.data_dir, a->id);
-}
-
-/* Uploads live BLOB_LIFETIME seconds (RFC 8620 §6.1: at least an hour
-   when unreferenced); each upload sweeps the account's older ones, so an
-   account holds what it uploaded in the last day at most. */
-static void expire_uploads(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	struct stat st;
-	char path[1400];
-	time_t old = time(NULL) - BLOB_LIFETIME;
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		/* uploads and their temporary files only: the account's
-		   other files (jmap_files.c) live here too */
-		if (e->d_name[0] != 'u' && strncmp(e->d_name, ".tmp-", 5) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < old)
-			unlink(path);
-	}
-	closedir(d);
-}
-
 void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const char *acct)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -85,8 +56,7 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 	const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
 					      "Content-Type");
 	unsigned char rnd[16];
-	char dir[1100], path[1200], tmp[1250], id[40];
-	int fd;
+	char path[1200], id[40];
 	json_t *resp;
 
 	if (strcmp(acct, a->id) != 0 && !(strncmp(acct, a->id, strlen(a->id)) == 0 &&
@@ -100,22 +70,14 @@ void jmap_blob_upload(struct jmap_account *a, struct evhttp_request *req, const 
 	}
 	RAND_bytes(rnd, sizeof(rnd));
 	id[0] = 'u';
-	for (int i = 0; i < 16; i++)
-		snprintf(id + 1 + 2 * i, 3, "%02x", rnd[i]);
-	blob_dir(a, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, id);
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id);
-	expire_uploads(dir);
-	if (mkdir_p(dir, 0700) < 0 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-		log_err("jmap: upload: %s: %m", dir);
-		send_plain(req, 500, "Internal Server Error", "cannot store the blob\n");
-		return;
-	}
-	if (write_all(fd, evbuffer_pullup(in, -1), len) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp, path) < 0) {
-		log_err("jmap: upload: %s: %m", tmp);
-		unlink(tmp);
+	hex_encode(rnd, 16, id + 1);
+	/* uploads live BLOB_LIFETIME seconds (RFC 8620 §6.1: at least an
+	   hour when unreferenced); each upload sweeps the account's older
+	   ones, so an account holds what it uploaded in the last day at most */
+	jmap_file_expire_uploads(a->srv->cfg.data_dir, a->id, time(NULL) - BLOB_LIFETIME);
+	if (jmap_file_path(a->srv->cfg.data_dir, a->id, id, path, sizeof(path)) < 0 ||
+	    jmap_file_put(path, evbuffer_pullup(in, -1), len) < 0) {
+		log_err("jmap: upload %s of account %s: cannot store it: %m", id, a->id);
 		send_plain(req, 500, "Internal Server Error", "cannot store the blob\n");
 		return;
 	}
@@ -194,19 +156,12 @@ static int read_part(struct jmap_account *a, const char *id, struct buf *out)
 
 static int upload_read(struct jmap_account *a, const char *id, struct buf *out)
 {
-	char dir[1100], path[1200], chunk[65536];
-	ssize_t n;
-	int fd;
+	char path[1200];
 
-	blob_dir(a, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	/* bounded by out's own maximum */
+	if (jmap_file_path(a->srv->cfg.data_dir, a->id, id, path, sizeof(path)) < 0)
 		return 0;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (buf_append(out, chunk, (size_t)n) < 0)
-			break;
-	close(fd);
-	return n == 0 ? 1 : -1;
+	return jmap_file_read_max(path, SIZE_MAX, out);
 }
 
 int jmap_blob_read(struct jmap_account *a, const char *id, struct buf *out)

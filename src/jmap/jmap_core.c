@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
+
 #define PROBLEM_PREFIX "urn:ietf:params:jmap:error:"
 #define MAX_POINTER_DEPTH 32
 
@@ -140,8 +142,8 @@ static int eval_at(json_t *v, const char *path, unsigned depth, json_t **r)
 	path++;
 	end = strchr(path, '/');
 	len = end != NULL ? (size_t)(end - path) : strlen(path);
-	tok = malloc(len + 1);
-	if (tok == NULL || pointer_token(path, len, tok) < 0) {
+	tok = xmalloc(len + 1);
+	if (pointer_token(path, len, tok) < 0) {
 		free(tok);
 		return -1;
 	}
@@ -378,9 +380,8 @@ int jmap_run_new(const char *body, size_t len, const struct jmap_limits *limits,
 		json_decref(req);
 		return -1;
 	}
-	run = calloc(1, sizeof(*run));
-	if (run == NULL || (run->session_state = strdup(session_state)) == NULL)
-		abort();
+	run = xcalloc(1, sizeof(*run));
+	run->session_state = xstrdup(session_state);
 	run->req = req;
 	run->responses = json_array();
 	created = json_object_get(req, "createdIds");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mime/mime.h"
@@ -40,17 +41,11 @@ void jmap_email_id(uint32_t uidvalidity, uint32_t uid, char out[20])
 
 int jmap_email_id_parse(const char *id, char prefix, uint32_t *uv_r, uint32_t *uid_r)
 {
-	unsigned long long v = 0;
+	uint64_t v;
 
-	if (id == NULL || id[0] != prefix || strlen(id) != 17)
+	if (id == NULL || id[0] != prefix || strlen(id) != 17 ||
+	    hex_decode_u64(id + 1, 16, &v) < 0)
 		return -1;
-	for (int i = 1; i < 17; i++) {
-		char c = id[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		v = v << 4 | (unsigned)d;
-	}
 	*uv_r = (uint32_t)(v >> 32);
 	*uid_r = (uint32_t)v;
 	return 1;
@@ -526,11 +521,9 @@ static void add_parsed(json_t *o, const struct get_opts *opt, const struct mime_
 		{ "bcc", "Bcc", 'a' }, { "replyTo", "Reply-To", 'a' },
 		{ "subject", "Subject", 's' },
 	};
-	struct part_list *text = calloc(3, sizeof(*text)), *html = text + 1, *att = text + 2;
+	struct part_list *text = xcalloc(3, sizeof(*text)), *html = text + 1, *att = text + 2;
 	const struct mime_part *root = mime_message_root(msg);
 
-	if (text == NULL)
-		abort();
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
 		if (!want(opt, headers[i].prop))
 			continue;

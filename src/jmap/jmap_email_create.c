@@ -25,6 +25,7 @@
 #include "auth/sasl.h"
 #include "mime/mime.h"
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "server/server.h"
@@ -122,8 +123,7 @@ static void random_hex(char *out, size_t bytes)
 	unsigned char r[32];
 
 	RAND_bytes(r, (int)bytes);
-	for (size_t i = 0; i < bytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	hex_encode(r, bytes, out);
 }
 
 static bool short_ascii_lines(const char *s, size_t n)

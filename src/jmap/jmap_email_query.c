@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/util.h"
 #include "mime/mime.h"
 
 #define QUERY_LIMIT 5000		/* ids in one Email/query answer, at most */
@@ -341,9 +342,7 @@ static int run_query(struct jmap_call *call, struct jmap_account *a,
 		return jmap_call_error(call, "unsupportedSort", NULL);
 	for (unsigned i = 0; i < a->n_folders; i++)
 		total += store_mailbox_count(a->folders[i].h);
-	cands = calloc(total + 1, sizeof(*cands));
-	if (cands == NULL)
-		abort();
+	cands = xcalloc(total + 1, sizeof(*cands));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {

@@ -288,9 +288,7 @@ static struct jmap_conn *conn_of(struct jmap *j, struct evhttp_request *req, boo
 	/* replies go out in several writes (headers, body, event chunks):
 	   Nagle's algorithm would hold them for the client's delayed ACK */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	jc = calloc(1, sizeof(*jc));
-	if (jc == NULL)
-		abort();
+	jc = xcalloc(1, sizeof(*jc));
 	jc->j = j;
 	jc->evcon = evcon;
 	str_copy(jc->conn.addr, addr, sizeof(jc->conn.addr));
@@ -600,10 +598,8 @@ static bool header_matches(const char *cached, const char *header)
 static void verify(struct jmap_conn *jc, struct evhttp_request *req, const char *header,
 		   bool login, const char *user, const char *pass)
 {
-	struct jmap_req *r = calloc(1, sizeof(*r));
+	struct jmap_req *r = xcalloc(1, sizeof(*r));
 
-	if (r == NULL)
-		abort();
 	r->jc = jc;
 	r->req = req;
 	r->login = login;
@@ -870,11 +866,9 @@ static struct evhttp *http_new(struct jmap *j, bool tls)
 
 int jmap_bind(struct server *srv, struct jmap **r, const char **error_r)
 {
-	struct jmap *j = calloc(1, sizeof(*j));
+	struct jmap *j = xcalloc(1, sizeof(*j));
 	const struct config *cfg = &srv->cfg;
 
-	if (j == NULL)
-		abort();
 	j->srv = srv;
 	j->limits = (struct jmap_limits){
 		.max_size_request = 10u * 1024 * 1024,

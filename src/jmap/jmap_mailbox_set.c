@@ -383,9 +383,7 @@ int jmap_mailbox_query(struct jmap_call *call)
 		sort_by = p;
 		sort_desc = json_is_false(json_object_get(c, "isAscending"));
 	}
-	match = calloc(a->n_folders + 1, sizeof(*match));
-	if (match == NULL)
-		abort();
+	match = xcalloc(a->n_folders + 1, sizeof(*match));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		json_t *m = jmap_mailbox_object(a, &a->folders[i]);
 		int r = json_is_object(filter) ? filter_match(filter, m) : 1;

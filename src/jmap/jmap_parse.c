@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/encoding.h"
 #include "mime/mime.h"
 
 /* RFC 5322 date-time: [day-of-week ","] d mon yyyy hh:mm[:ss] zone. */
@@ -101,9 +102,11 @@ bool jmap_type_safe(const char *t)
 }
 
 /* "Basic base64(user:password)" -> user and password in out ("user\0pass").
-   1, or -1 when malformed. */
+   The token is strict base64 (RFC 7617 section 2, RFC 4648): nothing in
+   it is skipped.  1, or -1 when malformed. */
 int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r)
 {
+	size_t len;
 	char *colon;
 
 	if (strncasecmp(header, "Basic ", 6) != 0)
@@ -111,7 +114,10 @@ int jmap_parse_basic(const char *header, struct buf *out, const char **pass_r)
 	header += 6;
 	while (*header == ' ')
 		header++;
-	if (mime_base64_decode(header, strlen(header), out) < 0 || buf_putc(out, '\0') < 0)
+	len = strlen(header);
+	while (len > 0 && (header[len - 1] == ' ' || header[len - 1] == '\t'))
+		len--;
+	if (base64_decode(header, len, out) < 0 || buf_putc(out, '\0') < 0)
 		return -1;
 	colon = memchr(out->data, ':', out->len);
 	if (colon == NULL || strlen(out->data) != out->len - 1)
@@ -259,18 +265,8 @@ static bool needs_words(const char *s)
 
 static void b64_word(struct buf *out, const unsigned char *p, size_t n)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 	buf_puts(out, "=?UTF-8?B?");
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-		buf_putc(out, tab[v >> 18 & 63]);
-		buf_putc(out, tab[v >> 12 & 63]);
-		buf_putc(out, i + 1 < n ? tab[v >> 6 & 63] : '=');
-		buf_putc(out, i + 2 < n ? tab[v & 63] : '=');
-	}
+	base64_encode(p, n, out);
 	buf_puts(out, "?=");
 }
 

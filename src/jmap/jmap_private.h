@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "jmap_core.h"
 #include "store/store.h"
@@ -208,17 +209,32 @@ struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char
 				  struct evhttp_request *req, struct jmap_push **owner);
 void jmap_push_free(struct jmap_push **p, bool detached);
 
-/* jmap_files.c: per-account files under <data_dir>/jmap/<account id>/ */
+/* jmap_files.c: JMAP's own per-account files under <data_dir>/jmap/<account
+   id>/; nothing else in jmap/ opens, writes or removes them */
 struct buf;
 /* The path of file name (the directories made as needed): 1 or -1. */
 int jmap_file_path(const char *data_dir, const char *account_id, const char *name,
 		   char *out, size_t size);
-/* The whole file into out: 1, 0 absent, -1 error (or over 16 MiB). */
+/* The whole file appended to out: 1, 0 absent, -1 error (or over max
+   bytes; jmap_file_read: over 16 MiB). */
+int jmap_file_read_max(const char *path, size_t max, struct buf *out);
 int jmap_file_read(const char *path, struct buf *out);
+/* Open the file for reading from byte from on: 1 with *fd_r (the caller
+   closes it), 0 absent, -1 error. */
+int jmap_file_open(const char *path, uint64_t from, int *fd_r);
+/* Append n bytes (creating the file), fsynced if sync: 1 or -1. */
+int jmap_file_append(const char *path, const void *p, size_t n, bool sync);
+/* fsync what was appended without it: 1 or -1. */
+int jmap_file_sync(const char *path);
 /* Append v as one line, fsynced: 1 or -1. */
 int jmap_file_append_line(const char *path, json_t *v);
-/* Replace the file by v (temporary file, fsync, rename): 1 or -1. */
+/* Replace (or create) the file by n bytes, atomically (temporary file,
+   fsync, rename): 1 or -1.  jmap_file_replace: by v's JSON text. */
+int jmap_file_put(const char *path, const void *p, size_t n);
 int jmap_file_replace(const char *path, json_t *v);
+/* Remove the account's uploads ("u..." files) and leftover temporary
+   files last changed before the time before. */
+void jmap_file_expire_uploads(const char *data_dir, const char *account_id, time_t before);
 
 /* jmap_identity.c */
 int jmap_identity_get(struct jmap_call *call);

@@ -158,11 +158,9 @@ static int parse_query(struct jmap_push *p, struct evhttp_request *req)
 struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
 				  struct evhttp_request *req, struct jmap_push **owner)
 {
-	struct jmap_push *p = calloc(1, sizeof(*p));
+	struct jmap_push *p = xcalloc(1, sizeof(*p));
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
-	if (p == NULL)
-		abort();
 	if (parse_query(p, req) < 0) {
 		free(p);
 		return NULL;

@@ -28,6 +28,7 @@
 
 #include "auth/accounts.h"
 #include "delivery/delivery.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "server/server.h"
@@ -94,8 +95,7 @@ void jmap_account_id(const char *user, char out[20])
 
 	SHA256((const unsigned char *)user, strlen(user), md);
 	out[0] = 'a';
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, 8, out + 1);
 }
 
 int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
@@ -152,12 +152,10 @@ static void add_folder(void *ctx, const struct store_folder_info *f)
 
 	if (f->attrs & (STORE_FOLDER_NOSELECT | STORE_FOLDER_NONEXISTENT))
 		return;
-	nf = realloc(a->folders, (a->n_folders + 1) * sizeof(*nf));
-	if (nf == NULL)
-		abort();
+	nf = xreallocarray(a->folders, a->n_folders + 1, sizeof(*nf));
 	a->folders = nf;
 	memset(&nf[a->n_folders], 0, sizeof(*nf));
-	nf[a->n_folders].name = strdup(f->name);
+	nf[a->n_folders].name = xstrdup(f->name);
 	nf[a->n_folders].attrs = f->attrs;
 	a->n_folders++;
 }
@@ -302,23 +300,18 @@ static int cmp_u64(const void *x, const void *y)
 
 static struct jmap_snapshot *snapshot_take(struct jmap_account *a, const char *state)
 {
-	struct jmap_snapshot *s = calloc(1, sizeof(*s));
+	struct jmap_snapshot *s = xcalloc(1, sizeof(*s));
 	unsigned n = 0;
 
-	if (s == NULL)
-		abort();
 	str_copy(s->user, a->user, sizeof(s->user));
 	str_copy(s->state, state, sizeof(s->state));
 	s->n_folders = a->n_folders;
-	s->folders = calloc(a->n_folders + 1, sizeof(*s->folders));
-	s->modseqs = calloc(a->n_folders + 1, sizeof(*s->modseqs));
-	s->name_hashes = calloc(a->n_folders + 1, sizeof(*s->name_hashes));
+	s->folders = xcalloc(a->n_folders + 1, sizeof(*s->folders));
+	s->modseqs = xcalloc(a->n_folders + 1, sizeof(*s->modseqs));
+	s->name_hashes = xcalloc(a->n_folders + 1, sizeof(*s->name_hashes));
 	for (unsigned i = 0; i < a->n_folders; i++)
 		n += store_mailbox_count(a->folders[i].h);
-	s->emails = calloc(n + 1, sizeof(*s->emails));
-	if (s->folders == NULL || s->modseqs == NULL || s->name_hashes == NULL ||
-	    s->emails == NULL)
-		abort();
+	s->emails = xcalloc(n + 1, sizeof(*s->emails));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		unsigned c = store_mailbox_count(f->h);
@@ -349,10 +342,8 @@ static struct jmap_snapshot *snapshot_lookup(struct jmap_snapshot_list *l, const
 static json_t *snapshot_json(const struct jmap_snapshot *s)
 {
 	json_t *folders = json_array(), *v;
-	char *hex = malloc((size_t)s->n_emails * 16 + 1), h[3][20];
+	char *hex = xmalloc((size_t)s->n_emails * 16 + 1), h[3][20];
 
-	if (hex == NULL)
-		abort();
 	for (unsigned i = 0; i < s->n_folders; i++) {
 		snprintf(h[0], sizeof(h[0]), "%08x", s->folders[i]);
 		snprintf(h[1], sizeof(h[1]), "%016llx", (unsigned long long)s->modseqs[i]);
@@ -368,21 +359,6 @@ static json_t *snapshot_json(const struct jmap_snapshot *s)
 	return v;
 }
 
-static bool hex_u64(const char *p, size_t n, uint64_t *r)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return false;
-		v = v << 4 | (unsigned)d;
-	}
-	*r = v;
-	return n > 0 && n <= 16;
-}
-
 static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 {
 	const char *state = json_string_value(json_object_get(v, "state"));
@@ -395,25 +371,21 @@ static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 	if (state == NULL || strlen(state) >= sizeof(s->state) || !json_is_array(folders) ||
 	    len % 16 != 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		abort();
+	s = xcalloc(1, sizeof(*s));
 	str_copy(s->user, user, sizeof(s->user));
 	str_copy(s->state, state, sizeof(s->state));
-	s->folders = calloc(json_array_size(folders) + 1, sizeof(*s->folders));
-	s->modseqs = calloc(json_array_size(folders) + 1, sizeof(*s->modseqs));
-	s->name_hashes = calloc(json_array_size(folders) + 1, sizeof(*s->name_hashes));
-	s->emails = calloc(len / 16 + 1, sizeof(*s->emails));
-	if (s->folders == NULL || s->modseqs == NULL || s->name_hashes == NULL ||
-	    s->emails == NULL)
-		abort();
+	s->folders = xcalloc(json_array_size(folders) + 1, sizeof(*s->folders));
+	s->modseqs = xcalloc(json_array_size(folders) + 1, sizeof(*s->modseqs));
+	s->name_hashes = xcalloc(json_array_size(folders) + 1, sizeof(*s->name_hashes));
+	s->emails = xcalloc(len / 16 + 1, sizeof(*s->emails));
 	json_array_foreach(folders, i, f) {
 		const char *uv = json_string_value(json_array_get(f, 0));
 		const char *ms = json_string_value(json_array_get(f, 1));
 		const char *nh = json_string_value(json_array_get(f, 2));
-		if (uv == NULL || ms == NULL || nh == NULL || !hex_u64(uv, strlen(uv), &x) ||
-		    x > UINT32_MAX || !hex_u64(ms, strlen(ms), &s->modseqs[i]) ||
-		    !hex_u64(nh, strlen(nh), &s->name_hashes[i])) {
+		if (uv == NULL || ms == NULL || nh == NULL ||
+		    hex_decode_u64(uv, strlen(uv), &x) < 0 || x > UINT32_MAX ||
+		    hex_decode_u64(ms, strlen(ms), &s->modseqs[i]) < 0 ||
+		    hex_decode_u64(nh, strlen(nh), &s->name_hashes[i]) < 0) {
 			snapshot_free(s);
 			return NULL;
 		}
@@ -421,7 +393,7 @@ static struct jmap_snapshot *snapshot_from_json(const char *user, json_t *v)
 		s->n_folders++;
 	}
 	for (i = 0; i < len / 16; i++) {
-		if (!hex_u64(emails + 16 * i, 16, &s->emails[i]) ||
+		if (hex_decode_u64(emails + 16 * i, 16, &s->emails[i]) < 0 ||
 		    (i > 0 && s->emails[i] <= s->emails[i - 1])) {
 			snapshot_free(s);
 			return NULL;
@@ -513,8 +485,8 @@ static void snapshot_remember(struct jmap_account *a, const char *state)
 	struct jmap_snapshot *s, **p;
 	unsigned n = 0, mine_n = 0;
 
-	if (*lp == NULL && (*lp = calloc(1, sizeof(**lp))) == NULL)
-		abort();
+	if (*lp == NULL)
+		*lp = xcalloc(1, sizeof(**lp));
 	l = *lp;
 	if (l->loaded == NULL)
 		l->loaded = json_object();

@@ -747,10 +747,8 @@ int jmap_submission_set(struct jmap_call *call)
 		json_decref(events);
 		return jmap_call_error(call, "serverFail", "cannot read the submissions");
 	}
-	w = calloc(1, sizeof(*w));
-	if (w == NULL || (w->items = calloc(json_object_size(create) + 1,
-					    sizeof(*w->items))) == NULL)
-		abort();
+	w = xcalloc(1, sizeof(*w));
+	w->items = xcalloc(json_object_size(create) + 1, sizeof(*w->items));
 	log_state(events, w->old_state);
 	if (json_is_string(if_state) && strcmp(json_string_value(if_state), w->old_state) != 0) {
 		json_decref(events);
@@ -778,9 +776,7 @@ int jmap_submission_set(struct jmap_call *call)
 		struct sub_item *it = &w->items[w->n_items];
 		json_t *err;
 		it->w = w;
-		it->cid = strdup(key);
-		if (it->cid == NULL)
-			abort();
+		it->cid = xstrdup(key);
 		it->result = -1;
 		w->n_items++;
 		err = sub_start(call, a, it, v);
@@ -946,9 +942,7 @@ int jmap_submission_query(struct jmap_call *call)
 	log_state(events, state);
 	all = log_current(events);
 	json_decref(events);
-	match = calloc(json_array_size(all) + 1, sizeof(*match));
-	if (match == NULL)
-		abort();
+	match = xcalloc(json_array_size(all) + 1, sizeof(*match));
 	json_array_foreach(all, i, v) {
 		int m = json_is_object(filter) ? filter_match(filter, v) : 1;
 		if (m < 0) {

@@ -90,14 +90,9 @@ static void catch_up(struct jmap_account *a)
 
 	if (t->no_file)
 		return;
-	fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno != ENOENT)
+	if (jmap_file_open(t->path, (uint64_t)t->read_to, &fd) <= 0) {
+		if (fd < 0 && errno != ENOENT)
 			log_warn("jmap: %s: %s", t->path, strerror(errno));
-		return;
-	}
-	if (lseek(fd, t->read_to, SEEK_SET) < 0) {
-		close(fd);
 		return;
 	}
 	buf_init(&pending, 4u * 1024 * 1024);
@@ -136,9 +131,7 @@ static int threads_open(struct jmap_account *a)
 
 	if (a->threads != NULL)
 		return 1;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		abort();
+	t = xcalloc(1, sizeof(*t));
 	t->emails = json_object();
 	t->msgids = json_object();
 	if (jmap_file_path(jmap_data_dir(a->j), a->id, THREADS_FILE, t->path,
@@ -229,7 +222,7 @@ static int append_line(struct jmap_threads *t, json_t *rec)
 {
 	char *text = json_dumps(rec, JSON_COMPACT);
 	struct buf line;
-	int fd, ok;
+	int ret;
 
 	if (text == NULL)
 		return -1;
@@ -238,34 +231,25 @@ static int append_line(struct jmap_threads *t, json_t *rec)
 	    buf_putc(&line, '\n') < 0)
 		abort();
 	free(text);
-	fd = open(t->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		buf_deinit(&line);
-		return -1;
-	}
-	ok = write(fd, line.data, line.len) == (ssize_t)line.len;
-	if (ok) {
+	ret = jmap_file_append(t->path, line.data, line.len, false);
+	if (ret > 0) {
 		t->read_to += (off_t)line.len;
 		t->torn = false;
 	}
 	buf_deinit(&line);
 	t->unsynced = true;
-	return close(fd) == 0 && ok ? 1 : -1;
+	return ret;
 }
 
 void jmap_threads_flush(struct jmap_account *a)
 {
 	struct jmap_threads *t = a->threads;
-	int fd;
 
 	if (t == NULL || !t->unsynced)
 		return;
 	t->unsynced = false;
-	fd = open(t->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fsync(fd) < 0)
+	if (jmap_file_sync(t->path) < 0)
 		log_warn("jmap: %s: %s", t->path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
 }
 
 /* Give email (uid of f, id eid) its thread and write it down. */
@@ -370,9 +354,7 @@ static unsigned members(struct jmap_account *a, struct member **r)
 
 	for (unsigned i = 0; i < a->n_folders; i++)
 		total += store_mailbox_count(a->folders[i].h);
-	all = calloc(total + 1, sizeof(*all));
-	if (all == NULL)
-		abort();
+	all = xcalloc(total + 1, sizeof(*all));
 	for (unsigned i = 0; i < a->n_folders; i++) {
 		struct jmap_folder *f = &a->folders[i];
 		for (unsigned k = 0; k < store_mailbox_count(f->h); k++) {

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "auth/accounts.h"
-#include "delivery/delivery.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -39,14 +38,11 @@ static const char *const props[] = {
    1, or 0 when the account cannot be read. */
 static int sieve_dir(struct jmap_account *a, char *out, size_t size)
 {
-	const struct config *cfg = &a->srv->cfg;
 	struct account acct;
-	char maildir[4200];
 
 	if (accounts_user_get(a->srv->accounts, a->user, &acct) <= 0)
 		return 0;
-	delivery_mailbox_path(cfg, a->user, false, maildir, sizeof(maildir));
-	snprintf(out, size, "%s/sieve", maildir);
+	sieve_store_dir(a->srv->cfg.data_dir, a->user, out, size);
 	return 1;
 }
 

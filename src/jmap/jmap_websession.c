@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 struct websession {
@@ -28,10 +29,9 @@ struct jmap_websessions {
 struct jmap_websessions *jmap_websessions_new(unsigned max, unsigned per_user,
 					      time_t idle, time_t absolute)
 {
-	struct jmap_websessions *s = calloc(1, sizeof(*s));
+	struct jmap_websessions *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL || (s->v = calloc(max, sizeof(*s->v))) == NULL)
-		abort();
+	s->v = xcalloc(max, sizeof(*s->v));
 	s->max = max;
 	s->per_user = per_user;
 	s->idle = idle;
@@ -64,15 +64,10 @@ static bool expired(const struct jmap_websessions *s, const struct websession *w
 static int random_hex(char *out)
 {
 	unsigned char rnd[JMAP_WEB_ID_LEN / 2];
-	static const char hex[] = "0123456789abcdef";
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[JMAP_WEB_ID_LEN] = '\0';
+	hex_encode(rnd, sizeof(rnd), out);	/* JMAP_WEB_ID_LEN digits */
 	explicit_bzero(rnd, sizeof(rnd));
 	return 1;
 }

@@ -100,6 +100,18 @@ static void test_basic(void **state)
 	buf_reset(&b);
 	/* "a\0b:c": a NUL in the user */
 	assert_int_equal(jmap_parse_basic("Basic YQBiOmM=", &b, &pass), -1);
+	buf_reset(&b);
+	/* the token is strict base64 (RFC 7617 section 2): no characters
+	   skipped inside it, the padding required; blanks may follow it */
+	assert_int_equal(jmap_parse_basic("Basic YW5hQH!g6czM6Y3JldA==", &b, &pass), -1);
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_basic("Basic YW5hQHg6 czM6Y3JldA==", &b, &pass), -1);
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_basic("Basic YW5hQHg6czM6Y3JldA", &b, &pass), -1);
+	buf_reset(&b);
+	assert_int_equal(jmap_parse_basic("Basic YW5hQHg6czM6Y3JldA== \t", &b, &pass), 1);
+	assert_string_equal(b.data, "ana@x");
+	assert_string_equal(pass, "s3:cret");
 	buf_deinit(&b);
 }
 

@@ -1,5 +1,5 @@
 /*
- * encoding.c - hex digits and base64 (RFC 4648 §4 and §5).
+ * encoding.c - hex digits and numbers, and base64 (RFC 4648 §4 and §5).
  *
  * Callers: mime (xtext, quoted-printable, RFC 2047,
  * RFC 2231, base64 bodies), auth (SASL), lib-imap (modified UTF-7), acme
@@ -20,6 +20,34 @@ int hex_value(unsigned char c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
+}
+
+void hex_encode(const void *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+int hex_decode_u64(const char *p, size_t n, uint64_t *r)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 16)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int d = hex_value((unsigned char)p[i]);
+		if (d < 0 || (p[i] >= 'A' && p[i] <= 'F'))
+			return -1;
+		v = v << 4 | (unsigned)d;
+	}
+	*r = v;
+	return 1;
 }
 
 int base64_digit(unsigned char c, char c63)

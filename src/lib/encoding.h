@@ -2,17 +2,27 @@
 #define CORREIO_ENCODING_H
 /*
  * encoding: the hex digit and base64 (RFC 4648) helpers every component
- * shares: xtext, quoted-printable, RFC 2047 and RFC 2231 decoders read hex
- * digits through hex_value(); SASL, MIME, IMAP's modified UTF-7 and ACME's
- * JWS use the one base64 alphabet.  Pure; output goes to a struct buf, whose
+ * shares: xtext, quoted-printable, RFC 2047, RFC 2231 and TLSRPT's mailto:
+ * decoders read hex digits through hex_value(); random identifiers and
+ * digests are written with hex_encode() and JMAP's ids and states read back
+ * with hex_decode_u64(); SASL, MIME, IMAP's modified UTF-7, ACME's JWS and
+ * JMAP's Basic credentials use the one base64 alphabet.  Pure; output goes to a struct buf, whose
  * maximum bounds it.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
 /* The value (0..15) of the hex digit c (either case), or -1. */
 int hex_value(unsigned char c);
+/* The 2 * len lower-case hex digits of in[0..len) and a NUL into out,
+   which holds 2 * len + 1 bytes. */
+void hex_encode(const void *in, size_t len, char *out);
+/* The number that the n (1..16) lower-case hex digits p[0..n) spell into
+   *r: the form correio writes its identifiers and states in (upper case
+   is refused, so that each value has one spelling).  Returns 1, or -1. */
+int hex_decode_u64(const char *p, size_t n, uint64_t *r);
 
 /* The value (0..63) of a base64 digit ('+' is 62), or -1.  c63 is the
    64th digit: '/' in RFC 4648 base64, ',' in IMAP's modified base64

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -29,6 +30,47 @@ static void test_hex_value(void **state)
 		assert_int_equal(hex_value(cases[i].c), cases[i].want);
 	for (unsigned c = 0; c < 256; c++)
 		assert_true(hex_value((unsigned char)c) >= -1 && hex_value((unsigned char)c) <= 15);
+}
+
+static void test_hex_encode(void **state)
+{
+	static const unsigned char bytes[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+	char out[2 * sizeof(bytes) + 1];
+
+	memset(out, 'x', sizeof(out));
+	hex_encode(bytes, sizeof(bytes), out);
+	assert_string_equal(out, "00017f80abff");
+	hex_encode(bytes, 0, out);
+	assert_string_equal(out, "");
+}
+
+static void test_hex_decode_u64(void **state)
+{
+	static const struct {
+		const char *in;
+		int want;
+		uint64_t value;
+	} cases[] = {
+		{ "0", 1, 0 }, { "f", 1, 15 }, { "00000001", 1, 1 },
+		{ "deadbeef", 1, 0xdeadbeef }, { "ffffffffffffffff", 1, UINT64_MAX },
+		{ "0123456789abcdef", 1, 0x0123456789abcdefULL },
+		{ "", -1, 0 },			/* no digits */
+		{ "10000000000000000", -1, 0 },	/* 17 digits: past 64 bits */
+		{ "DEADBEEF", -1, 0 },		/* one spelling: lower case */
+		{ "12g4", -1, 0 }, { "12 4", -1, 0 }, { "-1", -1, 0 },
+	};
+
+	for (size_t i = 0; i < N(cases); i++) {
+		uint64_t v = 42;
+		assert_int_equal(hex_decode_u64(cases[i].in, strlen(cases[i].in), &v),
+				 cases[i].want);
+		if (cases[i].want > 0)
+			assert_true(v == cases[i].value);
+	}
+	/* the length given, not the NUL, ends the digits */
+	uint64_t v;
+	assert_int_equal(hex_decode_u64("abcz", 3, &v), 1);
+	assert_true(v == 0xabc);
 }
 
 static void test_base64_digit(void **state)
@@ -128,6 +170,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_value),
+		cmocka_unit_test(test_hex_encode),
+		cmocka_unit_test(test_hex_decode_u64),
 		cmocka_unit_test(test_base64_digit),
 		cmocka_unit_test(test_base64_encode),
 		cmocka_unit_test(test_base64_decode),

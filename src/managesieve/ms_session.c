@@ -21,7 +21,6 @@
 #include "auth/accounts.h"
 #include "auth/auth.h"
 #include "auth/sasl.h"
-#include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -44,7 +43,7 @@ struct ms_session {
 	enum ms_state state;
 	struct ms_parser parser;
 	char user[320];
-	char dir[4400];		/* <maildir>/sieve */
+	char dir[4400];		/* the account's Sieve directory (sieve_store_dir) */
 	unsigned errors;
 	bool trace, quitting, reading, dead;
 	struct auth_request *auth_req;
@@ -248,16 +247,13 @@ static void cmd_authenticate(struct ms_session *s, struct args *a)
 /* The account's script directory.  1, or -1 with a reason. */
 static int open_account(struct ms_session *s, const char *user, const char **why)
 {
-	const struct config *cfg = &s->conn.server->cfg;
 	struct account acct;
-	char maildir[4200];
 
 	if (accounts_user_get(s->conn.server->accounts, user, &acct) <= 0) {
 		*why = "cannot read the account";
 		return -1;
 	}
-	delivery_mailbox_path(cfg, acct.address, false, maildir, sizeof(maildir));
-	snprintf(s->dir, sizeof(s->dir), "%s/sieve", maildir);
+	sieve_store_dir(s->conn.server->cfg.data_dir, acct.address, s->dir, sizeof(s->dir));
 	str_copy(s->user, acct.address, sizeof(s->user));
 	return 1;
 }

@@ -73,8 +73,9 @@ int dane_open(struct event_base *base, const struct config *cfg, struct dane **r
 	*r = NULL;
 	if (cfg->dnssec_resolver[0] == '\0')
 		return 1;
-	if ((d = calloc(1, sizeof(*d))) == NULL || (d->ub = ub_ctx_create()) == NULL)
-		abort();
+	d = xcalloc(1, sizeof(*d));
+	if ((d->ub = ub_ctx_create()) == NULL)
+		fatal("dane: cannot create the DNSSEC resolver's context");
 	colon = strrchr(cfg->dnssec_resolver, ':');
 	if (colon != NULL)
 		snprintf(fwd, sizeof(fwd), "%.*s@%s", (int)(colon - cfg->dnssec_resolver),
@@ -183,11 +184,9 @@ static void on_tlsa(void *arg, int err, struct ub_result *r)
 static void ask(struct dane_lookup *l, const char *name, int type, int host,
 		ub_callback_type cb)
 {
-	struct dane_query *q = calloc(1, sizeof(*q));
+	struct dane_query *q = xcalloc(1, sizeof(*q));
 	int id;
 
-	if (q == NULL)
-		abort();
 	q->lookup = l;
 	q->host = host;
 	l->pending++;
@@ -233,10 +232,8 @@ static void on_not_started(evutil_socket_t fd, short what, void *arg)
 struct dane_lookup *dane_lookup(struct dane *d, const char *domain, const struct dns_mx *mx,
 				dane_fn *cb, void *ctx)
 {
-	struct dane_lookup *l = calloc(1, sizeof(*l));
+	struct dane_lookup *l = xcalloc(1, sizeof(*l));
 
-	if (l == NULL)
-		abort();
 	l->dane = d;
 	l->cb = cb;
 	l->ctx = ctx;

@@ -110,13 +110,11 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 int dns_open(struct event_base *base, const char *servers, struct dns **r,
 	     const char **error_r)
 {
-	struct dns *d = calloc(1, sizeof(*d));
+	struct dns *d = xcalloc(1, sizeof(*d));
 	struct ares_options opts = { .sock_state_cb = on_sock_state, .sock_state_cb_data = d,
 				     .timeout = 3000, .tries = 2 };
 	static bool initialised;
 
-	if (d == NULL)
-		abort();
 	if (!initialised && ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS)
 		initialised = true;
 	d->base = base;
@@ -227,10 +225,8 @@ static void resolve_host(struct dns_request *rq, unsigned idx)
 {
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC,
 					     .ai_socktype = SOCK_STREAM };
-	struct host_lookup *hl = malloc(sizeof(*hl));
+	struct host_lookup *hl = xmalloc(sizeof(*hl));
 
-	if (hl == NULL)
-		abort();
 	hl->rq = rq;
 	hl->idx = idx;
 	rq->pending++;
@@ -354,11 +350,9 @@ static bool take_literal(struct dns_request *rq, const char *domain)
 struct dns_request *dns_lookup_mx(struct dns *d, const char *domain, dns_mx_fn *cb,
 				  void *ctx)
 {
-	struct dns_request *rq = calloc(1, sizeof(*rq));
+	struct dns_request *rq = xcalloc(1, sizeof(*rq));
 	char *ascii = NULL;
 
-	if (rq == NULL)
-		abort();
 	rq->dns = d;
 	rq->cb = cb;
 	rq->ctx = ctx;
@@ -409,10 +403,8 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
 
 struct dns_request *dns_lookup_a(struct dns *d, const char *name, dns_a_fn *cb, void *ctx)
 {
-	struct dns_request *rq = calloc(1, sizeof(*rq));
+	struct dns_request *rq = xcalloc(1, sizeof(*rq));
 
-	if (rq == NULL)
-		abort();
 	rq->dns = d;
 	rq->a_cb = cb;
 	rq->ctx = ctx;
@@ -463,14 +455,12 @@ static void take_txt(struct dns_answer *a, struct ares_txt_ext *txt)
 		if (t->record_start) {
 			if (a->n == DNS_MAX_ANSWERS)
 				break;
-			a->txt[a->n++] = calloc(1, 1);
+			a->txt[a->n++] = xcalloc(1, 1);
 		}
 		if (a->n == 0)
 			continue;
 		old = strlen(a->txt[a->n - 1]);
-		joined = realloc(a->txt[a->n - 1], old + t->length + 1);
-		if (joined == NULL)
-			abort();
+		joined = xrealloc(a->txt[a->n - 1], old + t->length + 1);
 		memcpy(joined + old, t->txt, t->length);
 		joined[old + t->length] = '\0';
 		a->txt[a->n - 1] = joined;
@@ -485,9 +475,9 @@ static void take_ptr(struct dns_answer *a, const unsigned char *abuf, int alen)
 	if (ares_parse_ptr_reply(abuf, alen, any, sizeof(any), AF_INET, &h) != ARES_SUCCESS)
 		return;
 	if (h->h_name != NULL)
-		a->names[a->n++] = strdup(h->h_name);
+		a->names[a->n++] = xstrdup(h->h_name);
 	for (char **p = h->h_aliases; p != NULL && *p != NULL && a->n < DNS_MAX_ANSWERS; p++)
-		a->names[a->n++] = strdup(*p);
+		a->names[a->n++] = xstrdup(*p);
 	ares_free_hostent(h);
 }
 
@@ -509,7 +499,7 @@ static void on_query(void *arg, int status, int timeouts, unsigned char *abuf, i
 			if (ares_parse_mx_reply(abuf, alen, &mx) == ARES_SUCCESS) {
 				for (struct ares_mx_reply *m = mx; m != NULL && a->n < DNS_MAX_ANSWERS;
 				     m = m->next)
-					a->names[a->n++] = strdup(m->host);
+					a->names[a->n++] = xstrdup(m->host);
 				ares_free_data(mx);
 			}
 		} else if (q->type == DNS_PTR) {
@@ -557,11 +547,9 @@ void dns_query(struct dns *d, const char *name, enum dns_type type, dns_answer_f
 {
 	static const int types[] = { [DNS_TXT] = T_TXT, [DNS_A] = T_A, [DNS_AAAA] = T_AAAA,
 				     [DNS_MX_NAMES] = T_MX, [DNS_PTR] = T_PTR };
-	struct dns_query *q = calloc(1, sizeof(*q));
+	struct dns_query *q = xcalloc(1, sizeof(*q));
 	size_t len = strlen(name);
 
-	if (q == NULL)
-		abort();
 	q->dns = d;
 	q->type = type;
 	q->cb = cb;

@@ -12,12 +12,10 @@
  */
 #include "mta_private.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -49,11 +47,10 @@ static struct mta_msg *msg_find(struct mta *m, const char *id)
 
 static void msg_add(struct mta *m, struct envelope *e)
 {
-	struct mta_msg *g = calloc(1, sizeof(*g));
+	struct mta_msg *g = xcalloc(1, sizeof(*g));
 
-	if (g == NULL || (g->fresh = calloc(e->n_rcpts + 1, 1)) == NULL ||
-	    (g->go = calloc(e->n_rcpts + 1, sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xcalloc(e->n_rcpts + 1, 1);
+	g->go = xcalloc(e->n_rcpts + 1, sizeof(*g->go));
 	g->env = e;
 	g->next = m->msgs;
 	if (m->msgs != NULL)
@@ -84,8 +81,7 @@ static struct mta_dest *dest_get(struct mta *m, const char *name)
 	for (d = m->dests; d != NULL; d = d->next)
 		if (strcmp(d->name, name) == 0)
 			return d;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		abort();
+	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
 	str_copy(d->name, name, sizeof(d->name));
 	d->local = strcmp(name, SCHEDULE_LOCAL) == 0;
@@ -335,8 +331,9 @@ static void msg_schedule(struct mta *m, struct mta_msg *g, time_t now)
 			    open[k]->forwarded == mta_rcpt_forwarded(r))
 				t = open[k];
 		if (t == NULL) {
-			if (n_open == 64 || (t = calloc(1, sizeof(*t))) == NULL)
+			if (n_open == 64)
 				break;
+			t = xcalloc(1, sizeof(*t));
 			t->msg = g;
 			t->forwarded = mta_rcpt_forwarded(r);
 			dest_push(dest_get(m, name), t);
@@ -620,9 +617,8 @@ static int msg_reroute(struct mta *m, struct mta_msg *g)
 			g->unrouted = true;
 	free(g->fresh);
 	free(g->go);
-	if ((g->fresh = calloc(g->env->n_rcpts + 1, 1)) == NULL ||
-	    (g->go = calloc(g->env->n_rcpts + 1, sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xcalloc(g->env->n_rcpts + 1, 1);
+	g->go = xcalloc(g->env->n_rcpts + 1, sizeof(*g->go));
 	if (msg_bounce_refused(m, g) == 0)
 		return -1;
 	return g->unrouted ? 0 : 1;
@@ -653,26 +649,14 @@ void mta_take(struct mta *m, struct envelope *e, bool recovered)
 		msg_schedule(m, g, time(NULL));
 }
 
-static void on_incoming(evutil_socket_t fd, short what, void *arg)
+/* On the loop: the jobs the delivery agent finished, oldest first. */
+static void on_local_done(void *ctx, struct handoff_link *batch)
 {
-	struct mta *m = arg;
-	struct delivery_job *in, *next, *list = NULL;
-	uint64_t count;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("queue: eventfd read: %m");
-	pthread_mutex_lock(&m->lock);
-	in = m->local_done;
-	m->local_done = NULL;
-	pthread_mutex_unlock(&m->lock);
-	for (; in != NULL; in = next) {		/* oldest first */
-		next = in->next;
-		in->next = list;
-		list = in;
-	}
-	for (; list != NULL; list = next) {
-		next = list->next;
-		mta_local_finish(list);
+	for (; batch != NULL; batch = next) {
+		next = batch->next;
+		mta_local_finish(HANDOFF_ITEM(batch, struct delivery_job, link));
 	}
 }
 
@@ -759,11 +743,9 @@ static int read_password(struct mta *m, const char *path, const char **error_r)
 
 int mta_start(struct server *srv, struct mta **r, const char **error_r)
 {
-	struct mta *m = calloc(1, sizeof(*m));
+	struct mta *m = xcalloc(1, sizeof(*m));
 	struct timeval second = { 1, 0 };
 
-	if (m == NULL)
-		abort();
 	m->srv = srv;
 	if (dane_open(srv->base, &srv->cfg, &m->dane, error_r) < 0) {
 		free(m);
@@ -777,10 +759,15 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
 		free(m);
 		return -1;
 	}
-	pthread_mutex_init(&m->lock, NULL);
-	m->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	m->event = event_new(srv->base, m->event_fd, EV_READ | EV_PERSIST, on_incoming, m);
-	event_add(m->event, NULL);
+	if (handoff_new(on_local_done, m, &m->local_done) < 0) {
+		*error_r = "cannot make the local transport's hand-off";
+		log_err("queue: eventfd: %m");
+		dns_free(&m->dns);
+		dane_free(&m->dane);
+		free(m);
+		return -1;
+	}
+	m->local_event = handoff_watch(m->local_done, srv->base);
 	m->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, m);
 	evtimer_add(m->tick, &second);
 	*r = m;
@@ -793,15 +780,16 @@ int mta_start(struct server *srv, struct mta **r, const char **error_r)
    ENVELOPE_FAILED is bounced when its message is loaded again. */
 static void local_results_at_stop(struct mta *m)
 {
-	struct delivery_job *job;
+	struct handoff_link *left = handoff_take(m->local_done), *next;
 
-	while ((job = m->local_done) != NULL) {
+	for (; left != NULL; left = next) {
+		struct delivery_job *job = HANDOFF_ITEM(left, struct delivery_job, link);
 		struct mta_txn *t = job->ctx;
 		struct mta_msg *g = t->msg;
 		struct envelope *e = g->env;
 		bool any = false;
 
-		m->local_done = job->next;
+		next = left->next;
 		for (unsigned i = 0; i < job->n_rcpts; i++) {
 			if (job->rcpts[i].code == 0)
 				continue;
@@ -836,8 +824,8 @@ void mta_stop(struct mta **mp)
 	local_results_at_stop(m);
 	mta_session_close_all(m);
 	event_free(m->tick);
-	event_free(m->event);
-	close(m->event_fd);
+	event_free(m->local_event);
+	handoff_free(&m->local_done);
 	mta_sts_stop(m);
 	dane_free(&m->dane);
 	dns_free(&m->dns);
@@ -850,7 +838,6 @@ void mta_stop(struct mta **mp)
 		m->dests = next;
 	}
 	explicit_bzero(m->smarthost_password, sizeof(m->smarthost_password));
-	pthread_mutex_destroy(&m->lock);
 	free(m);
 	*mp = NULL;
 }

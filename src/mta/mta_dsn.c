@@ -44,17 +44,9 @@ static bool wanted(const struct envelope_rcpt *r, unsigned char fresh,
 /* Read the original message (bounded) into text. */
 static int read_original(struct mta *m, const struct envelope *e, struct buf *text)
 {
-	char path[1200], block[65536];
-	ssize_t n;
-	int fd;
-
-	queue_text_path(m->srv->queue, e->id, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	while ((n = read(fd, block, sizeof(block))) > 0 && text->len < DSN_MAX_RETURN + 65536)
-		buf_append(text, block, (size_t)n);
-	close(fd);
-	return n < 0 ? -1 : 1;
+	/* past DSN_MAX_RETURN only the headers are returned (dsn_compose) */
+	return queue_text_read(m->srv->queue, e->id, 0, DSN_MAX_RETURN + 65536, text) < 0 ?
+	       -1 : 1;
 }
 
 static void on_dsn_committed(void *ctx, int result)
@@ -94,8 +86,8 @@ static int queue_notice(struct mta *m, const char *rcpt, const struct buf *text,
 int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *fresh,
 		 enum mta_dsn_kind kind)
 {
-	struct dsn_rcpt *rcpts = calloc(e->n_rcpts + 1, sizeof(*rcpts));
-	struct dsn_rcpt_text *texts = calloc(e->n_rcpts + 1, sizeof(*texts));
+	struct dsn_rcpt *rcpts = xcalloc(e->n_rcpts + 1, sizeof(*rcpts));
+	struct dsn_rcpt_text *texts = xcalloc(e->n_rcpts + 1, sizeof(*texts));
 	struct dsn_info info = { 0 };
 	struct dsn_result result;
 	struct buf original, text;
@@ -104,8 +96,6 @@ int mta_dsn_send(struct mta *m, const struct envelope *e, const unsigned char *f
 	unsigned n = 0;
 	int ret = -1;
 
-	if (rcpts == NULL || texts == NULL)
-		abort();
 	for (unsigned i = 0; i < e->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &e->rcpts[i];
 		if (!wanted(r, fresh != NULL ? fresh[i] : 0, kind))

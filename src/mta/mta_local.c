@@ -7,11 +7,9 @@
  */
 #include "mta_private.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "delivery/delivery.h"
 #include "lib/log.h"
@@ -42,14 +40,13 @@ void mta_local_run(struct mta_dest *d)
 
 	while ((t = d->head) != NULL) {
 		struct envelope *e = t->msg->env;
-		struct delivery_job *job = calloc(1, sizeof(*job));
+		struct delivery_job *job = xcalloc(1, sizeof(*job));
 
 		d->head = t->next;
 		if (d->head == NULL)
 			d->tail = &d->head;
 		t->next = NULL;
-		if (job == NULL || (job->rcpts = calloc(t->n, sizeof(*job->rcpts))) == NULL)
-			abort();
+		job->rcpts = xcalloc(t->n, sizeof(*job->rcpts));
 		str_copy(job->id, e->id, sizeof(job->id));
 		job->arrival = e->arrival;
 		job->size = e->size;
@@ -76,14 +73,7 @@ void mta_local_run(struct mta_dest *d)
 
 void mta_local_done(struct mta *m, struct delivery_job *job)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&m->lock);
-	job->next = m->local_done;
-	m->local_done = job;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->event_fd, &one, sizeof(one)) < 0)
-		log_err("queue: eventfd: %m");
+	handoff_post(m->local_done, &job->link);
 }
 
 /* The remote addresses Sieve scripts redirected the message to become
@@ -112,9 +102,8 @@ static void add_redirects(struct mta_txn *t, const struct delivery_job *job)
 	}
 	if (e->n_rcpts == n)
 		return;
-	if ((g->fresh = realloc(g->fresh, e->n_rcpts + 1)) == NULL ||
-	    (g->go = realloc(g->go, (e->n_rcpts + 1) * sizeof(*g->go))) == NULL)
-		abort();
+	g->fresh = xrealloc(g->fresh, e->n_rcpts + 1);
+	g->go = xreallocarray(g->go, e->n_rcpts + 1, sizeof(*g->go));
 	memset(g->fresh + n, 0, e->n_rcpts + 1 - n);
 	memset(g->go + n, 0, (e->n_rcpts + 1 - n) * sizeof(*g->go));
 }

@@ -6,9 +6,9 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <time.h>
 
+#include "lib/handoff.h"
 #include "lib-smtp/smtp_reply.h"
 #include "mta/dane.h"
 #include "mta/dns.h"
@@ -78,10 +78,8 @@ struct mta {
 	struct mta_msg *msgs;
 	struct mta_dest *dests;
 	struct event *tick;
-	int event_fd;
-	struct event *event;
-	pthread_mutex_t lock;
-	struct delivery_job *local_done;	/* from the delivery thread, under lock */
+	struct handoff *local_done;	/* jobs back from the delivery thread */
+	struct event *local_event;	/* watches local_done */
 	uint64_t local_jobs, local_rcpts;	/* handed to the local agent */
 	uint64_t relay_txns;			/* transactions to other hosts */
 	struct session *sessions;	/* open connections (mta_session.c) */

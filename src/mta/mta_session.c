@@ -479,11 +479,9 @@ static void smarthost_mx(struct session *s);
 
 void mta_session_start(struct mta_dest *d)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = xcalloc(1, sizeof(*s));
 	struct timeval now = { 0, 0 };
 
-	if (s == NULL)
-		abort();
 	s->dest = d;
 	s->mta = d->mta;
 	s->fd = -1;
@@ -761,22 +759,14 @@ static bool downgrade(struct session *s)
 {
 	const struct envelope *e = s->txn->msg->env;
 	struct buf raw;
-	char path[1200], block[65536];
 	const char *error = "cannot read the queued message";
 	bool converted = false;
-	ssize_t n = 0;
-	int fd;
+	int got;
 
 	buf_init(&raw, 0);
 	buf_reset(&s->converted);
-	queue_text_path(s->mta->srv->queue, e->id, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 &&
-	    lseek(fd, (off_t)e->header_offset, SEEK_SET) >= 0)
-		while ((n = read(fd, block, sizeof(block))) > 0)
-			buf_append(&raw, block, (size_t)n);
-	if (fd >= 0)
-		close(fd);
-	if (fd >= 0 && n == 0 &&
+	got = queue_text_read(s->mta->srv->queue, e->id, e->header_offset, SIZE_MAX, &raw);
+	if (got > 0 &&
 	    qp_downgrade(raw.data != NULL ? raw.data : "", raw.len, &s->converted,
 			 &converted, &error) > 0) {
 		s->use_converted = converted;
@@ -785,7 +775,7 @@ static bool downgrade(struct session *s)
 		return true;
 	}
 	buf_deinit(&raw);
-	txn_abort(s, 554, "5.6.3", fd < 0 || n != 0 ? error :
+	txn_abort(s, 554, "5.6.3", got <= 0 ? error :
 		  "destination does not support 8BITMIME and the message cannot be converted");
 	return false;
 }
@@ -905,12 +895,10 @@ static int wire_size(struct session *s, uint64_t *size_r)
 static void start_text(struct session *s)
 {
 	const struct envelope *e = s->txn->msg->env;
-	char path[1200];
 	uint64_t size;
 
-	queue_text_path(s->mta->srv->queue, e->id, path, sizeof(path));
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0 || lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
+	if (queue_text_open(s->mta->srv->queue, e->id, &s->fd) <= 0 ||
+	    lseek(s->fd, (off_t)e->header_offset, SEEK_SET) < 0) {
 		txn_abort(s, 451, "4.3.0", "cannot read the queued message");
 		send_line(s, "RSET");
 		s->state = S_RSET;

@@ -90,10 +90,8 @@ static struct sts_cached *cache_find(struct mta *m, const char *domain)
 
 static struct sts_cached *cache_add(struct mta *m, const char *domain)
 {
-	struct sts_cached *c = calloc(1, sizeof(*c));
+	struct sts_cached *c = xcalloc(1, sizeof(*c));
 
-	if (c == NULL)
-		abort();
 	str_copy(c->domain, domain, sizeof(c->domain));
 	c->next = m->sts_cache;
 	m->sts_cache = c;
@@ -402,8 +400,7 @@ struct sts_lookup *mta_sts_lookup(struct mta *m, const char *domain, sts_fn *cb,
 	struct sts_lookup *l;
 	char name[300];
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		abort();
+	l = xcalloc(1, sizeof(*l));
 	str_copy(l->domain, domain, sizeof(l->domain));
 	str_lower(l->domain);
 	if (!cache_name_ok(l->domain) || strlen(l->domain) > 240) {

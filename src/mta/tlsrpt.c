@@ -138,8 +138,7 @@ static struct policy_sum *policy_of(struct domain_sum **list, char **f)
 	for (d = *list; d != NULL && strcmp(d->domain, f[0]) != 0; d = d->next)
 		;
 	if (d == NULL) {
-		if ((d = calloc(1, sizeof(*d))) == NULL)
-			abort();
+		d = xcalloc(1, sizeof(*d));
 		str_copy(d->domain, f[0], sizeof(d->domain));
 		d->next = *list;
 		*list = d;
@@ -152,8 +151,7 @@ static struct policy_sum *policy_of(struct domain_sum **list, char **f)
 		return NULL;
 	p = &d->policies[d->n++];
 	str_copy(p->type, f[1], sizeof(p->type));
-	if ((p->strings = strdup(f[2])) == NULL)
-		abort();
+	p->strings = xstrdup(f[2]);
 	return p;
 }
 
@@ -222,10 +220,8 @@ static json_t *policy_json(const char *domain, const struct policy_sum *p)
 {
 	json_t *pol = json_object(), *strings = json_array(), *mx = json_array();
 	json_t *out = json_object(), *summary = json_object(), *details = json_array();
-	char *copy = strdup(p->strings), *s, *bar;
+	char *copy = xstrdup(p->strings), *s, *bar;
 
-	if (copy == NULL)
-		abort();
 	for (s = copy; *s != '\0'; s = bar + 1) {
 		bar = strchr(s, '|');
 		if (bar != NULL)
@@ -440,10 +436,8 @@ static unsigned send_day(struct mta *m, const char *dir, const char day[16])
 		return 0;
 	}
 	for (struct domain_sum *d = sums; d != NULL; d = d->next) {
-		struct pending_report *r = calloc(1, sizeof(*r));
+		struct pending_report *r = xcalloc(1, sizeof(*r));
 		char *json;
-		if (r == NULL)
-			abort();
 		snprintf(report_id, sizeof(report_id), "%s.%s.%ld@%s", day, d->domain,
 			 (long)time(NULL), cfg_of(m)->hostname);
 		json = report_json(m, d, day, report_id);

@@ -17,20 +17,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/encoding.h"
+
 static bool is_wsp(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* The address of a "mailto:" URI [p, end) into out.  Returns 1 or -1. */
@@ -42,9 +33,11 @@ static int mailto(const char *p, const char *end, char *out)
 	for (; p < end && *p != '?'; p++) {
 		char c = *p;
 		if (c == '%') {
-			if (end - p < 3 || hex(p[1]) < 0 || hex(p[2]) < 0)
+			int hi, lo;
+			if (end - p < 3 || (hi = hex_value((unsigned char)p[1])) < 0 ||
+			    (lo = hex_value((unsigned char)p[2])) < 0)
 				return -1;
-			c = (char)(hex(p[1]) * 16 + hex(p[2]));
+			c = (char)(hi * 16 + lo);
 			p += 2;
 		}
 		if ((unsigned char)c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == ',')

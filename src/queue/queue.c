@@ -5,9 +5,9 @@
  * the pending list.  The committer thread takes the whole list at once,
  * calls syncfs(2) on the spool's file system - one flush for every file
  * and directory entry of the batch - and hands the batch back to the loop
- * through an eventfd.  While one flush runs the next batch gathers, so
- * under load each flush covers many messages and under no load a message
- * waits for exactly one flush.
+ * (both hand-offs are lib/handoff.h's).  While one flush runs the next
+ * batch gathers, so under load each flush covers many messages and under
+ * no load a message waits for exactly one flush.
  */
 #include "queue.h"
 
@@ -19,12 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "lib/handoff.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -49,11 +50,7 @@ struct queue_msg {
 	void (*cb)(void *ctx, int result);
 	void *ctx;
 	int result;
-	struct queue_msg *next;
-};
-
-struct msg_list {
-	struct queue_msg *head, **tail;
+	struct handoff_link link;	/* on pending, then on synced */
 };
 
 struct queue {
@@ -63,37 +60,16 @@ struct queue {
 	queue_route_fn *route;
 	void *route_ctx;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct msg_list pending;	/* waiting for a flush */
-	struct msg_list synced;		/* flushed, waiting for the loop */
-	bool stop;
+	struct handoff *pending;	/* to the committer: waiting for a flush */
+	struct handoff *synced;		/* to the loop: flushed */
 	bool stopped;		/* committer joined */
-	int event_fd;
-	struct event *event;
+	struct event *event;	/* watches synced */
 	unsigned seq;
 };
 
-static void list_init(struct msg_list *l)
+static struct queue_msg *msg_of(struct handoff_link *l)
 {
-	l->head = NULL;
-	l->tail = &l->head;
-}
-
-static void list_push(struct msg_list *l, struct queue_msg *m)
-{
-	m->next = NULL;
-	*l->tail = m;
-	l->tail = &m->next;
-}
-
-/* Move every element of from to the returned list. */
-static struct queue_msg *list_take(struct msg_list *from)
-{
-	struct queue_msg *head = from->head;
-
-	list_init(from);
-	return head;
+	return HANDOFF_ITEM(l, struct queue_msg, link);
 }
 
 static void file_path(const struct queue *q, const char *id, const char *ext,
@@ -124,24 +100,18 @@ static void msg_unlink(struct queue *q, const char *id)
 
 /* ---- committer thread ---- */
 
+/* Each turn takes every message pending (at stop, those left too) and
+   hands the whole batch to the loop at once. */
 static void *committer_main(void *arg)
 {
 	struct queue *q = arg;
-	uint64_t one = 1;
+	struct handoff_link *batch;
 
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		struct queue_msg *batch;
+	while ((batch = handoff_wait(q->pending, true)) != NULL) {
 		unsigned n = 0;
 		int result;
 
-		while (q->pending.head == NULL && !q->stop)
-			pthread_cond_wait(&q->cond, &q->lock);
-		if (q->pending.head == NULL)
-			break;
-		batch = list_take(&q->pending);
-		pthread_mutex_unlock(&q->lock);
-		for (struct queue_msg *m = batch; m != NULL; m = m->next)
+		for (struct handoff_link *l = batch; l != NULL; l = l->next)
 			n++;
 		metrics_fsync_group(n);
 
@@ -149,36 +119,23 @@ static void *committer_main(void *arg)
 		if (result < 0)
 			log_err("queue: syncfs: %m");
 
-		pthread_mutex_lock(&q->lock);
-		while (batch != NULL) {
-			struct queue_msg *next = batch->next;
-			if (batch->result == 0)
-				batch->result = result;
-			list_push(&q->synced, batch);
-			batch = next;
-		}
-		if (write(q->event_fd, &one, sizeof(one)) < 0)
-			log_err("queue: eventfd: %m");
+		for (struct handoff_link *l = batch; l != NULL; l = l->next)
+			if (msg_of(l)->result == 0)
+				msg_of(l)->result = result;
+		handoff_post_list(q->synced, batch);
 	}
-	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
 /* On the loop: finish every message the committer has flushed. */
-static void queue_on_synced(evutil_socket_t fd, short what, void *arg)
+static void queue_on_synced(void *ctx, struct handoff_link *batch)
 {
-	struct queue *q = arg;
-	struct queue_msg *m, *next;
-	uint64_t count;
+	struct queue *q = ctx;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("queue: eventfd read: %m");
-	pthread_mutex_lock(&q->lock);
-	m = list_take(&q->synced);
-	pthread_mutex_unlock(&q->lock);
-
-	for (; m != NULL; m = next) {
-		next = m->next;
+	for (; batch != NULL; batch = next) {
+		struct queue_msg *m = msg_of(batch);
+		next = batch->next;
 		if (m->result < 0)
 			msg_unlink(q, m->id);
 		m->cb(m->ctx, m->result);
@@ -202,11 +159,6 @@ int queue_open(const char *data_dir, struct event_base *base,
 	q->base = base;
 	q->route = route;
 	q->route_ctx = route_ctx;
-	q->event_fd = -1;
-	list_init(&q->pending);
-	list_init(&q->synced);
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
 	q->seq = (unsigned)(time_now_us() & 0xfffff);
 	if (mkdir_p(q->dir, 0750) < 0 ||
 	    (q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -215,9 +167,16 @@ int queue_open(const char *data_dir, struct event_base *base,
 		free(q);
 		return -1;
 	}
-	q->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	q->event = event_new(base, q->event_fd, EV_READ | EV_PERSIST, queue_on_synced, q);
-	event_add(q->event, NULL);
+	if (handoff_new(NULL, NULL, &q->pending) < 0 ||
+	    handoff_new(queue_on_synced, q, &q->synced) < 0) {
+		*error_r = "cannot make the committer's hand-off";
+		log_err("queue: eventfd: %m");
+		handoff_free(&q->pending);
+		close(q->dirfd);
+		free(q);
+		return -1;
+	}
+	q->event = handoff_watch(q->synced, base);
 	if (pthread_create(&q->thread, NULL, committer_main, q) != 0)
 		abort();
 	*r = q;
@@ -228,12 +187,9 @@ void queue_stop(struct queue *q)
 {
 	if (q->stopped)
 		return;
-	pthread_mutex_lock(&q->lock);
-	q->stop = true;
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	handoff_stop(q->pending, true);	/* the committer flushes what is left */
 	pthread_join(q->thread, NULL);
-	queue_on_synced(q->event_fd, EV_READ, q);
+	handoff_run(q->synced);
 	q->stopped = true;
 }
 
@@ -245,10 +201,9 @@ void queue_free(struct queue **qp)
 		return;
 	queue_stop(q);
 	event_free(q->event);
-	close(q->event_fd);
+	handoff_free(&q->synced);
+	handoff_free(&q->pending);
 	close(q->dirfd);
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->cond);
 	free(q);
 	*qp = NULL;
 }
@@ -567,10 +522,7 @@ static void commit_write(struct queue_msg *m)
 		m->result = -1;
 	close(m->fd);
 	m->fd = -1;
-	pthread_mutex_lock(&q->lock);
-	list_push(&q->pending, m);
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	handoff_post(q->pending, &m->link);
 }
 
 void queue_commit(struct queue_msg **mp, void (*cb)(void *ctx, int result), void *ctx)
@@ -848,4 +800,89 @@ int queue_recover(struct queue *q)
 	if (count > 0)
 		log_info("queue: recovered %d message(s) from the spool", count);
 	return count;
+}
+
+/* ---- reading the spool ---- */
+
+int queue_text_open(struct queue *q, const char *id, int *fd_r)
+{
+	char name[ENVELOPE_ID_LEN + 8];
+
+	*fd_r = -1;
+	if (!id_valid(id))
+		return 0;
+	snprintf(name, sizeof(name), "%s.msg", id);
+	if ((*fd_r = openat(q->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+int queue_text_read(struct queue *q, const char *id, uint64_t offset, size_t max,
+		    struct buf *out)
+{
+	char block[65536];
+	ssize_t n = 0;
+	size_t got = 0;
+	int fd, ret;
+
+	if ((ret = queue_text_open(q, id, &fd)) <= 0)
+		return -1;
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (got < max && (n = read(fd, block, max - got < sizeof(block) ?
+					  max - got : sizeof(block))) > 0) {
+		if (buf_append(out, block, (size_t)n) < 0) {
+			n = -1;
+			break;
+		}
+		got += (size_t)n;
+	}
+	/* cut short by max: is there more? */
+	if (n > 0 && got == max)
+		n = read(fd, block, 1);
+	close(fd);
+	return n < 0 ? -1 : n == 0 ? 1 : 0;
+}
+
+int queue_space(struct queue *q, uint64_t *bytes_r)
+{
+	struct statvfs st;
+
+	if (fstatvfs(q->dirfd, &st) < 0)
+		return -1;
+	*bytes_r = (uint64_t)st.f_bavail * st.f_frsize;
+	return 1;
+}
+
+int queue_census(struct queue *q, time_t now, uint64_t *messages_r, uint64_t *oldest_age_r)
+{
+	time_t oldest = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	*messages_r = 0;
+	*oldest_age_r = 0;
+	/* a descriptor of our own: readdir's position is not shared */
+	if ((fd = openat(q->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		(*messages_r)++;
+		if (oldest == 0 || st.st_mtime < oldest)
+			oldest = st.st_mtime;
+	}
+	closedir(d);
+	*oldest_age_r = oldest != 0 && now > oldest ? (uint64_t)(now - oldest) : 0;
+	return 1;
 }

@@ -12,10 +12,13 @@
  * once it is finished.
  *
  * Threads: queue_msg_* and queue_commit run on the event loop thread;
- * queue_done and queue_read_text may run on any thread.
+ * queue_done and the readers (queue_text_*, queue_space, queue_census)
+ * may run on any thread.
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "queue/envelope.h"
 
@@ -102,6 +105,33 @@ int queue_damaged_list(struct queue *q, struct buf *out);
 int queue_damaged_show(struct queue *q, const char *id, struct buf *out);
 int queue_damaged_delete(struct queue *q, const char *id);
 
+/*
+ * Reading the spool without knowing its layout (any thread).  A reader
+ * that only needs the bytes uses these, never a path: the relay sending a
+ * message, the bounces quoting it, `correio queue` showing it, metrics.
+ */
+/* Open the text of id (as queued: from its Return-Path line) for reading.
+   Returns 1 with *fd_r (the caller closes it), 0 when the queue has no
+   such message, -1 on error. */
+int queue_text_open(struct queue *q, const char *id, int *fd_r);
+/* Append the text of id from byte offset on, at most max bytes, to out.
+   Returns 1 when it was read to its end, 0 when max cut it short, -1 on
+   error (no such message, read error, out full). */
+int queue_text_read(struct queue *q, const char *id, uint64_t offset, size_t max,
+		    struct buf *out);
+/* Bytes free for new messages (on the spool's file system): 1 or -1. */
+int queue_space(struct queue *q, uint64_t *bytes_r);
+/* Messages in the spool and the age in seconds of the oldest at now (0
+   when empty).  Returns 1 or -1. */
+int queue_census(struct queue *q, time_t now, uint64_t *messages_r, uint64_t *oldest_age_r);
+
+/*
+ * The file layout, for local delivery only: it files a message into a
+ * Maildir by hard link from the spool (same file system, no copy), so it
+ * needs the text's path, and the spool directory's fd to flush the file
+ * system once for a batch (syncfs).  Nothing else may use these: a reader
+ * that only needs the bytes opens the text with queue_text_open().
+ */
 /* Path of the text file of id, into out.  Returns 1 or -1. */
 int queue_text_path(struct queue *q, const char *id, char *out, size_t size);
 /* The directory fd of the spool (same file system as the mailboxes). */

@@ -168,13 +168,11 @@ static int dump_request(struct control_conn *c, const char *id, struct buf *out)
    (up to the message size limit: not through a capped buffer). */
 static void text_request(struct control_conn *c, const char *id)
 {
-	char path[1200], first[600];
+	char first[600];
 	int fd = -1;
 
-	if (mta_dump(c->ctl->srv->mta, id, NULL) > 0 &&
-	    queue_text_path(c->ctl->srv->queue, id, path, sizeof(path)) > 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	if (mta_dump(c->ctl->srv->mta, id, NULL) <= 0 ||
+	    queue_text_open(c->ctl->srv->queue, id, &fd) <= 0) {
 		snprintf(first, sizeof(first), "error: no message %s in the queue", id);
 		answer(c, first, NULL);
 		return;

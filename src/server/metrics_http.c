@@ -8,7 +8,6 @@
  */
 #include "server/metrics_http.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -41,30 +40,8 @@ struct metrics_http {
 /* Messages in the spool and the age of the oldest. */
 static void queue_gauges(struct queue *q, struct metrics_gauges *g)
 {
-	time_t now = time(NULL), oldest = 0;
-	struct dirent *de;
-	struct stat st;
-	int fd;
-	DIR *d;
-
-	if (q == NULL || (fd = dup(queue_dir_fd(q))) < 0)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-		if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		g->queue_messages++;
-		if (oldest == 0 || st.st_mtime < oldest)
-			oldest = st.st_mtime;
-	}
-	closedir(d);
-	g->queue_oldest_age = oldest != 0 && now > oldest ? (uint64_t)(now - oldest) : 0;
+	if (q != NULL)
+		queue_census(q, time(NULL), &g->queue_messages, &g->queue_oldest_age);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)

@@ -25,7 +25,6 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -45,6 +44,7 @@
 #include "auth/auth.h"
 #include "delivery/delivery.h"
 #include "delivery/quota.h"
+#include "lib/handoff.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
@@ -116,10 +116,8 @@ struct server_state {
 	struct conn *conns;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
-	pthread_mutex_t filed_lock;
-	struct filed *filed;
-	int filed_fd;
-	struct event *filed_event;
+	struct handoff *filed;		/* accounts the delivery thread filed into */
+	struct event *filed_event;	/* watches filed */
 	struct event *store_event;	/* the store's workers have finished work */
 	uint64_t fd_connections;	/* connections the descriptor limit allows */
 	int spare_fd;			/* given up to refuse clients at EMFILE */
@@ -743,43 +741,31 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 
 struct filed {
 	char address[320];
-	struct filed *next;
+	struct handoff_link link;
 };
 
-static void on_filed_event(evutil_socket_t fd, short what, void *arg)
+static void on_filed_batch(void *ctx, struct handoff_link *batch)
 {
-	struct server_state *st = arg;
-	struct filed *f, *next;
-	uint64_t count;
+	struct server_state *st = ctx;
+	struct handoff_link *next;
 
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* nothing pending */
-	}
-	pthread_mutex_lock(&st->filed_lock);
-	f = st->filed;
-	st->filed = NULL;
-	pthread_mutex_unlock(&st->filed_lock);
-	for (; f != NULL; f = next) {
-		next = f->next;
+	for (; batch != NULL; batch = next) {
+		struct filed *f = HANDOFF_ITEM(batch, struct filed, link);
+		next = batch->next;
 		if (st->srv.store != NULL)
 			store_notify_delivery(st->srv.store, f->address);
 		free(f);
 	}
 }
 
+/* On the delivery thread. */
 static void on_filed(void *ctx, const char *address)
 {
 	struct server_state *st = ctx;
 	struct filed *f = xcalloc(1, sizeof(*f));
-	uint64_t one = 1;
 
 	str_copy(f->address, address, sizeof(f->address));
-	pthread_mutex_lock(&st->filed_lock);
-	f->next = st->filed;
-	st->filed = f;
-	pthread_mutex_unlock(&st->filed_lock);
-	if (write(st->filed_fd, &one, sizeof(one)) < 0)
-		log_err("filed: eventfd: %m");
+	handoff_post(st->filed, &f->link);
 }
 
 /* The delivery agent gives back a job of the scheduler's local transport. */
@@ -824,11 +810,11 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
-	pthread_mutex_init(&st->filed_lock, NULL);
-	st->filed_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	st->filed_event = event_new(srv->base, st->filed_fd, EV_READ | EV_PERSIST,
-				    on_filed_event, st);
-	event_add(st->filed_event, NULL);
+	if (handoff_new(on_filed_batch, st, &st->filed) < 0) {
+		log_err("start: eventfd: %m");
+		return -1;
+	}
+	st->filed_event = handoff_watch(st->filed, srv->base);
 	if (privilege_drop(&srv->cfg, &error) < 0) {
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
@@ -881,9 +867,9 @@ static void server_close(struct server_state *st)
 	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
 	if (st->filed_event != NULL) {
-		on_filed_event(st->filed_fd, EV_READ, st);
+		handoff_run(st->filed);
 		event_free(st->filed_event);
-		close(st->filed_fd);
+		handoff_free(&st->filed);
 	}
 	if (st->store_event != NULL)
 		event_free(st->store_event);

@@ -140,6 +140,11 @@ int sieve_deliver_plan(const char *maildir, const struct sieve_globals *g,
 /* A name a script may have: 1..SIEVE_NAME_MAX bytes, no '/', no control
    character, not starting with '.'. */
 bool sieve_store_valid_name(const char *name);
+/* The Sieve directory of the account address under data_dir, into out:
+   "sieve" in its Maildir (an mbox account keeps its scripts in the same
+   place).  ManageSieve, JMAP's vacation and `correio user sieve` ask
+   here rather than knowing where mailboxes live. */
+void sieve_store_dir(const char *data_dir, const char *address, char *out, size_t size);
 /* The active script's name into out (size bytes), "" when none. */
 void sieve_store_active(const char *dir, char *out, size_t size);
 /* Call fn for each script, in no order.  Returns the number of scripts,

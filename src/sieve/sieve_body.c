@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/util.h"
 #include "mime/mime.h"
 
 #define SV_BODY_MAX_PARSE	(8 * 1024 * 1024)
@@ -53,27 +54,19 @@ struct sv_body {
 
 static char *dup_buf(const struct buf *b)
 {
-	char *s = strndup(buf_cstr(b), b->len);
-
-	if (s == NULL)
-		abort();
-	return s;
+	return xstrndup(buf_cstr(b), b->len);
 }
 
 struct sv_body *sv_body_new(const char *data, size_t len)
 {
-	struct sv_body *b = calloc(1, sizeof(*b));
+	struct sv_body *b = xcalloc(1, sizeof(*b));
 	const struct mime_part *p;
 	unsigned i = 0;
 
-	if (b == NULL)
-		abort();
 	b->msg = mime_message_parse(data, len > SV_BODY_MAX_PARSE ? SV_BODY_MAX_PARSE : len,
 				    NULL);
 	b->n = mime_message_part_count(b->msg);
-	b->parts = calloc(b->n + 1, sizeof(*b->parts));
-	if (b->parts == NULL)
-		abort();
+	b->parts = xcalloc(b->n + 1, sizeof(*b->parts));
 	for (p = mime_message_root(b->msg); p != NULL && i < b->n; p = mime_part_next(p))
 		b->parts[i++].part = p;
 	b->n = i;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define CACHE_SIZE 64
 
@@ -108,12 +109,10 @@ static void cached_free(struct cached **cp)
 /* Read and compile path (outside the lock). */
 static struct cached *load(const char *path, const struct stat *st)
 {
-	struct cached *c = calloc(1, sizeof(*c));
+	struct cached *c = xcalloc(1, sizeof(*c));
 	char *text = NULL;
 	int fd;
 
-	if (c == NULL)
-		abort();
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
@@ -125,9 +124,8 @@ static struct cached *load(const char *path, const struct stat *st)
 		return c;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	text = malloc(st->st_size + 1);
-	if (fd < 0 || text == NULL ||
-	    read(fd, text, st->st_size) != st->st_size) {
+	text = xmalloc(st->st_size + 1);
+	if (fd < 0 || read(fd, text, st->st_size) != st->st_size) {
 		snprintf(c->error, sizeof(c->error), "cannot read: %s", strerror(errno));
 	} else {
 		sieve_compile(text, st->st_size, &c->script, c->error, sizeof(c->error));
@@ -206,10 +204,8 @@ static void plan_keep(struct sieve_plan *plan)
 	plan->n = 1;
 	memset(a, 0, sizeof(*a));
 	a->kind = SIEVE_ACTION_FILEINTO;
-	a->folder = strdup("INBOX");
-	a->flags = strdup("");
-	if (a->folder == NULL || a->flags == NULL)
-		abort();
+	a->folder = xstrdup("INBOX");
+	a->flags = xstrdup("");
 }
 
 /* include: :personal scripts of the same directory, :global ones of the

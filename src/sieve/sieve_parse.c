@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/util.h"
 
 enum tok_type {
 	TOK_EOF, TOK_IDENT, TOK_TAG, TOK_NUM, TOK_STRING,
@@ -224,10 +225,8 @@ static int lex(struct lexer *lx)
 
 static char *take_text(struct lexer *lx)
 {
-	char *s = malloc(lx->text.len + 1);
+	char *s = xmalloc(lx->text.len + 1);
 
-	if (s == NULL)
-		abort();
 	if (lx->text.len > 0)
 		memcpy(s, lx->text.data, lx->text.len);
 	s[lx->text.len] = '\0';
@@ -236,10 +235,8 @@ static char *take_text(struct lexer *lx)
 
 static struct sv_node *node_new(struct lexer *lx)
 {
-	struct sv_node *n = calloc(1, sizeof(*n));
+	struct sv_node *n = xcalloc(1, sizeof(*n));
 
-	if (n == NULL)
-		abort();
 	n->name = take_text(lx);
 	n->line = lx->tok_line;
 	return n;
@@ -247,10 +244,8 @@ static struct sv_node *node_new(struct lexer *lx)
 
 static struct sv_arg *add_arg(struct sv_node *n)
 {
-	struct sv_arg *a = realloc(n->args, (n->n_args + 1) * sizeof(*a));
+	struct sv_arg *a = xreallocarray(n->args, n->n_args + 1, sizeof(*a));
 
-	if (a == NULL)
-		abort();
 	n->args = a;
 	a = &n->args[n->n_args++];
 	memset(a, 0, sizeof(*a));
@@ -259,20 +254,16 @@ static struct sv_arg *add_arg(struct sv_node *n)
 
 static void add_str(struct sv_arg *a, char *s)
 {
-	char **v = realloc(a->strs, (a->n_strs + 1) * sizeof(*v));
+	char **v = xreallocarray(a->strs, a->n_strs + 1, sizeof(*v));
 
-	if (v == NULL)
-		abort();
 	a->strs = v;
 	a->strs[a->n_strs++] = s;
 }
 
 static void add_test(struct sv_node *n, struct sv_node *t)
 {
-	struct sv_node **v = realloc(n->tests, (n->n_tests + 1) * sizeof(*v));
+	struct sv_node **v = xreallocarray(n->tests, n->n_tests + 1, sizeof(*v));
 
-	if (v == NULL)
-		abort();
 	n->tests = v;
 	n->tests[n->n_tests++] = t;
 }
@@ -695,9 +686,7 @@ int sieve_compile(const char *text, size_t len, struct sieve_script **r,
 		return fail(&lx, 1, "script larger than %u bytes", SIEVE_MAX_SCRIPT);
 	if (memchr(text, '\0', len) != NULL)
 		return fail(&lx, 1, "NUL byte in the script");
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		abort();
+	s = xcalloc(1, sizeof(*s));
 	buf_init(&lx.text, SIEVE_MAX_SCRIPT);
 	ret = parse_commands(&lx, &s->first, 0);
 	if (ret > 0)

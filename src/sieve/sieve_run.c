@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/util.h"
 
 #define MAX_VARS	128
 #define MAX_VALUE	4096	/* bytes of a variable, a flag list */
@@ -78,15 +79,6 @@ static int run_fail(struct run *r, unsigned line, const char *fmt, ...)
 	vsnprintf(r->err + n, r->err_size - n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *d = strndup(s, n);
-
-	if (d == NULL)
-		abort();
-	return d;
 }
 
 /* ---- the message ---- */
@@ -1417,9 +1409,7 @@ static int do_vacation(struct run *r, const struct sv_node *n)
 	} else {
 		v = header_value(r, "subject");
 		size_t l = v ? strlen(v) : 0;
-		act->subject = malloc(l + 7);
-		if (act->subject == NULL)
-			abort();
+		act->subject = xmalloc(l + 7);
 		snprintf(act->subject, l + 7, "Auto: %s", v ? v : "");
 	}
 	if ((a = tag_value(n, "from")) != NULL)
@@ -1588,11 +1578,9 @@ static int do_global(struct run *r, const struct sv_node *n)
 static int run_script(struct run *r, const struct sieve_script *s, unsigned depth)
 {
 	const struct sieve_script *saved_s = r->s;
-	struct vars *saved_vars = r->local, *own = calloc(1, sizeof(*own));
+	struct vars *saved_vars = r->local, *own = xcalloc(1, sizeof(*own));
 	int ret;
 
-	if (own == NULL)
-		abort();
 	r->s = s;
 	r->local = own;
 	ret = run_block(r, s->first, depth);
@@ -1613,9 +1601,7 @@ static int do_include(struct run *r, const struct sv_node *n, unsigned depth)
 	int ret;
 
 	/* :once and the list of included scripts know the location */
-	key = malloc(key_len);
-	if (key == NULL)
-		abort();
+	key = xmalloc(key_len);
 	snprintf(key, key_len, "%c:%s", global ? 'g' : 'p', name);
 	if (has_tag(n, "once"))
 		for (unsigned i = 0; i < r->n_included; i++)
@@ -1683,11 +1669,9 @@ int sieve_run_scripts(const struct sieve_script *const *scripts, unsigned n,
 		      const struct sieve_message *msg, struct sieve_plan *plan, char *err,
 		      size_t err_size)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r = xcalloc(1, sizeof(*r));
 	int ret = 1;
 
-	if (r == NULL)
-		abort();
 	r->s = scripts[0];
 	r->msg = msg;
 	r->plan = plan;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
+#include "store/store.h"
 
 #define PATH_SIZE 4400
 
@@ -27,6 +28,14 @@ bool sieve_store_valid_name(const char *name)
 		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
 			return false;
 	return true;
+}
+
+void sieve_store_dir(const char *data_dir, const char *address, char *out, size_t size)
+{
+	char maildir[PATH_SIZE - 100];
+
+	store_mailbox_path(data_dir, address, false, maildir, sizeof(maildir));
+	snprintf(out, size, "%s/sieve", maildir);
 }
 
 void sieve_store_active(const char *dir, char *out, size_t size)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include "auth/accounts.h"
@@ -112,22 +111,22 @@ static bool sender_allowed(struct smtpd_session *s, const char *key)
 }
 
 /*
- * Free space on the data directory's file system, in bytes (statvfs is
- * cheap, but once a second is enough for every session: the cache is the
+ * Free space for the queue (in the data directory), in bytes: asking is
+ * cheap, but once a second is enough for every session (the cache is the
  * loop thread's).  UINT64_MAX when it cannot be known.
  */
-static uint64_t disk_available(const char *dir)
+static uint64_t disk_available(struct queue *q)
 {
 	static struct timespec checked;
 	static uint64_t avail;
 	struct timespec now;
-	struct statvfs st;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (checked.tv_sec != 0 && now.tv_sec - checked.tv_sec < 1)
 		return avail;
 	checked = now;
-	avail = statvfs(dir, &st) == 0 ? (uint64_t)st.f_bavail * st.f_frsize : UINT64_MAX;
+	if (queue_space(q, &avail) < 0)
+		avail = UINT64_MAX;
 	return avail;
 }
 
@@ -140,7 +139,7 @@ static bool disk_short(struct smtpd_session *s, uint64_t size)
 
 	if (cfg->disk_reserve == 0)
 		return false;
-	avail = disk_available(cfg->data_dir);
+	avail = disk_available(s->conn.server->queue);
 	if (avail >= cfg->disk_reserve && avail - cfg->disk_reserve >= size)
 		return false;
 	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu; "

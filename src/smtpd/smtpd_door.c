@@ -14,8 +14,9 @@
  *    number of slots: a flood of addresses evicts old entries, never grows it.
  *  - greylisting: the triplet (client /24 or /64, sender, recipient) is
  *    refused with 450 4.7.1 until greylist_delay has passed since it was
- *    first seen; then it is remembered as passed.  Triplets live in
- *    DATA_DIR/greylist.db (SQLite); stale ones are purged hourly.
+ *    first seen; then it is remembered as passed.  The triplets are kept
+ *    by greylist/greylist.h (never touched here); stale ones are purged
+ *    hourly.
  *
  * Blocklists and greylisting apply to the smtp listener only, and neither
  * to authenticated clients nor to [relay] trusted_networks; the rate limits
@@ -24,13 +25,13 @@
 #include "smtpd_private.h"
 
 #include <arpa/inet.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "greylist/greylist.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mta/dns.h"
@@ -39,8 +40,6 @@
 #define DOOR_MAX_ZONES 8
 #define DOOR_RATE_SLOTS 4096
 #define DOOR_RATE_PROBES 8
-#define DOOR_GREY_PASSED_TTL (36 * 86400)	/* a passed triplet unseen this long */
-#define DOOR_GREY_PENDING_TTL (2 * 86400)	/* a first try never retried */
 
 struct door_zone {
 	struct smtpd_door *door;
@@ -66,8 +65,7 @@ struct rate_slot {
 };
 
 static struct rate_slot rate_table[DOOR_RATE_SLOTS];
-static sqlite3 *grey_db;
-static char grey_path[1100];
+static struct greylist *grey;	/* the loop thread's handle */
 static time_t grey_purged;
 
 static const struct config *cfg_of(struct smtpd_session *s)
@@ -313,52 +311,6 @@ int smtpd_door_mail(struct smtpd_session *s)
 
 /* ---- greylisting ---- */
 
-static sqlite3 *grey_open(const struct config *cfg)
-{
-	char path[sizeof(grey_path)];
-
-	snprintf(path, sizeof(path), "%s/greylist.db", cfg->data_dir);
-	if (grey_db != NULL && strcmp(path, grey_path) == 0)
-		return grey_db;
-	if (grey_db != NULL)
-		sqlite3_close(grey_db);
-	grey_db = NULL;
-	str_copy(grey_path, path, sizeof(grey_path));
-	if (sqlite3_open_v2(path, &grey_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(grey_db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-			 "CREATE TABLE IF NOT EXISTS triplet (key TEXT PRIMARY KEY, "
-			 "first INTEGER NOT NULL, last INTEGER NOT NULL, "
-			 "passed INTEGER NOT NULL DEFAULT 0)", NULL, NULL, NULL) != SQLITE_OK) {
-		log_err("smtpd: greylisting: %s: %s", path,
-			grey_db != NULL ? sqlite3_errmsg(grey_db) : "cannot open");
-		sqlite3_close(grey_db);
-		grey_db = NULL;
-		return NULL;
-	}
-	sqlite3_busy_timeout(grey_db, 200);
-	return grey_db;
-}
-
-/* The client's network as greylisting sees it: its /24 or /64. */
-static void client_net(const char *addr, char *out, size_t size)
-{
-	unsigned char b[16];
-	char text[INET6_ADDRSTRLEN];
-
-	if (inet_pton(AF_INET, addr, b) == 1) {
-		b[3] = 0;
-		inet_ntop(AF_INET, b, text, sizeof(text));
-		snprintf(out, size, "%s/24", text);
-	} else if (inet_pton(AF_INET6, addr, b) == 1) {
-		memset(b + 8, 0, 8);
-		inet_ntop(AF_INET6, b, text, sizeof(text));
-		snprintf(out, size, "%s/64", text);
-	} else {
-		str_copy(out, addr, size);
-	}
-}
-
 static bool domain_matches(const char *domain, const char *item)
 {
 	size_t dl = strlen(domain), il = strlen(item);
@@ -391,70 +343,27 @@ static bool whitelisted(struct smtpd_session *s)
 	return false;
 }
 
-static void grey_purge(sqlite3 *db, time_t now)
-{
-	sqlite3_stmt *st;
-
-	if (now - grey_purged < 3600)
-		return;
-	grey_purged = now;
-	if (sqlite3_prepare_v2(db, "DELETE FROM triplet WHERE (passed AND last < ?1) OR "
-			       "(NOT passed AND first < ?2)", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - DOOR_GREY_PASSED_TTL));
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now - DOOR_GREY_PENDING_TTL));
-	sqlite3_step(st);
-	sqlite3_finalize(st);
-}
-
-/* Returns 0 when the triplet may pass, else the seconds left to wait
-   (-1: the table cannot be read: let it pass). */
+/* Returns 0 when the triplet may pass, else the seconds left to wait.  The
+   table (greylist/greylist.h) is opened when first needed and purged
+   hourly; when it cannot be read the mail passes. */
 static long grey_check(struct smtpd_session *s, const char *rcpt)
 {
 	const struct config *cfg = cfg_of(s);
-	sqlite3 *db = grey_open(cfg);
-	sqlite3_stmt *st = NULL;
-	char net[64], key[1024];
+	const char *error;
 	time_t now = time(NULL);
-	long wait = -1;
+	long wait = 0;
 
-	if (db == NULL)
-		return -1;
-	grey_purge(db, now);
-	client_net(s->conn.addr, net, sizeof(net));
-	snprintf(key, sizeof(key), "%s|%s|%s", net, s->env->sender, rcpt);
-	if (sqlite3_prepare_v2(db, "SELECT first, passed FROM triplet WHERE key = ?1", -1,
-			       &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		time_t first = (time_t)sqlite3_column_int64(st, 0);
-		bool passed = sqlite3_column_int(st, 1) != 0;
-		sqlite3_finalize(st);
-		st = NULL;
-		if (!passed && now - first < (time_t)cfg->door_greylist_delay) {
-			wait = (long)((time_t)cfg->door_greylist_delay - (now - first));
-			goto out;
-		}
-		if (sqlite3_prepare_v2(db, "UPDATE triplet SET passed = 1, last = ?2 "
-				       "WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
-			goto out;
-		wait = 0;
-	} else {
-		sqlite3_finalize(st);
-		st = NULL;
-		wait = cfg->door_greylist_delay > 0 ? (long)cfg->door_greylist_delay : 0;
-		if (sqlite3_prepare_v2(db, "INSERT INTO triplet (key, first, last, passed) "
-				       "VALUES (?1, ?2, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
-			goto out;
-		sqlite3_bind_int(st, 3, wait == 0);
+	if (grey == NULL && greylist_open(cfg->data_dir, &grey, &error) < 0) {
+		log_err("smtpd: greylisting: %s", error);
+		return 0;
 	}
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		log_err("smtpd: greylisting: %s: %s", grey_path, sqlite3_errmsg(db));
-out:
-	sqlite3_finalize(st);
+	if (now - grey_purged >= 3600) {
+		grey_purged = now;
+		greylist_purge(grey, now);
+	}
+	if (greylist_check(grey, s->conn.addr, s->env->sender, rcpt, now,
+			   (unsigned long)cfg->door_greylist_delay, &wait) != 0)
+		return 0;
 	return wait;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/handoff.h"
 #include "store/store.h"
 
 #define STORE_INDEX_FILE	"correio-index"
@@ -208,7 +209,7 @@ void store_account_forget(struct store_account *a);
 struct store_job {
 	void (*work)(struct store_job *j);
 	void (*done)(struct store_job *j);
-	struct store_job *next;
+	struct handoff_link link;	/* on the pool's todo, then done */
 };
 /* What store_append_commit and store_copy_commit hand out. */
 struct store_wait {

@@ -1,15 +1,15 @@
 /*
  * store_worker.c - the store's disk waits off the event loop.
  *
- * A small pool of threads takes jobs from a locked list; a finished job
- * goes on the done list and the eventfd is written; the loop, polling it,
- * calls store_workers_run(), which runs each job's done step (the same
- * hand-off the queue's committer and the password pool use).  A job's
- * work step touches only what it was given (descriptors, paths), never
- * the index or an account: those stay on the loop thread.
+ * A small pool of threads takes jobs from a worker hand-off; a finished
+ * job goes on a loop hand-off (lib/handoff.h, as for the queue's
+ * committer and the password pool) whose descriptor the owner's loop
+ * polls, calling store_workers_run(), which runs each job's done step.  A
+ * job's work step touches only what it was given (descriptors, paths),
+ * never the index or an account: those stay on the loop thread.
  *
  * Directory flushes are group-committed: store_flush_dirs() puts a
- * request on a pending list and, unless one is queued already, queues a
+ * request on a pending list and, when it is the first there, queues a
  * flush job; the worker that runs it takes every request pending at that
  * moment and fsyncs each distinct directory once.  Requests arriving
  * meanwhile gather for the next flush, which another worker may run at
@@ -21,14 +21,11 @@
  */
 #include "store/store_private.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
+#include "lib/handoff.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -40,56 +37,72 @@ struct dir_req {
 	int result;
 	void (*done)(void *arg, int result);
 	void *arg;
-	struct dir_req *next;
+	struct handoff_link link;	/* on the pending list, then in a flush */
 };
 
 /* A group flush: the requests it took. */
 struct dir_flush {
 	struct store_job job;	/* first */
 	struct store *store;
-	struct dir_req *reqs;
+	struct handoff_link *reqs;
 };
 
 struct store_pool {
 	pthread_t threads[STORE_WORKERS_MAX];
 	unsigned n_threads;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct store_job *todo, **todo_tail;
-	struct store_job *done, **done_tail;
-	struct dir_req *dirs_pending;
-	bool dirs_queued;	/* a flush job waits in todo */
-	bool stop;
-	int event_fd;
+	struct handoff *todo;		/* jobs for the workers */
+	struct handoff *done;		/* finished jobs, for the loop */
+	struct handoff *dirs_pending;	/* flush requests not taken yet */
 };
 
+static struct store_job *job_of(struct handoff_link *l)
+{
+	return HANDOFF_ITEM(l, struct store_job, link);
+}
+
+static struct dir_req *req_of(struct handoff_link *l)
+{
+	return HANDOFF_ITEM(l, struct dir_req, link);
+}
+
+static void dir_req_free(struct dir_req *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r);
+}
+
+/* One job per turn; at stop, the jobs queued still run. */
 static void *worker_main(void *arg)
 {
-	struct store *s = arg;
-	struct store_pool *p = s->pool;
-	uint64_t one = 1;
+	struct store_pool *p = arg;
+	struct handoff_link *l;
 
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		struct store_job *j;
-
-		while (p->todo == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if ((j = p->todo) == NULL)
-			break;
-		if ((p->todo = j->next) == NULL)
-			p->todo_tail = &p->todo;
-		pthread_mutex_unlock(&p->lock);
-		j->work(j);
-		pthread_mutex_lock(&p->lock);
-		j->next = NULL;
-		*p->done_tail = j;
-		p->done_tail = &j->next;
-		if (write(p->event_fd, &one, sizeof(one)) < 0)
-			log_err("store: eventfd: %m");
+	while ((l = handoff_wait(p->todo, false)) != NULL) {
+		job_of(l)->work(job_of(l));
+		handoff_post(p->done, l);
 	}
-	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* The done steps of a batch of finished jobs, oldest first. */
+static void run_done(void *ctx, struct handoff_link *batch)
+{
+	struct handoff_link *next;
+
+	for (; batch != NULL; batch = next) {
+		next = batch->next;
+		job_of(batch)->done(job_of(batch));
+	}
+}
+
+static void pool_free(struct store_pool *p)
+{
+	handoff_free(&p->todo);
+	handoff_free(&p->done);
+	handoff_free(&p->dirs_pending);
+	free(p);
 }
 
 int store_workers_start(struct store *s, unsigned n)
@@ -97,99 +110,59 @@ int store_workers_start(struct store *s, unsigned n)
 	struct store_pool *p;
 
 	if (s->pool != NULL)
-		return s->pool->event_fd;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("out of memory");
+		return handoff_fd(s->pool->done);
+	p = xcalloc(1, sizeof(*p));
 	if (n > STORE_WORKERS_MAX)
 		n = STORE_WORKERS_MAX;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	p->todo_tail = &p->todo;
-	p->done_tail = &p->done;
-	if ((p->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+	if (handoff_new(NULL, NULL, &p->todo) < 0 || handoff_new(run_done, s, &p->done) < 0 ||
+	    handoff_new(NULL, NULL, &p->dirs_pending) < 0) {
 		log_err("store: eventfd: %m");
-		free(p);
+		pool_free(p);
 		return -1;
 	}
 	s->pool = p;
 	for (; p->n_threads < n; p->n_threads++)
-		if (pthread_create(&p->threads[p->n_threads], NULL, worker_main, s) != 0) {
+		if (pthread_create(&p->threads[p->n_threads], NULL, worker_main, p) != 0) {
 			log_err("store: cannot start a worker thread");
 			break;
 		}
 	if (p->n_threads == 0) {
-		close(p->event_fd);
-		free(p);
+		pool_free(p);
 		s->pool = NULL;
 		return -1;
 	}
-	return p->event_fd;
-}
-
-/* Take the done list. */
-static struct store_job *take_done(struct store_pool *p)
-{
-	struct store_job *j;
-
-	pthread_mutex_lock(&p->lock);
-	j = p->done;
-	p->done = NULL;
-	p->done_tail = &p->done;
-	pthread_mutex_unlock(&p->lock);
-	return j;
+	return handoff_fd(p->done);
 }
 
 void store_workers_run(struct store *s)
 {
-	struct store_job *j, *next;
-	uint64_t count;
-
-	if (s->pool == NULL)
-		return;
-	if (read(s->pool->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_err("store: eventfd read: %m");
-	for (j = take_done(s->pool); j != NULL; j = next) {
-		next = j->next;
-		j->done(j);
-	}
+	if (s->pool != NULL)
+		handoff_run(s->pool->done);
 }
 
 void store_workers_stop(struct store *s)
 {
 	struct store_pool *p = s->pool;
-	struct store_job *j;
+	struct handoff_link *l, *next;
 
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	handoff_stop(p->todo, true);
 	for (unsigned i = 0; i < p->n_threads; i++)
 		pthread_join(p->threads[i], NULL);
 	/* the threads ran every job queued; finish them, and whatever their
-	   done steps start, here */
+	   done steps start, here (without the pool: at once) */
 	s->pool = NULL;
-	for (j = take_done(p); j != NULL; j = take_done(p))
-		while (j != NULL) {
-			struct store_job *next = j->next;
-			j->done(j);
-			j = next;
-		}
-	while (p->dirs_pending != NULL) {
-		struct dir_req *r = p->dirs_pending;
-		p->dirs_pending = r->next;
-		r->next = NULL;
-		store_flush_dirs(s, (const char *const *)r->paths, r->n, r->done, r->arg);
-		for (unsigned i = 0; i < r->n; i++)
-			free(r->paths[i]);
-		free(r->paths);
-		free(r);
+	while (handoff_run(p->done)) {
+		/* again: a done step may have finished more */
 	}
-	close(p->event_fd);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
-	free(p);
+	for (l = handoff_take(p->dirs_pending); l != NULL; l = next) {
+		struct dir_req *r = req_of(l);
+		next = l->next;
+		store_flush_dirs(s, (const char *const *)r->paths, r->n, r->done, r->arg);
+		dir_req_free(r);
+	}
+	pool_free(p);
 }
 
 void store_job_submit(struct store *s, struct store_job *j)
@@ -201,12 +174,7 @@ void store_job_submit(struct store *s, struct store_job *j)
 		j->done(j);
 		return;
 	}
-	j->next = NULL;
-	pthread_mutex_lock(&p->lock);
-	*p->todo_tail = j;
-	p->todo_tail = &j->next;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	handoff_post(p->todo, &j->link);
 }
 
 /* ---- work of the servers over the store ---- */
@@ -259,7 +227,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* fsync each distinct directory of reqs once; each request gets the
    result of its own directories. */
-static void flush_reqs(struct store *s, struct dir_req *reqs)
+static void flush_reqs(struct store *s, struct handoff_link *reqs)
 {
 	struct {
 		const char *path;
@@ -268,15 +236,15 @@ static void flush_reqs(struct store *s, struct dir_req *reqs)
 	const char **all;
 	unsigned n = 0, k = 0;
 
-	for (struct dir_req *r = reqs; r != NULL; r = r->next)
-		n += r->n;
+	for (struct handoff_link *l = reqs; l != NULL; l = l->next)
+		n += req_of(l)->n;
 	if (n == 0)
 		return;
 	if ((all = calloc(n, sizeof(*all))) == NULL || (u = calloc(n, sizeof(*u))) == NULL)
 		fatal("out of memory");
-	for (struct dir_req *r = reqs; r != NULL; r = r->next)
-		for (unsigned i = 0; i < r->n; i++)
-			all[k++] = r->paths[i];
+	for (struct handoff_link *l = reqs; l != NULL; l = l->next)
+		for (unsigned i = 0; i < req_of(l)->n; i++)
+			all[k++] = req_of(l)->paths[i];
 	qsort(all, n, sizeof(*all), cmp_str);
 	k = 0;
 	store_disk_delay(s);
@@ -287,7 +255,8 @@ static void flush_reqs(struct store *s, struct dir_req *reqs)
 				log_err("store: fsync %s: %m", all[i]);
 			k++;
 		}
-	for (struct dir_req *r = reqs; r != NULL; r = r->next) {
+	for (struct handoff_link *l = reqs; l != NULL; l = l->next) {
+		struct dir_req *r = req_of(l);
 		r->result = 1;
 		for (unsigned i = 0; i < r->n; i++)
 			for (unsigned j = 0; j < k; j++)
@@ -301,34 +270,21 @@ static void flush_reqs(struct store *s, struct dir_req *reqs)
 static void dir_flush_work(struct store_job *j)
 {
 	struct dir_flush *f = (struct dir_flush *)j;
-	struct store_pool *p = f->store->pool;
 
-	if (p != NULL) {
-		pthread_mutex_lock(&p->lock);
-		f->reqs = p->dirs_pending;
-		p->dirs_pending = NULL;
-		p->dirs_queued = false;
-		pthread_mutex_unlock(&p->lock);
-	}
+	/* from here a new request queues the next flush */
+	f->reqs = handoff_take(f->store->pool->dirs_pending);
 	flush_reqs(f->store, f->reqs);
-}
-
-static void dir_req_free(struct dir_req *r)
-{
-	for (unsigned i = 0; i < r->n; i++)
-		free(r->paths[i]);
-	free(r->paths);
-	free(r);
 }
 
 static void dir_flush_done(struct store_job *j)
 {
 	struct dir_flush *f = (struct dir_flush *)j;
-	struct dir_req *r, *next;
+	struct handoff_link *l, *next;
 
 	f->store->dir_flushes++;
-	for (r = f->reqs; r != NULL; r = next) {
-		next = r->next;
+	for (l = f->reqs; l != NULL; l = next) {
+		struct dir_req *r = req_of(l);
+		next = l->next;
 		f->store->dir_requests++;
 		r->done(r->arg, r->result);
 		dir_req_free(r);
@@ -341,7 +297,7 @@ void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 {
 	struct dir_req *r = calloc(1, sizeof(*r));
 	struct store_pool *p = s->pool;
-	struct dir_flush *f = NULL;
+	struct dir_flush *f;
 
 	if (r == NULL || (r->paths = calloc(n + 1, sizeof(*r->paths))) == NULL)
 		fatal("out of memory");
@@ -354,21 +310,14 @@ void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 	if (p == NULL) {
 		s->dir_flushes++;
 		s->dir_requests++;
-		flush_reqs(s, r);
+		flush_reqs(s, &r->link);
 		r->done(r->arg, r->result);
 		dir_req_free(r);
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
-	r->next = p->dirs_pending;
-	p->dirs_pending = r;
-	if (!p->dirs_queued) {
-		p->dirs_queued = true;
-		if ((f = calloc(1, sizeof(*f))) == NULL)
-			fatal("out of memory");
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (f != NULL) {
+	/* the first request since the last flush took them queues the next */
+	if (handoff_post(p->dirs_pending, &r->link)) {
+		f = xcalloc(1, sizeof(*f));
 		f->store = s;
 		f->job.work = dir_flush_work;
 		f->job.done = dir_flush_done;

@@ -206,10 +206,8 @@ static void offload_done(struct store_job *j)
 void store_offload(struct store *s, void (*work)(void *arg), void (*done)(void *arg),
 		   void *arg)
 {
-	struct offload *o = calloc(1, sizeof(*o));
+	struct offload *o = xcalloc(1, sizeof(*o));
 
-	if (o == NULL)
-		fatal("out of memory");
 	o->job.work = offload_work;
 	o->job.done = offload_done;
 	o->work = work;

@@ -525,7 +525,7 @@ static int msg_load(struct fetch_run *r, struct fetch_msg *fm)
 		store_read_delay(r->store);
 		ret = file_load(r, fm->fd);
 		if (ret < 0) {
-			log_err("imapd: reading UID %u: %s", fm->m.uid, strerror(errno));
+			log_err("imapd: reading UID %u: %m", fm->m.uid);
 			run_fail(r, "SERVERBUG", "message could not be read");
 		}
 		close(fm->fd);

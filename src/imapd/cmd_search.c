@@ -198,7 +198,7 @@ static int msg_load(struct search_run *r, bool whole)
 	if (fd != r->fd)
 		close(fd);
 	if (ret < 0) {
-		log_err("imapd: search: reading UID %u: %s", r->m.uid, strerror(errno));
+		log_err("imapd: search: reading UID %u: %m", r->m.uid);
 		r->error = "[SERVERBUG] a message could not be read";
 		return -1;
 	}

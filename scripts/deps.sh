@@ -29,7 +29,8 @@ set -eu
 #           private instance with its own config and queue directories;
 #           the system's Postfix is never started: policy-rc.d below),
 #           unbound and ldnsutils (a DNSSEC-signed zone served on loopback
-#           for the DANE tests; unbound's service is never started either)
+#           for the DANE tests; unbound's service is never started either),
+#           strace (the durability tests watch the server's flushes)
 #   client: libmagic (attachment types), ncurses (the full-screen view)
 #   package: lintian (checks the .deb of `make deb`; large, but the only
 #           judge of a Debian package) and systemd for systemd-analyze
@@ -46,7 +47,7 @@ dovecot-imapd dovecot-pop3d dovecot-sieve sieve-connect tmux python3-prometheus-
 lintian systemd logrotate
 python3-dkim python3-dnspython python3-nacl python3-spf opendkim-tools
 python3-milter pebble rspamd postfix
-unbound ldnsutils chromium"
+unbound ldnsutils chromium strace"
 
 # Node runs the JMAP client-library test (jmap-jam, tests/js) and the
 # webmail's browser test (playwright-core): Debian's

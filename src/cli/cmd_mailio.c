@@ -40,6 +40,7 @@
 #include "delivery/delivery.h"
 #include "lib-imap/imap_utf7.h"
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
 #include "lib/util.h"
@@ -942,8 +943,7 @@ static int export_folder(struct store_account *acct, const char *path, const cha
 			if (getentropy(guid, sizeof(guid)) < 0)
 				memset(guid, 0, sizeof(guid));
 			buf_printf(&head, "3 V%u N%u G", x.uidvalidity, x.uidnext);
-			for (size_t i = 0; i < sizeof(guid); i++)
-				buf_printf(&head, "%02x", guid[i]);
+			hex_encode_buf(guid, sizeof(guid), &head);
 			buf_putc(&head, '\n');
 			buf_append(&head, x.uidlist.data, x.uidlist.len);
 			pathf(file, sizeof(file), "%s/dovecot-uidlist", dir);

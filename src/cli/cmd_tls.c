@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "lib/buf.h"
+#include "lib/encoding.h"
 #include "lib/util.h"
 #include "tls/tls.h"
 
@@ -65,9 +66,12 @@ static void print_time(const char *label, const ASN1_TIME *t)
 
 static void print_hex(const char *label, const unsigned char *md, unsigned n)
 {
-	printf("  %-12s ", label);
-	for (unsigned i = 0; i < n; i++)
-		printf("%02X%s", md[i], i + 1 < n ? ":" : "\n");
+	struct buf hex;
+
+	buf_init(&hex, 0);
+	hex_fingerprint(md, n, &hex);
+	printf("  %-12s %s\n", label, buf_cstr(&hex));
+	buf_deinit(&hex);
 }
 
 static int show_one(const char *path, const char *crt_path)
@@ -104,10 +108,12 @@ static int show_one(const char *path, const char *crt_path)
 	if (X509_digest(cert, EVP_sha256(), md, &n))
 		print_hex("sha256:", md, n);
 	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) > 0) {
-		unsigned char b64[EVP_MAX_MD_SIZE * 2];
+		struct buf b64;
+		buf_init(&b64, 0);
 		EVP_Digest(spki, (size_t)len, md, &n, EVP_sha256(), NULL);
-		EVP_EncodeBlock(b64, md, (int)n);
-		printf("  %-12s sha256//%s\n", "public key:", b64);
+		base64_encode(md, n, &b64);
+		printf("  %-12s sha256//%s\n", "public key:", buf_cstr(&b64));
+		buf_deinit(&b64);
 		OPENSSL_free(spki);
 	}
 	if (crt_path != NULL)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 struct client_cache {
@@ -52,10 +53,13 @@ static void encode_name(const char *name, char *out, size_t size)
 
 	for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < size; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') {
 			out[n++] = (char)*p;
-		else
-			n += (size_t)snprintf(out + n, size - n, "%%%02X", *p);
+		} else {
+			out[n++] = '%';
+			hex_encode_upper(p, 1, out + n);
+			n += 2;
+		}
 	}
 	out[n] = '\0';
 }
@@ -65,9 +69,10 @@ static void decode_name(const char *enc, char *out, size_t size)
 	size_t n = 0;
 
 	for (const char *p = enc; *p && n + 1 < size; p++) {
-		unsigned v;
-		if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
-			out[n++] = (char)v;
+		int hi, lo;
+		if (*p == '%' && (hi = hex_value((unsigned char)p[1])) >= 0 &&
+		    (lo = hex_value((unsigned char)p[2])) >= 0) {
+			out[n++] = (char)(hi << 4 | lo);
 			p += 2;
 		} else {
 			out[n++] = *p;

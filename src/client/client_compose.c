@@ -18,6 +18,7 @@
 
 #include "auth/sasl.h"
 #include "mime/mime.h"
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 #define ATTACH_MAX (256u << 20)
@@ -221,7 +222,7 @@ static void param_2231(struct buf *out, const char *param, const char *value)
 		    (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p) != NULL)
 			buf_putc(out, (char)*p);
 		else
-			buf_printf(out, "%%%02X", *p);
+			hex_escape(*p, '%', out);
 	}
 }
 

@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 #define CONNECT_TIMEOUT_MS 15000
@@ -110,13 +111,13 @@ static void fingerprint(X509 *cert, char *out, size_t size)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	size_t pos = 0;
+	struct buf hex;
 
-	out[0] = '\0';
-	if (X509_digest(cert, EVP_sha256(), md, &n) != 1)
-		return;
-	for (unsigned i = 0; i < n && pos + 4 < size; i++)
-		pos += (size_t)snprintf(out + pos, size - pos, "%s%02X", i ? ":" : "", md[i]);
+	buf_init(&hex, 0);
+	if (X509_digest(cert, EVP_sha256(), md, &n) == 1)
+		hex_fingerprint(md, n, &hex);
+	snprintf(out, size, "%s", buf_cstr(&hex));
+	buf_deinit(&hex);
 }
 
 static int check_pin(struct client_conn *c, X509 *peer, const char *fp)

@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 static const char *alg_ext(enum dkim_alg alg)
@@ -369,7 +370,7 @@ void dkim_keys_unload(struct dkim_key *keys, unsigned n)
 static int record_text(EVP_PKEY *k, enum dkim_alg alg, char *out, size_t size)
 {
 	unsigned char der[1024], *p = der;
-	char b64[1400];
+	struct buf b64;
 	size_t len = sizeof(der);
 	int n;
 
@@ -381,8 +382,10 @@ static int record_text(EVP_PKEY *k, enum dkim_alg alg, char *out, size_t size)
 	} else if (EVP_PKEY_get_raw_public_key(k, der, &len) != 1) {
 		return -1;
 	}
-	EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
-	snprintf(out, size, "v=DKIM1; k=%s; p=%s", alg_ext(alg), b64);
+	buf_init(&b64, 0);
+	base64_encode(der, len, &b64);
+	snprintf(out, size, "v=DKIM1; k=%s; p=%s", alg_ext(alg), buf_cstr(&b64));
+	buf_deinit(&b64);
 	return 1;
 }
 

@@ -12,37 +12,26 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
-/* Base64 with folding white space inside; into out[0..max).  1 or -1. */
+/* A tag's base64 value, folding white space inside, into out[0..max).
+   1 or -1. */
 static int b64_decode(const char *p, size_t n, unsigned char *out, size_t max, size_t *len_r)
 {
-	char clean[2048];
-	size_t k = 0, pad = 0;
-	int got;
+	struct buf raw;
+	int ret;
 
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
-			continue;
-		if (k + 1 >= sizeof(clean))
-			return -1;
-		clean[k++] = p[i];
+	*len_r = 0;
+	buf_init(&raw, max);
+	ret = base64_decode_fws(p, n, &raw);
+	if (ret > 0) {
+		if (raw.len > 0)
+			memcpy(out, raw.data, raw.len);
+		*len_r = raw.len;
 	}
-	if (k % 4 != 0 || k / 4 * 3 > max)
-		return -1;
-	if (k == 0) {
-		*len_r = 0;
-		return 1;
-	}
-	if (clean[k - 1] == '=')
-		pad++;
-	if (k > 1 && clean[k - 2] == '=')
-		pad++;
-	got = EVP_DecodeBlock(out, (const unsigned char *)clean, (int)k);
-	if (got < 0 || (size_t)got < pad)
-		return -1;
-	*len_r = (size_t)got - pad;
-	return 1;
+	buf_deinit(&raw);
+	return ret;
 }
 
 static bool value_is(const char *v, size_t len, const char *s)

@@ -211,6 +211,12 @@ static void test_sig_parse(void **state)
 		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=",
 		"v=1; a=rsa-sha256; c=fancy; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
 		"v=1; a=rsa-sha256; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA==",
+		/* base64 that is not: '=' inside a value, bits left over */
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeu=eRkm5NMpJWZG3hXuFU=; b=AA==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA=A",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b==AAA",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AB==",
+		"v=1; a=rsa-sha256; d=a.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hXuFU=; b=AA== AA==",
 	};
 	struct dkim_sig sig;
 	const char *error;
@@ -247,6 +253,22 @@ static void test_key_parse(void **state)
 	assert_int_equal(dkim_key_parse("k=rsa; h=sha1; p=AAAA", 21, DKIM_ALG_RSA_SHA256, &pkey,
 					 &error), -1);
 	assert_int_equal(dkim_key_parse("k=rsa; p=AAAA", 13, DKIM_ALG_RSA_SHA256, &pkey, &error), -1);
+	/* the key folded over lines is the same key */
+	{
+		const char *folded = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQH\r\n\t"
+				     "Og7hcvPapiMlrwIaaPcHURo =";
+		assert_int_equal(dkim_key_parse(folded, strlen(folded), DKIM_ALG_ED25519_SHA256,
+						&pkey, &error), 1);
+		EVP_PKEY_free(pkey);
+	}
+	/* '=' inside p= is no base64: refused, not read as a zero digit */
+	{
+		const char *inner = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPa=iMlrwIaaPcHURo=";
+		pkey = NULL;
+		assert_int_equal(dkim_key_parse(inner, strlen(inner), DKIM_ALG_ED25519_SHA256,
+						&pkey, &error), -1);
+		assert_null(pkey);
+	}
 }
 
 /* Sign with dkim_signer, verify with dkim_sig_verify; then tamper. */

@@ -220,7 +220,7 @@ static void param(struct buf *out, const char *name, const char *value)
 		    (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p) != NULL)
 			buf_putc(out, (char)*p);
 		else
-			buf_printf(out, "%%%02X", *p);
+			hex_escape(*p, '%', out);
 	}
 }
 

@@ -7,15 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/encoding.h"
 #include "mime/mime.h"
 
+/* An upper-case hex digit's value, or -1: the encoder writes no other. */
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return c >= 'a' && c <= 'f' ? -1 : hex_value((unsigned char)c);
 }
 
 /* Decode enc and compare with the original bytes. */

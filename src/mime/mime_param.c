@@ -143,18 +143,14 @@ static bool attribute_char(unsigned char c)
 
 static void percent_encode(const char *s, struct buf *out)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	unsigned char c;
 
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
-		if (attribute_char(c)) {
+		if (attribute_char(c))
 			buf_putc(out, (char)c);
-		} else {
-			buf_putc(out, '%');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
+		else
+			hex_escape(c, '%', out);
 	}
 }
 

@@ -22,9 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
-
-static const char qp_hex[] = "0123456789ABCDEF";
 
 bool qp_is_8bit(const char *p, size_t len)
 {
@@ -66,9 +65,7 @@ static size_t qp_room(const char *in, size_t len, size_t i)
 
 static int qp_unit(struct buf *out, unsigned char c, bool literal)
 {
-	char enc[3] = { '=', qp_hex[c >> 4], qp_hex[c & 15] };
-
-	return literal ? buf_putc(out, (char)c) : buf_append(out, enc, 3);
+	return literal ? buf_putc(out, (char)c) : hex_escape(c, '=', out);
 }
 
 int qp_encode(const char *in, size_t len, struct buf *out)

@@ -11,17 +11,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lib/encoding.h"
 #include "mime/mime.h"
 
 /* ---- a small quoted-printable decoder, for the round trips ---- */
 
+/* An upper-case hex digit's value, or -1: the encoder writes no other. */
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return c >= 'a' && c <= 'f' ? -1 : hex_value((unsigned char)c);
 }
 
 /* Strict: only upper-case hex, "=" only before LF or two hex digits. */

@@ -62,7 +62,6 @@ int xtext_decode(const char *in, size_t len, struct buf *out)
 
 int xtext_encode(const char *in, size_t len, struct buf *out)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t start = out->len;
 	unsigned char u;
 	int ret;
@@ -72,7 +71,7 @@ int xtext_encode(const char *in, size_t len, struct buf *out)
 		if (u >= 33 && u <= 126 && u != '+' && u != '=')
 			ret = buf_putc(out, (char)u);
 		else
-			ret = buf_printf(out, "+%c%c", hex[u >> 4], hex[u & 15]);
+			ret = hex_escape(u, '+', out);
 		if (ret < 0) {
 			buf_truncate(out, start);
 			return -1;

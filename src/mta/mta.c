@@ -23,6 +23,7 @@
 #include "delivery/delivery.h"
 #include "delivery/resolve.h"
 #include "lib-smtp/smtp_parse.h"
+#include "lib/encoding.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -164,8 +165,7 @@ void mta_policy_strings(const struct mta_dest *d, int h, bool tlsa, struct buf *
 		for (unsigned i = 0; i < dh->n; i++) {
 			buf_printf(out, "%s%u %u %u ", i > 0 ? "|" : "", dh->tlsa[i].usage,
 				   dh->tlsa[i].selector, dh->tlsa[i].mtype);
-			for (unsigned k = 0; k < dh->tlsa[i].len; k++)
-				buf_printf(out, "%02x", dh->tlsa[i].data[k]);
+			hex_encode_buf(dh->tlsa[i].data, dh->tlsa[i].len, out);
 		}
 		return;
 	}

@@ -1,13 +1,25 @@
 /*
  * queue.c - spool files, group commit and recovery.
  *
- * Group commit: queue_commit() closes the message's files and puts it on
- * the pending list.  The committer thread takes the whole list at once,
- * calls syncfs(2) on the spool's file system - one flush for every file
- * and directory entry of the batch - and hands the batch back to the loop
- * (both hand-offs are lib/handoff.h's).  While one flush runs the next
- * batch gathers, so under load each flush covers many messages and under
- * no load a message waits for exactly one flush.
+ * Group commit: queue_commit() writes the message's text and its envelope
+ * (as <id>.env.new, still open) and puts the message on the pending list.
+ * A committer thread takes the whole list at once and makes exactly those
+ * files durable: it starts the write-back of every file of the batch, has
+ * each one fdatasynced, renames each envelope into place, and fsyncs the
+ * spool directory once for every entry of the batch.  The batch then
+ * goes back to the loop.  An envelope is in place only once its text and
+ * itself are on disk, and the 250 waits for the directory.  No syncfs(2):
+ * other programs' dirty data on the same file system is neither waited
+ * for nor forced out.
+ *
+ * While one batch is flushed the next gathers; QUEUE_COMMITTERS threads
+ * take batches, so more than one batch may be in flight.  The files of a
+ * batch are fdatasynced by QUEUE_FLUSHERS threads at once: flushes in
+ * flight together share the disk's cache flush (and, on a journaling file
+ * system, its journal commit), where one after the other each would wait
+ * for its own.  Under load each flush covers many messages, and under no
+ * load a message waits for exactly one batch.  Messages, files to flush
+ * and flushed batches all travel through lib/handoff.h's hand-offs.
  */
 #include "queue.h"
 
@@ -33,11 +45,14 @@
 
 #define QUEUE_WRITE_BUFFER 65536
 #define QUEUE_DAMAGED "damaged"	/* subdirectory for damaged messages */
+#define QUEUE_COMMITTERS 2	/* committer threads: batches in flight */
+#define QUEUE_FLUSHERS 4	/* threads that fdatasync a batch's files */
 
 struct queue_msg {
 	struct queue *q;
 	char id[ENVELOPE_ID_LEN + 1];
 	int fd;
+	int env_fd;		/* <id>.env.new, written, until the commit */
 	struct buf out;		/* text not yet written to fd */
 	size_t size;		/* bytes accepted by queue_msg_write */
 	size_t flushed;		/* bytes written to fd */
@@ -59,12 +74,31 @@ struct queue {
 	struct event_base *base;
 	queue_route_fn *route;
 	void *route_ctx;
-	pthread_t thread;
-	struct handoff *pending;	/* to the committer: waiting for a flush */
+	pthread_t threads[QUEUE_COMMITTERS];
+	unsigned n_threads;
+	pthread_t flushers[QUEUE_FLUSHERS];
+	unsigned n_flushers;
+	struct handoff *pending;	/* to the committers: waiting for a flush */
+	struct handoff *flush;		/* to the flushers: files to fdatasync */
 	struct handoff *synced;		/* to the loop: flushed */
-	bool stopped;		/* committer joined */
+	bool stopped;		/* committers and flushers joined */
 	struct event *event;	/* watches synced */
 	unsigned seq;
+};
+
+/* A batch's files being flushed: the committer waits until none is left. */
+struct flush_set {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned left;
+};
+
+/* One file of a batch, for a flusher. */
+struct flush_item {
+	struct handoff_link link;
+	int fd;
+	int err;		/* of its fdatasync: 0 flushed */
+	struct flush_set *set;
 };
 
 static struct queue_msg *msg_of(struct handoff_link *l)
@@ -82,6 +116,8 @@ static void msg_free(struct queue_msg *m)
 {
 	if (m->fd >= 0)
 		close(m->fd);
+	if (m->env_fd >= 0)
+		close(m->env_fd);
 	buf_deinit(&m->out);
 	mailauth_free(&m->auth);
 	envelope_free(&m->env);
@@ -96,9 +132,107 @@ static void msg_unlink(struct queue *q, const char *id)
 	unlink(path);
 	file_path(q, id, "msg", path, sizeof(path));
 	unlink(path);
+	file_path(q, id, "env.new", path, sizeof(path));
+	unlink(path);
 }
 
-/* ---- committer thread ---- */
+/* ---- committer and flusher threads ---- */
+
+/* Each turn takes one file to fdatasync, of any batch. */
+static void *flusher_main(void *arg)
+{
+	struct queue *q = arg;
+	struct handoff_link *l;
+
+	while ((l = handoff_wait(q->flush, false)) != NULL) {
+		struct flush_item *it = HANDOFF_ITEM(l, struct flush_item, link);
+		struct flush_set *set = it->set;
+		it->err = fdatasync(it->fd) < 0 ? errno : 0;
+		pthread_mutex_lock(&set->lock);
+		if (--set->left == 0)
+			pthread_cond_signal(&set->cond);
+		pthread_mutex_unlock(&set->lock);
+	}
+	return NULL;
+}
+
+/*
+ * fdatasync the text and envelope of msgs[0..n) at once, on the flushers,
+ * so that many flushes share one cache flush or journal commit instead of
+ * one each.  A file that fails dooms its message.
+ */
+static void flush_files(struct queue *q, struct queue_msg **msgs, unsigned n)
+{
+	struct flush_item *items = xcalloc(2 * n, sizeof(*items));
+	struct flush_set set = { .left = 2 * n };
+
+	pthread_mutex_init(&set.lock, NULL);
+	pthread_cond_init(&set.cond, NULL);
+	for (unsigned i = 0; i < 2 * n; i++) {
+		items[i].fd = i % 2 == 0 ? msgs[i / 2]->fd : msgs[i / 2]->env_fd;
+		items[i].set = &set;
+		items[i].link.next = i + 1 < 2 * n ? &items[i + 1].link : NULL;
+		/* start the write-back of every file first: their writes go
+		   to the disk together, and each fdatasync then mostly waits */
+		sync_file_range(items[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+	handoff_post_list(q->flush, &items[0].link);
+	pthread_mutex_lock(&set.lock);
+	while (set.left > 0)
+		pthread_cond_wait(&set.cond, &set.lock);
+	pthread_mutex_unlock(&set.lock);
+	pthread_mutex_destroy(&set.lock);
+	pthread_cond_destroy(&set.cond);
+
+	for (unsigned i = 0; i < 2 * n; i++)
+		if (items[i].err != 0 && msgs[i / 2]->result == 0) {
+			errno = items[i].err;
+			log_err("queue: %s: fdatasync of the %s: %m", msgs[i / 2]->id,
+				i % 2 == 0 ? "text" : "envelope");
+			msgs[i / 2]->result = -1;
+		}
+	free(items);
+}
+
+/*
+ * Make the batch durable: its files, then its envelopes in place, then
+ * the spool directory.  Sets each message's result (1 durable, -1 not).
+ */
+static void commit_batch(struct queue *q, struct handoff_link *batch, unsigned n)
+{
+	char from[ENVELOPE_ID_LEN + 16], to[ENVELOPE_ID_LEN + 16];
+	struct queue_msg **msgs = xcalloc(n + 1, sizeof(*msgs));
+	struct queue_msg *m;
+	unsigned n_ok = 0;
+	bool renamed = false;
+	int result = 1;
+
+	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+		if (msg_of(l)->result == 0)
+			msgs[n_ok++] = msg_of(l);
+	if (n_ok > 0)
+		flush_files(q, msgs, n_ok);
+	for (unsigned i = 0; i < n_ok; i++) {
+		m = msgs[i];
+		if (m->result != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s.env.new", m->id);
+		snprintf(to, sizeof(to), "%s.env", m->id);
+		if (renameat(q->dirfd, from, q->dirfd, to) < 0) {
+			log_err("queue: %s: rename the envelope into place: %m", m->id);
+			m->result = -1;
+		}
+		renamed = renamed || m->result == 0;
+	}
+	if (renamed && fsync(q->dirfd) < 0) {
+		log_err("queue: fsync %s: %m", q->dir);
+		result = -1;
+	}
+	for (struct handoff_link *l = batch; l != NULL; l = l->next)
+		if (msg_of(l)->result == 0)
+			msg_of(l)->result = result;
+	free(msgs);
+}
 
 /* Each turn takes every message pending (at stop, those left too) and
    hands the whole batch to the loop at once. */
@@ -109,19 +243,11 @@ static void *committer_main(void *arg)
 
 	while ((batch = handoff_wait(q->pending, true)) != NULL) {
 		unsigned n = 0;
-		int result;
 
 		for (struct handoff_link *l = batch; l != NULL; l = l->next)
 			n++;
 		metrics_fsync_group(n);
-
-		result = syncfs(q->dirfd) < 0 ? -1 : 1;
-		if (result < 0)
-			log_err("queue: syncfs: %m");
-
-		for (struct handoff_link *l = batch; l != NULL; l = l->next)
-			if (msg_of(l)->result == 0)
-				msg_of(l)->result = result;
+		commit_batch(q, batch, n);
 		handoff_post_list(q->synced, batch);
 	}
 	return NULL;
@@ -168,17 +294,23 @@ int queue_open(const char *data_dir, struct event_base *base,
 		return -1;
 	}
 	if (handoff_new(NULL, NULL, &q->pending) < 0 ||
+	    handoff_new(NULL, NULL, &q->flush) < 0 ||
 	    handoff_new(queue_on_synced, q, &q->synced) < 0) {
 		*error_r = "cannot make the committer's hand-off";
 		log_err("queue: eventfd: %m");
 		handoff_free(&q->pending);
+		handoff_free(&q->flush);
 		close(q->dirfd);
 		free(q);
 		return -1;
 	}
 	q->event = handoff_watch(q->synced, base);
-	if (pthread_create(&q->thread, NULL, committer_main, q) != 0)
-		abort();
+	for (; q->n_flushers < QUEUE_FLUSHERS; q->n_flushers++)
+		if (pthread_create(&q->flushers[q->n_flushers], NULL, flusher_main, q) != 0)
+			abort();
+	for (; q->n_threads < QUEUE_COMMITTERS; q->n_threads++)
+		if (pthread_create(&q->threads[q->n_threads], NULL, committer_main, q) != 0)
+			abort();
 	*r = q;
 	return 1;
 }
@@ -187,8 +319,12 @@ void queue_stop(struct queue *q)
 {
 	if (q->stopped)
 		return;
-	handoff_stop(q->pending, true);	/* the committer flushes what is left */
-	pthread_join(q->thread, NULL);
+	handoff_stop(q->pending, true);	/* the committers flush what is left */
+	for (unsigned i = 0; i < q->n_threads; i++)
+		pthread_join(q->threads[i], NULL);
+	handoff_stop(q->flush, true);	/* idle: the committers waited for theirs */
+	for (unsigned i = 0; i < q->n_flushers; i++)
+		pthread_join(q->flushers[i], NULL);
 	handoff_run(q->synced);
 	q->stopped = true;
 }
@@ -202,6 +338,7 @@ void queue_free(struct queue **qp)
 	queue_stop(q);
 	event_free(q->event);
 	handoff_free(&q->synced);
+	handoff_free(&q->flush);
 	handoff_free(&q->pending);
 	close(q->dirfd);
 	free(q);
@@ -227,6 +364,7 @@ int queue_msg_new(struct queue *q, struct envelope *env, struct queue_msg **r,
 	assert(q != NULL && env != NULL);
 	m->q = q;
 	m->fd = -1;
+	m->env_fd = -1;
 	for (int tries = 0; m->fd < 0 && tries < 10; tries++) {
 		queue_new_id(q, m->id);
 		file_path(q, m->id, "msg", path, sizeof(path));
@@ -478,33 +616,36 @@ static void on_auth_verdict(void *ctx, const struct mailauth_verdict *v)
 	commit_write(m);
 }
 
-/* Written as <id>.env.new and renamed into place, so that a crash never
-   leaves a torn <id>.env: one found at start is damage, and is kept. */
+/* Written as <id>.env.new, left open in m->env_fd: a committer renames
+   it into place once it and the text are on disk, so that a crash never
+   leaves a torn <id>.env (one found at start is damage, and is kept). */
 static int write_envelope(struct queue *q, struct queue_msg *m)
 {
 	struct buf text;
-	char path[1200], tmp[1210];
+	char tmp[1210];
 	int fd, ret = -1;
 
 	buf_init(&text, 0);
 	m->env->size = m->size;
 	envelope_format(m->env, &text);
-	file_path(q, m->id, "env", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	file_path(q, m->id, "env.new", tmp, sizeof(tmp));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0 && write_all(fd, text.data, text.len) > 0 && rename(tmp, path) == 0)
+	if (fd >= 0 && write_all(fd, text.data, text.len) > 0)
 		ret = 1;
 	if (ret < 0) {
-		log_err("queue: %s: %m", path);
+		log_err("queue: %s: %m", tmp);
+		if (fd >= 0)
+			close(fd);
 		unlink(tmp);
+	} else {
+		m->env_fd = fd;
 	}
-	if (fd >= 0)
-		close(fd);
 	buf_deinit(&text);
 	return ret;
 }
 
-/* Write the envelope and hand the message to the committer thread. */
+/* Write the envelope and hand the message to the committers (the files
+   stay open for their flush). */
 static void commit_write(struct queue_msg *m)
 {
 	struct queue *q = m->q;
@@ -520,8 +661,6 @@ static void commit_write(struct queue_msg *m)
 
 	if (msg_flush(m) < 0 || write_envelope(q, m) < 0)
 		m->result = -1;
-	close(m->fd);
-	m->fd = -1;
 	handoff_post(q->pending, &m->link);
 }
 

@@ -5,11 +5,12 @@
  * <data_dir>/queue/: <id>.msg (the text as stored, LF line ends, beginning
  * with its Return-Path: line) and <id>.env (the envelope).  A message is
  * accepted only once both are on disk: commits from many sessions are
- * gathered and made durable together by one syncfs(2) on a committer
- * thread (group commit), then each session's callback runs on the event
- * loop.  Committed messages are handed to the router hook (the scheduler,
- * for local and remote recipients alike); queue_done() removes a message
- * once it is finished.
+ * gathered and made durable together on committer threads (group commit:
+ * an fdatasync of each of the batch's files, one fsync of the spool
+ * directory, never a flush of the whole file system), then each session's
+ * callback runs on the event loop.  Committed messages are handed to the
+ * router hook (the scheduler, for local and remote recipients alike);
+ * queue_done() removes a message once it is finished.
  *
  * Threads: queue_msg_* and queue_commit run on the event loop thread;
  * queue_done and the readers (queue_text_*, queue_space, queue_census)

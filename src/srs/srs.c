@@ -7,6 +7,7 @@
  */
 #include "srs/srs.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 static const char base32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -107,7 +109,7 @@ void srs_hash(const struct srs *srs, const char *const *fields, int n,
 {
 	unsigned char md[EVP_MAX_MD_SIZE], text[3 * SRS_ADDRESS_MAX];
 	unsigned int md_len = 0;
-	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	struct buf b64;
 	size_t len = 0;
 
 	/* the fields in lower case, one after the other (longer than any
@@ -116,9 +118,12 @@ void srs_hash(const struct srs *srs, const char *const *fields, int n,
 		for (const char *p = fields[i]; *p != '\0' && len < sizeof(text); p++)
 			text[len++] = (unsigned char)tolower((unsigned char)*p);
 	HMAC(EVP_sha1(), srs->secret, (int)srs->secret_len, text, len, md, &md_len);
-	EVP_EncodeBlock((unsigned char *)b64, md, (int)md_len);
-	memcpy(out, b64, SRS_HASH_LEN);
+	buf_init(&b64, 0);
+	base64_encode(md, md_len, &b64);
+	assert(b64.len >= SRS_HASH_LEN);
+	memcpy(out, b64.data, SRS_HASH_LEN);
 	out[SRS_HASH_LEN] = '\0';
+	buf_deinit(&b64);
 }
 
 int srs_forward(const struct srs *srs, const char *sender, uint64_t now, char *out,
@@ -229,23 +234,29 @@ int srs_reverse(const struct srs *srs, const char *address, uint64_t now, char *
 static int secret_create(const char *path)
 {
 	unsigned char raw[32];
-	char text[64];
-	int fd, len;
+	struct buf text;
+	int fd, ret = 1;
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return -1;
-	len = EVP_EncodeBlock((unsigned char *)text, raw, (int)sizeof(raw));
-	text[len++] = '\n';
+	/* 45 bytes: the buffer's first allocation holds them, so that no
+	   copy of the secret is left behind by a growth */
+	buf_init(&text, 0);
+	base64_encode(raw, sizeof(raw), &text);
+	buf_putc(&text, '\n');
 	explicit_bzero(raw, sizeof(raw));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return errno == EEXIST ? 0 : -1;
-	if (write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		ret = errno == EEXIST ? 0 : -1;
+	} else if (write_all(fd, text.data, text.len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlink(path);
-		return -1;
+		ret = -1;
+	} else if (close(fd) < 0) {
+		ret = -1;
 	}
-	explicit_bzero(text, sizeof(text));
-	return close(fd) < 0 ? -1 : 1;
+	explicit_bzero(text.data, text.cap);
+	buf_deinit(&text);
+	return ret;
 }
 
 int srs_secret_load(struct srs *srs, const char *path, const char **error_r)

@@ -268,6 +268,7 @@ static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
 	mb->idx.uidnext = r.uid + 1;
 	mb->cur_clean = false;
+	mb->written = true;	/* parked after use: the next APPEND finds it */
 	uidvec_push(&mb->chg_exists, r.uid);
 	store_account_usage_add(mb->acct, (int64_t)r.size, 1);
 	store_index_commit(mb);

@@ -267,6 +267,7 @@ static void index_copies(struct copy_ctx *cc)
 			store_account_usage_add(dst->acct, (int64_t)c->rec.size, 1);
 	}
 	store_index_commit(dst);
+	dst->written = true;	/* parked after use: the next COPY finds it */
 	store_mbox_notify(dst, NULL);
 }
 

@@ -23,8 +23,14 @@
 
 #define TMP_MAX_AGE (36 * 3600)	/* Maildir: tmp/ files older are litter */
 /* A folder this big stays open (parked) after its last user while the
-   account is in use: loading its index again costs time in proportion. */
+   account is in use: loading its index again costs time in proportion.
+   So does a folder that APPEND or COPY filed messages into, whatever its
+   size: the next one (a client saving to Sent with INBOX selected, an
+   upload of many messages) would otherwise load it again every time.
+   At most PARK_WRITTEN_MAX such smaller folders per account (a migration
+   that fills hundreds of folders does not keep them all). */
 #define PARK_MIN_MESSAGES 1000
+#define PARK_WRITTEN_MAX 8
 
 /* ---- shared folders ---- */
 
@@ -184,14 +190,26 @@ void store_mbox_ref(struct mbox *mb)
 	}
 }
 
+/* Folders under PARK_MIN_MESSAGES that a's last APPEND or COPY left parked. */
+static unsigned parked_small(const struct store_account *a)
+{
+	unsigned n = 0;
+
+	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
+		if (mb->parked && mb->idx.count < PARK_MIN_MESSAGES)
+			n++;
+	return n;
+}
+
 void store_mbox_release(struct mbox *mb)
 {
 	struct store_account *a = mb->acct;
 
 	if (--mb->refs > 0)
 		return;
-	if (mb->ready && !mb->deleted && mb->mbox_path == NULL && !a->closing &&
-	    mb->idx.count >= PARK_MIN_MESSAGES && a->refs > 1) {
+	if (mb->ready && !mb->deleted && mb->mbox_path == NULL && !a->closing && a->refs > 1 &&
+	    (mb->idx.count >= PARK_MIN_MESSAGES ||
+	     (mb->written && parked_small(a) < PARK_WRITTEN_MAX))) {
 		mb->parked = true;	/* its account reference goes */
 		a->refs--;
 		return;

@@ -126,8 +126,10 @@ struct mbox {
 	bool ready;		/* loaded and synced once */
 	/* nobody uses it, but the account is open: a big folder stays in
 	   memory (with its watch) for the next SELECT or STATUS, without
-	   holding the account */
+	   holding the account; so does a folder written to (written) for
+	   the next APPEND or COPY into it */
 	bool parked;
+	bool written;
 	bool busy;		/* listeners running */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;

@@ -43,6 +43,22 @@ static void deliver_new(unsigned first, unsigned n)
 	}
 }
 
+/* n messages into new/ of folder (Maildir++: .<name>) from another program */
+static void deliver_into(const char *folder, unsigned n)
+{
+	char path[512];
+	int fd;
+
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/.%s/new/%u.Q%08X.mx.example.org", inbox,
+			 folder, 1700000000 + i, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "Subject: x\n\nx\n", 15), 15);
+		close(fd);
+	}
+}
+
 static void append_one(struct store_account *a, const char *text)
 {
 	struct store_append *ap;
@@ -241,6 +257,68 @@ static void test_parked_folder(void **state)
 	store_free(&st);
 }
 
+/* A folder written to by APPEND stays parked after it while its account
+   is in use, whatever its size: the next APPEND into it (a client saving
+   to Sent or Drafts with INBOX selected, an upload) neither loads its
+   index again nor reads its cur/ whole, which cost time in proportion
+   to the folder for every message. */
+static void test_append_target_parked(void **state)
+{
+	struct store *st = store_new(root, "test.example");
+	struct store_account *a;
+	struct store_mailbox *h;
+	struct store_append *ap;
+	struct store_error err;
+	struct store_status s;
+	struct mbox *mb, *sent, *mb_first = NULL;
+	uint32_t uid, uidv;
+	unsigned long scans = 0;
+	const char *text = "From: <a@example.net>\r\nSubject: sent\r\n\r\nbody\r\n";
+
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	assert_int_equal(store_folder_create(a, "Sent", 0, &err), 1);
+	/* a session with its INBOX selected */
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(store_append_begin(a, "Sent", &ap, &err), 1);
+		assert_int_equal(store_append_write(ap, text, strlen(text), &err), 1);
+		assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+		assert_int_equal(uid, i + 1);
+		for (sent = NULL, mb = a->open; mb != NULL; mb = mb->next)
+			if (strcmp(mb->name, "Sent") == 0)
+				sent = mb;
+		assert_non_null(sent);
+		assert_true(sent->parked);
+		if (i > 0) {
+			assert_ptr_equal(sent, mb_first);
+			assert_int_equal(sent->cur_scans, scans);
+		}
+		mb_first = sent;
+		scans = sent->cur_scans;
+	}
+	/* what another program put there meanwhile is still seen */
+	deliver_into("Sent", 1);
+	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(s.messages, 4);
+
+	/* a few such small folders stay parked, not every one written to */
+	for (unsigned i = 0; i < 20; i++) {
+		char name[16];
+		unsigned parked = 0;
+		snprintf(name, sizeof(name), "F%u", i);
+		assert_int_equal(store_folder_create(a, name, 0, &err), 1);
+		assert_int_equal(store_append_begin(a, name, &ap, &err), 1);
+		assert_int_equal(store_append_write(ap, text, strlen(text), &err), 1);
+		assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+		for (mb = a->open; mb != NULL; mb = mb->next)
+			parked += mb->parked;
+		assert_true(parked >= 1 && parked <= 8);
+	}
+	store_mailbox_close(&h);
+	store_account_unref(&a);	/* frees the parked Sent too */
+	store_free(&st);
+}
+
 static int setup(void **state)
 {
 	snprintf(root, sizeof(root), "/tmp/correio-test-watch-XXXXXX");
@@ -263,6 +341,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_own_changes_no_rescan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parked_folder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_target_parked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,9 @@ integration: $(BUILD)/correio
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok)\s*\(' $(ALL_SRC) bench/*.c \
 		|| (echo "banned function used (see STYLE.md)"; exit 1)
+	@! grep -nE '^#\s*include\s*"server/' $(filter-out src/server/% src/cli/%,$(ALL_SRC) \
+		$(wildcard src/*/*.h)) \
+		|| (echo "only src/server and src/cli may include server/ (see README, Layout)"; exit 1)
 
 # the queue, accounts, greylisting and mailboxes stay behind their headers
 # (README, "Backends"): scripts/check-layering.sh says what it checks

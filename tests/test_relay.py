@@ -385,6 +385,18 @@ def test_retry_backoff_doubles(env):
     assert [round(w, -1) for w in waits] == [100, 200, 350, 350], waits
 
 
+def test_overlong_reply_line_defers(env):
+    """A reply line past 4,096 bytes is not read into memory whole: the
+    attempt ends as a temporary failure naming the cause, and the message
+    stays queued for the next try."""
+    env.sink("mx1.a.test", rcpt=Replies(default="250 2.1.5 " + "x" * 6000))
+    srv = env.server()
+    qid = send(srv, ["carol@a.test"])
+    srv.wait_log(rf"{qid}: to=<carol@a\.test>, .*status=deferred.*reply line too long")
+    [r] = queued_message(srv, qid)["recipients"]
+    assert r["state"] == "deferred", r
+
+
 def test_diagnostic_code_is_the_smtp_reply(env):
     """RFC 3464 §2.3.6: the remote server's reply, as it said it, with
     diagnostic-type smtp."""

@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/config.h"
 #include "lib/buf.h"
 #include "lib/util.h"
-#include "server/control.h"
 
 static const char queue_usage[] =
 	"usage: correio queue list [--json]\n"
@@ -101,7 +101,7 @@ static int control_connect(const struct config *cfg)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
+	config_control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr, "correio: cannot reach the server at %s: %s (is it running?%s)\n",
 			sun.sun_path, strerror(errno), cfg->data_dir[0] == '/' ? "" :

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/config.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/control.h"
 
 /* The record file of (sender, handle), into out. */
 static void record_path(const char *maildir, const char *sender, const char *handle,
@@ -43,7 +43,7 @@ static int submit(const struct config *cfg, const char *rcpt, const struct buf *
 	size_t got = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
+	config_control_path(cfg->data_dir, sun.sun_path, sizeof(sun.sun_path));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		if (fd >= 0)
 			close(fd);

@@ -263,7 +263,7 @@ int imapd_append_literal(struct imapd_session *s, const struct imap_event *ev)
 		imapd_append_abort(s);		/* a new command */
 		s->append_next_arg = 1;
 	}
-	if (ev->literal.size > s->conn.server->cfg.message_size)
+	if (ev->literal.size > s->conn.srv->cfg.message_size)
 		return refuse(s, ev, "NO", "[TOOBIG] message too big");
 	buf_init(&name, 0);
 	if (mailbox_name(s, ev->args, ev->arg_count, &name) < 0) {

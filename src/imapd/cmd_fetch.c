@@ -166,6 +166,7 @@ struct fetch_state {
 	uint64_t changed_since;		/* CHANGEDSINCE, 0 if none */
 	bool seen;			/* some item sets \Seen */
 	bool need_file, need_parse;	/* for every message, whatever the cache */
+	bool need_meta;			/* sizes or date: more than flags */
 	unsigned cache_want;		/* bit FETCH_CACHE_* */
 	unsigned n_items, cap_items;
 	struct fetch_item *items;
@@ -287,6 +288,8 @@ static void items_summarise(struct fetch_state *st)
 	for (unsigned i = 0; i < st->n_items; i++) {
 		const struct fetch_item *it = &st->items[i];
 
+		if (it->kind != FETCH_UID && it->kind != FETCH_FLAGS && it->kind != FETCH_MODSEQ)
+			st->need_meta = true;
 		if (it->kind == FETCH_FLAGS)
 			st->flags = true;
 		else if (it->kind == FETCH_MODSEQ)
@@ -362,6 +365,15 @@ static unsigned cache_field(bool rev2, unsigned k)
 	return rev2 && k != FETCH_CACHE_ENVELOPE ? k + 2 : k;
 }
 
+/* The message's facts: flags alone when the items want no more (sizes
+   and dates may cost the store a read of the file).  false if gone. */
+static bool msg_lookup(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
+{
+	if (r->st->need_meta)
+		return store_mailbox_lookup(r->s->box, uid, &fm->m) > 0;
+	return store_mailbox_lookup_flags(r->s->box, uid, &fm->m) > 0;
+}
+
 /* BODY[...] or BINARY[...] without PEEK on a read-write mailbox (loop). */
 static bool msg_mark_seen(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
 {
@@ -378,7 +390,7 @@ static bool msg_mark_seen(struct fetch_run *r, struct fetch_msg *fm, uint32_t ui
 		return false;
 	if (res.status == STORE_FLAG_CHANGED) {
 		fm->flags_changed = true;
-		return store_mailbox_lookup(s->box, uid, &fm->m) > 0;
+		return msg_lookup(r, fm, uid);
 	}
 	return true;
 }
@@ -396,8 +408,7 @@ static int msg_prepare(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
 	fm->flags_changed = false;
 	fm->fd = -1;
 	fm->missing = 0;
-	if (store_mailbox_lookup(s->box, uid, &fm->m) <= 0 ||
-	    fm->m.modseq <= st->changed_since)
+	if (!msg_lookup(r, fm, uid) || fm->m.modseq <= st->changed_since)
 		return 0;
 	if ((fm->seq = imapd_seq_of(s, uid)) == 0)
 		return 0;

@@ -62,14 +62,11 @@ static const char *code_of(const struct store_error *err)
 static void select_reply(struct imapd_session *s)
 {
 	struct store_status st;
-	unsigned recent = 0;
 
 	store_mailbox_status(s->box, &st);
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
-		for (unsigned i = 0; i < s->n_uids; i++)
-			recent += imapd_is_recent(s, s->uids[i]);
-		imapd_untagged(s, "%u RECENT", recent);
+		imapd_untagged(s, "%u RECENT", imapd_recent_count(s));
 		if (st.first_unseen > 0)
 			imapd_untagged(s, "OK [UNSEEN %u] first unseen", st.first_unseen);
 	}
@@ -170,7 +167,7 @@ static void qresync_reply(struct imapd_session *s, const struct qresync_param *q
 		return;
 	}
 	for (unsigned i = 0; i < s->n_uids; i++) {
-		if (store_mailbox_lookup(s->box, s->uids[i], &m) > 0 && m.modseq > q->modseq &&
+		if (store_mailbox_lookup_flags(s->box, s->uids[i], &m) > 0 && m.modseq > q->modseq &&
 		    (q->known == NULL || imap_seqset_contains(&known, m.uid)))
 			imapd_send_fetch_flags(s, i + 1, &m, true);	/* MODSEQ: QRESYNC is on */
 	}
@@ -360,9 +357,16 @@ int imapd_status_line(struct imapd_session *s, const char *name,
 	struct store_status st;
 	struct store_error err;
 	struct buf items, quoted;
+	bool sizes = false;
+	const char *item;
 	int ret = 1;
 
-	if (store_folder_status(s->account, name, &st, &err) < 0)
+	/* the sizes may cost reading files the store has not measured yet */
+	for (size_t i = 0; i < count; i++)
+		if (imap_arg_get_atom(&list[i], &item) &&
+		    (strcasecmp(item, "SIZE") == 0 || strcasecmp(item, "DELETED-STORAGE") == 0))
+			sizes = true;
+	if (store_folder_status(s->account, name, sizes, &st, &err) < 0)
 		return 0;
 	buf_init(&items, 0);
 	buf_init(&quoted, 0);
@@ -449,7 +453,7 @@ void imapd_cmd_quota(struct imapd_session *s)
 	buf_init(&quoted, 0);
 	if (s->cmd.arg_count != 1 || imapd_name_in(s, &s->cmd.args[0], &name) < 0) {
 		imapd_tagged(s, "BAD", "usage: GETQUOTAROOT mailbox");
-	} else if (store_folder_status(s->account, buf_cstr(&name), &st, &err) < 0) {
+	} else if (store_folder_status(s->account, buf_cstr(&name), false, &st, &err) < 0) {
 		imapd_tagged(s, "NO", "%s%s", code_of(&err), err.text);
 	} else {
 		imapd_name_out(s, buf_cstr(&name), &quoted);

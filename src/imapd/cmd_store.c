@@ -163,7 +163,7 @@ static void store_report(struct imapd_session *s, const uint32_t *uids, unsigned
 		if (st == STORE_FLAG_GONE || st == STORE_FLAG_MODIFIED ||
 		    (silent && (st != STORE_FLAG_CHANGED || !s->condstore)) ||
 		    (seq = imapd_seq_of(s, uids[i])) == 0 ||
-		    store_mailbox_lookup(s->box, uids[i], &m) <= 0)
+		    store_mailbox_lookup_flags(s->box, uids[i], &m) <= 0)
 			continue;
 		if (!silent)
 			imapd_send_fetch_flags(s, seq, &m, s->cmd.uid);
@@ -201,7 +201,7 @@ static int store_none(struct imapd_session *s, const uint32_t *uids, unsigned n,
 	struct store_msg m;
 
 	for (unsigned i = 0; i < n; i++)
-		results[i].status = store_mailbox_lookup(s->box, uids[i], &m) > 0 ?
+		results[i].status = store_mailbox_lookup_flags(s->box, uids[i], &m) > 0 ?
 				    STORE_FLAG_MODIFIED : STORE_FLAG_GONE;
 	return 1;
 }

@@ -9,9 +9,9 @@
 
 #include "lib/config.h"
 
-struct server;
+struct services;
 
-void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void imapd_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port);
 
 #endif

@@ -33,7 +33,7 @@ const char *imapd_capabilities(struct imapd_session *s)
 {
 	if (s->state == IMAPD_STATE_NOT_AUTH) {
 		bool plain = conn_plaintext_ok(&s->conn);
-		bool tls = !s->conn.tls && s->conn.server->tls != NULL;
+		bool tls = !s->conn.tls && s->conn.srv->tls != NULL;
 		return plain ? (tls ? "IMAP4rev1 IMAP4rev2 STARTTLS AUTH=PLAIN SASL-IR LITERAL+ ID ENABLE" :
 				"IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR LITERAL+ ID ENABLE") :
 			       (tls ? "IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED SASL-IR LITERAL+ ID ENABLE" :
@@ -46,7 +46,7 @@ const char *imapd_capabilities(struct imapd_session *s)
 		 "STATUS=SIZE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
 		 "UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
 		 "APPENDLIMIT=%llu%s",
-		 (unsigned long long)s->conn.server->cfg.message_size,
+		 (unsigned long long)s->conn.srv->cfg.message_size,
 		 s->compressed ? "" : " COMPRESS=DEFLATE");
 	return logged;
 }
@@ -80,18 +80,17 @@ static void cmd_logout(struct imapd_session *s)
 
 static void cmd_starttls(struct imapd_session *s)
 {
-	if (s->conn.tls || s->conn.server->tls == NULL) {
+	if (!conn_starttls_offered(&s->conn)) {
 		imapd_tagged(s, "BAD", "TLS already active");
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_input(s->conn.bev)) > 0) {
-		evbuffer_drain(bufferevent_get_input(s->conn.bev), SIZE_MAX);
+	if (!conn_starttls_clean(&s->conn)) {
 		imapd_tagged(s, "BAD", "command pipelined after STARTTLS");
 		imapd_error(s);
 		return;
 	}
 	imapd_tagged(s, "OK", "Begin TLS negotiation now");
-	imapd_start_tls(s);
+	conn_starttls(&s->conn);
 }
 
 /* COMPRESS DEFLATE (RFC 4978): the OK goes out as it is, then both ways
@@ -159,9 +158,9 @@ static void set_quota(struct imapd_session *s, const char *user)
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0) {
+	if (accounts_user_get(s->conn.srv->accounts, user, &acct) > 0) {
 		store_account_set_quota(s->account, acct.quota);
-		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.srv->cfg,
 								      acct.mailbox_format));
 	}
 }
@@ -173,7 +172,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 
 	s->auth_req = NULL;
 	if (result == AUTH_OK &&
-	    (store_account_open(s->conn.server->store, user, &s->account, &err) < 0 ||
+	    (store_account_open(s->conn.srv->store, user, &s->account, &err) < 0 ||
 	     store_account_default_folders(s->account, &err) < 0)) {
 		log_err("imapd: %s: %s", user, err.text);
 		store_account_unref(&s->account);
@@ -202,7 +201,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 
 static void check_password(struct imapd_session *s, const char *user, const char *pw)
 {
-	s->auth_req = auth_verify(s->conn.server->auth, s->conn.addr, user, pw,
+	s->auth_req = auth_verify(s->conn.srv->auth, s->conn.addr, user, pw,
 				  on_auth_result, s);
 }
 
@@ -326,7 +325,7 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 	int ret = 1;
 
 	for (unsigned i = 0; i < s->n_uids; i++) {
-		if (store_mailbox_lookup(s->box, s->uids[i], &m) <= 0 ||
+		if (store_mailbox_lookup_flags(s->box, s->uids[i], &m) <= 0 ||
 		    !(m.flags & STORE_FLAG_DELETED))
 			continue;
 		if (only != NULL && bsearch(&m.uid, only, n_only, sizeof(*only), cmp_u32) == NULL)

@@ -49,6 +49,25 @@ bool imapd_is_recent(const struct imapd_session *s, uint32_t uid)
 	return !s->rev2 && uid_in(s->recent, s->n_recent, uid);
 }
 
+unsigned imapd_recent_count(const struct imapd_session *s)
+{
+	unsigned n = 0, i = 0, j = 0;
+
+	/* the recent UIDs still in the view: both lists ascend */
+	while (i < s->n_recent && j < s->n_uids) {
+		if (s->recent[i] < s->uids[j]) {
+			i++;
+		} else if (s->recent[i] > s->uids[j]) {
+			j++;
+		} else {
+			n++;
+			i++;
+			j++;
+		}
+	}
+	return n;
+}
+
 /* The UIDs of the view from index from on that are >= first: \Recent
    here.  A read-write session has claimed them, so no other session
    counts them (first is what store_mailbox_claim_recent returned). */
@@ -182,7 +201,6 @@ int imapd_send_vanished_earlier(struct imapd_session *s, const char *known)
 	struct store_status st;
 	struct imap_seqset set;
 	const struct imap_seq_range *r;
-	struct store_msg m;
 	struct buf out;
 	const char *error;
 	size_t n_ranges;
@@ -202,12 +220,12 @@ int imapd_send_vanished_earlier(struct imapd_session *s, const char *known)
 		uint32_t next = r[k].first, last = r[k].last < st.uidnext ? r[k].last :
 						   st.uidnext - 1;
 		for (unsigned i = store_mailbox_seek(s->box, next); i < count; i++) {
-			store_mailbox_get(s->box, i, &m);
-			if (m.uid > last)
+			uint32_t uid = store_mailbox_uid_at(s->box, i);
+			if (uid > last)
 				break;
-			if (m.uid > next)
-				vanished_range(&out, next, m.uid - 1);
-			next = m.uid + 1;
+			if (uid > next)
+				vanished_range(&out, next, uid - 1);
+			next = uid + 1;
 		}
 		if (next <= last)
 			vanished_range(&out, next, last);
@@ -248,23 +266,17 @@ static void flush_exists(struct imapd_session *s)
 {
 	unsigned n = store_mailbox_count(s->box), before = s->n_uids;
 	uint32_t last = s->n_uids > 0 ? s->uids[s->n_uids - 1] : 0;
-	unsigned recent = 0;
-	struct store_msg m;
 
 	s->news_exists = false;
-	for (unsigned i = store_mailbox_seek(s->box, last + 1); i < n; i++) {
-		store_mailbox_get(s->box, i, &m);
-		push_uid(&s->uids, &s->n_uids, &s->cap_uids, m.uid);
-	}
+	for (unsigned i = store_mailbox_seek(s->box, last + 1); i < n; i++)
+		push_uid(&s->uids, &s->n_uids, &s->cap_uids, store_mailbox_uid_at(s->box, i));
 	if (s->n_uids == before)
 		return;
 	take_recent(s, before, s->readonly ? store_mailbox_first_recent(s->box) :
 			       store_mailbox_claim_recent(s->box));
 	imapd_untagged(s, "%u EXISTS", s->n_uids);
 	if (!s->rev2) {
-		for (unsigned i = 0; i < s->n_uids; i++)
-			recent += imapd_is_recent(s, s->uids[i]);
-		imapd_untagged(s, "%u RECENT", recent);
+		imapd_untagged(s, "%u RECENT", imapd_recent_count(s));
 	}
 }
 
@@ -290,7 +302,7 @@ static void flush_flags(struct imapd_session *s)
 
 	for (unsigned i = 0; i < s->n_news_flags; i++) {
 		unsigned seq = imapd_seq_of(s, s->news_flags[i]);
-		if (seq > 0 && store_mailbox_lookup(s->box, s->news_flags[i], &m) > 0)
+		if (seq > 0 && store_mailbox_lookup_flags(s->box, s->news_flags[i], &m) > 0)
 			imapd_send_fetch_flags(s, seq, &m, true);
 	}
 	s->n_news_flags = 0;

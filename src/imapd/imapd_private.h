@@ -28,7 +28,7 @@
 #include "lib-imap/imap_parser.h"
 #include "lib-imap/imap_seqset.h"
 #include "lib/buf.h"
-#include "server/server.h"
+#include "conn/conn.h"
 #include "store/store.h"
 
 #define IMAPD_OUTPUT_LOW (256 * 1024)
@@ -86,7 +86,7 @@ struct imapd_work {
 };
 
 struct imapd_session {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	struct imap_parser *parser;
 	enum imapd_state state;
 	bool rev2;			/* ENABLE IMAP4rev2 */
@@ -143,8 +143,7 @@ struct imapd_session {
 					   memory (IDLE, AUTHENTICATE) */
 
 	unsigned errors;
-	bool quitting, reading, dead;
-	struct event *logout_timer;	/* autologout */
+	bool quitting;
 };
 
 /* ---- imapd_session.c ---- */
@@ -160,7 +159,6 @@ void imapd_done(struct imapd_session *s);
 /* Count a client error; false if the session goes on. */
 bool imapd_error(struct imapd_session *s);
 void imapd_close_after_output(struct imapd_session *s);
-void imapd_start_tls(struct imapd_session *s);
 /* Compress the rest of the session (after COMPRESS's OK).  1 or -1. */
 int imapd_start_compress(struct imapd_session *s);
 /* Read and run the commands waiting in the input (after async work). */
@@ -202,6 +200,8 @@ int imapd_resolve_set(struct imapd_session *s, const char *set, bool uid,
 /* Whether uid is \Recent in this session: it claimed it (RFC 3501
    §2.3.2: one session only), and the session is IMAP4rev1. */
 bool imapd_is_recent(const struct imapd_session *s, uint32_t uid);
+/* How many messages of the view are \Recent in this session. */
+unsigned imapd_recent_count(const struct imapd_session *s);
 /* Before a FETCH response shows keywords: an untagged FLAGS first if one
    of them is newer than the last FLAGS the client was sent. */
 void imapd_announce_keywords(struct imapd_session *s, uint32_t keywords);

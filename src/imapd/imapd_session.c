@@ -13,13 +13,11 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "auth/auth.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "tls/tls.h"
 
 #define IMAPD_INPUT_MAX (64 * 1024)
 #define IMAPD_AUTOLOGOUT_NOT_AUTH 60	/* RFC 9051 §5.4: unauthenticated */
@@ -31,10 +29,8 @@ void imapd_line(struct imapd_session *s, const struct imap_event *ev);
 
 static void session_free(struct imapd_session *s)
 {
-	if (s->reading) {
-		s->dead = true;
+	if (conn_guard_defer(&s->conn))
 		return;
-	}
 	log_info("imapd: disconnect from [%s]:%u%s%s", s->conn.addr, s->conn.port,
 		 s->user[0] != '\0' ? " user=" : "", s->user);
 	if (s->auth_req != NULL)
@@ -64,13 +60,12 @@ static void session_free(struct imapd_session *s)
 	free(s->append_msgs);
 	buf_deinit(&s->tag);
 	conn_unregister(&s->conn);
-	event_free(s->logout_timer);
 	free(s);
 }
 
 struct evbuffer *imapd_out(struct imapd_session *s)
 {
-	return bufferevent_get_output(s->conn.bev);
+	return conn_output(&s->conn);
 }
 
 void imapd_untagged(struct imapd_session *s, const char *fmt, ...)
@@ -119,7 +114,7 @@ void imapd_close_after_output(struct imapd_session *s)
 
 bool imapd_error(struct imapd_session *s)
 {
-	if (++s->errors < s->conn.server->cfg.max_errors)
+	if (++s->errors < s->conn.srv->cfg.max_errors)
 		return false;
 	imapd_untagged(s, "BYE too many errors");
 	imapd_close_after_output(s);
@@ -130,17 +125,17 @@ bool imapd_error(struct imapd_session *s)
 
 static void arm_autologout(struct imapd_session *s)
 {
-	struct timeval tv = { s->state == IMAPD_STATE_NOT_AUTH ? IMAPD_AUTOLOGOUT_NOT_AUTH :
-			      (time_t)s->conn.server->cfg.idle_timeout, 0 };
+	unsigned long seconds = s->state == IMAPD_STATE_NOT_AUTH ? IMAPD_AUTOLOGOUT_NOT_AUTH :
+				(unsigned long)s->conn.srv->cfg.idle_timeout;
 
-	if (s->state != IMAPD_STATE_NOT_AUTH && tv.tv_sec < 30 * 60 && !s->idling)
-		tv.tv_sec = 30 * 60;	/* RFC 9051 §5.4: at least 30 minutes */
-	evtimer_add(s->logout_timer, &tv);
+	if (s->state != IMAPD_STATE_NOT_AUTH && seconds < 30 * 60 && !s->idling)
+		seconds = 30 * 60;	/* RFC 9051 §5.4: at least 30 minutes */
+	conn_timer_start(&s->conn, seconds);
 }
 
-static void on_autologout(evutil_socket_t fd, short what, void *arg)
+static void on_autologout(struct conn *c)
 {
-	struct imapd_session *s = arg;
+	struct imapd_session *s = (struct imapd_session *)c;
 
 	imapd_untagged(s, "BYE autologout; idle for too long");
 	imapd_close_after_output(s);
@@ -193,11 +188,12 @@ static void handle_event(struct imapd_session *s, const struct imap_event *ev)
 /* Returns false if the session was freed. */
 static bool process_input(struct imapd_session *s)
 {
-	s->reading = true;
+	conn_guard_enter(&s->conn);
 	/* a command in progress stops the reading, except for the line it
 	   waits for (IDLE's DONE, AUTHENTICATE's response) */
-	while ((!s->busy || s->idling || s->auth_continue) && !s->quitting && !s->dead) {
-		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
+	while ((!s->busy || s->idling || s->auth_continue) && !s->quitting &&
+	       !conn_gone(&s->conn)) {
+		struct evbuffer *in = conn_input(&s->conn);
 		struct evbuffer_iovec v;
 		struct imap_event ev;
 		size_t used = 0;
@@ -215,11 +211,8 @@ static bool process_input(struct imapd_session *s)
 		if (ret != 0)
 			handle_event(s, &ev);
 	}
-	s->reading = false;
-	if (s->dead) {
-		session_free(s);
+	if (!conn_guard_leave(&s->conn))
 		return false;
-	}
 	if (!s->busy)
 		arm_autologout(s);
 	return true;
@@ -235,42 +228,34 @@ void imapd_store_waited(struct imapd_session *s)
 	s->store_wait = NULL;
 	free(s->wait_state);
 	s->wait_state = NULL;
-	if (!s->reading)
+	if (!conn_guarded(&s->conn))
 		process_input(s);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static bool on_input(struct conn *c)
 {
-	struct imapd_session *s = arg;
-
-	if (process_input(s))
-		conn_ack_input(&s->conn);
+	return process_input((struct imapd_session *)c);
 }
 
 /* Go on with the command in progress; then with the input, if it ended. */
 static void run_resume(struct imapd_session *s)
 {
-	s->reading = true;
+	conn_guard_enter(&s->conn);
 	s->resume(s);
-	s->reading = false;
-	if (s->dead) {
-		session_free(s);
+	if (!conn_guard_leave(&s->conn))
 		return;
-	}
 	if (!s->busy)
 		process_input(s);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static bool on_output(struct conn *c)
 {
-	struct imapd_session *s = arg;
+	struct imapd_session *s = (struct imapd_session *)c;
 
-	if (s->resume != NULL) {
-		run_resume(s);
-		return;
-	}
-	if (s->quitting)
-		conn_output_drained(&s->conn);
+	if (s->resume == NULL)
+		return false;
+	run_resume(s);
+	return true;
 }
 
 static void on_resume_timer(evutil_socket_t fd, short what, void *arg)
@@ -287,7 +272,7 @@ void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn)
 
 	s->resume = fn;
 	if (s->resume_timer == NULL)
-		s->resume_timer = evtimer_new(s->conn.server->base, on_resume_timer, s);
+		s->resume_timer = evtimer_new(s->conn.srv->base, on_resume_timer, s);
 	evtimer_add(s->resume_timer, &now);
 }
 
@@ -323,21 +308,12 @@ void imapd_work_resume(struct imapd_session *s, imapd_resume_fn *fn)
 
 struct store *imapd_store(struct imapd_session *s)
 {
-	return s->conn.server->store;
+	return s->conn.srv->store;
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_lost(struct conn *c, short what)
 {
-	struct imapd_session *s = arg;
-
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & BEV_EVENT_TIMEOUT) {
-		imapd_untagged(s, "BYE autologout");
-		imapd_close_after_output(s);
-		return;
-	}
-	session_free(s);
+	session_free((struct imapd_session *)c);
 }
 
 static void on_shutdown(struct conn *c)
@@ -350,69 +326,46 @@ static void on_shutdown(struct conn *c)
 
 static void on_close_now(struct conn *c)
 {
-	struct imapd_session *s = (struct imapd_session *)c;
-
-	s->reading = false;
-	session_free(s);
+	session_free((struct imapd_session *)c);
 }
 
-static const struct conn_ops imapd_ops = { on_shutdown, on_close_now };
+static const struct conn_ops imapd_ops = {
+	.input = on_input,
+	.output = on_output,
+	.timer = on_autologout,
+	.lost = on_lost,
+	.shutdown = on_shutdown,
+	.close_now = on_close_now,
+};
 
-static void use_bev(struct imapd_session *s, struct bufferevent *bev)
-{
-	s->conn.bev = bev;
-	bufferevent_setcb(bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, IMAPD_INPUT_MAX);
-	bufferevent_setwatermark(bev, EV_WRITE, IMAPD_OUTPUT_LOW, 0);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-void imapd_start_tls(struct imapd_session *s)
-{
-	struct bufferevent *under = s->conn.bev;
-
-	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
-	s->conn.tls = true;
-	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
-}
+static const struct conn_params imapd_params = {
+	.input_max = IMAPD_INPUT_MAX,
+	.output_low = IMAPD_OUTPUT_LOW,
+};
 
 int imapd_start_compress(struct imapd_session *s)
 {
-	struct bufferevent *bev = deflate_wrap(s->conn.bev, IMAPD_OUTPUT_LOW);
-
-	if (bev == NULL)
+	if (conn_compress(&s->conn) < 0)
 		return -1;
 	s->compressed = true;
-	use_bev(s, bev);
-	/* what the client sent after the command is already compressed */
-	bufferevent_flush(bev, EV_READ, BEV_NORMAL);
 	return 1;
 }
 
 const char *imapd_capabilities(struct imapd_session *s);
 
-void imapd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void imapd_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
 	struct imapd_session *s = xcalloc(1, sizeof(*s));
 	struct imap_parser_limits limits;
 
-	evutil_make_socket_nonblocking(fd);
 	imap_parser_limits_default(&limits);
 	limits.max_literal = srv->cfg.message_size;
 	limits.max_raw_line = IMAPD_AUTH_LINE_MAX;
 	s->parser = imap_parser_new(&limits);
-	s->conn.tls = l == CONFIG_LISTEN_IMAPS;
-	s->conn.listener = l;
-	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
-	s->conn.port = port;
-	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
-	s->conn.ops = &imapd_ops;
 	buf_init(&s->tag, 0);
-	s->logout_timer = evtimer_new(srv->base, on_autologout, s);
-	conn_register(srv, &s->conn);
-	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
-		   bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	conn_start(&s->conn, srv, fd, l, addr, port, l == CONFIG_LISTEN_IMAPS, &imapd_ops,
+		   &imapd_params);
 	log_info("imapd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
 	imapd_untagged(s, "OK [CAPABILITY %s] correio IMAP server ready", imapd_capabilities(s));
 	arm_autologout(s);

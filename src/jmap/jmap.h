@@ -12,12 +12,12 @@
  * thread pool with the same throttling as IMAP and POP3; plaintext
  * (http) only where conn_plaintext_ok() allows.  Loop thread only.
  */
-struct server;
+struct services;
 struct jmap;
 
 /* Bind the listeners (before privileges are dropped).  Returns 1 with *r
    (also when no listener is configured), or -1 with *error_r. */
-int jmap_bind(struct server *srv, struct jmap **r, const char **error_r);
+int jmap_bind(struct services *srv, struct jmap **r, const char **error_r);
 /* Stop accepting (the server is stopping); open connections are closed
    through their struct conn. */
 void jmap_unbind(struct jmap *j);

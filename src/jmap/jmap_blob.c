@@ -33,7 +33,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mime/mime.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define BLOB_LIFETIME (24 * 3600)
 

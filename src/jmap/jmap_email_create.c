@@ -28,7 +28,7 @@
 #include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define MAX_CREATE_ATTACHMENTS 100
 

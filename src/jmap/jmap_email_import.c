@@ -13,7 +13,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 static int parse_utc(const char *s, time_t *t_r)
 {

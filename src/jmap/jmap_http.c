@@ -48,7 +48,7 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "mime/mime.h"
-#include "server/server.h"
+#include "conn/conn.h"
 #include "tls/tls.h"
 
 #define MAX_HEADERS_SIZE (64 * 1024)
@@ -81,7 +81,7 @@ struct jmap_req {
 };
 
 struct jmap_conn {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	struct jmap *j;
 	struct evhttp_connection *evcon;
 	char auth_header[MAX_AUTH_HEADER];	/* last Authorization that passed */
@@ -98,7 +98,7 @@ struct jmap_conn {
 };
 
 struct jmap {
-	struct server *srv;
+	struct services *srv;
 	struct evhttp *http[2];		/* [0] plain http, [1] https */
 	struct jmap_conn *conns;
 	struct jmap_limits limits;
@@ -239,7 +239,10 @@ static void op_close_now(struct conn *c)
 	conn_free(jc, false);
 }
 
-static const struct conn_ops jmap_conn_ops = { op_close_now, op_close_now };
+static const struct conn_ops jmap_conn_ops = {
+	.shutdown = op_close_now,
+	.close_now = op_close_now,
+};
 
 static bool addr_loopback(const struct sockaddr_storage *ss)
 {
@@ -283,7 +286,7 @@ static struct jmap_conn *conn_of(struct jmap *j, struct evhttp_request *req, boo
 		if (strncmp(addr, "::ffff:", 7) == 0)
 			memmove(addr, addr + 7, strlen(addr + 7) + 1);
 	}
-	if (!conn_admit(j->srv, tls ? CONFIG_LISTEN_HTTPS : CONFIG_LISTEN_HTTP, addr))
+	if (!conn_admit(j->srv, tls ? CONFIG_LISTEN_HTTPS : CONFIG_LISTEN_HTTP, addr, port))
 		return NULL;
 	/* replies go out in several writes (headers, body, event chunks):
 	   Nagle's algorithm would hold them for the client's delayed ACK */
@@ -864,7 +867,7 @@ static struct evhttp *http_new(struct jmap *j, bool tls)
 	return h;
 }
 
-int jmap_bind(struct server *srv, struct jmap **r, const char **error_r)
+int jmap_bind(struct services *srv, struct jmap **r, const char **error_r)
 {
 	struct jmap *j = xcalloc(1, sizeof(*j));
 	const struct config *cfg = &srv->cfg;

@@ -22,7 +22,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define IDENTITY_FILE "identities"
 #define MAX_IDENTITIES 1000

@@ -28,7 +28,7 @@
 #include "store/store.h"
 
 struct jmap;
-struct server;
+struct services;
 
 struct jmap_folder {
 	char *name;
@@ -40,7 +40,7 @@ struct jmap_folder {
 
 struct jmap_account {
 	struct jmap *j;
-	struct server *srv;
+	struct services *srv;
 	struct store_account *store;
 	char user[320];
 	char id[20];
@@ -54,7 +54,7 @@ struct jmap_account {
 
 /* jmap_session.c */
 void jmap_account_id(const char *user, char out[20]);
-int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
+int jmap_account_open(struct jmap *j, struct services *srv, const char *user,
 		      struct jmap_account *a);
 void jmap_account_close(struct jmap_account *a);
 /* Open every selectable folder (once per request).  1 or -1. */
@@ -205,7 +205,7 @@ int jmap_blob_read(struct jmap_account *a, const char *id, struct buf *out);
    store: the caller answers).  jmap_push_free: the connection is going;
    detached: evhttp let go of the request, which is freed here. */
 struct jmap_push;
-struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
+struct jmap_push *jmap_push_start(struct jmap *j, struct services *srv, const char *user,
 				  struct evhttp_request *req, struct jmap_push **owner);
 void jmap_push_free(struct jmap_push **p, bool detached);
 

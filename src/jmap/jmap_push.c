@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define PUSH_DELAY_MS 50
 #define MAX_PING 300
@@ -155,7 +155,7 @@ static int parse_query(struct jmap_push *p, struct evhttp_request *req)
 	return ret;
 }
 
-struct jmap_push *jmap_push_start(struct jmap *j, struct server *srv, const char *user,
+struct jmap_push *jmap_push_start(struct jmap *j, struct services *srv, const char *user,
 				  struct evhttp_request *req, struct jmap_push **owner)
 {
 	struct jmap_push *p = xcalloc(1, sizeof(*p));

@@ -31,7 +31,7 @@
 #include "lib/encoding.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define MAX_SNAPSHOTS 256		/* states remembered, all accounts */
 #define USER_SNAPSHOTS 32		/* ... and of one account */
@@ -98,7 +98,7 @@ void jmap_account_id(const char *user, char out[20])
 	hex_encode(md, 8, out + 1);
 }
 
-int jmap_account_open(struct jmap *j, struct server *srv, const char *user,
+int jmap_account_open(struct jmap *j, struct services *srv, const char *user,
 		      struct jmap_account *a)
 {
 	struct store_error err;

@@ -37,7 +37,7 @@
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
 #include "queue/queue.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define SUBMISSION_LOG "submissions"
 

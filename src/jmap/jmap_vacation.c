@@ -23,7 +23,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/services.h"
 #include "sieve/sieve.h"
 
 #define VACATION_FILE "vacation"

@@ -752,3 +752,8 @@ bool config_is_local_domain(const struct config *cfg, const char *domain)
 	}
 	return false;
 }
+
+void config_control_path(const char *data_dir, char *out, size_t size)
+{
+	snprintf(out, size, "%s/control.sock", data_dir);
+}

@@ -207,6 +207,11 @@ bool config_in_networks(const char *list, const char *addr);
 /* Is the address (text form) inside one of the blocks of nets? */
 bool config_networks_match(const struct config_networks *nets, const char *addr);
 
+/* The server's local command socket, <data_dir>/control.sock, into out
+   (served by src/server/control.c; used by the `correio` commands and by
+   vacation replies). */
+void config_control_path(const char *data_dir, char *out, size_t size);
+
 /* Name of a listener ("smtp", ...). */
 const char *config_listener_name(enum config_listener l);
 

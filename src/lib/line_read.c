@@ -1,6 +1,6 @@
 /*
  * line_read.c - one capped command line out of an evbuffer.  Callers:
- * smtpd_session.c and pop3_session.c.
+ * the connection layer (conn_read_line) and the relay (mta_session.c).
  */
 #include "line_read.h"
 

@@ -2,8 +2,9 @@
 #define CORREIO_LINE_READ_H
 /*
  * line_read: take one command line from a connection's input buffer, with
- * a cap.  Shared by the SMTP and POP3 sessions (each answers an over-long
- * line in its own protocol).  An over-long line is dropped as it arrives,
+ * a cap.  Used by the connection layer (conn_read_line: each protocol
+ * answers an over-long line its own way) and by the relay's client for
+ * reply lines.  An over-long line is dropped as it arrives,
  * without buffering it: *skip remembers, across calls, that the rest of
  * the current line is to be dropped too.
  */

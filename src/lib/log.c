@@ -197,3 +197,17 @@ void fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+bool log_limit_ok(struct log_limit *l, unsigned period, unsigned *skipped_r)
+{
+	time_t now = time(NULL);
+
+	if (l->last != 0 && now - l->last < (time_t)period) {
+		l->skipped++;
+		return false;
+	}
+	*skipped_r = l->skipped;
+	l->skipped = 0;
+	l->last = now;
+	return true;
+}

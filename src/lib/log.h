@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERR };
 
@@ -44,6 +45,16 @@ void log_dialogue(bool peer_listed, const char *proto, const char *addr,
 void log_dialogue_vprintf(bool peer_listed, const char *proto, const char *addr,
 			  const char *dir, const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
+
+/* One kind of repeated log line (a refusal, a failing accept), said at
+   most once per period. */
+struct log_limit {
+	time_t last;
+	unsigned skipped;	/* lines not said since the last one */
+};
+/* May the line be logged now (period in seconds)?  *skipped_r: how many
+   were not, since the last one. */
+bool log_limit_ok(struct log_limit *l, unsigned period, unsigned *skipped_r);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -60,9 +60,9 @@ void ms_parser_deinit(struct ms_parser *p);
 size_t ms_parse(struct ms_parser *p, const char *in, size_t len, enum ms_event *ev);
 const char *ms_arg_text(const struct ms_parser *p, unsigned i, size_t *len_r);
 
-struct server;
+struct services;
 
-void managesieve_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void managesieve_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 			const char *addr, uint16_t port);
 
 #endif

@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "auth/accounts.h"
@@ -24,9 +23,8 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
-#include "server/server.h"
+#include "conn/conn.h"
 #include "sieve/sieve.h"
-#include "tls/tls.h"
 
 #define MS_INPUT_MAX 65536
 #define MS_QUOTED_MAX 1024	/* longer strings, or with CR/LF, go as literals */
@@ -39,22 +37,20 @@ enum ms_state {
 };
 
 struct ms_session {
-	struct conn conn;	/* first: the server's view */
+	struct conn conn;	/* first: the connection layer's view */
 	enum ms_state state;
 	struct ms_parser parser;
 	char user[320];
 	char dir[4400];		/* the account's Sieve directory (sieve_store_dir) */
 	unsigned errors;
-	bool trace, quitting, reading, dead;
+	bool trace, quitting;
 	struct auth_request *auth_req;
 };
 
 static void session_free(struct ms_session *s)
 {
-	if (s->reading) {
-		s->dead = true;
+	if (conn_guard_defer(&s->conn))
 		return;
-	}
 	log_info("managesieve: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
 	if (s->auth_req != NULL)
 		auth_cancel(s->auth_req);
@@ -91,7 +87,7 @@ static void reply(struct ms_session *s, const char *kind, const char *code,
 static void reply(struct ms_session *s, const char *kind, const char *code,
 		  const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	struct evbuffer *out = conn_output(&s->conn);
 	char text[600], line[700];
 	va_list ap;
 	int n;
@@ -122,7 +118,7 @@ static void close_after_output(struct ms_session *s)
 /* Count an error; after [limits] errors, say BYE.  True when closing. */
 static bool error(struct ms_session *s)
 {
-	if (++s->errors < s->conn.server->cfg.max_errors)
+	if (++s->errors < s->conn.srv->cfg.max_errors)
 		return false;
 	reply(s, "BYE", NULL, "too many errors, closing");
 	close_after_output(s);
@@ -137,7 +133,7 @@ static void no(struct ms_session *s, const char *code, const char *text)
 
 static void capabilities(struct ms_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	struct evbuffer *out = conn_output(&s->conn);
 	char ext[1024];
 
 	sieve_extensions_text(ext, sizeof(ext));
@@ -146,7 +142,7 @@ static void capabilities(struct ms_session *s)
 			    conn_plaintext_ok(&s->conn) ? "PLAIN" : "");
 	evbuffer_add_printf(out, "\"SIEVE\" \"%s\"\r\n", ext);
 	evbuffer_add_printf(out, "\"MAXREDIRECTS\" \"%d\"\r\n", SIEVE_MAX_REDIRECTS);
-	if (!s->conn.tls && s->conn.server->tls != NULL)
+	if (conn_starttls_offered(&s->conn))
 		evbuffer_add_printf(out, "\"STARTTLS\"\r\n");
 	evbuffer_add_printf(out, "\"UNAUTHENTICATE\"\r\n");
 	if (s->state == MS_AUTHED)
@@ -169,26 +165,18 @@ static void cmd_capability(struct ms_session *s, struct args *a)
 	capabilities(s);
 }
 
-static void use_bev(struct ms_session *s, struct bufferevent *bev);
-
 static void cmd_starttls(struct ms_session *s, struct args *a)
 {
-	struct bufferevent *under = s->conn.bev;
-
-	if (s->conn.tls || s->conn.server->tls == NULL) {
+	if (!conn_starttls_offered(&s->conn)) {
 		no(s, NULL, s->conn.tls ? "TLS already active" : "TLS is not configured");
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_input(s->conn.bev)) > 0) {
-		/* nothing sent in the clear may count as a command under TLS */
-		evbuffer_drain(bufferevent_get_input(s->conn.bev), SIZE_MAX);
+	if (!conn_starttls_clean(&s->conn)) {
 		no(s, NULL, "command pipelined after STARTTLS");
 		return;
 	}
 	reply(s, "OK", NULL, "begin TLS negotiation");
-	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
-	s->conn.tls = true;
-	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
+	conn_starttls(&s->conn);
 	capabilities(s);	/* RFC 5804 §2.2: said again under TLS */
 }
 
@@ -216,7 +204,7 @@ static void plain_response(struct ms_session *s, const char *b64, size_t len)
 		return;
 	}
 	s->state = MS_CHECKING;
-	s->auth_req = auth_verify(s->conn.server->auth, s->conn.addr, p.authcid, p.password,
+	s->auth_req = auth_verify(s->conn.srv->auth, s->conn.addr, p.authcid, p.password,
 				  on_auth_result, s);
 	explicit_bzero(&p, sizeof(p));
 }
@@ -238,7 +226,7 @@ static void cmd_authenticate(struct ms_session *s, struct args *a)
 	}
 	if (a->n == 1) {
 		s->state = MS_AUTH_PLAIN;
-		evbuffer_add(bufferevent_get_output(s->conn.bev), "\"\"\r\n", 4);
+		evbuffer_add(conn_output(&s->conn), "\"\"\r\n", 4);
 		return;
 	}
 	plain_response(s, a->v[1], a->len[1]);
@@ -249,11 +237,11 @@ static int open_account(struct ms_session *s, const char *user, const char **why
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) <= 0) {
+	if (accounts_user_get(s->conn.srv->accounts, user, &acct) <= 0) {
 		*why = "cannot read the account";
 		return -1;
 	}
-	sieve_store_dir(s->conn.server->cfg.data_dir, acct.address, s->dir, sizeof(s->dir));
+	sieve_store_dir(s->conn.srv->cfg.data_dir, acct.address, s->dir, sizeof(s->dir));
 	str_copy(s->user, acct.address, sizeof(s->user));
 	return 1;
 }
@@ -294,7 +282,7 @@ static void cmd_logout(struct ms_session *s, struct args *a)
 static void cmd_noop(struct ms_session *s, struct args *a)
 {
 	if (a->n == 1) {
-		struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+		struct evbuffer *out = conn_output(&s->conn);
 		evbuffer_add(out, "OK (TAG ", 8);
 		add_string(out, a->v[0], a->len[0]);
 		evbuffer_add(out, ") \"done\"\r\n", 10);
@@ -401,7 +389,7 @@ static void list_one(void *ctx, const char *name, bool active)
 
 static void cmd_listscripts(struct ms_session *s, struct args *a)
 {
-	if (sieve_store_list(s->dir, list_one, bufferevent_get_output(s->conn.bev)) < 0) {
+	if (sieve_store_list(s->dir, list_one, conn_output(&s->conn)) < 0) {
 		store_failed(s, "list");
 		return;
 	}
@@ -444,7 +432,7 @@ static void cmd_getscript(struct ms_session *s, struct args *a)
 	} else if (ret < 0) {
 		store_failed(s, "read");
 	} else {
-		out = bufferevent_get_output(s->conn.bev);
+		out = conn_output(&s->conn);
 		evbuffer_add_printf(out, "{%zu}\r\n", text.len);
 		evbuffer_add(out, text.data ? text.data : "", text.len);
 		evbuffer_add(out, "\r\n", 2);
@@ -577,15 +565,15 @@ static void dispatch(struct ms_session *s)
 
 static bool waiting(const struct ms_session *s)
 {
-	return s->quitting || s->dead || s->state == MS_CHECKING;
+	return s->quitting || conn_gone(&s->conn) || s->state == MS_CHECKING;
 }
 
 /* Returns false if the session was freed. */
 static bool process_input(struct ms_session *s)
 {
-	s->reading = true;
+	conn_guard_enter(&s->conn);
 	while (!waiting(s)) {
-		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
+		struct evbuffer *in = conn_input(&s->conn);
 		struct evbuffer_iovec v;
 		enum ms_event ev;
 		size_t used;
@@ -610,42 +598,25 @@ static bool process_input(struct ms_session *s)
 			error(s);
 		}
 	}
-	s->reading = false;
-	if (s->dead) {
-		session_free(s);
-		return false;
-	}
-	return true;
+	return conn_guard_leave(&s->conn);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static bool on_input(struct conn *c)
 {
-	struct ms_session *s = arg;
-
-	if (process_input(s))
-		conn_ack_input(&s->conn);
+	return process_input((struct ms_session *)c);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_idle(struct conn *c)
 {
-	struct ms_session *s = arg;
+	struct ms_session *s = (struct ms_session *)c;
 
-	if (s->quitting)
-		conn_output_drained(&s->conn);
+	reply(s, "BYE", NULL, "idle for too long");
+	close_after_output(s);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_lost(struct conn *c, short what)
 {
-	struct ms_session *s = arg;
-
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & BEV_EVENT_TIMEOUT) {
-		reply(s, "BYE", NULL, "idle for too long");
-		close_after_output(s);
-		return;
-	}
-	session_free(s);
+	session_free((struct ms_session *)c);
 }
 
 static void on_shutdown(struct conn *c)
@@ -658,41 +629,31 @@ static void on_shutdown(struct conn *c)
 
 static void on_close_now(struct conn *c)
 {
-	struct ms_session *s = (struct ms_session *)c;
-
-	s->reading = false;
-	session_free(s);
+	session_free((struct ms_session *)c);
 }
 
-static const struct conn_ops ms_ops = { on_shutdown, on_close_now };
+static const struct conn_ops ms_ops = {
+	.input = on_input,
+	.idle = on_idle,
+	.lost = on_lost,
+	.shutdown = on_shutdown,
+	.close_now = on_close_now,
+};
 
-static void use_bev(struct ms_session *s, struct bufferevent *bev)
-{
-	struct timeval idle = { (time_t)s->conn.server->cfg.idle_timeout, 0 };
+static const struct conn_params ms_params = {
+	.input_max = MS_INPUT_MAX,
+	.idle = true,
+};
 
-	s->conn.bev = bev;
-	bufferevent_setcb(bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, MS_INPUT_MAX);
-	bufferevent_set_timeouts(bev, &idle, NULL);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-void managesieve_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void managesieve_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 			const char *addr, uint16_t port)
 {
 	struct ms_session *s = xcalloc(1, sizeof(*s));
 
-	evutil_make_socket_nonblocking(fd);
 	ms_parser_init(&s->parser, SIEVE_MAX_SCRIPT);
-	s->conn.listener = l;
-	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
-	s->conn.port = port;
-	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
 		   config_networks_match(&srv->cfg.debug_nets, addr);
-	s->conn.ops = &ms_ops;
-	conn_register(srv, &s->conn);
-	use_bev(s, bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	conn_start(&s->conn, srv, fd, l, addr, port, false, &ms_ops, &ms_params);
 	log_info("managesieve: connect from [%s]:%u", addr, port);
 	capabilities(s);
 }

@@ -664,7 +664,7 @@ static void on_local_done(void *ctx, struct handoff_link *batch)
 
 static void dns_replace(struct mta *m, const struct config *old)
 {
-	struct server *srv = m->srv;
+	struct services *srv = m->srv;
 	struct dns *fresh;
 	const char *error;
 
@@ -741,7 +741,7 @@ static int read_password(struct mta *m, const char *path, const char **error_r)
 	return 1;
 }
 
-int mta_start(struct server *srv, struct mta **r, const char **error_r)
+int mta_start(struct services *srv, struct mta **r, const char **error_r)
 {
 	struct mta *m = xcalloc(1, sizeof(*m));
 	struct timeval second = { 1, 0 };

@@ -22,9 +22,9 @@
 struct dns;
 struct mta;
 struct dns;
-struct server;
+struct services;
 
-int mta_start(struct server *srv, struct mta **r, const char **error_r);
+int mta_start(struct services *srv, struct mta **r, const char **error_r);
 /* Close connections (messages stay queued) and free. */
 void mta_stop(struct mta **m);
 /* SIGHUP: the server's configuration changed from old.  A new [dns]

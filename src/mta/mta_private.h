@@ -14,7 +14,7 @@
 #include "mta/dns.h"
 #include "mta/mta.h"
 #include "mta/mta_sts.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 struct session;
 struct delivery_job;
@@ -70,7 +70,7 @@ struct mta_dest {
 #define MTA_MAX_RETIRED_DNS 8
 
 struct mta {
-	struct server *srv;
+	struct services *srv;
 	struct dns *dns;
 	/* resolvers replaced on SIGHUP, freed once their lookups are over */
 	struct dns *retired_dns[MTA_MAX_RETIRED_DNS];

@@ -38,6 +38,7 @@
 #include "lib/util.h"
 #include "queue/queue.h"
 #include "srs/srs.h"
+#include "lib/line_read.h"
 #include "tls/tls.h"
 
 #define SESSION_LINE_MAX 4096
@@ -635,16 +636,22 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	char line[SESSION_LINE_MAX + 3];
+	bool skip = false;
 	size_t len;
-	char *line;
-
 	unsigned generation = s->bev_generation;
 
 	s->reading = true;
-	while (!s->dead && s->bev_generation == generation && s->bev == bev &&
-	       (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
-		int ret = len > SESSION_LINE_MAX ? -1 : smtp_reply_line(&s->reply, line, len);
-		free(line);
+	while (!s->dead && s->bev_generation == generation && s->bev == bev) {
+		/* a reply line is at most SESSION_LINE_MAX bytes before its CR LF */
+		int ret = line_read(in, line, SESSION_LINE_MAX + 2, &len, &skip);
+		if (ret < 0 || (ret == 0 && skip)) {
+			session_fail(s, 451, "reply line too long");
+			break;
+		}
+		if (ret == 0)
+			break;
+		ret = smtp_reply_line(&s->reply, line, len);
 		if (ret < 0) {
 			session_fail(s, 451, "malformed reply");
 			break;
@@ -654,9 +661,6 @@ static void on_read(struct bufferevent *bev, void *arg)
 			smtp_reply_reset(&s->reply);
 		}
 	}
-	if (!s->dead && s->bev_generation == generation && s->bev == bev &&
-	    evbuffer_get_length(in) > SESSION_LINE_MAX)
-		session_fail(s, 451, "reply line too long");
 	s->reading = false;
 	if (s->dead)
 		session_free(s);

@@ -63,7 +63,7 @@ static void cmd_capa(struct pop3_session *s, char *arg)
 			pop3_reply(s, "USER");
 			pop3_reply(s, "SASL PLAIN");
 		}
-		if (!s->conn.tls && s->conn.server->tls != NULL)
+		if (conn_starttls_offered(&s->conn))
 			pop3_reply(s, "STLS");
 	}
 	pop3_reply(s, "IMPLEMENTATION correio");
@@ -77,16 +77,14 @@ static void cmd_stls(struct pop3_session *s, char *arg)
 		pop3_error(s);
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_input(s->conn.bev)) > 0) {
-		/* nothing sent in the clear may count as a command under TLS */
-		evbuffer_drain(bufferevent_get_input(s->conn.bev), SIZE_MAX);
+	if (!conn_starttls_clean(&s->conn)) {
 		pop3_reply(s, "-ERR command pipelined after STLS");
 		pop3_error(s);
 		return;
 	}
 	pop3_reply(s, "+OK begin TLS negotiation");
 	s->user[0] = '\0';
-	pop3_start_tls(s);
+	conn_starttls(&s->conn);
 }
 
 /* USER, PASS or AUTH PLAIN in the clear from another machine: refuse, and
@@ -121,8 +119,8 @@ static void set_format(struct pop3_session *s, const char *user)
 {
 	struct account acct;
 
-	if (accounts_user_get(s->conn.server->accounts, user, &acct) > 0)
-		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.server->cfg,
+	if (accounts_user_get(s->conn.srv->accounts, user, &acct) > 0)
+		store_account_set_mbox(s->account, delivery_uses_mbox(&s->conn.srv->cfg,
 								      acct.mailbox_format));
 }
 
@@ -130,7 +128,7 @@ static void set_format(struct pop3_session *s, const char *user)
 static int open_maildrop(struct pop3_session *s, const char *user)
 {
 	struct store_error err;
-	int ret = store_account_open(s->conn.server->store, user, &s->account, &err);
+	int ret = store_account_open(s->conn.srv->store, user, &s->account, &err);
 
 	if (ret > 0)
 		set_format(s, user);
@@ -177,7 +175,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 static void check_password(struct pop3_session *s, const char *user, const char *password)
 {
 	s->state = POP3_STATE_CHECKING;
-	s->auth_req = auth_verify(s->conn.server->auth, s->conn.addr, user, password,
+	s->auth_req = auth_verify(s->conn.srv->auth, s->conn.addr, user, password,
 				  on_auth_result, s);
 }
 

@@ -7,12 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/server.h"
+#include "conn/conn.h"
 
 #define POP3_LINE_MAX 255		/* RFC 2449 §4, CRLF included */
 #define POP3_AUTH_LINE_MAX 8192		/* SASL responses (RFC 5034) */
 
-struct bufferevent;
 struct event;
 struct store_account;
 struct store_mailbox;
@@ -28,16 +27,13 @@ enum pop3_state {
 };
 
 struct pop3_session {
-	struct conn conn;		/* first: the server's view */
+	struct conn conn;		/* first: the connection layer's view */
 	enum pop3_state state;
 	char user[320];			/* USER name, then the account */
 	unsigned errors;
-	bool skip_line;
 	bool trace;			/* a debug_peers client: dialogue logged at info */
 	bool quitting;
 	bool shutdown_pending;		/* server stopping: after this message */
-	bool reading;			/* inside the read callback */
-	bool dead;			/* free when the read callback ends */
 	struct auth_request *auth_req;
 
 	struct store_account *account;
@@ -59,8 +55,6 @@ void pop3_close_after_output(struct pop3_session *s);
 void pop3_process_input(struct pop3_session *s);
 /* Send the message text of fd (TOP: lines of body, -1 = all), then ".". */
 void pop3_send_message(struct pop3_session *s, int fd, int64_t lines);
-/* STLS: switch the connection to TLS. */
-void pop3_start_tls(struct pop3_session *s);
 
 /* pop3_cmd.c */
 void pop3_dispatch(struct pop3_session *s, char *line, size_t len);

@@ -1,6 +1,7 @@
 /*
- * pop3_session.c - one POP3 connection: greeting, bounded lines, replies,
- * the error budget, timeouts, STLS, and the streaming of message text
+ * pop3_session.c - one POP3 connection: greeting, command lines (read
+ * through the connection layer, src/conn), replies, the error budget, the
+ * idle timeout, and the streaming of message text
  * (LF to CRLF, dot-stuffing, TOP's line limit) from the Maildir file in
  * blocks, so that a session's memory stays bounded for any message.
  */
@@ -13,14 +14,11 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "auth/auth.h"
-#include "lib/line_read.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "tls/tls.h"
 
 #define POP3_BLOCK 32768
 #define POP3_OUTPUT_LOW 16384
@@ -28,10 +26,8 @@
 
 static void session_free(struct pop3_session *s)
 {
-	if (s->reading) {
-		s->dead = true;
+	if (conn_guard_defer(&s->conn))
 		return;
-	}
 	log_info("pop3d: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
 	if (s->auth_req != NULL)
 		auth_cancel(s->auth_req);
@@ -44,7 +40,7 @@ static void session_free(struct pop3_session *s)
 
 void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	struct evbuffer *out = conn_output(&s->conn);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -62,7 +58,7 @@ void pop3_close_after_output(struct pop3_session *s)
 
 bool pop3_error(struct pop3_session *s)
 {
-	if (++s->errors < s->conn.server->cfg.max_errors)
+	if (++s->errors < s->conn.srv->cfg.max_errors)
 		return false;
 	pop3_reply(s, "-ERR too many errors, closing");
 	pop3_close_after_output(s);
@@ -89,7 +85,7 @@ static bool line_done(struct pop3_session *s)
    line budget ran out. */
 static bool send_block(struct pop3_session *s, const char *p, size_t n)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	struct evbuffer *out = conn_output(&s->conn);
 	size_t start = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -118,7 +114,7 @@ static bool send_block(struct pop3_session *s, const char *p, size_t n)
 
 static void finish_message(struct pop3_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn.bev);
+	struct evbuffer *out = conn_output(&s->conn);
 
 	close(s->fd);
 	s->fd = -1;
@@ -126,7 +122,7 @@ static void finish_message(struct pop3_session *s)
 		evbuffer_add(out, "\r\n", 2);
 	evbuffer_add(out, ".\r\n", 3);
 	s->state = POP3_STATE_TRANSACTION;
-	bufferevent_setwatermark(s->conn.bev, EV_WRITE, 0, 0);
+	conn_set_output_low(&s->conn, 0);
 	if (s->shutdown_pending) {
 		pop3_reply(s, "-ERR [SYS/TEMP] server shutting down");
 		pop3_close_after_output(s);
@@ -151,16 +147,15 @@ void pop3_send_message(struct pop3_session *s, int fd, int64_t lines)
 	s->cr = false;
 	s->line_len = 0;
 	s->state = POP3_STATE_SENDING;
-	bufferevent_setwatermark(s->conn.bev, EV_WRITE, POP3_OUTPUT_LOW, 0);
+	conn_set_output_low(&s->conn, POP3_OUTPUT_LOW);
 	send_more(s);
 }
 
 /* ---- input ---- */
 
-static int read_line(struct pop3_session *s, struct evbuffer *in, char *line,
-		     size_t max, size_t *len)
+static int read_line(struct pop3_session *s, char *line, size_t max, size_t *len)
 {
-	int ret = line_read(in, line, max, len, &s->skip_line);
+	int ret = conn_read_line(&s->conn, line, max, len);
 
 	if (ret < 0) {
 		pop3_reply(s, "-ERR line too long");
@@ -171,7 +166,7 @@ static int read_line(struct pop3_session *s, struct evbuffer *in, char *line,
 
 static bool waiting(const struct pop3_session *s)
 {
-	return s->quitting || s->dead || s->state == POP3_STATE_CHECKING ||
+	return s->quitting || conn_gone(&s->conn) || s->state == POP3_STATE_CHECKING ||
 	       s->state == POP3_STATE_SENDING;
 }
 
@@ -182,11 +177,10 @@ static bool process_input(struct pop3_session *s)
 	size_t len = 0;
 	int ret;
 
-	s->reading = true;
+	conn_guard_enter(&s->conn);
 	while (!waiting(s)) {
-		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
 		bool auth = s->state == POP3_STATE_AUTH_PLAIN;
-		ret = read_line(s, in, line, auth ? POP3_AUTH_LINE_MAX : POP3_LINE_MAX, &len);
+		ret = read_line(s, line, auth ? POP3_AUTH_LINE_MAX : POP3_LINE_MAX, &len);
 		if (ret == 0)
 			break;
 		if (ret < 0 && auth)
@@ -197,12 +191,7 @@ static bool process_input(struct pop3_session *s)
 			pop3_dispatch(s, line, len);
 		explicit_bzero(line, len);
 	}
-	s->reading = false;
-	if (s->dead) {
-		session_free(s);
-		return false;
-	}
-	return true;
+	return conn_guard_leave(&s->conn);
 }
 
 void pop3_process_input(struct pop3_session *s)
@@ -210,45 +199,39 @@ void pop3_process_input(struct pop3_session *s)
 	process_input(s);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static bool on_input(struct conn *c)
 {
-	struct pop3_session *s = arg;
-
-	if (process_input(s))
-		conn_ack_input(&s->conn);
+	return process_input((struct pop3_session *)c);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static bool on_output(struct conn *c)
 {
-	struct pop3_session *s = arg;
+	struct pop3_session *s = (struct pop3_session *)c;
+
+	if (s->state != POP3_STATE_SENDING)
+		return false;
+	send_more(s);
+	if (s->state != POP3_STATE_SENDING)
+		pop3_process_input(s);	/* commands pipelined behind it */
+	return true;
+}
+
+static void on_idle(struct conn *c)
+{
+	struct pop3_session *s = (struct pop3_session *)c;
 
 	if (s->state == POP3_STATE_SENDING) {
-		send_more(s);
-		if (s->state != POP3_STATE_SENDING)
-			pop3_process_input(s);	/* commands pipelined behind it */
+		/* a client reading a long message is not idle */
+		conn_read_resume(c);
 		return;
 	}
-	if (s->quitting)
-		conn_output_drained(&s->conn);
+	pop3_reply(s, "-ERR autologout: idle for too long");
+	pop3_close_after_output(s);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_lost(struct conn *c, short what)
 {
-	struct pop3_session *s = arg;
-
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if ((what & BEV_EVENT_TIMEOUT) && s->state == POP3_STATE_SENDING) {
-		/* a client reading a long message is not idle */
-		bufferevent_enable(bev, EV_READ);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		pop3_reply(s, "-ERR autologout: idle for too long");
-		pop3_close_after_output(s);
-		return;
-	}
-	session_free(s);	/* a dropped connection deletes nothing */
+	session_free((struct pop3_session *)c);	/* a dropped connection deletes nothing */
 }
 
 static void on_shutdown(struct conn *c)
@@ -265,52 +248,33 @@ static void on_shutdown(struct conn *c)
 
 static void on_close_now(struct conn *c)
 {
-	struct pop3_session *s = (struct pop3_session *)c;
-
-	s->reading = false;
-	session_free(s);
+	session_free((struct pop3_session *)c);
 }
 
-static const struct conn_ops pop3_ops = { on_shutdown, on_close_now };
+static const struct conn_ops pop3_ops = {
+	.input = on_input,
+	.output = on_output,
+	.idle = on_idle,
+	.lost = on_lost,
+	.shutdown = on_shutdown,
+	.close_now = on_close_now,
+};
 
-static void use_bev(struct pop3_session *s, struct bufferevent *bev)
-{
-	struct timeval idle = { (time_t)s->conn.server->cfg.idle_timeout, 0 };
+static const struct conn_params pop3_params = {
+	.input_max = POP3_INPUT_MAX,
+	.idle = true,
+};
 
-	s->conn.bev = bev;
-	bufferevent_setcb(bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, POP3_INPUT_MAX);
-	bufferevent_set_timeouts(bev, &idle, NULL);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-void pop3_start_tls(struct pop3_session *s)
-{
-	struct bufferevent *under = s->conn.bev;
-
-	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
-	s->conn.tls = true;
-	use_bev(s, tls_wrap(s->conn.server->tls, s->conn.server->base, under));
-}
-
-void pop3d_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void pop3d_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 
-	evutil_make_socket_nonblocking(fd);
 	s->fd = -1;
-	s->conn.tls = l == CONFIG_LISTEN_POP3S;
-	s->conn.listener = l;
-	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
-	s->conn.port = port;
-	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
 		   config_networks_match(&srv->cfg.debug_nets, addr);
-	s->conn.ops = &pop3_ops;
-	conn_register(srv, &s->conn);
-	use_bev(s, s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
-		   bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	conn_start(&s->conn, srv, fd, l, addr, port, l == CONFIG_LISTEN_POP3S, &pop3_ops,
+		   &pop3_params);
 	log_info("pop3d: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
 	pop3_reply(s, "+OK correio POP3 server ready");
 }

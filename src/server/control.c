@@ -40,13 +40,13 @@
 #include "mta/mta.h"
 #include "mailauth/mailauth.h"
 #include "queue/queue.h"
-#include "server/server.h"
+#include "conn/services.h"
 
 #define CONTROL_LINE_MAX 65536
 #define CONTROL_DUMP_MAX (64u << 20)	/* what `correio queue` reads */
 
 struct control {
-	struct server *srv;
+	struct services *srv;
 	struct evconnlistener *listener;
 	char path[1100];
 	dev_t dev;			/* the socket file we made */
@@ -64,11 +64,6 @@ struct control_conn {
 	bool committing;
 	bool closing;
 };
-
-void control_path(const char *data_dir, char *out, unsigned long size)
-{
-	snprintf(out, size, "%s/control.sock", data_dir);
-}
 
 static void conn_free(struct control_conn *c)
 {
@@ -114,7 +109,7 @@ static int new_mail(struct control_conn *c, char *account, struct buf *out)
 /* `correio tls renew`: wake the ACME thread. */
 static int acme_renew(struct control_conn *c, struct buf *out)
 {
-	struct server *srv = c->ctl->srv;
+	struct services *srv = c->ctl->srv;
 
 	if (srv->acme == NULL) {
 		buf_puts(out, "[tls] acme is off in the running server\n");
@@ -457,14 +452,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-int control_open(struct server *srv, struct control **r, const char **error_r)
+int control_open(struct services *srv, struct control **r, const char **error_r)
 {
 	struct control *ctl = xcalloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
 
 	ctl->srv = srv;
-	control_path(srv->cfg.data_dir, ctl->path, sizeof(ctl->path));
+	config_control_path(srv->cfg.data_dir, ctl->path, sizeof(ctl->path));
 	if (strlen(ctl->path) >= sizeof(sun.sun_path)) {
 		*error_r = "data_dir is too long for the control socket path";
 		free(ctl);

@@ -31,7 +31,7 @@
 #define METRICS_MAX_LISTENERS 4
 
 struct metrics_http {
-	struct server *srv;
+	struct services *srv;
 	struct evhttp *http;
 	metrics_connections_fn *open_connections;
 	void *ctx;
@@ -74,7 +74,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
-int metrics_http_open(struct server *srv, metrics_connections_fn *open_connections,
+int metrics_http_open(struct services *srv, metrics_connections_fn *open_connections,
 		      void *ctx, struct metrics_http **r)
 {
 	struct metrics_http *m;

@@ -6,7 +6,7 @@
  */
 #include <stdint.h>
 
-#include "server/server.h"
+#include "conn/services.h"
 
 struct metrics_http;
 
@@ -15,7 +15,7 @@ typedef uint64_t metrics_connections_fn(void *ctx);
 
 /* Listen on srv->cfg.metrics_listen (nothing when empty: *r NULL).
    Bind before leaving root.  1, or -1 (logged). */
-int metrics_http_open(struct server *srv, metrics_connections_fn *open_connections,
+int metrics_http_open(struct services *srv, metrics_connections_fn *open_connections,
 		      void *ctx, struct metrics_http **r);
 void metrics_http_free(struct metrics_http **m);
 

@@ -15,6 +15,7 @@
  * or a short timer fires: no busy loop, and one log line now and then.
  */
 #include "server.h"
+#include "conn/conn.h"
 #include "control.h"
 #include "serve_lock.h"
 
@@ -62,7 +63,6 @@
 #include "tls/tls.h"
 
 #define MAX_LISTENERS 16
-#define CLIENT_BUCKETS 1024
 #define SHUTDOWN_GRACE_SECONDS 30
 #define FD_RESERVE_MIN 64		/* descriptors kept beside the connections */
 #define FD_LIMIT_MAX (1u << 20)		/* when the hard limit is "unlimited" */
@@ -70,14 +70,8 @@
 #define LOG_EVERY_SECONDS 10		/* repeated complaints: one line per period */
 #define STORE_WORKERS 4			/* threads for the mail store's fsyncs */
 
-struct client_count {
-	char addr[INET6_ADDRSTRLEN];
-	unsigned count;
-	struct client_count *next;
-};
-
 struct protocol {
-	void (*accept)(struct server *srv, evutil_socket_t fd,
+	void (*accept)(struct services *srv, evutil_socket_t fd,
 		       enum config_listener l, const char *addr, uint16_t port);
 	const char *busy_reply;
 };
@@ -94,12 +88,6 @@ static const struct protocol protocols[CONFIG_LISTEN_COUNT] = {
 	[CONFIG_LISTEN_MANAGESIEVE] = { managesieve_accept, "BYE (TRYLATER) \"too many connections\"\r\n" },
 };
 
-/* One kind of repeated log line, said at most once per LOG_EVERY_SECONDS. */
-struct log_limit {
-	time_t last;
-	unsigned skipped;	/* lines not said since the last one */
-};
-
 struct listener {
 	struct evconnlistener *ev;
 	enum config_listener kind;
@@ -108,90 +96,24 @@ struct listener {
 
 /* The server with what only this file sees. */
 struct server_state {
-	struct server srv;
+	struct services srv;
 	struct listener listeners[MAX_LISTENERS];
 	int n_listeners;
-	struct client_count *clients[CLIENT_BUCKETS];
-	unsigned n_conns;
-	struct conn *conns;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
 	struct handoff *filed;		/* accounts the delivery thread filed into */
 	struct event *filed_event;	/* watches filed */
 	struct event *store_event;	/* the store's workers have finished work */
-	uint64_t fd_connections;	/* connections the descriptor limit allows */
 	int spare_fd;			/* given up to refuse clients at EMFILE */
 	bool paused;			/* listeners disabled for want of descriptors */
 	struct event *resume;		/* re-enables them */
-	struct log_limit refuse_log, accept_log;
+	struct log_limit accept_log;
 	int lock_fd;			/* serve_lock: held for the server's life */
 	struct metrics_http *metrics;	/* [metrics] listen, or NULL */
 	struct acme_http01 *acme_http01;	/* [listen] acme_http, or NULL */
 };
 
 static void listeners_resume(struct server_state *st);
-
-static struct server_state *state_of(struct server *srv)
-{
-	return (struct server_state *)srv;
-}
-
-/* ---- per-client connection counts ---- */
-
-static struct client_count **client_slot(struct server_state *st, const char *addr)
-{
-	unsigned h = 5381;
-	struct client_count **p;
-
-	for (const char *c = addr; *c != '\0'; c++)
-		h = h * 33 + (unsigned char)*c;
-	for (p = &st->clients[h % CLIENT_BUCKETS]; *p != NULL; p = &(*p)->next)
-		if (strcmp((*p)->addr, addr) == 0)
-			break;
-	return p;
-}
-
-static unsigned client_count(struct server_state *st, const char *addr)
-{
-	struct client_count **p = client_slot(st, addr);
-
-	return *p == NULL ? 0 : (*p)->count;
-}
-
-static void client_add(struct server_state *st, const char *addr, int delta)
-{
-	struct client_count **p = client_slot(st, addr), *c = *p;
-
-	if (c == NULL) {
-		if (delta < 0)
-			return;
-		c = xcalloc(1, sizeof(*c));
-		str_copy(c->addr, addr, sizeof(c->addr));
-		*p = c;
-	}
-	c->count += (unsigned)delta;
-	if (c->count == 0) {
-		*p = c->next;
-		free(c);
-	}
-}
-
-/* ---- repeated log lines ---- */
-
-/* May the line be logged now?  *skipped_r: how many were not, since. */
-static bool log_limit_ok(struct log_limit *l, unsigned *skipped_r)
-{
-	time_t now = time(NULL);
-
-	if (l->last != 0 && now - l->last < LOG_EVERY_SECONDS) {
-		l->skipped++;
-		return false;
-	}
-	*skipped_r = l->skipped;
-	l->skipped = 0;
-	l->last = now;
-	return true;
-}
 
 /* ---- descriptors ---- */
 
@@ -230,190 +152,16 @@ static uint64_t descriptors_setup(const struct config *cfg)
 
 /* ---- connections ---- */
 
-static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
-			  uint16_t *port);
-
-static void on_close_timer(evutil_socket_t fd, short what, void *arg)
+/* A connection closed: a descriptor is free again, and a stopping server
+   is done once the last one is gone. */
+static void on_conn_released(void *ctx, unsigned open)
 {
-	conn_output_drained(arg);
-}
+	struct server_state *st = ctx;
 
-void conn_output_drained(struct conn *c)
-{
-	struct timeval soon = { 0, 10000 };
-
-	if (!c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		return;		/* the write callback comes again */
-	for (struct bufferevent *under = bufferevent_get_underlying(c->bev); under != NULL;
-	     under = bufferevent_get_underlying(under)) {
-		if (evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-		    c->close_tries++ < 500) {
-			evtimer_add(c->close_timer, &soon);	/* a filter still holds bytes */
-			return;
-		}
-	}
-	c->ops->close_now(c);
-}
-
-void conn_ack_input(struct conn *c)
-{
-	int one = 1;
-	evutil_socket_t fd;
-
-	if (c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		return;		/* the answer carries the acknowledgement */
-	fd = bufferevent_getfd(c->bev);
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-}
-
-void conn_close_after_output(struct conn *c)
-{
-	struct timeval now = { 0, 0 };
-
-	if (c->closing)
-		return;
-	c->closing = true;
-	bufferevent_disable(c->bev, EV_READ);
-	evtimer_add(c->close_timer, &now);
-}
-
-void conn_register(struct server *srv, struct conn *c)
-{
-	metrics_connection(c->listener);
-	struct server_state *st = state_of(srv);
-
-	c->close_timer = evtimer_new(srv->base, on_close_timer, c);
-	c->server = srv;
-	c->prev = NULL;
-	c->next = st->conns;
-	if (st->conns != NULL)
-		st->conns->prev = c;
-	st->conns = c;
-	st->n_conns++;
-	client_add(st, c->addr, 1);
-}
-
-bool conn_plaintext_ok(const struct conn *c)
-{
-	return c->tls || (c->loopback && c->server->cfg.auth_plaintext_loopback);
-}
-
-/* Per protocol: the upgrade command, s_client's -starttls name and the
-   implicit-TLS listener. */
-static void tls_way(enum config_listener l, const char **cmd, const char **proto,
-		    enum config_listener *implicit)
-{
-	*cmd = "STARTTLS";
-	*proto = "smtp";
-	*implicit = CONFIG_LISTEN_SUBMISSIONS;
-	if (l == CONFIG_LISTEN_POP3 || l == CONFIG_LISTEN_POP3S) {
-		*cmd = "STLS";
-		*proto = "pop3";
-		*implicit = CONFIG_LISTEN_POP3S;
-	} else if (l == CONFIG_LISTEN_IMAP || l == CONFIG_LISTEN_IMAPS) {
-		*proto = "imap";
-		*implicit = CONFIG_LISTEN_IMAPS;
-	} else if (l == CONFIG_LISTEN_MANAGESIEVE) {
-		*proto = "sieve";
-		*implicit = CONFIG_LISTEN_COUNT;	/* none */
-	}
-}
-
-void conn_tls_hint(const struct conn *c, char *out, size_t size)
-{
-	const char *cmd, *proto, *list;
-	enum config_listener implicit;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char local[INET6_ADDRSTRLEN + 2] = "HOST", port_text[8] = "PORT";
-	size_t first;
-	uint16_t port;
-
-	tls_way(c->listener, &cmd, &proto, &implicit);
-	if (c->bev != NULL &&
-	    getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-		char text[INET6_ADDRSTRLEN];
-		sockaddr_text((struct sockaddr *)&ss, text, sizeof(text), &port);
-		snprintf(local, sizeof(local), strchr(text, ':') != NULL ? "[%s]" : "%s", text);
-		snprintf(port_text, sizeof(port_text), "%u", port);
-	}
-	list = implicit < CONFIG_LISTEN_COUNT ? c->server->cfg.listen[implicit] : "";
-	list += strspn(list, ", \t");
-	first = strcspn(list, ", \t");
-	if (first > 0 && memchr(list, ':', first) != NULL) {
-		const char *colon = list + first;
-		while (*colon != ':')
-			colon--;
-		snprintf(out, size, "use %s, or implicit TLS on port %.*s; by hand: "
-			 "openssl s_client -crlf -starttls %s -connect %s:%s", cmd,
-			 (int)(list + first - colon - 1), colon + 1, proto, local, port_text);
-	} else {
-		snprintf(out, size, "use %s; by hand: openssl s_client -crlf -starttls %s "
-			 "-connect %s:%s", cmd, proto, local, port_text);
-	}
-}
-
-void conn_unregister(struct conn *c)
-{
-	struct server_state *st = state_of(c->server);
-
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
-	c->bev = NULL;
-	event_free(c->close_timer);
-	c->close_timer = NULL;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		st->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	st->n_conns--;
-	client_add(st, c->addr, -1);
 	if (st->paused)
-		listeners_resume(st);	/* a descriptor is free again */
-	if (st->srv.stopping && st->n_conns == 0)
+		listeners_resume(st);
+	if (st->srv.stopping && open == 0)
 		event_base_loopexit(st->srv.base, NULL);
-}
-
-static void sockaddr_text(const struct sockaddr *sa, char *out, size_t size,
-			  uint16_t *port)
-{
-	const void *a = sa->sa_family == AF_INET6 ?
-		(const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr :
-		(const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-
-	*port = ntohs(sa->sa_family == AF_INET6 ?
-		      ((const struct sockaddr_in6 *)sa)->sin6_port :
-		      ((const struct sockaddr_in *)sa)->sin_port);
-	if (inet_ntop(sa->sa_family, a, out, (socklen_t)size) == NULL)
-		str_copy(out, "unknown", size);
-	if (strncmp(out, "::ffff:", 7) == 0)
-		memmove(out, out + 7, strlen(out + 7) + 1);
-}
-
-static bool admit(struct server_state *st, const char *what, const char *addr,
-		  uint16_t port)
-{
-	const struct config *cfg = &st->srv.cfg;
-	unsigned skipped;
-
-	if (!st->srv.stopping && st->n_conns < cfg->max_connections &&
-	    st->n_conns < st->fd_connections &&
-	    client_count(st, addr) < cfg->max_connections_per_client)
-		return true;
-	if (log_limit_ok(&st->refuse_log, &skipped))
-		log_warn("%s: refusing [%s]:%u: connection limit reached"
-			 " (%u more refused since the last such line)",
-			 what, addr, port, skipped);
-	return false;
-}
-
-bool conn_admit(struct server *srv, enum config_listener l, const char *addr)
-{
-	return admit(state_of(srv), config_listener_name(l), addr, 0);
 }
 
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
@@ -424,8 +172,8 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
 
-	sockaddr_text(sa, addr, sizeof(addr), &port);
-	if (!admit(st, config_listener_name(l->kind), addr, port)) {
+	conn_sockaddr_text(sa, addr, sizeof(addr), &port);
+	if (!conn_admit(&st->srv, l->kind, addr, port)) {
 		const char *reply = protocols[l->kind].busy_reply;
 
 		if (write(fd, reply, strlen(reply)) < 0) {
@@ -506,10 +254,11 @@ static void on_accept_error(struct evconnlistener *ev, void *arg)
 	if (err == EMFILE || err == ENFILE)
 		refused = refuse_waiting(st);
 	listeners_pause(st);
-	if (log_limit_ok(&st->accept_log, &skipped))
+	if (log_limit_ok(&st->accept_log, LOG_EVERY_SECONDS, &skipped))
 		log_err("accept: %s with %u connections open: %u waiting client(s) told to "
 			"come back, listeners paused until one closes (%u more since the last "
-			"such line)", evutil_socket_error_to_string(err), st->n_conns, refused,
+			"such line)", evutil_socket_error_to_string(err),
+			conn_set_count(st->srv.conns), refused,
 			skipped);
 }
 
@@ -572,7 +321,7 @@ static void on_grace_over(evutil_socket_t fd, short what, void *arg)
 	struct server_state *st = arg;
 
 	log_warn("stop: %u session(s) still open after %d s, closing them",
-		 st->n_conns, SHUTDOWN_GRACE_SECONDS);
+		 conn_set_count(st->srv.conns), SHUTDOWN_GRACE_SECONDS);
 	event_base_loopexit(st->srv.base, NULL);
 }
 
@@ -580,7 +329,6 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 {
 	struct server_state *st = arg;
 	struct timeval grace = { SHUTDOWN_GRACE_SECONDS, 0 };
-	struct conn *c, *next;
 
 	if (st->srv.stopping)
 		return;
@@ -588,11 +336,8 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	st->srv.stopping = true;
 	close_listeners(st);
 	jmap_unbind(st->srv.jmap);
-	for (c = st->conns; c != NULL; c = next) {
-		next = c->next;
-		c->ops->shutdown(c);
-	}
-	if (st->n_conns == 0) {
+	conn_set_shutdown(st->srv.conns);
+	if (conn_set_count(st->srv.conns) == 0) {
 		event_base_loopexit(st->srv.base, NULL);
 		return;
 	}
@@ -632,7 +377,7 @@ static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
 
 /* SIGHUP: the [srs] settings as read now (the old ones stay when the
    secret cannot be read). */
-static void srs_reload(struct server *srv)
+static void srs_reload(struct services *srv)
 {
 	struct srs *srs;
 	const char *error;
@@ -698,7 +443,7 @@ static void on_acme_issued(void *ctx)
 
 static int alpn_cert(void *ctx, const char *name, X509 **cert_r, EVP_PKEY **key_r)
 {
-	struct server *srv = ctx;
+	struct services *srv = ctx;
 
 	return srv->acme != NULL ? acme_alpn_cert(srv->acme, name, cert_r, key_r) : 0;
 }
@@ -706,7 +451,7 @@ static int alpn_cert(void *ctx, const char *name, X509 **cert_r, EVP_PKEY **key_
 /* Before privileges are dropped: the check and the HTTP-01 port (80). */
 static int acme_bind(struct server_state *st, const char **error_r)
 {
-	struct server *srv = &st->srv;
+	struct services *srv = &st->srv;
 
 	if (!srv->cfg.acme)
 		return 1;
@@ -720,7 +465,7 @@ static int acme_bind(struct server_state *st, const char **error_r)
 
 static int acme_open(struct server_state *st, const char **error_r)
 {
-	struct server *srv = &st->srv;
+	struct services *srv = &st->srv;
 
 	if (!srv->cfg.acme)
 		return 1;
@@ -732,7 +477,7 @@ static int acme_open(struct server_state *st, const char **error_r)
 
 static void on_route(void *ctx, struct envelope *e, bool recovered)
 {
-	struct server *srv = ctx;
+	struct services *srv = ctx;
 
 	mta_take(srv->mta, e, recovered);
 }
@@ -780,7 +525,7 @@ static uint64_t open_connections(void *ctx)
 {
 	struct server_state *st = ctx;
 
-	return st->n_conns;
+	return conn_set_count(st->srv.conns);
 }
 
 /* The store's workers hand finished disk work back (store.h). */
@@ -791,7 +536,7 @@ static void on_store_work(evutil_socket_t fd, short what, void *arg)
 
 static int server_open(struct server_state *st)
 {
-	struct server *srv = &st->srv;
+	struct services *srv = &st->srv;
 	const char *error;
 	int fd;
 
@@ -849,12 +594,7 @@ static int server_open(struct server_state *st)
 
 static void server_close(struct server_state *st)
 {
-	struct conn *c;
-
-	/* sessions left after the grace period are closed without more replies;
-	   one waiting for its commit is freed by the commit's callback */
-	while ((c = st->conns) != NULL)
-		c->ops->close_now(c);
+	conn_set_close_all(st->srv.conns);
 	close_listeners(st);
 	jmap_free(&st->srv.jmap);
 	metrics_http_free(&st->metrics);
@@ -880,12 +620,7 @@ static void server_close(struct server_state *st)
 	accounts_free(&st->srv.accounts);
 	quota_free(&st->srv.quota);
 	srs_free(&st->srv.srs);
-	for (int i = 0; i < CLIENT_BUCKETS; i++)
-		while (st->clients[i] != NULL) {
-			struct client_count *next = st->clients[i]->next;
-			free(st->clients[i]);
-			st->clients[i] = next;
-		}
+	conn_set_free(&st->srv.conns);
 }
 
 static void server_signals(struct server_state *st)
@@ -913,7 +648,8 @@ int server_run(const struct config *cfg)
 	server_log_setup(cfg, "start");
 	evthread_use_pthreads();
 	st->srv.base = event_base_new();
-	st->fd_connections = descriptors_setup(cfg);
+	st->srv.conns = conn_set_new(on_conn_released, st);
+	conn_set_fd_limit(st->srv.conns, descriptors_setup(cfg));
 	st->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	st->resume = evtimer_new(st->srv.base, on_resume, st);
 	server_signals(st);

@@ -9,10 +9,10 @@
 
 #include "lib/config.h"
 
-struct server;
+struct services;
 
 /* Take over an accepted socket: greet and serve it. */
-void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void smtpd_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port);
 
 #endif

@@ -19,7 +19,7 @@
 
 bool smtpd_starttls_offered(struct smtpd_session *s)
 {
-	return !s->conn.tls && s->conn.server->tls != NULL;
+	return conn_starttls_offered(&s->conn);
 }
 
 bool smtpd_auth_offered(struct smtpd_session *s)
@@ -31,9 +31,6 @@ bool smtpd_auth_offered(struct smtpd_session *s)
 
 void smtpd_cmd_starttls(struct smtpd_session *s, char *arg)
 {
-	struct evbuffer *in = bufferevent_get_input(s->conn.bev);
-	struct bufferevent *bev;
-
 	if (!smtpd_starttls_offered(s)) {
 		smtpd_reply(s, "554 5.5.1 Error: TLS already active");
 		smtpd_error(s);
@@ -44,25 +41,19 @@ void smtpd_cmd_starttls(struct smtpd_session *s, char *arg)
 		smtpd_error(s);
 		return;
 	}
-	if (evbuffer_get_length(in) > 0) {
-		/* RFC 3207 §5: nothing may be pipelined after STARTTLS; text sent
-		   in the clear must never be taken as a command of the TLS session */
+	if (!conn_starttls_clean(&s->conn)) {
 		log_warn("smtpd: [%s]: command pipelined after STARTTLS, refused",
 			 s->conn.addr);
-		evbuffer_drain(in, evbuffer_get_length(in));
 		smtpd_reply(s, "554 5.5.1 Error: command pipelined after STARTTLS");
 		smtpd_error(s);
 		return;
 	}
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
-	bufferevent_setcb(s->conn.bev, NULL, NULL, NULL, NULL);
-	bev = tls_wrap(s->conn.server->tls, s->conn.server->base, s->conn.bev);
-	s->conn.tls = true;
+	conn_starttls(&s->conn);
 	smtpd_reset_transaction(s);
 	s->state = SMTPD_STATE_GREETED;
 	s->helo[0] = '\0';
 	s->esmtp = false;
-	smtpd_session_use_bev(s, bev);
 }
 
 /* ---- AUTH ---- */
@@ -98,7 +89,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 	}
 	if (s->shutdown) {
 		smtpd_reply(s, "421 4.3.2 %s Service shutting down",
-			    s->conn.server->cfg.hostname);
+			    s->conn.srv->cfg.hostname);
 		smtpd_close_after_output(s);
 		return;
 	}
@@ -108,7 +99,7 @@ static void on_auth_result(void *ctx, enum auth_result result, const char *user)
 static void check_password(struct smtpd_session *s, const char *user, const char *password)
 {
 	s->state = SMTPD_STATE_AUTH_CHECK;
-	s->auth_req = auth_verify(s->conn.server->auth, s->conn.addr, user, password,
+	s->auth_req = auth_verify(s->conn.srv->auth, s->conn.addr, user, password,
 				  on_auth_result, s);
 }
 

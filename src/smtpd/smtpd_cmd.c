@@ -46,7 +46,7 @@ void smtpd_reset_transaction(struct smtpd_session *s)
 
 static const struct config *cfg_of(struct smtpd_session *s)
 {
-	return &s->conn.server->cfg;
+	return &s->conn.srv->cfg;
 }
 
 /* Keep a HELO argument printable for logs and the Received: line. */
@@ -107,7 +107,7 @@ static void cmd_ehlo(struct smtpd_session *s, char *arg)
    (itself, +tag, or an alias of it)? */
 static bool sender_allowed(struct smtpd_session *s, const char *key)
 {
-	return resolve_may_send_as(cfg_of(s), s->conn.server->accounts, s->user, key);
+	return resolve_may_send_as(cfg_of(s), s->conn.srv->accounts, s->user, key);
 }
 
 /*
@@ -139,7 +139,7 @@ static bool disk_short(struct smtpd_session *s, uint64_t size)
 
 	if (cfg->disk_reserve == 0)
 		return false;
-	avail = disk_available(s->conn.server->queue);
+	avail = disk_available(s->conn.srv->queue);
 	if (avail >= cfg->disk_reserve && avail - cfg->disk_reserve >= size)
 		return false;
 	log_warn("smtpd: [%s]: reject: MAIL: %llu bytes free in %s, reserve %llu, size %llu; "
@@ -235,7 +235,7 @@ static void rcpt_unknown(struct smtpd_session *s, const char *key, bool postmast
    -1 refused (hash or time stamp wrong: replied). */
 static int rcpt_srs(struct smtpd_session *s, const char *key, char *out, size_t size)
 {
-	const struct srs *srs = s->conn.server->srs;
+	const struct srs *srs = s->conn.srv->srs;
 	const char *error = NULL;
 	int ret;
 
@@ -276,7 +276,7 @@ static int rcpt_check(struct smtpd_session *s, const char *key, const char *doma
 		key = orig;
 		domain = strrchr(orig, '@') + 1;
 	}
-	local = resolve_domain_is_local(cfg_of(s), s->conn.server->accounts, domain);
+	local = resolve_domain_is_local(cfg_of(s), s->conn.srv->accounts, domain);
 	if (local < 0) {
 		smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", key);
 		return 0;

@@ -26,7 +26,7 @@
 
 static const struct config *cfg_of(struct smtpd_session *s)
 {
-	return &s->conn.server->cfg;
+	return &s->conn.srv->cfg;
 }
 
 static void rfc5322_date(char *out, size_t size)
@@ -80,7 +80,7 @@ static void write_trace(struct smtpd_session *s)
    from an authenticated user is signed, mail received on `smtp` checked. */
 static void reception_auth(struct smtpd_session *s)
 {
-	struct server *srv = s->conn.server;
+	struct services *srv = s->conn.srv;
 	struct mailauth *a = NULL;
 
 	if (s->user[0] != '\0')
@@ -106,7 +106,7 @@ static int begin_message(struct smtpd_session *s, const char **reply_r)
 	e->arrival = (uint64_t)time(NULL);
 	envelope_set(&e->host, cfg_of(s)->hostname);
 	s->env = NULL;
-	if (queue_msg_new(s->conn.server->queue, e, &s->msg, &error) < 0) {
+	if (queue_msg_new(s->conn.srv->queue, e, &s->msg, &error) < 0) {
 		*reply_r = "451 4.3.0 Error: cannot create a queue file";
 		return 0;
 	}
@@ -158,7 +158,7 @@ static void on_committed(void *ctx, int result)
 	struct smtpd_session *s = ctx;
 
 	if (result <= 0)
-		quota_release(s->conn.server->quota, s->queue_id);
+		quota_release(s->conn.srv->quota, s->queue_id);
 	if (result == 0)
 		log_info("%s: reject: %s", s->queue_id, s->refusal);
 	if (s->dead) {

@@ -70,7 +70,7 @@ static time_t grey_purged;
 
 static const struct config *cfg_of(struct smtpd_session *s)
 {
-	return &s->conn.server->cfg;
+	return &s->conn.srv->cfg;
 }
 
 static bool trusted(struct smtpd_session *s)
@@ -166,10 +166,10 @@ void smtpd_door_connect(struct smtpd_session *s)
 	struct smtpd_door *d;
 	struct dns *dns;
 
-	if (cfg->door_dnsbl[0] == '\0' || !door_applies(s) || s->conn.server->mta == NULL ||
+	if (cfg->door_dnsbl[0] == '\0' || !door_applies(s) || s->conn.srv->mta == NULL ||
 	    reversed_name(s->conn.addr, rev, sizeof(rev)) < 0)
 		return;
-	dns = mta_dns(s->conn.server->mta);
+	dns = mta_dns(s->conn.srv->mta);
 	d = xcalloc(1, sizeof(*d));
 	d->s = s;
 	s->door = d;

@@ -78,7 +78,7 @@ struct smtpd_milter {
 
 static const struct config *cfg_of(struct smtpd_session *s)
 {
-	return &s->conn.server->cfg;
+	return &s->conn.srv->cfg;
 }
 
 static void next_filter(struct smtpd_milter *m);
@@ -670,8 +670,8 @@ static void next_filter(struct smtpd_milter *m)
 	m->protocol = m->actions = 0;
 	m->idx = 0;
 	m->body_off = 0;
-	m->timer = evtimer_new(m->s->conn.server->base, on_timeout, m);
-	m->bev = bufferevent_socket_new(m->s->conn.server->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	m->timer = evtimer_new(m->s->conn.srv->base, on_timeout, m);
+	m->bev = bufferevent_socket_new(m->s->conn.srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(m->bev, on_read, NULL, on_event, m);
 	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
 	timer_arm(m, cfg->milter_connect_timeout);

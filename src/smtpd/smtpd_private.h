@@ -12,7 +12,7 @@
 #include "lib-smtp/smtp_parse.h"
 #include "lib/buf.h"
 #include "queue/envelope.h"
-#include "server/server.h"
+#include "conn/conn.h"
 
 struct evbuffer;
 struct event;
@@ -50,12 +50,11 @@ struct smtpd_headers {
 };
 
 struct smtpd_session {
-	struct conn conn;	/* first: the server's view */
+	struct conn conn;	/* first: the connection layer's view */
 	enum smtpd_state state;
 	char helo[256];
 	bool esmtp;
 	unsigned errors;
-	bool skip_line;		/* discarding the rest of an over-long line */
 	bool quitting;		/* close once the output is sent */
 	bool shutdown;		/* server stopping: close after this transaction */
 	bool dead;		/* connection gone, waiting for the commit callback */
@@ -83,7 +82,6 @@ struct smtpd_session {
 	uint64_t chunk_left;
 	const char *bdat_error;	/* reply for the chunks of a failed BDAT */
 
-	struct event *command_timer;
 	struct smtpd_door *door;
 	struct smtpd_milter *milter;	/* the message for the filters (smtpd_milter.c) */	/* blocklist answers (smtpd_door.c), or NULL */
 	char queue_id[ENVELOPE_ID_LEN + 1];	/* of the message being committed */
@@ -105,11 +103,10 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 bool smtpd_error(struct smtpd_session *s);
 /* Send 221/421 first if wanted, then close once the output is flushed. */
 void smtpd_close_after_output(struct smtpd_session *s);
-/* Resume reading input (after an asynchronous step). */
-void smtpd_process_input(struct smtpd_session *s);
+/* Resume reading input (after an asynchronous step).  Returns false when
+   the session was freed meanwhile. */
+bool smtpd_process_input(struct smtpd_session *s);
 void smtpd_command_timer(struct smtpd_session *s, bool on);
-/* Serve the session on bev from now on (accept, STARTTLS). */
-void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev);
 /* Free the session (and unregister it unless it is dead already). */
 void smtpd_session_free(struct smtpd_session *s);
 

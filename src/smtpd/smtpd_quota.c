@@ -33,7 +33,7 @@ struct room_check {
 static void room_target(void *ctx, const struct resolve_target *t)
 {
 	struct room_check *c = ctx;
-	struct server *srv = c->s->conn.server;
+	struct services *srv = c->s->conn.srv;
 	int ret;
 
 	c->targets++;
@@ -57,7 +57,7 @@ int smtpd_quota_rcpt(struct smtpd_session *s, const char *key, bool *full_r)
 	/* a mailbox at its limit has no room for anything: count one byte */
 	struct room_check c = { s, s->declared_size > 0 ? s->declared_size : 1, NULL, 0, 0,
 				s->env };
-	int found = resolve_address(&s->conn.server->cfg, s->conn.server->accounts, key,
+	int found = resolve_address(&s->conn.srv->cfg, s->conn.srv->accounts, key,
 				    room_target, &c);
 
 	*full_r = found > 0 && c.full == c.targets;
@@ -76,7 +76,7 @@ int smtpd_quota_data(struct smtpd_session *s)
 			struct resolve_target t = { RESOLVE_REMOTE, r->targets[k].address, NULL };
 			struct account acct;
 			if (r->targets[k].kind == ENVELOPE_LOCAL) {
-				if (accounts_user_get(s->conn.server->accounts, t.address, &acct) <= 0)
+				if (accounts_user_get(s->conn.srv->accounts, t.address, &acct) <= 0)
 					continue;	/* gone: the delivery agent bounces it */
 				t.kind = RESOLVE_LOCAL;
 				t.account = &acct;
@@ -92,6 +92,6 @@ int smtpd_quota_data(struct smtpd_session *s)
 		 e->rcpts[0].address, (unsigned long long)c.bytes);
 	smtpd_reply(s, "552 5.2.2 <%s>: Mailbox full: the message exceeds the "
 		    "recipient's quota", e->rcpts[0].address);
-	quota_release(s->conn.server->quota, c.id);
+	quota_release(s->conn.srv->quota, c.id);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * smtpd_session.c - one SMTP connection: greeting, reading bounded command
- * lines, replies, timeouts, the error budget, and an orderly close.
- * Called by the server (smtpd_accept) and by libevent.
+ * smtpd_session.c - one SMTP connection: greeting, command lines (read
+ * through the connection layer, src/conn), replies, timeouts, the error
+ * budget, and an orderly close.  Called by the server (smtpd_accept) and
+ * by the connection layer (the ops).
  */
 #include "smtpd.h"
 #include "smtpd_private.h"
@@ -15,7 +16,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "lib/line_read.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "auth/auth.h"
@@ -29,7 +29,6 @@ void smtpd_session_free(struct smtpd_session *s)
 	smtpd_reset_transaction(s);
 	smtpd_door_free(s);
 	buf_deinit(&s->text);
-	event_free(s->command_timer);
 	free(s);
 }
 
@@ -37,7 +36,7 @@ void smtpd_session_free(struct smtpd_session *s)
    queue's callback (smtpd_data.c) frees it. */
 static void session_close(struct smtpd_session *s)
 {
-	if (s->dead)
+	if (s->dead || conn_guard_defer(&s->conn))
 		return;
 	log_info("smtpd: disconnect from [%s]:%u", s->conn.addr, s->conn.port);
 	smtpd_door_free(s);
@@ -77,7 +76,7 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 
 	if (s->dead)
 		return;
-	out = bufferevent_get_output(s->conn.bev);
+	out = conn_output(&s->conn);
 	va_start(ap, fmt);
 	log_dialogue_vprintf(s->trace, "smtpd", s->conn.addr, ">", fmt, ap);
 	evbuffer_add_vprintf(out, fmt, ap);
@@ -95,31 +94,29 @@ void smtpd_close_after_output(struct smtpd_session *s)
 
 bool smtpd_error(struct smtpd_session *s)
 {
-	if (++s->errors < s->conn.server->cfg.max_errors)
+	if (++s->errors < s->conn.srv->cfg.max_errors)
 		return false;
 	log_warn("smtpd: [%s]: too many errors, disconnecting", s->conn.addr);
-	smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->conn.server->cfg.hostname);
+	smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->conn.srv->cfg.hostname);
 	smtpd_close_after_output(s);
 	return true;
 }
 
-static void on_command_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_command_timeout(struct conn *c)
 {
-	struct smtpd_session *s = arg;
+	struct smtpd_session *s = (struct smtpd_session *)c;
 
 	log_warn("smtpd: [%s]: command timeout", s->conn.addr);
-	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conn.server->cfg.hostname);
+	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conn.srv->cfg.hostname);
 	smtpd_close_after_output(s);
 }
 
 void smtpd_command_timer(struct smtpd_session *s, bool on)
 {
-	struct timeval tv = { (time_t)s->conn.server->cfg.command_timeout, 0 };
-
 	if (on)
-		evtimer_add(s->command_timer, &tv);
+		conn_timer_start(&s->conn, s->conn.srv->cfg.command_timeout);
 	else
-		evtimer_del(s->command_timer);
+		conn_timer_stop(&s->conn);
 }
 
 /*
@@ -127,10 +124,9 @@ void smtpd_command_timer(struct smtpd_session *s, bool on)
  * in line/len, 0 when no complete line is there yet, -1 when an over-long
  * line was dropped (already answered).
  */
-static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
-		     size_t *len)
+static int read_line(struct smtpd_session *s, char *line, size_t *len)
 {
-	int ret = line_read(in, line, SMTPD_AUTH_LINE_MAX, len, &s->skip_line);
+	int ret = conn_read_line(&s->conn, line, SMTPD_AUTH_LINE_MAX, len);
 
 	if (ret < 0) {
 		smtpd_reply(s, "500 5.5.2 Error: line too long");
@@ -151,26 +147,26 @@ static int read_line(struct smtpd_session *s, struct evbuffer *in, char *line,
 
 static bool waiting(const struct smtpd_session *s)
 {
-	return s->quitting || s->dead || s->state == SMTPD_STATE_COMMIT ||
+	return s->quitting || s->dead || conn_gone(&s->conn) || s->state == SMTPD_STATE_COMMIT ||
 	       s->state == SMTPD_STATE_AUTH_CHECK || s->state == SMTPD_STATE_MILTER ||
 	       smtpd_door_waiting(s);
 }
 
-void smtpd_process_input(struct smtpd_session *s)
+bool smtpd_process_input(struct smtpd_session *s)
 {
 	char line[SMTPD_AUTH_LINE_MAX + 1];
 	size_t len = 0;
 	int ret;
 
+	conn_guard_enter(&s->conn);
 	while (!waiting(s)) {
-		/* fetched each time: STARTTLS replaces the bufferevent */
-		struct evbuffer *in = bufferevent_get_input(s->conn.bev);
 		if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT) {
-			if (smtpd_data_input(s, in) == 0)
+			/* fetched each time: STARTTLS replaces the bufferevent */
+			if (smtpd_data_input(s, conn_input(&s->conn)) == 0)
 				break;
 			continue;
 		}
-		ret = read_line(s, in, line, &len);
+		ret = read_line(s, line, &len);
 		if (ret == 0)
 			break;
 		if (ret > 0 && s->state == SMTPD_STATE_AUTH)
@@ -179,38 +175,29 @@ void smtpd_process_input(struct smtpd_session *s)
 			smtpd_dispatch(s, line, len);
 		explicit_bzero(line, len);
 	}
+	return conn_guard_leave(&s->conn);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static bool on_input(struct conn *c)
 {
-	struct smtpd_session *s = arg;
+	struct smtpd_session *s = (struct smtpd_session *)c;
 
-	smtpd_process_input(s);
-	if (!s->dead)
-		conn_ack_input(&s->conn);
+	return smtpd_process_input(s) && !s->dead;
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_idle(struct conn *c)
 {
-	struct smtpd_session *s = arg;
+	struct smtpd_session *s = (struct smtpd_session *)c;
 
-	if (s->quitting)
-		conn_output_drained(&s->conn);
+	log_info("smtpd: [%s]: idle timeout", s->conn.addr);
+	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conn.srv->cfg.hostname);
+	smtpd_close_after_output(s);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_lost(struct conn *c, short what)
 {
-	struct smtpd_session *s = arg;
+	struct smtpd_session *s = (struct smtpd_session *)c;
 
-	if (what & BEV_EVENT_CONNECTED)
-		return;		/* TLS handshake done */
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("smtpd: [%s]: idle timeout", s->conn.addr);
-		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-			    s->conn.server->cfg.hostname);
-		smtpd_close_after_output(s);
-		return;
-	}
 	if (what & BEV_EVENT_ERROR)
 		log_info("smtpd: [%s]: connection error: %s", s->conn.addr,
 			 tls_last_error(s->conn.bev));
@@ -230,7 +217,7 @@ static void on_shutdown(struct conn *c)
 		s->shutdown = true;	/* smtpd_data.c closes after the reply */
 		return;
 	}
-	smtpd_reply(s, "421 4.3.2 %s Service shutting down", c->server->cfg.hostname);
+	smtpd_reply(s, "421 4.3.2 %s Service shutting down", c->srv->cfg.hostname);
 	smtpd_close_after_output(s);
 }
 
@@ -239,40 +226,31 @@ static void on_close_now(struct conn *c)
 	session_close((struct smtpd_session *)c);
 }
 
-static const struct conn_ops smtpd_ops = { on_shutdown, on_close_now };
+static const struct conn_ops smtpd_ops = {
+	.input = on_input,
+	.idle = on_idle,
+	.timer = on_command_timeout,
+	.lost = on_lost,
+	.shutdown = on_shutdown,
+	.close_now = on_close_now,
+};
 
-void smtpd_session_use_bev(struct smtpd_session *s, struct bufferevent *bev)
-{
-	struct timeval idle = { (time_t)s->conn.server->cfg.idle_timeout, 0 };
+static const struct conn_params smtpd_params = {
+	.input_max = SMTPD_INPUT_MAX,
+	.idle = true,
+};
 
-	s->conn.bev = bev;
-	bufferevent_setcb(bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, SMTPD_INPUT_MAX);
-	bufferevent_set_timeouts(bev, &idle, NULL);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-void smtpd_accept(struct server *srv, evutil_socket_t fd, enum config_listener l,
+void smtpd_accept(struct services *srv, evutil_socket_t fd, enum config_listener l,
 		  const char *addr, uint16_t port)
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 
-	evutil_make_socket_nonblocking(fd);
-	s->conn.tls = l == CONFIG_LISTEN_SUBMISSIONS;
-	s->conn.bev = s->conn.tls ? tls_accept(srv->tls, srv->base, fd) :
-		      bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->submission = l != CONFIG_LISTEN_SMTP;
-	s->conn.listener = l;
-	str_copy(s->conn.addr, addr, sizeof(s->conn.addr));
-	s->conn.port = port;
-	s->conn.loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	s->trace = srv->cfg.debug_peers[0] != '\0' &&
 		   config_networks_match(&srv->cfg.debug_nets, addr);
-	s->conn.ops = &smtpd_ops;
 	buf_init(&s->text, 0);
-	s->command_timer = evtimer_new(srv->base, on_command_timeout, s);
-	conn_register(srv, &s->conn);
-	smtpd_session_use_bev(s, s->conn.bev);
+	conn_start(&s->conn, srv, fd, l, addr, port, l == CONFIG_LISTEN_SUBMISSIONS,
+		   &smtpd_ops, &smtpd_params);
 	log_info("smtpd: connect from [%s]:%u to %s", addr, port, config_listener_name(l));
 	smtpd_reply(s, "220 %s ESMTP correio", srv->cfg.hostname);
 	smtpd_door_connect(s);

@@ -275,8 +275,10 @@ struct store_status {
 };
 
 /* STATUS of a folder (syncs it; loads its index when nobody has it
-   open).  NOT_FOUND when it does not exist or cannot be selected. */
-int store_folder_status(struct store_account *a, const char *name,
+   open); size and deleted_size only when sizes is true (they may cost
+   reading files, see store_mailbox_status).  NOT_FOUND when it does not
+   exist or cannot be selected. */
+int store_folder_status(struct store_account *a, const char *name, bool sizes,
 			struct store_status *st, struct store_error *error_r);
 
 /* ---- mailboxes: one session's handle on a shared folder ---- */
@@ -332,8 +334,12 @@ void store_mailbox_close(struct store_mailbox **h);
 /* Look at new/ and cur/ and take in deliveries and changes made by other
    programs; listeners (this handle's too) hear of them.  Returns 1 or -1. */
 int store_mailbox_sync(struct store_mailbox *h, struct store_error *error_r);
-/* Counters of the open folder (no sync). */
+/* Counters of the open folder (no sync), but for size and deleted_size
+   (zero): those cost a read of the files the store has not measured yet
+   (a folder another program filled), see store_mailbox_status_sizes. */
 void store_mailbox_status(struct store_mailbox *h, struct store_status *st);
+/* Fill st->size and st->deleted_size (measuring the files not measured). */
+void store_mailbox_status_sizes(struct store_mailbox *h, struct store_status *st);
 /* Name of the folder as now (it follows renames). */
 const char *store_mailbox_name(struct store_mailbox *h);
 
@@ -366,7 +372,11 @@ void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i);
 /* 1 found, 0 no such UID. */
 int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
-/* The same without the file name (name NULL, base_len 0): walks over
+/* The same without size, vsize and internal_date (zero): for callers that
+   want flags, modseq or the name only (FETCH FLAGS, STORE, EXPUNGE), as
+   those may cost a read of a file another program left in cur/. */
+int store_mailbox_lookup_flags(struct store_mailbox *h, uint32_t uid, struct store_msg *m);
+/* Like store_mailbox_lookup without the file name (name NULL, base_len 0): walks over
    many messages that need only the index's fields (SEARCH on flags,
    sizes, dates) then never touch the names. */
 int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m);

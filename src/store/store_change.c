@@ -44,7 +44,7 @@ static void new_flags(const struct flag_change *fc, const struct index_rec *r,
 		*keywords_r = r->keywords & ~fc->keywords;
 		break;
 	default:
-		*flags_r = (uint8_t)((r->flags & REC_FLAG_PASSED) | f);
+		*flags_r = (uint8_t)((r->flags & (REC_FLAG_PASSED | REC_FLAG_UNMEASURED)) | f);
 		*keywords_r = fc->keywords;
 		break;
 	}
@@ -64,6 +64,13 @@ static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc
 	new_flags(fc, r, &flags, &keywords);
 	if (flags == r->flags && keywords == r->keywords)
 		return STORE_FLAG_UNCHANGED;
+	if (store_rec_measure(mb, r) == 0) {
+		/* gone or renamed by another program: its new name carries the
+		   sizes, so they are read first */
+		fc->resync = true;
+		return STORE_FLAG_GONE;
+	}
+	flags &= (uint8_t)~REC_FLAG_UNMEASURED;
 	if (mb->mbox_path != NULL) {
 		/* an mbox keeps flags in the index only */
 		str_copy(name, old, sizeof(name));
@@ -304,7 +311,10 @@ int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *u
 		r->modseq = modseq;
 		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
 		uidvec_push(&mb->chg_expunge, r->uid);
-		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
+		if ((r->flags & REC_FLAG_UNMEASURED) != 0)
+			store_account_usage_stale(mb->acct);	/* its bytes: count again */
+		else
+			store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
 		uids[out++] = r->uid;
 	}
 	store_index_remove_marked(&mb->idx);

@@ -389,7 +389,12 @@ static int copy_run(struct mbox *src, struct store_mailbox *origin,
 {
 	struct copy_ctx cc = { .src = src, .move = move, .dirs = dirs };
 	int ret;
+	long i;
 
+	/* the quota and the copies' names want the sizes */
+	for (unsigned k = 0; k < n; k++)
+		if ((i = store_index_find(&src->idx, uids[k])) >= 0)
+			store_rec_measure(src, &src->idx.recs[i]);
 	if (store_mbox_check(src, error_r) < 0 ||
 	    store_mbox_get(src->acct, dest, &cc.dst, error_r) < 0)
 		return -1;

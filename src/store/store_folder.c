@@ -488,7 +488,7 @@ int store_folder_subscribe(struct store_account *a, const char *name, bool on,
 
 /* ---- status ---- */
 
-int store_folder_status(struct store_account *a, const char *name,
+int store_folder_status(struct store_account *a, const char *name, bool sizes,
 			struct store_status *st, struct store_error *error_r)
 {
 	struct store_mailbox tmp = { 0 };
@@ -502,6 +502,8 @@ int store_folder_status(struct store_account *a, const char *name,
 		return -1;
 	}
 	store_mailbox_status(&tmp, st);
+	if (sizes)
+		store_mailbox_status_sizes(&tmp, st);
 	store_mbox_release(tmp.mb);
 	return 1;
 }

@@ -88,6 +88,24 @@ static uint32_t names_add(struct index *idx, const char *name)
 	return off;
 }
 
+void store_index_reserve(struct index *idx, unsigned n, size_t names_bytes)
+{
+	if (idx->count + n > idx->cap) {
+		struct index_rec *p = realloc(idx->recs, (idx->count + n) * sizeof(*p));
+		if (p == NULL)
+			fatal("out of memory");
+		idx->recs = p;
+		idx->cap = idx->count + n;
+	}
+	if (idx->names_len + names_bytes > idx->names_cap) {
+		char *p = realloc(idx->names, idx->names_len + names_bytes);
+		if (p == NULL || idx->names_len + names_bytes > UINT32_MAX)
+			fatal("out of memory");
+		idx->names = p;
+		idx->names_cap = idx->names_len + names_bytes;
+	}
+}
+
 void store_index_append(struct index *idx, const struct index_rec *r, const char *name)
 {
 	if (idx->count == idx->cap) {

@@ -20,6 +20,9 @@
  *     records  u32 length, u32 CRC-32C of the body, body = type byte +
  *              a 56-byte record (+ the file name for ADD and FLAGS), or
  *              for STATE: uidnext, first recent UID, highest modseq;
+ *              for SIZES: the record of a message whose size, RFC822
+ *              size and date were read after it was indexed (the flag
+ *              REC_FLAG_UNMEASURED of a record says they are not yet);
  *              for CURDIR: the mtime of cur/ (s, ns) when a read of all
  *              of cur/ left the index equal to it, written when that
  *              mtime was old enough to be trusted (store_sync.c).  A load
@@ -260,7 +263,10 @@ void store_index_expunge_marked(struct mbox *mb, uint64_t *modseq)
 		r->modseq = store_index_lazy_modseq(mb, modseq);
 		uidvec_push(&mb->chg_expunge, r->uid);
 		store_index_log(&mb->idx, INDEX_LOG_EXPUNGE, r, NULL);
-		store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
+		if ((r->flags & REC_FLAG_UNMEASURED) != 0)
+			store_account_usage_stale(mb->acct);	/* its bytes: count again */
+		else
+			store_account_usage_add(mb->acct, -(int64_t)r->size, -1);
 		any = true;
 	}
 	store_index_remove_marked(&mb->idx);
@@ -276,7 +282,7 @@ static bool snapshot_valid(const struct index *idx, const struct snap_header *h)
 		const struct index_rec *r = &idx->recs[i];
 		if (r->uid == 0 || r->uid >= h->uidnext ||
 		    (i > 0 && r->uid <= idx->recs[i - 1].uid) ||
-		    r->name_off >= h->names_size || (r->flags & ~0x3f) != 0)
+		    r->name_off >= h->names_size || (r->flags & ~0x7f) != 0)
 			return false;
 	}
 	/* names end in NUL and never hold a '/' (they are opened under cur/) */
@@ -389,13 +395,18 @@ static int new_log(struct mbox *mb)
 void store_index_log(struct index *idx, enum index_log_type type,
 		     const struct index_rec *r, const char *name)
 {
-	size_t name_len = name != NULL ? strlen(name) : 0;
-	uint32_t len = (uint32_t)(1 + sizeof(*r) + name_len), crc;
+	size_t name_len, at = idx->pending.len;
+	uint32_t len, crc;
 	struct log_state st = { idx->uidnext, idx->first_recent, idx->highestmodseq };
 	struct log_curdir cd = { idx->cur_mtime.tv_sec, idx->cur_mtime.tv_nsec };
 	uint8_t t = (uint8_t)type;
-	size_t at = idx->pending.len;
 
+	/* the next commit writes a snapshot, which holds every change, and
+	   drops what is pending (a first index build logs no 100,000 ADDs) */
+	if (idx->needs_compact)
+		return;
+	name_len = name != NULL ? strlen(name) : 0;
+	len = (uint32_t)(1 + sizeof(*r) + name_len);
 	if (type == INDEX_LOG_STATE)
 		len = 1 + sizeof(st);
 	else if (type == INDEX_LOG_CURDIR)
@@ -442,6 +453,11 @@ static bool apply_change(struct index *idx, char type, const struct index_rec *r
 	} else if (type == INDEX_LOG_CACHE) {
 		idx->recs[i].cache_off = r->cache_off;
 		idx->recs[i].cache_len = r->cache_len;
+	} else if (type == INDEX_LOG_SIZES) {
+		idx->recs[i].size = r->size;
+		idx->recs[i].vsize = r->vsize;
+		idx->recs[i].date = r->date;
+		idx->recs[i].flags &= (uint8_t)~REC_FLAG_UNMEASURED;
 	} else {
 		return false;
 	}

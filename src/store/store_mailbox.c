@@ -178,6 +178,8 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		return -1;
 	}
 	mb->ready = true;
+	/* sizes a restart left unread (the index keeps them unmeasured) */
+	store_sync_fill(mb);
 	*r = mb;
 	return 1;
 }
@@ -360,15 +362,25 @@ void store_mailbox_status(struct store_mailbox *h, struct store_status *st)
 	st->highestmodseq = idx->highestmodseq;
 	st->recent = idx->count - store_index_lower(idx, idx->first_recent);
 	for (unsigned i = 0; i < idx->count; i++) {
-		st->size += idx->recs[i].vsize;
-		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0) {
+		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0)
 			st->deleted++;
-			st->deleted_size += idx->recs[i].size;
-		}
 		if ((idx->recs[i].flags & STORE_FLAG_SEEN) != 0)
 			continue;
 		if (st->unseen++ == 0)
 			st->first_unseen = i + 1;
+	}
+}
+
+void store_mailbox_status_sizes(struct store_mailbox *h, struct store_status *st)
+{
+	struct index *idx = &h->mb->idx;
+
+	st->size = st->deleted_size = 0;
+	for (unsigned i = 0; i < idx->count; i++) {
+		store_rec_measure(h->mb, &idx->recs[i]);
+		st->size += idx->recs[i].vsize;
+		if ((idx->recs[i].flags & STORE_FLAG_DELETED) != 0)
+			st->deleted_size += idx->recs[i].size;
 	}
 }
 
@@ -392,8 +404,9 @@ uint32_t store_mailbox_claim_recent(struct store_mailbox *h)
 
 /* ---- messages ---- */
 
-static void fill_msg(const struct index *idx, const struct index_rec *r,
-		     struct store_msg *m)
+/* m from r, without its size, vsize and date. */
+static void fill_flags(const struct index *idx, const struct index_rec *r,
+		       struct store_msg *m)
 {
 	const char *name = store_index_name(idx, r), *colon = strchr(name, ':');
 
@@ -401,11 +414,20 @@ static void fill_msg(const struct index *idx, const struct index_rec *r,
 	m->flags = r->flags & STORE_FLAGS_SYSTEM;
 	m->keywords = r->keywords;
 	m->modseq = r->modseq;
+	m->internal_date = 0;
+	m->size = m->vsize = 0;
+	m->name = name;
+	m->base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
+}
+
+/* m from r, measuring its file if the sync left that for later. */
+static void fill_msg(struct mbox *mb, struct index_rec *r, struct store_msg *m)
+{
+	store_rec_measure(mb, r);
+	fill_flags(&mb->idx, r, m);
 	m->internal_date = (time_t)r->date;
 	m->size = r->size;
 	m->vsize = r->vsize;
-	m->name = name;
-	m->base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
 }
 
 unsigned store_mailbox_count(struct store_mailbox *h)
@@ -415,7 +437,7 @@ unsigned store_mailbox_count(struct store_mailbox *h)
 
 void store_mailbox_get(struct store_mailbox *h, unsigned i, struct store_msg *m)
 {
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
 }
 
 uint32_t store_mailbox_uid_at(struct store_mailbox *h, unsigned i)
@@ -446,7 +468,17 @@ int store_mailbox_lookup(struct store_mailbox *h, uint32_t uid, struct store_msg
 
 	if (i < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
+	return 1;
+}
+
+int store_mailbox_lookup_flags(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
+{
+	long i = find_hinted(h, uid);
+
+	if (i < 0)
+		return 0;
+	fill_flags(&h->mb->idx, &h->mb->idx.recs[i], m);
 	return 1;
 }
 
@@ -471,12 +503,13 @@ uint32_t store_mailbox_unseen_low(struct store_mailbox *h)
 
 int store_mailbox_lookup_meta(struct store_mailbox *h, uint32_t uid, struct store_msg *m)
 {
-	const struct index_rec *r;
+	struct index_rec *r;
 	long i = find_hinted(h, uid);
 
 	if (i < 0)
 		return 0;
 	r = &h->mb->idx.recs[i];
+	store_rec_measure(h->mb, r);
 	m->uid = r->uid;
 	m->flags = r->flags & STORE_FLAGS_SYSTEM;
 	m->keywords = r->keywords;
@@ -503,7 +536,7 @@ static int open_file(struct store_mailbox *h, uint32_t uid, int *fd_r,
 
 	if (i < 0)
 		return 0;
-	fill_msg(&h->mb->idx, &h->mb->idx.recs[i], m);
+	fill_msg(h->mb, &h->mb->idx.recs[i], m);
 	if (h->mb->mbox_path != NULL)
 		return store_mboxfile_open_msg(h->mb, &h->mb->idx.recs[i], fd_r);
 	snprintf(path, sizeof(path), "%s/cur/%s", h->mb->dir, m->name);
@@ -562,7 +595,7 @@ int store_mailbox_keyword(struct store_mailbox *h, const char *name, bool create
 
 struct store_snapshot *store_snapshot_new(struct store_mailbox *h)
 {
-	const struct index *idx = &h->mb->idx;
+	struct index *idx = &h->mb->idx;
 	size_t names = 0;
 	struct store_snapshot *s;
 	struct store_msg m;
@@ -578,7 +611,7 @@ struct store_snapshot *store_snapshot_new(struct store_mailbox *h)
 	s->uidvalidity = idx->uidvalidity;
 	s->count = idx->count;
 	for (size_t i = 0, at = 0; i < idx->count; i++) {
-		fill_msg(idx, &idx->recs[i], &m);
+		fill_msg(h->mb, &idx->recs[i], &m);
 		s->msgs[i].uid = m.uid;
 		s->msgs[i].vsize = m.vsize;
 		s->msgs[i].base = pool + at;

@@ -35,6 +35,10 @@
 
 /* Flag bits of a record beyond IMAP's system flags. */
 #define REC_FLAG_PASSED		0x20	/* Maildir 'P': kept, not shown */
+/* size, vsize and date not read yet: a file the sync found in cur/ is
+   indexed from its name alone, and read when they are first wanted
+   (store_rec_measure) */
+#define REC_FLAG_UNMEASURED	0x40
 
 /*
  * One message in memory and in the snapshot file: 56 bytes, no holes.
@@ -131,6 +135,7 @@ struct mbox {
 	bool parked;
 	bool written;
 	bool busy;		/* listeners running */
+	bool filling;		/* a worker reads the sizes left for later */
 	struct uidvec chg_exists, chg_expunge, chg_flags;
 	bool chg_keywords;
 	/* the INBOX of an mbox account: the messages are in this file, dir
@@ -298,6 +303,9 @@ long store_index_find(const struct index *idx, uint32_t uid);
 /* First position with UID >= uid. */
 unsigned store_index_lower(const struct index *idx, uint32_t uid);
 const char *store_index_name(const struct index *idx, const struct index_rec *r);
+/* Room for n more records and names_bytes more of names (no copying
+   while a big sync appends them). */
+void store_index_reserve(struct index *idx, unsigned n, size_t names_bytes);
 /* Append a record (UID above all others) named name. */
 void store_index_append(struct index *idx, const struct index_rec *r, const char *name);
 void store_index_set_name(struct index *idx, struct index_rec *r, const char *name);
@@ -317,6 +325,7 @@ enum index_log_type {
 	INDEX_LOG_CACHE,
 	INDEX_LOG_STATE,
 	INDEX_LOG_CURDIR,	/* cur/ read whole: idx->cur_mtime */
+	INDEX_LOG_SIZES,	/* a record's size, vsize and date, read late */
 };
 /* Load snapshot + log (1), or 0 when they are missing or damaged and the
    index must be rebuilt (idx is then empty with uidvalidity, uidnext and
@@ -363,8 +372,16 @@ int store_cache_compact(struct mbox *mb);
  */
 int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 		   struct store_error *error_r);
+/* Have the store's workers read the sizes of mb's records the sync left
+   unmeasured (a folder loaded with some), if any and not already. */
+void store_sync_fill(struct mbox *mb);
 /* rename(2) that never replaces an existing file.  0 or -1 (errno). */
 int store_rename_noreplace(const char *from, const char *to);
+/* r's size, RFC822 size and internal date, read from its file in cur/ if
+   the sync left them for later (REC_FLAG_UNMEASURED); logged with the
+   folder's next commit.  1 known, 0 not now (the file is gone or is no
+   readable regular file: r stays unmeasured, its fields zero). */
+int store_rec_measure(struct mbox *mb, struct index_rec *r);
 
 /* ---- store_watch.c: cur/ changed only by us ---- */
 /* cur/ is watched and nothing but our own expected changes happened

@@ -25,8 +25,12 @@
  * as "<base>,S=,W=,U=:2,<flags>"; one found in cur/ keeps its name (a
  * rename per file made the first look at a big folder slow), the index
  * holding its UID and sizes, and its base (up to ':') finds it at the
- * next scan.  Reading it once gives its RFC822.SIZE, unless S= and W=
- * are in its name.
+ * next scan.  A newcomer from new/ is read once for its RFC822.SIZE
+ * (unless S= and W= are in its name), which its new name carries.  One
+ * found in cur/ is indexed from its name alone: its size, RFC822.SIZE and
+ * internal date are read when first wanted (store_rec_measure), so the
+ * first look at a big folder costs a directory read, not a read of every
+ * file.
  */
 #include "store/store_private.h"
 
@@ -47,12 +51,15 @@
 #define DIRTY_COARSE_NS 1000000000LL	/* the same with whole-second times */
 
 struct newcomer {
-	char *fname;
+	size_t fname;		/* in the context's names */
 	bool in_new;
 	bool skip;
+	bool lazy;		/* sizes and date left for later */
+	unsigned char d_type;	/* of the directory entry */
 	struct mdname md;
 	uint32_t uid;		/* kept from U=, or 0 */
 	uint64_t key;		/* arrival order */
+	uint64_t key2;		/* then the 8 bytes after the name's leading number */
 	time_t date;
 	uint64_t size, vsize;
 };
@@ -63,6 +70,8 @@ struct sync_ctx {
 	uint64_t modseq;	/* of this sync, once something changed */
 	struct newcomer *v;
 	unsigned n, cap;
+	struct buf names;	/* the newcomers' file names, NUL-terminated */
+	bool lazy_taken;	/* some newcomer was indexed unmeasured */
 	/* records whose name has no U=, by base (position + 1; 0 empty),
 	   built at the first such file of a scan */
 	unsigned *by_base;
@@ -87,8 +96,13 @@ int store_rename_noreplace(const char *from, const char *to)
 
 /* ---- reading the directories ---- */
 
+static const char *nc_name(const struct sync_ctx *sc, const struct newcomer *nc)
+{
+	return sc->names.data + nc->fname;
+}
+
 static void add_newcomer(struct sync_ctx *sc, const char *fname, bool in_new,
-			 const struct mdname *md)
+			 unsigned char d_type, const struct mdname *md)
 {
 	struct newcomer *nc;
 
@@ -99,10 +113,20 @@ static void add_newcomer(struct sync_ctx *sc, const char *fname, bool in_new,
 	}
 	nc = &sc->v[sc->n++];
 	memset(nc, 0, sizeof(*nc));
-	if ((nc->fname = strdup(fname)) == NULL)
-		fatal("out of memory");
+	nc->fname = sc->names.len;
+	buf_append(&sc->names, fname, strlen(fname) + 1);
 	nc->in_new = in_new;
+	nc->d_type = d_type;
 	nc->md = *md;
+	/* names that arrived in the same second mostly differ just after
+	   the number: comparing these bytes as one integer orders them as
+	   strcmp would, without its calls */
+	fname += strspn(fname, "0123456789");
+	for (unsigned i = 0; i < 8; i++) {
+		nc->key2 = nc->key2 << 8 | (unsigned char)*fname;
+		if (*fname != '\0')
+			fname++;
+	}
 }
 
 /* A file of cur/ whose flags changed under another program's hand. */
@@ -116,8 +140,9 @@ static void external_flags(struct sync_ctx *sc, struct index_rec *r,
 		if (mb->keywords[i] != NULL)
 			known |= 1u << i;
 	store_index_set_name(&mb->idx, r, fname);
-	if (r->flags != md->flags || r->keywords != (md->keywords & known)) {
-		r->flags = md->flags;
+	if ((r->flags & ~REC_FLAG_UNMEASURED) != md->flags ||
+	    r->keywords != (md->keywords & known)) {
+		r->flags = md->flags | (r->flags & REC_FLAG_UNMEASURED);
 		r->keywords = md->keywords & known;
 		r->modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
 		uidvec_push(&mb->chg_flags, r->uid);
@@ -177,7 +202,7 @@ static long find_by_base(struct sync_ctx *sc, const char *fname, size_t base_len
 	return -1;
 }
 
-static void cur_entry(struct sync_ctx *sc, const char *fname)
+static void cur_entry(struct sync_ctx *sc, const char *fname, unsigned char d_type)
 {
 	struct index *idx = &sc->mb->idx;
 	struct mdname md;
@@ -200,7 +225,7 @@ static void cur_entry(struct sync_ctx *sc, const char *fname)
 			return;
 		}
 	}
-	add_newcomer(sc, fname, false, &md);
+	add_newcomer(sc, fname, false, d_type, &md);
 }
 
 static int scan_dir(struct sync_ctx *sc, const char *sub)
@@ -221,10 +246,10 @@ static int scan_dir(struct sync_ctx *sc, const char *sub)
 			continue;
 		}
 		if (sub[0] == 'c') {
-			cur_entry(sc, de->d_name);
+			cur_entry(sc, de->d_name, de->d_type);
 		} else {
 			store_maildir_parse(de->d_name, &md);
-			add_newcomer(sc, de->d_name, true, &md);
+			add_newcomer(sc, de->d_name, true, de->d_type, &md);
 		}
 	}
 	closedir(d);
@@ -289,74 +314,219 @@ static void vouch_cur(struct mbox *mb)
 
 /* ---- newcomers ---- */
 
-/* Size, RFC822 size and date of a newcomer.  1, or 0 to leave it out
-   (gone, not a regular file, unreadable: a symlink, no permission). */
-static int measure(struct sync_ctx *sc, struct newcomer *nc)
+#define FILL_CHUNK 2000		/* files measured by one worker job */
+
+/* Size, RFC822 size and date of the file name in directory dfd (md: the
+   name parsed; dir names dfd in the log, "" when name is a whole path).
+   1, 0 to leave it out (gone, not a regular file, unreadable: a symlink,
+   no permission), -1 out of descriptors. */
+static int measure_file(int dfd, const char *dir, const char *name,
+			const struct mdname *md, uint64_t *size_r, uint64_t *vsize_r,
+			time_t *date_r)
 {
-	char path[STORE_PATH_MAX];
+	const char *slash = dir[0] != '\0' ? "/" : "";
 	struct stat st;
 	int fd, ret = 1;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", sc->mb->dir, nc->in_new ? "new" : "cur",
-		 nc->fname);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+	if (md->size != UINT64_MAX && md->vsize != UINT64_MAX && md->vsize >= md->size) {
+		/* S= and W= are right when S= is the file's size: no read */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				log_warn("store: %s%s%s: %m (left alone)", dir, slash, name);
+			return 0;
+		}
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		if (md->size == (uint64_t)st.st_size) {
+			*size_r = md->size;
+			*vsize_r = md->vsize;
+			*date_r = st.st_mtime;
+			return 1;
+		}
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)	/* not the files' owner */
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
 			return -1;
 		if (errno != ENOENT)
-			log_warn("store: %s: %m (left alone)", path);
+			log_warn("store: %s%s%s: %m (left alone)", dir, slash, name);
 		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		ret = 0;
-	else if (nc->md.size == (uint64_t)st.st_size && nc->md.vsize != UINT64_MAX &&
-		 nc->md.vsize >= nc->md.size) {
-		nc->size = nc->md.size;		/* S= and W= are right: no read */
-		nc->vsize = nc->md.vsize;
-	} else if (file_crlf_size(fd, &nc->size, &nc->vsize) < 0) {
-		log_warn("store: read %s: %m (left alone)", path);
+	} else if (file_crlf_size(fd, size_r, vsize_r) < 0) {
+		log_warn("store: read %s%s%s: %m (left alone)", dir, slash, name);
 		ret = 0;
 	}
 	close(fd);
-	nc->date = st.st_mtime;
-	nc->key = nc->md.arrival != 0 ? nc->md.arrival : (uint64_t)st.st_mtime;
+	*date_r = st.st_mtime;
 	return ret;
 }
 
-static int newcomer_cmp(const void *pa, const void *pb)
+/* What a newcomer needs before the UIDs are given: its arrival order,
+   and for one from new/ its sizes and date (its new name carries them).
+   One in cur/ keeps its name and is measured when first wanted; only a
+   name without a leading number costs a stat(2), for its order.  1, or
+   0 to leave it out, -1 out of descriptors. */
+static int prepare(struct sync_ctx *sc, struct newcomer *nc, int dfd, const char *dir)
 {
-	const struct newcomer *a = pa, *b = pb;
-	uint64_t ua = a->uid != 0 ? a->uid : UINT64_MAX, ub = b->uid != 0 ? b->uid : UINT64_MAX;
+	const char *name = nc_name(sc, nc);
+	struct stat st;
+	int ret;
 
-	if (ua != ub)
-		return ua < ub ? -1 : 1;
-	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	return strcmp(a->fname, b->fname);
+	if (nc->in_new) {
+		ret = measure_file(dfd, dir, name, &nc->md, &nc->size, &nc->vsize, &nc->date);
+		nc->key = nc->md.arrival != 0 ? nc->md.arrival : (uint64_t)nc->date;
+		return ret;
+	}
+	nc->lazy = true;
+	if (nc->md.arrival == 0 || (nc->d_type != DT_REG && nc->d_type != DT_UNKNOWN)) {
+		if (nc->d_type != DT_REG && nc->d_type != DT_UNKNOWN)
+			return 0;	/* a symlink, a device: left alone */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			return 0;
+		nc->key = (uint64_t)st.st_mtime;
+		return 1;
+	}
+	nc->key = nc->md.arrival;
+	if (nc->d_type == DT_UNKNOWN &&
+	    (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)))
+		return 0;
+	return 1;
 }
 
-/* Which newcomers keep their U=; then sort them into UID order. */
-static void order_newcomers(struct sync_ctx *sc)
+int store_rec_measure(struct mbox *mb, struct index_rec *r)
+{
+	char path[STORE_PATH_MAX];
+	const char *name;
+	struct mdname md;
+	time_t date = 0;
+	int ret;
+
+	if ((r->flags & REC_FLAG_UNMEASURED) == 0)
+		return 1;
+	name = store_index_name(&mb->idx, r);
+	store_maildir_parse(name, &md);
+	snprintf(path, sizeof(path), "%s/cur/%s", mb->dir, name);
+	ret = measure_file(AT_FDCWD, "", path, &md, &r->size, &r->vsize, &date);
+	if (ret <= 0) {
+		r->size = r->vsize = 0;
+		return 0;
+	}
+	r->date = date;
+	r->flags &= (uint8_t)~REC_FLAG_UNMEASURED;
+	store_index_log(&mb->idx, INDEX_LOG_SIZES, r, NULL);
+	return 1;
+}
+
+/* A newcomer's place in UID order: the sort moves these, not newcomers. */
+struct nc_order {
+	uint64_t uid;		/* kept from U=, else UINT64_MAX */
+	uint64_t key, key2;
+	uint32_t i;		/* in the context's v */
+	uint32_t pad;
+};
+
+static int order_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct nc_order *a = pa, *b = pb;
+	const struct sync_ctx *sc = ctx;
+
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (a->key2 != b->key2)
+		return a->key2 < b->key2 ? -1 : 1;
+	return strcmp(nc_name(sc, &sc->v[a->i]), nc_name(sc, &sc->v[b->i]));
+}
+
+/* Byte d (0 = least significant of key2 ... 23 = most of uid) of o. */
+static unsigned order_digit(const struct nc_order *o, unsigned d)
+{
+	uint64_t w = d < 8 ? o->key2 : d < 16 ? o->key : o->uid;
+
+	return (unsigned)(w >> (8 * (d % 8))) & 0xff;
+}
+
+/* Sort o[0..n) by (uid, key, key2, name): a radix sort of the 24 key
+   bytes, least significant first, skipping the bytes all entries share
+   (most of them: the same U= absence, close arrival times), then runs of
+   equal keys by name.  A comparison sort of 100,000 newcomers cost more
+   than reading their directory. */
+static void order_sort(struct sync_ctx *sc, struct nc_order *o, unsigned n)
+{
+	unsigned (*count)[256] = calloc(24, sizeof(*count));
+	struct nc_order *tmp, *from = o, *to;
+
+	if (n < 2) {
+		free(count);
+		return;
+	}
+	if (count == NULL || (tmp = to = malloc((size_t)n * sizeof(*tmp))) == NULL)
+		fatal("out of memory");
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned d = 0; d < 24; d++)
+			count[d][order_digit(&o[i], d)]++;
+	for (unsigned d = 0; d < 24; d++) {
+		unsigned at = 0, first = order_digit(&o[0], d);
+		if (count[d][first] == n)
+			continue;	/* one value: nothing to move */
+		for (unsigned b = 0; b < 256; b++) {
+			unsigned c = count[d][b];
+			count[d][b] = at;
+			at += c;
+		}
+		for (unsigned i = 0; i < n; i++)
+			to[count[d][order_digit(&from[i], d)]++] = from[i];
+		struct nc_order *t = from;
+		from = to;
+		to = t;
+	}
+	if (from != o)
+		memcpy(o, from, (size_t)n * sizeof(*o));
+	free(tmp);
+	free(count);
+	for (unsigned i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && o[j].uid == o[i].uid && o[j].key == o[i].key &&
+				o[j].key2 == o[i].key2; j++)
+			;
+		if (j - i > 1)
+			qsort_r(o + i, j - i, sizeof(*o), order_cmp, sc);
+	}
+}
+
+/* Which newcomers keep their U=; then their order (positions in v) by
+   UID, arrival, name.  The caller frees it. */
+static struct nc_order *order_newcomers(struct sync_ctx *sc)
 {
 	struct index *idx = &sc->mb->idx;
+	struct nc_order *o;
+	bool clash = false;
 
-	if (sc->n == 0)
-		return;
+	if ((o = calloc(sc->n + 1, sizeof(*o))) == NULL)
+		fatal("out of memory");
 	for (unsigned i = 0; i < sc->n; i++) {
 		struct newcomer *nc = &sc->v[i];
 		uint32_t u = nc->md.uid;
 		if (u != 0 && (sc->rebuild ||
 			       (u >= idx->uidnext && u - idx->uidnext < UID_TRUST_WINDOW)))
 			nc->uid = u;
+		o[i] = (struct nc_order){ .uid = nc->uid != 0 ? nc->uid : UINT64_MAX,
+					  .key = nc->key, .key2 = nc->key2, .i = i };
 	}
-	qsort(sc->v, sc->n, sizeof(*sc->v), newcomer_cmp);
-	for (unsigned i = 1; i < sc->n; i++)
-		if (sc->v[i].uid != 0 && sc->v[i].uid == sc->v[i - 1].uid)
-			sc->v[i].uid = 0;	/* two files claim one UID */
-	if (sc->n > 1)
-		qsort(sc->v, sc->n, sizeof(*sc->v), newcomer_cmp);
+	order_sort(sc, o, sc->n);
+	for (unsigned k = 1; k < sc->n; k++)
+		if (o[k].uid != UINT64_MAX && o[k].uid == o[k - 1].uid) {
+			sc->v[o[k].i].uid = 0;	/* two files claim one UID */
+			o[k].uid = UINT64_MAX;
+			clash = true;
+		}
+	if (clash)
+		order_sort(sc, o, sc->n);
+	return o;
 }
 
 static uint32_t known_keywords(const struct mbox *mb)
@@ -369,71 +539,249 @@ static uint32_t known_keywords(const struct mbox *mb)
 	return known;
 }
 
+/* ---- the sizes left for later, read on a worker ---- */
+
+/*
+ * After a sync indexed files from their names, a worker reads their
+ * sizes and dates, FILL_CHUNK files a job, one job at a time, so that a
+ * FETCH of RFC822.SIZE, a STATUS SIZE or POP3 later finds them in the
+ * index instead of reading 100,000 files on the loop.  The loop applies
+ * each chunk to the records still unmeasured under the same name (a
+ * look-up may have measured one meanwhile; another program may have
+ * renamed it); when the folder is done a new snapshot keeps them (one
+ * write instead of a log record per message).  The job holds a
+ * reference on the folder; a folder deleted meanwhile, or the store
+ * stopping, ends the fill.
+ */
+struct fill_item {
+	uint32_t uid;
+	uint32_t name_at;	/* in names */
+	int ok;
+	uint64_t size, vsize;
+	time_t date;
+};
+
+struct fill_job {
+	struct store_job job;	/* first */
+	struct mbox *mb;
+	char dir[STORE_PATH_MAX];	/* cur/ */
+	struct fill_item *v;
+	unsigned n;
+	struct buf names;
+	uint32_t next_uid;	/* where the next chunk starts */
+};
+
+static void fill_work(struct store_job *j)
+{
+	struct fill_job *fj = (struct fill_job *)j;
+	char path[STORE_PATH_MAX];
+	struct mdname md;
+
+	for (unsigned i = 0; i < fj->n; i++) {
+		struct fill_item *it = &fj->v[i];
+		const char *name = fj->names.data + it->name_at;
+		store_maildir_parse(name, &md);
+		it->ok = (size_t)snprintf(path, sizeof(path), "%s/%s", fj->dir, name) <
+			 sizeof(path) &&
+			 measure_file(AT_FDCWD, "", path, &md, &it->size, &it->vsize,
+				      &it->date) > 0;
+	}
+}
+
+
+static void fill_next(struct mbox *mb, uint32_t from_uid, bool after);
+
+static void fill_done(struct store_job *j)
+{
+	struct fill_job *fj = (struct fill_job *)j;
+	struct mbox *mb = fj->mb;
+	struct index *idx = &mb->idx;
+	long k;
+
+	for (unsigned i = 0; i < fj->n && !mb->deleted; i++) {
+		struct fill_item *it = &fj->v[i];
+		struct index_rec *r;
+		if (!it->ok || (k = store_index_find(idx, it->uid)) < 0)
+			continue;
+		r = &idx->recs[k];
+		if ((r->flags & REC_FLAG_UNMEASURED) == 0 ||
+		    strcmp(store_index_name(idx, r), fj->names.data + it->name_at) != 0)
+			continue;
+		r->size = it->size;
+		r->vsize = it->vsize;
+		r->date = it->date;
+		r->flags &= (uint8_t)~REC_FLAG_UNMEASURED;
+	}
+	mb->filling = false;
+	/* the next chunk; when the store stops, what is measured stays in
+	   memory (and in the snapshot if the folder is written) */
+	if (!mb->deleted && mb->acct->store->pool != NULL)
+		fill_next(mb, fj->next_uid, true);
+	buf_deinit(&fj->names);
+	free(fj->v);
+	free(fj);
+	store_mbox_release(mb);
+}
+
+/* Queue the next chunk: up to FILL_CHUNK unmeasured records from
+   from_uid on.  None left after a chunk (after): a snapshot keeps what
+   the fill measured. */
+static void fill_next(struct mbox *mb, uint32_t from_uid, bool after)
+{
+	struct index *idx = &mb->idx;
+	struct fill_job *fj;
+	unsigned i = store_index_lower(idx, from_uid);
+
+	if (mb->filling || mb->deleted || mb->mbox_path != NULL ||
+	    mb->acct->store->pool == NULL)
+		return;
+	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
+	    (fj->v = calloc(FILL_CHUNK, sizeof(*fj->v))) == NULL)
+		fatal("out of memory");
+	buf_init(&fj->names, 0);
+	for (; i < idx->count && fj->n < FILL_CHUNK; i++) {
+		const struct index_rec *r = &idx->recs[i];
+		const char *name = store_index_name(idx, r);
+		if ((r->flags & REC_FLAG_UNMEASURED) == 0)
+			continue;
+		fj->v[fj->n].uid = r->uid;
+		fj->v[fj->n].name_at = (uint32_t)fj->names.len;
+		buf_append(&fj->names, name, strlen(name) + 1);
+		fj->n++;
+	}
+	if (fj->n == 0) {
+		buf_deinit(&fj->names);
+		free(fj->v);
+		free(fj);
+		if (after) {
+			idx->needs_compact = true;
+			store_index_commit(mb);
+		}
+		return;
+	}
+	fj->next_uid = i < idx->count ? idx->recs[i].uid : idx->uidnext;
+	fj->mb = mb;
+	snprintf(fj->dir, sizeof(fj->dir), "%s/cur", mb->dir);
+	fj->job.work = fill_work;
+	fj->job.done = fill_done;
+	mb->filling = true;
+	store_mbox_ref(mb);
+	store_job_submit(mb->acct->store, &fj->job);
+}
+
+void store_sync_fill(struct mbox *mb)
+{
+	fill_next(mb, 1, false);
+}
+
 /* Give nc its UID and final name in cur/, and index it.  1, 0 gone, -1. */
 static int take_newcomer(struct sync_ctx *sc, struct newcomer *nc)
 {
 	struct mbox *mb = sc->mb;
 	char name[STORE_FILE_MAX], from[STORE_PATH_MAX], to[STORE_PATH_MAX];
+	const char *fname = nc_name(sc, nc), *newname = name;
 	uint32_t uid = nc->uid != 0 ? nc->uid : mb->idx.uidnext;
-	struct index_rec r = { .uid = uid, .flags = nc->md.flags, .date = nc->date,
-			       .keywords = nc->md.keywords & known_keywords(mb),
-			       .size = nc->size, .vsize = nc->vsize };
+	bool keep = !nc->in_new && (nc->md.uid == 0 || nc->md.uid == uid);
+	struct index_rec r = { .uid = uid, .flags = nc->md.flags,
+			       .keywords = nc->md.keywords & known_keywords(mb) };
+	int ret;
 
-	if (store_maildir_name(name, sizeof(name), nc->fname, nc->md.base_len, nc->size,
-			       nc->vsize, uid, r.flags, r.keywords) < 0)
-		return 0;
-	if (!nc->in_new && (nc->md.uid == 0 || nc->md.uid == uid)) {
+	if (nc->lazy && !keep) {
+		/* renamed: its new name carries its sizes */
+		snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, fname);
+		if ((ret = measure_file(AT_FDCWD, "", from, &nc->md, &nc->size, &nc->vsize,
+					&nc->date)) <= 0)
+			return ret;
+		nc->lazy = false;
+	}
+	if (nc->lazy)
+		r.flags |= REC_FLAG_UNMEASURED;
+	r.date = nc->date;
+	r.size = nc->size;
+	r.vsize = nc->vsize;
+	if (keep) {
 		/* a file of cur/ keeps the name it was found with: its base
 		   finds it at the next scan, the index has its size and UID */
-		str_copy(name, nc->fname, sizeof(name));
-	} else if (nc->in_new || strcmp(name, nc->fname) != 0) {
+		newname = fname;
+	} else if (store_maildir_name(name, sizeof(name), fname, nc->md.base_len, nc->size,
+				      nc->vsize, uid, r.flags, r.keywords) < 0) {
+		return 0;
+	} else if (nc->in_new || strcmp(name, fname) != 0) {
 		snprintf(from, sizeof(from), "%s/%s/%s", mb->dir,
-			 nc->in_new ? "new" : "cur", nc->fname);
+			 nc->in_new ? "new" : "cur", fname);
 		snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
 		if (store_rename_noreplace(from, to) < 0)
 			return errno == ENOENT || errno == EEXIST ? 0 : -1;
 		if (!nc->in_new)
-			store_watch_own(mb, 'F', nc->fname);
+			store_watch_own(mb, 'F', fname);
 		store_watch_own(mb, 'T', name);
 	}
 	r.modseq = store_index_lazy_modseq(sc->mb, &sc->modseq);
-	store_index_append(&mb->idx, &r, name);
-	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, name);
+	store_index_append(&mb->idx, &r, newname);
+	store_index_log(&mb->idx, INDEX_LOG_ADD, &r, newname);
 	if (uid >= mb->idx.uidnext)
 		mb->idx.uidnext = uid + 1;
 	uidvec_push(&mb->chg_exists, uid);
-	store_account_usage_add(mb->acct, (int64_t)r.size, 1);
+	if (nc->lazy)
+		sc->lazy_taken = true;
+	else
+		store_account_usage_add(mb->acct, (int64_t)r.size, 1);
 	return 1;
 }
 
 static int take_newcomers(struct sync_ctx *sc)
 {
-	int ret;
+	char dir[2][STORE_PATH_MAX];
+	int dfd[2] = { -1, -1 }, ret = 1;
+	struct nc_order *order;
 
-	for (unsigned i = 0; i < sc->n; i++) {
-		if ((ret = measure(sc, &sc->v[i])) < 0)
-			return -1;
-		sc->v[i].skip = ret == 0;
+	for (unsigned k = 0; k < 2; k++) {
+		snprintf(dir[k], sizeof(dir[k]), "%s/%s", sc->mb->dir, k == 0 ? "cur" : "new");
+		if (sc->n > 0 &&
+		    (dfd[k] = open(dir[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			ret = -1;
 	}
-	order_newcomers(sc);
-	for (unsigned i = 0; i < sc->n; i++) {
-		if (sc->v[i].skip)
+	for (unsigned i = 0; ret > 0 && i < sc->n; i++) {
+		struct newcomer *nc = &sc->v[i];
+		int r = prepare(sc, nc, dfd[nc->in_new], dir[nc->in_new]);
+		if (r < 0)
+			ret = -1;
+		nc->skip = r == 0;
+	}
+	for (unsigned k = 0; k < 2; k++)
+		if (dfd[k] >= 0)
+			close(dfd[k]);
+	if (ret < 0)
+		return -1;
+	order = order_newcomers(sc);
+	store_index_reserve(&sc->mb->idx, sc->n, sc->names.len);
+	for (unsigned k = 0; k < sc->n; k++) {
+		struct newcomer *nc = &sc->v[order[k].i];
+		if (nc->skip)
 			continue;
-		if ((ret = take_newcomer(sc, &sc->v[i])) < 0)
-			return -1;
+		if ((ret = take_newcomer(sc, nc)) < 0)
+			break;
 		if (ret == 0) {
 			sc->mb->cur_clean = false;	/* it moved: look again */
 			store_watch_lost(sc->mb);
 		}
+	}
+	free(order);
+	if (ret < 0)
+		return -1;
+	/* the bytes of files not measured yet: the next quota check counts
+	   the Maildir again */
+	if (sc->lazy_taken) {
+		store_account_usage_stale(sc->mb->acct);
+		fill_next(sc->mb, 1, false);
 	}
 	return 1;
 }
 
 static void free_ctx(struct sync_ctx *sc)
 {
-	for (unsigned i = 0; i < sc->n; i++)
-		free(sc->v[i].fname);
 	free(sc->v);
+	buf_deinit(&sc->names);
 	free(sc->by_base);
 }
 
@@ -480,6 +828,7 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 	struct sync_ctx sc = { .mb = mb, .rebuild = rebuild };
 	int ret;
 
+	buf_init(&sc.names, 0);
 	if (store_mbox_check(mb, error_r) < 0)
 		return -1;
 	if (mb->mbox_path != NULL) {

@@ -462,7 +462,7 @@ static void test_rebuild_index(void **state)
 	restart();
 	remove_index(inbox);
 	a = open_account();
-	assert_int_equal(store_folder_status(a, "INBOX", &s2, &err), 1);
+	assert_int_equal(store_folder_status(a, "INBOX", true, &s2, &err), 1);
 	assert_int_equal(s2.uidnext, 6);
 	uidv = s2.uidvalidity;
 	assert_int_equal(uidv, s1.uidvalidity);
@@ -795,7 +795,7 @@ static void test_copy_move(void **state)
 	assert_int_equal(out[0], 1);
 	assert_int_equal(store_mailbox_count(h), 2);
 	assert_int_equal(ev.expunge, 1);
-	assert_int_equal(store_folder_status(a, "Trash", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Trash", true, &s, &err), 1);
 	assert_int_equal(s.messages, 1);
 	/* into the same folder: a new UID */
 	uids[0] = 2;
@@ -884,7 +884,7 @@ static void test_rename(void **state)
 	assert_int_equal(store_folder_rename(a, "INBOX", "Old Mail", &err), 1);
 	assert_int_equal(store_mailbox_count(in), 0);
 	assert_int_equal(ev.expunge, 2);
-	assert_int_equal(store_folder_status(a, "Old Mail", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Old Mail", true, &s, &err), 1);
 	assert_int_equal(s.messages, 2);
 	assert_int_equal(s.uidnext, 3);
 	assert_int_equal(attrs_of(a, "INBOX/Child"), STORE_FOLDER_HASNOCHILDREN);
@@ -958,7 +958,7 @@ static void test_unicode_names(void **state)
 	a = open_account();
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(attrs_of(a, names[i]), STORE_FOLDER_HASNOCHILDREN);
-		assert_int_equal(store_folder_status(a, names[i], &s, &err), 1);
+		assert_int_equal(store_folder_status(a, names[i], true, &s, &err), 1);
 		assert_int_equal(s.messages, 1);
 	}
 	assert_int_equal(attrs_of(a, "Café"), STORE_FOLDER_HASCHILDREN);
@@ -1070,21 +1070,21 @@ static void test_uidvalidity(void **state)
 	struct store_status s;
 	uint32_t first;
 
-	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Sent", true, &s, &err), 1);
 	first = s.uidvalidity;
 	assert_true(first > 0);
 	store_account_unref(&a);
 	restart();
 	a = open_account();
-	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Sent", true, &s, &err), 1);
 	assert_int_equal(s.uidvalidity, first);
 	assert_int_equal(store_folder_delete(a, "Sent", &err), 1);
 	assert_int_equal(store_folder_create(a, "Sent", STORE_FOLDER_SENT, &err), 1);
-	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Sent", true, &s, &err), 1);
 	assert_true(s.uidvalidity > first);
 	assert_int_equal(attrs_of(a, "Sent"), STORE_FOLDER_SENT | STORE_FOLDER_SUBSCRIBED |
 			 STORE_FOLDER_HASNOCHILDREN);
-	assert_int_equal(store_folder_status(a, "Nope", &s, &err), -1);
+	assert_int_equal(store_folder_status(a, "Nope", true, &s, &err), -1);
 	assert_int_equal(err.code, STORE_ERROR_NOT_FOUND);
 	store_account_unref(&a);
 }

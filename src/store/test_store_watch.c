@@ -217,7 +217,7 @@ static void test_parked_folder(void **state)
 	store_mailbox_close(&h);
 
 	/* another program flags a message while the folder is parked */
-	assert_int_equal(store_folder_status(a, "INBOX", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "INBOX", true, &s, &err), 1);
 	assert_int_equal(s.unseen, COUNT);
 	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
 	assert_int_equal(store_mailbox_lookup(h, 5, &m), 1);
@@ -225,7 +225,7 @@ static void test_parked_folder(void **state)
 	snprintf(from, sizeof(from), "%s/cur/%s", inbox, m.name);
 	snprintf(to, sizeof(to), "%sS", from);
 	assert_int_equal(rename(from, to), 0);
-	assert_int_equal(store_folder_status(a, "INBOX", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "INBOX", true, &s, &err), 1);
 	assert_int_equal(s.unseen, COUNT - 1);
 
 	/* a parked folder deleted */
@@ -234,10 +234,10 @@ static void test_parked_folder(void **state)
 		uids[i] = i + 1;
 	assert_int_equal(store_copy(h, uids, PARK_TEST_COPY, "Big", false, new_uids, &uidv,
 				    &err), 1);
-	assert_int_equal(store_folder_status(a, "Big", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Big", true, &s, &err), 1);
 	assert_int_equal(s.messages, PARK_TEST_COPY);
 	assert_int_equal(store_folder_delete(a, "Big", &err), 1);
-	assert_int_equal(store_folder_status(a, "Big", &s, &err), -1);
+	assert_int_equal(store_folder_status(a, "Big", true, &s, &err), -1);
 
 	/* the index log vouches for cur/ once its mtime is old enough */
 	usleep(150000);
@@ -298,7 +298,7 @@ static void test_append_target_parked(void **state)
 	}
 	/* what another program put there meanwhile is still seen */
 	deliver_into("Sent", 1);
-	assert_int_equal(store_folder_status(a, "Sent", &s, &err), 1);
+	assert_int_equal(store_folder_status(a, "Sent", false, &s, &err), 1);
 	assert_int_equal(s.messages, 4);
 
 	/* a few such small folders stay parked, not every one written to */

@@ -1,5 +1,5 @@
 /*
- * deflate.c - a compressed stream over a bufferevent, as IMAP COMPRESS=DEFLATE
+ * conn_deflate.c - a compressed stream over a bufferevent, as IMAP COMPRESS=DEFLATE
  * (RFC 4978) wants it: raw deflate (no zlib header) both ways, each burst
  * of output flushed (Z_SYNC_FLUSH) so that the client can read every
  * response whole as soon as it is sent.
@@ -15,7 +15,7 @@
  * window is 2 KiB for output (about 24 KiB of zlib state) and whatever the
  * client chose for input (at most 32 KiB, as RFC 1951 allows).
  */
-#include "server/server.h"
+#include "conn/conn.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -122,7 +122,7 @@ static enum bufferevent_filter_result on_output(struct evbuffer *src, struct evb
 	return res == BEV_ERROR ? failed(z, BEV_EVENT_WRITING) : res;
 }
 
-struct bufferevent *deflate_wrap(struct bufferevent *under, size_t write_max)
+struct bufferevent *conn_deflate_wrap(struct bufferevent *under, size_t write_max)
 {
 	struct deflate_ctx *z = xcalloc(1, sizeof(*z));
 	struct bufferevent *bev;

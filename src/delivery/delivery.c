@@ -1,13 +1,18 @@
 /*
  * delivery.c - the delivery agent thread and its batches.
  *
- * One batch: every job submitted since the last batch.  For each job and
- * each recipient, a hard link (or copy) into the Maildir's new/ or an
- * append to the mbox; then one syncfs(2) for the batch; only then are the
- * outcomes given back to the scheduler, which removes finished messages
- * from the spool.  A crash anywhere in between leaves the spool files,
- * and the redelivery finds the Maildir file names already present, so
- * each message lands exactly once.
+ * One batch: the jobs filed since the last batch was handed over.  For
+ * each job and each recipient the mail store files the message
+ * (store_deliver: a hard link or copy into the Maildir, or an append to
+ * the mbox), recording what changed; the batch's commit then fsyncs
+ * exactly those files and directories on the store's workers while this
+ * thread goes on filing the jobs that arrive into the next batch (one
+ * batch flushes at a time: a group commit, see delivery_main).  Only
+ * once a batch is on disk are its outcomes given back to the scheduler
+ * (and finished messages removed from the spool), and the store takes in
+ * the new mail.  A crash anywhere in between leaves the spool files, and
+ * the redelivery finds the Maildir file names already present, so each
+ * message lands exactly once.
  */
 #include "delivery.h"
 
@@ -24,8 +29,6 @@
 #include <unistd.h>
 
 #include "auth/accounts.h"
-#include "delivery/maildir.h"
-#include "delivery/mbox.h"
 #include "delivery/quota.h"
 #include "delivery/resolve.h"
 #include "delivery/vacation.h"
@@ -41,17 +44,20 @@ struct delivery {
 	bool cfg_changed;
 	struct queue *queue;
 	delivery_done_fn *done;
-	delivery_notify_fn *notify;
 	void *ctx;
-	struct buf filed;	/* accounts filed into in this batch, NUL-separated */
+	struct store *store;	/* the loop's: files the mail, hears of it */
+	struct commit *gathering;	/* the jobs of the batch being filed */
+	struct store_delivery *batch;	/* ... and what filing them changed */
+	unsigned committing;	/* batches flushing (under commit_lock) */
 	struct accounts *accounts;
 	struct quota *quota;	/* reservations made at DATA, released here */
 	pthread_t thread;
 	struct handoff *incoming;	/* jobs for the thread */
 	pthread_mutex_t cfg_lock;	/* guards next_cfg and cfg_changed */
-	int sync_fd;		/* the spool's file system, for syncfs */
-	int mail_fd;		/* the mail root when on another file system, else -1 */
-	struct store *store;	/* for Sieve's fileinto :create; made when first needed */
+	pthread_mutex_t commit_lock;	/* guards committing */
+	pthread_cond_t commit_cond;	/* a batch is on disk */
+	struct store *folders;	/* this thread's, for Sieve's fileinto :create;
+				   made when first needed */
 };
 
 bool delivery_uses_mbox(const struct config *cfg, int account_format)
@@ -69,31 +75,15 @@ void delivery_mailbox_path(const struct config *cfg, const char *address, bool m
 
 /* ---- one job ---- */
 
-/* The size of the message in CRLF form (its W=), measured here on the
-   delivery thread so that the event loop need not read the file; 0 if
-   the file is not as the envelope says. */
-static uint64_t crlf_size(const char *src, uint64_t bytes)
-{
-	uint64_t size = 0, crlf = 0;
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	if (file_crlf_size(fd, &size, &crlf) < 0 || size != bytes)
-		crlf = 0;
-	close(fd);
-	return crlf;
-}
-
 /* One message into one mailbox (see file_into). */
 struct filing {
 	struct delivery *d;
 	const struct delivery_job *job;
 	const struct account *acct;
-	const char *src;
+	const struct store_delivery_msg *msg;
 	bool mbox;
-	char path[4200], name[512];
-	const char *flags;	/* Sieve's IMAP flags for the file name, or NULL */
+	const char *folder;	/* NULL: the INBOX */
+	const char *flags;	/* Sieve's IMAP flags, or NULL */
 	bool over;		/* out: no room for it */
 };
 
@@ -110,7 +100,8 @@ static int has_room(struct filing *f)
 	/* a message filed already (a retry, or a restart) is counted in the
 	   usage: it is not checked against itself.  XXX: in an mbox only a
 	   resumed delivery can tell, and it is not checked */
-	if (f->mbox ? f->job->recovered : maildir_has(f->path, f->name))
+	if (f->mbox ? f->job->recovered :
+	    store_delivery_present(f->d->batch, f->msg, f->acct->address, f->folder, false))
 		return 1;
 	if (quota_usage(&f->d->cfg, f->acct, &used) < 0)
 		return -1;
@@ -121,74 +112,43 @@ static int has_room(struct filing *f)
 static int file_locked(void *ctx)
 {
 	struct filing *f = ctx;
-	char letters[64] = "";
+	struct store_error err;
 	int room = has_room(f);
 
 	if (room <= 0) {
 		f->over = room == 0;
 		return room;
 	}
-	if (f->mbox)
-		return mbox_deliver_flags(f->path, f->job->sender, f->job->arrival, f->src,
-					  f->flags, f->job->recovered);
-	/* with its flags at once: a sync never sees it without them */
-	if (f->flags != NULL && f->flags[0] != '\0' &&
-	    maildir_flag_letters(f->path, f->flags, letters, sizeof(letters)) < 0)
-		return -1;
-	return maildir_deliver_flags(f->path, f->name, letters, f->src, f->job->recovered);
+	return store_deliver(f->d->batch, f->msg, f->acct->address, f->folder, f->mbox,
+			     f->flags, &err);
 }
 
-/* File src into acct's mailbox: its INBOX, or the Maildir++ folder
-   folder_dir (from sieve_folder_dir) with IMAP flags; a message DMARC
-   quarantined goes to the folder Junk.  Returns 1 filed, 0 already there
-   (a delivery resumed after a crash), or 0 with *over_r set when the
-   message would exceed the quota, -1 error. */
+/* File msg into acct's mailbox: its INBOX, or the folder (from
+   sieve_folder) with IMAP flags; a message DMARC quarantined goes to the
+   folder Junk.  Returns 1 filed, 0 already there (a delivery resumed
+   after a crash), or 0 with *over_r set when the message would exceed
+   the quota, -1 error. */
 static int file_into_folder(struct delivery *d, const struct delivery_job *job,
-			    const struct account *acct, const char *src,
-			    const char *folder_dir, const char *flags, bool *over_r)
+			    const struct account *acct, const struct store_delivery_msg *msg,
+			    const char *folder, const char *flags, bool *over_r)
 {
-	struct filing f = { .d = d, .job = job, .acct = acct, .src = src, .flags = flags };
+	struct filing f = { .d = d, .job = job, .acct = acct, .msg = msg, .flags = flags };
 	int ret;
 
 	/* the INBOX of an mbox account is its mbox file, its other folders
 	   are Maildir++ folders as for every account */
-	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && !job->junk &&
-		 folder_dir == NULL;
-	delivery_mailbox_path(&d->cfg, acct->address, f.mbox, f.path, sizeof(f.path));
-	if (job->junk) {
-		strncat(f.path, "/.Junk", sizeof(f.path) - strlen(f.path) - 1);
-	} else if (folder_dir != NULL && !f.mbox) {
-		size_t l = strlen(f.path);
-		snprintf(f.path + l, sizeof(f.path) - l, "/%s", folder_dir);
-	}
-	if (f.mbox) {
-		char dir[4200];
-		snprintf(dir, sizeof(dir), "%s/mbox", d->cfg.data_dir);
-		if (mkdir_p(dir, 0700) < 0)
-			return -1;
-	} else {
-		if (maildir_create(f.path) < 0)
-			return -1;
-		if (job->junk) {
-			/* mark it a Maildir++ folder, as the store does */
-			char mark[4300];
-			int fd;
-			snprintf(mark, sizeof(mark), "%s/maildirfolder", f.path);
-			if ((fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
-				close(fd);
-		}
-		store_delivery_name(f.name, sizeof(f.name), job->arrival, job->id, job->host,
-				    job->size, crlf_size(src, job->size));
-	}
+	f.folder = job->junk ? "Junk" : folder;
+	f.mbox = delivery_uses_mbox(&d->cfg, acct->mailbox_format) && f.folder == NULL;
 	ret = quota_file(d->quota, job->id, acct, file_locked, &f);
 	*over_r = f.over;
 	return ret;
 }
 
 static int file_into(struct delivery *d, const struct delivery_job *job,
-		     const struct account *acct, const char *src, bool *over_r)
+		     const struct account *acct, const struct store_delivery_msg *msg,
+		     bool *over_r)
 {
-	return file_into_folder(d, job, acct, src, NULL, NULL, over_r);
+	return file_into_folder(d, job, acct, msg, NULL, NULL, over_r);
 }
 
 /* ---- Sieve ---- */
@@ -204,7 +164,7 @@ struct sieve_run {
 	struct delivery *d;
 	struct delivery_job *job;
 	struct delivery_rcpt *r;
-	const char *src;
+	const struct store_delivery_msg *msg;
 	unsigned redirects;	/* nesting */
 	char **done;		/* accounts filed for this recipient */
 	unsigned n_done;
@@ -221,41 +181,29 @@ static bool run_done(const struct sieve_run *sr, const char *address)
 
 static void run_record(struct sieve_run *sr, const char *address)
 {
-	char **p = realloc(sr->done, (sr->n_done + 1) * sizeof(*p));
-
-	if (p == NULL || (p[sr->n_done] = strdup(address)) == NULL)
-		abort();
-	sr->done = p;
-	sr->n_done++;
+	sr->done = xreallocarray(sr->done, sr->n_done + 1, sizeof(*sr->done));
+	sr->done[sr->n_done++] = xstrdup(address);
 }
 
-/* The Maildir++ directory (".A.B") of a Sieve folder name ('/' between
-   levels) in the account's Maildir, into out; the folder is created
-   through the mail store when create is set.  1 exists, 0 does not, -1
-   bad name. */
-static int sieve_folder_dir(struct delivery *d, const char *address, const char *maildir,
-			    const char *folder, bool create, char *out, size_t size)
+/* Does the Sieve folder name ('/' between levels) exist in the
+   account's mailbox?  It is created through a mail store of this thread
+   when create is set.  1 exists, 0 does not, -1 bad name. */
+static int sieve_folder(struct delivery *d, const char *address, const char *folder,
+			bool create)
 {
-	char path[4800];
-	struct stat st;
 	struct store_account *a;
 	struct store_error err = { 0 };
-	int ret;
+	int ret = store_delivery_folder_exists(d->batch, address, folder);
 
-	if (store_folder_dir_name(folder, out, size) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", maildir, out);
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 1;
-	if (!create)
-		return 0;
-	if (d->store == NULL)
-		d->store = store_new(d->cfg.data_dir, d->cfg.hostname);
-	if (store_account_open(d->store, address, &a, &err) < 0)
+	if (ret != 0 || !create)
+		return ret;
+	if (d->folders == NULL)
+		d->folders = store_new(d->cfg.data_dir, d->cfg.hostname);
+	if (store_account_open(d->folders, address, &a, &err) < 0)
 		return -1;
 	ret = store_folder_create(a, folder, 0, &err);
 	store_account_unref(&a);
-	if (ret < 0 && !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+	if (ret < 0 && store_delivery_folder_exists(d->batch, address, folder) <= 0) {
 		log_warn("sieve: <%s>: cannot create folder \"%s\": %s", address, folder,
 			 err.text);
 		return 0;
@@ -282,8 +230,6 @@ static void redirect_target(void *ctx, const struct resolve_target *t)
 	if (run_done(sr, t->address))
 		return;
 	run_record(sr, t->address);
-	buf_puts(&sr->d->filed, t->address);
-	buf_putc(&sr->d->filed, '\0');
 	if (deliver_account(sr, t->account, &over) < 0)
 		sr->ret = -1;
 	else if (over)
@@ -297,11 +243,9 @@ static void keep_instead(struct sieve_action *a)
 {
 	a->kind = SIEVE_ACTION_FILEINTO;
 	free(a->folder);
-	a->folder = strdup("INBOX");
+	a->folder = xstrdup("INBOX");
 	if (a->flags == NULL)
-		a->flags = strdup("");
-	if (a->folder == NULL || a->flags == NULL)
-		abort();
+		a->flags = xstrdup("");
 }
 
 /* Sieve: the account's script decides where the message goes
@@ -319,14 +263,14 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 					 .before = d->cfg.sieve_before,
 					 .after = d->cfg.sieve_after };
 	struct sieve_plan *plan;
-	char maildir[4200], dir[600];
+	char maildir[4200];
 	void *map = MAP_FAILED;
 	struct stat st;
 	int fd, ret = 1;
 
 	*over_r = false;
 	delivery_mailbox_path(&d->cfg, acct->address, false, maildir, sizeof(maildir));
-	fd = open(sr->src, O_RDONLY | O_CLOEXEC);
+	fd = open(sr->msg->src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -337,14 +281,12 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 	close(fd);
 	msg.data = map == MAP_FAILED ? "" : map;
 	msg.len = map == MAP_FAILED ? 0 : (size_t)st.st_size;
-	plan = calloc(1, sizeof(*plan));
-	if (plan == NULL)
-		abort();
+	plan = xcalloc(1, sizeof(*plan));
 	if (sieve_deliver_plan(maildir, &globals, &msg, plan) == 0) {
 		free(plan);
 		if (map != MAP_FAILED)
 			munmap(map, st.st_size);
-		return file_into(d, job, acct, sr->src, over_r);
+		return file_into(d, job, acct, sr->msg, over_r);
 	}
 	if (map != MAP_FAILED)
 		munmap(map, st.st_size);
@@ -352,7 +294,7 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 		log_info("%s: to=<%s>, sieve: discarded", job->id, acct->address);
 	for (unsigned i = 0; i < plan->n && ret >= 0 && !*over_r; i++) {
 		struct sieve_action *a = &plan->actions[i];
-		const char *folder_dir = NULL;
+		const char *folder = NULL;
 		int r;
 		if (a->kind == SIEVE_ACTION_REDIRECT && sr->redirects >= SIEVE_REDIRECT_NESTING) {
 			log_warn("%s: to=<%s>, sieve: redirects nested too deeply, keeping in INBOX",
@@ -400,17 +342,16 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 			continue;
 		}
 		if (strcasecmp(a->folder, "INBOX") != 0) {
-			if (sieve_folder_dir(d, acct->address, maildir, a->folder, a->create, dir,
-					     sizeof(dir)) > 0)
-				folder_dir = dir;
+			if (sieve_folder(d, acct->address, a->folder, a->create) > 0)
+				folder = a->folder;
 			else
 				log_warn("%s: to=<%s>, sieve: fileinto \"%s\": no such folder, "
 					 "keeping in INBOX", job->id, acct->address, a->folder);
 		}
-		r = file_into_folder(d, job, acct, sr->src, folder_dir, a->flags, over_r);
+		r = file_into_folder(d, job, acct, sr->msg, folder, a->flags, over_r);
 		if (r < 0)
 			ret = -1;
-		else if (r > 0 && folder_dir != NULL)
+		else if (r > 0 && folder != NULL)
 			log_info("%s: to=<%s>, sieve: fileinto %s", job->id, acct->address,
 				 a->folder);
 	}
@@ -424,7 +365,7 @@ static int deliver_sieve(struct sieve_run *sr, const struct account *acct, bool 
 static int deliver_account(struct sieve_run *sr, const struct account *acct, bool *over_r)
 {
 	if (sr->job->junk)
-		return file_into(sr->d, sr->job, acct, sr->src, over_r);
+		return file_into(sr->d, sr->job, acct, sr->msg, over_r);
 	return deliver_sieve(sr, acct, over_r);
 }
 
@@ -441,7 +382,7 @@ static const char *orig_note(const struct delivery_rcpt *r, char *out, size_t si
    deleted since RCPT is refused (the scheduler bounces it), never
    dropped. */
 static void deliver_rcpt(struct delivery *d, struct delivery_job *job,
-			 struct delivery_rcpt *r, const char *src)
+			 struct delivery_rcpt *r, const struct store_delivery_msg *msg)
 {
 	struct account acct;
 	char note[400];
@@ -449,9 +390,7 @@ static void deliver_rcpt(struct delivery *d, struct delivery_job *job,
 	int ret = accounts_user_get(d->accounts, r->address, &acct);
 
 	if (ret > 0) {
-		struct sieve_run sr = { .d = d, .job = job, .r = r, .src = src };
-		buf_puts(&d->filed, acct.address);
-		buf_putc(&d->filed, '\0');
+		struct sieve_run sr = { .d = d, .job = job, .r = r, .msg = msg };
 		run_record(&sr, acct.address);
 		ret = deliver_account(&sr, &acct, &over);
 		for (unsigned i = 0; i < sr.n_done; i++)
@@ -493,11 +432,14 @@ static void deliver_rcpt(struct delivery *d, struct delivery_job *job,
 
 static void deliver_job(struct delivery *d, struct delivery_job *job)
 {
+	struct store_delivery_msg msg;
 	char src[1200];
 
 	queue_text_path(d->queue, job->id, src, sizeof(src));
+	store_delivery_msg_init(&msg, src, job->id, job->host, job->sender, job->arrival,
+				job->size, job->recovered);
 	for (unsigned i = 0; i < job->n_rcpts; i++)
-		deliver_rcpt(d, job, &job->rcpts[i], src);
+		deliver_rcpt(d, job, &job->rcpts[i], &msg);
 	quota_release(d->quota, job->id);
 }
 
@@ -516,32 +458,31 @@ static struct delivery_job *job_of(struct handoff_link *l)
 	return HANDOFF_ITEM(l, struct delivery_job, link);
 }
 
-static void run_batch(struct delivery *d, struct handoff_link *batch)
+/* A batch whose files are being flushed. */
+struct commit {
+	struct delivery *d;
+	struct handoff_link *jobs;
+};
+
+/* The batch is on disk (result 1) or not (-1): on a store worker, give
+   the jobs back. */
+static void batch_durable(void *ctx, int result)
 {
+	struct commit *c = ctx;
+	struct delivery *d = c->d;
 	struct handoff_link *l, *next;
 
-	for (l = batch; l != NULL; l = l->next)
-		deliver_job(d, job_of(l));
-	if (syncfs(d->sync_fd) < 0 || (d->mail_fd >= 0 && syncfs(d->mail_fd) < 0)) {
-		log_err("delivery: syncfs: %m");
-		for (l = batch; l != NULL; l = l->next) {
-			struct delivery_job *job = job_of(l);
-			for (unsigned i = 0; i < job->n_rcpts; i++) {
-				struct delivery_rcpt *r = &job->rcpts[i];
-				if (r->code >= 300)
-					continue;
-				r->code = 451;
-				snprintf(r->text, sizeof(r->text), "4.3.0 the mailboxes could "
-					 "not be flushed to disk");
-			}
-		}
-	}
-	for (size_t off = 0; off < d->filed.len; off += strlen(d->filed.data + off) + 1)
-		d->notify(d->ctx, d->filed.data + off);
-	buf_reset(&d->filed);
-	for (l = batch; l != NULL; l = next) {
+	for (l = c->jobs; l != NULL; l = next) {
 		struct delivery_job *job = job_of(l);
 		next = l->next;		/* done() hands the job on */
+		for (unsigned i = 0; result < 0 && i < job->n_rcpts; i++) {
+			struct delivery_rcpt *r = &job->rcpts[i];
+			if (r->code >= 300)
+				continue;
+			r->code = 451;
+			snprintf(r->text, sizeof(r->text), "4.3.0 the mailboxes could "
+				 "not be flushed to disk");
+		}
 		if (job->last && job->redirects.len == 0 && all_delivered(job)) {
 			queue_done(d->queue, job->id);
 			log_info("%s: removed", job->id);
@@ -549,72 +490,124 @@ static void run_batch(struct delivery *d, struct handoff_link *batch)
 		}
 		d->done(d->ctx, job);
 	}
+	free(c);
+	pthread_mutex_lock(&d->commit_lock);
+	d->committing--;
+	pthread_cond_broadcast(&d->commit_cond);
+	pthread_mutex_unlock(&d->commit_lock);
 }
 
-/* Each batch is everything submitted, oldest first, delivered under the
-   configuration of the moment it is taken; at stop, jobs not taken stay. */
+/* File jobs (oldest first) into the batch being gathered, under the
+   configuration of the moment they are taken. */
+static void file_jobs(struct delivery *d, struct handoff_link *jobs)
+{
+	struct commit *c = d->gathering;
+	struct handoff_link **tail;
+
+	pthread_mutex_lock(&d->cfg_lock);
+	if (d->cfg_changed) {
+		d->cfg = d->next_cfg;
+		d->cfg_changed = false;
+	}
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (c == NULL) {
+		c = d->gathering = xcalloc(1, sizeof(*c));
+		c->d = d;
+		d->batch = store_delivery_begin(d->store);
+	}
+	for (tail = &c->jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = jobs;
+	for (struct handoff_link *l = jobs; l != NULL; l = l->next)
+		deliver_job(d, job_of(l));
+}
+
+/* Hand the gathered batch to the store to be flushed. */
+static void commit_gathered(struct delivery *d)
+{
+	struct commit *c = d->gathering;
+
+	d->gathering = NULL;
+	pthread_mutex_lock(&d->commit_lock);
+	d->committing++;
+	pthread_mutex_unlock(&d->commit_lock);
+	store_delivery_commit(&d->batch, batch_durable, c);
+}
+
+static bool flushing(struct delivery *d)
+{
+	bool busy;
+
+	pthread_mutex_lock(&d->commit_lock);
+	busy = d->committing > 0;
+	pthread_mutex_unlock(&d->commit_lock);
+	return busy;
+}
+
+static void wait_flushed(struct delivery *d)
+{
+	pthread_mutex_lock(&d->commit_lock);
+	while (d->committing > 0)
+		pthread_cond_wait(&d->commit_cond, &d->commit_lock);
+	pthread_mutex_unlock(&d->commit_lock);
+}
+
+/*
+ * Group commit: one batch flushes at a time.  Jobs that arrive meanwhile
+ * are filed at once (their files appear in the mailboxes) into the next
+ * batch, which is handed over to be flushed when the flush under way
+ * ends; so a burst shares few flushes and filing never waits for the
+ * disk while there is work.  At stop, jobs not taken stay.
+ */
 static void *delivery_main(void *arg)
 {
 	struct delivery *d = arg;
-	struct handoff_link *batch;
+	struct handoff_link *jobs;
 
-	while ((batch = handoff_wait(d->incoming, true)) != NULL) {
-		pthread_mutex_lock(&d->cfg_lock);
-		if (d->cfg_changed) {
-			d->cfg = d->next_cfg;
-			d->cfg_changed = false;
+	for (;;) {
+		if (d->gathering != NULL && !flushing(d)) {
+			commit_gathered(d);
+		} else if (d->gathering != NULL) {
+			if ((jobs = handoff_take(d->incoming)) != NULL)
+				file_jobs(d, jobs);
+			else
+				wait_flushed(d);
+		} else if ((jobs = handoff_wait(d->incoming, true)) != NULL) {
+			file_jobs(d, jobs);
+		} else {
+			break;
 		}
-		pthread_mutex_unlock(&d->cfg_lock);
-		run_batch(d, batch);
 	}
+	/* the batches still flushing give their jobs back first */
+	wait_flushed(d);
 	return NULL;
 }
 
 /* ---- interface ---- */
 
-/* A descriptor of <data_dir>/mail if it lives on another file system than
-   the spool (then each batch flushes both), else -1. */
-static int mail_root_fd(const struct config *cfg, int spool_fd)
-{
-	char path[1100];
-	struct stat a, b;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/mail", cfg->data_dir);
-	if (mkdir_p(path, 0750) < 0 || (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fstat(fd, &a) == 0 && fstat(spool_fd, &b) == 0 && a.st_dev != b.st_dev)
-		return fd;
-	close(fd);
-	return -1;
-}
-
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_done_fn *done, delivery_notify_fn *notify, void *ctx,
+		   struct store *store, delivery_done_fn *done, void *ctx,
 		   struct delivery **r, const char **error_r)
 {
-	struct delivery *d = calloc(1, sizeof(*d));
+	struct delivery *d = xcalloc(1, sizeof(*d));
 
-	if (d == NULL)
-		abort();
 	d->cfg = *cfg;
 	d->queue = q;
 	d->quota = quota;
+	d->store = store;
 	d->done = done;
-	d->notify = notify;
 	d->ctx = ctx;
 	if (accounts_open(cfg->data_dir, &d->accounts, error_r) < 0) {
 		free(d);
 		return -1;
 	}
-	d->sync_fd = queue_dir_fd(q);
-	d->mail_fd = mail_root_fd(cfg, d->sync_fd);
-	buf_init(&d->filed, 0);
 	if (handoff_new(NULL, NULL, &d->incoming) < 0)
 		abort();	/* a worker hand-off makes no descriptor */
 	pthread_mutex_init(&d->cfg_lock, NULL);
+	pthread_mutex_init(&d->commit_lock, NULL);
+	pthread_cond_init(&d->commit_cond, NULL);
 	if (pthread_create(&d->thread, NULL, delivery_main, d) != 0)
-		abort();
+		fatal("delivery: cannot start its thread");
 	*r = d;
 	return 1;
 }
@@ -645,13 +638,12 @@ void delivery_stop(struct delivery **dp)
 		d->done(d->ctx, job_of(l));
 	}
 	accounts_free(&d->accounts);
-	if (d->store != NULL)
-		store_free(&d->store);
-	if (d->mail_fd >= 0)
-		close(d->mail_fd);
-	buf_deinit(&d->filed);
+	if (d->folders != NULL)
+		store_free(&d->folders);
 	handoff_free(&d->incoming);
 	pthread_mutex_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->commit_lock);
+	pthread_cond_destroy(&d->commit_cond);
 	free(d);
 	*dp = NULL;
 }

@@ -4,11 +4,13 @@
  * delivery: the local delivery agent, the relay's local transport.  The
  * relay's scheduler hands it jobs: the local recipients of one message
  * that are due, each already resolved to an account at RCPT.  A thread of
- * its own files the message into each account's Maildir (or mbox), makes
- * the whole batch of jobs durable with one syncfs(2), then gives each job
- * back with a result per recipient: delivered, deferred (a temporary
- * error: the scheduler retries it like any other), or refused (no such
- * account any more, mailbox full: the scheduler bounces it).
+ * its own files the message into each account's Maildir (or mbox) through
+ * the mail store (store_deliver: the store is the only mailbox writer),
+ * has the store make the whole batch of jobs durable (an fsync of each
+ * file and directory it changed), then gives each job back with a result
+ * per recipient: delivered, deferred (a temporary error: the scheduler
+ * retries it like any other), or refused (no such account any more,
+ * mailbox full: the scheduler bounces it).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 struct delivery;
 struct queue;
 struct quota;
+struct store;
 
 /* One recipient of a job and its outcome. */
 struct delivery_rcpt {
@@ -54,21 +57,21 @@ struct delivery_job {
 	struct handoff_link link;	/* to the agent's thread and back */
 };
 
-/* Called on the delivery thread with each job once its outcomes are
-   durable (ownership of the job passes back). */
+/* Called once a job's outcomes are durable (ownership of the job passes
+   back): on the store's worker thread that flushed its batch, or on the
+   delivery thread; never on the loop. */
 typedef void delivery_done_fn(void *ctx, struct delivery_job *job);
 
-/* Called on the delivery thread, after a batch is durable, with each
-   account that received mail in it (for the mail store's listeners). */
-typedef void delivery_notify_fn(void *ctx, const char *address);
-
 /* quota: the reservations smtpd makes at DATA (borrowed; released here
-   once each message's local recipients are handled). */
+   once each message's local recipients are handled).  store: the loop's
+   mail store (borrowed, outlives the agent), which files the mail,
+   flushes it on its workers and takes the new mail in. */
 int delivery_start(const struct config *cfg, struct queue *q, struct quota *quota,
-		   delivery_done_fn *done, delivery_notify_fn *notify, void *ctx,
+		   struct store *store, delivery_done_fn *done, void *ctx,
 		   struct delivery **r, const char **error_r);
-/* Finish the batch in progress and stop; jobs not yet taken are given
-   back through done without results (their messages stay in the spool). */
+/* Finish the batch in progress, wait for the batches being flushed, and
+   stop; jobs not yet taken are given back through done without results
+   (their messages stay in the spool). */
 void delivery_stop(struct delivery **d);
 /* Hand a job to the agent (any thread).  Takes ownership of job until it
    is given back through done. */

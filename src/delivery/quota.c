@@ -39,10 +39,8 @@ struct quota {
 
 struct quota *quota_new(void)
 {
-	struct quota *q = calloc(1, sizeof(*q));
+	struct quota *q = xcalloc(1, sizeof(*q));
 
-	if (q == NULL)
-		abort();
 	pthread_mutex_init(&q->lock, NULL);
 	return q;
 }
@@ -149,8 +147,7 @@ int quota_reserve(struct quota *q, const char *id, const struct config *cfg,
 	} else if (!quota_fits(acct->quota, used, reserved_locked(q, acct->address), bytes)) {
 		ret = 0;
 	} else {
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			abort();
+		r = xcalloc(1, sizeof(*r));
 		str_copy(r->id, id, sizeof(r->id));
 		str_copy(r->address, acct->address, sizeof(r->address));
 		r->bytes = bytes;

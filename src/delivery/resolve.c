@@ -42,9 +42,8 @@ static bool state_seen(struct resolve_state *st, const char *key)
 	for (unsigned i = 0; i < st->n_seen; i++)
 		if (strcasecmp(st->seen[i], key) == 0)
 			return true;
-	p = realloc(st->seen, (st->n_seen + 1) * sizeof(*p));
-	if (p == NULL || (p[st->n_seen] = strdup(key)) == NULL)
-		abort();
+	p = xreallocarray(st->seen, st->n_seen + 1, sizeof(*p));
+	p[st->n_seen] = xstrdup(key);
 	st->seen = p;
 	st->n_seen++;
 	return false;

@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "delivery/delivery.h"
-#include "delivery/maildir.h"
 #include "delivery/quota.h"
 #include "lib/util.h"
 
@@ -77,7 +76,8 @@ static void put_message(const char *address, const char *name, size_t size)
 	FILE *f;
 
 	delivery_mailbox_path(&cfg, address, false, dir, sizeof(dir));
-	assert_int_equal(maildir_create(dir), 1);
+	snprintf(path, sizeof(path), "%s/new", dir);
+	assert_int_equal(mkdir_p(path, 0700), 1);
 	snprintf(path, sizeof(path), "%s/new/%s,S=%zu", dir, name, size);
 	assert_non_null(f = fopen(path, "w"));
 	for (size_t i = 0; i < size; i++)

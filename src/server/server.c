@@ -45,7 +45,6 @@
 #include "auth/auth.h"
 #include "delivery/delivery.h"
 #include "delivery/quota.h"
-#include "lib/handoff.h"
 #include "lib/metrics.h"
 #include "lib/log.h"
 #include "lib/privilege.h"
@@ -101,8 +100,6 @@ struct server_state {
 	int n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *grace;
 	struct control *control;
-	struct handoff *filed;		/* accounts the delivery thread filed into */
-	struct event *filed_event;	/* watches filed */
 	struct event *store_event;	/* the store's workers have finished work */
 	int spare_fd;			/* given up to refuse clients at EMFILE */
 	bool paused;			/* listeners disabled for want of descriptors */
@@ -482,38 +479,8 @@ static void on_route(void *ctx, struct envelope *e, bool recovered)
 	mta_take(srv->mta, e, recovered);
 }
 
-/* ---- new mail: the delivery thread tells the mail store (loop) ---- */
-
-struct filed {
-	char address[320];
-	struct handoff_link link;
-};
-
-static void on_filed_batch(void *ctx, struct handoff_link *batch)
-{
-	struct server_state *st = ctx;
-	struct handoff_link *next;
-
-	for (; batch != NULL; batch = next) {
-		struct filed *f = HANDOFF_ITEM(batch, struct filed, link);
-		next = batch->next;
-		if (st->srv.store != NULL)
-			store_notify_delivery(st->srv.store, f->address);
-		free(f);
-	}
-}
-
-/* On the delivery thread. */
-static void on_filed(void *ctx, const char *address)
-{
-	struct server_state *st = ctx;
-	struct filed *f = xcalloc(1, sizeof(*f));
-
-	str_copy(f->address, address, sizeof(f->address));
-	handoff_post(st->filed, &f->link);
-}
-
-/* The delivery agent gives back a job of the scheduler's local transport. */
+/* The delivery agent gives back a job of the scheduler's local transport
+   (it tells the mail store of the new mail itself). */
 static void on_local_done(void *ctx, struct delivery_job *job)
 {
 	struct server_state *st = ctx;
@@ -555,16 +522,20 @@ static int server_open(struct server_state *st)
 		log_err("start: %s", error);
 		return -1;
 	}
-	if (handoff_new(on_filed_batch, st, &st->filed) < 0) {
-		log_err("start: eventfd: %m");
-		return -1;
-	}
-	st->filed_event = handoff_watch(st->filed, srv->base);
 	if (privilege_drop(&srv->cfg, &error) < 0) {
 		log_err("start: %s: %s", srv->cfg.data_dir, error);
 		return -1;
 	}
 	srv->quota = quota_new();
+	/* the store first: the delivery agent files mail through it */
+	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
+	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
+		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+					    on_store_work, srv->store);
+		event_add(st->store_event, NULL);
+	} else {
+		log_warn("start: the mail store flushes on the event loop");
+	}
 	if (srs_setup(&srv->cfg, &srv->srs, &error) < 0) {
 		log_err("start: [srs]: %s", error);
 		return -1;
@@ -574,19 +545,11 @@ static int server_open(struct server_state *st)
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
 	    mta_start(srv, &srv->mta, &error) < 0 ||
-	    delivery_start(&srv->cfg, srv->queue, srv->quota, on_local_done, on_filed, st,
+	    delivery_start(&srv->cfg, srv->queue, srv->quota, srv->store, on_local_done, st,
 			   &srv->delivery, &error) < 0 ||
 	    control_open(srv, &st->control, &error) < 0 || acme_open(st, &error) < 0) {
 		log_err("start: %s", error);
 		return -1;
-	}
-	srv->store = store_new(srv->cfg.data_dir, srv->cfg.hostname);
-	if ((fd = store_workers_start(srv->store, STORE_WORKERS)) >= 0) {
-		st->store_event = event_new(srv->base, fd, EV_READ | EV_PERSIST,
-					    on_store_work, srv->store);
-		event_add(st->store_event, NULL);
-	} else {
-		log_warn("start: the mail store flushes on the event loop");
 	}
 	queue_recover(srv->queue);
 	return 1;
@@ -606,11 +569,6 @@ static void server_close(struct server_state *st)
 	delivery_stop(&st->srv.delivery);
 	mta_stop(&st->srv.mta);
 	queue_free(&st->srv.queue);
-	if (st->filed_event != NULL) {
-		handoff_run(st->filed);
-		event_free(st->filed_event);
-		handoff_free(&st->filed);
-	}
 	if (st->store_event != NULL)
 		event_free(st->store_event);
 	if (st->srv.store != NULL)

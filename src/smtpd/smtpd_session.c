@@ -145,6 +145,15 @@ static int read_line(struct smtpd_session *s, char *line, size_t *len)
 	return 1;
 }
 
+/* Whether a stop lets the session go on: a message under way (its text,
+   between two BDAT chunks too, or its commit) or a login being checked. */
+static bool in_message(const struct smtpd_session *s)
+{
+	return s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
+	       s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK ||
+	       s->state == SMTPD_STATE_MILTER || (s->state == SMTPD_STATE_MAIL && s->bdat);
+}
+
 static bool waiting(const struct smtpd_session *s)
 {
 	return s->quitting || s->dead || conn_gone(&s->conn) || s->state == SMTPD_STATE_COMMIT ||
@@ -174,6 +183,12 @@ bool smtpd_process_input(struct smtpd_session *s)
 		else if (ret > 0)
 			smtpd_dispatch(s, line, len);
 		explicit_bzero(line, len);
+		if (s->shutdown && !in_message(s) && !s->quitting && !s->dead) {
+			/* stopping: the message let through is given up (RSET) */
+			smtpd_reply(s, "421 4.3.2 %s Service shutting down",
+				    s->conn.srv->cfg.hostname);
+			smtpd_close_after_output(s);
+		}
 	}
 	return conn_guard_leave(&s->conn);
 }
@@ -211,9 +226,7 @@ static void on_shutdown(struct conn *c)
 {
 	struct smtpd_session *s = (struct smtpd_session *)c;
 
-	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT ||
-	    s->state == SMTPD_STATE_COMMIT || s->state == SMTPD_STATE_AUTH_CHECK ||
-	    s->state == SMTPD_STATE_MILTER) {
+	if (in_message(s)) {
 		s->shutdown = true;	/* smtpd_data.c closes after the reply */
 		return;
 	}

@@ -6,6 +6,8 @@
  * again when resumed at any of them (a sync after a delivery does that).
  * The input as a message text, written as an entry (APPEND), must parse
  * back to one message with that very text (plus a final LF if missing).
+ * Delivery's rewrite of its Status:/X-Status:/X-Keywords: fields gives
+ * the same bytes when applied again.
  * Then the store opens the file as an account's INBOX: every message is
  * readable with its announced size; expunging every other one leaves the
  * others readable, unchanged, under their UIDs.  Files go under $TMPDIR
@@ -90,6 +92,23 @@ static void check_entry(const char *data, size_t len)
 	buf_deinit(&entry);
 }
 
+/* Delivery's rewrite of the state fields (store_mboxparse_state) is
+   stable: a message stated once is stated again to the same bytes, and
+   only the header changes. */
+static void check_state(const char *data, size_t len)
+{
+	static const char *const flags = "\\Seen \\Answered \\Deleted $Label1 work";
+	struct buf once, twice;
+
+	buf_init(&once, 0);
+	buf_init(&twice, 0);
+	store_mboxparse_state(data, len, flags, &once);
+	store_mboxparse_state(once.data != NULL ? once.data : "", once.len, flags, &twice);
+	CHECK(once.len == twice.len && memcmp(once.data, twice.data, once.len) == 0);
+	buf_deinit(&once);
+	buf_deinit(&twice);
+}
+
 static void read_all(struct store_mailbox *h, uint64_t *sizes)
 {
 	struct store_error err;
@@ -166,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	check_parser((const char *)data, len);
 	check_entry((const char *)data, len);
+	check_state((const char *)data, len);
 	check_store((const char *)data, len);
 	return 0;
 }

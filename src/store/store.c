@@ -24,13 +24,12 @@
 
 struct store *store_new(const char *data_dir, const char *host)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct store *s = xcalloc(1, sizeof(*s));
 	size_t n = strlen(data_dir) + sizeof("/mail");
 	const char *delay;
 
-	if (s == NULL || (s->mail_dir = malloc(n)) == NULL ||
-	    (s->mbox_dir = malloc(n)) == NULL)
-		fatal("out of memory");
+	s->mail_dir = xmalloc(n);
+	s->mbox_dir = xmalloc(n);
 	snprintf(s->mail_dir, n, "%s/mail", data_dir);
 	snprintf(s->mbox_dir, n, "%s/mbox", data_dir);
 	store_set_host(s, host);

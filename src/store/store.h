@@ -2,8 +2,10 @@
 #define CORREIO_STORE_H
 /*
  * store: the one way to touch mail.  The mailbox API of correio over
- * Maildir++ plus an index, used by the IMAP and POP3 servers and by the
- * notifications of the delivery agent.
+ * Maildir++ plus an index, used by the IMAP, POP3 and JMAP servers, and
+ * the only writer of mailboxes: the delivery agent files mail through it
+ * (store_deliver), so Maildir names, paths and mbox entries are made
+ * here alone.
  *
  * Layout (one account):
  *   <data_dir>/mail/<domain>/<local>/          INBOX (a Maildir: tmp/ new/ cur/)
@@ -25,13 +27,13 @@
  * (correio-index, correio-index.log, correio-cache, correio-uidvalidity);
  * deleting them loses no mail and no UID: they are rebuilt from the names.
  *
- * Threading: everything here runs on one thread, the event loop thread
- * (the delivery thread calls only the pure store_mboxparse_entry(); the
- * server calls store_notify_delivery() on the loop after a delivery),
- * except the store's own worker threads (store_workers_start), which only
- * fsync descriptors and directories handed to them, unlink the files of
- * expunged messages (store_mailbox_expunge_later) and run the work the
- * servers hand them through store_offload() (never on a store object).  Nothing is locked
+ * Threading: everything here runs on one thread, the event loop thread,
+ * except the delivery calls (store_deliver and its batch, which touch
+ * files only and run on the delivery agent's thread) and the store's own
+ * worker threads (store_workers_start), which only fsync descriptors and
+ * directories handed to them, unlink the files of expunged messages
+ * (store_mailbox_expunge_later) and run the work the servers hand them
+ * through store_offload() (never on a store object).  Nothing is locked
  * but an mbox file (see store_mboxfile.c), and one process owns the index
  * files: other programs may change the Maildir (deliver, rename, delete)
  * or the mbox, not the index.  Calls block on local file-system I/O:
@@ -167,18 +169,6 @@ int store_account_default_folders(struct store_account *a, struct store_error *e
  */
 void store_account_set_mbox(struct store_account *a, bool mbox);
 
-/*
- * The mbox entry of a message text[0..len) (LF line ends) appended to
- * out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
- * lines with mboxrd quoting (">*From " gets one more '>'), a final LF
- * when missing, and the empty separator line.  The one writer of the
- * format (the delivery agent's and the store's appends); the store reads
- * its content back as text.  Pure: any thread may call it.
- */
-struct buf;
-void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
-			   size_t len, struct buf *out);
-
 /* Bytes the account may hold (0 = unlimited), from the account's quota:
    append and copy refuse with STORE_ERROR_OVER_QUOTA beyond it (moves
    and deliveries are not checked here). */
@@ -199,12 +189,86 @@ int store_account_quota_check(struct store_account *a, uint64_t bytes,
 			      struct store_error *error_r);
 
 /*
- * New mail was filed for address (called on the loop thread by the server
- * after the delivery thread's batch).  If that INBOX is open it is synced
+ * New mail was filed for address (on the loop thread: the done step of a
+ * delivery batch's commit, below).  If that INBOX is open it is synced
  * and its listeners hear of the new messages.  Cheap when the account
  * has nothing open: one hash look-up.
  */
 void store_notify_delivery(struct store *s, const char *address);
+
+/* ---- local delivery: the store writes every mailbox ---- */
+
+/*
+ * The delivery agent files mail through these calls, on its own thread:
+ * they touch files only (no index, no account object), so they may run
+ * beside the loop.  A batch (store_delivery_begin) records what its
+ * deliveries changed: the directories that got a new entry, the mbox
+ * files appended to, the accounts that got mail.  store_delivery_commit()
+ * makes exactly those durable - fdatasync of each mbox file, fsync of
+ * each directory once - and only then reports; the loop's store then
+ * hears of the new mail itself (its INBOXes are synced, their listeners
+ * told).  Several batches may be committing at once.
+ *
+ * Maildir: the message is hard-linked from the spool file when on the
+ * same file system (its data is durable already: the queue flushed it),
+ * else copied into tmp/, fdatasynced and linked; into new/, or into cur/
+ * as "<name>:2,<letters>" when it has flags, so that it never appears
+ * without them.  Its name is store_delivery_name()'s, which makes a
+ * second delivery of the same queue id a no-op (after a crash).  A
+ * missing Maildir (the account's first mail, Junk) is created.  mbox:
+ * appended under the lock the store takes (store_mboxfile.c), with the
+ * flags as Status:, X-Status: and X-Keywords:.
+ */
+struct store_delivery;
+
+/* One message as the delivery agent files it. */
+struct store_delivery_msg {
+	const char *src;	/* the spool file: LF line ends */
+	const char *sender;	/* for an mbox's From_ line ("" MAILER-DAEMON) */
+	int64_t arrival;
+	bool recovered;		/* it may have been filed before a crash */
+	char name[256];		/* its Maildir name (store_delivery_msg_init) */
+};
+
+/* Fill in m; measures the message's CRLF size (W=) from src. */
+void store_delivery_msg_init(struct store_delivery_msg *m, const char *src,
+			     const char *id, const char *host, const char *sender,
+			     uint64_t arrival, uint64_t bytes, bool recovered);
+
+/* A new batch for the store s (whose loop is told of the mail once the
+   batch is durable).  Never fails. */
+struct store_delivery *store_delivery_begin(struct store *s);
+
+/*
+ * File m for account address into folder (NULL: the INBOX; else a
+ * folder name, "Junk", "A/B", created as a bare Maildir++ folder when
+ * missing).  mbox: the INBOX is the account's mbox file.  flags: IMAP
+ * flags and keywords, space-separated, or NULL.  Returns 1 filed, 0
+ * already there (an earlier attempt), -1 error (errno kept; *error_r).
+ */
+int store_deliver(struct store_delivery *b, const struct store_delivery_msg *m,
+		  const char *address, const char *folder, bool mbox, const char *flags,
+		  struct store_error *error_r);
+
+/* Is m already in that Maildir folder (an earlier attempt filed it)?
+   Never true for an mbox INBOX. */
+bool store_delivery_present(struct store_delivery *b, const struct store_delivery_msg *m,
+			    const char *address, const char *folder, bool mbox);
+
+/* Does folder (not INBOX) exist in the account's Maildir?  1 yes, 0 no,
+   -1 no valid folder name. */
+int store_delivery_folder_exists(struct store_delivery *b, const char *address,
+				 const char *folder);
+
+/*
+ * Make the batch durable and free it (*b set to NULL).  cb(ctx, result)
+ * runs once it is on disk (1) or failed (-1): on one of the store's
+ * worker threads (store_workers_start), else at once on the caller's;
+ * never on the loop.  After that the loop's store syncs what it has open
+ * of the accounts that got mail.
+ */
+typedef void store_delivery_fn(void *ctx, int result);
+void store_delivery_commit(struct store_delivery **b, store_delivery_fn *cb, void *ctx);
 
 /* ---- folders ---- */
 

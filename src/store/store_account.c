@@ -119,38 +119,45 @@ static void clean_trash(const struct store_account *a)
 	closedir(d);
 }
 
-/* "<mail_dir>/<domain>/<local>": the one place an account's Maildir path
-   is made (store_mailbox_path too). */
-static void maildir_root(const char *mail_dir, const char *address, char *out, size_t size)
+/* "<root_dir>/<domain>/<local>" (Maildir) or "<root_dir>/<address>"
+   (mbox): the one place an account's mailbox path is made. 1 or -1. */
+static int account_path(const char *root_dir, const char *address, bool mbox,
+			char *out, size_t size)
 {
 	const char *at = strrchr(address, '@');
 	int local_len = at == NULL ? (int)strlen(address) : (int)(at - address);
 
-	snprintf(out, size, "%s/%s/%.*s", mail_dir, at == NULL ? "" : at + 1, local_len,
-		 address);
+	if (mbox)
+		return store_path_fmt(out, size, "%s/%s", root_dir, address);
+	return store_path_fmt(out, size, "%s/%s/%.*s", root_dir, at == NULL ? "" : at + 1,
+			      local_len, address);
+}
+
+int store_account_path(const struct store *s, const char *address, bool mbox,
+		       char *out, size_t size)
+{
+	return account_path(mbox ? s->mbox_dir : s->mail_dir, address, mbox, out, size);
 }
 
 void store_mailbox_path(const char *data_dir, const char *address, bool mbox,
 			char *out, size_t size)
 {
-	char mail_dir[4096];
+	char root_dir[STORE_PATH_MAX];
 
-	snprintf(mail_dir, sizeof(mail_dir), "%s/%s", data_dir, mbox ? "mbox" : "mail");
-	if (mbox)
-		snprintf(out, size, "%s/%s", mail_dir, address);
-	else
-		maildir_root(mail_dir, address, out, size);
+	if (store_path_fmt(root_dir, sizeof(root_dir), "%s/%s", data_dir,
+			   mbox ? "mbox" : "mail") < 0 ||
+	    account_path(root_dir, address, mbox, out, size) < 0)
+		str_copy(out, "", size);
 }
 
 static struct store_account *account_new(struct store *s, const char *address)
 {
-	struct store_account *a = calloc(1, sizeof(*a));
+	struct store_account *a = xcalloc(1, sizeof(*a));
 	size_t n = strlen(s->mail_dir) + strlen(address) + 3;
 
-	if (a == NULL || (a->address = strdup(address)) == NULL ||
-	    (a->root = malloc(n)) == NULL)
-		fatal("out of memory");
-	maildir_root(s->mail_dir, address, a->root, n);
+	a->address = xstrdup(address);
+	a->root = xmalloc(n);
+	account_path(s->mail_dir, address, false, a->root, n);
 	a->store = s;
 	a->refs = 1;
 	return a;
@@ -217,9 +224,8 @@ void store_account_set_mbox(struct store_account *a, bool mbox)
 	a->mbox_path = NULL;
 	if (!mbox)
 		return;
-	if ((a->mbox_path = malloc(n)) == NULL)
-		fatal("out of memory");
-	snprintf(a->mbox_path, n, "%s/%s", a->store->mbox_dir, a->address);
+	a->mbox_path = xmalloc(n);
+	store_account_path(a->store, a->address, true, a->mbox_path, n);
 }
 
 /* ---- UIDVALIDITY ---- */
@@ -306,8 +312,8 @@ static void count_mbox(const struct store_account *a, uint64_t *bytes, uint64_t 
 	char path[STORE_PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", a->store->mbox_dir, a->address);
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+	if (store_account_path(a->store, a->address, true, path, sizeof(path)) > 0 &&
+	    stat(path, &st) == 0 && S_ISREG(st.st_mode))
 		*bytes += (uint64_t)st.st_size;
 	for (const struct mbox *mb = a->open; mb != NULL; mb = mb->next)
 		if (mb->mbox_path != NULL)

@@ -48,11 +48,9 @@ struct store_append {
 int store_append_begin(struct store_account *a, const char *name,
 		       struct store_append **r, struct store_error *error_r)
 {
-	struct store_append *ap = calloc(1, sizeof(*ap));
+	struct store_append *ap = xcalloc(1, sizeof(*ap));
 	struct stat st;
 
-	if (ap == NULL)
-		fatal("out of memory");
 	if (store_name_normalize(name, ap->folder, sizeof(ap->folder), error_r) < 0) {
 		free(ap);
 		return -1;
@@ -436,8 +434,7 @@ static void append_sync_done(struct store_job *j)
 		append_job_end(aj);
 		return;
 	}
-	if ((dirs = calloc(aj->n_dirs, sizeof(*dirs))) == NULL)
-		fatal("out of memory");
+	dirs = xcalloc(aj->n_dirs, sizeof(*dirs));
 	for (unsigned k = 0; k < aj->n_dirs; k++)
 		dirs[k] = aj->dirs[k];
 	store_flush_dirs(aj->store, dirs, aj->n_dirs, append_dirs_flushed, aj);
@@ -447,13 +444,12 @@ static void append_sync_done(struct store_job *j)
 struct store_wait *store_append_commit(struct store_append **aps, unsigned n,
 				       store_append_fn *cb, void *ctx)
 {
-	struct append_job *aj = calloc(1, sizeof(*aj));
+	struct append_job *aj = xcalloc(1, sizeof(*aj));
 	bool finished = false;
 
-	if (aj == NULL || (aj->aps = calloc(n + 1, sizeof(*aj->aps))) == NULL ||
-	    (aj->uids = calloc(n + 1, sizeof(*aj->uids))) == NULL ||
-	    (aj->dirs = calloc(n + 1, sizeof(*aj->dirs))) == NULL)
-		fatal("out of memory");
+	aj->aps = xcalloc(n + 1, sizeof(*aj->aps));
+	aj->uids = xcalloc(n + 1, sizeof(*aj->uids));
+	aj->dirs = xcalloc(n + 1, sizeof(*aj->dirs));
 	aj->store = aps[0]->acct->store;
 	aj->n = n;
 	aj->cb = cb;

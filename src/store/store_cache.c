@@ -208,8 +208,7 @@ int store_cache_compact(struct mbox *mb)
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if ((new_off = calloc(mb->idx.count + 1, sizeof(*new_off))) == NULL)
-		fatal("out of memory");
+	new_off = xcalloc(mb->idx.count + 1, sizeof(*new_off));
 	ret = pwrite(fd, &h, sizeof(h), 0) == sizeof(h) ? copy_live(mb, fd, new_off) : -1;
 	if (ret > 0 && rename(tmp, path) == 0) {
 		adopt_offsets(mb, new_off, fd);

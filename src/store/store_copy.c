@@ -206,12 +206,10 @@ static int copy_files(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 /* Step 2 for an mbox: the file is rewritten without them. */
 static void expunge_moved_mbox(struct copy_ctx *cc, struct store_mailbox *origin)
 {
-	uint32_t *uids = calloc(cc->n_done, sizeof(*uids));
+	uint32_t *uids = xcalloc(cc->n_done, sizeof(*uids));
 	struct store_error err;
 	unsigned n = cc->n_done;
 
-	if (uids == NULL)
-		fatal("out of memory");
 	for (unsigned k = 0; k < n; k++)
 		uids[k] = cc->done[k].src_uid;
 	if (store_expunge_run(cc->src, origin, uids, &n, false, &err) < 0)
@@ -294,13 +292,11 @@ static int open_source(struct copy_ctx *cc, const struct index_rec *r, int *fd_r
 static int append_to_mbox(struct copy_ctx *cc, const uint32_t *uids, unsigned n,
 			  struct store_error *error_r)
 {
-	struct mbox_add *adds = calloc(n + 1, sizeof(*adds));
+	struct mbox_add *adds = xcalloc(n + 1, sizeof(*adds));
 	unsigned k = 0;
 	int ret = 1;
 	long i;
 
-	if (adds == NULL)
-		fatal("out of memory");
 	for (unsigned j = 0; ret > 0 && j < n; j++) {
 		const struct index_rec *r;
 		if ((i = store_index_find(&cc->src->idx, uids[j])) < 0)
@@ -339,8 +335,7 @@ static int copy_into_mbox(struct copy_ctx *cc, struct store_mailbox *origin,
 	store_mbox_notify(cc->dst, NULL);
 	if (!cc->move || cc->n_done == 0)
 		return ret;
-	if ((moved = calloc(cc->n_done, sizeof(*moved))) == NULL)
-		fatal("out of memory");
+	moved = xcalloc(cc->n_done, sizeof(*moved));
 	for (m = 0; m < cc->n_done; m++)
 		moved[m] = cc->done[m].src_uid;
 	if (store_expunge_run(cc->src, origin, moved, &m, false, &err) < 0)
@@ -402,8 +397,7 @@ static int copy_run(struct mbox *src, struct store_mailbox *origin,
 		store_mbox_release(cc.dst);
 		return -1;
 	}
-	if ((cc.done = calloc(n + 1, sizeof(*cc.done))) == NULL)
-		fatal("out of memory");
+	cc.done = xcalloc(n + 1, sizeof(*cc.done));
 	buf_init(&cc.cache, 0);
 	map_keywords(&cc);
 	cc.next_uid = cc.dst->idx.uidnext;
@@ -471,14 +465,12 @@ struct store_wait *store_copy_commit(struct store_mailbox *h, const uint32_t *ui
 				     uint32_t *new_uids, uint32_t *uidvalidity_r,
 				     store_copy_fn *cb, void *ctx)
 {
-	struct copy_wait *cw = calloc(1, sizeof(*cw));
+	struct copy_wait *cw = xcalloc(1, sizeof(*cw));
 	char dirs[2][STORE_PATH_MAX];
 	const char *paths[2] = { dirs[0], dirs[1] };
 	unsigned n_dirs = 0;
 	bool finished = false;
 
-	if (cw == NULL)
-		fatal("out of memory");
 	cw->cb = cb;
 	cw->ctx = ctx;
 	cw->w.finished = &finished;

@@ -281,8 +281,7 @@ static void collect_entry(void *ctx, const char *entry)
 
 	if (rc->n == rc->cap) {
 		rc->cap = rc->cap < 8 ? 8 : rc->cap * 2;
-		if ((rc->entries = realloc(rc->entries, rc->cap * sizeof(*rc->entries))) == NULL)
-			fatal("out of memory");
+		rc->entries = xrealloc(rc->entries, rc->cap * sizeof(*rc->entries));
 	}
 	str_copy(rc->entries[rc->n++], entry, sizeof(rc->entries[0]));
 }
@@ -349,8 +348,8 @@ static void follow_rename(struct store_account *a, const char *oldname,
 			continue;
 		free(mb->name);
 		free(mb->dir);
-		if ((mb->name = strdup(name)) == NULL || (mb->dir = strdup(dir)) == NULL)
-			fatal("out of memory");
+		mb->name = xstrdup(name);
+		mb->dir = xstrdup(dir);
 	}
 }
 
@@ -393,8 +392,7 @@ static int rename_inbox(struct store_account *a, const char *newname,
 		return -1;
 	if (store_mbox_get(a, "INBOX", &inbox, error_r) < 0)
 		return -1;
-	if ((uids = calloc(inbox->idx.count * 2 + 1, sizeof(*uids))) == NULL)
-		fatal("out of memory");
+	uids = xcalloc(inbox->idx.count * 2 + 1, sizeof(*uids));
 	for (unsigned i = 0; i < inbox->idx.count; i++)
 		uids[i] = inbox->idx.recs[i].uid;
 	ret = store_copy_run(inbox, NULL, uids, inbox->idx.count, newname, true,

@@ -49,23 +49,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-/* snprintf into a path buffer; -1 (ENAMETOOLONG) when it does not fit. */
-static int __attribute__((format(printf, 3, 4)))
-path_fmt(char *out, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 /* Messages written to tmp/ and not yet flushed and moved into cur/. */
 #define IMPORT_BATCH 256
 
@@ -93,7 +76,7 @@ static int read_uidv(const char *dir, uint32_t *v_r, uint32_t *next_r, uint64_t 
 {
 	char path[STORE_PATH_MAX];
 
-	path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE);
+	store_path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE);
 	return store_uidv_read(path, v_r, next_r, bound_r) > 0 ? 1 : 0;
 }
 
@@ -107,7 +90,7 @@ static bool maildir_empty(const char *dir)
 	DIR *d;
 
 	for (int i = 0; i < 2 && empty; i++) {
-		if (path_fmt(path, sizeof(path), "%s/%s", dir, subs[i]) < 0)
+		if (store_path_fmt(path, sizeof(path), "%s/%s", dir, subs[i]) < 0)
 			continue;
 		if ((d = opendir(path)) == NULL)
 			continue;
@@ -127,7 +110,7 @@ static int write_uidv(const char *dir, uint32_t uidvalidity, uint32_t uidnext,
 
 	n = snprintf(text, sizeof(text), "%u %u %llu\n", uidvalidity, uidnext,
 		     (unsigned long long)(bound > 0 ? bound : 1));
-	if (path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE) < 0)
+	if (store_path_fmt(path, sizeof(path), "%s/%s", dir, STORE_UIDV_FILE) < 0)
 		return -1;
 	return store_write_file(path, text, (size_t)n, true);
 }
@@ -141,7 +124,7 @@ static int adopt_uidvalidity(const char *dir, uint32_t uidvalidity, uint32_t uid
 	char path[STORE_PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(index_files) / sizeof(index_files[0]); i++) {
-		if (path_fmt(path, sizeof(path), "%s/%s", dir, index_files[i]) == 0 &&
+		if (store_path_fmt(path, sizeof(path), "%s/%s", dir, index_files[i]) > 0 &&
 		    unlink(path) < 0 && errno != ENOENT)
 			return -1;
 	}
@@ -201,9 +184,8 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 	if (store_name_normalize(name, canon, sizeof(canon), error_r) < 0)
 		return -1;
 	if (a->mbox_path != NULL && store_name_is_inbox(canon)) {
-		if ((im = calloc(1, sizeof(*im))) == NULL ||
-		    (im->mbox_path = strdup(a->mbox_path)) == NULL)
-			fatal("out of memory");
+		im = xcalloc(1, sizeof(*im));
+		im->mbox_path = xstrdup(a->mbox_path);
 		buf_init(&im->entries, 0);
 		im->acct = a;
 		a->refs++;
@@ -222,12 +204,9 @@ int store_import_begin(struct store_account *a, const char *name, uint32_t uidva
 		store_error_sys(error_r, "create", dir);
 		return -1;
 	}
-	if ((im = calloc(1, sizeof(*im))) == NULL)
-		fatal("out of memory");
-	im->kw.dir = strdup(dir);
-	if (im->kw.dir == NULL)
-		fatal("out of memory");
-	path_fmt(im->cur, sizeof(im->cur), "%s/cur", dir);
+	im = xcalloc(1, sizeof(*im));
+	im->kw.dir = xstrdup(dir);
+	store_path_fmt(im->cur, sizeof(im->cur), "%s/cur", dir);
 	if (maildir_empty(dir)) {
 		im->keep_uids = true;
 		read_uidv(dir, &v, &next, &bound);
@@ -364,8 +343,8 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 		store_error_set(error_r, STORE_ERROR_LIMIT, "file name too long");
 		return -1;
 	}
-	if (path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", im->kw.dir, base) < 0 ||
-	    path_fmt(to, sizeof(to), "%s/%s", im->cur, name) < 0) {
+	if (store_path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", im->kw.dir, base) < 0 ||
+	    store_path_fmt(to, sizeof(to), "%s/%s", im->cur, name) < 0) {
 		buf_deinit(&text);
 		store_error_set(error_r, STORE_ERROR_LIMIT, "file name too long");
 		return -1;
@@ -382,10 +361,8 @@ int store_import_add(struct store_import *im, const void *data, size_t len, uint
 		unlink(tmp);
 		return -1;
 	}
-	im->pending[im->n_pending].tmp = strdup(tmp);
-	im->pending[im->n_pending].to = strdup(to);
-	if (im->pending[im->n_pending].tmp == NULL || im->pending[im->n_pending].to == NULL)
-		fatal("out of memory");
+	im->pending[im->n_pending].tmp = xstrdup(tmp);
+	im->pending[im->n_pending].to = xstrdup(to);
 	if (++im->n_pending == IMPORT_BATCH && import_flush(im, error_r) < 0)
 		return -1;
 	if (uid != 0)
@@ -480,7 +457,7 @@ static int export_scan(const char *dir, const char *sub, struct export_file **v,
 	struct dirent *de;
 	DIR *d;
 
-	if (path_fmt(path, sizeof(path), "%s/%s", dir, sub) < 0)
+	if (store_path_fmt(path, sizeof(path), "%s/%s", dir, sub) < 0)
 		return -1;
 	if ((d = opendir(path)) == NULL)
 		return errno == ENOENT ? 1 : -1;
@@ -489,12 +466,9 @@ static int export_scan(const char *dir, const char *sub, struct export_file **v,
 			continue;
 		if (*n == *cap) {
 			*cap = *cap < 64 ? 64 : *cap * 2;
-			if ((*v = realloc(*v, *cap * sizeof(**v))) == NULL)
-				fatal("out of memory");
+			*v = xrealloc(*v, *cap * sizeof(**v));
 		}
-		(*v)[*n].name = strdup(de->d_name);
-		if ((*v)[*n].name == NULL)
-			fatal("out of memory");
+		(*v)[*n].name = xstrdup(de->d_name);
 		(*v)[*n].in_new = sub[0] == 'n';
 		store_maildir_parse(de->d_name, &(*v)[*n].md);
 		if ((*v)[*n].in_new)	/* new/ holds no flags */
@@ -555,7 +529,7 @@ int store_export_folder(struct store_account *a, const char *name,
 					      STORE_FLAGS_SYSTEM, .keywords = v[i].md.keywords,
 					      .path = path };
 		struct stat st;
-		if (path_fmt(path, sizeof(path), "%s/%s/%s", dir, v[i].in_new ? "new" : "cur",
+		if (store_path_fmt(path, sizeof(path), "%s/%s/%s", dir, v[i].in_new ? "new" : "cur",
 			     v[i].name) < 0 || stat(path, &st) < 0)
 			continue;	/* expunged or renamed meanwhile */
 		m.date = st.st_mtime;
@@ -584,8 +558,7 @@ static void mbox_collect(void *ctx, const struct mboxmsg *m)
 
 	if (mi->n == mi->cap) {
 		mi->cap = mi->cap < 64 ? 64 : mi->cap * 2;
-		if ((mi->v = realloc(mi->v, mi->cap * sizeof(*mi->v))) == NULL)
-			fatal("out of memory");
+		mi->v = xrealloc(mi->v, mi->cap * sizeof(*mi->v));
 	}
 	mi->v[mi->n++] = *m;
 }
@@ -655,8 +628,7 @@ int store_import_mbox(struct store_import *im, const char *data, size_t len,
 		size_t served_len;
 		char *save = NULL, *tok;
 
-		if ((served = realloc(served, m->raw_len + 1)) == NULL)
-			fatal("out of memory");
+		served = xrealloc(served, m->raw_len + 1);
 		served_len = store_mboxparse_content(data + m->off, m->raw_len, served);
 		buf_reset(&text);
 		buf_reset(&kw);
@@ -688,16 +660,15 @@ int store_account_remove_mail(struct store *s, const char *address,
 
 	if (at == NULL || at == address || strchr(address, '/') != NULL ||
 	    address[0] == '.' || at[1] == '.' || at[1] == '\0' ||
-	    path_fmt(root, sizeof(root), "%s/%s/%.*s", s->mail_dir, at + 1,
-		     (int)(at - address), address) < 0 ||
-	    path_fmt(mbox, sizeof(mbox), "%s/%s", s->mbox_dir, address) < 0) {
+	    store_account_path(s, address, false, root, sizeof(root)) < 0 ||
+	    store_account_path(s, address, true, mbox, sizeof(mbox)) < 0) {
 		store_error_set(error_r, STORE_ERROR_BAD_PARAM, "Bad account address");
 		return -1;
 	}
 	/* out of the way at once (one rename), then deleted */
 	store_unique_name(s, unique, sizeof(unique));
 	if (lstat(root, &st) == 0) {
-		if (path_fmt(trash, sizeof(trash), "%s/%s/.%s%s", s->mail_dir, at + 1,
+		if (store_path_fmt(trash, sizeof(trash), "%s/%s/.%s%s", s->mail_dir, at + 1,
 			     STORE_TRASH_PREFIX, unique) < 0 || rename(root, trash) < 0 ||
 		    store_remove_tree(trash) < 0) {
 			store_error_sys(error_r, "remove", root);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define NAMES_GC_MIN 65536
 
@@ -74,12 +75,12 @@ static uint32_t names_add(struct index *idx, const char *name)
 
 	if (idx->names_len + n > idx->names_cap) {
 		size_t cap = idx->names_cap < 4096 ? 4096 : idx->names_cap;
-		char *p;
 		while (cap < idx->names_len + n)
 			cap *= 2;
-		if (cap > UINT32_MAX || (p = realloc(idx->names, cap)) == NULL)
-			fatal("out of memory");
-		idx->names = p;
+		/* offsets are 32 bits */
+		if (cap > UINT32_MAX)
+			fatal("store: a folder's file names pass 4 GiB");
+		idx->names = xrealloc(idx->names, cap);
 		idx->names_cap = cap;
 	}
 	off = (uint32_t)idx->names_len;
@@ -91,17 +92,14 @@ static uint32_t names_add(struct index *idx, const char *name)
 void store_index_reserve(struct index *idx, unsigned n, size_t names_bytes)
 {
 	if (idx->count + n > idx->cap) {
-		struct index_rec *p = realloc(idx->recs, (idx->count + n) * sizeof(*p));
-		if (p == NULL)
-			fatal("out of memory");
-		idx->recs = p;
+		idx->recs = xreallocarray(idx->recs, idx->count + n, sizeof(*idx->recs));
 		idx->cap = idx->count + n;
 	}
 	if (idx->names_len + names_bytes > idx->names_cap) {
-		char *p = realloc(idx->names, idx->names_len + names_bytes);
-		if (p == NULL || idx->names_len + names_bytes > UINT32_MAX)
-			fatal("out of memory");
-		idx->names = p;
+		/* offsets are 32 bits */
+		if (idx->names_len + names_bytes > UINT32_MAX)
+			fatal("store: a folder's file names pass 4 GiB");
+		idx->names = xrealloc(idx->names, idx->names_len + names_bytes);
 		idx->names_cap = idx->names_len + names_bytes;
 	}
 }
@@ -110,9 +108,7 @@ void store_index_append(struct index *idx, const struct index_rec *r, const char
 {
 	if (idx->count == idx->cap) {
 		unsigned cap = idx->cap < 64 ? 64 : idx->cap * 2;
-		struct index_rec *p = realloc(idx->recs, cap * sizeof(*p));
-		if (p == NULL)
-			fatal("out of memory");
+		struct index_rec *p = xrealloc(idx->recs, cap * sizeof(*p));
 		idx->recs = p;
 		idx->cap = cap;
 	}
@@ -162,8 +158,7 @@ void store_index_gc_names(struct index *idx, bool force)
 	if (!force && (idx->names_garbage < NAMES_GC_MIN ||
 		       idx->names_garbage < idx->names_len / 2))
 		return;
-	if ((idx->names = malloc(cap)) == NULL)
-		fatal("out of memory");
+	idx->names = xmalloc(cap);
 	idx->names_cap = cap;
 	idx->names_len = idx->names_garbage = 0;
 	for (unsigned i = 0; i < idx->count; i++)
@@ -175,9 +170,7 @@ void uidvec_push(struct uidvec *v, uint32_t uid)
 {
 	if (v->n == v->cap) {
 		unsigned cap = v->cap < 16 ? 16 : v->cap * 2;
-		uint32_t *p = realloc(v->v, cap * sizeof(*p));
-		if (p == NULL)
-			fatal("out of memory");
+		uint32_t *p = xrealloc(v->v, cap * sizeof(*p));
 		v->v = p;
 		v->cap = cap;
 	}

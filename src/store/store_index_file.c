@@ -295,11 +295,9 @@ static int read_body(int fd, struct index *idx, const struct snap_header *h)
 	size_t rec_bytes = (size_t)h->count * sizeof(struct index_rec);
 
 	idx->cap = h->count < 64 ? 64 : h->count;
-	idx->recs = realloc(idx->recs, idx->cap * sizeof(struct index_rec));
+	idx->recs = xreallocarray(idx->recs, idx->cap, sizeof(struct index_rec));
 	idx->names_cap = h->names_size + 4096;
-	idx->names = realloc(idx->names, idx->names_cap);
-	if (idx->recs == NULL || idx->names == NULL)
-		fatal("out of memory");
+	idx->names = xrealloc(idx->names, idx->names_cap);
 	if (read_exact(fd, idx->recs, rec_bytes) < 0 ||
 	    read_exact(fd, idx->names, h->names_size) < 0)
 		return 0;

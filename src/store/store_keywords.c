@@ -49,8 +49,7 @@ static void parse_line(struct mbox *mb, const char *line, size_t len)
 	if (end == text || *end != ' ' || end[1] == '\0' || n >= STORE_MAX_KEYWORDS ||
 	    mb->keywords[n] != NULL)
 		return;
-	if ((mb->keywords[n] = strdup(end + 1)) == NULL)
-		fatal("out of memory");
+	mb->keywords[n] = xstrdup(end + 1);
 	if (n + 1 > mb->n_keywords)
 		mb->n_keywords = (unsigned)n + 1;
 }
@@ -164,8 +163,7 @@ static int keyword_add(struct mbox *mb, const char *name, unsigned *index_r,
 		store_error_set(error_r, STORE_ERROR_LIMIT, "Too many keywords in this mailbox");
 		return -1;
 	}
-	if ((mb->keywords[i] = strdup(name)) == NULL)
-		fatal("out of memory");
+	mb->keywords[i] = xstrdup(name);
 	if (i + 1 > mb->n_keywords)
 		mb->n_keywords = i + 1;
 	if (keywords_save(mb) < 0) {
@@ -237,8 +235,7 @@ int store_keyword_letters(const char *dir, const char *const *names, unsigned n,
 	int ret = 1;
 
 	memset(&kw, 0, sizeof(kw));
-	if ((kw.dir = strdup(dir)) == NULL)
-		fatal("out of memory");
+	kw.dir = xstrdup(dir);
 	if (store_keywords_load(&kw) < 0)
 		ret = -1;
 	for (unsigned i = 0; i < n && ret > 0; i++) {

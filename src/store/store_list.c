@@ -38,12 +38,10 @@ static struct entry *list_add(struct list *l, const char *name, size_t len,
 
 	if (l->n == l->cap) {
 		l->cap = l->cap < 16 ? 16 : l->cap * 2;
-		if ((l->v = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
-			fatal("out of memory");
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
 	e = &l->v[l->n++];
-	if ((e->name = strndup(name, len)) == NULL)
-		fatal("out of memory");
+	e->name = xstrndup(name, len);
 	e->attrs = attrs;
 	return e;
 }

@@ -125,11 +125,10 @@ static void mbox_unlink(struct mbox *mb)
 
 static struct mbox *mbox_new(struct store_account *a, const char *name, const char *dir)
 {
-	struct mbox *mb = calloc(1, sizeof(*mb));
+	struct mbox *mb = xcalloc(1, sizeof(*mb));
 
-	if (mb == NULL || (mb->name = strdup(name)) == NULL ||
-	    (mb->dir = strdup(dir)) == NULL)
-		fatal("out of memory");
+	mb->name = xstrdup(name);
+	mb->dir = xstrdup(dir);
 	mb->acct = a;
 	mb->refs = 1;
 	mb->cache_fd = -1;
@@ -170,9 +169,8 @@ int store_mbox_get(struct store_account *a, const char *name, struct mbox **r,
 		return -1;
 	}
 	mb = mbox_new(a, canon, dir);
-	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0 &&
-	    (mb->mbox_path = strdup(a->mbox_path)) == NULL)
-		fatal("out of memory");
+	if (a->mbox_path != NULL && strcmp(canon, "INBOX") == 0)
+		mb->mbox_path = xstrdup(a->mbox_path);
 	if (mbox_load(mb, error_r) < 0) {
 		store_mbox_release(mb);
 		return -1;
@@ -315,8 +313,7 @@ int store_mailbox_open(struct store_account *a, const char *name,
 		store_mbox_release(mb);
 		return -1;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		fatal("out of memory");
+	h = xcalloc(1, sizeof(*h));
 	h->mb = mb;
 	h->listener = listener;
 	h->ctx = ctx;
@@ -603,9 +600,7 @@ struct store_snapshot *store_snapshot_new(struct store_mailbox *h)
 
 	for (unsigned i = 0; i < idx->count; i++)
 		names += strlen(store_index_name(idx, &idx->recs[i])) + 1;
-	s = calloc(1, sizeof(*s) + idx->count * sizeof(s->msgs[0]) + names);
-	if (s == NULL)
-		fatal("out of memory");
+	s = xcalloc(1, sizeof(*s) + idx->count * sizeof(s->msgs[0]) + names);
 	s->msgs = (struct store_snapshot_msg *)(s + 1);
 	pool = (char *)(s->msgs + idx->count);
 	s->uidvalidity = idx->uidvalidity;

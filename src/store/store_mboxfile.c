@@ -1,7 +1,7 @@
 /*
- * store_mboxfile.c - the INBOX of an mbox account: the delivery agent
- * appends to <data_dir>/mbox/<address>; this file lets the rest of the
- * store see it as a folder like the others.
+ * store_mboxfile.c - the INBOX of an mbox account: local delivery appends
+ * to <data_dir>/mbox/<address> (store_mboxfile_deliver, here); this file
+ * lets the rest of the store see it as a folder like the others.
  *
  * The folder's index files (the usual correio-index, its log, cache,
  * keywords and correio-uidvalidity) live in <account root>/correio-mbox/.
@@ -29,8 +29,10 @@
  * file (it excludes other threads of this process, and fcntl(2) locks of
  * other programs such as mutt).  A delivery waiting for the lock finds
  * the path renamed when it gets it, and appends to the new file instead
- * (src/delivery/mbox.c).  A crash before the index is written leaves old
- * offsets: the next sync finds them wrong and matches again.
+ * (store_mboxfile_deliver, at the end of this file, which the delivery
+ * agent reaches through store_deliver).  A crash before the index is
+ * written leaves old offsets: the next sync finds them wrong and matches
+ * again.
  *
  * APPEND, COPY and MOVE into the INBOX append entries as delivery does
  * (store_mboxparse_entry, "From MAILER-DAEMON <internal date>"), under
@@ -184,8 +186,7 @@ static void collect(void *ctx, const struct mboxmsg *m)
 
 	if (f->n == f->cap) {
 		f->cap = f->cap < 64 ? 64 : f->cap * 2;
-		if ((f->v = realloc(f->v, f->cap * sizeof(*f->v))) == NULL)
-			fatal("out of memory");
+		f->v = xrealloc(f->v, f->cap * sizeof(*f->v));
 	}
 	f->v[f->n++] = *m;
 }
@@ -306,13 +307,11 @@ static struct key *find_key(struct key *keys, unsigned n, const struct mboxmsg *
 static void match_all(struct mbox *mb, const struct found *f, const char *data, time_t mtime,
 		      uint64_t *modseq)
 {
-	struct key *keys = calloc(mb->idx.count + 1, sizeof(*keys));
+	struct key *keys = xcalloc(mb->idx.count + 1, sizeof(*keys));
 	unsigned nk = 0;
 	struct mbox_id id;
 	char name[80];
 
-	if (keys == NULL)
-		fatal("out of memory");
 	for (unsigned i = 0; i < mb->idx.count; i++) {
 		struct index_rec *r = &mb->idx.recs[i];
 		r->mark = 1;
@@ -597,8 +596,7 @@ static int rewrite(struct mbox *mb, int fd, const struct stat *st)
 
 	if (map_file(fd, size, &data) < 0)
 		return -1;
-	if ((cuts = calloc(mb->idx.count + 1, sizeof(*cuts))) == NULL)
-		fatal("out of memory");
+	cuts = xcalloc(mb->idx.count + 1, sizeof(*cuts));
 	n = plan_cuts(mb, data, size, cuts);
 	ret = n == 0 ? 1 : replace_file(mb, data, size, st->st_mode, cuts, n, &nst);
 	if (ret > 0 && n > 0) {
@@ -794,5 +792,85 @@ int store_mboxfile_append_foreign(const char *path, const char *entries, size_t 
 	if (ret > 0 && st.st_size == 0 && fsync_dir(dirname(dir)) < 0)
 		log_warn("store: fsync %s: %m", dir);
 	close(fd);	/* releases the lock */
+	return ret;
+}
+
+/* ---- local delivery ---- */
+
+/* Does the file end with text?  (A delivery resumed after a crash finds
+   the entry it appended before the spool was cleaned.) */
+static bool ends_with(int fd, const struct stat *st, const struct buf *text)
+{
+	char block[65536];
+	off_t off;
+	size_t done = 0;
+
+	if ((uint64_t)st->st_size < text->len)
+		return false;
+	off = st->st_size - (off_t)text->len;
+	while (done < text->len) {
+		size_t want = text->len - done < sizeof(block) ? text->len - done : sizeof(block);
+		ssize_t n = pread(fd, block, want, off + (off_t)done);
+		if (n <= 0 || memcmp(block, text->data + done, (size_t)n) != 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+/* Append entry under the lock already held: after a LF when the file
+   lacks one (another program left it so), cut back on failure. */
+static int append_entry(int fd, const struct stat *st, const struct buf *entry,
+			bool recovered)
+{
+	char last = '\n';
+	int ret = 1;
+
+	if (recovered && ends_with(fd, st, entry))
+		return 0;	/* appended before the crash */
+	if (st->st_size > 0 && pread(fd, &last, 1, st->st_size - 1) != 1)
+		return -1;
+	if ((last != '\n' && write_all(fd, "\n", 1) < 0) ||
+	    write_all(fd, entry->data, entry->len) < 0) {
+		int saved = errno;
+		if (ftruncate(fd, st->st_size) < 0)
+			log_err("store: cannot cut a failed delivery: %m");
+		errno = saved;
+		ret = -1;
+	}
+	return ret;
+}
+
+int store_mboxfile_deliver(const char *path, const char *sender, int64_t arrival,
+			   const char *src, const char *flags, bool recovered,
+			   bool *created_r)
+{
+	struct buf text, stated, entry;
+	struct stat st;
+	int in, fd = -1, ret = -1;
+
+	*created_r = false;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	buf_init(&text, 0);
+	buf_init(&stated, 0);
+	buf_init(&entry, 0);
+	if (read_text(in, &text) > 0) {
+		store_mboxparse_state(text.data != NULL ? text.data : "", text.len, flags,
+				      &stated);
+		store_mboxparse_entry(sender, arrival, buf_cstr(&stated), stated.len, &entry);
+		if ((ret = open_locked(path, OPEN_CREATE, &fd, &st)) <= 0)
+			ret = -1;
+	}
+	if (ret > 0) {
+		*created_r = st.st_size == 0;
+		ret = append_entry(fd, &st, &entry, recovered);
+	}
+	if (fd >= 0)
+		close(fd);	/* releases the lock */
+	close(in);
+	buf_deinit(&text);
+	buf_deinit(&stated);
+	buf_deinit(&entry);
 	return ret;
 }

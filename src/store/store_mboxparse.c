@@ -1,7 +1,8 @@
 /*
- * store_mboxparse.c - the mbox file format as the delivery agent writes it
- * (src/delivery/mbox.c), read back: where each message is and what it is
- * when served.  Pure: no I/O, used by store_mboxfile.c and its fuzz target.
+ * store_mboxparse.c - the mbox file format, written (an entry, and the
+ * header fields that carry a delivered message's flags) and read back:
+ * where each message is and what it is when served.  Pure: no I/O, used
+ * by store_mboxfile.c and its fuzz target.
  *
  * An entry is a "From " line, the message's lines (mboxrd: a line that
  * was ">*From " got one more '>'), and one empty separator line:
@@ -24,7 +25,7 @@
  * D \Deleted; X-Keywords: its keywords (space or comma separated).  The
  * store takes them for every message it indexes from the file: local
  * delivery drops the sender's and writes the flags it gives (a Sieve
- * script's), src/delivery/mbox.c.  They are served as they are.
+ * script's), store_mboxparse_state().  They are served as they are.
  */
 #include "store/store_private.h"
 
@@ -222,4 +223,78 @@ void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
 	if (len > 0 && text[len - 1] != '\n')
 		buf_putc(out, '\n');
 	buf_putc(out, '\n');	/* the separator */
+}
+
+/* Is the header line p[0..len) one of the fields that hold an mbox
+   message's state? */
+static bool state_field(const char *p, size_t len)
+{
+	static const char *const names[] = { "status:", "x-status:", "x-keywords:" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len >= strlen(names[i]) && strncasecmp(p, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+#define MBOX_KEYWORDS_LINE 998	/* characters of the X-Keywords: line */
+
+/* The Status: (seen), X-Status: and X-Keywords: values of flags. */
+static void state_values(const char *flags, bool *seen, struct buf *x, struct buf *kw)
+{
+	static const struct { const char *flag; char letter; } xstatus[] = {
+		{ "\\Answered", 'A' }, { "\\Flagged", 'F' }, { "\\Draft", 'T' },
+		{ "\\Deleted", 'D' },
+	};
+
+	for (const char *p = flags != NULL ? flags : ""; *p != '\0';) {
+		size_t l = strcspn(p, " ");
+		if (l == 5 && strncasecmp(p, "\\Seen", 5) == 0)
+			*seen = true;
+		for (size_t i = 0; i < sizeof(xstatus) / sizeof(xstatus[0]); i++)
+			if (l == strlen(xstatus[i].flag) && strncasecmp(p, xstatus[i].flag, l) == 0)
+				buf_putc(x, xstatus[i].letter);
+		/* whole keywords, on one line of at most 998 characters
+		   (RFC 5322 §2.1.1): the store reads that line only */
+		if (l > 0 && p[0] != '\\' &&
+		    sizeof("X-Keywords: ") - 1 + kw->len + 1 + l <= MBOX_KEYWORDS_LINE) {
+			if (kw->len > 0)
+				buf_putc(kw, ' ');
+			buf_append(kw, p, l);
+		}
+		p += l;
+		p += strspn(p, " ");
+	}
+}
+
+void store_mboxparse_state(const char *msg, size_t len, const char *flags, struct buf *out)
+{
+	struct buf x, kw;
+	size_t at = 0;
+	bool seen = false, skipping = false;
+
+	buf_init(&x, 0);
+	buf_init(&kw, 0);
+	state_values(flags, &seen, &x, &kw);
+	while (at < len) {
+		const char *p = msg + at, *nl = memchr(p, '\n', len - at);
+		size_t n = nl != NULL ? (size_t)(nl - p) + 1 : len - at;
+		bool empty = (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+		if (empty || nl == NULL)
+			break;	/* the end of the header */
+		if (p[0] != ' ' && p[0] != '\t')
+			skipping = state_field(p, n);
+		if (!skipping)
+			buf_append(out, p, n);
+		at += n;
+	}
+	if (seen)
+		buf_puts(out, "Status: RO\n");
+	if (x.len > 0)
+		buf_printf(out, "X-Status: %s\n", buf_cstr(&x));
+	if (kw.len > 0)
+		buf_printf(out, "X-Keywords: %s\n", buf_cstr(&kw));
+	buf_append(out, msg + at, len - at);
+	buf_deinit(&x);
+	buf_deinit(&kw);
 }

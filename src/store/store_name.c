@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/encoding.h"
 #include "lib/util.h"
 
 bool store_name_is_inbox(const char *name)
@@ -129,15 +130,6 @@ int store_name_to_dir(const char *name, char *out, size_t size)
 	return o <= 255 ? 1 : -1;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int store_name_from_dir(const char *dirname, char *out, size_t size)
 {
 	char again[300];
@@ -152,7 +144,10 @@ int store_name_from_dir(const char *dirname, char *out, size_t size)
 		if (*p == '.') {
 			out[o++] = '/';
 		} else if (*p == '%') {
-			if ((hi = hex_value(p[1])) < 0 || (lo = hex_value(p[2])) < 0)
+			/* either case here; only the upper-case spelling
+			   survives the canonical check below */
+			if ((hi = hex_value((unsigned char)p[1])) < 0 ||
+			    (lo = hex_value((unsigned char)p[2])) < 0)
 				return 0;
 			out[o++] = (char)(hi * 16 + lo);
 			p += 2;

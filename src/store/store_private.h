@@ -270,6 +270,10 @@ void store_maildir_parse(const char *fname, struct mdname *r);
 int store_maildir_name(char *out, size_t size, const char *base, size_t base_len,
 		       uint64_t bytes, uint64_t vsize, uint32_t uid,
 		       uint8_t flags, uint32_t keywords);
+/* snprintf into a path buffer: 1, or -1 (ENAMETOOLONG) when it does not
+   fit. */
+int store_path_fmt(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Write a small file atomically (tmp + rename; fsync when asked). 1 or -1. */
 int store_write_file(const char *path, const void *data, size_t len, bool sync);
 /* The folder's STORE_UIDV_FILE at path: "<uidvalidity> <uidnext> <modseq
@@ -433,11 +437,36 @@ typedef void store_mboxparse_fn(void *ctx, const struct mboxmsg *m);
    base (base starts a line), in file order. */
 void store_mboxparse(const char *data, size_t len, uint64_t base,
 		     store_mboxparse_fn *cb, void *ctx);
+/* The mbox entry of a message text[0..len) (LF line ends) appended to
+   out: "From <sender> <date, UTC>" (sender "" is MAILER-DAEMON), the
+   lines with mboxrd quoting (">*From " gets one more '>'), a final LF
+   when missing, and the empty separator line.  The one writer of the
+   format (delivery's and the store's appends, imports); the store reads
+   its content back as text.  Pure: any thread may call it. */
+void store_mboxparse_entry(const char *sender, int64_t date, const char *text,
+			   size_t len, struct buf *out);
+/* msg[0..len) with its header's Status:, X-Status: and X-Keywords:
+   fields (the sender's: they are the mailbox's, not the message's)
+   replaced by those of the IMAP flags in flags (space-separated; NULL or
+   "": none), appended to out. */
+void store_mboxparse_state(const char *msg, size_t len, const char *flags,
+			   struct buf *out);
 /* The served text of the raw entry raw[0..raw_len) (From_ line dropped,
    ">From" unquoted) into out (room for raw_len bytes); its length. */
 size_t store_mboxparse_content(const char *raw, size_t raw_len, char *out);
 
 /* ---- store_mboxfile.c: an mbox INBOX ---- */
+/* Local delivery: the message file src appended to the mbox file path
+   (created if missing: *created_r) under the lock, as an entry with
+   sender's From_ line and the IMAP flags in flags (space-separated, NULL
+   none) as Status:, X-Status: and X-Keywords: (the sender's own are
+   dropped).  Not flushed: the caller's batch fdatasyncs the file.
+   recovered: if the file ends with this very entry (filed before a
+   crash), it is not appended twice.  The file is cut back if the append
+   fails.  1, 0 already there, -1 (errno). */
+int store_mboxfile_deliver(const char *path, const char *sender, int64_t arrival,
+			   const char *src, const char *flags, bool recovered,
+			   bool *created_r);
 #define STORE_MBOX_INDEX_DIR	"correio-mbox"	/* under the account root */
 /* store_sync_run() of an mbox INBOX.  full: read the whole file and
    match every message again.  *modseq: 0 until this sync changed
@@ -493,7 +522,18 @@ unsigned store_folder_special_use(const char *dir);
 int store_folder_create_unsynced(struct store_account *a, const char *name,
 				 unsigned special_use, struct store_error *error_r);
 
+/* ---- store_deliver.c ---- */
+/* What the batch's commit will flush so far: directories (fsync) and
+   files (fdatasync), NUL-separated paths, each once. */
+void store_delivery_pending(const struct store_delivery *b, const struct buf **dirs_r,
+			    const struct buf **files_r);
+
 /* ---- store_account.c ---- */
+/* The one place an account's mailbox path is made: its Maildir
+   "<data_dir>/mail/<domain>/<local>", or its mbox file
+   "<data_dir>/mbox/<address>", into out.  1, or -1 (too long). */
+int store_account_path(const struct store *s, const char *address, bool mbox,
+		       char *out, size_t size);
 /* A new UIDVALIDITY, above every one given in this account before;
    sync: durable before it returns (else the caller fsyncs the account). */
 uint32_t store_account_new_uidvalidity(struct store_account *a, bool sync);

@@ -108,8 +108,7 @@ static void add_newcomer(struct sync_ctx *sc, const char *fname, bool in_new,
 
 	if (sc->n == sc->cap) {
 		sc->cap = sc->cap < 64 ? 64 : sc->cap * 2;
-		if ((sc->v = realloc(sc->v, sc->cap * sizeof(*sc->v))) == NULL)
-			fatal("out of memory");
+		sc->v = xrealloc(sc->v, sc->cap * sizeof(*sc->v));
 	}
 	nc = &sc->v[sc->n++];
 	memset(nc, 0, sizeof(*nc));
@@ -170,8 +169,7 @@ static void build_by_base(struct sync_ctx *sc)
 	sc->by_base_built = true;
 	while (size < (size_t)idx->count * 2)
 		size *= 2;
-	if ((sc->by_base = calloc(size, sizeof(*sc->by_base))) == NULL)
-		fatal("out of memory");
+	sc->by_base = xcalloc(size, sizeof(*sc->by_base));
 	sc->by_base_mask = size - 1;
 	for (unsigned i = 0; i < idx->count; i++) {
 		const char *name = store_index_name(idx, &idx->recs[i]);
@@ -458,15 +456,13 @@ static unsigned order_digit(const struct nc_order *o, unsigned d)
    than reading their directory. */
 static void order_sort(struct sync_ctx *sc, struct nc_order *o, unsigned n)
 {
-	unsigned (*count)[256] = calloc(24, sizeof(*count));
+	unsigned (*count)[256];
 	struct nc_order *tmp, *from = o, *to;
 
-	if (n < 2) {
-		free(count);
+	if (n < 2)
 		return;
-	}
-	if (count == NULL || (tmp = to = malloc((size_t)n * sizeof(*tmp))) == NULL)
-		fatal("out of memory");
+	count = xcalloc(24, sizeof(*count));
+	tmp = to = xreallocarray(NULL, n, sizeof(*tmp));
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned d = 0; d < 24; d++)
 			count[d][order_digit(&o[i], d)]++;
@@ -506,8 +502,7 @@ static struct nc_order *order_newcomers(struct sync_ctx *sc)
 	struct nc_order *o;
 	bool clash = false;
 
-	if ((o = calloc(sc->n + 1, sizeof(*o))) == NULL)
-		fatal("out of memory");
+	o = xcalloc(sc->n + 1, sizeof(*o));
 	for (unsigned i = 0; i < sc->n; i++) {
 		struct newcomer *nc = &sc->v[i];
 		uint32_t u = nc->md.uid;
@@ -635,9 +630,8 @@ static void fill_next(struct mbox *mb, uint32_t from_uid, bool after)
 	if (mb->filling || mb->deleted || mb->mbox_path != NULL ||
 	    mb->acct->store->pool == NULL)
 		return;
-	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
-	    (fj->v = calloc(FILL_CHUNK, sizeof(*fj->v))) == NULL)
-		fatal("out of memory");
+	fj = xcalloc(1, sizeof(*fj));
+	fj->v = xcalloc(FILL_CHUNK, sizeof(*fj->v));
 	buf_init(&fj->names, 0);
 	for (; i < idx->count && fj->n < FILL_CHUNK; i++) {
 		const struct index_rec *r = &idx->recs[i];

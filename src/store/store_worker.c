@@ -238,8 +238,8 @@ static void flush_reqs(struct store *s, struct handoff_link *reqs)
 		n += req_of(l)->n;
 	if (n == 0)
 		return;
-	if ((all = calloc(n, sizeof(*all))) == NULL || (u = calloc(n, sizeof(*u))) == NULL)
-		fatal("out of memory");
+	all = xcalloc(n, sizeof(*all));
+	u = xcalloc(n, sizeof(*u));
 	for (struct handoff_link *l = reqs; l != NULL; l = l->next)
 		for (unsigned i = 0; i < req_of(l)->n; i++)
 			all[k++] = req_of(l)->paths[i];
@@ -293,15 +293,13 @@ static void dir_flush_done(struct store_job *j)
 void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 		      void (*done)(void *arg, int result), void *arg)
 {
-	struct dir_req *r = calloc(1, sizeof(*r));
+	struct dir_req *r = xcalloc(1, sizeof(*r));
 	struct store_pool *p = s->pool;
 	struct dir_flush *f;
 
-	if (r == NULL || (r->paths = calloc(n + 1, sizeof(*r->paths))) == NULL)
-		fatal("out of memory");
+	r->paths = xcalloc(n + 1, sizeof(*r->paths));
 	for (unsigned i = 0; i < n; i++)
-		if ((r->paths[i] = strdup(paths[i])) == NULL)
-			fatal("out of memory");
+		r->paths[i] = xstrdup(paths[i]);
 	r->n = n;
 	r->done = done;
 	r->arg = arg;

@@ -1,6 +1,6 @@
 /*
  * test_store_mbox.c - the INBOX of an mbox account through the store:
- * messages appended by the delivery agent's own writer (mbox_deliver),
+ * messages appended by the store's delivery writer (store_mboxfile_deliver),
  * served unquoted with the right sizes, UIDs and flags across restarts,
  * expunge rewriting the file while a thread keeps delivering, another
  * program's rewrite, a lost index, and the parser fed whole and in parts.
@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-#include "delivery/mbox.h"
 #include "lib/buf.h"
 #include "store/store_private.h"
 
@@ -79,6 +78,7 @@ static char *slurp(const char *path, size_t *len_r)
 static void deliver_flags(const char *text, const char *flags, uint64_t arrival)
 {
 	char src[128];
+	bool created;
 	FILE *f;
 
 	snprintf(src, sizeof(src), "%s/src.%lu", root, (unsigned long)pthread_self());
@@ -86,8 +86,8 @@ static void deliver_flags(const char *text, const char *flags, uint64_t arrival)
 	assert_non_null(f);
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(mbox_deliver_flags(mbox, "bob@example.net", arrival, src, flags, false),
-			 1);
+	assert_int_equal(store_mboxfile_deliver(mbox, "bob@example.net", (int64_t)arrival, src,
+						flags, false, &created), 1);
 	unlink(src);
 }
 

@@ -252,6 +252,46 @@ static void test_delivery_name(void **state)
 	assert_string_equal(host, "a_b_c");
 }
 
+/* A delivered name whose host had '/', ':' or ',' in it parses back as
+   written: the sizes, no flags until the store gives them, and once the
+   store renames it into cur/ (with U= and flags) the same base, host
+   part included, and the flags of the info only. */
+static void test_delivery_name_round_trip(void **state)
+{
+	static const char *const hosts[] = {
+		"mx:2,FS/x", "a/b:c", ":2,T", "h,S=1,W=2,U=3", "x\\y:z",
+	};
+	char name[256], cur[300], again[300];
+	struct mdname md, back;
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		store_delivery_name(name, sizeof(name), 1700000000, "QID", hosts[i], 42, 45);
+		assert_null(strchr(name, '/'));
+		assert_null(strchr(name, ':'));
+		store_maildir_parse(name, &md);
+		assert_int_equal(md.size, 42);
+		assert_int_equal(md.vsize, 45);
+		assert_int_equal(md.uid, 0);
+		assert_int_equal(md.flags, 0);
+		assert_int_equal(md.keywords, 0);
+		assert_int_equal(md.arrival, 1700000000);
+		assert_int_equal(md.base_len, strlen(name));
+		/* what the store makes of it in cur/, and back */
+		assert_int_equal(store_maildir_name(cur, sizeof(cur), name, md.base_len, 42, 45,
+						    7, STORE_FLAG_SEEN, 0), 1);
+		store_maildir_parse(cur, &back);
+		assert_int_equal(back.uid, 7);
+		assert_int_equal(back.flags, STORE_FLAG_SEEN);
+		assert_int_equal(back.size, 42);
+		assert_int_equal(back.vsize, 45);
+		assert_int_equal(store_maildir_name(again, sizeof(again), cur, back.base_len, 42,
+						    45, 7, STORE_FLAG_SEEN, 0), 1);
+		assert_string_equal(again, cur);
+		/* the base up to the sizes is the delivered one */
+		assert_memory_equal(cur, name, strcspn(name, ","));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_delivery_name),
+		cmocka_unit_test(test_delivery_name_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

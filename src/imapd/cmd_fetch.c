@@ -106,6 +106,58 @@ struct fetch_item {
 	bool seen;			/* sets \Seen: not PEEK */
 };
 
+#define FETCH_BATCH 32			/* messages prepared at once */
+#define FETCH_BATCH_BYTES (4 * 1024 * 1024)	/* files of a batch, about */
+
+/* One message of a batch: what the loop found for it in the index and
+   the cache, and its file, open, when an item reads it. */
+struct fetch_msg {
+	struct store_msg m;		/* name NULL: the index's, not ours */
+	unsigned seq;
+	bool flags_changed;		/* \Seen set by this FETCH */
+	bool has_flags;			/* FLAGS goes out: asked, or changed */
+	int fd;				/* -1: no item reads the file */
+	unsigned missing;		/* cache kinds to compute (bit FETCH_CACHE_*) */
+	struct buf flags;		/* "(\Seen $Label)" as the session shows them */
+	struct buf cache[FETCH_CACHE_COUNT];
+};
+
+/*
+ * The messages prepared at once and their rendering, on the loop when
+ * no item reads a file, else on a store worker: everything the session
+ * knows (sequence numbers, flags as it shows them, cache values) is
+ * copied into msgs first, and the rendering touches only the batch, the
+ * command's items (the reader's memory, kept alive by struct imapd_work
+ * should the session end) and the open files.  The loop then stores the
+ * cache values computed and moves the responses to the session's output,
+ * in order.
+ */
+struct fetch_run {
+	struct imapd_work work;		/* first */
+	struct imapd_session *s;	/* the loop's only */
+	struct fetch_state *st;
+	struct store *store;
+	bool rev2, condstore;		/* of the session, when prepared */
+	struct fetch_msg msgs[FETCH_BATCH];
+	unsigned n;			/* prepared */
+	unsigned rendered;		/* msgs[0..rendered) are in out */
+	struct evbuffer *out;		/* their responses */
+	struct buf resp;		/* staged response */
+	struct buf tmp;			/* HEADER.FIELDS, BINARY */
+	char *file;			/* read(2) buffer */
+	size_t file_cap;
+	const char *error;		/* tagged NO text when the command fails */
+	char error_text[160];
+
+	/* the message being rendered */
+	struct fetch_msg *fm;
+	bool first;			/* no item written yet */
+	const char *data;
+	size_t size;
+	bool mapped;
+	struct mime_message *mime;
+};
+
 /* The command between two calls; one allocation (items and uids follow). */
 struct fetch_state {
 	bool uid;			/* send UID (UID FETCH, or asked for) */
@@ -120,30 +172,7 @@ struct fetch_state {
 	struct fetch_item *items;
 	unsigned n_uids, next;
 	uint32_t *uids;
-};
-
-/* One call of the command: buffers reused from message to message. */
-struct fetch_run {
-	struct imapd_session *s;
-	struct fetch_state *st;
-	struct evbuffer *out;
-	struct buf resp;		/* staged response */
-	struct buf tmp;			/* HEADER.FIELDS, BINARY */
-	struct buf cache[FETCH_CACHE_COUNT];
-	char *file;			/* read(2) buffer */
-	size_t file_cap;
-	const char *error;		/* tagged NO text when the command fails */
-	char error_text[160];
-
-	/* the message being fetched */
-	struct store_msg m;
-	unsigned seq;
-	bool first;			/* no item written yet */
-	bool flags_changed;
-	const char *data;
-	size_t size;
-	bool mapped;
-	struct mime_message *mime;
+	struct fetch_run *run;		/* made at the first call */
 };
 
 /* ---- arguments ---- */
@@ -329,17 +358,24 @@ static void run_fail(struct fetch_run *r, const char *code, const char *text)
 	r->error = r->error_text;
 }
 
-/* The message's facts: flags alone when the items want no more (sizes
-   and dates may cost the store a read of the file).  false if gone. */
-static bool msg_lookup(struct fetch_run *r, uint32_t uid)
+/* The store's cache field of kind k (FETCH_CACHE_ENVELOPE, _BODYSTRUCTURE
+   or _BODY) for this session. */
+static unsigned cache_field(bool rev2, unsigned k)
 {
-	if (r->st->need_meta)
-		return store_mailbox_lookup(r->s->box, uid, &r->m) > 0;
-	return store_mailbox_lookup_flags(r->s->box, uid, &r->m) > 0;
+	return rev2 && k != FETCH_CACHE_ENVELOPE ? k + 2 : k;
 }
 
-/* BODY[...] or BINARY[...] without PEEK on a read-write mailbox. */
-static bool msg_mark_seen(struct fetch_run *r, uint32_t uid)
+/* The message's facts: flags alone when the items want no more (sizes
+   and dates may cost the store a read of the file).  false if gone. */
+static bool msg_lookup(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
+{
+	if (r->st->need_meta)
+		return store_mailbox_lookup(r->s->box, uid, &fm->m) > 0;
+	return store_mailbox_lookup_flags(r->s->box, uid, &fm->m) > 0;
+}
+
+/* BODY[...] or BINARY[...] without PEEK on a read-write mailbox (loop). */
+static bool msg_mark_seen(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
 {
 	struct imapd_session *s = r->s;
 	struct store_flag_result res;
@@ -353,27 +389,57 @@ static bool msg_mark_seen(struct fetch_run *r, uint32_t uid)
 	if (res.status == STORE_FLAG_GONE)
 		return false;
 	if (res.status == STORE_FLAG_CHANGED) {
-		r->flags_changed = true;
-		return msg_lookup(r, uid);
+		fm->flags_changed = true;
+		return msg_lookup(r, fm, uid);
 	}
 	return true;
 }
 
-/* The message's facts and sequence number; false if it is gone. */
-static bool msg_begin(struct fetch_run *r, uint32_t uid)
+/* On the loop: what message uid needs from the session and the store,
+   into fm; its file opened when an item reads it.  1, 0 gone (skipped),
+   -1 the command fails (r->error). */
+static int msg_prepare(struct fetch_run *r, struct fetch_msg *fm, uint32_t uid)
 {
 	struct imapd_session *s = r->s;
+	const struct fetch_state *st = r->st;
+	struct store_error err;
+	int ret;
 
-	r->flags_changed = false;
-	r->first = true;
-	if (!msg_lookup(r, uid) || r->m.modseq <= r->st->changed_since)
-		return false;
-	r->seq = imapd_seq_of(s, uid);
-	if (r->seq == 0)
-		return false;
-	if (r->st->seen && !s->readonly && (r->m.flags & STORE_FLAG_SEEN) == 0)
-		return msg_mark_seen(r, uid);
-	return true;
+	fm->flags_changed = false;
+	fm->fd = -1;
+	fm->missing = 0;
+	if (!msg_lookup(r, fm, uid) || fm->m.modseq <= st->changed_since)
+		return 0;
+	if ((fm->seq = imapd_seq_of(s, uid)) == 0)
+		return 0;
+	if (st->seen && !s->readonly && (fm->m.flags & STORE_FLAG_SEEN) == 0 &&
+	    !msg_mark_seen(r, fm, uid))
+		return 0;
+	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
+		if ((st->cache_want & (1u << k)) != 0 &&
+		    store_mailbox_cache_get(s->box, uid, cache_field(r->rev2, k),
+					    &fm->cache[k]) <= 0)
+			fm->missing |= 1u << k;
+	}
+	if (st->need_file || fm->missing != 0) {
+		ret = store_mailbox_open_msg(s->box, uid, &fm->fd, &fm->m, &err);
+		if (ret <= 0) {
+			fm->fd = -1;
+			if (ret < 0)
+				run_fail(r, "UNAVAILABLE", err.text);
+			return ret;
+		}
+	}
+	fm->has_flags = st->flags || fm->flags_changed;
+	if (fm->has_flags) {
+		/* a keyword the client has not been told of: FLAGS first */
+		imapd_announce_keywords(s, fm->m.keywords);
+		buf_reset(&fm->flags);
+		imapd_write_flags(s, &fm->flags, fm->m.flags, fm->m.keywords,
+				  imapd_is_recent(s, uid));
+	}
+	fm->m.name = NULL;
+	return 1;
 }
 
 /* Read all of fd into the run's buffer.  1 or -1. */
@@ -407,27 +473,6 @@ static int file_load(struct fetch_run *r, int fd)
 	return 1;
 }
 
-/* Open and read the message.  1, 0 expunged meanwhile, -1 error. */
-static int msg_load(struct fetch_run *r)
-{
-	struct store_error err;
-	int fd, ret;
-
-	ret = store_mailbox_open_msg(r->s->box, r->m.uid, &fd, &r->m, &err);
-	if (ret <= 0) {
-		if (ret < 0)
-			run_fail(r, "UNAVAILABLE", err.text);
-		return ret;
-	}
-	ret = file_load(r, fd);
-	if (ret < 0) {
-		log_err("imapd: %s: reading UID %u: %s", r->s->user, r->m.uid, strerror(errno));
-		run_fail(r, "SERVERBUG", "message could not be read");
-	}
-	close(fd);
-	return ret;
-}
-
 static void msg_end(struct fetch_run *r)
 {
 	mime_message_free(&r->mime);
@@ -438,23 +483,17 @@ static void msg_end(struct fetch_run *r)
 	r->size = 0;
 }
 
-/* The store's cache field of kind k (FETCH_CACHE_ENVELOPE, _BODYSTRUCTURE
-   or _BODY) for this session. */
-static unsigned cache_field(const struct imapd_session *s, unsigned k)
-{
-	return s->rev2 && k != FETCH_CACHE_ENVELOPE ? k + 2 : k;
-}
-
-/* Compute the cache kinds in missing from the tree and store them. */
-static void cache_fill(struct fetch_run *r, unsigned missing)
+/* Compute the cache kinds the message lacks from its tree (the loop
+   stores them afterwards). */
+static void cache_fill(struct fetch_run *r, struct fetch_msg *fm)
 {
 	const struct mime_part *root = mime_message_root(r->mime);
-	unsigned flags = r->s->rev2 ? 0 : IMAP_BODY_REV1;
+	unsigned flags = r->rev2 ? 0 : IMAP_BODY_REV1;
 
 	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
-		struct buf *b = &r->cache[k];
+		struct buf *b = &fm->cache[k];
 
-		if ((missing & (1u << k)) == 0)
+		if ((fm->missing & (1u << k)) == 0)
 			continue;
 		buf_reset(b);
 		if (k == FETCH_CACHE_ENVELOPE)
@@ -463,8 +502,6 @@ static void cache_fill(struct fetch_run *r, unsigned missing)
 			imap_body_structure(r->mime, root, flags | IMAP_BODY_EXTENDED, b);
 		else
 			imap_body_structure(r->mime, root, flags, b);
-		store_mailbox_cache_set(r->s->box, r->m.uid, cache_field(r->s, k), b->data,
-					b->len, NULL);
 	}
 }
 
@@ -487,29 +524,30 @@ static bool binary_check(struct fetch_run *r)
 	return true;
 }
 
-/* Everything the items need, before any byte of the response is written:
-   1, 0 message gone (skipped), -1 the command fails (r->error). */
-static int msg_prepare(struct fetch_run *r)
+/* Everything the items need of the prepared message fm, read from its
+   file: 1, or -1 the command fails (r->error).  Any thread. */
+static int msg_load(struct fetch_run *r, struct fetch_msg *fm)
 {
-	const struct fetch_state *st = r->st;
-	bool parse = st->need_parse, file = st->need_file;
-	unsigned missing = 0;
-	int ret;
+	bool parse = r->st->need_parse || fm->missing != 0;
+	int ret = 1;
 
-	for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++) {
-		if ((st->cache_want & (1u << k)) != 0 &&
-		    store_mailbox_cache_get(r->s->box, r->m.uid, cache_field(r->s, k),
-					    &r->cache[k]) <= 0)
-			missing |= 1u << k;
+	r->fm = fm;
+	if (fm->fd >= 0) {
+		store_read_delay(r->store);
+		ret = file_load(r, fm->fd);
+		if (ret < 0) {
+			log_err("imapd: reading UID %u: %m", fm->m.uid);
+			run_fail(r, "SERVERBUG", "message could not be read");
+		}
+		close(fm->fd);
+		fm->fd = -1;
+		if (ret < 0)
+			return -1;
 	}
-	if (missing != 0)
-		parse = file = true;
-	if (file && (ret = msg_load(r)) <= 0)
-		return ret;
 	if (parse)
 		r->mime = mime_message_parse(r->data, r->size, NULL);
-	if (missing != 0)
-		cache_fill(r, missing);
+	if (fm->missing != 0)
+		cache_fill(r, fm);
 	return parse && !binary_check(r) ? -1 : 1;
 }
 
@@ -731,7 +769,7 @@ static void write_binary_size(struct fetch_run *r, const struct fetch_item *it)
 
 	item_label(r, it);
 	if (it->spec_len == 0)
-		size = r->m.vsize;
+		size = r->fm->m.vsize;
 	else if (mime_section_resolve(r->mime, it->spec, it->spec_len, &sec) > 0)
 		mime_text_binary_size(r->mime, sec.part, &size);
 	buf_printf(&r->resp, "%llu", (unsigned long long)size);
@@ -739,16 +777,14 @@ static void write_binary_size(struct fetch_run *r, const struct fetch_item *it)
 
 static void write_flags(struct fetch_run *r)
 {
-	struct imapd_session *s = r->s;
-
 	buf_puts(&r->resp, "FLAGS ");
-	imapd_write_flags(s, &r->resp, r->m.flags, r->m.keywords, imapd_is_recent(s, r->m.uid));
+	buf_append(&r->resp, r->fm->flags.data, r->fm->flags.len);
 }
 
 /* INTERNALDATE in the server's local zone. */
 static void write_date(struct fetch_run *r)
 {
-	time_t t = r->m.internal_date;
+	time_t t = r->fm->m.internal_date;
 	struct tm tm;
 	int tz = 0;
 
@@ -778,14 +814,14 @@ static void write_item(struct fetch_run *r, const struct fetch_item *it)
 		write_date(r);
 		break;
 	case FETCH_RFC822_SIZE:
-		buf_printf(&r->resp, "RFC822.SIZE %llu", (unsigned long long)r->m.vsize);
+		buf_printf(&r->resp, "RFC822.SIZE %llu", (unsigned long long)r->fm->m.vsize);
 		break;
 	case FETCH_ENVELOPE:
 	case FETCH_BODYSTRUCTURE:
 	case FETCH_BODY:
 		f = it->kind - FETCH_ENVELOPE;
 		buf_puts(&r->resp, cached[f]);
-		out_bytes(r, r->cache[f].data, r->cache[f].len);
+		out_bytes(r, r->fm->cache[f].data, r->fm->cache[f].len);
 		break;
 	case FETCH_SECTION:
 		write_section(r, it);
@@ -797,7 +833,7 @@ static void write_item(struct fetch_run *r, const struct fetch_item *it)
 		write_binary_size(r, it);
 		break;
 	case FETCH_MODSEQ:
-		buf_printf(&r->resp, "MODSEQ (%llu)", (unsigned long long)r->m.modseq);
+		buf_printf(&r->resp, "MODSEQ (%llu)", (unsigned long long)r->fm->m.modseq);
 		break;
 	}
 }
@@ -806,89 +842,193 @@ static void write_item(struct fetch_run *r, const struct fetch_item *it)
 static void msg_write(struct fetch_run *r)
 {
 	const struct fetch_state *st = r->st;
+	const struct fetch_msg *fm = r->fm;
 	struct fetch_item flags = { .kind = FETCH_FLAGS }, modseq = { .kind = FETCH_MODSEQ };
-	bool has_flags = st->flags || r->flags_changed;
 
-	if (has_flags)	/* a keyword the client has not been told of: FLAGS first */
-		imapd_announce_keywords(r->s, r->m.keywords);
-	buf_printf(&r->resp, "* %u FETCH (", r->seq);
+	r->first = true;
+	buf_printf(&r->resp, "* %u FETCH (", fm->seq);
 	if (st->uid) {
-		buf_printf(&r->resp, "UID %u", r->m.uid);
+		buf_printf(&r->resp, "UID %u", r->fm->m.uid);
 		r->first = false;
 	}
 	for (unsigned i = 0; i < st->n_items; i++)
 		write_item(r, &st->items[i]);
-	if (r->flags_changed && !st->flags)
+	if (fm->flags_changed && !st->flags)
 		write_item(r, &flags);
-	if (!st->modseq && (st->changed_since > 0 || (r->s->condstore && has_flags)))
+	if (!st->modseq && (st->changed_since > 0 || (r->condstore && fm->has_flags)))
 		write_item(r, &modseq);
 	buf_puts(&r->resp, ")\r\n");
 	stage_flush(r);
 }
 
-/* One message: 1 done or skipped, -1 the command fails. */
-static int fetch_one(struct fetch_run *r, uint32_t uid)
-{
-	int ret;
-
-	if (!msg_begin(r, uid))
-		return 1;
-	ret = msg_prepare(r);
-	if (ret > 0)
-		msg_write(r);
-	msg_end(r);
-	return ret < 0 ? -1 : 1;
-}
-
 /* ---- the command ---- */
 
-static void run_init(struct fetch_run *r, struct imapd_session *s)
+static struct fetch_run *run_new(struct imapd_session *s, struct fetch_state *st)
 {
-	memset(r, 0, sizeof(*r));
+	struct fetch_run *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->out = evbuffer_new()) == NULL)
+		abort();
 	r->s = s;
-	r->st = s->resume_state;
-	r->out = imapd_out(s);
+	r->st = st;
+	r->store = imapd_store(s);
 	buf_init(&r->resp, 0);
 	buf_init(&r->tmp, 0);
-	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
-		buf_init(&r->cache[f], 0);
+	for (unsigned i = 0; i < FETCH_BATCH; i++) {
+		buf_init(&r->msgs[i].flags, 0);
+		for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
+			buf_init(&r->msgs[i].cache[f], 0);
+	}
+	return r;
 }
 
-static void run_deinit(struct fetch_run *r)
+/* The command's state and its run (the session's resume_free). */
+static void state_free(void *arg)
 {
-	buf_deinit(&r->resp);
-	buf_deinit(&r->tmp);
-	for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
-		buf_deinit(&r->cache[f]);
-	free(r->file);
+	struct fetch_state *st = arg;
+	struct fetch_run *r = st->run;
+
+	if (r != NULL) {
+		for (unsigned i = 0; i < FETCH_BATCH; i++) {
+			if (i < r->n && r->msgs[i].fd >= 0)
+				close(r->msgs[i].fd);
+			buf_deinit(&r->msgs[i].flags);
+			for (unsigned f = 0; f < FETCH_CACHE_COUNT; f++)
+				buf_deinit(&r->msgs[i].cache[f]);
+		}
+		evbuffer_free(r->out);
+		buf_deinit(&r->resp);
+		buf_deinit(&r->tmp);
+		free(r->file);
+		free(r);
+	}
+	free(st);
 }
 
-/* Go on from where the state says; called again by the session when the
-   output has drained. */
+/* On the loop: the next messages of the set, up to a batch. */
+static void batch_prepare(struct fetch_run *r)
+{
+	struct fetch_state *st = r->st;
+	size_t bytes = 0;
+	int ret;
+
+	r->n = r->rendered = 0;
+	r->rev2 = r->s->rev2;
+	r->condstore = r->s->condstore;
+	while (r->n < FETCH_BATCH && st->next < st->n_uids && bytes < FETCH_BATCH_BYTES) {
+		struct fetch_msg *fm = &r->msgs[r->n];
+
+		if ((ret = msg_prepare(r, fm, st->uids[st->next])) < 0)
+			break;
+		st->next++;
+		if (ret == 0)
+			continue;
+		r->n++;
+		if (fm->fd >= 0)
+			bytes += fm->m.size;
+	}
+}
+
+static bool batch_reads(const struct fetch_run *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->msgs[i].fd >= 0 || r->msgs[i].missing != 0)
+			return true;
+	return false;
+}
+
+/* Render the batch's responses into r->out, until one fails.  Any
+   thread: the worker's step when a file is read. */
+static void batch_render(void *arg)
+{
+	struct fetch_run *r = arg;
+
+	for (; r->rendered < r->n && r->error == NULL; r->rendered++) {
+		struct fetch_msg *fm = &r->msgs[r->rendered];
+
+		if (msg_load(r, fm) > 0)
+			msg_write(r);
+		msg_end(r);
+		if (r->error != NULL)
+			break;
+	}
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->msgs[i].fd >= 0) {
+			close(r->msgs[i].fd);
+			r->msgs[i].fd = -1;
+		}
+}
+
+/* On the loop: keep the cache values computed, hand the responses to the
+   session. */
+static void batch_finish(struct fetch_run *r)
+{
+	struct imapd_session *s = r->s;
+
+	for (unsigned i = 0; i < r->rendered; i++) {
+		struct fetch_msg *fm = &r->msgs[i];
+		for (unsigned k = 0; k < FETCH_CACHE_COUNT; k++)
+			if ((fm->missing & (1u << k)) != 0)
+				store_mailbox_cache_set(s->box, fm->m.uid, cache_field(r->rev2, k),
+							fm->cache[k].data, fm->cache[k].len, NULL);
+	}
+	evbuffer_add_buffer(imapd_out(s), r->out);
+	r->n = r->rendered = 0;
+}
+
+static void fetch_end(struct imapd_session *s)
+{
+	struct fetch_state *st = s->resume_state;
+	const char *error = st->run->error;
+
+	s->resume = NULL;
+	if (error != NULL)
+		imapd_tagged(s, "NO", "%s", error);	/* the text is copied out first */
+	else
+		imapd_tagged(s, "OK", "%s completed", s->cmd.uid ? "UID FETCH" : "FETCH");
+	s->resume_state = NULL;
+	s->resume_free = NULL;
+	state_free(st);
+}
+
+static void fetch_continue(struct imapd_session *s);
+
+/* A worker rendered a batch. */
+static void batch_done(void *arg)
+{
+	struct fetch_run *r = arg;
+	struct imapd_session *s = r->s;
+
+	if (!imapd_work_alive(&r->work))
+		return;		/* the session is gone, and with it the run */
+	batch_finish(r);
+	imapd_work_resume(s, fetch_continue);
+}
+
+/* Go on from where the state says: called again by the session when the
+   output has drained, or when a worker rendered a batch. */
 static void fetch_continue(struct imapd_session *s)
 {
 	struct fetch_state *st = s->resume_state;
-	struct fetch_run r;
-	int ret = 1;
+	struct fetch_run *r = st->run;
 
-	run_init(&r, s);
-	while (st->next < st->n_uids && ret > 0) {
-		ret = fetch_one(&r, st->uids[st->next++]);
-		if (ret > 0 && st->next < st->n_uids &&
-		    evbuffer_get_length(r.out) > IMAPD_OUTPUT_LOW) {
-			s->resume = fetch_continue;
-			run_deinit(&r);
+	s->resume = NULL;
+	while (r->error == NULL && st->next < st->n_uids) {
+		if (evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_LOW) {
+			s->resume = fetch_continue;	/* when the output drains */
 			return;
 		}
+		batch_prepare(r);
+		if (batch_reads(r)) {
+			/* the files are read and rendered off the loop */
+			imapd_work_begin(s, &r->work);
+			store_offload(r->store, batch_render, batch_done, r);
+			return;
+		}
+		batch_render(r);
+		batch_finish(r);
 	}
-	free(st);
-	s->resume = NULL;
-	s->resume_state = NULL;
-	if (ret < 0)
-		imapd_tagged(s, "NO", "%s", r.error);
-	else
-		imapd_tagged(s, "OK", "%s completed", s->cmd.uid ? "UID FETCH" : "FETCH");
-	run_deinit(&r);
+	fetch_end(s);
 }
 
 /* (CHANGEDSINCE n [VANISHED]); VANISHED only for UID FETCH once QRESYNC
@@ -954,6 +1094,8 @@ void imapd_cmd_fetch(struct imapd_session *s)
 		imapd_condstore_enable(s);
 	if (vanished)
 		imapd_send_vanished_earlier(s, set);	/* set parsed well above */
+	st->run = run_new(s, st);
 	s->resume_state = st;
+	s->resume_free = state_free;
 	fetch_continue(s);
 }

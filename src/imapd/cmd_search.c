@@ -69,15 +69,22 @@ struct search_text {
 struct search_run {
 	struct imapd_session *s;
 	const struct imap_search_program *prog;
+	struct store *store;
 	char *file;			/* read(2) buffer */
 	size_t file_cap;
 	const char *error;		/* NO [code] text when it fails */
 	uint64_t modseq;		/* highest mod-sequence of the matches */
 	uint64_t first_modseq, last_modseq;	/* of the first and last match */
 
+	/* KEYWORD keys: the folder's index of each node's keyword, -1 none
+	   (by position in prog->nodes), looked up on the loop */
+	int *kw_index;
+
 	/* the message being looked at */
 	struct store_msg m;
 	unsigned seq;
+	bool recent;			/* \Recent in this session */
+	int fd;				/* its file, open (on a worker), or -1 */
 	bool gone;			/* expunged meanwhile: no match */
 	const char *data;		/* its file, or the header of it */
 	size_t size;
@@ -175,19 +182,23 @@ static int msg_load(struct search_run *r, bool whole)
 	if (r->data != NULL && (r->whole || !whole))
 		return 1;
 	msg_unload(r);
-	ret = store_mailbox_open_msg(r->s->box, r->m.uid, &fd, &m, &err);
-	if (ret == 0)
-		r->gone = true;
-	if (ret <= 0) {
-		if (ret < 0)
-			r->error = "[UNAVAILABLE] a message could not be read";
-		return ret;
+	if ((fd = r->fd) < 0) {
+		/* on the loop: no worker took it */
+		ret = store_mailbox_open_msg(r->s->box, r->m.uid, &fd, &m, &err);
+		if (ret == 0)
+			r->gone = true;
+		if (ret <= 0) {
+			if (ret < 0)
+				r->error = "[UNAVAILABLE] a message could not be read";
+			return ret;
+		}
 	}
+	store_read_delay(r->store);
 	ret = file_load(r, fd, whole);
-	close(fd);
+	if (fd != r->fd)
+		close(fd);
 	if (ret < 0) {
-		log_err("imapd: %s: search: reading UID %u: %s", r->s->user, r->m.uid,
-			strerror(errno));
+		log_err("imapd: search: reading UID %u: %m", r->m.uid);
 		r->error = "[SERVERBUG] a message could not be read";
 		return -1;
 	}
@@ -369,12 +380,25 @@ static int eval_children(struct search_run *r, const struct imap_search_node *n,
 	return !stop;
 }
 
-static bool has_keyword(struct search_run *r, const char *name)
+static bool has_keyword(struct search_run *r, const struct imap_search_node *n)
 {
+	int idx = r->kw_index[n - r->prog->nodes];
+
+	return idx >= 0 && (r->m.keywords & (1u << idx)) != 0;
+}
+
+/* On the loop: the folder's index of every KEYWORD key's name. */
+static void keywords_resolve(struct search_run *r)
+{
+	const struct imap_search_program *prog = r->prog;
 	unsigned idx;
 
-	return store_mailbox_keyword(r->s->box, name, false, &idx, NULL) > 0 &&
-	       (r->m.keywords & (1u << idx)) != 0;
+	for (unsigned i = 0; i < prog->n_nodes; i++) {
+		const struct imap_search_node *n = &prog->nodes[i];
+		r->kw_index[i] = n->key == IMAP_SEARCH_KEYWORD && r->s->box != NULL &&
+				 store_mailbox_keyword(r->s->box, n->name, false, &idx, NULL) > 0 ?
+				 (int)idx : -1;
+	}
 }
 
 static int eval_sent(struct search_run *r, const struct imap_search_node *n)
@@ -388,7 +412,6 @@ static int eval_sent(struct search_run *r, const struct imap_search_node *n)
 /* 1 match, 0 not, -1 error (r->error). */
 static int eval(struct search_run *r, const struct imap_search_node *n)
 {
-	const struct imapd_session *s = r->s;
 	int v;
 
 	switch (n->key) {
@@ -405,9 +428,9 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 	case IMAP_SEARCH_FLAG:
 		return ((r->m.flags & n->flag) != 0) != n->unset;
 	case IMAP_SEARCH_KEYWORD:
-		return has_keyword(r, n->name) != n->unset;
+		return has_keyword(r, n) != n->unset;
 	case IMAP_SEARCH_RECENT:
-		return imapd_is_recent(s, r->m.uid);
+		return r->recent;
 	case IMAP_SEARCH_MODSEQ:
 		return r->m.modseq >= n->number;
 	case IMAP_SEARCH_OLDER:		/* RFC 5032 */
@@ -439,29 +462,62 @@ static int eval(struct search_run *r, const struct imap_search_node *n)
 /* ---- the command ---- */
 
 #define SEARCH_SLICE_MS 10	/* of file reading before the loop gets a turn */
+#define SEARCH_BATCH 64		/* messages handed to a worker at once */
+#define SEARCH_UNKNOWN 2	/* eval_index: the index alone cannot tell */
 
-/* The command between turns. */
+/* A message of a batch: the session's view of it, and its file, open,
+   when the index alone does not decide. */
+struct search_cand {
+	struct store_msg m;		/* name NULL */
+	unsigned seq;
+	bool recent;
+	int fd;				/* -1 once read (or never opened) */
+	int result;			/* 1, 0, -1 error, SEARCH_UNKNOWN: the worker's */
+};
+
+/*
+ * The command between turns.  A program that reads message files is
+ * evaluated in batches: on the loop, every key the index answers (flags,
+ * sizes, dates, UIDs); the messages that still need their file have it
+ * opened and go, with a copy of what the session knows of them, to a
+ * store worker, which reads and matches them (the session waits for its
+ * own command only); the loop then takes the matches in order.
+ */
 struct search_job {
+	struct imapd_work work;		/* first */
 	struct search_run r;
 	struct imap_search_program *prog;
 	unsigned next;			/* index into the view */
 	uint32_t *nums;			/* matches so far */
 	unsigned n, cap;
+	struct search_cand batch[SEARCH_BATCH];
+	unsigned n_batch;
 	imapd_search_done_fn *done;	/* SORT, THREAD: what comes next */
 	void *done_ctx;
 	void (*done_free)(void *ctx);
 };
 
+static void batch_close(struct search_job *j)
+{
+	for (unsigned i = 0; i < j->n_batch; i++)
+		if (j->batch[i].fd >= 0) {
+			close(j->batch[i].fd);
+			j->batch[i].fd = -1;
+		}
+}
+
 static void job_free(void *arg)
 {
 	struct search_job *j = arg;
 
+	batch_close(j);
 	if (j->done_free != NULL)
 		j->done_free(j->done_ctx);
 	imap_search_program_free(&j->prog);
 	buf_deinit(&j->r.pool);
 	free(j->r.texts);
 	free(j->r.file);
+	free(j->r.kw_index);
 	free(j->nums);
 	free(j);
 }
@@ -484,38 +540,155 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The messages of the view from j->next on against the program, the
-   matches (sequence numbers, or UIDs for UID SEARCH) added ascending.
-   1 done, 0 a slice is used up (more to do), -1 error (r->error). */
+/* A match: its number (sequence number, or UID for UID SEARCH, SORT and
+   THREAD) and its mod-sequence. */
+static void take_match(struct search_job *j, uint32_t uid, unsigned seq, uint64_t modseq)
+{
+	struct search_run *r = &j->r;
+
+	push(j, r->s->cmd.uid || j->done != NULL ? uid : seq);
+	if (modseq > r->modseq)
+		r->modseq = modseq;
+	if (j->n == 1)
+		r->first_modseq = modseq;
+	r->last_modseq = modseq;
+}
+
+/* The messages of the view from j->next on against a program that needs
+   no file, the matches added ascending.  1 done. */
 static int search_some(struct search_job *j)
 {
 	struct search_run *r = &j->r;
 	struct imapd_session *s = r->s;
-	bool reads = (r->prog->need & (IMAP_SEARCH_NEED_HEADER | IMAP_SEARCH_NEED_BODY)) != 0;
-	uint64_t start = now_ms();
 	int v;
 
+	keywords_resolve(r);
 	for (; j->next < s->n_uids; j->next++) {
-		if (reads && now_ms() - start >= SEARCH_SLICE_MS)
-			return 0;
-		/* the file is opened by UID when a key reads it */
 		if (store_mailbox_lookup_meta(s->box, s->uids[j->next], &r->m) <= 0)
 			continue;
 		r->seq = j->next + 1;
+		r->recent = imapd_is_recent(s, r->m.uid);
 		r->gone = false;
 		v = eval(r, r->prog->root);
 		msg_unload(r);
 		if (v < 0)
 			return -1;
-		if (v > 0 && !r->gone) {
-			push(j, s->cmd.uid || j->done != NULL ? r->m.uid : r->seq);
-			if (r->m.modseq > r->modseq)
-				r->modseq = r->m.modseq;
-			if (j->n == 1)
-				r->first_modseq = r->m.modseq;
-			r->last_modseq = r->m.modseq;
-		}
+		if (v > 0 && !r->gone)
+			take_match(j, r->m.uid, r->seq, r->m.modseq);
 	}
+	return 1;
+}
+
+/* What the index alone says of the current message: 1, 0, or
+   SEARCH_UNKNOWN when a key needs its file. */
+static int eval_index(struct search_run *r, const struct imap_search_node *n)
+{
+	const struct imap_search_node *c;
+	int v, acc, stop;
+
+	switch (n->key) {
+	case IMAP_SEARCH_AND:
+	case IMAP_SEARCH_OR:
+		stop = n->key == IMAP_SEARCH_OR;	/* AND: a 0 decides; OR: a 1 */
+		acc = !stop;
+		for (c = n->child; c != NULL; c = c->next) {
+			if ((v = eval_index(r, c)) == stop)
+				return v;
+			if (v == SEARCH_UNKNOWN)
+				acc = SEARCH_UNKNOWN;
+		}
+		return acc;
+	case IMAP_SEARCH_NOT:
+		v = eval_index(r, n->child);
+		return v == SEARCH_UNKNOWN ? v : !v;
+	default:
+		return n->need != 0 ? SEARCH_UNKNOWN : eval(r, n);
+	}
+}
+
+/* On the loop: the next messages of the view, up to a batch, those the
+   index cannot decide with their file open.  Returns how many wait for a
+   worker, or -1 (r->error). */
+static int batch_prepare(struct search_job *j)
+{
+	struct search_run *r = &j->r;
+	struct imapd_session *s = r->s;
+	struct store_error err;
+	struct store_msg m;
+	int pending = 0, v, ret;
+
+	keywords_resolve(r);
+	j->n_batch = 0;
+	for (; j->n_batch < SEARCH_BATCH && j->next < s->n_uids; j->next++) {
+		struct search_cand *c = &j->batch[j->n_batch];
+
+		if (store_mailbox_lookup_meta(s->box, s->uids[j->next], &c->m) <= 0)
+			continue;
+		c->seq = j->next + 1;
+		c->recent = imapd_is_recent(s, c->m.uid);
+		c->fd = -1;
+		r->m = c->m;
+		r->seq = c->seq;
+		r->recent = c->recent;
+		if ((v = eval_index(r, r->prog->root)) == 0)
+			continue;
+		if (v == SEARCH_UNKNOWN) {
+			ret = store_mailbox_open_msg(s->box, c->m.uid, &c->fd, &m, &err);
+			if (ret == 0)
+				continue;	/* expunged meanwhile */
+			if (ret < 0) {
+				c->fd = -1;
+				r->error = "[UNAVAILABLE] a message could not be read";
+				return -1;
+			}
+			pending++;
+		}
+		c->result = v;
+		j->n_batch++;
+	}
+	return pending;
+}
+
+/* The batch's undecided messages against the program, from their open
+   files.  Any thread: a worker's step. */
+static void batch_match(void *arg)
+{
+	struct search_job *j = arg;
+	struct search_run *r = &j->r;
+
+	for (unsigned i = 0; i < j->n_batch; i++) {
+		struct search_cand *c = &j->batch[i];
+
+		if (c->result != SEARCH_UNKNOWN)
+			continue;
+		r->m = c->m;
+		r->seq = c->seq;
+		r->recent = c->recent;
+		r->fd = c->fd;
+		r->gone = false;
+		c->result = eval(r, r->prog->root);
+		msg_unload(r);
+		r->fd = -1;
+		close(c->fd);
+		c->fd = -1;
+		if (c->result < 0)
+			break;
+	}
+	batch_close(j);
+}
+
+/* On the loop: the batch's matches, in order.  1, or -1 (r->error). */
+static int batch_take(struct search_job *j)
+{
+	for (unsigned i = 0; i < j->n_batch; i++) {
+		const struct search_cand *c = &j->batch[i];
+
+		if (c->result < 0)
+			return -1;
+		if (c->result == 1)
+			take_match(j, c->m.uid, c->seq, c->m.modseq);
+	}
+	j->n_batch = 0;
 	return 1;
 }
 
@@ -616,16 +789,10 @@ static void reply(struct imapd_session *s, const struct imap_search_program *pro
 	buf_deinit(&line);
 }
 
-static void search_continue(struct imapd_session *s)
+static void search_finish(struct imapd_session *s, struct search_job *j, int ret)
 {
-	struct search_job *j = s->resume_state;
-	int ret = search_some(j);
-
-	if (ret == 0) {
-		imapd_resume_soon(s, search_continue);
-		return;
-	}
 	s->resume_state = NULL;
+	s->resume_free = NULL;
 	if (ret > 0 && j->done != NULL) {
 		imapd_search_done_fn *done = j->done;
 		void *ctx = j->done_ctx;
@@ -649,6 +816,52 @@ static void search_continue(struct imapd_session *s)
 	else
 		imapd_tagged(s, "OK", "%sSEARCH completed", s->cmd.uid ? "UID " : "");
 	job_free(j);
+}
+
+static void search_continue(struct imapd_session *s);
+
+/* A worker matched a batch. */
+static void batch_done(void *arg)
+{
+	struct search_job *j = arg;
+	struct imapd_session *s = j->r.s;
+
+	if (!imapd_work_alive(&j->work))
+		return;		/* the session is gone, and with it the job */
+	imapd_work_resume(s, search_continue);
+}
+
+static void search_continue(struct imapd_session *s)
+{
+	struct search_job *j = s->resume_state;
+	bool reads = (j->prog->need & (IMAP_SEARCH_NEED_HEADER | IMAP_SEARCH_NEED_BODY)) != 0;
+	uint64_t start = now_ms();
+	int ret = 1, pending;
+
+	s->resume = NULL;
+	if (!reads) {
+		search_finish(s, j, search_some(j));
+		return;
+	}
+	if (j->n_batch > 0)
+		ret = batch_take(j);	/* a worker's batch */
+	while (ret > 0 && j->next < s->n_uids) {
+		if (now_ms() - start >= SEARCH_SLICE_MS) {
+			imapd_resume_soon(s, search_continue);
+			return;
+		}
+		if ((pending = batch_prepare(j)) < 0) {
+			ret = -1;
+			break;
+		}
+		if (pending > 0) {
+			imapd_work_begin(s, &j->work);
+			store_offload(j->r.store, batch_match, batch_done, j);
+			return;
+		}
+		ret = batch_take(j);
+	}
+	search_finish(s, j, ret);
 }
 
 /* Parse args and start the search; done (NULL: SEARCH's own reply)
@@ -689,6 +902,10 @@ static void search_start(struct imapd_session *s, const struct imap_arg *args,
 	j->done_free = done_free;
 	j->r.s = s;
 	j->r.prog = prog;
+	j->r.store = imapd_store(s);
+	j->r.fd = -1;
+	if ((j->r.kw_index = calloc(prog->n_nodes + 1, sizeof(int))) == NULL)
+		abort();
 	buf_init(&j->r.pool, 0);
 	j->next = first_candidate(s, prog);
 	s->resume_state = j;

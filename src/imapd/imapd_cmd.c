@@ -330,7 +330,7 @@ static int expunge_deleted(struct imapd_session *s, const uint32_t *only, unsign
 			continue;
 		uids[n++] = m.uid;
 	}
-	if (n > 0 && store_mailbox_expunge(s->box, uids, &n, &err) < 0)
+	if (n > 0 && store_mailbox_expunge_later(s->box, uids, &n, &err) < 0)
 		ret = -1;
 	/* our own expunges are not reported by the listener: queue them */
 	for (unsigned i = 0; i < n && ret > 0; i++)

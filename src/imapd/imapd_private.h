@@ -70,6 +70,21 @@ struct imapd_append_msg {
 	struct buf keywords;		/* names, NUL-separated */
 };
 
+/*
+ * Work of the command in progress on a store worker (store_offload:
+ * FETCH rendering message files, SEARCH reading them).  The session
+ * waits for it (busy, no resume); should the session end first,
+ * session_free hands the work the parser (the command's arguments point
+ * into it) and the command's resume state and sets orphaned: the work's
+ * done step then calls imapd_work_orphan_free() and touches nothing else.
+ */
+struct imapd_work {
+	bool orphaned;
+	struct imap_parser *parser;
+	void *state;
+	void (*state_free)(void *state);	/* NULL: free() */
+};
+
 struct imapd_session {
 	struct conn conn;		/* first: the connection layer's view */
 	struct imap_parser *parser;
@@ -115,6 +130,7 @@ struct imapd_session {
 	   the session if it ends first */
 	struct store_wait *store_wait;
 	void *wait_state;
+	struct imapd_work *work;	/* on a store worker, or NULL */
 	bool idling;
 	bool auth_continue;		/* AUTHENTICATE waits for a response line */
 	/* APPEND (MULTIAPPEND: several messages), the last one streaming */
@@ -152,6 +168,17 @@ void imapd_resume_input(struct imapd_session *s);
 void imapd_store_waited(struct imapd_session *s);
 /* Call fn (as s->resume) again once the loop has served the others. */
 void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn);
+/* The command hands w to a store worker (store_offload) and waits. */
+void imapd_work_begin(struct imapd_session *s, struct imapd_work *w);
+/* In the work's done step: false when the session ended meanwhile (the
+   parser and state it left are freed here; the caller frees only its own
+   work and returns), true to go on, with imapd_work_resume. */
+bool imapd_work_alive(struct imapd_work *w);
+/* The work ended: call fn (as s->resume) at the loop's next turn, then
+   go on with the input if the command ended. */
+void imapd_work_resume(struct imapd_session *s, imapd_resume_fn *fn);
+/* The store the session's mail is in (for store_offload). */
+struct store *imapd_store(struct imapd_session *s);
 /* Send queued untagged updates; expunges only when allowed is true. */
 void imapd_flush_updates(struct imapd_session *s, bool expunges_allowed);
 

@@ -37,6 +37,16 @@ static void session_free(struct imapd_session *s)
 		auth_cancel(s->auth_req);
 	store_wait_cancel(s->store_wait);
 	free(s->wait_state);
+	if (s->work != NULL) {
+		/* a worker still reads the command's arguments and state */
+		s->work->orphaned = true;
+		s->work->parser = s->parser;
+		s->work->state = s->resume_state;
+		s->work->state_free = s->resume_free;
+		s->parser = NULL;
+		s->resume_state = NULL;
+		s->resume_free = NULL;
+	}
 	if (s->resume_free != NULL)
 		s->resume_free(s->resume_state);
 	else
@@ -264,6 +274,41 @@ void imapd_resume_soon(struct imapd_session *s, imapd_resume_fn *fn)
 	if (s->resume_timer == NULL)
 		s->resume_timer = evtimer_new(s->conn.srv->base, on_resume_timer, s);
 	evtimer_add(s->resume_timer, &now);
+}
+
+void imapd_work_begin(struct imapd_session *s, struct imapd_work *w)
+{
+	w->orphaned = false;
+	s->work = w;
+	s->resume = NULL;
+}
+
+bool imapd_work_alive(struct imapd_work *w)
+{
+	struct imap_parser *parser = w->parser;
+	void (*state_free)(void *state) = w->state_free;
+	void *state = w->state;
+
+	if (!w->orphaned)
+		return true;
+	/* w may be part of the state */
+	imap_parser_free(&parser);
+	if (state_free != NULL)
+		state_free(state);
+	else
+		free(state);
+	return false;
+}
+
+void imapd_work_resume(struct imapd_session *s, imapd_resume_fn *fn)
+{
+	s->work = NULL;
+	imapd_resume_soon(s, fn);	/* not from inside the store's call */
+}
+
+struct store *imapd_store(struct imapd_session *s)
+{
+	return s->conn.srv->store;
 }
 
 static void on_lost(struct conn *c, short what)

@@ -36,17 +36,28 @@ struct store *store_new(const char *data_dir, const char *host)
 	s->watch_fd = -1;
 	if ((delay = getenv("CORREIO_TEST_STORE_DELAY_MS")) != NULL)
 		s->disk_delay_ms = (unsigned)strtoul(delay, NULL, 10);
+	if ((delay = getenv("CORREIO_TEST_READ_DELAY_MS")) != NULL)
+		s->read_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 	return s;
+}
+
+static void delay_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	if (ms > 0)
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
 }
 
 void store_disk_delay(const struct store *s)
 {
-	struct timespec ts = { s->disk_delay_ms / 1000,
-			       (long)(s->disk_delay_ms % 1000) * 1000000 };
+	delay_ms(s->disk_delay_ms);
+}
 
-	if (s->disk_delay_ms > 0)
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+void store_read_delay(const struct store *s)
+{
+	delay_ms(s->read_delay_ms);
 }
 
 void store_set_host(struct store *s, const char *host)

@@ -31,7 +31,9 @@
  * except the delivery calls (store_deliver and its batch, which touch
  * files only and run on the delivery agent's thread) and the store's own
  * worker threads (store_workers_start), which only fsync descriptors and
- * directories handed to them.  Nothing is locked
+ * directories handed to them, unlink the files of expunged messages
+ * (store_mailbox_expunge_later) and run the work the servers hand them
+ * through store_offload() (never on a store object).  Nothing is locked
  * but an mbox file (see store_mboxfile.c), and one process owns the index
  * files: other programs may change the Maildir (deliver, rename, delete)
  * or the mbox, not the index.  Calls block on local file-system I/O:
@@ -123,6 +125,23 @@ void store_free(struct store **s);
  */
 int store_workers_start(struct store *s, unsigned n);
 void store_workers_run(struct store *s);
+
+/*
+ * Other work off the loop, for the servers over the store (IMAP: FETCH
+ * rendering message files, SEARCH reading them): work(arg) runs on one of
+ * the store's worker threads, then done(arg) on the loop thread, from
+ * store_workers_run().  work may touch only what arg holds (open
+ * descriptors, copies): never a store, account or mailbox object, which
+ * belong to the loop.  Jobs of several callers run at once, in any
+ * order; each caller keeps its own order.  Without workers both steps
+ * run before the call returns.
+ */
+void store_offload(struct store *s, void (*work)(void *arg), void (*done)(void *arg),
+		   void *arg);
+/* Tests only: CORREIO_TEST_READ_DELAY_MS, read at store_new(), makes
+   every read of a message file for a client (FETCH, SEARCH) wait that
+   long first, a slow disk.  Any thread. */
+void store_read_delay(const struct store *s);
 
 /*
  * Maildir names, made here only (any thread; no struct store needed): the
@@ -521,6 +540,17 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
    are the UIDs really removed, ascending.  1 or -1. */
 int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
 			  struct store_error *error_r);
+/*
+ * The same with the unlinks of the files on the store's workers (IMAP
+ * EXPUNGE: an unlink is a journal transaction that would hold up every
+ * session): the index, the sessions and the listeners know of the
+ * expunge on return; until the files are gone a scan of the folder
+ * passes over them.  An unlink that fails then is logged and its message
+ * comes back at the next scan; a crash before the unlinks brings them
+ * back at the next start (an expunge was never flushed to disk).
+ */
+int store_mailbox_expunge_later(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+				struct store_error *error_r);
 
 /*
  * Per-message cache of strings for the IMAP layer (ENVELOPE,

@@ -131,16 +131,150 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 
 /* ---- expunge ---- */
 
-/* Delete the files of uids and mark their records.  1 or -1. */
-static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n,
-			struct store_error *error_r)
+/*
+ * The files of expunged messages are unlinked by a worker (an unlink is
+ * a journal transaction of the file system: it waited on the loop).  The
+ * index, its log and the sessions know of the expunge at once; until the
+ * worker is done, the names wait in mb->unlinking so that a scan of cur/
+ * does not take the files for new mail, and so that the watch accepts
+ * their deletion events whenever they come.  A crash in between leaves
+ * the files, which the next start takes in as new messages: the expunge
+ * was not made durable before either (no fsync of cur/).
+ */
+struct unlink_job {
+	const struct store *store;
+	struct mbox *mb;	/* referenced until done */
+	char *dir;		/* cur/ of the folder */
+	char **names;
+	unsigned n;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool store_unlink_pending(const struct mbox *mb, const char *name)
+{
+	return mb->n_unlinking > 0 &&
+	       bsearch(&name, mb->unlinking, mb->n_unlinking, sizeof(char *), cmp_name) != NULL;
+}
+
+static void unlink_work(void *arg)
+{
+	struct unlink_job *j = arg;
+	char path[STORE_PATH_MAX];
+
+	store_disk_delay(j->store);
+	for (unsigned i = 0; i < j->n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", j->dir, j->names[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_err("store: unlink %s: %m (the message comes back at the next scan)",
+				path);
+	}
+}
+
+/* Take the job's names out of mb->unlinking (both sorted). */
+static void unlinking_remove(struct mbox *mb, char **names, unsigned n)
+{
+	unsigned out = 0, k = 0;
+
+	for (unsigned i = 0; i < mb->n_unlinking; i++) {
+		while (k < n && strcmp(names[k], mb->unlinking[i]) < 0)
+			k++;
+		if (k < n && mb->unlinking[i] == names[k])
+			k++;	/* the same string: ours */
+		else
+			mb->unlinking[out++] = mb->unlinking[i];
+	}
+	mb->n_unlinking = out;
+}
+
+static void unlink_done(void *arg)
+{
+	struct unlink_job *j = arg;
+	struct mbox *mb = j->mb;
+
+	/* the deletions are queued as events by now: take them while the
+	   names are still known as ours */
+	store_watch_clean(mb);
+	unlinking_remove(mb, j->names, j->n);
+	for (unsigned i = 0; i < j->n; i++)
+		free(j->names[i]);
+	free(j->names);
+	free(j->dir);
+	free(j);
+	store_mbox_release(mb);
+}
+
+/* Queue the unlinks of names[0..n) (taken over, sorted here). */
+static void unlink_later(struct mbox *mb, char **names, unsigned n)
+{
+	struct unlink_job *j = calloc(1, sizeof(*j));
+	size_t len = strlen(mb->dir) + sizeof("/cur");
+	char **all;
+
+	if (j == NULL || (j->dir = malloc(len)) == NULL)
+		fatal("out of memory");
+	snprintf(j->dir, len, "%s/cur", mb->dir);
+	qsort(names, n, sizeof(*names), cmp_name);
+	j->names = names;
+	j->n = n;
+	j->mb = mb;
+	j->store = mb->acct->store;
+	store_mbox_ref(mb);
+	if (mb->n_unlinking + n > mb->cap_unlinking) {
+		mb->cap_unlinking = (mb->n_unlinking + n) * 2;
+		if ((all = realloc(mb->unlinking, mb->cap_unlinking * sizeof(*all))) == NULL)
+			fatal("out of memory");
+		mb->unlinking = all;
+	}
+	memcpy(mb->unlinking + mb->n_unlinking, names, n * sizeof(*names));
+	mb->n_unlinking += n;
+	qsort(mb->unlinking, mb->n_unlinking, sizeof(*mb->unlinking), cmp_name);
+	store_offload(mb->acct->store, unlink_work, unlink_done, j);
+}
+
+void store_unlink_now(struct mbox *mb)
 {
 	char path[STORE_PATH_MAX];
+
+	for (unsigned i = 0; i < mb->n_unlinking; i++) {
+		snprintf(path, sizeof(path), "%s/cur/%s", mb->dir, mb->unlinking[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_err("store: unlink %s: %m", path);
+	}
+	store_watch_lost(mb);	/* those events come in no known order */
+}
+
+void store_unlink_free(struct mbox *mb)
+{
+	free(mb->unlinking);	/* the names are the jobs' */
+	mb->unlinking = NULL;
+	mb->n_unlinking = mb->cap_unlinking = 0;
+}
+
+/* Delete the files of uids and mark their records; with later, mark
+   them and queue the unlinks.  1 or -1. */
+static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n, bool later,
+			struct store_error *error_r)
+{
+	char path[STORE_PATH_MAX], **names = NULL;
+	unsigned count = 0;
 	long i;
 
 	for (unsigned k = 0; k < n; k++) {
 		if ((i = store_index_find(&mb->idx, uids[k])) < 0 || mb->idx.recs[i].mark)
 			continue;
+		if (later) {
+			if (names == NULL && (names = calloc(n, sizeof(*names))) == NULL)
+				fatal("out of memory");
+			names[count] = strdup(store_index_name(&mb->idx, &mb->idx.recs[i]));
+			if (names[count++] == NULL)
+				fatal("out of memory");
+			mb->idx.recs[i].mark = 1;
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/cur/%s", mb->dir,
 			 store_index_name(&mb->idx, &mb->idx.recs[i]));
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -150,11 +284,13 @@ static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n,
 		store_watch_own(mb, 'D', store_index_name(&mb->idx, &mb->idx.recs[i]));
 		mb->idx.recs[i].mark = 1;
 	}
+	if (count > 0)
+		unlink_later(mb, names, count);
 	return 1;
 }
 
 int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *uids,
-		      unsigned *n, struct store_error *error_r)
+		      unsigned *n, bool later, struct store_error *error_r)
 {
 	uint64_t modseq = 0;
 	unsigned out = 0;
@@ -165,7 +301,7 @@ int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *u
 	if (mb->mbox_path != NULL)
 		ret = store_mboxfile_expunge(mb, uids, *n, error_r);
 	else
-		ret = unlink_files(mb, uids, *n, error_r);
+		ret = unlink_files(mb, uids, *n, later, error_r);
 	for (unsigned k = 0; k < mb->idx.count; k++) {
 		struct index_rec *r = &mb->idx.recs[k];
 		if (!r->mark)
@@ -193,5 +329,11 @@ int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *u
 int store_mailbox_expunge(struct store_mailbox *h, uint32_t *uids, unsigned *n,
 			  struct store_error *error_r)
 {
-	return store_expunge_run(h->mb, h, uids, n, error_r);
+	return store_expunge_run(h->mb, h, uids, n, false, error_r);
+}
+
+int store_mailbox_expunge_later(struct store_mailbox *h, uint32_t *uids, unsigned *n,
+				struct store_error *error_r)
+{
+	return store_expunge_run(h->mb, h, uids, n, true, error_r);
 }

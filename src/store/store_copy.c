@@ -212,7 +212,7 @@ static void expunge_moved_mbox(struct copy_ctx *cc, struct store_mailbox *origin
 
 	for (unsigned k = 0; k < n; k++)
 		uids[k] = cc->done[k].src_uid;
-	if (store_expunge_run(cc->src, origin, uids, &n, &err) < 0)
+	if (store_expunge_run(cc->src, origin, uids, &n, false, &err) < 0)
 		log_err("store: %s: moved messages stay in the mbox: %s",
 			cc->src->mbox_path, err.text);
 	free(uids);
@@ -338,7 +338,7 @@ static int copy_into_mbox(struct copy_ctx *cc, struct store_mailbox *origin,
 	moved = xcalloc(cc->n_done, sizeof(*moved));
 	for (m = 0; m < cc->n_done; m++)
 		moved[m] = cc->done[m].src_uid;
-	if (store_expunge_run(cc->src, origin, moved, &m, &err) < 0)
+	if (store_expunge_run(cc->src, origin, moved, &m, false, &err) < 0)
 		log_err("store: %s: moved messages stay in the source: %s", cc->src->dir, err.text);
 	free(moved);
 	return ret;

@@ -412,6 +412,9 @@ int store_folder_rename(struct store_account *a, const char *oldname,
 	    store_name_normalize(newname, to, sizeof(to), error_r) < 0)
 		return -1;
 	n = strlen(from);
+	/* files of expunged messages must not move with their folder */
+	for (struct mbox *mb = a->open; mb != NULL; mb = mb->next)
+		store_unlink_now(mb);
 	if (strcmp(to, "INBOX") == 0) {
 		store_error_set(error_r, STORE_ERROR_EXISTS, "Mailbox already exists");
 		return -1;

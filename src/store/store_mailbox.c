@@ -97,6 +97,7 @@ static void mbox_free(struct mbox *mb)
 	struct store_account *a = mb->acct;
 
 	store_watch_end(mb);
+	store_unlink_free(mb);
 	store_index_close(mb);
 	store_cache_close(mb);
 	store_keywords_free(mb);

@@ -122,6 +122,11 @@ struct mbox {
 	bool watch_clean;
 	struct buf watch_expect;
 	size_t watch_head;
+	/* names in cur/ of expunged messages whose files a worker is still
+	   to unlink (store_change.c), ascending: a scan of cur/ passes over
+	   them and the watch takes their deletions in any order */
+	char **unlinking;
+	unsigned n_unlinking, cap_unlinking;
 	bool deleted;		/* the folder is gone; handles linger */
 	bool ready;		/* loaded and synced once */
 	/* nobody uses it, but the account is open: a big folder stays in
@@ -179,6 +184,7 @@ struct store {
 	uint32_t last_uidvalidity;
 	unsigned seq;
 	unsigned disk_delay_ms;	/* CORREIO_TEST_STORE_DELAY_MS: tests only */
+	unsigned read_delay_ms;	/* CORREIO_TEST_READ_DELAY_MS: tests only */
 	struct store_pool *pool;	/* worker threads, or NULL: inline */
 	/* group commit, counted on the loop: directory flushes made and the
 	   requests they served */
@@ -195,9 +201,10 @@ void store_error_set(struct store_error *e, enum store_error_code code,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Log "what path: errno text" and set a generic TEMP error. */
 void store_error_sys(struct store_error *e, const char *what, const char *path);
-/* Before a flush that makes messages durable: wait the test delay, if
-   the environment asked for one at startup (a slow disk, for the tests
-   that check that one session's disk wait blocks nobody else). */
+/* Before a flush that makes messages durable, and before the unlinks
+   of expunged files: wait the test delay, if the environment asked for
+   one at startup (a slow disk, for the tests that check that one
+   session's disk wait blocks nobody else). */
 void store_disk_delay(const struct store *s);
 /* A Maildir unique base: "<secs>.M<usecs>P<pid>Q<seq>.<host>". */
 void store_unique_name(struct store *s, char *out, size_t size);
@@ -228,6 +235,14 @@ void store_flush_dirs(struct store *s, const char *const *paths, unsigned n,
 		      void (*done)(void *arg, int result), void *arg);
 /* Join the workers and finish every job they had (store_free). */
 void store_workers_stop(struct store *s);
+
+/* ---- store_change.c: expunged files, unlinked off the loop ---- */
+/* Is name (in cur/) the file of an expunged message not unlinked yet? */
+bool store_unlink_pending(const struct mbox *mb, const char *name);
+/* Unlink mb's pending files now, on this thread (before the folder is
+   renamed or deleted: the worker's own unlink then finds nothing). */
+void store_unlink_now(struct mbox *mb);
+void store_unlink_free(struct mbox *mb);
 
 /* ---- store_name.c: folder names ---- */
 bool store_name_is_inbox(const char *name);
@@ -489,10 +504,10 @@ int store_mboxfile_append_foreign(const char *path, const char *entries, size_t 
 int store_mboxfile_open_msg(struct mbox *mb, const struct index_rec *r, int *fd_r);
 
 /* ---- store_change.c ---- */
-/* store_mailbox_expunge() of a shared folder; origin (may be NULL) is
-   not told. */
+/* store_mailbox_expunge() of a shared folder (later: ..._expunge_later);
+   origin (may be NULL) is not told. */
 int store_expunge_run(struct mbox *mb, struct store_mailbox *origin, uint32_t *uids,
-		      unsigned *n, struct store_error *error_r);
+		      unsigned *n, bool later, struct store_error *error_r);
 
 /* ---- store_copy.c ---- */
 /* store_copy() from a shared folder; origin (may be NULL) is not told. */

@@ -206,6 +206,8 @@ static void cur_entry(struct sync_ctx *sc, const char *fname, unsigned char d_ty
 	struct mdname md;
 	long i = -1;
 
+	if (store_unlink_pending(sc->mb, fname))
+		return;		/* expunged: a worker is unlinking it */
 	store_maildir_parse(fname, &md);
 	if (!sc->rebuild)
 		i = md.uid != 0 ? store_index_find(idx, md.uid)

@@ -73,6 +73,8 @@ static void watch_event(struct mbox *mb, const struct inotify_event *ev)
 			expect_reset(mb);
 		return;
 	}
+	if (code == 'D' && ev->len > 0 && store_unlink_pending(mb, ev->name))
+		return;		/* a worker unlinked an expunged message's file */
 	watch_dirty(mb);
 }
 

@@ -177,6 +177,45 @@ void store_job_submit(struct store *s, struct store_job *j)
 	handoff_post(p->todo, &j->link);
 }
 
+/* ---- work of the servers over the store ---- */
+
+struct offload {
+	struct store_job job;	/* first */
+	void (*work)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void offload_work(struct store_job *j)
+{
+	struct offload *o = (struct offload *)j;
+
+	o->work(o->arg);
+}
+
+static void offload_done(struct store_job *j)
+{
+	struct offload *o = (struct offload *)j;
+	void (*done)(void *arg) = o->done;
+	void *arg = o->arg;
+
+	free(o);
+	done(arg);
+}
+
+void store_offload(struct store *s, void (*work)(void *arg), void (*done)(void *arg),
+		   void *arg)
+{
+	struct offload *o = xcalloc(1, sizeof(*o));
+
+	o->job.work = offload_work;
+	o->job.done = offload_done;
+	o->work = work;
+	o->done = done;
+	o->arg = arg;
+	store_job_submit(s, &o->job);
+}
+
 /* ---- group-committed directory flushes ---- */
 
 static int cmp_str(const void *a, const void *b)

@@ -153,6 +153,56 @@ static void test_free_finishes_work(void **state)
 	assert_int_equal(files_in_cur(), 1);
 }
 
+static void run_workers_until(int fd, const unsigned *count, unsigned want)
+{
+	time_t deadline = time(NULL) + 20;
+
+	while (*count != want && time(NULL) < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 1000) > 0)
+			store_workers_run(st);
+	}
+	assert_int_equal(*count, want);
+}
+
+/* EXPUNGE returns before its files are unlinked (a worker does it); a
+   scan of cur/ meanwhile does not take them for new mail, and once they
+   are gone the folder's watch still vouches for cur/. */
+static void test_expunge_unlinks_off_the_loop(void **state)
+{
+	struct store_account *a;
+	struct store_error err;
+	struct store_mailbox *h;
+	int fd = store_workers_start(st, 1);
+	uint32_t uid, uidv, uids[2] = { 1, 3 };
+	unsigned n = 2;
+
+	assert_true(fd >= 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	for (unsigned i = 0; i < 4; i++) {
+		struct store_append *ap = message(a, "Subject: to expunge\r\n\r\nhi\r\n");
+		assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+	}
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 4);
+	st->disk_delay_ms = 300;	/* the unlinks wait: a slow disk */
+	assert_int_equal(store_mailbox_expunge_later(h, uids, &n, &err), 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_mailbox_count(h), 2);
+	assert_int_equal(files_in_cur(), 4);	/* not unlinked yet */
+	assert_int_equal(store_sync_run(h->mb, false, true, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 2);	/* nothing came back */
+	run_workers_until(fd, &h->mb->n_unlinking, 0);
+	assert_int_equal(files_in_cur(), 2);
+	assert_true(store_watch_clean(h->mb));
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 2);
+	assert_int_equal(store_mailbox_uid_at(h, 0), 2);
+	assert_int_equal(store_mailbox_uid_at(h, 1), 4);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
 static void test_without_workers(void **state)
 {
 	struct answer answer = { 0 };
@@ -177,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_finishes_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expunge_unlinks_off_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_workers, setup, teardown),
 	};
 

@@ -63,6 +63,9 @@ def traced(tmp_path):
         pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
     assert probe.returncode == 0, probe.stderr
     out = str(tmp_path / "strace.out")
+    # LeakSanitizer (the sanitizer build) cannot run under ptrace
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
     s = Server()
     s.add_user(ALICE)
     log = open(s.log_path, "ab")
@@ -70,7 +73,7 @@ def traced(tmp_path):
                            "-e", "trace=syncfs,sync,fsync,fdatasync,sync_file_range,"
                            "rename,renameat,renameat2,write,writev,sendto,sendmsg",
                            "--", correio_harness.BIN, "-c", s.conf, "serve"],
-                          stdout=log, stderr=log)
+                          stdout=log, stderr=log, env=env)
     pid = None
 
     def stop():

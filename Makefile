@@ -38,7 +38,7 @@ LIB_SRC  := $(filter-out src/cli/main.c $(TEST_SRC) $(FUZZ_SRC),$(ALL_SRC))
 # the parsers and what they use: no event loop, no database
 FUZZ_LIB := src/lib/buf.c src/lib/util.c src/lib/handoff.c src/lib/encoding.c src/lib/arena.c src/lib/log.c src/auth/sasl.c \
 	src/queue/envelope.c src/cli/sendmail_headers.c src/cli/dovecot_files.c \
-	src/cli/aliases_file.c src/cli/queue_format.c \
+	src/cli/aliases_file.c src/cli/queue_format.c src/cli/cli_visible.c \
 	src/jmap/jmap_core.c src/jmap/jmap_parse.c src/jmap/jmap_websession.c \
 	src/dkim/dkim_tags.c src/dkim/dkim_canon.c src/dkim/dkim_verify.c src/spf/spf.c \
 	src/dmarc/dmarc.c src/srs/srs.c src/acme/acme_parse.c src/mta/mta_sts.c \

@@ -228,6 +228,24 @@ errors = 50
                              f"wanted {count}\n" + self.read_log()[-4000:])
 
     def read_message(self, path):
+        """The bytes of a message file listed by messages().  A session may
+        meanwhile move it from new/ to cur/ (and the store name it anew
+        there, e.g. with its UID or flags): then it is found again by the
+        unique part of its name, before the first ',' or ':'."""
+        for _ in range(50):
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                unique = re.split(r"[,:]", os.path.basename(path), maxsplit=1)[0]
+                maildir = os.path.dirname(os.path.dirname(path))
+                moved = [p for sub in ("cur", "new")
+                         for p in glob.glob(os.path.join(maildir, sub, glob.escape(unique) + "*"))
+                         if re.split(r"[,:]", os.path.basename(p), maxsplit=1)[0] == unique]
+                if moved:
+                    path = moved[0]
+                else:
+                    time.sleep(0.01)
         with open(path, "rb") as f:
             return f.read()
 

@@ -1,0 +1,22 @@
+"""The harness itself: a message file moved from new/ to cur/ (and renamed
+there) while a test reads it is still found."""
+
+import os
+
+from correio_harness import Server
+
+
+def test_read_message_follows_a_move_to_cur(tmp_path):
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(tmp_path / sub)
+    listed = str(tmp_path / "new" / "1796554558.Q1F4F44AF70F259E4.mx.example.org,S=5,W=5")
+    with open(listed, "wb") as f:
+        f.write(b"Hello")
+    # a session takes it to cur/ and names it with its UID and flags
+    os.rename(listed, str(tmp_path / "cur" /
+                          "1796554558.Q1F4F44AF70F259E4.mx.example.org,S=5,W=5,U=7:2,S"))
+    # another message whose name starts the same is not taken for it
+    with open(str(tmp_path / "cur" / "1796554558.Q1F4F44AF70F259E4.mx.example.org2,S=3:2,"),
+              "wb") as f:
+        f.write(b"Bye")
+    assert Server.read_message(None, listed) == b"Hello"

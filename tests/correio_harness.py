@@ -16,6 +16,28 @@ BIN = os.environ.get("CORREIO_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "build", "correio")
 
 
+def strace_path():
+    """strace, for the tests that watch system calls.  Installed by
+    scripts/deps.sh; the one environment skip: a machine (a container's
+    seccomp policy) that refuses ptrace(2)."""
+    import pytest
+    strace = shutil.which("strace")
+    assert strace is not None, "strace is missing: scripts/deps.sh installs it"
+    probe = subprocess.run([strace, "-o", "/dev/null", "true"], capture_output=True, text=True)
+    if probe.returncode != 0 and "not permitted" in probe.stderr:
+        pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
+    assert probe.returncode == 0, probe.stderr
+    return strace
+
+
+def env_under_ptrace():
+    """The environment for a correio run under strace: LeakSanitizer (the
+    sanitizer build) cannot run under ptrace."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+    return env
+
+
 def free_port():
     return free_ports(1)[0]
 

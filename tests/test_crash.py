@@ -207,26 +207,15 @@ def test_kill_9_pipelining_bdat_big_two_rcpts(server):
 def traced_with_delay(server, syscall):
     """Restart `server` under strace, every `syscall` of it held 4 s
     before it runs; returns (strace's Popen, the server's pid)."""
-    import shutil
-    import signal
     import socket
     import subprocess
-    import pytest
     import correio_harness
     from test_durable_trace import serve_child
 
-    strace = shutil.which("strace")
-    assert strace is not None, "strace is missing: scripts/deps.sh installs it"
-    probe = subprocess.run([strace, "-o", "/dev/null", "true"], capture_output=True, text=True)
-    if probe.returncode != 0 and "not permitted" in probe.stderr:
-        pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
+    strace = correio_harness.strace_path()
     server.stop()
     log = open(server.log_path, "ab")
-    env = dict(os.environ)
-    # a sanitizer build: LeakSanitizer cannot run under ptrace (the other
-    # checks still do)
-    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
-                                                 "detect_leaks=0"]))
+    env = correio_harness.env_under_ptrace()
     st = subprocess.Popen([strace, "-f", "-o", "/dev/null", "-e", f"trace={syscall}",
                            "-e", f"inject={syscall}:delay_enter=4000000",
                            "--", correio_harness.BIN, "-c", server.conf, "serve"],

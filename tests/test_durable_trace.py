@@ -55,17 +55,9 @@ def traced(tmp_path):
     """A server started under strace (strace its parent, so that no
     ptrace policy stands in the way), the path of the trace, and the
     function that stops them."""
-    assert STRACE is not None, "strace is missing: scripts/deps.sh installs it"
-    probe = subprocess.run([STRACE, "-o", "/dev/null", "true"], capture_output=True, text=True)
-    if probe.returncode != 0 and "not permitted" in probe.stderr:
-        # a container whose seccomp policy refuses ptrace(2): the
-        # environment, not correio, stands in the way
-        pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
-    assert probe.returncode == 0, probe.stderr
+    correio_harness.strace_path()
     out = str(tmp_path / "strace.out")
-    # LeakSanitizer (the sanitizer build) cannot run under ptrace
-    env = dict(os.environ)
-    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+    env = correio_harness.env_under_ptrace()
     s = Server()
     s.add_user(ALICE)
     log = open(s.log_path, "ab")

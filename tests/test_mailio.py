@@ -8,8 +8,6 @@ import pwd
 import re
 import time
 
-import pytest
-
 from correio_harness import Server, send_mail
 
 
@@ -400,18 +398,10 @@ def test_import_flushes_its_files_not_the_file_system(tmp_path):
     fdatasynced before it is moved into cur/, and each cur/ that got
     messages is fsynced once at the end; no syncfs(2) of the whole file
     system (which would wait for every other program's writes too)."""
-    import shutil
     import subprocess
     import correio_harness
-    strace = shutil.which("strace")
-    assert strace is not None, "strace is missing: scripts/deps.sh installs it"
-    probe = subprocess.run([strace, "-o", "/dev/null", "true"], capture_output=True, text=True)
-    if probe.returncode != 0 and "not permitted" in probe.stderr:
-        # a container whose seccomp policy refuses ptrace(2)
-        pytest.skip("ptrace is not permitted on this machine: " + probe.stderr.strip())
-    # LeakSanitizer (the sanitizer build) cannot run under ptrace
-    env = dict(os.environ)
-    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+    strace = correio_harness.strace_path()
+    env = correio_harness.env_under_ptrace()
     src = str(tmp_path / "src")
     make_dovecot_tree(src)
     chown_tree(src)

@@ -76,14 +76,16 @@ class Server:
     """One correio instance.  Use as a context manager or call stop()."""
 
     def __init__(self, extra_config="", domains="example.org, localhost", http=False,
-                 auth_checks=False):
+                 auth_checks=False, https=False):
         """http: also listen for JMAP on plain HTTP (loopback), at
-        self.http_port; [listen] http is off by default.  auth_checks:
+        self.http_port; [listen] http is off by default.  https: the same
+        over TLS at self.https_port.  auth_checks:
         keep the [auth_checks] of mail received on `smtp` (an
         Authentication-Results: field on every message); off by default so
         that other tests see the text they sent.  An extra_config with its
         own [auth_checks] section decides for itself."""
         self.http_port = free_port() if http else None
+        self.https_port = free_port() if https else None
         self.auth_checks = auth_checks
         self.dir = tempfile.mkdtemp(prefix="correio-test-")
         os.chmod(self.dir, 0o755)
@@ -118,6 +120,7 @@ imap = 127.0.0.1:{self.imap_port}
 imaps = 127.0.0.1:{self.imaps_port}
 managesieve = 127.0.0.1:{self.managesieve_port}
 {f"http = 127.0.0.1:{self.http_port}" if self.http_port else ""}
+{f"https = 127.0.0.1:{self.https_port}" if self.https_port else ""}
 
 [auth]
 failure_delay = 0
@@ -157,6 +160,8 @@ errors = 50
              self.imaps_port, self.managesieve_port) = free_ports(8)
             if self.http_port:
                 self.http_port = free_port()
+            if self.https_port:
+                self.https_port = free_port()
             self.write_config(*self.config_args)
         return self
 

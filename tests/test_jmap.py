@@ -210,18 +210,10 @@ def test_plaintext_refused_when_loopback_not_allowed():
 
 def test_https_listener_serves_jmap():
     import ssl
-    s = Server(http=True)
-    port = s.http_port
-    https_port = __import__("correio_harness").free_port()
-    s.write_config(*s.config_args[:1], s.config_args[1] + "")
-    with open(s.conf) as f:
-        text = f.read()
-    text = text.replace(f"http = 127.0.0.1:{port}",
-                        f"http = 127.0.0.1:{port}\nhttps = 127.0.0.1:{https_port}")
-    with open(s.conf, "w") as f:
-        f.write(text)
+    s = Server(http=True, https=True)
     s.add_user(USER, PASSWORD)
     s.start()
+    https_port = s.https_port
     try:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

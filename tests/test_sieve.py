@@ -48,10 +48,12 @@ def chown_like_data(server, path):
     """The server drops privileges: what the test made under the data
     directory must belong to the data directory's owner."""
     st = os.stat(server.data)
+    for f in os.listdir(path) if os.path.isdir(path) else []:
+        os.lchown(os.path.join(path, f), st.st_uid, st.st_gid)
+    # Upwards only the directories themselves: their other entries are
+    # the live server's (index files it renames while we walk).
     while len(path) > len(server.data):
         os.lchown(path, st.st_uid, st.st_gid)
-        for f in os.listdir(path) if os.path.isdir(path) else []:
-            os.lchown(os.path.join(path, f), st.st_uid, st.st_gid)
         path = os.path.dirname(path)
 
 

@@ -566,14 +566,11 @@ def test_https_cookie_has_the_host_prefix():
     that name only from a secure page of this very host (Path=/, no
     Domain), so neither plain http on the same name nor a sibling domain
     can plant one; a correio_session cookie is not read over https."""
-    import socket
     import ssl
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    s = Server(extra_config=f"[listen]\nhttps = 127.0.0.1:{port}\n")
+    s = Server(https=True)
     s.add_user(*ALICE)
     s.start()
+    port = s.https_port
     try:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -649,14 +646,11 @@ def test_sessions_are_bounded_per_user(srv):
 
 
 def test_https_cookie_is_secure():
-    import socket
     import ssl
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    s = Server(extra_config=f"[listen]\nhttps = 127.0.0.1:{port}\n")
+    s = Server(https=True)
     s.add_user(*ALICE)
     s.start()
+    port = s.https_port
     try:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

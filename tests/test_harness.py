@@ -1,7 +1,11 @@
 """The harness itself: a message file moved from new/ to cur/ (and renamed
-there) while a test reads it is still found."""
+there) while a test reads it is still found; a listener port taken by
+another program before the server binds it is chosen again."""
 
+import http.client
 import os
+import socket
+import ssl
 
 from correio_harness import Server
 
@@ -20,3 +24,24 @@ def test_read_message_follows_a_move_to_cur(tmp_path):
               "wb") as f:
         f.write(b"Bye")
     assert Server.read_message(None, listed) == b"Hello"
+
+
+def test_taken_https_port_is_chosen_again():
+    s = Server(https=True)
+    taken = s.https_port
+    squatter = socket.socket()
+    try:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        s.add_user("alice@example.org")
+        s.start()
+        assert s.https_port != taken
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=10, context=ctx)
+        c.request("GET", "/.well-known/jmap")
+        assert c.getresponse().status == 401
+    finally:
+        squatter.close()
+        s.cleanup()

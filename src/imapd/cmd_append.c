@@ -170,8 +170,10 @@ static int begin_message(struct imapd_session *s, struct imapd_append_msg *m, co
 {
 	struct store_error err;
 
-	if (store_append_begin(s->account, name, &m->ap, &err) >= 0)
+	if (store_append_begin(s->account, name, &m->ap, &err) >= 0) {
+		store_append_stream(m->ap);
 		return 1;
+	}
 	if (err.code == STORE_ERROR_BAD_PARAM)
 		snprintf(text, size, "[CANNOT] %s", err.text);
 	else

@@ -572,7 +572,14 @@ int store_mailbox_cache_set(struct store_mailbox *h, uint32_t uid, unsigned fiel
    folder does not exist. */
 int store_append_begin(struct store_account *a, const char *name,
 		       struct store_append **r, struct store_error *error_r);
-/* Message bytes as the client sends them (CRLF or LF): stored with LF. */
+/* The message comes in pieces over time and ends with
+   store_append_commit (an IMAP literal): its text may go to the file on
+   a worker thread as it arrives, in chunks (without this, the file is
+   written whole when the message is sealed). */
+void store_append_stream(struct store_append *ap);
+/* Message bytes as the client sends them (CRLF or LF): stored with LF.
+   The file is created and written off the loop: -1 reports a failure of
+   an earlier piece. */
 int store_append_write(struct store_append *ap, const void *data, size_t len,
 		       struct store_error *error_r);
 /*

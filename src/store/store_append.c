@@ -8,11 +8,22 @@
  * go.  At the end: set its mtime (the internal date), fsync the file,
  * rename it into cur/, fsync cur/: when finish returns 1 the message is
  * on disk.  store_append_commit does the same for the messages of one
- * command with both fsyncs on the store's workers (store_worker.c), the
- * rename and the index on the loop between them, and the fsync of cur/
- * shared with every other commit waiting at that moment.  Between the
- * rename and that flush other sessions may already see the message; a
- * crash there can lose it, but its APPEND was not acknowledged.
+ * command with the disk work on the store's workers (store_worker.c):
+ * the file in tmp/ is created, written and fsynced there, the rename
+ * and the index follow on the loop, and the fsync of cur/ is shared with
+ * every other commit waiting at that moment.  Between the rename and
+ * that flush other sessions may already see the message; a crash there
+ * can lose it, but its APPEND was not acknowledged.
+ *
+ * The converted text gathers in memory (ap->text).  A small message is
+ * written whole by the worker that seals it; a streamed one
+ * (store_append_stream: an IMAP literal) goes to a worker in chunks of
+ * APPEND_CHUNK as it arrives, one chunk in flight at a time, the buffer
+ * handed over, not copied.  The loop never opens or writes the file.
+ * XXX: while a chunk is being written the literal's next bytes gather in
+ * memory without a bound other than the literal's size (checked against
+ * message_size before the continuation); a slow disk costs memory, not
+ * other sessions' time.
  */
 #include "store/store_private.h"
 
@@ -27,13 +38,29 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+/* bytes of a streamed message handed to a worker at a time */
+#define APPEND_CHUNK (256u * 1024)
+
+struct append_job;
+
 struct store_append {
 	struct store_account *acct;
 	char folder[STORE_NAME_MAX + 1];
 	char dir[STORE_PATH_MAX];
 	char base[200];
 	char tmp[STORE_PATH_MAX];
+	/* the file in tmp/: created, written and closed by a worker (or
+	   inline, without workers); the loop reads these only when no job
+	   of ap runs */
 	int fd;
+	bool created;		/* tmp exists (unlinked when dropped) */
+	bool filed;		/* renamed into cur/: nothing left in tmp/ */
+	int io_errno;		/* of a create or write: 0 fine */
+	struct buf text;	/* converted bytes not written yet */
+	bool stream;		/* chunks go to workers as they come */
+	bool writing;		/* a chunk is on a worker */
+	bool dropped;		/* aborted while writing: freed when done */
+	struct append_job *commit;	/* waiting for the chunk in flight */
 	uint64_t size, bare_lf;
 	bool cr_pending;	/* the last chunk ended in CR */
 	char last;		/* last byte written */
@@ -72,22 +99,43 @@ int store_append_begin(struct store_account *a, const char *name,
 		return -1;
 	}
 	store_unique_name(a->store, ap->base, sizeof(ap->base));
-	if ((size_t)snprintf(ap->tmp, sizeof(ap->tmp), "%s/tmp/%s", ap->dir, ap->base) >=
-	    sizeof(ap->tmp))
-		ap->fd = -1;
-	else
-		ap->fd = open(ap->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			      0600);
-	if (ap->fd < 0) {
-		store_error_sys(error_r, "create", ap->tmp);
+	if (store_path_fmt(ap->tmp, sizeof(ap->tmp), "%s/tmp/%s", ap->dir, ap->base) < 0) {
+		store_error_sys(error_r, "create", ap->dir);
 		free(ap);
 		return -1;
 	}
+	/* the file itself is created by the worker that first writes it */
+	ap->fd = -1;
 	ap->acct = a;
 	a->refs++;
 	buf_init(&ap->keywords, 0);
+	buf_init(&ap->text, 0);
 	*r = ap;
 	return 1;
+}
+
+void store_append_stream(struct store_append *ap)
+{
+	ap->stream = true;
+}
+
+/* Create the file in tmp/ if not yet, and write data to it (any
+   thread: touches only ap's file fields).  Sets ap->io_errno. */
+static void file_write(struct store_append *ap, const struct buf *data)
+{
+	if (ap->io_errno != 0)
+		return;
+	if (ap->fd < 0) {
+		ap->fd = open(ap->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      0600);
+		if (ap->fd < 0) {
+			ap->io_errno = errno;
+			return;
+		}
+		ap->created = true;
+	}
+	if (data->len > 0 && write_all(ap->fd, data->data, data->len) < 0)
+		ap->io_errno = errno != 0 ? errno : EIO;
 }
 
 static int put(struct store_append *ap, struct buf *out, const char *p, size_t n)
@@ -128,19 +176,85 @@ static void convert(struct store_append *ap, struct buf *out, const char *p, siz
 	}
 }
 
+/* ---- chunks of a streamed message, written by workers ---- */
+
+struct chunk_job {
+	struct store_job job;	/* first */
+	struct store_append *ap;
+	struct buf data;
+};
+
+static void discard(struct store_append *ap);
+static void chunk_next(struct store_append *ap);
+static void commit_ready(struct append_job *aj);
+
+static void chunk_work(struct store_job *j)
+{
+	struct chunk_job *c = (struct chunk_job *)j;
+
+	file_write(c->ap, &c->data);
+}
+
+static void chunk_done(struct store_job *j)
+{
+	struct chunk_job *c = (struct chunk_job *)j;
+	struct store_append *ap = c->ap;
+
+	buf_deinit(&c->data);
+	free(c);
+	ap->writing = false;
+	if (ap->dropped)
+		discard(ap);
+	else if (ap->commit != NULL)
+		commit_ready(ap->commit);
+	else
+		chunk_next(ap);
+}
+
+/* Hand the text gathered so far to a worker, if it is a chunk's worth
+   and none is in flight. */
+static void chunk_next(struct store_append *ap)
+{
+	struct store *s = ap->acct->store;
+	struct chunk_job *c;
+
+	if (!ap->stream || s->pool == NULL || ap->writing || ap->io_errno != 0 ||
+	    ap->text.len < APPEND_CHUNK)
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->ap = ap;
+	c->data = ap->text;	/* handed over whole */
+	buf_init(&ap->text, 0);
+	c->job.work = chunk_work;
+	c->job.done = chunk_done;
+	ap->writing = true;
+	store_job_submit(s, &c->job);
+}
+
 int store_append_write(struct store_append *ap, const void *data, size_t len,
 		       struct store_error *error_r)
 {
-	struct buf out;
-	int ret;
-
-	buf_init(&out, 0);
-	convert(ap, &out, data, len);
-	ret = write_all(ap->fd, out.data, out.len);
-	buf_deinit(&out);
-	if (ret < 0)
+	if (ap->io_errno != 0) {
+		errno = ap->io_errno;
 		store_error_sys(error_r, "write", ap->tmp);
-	return ret;
+		return -1;
+	}
+	convert(ap, &ap->text, data, len);
+	chunk_next(ap);
+	return 1;
+}
+
+/* Close and remove the file, free ap (no job of it runs). */
+static void discard(struct store_append *ap)
+{
+	if (ap->fd >= 0)
+		close(ap->fd);
+	if (ap->created && !ap->filed)
+		unlink(ap->tmp);
+	store_account_unref(&ap->acct);
+	buf_deinit(&ap->keywords);
+	buf_deinit(&ap->text);
+	free(ap);
 }
 
 void store_append_abort(struct store_append **app)
@@ -149,41 +263,37 @@ void store_append_abort(struct store_append **app)
 
 	if (ap == NULL)
 		return;
-	if (ap->fd >= 0)
-		close(ap->fd);
-	unlink(ap->tmp);
-	store_account_unref(&ap->acct);
-	buf_deinit(&ap->keywords);
-	free(ap);
 	*app = NULL;
+	if (ap->writing)
+		ap->dropped = true;	/* the chunk's done step frees it */
+	else
+		discard(ap);
 }
 
-/* The file complete in tmp/, its mtime the internal date: what is
-   left is the fsync (seal_sync).  1, or -1. */
-static int seal_prepare(struct store_append *ap, time_t date, struct store_error *error_r)
+/* The text complete: a CR left at the end of the last chunk is text
+   too; the date is the file's mtime, set by seal_sync. */
+static void seal_prepare(struct store_append *ap, time_t date)
 {
-	struct timespec times[2] = { { date, 0 }, { date, 0 } };
-	int ret = 1;
-
 	if (ap->cr_pending) {
 		ap->cr_pending = false;
-		ret = write_all(ap->fd, "\r", 1);
-		ap->size++;
-		ap->last = '\r';
+		put(ap, &ap->text, "\r", 1);
 	}
-	if (ret > 0 && futimens(ap->fd, times) < 0)
-		ret = -1;
-	if (ret < 0)
-		store_error_sys(error_r, "write", ap->tmp);
-	return ret;
+	ap->date = date;
 }
 
-/* The file durable (any thread: touches only ap's descriptor).  Sets
-   ap->sync_errno, 0 when done. */
+/* The file written whole, its mtime the internal date, and durable (any
+   thread: touches only ap's file fields and text).  Sets ap->sync_errno,
+   0 when done. */
 static void seal_sync(struct store_append *ap)
 {
-	ap->sync_errno = 0;
-	if (fsync(ap->fd) < 0)
+	struct timespec times[2] = { { ap->date, 0 }, { ap->date, 0 } };
+
+	file_write(ap, &ap->text);
+	buf_deinit(&ap->text);
+	ap->sync_errno = ap->io_errno;
+	if (ap->fd < 0)
+		return;
+	if (ap->sync_errno == 0 && (futimens(ap->fd, times) < 0 || fsync(ap->fd) < 0))
 		ap->sync_errno = errno;
 	if (close(ap->fd) < 0 && ap->sync_errno == 0)
 		ap->sync_errno = errno;
@@ -251,6 +361,7 @@ static int file_into(struct store_append *ap, struct mbox *mb, uint8_t flags,
 		store_error_sys(error_r, "rename", to);
 		return -1;
 	}
+	ap->filed = true;
 	store_watch_own(mb, 'T', name);
 	if (cur_r != NULL) {
 		snprintf(cur_r, STORE_PATH_MAX, "%s", cur);
@@ -320,12 +431,12 @@ int store_append_finish(struct store_append **app, uint8_t flags,
 	time_t date = internal_date != 0 ? internal_date : time(NULL);
 	int ret;
 
-	ret = seal_prepare(ap, date, error_r);
-	if (ret > 0) {
-		store_disk_delay(ap->acct->store);
-		seal_sync(ap);
-		ret = sealed(ap, error_r);
-	}
+	/* XXX: inline, on the caller's thread (JMAP's Email/import): a
+	   message here is never streamed, so no chunk is in flight */
+	seal_prepare(ap, date);
+	store_disk_delay(ap->acct->store);
+	seal_sync(ap);
+	ret = sealed(ap, error_r);
 	if (ret > 0)
 		ret = file_message(ap, flags, keywords, n_keywords, date, uid_r, uidvalidity_r,
 				   NULL, error_r);
@@ -353,6 +464,7 @@ struct append_job {
 	struct store *store;
 	struct store_append **aps;
 	unsigned n;
+	unsigned n_writing;	/* chunks still in flight */
 	uint32_t *uids;
 	unsigned n_filed;
 	uint32_t uidvalidity;
@@ -364,16 +476,15 @@ struct append_job {
 	void *ctx;
 };
 
-/* Worker: fsync every file of the command (their content; the
-   directory entries come after the renames). */
+/* Worker: write and fsync every file of the command (their content;
+   the directory entries come after the renames). */
 static void append_sync_work(struct store_job *j)
 {
 	struct append_job *aj = (struct append_job *)j;
 
 	store_disk_delay(aj->store);
 	for (unsigned i = 0; i < aj->n; i++)
-		if (aj->aps[i]->fd >= 0)
-			seal_sync(aj->aps[i]);
+		seal_sync(aj->aps[i]);
 }
 
 static void append_job_end(struct append_job *aj)
@@ -441,6 +552,14 @@ static void append_sync_done(struct store_job *j)
 	free(dirs);
 }
 
+/* One more message of aj has no chunk in flight: when none has, the
+   files are sealed on a worker. */
+static void commit_ready(struct append_job *aj)
+{
+	if (--aj->n_writing == 0)
+		store_job_submit(aj->store, &aj->w.job);
+}
+
 struct store_wait *store_append_commit(struct store_append **aps, unsigned n,
 				       store_append_fn *cb, void *ctx)
 {
@@ -455,20 +574,19 @@ struct store_wait *store_append_commit(struct store_append **aps, unsigned n,
 	aj->cb = cb;
 	aj->ctx = ctx;
 	aj->w.finished = &finished;
+	aj->w.job.work = append_sync_work;
+	aj->w.job.done = append_sync_done;
+	aj->n_writing = 1;	/* until every message is looked at */
 	for (unsigned i = 0; i < n; i++) {
 		struct store_append *ap = aj->aps[i] = aps[i];
 		aps[i] = NULL;
-		if (ap->date == 0)
-			ap->date = time(NULL);
-		if (seal_prepare(ap, ap->date, &aj->err) < 0) {
-			close(ap->fd);
-			ap->fd = -1;
-			ap->sync_errno = EIO;
+		seal_prepare(ap, ap->date != 0 ? ap->date : time(NULL));
+		if (ap->writing) {
+			ap->commit = aj;	/* sealed after its last chunk */
+			aj->n_writing++;
 		}
 	}
-	aj->w.job.work = append_sync_work;
-	aj->w.job.done = append_sync_done;
-	store_job_submit(aj->store, &aj->w.job);
+	commit_ready(aj);
 	if (finished)
 		return NULL;
 	aj->w.finished = NULL;

@@ -9,6 +9,7 @@ import glob
 import imaplib
 import os
 import re
+import time
 
 import pytest
 
@@ -325,10 +326,17 @@ def test_store_flags(server, box):
     assert box.ok("STORE 3:4 FLAGS ()") == [b"* 3 FETCH (FLAGS ())", b"* 4 FETCH (FLAGS ())"]
     assert search(box, "KEYWORD $Label1") == [1]
     assert search(box, "UNSEEN") == [3, 4, 5]
-    # on disk: the Maildir flag letters (keywords as a-z)
-    names = sorted(os.path.basename(p) for p in
-                   glob.glob(os.path.join(server.maildir(ALICE), "cur", "*")))
-    flags = {int(re.search(r",U=(\d+)", n).group(1)): n.split(":2,")[1] for n in names}
+    # on disk: the Maildir flag letters (keywords as a-z), once the
+    # store's worker has renamed the files (the index changed at once)
+    deadline = time.monotonic() + 10
+    while True:
+        names = sorted(os.path.basename(p) for p in
+                       glob.glob(os.path.join(server.maildir(ALICE), "cur", "*")))
+        flags = {int(re.search(r",U=(\d+)", n).group(1)): n.split(":2,")[1] for n in names}
+        if (flags[1].startswith("DFRS") and flags[2] == "FST" and flags[3] == "" and
+                flags[4] == "") or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert flags[1].startswith("DFRS") and re.fullmatch(r"DFRS[a-z]", flags[1]), flags
     assert flags[2] == "FST" and flags[3] == "" and flags[4] == "", flags
 

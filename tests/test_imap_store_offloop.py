@@ -161,3 +161,171 @@ def test_append_file_is_created_and_written_by_a_worker(tmp_path):
         alice.logout()
     finally:
         s.cleanup()
+
+
+# ---- STORE ----
+
+def drop_many(server, address, count):
+    """count small messages straight into cur/, named as another Maildir
+    program would (sizes in the name: indexed without a read)."""
+    md = server.maildir(address)
+    st = os.stat(md)
+    for i in range(count):
+        text = b"Subject: m%d\n\nbody %d\n" % (i, i)
+        vsize = len(text) + text.count(b"\n")
+        p = os.path.join(md, "cur", f"1700000000.M{i}P1.drop,S={len(text)},W={vsize}:2,")
+        with open(p, "wb") as f:
+            f.write(text)
+        os.chown(p, st.st_uid, st.st_gid)
+
+
+def flag_letters(server, address):
+    """UID -> the flag letters of its file name in cur/ (files named
+    without U= are left out)."""
+    out = {}
+    for n in os.listdir(os.path.join(server.maildir(address), "cur")):
+        m = re.search(r",U=(\d+)", n)
+        if m and ":2," in n:
+            out[int(m.group(1))] = n.split(":2,", 1)[1]
+    return out
+
+
+def wait_letters(server, address, count, letter, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        have = flag_letters(server, address)
+        done = [u for u, f in have.items() if letter in f]
+        if len(done) == count or time.monotonic() > deadline:
+            return have
+        time.sleep(0.05)
+
+
+def slow_renames(server, delay_us):
+    return Strace(server, "-e", "trace=rename,renameat,renameat2",
+                  "-e", f"inject=rename,renameat,renameat2:delay_enter={delay_us}")
+
+
+def alice_with_messages(server, count):
+    drop_many(server, ALICE, count)
+    c = Imap(server.imap_port, timeout=120)
+    c.ok(f"LOGIN {ALICE} secret")
+    c.ok("SELECT INBOX")
+    return c
+
+
+def test_slow_renames_of_a_big_store_do_not_stall_another_session():
+    """Every rename is held 3 ms: STORE of \\Seen on 1,000 messages means
+    3 s of renames.  Alice's STORE is answered at once (the index has the
+    flags), Bob's NOOPs go on meanwhile, and the file names follow."""
+    s = started()
+    try:
+        alice = alice_with_messages(s, 1000)
+        bob = bob_session(s.imap_port)
+        trace = slow_renames(s, 3000)
+        try:
+            t = time.monotonic()
+            alice.ok("STORE 1:* +FLAGS.SILENT (\\Seen)")
+            store_took = time.monotonic() - t
+            times = noop_times(bob, 10, 0.05)
+            renamed = len([f for f in flag_letters(s, ALICE).values() if "S" in f])
+            untagged = alice.ok("SEARCH UNSEEN")
+            assert untagged == [b"* SEARCH"], untagged
+            have = wait_letters(s, ALICE, 1000, "S")
+        finally:
+            trace.stop()
+        assert store_took < 1.0, f"STORE waited for its renames: {store_took:.2f} s"
+        assert max(times) < 0.5, f"Bob's NOOPs waited behind Alice's renames: {times}"
+        assert renamed < 1000, "the renames were over before the NOOPs: no delay in effect"
+        assert len(have) == 1000 and all(f == "S" for f in have.values()), have
+        alice.close()
+        bob.close()
+    finally:
+        s.cleanup()
+
+
+def test_messages_are_read_while_their_files_are_renamed():
+    """While the renames of a STORE are under way, another IMAP session
+    fetches every body, POP3 retrieves every message and a second STORE
+    changes the flags again: everything is found under whatever name its
+    file has at that moment, and the names end as the index says."""
+    s = started()
+    try:
+        alice = alice_with_messages(s, 300)
+        trace = slow_renames(s, 3000)
+        try:
+            alice.ok("STORE 1:* +FLAGS.SILENT (\\Flagged)")
+            other = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=60)
+            other.login(ALICE, "secret")
+            other.select("INBOX", readonly=True)
+            typ, data = other.fetch("1:*", "(FLAGS BODY.PEEK[])")
+            assert typ == "OK"
+            got = [d for d in data if isinstance(d, tuple)]
+            assert len(got) == 300
+            for head, body in got:
+                assert b"\\Flagged" in head, head
+                n = int(re.search(rb"Subject: m(\d+)", body).group(1))
+                assert body == b"Subject: m%d\r\n\r\nbody %d\r\n" % (n, n)
+            pop = poplib.POP3("127.0.0.1", s.pop3_port, timeout=60)
+            pop.user(ALICE)
+            pop.pass_("secret")
+            count, _ = pop.stat()
+            assert count == 300
+            for i in (1, 150, 300):
+                lines = pop.retr(i)[1]
+                assert lines[0].startswith(b"Subject: m"), lines
+            pop.quit()
+            alice.ok("STORE 1:100 -FLAGS.SILENT (\\Flagged)")
+            alice.ok("STORE 1:50 +FLAGS.SILENT (\\Answered)")
+            other.logout()
+            deadline = time.monotonic() + 60
+            while True:
+                have = flag_letters(s, ALICE)
+                want = {u: ("R" if u <= 50 else "") + ("F" if u > 100 else "")
+                        for u in range(1, 301)}
+                if have == want or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            trace.stop()
+        assert have == want
+        alice.close()
+    finally:
+        s.cleanup()
+
+
+def test_kill_9_while_renames_are_pending_keeps_the_acknowledged_flags():
+    """The server is killed while most renames of an acknowledged STORE
+    are still to be made.  After the restart every message has the flags
+    STORE acknowledged, and the file names are put right to match."""
+    s = started()
+    try:
+        alice = alice_with_messages(s, 500)
+        trace = slow_renames(s, 10000)
+        try:
+            alice.ok("STORE 1:* +FLAGS.SILENT (\\Flagged \\Seen)")
+            alice.ok("STORE 1:10 -FLAGS.SILENT (\\Seen)")
+            time.sleep(0.3)
+            before = flag_letters(s, ALICE)
+            assert s.kill() == -9
+        finally:
+            trace.stop()
+        pending = [u for u in range(1, 501) if before.get(u) != ("F" if u <= 10 else "FS")]
+        assert len(pending) > 100, "the renames were done before the kill"
+        s.start()
+        c = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=60)
+        c.login(ALICE, "secret")
+        c.select("INBOX", readonly=True)
+        typ, data = c.fetch("1:*", "(UID FLAGS)")
+        flags = {}
+        for line in data:
+            m = re.search(rb"UID (\d+) FLAGS \(([^)]*)\)", line)
+            flags[int(m.group(1))] = set(m.group(2).split())
+        assert len(flags) == 500
+        wrong = [u for u, f in flags.items()
+                 if f != ({b"\\Flagged"} if u <= 10 else {b"\\Flagged", b"\\Seen"})]
+        assert not wrong, f"flags not as acknowledged: {wrong[:10]} {flags[wrong[0]]}"
+        have = wait_letters(s, ALICE, 500, "F", timeout=30)
+        assert have == {u: ("F" if u <= 10 else "FS") for u in range(1, 501)}
+        c.logout()
+    finally:
+        s.cleanup()

@@ -2,11 +2,12 @@
  * store_change.c - changing messages through a handle: flags (STORE) and
  * expunge.
  *
- * Flags live in the Maildir name, so a flag change is one rename(2) per
- * message (no fsync: like every Maildir program, a crash may lose the
- * last flag changes, never a message).  Each operation takes one new
- * modseq for all the messages it changed, writes one batch of log
- * records, then tells the other handles.  An mbox INBOX keeps flags in
+ * Flags live in the Maildir name too, so a flag change is one rename(2)
+ * per message (no fsync: like every Maildir program, a crash of the
+ * machine may lose the last flag changes, never a message).  The index
+ * changes at once; the renames are queued for a worker (store_rename.c).
+ * Each operation takes one new modseq for all the messages it changed,
+ * writes one batch of log records, then tells the other handles.  An mbox INBOX keeps flags in
  * its index only, and its expunge rewrites the file (store_mboxfile.c).
  */
 #include "store/store_private.h"
@@ -27,6 +28,7 @@ struct flag_change {
 	uint64_t unchanged_since;
 	uint64_t modseq;	/* taken at the first change */
 	bool resync;		/* a file was not where we thought */
+	bool queued;		/* renames for the worker */
 };
 
 static void new_flags(const struct flag_change *fc, const struct index_rec *r,
@@ -50,19 +52,21 @@ static void new_flags(const struct flag_change *fc, const struct index_rec *r,
 	}
 }
 
-/* Rename r's file to carry flags/keywords; update r. */
+/* Change r's flags in the index; queue the rename of its file that makes
+   its name carry them (store_rename.c). */
 static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc,
 					 struct index_rec *r)
 {
-	char name[STORE_FILE_MAX], from[STORE_PATH_MAX], to[STORE_PATH_MAX];
-	const char *old = store_index_name(&mb->idx, r), *colon = strchr(old, ':');
+	char name[STORE_FILE_MAX];
+	const char *cur;
 	uint32_t keywords;
-	uint8_t flags;
+	uint8_t flags, had = r->flags & (uint8_t)~REC_FLAG_RENAMING;
 
 	if (fc->unchanged_since != 0 && r->modseq > fc->unchanged_since)
 		return STORE_FLAG_MODIFIED;
 	new_flags(fc, r, &flags, &keywords);
-	if (flags == r->flags && keywords == r->keywords)
+	flags &= (uint8_t)~REC_FLAG_RENAMING;
+	if (flags == had && keywords == r->keywords)
 		return STORE_FLAG_UNCHANGED;
 	if (store_rec_measure(mb, r) == 0) {
 		/* gone or renamed by another program: its new name carries the
@@ -71,32 +75,26 @@ static enum store_flag_status change_one(struct mbox *mb, struct flag_change *fc
 		return STORE_FLAG_GONE;
 	}
 	flags &= (uint8_t)~REC_FLAG_UNMEASURED;
-	if (mb->mbox_path != NULL) {
-		/* an mbox keeps flags in the index only */
-		str_copy(name, old, sizeof(name));
-	} else if (store_maildir_name(name, sizeof(name), old,
-			       colon != NULL ? (size_t)(colon - old) : strlen(old),
-			       r->size, r->vsize, r->uid, flags, keywords) < 0)
-		return STORE_FLAG_UNCHANGED;
-	snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, old);
-	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, name);
-	if (mb->mbox_path == NULL && strcmp(from, to) != 0 && rename(from, to) < 0) {
-		if (errno != ENOENT)
-			log_err("store: rename %s: %m", from);
-		fc->resync = true;
-		return STORE_FLAG_GONE;
-	}
-	if (mb->mbox_path == NULL && strcmp(from, to) != 0) {
-		store_watch_own(mb, 'F', old);
-		store_watch_own(mb, 'T', name);
+	if (mb->mbox_path == NULL) {
+		/* the name the file will have after the renames queued before */
+		cur = store_rename_target(mb, r);
+		if (store_maildir_name(name, sizeof(name), cur, strcspn(cur, ":"), r->size,
+				       r->vsize, r->uid, flags, keywords) < 0)
+			return STORE_FLAG_UNCHANGED;
+		if (strcmp(cur, name) != 0) {
+			store_rename_queue(mb, r, name);
+			fc->queued = true;
+		}
+		if (store_rename_pending(mb, r) || strcmp(cur, name) != 0)
+			flags |= REC_FLAG_RENAMING;
 	}
 	if (fc->modseq == 0)
 		fc->modseq = store_index_next_modseq(mb);
 	r->flags = flags;
 	r->keywords = keywords;
 	r->modseq = fc->modseq;
-	store_index_set_name(&mb->idx, r, name);
-	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, name);
+	/* the name stays the file's present one until the worker renamed it */
+	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, store_index_name(&mb->idx, r));
 	uidvec_push(&mb->chg_flags, r->uid);
 	return STORE_FLAG_CHANGED;
 }
@@ -107,7 +105,7 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 			    struct store_flag_result *results,
 			    struct store_error *error_r)
 {
-	struct flag_change fc = { op, flags, keywords, unchanged_since, 0, false };
+	struct flag_change fc = { op, flags, keywords, unchanged_since, 0, false, false };
 	struct mbox *mb = h->mb;
 	enum store_flag_status res;
 	long i;
@@ -124,6 +122,8 @@ int store_mailbox_set_flags(struct store_mailbox *h, const uint32_t *uids,
 	}
 	store_index_commit(mb);
 	store_mbox_notify(mb, h);
+	if (fc.queued)
+		store_renames_kick(mb);
 	if (fc.resync && store_sync_run(mb, false, true, error_r) < 0)
 		return -1;
 	return 1;
@@ -145,7 +145,9 @@ struct unlink_job {
 	const struct store *store;
 	struct mbox *mb;	/* referenced until done */
 	char *dir;		/* cur/ of the folder */
-	char **names;
+	char **names;		/* sorted */
+	char **order;		/* the same, in the order to unlink: the names
+				   of one file along its renames, oldest first */
 	unsigned n;
 };
 
@@ -167,7 +169,7 @@ static void unlink_work(void *arg)
 
 	store_disk_delay(j->store);
 	for (unsigned i = 0; i < j->n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", j->dir, j->names[i]);
+		snprintf(path, sizeof(path), "%s/%s", j->dir, j->order[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_err("store: unlink %s: %m (the message comes back at the next scan)",
 				path);
@@ -202,6 +204,7 @@ static void unlink_done(void *arg)
 	for (unsigned i = 0; i < j->n; i++)
 		free(j->names[i]);
 	free(j->names);
+	free(j->order);
 	free(j->dir);
 	free(j);
 	store_mbox_release(mb);
@@ -217,6 +220,8 @@ static void unlink_later(struct mbox *mb, char **names, unsigned n)
 	if (j == NULL || (j->dir = malloc(len)) == NULL)
 		fatal("out of memory");
 	snprintf(j->dir, len, "%s/cur", mb->dir);
+	j->order = xcalloc(n, sizeof(*j->order));
+	memcpy(j->order, names, n * sizeof(*names));
 	qsort(names, n, sizeof(*names), cmp_name);
 	j->names = names;
 	j->n = n;
@@ -254,34 +259,50 @@ void store_unlink_free(struct mbox *mb)
 	mb->n_unlinking = mb->cap_unlinking = 0;
 }
 
+static int unlink_path(const char *path, void *arg)
+{
+	if (unlink(path) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 /* Delete the files of uids and mark their records; with later, mark
    them and queue the unlinks.  1 or -1. */
 static int unlink_files(struct mbox *mb, const uint32_t *uids, unsigned n, bool later,
 			struct store_error *error_r)
 {
 	char path[STORE_PATH_MAX], **names = NULL;
-	unsigned count = 0;
+	unsigned count = 0, cap = 0;
+	const char *name;
 	long i;
+	int ret;
 
 	for (unsigned k = 0; k < n; k++) {
 		if ((i = store_index_find(&mb->idx, uids[k])) < 0 || mb->idx.recs[i].mark)
 			continue;
 		if (later) {
-			if (names == NULL && (names = calloc(n, sizeof(*names))) == NULL)
-				fatal("out of memory");
-			names[count] = strdup(store_index_name(&mb->idx, &mb->idx.recs[i]));
-			if (names[count++] == NULL)
-				fatal("out of memory");
+			/* every name of its file while renames are pending: the
+			   worker tries them in order */
+			unsigned n_names;
+			char **v = store_rename_names(mb, &mb->idx.recs[i], &n_names);
+			if (count + n_names > cap) {
+				cap = (count + n_names) * 2;
+				names = xreallocarray(names, cap, sizeof(*names));
+			}
+			memcpy(names + count, v, n_names * sizeof(*v));
+			count += n_names;
+			free(v);
 			mb->idx.recs[i].mark = 1;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/cur/%s", mb->dir,
-			 store_index_name(&mb->idx, &mb->idx.recs[i]));
-		if (unlink(path) < 0 && errno != ENOENT) {
+		ret = store_rename_try(mb, &mb->idx.recs[i], unlink_path, NULL, &name);
+		if (ret < 0) {
+			snprintf(path, sizeof(path), "%s/cur/%s", mb->dir, name);
 			store_error_sys(error_r, "unlink", path);
 			return -1;	/* those removed so far are expunged */
 		}
-		store_watch_own(mb, 'D', store_index_name(&mb->idx, &mb->idx.recs[i]));
+		if (ret > 0)
+			store_watch_own(mb, 'D', name);
 		mb->idx.recs[i].mark = 1;
 	}
 	if (count > 0)

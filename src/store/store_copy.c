@@ -129,26 +129,49 @@ static int place_file(struct copy_ctx *cc, const char *from, const char *to)
 	return copy_file(cc, from, to);
 }
 
+struct place {
+	struct copy_ctx *cc;
+	const char *to;
+	int placed;
+};
+
+/* place_file from path: 1 done, 0 not there, -1 error. */
+static int place_path(const char *path, void *arg)
+{
+	struct place *p = arg;
+
+	if ((p->placed = place_file(p->cc, path, p->to)) >= 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 /* Step 1 for one message.  1 done, 0 gone, -1 error. */
 static int copy_one(struct copy_ctx *cc, const struct index_rec *r,
 		    struct store_error *error_r)
 {
 	char from[STORE_PATH_MAX], to[STORE_PATH_MAX], base[200];
 	struct copied *c = &cc->done[cc->n_done];
+	struct place p = { cc, to, -1 };
+	const char *name = store_index_name(&cc->src->idx, r);
 
 	store_unique_name(cc->src->acct->store, base, sizeof(base));
 	c->rec = *r;
+	c->rec.flags &= (uint8_t)~REC_FLAG_RENAMING;	/* named as it is */
 	c->rec.uid = cc->next_uid;
 	c->rec.keywords = mapped(cc, r->keywords);
 	c->rec.cache_off = c->rec.cache_len = 0;
 	c->src_uid = r->uid;
 	store_maildir_name(c->name, sizeof(c->name), base, strlen(base), r->size,
 			   r->vsize, c->rec.uid, r->flags, c->rec.keywords);
-	snprintf(from, sizeof(from), "%s/cur/%s", cc->src->dir,
-		 store_index_name(&cc->src->idx, r));
 	snprintf(to, sizeof(to), "%s/cur/%s", cc->dst->dir, c->name);
-	int placed = cc->src->mbox_path != NULL ? copy_from_mbox(cc, r, to)
-						 : place_file(cc, from, to);
+	if (cc->src->mbox_path != NULL) {
+		p.placed = copy_from_mbox(cc, r, to);
+	} else if (store_rename_try(cc->src, r, place_path, &p, &name) == 0) {
+		errno = ENOENT;		/* under none of its names */
+		p.placed = -1;
+	}
+	snprintf(from, sizeof(from), "%s/cur/%s", cc->src->dir, name);
+	int placed = p.placed;
 
 	if (placed < 0) {
 		if (errno == ENOENT) {
@@ -161,7 +184,7 @@ static int copy_one(struct copy_ctx *cc, const struct index_rec *r,
 		return -1;
 	}
 	if (cc->move && cc->src->mbox_path == NULL)
-		store_watch_own(cc->src, 'F', store_index_name(&cc->src->idx, r));
+		store_watch_own(cc->src, 'F', name);
 	store_watch_own(cc->dst, placed == 2 ? 'C' : 'T', c->name);
 	if (store_cache_read(cc->src, r, &cc->cache) > 0 &&
 	    store_cache_write(cc->dst, &c->rec, cc->cache.data, cc->cache.len) <= 0)
@@ -271,18 +294,25 @@ static void index_copies(struct copy_ctx *cc)
 
 /* ---- into an mbox INBOX ---- */
 
+static int open_path(const char *path, void *arg)
+{
+	int *fd_r = arg;
+
+	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 /* The text of r for appending: 1 and *fd_r, 0 gone, -1 error. */
 static int open_source(struct copy_ctx *cc, const struct index_rec *r, int *fd_r)
 {
-	char path[STORE_PATH_MAX];
+	const char *name;
+	int ret;
 
 	if (cc->src->mbox_path != NULL)
 		return store_mboxfile_open_msg(cc->src, r, fd_r);
-	snprintf(path, sizeof(path), "%s/cur/%s", cc->src->dir, store_index_name(&cc->src->idx, r));
-	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
-		return 1;
-	if (errno != ENOENT)
-		return -1;
+	if ((ret = store_rename_try(cc->src, r, open_path, fd_r, &name)) != 0)
+		return ret;
 	cc->src->cur_clean = false;
 	store_watch_lost(cc->src);
 	return 0;

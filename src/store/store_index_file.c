@@ -282,7 +282,7 @@ static bool snapshot_valid(const struct index *idx, const struct snap_header *h)
 		const struct index_rec *r = &idx->recs[i];
 		if (r->uid == 0 || r->uid >= h->uidnext ||
 		    (i > 0 && r->uid <= idx->recs[i - 1].uid) ||
-		    r->name_off >= h->names_size || (r->flags & ~0x7f) != 0)
+		    r->name_off >= h->names_size)
 			return false;
 	}
 	/* names end in NUL and never hold a '/' (they are opened under cur/) */

@@ -62,6 +62,14 @@ static void clean_tmp(const struct mbox *mb)
 	closedir(d);
 }
 
+static bool renames_cut_short(const struct index *idx)
+{
+	for (unsigned i = 0; i < idx->count; i++)
+		if ((idx->recs[i].flags & REC_FLAG_RENAMING) != 0)
+			return true;
+	return false;
+}
+
 static int mbox_load(struct mbox *mb, struct store_error *error_r)
 {
 	char path[STORE_PATH_MAX];
@@ -88,8 +96,10 @@ static int mbox_load(struct mbox *mb, struct store_error *error_r)
 	}
 	clean_tmp(mb);	/* an mbox INBOX's tmp/ holds its APPENDs on the way */
 	/* an mbox is read whole only when it did not just grow; cur/ unless
-	   the index log vouches for its present mtime */
-	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL && !mb->cur_clean, error_r);
+	   the index log vouches for its present mtime and no flag renames
+	   were cut short (their files get the index's flags) */
+	return store_sync_run(mb, ret == 0, mb->mbox_path == NULL &&
+			      (!mb->cur_clean || renames_cut_short(&mb->idx)), error_r);
 }
 
 static void mbox_free(struct mbox *mb)
@@ -98,6 +108,7 @@ static void mbox_free(struct mbox *mb)
 
 	store_watch_end(mb);
 	store_unlink_free(mb);
+	store_renames_free(mb);
 	store_index_close(mb);
 	store_cache_close(mb);
 	store_keywords_free(mb);
@@ -524,21 +535,32 @@ unsigned store_mailbox_seek(struct store_mailbox *h, uint32_t uid)
 	return store_index_lower(&h->mb->idx, uid);
 }
 
+/* Open path for reading into *(int *)arg: 1, 0 not there, -1. */
+static int open_path(const char *path, void *arg)
+{
+	int *fd_r = arg;
+
+	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 static int open_file(struct store_mailbox *h, uint32_t uid, int *fd_r,
 		     struct store_msg *m)
 {
-	char path[STORE_PATH_MAX];
 	struct stat st;
+	const char *name;
 	long i = store_index_find(&h->mb->idx, uid);
+	int ret;
 
 	if (i < 0)
 		return 0;
 	fill_msg(h->mb, &h->mb->idx.recs[i], m);
 	if (h->mb->mbox_path != NULL)
 		return store_mboxfile_open_msg(h->mb, &h->mb->idx.recs[i], fd_r);
-	snprintf(path, sizeof(path), "%s/cur/%s", h->mb->dir, m->name);
-	if ((*fd_r = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? 0 : -1;
+	/* under its index name, or a name its pending renames give it */
+	if ((ret = store_rename_try(h->mb, &h->mb->idx.recs[i], open_path, fd_r, &name)) <= 0)
+		return ret;
 	if (fstat(*fd_r, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(*fd_r);
 		errno = EINVAL;

@@ -40,6 +40,10 @@
    indexed from its name alone, and read when they are first wanted
    (store_rec_measure) */
 #define REC_FLAG_UNMEASURED	0x40
+/* the file's name may not carry the flags yet: renames are queued for a
+   worker, or were when the server stopped (store_rename.c); the index's
+   flags are the truth */
+#define REC_FLAG_RENAMING	0x80
 
 /*
  * One message in memory and in the snapshot file: 56 bytes, no holes.
@@ -58,6 +62,14 @@ struct index_rec {
 	uint8_t flags;		/* STORE_FLAG_* | REC_FLAG_PASSED */
 	uint8_t mark;		/* scratch of sync and expunge, not meaningful on disk */
 	uint16_t pad;
+};
+
+/* A rename of a file in cur/ queued for a worker (store_rename.c). */
+struct rename_op {
+	char *from, *to;	/* names in cur/ */
+	uint32_t uid;
+	size_t key_len;		/* of the unique part, up to ',' or ':' */
+	int32_t prev;		/* the op before it of the same file, or -1 */
 };
 
 struct uidvec {
@@ -127,6 +139,14 @@ struct mbox {
 	   them and the watch takes their deletions in any order */
 	char **unlinking;
 	unsigned n_unlinking, cap_unlinking;
+	/* flag renames (store_rename.c): ops [renames_head, n_renames) are
+	   pending, a job makes them one batch at a time (renaming); the
+	   table finds a file's latest op by the unique part of its name */
+	struct rename_op *renames;
+	unsigned n_renames, cap_renames, renames_head;
+	unsigned *rename_tab;	/* op index + 1, 0 empty */
+	size_t rename_mask;
+	bool renaming;
 	bool deleted;		/* the folder is gone; handles linger */
 	bool ready;		/* loaded and synced once */
 	/* nobody uses it, but the account is open: a big folder stays in
@@ -243,6 +263,36 @@ bool store_unlink_pending(const struct mbox *mb, const char *name);
    renamed or deleted: the worker's own unlink then finds nothing). */
 void store_unlink_now(struct mbox *mb);
 void store_unlink_free(struct mbox *mb);
+
+/* ---- store_rename.c: flag renames off the loop ---- */
+/* Queue the rename of r's file to name (after the renames queued for it
+   before); the caller sets REC_FLAG_RENAMING on r and calls
+   store_renames_kick() when done with the folder. */
+void store_rename_queue(struct mbox *mb, const struct index_rec *r, const char *name);
+/* Start a worker on the queued renames, unless one runs. */
+void store_renames_kick(struct mbox *mb);
+/* Has r renames still to be made? */
+bool store_rename_pending(const struct mbox *mb, const struct index_rec *r);
+/* The name r's file has once its queued renames are made. */
+const char *store_rename_target(const struct mbox *mb, const struct index_rec *r);
+/* Call fn(path) on r's file under its index name, then under each name
+   its pending renames give it, in order, while fn returns 0 (not
+   there).  *name_r: the name fn took (valid until the folder changes).
+   fn's result: 1, 0 (under no name), -1. */
+int store_rename_try(struct mbox *mb, const struct index_rec *r,
+		     int (*fn)(const char *path, void *arg), void *arg, const char **name_r);
+/* Every name r's file has while its renames are pending, index name
+   first (*n_r of them; the array and strings are the caller's). */
+char **store_rename_names(const struct mbox *mb, const struct index_rec *r, unsigned *n_r);
+/* Is fname a name of a file whose renames are pending?  *uid_r: its UID. */
+bool store_rename_name(const struct mbox *mb, const char *fname, uint32_t *uid_r);
+/* After a scan of cur/: the records whose files are being renamed were
+   seen (a directory read may miss a file renamed meanwhile). */
+void store_rename_unmark(struct mbox *mb);
+/* A scan found r (REC_FLAG_RENAMING, nothing pending: the server stopped
+   before its renames) as fname: rename it to carry the index's flags. */
+void store_rename_fix(struct mbox *mb, struct index_rec *r, const char *fname);
+void store_renames_free(struct mbox *mb);
 
 /* ---- store_name.c: folder names ---- */
 bool store_name_is_inbox(const char *name);

@@ -206,8 +206,16 @@ static void cur_entry(struct sync_ctx *sc, const char *fname, unsigned char d_ty
 	struct mdname md;
 	long i = -1;
 
+	uint32_t uid;
+
 	if (store_unlink_pending(sc->mb, fname))
 		return;		/* expunged: a worker is unlinking it */
+	if (store_rename_name(sc->mb, fname, &uid)) {
+		/* a worker is renaming it: the index has its flags */
+		if ((i = store_index_find(idx, uid)) >= 0)
+			idx->recs[i].mark = 0;
+		return;
+	}
 	store_maildir_parse(fname, &md);
 	if (!sc->rebuild)
 		i = md.uid != 0 ? store_index_find(idx, md.uid)
@@ -215,6 +223,15 @@ static void cur_entry(struct sync_ctx *sc, const char *fname, unsigned char d_ty
 	if (i >= 0) {
 		struct index_rec *r = &idx->recs[i];
 		const char *have = store_index_name(idx, r);
+		if (r->mark && (r->flags & REC_FLAG_RENAMING) != 0 &&
+		    strcspn(have, ",:") == strcspn(fname, ",:") &&
+		    strncmp(have, fname, strcspn(fname, ",:")) == 0) {
+			/* its renames were cut short (a stop): the index's
+			   flags are the truth, the name follows them */
+			r->mark = 0;
+			store_rename_fix(sc->mb, r, fname);
+			return;
+		}
 		if (r->mark && strncmp(have, fname, md.base_len) == 0 &&
 		    (have[md.base_len] == ':' || have[md.base_len] == '\0')) {
 			r->mark = 0;
@@ -276,7 +293,7 @@ static void cur_scanned(struct mbox *mb, const struct stat *st)
 	      (now.tv_nsec - st->st_mtim.tv_nsec);
 	mb->cur_mtime = st->st_mtim;
 	mb->cur_clean = age >= (st->st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS);
-	if (mb->cur_clean) {
+	if (mb->cur_clean && mb->renames_head == mb->n_renames) {
 		/* after this scan's own records: the next load may trust it */
 		mb->idx.cur_mtime = st->st_mtim;
 		store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
@@ -303,8 +320,8 @@ static void vouch_cur(struct mbox *mb)
 	age = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL +
 	      (now.tv_nsec - st.st_mtim.tv_nsec);
 	if (age < (st.st_mtim.tv_nsec != 0 ? DIRTY_NS : DIRTY_COARSE_NS) ||
-	    !store_watch_clean(mb))
-		return;
+	    !store_watch_clean(mb) || mb->renames_head != mb->n_renames)
+		return;		/* (renames under way move it again) */
 	mb->cur_mtime = mb->idx.cur_mtime = st.st_mtim;
 	mb->cur_clean = true;
 	store_index_log(&mb->idx, INDEX_LOG_CURDIR, NULL, NULL);
@@ -805,7 +822,9 @@ static int sync_dirs(struct sync_ctx *sc, bool force_cur)
 			return -1;
 		log_debug("store: %s: cur/ read whole (%u messages indexed)", mb->dir,
 			  mb->idx.count);
-		/* records whose file was not seen in cur/ */
+		/* records whose file was not seen in cur/ (but for files being
+		   renamed: a directory read may miss them) */
+		store_rename_unmark(mb);
 		store_index_expunge_marked(mb, &sc->modseq);
 		cur_scanned(mb, &st);
 	}
@@ -836,6 +855,7 @@ int store_sync_run(struct mbox *mb, bool rebuild, bool force_cur,
 	if (ret < 0)
 		store_error_sys(error_r, "scan", mb->dir);
 	free_ctx(&sc);
+	store_renames_kick(mb);	/* names put right (store_rename_fix) */
 	if (sc.modseq != 0 || mb->idx.pending.len > 0 || mb->idx.needs_compact)
 		store_index_commit(mb);
 	store_mbox_notify(mb, NULL);

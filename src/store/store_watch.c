@@ -63,6 +63,7 @@ static void watch_event(struct mbox *mb, const struct inotify_event *ev)
 {
 	const char *e = mb->watch_expect.data + mb->watch_head;
 	char code = event_code(ev->mask);
+	uint32_t uid;
 
 	if (!mb->watch_clean)
 		return;
@@ -75,6 +76,8 @@ static void watch_event(struct mbox *mb, const struct inotify_event *ev)
 	}
 	if (code == 'D' && ev->len > 0 && store_unlink_pending(mb, ev->name))
 		return;		/* a worker unlinked an expunged message's file */
+	if ((code == 'F' || code == 'T') && ev->len > 0 && store_rename_name(mb, ev->name, &uid))
+		return;		/* a worker renamed a file whose flags changed */
 	watch_dirty(mb);
 }
 

@@ -3,7 +3,8 @@
  * of several sessions committed at once get distinct UIDs, are on disk
  * before their callbacks, share directory flushes (group commit), and a
  * store freed with work in flight finishes it; without workers a commit
- * answers before it returns.
+ * answers before it returns.  A STORE changes the index at once and its
+ * renames follow on a worker, the files found by their names meanwhile.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,6 +204,68 @@ static void test_expunge_unlinks_off_the_loop(void **state)
 	store_account_unref(&a);
 }
 
+/* How many files of cur/ carry flag letter c after ":2,". */
+static unsigned files_flagged(char c)
+{
+	char cmd[200];
+	unsigned n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s/mail/example.org/alice/cur' | grep -c ':2,.*%c'",
+		 root, c);
+	assert_non_null(p = popen(cmd, "r"));
+	assert_int_equal(fscanf(p, "%u", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* STORE: the flags are in the index at once, the renames wait for the
+   loop to run the worker's done step; meanwhile every file opens (under
+   whichever name it has), a scan of cur/ loses nothing, a second change
+   queues behind the first, and in the end the names carry the flags. */
+static void test_flag_renames_off_the_loop(void **state)
+{
+	struct store_account *a;
+	struct store_error err;
+	struct store_mailbox *h;
+	struct store_msg m;
+	int fd = store_workers_start(st, 1), msg_fd;
+	uint32_t uid, uidv, all[4] = { 1, 2, 3, 4 }, two[1] = { 2 };
+
+	assert_true(fd >= 0);
+	assert_int_equal(store_account_open(st, ADDR, &a, &err), 1);
+	for (unsigned i = 0; i < 4; i++) {
+		struct store_append *ap = message(a, "Subject: flagged\r\n\r\nhi\r\n");
+		assert_int_equal(store_append_finish(&ap, 0, NULL, 0, 0, &uid, &uidv, &err), 1);
+	}
+	assert_int_equal(store_mailbox_open(a, "INBOX", NULL, NULL, &h, &err), 1);
+	assert_int_equal(store_mailbox_set_flags(h, all, 4, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED,
+						 0, 0, NULL, &err), 1);
+	assert_int_equal(store_mailbox_set_flags(h, two, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+						 0, 0, NULL, &err), 1);
+	assert_true(h->mb->n_renames > h->mb->renames_head);	/* not done yet */
+	for (uint32_t u = 1; u <= 4; u++) {
+		assert_int_equal(store_mailbox_lookup_flags(h, u, &m), 1);
+		assert_true((m.flags & STORE_FLAG_FLAGGED) != 0);
+		assert_int_equal((m.flags & STORE_FLAG_SEEN) != 0, u == 2);
+		assert_int_equal(store_mailbox_open_msg(h, u, &msg_fd, &m, &err), 1);
+		close(msg_fd);
+	}
+	assert_int_equal(store_sync_run(h->mb, false, true, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 4);	/* nothing lost or new */
+	run_workers_until(fd, &h->mb->n_renames, 0);
+	assert_int_equal(files_flagged('F'), 4);
+	assert_int_equal(files_flagged('S'), 1);
+	for (unsigned i = 0; i < h->mb->idx.count; i++)
+		assert_int_equal(h->mb->idx.recs[i].flags & REC_FLAG_RENAMING, 0);
+	assert_int_equal(store_mailbox_sync(h, &err), 1);
+	assert_int_equal(store_mailbox_count(h), 4);
+	assert_int_equal(store_mailbox_lookup_flags(h, 2, &m), 1);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED | STORE_FLAG_SEEN);
+	store_mailbox_close(&h);
+	store_account_unref(&a);
+}
+
 static void test_without_workers(void **state)
 {
 	struct answer answer = { 0 };
@@ -228,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_finishes_work, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_unlinks_off_the_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flag_renames_off_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_workers, setup, teardown),
 	};
 

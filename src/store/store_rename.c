@@ -18,7 +18,7 @@
  * index is the truth; the next load reads cur/ (store_mailbox.c) and
  * each such file found is renamed to the name of the index's flags
  * (store_rename_fix).  The done step takes the flag away and logs the
- * record's new name.
+ * record's new name with the folder's next commit.
  *
  * The chains are found by the unique part of the file name (up to the
  * first ',' or ':'), which no rename changes: for the watch's events,
@@ -301,20 +301,19 @@ static void ops_retire(struct mbox *mb, unsigned upto)
 
 /* r's renames are all made (nothing pending for it) and its name
    carries its flags: the flag goes, and the log learns the name. */
-static bool settle(struct mbox *mb, struct index_rec *r)
+static void settle(struct mbox *mb, struct index_rec *r)
 {
 	const char *name = store_index_name(&mb->idx, r);
 	char want[STORE_FILE_MAX];
 
 	if ((r->flags & REC_FLAG_RENAMING) == 0 || store_rename_pending(mb, r))
-		return false;
+		return;
 	if (store_maildir_name(want, sizeof(want), name, strcspn(name, ":"), r->size,
 			       r->vsize, r->uid, r->flags, r->keywords) < 0 ||
 	    strcmp(want, name) != 0)
-		return false;	/* a rename failed: the next scan sees to it */
+		return;		/* a rename failed: the next scan sees to it */
 	r->flags &= (uint8_t)~REC_FLAG_RENAMING;
 	store_index_log(&mb->idx, INDEX_LOG_FLAGS, r, name);
-	return true;
 }
 
 static void rename_done(void *arg)
@@ -324,7 +323,6 @@ static void rename_done(void *arg)
 	uint32_t *uids = xcalloc(j->n + 1, sizeof(*uids));
 	unsigned n_uids = 0;
 	struct index_rec *r;
-	bool logged = false;
 	long i;
 
 	/* the renames' events are queued by now: take them while the names
@@ -347,11 +345,12 @@ static void rename_done(void *arg)
 		}
 	}
 	ops_retire(mb, j->first + j->n);
+	/* the records that say so ride with the folder's next commit (or
+	   its close): lost in a crash, they cost only a scan at the next
+	   load, which finds the names right */
 	for (unsigned k = 0; k < n_uids; k++)
 		if ((i = store_index_find(&mb->idx, uids[k])) >= 0)
-			logged |= settle(mb, &mb->idx.recs[i]);
-	if (logged)
-		store_index_commit(mb);
+			settle(mb, &mb->idx.recs[i]);
 	free(uids);
 	free(j->from);
 	free(j->to);

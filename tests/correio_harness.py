@@ -4,6 +4,7 @@ arrived on disk."""
 
 import glob
 import os
+import random
 import re
 import shutil
 import signal
@@ -43,8 +44,41 @@ def free_port():
 
 
 def free_ports(n):
-    """n distinct free loopback ports (all bound at once while choosing, so
-    that the kernel cannot hand out the same one twice)."""
+    """n distinct free loopback ports, all bound at once while choosing.
+    They are taken below the kernel's ephemeral range: a port from that
+    range is free only until some outgoing connection (the tests make
+    thousands) is given it, which can happen between choosing the port
+    and the server's bind."""
+    low, _ = ephemeral_range()
+    if low <= 11000:
+        return kernel_ports(n)
+    rng = random.SystemRandom()
+    socks = []
+    try:
+        while len(socks) < n:
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", rng.randrange(10000, low)))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = f.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def kernel_ports(n):
     socks = [socket.socket() for _ in range(n)]
     try:
         for s in socks:

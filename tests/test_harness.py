@@ -45,3 +45,14 @@ def test_taken_https_port_is_chosen_again():
     finally:
         squatter.close()
         s.cleanup()
+
+
+def test_ports_are_chosen_below_the_ephemeral_range():
+    """Outgoing connections take ports from the ephemeral range; a port
+    chosen there could be taken before the server binds it."""
+    from correio_harness import ephemeral_range, free_ports
+    low, _ = ephemeral_range()
+    ports = free_ports(50)
+    assert len(set(ports)) == 50
+    if low > 11000:
+        assert all(10000 <= p < low for p in ports)

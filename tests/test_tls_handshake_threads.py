@@ -265,3 +265,19 @@ def test_sigterm_with_handshakes_in_flight_exits_at_once(server):
     for s in socks:
         with s:
             assert closed_by_server(s, 2)
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_session_resumption_on_the_handshake_threads(server, version):
+    ctx = client_context()
+    ctx.maximum_version = ctx.minimum_version = getattr(ssl.TLSVersion, version)
+    session = None
+    for attempt in range(2):
+        with socket.create_connection(("127.0.0.1", server.imaps_port), 10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
+                f = t.makefile("rb")
+                assert line(f).startswith(b"* OK")	# TLS 1.3: the ticket came first
+                t.sendall(b"a LOGOUT\r\n")
+                assert line(f).startswith(b"* BYE")
+                assert t.session_reused == (attempt == 1)
+                session = t.session

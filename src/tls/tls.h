@@ -63,14 +63,16 @@ struct bufferevent *tls_session_new(struct event_base *base, evutil_socket_t fd,
    already closed. */
 typedef void tls_handshake_fn(void *ctx, evutil_socket_t fd, SSL *ssl, short what,
 			      const char *error);
-/* Start threads handshake threads (0: one per core, at least 2) for t's
-   certificates, answering on loop.  Returns 1, or -1 with *error_r
+/* Start that many handshake threads (threads 0: one per core, at least
+   2, at most 16) for t's certificates, answering on loop.  Returns 1, or -1 with *error_r
    (static text). */
 int tls_pool_new(struct tls *t, struct event_base *loop, unsigned threads,
 		 struct tls_pool **r, const char **error_r);
-/* Stop and join the threads.  Handshakes still in flight are closed, their
-   callbacks never run.  NULL is allowed; *p is set to NULL. */
+/* Stop and join the threads, once the connections waiting for handshakes
+   are gone.  Handshakes still in flight are closed, their callbacks never
+   run.  NULL is allowed; *p is set to NULL. */
 void tls_pool_free(struct tls_pool **p);
+/* How many handshake threads run. */
 unsigned tls_pool_threads(const struct tls_pool *p);
 /* Start a server handshake on the socket fd (non-blocking; owned from now
    on), to finish within timeout seconds; fn(ctx, ...) is called once with

@@ -83,6 +83,24 @@ def imaps_once(port, ctx):
             assert line(f).startswith(b"* BYE")
 
 
+def pop3s_once(port, ctx):
+    with socket.create_connection(("127.0.0.1", port), 10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            f = t.makefile("rb")
+            assert line(f).startswith(b"+OK")
+            t.sendall(b"QUIT\r\n")
+            assert line(f).startswith(b"+OK")
+
+
+def submissions_once(port, ctx):
+    with socket.create_connection(("127.0.0.1", port), 10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            f = t.makefile("rb")
+            assert line(f).startswith(b"220 ")
+            t.sendall(b"QUIT\r\n")
+            assert line(f).startswith(b"221")
+
+
 def imap_starttls_once(port, ctx):
     with socket.create_connection(("127.0.0.1", port), 10) as raw:
         f = raw.makefile("rb")
@@ -166,10 +184,13 @@ def test_handshake_threads_run(server):
 
 
 def test_handshake_cpu_is_spent_off_the_loop(server):
-    """A few hundred handshakes, implicit and STARTTLS: the loop (the main
-    thread) does a small share of the process's CPU meanwhile."""
+    """A few hundred handshakes, implicit (imaps, pop3s, submissions) and
+    STARTTLS (IMAP, SMTP, POP3): the loop (the main thread) does a small
+    share of the process's CPU meanwhile."""
     ctx = client_context()
-    jobs = [(imaps_once, server.imaps_port)] * 200 + \
+    jobs = [(imaps_once, server.imaps_port)] * 160 + \
+        [(pop3s_once, server.pop3s_port)] * 20 + \
+        [(submissions_once, server.submissions_port)] * 20 + \
         [(imap_starttls_once, server.imap_port)] * 60 + \
         [(smtp_starttls_once, server.submission_port)] * 20 + \
         [(pop3_stls_once, server.pop3_port)] * 20

@@ -56,3 +56,23 @@ def test_ports_are_chosen_below_the_ephemeral_range():
     assert len(set(ports)) == 50
     if low > 11000:
         assert all(10000 <= p < low for p in ports)
+
+
+def test_taken_extra_config_port_is_chosen_again():
+    """A listener of the extra config ([metrics] listen here) written as
+    "{port:NAME}" is chosen again, like the harness's own, when another
+    program took its port before the server bound it."""
+    from test_metrics import scrape
+    s = Server(extra_config="[metrics]\nlisten = 127.0.0.1:{port:metrics}\n")
+    taken = s.port("metrics")
+    squatter = socket.socket()
+    try:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        s.start()
+        assert s.port("metrics") != taken
+        families, _ = scrape(s.port("metrics"))
+        assert families["correio_messages_received"] == "counter"
+    finally:
+        squatter.close()
+        s.cleanup()

@@ -1640,12 +1640,11 @@ def test_closed_connections_give_their_slot_back():
 
 
 def test_jmap_connections_and_logins_in_metrics():
-    from correio_harness import free_port
-    from test_metrics import scrape, value
-    port = free_port()
-    s = Server(http=True, extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n")
+    from test_metrics import METRICS, scrape, value
+    s = Server(http=True, extra_config=METRICS)
     s.add_user(USER, PASSWORD)
     s.start()
+    port = s.port("metrics")
     try:
         Jmap(s).call("Core/echo", {})
         c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=10)

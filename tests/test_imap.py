@@ -1136,7 +1136,7 @@ def test_expunge_order_and_other_session(srv, alice):
         assert alice.ok("UID EXPUNGE 8") == ["* 5 EXPUNGE"]
         assert alice.ok("UID EXPUNGE 1:6") == []
         assert alice.ok("UID EXPUNGE 7") == ["* 4 EXPUNGE"]
-        lines = other.wait_for(r"^\* 4 EXPUNGE$", timeout=3)
+        lines = other.wait_for(r"^\* 4 EXPUNGE$", timeout=10)
         assert [l for l in lines if "EXISTS" in l][-1] == "* 5 EXISTS", lines
         assert lines[-2:] == ["* 5 EXPUNGE", "* 4 EXPUNGE"], lines
         other.send("DONE\r\n")
@@ -1159,7 +1159,7 @@ def test_expunge_reported_in_idle(srv, alice):
         other.send("i1 IDLE\r\n")
         assert other.line().startswith("+")
         alice.ok("EXPUNGE")
-        other.wait_for(r"^\* 1 EXPUNGE$", timeout=3)
+        other.wait_for(r"^\* 1 EXPUNGE$", timeout=10)
         other.send("DONE\r\n")
         other.read_tagged("i1")
 

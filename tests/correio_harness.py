@@ -145,9 +145,11 @@ class Server:
         again, like the harness's own, when a start finds a port taken:
         a port written into the extra config as a number would not be."""
         if name in self.LISTENERS:
-            return getattr(self, name + "_port")
+            port = getattr(self, name + "_port")
+            assert port is not None, f"{name} is off: Server({name}=True) turns it on"
+            return port
         if name not in self.extra_ports:
-            taken = {getattr(self, n + "_port") for n in self.LISTENERS}
+            taken = {getattr(self, n + "_port") for n in self.LISTENERS} - {None}
             taken |= set(self.extra_ports.values())
             port = free_port()
             while port in taken:        # chosen apart, but one at a time

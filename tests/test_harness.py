@@ -1,6 +1,8 @@
 """The harness itself: a message file moved from new/ to cur/ (and renamed
-there) while a test reads it is still found; a listener port taken by
-another program before the server binds it is chosen again."""
+there) while a test reads it is still found, a file renamed while a test
+walks a live directory is left out; a listener port taken by another
+program before the server binds it is chosen again, the harness's own
+and those of an extra config alike."""
 
 import http.client
 import os
@@ -76,3 +78,17 @@ def test_taken_extra_config_port_is_chosen_again():
     finally:
         squatter.close()
         s.cleanup()
+
+
+def test_file_stats_leaves_out_a_file_renamed_meanwhile(tmp_path, monkeypatch):
+    """The live server renames its index's .tmp file between the listing
+    of a Maildir and the look at each entry: that entry is left out."""
+    from correio_harness import file_stats
+    (tmp_path / "kept").write_bytes(b"x")
+    real_walk = os.walk
+
+    def walk(root):
+        for d, dirs, names in real_walk(root):
+            yield d, dirs, names + ["correio-index.log.tmp"]
+    monkeypatch.setattr(os, "walk", walk)
+    assert list(file_stats(str(tmp_path))) == [str(tmp_path / "kept")]

@@ -18,6 +18,15 @@
   append  APPEND over one connection from Python's imaplib (literal and
           CRLF in two writes) and from a client that sends each APPEND in
           one write with LITERAL+: messages/s, median of R runs of N.
+  tlslogins  C parallel clients (--tls-clients, default 8, one process
+          each) doing imaps connect (a full TLS handshake, RSA-2048
+          certificate) + LOGOUT, then connect + LOGIN + LOGOUT, for
+          --seconds: connections/s, and the CPU the server's loop (main)
+          thread and the whole server spent per connection; median of R
+          runs each.
+  With --tls, steady's clients use imaps (one handshake each, then the
+  mix over TLS).  steady and tlslogins report the loop thread's and the
+  server's CPU during the measured part.
 
 Messages are written straight into the Maildir as the delivery agent does.
 """
@@ -58,9 +67,59 @@ def fill(server, address, count, size):
     os.system(f"chown -R --reference={server.data} {server.maildir(address)} 2>/dev/null")
 
 
+def cpu_seconds(pid):
+    """(loop thread, whole process) CPU seconds so far: the loop is the
+    main thread (its tid is the pid)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    loop = total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue        # a thread that just ended
+        ticks = int(fields[11]) + int(fields[12])
+        total += ticks
+        if int(tid) == pid:
+            loop = ticks
+    return loop / tick, total / tick
+
+
+def rsa_server(extra):
+    """A Server serving an RSA-2048 certificate (the usual kind for mail
+    servers), with extra configuration."""
+    import subprocess
+    s = Server()
+    pem = os.path.join(s.dir, "rsa.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    pem, "-out", pem + ".crt", "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    with open(pem, "a") as f, open(pem + ".crt") as crt:
+        f.write(crt.read())
+    os.chmod(pem, 0o644)
+    s.write_config("example.org, localhost", f"[tls]\ncertificate = {pem}\nkey = {pem}\n{extra}")
+    return s
+
+
+TLS_CONTEXT = []
+
+
+def tls_context():
+    """One client context per process (making one loads the system's CAs)."""
+    import ssl
+    if not TLS_CONTEXT:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        TLS_CONTEXT.append(ctx)
+    return TLS_CONTEXT[0]
+
+
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port))
+        if tls:
+            self.sock = tls_context().wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.tag = 0
         self.exists = 0     # messages in the selected folder, from the updates
@@ -179,7 +238,7 @@ STEADY_MIX = (("select", 5), ("fetch", 20), ("body", 10), ("store", 15), ("searc
               ("append", 10), ("copy", 5), ("expunge", 15))
 
 
-def steady_client(port, user, seconds, seed, start_at, result):
+def steady_client(port, user, seconds, seed, start_at, result, tls=False):
     """One steady-state client (run in a process of its own): counts of
     each command done, into the result queue."""
     import random
@@ -188,7 +247,7 @@ def steady_client(port, user, seconds, seed, start_at, result):
     counts = {k: 0 for k, _ in STEADY_MIX}
     msg = (f"From: Load <load@example.net>\r\nTo: {user}\r\nSubject: steady {seed}\r\n"
            f"Date: Fri, 27 Nov 2026 05:00:00 +0000\r\n\r\n" + "line of text\r\n" * 40)
-    c = Client(port)
+    c = Client(port, tls)
     c.cmd(f"LOGIN {user} secret")
     c.cmd("SELECT INBOX")
     while time.time() < start_at:
@@ -232,8 +291,9 @@ def bench_steady(args):
     extra = ("[auth]\nplaintext_on_loopback = yes\nfailure_delay = 0\n"
              "[limits]\nconnections_per_client = 1000\n")
     rates = []
+    cpu = []
     for run in range(args.runs):
-        with Server(extra_config=extra) as s:
+        with (rsa_server(extra) if args.tls else Server(extra_config=extra)) as s:
             users = [f"load{i}@example.org" for i in range(args.users)]
             for u in users:
                 s.add_user(u)
@@ -248,24 +308,34 @@ def bench_steady(args):
             start_at = time.time() + 1.0 + args.steady_clients * 0.05
             procs = [multiprocessing.Process(
                 target=steady_client,
-                args=(s.imap_port, rnd.choice(users), args.steady_seconds, run * 1000 + i,
-                      start_at, result)) for i in range(args.steady_clients)]
+                args=(s.imaps_port if args.tls else s.imap_port, rnd.choice(users),
+                      args.steady_seconds, run * 1000 + i, start_at, result, args.tls))
+                for i in range(args.steady_clients)]
             for p in procs:
                 p.start()
+            while time.time() < start_at:
+                time.sleep(0.001)
+            cpu0 = cpu_seconds(s.proc.pid)
             totals = {k: 0 for k, _ in STEADY_MIX}
             for _ in procs:
                 for k, v in result.get(timeout=args.steady_seconds + 120).items():
                     totals[k] += v
+            cpu1 = cpu_seconds(s.proc.pid)
             for p in procs:
                 p.join()
             ops = sum(totals.values())
             rates.append(ops / args.steady_seconds)
+            cpu.append(((cpu1[0] - cpu0[0]) / args.steady_seconds,
+                        (cpu1[1] - cpu0[1]) / args.steady_seconds))
             detail = ", ".join(f"{k} {v}" for k, v in totals.items())
             print(f"steady run {run + 1}: {rates[-1]:.0f} ops/s ({detail}; EXPUNGE counts "
-                  f"its STORE), server RSS {rss_kib(s.proc.pid) / 1024:.1f} MiB", flush=True)
-    print(f"steady: {args.steady_clients} clients, {args.users} users, {args.steady_seconds:g} s, "
-          f"no logouts: median {statistics.median(rates):.0f} ops/s over {len(rates)} runs "
-          f"(min {min(rates):.0f}, max {max(rates):.0f})")
+                  f"its STORE), server RSS {rss_kib(s.proc.pid) / 1024:.1f} MiB, CPU: loop "
+                  f"{cpu[-1][0]:.0%} of a core, server {cpu[-1][1]:.0%}", flush=True)
+    print(f"steady{' --tls' if args.tls else ''}: {args.steady_clients} clients, {args.users} "
+          f"users, {args.steady_seconds:g} s, no logouts: median {statistics.median(rates):.0f} "
+          f"ops/s over {len(rates)} runs (min {min(rates):.0f}, max {max(rates):.0f}); CPU: "
+          f"loop {statistics.median(c[0] for c in cpu):.0%} of a core, server "
+          f"{statistics.median(c[1] for c in cpu):.0%}")
 
 
 def bench_append(args):
@@ -356,6 +426,67 @@ def bench_logins(args):
               f"(login path {per_ms - hash_ms:.1f} ms)")
 
 
+def tls_login_client(port, seconds, start_at, result, login):
+    """One tlslogins client (in a process of its own): imaps connect
+    (+ LOGIN) + LOGOUT until the time is up; the count into result."""
+    done = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    stop = start_at + seconds
+    while time.time() < stop:
+        c = Client(port, tls=True)
+        if login:
+            c.cmd("LOGIN bench@example.org secret")
+        c.cmd("LOGOUT")
+        c.sock.close()
+        done += 1
+    result.put(done)
+
+
+def tls_connections(args, login):
+    """One run per R of tls_login_client: connections/s and the server's
+    CPU (loop, whole) per connection."""
+    import multiprocessing
+    extra = "[auth]\nfailure_delay = 0\n[limits]\nconnections_per_client = 1000\n"
+    what = "connect + LOGIN + LOGOUT" if login else "connect + LOGOUT"
+    rates, loop_ms, total_ms = [], [], []
+    for run in range(args.runs):
+        with rsa_server(extra) as s:
+            s.add_user("bench@example.org")
+            s.start()
+            result = multiprocessing.Queue()
+            start_at = time.time() + 1.0 + args.tls_clients * 0.05
+            procs = [multiprocessing.Process(
+                target=tls_login_client,
+                args=(s.imaps_port, args.seconds, start_at, result, login))
+                for _ in range(args.tls_clients)]
+            for p in procs:
+                p.start()
+            while time.time() < start_at:
+                time.sleep(0.001)
+            cpu0 = cpu_seconds(s.proc.pid)
+            done = sum(result.get(timeout=args.seconds + 120) for _ in procs)
+            cpu1 = cpu_seconds(s.proc.pid)
+            for p in procs:
+                p.join()
+            rates.append(done / args.seconds)
+            loop_ms.append((cpu1[0] - cpu0[0]) / done * 1000)
+            total_ms.append((cpu1[1] - cpu0[1]) / done * 1000)
+            print(f"tlslogins run {run + 1} ({what}): {rates[-1]:.0f} connections/s, CPU per "
+                  f"connection: loop {loop_ms[-1]:.2f} ms, server {total_ms[-1]:.2f} ms "
+                  f"(loop {loop_ms[-1] * rates[-1] / 10:.0f}% of a core)", flush=True)
+    print(f"tlslogins: {args.tls_clients} clients, imaps {what} for {args.seconds:g} s: median "
+          f"{statistics.median(rates):.0f} connections/s over {len(rates)} runs (min "
+          f"{min(rates):.0f}, max {max(rates):.0f}); CPU per connection: loop "
+          f"{statistics.median(loop_ms):.2f} ms, server {statistics.median(total_ms):.2f} ms",
+          flush=True)
+
+
+def bench_tlslogins(args):
+    tls_connections(args, False)    # the handshake's cost alone
+    tls_connections(args, True)     # with the password hash
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin")
@@ -370,6 +501,8 @@ def main():
     p.add_argument("--steady-seconds", type=float, default=30, help="steady: length of a run")
     p.add_argument("--steady-clients", type=int, default=20, help="steady: clients")
     p.add_argument("--appends", type=int, default=200, help="append: APPENDs per run")
+    p.add_argument("--tls-clients", type=int, default=8, help="tlslogins: clients")
+    p.add_argument("--tls", action="store_true", help="steady: over imaps")
     args = p.parse_args()
     if args.bin:
         os.environ["CORREIO_BIN"] = os.path.abspath(args.bin)
@@ -388,6 +521,8 @@ def main():
         bench_append(args)
     if "steady" in args.what:
         bench_steady(args)
+    if "tlslogins" in args.what:
+        bench_tlslogins(args)
 
 
 if __name__ == "__main__":

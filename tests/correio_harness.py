@@ -129,12 +129,39 @@ class Server:
          self.imaps_port, self.managesieve_port) = free_ports(8)
         self.conf = os.path.join(self.dir, "correio.conf")
         self.log_path = os.path.join(self.dir, "server.log")
+        self.extra_ports = {}
         self.write_config(domains, extra_config)
         self.proc = None
         self.started = False
 
+    LISTENERS = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
+                 "managesieve", "http", "https")
+
+    def port(self, name):
+        """The port that "{port:NAME}" stands for in an extra config: a
+        listener of the harness's own (port("imap") is imap_port), or any
+        other name (a [metrics] listen, an acme_http, a second address of
+        a listener), given a free port at first use.  Each one is chosen
+        again, like the harness's own, when a start finds a port taken:
+        a port written into the extra config as a number would not be."""
+        if name in self.LISTENERS:
+            port = getattr(self, name + "_port")
+            assert port is not None, f"{name} is off: Server({name}=True) turns it on"
+            return port
+        if name not in self.extra_ports:
+            taken = {getattr(self, n + "_port") for n in self.LISTENERS} - {None}
+            taken |= set(self.extra_ports.values())
+            port = free_port()
+            while port in taken:        # chosen apart, but one at a time
+                port = free_port()
+            self.extra_ports[name] = port
+        return self.extra_ports[name]
+
     def write_config(self, domains, extra=""):
+        """Write the configuration; "{port:NAME}" in extra is replaced by
+        self.port(NAME)."""
         self.config_args = (domains, extra)
+        extra = re.sub(r"\{port:(\w+)\}", lambda m: str(self.port(m.group(1))), extra)
         if not self.auth_checks and "[auth_checks]" not in extra:
             # appended: an extra may begin with keys of [limits] above
             extra = extra + "\n[auth_checks]\ndkim = off\nspf = off\ndmarc = off\n"
@@ -196,6 +223,7 @@ errors = 50
                 self.http_port = free_port()
             if self.https_port:
                 self.https_port = free_port()
+            self.extra_ports = {}
             self.write_config(*self.config_args)
         return self
 
@@ -426,6 +454,22 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def file_stats(root):
+    """{path: os.lstat()} of every file under root, a directory the live
+    server may be writing: a file it renames or removes between the
+    listing and the look at it (an index's .tmp renamed into place, a
+    message moved from new/ to cur/) is left out, not an error."""
+    stats = {}
+    for d, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(d, name)
+            try:
+                stats[path] = os.lstat(path)
+            except FileNotFoundError:
+                continue
+    return stats
 
 
 def send_mail(server, sender, rcpts, text, name="client.test"):

@@ -438,7 +438,7 @@ acme_challenge = http-01
 acme_timeout = 5s
 
 [listen]
-acme_http = 127.0.0.1:{free_port()}
+acme_http = 127.0.0.1:{{port:acme_http}}
 """)
     return server, ca
 

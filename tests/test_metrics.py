@@ -15,6 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from correio_harness import BIN, Server, free_port, send_mail
 
 
+# the harness chooses the port (again, should it be taken at start)
+METRICS = "[metrics]\nlisten = 127.0.0.1:{port:metrics}\n"
+
+
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         assert r.status == 200
@@ -34,10 +38,10 @@ def value(samples, name, **labels):
 
 
 def test_metrics_scrape_after_mail_and_logins():
-    port = free_port()
-    with Server(extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n") as s:
+    with Server(extra_config=METRICS) as s:
         s.add_user("alice@example.org")
         s.start()
+        port = s.port("metrics")
         families, samples = scrape(port)
         assert families["correio_messages_received"] == "counter"
         assert families["correio_delivery_latency_seconds"] == "histogram"
@@ -107,12 +111,12 @@ def test_metrics_scrape_after_mail_and_logins():
 def test_metrics_queue_and_relay_deferral():
     """A message for a remote domain whose MX refuses connections stays
     in the queue: it shows in the queue gauges and as a deferral."""
-    port = free_port()
     dead = free_port()
-    with Server(extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n"
+    with Server(extra_config=METRICS +
                 f"[relay]\nsmarthost = 127.0.0.1:{dead}\ntrusted_networks = 127.0.0.0/8\n"
                 "[queue]\nretry_interval = 1h\n") as s:
         s.start()
+        port = s.port("metrics")
         send_mail(s, "a@example.org", ["far@example.net"], "Subject: far\r\n\r\nx\r\n")
         deadline = time.time() + 10
         while True:
@@ -136,11 +140,11 @@ def test_metrics_off_by_default():
 
 
 def test_metrics_listen_change_waits_for_restart():
-    port, other = free_port(), free_port()
-    with Server(extra_config=f"[metrics]\nlisten = 127.0.0.1:{port}\n") as s:
+    with Server(extra_config=METRICS) as s:
         s.start()
+        port = s.port("metrics")
         scrape(port)
-        s.write_config("example.org, localhost", f"[metrics]\nlisten = 127.0.0.1:{other}\n")
+        s.write_config("example.org, localhost", "[metrics]\nlisten = 127.0.0.1:{port:other}\n")
         mark = len(s.read_log())
         s.signal(signal.SIGHUP)
         s.wait_log(r"reload: \[metrics\] listen changed: it takes effect only at restart",

@@ -139,7 +139,9 @@ def test_sigterm_waits_for_a_slow_message_then_exits(server):
         assert f.readline().startswith(expect)
     s.sendall(b"Subject: token slow-0\r\n\r\nfirst half\r\n")
     time.sleep(0.3)
+    mark = len(server.read_log())
     server.proc.send_signal(signal.SIGTERM)
+    server.wait_log(r"stop: signal 15", start=mark)     # it is stopping now
     time.sleep(0.5)
     assert server.proc.poll() is None       # waits for the message
     s.sendall(b"second half\r\n.\r\n")
@@ -195,7 +197,9 @@ def test_sigterm_between_bdat_chunks_lets_the_message_finish(server):
     chunks: SIGTERM then lets it finish (its last chunk gets the 250),
     then the session is told 421 and the server exits."""
     s, f = bdat_session(server)
+    mark = len(server.read_log())
     server.proc.send_signal(signal.SIGTERM)
+    server.wait_log(r"stop: signal 15", start=mark)     # it is stopping now
     time.sleep(0.5)
     assert server.proc.poll() is None       # waits for the message
     rest = b"second chunk\r\n"
@@ -216,8 +220,11 @@ def test_sigterm_between_bdat_chunks_then_rset_closes(server):
     """The same client giving up its message (RSET) after SIGTERM is told
     421 at once, and the server does not wait for its grace period."""
     s, f = bdat_session(server)
+    mark = len(server.read_log())
     server.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    # the RSET must come after the server took in the signal (a fixed
+    # 0.3 s was not always enough on a loaded machine: no 421 then)
+    server.wait_log(r"stop: signal 15", start=mark)
     s.sendall(b"RSET\r\n")
     assert f.readline().startswith(b"250 ")
     assert f.readline().startswith(b"421 ")

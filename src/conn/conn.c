@@ -4,6 +4,12 @@
  * bufferevent callbacks turned into the session's ops, capped command
  * lines, STARTTLS and COMPRESS switches, the re-entrancy guard, the
  * protocol's timer, and the close once the output has left.
+ *
+ * TLS handshakes run on the handshake threads (tls.h): meanwhile the
+ * session's bufferevent is a stand-in without a socket that gathers what
+ * the protocol writes (its greeting, ManageSieve's capabilities after
+ * STARTTLS); when the handshake is done the session gets its TLS
+ * bufferevent, with that output moved into it.
  */
 #include "conn.h"
 
@@ -17,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "lib/line_read.h"
 #include "lib/log.h"
@@ -142,7 +149,10 @@ void conn_set_shutdown(struct conn_set *set)
 
 	for (c = set->conns; c != NULL; c = next) {
 		next = c->next;
-		c->ops->shutdown(c);
+		if (c->handshake != NULL || c->clear != NULL)
+			c->ops->close_now(c);	/* nothing said yet under TLS */
+		else
+			c->ops->shutdown(c);
 	}
 }
 
@@ -185,6 +195,10 @@ void conn_output_drained(struct conn *c)
 {
 	struct timeval soon = { 0, 10000 };
 
+	if (c->closing && (c->handshake != NULL || c->clear != NULL)) {
+		c->ops->close_now(c);	/* nothing can leave before the handshake */
+		return;
+	}
 	if (!c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;		/* the write callback comes again */
 	for (struct bufferevent *under = bufferevent_get_underlying(c->bev); under != NULL;
@@ -244,6 +258,12 @@ void conn_unregister(struct conn *c)
 {
 	struct conn_set *set = c->srv->conns;
 
+	if (c->handshake != NULL)
+		tls_handshake_cancel(c->handshake);	/* its thread closes the socket */
+	c->handshake = NULL;
+	if (c->clear != NULL)
+		bufferevent_free(c->clear);
+	c->clear = NULL;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -320,6 +340,84 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	c->ops->timer(c);
 }
 
+/* ---- TLS handshakes ---- */
+
+/* The stand-in bufferevent while a handshake runs: no socket, no
+   callbacks, its output kept for the session's TLS bufferevent. */
+static struct bufferevent *stand_in_new(struct conn *c)
+{
+	struct bufferevent *bev = bufferevent_socket_new(c->srv->base, -1, 0);
+
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	return bev;
+}
+
+/* The handshake thread's answer: serve the session over TLS from now on,
+   with what it wrote meanwhile, or tell it the connection is lost. */
+static void on_handshake(void *ctx, evutil_socket_t fd, SSL *ssl, short what,
+			 const char *error)
+{
+	struct conn *c = ctx;
+	struct bufferevent *stand_in = c->bev, *bev;
+
+	c->handshake = NULL;
+	if (ssl == NULL) {
+		c->tls_error = error;
+		c->ops->lost(c, what);	/* the session is freed */
+		return;
+	}
+	if ((bev = tls_session_new(c->srv->base, fd, ssl)) == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		c->tls_error = "cannot open the TLS session";
+		c->ops->lost(c, BEV_EVENT_ERROR);
+		return;
+	}
+	/* a socket bufferevent keeps its output's front frozen */
+	evbuffer_unfreeze(bufferevent_get_output(stand_in), 1);
+	evbuffer_add_buffer(bufferevent_get_output(bev), bufferevent_get_output(stand_in));
+	bufferevent_free(stand_in);
+	use_bev(c, bev);
+}
+
+/* Hand the socket to a handshake thread; the session writes to a stand-in
+   until it is done. */
+static void handshake_start(struct conn *c, evutil_socket_t fd)
+{
+	c->bev = stand_in_new(c);
+	c->handshake = tls_pool_accept(c->srv->tls_pool, fd,
+				       (unsigned)c->srv->cfg.idle_timeout, on_handshake, c);
+}
+
+/* STARTTLS: the go-ahead has left the clear bufferevent; its socket goes
+   to a handshake thread (the bufferevent is freed without closing it). */
+static void on_clear_sent(struct bufferevent *clear, void *arg)
+{
+	struct conn *c = arg;
+	evutil_socket_t fd = bufferevent_getfd(clear);
+
+	bufferevent_setfd(clear, -1);
+	bufferevent_free(clear);
+	c->clear = NULL;
+	c->tls_error = NULL;
+	c->handshake = tls_pool_accept(c->srv->tls_pool, fd,
+				       (unsigned)c->srv->cfg.idle_timeout, on_handshake, c);
+}
+
+static void on_clear_event(struct bufferevent *clear, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	c->ops->lost(c, what);
+}
+
+const char *conn_last_error(const struct conn *c)
+{
+	if (c->tls_error != NULL)
+		return c->tls_error;
+	return tls_last_error(c->bev);
+}
+
 void conn_start(struct conn *c, struct services *srv, evutil_socket_t fd,
 		enum config_listener l, const char *addr, uint16_t port, bool tls,
 		const struct conn_ops *ops, const struct conn_params *params)
@@ -335,8 +433,10 @@ void conn_start(struct conn *c, struct services *srv, evutil_socket_t fd,
 	if (ops->timer != NULL)
 		c->timer = evtimer_new(srv->base, on_timer, c);
 	conn_register(srv, c);
-	use_bev(c, tls ? tls_accept(srv->tls, srv->base, fd) :
-		bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
+	if (tls)
+		handshake_start(c, fd);
+	else
+		use_bev(c, bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE));
 }
 
 struct evbuffer *conn_output(struct conn *c)
@@ -368,7 +468,8 @@ int conn_read_line(struct conn *c, char *line, size_t max, size_t *len_r)
 
 bool conn_starttls_offered(const struct conn *c)
 {
-	return !c->tls && c->srv->tls != NULL;
+	/* the handshake threads take the socket itself: no TLS under COMPRESS */
+	return !c->tls && c->srv->tls != NULL && bufferevent_get_underlying(c->bev) == NULL;
 }
 
 bool conn_starttls_clean(struct conn *c)
@@ -383,11 +484,18 @@ bool conn_starttls_clean(struct conn *c)
 
 void conn_starttls(struct conn *c)
 {
-	struct bufferevent *under = c->bev;
+	struct bufferevent *clear = c->bev;
 
-	bufferevent_setcb(under, NULL, NULL, NULL, NULL);
+	/* the ClientHello stays in the socket for the handshake thread */
+	bufferevent_disable(clear, EV_READ);
+	bufferevent_set_timeouts(clear, NULL, NULL);
+	bufferevent_setwatermark(clear, EV_WRITE, 0, 0);
+	bufferevent_setcb(clear, NULL, on_clear_sent, on_clear_event, c);
+	c->clear = clear;
 	c->tls = true;
-	use_bev(c, tls_wrap(c->srv->tls, c->srv->base, under));
+	c->bev = stand_in_new(c);
+	if (evbuffer_get_length(bufferevent_get_output(clear)) == 0)
+		on_clear_sent(clear, c);
 }
 
 int conn_compress(struct conn *c)

@@ -24,6 +24,7 @@ struct event;
 struct evbuffer;
 struct bufferevent;
 struct conn;
+struct tls_handshake;
 
 /* What a protocol session offers the connection layer.  input and lost
    are required for conn_start(); the rest may be NULL where unused. */
@@ -76,6 +77,11 @@ struct conn {
 	bool skip_line;			/* conn_read_line(): dropping an over-long line */
 	unsigned guard;			/* depth of conn_guard_enter() */
 	bool free_due;			/* freed inside the guard: done on leaving it */
+	/* TLS being set up: while the handshake runs on a handshake thread,
+	   bev is a stand-in holding the replies (no socket) */
+	struct tls_handshake *handshake;	/* in flight, or NULL */
+	struct bufferevent *clear;	/* STARTTLS: the go-ahead still leaving */
+	const char *tls_error;		/* during ops->lost after a failed handshake */
 };
 
 /* ---- the open connections and their limits ---- */
@@ -87,7 +93,8 @@ void conn_set_free(struct conn_set **set);
 /* The descriptor limit's bound on connections (UINT64_MAX: none). */
 void conn_set_fd_limit(struct conn_set *set, uint64_t connections);
 unsigned conn_set_count(const struct conn_set *set);
-/* ops->shutdown of every connection (the server is stopping). */
+/* ops->shutdown of every connection (the server is stopping); one whose
+   TLS handshake is not done yet is closed at once (ops->close_now). */
 void conn_set_shutdown(struct conn_set *set);
 /* ops->close_now of every connection, until none is left. */
 void conn_set_close_all(struct conn_set *set);
@@ -113,8 +120,11 @@ void conn_unregister(struct conn *c);
 /* ---- running a connection ---- */
 
 /* Take an accepted socket: fill c (addr, port, loopback, listener), open
-   the bufferevent (TLS at once when tls, implicit TLS), register c and
-   start reading.  The protocol sends its greeting afterwards. */
+   the bufferevent, register c and start reading.  With tls (implicit TLS)
+   the socket goes to a handshake thread (tls.h) first, within [limits]
+   idle_timeout; the protocol's replies wait for the handshake, and a
+   failed one comes as ops->lost (conn_last_error() says why).  The
+   protocol sends its greeting afterwards. */
 void conn_start(struct conn *c, struct services *srv, evutil_socket_t fd,
 		enum config_listener l, const char *addr, uint16_t port, bool tls,
 		const struct conn_ops *ops, const struct conn_params *params);
@@ -140,16 +150,22 @@ int conn_read_line(struct conn *c, char *line, size_t max, size_t *len_r);
 
 /* ---- STARTTLS ---- */
 
-/* May STARTTLS be offered (not on TLS already, and a certificate)? */
+/* May STARTTLS be offered (not on TLS already, not compressed, and a
+   certificate)? */
 bool conn_starttls_offered(const struct conn *c);
 /* On the STARTTLS command, before the go-ahead reply: was nothing sent
    after it?  Input pipelined after STARTTLS was sent in the clear and
    must never count as a command under TLS (RFC 3207 §5): it is discarded
    and false returned; the protocol refuses the command. */
 bool conn_starttls_clean(struct conn *c);
-/* After the go-ahead reply: from now on the connection is TLS (the reply
-   itself still goes out in the clear). */
+/* After the go-ahead reply: from now on the connection is TLS.  The reply
+   itself still goes out in the clear; once it has left, the socket goes to
+   a handshake thread as for implicit TLS (see conn_start()), and what the
+   protocol writes meanwhile waits for the handshake. */
 void conn_starttls(struct conn *c);
+/* Why the connection failed, in ops->lost: the TLS handshake's error, the
+   TLS error, else the socket error. */
+const char *conn_last_error(const struct conn *c);
 /* COMPRESS DEFLATE (RFC 4978): from now on both ways are compressed, the
    stream below bounded at the output low-water mark.  Input already read
    past the command is compressed and goes through the inflater.  Returns
@@ -190,7 +206,8 @@ bool conn_plaintext_ok(const struct conn *c);
 void conn_tls_hint(const struct conn *c, char *out, size_t size);
 
 /* Stop reading and close (ops->close_now) once every byte written has
-   left, the TLS filter's included. */
+   left, the TLS filter's included; at once while the TLS handshake runs
+   (nothing can be sent before it is done). */
 void conn_close_after_output(struct conn *c);
 /* For connections the layer does not run itself: called from the write
    callback while closing. */

@@ -15,6 +15,7 @@ struct queue;
 struct delivery;
 struct accounts;
 struct tls;
+struct tls_pool;
 struct auth;
 struct mta;
 struct store;
@@ -31,6 +32,7 @@ struct services {
 	struct delivery *delivery;
 	struct accounts *accounts;	/* the loop thread's handle */
 	struct tls *tls;		/* NULL: no certificate, no TLS */
+	struct tls_pool *tls_pool;	/* the handshake threads (with tls) */
 	struct auth *auth;
 	struct mta *mta;
 	struct store *store;

@@ -543,6 +543,7 @@ static int server_open(struct server_state *st)
 		return -1;
 	}
 	if (tls_open(&srv->cfg, &srv->tls, &error) < 0 ||
+	    tls_pool_new(srv->tls, srv->base, 0, &srv->tls_pool, &error) < 0 ||
 	    auth_start(&srv->cfg, srv->base, &srv->auth, &error) < 0 ||
 	    accounts_open(srv->cfg.data_dir, &srv->accounts, &error) < 0 ||
 	    queue_open(srv->cfg.data_dir, srv->base, on_route, srv, &srv->queue, &error) < 0 ||
@@ -576,6 +577,7 @@ static void server_close(struct server_state *st)
 	if (st->srv.store != NULL)
 		store_free(&st->srv.store);
 	auth_stop(&st->srv.auth);
+	tls_pool_free(&st->srv.tls_pool);	/* the connections are closed */
 	tls_free(&st->srv.tls);
 	accounts_free(&st->srv.accounts);
 	quota_free(&st->srv.quota);

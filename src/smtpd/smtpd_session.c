@@ -215,7 +215,7 @@ static void on_lost(struct conn *c, short what)
 
 	if (what & BEV_EVENT_ERROR)
 		log_info("smtpd: [%s]: connection error: %s", s->conn.addr,
-			 tls_last_error(s->conn.bev));
+			 conn_last_error(&s->conn));
 	if (s->state == SMTPD_STATE_DATA || s->state == SMTPD_STATE_BDAT)
 		log_info("smtpd: [%s]: lost connection after %s", s->conn.addr,
 			 s->state == SMTPD_STATE_DATA ? "DATA" : "BDAT");

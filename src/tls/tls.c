@@ -333,21 +333,25 @@ void tls_free(struct tls **tp)
 
 /* ---- bufferevents ---- */
 
-struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
-			     struct bufferevent *under)
+SSL *tls_server_ssl(struct tls *t)
 {
 	SSL *ssl = SSL_new(t->set->ctx[0]);
 
-	return bufferevent_openssl_filter_new(base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	if (ssl == NULL)
+		abort();
+	return ssl;
 }
 
 struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 			       evutil_socket_t fd)
 {
-	SSL *ssl = SSL_new(t->set->ctx[0]);
+	return bufferevent_openssl_socket_new(base, fd, tls_server_ssl(t),
+					      BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
 
-	return bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+struct bufferevent *tls_session_new(struct event_base *base, evutil_socket_t fd, SSL *ssl)
+{
+	return bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_OPEN,
 					      BEV_OPT_CLOSE_ON_FREE);
 }
 

@@ -7,7 +7,7 @@
  * names they carry.  With no certificate configured, a self-signed one for
  * the hostname is created on first start under <data_dir>/tls/.  A reload
  * swaps the contexts for new sessions; sessions already open keep theirs.
- * Loop thread only.
+ * Loop thread only, apart from the handshake threads of tls_pool.c.
  */
 #include <stddef.h>
 
@@ -31,14 +31,59 @@ void tls_free(struct tls **t);
    call). */
 int tls_check(const struct config *cfg, const char **error_r);
 
-/* A bufferevent that starts a server handshake over an existing one
-   (STARTTLS); under is owned (freed) by the new one. */
-struct bufferevent *tls_wrap(struct tls *t, struct event_base *base,
-			     struct bufferevent *under);
-/* A bufferevent that starts a server handshake on a fresh socket
-   (implicit TLS, ports 465/993/995); fd is owned by it. */
+/* ---- server handshakes ---- */
+
+typedef struct ssl_st SSL;
+struct tls_pool;
+struct tls_handshake;
+
+/* A new SSL for a server handshake, with the current certificates (SNI
+   picks among them during the handshake). */
+SSL *tls_server_ssl(struct tls *t);
+/* A bufferevent that runs a server handshake on a fresh socket on base's
+   own loop (the HTTPS listener; fd is owned by it). */
 struct bufferevent *tls_accept(struct tls *t, struct event_base *base,
 			       evutil_socket_t fd);
+/* The bufferevent of a session whose server handshake is done (fd and ssl
+   are owned by it).  NULL on failure. */
+struct bufferevent *tls_session_new(struct event_base *base, evutil_socket_t fd, SSL *ssl);
+
+/*
+ * tls_pool.c: the handshake threads.  Server handshakes (implicit TLS,
+ * and STARTTLS once the go-ahead has left) run on threads named
+ * "correio-tls" (one per core, at least 2), each with an event loop of its
+ * own driving many handshakes at once: their public-key work never holds
+ * up the loop's sessions.  The functions below are for the loop thread;
+ * the callbacks run on it.
+ */
+/* The outcome of a handshake: ssl non-NULL when it is done (the callback
+   owns fd and ssl: tls_session_new()), else NULL, what is BEV_EVENT_EOF
+   (the client closed) or BEV_EVENT_ERROR (with BEV_EVENT_TIMEOUT when it
+   ran out of time), error says why (valid during the call) and fd is
+   already closed. */
+typedef void tls_handshake_fn(void *ctx, evutil_socket_t fd, SSL *ssl, short what,
+			      const char *error);
+/* Start that many handshake threads (threads 0: one per core, at least
+   2, at most 16) for t's certificates, answering on loop.  Returns 1, or -1 with *error_r
+   (static text). */
+int tls_pool_new(struct tls *t, struct event_base *loop, unsigned threads,
+		 struct tls_pool **r, const char **error_r);
+/* Stop and join the threads, once the connections waiting for handshakes
+   are gone.  Handshakes still in flight are closed, their callbacks never
+   run.  NULL is allowed; *p is set to NULL. */
+void tls_pool_free(struct tls_pool **p);
+/* How many handshake threads run. */
+unsigned tls_pool_threads(const struct tls_pool *p);
+/* Start a server handshake on the socket fd (non-blocking; owned from now
+   on), to finish within timeout seconds; fn(ctx, ...) is called once with
+   the outcome, unless cancelled.  The handle is valid until then. */
+struct tls_handshake *tls_pool_accept(struct tls_pool *p, evutil_socket_t fd,
+				      unsigned timeout, tls_handshake_fn *fn, void *ctx);
+/* Give up a handshake whose callback has not run: its socket is closed,
+   the callback never runs. */
+void tls_handshake_cancel(struct tls_handshake *h);
+
+/* ---- client handshakes ---- */
 
 /* A bufferevent that starts a client handshake over under (STARTTLS of
    the relay).  The handshake does not fail on the peer's certificate (the

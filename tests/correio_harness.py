@@ -228,6 +228,13 @@ errors = 50
         return self
 
     def _start(self, preexec_fn):
+        # A server killed with -9 leaves its control socket behind; the new
+        # one makes its own after binding every listener, which is what the
+        # wait below relies on.
+        try:
+            os.unlink(os.path.join(self.data, "control.sock"))
+        except FileNotFoundError:
+            pass
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
                                      stdout=self.log, stderr=self.log,

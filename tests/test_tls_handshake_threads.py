@@ -74,31 +74,26 @@ def line(f):
     return text
 
 
-def imaps_once(port, ctx):
+def implicit_tls_once(port, ctx, greeting, quit, bye):
+    """One session on an implicit-TLS port: the greeting, then quit."""
     with socket.create_connection(("127.0.0.1", port), 10) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as t:
             f = t.makefile("rb")
-            assert line(f).startswith(b"* OK")
-            t.sendall(b"a LOGOUT\r\n")
-            assert line(f).startswith(b"* BYE")
+            assert line(f).startswith(greeting)
+            t.sendall(quit)
+            assert line(f).startswith(bye)
+
+
+def imaps_once(port, ctx):
+    implicit_tls_once(port, ctx, b"* OK", b"a LOGOUT\r\n", b"* BYE")
 
 
 def pop3s_once(port, ctx):
-    with socket.create_connection(("127.0.0.1", port), 10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
-            f = t.makefile("rb")
-            assert line(f).startswith(b"+OK")
-            t.sendall(b"QUIT\r\n")
-            assert line(f).startswith(b"+OK")
+    implicit_tls_once(port, ctx, b"+OK", b"QUIT\r\n", b"+OK")
 
 
 def submissions_once(port, ctx):
-    with socket.create_connection(("127.0.0.1", port), 10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
-            f = t.makefile("rb")
-            assert line(f).startswith(b"220 ")
-            t.sendall(b"QUIT\r\n")
-            assert line(f).startswith(b"221")
+    implicit_tls_once(port, ctx, b"220 ", b"QUIT\r\n", b"221")
 
 
 def imap_starttls_once(port, ctx):
